@@ -1,0 +1,5 @@
+"""Small utilities shared by every recutils module."""
+
+from recutils.utils.timer import Timer
+
+__all__ = ["Timer"]

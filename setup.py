@@ -1,0 +1,62 @@
+"""Packaging for recutils.
+
+The core install is light (numpy, pandas, scipy, scikit-learn, pyyaml, tqdm).
+Each optional back-end is an extra, declared together with the code that uses
+it; ``all`` is the union of every extra but ``dev``.
+"""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = next(
+    line.split("=", 1)[1].strip().strip('"')
+    for line in (HERE / "recutils" / "__init__.py").read_text().splitlines()
+    if line.startswith("__version__")
+)
+
+INSTALL_REQUIRES = [
+    "numpy>=1.24",
+    "pandas>=2.0",
+    "scipy>=1.10",
+    "scikit-learn>=1.3",
+    "pyyaml>=6.0",
+    "tqdm>=4.60",
+]
+
+EXTRAS = {
+    "notebooks": [
+        "papermill>=2.5",
+        "ipykernel>=6.0",
+        "nbformat>=5.7",
+        "jupyter>=1.0",
+        "matplotlib>=3.7",
+    ],
+    "dev": [
+        "pytest>=7.4",
+        "pytest-timeout>=2.1",
+        "hypothesis>=6.80",
+    ],
+}
+EXTRAS["all"] = sorted({req for name, reqs in EXTRAS.items() if name != "dev" for req in reqs})
+
+setup(
+    name="recutils",
+    version=VERSION,
+    description="Build, evaluate, tune and ship recommender systems.",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["recutils", "recutils.*"]),
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS,
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3.10",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

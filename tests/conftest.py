@@ -1,0 +1,71 @@
+"""Shared test configuration: tier markers from folders and the real-data mirror."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = TESTS_DIR.parent
+TIERS = ("unit", "smoke", "integration", "notebooks")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with the tier named by its folder under tests/."""
+    for item in items:
+        try:
+            rel = Path(str(item.fspath)).resolve().relative_to(TESTS_DIR)
+        except ValueError:
+            continue
+        if rel.parts and rel.parts[0] in TIERS:
+            item.add_marker(getattr(pytest.mark, rel.parts[0]))
+
+
+def data_required() -> bool:
+    """True when the run must fail instead of skipping for lack of real data."""
+    return os.environ.get("RECUTILS_REQUIRE_DATA", "") == "1"
+
+
+def _mirror_dir() -> Path | None:
+    env = os.environ.get("RECUTILS_DATA_MIRROR")
+    if env:
+        return Path(env).expanduser().resolve()
+    default = REPO_ROOT.parent / "shared" / "data"
+    return default if default.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def data_mirror() -> Path:
+    """The local data mirror; exported as RECUTILS_DATA_MIRROR for the loaders.
+
+    Skips (or fails when RECUTILS_REQUIRE_DATA=1) when no mirror exists.
+    """
+    mirror = _mirror_dir()
+    if mirror is None or not mirror.is_dir():
+        reason = (
+            "no real data: set RECUTILS_DATA_MIRROR to a folder of data sets "
+            f"(looked for {mirror or REPO_ROOT.parent / 'shared' / 'data'})"
+        )
+        if data_required():
+            pytest.fail(reason + " and RECUTILS_REQUIRE_DATA=1 requires it")
+        pytest.skip(reason)
+    os.environ["RECUTILS_DATA_MIRROR"] = str(mirror)
+    return mirror
+
+
+@pytest.fixture
+def require_dataset(data_mirror: Path):
+    """Return a function that checks a data set folder exists in the mirror."""
+
+    def _require(name: str) -> Path:
+        path = data_mirror / name
+        if not path.exists() and not (data_mirror / f"{name}.zip").exists():
+            reason = f"data set {name!r} not found in mirror {data_mirror}"
+            if data_required():
+                pytest.fail(reason + " and RECUTILS_REQUIRE_DATA=1 requires it")
+            pytest.skip(reason)
+        return path
+
+    return _require

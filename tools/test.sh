@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up a virtual environment with recutils and its test extras, then run the tests.
+#
+#   bash tools/test.sh                 # every tier
+#   bash tools/test.sh -m unit         # one tier (markers: unit smoke integration notebooks ...)
+#
+# Environment: PYTHON (interpreter for the venv, default python3), RECUTILS_VENV
+# (venv folder, default .venv), RECUTILS_DATA_MIRROR (local data sets; defaults to
+# ../shared/data when that folder exists).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+VENV=${RECUTILS_VENV:-.venv}
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q -e ".[dev,notebooks]"
+"$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 >/dev/null
+
+if [ -z "${RECUTILS_DATA_MIRROR:-}" ] && [ -d ../shared/data ]; then
+    RECUTILS_DATA_MIRROR="$(cd ../shared/data && pwd)"
+    export RECUTILS_DATA_MIRROR
+fi
+
+exec "$VENV/bin/python" -m pytest "$@"
