@@ -1,0 +1,33 @@
+"""Train/test splitters for pandas interaction logs.
+
+Same names, arguments and per-group counts as Microsoft Recommenders'
+``python_splitters``; see :mod:`recutils.splitting.python_splitters` for the
+shared rules (rounding at the cut, tie-breaking, tiny groups, output order).
+Importing this package pulls in only numpy and pandas.
+"""
+
+from recutils.splitting.python_splitters import (
+    kfold_assignments,
+    leave_last_k_out,
+    python_chrono_split,
+    python_kfold_split,
+    python_random_split,
+    python_stratified_split,
+)
+from recutils.splitting.split_utils import (
+    min_rating_filter_pandas,
+    process_split_ratio,
+    split_pandas_data_with_ratios,
+)
+
+__all__ = [
+    "python_random_split",
+    "python_chrono_split",
+    "python_stratified_split",
+    "leave_last_k_out",
+    "python_kfold_split",
+    "kfold_assignments",
+    "min_rating_filter_pandas",
+    "split_pandas_data_with_ratios",
+    "process_split_ratio",
+]
