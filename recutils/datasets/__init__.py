@@ -1,0 +1,47 @@
+"""Data sets: loaders, downloads, synthetic data, sparse matrices, negative sampling.
+
+Submodules (imported lazily, so ``import recutils.datasets`` stays light):
+
+* :mod:`~recutils.datasets.download`: mirror, cache and download resolution
+  (``RECUTILS_DATA_MIRROR``, ``RECUTILS_DATA_HOME``, ``RECUTILS_OFFLINE``);
+* :mod:`~recutils.datasets.movielens`: MovieLens 100k/1m/10m/20m/latest-small
+  and synthetic ``mock<N>``;
+* :mod:`~recutils.datasets.criteo`: Criteo DAC raw-format reader and sample loader;
+* :mod:`~recutils.datasets.synthetic`: MovieLens-like synthetic logs;
+* :mod:`~recutils.datasets.sparse`: CSR matrices with id maps, k-core
+  filtering, negative sampling.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_SUBMODULES = ("download", "movielens", "criteo", "synthetic", "sparse")
+_FUNCTIONS = {
+    "make_interactions": "synthetic",
+    "SyntheticData": "synthetic",
+    "InteractionMatrix": "sparse",
+    "to_csr": "sparse",
+    "from_csr": "sparse",
+    "filter_k_core": "sparse",
+    "sample_negatives": "sparse",
+    "fetch_dataset": "download",
+    "get_data_home": "download",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _FUNCTIONS:
+        module = importlib.import_module(f"{__name__}.{_FUNCTIONS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_SUBMODULES, *_FUNCTIONS])
+
+
+__all__ = [*_SUBMODULES, *_FUNCTIONS]

@@ -1,0 +1,151 @@
+"""Criteo Display Advertising Challenge (DAC, 2014) data in its raw format.
+
+Each line is one ad impression: 40 tab-separated fields, the click label
+(0/1), 13 integer count features ``I1..I13`` and 26 hashed categorical
+features ``C1..C26`` (8 hex digits); a missing value is an empty field. Some
+copies strip trailing empty fields; those rows are padded with missing values.
+
+:func:`load_pandas_df` loads Criteo's public ~100,000-row sample
+(``dac_sample.tar.gz`` holding ``dac_sample.txt``) from ``local_cache_path``,
+the mirror ``$RECUTILS_DATA_MIRROR`` (folder ``criteo/dac_sample.txt`` or the
+archive), the cache, or a download; :func:`read_dac` reads any file in the
+format. The Criteo data terms allow non-commercial use only and forbid
+redistribution: recutils never ships the files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recutils.datasets.download import RemoteArchive, fetch_dataset
+from recutils.exceptions import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
+
+LABEL_COL = "label"
+INT_COLS: tuple[str, ...] = tuple(f"I{i}" for i in range(1, 14))
+CAT_COLS: tuple[str, ...] = tuple(f"C{i}" for i in range(1, 27))
+#: label, I1..I13, C1..C26
+DEFAULT_HEADER: tuple[str, ...] = (LABEL_COL, *INT_COLS, *CAT_COLS)
+
+SAMPLE = RemoteArchive(
+    name="criteo",
+    url="https://labs.criteo.com/wp-content/uploads/2015/04/dac_sample.tar.gz",
+    archive_folder="",
+)
+SAMPLE_FILE = "dac_sample.txt"
+_SIZES = {"sample": (SAMPLE, SAMPLE_FILE)}
+SIZES: tuple[str, ...] = tuple(_SIZES)
+
+
+def _check_header(header: Sequence[str]) -> list[str]:
+    header = list(header)
+    if len(header) != len(DEFAULT_HEADER) or len(set(header)) != len(header):
+        raise ConfigError(
+            f"header must be {len(DEFAULT_HEADER)} distinct names (label, 13 integer, 26 "
+            f"categorical columns), got {len(header)}: {header[:5]}..."
+        )
+    return header
+
+
+def read_dac(
+    path: str | os.PathLike,
+    nrows: int | None = None,
+    header: Sequence[str] = DEFAULT_HEADER,
+    *,
+    categorical: bool = False,
+) -> pd.DataFrame:
+    """Read a file in the raw DAC format (plain or ``.gz``).
+
+    Args:
+        path: The file (``train.txt``, ``dac_sample.txt``, a head of it, ...).
+        nrows: Read only the first ``nrows`` rows.
+        header: 40 column names, in file order (label, I1..I13, C1..C26).
+        categorical: Return the 26 categorical columns as ``category`` dtype
+            instead of strings.
+
+    Returns:
+        A frame with the label as int8, the 13 integer features as float64
+        (NaN when missing; counts can exceed float32's exact range) and the 26
+        categorical features as strings (NaN when missing) or categories.
+
+    Raises:
+        DataError: the file cannot be parsed, has more than 40 fields on a line
+            or a label other than 0/1.
+    """
+    header = _check_header(header)
+    path = Path(path)
+    label, ints, cats = header[0], header[1:14], header[14:]
+    dtype: dict[str, object] = {label: "float64", **{c: "float64" for c in ints},
+                                **{c: "str" for c in cats}}
+    try:
+        df = pd.read_csv(
+            path, sep="\t", header=None, names=header, dtype=dtype, nrows=nrows,
+            engine="c", quoting=3, keep_default_na=False, na_values=[""],
+        )
+    except (ValueError, OSError, EOFError, pd.errors.ParserError) as err:
+        raise DataError(
+            f"cannot parse {path} as Criteo DAC (40 tab-separated fields): {err}"
+        ) from err
+    labels = df[label].to_numpy()
+    bad = ~np.isin(labels, (0.0, 1.0))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{path}: label must be 0 or 1, found {labels[row]!r} on data row {row + 1}."
+        )
+    df[label] = labels.astype(np.int8)
+    if categorical:
+        df[cats] = df[cats].astype("category")
+    logger.info("read %d DAC rows from %s", len(df), path)
+    return df
+
+
+def load_pandas_df(
+    size: str = "sample",
+    local_cache_path: str | os.PathLike | None = None,
+    header: Sequence[str] = DEFAULT_HEADER,
+    *,
+    nrows: int | None = None,
+    categorical: bool = False,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Load Criteo DAC data as a DataFrame (see :func:`read_dac` for the dtypes).
+
+    Args:
+        size: ``"sample"``: Criteo's public ~100,000-row sample (``dac_sample.txt``
+            from ``dac_sample.tar.gz``). The full 45-million-row release is not
+            downloaded by recutils; read it with :func:`read_dac`.
+        local_cache_path: A folder (holding ``dac_sample.txt`` or the archive;
+            a download goes there) or the archive's path.
+        header: 40 column names.
+        nrows: Read only the first ``nrows`` rows.
+        categorical: Categorical columns as ``category`` dtype.
+        progress: Show a progress bar while downloading.
+
+    Raises:
+        ConfigError: unknown size or bad header.
+        DatasetUnavailableError: not found and not downloadable.
+    """
+    if size not in _SIZES:
+        raise ConfigError(f"unknown Criteo size {size!r}; allowed: {list(SIZES)}.")
+    spec, filename = _SIZES[size]
+    folder = fetch_dataset(spec, [filename], local_cache_path, progress=progress)
+    return read_dac(folder / filename, nrows=nrows, header=header, categorical=categorical)
+
+
+__all__ = [
+    "CAT_COLS",
+    "DEFAULT_HEADER",
+    "INT_COLS",
+    "LABEL_COL",
+    "SIZES",
+    "load_pandas_df",
+    "read_dac",
+]

@@ -1,0 +1,388 @@
+"""User-item matrices with id maps, k-core filtering and negative sampling.
+
+* :func:`to_csr` / :class:`InteractionMatrix` turn a long (user, item, rating)
+  frame into a ``scipy.sparse.csr_matrix`` whose row ``r`` is user
+  ``user_ids[r]`` and column ``c`` is item ``item_ids[c]``, and back.
+* :func:`filter_k_core` keeps the largest sub-frame where every user and every
+  item has at least ``k`` interactions.
+* :func:`sample_negatives` draws, for implicit feedback, items a user has not
+  interacted with (uniformly or by popularity), seeded and vectorized.
+
+No function here mutates its input frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recutils.constants import DEFAULT_ITEM_COL, DEFAULT_RATING_COL, DEFAULT_USER_COL, SEED
+from recutils.exceptions import ConfigError, DataError
+from recutils.utils.validation import check_columns
+
+logger = logging.getLogger(__name__)
+
+_DUPLICATES = ("error", "sum", "first", "last")
+
+
+@dataclass
+class InteractionMatrix:
+    """A users x items sparse matrix with the id maps both ways.
+
+    Attributes:
+        matrix: ``scipy.sparse.csr_matrix`` of shape ``(n_users, n_items)``.
+        user_ids: ``pd.Index`` of user ids; ``user_ids[r]`` is row ``r``.
+        item_ids: ``pd.Index`` of item ids; ``item_ids[c]`` is column ``c``.
+    """
+
+    matrix: sp.csr_matrix
+    user_ids: pd.Index
+    item_ids: pd.Index
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_users, n_items)``."""
+        return self.matrix.shape
+
+    def user_index(self, users: Sequence | np.ndarray | pd.Series) -> np.ndarray:
+        """Row numbers of ``users``; -1 for ids not in the matrix."""
+        return self.user_ids.get_indexer(pd.Index(np.asarray(users)))
+
+    def item_index(self, items: Sequence | np.ndarray | pd.Series) -> np.ndarray:
+        """Column numbers of ``items``; -1 for ids not in the matrix."""
+        return self.item_ids.get_indexer(pd.Index(np.asarray(items)))
+
+    def to_df(
+        self,
+        col_user: str = DEFAULT_USER_COL,
+        col_item: str = DEFAULT_ITEM_COL,
+        col_rating: str | None = DEFAULT_RATING_COL,
+    ) -> pd.DataFrame:
+        """Back to a long frame, one row per stored entry (see :func:`from_csr`)."""
+        return from_csr(self.matrix, self.user_ids, self.item_ids,
+                        col_user=col_user, col_item=col_item, col_rating=col_rating)
+
+
+def _index(values: np.ndarray | Sequence | None, observed: pd.Series, what: str) -> pd.Index:
+    if values is None:
+        return pd.Index(np.sort(observed.unique()))
+    index = pd.Index(np.asarray(values))
+    if not index.is_unique:
+        raise DataError(f"{what} must be unique; found duplicates.")
+    return index
+
+
+def to_csr(
+    df: pd.DataFrame,
+    col_user: str = DEFAULT_USER_COL,
+    col_item: str = DEFAULT_ITEM_COL,
+    col_rating: str | None = None,
+    *,
+    user_ids: Sequence | np.ndarray | None = None,
+    item_ids: Sequence | np.ndarray | None = None,
+    duplicates: str = "error",
+    dtype: type | np.dtype = np.float32,
+) -> InteractionMatrix:
+    """Build a CSR user-item matrix from a long frame.
+
+    ``M[r, c] = rating`` of user ``user_ids[r]`` on item ``item_ids[c]`` (1 when
+    ``col_rating`` is ``None``: implicit feedback).
+
+    Args:
+        df: The interactions.
+        col_user, col_item: Id columns.
+        col_rating: Value column, or ``None`` for ones.
+        user_ids, item_ids: Fixed id universes (rows/columns in this order);
+            default: the sorted distinct ids of ``df``. An id of ``df`` missing
+            from a given universe is an error.
+        duplicates: What to do with repeated (user, item) pairs: ``"error"``,
+            ``"sum"`` their values, keep the ``"first"`` or ``"last"`` in row order.
+        dtype: Value dtype of the matrix.
+
+    Raises:
+        ColumnMismatchError: a column is missing.
+        DataError: NaN values, duplicates under ``"error"``, ids outside the
+            given universes.
+        ConfigError: unknown ``duplicates`` policy.
+    """
+    check_columns(df, [col_user, col_item, col_rating], name="df")
+    if duplicates not in _DUPLICATES:
+        raise ConfigError(f"duplicates={duplicates!r}; allowed: {list(_DUPLICATES)}.")
+    users = _index(user_ids, df[col_user], "user_ids")
+    items = _index(item_ids, df[col_item], "item_ids")
+    rows = users.get_indexer(df[col_user])
+    cols = items.get_indexer(df[col_item])
+    for codes, col, name in ((rows, col_user, "user_ids"), (cols, col_item, "item_ids")):
+        if (codes < 0).any():
+            unknown = df[col].to_numpy()[codes < 0][:5].tolist()
+            raise DataError(f"{col} has ids not in the given {name}, e.g. {unknown}.")
+    if col_rating is None:
+        values = np.ones(len(df), dtype=dtype)
+    else:
+        values = df[col_rating].to_numpy(dtype=np.float64)
+        if np.isnan(values).any():
+            raise DataError(f"{col_rating} has {int(np.isnan(values).sum())} NaN value(s).")
+        values = values.astype(dtype)
+    keys = rows.astype(np.int64) * len(items) + cols
+    if duplicates != "sum":
+        uniq, first = np.unique(keys, return_index=True)
+        if uniq.size != keys.size:
+            if duplicates == "error":
+                n_dup = keys.size - uniq.size
+                raise DataError(
+                    f"{n_dup} duplicate ({col_user}, {col_item}) pair(s); pass "
+                    f"duplicates='sum', 'first' or 'last' to combine them."
+                )
+            if duplicates == "last":
+                _, last_rev = np.unique(keys[::-1], return_index=True)
+                keep = keys.size - 1 - last_rev
+            else:
+                keep = first
+            rows, cols, values = rows[keep], cols[keep], values[keep]
+    matrix = sp.csr_matrix((values, (rows, cols)), shape=(len(users), len(items)), dtype=dtype)
+    matrix.sum_duplicates()
+    return InteractionMatrix(matrix=matrix, user_ids=users, item_ids=items)
+
+
+def from_csr(
+    matrix: sp.spmatrix | sp.sparray,
+    user_ids: Sequence | np.ndarray | pd.Index,
+    item_ids: Sequence | np.ndarray | pd.Index,
+    col_user: str = DEFAULT_USER_COL,
+    col_item: str = DEFAULT_ITEM_COL,
+    col_rating: str | None = DEFAULT_RATING_COL,
+) -> pd.DataFrame:
+    """Turn a sparse matrix back into a long frame of its stored entries.
+
+    Rows are sorted by (row, column). ``col_rating=None`` drops the values.
+
+    Raises:
+        DataError: the id maps do not match the matrix shape.
+    """
+    user_ids, item_ids = np.asarray(user_ids), np.asarray(item_ids)
+    if matrix.shape != (len(user_ids), len(item_ids)):
+        raise DataError(
+            f"matrix shape {matrix.shape} does not match {len(user_ids)} user ids "
+            f"and {len(item_ids)} item ids."
+        )
+    coo = sp.coo_matrix(matrix)
+    coo.sum_duplicates()  # also sorts by (row, col)
+    out = {col_user: user_ids[coo.row], col_item: item_ids[coo.col]}
+    if col_rating is not None:
+        out[col_rating] = coo.data
+    return pd.DataFrame(out)
+
+
+def filter_k_core(
+    df: pd.DataFrame,
+    k: int = 5,
+    col_user: str = DEFAULT_USER_COL,
+    col_item: str = DEFAULT_ITEM_COL,
+    *,
+    k_item: int | None = None,
+) -> pd.DataFrame:
+    """Keep the k-core: drop users and items with fewer than ``k`` interactions, repeatedly.
+
+    Dropping a user can push an item below ``k`` and vice versa, so counts are
+    recomputed (vectorized) until every remaining user has ``>= k`` rows and
+    every remaining item ``>= k_item`` rows. Rows are counted, so repeated
+    (user, item) pairs count each time.
+
+    Args:
+        df: The interactions.
+        k: Minimum rows per user (and per item unless ``k_item`` is given).
+        col_user, col_item: Id columns.
+        k_item: Minimum rows per item, when it differs from ``k``.
+
+    Returns:
+        A new frame with the surviving rows, original index and order (may be empty).
+    """
+    check_columns(df, [col_user, col_item], name="df")
+    k_item = k if k_item is None else k_item
+    for name, value in (("k", k), ("k_item", k_item)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
+    users = df[col_user].to_numpy()
+    items = df[col_item].to_numpy()
+    u_codes, _ = pd.factorize(users)
+    i_codes, _ = pd.factorize(items)
+    keep = np.ones(len(df), dtype=bool)
+    rounds = 0
+    while True:
+        rounds += 1
+        u_count = np.bincount(u_codes[keep], minlength=u_codes.max(initial=-1) + 1)
+        i_count = np.bincount(i_codes[keep], minlength=i_codes.max(initial=-1) + 1)
+        ok = keep & (u_count[u_codes] >= k) & (i_count[i_codes] >= k_item)
+        if ok.sum() == keep.sum():
+            break
+        keep = ok
+    logger.debug("k-core (k=%d, k_item=%d): %d of %d rows kept after %d rounds",
+                 k, k_item, int(keep.sum()), len(df), rounds)
+    return df.loc[keep].copy()
+
+
+def _in_sorted(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Membership of ``keys`` in the sorted array ``sorted_keys``."""
+    if sorted_keys.size == 0:
+        return np.zeros(keys.shape, dtype=bool)
+    pos = np.searchsorted(sorted_keys, keys)
+    pos = np.minimum(pos, sorted_keys.size - 1)
+    return sorted_keys[pos] == keys
+
+
+def sample_negatives(
+    df: pd.DataFrame,
+    n_neg: int = 1,
+    method: str = "uniform",
+    seed: int | None = SEED,
+    col_user: str = DEFAULT_USER_COL,
+    col_item: str = DEFAULT_ITEM_COL,
+    *,
+    per: str = "interaction",
+    items: Sequence | np.ndarray | None = None,
+    max_rounds: int = 50,
+) -> pd.DataFrame:
+    """Sample items each user has not interacted with (implicit-feedback negatives).
+
+    For each user ``u`` with ``p_u`` positives (distinct items in ``df``), draw
+    ``n_u = n_neg * p_u`` (``per="interaction"``) or ``n_u = n_neg``
+    (``per="user"``) *distinct* items outside the user's positives:
+
+    * ``method="uniform"``: each candidate item equally likely;
+    * ``method="popularity"``: probability proportional to the item's number of
+      rows in ``df`` (items never seen in ``df`` are never drawn).
+
+    Items are drawn in bulk for all users; draws that hit a positive or repeat
+    an accepted negative are rejected with a sorted-key lookup and redrawn.
+    Users still short after ``max_rounds`` rounds (very dense users) are
+    completed exactly from their explicit complement. A positive is never
+    returned.
+
+    Args:
+        df: Positive interactions.
+        n_neg: Negatives per positive (``per="interaction"``) or per user.
+        method: ``"uniform"`` or ``"popularity"``.
+        seed: Seed for ``np.random.default_rng``.
+        col_user, col_item: Id columns.
+        per: ``"interaction"`` or ``"user"``.
+        items: Candidate items; default every item in ``df``.
+        max_rounds: Rejection rounds before the exact completion.
+
+    Returns:
+        ``[col_user, col_item]`` rows, users in order of first appearance in
+        ``df``, ``n_u`` rows per user.
+
+    Raises:
+        DataError: a user has fewer available negatives than ``n_u`` (the
+            message names the users and counts).
+        ConfigError: bad ``n_neg``, ``method`` or ``per``.
+    """
+    check_columns(df, [col_user, col_item], name="df")
+    if method not in ("uniform", "popularity"):
+        raise ConfigError(f"method={method!r}; allowed: ['uniform', 'popularity'].")
+    if per not in ("interaction", "user"):
+        raise ConfigError(f"per={per!r}; allowed: ['interaction', 'user'].")
+    if not isinstance(n_neg, (int, np.integer)) or n_neg < 0:
+        raise ConfigError(f"n_neg must be a non-negative integer, got {n_neg!r}.")
+    rng = np.random.default_rng(seed)
+
+    u_codes, user_values = pd.factorize(df[col_user], sort=False)
+    pool = pd.Index(pd.unique(df[col_item])) if items is None else pd.Index(np.asarray(items))
+    if not pool.is_unique:
+        raise DataError("items must be unique.")
+    i_codes = pool.get_indexer(df[col_item])
+    inside = i_codes >= 0
+    n_users, n_items = len(user_values), len(pool)
+
+    pos_keys = np.unique(u_codes[inside].astype(np.int64) * n_items + i_codes[inside])
+    n_pos = np.bincount((pos_keys // n_items).astype(np.int64), minlength=n_users)
+
+    if method == "popularity":
+        weight = np.bincount(i_codes[inside], minlength=n_items).astype(np.float64)
+    else:
+        weight = np.ones(n_items, dtype=np.float64)
+    drawable = weight > 0
+    # positives that are drawable, per user, to know how many negatives exist
+    pos_items = pos_keys % n_items
+    pos_drawable = np.bincount((pos_keys // n_items)[drawable[pos_items]], minlength=n_users)
+    available = int(drawable.sum()) - pos_drawable
+    need = (n_neg * n_pos) if per == "interaction" else np.full(n_users, n_neg, dtype=np.int64)
+    short = need > available
+    if short.any():
+        bad = np.flatnonzero(short)[:5]
+        detail = ", ".join(
+            f"{user_values[b]} needs {need[b]} but has {available[b]}" for b in bad
+        )
+        raise DataError(
+            f"{int(short.sum())} user(s) have fewer available negatives than asked "
+            f"(n_neg={n_neg}, per={per!r}, method={method!r}, {n_items} candidate items): "
+            f"{detail}. Lower n_neg, use per='user', or widen items=."
+        )
+
+    cdf = np.cumsum(weight)
+    pending = np.repeat(np.arange(n_users, dtype=np.int64), need)
+    accepted = np.empty(0, dtype=np.int64)  # sorted keys of accepted negatives
+    chunks: list[np.ndarray] = []
+    for _ in range(max_rounds):
+        if pending.size == 0:
+            break
+        if method == "uniform":
+            draw = rng.integers(0, n_items, size=pending.size)
+        else:
+            draw = np.searchsorted(cdf, rng.random(pending.size) * cdf[-1], side="right")
+            draw = np.minimum(draw, n_items - 1)
+        keys = pending * n_items + draw
+        ok = ~_in_sorted(pos_keys, keys) & ~_in_sorted(accepted, keys)
+        # within this round, keep only the first draw of a repeated (user, item)
+        _, first = np.unique(keys, return_index=True)
+        first_mask = np.zeros(keys.size, dtype=bool)
+        first_mask[first] = True
+        ok &= first_mask
+        new = keys[ok]
+        chunks.append(new)
+        accepted = np.sort(np.concatenate([accepted, new]))
+        pending = pending[~ok]
+    if pending.size:
+        chunks.append(_complete_exactly(pending, pos_keys, accepted, weight, n_items, rng))
+    keys = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)
+    # group by user in order of first appearance; keep draw order within a user
+    order = np.argsort(keys // n_items, kind="stable")
+    keys = keys[order]
+    return pd.DataFrame({
+        col_user: user_values.to_numpy()[keys // n_items] if len(keys) else user_values[:0],
+        col_item: pool.to_numpy()[keys % n_items] if len(keys) else pool[:0],
+    })
+
+
+def _complete_exactly(
+    pending: np.ndarray,
+    pos_keys: np.ndarray,
+    accepted: np.ndarray,
+    weight: np.ndarray,
+    n_items: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Fill the few users rejection sampling left short from their explicit complement."""
+    users, counts = np.unique(pending, return_counts=True)
+    out = []
+    taken = np.concatenate([pos_keys, accepted])
+    for user, count in zip(users, counts):  # only the rare dense users left over
+        mine = taken[(taken >= user * n_items) & (taken < (user + 1) * n_items)] % n_items
+        free = np.setdiff1d(np.flatnonzero(weight > 0), mine, assume_unique=False)
+        p = weight[free] / weight[free].sum()
+        out.append(user * n_items + rng.choice(free, size=count, replace=False, p=p))
+    return np.concatenate(out)
+
+
+__all__ = [
+    "InteractionMatrix",
+    "filter_k_core",
+    "from_csr",
+    "sample_negatives",
+    "to_csr",
+]
