@@ -1,0 +1,364 @@
+"""Shared internals of the evaluation package: checks, id encoding and the one join.
+
+Everything here works on integer codes: user and item ids of the two frames are
+encoded once (jointly, so that equal ids get equal codes), a (user, item) pair
+becomes one int64 key, and sorting is done with ``np.sort`` on composite int64
+keys (``key * n_rows + row``), which is both fast and stable. No users x items
+matrix is ever built: memory stays linear in the number of rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from recutils.exceptions import ColumnMismatchError, DataError, DataWarning
+from recutils.utils.validation import check_columns
+
+logger = logging.getLogger(__name__)
+
+_INT64_LIMIT = 2**62
+
+RELEVANCY_METHODS = ("top_k", "by_threshold", None)
+
+
+# --------------------------------------------------------------------------- helpers
+def _is_numeric(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype)
+
+
+def check_same_kind(a: pd.Series, b: pd.Series, col: str, name_a: str, name_b: str) -> None:
+    """Raise when an id column is numeric in one frame and not in the other."""
+    if _is_numeric(a) != _is_numeric(b):
+        raise ColumnMismatchError(
+            f"column {col!r} has dtype {a.dtype} in {name_a} but {b.dtype} in {name_b}; "
+            "ids must be of the same kind (both numeric or both strings/objects) to be matched."
+        )
+
+
+def encode_ids(*series: pd.Series, name: str = "id", sort: bool = False) -> tuple[list[np.ndarray], int]:
+    """Encode id columns of several frames jointly into int64 codes in ``[0, n)``.
+
+    Equal ids get equal codes across frames. With ``sort=True`` the codes follow the
+    natural order of the ids. Integer ids in a compact range are offset instead of
+    hashed (same order, much faster).
+
+    Raises:
+        DataError: An id is missing (NaN/None).
+    """
+    sizes = [len(s) for s in series]
+    total = sum(sizes)
+    if all(s.dtype.kind in "iu" and isinstance(s.dtype, np.dtype) for s in series) and total:
+        arrays = [s.to_numpy() for s in series]
+        nonempty = [a for a in arrays if a.size]
+        lo = min(int(a.min()) for a in nonempty)
+        hi = max(int(a.max()) for a in nonempty)
+        if hi - lo < 4 * total + 1024:
+            return [a.astype(np.int64, copy=False) - lo for a in arrays], hi - lo + 1
+    if total == 0:
+        return [np.zeros(0, dtype=np.int64) for _ in series], 0
+    joined = pd.concat([s.reset_index(drop=True) for s in series], ignore_index=True)
+    codes, uniques = pd.factorize(joined, sort=sort)
+    codes = np.asarray(codes, dtype=np.int64)
+    if codes.size and codes.min() < 0:
+        raise DataError(f"{name} column contains missing values (NaN/None); every row needs an id.")
+    out, start = [], 0
+    for n in sizes:
+        out.append(codes[start:start + n])
+        start += n
+    return out, len(uniques)
+
+
+def stable_argsort(key: np.ndarray, key_max: int) -> np.ndarray:
+    """Stable argsort of non-negative int64 ``key`` (all < ``key_max``).
+
+    Uses one ``np.sort`` of ``key * n + row`` when that fits in int64 (ties keep row order).
+    """
+    n = key.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if key_max * n < _INT64_LIMIT:
+        comp = key.astype(np.int64, copy=False) * n + np.arange(n, dtype=np.int64)
+        return np.sort(comp) % n
+    return np.argsort(key, kind="stable")
+
+
+def dense_desc_rank(score: np.ndarray) -> tuple[np.ndarray, int]:
+    """Dense rank of ``score`` in descending order (0 = highest; equal scores share a rank)."""
+    n = score.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), 0
+    order = np.argsort(score)
+    s_sorted = score[order]
+    steps = np.empty(n, dtype=np.int64)
+    steps[0] = 0
+    np.cumsum(s_sorted[1:] != s_sorted[:-1], out=steps[1:])
+    n_unique = int(steps[-1]) + 1
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = n_unique - 1 - steps
+    return rank, n_unique
+
+
+def group_starts(sorted_codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Start offset of each group in an array sorted by group code."""
+    counts = np.bincount(sorted_codes, minlength=n_groups)
+    return np.cumsum(counts) - counts
+
+
+def positions_in_group(sorted_codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """0-based position of each element within its group (array sorted by group code)."""
+    starts = group_starts(sorted_codes, n_groups)
+    return np.arange(sorted_codes.size, dtype=np.int64) - starts[sorted_codes]
+
+
+def find_duplicate_keys(key: np.ndarray) -> bool:
+    """True when ``key`` has a repeated value."""
+    if key.size < 2:
+        return False
+    k = np.sort(key)
+    return bool((k[1:] == k[:-1]).any())
+
+
+def duplicate_error(name: str, col_user: str, col_item: str) -> DataError:
+    return DataError(
+        f"{name} has duplicate ({col_user!r}, {col_item!r}) rows; each (user, item) pair may appear "
+        f"at most once. De-duplicate first, e.g. {name}.drop_duplicates([{col_user!r}, {col_item!r}])."
+    )
+
+
+def float_values(df: pd.DataFrame, col: str, name: str, what: str) -> np.ndarray:
+    """Column as float64, with a clear error on NaN or non-numeric values."""
+    try:
+        values = df[col].to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name}[{col!r}] must hold numbers ({what}); got dtype {df[col].dtype}.") from exc
+    if np.isnan(values).any():
+        n_bad = int(np.isnan(values).sum())
+        raise DataError(
+            f"{name}[{col!r}] has {n_bad} NaN value(s); {what} must all be numbers. "
+            "Drop or fill them before evaluating."
+        )
+    return values
+
+
+def check_relevancy(relevancy_method: str | None, k: int, threshold) -> int | None:
+    """Validate the ranking arguments; return the per-user cut-off (None: no cut-off)."""
+    if relevancy_method not in RELEVANCY_METHODS:
+        raise DataError(
+            f"relevancy_method={relevancy_method!r} is not supported; use one of {list(RELEVANCY_METHODS)}."
+        )
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise DataError(f"k must be a positive integer, got {k!r}.")
+    if relevancy_method == "top_k":
+        return int(k)
+    if relevancy_method == "by_threshold":
+        if isinstance(threshold, bool) or float(threshold) != int(threshold) or threshold < 1:
+            raise DataError(
+                "with relevancy_method='by_threshold' the threshold is the number of top items kept per "
+                f"user (as in Microsoft Recommenders) and must be a positive integer, got {threshold!r}."
+            )
+        return int(threshold)
+    return None
+
+
+# --------------------------------------------------------------------------- prepared data
+@dataclass
+class TopK:
+    """The ranked prediction rows of common users up to a cut-off, sorted by (user, rank)."""
+
+    user: np.ndarray  # user code per row
+    rank: np.ndarray  # 1-based rank within the user
+    hit: np.ndarray  # bool: the (user, item) pair is in the truth
+    true_row: np.ndarray  # row of the truth frame for hits, -1 otherwise
+    pred_row: np.ndarray  # row of the prediction frame
+
+
+@dataclass
+class Prepared:
+    """Truth and prediction frames encoded once; every metric reads from here.
+
+    Build with :func:`prepare`. Lazily computed parts (ranking order, rating join,
+    top-k cut-offs) are cached so that :func:`recutils.evaluation.evaluate` pays
+    for each only once.
+    """
+
+    n_users: int
+    n_items: int
+    t_user: np.ndarray
+    t_item: np.ndarray
+    p_user: np.ndarray
+    p_item: np.ndarray
+    t_key_sorted: np.ndarray
+    t_row_sorted: np.ndarray
+    rating_true: pd.DataFrame
+    rating_pred: pd.DataFrame
+    col_rating: str | None
+    col_prediction: str | None
+    _cache: dict = field(default_factory=dict)
+
+    # ---- users
+    @property
+    def n_true(self) -> np.ndarray:
+        if "n_true" not in self._cache:
+            self._cache["n_true"] = np.bincount(self.t_user, minlength=self.n_users)
+        return self._cache["n_true"]
+
+    @property
+    def n_pred(self) -> np.ndarray:
+        if "n_pred" not in self._cache:
+            self._cache["n_pred"] = np.bincount(self.p_user, minlength=self.n_users)
+        return self._cache["n_pred"]
+
+    @property
+    def common(self) -> np.ndarray:
+        """Bool per user code: the user has rows in both frames."""
+        if "common" not in self._cache:
+            self._cache["common"] = (self.n_true > 0) & (self.n_pred > 0)
+        return self._cache["common"]
+
+    @property
+    def n_common(self) -> int:
+        return int(self.common.sum())
+
+    # ---- values
+    def true_values(self) -> np.ndarray:
+        if "true_values" not in self._cache:
+            if self.col_rating is None:
+                raise ColumnMismatchError("this metric needs col_rating in rating_true.")
+            self._cache["true_values"] = float_values(
+                self.rating_true, self.col_rating, "rating_true", "true ratings"
+            )
+        return self._cache["true_values"]
+
+    def pred_values(self) -> np.ndarray:
+        if "pred_values" not in self._cache:
+            self._cache["pred_values"] = float_values(
+                self.rating_pred, self.col_prediction, "rating_pred", "predictions"
+            )
+        return self._cache["pred_values"]
+
+    def lookup_true(self, user: np.ndarray, item: np.ndarray) -> np.ndarray:
+        """Row of the truth frame holding each (user, item) pair, -1 where absent."""
+        q = user * self.n_items + item
+        keys = self.t_key_sorted
+        if keys.size == 0:
+            return np.full(q.size, -1, dtype=np.int64)
+        pos = np.searchsorted(keys, q)
+        pos[pos >= keys.size] = keys.size - 1
+        found = keys[pos] == q
+        return np.where(found, self.t_row_sorted[pos], -1)
+
+    # ---- the rating join
+    def join_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """(truth row, prediction row) of every (user, item) pair present in both frames.
+
+        One stable sort of both frames' keys together: as neither frame repeats a key,
+        equal neighbours are exactly the matches, the truth row first.
+        """
+        if "join_rows" not in self._cache:
+            n_t = self.t_user.size
+            keys = np.concatenate([self.t_user * self.n_items + self.t_item,
+                                   self.p_user * self.n_items + self.p_item])
+            order = stable_argsort(keys, max(self.n_users * self.n_items, 1))
+            sorted_keys = keys[order]
+            j = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])
+            self._cache["join_rows"] = (order[j], order[j + 1] - n_t)
+        return self._cache["join_rows"]
+
+    def rating_join(self) -> tuple[np.ndarray, np.ndarray]:
+        """(true, predicted) values of the (user, item) pairs present in both frames."""
+        if "rating_join" not in self._cache:
+            t_rows, p_rows = self.join_rows()
+            self._cache["rating_join"] = (self.true_values()[t_rows], self.pred_values()[p_rows])
+        return self._cache["rating_join"]
+
+    # ---- ranking
+    def ranked(self, by_score: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Prediction rows of common users sorted by (user, -score, row) or (user, row).
+
+        Returns (pred_row, user, rank) arrays, rank 1-based. Among equal scores the row
+        that comes first in ``rating_pred`` ranks first (as a stable sort in Microsoft
+        Recommenders' ``get_top_k_items``).
+        """
+        ck = ("ranked", by_score)
+        if ck not in self._cache:
+            rows = np.flatnonzero(self.common[self.p_user])
+            user = self.p_user[rows]
+            if by_score:
+                score = self.pred_values()[rows] + 0.0  # -0.0 -> 0.0: equal scores tie
+                srank, n_unique = dense_desc_rank(score)
+                key = user * n_unique + srank
+                order = stable_argsort(key, self.n_users * max(n_unique, 1))
+            else:
+                order = stable_argsort(user, self.n_users)
+            pred_row = rows[order]
+            user_sorted = user[order]
+            rank = positions_in_group(user_sorted, self.n_users) + 1
+            self._cache[ck] = (pred_row, user_sorted, rank)
+        return self._cache[ck]
+
+    def top(self, cutoff: int | None, by_score: bool) -> TopK:
+        """Ranked rows up to ``cutoff`` (None: all rows) with their hits in the truth."""
+        ck = ("top", cutoff, by_score)
+        if ck not in self._cache:
+            pred_row, user, rank = self.ranked(by_score)
+            if cutoff is not None:
+                keep = rank <= cutoff
+                pred_row, user, rank = pred_row[keep], user[keep], rank[keep]
+            true_row = self.lookup_true(user, self.p_item[pred_row])
+            self._cache[ck] = TopK(user, rank, true_row >= 0, true_row, pred_row)
+        return self._cache[ck]
+
+
+def prepare(
+    rating_true: pd.DataFrame,
+    rating_pred: pd.DataFrame,
+    col_user: str,
+    col_item: str,
+    col_rating: str | None,
+    col_prediction: str | None,
+) -> Prepared:
+    """Check both frames and encode them once.
+
+    Checks: required columns, id columns of the same kind, no missing ids, no duplicate
+    (user, item) rows in either frame (a :class:`DataError` says how to de-duplicate).
+    NaN values are checked when a metric first reads ratings or predictions.
+    """
+    check_columns(rating_true, [col_user, col_item, col_rating], "rating_true")
+    check_columns(rating_pred, [col_user, col_item, col_prediction], "rating_pred")
+    for col in (col_user, col_item):
+        check_same_kind(rating_true[col], rating_pred[col], col, "rating_true", "rating_pred")
+    (t_user, p_user), n_users = encode_ids(rating_true[col_user], rating_pred[col_user], name=col_user)
+    (t_item, p_item), n_items = encode_ids(rating_true[col_item], rating_pred[col_item], name=col_item)
+    key_max = max(n_users * n_items, 1)
+    t_key = t_user * n_items + t_item
+    t_row_sorted = stable_argsort(t_key, key_max)
+    t_key_sorted = t_key[t_row_sorted]
+    if t_key_sorted.size > 1 and (t_key_sorted[1:] == t_key_sorted[:-1]).any():
+        raise duplicate_error("rating_true", col_user, col_item)
+    if find_duplicate_keys(p_user * n_items + p_item):
+        raise duplicate_error("rating_pred", col_user, col_item)
+    if len(rating_true) == 0 or len(rating_pred) == 0:
+        warnings.warn(
+            "rating_true or rating_pred is empty; ranking metrics are 0.0 and rating metrics undefined.",
+            DataWarning,
+            stacklevel=3,
+        )
+    return Prepared(
+        n_users=n_users,
+        n_items=n_items,
+        t_user=t_user,
+        t_item=t_item,
+        p_user=p_user,
+        p_item=p_item,
+        t_key_sorted=t_key_sorted,
+        t_row_sorted=t_row_sorted,
+        rating_true=rating_true,
+        rating_pred=rating_pred,
+        col_rating=col_rating,
+        col_prediction=col_prediction,
+    )
