@@ -1,0 +1,766 @@
+"""``BaseRecommender``: id mapping, validation, remove-seen, top-k and save/load, once.
+
+A model derives from :class:`BaseRecommender` and supplies only:
+
+* ``name`` (registry name) and ``config_class`` (a :class:`~recutils.config.BaseConfig`
+  dataclass) as class attributes;
+* ``_fit(data: TrainData) -> None``: learn from integer-coded arrays
+  (``data.user_idx``, ``data.item_idx`` in ``[0, n_users)`` / ``[0, n_items)``,
+  ``data.rating``, ``data.timestamp``) and set fitted attributes ending in ``_``;
+* ``_score_users(user_idx, **kw) -> ndarray[len(user_idx), n_items]`` (float64);
+  higher is better, ``-inf``/``NaN`` mean "never recommend";
+* optionally ``_score_pairs(user_idx, item_idx, **kw)`` (default: gathers from
+  ``_score_users`` over blocks of distinct users) and
+  ``_unknown_user_scores(**kw)`` (a score row over items used for users not seen
+  in training; default ``None``: such users are skipped with one ``DataWarning``);
+* ``_state() -> (arrays, meta)`` and ``_set_state(arrays, meta)`` for save/load
+  (numeric arrays only, JSON-able meta);
+* ``contract_case()`` for the contract suite (small parameters and a known answer).
+
+Class attributes that tune the shared policies:
+
+* ``duplicates``: what ``fit`` does with repeated (user, item) rows:
+  ``"error"`` (default, :class:`DataError`), ``"sum"`` (sum the ratings, latest
+  timestamp), ``"last"`` / ``"first"`` (keep one row in input order) or ``"keep"``
+  (pass every row to ``_fit``, which aggregates; SAR does that).
+* ``needs_rating`` / ``needs_timestamp`` (``needs_timestamp`` may be overridden
+  by a property depending on the config): the columns ``fit`` requires. Without a
+  rating column (``col_rating=None``) ratings are ones. NaN ratings always raise
+  :class:`DataError`.
+
+Ranking rules (every model): items are ordered by score descending, ties broken
+by item index ascending, i.e. by the order of the sorted training item ids (ids
+are coded with ``pd.factorize(sort=True)``, falling back to order of first
+appearance when ids of mixed types cannot be sorted). Items scored ``-inf`` or
+``NaN`` (e.g. seen items under ``remove_seen``) are never returned, so a user may
+get fewer than ``top_k`` rows. Ranks run 1..k.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recutils.config import BaseConfig, load_config
+from recutils.constants import (
+    DEFAULT_ITEM_COL,
+    DEFAULT_K,
+    DEFAULT_PREDICTION_COL,
+    DEFAULT_RANK_COL,
+    DEFAULT_RATING_COL,
+    DEFAULT_TIMESTAMP_COL,
+    DEFAULT_USER_COL,
+)
+from recutils.exceptions import ConfigError, DataError, DataWarning, NotFittedError
+from recutils.utils.validation import check_columns
+
+logger = logging.getLogger(__name__)
+
+#: Version of the on-disk format written by :meth:`BaseRecommender.save`.
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+ARRAYS = "arrays.npz"
+_DUPLICATE_POLICIES = ("error", "sum", "first", "last", "keep")
+_DEFAULT_BLOCK_BYTES = 32 * 2**20
+
+
+@dataclass
+class TrainData:
+    """Integer-coded training data handed to ``_fit``.
+
+    Attributes:
+        user_idx, item_idx: int64 codes (rows/columns of the user-item matrix).
+        rating: float64 ratings (ones without a rating column); never NaN.
+        timestamp: float64 seconds (datetimes converted), or ``None`` when the model
+            does not use timestamps.
+        n_users, n_items: Sizes of the id spaces.
+    """
+
+    user_idx: np.ndarray
+    item_idx: np.ndarray
+    rating: np.ndarray
+    timestamp: np.ndarray | None
+    n_users: int
+    n_items: int
+
+
+@dataclass
+class KnownAnswer:
+    """A toy case with its expected recommendations, for the contract suite.
+
+    ``expected`` maps a user id to its expected item ids in rank order
+    (``recommend_k_items(users, top_k, remove_seen)``); ``expected_scores``
+    optionally the matching scores (compared with ``rtol=1e-6``).
+    """
+
+    train: pd.DataFrame
+    users: list[Any]
+    top_k: int
+    remove_seen: bool
+    expected: dict[Any, list[Any]]
+    expected_scores: dict[Any, list[float]] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ContractCase:
+    """What a registered model tells the contract suite.
+
+    Attributes:
+        params: Small, fast parameters for the generic checks.
+        known_answer: A toy case with hand-checked (or reference) output, or ``None``.
+        stochastic: Whether the model takes a ``seed`` (checked for determinism).
+    """
+
+    params: dict[str, Any] = field(default_factory=dict)
+    known_answer: KnownAnswer | None = None
+    stochastic: bool = False
+
+
+def _as_seconds(values: pd.Series) -> np.ndarray:
+    """Timestamps as float64 seconds (numbers as they are, datetimes since the epoch)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        ns = values.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        return ns.astype(np.float64) / 1e9
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        raise DataError(f"timestamps must be numeric or datetime, got dtype {values.dtype}.")
+    out = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isnan(out).any():
+        raise DataError(f"{values.name} has {int(np.isnan(out).sum())} missing value(s).")
+    return out
+
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes and sorted distinct ids (order of appearance when ids do not sort)."""
+    try:
+        codes, uniques = pd.factorize(values, sort=True)
+    except TypeError:
+        codes, uniques = pd.factorize(values, sort=False)
+    if (codes < 0).any():
+        raise DataError(f"{values.name} has {int((codes < 0).sum())} missing id(s).")
+    return codes.astype(np.int64), pd.Index(uniques)
+
+
+def _to_user_list(users: Any, col_user: str) -> pd.Index:
+    """Distinct requested user ids, in order of first appearance."""
+    if isinstance(users, pd.DataFrame):
+        check_columns(users, [col_user], name="users")
+        values = users[col_user]
+    elif isinstance(users, (pd.Series, pd.Index, np.ndarray, list, tuple)):
+        values = pd.Series(users)
+    elif isinstance(users, Sequence) and not isinstance(users, (str, bytes)):
+        values = pd.Series(list(users))
+    else:
+        raise DataError(
+            f"users must be a DataFrame with column {col_user!r} or a sequence of ids, "
+            f"got {type(users).__name__}."
+        )
+    return pd.Index(pd.unique(values))
+
+
+def check_top_k(top_k: Any) -> int:
+    """``top_k`` as an int >= 1, else :class:`ConfigError`."""
+    if isinstance(top_k, (bool, np.bool_)) or not isinstance(top_k, (int, np.integer)):
+        raise ConfigError(f"top_k must be a positive integer, got {top_k!r}.")
+    if top_k <= 0:
+        raise ConfigError(f"top_k must be a positive integer, got {top_k!r}.")
+    return int(top_k)
+
+
+def top_k_per_row(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` column indices and values of each row, best first.
+
+    Order: value descending, ties by column index ascending (deterministic).
+    ``NaN`` counts as ``-inf``. Uses :func:`numpy.argpartition` (O(n_items) per
+    row) and sorts only the ``k`` survivors. ``scores`` may be modified in place
+    (NaN replaced).
+
+    Returns:
+        ``(idx, val)`` of shape ``(n_rows, min(k, n_cols))``; rows with fewer than
+        ``k`` finite scores end with ``-inf`` entries for the caller to drop.
+    """
+    n, m = scores.shape
+    k = min(int(k), m)
+    if n == 0 or k == 0:
+        return np.empty((n, 0), dtype=np.int64), np.empty((n, 0), dtype=scores.dtype)
+    nan = np.isnan(scores)
+    if nan.any():
+        scores[nan] = -np.inf
+    if k < m:
+        idx = np.argpartition(scores, m - k, axis=1)[:, m - k:]
+        val = np.take_along_axis(scores, idx, axis=1)
+        kth = val.min(axis=1)
+        # rows where the k-th value is tied with items left out: choose the
+        # lowest indices among the ties, so the result does not depend on argpartition
+        n_eq_in = (val == kth[:, None]).sum(axis=1)
+        n_eq_all = (scores == kth[:, None]).sum(axis=1)
+        amb = np.flatnonzero(n_eq_all > n_eq_in)
+        if amb.size:
+            sub = scores[amb]
+            kk = kth[amb][:, None]
+            greater = sub > kk
+            equal = sub == kk
+            need = k - greater.sum(axis=1)
+            take = greater | (equal & (np.cumsum(equal, axis=1) <= need[:, None]))
+            rows, cols = np.nonzero(take)
+            idx[amb] = cols.reshape(amb.size, k)
+            val[amb] = sub[rows, cols].reshape(amb.size, k)
+    else:
+        idx = np.broadcast_to(np.arange(m, dtype=np.int64), (n, m)).copy()
+        val = scores.copy()
+    order = np.argsort(idx, axis=1)
+    idx = np.take_along_axis(idx, order, axis=1)
+    val = np.take_along_axis(val, order, axis=1)
+    order = np.argsort(-val, axis=1, kind="stable")
+    return np.take_along_axis(idx, order, axis=1).astype(np.int64), np.take_along_axis(
+        val, order, axis=1
+    )
+
+
+def _ids_to_array(index: pd.Index, what: str) -> tuple[np.ndarray, str]:
+    """Ids as a pickle-free numpy array plus the dtype to restore."""
+    dtype = str(index.dtype)
+    if pd.api.types.is_numeric_dtype(index.dtype) and not pd.api.types.is_bool_dtype(index.dtype):
+        return index.to_numpy(), dtype
+    values = index.to_numpy(dtype=object)
+    if all(isinstance(v, str) for v in values):
+        return np.asarray(values, dtype=str) if len(values) else np.array([], dtype="<U1"), dtype
+    raise DataError(
+        f"{what} ids of dtype {dtype} cannot be saved without pickle; "
+        "use numeric or string ids."
+    )
+
+
+def _ids_from_array(values: np.ndarray, dtype: str) -> pd.Index:
+    if values.dtype.kind == "U":
+        index = pd.Index(values.astype(object))
+    else:
+        index = pd.Index(values)
+    try:
+        return index.astype(dtype)
+    except (TypeError, ValueError):
+        return index
+
+
+class BaseRecommender:
+    """Shared machinery of every recutils model (see the module docstring).
+
+    Args:
+        config: A config instance, a mapping, YAML text or a YAML file path; keyword
+            ``params`` override it.
+        col_user, col_item, col_rating, col_timestamp, col_prediction: Column names.
+            ``col_rating=None`` treats every row as a rating of 1.
+        progress: Show a tqdm progress bar over scoring blocks.
+        n_jobs: Threads used to score blocks of users (numpy/scipy release the GIL);
+            ``None``: ``min(4, os.cpu_count())``.
+        **params: Config fields (unknown names raise :class:`ConfigError`).
+    """
+
+    #: Registry name, written to the manifest.
+    name: ClassVar[str] = "base"
+    #: The config dataclass.
+    config_class: ClassVar[type[BaseConfig]] = BaseConfig
+    #: Policy for repeated (user, item) rows in ``fit``.
+    duplicates: ClassVar[str] = "error"
+    #: Whether ``fit`` needs ``col_rating`` (unless it is ``None``).
+    needs_rating: ClassVar[bool] = True
+    #: Bytes of dense scores computed at once (bounded-memory user blocks).
+    block_bytes: ClassVar[int] = _DEFAULT_BLOCK_BYTES
+
+    def __init__(
+        self,
+        config: BaseConfig | Mapping[str, Any] | str | Path | None = None,
+        *,
+        col_user: str = DEFAULT_USER_COL,
+        col_item: str = DEFAULT_ITEM_COL,
+        col_rating: str | None = DEFAULT_RATING_COL,
+        col_timestamp: str = DEFAULT_TIMESTAMP_COL,
+        col_prediction: str = DEFAULT_PREDICTION_COL,
+        progress: bool = False,
+        n_jobs: int | None = None,
+        **params: Any,
+    ) -> None:
+        base = load_config(config, self.config_class)
+        self.config = base.replace(**params) if params else base
+        self.col_user = col_user
+        self.col_item = col_item
+        self.col_rating = col_rating
+        self.col_timestamp = col_timestamp
+        self.col_prediction = col_prediction
+        self.col_rank = DEFAULT_RANK_COL
+        self.progress = progress
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------ helpers
+    def __getattr__(self, name: str) -> Any:
+        # only called when normal lookup fails
+        if name.endswith("_") and not name.startswith("__"):
+            raise NotFittedError(
+                f"{type(self).__name__}.{name} is not available: call fit() first."
+            )
+        config = self.__dict__.get("config")
+        if config is not None and name in config.field_names():
+            return getattr(config, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.config.to_dict().items())
+        return f"{type(self).__name__}({params})"
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether :meth:`fit` has been called (or a fitted model loaded)."""
+        return "user_ids_" in self.__dict__
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet: call fit() before using it."
+            )
+
+    @property
+    def needs_timestamp(self) -> bool:
+        """Whether ``fit`` needs ``col_timestamp`` (override per config)."""
+        return False
+
+    @property
+    def n_users_(self) -> int:
+        """Number of training users."""
+        self._check_fitted()
+        return len(self.user_ids_)
+
+    @property
+    def n_items_(self) -> int:
+        """Number of training items."""
+        self._check_fitted()
+        return len(self.item_ids_)
+
+    def _workers(self) -> int:
+        if self.n_jobs is None:
+            return max(1, min(4, os.cpu_count() or 1))
+        return max(1, int(self.n_jobs))
+
+    def _blocks(self, n: int) -> list[slice]:
+        per_row = max(1, len(self.item_ids_)) * 8
+        size = max(1, self.block_bytes // per_row)
+        return [slice(s, min(s + size, n)) for s in range(0, n, size)]
+
+    def _map_blocks(self, fn: Callable[[slice], Any], n: int, desc: str) -> list[Any]:
+        """Apply ``fn`` to bounded-memory blocks of ``range(n)``, in threads, in order."""
+        blocks = self._blocks(n)
+        workers = min(self._workers(), len(blocks))
+        if workers <= 1:
+            it: Iterator[Any] = map(fn, blocks)
+        else:
+            pool = ThreadPoolExecutor(max_workers=workers)
+            it = pool.map(fn, blocks)
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(it, total=len(blocks), desc=desc, unit="block")
+        try:
+            return list(it)
+        finally:
+            if workers > 1:
+                pool.shutdown()
+
+    # ---------------------------------------------------------------------- fit
+    def _train_data(self, df: pd.DataFrame) -> TrainData:
+        use_rating = self.needs_rating and self.col_rating is not None
+        columns = [self.col_user, self.col_item]
+        if use_rating:
+            columns.append(self.col_rating)
+        if self.needs_timestamp:
+            columns.append(self.col_timestamp)
+        check_columns(df, columns, name="train")
+        if len(df) == 0:
+            raise DataError("cannot fit on an empty frame.")
+        u_idx, user_ids = _factorize(df[self.col_user])
+        i_idx, item_ids = _factorize(df[self.col_item])
+        if use_rating:
+            col = df[self.col_rating]
+            if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+                raise DataError(f"{self.col_rating} must be numeric, got dtype {col.dtype}.")
+            rating = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            n_nan = int(np.isnan(rating).sum())
+            if n_nan:
+                raise DataError(
+                    f"{self.col_rating} has {n_nan} NaN value(s); drop or impute them before fit."
+                )
+            if not np.isfinite(rating).all():
+                raise DataError(f"{self.col_rating} has infinite values.")
+        else:
+            rating = np.ones(len(df), dtype=np.float64)
+        timestamp = _as_seconds(df[self.col_timestamp]) if self.needs_timestamp else None
+        self.user_ids_ = user_ids
+        self.item_ids_ = item_ids
+        data = TrainData(u_idx, i_idx, rating, timestamp, len(user_ids), len(item_ids))
+        return self._apply_duplicate_policy(data)
+
+    def _apply_duplicate_policy(self, data: TrainData) -> TrainData:
+        policy = self.duplicates
+        if policy not in _DUPLICATE_POLICIES:
+            raise ConfigError(f"duplicates={policy!r}; allowed: {list(_DUPLICATE_POLICIES)}.")
+        if policy == "keep":
+            return data
+        keys = data.user_idx * data.n_items + data.item_idx
+        uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        if uniq.size == keys.size:
+            return data
+        n_dup = keys.size - uniq.size
+        if policy == "error":
+            raise DataError(
+                f"{n_dup} duplicate ({self.col_user}, {self.col_item}) row(s); "
+                f"{type(self).__name__} needs one row per pair: aggregate them first."
+            )
+        logger.info("%d duplicate (user, item) rows combined with policy %r", n_dup, policy)
+        if policy == "sum":
+            rating = np.bincount(inverse, weights=data.rating, minlength=uniq.size)
+            ts = None
+            if data.timestamp is not None:
+                ts = np.full(uniq.size, -np.inf)
+                np.maximum.at(ts, inverse, data.timestamp)
+            keep = first
+        else:
+            if policy == "last":
+                _, last_rev = np.unique(keys[::-1], return_index=True)
+                keep = keys.size - 1 - last_rev
+            else:
+                keep = first
+            rating = data.rating[keep]
+            ts = None if data.timestamp is None else data.timestamp[keep]
+        return TrainData(data.user_idx[keep], data.item_idx[keep], rating, ts,
+                         data.n_users, data.n_items)
+
+    def fit(self, df: pd.DataFrame) -> BaseRecommender:
+        """Fit the model on a long interactions frame (never modified); return ``self``.
+
+        Raises:
+            ColumnMismatchError: a required column is missing.
+            DataError: empty frame, NaN ratings or ids, duplicates under
+                ``duplicates="error"``.
+        """
+        for attr in [a for a in self.__dict__ if a.endswith("_") and not a.startswith("_")]:
+            del self.__dict__[attr]
+        data = self._train_data(df)
+        self.seen_ = sp.csr_matrix(
+            (np.ones(data.user_idx.size, dtype=np.int8), (data.user_idx, data.item_idx)),
+            shape=(data.n_users, data.n_items),
+        )
+        self.seen_.sum_duplicates()
+        self.seen_.data[:] = 1
+        logger.info("fitting %s on %d rows, %d users, %d items", type(self).__name__,
+                    data.user_idx.size, data.n_users, data.n_items)
+        self._fit(data)
+        return self
+
+    def _fit(self, data: TrainData) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ scoring
+    def _score_users(self, user_idx: np.ndarray, **kwargs: Any) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
+        """Scores of (user, item) pairs; default: rows of ``_score_users`` by user blocks."""
+        out = np.empty(user_idx.size, dtype=np.float64)
+        if user_idx.size == 0:
+            return out
+        uniq, inverse = np.unique(user_idx, return_inverse=True)
+
+        def block(sl: slice) -> None:
+            scores = self._score_users(uniq[sl], **kwargs)
+            mask = (inverse >= sl.start) & (inverse < sl.stop)
+            out[mask] = scores[inverse[mask] - sl.start, item_idx[mask]]
+
+        self._map_blocks(block, uniq.size, "predict")
+        return out
+
+    def _unknown_user_scores(self, **kwargs: Any) -> np.ndarray | None:
+        """Scores over items for users not seen in training, or ``None`` to skip them."""
+        return None
+
+    def predict(self, df: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
+        """Score each (user, item) row of ``df``.
+
+        Returns:
+            ``DataFrame[col_user, col_item, col_prediction]`` with the same length and
+            order as ``df`` (fresh index 0..n-1). Pairs with a user or item not seen
+            in training get ``NaN``, with one :class:`DataWarning`.
+        """
+        self._check_fitted()
+        check_columns(df, [self.col_user, self.col_item], name="df")
+        u = self.user_ids_.get_indexer(pd.Index(df[self.col_user]))
+        i = self.item_ids_.get_indexer(pd.Index(df[self.col_item]))
+        known = (u >= 0) & (i >= 0)
+        pred = np.full(len(df), np.nan, dtype=np.float64)
+        if known.any():
+            pred[known] = self._score_pairs(u[known].astype(np.int64),
+                                            i[known].astype(np.int64), **kwargs)
+        n_unknown = int((~known).sum())
+        if n_unknown:
+            warnings.warn(
+                f"{n_unknown} of {len(df)} pair(s) have a user ({int((u < 0).sum())}) or item "
+                f"({int((i < 0).sum())}) not seen in training; their {self.col_prediction} is NaN.",
+                DataWarning,
+                stacklevel=2,
+            )
+        return pd.DataFrame({
+            self.col_user: df[self.col_user].to_numpy(),
+            self.col_item: df[self.col_item].to_numpy(),
+            self.col_prediction: pred,
+        })
+
+    def _topk_block(self, user_idx: np.ndarray, k: int, remove_seen: bool,
+                    **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
+        scores = np.asarray(self._score_users(user_idx, **kwargs))
+        if scores.dtype not in (np.float32, np.float64):
+            scores = scores.astype(np.float64)
+        if remove_seen:
+            seen = self.seen_[user_idx]
+            rows = np.repeat(np.arange(user_idx.size), np.diff(seen.indptr))
+            scores[rows, seen.indices] = -np.inf
+        return top_k_per_row(scores, k)
+
+    def recommend_k_items(
+        self,
+        users: pd.DataFrame | Sequence[Any] | np.ndarray | pd.Series,
+        top_k: int = DEFAULT_K,
+        remove_seen: bool = True,
+        **kwargs: Any,
+    ) -> pd.DataFrame:
+        """Top-``top_k`` items for each requested user.
+
+        Args:
+            users: A frame with ``col_user`` or a sequence of ids; repeated ids are
+                served once, in order of first appearance.
+            top_k: Items per user (>= 1).
+            remove_seen: Never recommend an item the user had in training.
+            **kwargs: Model-specific scoring options.
+
+        Returns:
+            ``DataFrame[col_user, col_item, col_prediction, col_rank]``: users in
+            request order, at most ``top_k`` rows each, by rank 1..k (score
+            descending, ties by item index ascending). Unknown users follow the
+            model's policy (default: skipped with one :class:`DataWarning`).
+
+        Raises:
+            ConfigError: ``top_k`` is not a positive integer.
+        """
+        self._check_fitted()
+        k = check_top_k(top_k)
+        requested = _to_user_list(users, self.col_user)
+        u = self.user_ids_.get_indexer(requested)
+        known_pos = np.flatnonzero(u >= 0)
+        unknown_pos = np.flatnonzero(u < 0)
+        parts_pos, parts_idx, parts_val = [], [], []
+        if known_pos.size:
+            uk = u[known_pos].astype(np.int64)
+            results = self._map_blocks(
+                lambda sl: self._topk_block(uk[sl], k, remove_seen, **kwargs),
+                uk.size, "recommend")
+            idx = np.concatenate([r[0] for r in results])
+            val = np.concatenate([r[1] for r in results])
+            parts_pos.append(np.broadcast_to(known_pos[:, None], idx.shape))
+            parts_idx.append(idx)
+            parts_val.append(val)
+        if unknown_pos.size:
+            row = self._unknown_user_scores(**kwargs)
+            if row is None:
+                warnings.warn(
+                    f"{unknown_pos.size} user(s) not seen in training were skipped "
+                    f"(e.g. {requested[unknown_pos[:3]].tolist()}).",
+                    DataWarning, stacklevel=2)
+            else:
+                warnings.warn(
+                    f"{unknown_pos.size} user(s) not seen in training get "
+                    f"{type(self).__name__}'s fallback ranking "
+                    f"(e.g. {requested[unknown_pos[:3]].tolist()}).",
+                    DataWarning, stacklevel=2)
+                idx1, val1 = top_k_per_row(np.array(row, dtype=np.float64)[None, :], k)
+                shape = (unknown_pos.size, idx1.shape[1])
+                parts_pos.append(np.broadcast_to(unknown_pos[:, None], shape))
+                parts_idx.append(np.broadcast_to(idx1, shape))
+                parts_val.append(np.broadcast_to(val1, shape))
+        return self._ranking_frame(requested, parts_pos, parts_idx, parts_val)
+
+    def _ranking_frame(self, requested: pd.Index, parts_pos: list[np.ndarray],
+                       parts_idx: list[np.ndarray], parts_val: list[np.ndarray],
+                       user_col: bool = True) -> pd.DataFrame:
+        """Long ranking frame from per-user (position, item index, score) blocks."""
+        if parts_pos:
+            width = max(p.shape[1] for p in parts_pos)
+        else:
+            width = 0
+        pos = np.concatenate([p.ravel() for p in parts_pos]) if parts_pos else np.empty(0, int)
+        idx = np.concatenate([p.ravel() for p in parts_idx]) if parts_idx else np.empty(0, int)
+        val = np.concatenate([p.ravel() for p in parts_val]) if parts_val else np.empty(0)
+        rank = np.tile(np.arange(1, width + 1, dtype=np.int64), pos.size // max(width, 1))
+        keep = np.isfinite(val)
+        pos, idx, val, rank = pos[keep], idx[keep], val[keep], rank[keep]
+        order = np.lexsort((rank, pos))
+        pos, idx, val, rank = pos[order], idx[order], val[order], rank[order]
+        out: dict[str, Any] = {}
+        if user_col:
+            out[self.col_user] = requested.take(pos)
+        out[self.col_item] = self.item_ids_.take(idx)
+        out[self.col_prediction] = val.astype(np.float64)
+        out[self.col_rank] = rank.astype(np.int64)
+        frame = pd.DataFrame({k: (v.to_numpy() if isinstance(v, pd.Index) else v)
+                              for k, v in out.items()})
+        for col, index in ((self.col_user, requested), (self.col_item, self.item_ids_)):
+            if col in frame and frame[col].dtype != index.dtype:
+                try:
+                    frame[col] = frame[col].astype(index.dtype)
+                except (TypeError, ValueError):
+                    pass
+        return frame
+
+    # ---------------------------------------------------------------- save/load
+    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Fitted arrays (numeric, pickle-free) and JSON-able metadata of the subclass."""
+        return {}, {}
+
+    def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
+        """Restore what :meth:`_state` returned."""
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model to the folder ``path`` (created if needed).
+
+        Layout: ``manifest.json`` (format version, recutils version, model name,
+        columns, config, fitted metadata) and ``arrays.npz`` (id maps, the training
+        matrix, the model's arrays). Nothing is pickled.
+
+        Returns:
+            The folder.
+        """
+        from recutils import __version__
+
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        manifest: dict[str, Any] = {
+            "format": "recutils-model",
+            "format_version": FORMAT_VERSION,
+            "recutils_version": __version__,
+            "model": self.name,
+            "class": f"{type(self).__module__}:{type(self).__qualname__}",
+            "columns": {
+                "col_user": self.col_user, "col_item": self.col_item,
+                "col_rating": self.col_rating, "col_timestamp": self.col_timestamp,
+                "col_prediction": self.col_prediction,
+            },
+            "config": self.config.to_dict(),
+            "fitted": self.is_fitted,
+        }
+        arrays: dict[str, np.ndarray] = {}
+        if self.is_fitted:
+            uid, udt = _ids_to_array(self.user_ids_, "user")
+            iid, idt = _ids_to_array(self.item_ids_, "item")
+            arrays.update(user_ids=uid, item_ids=iid, seen_indptr=self.seen_.indptr,
+                          seen_indices=self.seen_.indices)
+            model_arrays, meta = self._state()
+            clash = set(model_arrays) & set(arrays)
+            if clash:
+                raise ConfigError(f"state array names {sorted(clash)} are reserved.")
+            arrays.update(model_arrays)
+            manifest["ids"] = {"user_dtype": udt, "item_dtype": idt}
+            manifest["state"] = meta
+            manifest["arrays"] = sorted(arrays)
+        with open(folder / MANIFEST, "w", encoding="utf-8") as fh:
+            json.dump(manifest, fh, indent=2, sort_keys=True, default=_json_default)
+        if arrays:
+            np.savez(folder / ARRAYS, **arrays)
+        logger.info("saved %s to %s", type(self).__name__, folder)
+        return folder
+
+    @classmethod
+    def read_manifest(cls, path: str | Path) -> dict[str, Any]:
+        """The manifest of a saved model, checked for format and version."""
+        file = Path(path) / MANIFEST
+        if not file.is_file():
+            raise ConfigError(f"{str(path)!r} is not a saved recutils model (no {MANIFEST}).")
+        manifest = json.loads(file.read_text(encoding="utf-8"))
+        if manifest.get("format") != "recutils-model":
+            raise ConfigError(f"{file} is not a recutils model manifest.")
+        version = manifest.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ConfigError(
+                f"{file} has format version {version!r}; this recutils reads versions "
+                f"<= {FORMAT_VERSION}. Upgrade recutils to load it."
+            )
+        return manifest
+
+    @classmethod
+    def load(cls, path: str | Path) -> BaseRecommender:
+        """Rebuild a model written by :meth:`save`.
+
+        Called on :class:`BaseRecommender` itself, the class is found in the
+        registry by the manifest's model name; called on a model class, the
+        manifest must be for that model.
+
+        Raises:
+            ConfigError: not a model folder, a newer format version, or a manifest
+                for another model.
+        """
+        manifest = cls.read_manifest(path)
+        name = manifest.get("model")
+        target: type[BaseRecommender] = cls
+        if cls is BaseRecommender:
+            from recutils.models.registry import get_model_class
+
+            target = get_model_class(name)
+        elif name != cls.name:
+            raise ConfigError(
+                f"{path} holds a {name!r} model, not a {cls.name!r} ({cls.__name__}) model."
+            )
+        model = target(config=target.config_class.from_dict(manifest["config"]),
+                       **manifest["columns"])
+        if manifest.get("fitted"):
+            with np.load(Path(path) / ARRAYS, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+            ids = manifest["ids"]
+            model.user_ids_ = _ids_from_array(arrays.pop("user_ids"), ids["user_dtype"])
+            model.item_ids_ = _ids_from_array(arrays.pop("item_ids"), ids["item_dtype"])
+            indptr, indices = arrays.pop("seen_indptr"), arrays.pop("seen_indices")
+            model.seen_ = sp.csr_matrix(
+                (np.ones(indices.size, dtype=np.int8), indices, indptr),
+                shape=(len(model.user_ids_), len(model.item_ids_)),
+            )
+            model._set_state(arrays, manifest.get("state", {}))
+        return model
+
+    # ------------------------------------------------------------- contract
+    @classmethod
+    def contract_case(cls) -> ContractCase:
+        """Parameters and a known answer for :mod:`recutils.testing.contract`."""
+        return ContractCase()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+__all__ = [
+    "BaseRecommender",
+    "ContractCase",
+    "FORMAT_VERSION",
+    "KnownAnswer",
+    "TrainData",
+    "check_top_k",
+    "top_k_per_row",
+]

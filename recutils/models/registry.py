@@ -1,0 +1,96 @@
+"""The model registry: an explicit table name -> ``"module:Class"``, imported lazily.
+
+Adding a model is one line in :data:`_MODELS` (or a call to
+:func:`register_model` for models living outside recutils). Nothing is found by
+file name and unknown names never fall back silently: they raise
+:class:`~recutils.exceptions.ConfigError` listing the known ones.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from recutils.exceptions import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recutils.models.base import BaseRecommender
+
+#: name -> "module:Class". Keep it sorted; one line per model.
+_MODELS: dict[str, str] = {
+    "sar": "recutils.models.sar:SAR",
+}
+
+_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+def list_models() -> list[str]:
+    """Names of the registered models, sorted."""
+    return sorted(_MODELS)
+
+
+def register_model(name: str, target: str, *, overwrite: bool = False) -> None:
+    """Register ``name`` -> ``"package.module:Class"`` (imported on first use).
+
+    Raises:
+        ConfigError: a malformed target, or a name already taken (unless ``overwrite``).
+    """
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"model name must be a non-empty string, got {name!r}.")
+    if not isinstance(target, str) or not _TARGET.match(target):
+        raise ConfigError(f"target must look like 'package.module:Class', got {target!r}.")
+    if name in _MODELS and _MODELS[name] != target and not overwrite:
+        raise ConfigError(
+            f"model name {name!r} is already registered to {_MODELS[name]!r}; "
+            "pass overwrite=True to replace it."
+        )
+    _MODELS[name] = target
+
+
+def unregister_model(name: str) -> None:
+    """Remove ``name`` from the registry (mainly for tests)."""
+    _MODELS.pop(name, None)
+
+
+def get_model_class(name: str) -> type[BaseRecommender]:
+    """The class registered as ``name``, imported now.
+
+    Raises:
+        ConfigError: unknown name (the message lists the known ones).
+    """
+    if name not in _MODELS:
+        raise ConfigError(f"unknown model {name!r}; known models: {list_models()}.")
+    module_name, class_name = _MODELS[name].split(":")
+    module = importlib.import_module(module_name)
+    try:
+        return getattr(module, class_name)
+    except AttributeError as err:
+        raise ConfigError(f"model {name!r}: {module_name} has no {class_name}.") from err
+
+
+def create_model(name: str, **params: Any) -> BaseRecommender:
+    """Instantiate the model registered as ``name`` with ``params``.
+
+    ``params`` are the model's constructor arguments (config fields, column names,
+    ``config=`` a mapping/YAML).
+    """
+    return get_model_class(name)(**params)
+
+
+def load_model(path: str | Path) -> BaseRecommender:
+    """Load any saved model; its class is found from the manifest's model name."""
+    from recutils.models.base import BaseRecommender
+
+    return BaseRecommender.load(path)
+
+
+__all__ = [
+    "create_model",
+    "get_model_class",
+    "list_models",
+    "load_model",
+    "register_model",
+    "unregister_model",
+]
