@@ -26,6 +26,18 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS = {
+    "spark": ["pyspark>=3.5", "pyarrow>=14"],
+    # Install a torch build for your platform first (CPU-only: torch==2.13.0 from the
+    # CPU index); an unpinned torch may pull a multi-GB CUDA build.
+    "torch": ["torch>=2.1"],
+    # cornac's BiVAE also needs the torch extra.
+    "cornac": ["cornac>=2.3.5"],
+    "surprise": ["scikit-surprise>=1.1.3"],
+    # The upstream lightfm 1.17 sdist no longer builds with current pip; rectools-lightfm
+    # is a maintained fork that installs the same `lightfm` module (see SETUP.md).
+    "lightfm": ["rectools-lightfm>=1.17.3"],
+    "lightgbm": ["lightgbm>=4.0"],
+    "implicit": ["implicit>=0.7"],
     "notebooks": [
         "papermill>=2.5",
         "ipykernel>=6.0",

@@ -14,7 +14,9 @@ PY=${PYTHON:-python3}
 VENV=${RECUTILS_VENV:-.venv}
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e ".[dev,notebooks]"
+# torch first and pinned: an unpinned torch pulled in by an extra would be a CUDA build.
+"$VENV/bin/python" -m pip install -q "torch==2.13.0"
+"$VENV/bin/python" -m pip install -q -e ".[dev,all]"
 "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 >/dev/null
 
 if [ -z "${RECUTILS_DATA_MIRROR:-}" ] && [ -d ../shared/data ]; then
