@@ -37,11 +37,8 @@ def _mirror_dir() -> Path | None:
 
 
 @pytest.fixture(scope="session")
-def data_mirror() -> Path:
-    """The local data mirror; exported as RECUTILS_DATA_MIRROR for the loaders.
-
-    Skips (or fails when RECUTILS_REQUIRE_DATA=1) when no mirror exists.
-    """
+def _mirror_path() -> Path:
+    """The local data mirror folder; skips (or fails when RECUTILS_REQUIRE_DATA=1) without one."""
     mirror = _mirror_dir()
     if mirror is None or not mirror.is_dir():
         reason = (
@@ -51,8 +48,20 @@ def data_mirror() -> Path:
         if data_required():
             pytest.fail(reason + " and RECUTILS_REQUIRE_DATA=1 requires it")
         pytest.skip(reason)
-    os.environ["RECUTILS_DATA_MIRROR"] = str(mirror)
     return mirror
+
+
+@pytest.fixture(scope="session")
+def data_mirror(_mirror_path: Path):
+    """The local data mirror, exported as RECUTILS_DATA_MIRROR for the loaders.
+
+    Session-scoped so that module- and session-scoped fixtures can load data; the
+    variable is restored when the session ends. Unit tests that must see no mirror
+    clear it themselves (``monkeypatch.delenv``).
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RECUTILS_DATA_MIRROR", str(_mirror_path))
+        yield _mirror_path
 
 
 @pytest.fixture

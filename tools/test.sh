@@ -14,7 +14,8 @@ PY=${PYTHON:-python3}
 VENV=${RECUTILS_VENV:-.venv}
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-# torch first and pinned: an unpinned torch pulled in by an extra would be a CUDA build.
+# torch first and pinned, so that the torch extra finds it satisfied. On a machine whose pip
+# does not serve a CPU build, this pin still takes PyPI's default (CUDA) build: see SETUP.md.
 "$VENV/bin/python" -m pip install -q "torch==2.13.0"
 "$VENV/bin/python" -m pip install -q -e ".[dev,all]"
 "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 >/dev/null
