@@ -64,6 +64,7 @@ setup(
     packages=find_packages(include=["recutils", "recutils.*"]),
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
+    entry_points={"console_scripts": ["recutils=recutils.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Programming Language :: Python :: 3.10",

@@ -20,6 +20,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: name -> "module:Class". Keep it sorted; one line per model.
 _MODELS: dict[str, str] = {
+    "bias": "recutils.models.baselines:BiasBaseline",
+    "itemknn": "recutils.models.baselines:ItemKNN",
+    "popularity": "recutils.models.baselines:Popularity",
+    "random": "recutils.models.baselines:RandomRecommender",
     "sar": "recutils.models.sar:SAR",
 }
 
