@@ -22,9 +22,14 @@ if TYPE_CHECKING:  # pragma: no cover
 _MODELS: dict[str, str] = {
     "bias": "recutils.models.baselines:BiasBaseline",
     "itemknn": "recutils.models.baselines:ItemKNN",
+    "lightfm": "recutils.models.lightfm:LightFMRecommender",
     "popularity": "recutils.models.baselines:Popularity",
     "random": "recutils.models.baselines:RandomRecommender",
     "sar": "recutils.models.sar:SAR",
+    "surprise_knnbaseline": "recutils.models.surprise:SurpriseKNNBaseline",
+    "surprise_nmf": "recutils.models.surprise:SurpriseNMF",
+    "surprise_svd": "recutils.models.surprise:SurpriseSVD",
+    "surprise_svdpp": "recutils.models.surprise:SurpriseSVDpp",
 }
 
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")

@@ -1,0 +1,192 @@
+"""Side-feature matrices for LightFM, and MovieLens 100k user/item feature frames.
+
+A feature frame has one row per id (``col_user`` or ``col_item``) and any other
+columns:
+
+* a float column is one numeric feature named after the column, weighted by the
+  value (NaN counts 0; scale it yourself, LightFM expects values around 1);
+* any other column (strings, categories, integers, booleans) is categorical:
+  feature ``"column=value"`` with weight 1, and a string holding ``sep``
+  (``"Action|Comedy"``) gives one feature per token. Missing values and empty
+  tokens give no feature.
+
+With ``identity=True`` every id also gets its own indicator feature (the first
+``n_ids`` columns), so ``identity`` alone is pure collaborative filtering.
+``normalize=True`` divides each row by its sum (LightFM's own ``Dataset``
+default), so an id with many features is not scored on a larger scale.
+"""
+
+from __future__ import annotations
+
+import logging
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recutils.constants import (
+    DEFAULT_GENRE_COL,
+    DEFAULT_ITEM_COL,
+    DEFAULT_USER_COL,
+    DEFAULT_YEAR_COL,
+)
+from recutils.exceptions import DataError
+from recutils.utils.validation import check_columns
+
+logger = logging.getLogger(__name__)
+
+#: Age buckets of MovieLens 1M (lower bounds), used for ml-100k ages in years.
+AGE_BUCKETS: tuple[tuple[int, str], ...] = (
+    (0, "<18"), (18, "18-24"), (25, "25-34"), (35, "35-44"), (45, "45-49"), (50, "50-55"),
+    (56, "56+"),
+)
+
+
+def align_feature_frame(frame: pd.DataFrame, ids: pd.Index, col_id: str,
+                        what: str) -> pd.DataFrame:
+    """Rows of ``frame`` in the order of ``ids``.
+
+    Raises:
+        ColumnMismatchError: ``frame`` lacks ``col_id``.
+        DataError: an id appears twice in ``frame``, or an id of ``ids`` is missing.
+    """
+    check_columns(frame, [col_id], name=f"{what}_features")
+    dup = frame[col_id].duplicated()
+    if dup.any():
+        raise DataError(
+            f"{what}_features has {int(dup.sum())} repeated {col_id} value(s) "
+            f"(e.g. {frame.loc[dup, col_id].head(3).tolist()}); it needs one row per {what}.")
+    pos = pd.Index(frame[col_id]).get_indexer(ids)
+    missing = pos < 0
+    if missing.any():
+        raise DataError(
+            f"{what}_features lacks {int(missing.sum())} of the {len(ids)} {what} id(s) of the "
+            f"interactions (e.g. {ids[missing][:5].tolist()}); give every {what} a row (its "
+            f"features may be empty), or set {what}_identity_features=True without "
+            f"{what}_features.")
+    return frame.iloc[pos].reset_index(drop=True)
+
+
+def build_feature_matrix(
+    frame: pd.DataFrame | None,
+    ids: pd.Index,
+    col_id: str,
+    what: str,
+    identity: bool = True,
+    normalize: bool = True,
+    sep: str | None = "|",
+) -> tuple[sp.csr_matrix, list[str]]:
+    """The ``len(ids) x n_features`` float32 CSR matrix and the feature names.
+
+    Args:
+        frame: Feature frame (one row per id) or ``None`` (identity only).
+        ids: The ids, in row order of the result.
+        col_id: Id column of ``frame``.
+        what: ``"user"`` or ``"item"`` (error messages).
+        identity: Prepend one indicator feature per id.
+        normalize: Divide each row by its sum.
+        sep: Token separator of multi-valued string columns (``None``: no split).
+
+    Raises:
+        DataError: see :func:`align_feature_frame`; no features at all.
+    """
+    n = len(ids)
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    names: list[str] = []
+    if identity:
+        rows.append(np.arange(n))
+        cols.append(np.arange(n))
+        vals.append(np.ones(n))
+        names.extend(f"{col_id}={v}" for v in ids)
+    if frame is not None:
+        aligned = align_feature_frame(frame, ids, col_id, what)
+        for col in aligned.columns:
+            if col == col_id:
+                continue
+            series = aligned[col]
+            if pd.api.types.is_float_dtype(series.dtype):
+                values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+                ok = np.flatnonzero(np.isfinite(values) & (values != 0))
+                rows.append(ok)
+                cols.append(np.full(ok.size, len(names)))
+                vals.append(values[ok])
+                names.append(str(col))
+                continue
+            present = series.notna().to_numpy()
+            tokens = series[present].astype(str)
+            row_of = np.flatnonzero(present)
+            if sep:
+                split = tokens.str.split(sep, regex=False)
+                lengths = split.str.len().to_numpy()
+                row_of = np.repeat(row_of, lengths)
+                tokens = pd.Series(np.concatenate(split.to_numpy()) if len(split) else [],
+                                   dtype=object).str.strip()
+            tokens = pd.Series(np.asarray(tokens, dtype=object))
+            keep = (tokens != "").to_numpy()
+            codes, uniques = pd.factorize(tokens[keep], sort=True)
+            rows.append(row_of[keep])
+            cols.append(codes + len(names))
+            vals.append(np.ones(codes.size))
+            names.extend(f"{col}={u}" for u in uniques)
+    if not names:
+        raise DataError(f"no {what} features: pass {what}_features or set "
+                        f"{what}_identity_features=True.")
+    matrix = sp.coo_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n, len(names)), dtype=np.float64).tocsr()
+    matrix.sum_duplicates()
+    if normalize:
+        sums = np.asarray(matrix.sum(axis=1)).ravel()
+        matrix = sp.diags(1.0 / np.where(sums != 0, sums, 1.0)) @ matrix
+    logger.debug("%s features: %d ids x %d features, %d non-zeros", what, n, len(names),
+                 matrix.nnz)
+    return sp.csr_matrix(matrix, dtype=np.float32), names
+
+
+def movielens_user_features(users: pd.DataFrame, col_user: str = DEFAULT_USER_COL) -> pd.DataFrame:
+    """``[col_user, age, gender, occupation]`` with ages in MovieLens 1M buckets.
+
+    Args:
+        users: :func:`recutils.datasets.movielens.load_user_df` output (ml-100k: age in
+            years; ml-1m ages are already bucket codes and are kept as categories).
+    """
+    check_columns(users, [col_user, "age", "gender", "occupation"], name="users")
+    age = users["age"].to_numpy()
+    bounds = np.array([b for b, _ in AGE_BUCKETS])
+    labels = np.array([name for _, name in AGE_BUCKETS], dtype=object)
+    bucket = labels[np.searchsorted(bounds, age, side="right") - 1]
+    return pd.DataFrame({col_user: users[col_user].to_numpy(),
+                         "age": pd.Series(bucket, dtype="str").to_numpy(),
+                         "gender": users["gender"].astype("str").to_numpy(),
+                         "occupation": users["occupation"].astype("str").to_numpy()})
+
+
+def movielens_item_features(items: pd.DataFrame, col_item: str = DEFAULT_ITEM_COL,
+                            genres_col: str = DEFAULT_GENRE_COL, year_col: str = DEFAULT_YEAR_COL,
+                            year_bucket: int = 10) -> pd.DataFrame:
+    """``[col_item, genres, year]``: ``'|'``-joined genres and the release year bucket.
+
+    Args:
+        items: :func:`recutils.datasets.movielens.load_item_df` output.
+        year_bucket: Width of the year buckets in years (``"1990s"`` for 10);
+            unknown years give ``"unknown"``.
+    """
+    check_columns(items, [col_item, genres_col, year_col], name="items")
+    if isinstance(year_bucket, bool) or not isinstance(year_bucket, int) or year_bucket < 1:
+        raise DataError(f"year_bucket must be a positive integer, got {year_bucket!r}.")
+    start = pd.array(items[year_col], dtype="Int64") // year_bucket * year_bucket
+    label = ["unknown" if pd.isna(s) else
+             (f"{s}s" if year_bucket == 10 else f"{s}-{s + year_bucket - 1}") for s in start]
+    return pd.DataFrame({col_item: items[col_item].to_numpy(),
+                         "genres": items[genres_col].fillna("").astype("str").to_numpy(),
+                         "year": pd.Series(label, dtype="str").to_numpy()})
+
+
+__all__ = [
+    "AGE_BUCKETS",
+    "align_feature_frame",
+    "build_feature_matrix",
+    "movielens_item_features",
+    "movielens_user_features",
+]
