@@ -78,3 +78,37 @@ def require_dataset(data_mirror: Path):
         return path
 
     return _require
+
+
+def extras_required() -> bool:
+    """True when a test skipped for a missing optional library must fail instead."""
+    return os.environ.get("RECUTILS_REQUIRE_EXTRAS", "") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Under RECUTILS_REQUIRE_EXTRAS=1 (CI), a skip for a missing import is a failure.
+
+    ``pytest.importorskip`` keeps the suite usable on a partial install; in CI every
+    extra is installed, so such a skip would only hide a broken install.
+    """
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and extras_required() and call.excinfo is not None:
+        message = str(getattr(call.excinfo.value, "msg", call.excinfo.value))
+        if message.startswith("could not import"):
+            report.outcome = "failed"
+            report.longrepr = f"RECUTILS_REQUIRE_EXTRAS=1 but {message}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    """The same rule for a whole module skipped by a module-level ``importorskip``."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and extras_required():
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        if "could not import" in reason:
+            report.outcome = "failed"
+            report.longrepr = f"RECUTILS_REQUIRE_EXTRAS=1 but {reason}"
