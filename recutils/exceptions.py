@@ -61,6 +61,11 @@ class ModelFitError(RecUtilsError, RuntimeError):
     """Training a model failed."""
 
 
+class StateError(RecUtilsError, RuntimeError):
+    """An object was used in a state that does not allow the call (a timer stopped
+    before it was started, ...)."""
+
+
 class DataWarning(UserWarning):
     """Something in the data deserves attention but is handled."""
 
@@ -75,5 +80,6 @@ __all__ = [
     "DatasetUnavailableError",
     "MissingDependencyError",
     "ModelFitError",
+    "StateError",
     "DataWarning",
 ]

@@ -6,7 +6,9 @@ whatever checksums are really known. :func:`fetch_dataset` returns a folder
 that holds the files a loader needs, looking in this order:
 
 1. ``local_cache_path`` (an argument): a folder that holds the files, the
-   archive or the archive's extracted folder, or the path of the archive itself;
+   archive or the archive's extracted folder, or the path of the archive itself
+   (extracted next to it, or into the cache under a folder named after the
+   archive's path when its folder is read-only);
 2. the mirror ``$RECUTILS_DATA_MIRROR``: a local folder where each data set
    stands either as its upstream archive (``ml-100k.zip``) or as that
    archive's extracted folder (``ml-100k/u.data``, ...);
@@ -16,20 +18,36 @@ that holds the files a loader needs, looking in this order:
 4. a download into ``local_cache_path`` (when it names a folder) or the cache,
    unless ``RECUTILS_OFFLINE=1``.
 
-Downloads use a short connect/read timeout and a few retries, are written to
-a ``.part`` file that is renamed only once complete and verified, and are
-checked by size, checksum (where known) and an archive integrity test.
-Archives are extracted into a temporary folder that is renamed into place, so
-an extracted folder in the cache is always complete. A corrupt archive found
-in the cache is deleted and fetched again; a corrupt download raises
-:class:`~recutils.exceptions.CorruptDataError` naming the file. When nothing
-works, :class:`~recutils.exceptions.DatasetUnavailableError` says which
-settings would help.
+Downloads use a connect/read timeout, an overall deadline (``max_seconds``, or
+``$RECUTILS_DOWNLOAD_MAX_SECONDS``) and a minimum transfer rate, are retried on
+transient errors (timeouts, resets, cut connections, 5xx), are written to a
+``.part`` file that is renamed only once complete and verified, and are checked
+by size, checksum and an archive integrity test. The MD5 of an archive is
+pinned in its spec where the publisher's value is fixed, else fetched from the
+published ``.md5`` file; when that fetch fails the download is refused unless
+``allow_unverified=True`` or ``$RECUTILS_ALLOW_UNVERIFIED=1``.
+
+Extraction happens once per archive: the extracted folder holds a marker file
+(:data:`MARKER`) recording its source archive (path, size, mtime, MD5 checked)
+and the size of every extracted file. A later load accepts the folder after a
+``stat`` of each file (so a truncated or deleted file is noticed and the folder
+is extracted again from the archive, or downloaded again); it does not re-hash
+the archive. Extraction runs under a file lock (``fcntl`` on POSIX, an
+``O_EXCL`` lock file elsewhere), into a temporary folder that is renamed into
+place; a folder another process is reading is renamed aside, never deleted in
+place. A corrupt archive found in the cache is deleted and fetched again; a
+corrupt archive given explicitly (mirror, ``local_cache_path``) or freshly
+downloaded raises :class:`~recutils.exceptions.CorruptDataError` naming the
+file. When nothing works, :class:`~recutils.exceptions.DatasetUnavailableError`
+says which settings would help.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import http.client
+import json
 import logging
 import os
 import re
@@ -42,9 +60,15 @@ import urllib.error
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+try:  # POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 from recutils.exceptions import ConfigError, CorruptDataError, DatasetUnavailableError
 
@@ -53,11 +77,23 @@ logger = logging.getLogger(__name__)
 ENV_DATA_HOME = "RECUTILS_DATA_HOME"
 ENV_DATA_MIRROR = "RECUTILS_DATA_MIRROR"
 ENV_OFFLINE = "RECUTILS_OFFLINE"
+ENV_ALLOW_UNVERIFIED = "RECUTILS_ALLOW_UNVERIFIED"
+ENV_MAX_SECONDS = "RECUTILS_DOWNLOAD_MAX_SECONDS"
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_RETRIES = 2
+#: Average bytes per second below which a transfer is abandoned (after a grace
+#: period of ``3 * timeout`` seconds).
+DEFAULT_MIN_RATE = 10 * 1024
+#: Name of the file that records where an extracted folder came from.
+MARKER = ".recutils-extracted.json"
+_MARKER_VERSION = 1
 _CHUNK = 1 << 20
 _TRUE = {"1", "true", "yes", "on"}
+# tarfile's extraction filters exist from Python 3.10.12 / 3.11.4 on.
+_TAR_HAS_FILTER = hasattr(tarfile, "data_filter")
+_LOCK_POLL = 0.05
+_LOCK_STALE = 6 * 3600.0  # an O_EXCL lock file older than this is left over from a crash
 
 
 # --------------------------------------------------------------------------- settings
@@ -98,6 +134,28 @@ def is_offline() -> bool:
     return os.environ.get(ENV_OFFLINE, "").strip().lower() in _TRUE
 
 
+def allow_unverified_default() -> bool:
+    """True when ``$RECUTILS_ALLOW_UNVERIFIED`` is 1/true/yes (see :func:`fetch_dataset`)."""
+    return os.environ.get(ENV_ALLOW_UNVERIFIED, "").strip().lower() in _TRUE
+
+
+def default_max_seconds(timeout: float = DEFAULT_TIMEOUT) -> float:
+    """Overall deadline of one download: ``$RECUTILS_DOWNLOAD_MAX_SECONDS``, else
+    ``max(60, 30 * timeout)`` seconds."""
+    value = os.environ.get(ENV_MAX_SECONDS, "").strip()
+    if value:
+        try:
+            seconds = float(value)
+        except ValueError as err:
+            raise ConfigError(
+                f"{ENV_MAX_SECONDS}={value!r} must be a number of seconds > 0."
+            ) from err
+        if not seconds > 0:
+            raise ConfigError(f"{ENV_MAX_SECONDS}={value!r} must be a number of seconds > 0.")
+        return seconds
+    return max(60.0, 30.0 * float(timeout))
+
+
 # --------------------------------------------------------------------------- spec
 
 
@@ -111,13 +169,14 @@ class RemoteArchive:
         archive_folder: The top folder inside the archive when it differs from
             ``name`` (``"ml-10M100K"`` for ``ml-10m.zip``); ``""`` when the files
             sit at the archive's top level.
-        md5: Known MD5 of the archive, if any (never guessed).
+        md5: Known MD5 of the archive, if any (never guessed): the publisher's value.
         sha256: Known SHA-256 of the archive, if any.
         size: Known size in bytes, if any.
         md5_url: URL of a published checksum file (GroupLens puts
-            ``<archive>.md5`` next to each MovieLens zip); fetched after a
-            download when ``md5`` is not known. A failure to fetch it is logged
-            and the archive integrity test still applies.
+            ``<archive>.md5`` next to each MovieLens zip); fetched before a
+            download when ``md5`` is not known. When it cannot be fetched the
+            download is refused unless unverified archives are allowed.
+        aliases: Other names the extracted folder may have.
     """
 
     name: str
@@ -211,6 +270,10 @@ def check_archive(path: str | os.PathLike) -> None:
         raise CorruptDataError(f"{path} is corrupt or truncated: {err}") from err
 
 
+def _within(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
+
+
 def _safe_target(root: Path, member: str) -> Path:
     target = (root / member).resolve()
     if not target.is_relative_to(root.resolve()):
@@ -218,8 +281,36 @@ def _safe_target(root: Path, member: str) -> Path:
     return target
 
 
+def _safe_tar_members(tf: tarfile.TarFile, dest: Path) -> list[tarfile.TarInfo]:
+    """The checks of ``filter="data"``, also for Pythons without tar filters.
+
+    Refuses members written outside ``dest``, links pointing outside it and
+    device/FIFO members; drops set-uid/set-gid/sticky and group/other write bits.
+    """
+    members = []
+    for member in tf.getmembers():
+        _safe_target(dest, member.name)
+        if member.ischr() or member.isblk() or member.isfifo() or member.isdev():
+            raise CorruptDataError(f"archive member {member.name!r} is a device or FIFO.")
+        if member.issym() or member.islnk():
+            link = member.linkname
+            base = (dest / member.name).parent if member.issym() else dest
+            if os.path.isabs(link) or not _within(base / link, dest):
+                raise CorruptDataError(
+                    f"archive member {member.name!r} links to {link!r}, outside {dest}."
+                )
+        if member.mode is not None:
+            member.mode &= 0o755
+        members.append(member)
+    return members
+
+
 def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
     """Extract a zip or tar archive into ``dest`` (created), refusing unsafe paths.
+
+    Tar members are checked one by one (paths and links inside ``dest``, no
+    devices), then extracted with ``filter="data"`` where Python has it
+    (3.10.12+, 3.11.4+).
 
     Returns:
         ``dest`` as a :class:`~pathlib.Path`.
@@ -234,7 +325,11 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike) -> Path
                 zf.extractall(dest)
         else:
             with tarfile.open(archive, "r:*") as tf:
-                tf.extractall(dest, filter="data")
+                members = _safe_tar_members(tf, dest)
+                if _TAR_HAS_FILTER:
+                    tf.extractall(dest, members=members, filter="data")
+                else:
+                    tf.extractall(dest, members=members)
     except CorruptDataError:
         raise
     except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError) as err:
@@ -245,8 +340,16 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike) -> Path
 # --------------------------------------------------------------------------- download
 
 
-class _PermanentError(Exception):
-    """A download error that retrying will not fix."""
+class _ShortRead(Exception):
+    """The connection ended before the announced number of bytes arrived."""
+
+
+class _TooSlow(Exception):
+    """The transfer passed its deadline or fell below the minimum rate."""
+
+
+# Errors worth another attempt (unless _is_permanent says otherwise).
+_TRANSIENT = (TimeoutError, urllib.error.URLError, OSError, http.client.HTTPException, _ShortRead)
 
 
 def _open_url(url: str, timeout: float):
@@ -280,15 +383,23 @@ def download_file(
     retries: int = DEFAULT_RETRIES,
     backoff: float = 0.5,
     progress: bool = True,
+    max_seconds: float | None = None,
+    min_rate: float = DEFAULT_MIN_RATE,
 ) -> Path:
     """Download ``url`` to ``dest`` atomically and verify it.
 
     The data goes to ``dest + ".part"``, which is renamed to ``dest`` only
     after the byte count matches ``Content-Length`` (and ``size``) and the
-    checksums match. Network errors (timeouts, resets, 5xx) are retried
-    ``retries`` times with exponential backoff (``backoff * 2**attempt`` s);
-    errors retrying cannot fix (404, unknown host, missing ``file://`` path)
-    fail at once.
+    checksums match; the ``.part`` file never outlives a failure. Transient
+    errors (timeouts, resets, a connection cut before ``Content-Length`` bytes,
+    ``http.client`` errors, 5xx) are retried ``retries`` times with exponential
+    backoff (``backoff * 2**attempt`` s); errors retrying cannot fix (404,
+    unknown host, missing ``file://`` path) fail at once.
+
+    ``timeout`` bounds each socket operation; ``max_seconds`` bounds the whole
+    call, retries included, and a transfer whose average rate stays below
+    ``min_rate`` bytes/s after ``3 * timeout`` seconds is abandoned, so a server
+    that trickles bytes cannot hold a caller forever.
 
     Args:
         url: ``http(s)://`` or ``file://`` URL.
@@ -298,57 +409,91 @@ def download_file(
         retries: Extra attempts after the first on transient errors.
         backoff: Base delay between attempts, in seconds.
         progress: Show a tqdm progress bar.
+        max_seconds: Overall deadline in seconds; default
+            :func:`default_max_seconds` (``$RECUTILS_DOWNLOAD_MAX_SECONDS`` or
+            ``max(60, 30 * timeout)``).
+        min_rate: Minimum average rate in bytes/s (0 turns the check off).
 
     Returns:
         ``dest`` as a :class:`~pathlib.Path`.
 
     Raises:
-        DatasetUnavailableError: the file could not be fetched (with the cause).
-        CorruptDataError: it was fetched but failed verification (the ``.part``
-            file is removed).
+        DatasetUnavailableError: the file could not be fetched (with the cause
+            and, for a deadline or rate failure, what to set).
+        CorruptDataError: it was fetched but failed verification.
     """
     if not re.match(r"^(https?|file)://", url):
         raise ConfigError(f"unsupported URL {url!r}: allowed schemes are http, https and file.")
+    if max_seconds is None:
+        max_seconds = default_max_seconds(timeout)
+    if not max_seconds > 0:
+        raise ConfigError(f"max_seconds must be > 0, got {max_seconds!r}.")
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-    last_error: BaseException | None = None
-    for attempt in range(retries + 1):
-        try:
-            _download_once(url, part, timeout=timeout, progress=progress)
-            break
-        except CorruptDataError:
-            part.unlink(missing_ok=True)
-            raise
-        except (TimeoutError, urllib.error.URLError, OSError) as err:
-            part.unlink(missing_ok=True)
-            last_error = err
-            if _is_permanent(err) or attempt == retries:
-                break
-            delay = backoff * (2**attempt)
-            logger.warning(
-                "download of %s failed (%s); retry %d/%d in %.1fs",
-                url, err, attempt + 1, retries, delay,
-            )
-            time.sleep(delay)
-    if not part.exists():
-        raise DatasetUnavailableError(f"could not download {url}: {last_error}") from last_error
+    deadline = time.monotonic() + max_seconds
+    done = False
     try:
-        verify_file(part, size=size, md5=md5, sha256=sha256)
-    except CorruptDataError as err:
-        part.unlink(missing_ok=True)
-        raise CorruptDataError(f"download of {url} is corrupt ({dest.name}): {err}") from err
-    os.replace(part, dest)
+        for attempt in range(retries + 1):
+            try:
+                _download_once(url, part, timeout=timeout, progress=progress, deadline=deadline,
+                               max_seconds=max_seconds, min_rate=min_rate)
+                break
+            except _TooSlow as err:
+                raise DatasetUnavailableError(
+                    f"could not download {url}: {err}. Pass max_seconds= / set {ENV_MAX_SECONDS} "
+                    f"to a larger number of seconds, or put the file in {ENV_DATA_MIRROR}."
+                ) from err
+            except _TRANSIENT as err:
+                part.unlink(missing_ok=True)
+                delay = backoff * (2**attempt)
+                if (
+                    _is_permanent(err)
+                    or attempt == retries
+                    or time.monotonic() + delay >= deadline
+                ):
+                    raise DatasetUnavailableError(
+                        f"could not download {url} ({attempt + 1} attempt(s)): "
+                        f"{type(err).__name__}: {err}"
+                    ) from err
+                logger.warning(
+                    "download of %s failed (%s); retry %d/%d in %.1fs",
+                    url, err, attempt + 1, retries, delay,
+                )
+                time.sleep(delay)
+        try:
+            verify_file(part, size=size, md5=md5, sha256=sha256)
+        except CorruptDataError as err:
+            raise CorruptDataError(f"download of {url} is corrupt ({dest.name}): {err}") from err
+        os.replace(part, dest)
+        done = True
+    finally:
+        if not done:
+            part.unlink(missing_ok=True)
     logger.info("downloaded %s to %s", url, dest)
     return dest
 
 
-def _download_once(url: str, part: Path, *, timeout: float, progress: bool) -> None:
+def _download_once(
+    url: str,
+    part: Path,
+    *,
+    timeout: float,
+    progress: bool,
+    deadline: float,
+    max_seconds: float,
+    min_rate: float,
+) -> None:
     from tqdm.auto import tqdm  # core dependency; imported here to keep import light
 
+    start = time.monotonic()
+    grace = 3.0 * float(timeout)
     with _open_url(url, timeout) as response:
         length = response.headers.get("Content-Length") if hasattr(response, "headers") else None
         total = int(length) if length and length.isdigit() else None
+        # read1 returns after one socket read, so the clock is checked between
+        # reads even when a server trickles bytes slower than `timeout` per read.
+        read = getattr(response, "read1", None) or response.read
         received = 0
         with open(part, "wb") as out, tqdm(
             total=total,
@@ -360,16 +505,27 @@ def _download_once(url: str, part: Path, *, timeout: float, progress: bool) -> N
             leave=False,
         ) as bar:
             while True:
-                chunk = response.read(_CHUNK)
+                now = time.monotonic()
+                if now > deadline:
+                    raise _TooSlow(
+                        f"not complete after max_seconds={max_seconds:g} "
+                        f"({received} of {total if total is not None else '?'} bytes received)"
+                    )
+                elapsed = now - start
+                if min_rate and elapsed > grace and received / elapsed < min_rate:
+                    raise _TooSlow(
+                        f"{received / elapsed:.0f} bytes/s after {elapsed:.1f}s, below "
+                        f"min_rate={min_rate:g} bytes/s"
+                    )
+                chunk = read(_CHUNK)
                 if not chunk:
                     break
                 out.write(chunk)
                 received += len(chunk)
                 bar.update(len(chunk))
     if total is not None and received != total:
-        raise CorruptDataError(
-            f"{part.name[: -len('.part')]}: received {received} bytes of {total} "
-            f"announced by {url} (connection cut)."
+        raise _ShortRead(
+            f"received {received} bytes of {total} announced by {url} (connection cut)"
         )
 
 
@@ -382,7 +538,7 @@ def fetch_md5(url: str, *, timeout: float = DEFAULT_TIMEOUT) -> str | None:
     try:
         with _open_url(url, timeout) as response:
             text = response.read(4096).decode("ascii", errors="replace")
-    except (TimeoutError, urllib.error.URLError, OSError) as err:
+    except (*_TRANSIENT, ValueError) as err:
         logger.warning("could not fetch checksum %s: %s", url, err)
         return None
     match = re.search(r"\b([0-9a-fA-F]{32})\b", text)
@@ -392,7 +548,74 @@ def fetch_md5(url: str, *, timeout: float = DEFAULT_TIMEOUT) -> str | None:
     return match.group(1).lower()
 
 
-# --------------------------------------------------------------------------- resolution
+# --------------------------------------------------------------------------- locking
+
+
+def _poll(try_once, give_up: float, message: str) -> None:
+    """Call ``try_once`` until it returns True; raise DatasetUnavailableError after ``give_up``."""
+    while not try_once():
+        if time.monotonic() > give_up:
+            raise DatasetUnavailableError(message)
+        time.sleep(_LOCK_POLL)
+
+
+@contextmanager
+def _file_lock(root: Path, name: str, wait: float) -> Iterator[None]:
+    """Hold an exclusive lock named ``name`` in folder ``root`` for the block.
+
+    ``fcntl.flock`` where available (released by the OS if the process dies);
+    otherwise an ``O_EXCL`` lock file, taken over when older than a few hours.
+    Waits at most ``wait`` seconds, then raises :class:`DatasetUnavailableError`.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    give_up = time.monotonic() + wait
+    if fcntl is not None:
+        path = root / f".{name}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+
+        def try_flock() -> bool:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                return False
+
+        try:
+            _poll(try_flock, give_up, f"timed out after {wait:g}s waiting for {path}, held by "
+                                      "another process preparing the same data set.")
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+        return
+    path = root / f".{name}.lockfile"
+
+    def try_create() -> bool:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            try:
+                if time.time() - path.stat().st_mtime > _LOCK_STALE:
+                    logger.warning("removing stale lock file %s", path)
+                    path.unlink(missing_ok=True)
+            except FileNotFoundError:
+                pass
+            return False
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return True
+
+    _poll(try_create, give_up, f"timed out after {wait:g}s waiting for the lock file {path}; "
+                               "if no other process is preparing this data set, delete it.")
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- extracted folders
 
 
 def _has_files(folder: Path, required: Sequence[str]) -> bool:
@@ -404,6 +627,66 @@ def _find_folder(root: Path, spec: RemoteArchive, required: Sequence[str]) -> Pa
         if _has_files(root / name, required):
             return root / name
     return None
+
+
+def _source_of(archive: Path) -> dict:
+    st = archive.stat()
+    return {"path": str(archive.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _read_marker(folder: Path) -> dict | None:
+    try:
+        marker = json.loads((folder / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(marker, dict) or marker.get("version") != _MARKER_VERSION:
+        return None
+    if not isinstance(marker.get("files"), dict) or not isinstance(marker.get("source"), dict):
+        return None
+    return marker
+
+
+def _manifest(folder: Path) -> dict[str, int]:
+    """Size of every file under ``folder`` (marker excluded), by relative POSIX path."""
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.is_symlink() and path.name != MARKER:
+            out[path.relative_to(folder).as_posix()] = path.stat().st_size
+    return out
+
+
+def _extraction_state(target: Path, required: Sequence[str], archive: Path | None) -> str:
+    """How usable ``target`` is, with ``stat`` calls only.
+
+    ``"ok"``: extracted by recutils (from ``archive`` when given) and every file
+    has its recorded size; ``"foreign"``: no marker (a folder made by hand or by
+    an older recutils) but the required files are there; ``"missing"``;
+    ``"stale"``: extracted from another archive; ``"damaged"``: a file is missing
+    or has the wrong size.
+    """
+    if not target.is_dir():
+        return "missing"
+    marker = _read_marker(target)
+    if marker is None:
+        return "foreign" if _has_files(target, required) else "damaged"
+    if archive is not None:
+        try:
+            source = _source_of(archive)
+        except OSError:
+            return "stale"
+        if marker["source"] != source:
+            return "stale"
+    for rel, size in marker["files"].items():
+        try:
+            if (target / rel).stat().st_size != size:
+                return "damaged"
+        except OSError:
+            return "damaged"
+    return "ok" if _has_files(target, required) else "damaged"
+
+
+def _usable(state: str) -> bool:
+    return state in ("ok", "foreign")
 
 
 def _sidecar(archive: Path) -> Path:
@@ -420,13 +703,46 @@ def _archive_md5(spec: RemoteArchive, archive: Path) -> str | None:
     return None
 
 
-def _verify_archive(spec: RemoteArchive, archive: Path) -> None:
-    verify_file(archive, size=spec.size, md5=_archive_md5(spec, archive), sha256=spec.sha256)
+def _verify_archive(spec: RemoteArchive, archive: Path, md5: str | None = None) -> str | None:
+    """Check size, checksums and integrity; return the MD5 that was checked (if any)."""
+    md5 = md5 or _archive_md5(spec, archive)
+    verify_file(archive, size=spec.size, md5=md5, sha256=spec.sha256)
     check_archive(archive)
+    return md5.lower() if md5 else None
 
 
-def _extract_into(spec: RemoteArchive, archive: Path, root: Path, required: Sequence[str]) -> Path:
-    """Extract ``archive`` and move the folder holding ``required`` to ``root/spec.name``."""
+def _replace_folder(source: Path, target: Path) -> None:
+    """Move ``source`` to ``target``; an existing ``target`` is renamed aside, then deleted.
+
+    Readers holding files of the old folder open keep reading them; a folder
+    put in place meanwhile by another process (ENOTEMPTY/EEXIST) is kept.
+    """
+    aside = None
+    if target.exists():
+        aside = target.with_name(f".{target.name}.old-{os.getpid()}-{time.monotonic_ns()}")
+        try:
+            os.replace(target, aside)
+        except FileNotFoundError:
+            aside = None
+    try:
+        os.replace(source, target)
+    except OSError as err:
+        if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+        logger.info("another process extracted %s first; keeping its copy", target)
+    finally:
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
+
+
+def _extract_into(
+    spec: RemoteArchive, archive: Path, root: Path, required: Sequence[str], md5: str | None
+) -> Path:
+    """Extract ``archive`` and move the folder holding ``required`` to ``root/spec.name``.
+
+    The folder gets a :data:`MARKER` (source archive, checked MD5, file sizes)
+    before it is renamed into place, so a folder with a marker is complete.
+    """
     root.mkdir(parents=True, exist_ok=True)
     target = root / spec.name
     tmp = Path(tempfile.mkdtemp(prefix=f".{spec.name}-", dir=root))
@@ -443,13 +759,67 @@ def _extract_into(spec: RemoteArchive, archive: Path, root: Path, required: Sequ
                 f"archive {archive} does not contain {list(required)} "
                 f"(looked in {[*spec.folder_names, '<top level>']})."
             )
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(source, target)
+        marker = {
+            "version": _MARKER_VERSION,
+            "source": _source_of(archive),
+            "md5": md5,
+            "files": _manifest(source),
+        }
+        (source / MARKER).write_text(json.dumps(marker, indent=1, sort_keys=True))
+        _replace_folder(source, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     logger.info("extracted %s to %s", archive, target)
     return target
+
+
+def _from_archive(
+    spec: RemoteArchive,
+    archive: Path,
+    root: Path,
+    required: Sequence[str],
+    *,
+    on_corrupt: str,
+    lock_wait: float,
+) -> Path | None:
+    """The folder extracted from ``archive`` under ``root``, extracting it if needed.
+
+    A folder already extracted from this very archive (same path, size and
+    mtime) with intact files is returned without touching the archive;
+    otherwise, under the lock, the archive is verified once (size, checksum,
+    integrity) and extracted. A corrupt archive raises (``on_corrupt="raise"``)
+    or is deleted with its ``.md5`` sidecar and ``None`` returned
+    (``on_corrupt="delete"``: a cache entry that can be fetched again).
+    """
+    target = root / spec.name
+    if _extraction_state(target, required, archive) == "ok":
+        return target
+    with _file_lock(root, spec.name, lock_wait):
+        state = _extraction_state(target, required, archive)
+        if state == "ok":  # another process extracted it while we waited
+            return target
+        if state == "damaged":
+            logger.warning("%s is incomplete or damaged; extracting %s again", target, archive)
+        try:
+            md5 = _verify_archive(spec, archive)
+        except CorruptDataError as err:
+            if on_corrupt == "raise":
+                raise
+            logger.warning("%s; deleting it and fetching it again", err)
+            archive.unlink(missing_ok=True)
+            _sidecar(archive).unlink(missing_ok=True)
+            return None
+        return _extract_into(spec, archive, root, required, md5)
+
+
+def _local_archive_root(archive: Path) -> Path:
+    """Where an archive given as ``local_cache_path`` is extracted: next to it, or (read-only
+    folder) in the cache under a folder named after the archive's path."""
+    parent = archive.parent
+    if os.access(parent, os.W_OK | os.X_OK):
+        return parent
+    tag = hashlib.sha1(str(archive.resolve()).encode()).hexdigest()[:12]
+    return get_data_home() / "local" / f"{archive.name}-{tag}"
 
 
 def _unavailable(spec: RemoteArchive, required: Sequence[str], looked: list[str], why: str):
@@ -471,6 +841,8 @@ def fetch_dataset(
     progress: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
     retries: int = DEFAULT_RETRIES,
+    max_seconds: float | None = None,
+    allow_unverified: bool | None = None,
 ) -> Path:
     """Return a folder holding every file in ``required`` for the data set ``spec``.
 
@@ -481,19 +853,30 @@ def fetch_dataset(
         spec: The data set's archive description.
         required: File names (relative to the data set folder) the caller needs.
         local_cache_path: A folder (holding the files, the extracted folder or the
-            archive; a download goes there) or the path of the archive itself.
+            archive; a download goes there) or the path of the archive itself
+            (extracted next to it, never over the shared cache's folder).
         progress: Show a progress bar while downloading.
-        timeout, retries: Network settings for :func:`download_file`.
+        timeout, retries, max_seconds: Network settings for :func:`download_file`.
+        allow_unverified: Download even when ``spec`` pins no MD5 and its published
+            ``.md5`` cannot be fetched (only the archive integrity test then
+            applies). Default: ``$RECUTILS_ALLOW_UNVERIFIED``, else ``False``.
 
     Raises:
-        DatasetUnavailableError: not found anywhere and not downloadable; the
-            message says what to set.
+        DatasetUnavailableError: not found anywhere and not downloadable, or the
+            published checksum could not be fetched; the message says what to set.
         CorruptDataError: an archive given explicitly (``local_cache_path`` or
             mirror) or freshly downloaded is corrupt.
     """
     required = list(required)
     looked: list[str] = []
     download_root: Path | None = None
+    if max_seconds is None:
+        max_seconds = default_max_seconds(timeout)
+    lock_wait = max_seconds + 600.0  # the holder's download is bounded by max_seconds
+
+    def use(archive: Path, root: Path, on_corrupt: str) -> Path | None:
+        return _from_archive(spec, archive, root, required, on_corrupt=on_corrupt,
+                             lock_wait=lock_wait)
 
     # 1. explicit local path
     if local_cache_path is not None:
@@ -501,26 +884,22 @@ def fetch_dataset(
         if local.is_file() or local.suffix.lower() in (".zip", ".gz", ".tgz", ".tar"):
             looked.append(f"local_cache_path archive {local}")
             if local.is_file():
-                check_archive(local)
-                return _extract_into(spec, local, get_data_home(), required)
+                return use(local, _local_archive_root(local), "raise")
         else:
             looked.append(f"local_cache_path {local}")
             if _has_files(local, required):
                 return local
             found = _find_folder(local, spec, required)
-            if found is not None:
+            if found is not None and _usable(_extraction_state(found, required, None)):
                 return found
             archive = local / spec.filename
             if archive.is_file():
-                try:
-                    _verify_archive(spec, archive)
-                    return _extract_into(spec, archive, local, required)
-                except CorruptDataError as err:
-                    logger.warning("%s; deleting it and fetching it again", err)
-                    archive.unlink(missing_ok=True)
+                found = use(archive, local, "delete")
+                if found is not None:
+                    return found
             download_root = local
 
-    # 2. mirror
+    # 2. mirror: used in place when extracted; an archive is extracted into the cache once
     mirror = get_mirror()
     if mirror is not None:
         looked.append(f"{ENV_DATA_MIRROR}={mirror}")
@@ -529,62 +908,83 @@ def fetch_dataset(
             return found
         archive = mirror / spec.filename
         if archive.is_file():
-            _verify_archive(spec, archive)  # a corrupt mirror cannot be refetched: raise
-            return _extract_into(spec, archive, get_data_home(), required)
+            return use(archive, get_data_home(), "raise")  # a mirror cannot be refetched
     else:
         looked.append(f"{ENV_DATA_MIRROR} (unset)")
 
     # 3. cache
     home = get_data_home()
     looked.append(f"cache {home}")
-    found = _find_folder(home, spec, required)
-    if found is not None:
-        return found
+    for name in spec.folder_names:
+        state = _extraction_state(home / name, required, None)
+        if _usable(state):
+            return home / name
+        if state != "missing":
+            looked.append(f"{home / name} ({state}: a file is missing or has the wrong size)")
     cached = home / spec.filename
     if cached.is_file():
-        try:
-            _verify_archive(spec, cached)
-            return _extract_into(spec, cached, home, required)
-        except CorruptDataError as err:
-            logger.warning("cached archive is corrupt (%s); deleting it and fetching it again", err)
-            cached.unlink(missing_ok=True)
-            _sidecar(cached).unlink(missing_ok=True)
+        found = use(cached, home, "delete")
+        if found is not None:
+            return found
 
     # 4. download
     if is_offline():
         raise _unavailable(spec, required, looked, f"{ENV_OFFLINE} is set, so no download")
     root = download_root or home
-    archive = root / spec.filename
-    try:
-        download_file(
-            spec.url, archive, size=spec.size, md5=spec.md5, sha256=spec.sha256,
-            timeout=timeout, retries=retries, progress=progress,
-        )
-    except DatasetUnavailableError as err:
-        raise _unavailable(spec, required, looked, f"download failed ({err})") from err
-    md5 = spec.md5
-    if md5 is None and spec.md5_url:
-        md5 = fetch_md5(spec.md5_url, timeout=timeout)
-    try:
-        if md5 is not None:
-            verify_file(archive, md5=md5)
-        check_archive(archive)
-    except CorruptDataError as err:
-        archive.unlink(missing_ok=True)
-        raise CorruptDataError(
-            f"downloaded {spec.filename} from {spec.url} is corrupt: {err}"
-        ) from err
-    if md5 is not None:
-        _sidecar(archive).write_text(f"{md5}  {spec.filename}\n")
-    return _extract_into(spec, archive, root, required)
+    with _file_lock(root, spec.name, lock_wait):
+        archive = root / spec.filename
+        if archive.is_file():  # another process downloaded it while we waited
+            state = _extraction_state(root / spec.name, required, archive)
+            if state == "ok":
+                return root / spec.name
+        md5 = spec.md5
+        if md5 is None and spec.md5_url:
+            md5 = fetch_md5(spec.md5_url, timeout=timeout)
+            if md5 is None:
+                allowed = allow_unverified_default() if allow_unverified is None else allow_unverified
+                if not allowed:
+                    raise _unavailable(
+                        spec, required, looked,
+                        f"its published checksum {spec.md5_url} could not be fetched, so the "
+                        f"download could not be verified (to accept it unverified, pass "
+                        f"allow_unverified=True or set {ENV_ALLOW_UNVERIFIED}=1)",
+                    )
+                logger.warning("downloading %s without a checksum (allowed by the caller)",
+                               spec.url)
+        try:
+            download_file(
+                spec.url, archive, size=spec.size, md5=md5, sha256=spec.sha256,
+                timeout=timeout, retries=retries, progress=progress, max_seconds=max_seconds,
+            )
+        except DatasetUnavailableError as err:
+            raise _unavailable(spec, required, looked, f"download failed ({err})") from err
+        except CorruptDataError as err:
+            raise CorruptDataError(
+                f"downloaded {spec.filename} from {spec.url} is corrupt: {err}"
+            ) from err
+        try:
+            check_archive(archive)
+        except CorruptDataError as err:
+            archive.unlink(missing_ok=True)
+            raise CorruptDataError(
+                f"downloaded {spec.filename} from {spec.url} is corrupt: {err}"
+            ) from err
+        if md5 is not None and not spec.md5:
+            _sidecar(archive).write_text(f"{md5}  {spec.filename}\n")
+        return _extract_into(spec, archive, root, required, md5)
 
 
 __all__ = [
+    "ENV_ALLOW_UNVERIFIED",
     "ENV_DATA_HOME",
     "ENV_DATA_MIRROR",
+    "ENV_MAX_SECONDS",
     "ENV_OFFLINE",
+    "MARKER",
     "RemoteArchive",
+    "allow_unverified_default",
     "check_archive",
+    "default_max_seconds",
     "download_file",
     "extract_archive",
     "fetch_dataset",

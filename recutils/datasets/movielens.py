@@ -18,8 +18,9 @@ size           ratings                      items                 users
 
 Files are found by :func:`recutils.datasets.download.fetch_dataset`:
 ``local_cache_path``, then ``$RECUTILS_DATA_MIRROR``, then the cache
-``$RECUTILS_DATA_HOME``, then a download from files.grouplens.org (whose
-published ``.md5`` is checked). MovieLens 100K/1M terms forbid redistribution:
+``$RECUTILS_DATA_HOME``, then a download from files.grouplens.org, checked against
+GroupLens' published MD5 (pinned for the frozen archives, fetched from the
+``.md5`` file for ``latest-small``). MovieLens 100K/1M terms forbid redistribution:
 recutils never ships the files.
 
 The data sets are described in F. Maxwell Harper and Joseph A. Konstan. 2015.
@@ -53,6 +54,7 @@ from recutils.constants import (
 )
 from recutils.datasets.download import RemoteArchive, fetch_dataset
 from recutils.exceptions import ConfigError, DataError, DataWarning
+from recutils.utils.arrays import join_flags
 
 logger = logging.getLogger(__name__)
 
@@ -102,31 +104,37 @@ class _SizeSpec:
     users: _FileSpec | None = None
 
 
-def _archive(name: str, folder: str | None = None) -> RemoteArchive:
+def _archive(
+    name: str, folder: str | None = None, *, md5: str | None = None, size: int | None = None
+) -> RemoteArchive:
     url = f"{_BASE_URL}/{name}.zip"
-    return RemoteArchive(name=name, url=url, archive_folder=folder, md5_url=url + ".md5")
+    return RemoteArchive(name=name, url=url, archive_folder=folder, md5=md5, size=size,
+                         md5_url=url + ".md5")
 
 
+# MD5s published by GroupLens next to the archives (``<archive>.zip.md5``); these
+# archives are frozen, so their values are pinned. ml-latest-small is updated over
+# time: its published ``.md5`` is fetched at download time instead.
 _SIZES: dict[str, _SizeSpec] = {
     "100k": _SizeSpec(
-        _archive("ml-100k"),
+        _archive("ml-100k", md5="0e33842e24a9c977be4e0107933c0723", size=4_924_029),
         ratings=_FileSpec("u.data", "\t"),
         items=_FileSpec("u.item", "|"),
         users=_FileSpec("u.user", "|"),
     ),
     "1m": _SizeSpec(
-        _archive("ml-1m"),
+        _archive("ml-1m", md5="c4d9eecfca2ab87c1945afe126590906"),
         ratings=_FileSpec("ratings.dat", "::"),
         items=_FileSpec("movies.dat", "::"),
         users=_FileSpec("users.dat", "::"),
     ),
     "10m": _SizeSpec(
-        _archive("ml-10m", folder="ml-10M100K"),
+        _archive("ml-10m", folder="ml-10M100K", md5="ce571fd55effeba0271552578f2648bd"),
         ratings=_FileSpec("ratings.dat", "::"),
         items=_FileSpec("movies.dat", "::"),
     ),
     "20m": _SizeSpec(
-        _archive("ml-20m"),
+        _archive("ml-20m", md5="cd245b17a1ae2cc31bb14903e1204af3"),
         ratings=_FileSpec("ratings.csv", ",", skiprows=1),
         items=_FileSpec("movies.csv", ","),
     ),
@@ -275,7 +283,7 @@ def _parse_items(size: str, path: Path) -> pd.DataFrame:
         names = ["item", "title", "release", "video", "url", *GENRES_100K]
         raw = _read_table(path, "|", names, dtype={"item": "int64", "title": "str"})
         flags = raw[list(GENRES_100K)].fillna(0).to_numpy(dtype=bool)
-        genres = _join_genres(flags, np.array(GENRES_100K, dtype=object))
+        genres = join_flags(flags, np.array(GENRES_100K, dtype=object))
     else:
         sep = "::" if path.suffix == ".dat" else ","
         raw = _read_table(
@@ -290,12 +298,6 @@ def _parse_items(size: str, path: Path) -> pd.DataFrame:
         DEFAULT_GENRE_COL: pd.Series(genres).astype("str").to_numpy(),
         DEFAULT_YEAR_COL: _year_from_title(titles).to_numpy(),
     }).astype({DEFAULT_TITLE_COL: "str", DEFAULT_GENRE_COL: "str", DEFAULT_YEAR_COL: "Int64"})
-
-
-def _join_genres(flags: np.ndarray, names: np.ndarray) -> pd.Series:
-    rows, cols = np.nonzero(flags)
-    joined = pd.Series(names[cols], index=rows, dtype="str").groupby(level=0).agg("|".join)
-    return joined.reindex(np.arange(flags.shape[0]), fill_value="").reset_index(drop=True)
 
 
 def _parse_users(size: str, path: Path) -> pd.DataFrame:

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from recutils.constants import DEFAULT_ITEM_COL, DEFAULT_RATING_COL, DEFAULT_USER_COL, SEED
 from recutils.exceptions import ConfigError, DataError
+from recutils.utils.arrays import factorize, in_sorted, positions_in_group
 from recutils.utils.validation import check_columns
 
 logger = logging.getLogger(__name__)
@@ -68,9 +69,26 @@ class InteractionMatrix:
                         col_user=col_user, col_item=col_item, col_rating=col_rating)
 
 
-def _index(values: np.ndarray | Sequence | None, observed: pd.Series, what: str) -> pd.Index:
+def _check_ids(observed: pd.Series, col: str) -> None:
+    n_missing = int(observed.isna().sum())
+    if n_missing:
+        raise DataError(
+            f"{col} has {n_missing} missing id(s) (NaN/None); every row needs an id. "
+            "Drop or fill them first."
+        )
+
+
+def _index(values: np.ndarray | Sequence | None, observed: pd.Series, what: str, col: str) -> pd.Index:
     if values is None:
-        return pd.Index(np.sort(observed.unique()))
+        uniques = observed.unique()
+        try:
+            return pd.Index(np.sort(uniques))
+        except TypeError as err:  # e.g. ints mixed with strings: no order
+            kinds = sorted({type(v).__name__ for v in np.asarray(uniques, dtype=object)})
+            raise DataError(
+                f"{col} mixes id types that cannot be sorted ({', '.join(kinds)}); use one type, "
+                f"e.g. df[{col!r}].astype(str), or pass {what}= in the order wanted."
+            ) from err
     index = pd.Index(np.asarray(values))
     if not index.is_unique:
         raise DataError(f"{what} must be unique; found duplicates.")
@@ -106,15 +124,18 @@ def to_csr(
 
     Raises:
         ColumnMismatchError: a column is missing.
-        DataError: NaN values, duplicates under ``"error"``, ids outside the
-            given universes.
+        DataError: NaN/None ids or values, ids of types that cannot be sorted
+            (ints mixed with strings), duplicates under ``"error"``, ids outside
+            the given universes.
         ConfigError: unknown ``duplicates`` policy.
     """
     check_columns(df, [col_user, col_item, col_rating], name="df")
     if duplicates not in _DUPLICATES:
         raise ConfigError(f"duplicates={duplicates!r}; allowed: {list(_DUPLICATES)}.")
-    users = _index(user_ids, df[col_user], "user_ids")
-    items = _index(item_ids, df[col_item], "item_ids")
+    _check_ids(df[col_user], col_user)
+    _check_ids(df[col_item], col_item)
+    users = _index(user_ids, df[col_user], "user_ids", col_user)
+    items = _index(item_ids, df[col_item], "item_ids", col_item)
     rows = users.get_indexer(df[col_user])
     cols = items.get_indexer(df[col_item])
     for codes, col, name in ((rows, col_user, "user_ids"), (cols, col_item, "item_ids")):
@@ -201,16 +222,22 @@ def filter_k_core(
 
     Returns:
         A new frame with the surviving rows, original index and order (may be empty).
+
+    Raises:
+        DataError: a missing (NaN/None) id, naming the column.
     """
     check_columns(df, [col_user, col_item], name="df")
     k_item = k if k_item is None else k_item
     for name, value in (("k", k), ("k_item", k_item)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
-    users = df[col_user].to_numpy()
-    items = df[col_item].to_numpy()
-    u_codes, _ = pd.factorize(users)
-    i_codes, _ = pd.factorize(items)
+    u_codes, i_codes = (
+        factorize(df[col], missing=lambda n, col=col: (
+            f"{col} has {n} missing id(s) (NaN/None); every row needs an id to count k-cores. "
+            "Drop or fill them first."
+        ))[0]
+        for col in (col_user, col_item)
+    )
     keep = np.ones(len(df), dtype=bool)
     rounds = 0
     while True:
@@ -224,15 +251,6 @@ def filter_k_core(
     logger.debug("k-core (k=%d, k_item=%d): %d of %d rows kept after %d rounds",
                  k, k_item, int(keep.sum()), len(df), rounds)
     return df.loc[keep].copy()
-
-
-def _in_sorted(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Membership of ``keys`` in the sorted array ``sorted_keys``."""
-    if sorted_keys.size == 0:
-        return np.zeros(keys.shape, dtype=bool)
-    pos = np.searchsorted(sorted_keys, keys)
-    pos = np.minimum(pos, sorted_keys.size - 1)
-    return sorted_keys[pos] == keys
 
 
 def sample_negatives(
@@ -259,8 +277,9 @@ def sample_negatives(
 
     Items are drawn in bulk for all users; draws that hit a positive or repeat
     an accepted negative are rejected with a sorted-key lookup and redrawn.
-    Users still short after ``max_rounds`` rounds (very dense users) are
-    completed exactly from their explicit complement. A positive is never
+    Users asking for half or more of their available negatives, and users
+    still short after ``max_rounds`` rounds, are completed exactly from their
+    explicit complement (vectorized, Gumbel top-k). A positive is never
     returned.
 
     Args:
@@ -325,9 +344,15 @@ def sample_negatives(
         )
 
     cdf = np.cumsum(weight)
-    pending = np.repeat(np.arange(n_users, dtype=np.int64), need)
-    accepted = np.empty(0, dtype=np.int64)  # sorted keys of accepted negatives
+    # Users asking for half or more of their available negatives would take many
+    # rejection rounds: they are drawn from their explicit complement directly.
+    dense = 2 * need >= available
     chunks: list[np.ndarray] = []
+    accepted = np.empty(0, dtype=np.int64)  # sorted keys of accepted negatives
+    if dense.any():
+        dense_pending = np.repeat(np.arange(n_users, dtype=np.int64), np.where(dense, need, 0))
+        chunks.append(_complete_exactly(dense_pending, pos_keys, accepted, weight, n_items, rng))
+    pending = np.repeat(np.arange(n_users, dtype=np.int64), np.where(dense, 0, need))
     for _ in range(max_rounds):
         if pending.size == 0:
             break
@@ -337,7 +362,7 @@ def sample_negatives(
             draw = np.searchsorted(cdf, rng.random(pending.size) * cdf[-1], side="right")
             draw = np.minimum(draw, n_items - 1)
         keys = pending * n_items + draw
-        ok = ~_in_sorted(pos_keys, keys) & ~_in_sorted(accepted, keys)
+        ok = ~in_sorted(pos_keys, keys) & ~in_sorted(accepted, keys)
         # within this round, keep only the first draw of a repeated (user, item)
         _, first = np.unique(keys, return_index=True)
         first_mask = np.zeros(keys.size, dtype=bool)
@@ -366,17 +391,35 @@ def _complete_exactly(
     weight: np.ndarray,
     n_items: int,
     rng: np.random.Generator,
+    budget: int = 4_000_000,
 ) -> np.ndarray:
-    """Fill the few users rejection sampling left short from their explicit complement."""
+    """Fill the users rejection sampling left short from their explicit complement.
+
+    Vectorized over users (in chunks of about ``budget`` candidate pairs): the
+    complement is the drawable (user, item) keys minus the sorted taken keys, and
+    each user's ``count`` items are the top ``count`` of ``log(weight) + Gumbel``
+    noise (the Gumbel top-k trick): the same distribution as drawing one by one
+    without replacement with probability proportional to ``weight``, in draw order.
+    """
     users, counts = np.unique(pending, return_counts=True)
+    taken = np.sort(np.concatenate([pos_keys, accepted]))
+    drawable = np.flatnonzero(weight > 0)
+    log_weight = np.log(weight[drawable])
+    step = max(1, budget // max(drawable.size, 1))
     out = []
-    taken = np.concatenate([pos_keys, accepted])
-    for user, count in zip(users, counts):  # only the rare dense users left over
-        mine = taken[(taken >= user * n_items) & (taken < (user + 1) * n_items)] % n_items
-        free = np.setdiff1d(np.flatnonzero(weight > 0), mine, assume_unique=False)
-        p = weight[free] / weight[free].sum()
-        out.append(user * n_items + rng.choice(free, size=count, replace=False, p=p))
-    return np.concatenate(out)
+    for start in range(0, users.size, step):  # chunks of users, never single rows
+        chunk, need = users[start:start + step], counts[start:start + step]
+        local = np.repeat(np.arange(chunk.size, dtype=np.int64), drawable.size)
+        slot = np.tile(np.arange(drawable.size), chunk.size)
+        keys = chunk[local] * n_items + drawable[slot]
+        free = ~in_sorted(taken, keys)
+        local, slot, keys = local[free], slot[free], keys[free]
+        score = log_weight[slot] + rng.gumbel(size=keys.size)
+        order = np.lexsort((-score, local))  # by user, best score first
+        local, keys = local[order], keys[order]
+        rank = positions_in_group(local, chunk.size)
+        out.append(keys[rank < need[local]])
+    return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
 
 
 __all__ = [

@@ -45,6 +45,7 @@ from recutils.constants import (
     SEED,
 )
 from recutils.exceptions import ConfigError, DataWarning
+from recutils.utils.arrays import in_sorted, join_flags
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ def make_interactions(
         rows = np.flatnonzero(n_extra > j)
         flags[rows, extra[rows, j]] = True
     genre_names = np.array(GENRES, dtype=object)
-    genre_str = _join_flags(flags, genre_names)
+    genre_str = join_flags(flags, genre_names)
     year = rng.integers(1950, 2020, size=n_items)
     item_ids = np.arange(1, n_items + 1)
     titles = (
@@ -202,9 +203,12 @@ def make_interactions(
     item_cdf = np.cumsum(item_probs, axis=1)
     user_cdf = np.cumsum(activity)
 
-    keys = np.empty(0, dtype=np.int64)
+    # accepted keys in draw order, and the same keys sorted for the membership test;
+    # each round draws only the shortfall and de-duplicates only the new draws
+    chunks: list[np.ndarray] = []
+    accepted = np.empty(0, dtype=np.int64)
     for _ in range(60):
-        short = n_interactions - keys.size
+        short = n_interactions - accepted.size
         if short <= 0:
             break
         n_draw = int(short * 1.5) + 16
@@ -221,9 +225,11 @@ def make_interactions(
             i[idx] = np.searchsorted(item_cdf[grp], r[idx] * item_cdf[grp, -1], side="right")
         i = np.minimum(i, n_items - 1)
         new = u.astype(np.int64) * n_items + i
-        combined = np.concatenate([keys, new])
-        _, first = np.unique(combined, return_index=True)
-        keys = combined[np.sort(first)]
+        uniq, first = np.unique(new, return_index=True)
+        fresh = ~in_sorted(accepted, uniq)
+        chunks.append(new[np.sort(first[fresh])])  # first draws of new pairs, in draw order
+        accepted = np.insert(accepted, np.searchsorted(accepted, uniq[fresh]), uniq[fresh])
+    keys = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)
     if keys.size < n_interactions:
         warnings.warn(
             f"could only draw {keys.size} distinct pairs of the {n_interactions} asked for; "
@@ -254,14 +260,6 @@ def make_interactions(
     ratings = ratings.sort_values([col_user, col_timestamp], kind="stable").reset_index(drop=True)
     logger.debug("synthetic data: %d ratings, %d users, %d items", n, n_users, n_items)
     return SyntheticData(ratings=ratings, items=items, users=users)
-
-
-def _join_flags(flags: np.ndarray, names: np.ndarray) -> pd.Series:
-    """Turn a boolean item x genre matrix into '|'-joined genre strings, vectorized."""
-    rows, cols = np.nonzero(flags)
-    exploded = pd.Series(names[cols], index=rows, dtype="str")
-    joined = exploded.groupby(level=0, sort=True).agg("|".join)
-    return joined.reindex(np.arange(flags.shape[0]), fill_value="").reset_index(drop=True)
 
 
 __all__ = ["GENRES", "OCCUPATIONS", "SyntheticData", "make_interactions"]

@@ -10,6 +10,8 @@ matrix is ever built: memory stays linear in the number of rows.
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import warnings
 from dataclasses import dataclass, field
 
@@ -17,18 +19,28 @@ import numpy as np
 import pandas as pd
 
 from recutils.exceptions import ColumnMismatchError, DataError, DataWarning
+from recutils.utils.arrays import (  # noqa: F401 (re-exported: imported from here elsewhere)
+    encode_ids,
+    group_starts,
+    in_sorted,
+    positions_in_group,
+    search_sorted,
+    stable_argsort,
+)
 from recutils.utils.validation import check_columns
 
 logger = logging.getLogger(__name__)
-
-_INT64_LIMIT = 2**62
 
 RELEVANCY_METHODS = ("top_k", "by_threshold", None)
 
 
 # --------------------------------------------------------------------------- helpers
 def _is_numeric(s: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype)
+    """Numeric or boolean ids; a categorical column is judged by its categories' dtype."""
+    dtype = s.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        dtype = dtype.categories.dtype
+    return pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
 
 
 def check_same_kind(a: pd.Series, b: pd.Series, col: str, name_a: str, name_b: str) -> None:
@@ -38,53 +50,6 @@ def check_same_kind(a: pd.Series, b: pd.Series, col: str, name_a: str, name_b: s
             f"column {col!r} has dtype {a.dtype} in {name_a} but {b.dtype} in {name_b}; "
             "ids must be of the same kind (both numeric or both strings/objects) to be matched."
         )
-
-
-def encode_ids(*series: pd.Series, name: str = "id", sort: bool = False) -> tuple[list[np.ndarray], int]:
-    """Encode id columns of several frames jointly into int64 codes in ``[0, n)``.
-
-    Equal ids get equal codes across frames. With ``sort=True`` the codes follow the
-    natural order of the ids. Integer ids in a compact range are offset instead of
-    hashed (same order, much faster).
-
-    Raises:
-        DataError: An id is missing (NaN/None).
-    """
-    sizes = [len(s) for s in series]
-    total = sum(sizes)
-    if all(s.dtype.kind in "iu" and isinstance(s.dtype, np.dtype) for s in series) and total:
-        arrays = [s.to_numpy() for s in series]
-        nonempty = [a for a in arrays if a.size]
-        lo = min(int(a.min()) for a in nonempty)
-        hi = max(int(a.max()) for a in nonempty)
-        if hi - lo < 4 * total + 1024:
-            return [a.astype(np.int64, copy=False) - lo for a in arrays], hi - lo + 1
-    if total == 0:
-        return [np.zeros(0, dtype=np.int64) for _ in series], 0
-    joined = pd.concat([s.reset_index(drop=True) for s in series], ignore_index=True)
-    codes, uniques = pd.factorize(joined, sort=sort)
-    codes = np.asarray(codes, dtype=np.int64)
-    if codes.size and codes.min() < 0:
-        raise DataError(f"{name} column contains missing values (NaN/None); every row needs an id.")
-    out, start = [], 0
-    for n in sizes:
-        out.append(codes[start:start + n])
-        start += n
-    return out, len(uniques)
-
-
-def stable_argsort(key: np.ndarray, key_max: int) -> np.ndarray:
-    """Stable argsort of non-negative int64 ``key`` (all < ``key_max``).
-
-    Uses one ``np.sort`` of ``key * n + row`` when that fits in int64 (ties keep row order).
-    """
-    n = key.size
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    if key_max * n < _INT64_LIMIT:
-        comp = key.astype(np.int64, copy=False) * n + np.arange(n, dtype=np.int64)
-        return np.sort(comp) % n
-    return np.argsort(key, kind="stable")
 
 
 def dense_desc_rank(score: np.ndarray) -> tuple[np.ndarray, int]:
@@ -101,18 +66,6 @@ def dense_desc_rank(score: np.ndarray) -> tuple[np.ndarray, int]:
     rank = np.empty(n, dtype=np.int64)
     rank[order] = n_unique - 1 - steps
     return rank, n_unique
-
-
-def group_starts(sorted_codes: np.ndarray, n_groups: int) -> np.ndarray:
-    """Start offset of each group in an array sorted by group code."""
-    counts = np.bincount(sorted_codes, minlength=n_groups)
-    return np.cumsum(counts) - counts
-
-
-def positions_in_group(sorted_codes: np.ndarray, n_groups: int) -> np.ndarray:
-    """0-based position of each element within its group (array sorted by group code)."""
-    starts = group_starts(sorted_codes, n_groups)
-    return np.arange(sorted_codes.size, dtype=np.int64) - starts[sorted_codes]
 
 
 def find_duplicate_keys(key: np.ndarray) -> bool:
@@ -156,7 +109,13 @@ def check_relevancy(relevancy_method: str | None, k: int, threshold) -> int | No
     if relevancy_method == "top_k":
         return int(k)
     if relevancy_method == "by_threshold":
-        if isinstance(threshold, bool) or float(threshold) != int(threshold) or threshold < 1:
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, numbers.Real)
+            or not math.isfinite(float(threshold))
+            or float(threshold) != int(threshold)
+            or threshold < 1
+        ):
             raise DataError(
                 "with relevancy_method='by_threshold' the threshold is the number of top items kept per "
                 f"user (as in Microsoft Recommenders) and must be a positive integer, got {threshold!r}."
@@ -243,13 +202,9 @@ class Prepared:
 
     def lookup_true(self, user: np.ndarray, item: np.ndarray) -> np.ndarray:
         """Row of the truth frame holding each (user, item) pair, -1 where absent."""
-        q = user * self.n_items + item
-        keys = self.t_key_sorted
-        if keys.size == 0:
-            return np.full(q.size, -1, dtype=np.int64)
-        pos = np.searchsorted(keys, q)
-        pos[pos >= keys.size] = keys.size - 1
-        found = keys[pos] == q
+        pos, found = search_sorted(self.t_key_sorted, user * self.n_items + item)
+        if self.t_key_sorted.size == 0:
+            return np.full(found.size, -1, dtype=np.int64)
         return np.where(found, self.t_row_sorted[pos], -1)
 
     # ---- the rating join

@@ -43,6 +43,7 @@ from recutils.evaluation._core import (
     encode_ids,
     find_duplicate_keys,
     float_values,
+    in_sorted,
     positions_in_group,
     stable_argsort,
 )
@@ -100,9 +101,7 @@ def _prepare(
     t_key = t_user * n_items + t_item
     if unique_train and find_duplicate_keys(t_key):
         raise duplicate_error("train_df", col_user, col_item)
-    t_sorted = np.sort(t_key)
-    pos = np.clip(np.searchsorted(t_sorted, r_key), 0, t_sorted.size - 1)
-    seen = t_sorted[pos] == r_key
+    seen = in_sorted(np.sort(t_key), r_key)
     if seen.any():
         raise DataError(
             f"reco_df recommends {int(seen.sum())} (user, item) pair(s) already in train_df; "

@@ -23,6 +23,7 @@ import pandas as pd
 
 from recutils.constants import DEFAULT_ITEM_COL, DEFAULT_USER_COL, SEED
 from recutils.exceptions import ConfigError, DataError
+from recutils.utils.arrays import KEY_LIMIT, factorize, group_order, positions_in_group
 from recutils.utils.validation import check_columns
 
 logger = logging.getLogger(__name__)
@@ -30,8 +31,6 @@ logger = logging.getLogger(__name__)
 _FILTER_BY = ("user", "item")
 # Ratio lists may miss 1 by floating-point residue (0.7 + 0.2 + 0.1), not more.
 _SUM_TOLERANCE = 1e-6
-# Keys built as ``group_code * span + offset`` must stay well inside int64.
-_KEY_LIMIT = 2**62
 
 Ratio = float | Sequence[float]
 
@@ -117,10 +116,12 @@ def _group_column(filter_by: object, col_user: str, col_item: str) -> str:
 
 
 def _check_min_rating(min_rating: object) -> None:
+    """``min_rating`` is a count of rows: an integer >= 1 (``2.0`` is accepted, ``2.5`` is not)."""
     if (
         isinstance(min_rating, bool)
         or not isinstance(min_rating, numbers.Real)
         or not math.isfinite(float(min_rating))
+        or float(min_rating) != int(min_rating)
         or min_rating < 1
     ):
         raise ConfigError(f"min_rating must be an integer >= 1, got {min_rating!r}.")
@@ -140,15 +141,13 @@ def _group_codes(data: pd.DataFrame, col: str) -> tuple[np.ndarray, int]:
         DataError: the column holds missing values (Microsoft Recommenders drops
             those rows silently; recutils refuses to lose rows).
     """
-    codes, uniques = pd.factorize(data[col], sort=False, use_na_sentinel=True)
-    codes = np.asarray(codes, dtype=np.int64)
-    if len(codes) and codes.min() < 0:
-        n_missing = int(np.count_nonzero(codes < 0))
-        raise DataError(
-            f"column {col!r} has {n_missing} missing value(s); every row needs a "
+    return factorize(
+        data[col],
+        missing=lambda n: (
+            f"column {col!r} has {n} missing value(s); every row needs a "
             f"{col!r} to be split. Drop or fill them first."
-        )
-    return codes, len(uniques)
+        ),
+    )
 
 
 def _positions_within_group(
@@ -161,10 +160,8 @@ def _positions_within_group(
         0-based position inside its group, and the size of every group.
     """
     counts = np.bincount(codes, minlength=n_groups)
-    starts = np.cumsum(counts) - counts
     sorted_codes = codes[order]
-    rank = np.arange(len(order), dtype=np.int64) - starts[sorted_codes]
-    return sorted_codes, rank, counts
+    return sorted_codes, positions_in_group(sorted_codes, n_groups, counts), counts
 
 
 def _order_random_within_group(
@@ -173,14 +170,10 @@ def _order_random_within_group(
     """Row order grouped by code and random inside each group.
 
     One random permutation of the rows gives every row a distinct tie-breaker,
-    so the integer key ``code * n + perm`` is unique and any sort algorithm
-    gives the same order: the split depends only on the seed and the data.
+    so the order depends only on the seed and the data, not on the sort algorithm.
     """
     n = len(codes)
-    perm = rng.permutation(n)
-    if n_groups * n < _KEY_LIMIT:
-        return np.argsort(codes * n + perm)
-    return np.lexsort((perm, codes))
+    return group_order(codes, n_groups, rng.permutation(n), n, distinct=True)
 
 
 def _timestamp_values(data: pd.DataFrame, col: str) -> np.ndarray:
@@ -220,17 +213,9 @@ def _order_by_time_within_group(
     if times.dtype.kind == "i" and len(times):
         lo = int(times.min())
         span = int(times.max()) - lo + 1
-        n = len(times)
-        if n_groups * span * n < _KEY_LIMIT:
-            # The input position makes every key distinct, so the (faster)
-            # unstable sort gives the same order as a stable one.
-            key = (codes * span + (times - lo)) * n + np.arange(n, dtype=np.int64)
-            return np.argsort(key)
-        if n_groups * span < _KEY_LIMIT:
-            return np.argsort(codes * span + (times - lo), kind="stable")
-    # General case: two stable sorts (by time, then by group) keep ties in input order.
-    by_time = np.argsort(times, kind="stable")
-    return by_time[np.argsort(codes[by_time], kind="stable")]
+        if n_groups * span < KEY_LIMIT:  # else times - lo could overflow
+            return group_order(codes, n_groups, times - lo, span)
+    return group_order(codes, n_groups, times)
 
 
 def _assign_by_cut(

@@ -29,13 +29,18 @@ PARAMETERS_TAG = "parameters"
 
 
 def _to_jsonable(value: Any) -> Any:
-    """Convert numpy scalars/arrays and tuples into plain JSON values."""
+    """Convert numpy scalars/arrays and tuples into plain JSON values.
+
+    NaN and +/-inf (a metric that is undefined, e.g. on an empty test set) become
+    ``None`` (JSON ``null``), so they stay numbers-or-missing for the reader
+    rather than turning into strings.
+    """
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
         value = value.tolist()
     if isinstance(value, tuple):
         value = list(value)
     if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
+        return None
     if isinstance(value, list):
         return [_to_jsonable(v) for v in value]
     if isinstance(value, dict):
@@ -43,11 +48,23 @@ def _to_jsonable(value: Any) -> Any:
     return value
 
 
+def _finite_or_none(value: Any) -> Any:
+    """NaN/inf read back from a record (a text record may hold ``NaN`` tokens) -> ``None``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    return value
+
+
 def store_metadata(name: str, value: Any) -> None:
     """Record ``value`` under ``name`` in the output of the current notebook cell.
 
     The value must be JSON-serialisable once numpy scalars and arrays are turned
-    into Python numbers and lists. Outside IPython the call only logs the value.
+    into Python numbers and lists; NaN and infinities are recorded as ``null``
+    (read back as ``None``). Outside IPython the call only logs the value.
 
     Args:
         name: Metric or artefact name, e.g. ``"ndcg_at_10"``.
@@ -57,8 +74,8 @@ def store_metadata(name: str, value: Any) -> None:
         raise ConfigError(f"store_metadata needs a non-empty string name, got {name!r}.")
     payload = {"name": name, "value": _to_jsonable(value)}
     try:
-        json.dumps(payload)
-    except TypeError as err:
+        json.dumps(payload, allow_nan=False)
+    except (TypeError, ValueError) as err:
         raise DataError(
             f"store_metadata({name!r}, ...) needs a JSON-serialisable value, "
             f"got {type(value).__name__}."
@@ -78,7 +95,8 @@ def store_metadata(name: str, value: Any) -> None:
 def read_notebook(path: str | Path) -> dict[str, Any]:
     """Return the values recorded with :func:`store_metadata` in an executed notebook.
 
-    Later records of the same name override earlier ones.
+    Later records of the same name override earlier ones. A value recorded as NaN
+    or infinity comes back as ``None``.
     """
     nbformat = require("nbformat", "notebooks")
     nb = nbformat.read(str(path), as_version=4)
@@ -92,7 +110,7 @@ def read_notebook(path: str | Path) -> dict[str, Any]:
                 record = data[METADATA_MIME]
                 if isinstance(record, str):  # some writers store JSON as text
                     record = json.loads(record)
-                out[record["name"]] = record["value"]
+                out[record["name"]] = _finite_or_none(record["value"])
     return out
 
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 import time
 from types import TracebackType
 
+from recutils.exceptions import StateError
+
 
 class Timer:
     """Measure elapsed wall-clock time with :func:`time.perf_counter`.
+
+    Reading ``interval`` before the first start, or calling ``stop()`` on a timer
+    that is not running, raises :class:`~recutils.exceptions.StateError` (a
+    ``RuntimeError``).
 
     Examples:
         >>> with Timer() as t:
@@ -40,7 +46,7 @@ class Timer:
     def stop(self) -> float:
         """Stop the timer and return the elapsed seconds."""
         if self._start is None:
-            raise RuntimeError("Timer.stop() called before Timer.start().")
+            raise StateError("Timer.stop() called before Timer.start(); start it first.")
         self._interval = time.perf_counter() - self._start
         self._start = None
         return self._interval
@@ -56,7 +62,7 @@ class Timer:
         if self._start is not None:
             return time.perf_counter() - self._start
         if self._interval is None:
-            raise RuntimeError("Timer has not been started.")
+            raise StateError("Timer has not been started; call start() or use it in a with block.")
         return self._interval
 
     def __str__(self) -> str:
@@ -66,5 +72,5 @@ class Timer:
         state = "running" if self.running else "stopped"
         try:
             return f"Timer({state}, {self.interval:0.4f} s)"
-        except RuntimeError:
+        except StateError:
             return "Timer(not started)"

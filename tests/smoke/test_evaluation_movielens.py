@@ -15,19 +15,24 @@ pytestmark = [pytest.mark.realdata]
 K = 10
 
 
-@pytest.fixture(scope="module")
-def ml100k_split(data_mirror):
+_SPLIT: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+
+
+@pytest.fixture
+def ml100k_split(require_dataset):
+    """The stratified split, computed once per module (function-scoped so that it can use
+    ``require_dataset``, which fails instead of skipping under RECUTILS_REQUIRE_DATA=1)."""
     from recutils.datasets.movielens import load_pandas_df
     from recutils.splitting import python_stratified_split
 
-    if not ((data_mirror / "ml-100k").exists() or (data_mirror / "ml-100k.zip").exists()):
-        pytest.skip("ml-100k not in the data mirror")
-    df = load_pandas_df(size="100k")
-    train, test = python_stratified_split(df, ratio=0.75, seed=42)
-    return train, test
+    require_dataset("ml-100k")
+    if "split" not in _SPLIT:
+        df = load_pandas_df(size="100k")
+        _SPLIT["split"] = python_stratified_split(df, ratio=0.75, seed=42)
+    return _SPLIT["split"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def popularity(ml100k_split):
     """Score = number of training ratings of the item; seen items removed; 200 candidates a user."""
     train, test = ml100k_split

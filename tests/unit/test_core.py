@@ -37,6 +37,7 @@ def test_default_columns() -> None:
         (exceptions.CorruptDataError, exceptions.DataError),
         (exceptions.DatasetUnavailableError, OSError),
         (exceptions.ModelFitError, RuntimeError),
+        (exceptions.StateError, RuntimeError),
     ],
 )
 def test_exception_tree(cls: type, builtin: type) -> None:
@@ -84,3 +85,64 @@ def test_core_imports_stay_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"core imports pulled in {out.stdout.strip()}"
+
+
+def test_timer_misuse_raises_a_recutils_error() -> None:
+    """Bug: Timer raised a plain RuntimeError, outside the recutils exception tree."""
+    t = Timer()
+    with pytest.raises(exceptions.StateError, match="start"):
+        _ = t.interval
+    with pytest.raises(exceptions.RecUtilsError):
+        t.stop()
+    assert repr(t) == "Timer(not started)"
+    with t:
+        pass
+    with pytest.raises(exceptions.StateError):
+        t.stop()  # already stopped by the with block
+
+
+@pytest.mark.parametrize("bad", [2.5, 1.5, float("nan"), float("inf"), True, "2", 0])
+def test_splitters_reject_non_integer_min_rating(bad) -> None:
+    """Bug: _check_min_rating accepted 2.5 although min_rating is documented as an integer."""
+    from recutils.splitting import min_rating_filter_pandas, python_stratified_split
+
+    df = pd.DataFrame({"userID": [1, 1, 2], "itemID": [1, 2, 1]})
+    with pytest.raises(exceptions.ConfigError, match="min_rating must be an integer"):
+        min_rating_filter_pandas(df, min_rating=bad)
+    with pytest.raises(exceptions.ConfigError, match="min_rating"):
+        python_stratified_split(df, ratio=0.5, min_rating=bad)
+    assert len(min_rating_filter_pandas(df, min_rating=2.0)) == 2  # an integral float is fine
+
+
+def test_shared_array_helpers_live_in_one_place() -> None:
+    """Duplicated grouping/lookup helpers now come from recutils.utils.arrays, and stay
+    importable from where other modules import them."""
+    import numpy as np
+
+    from recutils.datasets import movielens, sparse, synthetic
+    from recutils.evaluation import _core, beyond, ranking
+    from recutils.splitting import split_utils
+    from recutils.utils import arrays
+
+    for name in ("encode_ids", "stable_argsort", "positions_in_group", "group_starts"):
+        assert getattr(_core, name) is getattr(arrays, name)
+    assert ranking.encode_ids is arrays.encode_ids and beyond.positions_in_group is arrays.positions_in_group
+    assert sparse.in_sorted is arrays.in_sorted and synthetic.join_flags is movielens.join_flags
+    for name in ("_group_codes", "_positions_within_group", "_order_random_within_group",
+                 "_order_by_time_within_group", "_check_min_rating"):
+        assert callable(getattr(split_utils, name))
+    # known answers
+    codes = np.array([2, 0, 2, 1, 0])
+    order = arrays.group_order(codes, 3, np.array([5, 1, 0, 0, 1]), 6)
+    assert order.tolist() == [1, 4, 3, 2, 0]  # by code, then within, then row
+    assert arrays.group_order(codes, 3).tolist() == [1, 4, 3, 0, 2]
+    floats = arrays.group_order(codes, 3, np.array([0.5, 0.1, -1.0, 0.0, 0.1]))
+    assert floats.tolist() == [1, 4, 3, 2, 0]
+    assert arrays.positions_in_group(codes[order], 3).tolist() == [0, 1, 0, 0, 1]
+    pos, found = arrays.search_sorted(np.array([1, 4, 9]), np.array([0, 4, 9, 10]))
+    assert found.tolist() == [False, True, True, False] and pos[found].tolist() == [1, 2]
+    assert arrays.in_sorted(np.array([], dtype=np.int64), np.array([1, 2])).tolist() == [False, False]
+    flags = np.array([[True, False, True], [False, False, False]])
+    assert arrays.join_flags(flags, np.array(["a", "b", "c"], dtype=object)).tolist() == ["a|c", ""]
+    with pytest.raises(exceptions.DataError, match="2 missing"):
+        arrays.factorize(pd.Series([1, None, None]), missing=lambda n: f"{n} missing")

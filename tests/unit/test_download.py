@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import json
+import os
+import shutil
+import socket
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import urllib.error
 import zipfile
@@ -389,3 +395,391 @@ def test_import_is_light():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ----------------------------------------------------------------------------- local HTTP servers
+
+
+class _Server:
+    """A raw-socket HTTP server on 127.0.0.1; ``handler(conn, n)`` answers the n-th request."""
+
+    def __init__(self, handler):
+        self.handler = handler
+        self.hits = 0
+        self.stop = threading.Event()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.1)
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/toy.zip"
+
+    def _loop(self):
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.hits += 1
+            threading.Thread(target=self._serve, args=(conn, self.hits), daemon=True).start()
+
+    def _serve(self, conn, n):
+        try:
+            conn.settimeout(5)
+            conn.recv(65536)
+            self.handler(conn, n)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(handler) -> _Server:
+        servers.append(_Server(handler))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def _ok(payload: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(payload) + payload
+
+
+def _pause(seconds: float) -> None:
+    threading.Event().wait(seconds)  # time.sleep is patched out by _isolated
+
+
+def test_cut_connection_short_read_is_retried_and_part_removed(serve, tmp_path):
+    payload = b"p" * 50_000
+
+    def cut_then_ok(conn, n):
+        if n == 1:  # announces 50,000 bytes, sends 5,000, hangs up
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 50000\r\n\r\n" + payload[:5000])
+        else:
+            conn.sendall(_ok(payload))
+
+    server = serve(cut_then_ok)
+    dest = dl.download_file(server.url, tmp_path / "toy.zip", progress=False, retries=2)
+    assert dest.read_bytes() == payload and server.hits == 2
+    assert not (tmp_path / "toy.zip.part").exists()
+
+
+def test_incomplete_chunked_read_is_retried_then_unavailable(serve, tmp_path):
+    def chunked_cut(conn, n):  # http.client.IncompleteRead on every attempt
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1000\r\n" + b"x" * 100)
+
+    server = serve(chunked_cut)
+    with pytest.raises(DatasetUnavailableError, match="IncompleteRead") as info:
+        dl.download_file(server.url, tmp_path / "toy.zip", progress=False, retries=2)
+    assert server.hits == 3 and "3 attempt" in str(info.value)
+    assert not list(tmp_path.iterdir())  # no .part, no file
+
+
+def test_server_hanging_up_without_answer_is_a_recutils_error(serve, tmp_path):
+    server = serve(lambda conn, n: None)  # RemoteDisconnected (an http.client.HTTPException)
+    with pytest.raises(DatasetUnavailableError):
+        dl.download_file(server.url, tmp_path / "toy.zip", progress=False, retries=1)
+    assert server.hits == 2 and not list(tmp_path.iterdir())
+
+
+def _drip(conn, n):
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+    for _ in range(2000):  # one byte every 10 ms: each read is far faster than the timeout
+        conn.sendall(b"x")
+        _pause(0.01)
+
+
+def test_trickling_server_hits_the_total_deadline_not_a_hang(serve, tmp_path):
+    server = serve(_drip)
+    start = time.monotonic()
+    with pytest.raises(DatasetUnavailableError, match="max_seconds=1") as info:
+        dl.download_file(server.url, tmp_path / "toy.zip", progress=False, timeout=5,
+                         max_seconds=1.0, min_rate=0)
+    assert time.monotonic() - start < 4
+    assert dl.ENV_MAX_SECONDS in str(info.value) and server.hits == 1  # not retried
+    assert not list(tmp_path.iterdir())
+
+
+def test_transfer_below_min_rate_is_abandoned(serve, tmp_path):
+    server = serve(_drip)
+    start = time.monotonic()
+    with pytest.raises(DatasetUnavailableError, match="min_rate"):
+        dl.download_file(server.url, tmp_path / "toy.zip", progress=False, timeout=0.2,
+                         max_seconds=30, min_rate=10_000)
+    assert time.monotonic() - start < 4
+
+
+def test_default_deadline_is_finite_and_settable(monkeypatch):
+    assert dl.default_max_seconds(10) == 300 and dl.default_max_seconds(0.5) == 60
+    monkeypatch.setenv(dl.ENV_MAX_SECONDS, "5")
+    assert dl.default_max_seconds() == 5
+    monkeypatch.setenv(dl.ENV_MAX_SECONDS, "soon")
+    with pytest.raises(ConfigError, match=dl.ENV_MAX_SECONDS):
+        dl.default_max_seconds()
+
+
+# ----------------------------------------------------------------------------- extraction once
+
+
+def _count_calls(monkeypatch, name: str) -> list:
+    calls = []
+    real = getattr(dl, name)
+    monkeypatch.setattr(dl, name, lambda *a, **k: calls.append(a) or real(*a, **k))
+    return calls
+
+
+def test_mirror_zip_is_extracted_once_not_on_every_load(monkeypatch, tmp_path):
+    """Bug: a mirror .zip was re-verified and re-extracted (rmtree + replace) on every load."""
+    mirror = tmp_path / "mirror"
+    archive = make_zip(mirror / "toy.zip")
+    monkeypatch.setenv(dl.ENV_DATA_MIRROR, str(mirror))
+    spec = make_spec("https://example.invalid/toy.zip", md5=md5(archive))
+    extracts = _count_calls(monkeypatch, "_extract_into")
+    hashes = _count_calls(monkeypatch, "file_hash")
+    folder = dl.fetch_dataset(spec, ["a.txt"])
+    inode = (folder / "a.txt").stat().st_ino
+    for _ in range(3):
+        assert dl.fetch_dataset(spec, ["a.txt"]) == folder
+    assert len(extracts) == 1 and len(hashes) == 1  # pinned md5 checked once
+    assert (folder / "a.txt").stat().st_ino == inode
+    marker = json.loads((folder / dl.MARKER).read_text())
+    assert marker["md5"] == md5(archive) and marker["files"] == {"a.txt": 6, "b.txt": 500}
+    # a new archive in the mirror (other size/mtime) is extracted again
+    new = make_zip(mirror / "toy.zip", files={"a.txt": b"new\n"})
+    spec = make_spec("https://example.invalid/toy.zip", md5=md5(new))
+    assert (dl.fetch_dataset(spec, ["a.txt"]) / "a.txt").read_bytes() == b"new\n"
+    assert len(extracts) == 2 and len(hashes) == 2
+    assert not list((tmp_path / "home").glob(".toy*old*"))
+
+
+def test_pinned_md5_mismatch_in_mirror_archive_raises(monkeypatch, tmp_path):
+    mirror = tmp_path / "mirror"
+    make_zip(mirror / "toy.zip")
+    monkeypatch.setenv(dl.ENV_DATA_MIRROR, str(mirror))
+    with pytest.raises(CorruptDataError, match="md5"):
+        dl.fetch_dataset(make_spec("https://example.invalid/toy.zip", md5="0" * 32), ["a.txt"])
+    assert not (tmp_path / "home" / "toy").exists()
+
+
+def test_local_archive_path_is_extracted_next_to_it_not_over_shared_cache(tmp_path):
+    """Bug: local_cache_path=<archive> was extracted over the shared cache's folder."""
+    home = tmp_path / "home"
+    (home / "toy").mkdir(parents=True)
+    (home / "toy" / "a.txt").write_bytes(b"cached copy")
+    archive = make_zip(tmp_path / "mine" / "toy-custom.zip")
+    spec = make_spec("https://example.invalid/toy.zip")
+    folder = dl.fetch_dataset(spec, ["a.txt"], archive)
+    assert folder == tmp_path / "mine" / "toy"
+    assert (folder / "a.txt").read_bytes() == FILES["a.txt"]
+    assert (home / "toy" / "a.txt").read_bytes() == b"cached copy"
+    with pytest.MonkeyPatch.context() as mp:
+        extracts = _count_calls(mp, "_extract_into")
+        assert dl.fetch_dataset(spec, ["a.txt"], archive) == folder and not extracts
+
+
+def test_local_archive_in_read_only_folder_goes_to_a_cache_folder_named_after_it(
+    monkeypatch, tmp_path
+):
+    archive = make_zip(tmp_path / "ro" / "toy.zip")
+    monkeypatch.setattr(dl.os, "access", lambda path, mode: Path(path) != tmp_path / "ro")
+    folder = dl.fetch_dataset(make_spec("https://example.invalid/toy.zip"), ["a.txt"], archive)
+    assert folder.parent.parent == tmp_path / "home" / "local"
+    assert folder.parent.name.startswith("toy.zip-") and (folder / "a.txt").is_file()
+    assert not (tmp_path / "ro" / "toy").exists() and not (tmp_path / "home" / "toy").exists()
+
+
+def test_truncated_file_in_extracted_cache_is_detected_and_reextracted(tmp_path):
+    """Bug: SETUP.md promised corruption detection, but a truncated extracted file was read."""
+    home = tmp_path / "home"
+    make_zip(home / "toy.zip")
+    spec = make_spec("https://example.invalid/toy.zip")
+    folder = dl.fetch_dataset(spec, ["b.txt"])
+    (folder / "b.txt").write_bytes(FILES["b.txt"][:37])  # cut mid-line
+    assert (dl.fetch_dataset(spec, ["b.txt"]) / "b.txt").read_bytes() == FILES["b.txt"]
+    (folder / "a.txt").unlink()  # a deleted file is noticed too
+    assert (dl.fetch_dataset(spec, ["b.txt"]) / "a.txt").read_bytes() == FILES["a.txt"]
+
+
+def test_damaged_extracted_cache_without_archive_is_downloaded_again(monkeypatch, tmp_path):
+    upstream = make_zip(tmp_path / "upstream" / "toy.zip")
+    spec = make_spec(upstream.as_uri())
+    online(monkeypatch)
+    folder = dl.fetch_dataset(spec, ["b.txt"], progress=False)
+    (tmp_path / "home" / "toy.zip").unlink()
+    (folder / "b.txt").write_bytes(b"short")
+    monkeypatch.setenv(dl.ENV_OFFLINE, "1")
+    with pytest.raises(DatasetUnavailableError, match="damaged"):
+        dl.fetch_dataset(spec, ["b.txt"])
+    online(monkeypatch)
+    assert (dl.fetch_dataset(spec, ["b.txt"], progress=False) / "b.txt").read_bytes() == FILES["b.txt"]
+
+
+def test_replace_folder_survives_another_process_winning(monkeypatch, tmp_path):
+    target = tmp_path / "toy"
+    target.mkdir()
+    (target / "f").write_bytes(b"old")
+    with open(target / "f", "rb") as reader:  # a reader of the old folder keeps working
+        source = tmp_path / "new"
+        source.mkdir()
+        (source / "f").write_bytes(b"new")
+        dl._replace_folder(source, target)
+        assert reader.read() == b"old"
+    assert (target / "f").read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy"]
+    real = os.replace
+
+    def won(src, dst):
+        if Path(dst) == target:
+            raise OSError(errno.ENOTEMPTY, "Directory not empty")
+        return real(src, dst)
+
+    monkeypatch.setattr(dl.os, "replace", won)
+    source = tmp_path / "again"
+    source.mkdir()
+    dl._replace_folder(source, target)  # no error: the other copy is kept
+
+
+def test_lock_file_fallback_without_fcntl(monkeypatch, tmp_path):
+    monkeypatch.setattr(dl, "fcntl", None)
+    mirror = tmp_path / "mirror"
+    make_zip(mirror / "toy.zip")
+    monkeypatch.setenv(dl.ENV_DATA_MIRROR, str(mirror))
+    folder = dl.fetch_dataset(make_spec("https://example.invalid/toy.zip"), ["a.txt"])
+    assert (folder / "a.txt").is_file()
+    assert not list((tmp_path / "home").glob(".toy.lockfile"))
+    held = tmp_path / "home" / ".busy.lockfile"
+    held.write_text("123")
+    with pytest.raises(DatasetUnavailableError, match="delete it"):
+        with dl._file_lock(tmp_path / "home", "busy", wait=0.2):
+            pass
+    os.utime(held, (0, 0))  # left over from a crash long ago: taken over
+    with dl._file_lock(tmp_path / "home", "busy", wait=0.2):
+        assert held.exists()
+    assert not held.exists()
+
+
+_CONCURRENT = """
+import sys
+from recutils.datasets import download as dl
+calls = []
+real = dl._extract_into
+dl._extract_into = lambda *a, **k: calls.append(1) or real(*a, **k)
+spec = dl.RemoteArchive(name="toy", url="https://example.invalid/toy.zip")
+for _ in range(15):
+    folder = dl.fetch_dataset(spec, ["a.txt", "b.txt"])
+    assert (folder / "b.txt").read_bytes() == b"beta\\n" * 100
+print(len(calls))
+"""
+
+
+def test_concurrent_loads_from_zip_mirror_all_succeed(tmp_path):
+    """Bug: 29 of 90 concurrent loads from a zip mirror failed (rmtree of a live folder)."""
+    mirror = tmp_path / "mirror"
+    make_zip(mirror / "toy.zip")
+    env = {**os.environ, dl.ENV_DATA_MIRROR: str(mirror), dl.ENV_DATA_HOME: str(tmp_path / "home"),
+           dl.ENV_OFFLINE: "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", _CONCURRENT], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err[-800:] for _, err in results]
+    assert sum(int(out) for out, _ in results) == 1  # extracted exactly once
+    assert sorted(p.name for p in (tmp_path / "home").iterdir()) == [".toy.lock", "toy"]
+
+
+# ----------------------------------------------------------------------------- checksums
+
+
+def test_grouplens_archives_pin_their_published_md5():
+    from recutils.datasets import movielens as ml
+
+    specs = {s.archive.name: s.archive for s in ml._SIZES.values()}
+    assert specs["ml-100k"].md5 == "0e33842e24a9c977be4e0107933c0723"
+    assert specs["ml-100k"].size == 4_924_029
+    assert specs["ml-1m"].md5 == "c4d9eecfca2ab87c1945afe126590906"
+    assert specs["ml-10m"].md5 == "ce571fd55effeba0271552578f2648bd"
+    assert specs["ml-20m"].md5 == "cd245b17a1ae2cc31bb14903e1204af3"
+    assert specs["ml-latest-small"].md5 is None
+    assert specs["ml-latest-small"].md5_url.endswith("ml-latest-small.zip.md5")
+
+
+def test_failed_md5_fetch_refuses_download_unless_allowed(monkeypatch, tmp_path):
+    """Bug: a failed fetch of the published .md5 silently skipped the checksum."""
+    online(monkeypatch)
+    upstream = make_zip(tmp_path / "upstream" / "toy.zip")
+    spec = make_spec(upstream.as_uri(), md5_url=(tmp_path / "upstream" / "gone.md5").as_uri())
+    downloads = _count_calls(monkeypatch, "download_file")
+    with pytest.raises(DatasetUnavailableError, match=dl.ENV_ALLOW_UNVERIFIED):
+        dl.fetch_dataset(spec, ["a.txt"], progress=False)
+    assert not downloads and not (tmp_path / "home" / "toy.zip").exists()
+    folder = dl.fetch_dataset(spec, ["a.txt"], progress=False, allow_unverified=True)
+    assert (folder / "a.txt").is_file()
+    shutil.rmtree(tmp_path / "home")
+    monkeypatch.setenv(dl.ENV_ALLOW_UNVERIFIED, "1")
+    assert (dl.fetch_dataset(spec, ["a.txt"], progress=False) / "a.txt").is_file()
+
+
+# ----------------------------------------------------------------------------- old Pythons
+
+
+def _tar(path: Path, members) -> Path:
+    with tarfile.open(path, "w:gz") as tf:
+        for info, data in members:
+            tf.addfile(info, io.BytesIO(data) if data is not None else None)
+    return path
+
+
+def _member(name, data=b"x", **kw):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    for key, value in kw.items():
+        setattr(info, key, value)
+    return info, data
+
+
+@pytest.mark.parametrize("has_filter", [True, False])
+def test_tar_extraction_is_safe_with_and_without_tar_filters(monkeypatch, tmp_path, has_filter):
+    """Bug: extractall(filter="data") needs Python >= 3.10.12/3.11.4; python_requires is 3.10."""
+    monkeypatch.setattr(dl, "_TAR_HAS_FILTER", has_filter)
+    if not has_filter:
+        monkeypatch.setattr(tarfile.TarFile, "extractall", _no_filter_extractall)
+    good = _tar(tmp_path / "good.tar.gz", [_member("d/f.txt", b"hello"),
+                                           _member("d/link", b"", type=tarfile.SYMTYPE,
+                                                   linkname="f.txt")])
+    out = dl.extract_archive(good, tmp_path / "out")
+    assert (out / "d" / "f.txt").read_bytes() == b"hello"
+    assert (out / "d" / "link").read_bytes() == b"hello"
+    for i, members in enumerate([
+        [_member("../evil.txt")],
+        [_member("/abs_evil.txt")],
+        [_member("link", b"", type=tarfile.SYMTYPE, linkname="/etc"), _member("link/evil")],
+        [_member("up", b"", type=tarfile.SYMTYPE, linkname="../../outside")],
+    ]):
+        bad = _tar(tmp_path / f"bad{i}.tar.gz", members)
+        with pytest.raises(CorruptDataError):
+            dl.extract_archive(bad, tmp_path / f"dest{i}")
+    assert not list(tmp_path.rglob("*evil*"))
+
+
+_real_extractall = tarfile.TarFile.extractall
+
+
+def _no_filter_extractall(self, path=".", members=None, *, numeric_owner=False, **kw):
+    if "filter" in kw:  # an old Python's signature
+        raise TypeError("extractall() got an unexpected keyword argument 'filter'")
+    return _real_extractall(self, path, members, numeric_owner=numeric_owner, filter="fully_trusted")

@@ -120,3 +120,14 @@ def test_chunking_gives_same_answer(train, reco, monkeypatch):
     full = (ev.diversity(train, reco), ev.serendipity(train, reco))
     monkeypatch.setattr(beyond, "_CHUNK", 1)
     assert (ev.diversity(train, reco), ev.serendipity(train, reco)) == pytest.approx(full)
+
+
+def test_categorical_ids_match_numeric_and_string_ids(train, reco):
+    """Bug: beyond._prepare rejected a categorical id column against plain ids."""
+    expected = ev.catalog_coverage(train, reco)
+    cat_reco = reco.astype({"userID": "category", "itemID": "category"})
+    assert ev.catalog_coverage(train, cat_reco) == pytest.approx(expected)
+    assert ev.novelty(train.astype({"itemID": "category"}), reco) == pytest.approx(ev.novelty(train, reco))
+    seen = pd.concat([reco, train.iloc[:1]], ignore_index=True).astype({"userID": "category"})
+    with pytest.raises(DataError, match="already in train_df"):  # the seen check still works
+        ev.catalog_coverage(train, seen)

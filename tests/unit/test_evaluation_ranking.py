@@ -278,3 +278,23 @@ def test_gauc_needs_both_classes():
     p = pd.DataFrame({"userID": [1, 1], "itemID": [1, 2], "prediction": [0.1, 0.2]})
     with pytest.raises(DataError, match="both a positive and a negative"):
         ev.gauc(t, p)
+
+
+def test_categorical_ids_match_numeric_ids(truth, pred):
+    """Bug: a categorical id column was rejected against numeric ids (judged by 'category',
+    not by its categories' dtype)."""
+    expected = ev.precision_at_k(truth, pred, k=2)
+    cat_truth = truth.astype({"userID": "category", "itemID": "category"})
+    assert ev.precision_at_k(cat_truth, pred, k=2) == pytest.approx(expected)
+    assert ev.precision_at_k(truth, pred.astype({"userID": "category"}), k=2) == pytest.approx(expected)
+    assert ev.rmse(cat_truth, pred) == pytest.approx(ev.rmse(truth, pred))
+    # categories of strings are still strings: no silent match of "1" with 1
+    with pytest.raises(ColumnMismatchError, match="userID"):
+        ev.precision_at_k(truth.astype({"userID": str}).astype({"userID": "category"}), pred, k=2)
+
+
+@pytest.mark.parametrize("threshold", [float("nan"), None, float("inf"), "3", 2.5, 0])
+def test_bad_threshold_is_a_recutils_error(truth, pred, threshold):
+    """Bug: threshold NaN/None let a raw ValueError/TypeError through check_relevancy."""
+    with pytest.raises(DataError, match="threshold"):
+        ev.precision_at_k(truth, pred, k=2, relevancy_method="by_threshold", threshold=threshold)

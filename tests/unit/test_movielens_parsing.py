@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import zipfile
 from pathlib import Path
@@ -12,7 +13,13 @@ import pytest
 
 from recutils.datasets import download as dl
 from recutils.datasets import movielens as ml
-from recutils.exceptions import ConfigError, DataError, DatasetUnavailableError, DataWarning
+from recutils.exceptions import (
+    ConfigError,
+    CorruptDataError,
+    DataError,
+    DatasetUnavailableError,
+    DataWarning,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -218,6 +225,13 @@ def test_mirror_zip_archive(monkeypatch, tmp_path):
         for f in src.iterdir():
             zf.write(f, f"ml-100k/{f.name}")
     monkeypatch.setenv(dl.ENV_DATA_MIRROR, str(mirror))
+    # the real ml-100k.zip's MD5 and size are pinned: a toy archive is refused as corrupt ...
+    with pytest.raises(CorruptDataError, match="ml-100k.zip"):
+        ml.load_user_df("100k")
+    # ... and accepted by a spec that pins nothing
+    spec = ml._SIZES["100k"]
+    unpinned = dataclasses.replace(spec.archive, md5=None, size=None)
+    monkeypatch.setitem(ml._SIZES, "100k", dataclasses.replace(spec, archive=unpinned))
     users = ml.load_user_df("100k")
     assert len(users) == 2
     assert (tmp_path / "home" / "ml-100k" / "u.user").is_file()

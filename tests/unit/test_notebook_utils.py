@@ -77,3 +77,28 @@ def test_store_metadata_validates_outside_notebook() -> None:
         nbu.store_metadata("bad", object())
     with pytest.raises(ConfigError):
         nbu.store_metadata("", 1)
+
+
+def test_nan_and_inf_are_recorded_as_null_not_strings(tmp_path: Path) -> None:
+    """Bug: _to_jsonable turned NaN/inf into the strings 'nan'/'inf'."""
+    np = pytest.importorskip("numpy")
+    value = {"ndcg": np.float64("nan"), "curve": [1.0, float("inf"), -np.inf], "n": np.int64(3)}
+    assert nbu._to_jsonable(value) == {"ndcg": None, "curve": [1.0, None, None], "n": 3}
+    assert nbu._to_jsonable(np.array([0.5, np.nan])) == [0.5, None]
+    nbu.store_metadata("undefined", float("nan"))  # accepted, recorded as null
+    cell = nbformat.v4.new_code_cell("store_metadata(...)")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={nbu.METADATA_MIME: {"name": "a", "value": None}}),
+        # a writer that stores the record as JSON text with a bare NaN token
+        nbformat.v4.new_output("display_data",
+                               data={nbu.METADATA_MIME: '{"name": "b", "value": [NaN, 1.5]}'}),
+    ]
+    path = _write(tmp_path / "nan.ipynb", [cell])
+    assert nbu.read_notebook(path) == {"a": None, "b": [None, 1.5]}
+
+
+def test_store_metadata_stays_strict_for_other_values() -> None:
+    with pytest.raises(DataError, match="JSON"):
+        nbu.store_metadata("bad", {"x": {1, 2}})
+    with pytest.raises(DataError, match="JSON"):
+        nbu.store_metadata("bad", b"bytes")

@@ -199,3 +199,73 @@ def test_no_function_mutates_its_input(synth):
     sample_negatives(synth, n_neg=1, seed=0)
     sample_negatives(synth, n_neg=1, method="popularity", seed=0)
     pd.testing.assert_frame_equal(synth, before)
+
+
+# ----------------------------------------------------------------------------- review fixes
+
+
+@pytest.mark.parametrize("ids", [
+    [1.0, np.nan, 2.0],
+    pd.array(["a", None, "b"], dtype="str"),
+    ["a", None, "b"],
+])
+def test_to_csr_missing_ids_raise_data_error(ids):
+    """Bug: to_csr accepted NaN ids silently (a NaN row) and let None in str ids raise TypeError."""
+    df = pd.DataFrame({"userID": ids, "itemID": [1, 2, 3]})
+    with pytest.raises(DataError, match=r"userID has 1 missing id"):
+        to_csr(df)
+    with pytest.raises(DataError, match=r"itemID has 1 missing id"):
+        to_csr(df.rename(columns={"userID": "itemID", "itemID": "userID"}))
+
+
+def test_to_csr_mixed_int_and_str_ids_raise_data_error():
+    """Bug: ints mixed with strings gave a raw TypeError from the sort of the ids."""
+    df = pd.DataFrame({"userID": [1, "a"], "itemID": [1, 2]})
+    with pytest.raises(DataError, match=r"userID mixes id types.*int, str"):
+        to_csr(df)
+
+
+def test_filter_k_core_missing_ids_raise_data_error_naming_column():
+    """Bug: NaN ids made filter_k_core fail with a raw ValueError from np.bincount."""
+    df = pd.DataFrame({"userID": [1, 1, 2], "itemID": [1.0, np.nan, 1.0]})
+    with pytest.raises(DataError, match="itemID has 1 missing id"):
+        filter_k_core(df, k=1)
+
+
+def test_dense_users_completed_vectorized_and_fast():
+    """Bug: _complete_exactly looped over leftover users in Python (11.5 s for 20k users)."""
+    import time
+
+    rng = np.random.default_rng(0)
+    n_users, n_items = 20_000, 30
+    users = np.repeat(np.arange(n_users), 10)
+    items = np.argsort(rng.random((n_users, n_items)), axis=1)[:, :10].ravel()
+    df = pd.DataFrame({"userID": users, "itemID": items})
+    start = time.perf_counter()
+    neg = sample_negatives(df, n_neg=2, per="interaction", seed=1)
+    assert time.perf_counter() - start < 8  # about 1 s; the per-user loop took 11-17 s
+    # every user needs all 20 of its negatives: exactly its complement
+    assert len(neg) == 2 * len(df)
+    both = pd.concat([df, neg], ignore_index=True)
+    assert not both.duplicated().any()
+    assert (both.groupby("userID").size() == n_items).all()
+
+
+def test_exact_completion_follows_the_weights_in_draw_order():
+    from recutils.datasets.sparse import _complete_exactly
+
+    rng = np.random.default_rng(0)
+    n = 40_000
+    empty = np.empty(0, dtype=np.int64)
+    one = _complete_exactly(np.arange(n), empty, empty, np.array([1.0, 3.0, 0.0]), 3, rng)
+    assert one.size == n and np.all(one // 3 == np.arange(n))
+    assert abs(np.mean(one % 3 == 1) - 0.75) < 0.01 and not np.any(one % 3 == 2)
+    # two of three items with weights 1, 1, 8: the first drawn is item 2 with probability 0.8
+    two = _complete_exactly(np.repeat(np.arange(n), 2), empty, empty, np.array([1.0, 1.0, 8.0]), 3,
+                            rng, budget=1000)
+    first = two.reshape(n, 2)[:, 0] % 3
+    assert abs(np.mean(first == 2) - 0.8) < 0.01
+    # taken keys (positives, accepted negatives) are never drawn
+    taken = np.arange(n) * 3 + 2
+    three = _complete_exactly(np.arange(n), taken, empty, np.ones(3), 3, rng)
+    assert not np.isin(three, taken).any()

@@ -84,3 +84,30 @@ def test_custom_column_names():
 def test_dense_request_is_filled_exactly():
     r, _, _ = make_interactions(n_users=20, n_items=20, n_interactions=200, seed=3)
     assert len(r) == 200 and not r.duplicated(["userID", "itemID"]).any()
+
+
+def test_redraws_only_the_shortfall_and_keep_the_same_data():
+    """Bug: each redraw round re-ran np.unique over all keys (mock1000000 took 18 s)."""
+    import recutils.datasets.synthetic as synthetic
+
+    calls = []
+    real = np.unique
+
+    def counting_unique(values, *args, **kwargs):
+        calls.append(np.asarray(values).size)
+        return real(values, *args, **kwargs)
+
+    n = 20_000
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(synthetic.np, "unique", counting_unique)
+        ratings = make_interactions(n_users=300, n_items=300, n_interactions=n, n_groups=3,
+                                    popularity_exponent=1.2, seed=3).ratings
+    assert len(ratings) == n and not ratings.duplicated(["userID", "itemID"]).any()
+    assert len(calls) > 3  # several redraw rounds happened
+    # the first round draws 1.5 n + 16; later rounds only the shortfall (times 1.5), never all keys
+    assert calls[0] == int(n * 1.5) + 16 and max(calls[1:]) < n
+    # same data as the former algorithm (first draws of distinct pairs, in draw order)
+    digest = pd.util.hash_pandas_object(ratings, index=False).sum()
+    again = make_interactions(n_users=300, n_items=300, n_interactions=n, n_groups=3,
+                              popularity_exponent=1.2, seed=3).ratings
+    assert pd.util.hash_pandas_object(again, index=False).sum() == digest
