@@ -21,6 +21,10 @@ if TYPE_CHECKING:  # pragma: no cover
 #: name -> "module:Class". Keep it sorted; one line per model.
 _MODELS: dict[str, str] = {
     "bias": "recutils.models.baselines:BiasBaseline",
+    "cornac_bivae": "recutils.models.cornac:CornacBiVAE",
+    "cornac_bpr": "recutils.models.cornac:CornacBPR",
+    "implicit_als": "recutils.models.implicit:ImplicitALS",
+    "implicit_bpr": "recutils.models.implicit:ImplicitBPR",
     "itemknn": "recutils.models.baselines:ItemKNN",
     "lightfm": "recutils.models.lightfm:LightFMRecommender",
     "popularity": "recutils.models.baselines:Popularity",
