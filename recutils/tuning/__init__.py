@@ -1,0 +1,71 @@
+"""Hyper-parameter tuning of any registered model (``pip install "recutils[tuning]"``).
+
+* :mod:`recutils.tuning.space`: search spaces as data (int / float linear or log /
+  categorical / fixed / conditional), validated against the model's config class, and
+  :func:`generate_param_grid` (Microsoft Recommenders' grid semantics).
+* :mod:`recutils.tuning.objective`: one objective for every model
+  (``create_model -> fit(train) -> evaluate(valid, metric)``), splitter specs.
+* :mod:`recutils.tuning.search`: :func:`tune` (Optuna: TPE, random or grid; pruning;
+  in-memory or database storage; threads and worker processes) returning a
+  :class:`TuningResult`; :func:`load_result` reads a study back from its database.
+* ``python -m recutils.tuning.worker``: a worker for studies shared by many machines.
+
+Optuna is imported only when a study runs (the space and grid helpers need only PyYAML).
+
+Examples:
+    >>> from recutils.tuning import SearchSpace, generate_param_grid
+    >>> SearchSpace({"n_factors": {"type": "int", "low": 8, "high": 64}}).validate("surprise_svd").names
+    ['n_factors']
+    >>> len(generate_param_grid({"k": [10, 20], "shrink": [0.0, 1.0], "seed": 1}))
+    4
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recutils.tuning.objective import (
+    DEFAULT_SPLIT,
+    ITERATIVE_MODELS,
+    SPLITTERS,
+    MetricTarget,
+    Objective,
+    evaluate_model,
+    split_from_spec,
+)
+from recutils.tuning.space import Param, SearchSpace, as_search_space, generate_param_grid, nest_params
+
+_LAZY = {"tune", "TuningResult", "load_result", "make_sampler", "make_pruner", "make_storage",
+         "SAMPLERS", "PRUNERS"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from recutils.tuning import search
+
+        return getattr(search, name)
+    raise AttributeError(f"module 'recutils.tuning' has no attribute {name!r}")
+
+
+__all__ = [
+    "DEFAULT_SPLIT",
+    "ITERATIVE_MODELS",
+    "SPLITTERS",
+    "MetricTarget",
+    "Objective",
+    "Param",
+    "PRUNERS",
+    "SAMPLERS",
+    "SearchSpace",
+    "TuningResult",
+    "as_search_space",
+    "evaluate_model",
+    "generate_param_grid",
+    "load_result",
+    "make_pruner",
+    "make_sampler",
+    "make_storage",
+    "nest_params",
+    "split_from_spec",
+    "tune",
+]

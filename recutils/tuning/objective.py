@@ -1,0 +1,373 @@
+"""One objective for every registered model: ``create_model -> fit(train) -> evaluate(valid)``.
+
+* The model comes from the model registry (:func:`recutils.models.registry.create_model`),
+  the metric from the metric registry (:func:`recutils.evaluation.parse_metric`): its
+  ``higher_is_better`` sets the direction of the study.
+* Validation data are a user-given ``(train, valid)`` pair or a *splitter spec*
+  ``{"name": "python_stratified_split", "ratio": 0.75, ...}`` resolved through the
+  explicit table :data:`SPLITTERS` (never ``eval``): the first part trains, the second
+  validates.
+* Rating metrics (``rmse``, ``mae`` ...) score ``predict(valid)``; ranking and
+  beyond-accuracy metrics score ``recommend_k_items(valid users, top_k=k)`` (seen
+  training items removed).
+* Spark DataFrames (for ``als``, :class:`~recutils.models.als.SparkALS`) stay on Spark:
+  the model fits on the Spark frame and is evaluated with
+  :func:`recutils.spark.evaluation.evaluate`.
+* Iterative models listed in :data:`ITERATIVE_MODELS` are trained a few epochs at a
+  time; after each chunk the validation metric is reported to the trial, so a pruner
+  can stop an unpromising trial early.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from recutils.constants import (
+    DEFAULT_ITEM_COL,
+    DEFAULT_K,
+    DEFAULT_PREDICTION_COL,
+    DEFAULT_RATING_COL,
+    DEFAULT_USER_COL,
+    SEED,
+)
+from recutils.exceptions import ConfigError, DataError
+from recutils.tuning.space import SearchSpace, nest_params
+
+logger = logging.getLogger(__name__)
+
+#: Splitter name -> ``"module:function"``; a spec names one of these.
+SPLITTERS: dict[str, str] = {
+    "leave_last_k_out": "recutils.splitting:leave_last_k_out",
+    "python_chrono_split": "recutils.splitting:python_chrono_split",
+    "python_random_split": "recutils.splitting:python_random_split",
+    "python_stratified_split": "recutils.splitting:python_stratified_split",
+    "spark_chrono_split": "recutils.spark.splitting:spark_chrono_split",
+    "spark_random_split": "recutils.spark.splitting:spark_random_split",
+    "spark_stratified_split": "recutils.spark.splitting:spark_stratified_split",
+}
+
+#: Registered model name -> the config field counting epochs, for models trained a
+#: chunk at a time with ``fit_partial(epochs)`` (intermediate values for pruning).
+ITERATIVE_MODELS: dict[str, str] = {
+    "lightfm": "epochs",
+}
+
+#: The default validation split when none is given: a stratified 75/25 split of train.
+DEFAULT_SPLIT: dict[str, Any] = {"name": "python_stratified_split", "ratio": 0.75}
+
+#: Trial user attribute holding the drawn parameters (flat names).
+PARAMS_ATTR = "recutils_params"
+
+
+def is_spark_frame(df: Any) -> bool:
+    """Whether ``df`` is a Spark DataFrame (checked without importing pyspark)."""
+    return type(df).__module__.startswith("pyspark.") and hasattr(df, "rdd")
+
+
+def _resolve(table: Mapping[str, str], name: str, what: str) -> Callable[..., Any]:
+    if name not in table:
+        raise ConfigError(f"unknown {what} {name!r}; known: {sorted(table)}.")
+    module, attr = table[name].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def split_from_spec(data: Any, spec: Mapping[str, Any] | str, *, seed: int | None = None
+                    ) -> tuple[Any, Any]:
+    """Split ``data`` into ``(train, valid)`` with a splitter spec.
+
+    Args:
+        data: Interactions (pandas, or Spark for the ``spark_*`` splitters).
+        spec: ``{"name": <a key of SPLITTERS>, **keyword arguments}`` or just the name.
+            ``ratio`` defaults to the splitter's; a list ratio must have two parts.
+        seed: Used as the splitter's ``seed`` when it takes one and the spec sets none.
+
+    Raises:
+        ConfigError: an unknown splitter, or an argument it does not take (the message
+            lists the allowed ones).
+    """
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, Mapping) or "name" not in spec:
+        raise ConfigError(
+            f"a split spec is a mapping with a 'name' (one of {sorted(SPLITTERS)}), got {spec!r}.")
+    kwargs = {k: v for k, v in spec.items() if k != "name"}
+    func = _resolve(SPLITTERS, str(spec["name"]), "splitter")
+    params = list(inspect.signature(func).parameters)
+    allowed = params[1:]
+    unknown = [k for k in kwargs if k not in allowed]
+    if unknown:
+        raise ConfigError(f"splitter {spec['name']!r} takes no argument(s) {unknown}; allowed: {allowed}.")
+    if "seed" in allowed and "seed" not in kwargs and seed is not None:
+        kwargs["seed"] = seed
+    ratio = kwargs.get("ratio")
+    if isinstance(ratio, (list, tuple)) and len(ratio) != 2:
+        raise ConfigError(f"a validation split needs two parts, got ratio={ratio!r}.")
+    parts = func(data, **kwargs)
+    if len(parts) != 2:
+        raise ConfigError(f"splitter {spec['name']!r} returned {len(parts)} parts; need 2.")
+    return parts[0], parts[1]
+
+
+@dataclass
+class MetricTarget:
+    """The metric a study optimises.
+
+    Attributes:
+        text: As given (``"ndcg@10"``).
+        name: Canonical registry name (``"ndcg"``).
+        k: List length of ranking metrics (``@k`` or the default).
+        kind: ``"rating"``, ``"ranking"`` or ``"beyond"``.
+        higher_is_better: From the metric registry.
+    """
+
+    text: str
+    name: str
+    k: int
+    kind: str
+    higher_is_better: bool
+
+    @classmethod
+    def parse(cls, text: str, default_k: int = DEFAULT_K) -> MetricTarget:
+        """Parse a metric name through the registry (unknown names: ``ConfigError``)."""
+        from recutils.evaluation import parse_metric
+
+        spec, k = parse_metric(text)
+        return cls(text=text, name=spec.name, k=int(k or default_k), kind=spec.kind,
+                   higher_is_better=spec.higher_is_better)
+
+    @property
+    def direction(self) -> str:
+        """``"maximize"`` or ``"minimize"``."""
+        return "maximize" if self.higher_is_better else "minimize"
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether value ``a`` is strictly better than ``b``."""
+        return a > b if self.higher_is_better else a < b
+
+
+@dataclass
+class Columns:
+    """Column names used by the objective (the recutils defaults)."""
+
+    col_user: str = DEFAULT_USER_COL
+    col_item: str = DEFAULT_ITEM_COL
+    col_rating: str = DEFAULT_RATING_COL
+    col_prediction: str = DEFAULT_PREDICTION_COL
+
+    def model_kwargs(self) -> dict[str, str]:
+        return {"col_user": self.col_user, "col_item": self.col_item,
+                "col_rating": self.col_rating, "col_prediction": self.col_prediction}
+
+    def eval_kwargs(self) -> dict[str, str]:
+        return self.model_kwargs()
+
+
+def evaluate_model(model: Any, train: Any, valid: Any, metric: MetricTarget | str, *,
+                   columns: Columns | None = None, remove_seen: bool = True,
+                   eval_kwargs: Mapping[str, Any] | None = None) -> float:
+    """The value of ``metric`` for a fitted ``model`` on ``valid`` (pandas or Spark).
+
+    Rating metrics score ``predict`` on the validation pairs (pairs the model cannot
+    score, unknown users or items, are left out); ranking and beyond-accuracy metrics
+    score ``recommend_k_items`` for the validation users.
+    """
+    target = metric if isinstance(metric, MetricTarget) else MetricTarget.parse(metric)
+    cols = columns or Columns()
+    kw = {**cols.eval_kwargs(), **dict(eval_kwargs or {})}
+    if is_spark_frame(valid):
+        from recutils.spark.evaluation import evaluate as spark_evaluate
+
+        if target.kind == "rating":
+            pred = model.predict(valid.select(cols.col_user, cols.col_item))
+            pred = pred.dropna(subset=[cols.col_prediction])
+        else:
+            users = valid.select(cols.col_user).distinct()
+            pred = model.recommend_k_items(users, top_k=target.k, remove_seen=remove_seen)
+        extra = {"train_df": train} if target.kind == "beyond" else {}
+        result = spark_evaluate(valid, pred, [target.text], k=target.k, **kw, **extra)
+        return float(result[target.text])
+    from recutils.evaluation import evaluate
+
+    if target.kind == "rating":
+        pairs = valid[[cols.col_user, cols.col_item]]
+        pred = model.predict(pairs)
+        known = pred[cols.col_prediction].notna().to_numpy()
+        if not known.all():
+            logger.debug("%d validation pair(s) cannot be scored; left out", int((~known).sum()))
+        pred = pred.loc[known]
+    else:
+        users = pd.unique(valid[cols.col_user])
+        pred = model.recommend_k_items(users, top_k=target.k, remove_seen=remove_seen)
+    if len(pred) == 0:
+        raise DataError("the model scored no validation row; check that train and valid share users.")
+    extra = {"train_df": train} if target.kind == "beyond" else {}
+    result = evaluate(valid, pred, [target.text], k=target.k, **kw, **extra)
+    return float(result[target.text])
+
+
+@dataclass
+class Objective:
+    """The trial function: draw parameters, fit the model, return the validation metric.
+
+    Instances are picklable when the data are (worker processes receive one).
+
+    Attributes:
+        model: Registered model name.
+        space: The validated :class:`SearchSpace`.
+        train, valid: Training and validation data (pandas or Spark).
+        metric: The :class:`MetricTarget`.
+        model_kwargs: Extra constructor arguments fixed for every trial (column names,
+            ``progress=False`` ...); config fields belong in the space as fixed values.
+        seed: Passed as the model's ``seed`` when its config has one and the space
+            does not set it (trials are then reproducible).
+        prune: Report intermediate values of iterative models (:data:`ITERATIVE_MODELS`).
+        report_every: Epochs per chunk between reports.
+        remove_seen: Remove training items from the ranked lists.
+        eval_kwargs: Extra arguments of ``evaluate`` (``relevancy_method`` ...).
+    """
+
+    model: str
+    space: SearchSpace
+    train: Any
+    valid: Any
+    metric: MetricTarget
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = SEED
+    prune: bool = True
+    report_every: int = 1
+    remove_seen: bool = True
+    columns: Columns = field(default_factory=Columns)
+    eval_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.report_every, bool) or not isinstance(self.report_every, int) \
+                or self.report_every < 1:
+            raise ConfigError(f"report_every must be a positive integer, got {self.report_every!r}.")
+
+    # ---------------------------------------------------------------- params
+    def config_fields(self) -> list[str]:
+        from recutils.models.registry import get_model_class
+
+        return get_model_class(self.model).config_class.field_names()
+
+    def model_params(self, flat: Mapping[str, Any]) -> dict[str, Any]:
+        """Constructor keyword arguments for drawn ``flat`` parameters (seed added)."""
+        params = nest_params(flat)
+        if self.seed is not None and "seed" not in params and "seed" in self.config_fields():
+            params["seed"] = self.seed
+        return params
+
+    def build(self, flat: Mapping[str, Any]) -> Any:
+        """The unfitted model for drawn parameters."""
+        from recutils.models.registry import create_model
+
+        kwargs = {**self.columns.model_kwargs(), **self.model_kwargs, **self.model_params(flat)}
+        return create_model(self.model, **kwargs)
+
+    # ---------------------------------------------------------------- scoring
+    def score(self, model: Any) -> float:
+        return evaluate_model(model, self.train, self.valid, self.metric, columns=self.columns,
+                              remove_seen=self.remove_seen, eval_kwargs=self.eval_kwargs)
+
+    def is_iterative(self) -> bool:
+        return self.prune and self.model in ITERATIVE_MODELS and not is_spark_frame(self.train)
+
+    def __call__(self, trial: Any) -> float:
+        flat = self.space.suggest(trial)
+        trial.set_user_attr(PARAMS_ATTR, _jsonable(flat))
+        model = self.build(flat)
+        start = time.perf_counter()
+        if self.is_iterative():
+            value = self._fit_iteratively(model, trial)
+        else:
+            model.fit(self.train)
+            value = self.score(model)
+        logger.info("trial %s: %s=%.6g in %.2fs with %s", getattr(trial, "number", "?"),
+                    self.metric.text, value, time.perf_counter() - start, flat)
+        if not math.isfinite(value):
+            raise DataError(f"{self.metric.text} is {value} for parameters {flat}.")
+        return value
+
+    def _fit_iteratively(self, model: Any, trial: Any) -> float:
+        from recutils.utils.deps import require
+
+        optuna = require("optuna", "tuning")
+        epochs_field = ITERATIVE_MODELS[self.model]
+        total = int(getattr(model.config, epochs_field))
+        chunk = min(self.report_every, total) if total > 0 else 0
+        model.config = model.config.replace(**{epochs_field: chunk})
+        model.fit(self.train)
+        done = chunk
+        value = self.score(model)
+        trial.report(value, done)
+        while done < total:
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after {done} epoch(s): {self.metric.text}={value:.6g}")
+            step = min(self.report_every, total - done)
+            model.fit_partial(step)
+            done += step
+            value = self.score(model)
+            trial.report(value, done)
+        model.config = model.config.replace(**{epochs_field: total})
+        return value
+
+
+def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in values.items():
+        if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+            v = v.item()
+        out[k] = v
+    return out
+
+
+def resolve_data(train: Any, valid: Any | None, split: Mapping[str, Any] | str | None,
+                 seed: int | None) -> tuple[Any, Any]:
+    """``(train, valid)`` from a given pair, or ``train`` split by ``split`` (default:
+    :data:`DEFAULT_SPLIT`, with ``spark_stratified_split`` for Spark frames)."""
+    if valid is not None and split is not None:
+        raise ConfigError("give either valid or split, not both.")
+    if valid is not None:
+        return train, valid
+    if split is None:
+        split = dict(DEFAULT_SPLIT)
+        if is_spark_frame(train):
+            split["name"] = "spark_stratified_split"
+        logger.info("no validation data given: splitting train with %s", split)
+    return split_from_spec(train, split, seed=seed)
+
+
+def check_frames(train: Any, valid: Any, columns: Sequence[str]) -> None:
+    """Both frames hold ``columns`` (pandas only; Spark frames are checked by the model)."""
+    from recutils.utils.validation import check_columns
+
+    for name, frame in (("train", train), ("valid", valid)):
+        if isinstance(frame, pd.DataFrame):
+            check_columns(frame, list(columns), name=name)
+            if len(frame) == 0:
+                raise DataError(f"{name} is empty.")
+        elif not is_spark_frame(frame):
+            raise DataError(f"{name} must be a pandas or Spark DataFrame, got {type(frame).__name__}.")
+
+
+__all__ = [
+    "DEFAULT_SPLIT",
+    "ITERATIVE_MODELS",
+    "SPLITTERS",
+    "Columns",
+    "MetricTarget",
+    "Objective",
+    "evaluate_model",
+    "is_spark_frame",
+    "resolve_data",
+    "split_from_spec",
+]
