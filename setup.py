@@ -39,7 +39,7 @@ EXTRAS = {
     "lightgbm": ["lightgbm>=4.0"],
     "implicit": ["implicit>=0.7"],
     "tuning": ["optuna>=4.0", "sqlalchemy>=2.0"],
-    "serving": ["fastapi>=0.110", "uvicorn>=0.29", "httpx>=0.27", "redis>=5.0", "pyarrow>=14"],
+    "serving": ["fastapi>=0.110", "uvicorn[standard]>=0.29", "httpx>=0.27", "redis>=5.0", "pyarrow>=14"],
     "loadtest": ["locust>=2.20"],
     "notebooks": [
         "papermill>=2.5",

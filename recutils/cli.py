@@ -8,6 +8,8 @@ Subcommands:
   popularity and item-KNN, print MAP, nDCG, precision, recall, catalog coverage
   and timings, and write every model's top-k lists to a CSV.
 * ``recutils models``: list the registered models.
+* ``recutils serve --artifact PATH | --store URL``: the HTTP recommendation service
+  (:mod:`recutils.serving.app`).
 
 The library never prints; this module is where recutils talks to a terminal.
 """
@@ -72,7 +74,53 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list the registered models")
     models.set_defaults(func=_list_models)
+
+    serve = sub.add_parser(
+        "serve", help="serve recommendations over HTTP from an artifact and/or a store",
+        description="Start the recommendation service (FastAPI + uvicorn; the `serving` extra). "
+                    "Give --artifact (a folder written by recutils.serving.save_artifact, scored "
+                    "on the fly) and/or --store (sqlite:///recs.db or redis://host:port/0).")
+    serve.add_argument("--artifact", type=Path, default=None, help="artifact folder")
+    serve.add_argument("--store", default=None, help="store URL of precomputed recommendations")
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--trust", action="store_true",
+                       help="allow artifacts with pickled files (trusted sources only)")
+    serve.add_argument("--max-k", type=_positive_int, default=100, help="largest k (default 100)")
+    serve.add_argument("--max-batch", type=_positive_int, default=1000,
+                       help="most users or pairs per POST (default 1000)")
+    serve.add_argument("--artifact-root", type=Path, default=None,
+                       help="enable POST /v1/admin/artifact for artifacts under this folder")
+    serve.add_argument("--admin-token", default=None,
+                       help="token the admin endpoint requires (header X-Admin-Token)")
+    serve.add_argument("--log-level", default="warning", help="uvicorn log level")
+    serve.set_defaults(func=_serve)
     return parser
+
+
+def _serve(args: argparse.Namespace, out: TextIO) -> int:
+    """Run ``recutils serve`` until interrupted; return the exit status."""
+    from recutils.exceptions import RecUtilsError
+
+    if args.artifact is None and args.store is None:
+        print("error: give --artifact PATH and/or --store URL", file=sys.stderr)
+        return 2
+    try:
+        from recutils.serving.app import create_app
+        from recutils.utils.deps import require
+
+        uvicorn = require("uvicorn", "serving")
+        app = create_app(artifact=args.artifact, store=args.store, trust=args.trust,
+                         max_k=args.max_k, max_batch=args.max_batch,
+                         artifact_root=args.artifact_root, admin_token=args.admin_token)
+    except RecUtilsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"recutils serve: {app.state.service.mode} on http://{args.host}:{args.port} "
+          "(docs at /docs)", file=out, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+                access_log=False)
+    return 0
 
 
 def _list_models(args: argparse.Namespace, out: TextIO) -> int:

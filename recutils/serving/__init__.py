@@ -1,0 +1,76 @@
+"""Operationalize models: artifacts, batch scoring, stores and an HTTP service.
+
+* :mod:`~recutils.serving.artifacts`: :func:`save_artifact` / :func:`load_model`
+  (checksums, versions, no unpickling by default).
+* :mod:`~recutils.serving.batch`: :func:`batch_recommend` (chunks, Parquet/CSV, store)
+  and :func:`batch_recommend_spark`.
+* :mod:`~recutils.serving.stores`: SQLite and Redis stores with atomic set swaps
+  (:func:`open_store`).
+* :mod:`~recutils.serving.service` / :mod:`~recutils.serving.app`: the service and its
+  FastAPI app (``recutils serve``). FastAPI, uvicorn and redis are imported only when
+  used (``pip install "recutils[serving]"``).
+"""
+
+from recutils.serving.artifacts import (
+    ARTIFACT_FORMAT_VERSION,
+    ArtifactError,
+    ArtifactInfo,
+    ArtifactIntegrityError,
+    ArtifactVersionError,
+    UntrustedArtifactError,
+    artifact_info,
+    load_artifact,
+    load_model,
+    save_artifact,
+    verify_artifact,
+)
+from recutils.serving.batch import (
+    BatchResult,
+    batch_recommend,
+    batch_recommend_spark,
+    popularity_fallback,
+)
+from recutils.serving.service import RecommendationService, ServiceError
+from recutils.serving.stores import (
+    RecommendationStore,
+    RedisStore,
+    SQLiteStore,
+    StoreError,
+    StoreSetInfo,
+    open_store,
+)
+
+
+def create_app(*args, **kwargs):  # noqa: ANN002, ANN003 - thin lazy wrapper
+    """The FastAPI app (see :func:`recutils.serving.app.create_app`); imports FastAPI now."""
+    from recutils.serving.app import create_app as _create_app
+
+    return _create_app(*args, **kwargs)
+
+
+__all__ = [
+    "ARTIFACT_FORMAT_VERSION",
+    "ArtifactError",
+    "ArtifactInfo",
+    "ArtifactIntegrityError",
+    "ArtifactVersionError",
+    "BatchResult",
+    "RecommendationService",
+    "RecommendationStore",
+    "RedisStore",
+    "SQLiteStore",
+    "ServiceError",
+    "StoreError",
+    "StoreSetInfo",
+    "UntrustedArtifactError",
+    "artifact_info",
+    "batch_recommend",
+    "batch_recommend_spark",
+    "create_app",
+    "load_artifact",
+    "load_model",
+    "open_store",
+    "popularity_fallback",
+    "save_artifact",
+    "verify_artifact",
+]

@@ -1,0 +1,340 @@
+"""The HTTP service (FastAPI): ``create_app(service)``; run it with ``recutils serve``.
+
+Endpoints (JSON; the OpenAPI schema is at ``/openapi.json``, docs at ``/docs``):
+
+* ``GET /health``: ``{"status": "ok", ...}`` (503 when the store cannot be read).
+* ``GET /v1/recommendations/{user_id}?k=10``: the user's top-k.
+* ``POST /v1/recommendations`` ``{"user_ids": [...], "k": 10}``: a batch.
+* ``GET /v1/similar-items/{item_id}?k=10``: where the model has item similarities
+  (SAR, item-KNN).
+* ``POST /v1/score`` ``{"pairs": [{"user_id": ..., "item_id": ...}]}``: model scores.
+* ``GET /v1/model``: model name, version, trained-at and metrics; store set info.
+* ``POST /v1/admin/artifact`` ``{"path": "name"}``: hot-swap to another artifact under
+  the configured artifact root (only when one is configured).
+
+A recommendation answer is ``{"user_id", "k", "source": "store"|"model"|"popularity",
+"fallback": bool, "version", "items": [{"item_id", "score", "rank"}]}``; unknown users
+get the popularity fallback, ``"fallback": true``.
+
+Every error is a JSON ``{"error": {"code", "message"}}`` with a 4xx status: bad ``k``
+or ids (422), oversized batches or bodies (413), unknown items (404), endpoints the
+served model does not support (400). An unexpected exception is logged and answered
+with a JSON 500 without internals (none is expected: the tests send hostile input).
+"""
+
+
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+from recutils.exceptions import RecUtilsError
+from recutils.serving.service import RecommendationService, ServiceError
+from recutils.serving.stores import StoreError
+from recutils.utils.deps import require
+
+logger = logging.getLogger(__name__)
+
+#: Largest request body accepted (bytes).
+MAX_BODY_BYTES = 1 * 2**20
+#: Static cap on list lengths in the request schema (the service's max_batch is lower).
+SCHEMA_MAX_ITEMS = 100_000
+
+
+def _json(content: Any, status: int = 200) -> Any:
+    from starlette.responses import Response
+
+    return Response(json.dumps(content, separators=(",", ":"), ensure_ascii=False,
+                               allow_nan=False), status_code=status,
+                    media_type="application/json")
+
+
+def _error(status: int, code: str, message: str, details: Any = None) -> Any:
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    if details is not None:
+        body["error"]["details"] = details
+    return _json(body, status)
+
+
+class _BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes gets a JSON 413."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("method") not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.limit
+                except ValueError:
+                    too_big = True
+                if too_big:
+                    await _error(413, "body_too_large",
+                                 f"request body over {self.limit} bytes.")(scope, receive, send)
+                    return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.limit:
+                await _error(413, "body_too_large",
+                             f"request body over {self.limit} bytes.")(scope, receive, send)
+                return
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        payload = b"".join(chunks)
+        sent = False
+
+        async def replay() -> dict:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": payload, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class _StoreFastPath:
+    """ASGI middleware: plain store-backed ``GET /v1/recommendations/{user_id}[?k=N]``.
+
+    In store-only mode this lookup is the hot endpoint; answering it before FastAPI's
+    routing and parameter validation about halves the per-request cost. Only the happy
+    path is taken here: any other query string, an id with ``/``, or a request the
+    service refuses (bad ``k``, malformed id) falls through to the FastAPI route, which
+    gives the same answer or the documented error (and keeps the OpenAPI schema).
+    """
+
+    PREFIX = "/v1/recommendations/"
+
+    def __init__(self, app: Any, service: RecommendationService) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        svc = self.service
+        if (scope["type"] == "http" and scope.get("method") == "GET"
+                and svc.store is not None and svc.state.model is None):
+            path: str = scope.get("path", "")
+            if path.startswith(self.PREFIX):
+                user_id = path[len(self.PREFIX):]
+                k = _simple_k(scope.get("query_string", b""))
+                if user_id and "/" not in user_id and k is not None:
+                    try:
+                        body = svc.recommend(user_id, k)
+                    except RecUtilsError:  # the FastAPI route answers with the error
+                        body = None
+                    if body is not None:
+                        await _json(body)(scope, receive, send)
+                        return
+        await self.app(scope, receive, send)
+
+
+def _simple_k(query: bytes) -> int | None:
+    """``k`` of an empty or ``k=<digits>`` query string; ``None`` for anything else."""
+    if not query:
+        return 10
+    if query.startswith(b"k=") and 2 < len(query) <= 6 and query[2:].isdigit():
+        return int(query[2:])
+    return None
+
+
+def create_app(service: RecommendationService | None = None, *,
+               artifact: str | Path | None = None, store: Any = None, trust: bool = False,
+               max_k: int = 100, max_batch: int = 1000,
+               artifact_root: str | Path | None = None,
+               admin_token: str | None = None) -> Any:
+    """The FastAPI app over a :class:`RecommendationService` (built from the keywords
+    when ``service`` is not given). The service is at ``app.state.service``."""
+    fastapi = require("fastapi", "serving")
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.encoders import jsonable_encoder
+    from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    if service is None:
+        service = RecommendationService(artifact=artifact, store=store, trust=trust,
+                                        max_k=max_k, max_batch=max_batch,
+                                        artifact_root=artifact_root, admin_token=admin_token)
+    svc = service
+
+    Id = Union[StrictInt, Annotated[StrictStr, Field(min_length=1, max_length=256)]]
+
+    class Item(BaseModel):
+        item_id: Any = Field(description="Item id (integer or string, as in training).")
+        score: float | None = Field(description="Model score (null when not finite).")
+        rank: int = Field(description="1-based rank.")
+
+    class Recommendations(BaseModel):
+        user_id: Any
+        k: int
+        source: str = Field(description="store, model or popularity (the fallback).")
+        fallback: bool = Field(description="True when the user got the popularity fallback.")
+        version: str | None = Field(description="Artifact digest prefix or store set.")
+        items: list[Item]
+
+    class BatchRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        user_ids: list[Id] = Field(max_length=SCHEMA_MAX_ITEMS,
+                                   description="User ids (at most the service's max_batch).")
+        k: StrictInt = Field(10, description="Items per user, 1..max_k.")
+
+    class BatchResponse(BaseModel):
+        k: int
+        results: list[Recommendations]
+
+    class Similar(BaseModel):
+        item_id: Any
+        k: int
+        version: str | None
+        items: list[Item]
+
+    class Pair(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        user_id: Id
+        item_id: Id
+
+    class ScoreRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        pairs: list[Pair] = Field(max_length=SCHEMA_MAX_ITEMS)
+
+    class Score(BaseModel):
+        user_id: Any
+        item_id: Any
+        score: float | None
+        known: bool
+
+    class ScoreResponse(BaseModel):
+        version: str | None
+        scores: list[Score]
+
+    class SwapRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        path: Annotated[StrictStr, Field(min_length=1, max_length=1024)]
+
+    class ErrorBody(BaseModel):
+        code: str
+        message: str
+
+    class ErrorResponse(BaseModel):
+        error: ErrorBody
+
+    errors = {code: {"model": ErrorResponse} for code in (400, 404, 413, 422)}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        yield
+        svc.close()
+
+    app = fastapi.FastAPI(
+        lifespan=lifespan,
+        title="recutils recommendation service",
+        version=_version(),
+        description="Top-k recommendations from a store of precomputed lists or a model "
+                    "artifact; unknown users get the popularity fallback.",
+    )
+    app.state.service = svc
+    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(_StoreFastPath, service=svc)
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Any, exc: ServiceError) -> Any:
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(StoreError)
+    async def _store_error(request: Any, exc: StoreError) -> Any:
+        logger.warning("store unavailable: %s", exc)
+        return _error(503, "store_unavailable", "the recommendation store cannot be read now.")
+
+    @app.exception_handler(RecUtilsError)
+    async def _recutils_error(request: Any, exc: RecUtilsError) -> Any:
+        return _error(422, type(exc).__name__, str(exc)[:500])
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Any, exc: RequestValidationError) -> Any:
+        try:
+            details = jsonable_encoder(
+                [{k: v for k, v in e.items() if k in ("loc", "msg", "type")}
+                 for e in exc.errors()])
+            json.dumps(details)
+        except (TypeError, ValueError):
+            details = None
+        return _error(422, "invalid_request", "the request is malformed.", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Any, exc: StarletteHTTPException) -> Any:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Any, exc: Exception) -> Any:
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error(500, "internal_error", "unexpected error; see the service log.")
+
+    Query = fastapi.Query
+    KQuery = Annotated[int, Query(description="Items to return, 1..max_k.")]
+
+    @app.get("/health", tags=["service"])
+    async def health() -> Any:
+        out = svc.health()
+        return _json(out, 200 if out["status"] == "ok" else 503)
+
+    @app.get("/v1/recommendations/{user_id}", response_model=Recommendations,
+             responses=errors, tags=["recommendations"])
+    async def recommend(user_id: str, k: KQuery = 10) -> Any:
+        if svc.state.model is None:  # store lookups are short: answered on the event loop
+            return _json(svc.recommend(user_id, k))
+        return _json(await run_in_threadpool(svc.recommend, user_id, k))
+
+    @app.post("/v1/recommendations", response_model=BatchResponse, responses=errors,
+              tags=["recommendations"])
+    async def recommend_many(body: BatchRequest) -> Any:
+        return _json(await run_in_threadpool(svc.recommend_many, body.user_ids, body.k))
+
+    @app.get("/v1/similar-items/{item_id}", response_model=Similar, responses=errors,
+             tags=["recommendations"])
+    async def similar(item_id: str, k: KQuery = 10) -> Any:
+        return _json(await run_in_threadpool(svc.similar_items, item_id, k))
+
+    @app.post("/v1/score", response_model=ScoreResponse, responses=errors, tags=["scoring"])
+    async def score(body: ScoreRequest) -> Any:
+        pairs = [(p.user_id, p.item_id) for p in body.pairs]
+        return _json(await run_in_threadpool(svc.score, pairs))
+
+    @app.get("/v1/model", tags=["service"])
+    async def model() -> Any:
+        return _json(await run_in_threadpool(svc.model_info))
+
+    if svc.artifact_root is not None:
+        @app.post("/v1/admin/artifact", responses=errors, tags=["admin"])
+        async def swap(body: SwapRequest,
+                       x_admin_token: Annotated[str | None, fastapi.Header()] = None) -> Any:
+            if svc.admin_token is not None and x_admin_token != svc.admin_token:
+                return _error(403, "forbidden", "missing or wrong X-Admin-Token.")
+            info = await run_in_threadpool(svc.swap_artifact_by_name, body.path)
+            return _json({"swapped": True, "model": info.model, "version": info.digest[:12]})
+
+    return app
+
+
+def _version() -> str:
+    from recutils import __version__
+
+    return __version__
+
+
+__all__ = ["create_app", "MAX_BODY_BYTES"]

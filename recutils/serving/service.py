@@ -1,0 +1,409 @@
+"""The recommendation service, without HTTP: what the FastAPI app (``app.py``) calls.
+
+:class:`RecommendationService` answers from a **store** of precomputed lists, from a
+model **artifact** scored on the fly, or both (store first; the artifact also serves
+``score`` and ``similar-items``). It holds its serving state (model, artifact info,
+fallback list, id types) in one immutable :class:`ServingState` object; a request reads
+that reference once and uses it to the end. :meth:`RecommendationService.swap_artifact`
+loads and warms a new artifact *beside* the old one and then replaces the reference (a
+single atomic assignment), so requests in flight finish on the old model, new requests
+get the new one, and none is dropped or sees a half-loaded model.
+
+Unknown users get the **popularity fallback** (the items most users had in training;
+for a store, the list recorded with the set), marked ``"fallback": true`` and
+``"source": "popularity"`` in the response.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recutils.exceptions import RecUtilsError
+from recutils.serving.artifacts import ArtifactError, ArtifactInfo, load_artifact, resolve_under
+from recutils.serving.batch import popularity_fallback
+from recutils.serving.stores import RecommendationStore, StoreSetInfo, open_store
+
+logger = logging.getLogger(__name__)
+
+#: Longest id accepted (characters).
+MAX_ID_CHARS = 256
+_INT_RE = re.compile(r"^[+-]?\d{1,19}$")
+_INT64_MAX = 2**63 - 1
+
+
+class ServiceError(RecUtilsError, ValueError):
+    """A request the service refuses; ``status`` is the HTTP status it maps to (4xx)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ServingState:
+    """One consistent snapshot of what the service serves (replaced whole on a swap)."""
+
+    model: Any | None
+    info: ArtifactInfo | None
+    fallback: list[tuple[Any, float]] = field(default_factory=list)
+    user_id_type: str = "str"
+    item_id_type: str = "str"
+    loaded_at: float = 0.0
+
+
+def _id_type(index: pd.Index) -> str:
+    if pd.api.types.is_integer_dtype(index.dtype) and not pd.api.types.is_bool_dtype(index.dtype):
+        return "int"
+    return "str"
+
+
+def parse_id(raw: Any, id_type: str, what: str) -> int | str:
+    """An id from a request, checked and converted to the type the model/store uses.
+
+    Raises:
+        ServiceError(422): empty, longer than :data:`MAX_ID_CHARS`, control or
+            surrogate characters, or not an integer where ids are integers.
+    """
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise ServiceError(422, "invalid_id", f"{what} must be a string or an integer.")
+    text = str(raw)
+    if not text or len(text) > MAX_ID_CHARS:
+        raise ServiceError(422, "invalid_id",
+                           f"{what} must have 1 to {MAX_ID_CHARS} characters, got {len(text)}.")
+    if any(unicodedata.category(ch) in ("Cc", "Cs", "Cf") for ch in text):
+        raise ServiceError(422, "invalid_id", f"{what} contains control or format characters.")
+    if id_type == "int":
+        if not _INT_RE.match(text):
+            raise ServiceError(422, "invalid_id",
+                               f"{what} must be an integer for this model, got {text[:40]!r}.")
+        value = int(text)
+        if abs(value) > _INT64_MAX:
+            raise ServiceError(422, "invalid_id", f"{what} is out of the 64-bit range.")
+        return value
+    return text
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _score(value: Any) -> float | None:
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _items(pairs: Sequence[tuple[Any, Any]], k: int) -> list[dict[str, Any]]:
+    return [{"item_id": _plain(item), "score": _score(score) if score is not None else None,
+             "rank": rank} for rank, (item, score) in enumerate(pairs[:k], start=1)]
+
+
+def similar_items_supported(model: Any) -> bool:
+    """Whether :meth:`RecommendationService.similar_items` works for ``model``."""
+    return model is not None and (hasattr(model, "get_item_based_topk")
+                                  or getattr(model, "item_similarity_", None) is not None)
+
+
+class RecommendationService:
+    """Answers recommendation requests from a store, an artifact, or both.
+
+    Args:
+        artifact: An artifact folder (scored on the fly; swappable).
+        store: A store or store URL of precomputed lists.
+        trust: Allow artifacts with pickled files (see :func:`load_artifact`).
+        max_k: Largest ``k`` accepted.
+        max_batch: Most users (or pairs) in one POST.
+        artifact_root: Folder under which ``swap_artifact_by_name`` may load artifacts
+            (the HTTP admin endpoint exists only when this is set).
+        admin_token: Token the admin endpoint requires (header ``X-Admin-Token``).
+    """
+
+    def __init__(self, artifact: str | Path | None = None,
+                 store: RecommendationStore | str | None = None, *, trust: bool = False,
+                 max_k: int = 100, max_batch: int = 1000,
+                 artifact_root: str | Path | None = None,
+                 admin_token: str | None = None) -> None:
+        if artifact is None and store is None:
+            raise ArtifactError("the service needs an artifact, a store, or both.")
+        self.trust = bool(trust)
+        self.max_k = int(max_k)
+        self.max_batch = int(max_batch)
+        self.artifact_root = None if artifact_root is None else Path(artifact_root).resolve()
+        self.admin_token = admin_token
+        self.store = open_store(store) if isinstance(store, (str, Path)) else store
+        self._swap_lock = threading.Lock()
+        self._state = ServingState(model=None, info=None)
+        if artifact is not None:
+            self.swap_artifact(artifact)
+        self.started_at = time.time()
+
+    # ------------------------------------------------------------ state
+    @property
+    def state(self) -> ServingState:
+        """The current snapshot (read once per request)."""
+        return self._state
+
+    @property
+    def mode(self) -> str:
+        """``"store"``, ``"artifact"`` or ``"store+artifact"``."""
+        has_model = self._state.model is not None
+        if self.store is not None:
+            return "store+artifact" if has_model else "store"
+        return "artifact"
+
+    def _build_state(self, path: str | Path) -> ServingState:
+        loaded = load_artifact(path, trust=self.trust)
+        model = loaded.model
+        if not hasattr(model, "recommend_k_items") or not hasattr(model, "user_ids_"):
+            raise ArtifactError(f"{path} holds a {loaded.info.model!r} model, which does not "
+                                "recommend items to users; it cannot be served.")
+        if hasattr(model, "progress"):
+            model.progress = False
+        state = ServingState(
+            model=model, info=loaded.info, fallback=popularity_fallback(model, self.max_k),
+            user_id_type=_id_type(model.user_ids_), item_id_type=_id_type(model.item_ids_),
+            loaded_at=time.time())
+        if len(model.user_ids_):  # warm up: the first real request should not pay for it
+            model.recommend_k_items([model.user_ids_[0]], top_k=1)
+        return state
+
+    def swap_artifact(self, path: str | Path) -> ArtifactInfo:
+        """Load (and warm up) an artifact, then make it the served one atomically.
+
+        On any error the current artifact stays served and the error is raised.
+        """
+        with self._swap_lock:
+            state = self._build_state(path)
+            self._state = state
+        logger.info("serving artifact %s (%s, %s)", path, state.info.model, state.info.digest[:12])
+        return state.info
+
+    def swap_artifact_by_name(self, name: str) -> ArtifactInfo:
+        """:meth:`swap_artifact` for a name relative to ``artifact_root`` (no traversal)."""
+        if self.artifact_root is None:
+            raise ServiceError(404, "not_enabled", "artifact swapping is not enabled.")
+        try:
+            path = resolve_under(self.artifact_root, name)
+        except ArtifactError as err:
+            raise ServiceError(422, "invalid_path", str(err)) from err
+        if not path.is_dir():
+            raise ServiceError(404, "not_found", f"no artifact {name!r} under the artifact root.")
+        try:
+            return self.swap_artifact(path)
+        except ArtifactError as err:
+            raise ServiceError(422, "invalid_artifact", str(err)) from err
+
+    # ------------------------------------------------------------ checks
+    def check_k(self, k: Any) -> int:
+        """``k`` in ``[1, max_k]``, else :class:`ServiceError` (422)."""
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= self.max_k:
+            raise ServiceError(422, "invalid_k", f"k must be an integer in [1, {self.max_k}], "
+                                                 f"got {k!r}.")
+        return int(k)
+
+    def check_batch(self, n: int, what: str) -> None:
+        """At most ``max_batch`` entries, else :class:`ServiceError` (413)."""
+        if n > self.max_batch:
+            raise ServiceError(413, "batch_too_large",
+                               f"{n} {what} in one request; at most {self.max_batch} allowed.")
+        if n == 0:
+            raise ServiceError(422, "empty_batch", f"no {what} given.")
+
+    # ------------------------------------------------------------ answers
+    def _user_type(self, state: ServingState) -> str:
+        if self.store is not None:
+            info = self.store.info()
+            if info is not None:
+                return info.user_id_type
+        return state.user_id_type if state.model is not None else "str"
+
+    def recommend(self, user_id: Any, k: int) -> dict[str, Any]:
+        """Top-``k`` for one user: store, else the model, else the popularity fallback."""
+        k = self.check_k(k)
+        state = self._state
+        if self.store is not None:
+            key = str(parse_id(user_id, "str", "user_id"))
+            int_like = bool(_INT_RE.match(key))
+            if int_like:
+                key = str(int(key))
+            info, recs = self.store.lookup(key)
+            if info is not None and info.user_id_type == "int" and not int_like:
+                raise ServiceError(422, "invalid_id", "user_id must be an integer for this "
+                                                      f"store, got {key[:40]!r}.")
+            if info is not None and info.user_id_type == "int":
+                user_id = int(key)
+            if recs is not None and info is not None:
+                return self._answer(user_id, k, "store", recs, version=f"store-v{info.version}")
+            if state.model is None:
+                fallback = info.fallback if info is not None else []
+                return self._answer(user_id, k, "popularity", fallback,
+                                    version=f"store-v{info.version}" if info else None)
+        return self._recommend_model(state, user_id, k)
+
+    def _recommend_model(self, state: ServingState, user_id: Any, k: int) -> dict[str, Any]:
+        model = state.model
+        uid = parse_id(user_id, state.user_id_type, "user_id")
+        version = state.info.digest[:12] if state.info else None
+        if uid not in model.user_ids_:
+            return self._answer(uid, k, "popularity", state.fallback, version=version)
+        frame = model.recommend_k_items([uid], top_k=k)
+        pairs = list(zip(frame[model.col_item].tolist(), frame[model.col_prediction].tolist()))
+        return self._answer(uid, k, "model", pairs, version=version)
+
+    @staticmethod
+    def _answer(user_id: Any, k: int, source: str, pairs: Sequence[tuple[Any, Any]],
+                version: str | None) -> dict[str, Any]:
+        return {"user_id": _plain(user_id), "k": k, "source": source,
+                "fallback": source == "popularity", "version": version,
+                "items": _items(pairs, k)}
+
+    def recommend_many(self, user_ids: Sequence[Any], k: int) -> dict[str, Any]:
+        """:meth:`recommend` for a batch (at most ``max_batch`` users; each id checked first)."""
+        self.check_batch(len(user_ids), "user ids")
+        k = self.check_k(k)
+        state = self._state
+        if self.store is None or state.model is None:
+            # every id is validated before any work, so a bad one fails the whole request
+            id_type = self._user_type(state)
+            for uid in user_ids:
+                parse_id(uid, id_type, "user_id")
+        if self.store is not None:
+            return {"k": k, "results": [self.recommend(uid, k) for uid in user_ids]}
+        model = state.model
+        ids = [parse_id(u, state.user_id_type, "user_id") for u in user_ids]
+        known = [u for u in dict.fromkeys(ids) if u in model.user_ids_]
+        by_user: dict[Any, list[tuple[Any, Any]]] = {}
+        if known:
+            frame = model.recommend_k_items(known, top_k=k)
+            for uid, item, score in zip(frame[model.col_user].tolist(),
+                                        frame[model.col_item].tolist(),
+                                        frame[model.col_prediction].tolist()):
+                by_user.setdefault(uid, []).append((item, score))
+        version = state.info.digest[:12] if state.info else None
+        results = []
+        for uid in ids:
+            if uid in model.user_ids_:
+                results.append(self._answer(uid, k, "model", by_user.get(uid, []), version))
+            else:
+                results.append(self._answer(uid, k, "popularity", state.fallback, version))
+        return {"k": k, "results": results}
+
+    def _require_model(self, what: str) -> ServingState:
+        state = self._state
+        if state.model is None:
+            raise ServiceError(400, "unsupported",
+                               f"{what} needs a model artifact; this service runs from a store "
+                               "only (start it with --artifact).")
+        return state
+
+    def similar_items(self, item_id: Any, k: int) -> dict[str, Any]:
+        """Items most similar to ``item_id`` (SAR's item-based top-k, item-KNN's neighbours)."""
+        k = self.check_k(k)
+        state = self._require_model("similar-items")
+        model = state.model
+        if not similar_items_supported(model):
+            raise ServiceError(400, "unsupported",
+                               f"the {state.info.model!r} model has no item similarity.")
+        iid = parse_id(item_id, state.item_id_type, "item_id")
+        pos = model.item_ids_.get_indexer([iid])[0]
+        if pos < 0:
+            raise ServiceError(404, "unknown_item", f"item {iid!r} is not known to the model.")
+        if hasattr(model, "get_item_based_topk"):
+            frame = model.get_item_based_topk(pd.DataFrame({model.col_item: [iid]}), top_k=k)
+            pairs = list(zip(frame[model.col_item].tolist(),
+                             frame[model.col_prediction].tolist()))
+        else:
+            sim = model.item_similarity_
+            row = np.asarray(sim[pos].toarray() if hasattr(sim, "toarray") else sim[pos],
+                             dtype=np.float64).ravel().copy()
+            row[pos] = -np.inf
+            row[row <= 0] = -np.inf
+            from recutils.models.base import top_k_per_row
+
+            idx, val = top_k_per_row(row[None, :], k)
+            pairs = [(model.item_ids_[i], v) for i, v in zip(idx[0], val[0]) if np.isfinite(v)]
+        return {"item_id": _plain(iid), "k": k,
+                "version": state.info.digest[:12] if state.info else None,
+                "items": _items(pairs, k)}
+
+    def score(self, pairs: Sequence[tuple[Any, Any]]) -> dict[str, Any]:
+        """Model scores of (user, item) pairs; unknown users or items get ``null``."""
+        self.check_batch(len(pairs), "pairs")
+        state = self._require_model("score")
+        model = state.model
+        users = [parse_id(u, state.user_id_type, "user_id") for u, _ in pairs]
+        items = [parse_id(i, state.item_id_type, "item_id") for _, i in pairs]
+        u_idx = model.user_ids_.get_indexer(users)
+        i_idx = model.item_ids_.get_indexer(items)
+        known = (u_idx >= 0) & (i_idx >= 0)
+        scores: list[float | None] = [None] * len(pairs)
+        if known.any():
+            sub = pd.DataFrame({model.col_user: [u for u, ok in zip(users, known) if ok],
+                                model.col_item: [i for i, ok in zip(items, known) if ok]})
+            pred = model.predict(sub)[model.col_prediction].tolist()
+            for pos, value in zip(np.flatnonzero(known), pred):
+                scores[pos] = _score(value)
+        return {"version": state.info.digest[:12] if state.info else None,
+                "scores": [{"user_id": _plain(u), "item_id": _plain(i), "score": s,
+                            "known": bool(ok)}
+                           for u, i, s, ok in zip(users, items, scores, known)]}
+
+    def model_info(self) -> dict[str, Any]:
+        """Name, version, training time and metrics of what is served."""
+        state = self._state
+        out: dict[str, Any] = {"mode": self.mode, "max_k": self.max_k,
+                               "max_batch": self.max_batch}
+        if state.info is not None:
+            info = state.info
+            out["artifact"] = {
+                "model": info.model, "version": info.digest[:12], "digest": info.digest,
+                "recutils_version": info.recutils_version, "trained_at": info.trained_at,
+                "created_at": info.created_at, "metrics": info.metrics,
+                "n_users": int(len(state.model.user_ids_)),
+                "n_items": int(len(state.model.item_ids_)),
+                "similar_items": similar_items_supported(state.model),
+            }
+        if self.store is not None:
+            sinfo: StoreSetInfo | None = self.store.info()
+            out["store"] = None if sinfo is None else {
+                "version": sinfo.version, "created_at": sinfo.created_at,
+                "n_users": sinfo.n_users, "top_k": sinfo.top_k, "metadata": sinfo.metadata}
+        return out
+
+    def health(self) -> dict[str, Any]:
+        """Liveness and readiness: a store that cannot be read makes the service not ready."""
+        out: dict[str, Any] = {"status": "ok", "mode": self.mode,
+                               "model_loaded": self._state.model is not None}
+        if self.store is not None:
+            try:
+                info = self.store.info()
+                out["store_version"] = None if info is None else info.version
+            except Exception as err:  # noqa: BLE001 - any store failure means not ready
+                logger.warning("store health check failed: %s", err)
+                out["status"] = "unavailable"
+                out["store_error"] = type(err).__name__
+        return out
+
+    def close(self) -> None:
+        """Close the store."""
+        if self.store is not None:
+            self.store.close()
+
+
+__all__ = ["RecommendationService", "ServiceError", "ServingState", "parse_id",
+           "similar_items_supported"]
