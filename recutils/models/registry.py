@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: name -> "module:Class". Keep it sorted; one line per model.
 _MODELS: dict[str, str] = {
+    "als": "recutils.models.als:SparkALS",
     "bias": "recutils.models.baselines:BiasBaseline",
     "cornac_bivae": "recutils.models.cornac:CornacBiVAE",
     "cornac_bpr": "recutils.models.cornac:CornacBPR",

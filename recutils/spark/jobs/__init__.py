@@ -1,0 +1,1 @@
+"""Batch jobs runnable with ``python -m`` or ``spark-submit``."""
