@@ -65,6 +65,7 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["recutils", "recutils.*"]),
+    package_data={"recutils.nn": ["configs/*.yaml", "configs/*.config"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["recutils=recutils.cli:main"]},

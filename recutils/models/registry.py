@@ -24,6 +24,7 @@ _MODELS: dict[str, str] = {
     "bias": "recutils.models.baselines:BiasBaseline",
     "cornac_bivae": "recutils.models.cornac:CornacBiVAE",
     "cornac_bpr": "recutils.models.cornac:CornacBPR",
+    "deep_rank": "recutils.models.deep:DeepRankModel",
     "implicit_als": "recutils.models.implicit:ImplicitALS",
     "implicit_bpr": "recutils.models.implicit:ImplicitBPR",
     "itemknn": "recutils.models.baselines:ItemKNN",

@@ -11,12 +11,12 @@ from recutils.models import get_model_class, list_models
 from recutils.testing import CHECKS, registry_factory
 
 
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__.removeprefix("check_"))
 # Models that need Spark run the same suite in tests/integration/test_spark_als.py, on the
 # shared session, rather than starting Spark in the unit tier.
 LOCAL_MODELS = [m for m in list_models() if not getattr(get_model_class(m), "needs_spark", False)]
 
 
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__.removeprefix("check_"))
 @pytest.mark.parametrize("model", LOCAL_MODELS)
 def test_contract(model: str, check, tmp_path) -> None:
     # a wrapper of an optional library declares it in `requires`: skip, never fail, without it

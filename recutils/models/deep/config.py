@@ -1,0 +1,113 @@
+"""Config of :class:`recutils.models.deep.DeepRankModel` (torch-free)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from recutils.exceptions import ConfigError
+from recutils.nn.config import ModelConfig, NestedConfig, TrainConfig, load_model_config
+from recutils.nn.features import FeatureConfig
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "nn" / "configs"
+
+
+def _default_features() -> list[FeatureConfig]:
+    return [FeatureConfig(name="user", column="@user"), FeatureConfig(name="item", column="@item")]
+
+
+def _default_model_config() -> ModelConfig:
+    feats = ["user", "item"]
+    return ModelConfig.from_dict({
+        "model_name": "WideAndDeep",
+        "feature_groups": [{"group_name": "wide", "feature_names": feats, "wide_deep": "WIDE"},
+                           {"group_name": "deep", "feature_names": feats, "wide_deep": "DEEP"}],
+        "backbone": {
+            "blocks": [
+                {"name": "wide", "inputs": [{"feature_group_name": "wide"}],
+                 "input_layer": {"only_output_feature_list": True, "wide_output_dim": 1}},
+                {"name": "deep_logit", "inputs": [{"feature_group_name": "deep"}],
+                 "layer": {"class_name": "MLP", "params": {"hidden_units": [64, 32, 1], "use_final_bn": False,
+                                                           "final_activation": "linear"}}},
+                {"name": "final_logit", "merge_inputs_into_list": True,
+                 "inputs": [{"block_name": "wide", "input_fn": "lambda x: tf.add_n(x)"},
+                            {"block_name": "deep_logit"}],
+                 "layer": {"class_name": "Add"}},
+            ],
+            "concat_blocks": ["final_logit"],
+        },
+    })
+
+
+@dataclass
+class DeepRankConfig(NestedConfig):
+    """Everything a :class:`~recutils.models.deep.DeepRankModel` needs.
+
+    Attributes:
+        features: Feature configs. Features named in ``model_config.feature_groups``
+            without a config here are inferred from the training frame
+            (:func:`recutils.nn.features.infer_feature_configs`).
+        default_embedding_dim: Embedding width of features that do not set one.
+        model_config: The network (YAML mapping, :class:`ModelConfig`, or EasyRec text).
+        train: Training settings (:class:`~recutils.nn.config.TrainConfig`).
+        label_threshold: Label = ``rating >= label_threshold``; None: ratings must
+            already be labels in [0, 1].
+        seed: Seed of the validation split, the weights and training.
+        model_dir: Folder for training checkpoints (resume after an interruption).
+    """
+
+    _nested: ClassVar = {"features": (FeatureConfig, True), "model_config": (ModelConfig, False),
+                         "train": (TrainConfig, False)}
+
+    features: list[FeatureConfig] = field(default_factory=_default_features)
+    default_embedding_dim: int = 16
+    model_config: ModelConfig = field(default_factory=_default_model_config)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    label_threshold: float | None = None
+    seed: int = 42
+    model_dir: str | None = None
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None = None, **overrides: Any):  # type: ignore[override]
+        merged = {**dict(values or {}), **overrides}
+        if isinstance(merged.get("model_config"), (str, Path)):
+            text = merged["model_config"]
+            from recutils.nn.easyrec import is_easyrec_source, load_easyrec_config
+
+            if is_easyrec_source(text):
+                loaded = load_easyrec_config(text)
+                merged["model_config"] = loaded.model_config
+                if loaded.features and "features" not in merged:
+                    merged["features"] = loaded.features
+            else:
+                merged["model_config"] = load_model_config(text)
+        return super().from_dict(merged)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.default_embedding_dim, bool) or not isinstance(self.default_embedding_dim, int) \
+                or self.default_embedding_dim < 1:
+            raise ConfigError(f"default_embedding_dim must be a positive integer, got {self.default_embedding_dim!r}.")
+        if self.label_threshold is not None and (isinstance(self.label_threshold, bool)
+                                                 or not isinstance(self.label_threshold, (int, float))):
+            raise ConfigError(f"label_threshold must be a number or null, got {self.label_threshold!r}.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"seed must be an integer, got {self.seed!r}.")
+        names = [f.name for f in self.features]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ConfigError(f"features: name(s) {dup} configured twice.")
+        self.model_config.validate()
+
+
+def example_config_path(name: str = "wide_deep_movielens.yaml") -> Path:
+    """Path of a config shipped in ``recutils/nn/configs``."""
+    path = CONFIG_DIR / name
+    if not path.is_file():
+        known = sorted(p.name for p in CONFIG_DIR.glob("*") if p.is_file())
+        raise ConfigError(f"no shipped config {name!r}; shipped: {known}.")
+    return path
+
+
+__all__ = ["DeepRankConfig", "example_config_path"]

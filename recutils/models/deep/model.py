@@ -1,0 +1,273 @@
+"""``DeepRankModel``: a config-built PyTorch ranking network as a recutils Recommender.
+
+The model takes an interactions frame with a label (or rating) column and any feature
+columns the config names, learns a :class:`~recutils.nn.features.FeatureEncoder`
+on it, builds the network with :func:`recutils.nn.backbone.build_rank_network` and
+trains it with :class:`recutils.nn.trainer.Trainer` (early stopping on a held-out
+``train.validation_fraction`` of the rows).
+
+Scoring:
+
+* ``predict(df)`` scores each row; feature columns present in ``df`` are encoded
+  from it, user / item features absent from ``df`` are looked up from the tables
+  learned at fit (each user's / item's training value), context features absent from
+  ``df`` count as missing.
+* ``recommend_k_items(users)`` scores every training item for each user with the
+  user's and the items' features (probabilities, higher is better).
+
+``save`` writes the config, the fitted encoder (vocabularies as arrays), the user /
+item feature tables and the weights into the standard ``manifest.json`` +
+``arrays.npz`` (no pickle).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from recutils.exceptions import DataError
+from recutils.models.base import BaseRecommender, ContractCase, TrainData
+from recutils.models.deep.config import DeepRankConfig, example_config_path
+from recutils.nn.features import FeatureConfig, FeatureEncoder, infer_feature_configs
+from recutils.utils.deps import require
+from recutils.utils.validation import check_columns
+
+torch = require("torch", "torch")
+
+from recutils.nn.backbone import build_rank_network  # noqa: E402
+from recutils.nn.data import TensorData  # noqa: E402
+from recutils.nn.trainer import Trainer  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+_SCORE_ROWS = 1 << 18  # rows scored per forward pass
+
+
+class DeepRankModel(BaseRecommender):
+    """A ranking (click-through) network composed from config; see the module docstring.
+
+    Args:
+        config: A :class:`DeepRankConfig`, a mapping, YAML text or a YAML file path.
+        col_user, col_item, col_rating, col_timestamp, col_prediction: Column names;
+            ``col_rating`` holds the label (or a rating with ``label_threshold``).
+        **params: Config fields, e.g. ``model_config=<EasyRec text>``, ``seed=7``.
+
+    Fitted attributes: ``encoder_``, ``network_``, ``history_`` (DataFrame, one row per
+    evaluation), ``user_table_`` / ``item_table_`` (encoded per-user / per-item features).
+    """
+
+    name: ClassVar[str] = "deep_rank"
+    config_class: ClassVar[type[DeepRankConfig]] = DeepRankConfig
+    duplicates: ClassVar[str] = "keep"
+
+    # ----------------------------------------------------------------- build
+    @classmethod
+    def from_easyrec(cls, source: str | Path, **params: Any) -> DeepRankModel:
+        """A model whose ``model_config`` (and features, if any) come from EasyRec text or a file."""
+        from recutils.nn.easyrec import load_easyrec_config
+
+        loaded = load_easyrec_config(source)
+        if loaded.features and "features" not in params:
+            params["features"] = loaded.features
+        return cls(model_config=loaded.model_config, **params)
+
+    @classmethod
+    def from_example(cls, name: str = "wide_deep_movielens.yaml", **params: Any) -> DeepRankModel:
+        """A model from a config shipped in ``recutils/nn/configs``."""
+        path = example_config_path(name)
+        if path.suffix == ".yaml":
+            return cls(config=path, **params)
+        return cls.from_easyrec(path, **params)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, df: pd.DataFrame) -> DeepRankModel:
+        """Fit on ``df`` (never modified): ids, label/rating and the configured feature columns."""
+        self.__dict__["_fit_frame"] = df
+        try:
+            super().fit(df)
+        finally:
+            self.__dict__.pop("_fit_frame", None)
+        return self
+
+    def _labels(self, rating: np.ndarray) -> np.ndarray:
+        thr = self.config.label_threshold
+        if thr is not None:
+            return (rating >= thr).astype(np.float32)
+        if self.config.train.loss in ("sigmoid_cross_entropy", "CLASSIFICATION") and (
+                (rating < 0).any() or (rating > 1).any()):
+            raise DataError(
+                f"{self.col_rating} holds values outside [0, 1] ({rating.min()}..{rating.max()}); "
+                "give 0/1 labels or set label_threshold (e.g. 4.0 for 'rating >= 4').")
+        return rating.astype(np.float32)
+
+    def _resolve_features(self, df: pd.DataFrame) -> list[FeatureConfig]:
+        cfg = self.config
+        configured = {f.name: f for f in cfg.features}
+        names = cfg.model_config.feature_names
+        missing = [n for n in names if n not in configured]
+        inferred = infer_feature_configs(df, missing) if missing else []
+        by_name = {**configured, **{f.name: f for f in inferred}}
+        return [by_name[n] for n in names]
+
+    def _fit(self, data: TrainData) -> None:
+        df: pd.DataFrame = self.__dict__["_fit_frame"]
+        cfg = self.config
+        labels = self._labels(data.rating)
+        features = self._resolve_features(df)
+        encoder = FeatureEncoder(features, column_map={"@user": self.col_user, "@item": self.col_item},
+                                 default_embedding_dim=cfg.default_embedding_dim)
+        encoder.fit(df, col_user=self.col_user, col_item=self.col_item)
+        encoded = encoder.transform(df)
+        network = build_rank_network(cfg.model_config, encoder.specs, seed=cfg.seed)
+        layout = network.backbone.layout
+        full = TensorData.from_encoded(encoded, layout, labels)
+        rng = np.random.default_rng(cfg.seed)
+        valid = None
+        train_rows = np.arange(len(labels))
+        frac = cfg.train.validation_fraction
+        if frac > 0 and cfg.train.early_stopping_metric is not None:
+            order = rng.permutation(len(labels))
+            n_valid = int(round(frac * len(labels)))
+            v_rows, t_rows = np.sort(order[:n_valid]), np.sort(order[n_valid:])
+            if n_valid > 0 and len(t_rows) > 0 and len(np.unique(labels[v_rows])) > 1:
+                valid, train_rows = full.subset(v_rows), t_rows
+            else:
+                logger.warning("validation part too small or one-class: early stopping is off")
+        train = full.subset(train_rows) if valid is not None else full
+        trainer = Trainer(network, cfg.train, seed=cfg.seed, model_dir=cfg.model_dir)
+        self.history_ = trainer.fit(train, valid)
+        self.network_ = network.eval()
+        self.encoder_ = encoder
+        self.user_table_ = self._side_table(encoded, data.user_idx, data.n_users, "user")
+        self.item_table_ = self._side_table(encoded, data.item_idx, data.n_items, "item")
+
+    def _side_table(self, encoded: Mapping[str, np.ndarray], idx: np.ndarray, n: int, side: str
+                    ) -> dict[str, np.ndarray]:
+        """Encoded value of each ``side`` feature per user/item (from its first training row)."""
+        _, first = np.unique(idx, return_index=True)  # codes are 0..n-1, all present
+        return {name: values[first] for name, values in encoded.items()
+                if self.encoder_.side_of(name) == side}
+
+    # -------------------------------------------------------------- scoring
+    def _context_default(self, name: str, n: int) -> np.ndarray:
+        spec = self.encoder_.specs[name]
+        if spec.kind == "dense":
+            return np.zeros(n, dtype=np.float32)
+        if spec.kind == "bag":
+            return np.zeros((n, spec.length), dtype=np.int64)
+        return np.zeros(n, dtype=np.int64)
+
+    def _forward(self, encoded: Mapping[str, np.ndarray]) -> np.ndarray:
+        layout = self.network_.backbone.layout
+        data = TensorData.from_encoded(encoded, layout)
+        device = next(self.network_.parameters()).device
+        out = []
+        self.network_.eval()
+        with torch.no_grad():
+            for start in range(0, len(data), _SCORE_ROWS):
+                batch = {k: v.to(device) for k, v in data.batch(slice(start, start + _SCORE_ROWS)).items()}
+                out.append(torch.sigmoid(self.network_(batch)).double().cpu())
+        return torch.cat(out).numpy() if out else np.empty(0)
+
+    def _rows_features(self, user_idx: np.ndarray, item_idx: np.ndarray,
+                       frame: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
+        """Encoded features of rows: from ``frame`` when it has the column, else the
+        user / item tables (index ``-1``: unknown, counts as missing), else missing."""
+        layout = self.network_.backbone.layout
+        encoded = {}
+        for name in layout.id_features + layout.dense_features + layout.bag_features:
+            column = self.encoder_.column_of(name)
+            side = self.encoder_.side_of(name)
+            if frame is not None and column in frame.columns:
+                encoded[name] = self.encoder_.encode_feature(name, frame[column])
+                continue
+            idx, table = {"user": (user_idx, self.user_table_), "item": (item_idx, self.item_table_)}.get(
+                side, (None, None))
+            default = self._context_default(name, len(user_idx))
+            if idx is None:
+                encoded[name] = default
+            else:
+                known = idx >= 0
+                values = table[name][np.where(known, idx, 0)]
+                if not known.all():
+                    values[~known] = default[~known]
+                encoded[name] = values
+        return encoded
+
+    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
+        frame = kwargs.get("_frame")
+        return self._forward(self._rows_features(user_idx, item_idx, frame))
+
+    def _score_users(self, user_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
+        n_items = len(self.item_ids_)
+        users = np.repeat(np.asarray(user_idx, dtype=np.int64), n_items)
+        items = np.tile(np.arange(n_items, dtype=np.int64), len(user_idx))
+        return self._forward(self._rows_features(users, items)).reshape(len(user_idx), n_items)
+
+    def predict(self, df: pd.DataFrame, score_unknown: bool = False, **kwargs: Any) -> pd.DataFrame:
+        """Probability per row of ``df`` (same length and order); see the module docstring.
+
+        Args:
+            df: Rows with ``col_user``, ``col_item`` and any feature columns.
+            score_unknown: Also score rows whose user or item was not in training (their
+                ids fall in the out-of-vocabulary bucket; their other features are read
+                from ``df``). Default: such rows get NaN with one ``DataWarning``, as for
+                every recutils model.
+        """
+        self._check_fitted()
+        check_columns(df, [self.col_user, self.col_item], name="df")
+        u = self.user_ids_.get_indexer(pd.Index(df[self.col_user]))
+        i = self.item_ids_.get_indexer(pd.Index(df[self.col_item]))
+        if score_unknown:
+            pred = self._forward(self._rows_features(u, i, df))
+            return pd.DataFrame({self.col_user: df[self.col_user].to_numpy(),
+                                 self.col_item: df[self.col_item].to_numpy(), self.col_prediction: pred})
+        known = (u >= 0) & (i >= 0)
+        frame = df.loc[known] if known.any() else None
+        return super().predict(df, _frame=frame, **kwargs)
+
+    # ---------------------------------------------------------- persistence
+    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays: dict[str, np.ndarray] = {}
+        enc_arrays, enc_meta = self.encoder_.state()
+        arrays.update({f"enc__{k}": v for k, v in enc_arrays.items()})
+        weights = {k: v.detach().cpu().numpy() for k, v in self.network_.state_dict().items()}
+        arrays.update({f"w__{k}": v for k, v in weights.items()})
+        arrays.update({f"ut__{k}": v for k, v in self.user_table_.items()})
+        arrays.update({f"it__{k}": v for k, v in self.item_table_.items()})
+        history = {"columns": [str(c) for c in self.history_.columns],
+                   "values": self.history_.astype(float).to_numpy().tolist()}
+        return arrays, {"encoder": enc_meta, "history": history}
+
+    def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
+        def part(prefix: str) -> dict[str, np.ndarray]:
+            return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+        self.encoder_ = FeatureEncoder.from_state(part("enc__"), meta["encoder"])
+        network = build_rank_network(self.config.model_config, self.encoder_.specs, seed=self.config.seed)
+        network.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in part("w__").items()})
+        self.network_ = network.eval()
+        self.user_table_ = part("ut__")
+        self.item_table_ = part("it__")
+        history = meta.get("history") or {"columns": [], "values": []}
+        self.history_ = pd.DataFrame(history["values"], columns=history["columns"])
+
+    # -------------------------------------------------------------- contract
+    @classmethod
+    def contract_case(cls) -> ContractCase:
+        """Small settings for the contract suite (ratings 1..5 -> label rating >= 4)."""
+        return ContractCase(
+            params={"label_threshold": 4.0, "default_embedding_dim": 4,
+                    "train": {"epochs": 2, "batch_size": 64, "validation_fraction": 0.0,
+                              "early_stopping_metric": None, "progress": False}},
+            known_answer=None,
+            stochastic=True,
+        )
+
+
+__all__ = ["DeepRankModel", "DeepRankConfig"]

@@ -1,0 +1,337 @@
+"""From a validated :class:`~recutils.nn.config.ModelConfig` to a module graph.
+
+:func:`build_rank_network` turns the config and the fitted feature specs into a
+:class:`RankNetwork`: one :class:`~recutils.nn.components.input_layer.InputLayer` per
+(feature group, options), one component per ``layer`` block, run in dependency order.
+Building runs a two-row dummy batch through the graph block by block, which both
+infers each component's input width and checks shapes: a failure is a
+:class:`~recutils.exceptions.ConfigError` naming the block, the shapes it received
+and what to change.
+
+Block semantics (EasyRec's): a block's inputs are feature groups (through the group's
+default input layer: concatenated embeddings) or other blocks' outputs, each optionally
+transformed by its ``input_fn``. With ``merge_inputs_into_list`` the component gets the
+list of inputs; otherwise a single input is passed as it is and several inputs are
+concatenated along the last axis. ``concat_blocks`` are concatenated into the backbone
+output; the rank head adds a ``Linear(d, 1)`` when that output is wider than 1.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from recutils.exceptions import ConfigError
+from recutils.nn.components.registry import check_layer_params, component_class, get_component_spec
+from recutils.nn.config import BlockConfig, ModelConfig
+from recutils.nn.data import BatchLayout
+from recutils.nn.expressions import compile_input_fn
+from recutils.nn.features import FeatureSpec
+from recutils.utils.deps import require
+
+torch = require("torch", "torch")
+nn = torch.nn
+
+from recutils.nn.components.input_layer import EmbeddingBank, GroupFeature, InputLayer  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+Value = Any  # a tensor or a list of tensors
+
+
+def _shape(value: Value) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_shape(v) for v in value]
+    return list(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+
+
+def _cat_last(values: list[Value]) -> torch.Tensor:
+    flat: list[torch.Tensor] = []
+    for v in values:
+        flat.extend(v if isinstance(v, (list, tuple)) else [v])
+    return flat[0] if len(flat) == 1 else torch.cat(flat, dim=-1)
+
+
+class Backbone(nn.Module):
+    """The block graph. Use :func:`build_rank_network` to build one.
+
+    ``forward(batch)`` returns the concatenated outputs of ``concat_blocks`` ``[B, d]``.
+    """
+
+    def __init__(self, config: ModelConfig, specs: Mapping[str, FeatureSpec], layout: BatchLayout,
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.layout = layout
+        self.order = [b.name for b in config.block_order()]
+        self.blocks_cfg: dict[str, BlockConfig] = {b.name: b for b in config.backbone.blocks}
+        self.concat_blocks = list(config.backbone.concat_blocks)
+        groups = config.groups
+        missing = sorted({f for g in groups.values() for f in g.feature_names if f not in specs})
+        if missing:
+            raise ConfigError(f"feature group(s) name feature(s) {missing} that have no feature config "
+                              f"or column; known features: {sorted(specs)}.")
+        # input layers: (group, wide_dim, as_list) -> layer
+        wanted: dict[str, tuple[str, int, bool]] = {}
+        self._group_default: dict[str, str] = {}
+        self._block_layer: dict[str, str] = {}
+        for block in config.backbone.blocks:
+            for inp in block.inputs:
+                if inp.feature_group_name is None:
+                    continue
+                group = groups[inp.feature_group_name]
+                opts = block.input_layer
+                if opts is not None:
+                    key = (group.group_name, opts.wide_output_dim or 1, opts.only_output_feature_list)
+                else:
+                    key = (group.group_name, 1, False)
+                name = f"{key[0]}|{key[1]}|{int(key[2])}"
+                wanted[name] = key
+                if opts is not None:
+                    self._block_layer[block.name] = name
+                else:
+                    self._group_default[group.group_name] = name
+        self.bank = EmbeddingBank()
+        features_of: dict[str, list[GroupFeature]] = {}
+        for name, (gname, wide_dim, _) in wanted.items():
+            group = groups[gname]
+            wide = group.wide_deep == "WIDE"
+            feats = []
+            for fname in group.feature_names:
+                spec = specs[fname]
+                dim = wide_dim if wide else spec.embedding_dim
+                if spec.kind == "dense":
+                    feats.append(GroupFeature(fname, "dense", layout.dense_column(fname), None,
+                                              wide_dim if wide else 1))
+                    continue
+                table_key = f"{'wide' if wide else 'deep'}/{spec.table}/{dim}"
+                self.bank.register(table_key, spec.num_embeddings, dim)
+                column = layout.id_column(fname) if spec.kind == "id" else -1
+                feats.append(GroupFeature(fname, spec.kind, column, table_key, dim, spec.pooling))
+            features_of[name] = feats
+        self.bank.finalize(generator)
+        self.input_layers = nn.ModuleDict({
+            name.replace("|", "_"): InputLayer(
+                features_of[name], self.bank, wide=groups[key[0]].wide_deep == "WIDE",
+                wide_output_dim=key[1], only_output_feature_list=key[2])
+            for name, key in wanted.items()
+        })
+        self._fns = {}
+        for block in config.backbone.blocks:
+            for i, inp in enumerate(block.inputs):
+                if inp.input_fn:
+                    self._fns[(block.name, i)] = compile_input_fn(inp.input_fn)
+        self.layers = nn.ModuleDict()
+        self._list_input: dict[str, bool] = {}
+        self._build_layers(specs, generator)
+
+    # ------------------------------------------------------------ building
+    def _dummy_batch(self, specs: Mapping[str, FeatureSpec]) -> dict[str, torch.Tensor]:
+        batch = {"ids": torch.ones((2, len(self.layout.id_features)), dtype=torch.int64)}
+        if self.layout.dense_features:
+            batch["dense"] = torch.zeros((2, len(self.layout.dense_features)))
+        for f in self.layout.bag_features:
+            batch[self.layout.bag_key(f)] = torch.ones((2, specs[f].length), dtype=torch.int64)
+        return batch
+
+    def _build_layers(self, specs: Mapping[str, FeatureSpec], generator: torch.Generator | None) -> None:
+        batch = self._dummy_batch(specs)
+        outputs: dict[str, Value] = {}
+        cache: dict[str, Value] = {}
+        self.eval()
+        with torch.no_grad():
+            for name in self.order:
+                block = self.blocks_cfg[name]
+                try:
+                    inputs = self._gather(block, batch, outputs, cache)
+                except ConfigError:
+                    raise
+                except Exception as err:  # noqa: BLE001 - any failure is a config problem here
+                    raise ConfigError(
+                        f"block {name!r}: its input_fn failed on inputs of shapes "
+                        f"{[_shape(outputs.get(i.block_name)) for i in block.inputs if i.block_name]}: "
+                        f"{err}. Fix the input_fn or the inputs.") from None
+                if block.input_layer is not None:
+                    outputs[name] = inputs
+                    continue
+                layer = block.layer
+                spec = get_component_spec(layer.class_name)  # type: ignore[union-attr]
+                params = check_layer_params(layer.class_name, layer.params).to_dict()  # type: ignore[union-attr]
+                x = self._merge(block, inputs, spec.list_input)
+                if spec.input_dim_arg:
+                    if not isinstance(x, torch.Tensor) or x.dim() != 2:
+                        raise ConfigError(
+                            f"block {name!r}: {spec.name} needs one [batch, width] tensor but gets "
+                            f"{_shape(x)}; concatenate the inputs (merge_inputs_into_list: false) or "
+                            "pick a list-taking component.")
+                    params[spec.input_dim_arg] = int(x.shape[-1])
+                try:
+                    module = component_class(spec.name)(**params)
+                except (TypeError, ValueError) as err:
+                    raise ConfigError(f"block {name!r}: cannot build {spec.name} with {params}: {err}") from None
+                if generator is not None:
+                    _init_from(module, generator)
+                module.eval()
+                try:
+                    outputs[name] = module(x)
+                except (RuntimeError, ValueError, IndexError, TypeError) as err:
+                    raise ConfigError(
+                        f"block {name!r}: {spec.name} does not accept inputs of shape {_shape(x)}: {err}. "
+                        "Make the inputs' shapes agree (e.g. an MLP ending in the right width, or an "
+                        "input_fn such as 'lambda x: tf.add_n(x)').") from None
+                self.layers[name] = module
+                self._list_input[name] = spec.list_input
+            for name in self.concat_blocks:
+                out = outputs[name]
+                try:
+                    value = _cat_last([out])
+                except RuntimeError as err:
+                    raise ConfigError(f"concat_blocks: block {name!r} output {_shape(out)} cannot be "
+                                      f"concatenated: {err}") from None
+                if value.dim() != 2:
+                    raise ConfigError(f"concat_blocks: block {name!r} outputs {_shape(out)}; a rank model "
+                                      "needs [batch, width] outputs.")
+            try:
+                self.output_dim = int(_cat_last([outputs[n] for n in self.concat_blocks]).shape[-1])
+            except RuntimeError as err:
+                raise ConfigError(f"concat_blocks {self.concat_blocks}: outputs "
+                                  f"{[_shape(outputs[n]) for n in self.concat_blocks]} do not concatenate: "
+                                  f"{err}") from None
+        self.train()
+
+    # ------------------------------------------------------------- running
+    def _group_value(self, group: str, batch: Mapping[str, torch.Tensor], cache: dict[str, Value]) -> Value:
+        name = self._group_default[group]
+        if name not in cache:
+            cache[name] = self.input_layers[name.replace("|", "_")](batch)
+        return cache[name]
+
+    def _gather(self, block: BlockConfig, batch: Mapping[str, torch.Tensor], outputs: Mapping[str, Value],
+                cache: dict[str, Value]) -> list[Value] | Value:
+        if block.input_layer is not None:
+            name = self._block_layer[block.name]
+            if name not in cache:
+                cache[name] = self.input_layers[name.replace("|", "_")](batch)
+            return cache[name]
+        values = []
+        for i, inp in enumerate(block.inputs):
+            if inp.feature_group_name is not None:
+                value = self._group_value(inp.feature_group_name, batch, cache)
+            else:
+                value = outputs[inp.block_name]  # type: ignore[index]
+            fn = self._fns.get((block.name, i))
+            values.append(fn(value) if fn is not None else value)
+        return values
+
+    @staticmethod
+    def _merge(block: BlockConfig, values: list[Value], list_input: bool) -> Value:
+        if block.merge_inputs_into_list:
+            return list(values)
+        if len(values) == 1:
+            value = values[0]
+            if list_input and not isinstance(value, (list, tuple)):
+                return [value]
+            return value if list_input or not isinstance(value, (list, tuple)) else _cat_last(list(value))
+        merged = _cat_last(values)
+        return [merged] if list_input else merged
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        outputs: dict[str, Value] = {}
+        cache: dict[str, Value] = {}
+        for name in self.order:
+            block = self.blocks_cfg[name]
+            inputs = self._gather(block, batch, outputs, cache)
+            if block.input_layer is not None:
+                outputs[name] = inputs
+            else:
+                outputs[name] = self.layers[name](self._merge(block, inputs, self._list_input[name]))
+        return _cat_last([outputs[n] for n in self.concat_blocks])
+
+
+def _init_from(module: nn.Module, generator: torch.Generator) -> None:
+    """Re-initialize Linear layers from ``generator`` (Glorot-uniform weights, zero biases)."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            bound = (6.0 / (m.in_features + m.out_features)) ** 0.5
+            with torch.no_grad():
+                m.weight.uniform_(-bound, bound, generator=generator)
+                if m.bias is not None:
+                    m.bias.zero_()
+
+
+class RankNetwork(nn.Module):
+    """Backbone plus the rank head: ``forward(batch) -> logits [B]``.
+
+    Attributes:
+        l2_regularization: Coefficient of ``sum(W**2)`` over the dense layers' weight
+            matrices (applied by the trainer as coupled weight decay ``2 * l2``).
+        embedding_regularization: Coefficient of ``sum(e**2) / 2`` over looked-up
+            embeddings (see :meth:`regularization_loss`).
+    """
+
+    def __init__(self, backbone: Backbone, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(backbone.output_dim, 1) if backbone.output_dim != 1 else None
+        if self.head is not None and generator is not None:
+            _init_from(self.head, generator)
+        self.l2_regularization = float(backbone.config.model_params.l2_regularization)
+        self.embedding_regularization = float(backbone.config.embedding_regularization)
+        backbone.bank.regularize = self.embedding_regularization > 0
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        out = self.backbone(batch)
+        if self.head is not None:
+            out = self.head(out)
+        return out.squeeze(-1)
+
+    def regularization_loss(self) -> torch.Tensor | None:
+        """Embedding penalty of the last training forward pass (None when off)."""
+        reg = self.backbone.bank.pop_regularization()
+        return None if reg is None else self.embedding_regularization * reg
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """``embedding`` (tables), ``dense_weight`` (matrices, L2-regularized), ``dense_other``."""
+        emb = {id(p) for p in self.backbone.bank.parameters()}
+        groups: dict[str, list[nn.Parameter]] = {"embedding": [], "dense_weight": [], "dense_other": []}
+        for name, p in self.named_parameters():
+            if id(p) in emb:
+                groups["embedding"].append(p)
+            elif p.dim() >= 2 and "dense_weight" not in name:
+                groups["dense_weight"].append(p)
+            else:
+                groups["dense_other"].append(p)
+        return groups
+
+
+def build_rank_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *, seed: int | None = None
+                       ) -> RankNetwork:
+    """Validate ``config`` against the fitted feature ``specs`` and build the network.
+
+    Args:
+        config: The model config.
+        specs: Fitted feature specs (:attr:`recutils.nn.features.FeatureEncoder.specs`).
+        seed: Seed of the weight initialization (a private generator; global RNG untouched).
+
+    Raises:
+        ConfigError: any config problem, naming the block and the fix.
+    """
+    used = config.feature_names
+    missing = [f for f in used if f not in specs]
+    if missing:
+        raise ConfigError(f"feature group(s) name feature(s) {missing} with no feature config; "
+                          f"known features: {sorted(specs)}.")
+    specs = {n: specs[n] for n in used}
+    layout = BatchLayout.from_specs(specs)
+    generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+    # module constructors draw default weights from the global RNG: keep the caller's intact
+    with torch.random.fork_rng(devices=[]):
+        backbone = Backbone(config, specs, layout, generator)
+        net = RankNetwork(backbone, generator)
+    logger.info("built %s: %d parameters", config.model_name, sum(p.numel() for p in net.parameters()))
+    return net
+
+
+__all__ = ["Backbone", "RankNetwork", "build_rank_network"]

@@ -1,0 +1,537 @@
+"""Model configuration: feature groups, backbone blocks, model params (no torch needed).
+
+The structure follows EasyRec's ``model_config`` so that EasyRec configs map onto it
+one to one (see :mod:`recutils.nn.easyrec`); YAML is the native format::
+
+    model_name: WideAndDeep
+    model_class: RankModel
+    feature_groups:
+      - {group_name: wide, feature_names: [user_id, movie_id], wide_deep: WIDE}
+      - {group_name: deep, feature_names: [user_id, movie_id], wide_deep: DEEP}
+    backbone:
+      blocks:
+        - name: wide
+          inputs: [{feature_group_name: wide}]
+          input_layer: {only_output_feature_list: true, wide_output_dim: 1}
+        - name: deep_logit
+          inputs: [{feature_group_name: deep}]
+          layer: {class_name: MLP, params: {hidden_units: [64, 1], final_activation: linear}}
+        - name: final_logit
+          inputs: [{block_name: wide, input_fn: "lambda x: tf.add_n(x)"}, {block_name: deep_logit}]
+          merge_inputs_into_list: true
+          layer: {class_name: Add}
+      concat_blocks: [final_logit]
+    model_params: {l2_regularization: 1.0e-4}
+    embedding_regularization: 1.0e-4
+
+:meth:`ModelConfig.validate` checks, before any tensor exists, the things that do not
+depend on data: unique names, that every input names a known feature group or block,
+that blocks form no cycle, that each block has exactly one of ``input_layer`` /
+``layer``, that ``class_name`` is a known component and its ``params`` are parameters
+it takes, and that every ``input_fn`` is inside the expression whitelist. Errors are
+:class:`~recutils.exceptions.ConfigError` naming the block and the fix. Shapes are
+checked when the network is built (:func:`recutils.nn.backbone.build_rank_network`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from recutils.config import BaseConfig, _read_yaml
+from recutils.exceptions import ConfigError
+
+WIDE_DEEP = ("WIDE", "DEEP")
+MODEL_CLASSES = ("RankModel",)
+
+
+class NestedConfig(BaseConfig):
+    """A :class:`BaseConfig` whose fields may hold other configs (or lists of them).
+
+    Subclasses declare ``_nested = {"field": (ConfigClass, is_list)}``; ``from_dict``
+    builds those from mappings (errors name the path), ``to_dict`` flattens them back.
+    """
+
+    _nested: ClassVar[dict[str, tuple[type[BaseConfig], bool]]] = {}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None = None, **overrides: Any):  # type: ignore[override]
+        if values is None:
+            values = {}
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{cls.__name__} needs a mapping, got {type(values).__name__}: {values!r}.")
+        merged = {**dict(values), **overrides}
+        allowed = cls.field_names()
+        unknown = [k for k in merged if k not in allowed]
+        if unknown:
+            raise ConfigError(f"unknown key(s) {unknown} in {cls.__name__}; allowed: {allowed}.")
+        for name, (sub, is_list) in cls._nested.items():
+            if name not in merged or merged[name] is None:
+                continue
+            value = merged[name]
+            try:
+                if is_list:
+                    if isinstance(value, (Mapping, str)) or not hasattr(value, "__iter__"):
+                        raise ConfigError(f"{cls.__name__}.{name} must be a list, got {value!r}.")
+                    merged[name] = [v if isinstance(v, sub) else sub.from_dict(v) for v in value]
+                elif not isinstance(value, sub):
+                    merged[name] = sub.from_dict(value)
+            except ConfigError as err:
+                raise ConfigError(f"{cls.__name__}.{name}: {err}") from None
+        try:
+            return cls(**merged)
+        except TypeError as err:  # pragma: no cover - defensive
+            raise ConfigError(f"{cls.__name__}: {err}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, BaseConfig):
+                value = value.to_dict()
+            elif isinstance(value, list):
+                value = [v.to_dict() if isinstance(v, BaseConfig) else v for v in value]
+            elif isinstance(value, dict):
+                value = dict(value)
+            out[f.name] = value
+        return out
+
+
+def _check_type(owner: str, name: str, value: Any, types: tuple[type, ...], what: str) -> None:
+    if isinstance(value, bool) and bool not in types:
+        raise ConfigError(f"{owner}: {name} must be {what}, got {value!r}.")
+    if not isinstance(value, types):
+        raise ConfigError(f"{owner}: {name} must be {what}, got {value!r}.")
+
+
+@dataclass
+class FeatureGroupConfig(NestedConfig):
+    """A named list of features with a role: ``WIDE`` (wide embeddings) or ``DEEP``."""
+
+    group_name: str = ""
+    feature_names: list[str] = field(default_factory=list)
+    wide_deep: str = "DEEP"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.group_name, str) or not self.group_name:
+            raise ConfigError(f"a feature group needs a non-empty group_name, got {self.group_name!r}.")
+        where = f"feature group {self.group_name!r}"
+        if isinstance(self.feature_names, str):
+            self.feature_names = [self.feature_names]
+        if not self.feature_names or not all(isinstance(n, str) and n for n in self.feature_names):
+            raise ConfigError(f"{where}: feature_names must be a non-empty list of names.")
+        dup = sorted({n for n in self.feature_names if self.feature_names.count(n) > 1})
+        if dup:
+            raise ConfigError(f"{where}: feature(s) {dup} listed twice.")
+        self.wide_deep = str(self.wide_deep).upper()
+        if self.wide_deep not in WIDE_DEEP:
+            raise ConfigError(f"{where}: wide_deep must be one of {list(WIDE_DEEP)}, got {self.wide_deep!r}.")
+
+
+@dataclass
+class BlockInput(NestedConfig):
+    """One input of a block: a feature group or another block, optionally through ``input_fn``."""
+
+    feature_group_name: str | None = None
+    block_name: str | None = None
+    input_fn: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.feature_group_name is None) == (self.block_name is None):
+            raise ConfigError(
+                "a block input needs exactly one of feature_group_name or block_name, got "
+                f"feature_group_name={self.feature_group_name!r}, block_name={self.block_name!r}.")
+        if self.input_fn is not None and not isinstance(self.input_fn, str):
+            raise ConfigError(f"input_fn must be a string such as 'lambda x: x[0]', got {self.input_fn!r}.")
+
+    @property
+    def source(self) -> str:
+        return self.feature_group_name if self.feature_group_name is not None else self.block_name  # type: ignore[return-value]
+
+
+@dataclass
+class InputLayerOptions(NestedConfig):
+    """Options of an ``input_layer`` block.
+
+    Attributes:
+        only_output_feature_list: Output the list of per-feature tensors ``[B, d_f]``
+            instead of their concatenation ``[B, sum d_f]``.
+        wide_output_dim: Embedding size of the features in a ``WIDE`` group (default 1).
+    """
+
+    only_output_feature_list: bool = False
+    wide_output_dim: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_type("input_layer", "only_output_feature_list", self.only_output_feature_list, (bool,),
+                    "true or false")
+        if self.wide_output_dim is not None:
+            _check_type("input_layer", "wide_output_dim", self.wide_output_dim, (int,), "a positive integer")
+            if self.wide_output_dim < 1:
+                raise ConfigError(f"input_layer: wide_output_dim must be >= 1, got {self.wide_output_dim}.")
+
+
+@dataclass
+class LayerConfig(NestedConfig):
+    """A component: its registered ``class_name`` and constructor ``params``."""
+
+    class_name: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.class_name, str) or not self.class_name:
+            raise ConfigError(f"a layer needs a class_name, got {self.class_name!r}.")
+        if self.params is None:
+            self.params = {}
+        if not isinstance(self.params, Mapping):
+            raise ConfigError(f"layer {self.class_name!r}: params must be a mapping, got {self.params!r}.")
+        self.params = dict(self.params)
+
+
+@dataclass
+class BlockConfig(NestedConfig):
+    """A named node of the backbone graph."""
+
+    _nested: ClassVar = {"inputs": (BlockInput, True), "input_layer": (InputLayerOptions, False),
+                         "layer": (LayerConfig, False)}
+
+    name: str = ""
+    inputs: list[BlockInput] = field(default_factory=list)
+    input_layer: InputLayerOptions | None = None
+    layer: LayerConfig | None = None
+    merge_inputs_into_list: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError(f"a block needs a non-empty name, got {self.name!r}.")
+        _check_type(f"block {self.name!r}", "merge_inputs_into_list", self.merge_inputs_into_list, (bool,),
+                    "true or false")
+
+
+@dataclass
+class BackboneConfig(NestedConfig):
+    """The blocks and the blocks whose outputs form the backbone output."""
+
+    _nested: ClassVar = {"blocks": (BlockConfig, True)}
+
+    blocks: list[BlockConfig] = field(default_factory=list)
+    concat_blocks: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.concat_blocks, str):
+            self.concat_blocks = [self.concat_blocks]
+
+
+@dataclass
+class ModelParams(NestedConfig):
+    """``model_params``: L2 penalty on the dense layers' weight matrices."""
+
+    l2_regularization: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_type("model_params", "l2_regularization", self.l2_regularization, (int, float), "a number >= 0")
+        if self.l2_regularization < 0:
+            raise ConfigError(f"model_params: l2_regularization must be >= 0, got {self.l2_regularization}.")
+
+
+@dataclass
+class ModelConfig(NestedConfig):
+    """EasyRec's ``model_config``: feature groups, backbone, regularization.
+
+    Attributes:
+        model_name: A free name (``"WideAndDeep"``).
+        model_class: ``"RankModel"`` (the only class of this release).
+        feature_groups, backbone, model_params, embedding_regularization: As in EasyRec.
+            ``embedding_regularization`` is the L2 coefficient on the embedding rows looked
+            up in each batch (``coef * sum(e**2) / 2``, summed over the batch, as EasyRec).
+        num_class: Outputs of the head (1 for click-through rate).
+    """
+
+    _nested: ClassVar = {"feature_groups": (FeatureGroupConfig, True), "backbone": (BackboneConfig, False),
+                         "model_params": (ModelParams, False)}
+
+    model_name: str = "DeepModel"
+    model_class: str = "RankModel"
+    feature_groups: list[FeatureGroupConfig] = field(default_factory=list)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    model_params: ModelParams = field(default_factory=ModelParams)
+    embedding_regularization: float = 0.0
+    num_class: int = 1
+
+    def __post_init__(self) -> None:
+        if self.model_class not in MODEL_CLASSES:
+            raise ConfigError(f"model_class {self.model_class!r} is not supported; allowed: {list(MODEL_CLASSES)}.")
+        _check_type("model_config", "embedding_regularization", self.embedding_regularization, (int, float),
+                    "a number >= 0")
+        if self.embedding_regularization < 0:
+            raise ConfigError("model_config: embedding_regularization must be >= 0.")
+        if self.num_class != 1:
+            raise ConfigError(f"model_config: num_class must be 1 (binary ranking), got {self.num_class!r}.")
+        if self.feature_groups or self.backbone.blocks:
+            self.validate()
+
+    # --------------------------------------------------------------- checks
+    @property
+    def groups(self) -> dict[str, FeatureGroupConfig]:
+        return {g.group_name: g for g in self.feature_groups}
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Every feature named in a group, in order of first mention."""
+        seen: dict[str, None] = {}
+        for g in self.feature_groups:
+            seen.update(dict.fromkeys(g.feature_names))
+        return list(seen)
+
+    def block_order(self) -> list[BlockConfig]:
+        """Blocks in dependency order (Kahn's algorithm, stable in declaration order).
+
+        Raises:
+            ConfigError: a cycle (naming its blocks).
+        """
+        blocks = {b.name: b for b in self.backbone.blocks}
+        deps = {b.name: [i.block_name for i in b.inputs if i.block_name is not None] for b in self.backbone.blocks}
+        order: list[BlockConfig] = []
+        done: set[str] = set()
+        pending = list(blocks)
+        while pending:
+            ready = [n for n in pending if all(d in done for d in deps[n])]
+            if not ready:
+                raise ConfigError(
+                    f"the backbone blocks {pending} form a cycle (each waits for another's output); "
+                    "make the block graph acyclic.")
+            for n in ready:
+                order.append(blocks[n])
+                done.add(n)
+            pending = [n for n in pending if n not in done]
+        return order
+
+    def validate(self) -> None:
+        """Data-independent checks (see the module docstring). Raises :class:`ConfigError`."""
+        from recutils.nn.components.registry import check_layer_params
+        from recutils.nn.expressions import compile_input_fn
+
+        groups = [g.group_name for g in self.feature_groups]
+        dup = sorted({g for g in groups if groups.count(g) > 1})
+        if dup:
+            raise ConfigError(f"feature group name(s) {dup} are used twice; group names must be unique.")
+        names = [b.name for b in self.backbone.blocks]
+        if not names:
+            raise ConfigError("backbone.blocks is empty: a model needs at least one block.")
+        dup = sorted({b for b in names if names.count(b) > 1})
+        if dup:
+            raise ConfigError(f"block name(s) {dup} are used twice; block names must be unique.")
+        for block in self.backbone.blocks:
+            where = f"block {block.name!r}"
+            if not block.inputs:
+                raise ConfigError(f"{where} has no inputs; add 'inputs' with a feature_group_name or block_name.")
+            if (block.input_layer is None) == (block.layer is None):
+                raise ConfigError(
+                    f"{where} needs exactly one of 'input_layer' or 'layer' (EasyRec: keras_layer); "
+                    f"it has {'both' if block.layer else 'neither'}.")
+            for inp in block.inputs:
+                if inp.feature_group_name is not None and inp.feature_group_name not in groups:
+                    raise ConfigError(
+                        f"{where}: unknown feature group {inp.feature_group_name!r}; known groups: {groups}.")
+                if inp.block_name is not None:
+                    if inp.block_name not in names:
+                        raise ConfigError(
+                            f"{where}: unknown block {inp.block_name!r} in inputs; known blocks: {names}.")
+                    if inp.block_name == block.name:
+                        raise ConfigError(f"{where} takes its own output as input (a cycle); remove it.")
+                if inp.input_fn is not None:
+                    try:
+                        compile_input_fn(inp.input_fn)
+                    except ConfigError as err:
+                        raise ConfigError(f"{where}, input {inp.source!r}: {err}") from None
+            if block.input_layer is not None:
+                if len(block.inputs) != 1 or block.inputs[0].feature_group_name is None:
+                    raise ConfigError(f"{where}: an input_layer block takes exactly one feature_group_name input.")
+            else:
+                try:
+                    check_layer_params(block.layer.class_name, block.layer.params)  # type: ignore[union-attr]
+                except ConfigError as err:
+                    raise ConfigError(f"{where}: {err}") from None
+        self.block_order()
+        if not self.backbone.concat_blocks:
+            raise ConfigError(f"backbone.concat_blocks is empty; name the output block(s), e.g. [{names[-1]!r}].")
+        for name in self.backbone.concat_blocks:
+            if name not in names:
+                raise ConfigError(f"concat_blocks names unknown block {name!r}; known blocks: {names}.")
+
+
+OPTIMIZERS = ("adam", "adamw", "adagrad", "sgd", "rmsprop")
+PARAM_SETS = ("all", "embedding", "dense")
+LR_SCHEDULES = ("constant", "exponential", "step", "cosine")
+
+
+@dataclass
+class OptimizerConfig(NestedConfig):
+    """One optimizer over a set of parameters.
+
+    Attributes:
+        name: ``adam``, ``adamw``, ``adagrad``, ``sgd`` or ``rmsprop``.
+        lr: Learning rate (before the schedule).
+        params: ``all``, ``embedding`` (the embedding tables) or ``dense`` (the rest).
+        weight_decay: Extra weight decay (the model's ``l2_regularization`` is added on
+            the dense weight matrices).
+        momentum: SGD / RMSprop momentum.
+    """
+
+    name: str = "adam"
+    lr: float = 1e-3
+    params: str = "all"
+    weight_decay: float = 0.0
+    momentum: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.name not in OPTIMIZERS:
+            raise ConfigError(f"optimizer {self.name!r} is unknown; allowed: {list(OPTIMIZERS)}.")
+        if self.params not in PARAM_SETS:
+            raise ConfigError(f"optimizer params {self.params!r}; allowed: {list(PARAM_SETS)}.")
+        for attr in ("lr", "weight_decay", "momentum"):
+            value = getattr(self, attr)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"optimizer {self.name!r}: {attr} must be a number >= 0, got {value!r}.")
+        if self.lr <= 0:
+            raise ConfigError(f"optimizer {self.name!r}: lr must be > 0, got {self.lr}.")
+
+
+def _pos_int(owner: str, name: str, value: Any, allow_none: bool = False, minimum: int = 1) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{owner}: {name} must be an integer >= {minimum}"
+                          f"{' or null' if allow_none else ''}, got {value!r}.")
+
+
+@dataclass
+class TrainConfig(NestedConfig):
+    """Training loop settings (see :class:`recutils.nn.trainer.Trainer`).
+
+    Attributes:
+        batch_size: Rows per step.
+        epochs: Passes over the data (ignored when ``num_steps`` is set).
+        num_steps: Total steps; default EasyRec's rule
+            ``ceil(rows * epochs / batch_size / num_workers)``.
+        num_workers: Data-parallel workers (for the ``num_steps`` rule).
+        optimizers: One or more optimizers covering every parameter once.
+        lr_schedule: ``constant``, ``exponential`` (``lr * rate ** (step / decay_steps)``),
+            ``step`` (``lr * rate ** floor(step / decay_steps)``) or ``cosine`` (to 0).
+        lr_decay_rate, lr_decay_steps: Schedule parameters.
+        warmup_steps: Linear warm-up steps.
+        loss: A loss of :data:`recutils.nn.losses.LOSSES`.
+        early_stopping_metric: A ``recutils.evaluation`` rating metric (``auc``,
+            ``logloss``, ``rmse`` ...) computed on the validation data, or null.
+        patience: Evaluations without improvement before stopping.
+        min_delta: Smallest change that counts as an improvement.
+        validation_fraction: Share of the training rows held out for early stopping by
+            the Recommender wrapper (0 disables).
+        eval_every_steps: Evaluate every N steps (default: every epoch).
+        checkpoint_every_steps: Write a checkpoint every N steps (needs a model dir).
+        keep_checkpoints: Checkpoints kept on disk.
+        restore_best: Restore the best validation weights at the end.
+        device: ``auto`` (CUDA when present), ``cpu`` or ``cuda[:i]``.
+        progress: Show a tqdm progress bar.
+        num_threads: CPU threads torch uses during training (restored afterwards);
+            None leaves torch's setting alone.
+    """
+
+    _nested: ClassVar = {"optimizers": (OptimizerConfig, True)}
+
+    batch_size: int = 1024
+    epochs: int = 10
+    num_steps: int | None = None
+    num_workers: int = 1
+    optimizers: list[OptimizerConfig] = field(default_factory=lambda: [OptimizerConfig()])
+    lr_schedule: str = "constant"
+    lr_decay_rate: float = 0.5
+    lr_decay_steps: int = 1000
+    warmup_steps: int = 0
+    loss: str = "sigmoid_cross_entropy"
+    early_stopping_metric: str | None = "auc"
+    patience: int = 2
+    min_delta: float = 0.0
+    validation_fraction: float = 0.1
+    eval_every_steps: int | None = None
+    checkpoint_every_steps: int | None = None
+    keep_checkpoints: int = 2
+    restore_best: bool = True
+    device: str = "auto"
+    progress: bool = True
+    num_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        _pos_int("train", "num_threads", self.num_threads, allow_none=True)
+        _pos_int("train", "batch_size", self.batch_size)
+        _pos_int("train", "epochs", self.epochs)
+        _pos_int("train", "num_steps", self.num_steps, allow_none=True)
+        _pos_int("train", "num_workers", self.num_workers)
+        _pos_int("train", "lr_decay_steps", self.lr_decay_steps)
+        _pos_int("train", "warmup_steps", self.warmup_steps, minimum=0)
+        _pos_int("train", "patience", self.patience, minimum=0)
+        _pos_int("train", "eval_every_steps", self.eval_every_steps, allow_none=True)
+        _pos_int("train", "checkpoint_every_steps", self.checkpoint_every_steps, allow_none=True)
+        _pos_int("train", "keep_checkpoints", self.keep_checkpoints)
+        if not self.optimizers:
+            raise ConfigError("train: optimizers is empty; give at least one, e.g. [{name: adam, lr: 0.001}].")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"train: lr_schedule {self.lr_schedule!r}; allowed: {list(LR_SCHEDULES)}.")
+        if not (0 <= self.validation_fraction < 1):
+            raise ConfigError(f"train: validation_fraction must be in [0, 1), got {self.validation_fraction!r}.")
+        if not (isinstance(self.device, str) and (self.device in ("auto", "cpu") or self.device.startswith("cuda"))):
+            raise ConfigError(f"train: device must be 'auto', 'cpu' or 'cuda[:i]', got {self.device!r}.")
+        if self.early_stopping_metric is not None:
+            from recutils.evaluation import get_metric
+
+            spec = get_metric(self.early_stopping_metric)
+            if spec.kind != "rating":
+                raise ConfigError(f"train: early_stopping_metric {self.early_stopping_metric!r} is a "
+                                  f"{spec.kind} metric; use a rating metric such as 'auc' or 'logloss'.")
+        sets = [o.params for o in self.optimizers]
+        if "all" in sets and len(sets) > 1 or len(set(sets)) != len(sets):
+            raise ConfigError(f"train: optimizers must cover each parameter once: use one 'all', or one "
+                              f"'embedding' and one 'dense'; got {sets}.")
+        if sets == ["embedding"] or sets == ["dense"]:
+            raise ConfigError(f"train: optimizers cover only {sets[0]!r} parameters; add the other set.")
+
+
+def load_model_config(source: str | Path | Mapping[str, Any] | ModelConfig) -> ModelConfig:
+    """A :class:`ModelConfig` from YAML text or file, a mapping, EasyRec text, or a config.
+
+    Text starting with ``model_config`` (or a ``.config`` / ``.pbtxt`` file) is read as
+    EasyRec's protobuf text format through :func:`recutils.nn.easyrec.load_easyrec_config`.
+    A YAML document may hold the model config itself or a ``model_config`` key.
+    """
+    if isinstance(source, ModelConfig):
+        return ModelConfig.from_dict(source.to_dict())
+    if isinstance(source, Mapping):
+        data = source.get("model_config", source) if "model_config" in source else source
+        return ModelConfig.from_dict(data)
+    from recutils.nn.easyrec import is_easyrec_source, load_easyrec_config
+
+    if is_easyrec_source(source):
+        return load_easyrec_config(source).model_config
+    data = _read_yaml(source)
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"a model config must be a mapping, got {type(data).__name__}.")
+    return load_model_config(data)
+
+
+__all__ = [
+    "OptimizerConfig",
+    "TrainConfig",
+    "BackboneConfig",
+    "BlockConfig",
+    "BlockInput",
+    "FeatureGroupConfig",
+    "InputLayerOptions",
+    "LayerConfig",
+    "ModelConfig",
+    "ModelParams",
+    "NestedConfig",
+    "load_model_config",
+]

@@ -1,0 +1,66 @@
+"""Components: shapes, gradients, a known-answer FM, merge semantics."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from recutils.nn.components import component_class, list_components  # noqa: E402
+from recutils.nn.components.fm import FM  # noqa: E402
+from recutils.nn.components.merge import Add, Concat, Multiply  # noqa: E402
+from recutils.nn.components.mlp import MLP  # noqa: E402
+
+
+def test_registry_lists_the_issue_components():
+    assert {"MLP", "Add", "Concat", "Multiply", "FM"} <= set(list_components())
+    assert component_class("MLP") is MLP
+
+
+@pytest.mark.parametrize("use_bn", [True, False])
+def test_mlp_shapes_and_gradients(use_bn):
+    torch.manual_seed(0)
+    mlp = MLP(8, [16, 4, 1], dropout_ratio=0.1, use_bn=use_bn, use_final_bn=False, final_activation="linear")
+    x = torch.randn(5, 8, requires_grad=True)
+    y = mlp(x)
+    assert y.shape == (5, 1)
+    y.sum().backward()
+    assert x.grad is not None and all(p.grad is not None for p in mlp.parameters())
+    with pytest.raises(ValueError, match="expects"):
+        mlp(torch.randn(5, 7))
+
+
+def test_mlp_final_activation_and_bn_layers():
+    mlp = MLP(3, [4, 2], final_activation="sigmoid", use_bn=True, use_final_bn=True)
+    kinds = [type(m).__name__ for m in mlp.layers]
+    assert kinds == ["Linear", "BatchNorm1d", "ReLU", "Linear", "BatchNorm1d", "Sigmoid"]
+    mlp.eval()
+    out = mlp(torch.randn(4, 3))
+    assert ((out > 0) & (out < 1)).all()
+
+
+def test_fm_known_answer():
+    # fields v1=(1,2), v2=(3,4), v3=(5,6): sum_{i<j} <vi,vj> = 11 + 17 + 39 = 67
+    v = [torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0, 4.0]]), torch.tensor([[5.0, 6.0]])]
+    assert FM()(v).item() == pytest.approx(67.0)
+    vec = FM(reduce_sum=False)(torch.stack(v, dim=1))
+    assert vec.tolist() == [[1 * 3 + 1 * 5 + 3 * 5, 2 * 4 + 2 * 6 + 4 * 6]]
+
+
+def test_fm_gradient_and_shapes():
+    x = torch.randn(6, 4, 3, requires_grad=True)
+    out = FM()(x)
+    assert out.shape == (6, 1)
+    out.sum().backward()
+    assert x.grad.shape == x.shape
+    with pytest.raises(ValueError):
+        FM()([torch.randn(2, 3), torch.randn(2, 4)])
+
+
+def test_merges():
+    a, b = torch.ones(2, 3), torch.full((2, 3), 2.0)
+    assert Add()([a, b]).tolist() == [[3.0] * 3] * 2
+    assert Multiply()([a, b]).tolist() == [[2.0] * 3] * 2
+    assert Concat()([a, b]).shape == (2, 6)
+    with pytest.raises(ValueError, match="same shape"):
+        Add()([torch.ones(2, 1), torch.ones(2, 3)])  # no silent broadcasting

@@ -1,0 +1,134 @@
+"""Trainer: determinism, early stopping, optimizers, num_steps, resume after a kill."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from recutils.nn.backbone import build_rank_network  # noqa: E402
+from recutils.nn.config import TrainConfig  # noqa: E402
+from recutils.nn.data import TensorData  # noqa: E402
+from recutils.nn.trainer import Trainer, compute_num_steps, metric_value  # noqa: E402
+
+from _nn_helpers import toy_encoded, toy_model, toy_specs  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+FAST = {"batch_size": 64, "epochs": 3, "progress": False, "num_threads": 1}
+
+
+def _setup(dropout=0.2, n=600, seed=5):
+    net = build_rank_network(toy_model(dropout), toy_specs(), seed=seed)
+    enc, y = toy_encoded(n)
+    full = TensorData.from_encoded(enc, net.backbone.layout, y)
+    return net, full.subset(np.arange(int(n * 0.8))), full.subset(np.arange(int(n * 0.8), n))
+
+
+def test_deterministic_under_seed_and_global_rng_untouched():
+    state = torch.get_rng_state()
+    results = []
+    for _ in range(2):
+        net, train, valid = _setup()
+        Trainer(net, FAST, seed=3).fit(train, valid)
+        results.append(net.state_dict())
+    assert all(torch.equal(results[0][k], results[1][k]) for k in results[0])
+    assert torch.equal(state, torch.get_rng_state())
+    net, train, valid = _setup()
+    Trainer(net, FAST, seed=4).fit(train, valid)
+    assert not all(torch.equal(results[0][k], net.state_dict()[k]) for k in results[0])
+
+
+def test_history_learning_and_metric():
+    net, train, valid = _setup(dropout=0.0)
+    trainer = Trainer(net, {**FAST, "epochs": 6, "patience": 10, "optimizers": [{"name": "adam", "lr": 0.02}]},
+                      seed=0)
+    hist = trainer.fit(train, valid)
+    assert list(hist.columns) == ["step", "epoch", "train_loss", "lr", "seconds", "valid_auc"]
+    assert len(hist) == 6 and hist["train_loss"].iloc[-1] < hist["train_loss"].iloc[0]
+    assert hist["valid_auc"].max() > 0.6
+    # the restored weights are the best epoch's
+    assert trainer.evaluate(valid) == pytest.approx(hist["valid_auc"].max())
+
+
+def test_early_stopping_stops():
+    net, train, valid = _setup(dropout=0.0)
+    cfg = {**FAST, "epochs": 50, "patience": 0, "optimizers": [{"name": "adam", "lr": 0.2}],
+           "early_stopping_metric": "logloss"}
+    hist = Trainer(net, cfg, seed=0).fit(train, valid)
+    assert len(hist) < 50
+    assert hist["valid_logloss"].idxmin() == len(hist) - 2  # stopped one evaluation after the best
+
+
+def test_num_steps_rule_and_schedule():
+    assert compute_num_steps(1000, TrainConfig(batch_size=100, epochs=3)) == 30
+    assert compute_num_steps(1000, TrainConfig(batch_size=100, epochs=3, num_workers=2)) == 15
+    assert compute_num_steps(1000, TrainConfig(num_steps=7)) == 7
+    net, train, valid = _setup()
+    hist = Trainer(net, {**FAST, "num_steps": 9, "eval_every_steps": 3, "lr_schedule": "step",
+                         "lr_decay_steps": 3, "lr_decay_rate": 0.5}, seed=0).fit(train, valid)
+    assert hist["step"].tolist() == [3, 6, 9]
+    assert hist["lr"].tolist() == pytest.approx([0.0005, 0.00025, 0.000125])
+
+
+def test_multiple_optimizers_and_l2_as_weight_decay():
+    net, train, valid = _setup()
+    trainer = Trainer(net, {**FAST, "optimizers": [{"name": "adagrad", "lr": 0.1, "params": "embedding"},
+                                                  {"name": "adam", "lr": 0.001, "params": "dense"}]})
+    opts = trainer._make_optimizers()
+    assert [type(o).__name__ for o in opts] == ["Adagrad", "Adam"]
+    decays = sorted(g["weight_decay"] for g in opts[1].param_groups)
+    assert decays == [0.0, pytest.approx(2e-4)]  # 2 * l2_regularization on weight matrices only
+    n_params = sum(len(g["params"]) for o in opts for g in o.param_groups)
+    assert n_params == len(list(net.parameters()))
+    trainer.fit(train, valid)
+
+
+def test_metric_value_uses_recutils_evaluation():
+    y = np.array([0, 1, 1, 0], dtype=float)
+    p = np.array([0.1, 0.8, 0.6, 0.7])
+    assert metric_value("auc", y, p) == pytest.approx(0.75)
+
+
+def _run(model_dir, out, sleep):
+    return [sys.executable, str(HERE / "_nn_train_script.py"), str(model_dir), str(out), str(sleep)]
+
+
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(HERE.parents[1])}
+    ref = tmp_path / "ref.npz"
+    subprocess.run(_run(tmp_path / "ref", ref, 0), check=True, env=env, timeout=300)
+    out = tmp_path / "resumed.npz"
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(_run(run_dir, out, 0.1), env=env)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            ckpts = [p for p in run_dir.glob("ckpt-*.pt")] if run_dir.exists() else []
+            if any(int(p.stem.split("-")[1]) >= 15 for p in ckpts):
+                break
+            if proc.poll() is not None:
+                pytest.fail("the training process ended before it could be killed")
+            time.sleep(0.05)
+        else:
+            pytest.fail("no checkpoint appeared")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not out.exists()
+    killed_at = max(int(p.stem.split("-")[1]) for p in run_dir.glob("ckpt-*.pt"))
+    assert killed_at < 40  # 4 epochs x 20 steps: it was interrupted
+    subprocess.run(_run(run_dir, out, 0), check=True, env=env, timeout=300)
+    with np.load(ref) as a, np.load(out) as b:
+        assert sorted(a.files) == sorted(b.files)
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
