@@ -289,8 +289,12 @@ class Objective:
         if self.is_iterative():
             value = self._fit_iteratively(model, trial)
         else:
-            model.fit(self.train)
-            value = self.score(model)
+            try:
+                model.fit(self.train)
+                value = self.score(model)
+            finally:
+                if is_spark_frame(self.train):
+                    release_spark_tables(model, keep=(self.train, self.valid))
         logger.info("trial %s: %s=%.6g in %.2fs with %s", getattr(trial, "number", "?"),
                     self.metric.text, value, time.perf_counter() - start, flat)
         if not math.isfinite(value):
@@ -321,6 +325,28 @@ class Objective:
         return value
 
 
+def release_spark_tables(model: Any, keep: Sequence[Any] = ()) -> int:
+    """Unpersist the Spark tables a fitted model cached (id maps, per-user factor blocks).
+
+    A trial's model is dropped after scoring, but what it cached on the cluster would
+    stay there for the rest of the study, trial after trial; only frames the model
+    itself marked cached are released, never the frames in ``keep`` (the study's
+    train and validation data). Returns the number of tables released.
+    """
+    released = 0
+    values = list(getattr(model, "__dict__", {}).values())
+    for value in values:
+        frames = list(value.values()) if isinstance(value, Mapping) else [value]
+        for frame in frames:
+            if is_spark_frame(frame) and getattr(frame, "is_cached", False) \
+                    and not any(frame is k for k in keep):
+                frame.unpersist()
+                released += 1
+    if released:
+        logger.debug("released %d cached Spark table(s) of a trial model", released)
+    return released
+
+
 def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in values.items():
@@ -343,19 +369,36 @@ def resolve_data(train: Any, valid: Any | None, split: Mapping[str, Any] | str |
         if is_spark_frame(train):
             split["name"] = "spark_stratified_split"
         logger.info("no validation data given: splitting train with %s", split)
-    return split_from_spec(train, split, seed=seed)
+    train, valid = split_from_spec(train, split, seed=seed)
+    if is_spark_frame(train):
+        # every trial reads both parts: compute the split once, not once per trial
+        train, valid = train.cache(), valid.cache()
+    return train, valid
 
 
 def check_frames(train: Any, valid: Any, columns: Sequence[str]) -> None:
-    """Both frames hold ``columns`` (pandas only; Spark frames are checked by the model)."""
+    """Both frames hold ``columns`` and are of one kind (both pandas or both Spark).
+
+    Spark frames are checked on their schema only (no job is run)."""
+    from recutils.exceptions import ColumnMismatchError
     from recutils.utils.validation import check_columns
 
+    if is_spark_frame(train) != is_spark_frame(valid):
+        raise DataError(
+            f"train and valid must both be pandas or both be Spark DataFrames, got "
+            f"{type(train).__name__} and {type(valid).__name__}.")
     for name, frame in (("train", train), ("valid", valid)):
         if isinstance(frame, pd.DataFrame):
             check_columns(frame, list(columns), name=name)
             if len(frame) == 0:
                 raise DataError(f"{name} is empty.")
-        elif not is_spark_frame(frame):
+        elif is_spark_frame(frame):
+            missing = [c for c in columns if c is not None and c not in frame.columns]
+            if missing:
+                raise ColumnMismatchError(
+                    f"{name} is missing column(s) {missing}; it has {list(frame.columns)}. "
+                    "Pass the right names with col_user=, col_item=, col_rating= or col_prediction=.")
+        else:
             raise DataError(f"{name} must be a pandas or Spark DataFrame, got {type(frame).__name__}.")
 
 
@@ -368,6 +411,7 @@ __all__ = [
     "Objective",
     "evaluate_model",
     "is_spark_frame",
+    "release_spark_tables",
     "resolve_data",
     "split_from_spec",
 ]

@@ -615,6 +615,11 @@ def tune(
         raise ConfigError("give n_trials, timeout or both (or sampler='grid').")
     if workers > 1 and (storage is None or isinstance(storage, optuna.storages.InMemoryStorage)):
         raise ConfigError("workers > 1 needs a database storage, e.g. storage='sqlite:///tune.db'.")
+    if workers > 1 and is_spark_frame(train):
+        raise ConfigError(
+            "workers > 1 cannot run on Spark DataFrames (a Spark frame lives in this process's "
+            "session and cannot be sent to another process); Spark already spreads each trial "
+            "over the cluster: use workers=1, or start tune() on each machine with the same storage.")
     train, valid = resolve_data(train, valid, split, seed)
     required = [cols.col_user, cols.col_item] + ([cols.col_rating] if target.kind == "rating" else [])
     check_frames(train, valid, required)
