@@ -64,20 +64,44 @@ def data_mirror(_mirror_path: Path):
         yield _mirror_path
 
 
+def _require_in_mirror(data_mirror: Path, name: str) -> Path:
+    """The data set folder ``name`` in the mirror; skip without it (fail when data is required)."""
+    path = data_mirror / name
+    if not path.exists() and not (data_mirror / f"{name}.zip").exists():
+        reason = f"data set {name!r} not found in mirror {data_mirror}"
+        if data_required():
+            pytest.fail(reason + " and RECUTILS_REQUIRE_DATA=1 requires it")
+        pytest.skip(reason)
+    return path
+
+
 @pytest.fixture
 def require_dataset(data_mirror: Path):
     """Return a function that checks a data set folder exists in the mirror."""
 
     def _require(name: str) -> Path:
-        path = data_mirror / name
-        if not path.exists() and not (data_mirror / f"{name}.zip").exists():
-            reason = f"data set {name!r} not found in mirror {data_mirror}"
-            if data_required():
-                pytest.fail(reason + " and RECUTILS_REQUIRE_DATA=1 requires it")
-            pytest.skip(reason)
-        return path
+        return _require_in_mirror(data_mirror, name)
 
     return _require
+
+
+@pytest.fixture(scope="session")
+def ml100k(data_mirror: Path):
+    """MovieLens 100k ratings (pandas, shared by the session: never mutate it)."""
+    from recutils.datasets import movielens
+
+    _require_in_mirror(data_mirror, "ml-100k")
+    return movielens.load_pandas_df("100k", progress=False)
+
+
+@pytest.fixture(scope="session")
+def ml100k_protocol(ml100k):
+    """Microsoft Recommenders' benchmark split of MovieLens 100k: stratified by item, 75/25,
+    seed 42, ``min_rating=1`` (shared by the session: never mutate the frames)."""
+    from recutils.splitting import python_stratified_split
+
+    train, test = python_stratified_split(ml100k, ratio=0.75, min_rating=1, filter_by="item", seed=42)
+    return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
 def extras_required() -> bool:

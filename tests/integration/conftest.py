@@ -1,5 +1,5 @@
 """Fixtures of the integration tier: one SparkSession per test session, MovieLens 100k
-as pandas and Spark frames, and a real Spark standalone cluster on 127.0.0.1.
+as Spark frames (the pandas ones live in tests/conftest.py), and a real Spark standalone cluster on 127.0.0.1.
 
 Every Spark test module calls ``pytest.importorskip("pyspark")`` and uses the
 session-scoped ``spark`` fixture, so a test run pays the JVM start (~10 s) once.
@@ -39,28 +39,6 @@ def spark(tmp_path_factory: pytest.TempPathFactory):
     )
     yield session
     session.stop()
-
-
-@pytest.fixture(scope="session")
-def ml100k(data_mirror: Path):
-    """MovieLens 100k ratings (pandas); skips (or fails with RECUTILS_REQUIRE_DATA=1) without it."""
-    from recutils.datasets import movielens
-
-    if not (data_mirror / "ml-100k").exists() and not (data_mirror / "ml-100k.zip").exists():
-        reason = f"data set 'ml-100k' not found in mirror {data_mirror}"
-        if os.environ.get("RECUTILS_REQUIRE_DATA", "") == "1":
-            pytest.fail(reason + " and RECUTILS_REQUIRE_DATA=1 requires it")
-        pytest.skip(reason)
-    return movielens.load_pandas_df("100k", progress=False)
-
-
-@pytest.fixture(scope="session")
-def ml100k_protocol(ml100k):
-    """Microsoft Recommenders' benchmark split: stratified by item, 75/25, seed 42."""
-    from recutils.splitting import python_stratified_split
-
-    train, test = python_stratified_split(ml100k, ratio=0.75, min_rating=1, filter_by="item", seed=42)
-    return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- standalone cluster

@@ -24,10 +24,8 @@ import pandas as pd
 import pytest
 
 from recutils.datasets import download as dl
-from recutils.datasets.movielens import load_pandas_df
 from recutils.evaluation import evaluate, mae, rmse
 from recutils.models import create_model
-from recutils.splitting import python_stratified_split
 
 pytestmark = pytest.mark.realdata
 
@@ -40,14 +38,6 @@ def _offline_private_cache(monkeypatch, tmp_path):
     monkeypatch.setenv(dl.ENV_DATA_HOME, str(tmp_path / "cache"))
 
 
-@pytest.fixture(scope="module")
-def split(data_mirror):
-    if not (data_mirror / "ml-100k").exists() and not (data_mirror / "ml-100k.zip").exists():
-        pytest.skip(f"ml-100k not in {data_mirror}")
-    data = load_pandas_df("100k", progress=False)
-    return python_stratified_split(data, ratio=0.75, min_rating=1, filter_by="item", seed=42)
-
-
 def _ranking(split, name: str, **params) -> dict[str, float]:
     train, test = split
     model = create_model(name, **params).fit(train)
@@ -57,13 +47,13 @@ def _ranking(split, name: str, **params) -> dict[str, float]:
             "recall": got["recall@10"]}
 
 
-def test_baselines_rank_as_measured(split) -> None:
-    sar = _ranking(split, "sar", similarity_type="jaccard", time_decay_coefficient=30,
+def test_baselines_rank_as_measured(ml100k_protocol) -> None:
+    sar = _ranking(ml100k_protocol, "sar", similarity_type="jaccard", time_decay_coefficient=30,
                    timedecay_formula=True)
-    knn = _ranking(split, "itemknn")
-    pop = _ranking(split, "popularity")
-    pop_decay = _ranking(split, "popularity", half_life_days=30)
-    rnd = _ranking(split, "random", seed=42)
+    knn = _ranking(ml100k_protocol, "itemknn")
+    pop = _ranking(ml100k_protocol, "popularity")
+    pop_decay = _ranking(ml100k_protocol, "popularity", half_life_days=30)
+    rnd = _ranking(ml100k_protocol, "random", seed=42)
     assert knn["map"] >= 0.115 and knn["ndcg"] >= 0.395 and knn["precision"] >= 0.34 \
         and knn["recall"] >= 0.185, knn
     assert pop["map"] >= 0.054 and pop["ndcg"] >= 0.245 and pop["precision"] >= 0.22 \
@@ -75,8 +65,8 @@ def test_baselines_rank_as_measured(split) -> None:
         assert knn[name] > pop[name], name
 
 
-def test_bias_rating_prediction(split) -> None:
-    train, test = split
+def test_bias_rating_prediction(ml100k_protocol) -> None:
+    train, test = ml100k_protocol
     model = create_model("bias").fit(train)
     pred = model.predict(test)
     assert pred["prediction"].notna().all()  # the stratified split keeps every test user/item

@@ -29,10 +29,8 @@ import pandas as pd
 import pytest
 
 from recutils.datasets import download as dl
-from recutils.datasets.movielens import load_pandas_df
 from recutils.evaluation import mean_average_precision, ndcg_at_k, precision_at_k, recall_at_k
 from recutils.models.cornac import CornacBiVAE, CornacBPR
-from recutils.splitting import python_stratified_split
 
 pytestmark = pytest.mark.realdata
 pytest.importorskip("cornac")
@@ -50,21 +48,14 @@ def _offline_private_cache(monkeypatch, tmp_path):
     monkeypatch.setenv(dl.ENV_DATA_HOME, str(tmp_path / "cache"))
 
 
-@pytest.fixture
-def split(require_dataset):
-    require_dataset("ml-100k")
-    data = load_pandas_df("100k", progress=False)
-    return python_stratified_split(data, ratio=0.75, min_rating=1, filter_by="item", seed=42)
-
-
 def _metrics(test: pd.DataFrame, top: pd.DataFrame) -> dict[str, float]:
     assert top.groupby("userID").size().max() == 10
     return {"map": mean_average_precision(test, top, k=10), "ndcg": ndcg_at_k(test, top, k=10),
             "precision": precision_at_k(test, top, k=10), "recall": recall_at_k(test, top, k=10)}
 
 
-def test_cornac_bpr_ml100k(split) -> None:
-    train, test = split
+def test_cornac_bpr_ml100k(ml100k_protocol) -> None:
+    train, test = ml100k_protocol
     model = CornacBPR(**BPR_PARAMS).fit(train)
     users = pd.DataFrame({"userID": test["userID"].unique()})
     timings = []
@@ -80,9 +71,9 @@ def test_cornac_bpr_ml100k(split) -> None:
 
 
 @pytest.mark.slow
-def test_cornac_bivae_ml100k(split) -> None:
+def test_cornac_bivae_ml100k(ml100k_protocol) -> None:
     pytest.importorskip("torch")
-    train, test = split
+    train, test = ml100k_protocol
     top = CornacBiVAE(**BIVAE_PARAMS).fit(train).recommend_k_items(test, top_k=10)
     got = _metrics(test, top)
     assert got["map"] >= 0.140, got

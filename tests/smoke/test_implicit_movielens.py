@@ -17,10 +17,8 @@ from __future__ import annotations
 import pytest
 
 from recutils.datasets import download as dl
-from recutils.datasets.movielens import load_pandas_df
 from recutils.evaluation import mean_average_precision, ndcg_at_k, precision_at_k, recall_at_k
 from recutils.models.implicit import ImplicitALS, ImplicitBPR
-from recutils.splitting import python_stratified_split
 
 pytestmark = pytest.mark.realdata
 pytest.importorskip("implicit")
@@ -36,13 +34,6 @@ def _offline_private_cache(monkeypatch, tmp_path):
     monkeypatch.setenv(dl.ENV_DATA_HOME, str(tmp_path / "cache"))
 
 
-@pytest.fixture
-def split(require_dataset):
-    require_dataset("ml-100k")
-    data = load_pandas_df("100k", progress=False)
-    return python_stratified_split(data, ratio=0.75, min_rating=1, filter_by="item", seed=42)
-
-
 def _metrics(model, train, test) -> dict[str, float]:
     top = model.fit(train).recommend_k_items(test, top_k=10, remove_seen=True)
     assert top.groupby("userID").size().max() == 10
@@ -50,14 +41,14 @@ def _metrics(model, train, test) -> dict[str, float]:
             "precision": precision_at_k(test, top, k=10), "recall": recall_at_k(test, top, k=10)}
 
 
-def test_implicit_als_ml100k(split) -> None:
-    train, test = split
+def test_implicit_als_ml100k(ml100k_protocol) -> None:
+    train, test = ml100k_protocol
     got = _metrics(ImplicitALS(**ALS_PARAMS), train, test)
     assert got["ndcg"] >= 0.42, got
     assert got["map"] >= 0.13 and got["precision"] >= 0.37 and got["recall"] >= 0.20, got
 
 
-def test_implicit_bpr_ml100k(split) -> None:
-    train, test = split
+def test_implicit_bpr_ml100k(ml100k_protocol) -> None:
+    train, test = ml100k_protocol
     got = _metrics(ImplicitBPR(**BPR_PARAMS), train, test)
     assert got["ndcg"] >= 0.28 and got["map"] >= 0.07, got

@@ -14,10 +14,8 @@ import numpy as np
 import pytest
 
 from recutils.datasets import download as dl
-from recutils.datasets.movielens import load_pandas_df
 from recutils.evaluation import mae, ndcg_at_k, rmse
 from recutils.models.surprise import SurpriseKNNBaseline, SurpriseSVD
-from recutils.splitting import python_stratified_split
 
 pytestmark = pytest.mark.realdata
 pytest.importorskip("surprise")
@@ -31,13 +29,6 @@ def _offline_private_cache(monkeypatch, tmp_path):
     monkeypatch.setenv(dl.ENV_DATA_HOME, str(tmp_path / "cache"))
 
 
-@pytest.fixture
-def split(require_dataset):
-    require_dataset("ml-100k")
-    data = load_pandas_df("100k", progress=False)
-    return python_stratified_split(data, ratio=0.75, min_rating=1, filter_by="item", seed=42)
-
-
 def _check_against_surprise(model, test, n: int = 500) -> None:
     sample = test.sample(n, random_state=0)
     u = model.user_ids_.get_indexer(sample["userID"])
@@ -47,8 +38,8 @@ def _check_against_surprise(model, test, n: int = 500) -> None:
                                rtol=0, atol=1e-9)
 
 
-def test_svd_rmse_matches_microsoft(split) -> None:
-    train, test = split
+def test_svd_rmse_matches_microsoft(ml100k_protocol) -> None:
+    train, test = ml100k_protocol
     model = SurpriseSVD(**SVD_PARAMS).fit(train)
     pred = model.predict(test)
     assert pred["prediction"].notna().all()
@@ -63,8 +54,8 @@ def test_svd_rmse_matches_microsoft(split) -> None:
     assert ndcg_at_k(test, top, k=10) >= 0.085
 
 
-def test_knnbaseline_rmse_and_exact_rule(split) -> None:
-    train, test = split
+def test_knnbaseline_rmse_and_exact_rule(ml100k_protocol) -> None:
+    train, test = ml100k_protocol
     model = SurpriseKNNBaseline(k=40, sim_options={"name": "pearson_baseline",
                                                    "user_based": False}).fit(train)
     pred = model.predict(test)
