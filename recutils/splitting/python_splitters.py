@@ -21,8 +21,9 @@ Common rules
   with 2 rows keeps both in train (round(1.5) = 2, half to even), one with 3
   rows gets 2 train / 1 test. Use ``min_rating`` to drop small groups first.
 * **Output.** Every frame keeps the input's columns, dtypes and index labels
-  (like Microsoft); rows keep their input order inside each split (Microsoft
-  returns them sorted by group and key, or shuffled). The input is never
+  (like Microsoft); rows keep their input order inside each split, except in the
+  stratified split, which returns Microsoft's order (sorted by group, shuffled
+  within each group) so that seeded models reproduce Microsoft's results. The input is never
   modified (Microsoft's stratified split adds a ``random`` column to it).
 * **Empty input** (or nothing left after ``min_rating``) gives the requested
   number of empty frames with the input's columns and dtypes.
@@ -64,6 +65,7 @@ from recutils.splitting.split_utils import (
     _ratio_list,
     _timestamp_values,
 )
+from recutils.utils.arrays import group_order
 from recutils.utils.validation import check_columns
 
 logger = logging.getLogger(__name__)
@@ -142,13 +144,42 @@ def _split_by_group(
     if times is not None:
         order = _order_by_time_within_group(codes, n_groups, times)
     else:
-        order = _order_random_within_group(codes, n_groups, np.random.default_rng(seed))
+        # Microsoft's draws: one uniform key per (kept) row from numpy's legacy
+        # generator seeded with ``seed``; rows ordered by group value, then key.
+        values = data[group_col].to_numpy()
+        codes = _codes_in_value_order(codes, n_groups,
+                                      values if positions is None else values[positions])
+        keys = np.random.RandomState(seed).random_sample(len(codes))
+        order = group_order(codes, n_groups, keys)
     sorted_codes, rank, counts = _positions_within_group(codes, n_groups, order)
     split = np.empty(len(codes), dtype=np.int8)
     split[order] = _assign_by_cut(rank, sorted_codes, counts, cumulative)
-    frames = _frames_from_split_ids(data, split, n_splits, positions)
+    if times is None:
+        frames = _frames_in_order(data, split, n_splits, order, positions)
+    else:
+        frames = _frames_from_split_ids(data, split, n_splits, positions)
     logger.debug("split %d rows by %r into %s", len(data), group_col, [len(f) for f in frames])
     return frames
+
+
+def _codes_in_value_order(codes: np.ndarray, n_groups: int, values: np.ndarray) -> np.ndarray:
+    """Renumber group codes so that code order is the order of the groups' values."""
+    first = np.full(n_groups, len(codes), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    first = np.minimum(first, len(codes) - 1)  # groups emptied by min_rating: any rank
+    rank = np.empty(n_groups, dtype=np.int64)
+    rank[np.argsort(values[first], kind="stable")] = np.arange(n_groups)
+    return rank[codes]
+
+
+def _frames_in_order(
+    data: pd.DataFrame, split: np.ndarray, n_splits: int, order: np.ndarray,
+    positions: np.ndarray | None,
+) -> list[pd.DataFrame]:
+    """One frame per split id, rows in ``order`` (positions into the kept rows)."""
+    rows = order if positions is None else positions[order]
+    ids = split[order]
+    return [data.take(rows[ids == j]) for j in range(n_splits)]
 
 
 def python_chrono_split(
@@ -204,10 +235,18 @@ def python_stratified_split(
 ) -> list[pd.DataFrame]:
     """Split each user's (or item's) rows at random, keeping the ratio per group.
 
-    Rows are shuffled within each group with ``numpy.random.default_rng(seed)``
-    and cut by the module's rounding rule, so the per-group counts equal
-    Microsoft Recommenders' (the rows drawn differ: another random generator).
-    The result depends only on the seed and the data (rows and their order).
+    The split is **row for row Microsoft Recommenders' split for the same seed**:
+    every row (left after ``min_rating``) draws a uniform key from numpy's legacy
+    generator (``np.random.RandomState(seed)``, which is what Microsoft's
+    ``np.random.seed(seed); np.random.rand(n)`` draws), rows are ordered by group
+    value and then by key, and each group is cut by the module's rounding rule.
+    Unlike the other splitters, rows come out in that order (grouped by the
+    ``filter_by`` column in sorted order, shuffled inside each group), as
+    Microsoft returns them: models that number users and items by first
+    appearance (cornac does) then train exactly as they do on Microsoft's frames,
+    and a seeded fit reproduces Microsoft's figures. The result depends only on
+    the seed and the data (rows and their order); the global numpy state is
+    neither read nor changed.
 
     Args:
         data: Interactions.

@@ -167,6 +167,52 @@ def test_stratified_per_group_counts_equal_ms_rule():
         np.testing.assert_array_equal(got, ms_counts(sizes.to_numpy(), ratios))
 
 
+def _ms_stratified_reference(df, ratios, seed, min_rating, group):
+    """Microsoft Recommenders 1.2.1's stratified split, restated in plain pandas: a
+    legacy-RandomState uniform key per row left after min_rating, rows sorted by
+    (group, key), group i's rows ranked 1..c, split j = ranks in
+    (round(C[j-1] * c), round(C[j] * c)]."""
+    kept = df[df.groupby(group)[group].transform("size") >= min_rating].copy()
+    kept["random"] = np.random.RandomState(seed).rand(len(kept))
+    kept = kept.sort_values([group, "random"])
+    count = kept.groupby(group)[group].transform("size")
+    rank = kept.groupby(group).cumcount() + 1
+    out, prev = [], None
+    for threshold in np.cumsum(ratios):
+        cond = rank <= (threshold * count).round()
+        if prev is not None:
+            cond &= rank > (prev * count).round()
+        out.append(kept[cond].drop(columns="random"))
+        prev = threshold
+    return out
+
+
+@pytest.mark.parametrize(
+    "ratios,seed,min_rating,group",
+    [([0.75, 0.25], 42, 1, "itemID"), ([0.6, 0.2, 0.2], 7, 3, "userID"),
+     ([0.5, 0.5], 0, 20, "itemID")],
+)
+def test_stratified_is_microsofts_split_row_for_row(ratios, seed, min_rating, group):
+    df = make_log(seed=seed)
+    df.index = df.index * 3 + 100  # labels that are not positions
+    ratio = ratios[0] if len(ratios) == 2 else ratios
+    filter_by = "item" if group == "itemID" else "user"
+    ours = python_stratified_split(df, ratio=ratio, seed=seed, min_rating=min_rating,
+                                   filter_by=filter_by)
+    theirs = _ms_stratified_reference(df, ratios, seed, min_rating, group)
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        pd.testing.assert_frame_equal(a, b)  # same rows, same order, same index labels
+
+
+def test_stratified_leaves_global_numpy_state_alone():
+    np.random.seed(123)
+    expected = np.random.rand(3)
+    np.random.seed(123)
+    python_stratified_split(make_log(), 0.75, seed=1)
+    np.testing.assert_array_equal(np.random.rand(3), expected)
+
+
 def test_stratified_filter_by_item_groups_items():
     df = make_log()
     train, test = python_stratified_split(df, ratio=0.6, filter_by="item")
