@@ -84,7 +84,9 @@ def _read(path: Path, fields: tuple[str, ...], dtype: dict) -> pd.DataFrame:
         df = pd.read_csv(path, sep="\t", header=0, dtype=dtype, engine="c", quoting=3,
                          keep_default_na=False, na_values=[""])
     except (ValueError, OSError, pd.errors.ParserError) as err:
-        raise DataError(f"cannot parse {path} as ReChorus tab-separated {list(fields)}: {err}") from err
+        raise DataError(
+            f"cannot parse {path} as ReChorus tab-separated {list(fields)}: {err}"
+        ) from err
     if tuple(df.columns) != fields:
         raise DataError(
             f"{path}: expected the ReChorus header {list(fields)} (tab-separated), "
@@ -127,7 +129,9 @@ def _id_lists(values: pd.Series) -> pd.Series:
     try:
         ids = flat.astype("int64").to_numpy()
     except ValueError as err:
-        raise DataError(f"item relations must be lists of integer ids like '[1, 2]': {err}") from err
+        raise DataError(
+            f"item relations must be lists of integer ids like '[1, 2]': {err}"
+        ) from err
     out = np.empty(len(values), dtype=object)
     out[:] = np.split(ids, np.cumsum(lengths)[:-1])
     return pd.Series(out, index=values.index, dtype=object)

@@ -201,7 +201,8 @@ def test_lastfm_play_counts_friends_and_artists(tmp_path):
     assert df.to_numpy().tolist() == [[2, 51, 13883], [2, 52, 11690], [3, 51, 1]]
     assert df["rating"].dtype == np.float64 and df["userID"].dtype == np.int64
     friends = lastfm.load_friends_df(local_cache_path=folder, col_friend="f")
-    assert friends.to_numpy().tolist() == [[2, 3], [3, 2]] and list(friends.columns) == ["userID", "f"]
+    assert friends.to_numpy().tolist() == [[2, 3], [3, 2]]
+    assert list(friends.columns) == ["userID", "f"]
     artists = lastfm.load_item_df(local_cache_path=folder)
     assert artists["name"].tolist() == ["Röyksopp", "MALICE MIZER"]  # latin-1 decoded
     assert list(artists.columns) == ["itemID", "name", "url"]
