@@ -1065,7 +1065,7 @@ def fetch_files(
         looked.append(f"{ENV_DATA_MIRROR} (unset)")
     home = get_data_home()
     looked.append(f"cache {home}")
-    if download_root is None and not _files_state(home / name, files):
+    if not _files_state(home / name, files):
         return home / name
     root = download_root or home
     target = root / name

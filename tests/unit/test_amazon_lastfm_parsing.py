@@ -153,6 +153,14 @@ def test_fetch_files_downloads_verifies_then_uses_cache_offline(monkeypatch, tmp
     assert dl.fetch_files("toy", files) == folder
 
 
+def test_fetch_files_downloads_into_local_folder_when_given(monkeypatch, tmp_path):
+    files = _upstream(tmp_path)
+    monkeypatch.delenv(dl.ENV_OFFLINE)
+    folder = dl.fetch_files("toy", files, tmp_path / "mine", progress=False)
+    assert folder == tmp_path / "mine" / "toy" and (folder / "b.txt").read_bytes() == b"beta\n"
+    assert not (tmp_path / "home" / "toy").exists()
+
+
 def test_fetch_files_refetches_truncated_cached_file(monkeypatch, tmp_path):
     files = _upstream(tmp_path)
     monkeypatch.delenv(dl.ENV_OFFLINE)
