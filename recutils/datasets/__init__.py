@@ -7,6 +7,9 @@ Submodules (imported lazily, so ``import recutils.datasets`` stays light):
 * :mod:`~recutils.datasets.movielens`: MovieLens 100k/1m/10m/20m/latest-small
   and synthetic ``mock<N>``;
 * :mod:`~recutils.datasets.criteo`: Criteo DAC raw-format reader and sample loader;
+* :mod:`~recutils.datasets.amazon`: Amazon reviews as pre-processed by ReChorus
+  (implicit purchases with time and item category);
+* :mod:`~recutils.datasets.lastfm`: Last.fm HetRec 2011 play counts and friendships;
 * :mod:`~recutils.datasets.synthetic`: MovieLens-like synthetic logs;
 * :mod:`~recutils.datasets.sparse`: CSR matrices with id maps, k-core
   filtering, negative sampling.
@@ -17,7 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_SUBMODULES = ("download", "movielens", "criteo", "synthetic", "sparse")
+_SUBMODULES = ("download", "movielens", "criteo", "amazon", "lastfm", "synthetic", "sparse")
 _FUNCTIONS = {
     "make_interactions": "synthetic",
     "SyntheticData": "synthetic",

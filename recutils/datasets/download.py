@@ -974,6 +974,126 @@ def fetch_dataset(
         return _extract_into(spec, archive, root, required, md5)
 
 
+
+# --------------------------------------------------------------------------- single files
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file published on its own (not inside an archive) and how to check it.
+
+    Attributes:
+        filename: The file's name in the data set folder (``"train.csv"``).
+        url: Where to download it (``https://``, ``http://`` or ``file://``); pin a
+            commit or version in the URL so the checksum stays true.
+        sha256: Known SHA-256 of the file, if any (never guessed).
+        size: Known size in bytes, if any.
+    """
+
+    filename: str
+    url: str
+    sha256: str | None = None
+    size: int | None = None
+
+
+def _files_state(folder: Path, files: Sequence[RemoteFile]) -> list[RemoteFile]:
+    """The files of ``files`` missing from ``folder`` or of the wrong known size (``stat`` only)."""
+    todo = []
+    for remote in files:
+        path = folder / remote.filename
+        try:
+            ok = path.is_file() and (remote.size is None or path.stat().st_size == remote.size)
+        except OSError:
+            ok = False
+        if not ok:
+            todo.append(remote)
+    return todo
+
+
+def fetch_files(
+    name: str,
+    files: Sequence[RemoteFile],
+    local_cache_path: str | os.PathLike | None = None,
+    *,
+    progress: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+    max_seconds: float | None = None,
+) -> Path:
+    """Return a folder holding every file of ``files``, for data published file by file.
+
+    The counterpart of :func:`fetch_dataset` for data sets whose files are published
+    one by one (a repository's files at a pinned commit) rather than as an archive.
+    Looks in the same order: ``local_cache_path`` (the folder itself or its
+    ``name/`` subfolder), the mirror ``$RECUTILS_DATA_MIRROR/name/``, the cache
+    ``$RECUTILS_DATA_HOME/name/``, then downloads the missing files (into
+    ``local_cache_path/name/`` when given, else the cache) unless
+    ``RECUTILS_OFFLINE=1``. Each download is written to a ``.part`` file and
+    renamed only after its size and SHA-256 match (:func:`download_file`); a
+    cached file of the wrong known size is downloaded again.
+
+    Args:
+        name: The data set's folder name in a mirror or the cache.
+        files: The files the caller needs.
+        local_cache_path: A folder to look in first and to download into.
+        progress, timeout, retries, max_seconds: See :func:`download_file`.
+
+    Raises:
+        DatasetUnavailableError: not found and not downloadable (the message says
+            what to set).
+        CorruptDataError: a downloaded file failed its size or checksum check.
+    """
+    files = list(files)
+    required = [f.filename for f in files]
+    looked: list[str] = []
+    download_root: Path | None = None
+    if max_seconds is None:
+        max_seconds = default_max_seconds(timeout)
+    if local_cache_path is not None:
+        local = Path(local_cache_path).expanduser()
+        looked.append(f"local_cache_path {local}")
+        for folder in (local, local / name):
+            if _has_files(folder, required):
+                return folder
+        download_root = local
+    mirror = get_mirror()
+    if mirror is not None:
+        looked.append(f"{ENV_DATA_MIRROR}={mirror}")
+        if _has_files(mirror / name, required):
+            return mirror / name
+    else:
+        looked.append(f"{ENV_DATA_MIRROR} (unset)")
+    home = get_data_home()
+    looked.append(f"cache {home}")
+    if not _files_state(home / name, files):
+        return home / name
+    root = download_root or home
+    target = root / name
+    if is_offline():
+        raise DatasetUnavailableError(
+            f"data set {name!r} (files {required}) is not available: {ENV_OFFLINE} is set, so "
+            f"no download. Looked in: {'; '.join(looked)}. To fix, do one of: set "
+            f"{ENV_DATA_MIRROR} to a folder holding {name}/ with these files; set "
+            f"{ENV_DATA_HOME} to a cache folder that holds them; pass local_cache_path= a "
+            f"folder holding them; or allow the download of "
+            f"{', '.join(f.url for f in files)} (network access, {ENV_OFFLINE} unset)."
+        )
+    with _file_lock(root, name, max_seconds + 600.0):
+        for remote in _files_state(target, files):
+            try:
+                download_file(
+                    remote.url, target / remote.filename, size=remote.size, sha256=remote.sha256,
+                    timeout=timeout, retries=retries, progress=progress, max_seconds=max_seconds,
+                )
+            except DatasetUnavailableError as err:
+                raise DatasetUnavailableError(
+                    f"data set {name!r}: downloading {remote.filename} failed ({err}). Looked "
+                    f"in: {'; '.join(looked)}. Set {ENV_DATA_MIRROR} to a folder holding "
+                    f"{name}/{remote.filename}, or pass local_cache_path=."
+                ) from err
+    return target
+
+
 __all__ = [
     "ENV_ALLOW_UNVERIFIED",
     "ENV_DATA_HOME",
@@ -982,12 +1102,14 @@ __all__ = [
     "ENV_OFFLINE",
     "MARKER",
     "RemoteArchive",
+    "RemoteFile",
     "allow_unverified_default",
     "check_archive",
     "default_max_seconds",
     "download_file",
     "extract_archive",
     "fetch_dataset",
+    "fetch_files",
     "fetch_md5",
     "file_hash",
     "get_data_home",

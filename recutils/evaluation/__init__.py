@@ -6,7 +6,8 @@ input (quirks kept and documented in each docstring), computed with vectorized
 numpy: ids are encoded once, rankings sorted once, and no users x items matrix is built.
 
 * Rating metrics: :func:`rmse`, :func:`mae`, :func:`rsquared`, :func:`exp_var`,
-  :func:`auc`, :func:`logloss`.
+  :func:`auc`, :func:`logloss`; calibration: :func:`expected_calibration_error`
+  (``"ece"``) and :func:`reliability_table`.
 * Ranking metrics: :func:`precision_at_k`, :func:`recall_at_k`, :func:`ndcg_at_k`,
   :func:`map_at_k`, :func:`mean_average_precision` (Microsoft Recommenders' ``map``),
   :func:`r_precision_at_k`, :func:`hit_ratio_at_k`, :func:`mrr_at_k`, :func:`gauc`,
@@ -30,6 +31,7 @@ from recutils.evaluation.beyond import (
     user_item_serendipity,
     user_serendipity,
 )
+from recutils.evaluation.calibration import expected_calibration_error, reliability_table
 from recutils.evaluation.evaluate import DEFAULT_METRICS, evaluate
 from recutils.evaluation.ranking import (
     gauc,
@@ -47,7 +49,8 @@ from recutils.evaluation.rating import auc, exp_var, logloss, mae, rmse, rsquare
 from recutils.evaluation.registry import METRICS, MetricSpec, get_metric, known_metrics, parse_metric
 
 __all__ = [
-    "rmse", "mae", "rsquared", "exp_var", "auc", "logloss",
+    "rmse", "mae", "rsquared", "exp_var", "auc", "logloss", "expected_calibration_error",
+    "reliability_table",
     "precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k", "mean_average_precision",
     "r_precision_at_k", "hit_ratio_at_k", "mrr_at_k", "gauc", "get_top_k_items",
     "catalog_coverage", "distributional_coverage", "novelty", "historical_item_novelty",

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from recutils.evaluation import beyond, ranking, rating
+from recutils.evaluation import beyond, calibration, ranking, rating
 from recutils.exceptions import ConfigError
 
 RATING = "rating"
@@ -56,6 +56,8 @@ _SPECS = [
     MetricSpec("exp_var", rating.exp_var, RATING, True, False, None, rating._exp_var),
     MetricSpec("auc", rating.auc, RATING, True, False, (0.0, 1.0), rating._auc),
     MetricSpec("logloss", rating.logloss, RATING, False, False, None, rating._logloss),
+    MetricSpec("ece", calibration.expected_calibration_error, RATING, False, False, (0.0, 1.0),
+               calibration._ece),
     MetricSpec("precision", ranking.precision_at_k, RANKING, True, True, (0.0, 1.0), ranking._precision),
     MetricSpec("recall", ranking.recall_at_k, RANKING, True, True, (0.0, 1.0), ranking._recall),
     MetricSpec("ndcg", ranking.ndcg_at_k, RANKING, True, True, (0.0, 1.0), ranking._ndcg),
@@ -88,6 +90,7 @@ ALIASES: dict[str, str] = {
     "hr": "hit_ratio",
     "mrr_at_k": "mrr",
     "r2": "rsquared",
+    "expected_calibration_error": "ece",
 }
 
 _NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:@\s*([0-9]+))?\s*$")

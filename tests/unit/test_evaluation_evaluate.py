@@ -82,8 +82,8 @@ def test_unknown_metric_lists_known_ones(frames):
 
 
 def test_registry_table():
-    assert {"rmse", "mae", "rsquared", "exp_var", "auc", "logloss", "precision", "recall", "ndcg",
-            "map", "mean_average_precision", "r_precision", "hit_ratio", "mrr", "gauc",
+    assert {"rmse", "mae", "rsquared", "exp_var", "auc", "logloss", "ece", "precision", "recall",
+            "ndcg", "map", "mean_average_precision", "r_precision", "hit_ratio", "mrr", "gauc",
             "catalog_coverage", "distributional_coverage", "novelty", "diversity",
             "serendipity"} == set(METRICS)
     assert "map" not in dir(ev) or not callable(getattr(ev, "map", None))  # no function named map
