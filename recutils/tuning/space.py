@@ -399,12 +399,15 @@ class SearchSpace:
         return True
 
     # ------------------------------------------------------------- validation
-    def validate(self, model: str | type) -> SearchSpace:
+    def validate(self, model: str | type, config: Any = None) -> SearchSpace:
         """Check every name against the model's config class; return ``self``.
 
         Args:
             model: A registered model name, a model class (with ``config_class``) or a
                 :class:`~recutils.config.BaseConfig` subclass.
+            config: The base config trials start from (a config, mapping, YAML text or
+                file, as the model's ``config`` argument); list positions are checked
+                against it. Default: the config class's defaults.
 
         Raises:
             ConfigError: a name that is not a config field (the message names it and
@@ -412,7 +415,12 @@ class SearchSpace:
                 config nor a mapping.
         """
         config_class = _config_class_of(model)
-        defaults = _defaults(config_class)
+        if config is not None:
+            from recutils.config import load_config
+
+            defaults = load_config(config, config_class)
+        else:
+            defaults = _defaults(config_class)
         for name in self.params:
             _check_path(name, config_class, defaults)
         return self
@@ -520,7 +528,7 @@ def _check_path(name: str, config_class: type[BaseConfig], defaults: BaseConfig 
             pos = int(parts[i + 1])
             if pos >= len(value):
                 raise ConfigError(f"search space {name!r}: {where}.{part} has {len(value)} element(s) "
-                                  f"in the default config; position {pos} is out of range.")
+                                  f"in the base config; position {pos} is out of range.")
             value, part, where = value[pos], parts[i + 1], f"{where}.{part}"
             i += 1
             if i == len(parts) - 1:
