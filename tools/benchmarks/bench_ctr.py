@@ -22,7 +22,7 @@ Samples/s = rows trained / wall seconds of the training loop, best of ``--repeat
 runs; the Wide & Deep and peer runs alternate so that both see the same machine load.
 Samples per CPU-second (rows / CPU seconds of this process) are printed beside it: on
 a machine shared with other jobs the wall figures swing with the others' load, the CPU
-figures much less (with one thread they are what an idle core would do).
+figures much less (with one thread they approach what an idle core would do).
 One short untimed run of each side comes first (the first optimizer step of a process
 pays a one-off library initialization of about two seconds).
 
