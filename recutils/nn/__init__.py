@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "TrainConfig": "recutils.nn.config",
     "OptimizerConfig": "recutils.nn.config",
     "Trainer": "recutils.nn.trainer",
+    "Callback": "recutils.nn.trainer",
     "TensorData": "recutils.nn.data",
     "get_loss": "recutils.nn.losses",
     "list_components": "recutils.nn.components",

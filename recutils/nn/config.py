@@ -363,7 +363,9 @@ class ModelConfig(NestedConfig):
                 raise ConfigError(f"concat_blocks names unknown block {name!r}; known blocks: {names}.")
 
 
-OPTIMIZERS = ("adam", "adamw", "adagrad", "sgd", "rmsprop")
+OPTIMIZERS = ("adam", "adamw", "adagrad", "sgd", "rmsprop", "sparse_adam")
+#: Optimizers that can update the embedding tables from sparse gradients.
+SPARSE_OPTIMIZERS = ("adagrad", "sparse_adam")
 PARAM_SETS = ("all", "embedding", "dense")
 LR_SCHEDULES = ("constant", "exponential", "step", "cosine")
 
@@ -372,13 +374,25 @@ LR_SCHEDULES = ("constant", "exponential", "step", "cosine")
 class OptimizerConfig(NestedConfig):
     """One optimizer over a set of parameters.
 
+    Several optimizers split a model's parameters, e.g. sparse Adam (or Adagrad) for the
+    embedding tables and Adam for the dense layers::
+
+        optimizers:
+          - {name: sparse_adam, lr: 0.001, params: embedding}   # or {name: adagrad, sparse: true, ...}
+          - {name: adam, lr: 0.001, params: dense}
+
     Attributes:
-        name: ``adam``, ``adamw``, ``adagrad``, ``sgd`` or ``rmsprop``.
+        name: ``adam``, ``adamw``, ``adagrad``, ``sgd``, ``rmsprop`` or ``sparse_adam``
+            (:class:`torch.optim.SparseAdam`: embeddings only, sparse gradients).
         lr: Learning rate (before the schedule).
         params: ``all``, ``embedding`` (the embedding tables) or ``dense`` (the rest).
         weight_decay: Extra weight decay (the model's ``l2_regularization`` is added on
             the dense weight matrices).
         momentum: SGD / RMSprop momentum.
+        sparse: Sparse embedding gradients: each step touches only the rows looked up
+            in the batch (``adagrad`` on ``params: embedding`` without weight decay;
+            always on for ``sparse_adam``). Use the model's ``embedding_regularization``
+            instead of weight decay.
     """
 
     name: str = "adam"
@@ -386,12 +400,28 @@ class OptimizerConfig(NestedConfig):
     params: str = "all"
     weight_decay: float = 0.0
     momentum: float = 0.0
+    sparse: bool = False
 
     def __post_init__(self) -> None:
         if self.name not in OPTIMIZERS:
             raise ConfigError(f"optimizer {self.name!r} is unknown; allowed: {list(OPTIMIZERS)}.")
         if self.params not in PARAM_SETS:
             raise ConfigError(f"optimizer params {self.params!r}; allowed: {list(PARAM_SETS)}.")
+        if not isinstance(self.sparse, bool):
+            raise ConfigError(f"optimizer {self.name!r}: sparse must be true or false, got {self.sparse!r}.")
+        if self.name == "sparse_adam":
+            self.sparse = True
+        if self.sparse:
+            if self.name not in SPARSE_OPTIMIZERS:
+                raise ConfigError(f"optimizer {self.name!r} cannot take sparse gradients; sparse optimizers: "
+                                  f"{list(SPARSE_OPTIMIZERS)}.")
+            if self.params != "embedding":
+                raise ConfigError(f"optimizer {self.name!r} with sparse gradients updates embedding tables "
+                                  f"only: set params: embedding (got {self.params!r}) and add a dense "
+                                  "optimizer for the rest.")
+            if self.weight_decay:
+                raise ConfigError(f"optimizer {self.name!r} with sparse gradients takes no weight_decay "
+                                  f"(got {self.weight_decay}); use the model's embedding_regularization.")
         for attr in ("lr", "weight_decay", "momentum"):
             value = getattr(self, attr)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
@@ -522,7 +552,9 @@ def load_model_config(source: str | Path | Mapping[str, Any] | ModelConfig) -> M
 
 
 __all__ = [
+    "OPTIMIZERS",
     "OptimizerConfig",
+    "SPARSE_OPTIMIZERS",
     "TrainConfig",
     "BackboneConfig",
     "BlockConfig",

@@ -10,6 +10,22 @@ weights as an uninterrupted one (tested by killing a training process).
 
 Checkpoints are written with :func:`torch.save` and read with ``weights_only=True``
 (tensors and plain containers only, no arbitrary unpickling).
+
+Speed: the rows of an epoch are gathered in its permuted order once per chunk of up
+to :data:`CHUNK_ROWS` rows, and each step takes a contiguous slice of that chunk (no
+per-step gather, no ``DataLoader``); the loss is summed on the device and read only
+when a history row is written (no per-step host synchronization); gradients are reset
+with ``set_to_none``; dense optimizers use PyTorch's fused kernels; a constant
+learning rate skips the scheduler. ``TrainConfig.num_threads`` sets torch's CPU
+threads for the duration of :meth:`Trainer.fit` only.
+
+Callbacks: a plain function ``(step, trainer)`` is called after every step; a
+:class:`Callback` may also define ``on_evaluate(row, trainer)``, called after each
+evaluation with the history row (``step``, ``epoch``, ``train_loss``, ``lr``,
+``seconds`` and ``valid_<metric>`` when there is validation data); it stops training
+by returning True (the run then ends as after early stopping) or by raising (the
+exception leaves :meth:`Trainer.fit`; :mod:`recutils.tuning` raises Optuna's
+``TrialPruned`` this way).
 """
 
 from __future__ import annotations
@@ -25,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recutils.exceptions import DataError
+from recutils.exceptions import ConfigError, DataError
 from recutils.nn.config import OptimizerConfig, TrainConfig
 from recutils.nn.data import LABEL, TensorData
 from recutils.nn.losses import get_loss
@@ -37,6 +53,41 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_PREFIX = "ckpt-"
 _COUPLED_DECAY = ("adam", "adagrad", "sgd", "rmsprop")
+#: Rows gathered at once in an epoch's permuted order (steps slice this chunk).
+CHUNK_ROWS = 1 << 18
+
+
+class Callback:
+    """A training callback; override the hooks you need (both default to doing nothing).
+
+    A plain function ``(step, trainer)`` given as a callback is called as :meth:`on_step`.
+    """
+
+    def on_step(self, step: int, trainer: Trainer) -> None:
+        """After every optimization step (``step`` counts from 1)."""
+
+    def on_evaluate(self, row: Mapping[str, Any], trainer: Trainer) -> bool | None:
+        """After each evaluation, with the new history row; return True to stop training."""
+        return None
+
+
+def _hooks(callbacks: list[Any]) -> tuple[list[Callable[[int, Trainer], None]],
+                                         list[Callable[[Mapping[str, Any], Trainer], bool | None]]]:
+    """``(step hooks, evaluation hooks)`` of callbacks (objects or plain functions)."""
+    on_step, on_evaluate = [], []
+    for cb in callbacks:
+        step_fn, eval_fn = getattr(cb, "on_step", None), getattr(cb, "on_evaluate", None)
+        if step_fn is None and eval_fn is None:
+            if not callable(cb):
+                raise ConfigError(f"a callback must be a function (step, trainer) or an object with "
+                                  f"on_step / on_evaluate methods, got {cb!r}.")
+            on_step.append(cb)
+            continue
+        if step_fn is not None and getattr(type(cb), "on_step", None) is not Callback.on_step:
+            on_step.append(step_fn)
+        if eval_fn is not None and getattr(type(cb), "on_evaluate", None) is not Callback.on_evaluate:
+            on_evaluate.append(eval_fn)
+    return on_step, on_evaluate
 
 
 def resolve_device(name: str) -> torch.device:
@@ -95,18 +146,19 @@ class Trainer:
         config: A :class:`~recutils.nn.config.TrainConfig` (or a mapping).
         seed: Seed of the batch order, dropout and everything random in training.
         model_dir: Folder for checkpoints (``ckpt-<step>.pt``); None: no checkpoints.
-        callbacks: Functions ``(step, trainer)`` called after each step (tests use them
-            to slow a run down or stop it).
+        callbacks: :class:`Callback` objects (``on_step`` / ``on_evaluate``) or functions
+            ``(step, trainer)`` called after each step (see the module docstring).
     """
 
     def __init__(self, model: torch.nn.Module, config: TrainConfig | Mapping[str, Any] | None = None, *,
                  seed: int = 42, model_dir: str | Path | None = None,
-                 callbacks: list[Callable[[int, Trainer], None]] | None = None) -> None:
+                 callbacks: list[Callback | Callable[[int, Trainer], None]] | None = None) -> None:
         self.config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config or {})
         self.model = model
         self.seed = int(seed)
         self.model_dir = Path(model_dir) if model_dir is not None else None
         self.callbacks = list(callbacks or [])
+        _hooks(self.callbacks)  # validates them
         self.device = resolve_device(self.config.device)
         self.loss_fn, self.to_prediction = get_loss(self.config.loss)
         self.history_: pd.DataFrame | None = None
@@ -119,10 +171,14 @@ class Trainer:
         return {"embedding": [], "dense_weight": [p for p in self.model.parameters() if p.dim() >= 2],
                 "dense_other": [p for p in self.model.parameters() if p.dim() < 2]}
 
+    def _sparse_embeddings(self) -> bool:
+        """Whether the embedding tables' optimizer needs sparse gradients."""
+        return any(oc.sparse for oc in self.config.optimizers)
+
     def _make_optimizers(self) -> list[torch.optim.Optimizer]:
         groups = self._param_groups()
         l2 = float(getattr(self.model, "l2_regularization", 0.0))
-        optimizers = []
+        optimizers, used = [], []
         for oc in self.config.optimizers:
             pgs = []
             if oc.params in ("all", "embedding") and groups["embedding"]:
@@ -135,10 +191,16 @@ class Trainer:
                     pgs.append({"params": groups["dense_other"], "weight_decay": oc.weight_decay})
             if pgs:
                 optimizers.append(self._optimizer(oc, pgs))
+                used.append(oc)
+        self._optimizer_configs = used
         return optimizers
 
     def _optimizer(self, oc: OptimizerConfig, groups: list[dict]) -> torch.optim.Optimizer:
         fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {}
+        if oc.name == "sparse_adam":
+            return torch.optim.SparseAdam([{"params": g["params"]} for g in groups], lr=oc.lr)
+        if oc.sparse:  # adagrad over sparse gradients (the fused kernel takes dense ones only)
+            return torch.optim.Adagrad(groups, lr=oc.lr, foreach=False)
         if oc.name == "adam":
             return torch.optim.Adam(groups, lr=oc.lr, **fused)
         if oc.name == "adamw":
@@ -212,6 +274,26 @@ class Trainer:
         finally:
             torch.set_num_threads(threads)
 
+    def _set_sparse(self, sparse: bool) -> None:
+        from recutils.nn.components.input_layer import EmbeddingBank
+
+        for module in self.model.modules():
+            if isinstance(module, EmbeddingBank):
+                module.sparse = sparse
+
+    def _check_sparse_gradients(self, optimizers: list[torch.optim.Optimizer]) -> None:
+        """After the first backward pass: a sparse optimizer got only sparse gradients."""
+        for oc, opt in zip(self._optimizer_configs, optimizers):
+            if not oc.sparse:
+                continue
+            dense = [tuple(p.shape) for g in opt.param_groups for p in g["params"]
+                     if p.grad is not None and not p.grad.is_sparse]
+            if dense:
+                raise ConfigError(
+                    f"optimizer {oc.name!r} (sparse) got dense gradients for parameter(s) of shape {dense}: "
+                    "only the model's EmbeddingBank tables give sparse gradients; use a dense optimizer "
+                    "(adam, adagrad without sparse) for this model's embeddings.")
+
     def _fit(self, train: TensorData, valid: TensorData | None, resume: bool) -> pd.DataFrame:
         cfg = self.config
         metric_name = cfg.early_stopping_metric if valid is not None else None
@@ -220,15 +302,20 @@ class Trainer:
             from recutils.evaluation import get_metric
 
             higher = get_metric(metric_name).higher_is_better
+        step_hooks, eval_hooks = _hooks(self.callbacks)
         self.model.to(self.device)
         self.model.train()
+        self._set_sparse(self._sparse_embeddings())
         optimizers = self._make_optimizers()
         total = compute_num_steps(len(train), cfg)
         factor = _lr_factor(cfg, total)
         schedulers = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in optimizers]
+        constant_lr = cfg.lr_schedule == "constant" and not cfg.warmup_steps
         n = len(train)
-        per_epoch = math.ceil(n / cfg.batch_size)
+        bs = cfg.batch_size
+        per_epoch = math.ceil(n / bs)
         eval_every = cfg.eval_every_steps or per_epoch
+        chunk_steps = max(1, min(per_epoch, CHUNK_ROWS // bs))
         step, best, best_state, bad, history = 0, None, None, 0, []
         resumed_done = False
         if resume and self.checkpoints():
@@ -248,13 +335,15 @@ class Trainer:
             logger.info("resumed from %s at step %d", path, step)
         train_dev = train.to(self.device) if self.device.type != "cpu" else train
         valid_dev = valid
-        label = train_dev.tensors[LABEL]
         perm: torch.Tensor | None = None
         perm_epoch = -1
+        chunk: dict[str, torch.Tensor] = {}
+        chunk_key = (-1, -1)
         loss_sum = torch.zeros((), device=self.device)
         loss_count = 0
         start_time = time.perf_counter()
         stopped = resumed_done
+        checked_sparse = False
         bar = None
         if cfg.progress:
             from tqdm.auto import tqdm
@@ -262,25 +351,33 @@ class Trainer:
             bar = tqdm(total=total, initial=step, desc="train", unit="step", mininterval=0.5, leave=False)
         try:
             while step < total and not stopped:
-                epoch = step // per_epoch
+                epoch, in_epoch = divmod(step, per_epoch)
                 if epoch != perm_epoch:
                     order = np.random.default_rng([self.seed, epoch]).permutation(n)
                     perm = torch.from_numpy(order).to(self.device)
                     perm_epoch = epoch
-                pos = (step % per_epoch) * cfg.batch_size
-                idx = perm[pos:pos + cfg.batch_size]  # type: ignore[index]
-                batch = train_dev.batch(idx)
+                c = in_epoch // chunk_steps
+                if chunk_key != (epoch, c):  # this chunk's rows, gathered once in permuted order
+                    rows = perm[c * chunk_steps * bs:(c + 1) * chunk_steps * bs]  # type: ignore[index]
+                    chunk = train_dev.batch(rows)
+                    chunk_key = (epoch, c)
+                pos = (in_epoch - c * chunk_steps) * bs
+                batch = {k: v[pos:pos + bs] for k, v in chunk.items()}
                 out = self.model(batch)
-                loss = self.loss_fn(out, batch[LABEL] if LABEL in batch else label[idx])
+                loss = self.loss_fn(out, batch[LABEL])
                 reg = self.model.regularization_loss() if hasattr(self.model, "regularization_loss") else None
                 total_loss = loss if reg is None else loss + reg
                 for o in optimizers:
                     o.zero_grad(set_to_none=True)
                 total_loss.backward()
+                if not checked_sparse:
+                    self._check_sparse_gradients(optimizers)
+                    checked_sparse = True
                 for o in optimizers:
                     o.step()
-                for sch in schedulers:
-                    sch.step()
+                if not constant_lr:
+                    for sch in schedulers:
+                        sch.step()
                 loss_sum += loss.detach()
                 loss_count += 1
                 step += 1
@@ -311,6 +408,10 @@ class Trainer:
                             bar.set_postfix({metric_name: f"{value:.4f}"})
                     history.append(row)
                     logger.info("step %d: %s", step, row)
+                    for hook in eval_hooks:
+                        if hook(dict(row), self):
+                            stopped = True
+                            logger.info("a callback stopped training at step %d", step)
                 if self.model_dir is not None and cfg.checkpoint_every_steps and (
                         step % cfg.checkpoint_every_steps == 0 or last or stopped):
                     self._save_checkpoint(step, {
@@ -321,8 +422,8 @@ class Trainer:
                         "best": best, "best_state": best_state, "history": history,
                         "done": bool(last or stopped),
                     })
-                for cb in self.callbacks:
-                    cb(step, self)
+                for hook in step_hooks:
+                    hook(step, self)
                 if self.stop_requested:
                     break
         finally:
@@ -336,4 +437,4 @@ class Trainer:
         return self.history_
 
 
-__all__ = ["Trainer", "TrainConfig", "OptimizerConfig", "compute_num_steps", "metric_value", "resolve_device"]
+__all__ = ["CHUNK_ROWS", "Callback", "Trainer", "TrainConfig", "OptimizerConfig", "compute_num_steps", "metric_value", "resolve_device"]

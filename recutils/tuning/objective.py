@@ -16,6 +16,14 @@
 * Iterative models listed in :data:`ITERATIVE_MODELS` are trained a few epochs at a
   time; after each chunk the validation metric is reported to the trial, so a pruner
   can stop an unpromising trial early.
+* Deep models trained by :class:`recutils.nn.trainer.Trainer` (model classes with
+  ``evaluation_callbacks = True``, such as
+  :class:`~recutils.models.deep.DeepRankModel`) report the same way from inside one
+  ``fit``: a trainer callback passes each evaluation's validation metric (on the
+  model's ``train.validation_fraction`` hold-out, once per epoch by default) to the
+  trial and raises ``TrialPruned`` when the pruner says so. The trainer evaluates the
+  study's metric when it is a rating metric (``auc``, ``logloss`` ...), so early
+  stopping and pruning follow what is tuned; for other metrics nothing is reported.
 """
 
 from __future__ import annotations
@@ -281,6 +289,11 @@ class Objective:
     def is_iterative(self) -> bool:
         return self.prune and self.model in ITERATIVE_MODELS and not is_spark_frame(self.train)
 
+    def reports_evaluations(self, model: Any) -> bool:
+        """Whether ``model`` reports per-evaluation metrics through trainer callbacks."""
+        return (self.prune and bool(getattr(type(model), "evaluation_callbacks", False))
+                and self.metric.kind == "rating" and not is_spark_frame(self.train))
+
     def __call__(self, trial: Any) -> float:
         flat = self.space.suggest(trial)
         trial.set_user_attr(PARAMS_ATTR, _jsonable(flat))
@@ -288,6 +301,8 @@ class Objective:
         start = time.perf_counter()
         if self.is_iterative():
             value = self._fit_iteratively(model, trial)
+        elif self.reports_evaluations(model):
+            value = self._fit_with_reports(model, trial)
         else:
             try:
                 model.fit(self.train)
@@ -300,6 +315,28 @@ class Objective:
         if not math.isfinite(value):
             raise DataError(f"{self.metric.text} is {value} for parameters {flat}.")
         return value
+
+    def _fit_with_reports(self, model: Any, trial: Any) -> float:
+        """Fit once; the trainer reports each validation value to ``trial`` (see the module docstring)."""
+        from recutils.utils.deps import require
+
+        optuna = require("optuna", "tuning")
+        train_cfg = model.config.train
+        if train_cfg.validation_fraction <= 0:
+            logger.info("trial %s: validation_fraction is 0, no intermediate values to report",
+                        getattr(trial, "number", "?"))
+            model.fit(self.train)
+            return self.score(model)
+        if train_cfg.early_stopping_metric != self.metric.name:
+            model.config = model.config.replace(train=train_cfg.replace(early_stopping_metric=self.metric.name))
+        reporter = TrialReporter(trial, f"valid_{self.metric.name}", optuna.TrialPruned)
+        callbacks = list(getattr(model, "callbacks", []))
+        model.callbacks = [*callbacks, reporter]
+        try:
+            model.fit(self.train)
+        finally:
+            model.callbacks = callbacks
+        return self.score(model)
 
     def _fit_iteratively(self, model: Any, trial: Any) -> float:
         from recutils.utils.deps import require
@@ -323,6 +360,30 @@ class Objective:
             trial.report(value, done)
         model.config = model.config.replace(**{epochs_field: total})
         return value
+
+
+class TrialReporter:
+    """A trainer callback reporting each evaluation's ``key`` value to an Optuna trial.
+
+    Values are reported at steps 1, 2, ... (one per evaluation: per epoch by default);
+    after each report, ``pruned_error`` is raised when ``trial.should_prune()``.
+    """
+
+    def __init__(self, trial: Any, key: str, pruned_error: type[Exception]) -> None:
+        self.trial = trial
+        self.key = key
+        self.pruned_error = pruned_error
+        self.reported = 0
+
+    def on_evaluate(self, row: Mapping[str, Any], trainer: Any) -> bool | None:
+        value = row.get(self.key)
+        if value is None:
+            return None
+        self.reported += 1
+        self.trial.report(float(value), self.reported)
+        if self.trial.should_prune():
+            raise self.pruned_error(f"pruned after {self.reported} evaluation(s): {self.key}={value:.6g}")
+        return None
 
 
 def release_spark_tables(model: Any, keep: Sequence[Any] = ()) -> int:
@@ -409,6 +470,7 @@ __all__ = [
     "Columns",
     "MetricTarget",
     "Objective",
+    "TrialReporter",
     "evaluate_model",
     "is_spark_frame",
     "release_spark_tables",

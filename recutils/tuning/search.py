@@ -462,6 +462,30 @@ class TuningResult:
         optuna = _optuna()
         return dict(optuna.importance.get_param_importances(self.study))
 
+    def plot_intermediate_values(self, ax: Any = None) -> Any:
+        """Each trial's reported values by step (epoch), pruned trials dashed (matplotlib)."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4))
+        labelled: set[str] = set()
+        for t in self.study.get_trials(deepcopy=False):
+            if not t.intermediate_values:
+                continue
+            steps = sorted(t.intermediate_values)
+            state = t.state.name.lower()
+            pruned = state == "pruned"
+            ax.plot(steps, [t.intermediate_values[s] for s in steps], marker="o", ms=3, lw=1,
+                    ls="--" if pruned else "-", color="C3" if pruned else "C0", alpha=0.8,
+                    label=None if state in labelled else state)
+            labelled.add(state)
+        ax.set_xlabel("step (epoch)")
+        ax.set_ylabel(f"intermediate {self.metric.text}")
+        ax.set_title(f"{self.model}: intermediate values")
+        if labelled:
+            ax.legend()
+        return ax
+
     def plot_param_importances(self, ax: Any = None) -> Any:
         """Horizontal bars of :meth:`param_importances` (matplotlib)."""
         import matplotlib.pyplot as plt
@@ -570,8 +594,9 @@ def tune(
             float ranges are not allowed) or an optuna sampler.
         pruner: ``"median"`` (default), ``"percentile"``, ``"hyperband"``,
             ``"successive_halving"``, ``"none"`` or an optuna pruner. Only models that
-            report intermediate values (:data:`~recutils.tuning.objective.ITERATIVE_MODELS`)
-            are pruned.
+            report intermediate values (:data:`~recutils.tuning.objective.ITERATIVE_MODELS`,
+            and deep models whose trainer reports each epoch's validation value for a
+            rating metric such as ``auc``) are pruned.
         storage: None (memory), a database URL (``"sqlite:///tune.db"``, a PostgreSQL
             URL ...) or an optuna storage.
         study_name: Name of the study (required with a database).
@@ -596,7 +621,7 @@ def tune(
             budget; a database study created with another model, metric or space.
     """
     optuna = _optuna()
-    space = as_search_space(space).validate(model)
+    space = as_search_space(space).validate(model, config=(model_kwargs or {}).get("config"))
     target = MetricTarget.parse(metric)
     cols = Columns(**{k: v for k, v in {"col_user": col_user, "col_item": col_item,
                                         "col_rating": col_rating,

@@ -27,7 +27,10 @@ Specification kinds:
 
 Names are config fields of the model (``n_factors``), or dotted paths into nested
 configs (``train.epochs`` for :class:`~recutils.models.deep.DeepRankModel`, whose
-``train`` field is a config; ``sim_options.name`` for a mapping field).
+``train`` field is a config; ``sim_options.name`` for a mapping field); a number
+addresses an element of a list of configs (``train.optimizers.0.lr``,
+``model_config.backbone.blocks.1.layer.params.hidden_units``; the model merges such
+values into its config, see :func:`recutils.models.deep.model.merge_config`).
 :meth:`SearchSpace.validate` checks every name against the model's ``config_class``:
 an unknown name raises :class:`~recutils.exceptions.ConfigError` naming it and the
 allowed ones.
@@ -396,12 +399,15 @@ class SearchSpace:
         return True
 
     # ------------------------------------------------------------- validation
-    def validate(self, model: str | type) -> SearchSpace:
+    def validate(self, model: str | type, config: Any = None) -> SearchSpace:
         """Check every name against the model's config class; return ``self``.
 
         Args:
             model: A registered model name, a model class (with ``config_class``) or a
                 :class:`~recutils.config.BaseConfig` subclass.
+            config: The base config trials start from (a config, mapping, YAML text or
+                file, as the model's ``config`` argument); list positions are checked
+                against it. Default: the config class's defaults.
 
         Raises:
             ConfigError: a name that is not a config field (the message names it and
@@ -409,7 +415,12 @@ class SearchSpace:
                 config nor a mapping.
         """
         config_class = _config_class_of(model)
-        defaults = _defaults(config_class)
+        if config is not None:
+            from recutils.config import load_config
+
+            defaults = load_config(config, config_class)
+        else:
+            defaults = _defaults(config_class)
         for name in self.params:
             _check_path(name, config_class, defaults)
         return self
@@ -499,7 +510,9 @@ def _check_path(name: str, config_class: type[BaseConfig], defaults: BaseConfig 
     cls: type[BaseConfig] | None = config_class
     obj: Any = defaults
     where = config_class.__name__
-    for i, part in enumerate(parts):
+    i = 0
+    while i < len(parts):
+        part = parts[i]
         if cls is None:  # inside a mapping field: any key (the config checks it when built)
             return
         allowed = cls.field_names()
@@ -510,6 +523,17 @@ def _check_path(name: str, config_class: type[BaseConfig], defaults: BaseConfig 
         if i == len(parts) - 1:
             return
         value = getattr(obj, part, None) if obj is not None else None
+        # a list of configs (``train.optimizers.0.lr``): the next part is a position in it
+        while isinstance(value, list) and i + 1 < len(parts) and parts[i + 1].isdigit():
+            pos = int(parts[i + 1])
+            if pos >= len(value):
+                raise ConfigError(f"search space {name!r}: {where}.{part} has {len(value)} element(s) "
+                                  f"in the base config; position {pos} is out of range.")
+            value, part, where = value[pos], parts[i + 1], f"{where}.{part}"
+            i += 1
+            if i == len(parts) - 1:
+                return
+        i += 1
         if isinstance(value, BaseConfig):
             cls, obj, where = type(value), value, f"{where}.{part}"
         elif isinstance(value, Mapping) or _field_is_mapping(cls, part):

@@ -152,3 +152,32 @@ def test_light_import():
             "recutils.nn.easyrec; "
             "recutils.nn.config.ModelConfig; assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_callbacks_pass_through_to_the_trainer(data):
+    rows = []
+
+    class Record:
+        def on_evaluate(self, row, trainer):
+            rows.append(dict(row))
+            return len(rows) == 2  # stop after two validations
+
+    m = DeepRankModel(config=CONFIG, callbacks=[Record()]).fit(data)
+    assert len(rows) == 2 and len(m.history_) == 2
+    assert [r["valid_auc"] for r in rows] == m.history_["valid_auc"].tolist()
+
+
+def test_nested_params_merge_into_the_config():
+    from recutils.models.deep.model import merge_config
+
+    base = DeepRankModel.from_example("wide_deep_movielens.yaml").config
+    m = DeepRankModel.from_example("wide_deep_movielens.yaml", train={"epochs": 3, "optimizers": {"1": {"lr": 0.01}}},
+                                   model_config={"backbone": {"blocks": {"1": {"layer": {"params": {
+                                       "hidden_units": {"0": 64}}}}}}})
+    cfg = m.config
+    assert cfg.train.epochs == 3 and cfg.train.early_stopping_metric == base.train.early_stopping_metric
+    assert [o.lr for o in cfg.train.optimizers] == [0.001, 0.01]
+    assert cfg.train.optimizers[0].weight_decay == 0.002  # untouched siblings are kept
+    assert cfg.model_config.backbone.blocks[1].layer.params["hidden_units"] == [64, 256, 256, 1]
+    with pytest.raises(ConfigError, match="out of range"):
+        merge_config({"a": [1]}, {"a": {"3": 2}})

@@ -132,3 +132,101 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
         assert sorted(a.files) == sorted(b.files)
         for key in a.files:
             np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+# ---------------------------------------------------------------- sparse / multiple optimizers
+SPARSE_YAML = """
+batch_size: 64
+epochs: 6
+progress: false
+num_threads: 1
+patience: 10
+optimizers:
+  - {name: %s, lr: 0.05, params: embedding%s}
+  - {name: adam, lr: 0.01, params: dense}
+"""
+
+
+@pytest.mark.parametrize("name,extra,cls", [("sparse_adam", "", "SparseAdam"),
+                                            ("adagrad", ", sparse: true", "Adagrad")])
+def test_sparse_embedding_optimizer_from_yaml(name, extra, cls):
+    import yaml
+
+    cfg = TrainConfig.from_dict(yaml.safe_load(SPARSE_YAML % (name, extra)))
+    assert cfg.optimizers[0].sparse and not cfg.optimizers[1].sparse
+    net, train, valid = _setup(dropout=0.0)
+    trainer = Trainer(net, cfg, seed=0)
+    opts = trainer._make_optimizers()
+    assert [type(o).__name__ for o in opts] == [cls, "Adam"]
+    # the right parameters go to the right optimizer: the tables to the sparse one, the rest to Adam
+    tables = {id(p) for p in net.backbone.bank.parameters()}
+    assert {id(p) for g in opts[0].param_groups for p in g["params"]} == tables
+    dense = {id(p) for g in opts[1].param_groups for p in g["params"]}
+    assert dense == {id(p) for p in net.parameters()} - tables
+    # the tables' gradients are sparse: only the rows looked up in the batch
+    trainer._set_sparse(trainer._sparse_embeddings())
+    batch = train.batch(slice(0, 16))
+    net.train()
+    (net(batch).sum() + net.regularization_loss()).backward()
+    for p in net.backbone.bank.parameters():
+        assert p.grad.is_sparse
+        rows = p.grad.coalesce().indices()[0].unique()
+        assert 0 < len(rows) < p.shape[0]
+    assert all(not p.grad.is_sparse for p in net.parameters() if id(p) not in tables)
+    # training still learns
+    hist = Trainer(net, cfg, seed=0).fit(train, valid)
+    assert hist["train_loss"].iloc[-1] < hist["train_loss"].iloc[0]
+    assert hist["valid_auc"].max() > 0.6
+
+
+def test_sparse_optimizer_config_errors():
+    from recutils.exceptions import ConfigError
+    from recutils.nn.config import OptimizerConfig
+
+    with pytest.raises(ConfigError, match="params: embedding"):
+        OptimizerConfig(name="sparse_adam", params="dense")
+    with pytest.raises(ConfigError, match="weight_decay"):
+        OptimizerConfig(name="adagrad", sparse=True, params="embedding", weight_decay=0.01)
+    with pytest.raises(ConfigError, match="cannot take sparse"):
+        OptimizerConfig(name="adam", sparse=True, params="embedding")
+    with pytest.raises(ConfigError, match="cover only"):
+        TrainConfig(optimizers=[OptimizerConfig(name="sparse_adam", params="embedding")])
+
+
+# ---------------------------------------------------------------- callbacks
+def test_on_evaluate_callback_sees_rows_and_stops_training():
+    from recutils.nn.trainer import Callback
+
+    class StopAfterTwo(Callback):
+        def __init__(self):
+            self.rows = []
+
+        def on_evaluate(self, row, trainer):
+            self.rows.append(dict(row))
+            return len(self.rows) == 2
+
+    steps = []
+    cb = StopAfterTwo()
+    net, train, valid = _setup()
+    hist = Trainer(net, {**FAST, "epochs": 5, "patience": 10}, seed=0,
+                   callbacks=[cb, lambda step, tr: steps.append(step)]).fit(train, valid)
+    assert len(hist) == 2 and [r["step"] for r in cb.rows] == hist["step"].tolist()
+    assert all("valid_auc" in r for r in cb.rows)
+    assert steps == list(range(1, int(hist["step"].iloc[-1]) + 1))  # plain functions: after every step
+
+
+def test_callback_exception_leaves_fit_and_bad_callback_is_rejected():
+    from recutils.exceptions import ConfigError
+
+    class Pruned(Exception):
+        pass
+
+    class Raise:
+        def on_evaluate(self, row, trainer):
+            raise Pruned(row["step"])
+
+    net, train, valid = _setup()
+    with pytest.raises(Pruned):
+        Trainer(net, FAST, seed=0, callbacks=[Raise()]).fit(train, valid)
+    with pytest.raises(ConfigError, match="callback"):
+        Trainer(net, FAST, callbacks=[42])

@@ -158,3 +158,13 @@ def test_space_grid_matches_generate_param_grid():
 def test_nest_params():
     assert nest_params({"train.epochs": 3, "train.batch_size": 8, "seed": 1}) == {
         "train": {"epochs": 3, "batch_size": 8}, "seed": 1}
+
+
+def test_list_positions_in_nested_paths():
+    pytest.importorskip("torch")
+    space = {"train.optimizers.0.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+             "model_config.backbone.blocks.1.layer.params.hidden_units.0": [32, 64]}
+    SearchSpace(space).validate("deep_rank")
+    assert nest_params({"train.optimizers.0.lr": 0.01}) == {"train": {"optimizers": {"0": {"lr": 0.01}}}}
+    with pytest.raises(ConfigError, match="out of range"):
+        SearchSpace({"train.optimizers.3.lr": 0.01}).validate("deep_rank")

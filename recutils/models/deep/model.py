@@ -30,7 +30,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from recutils.exceptions import DataError
+from recutils.config import BaseConfig, load_config
+from recutils.exceptions import ConfigError, DataError
 from recutils.models.base import BaseRecommender, ContractCase, TrainData
 from recutils.models.deep.config import DeepRankConfig, example_config_path
 from recutils.nn.features import FeatureConfig, FeatureEncoder, infer_feature_configs
@@ -41,11 +42,43 @@ torch = require("torch", "torch")
 
 from recutils.nn.backbone import build_rank_network  # noqa: E402
 from recutils.nn.data import TensorData  # noqa: E402
-from recutils.nn.trainer import Trainer  # noqa: E402
+from recutils.nn.trainer import Callback, Trainer  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 _SCORE_ROWS = 1 << 18  # rows scored per forward pass
+_RECOMMENDER_KWARGS = ("col_user", "col_item", "col_rating", "col_timestamp", "col_prediction", "progress",
+                       "n_jobs")
+
+
+def merge_config(base: Any, changes: Mapping[str, Any], where: str = "config") -> Any:
+    """``base`` (a config as plain data) with ``changes`` merged in.
+
+    Mappings merge key by key (``{"train": {"epochs": 3}}`` changes only the epochs); a
+    mapping whose keys are list positions (``{"optimizers": {"0": {"lr": 0.01}}}``)
+    updates those list elements; anything else (scalars, lists, configs, EasyRec
+    text) replaces the value. Search spaces address these as ``train.epochs`` and
+    ``train.optimizers.0.lr``.
+
+    Raises:
+        ConfigError: a list position out of range.
+    """
+    if isinstance(changes, BaseConfig) or not isinstance(changes, Mapping):
+        return changes
+    if isinstance(base, list) and changes and all(str(k).isdigit() for k in changes):
+        out = list(base)
+        for key, value in changes.items():
+            i = int(key)
+            if i >= len(out):
+                raise ConfigError(f"{where}.{key}: position out of range; {where} has {len(out)} element(s).")
+            out[i] = merge_config(out[i], value, f"{where}.{key}")
+        return out
+    if not isinstance(base, Mapping):
+        return dict(changes)
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = merge_config(out[key], value, f"{where}.{key}") if key in out else value
+    return out
 
 
 class DeepRankModel(BaseRecommender):
@@ -55,7 +88,14 @@ class DeepRankModel(BaseRecommender):
         config: A :class:`DeepRankConfig`, a mapping, YAML text or a YAML file path.
         col_user, col_item, col_rating, col_timestamp, col_prediction: Column names;
             ``col_rating`` holds the label (or a rating with ``label_threshold``).
+        callbacks: Training callbacks passed to :class:`~recutils.nn.trainer.Trainer`
+            (:class:`~recutils.nn.trainer.Callback` objects, e.g. with an
+            ``on_evaluate(row, trainer)`` hook after each validation, or functions
+            ``(step, trainer)``); not part of the saved config.
         **params: Config fields, e.g. ``model_config=<EasyRec text>``, ``seed=7``.
+            Mappings are merged into ``config`` (see :func:`merge_config`):
+            ``train={"epochs": 3}`` keeps the config's other training settings, and
+            ``train={"optimizers": {"0": {"lr": 0.01}}}`` changes the first optimizer.
 
     Fitted attributes: ``encoder_``, ``network_``, ``history_`` (DataFrame, one row per
     evaluation), ``user_table_`` / ``item_table_`` (encoded per-user / per-item features).
@@ -64,6 +104,19 @@ class DeepRankModel(BaseRecommender):
     name: ClassVar[str] = "deep_rank"
     config_class: ClassVar[type[DeepRankConfig]] = DeepRankConfig
     duplicates: ClassVar[str] = "keep"
+    #: Takes trainer ``callbacks`` (tuning reports per-epoch validation values through them).
+    evaluation_callbacks: ClassVar[bool] = True
+
+    def __init__(self, config: DeepRankConfig | Mapping[str, Any] | str | Path | None = None, *,
+                 callbacks: list[Callback | Any] | None = None, **params: Any) -> None:
+        kwargs = {k: params.pop(k) for k in _RECOMMENDER_KWARGS if k in params}
+        if params:
+            base = load_config(config, DeepRankConfig)
+            merged = merge_config(base.to_dict(), {k: v.to_dict() if isinstance(v, BaseConfig) else v
+                                                   for k, v in params.items()})
+            config = DeepRankConfig.from_dict(merged)
+        super().__init__(config, **kwargs)
+        self.callbacks = list(callbacks or [])
 
     # ----------------------------------------------------------------- build
     @classmethod
@@ -139,7 +192,8 @@ class DeepRankModel(BaseRecommender):
             else:
                 logger.warning("validation part too small or one-class: early stopping is off")
         train = full.subset(train_rows) if valid is not None else full
-        trainer = Trainer(network, cfg.train, seed=cfg.seed, model_dir=cfg.model_dir)
+        trainer = Trainer(network, cfg.train, seed=cfg.seed, model_dir=cfg.model_dir,
+                          callbacks=self.__dict__.get("callbacks"))
         self.history_ = trainer.fit(train, valid)
         self.network_ = network.eval()
         self.encoder_ = encoder
@@ -270,4 +324,4 @@ class DeepRankModel(BaseRecommender):
         )
 
 
-__all__ = ["DeepRankModel", "DeepRankConfig"]
+__all__ = ["DeepRankModel", "DeepRankConfig", "merge_config"]

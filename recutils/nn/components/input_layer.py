@@ -1,4 +1,18 @@
-"""Embedding tables and the per-feature-group input layer."""
+"""Embedding tables and the per-feature-group input layer.
+
+Speed notes (the training loop spends its time here and in the MLP's matrix products):
+
+* every table of one width lives in one ``nn.Embedding`` with row offsets, and an
+  input layer gathers all the rows it needs of one width (single-id features and the
+  padded id lists of multi-valued features together) with a single index operation;
+* on the CPU the gradient of that gather is a ``scatter_add`` into the table
+  (deterministic, several times faster than ``torch.nn.functional.embedding``'s dense
+  backward for the small batches of click-through training);
+* with :attr:`EmbeddingBank.sparse` the gather is ``embedding(..., sparse=True)``, so
+  the tables get sparse gradients (for ``sparse_adam`` or sparse ``adagrad``);
+* multi-valued features are pooled as the gathered rows weighted by the padding mask
+  (divided by the number of ids for mean pooling).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +20,44 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from recutils.nn.components._torch import nn, torch
+
+F = torch.nn.functional
+
+
+class _RowGather(torch.autograd.Function):
+    """``weight[ids]`` whose backward scatters the rows' gradients into a dense table."""
+
+    @staticmethod
+    def forward(ctx, weight: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(ids)
+        ctx.num_rows = weight.shape[0]
+        dim = weight.shape[1]
+        return weight.index_select(0, ids.reshape(-1)).view(*ids.shape, dim)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        (ids,) = ctx.saved_tensors
+        dim = grad.shape[-1]
+        flat = grad.reshape(-1, dim)
+        index = ids.reshape(-1, 1).expand(-1, dim)
+        out = flat.new_zeros(ctx.num_rows, dim)
+        out.scatter_add_(0, index, flat)
+        return out, None
+
+
+def gather_rows(weight: torch.Tensor, ids: torch.Tensor, *, sparse: bool = False) -> torch.Tensor:
+    """Rows ``ids`` of ``weight`` (``[*ids.shape, d]``) with the fastest gradient for the device.
+
+    Args:
+        weight: A table ``[rows, d]``.
+        ids: Row indices (any shape, int64).
+        sparse: Give ``weight`` a sparse gradient (``torch.sparse_coo`` tensor).
+    """
+    if sparse:
+        return F.embedding(ids, weight, sparse=True)
+    if weight.device.type == "cpu" and weight.requires_grad and torch.is_grad_enabled():
+        return _RowGather.apply(weight, ids)
+    return F.embedding(ids, weight)
 
 
 class EmbeddingBank(nn.Module):
@@ -17,6 +69,11 @@ class EmbeddingBank(nn.Module):
 
     Args:
         init_std: Standard deviation of the normal initialization.
+
+    Attributes:
+        regularize: Record ``sum(e**2)`` of the rows looked up in training (see
+            :meth:`pop_regularization`).
+        sparse: Give the tables sparse gradients (set by the trainer for sparse optimizers).
     """
 
     def __init__(self, init_std: float = 0.01) -> None:
@@ -27,6 +84,7 @@ class EmbeddingBank(nn.Module):
         self.storage = nn.ModuleDict()
         self._finalized = False
         self.regularize = False
+        self.sparse = False
         self._reg_terms: list[torch.Tensor] = []
 
     def register(self, key: str, num_embeddings: int, dim: int) -> None:
@@ -54,8 +112,8 @@ class EmbeddingBank(nn.Module):
         return self.storage[str(dim)]
 
     def lookup(self, dim: int, ids: torch.Tensor) -> torch.Tensor:
-        """Rows ``ids`` (already offset) of the width-``dim`` storage."""
-        out = self.storage[str(dim)](ids)
+        """Rows ``ids`` (already offset) of the width-``dim`` storage: ``[*ids.shape, dim]``."""
+        out = gather_rows(self.storage[str(dim)].weight, ids, sparse=self.sparse)
         if self.regularize and self.training:
             self._reg_terms.append(out.pow(2).sum())
         return out
@@ -64,9 +122,10 @@ class EmbeddingBank(nn.Module):
         """``sum(e**2) / 2`` over the embeddings looked up since the last call."""
         if not self._reg_terms:
             return None
-        total = torch.stack(self._reg_terms).sum() * 0.5
+        terms = self._reg_terms
         self._reg_terms = []
-        return total
+        total = terms[0] if len(terms) == 1 else torch.stack(terms).sum()
+        return total * 0.5
 
 
 @dataclass
@@ -81,12 +140,23 @@ class GroupFeature:
     pooling: str = "mean"
 
 
+@dataclass
+class _BagPlan:
+    position: int
+    key: str  # batch key ``bag:<name>``
+    offset: int
+    mean: bool
+
+
 class InputLayer(nn.Module):
     """Embeds the features of one group.
 
     DEEP groups embed each id / bag feature with its own width and pass numeric
     features through as ``[B, 1]``; WIDE groups embed every feature (numeric ones by a
     learned weight) with width ``wide_output_dim``.
+
+    All id and bag features of one width are gathered with one lookup (see the module
+    docstring); bags are mean- or sum-pooled over their non-padding ids (id 0 pads).
 
     Args:
         features: The group's features, in order.
@@ -105,47 +175,80 @@ class InputLayer(nn.Module):
         self.wide = bool(wide)
         self.wide_output_dim = int(wide_output_dim)
         self.only_output_feature_list = bool(only_output_feature_list)
-        # one gather per width for single-id features
+        # one gather per width: the width's single-id columns first, then its bags
         by_dim: dict[int, list[int]] = {}
         for pos, f in enumerate(self.features):
-            if f.kind == "id":
+            if f.kind in ("id", "bag"):
                 by_dim.setdefault(f.dim, []).append(pos)
-        self._id_plans = []
+        self._id_plans: list[tuple[int, list[int]]] = []  # (dim, positions of single-id features)
+        self._bag_plans: dict[int, list[_BagPlan]] = {}
         for dim, positions in by_dim.items():
-            cols = torch.tensor([self.features[p].column for p in positions], dtype=torch.int64)
-            offs = torch.tensor([bank.offsets[self.features[p].table_key][1] for p in positions],
-                                dtype=torch.int64)
+            ids = [p for p in positions if self.features[p].kind == "id"]
+            cols = torch.tensor([self.features[p].column for p in ids], dtype=torch.int64)
+            offs = torch.tensor([bank.offsets[self.features[p].table_key][1] for p in ids], dtype=torch.int64)
             self.register_buffer(f"_cols_{dim}", cols, persistent=False)
             self.register_buffer(f"_offs_{dim}", offs, persistent=False)
-            self._id_plans.append((dim, positions))
+            self._id_plans.append((dim, ids))
+            self._bag_plans[dim] = [
+                _BagPlan(p, f"bag:{self.features[p].name}", bank.offsets[self.features[p].table_key][1],
+                         self.features[p].pooling == "mean")
+                for p in positions if self.features[p].kind == "bag"]
         dense = [f for f in self.features if f.kind == "dense"]
         self.dense_weight = (nn.Parameter(torch.zeros(len(dense), self.wide_output_dim))
                              if self.wide and dense else None)
         self._dense_rank = {f.name: i for i, f in enumerate(dense)}
-        self._all_ids_one_dim = len(self._id_plans) == 1 and len(self._id_plans[0][1]) == len(self.features)
+        # the common layout: only id/bag features of one width, single ids first
+        self._simple = (len(self._id_plans) == 1 and not dense
+                        and self._id_plans[0][1] == list(range(len(self._id_plans[0][1])))
+                        and [b.position for b in self._bag_plans[self._id_plans[0][0]]]
+                        == list(range(len(self._id_plans[0][1]), len(self.features))))
         self.output_dims = [f.dim for f in self.features]
 
+    def _embed_width(self, dim: int, ids_pos: list[int], batch: Mapping[str, torch.Tensor]
+                     ) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
+        """``([B, n_ids, dim] or None, pooled bags [B, dim] in plan order)`` with one gather."""
+        parts = []
+        if ids_pos:
+            parts.append(batch["ids"].index_select(1, getattr(self, f"_cols_{dim}")) + getattr(self, f"_offs_{dim}"))
+        bags = self._bag_plans[dim]
+        bag_ids = [batch[b.key] for b in bags]
+        parts.extend(ids + b.offset for ids, b in zip(bag_ids, bags))
+        index = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+        emb = self.bank[0].lookup(dim, index)  # [B, K, dim]
+        n = len(ids_pos)
+        single = emb[:, :n] if n else None
+        pooled = []
+        start = n
+        for ids, b in zip(bag_ids, bags):
+            length = ids.shape[1]
+            weights = (ids > 0).to(emb.dtype)
+            if b.mean:
+                weights = weights / weights.sum(dim=1, keepdim=True).clamp(min=1)
+            rows = emb[:, start:start + length]
+            pooled.append((rows * weights.unsqueeze(-1)).sum(dim=1))
+            start += length
+        return single, pooled
+
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
-        bank = self.bank[0]
+        if self._simple:
+            dim, ids_pos = self._id_plans[0]
+            single, pooled = self._embed_width(dim, ids_pos, batch)
+            if self.only_output_feature_list:
+                return (list(single.unbind(1)) if single is not None else []) + pooled
+            if not pooled:
+                return single.flatten(1)  # type: ignore[union-attr]
+            parts = ([single.flatten(1)] if single is not None else []) + pooled
+            return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
         outs: list[torch.Tensor | None] = [None] * len(self.features)
-        for dim, positions in self._id_plans:
-            ids = batch["ids"].index_select(1, getattr(self, f"_cols_{dim}")) + getattr(self, f"_offs_{dim}")
-            emb = bank.lookup(dim, ids)  # [B, n, dim]
-            if self._all_ids_one_dim and not self.only_output_feature_list:
-                return emb.flatten(1)
-            for j, p in enumerate(positions):
-                outs[p] = emb[:, j]
+        for dim, ids_pos in self._id_plans:
+            single, pooled = self._embed_width(dim, ids_pos, batch)
+            if single is not None:
+                for p, value in zip(ids_pos, single.unbind(1)):
+                    outs[p] = value
+            for b, value in zip(self._bag_plans[dim], pooled):
+                outs[b.position] = value
         for p, f in enumerate(self.features):
-            if f.kind == "bag":
-                ids = batch[f"bag:{f.name}"]
-                mask = (ids > 0).unsqueeze(-1)
-                offset = bank.offsets[f.table_key][1]  # type: ignore[index]
-                emb = bank.lookup(f.dim, ids + offset) * mask
-                pooled = emb.sum(dim=1)
-                if f.pooling == "mean":
-                    pooled = pooled / mask.sum(dim=1).clamp(min=1)
-                outs[p] = pooled
-            elif f.kind == "dense":
+            if f.kind == "dense":
                 x = batch["dense"][:, f.column:f.column + 1]
                 if self.wide:
                     x = x * self.dense_weight[self._dense_rank[f.name]]  # type: ignore[index]
