@@ -18,11 +18,16 @@ fixed labelled column tensors, while these models draw fresh negatives every epo
 * **Device and threads.** ``device`` is resolved by
   :func:`recutils.nn.trainer.resolve_device` (``auto``: CUDA when present);
   ``num_threads`` sets torch's CPU threads for the fit and restores them afterwards.
+* **Checkpoints.** With ``model_dir`` set, :class:`EpochCheckpoints` writes one
+  checkpoint per epoch there (the CTR trainer's ``ckpt-<n>.pt`` format, read with
+  ``weights_only=True``) and a new fit with the same ``model_dir`` resumes from the
+  newest one.
 * **Save/load.** The network's ``state_dict`` goes into the standard ``arrays.npz``
   (``w__<name>``) with the orders; the network is rebuilt from the config and the
   sizes in the manifest, so nothing is pickled.
 
-:func:`sample_unseen_items` is the vectorized per-epoch negative sampler.
+:func:`sample_unseen_items` (independent draws) and :func:`sample_unseen_per_user`
+(distinct items per user) are the vectorized per-epoch negative samplers.
 """
 
 from __future__ import annotations
@@ -30,10 +35,12 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from recutils.exceptions import ConfigError, DataError
 from recutils.models.base import BaseRecommender, TrainData
@@ -145,6 +152,61 @@ def sample_unseen_items(
     return out
 
 
+def sample_unseen_per_user(
+    seen: sp.csr_matrix,
+    counts: np.ndarray,
+    rng: np.random.Generator,
+    budget: int = 1 << 22,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``counts[u]`` items user ``u`` has not interacted with, **distinct** per user.
+
+    Each user's unseen items are put in a uniformly random order (one random key per
+    (user, item) cell, seen cells sorted last) and the first ``counts[u]`` are taken;
+    a user asking for more items than they have unseen gets all of them, then again
+    in the same order (so no unseen item is drawn twice before every one is drawn
+    once). Users are processed in blocks of about ``budget`` cells, never one by one.
+
+    Args:
+        seen: Binary ``n_users x n_items`` CSR matrix of the positives (no duplicates).
+        counts: Items wanted per user (int, ``>= 0``).
+        rng: The generator.
+
+    Returns:
+        ``(users, items)`` int64 arrays, grouped by user in ascending order.
+
+    Raises:
+        DataError: a user asks for items but has interacted with every item.
+    """
+    n_users, n_items = seen.shape
+    counts = np.asarray(counts, dtype=np.int64)
+    avail = n_items - np.diff(seen.indptr)
+    full = np.flatnonzero((avail <= 0) & (counts > 0))
+    if full.size:
+        raise DataError(f"{full.size} user(s) interacted with every one of the {n_items} items, "
+                        f"so no negative can be sampled for them (e.g. code {int(full[0])}).")
+    step = max(1, budget // max(n_items, 1))
+    out_users, out_items = [], []
+    for start in range(0, n_users, step):  # blocks of users
+        stop = min(start + step, n_users)
+        need = counts[start:stop]
+        if need.sum() == 0:
+            continue
+        block = seen[start:stop]
+        keys = rng.random((stop - start, n_items))
+        rows = np.repeat(np.arange(stop - start), np.diff(block.indptr))
+        keys[rows, block.indices] = 2.0  # seen items sort last
+        order = np.argsort(keys, axis=1)
+        r = np.repeat(np.arange(stop - start), need)
+        first = np.cumsum(need) - need
+        pos = (np.arange(r.size) - first[r]) % avail[start:stop][r]
+        out_users.append(r + start)
+        out_items.append(order[r, pos])
+    if not out_users:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    return (np.concatenate(out_users).astype(np.int64),
+            np.concatenate(out_items).astype(np.int64))
+
+
 class TorchCFRecommender(BaseRecommender):
     """Base of the PyTorch collaborative-filtering models (see the module docstring).
 
@@ -242,22 +304,104 @@ class TorchCFRecommender(BaseRecommender):
         self._after_fit()
 
 
-def epoch_bar(n_epochs: int, progress: bool, desc: str) -> Any:
-    """``range(n_epochs)``, wrapped in a tqdm bar when ``progress``."""
+def check_model_dir(value: Any) -> None:
+    """:class:`ConfigError` unless ``value`` is ``None`` or a non-empty path string."""
+    if value is not None and not (isinstance(value, str) and value):
+        raise ConfigError(f"model_dir must be None or a folder path (string), got {value!r}.")
+
+
+class EpochCheckpoints:
+    """Per-epoch checkpoints of a training loop, with the CTR trainer's conventions.
+
+    Files are ``<folder>/ckpt-<epoch>.pt`` written atomically with :func:`torch.save`
+    and read back with ``weights_only=True`` (tensors and plain containers, no
+    arbitrary unpickling); the newest ``keep`` are kept. A checkpoint holds the
+    network's and the optimizer's states, torch's RNG state and the history, so a fit
+    resumed from it ends with the weights of an uninterrupted one (the numpy draws of
+    epoch ``e`` depend only on ``(seed, e)``).
+
+    Args:
+        folder: The folder, or ``None`` for no checkpoints (every method is a no-op).
+        keep: Checkpoints kept on disk.
+    """
+
+    def __init__(self, folder: str | Path | None, keep: int = 2) -> None:
+        self.folder = None if folder is None else Path(folder)
+        self.keep = int(keep)
+
+    def _files(self) -> list[Path]:
+        from recutils.nn.trainer import CHECKPOINT_PREFIX
+
+        if self.folder is None or not self.folder.is_dir():
+            return []
+        found = [p for p in self.folder.glob(f"{CHECKPOINT_PREFIX}*.pt")
+                 if p.stem[len(CHECKPOINT_PREFIX):].isdigit()]
+        return sorted(found, key=lambda p: int(p.stem[len(CHECKPOINT_PREFIX):]))
+
+    def restore(self, network: Any, optimizer: Any) -> tuple[int, list[dict[str, Any]]]:
+        """Load the newest checkpoint into ``network`` / ``optimizer``.
+
+        Returns:
+            ``(epochs_done, history)``; ``(0, [])`` when there is none.
+        """
+        files = self._files()
+        if not files:
+            return 0, []
+        torch = require("torch", "torch")
+        device = next(network.parameters()).device
+        state = torch.load(files[-1], weights_only=True, map_location=device)
+        network.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        logger.info("resumed from %s after epoch %d", files[-1], int(state["epoch"]))
+        return int(state["epoch"]), [dict(row) for row in state["history"]]
+
+    def save(self, epoch: int, network: Any, optimizer: Any, history: list[dict[str, Any]]) -> None:
+        """Write the checkpoint of ``epoch`` (epochs done) and drop the old ones."""
+        if self.folder is None:
+            return
+        import os
+
+        from recutils.nn.trainer import CHECKPOINT_PREFIX
+
+        torch = require("torch", "torch")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{CHECKPOINT_PREFIX}{epoch}.pt"
+        tmp = path.with_suffix(".tmp")
+        torch.save({"model": network.state_dict(), "optimizer": optimizer.state_dict(),
+                    "rng": torch.get_rng_state(), "epoch": int(epoch),
+                    "history": [{k: float(v) for k, v in row.items()} for row in history]}, tmp)
+        os.replace(tmp, path)
+        for old in self._files()[:-self.keep]:
+            old.unlink(missing_ok=True)
+
+
+def fused_adam(device: Any) -> dict[str, bool]:
+    """Adam's ``fused`` option where torch has the fused kernel (CPU, CUDA), as the CTR trainer."""
+    return {"fused": True} if device.type in ("cpu", "cuda") else {}
+
+
+def epoch_bar(n_epochs: int, progress: bool, desc: str, start: int = 0) -> Any:
+    """``range(start, n_epochs)``, wrapped in a tqdm bar when ``progress``."""
+    epochs = range(start, n_epochs)
     if not progress:
-        return range(n_epochs)
+        return epochs
     from tqdm.auto import tqdm
 
-    return tqdm(range(n_epochs), desc=desc, unit="epoch", leave=False)
+    return tqdm(epochs, desc=desc, unit="epoch", leave=False, total=len(epochs))
 
 
 __all__ = [
+    "EpochCheckpoints",
     "TorchCFRecommender",
+    "check_model_dir",
     "check_device",
     "check_layers",
     "check_threads",
     "epoch_bar",
+    "fused_adam",
     "resolve_seed",
     "sample_unseen_items",
+    "sample_unseen_per_user",
     "torch_seed_context",
 ]

@@ -32,11 +32,14 @@ NCF_PARAMS = {"model_type": "neumf", "n_factors": 4, "layer_sizes": [16, 8, 4], 
 #: Microsoft's LightGCN benchmark settings.
 LIGHTGCN_PARAMS = {"n_layers": 3, "embedding_dim": 64, "batch_size": 1024, "decay": 1e-4,
                    "n_epochs": 20, "learning_rate": 5e-3, "seed": 42}
-#: The paper's architecture ([600] hidden, 200 latent, input dropout 0.5, cap 0.2),
-#: with the annealing horizon and epochs sized for 943 users (10 steps per epoch).
-VAE_PARAMS = {"hidden_dims": [600], "latent_dim": 200, "dropout": 0.5, "batch_size": 100,
-              "n_epochs": 100, "learning_rate": 1e-3, "anneal_cap": 0.2,
-              "total_anneal_steps": 1000, "seed": 42}
+#: A narrower network than the paper's ([600] hidden, 200 latent) for 943 users, with the
+#: paper's dropout and cap and an annealing horizon of 20 epochs (10 steps per epoch).
+#: Measured: nDCG@10 0.4236, MAP 0.1256. The paper's architecture with 50 epochs and a
+#: 1000-step horizon reaches nDCG@10 0.4330 (MAP 0.1362) but costs about 3x as much, and
+#: over-fits with more epochs (100: 0.4034; 200: 0.3784).
+VAE_PARAMS = {"hidden_dims": [200], "latent_dim": 50, "dropout": 0.5, "batch_size": 100,
+              "n_epochs": 30, "learning_rate": 1e-3, "anneal_cap": 0.2,
+              "total_anneal_steps": 200, "seed": 42}
 
 
 @pytest.fixture(autouse=True)
@@ -62,6 +65,8 @@ def _metrics(model, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, float]
 
 
 def test_ncf_neumf_ml100k(split) -> None:
+    # measured: MAP 0.1157, nDCG@10 0.4063 (seed 1: 0.1089, 0.3917: the spread between
+    # seeds at 15 epochs is about 0.015 nDCG; Microsoft's figure is one run too)
     train, test = split
     got = _metrics(NCF(**NCF_PARAMS), train, test)
     assert got["map"] >= 0.105, got
@@ -69,6 +74,7 @@ def test_ncf_neumf_ml100k(split) -> None:
 
 
 def test_lightgcn_ml100k(split) -> None:
+    # measured: MAP 0.1259, nDCG@10 0.4294 after Microsoft's 20 epochs
     train, test = split
     got = _metrics(LightGCN(**LIGHTGCN_PARAMS), train, test)
     assert got["map"] >= 0.120, got
@@ -76,6 +82,7 @@ def test_lightgcn_ml100k(split) -> None:
 
 
 def test_multi_vae_ml100k(split) -> None:
+    # measured: nDCG@10 0.4236, MAP 0.1256 (seed 7: 0.4242, 0.1266)
     train, test = split
     got = _metrics(MultiVAE(**VAE_PARAMS), train, test)
     assert got["ndcg"] >= 0.40, got

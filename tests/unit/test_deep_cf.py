@@ -13,7 +13,7 @@ from recutils.models import create_model, list_models  # noqa: E402
 from recutils.models.lightgcn import LightGCN  # noqa: E402
 from recutils.models.ncf import NCF  # noqa: E402
 from recutils.models.ncf.network import NCFNetwork, neumf_from_pretrained  # noqa: E402
-from recutils.models.torch_cf import sample_unseen_items  # noqa: E402
+from recutils.models.torch_cf import sample_unseen_items, sample_unseen_per_user  # noqa: E402
 from recutils.models.vae import MultiDAE, MultiVAE  # noqa: E402
 from recutils.nn.components.graph import (  # noqa: E402
     GraphPropagation,
@@ -67,6 +67,32 @@ def test_sample_unseen_items_raises_for_a_user_with_every_item() -> None:
     with pytest.raises(DataError, match="every one of the 5 items"):
         sample_unseen_items(np.zeros(3, dtype=np.int64), pos, 5, np.random.default_rng(0),
                             max_rounds=3)
+
+
+def test_sample_unseen_per_user_draws_distinct_unseen_items() -> None:
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    n_users, n_items = 40, 15
+    dense = rng.random((n_users, n_items)) < 0.3
+    dense[0] = True
+    dense[0, [4, 9]] = False  # user 0: two unseen items
+    seen = sp.csr_matrix(dense.astype(np.int8))
+    counts = np.full(n_users, 6)
+    counts[1] = 0
+    users, items = sample_unseen_per_user(seen, counts, np.random.default_rng(5), budget=100)
+    u2, i2 = sample_unseen_per_user(seen, counts, np.random.default_rng(5), budget=100)
+    np.testing.assert_array_equal(items, i2)
+    np.testing.assert_array_equal(users, np.repeat(np.arange(n_users), counts))
+    assert not dense[users, items].any()
+    # distinct per user while enough unseen items remain; user 0 cycles through its two
+    for u in range(2, n_users):
+        got = items[users == u]
+        assert len(set(got)) == min(6, n_items - dense[u].sum())
+    assert sorted(items[users == 0]) == [4, 4, 4, 9, 9, 9]
+    dense[3] = True
+    with pytest.raises(DataError, match="every one of the 15 items"):
+        sample_unseen_per_user(sp.csr_matrix(dense.astype(np.int8)), counts, rng)
 
 
 # -------------------------------------------------------------------------- graph
@@ -276,3 +302,22 @@ def test_progress_bar_can_be_turned_on(name: str, capsys) -> None:
     model = create_model(name, **SMALL[name], progress=True).fit(df)
     assert len(model.history_) >= SMALL[name]["n_epochs"]
     assert isinstance(model.recommend_k_items(df, top_k=2), pd.DataFrame)
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_fit_resumes_from_its_checkpoints_with_the_same_result(name: str, tmp_path) -> None:
+    df = toy_interactions()
+    params = {**SMALL[name], "n_epochs": 4, "seed": 3}
+    if name == "ncf":
+        params.update(pretrain=True, pretrain_epochs=2)
+    straight = create_model(name, **params).fit(df)
+    folder = str(tmp_path / "ckpt")
+    create_model(name, **{**params, "n_epochs": 2}, model_dir=folder).fit(df)  # "interrupted"
+    resumed = create_model(name, **params, model_dir=folder).fit(df)
+    assert len(resumed.history_) == len(straight.history_)
+    for key, value in straight.network_.state_dict().items():
+        torch.testing.assert_close(resumed.network_.state_dict()[key], value, rtol=0, atol=0)
+    files = sorted(p.name for p in (tmp_path / "ckpt").rglob("ckpt-*.pt"))
+    assert files and all(f.startswith("ckpt-") for f in files)
+    with pytest.raises(ConfigError, match="model_dir"):
+        create_model(name, model_dir=3)

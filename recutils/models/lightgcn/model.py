@@ -44,10 +44,13 @@ from recutils.models.factors import (
     check_seed,
 )
 from recutils.models.torch_cf import (
+    EpochCheckpoints,
     TorchCFRecommender,
     check_device,
+    check_model_dir,
     check_threads,
     epoch_bar,
+    fused_adam,
     sample_unseen_items,
 )
 from recutils.utils.deps import require
@@ -70,6 +73,8 @@ class LightGCNConfig(BaseConfig):
         device: ``auto``, ``cpu`` or ``cuda[:i]``.
         num_threads: torch CPU threads while fitting (``None``: unchanged). One by default:
             these networks are small and extra threads mostly add synchronisation.
+        model_dir: Folder for per-epoch checkpoints; a fit resumes from the newest one
+            there (``None``: no checkpoints).
     """
 
     embedding_dim: int = 64
@@ -81,6 +86,7 @@ class LightGCNConfig(BaseConfig):
     seed: int | None = SEED
     device: str = "cpu"
     num_threads: int | None = 1
+    model_dir: str | None = None
 
     def __post_init__(self) -> None:
         check_positive_int("embedding_dim", self.embedding_dim)
@@ -92,6 +98,7 @@ class LightGCNConfig(BaseConfig):
         check_seed(self.seed)
         check_device(self.device)
         check_threads(self.num_threads)
+        check_model_dir(self.model_dir)
 
 
 class LightGCN(TorchCFRecommender):
@@ -138,12 +145,13 @@ class LightGCN(TorchCFRecommender):
         pos_keys = np.unique(users * n_items + items)
         users, items = pos_keys // n_items, pos_keys % n_items
         prop = self._propagation(users, items, n_users, n_items).to(device)
-        optimizer = torch.optim.Adam(network.parameters(), lr=c.learning_rate)
+        optimizer = torch.optim.Adam(network.parameters(), lr=c.learning_rate, **fused_adam(device))
         n = users.size
         u_all = torch.from_numpy(users).to(device)
         i_all = torch.from_numpy(items + n_users).to(device)
-        history = []
-        for epoch in epoch_bar(c.n_epochs, self.progress, "LightGCN"):
+        ckpt = EpochCheckpoints(c.model_dir)
+        done, history = ckpt.restore(network, optimizer)
+        for epoch in epoch_bar(c.n_epochs, self.progress, "LightGCN", start=done):
             start = time.perf_counter()
             rng = np.random.default_rng([seed, epoch])
             negs = torch.from_numpy(sample_unseen_items(users, pos_keys, n_items, rng)
@@ -169,6 +177,7 @@ class LightGCN(TorchCFRecommender):
             history.append({"epoch": epoch + 1, "loss": float(bpr_sum + c.decay * reg_sum) / n,
                             "bpr_loss": float(bpr_sum) / n, "seconds": time.perf_counter() - start})
             logger.debug("LightGCN epoch %d: %s", epoch + 1, history[-1])
+            ckpt.save(epoch + 1, network, optimizer, history)
         return history
 
     def _after_fit(self) -> None:

