@@ -68,13 +68,13 @@ def check_threads(value: Any) -> None:
 
 
 def check_layers(name: str, value: Any, minimum_length: int = 1) -> list[int]:
-    """``value`` as a list of positive ints (length >= ``minimum_length``), else :class:`ConfigError`."""
+    """``value`` as a list of at least ``minimum_length`` positive ints, else ConfigError."""
     if isinstance(value, tuple):
         value = list(value)
     if not isinstance(value, list) or len(value) < minimum_length or not all(
             isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in value):
-        raise ConfigError(f"{name} must be a list of at least {minimum_length} positive integer(s), "
-                          f"got {value!r}.")
+        raise ConfigError(f"{name} must be a list of at least {minimum_length} positive "
+                          f"integer(s), got {value!r}.")
     return [int(v) for v in value]
 
 
@@ -263,8 +263,6 @@ class TorchCFRecommender(BaseRecommender):
         """The training matrix (CSR, float32) in the internal numbering, cached."""
         cached = self.__dict__.get("_seen_internal")
         if cached is None:
-            import scipy.sparse as sp
-
             user_code = np.argsort(self.user_order_)  # internal -> code
             item_code = np.argsort(self.item_order_)
             cached = sp.csr_matrix(self.seen_[user_code][:, item_code], dtype=np.float32)

@@ -110,8 +110,8 @@ class NCFConfig(BaseConfig):
         check_positive_int("n_factors", self.n_factors)
         self.layer_sizes = check_layers("layer_sizes", self.layer_sizes, minimum_length=2)
         if self.layer_sizes[0] % 2:
-            raise ConfigError(f"layer_sizes[0] is the concatenated user and item embedding and must "
-                              f"be even, got {self.layer_sizes[0]}.")
+            raise ConfigError(f"layer_sizes[0] is the concatenated user and item embedding and "
+                              f"must be even, got {self.layer_sizes[0]}.")
         check_positive_int("n_epochs", self.n_epochs)
         check_positive_int("batch_size", self.batch_size)
         check_number("learning_rate", self.learning_rate, strict=True)

@@ -34,7 +34,8 @@ class MultiVAENetwork(nn.Module):
             nn.init.xavier_uniform_(layer.weight)
             nn.init.normal_(layer.bias, std=0.001)
 
-    def encode(self, x: torch.Tensor, dropout: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def encode(self, x: torch.Tensor, dropout: bool = True
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(mu, logvar)`` (``logvar`` ``None`` for the DAE) of rows ``x`` ``[B, n_items]``.
 
         ``dropout=False`` skips the input dropout even in training mode.

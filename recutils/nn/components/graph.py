@@ -74,7 +74,8 @@ class _SparseDenseMM(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, adj: torch.Tensor, adj_t: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor, adj: torch.Tensor,  # type: ignore[override]
+                adj_t: torch.Tensor) -> torch.Tensor:
         ctx.adj_t = adj_t
         return adj @ x
 
@@ -83,7 +84,8 @@ class _SparseDenseMM(torch.autograd.Function):
         return ctx.adj_t @ grad.contiguous(), None, None
 
 
-def sparse_dense_mm(adj: torch.Tensor, x: torch.Tensor, adj_t: torch.Tensor | None = None) -> torch.Tensor:
+def sparse_dense_mm(adj: torch.Tensor, x: torch.Tensor,
+                    adj_t: torch.Tensor | None = None) -> torch.Tensor:
     """``adj @ x`` for a sparse CSR ``adj`` and dense ``x``, differentiable in ``x``.
 
     Args:
@@ -124,7 +126,8 @@ class GraphPropagation(nn.Module):
     def layers(self, ego: torch.Tensor) -> list[torch.Tensor]:
         """``[E^(0), ..., E^(K)]`` for ego embeddings ``[N, d]``."""
         if ego.dim() != 2 or ego.shape[0] != self.adjacency.shape[0]:
-            raise ValueError(f"expected embeddings [{self.adjacency.shape[0]}, d], got {list(ego.shape)}")
+            raise ValueError(f"expected embeddings [{self.adjacency.shape[0]}, d], "
+                             f"got {list(ego.shape)}")
         out = [ego]
         for _ in range(self.n_layers):
             out.append(sparse_dense_mm(self.adjacency, out[-1]))
