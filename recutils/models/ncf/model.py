@@ -1,0 +1,257 @@
+"""Neural Collaborative Filtering (GMF, MLP, NeuMF) in PyTorch, behind the recutils contract.
+
+NCF (He et al., WWW 2017) learns from implicit feedback with a pointwise log loss:
+every training row ``(u, i)`` is a positive (label 1) and, **each epoch**, ``n_neg``
+items the user never interacted with are drawn per positive (label 0), distinct
+within a user while the user has enough unseen items, as Microsoft Recommenders'
+NCF data loader draws them (:func:`~recutils.models.torch_cf.sample_unseen_per_user`;
+seeded: epoch ``e`` of stage ``s`` draws from ``default_rng([seed, s, e])``). The network
+(:class:`~recutils.models.ncf.network.NCFNetwork`) is ``gmf`` (generalized matrix
+factorization), ``mlp`` or ``neumf`` (both, fused in the last layer). Adam minimises
+the binary cross-entropy of the logits over shuffled mini-batches.
+
+With ``pretrain=True`` (``model_type="neumf"`` only) a GMF and an MLP are trained
+first (``pretrain_epochs`` each) and NeuMF starts from their weights with the last
+layer ``h = [alpha h_GMF, (1 - alpha) h_MLP]``, as in the paper (which then trains
+NeuMF with plain SGD; here the optimizer stays Adam at ``learning_rate``).
+
+Ranking scores every item of a user with the logit (ranking-equivalent to the
+probability, without its saturation); seen items are removed by the base class.
+
+Policies: ratings are not read and a repeated pair counts once; users not seen in
+training are skipped (one ``DataWarning``); see :mod:`recutils.models.torch_cf` for
+seeding, devices and save/load.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from recutils.config import BaseConfig
+from recutils.constants import SEED
+from recutils.exceptions import ConfigError
+from recutils.models.base import ContractCase
+from recutils.models.factors import (
+    block_toy_case,
+    check_bool,
+    check_choice,
+    check_number,
+    check_positive_int,
+    check_seed,
+)
+from recutils.models.torch_cf import (
+    EpochCheckpoints,
+    TorchCFRecommender,
+    check_device,
+    check_model_dir,
+    check_layers,
+    check_threads,
+    epoch_bar,
+    fused_adam,
+    sample_unseen_per_user,
+)
+from recutils.utils.deps import require
+
+logger = logging.getLogger(__name__)
+
+#: Network types.
+MODEL_TYPES = ("gmf", "mlp", "neumf")
+
+
+@dataclass
+class NCFConfig(BaseConfig):
+    """Hyper-parameters of :class:`NCF` (defaults of Microsoft Recommenders' NCF).
+
+    Attributes:
+        model_type: ``gmf``, ``mlp`` or ``neumf``.
+        n_factors: GMF embedding width.
+        layer_sizes: MLP widths; the first (even) is the concatenated user/item
+            embedding, at least two entries.
+        n_epochs: Training epochs (of NeuMF after pre-training).
+        batch_size: Rows (positives and negatives) per Adam step.
+        learning_rate: Adam step size.
+        n_neg: Negatives drawn per positive, every epoch.
+        l2: Weight decay of Adam (0: none, as in the paper).
+        pretrain: NeuMF only: pre-train GMF and MLP and start from their weights.
+        pretrain_epochs: Epochs of each pre-training (``None``: ``n_epochs``).
+        alpha: Weight of GMF's last layer when fusing the pre-trained models.
+        seed: Seed of the weights, the negatives and the batch order (``None``: fresh).
+        device: ``auto``, ``cpu`` or ``cuda[:i]``.
+        num_threads: torch CPU threads while fitting (``None``: unchanged). One by default:
+            these networks are small and extra threads mostly add synchronisation.
+        model_dir: Folder for per-epoch checkpoints (one sub-folder per stage: ``gmf``,
+            ``mlp``, ``neumf``); a fit resumes from the newest ones there (``None``: none).
+    """
+
+    model_type: str = "neumf"
+    n_factors: int = 8
+    layer_sizes: list[int] = field(default_factory=lambda: [16, 8, 4])
+    n_epochs: int = 50
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    n_neg: int = 4
+    l2: float = 0.0
+    pretrain: bool = False
+    pretrain_epochs: int | None = None
+    alpha: float = 0.5
+    seed: int | None = SEED
+    device: str = "cpu"
+    num_threads: int | None = 1
+    model_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        check_choice("model_type", self.model_type, list(MODEL_TYPES))
+        check_positive_int("n_factors", self.n_factors)
+        self.layer_sizes = check_layers("layer_sizes", self.layer_sizes, minimum_length=2)
+        if self.layer_sizes[0] % 2:
+            raise ConfigError(f"layer_sizes[0] is the concatenated user and item embedding and "
+                              f"must be even, got {self.layer_sizes[0]}.")
+        check_positive_int("n_epochs", self.n_epochs)
+        check_positive_int("batch_size", self.batch_size)
+        check_number("learning_rate", self.learning_rate, strict=True)
+        check_positive_int("n_neg", self.n_neg)
+        check_number("l2", self.l2)
+        check_bool("pretrain", self.pretrain)
+        if self.pretrain and self.model_type != "neumf":
+            raise ConfigError(f"pretrain=True needs model_type='neumf', got {self.model_type!r}.")
+        if self.pretrain_epochs is not None:
+            check_positive_int("pretrain_epochs", self.pretrain_epochs)
+        check_number("alpha", self.alpha)
+        if self.alpha > 1:
+            raise ConfigError(f"alpha must lie in [0, 1], got {self.alpha!r}.")
+        check_seed(self.seed)
+        check_device(self.device)
+        check_threads(self.num_threads)
+        check_model_dir(self.model_dir)
+
+
+class NCF(TorchCFRecommender):
+    """NCF: GMF, MLP or NeuMF (see the module docstring).
+
+    Args:
+        config: An :class:`NCFConfig`, a mapping or YAML; keyword arguments override it.
+        col_user, col_item, col_prediction: Column names (``col_rating`` /
+            ``col_timestamp`` are accepted and ignored).
+        progress: tqdm bars over epochs (fit) and scoring blocks.
+
+    Fitted attributes: ``network_`` (:class:`~recutils.models.ncf.network.NCFNetwork`,
+    CPU, eval mode), ``history_`` (one row per epoch: ``stage``, ``epoch``, ``loss``,
+    ``seconds``), ``user_order_``, ``item_order_``, ``user_ids_``, ``item_ids_``, ``seen_``.
+
+    Examples:
+        >>> from recutils.models.ncf import NCF
+        >>> model = NCF(model_type="neumf", n_factors=4, layer_sizes=[16, 8, 4], n_epochs=15,
+        ...             batch_size=1024, learning_rate=1e-3, seed=42)  # doctest: +SKIP
+        >>> top = model.fit(train).recommend_k_items(test, top_k=10)  # doctest: +SKIP
+    """
+
+    name: ClassVar[str] = "ncf"
+    config_class: ClassVar[type[NCFConfig]] = NCFConfig
+    config: NCFConfig
+
+    def _build_network(self, n_users: int, n_items: int) -> Any:
+        from recutils.models.ncf.network import NCFNetwork
+
+        c = self.config
+        return NCFNetwork(n_users, n_items, c.model_type, c.n_factors, c.layer_sizes,
+                          output_bias=float(np.log(1.0 / c.n_neg)))
+
+    def _train(self, network: Any, users: np.ndarray, items: np.ndarray, n_users: int,
+               n_items: int, seed: int, device: Any) -> list[dict[str, Any]]:
+        from recutils.models.ncf.network import NCFNetwork, neumf_from_pretrained
+
+        c = self.config
+        history: list[dict[str, Any]] = []
+        if c.pretrain:
+            epochs = c.pretrain_epochs or c.n_epochs
+            parts = {}
+            for stage in ("gmf", "mlp"):
+                part = NCFNetwork(n_users, n_items, stage, c.n_factors, c.layer_sizes,
+                                  output_bias=float(np.log(1.0 / c.n_neg))).to(device)
+                history += self._train_stage(part, users, items, n_items, seed, device, epochs,
+                                             stage, stream=len(parts) + 1)
+                parts[stage] = part
+            fused = neumf_from_pretrained(parts["gmf"], parts["mlp"], c.alpha)
+            network.load_state_dict(fused.state_dict())
+        history += self._train_stage(network, users, items, n_items, seed, device, c.n_epochs,
+                                     c.model_type, stream=0)
+        return history
+
+    def _train_stage(self, network: Any, users: np.ndarray, items: np.ndarray, n_items: int,
+                     seed: int, device: Any, n_epochs: int, stage: str, stream: int
+                     ) -> list[dict[str, Any]]:
+        """Train ``network`` for ``n_epochs`` with fresh negatives each epoch."""
+        torch = require("torch", "torch")
+        c = self.config
+        import scipy.sparse as sp
+
+        pos_keys = np.unique(users * n_items + items)
+        users, items = pos_keys // n_items, pos_keys % n_items
+        n_pos = users.size
+        n_users = int(users.max()) + 1
+        seen = sp.csr_matrix((np.ones(n_pos, dtype=np.int8), (users, items)),
+                             shape=(n_users, n_items))
+        need = c.n_neg * np.bincount(users, minlength=n_users)
+        optimizer = torch.optim.Adam(network.parameters(), lr=c.learning_rate, weight_decay=c.l2,
+                                     **fused_adam(device))
+        loss_fn = torch.nn.BCEWithLogitsLoss()
+        neg_users = np.repeat(np.arange(n_users, dtype=np.int64), need)
+        all_users = torch.from_numpy(np.concatenate([users, neg_users])).to(device)
+        labels = torch.cat([torch.ones(n_pos), torch.zeros(neg_users.size)]).to(device)
+        items_pos = torch.from_numpy(items)
+        n = all_users.numel()
+        network.train()
+        folder = None if c.model_dir is None else Path(c.model_dir) / stage
+        ckpt = EpochCheckpoints(folder)
+        done, history = ckpt.restore(network, optimizer)
+        for epoch in epoch_bar(n_epochs, self.progress, f"NCF {stage}", start=done):
+            start = time.perf_counter()
+            rng = np.random.default_rng([seed, stream, epoch])
+            _, negs = sample_unseen_per_user(seen, need, rng)
+            all_items = torch.cat([items_pos, torch.from_numpy(negs)]).to(device)
+            order = torch.from_numpy(rng.permutation(n)).to(device)
+            total = torch.zeros((), device=device)
+            for s in range(0, n, c.batch_size):
+                idx = order[s:s + c.batch_size]
+                loss = loss_fn(network(all_users[idx], all_items[idx]), labels[idx])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.detach() * idx.numel()
+            history.append({"stage": ["gmf", "mlp", "neumf"].index(stage), "epoch": epoch + 1,
+                            "loss": float(total) / n, "seconds": time.perf_counter() - start})
+            logger.debug("NCF %s epoch %d: %s", stage, epoch + 1, history[-1])
+            ckpt.save(epoch + 1, network, optimizer, history)
+        network.eval()
+        return history
+
+    def _score_internal(self, users: Any) -> Any:
+        return self.network_.score_users(users)
+
+    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
+        torch = require("torch", "torch")
+        u = torch.from_numpy(self.user_order_[user_idx])
+        i = torch.from_numpy(self.item_order_[item_idx])
+        out = np.empty(user_idx.size, dtype=np.float64)
+        step = 1 << 16
+        with torch.no_grad():
+            for s in range(0, user_idx.size, step):
+                out[s:s + step] = self.network_(u[s:s + step], i[s:s + step]).double().numpy()
+        return out
+
+    @classmethod
+    def contract_case(cls) -> ContractCase:
+        params = {"n_factors": 4, "layer_sizes": [8, 4], "n_epochs": 2, "batch_size": 128,
+                  "learning_rate": 0.01, "seed": 0}
+        known = block_toy_case({**params, "model_type": "gmf", "n_factors": 8, "n_epochs": 60,
+                                "learning_rate": 0.02})
+        return ContractCase(params=params, known_answer=known, stochastic=True)
+
+
+__all__ = ["MODEL_TYPES", "NCF", "NCFConfig"]

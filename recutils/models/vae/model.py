@@ -1,0 +1,250 @@
+"""Multi-VAE and Multi-DAE (Liang et al., WWW 2018) in PyTorch, behind the recutils contract.
+
+Each user is a row ``x_u`` of the binary user-item matrix. The encoder reads the
+L2-normalized row after dropout (``dropout``, on the input only) through ``tanh``
+layers ``hidden_dims`` to a ``latent_dim`` code; the decoder mirrors it back to
+``n_items`` logits ``f(z_u)``, and ``pi(z_u) = softmax(f(z_u))`` is a multinomial
+over items, with log-likelihood ``sum_i x_ui log pi_i(z_u)``.
+
+* **Multi-VAE** encodes a Gaussian ``q(z_u | x_u) = N(mu_u, diag(sigma_u^2))`` and
+  maximises the annealed ELBO
+
+      E_q[ log p(x_u | z_u) ] - beta * KL(q(z_u | x_u) || N(0, I)),
+
+  with ``beta = min(anneal_cap, step / total_anneal_steps)`` growing by one per
+  Adam step (KL annealing; the paper's defaults: cap 0.2, 200 000 steps).
+* **Multi-DAE** encodes ``z_u`` deterministically (no KL) and regularises the
+  weights with ``l2`` (the paper's ``lambda``).
+
+Users are shuffled (seeded) into batches of ``batch_size`` rows every epoch. A user
+is ranked from their training row: ``f(mu_u)`` without dropout, the logits (the
+softmax keeps their order). Users not seen in training are skipped (one
+``DataWarning``). Ratings are not read and a repeated pair counts once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from recutils.config import BaseConfig
+from recutils.constants import SEED
+from recutils.exceptions import ConfigError
+from recutils.models.base import ContractCase
+from recutils.models.factors import (
+    block_toy_case,
+    check_number,
+    check_positive_int,
+    check_seed,
+)
+from recutils.models.torch_cf import (
+    EpochCheckpoints,
+    TorchCFRecommender,
+    check_device,
+    check_model_dir,
+    check_layers,
+    check_threads,
+    epoch_bar,
+    fused_adam,
+)
+from recutils.utils.deps import require
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class MultiDAEConfig(BaseConfig):
+    """Hyper-parameters of :class:`MultiDAE` (the paper's defaults but ``n_epochs``).
+
+    Attributes:
+        hidden_dims: Widths of the encoder's hidden ``tanh`` layers (mirrored by the
+            decoder); may be empty.
+        latent_dim: Width of the code ``z``.
+        dropout: Dropout rate on the normalized input row, in ``[0, 1)``.
+        n_epochs: Passes over the users.
+        batch_size: Users per Adam step.
+        learning_rate: Adam step size.
+        l2: Weight decay of Adam on the network weights.
+        seed: Seed of the weights, the batch order, dropout and sampling (``None``: fresh).
+        device: ``auto``, ``cpu`` or ``cuda[:i]``.
+        num_threads: torch CPU threads while fitting (``None``: unchanged). One by default:
+            these networks are small and extra threads mostly add synchronisation.
+        model_dir: Folder for per-epoch checkpoints; a fit resumes from the newest one
+            there (``None``: no checkpoints).
+    """
+
+    hidden_dims: list[int] = field(default_factory=lambda: [600])
+    latent_dim: int = 200
+    dropout: float = 0.5
+    n_epochs: int = 100
+    batch_size: int = 500
+    learning_rate: float = 1e-3
+    l2: float = 0.0
+    seed: int | None = SEED
+    device: str = "cpu"
+    num_threads: int | None = 1
+    model_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.hidden_dims, tuple):
+            self.hidden_dims = list(self.hidden_dims)
+        if self.hidden_dims != []:
+            self.hidden_dims = check_layers("hidden_dims", self.hidden_dims)
+        check_positive_int("latent_dim", self.latent_dim)
+        check_number("dropout", self.dropout)
+        if self.dropout >= 1:
+            raise ConfigError(f"dropout must lie in [0, 1), got {self.dropout!r}.")
+        check_positive_int("n_epochs", self.n_epochs)
+        check_positive_int("batch_size", self.batch_size)
+        check_number("learning_rate", self.learning_rate, strict=True)
+        check_number("l2", self.l2)
+        check_seed(self.seed)
+        check_device(self.device)
+        check_threads(self.num_threads)
+        check_model_dir(self.model_dir)
+
+
+@dataclass
+class MultiVAEConfig(MultiDAEConfig):
+    """Hyper-parameters of :class:`MultiVAE`: those of :class:`MultiDAEConfig` plus
+
+    Attributes:
+        anneal_cap: Largest KL weight ``beta``.
+        total_anneal_steps: Adam steps over which ``beta`` grows linearly from 0 to 1
+            (capped at ``anneal_cap``).
+    """
+
+    anneal_cap: float = 0.2
+    total_anneal_steps: int = 200_000
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_number("anneal_cap", self.anneal_cap)
+        check_positive_int("total_anneal_steps", self.total_anneal_steps)
+
+
+class _MultiDAEBase(TorchCFRecommender):
+    """Shared fit and scoring of :class:`MultiVAE` and :class:`MultiDAE`."""
+
+    variational: ClassVar[bool] = False
+
+    def _build_network(self, n_users: int, n_items: int) -> Any:
+        from recutils.models.vae.network import MultiVAENetwork
+
+        c = self.config
+        return MultiVAENetwork(n_items, c.hidden_dims, c.latent_dim, c.dropout,
+                               variational=self.variational)
+
+    def _beta(self, step: int) -> float:
+        return 0.0
+
+    def _train(self, network: Any, users: np.ndarray, items: np.ndarray, n_users: int,
+               n_items: int, seed: int, device: Any) -> list[dict[str, Any]]:
+        import scipy.sparse as sp
+
+        torch = require("torch", "torch")
+        c = self.config
+        x = sp.csr_matrix((np.ones(users.size, dtype=np.float32), (users, items)),
+                          shape=(n_users, n_items))
+        x.sum_duplicates()
+        x.data[:] = 1.0
+        dense = torch.from_numpy(x.toarray()).to(device) if n_users * n_items <= 5e7 else None
+        optimizer = torch.optim.Adam(network.parameters(), lr=c.learning_rate, weight_decay=c.l2,
+                                     **fused_adam(device))
+        ckpt = EpochCheckpoints(c.model_dir)
+        done, history = ckpt.restore(network, optimizer)
+        step = int(history[-1]["step"]) if history else 0
+        network.train()
+        for epoch in epoch_bar(c.n_epochs, self.progress, self.name, start=done):
+            start = time.perf_counter()
+            order = np.random.default_rng([seed, epoch]).permutation(n_users)
+            nll_sum = kl_sum = 0.0
+            for s in range(0, n_users, c.batch_size):
+                rows = order[s:s + c.batch_size]
+                batch = dense[torch.from_numpy(rows).to(device)] if dense is not None else \
+                    torch.from_numpy(x[rows].toarray()).to(device)
+                logits, kl = network(batch)
+                nll = -(torch.log_softmax(logits, dim=1) * batch).sum(1).mean()
+                beta = self._beta(step)
+                loss = nll + beta * kl if kl is not None else nll
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step += 1
+                nll_sum += float(nll.detach()) * rows.size
+                kl_sum += (float(kl.detach()) if kl is not None else 0.0) * rows.size
+            history.append({"epoch": epoch + 1, "step": step, "beta": self._beta(step - 1),
+                            "nll": nll_sum / n_users, "kl": kl_sum / n_users,
+                            "seconds": time.perf_counter() - start})
+            logger.debug("%s epoch %d: %s", self.name, epoch + 1, history[-1])
+            ckpt.save(epoch + 1, network, optimizer, history)
+        return history
+
+    def _score_internal(self, users: Any) -> Any:
+        torch = require("torch", "torch")
+        rows = torch.from_numpy(self._internal_seen()[users.numpy()].toarray())
+        return self.network_.score(rows)
+
+
+class MultiDAE(_MultiDAEBase):
+    """Multi-DAE: denoising autoencoder with a multinomial likelihood (module docstring).
+
+    Args:
+        config: A :class:`MultiDAEConfig`, a mapping or YAML; keyword arguments override it.
+        col_user, col_item, col_prediction: Column names (``col_rating`` /
+            ``col_timestamp`` are accepted and ignored).
+        progress: tqdm bars over epochs (fit) and scoring blocks.
+
+    Fitted attributes: ``network_``, ``history_`` (one row per epoch: ``epoch``,
+    ``step``, ``beta``, ``nll``, ``kl``, ``seconds``), ``user_order_``, ``item_order_``,
+    ``user_ids_``, ``item_ids_``, ``seen_``.
+    """
+
+    name: ClassVar[str] = "multi_dae"
+    config_class: ClassVar[type[MultiDAEConfig]] = MultiDAEConfig
+    variational: ClassVar[bool] = False
+    config: MultiDAEConfig
+
+    @classmethod
+    def contract_case(cls) -> ContractCase:
+        params = {"hidden_dims": [16], "latent_dim": 8, "n_epochs": 5, "batch_size": 8,
+                  "learning_rate": 0.01, "seed": 0}
+        known = block_toy_case({**params, "n_epochs": 100, "dropout": 0.2, "batch_size": 4})
+        return ContractCase(params=params, known_answer=known, stochastic=True)
+
+
+class MultiVAE(_MultiDAEBase):
+    """Multi-VAE: variational autoencoder with a multinomial likelihood and KL annealing.
+
+    See the module docstring. Args and fitted attributes as :class:`MultiDAE`, with a
+    :class:`MultiVAEConfig` (``anneal_cap``, ``total_anneal_steps``); ``history_``'s
+    ``beta`` is the KL weight of the epoch's last step (the annealing curve).
+
+    Examples:
+        >>> from recutils.models.vae import MultiVAE
+        >>> model = MultiVAE(hidden_dims=[600], latent_dim=200, n_epochs=200,
+        ...                  total_anneal_steps=2000, anneal_cap=0.2, seed=42)  # doctest: +SKIP
+    """
+
+    name: ClassVar[str] = "multi_vae"
+    config_class: ClassVar[type[MultiVAEConfig]] = MultiVAEConfig
+    variational: ClassVar[bool] = True
+    config: MultiVAEConfig
+
+    def _beta(self, step: int) -> float:
+        c = self.config
+        return min(float(c.anneal_cap), step / c.total_anneal_steps)
+
+    @classmethod
+    def contract_case(cls) -> ContractCase:
+        params = {"hidden_dims": [16], "latent_dim": 8, "n_epochs": 5, "batch_size": 8,
+                  "learning_rate": 0.01, "total_anneal_steps": 20, "seed": 0}
+        known = block_toy_case({**params, "n_epochs": 100, "dropout": 0.2, "batch_size": 4})
+        return ContractCase(params=params, known_answer=known, stochastic=True)
+
+
+__all__ = ["MultiDAE", "MultiDAEConfig", "MultiVAE", "MultiVAEConfig"]
