@@ -12,7 +12,7 @@ peer runs in its own interpreter in the same run, with its internal LRU caches c
 before every call so that repetitions are not served from cache.
 
 Targets (seconds; a tenth of Microsoft Recommenders 1.2.1 for ranking metrics and a fifth
-for rating metrics, as measured on this machine on the issue's frames):
+for rating metrics, as measured on this machine on the benchmark's frames):
 precision 0.35, recall 0.4, ndcg 0.5, map 0.5, evaluate (4 ranking metrics) 0.6,
 rmse 0.32, mae 0.64.
 
