@@ -1,5 +1,7 @@
 """Run a :class:`~recutils.benchmark.spec.BenchmarkSpec`: one row per model x protocol x seed.
 
+(A model whose spec names ``protocols`` runs on those only.)
+
 Every model goes through the contract only (``create_model`` / ``fit`` /
 ``recommend_k_items`` / ``predict``): no per-model code lives here.
 
@@ -285,10 +287,8 @@ def run_benchmark(
     def key(m: ModelSpec, protocol: str, seed: int) -> tuple[str, ...]:
         return (m.name, spec.dataset_label, protocol, str(seed), str(k), _params_key(m))
 
-    todo = [(m, p, s) for m in spec.models for p in spec.protocols for s in spec.seeds
-            if key(m, p, s) not in done]
-    logger.info("%d runs to do, %d already in the results", len(todo),
-                len(spec.models) * len(spec.protocols) * len(spec.seeds) - len(todo))
+    todo = [(m, p, s) for m, p, s in spec.runs() if key(m, p, s) not in done]
+    logger.info("%d runs to do, %d already in the results", len(todo), len(spec.runs()) - len(todo))
     if todo and data is None:
         data = load_dataset(spec.dataset, spec.data_size)
     splits: dict[tuple[str, int], tuple[pd.DataFrame, pd.DataFrame]] = {}
@@ -328,7 +328,7 @@ def run_benchmark(
         if per_user_path is not None:
             _write_csv(per_user.round(6), per_user_path)
 
-    keys = {key(m, p, s) for m in spec.models for p in spec.protocols for s in spec.seeds}
+    keys = {key(m, p, s) for m, p, s in spec.runs()}
     mine = results[[tuple(r) in keys for r in results[KEY_COLUMNS + ["params"]].astype(str)
                     .itertuples(index=False)]]
     rank = {"model": {m.name: i for i, m in enumerate(spec.models)},

@@ -56,6 +56,8 @@ class ModelSpec(BaseConfig):
             ``predict`` and report RMSE, MAE, R2 and explained variance.
         warmup: Fit once, untimed, on a small head of the training data first (pays
             one-off costs such as starting a Spark session outside the timings).
+        protocols: Run this model on these protocols only (a subset of the spec's);
+            ``None``: every protocol of the spec. For models too slow to run everywhere.
     """
 
     name: str = ""
@@ -64,6 +66,7 @@ class ModelSpec(BaseConfig):
     seed_param: str | None = "auto"
     rating_metrics: bool = False
     warmup: bool = False
+    protocols: list[str] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -78,6 +81,11 @@ class ModelSpec(BaseConfig):
         if self.seed_param is not None and (not isinstance(self.seed_param, str) or not self.seed_param):
             raise ConfigError(f"model spec {self.name!r}: seed_param must be 'auto', a parameter name "
                               f"or null, got {self.seed_param!r}.")
+        if isinstance(self.protocols, str):
+            self.protocols = [self.protocols]
+        if self.protocols is not None and (not isinstance(self.protocols, list) or not self.protocols):
+            raise ConfigError(f"model spec {self.name!r}: protocols must be null or a non-empty list, "
+                              f"got {self.protocols!r}.")
         for flag in ("rating_metrics", "warmup"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"model spec {self.name!r}: {flag} must be true or false, "
@@ -142,6 +150,11 @@ class BenchmarkSpec(BaseConfig):
             else:
                 raise ConfigError(f"each models entry must be a mapping, got {entry!r}.")
         self.models = models
+        for m in models:
+            extra = [p for p in (m.protocols or []) if p not in self.protocols]
+            if extra:
+                raise ConfigError(f"model {m.name!r}: protocols {extra} are not among the spec's "
+                                  f"protocols {self.protocols}.")
         names = [m.name for m in models]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -153,6 +166,11 @@ class BenchmarkSpec(BaseConfig):
     def dataset_label(self) -> str:
         """``"<dataset>-<data_size>"``, the value of the ``dataset`` column of the results."""
         return f"{self.dataset}-{self.data_size}"
+
+    def runs(self) -> list[tuple[ModelSpec, str, int]]:
+        """Every (model, protocol, seed) the spec asks for, in order."""
+        return [(m, p, s) for m in self.models for p in self.protocols
+                if m.protocols is None or p in m.protocols for s in self.seeds]
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
@@ -179,6 +197,16 @@ class BenchmarkSpec(BaseConfig):
             values["seeds"] = list(seeds)
         if protocols is not None:
             values["protocols"] = list(protocols)
+            kept = []
+            for m in values["models"]:
+                if m["protocols"] is not None:
+                    m["protocols"] = [p for p in m["protocols"] if p in protocols]
+                    if not m["protocols"]:
+                        continue  # the model runs on none of the protocols kept
+                kept.append(m)
+            values["models"] = kept
+            if values["reference"] not in [m["name"] for m in kept]:
+                values["reference"] = None
         values.update(changes)
         return BenchmarkSpec.from_dict(values)
 

@@ -57,10 +57,24 @@ def test_spec_round_trip_and_builtin() -> None:
     (SPEC.replace("k: 5", "k: 0"), "k must be"),
     (SPEC.replace("  - name: random", "  - name: sar"), "unique"),
     (SPEC.replace("dataset: movielens", "dataset: netflix"), "unknown dataset"),
+    (SPEC.replace("  - name: random", "  - name: random\n    protocols: [leave_one_out]"), "not among"),
 ])
 def test_spec_errors(text: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         bm.load_spec(text)
+
+
+def test_model_restricted_to_some_protocols(ratings) -> None:
+    text = SPEC.replace("  - name: random", "  - name: random\n    protocols: [chrono]")
+    spec = bm.load_spec(text)
+    assert [(m.name, p) for m, p, s in spec.runs() if s == 1] == [
+        ("sar", "ms_stratified"), ("sar", "chrono"), ("popularity", "ms_stratified"),
+        ("popularity", "chrono"), ("random", "chrono"), ("bias", "ms_stratified"), ("bias", "chrono")]
+    assert [m.name for m in spec.select(protocols=["ms_stratified"]).models] == ["sar", "popularity", "bias"]
+    small = spec.select(models=["popularity", "random"], seeds=[1])
+    results = bm.run_benchmark(small, data=ratings, progress=False)
+    assert results[["model", "protocol"]].values.tolist() == [
+        ["popularity", "ms_stratified"], ["popularity", "chrono"], ["random", "chrono"]]
 
 
 def test_unknown_registry_model_fails_before_any_work(ratings) -> None:
