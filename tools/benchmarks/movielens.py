@@ -52,10 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     runs = json.loads(machine_path.read_text())["runs"] if machine_path.exists() else []
     entry = machine_info(args.note)
     entry["command"] = " ".join(["python", "tools/benchmarks/movielens.py"] + (argv or sys.argv[1:]))
+    entry["finished_utc"] = None  # written before the run, so that a stopped run is described too
+    runs.append(entry)
+    machine_path.parent.mkdir(parents=True, exist_ok=True)
+    machine_path.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
     results, per_user = run_benchmark(spec, results_path=out, progress=not args.no_progress,
                                       on_error="skip", return_per_user=True)
+    entry["finished_utc"] = machine_info()["utc"]
     entry["runs_in_results"] = int(len(results))
-    runs.append(entry)
     machine_path.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
     summary = summarize(results)
     cols = ["protocol", "model", "n_seeds", "mean_average_precision_mean", f"ndcg@{spec.k}_mean",
