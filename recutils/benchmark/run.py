@@ -39,7 +39,6 @@ import json
 import logging
 import os
 import tracemalloc
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
