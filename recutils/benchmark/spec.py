@@ -21,6 +21,9 @@ Example (YAML)::
         model: surprise_svd
         params: {n_factors: 150, n_epochs: 15, lr_all: 0.005, reg_all: 0.02}
         rating_metrics: true
+      - name: cornac_bivae              # slow: Microsoft's protocol only
+        params: {n_epochs: 150}
+        protocols: [ms_stratified]
 """
 
 from __future__ import annotations

@@ -277,3 +277,20 @@ def test_benchmark_import_stays_light() -> None:
             "print(','.join(m for m in ('pyspark', 'torch', 'cornac', 'surprise') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_model_registered_later_joins_with_a_spec_entry_only(ratings) -> None:
+    """A model registered outside recutils (as the deep models will be) needs no benchmark code."""
+    from recutils.models.registry import register_model, unregister_model
+
+    register_model("late_popularity", "recutils.models.baselines:Popularity")
+    try:
+        spec = bm.load_spec(SPEC).select(models=["sar"], seeds=[1], protocols=["chrono"])
+        spec = bm.BenchmarkSpec.from_dict({**spec.to_dict(), "models": spec.to_dict()["models"] + [
+            {"name": "late", "model": "late_popularity", "params": {"half_life_days": 30.0}}]})
+        results = bm.run_benchmark(spec, data=ratings, progress=False)
+        assert results["model"].tolist() == ["sar", "late"]
+        assert results["registry"].tolist() == ["sar", "late_popularity"]
+        assert np.isfinite(results["ndcg@5"]).all()
+    finally:
+        unregister_model("late_popularity")
