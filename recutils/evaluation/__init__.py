@@ -11,7 +11,8 @@ numpy: ids are encoded once, rankings sorted once, and no users x items matrix i
 * Ranking metrics: :func:`precision_at_k`, :func:`recall_at_k`, :func:`ndcg_at_k`,
   :func:`map_at_k`, :func:`mean_average_precision` (Microsoft Recommenders' ``map``),
   :func:`r_precision_at_k`, :func:`hit_ratio_at_k`, :func:`mrr_at_k`, :func:`gauc`,
-  and :func:`get_top_k_items`.
+  :func:`get_top_k_items`, and :func:`ranking_metrics_by_user` (the same metrics user by
+  user, for paired tests).
 * Beyond-accuracy metrics: :func:`catalog_coverage`, :func:`distributional_coverage`,
   :func:`novelty`, :func:`historical_item_novelty`, :func:`diversity`,
   :func:`user_diversity`, :func:`serendipity`, :func:`user_serendipity`,
@@ -43,6 +44,7 @@ from recutils.evaluation.ranking import (
     ndcg_at_k,
     precision_at_k,
     r_precision_at_k,
+    ranking_metrics_by_user,
     recall_at_k,
 )
 from recutils.evaluation.rating import auc, exp_var, logloss, mae, rmse, rsquared
@@ -53,6 +55,7 @@ __all__ = [
     "reliability_table",
     "precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k", "mean_average_precision",
     "r_precision_at_k", "hit_ratio_at_k", "mrr_at_k", "gauc", "get_top_k_items",
+    "ranking_metrics_by_user",
     "catalog_coverage", "distributional_coverage", "novelty", "historical_item_novelty",
     "diversity", "user_diversity", "serendipity", "user_serendipity", "user_item_serendipity",
     "evaluate", "DEFAULT_METRICS", "METRICS", "MetricSpec", "get_metric", "known_metrics",

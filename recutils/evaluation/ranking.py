@@ -33,6 +33,7 @@ relevant items of :math:`u` in ``rating_true``, :math:`\\mathrm{rel}_u(i)=1` whe
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -237,6 +238,79 @@ def _gauc(prep: Prepared, **_) -> float:
         raise DataError("gauc is undefined: no user has both a positive and a negative label.")
     auc_u = (rank_pos[valid] - n_pos[valid] * (n_pos[valid] + 1) / 2.0) / (n_pos[valid] * n_neg[valid])
     return float(np.sum(n_imp[valid] * auc_u) / np.sum(n_imp[valid]))
+
+
+# ---------------------------------------------------------------- per-user kernels
+#: Metrics :func:`ranking_metrics_by_user` computes per user -> the aggregate they average to.
+PER_USER_METRICS = ("precision", "recall", "ndcg", "map", "mean_average_precision", "hit_ratio", "mrr")
+
+
+def _by_user(
+    prep: Prepared,
+    name: str,
+    k: int,
+    relevancy_method: str | None = "top_k",
+    threshold=DEFAULT_THRESHOLD,
+    score_type: str = "binary",
+    discfun_type: str = "loge",
+) -> np.ndarray:
+    """Per user code, the value whose mean over users is the aggregate metric.
+
+    Users without predictions get 0 (NaN for nDCG's 0/0 case, which the aggregate
+    skips). The aggregate is the mean over the users with predictions (nDCG: over
+    every user of ``rating_true``), see :func:`ranking_metrics_by_user`.
+    """
+    top = _top(prep, k, relevancy_method, threshold)
+    hits = _hits_per_user(prep, top).astype(np.float64)
+    n_true = prep.n_true.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if name == "precision":
+            return hits / k
+        if name == "recall":
+            return np.where(hits > 0, hits / n_true, 0.0)
+        if name == "hit_ratio":
+            return (hits > 0).astype(np.float64)
+        if name == "mrr":
+            out = np.zeros(prep.n_users)
+            hu, hr = top.user[top.hit], top.rank[top.hit]
+            first = np.ones(hu.size, dtype=bool)
+            first[1:] = hu[1:] != hu[:-1]
+            out[hu[first]] = 1.0 / hr[first]
+            return out
+        if name in ("map", "mean_average_precision"):
+            rr = _reciprocal_rank_sums(prep, top)
+            denom = np.minimum(n_true, k) if name == "map" else n_true
+            return np.where(hits > 0, rr / denom, 0.0)
+    if name == "ndcg":
+        return _ndcg_by_user(prep, top, k, score_type, discfun_type)
+    raise ConfigError(f"no per-user form of {name!r}; available: {list(PER_USER_METRICS)}.")
+
+
+def _ndcg_by_user(prep: Prepared, top: TopK, k: int, score_type: str, discfun_type: str) -> np.ndarray:
+    _check_ndcg_args(score_type, discfun_type)
+    log = np.log if discfun_type == "loge" else np.log2
+    true_vals = np.ones(prep.t_user.size) if score_type == "binary" else prep.true_values()
+    dcg = np.bincount(
+        top.user[top.hit],
+        weights=_gains(true_vals[top.true_row[top.hit]], score_type) / log(1.0 + top.rank[top.hit]),
+        minlength=prep.n_users,
+    )
+    if score_type == "binary":
+        disc = np.concatenate([[0.0], np.cumsum(1.0 / log(2.0 + np.arange(k)))])
+        idcg = disc[np.minimum(prep.n_true, k)]
+    else:
+        vrank, n_unique = dense_desc_rank(true_vals)
+        order = stable_argsort(prep.t_user * n_unique + vrank, prep.n_users * max(n_unique, 1))
+        users_sorted = prep.t_user[order]
+        irank = positions_in_group(users_sorted, prep.n_users) + 1
+        keep = irank <= k
+        idcg = np.bincount(
+            users_sorted[keep],
+            weights=_gains(true_vals[order][keep], score_type) / log(1.0 + irank[keep]),
+            minlength=prep.n_users,
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return dcg / idcg
 
 
 # ---------------------------------------------------------------- public API
@@ -531,8 +605,72 @@ def get_top_k_items(
     return out
 
 
+def ranking_metrics_by_user(
+    rating_true: pd.DataFrame,
+    rating_pred: pd.DataFrame,
+    metrics: Sequence[str] = ("ndcg@10", "precision@10", "recall@10", "mean_average_precision@10"),
+    col_user: str = DEFAULT_USER_COL,
+    col_item: str = DEFAULT_ITEM_COL,
+    col_rating: str = DEFAULT_RATING_COL,
+    col_prediction: str = DEFAULT_PREDICTION_COL,
+    relevancy_method: str | None = "top_k",
+    k: int = DEFAULT_K,
+    threshold: int = DEFAULT_THRESHOLD,
+    score_type: str = "binary",
+    discfun_type: str = "loge",
+) -> pd.DataFrame:
+    """Ranking metrics per user, for paired comparisons of two models user by user.
+
+    One row per user of ``rating_true`` (sorted by user), one column per metric named as
+    given (``"ndcg@10"``; without ``@k`` the argument ``k`` is used), and a boolean
+    column ``"has_predictions"``. Supported metrics: ``precision``, ``recall``,
+    ``ndcg``, ``map`` (:func:`map_at_k`), ``mean_average_precision``, ``hit_ratio``
+    and ``mrr``, with the same definitions, ranks and tie-breaking as the aggregate
+    functions, so that:
+
+    * the aggregate (e.g. :func:`precision_at_k`) equals the mean of the column over
+      the users with ``has_predictions`` (the users both frames share);
+    * :func:`ndcg_at_k` equals the mean of its column over *every* row (Microsoft
+      Recommenders' convention), NaN rows (ideal DCG of 0 with non-binary gains) left out.
+
+    Users without predictions get 0 in every column.
+
+    Raises:
+        ConfigError: A metric without a per-user form, or a malformed name.
+        DataError, ColumnMismatchError: As for the aggregate metrics.
+    """
+    from recutils.evaluation.registry import parse_metric
+
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    parsed = []
+    for text in metrics:
+        spec, mk = parse_metric(text)
+        if spec.name not in PER_USER_METRICS:
+            raise ConfigError(
+                f"metric {text!r} has no per-user form; available: {list(PER_USER_METRICS)}."
+            )
+        parsed.append((text, spec.name, mk if mk is not None else k))
+    check_relevancy(relevancy_method, k, threshold)
+    needs_rating = score_type != "binary" and any(name == "ndcg" for _, name, _ in parsed)
+    prep = _ranking_prep(rating_true, rating_pred, col_user, col_item,
+                         col_rating if needs_rating else None, col_prediction, relevancy_method)
+    users, first = np.unique(prep.t_user, return_index=True)  # truth users, first row of each
+    out = pd.DataFrame({col_user: rating_true[col_user].to_numpy()[first]})
+    common = prep.common[users]
+    for text, name, kk in parsed:
+        values = _by_user(prep, name, kk, relevancy_method, threshold, score_type, discfun_type)[users]
+        if name != "ndcg":
+            values = np.where(common, values, 0.0)
+        out[text] = values
+    out["has_predictions"] = common
+    return out.sort_values(col_user, kind="stable").reset_index(drop=True)
+
+
 __all__ = [
     "precision_at_k",
+    "ranking_metrics_by_user",
+    "PER_USER_METRICS",
     "recall_at_k",
     "ndcg_at_k",
     "map_at_k",

@@ -1,0 +1,77 @@
+"""The MovieLens benchmark: every model of a spec, both protocols, several seeds.
+
+    RECUTILS_DATA_MIRROR=../shared/data python tools/benchmarks/movielens.py \\
+        --spec movielens --out notebooks/06_benchmarks/results_ml100k.csv \\
+        --note "2 cores shared with other jobs"
+
+``--spec`` is a built-in spec name (``movielens``: recutils/benchmark/specs/movielens.yaml)
+or a YAML file. Results go to ``--out`` (one row per model x protocol x seed), the per-user
+values beside it (``<stem>_per_user.csv.gz``) and a description of the machine to
+``<stem>_machine.json`` (one entry per invocation). Rows already in ``--out`` for the same
+model, protocol, seed and parameters are kept, not recomputed: add a model to the spec
+and run the same command to extend the table. A run that fails is logged and skipped.
+Afterwards, ``python tools/update_readme_benchmark.py`` regenerates the README table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from recutils.benchmark import (
+    default_per_user_path,
+    load_spec,
+    machine_info,
+    paired_tests,
+    run_benchmark,
+    summarize,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--spec", default="movielens", help="built-in spec name or YAML file")
+    p.add_argument("--out", required=True, help="results CSV (resumed when it exists)")
+    p.add_argument("--models", nargs="*", default=None, help="run only these models of the spec")
+    p.add_argument("--seeds", nargs="*", type=int, default=None, help="override the spec's seeds")
+    p.add_argument("--protocols", nargs="*", default=None, help="override the spec's protocols")
+    p.add_argument("--data-size", default=None, help="override the spec's data size (e.g. 1m)")
+    p.add_argument("--note", default="", help="free text stored with the machine description")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    spec = load_spec(args.spec)
+    changes = {"data_size": args.data_size} if args.data_size else {}
+    spec = spec.select(models=args.models, seeds=args.seeds, protocols=args.protocols, **changes)
+    out = Path(args.out)
+    machine_path = out.with_name(out.name.removesuffix(".csv") + "_machine.json")
+    runs = json.loads(machine_path.read_text())["runs"] if machine_path.exists() else []
+    entry = machine_info(args.note)
+    entry["command"] = " ".join(["python", "tools/benchmarks/movielens.py"] + (argv or sys.argv[1:]))
+    entry["finished_utc"] = None  # written before the run, so that a stopped run is described too
+    runs.append(entry)
+    machine_path.parent.mkdir(parents=True, exist_ok=True)
+    machine_path.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
+    results, per_user = run_benchmark(spec, results_path=out, progress=not args.no_progress,
+                                      on_error="skip", return_per_user=True)
+    entry["finished_utc"] = machine_info()["utc"]
+    entry["runs_in_results"] = int(len(results))
+    machine_path.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
+    summary = summarize(results)
+    cols = ["protocol", "model", "n_seeds", "mean_average_precision_mean", f"ndcg@{spec.k}_mean",
+            f"ndcg@{spec.k}_sd", "rmse_mean", "fit_s_mean"]
+    print(summary[cols].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    if spec.reference is not None and len(per_user):
+        tests = paired_tests(per_user, reference=spec.reference, metrics=[f"ndcg@{spec.k}"])
+        print(tests[["protocol", "model", "mean_diff", "cohens_d", "t_pvalue", "wilcoxon_pvalue",
+                     "significant"]].to_string(index=False))
+    print(f"results: {out}, per user: {default_per_user_path(out)}, machine: {machine_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
