@@ -183,36 +183,7 @@ def _ndcg(
     top = _top(prep, k, relevancy_method, threshold)
     if prep.n_common == 0 or not top.hit.any():
         return 0.0
-    log = np.log if discfun_type == "loge" else np.log2
-    # DCG: gains of the hits, discounted by their rank.
-    if score_type == "binary":
-        true_vals = np.ones(prep.t_user.size)
-    else:
-        true_vals = prep.true_values()
-    hit_rows = top.true_row[top.hit]
-    dcg = np.bincount(
-        top.user[top.hit],
-        weights=_gains(true_vals[hit_rows], score_type) / log(1.0 + top.rank[top.hit]),
-        minlength=prep.n_users,
-    )
-    # Ideal DCG: the user's k best true gains (all of rating_true) at ranks 1..k.
-    if score_type == "binary":
-        disc = np.concatenate([[0.0], np.cumsum(1.0 / log(2.0 + np.arange(k)))])
-        idcg = disc[np.minimum(prep.n_true, k)]
-    else:
-        vrank, n_unique = dense_desc_rank(true_vals)
-        order = stable_argsort(prep.t_user * n_unique + vrank, prep.n_users * max(n_unique, 1))
-        users_sorted = prep.t_user[order]
-        irank = positions_in_group(users_sorted, prep.n_users) + 1
-        keep = irank <= k
-        idcg = np.bincount(
-            users_sorted[keep],
-            weights=_gains(true_vals[order][keep], score_type) / log(1.0 + irank[keep]),
-            minlength=prep.n_users,
-        )
-    users = prep.n_true > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ndcg = dcg[users] / idcg[users]
+    ndcg = _ndcg_by_user(prep, top, k, score_type, discfun_type)[prep.n_true > 0]
     ndcg = ndcg[~np.isnan(ndcg)]  # 0/0 (a user whose every gain is 0) is skipped, as pandas' mean does
     return float(ndcg.mean()) if ndcg.size else 0.0
 
