@@ -65,7 +65,7 @@ def _onnx_name(key: str) -> str:
     return key.replace("bag:", "bag__")
 
 
-def export_onnx(model: Any, path: str | Path, *, opset: int = 17, exporter: str = "torchscript",
+def export_onnx(model: Any, path: str | Path, *, opset: int | None = None, exporter: str = "torchscript",
                 overwrite: bool = False) -> Path:
     """Write ``model`` (a fitted :class:`~recutils.models.deep.DeepRankModel`, e.g. any zoo
     model) and its feature encoder to the folder ``path``; see the module docstring.
@@ -73,7 +73,8 @@ def export_onnx(model: Any, path: str | Path, *, opset: int = 17, exporter: str 
     Args:
         model: The fitted model.
         path: Output folder (created; must not exist unless ``overwrite``).
-        opset: ONNX opset.
+        opset: ONNX opset (default 17 with ``torchscript``, 18 with ``dynamo``, whose
+            graphs use opset-18 operator forms).
         exporter: ``torchscript`` (default, fast) or ``dynamo`` (needs ``onnxscript``).
         overwrite: Replace an existing folder.
 
@@ -95,6 +96,8 @@ def export_onnx(model: Any, path: str | Path, *, opset: int = 17, exporter: str 
     except AttributeError:
         raise NotFittedError(f"{type(model).__name__} is not fitted yet: call fit() before export_onnx.") from None
     require("onnx", "onnx")
+    if opset is None:
+        opset = 17 if exporter == "torchscript" else 18
     folder = Path(path)
     if folder.exists():
         if not overwrite:
