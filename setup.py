@@ -30,6 +30,8 @@ EXTRAS = {
     # Install a torch build for your platform first (CPU-only: torch==2.13.0 from the
     # CPU index); an unpinned torch may pull a multi-GB CUDA build.
     "torch": ["torch>=2.1"],
+    # exporting deep rank models to ONNX (onnx) and scoring the artifact (onnxruntime only)
+    "onnx": ["onnx>=1.15", "onnxruntime>=1.17"],
     # cornac's BiVAE also needs the torch extra.
     "cornac": ["cornac>=2.3.5"],
     "surprise": ["scikit-surprise>=1.1.3"],

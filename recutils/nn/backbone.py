@@ -34,6 +34,7 @@ torch = require("torch", "torch")
 nn = torch.nn
 
 from recutils.nn.components.input_layer import EmbeddingBank, GroupFeature, InputLayer  # noqa: E402
+from recutils.nn.components._fields import input_dims_of  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +168,11 @@ class Backbone(nn.Module):
                             f"{_shape(x)}; concatenate the inputs (merge_inputs_into_list: false) or "
                             "pick a list-taking component.")
                     params[spec.input_dim_arg] = int(x.shape[-1])
+                elif spec.input_dims_arg:
+                    try:
+                        params[spec.input_dims_arg] = input_dims_of(x)
+                    except ValueError as err:
+                        raise ConfigError(f"block {name!r}: {spec.name} takes field tensors: {err}") from None
                 try:
                     module = component_class(spec.name)(**params)
                 except (TypeError, ValueError) as err:
@@ -328,6 +334,8 @@ def build_rank_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *,
     generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
     # module constructors draw default weights from the global RNG: keep the caller's intact
     with torch.random.fork_rng(devices=[]):
+        if seed is not None:  # components' own parameters (not re-drawn from `generator`)
+            torch.manual_seed(int(seed))
         backbone = Backbone(config, specs, layout, generator)
         net = RankNetwork(backbone, generator)
     logger.info("built %s: %d parameters", config.model_name, sum(p.numel() for p in net.parameters()))

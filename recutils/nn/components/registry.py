@@ -101,9 +101,209 @@ class FMParams(BaseConfig):
         _flag("FM", "reduce_sum", self.reduce_sum)
 
 
+def _int_at_least(owner: str, name: str, value: Any, minimum: int = 1, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{owner}: {name} must be an integer >= {minimum}"
+                          f"{' or null' if allow_none else ''}, got {value!r}.")
+
+
+def _rate(owner: str, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ConfigError(f"{owner}: {name} must be in [0, 1), got {value!r}.")
+
+
+def _number(owner: str, name: str, value: Any, positive: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (positive and value <= 0):
+        raise ConfigError(f"{owner}: {name} must be a {'positive ' if positive else ''}number, got {value!r}.")
+
+
+@dataclass
+class FirstOrderParams(BaseConfig):
+    """Parameters of ``FirstOrder``: the wide outputs' width and whether to add a bias."""
+
+    output_dim: int = 1
+    use_bias: bool = True
+
+    def __post_init__(self) -> None:
+        _int_at_least("FirstOrder", "output_dim", self.output_dim)
+        _flag("FirstOrder", "use_bias", self.use_bias)
+
+
+@dataclass
+class CrossParams(BaseConfig):
+    """Parameters of ``Cross`` (DCN)."""
+
+    num_layers: int = 3
+
+    def __post_init__(self) -> None:
+        _int_at_least("Cross", "num_layers", self.num_layers)
+
+
+@dataclass
+class CrossV2Params(BaseConfig):
+    """Parameters of ``CrossV2`` (DCN-v2): full rank when ``low_rank`` is null."""
+
+    num_layers: int = 3
+    low_rank: int | None = None
+    num_experts: int = 1
+    activation: str = "linear"
+
+    def __post_init__(self) -> None:
+        _int_at_least("CrossV2", "num_layers", self.num_layers)
+        _int_at_least("CrossV2", "low_rank", self.low_rank, allow_none=True)
+        _int_at_least("CrossV2", "num_experts", self.num_experts)
+        if self.num_experts > 1 and self.low_rank is None:
+            raise ConfigError("CrossV2: num_experts > 1 needs low_rank (a mixture of low-rank experts).")
+        self.activation = _activation("CrossV2", "activation", self.activation)
+
+
+@dataclass
+class CINParams(BaseConfig):
+    """Parameters of ``CIN`` (xDeepFM)."""
+
+    layer_sizes: list[int] = field(default_factory=lambda: [64, 64])
+    split_half: bool = True
+    activation: str = "linear"
+
+    def __post_init__(self) -> None:
+        self.layer_sizes = _positive_ints("CIN", "layer_sizes", self.layer_sizes)
+        _flag("CIN", "split_half", self.split_half)
+        if self.split_half and any(s % 2 for s in self.layer_sizes[:-1]):
+            raise ConfigError(f"CIN: split_half needs even layer_sizes before the last, got {self.layer_sizes}.")
+        self.activation = _activation("CIN", "activation", self.activation)
+
+
+@dataclass
+class MultiHeadSelfAttentionParams(BaseConfig):
+    """Parameters of ``MultiHeadSelfAttention`` (AutoInt's interacting layers)."""
+
+    head_num: int = 2
+    head_dim: int = 16
+    num_layers: int = 2
+    use_residual: bool = True
+    scale: bool = True
+    flatten: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("head_num", "head_dim", "num_layers"):
+            _int_at_least("MultiHeadSelfAttention", name, getattr(self, name))
+        for name in ("use_residual", "scale", "flatten"):
+            _flag("MultiHeadSelfAttention", name, getattr(self, name))
+
+
+@dataclass
+class SENetParams(BaseConfig):
+    """Parameters of ``SENet`` (FiBiNet's squeeze-excitation)."""
+
+    reduction_ratio: int = 3
+
+    def __post_init__(self) -> None:
+        _int_at_least("SENet", "reduction_ratio", self.reduction_ratio)
+
+
+@dataclass
+class BilinearParams(BaseConfig):
+    """Parameters of ``Bilinear``: ``field_all``, ``field_each`` or ``field_interaction``."""
+
+    bilinear_type: str = "field_interaction"
+
+    def __post_init__(self) -> None:
+        allowed = ("field_all", "field_each", "field_interaction")
+        if self.bilinear_type not in allowed:
+            raise ConfigError(f"Bilinear: bilinear_type {self.bilinear_type!r}; allowed: {list(allowed)}.")
+
+
+@dataclass
+class MaskBlockParams(BaseConfig):
+    """Parameters of ``MaskBlock``."""
+
+    output_dim: int = 64
+    aggregation_ratio: float = 2.0
+    layer_norm_input: bool = False
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        _int_at_least("MaskBlock", "output_dim", self.output_dim)
+        _number("MaskBlock", "aggregation_ratio", self.aggregation_ratio, positive=True)
+        _flag("MaskBlock", "layer_norm_input", self.layer_norm_input)
+        _rate("MaskBlock", "dropout", self.dropout)
+
+
+@dataclass
+class MaskNetParams(BaseConfig):
+    """Parameters of ``MaskNet``: ``serial`` or ``parallel`` mask blocks."""
+
+    num_blocks: int = 3
+    block_dim: int = 64
+    mode: str = "serial"
+    aggregation_ratio: float = 2.0
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        _int_at_least("MaskNet", "num_blocks", self.num_blocks)
+        _int_at_least("MaskNet", "block_dim", self.block_dim)
+        if self.mode not in ("serial", "parallel"):
+            raise ConfigError(f"MaskNet: mode {self.mode!r}; allowed: ['serial', 'parallel'].")
+        _number("MaskNet", "aggregation_ratio", self.aggregation_ratio, positive=True)
+        _rate("MaskNet", "dropout", self.dropout)
+
+
+@dataclass
+class DotInteractionParams(BaseConfig):
+    """Parameters of ``DotInteraction`` (DLRM)."""
+
+    self_interaction: bool = False
+    concat_first: bool = True
+
+    def __post_init__(self) -> None:
+        _flag("DotInteraction", "self_interaction", self.self_interaction)
+        _flag("DotInteraction", "concat_first", self.concat_first)
+
+
+@dataclass
+class HighwayParams(BaseConfig):
+    """Parameters of ``Highway``."""
+
+    num_layers: int = 2
+    activation: str = "relu"
+    carry_bias: float = -1.0
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        _int_at_least("Highway", "num_layers", self.num_layers)
+        self.activation = _activation("Highway", "activation", self.activation)
+        _number("Highway", "carry_bias", self.carry_bias)
+        _rate("Highway", "dropout", self.dropout)
+
+
+@dataclass
+class PPNetParams(BaseConfig):
+    """Parameters of ``PPNet`` (gated MLP personalized by its second input)."""
+
+    hidden_units: list[int] = field(default_factory=lambda: [128, 64])
+    activation: str = "relu"
+    gate_hidden_dim: int = 64
+    dropout_ratio: float = 0.0
+    detach_general: bool = True
+
+    def __post_init__(self) -> None:
+        self.hidden_units = _positive_ints("PPNet", "hidden_units", self.hidden_units)
+        self.activation = _activation("PPNet", "activation", self.activation)
+        _int_at_least("PPNet", "gate_hidden_dim", self.gate_hidden_dim)
+        _rate("PPNet", "dropout_ratio", self.dropout_ratio)
+        _flag("PPNet", "detach_general", self.detach_general)
+
+
 @dataclass(frozen=True)
 class ComponentSpec:
-    """How the backbone builds a component."""
+    """How the backbone builds a component.
+
+    ``input_dim_arg`` receives the width of a ``[B, d]`` input; ``input_dims_arg``
+    (list-taking components) receives the list of the inputs' field widths (a
+    ``[B, d]`` tensor is one field, a ``[B, n, d]`` tensor ``n`` fields).
+    """
 
     name: str
     target: str
@@ -111,15 +311,37 @@ class ComponentSpec:
     input_dim_arg: str | None = None
     list_input: bool = False
     easyrec_field: str | None = None
+    input_dims_arg: str | None = None
 
 
+_PKG = "recutils.nn.components"
+
+#: name -> spec. Keep it sorted.
 _COMPONENTS: dict[str, ComponentSpec] = {
-    "Add": ComponentSpec("Add", "recutils.nn.components.merge:Add", NoParams, list_input=True),
-    "Concat": ComponentSpec("Concat", "recutils.nn.components.merge:Concat", ConcatParams, list_input=True),
-    "FM": ComponentSpec("FM", "recutils.nn.components.fm:FM", FMParams, list_input=True, easyrec_field="fm"),
-    "MLP": ComponentSpec("MLP", "recutils.nn.components.mlp:MLP", MLPParams, input_dim_arg="in_features",
-                         easyrec_field="mlp"),
-    "Multiply": ComponentSpec("Multiply", "recutils.nn.components.merge:Multiply", NoParams, list_input=True),
+    "Add": ComponentSpec("Add", f"{_PKG}.merge:Add", NoParams, list_input=True),
+    "Bilinear": ComponentSpec("Bilinear", f"{_PKG}.fibinet:Bilinear", BilinearParams, list_input=True,
+                              input_dims_arg="input_dims"),
+    "CIN": ComponentSpec("CIN", f"{_PKG}.cin:CIN", CINParams, list_input=True, input_dims_arg="input_dims"),
+    "Concat": ComponentSpec("Concat", f"{_PKG}.merge:Concat", ConcatParams, list_input=True),
+    "Cross": ComponentSpec("Cross", f"{_PKG}.cross:Cross", CrossParams, input_dim_arg="input_dim"),
+    "CrossV2": ComponentSpec("CrossV2", f"{_PKG}.cross:CrossV2", CrossV2Params, input_dim_arg="input_dim"),
+    "DotInteraction": ComponentSpec("DotInteraction", f"{_PKG}.dlrm:DotInteraction", DotInteractionParams,
+                                    list_input=True, input_dims_arg="input_dims"),
+    "FM": ComponentSpec("FM", f"{_PKG}.fm:FM", FMParams, list_input=True, easyrec_field="fm"),
+    "FirstOrder": ComponentSpec("FirstOrder", f"{_PKG}.linear:FirstOrder", FirstOrderParams, list_input=True),
+    "Highway": ComponentSpec("Highway", f"{_PKG}.highway:Highway", HighwayParams, input_dim_arg="input_dim"),
+    "MLP": ComponentSpec("MLP", f"{_PKG}.mlp:MLP", MLPParams, input_dim_arg="in_features", easyrec_field="mlp"),
+    "MaskBlock": ComponentSpec("MaskBlock", f"{_PKG}.masknet:MaskBlock", MaskBlockParams, list_input=True,
+                               input_dims_arg="input_dims"),
+    "MaskNet": ComponentSpec("MaskNet", f"{_PKG}.masknet:MaskNet", MaskNetParams, input_dim_arg="input_dim"),
+    "MultiHeadSelfAttention": ComponentSpec(
+        "MultiHeadSelfAttention", f"{_PKG}.attention:MultiHeadSelfAttention", MultiHeadSelfAttentionParams,
+        list_input=True, input_dims_arg="input_dims"),
+    "Multiply": ComponentSpec("Multiply", f"{_PKG}.merge:Multiply", NoParams, list_input=True),
+    "PPNet": ComponentSpec("PPNet", f"{_PKG}.ppnet:PPNet", PPNetParams, list_input=True,
+                           input_dims_arg="input_dims"),
+    "SENet": ComponentSpec("SENet", f"{_PKG}.fibinet:SENet", SENetParams, list_input=True,
+                           input_dims_arg="input_dims"),
 }
 
 
