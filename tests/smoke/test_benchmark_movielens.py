@@ -32,8 +32,10 @@ def test_table_shape_and_values(small_run) -> None:
     assert results.shape == (4, len(bm.result_columns(10)))
     assert results[["model", "seed"]].values.tolist() == [["sar", 1], ["sar", 2], ["popularity", 1],
                                                         ["popularity", 2]]
-    assert (results["n_test_users"] == 943).all() and (results["n_users_ranked"] == 943).all()
-    assert len(per_user) == 4 * 943
+    # A split by item can leave a user without test rows (seed 1: one of 943 users).
+    assert results["n_test_users"].between(940, 943).all()
+    assert (results["n_users_ranked"] == results["n_test_users"]).all()
+    assert len(per_user) == results["n_test_users"].sum()
     summary = bm.summarize(results)
     sar = summary[summary["model"] == "sar"].iloc[0]
     # SAR on Microsoft's protocol: the published 0.3938 nDCG@10 / 0.1140 MAP, over our seeds
