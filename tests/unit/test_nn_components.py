@@ -64,3 +64,46 @@ def test_merges():
     assert Concat()([a, b]).shape == (2, 6)
     with pytest.raises(ValueError, match="same shape"):
         Add()([torch.ones(2, 1), torch.ones(2, 3)])  # no silent broadcasting
+
+
+# ---------------------------------------------------------------- dropout
+def test_dropout_keep_rate_scale_and_gradient():
+    from recutils.nn.components.dropout import Dropout
+
+    drop = Dropout(0.3)
+    assert drop.keep_probability == pytest.approx(0.7, abs=1 / 131072)
+    torch.manual_seed(0)
+    x = torch.ones(1_000_000, requires_grad=True)
+    y = drop(x)
+    kept = y != 0
+    # the kept share is within 5 binomial standard deviations of the keep probability
+    sd = (0.7 * 0.3 / x.numel()) ** 0.5
+    assert abs(kept.float().mean().item() - drop.keep_probability) < 5 * sd
+    # kept units are scaled by the exact inverse of the keep probability
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / drop.keep_probability))
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # d(x * m)/dx = m, and x is all ones
+    # masks of different calls differ, and a seed reproduces them
+    torch.manual_seed(1)
+    a = drop(torch.ones(64, 32))
+    b = drop(torch.ones(64, 32))
+    torch.manual_seed(1)
+    assert not torch.equal(a, b) and torch.equal(a, drop(torch.ones(64, 32)))
+    # odd sizes (not a multiple of the four lanes of a random word) keep their shape
+    assert drop(torch.ones(3, 5, 7)).shape == (3, 5, 7)
+
+
+def test_dropout_eval_identity_and_bad_rates():
+    from recutils.nn.components.dropout import Dropout
+
+    drop = Dropout(0.5).eval()
+    x = torch.randn(8, 4)
+    assert drop(x) is x
+    assert Dropout(0.0)(x) is x
+    for bad in (-0.1, 1.0, 1.5):
+        with pytest.raises(ValueError, match="dropout probability"):
+            Dropout(bad)
+    with pytest.raises(ValueError, match="leaves no unit"):
+        Dropout(1 - 1e-7)
+    mlp = MLP(4, [8, 1], dropout_ratio=0.2)
+    assert any(isinstance(m, Dropout) for m in mlp.layers)

@@ -4,5 +4,6 @@ from recutils.utils.deps import require
 
 torch = require("torch", "torch")
 nn = torch.nn
+F = torch.nn.functional
 
-__all__ = ["nn", "torch"]
+__all__ = ["F", "nn", "torch"]

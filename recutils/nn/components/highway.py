@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from recutils.nn.components._torch import nn, torch
+from recutils.nn.components.dropout import Dropout
 from recutils.nn.components.mlp import make_activation
 
 
@@ -30,7 +31,7 @@ class Highway(nn.Module):
         # a separate parameter, so that re-initializing Linear biases keeps the carry bias
         self.gate_bias = nn.Parameter(torch.full((num_layers, d), float(carry_bias)))
         self.act = make_activation(activation)
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.dropout = Dropout(dropout) if dropout > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2 or x.shape[-1] != self.input_dim:

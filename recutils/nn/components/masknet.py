@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from recutils.nn.components._fields import flatten_inputs
 from recutils.nn.components._torch import nn, torch
+from recutils.nn.components.dropout import Dropout
 
 MASKNET_MODES = ("serial", "parallel")
 
@@ -37,7 +38,7 @@ class MaskBlock(nn.Module):
         self.input_norm = nn.LayerNorm(self.input_dim) if layer_norm_input else nn.Identity()
         self.hidden = nn.Linear(self.input_dim, int(output_dim), bias=False)
         self.norm = nn.LayerNorm(int(output_dim))
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.dropout = Dropout(dropout) if dropout > 0 else nn.Identity()
         self.output_dim = int(output_dim)
 
     def forward(self, xs: Sequence[torch.Tensor] | torch.Tensor) -> torch.Tensor:

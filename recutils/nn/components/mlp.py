@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from recutils.nn.components._torch import nn, torch
+from recutils.nn.components.dropout import Dropout
 
 
 def make_activation(name: str | None) -> nn.Module:
@@ -71,7 +72,7 @@ class MLP(nn.Module):
                 act = nn.ReLU(inplace=True)
             layers.append(act)
             if rates[i] > 0 and not last:
-                layers.append(nn.Dropout(rates[i]))
+                layers.append(Dropout(rates[i]))
             width = out
         self.layers = nn.Sequential(*layers)
         self.in_features = int(in_features)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from recutils.nn.components._fields import flatten_inputs
 from recutils.nn.components._torch import nn, torch
+from recutils.nn.components.dropout import Dropout
 from recutils.nn.components.mlp import make_activation
 
 
@@ -60,7 +61,7 @@ class PPNet(nn.Module):
             self.gates.append(GateNN(self.input_dim + self.gate_input_dim, u, gate_hidden_dim))
             width = u
         self.act = make_activation(activation)
-        self.dropout = nn.Dropout(dropout_ratio) if dropout_ratio > 0 else nn.Identity()
+        self.dropout = Dropout(dropout_ratio) if dropout_ratio > 0 else nn.Identity()
         self.output_dim = width
 
     def forward(self, xs: Sequence[torch.Tensor]) -> torch.Tensor:
