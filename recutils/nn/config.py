@@ -468,6 +468,12 @@ class TrainConfig(NestedConfig):
         progress: Show a tqdm progress bar.
         num_threads: CPU threads torch uses during training (restored afterwards);
             None leaves torch's setting alone.
+        ema_decay: Keep an exponential moving average of the weights with this decay
+            (e.g. ``0.999``, about the last 1,000 steps); validation, early stopping, the
+            restored best state and the trained model then use the averaged weights.
+            The decay ramps up as ``min(ema_decay, (1 + t) / (10 + t))`` at step ``t`` so
+            that the first evaluations do not see the random initialization. Each step
+            pays one pass over every parameter (embedding tables included). None: off.
     """
 
     _nested: ClassVar = {"optimizers": (OptimizerConfig, True)}
@@ -493,9 +499,13 @@ class TrainConfig(NestedConfig):
     device: str = "auto"
     progress: bool = True
     num_threads: int | None = None
+    ema_decay: float | None = None
 
     def __post_init__(self) -> None:
         _pos_int("train", "num_threads", self.num_threads, allow_none=True)
+        if self.ema_decay is not None and (isinstance(self.ema_decay, bool) or not isinstance(
+                self.ema_decay, (int, float)) or not 0.0 < float(self.ema_decay) < 1.0):
+            raise ConfigError(f"train: ema_decay must be a number in (0, 1) or null, got {self.ema_decay!r}.")
         _pos_int("train", "batch_size", self.batch_size)
         _pos_int("train", "epochs", self.epochs)
         _pos_int("train", "num_steps", self.num_steps, allow_none=True)

@@ -19,6 +19,10 @@ with ``set_to_none``; dense optimizers use PyTorch's fused kernels; a constant
 learning rate skips the scheduler. ``TrainConfig.num_threads`` sets torch's CPU
 threads for the duration of :meth:`Trainer.fit` only.
 
+Weight averaging: with ``TrainConfig.ema_decay`` the trainer keeps an exponential moving
+average of the parameters (:class:`WeightAverage`), evaluates and early-stops on it, and
+leaves the averaged weights in the model (saved in checkpoints too).
+
 Callbacks: a plain function ``(step, trainer)`` is called after every step; a
 :class:`Callback` may also define ``on_evaluate(row, trainer)``, called after each
 evaluation with the history row (``step``, ``epoch``, ``train_loss``, ``lr``,
@@ -34,7 +38,8 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +93,66 @@ def _hooks(callbacks: list[Any]) -> tuple[list[Callable[[int, Trainer], None]],
         if eval_fn is not None and getattr(type(cb), "on_evaluate", None) is not Callback.on_evaluate:
             on_evaluate.append(eval_fn)
     return on_step, on_evaluate
+
+
+class WeightAverage:
+    """Exponential moving average of a model's floating-point parameters.
+
+    After :meth:`update` number ``t`` the average is ``a <- d * a + (1 - d) * w`` with
+    ``d = min(decay, (1 + t) / (10 + t))`` (a short ramp, so early averages are not
+    dominated by the initialization). Buffers (batch-norm statistics) are not averaged.
+
+    Args:
+        model: The network whose parameters are averaged.
+        decay: The decay ``d`` once the ramp is over, in ``(0, 1)``.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = float(decay)
+        self.params = [p for p in model.parameters() if p.is_floating_point()]
+        self.shadow = [p.detach().clone() for p in self.params]
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self) -> None:
+        """Fold the current parameters into the average."""
+        self.updates += 1
+        weight = 1.0 - min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
+        for avg, p in zip(self.shadow, self.params):
+            avg.lerp_(p.detach(), weight)
+
+    @torch.no_grad()
+    def _swap(self) -> None:
+        for avg, p in zip(self.shadow, self.params):
+            current = p.detach().clone()
+            p.copy_(avg)
+            avg.copy_(current)
+
+    @contextmanager
+    def averaged(self) -> Iterator[None]:
+        """Within the block the model holds the averaged weights; the raw ones come back after."""
+        self._swap()
+        try:
+            yield
+        finally:
+            self._swap()
+
+    @torch.no_grad()
+    def copy_to_model(self) -> None:
+        """Replace the model's parameters by the average (the end of training)."""
+        for avg, p in zip(self.shadow, self.params):
+            p.copy_(avg)
+
+    def state(self) -> dict[str, Any]:
+        """Checkpointable state (tensors and an int)."""
+        return {"shadow": [a.clone() for a in self.shadow], "updates": self.updates}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state`."""
+        with torch.no_grad():
+            for avg, saved in zip(self.shadow, state["shadow"]):
+                avg.copy_(saved)
+        self.updates = int(state["updates"])
 
 
 def resolve_device(name: str) -> torch.device:
@@ -310,6 +375,7 @@ class Trainer:
         total = compute_num_steps(len(train), cfg)
         factor = _lr_factor(cfg, total)
         schedulers = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in optimizers]
+        ema = WeightAverage(self.model, cfg.ema_decay) if cfg.ema_decay is not None else None
         constant_lr = cfg.lr_schedule == "constant" and not cfg.warmup_steps
         n = len(train)
         bs = cfg.batch_size
@@ -332,6 +398,8 @@ class Trainer:
             best_state = state["best_state"]
             history = list(state["history"])
             resumed_done = bool(state.get("done", False))
+            if ema is not None and state.get("ema") is not None:
+                ema.load_state(state["ema"])
             logger.info("resumed from %s at step %d", path, step)
         train_dev = train.to(self.device) if self.device.type != "cpu" else train
         valid_dev = valid
@@ -375,6 +443,8 @@ class Trainer:
                     checked_sparse = True
                 for o in optimizers:
                     o.step()
+                if ema is not None:
+                    ema.update()
                 if not constant_lr:
                     for sch in schedulers:
                         sch.step()
@@ -392,13 +462,15 @@ class Trainer:
                     loss_sum.zero_()
                     loss_count = 0
                     if metric_name is not None:
-                        value = self.evaluate(valid_dev)  # type: ignore[arg-type]
+                        with ema.averaged() if ema is not None else nullcontext():
+                            value = self.evaluate(valid_dev)  # type: ignore[arg-type]
+                            better = best is None or (value > best + cfg.min_delta if higher
+                                                      else value < best - cfg.min_delta)
+                            if better:
+                                best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
                         row[f"valid_{metric_name}"] = value
-                        better = best is None or (value > best + cfg.min_delta if higher
-                                                  else value < best - cfg.min_delta)
                         if better:
                             best, bad = value, 0
-                            best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
                         else:
                             bad += 1
                             if bad > cfg.patience:
@@ -420,7 +492,7 @@ class Trainer:
                         "schedulers": [s.state_dict() for s in schedulers],
                         "rng": torch.get_rng_state(), "step": step, "bad": bad,
                         "best": best, "best_state": best_state, "history": history,
-                        "done": bool(last or stopped),
+                        "done": bool(last or stopped), "ema": None if ema is None else ema.state(),
                     })
                 for hook in step_hooks:
                     hook(step, self)
@@ -431,10 +503,13 @@ class Trainer:
                 bar.close()
         if cfg.restore_best and best_state is not None:
             self.model.load_state_dict(best_state)
+        elif ema is not None:
+            ema.copy_to_model()
         self.model.eval()
         self.history_ = pd.DataFrame(history)
         self.best_metric_ = best
         return self.history_
 
 
-__all__ = ["CHUNK_ROWS", "Callback", "Trainer", "TrainConfig", "OptimizerConfig", "compute_num_steps", "metric_value", "resolve_device"]
+__all__ = ["CHUNK_ROWS", "Callback", "Trainer", "TrainConfig", "OptimizerConfig", "WeightAverage", "compute_num_steps",
+           "metric_value", "resolve_device"]

@@ -30,6 +30,7 @@ def main() -> None:
     train, valid = full.subset(np.arange(640)), full.subset(np.arange(640, 800))
     trainer = Trainer(net, {"batch_size": 32, "epochs": 4, "checkpoint_every_steps": 5, "progress": False,
                             "eval_every_steps": 10, "patience": 100, "num_threads": 1, "lr_schedule": "exponential",
+                            "ema_decay": 0.9,
                             "lr_decay_steps": 20,
                             "optimizers": [{"name": "adagrad", "lr": 0.05, "params": "embedding"},
                                            {"name": "adam", "lr": 0.01, "params": "dense"}]},

@@ -230,3 +230,70 @@ def test_callback_exception_leaves_fit_and_bad_callback_is_rejected():
         Trainer(net, FAST, seed=0, callbacks=[Raise()]).fit(train, valid)
     with pytest.raises(ConfigError, match="callback"):
         Trainer(net, FAST, callbacks=[42])
+
+
+# ---------------------------------------------------------------- weight averaging
+def test_weight_average_known_answer():
+    from recutils.nn.trainer import WeightAverage
+
+    lin = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        lin.weight.fill_(0.0)
+    ema = WeightAverage(lin, 0.5)
+    expected = 0.0
+    for t, w in enumerate([1.0, 2.0, 4.0], start=1):
+        with torch.no_grad():
+            lin.weight.fill_(w)
+        ema.update()
+        d = min(0.5, (1 + t) / (10 + t))
+        expected = d * expected + (1 - d) * w
+    assert ema.shadow[0].item() == pytest.approx(expected)
+    with ema.averaged():
+        assert lin.weight.item() == pytest.approx(expected)
+    assert lin.weight.item() == 4.0  # the raw weights come back after the block
+    saved = ema.state()
+    ema.update()
+    ema.load_state(saved)
+    assert ema.updates == 3 and ema.shadow[0].item() == pytest.approx(expected)
+    ema.copy_to_model()
+    assert lin.weight.item() == pytest.approx(expected)
+
+
+def test_trainer_ema_leaves_the_average_in_the_model():
+    # no validation: the model ends with the average of the weights after each step
+    net, train, _ = _setup(dropout=0.0)
+    decay = 0.9
+    avg = {n: p.detach().clone() for n, p in net.named_parameters()}  # starts at the initial weights
+    count = [0]
+
+    def track(step, trainer):
+        count[0] += 1
+        d = min(decay, (1 + count[0]) / (10 + count[0]))
+        for name, p in trainer.model.named_parameters():
+            avg[name] = d * avg[name] + (1 - d) * p.detach()
+
+    Trainer(net, {**FAST, "ema_decay": decay, "early_stopping_metric": None}, seed=1, callbacks=[track]).fit(train)
+    assert count[0] > 10
+    final = dict(net.named_parameters())
+    for name in avg:
+        torch.testing.assert_close(final[name].detach(), avg[name], rtol=1e-5, atol=1e-6)
+
+
+def test_trainer_ema_early_stopping_restores_the_best_average():
+    net, train, valid = _setup(dropout=0.0)
+    trainer = Trainer(net, {**FAST, "epochs": 5, "patience": 10, "ema_decay": 0.95,
+                            "optimizers": [{"name": "adam", "lr": 0.02}]}, seed=0)
+    hist = trainer.fit(train, valid)
+    assert trainer.evaluate(valid) == pytest.approx(hist["valid_auc"].max())
+    plain, train2, valid2 = _setup(dropout=0.0)
+    Trainer(plain, {**FAST, "epochs": 5, "patience": 10, "optimizers": [{"name": "adam", "lr": 0.02}]},
+            seed=0).fit(train2, valid2)
+    assert not all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), plain.state_dict().values()))
+
+
+@pytest.mark.parametrize("bad", [0, 1, 1.5, -0.2, True, "0.9"])
+def test_ema_decay_validation(bad):
+    from recutils.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match="ema_decay"):
+        TrainConfig(ema_decay=bad)
