@@ -39,6 +39,9 @@ from recutils.nn.components._fields import input_dims_of  # noqa: E402
 logger = logging.getLogger(__name__)
 
 Value = Any  # a tensor or a list of tensors
+# key of the per-forward dict, inside the input-layer cache, through which input layers
+# share their embedding gathers (see InputLayer.forward)
+_SHARED = "\0shared_gathers"
 
 
 def _shape(value: Value) -> Any:
@@ -211,7 +214,7 @@ class Backbone(nn.Module):
     def _group_value(self, group: str, batch: Mapping[str, torch.Tensor], cache: dict[str, Value]) -> Value:
         name = self._group_default[group]
         if name not in cache:
-            cache[name] = self.input_layers[name.replace("|", "_")](batch)
+            cache[name] = self.input_layers[name.replace("|", "_")](batch, cache.setdefault(_SHARED, {}))
         return cache[name]
 
     def _gather(self, block: BlockConfig, batch: Mapping[str, torch.Tensor], outputs: Mapping[str, Value],
@@ -219,7 +222,7 @@ class Backbone(nn.Module):
         if block.input_layer is not None:
             name = self._block_layer[block.name]
             if name not in cache:
-                cache[name] = self.input_layers[name.replace("|", "_")](batch)
+                cache[name] = self.input_layers[name.replace("|", "_")](batch, cache.setdefault(_SHARED, {}))
             return cache[name]
         values = []
         for i, inp in enumerate(block.inputs):

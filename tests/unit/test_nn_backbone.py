@@ -94,3 +94,40 @@ def test_head_added_for_wide_outputs_and_fm_block():
     net = build_rank_network(ModelConfig.from_dict(d), toy_specs(), seed=0)
     assert net.head is not None and net.head.in_features == 6
     assert net(_data(net).batch(slice(0, 4))).shape == (4,)
+
+
+def test_a_group_read_as_list_and_as_concatenation_is_gathered_once():
+    # DeepFM's shape: the deep group feeds FM as a field list and an MLP concatenated
+    from _nn_helpers import toy_encoded, toy_model_dict
+
+    from recutils.nn.components.input_layer import EmbeddingBank
+    from recutils.nn.data import TensorData
+
+    cfg = toy_model_dict()
+    cfg["feature_groups"][1]["feature_names"] = ["u", "i", "tags"]  # FM needs one width
+    cfg["backbone"]["blocks"][1:1] = [
+        {"name": "fields", "inputs": [{"feature_group_name": "deep"}], "input_layer": {"only_output_feature_list": True}},
+        {"name": "fm", "inputs": [{"block_name": "fields"}], "layer": {"class_name": "FM"}},
+    ]
+    cfg["backbone"]["blocks"][-1]["inputs"].append({"block_name": "fm"})
+    net = build_rank_network(ModelConfig.from_dict(cfg), toy_specs(), seed=0)
+    enc, y = toy_encoded(16)
+    batch = TensorData.from_encoded(enc, net.backbone.layout, y).batch(slice(0, 16))
+    calls = []
+    original = EmbeddingBank.lookup
+
+    def counting(self, dim, ids):
+        calls.append((dim, tuple(ids.shape)))
+        return original(self, dim, ids)
+
+    EmbeddingBank.lookup = counting
+    try:
+        out = net(batch)
+    finally:
+        EmbeddingBank.lookup = original
+    # one gather for the wide group (width 1) and one for the deep group (width 4), not two
+    assert sorted(c[0] for c in calls) == [1, 4]
+    out.sum().backward()
+    assert net.backbone.bank.table(4).weight.grad is not None
+    # the regularization term counts the deep embeddings once
+    assert net.regularization_loss() is not None

@@ -182,6 +182,9 @@ class InputLayer(nn.Module):
                 by_dim.setdefault(f.dim, []).append(pos)
         self._id_plans: list[tuple[int, list[int]]] = []  # (dim, positions of single-id features)
         self._bag_plans: dict[int, list[_BagPlan]] = {}
+        # what one width's gather reads: layers with equal keys (one group read as a list by
+        # one block and concatenated by another) share the gather within a forward pass
+        self._share_keys: dict[int, tuple] = {}
         for dim, positions in by_dim.items():
             ids = [p for p in positions if self.features[p].kind == "id"]
             cols = torch.tensor([self.features[p].column for p in ids], dtype=torch.int64)
@@ -193,6 +196,9 @@ class InputLayer(nn.Module):
                 _BagPlan(p, f"bag:{self.features[p].name}", bank.offsets[self.features[p].table_key][1],
                          self.features[p].pooling == "mean")
                 for p in positions if self.features[p].kind == "bag"]
+            self._share_keys[dim] = (
+                dim, tuple((self.features[p].column, self.features[p].table_key) for p in ids),
+                tuple((b.key, b.offset, b.mean) for b in self._bag_plans[dim]))
         dense = [f for f in self.features if f.kind == "dense"]
         self.dense_weight = (nn.Parameter(torch.zeros(len(dense), self.wide_output_dim))
                              if self.wide and dense else None)
@@ -204,9 +210,16 @@ class InputLayer(nn.Module):
                         == list(range(len(self._id_plans[0][1]), len(self.features))))
         self.output_dims = [f.dim for f in self.features]
 
-    def _embed_width(self, dim: int, ids_pos: list[int], batch: Mapping[str, torch.Tensor]
-                     ) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
-        """``([B, n_ids, dim] or None, pooled bags [B, dim] in plan order)`` with one gather."""
+    def _embed_width(self, dim: int, ids_pos: list[int], batch: Mapping[str, torch.Tensor],
+                     shared: dict | None = None) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
+        """``([B, n_ids, dim] or None, pooled bags [B, dim] in plan order)`` with one gather.
+
+        With ``shared`` (a dict that lives for one forward pass) a gather another input
+        layer already made of the same columns and tables is reused, not repeated.
+        """
+        key = self._share_keys[dim]
+        if shared is not None and key in shared:
+            return shared[key]
         parts = []
         if ids_pos:
             parts.append(batch["ids"].index_select(1, getattr(self, f"_cols_{dim}")) + getattr(self, f"_offs_{dim}"))
@@ -227,12 +240,20 @@ class InputLayer(nn.Module):
             rows = emb[:, start:start + length]
             pooled.append((rows * weights.unsqueeze(-1)).sum(dim=1))
             start += length
+        if shared is not None:
+            shared[key] = (single, pooled)
         return single, pooled
 
-    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
+    def forward(self, batch: Mapping[str, torch.Tensor], shared: dict | None = None
+                ) -> torch.Tensor | list[torch.Tensor]:
+        """The group's embeddings: a list of ``[B, d_f]`` or their concatenation ``[B, sum d_f]``.
+
+        ``shared``: a dict kept for one forward pass of the network; input layers given the
+        same dict gather each set of embeddings once (see :meth:`_embed_width`).
+        """
         if self._simple:
             dim, ids_pos = self._id_plans[0]
-            single, pooled = self._embed_width(dim, ids_pos, batch)
+            single, pooled = self._embed_width(dim, ids_pos, batch, shared)
             if self.only_output_feature_list:
                 return (list(single.unbind(1)) if single is not None else []) + pooled
             if not pooled:
@@ -241,7 +262,7 @@ class InputLayer(nn.Module):
             return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
         outs: list[torch.Tensor | None] = [None] * len(self.features)
         for dim, ids_pos in self._id_plans:
-            single, pooled = self._embed_width(dim, ids_pos, batch)
+            single, pooled = self._embed_width(dim, ids_pos, batch, shared)
             if single is not None:
                 for p, value in zip(ids_pos, single.unbind(1)):
                     outs[p] = value
