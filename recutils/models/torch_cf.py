@@ -44,7 +44,7 @@ import scipy.sparse as sp
 
 from recutils.exceptions import ConfigError, DataError
 from recutils.models.base import BaseRecommender, TrainData
-from recutils.models.factors import appearance_order
+from recutils.models.factors import appearance_order, check_seed
 from recutils.utils.arrays import in_sorted
 from recutils.utils.deps import require
 
@@ -306,6 +306,15 @@ def check_model_dir(value: Any) -> None:
     """:class:`ConfigError` unless ``value`` is ``None`` or a non-empty path string."""
     if value is not None and not (isinstance(value, str) and value):
         raise ConfigError(f"model_dir must be None or a folder path (string), got {value!r}.")
+
+
+def check_runtime(config: Any) -> None:
+    """Check the run settings every deep CF config has: ``seed``, ``device``, ``num_threads``
+    and ``model_dir`` (:class:`ConfigError` naming the first bad one)."""
+    check_seed(config.seed)
+    check_device(config.device)
+    check_threads(config.num_threads)
+    check_model_dir(config.model_dir)
 
 
 class EpochCheckpoints:

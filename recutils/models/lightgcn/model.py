@@ -41,14 +41,11 @@ from recutils.models.factors import (
     block_toy_case,
     check_number,
     check_positive_int,
-    check_seed,
 )
 from recutils.models.torch_cf import (
     EpochCheckpoints,
     TorchCFRecommender,
-    check_device,
-    check_model_dir,
-    check_threads,
+    check_runtime,
     epoch_bar,
     fused_adam,
     sample_unseen_items,
@@ -95,10 +92,7 @@ class LightGCNConfig(BaseConfig):
         check_positive_int("batch_size", self.batch_size)
         check_number("learning_rate", self.learning_rate, strict=True)
         check_number("decay", self.decay)
-        check_seed(self.seed)
-        check_device(self.device)
-        check_threads(self.num_threads)
-        check_model_dir(self.model_dir)
+        check_runtime(self)
 
 
 class LightGCN(TorchCFRecommender):

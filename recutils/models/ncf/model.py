@@ -43,15 +43,12 @@ from recutils.models.factors import (
     check_choice,
     check_number,
     check_positive_int,
-    check_seed,
 )
 from recutils.models.torch_cf import (
     EpochCheckpoints,
     TorchCFRecommender,
-    check_device,
-    check_model_dir,
     check_layers,
-    check_threads,
+    check_runtime,
     epoch_bar,
     fused_adam,
     sample_unseen_per_user,
@@ -125,10 +122,7 @@ class NCFConfig(BaseConfig):
         check_number("alpha", self.alpha)
         if self.alpha > 1:
             raise ConfigError(f"alpha must lie in [0, 1], got {self.alpha!r}.")
-        check_seed(self.seed)
-        check_device(self.device)
-        check_threads(self.num_threads)
-        check_model_dir(self.model_dir)
+        check_runtime(self)
 
 
 class NCF(TorchCFRecommender):

@@ -39,15 +39,12 @@ from recutils.models.factors import (
     block_toy_case,
     check_number,
     check_positive_int,
-    check_seed,
 )
 from recutils.models.torch_cf import (
     EpochCheckpoints,
     TorchCFRecommender,
-    check_device,
-    check_model_dir,
     check_layers,
-    check_threads,
+    check_runtime,
     epoch_bar,
     fused_adam,
 )
@@ -102,10 +99,7 @@ class MultiDAEConfig(BaseConfig):
         check_positive_int("batch_size", self.batch_size)
         check_number("learning_rate", self.learning_rate, strict=True)
         check_number("l2", self.l2)
-        check_seed(self.seed)
-        check_device(self.device)
-        check_threads(self.num_threads)
-        check_model_dir(self.model_dir)
+        check_runtime(self)
 
 
 @dataclass
