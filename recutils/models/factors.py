@@ -28,6 +28,13 @@ import pandas as pd
 
 from recutils.exceptions import ConfigError
 from recutils.models.base import KnownAnswer
+from recutils.utils.validation import (  # noqa: F401  (re-exported: the wrappers import them from here)
+    check_bool,
+    check_choice,
+    check_number,
+    check_positive_int,
+    check_seed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,40 +57,6 @@ def appearance_order(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]
     inverse = np.empty(n, dtype=np.int64)
     inverse[order] = np.arange(n, dtype=np.int64)
     return inverse[codes], inverse
-
-
-def check_positive_int(name: str, value: Any, minimum: int = 1) -> None:
-    """:class:`ConfigError` unless ``value`` is an int >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-
-
-def check_number(name: str, value: Any, minimum: float = 0.0, strict: bool = False) -> None:
-    """:class:`ConfigError` unless ``value`` is a finite number above ``minimum``."""
-    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.number)) \
-        and np.isfinite(value) and (value > minimum if strict else value >= minimum)
-    if not ok:
-        op = ">" if strict else ">="
-        raise ConfigError(f"{name} must be a finite number {op} {minimum}, got {value!r}.")
-
-
-def check_bool(name: str, value: Any) -> None:
-    """:class:`ConfigError` unless ``value`` is ``True`` or ``False``."""
-    if not isinstance(value, bool):
-        raise ConfigError(f"{name} must be True or False, got {value!r}.")
-
-
-def check_seed(value: Any) -> None:
-    """:class:`ConfigError` unless ``value`` is ``None`` or a non-negative int."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
-                              or value < 0):
-        raise ConfigError(f"seed must be None or an integer >= 0, got {value!r}.")
-
-
-def check_choice(name: str, value: Any, allowed: Mapping[str, Any] | list[str]) -> None:
-    """:class:`ConfigError` naming the allowed values unless ``value`` is one of them."""
-    if not isinstance(value, str) or value not in allowed:
-        raise ConfigError(f"{name}={value!r} is not supported; allowed: {sorted(allowed)}.")
 
 
 def check_extra(extra: Any, reserved: list[str], library: str,

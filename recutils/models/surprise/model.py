@@ -71,6 +71,7 @@ from recutils.config import BaseConfig
 from recutils.exceptions import ConfigError, DataError
 from recutils.models.base import BaseRecommender, ContractCase, TrainData
 from recutils.utils.deps import require
+from recutils.utils.validation import check_bool, check_positive_int, is_number
 
 logger = logging.getLogger(__name__)
 
@@ -86,13 +87,8 @@ def import_surprise() -> Any:
 
 
 def _check_optional_float(name: str, value: Any) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+    if value is not None and not is_number(value):
         raise ConfigError(f"{name} must be a number or None, got {value!r}.")
-
-
-def _check_positive_int(name: str, value: Any, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}.")
 
 
 @dataclass
@@ -115,15 +111,14 @@ class SurpriseBaseConfig(BaseConfig):
         scale = self.rating_scale
         if scale is not None:
             if (not isinstance(scale, (list, tuple)) or len(scale) != 2
-                    or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in scale)
+                    or not all(is_number(v) for v in scale)
                     or not float(scale[0]) < float(scale[1])):
                 raise ConfigError(
                     f"rating_scale must be None or (low, high) numbers with low < high, "
                     f"got {scale!r}.")
             self.rating_scale = (float(scale[0]), float(scale[1]))
         for name in ("clip", "clip_ranking"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}.")
+            check_bool(name, getattr(self, name))
 
     def algo_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of the surprise constructor (``seed`` -> ``random_state``)."""
@@ -159,8 +154,8 @@ class SurpriseSVDConfig(SurpriseBaseConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive_int("n_factors", self.n_factors)
-        _check_positive_int("n_epochs", self.n_epochs, 0)
+        check_positive_int("n_factors", self.n_factors)
+        check_positive_int("n_epochs", self.n_epochs, 0)
         for name in ("lr_bu", "lr_bi", "lr_pu", "lr_qi", "reg_bu", "reg_bi", "reg_pu", "reg_qi"):
             _check_optional_float(name, getattr(self, name))
 
@@ -190,8 +185,8 @@ class SurpriseSVDppConfig(SurpriseBaseConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive_int("n_factors", self.n_factors)
-        _check_positive_int("n_epochs", self.n_epochs, 0)
+        check_positive_int("n_factors", self.n_factors)
+        check_positive_int("n_epochs", self.n_epochs, 0)
 
 
 @dataclass
@@ -213,8 +208,8 @@ class SurpriseNMFConfig(SurpriseBaseConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive_int("n_factors", self.n_factors)
-        _check_positive_int("n_epochs", self.n_epochs, 0)
+        check_positive_int("n_factors", self.n_factors)
+        check_positive_int("n_epochs", self.n_epochs, 0)
 
 
 _SIM_NAMES = ("cosine", "msd", "pearson", "pearson_baseline")
@@ -244,8 +239,8 @@ class SurpriseKNNBaselineConfig(SurpriseBaseConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive_int("k", self.k)
-        _check_positive_int("min_k", self.min_k, 0)
+        check_positive_int("k", self.k)
+        check_positive_int("min_k", self.min_k, 0)
         for name, allowed in (("sim_options", _SIM_KEYS), ("bsl_options", _BSL_KEYS)):
             value = getattr(self, name)
             if not isinstance(value, Mapping):

@@ -10,24 +10,29 @@ name of its EasyRec sub-message (``mlp`` in ``keras_layer { class_name: 'MLP' ml
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from recutils.config import BaseConfig
 from recutils.exceptions import ConfigError
+from recutils.utils.validation import (
+    check_bool,
+    check_number,
+    check_positive_ints,
+    check_probability,
+    check_type,
+    is_int,
+    is_number,
+)
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu", "selu", "silu", "swish", "prelu",
                "linear", "none")
 
 
 def _positive_ints(owner: str, name: str, values: Any) -> list[int]:
-    if isinstance(values, int) and not isinstance(values, bool):
-        values = [values]
-    if (not isinstance(values, (list, tuple)) or not values
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)):
-        raise ConfigError(f"{owner}: {name} must be a non-empty list of positive integers, got {values!r}.")
-    return list(values)
+    return check_positive_ints(name, values, owner=owner)
 
 
 def _activation(owner: str, name: str, value: Any) -> str:
@@ -38,8 +43,7 @@ def _activation(owner: str, name: str, value: Any) -> str:
 
 
 def _flag(owner: str, name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{owner}: {name} must be true or false, got {value!r}.")
+    check_bool(name, value, owner=owner)
 
 
 @dataclass
@@ -69,7 +73,7 @@ class MLPParams(BaseConfig):
         for name in ("use_bn", "use_final_bn", "use_bias", "use_final_bias"):
             _flag("MLP", name, getattr(self, name))
         rates = self.dropout_ratio if isinstance(self.dropout_ratio, (list, tuple)) else [self.dropout_ratio]
-        if not all(isinstance(r, (int, float)) and not isinstance(r, bool) and 0 <= r < 1 for r in rates):
+        if not all(is_number(r) and 0 <= r < 1 for r in rates):
             raise ConfigError(f"MLP: dropout_ratio must be in [0, 1) (or a list of such), got {self.dropout_ratio!r}.")
         if isinstance(self.dropout_ratio, (list, tuple)) and len(rates) not in (1, len(self.hidden_units)):
             raise ConfigError(f"MLP: dropout_ratio has {len(rates)} values for {len(self.hidden_units)} layers.")
@@ -87,8 +91,7 @@ class ConcatParams(BaseConfig):
     axis: int = -1
 
     def __post_init__(self) -> None:
-        if not isinstance(self.axis, int) or isinstance(self.axis, bool):
-            raise ConfigError(f"Concat: axis must be an integer, got {self.axis!r}.")
+        check_type("axis", self.axis, int, "an integer", owner="Concat")
 
 
 @dataclass
@@ -104,19 +107,17 @@ class FMParams(BaseConfig):
 def _int_at_least(owner: str, name: str, value: Any, minimum: int = 1, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if not is_int(value) or value < minimum:
         raise ConfigError(f"{owner}: {name} must be an integer >= {minimum}"
                           f"{' or null' if allow_none else ''}, got {value!r}.")
 
 
 def _rate(owner: str, name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ConfigError(f"{owner}: {name} must be in [0, 1), got {value!r}.")
+    check_probability(name, value, open_right=True, owner=owner)
 
 
 def _number(owner: str, name: str, value: Any, positive: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (positive and value <= 0):
-        raise ConfigError(f"{owner}: {name} must be a {'positive ' if positive else ''}number, got {value!r}.")
+    check_number(name, value, minimum=0.0 if positive else -math.inf, strict=positive, owner=owner)
 
 
 @dataclass
