@@ -28,7 +28,6 @@ Example (YAML)::
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -37,6 +36,7 @@ from typing import Any
 
 from recutils.config import BaseConfig, load_config
 from recutils.exceptions import ConfigError
+from recutils.utils.validation import check_positive_int, is_int
 
 #: Peak-memory measurements :func:`recutils.benchmark.run_benchmark` knows.
 MEMORY_METHODS = ("tracemalloc", "none")
@@ -136,12 +136,11 @@ class BenchmarkSpec(BaseConfig):
                 raise ConfigError(f"unknown protocol {name!r}; known: {sorted(PROTOCOLS)}.")
         if isinstance(self.seeds, int):
             self.seeds = [self.seeds]
-        if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) for s in self.seeds):
+        if not self.seeds or not all(is_int(s) for s in self.seeds):
             raise ConfigError(f"seeds must be a non-empty list of integers, got {self.seeds!r}.")
         if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds must be distinct, got {self.seeds!r}.")
-        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
-            raise ConfigError(f"k must be a positive integer, got {self.k!r}.")
+        check_positive_int("k", self.k)
         if self.memory not in MEMORY_METHODS:
             raise ConfigError(f"memory must be one of {list(MEMORY_METHODS)}, got {self.memory!r}.")
         models = []

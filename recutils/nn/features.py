@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ import pandas as pd
 
 from recutils.config import BaseConfig
 from recutils.exceptions import ColumnMismatchError, ConfigError, DataError
+from recutils.utils.validation import check_positive_int, is_number
 
 logger = logging.getLogger(__name__)
 
@@ -97,15 +99,14 @@ class FeatureConfig(BaseConfig):
             raise ConfigError(f"{where}: side {self.side!r}; allowed: {list(SIDES)}.")
         for attr in ("embedding_dim", "hash_buckets", "max_length"):
             value = getattr(self, attr)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ConfigError(f"{where}: {attr} must be a positive integer or null, got {value!r}.")
-        if isinstance(self.min_count, bool) or not isinstance(self.min_count, int) or self.min_count < 1:
-            raise ConfigError(f"{where}: min_count must be an integer >= 1, got {self.min_count!r}.")
+            if value is not None:
+                check_positive_int(attr, value, owner=where)
+        check_positive_int("min_count", self.min_count, owner=where)
         if self.boundaries is not None:
             if self.type != "numeric":
                 raise ConfigError(f"{where}: boundaries apply to numeric features only.")
             b = list(self.boundaries)
-            if not b or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in b):
+            if not b or not all(is_number(v) and math.isfinite(v) for v in b):
                 raise ConfigError(f"{where}: boundaries must be a non-empty list of numbers.")
             if any(x >= y for x, y in zip(b, b[1:])):
                 raise ConfigError(f"{where}: boundaries must be strictly increasing, got {b}.")

@@ -43,6 +43,7 @@ from recutils.config import BaseConfig
 from recutils.constants import SEED
 from recutils.exceptions import ConfigError, DataError, ModelFitError
 from recutils.models.base import MANIFEST, BaseRecommender, ContractCase, KnownAnswer, TrainData, check_top_k
+from recutils.utils.validation import check_number, check_positive_int, is_int
 
 logger = logging.getLogger(__name__)
 
@@ -94,19 +95,16 @@ class ALSConfig(BaseConfig):
     def __post_init__(self) -> None:
         for name in ("rank", "max_iter"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}.")
-        if self.num_blocks is not None and (isinstance(self.num_blocks, bool) or int(self.num_blocks) < 1):
-            raise ConfigError(f"num_blocks must be None or an integer >= 1, got {self.num_blocks!r}.")
+            check_positive_int(name, value)
+        if self.num_blocks is not None:
+            check_positive_int("num_blocks", self.num_blocks)
         for name in ("reg_param", "alpha"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(f"{name} must be a number >= 0, got {value!r}.")
+            check_number(name, getattr(self, name))
         if self.cold_start_strategy not in _COLD_START:
             raise ConfigError(
                 f"cold_start_strategy must be one of {list(_COLD_START)}, got {self.cold_start_strategy!r}."
             )
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
+        if not is_int(self.seed):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}.")
 
 

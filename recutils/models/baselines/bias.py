@@ -43,15 +43,14 @@ every model. ``clip=True`` clips scores to the training rating range.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from recutils.config import BaseConfig
-from recutils.exceptions import ConfigError
 from recutils.models.base import BaseRecommender, ContractCase, KnownAnswer, TrainData
+from recutils.utils.validation import check_bool, check_number, check_positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -77,14 +76,9 @@ class BiasConfig(BaseConfig):
     def __post_init__(self) -> None:
         for name in ("reg_user", "reg_item", "tol"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (
-                    math.isfinite(v) and v >= 0):
-                raise ConfigError(f"{name} must be a finite number >= 0, got {v!r}.")
-        if isinstance(self.n_iter, bool) or not isinstance(self.n_iter, (int, np.integer)) \
-                or self.n_iter < 1:
-            raise ConfigError(f"n_iter must be an integer >= 1, got {self.n_iter!r}.")
-        if not isinstance(self.clip, bool):
-            raise ConfigError(f"clip must be True or False, got {self.clip!r}.")
+            check_number(name, v)
+        check_positive_int("n_iter", self.n_iter)
+        check_bool("clip", self.clip)
 
 
 def fit_biases(user_idx: np.ndarray, item_idx: np.ndarray, rating: np.ndarray, n_users: int,

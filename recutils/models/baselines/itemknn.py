@@ -48,8 +48,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from recutils.config import BaseConfig
-from recutils.exceptions import ConfigError
 from recutils.models.base import BaseRecommender, ContractCase, KnownAnswer, TrainData
+from recutils.utils.validation import check_bool, check_number, check_positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -80,21 +80,12 @@ class ItemKNNConfig(BaseConfig):
     dense_similarity_max_mb: float = 512.0
 
     def __post_init__(self) -> None:
-        if self.k is not None and (isinstance(self.k, bool) or
-                                   not isinstance(self.k, (int, np.integer)) or self.k < 1):
-            raise ConfigError(f"k must be an integer >= 1 or None, got {self.k!r}.")
-        if isinstance(self.shrink, bool) or not isinstance(self.shrink, (int, float)) or not (
-                np.isfinite(self.shrink) and self.shrink >= 0):
-            raise ConfigError(f"shrink must be a finite number >= 0, got {self.shrink!r}.")
-        if not isinstance(self.binary, bool):
-            raise ConfigError(f"binary must be True or False, got {self.binary!r}.")
-        if isinstance(self.block_items, bool) or not isinstance(
-                self.block_items, (int, np.integer)) or self.block_items < 1:
-            raise ConfigError(f"block_items must be an integer >= 1, got {self.block_items!r}.")
-        if isinstance(self.dense_similarity_max_mb, bool) or not isinstance(
-                self.dense_similarity_max_mb, (int, float)) or self.dense_similarity_max_mb < 0:
-            raise ConfigError("dense_similarity_max_mb must be a number >= 0, "
-                              f"got {self.dense_similarity_max_mb!r}.")
+        if self.k is not None:
+            check_positive_int("k", self.k)
+        check_number("shrink", self.shrink)
+        check_bool("binary", self.binary)
+        check_positive_int("block_items", self.block_items)
+        check_number("dense_similarity_max_mb", self.dense_similarity_max_mb)
 
 
 def keep_top_k_per_row(rows: np.ndarray, vals: np.ndarray, k: int | None) -> np.ndarray:

@@ -50,6 +50,7 @@ import numpy as np
 from recutils.config import BaseConfig
 from recutils.exceptions import ConfigError
 from recutils.models.base import BaseRecommender, ContractCase, KnownAnswer, TrainData
+from recutils.utils.validation import check_number, check_seed
 
 logger = logging.getLogger(__name__)
 
@@ -73,13 +74,10 @@ class PopularityConfig(BaseConfig):
 
     def __post_init__(self) -> None:
         hl = self.half_life_days
-        if hl is not None and (isinstance(hl, bool) or not isinstance(hl, (int, float))
-                               or not (math.isfinite(hl) and hl > 0)):
-            raise ConfigError(f"half_life_days must be a positive number of days or None, "
-                              f"got {hl!r}.")
-        tn = self.time_now
-        if tn is not None and (isinstance(tn, bool) or not isinstance(tn, (int, float))):
-            raise ConfigError(f"time_now must be a number or None, got {tn!r}.")
+        if hl is not None:
+            check_number("half_life_days", hl, strict=True)
+        if self.time_now is not None:
+            check_number("time_now", self.time_now, minimum=-math.inf)
 
 
 class Popularity(BaseRecommender):
@@ -169,9 +167,9 @@ class RandomConfig(BaseConfig):
     seed: int = 42
 
     def __post_init__(self) -> None:
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) \
-                or self.seed < 0:
-            raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}.")
+        if self.seed is None:
+            raise ConfigError("seed must be an integer >= 0, got None.")
+        check_seed(self.seed)
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

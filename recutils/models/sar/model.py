@@ -84,7 +84,7 @@ from recutils.models.base import (
     top_k_per_row,
 )
 from recutils.models.sar.similarity import SIM_JACCARD, check_similarity_type, item_similarity
-from recutils.utils.validation import check_columns
+from recutils.utils.validation import check_columns, check_number
 
 logger = logging.getLogger(__name__)
 
@@ -125,17 +125,10 @@ class SARConfig(BaseConfig):
         if self.score_dtype not in ("float32", "float64"):
             raise ConfigError(f"score_dtype={self.score_dtype!r}; allowed: ['float32', 'float64'].")
         check_similarity_type(self.similarity_type)
-        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) \
-                or not self.threshold >= 1:
-            raise ConfigError(f"threshold must be a number >= 1, got {self.threshold!r}.")
-        tdc = self.time_decay_coefficient
-        if isinstance(tdc, bool) or not isinstance(tdc, (int, float)) or not (
-                math.isfinite(tdc) and tdc > 0):
-            raise ConfigError(f"time_decay_coefficient must be a positive number of days, "
-                              f"got {tdc!r}.")
-        if self.time_now is not None and (isinstance(self.time_now, bool) or
-                                          not isinstance(self.time_now, (int, float))):
-            raise ConfigError(f"time_now must be a number or None, got {self.time_now!r}.")
+        check_number("threshold", self.threshold, minimum=1)
+        check_number("time_decay_coefficient", self.time_decay_coefficient, strict=True)
+        if self.time_now is not None:
+            check_number("time_now", self.time_now, minimum=-math.inf)
         for name in ("timedecay_formula", "normalize"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}.")
