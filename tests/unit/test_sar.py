@@ -259,3 +259,22 @@ def test_microsoft_style_keywords_and_input_untouched() -> None:
         top = model.fit(df).recommend_k_items(df, top_k=10, sort_top_k=True, remove_seen=True)
     pd.testing.assert_frame_equal(df, before)
     assert top.groupby("userID").size().max() <= 10
+
+
+def test_sar_ratings_beyond_float32_range_are_scored_in_float64_not_dropped():
+    # ratings above float32's range used to become inf in the float32 scoring copy,
+    # and the user's scores turned into NaN / -inf, so the user got no recommendation
+    train = pd.DataFrame({"userID": [1, 1, 2, 2, 3], "itemID": [10, 11, 10, 12, 11],
+                          "rating": [1e39, 2.0, 3.0, 1e39, 1.0]})
+    model = SAR(similarity_type="cooccurrence")
+    with pytest.warns(DataWarning, match="float64"):
+        model.fit(train)
+    top = model.recommend_k_items([1, 2, 3], top_k=2, remove_seen=True)
+    assert set(top["userID"]) == {1, 2, 3}
+    assert np.isfinite(top["prediction"]).all()
+
+
+def test_sar_refuses_ratings_that_overflow_even_float64():
+    train = pd.DataFrame({"userID": [1, 1, 2], "itemID": [10, 11, 10], "rating": [1e307, 1e307, 1.0]})
+    with pytest.raises(DataError, match="overflow even in float64"):
+        SAR(similarity_type="cooccurrence").fit(train)

@@ -74,7 +74,7 @@ from recutils.constants import (
     DEFAULT_TIMESTAMP_COL,
     DEFAULT_USER_COL,
 )
-from recutils.exceptions import ConfigError, DataWarning
+from recutils.exceptions import ConfigError, DataError, DataWarning
 from recutils.models.base import (
     BaseRecommender,
     ContractCase,
@@ -272,9 +272,42 @@ class SAR(BaseRecommender):
         self.item_similarity_ = item_similarity(cooc, cfg.similarity_type)
         self._build_dense()
 
+    def _score_dtype(self) -> np.dtype:
+        """``score_dtype``, or float64 where float32 could overflow on these affinities.
+
+        A score is a sum over a user's items of affinity x similarity, so it is bounded
+        by (largest affinity) x (largest similarity) x (most items of one user). Where
+        that bound leaves float32's range, scores are computed in float64 (with one
+        :class:`DataWarning`) instead of turning into ``inf`` and dropping users; where
+        it leaves float64's range too, the ratings are refused.
+
+        Raises:
+            DataError: affinities so large that even float64 scores would overflow.
+        """
+        dtype = np.dtype(self.config.score_dtype)
+        aff = self.user_affinity_
+        if aff.nnz == 0:
+            return dtype
+        sim = self.item_similarity_
+        sim_max = float(np.abs(sim.data).max()) if sim.nnz else 0.0
+        per_user = float(np.diff(aff.indptr).max())
+        bound = float(np.abs(aff.data).max()) * max(sim_max, 1.0) * per_user
+        if not bound < np.finfo(np.float64).max / 16:
+            raise DataError(
+                f"ratings/affinities up to {float(np.abs(aff.data).max()):.3g} make SAR's scores "
+                "overflow even in float64; rescale the rating column.")
+        if dtype == np.float32 and not bound < np.finfo(np.float32).max / 16:
+            warnings.warn(
+                f"affinities up to {float(np.abs(aff.data).max()):.3g} would overflow float32 "
+                "scores; SAR scores in float64 instead (score_dtype='float64').",
+                DataWarning, stacklevel=3)
+            return np.dtype(np.float64)
+        return dtype
+
     def _build_dense(self) -> None:
         """Scoring copies in ``score_dtype``: affinities, and the similarity (dense if it fits)."""
-        dtype = np.dtype(self.config.score_dtype)
+        dtype = self._score_dtype()
+        self._scoring_dtype = dtype
         self._scoring_affinity = self.user_affinity_.astype(dtype)
         self._scoring_unity = self.unity_affinity_.astype(dtype)
         sim = self.item_similarity_.astype(dtype)
@@ -314,7 +347,7 @@ class SAR(BaseRecommender):
             sl = slice(s, s + step)
             # S is symmetric: A[u] . S[:, i] = A[u] . S[i]
             prod = self._scoring_affinity[user_idx[sl]].multiply(
-                self.item_similarity_[item_idx[sl]].astype(self.config.score_dtype))
+                self.item_similarity_[item_idx[sl]].astype(self._scoring_dtype))
             out[sl] = np.asarray(prod.sum(axis=1)).ravel()
         return out
 
@@ -410,7 +443,7 @@ class SAR(BaseRecommender):
         known = ~unknown
         pseudo = sp.csr_matrix((w[known], (u_codes[known], i_idx[known])),
                                shape=(len(seeds), len(self.item_ids_)))
-        scores = self._product(pseudo.astype(self.config.score_dtype))
+        scores = self._product(pseudo.astype(self._scoring_dtype))
         scores[u_codes[known], i_idx[known]] = -np.inf
         idx, val = top_k_per_row(scores, k)
         pos = np.broadcast_to(np.arange(len(seeds))[:, None], idx.shape)
