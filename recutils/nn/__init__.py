@@ -26,7 +26,7 @@ _EXPORTS: dict[str, str] = {
     "BlockConfig": "recutils.nn.config",
     "BlockInput": "recutils.nn.config",
     "FeatureGroupConfig": "recutils.nn.config",
-    "load_model_config": "recutils.nn.config",
+    "load_model_config": "recutils.nn.config_io",
     "parse_easyrec_text": "recutils.nn.easyrec",
     "load_easyrec_config": "recutils.nn.easyrec",
     "compile_input_fn": "recutils.nn.expressions",
