@@ -2,7 +2,7 @@
 
 Importing :mod:`recutils.nn` itself is light: the configuration and feature modules
 (:mod:`recutils.nn.config`, :mod:`recutils.nn.features`, :mod:`recutils.nn.expressions`,
-:mod:`recutils.nn.easyrec`) use numpy/pandas only and validate configs without torch.
+:mod:`recutils.nn.easyrec`, :mod:`recutils.nn.config_io`) use numpy/pandas only and validate configs without torch.
 The modules that build or train networks (:mod:`recutils.nn.backbone`,
 :mod:`recutils.nn.components`, :mod:`recutils.nn.trainer`, :mod:`recutils.nn.losses`)
 import torch and raise :class:`~recutils.exceptions.MissingDependencyError` naming the
