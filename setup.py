@@ -67,7 +67,9 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["recutils", "recutils.*"]),
-    package_data={"recutils.nn": ["configs/*.yaml", "configs/*.config"],
+    # shipped model configs live beside their models (recutils.nn.config_io.SHIPPED_CONFIG_DIRS)
+    package_data={"recutils.models.ctr": ["configs/*.yaml"],
+                  "recutils.models.deep": ["configs/*.yaml", "configs/*.config"],
                   "recutils.benchmark": ["specs/*.yaml", "references/*.yaml"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,

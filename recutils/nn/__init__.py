@@ -2,7 +2,7 @@
 
 Importing :mod:`recutils.nn` itself is light: the configuration and feature modules
 (:mod:`recutils.nn.config`, :mod:`recutils.nn.features`, :mod:`recutils.nn.expressions`,
-:mod:`recutils.nn.easyrec`) use numpy/pandas only and validate configs without torch.
+:mod:`recutils.nn.easyrec`, :mod:`recutils.nn.config_io`) use numpy/pandas only and validate configs without torch.
 The modules that build or train networks (:mod:`recutils.nn.backbone`,
 :mod:`recutils.nn.components`, :mod:`recutils.nn.trainer`, :mod:`recutils.nn.losses`)
 import torch and raise :class:`~recutils.exceptions.MissingDependencyError` naming the
@@ -26,7 +26,7 @@ _EXPORTS: dict[str, str] = {
     "BlockConfig": "recutils.nn.config",
     "BlockInput": "recutils.nn.config",
     "FeatureGroupConfig": "recutils.nn.config",
-    "load_model_config": "recutils.nn.config",
+    "load_model_config": "recutils.nn.config_io",
     "parse_easyrec_text": "recutils.nn.easyrec",
     "load_easyrec_config": "recutils.nn.easyrec",
     "compile_input_fn": "recutils.nn.expressions",

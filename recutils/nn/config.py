@@ -38,10 +38,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
-from recutils.config import BaseConfig, _read_yaml
+from recutils.config import BaseConfig
 from recutils.exceptions import ConfigError
 
 WIDE_DEEP = ("WIDE", "DEEP")
@@ -539,26 +538,14 @@ class TrainConfig(NestedConfig):
             raise ConfigError(f"train: optimizers cover only {sets[0]!r} parameters; add the other set.")
 
 
-def load_model_config(source: str | Path | Mapping[str, Any] | ModelConfig) -> ModelConfig:
-    """A :class:`ModelConfig` from YAML text or file, a mapping, EasyRec text, or a config.
+def __getattr__(name: str) -> Any:
+    # ``load_model_config`` moved to :mod:`recutils.nn.config_io` (which reads every kind of
+    # source); this old import path resolves it on first use.
+    if name == "load_model_config":
+        from recutils.nn.config_io import load_model_config
 
-    Text starting with ``model_config`` (or a ``.config`` / ``.pbtxt`` file) is read as
-    EasyRec's protobuf text format through :func:`recutils.nn.easyrec.load_easyrec_config`.
-    A YAML document may hold the model config itself or a ``model_config`` key.
-    """
-    if isinstance(source, ModelConfig):
-        return ModelConfig.from_dict(source.to_dict())
-    if isinstance(source, Mapping):
-        data = source.get("model_config", source) if "model_config" in source else source
-        return ModelConfig.from_dict(data)
-    from recutils.nn.easyrec import is_easyrec_source, load_easyrec_config
-
-    if is_easyrec_source(source):
-        return load_easyrec_config(source).model_config
-    data = _read_yaml(source)
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"a model config must be a mapping, got {type(data).__name__}.")
-    return load_model_config(data)
+        return load_model_config
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

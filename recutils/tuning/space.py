@@ -29,8 +29,9 @@ Names are config fields of the model (``n_factors``), or dotted paths into neste
 configs (``train.epochs`` for :class:`~recutils.models.deep.DeepRankModel`, whose
 ``train`` field is a config; ``sim_options.name`` for a mapping field); a number
 addresses an element of a list of configs (``train.optimizers.0.lr``,
-``model_config.backbone.blocks.1.layer.params.hidden_units``; the model merges such
-values into its config, see :func:`recutils.models.deep.model.merge_config`).
+``model_config.backbone.blocks.1.layer.params.hidden_units``; ``DeepRankModel`` and the
+click-through zoo models (``deepfm``, ...) merge such values into their config with
+:func:`recutils.nn.config_io.merge_config`, the one merge of nested configs).
 :meth:`SearchSpace.validate` checks every name against the model's ``config_class``:
 an unknown name raises :class:`~recutils.exceptions.ConfigError` naming it and the
 allowed ones.

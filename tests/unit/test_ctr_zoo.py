@@ -12,7 +12,7 @@ from recutils.exceptions import ConfigError  # noqa: E402
 from recutils.models import create_model, get_model_class, list_models, load_model  # noqa: E402
 from recutils.models.ctr import PRESETS, ZooModel, list_presets, preset_config  # noqa: E402
 from recutils.models.deep import DeepRankModel, example_config_path  # noqa: E402
-from recutils.nn.config import ModelConfig  # noqa: E402
+from recutils.nn.config import ModelConfig, OptimizerConfig  # noqa: E402
 from recutils.testing import toy_interactions  # noqa: E402
 
 ZOO = ["autoint", "dcn", "dcnv2", "deepfm", "dlrm", "fibinet", "fm", "highway", "masknet", "multitower", "ppnet",
@@ -69,3 +69,54 @@ def test_saved_zoo_model_loads_as_its_class(tmp_path):
     assert type(loaded).__name__ == "DCNv2" and isinstance(loaded, DeepRankModel)
     pairs = toy_interactions().head(7)
     np.testing.assert_allclose(loaded.predict(pairs)["prediction"], model.predict(pairs)["prediction"])
+
+
+def test_zoo_configs_resolve_as_their_yaml_through_the_one_path():
+    """Each zoo model's default config is its shipped YAML read by config_io (as before the move)."""
+    from recutils.models.ctr import preset_path
+    from recutils.models.deep import DeepRankConfig
+    from recutils.nn.config_io import load_config_with
+
+    for name in ZOO:
+        path = preset_path(name)
+        expected = load_config_with(path, DeepRankConfig).to_dict()
+        assert create_model(name).config.to_dict() == expected, name
+        assert DeepRankConfig.from_dict(yaml.safe_load(path.read_text())).to_dict() == expected, name
+        assert get_model_class(name)(config=path).config.to_dict() == expected, name
+
+
+def test_zoo_list_position_override_bug_train_optimizers_0_lr():
+    """Bug: a zoo model rejected ``train.optimizers.0.lr`` ("TrainConfig.optimizers must be a list")."""
+    shipped = preset_config("deepfm")["train"]["optimizers"]
+    model = create_model("deepfm", train={"optimizers": {"0": {"lr": 0.01}}, "epochs": 2})
+    optimizers = [o.to_dict() for o in model.config.train.optimizers]
+    assert optimizers[0] == {**OptimizerConfig(**shipped[0]).to_dict(), "lr": 0.01}
+    assert optimizers[1] == OptimizerConfig(**shipped[1]).to_dict()  # the other optimizer is kept
+    assert model.config.train.epochs == 2
+    with pytest.raises(ConfigError, match="position out of range"):
+        create_model("deepfm", train={"optimizers": {"2": {"lr": 0.01}}})
+
+
+def test_zoo_model_tuned_over_train_optimizers_0_lr():
+    """The tuning path (search space over ``train.optimizers.0.lr``) reaches the optimizer config."""
+    pytest.importorskip("optuna")
+    from recutils.datasets.synthetic import make_interactions
+    from recutils.splitting import python_stratified_split
+    from recutils.tuning import tune
+
+    ratings = make_interactions(n_users=40, n_items=30, n_interactions=600, seed=2).ratings
+    ratings["rating"] = (ratings["rating"] >= 4).astype(float)
+    train, valid = python_stratified_split(ratings, ratio=0.75, seed=1)
+    case = get_model_class("deepfm").contract_case().params
+    space = {"train.optimizers.0.lr": {"type": "float", "low": 1e-3, "high": 5e-2, "log": True},
+             "train.epochs": 1, "train.batch_size": 128, "train.num_threads": 1, "train.progress": False,
+             "train.validation_fraction": 0.0, "train.early_stopping_metric": None}
+    result = tune("deepfm", space, train, valid, metric="auc", n_trials=2, sampler="random", pruner=None, seed=3,
+                  model_kwargs={"features": case["features"], "feature_groups": case["feature_groups"]},
+                  progress=False)
+    assert [t.state.name for t in result.study.get_trials()] == ["COMPLETE", "COMPLETE"]
+    lr = result.best_params["train"]["optimizers"]["0"]["lr"]
+    model = create_model("deepfm", feature_groups=case["feature_groups"], features=case["features"],
+                         **result.best_params)
+    dense_lr = preset_config("deepfm")["train"]["optimizers"][1]["lr"]
+    assert [o.lr for o in model.config.train.optimizers] == [lr, dense_lr]

@@ -12,7 +12,7 @@ from recutils.exceptions import ConfigError
 from recutils.nn.config import ModelConfig, TrainConfig, load_model_config
 from recutils.nn.easyrec import load_easyrec_config, parse_easyrec_text
 
-CONFIGS = Path(__file__).resolve().parents[2] / "recutils" / "nn" / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "recutils" / "models" / "deep" / "configs"
 
 # The requirements' example, verbatim.
 EXAMPLE = """

@@ -181,3 +181,15 @@ def test_nested_params_merge_into_the_config():
     assert cfg.model_config.backbone.blocks[1].layer.params["hidden_units"] == [64, 256, 256, 1]
     with pytest.raises(ConfigError, match="out of range"):
         merge_config({"a": [1]}, {"a": {"3": 2}})
+
+
+def test_merge_config_has_one_home_and_easyrec_files_are_configs():
+    from recutils.models.deep.model import merge_config
+    from recutils.nn import config_io
+
+    assert merge_config is config_io.merge_config  # the old import path re-exports the one merge
+    path = example_config_path("wide_deep_movielens.config")
+    by_file = DeepRankModel(config=path, seed=5).config
+    assert by_file == DeepRankModel.from_easyrec(path, seed=5).config
+    assert by_file == DeepRankModel.from_example("wide_deep_movielens.config", seed=5).config
+    assert by_file.model_config == DeepRankModel.from_example().config.model_config

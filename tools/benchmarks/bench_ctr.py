@@ -6,7 +6,7 @@ Data: MovieLens 100k as click-through data (``recutils.models.deep.data.movielen
 through ``RECUTILS_DATA_MIRROR``), or, without it, a synthetic frame with the same
 shape and cardinalities. Every network trains on the same frame at batch 1024:
 
-* recutils: each YAML config shipped in ``recutils/nn/configs`` (found in the folder,
+* recutils: each shipped YAML config (``recutils/models/*/configs``, found in the folders,
   so configs added later are measured without changing this script), built with
   :func:`recutils.nn.backbone.build_rank_network` and trained by
   :class:`recutils.nn.trainer.Trainer` with the config's optimizers (no validation, so
@@ -58,7 +58,7 @@ from common import parser, report  # noqa: E402
 import torch  # noqa: E402
 
 from recutils.models.deep import DeepRankModel  # noqa: E402
-from recutils.models.deep.config import CONFIG_DIR  # noqa: E402
+from recutils.models.deep.config import shipped_configs as _shipped  # noqa: E402
 from recutils.nn.backbone import build_rank_network  # noqa: E402
 from recutils.nn.data import TensorData  # noqa: E402
 from recutils.nn.features import FeatureEncoder  # noqa: E402
@@ -92,8 +92,8 @@ def load_frame() -> tuple[pd.DataFrame, str]:
 
 
 def shipped_configs() -> list[str]:
-    """Names of the YAML configs shipped in ``recutils/nn/configs``, sorted."""
-    return sorted(p.name for p in CONFIG_DIR.glob("*.yaml"))
+    """Names of the shipped YAML configs (``recutils/models/*/configs``), sorted."""
+    return [name for name in _shipped() if name.endswith(".yaml")]
 
 
 def encode(df: pd.DataFrame, name: str = HEADLINE):

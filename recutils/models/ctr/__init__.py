@@ -1,6 +1,6 @@
 """The click-through / ranking model zoo: FM, DeepFM, DCN, DCN-v2, xDeepFM, AutoInt, FiBiNet,
 MaskNet, DLRM, PPNet, multi-tower, Highway and Wide & Deep, each a shipped YAML config
-(``recutils/nn/configs``) built by name (``create_model("deepfm")``), and their export
+(``recutils/models/ctr/configs``) built by name (``create_model("deepfm")``), and their export
 for serving (:mod:`recutils.models.ctr.export`). Needs ``pip install "recutils[torch]"``.
 """
 
@@ -23,9 +23,10 @@ from recutils.models.ctr.zoo import (
     ZooModel,
     list_presets,
     preset_config,
+    preset_path,
     with_feature_groups,
 )
 
 __all__ = ["DCN", "DLRM", "FM", "PPNet", "PRESETS", "ZOO_CLASSES", "AutoInt", "DCNv2", "DeepFM", "FiBiNet",
            "HighwayWideDeep", "MaskNet", "MultiTower", "WideAndDeep", "XDeepFM", "ZooModel", "list_presets",
-           "preset_config", "with_feature_groups"]
+           "preset_config", "preset_path", "with_feature_groups"]

@@ -1,7 +1,8 @@
 """The click-through model zoo: each model is a shipped YAML config, built by name.
 
 A zoo model is a :class:`~recutils.models.deep.DeepRankModel` whose default config is
-a file in ``recutils/nn/configs`` (:data:`PRESETS`); the class adds nothing but that
+a file in ``recutils/models/ctr/configs`` (:data:`PRESETS`; Wide & Deep's is the
+``recutils/models/deep/configs`` example of :class:`DeepRankModel`); the class adds nothing but that
 default, its registry name and a small contract case, so the architecture lives in
 the YAML a user reads and edits::
 
@@ -23,14 +24,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-import yaml
-
-from recutils.config import load_config
 from recutils.exceptions import ConfigError
 from recutils.models.base import ContractCase
 from recutils.models.deep import DeepRankConfig, DeepRankModel, example_config_path
+from recutils.nn.config_io import load_config_with, read_mapping
 
-#: registry name -> shipped config (``recutils/nn/configs``). Keep it sorted.
+#: registry name -> shipped config (``recutils/models/ctr/configs``; ``wide_deep``: the
+#: example of ``recutils/models/deep/configs``), found by :func:`example_config_path`. Keep it sorted.
 PRESETS: dict[str, str] = {
     "autoint": "autoint_movielens.yaml",
     "dcn": "dcn_movielens.yaml",
@@ -53,12 +53,16 @@ def list_presets() -> dict[str, str]:
     return dict(PRESETS)
 
 
-def preset_config(name: str) -> dict[str, Any]:
-    """The shipped config of zoo model ``name`` as a mapping (a fresh copy)."""
+def preset_path(name: str) -> Path:
+    """Path of the shipped config of zoo model ``name``."""
     if name not in PRESETS:
         raise ConfigError(f"unknown zoo model {name!r}; known: {sorted(PRESETS)}.")
-    data = yaml.safe_load(example_config_path(PRESETS[name]).read_text(encoding="utf-8"))
-    return dict(data)
+    return example_config_path(PRESETS[name])
+
+
+def preset_config(name: str) -> dict[str, Any]:
+    """The shipped config of zoo model ``name`` as a mapping (a fresh copy, as written)."""
+    return read_mapping(preset_path(name))
 
 
 def with_feature_groups(config: Mapping[str, Any], groups: Mapping[str, Sequence[str]]) -> dict[str, Any]:
@@ -80,17 +84,6 @@ def with_feature_groups(config: Mapping[str, Any], groups: Mapping[str, Sequence
     return out
 
 
-def _deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` updated by ``overrides``; mappings merge key by key, anything else replaces."""
-    out = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 class ZooModel(DeepRankModel):
     """A :class:`DeepRankModel` whose default config is the shipped preset of :attr:`name`.
 
@@ -98,20 +91,22 @@ class ZooModel(DeepRankModel):
         config: A config replacing the preset (mapping, YAML text or path); default the preset.
         feature_groups: Group name -> feature names, replacing the preset's groups' features.
         **params: Column names and config overrides (``train={"epochs": 5}``, ``features=[...]``,
-            ``seed``); mappings merge into the preset key by key, other values replace.
+            ``seed``), merged into the preset by :func:`recutils.nn.config_io.merge_config`:
+            mappings key by key, list positions element by element
+            (``train={"optimizers": {"0": {"lr": 0.01}}}``), other values replace.
     """
 
     preset: ClassVar[str] = ""
 
     def __init__(self, config: DeepRankConfig | Mapping[str, Any] | str | Path | None = None, *,
                  feature_groups: Mapping[str, Sequence[str]] | None = None, **params: Any) -> None:
-        base = preset_config(self.name) if config is None else load_config(config, DeepRankConfig).to_dict()
-        fields = DeepRankConfig.field_names()
+        fields = self.config_class.field_names()
         overrides = {k: params.pop(k) for k in list(params) if k in fields}
-        merged = _deep_merge(base, overrides)
+        resolved = load_config_with(preset_path(self.name) if config is None else config, self.config_class,
+                                    overrides)
         if feature_groups:
-            merged = with_feature_groups(merged, feature_groups)
-        super().__init__(merged, **params)
+            resolved = self.config_class.from_dict(with_feature_groups(resolved.to_dict(), feature_groups))
+        super().__init__(resolved, **params)
 
     @classmethod
     def contract_case(cls) -> ContractCase:
@@ -153,5 +148,5 @@ ZOO_CLASSES: dict[str, type[ZooModel]] = {c.name: c for c in (
     AutoInt, DCN, DCNv2, DeepFM, DLRM, FiBiNet, FM, HighwayWideDeep, MaskNet, MultiTower, PPNet, WideAndDeep,
     XDeepFM)}
 
-__all__ = ["PRESETS", "ZOO_CLASSES", "ZooModel", "list_presets", "preset_config", "with_feature_groups",
+__all__ = ["PRESETS", "ZOO_CLASSES", "ZooModel", "list_presets", "preset_config", "preset_path", "with_feature_groups",
            *sorted(c.__name__ for c in ZOO_CLASSES.values())]

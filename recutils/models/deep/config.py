@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from recutils.exceptions import ConfigError
-from recutils.nn.config import ModelConfig, NestedConfig, TrainConfig, load_model_config
+from recutils.nn.config import ModelConfig, NestedConfig, TrainConfig
+from recutils.nn.config_io import list_shipped_configs, load_model_source, shipped_config_path
 from recutils.nn.features import FeatureConfig
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "nn" / "configs"
+#: Folder of this model's shipped example (Wide & Deep on MovieLens, YAML and EasyRec
+#: text); the click-through zoo's presets are in ``recutils/models/ctr/configs``.
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 
 def _default_features() -> list[FeatureConfig]:
@@ -73,16 +76,9 @@ class DeepRankConfig(NestedConfig):
     def from_dict(cls, values: Mapping[str, Any] | None = None, **overrides: Any):  # type: ignore[override]
         merged = {**dict(values or {}), **overrides}
         if isinstance(merged.get("model_config"), (str, Path)):
-            text = merged["model_config"]
-            from recutils.nn.easyrec import is_easyrec_source, load_easyrec_config
-
-            if is_easyrec_source(text):
-                loaded = load_easyrec_config(text)
-                merged["model_config"] = loaded.model_config
-                if loaded.features and "features" not in merged:
-                    merged["features"] = loaded.features
-            else:
-                merged["model_config"] = load_model_config(text)
+            merged["model_config"], features = load_model_source(merged["model_config"])
+            if features and "features" not in merged:
+                merged["features"] = features
         return super().from_dict(merged)
 
     def __post_init__(self) -> None:
@@ -102,12 +98,18 @@ class DeepRankConfig(NestedConfig):
 
 
 def example_config_path(name: str = "wide_deep_movielens.yaml") -> Path:
-    """Path of a config shipped in ``recutils/nn/configs``."""
-    path = CONFIG_DIR / name
-    if not path.is_file():
-        known = sorted(p.name for p in CONFIG_DIR.glob("*") if p.is_file())
-        raise ConfigError(f"no shipped config {name!r}; shipped: {known}.")
-    return path
+    """Path of a shipped config by file name (``recutils/models/deep/configs`` or the zoo's
+    ``recutils/models/ctr/configs``; see :func:`recutils.nn.config_io.shipped_config_path`).
+
+    Raises:
+        ConfigError: no shipped config has that name (the message lists them).
+    """
+    return shipped_config_path(name)
 
 
-__all__ = ["DeepRankConfig", "example_config_path"]
+def shipped_configs() -> list[str]:
+    """File names of every shipped config (YAML and EasyRec text), sorted."""
+    return list_shipped_configs()
+
+
+__all__ = ["DeepRankConfig", "example_config_path", "shipped_configs"]

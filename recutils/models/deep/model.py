@@ -30,10 +30,10 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from recutils.config import BaseConfig, load_config
-from recutils.exceptions import ConfigError, DataError
+from recutils.exceptions import DataError
 from recutils.models.base import BaseRecommender, ContractCase, TrainData
 from recutils.models.deep.config import DeepRankConfig, example_config_path
+from recutils.nn.config_io import load_config_with, merge_config
 from recutils.nn.features import FeatureConfig, FeatureEncoder, infer_feature_configs
 from recutils.utils.deps import require
 from recutils.utils.validation import check_columns
@@ -51,41 +51,13 @@ _RECOMMENDER_KWARGS = ("col_user", "col_item", "col_rating", "col_timestamp", "c
                        "n_jobs")
 
 
-def merge_config(base: Any, changes: Mapping[str, Any], where: str = "config") -> Any:
-    """``base`` (a config as plain data) with ``changes`` merged in.
-
-    Mappings merge key by key (``{"train": {"epochs": 3}}`` changes only the epochs); a
-    mapping whose keys are list positions (``{"optimizers": {"0": {"lr": 0.01}}}``)
-    updates those list elements; anything else (scalars, lists, configs, EasyRec
-    text) replaces the value. Search spaces address these as ``train.epochs`` and
-    ``train.optimizers.0.lr``.
-
-    Raises:
-        ConfigError: a list position out of range.
-    """
-    if isinstance(changes, BaseConfig) or not isinstance(changes, Mapping):
-        return changes
-    if isinstance(base, list) and changes and all(str(k).isdigit() for k in changes):
-        out = list(base)
-        for key, value in changes.items():
-            i = int(key)
-            if i >= len(out):
-                raise ConfigError(f"{where}.{key}: position out of range; {where} has {len(out)} element(s).")
-            out[i] = merge_config(out[i], value, f"{where}.{key}")
-        return out
-    if not isinstance(base, Mapping):
-        return dict(changes)
-    out = dict(base)
-    for key, value in changes.items():
-        out[key] = merge_config(out[key], value, f"{where}.{key}") if key in out else value
-    return out
-
-
 class DeepRankModel(BaseRecommender):
     """A ranking (click-through) network composed from config; see the module docstring.
 
     Args:
-        config: A :class:`DeepRankConfig`, a mapping, YAML text or a YAML file path.
+        config: A :class:`DeepRankConfig`, a mapping, YAML text or a YAML file path, or
+            EasyRec text or a ``.config`` file (its features, if any, become ``features``);
+            read by :func:`recutils.nn.config_io.load_config_with`.
         col_user, col_item, col_rating, col_timestamp, col_prediction: Column names;
             ``col_rating`` holds the label (or a rating with ``label_threshold``).
         callbacks: Training callbacks passed to :class:`~recutils.nn.trainer.Trainer`
@@ -93,7 +65,7 @@ class DeepRankModel(BaseRecommender):
             ``on_evaluate(row, trainer)`` hook after each validation, or functions
             ``(step, trainer)``); not part of the saved config.
         **params: Config fields, e.g. ``model_config=<EasyRec text>``, ``seed=7``.
-            Mappings are merged into ``config`` (see :func:`merge_config`):
+            Mappings are merged into ``config`` (see :func:`recutils.nn.config_io.merge_config`):
             ``train={"epochs": 3}`` keeps the config's other training settings, and
             ``train={"optimizers": {"0": {"lr": 0.01}}}`` changes the first optimizer.
 
@@ -110,12 +82,7 @@ class DeepRankModel(BaseRecommender):
     def __init__(self, config: DeepRankConfig | Mapping[str, Any] | str | Path | None = None, *,
                  callbacks: list[Callback | Any] | None = None, **params: Any) -> None:
         kwargs = {k: params.pop(k) for k in _RECOMMENDER_KWARGS if k in params}
-        if params:
-            base = load_config(config, DeepRankConfig)
-            merged = merge_config(base.to_dict(), {k: v.to_dict() if isinstance(v, BaseConfig) else v
-                                                   for k, v in params.items()})
-            config = DeepRankConfig.from_dict(merged)
-        super().__init__(config, **kwargs)
+        super().__init__(load_config_with(config, self.config_class, params), **kwargs)
         self.callbacks = list(callbacks or [])
 
     # ----------------------------------------------------------------- build
@@ -131,11 +98,9 @@ class DeepRankModel(BaseRecommender):
 
     @classmethod
     def from_example(cls, name: str = "wide_deep_movielens.yaml", **params: Any) -> DeepRankModel:
-        """A model from a config shipped in ``recutils/nn/configs``."""
-        path = example_config_path(name)
-        if path.suffix == ".yaml":
-            return cls(config=path, **params)
-        return cls.from_easyrec(path, **params)
+        """A model from a shipped config, by file name (YAML or EasyRec text; see
+        :func:`~recutils.models.deep.example_config_path`)."""
+        return cls(config=example_config_path(name), **params)
 
     # ------------------------------------------------------------------ fit
     def fit(self, df: pd.DataFrame) -> DeepRankModel:
