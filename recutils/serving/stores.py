@@ -672,8 +672,10 @@ class RedisStore(RecommendationStore):
         self._lookup = self._client.register_script(_LOOKUP_LUA)
         self._info_lock = threading.Lock()
         self._info: StoreSetInfo | None = None
-        with self._errors("connecting"):
+        try:
             self._client.ping()
+        except redis.RedisError as err:
+            raise StoreError(f"cannot reach Redis at {_redact(url)!r}: {err}") from err
 
     @contextlib.contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
