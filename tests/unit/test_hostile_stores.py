@@ -213,4 +213,4 @@ def test_cli_serve_with_a_broken_store_exits_non_zero_with_a_clear_message(
             lock.__exit__()
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
-    assert ("Redis store" if kind == "closed-redis-port" else "SQLite store") in err
+    assert ("Redis at" if kind == "closed-redis-port" else "SQLite store") in err
