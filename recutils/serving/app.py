@@ -9,8 +9,11 @@ Endpoints (JSON; the OpenAPI schema is at ``/openapi.json``, docs at ``/docs``):
   (SAR, item-KNN).
 * ``POST /v1/score`` ``{"pairs": [{"user_id": ..., "item_id": ...}]}``: model scores.
 * ``GET /v1/model``: model name, version, trained-at and metrics; store set info.
-* ``POST /v1/admin/artifact`` ``{"path": "name"}``: hot-swap to another artifact under
-  the configured artifact root (only when one is configured).
+* ``POST /v1/admin/artifact`` ``{"path": "name"}`` with header ``X-Admin-Token``:
+  hot-swap to another artifact under the configured artifact root. **Off unless both an
+  artifact root and an admin token are configured**: then it answers a JSON 404
+  (``admin_disabled``); a missing or wrong token gets a JSON 403 (checked before the
+  body); a swap that fails to load keeps the current model and answers a JSON 422.
 
 A recommendation answer is ``{"user_id", "k", "source": "store"|"model"|"popularity",
 "fallback": bool, "version", "items": [{"item_id", "score", "rank"}]}``; unknown users
@@ -18,8 +21,10 @@ get the popularity fallback, ``"fallback": true``.
 
 Every error is a JSON ``{"error": {"code", "message"}}`` with a 4xx status: bad ``k``
 or ids (422), oversized batches or bodies (413), unknown items (404), endpoints the
-served model does not support (400). An unexpected exception is logged and answered
-with a JSON 500 without internals (none is expected: the tests send hostile input).
+served model does not support (400). A store that cannot be read (down, locked,
+corrupt) gives a JSON 503 (``store_unavailable``). An unexpected exception is logged and
+answered with a JSON 500 without internals (none is expected: the tests send hostile
+input).
 """
 
 
@@ -57,6 +62,12 @@ def _error(status: int, code: str, message: str, details: Any = None) -> Any:
     if details is not None:
         body["error"]["details"] = details
     return _json(body, status)
+
+
+def _store_unavailable(exc: StoreError) -> Any:
+    """The JSON 503 of a store that cannot be read (the cause goes to the log only)."""
+    logger.warning("store unavailable: %s", exc)
+    return _error(503, "store_unavailable", "the recommendation store cannot be read now.")
 
 
 class _BodyLimit:
@@ -135,6 +146,9 @@ class _StoreFastPath:
                 if user_id and "/" not in user_id and k is not None:
                     try:
                         body = svc.recommend(user_id, k)
+                    except StoreError as err:  # not retried by the route: answered here
+                        await _store_unavailable(err)(scope, receive, send)
+                        return
                     except RecUtilsError:  # the FastAPI route answers with the error
                         body = None
                     if body is not None:
@@ -257,8 +271,7 @@ def create_app(service: RecommendationService | None = None, *,
 
     @app.exception_handler(StoreError)
     async def _store_error(request: Any, exc: StoreError) -> Any:
-        logger.warning("store unavailable: %s", exc)
-        return _error(503, "store_unavailable", "the recommendation store cannot be read now.")
+        return _store_unavailable(exc)
 
     @app.exception_handler(RecUtilsError)
     async def _recutils_error(request: Any, exc: RecUtilsError) -> Any:
@@ -319,14 +332,26 @@ def create_app(service: RecommendationService | None = None, *,
     async def model() -> Any:
         return _json(await run_in_threadpool(svc.model_info))
 
-    if svc.artifact_root is not None:
-        @app.post("/v1/admin/artifact", responses=errors, tags=["admin"])
-        async def swap(body: SwapRequest,
-                       x_admin_token: Annotated[str | None, fastapi.Header()] = None) -> Any:
-            if svc.admin_token is not None and x_admin_token != svc.admin_token:
-                return _error(403, "forbidden", "missing or wrong X-Admin-Token.")
-            info = await run_in_threadpool(svc.swap_artifact_by_name, body.path)
+    def admin(request: fastapi.Request,
+              x_admin_token: Annotated[str | None, fastapi.Header()] = None) -> str:
+        """Dependency of the admin routes: checked before the body is read."""
+        origin = request.client.host if request.client else "?"
+        svc.authorize_admin(x_admin_token, origin)
+        return origin
+
+    if svc.admin_enabled:
+        admin_errors = {code: {"model": ErrorResponse} for code in (403, 404, 413, 422)}
+
+        @app.post("/v1/admin/artifact", responses=admin_errors, tags=["admin"])
+        async def swap(body: SwapRequest, request: fastapi.Request,
+                       origin: Annotated[str, fastapi.Depends(admin)]) -> Any:
+            info = await run_in_threadpool(svc.admin_swap, body.path,
+                                           request.headers.get("x-admin-token"), origin)
             return _json({"swapped": True, "model": info.model, "version": info.digest[:12]})
+    else:
+        @app.post("/v1/admin/artifact", include_in_schema=False)
+        async def swap_disabled(origin: Annotated[str, fastapi.Depends(admin)]) -> Any:
+            raise ServiceError(404, "admin_disabled", "admin routes are disabled.")  # unreached
 
     return app
 

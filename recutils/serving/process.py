@@ -52,11 +52,14 @@ class ServiceProcess:
         extra_args: More ``recutils serve`` arguments (``--artifact-root``, ...).
         startup_timeout: Seconds to wait for ``/health``.
         log_file: Where the process's output goes (default: discarded).
+        admin_token: Admin token, handed to the process in its environment
+            (``RECUTILS_ADMIN_TOKEN``), not on its command line where ``ps`` shows it.
     """
 
     def __init__(self, artifact: str | Path | None = None, store: str | None = None, *,
                  port: int | None = None, extra_args: Sequence[str] = (),
-                 startup_timeout: float = 60.0, log_file: str | Path | None = None) -> None:
+                 startup_timeout: float = 60.0, log_file: str | Path | None = None,
+                 admin_token: str | None = None) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.url = f"http://{self.host}:{self.port}"
@@ -69,6 +72,7 @@ class ServiceProcess:
         self.args = args + list(extra_args)
         self.startup_timeout = float(startup_timeout)
         self.log_file = None if log_file is None else Path(log_file)
+        self.admin_token = admin_token
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: Any = None
 
@@ -77,6 +81,10 @@ class ServiceProcess:
         httpx = require("httpx", "serving")
         self._log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if self.admin_token is not None:
+            from recutils.serving.service import ADMIN_TOKEN_ENV
+
+            env[ADMIN_TOKEN_ENV] = self.admin_token
         self.proc = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT,
                                      env=env)
         deadline = time.monotonic() + self.startup_timeout

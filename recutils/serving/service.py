@@ -12,17 +12,25 @@ get the new one, and none is dropped or sees a half-loaded model.
 Unknown users get the **popularity fallback** (the items most users had in training;
 for a store, the list recorded with the set), marked ``"fallback": true`` and
 ``"source": "popularity"`` in the response.
+
+**Admin.** Swapping the artifact over HTTP (:meth:`RecommendationService.admin_swap`) is
+off unless both an artifact root and an admin token are configured; the token is
+compared in constant time and every attempt is logged with its outcome (never the
+token). :func:`resolve_admin_token` reads it from ``--admin-token``, a file or the
+``RECUTILS_ADMIN_TOKEN`` environment variable.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import math
+import os
 import re
 import threading
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recutils.exceptions import RecUtilsError
+from recutils.exceptions import ConfigError, RecUtilsError
 from recutils.serving.artifacts import ArtifactError, ArtifactInfo, load_artifact, resolve_under
 from recutils.serving.batch import popularity_fallback
 from recutils.serving.stores import RecommendationStore, StoreSetInfo, open_store
@@ -41,6 +49,8 @@ logger = logging.getLogger(__name__)
 MAX_ID_CHARS = 256
 _INT_RE = re.compile(r"^[+-]?\d{1,19}$")
 _INT64_MAX = 2**63 - 1
+#: Environment variable holding the admin token (see :func:`resolve_admin_token`).
+ADMIN_TOKEN_ENV = "RECUTILS_ADMIN_TOKEN"
 
 
 class ServiceError(RecUtilsError, ValueError):
@@ -97,6 +107,43 @@ def parse_id(raw: Any, id_type: str, what: str) -> int | str:
     return text
 
 
+def _check_token(token: str, where: str) -> str:
+    if not token or token != token.strip() or not token.isprintable():
+        raise ConfigError(f"the admin token from {where} must be non-empty printable text "
+                          "without surrounding white space.")
+    return token
+
+
+def resolve_admin_token(token: str | None = None, token_file: str | Path | None = None,
+                        environ: Mapping[str, str] | None = None) -> str | None:
+    """The admin token of the service: ``token``, else the first line of ``token_file``,
+    else the :data:`ADMIN_TOKEN_ENV` environment variable (an empty one counts as unset);
+    ``None`` when none is given, which leaves the admin routes off.
+
+    Prefer the file or the environment: a token on the command line is visible to every
+    user of the machine (``ps``).
+
+    Raises:
+        ConfigError: both ``token`` and ``token_file`` given, the file cannot be read,
+            or the token is empty or has white space or control characters around it.
+    """
+    if token is not None and token_file is not None:
+        raise ConfigError("give the admin token once: --admin-token or --admin-token-file.")
+    if token is not None:
+        return _check_token(token, "--admin-token")
+    if token_file is not None:
+        try:
+            text = Path(token_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"cannot read the admin token file {str(token_file)!r}: "
+                              f"{err}") from err
+        lines = text.splitlines()
+        return _check_token(lines[0].strip() if lines else "", f"file {str(token_file)!r}")
+    env = os.environ if environ is None else environ
+    value = env.get(ADMIN_TOKEN_ENV, "").strip()
+    return _check_token(value, f"${ADMIN_TOKEN_ENV}") if value else None
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
@@ -128,9 +175,14 @@ class RecommendationService:
         trust: Allow artifacts with pickled files (see :func:`load_artifact`).
         max_k: Largest ``k`` accepted.
         max_batch: Most users (or pairs) in one POST.
-        artifact_root: Folder under which ``swap_artifact_by_name`` may load artifacts
-            (the HTTP admin endpoint exists only when this is set).
-        admin_token: Token the admin endpoint requires (header ``X-Admin-Token``).
+        artifact_root: Folder under which ``swap_artifact_by_name`` may load artifacts.
+        admin_token: Token the admin endpoint requires (header ``X-Admin-Token``); the
+            admin endpoint is on only when both this and ``artifact_root`` are set.
+
+    Raises:
+        ArtifactError: neither an artifact nor a store, or an artifact that cannot be served.
+        StoreError: the store cannot be opened or read (checked once at start).
+        ConfigError: an empty admin token.
     """
 
     def __init__(self, artifact: str | Path | None = None,
@@ -138,14 +190,17 @@ class RecommendationService:
                  max_k: int = 100, max_batch: int = 1000,
                  artifact_root: str | Path | None = None,
                  admin_token: str | None = None) -> None:
+        self.admin_token = None if admin_token is None else _check_token(admin_token,
+                                                                         "admin_token")
         if artifact is None and store is None:
             raise ArtifactError("the service needs an artifact, a store, or both.")
         self.trust = bool(trust)
         self.max_k = int(max_k)
         self.max_batch = int(max_batch)
         self.artifact_root = None if artifact_root is None else Path(artifact_root).resolve()
-        self.admin_token = admin_token
         self.store = open_store(store) if isinstance(store, (str, Path)) else store
+        if self.store is not None:
+            self.store.info()  # a store that cannot be read fails the start, not each request
         self._swap_lock = threading.Lock()
         self._state = ServingState(model=None, info=None)
         if artifact is not None:
@@ -194,7 +249,13 @@ class RecommendationService:
         return state.info
 
     def swap_artifact_by_name(self, name: str) -> ArtifactInfo:
-        """:meth:`swap_artifact` for a name relative to ``artifact_root`` (no traversal)."""
+        """:meth:`swap_artifact` for a name relative to ``artifact_root`` (no traversal).
+
+        Raises:
+            ServiceError: 404 when swapping is off or there is no such folder, 422 for a
+                name outside the root or an artifact that fails to load for any reason
+                (the current artifact stays served).
+        """
         if self.artifact_root is None:
             raise ServiceError(404, "not_enabled", "artifact swapping is not enabled.")
         try:
@@ -205,8 +266,51 @@ class RecommendationService:
             raise ServiceError(404, "not_found", f"no artifact {name!r} under the artifact root.")
         try:
             return self.swap_artifact(path)
-        except ArtifactError as err:
-            raise ServiceError(422, "invalid_artifact", str(err)) from err
+        except RecUtilsError as err:
+            raise ServiceError(422, "invalid_artifact", str(err)[:500]) from err
+        except Exception as err:  # noqa: BLE001 - any failed load keeps the old model
+            logger.exception("loading artifact %s failed", path)
+            raise ServiceError(422, "invalid_artifact",
+                               f"the artifact {name!r} could not be loaded "
+                               f"({type(err).__name__}: {str(err)[:200]}).") from err
+
+    @property
+    def admin_enabled(self) -> bool:
+        """Whether the admin routes are on (an artifact root and an admin token are set)."""
+        return self.artifact_root is not None and self.admin_token is not None
+
+    def authorize_admin(self, token: str | None, origin: str = "?") -> None:
+        """Check an admin request's token (constant-time); log a refusal.
+
+        Raises:
+            ServiceError: 404 when the admin routes are off, 403 for a missing or wrong token.
+        """
+        if not self.admin_enabled:
+            logger.warning("admin request from %s refused: admin routes are disabled", origin)
+            raise ServiceError(404, "admin_disabled",
+                               "admin routes are disabled: start the service with "
+                               "--artifact-root and an admin token "
+                               f"(${ADMIN_TOKEN_ENV} or --admin-token-file).")
+        expected = self.admin_token.encode("utf-8")  # type: ignore[union-attr]
+        given = (token or "").encode("utf-8", "surrogatepass")
+        if not hmac.compare_digest(given, expected):
+            logger.warning("admin request from %s refused: %s token", origin,
+                           "missing" if not token else "wrong")
+            raise ServiceError(403, "forbidden", "missing or wrong X-Admin-Token.")
+
+    def admin_swap(self, name: str, token: str | None, origin: str = "?") -> ArtifactInfo:
+        """:meth:`swap_artifact_by_name` behind :meth:`authorize_admin`, logging the outcome
+        of every attempt (who, which artifact, result; never the token)."""
+        self.authorize_admin(token, origin)
+        try:
+            info = self.swap_artifact_by_name(name)
+        except ServiceError as err:
+            logger.warning("admin swap to %r from %s failed (%d %s): %s", name[:200], origin,
+                           err.status, err.code, err.message[:200])
+            raise
+        logger.warning("admin swap to %r from %s done: now serving %s %s", name[:200], origin,
+                       info.model, info.digest[:12])
+        return info
 
     # ------------------------------------------------------------ checks
     def check_k(self, k: Any) -> int:
@@ -405,5 +509,5 @@ class RecommendationService:
             self.store.close()
 
 
-__all__ = ["RecommendationService", "ServiceError", "ServingState", "parse_id",
-           "similar_items_supported"]
+__all__ = ["ADMIN_TOKEN_ENV", "RecommendationService", "ServiceError", "ServingState",
+           "parse_id", "resolve_admin_token", "similar_items_supported"]

@@ -26,10 +26,18 @@ artifact digest, ...).
 
 One writer at a time per store is assumed (a batch job); a second concurrent writer's
 commit fails with :class:`StoreError` if the first one dropped its set.
+
+**Errors.** Every failure of the backend (a file that is not a SQLite database or is
+corrupt, a set whose metadata or payloads do not decode, a Redis server that cannot be
+reached) raises :class:`StoreError` naming the store, never the driver's own exception;
+the HTTP service answers it with a JSON 503. A SQLite file locked by another process is
+waited for ``timeout`` seconds (:data:`DEFAULT_SQLITE_TIMEOUT_S`; ``?timeout=SECONDS`` in
+the URL), then :class:`StoreBusyError` is raised.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -37,7 +45,7 @@ import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -56,11 +64,17 @@ logger = logging.getLogger(__name__)
 
 #: Seconds an unfinished Redis set lives before Redis drops it by itself.
 REDIS_PENDING_TTL_S = 24 * 3600
+#: Seconds a SQLite store waits for a lock held by another process before giving up.
+DEFAULT_SQLITE_TIMEOUT_S = 5.0
 _PREFIX_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
 class StoreError(RecUtilsError, RuntimeError):
     """A store cannot be opened, written or read."""
+
+
+class StoreBusyError(StoreError):
+    """A store stayed locked by another process longer than its timeout (retry later)."""
 
 
 Recs = list[tuple[Any, float]]
@@ -91,9 +105,18 @@ class StoreSetInfo:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> StoreSetInfo:
-        data = json.loads(text)
-        data["fallback"] = [(item, float(score)) for item, score in data.get("fallback", [])]
-        return cls(**data)
+        """Parse :meth:`to_json`'s text.
+
+        Raises:
+            StoreError: the text is not a set's metadata (a corrupt store).
+        """
+        try:
+            data = json.loads(text)
+            data["fallback"] = [(item, float(score)) for item, score in data.get("fallback", [])]
+            return cls(**data)
+        except (TypeError, ValueError, KeyError, AttributeError) as err:
+            raise StoreError(f"the store's set metadata is corrupt ({type(err).__name__}: "
+                             f"{str(err)[:200]}).") from err
 
     def to_json(self) -> str:
         return json.dumps({
@@ -292,29 +315,69 @@ class RecommendationStore(ABC):
 def _decode_payload(text: str | bytes | None) -> Recs | None:
     if text is None:
         return None
-    return [(item, score) for item, score in json.loads(text)]
+    try:
+        return [(item, score) for item, score in json.loads(text)]
+    except (TypeError, ValueError) as err:
+        raise StoreError(f"a stored recommendation list is corrupt ({type(err).__name__}: "
+                         f"{str(err)[:200]}).") from err
+
+
+def _check_timeout(value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if isinstance(value, bool) or not math.isfinite(seconds) or seconds < 0:
+        raise ConfigError(f"a store timeout must be a number of seconds >= 0, got {value!r}.")
+    return seconds
+
+
+def _redact(url: str) -> str:
+    """``url`` without its password (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query,
+                       parts.fragment))
+
+
+def _is_busy(err: sqlite3.Error) -> bool:
+    """Whether a SQLite error means "locked by another connection" (SQLITE_BUSY/LOCKED)."""
+    code = getattr(err, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    text = str(err).lower()
+    return "locked" in text or "busy" in text
 
 
 # ----------------------------------------------------------------- SQLite
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
 class _SQLiteWriter(StoreWriter):
     def __init__(self, store: SQLiteStore, **columns: str) -> None:
         super().__init__(**columns)
         self._store = store
-        self._conn = store._connect()
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            row = conn.execute("SELECT value FROM recutils_meta WHERE key='next'").fetchone()
-            self.version = int(row[0]) if row else 1
-            conn.execute("INSERT OR REPLACE INTO recutils_meta(key, value) VALUES ('next', ?)",
-                         (str(self.version + 1),))
-            conn.execute(f"DROP TABLE IF EXISTS {self._table}")
-            conn.execute(f"CREATE TABLE {self._table} (user_id TEXT PRIMARY KEY, "
-                         "payload TEXT NOT NULL) WITHOUT ROWID")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        with store._errors("starting a new set"):
+            self._conn = conn = store._connect()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                row = conn.execute("SELECT value FROM recutils_meta WHERE key='next'").fetchone()
+                self.version = int(row[0]) if row else 1
+                conn.execute("INSERT OR REPLACE INTO recutils_meta(key, value) "
+                             "VALUES ('next', ?)", (str(self.version + 1),))
+                conn.execute(f"DROP TABLE IF EXISTS {self._table}")
+                conn.execute(f"CREATE TABLE {self._table} (user_id TEXT PRIMARY KEY, "
+                             "payload TEXT NOT NULL) WITHOUT ROWID")
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                conn.close()
+                raise
 
     @property
     def _table(self) -> str:
@@ -322,40 +385,48 @@ class _SQLiteWriter(StoreWriter):
 
     def _write_rows(self, rows: list[tuple[str, str]]) -> None:
         conn = self._conn
-        conn.execute("BEGIN")
-        try:
-            conn.executemany(f"INSERT INTO {self._table}(user_id, payload) VALUES (?, ?)", rows)
-            conn.execute("COMMIT")
-        except sqlite3.IntegrityError as err:
-            conn.execute("ROLLBACK")
-            raise DataError(f"a user was written twice to the same store set: {err}") from err
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        with self._store._errors("writing a set"):
+            conn.execute("BEGIN")
+            try:
+                conn.executemany(f"INSERT INTO {self._table}(user_id, payload) VALUES (?, ?)",
+                                 rows)
+                conn.execute("COMMIT")
+            except sqlite3.IntegrityError as err:
+                _rollback(conn)
+                raise DataError(f"a user was written twice to the same store set: {err}") from err
+            except BaseException:
+                _rollback(conn)
+                raise
 
     def _commit(self, info: StoreSetInfo) -> None:
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
+        with self._store._errors("committing a set"):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' "
+                                      "AND name=?", (self._table,)).fetchone()
+                if not exists:
+                    raise StoreError(f"set v{self.version} disappeared (a concurrent writer?).")
+                conn.execute("INSERT OR REPLACE INTO recutils_meta(key, value) VALUES (?, ?)",
+                             (f"meta:{self.version}", info.to_json()))
+                conn.execute("INSERT OR REPLACE INTO recutils_meta(key, value) VALUES "
+                             "('current', ?)", (str(self.version),))
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
         try:
-            exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
-                                  (self._table,)).fetchone()
-            if not exists:
-                raise StoreError(f"set v{self.version} disappeared (a concurrent writer?).")
-            conn.execute("INSERT OR REPLACE INTO recutils_meta(key, value) VALUES (?, ?)",
-                         (f"meta:{self.version}", info.to_json()))
-            conn.execute("INSERT OR REPLACE INTO recutils_meta(key, value) VALUES "
-                         "('current', ?)", (str(self.version),))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        self._store._drop_stale(conn, keep=self.version)
+            self._store._drop_stale(conn, keep=self.version)
+        except sqlite3.Error as err:  # the set is published; the next writer cleans up
+            logger.warning("could not drop the stale sets of %s: %s", self._store.path, err)
+        conn.close()
 
     def _abort(self) -> None:
         try:
             self._conn.execute(f"DROP TABLE IF EXISTS {self._table}")
         except sqlite3.Error as err:  # pragma: no cover - best effort
             logger.warning("could not drop unfinished set %s: %s", self._table, err)
+        self._conn.close()
 
 
 class SQLiteStore(RecommendationStore):
@@ -363,26 +434,56 @@ class SQLiteStore(RecommendationStore):
 
     Args:
         path: The database file (created with its folder if needed).
-        timeout: Seconds to wait for a lock.
+        timeout: Seconds to wait for a lock held by another process before raising
+            :class:`StoreBusyError` (a reader never waits for a writer in WAL mode).
+
+    Raises:
+        StoreError: the file cannot be created, is not a SQLite database or is corrupt.
+        StoreBusyError: the file stayed locked for ``timeout`` seconds.
+        ConfigError: ``timeout`` is not a finite number >= 0.
     """
 
-    def __init__(self, path: str | Path, timeout: float = 30.0) -> None:
+    def __init__(self, path: str | Path, timeout: float = DEFAULT_SQLITE_TIMEOUT_S) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
-        self.timeout = float(timeout)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.timeout = _check_timeout(timeout)
         self._local = threading.local()
-        conn = self._connect()
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE IF NOT EXISTS recutils_meta (key TEXT PRIMARY KEY, "
-                     "value TEXT NOT NULL)")
-        conn.close()
+        with self._errors("opening"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = self._connect()
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("CREATE TABLE IF NOT EXISTS recutils_meta (key TEXT PRIMARY KEY, "
+                             "value TEXT NOT NULL)")
+            finally:
+                conn.close()
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Turn SQLite (and file system) failures into :class:`StoreError` naming the file."""
+        try:
+            yield
+        except sqlite3.Error as err:
+            if _is_busy(err):
+                raise StoreBusyError(
+                    f"SQLite store {str(self.path)!r} is locked by another process: gave up "
+                    f"{doing} after {self.timeout:g} s ({err}). Retry later, or give a longer "
+                    "timeout (sqlite:///path.db?timeout=SECONDS).") from err
+            raise StoreError(f"SQLite store {str(self.path)!r} failed while {doing}: {err} "
+                             "(is the file a recutils store, and intact?).") from err
+        except OSError as err:
+            raise StoreError(f"SQLite store {str(self.path)!r} failed while {doing}: "
+                             f"{err}.") from err
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(str(self.path), timeout=self.timeout, isolation_level=None,
                                check_same_thread=False)
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+        try:
+            conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _reader(self) -> sqlite3.Connection:
@@ -392,6 +493,15 @@ class SQLiteStore(RecommendationStore):
             self._local.conn = conn
             self._local.info = None
         return conn
+
+    def _forget_reader(self) -> None:
+        """Drop this thread's read connection (after an error: the next read reconnects)."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        self._local.info = None
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
 
     def writer(self, **columns: str) -> StoreWriter:
         return _SQLiteWriter(self, **columns)
@@ -419,6 +529,9 @@ class SQLiteStore(RecommendationStore):
             if cached is None or cached.version != version:
                 meta = conn.execute("SELECT value FROM recutils_meta WHERE key=?",
                                     (f"meta:{version}",)).fetchone()
+                if meta is None:
+                    raise StoreError(f"SQLite store {str(self.path)!r} points at set "
+                                     f"v{version}, which has no metadata (a corrupt store).")
                 cached = StoreSetInfo.from_json(meta[0])
                 self._local.info = cached
             recs = None
@@ -428,19 +541,35 @@ class SQLiteStore(RecommendationStore):
                 recs = _decode_payload(hit[0]) if hit else None
             return cached, recs
         finally:
-            conn.execute("COMMIT")
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def _guarded_read(self, user_key: str | None) -> tuple[StoreSetInfo | None, Recs | None]:
+        try:
+            with self._errors("reading"):
+                try:
+                    return self._lookup_once(user_key)
+                except ValueError as err:  # a set pointer that is not a number
+                    raise StoreError(f"SQLite store {str(self.path)!r} has a corrupt set "
+                                     f"pointer ({err}).") from err
+        except StoreError:
+            self._forget_reader()
+            raise
 
     def info(self) -> StoreSetInfo | None:
-        return self._read(None)[0]
+        return self._guarded_read(None)[0]
 
     def lookup(self, user_key: str) -> tuple[StoreSetInfo | None, Recs | None]:
+        return self._guarded_read(user_key)
+
+    def _lookup_once(self, user_key: str | None) -> tuple[StoreSetInfo | None, Recs | None]:
         # Fast path: when no other connection has committed since this thread last read
         # the pointer (PRAGMA data_version unchanged), one SELECT on the cached set's
         # table is a consistent read by itself. A commit landing in between can only
         # drop that table ("no such table"): then the full read below answers.
         conn = self._reader()
         cached = self._local.info
-        if cached is not None:
+        if cached is not None and user_key is not None:
             dv = conn.execute("PRAGMA data_version").fetchone()[0]
             if dv == getattr(self._local, "data_version", None):
                 try:
@@ -475,30 +604,40 @@ class _RedisWriter(StoreWriter):
         super().__init__(**columns)
         self._store = store
         self._r = store._client
-        self.version = int(self._r.incr(store._key("next")))
+        with store._errors("starting a new set"):
+            self.version = int(self._r.incr(store._key("next")))
         self._recs = store._set_key(self.version, "recs")
 
     def _write_rows(self, rows: list[tuple[str, str]]) -> None:
-        pipe = self._r.pipeline(transaction=False)
-        for start in range(0, len(rows), 1000):
-            pipe.hset(self._recs, mapping=dict(rows[start:start + 1000]))
-        pipe.expire(self._recs, REDIS_PENDING_TTL_S)
-        pipe.execute()
+        with self._store._errors("writing a set"):
+            pipe = self._r.pipeline(transaction=False)
+            for start in range(0, len(rows), 1000):
+                pipe.hset(self._recs, mapping=dict(rows[start:start + 1000]))
+            pipe.expire(self._recs, REDIS_PENDING_TTL_S)
+            pipe.execute()
 
     def _commit(self, info: StoreSetInfo) -> None:
         r = self._r
-        if info.n_users and int(r.hlen(self._recs)) != info.n_users:
-            raise StoreError(f"set v{self.version} holds {r.hlen(self._recs)} users, "
-                             f"{info.n_users} were written (expired or overwritten?).")
-        pipe = r.pipeline(transaction=True)
-        pipe.set(self._store._set_key(self.version, "meta"), info.to_json())
-        pipe.persist(self._recs)
-        pipe.set(self._store._key("current"), str(self.version))
-        pipe.execute()
-        self._store._drop_stale(keep=self.version)
+        with self._store._errors("committing a set"):
+            held = int(r.hlen(self._recs))
+            if info.n_users and held != info.n_users:
+                raise StoreError(f"set v{self.version} holds {held} users, "
+                                 f"{info.n_users} were written (expired or overwritten?).")
+            pipe = r.pipeline(transaction=True)
+            pipe.set(self._store._set_key(self.version, "meta"), info.to_json())
+            pipe.persist(self._recs)
+            pipe.set(self._store._key("current"), str(self.version))
+            pipe.execute()
+        try:
+            self._store._drop_stale(keep=self.version)
+        except self._store._redis.RedisError as err:  # published; the next writer cleans up
+            logger.warning("could not drop the stale sets under %s: %s", self._store.prefix, err)
 
     def _abort(self) -> None:
-        self._r.unlink(self._recs)
+        try:
+            self._r.unlink(self._recs)
+        except self._store._redis.RedisError as err:  # it expires by itself
+            logger.warning("could not drop unfinished set %s: %s", self._recs, err)
 
 
 class RedisStore(RecommendationStore):
@@ -523,17 +662,29 @@ class RedisStore(RecommendationStore):
         self.url = url
         self.prefix = prefix
         self._redis = redis
-        self._client = redis.Redis.from_url(
-            urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")),
-            socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout,
-            health_check_interval=30)
+        try:
+            self._client = redis.Redis.from_url(
+                urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")),
+                socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout,
+                health_check_interval=30)
+        except ValueError as err:
+            raise ConfigError(f"bad Redis URL {_redact(url)!r}: {err}") from err
         self._lookup = self._client.register_script(_LOOKUP_LUA)
         self._info_lock = threading.Lock()
         self._info: StoreSetInfo | None = None
         try:
             self._client.ping()
         except redis.RedisError as err:
-            raise StoreError(f"cannot reach Redis at {url!r}: {err}") from err
+            raise StoreError(f"cannot reach Redis at {_redact(url)!r}: {err}") from err
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Turn Redis failures (connection refused, timeouts, ...) into :class:`StoreError`."""
+        try:
+            yield
+        except self._redis.RedisError as err:
+            raise StoreError(f"Redis store {_redact(self.url)!r} failed while {doing}: "
+                             f"{err}") from err
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}:{name}"
@@ -565,17 +716,19 @@ class RedisStore(RecommendationStore):
         return info
 
     def lookup(self, user_key: str) -> tuple[StoreSetInfo | None, Recs | None]:
-        try:
+        with self._errors("reading"):
             return self._lookup_once(user_key)
-        except self._redis.RedisError as err:
-            raise StoreError(f"Redis read failed: {err}") from err
 
     def _lookup_once(self, user_key: str) -> tuple[StoreSetInfo | None, Recs | None]:
         for _ in range(3):
             out = self._lookup(keys=[self._key("current")], args=[self.prefix, user_key])
             if not out:
                 return None, None
-            version, payload = int(out[0]), out[1]
+            try:
+                version, payload = int(out[0]), out[1]
+            except ValueError as err:
+                raise StoreError(f"Redis store {_redact(self.url)!r} has a corrupt set "
+                                 f"pointer {out[0][:40]!r}.") from err
             info = self._set_info(version)
             if info is not None:
                 return info, _decode_payload(payload) if payload else None
@@ -583,32 +736,51 @@ class RedisStore(RecommendationStore):
         raise StoreError("the store's current set changed three times during one read.")
 
     def info(self) -> StoreSetInfo | None:
-        try:
+        with self._errors("reading"):
             raw = self._client.get(self._key("current"))
-            return None if raw is None else self._set_info(int(raw))
-        except self._redis.RedisError as err:
-            raise StoreError(f"Redis read failed: {err}") from err
+            try:
+                version = None if raw is None else int(raw)
+            except ValueError as err:
+                raise StoreError(f"Redis store {_redact(self.url)!r} has a corrupt set "
+                                 f"pointer {raw[:40]!r}.") from err
+            return None if version is None else self._set_info(version)
 
     def close(self) -> None:
         self._client.close()
 
 
+def _sqlite_options(text: str, query: str) -> dict[str, Any]:
+    """``SQLiteStore`` keywords from a ``sqlite:///`` URL's query (only ``timeout``)."""
+    if not query:
+        return {}
+    try:
+        options = parse_qs(query, strict_parsing=True)
+    except ValueError:
+        options = {}
+    if not options or set(options) - {"timeout"} or len(options["timeout"]) != 1:
+        raise ConfigError(f"store URL {text!r}: the only query parameter of a SQLite store is "
+                          "timeout=SECONDS (e.g. sqlite:///recs.db?timeout=2).")
+    return {"timeout": _check_timeout(options["timeout"][0])}
+
+
 def open_store(url: str | Path) -> RecommendationStore:
-    """Open a store from a URL: ``sqlite:///path.db``, a plain ``.db``/``.sqlite`` path,
-    or ``redis://host:port/db?prefix=...``.
+    """Open a store from a URL: ``sqlite:///path.db[?timeout=SECONDS]``, a plain
+    ``.db``/``.sqlite`` path, or ``redis://host:port/db?prefix=...``.
 
     Raises:
-        ConfigError: an unknown scheme.
+        ConfigError: an unknown scheme or a bad query parameter.
+        StoreError: the store cannot be opened (see :class:`SQLiteStore`, :class:`RedisStore`).
     """
     text = str(url)
     parts = urlsplit(text)
     if parts.scheme == "sqlite":
-        path = text[len("sqlite:///"):] if text.startswith("sqlite:///") else parts.path
-        if text.startswith("sqlite:////"):
-            path = "/" + text[len("sqlite:////"):]
+        location, _, query = text.partition("?")
+        path = location[len("sqlite:///"):] if location.startswith("sqlite:///") else parts.path
+        if location.startswith("sqlite:////"):
+            path = "/" + location[len("sqlite:////"):]
         if not path:
             raise ConfigError(f"store URL {text!r} names no file; use sqlite:///path/to/recs.db.")
-        return SQLiteStore(path)
+        return SQLiteStore(path, **_sqlite_options(text, query))
     if parts.scheme in ("redis", "rediss", "unix"):
         return RedisStore(text)
     if parts.scheme == "" and text.endswith((".db", ".sqlite", ".sqlite3")):
@@ -620,7 +792,9 @@ def open_store(url: str | Path) -> RecommendationStore:
 __all__ = [
     "RecommendationStore",
     "RedisStore",
+    "DEFAULT_SQLITE_TIMEOUT_S",
     "SQLiteStore",
+    "StoreBusyError",
     "StoreError",
     "StoreSetInfo",
     "StoreWriter",

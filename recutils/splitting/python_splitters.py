@@ -29,6 +29,10 @@ Common rules
   number of empty frames with the input's columns and dtypes.
 * **Missing values** in the group (or timestamp) column raise
   :class:`~recutils.exceptions.DataError` (Microsoft drops those rows silently).
+* **Timestamps stored as text** are parsed, never ordered as text (where ``"10"``
+  sorts before ``"8"``): all numbers are compared as numbers, all ISO-8601
+  dates/times as instants (UTC); any other text raises
+  :class:`~recutils.exceptions.DataError` naming the column and a value.
 * Errors: bad ``ratio`` -> :class:`~recutils.exceptions.DataError`; bad
   ``filter_by``, ``min_rating``, ``k``, ``n_folds`` ->
   :class:`~recutils.exceptions.ConfigError`; missing columns ->
@@ -199,8 +203,10 @@ def python_chrono_split(
     rounding rule, so every test timestamp of a group is >= its train
     timestamps, and the per-group counts equal Microsoft's.
 
-    Timestamps may be integers, floats, numpy datetimes/timedeltas, or any
-    dtype pandas can order (tz-aware datetimes, ordered categoricals).
+    Timestamps may be integers, floats, numpy datetimes/timedeltas, any dtype
+    pandas can order (tz-aware datetimes, ordered categoricals), or text holding
+    numbers (``"8"``, ``"10"``) or ISO-8601 dates/times, which is parsed first (see
+    the module's rules).
 
     Args:
         data: Interactions.
@@ -216,7 +222,8 @@ def python_chrono_split(
         ``[train, test]`` for a float ratio, else one frame per ratio entry.
 
     Raises:
-        DataError: bad ``ratio``; missing values in the group or timestamp column.
+        DataError: bad ``ratio``; missing values in the group or timestamp column;
+            text timestamps that are not all numbers or all ISO-8601.
         ConfigError: bad ``filter_by`` or ``min_rating``.
         ColumnMismatchError: the group or timestamp column is missing.
     """
@@ -277,9 +284,11 @@ def leave_last_k_out(
 ) -> list[pd.DataFrame]:
     """Put each user's ``k`` latest interactions in test, the rest in train.
 
-    Rows of a user are ordered by ``col_timestamp``; **ties are broken by input
-    row order: of two rows with the same time, the later row in the input counts
-    as the later interaction** (the same order as :func:`python_chrono_split`).
+    Rows of a user are ordered by ``col_timestamp`` (text holding numbers or
+    ISO-8601 dates/times is parsed first, as in :func:`python_chrono_split`);
+    **ties are broken by input row order: of two rows with the same time, the
+    later row in the input counts as the later interaction** (the same order as
+    :func:`python_chrono_split`).
     Users with ``k`` or fewer interactions stay entirely in train (they would
     otherwise have nothing to learn from), so they are absent from test.
 
@@ -295,7 +304,8 @@ def leave_last_k_out(
 
     Raises:
         ConfigError: ``k`` is not an integer >= 1.
-        DataError: missing values in the user or timestamp column.
+        DataError: missing values in the user or timestamp column; text timestamps
+            that are not all numbers or all ISO-8601.
         ColumnMismatchError: a column is missing.
     """
     k = _check_positive_int(k, "k", 1)

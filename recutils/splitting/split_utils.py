@@ -177,7 +177,16 @@ def _order_random_within_group(
 
 
 def _timestamp_values(data: pd.DataFrame, col: str) -> np.ndarray:
-    """Timestamps as a numpy array whose order is the chronological order."""
+    """Timestamps as a numpy array whose order is the chronological order.
+
+    Numbers, datetimes and timedeltas keep their order. Text (``str``/``object``
+    columns, unordered categoricals) is parsed first, never compared as text (where
+    ``"10"`` sorts before ``"8"``): see :func:`_parse_time_text`. Ordered categoricals
+    follow their categories' order.
+
+    Raises:
+        DataError: missing timestamps, or text that is not all numbers or all ISO-8601.
+    """
     series = data[col]
     n_missing = int(series.isna().sum())
     if n_missing:
@@ -185,6 +194,16 @@ def _timestamp_values(data: pd.DataFrame, col: str) -> np.ndarray:
             f"column {col!r} has {n_missing} missing timestamp(s); a chronological split "
             "needs every row's time. Drop or fill them first."
         )
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype) and not dtype.ordered:
+        return _parse_time_text(series.astype(object), col)
+    if dtype == object or pd.api.types.is_string_dtype(dtype):
+        return _parse_time_text(series, col)
+    return _ordered_values(series)
+
+
+def _ordered_values(series: pd.Series) -> np.ndarray:
+    """Values of a numeric, datetime, timedelta or ordered column as an ordered array."""
     dtype = series.dtype
     if isinstance(dtype, np.dtype):
         if dtype.kind in "iub":
@@ -201,9 +220,35 @@ def _timestamp_values(data: pd.DataFrame, col: str) -> np.ndarray:
     if pd.api.types.is_float_dtype(dtype):
         return series.to_numpy(dtype=np.float64)
     # Anything else with an order pandas knows (tz-aware datetimes, ordered
-    # categoricals, strings): rank the distinct values.
+    # categoricals): rank the distinct values.
     ranks, _ = pd.factorize(series, sort=True)
     return np.asarray(ranks, dtype=np.int64)
+
+
+def _parse_time_text(series: pd.Series, col: str) -> np.ndarray:
+    """Timestamps stored as text (or Python objects) as ordered values.
+
+    All numbers (``"8"``, ``"1.7e9"``, ints and floats in an object column) are
+    compared as numbers; otherwise all ISO-8601 dates/times (``"2024-01-05"``,
+    ``"2024-01-05T10:00:00+02:00"``; with an offset they are converted to UTC, without
+    one they are taken as UTC) as instants. A mix, or any other text, is refused.
+    """
+    numbers = pd.to_numeric(series, errors="coerce")
+    number_ok = numbers.notna().to_numpy() & np.isfinite(numbers.to_numpy(dtype=np.float64))
+    if number_ok.all():
+        return _ordered_values(pd.Series(numbers.to_numpy()))
+    times = pd.to_datetime(series, format="ISO8601", utc=True, errors="coerce")
+    time_ok = times.notna().to_numpy()
+    if time_ok.all():
+        return times.dt.tz_convert(None).to_numpy().view(np.int64)
+    failed = ~time_ok if time_ok.sum() >= number_ok.sum() else ~number_ok
+    example = series.iloc[int(np.flatnonzero(failed)[0])]
+    raise DataError(
+        f"column {col!r} holds timestamps as {series.dtype} values that are neither all "
+        f"numbers nor all ISO-8601 dates/times, e.g. {example!r}; a chronological split "
+        "cannot order them. Convert the column first (pd.to_datetime with a format, or "
+        "pd.to_numeric)."
+    )
 
 
 def _order_by_time_within_group(
