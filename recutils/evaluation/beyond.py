@@ -47,6 +47,7 @@ from recutils.evaluation._core import (
     positions_in_group,
     stable_argsort,
 )
+from recutils.evaluation._public import reject_unknown_keywords
 from recutils.exceptions import ConfigError, DataError
 from recutils.utils.validation import check_columns
 
@@ -201,6 +202,7 @@ def _first_rows(codes: np.ndarray, n: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- coverage and novelty
+@reject_unknown_keywords
 def catalog_coverage(
     train_df: pd.DataFrame,
     reco_df: pd.DataFrame,
@@ -220,6 +222,7 @@ def catalog_coverage(
     return float(n_reco / n_train)
 
 
+@reject_unknown_keywords
 def distributional_coverage(
     train_df: pd.DataFrame,
     reco_df: pd.DataFrame,
@@ -239,6 +242,7 @@ def distributional_coverage(
     return float(-np.sum(p * np.log2(p)))
 
 
+@reject_unknown_keywords
 def historical_item_novelty(
     train_df: pd.DataFrame,
     reco_df: pd.DataFrame,
@@ -264,6 +268,7 @@ def historical_item_novelty(
     return out.sort_values(col_item, kind="stable").reset_index(drop=True)
 
 
+@reject_unknown_keywords
 def novelty(
     train_df: pd.DataFrame,
     reco_df: pd.DataFrame,
@@ -304,6 +309,7 @@ def _user_diversity_arrays(data: _Beyond, sim: _Similarity) -> tuple[np.ndarray,
     return sim_sum, pair_cnt
 
 
+@reject_unknown_keywords
 def user_diversity(
     train_df: pd.DataFrame,
     reco_df: pd.DataFrame,
@@ -337,6 +343,7 @@ def user_diversity(
     return out.sort_values(col_user, kind="stable").reset_index(drop=True)
 
 
+@reject_unknown_keywords
 def diversity(
     train_df: pd.DataFrame,
     reco_df: pd.DataFrame,
@@ -382,6 +389,7 @@ def _item_serendipity_arrays(data: _Beyond, sim: _Similarity, relevance: np.ndar
     return (1.0 - avg) * relevance, counts > 0
 
 
+@reject_unknown_keywords
 def user_item_serendipity(
     train_df: pd.DataFrame,
     reco_df: pd.DataFrame,
@@ -417,6 +425,7 @@ def user_item_serendipity(
     return out.sort_values([col_user, col_item], kind="stable").reset_index(drop=True)
 
 
+@reject_unknown_keywords
 def user_serendipity(
     train_df: pd.DataFrame,
     reco_df: pd.DataFrame,
@@ -451,6 +460,7 @@ def user_serendipity(
     return out.sort_values(col_user, kind="stable").reset_index(drop=True)
 
 
+@reject_unknown_keywords
 def serendipity(
     train_df: pd.DataFrame,
     reco_df: pd.DataFrame,
