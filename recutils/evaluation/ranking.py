@@ -59,7 +59,7 @@ from recutils.evaluation._core import (
     stable_argsort,
 )
 from recutils.evaluation._public import public_function, reject_unknown_keywords
-from recutils.evaluation.rating import _binary_labels, _joined, _midranks
+from recutils.evaluation.rating import _binary_labels, _joined, _midranks, rating_metric
 from recutils.exceptions import ConfigError, DataError
 from recutils.utils.validation import check_columns
 
@@ -447,16 +447,8 @@ def ndcg_at_k(
     return _ndcg(prep, k, relevancy_method, threshold, score_type=score_type, discfun_type=discfun_type)
 
 
-@reject_unknown_keywords
-def gauc(
-    rating_true: pd.DataFrame,
-    rating_pred: pd.DataFrame,
-    col_user: str = DEFAULT_USER_COL,
-    col_item: str = DEFAULT_ITEM_COL,
-    col_rating: str = DEFAULT_RATING_COL,
-    col_prediction: str = DEFAULT_PREDICTION_COL,
-) -> float:
-    """Group AUC: per-user AUC weighted by the user's number of impressions.
+gauc = rating_metric("gauc", _gauc, """
+    Group AUC: per-user AUC weighted by the user's number of impressions.
 
     .. math:: \\mathrm{GAUC} = \\frac{\\sum_{u\\in V} n_u\\,\\mathrm{AUC}_u}{\\sum_{u\\in V} n_u}
 
@@ -466,9 +458,7 @@ def gauc(
     one half, see :func:`recutils.evaluation.auc`), and :math:`V` the users with both a
     positive and a negative label (AUC is undefined for the others, which are left out).
     Not in Microsoft Recommenders 1.2.1 (this is the definition of Zhou et al., DIN, 2018).
-    """
-    prep = prepare(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction)
-    return _gauc(prep)
+    """)
 
 
 @reject_unknown_keywords

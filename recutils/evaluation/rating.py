@@ -119,11 +119,16 @@ def _logloss(y: np.ndarray, p: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------- public API
-def _rating_metric(name: str, kernel: Callable[[np.ndarray, np.ndarray], float], doc: str) -> Callable[..., float]:
-    """The public function ``name``: ``kernel`` on the joined (true, predicted) values.
+def _pointwise(kernel: Callable[[np.ndarray, np.ndarray], float]) -> Callable[[Prepared], float]:
+    """``kernel`` of the (true, predicted) values of the joined pairs."""
+    return lambda prep: kernel(*_joined(prep))
 
-    Every rating metric has this signature (Microsoft Recommenders'); only the kernel
-    and the docstring differ.
+
+def rating_metric(name: str, compute: Callable[[Prepared], float], doc: str) -> Callable[..., float]:
+    """The public function ``name``: ``compute`` on the checked and encoded frames.
+
+    Every rating metric (and gauc) has this signature (Microsoft Recommenders'); only
+    the computation and the docstring differ.
     """
 
     def metric(
@@ -134,13 +139,12 @@ def _rating_metric(name: str, kernel: Callable[[np.ndarray, np.ndarray], float],
         col_rating: str = DEFAULT_RATING_COL,
         col_prediction: str = DEFAULT_PREDICTION_COL,
     ) -> float:
-        prep = prepare(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction)
-        return kernel(*_joined(prep))
+        return compute(prepare(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction))
 
     return public_function(metric, name, doc, __name__)
 
 
-rmse = _rating_metric("rmse", _rmse, """
+rmse = rating_metric("rmse", _pointwise(_rmse), """
     Root mean squared error, :math:`\\sqrt{\\frac1n\\sum_j (y_j-\\hat y_j)^2}`.
 
     Args:
@@ -152,13 +156,13 @@ rmse = _rating_metric("rmse", _rmse, """
         RMSE over the (user, item) pairs present in both frames (>= 0, lower is better).
     """)
 
-mae = _rating_metric("mae", _mae, """
+mae = rating_metric("mae", _pointwise(_mae), """
     Mean absolute error, :math:`\\frac1n\\sum_j |y_j-\\hat y_j|` (lower is better).
 
     Arguments as :func:`rmse`.
     """)
 
-rsquared = _rating_metric("rsquared", _rsquared, """
+rsquared = rating_metric("rsquared", _pointwise(_rsquared), """
     Coefficient of determination :math:`R^2 = 1 - \\sum_j (y_j-\\hat y_j)^2 / \\sum_j (y_j-\\bar y)^2`.
 
     At most 1 and unbounded below (a prediction worse than the mean is negative).
@@ -167,14 +171,14 @@ rsquared = _rating_metric("rsquared", _rsquared, """
     Arguments as :func:`rmse`.
     """)
 
-exp_var = _rating_metric("exp_var", _exp_var, """
+exp_var = rating_metric("exp_var", _pointwise(_exp_var), """
     Explained variance :math:`1 - \\mathrm{Var}(y-\\hat y) / \\mathrm{Var}(y)` (population variances).
 
     Like :func:`rsquared` but blind to a constant bias. Same convention when
     :math:`\\mathrm{Var}(y)=0`. Arguments as :func:`rmse`.
     """)
 
-auc = _rating_metric("auc", _auc, """
+auc = rating_metric("auc", _pointwise(_auc), """
     Area under the ROC curve over all joined pairs, regardless of users.
 
     Labels ``col_rating`` must be 0/1; scores any real numbers. Computed as the
@@ -188,7 +192,7 @@ auc = _rating_metric("auc", _auc, """
     :func:`recutils.evaluation.gauc`. One class only raises :class:`DataError`.
     """)
 
-logloss = _rating_metric("logloss", _logloss, """
+logloss = rating_metric("logloss", _pointwise(_logloss), """
     Binary cross-entropy :math:`-\\frac1n\\sum_j [y_j\\ln p_j + (1-y_j)\\ln(1-p_j)]`.
 
     Labels must be 0/1 with both classes present, predictions probabilities in [0, 1];
