@@ -18,7 +18,11 @@ numpy: ids are encoded once, rankings sorted once, and no users x items matrix i
   :func:`user_diversity`, :func:`serendipity`, :func:`user_serendipity`,
   :func:`user_item_serendipity`.
 * :func:`evaluate` computes many metrics from one join; :data:`METRICS` is the
-  registry (name -> :class:`MetricSpec` with ``higher_is_better`` and ``kind``).
+  registry (name -> :class:`MetricSpec` with ``higher_is_better`` and ``kind``);
+  :func:`score_arrays` computes a point-wise metric by name from two arrays (labels and
+  predictions, e.g. in a training loop).
+* Every public metric function names the keywords it accepts: an unknown one raises
+  :class:`UnknownKeywordError` (a ``ConfigError`` and a ``TypeError``).
 """
 
 from recutils.evaluation.beyond import (
@@ -32,8 +36,9 @@ from recutils.evaluation.beyond import (
     user_item_serendipity,
     user_serendipity,
 )
+from recutils.evaluation._public import UnknownKeywordError
 from recutils.evaluation.calibration import expected_calibration_error, reliability_table
-from recutils.evaluation.evaluate import DEFAULT_METRICS, evaluate
+from recutils.evaluation.evaluate import DEFAULT_METRICS, evaluate, ranking_metrics_by_user, score_arrays
 from recutils.evaluation.ranking import (
     gauc,
     get_top_k_items,
@@ -44,7 +49,6 @@ from recutils.evaluation.ranking import (
     ndcg_at_k,
     precision_at_k,
     r_precision_at_k,
-    ranking_metrics_by_user,
     recall_at_k,
 )
 from recutils.evaluation.rating import auc, exp_var, logloss, mae, rmse, rsquared
@@ -58,6 +62,6 @@ __all__ = [
     "ranking_metrics_by_user",
     "catalog_coverage", "distributional_coverage", "novelty", "historical_item_novelty",
     "diversity", "user_diversity", "serendipity", "user_serendipity", "user_item_serendipity",
-    "evaluate", "DEFAULT_METRICS", "METRICS", "MetricSpec", "get_metric", "known_metrics",
+    "evaluate", "score_arrays", "UnknownKeywordError", "DEFAULT_METRICS", "METRICS", "MetricSpec", "get_metric", "known_metrics",
     "parse_metric",
 ]

@@ -83,19 +83,28 @@ def duplicate_error(name: str, col_user: str, col_item: str) -> DataError:
     )
 
 
-def float_values(df: pd.DataFrame, col: str, name: str, what: str) -> np.ndarray:
-    """Column as float64, with a clear error on NaN or non-numeric values."""
+def float_array(values, label: str, what: str) -> np.ndarray:
+    """``values`` (array-like or Series) as float64, with a clear error on NaN or non-numbers."""
     try:
-        values = df[col].to_numpy(dtype=np.float64, na_value=np.nan)
+        if isinstance(values, (pd.Series, pd.Index)):
+            out = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            out = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise DataError(f"{name}[{col!r}] must hold numbers ({what}); got dtype {df[col].dtype}.") from exc
-    if np.isnan(values).any():
-        n_bad = int(np.isnan(values).sum())
+        dtype = getattr(values, "dtype", type(values).__name__)
+        raise DataError(f"{label} must hold numbers ({what}); got dtype {dtype}.") from exc
+    if np.isnan(out).any():
+        n_bad = int(np.isnan(out).sum())
         raise DataError(
-            f"{name}[{col!r}] has {n_bad} NaN value(s); {what} must all be numbers. "
+            f"{label} has {n_bad} NaN value(s); {what} must all be numbers. "
             "Drop or fill them before evaluating."
         )
-    return values
+    return out
+
+
+def float_values(df: pd.DataFrame, col: str, name: str, what: str) -> np.ndarray:
+    """Column as float64, with a clear error on NaN or non-numeric values."""
+    return float_array(df[col], f"{name}[{col!r}]", what)
 
 
 def check_relevancy(relevancy_method: str | None, k: int, threshold) -> int | None:

@@ -28,9 +28,12 @@ dense matrix is built.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,6 +50,7 @@ from recutils.evaluation._core import (
     positions_in_group,
     stable_argsort,
 )
+from recutils.evaluation._public import public_function, reject_unknown_keywords
 from recutils.exceptions import ConfigError, DataError
 from recutils.utils.validation import check_columns
 
@@ -200,7 +204,41 @@ def _first_rows(codes: np.ndarray, n: int) -> np.ndarray:
     return first
 
 
+def _similarity_inputs(train_df, reco_df, col_user, col_item, item_feature_df, item_sim_measure,
+                       col_item_features) -> tuple[_Beyond, _Similarity]:
+    """Checked frames and the item similarity of the diversity and serendipity metrics."""
+    data = _prepare(train_df, reco_df, col_user, col_item, item_feature_df, col_item_features,
+                    unique_train=item_sim_measure == "item_cooccurrence_count")
+    return data, _Similarity(data, item_sim_measure, item_feature_df, col_item_features, data.r_item)
+
+
+def _user_frame(data: _Beyond, users: np.ndarray, col_user: str, column: str, values: np.ndarray) -> pd.DataFrame:
+    """``[col_user, column]`` for the user codes ``users``, sorted by user."""
+    first = _first_rows(data.r_user, data.n_users)[users]
+    out = pd.DataFrame({col_user: data.reco_df[col_user].iloc[first].to_numpy(), column: values})
+    return out.sort_values(col_user, kind="stable").reset_index(drop=True)
+
+
+def _pandas_mean(df: pd.DataFrame, column: str) -> float:
+    return float(df[column].mean()) if len(df) else float("nan")
+
+
+def mean_of(per_user: Callable, column: str, name: str, doc: str, module: str = __name__,
+            average: Callable[[Any, str], float] = _pandas_mean) -> Callable[..., float]:
+    """The public function ``name``: the ``average`` of ``per_user``'s ``column`` (NaN when
+    empty), with ``per_user``'s signature; pandas and Spark define diversity and
+    serendipity this way."""
+
+    @functools.wraps(per_user)
+    def mean(*args, **kwargs) -> float:
+        return average(per_user(*args, **kwargs), column)
+
+    mean.__signature__ = inspect.signature(per_user).replace(return_annotation="float")
+    return public_function(mean, name, doc, module)
+
+
 # ---------------------------------------------------------------- coverage and novelty
+@reject_unknown_keywords
 def catalog_coverage(
     train_df: pd.DataFrame,
     reco_df: pd.DataFrame,
@@ -220,6 +258,7 @@ def catalog_coverage(
     return float(n_reco / n_train)
 
 
+@reject_unknown_keywords
 def distributional_coverage(
     train_df: pd.DataFrame,
     reco_df: pd.DataFrame,
@@ -239,6 +278,7 @@ def distributional_coverage(
     return float(-np.sum(p * np.log2(p)))
 
 
+@reject_unknown_keywords
 def historical_item_novelty(
     train_df: pd.DataFrame,
     reco_df: pd.DataFrame,
@@ -264,6 +304,7 @@ def historical_item_novelty(
     return out.sort_values(col_item, kind="stable").reset_index(drop=True)
 
 
+@reject_unknown_keywords
 def novelty(
     train_df: pd.DataFrame,
     reco_df: pd.DataFrame,
@@ -304,6 +345,7 @@ def _user_diversity_arrays(data: _Beyond, sim: _Similarity) -> tuple[np.ndarray,
     return sim_sum, pair_cnt
 
 
+@reject_unknown_keywords
 def user_diversity(
     train_df: pd.DataFrame,
     reco_df: pd.DataFrame,
@@ -324,35 +366,18 @@ def user_diversity(
     Returns:
         DataFrame ``[col_user, "user_diversity"]`` sorted by user.
     """
-    data = _prepare(train_df, reco_df, col_user, col_item, item_feature_df, col_item_features,
-                    unique_train=item_sim_measure == "item_cooccurrence_count")
-    sim = _Similarity(data, item_sim_measure, item_feature_df, col_item_features, data.r_item)
+    data, sim = _similarity_inputs(train_df, reco_df, col_user, col_item, item_feature_df, item_sim_measure,
+                                   col_item_features)
     sim_sum, pair_cnt = _user_diversity_arrays(data, sim)
     users = np.flatnonzero(pair_cnt > 0)
-    first = _first_rows(data.r_user, data.n_users)[users]
-    out = pd.DataFrame({
-        col_user: reco_df[col_user].iloc[first].to_numpy(),
-        "user_diversity": 1.0 - sim_sum[users] / pair_cnt[users],
-    })
-    return out.sort_values(col_user, kind="stable").reset_index(drop=True)
+    return _user_frame(data, users, col_user, "user_diversity", 1.0 - sim_sum[users] / pair_cnt[users])
 
 
-def diversity(
-    train_df: pd.DataFrame,
-    reco_df: pd.DataFrame,
-    item_feature_df: pd.DataFrame | None = None,
-    item_sim_measure: str = DEFAULT_ITEM_SIM_MEASURE,
-    col_item_features: str = DEFAULT_ITEM_FEATURES_COL,
-    col_user: str = DEFAULT_USER_COL,
-    col_item: str = DEFAULT_ITEM_COL,
-) -> float:
-    """Mean of :func:`user_diversity` over users with at least two recommendations.
+diversity = mean_of(user_diversity, "user_diversity", "diversity", """
+    Mean of :func:`user_diversity` over users with at least two recommendations.
 
     NaN when no user has two recommended items (nothing to compare).
-    """
-    df = user_diversity(train_df, reco_df, item_feature_df, item_sim_measure, col_item_features,
-                        col_user, col_item)
-    return float(df["user_diversity"].mean()) if len(df) else float("nan")
+    """)
 
 
 # ---------------------------------------------------------------- serendipity
@@ -382,6 +407,7 @@ def _item_serendipity_arrays(data: _Beyond, sim: _Similarity, relevance: np.ndar
     return (1.0 - avg) * relevance, counts > 0
 
 
+@reject_unknown_keywords
 def user_item_serendipity(
     train_df: pd.DataFrame,
     reco_df: pd.DataFrame,
@@ -404,11 +430,9 @@ def user_item_serendipity(
     Returns:
         DataFrame ``[col_user, col_item, "user_item_serendipity"]`` sorted by user then item.
     """
-    data = _prepare(train_df, reco_df, col_user, col_item, item_feature_df, col_item_features,
-                    unique_train=item_sim_measure == "item_cooccurrence_count")
-    rel = _relevance(reco_df, col_relevance)
-    sim = _Similarity(data, item_sim_measure, item_feature_df, col_item_features, data.r_item)
-    ser, has_hist = _item_serendipity_arrays(data, sim, rel)
+    data, sim = _similarity_inputs(train_df, reco_df, col_user, col_item, item_feature_df, item_sim_measure,
+                                   col_item_features)
+    ser, has_hist = _item_serendipity_arrays(data, sim, _relevance(reco_df, col_relevance))
     out = pd.DataFrame({
         col_user: reco_df[col_user].to_numpy()[has_hist],
         col_item: reco_df[col_item].to_numpy()[has_hist],
@@ -417,6 +441,7 @@ def user_item_serendipity(
     return out.sort_values([col_user, col_item], kind="stable").reset_index(drop=True)
 
 
+@reject_unknown_keywords
 def user_serendipity(
     train_df: pd.DataFrame,
     reco_df: pd.DataFrame,
@@ -434,40 +459,21 @@ def user_serendipity(
     Returns:
         DataFrame ``[col_user, "user_serendipity"]`` sorted by user.
     """
-    data = _prepare(train_df, reco_df, col_user, col_item, item_feature_df, col_item_features,
-                    unique_train=item_sim_measure == "item_cooccurrence_count")
-    rel = _relevance(reco_df, col_relevance)
-    sim = _Similarity(data, item_sim_measure, item_feature_df, col_item_features, data.r_item)
-    ser, has_hist = _item_serendipity_arrays(data, sim, rel)
+    data, sim = _similarity_inputs(train_df, reco_df, col_user, col_item, item_feature_df, item_sim_measure,
+                                   col_item_features)
+    ser, has_hist = _item_serendipity_arrays(data, sim, _relevance(reco_df, col_relevance))
     u = data.r_user[has_hist]
     total = np.bincount(u, weights=ser[has_hist], minlength=data.n_users)
     cnt = np.bincount(u, minlength=data.n_users)
     users = np.flatnonzero(cnt > 0)
-    first = _first_rows(data.r_user, data.n_users)[users]
-    out = pd.DataFrame({
-        col_user: reco_df[col_user].iloc[first].to_numpy(),
-        "user_serendipity": total[users] / cnt[users],
-    })
-    return out.sort_values(col_user, kind="stable").reset_index(drop=True)
+    return _user_frame(data, users, col_user, "user_serendipity", total[users] / cnt[users])
 
 
-def serendipity(
-    train_df: pd.DataFrame,
-    reco_df: pd.DataFrame,
-    item_feature_df: pd.DataFrame | None = None,
-    item_sim_measure: str = DEFAULT_ITEM_SIM_MEASURE,
-    col_item_features: str = DEFAULT_ITEM_FEATURES_COL,
-    col_user: str = DEFAULT_USER_COL,
-    col_item: str = DEFAULT_ITEM_COL,
-    col_relevance: str | None = None,
-) -> float:
-    """Mean of :func:`user_serendipity` over users (each user weighs the same).
+serendipity = mean_of(user_serendipity, "user_serendipity", "serendipity", """
+    Mean of :func:`user_serendipity` over users (each user weighs the same).
 
     NaN when no recommended user has a history in ``train_df``.
-    """
-    df = user_serendipity(train_df, reco_df, item_feature_df, item_sim_measure, col_item_features,
-                          col_user, col_item, col_relevance)
-    return float(df["user_serendipity"].mean()) if len(df) else float("nan")
+    """)
 
 
 __all__ = [

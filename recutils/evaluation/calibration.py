@@ -28,9 +28,10 @@ from recutils.constants import (
     DEFAULT_RATING_COL,
     DEFAULT_USER_COL,
 )
-from recutils.evaluation._core import Prepared, prepare
-from recutils.evaluation.rating import _binary_labels, _joined
-from recutils.exceptions import ConfigError, DataError
+from recutils.evaluation._core import prepare
+from recutils.evaluation._public import reject_unknown_keywords
+from recutils.evaluation.rating import _binary_labels, _joined, check_probabilities
+from recutils.exceptions import ConfigError
 
 STRATEGIES = ("uniform", "quantile")
 DEFAULT_N_BINS = 10
@@ -43,12 +44,11 @@ def _check(n_bins: int, strategy: str) -> None:
         raise ConfigError(f"strategy must be one of {list(STRATEGIES)}, got {strategy!r}.")
 
 
-def _table(prep: Prepared, n_bins: int, strategy: str, metric: str) -> pd.DataFrame:
+def _table(y: np.ndarray, p: np.ndarray, n_bins: int, strategy: str, metric: str) -> pd.DataFrame:
+    """The reliability table of true labels ``y`` and probabilities ``p``."""
     _check(n_bins, strategy)
-    y, p = _joined(prep)
     labels = _binary_labels(y, metric).astype(np.float64)
-    if (p < 0).any() or (p > 1).any():
-        raise DataError(f"{metric} needs predictions that are probabilities in [0, 1].")
+    check_probabilities(p, metric)
     if strategy == "uniform":
         edges = np.linspace(0.0, 1.0, n_bins + 1)
     else:
@@ -74,13 +74,14 @@ def _table(prep: Prepared, n_bins: int, strategy: str, metric: str) -> pd.DataFr
     return table
 
 
-def _ece(prep: Prepared, n_bins: int = DEFAULT_N_BINS, strategy: str = "uniform", **_) -> float:
-    table = _table(prep, n_bins, strategy, "ece")
+def _ece(y: np.ndarray, p: np.ndarray, n_bins: int = DEFAULT_N_BINS, strategy: str = "uniform") -> float:
+    table = _table(y, p, n_bins, strategy, "ece")
     weights = table["count"].to_numpy() / table["count"].sum()
     gaps = np.abs(table["mean_prediction"].to_numpy() - table["observed_rate"].to_numpy())
     return float(np.sum(weights * gaps))
 
 
+@reject_unknown_keywords
 def reliability_table(
     rating_true: pd.DataFrame,
     rating_pred: pd.DataFrame,
@@ -108,10 +109,11 @@ def reliability_table(
         ConfigError: bad ``n_bins`` or ``strategy``.
         DataError: labels other than 0/1, predictions outside [0, 1], or no joined pair.
     """
-    prep = prepare(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction)
-    return _table(prep, n_bins, strategy, "reliability_table")
+    y, p = _joined(prepare(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction))
+    return _table(y, p, n_bins, strategy, "reliability_table")
 
 
+@reject_unknown_keywords
 def expected_calibration_error(
     rating_true: pd.DataFrame,
     rating_pred: pd.DataFrame,
@@ -129,8 +131,8 @@ def expected_calibration_error(
     share of the predictions. 0 is perfect; lower is better. Registered as ``"ece"``
     (10 uniform bins).
     """
-    prep = prepare(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction)
-    return _ece(prep, n_bins, strategy)
+    y, p = _joined(prepare(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction))
+    return _ece(y, p, n_bins, strategy)
 
 
 __all__ = ["STRATEGIES", "expected_calibration_error", "reliability_table"]

@@ -33,7 +33,7 @@ relevant items of :math:`u` in ``rating_true``, :math:`\\mathrm{rel}_u(i)=1` whe
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -58,7 +58,8 @@ from recutils.evaluation._core import (
     prepare,
     stable_argsort,
 )
-from recutils.evaluation.rating import _binary_labels, _joined, _midranks
+from recutils.evaluation._public import public_function, reject_unknown_keywords
+from recutils.evaluation.rating import _binary_labels, _joined, _midranks, rating_metric
 from recutils.exceptions import ConfigError, DataError
 from recutils.utils.validation import check_columns
 
@@ -298,54 +299,110 @@ def _ranking_prep(rating_true, rating_pred, col_user, col_item, col_rating, col_
 
 _ARGS_DOC = """
     Args:
-        rating_true: Relevant pairs (col_user, col_item[, col_rating]); no duplicate pairs.
+        rating_true: Relevant pairs (col_user, col_item); no duplicate pairs.
         rating_pred: Scored candidates (col_user, col_item, col_prediction); no duplicate pairs.
         col_user, col_item, col_prediction: Column names.
         relevancy_method: ``"top_k"`` (default), ``"by_threshold"`` or ``None`` (see the module notes).
         k: Length of the list (positive integer).
         threshold: With ``"by_threshold"``, the number of items kept per user.
+        col_rating: Accepted and not read (Microsoft Recommenders passes one keyword set,
+            ``col_rating`` included, to every ranking metric).
+
+    Raises:
+        UnknownKeywordError: A keyword outside this list (e.g. ``top_k=``).
 """
 
 
-def precision_at_k(
-    rating_true: pd.DataFrame,
-    rating_pred: pd.DataFrame,
-    col_user: str = DEFAULT_USER_COL,
-    col_item: str = DEFAULT_ITEM_COL,
-    col_prediction: str = DEFAULT_PREDICTION_COL,
-    relevancy_method: str | None = "top_k",
-    k: int = DEFAULT_K,
-    threshold: int = DEFAULT_THRESHOLD,
-    **_,
-) -> float:
-    """Precision at k, :math:`\\frac{1}{|U|}\\sum_u \\frac{|L_u\\cap R_u|}{k}` (Spark's definition).
+def _list_metric(name: str, kernel: Callable[..., float], doc: str) -> Callable[..., float]:
+    """The public function ``name``: ``kernel`` on each user's list cut at k.
+
+    Every list metric but nDCG has this signature (Microsoft Recommenders', whose
+    ``**_`` is replaced by the one keyword it is there for, ``col_rating``); only the
+    kernel and the docstring differ.
+    """
+
+    def metric(
+        rating_true: pd.DataFrame,
+        rating_pred: pd.DataFrame,
+        col_user: str = DEFAULT_USER_COL,
+        col_item: str = DEFAULT_ITEM_COL,
+        col_prediction: str = DEFAULT_PREDICTION_COL,
+        relevancy_method: str | None = "top_k",
+        k: int = DEFAULT_K,
+        threshold: int = DEFAULT_THRESHOLD,
+        *,
+        col_rating: str = DEFAULT_RATING_COL,
+    ) -> float:
+        prep = _ranking_prep(rating_true, rating_pred, col_user, col_item, None, col_prediction,
+                             relevancy_method)
+        return kernel(prep, k, relevancy_method, threshold)
+
+    return public_function(metric, name, doc + _ARGS_DOC, __name__)
+
+
+precision_at_k = _list_metric("precision_at_k", _precision, """
+    Precision at k, :math:`\\frac{1}{|U|}\\sum_u \\frac{|L_u\\cap R_u|}{k}` (Spark's definition).
 
     The divisor is always ``k``, even for users with fewer than k predictions.
-    """
-    prep = _ranking_prep(rating_true, rating_pred, col_user, col_item, None, col_prediction, relevancy_method)
-    return _precision(prep, k, relevancy_method, threshold)
+    """)
 
-
-def recall_at_k(
-    rating_true: pd.DataFrame,
-    rating_pred: pd.DataFrame,
-    col_user: str = DEFAULT_USER_COL,
-    col_item: str = DEFAULT_ITEM_COL,
-    col_prediction: str = DEFAULT_PREDICTION_COL,
-    relevancy_method: str | None = "top_k",
-    k: int = DEFAULT_K,
-    threshold: int = DEFAULT_THRESHOLD,
-    **_,
-) -> float:
-    """Recall at k, :math:`\\frac{1}{|U|}\\sum_u \\frac{|L_u\\cap R_u|}{|R_u|}`.
+recall_at_k = _list_metric("recall_at_k", _recall, """
+    Recall at k, :math:`\\frac{1}{|U|}\\sum_u \\frac{|L_u\\cap R_u|}{|R_u|}`.
 
     The divisor is :math:`|R_u|`, not :math:`\\min(|R_u|, k)`: a user with more than k
     relevant items cannot reach 1 (Microsoft Recommenders' definition).
-    """
-    prep = _ranking_prep(rating_true, rating_pred, col_user, col_item, None, col_prediction, relevancy_method)
-    return _recall(prep, k, relevancy_method, threshold)
+    """)
+
+map_at_k = _list_metric("map_at_k", _map_at_k, """
+    Mean average precision at k (Spark MLlib's ``meanAveragePrecisionAt``).
+
+    .. math::
+        \\mathrm{MAP@k} = \\frac{1}{|U|}\\sum_u \\frac{1}{\\min(|R_u|, k)}
+        \\sum_{i\\in L_u\\cap R_u} P_u@\\mathrm{rank}_u(i)
+
+    where :math:`P_u@n` is the precision of the first :math:`n` items of :math:`L_u`.
+    """)
+
+mean_average_precision = _list_metric("mean_average_precision", _map, """
+    Mean average precision normalised by all relevant items (Microsoft Recommenders' ``map``).
+
+    .. math::
+        \\mathrm{MAP} = \\frac{1}{|U|}\\sum_u \\frac{1}{|R_u|}\\sum_{i\\in L_u\\cap R_u} P_u@\\mathrm{rank}_u(i)
+
+    Only the first ``k`` ranks are looked at (with ``"top_k"``), but the divisor is
+    :math:`|R_u|`, so this is at most :func:`map_at_k`.
+    """)
+
+r_precision_at_k = _list_metric("r_precision_at_k", _r_precision, """
+    R-precision capped at k, as Microsoft Recommenders 1.2.1 computes it.
+
+    .. math::
+        \\text{R-prec} = \\operatorname{mean}_{u\\in U^+}
+        \\frac{|\\{i\\in L_u\\cap R_u : \\mathrm{rank}_u(i)\\le |R_u|\\}|}{|R_u|}
+
+    Quirk kept for comparability: the mean runs only over :math:`U^+`, the users with at
+    least one relevant item within their first :math:`|R_u|` ranks (users without such a
+    hit are *left out*, not counted as 0), so this is not bounded by precision. When
+    :math:`|R_u|>k` only k ranks exist. If no user has such a hit the result is 0.0
+    (Microsoft Recommenders returns NaN there).
+    """)
+
+hit_ratio_at_k = _list_metric("hit_ratio_at_k", _hit_ratio, """
+    Hit ratio at k, :math:`\\frac{1}{|U|}\\sum_u \\mathbb{1}[L_u\\cap R_u\\neq\\emptyset]`.
+
+    The share of users with at least one relevant item in their list (not in
+    Microsoft Recommenders 1.2.1; same user and rank conventions).
+    """)
+
+mrr_at_k = _list_metric("mrr_at_k", _mrr, """
+    Mean reciprocal rank at k, :math:`\\frac{1}{|U|}\\sum_u 1/\\min_{i\\in L_u\\cap R_u}\\mathrm{rank}_u(i)`.
+
+    Users with no relevant item in their list count as 0 (not in Microsoft
+    Recommenders 1.2.1; same user and rank conventions).
+    """)
 
 
+@reject_unknown_keywords
 def ndcg_at_k(
     rating_true: pd.DataFrame,
     rating_pred: pd.DataFrame,
@@ -358,7 +415,6 @@ def ndcg_at_k(
     threshold: int = DEFAULT_THRESHOLD,
     score_type: str = "binary",
     discfun_type: str = "loge",
-    **_,
 ) -> float:
     """Normalized discounted cumulative gain at k.
 
@@ -391,128 +447,8 @@ def ndcg_at_k(
     return _ndcg(prep, k, relevancy_method, threshold, score_type=score_type, discfun_type=discfun_type)
 
 
-def map_at_k(
-    rating_true: pd.DataFrame,
-    rating_pred: pd.DataFrame,
-    col_user: str = DEFAULT_USER_COL,
-    col_item: str = DEFAULT_ITEM_COL,
-    col_prediction: str = DEFAULT_PREDICTION_COL,
-    relevancy_method: str | None = "top_k",
-    k: int = DEFAULT_K,
-    threshold: int = DEFAULT_THRESHOLD,
-    **_,
-) -> float:
-    """Mean average precision at k (Spark MLlib's ``meanAveragePrecisionAt``).
-
-    .. math::
-        \\mathrm{MAP@k} = \\frac{1}{|U|}\\sum_u \\frac{1}{\\min(|R_u|, k)}
-        \\sum_{i\\in L_u\\cap R_u} P_u@\\mathrm{rank}_u(i)
-
-    where :math:`P_u@n` is the precision of the first :math:`n` items of :math:`L_u`.
-    """
-    prep = _ranking_prep(rating_true, rating_pred, col_user, col_item, None, col_prediction, relevancy_method)
-    return _map_at_k(prep, k, relevancy_method, threshold)
-
-
-def mean_average_precision(
-    rating_true: pd.DataFrame,
-    rating_pred: pd.DataFrame,
-    col_user: str = DEFAULT_USER_COL,
-    col_item: str = DEFAULT_ITEM_COL,
-    col_prediction: str = DEFAULT_PREDICTION_COL,
-    relevancy_method: str | None = "top_k",
-    k: int = DEFAULT_K,
-    threshold: int = DEFAULT_THRESHOLD,
-    **_,
-) -> float:
-    """Mean average precision normalised by all relevant items (Microsoft Recommenders' ``map``).
-
-    .. math::
-        \\mathrm{MAP} = \\frac{1}{|U|}\\sum_u \\frac{1}{|R_u|}\\sum_{i\\in L_u\\cap R_u} P_u@\\mathrm{rank}_u(i)
-
-    Only the first ``k`` ranks are looked at (with ``"top_k"``), but the divisor is
-    :math:`|R_u|`, so this is at most :func:`map_at_k`.
-    """
-    prep = _ranking_prep(rating_true, rating_pred, col_user, col_item, None, col_prediction, relevancy_method)
-    return _map(prep, k, relevancy_method, threshold)
-
-
-def r_precision_at_k(
-    rating_true: pd.DataFrame,
-    rating_pred: pd.DataFrame,
-    col_user: str = DEFAULT_USER_COL,
-    col_item: str = DEFAULT_ITEM_COL,
-    col_prediction: str = DEFAULT_PREDICTION_COL,
-    relevancy_method: str | None = "top_k",
-    k: int = DEFAULT_K,
-    threshold: int = DEFAULT_THRESHOLD,
-    **_,
-) -> float:
-    """R-precision capped at k, as Microsoft Recommenders 1.2.1 computes it.
-
-    .. math::
-        \\text{R-prec} = \\operatorname{mean}_{u\\in U^+}
-        \\frac{|\\{i\\in L_u\\cap R_u : \\mathrm{rank}_u(i)\\le |R_u|\\}|}{|R_u|}
-
-    Quirk kept for comparability: the mean runs only over :math:`U^+`, the users with at
-    least one relevant item within their first :math:`|R_u|` ranks (users without such a
-    hit are *left out*, not counted as 0), so this is not bounded by precision. When
-    :math:`|R_u|>k` only k ranks exist. If no user has such a hit the result is 0.0
-    (Microsoft Recommenders returns NaN there).
-    """
-    prep = _ranking_prep(rating_true, rating_pred, col_user, col_item, None, col_prediction, relevancy_method)
-    return _r_precision(prep, k, relevancy_method, threshold)
-
-
-def hit_ratio_at_k(
-    rating_true: pd.DataFrame,
-    rating_pred: pd.DataFrame,
-    col_user: str = DEFAULT_USER_COL,
-    col_item: str = DEFAULT_ITEM_COL,
-    col_prediction: str = DEFAULT_PREDICTION_COL,
-    relevancy_method: str | None = "top_k",
-    k: int = DEFAULT_K,
-    threshold: int = DEFAULT_THRESHOLD,
-    **_,
-) -> float:
-    """Hit ratio at k, :math:`\\frac{1}{|U|}\\sum_u \\mathbb{1}[L_u\\cap R_u\\neq\\emptyset]`.
-
-    The share of users with at least one relevant item in their list (not in
-    Microsoft Recommenders 1.2.1; same user and rank conventions).
-    """
-    prep = _ranking_prep(rating_true, rating_pred, col_user, col_item, None, col_prediction, relevancy_method)
-    return _hit_ratio(prep, k, relevancy_method, threshold)
-
-
-def mrr_at_k(
-    rating_true: pd.DataFrame,
-    rating_pred: pd.DataFrame,
-    col_user: str = DEFAULT_USER_COL,
-    col_item: str = DEFAULT_ITEM_COL,
-    col_prediction: str = DEFAULT_PREDICTION_COL,
-    relevancy_method: str | None = "top_k",
-    k: int = DEFAULT_K,
-    threshold: int = DEFAULT_THRESHOLD,
-    **_,
-) -> float:
-    """Mean reciprocal rank at k, :math:`\\frac{1}{|U|}\\sum_u 1/\\min_{i\\in L_u\\cap R_u}\\mathrm{rank}_u(i)`.
-
-    Users with no relevant item in their list count as 0 (not in Microsoft
-    Recommenders 1.2.1; same user and rank conventions).
-    """
-    prep = _ranking_prep(rating_true, rating_pred, col_user, col_item, None, col_prediction, relevancy_method)
-    return _mrr(prep, k, relevancy_method, threshold)
-
-
-def gauc(
-    rating_true: pd.DataFrame,
-    rating_pred: pd.DataFrame,
-    col_user: str = DEFAULT_USER_COL,
-    col_item: str = DEFAULT_ITEM_COL,
-    col_rating: str = DEFAULT_RATING_COL,
-    col_prediction: str = DEFAULT_PREDICTION_COL,
-) -> float:
-    """Group AUC: per-user AUC weighted by the user's number of impressions.
+gauc = rating_metric("gauc", _gauc, """
+    Group AUC: per-user AUC weighted by the user's number of impressions.
 
     .. math:: \\mathrm{GAUC} = \\frac{\\sum_{u\\in V} n_u\\,\\mathrm{AUC}_u}{\\sum_{u\\in V} n_u}
 
@@ -522,11 +458,10 @@ def gauc(
     one half, see :func:`recutils.evaluation.auc`), and :math:`V` the users with both a
     positive and a negative label (AUC is undefined for the others, which are left out).
     Not in Microsoft Recommenders 1.2.1 (this is the definition of Zhou et al., DIN, 2018).
-    """
-    prep = prepare(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction)
-    return _gauc(prep)
+    """)
 
 
+@reject_unknown_keywords
 def get_top_k_items(
     dataframe: pd.DataFrame,
     col_user: str = DEFAULT_USER_COL,
@@ -576,71 +511,8 @@ def get_top_k_items(
     return out
 
 
-def ranking_metrics_by_user(
-    rating_true: pd.DataFrame,
-    rating_pred: pd.DataFrame,
-    metrics: Sequence[str] = ("ndcg@10", "precision@10", "recall@10", "mean_average_precision@10"),
-    col_user: str = DEFAULT_USER_COL,
-    col_item: str = DEFAULT_ITEM_COL,
-    col_rating: str = DEFAULT_RATING_COL,
-    col_prediction: str = DEFAULT_PREDICTION_COL,
-    relevancy_method: str | None = "top_k",
-    k: int = DEFAULT_K,
-    threshold: int = DEFAULT_THRESHOLD,
-    score_type: str = "binary",
-    discfun_type: str = "loge",
-) -> pd.DataFrame:
-    """Ranking metrics per user, for paired comparisons of two models user by user.
-
-    One row per user of ``rating_true`` (sorted by user), one column per metric named as
-    given (``"ndcg@10"``; without ``@k`` the argument ``k`` is used), and a boolean
-    column ``"has_predictions"``. Supported metrics: ``precision``, ``recall``,
-    ``ndcg``, ``map`` (:func:`map_at_k`), ``mean_average_precision``, ``hit_ratio``
-    and ``mrr``, with the same definitions, ranks and tie-breaking as the aggregate
-    functions, so that:
-
-    * the aggregate (e.g. :func:`precision_at_k`) equals the mean of the column over
-      the users with ``has_predictions`` (the users both frames share);
-    * :func:`ndcg_at_k` equals the mean of its column over *every* row (Microsoft
-      Recommenders' convention), NaN rows (ideal DCG of 0 with non-binary gains) left out.
-
-    Users without predictions get 0 in every column.
-
-    Raises:
-        ConfigError: A metric without a per-user form, or a malformed name.
-        DataError, ColumnMismatchError: As for the aggregate metrics.
-    """
-    from recutils.evaluation.registry import parse_metric
-
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    parsed = []
-    for text in metrics:
-        spec, mk = parse_metric(text)
-        if spec.name not in PER_USER_METRICS:
-            raise ConfigError(
-                f"metric {text!r} has no per-user form; available: {list(PER_USER_METRICS)}."
-            )
-        parsed.append((text, spec.name, mk if mk is not None else k))
-    check_relevancy(relevancy_method, k, threshold)
-    needs_rating = score_type != "binary" and any(name == "ndcg" for _, name, _ in parsed)
-    prep = _ranking_prep(rating_true, rating_pred, col_user, col_item,
-                         col_rating if needs_rating else None, col_prediction, relevancy_method)
-    users, first = np.unique(prep.t_user, return_index=True)  # truth users, first row of each
-    out = pd.DataFrame({col_user: rating_true[col_user].to_numpy()[first]})
-    common = prep.common[users]
-    for text, name, kk in parsed:
-        values = _by_user(prep, name, kk, relevancy_method, threshold, score_type, discfun_type)[users]
-        if name != "ndcg":
-            values = np.where(common, values, 0.0)
-        out[text] = values
-    out["has_predictions"] = common
-    return out.sort_values(col_user, kind="stable").reset_index(drop=True)
-
-
 __all__ = [
     "precision_at_k",
-    "ranking_metrics_by_user",
     "PER_USER_METRICS",
     "recall_at_k",
     "ndcg_at_k",

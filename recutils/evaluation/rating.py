@@ -13,6 +13,7 @@ of the :math:`n` joined pairs.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ from recutils.constants import (
     DEFAULT_USER_COL,
 )
 from recutils.evaluation._core import Prepared, prepare
+from recutils.evaluation._public import public_function
 from recutils.exceptions import DataError
 
 logger = logging.getLogger(__name__)
@@ -59,19 +61,16 @@ def _midranks(sorted_values: np.ndarray, start: int = 0) -> np.ndarray:
     return (run_start + run_end)[run_id] / 2.0 + 1.0
 
 
-# ---------------------------------------------------------------- kernels on prepared data
-def _rmse(prep: Prepared) -> float:
-    y, p = _joined(prep)
+# ---------------------------------------------------------------- kernels on (true, predicted) arrays
+def _rmse(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.sqrt(np.mean((y - p) ** 2)))
 
 
-def _mae(prep: Prepared) -> float:
-    y, p = _joined(prep)
+def _mae(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean(np.abs(y - p)))
 
 
-def _rsquared(prep: Prepared) -> float:
-    y, p = _joined(prep)
+def _rsquared(y: np.ndarray, p: np.ndarray) -> float:
     ss_res = float(np.sum((y - p) ** 2))
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     if ss_tot == 0.0:
@@ -79,8 +78,7 @@ def _rsquared(prep: Prepared) -> float:
     return 1.0 - ss_res / ss_tot
 
 
-def _exp_var(prep: Prepared) -> float:
-    y, p = _joined(prep)
+def _exp_var(y: np.ndarray, p: np.ndarray) -> float:
     var_res = float(np.var(y - p))
     var_true = float(np.var(y))
     if var_true == 0.0:
@@ -100,16 +98,19 @@ def binary_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
 
 
-def _auc(prep: Prepared) -> float:
-    y, p = _joined(prep)
+def _auc(y: np.ndarray, p: np.ndarray) -> float:
     return binary_auc(_binary_labels(y, "auc"), p)
 
 
-def _logloss(prep: Prepared) -> float:
-    y, p = _joined(prep)
-    labels = _binary_labels(y, "logloss")
+def check_probabilities(p: np.ndarray, metric: str) -> None:
+    """Raise unless every prediction is a probability in [0, 1]."""
     if (p < 0).any() or (p > 1).any():
-        raise DataError("logloss needs predictions that are probabilities in [0, 1].")
+        raise DataError(f"{metric} needs predictions that are probabilities in [0, 1].")
+
+
+def _logloss(y: np.ndarray, p: np.ndarray) -> float:
+    labels = _binary_labels(y, "logloss")
+    check_probabilities(p, "logloss")
     if labels.all() or not labels.any():
         raise DataError("logloss is undefined here: the true labels hold only one class.")
     eps = np.finfo(np.float64).eps
@@ -118,19 +119,33 @@ def _logloss(prep: Prepared) -> float:
 
 
 # ---------------------------------------------------------------- public API
-def _prep(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction) -> Prepared:
-    return prepare(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction)
+def _pointwise(kernel: Callable[[np.ndarray, np.ndarray], float]) -> Callable[[Prepared], float]:
+    """``kernel`` of the (true, predicted) values of the joined pairs."""
+    return lambda prep: kernel(*_joined(prep))
 
 
-def rmse(
-    rating_true: pd.DataFrame,
-    rating_pred: pd.DataFrame,
-    col_user: str = DEFAULT_USER_COL,
-    col_item: str = DEFAULT_ITEM_COL,
-    col_rating: str = DEFAULT_RATING_COL,
-    col_prediction: str = DEFAULT_PREDICTION_COL,
-) -> float:
-    """Root mean squared error, :math:`\\sqrt{\\frac1n\\sum_j (y_j-\\hat y_j)^2}`.
+def rating_metric(name: str, compute: Callable[[Prepared], float], doc: str) -> Callable[..., float]:
+    """The public function ``name``: ``compute`` on the checked and encoded frames.
+
+    Every rating metric (and gauc) has this signature (Microsoft Recommenders'); only
+    the computation and the docstring differ.
+    """
+
+    def metric(
+        rating_true: pd.DataFrame,
+        rating_pred: pd.DataFrame,
+        col_user: str = DEFAULT_USER_COL,
+        col_item: str = DEFAULT_ITEM_COL,
+        col_rating: str = DEFAULT_RATING_COL,
+        col_prediction: str = DEFAULT_PREDICTION_COL,
+    ) -> float:
+        return compute(prepare(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction))
+
+    return public_function(metric, name, doc, __name__)
+
+
+rmse = rating_metric("rmse", _pointwise(_rmse), """
+    Root mean squared error, :math:`\\sqrt{\\frac1n\\sum_j (y_j-\\hat y_j)^2}`.
 
     Args:
         rating_true: True ratings (col_user, col_item, col_rating); no duplicate pairs.
@@ -139,68 +154,32 @@ def rmse(
 
     Returns:
         RMSE over the (user, item) pairs present in both frames (>= 0, lower is better).
-    """
-    return _rmse(_prep(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction))
+    """)
 
-
-def mae(
-    rating_true: pd.DataFrame,
-    rating_pred: pd.DataFrame,
-    col_user: str = DEFAULT_USER_COL,
-    col_item: str = DEFAULT_ITEM_COL,
-    col_rating: str = DEFAULT_RATING_COL,
-    col_prediction: str = DEFAULT_PREDICTION_COL,
-) -> float:
-    """Mean absolute error, :math:`\\frac1n\\sum_j |y_j-\\hat y_j|` (lower is better).
+mae = rating_metric("mae", _pointwise(_mae), """
+    Mean absolute error, :math:`\\frac1n\\sum_j |y_j-\\hat y_j|` (lower is better).
 
     Arguments as :func:`rmse`.
-    """
-    return _mae(_prep(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction))
+    """)
 
-
-def rsquared(
-    rating_true: pd.DataFrame,
-    rating_pred: pd.DataFrame,
-    col_user: str = DEFAULT_USER_COL,
-    col_item: str = DEFAULT_ITEM_COL,
-    col_rating: str = DEFAULT_RATING_COL,
-    col_prediction: str = DEFAULT_PREDICTION_COL,
-) -> float:
-    """Coefficient of determination :math:`R^2 = 1 - \\sum_j (y_j-\\hat y_j)^2 / \\sum_j (y_j-\\bar y)^2`.
+rsquared = rating_metric("rsquared", _pointwise(_rsquared), """
+    Coefficient of determination :math:`R^2 = 1 - \\sum_j (y_j-\\hat y_j)^2 / \\sum_j (y_j-\\bar y)^2`.
 
     At most 1 and unbounded below (a prediction worse than the mean is negative).
     When all true ratings are equal, returns 1.0 for a perfect prediction and 0.0
     otherwise (scikit-learn's convention, used by Microsoft Recommenders).
     Arguments as :func:`rmse`.
-    """
-    return _rsquared(_prep(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction))
+    """)
 
-
-def exp_var(
-    rating_true: pd.DataFrame,
-    rating_pred: pd.DataFrame,
-    col_user: str = DEFAULT_USER_COL,
-    col_item: str = DEFAULT_ITEM_COL,
-    col_rating: str = DEFAULT_RATING_COL,
-    col_prediction: str = DEFAULT_PREDICTION_COL,
-) -> float:
-    """Explained variance :math:`1 - \\mathrm{Var}(y-\\hat y) / \\mathrm{Var}(y)` (population variances).
+exp_var = rating_metric("exp_var", _pointwise(_exp_var), """
+    Explained variance :math:`1 - \\mathrm{Var}(y-\\hat y) / \\mathrm{Var}(y)` (population variances).
 
     Like :func:`rsquared` but blind to a constant bias. Same convention when
     :math:`\\mathrm{Var}(y)=0`. Arguments as :func:`rmse`.
-    """
-    return _exp_var(_prep(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction))
+    """)
 
-
-def auc(
-    rating_true: pd.DataFrame,
-    rating_pred: pd.DataFrame,
-    col_user: str = DEFAULT_USER_COL,
-    col_item: str = DEFAULT_ITEM_COL,
-    col_rating: str = DEFAULT_RATING_COL,
-    col_prediction: str = DEFAULT_PREDICTION_COL,
-) -> float:
-    """Area under the ROC curve over all joined pairs, regardless of users.
+auc = rating_metric("auc", _pointwise(_auc), """
+    Area under the ROC curve over all joined pairs, regardless of users.
 
     Labels ``col_rating`` must be 0/1; scores any real numbers. Computed as the
     Mann-Whitney statistic
@@ -211,25 +190,15 @@ def auc(
     get the mean of their ranks, i.e. a tie counts one half). Equal to scikit-learn's
     ``roc_auc_score`` used by Microsoft Recommenders. For the per-user version see
     :func:`recutils.evaluation.gauc`. One class only raises :class:`DataError`.
-    """
-    return _auc(_prep(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction))
+    """)
 
-
-def logloss(
-    rating_true: pd.DataFrame,
-    rating_pred: pd.DataFrame,
-    col_user: str = DEFAULT_USER_COL,
-    col_item: str = DEFAULT_ITEM_COL,
-    col_rating: str = DEFAULT_RATING_COL,
-    col_prediction: str = DEFAULT_PREDICTION_COL,
-) -> float:
-    """Binary cross-entropy :math:`-\\frac1n\\sum_j [y_j\\ln p_j + (1-y_j)\\ln(1-p_j)]`.
+logloss = rating_metric("logloss", _pointwise(_logloss), """
+    Binary cross-entropy :math:`-\\frac1n\\sum_j [y_j\\ln p_j + (1-y_j)\\ln(1-p_j)]`.
 
     Labels must be 0/1 with both classes present, predictions probabilities in [0, 1];
     :math:`p_j` is clipped to :math:`[\\epsilon, 1-\\epsilon]` with :math:`\\epsilon` the float64
     machine epsilon (as scikit-learn's ``log_loss``). Lower is better.
-    """
-    return _logloss(_prep(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction))
+    """)
 
 
 __all__ = ["rmse", "mae", "rsquared", "exp_var", "auc", "logloss"]

@@ -36,8 +36,11 @@ class MetricSpec:
         higher_is_better: Direction for optimisation and model selection.
         takes_k: Whether the metric depends on a list length ``k`` (``"@k"``).
         bounds: ``(low, high)`` when the value is bounded, else None.
-        kernel: Internal function computing the metric from shared prepared data
-            (rating and ranking metrics), or None (beyond-accuracy metrics).
+        kernel: Internal function computing a ranking metric from shared prepared
+            data, or None (point-wise and beyond-accuracy metrics).
+        array_kernel: Internal function computing a point-wise metric from the arrays
+            ``(y_true, y_pred)`` of the joined pairs (see
+            :func:`recutils.evaluation.score_arrays`), or None (other metrics).
     """
 
     name: str
@@ -47,17 +50,23 @@ class MetricSpec:
     takes_k: bool
     bounds: tuple[float, float] | None
     kernel: Callable | None = None
+    array_kernel: Callable | None = None
+
+    @property
+    def pointwise(self) -> bool:
+        """Whether the metric is a function of the (true, predicted) pairs alone."""
+        return self.array_kernel is not None
 
 
 _SPECS = [
-    MetricSpec("rmse", rating.rmse, RATING, False, False, None, rating._rmse),
-    MetricSpec("mae", rating.mae, RATING, False, False, None, rating._mae),
-    MetricSpec("rsquared", rating.rsquared, RATING, True, False, None, rating._rsquared),
-    MetricSpec("exp_var", rating.exp_var, RATING, True, False, None, rating._exp_var),
-    MetricSpec("auc", rating.auc, RATING, True, False, (0.0, 1.0), rating._auc),
-    MetricSpec("logloss", rating.logloss, RATING, False, False, None, rating._logloss),
+    MetricSpec("rmse", rating.rmse, RATING, False, False, None, array_kernel=rating._rmse),
+    MetricSpec("mae", rating.mae, RATING, False, False, None, array_kernel=rating._mae),
+    MetricSpec("rsquared", rating.rsquared, RATING, True, False, None, array_kernel=rating._rsquared),
+    MetricSpec("exp_var", rating.exp_var, RATING, True, False, None, array_kernel=rating._exp_var),
+    MetricSpec("auc", rating.auc, RATING, True, False, (0.0, 1.0), array_kernel=rating._auc),
+    MetricSpec("logloss", rating.logloss, RATING, False, False, None, array_kernel=rating._logloss),
     MetricSpec("ece", calibration.expected_calibration_error, RATING, False, False, (0.0, 1.0),
-               calibration._ece),
+               array_kernel=calibration._ece),
     MetricSpec("precision", ranking.precision_at_k, RANKING, True, True, (0.0, 1.0), ranking._precision),
     MetricSpec("recall", ranking.recall_at_k, RANKING, True, True, (0.0, 1.0), ranking._recall),
     MetricSpec("ndcg", ranking.ndcg_at_k, RANKING, True, True, (0.0, 1.0), ranking._ndcg),

@@ -188,15 +188,10 @@ def _lr_factor(config: TrainConfig, total: int) -> Callable[[int], float]:
 
 
 def metric_value(name: str, labels: np.ndarray, predictions: np.ndarray) -> float:
-    """A ``recutils.evaluation`` rating metric of one-row-per-pair labels and predictions."""
-    from recutils.evaluation import get_metric
+    """A ``recutils.evaluation`` point-wise metric of aligned labels and predictions."""
+    from recutils.evaluation import score_arrays
 
-    spec = get_metric(name)
-    n = len(labels)
-    rows = np.arange(n)
-    true = pd.DataFrame({"userID": rows, "itemID": np.zeros(n, dtype=np.int64), "rating": labels})
-    pred = pd.DataFrame({"userID": rows, "itemID": np.zeros(n, dtype=np.int64), "prediction": predictions})
-    return float(spec.function(true, pred))
+    return score_arrays(name, labels, predictions)
 
 
 class Trainer:

@@ -132,3 +132,19 @@ def test_checks(spark) -> None:
     pred = spark.createDataFrame(pd.DataFrame({"userID": [1, 1, 2, 2], "itemID": [1, 2, 1, 3],
                                                "prediction": [0.9, 0.8, 0.7, 0.6]}))
     assert SE.precision_at_k(truth, pred, k=2) == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize("name", SE.__all__)
+def test_spark_metric_functions_reject_unknown_keywords(name) -> None:
+    """Bug: the Spark ranking functions swallowed unknown keywords (``top_k=5`` gave @10)."""
+    from recutils.evaluation import UnknownKeywordError
+
+    with pytest.raises(UnknownKeywordError, match=r"\['top_k'\]"):
+        getattr(SE, name)(None, None, top_k=5)  # checked before anything is read
+    assert getattr(SE, name).__name__ == name
+
+
+def test_spark_ranking_functions_accept_col_rating(frames) -> None:
+    p, s = frames
+    ours = SE.precision_at_k(s["test"], s["pred"], col_rating="rating", k=5, check=False)
+    assert ours == pytest.approx(PE.precision_at_k(p["test"], p["pred"], k=5), abs=TOL)

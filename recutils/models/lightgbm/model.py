@@ -29,15 +29,9 @@ import numpy as np
 import pandas as pd
 
 from recutils.config import BaseConfig, load_config
-from recutils.constants import (
-    DEFAULT_ITEM_COL,
-    DEFAULT_PREDICTION_COL,
-    DEFAULT_RATING_COL,
-    DEFAULT_USER_COL,
-    SEED,
-)
+from recutils.constants import DEFAULT_PREDICTION_COL, SEED
 from recutils.datasets.criteo import CAT_COLS, INT_COLS, LABEL_COL
-from recutils.evaluation import auc, logloss
+from recutils.evaluation import score_arrays
 from recutils.exceptions import (
     ColumnMismatchError,
     ConfigError,
@@ -263,11 +257,10 @@ def stratified_label_split(
 def ctr_metrics(
     labels: np.ndarray | pd.Series, probabilities: np.ndarray | pd.Series,
 ) -> dict[str, float]:
-    """AUC and logloss of click probabilities through :mod:`recutils.evaluation`.
+    """AUC and logloss of click probabilities through :func:`recutils.evaluation.score_arrays`.
 
-    Each row becomes its own (user, item) pair (user = row number, one item), which is
-    how the point-wise metrics of :mod:`recutils.evaluation` score row-level CTR
-    predictions.
+    The same values as :func:`recutils.evaluation.auc` and ``logloss`` of frames that
+    give each row its own (user, item) pair.
 
     Returns:
         ``{"auc": ..., "logloss": ...}``.
@@ -277,10 +270,7 @@ def ctr_metrics(
     if y.shape != p.shape or y.ndim != 1:
         raise DataError("labels and probabilities must be 1-d of one length, got "
                         f"{y.shape} and {p.shape}.")
-    rows = np.arange(y.size)
-    truth = pd.DataFrame({DEFAULT_USER_COL: rows, DEFAULT_ITEM_COL: 0, DEFAULT_RATING_COL: y})
-    pred = pd.DataFrame({DEFAULT_USER_COL: rows, DEFAULT_ITEM_COL: 0, DEFAULT_PREDICTION_COL: p})
-    return {"auc": auc(truth, pred), "logloss": logloss(truth, pred)}
+    return {"auc": score_arrays("auc", y, p), "logloss": score_arrays("logloss", y, p)}
 
 
 def base_rate_metrics(train_labels: np.ndarray | pd.Series, labels: np.ndarray | pd.Series
