@@ -22,6 +22,15 @@ class ConfigError(RecUtilsError, ValueError):
     """A configuration value or key is invalid."""
 
 
+class UnknownKeywordError(ConfigError, TypeError):
+    """A function or model was called with a keyword it does not accept.
+
+    A :class:`~recutils.exceptions.ConfigError` (so ``except RecUtilsError`` and
+    ``except ValueError`` catch it) and a :class:`TypeError` (what Python raises for an
+    unexpected keyword argument, so ``except TypeError`` catches it too).
+    """
+
+
 class ColumnMismatchError(RecUtilsError, ValueError):
     """A data frame lacks a required column, or has one of the wrong kind."""
 

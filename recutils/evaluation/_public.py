@@ -14,20 +14,11 @@ import inspect
 from collections.abc import Callable
 from typing import TypeVar
 
-from recutils.exceptions import ConfigError
+from recutils.exceptions import UnknownKeywordError
 
 F = TypeVar("F", bound=Callable)
 
 _NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-
-
-class UnknownKeywordError(ConfigError, TypeError):
-    """A metric function was called with a keyword it does not accept.
-
-    A :class:`~recutils.exceptions.ConfigError` (so ``except RecUtilsError`` and
-    ``except ValueError`` catch it) and a :class:`TypeError` (what Python raises for an
-    unexpected keyword argument, so ``except TypeError`` catches it too).
-    """
 
 
 def reject_unknown_keywords(func: F) -> F:
