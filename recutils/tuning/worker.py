@@ -88,15 +88,15 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from recutils.tuning.objective import Columns, MetricTarget, Objective, check_frames, resolve_data
-    from recutils.tuning.search import (
+    from recutils.tuning.backend import (
         SPEC_ATTR,
-        _open_study,
-        _spec,
-        _WorkerJob,
+        WorkerJob,
         make_pruner,
         make_sampler,
         make_storage,
+        open_study,
         run_worker_job,
+        study_spec,
     )
     from recutils.tuning.space import SearchSpace
     from recutils.utils.deps import require
@@ -117,9 +117,9 @@ def run(args: argparse.Namespace) -> int:
         model_kwargs = _json(args.model_kwargs, "--model-kwargs") or {}
         columns = Columns()
         grid_n = len(space.grid()) if args.sampler == "grid" else None
-        _open_study(store, args.study, metric.direction, make_sampler(args.sampler, seed, grid_n),
-                    make_pruner(args.pruner), _spec(args.model, space, metric, args.sampler, seed,
-                                                    model_kwargs, columns))
+        open_study(store, args.study, metric.direction, make_sampler(args.sampler, seed, grid_n),
+                   make_pruner(args.pruner), study_spec(args.model, space, metric, args.sampler, seed,
+                                                        model_kwargs, columns))
         model = args.model
         sampler = args.sampler
     else:
@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     n_trials = args.n_trials if args.n_trials is not None else (len(grid) if grid is not None else None)
     if n_trials is None and args.timeout is None:
         raise ConfigError("give --n-trials, --timeout or both.")
-    job = _WorkerJob(objective=objective, grid=grid, storage=args.storage, study_name=args.study,
+    job = WorkerJob(objective=objective, grid=grid, storage=args.storage, study_name=args.study,
                      sampler=sampler, pruner=args.pruner, seed=seed, n_trials=n_trials,
                      timeout=args.timeout, catch=(), heartbeat_interval=args.heartbeat_interval,
                      grace_period=args.grace_period)
