@@ -6,7 +6,10 @@ Submodules (imported lazily, so ``import recutils.datasets`` stays light):
   (``RECUTILS_DATA_MIRROR``, ``RECUTILS_DATA_HOME``, ``RECUTILS_OFFLINE``);
 * :mod:`~recutils.datasets.movielens`: MovieLens 100k/1m/10m/20m/latest-small
   and synthetic ``mock<N>``;
-* :mod:`~recutils.datasets.criteo`: Criteo DAC raw-format reader and sample loader;
+* :mod:`~recutils.datasets.movielens_features`: MovieLens user/item feature frames and
+  MovieLens as click-through data (ratings joined with features, 0/1 label);
+* :mod:`~recutils.datasets.criteo`: Criteo DAC raw-format reader, sample loader and the
+  frame the click-through models take;
 * :mod:`~recutils.datasets.amazon`: Amazon reviews as pre-processed by ReChorus
   (implicit purchases with time and item category);
 * :mod:`~recutils.datasets.lastfm`: Last.fm HetRec 2011 play counts and friendships;
@@ -20,7 +23,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_SUBMODULES = ("download", "movielens", "criteo", "amazon", "lastfm", "synthetic", "sparse")
+_SUBMODULES = ("download", "movielens", "movielens_features", "criteo", "amazon", "lastfm",
+               "synthetic", "sparse")
 _FUNCTIONS = {
     "make_interactions": "synthetic",
     "SyntheticData": "synthetic",
@@ -30,7 +34,12 @@ _FUNCTIONS = {
     "filter_k_core": "sparse",
     "sample_negatives": "sparse",
     "fetch_dataset": "download",
+    "fetch_files": "download",
     "get_data_home": "download",
+    "movielens_ctr_frame": "movielens_features",
+    "movielens_item_features": "movielens_features",
+    "movielens_user_features": "movielens_features",
+    "criteo_ctr_frame": "criteo",
 }
 
 

@@ -11,6 +11,10 @@ the mirror ``$RECUTILS_DATA_MIRROR`` (folder ``criteo/dac_sample.txt`` or the
 archive), the cache, or a download; :func:`read_dac` reads any file in the
 format. The Criteo data terms allow non-commercial use only and forbid
 redistribution: recutils never ships the files.
+
+:func:`criteo_ctr_frame` shapes the rows for the Recommender interface: the raw rows
+have no user or item, so each row becomes its own user (``userID`` = row number) shown
+one item (``itemID`` = 0), which fits the point-wise metrics.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recutils.constants import DEFAULT_ITEM_COL, DEFAULT_USER_COL
 from recutils.datasets.download import RemoteArchive, fetch_dataset
 from recutils.exceptions import ConfigError, DataError
 
@@ -140,12 +145,30 @@ def load_pandas_df(
     return read_dac(folder / filename, nrows=nrows, header=header, categorical=categorical)
 
 
+def criteo_ctr_frame(rows: pd.DataFrame, *, col_user: str = DEFAULT_USER_COL,
+                     col_item: str = DEFAULT_ITEM_COL) -> pd.DataFrame:
+    """``rows`` (never modified) with a user per row and a single item, label as float.
+
+    Raises:
+        ConfigError: ``rows`` lacks a DAC column.
+    """
+    missing = [c for c in (LABEL_COL, *INT_COLS, *CAT_COLS) if c not in rows.columns]
+    if missing:
+        raise ConfigError(f"Criteo rows need the DAC columns; missing {missing}.")
+    out = rows.reset_index(drop=True).copy()
+    out[col_user] = np.arange(len(out), dtype=np.int64)
+    out[col_item] = 0
+    out[LABEL_COL] = out[LABEL_COL].astype("float64")
+    return out
+
+
 __all__ = [
     "CAT_COLS",
     "DEFAULT_HEADER",
     "INT_COLS",
     "LABEL_COL",
     "SIZES",
+    "criteo_ctr_frame",
     "load_pandas_df",
     "read_dac",
 ]

@@ -9,9 +9,9 @@ score matrix and its output), with a tqdm bar, and streams every chunk to
 * a :mod:`store <recutils.serving.stores>`: a new set, published atomically at the end,
   with the popularity fallback for users the set does not hold.
 
-:func:`batch_recommend_spark` does the same for a Spark DataFrame of users through
-:func:`recutils.spark.scoring.recommend_k_items_spark` (the model broadcast once,
-``mapInPandas`` per Arrow batch).
+:func:`batch_recommend` given a Spark DataFrame of users (or
+:func:`batch_recommend_spark`) hands the work to :mod:`recutils.spark.batch`, imported
+then and only then: this module never imports pyspark.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ class _FileSink:
 
 def batch_recommend(
     model: Any,
-    users: Sequence[Any] | np.ndarray | pd.Series | pd.Index | None = None,
+    users: Sequence[Any] | np.ndarray | pd.Series | pd.Index | SparkDataFrame | None = None,
     *,
     top_k: int = DEFAULT_K,
     remove_seen: bool = True,
@@ -159,12 +159,13 @@ def batch_recommend(
     fallback_k: int | None = None,
     progress: bool = True,
     **kwargs: Any,
-) -> BatchResult:
+) -> BatchResult | SparkDataFrame:
     """Top-``top_k`` for every user (or ``users``) in chunks, to a file and/or a store.
 
     Args:
         model: A fitted recutils model.
-        users: User ids (duplicates served once); default every training user.
+        users: User ids (duplicates served once); default every training user. A Spark
+            DataFrame with the model's user column is scored on Spark (see Returns).
         top_k: Items per user.
         remove_seen: Exclude each user's training items.
         chunk_size: Users per chunk (bounds memory: one chunk's scores and output).
@@ -178,12 +179,24 @@ def batch_recommend(
         **kwargs: Passed to ``recommend_k_items``.
 
     Returns:
-        A :class:`BatchResult`.
+        A :class:`BatchResult`; for a Spark DataFrame of ``users``, the ranked Spark
+        frame of :func:`recutils.spark.batch.batch_recommend_spark` (``output`` is then a
+        Parquet folder; ``chunk_size``, ``output_format`` and ``progress`` do not apply).
 
     Raises:
-        ConfigError: bad ``top_k``/``chunk_size``/format, or neither output nor store.
+        ConfigError: bad ``top_k``/``chunk_size``/format, or neither output nor store;
+            ``recommend_k_items`` keywords or a non-Parquet format with Spark users.
         NotFittedError: an unfitted model.
     """
+    if _is_spark_frame(users):
+        if kwargs or (output_format or "parquet").lower() not in ("parquet", "pq"):
+            raise ConfigError(
+                "Spark users are scored by recutils.spark.batch.batch_recommend_spark, which "
+                f"writes Parquet and takes no recommend_k_items keywords (got {sorted(kwargs)}, "
+                f"output_format={output_format!r}).")
+        return batch_recommend_spark(model, users, top_k=top_k, remove_seen=remove_seen,
+                                     output=output, store=store, store_metadata=store_metadata,
+                                     fallback_k=fallback_k)
     k = check_top_k(top_k)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
             or chunk_size < 1:
@@ -250,67 +263,21 @@ def batch_recommend(
                        output=None if sink is None else sink.path, store_set=store_set)
 
 
-def batch_recommend_spark(
-    model: Any,
-    users: SparkDataFrame,
-    *,
-    top_k: int = DEFAULT_K,
-    remove_seen: bool = True,
-    output: str | Path | None = None,
-    store: RecommendationStore | str | None = None,
-    store_metadata: Mapping[str, Any] | None = None,
-    chunk_rows: int = 50_000,
-) -> SparkDataFrame:
-    """Batch scoring on Spark, delegated to :func:`recutils.spark.scoring.recommend_k_items_spark`.
+def batch_recommend_spark(model: Any, users: SparkDataFrame, **kwargs: Any) -> SparkDataFrame:
+    """Batch scoring of a Spark DataFrame of users: :func:`recutils.spark.batch.batch_recommend_spark`.
 
-    Args:
-        model: A fitted recutils model (broadcast once to the executors).
-        users: Spark frame with the model's user column.
-        top_k, remove_seen: As in :func:`batch_recommend`.
-        output: A Parquet folder written by Spark (overwritten).
-        store: A store (or URL) filled from the driver, users streamed partition by
-            partition (``toLocalIterator``), published atomically at the end.
-        store_metadata: Extra metadata for the store set.
-        chunk_rows: Rows per store write.
-
-    Returns:
-        The Spark frame ``[col_user, col_item, col_prediction, col_rank]``.
+    Kept here so the name resolves from :mod:`recutils.serving`; pyspark is imported
+    only when this is called. Keywords: ``top_k``, ``remove_seen``, ``output`` (a
+    Parquet folder), ``store``, ``store_metadata``, ``chunk_rows``, ``fallback_k``.
     """
-    from recutils.spark.scoring import recommend_k_items_spark
+    from recutils.spark.batch import batch_recommend_spark as on_spark
 
-    k = check_top_k(top_k)
-    ranked = recommend_k_items_spark(model, users, top_k=k, remove_seen=remove_seen)
-    if output is not None:
-        ranked.write.mode("overwrite").parquet(str(output))
-    if store is not None:
-        from pyspark.sql import functions as F
+    return on_spark(model, users, **kwargs)
 
-        cu, ci, cp = model.col_user, model.col_item, model.col_prediction
-        cr = getattr(model, "col_rank", "rank")
-        # one row per user (its whole list), so a store chunk never splits a user
-        grouped = ranked.groupBy(cu).agg(F.sort_array(F.collect_list(
-            F.struct(F.col(cr).alias("r"), F.col(ci).alias("i"), F.col(cp).alias("p")))
-        ).alias("recs"))
-        own = isinstance(store, (str, Path))
-        st = open_store(store) if own else store
-        try:
-            with st.writer(col_user=cu, col_item=ci, col_prediction=cp, col_rank=cr) as writer:
-                rows: list[tuple[Any, Any, float, int]] = []
-                for row in grouped.toLocalIterator():
-                    rows.extend((row[cu], rec["i"], rec["p"], rec["r"]) for rec in row["recs"])
-                    if len(rows) >= chunk_rows:
-                        writer.write_frame(pd.DataFrame(rows, columns=[cu, ci, cp, cr]))
-                        rows = []
-                if rows:
-                    writer.write_frame(pd.DataFrame(rows, columns=[cu, ci, cp, cr]))
-                writer.commit(fallback=popularity_fallback(model, k),
-                              metadata={"model": getattr(model, "name", type(model).__name__),
-                                        "top_k": k, "engine": "spark",
-                                        **dict(store_metadata or {})})
-        finally:
-            if own:
-                st.close()
-    return ranked
+
+def _is_spark_frame(obj: Any) -> bool:
+    """True for a pyspark DataFrame, tested without importing pyspark."""
+    return type(obj).__module__.startswith("pyspark.sql") and type(obj).__name__ == "DataFrame"
 
 
 __all__ = ["BatchResult", "batch_recommend", "batch_recommend_spark", "popularity_fallback"]

@@ -7,8 +7,14 @@
   (``create_model -> fit(train) -> evaluate(valid, metric)``), splitter specs.
 * :mod:`recutils.tuning.search`: :func:`tune` (Optuna: TPE, random or grid; pruning;
   in-memory or database storage; threads and worker processes) returning a
-  :class:`TuningResult`; :func:`load_result` reads a study back from its database.
-* ``python -m recutils.tuning.worker``: a worker for studies shared by many machines.
+  :class:`TuningResult`, with its settings grouped in :mod:`recutils.tuning.settings`
+  (:class:`SearchSettings`, :class:`EvaluationSettings`, :class:`RunSettings`; the old flat
+  keywords still work).
+* :mod:`recutils.tuning.backend`: the Optuna storage, sampler, pruner, study and trial loop.
+* :mod:`recutils.tuning.result`: :class:`TuningResult`; :func:`load_result` reads a study
+  back from its database.
+* ``recutils tune-worker`` (or ``python -m recutils.tuning.worker``): a worker for studies
+  shared by many machines.
 
 Optuna is imported only when a study runs (the space and grid helpers need only PyYAML).
 
@@ -22,6 +28,7 @@ Examples:
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from recutils.tuning.objective import (
@@ -35,27 +42,33 @@ from recutils.tuning.objective import (
 )
 from recutils.tuning.space import Param, SearchSpace, as_search_space, generate_param_grid, nest_params
 
-_LAZY = {"tune", "TuningResult", "load_result", "make_sampler", "make_pruner", "make_storage",
-         "SAMPLERS", "PRUNERS"}
+from recutils.tuning.settings import EvaluationSettings, RunSettings, SearchSettings
+
+# Names whose modules import pandas-heavy or optional machinery: resolved on first use.
+_LAZY = {"tune": "search", "TuningResult": "result", "load_result": "result",
+         "make_sampler": "backend", "make_pruner": "backend", "make_storage": "backend",
+         "SAMPLERS": "backend", "PRUNERS": "backend"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from recutils.tuning import search
-
-        return getattr(search, name)
+        module = importlib.import_module(f"recutils.tuning.{_LAZY[name]}")
+        return getattr(module, name)
     raise AttributeError(f"module 'recutils.tuning' has no attribute {name!r}")
 
 
 __all__ = [
     "DEFAULT_SPLIT",
+    "EvaluationSettings",
     "ITERATIVE_MODELS",
     "SPLITTERS",
     "MetricTarget",
     "Objective",
     "Param",
     "PRUNERS",
+    "RunSettings",
     "SAMPLERS",
+    "SearchSettings",
     "SearchSpace",
     "TuningResult",
     "as_search_space",

@@ -113,3 +113,53 @@ def test_main_usage_errors_and_models(capsys) -> None:
     assert main(["--version"]) == 0
     assert main(["quickstart", "--size", "999k", "--no-progress"]) == 1
     assert "999k" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, needle", [("als-job", "--output-recs"),
+                                             ("tune-worker", "--study")])
+def test_job_subcommands_have_help_without_optional_libraries(command, needle, tmp_path) -> None:
+    """``recutils als-job --help`` / ``recutils tune-worker --help`` print their options and
+    import neither pyspark nor optuna to do so."""
+    code = ("import sys; from recutils.cli import main; rc = main([%r, '--help']); "
+            "sys.stdout.flush(); "
+            "print('LOADED', [m for m in ('pyspark', 'optuna', 'torch') if m in sys.modules]); "
+            "sys.exit(rc)" % command)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECUTILS_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert f"usage: recutils {command}" in proc.stdout and needle in proc.stdout
+    assert "LOADED []" in proc.stdout
+    assert _run([command, "--help"], {}, tmp_path).returncode == 0  # python -m recutils too
+
+
+def test_job_subcommands_take_the_same_arguments_as_their_old_entry_points(capsys) -> None:
+    from recutils.cli import als_job, build_parser, tune_worker
+
+    argv = ["--input", "r.csv", "--output-recs", "o", "--output-metrics", "m.json", "--rank", "7"]
+    old = vars(als_job.build_parser().parse_args(argv))
+    new = vars(build_parser().parse_args(["als-job", *argv]))
+    assert {k: v for k, v in new.items() if k not in ("command", "func", "verbose")} == old
+    argv = ["--study", "s", "--train", "t.csv", "--n-trials", "3"]
+    old = vars(tune_worker.build_parser().parse_args(argv))
+    new = vars(build_parser().parse_args(["tune-worker", *argv]))
+    assert {k: v for k, v in new.items() if k not in ("command", "func", "verbose")} == old
+    # errors keep the worker's exit status: a study that does not exist yet and no --model
+    # and --space to create it is a recutils error (2)
+    pytest.importorskip("optuna")
+    assert main(["tune-worker", "--study", "s", "--train", "missing.csv", "--n-trials", "1",
+                 "--storage", "sqlite:///:memory:"]) == 2
+    assert "--model and --space" in capsys.readouterr().err
+    assert main(["als-job", "--input", "r.csv"]) == 2  # usage error: missing outputs
+
+
+def test_old_job_modules_are_aliases_of_the_subcommands() -> None:
+    from recutils.cli import als_job, tune_worker
+    from recutils.tuning import worker
+
+    assert worker.main is tune_worker.main and worker.run is tune_worker.run
+    pytest.importorskip("pyspark")
+    from recutils.spark.jobs import als
+
+    assert als.main is als_job.main and als.EXIT_CODES is als_job.EXIT_CODES

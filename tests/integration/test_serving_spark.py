@@ -35,6 +35,25 @@ def test_spark_batch_scoring_matches_pandas_and_fills_the_store(spark, tmp_path:
         assert [i for i, _ in store.get(user)] == rows["itemID"].tolist()
 
 
+def test_batch_recommend_hands_spark_users_to_the_spark_module(spark, tmp_path: Path) -> None:
+    from recutils.exceptions import ConfigError
+    from recutils.serving import batch_recommend
+    from recutils.spark.batch import batch_recommend_spark as on_spark
+
+    data = toy_interactions(n_users=30, n_items=20)
+    model = SAR(similarity_type="jaccard").fit(data)
+    users = spark.createDataFrame(pd.DataFrame({"userID": data["userID"].unique()}))
+    url = f"sqlite:///{tmp_path}/dispatch.db"
+    ranked = batch_recommend(model, users, top_k=4, store=url, fallback_k=2, progress=False)
+    got = ranked.toPandas().sort_values(["userID", "rank"]).reset_index(drop=True)
+    direct = on_spark(model, users, top_k=4).toPandas().sort_values(["userID", "rank"])
+    pd.testing.assert_frame_equal(got, direct.reset_index(drop=True))
+    info = open_store(url).info()
+    assert info.n_users == 30 and info.metadata["engine"] == "spark"
+    with pytest.raises(ConfigError, match="Parquet"):
+        batch_recommend(model, users, output=tmp_path / "r.csv", output_format="csv")
+
+
 def test_spark_als_round_trips_through_an_artifact(spark, tmp_path: Path) -> None:
     """SparkALS (left out of the unit-tier round trip, which starts no Spark) as an artifact."""
     from recutils.models import create_model

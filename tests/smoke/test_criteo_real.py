@@ -94,7 +94,7 @@ def test_sample_not_in_mirror_is_unavailable_offline(require_dataset, data_mirro
     def no_network(*args, **kwargs):
         raise AssertionError("network touched while RECUTILS_OFFLINE=1")
 
-    monkeypatch.setattr(dl, "_open_url", no_network)
+    monkeypatch.setattr(dl.transfer, "_open_url", no_network)
     with pytest.raises(DatasetUnavailableError) as info:
         criteo.load_pandas_df("sample")
     message = str(info.value)

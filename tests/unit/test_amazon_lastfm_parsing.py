@@ -112,7 +112,7 @@ def test_amazon_offline_without_data_names_the_urls(monkeypatch):
     def no_network(*args, **kwargs):
         raise AssertionError("network touched while RECUTILS_OFFLINE=1")
 
-    monkeypatch.setattr(dl, "_open_url", no_network)
+    monkeypatch.setattr(dl.transfer, "_open_url", no_network)
     with pytest.raises(DatasetUnavailableError) as info:
         amazon.load_pandas_df()
     message = str(info.value)

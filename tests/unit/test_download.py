@@ -32,7 +32,7 @@ def _isolated(monkeypatch, tmp_path):
     monkeypatch.delenv(dl.ENV_DATA_MIRROR, raising=False)
     monkeypatch.setenv(dl.ENV_DATA_HOME, str(tmp_path / "home"))
     monkeypatch.setenv(dl.ENV_OFFLINE, "1")
-    monkeypatch.setattr(dl.time, "sleep", lambda s: None)
+    monkeypatch.setattr(time, "sleep", lambda s: None)
 
 
 def make_zip(path: Path, folder: str = "toy", files: dict[str, bytes] = FILES) -> Path:
@@ -103,8 +103,8 @@ def test_download_file_checksum_mismatch_raises_corrupt_naming_file(tmp_path, kw
 
 def test_download_missing_file_fails_at_once_without_retry(tmp_path, monkeypatch):
     calls = []
-    real = dl._open_url
-    monkeypatch.setattr(dl, "_open_url", lambda u, t: calls.append(u) or real(u, t))
+    real = dl.transfer._open_url
+    monkeypatch.setattr(dl.transfer, "_open_url", lambda u, t: calls.append(u) or real(u, t))
     with pytest.raises(DatasetUnavailableError, match="could not download"):
         dl.download_file((tmp_path / "missing.zip").as_uri(), tmp_path / "x.zip", progress=False)
     assert len(calls) == 1
@@ -114,7 +114,7 @@ def test_download_retries_transient_errors(tmp_path, monkeypatch):
     src = tmp_path / "src.bin"
     src.write_bytes(b"data")
     calls = []
-    real = dl._open_url
+    real = dl.transfer._open_url
 
     def flaky(url, timeout):
         calls.append(timeout)
@@ -122,7 +122,7 @@ def test_download_retries_transient_errors(tmp_path, monkeypatch):
             raise urllib.error.URLError(TimeoutError("timed out"))
         return real(url, timeout)
 
-    monkeypatch.setattr(dl, "_open_url", flaky)
+    monkeypatch.setattr(dl.transfer, "_open_url", flaky)
     dl.download_file(src.as_uri(), tmp_path / "d.bin", retries=2, timeout=3, progress=False)
     assert calls == [3, 3, 3]
     assert (tmp_path / "d.bin").read_bytes() == b"data"
@@ -135,7 +135,7 @@ def test_download_gives_up_after_retries(tmp_path, monkeypatch):
         calls.append(url)
         raise urllib.error.URLError(ConnectionResetError("reset"))
 
-    monkeypatch.setattr(dl, "_open_url", down)
+    monkeypatch.setattr(dl.transfer, "_open_url", down)
     with pytest.raises(DatasetUnavailableError):
         dl.download_file("https://example.invalid/x.zip", tmp_path / "x.zip", retries=2,
                          progress=False)
@@ -152,7 +152,7 @@ def test_unresolvable_host_is_not_retried(monkeypatch, tmp_path):
         calls.append(url)
         raise urllib.error.URLError(socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
 
-    monkeypatch.setattr(dl, "_open_url", no_dns)
+    monkeypatch.setattr(dl.transfer, "_open_url", no_dns)
     with pytest.raises(DatasetUnavailableError):
         dl.download_file("https://example.invalid/x.zip", tmp_path / "x.zip", progress=False)
     assert len(calls) == 1
@@ -361,7 +361,7 @@ def test_offline_without_data_says_what_to_set_and_never_connects(monkeypatch, t
     def boom(*a, **k):
         raise AssertionError("network touched")
 
-    monkeypatch.setattr(dl, "_open_url", boom)
+    monkeypatch.setattr(dl.transfer, "_open_url", boom)
     mirror = tmp_path / "mirror"
     (mirror / "toy").mkdir(parents=True)
     (mirror / "toy" / "a.txt").write_bytes(b"only a")  # partial folder: b.txt missing
@@ -537,10 +537,10 @@ def test_default_deadline_is_finite_and_settable(monkeypatch):
 # ----------------------------------------------------------------------------- extraction once
 
 
-def _count_calls(monkeypatch, name: str) -> list:
+def _count_calls(monkeypatch, module, name: str) -> list:
     calls = []
-    real = getattr(dl, name)
-    monkeypatch.setattr(dl, name, lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *a, **k: calls.append(a) or real(*a, **k))
     return calls
 
 
@@ -550,8 +550,8 @@ def test_mirror_zip_is_extracted_once_not_on_every_load(monkeypatch, tmp_path):
     archive = make_zip(mirror / "toy.zip")
     monkeypatch.setenv(dl.ENV_DATA_MIRROR, str(mirror))
     spec = make_spec("https://example.invalid/toy.zip", md5=md5(archive))
-    extracts = _count_calls(monkeypatch, "_extract_into")
-    hashes = _count_calls(monkeypatch, "file_hash")
+    extracts = _count_calls(monkeypatch, dl.cache, "extract_into")
+    hashes = _count_calls(monkeypatch, dl.archives, "file_hash")
     folder = dl.fetch_dataset(spec, ["a.txt"])
     inode = (folder / "a.txt").stat().st_ino
     for _ in range(3):
@@ -589,7 +589,7 @@ def test_local_archive_path_is_extracted_next_to_it_not_over_shared_cache(tmp_pa
     assert (folder / "a.txt").read_bytes() == FILES["a.txt"]
     assert (home / "toy" / "a.txt").read_bytes() == b"cached copy"
     with pytest.MonkeyPatch.context() as mp:
-        extracts = _count_calls(mp, "_extract_into")
+        extracts = _count_calls(mp, dl.cache, "extract_into")
         assert dl.fetch_dataset(spec, ["a.txt"], archive) == folder and not extracts
 
 
@@ -597,7 +597,7 @@ def test_local_archive_in_read_only_folder_goes_to_a_cache_folder_named_after_it
     monkeypatch, tmp_path
 ):
     archive = make_zip(tmp_path / "ro" / "toy.zip")
-    monkeypatch.setattr(dl.os, "access", lambda path, mode: Path(path) != tmp_path / "ro")
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path / "ro")
     folder = dl.fetch_dataset(make_spec("https://example.invalid/toy.zip"), ["a.txt"], archive)
     assert folder.parent.parent == tmp_path / "home" / "local"
     assert folder.parent.name.startswith("toy.zip-") and (folder / "a.txt").is_file()
@@ -638,7 +638,7 @@ def test_replace_folder_survives_another_process_winning(monkeypatch, tmp_path):
         source = tmp_path / "new"
         source.mkdir()
         (source / "f").write_bytes(b"new")
-        dl._replace_folder(source, target)
+        dl.cache.replace_folder(source, target)
         assert reader.read() == b"old"
     assert (target / "f").read_bytes() == b"new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["toy"]
@@ -649,14 +649,14 @@ def test_replace_folder_survives_another_process_winning(monkeypatch, tmp_path):
             raise OSError(errno.ENOTEMPTY, "Directory not empty")
         return real(src, dst)
 
-    monkeypatch.setattr(dl.os, "replace", won)
+    monkeypatch.setattr(os, "replace", won)
     source = tmp_path / "again"
     source.mkdir()
-    dl._replace_folder(source, target)  # no error: the other copy is kept
+    dl.cache.replace_folder(source, target)  # no error: the other copy is kept
 
 
 def test_lock_file_fallback_without_fcntl(monkeypatch, tmp_path):
-    monkeypatch.setattr(dl, "fcntl", None)
+    monkeypatch.setattr(dl.locking, "fcntl", None)
     mirror = tmp_path / "mirror"
     make_zip(mirror / "toy.zip")
     monkeypatch.setenv(dl.ENV_DATA_MIRROR, str(mirror))
@@ -666,10 +666,10 @@ def test_lock_file_fallback_without_fcntl(monkeypatch, tmp_path):
     held = tmp_path / "home" / ".busy.lockfile"
     held.write_text("123")
     with pytest.raises(DatasetUnavailableError, match="delete it"):
-        with dl._file_lock(tmp_path / "home", "busy", wait=0.2):
+        with dl.locking.file_lock(tmp_path / "home", "busy", wait=0.2):
             pass
     os.utime(held, (0, 0))  # left over from a crash long ago: taken over
-    with dl._file_lock(tmp_path / "home", "busy", wait=0.2):
+    with dl.locking.file_lock(tmp_path / "home", "busy", wait=0.2):
         assert held.exists()
     assert not held.exists()
 
@@ -678,8 +678,8 @@ _CONCURRENT = """
 import sys
 from recutils.datasets import download as dl
 calls = []
-real = dl._extract_into
-dl._extract_into = lambda *a, **k: calls.append(1) or real(*a, **k)
+real = dl.cache.extract_into
+dl.cache.extract_into = lambda *a, **k: calls.append(1) or real(*a, **k)
 spec = dl.RemoteArchive(name="toy", url="https://example.invalid/toy.zip")
 for _ in range(15):
     folder = dl.fetch_dataset(spec, ["a.txt", "b.txt"])
@@ -723,7 +723,7 @@ def test_failed_md5_fetch_refuses_download_unless_allowed(monkeypatch, tmp_path)
     online(monkeypatch)
     upstream = make_zip(tmp_path / "upstream" / "toy.zip")
     spec = make_spec(upstream.as_uri(), md5_url=(tmp_path / "upstream" / "gone.md5").as_uri())
-    downloads = _count_calls(monkeypatch, "download_file")
+    downloads = _count_calls(monkeypatch, dl.transfer, "download_file")
     with pytest.raises(DatasetUnavailableError, match=dl.ENV_ALLOW_UNVERIFIED):
         dl.fetch_dataset(spec, ["a.txt"], progress=False)
     assert not downloads and not (tmp_path / "home" / "toy.zip").exists()
@@ -755,7 +755,7 @@ def _member(name, data=b"x", **kw):
 @pytest.mark.parametrize("has_filter", [True, False])
 def test_tar_extraction_is_safe_with_and_without_tar_filters(monkeypatch, tmp_path, has_filter):
     """Bug: extractall(filter="data") needs Python >= 3.10.12/3.11.4; python_requires is 3.10."""
-    monkeypatch.setattr(dl, "_TAR_HAS_FILTER", has_filter)
+    monkeypatch.setattr(dl.archives, "_TAR_HAS_FILTER", has_filter)
     if not has_filter:
         monkeypatch.setattr(tarfile.TarFile, "extractall", _no_filter_extractall)
     good = _tar(tmp_path / "good.tar.gz", [_member("d/f.txt", b"hello"),
@@ -783,3 +783,52 @@ def _no_filter_extractall(self, path=".", members=None, *, numeric_owner=False, 
     if "filter" in kw:  # an old Python's signature
         raise TypeError("extractall() got an unexpected keyword argument 'filter'")
     return _real_extractall(self, path, members, numeric_owner=numeric_owner, filter="fully_trusted")
+
+
+# ----------------------------------------------------------------------------- one lookup cascade
+
+
+def _three_places(tmp_path: Path, name: str, filename: str) -> tuple[Path, Path, Path]:
+    """The same file in a local folder, a mirror and the cache, each with its own content."""
+    places = (tmp_path / "local", tmp_path / "mirror", tmp_path / "home")
+    for place in places:
+        (place / name).mkdir(parents=True)
+        (place / name / filename).write_bytes(place.name.encode())
+    return places
+
+
+def _fetch_archive(local):
+    return dl.fetch_dataset(make_spec("https://example.invalid/toy.zip"), ["a.txt"], local)
+
+
+def _fetch_files(local):
+    remote = dl.RemoteFile("a.txt", "https://example.invalid/a.txt")
+    return dl.fetch_files("toy", [remote], local)
+
+
+@pytest.mark.parametrize("fetch", [_fetch_archive, _fetch_files], ids=["fetch_dataset",
+                                                                        "fetch_files"])
+def test_lookup_order_local_path_beats_mirror_beats_cache(monkeypatch, tmp_path, fetch):
+    local, mirror, _home = _three_places(tmp_path, "toy", "a.txt")
+    resolved = _count_calls(monkeypatch, dl.lookup, "resolve")
+    monkeypatch.setenv(dl.ENV_DATA_MIRROR, str(mirror))
+    assert (fetch(local / "toy") / "a.txt").read_bytes() == b"local"
+    assert (fetch(None) / "a.txt").read_bytes() == b"mirror"
+    monkeypatch.delenv(dl.ENV_DATA_MIRROR)
+    assert (fetch(None) / "a.txt").read_bytes() == b"home"
+    assert (fetch(tmp_path / "empty") / "a.txt").read_bytes() == b"home"  # local misses: go on
+    assert len(resolved) == 4  # both functions go through the one cascade
+
+
+@pytest.mark.parametrize("fetch", [_fetch_archive, _fetch_files], ids=["fetch_dataset",
+                                                                        "fetch_files"])
+def test_lookup_offline_miss_lists_every_place_in_order(monkeypatch, tmp_path, fetch):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    monkeypatch.setenv(dl.ENV_DATA_MIRROR, str(mirror))
+    with pytest.raises(DatasetUnavailableError, match=dl.ENV_OFFLINE) as info:
+        fetch(tmp_path / "mine")
+    message = str(info.value)
+    places = [str(tmp_path / "mine"), f"{dl.ENV_DATA_MIRROR}={mirror}", f"cache {tmp_path / 'home'}"]
+    positions = [message.index(place) for place in places]
+    assert positions == sorted(positions)

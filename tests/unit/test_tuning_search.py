@@ -166,3 +166,33 @@ def test_resume_study_in_sqlite(data, tmp_path):
 
     loaded = load_result(url, "s")
     assert loaded.best_params == second.best_params and loaded.model == "bias"
+
+
+# ----------------------------------------------------------------------------- grouped settings
+
+
+def test_grouped_settings_give_the_same_study_as_flat_keywords(data):
+    from recutils.tuning import EvaluationSettings, RunSettings, SearchSettings
+
+    train, valid = data
+    flat = tune("bias", BIAS_SPACE, train, valid, metric="rmse", n_trials=5, sampler="random",
+                seed=7, progress=False).trials
+    grouped = tune("bias", BIAS_SPACE, train, valid, search=SearchSettings(sampler="random"),
+                   evaluation=EvaluationSettings(metric="rmse"),
+                   run=RunSettings(n_trials=5, seed=7, progress=False)).trials
+    cols = ["number", "value", "params_reg_user", "params_reg_item"]
+    pd.testing.assert_frame_equal(flat[cols], grouped[cols])
+
+
+def test_flat_keyword_overrides_its_group_and_unknown_keywords_are_named():
+    from recutils.tuning.settings import FLAT_KEYWORDS, RunSettings, group_settings
+
+    search, evaluation, run = group_settings(run=RunSettings(n_trials=9, seed=1), n_trials=3,
+                                             metric="rmse", pruner="none")
+    assert (run.n_trials, run.seed) == (3, 1)
+    assert evaluation.metric == "rmse" and search.pruner == "none"
+    assert len(FLAT_KEYWORDS) == 24 and FLAT_KEYWORDS["storage"] == "run"
+    with pytest.raises(ConfigError, match="n_trial"):
+        group_settings(n_trial=3)
+    with pytest.raises(ConfigError, match="RunSettings"):
+        group_settings(run={"n_trials": 3})

@@ -1,4 +1,8 @@
-"""Side-feature matrices for LightFM, and MovieLens 100k user/item feature frames.
+"""Side-feature matrices for LightFM.
+
+The MovieLens user/item feature frames (:func:`movielens_user_features`,
+:func:`movielens_item_features`, :data:`AGE_BUCKETS`) live in
+:mod:`recutils.datasets.movielens_features` and are still importable from here.
 
 A feature frame has one row per id (``col_user`` or ``col_item``) and any other
 columns:
@@ -19,27 +23,20 @@ default), so an id with many features is not scored on a larger scale.
 from __future__ import annotations
 
 import logging
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recutils.constants import (
-    DEFAULT_GENRE_COL,
-    DEFAULT_ITEM_COL,
-    DEFAULT_USER_COL,
-    DEFAULT_YEAR_COL,
+from recutils.datasets.movielens_features import (  # noqa: F401 (their old home)
+    AGE_BUCKETS,
+    movielens_item_features,
+    movielens_user_features,
 )
 from recutils.exceptions import DataError
 from recutils.utils.validation import check_columns
 
 logger = logging.getLogger(__name__)
-
-#: Age buckets of MovieLens 1M (lower bounds), used for ml-100k ages in years.
-AGE_BUCKETS: tuple[tuple[int, str], ...] = (
-    (0, "<18"), (18, "18-24"), (25, "25-34"), (35, "35-44"), (45, "45-49"), (50, "50-55"),
-    (56, "56+"),
-)
-
 
 def align_feature_frame(frame: pd.DataFrame, ids: pd.Index, col_id: str,
                         what: str) -> pd.DataFrame:
@@ -142,45 +139,6 @@ def build_feature_matrix(
     logger.debug("%s features: %d ids x %d features, %d non-zeros", what, n, len(names),
                  matrix.nnz)
     return sp.csr_matrix(matrix, dtype=np.float32), names
-
-
-def movielens_user_features(users: pd.DataFrame, col_user: str = DEFAULT_USER_COL) -> pd.DataFrame:
-    """``[col_user, age, gender, occupation]`` with ages in MovieLens 1M buckets.
-
-    Args:
-        users: :func:`recutils.datasets.movielens.load_user_df` output (ml-100k: age in
-            years; ml-1m ages are already bucket codes and are kept as categories).
-    """
-    check_columns(users, [col_user, "age", "gender", "occupation"], name="users")
-    age = users["age"].to_numpy()
-    bounds = np.array([b for b, _ in AGE_BUCKETS])
-    labels = np.array([name for _, name in AGE_BUCKETS], dtype=object)
-    bucket = labels[np.searchsorted(bounds, age, side="right") - 1]
-    return pd.DataFrame({col_user: users[col_user].to_numpy(),
-                         "age": pd.Series(bucket, dtype="str").to_numpy(),
-                         "gender": users["gender"].astype("str").to_numpy(),
-                         "occupation": users["occupation"].astype("str").to_numpy()})
-
-
-def movielens_item_features(items: pd.DataFrame, col_item: str = DEFAULT_ITEM_COL,
-                            genres_col: str = DEFAULT_GENRE_COL, year_col: str = DEFAULT_YEAR_COL,
-                            year_bucket: int = 10) -> pd.DataFrame:
-    """``[col_item, genres, year]``: ``'|'``-joined genres and the release year bucket.
-
-    Args:
-        items: :func:`recutils.datasets.movielens.load_item_df` output.
-        year_bucket: Width of the year buckets in years (``"1990s"`` for 10);
-            unknown years give ``"unknown"``.
-    """
-    check_columns(items, [col_item, genres_col, year_col], name="items")
-    if isinstance(year_bucket, bool) or not isinstance(year_bucket, int) or year_bucket < 1:
-        raise DataError(f"year_bucket must be a positive integer, got {year_bucket!r}.")
-    start = pd.array(items[year_col], dtype="Int64") // year_bucket * year_bucket
-    label = ["unknown" if pd.isna(s) else
-             (f"{s}s" if year_bucket == 10 else f"{s}-{s + year_bucket - 1}") for s in start]
-    return pd.DataFrame({col_item: items[col_item].to_numpy(),
-                         "genres": items[genres_col].fillna("").astype("str").to_numpy(),
-                         "year": pd.Series(label, dtype="str").to_numpy()})
 
 
 __all__ = [

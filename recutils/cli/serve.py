@@ -1,0 +1,60 @@
+"""``recutils serve``: the HTTP recommendation service (:mod:`recutils.serving.app`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from recutils.cli._args import positive_int
+
+NAME = "serve"
+HELP = "serve recommendations over HTTP from an artifact and/or a store"
+DESCRIPTION = (
+    "Start the recommendation service (FastAPI + uvicorn; the `serving` extra). "
+    "Give --artifact (a folder written by recutils.serving.save_artifact, scored "
+    "on the fly) and/or --store (sqlite:///recs.db or redis://host:port/0).")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``recutils serve``."""
+    parser.add_argument("--artifact", type=Path, default=None, help="artifact folder")
+    parser.add_argument("--store", default=None, help="store URL of precomputed recommendations")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--trust", action="store_true",
+                        help="allow artifacts with pickled files (trusted sources only)")
+    parser.add_argument("--max-k", type=positive_int, default=100, help="largest k (default 100)")
+    parser.add_argument("--max-batch", type=positive_int, default=1000,
+                        help="most users or pairs per POST (default 1000)")
+    parser.add_argument("--artifact-root", type=Path, default=None,
+                        help="enable POST /v1/admin/artifact for artifacts under this folder")
+    parser.add_argument("--admin-token", default=None,
+                        help="token the admin endpoint requires (header X-Admin-Token)")
+    parser.add_argument("--log-level", default="warning", help="uvicorn log level")
+
+
+def run_command(args: argparse.Namespace, out: TextIO) -> int:
+    """Run ``recutils serve`` until interrupted; return the exit status."""
+    from recutils.exceptions import RecUtilsError
+
+    if args.artifact is None and args.store is None:
+        print("error: give --artifact PATH and/or --store URL", file=sys.stderr)
+        return 2
+    try:
+        from recutils.serving.app import create_app
+        from recutils.utils.deps import require
+
+        uvicorn = require("uvicorn", "serving")
+        app = create_app(artifact=args.artifact, store=args.store, trust=args.trust,
+                         max_k=args.max_k, max_batch=args.max_batch,
+                         artifact_root=args.artifact_root, admin_token=args.admin_token)
+    except RecUtilsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"recutils serve: {app.state.service.mode} on http://{args.host}:{args.port} "
+          "(docs at /docs)", file=out, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+                access_log=False)
+    return 0
