@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from recutils.exceptions import ConfigError
+from recutils.models import persistence
 from recutils.models.persistence import (  # noqa: F401 - re-exported: the loader lives below
     ARTIFACT_FORMAT_VERSION,
     EXTRA_MODELS,
@@ -66,7 +67,6 @@ from recutils.models.persistence import (  # noqa: F401 - re-exported: the loade
     UntrustedArtifactError,
     check_relative_path,
     load_model,
-    load_saved,
     read_manifest,
     verify_artifact,
 )
@@ -291,7 +291,7 @@ def load_artifact(path: str | Path, trust: bool = False, verify: bool = True) ->
         MissingDependencyError: the model's library is not installed.
     """
     folder = Path(path)
-    model, manifest = load_saved(folder, trust=trust, verify=verify)
+    model, manifest = persistence.load_saved(folder, trust=trust, verify=verify)
     info = artifact_info(folder, manifest)
     logger.info("loaded artifact %s (%s, trained %s)", folder, info.model, info.trained_at)
     return LoadedArtifact(model=model, info=info)

@@ -181,3 +181,28 @@ def test_nested_params_merge_into_the_config():
     assert cfg.model_config.backbone.blocks[1].layer.params["hidden_units"] == [64, 256, 256, 1]
     with pytest.raises(ConfigError, match="out of range"):
         merge_config({"a": [1]}, {"a": {"3": 2}})
+
+
+def test_fit_never_stashes_the_frame_on_the_model(data):
+    """fit used to put the training frame in self.__dict__['_fit_frame'] for _fit to read."""
+    seen = {}
+
+    class Inspecting(DeepRankModel):
+        def _fit(self, train_data):
+            seen["dict"] = set(self.__dict__)
+            seen["frame_columns"] = list(train_data.frame.columns)
+            seen["rows"] = len(train_data.frame) == train_data.user_idx.size
+            super()._fit(train_data)
+
+        def _score_pairs(self, user_idx, item_idx, *, frame=None, **kwargs):
+            seen["scoring_columns"] = list(frame.columns)
+            seen["kwargs"] = dict(kwargs)
+            return super()._score_pairs(user_idx, item_idx, frame=frame, **kwargs)
+
+    model = Inspecting(config=CONFIG).fit(data.assign(unused=1))
+    assert "_fit_frame" not in seen["dict"] and "_fit_frame" not in model.__dict__
+    assert seen["frame_columns"] == ["userID", "itemID", "city", "genres", "price"]
+    assert seen["rows"]
+    model.predict(data.assign(unused=1).iloc[:10])
+    assert seen["scoring_columns"] == ["userID", "itemID", "city", "genres", "price"]
+    assert seen["kwargs"] == {}  # no hidden _frame keyword any more
