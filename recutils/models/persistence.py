@@ -191,8 +191,14 @@ def _parse_version(text: Any) -> tuple[int, int, int] | None:
     return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
 
 
-def _is_version(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+def _check_format_version(value: Any, newest: int, what: str, folder: Path) -> None:
+    """``value`` is a format version (int >= 1) no newer than ``newest``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ArtifactVersionError(f"{folder}: unknown {what} format version {value!r}.")
+    if value > newest:
+        raise ArtifactVersionError(
+            f"{folder}: {what} format version {value} is newer than this recutils reads "
+            f"(<= {newest}); upgrade recutils to load it.")
 
 
 def check_versions(manifest: Mapping[str, Any], folder: Path, *,
@@ -206,13 +212,7 @@ def check_versions(manifest: Mapping[str, Any], folder: Path, *,
     """
     from recutils import __version__
 
-    model_version = manifest.get("format_version")
-    if not _is_version(model_version):
-        raise ArtifactVersionError(f"{folder}: unknown model format version {model_version!r}.")
-    if model_version > FORMAT_VERSION:
-        raise ArtifactVersionError(
-            f"{folder}: model format version {model_version} is newer than this recutils "
-            f"reads (<= {FORMAT_VERSION}); upgrade recutils to load it.")
+    _check_format_version(manifest.get("format_version"), FORMAT_VERSION, "model", folder)
     section = manifest.get("artifact")
     if section is None and not require_artifact:
         return None
@@ -220,13 +220,8 @@ def check_versions(manifest: Mapping[str, Any], folder: Path, *,
         raise ArtifactError(
             f"{folder} is a saved model but not an artifact (no checksums): write it with "
             "recutils.serving.save_artifact, or load it with its class's load() if you trust it.")
-    version = section.get("format_version")
-    if not _is_version(version):
-        raise ArtifactVersionError(f"{folder}: unknown artifact format version {version!r}.")
-    if version > ARTIFACT_FORMAT_VERSION:
-        raise ArtifactVersionError(
-            f"{folder}: artifact format version {version} is newer than this recutils reads "
-            f"(<= {ARTIFACT_FORMAT_VERSION}); upgrade recutils to load it.")
+    _check_format_version(section.get("format_version"), ARTIFACT_FORMAT_VERSION, "artifact",
+                          folder)
     written = _parse_version(section.get("recutils_version"))
     if written is None:
         raise ArtifactVersionError(
