@@ -29,9 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-batch", type=positive_int, default=1000,
                         help="most users or pairs per POST (default 1000)")
     parser.add_argument("--artifact-root", type=Path, default=None,
-                        help="enable POST /v1/admin/artifact for artifacts under this folder")
+                        help="enable POST /v1/admin/artifact for artifacts under this folder "
+                             "(needs an admin token as well)")
+    parser.add_argument("--admin-token-file", type=Path, default=None,
+                        help="file whose first line is the admin token (header X-Admin-Token); "
+                             "default: $RECUTILS_ADMIN_TOKEN. Without a token the admin "
+                             "routes are off")
     parser.add_argument("--admin-token", default=None,
-                        help="token the admin endpoint requires (header X-Admin-Token)")
+                        help="the admin token itself (visible in `ps`: prefer "
+                             "--admin-token-file or $RECUTILS_ADMIN_TOKEN)")
     parser.add_argument("--log-level", default="warning", help="uvicorn log level")
 
 
@@ -44,15 +50,20 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         return 2
     try:
         from recutils.serving.app import create_app
+        from recutils.serving.service import resolve_admin_token
         from recutils.utils.deps import require
 
         uvicorn = require("uvicorn", "serving")
+        token = resolve_admin_token(args.admin_token, args.admin_token_file)
         app = create_app(artifact=args.artifact, store=args.store, trust=args.trust,
                          max_k=args.max_k, max_batch=args.max_batch,
-                         artifact_root=args.artifact_root, admin_token=args.admin_token)
+                         artifact_root=args.artifact_root, admin_token=token)
     except RecUtilsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    if args.artifact_root is not None and token is None:
+        print("note: admin routes are off: --artifact-root needs an admin token "
+              "($RECUTILS_ADMIN_TOKEN or --admin-token-file).", file=sys.stderr)
     print(f"recutils serve: {app.state.service.mode} on http://{args.host}:{args.port} "
           "(docs at /docs)", file=out, flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,

@@ -1,5 +1,10 @@
 """``BaseRecommender``: id mapping, validation, remove-seen, top-k and save/load, once.
 
+The saved-folder format and the one loader live in :mod:`recutils.models.persistence`,
+top-k selection in :mod:`recutils.models.topk`; their public names
+(``FORMAT_VERSION``, ``MANIFEST``, ``ARRAYS``, ``check_top_k``, ``top_k_per_row``)
+are importable from here too.
+
 A model derives from :class:`BaseRecommender` and supplies only:
 
 * ``name`` (registry name) and ``config_class`` (a :class:`~recutils.config.BaseConfig`
@@ -9,12 +14,14 @@ A model derives from :class:`BaseRecommender` and supplies only:
   ``data.rating``, ``data.timestamp``) and set fitted attributes ending in ``_``;
 * ``_score_users(user_idx, **kw) -> ndarray[len(user_idx), n_items]`` (float64);
   higher is better, ``-inf``/``NaN`` mean "never recommend";
-* optionally ``_score_pairs(user_idx, item_idx, **kw)`` (default: gathers from
-  ``_score_users`` over blocks of distinct users) and
+* optionally ``_score_pairs(user_idx, item_idx, frame=None, **kw)`` (default:
+  gathers from ``_score_users`` over blocks of distinct users; ``frame`` holds the
+  scoring rows when the model declares side columns) and
   ``_unknown_user_scores(**kw)`` (a score row over items used for users not seen
   in training; default ``None``: such users are skipped with one ``DataWarning``);
 * ``_state() -> (arrays, meta)`` and ``_set_state(arrays, meta)`` for save/load
-  (numeric arrays only, JSON-able meta);
+  (numeric arrays only, JSON-able meta); a model with files of its own extends
+  ``save`` and ``_from_saved(folder, manifest)``;
 * ``contract_case()`` for the contract suite (small parameters and a known answer).
 
 Class attributes that tune the shared policies:
@@ -26,7 +33,14 @@ Class attributes that tune the shared policies:
 * ``needs_rating`` / ``needs_timestamp`` (``needs_timestamp`` may be overridden
   by a property depending on the config): the columns ``fit`` requires. Without a
   rating column (``col_rating=None``) ratings are ones. NaN ratings always raise
-  :class:`DataError`.
+  :class:`DataError`. A model deciding from its config overrides ``_needs_rating()``
+  (never assigns ``needs_rating`` on an instance).
+
+Side data reaches a model through the contract only: ``_side_columns()`` names the
+columns (besides the ids) it reads; ``fit`` hands them over as ``TrainData.frame``
+and ``predict`` as ``_score_pairs(..., frame=...)``. Per-id side frames given to a
+model's ``fit`` (LightFM's ``user_features`` / ``item_features``) go through
+``_fit_frames`` into ``TrainData.user_features`` / ``TrainData.item_features``.
 
 Ranking rules (every model): items are ordered by score descending, ties broken
 by item index ascending, i.e. by the order of the sorted training item ids (ids
@@ -38,13 +52,12 @@ get fewer than ``top_k`` rows. Ranks run 1..k.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -63,21 +76,27 @@ from recutils.constants import (
     DEFAULT_USER_COL,
 )
 from recutils.exceptions import ConfigError, DataError, DataWarning, NotFittedError
+from recutils.models import persistence
+from recutils.models.persistence import (  # noqa: F401 - public names of this module before the split
+    ARRAYS,
+    FORMAT_VERSION,
+    MANIFEST,
+    _ids_from_array,
+    _ids_to_array,
+    _json_default,
+)
+from recutils.models.topk import check_top_k, ranking_frame, top_k_per_row
 from recutils.utils.validation import check_columns
 
 logger = logging.getLogger(__name__)
 
-#: Version of the on-disk format written by :meth:`BaseRecommender.save`.
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-ARRAYS = "arrays.npz"
 _DUPLICATE_POLICIES = ("error", "sum", "first", "last", "keep")
 _DEFAULT_BLOCK_BYTES = 32 * 2**20
 
 
 @dataclass
 class TrainData:
-    """Integer-coded training data handed to ``_fit``.
+    """Integer-coded training data handed to ``_fit``: the only way data reaches a model.
 
     Attributes:
         user_idx, item_idx: int64 codes (rows/columns of the user-item matrix).
@@ -85,6 +104,12 @@ class TrainData:
         timestamp: float64 seconds (datetimes converted), or ``None`` when the model
             does not use timestamps.
         n_users, n_items: Sizes of the id spaces.
+        frame: The training rows, aligned with ``user_idx`` (same length and order),
+            restricted to the id columns and the side columns the model declares
+            (:meth:`BaseRecommender._side_columns`) that the training frame has;
+            ``None`` when the model declares none.
+        user_features, item_features: Frames of per-user / per-item side data given to
+            ``fit`` (one row per id), or ``None``.
     """
 
     user_idx: np.ndarray
@@ -93,6 +118,9 @@ class TrainData:
     timestamp: np.ndarray | None
     n_users: int
     n_items: int
+    frame: pd.DataFrame | None = None
+    user_features: pd.DataFrame | None = None
+    item_features: pd.DataFrame | None = None
 
 
 @dataclass
@@ -167,90 +195,6 @@ def _to_user_list(users: Any, col_user: str) -> pd.Index:
             f"got {type(users).__name__}."
         )
     return pd.Index(pd.unique(values))
-
-
-def check_top_k(top_k: Any) -> int:
-    """``top_k`` as an int >= 1, else :class:`ConfigError`."""
-    if isinstance(top_k, (bool, np.bool_)) or not isinstance(top_k, (int, np.integer)):
-        raise ConfigError(f"top_k must be a positive integer, got {top_k!r}.")
-    if top_k <= 0:
-        raise ConfigError(f"top_k must be a positive integer, got {top_k!r}.")
-    return int(top_k)
-
-
-def top_k_per_row(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` column indices and values of each row, best first.
-
-    Order: value descending, ties by column index ascending (deterministic).
-    ``NaN`` counts as ``-inf``. Uses :func:`numpy.argpartition` (O(n_items) per
-    row) and sorts only the ``k`` survivors. ``scores`` may be modified in place
-    (NaN replaced).
-
-    Returns:
-        ``(idx, val)`` of shape ``(n_rows, min(k, n_cols))``; rows with fewer than
-        ``k`` finite scores end with ``-inf`` entries for the caller to drop.
-    """
-    n, m = scores.shape
-    k = min(int(k), m)
-    if n == 0 or k == 0:
-        return np.empty((n, 0), dtype=np.int64), np.empty((n, 0), dtype=scores.dtype)
-    nan = np.isnan(scores)
-    if nan.any():
-        scores[nan] = -np.inf
-    if k < m:
-        idx = np.argpartition(scores, m - k, axis=1)[:, m - k:]
-        val = np.take_along_axis(scores, idx, axis=1)
-        kth = val.min(axis=1)
-        # rows where the k-th value is tied with items left out: choose the
-        # lowest indices among the ties, so the result does not depend on argpartition
-        n_eq_in = (val == kth[:, None]).sum(axis=1)
-        n_eq_all = (scores == kth[:, None]).sum(axis=1)
-        amb = np.flatnonzero(n_eq_all > n_eq_in)
-        if amb.size:
-            sub = scores[amb]
-            kk = kth[amb][:, None]
-            greater = sub > kk
-            equal = sub == kk
-            need = k - greater.sum(axis=1)
-            take = greater | (equal & (np.cumsum(equal, axis=1) <= need[:, None]))
-            rows, cols = np.nonzero(take)
-            idx[amb] = cols.reshape(amb.size, k)
-            val[amb] = sub[rows, cols].reshape(amb.size, k)
-    else:
-        idx = np.broadcast_to(np.arange(m, dtype=np.int64), (n, m)).copy()
-        val = scores.copy()
-    order = np.argsort(idx, axis=1)
-    idx = np.take_along_axis(idx, order, axis=1)
-    val = np.take_along_axis(val, order, axis=1)
-    order = np.argsort(-val, axis=1, kind="stable")
-    return np.take_along_axis(idx, order, axis=1).astype(np.int64), np.take_along_axis(
-        val, order, axis=1
-    )
-
-
-def _ids_to_array(index: pd.Index, what: str) -> tuple[np.ndarray, str]:
-    """Ids as a pickle-free numpy array plus the dtype to restore."""
-    dtype = str(index.dtype)
-    if pd.api.types.is_numeric_dtype(index.dtype) and not pd.api.types.is_bool_dtype(index.dtype):
-        return index.to_numpy(), dtype
-    values = index.to_numpy(dtype=object)
-    if all(isinstance(v, str) for v in values):
-        return np.asarray(values, dtype=str) if len(values) else np.array([], dtype="<U1"), dtype
-    raise DataError(
-        f"{what} ids of dtype {dtype} cannot be saved without pickle; "
-        "use numeric or string ids."
-    )
-
-
-def _ids_from_array(values: np.ndarray, dtype: str) -> pd.Index:
-    if values.dtype.kind == "U":
-        index = pd.Index(values.astype(object))
-    else:
-        index = pd.Index(values)
-    try:
-        return index.astype(dtype)
-    except (TypeError, ValueError):
-        return index
 
 
 class BaseRecommender:
@@ -334,6 +278,32 @@ class BaseRecommender:
         """Whether ``fit`` needs ``col_timestamp`` (override per config)."""
         return False
 
+    def _needs_rating(self) -> bool:
+        """Whether ``fit`` reads ``col_rating`` (default: the ``needs_rating`` attribute).
+
+        Override to decide from the config; never assign ``needs_rating`` on an instance.
+        """
+        return bool(self.needs_rating)
+
+    def _side_columns(self) -> list[str]:
+        """Columns other than the ids that the model reads from its frames (default none).
+
+        A model that declares side columns (features, histories, text) gets the
+        training rows with them as :attr:`TrainData.frame` and the scoring rows as
+        ``_score_pairs(..., frame=...)`` in :meth:`predict`; columns a frame lacks
+        are left out (the model reports what it misses).
+        """
+        return []
+
+    def _side_frame(self, df: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFrame | None:
+        """``df`` (or its ``rows``) restricted to the ids and the declared side columns."""
+        side = self._side_columns()
+        if not side:
+            return None
+        columns = list(dict.fromkeys(c for c in [self.col_user, self.col_item, *side]
+                                     if c in df.columns))
+        return df[columns] if rows is None else df.iloc[rows][columns]
+
     @property
     def n_users_(self) -> int:
         """Number of training users."""
@@ -377,7 +347,8 @@ class BaseRecommender:
 
     # ---------------------------------------------------------------------- fit
     def _train_data(self, df: pd.DataFrame) -> TrainData:
-        use_rating = self.needs_rating and self.col_rating is not None
+        """Validate and code ``df`` once into :class:`TrainData` (sets the id maps)."""
+        use_rating = self._needs_rating() and self.col_rating is not None
         columns = [self.col_user, self.col_item]
         if use_rating:
             columns.append(self.col_rating)
@@ -406,18 +377,20 @@ class BaseRecommender:
         self.user_ids_ = user_ids
         self.item_ids_ = item_ids
         data = TrainData(u_idx, i_idx, rating, timestamp, len(user_ids), len(item_ids))
-        return self._apply_duplicate_policy(data)
+        data, rows = self._apply_duplicate_policy(data)
+        return replace(data, frame=self._side_frame(df, rows))
 
-    def _apply_duplicate_policy(self, data: TrainData) -> TrainData:
+    def _apply_duplicate_policy(self, data: TrainData) -> tuple[TrainData, np.ndarray | None]:
+        """``data`` with repeated pairs combined, and the input rows kept (``None``: all)."""
         policy = self.duplicates
         if policy not in _DUPLICATE_POLICIES:
             raise ConfigError(f"duplicates={policy!r}; allowed: {list(_DUPLICATE_POLICIES)}.")
         if policy == "keep":
-            return data
+            return data, None
         keys = data.user_idx * data.n_items + data.item_idx
         uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         if uniq.size == keys.size:
-            return data
+            return data, None
         n_dup = keys.size - uniq.size
         if policy == "error":
             raise DataError(
@@ -440,8 +413,8 @@ class BaseRecommender:
                 keep = first
             rating = data.rating[keep]
             ts = None if data.timestamp is None else data.timestamp[keep]
-        return TrainData(data.user_idx[keep], data.item_idx[keep], rating, ts,
-                         data.n_users, data.n_items)
+        return replace(data, user_idx=data.user_idx[keep], item_idx=data.item_idx[keep],
+                       rating=rating, timestamp=ts), keep
 
     def fit(self, df: pd.DataFrame) -> BaseRecommender:
         """Fit the model on a long interactions frame (never modified); return ``self``.
@@ -451,9 +424,20 @@ class BaseRecommender:
             DataError: empty frame, NaN ratings or ids, duplicates under
                 ``duplicates="error"``.
         """
+        return self._fit_frames(df)
+
+    def _fit_frames(self, df: pd.DataFrame, *, user_features: pd.DataFrame | None = None,
+                    item_features: pd.DataFrame | None = None) -> BaseRecommender:
+        """The fit machinery: clear fitted state, code the data once, ``seen_``, ``_fit``.
+
+        A model whose ``fit`` takes side frames passes them here; they reach ``_fit``
+        as :attr:`TrainData.user_features` / :attr:`TrainData.item_features`.
+        """
         for attr in [a for a in self.__dict__ if a.endswith("_") and not a.startswith("_")]:
             del self.__dict__[attr]
         data = self._train_data(df)
+        data = self._with_side_frames(replace(data, user_features=user_features,
+                                              item_features=item_features))
         self.seen_ = sp.csr_matrix(
             (np.ones(data.user_idx.size, dtype=np.int8), (data.user_idx, data.item_idx)),
             shape=(data.n_users, data.n_items),
@@ -465,6 +449,14 @@ class BaseRecommender:
         self._fit(data)
         return self
 
+    def _with_side_frames(self, data: TrainData) -> TrainData:
+        """Training data once the per-id side frames are attached (default: as is).
+
+        A model may add the ids that only its side frames hold (LightFM's cold start)
+        by extending ``user_ids_`` / ``item_ids_`` and returning recoded data.
+        """
+        return data
+
     def _fit(self, data: TrainData) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -472,8 +464,14 @@ class BaseRecommender:
     def _score_users(self, user_idx: np.ndarray, **kwargs: Any) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
-    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
-        """Scores of (user, item) pairs; default: rows of ``_score_users`` by user blocks."""
+    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, *,
+                     frame: pd.DataFrame | None = None, **kwargs: Any) -> np.ndarray:
+        """Scores of (user, item) pairs; default: rows of ``_score_users`` by user blocks.
+
+        ``frame``: the scoring rows of the pairs (aligned with ``user_idx``) with the ids
+        and the declared side columns (:meth:`_side_columns`), ``None`` when the model
+        declares none; the default ignores it.
+        """
         out = np.empty(user_idx.size, dtype=np.float64)
         if user_idx.size == 0:
             return out
@@ -506,8 +504,9 @@ class BaseRecommender:
         known = (u >= 0) & (i >= 0)
         pred = np.full(len(df), np.nan, dtype=np.float64)
         if known.any():
-            pred[known] = self._score_pairs(u[known].astype(np.int64),
-                                            i[known].astype(np.int64), **kwargs)
+            rows = np.flatnonzero(known)
+            pred[known] = self._score_pairs(u[rows].astype(np.int64), i[rows].astype(np.int64),
+                                            frame=self._side_frame(df, rows), **kwargs)
         n_unknown = int((~known).sum())
         if n_unknown:
             warnings.warn(
@@ -599,33 +598,10 @@ class BaseRecommender:
                        parts_idx: list[np.ndarray], parts_val: list[np.ndarray],
                        user_col: bool = True) -> pd.DataFrame:
         """Long ranking frame from per-user (position, item index, score) blocks."""
-        if parts_pos:
-            width = max(p.shape[1] for p in parts_pos)
-        else:
-            width = 0
-        pos = np.concatenate([p.ravel() for p in parts_pos]) if parts_pos else np.empty(0, int)
-        idx = np.concatenate([p.ravel() for p in parts_idx]) if parts_idx else np.empty(0, int)
-        val = np.concatenate([p.ravel() for p in parts_val]) if parts_val else np.empty(0)
-        rank = np.tile(np.arange(1, width + 1, dtype=np.int64), pos.size // max(width, 1))
-        keep = np.isfinite(val)
-        pos, idx, val, rank = pos[keep], idx[keep], val[keep], rank[keep]
-        order = np.lexsort((rank, pos))
-        pos, idx, val, rank = pos[order], idx[order], val[order], rank[order]
-        out: dict[str, Any] = {}
-        if user_col:
-            out[self.col_user] = requested.take(pos)
-        out[self.col_item] = self.item_ids_.take(idx)
-        out[self.col_prediction] = val.astype(np.float64)
-        out[self.col_rank] = rank.astype(np.int64)
-        frame = pd.DataFrame({k: (v.to_numpy() if isinstance(v, pd.Index) else v)
-                              for k, v in out.items()})
-        for col, index in ((self.col_user, requested), (self.col_item, self.item_ids_)):
-            if col in frame and frame[col].dtype != index.dtype:
-                try:
-                    frame[col] = frame[col].astype(index.dtype)
-                except (TypeError, ValueError):
-                    pass
-        return frame
+        return ranking_frame(requested, self.item_ids_, parts_pos, parts_idx, parts_val,
+                             col_user=self.col_user if user_col else None,
+                             col_item=self.col_item, col_prediction=self.col_prediction,
+                             col_rank=self.col_rank)
 
     # ---------------------------------------------------------------- save/load
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -645,24 +621,13 @@ class BaseRecommender:
         Returns:
             The folder.
         """
-        from recutils import __version__
-
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        manifest: dict[str, Any] = {
-            "format": "recutils-model",
-            "format_version": FORMAT_VERSION,
-            "recutils_version": __version__,
-            "model": self.name,
-            "class": f"{type(self).__module__}:{type(self).__qualname__}",
-            "columns": {
-                "col_user": self.col_user, "col_item": self.col_item,
-                "col_rating": self.col_rating, "col_timestamp": self.col_timestamp,
-                "col_prediction": self.col_prediction,
-            },
-            "config": self.config.to_dict(),
-            "fitted": self.is_fitted,
-        }
+        manifest = persistence.model_manifest(self, {
+            "col_user": self.col_user, "col_item": self.col_item,
+            "col_rating": self.col_rating, "col_timestamp": self.col_timestamp,
+            "col_prediction": self.col_prediction,
+        })
         arrays: dict[str, np.ndarray] = {}
         if self.is_fitted:
             uid, udt = _ids_to_array(self.user_ids_, "user")
@@ -677,8 +642,7 @@ class BaseRecommender:
             manifest["ids"] = {"user_dtype": udt, "item_dtype": idt}
             manifest["state"] = meta
             manifest["arrays"] = sorted(arrays)
-        with open(folder / MANIFEST, "w", encoding="utf-8") as fh:
-            json.dump(manifest, fh, indent=2, sort_keys=True, default=_json_default)
+        persistence.write_manifest(folder, manifest)
         if arrays:
             np.savez(folder / ARRAYS, **arrays)
         logger.info("saved %s to %s", type(self).__name__, folder)
@@ -686,49 +650,43 @@ class BaseRecommender:
 
     @classmethod
     def read_manifest(cls, path: str | Path) -> dict[str, Any]:
-        """The manifest of a saved model, checked for format and version."""
-        file = Path(path) / MANIFEST
-        if not file.is_file():
-            raise ConfigError(f"{str(path)!r} is not a saved recutils model (no {MANIFEST}).")
-        manifest = json.loads(file.read_text(encoding="utf-8"))
-        if manifest.get("format") != "recutils-model":
-            raise ConfigError(f"{file} is not a recutils model manifest.")
-        version = manifest.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise ConfigError(
-                f"{file} has format version {version!r}; this recutils reads versions "
-                f"<= {FORMAT_VERSION}. Upgrade recutils to load it."
-            )
+        """The manifest of a saved model, checked for format and version.
+
+        Raises:
+            ConfigError: not a model folder or a newer format version (an
+                :class:`~recutils.models.persistence.ArtifactError`).
+        """
+        manifest = persistence.read_manifest(path)
+        persistence.check_versions(manifest, Path(path), require_artifact=False)
         return manifest
 
     @classmethod
     def load(cls, path: str | Path) -> BaseRecommender:
-        """Rebuild a model written by :meth:`save`.
+        """Rebuild a model written by :meth:`save` (or an artifact of it).
 
         Called on :class:`BaseRecommender` itself, the class is found in the
         registry by the manifest's model name; called on a model class, the
-        manifest must be for that model.
+        manifest must be for that model. An artifact's checksums are verified.
+        Runs :func:`recutils.models.persistence.load_saved`, the one loader.
 
         Raises:
             ConfigError: not a model folder, a newer format version, or a manifest
                 for another model.
         """
-        manifest = cls.read_manifest(path)
-        name = manifest.get("model")
-        target: type[BaseRecommender] = cls
-        if cls is BaseRecommender:
-            from recutils.models.registry import get_model_class
+        model, _ = persistence.load_saved(path, trust=True, require_artifact=False,
+                                          cls=None if cls is BaseRecommender else cls)
+        return model
 
-            target = get_model_class(name)
-        elif name != cls.name:
-            raise ConfigError(
-                f"{path} holds a {name!r} model, not a {cls.name!r} ({cls.__name__}) model."
-            )
-        model = target(config=target.config_class.from_dict(manifest["config"]),
-                       **manifest["columns"])
+    @classmethod
+    def _from_saved(cls, folder: Path, manifest: Mapping[str, Any]) -> BaseRecommender:
+        """Rebuild from a checked folder and its manifest (the loader's last step).
+
+        A model with files of its own overrides this, calls ``super()._from_saved`` and
+        reads them; :meth:`_set_state` receives the arrays and the ``state`` metadata.
+        """
+        model = cls(config=cls.config_class.from_dict(manifest["config"]), **manifest["columns"])
         if manifest.get("fitted"):
-            with np.load(Path(path) / ARRAYS, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
+            arrays = persistence.read_arrays(folder)
             ids = manifest["ids"]
             model.user_ids_ = _ids_from_array(arrays.pop("user_ids"), ids["user_dtype"])
             model.item_ids_ = _ids_from_array(arrays.pop("item_ids"), ids["item_dtype"])
@@ -747,19 +705,13 @@ class BaseRecommender:
         return ContractCase()
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
 __all__ = [
+    "ARRAYS",
     "BaseRecommender",
     "ContractCase",
     "FORMAT_VERSION",
     "KnownAnswer",
+    "MANIFEST",
     "TrainData",
     "check_top_k",
     "top_k_per_row",

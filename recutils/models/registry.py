@@ -112,10 +112,18 @@ def create_model(name: str, **params: Any) -> BaseRecommender:
 
 
 def load_model(path: str | Path) -> BaseRecommender:
-    """Load any saved model; its class is found from the manifest's model name."""
-    from recutils.models.base import BaseRecommender
+    """Load any saved model; its class is found from the manifest's model name.
 
-    return BaseRecommender.load(path)
+    A plain saved folder loads as written; an artifact's checksums are verified.
+    Runs :func:`recutils.models.persistence.load_saved`, the one loader.
+
+    Raises:
+        ConfigError: not a model folder, a newer format version or an unknown model.
+    """
+    from recutils.models import persistence
+
+    model, _ = persistence.load_saved(path, trust=True, require_artifact=False)
+    return model
 
 
 __all__ = [

@@ -15,22 +15,27 @@ library's own files) with one more section in ``manifest.json``::
       "manifest_sha256": "..."          # the rest of manifest.json, canonical JSON
     }
 
-The section lives in the serving layer, not in :meth:`BaseRecommender.save`, because
-some models write files *after* the base manifest (SparkALS adds Spark's model
+The section is written here, in the serving layer, not in :meth:`BaseRecommender.save`,
+because some models write files *after* the base manifest (SparkALS adds Spark's model
 folder) and LightGBMCTR has its own ``save``: checksums taken once the model's own
 ``save`` has returned cover every file of every model, and the base format (shared by
 every model and its tests) stays as it is.
 
 :func:`save_artifact` writes into a temporary sibling folder and renames it into place,
 so a reader (a service hot-swapping artifacts) never sees a half-written artifact.
-:func:`load_model` checks, in this order: the manifest parses and is a recutils model;
-the format versions and the recutils version are not newer than this recutils; the
-artifact holds no pickled file unless ``trust=True``; every file path is a plain path
-inside the folder (no ``..``, no absolute path, no link); every file's size and SHA-256
-and the manifest's own digest match; no unlisted file was added. Only then is the
-model class looked up -- by the manifest's model name in the explicit registry, never
-by an importable path written in the manifest -- and its ``load`` called, which reads
-arrays with ``allow_pickle=False``.
+
+Reading and verifying live one layer down, in :mod:`recutils.models.persistence`
+(the one loader of saved model folders, also behind ``BaseRecommender.load`` and
+:func:`recutils.models.load_model`): :func:`load_model`, :func:`verify_artifact`,
+:func:`read_manifest`, :func:`check_relative_path` and the error classes are re-exported
+from there. :func:`load_model` checks, in this order: the manifest parses and is a
+recutils model; the format versions and the recutils version are not newer than this
+recutils; the artifact holds no pickled file unless ``trust=True``; every file path is a
+plain path inside the folder (no ``..``, no absolute path, no link); every file's size
+and SHA-256 and the manifest's own digest match; no unlisted file was added. Only then is
+the model class looked up -- by the manifest's model name in the explicit registry, never
+by an importable path written in the manifest -- and rebuilt, reading arrays with
+``allow_pickle=False``.
 """
 
 from __future__ import annotations
@@ -40,46 +45,37 @@ import json
 import logging
 import math
 import os
-import re
 import shutil
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from recutils.exceptions import ConfigError, MissingDependencyError, RecUtilsError
+from recutils.exceptions import ConfigError
+from recutils.models import persistence
+from recutils.models.persistence import (  # noqa: F401 - re-exported: the loader lives below
+    ARTIFACT_FORMAT_VERSION,
+    EXTRA_MODELS,
+    MANIFEST,
+    MAX_MANIFEST_BYTES,
+    PICKLE_SUFFIXES,
+    ArtifactError,
+    ArtifactIntegrityError,
+    ArtifactVersionError,
+    UntrustedArtifactError,
+    check_relative_path,
+    load_model,
+    read_manifest,
+    verify_artifact,
+)
+from recutils.models.persistence import canonical_digest as _canonical_digest
+from recutils.models.persistence import is_pickled as _is_pickled
+from recutils.models.persistence import list_files as _list_files
+from recutils.models.persistence import sha256_file as _sha256_file
 
 logger = logging.getLogger(__name__)
-
-#: Version of the ``artifact`` section written by :func:`save_artifact`.
-ARTIFACT_FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-#: Files with these suffixes are treated as pickles (need ``trust=True``).
-PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".ckpt", ".dill", ".cloudpickle")
-#: Largest manifest read (bytes): a hostile artifact cannot exhaust memory through it.
-MAX_MANIFEST_BYTES = 16 * 2**20
-#: Models that save/load like registered ones but are not in the registry (explicit table).
-EXTRA_MODELS: dict[str, str] = {"lightgbm_ctr": "recutils.models.lightgbm:LightGBMCTR"}
-
-_VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
-
-
-class ArtifactError(RecUtilsError, ValueError):
-    """An artifact cannot be written or loaded (not an artifact, unknown model, ...)."""
-
-
-class ArtifactVersionError(ArtifactError):
-    """An artifact was written by a newer (or an unknown) format or recutils version."""
-
-
-class ArtifactIntegrityError(ArtifactError):
-    """An artifact's files do not match its recorded checksums (tampered or truncated)."""
-
-
-class UntrustedArtifactError(ArtifactError):
-    """An artifact holds pickled files and ``trust=True`` was not given."""
 
 
 @dataclass(frozen=True)
@@ -125,48 +121,6 @@ def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _canonical_digest(manifest: Mapping[str, Any]) -> str:
-    body = {k: v for k, v in manifest.items() if k != "artifact"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False, default=str)
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
-
-
-def _parse_version(text: Any) -> tuple[int, int, int] | None:
-    if not isinstance(text, str):
-        return None
-    match = _VERSION_RE.match(text)
-    if match is None:
-        return None
-    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
-
-
-def check_relative_path(name: Any, *, what: str = "file") -> PurePosixPath:
-    """``name`` as a safe relative POSIX path, else :class:`ArtifactError`.
-
-    Rejects non-strings, empty names, NUL bytes, backslashes, absolute paths, drive
-    letters and any ``..`` or ``.`` component: a path read from a manifest or a request
-    can never point outside the folder it is joined to.
-    """
-    if not isinstance(name, str) or not name or len(name) > 1024:
-        raise ArtifactError(f"{what} path {name!r} is not a non-empty string of <= 1024 chars.")
-    if "\x00" in name or "\\" in name or ":" in name:
-        raise ArtifactError(f"{what} path {name!r} contains a forbidden character (NUL, '\\', ':').")
-    pure = PurePosixPath(name)
-    if pure.is_absolute() or any(part in ("..", ".", "") for part in name.split("/")):
-        raise ArtifactError(
-            f"{what} path {name!r} must be relative and must not contain '..' or '.' parts.")
-    return pure
-
-
 def resolve_under(root: str | Path, name: str) -> Path:
     """``root / name`` for an untrusted ``name``, guaranteed to stay under ``root``.
 
@@ -180,30 +134,6 @@ def resolve_under(root: str | Path, name: str) -> Path:
     if target != base and base not in target.parents:
         raise ArtifactError(f"artifact path {name!r} resolves outside {str(base)!r}.")
     return target
-
-
-def _list_files(folder: Path) -> dict[str, Path]:
-    """Every file under ``folder`` but the manifest, by POSIX relative path; links rejected."""
-    files: dict[str, Path] = {}
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        here = Path(dirpath)
-        for name in list(dirnames) + filenames:
-            path = here / name
-            if path.is_symlink():
-                raise ArtifactIntegrityError(
-                    f"{path} is a symbolic link; artifacts hold plain files only.")
-        for name in filenames:
-            path = here / name
-            rel = path.relative_to(folder).as_posix()
-            if rel == MANIFEST:
-                continue
-            files[rel] = path
-    return files
-
-
-def _is_pickled(rel: str, declared: tuple[str, ...]) -> bool:
-    pure = PurePosixPath(rel)
-    return rel.lower().endswith(PICKLE_SUFFIXES) or any(pure.match(p) for p in declared)
 
 
 def _clean_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float | None]:
@@ -314,121 +244,6 @@ def save_artifact(
 
 
 # ------------------------------------------------------------------ load
-def read_manifest(path: str | Path) -> dict[str, Any]:
-    """The parsed ``manifest.json`` of an artifact folder (no integrity check).
-
-    Raises:
-        ArtifactError: no folder, no manifest, an oversized or malformed manifest, or
-            not a recutils model manifest.
-    """
-    folder = Path(path)
-    if not folder.is_dir():
-        raise ArtifactError(f"{str(path)!r} is not an artifact folder (no such directory).")
-    file = folder / MANIFEST
-    if file.is_symlink() or not file.is_file():
-        raise ArtifactError(f"{str(path)!r} is not an artifact (no plain {MANIFEST}).")
-    if file.stat().st_size > MAX_MANIFEST_BYTES:
-        raise ArtifactError(f"{file} is larger than {MAX_MANIFEST_BYTES} bytes.")
-    try:
-        manifest = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ArtifactIntegrityError(f"{file} is not valid JSON: {err}") from err
-    if not isinstance(manifest, dict) or manifest.get("format") != "recutils-model":
-        raise ArtifactError(f"{file} is not a recutils model manifest.")
-    return manifest
-
-
-def _check_versions(manifest: Mapping[str, Any], folder: Path) -> Mapping[str, Any]:
-    from recutils import __version__
-    from recutils.models.base import FORMAT_VERSION
-
-    model_version = manifest.get("format_version")
-    if not isinstance(model_version, int) or isinstance(model_version, bool) or model_version < 1:
-        raise ArtifactVersionError(f"{folder}: unknown model format version {model_version!r}.")
-    if model_version > FORMAT_VERSION:
-        raise ArtifactVersionError(
-            f"{folder}: model format version {model_version} is newer than this recutils "
-            f"reads (<= {FORMAT_VERSION}); upgrade recutils to load it.")
-    section = manifest.get("artifact")
-    if not isinstance(section, dict):
-        raise ArtifactError(
-            f"{folder} is a saved model but not an artifact (no checksums): write it with "
-            "recutils.serving.save_artifact, or load it with its class's load() if you trust it.")
-    version = section.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ArtifactVersionError(f"{folder}: unknown artifact format version {version!r}.")
-    if version > ARTIFACT_FORMAT_VERSION:
-        raise ArtifactVersionError(
-            f"{folder}: artifact format version {version} is newer than this recutils reads "
-            f"(<= {ARTIFACT_FORMAT_VERSION}); upgrade recutils to load it.")
-    written = _parse_version(section.get("recutils_version"))
-    if written is None:
-        raise ArtifactVersionError(
-            f"{folder}: unknown recutils version {section.get('recutils_version')!r}.")
-    mine = _parse_version(__version__) or (0, 0, 0)
-    if written[:2] > mine[:2]:
-        raise ArtifactVersionError(
-            f"{folder} was written by recutils {section['recutils_version']}, newer than the "
-            f"installed {__version__}; upgrade recutils to load it.")
-    return section
-
-
-def verify_artifact(path: str | Path) -> dict[str, Any]:
-    """Check an artifact's versions, paths and checksums; return its manifest.
-
-    Raises:
-        ArtifactError, ArtifactVersionError, ArtifactIntegrityError: see the module
-            docstring.
-    """
-    folder = Path(path)
-    manifest = read_manifest(folder)
-    section = _check_versions(manifest, folder)
-    entries = section.get("files")
-    if not isinstance(entries, dict):
-        raise ArtifactIntegrityError(f"{folder}: the artifact's file list is malformed.")
-    for rel in entries:
-        check_relative_path(rel)
-    if section.get("manifest_sha256") != _canonical_digest(manifest):
-        raise ArtifactIntegrityError(
-            f"{folder}/{MANIFEST} was modified after the artifact was written "
-            "(its digest does not match).")
-    present = _list_files(folder)
-    extra = sorted(set(present) - set(entries))
-    if extra:
-        raise ArtifactIntegrityError(f"{folder} holds files not in its manifest: {extra[:5]}.")
-    for rel, entry in entries.items():
-        file = present.get(rel)
-        if file is None:
-            raise ArtifactIntegrityError(f"{folder}: file {rel!r} is missing.")
-        if not isinstance(entry, dict):
-            raise ArtifactIntegrityError(f"{folder}: malformed entry for {rel!r}.")
-        if file.stat().st_size != entry.get("bytes"):
-            raise ArtifactIntegrityError(
-                f"{folder}: {rel!r} has {file.stat().st_size} bytes, the manifest records "
-                f"{entry.get('bytes')!r} (truncated or modified).")
-        if _sha256_file(file) != entry.get("sha256"):
-            raise ArtifactIntegrityError(
-                f"{folder}: {rel!r} does not match its recorded SHA-256 (modified).")
-    return manifest
-
-
-def _model_class(name: Any) -> type:
-    from recutils.models.registry import get_model_class, list_models
-
-    if not isinstance(name, str):
-        raise ArtifactError(f"the manifest's model name {name!r} is not a string.")
-    if name in list_models():
-        return get_model_class(name)
-    if name in EXTRA_MODELS:
-        import importlib
-
-        module, cls = EXTRA_MODELS[name].split(":")
-        return getattr(importlib.import_module(module), cls)
-    raise ArtifactError(
-        f"unknown model {name!r} in the artifact; known models: "
-        f"{sorted(list_models() + list(EXTRA_MODELS))}.")
-
-
 def artifact_info(path: str | Path, manifest: Mapping[str, Any] | None = None) -> ArtifactInfo:
     """The :class:`ArtifactInfo` of an artifact (reads the manifest; no checksum check)."""
     folder = Path(path)
@@ -458,7 +273,7 @@ class LoadedArtifact:
 
 
 def load_artifact(path: str | Path, trust: bool = False, verify: bool = True) -> LoadedArtifact:
-    """Load an artifact: checks first (see the module docstring), then the model's ``load``.
+    """Load an artifact (:func:`load_model`) together with what its manifest says.
 
     Args:
         path: The artifact folder.
@@ -476,35 +291,10 @@ def load_artifact(path: str | Path, trust: bool = False, verify: bool = True) ->
         MissingDependencyError: the model's library is not installed.
     """
     folder = Path(path)
-    manifest = read_manifest(folder)
-    section = _check_versions(manifest, folder)
-    pickled = section.get("pickled_files") or []
-    if not isinstance(pickled, list):
-        raise ArtifactIntegrityError(f"{folder}: malformed pickled_files entry.")
-    present = _list_files(folder)
-    sneaky = sorted(rel for rel in present if _is_pickled(rel, ()) and rel not in pickled)
-    if (pickled or sneaky) and not trust:
-        raise UntrustedArtifactError(
-            f"{folder} holds pickled files {sorted(set(pickled) | set(sneaky))[:5]}; unpickling "
-            "can run arbitrary code, so it is refused by default. Pass trust=True only for an "
-            "artifact from a trusted source (its checksums are verified first).")
-    if verify or pickled:
-        manifest = verify_artifact(folder)
-    cls = _model_class(manifest.get("model"))
-    try:
-        model = cls.load(folder)
-    except (MissingDependencyError, ArtifactError):
-        raise
-    except (ConfigError, KeyError, ValueError, OSError, TypeError) as err:
-        raise ArtifactError(f"{folder}: the {manifest.get('model')!r} loader failed: {err}") from err
+    model, manifest = persistence.load_saved(folder, trust=trust, verify=verify)
     info = artifact_info(folder, manifest)
     logger.info("loaded artifact %s (%s, trained %s)", folder, info.model, info.trained_at)
     return LoadedArtifact(model=model, info=info)
-
-
-def load_model(path: str | Path, trust: bool = False, verify: bool = True) -> Any:
-    """Load the model of an artifact, dispatching by its manifest (see :func:`load_artifact`)."""
-    return load_artifact(path, trust=trust, verify=verify).model
 
 
 __all__ = [
@@ -513,6 +303,7 @@ __all__ = [
     "ArtifactInfo",
     "ArtifactIntegrityError",
     "ArtifactVersionError",
+    "EXTRA_MODELS",
     "LoadedArtifact",
     "UntrustedArtifactError",
     "artifact_info",

@@ -212,6 +212,23 @@ def check_no_input_mutation(factory: Factory, **_: Any) -> None:
     pd.testing.assert_frame_equal(df, before)
 
 
+def check_fit_leaves_class_attributes(factory: Factory, **_: Any) -> None:
+    """fit neither changes class attributes nor shadows them on the instance."""
+    df = toy_interactions()
+    model = factory()
+    cls = type(model)
+    before = {name: value for klass in reversed(cls.__mro__) for name, value in vars(klass).items()
+              if not name.startswith("__")}
+    own = set(model.__dict__)
+    model.fit(df)
+    shadowed = sorted(k for k in set(model.__dict__) - own if k in before)
+    assert not shadowed, f"fit set class attribute(s) {shadowed} on the instance"
+    after = {name: value for klass in reversed(cls.__mro__) for name, value in vars(klass).items()
+             if not name.startswith("__")}
+    changed = sorted(k for k in before if after.get(k) is not before[k])
+    assert not changed, f"fit changed class attribute(s) {changed}"
+
+
 def check_unknown_ids(factory: Factory, **_: Any) -> None:
     """Unknown users/items: NaN in predict with one DataWarning; a warning in recommend."""
     df = toy_interactions()
@@ -271,6 +288,7 @@ CHECKS: list[Callable[..., None]] = [
     check_deterministic,
     check_custom_columns,
     check_no_input_mutation,
+    check_fit_leaves_class_attributes,
     check_unknown_ids,
     check_save_load,
     check_known_answer,

@@ -232,3 +232,94 @@ def test_progress_and_threads_do_not_change_results(df) -> None:
         warnings.simplefilter("ignore")
         pd.testing.assert_frame_equal(a.recommend_k_items(["a", "b", "c"]),
                                       b.recommend_k_items(["a", "b", "c"]))
+
+
+# ------------------------------------------------------- side data through the contract
+class SideModel(ToyModel):
+    """Declares a side column: records what the contract hands to _fit and _score_pairs."""
+
+    name = "toy_side"
+    duplicates = "last"
+
+    def _side_columns(self) -> list[str]:
+        return ["genre"]
+
+    def _fit(self, data: TrainData) -> None:
+        super()._fit(data)
+        self.train_frame_ = data.frame
+        self.train_codes_ = (data.user_idx.copy(), data.item_idx.copy())
+
+    def _score_pairs(self, user_idx, item_idx, *, frame=None, **kwargs):
+        self.__dict__.setdefault("scoring_frames", []).append(frame)
+        return (frame["genre"] == "drama").to_numpy(dtype=np.float64) + item_idx
+
+
+def test_declared_side_columns_reach_fit_and_score_pairs(df) -> None:
+    train = df.assign(genre=["drama", "comedy", "drama", "drama", "noir", "comedy"],
+                      other=range(len(df)))
+    train = pd.concat([train, train.iloc[[1]].assign(genre="horror")], ignore_index=True)
+    model = SideModel().fit(train)
+    frame = model.train_frame_
+    # ids + the declared column only, rows aligned with the codes ("last" kept the repeat)
+    assert list(frame.columns) == ["userID", "itemID", "genre"]
+    users, items = model.train_codes_
+    assert len(frame) == users.size == len(df)
+    assert (model.user_ids_.take(users) == frame["userID"].to_numpy()).all()
+    assert (model.item_ids_.take(items) == frame["itemID"].to_numpy()).all()
+    assert frame.loc[frame["itemID"] == "y", "genre"].tolist() == ["horror"]
+    pairs = pd.DataFrame({"userID": ["a", "zz", "c"], "itemID": ["x", "x", "w"],
+                          "genre": ["drama", "drama", "noir"], "other": [1, 2, 3]})
+    with pytest.warns(DataWarning):
+        pred = model.predict(pairs)
+    scoring = model.scoring_frames[-1]
+    # the known pairs' rows, in order, with the ids and the side column
+    assert scoring["genre"].tolist() == ["drama", "noir"]
+    assert list(scoring.columns) == ["userID", "itemID", "genre"]
+    np.testing.assert_array_equal(pred["prediction"].to_numpy(),
+                                  [1.0 + 1, np.nan, 0.0 + 0])
+    assert ToyModel().fit(df)._side_frame(df) is None  # no declared columns: no frame
+
+
+def test_needs_rating_is_decided_by_a_method_not_an_instance_attribute(df) -> None:
+    class Configured(ToyModel):
+        def _needs_rating(self) -> bool:
+            return self.config.offset > 0
+
+    with pytest.raises(ColumnMismatchError, match="rating"):
+        Configured(offset=1.0).fit(df.drop(columns="rating"))
+    model = Configured(offset=0.0).fit(df.drop(columns="rating"))
+    assert "needs_rating" not in model.__dict__ and Configured.needs_rating is False
+
+
+def test_persistence_and_top_k_names_resolve_from_base() -> None:
+    from recutils.models import base, persistence, topk
+
+    assert base.top_k_per_row is topk.top_k_per_row and base.check_top_k is topk.check_top_k
+    assert base.FORMAT_VERSION == persistence.FORMAT_VERSION == 1
+    assert (base.MANIFEST, base.ARRAYS) == ("manifest.json", "arrays.npz")
+    assert base._json_default is persistence._json_default
+
+
+def test_base_and_registry_do_not_import_each_other() -> None:
+    """Import order models.base -> registry -> base was a cycle; neither imports the other now."""
+    import ast
+    import inspect
+
+    from recutils.models import base, persistence, registry
+
+    def imported(module) -> set[str]:
+        """Modules imported at run time (``if TYPE_CHECKING:`` blocks left out)."""
+        tree = ast.parse(inspect.getsource(module))
+        tree.body = [n for n in tree.body if not (isinstance(n, ast.If) and isinstance(
+            n.test, ast.Name) and n.test.id == "TYPE_CHECKING")]
+        names = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+        return names
+
+    assert "recutils.models.registry" not in imported(base)
+    assert "recutils.models.base" not in imported(registry)
+    assert "recutils.models.base" not in imported(persistence)

@@ -241,3 +241,33 @@ def test_registry_and_missing_dependency(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "lightfm", None)
     with pytest.raises(MissingDependencyError, match=r"recutils\[lightfm\]"):
         LightFMRecommender(epochs=1).fit(toy_interactions())
+
+
+def test_fit_never_changes_the_class_attribute_needs_rating() -> None:
+    """Fitting used to assign needs_rating on the instance (shadowing the class attribute)."""
+    df = toy_interactions()
+    assert LightFMRecommender.needs_rating is False
+    for params in ({"use_sample_weight": True}, {"positive_threshold": 4, "loss": "logistic"}, {}):
+        model = LightFMRecommender(epochs=1, seed=0, **params)
+        model.fit(df)
+        assert "needs_rating" not in model.__dict__
+        assert LightFMRecommender.needs_rating is False
+        assert model._needs_rating() is bool(params)
+    assert "_pending_features" not in model.__dict__
+
+
+def test_feature_frames_reach_fit_through_train_data() -> None:
+    df = toy_interactions()
+    items = pd.DataFrame({"itemID": list(range(25)), "genre": ["a", "b", "c", "d", "e"] * 5})
+    seen = {}
+
+    class Recording(LightFMRecommender):
+        def _fit(self, data):
+            seen["item_features"] = data.item_features
+            seen["n_items"] = data.n_items
+            super()._fit(data)
+
+    model = Recording(epochs=1, seed=0).fit(df, item_features=items)
+    assert seen["item_features"] is items and seen["n_items"] == 25
+    assert model.cold_items_.tolist() == list(range(df["itemID"].max() + 1, 25))
+    assert not [k for k in model.__dict__ if "pending" in k]

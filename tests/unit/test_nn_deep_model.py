@@ -193,3 +193,28 @@ def test_merge_config_has_one_home_and_easyrec_files_are_configs():
     assert by_file == DeepRankModel.from_easyrec(path, seed=5).config
     assert by_file == DeepRankModel.from_example("wide_deep_movielens.config", seed=5).config
     assert by_file.model_config == DeepRankModel.from_example().config.model_config
+
+
+def test_fit_never_stashes_the_frame_on_the_model(data):
+    """fit used to put the training frame in self.__dict__['_fit_frame'] for _fit to read."""
+    seen = {}
+
+    class Inspecting(DeepRankModel):
+        def _fit(self, train_data):
+            seen["dict"] = set(self.__dict__)
+            seen["frame_columns"] = list(train_data.frame.columns)
+            seen["rows"] = len(train_data.frame) == train_data.user_idx.size
+            super()._fit(train_data)
+
+        def _score_pairs(self, user_idx, item_idx, *, frame=None, **kwargs):
+            seen["scoring_columns"] = list(frame.columns)
+            seen["kwargs"] = dict(kwargs)
+            return super()._score_pairs(user_idx, item_idx, frame=frame, **kwargs)
+
+    model = Inspecting(config=CONFIG).fit(data.assign(unused=1))
+    assert "_fit_frame" not in seen["dict"] and "_fit_frame" not in model.__dict__
+    assert seen["frame_columns"] == ["userID", "itemID", "city", "genres", "price"]
+    assert seen["rows"]
+    model.predict(data.assign(unused=1).iloc[:10])
+    assert seen["scoring_columns"] == ["userID", "itemID", "city", "genres", "price"]
+    assert seen["kwargs"] == {}  # no hidden _frame keyword any more

@@ -314,3 +314,55 @@ def test_undeclared_pickle_file_is_refused_without_trust(sar_artifact, tmp_path)
     with pytest.raises(ArtifactIntegrityError):
         load_model(folder, trust=True)
     assert not (tmp_path / "m").exists()
+
+
+# --------------------------------------------------------------- one loader
+def test_every_load_model_name_runs_the_one_loader(sar_artifact, tmp_path, toy,
+                                                   monkeypatch) -> None:
+    """serving.load_model, models.load_model, BaseRecommender.load and a class's load all
+    go through persistence.load_saved, with their own documented options."""
+    from recutils import models, serving
+    from recutils.models import persistence, registry
+    from recutils.models.base import BaseRecommender
+    from recutils.models.lightgbm import LightGBMCTR
+    from recutils.models.sar import SAR
+
+    assert serving.load_model is persistence.load_model is load_model
+    assert models.load_model is registry.load_model
+    assert serving.ArtifactError is persistence.ArtifactError
+    calls: list[dict[str, Any]] = []
+    real = persistence.load_saved
+
+    def spy(path, **options):
+        calls.append(options)
+        return real(path, **options)
+
+    monkeypatch.setattr(persistence, "load_saved", spy)
+    plain = Popularity().fit(toy).save(tmp_path / "plain")
+    assert type(serving.load_model(sar_artifact)) is SAR
+    assert type(models.load_model(plain)) is Popularity
+    assert type(BaseRecommender.load(plain)) is Popularity
+    assert type(SAR.load(sar_artifact)) is SAR
+    assert type(load_artifact(sar_artifact).model) is SAR
+    with pytest.raises(ArtifactError, match="holds a 'popularity' model"):
+        LightGBMCTR.load(plain)
+    assert calls == [
+        {"trust": False, "verify": True},
+        {"trust": True, "require_artifact": False},
+        {"trust": True, "require_artifact": False, "cls": None},
+        {"trust": True, "require_artifact": False, "cls": SAR},
+        {"trust": False, "verify": True},
+        {"trust": True, "require_artifact": False, "cls": LightGBMCTR},
+    ]
+
+
+def test_class_load_verifies_an_artifact_and_keeps_config_errors(sar_artifact, tmp_path) -> None:
+    from recutils.exceptions import ConfigError
+    from recutils.models.sar import SAR
+
+    folder = _copy(sar_artifact, tmp_path / "t")
+    _rewrite_manifest(folder, lambda m: m["config"].update(similarity_type="lift"))
+    with pytest.raises(ArtifactIntegrityError, match="modified after"):
+        SAR.load(folder)
+    # the loader's errors stay ConfigErrors, as the class loaders always raised
+    assert issubclass(ArtifactError, ConfigError)

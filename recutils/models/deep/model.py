@@ -103,14 +103,18 @@ class DeepRankModel(BaseRecommender):
         return cls(config=example_config_path(name), **params)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, df: pd.DataFrame) -> DeepRankModel:
-        """Fit on ``df`` (never modified): ids, label/rating and the configured feature columns."""
-        self.__dict__["_fit_frame"] = df
-        try:
-            super().fit(df)
-        finally:
-            self.__dict__.pop("_fit_frame", None)
-        return self
+    def _side_columns(self) -> list[str]:
+        """The source column of every feature the network reads (``@user`` / ``@item``
+        mapped to the id columns; a feature without a config reads the column of its name).
+        """
+        configured = {f.name: f for f in self.config.features}
+        ids = {"@user": self.col_user, "@item": self.col_item}
+        columns = []
+        for name in self.config.model_config.feature_names:
+            feature = configured.get(name)
+            column = (feature.column or feature.name) if feature is not None else name
+            columns.append(ids.get(column, column))
+        return columns
 
     def _labels(self, rating: np.ndarray) -> np.ndarray:
         thr = self.config.label_threshold
@@ -133,7 +137,9 @@ class DeepRankModel(BaseRecommender):
         return [by_name[n] for n in names]
 
     def _fit(self, data: TrainData) -> None:
-        df: pd.DataFrame = self.__dict__["_fit_frame"]
+        df = data.frame
+        if df is None:  # pragma: no cover - the model always declares side columns
+            raise DataError("DeepRankModel needs the training frame (TrainData.frame).")
         cfg = self.config
         labels = self._labels(data.rating)
         features = self._resolve_features(df)
@@ -218,8 +224,9 @@ class DeepRankModel(BaseRecommender):
                 encoded[name] = values
         return encoded
 
-    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
-        frame = kwargs.get("_frame")
+    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, *,
+                     frame: pd.DataFrame | None = None, **kwargs: Any) -> np.ndarray:
+        """Probabilities of the pairs; features from ``frame`` (the scoring rows) where it has them."""
         return self._forward(self._rows_features(user_idx, item_idx, frame))
 
     def _score_users(self, user_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
@@ -238,17 +245,15 @@ class DeepRankModel(BaseRecommender):
                 from ``df``). Default: such rows get NaN with one ``DataWarning``, as for
                 every recutils model.
         """
+        if not score_unknown:
+            return super().predict(df, **kwargs)
         self._check_fitted()
         check_columns(df, [self.col_user, self.col_item], name="df")
         u = self.user_ids_.get_indexer(pd.Index(df[self.col_user]))
         i = self.item_ids_.get_indexer(pd.Index(df[self.col_item]))
-        if score_unknown:
-            pred = self._forward(self._rows_features(u, i, df))
-            return pd.DataFrame({self.col_user: df[self.col_user].to_numpy(),
-                                 self.col_item: df[self.col_item].to_numpy(), self.col_prediction: pred})
-        known = (u >= 0) & (i >= 0)
-        frame = df.loc[known] if known.any() else None
-        return super().predict(df, _frame=frame, **kwargs)
+        pred = self._forward(self._rows_features(u, i, self._side_frame(df)))
+        return pd.DataFrame({self.col_user: df[self.col_user].to_numpy(),
+                             self.col_item: df[self.col_item].to_numpy(), self.col_prediction: pred})
 
     # ---------------------------------------------------------- persistence
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -206,11 +206,7 @@ class LightFMRecommender(BaseRecommender):
         for name, frame in (("user_features", user_features), ("item_features", item_features)):
             if frame is not None and not isinstance(frame, pd.DataFrame):
                 raise DataError(f"{name} must be a DataFrame or None, got {type(frame).__name__}.")
-        self._pending_features = (user_features, item_features)
-        try:
-            super().fit(df)
-        finally:
-            self._pending_features = (None, None)
+        self._fit_frames(df, user_features=user_features, item_features=item_features)
         return self
 
     def _uses_rating(self) -> bool:
@@ -218,22 +214,24 @@ class LightFMRecommender(BaseRecommender):
         return self.col_rating is not None and (cfg.positive_threshold is not None
                                                 or cfg.use_sample_weight)
 
-    def _train_data(self, df: pd.DataFrame) -> TrainData:
-        # ratings are read only when they are used
-        self.needs_rating = self._uses_rating()  # type: ignore[misc]
-        data = super()._train_data(df)
-        user_features, item_features = getattr(self, "_pending_features", (None, None))
+    def _needs_rating(self) -> bool:
+        """Ratings are read only when they are used (``positive_threshold`` or sample weights)."""
+        return self._uses_rating()
+
+    def _with_side_frames(self, data: TrainData) -> TrainData:
+        """With ``cold_start``, ids that only the feature frames hold join the id maps."""
         self.cold_users_ = self.user_ids_[:0]
         self.cold_items_ = self.item_ids_[:0]
         if not self.config.cold_start:
             return data
         user_idx, n_users = data.user_idx, data.n_users
         item_idx, n_items = data.item_idx, data.n_items
-        if user_features is not None and self.col_user in user_features:
-            user_idx, n_users = self._extend("user", user_features[self.col_user], user_idx)
-        if item_features is not None and self.col_item in item_features:
-            item_idx, n_items = self._extend("item", item_features[self.col_item], item_idx)
-        return TrainData(user_idx, item_idx, data.rating, data.timestamp, n_users, n_items)
+        if data.user_features is not None and self.col_user in data.user_features:
+            user_idx, n_users = self._extend("user", data.user_features[self.col_user], user_idx)
+        if data.item_features is not None and self.col_item in data.item_features:
+            item_idx, n_items = self._extend("item", data.item_features[self.col_item], item_idx)
+        return replace(data, user_idx=user_idx, item_idx=item_idx, n_users=n_users,
+                       n_items=n_items)
 
     def _extend(self, what: str, ids: pd.Series, codes: np.ndarray) -> tuple[np.ndarray, int]:
         """Add the feature-only ids to the id map (sorted when possible) and recode."""
@@ -266,7 +264,7 @@ class LightFMRecommender(BaseRecommender):
     def _fit(self, data: TrainData) -> None:
         lightfm = import_lightfm()
         cfg = self.config
-        user_features, item_features = getattr(self, "_pending_features", (None, None))
+        user_features, item_features = data.user_features, data.item_features
         # LightFM numbering: "lf" index k holds recutils code order[k]
         u_order = self._appearance_order(data.user_idx, data.n_users)
         i_order = self._appearance_order(data.item_idx, data.n_items)
@@ -335,7 +333,8 @@ class LightFMRecommender(BaseRecommender):
         scores += self.item_biases_[None, :]
         return scores.astype(np.float64)
 
-    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
+    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, *,
+                     frame: pd.DataFrame | None = None, **kwargs: Any) -> np.ndarray:
         dots = np.einsum("ij,ij->i", self.user_embeddings_[user_idx],
                          self.item_embeddings_[item_idx])
         return (dots + self.user_biases_[user_idx] + self.item_biases_[item_idx]).astype(

@@ -40,16 +40,16 @@ from recutils.exceptions import (
     ModelFitError,
     NotFittedError,
 )
+from recutils.models import persistence
 from recutils.models.lightgbm.features import NUMERIC_MISSING, CTRFeatureEncoder
+from recutils.models.persistence import FORMAT_VERSION, MANIFEST  # noqa: F401 - names of this module
 from recutils.splitting import python_stratified_split
 from recutils.utils.deps import require
 
 logger = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
 MODEL_FILE = "model.txt"
 ENCODER_FILE = "encoder.json"
-FORMAT_VERSION = 1
 
 #: LightGBM parameters used unless ``LightGBMCTRConfig.params`` overrides them; chosen
 #: for small data (hundreds to a few thousand rows): small trees, a minimum leaf size
@@ -502,20 +502,10 @@ class LightGBMCTR:
         columns, config, fitted metadata), ``model.txt`` (LightGBM's text format, the
         best iteration's trees) and ``encoder.json``. Nothing is pickled.
         """
-        from recutils import __version__
-
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        manifest: dict[str, Any] = {
-            "format": "recutils-model",
-            "format_version": FORMAT_VERSION,
-            "recutils_version": __version__,
-            "model": self.name,
-            "class": f"{type(self).__module__}:{type(self).__qualname__}",
-            "columns": {"col_label": self.col_label, "col_prediction": self.col_prediction},
-            "config": self.config.to_dict(),
-            "fitted": self.is_fitted,
-        }
+        manifest = persistence.model_manifest(
+            self, {"col_label": self.col_label, "col_prediction": self.col_prediction})
         if self.is_fitted:
             lgb = _lightgbm()
             self.booster_.save_model(str(folder / MODEL_FILE), num_iteration=self.best_iteration_)
@@ -529,38 +519,34 @@ class LightGBMCTR:
                 "n_valid": self.n_valid_,
                 "evals_result": self.evals_result_,
             }
-        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True),
-                                       encoding="utf-8")
+        persistence.write_manifest(folder, manifest)
         logger.info("saved %s to %s", type(self).__name__, folder)
         return folder
 
     @classmethod
     def load(cls, path: str | Path) -> LightGBMCTR:
-        """Rebuild a model written by :meth:`save`.
+        """Rebuild a model written by :meth:`save` (or an artifact of it, verified).
+
+        Runs :func:`recutils.models.persistence.load_saved`, the one loader.
 
         Raises:
             ConfigError: not a saved model, another model, or a newer format version.
             MissingDependencyError: lightgbm is not installed.
         """
-        folder = Path(path)
-        file = folder / MANIFEST
-        if not file.is_file():
-            raise ConfigError(f"{str(path)!r} is not a saved recutils model (no {MANIFEST}).")
-        manifest = json.loads(file.read_text(encoding="utf-8"))
-        if manifest.get("format") != "recutils-model":
-            raise ConfigError(f"{file} is not a recutils model manifest.")
-        version = manifest.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise ConfigError(f"{file} has format version {version!r}; this recutils reads "
-                              f"versions <= {FORMAT_VERSION}. Upgrade recutils to load it.")
-        if manifest.get("model") != cls.name:
-            raise ConfigError(f"{path} holds a {manifest.get('model')!r} model, not {cls.name!r}.")
+        model, _ = persistence.load_saved(path, trust=True, require_artifact=False, cls=cls)
+        return model
+
+    @classmethod
+    def _from_saved(cls, folder: Path, manifest: Mapping[str, Any]) -> LightGBMCTR:
+        """Rebuild from a checked folder: the booster (``model.txt``) and the encoder."""
         model = cls(config=LightGBMCTRConfig.from_dict(manifest["config"]), **manifest["columns"])
         if manifest.get("fitted"):
             lgb = _lightgbm()
             files, state = manifest["files"], manifest["state"]
-            model.booster_ = lgb.Booster(model_file=str(folder / files["model"]))
-            model.encoder_ = CTRFeatureEncoder.load(folder / files["encoder"])
+            model_file, encoder_file = (persistence.check_relative_path(files[key])
+                                        for key in ("model", "encoder"))
+            model.booster_ = lgb.Booster(model_file=str(folder / model_file))
+            model.encoder_ = CTRFeatureEncoder.load(folder / encoder_file)
             model.best_iteration_ = int(state["best_iteration"])
             model.base_rate_ = float(state["base_rate"])
             model.n_train_ = int(state["n_train"])

@@ -338,7 +338,8 @@ class SAR(BaseRecommender):
         return scores
 
     def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray,
-                     normalize: bool | None = None, **kwargs: Any) -> np.ndarray:
+                     normalize: bool | None = None, *, frame: pd.DataFrame | None = None,
+                     **kwargs: Any) -> np.ndarray:
         if (self.config.normalize if normalize is None else normalize) or kwargs:
             return super()._score_pairs(user_idx, item_idx, normalize=normalize, **kwargs)
         out = np.empty(user_idx.size, dtype=np.float64)

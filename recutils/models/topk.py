@@ -1,0 +1,129 @@
+"""Top-k selection shared by every model: ``check_top_k``, ``top_k_per_row`` and the ranking frame.
+
+Ranking rules (every model): items are ordered by score descending, ties broken by
+item index ascending. ``NaN`` counts as ``-inf``; ``-inf`` entries are never returned,
+so a user may get fewer than ``top_k`` rows. Ranks run 1..k.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recutils.exceptions import ConfigError
+
+
+def check_top_k(top_k: Any) -> int:
+    """``top_k`` as an int >= 1, else :class:`ConfigError`."""
+    if isinstance(top_k, (bool, np.bool_)) or not isinstance(top_k, (int, np.integer)):
+        raise ConfigError(f"top_k must be a positive integer, got {top_k!r}.")
+    if top_k <= 0:
+        raise ConfigError(f"top_k must be a positive integer, got {top_k!r}.")
+    return int(top_k)
+
+
+def top_k_per_row(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` column indices and values of each row, best first.
+
+    Order: value descending, ties by column index ascending (deterministic).
+    ``NaN`` counts as ``-inf``. Uses :func:`numpy.argpartition` (O(n_items) per
+    row) and sorts only the ``k`` survivors. ``scores`` may be modified in place
+    (NaN replaced).
+
+    Returns:
+        ``(idx, val)`` of shape ``(n_rows, min(k, n_cols))``; rows with fewer than
+        ``k`` finite scores end with ``-inf`` entries for the caller to drop.
+    """
+    n, m = scores.shape
+    k = min(int(k), m)
+    if n == 0 or k == 0:
+        return np.empty((n, 0), dtype=np.int64), np.empty((n, 0), dtype=scores.dtype)
+    nan = np.isnan(scores)
+    if nan.any():
+        scores[nan] = -np.inf
+    if k < m:
+        idx = np.argpartition(scores, m - k, axis=1)[:, m - k:]
+        val = np.take_along_axis(scores, idx, axis=1)
+        kth = val.min(axis=1)
+        # rows where the k-th value is tied with items left out: choose the
+        # lowest indices among the ties, so the result does not depend on argpartition
+        n_eq_in = (val == kth[:, None]).sum(axis=1)
+        n_eq_all = (scores == kth[:, None]).sum(axis=1)
+        amb = np.flatnonzero(n_eq_all > n_eq_in)
+        if amb.size:
+            sub = scores[amb]
+            kk = kth[amb][:, None]
+            greater = sub > kk
+            equal = sub == kk
+            need = k - greater.sum(axis=1)
+            take = greater | (equal & (np.cumsum(equal, axis=1) <= need[:, None]))
+            rows, cols = np.nonzero(take)
+            idx[amb] = cols.reshape(amb.size, k)
+            val[amb] = sub[rows, cols].reshape(amb.size, k)
+    else:
+        idx = np.broadcast_to(np.arange(m, dtype=np.int64), (n, m)).copy()
+        val = scores.copy()
+    order = np.argsort(idx, axis=1)
+    idx = np.take_along_axis(idx, order, axis=1)
+    val = np.take_along_axis(val, order, axis=1)
+    order = np.argsort(-val, axis=1, kind="stable")
+    return np.take_along_axis(idx, order, axis=1).astype(np.int64), np.take_along_axis(
+        val, order, axis=1
+    )
+
+
+def ranking_frame(
+    requested: pd.Index,
+    item_ids: pd.Index,
+    parts_pos: list[np.ndarray],
+    parts_idx: list[np.ndarray],
+    parts_val: list[np.ndarray],
+    *,
+    col_user: str | None,
+    col_item: str,
+    col_prediction: str,
+    col_rank: str,
+) -> pd.DataFrame:
+    """Long ranking frame from per-user blocks of (position, item index, score).
+
+    Args:
+        requested: The requested ids; ``parts_pos`` index into it.
+        item_ids: The item id map; ``parts_idx`` index into it.
+        parts_pos, parts_idx, parts_val: Blocks of equal shape ``(n_rows, width)``, one
+            row per requested position, columns in rank order (``top_k_per_row``).
+        col_user: Name of the requested-id column, or ``None`` to leave it out.
+        col_item, col_prediction, col_rank: Output column names.
+
+    Returns:
+        ``DataFrame[col_user, col_item, col_prediction, col_rank]`` ordered by position
+        then rank; non-finite scores dropped; id columns keep the dtypes of the maps.
+    """
+    width = max((p.shape[1] for p in parts_pos), default=0)
+    pos = np.concatenate([p.ravel() for p in parts_pos]) if parts_pos else np.empty(0, int)
+    idx = np.concatenate([p.ravel() for p in parts_idx]) if parts_idx else np.empty(0, int)
+    val = np.concatenate([p.ravel() for p in parts_val]) if parts_val else np.empty(0)
+    rank = np.tile(np.arange(1, width + 1, dtype=np.int64), pos.size // max(width, 1))
+    keep = np.isfinite(val)
+    pos, idx, val, rank = pos[keep], idx[keep], val[keep], rank[keep]
+    order = np.lexsort((rank, pos))
+    pos, idx, val, rank = pos[order], idx[order], val[order], rank[order]
+    out: dict[str, Any] = {}
+    if col_user is not None:
+        out[col_user] = requested.take(pos)
+    out[col_item] = item_ids.take(idx)
+    out[col_prediction] = val.astype(np.float64)
+    out[col_rank] = rank.astype(np.int64)
+    frame = pd.DataFrame({k: (v.to_numpy() if isinstance(v, pd.Index) else v)
+                          for k, v in out.items()})
+    for col, index in ((col_user, requested), (col_item, item_ids)):
+        if col is not None and col in frame and frame[col].dtype != index.dtype:
+            try:
+                frame[col] = frame[col].astype(index.dtype)
+            except (TypeError, ValueError):
+                pass
+    return frame
+
+
+__all__ = ["check_top_k", "ranking_frame", "top_k_per_row"]
