@@ -308,19 +308,21 @@ class Trainer:
         self.stop_requested = False
 
     @classmethod
-    def from_run(cls, model: torch.nn.Module, run: RunConfig, *, model_dir: str | Path | None = None,
+    def from_run(cls, model: torch.nn.Module, run: RunConfig, *, seed: int | None = None,
+                 model_dir: str | Path | None = None,
                  callbacks: list[Callback | Callable[[int, Trainer], None]] | None = None,
                  **train: Any) -> Trainer:
         """A trainer with a model's :class:`~recutils.nn.run.RunConfig`.
 
         ``run.device`` and ``run.num_threads`` become the training settings of those names,
-        ``run.seed`` the seed (a fresh one when ``None``) and ``run.model_dir`` the
-        checkpoint folder unless ``model_dir`` is given; ``train`` holds any other
-        :class:`~recutils.nn.config.TrainConfig` field (``progress``, ``patience`` ...).
+        ``run.seed`` the seed (a fresh one when ``None``) unless ``seed`` is given, and
+        ``run.model_dir`` the checkpoint folder unless ``model_dir`` is given; ``train``
+        holds any other :class:`~recutils.nn.config.TrainConfig` field (``progress``,
+        ``patience`` ...).
         """
         config = TrainConfig.from_dict({"early_stopping_metric": None, **train,
                                         "device": run.device or "auto", "num_threads": run.num_threads})
-        return cls(model, config, seed=resolve_seed(run.seed),
+        return cls(model, config, seed=resolve_seed(run.seed) if seed is None else seed,
                    model_dir=run.model_dir if model_dir is None else model_dir, callbacks=callbacks)
 
     @contextmanager
