@@ -235,9 +235,9 @@ class TorchCFConfig(RunConfig):
         from recutils.evaluation import parse_metric
 
         spec, _ = parse_metric(self.valid_metric)
-        if spec.kind != "ranking":
-            raise ConfigError(f"valid_metric {self.valid_metric!r} is a {spec.kind} metric; use a ranking "
-                              f"metric such as 'ndcg@10', 'map' or 'recall@20'.")
+        if spec.kind != "ranking" or not spec.takes_k:
+            raise ConfigError(f"valid_metric {self.valid_metric!r} is not a top-k ranking metric; use one "
+                              f"such as 'ndcg@10', 'map' or 'recall@20'.")
         if self.patience is not None:
             check_positive_int("patience", self.patience, minimum=0)
 
@@ -270,8 +270,10 @@ class TorchCFRecommender(BaseRecommender):
     requires: ClassVar[tuple[str, ...]] = ("torch",)
     #: The config field counting training epochs (tuning reports one value per epoch).
     epochs_field: ClassVar[str | None] = "n_epochs"
-    #: Takes trainer ``callbacks``; ``fit(train, valid=...)`` evaluates every epoch.
+    #: Takes trainer ``callbacks`` (see the module docstring).
     evaluation_callbacks: ClassVar[bool] = True
+    #: ``fit(train, valid=...)`` evaluates the config's ``valid_metric`` every epoch.
+    validation_frame: ClassVar[bool] = True
 
     def __init__(self, config: Any = None, *, callbacks: list[Any] | None = None, **params: Any) -> None:
         super().__init__(config, **params)
