@@ -1,10 +1,11 @@
 """Shared machinery of the PyTorch collaborative-filtering models (NCF, LightGCN, Multi-VAE/DAE).
 
-These models learn from implicit feedback (every training row is a positive) with
-their own training loops: the CTR :class:`~recutils.nn.trainer.Trainer` iterates over
-fixed labelled column tensors, while these models draw fresh negatives every epoch
-(NCF, LightGCN's BPR triples) or train on whole user rows of the interaction matrix
-(the autoencoders). What they share lives here:
+These models learn from implicit feedback (every training row is a positive). They
+draw fresh negatives every epoch (NCF, LightGCN's BPR triples) or train on whole user
+rows of the interaction matrix (the autoencoders), so each brings a batch source (the
+epoch's batches, drawn from ``default_rng([seed, ..., epoch])``) and a loss, and trains
+through :meth:`recutils.nn.trainer.Trainer.fit_epochs`, the trainer of every torch model
+(optimizer steps, callbacks, checkpoints, early stopping). What they share lives here:
 
 * **Numbering.** Users and items are numbered by first appearance in the training
   rows (:func:`~recutils.models.factors.appearance_order`) before they reach torch,
@@ -15,13 +16,21 @@ fixed labelled column tensors, while these models draw fresh negatives every epo
   :func:`torch.random.fork_rng` (the caller's global RNG is left as it was), as the
   CTR trainer does; numpy draws (negatives, batch order) come from
   ``np.random.default_rng(seed)``. ``seed=None`` draws a fresh seed.
-* **Device and threads.** ``device`` is resolved by
-  :func:`recutils.nn.trainer.resolve_device` (``auto``: CUDA when present);
+* **Run settings.** ``seed``, ``device``, ``num_threads`` and ``model_dir`` are the
+  fields of :class:`~recutils.nn.run.RunConfig`, the base of every CF config
+  (:class:`TorchCFConfig`; defaults ``device="cpu"``, ``num_threads=1``). ``device`` is
+  resolved by :func:`recutils.nn.trainer.resolve_device` (``auto``: CUDA when present);
   ``num_threads`` sets torch's CPU threads for the fit and restores them afterwards.
-* **Checkpoints.** With ``model_dir`` set, :class:`EpochCheckpoints` writes one
-  checkpoint per epoch there (the CTR trainer's ``ckpt-<n>.pt`` format, read with
-  ``weights_only=True``) and a new fit with the same ``model_dir`` resumes from the
-  newest one.
+* **Checkpoints.** With ``model_dir`` set, the trainer writes one checkpoint per epoch
+  there (``ckpt-<epoch>.pt``, read with ``weights_only=True``) and a new fit with the
+  same ``model_dir`` resumes from the newest one.
+* **Validation, early stopping, pruning.** ``fit(train, valid=frame)`` computes the
+  ranking metric ``valid_metric`` (default ``ndcg@10``) of the validation users'
+  top-k lists (seen training items removed) after every epoch, as the history column
+  ``valid_<metric>``; with ``patience`` set, training stops after that many epochs
+  without improvement and keeps the best epoch's weights. Callbacks
+  (``callbacks=[...]``, :class:`~recutils.nn.trainer.Callback`) see every epoch's row:
+  :mod:`recutils.tuning` prunes trials this way.
 * **Save/load.** The network's ``state_dict`` goes into the standard ``arrays.npz``
   (``w__<name>``) with the orders; the network is rebuilt from the config and the
   sizes in the manifest, so nothing is pickled.
@@ -34,7 +43,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -42,29 +52,22 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recutils.constants import DEFAULT_K, DEFAULT_RATING_COL, SEED
 from recutils.exceptions import ConfigError, DataError
 from recutils.models.base import BaseRecommender, TrainData
-from recutils.models.factors import appearance_order, check_seed
+from recutils.models.factors import appearance_order, check_positive_int
+from recutils.nn.run import (  # noqa: F401 - re-exported: the checks' former home
+    DEVICE_HELP,
+    RunConfig,
+    check_device,
+    check_model_dir,
+    check_threads,
+    resolve_seed,
+)
 from recutils.utils.arrays import in_sorted
 from recutils.utils.deps import require
 
 logger = logging.getLogger(__name__)
-
-#: Devices accepted by the ``device`` config field.
-DEVICE_HELP = "'auto', 'cpu' or 'cuda[:i]'"
-
-
-def check_device(value: Any) -> None:
-    """:class:`ConfigError` unless ``value`` is ``auto``, ``cpu`` or ``cuda[:i]``."""
-    if not (isinstance(value, str) and (value in ("auto", "cpu") or value.startswith("cuda"))):
-        raise ConfigError(f"device must be {DEVICE_HELP}, got {value!r}.")
-
-
-def check_threads(value: Any) -> None:
-    """:class:`ConfigError` unless ``value`` is ``None`` or an int >= 1."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
-                              or value < 1):
-        raise ConfigError(f"num_threads must be None or an integer >= 1, got {value!r}.")
 
 
 def check_layers(name: str, value: Any, minimum_length: int = 1) -> list[int]:
@@ -76,13 +79,6 @@ def check_layers(name: str, value: Any, minimum_length: int = 1) -> list[int]:
         raise ConfigError(f"{name} must be a list of at least {minimum_length} positive "
                           f"integer(s), got {value!r}.")
     return [int(v) for v in value]
-
-
-def resolve_seed(seed: int | None) -> int:
-    """``seed``, or a fresh one drawn from the OS when it is ``None``."""
-    if seed is None:
-        return int(np.random.SeedSequence().entropy % (2**63))
-    return int(seed)
 
 
 @contextlib.contextmanager
@@ -207,24 +203,81 @@ def sample_unseen_per_user(
             np.concatenate(out_items).astype(np.int64))
 
 
+@dataclass
+class TorchCFConfig(RunConfig):
+    """Settings every CF model shares: the run settings (:class:`~recutils.nn.run.RunConfig`)
+    with the CF defaults, and per-epoch validation.
+
+    Attributes:
+        seed: Seed of the weights, the negatives and the batch order (``None``: fresh).
+        device: ``auto``, ``cpu`` or ``cuda[:i]``.
+        num_threads: torch CPU threads while fitting (``None``: unchanged). One by default:
+            these networks are small and extra threads mostly add synchronisation.
+        model_dir: Folder for per-epoch checkpoints; a fit resumes from the newest one
+            there (``None``: no checkpoints).
+        valid_metric: Ranking metric (``recutils.evaluation`` name, ``@k`` allowed) of the
+            validation users' top-k lists, computed after each epoch when ``fit`` gets a
+            ``valid`` frame (history column ``valid_<valid_metric>``).
+        patience: Early stopping with a ``valid`` frame: stop after this many epochs
+            without improvement of ``valid_metric`` and keep the best epoch's weights
+            (``None``: train every epoch).
+    """
+
+    seed: int | None = SEED
+    device: str = "cpu"
+    num_threads: int | None = 1
+    model_dir: str | None = None
+    valid_metric: str = "ndcg@10"
+    patience: int | None = None
+
+    def __post_init__(self) -> None:
+        self.check_run()
+        from recutils.evaluation import parse_metric
+
+        spec, _ = parse_metric(self.valid_metric)
+        if spec.kind != "ranking" or not spec.takes_k:
+            raise ConfigError(f"valid_metric {self.valid_metric!r} is not a top-k ranking metric; use one "
+                              f"such as 'ndcg@10', 'map' or 'recall@20'.")
+        if self.patience is not None:
+            check_positive_int("patience", self.patience, minimum=0)
+
+
 class TorchCFRecommender(BaseRecommender):
     """Base of the PyTorch collaborative-filtering models (see the module docstring).
 
-    A subclass sets ``name`` and ``config_class`` (with fields ``seed``, ``device``,
-    ``num_threads``) and supplies:
+    A subclass sets ``name`` and ``config_class`` (a :class:`TorchCFConfig`) and supplies:
 
     * ``_build_network(n_users, n_items) -> nn.Module``;
     * ``_train(network, users, items, n_users, n_items, seed, device) -> list[dict]``:
-      train ``network`` in place on internal codes and return the history rows;
+      train ``network`` in place on internal codes with :meth:`_run_epochs` and return
+      the history rows;
     * ``_score_internal(users) -> Tensor[len(users), n_items]`` (internal numbering,
-      called under :func:`torch.no_grad`);
-    * optionally ``_after_fit()`` (cache what scoring needs; also called after load).
+      ``users`` on the network's device, called under :func:`torch.no_grad`);
+    * optionally ``_after_fit()`` (cache what scoring needs; also called after load and
+      before each validation).
+
+    Args:
+        config: A config of the model, a mapping or YAML; keyword arguments override it.
+        callbacks: Training callbacks (:class:`~recutils.nn.trainer.Callback` objects with
+            ``on_step`` / ``on_evaluate``, or functions ``(step, trainer)``); not part of
+            the saved config.
+        **params: Column names, ``progress`` and config fields.
     """
 
     duplicates: ClassVar[str] = "first"
     needs_rating: ClassVar[bool] = False
     #: Python modules needed to fit (the contract tests skip without them).
     requires: ClassVar[tuple[str, ...]] = ("torch",)
+    #: The config field counting training epochs (tuning reports one value per epoch).
+    epochs_field: ClassVar[str | None] = "n_epochs"
+    #: Takes trainer ``callbacks`` (see the module docstring).
+    evaluation_callbacks: ClassVar[bool] = True
+    #: ``fit(train, valid=...)`` evaluates the config's ``valid_metric`` every epoch.
+    validation_frame: ClassVar[bool] = True
+
+    def __init__(self, config: Any = None, *, callbacks: list[Any] | None = None, **params: Any) -> None:
+        super().__init__(config, **params)
+        self.callbacks = list(callbacks or [])
 
     # ----------------------------------------------------------------- hooks
     def _build_network(self, n_users: int, n_items: int) -> Any:  # pragma: no cover - abstract
@@ -241,6 +294,26 @@ class TorchCFRecommender(BaseRecommender):
         """Cache what scoring needs (called after fit and after load)."""
 
     # -------------------------------------------------------------------- fit
+    def fit(self, df: pd.DataFrame, valid: pd.DataFrame | None = None) -> TorchCFRecommender:
+        """Fit on ``df`` (never modified); return ``self``.
+
+        Args:
+            df: Training interactions.
+            valid: Validation interactions (``col_user``, ``col_item``): after each epoch
+                the history gets ``valid_<valid_metric>`` of the validation users' top-k
+                lists, callbacks see it, and ``patience`` stops training on it.
+        """
+        if valid is not None:
+            from recutils.utils.validation import check_columns
+
+            check_columns(valid, [self.col_user, self.col_item], name="valid")
+        self.__dict__["_valid_frame"] = valid
+        try:
+            super().fit(df)
+        finally:
+            self.__dict__.pop("_valid_frame", None)
+        return self
+
     def _fit(self, data: TrainData) -> None:
         require("torch", "torch")
         from recutils.nn.trainer import resolve_device
@@ -248,6 +321,8 @@ class TorchCFRecommender(BaseRecommender):
         self.__dict__.pop("_seen_internal", None)  # cache of a previous fit
         users, user_order = appearance_order(data.user_idx, data.n_users)
         items, item_order = appearance_order(data.item_idx, data.n_items)
+        self.user_order_ = user_order
+        self.item_order_ = item_order
         seed = resolve_seed(self.config.seed)
         device = resolve_device(self.config.device)
         with torch_seed_context(seed, device, self.config.num_threads):
@@ -255,9 +330,58 @@ class TorchCFRecommender(BaseRecommender):
             history = self._train(network, users, items, data.n_users, data.n_items, seed, device)
         self.network_ = network.cpu().eval()
         self.history_ = pd.DataFrame(history)
-        self.user_order_ = user_order
-        self.item_order_ = item_order
         self._after_fit()
+
+    def _run_epochs(self, network: Any, source: Any, loss: Callable[[Any, Any], Any], optimizer: Any,
+                    n_epochs: int, seed: int, *, model_dir: str | Path | None, desc: str,
+                    validate: bool = True) -> list[dict[str, Any]]:
+        """Train ``network`` with :meth:`recutils.nn.trainer.Trainer.fit_epochs` in the fit's
+        torch RNG stream; return the history rows.
+
+        Args:
+            network, source, loss, optimizer: What the trainer steps.
+            n_epochs: Epochs in all.
+            seed: The fit's seed.
+            model_dir: Checkpoint folder (``None``: none).
+            desc: Progress bar label.
+            validate: Evaluate ``valid_metric`` on the ``fit(valid=...)`` frame after each
+                epoch (and early-stop with ``patience``); False for auxiliary networks
+                (NCF's pre-training).
+        """
+        from recutils.nn.trainer import Trainer
+
+        c = self.config
+        valid = self.__dict__.get("_valid_frame") if validate else None
+        trainer = Trainer.from_run(network, c, seed=seed, model_dir=model_dir, callbacks=self.callbacks,
+                                   progress=self.progress, patience=c.patience or 0)
+        history = trainer.fit_epochs(
+            source, loss, n_epochs, optimizers=[optimizer],
+            validate=None if valid is None else self._validator(network, valid),
+            metric=c.valid_metric, early_stopping=valid is not None and c.patience is not None,
+            seed_torch=False, desc=desc)
+        return history.to_dict("records")
+
+    def _validator(self, network: Any, valid: pd.DataFrame) -> Callable[[], float]:
+        """``() -> float``: ``valid_metric`` of ``network``'s top-k lists for the users of
+        ``valid`` seen in training (seen items removed)."""
+        from recutils.evaluation import evaluate, parse_metric
+
+        metric = self.config.valid_metric
+        k = int(parse_metric(metric)[1] or DEFAULT_K)
+        users = pd.unique(valid[self.col_user])
+        users = users[self.user_ids_.get_indexer(users) >= 0]
+        columns = {"col_user": self.col_user, "col_item": self.col_item,
+                   "col_rating": self.col_rating or DEFAULT_RATING_COL, "col_prediction": self.col_prediction}
+
+        def value() -> float:
+            if users.size == 0:
+                raise DataError("no validation user was seen in training.")
+            self.network_ = network
+            self._after_fit()
+            top = self.recommend_k_items(users, top_k=k, remove_seen=True)
+            return float(evaluate(valid, top, [metric], k=k, **columns)[metric])
+
+        return value
 
     def _internal_seen(self) -> Any:
         """The training matrix (CSR, float32) in the internal numbering, cached."""
@@ -272,10 +396,11 @@ class TorchCFRecommender(BaseRecommender):
     # ---------------------------------------------------------------- scoring
     def _score_users(self, user_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
         torch = require("torch", "torch")
-        internal = torch.from_numpy(self.user_order_[np.asarray(user_idx, dtype=np.int64)])
+        device = next(self.network_.parameters()).device
+        internal = torch.from_numpy(self.user_order_[np.asarray(user_idx, dtype=np.int64)]).to(device)
         with torch.no_grad():
             scores = self._score_internal(internal)
-        return scores.double().numpy()[:, self.item_order_]
+        return scores.double().cpu().numpy()[:, self.item_order_]
 
     # -------------------------------------------------------------- save/load
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -302,85 +427,9 @@ class TorchCFRecommender(BaseRecommender):
         self._after_fit()
 
 
-def check_model_dir(value: Any) -> None:
-    """:class:`ConfigError` unless ``value`` is ``None`` or a non-empty path string."""
-    if value is not None and not (isinstance(value, str) and value):
-        raise ConfigError(f"model_dir must be None or a folder path (string), got {value!r}.")
-
-
-def check_runtime(config: Any) -> None:
-    """Check the run settings every deep CF config has: ``seed``, ``device``, ``num_threads``
-    and ``model_dir`` (:class:`ConfigError` naming the first bad one)."""
-    check_seed(config.seed)
-    check_device(config.device)
-    check_threads(config.num_threads)
-    check_model_dir(config.model_dir)
-
-
-class EpochCheckpoints:
-    """Per-epoch checkpoints of a training loop, with the CTR trainer's conventions.
-
-    Files are ``<folder>/ckpt-<epoch>.pt`` written atomically with :func:`torch.save`
-    and read back with ``weights_only=True`` (tensors and plain containers, no
-    arbitrary unpickling); the newest ``keep`` are kept. A checkpoint holds the
-    network's and the optimizer's states, torch's RNG state and the history, so a fit
-    resumed from it ends with the weights of an uninterrupted one (the numpy draws of
-    epoch ``e`` depend only on ``(seed, e)``).
-
-    Args:
-        folder: The folder, or ``None`` for no checkpoints (every method is a no-op).
-        keep: Checkpoints kept on disk.
-    """
-
-    def __init__(self, folder: str | Path | None, keep: int = 2) -> None:
-        self.folder = None if folder is None else Path(folder)
-        self.keep = int(keep)
-
-    def _files(self) -> list[Path]:
-        from recutils.nn.trainer import CHECKPOINT_PREFIX
-
-        if self.folder is None or not self.folder.is_dir():
-            return []
-        found = [p for p in self.folder.glob(f"{CHECKPOINT_PREFIX}*.pt")
-                 if p.stem[len(CHECKPOINT_PREFIX):].isdigit()]
-        return sorted(found, key=lambda p: int(p.stem[len(CHECKPOINT_PREFIX):]))
-
-    def restore(self, network: Any, optimizer: Any) -> tuple[int, list[dict[str, Any]]]:
-        """Load the newest checkpoint into ``network`` / ``optimizer``.
-
-        Returns:
-            ``(epochs_done, history)``; ``(0, [])`` when there is none.
-        """
-        files = self._files()
-        if not files:
-            return 0, []
-        torch = require("torch", "torch")
-        device = next(network.parameters()).device
-        state = torch.load(files[-1], weights_only=True, map_location=device)
-        network.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
-        logger.info("resumed from %s after epoch %d", files[-1], int(state["epoch"]))
-        return int(state["epoch"]), [dict(row) for row in state["history"]]
-
-    def save(self, epoch: int, network: Any, optimizer: Any, history: list[dict[str, Any]]) -> None:
-        """Write the checkpoint of ``epoch`` (epochs done) and drop the old ones."""
-        if self.folder is None:
-            return
-        import os
-
-        from recutils.nn.trainer import CHECKPOINT_PREFIX
-
-        torch = require("torch", "torch")
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{CHECKPOINT_PREFIX}{epoch}.pt"
-        tmp = path.with_suffix(".tmp")
-        torch.save({"model": network.state_dict(), "optimizer": optimizer.state_dict(),
-                    "rng": torch.get_rng_state(), "epoch": int(epoch),
-                    "history": [{k: float(v) for k, v in row.items()} for row in history]}, tmp)
-        os.replace(tmp, path)
-        for old in self._files()[:-self.keep]:
-            old.unlink(missing_ok=True)
+def check_runtime(config: RunConfig) -> None:
+    """Check a config's run settings (:meth:`recutils.nn.run.RunConfig.check_run`)."""
+    RunConfig.check_run(config)
 
 
 def fused_adam(device: Any) -> dict[str, bool]:
@@ -388,24 +437,15 @@ def fused_adam(device: Any) -> dict[str, bool]:
     return {"fused": True} if device.type in ("cpu", "cuda") else {}
 
 
-def epoch_bar(n_epochs: int, progress: bool, desc: str, start: int = 0) -> Any:
-    """``range(start, n_epochs)``, wrapped in a tqdm bar when ``progress``."""
-    epochs = range(start, n_epochs)
-    if not progress:
-        return epochs
-    from tqdm.auto import tqdm
-
-    return tqdm(epochs, desc=desc, unit="epoch", leave=False, total=len(epochs))
-
-
 __all__ = [
-    "EpochCheckpoints",
+    "RunConfig",
+    "TorchCFConfig",
     "TorchCFRecommender",
-    "check_model_dir",
     "check_device",
     "check_layers",
+    "check_model_dir",
+    "check_runtime",
     "check_threads",
-    "epoch_bar",
     "fused_adam",
     "resolve_seed",
     "sample_unseen_items",

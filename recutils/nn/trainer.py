@@ -30,6 +30,15 @@ evaluation with the history row (``step``, ``epoch``, ``train_loss``, ``lr``,
 by returning True (the run then ends as after early stopping) or by raising (the
 exception leaves :meth:`Trainer.fit`; :mod:`recutils.tuning` raises Optuna's
 ``TrialPruned`` this way).
+
+Models that draw their training data anew every epoch (the CF models: negatives per
+epoch, whole user rows) train through :meth:`Trainer.fit_epochs` instead of
+:meth:`Trainer.fit`: they bring a :class:`BatchSource` (``epoch_batches(epoch)``, and
+optionally ``epoch_row(epoch)`` for the history row) and a loss ``(model, batch) ->
+tensor``; the trainer brings the same optimizer steps, callbacks, per-epoch checkpoints
+with resume, and early stopping on a validation function. Both loops share the
+checkpoint files (``ckpt-<n>.pt``), the callback hooks and the early-stopping rule
+(:class:`EarlyStopping`).
 """
 
 from __future__ import annotations
@@ -38,10 +47,10 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -50,6 +59,7 @@ from recutils.exceptions import ConfigError, DataError
 from recutils.nn.config import OptimizerConfig, TrainConfig
 from recutils.nn.data import LABEL, TensorData
 from recutils.nn.losses import get_loss
+from recutils.nn.run import RunConfig, resolve_seed
 from recutils.utils.deps import require
 
 torch = require("torch", "torch")
@@ -93,6 +103,74 @@ def _hooks(callbacks: list[Any]) -> tuple[list[Callable[[int, Trainer], None]],
         if eval_fn is not None and getattr(type(cb), "on_evaluate", None) is not Callback.on_evaluate:
             on_evaluate.append(eval_fn)
     return on_step, on_evaluate
+
+
+@runtime_checkable
+class BatchSource(Protocol):
+    """Where :meth:`Trainer.fit_epochs` gets each epoch's batches.
+
+    ``epoch_batches(epoch)`` (``epoch`` counts from 0) returns the epoch's batches, in
+    order; anything the loss understands is a batch. A source that draws data per
+    epoch should seed the draws from the epoch (e.g. ``default_rng([seed, epoch])``) so
+    that a resumed fit draws what an uninterrupted one does. A source may also define
+    ``epoch_row(epoch) -> mapping``: the fields of the epoch's history row (default:
+    ``epoch`` and the mean ``loss`` of its steps).
+    """
+
+    def epoch_batches(self, epoch: int) -> Iterable[Any]:
+        """The batches of ``epoch``."""
+        ...
+
+
+#: ``(model, batch) -> scalar loss tensor`` minimised by :meth:`Trainer.fit_epochs`.
+LossFn = Callable[[Any, Any], Any]
+
+
+class EarlyStopping:
+    """The trainer's early-stopping rule: stop after ``patience`` evaluations without an
+    improvement of at least ``min_delta`` (in the metric's direction).
+
+    Attributes:
+        best: The best value so far (``None`` before the first).
+        bad: Evaluations since the best.
+        best_state: A copy of the model's ``state_dict`` at the best value.
+    """
+
+    def __init__(self, higher_is_better: bool, patience: int, min_delta: float = 0.0) -> None:
+        self.higher = bool(higher_is_better)
+        self.patience = int(patience)
+        self.min_delta = float(min_delta)
+        self.best: float | None = None
+        self.bad = 0
+        self.best_state: dict[str, Any] | None = None
+
+    def is_better(self, value: float) -> bool:
+        """Whether ``value`` improves on the best."""
+        best = self.best
+        return best is None or (value > best + self.min_delta if self.higher
+                                else value < best - self.min_delta)
+
+    def keep(self, model: torch.nn.Module) -> None:
+        """Copy ``model``'s weights as the best state."""
+        self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def record(self, value: float, better: bool) -> bool:
+        """Count ``value`` (``better``: from :meth:`is_better`); True when training should stop."""
+        if better:
+            self.best, self.bad = value, 0
+            return False
+        self.bad += 1
+        return self.bad > self.patience
+
+    def state(self) -> dict[str, Any]:
+        """Checkpointable state."""
+        return {"best": self.best, "bad": self.bad, "best_state": self.best_state}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state`."""
+        self.best = None if state["best"] is None else float(state["best"])
+        self.bad = int(state["bad"])
+        self.best_state = state["best_state"]
 
 
 class WeightAverage:
@@ -224,6 +302,41 @@ class Trainer:
         self.history_: pd.DataFrame | None = None
         self.stop_requested = False
 
+    @classmethod
+    def from_run(cls, model: torch.nn.Module, run: RunConfig, *, seed: int | None = None,
+                 model_dir: str | Path | None = None,
+                 callbacks: list[Callback | Callable[[int, Trainer], None]] | None = None,
+                 **train: Any) -> Trainer:
+        """A trainer with a model's :class:`~recutils.nn.run.RunConfig`.
+
+        ``run.device`` and ``run.num_threads`` become the training settings of those names,
+        ``run.seed`` the seed (a fresh one when ``None``) unless ``seed`` is given, and
+        ``run.model_dir`` the checkpoint folder unless ``model_dir`` is given; ``train``
+        holds any other :class:`~recutils.nn.config.TrainConfig` field (``progress``,
+        ``patience`` ...).
+        """
+        config = TrainConfig.from_dict({"early_stopping_metric": None, **train,
+                                        "device": run.device or "auto", "num_threads": run.num_threads})
+        return cls(model, config, seed=resolve_seed(run.seed) if seed is None else seed,
+                   model_dir=run.model_dir if model_dir is None else model_dir, callbacks=callbacks)
+
+    @contextmanager
+    def _torch_context(self, seed_torch: bool = True) -> Iterator[None]:
+        """torch's CPU threads for the fit and, with ``seed_torch``, torch's RNG seeded with
+        ``seed`` inside :func:`torch.random.fork_rng` (the caller's RNG is left as it was)."""
+        threads = torch.get_num_threads()
+        if self.config.num_threads is not None:
+            torch.set_num_threads(self.config.num_threads)
+        try:
+            if not seed_torch:
+                yield
+                return
+            with torch.random.fork_rng(devices=[self.device.index or 0] if self.device.type == "cuda" else []):
+                torch.manual_seed(self.seed)
+                yield
+        finally:
+            torch.set_num_threads(threads)
+
     # ------------------------------------------------------------ optimizers
     def _param_groups(self) -> dict[str, list[torch.nn.Parameter]]:
         if hasattr(self.model, "parameter_groups"):
@@ -279,6 +392,20 @@ class Trainer:
         found = [p for p in self.model_dir.glob(f"{CHECKPOINT_PREFIX}*.pt") if p.stem[len(CHECKPOINT_PREFIX):].isdigit()]
         return sorted(found, key=lambda p: int(p.stem[len(CHECKPOINT_PREFIX):]))
 
+    def _load_checkpoint(self, optimizers: Sequence[torch.optim.Optimizer]) -> dict[str, Any] | None:
+        """Load the newest checkpoint into the model, ``optimizers`` and torch's CPU RNG;
+        return the whole state (``None`` without a checkpoint)."""
+        found = self.checkpoints()
+        if not found:
+            return None
+        state = torch.load(found[-1], weights_only=True, map_location=self.device)
+        self.model.load_state_dict(state["model"])
+        for o, s in zip(optimizers, state["optimizers"]):
+            o.load_state_dict(s)
+        torch.set_rng_state(state["rng"])
+        logger.info("resumed from %s", found[-1])
+        return state
+
     def _save_checkpoint(self, step: int, state: dict[str, Any]) -> Path:
         assert self.model_dir is not None  # noqa: S101 - internal invariant
         self.model_dir.mkdir(parents=True, exist_ok=True)
@@ -324,15 +451,8 @@ class Trainer:
             raise DataError("training data needs a label tensor.")
         if len(train) == 0:
             raise DataError("cannot train on zero rows.")
-        threads = torch.get_num_threads()
-        if self.config.num_threads is not None:
-            torch.set_num_threads(self.config.num_threads)
-        try:
-            with torch.random.fork_rng(devices=[self.device.index or 0] if self.device.type == "cuda" else []):
-                torch.manual_seed(self.seed)
-                return self._fit(train, valid, resume)
-        finally:
-            torch.set_num_threads(threads)
+        with self._torch_context():
+            return self._fit(train, valid, resume)
 
     def _set_sparse(self, sparse: bool) -> None:
         from recutils.nn.components.input_layer import EmbeddingBank
@@ -377,25 +497,20 @@ class Trainer:
         per_epoch = math.ceil(n / bs)
         eval_every = cfg.eval_every_steps or per_epoch
         chunk_steps = max(1, min(per_epoch, CHUNK_ROWS // bs))
-        step, best, best_state, bad, history = 0, None, None, 0, []
+        step, history = 0, []
+        stopper = EarlyStopping(higher, cfg.patience, cfg.min_delta)
         resumed_done = False
-        if resume and self.checkpoints():
-            path = self.checkpoints()[-1]
-            state = torch.load(path, weights_only=True, map_location=self.device)
-            self.model.load_state_dict(state["model"])
-            for o, s in zip(optimizers, state["optimizers"]):
-                o.load_state_dict(s)
+        state = self._load_checkpoint(optimizers) if resume else None
+        if state is not None:
             for sch, s in zip(schedulers, state["schedulers"]):
                 sch.load_state_dict(s)
-            torch.set_rng_state(state["rng"])
-            step, bad = int(state["step"]), int(state["bad"])
-            best = None if state["best"] is None else float(state["best"])
-            best_state = state["best_state"]
+            step = int(state["step"])
+            stopper.load_state(state)
             history = list(state["history"])
             resumed_done = bool(state.get("done", False))
             if ema is not None and state.get("ema") is not None:
                 ema.load_state(state["ema"])
-            logger.info("resumed from %s at step %d", path, step)
+            logger.info("resumed at step %d", step)
         train_dev = train.to(self.device) if self.device.type != "cpu" else train
         valid_dev = valid
         perm: torch.Tensor | None = None
@@ -459,34 +574,28 @@ class Trainer:
                     if metric_name is not None:
                         with ema.averaged() if ema is not None else nullcontext():
                             value = self.evaluate(valid_dev)  # type: ignore[arg-type]
-                            better = best is None or (value > best + cfg.min_delta if higher
-                                                      else value < best - cfg.min_delta)
+                            better = stopper.is_better(value)
                             if better:
-                                best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                                stopper.keep(self.model)
                         row[f"valid_{metric_name}"] = value
-                        if better:
-                            best, bad = value, 0
-                        else:
-                            bad += 1
-                            if bad > cfg.patience:
-                                stopped = True
-                                logger.info("early stopping at step %d (best %s=%.5f)", step, metric_name, best)
+                        if stopper.record(value, better):
+                            stopped = True
+                            logger.info("early stopping at step %d (best %s=%.5f)", step, metric_name,
+                                        stopper.best)
                         if bar is not None:
                             bar.set_postfix({metric_name: f"{value:.4f}"})
                     history.append(row)
                     logger.info("step %d: %s", step, row)
-                    for hook in eval_hooks:
-                        if hook(dict(row), self):
-                            stopped = True
-                            logger.info("a callback stopped training at step %d", step)
+                    if self._run_eval_hooks(eval_hooks, row):
+                        stopped = True
+                        logger.info("a callback stopped training at step %d", step)
                 if self.model_dir is not None and cfg.checkpoint_every_steps and (
                         step % cfg.checkpoint_every_steps == 0 or last or stopped):
                     self._save_checkpoint(step, {
                         "model": self.model.state_dict(),
                         "optimizers": [o.state_dict() for o in optimizers],
                         "schedulers": [s.state_dict() for s in schedulers],
-                        "rng": torch.get_rng_state(), "step": step, "bad": bad,
-                        "best": best, "best_state": best_state, "history": history,
+                        "rng": torch.get_rng_state(), "step": step, **stopper.state(), "history": history,
                         "done": bool(last or stopped), "ema": None if ema is None else ema.state(),
                     })
                 for hook in step_hooks:
@@ -496,15 +605,155 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
-        if cfg.restore_best and best_state is not None:
-            self.model.load_state_dict(best_state)
+        if cfg.restore_best and stopper.best_state is not None:
+            self.model.load_state_dict(stopper.best_state)
         elif ema is not None:
             ema.copy_to_model()
         self.model.eval()
         self.history_ = pd.DataFrame(history)
-        self.best_metric_ = best
+        self.best_metric_ = stopper.best
+        return self.history_
+
+    def _run_eval_hooks(self, hooks: list[Callable[[Mapping[str, Any], Trainer], bool | None]],
+                        row: Mapping[str, Any]) -> bool:
+        """Call every evaluation hook with a copy of ``row``; True when one asks to stop."""
+        stop = False
+        for hook in hooks:
+            if hook(dict(row), self):
+                stop = True
+        return stop
+
+    # ----------------------------------------------------------- fit_epochs
+    def fit_epochs(self, source: BatchSource, loss: LossFn, epochs: int, *,
+                   optimizers: Sequence[torch.optim.Optimizer] | None = None,
+                   validate: Callable[[], float] | None = None, metric: str = "metric",
+                   higher_is_better: bool = True, early_stopping: bool = False,
+                   seed_torch: bool = True, resume: bool = True, desc: str = "train") -> pd.DataFrame:
+        """Train ``epochs`` epochs of ``source``'s batches; return the history (one row per epoch).
+
+        Each step: ``loss(model, batch)``, zero the gradients, backward, step every
+        optimizer, then the callbacks' ``on_step``. After each epoch: the history row
+        (``source.epoch_row(epoch)`` when the source has it, else ``epoch`` and the mean
+        ``loss``; then ``seconds`` and, with ``validate``, ``valid_<metric>``), the
+        callbacks' ``on_evaluate`` (True or an exception ends training), the early-stopping
+        rule, and a checkpoint in ``model_dir`` (a later call resumes after the newest one:
+        the weights, the optimizers' states, torch's CPU RNG state, the history and the
+        early-stopping state are restored, so a resumed fit ends where an uninterrupted one
+        does when ``source`` seeds its draws by epoch).
+
+        Args:
+            source: The :class:`BatchSource`.
+            loss: ``(model, batch) -> scalar tensor`` to minimise.
+            epochs: Epochs in all (a resumed fit trains the ones left).
+            optimizers: Optimizers over the model's parameters (default: built from the
+                config's ``optimizers`` as in :meth:`fit`); the learning rate is constant.
+            validate: ``() -> float`` computed after each epoch (on the model as it is;
+                the trainer puts the model in eval mode around the call).
+            metric: Name of the validation value (the column ``valid_<metric>``).
+            higher_is_better: Direction of ``metric``.
+            early_stopping: Stop after ``config.patience`` epochs without an improvement of
+                ``config.min_delta`` and, with ``config.restore_best``, end with the best
+                epoch's weights (needs ``validate``).
+            seed_torch: Seed torch's RNG with ``seed`` inside :func:`torch.random.fork_rng`.
+                False: train in the caller's torch RNG stream (a caller that seeded it to
+                build the network in the same stream, as the CF models do).
+            resume: Continue from the newest checkpoint in ``model_dir`` when there is one.
+            desc: Label of the progress bar.
+
+        Raises:
+            ConfigError: ``early_stopping`` without ``validate``.
+        """
+        if early_stopping and validate is None:
+            raise ConfigError("early_stopping needs a validate function.")
+        with self._torch_context(seed_torch):
+            return self._fit_epochs(source, loss, int(epochs), optimizers, validate, metric,
+                                    higher_is_better, early_stopping, resume, desc)
+
+    def _fit_epochs(self, source: BatchSource, loss: LossFn, epochs: int,
+                    optimizers: Sequence[torch.optim.Optimizer] | None,
+                    validate: Callable[[], float] | None, metric: str, higher: bool,
+                    early_stopping: bool, resume: bool, desc: str) -> pd.DataFrame:
+        cfg = self.config
+        step_hooks, eval_hooks = _hooks(self.callbacks)
+        self.model.to(self.device)
+        optimizers = list(optimizers) if optimizers is not None else self._make_optimizers()
+        stopper = EarlyStopping(higher, cfg.patience, cfg.min_delta)
+        done, step, history, stopped = 0, 0, [], False
+        state = self._load_checkpoint(optimizers) if resume else None
+        if state is not None:
+            done, step = int(state["epoch"]), int(state["step"])
+            history = [dict(row) for row in state["history"]]
+            stopper.load_state(state)
+            stopped = bool(state["done"])
+        self.model.train()
+        epoch_row = getattr(source, "epoch_row", None)
+        key = f"valid_{metric}"
+        bar = None
+        if cfg.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=epochs, initial=done, desc=desc, unit="epoch", leave=False)
+        try:
+            for epoch in range(done, epochs):
+                if stopped or self.stop_requested:
+                    break
+                start = time.perf_counter()
+                loss_sum, n_steps = torch.zeros((), device=self.device), 0
+                for batch in source.epoch_batches(epoch):
+                    value = loss(self.model, batch)
+                    for o in optimizers:
+                        o.zero_grad(set_to_none=True)
+                    value.backward()
+                    for o in optimizers:
+                        o.step()
+                    step += 1
+                    if epoch_row is None:
+                        loss_sum += value.detach()
+                        n_steps += 1
+                    for hook in step_hooks:
+                        hook(step, self)
+                    if self.stop_requested:
+                        break
+                row: dict[str, Any] = (dict(epoch_row(epoch)) if epoch_row is not None else
+                                       {"epoch": epoch + 1, "loss": float(loss_sum) / max(n_steps, 1)})
+                row["seconds"] = time.perf_counter() - start
+                if validate is not None:
+                    self.model.eval()
+                    try:
+                        row[key] = float(validate())
+                    finally:
+                        self.model.train()
+                    if early_stopping:
+                        better = stopper.is_better(row[key])
+                        if better:
+                            stopper.keep(self.model)
+                        if stopper.record(row[key], better):
+                            stopped = True
+                            logger.info("early stopping after epoch %d (best %s=%.5f)", epoch + 1, key,
+                                        stopper.best)
+                history.append(row)
+                logger.debug("%s epoch %d: %s", desc, epoch + 1, row)
+                if bar is not None:
+                    bar.update(1)
+                if self._run_eval_hooks(eval_hooks, row):
+                    stopped = True
+                    logger.info("a callback stopped training after epoch %d", epoch + 1)
+                if self.model_dir is not None:
+                    self._save_checkpoint(epoch + 1, {
+                        "model": self.model.state_dict(), "optimizers": [o.state_dict() for o in optimizers],
+                        "rng": torch.get_rng_state(), "epoch": epoch + 1, "step": step, **stopper.state(),
+                        "history": history, "done": stopped,
+                    })
+        finally:
+            if bar is not None:
+                bar.close()
+        if early_stopping and cfg.restore_best and stopper.best_state is not None:
+            self.model.load_state_dict(stopper.best_state)
+        self.model.eval()
+        self.history_ = pd.DataFrame(history)
+        self.best_metric_ = stopper.best
         return self.history_
 
 
-__all__ = ["CHUNK_ROWS", "Callback", "Trainer", "TrainConfig", "OptimizerConfig", "WeightAverage", "compute_num_steps",
-           "metric_value", "resolve_device"]
+__all__ = ["CHUNK_ROWS", "BatchSource", "Callback", "EarlyStopping", "LossFn", "RunConfig", "Trainer", "TrainConfig",
+           "OptimizerConfig", "WeightAverage", "compute_num_steps", "metric_value", "resolve_device"]

@@ -13,9 +13,11 @@
 * Spark DataFrames (for ``als``, :class:`~recutils.models.als.SparkALS`) stay on Spark:
   the model fits on the Spark frame and is evaluated with
   :func:`recutils.spark.evaluation.evaluate`.
-* Iterative models listed in :data:`ITERATIVE_MODELS` are trained a few epochs at a
-  time; after each chunk the validation metric is reported to the trial, so a pruner
-  can stop an unpromising trial early.
+* Iterative models (a class attribute ``epochs_field`` naming the config field that
+  counts epochs, and a ``fit_partial(epochs)`` method, such as LightFM; listed by
+  :data:`ITERATIVE_MODELS`) are trained a few epochs at a time; after each chunk the
+  validation metric is reported to the trial, so a pruner can stop an unpromising
+  trial early.
 * Deep models trained by :class:`recutils.nn.trainer.Trainer` (model classes with
   ``evaluation_callbacks = True``, such as
   :class:`~recutils.models.deep.DeepRankModel`) report the same way from inside one
@@ -24,6 +26,11 @@
   trial and raises ``TrialPruned`` when the pruner says so. The trainer evaluates the
   study's metric when it is a rating metric (``auc``, ``logloss`` ...), so early
   stopping and pruning follow what is tuned; for other metrics nothing is reported.
+* The deep CF models (NCF, LightGCN, Multi-VAE/DAE: ``validation_frame = True``) report
+  the same way when the study's metric is a ranking metric: they are fitted with
+  ``fit(train, valid=valid)`` and ``valid_metric`` set to the study's metric, so after
+  every epoch the trainer computes it on the validation users' top-k lists (seen items
+  removed, default evaluation arguments) and the callback reports it.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import inspect
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,11 +70,51 @@ SPLITTERS: dict[str, str] = {
     "spark_stratified_split": "recutils.spark.splitting:spark_stratified_split",
 }
 
+def chunk_epochs_field(model_class: type) -> str | None:
+    """The config field counting epochs of a model trained a chunk at a time with
+    ``fit_partial(epochs)`` (its class attribute ``epochs_field``), else ``None``."""
+    name = getattr(model_class, "epochs_field", None)
+    return name if name and callable(getattr(model_class, "fit_partial", None)) else None
+
+
+class _IterativeModels(Mapping[str, str]):
+    """Read-only view: registered model name -> :func:`chunk_epochs_field` of its class.
+
+    Derived from the model classes' ``epochs_field`` attributes; a model's class is
+    imported when it is looked up (iterating imports every registered model whose
+    dependencies are installed).
+    """
+
+    def _field(self, name: str) -> str | None:
+        from recutils.models.registry import get_model_class
+
+        try:
+            return chunk_epochs_field(get_model_class(name))
+        except (ConfigError, ImportError):
+            return None
+
+    def __getitem__(self, name: str) -> str:
+        found = self._field(name) if isinstance(name, str) else None
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        from recutils.models.registry import list_models
+
+        return iter([name for name in list_models() if self._field(name) is not None])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return f"ITERATIVE_MODELS({dict(self)!r})"
+
+
 #: Registered model name -> the config field counting epochs, for models trained a
-#: chunk at a time with ``fit_partial(epochs)`` (intermediate values for pruning).
-ITERATIVE_MODELS: dict[str, str] = {
-    "lightfm": "epochs",
-}
+#: chunk at a time with ``fit_partial(epochs)`` (intermediate values for pruning); a
+#: read-only view of the classes' ``epochs_field`` attributes.
+ITERATIVE_MODELS: Mapping[str, str] = _IterativeModels()
 
 #: The default validation split when none is given: a stratified 75/25 split of train.
 DEFAULT_SPLIT: dict[str, Any] = {"name": "python_stratified_split", "ratio": 0.75}
@@ -237,7 +284,8 @@ class Objective:
             ``progress=False`` ...); config fields belong in the space as fixed values.
         seed: Passed as the model's ``seed`` when its config has one and the space
             does not set it (trials are then reproducible).
-        prune: Report intermediate values of iterative models (:data:`ITERATIVE_MODELS`).
+        prune: Report intermediate values of iterative models (:data:`ITERATIVE_MODELS`)
+            and of models that report per epoch through trainer callbacks.
         report_every: Epochs per chunk between reports.
         remove_seen: Remove training items from the ranked lists.
         eval_kwargs: Extra arguments of ``evaluate`` (``relevancy_method`` ...).
@@ -287,12 +335,23 @@ class Objective:
                               remove_seen=self.remove_seen, eval_kwargs=self.eval_kwargs)
 
     def is_iterative(self) -> bool:
-        return self.prune and self.model in ITERATIVE_MODELS and not is_spark_frame(self.train)
+        from recutils.models.registry import get_model_class
+
+        return (self.prune and chunk_epochs_field(get_model_class(self.model)) is not None
+                and not is_spark_frame(self.train))
 
     def reports_evaluations(self, model: Any) -> bool:
-        """Whether ``model`` reports per-evaluation metrics through trainer callbacks."""
-        return (self.prune and bool(getattr(type(model), "evaluation_callbacks", False))
-                and self.metric.kind == "rating" and not is_spark_frame(self.train))
+        """Whether ``model`` reports per-evaluation metrics through trainer callbacks: a
+        rating metric for the CTR models, a ranking metric for the models that take a
+        validation frame (the deep CF models)."""
+        if not (self.prune and bool(getattr(type(model), "evaluation_callbacks", False))
+                and not is_spark_frame(self.train)):
+            return False
+        if getattr(type(model), "validation_frame", False):
+            from recutils.evaluation import get_metric
+
+            return self.metric.kind == "ranking" and get_metric(self.metric.name).takes_k
+        return self.metric.kind == "rating"
 
     def __call__(self, trial: Any) -> float:
         flat = self.space.suggest(trial)
@@ -321,6 +380,8 @@ class Objective:
         from recutils.utils.deps import require
 
         optuna = require("optuna", "tuning")
+        if getattr(type(model), "validation_frame", False):
+            return self._fit_with_valid_reports(model, trial, optuna.TrialPruned)
         train_cfg = model.config.train
         if train_cfg.validation_fraction <= 0:
             logger.info("trial %s: validation_fraction is 0, no intermediate values to report",
@@ -338,11 +399,26 @@ class Objective:
             model.callbacks = callbacks
         return self.score(model)
 
+    def _fit_with_valid_reports(self, model: Any, trial: Any, pruned_error: type[Exception]) -> float:
+        """Fit with ``valid=self.valid``: the model evaluates the study's ranking metric
+        after every epoch and the trainer callback reports it (see the module docstring)."""
+        metric = f"{self.metric.name}@{self.metric.k}"
+        if model.config.valid_metric != metric:
+            model.config = model.config.replace(valid_metric=metric)
+        reporter = TrialReporter(trial, f"valid_{metric}", pruned_error)
+        callbacks = list(getattr(model, "callbacks", []))
+        model.callbacks = [*callbacks, reporter]
+        try:
+            model.fit(self.train, valid=self.valid)
+        finally:
+            model.callbacks = callbacks
+        return self.score(model)
+
     def _fit_iteratively(self, model: Any, trial: Any) -> float:
         from recutils.utils.deps import require
 
         optuna = require("optuna", "tuning")
-        epochs_field = ITERATIVE_MODELS[self.model]
+        epochs_field = chunk_epochs_field(type(model))
         total = int(getattr(model.config, epochs_field))
         chunk = min(self.report_every, total) if total > 0 else 0
         model.config = model.config.replace(**{epochs_field: chunk})
@@ -471,6 +547,7 @@ __all__ = [
     "MetricTarget",
     "Objective",
     "TrialReporter",
+    "chunk_epochs_field",
     "evaluate_model",
     "is_spark_frame",
     "release_spark_tables",

@@ -11,6 +11,7 @@ from recutils.exceptions import ConfigError
 from recutils.nn.config import ModelConfig, NestedConfig, TrainConfig
 from recutils.nn.config_io import list_shipped_configs, load_model_source, shipped_config_path
 from recutils.nn.features import FeatureConfig
+from recutils.nn.run import RunConfig
 
 #: Folder of this model's shipped example (Wide & Deep on MovieLens, YAML and EasyRec
 #: text); the click-through zoo's presets are in ``recutils/models/ctr/configs``.
@@ -45,7 +46,7 @@ def _default_model_config() -> ModelConfig:
 
 
 @dataclass
-class DeepRankConfig(NestedConfig):
+class DeepRankConfig(RunConfig, NestedConfig):
     """Everything a :class:`~recutils.models.deep.DeepRankModel` needs.
 
     Attributes:
@@ -58,8 +59,17 @@ class DeepRankConfig(NestedConfig):
         label_threshold: Label = ``rating >= label_threshold``; None: ratings must
             already be labels in [0, 1].
         seed: Seed of the validation split, the weights and training.
+        device: ``auto``, ``cpu`` or ``cuda[:i]``, written into ``train.device``; ``None``
+            (the default): ``train.device`` decides.
+        num_threads: torch CPU threads while training, written into
+            ``train.num_threads``; ``None`` (the default): ``train.num_threads`` decides.
         model_dir: Folder for training checkpoints (resume after an interruption).
+
+    ``seed``, ``device``, ``num_threads`` and ``model_dir`` are the run settings shared
+    by every torch model (:class:`~recutils.nn.run.RunConfig`).
     """
+
+    device_optional: ClassVar[bool] = True
 
     _nested: ClassVar = {"features": (FeatureConfig, True), "model_config": (ModelConfig, False),
                          "train": (TrainConfig, False)}
@@ -70,6 +80,8 @@ class DeepRankConfig(NestedConfig):
     train: TrainConfig = field(default_factory=TrainConfig)
     label_threshold: float | None = None
     seed: int = 42
+    device: str | None = None
+    num_threads: int | None = None
     model_dir: str | None = None
 
     @classmethod
@@ -90,6 +102,10 @@ class DeepRankConfig(NestedConfig):
             raise ConfigError(f"label_threshold must be a number or null, got {self.label_threshold!r}.")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}.")
+        self.check_run()
+        run = {k: v for k, v in (("device", self.device), ("num_threads", self.num_threads)) if v is not None}
+        if any(getattr(self.train, k) != v for k, v in run.items()):
+            self.train = self.train.replace(**run)
         names = [f.name for f in self.features]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:

@@ -192,6 +192,8 @@ class LightFMRecommender(BaseRecommender):
     duplicates = "last"
     needs_rating = False
     requires: ClassVar[tuple[str, ...]] = ("lightfm",)
+    #: The config field counting epochs (tuning trains ``fit_partial`` chunks of it).
+    epochs_field: ClassVar[str | None] = "epochs"
 
     # ---------------------------------------------------------------------- fit
     def fit(self, df: pd.DataFrame, user_features: pd.DataFrame | None = None,

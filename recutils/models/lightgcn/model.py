@@ -28,14 +28,12 @@ rebuilds the graph from the saved training matrix (no pickle).
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from recutils.config import BaseConfig
-from recutils.constants import SEED
 from recutils.models.base import ContractCase
 from recutils.models.factors import (
     block_toy_case,
@@ -43,10 +41,8 @@ from recutils.models.factors import (
     check_positive_int,
 )
 from recutils.models.torch_cf import (
-    EpochCheckpoints,
+    TorchCFConfig,
     TorchCFRecommender,
-    check_runtime,
-    epoch_bar,
     fused_adam,
     sample_unseen_items,
 )
@@ -56,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class LightGCNConfig(BaseConfig):
+class LightGCNConfig(TorchCFConfig):
     """Hyper-parameters of :class:`LightGCN` (the paper's / Microsoft Recommenders' names).
 
     Attributes:
@@ -66,12 +62,10 @@ class LightGCNConfig(BaseConfig):
         batch_size: (user, positive, negative) triples per Adam step.
         learning_rate: Adam step size.
         decay: L2 weight on the ego embeddings of each batch.
-        seed: Seed of the weights, the negatives and the order (``None``: fresh).
-        device: ``auto``, ``cpu`` or ``cuda[:i]``.
-        num_threads: torch CPU threads while fitting (``None``: unchanged). One by default:
-            these networks are small and extra threads mostly add synchronisation.
-        model_dir: Folder for per-epoch checkpoints; a fit resumes from the newest one
-            there (``None``: no checkpoints).
+
+    The run settings (``seed``, ``device``, ``num_threads``, ``model_dir``) and the
+    validation settings (``valid_metric``, ``patience``) are those of
+    :class:`~recutils.models.torch_cf.TorchCFConfig`.
     """
 
     embedding_dim: int = 64
@@ -80,19 +74,15 @@ class LightGCNConfig(BaseConfig):
     batch_size: int = 1024
     learning_rate: float = 1e-3
     decay: float = 1e-4
-    seed: int | None = SEED
-    device: str = "cpu"
-    num_threads: int | None = 1
-    model_dir: str | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_positive_int("embedding_dim", self.embedding_dim)
         check_positive_int("n_layers", self.n_layers, minimum=0)
         check_positive_int("n_epochs", self.n_epochs)
         check_positive_int("batch_size", self.batch_size)
         check_number("learning_rate", self.learning_rate, strict=True)
         check_number("decay", self.decay)
-        check_runtime(self)
 
 
 class LightGCN(TorchCFRecommender):
@@ -140,39 +130,10 @@ class LightGCN(TorchCFRecommender):
         users, items = pos_keys // n_items, pos_keys % n_items
         prop = self._propagation(users, items, n_users, n_items).to(device)
         optimizer = torch.optim.Adam(network.parameters(), lr=c.learning_rate, **fused_adam(device))
-        n = users.size
-        u_all = torch.from_numpy(users).to(device)
-        i_all = torch.from_numpy(items + n_users).to(device)
-        ckpt = EpochCheckpoints(c.model_dir)
-        done, history = ckpt.restore(network, optimizer)
-        for epoch in epoch_bar(c.n_epochs, self.progress, "LightGCN", start=done):
-            start = time.perf_counter()
-            rng = np.random.default_rng([seed, epoch])
-            negs = torch.from_numpy(sample_unseen_items(users, pos_keys, n_items, rng)
-                                    + n_users).to(device)
-            order = torch.from_numpy(rng.permutation(n)).to(device)
-            bpr_sum = torch.zeros((), device=device)
-            reg_sum = torch.zeros((), device=device)
-            for s in range(0, n, c.batch_size):
-                idx = order[s:s + c.batch_size]
-                u, p, q = u_all[idx], i_all[idx], negs[idx]
-                ego = network.weight
-                final = prop(ego)
-                eu, ep, eq = final[u], final[p], final[q]
-                bpr = torch.nn.functional.softplus((eu * eq).sum(1) - (eu * ep).sum(1)).mean()
-                reg = (ego[u].pow(2).sum() + ego[p].pow(2).sum() + ego[q].pow(2).sum()) \
-                    / (2 * idx.numel())
-                loss = bpr + c.decay * reg
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                bpr_sum += bpr.detach() * idx.numel()
-                reg_sum += reg.detach() * idx.numel()
-            history.append({"epoch": epoch + 1, "loss": float(bpr_sum + c.decay * reg_sum) / n,
-                            "bpr_loss": float(bpr_sum) / n, "seconds": time.perf_counter() - start})
-            logger.debug("LightGCN epoch %d: %s", epoch + 1, history[-1])
-            ckpt.save(epoch + 1, network, optimizer, history)
-        return history
+        source = _BPREpochs(users, items, pos_keys, n_users, n_items, prop, c.batch_size, c.decay, seed,
+                            device)
+        return self._run_epochs(network, source, source.loss, optimizer, c.n_epochs, seed,
+                                model_dir=c.model_dir, desc="LightGCN")
 
     def _after_fit(self) -> None:
         torch = require("torch", "torch")
@@ -181,7 +142,7 @@ class LightGCN(TorchCFRecommender):
         prop = self._propagation(seen.row.astype(np.int64), seen.col.astype(np.int64), n_users,
                                  len(self.item_ids_))
         with torch.no_grad():
-            final = prop(self.network_.weight.detach()).numpy()
+            final = prop(self.network_.weight.detach().cpu()).numpy()
         self.user_factors_ = np.ascontiguousarray(final[:n_users][self.user_order_])
         self.item_factors_ = np.ascontiguousarray(final[n_users:][self.item_order_])
         self._item_t = np.ascontiguousarray(self.item_factors_.T, dtype=np.float64)
@@ -200,6 +161,50 @@ class LightGCN(TorchCFRecommender):
         known = block_toy_case({**params, "n_epochs": 100, "batch_size": 16,
                                 "learning_rate": 0.05})
         return ContractCase(params=params, known_answer=known, stochastic=True)
+
+
+class _BPREpochs:
+    """LightGCN's batch source and loss: each epoch, one unseen item per training pair
+    drawn from ``default_rng([seed, epoch])`` and the pairs in a permutation drawn from the
+    same generator; a batch is a slice of that permutation and its loss the BPR loss of
+    the propagated embeddings plus ``decay`` times the L2 of the batch's ego embeddings."""
+
+    def __init__(self, users: np.ndarray, items: np.ndarray, pos_keys: np.ndarray, n_users: int,
+                 n_items: int, prop: Any, batch_size: int, decay: float, seed: int, device: Any) -> None:
+        torch = require("torch", "torch")
+        self.users, self.pos_keys, self.n_users, self.n_items = users, pos_keys, n_users, n_items
+        self.prop, self.batch_size, self.decay, self.seed, self.device = prop, batch_size, decay, seed, device
+        self.n = users.size
+        self.u_all = torch.from_numpy(users).to(device)
+        self.i_all = torch.from_numpy(items + n_users).to(device)
+        self.negs = self.bpr_sum = self.reg_sum = None
+
+    def epoch_batches(self, epoch: int) -> Iterator[Any]:
+        torch = require("torch", "torch")
+        rng = np.random.default_rng([self.seed, epoch])
+        self.negs = torch.from_numpy(sample_unseen_items(self.users, self.pos_keys, self.n_items, rng)
+                                     + self.n_users).to(self.device)
+        order = torch.from_numpy(rng.permutation(self.n)).to(self.device)
+        self.bpr_sum = torch.zeros((), device=self.device)
+        self.reg_sum = torch.zeros((), device=self.device)
+        for s in range(0, self.n, self.batch_size):
+            yield order[s:s + self.batch_size]
+
+    def loss(self, network: Any, idx: Any) -> Any:
+        torch = require("torch", "torch")
+        u, p, q = self.u_all[idx], self.i_all[idx], self.negs[idx]
+        ego = network.weight
+        final = self.prop(ego)
+        eu, ep, eq = final[u], final[p], final[q]
+        bpr = torch.nn.functional.softplus((eu * eq).sum(1) - (eu * ep).sum(1)).mean()
+        reg = (ego[u].pow(2).sum() + ego[p].pow(2).sum() + ego[q].pow(2).sum()) / (2 * idx.numel())
+        self.bpr_sum += bpr.detach() * idx.numel()
+        self.reg_sum += reg.detach() * idx.numel()
+        return bpr + self.decay * reg
+
+    def epoch_row(self, epoch: int) -> dict[str, Any]:
+        return {"epoch": epoch + 1, "loss": float(self.bpr_sum + self.decay * self.reg_sum) / self.n,
+                "bpr_loss": float(self.bpr_sum) / self.n}
 
 
 __all__ = ["LightGCN", "LightGCNConfig"]

@@ -26,15 +26,13 @@ seeding, devices and save/load.
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from recutils.config import BaseConfig
-from recutils.constants import SEED
 from recutils.exceptions import ConfigError
 from recutils.models.base import ContractCase
 from recutils.models.factors import (
@@ -45,11 +43,9 @@ from recutils.models.factors import (
     check_positive_int,
 )
 from recutils.models.torch_cf import (
-    EpochCheckpoints,
+    TorchCFConfig,
     TorchCFRecommender,
     check_layers,
-    check_runtime,
-    epoch_bar,
     fused_adam,
     sample_unseen_per_user,
 )
@@ -62,7 +58,7 @@ MODEL_TYPES = ("gmf", "mlp", "neumf")
 
 
 @dataclass
-class NCFConfig(BaseConfig):
+class NCFConfig(TorchCFConfig):
     """Hyper-parameters of :class:`NCF` (defaults of Microsoft Recommenders' NCF).
 
     Attributes:
@@ -78,12 +74,11 @@ class NCFConfig(BaseConfig):
         pretrain: NeuMF only: pre-train GMF and MLP and start from their weights.
         pretrain_epochs: Epochs of each pre-training (``None``: ``n_epochs``).
         alpha: Weight of GMF's last layer when fusing the pre-trained models.
-        seed: Seed of the weights, the negatives and the batch order (``None``: fresh).
-        device: ``auto``, ``cpu`` or ``cuda[:i]``.
-        num_threads: torch CPU threads while fitting (``None``: unchanged). One by default:
-            these networks are small and extra threads mostly add synchronisation.
-        model_dir: Folder for per-epoch checkpoints (one sub-folder per stage: ``gmf``,
-            ``mlp``, ``neumf``); a fit resumes from the newest ones there (``None``: none).
+
+    The run settings (``seed``, ``device``, ``num_threads``, ``model_dir``) and the
+    validation settings (``valid_metric``, ``patience``) are those of
+    :class:`~recutils.models.torch_cf.TorchCFConfig`; ``model_dir`` holds one sub-folder
+    of per-epoch checkpoints per stage (``gmf``, ``mlp``, ``neumf``).
     """
 
     model_type: str = "neumf"
@@ -97,12 +92,9 @@ class NCFConfig(BaseConfig):
     pretrain: bool = False
     pretrain_epochs: int | None = None
     alpha: float = 0.5
-    seed: int | None = SEED
-    device: str = "cpu"
-    num_threads: int | None = 1
-    model_dir: str | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_choice("model_type", self.model_type, list(MODEL_TYPES))
         check_positive_int("n_factors", self.n_factors)
         self.layer_sizes = check_layers("layer_sizes", self.layer_sizes, minimum_length=2)
@@ -122,7 +114,6 @@ class NCFConfig(BaseConfig):
         check_number("alpha", self.alpha)
         if self.alpha > 1:
             raise ConfigError(f"alpha must lie in [0, 1], got {self.alpha!r}.")
-        check_runtime(self)
 
 
 class NCF(TorchCFRecommender):
@@ -183,47 +174,12 @@ class NCF(TorchCFRecommender):
         """Train ``network`` for ``n_epochs`` with fresh negatives each epoch."""
         torch = require("torch", "torch")
         c = self.config
-        import scipy.sparse as sp
-
-        pos_keys = np.unique(users * n_items + items)
-        users, items = pos_keys // n_items, pos_keys % n_items
-        n_pos = users.size
-        n_users = int(users.max()) + 1
-        seen = sp.csr_matrix((np.ones(n_pos, dtype=np.int8), (users, items)),
-                             shape=(n_users, n_items))
-        need = c.n_neg * np.bincount(users, minlength=n_users)
+        source = _NCFEpochs(users, items, n_items, c.n_neg, c.batch_size, seed, stream, stage, device)
         optimizer = torch.optim.Adam(network.parameters(), lr=c.learning_rate, weight_decay=c.l2,
                                      **fused_adam(device))
-        loss_fn = torch.nn.BCEWithLogitsLoss()
-        neg_users = np.repeat(np.arange(n_users, dtype=np.int64), need)
-        all_users = torch.from_numpy(np.concatenate([users, neg_users])).to(device)
-        labels = torch.cat([torch.ones(n_pos), torch.zeros(neg_users.size)]).to(device)
-        items_pos = torch.from_numpy(items)
-        n = all_users.numel()
-        network.train()
         folder = None if c.model_dir is None else Path(c.model_dir) / stage
-        ckpt = EpochCheckpoints(folder)
-        done, history = ckpt.restore(network, optimizer)
-        for epoch in epoch_bar(n_epochs, self.progress, f"NCF {stage}", start=done):
-            start = time.perf_counter()
-            rng = np.random.default_rng([seed, stream, epoch])
-            _, negs = sample_unseen_per_user(seen, need, rng)
-            all_items = torch.cat([items_pos, torch.from_numpy(negs)]).to(device)
-            order = torch.from_numpy(rng.permutation(n)).to(device)
-            total = torch.zeros((), device=device)
-            for s in range(0, n, c.batch_size):
-                idx = order[s:s + c.batch_size]
-                loss = loss_fn(network(all_users[idx], all_items[idx]), labels[idx])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += loss.detach() * idx.numel()
-            history.append({"stage": ["gmf", "mlp", "neumf"].index(stage), "epoch": epoch + 1,
-                            "loss": float(total) / n, "seconds": time.perf_counter() - start})
-            logger.debug("NCF %s epoch %d: %s", stage, epoch + 1, history[-1])
-            ckpt.save(epoch + 1, network, optimizer, history)
-        network.eval()
-        return history
+        return self._run_epochs(network, source, source.loss, optimizer, n_epochs, seed,
+                                model_dir=folder, desc=f"NCF {stage}", validate=stage == c.model_type)
 
     def _score_internal(self, users: Any) -> Any:
         return self.network_.score_users(users)
@@ -246,6 +202,53 @@ class NCF(TorchCFRecommender):
         known = block_toy_case({**params, "model_type": "gmf", "n_factors": 8, "n_epochs": 60,
                                 "learning_rate": 0.02})
         return ContractCase(params=params, known_answer=known, stochastic=True)
+
+
+class _NCFEpochs:
+    """NCF's batch source and loss: the positives and, each epoch, ``n_neg`` fresh
+    negatives per positive (distinct per user), drawn from ``default_rng([seed, stream,
+    epoch])``, then the rows in a permutation drawn from the same generator; a batch is a
+    slice of that permutation and its loss the binary cross-entropy of the logits."""
+
+    def __init__(self, users: np.ndarray, items: np.ndarray, n_items: int, n_neg: int, batch_size: int,
+                 seed: int, stream: int, stage: str, device: Any) -> None:
+        import scipy.sparse as sp
+
+        torch = require("torch", "torch")
+        pos_keys = np.unique(users * n_items + items)
+        users, items = pos_keys // n_items, pos_keys % n_items
+        n_pos = users.size
+        n_users = int(users.max()) + 1
+        self.seen = sp.csr_matrix((np.ones(n_pos, dtype=np.int8), (users, items)),
+                                  shape=(n_users, n_items))
+        self.need = n_neg * np.bincount(users, minlength=n_users)
+        neg_users = np.repeat(np.arange(n_users, dtype=np.int64), self.need)
+        self.all_users = torch.from_numpy(np.concatenate([users, neg_users])).to(device)
+        self.labels = torch.cat([torch.ones(n_pos), torch.zeros(neg_users.size)]).to(device)
+        self.items_pos = torch.from_numpy(items)
+        self.n = self.all_users.numel()
+        self.batch_size, self.seed, self.stream, self.device = batch_size, seed, stream, device
+        self.stage = MODEL_TYPES.index(stage)
+        self.loss_fn = torch.nn.BCEWithLogitsLoss()
+        self.all_items = self.total = None
+
+    def epoch_batches(self, epoch: int) -> Iterator[Any]:
+        torch = require("torch", "torch")
+        rng = np.random.default_rng([self.seed, self.stream, epoch])
+        _, negs = sample_unseen_per_user(self.seen, self.need, rng)
+        self.all_items = torch.cat([self.items_pos, torch.from_numpy(negs)]).to(self.device)
+        order = torch.from_numpy(rng.permutation(self.n)).to(self.device)
+        self.total = torch.zeros((), device=self.device)
+        for s in range(0, self.n, self.batch_size):
+            yield order[s:s + self.batch_size]
+
+    def loss(self, network: Any, idx: Any) -> Any:
+        loss = self.loss_fn(network(self.all_users[idx], self.all_items[idx]), self.labels[idx])
+        self.total += loss.detach() * idx.numel()
+        return loss
+
+    def epoch_row(self, epoch: int) -> dict[str, Any]:
+        return {"stage": self.stage, "epoch": epoch + 1, "loss": float(self.total) / self.n}
 
 
 __all__ = ["MODEL_TYPES", "NCF", "NCFConfig"]

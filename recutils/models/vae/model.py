@@ -25,14 +25,12 @@ softmax keeps their order). Users not seen in training are skipped (one
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
-from recutils.config import BaseConfig
-from recutils.constants import SEED
 from recutils.exceptions import ConfigError
 from recutils.models.base import ContractCase
 from recutils.models.factors import (
@@ -41,11 +39,9 @@ from recutils.models.factors import (
     check_positive_int,
 )
 from recutils.models.torch_cf import (
-    EpochCheckpoints,
+    TorchCFConfig,
     TorchCFRecommender,
     check_layers,
-    check_runtime,
-    epoch_bar,
     fused_adam,
 )
 from recutils.utils.deps import require
@@ -54,7 +50,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class MultiDAEConfig(BaseConfig):
+class MultiDAEConfig(TorchCFConfig):
     """Hyper-parameters of :class:`MultiDAE` (the paper's defaults but ``n_epochs``).
 
     Attributes:
@@ -66,12 +62,11 @@ class MultiDAEConfig(BaseConfig):
         batch_size: Users per Adam step.
         learning_rate: Adam step size.
         l2: Weight decay of Adam on the network weights.
-        seed: Seed of the weights, the batch order, dropout and sampling (``None``: fresh).
-        device: ``auto``, ``cpu`` or ``cuda[:i]``.
-        num_threads: torch CPU threads while fitting (``None``: unchanged). One by default:
-            these networks are small and extra threads mostly add synchronisation.
-        model_dir: Folder for per-epoch checkpoints; a fit resumes from the newest one
-            there (``None``: no checkpoints).
+
+    The run settings (``seed``: of the weights, the batch order, dropout and sampling;
+    ``device``, ``num_threads``, ``model_dir``) and the validation settings
+    (``valid_metric``, ``patience``) are those of
+    :class:`~recutils.models.torch_cf.TorchCFConfig`.
     """
 
     hidden_dims: list[int] = field(default_factory=lambda: [600])
@@ -81,12 +76,9 @@ class MultiDAEConfig(BaseConfig):
     batch_size: int = 500
     learning_rate: float = 1e-3
     l2: float = 0.0
-    seed: int | None = SEED
-    device: str = "cpu"
-    num_threads: int | None = 1
-    model_dir: str | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if isinstance(self.hidden_dims, tuple):
             self.hidden_dims = list(self.hidden_dims)
         if self.hidden_dims != []:
@@ -99,7 +91,6 @@ class MultiDAEConfig(BaseConfig):
         check_positive_int("batch_size", self.batch_size)
         check_number("learning_rate", self.learning_rate, strict=True)
         check_number("l2", self.l2)
-        check_runtime(self)
 
 
 @dataclass
@@ -138,50 +129,18 @@ class _MultiDAEBase(TorchCFRecommender):
 
     def _train(self, network: Any, users: np.ndarray, items: np.ndarray, n_users: int,
                n_items: int, seed: int, device: Any) -> list[dict[str, Any]]:
-        import scipy.sparse as sp
-
         torch = require("torch", "torch")
         c = self.config
-        x = sp.csr_matrix((np.ones(users.size, dtype=np.float32), (users, items)),
-                          shape=(n_users, n_items))
-        x.sum_duplicates()
-        x.data[:] = 1.0
-        dense = torch.from_numpy(x.toarray()).to(device) if n_users * n_items <= 5e7 else None
         optimizer = torch.optim.Adam(network.parameters(), lr=c.learning_rate, weight_decay=c.l2,
                                      **fused_adam(device))
-        ckpt = EpochCheckpoints(c.model_dir)
-        done, history = ckpt.restore(network, optimizer)
-        step = int(history[-1]["step"]) if history else 0
-        network.train()
-        for epoch in epoch_bar(c.n_epochs, self.progress, self.name, start=done):
-            start = time.perf_counter()
-            order = np.random.default_rng([seed, epoch]).permutation(n_users)
-            nll_sum = kl_sum = 0.0
-            for s in range(0, n_users, c.batch_size):
-                rows = order[s:s + c.batch_size]
-                batch = dense[torch.from_numpy(rows).to(device)] if dense is not None else \
-                    torch.from_numpy(x[rows].toarray()).to(device)
-                logits, kl = network(batch)
-                nll = -(torch.log_softmax(logits, dim=1) * batch).sum(1).mean()
-                beta = self._beta(step)
-                loss = nll + beta * kl if kl is not None else nll
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                step += 1
-                nll_sum += float(nll.detach()) * rows.size
-                kl_sum += (float(kl.detach()) if kl is not None else 0.0) * rows.size
-            history.append({"epoch": epoch + 1, "step": step, "beta": self._beta(step - 1),
-                            "nll": nll_sum / n_users, "kl": kl_sum / n_users,
-                            "seconds": time.perf_counter() - start})
-            logger.debug("%s epoch %d: %s", self.name, epoch + 1, history[-1])
-            ckpt.save(epoch + 1, network, optimizer, history)
-        return history
+        source = _UserRowEpochs(users, items, n_users, n_items, c.batch_size, seed, device, self._beta)
+        return self._run_epochs(network, source, source.loss, optimizer, c.n_epochs, seed,
+                                model_dir=c.model_dir, desc=self.name)
 
     def _score_internal(self, users: Any) -> Any:
         torch = require("torch", "torch")
-        rows = torch.from_numpy(self._internal_seen()[users.numpy()].toarray())
-        return self.network_.score(rows)
+        rows = torch.from_numpy(self._internal_seen()[users.cpu().numpy()].toarray())
+        return self.network_.score(rows.to(users.device))
 
 
 class MultiDAE(_MultiDAEBase):
@@ -239,6 +198,53 @@ class MultiVAE(_MultiDAEBase):
                   "learning_rate": 0.01, "total_anneal_steps": 20, "seed": 0}
         known = block_toy_case({**params, "n_epochs": 100, "dropout": 0.2, "batch_size": 4})
         return ContractCase(params=params, known_answer=known, stochastic=True)
+
+
+class _UserRowEpochs:
+    """The autoencoders' batch source and loss: each epoch the users in a permutation drawn
+    from ``default_rng([seed, epoch])``; a batch is ``batch_size`` users' binary rows and its
+    loss the multinomial negative log-likelihood plus ``beta(step)`` times the KL term
+    (Multi-VAE; the step counts Adam steps from the start of training)."""
+
+    def __init__(self, users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, batch_size: int,
+                 seed: int, device: Any, beta: Callable[[int], float]) -> None:
+        import scipy.sparse as sp
+
+        torch = require("torch", "torch")
+        x = sp.csr_matrix((np.ones(users.size, dtype=np.float32), (users, items)),
+                          shape=(n_users, n_items))
+        x.sum_duplicates()
+        x.data[:] = 1.0
+        self.x = x
+        self.dense = torch.from_numpy(x.toarray()).to(device) if n_users * n_items <= 5e7 else None
+        self.n_users, self.batch_size, self.seed, self.device, self.beta = n_users, batch_size, seed, device, beta
+        self.steps_per_epoch = -(-n_users // batch_size)
+        self.step = 0
+        self.nll_sum = self.kl_sum = 0.0
+
+    def epoch_batches(self, epoch: int) -> Iterator[np.ndarray]:
+        order = np.random.default_rng([self.seed, epoch]).permutation(self.n_users)
+        self.step = epoch * self.steps_per_epoch  # every epoch has the same number of steps
+        self.nll_sum = self.kl_sum = 0.0
+        for s in range(0, self.n_users, self.batch_size):
+            yield order[s:s + self.batch_size]
+
+    def loss(self, network: Any, rows: np.ndarray) -> Any:
+        torch = require("torch", "torch")
+        batch = self.dense[torch.from_numpy(rows).to(self.device)] if self.dense is not None else \
+            torch.from_numpy(self.x[rows].toarray()).to(self.device)
+        logits, kl = network(batch)
+        nll = -(torch.log_softmax(logits, dim=1) * batch).sum(1).mean()
+        beta = self.beta(self.step)
+        loss = nll + beta * kl if kl is not None else nll
+        self.step += 1
+        self.nll_sum += float(nll.detach()) * rows.size
+        self.kl_sum += (float(kl.detach()) if kl is not None else 0.0) * rows.size
+        return loss
+
+    def epoch_row(self, epoch: int) -> dict[str, Any]:
+        return {"epoch": epoch + 1, "step": self.step, "beta": self.beta(self.step - 1),
+                "nll": self.nll_sum / self.n_users, "kl": self.kl_sum / self.n_users}
 
 
 __all__ = ["MultiDAE", "MultiDAEConfig", "MultiVAE", "MultiVAEConfig"]
