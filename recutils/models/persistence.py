@@ -448,6 +448,20 @@ def load_saved(
     return model, manifest
 
 
+def load_any(path: str | Path) -> Any:
+    """Load any saved model folder; its class is found from the manifest's model name.
+
+    This is :func:`recutils.models.load_model`: a plain saved folder loads as written
+    (its model class's own files, so a wrapped library's own format is allowed); an
+    artifact's checksums are verified.
+
+    Raises:
+        ConfigError: not a model folder, a newer format version or an unknown model.
+    """
+    model, _ = load_saved(path, trust=True, require_artifact=False)
+    return model
+
+
 def load_model(path: str | Path, trust: bool = False, verify: bool = True) -> Any:
     """Load the model of an artifact, dispatching by its manifest (see :func:`load_saved`).
 
@@ -470,6 +484,7 @@ __all__ = [
     "check_relative_path",
     "check_versions",
     "load_model",
+    "load_any",
     "load_saved",
     "model_class",
     "model_manifest",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recutils.exceptions import ConfigError
@@ -111,19 +110,14 @@ def create_model(name: str, **params: Any) -> BaseRecommender:
     return get_model_class(name)(**params)
 
 
-def load_model(path: str | Path) -> BaseRecommender:
-    """Load any saved model; its class is found from the manifest's model name.
+def __getattr__(name: str) -> Any:
+    # ``recutils.models.registry.load_model``, the path of the loader before it moved
+    # next to the saved-folder format (the registry itself does not import it)
+    if name == "load_model":
+        from recutils.models.persistence import load_any
 
-    A plain saved folder loads as written; an artifact's checksums are verified.
-    Runs :func:`recutils.models.persistence.load_saved`, the one loader.
-
-    Raises:
-        ConfigError: not a model folder, a newer format version or an unknown model.
-    """
-    from recutils.models import persistence
-
-    model, _ = persistence.load_saved(path, trust=True, require_artifact=False)
-    return model
+        return load_any
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recutils.exceptions import ConfigError
+from recutils.constants import DEFAULT_K
+from recutils.exceptions import ConfigError, NotFittedError
 
 
 def check_top_k(top_k: Any) -> int:
@@ -126,4 +127,26 @@ def ranking_frame(
     return frame
 
 
-__all__ = ["check_top_k", "ranking_frame", "top_k_per_row"]
+def popularity_fallback(model: Any, top_k: int = DEFAULT_K) -> list[tuple[Any, float]]:
+    """The ``top_k`` items most users interacted with in training, ``[(item_id, count)]``.
+
+    This is the documented fallback for users without recommendations: it needs only
+    the training matrix every recutils model keeps (``seen_``); ties go to the lower
+    item index, as in every ranking.
+    """
+    k = check_top_k(top_k)
+    seen = getattr(model, "seen_", None)
+    if seen is None:
+        raise NotFittedError(f"{type(model).__name__} has no training matrix (fit it first).")
+    counts = np.asarray(seen.sum(axis=0), dtype=np.float64).ravel()
+    idx, val = top_k_per_row(counts[None, :], k)
+    items = model.item_ids_.take(idx[0])
+    return [(_plain(i), float(v)) for i, v in zip(items, val[0]) if np.isfinite(v)]
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the plain Python value (JSON-able); anything else as it is."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+__all__ = ["check_top_k", "popularity_fallback", "ranking_frame", "top_k_per_row"]

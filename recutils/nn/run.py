@@ -24,7 +24,7 @@ import numpy as np
 from recutils.config import BaseConfig
 from recutils.constants import SEED
 from recutils.exceptions import ConfigError
-from recutils.models.factors import check_seed
+from recutils.utils.validation import check_seed
 
 #: Devices accepted by the ``device`` setting.
 DEVICE_HELP = "'auto', 'cpu' or 'cuda[:i]'"

@@ -32,7 +32,8 @@ from tqdm.auto import tqdm
 
 from recutils.constants import DEFAULT_K
 from recutils.exceptions import ConfigError, DataWarning, NotFittedError
-from recutils.models.base import check_top_k, top_k_per_row
+from recutils.models.base import check_top_k
+from recutils.models.topk import popularity_fallback
 from recutils.serving.stores import RecommendationStore, StoreSetInfo, open_store
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,27 +63,6 @@ class BatchResult:
     seconds: float
     output: Path | None = None
     store_set: StoreSetInfo | None = None
-
-
-def popularity_fallback(model: Any, top_k: int = DEFAULT_K) -> list[tuple[Any, float]]:
-    """The ``top_k`` items most users interacted with in training, ``[(item_id, count)]``.
-
-    This is the documented fallback for users without recommendations: it needs only
-    the training matrix every recutils model keeps (``seen_``); ties go to the lower
-    item index, as in every ranking.
-    """
-    k = check_top_k(top_k)
-    seen = getattr(model, "seen_", None)
-    if seen is None:
-        raise NotFittedError(f"{type(model).__name__} has no training matrix (fit it first).")
-    counts = np.asarray(seen.sum(axis=0), dtype=np.float64).ravel()
-    idx, val = top_k_per_row(counts[None, :], k)
-    items = model.item_ids_.take(idx[0])
-    return [(_plain(i), float(v)) for i, v in zip(items, val[0]) if np.isfinite(v)]
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _chunks(users: pd.Index, size: int) -> Iterator[pd.Index]:

@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 
 from recutils.exceptions import ConfigError, RecUtilsError
+from recutils.models.topk import popularity_fallback
 from recutils.serving.artifacts import ArtifactError, ArtifactInfo, load_artifact, resolve_under
-from recutils.serving.batch import popularity_fallback
 from recutils.serving.stores import RecommendationStore, StoreSetInfo, open_store
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 
 from recutils.constants import DEFAULT_K
 from recutils.models.base import check_top_k
-from recutils.serving.batch import popularity_fallback
+from recutils.models.topk import popularity_fallback
 from recutils.serving.stores import RecommendationStore, open_store
 from recutils.spark.scoring import recommend_k_items_spark
 

@@ -19,7 +19,7 @@ httpx = pytest.importorskip("httpx")
 
 from recutils.models.baselines import ItemKNN  # noqa: E402
 from recutils.models.sar import SAR  # noqa: E402
-from recutils.serving import batch_recommend, open_store, save_artifact  # noqa: E402
+from recutils.serving import batch_recommend, save_artifact  # noqa: E402
 from recutils.serving.process import ServiceProcess  # noqa: E402
 from recutils.testing.contract import toy_interactions  # noqa: E402
 

@@ -328,7 +328,7 @@ def test_every_load_model_name_runs_the_one_loader(sar_artifact, tmp_path, toy,
     from recutils.models.sar import SAR
 
     assert serving.load_model is persistence.load_model is load_model
-    assert models.load_model is registry.load_model
+    assert models.load_model is registry.load_model is persistence.load_any
     assert serving.ArtifactError is persistence.ArtifactError
     calls: list[dict[str, Any]] = []
     real = persistence.load_saved

@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from recutils.config import BaseConfig
-from recutils.models.base import BaseRecommender, ContractCase, TrainData
+from recutils.models.base import BaseRecommender, ContractCase, KnownAnswer, TrainData
 from recutils.models.cornac._data import cornac_dataset
 from recutils.models.factors import (
     FactorScoringMixin,
