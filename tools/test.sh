@@ -25,4 +25,10 @@ if [ -z "${RECUTILS_DATA_MIRROR:-}" ] && [ -d ../shared/data ]; then
     export RECUTILS_DATA_MIRROR
 fi
 
+# Same floating-point kernels on every x86 machine: torch's matrix products go through
+# MKL, whose AVX-512 paths sum in another order than its AVX2 ones, and the deep models'
+# committed figures and test bars were measured with AVX2 (see SETUP.md, "Reproducible
+# numbers"). An explicit setting in the environment wins.
+export MKL_ENABLE_INSTRUCTIONS="${MKL_ENABLE_INSTRUCTIONS:-AVX2}"
+
 exec "$VENV/bin/python" -m pytest "$@"
