@@ -66,6 +66,7 @@ from recutils.nn.run import (  # noqa: F401 - re-exported: the checks' former ho
 )
 from recutils.utils.arrays import in_sorted
 from recutils.utils.deps import require
+from recutils.utils.validation import is_int
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def check_layers(name: str, value: Any, minimum_length: int = 1) -> list[int]:
     if isinstance(value, tuple):
         value = list(value)
     if not isinstance(value, list) or len(value) < minimum_length or not all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in value):
+            is_int(v) and v >= 1 for v in value):
         raise ConfigError(f"{name} must be a list of at least {minimum_length} positive "
                           f"integer(s), got {value!r}.")
     return [int(v) for v in value]

@@ -24,7 +24,7 @@ import numpy as np
 from recutils.config import BaseConfig
 from recutils.constants import SEED
 from recutils.exceptions import ConfigError
-from recutils.utils.validation import check_seed
+from recutils.utils.validation import check_seed, is_int
 
 #: Devices accepted by the ``device`` setting.
 DEVICE_HELP = "'auto', 'cpu' or 'cuda[:i]'"
@@ -38,8 +38,7 @@ def check_device(value: Any) -> None:
 
 def check_threads(value: Any) -> None:
     """:class:`ConfigError` unless ``value`` is ``None`` or an int >= 1."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
-                              or value < 1):
+    if value is not None and (not is_int(value) or value < 1):
         raise ConfigError(f"num_threads must be None or an integer >= 1, got {value!r}.")
 
 

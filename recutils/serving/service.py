@@ -42,6 +42,7 @@ from recutils.exceptions import ConfigError, RecUtilsError
 from recutils.models.topk import popularity_fallback
 from recutils.serving.artifacts import ArtifactError, ArtifactInfo, load_artifact, resolve_under
 from recutils.serving.stores import RecommendationStore, StoreSetInfo, open_store
+from recutils.utils.validation import is_int
 
 logger = logging.getLogger(__name__)
 
@@ -315,7 +316,7 @@ class RecommendationService:
     # ------------------------------------------------------------ checks
     def check_k(self, k: Any) -> int:
         """``k`` in ``[1, max_k]``, else :class:`ServiceError` (422)."""
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= self.max_k:
+        if not is_int(k) or not 1 <= k <= self.max_k:
             raise ServiceError(422, "invalid_k", f"k must be an integer in [1, {self.max_k}], "
                                                  f"got {k!r}.")
         return int(k)

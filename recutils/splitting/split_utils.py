@@ -24,7 +24,7 @@ import pandas as pd
 from recutils.constants import DEFAULT_ITEM_COL, DEFAULT_USER_COL, SEED
 from recutils.exceptions import ConfigError, DataError
 from recutils.utils.arrays import KEY_LIMIT, factorize, group_order, positions_in_group
-from recutils.utils.validation import check_columns
+from recutils.utils.validation import check_columns, check_positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -128,9 +128,7 @@ def _check_min_rating(min_rating: object) -> None:
 
 
 def _check_positive_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
+    return check_positive_int(name, value, minimum)
 
 
 # --------------------------------------------------------------------------- groups

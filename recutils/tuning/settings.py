@@ -20,6 +20,7 @@ from typing import Any
 
 from recutils.constants import SEED
 from recutils.exceptions import ConfigError, ModelFitError
+from recutils.utils.validation import is_int
 
 
 @dataclass(frozen=True)
@@ -117,11 +118,10 @@ class RunSettings:
                 negative or not an integer, ``timeout`` not a positive number.
         """
         for name, value in (("n_jobs", self.n_jobs), ("workers", self.workers)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
         n_trials, timeout = self.n_trials, self.timeout
-        if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int)
-                                     or n_trials < 0):
+        if n_trials is not None and (not is_int(n_trials) or n_trials < 0):
             raise ConfigError(f"n_trials must be a non-negative integer or None, got {n_trials!r}.")
         if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
             raise ConfigError(

@@ -53,6 +53,7 @@ from typing import Any, Protocol
 
 from recutils.config import BaseConfig
 from recutils.exceptions import ConfigError
+from recutils.utils.validation import is_int, is_number
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class TrialLike(Protocol):
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return is_number(value)
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ class Param:
             raise ConfigError(f"search space {name!r}: log must be true or false, got {log!r}.")
         numbers = [low, high] + ([step] if step is not None else [])
         if kind == "int":
-            if not all(isinstance(v, int) and not isinstance(v, bool) for v in numbers):
+            if not all(is_int(v) for v in numbers):
                 raise ConfigError(
                     f"search space {name!r}: low/high/step of an int must be integers, got "
                     f"low={low!r}, high={high!r}, step={step!r}.")

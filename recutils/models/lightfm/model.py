@@ -43,6 +43,7 @@ from recutils.exceptions import ConfigError, DataError, NotFittedError
 from recutils.models.base import BaseRecommender, ContractCase, TrainData
 from recutils.models.lightfm.features import build_feature_matrix
 from recutils.utils.deps import require
+from recutils.utils.validation import check_number, check_positive_int, is_number
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +64,11 @@ def import_lightfm() -> Any:
 
 
 def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    check_positive_int(name, value, minimum)
 
 
 def _non_negative(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ConfigError(f"{name} must be a number >= 0, got {value!r}.")
+    check_number(name, value)
 
 
 @dataclass
@@ -134,8 +133,7 @@ class LightFMConfig(BaseConfig):
         if self.seed is not None:
             _positive_int("seed", self.seed, 0)
         if self.positive_threshold is not None and (
-                isinstance(self.positive_threshold, bool)
-                or not isinstance(self.positive_threshold, (int, float))):
+                not is_number(self.positive_threshold)):
             raise ConfigError(
                 f"positive_threshold must be a number or None, got {self.positive_threshold!r}.")
         for name in ("use_sample_weight", "user_identity_features", "item_identity_features",

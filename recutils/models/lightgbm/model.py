@@ -45,6 +45,7 @@ from recutils.models.lightgbm.features import NUMERIC_MISSING, CTRFeatureEncoder
 from recutils.models.persistence import FORMAT_VERSION, MANIFEST  # noqa: F401 - names of this module
 from recutils.splitting import python_stratified_split
 from recutils.utils.deps import require
+from recutils.utils.validation import check_bool, is_int
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +93,7 @@ def _lightgbm() -> ModuleType:
 
 
 def _is_int(value: Any, minimum: int) -> bool:
-    return (not isinstance(value, bool) and isinstance(value, (int, np.integer))
-            and value >= minimum)
+    return is_int(value) and value >= minimum
 
 
 @dataclasses.dataclass
@@ -182,8 +182,7 @@ class LightGBMCTRConfig(BaseConfig):
                 f"numeric_missing {self.numeric_missing!r} is unknown; "
                 f"allowed: {list(NUMERIC_MISSING)}."
             )
-        if not isinstance(self.log_transform, bool):
-            raise ConfigError(f"log_transform must be a boolean, got {self.log_transform!r}.")
+        check_bool("log_transform", self.log_transform)
         for name in ("numeric_cols", "categorical_cols"):
             value = getattr(self, name)
             if value is not None:
