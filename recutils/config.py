@@ -135,10 +135,11 @@ def _read_yaml(source: str | Path) -> Any:
         raise ConfigError(f"invalid YAML config: {err}") from err
     except RecursionError:
         raise ConfigError(f"YAML config nests too deep (the limit is {MAX_CONFIG_DEPTH} levels).") from None
-    except (ValueError, OverflowError, TypeError) as err:  # e.g. int('9' * 5000), a bad date
-        if isinstance(err, ConfigError):
-            raise
-        raise ConfigError(f"invalid YAML config: a value cannot be read: {err}") from None
+    except ConfigError:
+        raise
+    except Exception as err:  # noqa: BLE001 - PyYAML's constructors fail in many ways on bad scalars:
+        # ValueError for int('9' * 5000) or 2020-13-45, IndexError for an empty '!!int', ...
+        raise ConfigError(f"invalid YAML config: a value cannot be read ({type(err).__name__}: {err}).") from None
     check_config_structure(data, where="YAML config")
     return data
 

@@ -18,12 +18,12 @@ limit                          applies to                      value
 =============================  ==============================  =====================
 :data:`MAX_EMBEDDING_DIM`      ``embedding_dim``,              4,096
                                ``default_embedding_dim``,
-                               ``wide_output_dim``,
-                               ``output_dim`` of ``FirstOrder``
+                               ``wide_output_dim``
 :data:`MAX_HIDDEN_UNITS`       each layer's width              65,536
                                (``hidden_units``,
                                ``layer_sizes``, ``block_dim``,
-                               ``head_dim``, ``low_rank``, ...)
+                               ``head_dim``, ``low_rank``,
+                               ``output_dim``, ...)
 :data:`MAX_LAYERS`             ``num_layers``, ``num_blocks``, 256
                                the length of ``hidden_units``
                                / ``layer_sizes``

@@ -199,10 +199,16 @@ def parse_easyrec_text(text: str) -> Message:
 
 
 # ------------------------------------------------------------------ mapping
+def _check_message(msg: Any, where: str) -> None:
+    """Raise :class:`ConfigError` unless ``msg`` is a ``{ ... }`` message (a scalar or a
+    ``[ ... ]`` list of scalars where a message belongs is the user's mistake)."""
+    if not (isinstance(msg, list) and all(isinstance(v, tuple) and len(v) == 2 for v in msg)):
+        raise ConfigError(f"{where} must be a {{ ... }} message, got {msg!r}.")
+
+
 def _fields(msg: Any, where: str, allowed: Mapping[str, bool]) -> dict[str, Any]:
     """Group a message's fields: ``allowed`` maps name -> repeated. Unknown names fail."""
-    if not isinstance(msg, list):
-        raise ConfigError(f"{where} must be a {{ ... }} message, got {msg!r}.")
+    _check_message(msg, where)
     out: dict[str, Any] = {}
     for name, value in msg:
         if name not in allowed:
@@ -223,8 +229,7 @@ def _is_msg(value: Any) -> bool:
 
 def _plain(msg: Any, where: str) -> dict[str, Any]:
     """A component's parameter message as a dict (repeated scalars become lists)."""
-    if not isinstance(msg, list):
-        raise ConfigError(f"{where} must be a {{ ... }} message.")
+    _check_message(msg, where)
     out: dict[str, Any] = {}
     for name, value in msg:
         if _is_msg(value):
@@ -239,11 +244,14 @@ def _plain(msg: Any, where: str) -> dict[str, Any]:
 
 def _st_params(msg: Any, where: str) -> dict[str, Any]:
     """``st_params { fields { key: 'k' value { number_value: 1 } } }`` -> dict."""
+    _check_message(msg, where)
     out: dict[str, Any] = {}
     for name, entry in msg:
         if name != "fields":
             raise ConfigError(f"{where}: unexpected field {name!r} in st_params.")
         f = _fields(entry, where, {"key": False, "value": False})
+        if not isinstance(f.get("key"), str):
+            raise ConfigError(f"{where}: each st_params field needs a string key, got {f.get('key')!r}.")
         out[f["key"]] = _struct_value(f.get("value"), where)
     return out
 
@@ -283,8 +291,7 @@ def _block(msg: Any) -> dict[str, Any]:
 def _keras_layer(msg: Any, where: str) -> dict[str, Any]:
     from recutils.nn.components.registry import get_component_spec
 
-    if not isinstance(msg, list):
-        raise ConfigError(f"{where}: keras_layer must be a {{ ... }} message.")
+    _check_message(msg, f"{where}: keras_layer")
     names = [n for n, _ in msg]
     if "class_name" not in names:
         raise ConfigError(f"{where}: keras_layer needs a class_name.")
@@ -322,7 +329,7 @@ def _feature(msg: Any) -> FeatureConfig:
         raise ConfigError("feature_config.features: input_names is required.")
     name = f.get("feature_name", inputs[0])
     ftype = f.get("feature_type", "IdFeature")
-    if ftype not in _FEATURE_TYPES:
+    if not isinstance(ftype, str) or ftype not in _FEATURE_TYPES:
         raise ConfigError(f"feature {name!r}: feature_type {ftype!r} is not supported; supported: "
                           f"{sorted(_FEATURE_TYPES)}.")
     values: dict[str, Any] = {"name": name, "type": _FEATURE_TYPES[ftype]}
