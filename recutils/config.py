@@ -3,8 +3,10 @@
 Every model (and component) declares one ``@dataclass`` deriving from
 :class:`BaseConfig` with its defaults. :meth:`BaseConfig.from_dict` rejects
 unknown keys with a :class:`~recutils.exceptions.ConfigError` naming the key and
-the allowed ones; ``to_dict()`` -> ``from_dict()`` round-trips. YAML is read with
-``yaml.safe_load`` only (configs never execute code).
+the allowed ones; ``to_dict()`` -> ``from_dict()`` round-trips. YAML is read with PyYAML's safe loader
+only (configs never execute code; tags such as ``!!python/object`` are refused), and
+every document or mapping is checked against the structure limits of
+:mod:`recutils.limits` (nesting depth, expanded size) before it is used.
 
 Examples:
     >>> from dataclasses import dataclass
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from recutils.exceptions import ConfigError
+from recutils.limits import MAX_CONFIG_DEPTH, check_config_structure
 
 C = TypeVar("C", bound="BaseConfig")
 
@@ -41,12 +44,10 @@ class BaseConfig:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
-    def from_dict(cls: type[C], values: Mapping[str, Any] | None = None, **overrides: Any) -> C:
-        """Build a config from a mapping (and keyword overrides) on top of the defaults.
-
-        Raises:
-            ConfigError: ``values`` is not a mapping, or holds a key that is not a field.
-        """
+    def _checked_values(cls, values: Mapping[str, Any] | None, overrides: Mapping[str, Any]
+                        ) -> dict[str, Any]:
+        """``values`` merged with ``overrides``, after the checks every ``from_dict`` makes:
+        a mapping, within :mod:`recutils.limits`' structure limits, with known keys only."""
         if values is None:
             values = {}
         if not isinstance(values, Mapping):
@@ -54,13 +55,24 @@ class BaseConfig:
                 f"{cls.__name__} needs a mapping of parameters, got {type(values).__name__}."
             )
         merged = {**dict(values), **overrides}
+        check_config_structure(merged, where=f"the {cls.__name__} mapping")
         allowed = cls.field_names()
         unknown = [k for k in merged if k not in allowed]
         if unknown:
             raise ConfigError(
                 f"unknown parameter(s) {unknown} for {cls.__name__}; allowed: {allowed}."
             )
-        return cls(**merged)
+        return merged
+
+    @classmethod
+    def from_dict(cls: type[C], values: Mapping[str, Any] | None = None, **overrides: Any) -> C:
+        """Build a config from a mapping (and keyword overrides) on top of the defaults.
+
+        Raises:
+            ConfigError: ``values`` is not a mapping, nests too deep (see
+                :mod:`recutils.limits`), or holds a key that is not a field.
+        """
+        return cls(**cls._checked_values(values, overrides))
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict (JSON/YAML friendly when the values are)."""
@@ -71,21 +83,65 @@ class BaseConfig:
         return type(self).from_dict(self.to_dict(), **changes)
 
 
-def _read_yaml(source: str | Path) -> Any:
+def _safe_loader() -> type:
+    """PyYAML's safe loader, refusing documents nested deeper than ``MAX_CONFIG_DEPTH``.
+
+    The composer builds nodes recursively, so the depth is checked while composing,
+    before Python's recursion limit can be reached.
+    """
     import yaml  # pyyaml is a core dependency; imported here to keep `import recutils` light
+
+    class DepthLimitedSafeLoader(yaml.SafeLoader):
+        _depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            self._depth += 1
+            try:
+                if self._depth > MAX_CONFIG_DEPTH + 1:  # +1: the scalar inside the deepest list
+                    raise ConfigError(
+                        f"YAML config nests lists/mappings deeper than {MAX_CONFIG_DEPTH} levels.")
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+
+    return DepthLimitedSafeLoader
+
+
+def _read_yaml(source: str | Path) -> Any:
+    """The YAML document ``source`` (text or a ``.yaml``/``.yml`` path), within the structure limits.
+
+    Raises:
+        ConfigError: a missing or unreadable file, invalid YAML (tags that build Python
+            objects included), a value YAML cannot convert (an integer of thousands of
+            digits, a date such as ``2020-13-45``), or a document beyond the limits of
+            :mod:`recutils.limits`.
+    """
+    import yaml
 
     if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
                                     and source.endswith((".yaml", ".yml"))):
         path = Path(source)
         if not path.is_file():
             raise ConfigError(f"config file {str(path)!r} does not exist.")
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"cannot read config file {str(path)!r}: {err}") from None
     else:
         text = source
     try:
-        return yaml.safe_load(text)
+        data = yaml.load(text, Loader=_safe_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as err:
         raise ConfigError(f"invalid YAML config: {err}") from err
+    except RecursionError:
+        raise ConfigError(f"YAML config nests too deep (the limit is {MAX_CONFIG_DEPTH} levels).") from None
+    except ConfigError:
+        raise
+    except Exception as err:  # noqa: BLE001 - PyYAML's constructors fail in many ways on bad scalars:
+        # ValueError for int('9' * 5000) or 2020-13-45, IndexError for an empty '!!int', ...
+        raise ConfigError(f"invalid YAML config: a value cannot be read ({type(err).__name__}: {err}).") from None
+    check_config_structure(data, where="YAML config")
+    return data
 
 
 def load_config(source: str | Path | Mapping[str, Any] | BaseConfig | None, cls: type[C]) -> C:

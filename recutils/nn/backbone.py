@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from recutils.exceptions import ConfigError
+from recutils.limits import check_parameter_count, limits_enabled
 from recutils.nn.components.registry import check_layer_params, component_class, get_component_spec
 from recutils.nn.config import BlockConfig, ModelConfig
 from recutils.nn.data import BatchLayout
@@ -315,9 +316,31 @@ class RankNetwork(nn.Module):
         return groups
 
 
+def _check_size(config: ModelConfig, specs: Mapping[str, FeatureSpec], layout: BatchLayout) -> None:
+    """Refuse a network above :data:`recutils.limits.MAX_PARAMETERS` before any weight exists.
+
+    The network is built on the ``meta`` device (shapes only, no memory, no random draws)
+    and its parameters are counted exactly.
+    """
+    if not limits_enabled():
+        return
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        backbone = Backbone(config, specs, layout)
+    embedding = sum(p.numel() for p in backbone.bank.parameters())
+    total = sum(p.numel() for p in backbone.parameters())
+    head = backbone.output_dim + 1 if backbone.output_dim != 1 else 0
+    check_parameter_count(total + head, what=f"model {config.model_name!r}",
+                          detail=f" ({embedding:,} in embedding tables, {total + head - embedding:,} in "
+                                 "dense layers)")
+
+
 def build_rank_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *, seed: int | None = None
                        ) -> RankNetwork:
     """Validate ``config`` against the fitted feature ``specs`` and build the network.
+
+    The network's parameters are counted (on the ``meta`` device) before any weight is
+    allocated; above :data:`recutils.limits.MAX_PARAMETERS` it is a :class:`ConfigError`
+    (``RECUTILS_CONFIG_LIMITS=off`` lifts the limit).
 
     Args:
         config: The model config.
@@ -325,7 +348,8 @@ def build_rank_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *,
         seed: Seed of the weight initialization (a private generator; global RNG untouched).
 
     Raises:
-        ConfigError: any config problem, naming the block and the fix.
+        ConfigError: any config problem, naming the block and the fix, or a network
+            above the parameter limit.
     """
     used = config.feature_names
     missing = [f for f in used if f not in specs]
@@ -334,6 +358,7 @@ def build_rank_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *,
                           f"known features: {sorted(specs)}.")
     specs = {n: specs[n] for n in used}
     layout = BatchLayout.from_specs(specs)
+    _check_size(config, specs, layout)
     generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
     # module constructors draw default weights from the global RNG: keep the caller's intact
     with torch.random.fork_rng(devices=[]):

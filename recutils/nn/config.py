@@ -42,6 +42,8 @@ from typing import Any, ClassVar
 
 from recutils.config import BaseConfig
 from recutils.exceptions import ConfigError
+from recutils.limits import MAX_EMBEDDING_DIM, check_at_most
+from recutils.utils.validation import check_bool, check_number, check_probability, check_type
 
 WIDE_DEEP = ("WIDE", "DEEP")
 MODEL_CLASSES = ("RankModel",)
@@ -58,19 +60,24 @@ class NestedConfig(BaseConfig):
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None = None, **overrides: Any):  # type: ignore[override]
-        if values is None:
-            values = {}
-        if not isinstance(values, Mapping):
-            raise ConfigError(f"{cls.__name__} needs a mapping, got {type(values).__name__}: {values!r}.")
-        merged = {**dict(values), **overrides}
-        allowed = cls.field_names()
-        unknown = [k for k in merged if k not in allowed]
-        if unknown:
-            raise ConfigError(f"unknown key(s) {unknown} in {cls.__name__}; allowed: {allowed}.")
+        """Build the config, its nested configs from mappings (errors name the path).
+
+        A nested field may be null only where its default is null (``input_layer``,
+        ``layer``); elsewhere null is a :class:`ConfigError` (leave the key out to get
+        the default).
+        """
+        merged = cls._checked_values(values, overrides)
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
         for name, (sub, is_list) in cls._nested.items():
-            if name not in merged or merged[name] is None:
+            if name not in merged:
                 continue
             value = merged[name]
+            if value is None:
+                if defaults.get(name) is None:
+                    continue
+                what = "a list of mappings" if is_list else "a mapping"
+                raise ConfigError(f"{cls.__name__}.{name} is null; give {what} or leave the key out "
+                                  "for the default.")
             try:
                 if is_list:
                     if isinstance(value, (Mapping, str)) or not hasattr(value, "__iter__"):
@@ -99,13 +106,6 @@ class NestedConfig(BaseConfig):
         return out
 
 
-def _check_type(owner: str, name: str, value: Any, types: tuple[type, ...], what: str) -> None:
-    if isinstance(value, bool) and bool not in types:
-        raise ConfigError(f"{owner}: {name} must be {what}, got {value!r}.")
-    if not isinstance(value, types):
-        raise ConfigError(f"{owner}: {name} must be {what}, got {value!r}.")
-
-
 @dataclass
 class FeatureGroupConfig(NestedConfig):
     """A named list of features with a role: ``WIDE`` (wide embeddings) or ``DEEP``."""
@@ -120,7 +120,8 @@ class FeatureGroupConfig(NestedConfig):
         where = f"feature group {self.group_name!r}"
         if isinstance(self.feature_names, str):
             self.feature_names = [self.feature_names]
-        if not self.feature_names or not all(isinstance(n, str) and n for n in self.feature_names):
+        if not isinstance(self.feature_names, list) or not self.feature_names or not all(
+                isinstance(n, str) and n for n in self.feature_names):
             raise ConfigError(f"{where}: feature_names must be a non-empty list of names.")
         dup = sorted({n for n in self.feature_names if self.feature_names.count(n) > 1})
         if dup:
@@ -165,12 +166,13 @@ class InputLayerOptions(NestedConfig):
     wide_output_dim: int | None = None
 
     def __post_init__(self) -> None:
-        _check_type("input_layer", "only_output_feature_list", self.only_output_feature_list, (bool,),
-                    "true or false")
+        check_type("only_output_feature_list", self.only_output_feature_list, bool, "true or false",
+                   owner="input_layer")
         if self.wide_output_dim is not None:
-            _check_type("input_layer", "wide_output_dim", self.wide_output_dim, (int,), "a positive integer")
+            check_type("wide_output_dim", self.wide_output_dim, int, "a positive integer", owner="input_layer")
             if self.wide_output_dim < 1:
                 raise ConfigError(f"input_layer: wide_output_dim must be >= 1, got {self.wide_output_dim}.")
+            check_at_most("wide_output_dim", self.wide_output_dim, MAX_EMBEDDING_DIM, owner="input_layer")
 
 
 @dataclass
@@ -206,8 +208,8 @@ class BlockConfig(NestedConfig):
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f"a block needs a non-empty name, got {self.name!r}.")
-        _check_type(f"block {self.name!r}", "merge_inputs_into_list", self.merge_inputs_into_list, (bool,),
-                    "true or false")
+        check_type("merge_inputs_into_list", self.merge_inputs_into_list, bool, "true or false",
+                   owner=f"block {self.name!r}")
 
 
 @dataclass
@@ -222,6 +224,9 @@ class BackboneConfig(NestedConfig):
     def __post_init__(self) -> None:
         if isinstance(self.concat_blocks, str):
             self.concat_blocks = [self.concat_blocks]
+        if not isinstance(self.concat_blocks, list) or not all(
+                isinstance(n, str) for n in self.concat_blocks):
+            raise ConfigError(f"backbone: concat_blocks must be a list of block names, got {self.concat_blocks!r}.")
 
 
 @dataclass
@@ -231,9 +236,7 @@ class ModelParams(NestedConfig):
     l2_regularization: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_type("model_params", "l2_regularization", self.l2_regularization, (int, float), "a number >= 0")
-        if self.l2_regularization < 0:
-            raise ConfigError(f"model_params: l2_regularization must be >= 0, got {self.l2_regularization}.")
+        check_number("l2_regularization", self.l2_regularization, owner="model_params")
 
 
 @dataclass
@@ -261,12 +264,10 @@ class ModelConfig(NestedConfig):
     num_class: int = 1
 
     def __post_init__(self) -> None:
+        check_type("model_name", self.model_name, str, "a string", owner="model_config")
         if self.model_class not in MODEL_CLASSES:
             raise ConfigError(f"model_class {self.model_class!r} is not supported; allowed: {list(MODEL_CLASSES)}.")
-        _check_type("model_config", "embedding_regularization", self.embedding_regularization, (int, float),
-                    "a number >= 0")
-        if self.embedding_regularization < 0:
-            raise ConfigError("model_config: embedding_regularization must be >= 0.")
+        check_number("embedding_regularization", self.embedding_regularization, owner="model_config")
         if self.num_class != 1:
             raise ConfigError(f"model_config: num_class must be 1 (binary ranking), got {self.num_class!r}.")
         if self.feature_groups or self.backbone.blocks:
@@ -421,12 +422,10 @@ class OptimizerConfig(NestedConfig):
             if self.weight_decay:
                 raise ConfigError(f"optimizer {self.name!r} with sparse gradients takes no weight_decay "
                                   f"(got {self.weight_decay}); use the model's embedding_regularization.")
-        for attr in ("lr", "weight_decay", "momentum"):
-            value = getattr(self, attr)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(f"optimizer {self.name!r}: {attr} must be a number >= 0, got {value!r}.")
-        if self.lr <= 0:
-            raise ConfigError(f"optimizer {self.name!r}: lr must be > 0, got {self.lr}.")
+        owner = f"optimizer {self.name!r}"
+        check_number("lr", self.lr, strict=True, owner=owner)
+        check_number("weight_decay", self.weight_decay, owner=owner)
+        check_number("momentum", self.momentum, owner=owner)
 
 
 def _pos_int(owner: str, name: str, value: Any, allow_none: bool = False, minimum: int = 1) -> None:
@@ -519,8 +518,11 @@ class TrainConfig(NestedConfig):
             raise ConfigError("train: optimizers is empty; give at least one, e.g. [{name: adam, lr: 0.001}].")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"train: lr_schedule {self.lr_schedule!r}; allowed: {list(LR_SCHEDULES)}.")
-        if not (0 <= self.validation_fraction < 1):
-            raise ConfigError(f"train: validation_fraction must be in [0, 1), got {self.validation_fraction!r}.")
+        check_probability("validation_fraction", self.validation_fraction, open_right=True, owner="train")
+        check_number("lr_decay_rate", self.lr_decay_rate, owner="train")
+        check_number("min_delta", self.min_delta, owner="train")
+        check_bool("restore_best", self.restore_best, owner="train")
+        check_bool("progress", self.progress, owner="train")
         if not (isinstance(self.device, str) and (self.device in ("auto", "cpu") or self.device.startswith("cuda"))):
             raise ConfigError(f"train: device must be 'auto', 'cpu' or 'cuda[:i]', got {self.device!r}.")
         if self.early_stopping_metric is not None:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from recutils.exceptions import ConfigError
+from recutils.limits import MAX_CONFIG_DEPTH
 from recutils.nn.config import ModelConfig
 from recutils.nn.features import FeatureConfig
 
@@ -44,7 +45,11 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
 MAX_TEXT = 1_000_000
-MAX_DEPTH = 64
+#: Deepest message nesting (the shared :data:`recutils.limits.MAX_CONFIG_DEPTH`).
+MAX_DEPTH = MAX_CONFIG_DEPTH
+#: Integers protobuf can hold: int64 and uint64 (longer literals are refused before
+#: Python converts them, so a 5,000-digit number is a ConfigError, not a ValueError).
+INT_RANGE = (-(2**63), 2**64 - 1)
 
 
 @dataclass
@@ -123,11 +128,11 @@ class _Parser:
                 out.append((name, self.message("}" if nxt.value == "{" else ">", depth + 1)))
             elif nxt is not None and nxt.value == "[":
                 self.i += 1
-                out.append((name, self.list_value()))
+                out.append((name, self.list_value(name)))
             else:
-                out.append((name, self.scalar()))
+                out.append((name, self.scalar(name)))
 
-    def list_value(self) -> list[Any]:
+    def list_value(self, name: str) -> list[Any]:
         values: list[Any] = []
         while True:
             tok = self.peek()
@@ -139,9 +144,9 @@ class _Parser:
             if tok.value == ",":
                 self.i += 1
                 continue
-            values.append(self.scalar())
+            values.append(self.scalar(name))
 
-    def scalar(self) -> Any:
+    def scalar(self, name: str) -> Any:
         tok = self.take()
         if tok.kind == "str":
             value = _unquote(tok.value)
@@ -149,8 +154,7 @@ class _Parser:
                 value += _unquote(self.take().value)
             return value
         if tok.kind == "num":
-            text = tok.value.rstrip("fF")
-            return float(text) if any(c in text for c in ".eE") else int(text)
+            return _number(tok, name)
         if tok.kind == "ident":
             low = tok.value.lower()
             if low in ("true", "t"):
@@ -163,6 +167,22 @@ class _Parser:
                 return float("-inf")
             return tok.value  # an enum value such as WIDE
         raise ConfigError(f"EasyRec text, line {tok.line}: expected a value, found {tok.value!r}.")
+
+
+def _number(tok: _Tok, name: str) -> int | float:
+    """The number literal ``tok`` of field ``name``; integers must fit protobuf's 64 bits."""
+    text = tok.value.rstrip("fF")
+    if any(c in text for c in ".eE"):
+        return float(text)
+    low, high = INT_RANGE
+    digits = text.lstrip("+-").lstrip("0")
+    if len(digits) <= len(str(high)):
+        value = int(text)
+        if low <= value <= high:
+            return value
+    shown = text if len(text) <= 24 else f"{text[:10]}...{text[-10:]} ({len(digits)} digits)"
+    raise ConfigError(f"EasyRec text, line {tok.line}: field {name!r}: the integer {shown} is outside "
+                      f"the 64-bit range protobuf allows [{low}, {high}].")
 
 
 def parse_easyrec_text(text: str) -> Message:
@@ -179,10 +199,16 @@ def parse_easyrec_text(text: str) -> Message:
 
 
 # ------------------------------------------------------------------ mapping
+def _check_message(msg: Any, where: str) -> None:
+    """Raise :class:`ConfigError` unless ``msg`` is a ``{ ... }`` message (a scalar or a
+    ``[ ... ]`` list of scalars where a message belongs is the user's mistake)."""
+    if not (isinstance(msg, list) and all(isinstance(v, tuple) and len(v) == 2 for v in msg)):
+        raise ConfigError(f"{where} must be a {{ ... }} message, got {msg!r}.")
+
+
 def _fields(msg: Any, where: str, allowed: Mapping[str, bool]) -> dict[str, Any]:
     """Group a message's fields: ``allowed`` maps name -> repeated. Unknown names fail."""
-    if not isinstance(msg, list):
-        raise ConfigError(f"{where} must be a {{ ... }} message, got {msg!r}.")
+    _check_message(msg, where)
     out: dict[str, Any] = {}
     for name, value in msg:
         if name not in allowed:
@@ -203,8 +229,7 @@ def _is_msg(value: Any) -> bool:
 
 def _plain(msg: Any, where: str) -> dict[str, Any]:
     """A component's parameter message as a dict (repeated scalars become lists)."""
-    if not isinstance(msg, list):
-        raise ConfigError(f"{where} must be a {{ ... }} message.")
+    _check_message(msg, where)
     out: dict[str, Any] = {}
     for name, value in msg:
         if _is_msg(value):
@@ -219,11 +244,14 @@ def _plain(msg: Any, where: str) -> dict[str, Any]:
 
 def _st_params(msg: Any, where: str) -> dict[str, Any]:
     """``st_params { fields { key: 'k' value { number_value: 1 } } }`` -> dict."""
+    _check_message(msg, where)
     out: dict[str, Any] = {}
     for name, entry in msg:
         if name != "fields":
             raise ConfigError(f"{where}: unexpected field {name!r} in st_params.")
         f = _fields(entry, where, {"key": False, "value": False})
+        if not isinstance(f.get("key"), str):
+            raise ConfigError(f"{where}: each st_params field needs a string key, got {f.get('key')!r}.")
         out[f["key"]] = _struct_value(f.get("value"), where)
     return out
 
@@ -237,7 +265,9 @@ def _struct_value(msg: Any, where: str) -> Any:
     for key in ("number_value", "string_value", "bool_value"):
         if key in f:
             value = f[key]
-            return int(value) if key == "number_value" and float(value).is_integer() else value
+            if key == "number_value" and isinstance(value, float) and value.is_integer():
+                return int(value)
+            return value
     return None
 
 
@@ -261,8 +291,7 @@ def _block(msg: Any) -> dict[str, Any]:
 def _keras_layer(msg: Any, where: str) -> dict[str, Any]:
     from recutils.nn.components.registry import get_component_spec
 
-    if not isinstance(msg, list):
-        raise ConfigError(f"{where}: keras_layer must be a {{ ... }} message.")
+    _check_message(msg, f"{where}: keras_layer")
     names = [n for n, _ in msg]
     if "class_name" not in names:
         raise ConfigError(f"{where}: keras_layer needs a class_name.")
@@ -300,7 +329,7 @@ def _feature(msg: Any) -> FeatureConfig:
         raise ConfigError("feature_config.features: input_names is required.")
     name = f.get("feature_name", inputs[0])
     ftype = f.get("feature_type", "IdFeature")
-    if ftype not in _FEATURE_TYPES:
+    if not isinstance(ftype, str) or ftype not in _FEATURE_TYPES:
         raise ConfigError(f"feature {name!r}: feature_type {ftype!r} is not supported; supported: "
                           f"{sorted(_FEATURE_TYPES)}.")
     values: dict[str, Any] = {"name": name, "type": _FEATURE_TYPES[ftype]}

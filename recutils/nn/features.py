@@ -37,7 +37,8 @@ import pandas as pd
 
 from recutils.config import BaseConfig
 from recutils.exceptions import ColumnMismatchError, ConfigError, DataError
-from recutils.utils.validation import check_positive_int, is_number
+from recutils.limits import MAX_EMBEDDING_DIM, MAX_HASH_BUCKETS, MAX_SEQUENCE_LENGTH, check_at_most
+from recutils.utils.validation import check_positive_int, check_type, is_number
 
 logger = logging.getLogger(__name__)
 
@@ -58,15 +59,18 @@ class FeatureConfig(BaseConfig):
         type: ``categorical``, ``numeric``, ``tags`` or ``sequence``.
         column: Source column (default: ``name``). ``"@user"`` / ``"@item"`` stand for
             the model's ``col_user`` / ``col_item``.
-        embedding_dim: Embedding size (default: the model's ``default_embedding_dim``).
+        embedding_dim: Embedding size (default: the model's ``default_embedding_dim``);
+            at most :data:`recutils.limits.MAX_EMBEDDING_DIM` (4,096).
         embedding_name: Name of a table shared with other features (same vocabulary).
         min_count: Minimum training count for a value to enter the vocabulary.
-        hash_buckets: Hash values into this many buckets instead of learning a vocabulary.
+        hash_buckets: Hash values into this many buckets instead of learning a vocabulary;
+            at most :data:`recutils.limits.MAX_HASH_BUCKETS` (2**31 - 1).
         boundaries: Numeric only: bucketize by these increasing boundaries into an id.
         normalization: Numeric only: ``standard``, ``minmax`` or ``none``.
         separator: Tags / sequence given as strings: the separator.
         pooling: Tags / sequence in a plain group: ``mean`` or ``sum``.
-        max_length: Tags: keep at most this many (first); sequence: the last this many.
+        max_length: Tags: keep at most this many (first); sequence: the last this many;
+            at most :data:`recutils.limits.MAX_SEQUENCE_LENGTH` (65,536).
         side: ``user`` / ``item`` (constant per user / item, looked up when scoring
             candidates), ``context`` or ``auto`` (detected from the training data).
     """
@@ -97,15 +101,20 @@ class FeatureConfig(BaseConfig):
             raise ConfigError(f"{where}: pooling {self.pooling!r}; allowed: {list(POOLINGS)}.")
         if self.side not in SIDES:
             raise ConfigError(f"{where}: side {self.side!r}; allowed: {list(SIDES)}.")
-        for attr in ("embedding_dim", "hash_buckets", "max_length"):
+        for attr in ("column", "embedding_name"):
+            if getattr(self, attr) is not None:
+                check_type(attr, getattr(self, attr), str, "a string or null", owner=where)
+        for attr, limit in (("embedding_dim", MAX_EMBEDDING_DIM), ("hash_buckets", MAX_HASH_BUCKETS),
+                            ("max_length", MAX_SEQUENCE_LENGTH)):
             value = getattr(self, attr)
             if value is not None:
                 check_positive_int(attr, value, owner=where)
+                check_at_most(attr, value, limit, owner=where)
         check_positive_int("min_count", self.min_count, owner=where)
         if self.boundaries is not None:
             if self.type != "numeric":
                 raise ConfigError(f"{where}: boundaries apply to numeric features only.")
-            b = list(self.boundaries)
+            b = list(self.boundaries) if isinstance(self.boundaries, (list, tuple)) else []
             if not b or not all(is_number(v) and math.isfinite(v) for v in b):
                 raise ConfigError(f"{where}: boundaries must be a non-empty list of numbers.")
             if any(x >= y for x, y in zip(b, b[1:])):

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from recutils.exceptions import ConfigError
+from recutils.limits import MAX_EMBEDDING_DIM, check_at_most
 from recutils.nn.config import ModelConfig, NestedConfig, TrainConfig
 from recutils.nn.config_io import list_shipped_configs, load_model_source, shipped_config_path
 from recutils.nn.features import FeatureConfig
 from recutils.nn.run import RunConfig
+from recutils.utils.validation import check_number
 
 #: Folder of this model's shipped example (Wide & Deep on MovieLens, YAML and EasyRec
 #: text); the click-through zoo's presets are in ``recutils/models/ctr/configs``.
@@ -53,7 +56,8 @@ class DeepRankConfig(RunConfig, NestedConfig):
         features: Feature configs. Features named in ``model_config.feature_groups``
             without a config here are inferred from the training frame
             (:func:`recutils.nn.features.infer_feature_configs`).
-        default_embedding_dim: Embedding width of features that do not set one.
+        default_embedding_dim: Embedding width of features that do not set one (at most
+            :data:`recutils.limits.MAX_EMBEDDING_DIM`).
         model_config: The network (YAML mapping, :class:`ModelConfig`, or EasyRec text).
         train: Training settings (:class:`~recutils.nn.config.TrainConfig`).
         label_threshold: Label = ``rating >= label_threshold``; None: ratings must
@@ -86,6 +90,8 @@ class DeepRankConfig(RunConfig, NestedConfig):
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None = None, **overrides: Any):  # type: ignore[override]
+        if values is not None and not isinstance(values, Mapping):
+            raise ConfigError(f"{cls.__name__} needs a mapping of parameters, got {type(values).__name__}.")
         merged = {**dict(values or {}), **overrides}
         if isinstance(merged.get("model_config"), (str, Path)):
             merged["model_config"], features = load_model_source(merged["model_config"])
@@ -97,9 +103,9 @@ class DeepRankConfig(RunConfig, NestedConfig):
         if isinstance(self.default_embedding_dim, bool) or not isinstance(self.default_embedding_dim, int) \
                 or self.default_embedding_dim < 1:
             raise ConfigError(f"default_embedding_dim must be a positive integer, got {self.default_embedding_dim!r}.")
-        if self.label_threshold is not None and (isinstance(self.label_threshold, bool)
-                                                 or not isinstance(self.label_threshold, (int, float))):
-            raise ConfigError(f"label_threshold must be a number or null, got {self.label_threshold!r}.")
+        check_at_most("default_embedding_dim", self.default_embedding_dim, MAX_EMBEDDING_DIM)
+        if self.label_threshold is not None:
+            check_number("label_threshold", self.label_threshold, minimum=-math.inf)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}.")
         self.check_run()

@@ -17,6 +17,15 @@ from typing import Any
 
 from recutils.config import BaseConfig
 from recutils.exceptions import ConfigError
+from recutils.limits import (
+    MAX_EXPERTS,
+    MAX_HEADS,
+    MAX_HIDDEN_UNITS,
+    MAX_LAYERS,
+    MAX_RATIO,
+    check_all_at_most,
+    check_at_most,
+)
 from recutils.utils.validation import (
     check_bool,
     check_number,
@@ -32,7 +41,10 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu", "selu", "
 
 
 def _positive_ints(owner: str, name: str, values: Any) -> list[int]:
-    return check_positive_ints(name, values, owner=owner)
+    """Layer widths: positive, each at most ``MAX_HIDDEN_UNITS``, at most ``MAX_LAYERS`` of them."""
+    widths = check_positive_ints(name, values, owner=owner)
+    check_all_at_most(name, widths, MAX_HIDDEN_UNITS, max_count=MAX_LAYERS, owner=owner)
+    return widths
 
 
 def _activation(owner: str, name: str, value: Any) -> str:
@@ -104,20 +116,26 @@ class FMParams(BaseConfig):
         _flag("FM", "reduce_sum", self.reduce_sum)
 
 
-def _int_at_least(owner: str, name: str, value: Any, minimum: int = 1, allow_none: bool = False) -> None:
+def _int_at_least(owner: str, name: str, value: Any, minimum: int = 1, allow_none: bool = False,
+                  maximum: int | None = None) -> None:
+    """An integer >= ``minimum`` (or null with ``allow_none``) and <= the size limit ``maximum``."""
     if value is None and allow_none:
         return
     if not is_int(value) or value < minimum:
         raise ConfigError(f"{owner}: {name} must be an integer >= {minimum}"
                           f"{' or null' if allow_none else ''}, got {value!r}.")
+    if maximum is not None:
+        check_at_most(name, value, maximum, owner=owner)
 
 
 def _rate(owner: str, name: str, value: Any) -> None:
     check_probability(name, value, open_right=True, owner=owner)
 
 
-def _number(owner: str, name: str, value: Any, positive: bool = False) -> None:
+def _number(owner: str, name: str, value: Any, positive: bool = False, maximum: float | None = None) -> None:
     check_number(name, value, minimum=0.0 if positive else -math.inf, strict=positive, owner=owner)
+    if maximum is not None:
+        check_at_most(name, value, maximum, owner=owner)
 
 
 @dataclass
@@ -128,7 +146,7 @@ class FirstOrderParams(BaseConfig):
     use_bias: bool = True
 
     def __post_init__(self) -> None:
-        _int_at_least("FirstOrder", "output_dim", self.output_dim)
+        _int_at_least("FirstOrder", "output_dim", self.output_dim, maximum=MAX_HIDDEN_UNITS)
         _flag("FirstOrder", "use_bias", self.use_bias)
 
 
@@ -139,7 +157,7 @@ class CrossParams(BaseConfig):
     num_layers: int = 3
 
     def __post_init__(self) -> None:
-        _int_at_least("Cross", "num_layers", self.num_layers)
+        _int_at_least("Cross", "num_layers", self.num_layers, maximum=MAX_LAYERS)
 
 
 @dataclass
@@ -152,9 +170,9 @@ class CrossV2Params(BaseConfig):
     activation: str = "linear"
 
     def __post_init__(self) -> None:
-        _int_at_least("CrossV2", "num_layers", self.num_layers)
-        _int_at_least("CrossV2", "low_rank", self.low_rank, allow_none=True)
-        _int_at_least("CrossV2", "num_experts", self.num_experts)
+        _int_at_least("CrossV2", "num_layers", self.num_layers, maximum=MAX_LAYERS)
+        _int_at_least("CrossV2", "low_rank", self.low_rank, allow_none=True, maximum=MAX_HIDDEN_UNITS)
+        _int_at_least("CrossV2", "num_experts", self.num_experts, maximum=MAX_EXPERTS)
         if self.num_experts > 1 and self.low_rank is None:
             raise ConfigError("CrossV2: num_experts > 1 needs low_rank (a mixture of low-rank experts).")
         self.activation = _activation("CrossV2", "activation", self.activation)
@@ -188,8 +206,8 @@ class MultiHeadSelfAttentionParams(BaseConfig):
     flatten: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("head_num", "head_dim", "num_layers"):
-            _int_at_least("MultiHeadSelfAttention", name, getattr(self, name))
+        for name, maximum in (("head_num", MAX_HEADS), ("head_dim", MAX_HIDDEN_UNITS), ("num_layers", MAX_LAYERS)):
+            _int_at_least("MultiHeadSelfAttention", name, getattr(self, name), maximum=maximum)
         for name in ("use_residual", "scale", "flatten"):
             _flag("MultiHeadSelfAttention", name, getattr(self, name))
 
@@ -226,8 +244,8 @@ class MaskBlockParams(BaseConfig):
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        _int_at_least("MaskBlock", "output_dim", self.output_dim)
-        _number("MaskBlock", "aggregation_ratio", self.aggregation_ratio, positive=True)
+        _int_at_least("MaskBlock", "output_dim", self.output_dim, maximum=MAX_HIDDEN_UNITS)
+        _number("MaskBlock", "aggregation_ratio", self.aggregation_ratio, positive=True, maximum=MAX_RATIO)
         _flag("MaskBlock", "layer_norm_input", self.layer_norm_input)
         _rate("MaskBlock", "dropout", self.dropout)
 
@@ -243,11 +261,11 @@ class MaskNetParams(BaseConfig):
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        _int_at_least("MaskNet", "num_blocks", self.num_blocks)
-        _int_at_least("MaskNet", "block_dim", self.block_dim)
+        _int_at_least("MaskNet", "num_blocks", self.num_blocks, maximum=MAX_LAYERS)
+        _int_at_least("MaskNet", "block_dim", self.block_dim, maximum=MAX_HIDDEN_UNITS)
         if self.mode not in ("serial", "parallel"):
             raise ConfigError(f"MaskNet: mode {self.mode!r}; allowed: ['serial', 'parallel'].")
-        _number("MaskNet", "aggregation_ratio", self.aggregation_ratio, positive=True)
+        _number("MaskNet", "aggregation_ratio", self.aggregation_ratio, positive=True, maximum=MAX_RATIO)
         _rate("MaskNet", "dropout", self.dropout)
 
 
@@ -273,7 +291,7 @@ class HighwayParams(BaseConfig):
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        _int_at_least("Highway", "num_layers", self.num_layers)
+        _int_at_least("Highway", "num_layers", self.num_layers, maximum=MAX_LAYERS)
         self.activation = _activation("Highway", "activation", self.activation)
         _number("Highway", "carry_bias", self.carry_bias)
         _rate("Highway", "dropout", self.dropout)
@@ -292,7 +310,7 @@ class PPNetParams(BaseConfig):
     def __post_init__(self) -> None:
         self.hidden_units = _positive_ints("PPNet", "hidden_units", self.hidden_units)
         self.activation = _activation("PPNet", "activation", self.activation)
-        _int_at_least("PPNet", "gate_hidden_dim", self.gate_hidden_dim)
+        _int_at_least("PPNet", "gate_hidden_dim", self.gate_hidden_dim, maximum=MAX_HIDDEN_UNITS)
         _rate("PPNet", "dropout_ratio", self.dropout_ratio)
         _flag("PPNet", "detach_general", self.detach_general)
 
@@ -353,7 +371,7 @@ def list_components() -> list[str]:
 
 def get_component_spec(name: str) -> ComponentSpec:
     """The spec of component ``name``; unknown names list the known ones."""
-    if name not in _COMPONENTS:
+    if not isinstance(name, str) or name not in _COMPONENTS:
         raise ConfigError(f"unknown component class_name {name!r}; known components: {list_components()}.")
     return _COMPONENTS[name]
 
