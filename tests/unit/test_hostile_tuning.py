@@ -201,3 +201,19 @@ def test_storage_label_hides_the_password():
     assert storage_label("postgresql+psycopg2://u:pw@host/db") == "postgresql+psycopg2://u:***@host/db"
     assert storage_label("sqlite:///tune.db") == "sqlite:///tune.db"
     assert storage_label(optuna.storages.InMemoryStorage()) == "InMemoryStorage"
+
+
+def test_database_failures_become_storage_errors_naming_the_storage():
+    """A server that refuses the connection (OperationalError) or another SQLAlchemy
+    failure surfaces as StorageError, not as SQLAlchemy's exception."""
+    import sqlalchemy.exc
+
+    from recutils.tuning.backend import _storage_errors
+
+    shown = "postgresql://u:***@db.example/tune"
+    with pytest.raises(StorageError, match=r"'postgresql://u:\*\*\*@db.example/tune' cannot be opened: refused"):
+        with _storage_errors(shown):
+            raise sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("refused"))
+    with pytest.raises(StorageError, match="cannot be used"):
+        with _storage_errors(shown):
+            raise sqlalchemy.exc.InvalidRequestError("bad request")
