@@ -278,6 +278,24 @@ class Prepared:
         return self._cache[ck]
 
 
+def warn_no_common_users(prep: Prepared, col_user: str, stacklevel: int) -> None:
+    """One :class:`DataWarning` when both frames have rows but share no user.
+
+    Ranking metrics average over the users of both frames, so they are then 0.0 with
+    nothing evaluated: most often the ids differ in form (``"1"`` and ``1`` are matched
+    only when both columns are of one kind, ``col_user`` names another column, ...).
+    Empty frames have their own warning in :func:`prepare`.
+    """
+    if prep.t_user.size and prep.p_user.size and prep.n_common == 0:
+        warnings.warn(
+            f"rating_true and rating_pred share no user in {col_user!r} (e.g. "
+            f"{prep.rating_true[col_user].drop_duplicates().iloc[:3].tolist()} and "
+            f"{prep.rating_pred[col_user].drop_duplicates().iloc[:3].tolist()}); ranking metrics are 0.0.",
+            DataWarning,
+            stacklevel=stacklevel + 1,
+        )
+
+
 def prepare(
     rating_true: pd.DataFrame,
     rating_pred: pd.DataFrame,

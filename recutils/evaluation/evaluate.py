@@ -19,7 +19,7 @@ from recutils.constants import (
     DEFAULT_THRESHOLD,
     DEFAULT_USER_COL,
 )
-from recutils.evaluation._core import check_relevancy, float_array, prepare
+from recutils.evaluation._core import check_relevancy, float_array, prepare, warn_no_common_users
 from recutils.evaluation._public import reject_unknown_keywords
 from recutils.evaluation.beyond import DEFAULT_ITEM_FEATURES_COL, DEFAULT_ITEM_SIM_MEASURE
 from recutils.evaluation.ranking import PER_USER_METRICS, _by_user, _check_ndcg_args
@@ -183,6 +183,8 @@ def evaluate(
         col_rating if plan.needs_rating else None,
         col_prediction if plan.needs_prediction else None,
     )
+    if any(m.spec.kind != RATING for m in plan.metrics):
+        warn_no_common_users(prep, col_user, stacklevel=3)
     results: dict[str, float] = {}
     for m in plan.metrics:
         text, spec = m.text, m.spec
@@ -250,6 +252,7 @@ def ranking_metrics_by_user(
     prep = prepare(rating_true, rating_pred, col_user, col_item,
                    col_rating if plan.needs_rating else None,
                    col_prediction if plan.needs_prediction else None)
+    warn_no_common_users(prep, col_user, stacklevel=3)
     users, first = np.unique(prep.t_user, return_index=True)  # truth users, first row of each
     out = pd.DataFrame({col_user: rating_true[col_user].to_numpy()[first]})
     common = prep.common[users]

@@ -57,6 +57,7 @@ from recutils.evaluation._core import (
     positions_in_group,
     prepare,
     stable_argsort,
+    warn_no_common_users,
 )
 from recutils.evaluation._public import public_function, reject_unknown_keywords
 from recutils.evaluation.rating import _binary_labels, _joined, _midranks, rating_metric
@@ -287,7 +288,9 @@ def _ndcg_by_user(prep: Prepared, top: TopK, k: int, score_type: str, discfun_ty
 
 # ---------------------------------------------------------------- public API
 def _ranking_prep(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction, relevancy_method):
-    return prepare(
+    """:func:`prepare` for a public ranking metric, warning when the frames share no user
+    (the warning points at the metric's caller: public wrapper, metric, this function)."""
+    prep = prepare(
         rating_true,
         rating_pred,
         col_user,
@@ -295,6 +298,8 @@ def _ranking_prep(rating_true, rating_pred, col_user, col_item, col_rating, col_
         col_rating,
         col_prediction if relevancy_method is not None else None,
     )
+    warn_no_common_users(prep, col_user, stacklevel=4)
+    return prep
 
 
 _ARGS_DOC = """

@@ -52,6 +52,7 @@ get fewer than ``top_k`` rows. Ranks run 1..k.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import warnings
@@ -75,7 +76,13 @@ from recutils.constants import (
     DEFAULT_TIMESTAMP_COL,
     DEFAULT_USER_COL,
 )
-from recutils.exceptions import ConfigError, DataError, DataWarning, NotFittedError
+from recutils.exceptions import (
+    ConfigError,
+    DataError,
+    DataWarning,
+    NotFittedError,
+    UnknownKeywordError,
+)
 from recutils.models import persistence
 from recutils.models.persistence import (  # noqa: F401 - public names of this module before the split
     ARRAYS,
@@ -181,20 +188,51 @@ def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
 
 def _to_user_list(users: Any, col_user: str) -> pd.Index:
-    """Distinct requested user ids, in order of first appearance."""
+    """Distinct requested user ids, in order of first appearance.
+
+    Raises:
+        ColumnMismatchError: a frame without ``col_user``.
+        DataError: anything but a frame with ``col_user`` or a 1-D sequence of ids (a 2-D
+            array, a list of lists, a string, ...), or missing ids (NaN/None), which would
+            otherwise be served as unknown users.
+    """
+    expected = f"users must be a DataFrame with column {col_user!r} or a 1-D sequence of ids"
     if isinstance(users, pd.DataFrame):
         check_columns(users, [col_user], name="users")
         values = users[col_user]
-    elif isinstance(users, (pd.Series, pd.Index, np.ndarray, list, tuple)):
+    elif isinstance(users, np.ndarray):
+        if users.ndim != 1:
+            raise DataError(f"{expected}, got an array of shape {users.shape}.")
+        values = pd.Series(users)
+    elif isinstance(users, (pd.Series, pd.Index, list, tuple)):
         values = pd.Series(users)
     elif isinstance(users, Sequence) and not isinstance(users, (str, bytes)):
         values = pd.Series(list(users))
     else:
-        raise DataError(
-            f"users must be a DataFrame with column {col_user!r} or a sequence of ids, "
-            f"got {type(users).__name__}."
-        )
-    return pd.Index(pd.unique(values))
+        raise DataError(f"{expected}, got {type(users).__name__}.")
+    try:
+        distinct = pd.unique(values)
+    except TypeError as err:  # unhashable elements: lists, arrays, dicts as ids
+        raise DataError(f"{expected}; its elements must be single ids, not lists or arrays "
+                        f"(got e.g. {values.iloc[0]!r}).") from err
+    index = pd.Index(distinct)
+    n_missing = int(values.isna().sum())
+    if n_missing:
+        raise DataError(f"users has {n_missing} missing id(s) (NaN/None); drop them first.")
+    return index
+
+
+def _positions(ids: pd.Index, values: pd.Series) -> np.ndarray:
+    """Position of each of ``values`` in ``ids`` (-1 where absent, NaN included).
+
+    Raises:
+        DataError: ``values`` holds lists or arrays instead of single ids.
+    """
+    try:
+        return ids.get_indexer(pd.Index(values))
+    except TypeError as err:  # unhashable elements
+        raise DataError(f"{values.name} must hold single ids, not lists or arrays "
+                        f"(got e.g. {values.iloc[0]!r}).") from err
 
 
 class BaseRecommender:
@@ -221,6 +259,8 @@ class BaseRecommender:
     needs_rating: ClassVar[bool] = True
     #: Bytes of dense scores computed at once (bounded-memory user blocks).
     block_bytes: ClassVar[int] = _DEFAULT_BLOCK_BYTES
+    #: Other spellings the constructor accepts for config fields (alias -> field).
+    keyword_aliases: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self,
@@ -235,6 +275,12 @@ class BaseRecommender:
         n_jobs: int | None = None,
         **params: Any,
     ) -> None:
+        fields = self.config_class.field_names()
+        unknown = [k for k in params if k not in fields]
+        if unknown:
+            raise UnknownKeywordError(
+                f"{type(self).__name__} got unknown parameter(s) {unknown}; "
+                f"allowed: {self.accepted_keywords()}.")
         base = load_config(config, self.config_class)
         self.config = base.replace(**params) if params else base
         self.col_user = col_user
@@ -245,6 +291,31 @@ class BaseRecommender:
         self.col_rank = DEFAULT_RANK_COL
         self.progress = progress
         self.n_jobs = n_jobs
+
+    @classmethod
+    def accepted_keywords(cls) -> list[str]:
+        """Every keyword argument the constructor accepts, in signature order.
+
+        The named parameters of each ``__init__`` up the class chain while they pass
+        ``**params`` on, the config fields where they reach :class:`BaseRecommender`,
+        and the keys of :attr:`keyword_aliases`. :func:`~recutils.models.registry.create_model`
+        refuses any other keyword with :class:`~recutils.exceptions.UnknownKeywordError`.
+        """
+        names: list[str] = []
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None:
+                continue
+            params = list(inspect.signature(init).parameters.values())
+            names += [p.name for p in params[1:]
+                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+            if not any(p.kind is p.VAR_KEYWORD for p in params):
+                break
+            if klass is BaseRecommender:
+                names += cls.config_class.field_names()
+                break
+        names += list(cls.keyword_aliases)
+        return list(dict.fromkeys(names))
 
     # ------------------------------------------------------------------ helpers
     def __getattr__(self, name: str) -> Any:
@@ -499,8 +570,8 @@ class BaseRecommender:
         """
         self._check_fitted()
         check_columns(df, [self.col_user, self.col_item], name="df")
-        u = self.user_ids_.get_indexer(pd.Index(df[self.col_user]))
-        i = self.item_ids_.get_indexer(pd.Index(df[self.col_item]))
+        u = _positions(self.user_ids_, df[self.col_user])
+        i = _positions(self.item_ids_, df[self.col_item])
         known = (u >= 0) & (i >= 0)
         pred = np.full(len(df), np.nan, dtype=np.float64)
         if known.any():

@@ -12,7 +12,7 @@ import importlib
 import re
 from typing import TYPE_CHECKING, Any
 
-from recutils.exceptions import ConfigError
+from recutils.exceptions import ConfigError, UnknownKeywordError
 
 if TYPE_CHECKING:  # pragma: no cover
     from recutils.models.base import BaseRecommender
@@ -106,8 +106,22 @@ def create_model(name: str, **params: Any) -> BaseRecommender:
 
     ``params`` are the model's constructor arguments (config fields, column names,
     ``config=`` a mapping/YAML).
+
+    Raises:
+        ConfigError: unknown model name (listing the known ones), or invalid values.
+        UnknownKeywordError: a keyword the model does not accept, naming it and listing
+            the accepted ones (a :class:`ConfigError` and a :class:`TypeError`), the same
+            for every model.
     """
-    return get_model_class(name)(**params)
+    cls = get_model_class(name)
+    accepted = getattr(cls, "accepted_keywords", None)
+    if accepted is not None:
+        allowed = accepted()
+        unknown = [k for k in params if k not in allowed]
+        if unknown:
+            raise UnknownKeywordError(
+                f"model {name!r} got unknown parameter(s) {unknown}; allowed: {allowed}.")
+    return cls(**params)
 
 
 def __getattr__(name: str) -> Any:

@@ -29,9 +29,10 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from recutils.exceptions import ConfigError
+from recutils.exceptions import ConfigError, DataError, RecUtilsError
 from recutils.tuning.objective import Columns, MetricTarget, Objective
 from recutils.tuning.space import SearchSpace
 from recutils.utils.deps import require
@@ -56,14 +57,49 @@ class _SurplusTrial(Exception):
     """Raised inside a trial taken after the study already had enough trials."""
 
 
-# --------------------------------------------------------------------------- pieces
+# --------------------------------------------------------------------------- storage
+class StorageError(RecUtilsError, RuntimeError):
+    """A tuning storage cannot be opened or read (the database refused the connection,
+    a query failed). The message names the storage, its password hidden."""
+
+
+class CorruptStorageError(StorageError, DataError):
+    """The storage's file is not an Optuna database (e.g. random bytes in ``tune.db``)."""
+
+
+class StudyNotFoundError(ConfigError, KeyError):
+    """No study of that name in the storage; the message lists the studies it holds.
+
+    A :class:`~recutils.exceptions.ConfigError` and, as Optuna's own error for a missing
+    study, a :class:`KeyError`.
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 def make_storage(storage: Any, *, heartbeat_interval: int | None = 10,
-                 grace_period: int | None = None) -> Any:
+                 grace_period: int | None = None, create: bool = True) -> Any:
     """An Optuna storage from ``None`` (in memory), a database URL or a storage object.
 
     SQLite URLs get a 60 s busy timeout (several processes write one file). Database
     storages get a heartbeat every ``heartbeat_interval`` seconds (``None``: off; then a
     killed worker's trial stays ``RUNNING``).
+
+    Args:
+        storage: ``None``, an SQLAlchemy URL or an ``optuna.storages.BaseStorage``.
+        heartbeat_interval: Seconds between heartbeats, or ``None``.
+        grace_period: Seconds after which a silent trial counts as failed (Optuna's
+            default: twice the interval).
+        create: Whether an SQLite file may be created; ``False`` (reading results)
+            requires the file to exist and never creates one.
+
+    Raises:
+        ConfigError: a value that is not a URL, a URL SQLAlchemy cannot parse, an unknown
+            dialect or driver, a driver that is not installed, an SQLite file in a folder
+            that does not exist (or, with ``create=False``, a file that does not exist).
+        CorruptStorageError: the SQLite file is not a database.
+        StorageError: the database cannot be opened or read.
     """
     optuna = load_optuna()
     if storage is None or isinstance(storage, optuna.storages.BaseStorage):
@@ -72,20 +108,107 @@ def make_storage(storage: Any, *, heartbeat_interval: int | None = 10,
         raise ConfigError(
             f"storage must be None, a database URL such as 'sqlite:///tune.db' or "
             f"'postgresql+psycopg2://user:pw@host/db', or an optuna storage; got {storage!r}.")
-    engine_kwargs: dict[str, Any] = {}
-    if storage.startswith("sqlite"):
-        engine_kwargs["connect_args"] = {"timeout": 60}
-    else:
-        engine_kwargs["pool_pre_ping"] = True
     if heartbeat_interval is not None and (not isinstance(heartbeat_interval, int)
                                            or heartbeat_interval < 1):
         raise ConfigError(f"heartbeat_interval must be a positive integer or None, got {heartbeat_interval!r}.")
-    with quiet_experimental():
+    url, shown = _parse_storage_url(storage)
+    engine_kwargs: dict[str, Any] = {}
+    if url.get_backend_name() == "sqlite":
+        _check_sqlite_file(url, shown, create)
+        engine_kwargs["connect_args"] = {"timeout": 60}
+    else:
+        engine_kwargs["pool_pre_ping"] = True
+    with _storage_errors(shown), quiet_experimental():
         return optuna.storages.RDBStorage(storage, engine_kwargs=engine_kwargs,
                                           heartbeat_interval=heartbeat_interval,
                                           grace_period=grace_period)
 
 
+def _parse_storage_url(storage: str) -> tuple[Any, str]:
+    """The SQLAlchemy URL of ``storage`` and its text for messages (password hidden).
+
+    Raises:
+        ConfigError: SQLAlchemy cannot parse it, or knows no such dialect or driver.
+    """
+    import sqlalchemy.exc
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(storage)
+    except sqlalchemy.exc.ArgumentError as err:
+        raise ConfigError(f"storage {storage!r} is not a database URL SQLAlchemy can read "
+                          f"('dialect+driver://user:pw@host/db', e.g. 'sqlite:///tune.db').") from err
+    shown = url.render_as_string(hide_password=True) if url.password else storage
+    try:
+        url.get_dialect()
+    except sqlalchemy.exc.NoSuchModuleError as err:
+        raise ConfigError(
+            f"storage {shown!r}: SQLAlchemy has no database dialect or driver "
+            f"{url.drivername!r} (e.g. 'sqlite', 'postgresql+psycopg2', 'mysql+pymysql'; "
+            "a third-party dialect must be installed).") from err
+    return url, shown
+
+
+def _check_sqlite_file(url: Any, shown: str, create: bool) -> None:
+    """Refuse an SQLite file in a missing folder, a folder as the file, and (unless
+    ``create``) a file that does not exist. In-memory and ``uri=true`` URLs pass as they are."""
+    database = url.database
+    if not database or database == ":memory:" or str(url.query.get("uri", "")).lower() in ("true", "1"):
+        return
+    path = Path(database)
+    if path.is_dir():
+        raise ConfigError(f"storage {shown!r}: {str(path)!r} is a folder, not a database file.")
+    if not path.parent.is_dir():
+        raise ConfigError(
+            f"storage {shown!r}: the folder {str(path.parent)!r} does not exist; create it first "
+            "(SQLite creates the file, not its folder).")
+    if not create and not path.is_file():
+        raise ConfigError(f"storage {shown!r}: no database file {str(path)!r}.")
+
+
+@contextlib.contextmanager
+def _storage_errors(shown: str) -> Iterator[None]:
+    """Turn SQLAlchemy's (and a missing driver's) errors into recutils errors naming ``shown``."""
+    import sqlalchemy.exc
+
+    try:
+        yield
+    except ImportError as err:
+        raise ConfigError(
+            f"storage {shown!r}: its database driver is not installed ({err.__cause__ or err}); "
+            "install the driver or name another one in the URL ('dialect+driver://...').") from err
+    except sqlalchemy.exc.OperationalError as err:
+        raise StorageError(f"storage {shown!r} cannot be opened: {getattr(err, 'orig', None) or err}") from err
+    except sqlalchemy.exc.DatabaseError as err:
+        raise CorruptStorageError(
+            f"storage {shown!r} is not an Optuna study database "
+            f"({getattr(err, 'orig', None) or err}).") from err
+    except sqlalchemy.exc.SQLAlchemyError as err:
+        raise StorageError(f"storage {shown!r} cannot be used: {err}") from err
+
+
+def storage_label(storage: Any) -> str:
+    """``storage`` as messages show it: a URL with its password hidden, or a storage's class."""
+    if isinstance(storage, str):
+        if "://" in storage:
+            with contextlib.suppress(Exception):
+                return _parse_storage_url(storage)[1]
+        return storage
+    return type(storage).__name__
+
+
+def study_names(storage: Any, label: str | None = None) -> list[str]:
+    """Names of the studies an Optuna storage object holds, sorted.
+
+    Raises:
+        StorageError, CorruptStorageError: the database cannot be read (``label`` names it).
+    """
+    optuna = load_optuna()
+    with _storage_errors(label or storage_label(storage)):
+        return sorted(optuna.get_all_study_names(storage=storage))
+
+
+# --------------------------------------------------------------------------- pieces
 @contextlib.contextmanager
 def quiet_experimental() -> Iterator[None]:
     """Silence Optuna's ExperimentalWarning (heartbeats) inside the block."""
@@ -378,11 +501,14 @@ def run_worker_job(job: WorkerJob, index: int, progress: bool | Callable[[dict[s
 
 
 __all__ = [
+    "CorruptStorageError",
     "GRID_PARAM",
     "PRUNERS",
     "SAMPLERS",
     "SPEC_ATTR",
     "SURPLUS_ATTR",
+    "StorageError",
+    "StudyNotFoundError",
     "WORKER_ATTR",
     "GridObjective",
     "Runner",
@@ -394,6 +520,8 @@ __all__ = [
     "open_study",
     "progress_reporter",
     "run_worker_job",
+    "storage_label",
+    "study_names",
     "study_spec",
     "worker_seed",
 ]

@@ -13,11 +13,14 @@ from recutils.constants import SEED
 from recutils.exceptions import ConfigError, StateError
 from recutils.tuning.backend import (
     SPEC_ATTR,
+    StudyNotFoundError,
     is_surplus,
     load_optuna,
     make_storage,
     plain,
     state_name,
+    storage_label,
+    study_names,
 )
 from recutils.tuning.objective import PARAMS_ATTR, Columns, MetricTarget, is_spark_frame
 from recutils.tuning.space import SearchSpace, nest_params
@@ -224,15 +227,33 @@ class TuningResult:
         return ax
 
 
-
 def load_result(storage: str | Any, study_name: str) -> TuningResult:
     """The :class:`TuningResult` of a study in a database (created by :func:`tune` or a worker).
 
+    Reading never creates anything: an SQLite file that does not exist is an error, not
+    a new empty database.
+
     Raises:
-        ConfigError: the study was not created by recutils (no stored spec).
+        ConfigError: ``storage`` is not a database URL or storage object (see
+            :func:`~recutils.tuning.backend.make_storage`), its SQLite file does not exist,
+            or the study was not created by recutils (no stored spec).
+        StudyNotFoundError: no study ``study_name`` in the storage (the message lists the
+            studies it holds); a :class:`ConfigError`.
+        StorageError, CorruptStorageError: the database cannot be read, or its file is not
+            an Optuna database.
     """
     optuna = load_optuna()
-    store = make_storage(storage, heartbeat_interval=None)
+    if storage is None or isinstance(storage, optuna.storages.InMemoryStorage):
+        raise ConfigError("load_result reads a study from a database: give its URL "
+                          "(e.g. 'sqlite:///tune.db') or an optuna database storage; an in-memory "
+                          "study is only in the TuningResult that tune() returned.")
+    if not isinstance(study_name, str) or not study_name:
+        raise ConfigError(f"study_name must be a non-empty string, got {study_name!r}.")
+    store = make_storage(storage, heartbeat_interval=None, create=False)
+    label = storage_label(storage)
+    known = study_names(store, label)
+    if study_name not in known:
+        raise StudyNotFoundError(f"no study {study_name!r} in storage {label!r}; known studies: {known}.")
     study = optuna.load_study(study_name=study_name, storage=store)
     spec = study.user_attrs.get(SPEC_ATTR)
     if not spec:

@@ -137,6 +137,8 @@ class SparkALS(BaseRecommender):
     config_class: ClassVar[type[BaseConfig]] = ALSConfig
     #: Optional modules needed (the contract test skips the model without them).
     requires: ClassVar[tuple[str, ...]] = ("pyspark",)
+    #: Spark ML spellings of config fields (``maxIter`` ...), accepted by the constructor.
+    keyword_aliases: ClassVar[dict[str, str]] = SPARK_ALIASES
     #: The contract suite must run this model with a SparkSession (marker ``spark``).
     needs_spark: ClassVar[bool] = True
 
