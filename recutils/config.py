@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from recutils.exceptions import ConfigError
+from recutils.exceptions import ConfigError, UnknownKeywordError
 from recutils.limits import MAX_CONFIG_DEPTH, check_config_structure
 
 C = TypeVar("C", bound="BaseConfig")
@@ -59,7 +59,7 @@ class BaseConfig:
         allowed = cls.field_names()
         unknown = [k for k in merged if k not in allowed]
         if unknown:
-            raise ConfigError(
+            raise UnknownKeywordError(
                 f"unknown parameter(s) {unknown} for {cls.__name__}; allowed: {allowed}."
             )
         return merged

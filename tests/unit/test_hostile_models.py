@@ -220,3 +220,18 @@ def test_empty_frames_warn_once_not_twice() -> None:
         assert precision_at_k(TRUTH, DISJOINT.iloc[:0], k=2) == 0.0
     messages = [str(w.message) for w in record if issubclass(w.category, DataWarning)]
     assert len(messages) == 1 and "empty" in messages[0]
+
+
+def test_direct_construction_with_an_unknown_keyword_raises_unknown_keyword_error():
+    # SAR's constructor names its options (no **params), so an unknown keyword used to
+    # raise Python's own TypeError; the config classes raised a plain ConfigError
+    from recutils.exceptions import UnknownKeywordError
+    from recutils.models.sar import SAR
+
+    with pytest.raises(UnknownKeywordError, match="no_such_param"):
+        SAR(no_such_param=3)
+    pytest.importorskip("torch")
+    from recutils.models.ctr import DeepFM
+
+    with pytest.raises(UnknownKeywordError, match="bogus"):
+        DeepFM(bogus=1)

@@ -207,7 +207,10 @@ class SAR(BaseRecommender):
         score_dtype: str = _UNSET,
         progress: bool = False,
         n_jobs: int | None = None,
+        **unknown: Any,
     ) -> None:
+        # named parameters document SAR's options; anything else reaches the base class,
+        # which refuses it with UnknownKeywordError listing the accepted ones
         given = {k: v for k, v in {
             "similarity_type": similarity_type,
             "time_decay_coefficient": time_decay_coefficient,
@@ -220,7 +223,7 @@ class SAR(BaseRecommender):
         }.items() if v is not _UNSET}
         super().__init__(config, col_user=col_user, col_item=col_item, col_rating=col_rating,
                          col_timestamp=col_timestamp, col_prediction=col_prediction,
-                         progress=progress, n_jobs=n_jobs, **given)
+                         progress=progress, n_jobs=n_jobs, **given, **unknown)
 
     @property
     def needs_timestamp(self) -> bool:  # type: ignore[override]
