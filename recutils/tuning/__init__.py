@@ -47,7 +47,8 @@ from recutils.tuning.settings import EvaluationSettings, RunSettings, SearchSett
 # Names whose modules import pandas-heavy or optional machinery: resolved on first use.
 _LAZY = {"tune": "search", "TuningResult": "result", "load_result": "result",
          "make_sampler": "backend", "make_pruner": "backend", "make_storage": "backend",
-         "SAMPLERS": "backend", "PRUNERS": "backend"}
+         "SAMPLERS": "backend", "PRUNERS": "backend", "StorageError": "backend",
+         "CorruptStorageError": "backend", "StudyNotFoundError": "backend"}
 
 
 def __getattr__(name: str) -> Any:
@@ -58,6 +59,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CorruptStorageError",
     "DEFAULT_SPLIT",
     "EvaluationSettings",
     "ITERATIVE_MODELS",
@@ -70,6 +72,8 @@ __all__ = [
     "SAMPLERS",
     "SearchSettings",
     "SearchSpace",
+    "StorageError",
+    "StudyNotFoundError",
     "TuningResult",
     "as_search_space",
     "evaluate_model",
