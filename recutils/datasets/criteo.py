@@ -110,7 +110,7 @@ def _check_values(path: Path, table: Table, label: str, ints: list[str], cats: l
     df = table.frame
     labels = df[label].to_numpy()
     table.check(path, ~np.isin(labels, (0.0, 1.0)),
-                lambda r: f"label must be 0 or 1, found {labels[r]!r}.")
+                lambda r: f"label must be 0 or 1, found {float(labels[r])!r}.")
     counts = df[ints].to_numpy()
     with np.errstate(invalid="ignore"):
         fractional = (counts - np.floor(counts)) > 0  # False for NaN (a missing value)

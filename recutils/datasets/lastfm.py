@@ -89,7 +89,7 @@ def read_user_artists(
     df = table.frame
     weight = df["weight"].to_numpy()
     table.check(path, ~(weight >= 1) | (weight != np.round(weight)),
-                lambda r: f"play counts must be integers >= 1, found {weight[r]!r}.")
+                lambda r: f"play counts must be integers >= 1, found {float(weight[r])!r}.")
     df.columns = [col_user, col_item, col_rating]
     return df
 

@@ -58,7 +58,7 @@ from recutils.datasets.download import (
     fetch_dataset,
     verified_extraction,
 )
-from recutils.exceptions import ConfigError, CorruptDataError, DataError, DataWarning
+from recutils.exceptions import ConfigError, CorruptDataError, DataWarning
 from recutils.utils.arrays import join_flags
 
 logger = logging.getLogger(__name__)
@@ -270,7 +270,8 @@ def _check_ratings(path: Path, table: Table, scale: Sequence[float] | None) -> N
     if scale is not None:
         allowed = [float(v) for v in scale]
         table.check(path, ~np.isin(rating, allowed),
-                    lambda r: f"rating {rating[r]!r} is outside the published scale {allowed}.")
+                    lambda r: f"rating {float(rating[r])!r} is outside the published scale "
+                              f"{allowed}.")
 
 
 def _check_header(header: Sequence[str] | None) -> list[str]:

@@ -108,7 +108,8 @@ def test_short_and_custom_header(tmp_path):
 def test_long_header_warns_and_bad_header_raises(tmp_path):
     write_100k(tmp_path)
     with pytest.warns(DataWarning, match="keeping"):
-        df = ml.load_pandas_df("100k", header=list("abcde"), local_cache_path=tmp_path, verify=False)
+        df = ml.load_pandas_df("100k", header=list("abcde"), local_cache_path=tmp_path,
+                               verify=False)
     assert list(df.columns) == list("abcd")
     with pytest.raises(ConfigError, match="at least the user and item"):
         ml.load_pandas_df("100k", header=["u"], local_cache_path=tmp_path, verify=False)
@@ -127,7 +128,8 @@ def test_item_features_merged_under_given_names(tmp_path):
     assert first["Y"] == 1995
     last = df.iloc[2]
     assert last["G"] == "unknown" and pd.isna(last["Y"])
-    only_genres = ml.load_pandas_df("100k", local_cache_path=tmp_path, verify=False, genres_col="genre")
+    only_genres = ml.load_pandas_df("100k", local_cache_path=tmp_path, verify=False,
+                                    genres_col="genre")
     assert list(only_genres.columns) == ["userID", "itemID", "rating", "timestamp", "genre"]
 
 
@@ -139,7 +141,8 @@ def test_feature_name_clash_is_config_error(tmp_path):
 
 def test_1m_double_colon_files(tmp_path):
     write_1m(tmp_path)
-    df = ml.load_pandas_df("1m", local_cache_path=tmp_path, verify=False, title_col="title", genres_col="genres")
+    df = ml.load_pandas_df("1m", local_cache_path=tmp_path, verify=False, title_col="title",
+                           genres_col="genres")
     assert df["itemID"].tolist() == [1193, 661]
     assert df["title"].tolist()[1] == "Café au Lait (1993)"
     assert df["genres"].tolist()[1] == "Comedy|Children's"
@@ -147,8 +150,8 @@ def test_1m_double_colon_files(tmp_path):
 
 def test_latest_small_half_stars_and_quoted_titles(tmp_path):
     write_latest_small(tmp_path)
-    df = ml.load_pandas_df("latest-small", local_cache_path=tmp_path, verify=False, title_col="title",
-                           year_col="year")
+    df = ml.load_pandas_df("latest-small", local_cache_path=tmp_path, verify=False,
+                           title_col="title", year_col="year")
     assert df["rating"].tolist() == [2.5, 3.0, 0.5]
     assert df["title"].iloc[0] == "American President, The (1995)"
     items = ml.load_item_df("latest-small", local_cache_path=tmp_path, verify=False)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,18 +122,9 @@ def check_published(folder: str | os.PathLike, published: PublishedFile, *, data
     )
 
 
-def check_all_published(
-    folder: str | os.PathLike, published: Sequence[PublishedFile], *, dataset: str
-) -> None:
-    """:func:`check_published` for each of ``published``."""
-    for item in published:
-        check_published(folder, item, dataset=dataset)
-
-
 __all__ = [
     "ALGORITHMS",
     "PublishedFile",
-    "check_all_published",
     "check_published",
     "clear_digest_cache",
     "file_digest",

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
 from recutils.exceptions import ConfigError
-
-logger = logging.getLogger(__name__)
 
 ENV_DATA_HOME = "RECUTILS_DATA_HOME"
 ENV_DATA_MIRROR = "RECUTILS_DATA_MIRROR"
