@@ -20,7 +20,9 @@ Files are found by :func:`recutils.datasets.download.fetch_dataset`:
 ``local_cache_path``, then ``$RECUTILS_DATA_MIRROR``, then the cache
 ``$RECUTILS_DATA_HOME``, then a download from files.grouplens.org, checked against
 GroupLens' published MD5 (pinned for the frozen archives, fetched from the
-``.md5`` file for ``latest-small``). MovieLens 100K/1M terms forbid redistribution:
+``.md5`` file for ``latest-small``). Each file a loader reads is then checked against
+the digest of GroupLens' published file where one is on record (``verify=True``), and
+always for its format and value ranges. MovieLens 100K/1M terms forbid redistribution:
 recutils never ships the files.
 
 The data sets are described in F. Maxwell Harper and Joseph A. Konstan. 2015.

@@ -5,7 +5,7 @@ archive (a ``.zip`` or ``.tar.gz``), the folder name it is known by, and
 whatever checksums are really known. :func:`fetch_dataset` returns a folder
 that holds the files a loader needs, looking in this order:
 
-1. ``local_cache_path`` (an argument): a folder that holds the files, the
+1. ``local_cache_path`` (an argument, which must exist): a folder that holds the files, the
    archive or the archive's extracted folder, or the path of the archive itself
    (extracted next to it, or into the cache under a folder named after the
    archive's path when its folder is read-only);
