@@ -81,7 +81,7 @@ CATEGORIES: tuple[str, ...] = tuple(_CATEGORIES)
 
 
 def _read(path: Path, fields: tuple[str, ...], dtype: dict) -> Table:
-    table = read_table(path, "\t", fields, header=fields, dtype=dtype)
+    table = read_table(path, "\t", fields, header=fields, dtype=dtype, empty_ok=False)
     df = table.frame
     empty = df.isna().to_numpy()
     if empty.any():

@@ -94,7 +94,7 @@ def read_dac(
     dtype: dict[str, object] = {label: "float64", **{c: "float64" for c in ints},
                                 **{c: "str" for c in cats}}
     table = read_table(path, "\t", header, dtype=dtype, nrows=nrows,
-                       fields=(1 + len(INT_COLS), len(DEFAULT_HEADER)))
+                       fields=(1 + len(INT_COLS), len(DEFAULT_HEADER)), empty_ok=nrows == 0)
     _check_values(path, table, label, ints, cats)
     df = table.frame
     labels = df[label].to_numpy()

@@ -59,7 +59,7 @@ FILE_SHA256: dict[str, str] = {
 
 def _read(path: Path, fields: tuple[str, ...], dtype: dict, ids: tuple[str, ...]) -> Table:
     """Parse a HetRec file with its header; the ``ids`` columns must be positive."""
-    table = read_table(path, "\t", fields, header=fields, dtype=dtype)
+    table = read_table(path, "\t", fields, header=fields, dtype=dtype, empty_ok=False)
     for col in ids:
         values = table.frame[col].to_numpy()
         table.check(path, values < 1,

@@ -406,6 +406,18 @@ def test_fractional_dac_count_is_refused(tmp_path):
         criteo.read_dac(path)
 
 
+@pytest.mark.parametrize("read, content", [
+    (amazon.read_interactions, b"user_id\titem_id\ttime\n"),
+    (lastfm.read_user_artists, b"userID\tartistID\tweight\r\n"),
+    (criteo.read_dac, b""),
+])
+def test_files_without_data_rows_raise(tmp_path, read, content):
+    path = tmp_path / "f.txt"
+    path.write_bytes(content)
+    with pytest.raises(CorruptDataError, match="no data rows"):
+        read(path)
+
+
 def test_value_errors_stay_data_errors(tmp_path):
     path = tmp_path / "bad.dat"
     path.write_text("1::x::3::4\n")
