@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 
 from recutils.constants import DEFAULT_ITEM_COL, DEFAULT_TIMESTAMP_COL, DEFAULT_USER_COL
-from recutils.datasets.download import RemoteFile, fetch_files
+from recutils.datasets._text import Table, read_table
+from recutils.datasets.download import PublishedFile, RemoteFile, check_published, fetch_files
 from recutils.exceptions import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
@@ -79,24 +80,21 @@ _CATEGORIES: dict[str, _Category] = {
 CATEGORIES: tuple[str, ...] = tuple(_CATEGORIES)
 
 
-def _read(path: Path, fields: tuple[str, ...], dtype: dict) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path, sep="\t", header=0, dtype=dtype, engine="c", quoting=3,
-                         keep_default_na=False, na_values=[""])
-    except (ValueError, OSError, pd.errors.ParserError) as err:
-        raise DataError(
-            f"cannot parse {path} as ReChorus tab-separated {list(fields)}: {err}"
-        ) from err
-    if tuple(df.columns) != fields:
-        raise DataError(
-            f"{path}: expected the ReChorus header {list(fields)} (tab-separated), "
-            f"found {list(df.columns)}."
-        )
-    if df.isna().any().any():
-        col = df.columns[df.isna().any().to_numpy()][0]
-        row = int(np.flatnonzero(df[col].isna().to_numpy())[0])
-        raise DataError(f"{path}: empty {col!r} on data row {row + 1}.")
-    return df
+def _read(path: Path, fields: tuple[str, ...], dtype: dict) -> Table:
+    table = read_table(path, "\t", fields, header=fields, dtype=dtype, empty_ok=False)
+    df = table.frame
+    empty = df.isna().to_numpy()
+    if empty.any():
+        col = df.columns[empty.any(axis=0)][0]
+        table.check(path, df[col].isna(), lambda r: f"empty {col!r} field.")
+    return table
+
+
+def _check_positive(path: Path, table: Table, columns: tuple[str, ...], floor: int = 1) -> None:
+    for col in columns:
+        values = table.frame[col].to_numpy()
+        table.check(path, values < floor,
+                    lambda r, c=col, v=values: f"{c!r} must be >= {floor}, found {v[r]}.")
 
 
 def read_interactions(
@@ -112,10 +110,15 @@ def read_interactions(
         ``[col_user, col_item, col_timestamp]`` as int64, in file order.
 
     Raises:
-        DataError: the file cannot be parsed, has another header or an empty field.
+        CorruptDataError: another header, a line with the wrong number of fields, an
+            empty field, a non-positive id or a negative time (naming file and line).
+        DataError: a value is not an integer.
     """
     path = Path(path)
-    df = _read(path, _INTERACTION_FIELDS, {c: "int64" for c in _INTERACTION_FIELDS})
+    table = _read(path, _INTERACTION_FIELDS, {c: "int64" for c in _INTERACTION_FIELDS})
+    _check_positive(path, table, ("user_id", "item_id"))
+    _check_positive(path, table, ("time",), floor=0)
+    df = table.frame
     df.columns = [col_user, col_item, col_timestamp]
     return df
 
@@ -153,11 +156,16 @@ def read_item_meta(
             array of item ids per row.
 
     Raises:
-        DataError: the file cannot be parsed, or a relation is not a list of ids.
+        CorruptDataError: another header, a line with the wrong number of fields, an
+            empty field, a non-positive id or a negative category (naming file and line).
+        DataError: a value is not an integer, or a relation is not a list of ids.
     """
     path = Path(path)
-    df = _read(path, _META_FIELDS, {"item_id": "int64", "i_category": "int64",
-                                    "r_complement": "str", "r_substitute": "str"})
+    table = _read(path, _META_FIELDS, {"item_id": "int64", "i_category": "int64",
+                                       "r_complement": "str", "r_substitute": "str"})
+    _check_positive(path, table, ("item_id",))
+    _check_positive(path, table, ("i_category",), floor=0)
+    df = table.frame
     out = pd.DataFrame({col_item: df["item_id"].to_numpy(),
                         col_category: df["i_category"].to_numpy()})
     if relations:
@@ -172,9 +180,15 @@ def _resolve(category: str) -> _Category:
     return _CATEGORIES[category]
 
 
-def _folder(category: str, local_cache_path, progress: bool) -> Path:
+def _path(category: str, filename: str, local_cache_path, progress: bool, verify: bool) -> Path:
+    """A category's file, checked against its published SHA-256 when ``verify``."""
     spec = _resolve(category)
-    return fetch_files(spec.folder, spec.files, local_cache_path, progress=progress)
+    folder = fetch_files(spec.folder, spec.files, local_cache_path, progress=progress)
+    if verify:
+        remote = next(f for f in spec.files if f.filename == filename)
+        check_published(folder, PublishedFile(filename, (remote.sha256,)),
+                        dataset=f"Amazon {category} (ReChorus)")
+    return folder / filename
 
 
 def load_pandas_df(
@@ -186,6 +200,7 @@ def load_pandas_df(
     col_timestamp: str = DEFAULT_TIMESTAMP_COL,
     col_category: str | None = None,
     progress: bool = True,
+    verify: bool = True,
 ) -> pd.DataFrame:
     """Load a category's interactions (implicit feedback: one row per review).
 
@@ -196,6 +211,9 @@ def load_pandas_df(
         col_user, col_item, col_timestamp: Output column names.
         col_category: When given, the item's category code is merged in under this name.
         progress: Show a progress bar while downloading.
+        verify: Check each file read against the SHA-256 of the file published at the
+            pinned ReChorus commit; ``False`` accepts a copy changed on purpose (the
+            format and value checks still apply).
 
     Returns:
         ``[col_user, col_item, col_timestamp(, col_category)]``, int64, in file order.
@@ -203,16 +221,19 @@ def load_pandas_df(
     Raises:
         ConfigError: unknown category or clashing column names.
         DatasetUnavailableError: not found and not downloadable.
+        CorruptDataError: a file is not the published one (naming it, the expected and
+            the actual digest), or a line is malformed (naming file and line).
         DataError: a file cannot be parsed.
     """
     names = [col_user, col_item, col_timestamp] + ([col_category] if col_category else [])
     if len(set(names)) != len(names):
         raise ConfigError(f"column names must be distinct, got {names}.")
-    folder = _folder(category, local_cache_path, progress)
-    df = read_interactions(folder / INTERACTIONS_FILE, col_user=col_user, col_item=col_item,
+    path = _path(category, INTERACTIONS_FILE, local_cache_path, progress, verify)
+    df = read_interactions(path, col_user=col_user, col_item=col_item,
                            col_timestamp=col_timestamp)
     if col_category:
-        meta = read_item_meta(folder / ITEM_META_FILE, col_item=col_item,
+        meta_path = _path(category, ITEM_META_FILE, local_cache_path, progress, verify)
+        meta = read_item_meta(meta_path, col_item=col_item,
                               col_category=col_category, relations=False)
         df = df.merge(meta, on=col_item, how="left", validate="many_to_one")
         df[col_category] = df[col_category].astype("Int64")
@@ -228,13 +249,15 @@ def load_item_df(
     col_category: str = DEFAULT_CATEGORY_COL,
     relations: bool = True,
     progress: bool = True,
+    verify: bool = True,
 ) -> pd.DataFrame:
     """Load a category's item table: ``[col_item, col_category(, complements, substitutes)]``.
 
     See :func:`read_item_meta`; the Grocery table has 8,713 items in 57 category codes.
+    ``verify``: see :func:`load_pandas_df`.
     """
-    folder = _folder(category, local_cache_path, progress)
-    return read_item_meta(folder / ITEM_META_FILE, col_item=col_item, col_category=col_category,
+    path = _path(category, ITEM_META_FILE, local_cache_path, progress, verify)
+    return read_item_meta(path, col_item=col_item, col_category=col_category,
                           relations=relations)
 
 

@@ -3,7 +3,8 @@
 Each line is one ad impression: 40 tab-separated fields, the click label
 (0/1), 13 integer count features ``I1..I13`` and 26 hashed categorical
 features ``C1..C26`` (8 hex digits); a missing value is an empty field. Some
-copies strip trailing empty fields; those rows are padded with missing values.
+copies strip trailing empty fields; those rows are padded with missing values, as
+long as the label and the 13 integer fields are there (14 fields at least).
 
 :func:`load_pandas_df` loads Criteo's public ~100,000-row sample
 (``dac_sample.tar.gz`` holding ``dac_sample.txt``) from ``local_cache_path``,
@@ -28,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from recutils.constants import DEFAULT_ITEM_COL, DEFAULT_USER_COL
+from recutils.datasets._text import Table, read_table
 from recutils.datasets.download import RemoteArchive, fetch_dataset
-from recutils.exceptions import ConfigError, DataError
+from recutils.exceptions import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -81,35 +83,45 @@ def read_dac(
         categorical features as strings (NaN when missing) or categories.
 
     Raises:
-        DataError: the file cannot be parsed, has more than 40 fields on a line
-            or a label other than 0/1.
+        CorruptDataError: a line has fewer than 14 or more than 40 fields, a label other
+            than 0/1, a fractional integer feature or a categorical value that is not 8
+            hex digits (the message names file and line).
+        DataError: the file cannot be read, or a value is not a number.
     """
     header = _check_header(header)
     path = Path(path)
     label, ints, cats = header[0], header[1:14], header[14:]
     dtype: dict[str, object] = {label: "float64", **{c: "float64" for c in ints},
                                 **{c: "str" for c in cats}}
-    try:
-        df = pd.read_csv(
-            path, sep="\t", header=None, names=header, dtype=dtype, nrows=nrows,
-            engine="c", quoting=3, keep_default_na=False, na_values=[""],
-        )
-    except (ValueError, OSError, EOFError, pd.errors.ParserError) as err:
-        raise DataError(
-            f"cannot parse {path} as Criteo DAC (40 tab-separated fields): {err}"
-        ) from err
+    table = read_table(path, "\t", header, dtype=dtype, nrows=nrows,
+                       fields=(1 + len(INT_COLS), len(DEFAULT_HEADER)), empty_ok=nrows == 0)
+    _check_values(path, table, label, ints, cats)
+    df = table.frame
     labels = df[label].to_numpy()
-    bad = ~np.isin(labels, (0.0, 1.0))
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"{path}: label must be 0 or 1, found {labels[row]!r} on data row {row + 1}."
-        )
     df[label] = labels.astype(np.int8)
     if categorical:
         df[cats] = df[cats].astype("category")
     logger.info("read %d DAC rows from %s", len(df), path)
     return df
+
+
+def _check_values(path: Path, table: Table, label: str, ints: list[str], cats: list[str]) -> None:
+    """Label 0/1, integer features integral, categorical features 8 hex digits."""
+    df = table.frame
+    labels = df[label].to_numpy()
+    table.check(path, ~np.isin(labels, (0.0, 1.0)),
+                lambda r: f"label must be 0 or 1, found {float(labels[r])!r}.")
+    counts = df[ints].to_numpy()
+    with np.errstate(invalid="ignore"):
+        fractional = (counts - np.floor(counts)) > 0  # False for NaN (a missing value)
+    table.check(path, fractional.any(axis=1),
+                lambda r: f"integer features must be whole numbers, found {counts[r]}.")
+    for col in cats:
+        values = df[col]
+        uniques = pd.Series(values.dropna().unique(), dtype="str")
+        bad = set(uniques[~uniques.str.fullmatch(r"[0-9a-fA-F]{8}")])
+        table.check(path, values.isin(bad).to_numpy(),
+                    lambda r, c=col, v=values: f"{c} must be 8 hex digits, found {v.iloc[r]!r}.")
 
 
 def load_pandas_df(

@@ -15,24 +15,25 @@ text is ISO-8859-1 where it is not UTF-8):
 Files are found by :func:`recutils.datasets.download.fetch_dataset`:
 ``local_cache_path``, ``$RECUTILS_DATA_MIRROR/hetrec2011-lastfm-2k/`` (or the zip
 there), the cache, then a download of GroupLens' ``hetrec2011-lastfm-2k.zip``.
-GroupLens publishes no checksum for that archive, so the files recutils extracts
-from it are checked against the SHA-256 of the published files instead
-(:data:`FILE_SHA256`; a copy made by hand in a mirror is trusted as it is).
+GroupLens publishes no checksum for that archive, so every file a loader reads is
+checked against the SHA-256 of the published file instead (:data:`FILE_SHA256`),
+wherever it was found (``verify=False`` accepts a copy changed on purpose).
 The data is for non-commercial use (readme.txt, "License"); recutils never ships it.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from recutils.constants import DEFAULT_ITEM_COL, DEFAULT_RATING_COL, DEFAULT_USER_COL
-from recutils.datasets.download import MARKER, RemoteArchive, fetch_dataset, verify_file
-from recutils.exceptions import ConfigError, DataError
+from recutils.datasets._text import Table, read_table
+from recutils.datasets.download import PublishedFile, RemoteArchive, check_published, fetch_dataset
+from recutils.exceptions import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -56,23 +57,14 @@ FILE_SHA256: dict[str, str] = {
 }
 
 
-def _read(path: Path, fields: tuple[str, ...], dtype: dict) -> pd.DataFrame:
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise DataError(f"cannot read {path}: {err}") from err
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    try:
-        df = pd.read_csv(io.StringIO(text), sep="\t", header=0, dtype=dtype, engine="c",
-                         quoting=3, keep_default_na=False, na_values=[""])
-    except (ValueError, pd.errors.ParserError) as err:
-        raise DataError(f"cannot parse {path} as tab-separated {list(fields)}: {err}") from err
-    if tuple(df.columns) != fields:
-        raise DataError(f"{path}: expected the header {list(fields)}, found {list(df.columns)}.")
-    return df
+def _read(path: Path, fields: tuple[str, ...], dtype: dict, ids: tuple[str, ...]) -> Table:
+    """Parse a HetRec file with its header; the ``ids`` columns must be positive."""
+    table = read_table(path, "\t", fields, header=fields, dtype=dtype, empty_ok=False)
+    for col in ids:
+        values = table.frame[col].to_numpy()
+        table.check(path, values < 1,
+                    lambda r, c=col, v=values: f"{c!r} must be a positive id, found {v[r]}.")
+    return table
 
 
 def read_user_artists(
@@ -85,16 +77,19 @@ def read_user_artists(
     """Parse ``user_artists.dat``: ``[col_user, col_item]`` int64 and the play count as float64.
 
     Raises:
-        DataError: unparsable file, another header, an empty field or a count < 1.
+        CorruptDataError: another header, a line with the wrong number of fields, a
+            non-positive id, an empty or non-integer count or a count < 1 (naming file
+            and line).
+        DataError: a value is not a number.
     """
     path = Path(path)
     fields = ("userID", "artistID", "weight")
-    df = _read(path, fields, {"userID": "int64", "artistID": "int64", "weight": "float64"})
-    bad = df["weight"].isna() | (df["weight"] < 1)
-    if bad.any():
-        row = int(bad.to_numpy().argmax())
-        raise DataError(f"{path}: play counts must be >= 1, found {df['weight'].iloc[row]!r} "
-                        f"on data row {row + 1}.")
+    table = _read(path, fields, {"userID": "int64", "artistID": "int64", "weight": "float64"},
+                  ids=("userID", "artistID"))
+    df = table.frame
+    weight = df["weight"].to_numpy()
+    table.check(path, ~(weight >= 1) | (weight != np.round(weight)),
+                lambda r: f"play counts must be integers >= 1, found {float(weight[r])!r}.")
     df.columns = [col_user, col_item, col_rating]
     return df
 
@@ -104,7 +99,8 @@ def read_user_friends(
     col_friend: str = DEFAULT_FRIEND_COL,
 ) -> pd.DataFrame:
     """Parse ``user_friends.dat``: ``[col_user, col_friend]`` int64 (each friendship twice)."""
-    df = _read(Path(path), ("userID", "friendID"), {"userID": "int64", "friendID": "int64"})
+    fields = ("userID", "friendID")
+    df = _read(Path(path), fields, {c: "int64" for c in fields}, ids=fields).frame
     df.columns = [col_user, col_friend]
     return df
 
@@ -115,18 +111,18 @@ def read_artists(
 ) -> pd.DataFrame:
     """Parse ``artists.dat``: ``[col_item, col_name, "url"]`` (the picture URL is dropped)."""
     df = _read(Path(path), ("id", "name", "url", "pictureURL"),
-               {"id": "int64", "name": "str", "url": "str", "pictureURL": "str"})
+               {"id": "int64", "name": "str", "url": "str", "pictureURL": "str"}, ids=("id",)).frame
     return pd.DataFrame({col_item: df["id"].to_numpy(),
                          col_name: df["name"].fillna("").astype("str").to_numpy(),
                          "url": df["url"].fillna("").astype("str").to_numpy()})
 
 
-def _file(filename: str, local_cache_path, progress: bool) -> Path:
+def _file(filename: str, local_cache_path, progress: bool, verify: bool) -> Path:
     folder = fetch_dataset(ARCHIVE, [filename], local_cache_path, progress=progress)
-    path = folder / filename
-    if (folder / MARKER).is_file():  # extracted by recutils from the archive: check the file
-        verify_file(path, sha256=FILE_SHA256[filename])
-    return path
+    if verify:
+        check_published(folder, PublishedFile(filename, (FILE_SHA256[filename],)),
+                        dataset="Last.fm HetRec 2011")
+    return folder / filename
 
 
 def _distinct(names: list[str]) -> None:
@@ -141,19 +137,25 @@ def load_pandas_df(
     col_item: str = DEFAULT_ITEM_COL,
     col_rating: str = DEFAULT_RATING_COL,
     progress: bool = True,
+    verify: bool = True,
 ) -> pd.DataFrame:
     """Load the user-artist play counts: ``[col_user, col_item, col_rating]``.
 
     ``col_rating`` holds the play count (float64, 1 to 352,698; heavy-tailed: a
     confidence, not a rating). 92,834 rows, 1,892 users, 17,632 artists.
 
+    ``verify``: check the file against the SHA-256 of the published one
+    (:data:`FILE_SHA256`); ``False`` accepts a copy changed on purpose (the format
+    and value checks still apply). The same holds for the other loaders here.
+
     Raises:
         ConfigError: clashing column names.
         DatasetUnavailableError: not found and not downloadable.
-        CorruptDataError: a file extracted from the downloaded archive fails its checksum.
+        CorruptDataError: the file is not the published one (naming it, the expected
+            and the actual digest), or a line is malformed (naming file and line).
     """
     _distinct([col_user, col_item, col_rating])
-    path = _file(USER_ARTISTS_FILE, local_cache_path, progress)
+    path = _file(USER_ARTISTS_FILE, local_cache_path, progress, verify)
     df = read_user_artists(path, col_user=col_user, col_item=col_item, col_rating=col_rating)
     logger.info("loaded Last.fm HetRec 2011: %d user-artist rows", len(df))
     return df
@@ -165,10 +167,14 @@ def load_friends_df(
     col_user: str = DEFAULT_USER_COL,
     col_friend: str = DEFAULT_FRIEND_COL,
     progress: bool = True,
+    verify: bool = True,
 ) -> pd.DataFrame:
-    """Load the friendships: ``[col_user, col_friend]``, both directions (25,434 rows)."""
+    """Load the friendships: ``[col_user, col_friend]``, both directions (25,434 rows).
+
+    ``verify``: see :func:`load_pandas_df`.
+    """
     _distinct([col_user, col_friend])
-    path = _file(USER_FRIENDS_FILE, local_cache_path, progress)
+    path = _file(USER_FRIENDS_FILE, local_cache_path, progress, verify)
     return read_user_friends(path, col_user=col_user, col_friend=col_friend)
 
 
@@ -178,10 +184,14 @@ def load_item_df(
     col_item: str = DEFAULT_ITEM_COL,
     col_name: str = DEFAULT_NAME_COL,
     progress: bool = True,
+    verify: bool = True,
 ) -> pd.DataFrame:
-    """Load the artists: ``[col_item, col_name, "url"]`` (17,632 rows)."""
+    """Load the artists: ``[col_item, col_name, "url"]`` (17,632 rows).
+
+    ``verify``: see :func:`load_pandas_df`.
+    """
     _distinct([col_item, col_name, "url"])
-    path = _file(ARTISTS_FILE, local_cache_path, progress)
+    path = _file(ARTISTS_FILE, local_cache_path, progress, verify)
     return read_artists(path, col_item=col_item, col_name=col_name)
 
 

@@ -1,4 +1,7 @@
-"""Amazon (ReChorus format) and Last.fm HetRec loaders on tiny files in the exact formats."""
+"""Amazon (ReChorus format) and Last.fm HetRec loaders on tiny files in the exact formats.
+
+The toy files are not the published ones, so the loaders run with ``verify=False`` here
+(the digest checks are tested in test_hostile_data.py)."""
 
 from __future__ import annotations
 
@@ -58,7 +61,7 @@ def write_lastfm(folder: Path) -> Path:
 def test_amazon_interactions_and_categories_from_mirror(monkeypatch, tmp_path):
     write_amazon(tmp_path / "mirror" / "amazon-grocery-rechorus")
     monkeypatch.setenv(dl.ENV_DATA_MIRROR, str(tmp_path / "mirror"))
-    df = amazon.load_pandas_df("grocery", col_category="category", progress=False)
+    df = amazon.load_pandas_df("grocery", col_category="category", progress=False, verify=False)
     assert list(df.columns) == ["userID", "itemID", "timestamp", "category"]
     assert df[["userID", "itemID", "timestamp"]].to_numpy().tolist() == [
         [2177, 3, 965779200], [4161, 1, 1068249600], [2177, 1, 1068249601]]
@@ -69,7 +72,7 @@ def test_amazon_interactions_and_categories_from_mirror(monkeypatch, tmp_path):
 def test_amazon_custom_columns_and_no_category(tmp_path):
     folder = write_amazon(tmp_path / "mine")
     df = amazon.load_pandas_df(local_cache_path=folder, col_user="u", col_item="i",
-                               col_timestamp="t")
+                               col_timestamp="t", verify=False)
     assert list(df.columns) == ["u", "i", "t"] and len(df) == 3
 
 
@@ -79,7 +82,7 @@ def test_amazon_item_relations_parse_to_id_arrays(tmp_path):
     assert items["category"].tolist() == [0, 5, 0]
     assert [list(x) for x in items["complements"]] == [[3, 2], [], [1]]
     assert [list(x) for x in items["substitutes"]] == [[3], [], []]
-    plain = amazon.load_item_df(local_cache_path=tmp_path / "a", relations=False)
+    plain = amazon.load_item_df(local_cache_path=tmp_path / "a", relations=False, verify=False)
     assert list(plain.columns) == ["itemID", "category"]
 
 
@@ -156,6 +159,7 @@ def test_fetch_files_downloads_verifies_then_uses_cache_offline(monkeypatch, tmp
 def test_fetch_files_downloads_into_local_folder_when_given(monkeypatch, tmp_path):
     files = _upstream(tmp_path)
     monkeypatch.delenv(dl.ENV_OFFLINE)
+    (tmp_path / "mine").mkdir()  # a local_cache_path must exist
     folder = dl.fetch_files("toy", files, tmp_path / "mine", progress=False)
     assert folder == tmp_path / "mine" / "toy" and (folder / "b.txt").read_bytes() == b"beta\n"
     assert not (tmp_path / "home" / "toy").exists()
@@ -204,14 +208,14 @@ def test_fetch_files_download_failure_is_unavailable(monkeypatch, tmp_path):
 
 def test_lastfm_play_counts_friends_and_artists(tmp_path):
     folder = write_lastfm(tmp_path / "mine")
-    df = lastfm.load_pandas_df(local_cache_path=folder)
+    df = lastfm.load_pandas_df(local_cache_path=folder, verify=False)
     assert list(df.columns) == ["userID", "itemID", "rating"]
     assert df.to_numpy().tolist() == [[2, 51, 13883], [2, 52, 11690], [3, 51, 1]]
     assert df["rating"].dtype == np.float64 and df["userID"].dtype == np.int64
-    friends = lastfm.load_friends_df(local_cache_path=folder, col_friend="f")
+    friends = lastfm.load_friends_df(local_cache_path=folder, col_friend="f", verify=False)
     assert friends.to_numpy().tolist() == [[2, 3], [3, 2]]
     assert list(friends.columns) == ["userID", "f"]
-    artists = lastfm.load_item_df(local_cache_path=folder)
+    artists = lastfm.load_item_df(local_cache_path=folder, verify=False)
     assert artists["name"].tolist() == ["Röyksopp", "MALICE MIZER"]  # latin-1 decoded
     assert list(artists.columns) == ["itemID", "name", "url"]
 

@@ -72,7 +72,8 @@ def test_mirror_and_offline_switches(monkeypatch, tmp_path):
     monkeypatch.setenv(dl.ENV_DATA_MIRROR, str(tmp_path))
     assert dl.get_mirror() == tmp_path
     monkeypatch.setenv(dl.ENV_DATA_MIRROR, str(tmp_path / "nope"))
-    assert dl.get_mirror() is None
+    with pytest.raises(ConfigError, match="nope"):  # a mistyped mirror is reported
+        dl.get_mirror()
     assert dl.is_offline()
     monkeypatch.setenv(dl.ENV_OFFLINE, "0")
     assert not dl.is_offline()
@@ -330,6 +331,7 @@ def test_download_into_local_cache_path_folder(monkeypatch, tmp_path):
     online(monkeypatch)
     upstream = make_zip(tmp_path / "upstream" / "toy.zip")
     target = tmp_path / "mycache"
+    target.mkdir()  # a local_cache_path must exist
     folder = dl.fetch_dataset(make_spec(upstream.as_uri()), ["a.txt"], target, progress=False)
     assert folder == target / "toy"
     assert (target / "toy.zip").is_file()
@@ -816,6 +818,7 @@ def test_lookup_order_local_path_beats_mirror_beats_cache(monkeypatch, tmp_path,
     assert (fetch(None) / "a.txt").read_bytes() == b"mirror"
     monkeypatch.delenv(dl.ENV_DATA_MIRROR)
     assert (fetch(None) / "a.txt").read_bytes() == b"home"
+    (tmp_path / "empty").mkdir()
     assert (fetch(tmp_path / "empty") / "a.txt").read_bytes() == b"home"  # local misses: go on
     assert len(resolved) == 4  # both functions go through the one cascade
 
@@ -826,6 +829,7 @@ def test_lookup_offline_miss_lists_every_place_in_order(monkeypatch, tmp_path, f
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     monkeypatch.setenv(dl.ENV_DATA_MIRROR, str(mirror))
+    (tmp_path / "mine").mkdir()
     with pytest.raises(DatasetUnavailableError, match=dl.ENV_OFFLINE) as info:
         fetch(tmp_path / "mine")
     message = str(info.value)

@@ -5,7 +5,7 @@ archive (a ``.zip`` or ``.tar.gz``), the folder name it is known by, and
 whatever checksums are really known. :func:`fetch_dataset` returns a folder
 that holds the files a loader needs, looking in this order:
 
-1. ``local_cache_path`` (an argument): a folder that holds the files, the
+1. ``local_cache_path`` (an argument, which must exist): a folder that holds the files, the
    archive or the archive's extracted folder, or the path of the archive itself
    (extracted next to it, or into the cache under a folder named after the
    archive's path when its folder is read-only);
@@ -44,7 +44,8 @@ says which settings would help.
 The package is split by job: :mod:`.settings` (environment switches),
 :mod:`.specs` (:class:`RemoteArchive`, :class:`RemoteFile`), :mod:`.transfer`
 (HTTP/``file://`` downloads), :mod:`.archives` (checksums, integrity, safe
-extraction), :mod:`.locking` (one lock per data set), :mod:`.cache` (extracted
+extraction), :mod:`.integrity` (published digests of the files loaders read, hashed
+once per process), :mod:`.locking` (one lock per data set), :mod:`.cache` (extracted
 folders and their markers) and :mod:`.lookup` (the one lookup cascade that
 :func:`fetch_dataset` and :func:`fetch_files` share). Every public name is
 importable from here.
@@ -58,7 +59,13 @@ from recutils.datasets.download.archives import (
     file_hash,
     verify_file,
 )
-from recutils.datasets.download.cache import MARKER
+from recutils.datasets.download.cache import MARKER, verified_extraction
+from recutils.datasets.download.integrity import (
+    PublishedFile,
+    check_published,
+    clear_digest_cache,
+    file_digest,
+)
 from recutils.datasets.download.lookup import fetch_dataset, fetch_files, resolve
 from recutils.datasets.download.settings import (
     DEFAULT_MIN_RATE,
@@ -85,6 +92,7 @@ __all__ = [
     "ENV_MAX_SECONDS",
     "ENV_OFFLINE",
     "MARKER",
+    "PublishedFile",
     "DEFAULT_MIN_RATE",
     "DEFAULT_RETRIES",
     "DEFAULT_TIMEOUT",
@@ -92,16 +100,20 @@ __all__ = [
     "RemoteFile",
     "allow_unverified_default",
     "check_archive",
+    "check_published",
+    "clear_digest_cache",
     "default_max_seconds",
     "download_file",
     "extract_archive",
     "fetch_dataset",
     "fetch_files",
     "fetch_md5",
+    "file_digest",
     "file_hash",
     "get_data_home",
     "get_mirror",
     "is_offline",
     "resolve",
+    "verified_extraction",
     "verify_file",
 ]

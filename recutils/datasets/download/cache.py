@@ -57,6 +57,12 @@ def _read_marker(folder: Path) -> dict | None:
     return marker
 
 
+def verified_extraction(folder: Path) -> bool:
+    """True when ``folder`` was extracted by recutils from an archive whose MD5 was checked."""
+    marker = _read_marker(Path(folder))
+    return marker is not None and bool(marker.get("md5"))
+
+
 def _manifest(folder: Path) -> dict[str, int]:
     """Size of every file under ``folder`` (marker excluded), by relative POSIX path."""
     out = {}

@@ -3,7 +3,7 @@
 :func:`resolve` walks the places a data set may already be, in a fixed order,
 and downloads only when none of them has it:
 
-1. the explicit ``local_cache_path`` argument;
+1. the explicit ``local_cache_path`` argument (which must exist);
 2. the mirror folder ``$RECUTILS_DATA_MIRROR``;
 3. the cache ``$RECUTILS_DATA_HOME``;
 4. a download (into ``local_cache_path`` when it names a folder, else the
@@ -100,14 +100,24 @@ def resolve(source: Source, local_cache_path: str | os.PathLike | None) -> Path:
     """Return the folder of ``source``'s files: local path, mirror, cache, then download.
 
     Raises:
-        DatasetUnavailableError: when no place has the files and
+        DatasetUnavailableError: ``local_cache_path`` is given but does not exist
+            (never silently passed over), or no place has the files and
             ``$RECUTILS_OFFLINE`` forbids the download (or ``source`` cannot
             download them).
+        ConfigError: ``$RECUTILS_DATA_MIRROR`` names something that is not a folder.
     """
     looked: list[str] = []
     download_root: Path | None = None
     if local_cache_path is not None:
-        found, download_root = source.find_local(Path(local_cache_path).expanduser(), looked)
+        local = Path(local_cache_path).expanduser()
+        if not local.exists():
+            raise DatasetUnavailableError(
+                f"local_cache_path {local} does not exist. Pass an existing folder (holding "
+                f"the files, the extracted folder or the archive; a download goes there) or "
+                f"the archive's path, or leave local_cache_path out to use {ENV_DATA_MIRROR} "
+                f"and the cache {ENV_DATA_HOME}."
+            )
+        found, download_root = source.find_local(local, looked)
         if found is not None:
             return found
     mirror = get_mirror()

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
 from recutils.exceptions import ConfigError
-
-logger = logging.getLogger(__name__)
 
 ENV_DATA_HOME = "RECUTILS_DATA_HOME"
 ENV_DATA_MIRROR = "RECUTILS_DATA_MIRROR"
@@ -44,14 +41,22 @@ def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
 
 
 def get_mirror() -> Path | None:
-    """Return the folder named by ``$RECUTILS_DATA_MIRROR``, or ``None`` when unset."""
+    """Return the folder named by ``$RECUTILS_DATA_MIRROR``, or ``None`` when unset.
+
+    Raises:
+        ConfigError: the variable names a path that is not an existing folder (a
+            mistyped mirror is reported, never silently passed over).
+    """
     value = os.environ.get(ENV_DATA_MIRROR)
     if not value:
         return None
     path = Path(value).expanduser()
     if not path.is_dir():
-        logger.warning("%s=%s is not a folder; ignoring it", ENV_DATA_MIRROR, value)
-        return None
+        what = "is not a folder" if path.exists() else "does not exist"
+        raise ConfigError(
+            f"{ENV_DATA_MIRROR}={value!r}: {path} {what}. Point it at a folder of data sets "
+            f"(e.g. ml-100k/ or ml-100k.zip inside), or unset it."
+        )
     return path
 
 
