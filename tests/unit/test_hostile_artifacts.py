@@ -583,3 +583,44 @@ def test_plain_folder_with_a_pickle_needs_trust(toy: pd.DataFrame, tmp_path: Pat
         assert type(load(folder, trust=True)) is Popularity
     (folder / "extra.pkl").unlink()
     assert type(load_any(folder)) is Popularity  # a plain folder without pickles: as before
+
+
+# ------------------------------------------------------------------ LightGBMCTR
+def _lightgbm_artifact(tmp_path: Path) -> Path:
+    pytest.importorskip("lightgbm")
+    from recutils.datasets.criteo import CAT_COLS, DEFAULT_HEADER, INT_COLS
+    from recutils.models.lightgbm import LightGBMCTR
+
+    rng = np.random.default_rng(0)
+    n = 300
+    data: dict[str, Any] = {"label": rng.integers(0, 2, n).astype(np.int8)}
+    for col in INT_COLS:
+        data[col] = rng.poisson(3, n).astype(np.float64)
+    for col in CAT_COLS:
+        data[col] = pd.array(rng.choice(["a", "b", "c"], n).astype(object), dtype="str")
+    model = LightGBMCTR(num_boost_round=5, early_stopping_rounds=2, min_count=1)
+    return save_artifact(model.fit(pd.DataFrame(data)[list(DEFAULT_HEADER)]), tmp_path / "ctr")
+
+
+def test_lightgbm_artifact_with_forged_state_or_model_file_is_refused(tmp_path: Path) -> None:
+    path = _lightgbm_artifact(tmp_path)
+    bad_iteration = _copy(path, tmp_path / "iteration")
+    manifest = json.loads((bad_iteration / "manifest.json").read_text())
+    manifest["state"]["best_iteration"] = 10**9
+    (bad_iteration / "manifest.json").write_text(json.dumps(manifest))
+    resign(bad_iteration)
+    with pytest.raises(ArtifactError, match="best_iteration 1000000000 is not an iteration"):
+        load_model(bad_iteration)
+    garbage = _copy(path, tmp_path / "garbage")
+    (garbage / manifest["files"]["model"]).write_text("tree\nnot a model\n")
+    resign(garbage)
+    with pytest.raises(ArtifactError, match="LightGBM cannot read the model"):
+        load_model(garbage)
+    encoder = _copy(path, tmp_path / "encoder")
+    state = json.loads((encoder / manifest["files"]["encoder"]).read_text())
+    first = next(k for k in ("numeric_cols", "categorical_cols") if state.get(k))
+    state[first] = state[first][:-1]
+    (encoder / manifest["files"]["encoder"]).write_text(json.dumps(state))
+    resign(encoder)
+    with pytest.raises(ArtifactError, match=r"the booster uses \d+ features, the encoder"):
+        load_model(encoder)
