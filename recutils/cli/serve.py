@@ -38,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--admin-token", default=None,
                         help="the admin token itself (visible in `ps`: prefer "
                              "--admin-token-file or $RECUTILS_ADMIN_TOKEN)")
+    parser.add_argument("--artifact-key-file", type=Path, default=None,
+                        help="file holding the artifact signing key: only artifacts signed "
+                             "with it are served or swapped in; default: "
+                             "$RECUTILS_ARTIFACT_KEY, then the file named by "
+                             "$RECUTILS_ARTIFACT_KEY_FILE. Without a key, artifacts are "
+                             "checked by checksum only")
     parser.add_argument("--log-level", default="warning", help="uvicorn log level")
 
 
@@ -49,21 +55,28 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         print("error: give --artifact PATH and/or --store URL", file=sys.stderr)
         return 2
     try:
+        from recutils.models.persistence import resolve_artifact_key
         from recutils.serving.app import create_app
-        from recutils.serving.service import resolve_admin_token
+        from recutils.serving.service import RecommendationService, resolve_admin_token
         from recutils.utils.deps import require
 
         uvicorn = require("uvicorn", "serving")
         token = resolve_admin_token(args.admin_token, args.admin_token_file)
-        app = create_app(artifact=args.artifact, store=args.store, trust=args.trust,
-                         max_k=args.max_k, max_batch=args.max_batch,
-                         artifact_root=args.artifact_root, admin_token=token)
+        key = resolve_artifact_key(key_file=args.artifact_key_file)
+        service = RecommendationService(
+            artifact=args.artifact, store=args.store, trust=args.trust, max_k=args.max_k,
+            max_batch=args.max_batch, artifact_root=args.artifact_root, admin_token=token,
+            artifact_key=key)
+        app = create_app(service)
     except RecUtilsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     if args.artifact_root is not None and token is None:
         print("note: admin routes are off: --artifact-root needs an admin token "
               "($RECUTILS_ADMIN_TOKEN or --admin-token-file).", file=sys.stderr)
+    if key is None and args.artifact is not None:
+        print("note: no artifact signing key: artifacts are checked by checksum only "
+              "($RECUTILS_ARTIFACT_KEY or --artifact-key-file).", file=sys.stderr)
     print(f"recutils serve: {app.state.service.mode} on http://{args.host}:{args.port} "
           "(docs at /docs)", file=out, flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,

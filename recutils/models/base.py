@@ -732,19 +732,27 @@ class BaseRecommender:
         return manifest
 
     @classmethod
-    def load(cls, path: str | Path) -> BaseRecommender:
+    def load(cls, path: str | Path, *, trust: bool = False) -> BaseRecommender:
         """Rebuild a model written by :meth:`save` (or an artifact of it).
 
         Called on :class:`BaseRecommender` itself, the class is found in the
         registry by the manifest's model name; called on a model class, the
-        manifest must be for that model. An artifact's checksums are verified.
-        Runs :func:`recutils.models.persistence.load_saved`, the one loader.
+        manifest must be for that model. An artifact's checksums are verified (and
+        its signature, when a signing key is configured). Every array is checked
+        (dtype, shape, index ranges, finiteness) before use. Runs
+        :func:`recutils.models.persistence.load_saved`, the one loader.
+
+        Args:
+            path: The folder.
+            trust: Allow pickled files (refused by default; no registered model's
+                ``save`` writes any).
 
         Raises:
-            ConfigError: not a model folder, a newer format version, or a manifest
-                for another model.
+            ConfigError: not a model folder, a newer format version, a manifest for
+                another model, or a malformed array (an
+                :class:`~recutils.models.persistence.ArtifactError`).
         """
-        model, _ = persistence.load_saved(path, trust=True, require_artifact=False,
+        model, _ = persistence.load_saved(path, trust=trust, require_artifact=False,
                                           cls=None if cls is BaseRecommender else cls)
         return model
 
@@ -753,19 +761,31 @@ class BaseRecommender:
         """Rebuild from a checked folder and its manifest (the loader's last step).
 
         A model with files of its own overrides this, calls ``super()._from_saved`` and
-        reads them; :meth:`_set_state` receives the arrays and the ``state`` metadata.
+        reads them; :meth:`_set_state` receives the arrays and the ``state`` metadata
+        and checks its own arrays (:func:`~recutils.models.persistence.check_array`)
+        before using them. Here: the id arrays (1-D, numbers or strings, unique) and
+        the training matrix (a CSR structure of shape ``n_users x n_items``).
+
+        Raises:
+            ArtifactArrayError: a malformed id or training-matrix array.
         """
         model = cls(config=cls.config_class.from_dict(manifest["config"]), **manifest["columns"])
         if manifest.get("fitted"):
             arrays = persistence.read_arrays(folder)
             ids = manifest["ids"]
+            for name in ("user_ids", "item_ids"):
+                persistence.check_array(arrays, name, persistence.IDS, (None,))
             model.user_ids_ = _ids_from_array(arrays.pop("user_ids"), ids["user_dtype"])
             model.item_ids_ = _ids_from_array(arrays.pop("item_ids"), ids["item_dtype"])
-            indptr, indices = arrays.pop("seen_indptr"), arrays.pop("seen_indices")
+            for name, index in (("user_ids", model.user_ids_), ("item_ids", model.item_ids_)):
+                if not index.is_unique:
+                    raise persistence.ArtifactArrayError(
+                        f"{arrays.source}: array {name!r} holds repeated ids.")
+            shape = (len(model.user_ids_), len(model.item_ids_))
+            indptr, indices = persistence.check_csr(arrays, "seen_indptr", "seen_indices", shape)
+            del arrays["seen_indptr"], arrays["seen_indices"]
             model.seen_ = sp.csr_matrix(
-                (np.ones(indices.size, dtype=np.int8), indices, indptr),
-                shape=(len(model.user_ids_), len(model.item_ids_)),
-            )
+                (np.ones(indices.size, dtype=np.int8), indices, indptr), shape=shape)
             model._set_state(arrays, manifest.get("state", {}))
         return model
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from recutils.exceptions import ConfigError
+from recutils.models import persistence
 from recutils.models.base import KnownAnswer
 from recutils.utils.validation import (  # noqa: F401  (re-exported: the wrappers import them from here)
     check_bool,
@@ -114,6 +115,19 @@ def block_toy_case(params: dict[str, Any], users: tuple[Any, ...] = (1, 2, 8, 12
                        expected=checked, params=dict(params))
 
 
+def check_factor_arrays(arrays: Mapping[str, Any], n_users: int, n_items: int, *,
+                        user: str = "user_factors", item: str = "item_factors") -> int:
+    """Check saved factor matrices before use: ``user`` is ``n_users x k``, ``item`` is
+    ``n_items x k`` with the same ``k``, both numbers and finite; return ``k``.
+
+    Raises:
+        ArtifactArrayError: see :func:`recutils.models.persistence.check_array`.
+    """
+    users = persistence.check_array(arrays, user, persistence.NUMBER, (n_users, None))
+    persistence.check_array(arrays, item, persistence.NUMBER, (n_items, users.shape[1]))
+    return int(users.shape[1])
+
+
 class FactorScoringMixin:
     """``_score_users`` / ``_score_pairs`` / save-load for ``s(u, i) = p_u . q_i + b_i``.
 
@@ -171,6 +185,10 @@ class FactorScoringMixin:
         return arrays, self._extra_state()
 
     def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
+        check_factor_arrays(arrays, len(self.user_ids_), len(self.item_ids_))
+        if "item_bias" in arrays:
+            persistence.check_array(arrays, "item_bias", persistence.NUMBER,
+                                    (len(self.item_ids_),))
         self._set_factors(arrays["user_factors"], arrays["item_factors"],
                           arrays.get("item_bias"))
         self._set_extra_state(meta)
@@ -188,6 +206,7 @@ __all__ = [
     "appearance_order",
     "block_toy",
     "block_toy_case",
+    "check_factor_arrays",
     "check_bool",
     "check_choice",
     "check_extra",

@@ -54,6 +54,7 @@ import scipy.sparse as sp
 
 from recutils.constants import DEFAULT_K, DEFAULT_RATING_COL, SEED
 from recutils.exceptions import ConfigError, DataError
+from recutils.models import persistence
 from recutils.models.base import BaseRecommender, TrainData
 from recutils.models.factors import appearance_order, check_positive_int
 from recutils.nn.run import (  # noqa: F401 - re-exported: the checks' former home
@@ -415,10 +416,14 @@ class TorchCFRecommender(BaseRecommender):
 
     def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
         torch = require("torch", "torch")
+        persistence.check_permutation(arrays, "user_order", len(self.user_ids_))
+        persistence.check_permutation(arrays, "item_order", len(self.item_ids_))
         self.user_order_ = np.asarray(arrays["user_order"], dtype=np.int64)
         self.item_order_ = np.asarray(arrays["item_order"], dtype=np.int64)
         with torch.random.fork_rng(devices=[]):
             network = self._build_network(len(self.user_ids_), len(self.item_ids_))
+        persistence.check_weights(arrays, {k: v.detach().cpu().numpy()
+                                           for k, v in network.state_dict().items()}, "w__")
         weights = {k[3:]: torch.from_numpy(np.array(v)) for k, v in arrays.items()
                    if k.startswith("w__")}
         network.load_state_dict(weights)

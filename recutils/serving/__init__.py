@@ -13,14 +13,17 @@
 
 from recutils.serving.artifacts import (
     ARTIFACT_FORMAT_VERSION,
+    ArtifactArrayError,
     ArtifactError,
     ArtifactInfo,
     ArtifactIntegrityError,
+    ArtifactSignatureError,
     ArtifactVersionError,
     UntrustedArtifactError,
     artifact_info,
     load_artifact,
     load_model,
+    resolve_artifact_key,
     save_artifact,
     verify_artifact,
 )
@@ -50,9 +53,11 @@ def create_app(*args, **kwargs):  # noqa: ANN002, ANN003 - thin lazy wrapper
 
 __all__ = [
     "ARTIFACT_FORMAT_VERSION",
+    "ArtifactArrayError",
     "ArtifactError",
     "ArtifactInfo",
     "ArtifactIntegrityError",
+    "ArtifactSignatureError",
     "ArtifactVersionError",
     "BatchResult",
     "RecommendationService",
@@ -71,6 +76,7 @@ __all__ = [
     "load_model",
     "open_store",
     "popularity_fallback",
+    "resolve_artifact_key",
     "save_artifact",
     "verify_artifact",
 ]

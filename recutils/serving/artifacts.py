@@ -12,8 +12,17 @@ library's own files) with one more section in ``manifest.json``::
       "metrics": {"ndcg@10": 0.37},     # recorded at training, served by GET /v1/model
       "files": {"arrays.npz": {"sha256": "...", "bytes": 123}},   # every other file
       "pickled_files": [],              # files only a trusted load may read
-      "manifest_sha256": "..."          # the rest of manifest.json, canonical JSON
+      "manifest_sha256": "...",         # the rest of manifest.json, canonical JSON
+      "signature": {"algorithm": "hmac-sha256", "value": "..."}   # only when signed
     }
+
+Checksums catch accidents (a truncated copy, a flipped bit), not tampering: anyone who
+can edit the folder can re-compute them. A *signed* artifact adds an HMAC-SHA256 under a
+secret key over the whole manifest (:func:`~recutils.models.persistence.signed_digest`:
+everything but the signature, so the file checksums too). :func:`save_artifact` signs
+with ``sign_key`` or, by default, the key of the environment (``RECUTILS_ARTIFACT_KEY``,
+or a file named by ``RECUTILS_ARTIFACT_KEY_FILE``); every loader, given a key or finding
+one in the environment, loads only artifacts carrying a valid signature under it.
 
 The section is written here, in the serving layer, not in :meth:`BaseRecommender.save`,
 because some models write files *after* the base manifest (SparkALS adds Spark's model
@@ -32,10 +41,11 @@ from there. :func:`load_model` checks, in this order: the manifest parses and is
 recutils model; the format versions and the recutils version are not newer than this
 recutils; the artifact holds no pickled file unless ``trust=True``; every file path is a
 plain path inside the folder (no ``..``, no absolute path, no link); every file's size
-and SHA-256 and the manifest's own digest match; no unlisted file was added. Only then is
-the model class looked up -- by the manifest's model name in the explicit registry, never
-by an importable path written in the manifest -- and rebuilt, reading arrays with
-``allow_pickle=False``.
+and SHA-256 and the manifest's own digest match; with a signing key configured, the
+signature matches; no unlisted file was added. Only then is the model class looked up --
+by the manifest's model name in the explicit registry, never by an importable path
+written in the manifest -- and rebuilt, reading arrays with ``allow_pickle=False`` and
+checking each (dtype, shape, index ranges, finite values) before use.
 """
 
 from __future__ import annotations
@@ -57,17 +67,22 @@ from recutils.exceptions import ConfigError
 from recutils.models import persistence
 from recutils.models.persistence import (  # noqa: F401 - re-exported: the loader lives below
     ARTIFACT_FORMAT_VERSION,
+    ARTIFACT_KEY_ENV,
+    ARTIFACT_KEY_FILE_ENV,
     EXTRA_MODELS,
     MANIFEST,
     MAX_MANIFEST_BYTES,
     PICKLE_SUFFIXES,
+    ArtifactArrayError,
     ArtifactError,
     ArtifactIntegrityError,
+    ArtifactSignatureError,
     ArtifactVersionError,
     UntrustedArtifactError,
     check_relative_path,
     load_model,
     read_manifest,
+    resolve_artifact_key,
     verify_artifact,
 )
 from recutils.models.persistence import canonical_digest as _canonical_digest
@@ -164,6 +179,7 @@ def save_artifact(
     *,
     trained_at: str | datetime | None = None,
     overwrite: bool = False,
+    sign_key: bytes | str | None = None,
 ) -> Path:
     """Save a fitted model as an artifact folder (see the module docstring).
 
@@ -176,6 +192,9 @@ def save_artifact(
             now, i.e. the usual train-then-save flow.
         overwrite: Replace an existing artifact (the swap is a rename: readers see the
             old or the new artifact, never a mix).
+        sign_key: Sign the artifact with this key (HMAC-SHA256, at least 16 bytes);
+            ``None``: the environment's key (``RECUTILS_ARTIFACT_KEY`` or the file named
+            by ``RECUTILS_ARTIFACT_KEY_FILE``), unsigned when there is none.
 
     Returns:
         The artifact folder.
@@ -183,12 +202,14 @@ def save_artifact(
     Raises:
         ArtifactError: ``path`` exists (without ``overwrite``), or the model did not
             write a recutils manifest.
-        ConfigError: malformed metrics.
+        ConfigError: malformed metrics, or a signing key that is too short or cannot
+            be read.
     """
     from recutils import __version__
 
     target = Path(path)
     clean = _clean_metrics(metrics)
+    key = resolve_artifact_key(sign_key)
     if isinstance(trained_at, datetime):
         stamp = trained_at if trained_at.tzinfo else trained_at.replace(tzinfo=timezone.utc)
         trained = stamp.astimezone(timezone.utc).isoformat(timespec="seconds").replace(
@@ -225,6 +246,8 @@ def save_artifact(
             "pickled_files": sorted(rel for rel in files if _is_pickled(rel, declared)),
             "manifest_sha256": _canonical_digest(manifest),
         }
+        if key is not None:
+            manifest["artifact"]["signature"] = persistence.sign_manifest(manifest, key)
         manifest_tmp = tmp / (MANIFEST + ".tmp")
         manifest_tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False),
                                 encoding="utf-8")
@@ -239,7 +262,8 @@ def save_artifact(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    logger.info("saved artifact %s (%s, %d files)", target, manifest["model"], len(entries))
+    logger.info("saved artifact %s (%s, %d files%s)", target, manifest["model"], len(entries),
+                ", signed" if key is not None else "")
     return target
 
 
@@ -272,7 +296,8 @@ class LoadedArtifact:
     info: ArtifactInfo
 
 
-def load_artifact(path: str | Path, trust: bool = False, verify: bool = True) -> LoadedArtifact:
+def load_artifact(path: str | Path, trust: bool = False, verify: bool = True,
+                  key: bytes | str | None = None) -> LoadedArtifact:
     """Load an artifact (:func:`load_model`) together with what its manifest says.
 
     Args:
@@ -281,17 +306,21 @@ def load_artifact(path: str | Path, trust: bool = False, verify: bool = True) ->
             pickle). Pickles can run code: only for artifacts from a trusted source.
             Checksums are verified before anything is read.
         verify: Check checksums (default). ``verify=False`` still checks versions,
-            paths and pickles.
+            paths and pickles (and everything when a signing key is configured).
+        key: The signing key; ``None``: from the environment
+            (:func:`resolve_artifact_key`). With a key, only an artifact carrying a
+            valid signature under it loads.
 
     Raises:
-        ArtifactError: not an artifact, unknown model, or the model's loader failed.
-        ArtifactVersionError: newer or unknown format/recutils version.
-        ArtifactIntegrityError: tampered, truncated or added files.
-        UntrustedArtifactError: pickled files without ``trust=True``.
+        ArtifactError: not an artifact, unknown model, or the model's loader failed;
+            its subclasses (:class:`ArtifactArrayError`, :class:`ArtifactVersionError`,
+            :class:`ArtifactIntegrityError`, :class:`ArtifactSignatureError`,
+            :class:`UntrustedArtifactError`) as listed by
+            :func:`~recutils.models.persistence.load_saved`.
         MissingDependencyError: the model's library is not installed.
     """
     folder = Path(path)
-    model, manifest = persistence.load_saved(folder, trust=trust, verify=verify)
+    model, manifest = persistence.load_saved(folder, trust=trust, verify=verify, key=key)
     info = artifact_info(folder, manifest)
     logger.info("loaded artifact %s (%s, trained %s)", folder, info.model, info.trained_at)
     return LoadedArtifact(model=model, info=info)
@@ -299,9 +328,13 @@ def load_artifact(path: str | Path, trust: bool = False, verify: bool = True) ->
 
 __all__ = [
     "ARTIFACT_FORMAT_VERSION",
+    "ARTIFACT_KEY_ENV",
+    "ARTIFACT_KEY_FILE_ENV",
+    "ArtifactArrayError",
     "ArtifactError",
     "ArtifactInfo",
     "ArtifactIntegrityError",
+    "ArtifactSignatureError",
     "ArtifactVersionError",
     "EXTRA_MODELS",
     "LoadedArtifact",
@@ -311,6 +344,7 @@ __all__ = [
     "load_artifact",
     "load_model",
     "read_manifest",
+    "resolve_artifact_key",
     "resolve_under",
     "save_artifact",
     "verify_artifact",

@@ -179,6 +179,9 @@ class RecommendationService:
         artifact_root: Folder under which ``swap_artifact_by_name`` may load artifacts.
         admin_token: Token the admin endpoint requires (header ``X-Admin-Token``); the
             admin endpoint is on only when both this and ``artifact_root`` are set.
+        artifact_key: Signing key: only artifacts signed with it are loaded (at start
+            and on every swap); ``None``: the environment's key, if any
+            (:func:`~recutils.models.persistence.resolve_artifact_key`).
 
     Raises:
         ArtifactError: neither an artifact nor a store, or an artifact that cannot be served.
@@ -190,12 +193,14 @@ class RecommendationService:
                  store: RecommendationStore | str | None = None, *, trust: bool = False,
                  max_k: int = 100, max_batch: int = 1000,
                  artifact_root: str | Path | None = None,
-                 admin_token: str | None = None) -> None:
+                 admin_token: str | None = None,
+                 artifact_key: bytes | str | None = None) -> None:
         self.admin_token = None if admin_token is None else _check_token(admin_token,
                                                                          "admin_token")
         if artifact is None and store is None:
             raise ArtifactError("the service needs an artifact, a store, or both.")
         self.trust = bool(trust)
+        self._artifact_key = artifact_key
         self.max_k = int(max_k)
         self.max_batch = int(max_batch)
         self.artifact_root = None if artifact_root is None else Path(artifact_root).resolve()
@@ -223,7 +228,7 @@ class RecommendationService:
         return "artifact"
 
     def _build_state(self, path: str | Path) -> ServingState:
-        loaded = load_artifact(path, trust=self.trust)
+        loaded = load_artifact(path, trust=self.trust, key=self._artifact_key)
         model = loaded.model
         if not hasattr(model, "recommend_k_items") or not hasattr(model, "user_ids_"):
             raise ArtifactError(f"{path} holds a {loaded.info.model!r} model, which does not "

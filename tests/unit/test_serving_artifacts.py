@@ -276,8 +276,8 @@ class PickleOnlyModel(Popularity):
         return folder
 
     @classmethod
-    def load(cls, path):  # type: ignore[override]
-        model = super().load(path)
+    def load(cls, path, *, trust=False):  # type: ignore[override]
+        model = super().load(path, trust=trust)
         model.extra_ = pickle.loads((Path(path) / "state.bin").read_bytes())
         return model
 
@@ -347,12 +347,12 @@ def test_every_load_model_name_runs_the_one_loader(sar_artifact, tmp_path, toy,
     with pytest.raises(ArtifactError, match="holds a 'popularity' model"):
         LightGBMCTR.load(plain)
     assert calls == [
-        {"trust": False, "verify": True},
-        {"trust": True, "require_artifact": False},
-        {"trust": True, "require_artifact": False, "cls": None},
-        {"trust": True, "require_artifact": False, "cls": SAR},
-        {"trust": False, "verify": True},
-        {"trust": True, "require_artifact": False, "cls": LightGBMCTR},
+        {"trust": False, "verify": True, "key": None},
+        {"trust": False, "require_artifact": False},
+        {"trust": False, "require_artifact": False, "cls": None},
+        {"trust": False, "require_artifact": False, "cls": SAR},
+        {"trust": False, "verify": True, "key": None},
+        {"trust": False, "require_artifact": False, "cls": LightGBMCTR},
     ]
 
 

@@ -42,7 +42,9 @@ import pandas as pd
 from recutils.config import BaseConfig
 from recutils.constants import SEED
 from recutils.exceptions import ConfigError, DataError, ModelFitError
+from recutils.models import persistence
 from recutils.models.base import MANIFEST, BaseRecommender, ContractCase, KnownAnswer, TrainData, check_top_k
+from recutils.models.factors import check_factor_arrays
 from recutils.utils.validation import check_number, check_positive_int, is_int
 
 logger = logging.getLogger(__name__)
@@ -286,6 +288,11 @@ class SparkALS(BaseRecommender):
         return arrays, {}
 
     def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
+        n_users, n_items = len(self.user_ids_), len(self.item_ids_)
+        check_factor_arrays(arrays, n_users, n_items)
+        if "als_user_codes" in arrays:
+            persistence.check_array(arrays, "als_user_codes", persistence.INTEGER, (n_users,))
+            persistence.check_array(arrays, "als_item_codes", persistence.INTEGER, (n_items,))
         self.user_factors_ = np.asarray(arrays["user_factors"], dtype=np.float64)
         self.item_factors_ = np.asarray(arrays["item_factors"], dtype=np.float64)
         if "als_user_codes" in arrays:

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from recutils.config import BaseConfig
+from recutils.models import persistence
 from recutils.models.base import BaseRecommender, ContractCase, KnownAnswer, TrainData
 from recutils.utils.validation import check_bool, check_number, check_positive_int
 
@@ -177,6 +178,8 @@ class BiasBaseline(BaseRecommender):
                  "rating_min": self.rating_min_, "rating_max": self.rating_max_})
 
     def _set_state(self, arrays: Any, meta: Any) -> None:
+        persistence.check_array(arrays, "user_bias", persistence.NUMBER, (len(self.user_ids_),))
+        persistence.check_array(arrays, "item_bias", persistence.NUMBER, (len(self.item_ids_),))
         self.user_bias_ = np.asarray(arrays["user_bias"], dtype=np.float64)
         self.item_bias_ = np.asarray(arrays["item_bias"], dtype=np.float64)
         self.global_mean_ = float(meta["global_mean"])

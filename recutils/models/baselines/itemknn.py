@@ -48,6 +48,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recutils.config import BaseConfig
+from recutils.models import persistence
 from recutils.models.base import BaseRecommender, ContractCase, KnownAnswer, TrainData
 from recutils.utils.validation import check_bool, check_number, check_positive_int
 
@@ -241,10 +242,11 @@ class ItemKNN(BaseRecommender):
 
     def _set_state(self, arrays: Any, meta: Any) -> None:
         n_users, n_items = len(self.user_ids_), len(self.item_ids_)
-        self.user_item_ = sp.csr_matrix((arrays["x_data"], arrays["x_indices"],
-                                         arrays["x_indptr"]), shape=(n_users, n_items))
-        self.item_similarity_ = sp.csr_matrix((arrays["s_data"], arrays["s_indices"],
-                                               arrays["s_indptr"]), shape=(n_items, n_items))
+        persistence.check_array(arrays, "item_popularity", persistence.NUMBER, (n_items,))
+        self.user_item_ = persistence.read_csr(arrays, "x_indptr", "x_indices", "x_data",
+                                               (n_users, n_items))
+        self.item_similarity_ = persistence.read_csr(arrays, "s_indptr", "s_indices", "s_data",
+                                                     (n_items, n_items))
         self.item_popularity_ = np.asarray(arrays["item_popularity"], dtype=np.float64)
         self._build_scoring()
 

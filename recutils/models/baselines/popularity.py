@@ -49,6 +49,7 @@ import numpy as np
 
 from recutils.config import BaseConfig
 from recutils.exceptions import ConfigError
+from recutils.models import persistence
 from recutils.models.base import BaseRecommender, ContractCase, KnownAnswer, TrainData
 from recutils.utils.validation import check_number, check_seed
 
@@ -137,6 +138,8 @@ class Popularity(BaseRecommender):
         return {"item_popularity": self.item_popularity_}, {"time_now": self.time_now_}
 
     def _set_state(self, arrays: Any, meta: Any) -> None:
+        persistence.check_array(arrays, "item_popularity", persistence.NUMBER,
+                                (len(self.item_ids_),))
         self.item_popularity_ = np.asarray(arrays["item_popularity"], dtype=np.float64)
         self.time_now_ = meta.get("time_now")
 
@@ -239,6 +242,8 @@ class RandomRecommender(BaseRecommender):
         return {"user_keys": self.user_keys_, "item_keys": self.item_keys_}, {}
 
     def _set_state(self, arrays: Any, meta: Any) -> None:
+        persistence.check_array(arrays, "user_keys", persistence.INTEGER, (len(self.user_ids_),))
+        persistence.check_array(arrays, "item_keys", persistence.INTEGER, (len(self.item_ids_),))
         self.user_keys_ = np.asarray(arrays["user_keys"], dtype=np.int64)
         self.item_keys_ = np.asarray(arrays["item_keys"], dtype=np.int64)
 

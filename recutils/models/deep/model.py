@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from recutils.exceptions import DataError
+from recutils.models import persistence
 from recutils.models.base import BaseRecommender, ContractCase, TrainData
 from recutils.models.deep.config import DeepRankConfig, example_config_path
 from recutils.nn.config_io import load_config_with, merge_config
@@ -272,14 +273,40 @@ class DeepRankModel(BaseRecommender):
         def part(prefix: str) -> dict[str, np.ndarray]:
             return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
+        for key in [k for k in arrays if k.startswith("enc__")]:  # vocabularies
+            persistence.check_array(arrays, key, persistence.IDS, (None,))
         self.encoder_ = FeatureEncoder.from_state(part("enc__"), meta["encoder"])
         network = build_rank_network(self.config.model_config, self.encoder_.specs, seed=self.config.seed)
+        persistence.check_weights(arrays, {k: v.detach().cpu().numpy()
+                                           for k, v in network.state_dict().items()}, "w__")
         network.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in part("w__").items()})
         self.network_ = network.eval()
+        self._check_side_tables(arrays, "ut__", "user", len(self.user_ids_))
+        self._check_side_tables(arrays, "it__", "item", len(self.item_ids_))
         self.user_table_ = part("ut__")
         self.item_table_ = part("it__")
         history = meta.get("history") or {"columns": [], "values": []}
         self.history_ = pd.DataFrame(history["values"], columns=history["columns"])
+
+    def _check_side_tables(self, arrays: Mapping[str, np.ndarray], prefix: str, side: str,
+                           n: int) -> None:
+        """The saved per-user (per-item) feature tables: one for each ``side`` feature of
+        the encoder, ``n`` rows, ids inside the feature's embedding table, finite values."""
+        specs = self.encoder_.specs
+        expected = {name for name in specs if self.encoder_.side_of(name) == side}
+        saved = {k[len(prefix):] for k in arrays if k.startswith(prefix)}
+        if saved != expected:
+            raise persistence.ArtifactArrayError(
+                f"{getattr(arrays, 'source', persistence.ARRAYS)}: the {side} feature tables "
+                f"{sorted(saved)} do not match the encoder's {side} features {sorted(expected)}.")
+        for name in sorted(expected):
+            spec = specs[name]
+            if spec.kind == "dense":
+                persistence.check_array(arrays, prefix + name, persistence.FLOAT, (n,))
+            else:
+                shape = (n, spec.length) if spec.kind == "bag" else (n,)
+                persistence.check_array(arrays, prefix + name, persistence.INTEGER, shape,
+                                        bounds=(0, max(spec.num_embeddings, 1)))
 
     # -------------------------------------------------------------- contract
     @classmethod

@@ -40,7 +40,9 @@ import scipy.sparse as sp
 
 from recutils.config import BaseConfig
 from recutils.exceptions import ConfigError, DataError, NotFittedError
+from recutils.models import persistence
 from recutils.models.base import BaseRecommender, ContractCase, TrainData
+from recutils.models.factors import check_factor_arrays
 from recutils.models.lightfm.features import build_feature_matrix
 from recutils.utils.deps import require
 from recutils.utils.validation import check_number, check_positive_int, is_number
@@ -357,6 +359,11 @@ class LightFMRecommender(BaseRecommender):
         return arrays, meta
 
     def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
+        n_users, n_items = len(self.user_ids_), len(self.item_ids_)
+        check_factor_arrays(arrays, n_users, n_items, user="user_embeddings",
+                            item="item_embeddings")
+        persistence.check_array(arrays, "user_biases", persistence.NUMBER, (n_users,))
+        persistence.check_array(arrays, "item_biases", persistence.NUMBER, (n_items,))
         for name in self._ARRAYS:
             setattr(self, name + "_", np.asarray(arrays[name]))
         self.epochs_ = int(meta["epochs"])

@@ -523,29 +523,56 @@ class LightGBMCTR:
         return folder
 
     @classmethod
-    def load(cls, path: str | Path) -> LightGBMCTR:
+    def load(cls, path: str | Path, *, trust: bool = False) -> LightGBMCTR:
         """Rebuild a model written by :meth:`save` (or an artifact of it, verified).
 
         Runs :func:`recutils.models.persistence.load_saved`, the one loader.
 
+        Args:
+            path: The folder.
+            trust: Allow pickled files (refused by default; :meth:`save` writes none).
+
         Raises:
-            ConfigError: not a saved model, another model, or a newer format version.
+            ConfigError: not a saved model, another model, a newer format version, or
+                a booster or encoder that does not load or does not fit together.
             MissingDependencyError: lightgbm is not installed.
         """
-        model, _ = persistence.load_saved(path, trust=True, require_artifact=False, cls=cls)
+        model, _ = persistence.load_saved(path, trust=trust, require_artifact=False, cls=cls)
         return model
 
     @classmethod
     def _from_saved(cls, folder: Path, manifest: Mapping[str, Any]) -> LightGBMCTR:
-        """Rebuild from a checked folder: the booster (``model.txt``) and the encoder."""
+        """Rebuild from a checked folder: the booster (``model.txt``) and the encoder.
+
+        The booster must use exactly the encoder's features and the best iteration
+        must be one of its trees; LightGBM's own parser reads the text model.
+
+        Raises:
+            ArtifactError: a model file LightGBM refuses, or a booster, encoder and
+                state that do not fit together.
+        """
         model = cls(config=LightGBMCTRConfig.from_dict(manifest["config"]), **manifest["columns"])
         if manifest.get("fitted"):
             lgb = _lightgbm()
             files, state = manifest["files"], manifest["state"]
             model_file, encoder_file = (persistence.check_relative_path(files[key])
                                         for key in ("model", "encoder"))
-            model.booster_ = lgb.Booster(model_file=str(folder / model_file))
+            try:
+                model.booster_ = lgb.Booster(model_file=str(folder / model_file))
+            except lgb.basic.LightGBMError as err:
+                raise persistence.ArtifactError(
+                    f"{folder / model_file}: LightGBM cannot read the model: {err}") from err
             model.encoder_ = CTRFeatureEncoder.load(folder / encoder_file)
+            n_features = len(model.encoder_.feature_names)
+            if model.booster_.num_feature() != n_features:
+                raise persistence.ArtifactError(
+                    f"{folder / model_file}: the booster uses {model.booster_.num_feature()} "
+                    f"features, the encoder ({encoder_file}) makes {n_features}.")
+            best = state["best_iteration"]
+            if not _is_int(best, 0) or best > model.booster_.num_trees():
+                raise persistence.ArtifactError(
+                    f"{folder}: best_iteration {best!r} is not an iteration of the booster "
+                    f"(0..{model.booster_.num_trees()}).")
             model.best_iteration_ = int(state["best_iteration"])
             model.base_rate_ = float(state["base_rate"])
             model.n_train_ = int(state["n_train"])

@@ -83,6 +83,7 @@ from recutils.models.base import (
     check_top_k,
     top_k_per_row,
 )
+from recutils.models import persistence
 from recutils.models.sar.similarity import SIM_JACCARD, check_similarity_type, item_similarity
 from recutils.utils.validation import check_columns, check_number
 
@@ -468,7 +469,14 @@ class SAR(BaseRecommender):
 
     def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
         n_users, n_items = len(self.user_ids_), len(self.item_ids_)
-        indptr, indices = arrays["affinity_indptr"], arrays["affinity_indices"]
+        indptr, indices = persistence.check_csr(arrays, "affinity_indptr", "affinity_indices",
+                                                (n_users, n_items))
+        for name in ("affinity_data", "unity_data"):
+            persistence.check_array(arrays, name, persistence.NUMBER, (indices.size,))
+        persistence.check_csr(arrays, "similarity_indptr", "similarity_indices", (n_items, n_items))
+        persistence.check_array(arrays, "similarity_data", persistence.NUMBER,
+                                (arrays["similarity_indices"].size,))
+        persistence.check_array(arrays, "item_frequencies", persistence.NUMBER, (n_items,))
         self.user_affinity_ = sp.csr_matrix((arrays["affinity_data"], indices, indptr),
                                             shape=(n_users, n_items))
         self.unity_affinity_ = sp.csr_matrix((arrays["unity_data"], indices, indptr),

@@ -69,7 +69,9 @@ import scipy.sparse as sp
 
 from recutils.config import BaseConfig
 from recutils.exceptions import ConfigError, DataError
+from recutils.models import persistence
 from recutils.models.base import BaseRecommender, ContractCase, TrainData
+from recutils.models.factors import check_factor_arrays
 from recutils.utils.deps import require
 from recutils.utils.validation import check_bool, check_positive_int, is_number
 
@@ -377,7 +379,14 @@ class SurpriseRecommender(BaseRecommender):
         meta = {"global_mean": self.global_mean_, "rating_scale": list(self.rating_scale_)}
         return arrays, meta
 
+    def _check_state(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Check the saved arrays of :attr:`_STATE_ARRAYS` before use: the biases here,
+        a subclass its own arrays (``super()`` first)."""
+        persistence.check_array(arrays, "user_bias", persistence.NUMBER, (len(self.user_ids_),))
+        persistence.check_array(arrays, "item_bias", persistence.NUMBER, (len(self.item_ids_),))
+
     def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
+        self._check_state(arrays)
         for name in self._STATE_ARRAYS:
             setattr(self, name + "_", np.asarray(arrays[name]))
         self.global_mean_ = float(meta["global_mean"])
@@ -400,6 +409,13 @@ class _FactorModel(SurpriseRecommender):
         self.item_bias_ = np.asarray(algo.bi, dtype=np.float64)[inner_i]
         self.user_factors_ = np.asarray(algo.pu, dtype=np.float64)[inner_u]
         self.item_factors_ = np.asarray(algo.qi, dtype=np.float64)[inner_i]
+
+    def _check_state(self, arrays: Mapping[str, np.ndarray]) -> None:
+        super()._check_state(arrays)
+        k = check_factor_arrays(arrays, len(self.user_ids_), len(self.item_ids_))
+        if "implicit_factors" in self._STATE_ARRAYS:
+            persistence.check_array(arrays, "implicit_factors", persistence.NUMBER,
+                                    (len(self.item_ids_), k))
 
     def _user_vectors(self, user_idx: np.ndarray) -> np.ndarray:
         return self.user_factors_[user_idx]
@@ -498,6 +514,17 @@ class SurpriseKNNBaseline(SurpriseRecommender):
         self.train_user_ = data.user_idx.copy()
         self.train_item_ = data.item_idx.copy()
         self.train_rating_ = data.rating.copy()
+
+    def _check_state(self, arrays: Mapping[str, np.ndarray]) -> None:
+        super()._check_state(arrays)
+        n_users, n_items = len(self.user_ids_), len(self.item_ids_)
+        n = n_users if self.config.user_based else n_items
+        persistence.check_array(arrays, "similarity", persistence.NUMBER, (n, n))
+        users = persistence.check_array(arrays, "train_user", persistence.INTEGER, (None,),
+                                        bounds=(0, max(n_users, 1)))
+        persistence.check_array(arrays, "train_item", persistence.INTEGER, users.shape,
+                                bounds=(0, max(n_items, 1)))
+        persistence.check_array(arrays, "train_rating", persistence.NUMBER, users.shape)
 
     def _prepare(self) -> None:
         u, i = self.train_user_, self.train_item_
