@@ -3,6 +3,8 @@
 * A run whose loss or weights become NaN/inf (a learning rate far too high, inputs with
   huge values) stops with ``ModelFitError`` naming the epoch, the steps, the bad quantity
   and the likely cause; the checks leave good runs exactly as they were.
+* A click-through model given labels of one class (all 0 or all 1) is refused with a
+  ``DataError`` that says why and what to do.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from recutils.exceptions import ModelFitError  # noqa: E402
+from recutils.exceptions import DataError, ModelFitError  # noqa: E402
 from recutils.models import create_model  # noqa: E402
 from recutils.models.ctr import preset_config  # noqa: E402
 from recutils.nn.trainer import Trainer, check_finite_weights  # noqa: E402
@@ -125,3 +127,28 @@ def test_fit_epochs_checks_the_weights_when_the_loss_stayed_finite() -> None:
     opt = torch.optim.SGD(net.parameters(), lr=0.0)
     with pytest.raises(ModelFitError, match=r"in epoch 1 \(steps 1 to 2\): parameter 'weight'"):
         trainer.fit_epochs(Source(), loss, 2, optimizers=[opt])
+
+
+# ---------------------------------------------------------------- single class
+@pytest.mark.parametrize("name", ["deep_rank", "deepfm"])
+@pytest.mark.parametrize("label", [0.0, 1.0])
+def test_single_class_labels_are_refused(name: str, label: float) -> None:
+    df = interactions().assign(rating=label)
+    params = zoo_params(name) if name != "deep_rank" else {"seed": 0, "train": {"epochs": 1, "progress": False}}
+    params.pop("label_threshold", None)
+    with pytest.raises(DataError, match=rf"every training label \(rating\) is {label:g}.*both positive"):
+        create_model(name, **params).fit(df)
+
+
+def test_single_class_after_the_label_threshold_names_the_threshold() -> None:
+    df = interactions()
+    with pytest.raises(DataError, match=r"label_threshold=6.0 makes no row positive"):
+        create_model("deep_rank", label_threshold=6.0, seed=0, train={"epochs": 1, "progress": False}).fit(df)
+    with pytest.raises(DataError, match=r"label_threshold=0.5 makes every row positive"):
+        create_model("deep_rank", label_threshold=0.5, seed=0, train={"epochs": 1, "progress": False}).fit(df)
+
+
+def test_two_classes_still_train() -> None:
+    model = create_model("deep_rank", label_threshold=4.0, seed=0,
+                         train={"epochs": 1, "batch_size": 64, "progress": False}).fit(interactions())
+    assert np.isfinite(model.predict(interactions().head(5))["prediction"]).all()
