@@ -497,6 +497,10 @@ class Trainer:
             train: Training rows with labels.
             valid: Validation rows for early stopping (``early_stopping_metric``).
             resume: Continue from the latest checkpoint in ``model_dir`` when there is one.
+
+        Raises:
+            DataError: ``train`` without labels or rows.
+            ModelFitError: the loss or a weight became NaN or infinite (module docstring).
         """
         if not train.has_label:
             raise DataError("training data needs a label tensor.")
@@ -730,6 +734,8 @@ class Trainer:
 
         Raises:
             ConfigError: ``early_stopping`` without ``validate``.
+            ModelFitError: an epoch's loss or a weight became NaN or infinite (checked at
+                the end of every epoch, before ``validate``).
         """
         if early_stopping and validate is None:
             raise ConfigError("early_stopping needs a validate function.")
