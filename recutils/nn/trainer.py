@@ -42,12 +42,12 @@ checkpoint files (``ckpt-<n>.pt``), the callback hooks and the early-stopping ru
 
 Divergence: both loops keep the sum of the step losses on the device (no per-step host
 synchronization) and, at the end of every epoch and at every history row, check that
-sum and then every floating-point weight of the network for non-finite values (one
-``torch.isfinite`` each); a run that diverged stops there with
-:class:`~recutils.exceptions.ModelFitError` naming the epoch, the steps since the last
-check, the bad quantity (the loss, or the first parameter holding NaN/inf) and the
-likely cause, instead of returning a model whose scores are NaN. The checks draw no
-random numbers and change no weight, so a good run is unchanged.
+sum and then every floating-point weight of the network for NaN, infinite or
+overflowing values (:func:`check_finite_weights`, one reduction per tensor); a run that
+diverged stops there with :class:`~recutils.exceptions.ModelFitError` naming the epoch,
+the steps since the last check, the bad quantity (the loss, or the first bad parameter)
+and the likely cause, instead of returning a model whose scores are NaN. The checks
+draw no random numbers and change no weight, so a good run is unchanged.
 """
 
 from __future__ import annotations
@@ -105,22 +105,34 @@ def check_finite_loss(loss_sum: torch.Tensor | float, what: str, where: str) -> 
         raise _diverged(what, where, f"the training loss became {value}")
 
 
+def weight_limit(dtype: torch.dtype) -> float:
+    """The largest weight magnitude a sane network of ``dtype`` holds: the square root of the
+    dtype's largest value (beyond it, the product of two such weights overflows to inf)."""
+    return math.sqrt(torch.finfo(dtype).max)
+
+
 def check_finite_weights(model: torch.nn.Module, what: str, where: str) -> None:
     """Raise :class:`~recutils.exceptions.ModelFitError` naming the first floating-point
-    parameter (or buffer) of ``model`` that holds a NaN or infinite value.
+    parameter (or buffer) of ``model`` that holds a NaN, an infinite value, or a value
+    beyond :func:`weight_limit` (about 1.8e19 in float32: a weight that large comes only
+    from a diverged step, and the next product with it overflows, which a run whose last
+    step diverged would otherwise leave to the scoring).
 
-    One ``isfinite`` reduction per tensor and a single host synchronization.
+    One ``abs().amax()`` reduction per tensor (NaN propagates through it) and a single
+    host synchronization.
     """
-    named = [(name, t) for name, t in (*model.named_parameters(), *model.named_buffers())
+    named = [(name, t.detach()) for name, t in (*model.named_parameters(), *model.named_buffers())
              if t.is_floating_point() and t.numel()]
     if not named:
         return
-    finite = torch.stack([torch.isfinite(t).all() for _, t in named])
-    if bool(finite.all()):
+    ok = torch.stack([t.abs().amax() <= weight_limit(t.dtype) for _, t in named])
+    if bool(ok.all()):
         return
-    bad = [name for (name, _), ok in zip(named, finite.tolist()) if not ok]
-    more = f" (and {len(bad) - 1} more: {bad[1:4]})" if len(bad) > 1 else ""
-    raise _diverged(what, where, f"parameter {bad[0]!r} holds NaN or infinite values{more}")
+    bad = [(name, t) for (name, t), good in zip(named, ok.tolist()) if not good]
+    name, tensor = bad[0]
+    more = f" (and {len(bad) - 1} more: {[n for n, _ in bad[1:4]]})" if len(bad) > 1 else ""
+    raise _diverged(what, where, f"parameter {name!r} holds NaN, infinite or overflowing values (largest "
+                                 f"magnitude {float(tensor.abs().amax()):.3g}){more}")
 
 
 class Callback:
@@ -831,4 +843,5 @@ class Trainer:
 
 
 __all__ = ["CHUNK_ROWS", "BatchSource", "Callback", "EarlyStopping", "LossFn", "RunConfig", "Trainer", "TrainConfig",
-           "OptimizerConfig", "WeightAverage", "compute_num_steps", "metric_value", "resolve_device"]
+           "OptimizerConfig", "WeightAverage", "check_finite_loss", "check_finite_weights", "compute_num_steps",
+           "metric_value", "resolve_device", "weight_limit"]

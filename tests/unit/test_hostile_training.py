@@ -64,7 +64,7 @@ def test_diverged_cf_training_raises_instead_of_returning_a_nan_model(name: str)
         model.fit(interactions())
     message = str(info.value)
     assert "diverged in epoch 1 (steps 1 to " in message
-    assert "training loss became nan" in message or "holds NaN or infinite values" in message
+    assert "training loss became nan" in message or "holds NaN, infinite or overflowing" in message
     assert not hasattr(model, "network_")  # no half-trained model left to score with
 
 
@@ -108,8 +108,26 @@ def test_check_finite_weights_names_the_parameter() -> None:
     with torch.no_grad():
         net[1].bias.fill_(float("inf"))
     with pytest.raises(ModelFitError, match=r"training of net diverged in epoch 2 \(step 7\): parameter "
-                                            r"'1.bias' holds NaN or infinite values"):
+                                            r"'1.bias' holds NaN, infinite or overflowing values"):
         check_finite_weights(net, "net", "in epoch 2 (step 7)")
+    with torch.no_grad():
+        net[1].bias.fill_(0.0)
+        net[0].weight[0, 0] = 1e20  # finite, but its square overflows float32
+    with pytest.raises(ModelFitError, match=r"parameter '0.weight' .* \(largest magnitude 1e\+20\)"):
+        check_finite_weights(net, "net", "in epoch 2 (step 7)")
+    with torch.no_grad():
+        net[0].weight[0, 0] = 1e15  # large, yet a sane float32 value
+    check_finite_weights(net, "net", "in epoch 2 (step 7)")
+
+
+def test_a_single_diverged_step_is_caught_though_its_loss_was_finite() -> None:
+    # one epoch of one step: the loss is computed before the update (finite), and the
+    # update leaves weights of about 1e30, finite in float32 but scoring 1e59
+    model = create_model("lightgcn", embedding_dim=8, n_layers=2, n_epochs=1, batch_size=4096,
+                         learning_rate=HUGE_LR, seed=1)
+    with pytest.raises(ModelFitError, match=r"in epoch 1 \(step 1\): parameter 'weight' holds NaN, "
+                                            r"infinite or overflowing values"):
+        model.fit(interactions())
 
 
 def test_fit_epochs_checks_the_weights_when_the_loss_stayed_finite() -> None:
