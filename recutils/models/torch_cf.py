@@ -304,6 +304,10 @@ class TorchCFRecommender(BaseRecommender):
             valid: Validation interactions (``col_user``, ``col_item``): after each epoch
                 the history gets ``valid_<valid_metric>`` of the validation users' top-k
                 lists, callbacks see it, and ``patience`` stops training on it.
+
+        Raises:
+            ModelFitError: training diverged (the loss or a weight became NaN or infinite,
+                usually a learning rate far too high).
         """
         if valid is not None:
             from recutils.utils.validation import check_columns

@@ -39,6 +39,15 @@ tensor``; the trainer brings the same optimizer steps, callbacks, per-epoch chec
 with resume, and early stopping on a validation function. Both loops share the
 checkpoint files (``ckpt-<n>.pt``), the callback hooks and the early-stopping rule
 (:class:`EarlyStopping`).
+
+Divergence: both loops keep the sum of the step losses on the device (no per-step host
+synchronization) and, at the end of every epoch and at every history row, check that
+sum and then every floating-point weight of the network for NaN, infinite or
+overflowing values (:func:`check_finite_weights`, one reduction per tensor); a run that
+diverged stops there with :class:`~recutils.exceptions.ModelFitError` naming the epoch,
+the steps since the last check, the bad quantity (the loss, or the first bad parameter)
+and the likely cause, instead of returning a model whose scores are NaN. The checks
+draw no random numbers and change no weight, so a good run is unchanged.
 """
 
 from __future__ import annotations
@@ -55,7 +64,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from recutils.exceptions import ConfigError, DataError
+from recutils.exceptions import ConfigError, DataError, ModelFitError
 from recutils.nn.config import OptimizerConfig, TrainConfig
 from recutils.nn.data import LABEL, TensorData
 from recutils.nn.losses import get_loss
@@ -70,6 +79,60 @@ CHECKPOINT_PREFIX = "ckpt-"
 _COUPLED_DECAY = ("adam", "adagrad", "sgd", "rmsprop")
 #: Rows gathered at once in an epoch's permuted order (steps slice this chunk).
 CHUNK_ROWS = 1 << 18
+
+
+#: The likely cause of a diverged run, said in every divergence error.
+DIVERGENCE_HINT = ("the learning rate is likely too high, or the inputs hold huge values: lower the learning "
+                   "rate, or scale / clip the large inputs")
+
+
+def _diverged(what: str, where: str, detail: str) -> ModelFitError:
+    """The error of a diverged run: ``what`` went non-finite ``where``."""
+    return ModelFitError(f"training of {what} diverged {where}: {detail}; {DIVERGENCE_HINT}.")
+
+
+def _where(epoch: int, first_step: int, last_step: int) -> str:
+    """``in epoch E (step S)`` or ``in epoch E (steps A to B)``, all counted from 1."""
+    steps = f"step {last_step}" if first_step >= last_step else f"steps {first_step} to {last_step}"
+    return f"in epoch {epoch} ({steps})"
+
+
+def check_finite_loss(loss_sum: torch.Tensor | float, what: str, where: str) -> None:
+    """Raise :class:`~recutils.exceptions.ModelFitError` when ``loss_sum`` (a running sum of
+    step losses: once a step's loss is NaN or infinite, so is the sum) is not finite."""
+    value = float(loss_sum)
+    if not math.isfinite(value):
+        raise _diverged(what, where, f"the training loss became {value}")
+
+
+def weight_limit(dtype: torch.dtype) -> float:
+    """The largest weight magnitude a sane network of ``dtype`` holds: the square root of the
+    dtype's largest value (beyond it, the product of two such weights overflows to inf)."""
+    return math.sqrt(torch.finfo(dtype).max)
+
+
+def check_finite_weights(model: torch.nn.Module, what: str, where: str) -> None:
+    """Raise :class:`~recutils.exceptions.ModelFitError` naming the first floating-point
+    parameter (or buffer) of ``model`` that holds a NaN, an infinite value, or a value
+    beyond :func:`weight_limit` (about 1.8e19 in float32: a weight that large comes only
+    from a diverged step, and the next product with it overflows, which a run whose last
+    step diverged would otherwise leave to the scoring).
+
+    One ``abs().amax()`` reduction per tensor (NaN propagates through it) and a single
+    host synchronization.
+    """
+    named = [(name, t.detach()) for name, t in (*model.named_parameters(), *model.named_buffers())
+             if t.is_floating_point() and t.numel()]
+    if not named:
+        return
+    ok = torch.stack([t.abs().amax() <= weight_limit(t.dtype) for _, t in named])
+    if bool(ok.all()):
+        return
+    bad = [(name, t) for (name, t), good in zip(named, ok.tolist()) if not good]
+    name, tensor = bad[0]
+    more = f" (and {len(bad) - 1} more: {[n for n, _ in bad[1:4]]})" if len(bad) > 1 else ""
+    raise _diverged(what, where, f"parameter {name!r} holds NaN, infinite or overflowing values (largest "
+                                 f"magnitude {float(tensor.abs().amax()):.3g}){more}")
 
 
 class Callback:
@@ -446,6 +509,10 @@ class Trainer:
             train: Training rows with labels.
             valid: Validation rows for early stopping (``early_stopping_metric``).
             resume: Continue from the latest checkpoint in ``model_dir`` when there is one.
+
+        Raises:
+            DataError: ``train`` without labels or rows.
+            ModelFitError: the loss or a weight became NaN or infinite (module docstring).
         """
         if not train.has_label:
             raise DataError("training data needs a label tensor.")
@@ -522,6 +589,8 @@ class Trainer:
         start_time = time.perf_counter()
         stopped = resumed_done
         checked_sparse = False
+        checked_step = step  # divergence checked up to this step
+        what = type(self.model).__name__
         bar = None
         if cfg.progress:
             from tqdm.auto import tqdm
@@ -564,7 +633,11 @@ class Trainer:
                 if bar is not None:
                     bar.update(1)
                 last = step == total
-                if step % eval_every == 0 or last:
+                at_row = step % eval_every == 0 or last
+                if at_row or step % per_epoch == 0:  # before any evaluation or checkpoint
+                    self._check_diverged(loss_sum, what, math.ceil(step / per_epoch), checked_step, step)
+                    checked_step = step
+                if at_row:
                     row: dict[str, Any] = {"step": step, "epoch": step / per_epoch,
                                            "train_loss": float(loss_sum) / max(loss_count, 1),
                                            "lr": float(optimizers[0].param_groups[0]["lr"]),
@@ -602,6 +675,8 @@ class Trainer:
                     hook(step, self)
                 if self.stop_requested:
                     break
+            if checked_step < step:  # stopped by a callback between two checks
+                self._check_diverged(loss_sum, what, math.ceil(step / per_epoch), checked_step, step)
         finally:
             if bar is not None:
                 bar.close()
@@ -613,6 +688,15 @@ class Trainer:
         self.history_ = pd.DataFrame(history)
         self.best_metric_ = stopper.best
         return self.history_
+
+    def _check_diverged(self, loss_sum: torch.Tensor, what: str, epoch: int, checked_step: int,
+                        step: int) -> None:
+        """The divergence check (module docstring) of the steps after ``checked_step`` up to
+        ``step`` of ``epoch`` (from 1): ``loss_sum`` (the losses summed since it was last
+        reset, which happens only after a check), then the weights."""
+        where = _where(epoch, checked_step + 1, step)
+        check_finite_loss(loss_sum, what, where)
+        check_finite_weights(self.model, what, where)
 
     def _run_eval_hooks(self, hooks: list[Callable[[Mapping[str, Any], Trainer], bool | None]],
                         row: Mapping[str, Any]) -> bool:
@@ -662,6 +746,8 @@ class Trainer:
 
         Raises:
             ConfigError: ``early_stopping`` without ``validate``.
+            ModelFitError: an epoch's loss or a weight became NaN or infinite (checked at
+                the end of every epoch, before ``validate``).
         """
         if early_stopping and validate is None:
             raise ConfigError("early_stopping needs a validate function.")
@@ -688,6 +774,7 @@ class Trainer:
         self.model.train()
         epoch_row = getattr(source, "epoch_row", None)
         key = f"valid_{metric}"
+        what = type(self.model).__name__ if desc == "train" else desc
         bar = None
         if cfg.progress:
             from tqdm.auto import tqdm
@@ -707,13 +794,13 @@ class Trainer:
                     for o in optimizers:
                         o.step()
                     step += 1
-                    if epoch_row is None:
-                        loss_sum += value.detach()
-                        n_steps += 1
+                    loss_sum += value.detach()
+                    n_steps += 1
                     for hook in step_hooks:
                         hook(step, self)
                     if self.stop_requested:
                         break
+                self._check_diverged(loss_sum, what, epoch + 1, step - n_steps, step)
                 row: dict[str, Any] = (dict(epoch_row(epoch)) if epoch_row is not None else
                                        {"epoch": epoch + 1, "loss": float(loss_sum) / max(n_steps, 1)})
                 row["seconds"] = time.perf_counter() - start
@@ -756,4 +843,5 @@ class Trainer:
 
 
 __all__ = ["CHUNK_ROWS", "BatchSource", "Callback", "EarlyStopping", "LossFn", "RunConfig", "Trainer", "TrainConfig",
-           "OptimizerConfig", "WeightAverage", "compute_num_steps", "metric_value", "resolve_device"]
+           "OptimizerConfig", "WeightAverage", "check_finite_loss", "check_finite_weights", "compute_num_steps",
+           "metric_value", "resolve_device", "weight_limit"]

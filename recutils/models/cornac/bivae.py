@@ -74,7 +74,14 @@ _RESERVED = _FIELDS + ["name", "trainable", "verbose"]
 
 @dataclass
 class CornacBiVAEConfig(BaseConfig):
-    """Hyper-parameters of :class:`CornacBiVAE` (cornac's names and defaults, but CPU).
+    """Hyper-parameters of :class:`CornacBiVAE` (cornac's names).
+
+    The defaults of ``k``, ``encoder_structure``, ``n_epochs`` and ``batch_size`` are those
+    of the MovieLens benchmark (``recutils/benchmark/specs/movielens.yaml``, Microsoft
+    Recommenders' BiVAE settings), not cornac's (10, ``[20]``, 100, 100): on MovieLens 100k
+    they reach MAP 0.147 and nDCG@10 0.474 (Microsoft's split, mean of the benchmark's
+    three seeds), where cornac's give 0.090 / 0.335 (seed 42). A fit of MovieLens 100k
+    takes 2 to 3 minutes on a 2-core CPU.
 
     Attributes:
         k: Dimension of the user and item latent variables.
@@ -93,12 +100,12 @@ class CornacBiVAEConfig(BaseConfig):
             ``cap_priors``), checked against its signature when fitting.
     """
 
-    k: int = 10
-    encoder_structure: list[int] = field(default_factory=lambda: [20])
+    k: int = 100
+    encoder_structure: list[int] = field(default_factory=lambda: [200])
     act_fn: str = "tanh"
     likelihood: str = "pois"
-    n_epochs: int = 100
-    batch_size: int = 100
+    n_epochs: int = 500
+    batch_size: int = 1024
     learning_rate: float = 0.001
     beta_kl: float = 1.0
     seed: int | None = None

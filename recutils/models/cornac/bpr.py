@@ -60,7 +60,13 @@ _BPR_RESERVED = _BPR_FIELDS + ["name", "trainable", "verbose"]
 
 @dataclass
 class CornacBPRConfig(BaseConfig):
-    """Hyper-parameters of :class:`CornacBPR` (cornac's names and defaults).
+    """Hyper-parameters of :class:`CornacBPR` (cornac's names).
+
+    The defaults of ``k``, ``max_iter``, ``learning_rate`` and ``lambda_reg`` are those of
+    the MovieLens benchmark (``recutils/benchmark/specs/movielens.yaml``, Microsoft
+    Recommenders' BPR settings), not cornac's (10, 100, 0.001, 0.01): on MovieLens 100k
+    (Microsoft's split, seed 42) they give MAP 0.134 and nDCG@10 0.445, where cornac's
+    give 0.056 / 0.259, no better than popularity.
 
     Attributes:
         k: Number of latent factors.
@@ -75,10 +81,10 @@ class CornacBPRConfig(BaseConfig):
             checked against its signature when fitting.
     """
 
-    k: int = 10
-    max_iter: int = 100
-    learning_rate: float = 0.001
-    lambda_reg: float = 0.01
+    k: int = 200
+    max_iter: int = 200
+    learning_rate: float = 0.01
+    lambda_reg: float = 0.001
     use_bias: bool = True
     num_threads: int = 0
     seed: int | None = None

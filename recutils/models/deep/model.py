@@ -118,15 +118,49 @@ class DeepRankModel(BaseRecommender):
         return columns
 
     def _labels(self, rating: np.ndarray) -> np.ndarray:
+        """The training labels of ``rating`` (``rating >= label_threshold`` when set).
+
+        Raises:
+            DataError: a classification loss with labels outside ``[0, 1]``, or with one
+                label value on every row (a single class: see :meth:`_check_two_classes`).
+        """
         thr = self.config.label_threshold
+        classification = self.config.train.loss in ("sigmoid_cross_entropy", "CLASSIFICATION")
         if thr is not None:
-            return (rating >= thr).astype(np.float32)
-        if self.config.train.loss in ("sigmoid_cross_entropy", "CLASSIFICATION") and (
-                (rating < 0).any() or (rating > 1).any()):
-            raise DataError(
-                f"{self.col_rating} holds values outside [0, 1] ({rating.min()}..{rating.max()}); "
-                "give 0/1 labels or set label_threshold (e.g. 4.0 for 'rating >= 4').")
-        return rating.astype(np.float32)
+            labels = (rating >= thr).astype(np.float32)
+        else:
+            if classification and ((rating < 0).any() or (rating > 1).any()):
+                raise DataError(
+                    f"{self.col_rating} holds values outside [0, 1] ({rating.min()}..{rating.max()}); "
+                    "give 0/1 labels or set label_threshold (e.g. 4.0 for 'rating >= 4').")
+            labels = rating.astype(np.float32)
+        if classification:
+            self._check_two_classes(labels)
+        return labels
+
+    def _check_two_classes(self, labels: np.ndarray) -> None:
+        """Refuse labels of a single class (all 0 or all 1) under a classification loss.
+
+        Such a fit is an error, not a warning: the network can only learn the constant
+        that matches the one class, so every pair would get (nearly) the same score and the
+        recommendations would carry no information, while the fit itself looks normal.
+        The usual causes are positive-only (implicit) data without sampled negatives, or
+        a ``label_threshold`` above (or below) every rating.
+        """
+        if labels.size == 0 or labels.min() != labels.max():
+            return
+        value = float(labels[0])
+        thr = self.config.label_threshold
+        negatives = "negative rows (e.g. from recutils.datasets.sample_negatives for implicit feedback)"
+        if thr is not None:
+            fix = (f"label_threshold={thr} makes {'every' if value >= 1 else 'no'} row positive: choose a "
+                   f"threshold between the smallest and the largest rating, or add {negatives}")
+        else:
+            fix = f"Add {negatives}"
+        raise DataError(
+            f"every training label ({self.col_rating}) is {value:g}, on all {labels.size} rows: a "
+            f"click-through model needs both positive (1) and negative (0) rows, or it learns one "
+            f"constant score for every pair. {fix}.")
 
     def _resolve_features(self, df: pd.DataFrame) -> list[FeatureConfig]:
         cfg = self.config

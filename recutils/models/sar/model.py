@@ -102,7 +102,11 @@ class SARConfig(BaseConfig):
         time_decay_coefficient: Half-life of the time decay, in days (> 0).
         time_now: Reference time of the decay, in the units of the timestamps
             (seconds); ``None``: the latest training timestamp.
-        timedecay_formula: Apply the time decay (needs ``col_timestamp``).
+        timedecay_formula: Apply the time decay (needs ``col_timestamp``). Off by default,
+            although the MovieLens benchmark turns it on (``recutils/benchmark/specs/
+            movielens.yaml``: jaccard, 30 days, as Microsoft's): with it, ``fit`` requires a
+            timestamp column, which many interaction frames lack; turn it on when yours
+            has one.
         threshold: Co-occurrences below this count are dropped (>= 1).
         normalize: Rescale scores to the training rating range (see :class:`SAR`).
         dense_similarity_max_mb: Keep a dense copy of the similarity for scoring

@@ -53,6 +53,13 @@ logger = logging.getLogger(__name__)
 class MultiDAEConfig(TorchCFConfig):
     """Hyper-parameters of :class:`MultiDAE` (the paper's defaults but ``n_epochs``).
 
+    The MovieLens benchmark (``recutils/benchmark/specs/movielens.yaml``) trains a smaller
+    network for MovieLens 100k's 943 users (``hidden_dims=[200]``, ``latent_dim=50``,
+    ``batch_size=100``, 30 epochs; Multi-VAE with ``total_anneal_steps=200``): MAP 0.127,
+    nDCG@10 0.424 over its three seeds. Those are not the defaults: they are sized for
+    that data set, and the paper's defaults did as well there (Microsoft's split, seed 42:
+    Multi-VAE MAP 0.134 / nDCG@10 0.432, Multi-DAE 0.136 / 0.430).
+
     Attributes:
         hidden_dims: Widths of the encoder's hidden ``tanh`` layers (mirrored by the
             decoder); may be empty.
@@ -100,7 +107,10 @@ class MultiVAEConfig(MultiDAEConfig):
     Attributes:
         anneal_cap: Largest KL weight ``beta``.
         total_anneal_steps: Adam steps over which ``beta`` grows linearly from 0 to 1
-            (capped at ``anneal_cap``).
+            (capped at ``anneal_cap``). The paper's 200 000 suits MovieLens 20M; on a
+            small data set (a few steps per epoch) ``beta`` then stays near 0 and the
+            model trains almost as a Multi-DAE: set about 20 epochs' worth of steps to
+            anneal (the benchmark: 200 on MovieLens 100k).
     """
 
     anneal_cap: float = 0.2
