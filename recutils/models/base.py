@@ -504,21 +504,31 @@ class BaseRecommender:
         A model whose ``fit`` takes side frames passes them here; they reach ``_fit``
         as :attr:`TrainData.user_features` / :attr:`TrainData.item_features`.
         """
+        self._clear_fitted()
+        try:
+            data = self._train_data(df)
+            data = self._with_side_frames(replace(data, user_features=user_features,
+                                                  item_features=item_features))
+            self.seen_ = sp.csr_matrix(
+                (np.ones(data.user_idx.size, dtype=np.int8), (data.user_idx, data.item_idx)),
+                shape=(data.n_users, data.n_items),
+            )
+            self.seen_.sum_duplicates()
+            self.seen_.data[:] = 1
+            logger.info("fitting %s on %d rows, %d users, %d items", type(self).__name__,
+                        data.user_idx.size, data.n_users, data.n_items)
+            self._fit(data)
+        except BaseException:
+            # a failed fit (bad data, a diverged run, an interrupt) leaves no half-fitted
+            # model behind: is_fitted is False and using the model raises NotFittedError
+            self._clear_fitted()
+            raise
+        return self
+
+    def _clear_fitted(self) -> None:
+        """Drop every fitted attribute (public names ending in ``_``)."""
         for attr in [a for a in self.__dict__ if a.endswith("_") and not a.startswith("_")]:
             del self.__dict__[attr]
-        data = self._train_data(df)
-        data = self._with_side_frames(replace(data, user_features=user_features,
-                                              item_features=item_features))
-        self.seen_ = sp.csr_matrix(
-            (np.ones(data.user_idx.size, dtype=np.int8), (data.user_idx, data.item_idx)),
-            shape=(data.n_users, data.n_items),
-        )
-        self.seen_.sum_duplicates()
-        self.seen_.data[:] = 1
-        logger.info("fitting %s on %d rows, %d users, %d items", type(self).__name__,
-                    data.user_idx.size, data.n_users, data.n_items)
-        self._fit(data)
-        return self
 
     def _with_side_frames(self, data: TrainData) -> TrainData:
         """Training data once the per-id side frames are attached (default: as is).

@@ -193,3 +193,21 @@ def test_defaults_are_the_benchmark_settings_not_undertrained_ones(name: str) ->
     defaults = get_model_class(name).config_class()
     expected = {k: v for k, v in params.items() if k not in NOT_DEFAULTS.get(name, set())}
     assert {k: getattr(defaults, k) for k in expected} == expected
+
+
+def test_a_failed_fit_leaves_no_half_fitted_model():
+    # fit used to set the id maps and the training matrix before _fit ran, so a model
+    # whose training diverged still said is_fitted and failed later on a missing network_
+    pytest.importorskip("torch")
+    from recutils.exceptions import ModelFitError, NotFittedError
+    from recutils.models import create_model
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"userID": rng.integers(0, 30, 400), "itemID": rng.integers(0, 40, 400)})
+    df = df.drop_duplicates(["userID", "itemID"])
+    model = create_model("ncf", model_type="gmf", n_epochs=2, learning_rate=1e30, seed=0)
+    with pytest.raises(ModelFitError):
+        model.fit(df)
+    assert not model.is_fitted
+    with pytest.raises(NotFittedError):
+        model.recommend_k_items([0, 1], top_k=3)
