@@ -82,11 +82,15 @@ class ALSConfig(BaseConfig):
         seed: Random seed of the factor initialisation (``seed``).
         num_blocks: User and item blocks (``numUserBlocks``/``numItemBlocks``);
             None: Spark's default of 10.
+
+    The defaults of ``rank``, ``max_iter`` and ``reg_param`` are the MovieLens
+    benchmark's explicit-feedback settings (``recutils/benchmark/specs/movielens.yaml``,
+    Microsoft Recommenders' ALS benchmark: 10, 20, 0.05), not Spark's (10, 10, 0.1).
     """
 
     rank: int = 10
-    max_iter: int = 15
-    reg_param: float = 0.1
+    max_iter: int = 20
+    reg_param: float = 0.05
     alpha: float = 1.0
     implicit_prefs: bool = False
     nonnegative: bool = False
