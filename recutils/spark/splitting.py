@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from recutils.constants import DEFAULT_ITEM_COL, DEFAULT_TIMESTAMP_COL, DEFAULT_USER_COL, SEED
+from recutils.exceptions import DataError
 from recutils.spark._utils import TMP, F, check_no_nulls, check_spark_columns, with_row_id
 from recutils.splitting.split_utils import (
     Ratio,
@@ -185,14 +186,41 @@ def spark_timestamp_split(
     cumulative = _cumulative(ratio)
     check_no_nulls(data, [col_timestamp], "data", "a chronological split needs every row's time")
     row = with_row_id(data, _ROW)
-    frames = _global_split(row, [F.col(col_timestamp), F.col(_ROW)],
+    frames = _global_split(row, [_time_value(data, col_timestamp), F.col(_ROW)],
                            _time_buckets(data, col_timestamp), cumulative)
     return [f.drop(_ROW) for f in frames]
 
 
+def _time_value(data: DataFrame, col_timestamp: str):
+    """The timestamp column as a value that orders by time.
+
+    Numbers, timestamps and dates order as they are. Text would order as text (``"10"``
+    before ``"8"``), so, as in the pandas splitters, text holding only numbers is
+    compared as numbers, text holding only ISO-8601 dates/times as instants, and any
+    other text is refused.
+
+    Raises:
+        DataError: a text column that is neither all numbers nor all ISO-8601 times.
+    """
+    column = F.col(col_timestamp)
+    if data.schema[col_timestamp].dataType.typeName() != "string":
+        return column
+    for parsed in (column.try_cast("double"), F.unix_micros(column.try_cast("timestamp"))):
+        bad = data.filter(column.isNotNull() & parsed.isNull()).select(column).limit(1).collect()
+        if not bad:
+            return parsed
+    example = data.filter(column.isNotNull()
+                          & column.try_cast("double").isNull()
+                          & column.try_cast("timestamp").isNull()).select(column).limit(1).collect()
+    shown = example[0][0] if example else bad[0][0]
+    raise DataError(
+        f"{col_timestamp} holds text that is neither numbers nor ISO-8601 times "
+        f"(e.g. {shown!r}); convert it to numbers or datetimes first.")
+
+
 def _time_buckets(data: DataFrame, col_timestamp: str):
     """Bucket number of each row: how many approximate time quantiles it reaches."""
-    as_number = F.col(col_timestamp)
+    as_number = _time_value(data, col_timestamp)
     dtype = data.schema[col_timestamp].dataType.typeName()
     if dtype in ("timestamp", "timestamp_ntz", "date"):
         as_number = F.unix_micros(F.col(col_timestamp).cast("timestamp")) if dtype != "date" \
@@ -230,7 +258,7 @@ def _split_by_group(
     columns = list(data.columns)
     if col_timestamp is not None:
         df = with_row_id(data, _ROW)
-        order = [F.col(col_timestamp), F.col(_ROW)]
+        order = [_time_value(data, col_timestamp), F.col(_ROW)]
     else:
         df = data.withColumn(_KEY, _hash_key(data, seed))  # type: ignore[arg-type]
         order = [F.col(_KEY)] + [F.col(c) for c in columns]

@@ -120,3 +120,20 @@ def test_movielens_parity(spark, ml100k) -> None:
     assert st.groupBy("itemID").count().toPandas().set_index("itemID")["count"].sort_index().equals(
         pst.groupby("itemID").size().sort_index())
     sdf.unpersist()
+
+
+def test_string_timestamps_8_9_10_split_with_10_last(spark) -> None:
+    # text timestamps used to order as text, so "10" came before "8" and the split
+    # put a user's latest row in train
+    pdf = pd.DataFrame({"userID": [1, 1, 1, 2, 2, 2], "itemID": [1, 2, 3, 1, 2, 3],
+                        "rating": [1.0] * 6, "timestamp": ["8", "9", "10", "2024-01-02T00:00:00",
+                                                           "2024-01-01T00:00:00", "2024-01-03T00:00:00"]})
+    numeric = spark.createDataFrame(pdf.iloc[:3])
+    train, test = spark_chrono_split(numeric, ratio=2 / 3)
+    assert test.toPandas()["timestamp"].tolist() == ["10"]
+    iso = spark.createDataFrame(pdf.iloc[3:])
+    train, test = spark_chrono_split(iso, ratio=2 / 3)
+    assert test.toPandas()["itemID"].tolist() == [3]
+    mixed = spark.createDataFrame(pdf.assign(timestamp=["8", "9", "yesterday", "1", "2", "3"]))
+    with pytest.raises(DataError, match="yesterday"):
+        spark_chrono_split(mixed, ratio=0.5)
