@@ -83,6 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--heartbeat-interval", type=int, default=10)
     parser.add_argument("--grace-period", type=int, default=None)
     parser.add_argument("--model-kwargs", default=None, help="JSON of extra model constructor arguments.")
+    parser.add_argument("--register", action="append", default=[], metavar="NAME=MODULE:CLASS",
+                        help="register a model of your own before running (repeatable; the module "
+                             "must be importable, e.g. on PYTHONPATH, on every worker)")
     parser.add_argument("--progress", action="store_true", help="Show a progress bar.")
     parser.add_argument("--log-level", default="INFO")
 
@@ -94,6 +97,17 @@ def _json(text: str | None, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as err:
         raise ConfigError(f"{what} is not valid JSON: {err}") from err
+
+
+def _register(entries: list[str]) -> None:
+    """Register ``NAME=MODULE:CLASS`` entries in the model registry (``--register``)."""
+    from recutils.models.registry import register_model
+
+    for entry in entries:
+        name, sep, target = entry.partition("=")
+        if not sep or not name or ":" not in target:
+            raise ConfigError(f"--register takes NAME=MODULE:CLASS, got {entry!r}.")
+        register_model(name.strip(), target.strip())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     from recutils.utils.deps import require
 
     optuna = require("optuna", "tuning")
+    _register(args.register)
     store = make_storage(args.storage, heartbeat_interval=args.heartbeat_interval,
                          grace_period=args.grace_period)
     try:

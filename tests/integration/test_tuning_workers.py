@@ -123,17 +123,22 @@ def test_two_workers_share_one_study(tmp_path):
     (tmp_path / "slow_model.py").write_text(SLOW_MODEL)
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     n_trials = 12
+    # Trials of a model registered with --register that takes 0.4 s a fit: with the plain
+    # bias model a trial took milliseconds, and a worker that finished importing a second
+    # before the other could run all 12 (the test then failed by chance).
+    register = ["--register", "slow_bias=slow_model:SlowBias"]
     # create the study once (as a user would), then start two workers at the same time
     create = [sys.executable, "-m", "recutils.tuning.worker", "--storage", url, "--study", "shared",
               "--train", str(tmp_path / "train.csv"), "--valid", str(tmp_path / "valid.csv"),
-              "--model", "bias", "--space", str(tmp_path / "space.yaml"), "--metric", "rmse",
-              "--sampler", "random", "--n-trials", "0", "--heartbeat-interval", "1"]
-    made = subprocess.run(create, env=_env(), cwd=tmp_path, capture_output=True, timeout=120)
+              "--model", "slow_bias", "--space", str(tmp_path / "space.yaml"), "--metric", "rmse",
+              "--sampler", "random", "--n-trials", "0", "--heartbeat-interval", "1", *register]
+    made = subprocess.run(create, env=_env(tmp_path), cwd=tmp_path, capture_output=True, timeout=120)
     assert made.returncode == 0, made.stderr.decode()[-3000:]
     worker = [sys.executable, "-m", "recutils.tuning.worker", "--storage", url, "--study", "shared",
               "--train", str(tmp_path / "train.csv"), "--valid", str(tmp_path / "valid.csv"),
-              "--n-trials", str(n_trials), "--heartbeat-interval", "1", "--log-level", "WARNING"]
-    procs = [subprocess.Popen(worker + ["--worker-index", str(i)], env=_env(), cwd=tmp_path,
+              "--n-trials", str(n_trials), "--heartbeat-interval", "1", "--log-level", "WARNING",
+              *register]
+    procs = [subprocess.Popen(worker + ["--worker-index", str(i)], env=_env(tmp_path), cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i in (1, 2)]
     errors = [p.communicate(timeout=240)[1].decode() for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errors
@@ -151,7 +156,7 @@ def test_two_workers_share_one_study(tmp_path):
     from recutils.tuning import load_result
 
     result = load_result(url, "shared")
-    assert len(result.trials) == n_trials and result.model == "bias"
+    assert len(result.trials) == n_trials and result.model == "slow_bias"
 
 
 def test_tune_with_worker_processes(tmp_path):

@@ -217,3 +217,18 @@ def test_database_failures_become_storage_errors_naming_the_storage():
     with pytest.raises(StorageError, match="cannot be used"):
         with _storage_errors(shown):
             raise sqlalchemy.exc.InvalidRequestError("bad request")
+
+
+def test_tune_worker_register_needs_name_module_and_class():
+    from recutils.cli.tune_worker import _register
+    from recutils.exceptions import ConfigError
+    from recutils.models.registry import get_model_class, unregister_model
+
+    for bad in ("slow_bias", "slow_bias=slow_model", "=a:B"):
+        with pytest.raises(ConfigError, match="NAME=MODULE:CLASS"):
+            _register([bad])
+    _register(["my_bias = recutils.models.baselines:BiasBaseline"])
+    try:
+        assert get_model_class("my_bias").__name__ == "BiasBaseline"
+    finally:
+        unregister_model("my_bias")
