@@ -35,6 +35,7 @@ from recutils.exceptions import ConfigError, DataWarning, NotFittedError
 from recutils.models.base import check_top_k
 from recutils.models.topk import popularity_fallback
 from recutils.serving.stores import RecommendationStore, StoreSetInfo, open_store
+from recutils.utils.deps import is_spark_frame
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame as SparkDataFrame
@@ -168,7 +169,7 @@ def batch_recommend(
             ``recommend_k_items`` keywords or a non-Parquet format with Spark users.
         NotFittedError: an unfitted model.
     """
-    if _is_spark_frame(users):
+    if is_spark_frame(users):
         if kwargs or (output_format or "parquet").lower() not in ("parquet", "pq"):
             raise ConfigError(
                 "Spark users are scored by recutils.spark.batch.batch_recommend_spark, which "
@@ -253,11 +254,6 @@ def batch_recommend_spark(model: Any, users: SparkDataFrame, **kwargs: Any) -> S
     from recutils.spark.batch import batch_recommend_spark as on_spark
 
     return on_spark(model, users, **kwargs)
-
-
-def _is_spark_frame(obj: Any) -> bool:
-    """True for a pyspark DataFrame, tested without importing pyspark."""
-    return type(obj).__module__.startswith("pyspark.sql") and type(obj).__name__ == "DataFrame"
 
 
 __all__ = ["BatchResult", "batch_recommend", "batch_recommend_spark", "popularity_fallback"]

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from recutils.exceptions import ColumnMismatchError, DataError
-from recutils.utils.deps import require
+from recutils.utils.deps import is_spark_frame, require
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
@@ -20,9 +20,7 @@ TMP = "__recutils_"
 
 def is_spark_df(obj: object) -> bool:
     """True for a pyspark DataFrame (classic or Connect)."""
-    if isinstance(obj, _sql.DataFrame):
-        return True
-    return type(obj).__module__.startswith("pyspark.sql") and type(obj).__name__ == "DataFrame"
+    return isinstance(obj, _sql.DataFrame) or is_spark_frame(obj)
 
 
 def check_spark_columns(df: object, columns: Iterable[str | None], name: str = "data") -> None:

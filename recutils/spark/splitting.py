@@ -186,8 +186,9 @@ def spark_timestamp_split(
     cumulative = _cumulative(ratio)
     check_no_nulls(data, [col_timestamp], "data", "a chronological split needs every row's time")
     row = with_row_id(data, _ROW)
-    frames = _global_split(row, [_time_value(data, col_timestamp), F.col(_ROW)],
-                           _time_buckets(data, col_timestamp), cumulative)
+    time = _time_value(data, col_timestamp)
+    frames = _global_split(row, [time, F.col(_ROW)], _time_buckets(data, col_timestamp, time),
+                           cumulative)
     return [f.drop(_ROW) for f in frames]
 
 
@@ -218,9 +219,9 @@ def _time_value(data: DataFrame, col_timestamp: str):
         f"(e.g. {shown!r}); convert it to numbers or datetimes first.")
 
 
-def _time_buckets(data: DataFrame, col_timestamp: str):
-    """Bucket number of each row: how many approximate time quantiles it reaches."""
-    as_number = _time_value(data, col_timestamp)
+def _time_buckets(data: DataFrame, col_timestamp: str, as_number):
+    """Bucket number of each row: how many approximate time quantiles it reaches
+    (``as_number``: the column as :func:`_time_value` orders it)."""
     dtype = data.schema[col_timestamp].dataType.typeName()
     if dtype in ("timestamp", "timestamp_ntz", "date"):
         as_number = F.unix_micros(F.col(col_timestamp).cast("timestamp")) if dtype != "date" \

@@ -56,6 +56,7 @@ from recutils.constants import (
 )
 from recutils.exceptions import ConfigError, DataError
 from recutils.tuning.space import SearchSpace, nest_params
+from recutils.utils.deps import is_spark_frame  # noqa: F401 - public here since before
 
 logger = logging.getLogger(__name__)
 
@@ -121,11 +122,6 @@ DEFAULT_SPLIT: dict[str, Any] = {"name": "python_stratified_split", "ratio": 0.7
 
 #: Trial user attribute holding the drawn parameters (flat names).
 PARAMS_ATTR = "recutils_params"
-
-
-def is_spark_frame(df: Any) -> bool:
-    """Whether ``df`` is a Spark DataFrame (checked without importing pyspark)."""
-    return type(df).__module__.startswith("pyspark.") and hasattr(df, "rdd")
 
 
 def _resolve(table: Mapping[str, str], name: str, what: str) -> Callable[..., Any]:

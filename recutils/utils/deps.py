@@ -8,6 +8,12 @@ from types import ModuleType
 from recutils.exceptions import MissingDependencyError
 
 
+def is_spark_frame(obj: object) -> bool:
+    """Whether ``obj`` is a Spark DataFrame (classic or Connect), tested without importing pyspark."""
+    kind = type(obj)
+    return kind.__module__.startswith("pyspark.sql") and kind.__name__ == "DataFrame"
+
+
 def require(module: str, extra: str, package: str | None = None) -> ModuleType:
     """Import ``module`` or raise :class:`MissingDependencyError`.
 
@@ -27,4 +33,5 @@ def require(module: str, extra: str, package: str | None = None) -> ModuleType:
         raise MissingDependencyError(name, extra, detail=str(err)) from err
 
 
-__all__ = ["require"]
+__all__ = [
+    "is_spark_frame","require"]

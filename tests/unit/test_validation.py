@@ -88,3 +88,16 @@ def test_factor_wrappers_reexport_the_shared_checks():
 
     assert factors.check_positive_int is v.check_positive_int
     assert factors.check_seed is v.check_seed
+
+
+def test_one_spark_frame_test_serves_every_layer():
+    import pandas as pd
+
+    from recutils.tuning import objective
+    from recutils.utils.deps import is_spark_frame
+
+    assert objective.is_spark_frame is is_spark_frame
+    assert not is_spark_frame(pd.DataFrame({"a": [1]}))
+    assert not is_spark_frame([1, 2]) and not is_spark_frame(None)
+    fake = type("DataFrame", (), {"__module__": "pyspark.sql.connect.dataframe"})()
+    assert is_spark_frame(fake)

@@ -43,8 +43,16 @@ from recutils.config import BaseConfig
 from recutils.constants import SEED
 from recutils.exceptions import ConfigError, DataError, ModelFitError
 from recutils.models import persistence
-from recutils.models.base import MANIFEST, BaseRecommender, ContractCase, KnownAnswer, TrainData, check_top_k
+from recutils.models.base import (
+    MANIFEST,
+    BaseRecommender,
+    ContractCase,
+    KnownAnswer,
+    TrainData,
+    check_top_k,
+)
 from recutils.models.factors import check_factor_arrays
+from recutils.utils.deps import is_spark_frame
 from recutils.utils.validation import check_number, check_positive_int, is_int
 
 logger = logging.getLogger(__name__)
@@ -122,13 +130,6 @@ def _spark():
     from recutils.spark.session import start_or_get_spark
 
     return F, is_spark_df, start_or_get_spark
-
-
-def _is_spark_df(obj: Any) -> bool:
-    # cheap test that never imports pyspark for pandas inputs
-    if isinstance(obj, (pd.DataFrame, pd.Series, np.ndarray, list, tuple)):
-        return False
-    return type(obj).__module__.startswith("pyspark") and type(obj).__name__ == "DataFrame"
 
 
 class SparkALS(BaseRecommender):
@@ -319,7 +320,7 @@ class SparkALS(BaseRecommender):
             ModelFitError: Spark's ALS failed.
         """
         self._reset()
-        if _is_spark_df(df):
+        if is_spark_frame(df):
             return self._fit_spark(df)
         super().fit(df)
         return self
@@ -330,7 +331,7 @@ class SparkALS(BaseRecommender):
         On Spark the result has columns ``[col_user, col_item, col_prediction]``; with
         ``cold_start_strategy="nan"`` unknown ids get NaN, with ``"drop"`` they are dropped.
         """
-        if _is_spark_df(df):
+        if is_spark_frame(df):
             return self._predict_spark(df)
         return super().predict(df, **kwargs)
 
@@ -341,7 +342,7 @@ class SparkALS(BaseRecommender):
         The Spark path returns ``[col_user, col_item, col_prediction, col_rank]`` for the
         requested users known to the model, without a users x items cross join.
         """
-        if _is_spark_df(users):
+        if is_spark_frame(users):
             return self._recommend_spark(users, check_top_k(top_k), bool(remove_seen))
         return super().recommend_k_items(users, top_k=top_k, remove_seen=remove_seen, **kwargs)
 
