@@ -132,15 +132,24 @@ def _check_positive_int(value: object, name: str, minimum: int) -> int:
 
 
 # --------------------------------------------------------------------------- groups
-def _group_codes(data: pd.DataFrame, col: str) -> tuple[np.ndarray, int]:
-    """Integer codes ``0..n_groups-1`` of ``data[col]`` (order of first appearance).
+def _group_codes(data: pd.DataFrame, col: str, sort: bool = False) -> tuple[np.ndarray, int]:
+    """Integer codes ``0..n_groups-1`` of ``data[col]`` (order of first appearance,
+    or with ``sort`` the order of the values).
 
     Raises:
         DataError: the column holds missing values (Microsoft Recommenders drops
             those rows silently; recutils refuses to lose rows).
     """
+    series = data[col]
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu" and len(series):
+        # integer ids in a compact range: an offset keeps their order, no hashing
+        values = series.to_numpy()
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < 4 * len(values) + 1024:
+            return values.astype(np.int64) - lo, hi - lo + 1
     return factorize(
-        data[col],
+        series,
+        sort=sort,
         missing=lambda n: (
             f"column {col!r} has {n} missing value(s); every row needs a "
             f"{col!r} to be split. Drop or fill them first."

@@ -507,3 +507,33 @@ def test_import_pulls_in_only_numpy_pandas_scipy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("key_bits", [None, 1, 3, 8])
+def test_stratified_sort_key_collisions_keep_the_exact_order(key_bits):
+    """The stratified order sorts one 64-bit key holding the group code and the key's
+    leading bits; rows whose truncated keys collide (forced here by keeping 1-8 bits,
+    and by repeated keys) must still come out in exact (group, key, row) order."""
+    from recutils.splitting.python_splitters import _order_by_uniform_key
+
+    rng = np.random.default_rng(3)
+    n, n_groups = 5_000, 37
+    codes = rng.integers(0, n_groups, n)
+    keys = np.random.RandomState(0).random_sample(n)
+    keys[rng.integers(0, n, 500)] = keys[rng.integers(0, n, 500)]  # exact repeats too
+    order, sorted_codes = _order_by_uniform_key(codes, n_groups, keys, key_bits=key_bits)
+    expected = np.lexsort((np.arange(n), keys, codes))
+    np.testing.assert_array_equal(order, expected)
+    np.testing.assert_array_equal(sorted_codes, codes[expected])
+
+
+def test_stratified_with_many_groups_is_microsofts_split():
+    """Beyond 2**11 groups only part of each key fits beside the group code."""
+    rng = np.random.default_rng(11)
+    df = pd.DataFrame({"userID": rng.integers(0, 6_000, 40_000), "itemID": rng.integers(0, 900, 40_000),
+                       "rating": rng.integers(1, 6, 40_000).astype(float)})
+    df = df.drop_duplicates(["userID", "itemID"]).reset_index(drop=True)
+    ours = python_stratified_split(df, ratio=0.75, seed=9)
+    theirs = _ms_stratified_reference(df, [0.75, 0.25], 9, 1, "userID")
+    for a, b in zip(ours, theirs):
+        pd.testing.assert_frame_equal(a, b)
