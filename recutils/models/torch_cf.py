@@ -442,9 +442,14 @@ def check_runtime(config: RunConfig) -> None:
     RunConfig.check_run(config)
 
 
-def fused_adam(device: Any) -> dict[str, bool]:
-    """Adam's ``fused`` option where torch has the fused kernel (CPU, CUDA), as the CTR trainer."""
-    return {"fused": True} if device.type in ("cpu", "cuda") else {}
+def adam(params: Any, device: Any, lr: float, weight_decay: float = 0.0) -> Any:
+    """Adam as the CTR trainer makes it: the fused kernel where torch has one (CPU, CUDA),
+    and the class of :func:`recutils.nn.eager.optimizer_class` (no compiler import)."""
+    torch = require("torch", "torch")
+    from recutils.nn.eager import optimizer_class
+
+    fused = {"fused": True} if device.type in ("cpu", "cuda") else {}
+    return optimizer_class(torch.optim.Adam)(params, lr=lr, weight_decay=weight_decay, **fused)
 
 
 __all__ = [
@@ -456,7 +461,7 @@ __all__ = [
     "check_model_dir",
     "check_runtime",
     "check_threads",
-    "fused_adam",
+    "adam",
     "resolve_seed",
     "sample_unseen_items",
     "sample_unseen_per_user",

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from recutils.exceptions import ConfigError
+from recutils import limits
 from recutils.limits import check_parameter_count, limits_enabled
 from recutils.nn.components.registry import check_layer_params, component_class, get_component_spec
 from recutils.nn.config import BlockConfig, ModelConfig
@@ -36,6 +37,7 @@ nn = torch.nn
 
 from recutils.nn.components.input_layer import EmbeddingBank, GroupFeature, InputLayer  # noqa: E402
 from recutils.nn.components._fields import input_dims_of  # noqa: E402
+from recutils.nn.eager import BudgetExceeded, allocation_budget, shapes_only  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -319,12 +321,12 @@ class RankNetwork(nn.Module):
 def _check_size(config: ModelConfig, specs: Mapping[str, FeatureSpec], layout: BatchLayout) -> None:
     """Refuse a network above :data:`recutils.limits.MAX_PARAMETERS` before any weight exists.
 
-    The network is built on the ``meta`` device (shapes only, no memory, no random draws)
-    and its parameters are counted exactly.
+    The network is built on the ``meta`` device (shapes only, no memory, no random draws,
+    see :func:`recutils.nn.eager.shapes_only`) and its parameters are counted exactly.
     """
     if not limits_enabled():
         return
-    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+    with torch.random.fork_rng(devices=[]), shapes_only():
         backbone = Backbone(config, specs, layout)
     embedding = sum(p.numel() for p in backbone.bank.parameters())
     total = sum(p.numel() for p in backbone.parameters())
@@ -338,8 +340,9 @@ def build_rank_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *,
                        ) -> RankNetwork:
     """Validate ``config`` against the fitted feature ``specs`` and build the network.
 
-    The network's parameters are counted (on the ``meta`` device) before any weight is
-    allocated; above :data:`recutils.limits.MAX_PARAMETERS` it is a :class:`ConfigError`
+    No tensor that would take the network past :data:`recutils.limits.MAX_PARAMETERS` is
+    ever allocated: the build runs under an allocation budget, and a network that trips it
+    is counted exactly on the ``meta`` device; above the limit it is a :class:`ConfigError`
     (``RECUTILS_CONFIG_LIMITS=off`` lifts the limit).
 
     Args:
@@ -358,14 +361,29 @@ def build_rank_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *,
                           f"known features: {sorted(specs)}.")
     specs = {n: specs[n] for n in used}
     layout = BatchLayout.from_specs(specs)
-    _check_size(config, specs, layout)
-    generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
-    # module constructors draw default weights from the global RNG: keep the caller's intact
-    with torch.random.fork_rng(devices=[]):
-        if seed is not None:  # components' own parameters (not re-drawn from `generator`)
-            torch.manual_seed(int(seed))
-        backbone = Backbone(config, specs, layout, generator)
-        net = RankNetwork(backbone, generator)
+
+    def build() -> RankNetwork:
+        generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        # module constructors draw default weights from the global RNG: keep the caller's intact
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:  # components' own parameters (not re-drawn from `generator`)
+                torch.manual_seed(int(seed))
+            backbone = Backbone(config, specs, layout, generator)
+            return RankNetwork(backbone, generator)
+
+    if not limits_enabled():
+        net = build()
+    else:
+        # Build for real under an allocation budget (a tensor that would pass the limit is
+        # refused before it exists); only a network that trips it is counted exactly, on
+        # the meta device, which raises the ConfigError (or, when temporaries tripped the
+        # budget of a network within the limit, lets it be built without one).
+        try:
+            with allocation_budget(limits.MAX_PARAMETERS):
+                net = build()
+        except BudgetExceeded:
+            _check_size(config, specs, layout)
+            net = build()
     logger.info("built %s: %d parameters", config.model_name, sum(p.numel() for p in net.parameters()))
     return net
 

@@ -67,6 +67,7 @@ import pandas as pd
 from recutils.exceptions import ConfigError, DataError, ModelFitError
 from recutils.nn.config import OptimizerConfig, TrainConfig
 from recutils.nn.data import LABEL, TensorData
+from recutils.nn.eager import optimizer_class
 from recutils.nn.losses import get_loss
 from recutils.nn.run import RunConfig, resolve_seed
 from recutils.utils.deps import require
@@ -433,19 +434,21 @@ class Trainer:
 
     def _optimizer(self, oc: OptimizerConfig, groups: list[dict]) -> torch.optim.Optimizer:
         fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {}
+        optim = torch.optim
         if oc.name == "sparse_adam":
-            return torch.optim.SparseAdam([{"params": g["params"]} for g in groups], lr=oc.lr)
+            return optimizer_class(optim.SparseAdam)([{"params": g["params"]} for g in groups], lr=oc.lr)
         if oc.sparse:  # adagrad over sparse gradients (the fused kernel takes dense ones only)
-            return torch.optim.Adagrad(groups, lr=oc.lr, foreach=False)
+            return optimizer_class(optim.Adagrad)(groups, lr=oc.lr, foreach=False)
         if oc.name == "adam":
-            return torch.optim.Adam(groups, lr=oc.lr, **fused)
+            return optimizer_class(optim.Adam)(groups, lr=oc.lr, **fused)
         if oc.name == "adamw":
-            return torch.optim.AdamW(groups, lr=oc.lr, **fused)
+            return optimizer_class(optim.AdamW)(groups, lr=oc.lr, **fused)
         if oc.name == "adagrad":
-            return torch.optim.Adagrad(groups, lr=oc.lr, **({"fused": True} if self.device.type == "cpu" else {}))
+            return optimizer_class(optim.Adagrad)(
+                groups, lr=oc.lr, **({"fused": True} if self.device.type == "cpu" else {}))
         if oc.name == "sgd":
-            return torch.optim.SGD(groups, lr=oc.lr, momentum=oc.momentum, **fused)
-        return torch.optim.RMSprop(groups, lr=oc.lr, momentum=oc.momentum)
+            return optimizer_class(optim.SGD)(groups, lr=oc.lr, momentum=oc.momentum, **fused)
+        return optimizer_class(optim.RMSprop)(groups, lr=oc.lr, momentum=oc.momentum)
 
     # ------------------------------------------------------------ checkpoints
     def checkpoints(self) -> list[Path]:

@@ -43,7 +43,7 @@ from recutils.models.factors import (
 from recutils.models.torch_cf import (
     TorchCFConfig,
     TorchCFRecommender,
-    fused_adam,
+    adam,
     sample_unseen_items,
 )
 from recutils.utils.deps import require
@@ -130,12 +130,12 @@ class LightGCN(TorchCFRecommender):
 
     def _train(self, network: Any, users: np.ndarray, items: np.ndarray, n_users: int,
                n_items: int, seed: int, device: Any) -> list[dict[str, Any]]:
-        torch = require("torch", "torch")
+        require("torch", "torch")
         c = self.config
         pos_keys = np.unique(users * n_items + items)
         users, items = pos_keys // n_items, pos_keys % n_items
         prop = self._propagation(users, items, n_users, n_items).to(device)
-        optimizer = torch.optim.Adam(network.parameters(), lr=c.learning_rate, **fused_adam(device))
+        optimizer = adam(network.parameters(), device, c.learning_rate)
         source = _BPREpochs(users, items, pos_keys, n_users, n_items, prop, c.batch_size, c.decay, seed,
                             device)
         return self._run_epochs(network, source, source.loss, optimizer, c.n_epochs, seed,

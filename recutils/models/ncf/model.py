@@ -45,8 +45,8 @@ from recutils.models.factors import (
 from recutils.models.torch_cf import (
     TorchCFConfig,
     TorchCFRecommender,
+    adam,
     check_layers,
-    fused_adam,
     sample_unseen_per_user,
 )
 from recutils.utils.deps import require
@@ -183,11 +183,10 @@ class NCF(TorchCFRecommender):
                      seed: int, device: Any, n_epochs: int, stage: str, stream: int
                      ) -> list[dict[str, Any]]:
         """Train ``network`` for ``n_epochs`` with fresh negatives each epoch."""
-        torch = require("torch", "torch")
+        require("torch", "torch")
         c = self.config
         source = _NCFEpochs(users, items, n_items, c.n_neg, c.batch_size, seed, stream, stage, device)
-        optimizer = torch.optim.Adam(network.parameters(), lr=c.learning_rate, weight_decay=c.l2,
-                                     **fused_adam(device))
+        optimizer = adam(network.parameters(), device, c.learning_rate, c.l2)
         folder = None if c.model_dir is None else Path(c.model_dir) / stage
         return self._run_epochs(network, source, source.loss, optimizer, n_epochs, seed,
                                 model_dir=folder, desc=f"NCF {stage}", validate=stage == c.model_type)

@@ -41,8 +41,8 @@ from recutils.models.factors import (
 from recutils.models.torch_cf import (
     TorchCFConfig,
     TorchCFRecommender,
+    adam,
     check_layers,
-    fused_adam,
 )
 from recutils.utils.deps import require
 
@@ -139,10 +139,9 @@ class _MultiDAEBase(TorchCFRecommender):
 
     def _train(self, network: Any, users: np.ndarray, items: np.ndarray, n_users: int,
                n_items: int, seed: int, device: Any) -> list[dict[str, Any]]:
-        torch = require("torch", "torch")
+        require("torch", "torch")
         c = self.config
-        optimizer = torch.optim.Adam(network.parameters(), lr=c.learning_rate, weight_decay=c.l2,
-                                     **fused_adam(device))
+        optimizer = adam(network.parameters(), device, c.learning_rate, c.l2)
         source = _UserRowEpochs(users, items, n_users, n_items, c.batch_size, seed, device, self._beta)
         return self._run_epochs(network, source, source.loss, optimizer, c.n_epochs, seed,
                                 model_dir=c.model_dir, desc=self.name)
