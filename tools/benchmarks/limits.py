@@ -80,14 +80,6 @@ from recutils.splitting import python_chrono_split, python_stratified_split  # n
 K = 10
 TOPK_SEED = 7
 
-#: Hot-path names in table order (the smoke test checks that each has a row).
-HOT_PATHS = (
-    "ndcg_at_k", "map_at_k", "precision_at_k", "rmse",
-    "python_stratified_split", "python_chrono_split",
-    "SAR fit", "SAR recommend_k_items", "top_k_per_row",
-    "CTR training step", "service lookup (HTTP)", "service lookup (store)",
-)
-
 
 @dataclass(frozen=True)
 class Sizes:
