@@ -43,3 +43,40 @@ def test_journey2_click_through_from_config(movielens, tmp_path) -> None:
     assert (tmp_path / "wide_deep_model" / "manifest.json").is_file()
     assert "training settings: the train section of wide_deep_movielens.yaml" in cli
     assert "training settings: wide_deep_movielens.yaml" in cli
+
+
+def test_journey3_tuning(movielens, tmp_path) -> None:
+    pytest.importorskip("optuna")
+    run = run_snippet("docs/tuning.md", "tuning-python", cwd=tmp_path)
+    assert "loaded back: True" in run.stdout
+    best = float(re.search(r"best ndcg@10: ([0-9.]+)", run.stdout).group(1))
+    assert best > 0.38
+    assert "Trial 0 finished" not in run.stderr and "A new study created" not in run.stderr
+    assert (tmp_path / "sar_best.yaml").is_file()
+    check = run_snippet("docs/tuning.md", "tuning-check", cwd=tmp_path).stdout
+    assert "dropout_rate" in check and "before the first trial" in check and "'dropout_ratio'" in check
+
+
+def test_journey7_small_benchmark(movielens, tmp_path) -> None:
+    pytest.importorskip("papermill")
+    before = _tracked_changes()
+    run = run_snippet("docs/benchmarks.md", "bench-small", cwd=REPO_ROOT, env={"TMPDIR": str(tmp_path)})
+    assert "sar_cosine" in run.stdout and "popularity" in run.stdout
+    (bench,) = [p for p in tmp_path.iterdir() if p.is_dir() and (p / "my_results.csv").exists()]
+    assert (bench / "results.csv").read_text().count("\n") == 3  # header + sar + popularity
+    assert (bench / "my_results.csv").read_text().count("\n") == 4
+    assert (bench / "my_benchmark.ipynb").is_file()
+    assert _tracked_changes() == before  # nothing written into the repository
+    error = run_snippet("docs/benchmarks.md", "bench-error", cwd=REPO_ROOT, env={"TMPDIR": str(tmp_path)})
+    assert error.stdout.strip() == "exit status 2"
+    assert error.stderr.strip().startswith("error: models ['sarr'] are not in the spec")
+    assert len(error.stderr.strip().splitlines()) == 1
+
+
+def _tracked_changes() -> str:
+    import subprocess
+
+    if shutil.which("git") is None:
+        return ""
+    return subprocess.run(["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True,
+                          text=True).stdout
