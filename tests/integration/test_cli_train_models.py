@@ -127,3 +127,15 @@ def test_train_errors_are_one_line(ctr_csv, capsys) -> None:
     assert main(["train", "--config", "wide_deep_movielens.yaml", "--data", str(ctr_csv), "--label", "rating",
                  "--epochs", "1", "--no-progress"]) == 1
     assert "label_threshold" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["train", "models"])
+def test_help_imports_no_torch(command) -> None:
+    import subprocess
+    import sys
+
+    code = (f"import sys; from recutils.cli import main; main([{command!r}, '--help']); "
+            "print('LOADED', 'torch' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "LOADED False" in run.stdout, run.stderr
+    assert ("--config" in run.stdout) == (command == "train")
