@@ -91,7 +91,12 @@ class DeepRankModel(BaseRecommender):
     # ----------------------------------------------------------------- build
     @classmethod
     def from_easyrec(cls, source: str | Path, **params: Any) -> DeepRankModel:
-        """A model whose ``model_config`` (and features, if any) come from EasyRec text or a file."""
+        """A model whose ``model_config`` (and features, if any) come from EasyRec text or a file.
+
+        An EasyRec file has no training section: training settings come from ``train=``
+        (e.g. the ``train`` section of a YAML config) and, for every setting not given
+        there, :class:`~recutils.nn.config.TrainConfig`'s defaults.
+        """
         from recutils.nn.easyrec import load_easyrec_config
 
         loaded = load_easyrec_config(source)
