@@ -217,11 +217,16 @@ def load_spec(source: str | Path | Mapping[str, Any] | BenchmarkSpec) -> Benchma
     """A :class:`BenchmarkSpec` from a built-in name (``"movielens"``), a YAML file or text, or a mapping.
 
     Raises:
-        ConfigError: unknown keys (at any level), invalid values, or a missing file.
+        ConfigError: unknown keys (at any level), invalid values, a missing file, or a
+            one-word name that is neither a built-in spec nor a file (naming the built-ins).
     """
     if isinstance(source, str) and source in BUILTIN_SPECS:
         text = resources.files("recutils.benchmark").joinpath("specs", BUILTIN_SPECS[source]).read_text()
         return load_config(text, BenchmarkSpec)
+    if isinstance(source, (str, Path)) and not any(c in str(source) for c in "\n:{") \
+            and not Path(source).exists():
+        raise ConfigError(f"spec {str(source)!r} is neither a built-in spec {sorted(BUILTIN_SPECS)} "
+                          "nor an existing YAML file.")
     return load_config(source, BenchmarkSpec)
 
 

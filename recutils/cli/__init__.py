@@ -6,7 +6,10 @@ Subcommands, one module each (each has ``NAME``, ``HELP``, ``DESCRIPTION``,
 * ``recutils quickstart`` (:mod:`recutils.cli.quick_start`): SAR, popularity and
   item-KNN on MovieLens (a labelled synthetic stand-in when none is available),
   compared by MAP, nDCG, precision, recall, coverage and timings; top-k lists to a CSV.
-* ``recutils models``: list the registered models.
+* ``recutils models`` (:mod:`recutils.cli.models`): the registered models, each with
+  its kind and the pip extra it needs.
+* ``recutils train --config CONFIG --data FILE`` (:mod:`recutils.cli.train`): train a
+  click-through model from a YAML or EasyRec config and evaluate it.
 * ``recutils serve --artifact PATH | --store URL`` (:mod:`recutils.cli.serve`): the HTTP
   recommendation service (:mod:`recutils.serving.app`).
 * ``recutils als-job`` (:mod:`recutils.cli.als_job`): Spark ALS as a batch job (also
@@ -27,7 +30,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from recutils.cli import als_job, quick_start, serve, tune_worker
+from recutils.cli import als_job, models, quick_start, serve, train, tune_worker
 from recutils.cli.quick_start import (
     DEFAULT_OUTPUT,
     SYNTHETIC_LABEL,
@@ -38,18 +41,10 @@ from recutils.cli.quick_start import (
 
 logger = logging.getLogger(__name__)
 
-#: The subcommand modules, in the order ``--help`` lists them (``models`` follows quickstart).
-SUBCOMMANDS = (quick_start, serve, als_job, tune_worker)
+#: The subcommand modules, in the order ``--help`` lists them.
+SUBCOMMANDS = (quick_start, models, train, serve, als_job, tune_worker)
 # Options of the top-level parser; a subcommand's namespace is handed over without them.
 _GLOBAL_DESTS = ("command", "func", "verbose")
-
-
-def _list_models(args: argparse.Namespace, out: TextIO) -> int:
-    from recutils.models import list_models
-
-    for name in list_models():
-        print(name, file=out)
-    return 0
 
 
 def _add_subcommand(sub: argparse._SubParsersAction, module) -> None:
@@ -69,10 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log progress (-v: info, -vv: debug) to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_subcommand(sub, quick_start)
-    models = sub.add_parser("models", help="list the registered models")
-    models.set_defaults(func=_list_models)
-    for module in SUBCOMMANDS[1:]:
+    for module in SUBCOMMANDS:
         _add_subcommand(sub, module)
     return parser
 

@@ -329,6 +329,15 @@ def _lr_factor(config: TrainConfig, total: int) -> Callable[[int], float]:
     return factor
 
 
+def best_epoch(history: pd.DataFrame, column: str, best: float | None) -> int | None:
+    """The epoch (from 1) of the first ``history`` row whose ``column`` equals ``best``, the
+    value early stopping kept; ``None`` without validation values."""
+    if best is None or column not in history.columns or "epoch" not in history.columns:
+        return None
+    hits = history.index[history[column].to_numpy() == best]
+    return int(history.at[hits[0], "epoch"]) if len(hits) else None
+
+
 def metric_value(name: str, labels: np.ndarray, predictions: np.ndarray) -> float:
     """A ``recutils.evaluation`` point-wise metric of aligned labels and predictions."""
     from recutils.evaluation import score_arrays
@@ -364,6 +373,7 @@ class Trainer:
         self.device = resolve_device(self.config.device)
         self.loss_fn, self.to_prediction = get_loss(self.config.loss)
         self.history_: pd.DataFrame | None = None
+        self.best_epoch_: int | None = None
         self.stop_requested = False
 
     @classmethod
@@ -508,6 +518,12 @@ class Trainer:
     def fit(self, train: TensorData, valid: TensorData | None = None, *, resume: bool = True) -> pd.DataFrame:
         """Train; return the history (one row per evaluation) as a DataFrame.
 
+        History columns: ``step``, ``epoch`` (a whole number from 1: the epoch the step
+        belongs to, also for the last epoch, which EasyRec's step count can end a few
+        steps short of a full pass), ``train_loss``, ``lr``, ``seconds`` and, with
+        validation data, ``valid_<metric>``. Afterwards ``best_epoch_`` is the epoch of
+        the best validation value (the weights kept with ``restore_best``), or ``None``.
+
         Args:
             train: Training rows with labels.
             valid: Validation rows for early stopping (``early_stopping_metric``).
@@ -641,7 +657,9 @@ class Trainer:
                     self._check_diverged(loss_sum, what, math.ceil(step / per_epoch), checked_step, step)
                     checked_step = step
                 if at_row:
-                    row: dict[str, Any] = {"step": step, "epoch": step / per_epoch,
+                    # the epoch (from 1) this step belongs to: EasyRec's step count can end
+                    # the last epoch a few steps short of a full pass, still that epoch
+                    row: dict[str, Any] = {"step": step, "epoch": math.ceil(step / per_epoch),
                                            "train_loss": float(loss_sum) / max(loss_count, 1),
                                            "lr": float(optimizers[0].param_groups[0]["lr"]),
                                            "seconds": time.perf_counter() - start_time}
@@ -690,6 +708,7 @@ class Trainer:
         self.model.eval()
         self.history_ = pd.DataFrame(history)
         self.best_metric_ = stopper.best
+        self.best_epoch_ = best_epoch(self.history_, f"valid_{metric_name}", stopper.best)
         return self.history_
 
     def _check_diverged(self, loss_sum: torch.Tensor, what: str, epoch: int, checked_step: int,
@@ -842,9 +861,10 @@ class Trainer:
         self.model.eval()
         self.history_ = pd.DataFrame(history)
         self.best_metric_ = stopper.best
+        self.best_epoch_ = best_epoch(self.history_, key, stopper.best)
         return self.history_
 
 
 __all__ = ["CHUNK_ROWS", "BatchSource", "Callback", "EarlyStopping", "LossFn", "RunConfig", "Trainer", "TrainConfig",
-           "OptimizerConfig", "WeightAverage", "check_finite_loss", "check_finite_weights", "compute_num_steps",
+           "OptimizerConfig", "WeightAverage", "best_epoch", "check_finite_loss", "check_finite_weights", "compute_num_steps",
            "metric_value", "resolve_device", "weight_limit"]

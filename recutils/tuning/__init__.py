@@ -58,6 +58,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'recutils.tuning' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    # the public names (those resolved on first use included), not the typing helpers
+    return sorted(__all__)
+
+
 __all__ = [
     "CorruptStorageError",
     "DEFAULT_SPLIT",

@@ -218,6 +218,23 @@ def quiet_experimental() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def quiet_optuna(progress: Any) -> Iterator[None]:
+    """With ``progress`` False (or None), Optuna's own INFO lines ("A new study created",
+    "Trial 0 finished with value ...") are silenced inside the block: its verbosity is
+    WARNING there and restored afterwards. Warnings and errors still show."""
+    if progress is not False and progress is not None:
+        yield
+        return
+    optuna = load_optuna()
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(before, optuna.logging.WARNING))
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
 def make_sampler(sampler: Any, seed: int | None, n_grid: int | None = None) -> Any:
     """``"tpe"`` (default), ``"random"``, ``"grid"`` (over ``n_grid`` points) or a sampler."""
     optuna = load_optuna()
@@ -483,7 +500,13 @@ def worker_main(job: WorkerJob, index: int) -> None:
 
 def run_worker_job(job: WorkerJob, index: int, progress: bool | Callable[[dict[str, Any]], None] = False
                    ) -> None:
-    """Run trials of ``job`` in this process (worker ``index`` > 0 gets its own sampler seed)."""
+    """Run trials of ``job`` in this process (worker ``index`` > 0 gets its own sampler seed);
+    Optuna's per-trial INFO lines are silenced unless ``progress`` (see :func:`quiet_optuna`)."""
+    with quiet_optuna(progress):
+        _run_worker_job(job, index, progress)
+
+
+def _run_worker_job(job: WorkerJob, index: int, progress: bool | Callable[[dict[str, Any]], None]) -> None:
     optuna = load_optuna()
     store = make_storage(job.storage, heartbeat_interval=job.heartbeat_interval,
                          grace_period=job.grace_period)
@@ -519,6 +542,7 @@ __all__ = [
     "make_storage",
     "open_study",
     "progress_reporter",
+    "quiet_optuna",
     "run_worker_job",
     "storage_label",
     "study_names",

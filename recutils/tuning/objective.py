@@ -322,8 +322,8 @@ class Objective:
         """The unfitted model for drawn parameters."""
         from recutils.models.registry import create_model
 
-        kwargs = {**self.columns.model_kwargs(), **self.model_kwargs, **self.model_params(flat)}
-        return create_model(self.model, **kwargs)
+        return create_model(self.model, **model_arguments(self.columns, self.model_kwargs,
+                                                          self.model_params(flat)))
 
     # ---------------------------------------------------------------- scoring
     def score(self, model: Any) -> float:
@@ -432,6 +432,17 @@ class Objective:
             trial.report(value, done)
         model.config = model.config.replace(**{epochs_field: total})
         return value
+
+
+def model_arguments(columns: Columns, fixed: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """Constructor arguments of a trial's model: the column names, the fixed ``model_kwargs``
+    and the drawn ``params``, merged key by key (:func:`recutils.nn.config_io.merge_config`),
+    so that a drawn ``train.optimizers.0.lr`` keeps a fixed ``train={"epochs": 1}``. (They
+    used to be merged at the top level only, and the drawn ``train`` mapping replaced the
+    fixed one.)"""
+    from recutils.nn.config_io import merge_config
+
+    return merge_config({**columns.model_kwargs(), **fixed}, dict(params), where="model_kwargs")
 
 
 class TrialReporter:
@@ -545,6 +556,7 @@ __all__ = [
     "TrialReporter",
     "chunk_epochs_field",
     "evaluate_model",
+    "model_arguments",
     "is_spark_frame",
     "release_spark_tables",
     "resolve_data",

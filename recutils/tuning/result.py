@@ -22,7 +22,7 @@ from recutils.tuning.backend import (
     storage_label,
     study_names,
 )
-from recutils.tuning.objective import PARAMS_ATTR, Columns, MetricTarget, is_spark_frame
+from recutils.tuning.objective import PARAMS_ATTR, Columns, MetricTarget, is_spark_frame, model_arguments
 from recutils.tuning.space import SearchSpace, nest_params
 
 logger = logging.getLogger(__name__)
@@ -129,18 +129,30 @@ class TuningResult:
             params["seed"] = self.seed
         return params
 
+    def best_config(self) -> dict[str, Any]:
+        """The complete config of :meth:`best_model` as plain data: every field of the
+        model's config, the base config and fixed ``model_kwargs`` with the best parameters
+        merged in (list positions resolved), so that ``create_model(model, config=...)``
+        builds the same model."""
+        return plain(self.best_model().config.to_dict())
+
     def best_config_yaml(self) -> str:
-        """The best parameters as a config YAML for the model (loadable with
-        ``create_model(model, config=path)``); comments name the model, metric and value."""
+        """:meth:`best_config` as YAML, loadable with ``create_model(model, config=path)``;
+        comments name the model, the trial, the metric and its value, and the searched values."""
         import yaml
 
-        header = (f"# recutils tuning: best parameters of model {self.model!r}\n"
+        searched = ", ".join(f"{k}={v!r}" for k, v in sorted(self.best_flat_params.items()))
+        header = (f"# recutils tuning: the complete config of model {self.model!r} with the best parameters\n"
                   f"# study {self.study_name!r}, trial {self.best_trial_number}, "
-                  f"{self.metric.text}={self.best_value!r} ({self.direction})\n")
-        return header + yaml.safe_dump(plain(self.best_params), sort_keys=True)
+                  f"{self.metric.text}={self.best_value!r} ({self.direction})\n"
+                  f"# searched: {searched}\n")
+        return header + yaml.safe_dump(self.best_config(), sort_keys=False)
 
     def write_best_config(self, path: str | Path) -> Path:
-        """Write :meth:`best_config_yaml` to ``path``; return the path."""
+        """Write :meth:`best_config_yaml` (the complete config) to ``path``; return the path.
+
+        ``create_model(result.model, config=path)`` then builds the model
+        :meth:`best_model` returns (column names and other non-config arguments aside)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.best_config_yaml(), encoding="utf-8")
@@ -151,8 +163,8 @@ class TuningResult:
         """An unfitted model with the best parameters (``overrides`` win)."""
         from recutils.models.registry import create_model
 
-        kwargs = {**self.columns.model_kwargs(), **self.model_kwargs, **self.best_params, **overrides}
-        return create_model(self.model, **kwargs)
+        kwargs = model_arguments(self.columns, self.model_kwargs, self.best_params)
+        return create_model(self.model, **{**kwargs, **overrides})
 
     def fit_best(self, train: Any, valid: Any | None = None, **overrides: Any) -> Any:
         """Train the final model with the best parameters on ``train`` + ``valid``."""

@@ -29,6 +29,7 @@ from recutils.tuning.backend import (
     make_storage,
     open_study,
     progress_reporter,
+    quiet_optuna,
     run_worker_job,
     study_spec,
     worker_main,
@@ -96,6 +97,12 @@ def tune(
             bad budget; a database study created with another model, metric or space.
     """
     search, evaluation, run = group_settings(search, evaluation, run, **settings)
+    with quiet_optuna(run.progress):
+        return _tune(model, space, train, valid, search, evaluation, run)
+
+
+def _tune(model: str, space: SearchSpace | Mapping[str, Any] | str | Path, train: Any, valid: Any | None,
+          search: SearchSettings, evaluation: EvaluationSettings, run: RunSettings) -> TuningResult:
     optuna = load_optuna()
     sampler, pruner, seed = search.sampler, search.pruner, run.seed
     space = as_search_space(space).validate(model, config=(search.model_kwargs or {}).get("config"))

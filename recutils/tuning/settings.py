@@ -91,7 +91,8 @@ class RunSettings:
         study_name: Name of the study (required with a database).
         seed: Seed of the sampler and of the models (when the space does not set it).
         progress: True: a tqdm bar; a callable: called with a dict per finished trial
-            (``number``, ``state``, ``value``, ``best_value``, ``n_trials``); False: silent.
+            (``number``, ``state``, ``value``, ``best_value``, ``n_trials``); False: silent,
+            Optuna's own per-trial INFO log lines included.
         catch: Exceptions that fail a trial without stopping the study.
         callbacks: Optuna callbacks ``(study, frozen_trial)`` after each trial.
         heartbeat_interval, grace_period: Heartbeat of database storages (seconds).

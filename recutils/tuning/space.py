@@ -411,10 +411,17 @@ class SearchSpace:
                 file, as the model's ``config`` argument); list positions are checked
                 against it. Default: the config class's defaults.
 
+        Then, so that a bad key or value fails here and not in the first trial, the
+        space's values are merged into the base config and the config is built: each
+        parameter at its first value (``low`` of a range, the first choice, the fixed
+        value) added one at a time, then each other choice and each range's ``high`` in
+        turn. Keys inside mapping fields (a component's ``params``) are checked this way.
+
         Raises:
             ConfigError: a name that is not a config field (the message names it and
-                lists the allowed ones), or a dotted path into a field that is neither a
-                config nor a mapping.
+                lists the allowed ones), a dotted path into a field that is neither a
+                config nor a mapping, or a value the config rejects (the message names
+                the parameter and the value).
         """
         config_class = _config_class_of(model)
         if config is not None:
@@ -425,7 +432,36 @@ class SearchSpace:
             defaults = _defaults(config_class)
         for name in self.params:
             _check_path(name, config_class, defaults)
+        if defaults is not None:
+            self._probe(config_class, defaults)
         return self
+
+    def _probe(self, config_class: type[BaseConfig], base: BaseConfig) -> None:
+        """Build ``base`` with the space's values merged in (see :meth:`validate`)."""
+        from recutils.nn.config_io import merge_config
+
+        plain = base.to_dict()
+
+        def build(values: Mapping[str, Any], name: str, value: Any) -> None:
+            try:
+                config_class.from_dict(merge_config(plain, nest_params(values)))
+            except ConfigError as err:
+                raise ConfigError(f"search space {name!r}: the value {value!r} gives a config the model "
+                                  f"rejects (checked before the first trial): {err}") from err
+
+        def candidates(p: Param) -> tuple[Any, ...]:
+            return (p.low, p.high) if p.kind in ("int", "float") else p.values()
+
+        first: dict[str, Any] = {}
+        for name in self._order:
+            if self.is_active(name, first):
+                first[name] = candidates(self.params[name])[0]
+                build(first, name, first[name])
+        for name in first:
+            for value in candidates(self.params[name])[1:]:
+                values = {**first, name: value}
+                active = {n: v for n, v in values.items() if self.is_active(n, values)}
+                build(active, name, value)
 
     # --------------------------------------------------------------- drawing
     def suggest(self, trial: TrialLike) -> dict[str, Any]:

@@ -11,6 +11,14 @@ values beside it (``<stem>_per_user.csv.gz``) and a description of the machine t
 model, protocol, seed and parameters are kept, not recomputed: add a model to the spec
 and run the same command to extend the table. A run that fails is logged and skipped.
 Afterwards, ``python tools/update_readme_benchmark.py`` regenerates the README table.
+
+A small run to a scratch file (seconds; docs/benchmarks.md has more)::
+
+    python tools/benchmarks/movielens.py --models sar popularity --seeds 1 \
+        --protocols chrono --out /tmp/bench/results.csv
+
+A wrong model name, spec or option value ends with one line on stderr (``error: ...``,
+exit status 2) before anything is written.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import sys
 from pathlib import Path
 
 from recutils.benchmark import (
+    BenchmarkSpec,
     default_per_user_path,
     load_spec,
     machine_info,
@@ -29,9 +38,34 @@ from recutils.benchmark import (
     run_benchmark,
     summarize,
 )
+from recutils.exceptions import ConfigError, RecUtilsError
+
+
+def check_models(spec: BenchmarkSpec) -> None:
+    """Every model of ``spec`` is a registered name (checked by name, nothing imported).
+
+    Raises:
+        ConfigError: naming the spec entry, the unknown model and the registered ones.
+    """
+    from recutils.models import list_models
+
+    known = list_models()
+    for m in spec.models:
+        if m.model not in known:
+            entry = f"spec entry {m.name!r}: " if m.name != m.model else ""
+            raise ConfigError(f"{entry}unknown model {m.model!r}; registered models (recutils models): {known}.")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; return the exit status (2 with one ``error:`` line on a bad input)."""
+    try:
+        return _main(argv)
+    except RecUtilsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--spec", default="movielens", help="built-in spec name or YAML file")
     p.add_argument("--out", required=True, help="results CSV (resumed when it exists)")
@@ -47,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = load_spec(args.spec)
     changes = {"data_size": args.data_size} if args.data_size else {}
     spec = spec.select(models=args.models, seeds=args.seeds, protocols=args.protocols, **changes)
+    check_models(spec)
     out = Path(args.out)
     machine_path = out.with_name(out.name.removesuffix(".csv") + "_machine.json")
     runs = json.loads(machine_path.read_text())["runs"] if machine_path.exists() else []

@@ -71,7 +71,9 @@ class DeepRankModel(BaseRecommender):
             ``train={"optimizers": {"0": {"lr": 0.01}}}`` changes the first optimizer.
 
     Fitted attributes: ``encoder_``, ``network_``, ``history_`` (DataFrame, one row per
-    evaluation), ``user_table_`` / ``item_table_`` (encoded per-user / per-item features).
+    evaluation: ``step``, ``epoch`` as a whole number from 1, ``train_loss``, ``lr``,
+    ``seconds``, ``valid_<metric>``), ``best_epoch_`` (the epoch whose weights early
+    stopping kept, ``None`` without validation), ``user_table_`` / ``item_table_`` (encoded per-user / per-item features).
     """
 
     name: ClassVar[str] = "deep_rank"
@@ -89,7 +91,12 @@ class DeepRankModel(BaseRecommender):
     # ----------------------------------------------------------------- build
     @classmethod
     def from_easyrec(cls, source: str | Path, **params: Any) -> DeepRankModel:
-        """A model whose ``model_config`` (and features, if any) come from EasyRec text or a file."""
+        """A model whose ``model_config`` (and features, if any) come from EasyRec text or a file.
+
+        An EasyRec file has no training section: training settings come from ``train=``
+        (e.g. the ``train`` section of a YAML config) and, for every setting not given
+        there, :class:`~recutils.nn.config.TrainConfig`'s defaults.
+        """
         from recutils.nn.easyrec import load_easyrec_config
 
         loaded = load_easyrec_config(source)
@@ -201,6 +208,7 @@ class DeepRankModel(BaseRecommender):
         trainer = Trainer(network, cfg.train, seed=cfg.seed, model_dir=cfg.model_dir,
                           callbacks=self.__dict__.get("callbacks"))
         self.history_ = trainer.fit(train, valid)
+        self.best_epoch_ = trainer.best_epoch_
         self.network_ = network.eval()
         self.encoder_ = encoder
         self.user_table_ = self._side_table(encoded, data.user_idx, data.n_users, "user")
@@ -301,7 +309,8 @@ class DeepRankModel(BaseRecommender):
         arrays.update({f"it__{k}": v for k, v in self.item_table_.items()})
         history = {"columns": [str(c) for c in self.history_.columns],
                    "values": self.history_.astype(float).to_numpy().tolist()}
-        return arrays, {"encoder": enc_meta, "history": history}
+        return arrays, {"encoder": enc_meta, "history": history,
+                        "best_epoch": getattr(self, "best_epoch_", None)}
 
     def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
         def part(prefix: str) -> dict[str, np.ndarray]:
@@ -321,6 +330,10 @@ class DeepRankModel(BaseRecommender):
         self.item_table_ = part("it__")
         history = meta.get("history") or {"columns": [], "values": []}
         self.history_ = pd.DataFrame(history["values"], columns=history["columns"])
+        if "epoch" in self.history_.columns:  # saved as floats with the other columns
+            self.history_["epoch"] = np.ceil(self.history_["epoch"]).astype("int64")
+        best = meta.get("best_epoch")
+        self.best_epoch_ = None if best is None else int(best)
 
     def _check_side_tables(self, arrays: Mapping[str, np.ndarray], prefix: str, side: str,
                            n: int) -> None:

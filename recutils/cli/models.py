@@ -1,0 +1,93 @@
+"""``recutils models``: the registered models, each with its kind and the pip extra it needs.
+
+The table :data:`MODEL_INFO` says what each registry name is (the README's algorithm
+table in one line) and which extra installs its library (``core``: nothing beyond
+``pip install recutils``). Listing imports no model module, so it works in a core-only
+environment and says what to install for the rest. A model registered at run time
+(:func:`recutils.models.register_model`) is listed with ``-`` for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TextIO
+
+NAME = "models"
+HELP = "list the registered models with their kind and the extra each needs"
+DESCRIPTION = (
+    "List every registered model name (for create_model, benchmark specs and tuning) with its "
+    "kind and the pip extra that installs what it needs: pip install 'recutils[EXTRA]'.")
+
+_CF = "collaborative filtering"
+_CTR = "click-through / ranking"
+#: registry name -> (kind, extra or extras). One line per registered model.
+MODEL_INFO: dict[str, tuple[str, str]] = {
+    "als": (f"{_CF}, explicit or implicit (Spark ALS)", "spark"),
+    "autoint": (f"{_CTR} (AutoInt+)", "torch"),
+    "bias": ("baseline, rating prediction (biases)", "core"),
+    "cornac_bivae": (f"{_CF}, implicit, deep generative (cornac BiVAE)", "cornac, torch"),
+    "cornac_bpr": (f"{_CF}, implicit (cornac BPR)", "cornac"),
+    "dcn": (f"{_CTR} (DCN)", "torch"),
+    "dcnv2": (f"{_CTR} (DCN-v2)", "torch"),
+    "deep_rank": (f"{_CTR}, network from a config", "torch"),
+    "deepfm": (f"{_CTR} (DeepFM)", "torch"),
+    "dlrm": (f"{_CTR} (DLRM)", "torch"),
+    "fibinet": (f"{_CTR} (FiBiNet)", "torch"),
+    "fm": (f"{_CTR} (factorization machine)", "torch"),
+    "highway": (f"{_CTR} (Wide & Deep with highway layers)", "torch"),
+    "implicit_als": (f"{_CF}, implicit (implicit ALS)", "implicit"),
+    "implicit_bpr": (f"{_CF}, implicit (implicit BPR)", "implicit"),
+    "itemknn": (f"{_CF}, item-item (cosine k-NN)", "core"),
+    "lightfm": ("hybrid: CF with user/item features (LightFM)", "lightfm"),
+    "lightgcn": (f"{_CF}, implicit, graph (LightGCN)", "torch"),
+    "masknet": (f"{_CTR} (MaskNet)", "torch"),
+    "multi_dae": (f"{_CF}, implicit, deep (Multi-DAE)", "torch"),
+    "multi_vae": (f"{_CF}, implicit, deep generative (Multi-VAE)", "torch"),
+    "multitower": (f"{_CTR} (multi-tower)", "torch"),
+    "ncf": (f"{_CF}, implicit, deep (NCF: GMF, MLP, NeuMF)", "torch"),
+    "popularity": ("baseline, most popular", "core"),
+    "ppnet": (f"{_CTR} (PPNet)", "torch"),
+    "random": ("baseline, random", "core"),
+    "sar": (f"{_CF}, item-item (SAR)", "core"),
+    "surprise_knnbaseline": (f"{_CF}, rating prediction (surprise KNNBaseline)", "surprise"),
+    "surprise_nmf": (f"{_CF}, rating prediction (surprise NMF)", "surprise"),
+    "surprise_svd": (f"{_CF}, rating prediction (surprise SVD)", "surprise"),
+    "surprise_svdpp": (f"{_CF}, rating prediction (surprise SVD++)", "surprise"),
+    "wide_deep": (f"{_CTR} (Wide & Deep)", "torch"),
+    "xdeepfm": (f"{_CTR} (xDeepFM)", "torch"),
+}
+_UNKNOWN = ("-", "-")
+
+
+def model_rows() -> list[tuple[str, str, str]]:
+    """``(name, kind, extra)`` of every registered model, sorted by name."""
+    from recutils.models import list_models
+
+    return [(name, *MODEL_INFO.get(name, _UNKNOWN)) for name in list_models()]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``recutils models``."""
+    parser.add_argument("--names-only", action="store_true",
+                        help="print only the names, one a line (for scripts)")
+
+
+def run_command(args: argparse.Namespace, out: TextIO) -> int:
+    """Print the table (or the names); return 0."""
+    rows = model_rows()
+    if args.names_only:
+        for name, _, _ in rows:
+            print(name, file=out)
+        return 0
+    header = ("model", "kind", "extra")
+    widths = [max(len(r[j]) for r in [header, *rows]) for j in range(2)]
+    for n, row in enumerate([header, *rows]):
+        print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}".rstrip(), file=out)
+        if n == 0:
+            print(f"{'-' * widths[0]}  {'-' * widths[1]}  -----", file=out)
+    print("\nextra: pip install 'recutils[EXTRA]' (core: nothing more); create one with "
+          "recutils.models.create_model(NAME, **params).", file=out)
+    return 0
+
+
+__all__ = ["MODEL_INFO", "add_arguments", "model_rows", "run_command"]
