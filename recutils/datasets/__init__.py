@@ -14,7 +14,8 @@ Submodules (imported lazily, so ``import recutils.datasets`` stays light):
   (implicit purchases with time and item category);
 * :mod:`~recutils.datasets.lastfm`: Last.fm HetRec 2011 play counts and friendships;
 * :mod:`~recutils.datasets.synthetic`: MovieLens-like synthetic logs;
-* :mod:`~recutils.datasets.sparse`: CSR matrices with id maps, k-core
+* :mod:`~recutils.datasets.sparse`: CSR matrices with id maps, the dense
+  ``AffinityMatrix`` (Microsoft Recommenders' API), k-core
   filtering, negative sampling;
 * :mod:`~recutils.datasets.pandas_helpers`: Microsoft Recommenders' frame helpers
   (``user_item_pairs``, ``filter_by``, ``negative_feedback_sampler``, ``LibffmConverter``).
@@ -30,6 +31,7 @@ _SUBMODULES = ("download", "movielens", "movielens_features", "criteo", "amazon"
 _FUNCTIONS = {
     "make_interactions": "synthetic",
     "SyntheticData": "synthetic",
+    "AffinityMatrix": "sparse",
     "InteractionMatrix": "sparse",
     "to_csr": "sparse",
     "from_csr": "sparse",
