@@ -90,12 +90,24 @@ def check_same_kind(a: pd.Series, b: pd.Series, col: str, name_a: str, name_b: s
         )
     kinds = {_base_kind(a), _base_kind(b)}
     if "f" in kinds and kinds & {"i", "u"} and (_lossy_as_float(a) or _lossy_as_float(b)):
-        raise ColumnMismatchError(
-            f"column {col!r} has integer ids in one frame and float ids in the other "
-            f"({name_a}: {a.dtype}, {name_b}: {b.dtype}), and matching them by value is not exact "
-            "(a float id that is not a whole number, or an id beyond 2**53). Cast both to one dtype "
-            f"first, e.g. {name_b}[{col!r}] = {name_b}[{col!r}].astype({name_a}[{col!r}].dtype)."
+        raise inexact_id_match_error(
+            col, f"{name_a}: {a.dtype}, {name_b}: {b.dtype}",
+            f"{name_b}[{col!r}] = {name_b}[{col!r}].astype({name_a}[{col!r}].dtype)",
         )
+
+
+def inexact_id_match_error(col: str, types: str, cast: str) -> ColumnMismatchError:
+    """The error of integer ids matched against float ids where the match is not exact.
+
+    Shared by the pandas and Spark evaluations; ``types`` names both frames' types and
+    ``cast`` is the statement that fixes it.
+    """
+    return ColumnMismatchError(
+        f"column {col!r} has integer ids in one frame and float ids in the other "
+        f"({types}), and matching them by value is not exact "
+        "(a float id that is not a whole number, or an id beyond 2**53). Cast both to one dtype "
+        f"first, e.g. {cast}."
+    )
 
 
 def dense_desc_rank(score: np.ndarray) -> tuple[np.ndarray, int]:
