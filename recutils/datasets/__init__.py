@@ -14,8 +14,11 @@ Submodules (imported lazily, so ``import recutils.datasets`` stays light):
   (implicit purchases with time and item category);
 * :mod:`~recutils.datasets.lastfm`: Last.fm HetRec 2011 play counts and friendships;
 * :mod:`~recutils.datasets.synthetic`: MovieLens-like synthetic logs;
-* :mod:`~recutils.datasets.sparse`: CSR matrices with id maps, k-core
-  filtering, negative sampling.
+* :mod:`~recutils.datasets.sparse`: CSR matrices with id maps, the dense
+  ``AffinityMatrix`` (Microsoft Recommenders' API), k-core
+  filtering, negative sampling;
+* :mod:`~recutils.datasets.pandas_helpers`: Microsoft Recommenders' frame helpers
+  (``user_item_pairs``, ``filter_by``, ``negative_feedback_sampler``, ``LibffmConverter``).
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ import importlib
 from typing import Any
 
 _SUBMODULES = ("download", "movielens", "movielens_features", "criteo", "amazon", "lastfm",
-               "synthetic", "sparse")
+               "synthetic", "sparse", "pandas_helpers")
 _FUNCTIONS = {
     "make_interactions": "synthetic",
     "SyntheticData": "synthetic",
+    "AffinityMatrix": "sparse",
     "InteractionMatrix": "sparse",
     "to_csr": "sparse",
     "from_csr": "sparse",
@@ -40,6 +44,10 @@ _FUNCTIONS = {
     "movielens_item_features": "movielens_features",
     "movielens_user_features": "movielens_features",
     "criteo_ctr_frame": "criteo",
+    "user_item_pairs": "pandas_helpers",
+    "filter_by": "pandas_helpers",
+    "negative_feedback_sampler": "pandas_helpers",
+    "LibffmConverter": "pandas_helpers",
 }
 
 

@@ -14,15 +14,23 @@ No function here mutates its input frame.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recutils.constants import DEFAULT_ITEM_COL, DEFAULT_RATING_COL, DEFAULT_USER_COL, SEED
-from recutils.exceptions import ConfigError, DataError
+from recutils.constants import (
+    DEFAULT_ITEM_COL,
+    DEFAULT_PREDICTION_COL,
+    DEFAULT_RATING_COL,
+    DEFAULT_USER_COL,
+    SEED,
+)
+from recutils.exceptions import ConfigError, DataError, NotFittedError
 from recutils.utils.arrays import factorize, in_sorted, positions_in_group
 from recutils.utils.validation import check_columns
 
@@ -422,7 +430,195 @@ def _complete_exactly(
     return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
 
 
+_KINDS = ("ratings", "prediction")
+
+
+class AffinityMatrix:
+    """A dense users x items rating matrix with Microsoft Recommenders' ``AffinityMatrix`` API.
+
+    Rows are the distinct users sorted by id; columns are ``items_list`` in its order
+    when given, otherwise the distinct items in order of first appearance once the
+    rows are sorted by user (a stable sort: within a user, frame order). Unrated
+    cells are 0. The models that learn from a dense matrix (RBM, VAE) take
+    :meth:`gen_affinity_matrix`'s array; :meth:`map_back_sparse` turns such an array
+    (ratings, or the model's predictions) back into a long frame.
+
+    Differences with Microsoft Recommenders 1.2.1 (see ``docs/migrating.md``):
+    repeated (user, item) rows and NaN ratings are refused (theirs sums the repeats,
+    keeps NaN); items outside ``items_list`` are refused; ``map_back_sparse`` checks
+    the matrix shape and ``kind``; ``save_path`` writes the ids as two plain ``.npy``
+    arrays instead of four pickled dicts.
+
+    Args:
+        df: Long frame with ``col_user``, ``col_item`` and ``col_rating``; not modified.
+        items_list: The columns' item ids, in order (distinct); default: from ``df``.
+        col_user, col_item, col_rating: Columns of ``df``.
+        col_pred: Value column of :meth:`map_back_sparse` for ``kind="prediction"``.
+        save_path: Folder where :meth:`gen_affinity_matrix` writes ``user_ids.npy``
+            and ``item_ids.npy`` (row and column order); ``None`` writes nothing.
+
+    Attributes (after :meth:`gen_affinity_matrix`):
+        user_ids_, item_ids_: ``pd.Index`` of the row and column ids.
+        map_users, map_items: ``{id: row}`` and ``{id: column}``.
+        map_back_users, map_back_items: ``{row: id}`` and ``{column: id}``.
+    """
+
+    def __init__(
+        self,
+        df: pd.DataFrame,
+        items_list: Sequence | np.ndarray | None = None,
+        col_user: str = DEFAULT_USER_COL,
+        col_item: str = DEFAULT_ITEM_COL,
+        col_rating: str = DEFAULT_RATING_COL,
+        col_pred: str = DEFAULT_PREDICTION_COL,
+        save_path: str | os.PathLike | None = None,
+    ) -> None:
+        self.df = df
+        self.items_list = items_list
+        self.col_user = col_user
+        self.col_item = col_item
+        self.col_rating = col_rating
+        self.col_pred = col_pred
+        self.save_path = save_path
+
+    def _ids(self) -> tuple[pd.Index, pd.Index]:
+        df, col_user, col_item = self.df, self.col_user, self.col_item
+        check_columns(df, [col_user, col_item, self.col_rating], name="df")
+        _check_ids(df[col_user], col_user)
+        _check_ids(df[col_item], col_item)
+        repeated = df.duplicated([col_user, col_item])
+        if repeated.any():
+            raise DataError(
+                f"df has {int(repeated.sum())} repeated ({col_user}, {col_item}) row(s); each cell of "
+                f"the affinity matrix takes one rating. De-duplicate first, e.g. "
+                f"df.drop_duplicates([{col_user!r}, {col_item!r}]), or add the ratings up with "
+                f"df.groupby([{col_user!r}, {col_item!r}], as_index=False)[{self.col_rating!r}].sum()."
+            )
+        users = _index(None, df[col_user], "user ids", col_user)
+        if self.items_list is not None:
+            return users, _index(self.items_list, df[col_item], "items_list", col_item)
+        by_user = np.argsort(users.get_indexer(df[col_user]), kind="stable")
+        return users, pd.Index(pd.unique(df[col_item].to_numpy()[by_user]))
+
+    def gen_affinity_matrix(self) -> tuple[np.ndarray, dict, dict]:
+        """Build the dense matrix and the id maps.
+
+        Returns:
+            ``(matrix, map_users, map_items)``: a ``(n_users, n_items)`` array of the
+            rating column's dtype (float64 when it is not numeric), ``{user id: row}``
+            and ``{item id: column}``.
+
+        Raises:
+            ColumnMismatchError: a column is missing.
+            DataError: NaN ids or ratings, repeated (user, item) rows, user ids that
+                cannot be sorted, an item outside ``items_list``, repeats in ``items_list``,
+                ids that cannot be saved without pickling (with ``save_path``).
+        """
+        users, items = self._ids()
+        unknown = ~self.df[self.col_item].isin(items)
+        if self.items_list is not None and unknown.any():
+            raise DataError(
+                f"{self.col_item} has {int(unknown.sum())} row(s) with items not in items_list, e.g. "
+                f"{self.df[self.col_item][unknown].unique()[:5].tolist()}; add them to items_list or "
+                f"drop those rows first."
+            )
+        rating = self.df[self.col_rating]
+        dtype = rating.dtype if pd.api.types.is_numeric_dtype(rating.dtype) else np.dtype(np.float64)
+        sparse = to_csr(self.df, self.col_user, self.col_item, self.col_rating,
+                        user_ids=users, item_ids=items, dtype=dtype)
+        if self.save_path is not None:
+            _save_ids(Path(self.save_path), users, items)
+        self.user_ids_, self.item_ids_ = users, items
+        matrix = sparse.matrix.toarray()
+        logger.info("affinity matrix %d x %d, %.1f%% unrated", *matrix.shape,
+                    100.0 * (1.0 - sparse.matrix.nnz / max(matrix.size, 1)))
+        return matrix, self.map_users, self.map_items
+
+    def _fitted(self, what: str) -> tuple[pd.Index, pd.Index]:
+        if not hasattr(self, "user_ids_"):
+            raise NotFittedError(f"call gen_affinity_matrix() before {what}.")
+        return self.user_ids_, self.item_ids_
+
+    @property
+    def map_users(self) -> dict:
+        """``{user id: row}``."""
+        users = self._fitted("map_users")[0]
+        return dict(zip(users.to_numpy(), range(len(users))))
+
+    @property
+    def map_items(self) -> dict:
+        """``{item id: column}``."""
+        items = self._fitted("map_items")[1]
+        return dict(zip(items.to_numpy(), range(len(items))))
+
+    @property
+    def map_back_users(self) -> dict:
+        """``{row: user id}``."""
+        return dict(enumerate(self._fitted("map_back_users")[0].to_numpy()))
+
+    @property
+    def map_back_items(self) -> dict:
+        """``{column: item id}``."""
+        return dict(enumerate(self._fitted("map_back_items")[1].to_numpy()))
+
+    def map_back_sparse(self, X: np.ndarray | sp.spmatrix | sp.sparray, kind: str) -> pd.DataFrame:
+        """The nonzero cells of a users x items matrix as a long frame.
+
+        Args:
+            X: Dense array (or scipy sparse matrix) of :meth:`gen_affinity_matrix`'s shape,
+                e.g. a split of it or a model's top-k predictions.
+            kind: ``"ratings"`` (value column ``col_rating``) or ``"prediction"``
+                (``col_pred``).
+
+        Returns:
+            ``[col_user, col_item, value]`` for every nonzero (and NaN) cell, by row then
+            column, with the original ids and ``X``'s dtype.
+
+        Raises:
+            NotFittedError: :meth:`gen_affinity_matrix` was not called.
+            ConfigError: ``kind`` is not ``"ratings"`` or ``"prediction"``.
+            DataError: ``X`` does not have the matrix's shape.
+        """
+        users, items = self._fitted("map_back_sparse")
+        if kind not in _KINDS:
+            raise ConfigError(f"kind={kind!r}; allowed: {list(_KINDS)}.")
+        shape = X.shape if sp.issparse(X) else np.shape(X)
+        if shape != (len(users), len(items)):
+            raise DataError(
+                f"X has shape {shape}; the affinity matrix is {(len(users), len(items))} (users x items)."
+            )
+        if sp.issparse(X):
+            matrix = sp.csr_matrix(X, copy=True)
+            matrix.sum_duplicates()
+            matrix.eliminate_zeros()
+        else:
+            matrix = sp.csr_matrix(np.asarray(X))
+        col_out = self.col_rating if kind == "ratings" else self.col_pred
+        return from_csr(matrix, users, items, col_user=self.col_user, col_item=self.col_item,
+                        col_rating=col_out)
+
+
+def _save_ids(folder: Path, users: pd.Index, items: pd.Index) -> None:
+    """Write the row and column ids as plain ``.npy`` arrays (loadable with ``allow_pickle=False``)."""
+    arrays = {}
+    for name, ids in (("user_ids", users), ("item_ids", items)):
+        values = ids.to_numpy()
+        if values.dtype == object:
+            if pd.api.types.infer_dtype(values, skipna=False) != "string":
+                raise DataError(
+                    f"{name} mix types or are not numbers or strings; save_path needs ids that "
+                    "numpy stores without pickling. Convert them, e.g. with .astype(str), or pass "
+                    "save_path=None and save the maps yourself."
+                )
+            values = values.astype(str)
+        arrays[name] = values
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, values in arrays.items():
+        np.save(folder / f"{name}.npy", values, allow_pickle=False)
+
+
 __all__ = [
+    "AffinityMatrix",
     "InteractionMatrix",
     "filter_k_core",
     "from_csr",

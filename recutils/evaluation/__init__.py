@@ -13,6 +13,8 @@ numpy: ids are encoded once, rankings sorted once, and no users x items matrix i
   :func:`r_precision_at_k`, :func:`hit_ratio_at_k`, :func:`mrr_at_k`, :func:`gauc`,
   :func:`get_top_k_items`, and :func:`ranking_metrics_by_user` (the same metrics user by
   user, for paired tests).
+* The joins the metrics compute on, as Microsoft Recommenders exposes them:
+  :func:`merge_rating_true_pred` and :func:`merge_ranking_true_pred`.
 * Beyond-accuracy metrics: :func:`catalog_coverage`, :func:`distributional_coverage`,
   :func:`novelty`, :func:`historical_item_novelty`, :func:`diversity`,
   :func:`user_diversity`, :func:`serendipity`, :func:`user_serendipity`,
@@ -38,6 +40,7 @@ from recutils.evaluation.beyond import (
 )
 from recutils.evaluation._public import UnknownKeywordError
 from recutils.evaluation.calibration import expected_calibration_error, reliability_table
+from recutils.evaluation.merge import merge_ranking_true_pred, merge_rating_true_pred
 from recutils.evaluation.evaluate import DEFAULT_METRICS, evaluate, ranking_metrics_by_user, score_arrays
 from recutils.evaluation.ranking import (
     gauc,
@@ -59,7 +62,7 @@ __all__ = [
     "reliability_table",
     "precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k", "mean_average_precision",
     "r_precision_at_k", "hit_ratio_at_k", "mrr_at_k", "gauc", "get_top_k_items",
-    "ranking_metrics_by_user",
+    "ranking_metrics_by_user", "merge_rating_true_pred", "merge_ranking_true_pred",
     "catalog_coverage", "distributional_coverage", "novelty", "historical_item_novelty",
     "diversity", "user_diversity", "serendipity", "user_serendipity", "user_item_serendipity",
     "evaluate", "score_arrays", "UnknownKeywordError", "DEFAULT_METRICS", "METRICS", "MetricSpec", "get_metric", "known_metrics",

@@ -43,13 +43,71 @@ def _is_numeric(s: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
 
 
+#: Largest integer id that float64 holds exactly (integers above it may share a float).
+_FLOAT_EXACT_INT = 2**53
+
+
+def _base_kind(s: pd.Series) -> str:
+    """numpy kind of the ids (``"i"``/``"u"``/``"f"``/``"b"``/...), categories judged by theirs."""
+    dtype = s.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        dtype = dtype.categories.dtype
+    return getattr(dtype, "kind", "O")
+
+
+def _lossy_as_float(s: pd.Series) -> bool:
+    """True when some id of ``s`` does not survive a round trip through float64 unchanged.
+
+    Integer ids must lie within +-2**53; float ids must be whole numbers (NaN ids are
+    reported later, by the id encoding).
+    """
+    values = s.to_numpy() if not isinstance(s.dtype, pd.CategoricalDtype) else \
+        s.cat.categories.to_numpy()
+    if values.size == 0:
+        return False
+    if values.dtype.kind in "iu":
+        return bool(((values > _FLOAT_EXACT_INT) | (values < -_FLOAT_EXACT_INT)).any())
+    v = values.astype(np.float64)
+    v = v[~np.isnan(v)]
+    return bool((v != np.trunc(v)).any() | (np.abs(v) > _FLOAT_EXACT_INT).any())
+
+
 def check_same_kind(a: pd.Series, b: pd.Series, col: str, name_a: str, name_b: str) -> None:
-    """Raise when an id column is numeric in one frame and not in the other."""
+    """Raise when an id column is of a different kind in the two frames.
+
+    Numeric and string/object ids are never matched (``"1"`` is not ``1``). Integer ids
+    in one frame and float ids in the other (a prediction frame that went through NaN,
+    say) are matched **by value** (``3 == 3.0``) when that is exact: every float id a
+    whole number and every id within +-2**53. Otherwise a :class:`ColumnMismatchError`
+    says to cast, because the match would silently be wrong (two integer ids above 2**53
+    can round to one float; ``3.5`` can match no integer id). Microsoft Recommenders
+    refuses every int/float pair with ``ColumnTypeMismatchError``.
+    """
     if _is_numeric(a) != _is_numeric(b):
         raise ColumnMismatchError(
             f"column {col!r} has dtype {a.dtype} in {name_a} but {b.dtype} in {name_b}; "
             "ids must be of the same kind (both numeric or both strings/objects) to be matched."
         )
+    kinds = {_base_kind(a), _base_kind(b)}
+    if "f" in kinds and kinds & {"i", "u"} and (_lossy_as_float(a) or _lossy_as_float(b)):
+        raise inexact_id_match_error(
+            col, f"{name_a}: {a.dtype}, {name_b}: {b.dtype}",
+            f"{name_b}[{col!r}] = {name_b}[{col!r}].astype({name_a}[{col!r}].dtype)",
+        )
+
+
+def inexact_id_match_error(col: str, types: str, cast: str) -> ColumnMismatchError:
+    """The error of integer ids matched against float ids where the match is not exact.
+
+    Shared by the pandas and Spark evaluations; ``types`` names both frames' types and
+    ``cast`` is the statement that fixes it.
+    """
+    return ColumnMismatchError(
+        f"column {col!r} has integer ids in one frame and float ids in the other "
+        f"({types}), and matching them by value is not exact "
+        "(a float id that is not a whole number, or an id beyond 2**53). Cast both to one dtype "
+        f"first, e.g. {cast}."
+    )
 
 
 def dense_desc_rank(score: np.ndarray) -> tuple[np.ndarray, int]:

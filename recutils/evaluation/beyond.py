@@ -58,6 +58,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_ITEM_FEATURES_COL = "features"
 DEFAULT_ITEM_SIM_MEASURE = "item_cooccurrence_count"
+DEFAULT_SIMILARITY_COL = "sim"  # Microsoft Recommenders' col_sim default (accepted, not used)
 ITEM_SIM_MEASURES = ("item_cooccurrence_count", "item_feature_vector")
 _CHUNK = 4_000_000  # pairs per chunk
 
@@ -354,6 +355,8 @@ def user_diversity(
     col_item_features: str = DEFAULT_ITEM_FEATURES_COL,
     col_user: str = DEFAULT_USER_COL,
     col_item: str = DEFAULT_ITEM_COL,
+    col_sim: str = DEFAULT_SIMILARITY_COL,
+    col_relevance: str | None = None,
 ) -> pd.DataFrame:
     """Intra-list diversity of each user's recommendations.
 
@@ -362,6 +365,10 @@ def user_diversity(
     (Zhang et al. 2012, formula 3; Ziegler et al. 2005), the mean dissimilarity over
     the unordered pairs of distinct recommended items. Users with a single
     recommendation have no pair and are left out.
+
+    ``col_sim`` and ``col_relevance`` are accepted for Microsoft Recommenders' keyword
+    set and ignored: no similarity column is built, and diversity does not weigh items by
+    relevance (theirs does not either).
 
     Returns:
         DataFrame ``[col_user, "user_diversity"]`` sorted by user.
@@ -416,6 +423,7 @@ def user_item_serendipity(
     col_item_features: str = DEFAULT_ITEM_FEATURES_COL,
     col_user: str = DEFAULT_USER_COL,
     col_item: str = DEFAULT_ITEM_COL,
+    col_sim: str = DEFAULT_SIMILARITY_COL,
     col_relevance: str | None = None,
 ) -> pd.DataFrame:
     """Serendipity of each recommended (user, item) pair.
@@ -426,6 +434,8 @@ def user_item_serendipity(
     ``col_relevance`` column of ``reco_df`` (1 for every row when None) (Zhang et al.
     2012; E. Yan, 2020). Users without history are left out. Microsoft Recommenders
     casts relevance to float16 first; here it stays float64 (equal for 0/1 relevance).
+    ``col_sim`` is accepted for Microsoft Recommenders' keyword set and ignored (it names
+    an internal column there).
 
     Returns:
         DataFrame ``[col_user, col_item, "user_item_serendipity"]`` sorted by user then item.
@@ -450,11 +460,14 @@ def user_serendipity(
     col_item_features: str = DEFAULT_ITEM_FEATURES_COL,
     col_user: str = DEFAULT_USER_COL,
     col_item: str = DEFAULT_ITEM_COL,
+    col_sim: str = DEFAULT_SIMILARITY_COL,
     col_relevance: str | None = None,
 ) -> pd.DataFrame:
     """Mean :func:`user_item_serendipity` over each user's recommendations.
 
     .. math:: \\mathrm{ser}(u) = \\frac{1}{|L_u|}\\sum_{i\\in L_u}\\mathrm{ser}(u,i)
+
+    ``col_sim`` is accepted and ignored, as in :func:`user_item_serendipity`.
 
     Returns:
         DataFrame ``[col_user, "user_serendipity"]`` sorted by user.
@@ -488,4 +501,5 @@ __all__ = [
     "serendipity",
     "DEFAULT_ITEM_FEATURES_COL",
     "DEFAULT_ITEM_SIM_MEASURE",
+    "DEFAULT_SIMILARITY_COL",
 ]

@@ -472,6 +472,7 @@ def get_top_k_items(
     col_user: str = DEFAULT_USER_COL,
     col_rating: str = DEFAULT_RATING_COL,
     k: int | None = DEFAULT_K,
+    *,
     col_rank: str = DEFAULT_RANK_COL,
 ) -> pd.DataFrame:
     """Each user's ``k`` highest-scored rows, with a 1-based rank column.
@@ -488,7 +489,8 @@ def get_top_k_items(
         col_user: User column.
         col_rating: Score column (for predictions pass ``col_rating="prediction"``).
         k: Number of rows kept per user, or None.
-        col_rank: Name of the rank column added.
+        col_rank: Name of the rank column added (keyword only; Microsoft Recommenders'
+            signature ends at ``k`` and always names it ``"rank"``).
 
     Returns:
         A new frame with every input column and ``col_rank``.

@@ -1,11 +1,13 @@
 """Train/test splitters for pandas interaction logs.
 
 Same names, arguments and per-group counts as Microsoft Recommenders'
-``python_splitters``; see :mod:`recutils.splitting.python_splitters` for the
+``python_splitters`` (and :func:`numpy_stratified_split` for affinity matrices, from
+:mod:`recutils.splitting.numpy_splitters`); see :mod:`recutils.splitting.python_splitters` for the
 shared rules (rounding at the cut, tie-breaking, tiny groups, output order).
-Importing this package pulls in only numpy and pandas.
+Importing this package pulls in only numpy, pandas and scipy.
 """
 
+from recutils.splitting.numpy_splitters import numpy_stratified_split
 from recutils.splitting.python_splitters import (
     kfold_assignments,
     leave_last_k_out,
@@ -24,6 +26,7 @@ __all__ = [
     "python_random_split",
     "python_chrono_split",
     "python_stratified_split",
+    "numpy_stratified_split",
     "leave_last_k_out",
     "python_kfold_split",
     "kfold_assignments",

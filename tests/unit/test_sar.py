@@ -219,7 +219,7 @@ def test_item_based_topk() -> None:
     assert 17 not in out.loc[out["userID"] == "s2", "itemID"].tolist()
     with pytest.warns(DataWarning, match="seed item"):
         single = model.get_item_based_topk(pd.DataFrame({"itemID": [11, 424242]}), top_k=2)
-    assert list(single.columns) == ["itemID", "prediction", "rank"] and len(single) == 2
+    assert list(single.columns) == ["userID", "itemID", "prediction"] and len(single) == 2
 
 
 def test_predict_equals_recommend_scores_and_normalize() -> None:

@@ -179,6 +179,12 @@ class SAR(BaseRecommender):
         rating_min_, rating_max_: Rating range used by ``normalize``.
         seen_: CSR of the training (user, item) pairs.
 
+    Microsoft Recommenders' ``SARSingleNode`` names also work: :meth:`score`,
+    :meth:`get_popularity_based_topk`, :meth:`get_item_based_topk`,
+    :meth:`get_topk_most_similar_users` and the attributes :attr:`item_frequencies`
+    and :attr:`user_frequencies`, with its output columns and dtypes (see
+    ``docs/migrating.md``).
+
     Examples:
         >>> import pandas as pd
         >>> df = pd.DataFrame({"userID": [1, 1, 2, 2, 3], "itemID": [10, 20, 10, 30, 20],
@@ -392,30 +398,79 @@ class SAR(BaseRecommender):
         return super().predict(df, normalize=normalize)
 
     # ---------------------------------------------------------------- extras
+    # Microsoft Recommenders' SARSingleNode methods and attributes, with its outputs
+    # (column sets, dtypes, -inf rows dropped); ties go to the lower index here.
+
+    @property
+    def item_frequencies(self) -> np.ndarray:
+        """Microsoft Recommenders' name of :attr:`item_frequencies_` (users per item, after
+        ``threshold``; float64)."""
+        self._check_fitted()
+        return self.item_frequencies_
+
+    @property
+    def user_frequencies(self) -> np.ndarray:
+        """Distinct training items of each user (int64, in the order of ``user_ids_``)."""
+        self._check_fitted()
+        return np.diff(self.user_affinity_.indptr).astype(np.int64)
+
+    def _known_user_index(self, users: pd.Series | pd.Index | Sequence[Any]) -> np.ndarray:
+        idx = self.user_ids_.get_indexer(pd.Index(users))
+        if (idx < 0).any():
+            unknown = pd.Index(users)[idx < 0]
+            raise DataError(
+                f"{int((idx < 0).sum())} user(s) not seen in training (e.g. {unknown[:3].tolist()}); "
+                "score() covers training users only. recommend_k_items() gives unknown users the "
+                "popularity ranking, get_item_based_topk() scores a new user from seed items.")
+        return idx.astype(np.int64)
+
+    def score(self, test: pd.DataFrame, remove_seen: bool = False,
+              normalize: bool | None = None) -> np.ndarray:
+        """Scores of every item for the distinct users of ``test`` (Microsoft's ``score``).
+
+        Args:
+            test: Frame with ``col_user``; each user once, in order of first appearance.
+            remove_seen: Set the items a user had in training to ``-inf``.
+            normalize: Override the config's ``normalize`` for this call.
+
+        Returns:
+            float64 array ``n_test_users x n_items``; column ``j`` is item ``item_ids_[j]``.
+
+        Raises:
+            DataError: a user not seen in training (the message names the recutils ways).
+        """
+        self._check_fitted()
+        check_columns(test, [self.col_user], name="test")
+        user_idx = self._known_user_index(test[self.col_user].drop_duplicates())
+        scores = np.asarray(self._score_users(user_idx, normalize=normalize), dtype=np.float64)
+        if remove_seen:
+            seen = self.seen_[user_idx]
+            rows = np.repeat(np.arange(user_idx.size), np.diff(seen.indptr))
+            scores[rows, seen.indices] = -np.inf
+        return scores
+
     def get_popularity_based_topk(self, top_k: int = DEFAULT_K, sort_top_k: bool = True,
                                   items: bool = True) -> pd.DataFrame:
         """The ``top_k`` most frequent items (or users when ``items=False``).
 
-        Item frequency is the thresholded co-occurrence diagonal (number of users);
-        user frequency the number of distinct items of the user.
+        Item frequency is the thresholded co-occurrence diagonal (:attr:`item_frequencies`,
+        float64); user frequency the number of distinct items of the user
+        (:attr:`user_frequencies`, int64). ``sort_top_k`` is accepted for Microsoft
+        compatibility; results are always sorted.
 
         Returns:
-            ``DataFrame[col_item (or col_user), col_prediction, rank]``, most frequent
-            first, ties by index.
+            ``DataFrame[col_item (or col_user), col_prediction]``, most frequent first, ties
+            by index (Microsoft Recommenders' columns and dtypes).
         """
         self._check_fitted()
         k = check_top_k(top_k)
         if items:
             freq, ids, col = self.item_frequencies_, self.item_ids_, self.col_item
         else:
-            freq = np.diff(self.user_affinity_.indptr).astype(np.float64)
-            ids, col = self.user_ids_, self.col_user
+            freq, ids, col = self.user_frequencies, self.user_ids_, self.col_user
         idx, val = top_k_per_row(np.array(freq, dtype=np.float64)[None, :], k)
-        return pd.DataFrame({
-            col: ids.take(idx[0]).to_numpy(),
-            self.col_prediction: val[0],
-            self.col_rank: np.arange(1, idx.shape[1] + 1, dtype=np.int64),
-        })
+        return pd.DataFrame({col: ids.take(idx[0]).to_numpy(),
+                             self.col_prediction: val[0].astype(np.asarray(freq).dtype)})
 
     def get_item_based_topk(self, items: pd.DataFrame, top_k: int = DEFAULT_K,
                             sort_top_k: bool = True) -> pd.DataFrame:
@@ -425,11 +480,12 @@ class SAR(BaseRecommender):
         and ``col_user`` (separates several seed sets; ids need not be training
         users). Scores are ``w S`` with ``w`` the seed weights; the seed items
         themselves are never returned. Seed items unknown to the model are dropped
-        with a :class:`DataWarning`.
+        with a :class:`DataWarning` (Microsoft Recommenders fails on them).
 
         Returns:
-            ``DataFrame[(col_user), col_item, col_prediction, rank]``; ``col_user``
-            only when the input has it.
+            ``DataFrame[col_user, col_item, col_prediction]`` (Microsoft Recommenders'
+            columns): seed sets in order of first appearance, best first, ties by item
+            index; ``col_user`` is 0 when ``items`` has no user column.
         """
         self._check_fitted()
         k = check_top_k(top_k)
@@ -456,7 +512,31 @@ class SAR(BaseRecommender):
         scores[u_codes[known], i_idx[known]] = -np.inf
         idx, val = top_k_per_row(scores, k)
         pos = np.broadcast_to(np.arange(len(seeds))[:, None], idx.shape)
-        return self._ranking_frame(seeds, [pos], [idx], [val], user_col=has_user)
+        return self._ranking_frame(seeds, [pos], [idx], [val]).drop(columns=self.col_rank)
+
+    def get_topk_most_similar_users(self, user: Any, top_k: int,
+                                    sort_top_k: bool = True) -> pd.DataFrame:
+        """The ``top_k`` users whose affinity vectors have the largest dot product with ``user``'s.
+
+        Similarity of users ``u`` and ``v`` is ``A[u] . A[v]`` (the rows of the affinity);
+        ``user`` itself is never returned. ``sort_top_k`` is accepted for Microsoft
+        compatibility; results are always sorted.
+
+        Returns:
+            ``DataFrame[col_user, col_prediction]``, most similar first, ties by user index.
+
+        Raises:
+            DataError: ``user`` was not seen in training.
+        """
+        self._check_fitted()
+        k = check_top_k(top_k)
+        u = int(self._known_user_index([user])[0])
+        sims = (self.user_affinity_[u] @ self.user_affinity_.T).toarray().astype(np.float64)
+        sims[0, u] = -np.inf
+        idx, val = top_k_per_row(sims, k)
+        keep = np.isfinite(val[0])
+        return pd.DataFrame({self.col_user: self.user_ids_.take(idx[0][keep]).to_numpy(),
+                             self.col_prediction: val[0][keep]})
 
     # ---------------------------------------------------------------- state
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from recutils.evaluation._core import check_relevancy
+from recutils.evaluation._core import _FLOAT_EXACT_INT, check_relevancy, inexact_id_match_error
 from recutils.exceptions import ColumnMismatchError, DataError, DataWarning
 from recutils.spark._utils import TMP, F, check_spark_columns, with_row_id
 from recutils.utils.deps import require
@@ -24,6 +24,8 @@ _HIT = TMP + "hit"
 _NTRUE = TMP + "n_true"
 _TRUE = TMP + "true"
 _PRED = TMP + "pred"
+_INTEGRAL = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
+_FLOAT = (T.FloatType, T.DoubleType)
 
 
 # --------------------------------------------------------------------------- checks
@@ -31,12 +33,42 @@ def _is_numeric_type(dtype) -> bool:
     return isinstance(dtype, (T.NumericType, T.BooleanType))
 
 
+def _lossy_as_float(df: DataFrame, col: str) -> bool:
+    """True when ``df[col]``'s ids cannot all be matched exactly against the other kind.
+
+    Integer ids must lie within +-2**53; float ids must be whole numbers (NaN and null
+    ids are reported by the other checks). One Spark job, stopped at the first bad row.
+    """
+    v = F.col(col)
+    if isinstance(df.schema[col].dataType, _INTEGRAL):
+        bad = (v > F.lit(_FLOAT_EXACT_INT)) | (v < F.lit(-_FLOAT_EXACT_INT))
+    else:
+        d = v.cast("double")
+        bad = ~F.isnan(d) & ((d % F.lit(1.0) != F.lit(0.0)) | (F.abs(d) > F.lit(float(_FLOAT_EXACT_INT))))
+    return df.filter(bad).limit(1).count() > 0
+
+
 def _check_same_kind(a: DataFrame, b: DataFrame, col: str, name_a: str, name_b: str) -> None:
+    """Raise when an id column is of a different kind in the two frames.
+
+    The rule of :func:`recutils.evaluation._core.check_same_kind`: numeric and string ids
+    never match; integer ids (``IntegerType``, ``LongType``, ...) against float ids
+    (``FloatType``, ``DoubleType``) match by value when that is exact (every float id a
+    whole number, every id within +-2**53), else :class:`ColumnMismatchError` names the
+    cast. Only a mixed pair costs a Spark job.
+    """
     ta, tb = a.schema[col].dataType, b.schema[col].dataType
     if _is_numeric_type(ta) != _is_numeric_type(tb):
         raise ColumnMismatchError(
             f"column {col!r} has type {ta.simpleString()} in {name_a} but {tb.simpleString()} in "
             f"{name_b}; ids must be of the same kind (both numeric or both strings) to be matched."
+        )
+    mixed = (isinstance(ta, _INTEGRAL) and isinstance(tb, _FLOAT)) or \
+        (isinstance(ta, _FLOAT) and isinstance(tb, _INTEGRAL))
+    if mixed and (_lossy_as_float(a, col) or _lossy_as_float(b, col)):
+        raise inexact_id_match_error(
+            col, f"{name_a}: {ta.simpleString()}, {name_b}: {tb.simpleString()}",
+            f"{name_b} = {name_b}.withColumn({col!r}, {name_b}[{col!r}].astype({ta.simpleString()!r}))",
         )
 
 

@@ -31,6 +31,7 @@ class _Beyond:
             _check_same_kind(train_df, reco_df, col, "train_df", "reco_df")
         if item_feature_df is not None:
             check_spark_columns(item_feature_df, [col_item, col_item_features], "item_feature_df")
+            _check_same_kind(train_df, item_feature_df, col_item, "train_df", "item_feature_df")
         self.train, self.reco = train_df, reco_df
         self.u, self.i = col_user, col_item
         self.features, self.col_features = item_feature_df, col_item_features
