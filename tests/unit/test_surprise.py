@@ -91,6 +91,15 @@ def test_knn_min_k_and_ties_are_surprise_rules() -> None:
         pairs = _all_pairs(df)
         got = model.predict(pairs)["prediction"].to_numpy()
         np.testing.assert_allclose(got, _surprise_estimates(model, pairs, clip=True), atol=1e-9)
+        # the vectorized ranking kernel breaks the ties as surprise does (list order)
+        rows = model._score_users(np.arange(model.n_users_))
+        u = model.user_ids_.get_indexer(pairs["userID"])
+        i = model.item_ids_.get_indexer(pairs["itemID"])
+        np.testing.assert_allclose(rows[u, i], _surprise_estimates(model, pairs, clip=False),
+                                   rtol=0, atol=1e-9)
+        # and ranks a subset of users (in any order, repeated) as it ranks them all
+        some = np.array([5, 0, 5, 17])
+        np.testing.assert_array_equal(model._score_users(some), rows[some])
 
 
 def test_save_load_without_surprise_object(tmp_path) -> None:

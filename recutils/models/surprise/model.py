@@ -70,6 +70,7 @@ import scipy.sparse as sp
 from recutils.config import BaseConfig
 from recutils.exceptions import ConfigError, DataError
 from recutils.models import persistence
+from recutils.models.surprise._knn import NeighbourTerms
 from recutils.models.base import BaseRecommender, ContractCase, TrainData
 from recutils.models.factors import check_factor_arrays
 from recutils.utils.deps import require
@@ -542,6 +543,27 @@ class SurpriseKNNBaseline(SurpriseRecommender):
         self._grp_ptr = np.concatenate([[0], np.cumsum(np.bincount(key, minlength=n_groups))])
         self._grp_nb = (u if self.config.user_based else i)[order]
         self._grp_resid = resid[order]
+        self._resid = resid
+        self._user_terms: NeighbourTerms | None = None
+
+    def _user_based_terms(self) -> NeighbourTerms:
+        """The neighbour-term kernel of the user-based model: anchors are users, groups the
+        items (their raters are the candidates); built once."""
+        if self._user_terms is None:
+            c = self.config
+            self._user_terms = NeighbourTerms(self.train_user_, self.train_item_, self._resid,
+                                              len(self.user_ids_), len(self.item_ids_), c.k, c.min_k)
+        return self._user_terms
+
+    def _item_based_terms(self, users: np.ndarray) -> NeighbourTerms:
+        """The neighbour-term kernel of the item-based model for ``users`` (distinct): anchors
+        are items, groups the given users (their rated items are the candidates)."""
+        c = self.config
+        slot = np.full(len(self.user_ids_), -1, dtype=np.int64)
+        slot[users] = np.arange(users.size)
+        rows = slot[self.train_user_] >= 0
+        return NeighbourTerms(self.train_item_[rows], slot[self.train_user_[rows]], self._resid[rows],
+                              len(self.item_ids_), users.size, c.k, c.min_k)
 
     @staticmethod
     def _neighbour_term(sim: np.ndarray, resid: np.ndarray, k: int, min_k: int) -> np.ndarray:
@@ -568,21 +590,16 @@ class SurpriseKNNBaseline(SurpriseRecommender):
         return np.where(ok, num / np.where(den != 0, den, 1.0), 0.0)
 
     def _raw_scores(self, user_idx: np.ndarray) -> np.ndarray:
-        k, min_k = self.config.k, self.config.min_k
+        """Scores of every item for ``user_idx``: baselines plus the vectorized neighbour terms
+        (:class:`recutils.models.surprise._knn.NeighbourTerms`)."""
         out = (self.global_mean_ + self.user_bias_[user_idx])[:, None] + self.item_bias_[None, :]
-        ptr, nb, resid = self._grp_ptr, self._grp_nb, self._grp_resid
         if self.config.user_based:
-            # per item i: candidates are the users who rated i, similarities to the block
-            sim_rows = self.similarity_[user_idx]
-            for item in np.flatnonzero(np.diff(ptr)):
-                sl = slice(ptr[item], ptr[item + 1])
-                out[:, item] += self._neighbour_term(sim_rows[:, nb[sl]], resid[sl], k, min_k)
+            # anchors: the users; groups: the items (their raters are the candidates)
+            out += self._user_based_terms()(self.similarity_[user_idx])
         else:
-            # per user u: candidates are the items u rated, similarities to every item
-            for row, user in enumerate(user_idx):
-                sl = slice(ptr[user], ptr[user + 1])
-                out[row] += self._neighbour_term(self.similarity_[:, nb[sl]], resid[sl], k,
-                                                 min_k)
+            # anchors: every item; groups: the users (their rated items are the candidates)
+            uniq, inverse = np.unique(user_idx, return_inverse=True)
+            out += self._item_based_terms(uniq)(self.similarity_).T[inverse]
         return out
 
     def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
