@@ -107,3 +107,27 @@ def test_dropout_eval_identity_and_bad_rates():
         Dropout(1 - 1e-7)
     mlp = MLP(4, [8, 1], dropout_ratio=0.2)
     assert any(isinstance(m, Dropout) for m in mlp.layers)
+
+
+def test_dropout_factory_uses_the_fast_mask_only_where_the_distribution_is_torchs():
+    from recutils.nn.components.dropout import Dropout, dropout, keeps_distribution
+
+    assert keeps_distribution(0.5) and keeps_distribution(0.25) and keeps_distribution(0.0)
+    assert not keeps_distribution(0.3) and not keeps_distribution(1.0)
+    assert isinstance(dropout(0.5), Dropout)
+    assert type(dropout(0.3)) is torch.nn.Dropout
+    # the fast mask at p=0.5: keep probability exactly 1/2, kept units scaled by exactly 2
+    layer = dropout(0.5).train()
+    torch.manual_seed(0)
+    out = layer(torch.ones(400_000))
+    assert set(out.unique().tolist()) == {0.0, 2.0}
+    kept = float((out > 0).float().mean())
+    assert abs(kept - 0.5) < 4 * (0.25 / 400_000) ** 0.5  # four standard errors
+
+
+def test_multi_vae_input_dropout_is_the_fast_mask():
+    from recutils.models.vae.network import MultiVAENetwork
+    from recutils.nn.components.dropout import Dropout
+
+    assert isinstance(MultiVAENetwork(20, [8], 4, dropout=0.5).drop, Dropout)
+    assert type(MultiVAENetwork(20, [8], 4, dropout=0.3).drop) is torch.nn.Dropout

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from recutils.nn.components._torch import nn, torch
+from recutils.nn.components.dropout import dropout as dropout_module
 
 
 class MultiVAENetwork(nn.Module):
@@ -29,7 +30,8 @@ class MultiVAENetwork(nn.Module):
         self.encoder = nn.ModuleList(
             [nn.Linear(a, b) for a, b in zip(enc_dims, enc_dims[1:] + [last])])
         self.decoder = nn.ModuleList([nn.Linear(a, b) for a, b in zip(dec_dims[:-1], dec_dims[1:])])
-        self.drop = nn.Dropout(dropout)
+        # the project's cheaper CPU mask where it draws torch's distribution (0.5, the default)
+        self.drop = dropout_module(dropout)
         for layer in [*self.encoder, *self.decoder]:
             nn.init.xavier_uniform_(layer.weight)
             nn.init.normal_(layer.bias, std=0.001)

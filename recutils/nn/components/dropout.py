@@ -56,3 +56,16 @@ class Dropout(nn.Module):
         lanes = words.view(torch.int16)[:n].view(x.shape)
         mask = (lanes < self._threshold).to(x.dtype).mul_(self._scale)
         return x * mask
+
+
+def keeps_distribution(p: float) -> bool:
+    """Whether :class:`Dropout` draws exactly torch's distribution for rate ``p``: its keep
+    probability is a multiple of 1/65536, so only rates with ``(1 - p) * 65536`` whole do."""
+    keep = (1.0 - float(p)) * _LANE_VALUES
+    return 0.0 <= float(p) < 1.0 and keep == round(keep)
+
+
+def dropout(p: float) -> nn.Module:
+    """The fastest dropout module with torch's distribution for rate ``p``: :class:`Dropout`
+    when :func:`keeps_distribution` holds (0.5, 0.25, 0.125 ...), else :class:`torch.nn.Dropout`."""
+    return Dropout(p) if keeps_distribution(p) else nn.Dropout(p)
