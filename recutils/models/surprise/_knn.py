@@ -31,7 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 #: Elements of the keyed (anchor, group, member) block, per chunk of anchors.
-_CHUNK_ELEMENTS = 1 << 22
+_CHUNK_ELEMENTS = 1 << 18
 
 
 @dataclass
@@ -95,7 +95,7 @@ class NeighbourTerms:
         # small groups: sums over every positive member (sparse products, transposed)
         num = (self._resid_small.T @ pos.T).T
         den = (self._ones_small.T @ pos.T).T
-        cnt = (self._ones_small.T @ (sim > 0).T.astype(np.float64)).T
+        cnt = (self._ones_small.T @ (sim > 0).T.astype(np.float64)).T if self.min_k > 1 else None
         out[:] = self._terms(num, den, cnt)
         if not self._buckets:
             return out
@@ -114,37 +114,34 @@ class NeighbourTerms:
         np.put_along_axis(sim_of_rank, dense, by_rank, axis=1)  # equal sims: same value
         width_bits = max(int(max(b.members.shape[1] for b in self._buckets) - 1).bit_length(), 1)
         key_dtype = np.int32 if (c + 1) << width_bits < 2**31 else np.int64
-        ranks = ranks.astype(key_dtype)
+        # the rank part of every member's key, shifted once for all buckets
+        rank_keys = ranks.astype(key_dtype) << width_bits
         for bucket in self._buckets:
             rows = max(1, _CHUNK_ELEMENTS // bucket.members.size)
             for lo in range(0, n, rows):
                 sl = slice(lo, min(lo + rows, n))
-                self._large(out, ranks[sl], sim_of_rank[sl], sl, bucket, width_bits, key_dtype)
+                self._large(out, rank_keys[sl], sim_of_rank[sl], sl, bucket, width_bits)
         return out
 
-    def _terms(self, num: np.ndarray, den: np.ndarray, cnt: np.ndarray) -> np.ndarray:
-        ok = (cnt >= self.min_k) & (den != 0)
+    def _terms(self, num: np.ndarray, den: np.ndarray, cnt: np.ndarray | None) -> np.ndarray:
+        # with min_k <= 1 the count test is the sum test: a positive sum needs a neighbour
+        ok = den != 0 if cnt is None else (cnt >= self.min_k) & (den != 0)
         return np.where(ok, num / np.where(den != 0, den, 1.0), 0.0)
 
-    def _large(self, out: np.ndarray, ranks: np.ndarray, sim_of_rank: np.ndarray, rows: slice,
-               bucket: _Bucket, width_bits: int, key_dtype: type) -> None:
+    def _large(self, out: np.ndarray, rank_keys: np.ndarray, sim_of_rank: np.ndarray, rows: slice,
+               bucket: _Bucket, width_bits: int) -> None:
+        """Terms of one chunk of anchors against one bucket of large groups. Chunks are
+        small (:data:`_CHUNK_ELEMENTS`) so that the passes below stay in the CPU's cache."""
         k = self.k
-        width = bucket.members.shape[1]
-        keys = ranks[:, bucket.members]  # [anchors, groups, width]
-        keys <<= width_bits
-        keys |= np.arange(width, dtype=key_dtype)
+        keys = rank_keys[:, bucket.members]  # [anchors, groups, width]
+        keys |= np.arange(bucket.members.shape[1], dtype=keys.dtype)
         top = np.sort(keys, axis=2)[:, :, :k]  # surprise's k nearest, in order
-        n_anchors, n_rows = top.shape[0], top.shape[1]
-        # flat gathers: the similarity of each neighbour's rank, the residual at its position
-        rank = (top >> width_bits).astype(np.intp)
-        rank += (np.arange(n_anchors, dtype=np.intp) * sim_of_rank.shape[1])[:, None, None]
-        s = sim_of_rank.ravel()[rank]
-        position = (top & ((1 << width_bits) - 1)).astype(np.intp)
-        position += (np.arange(n_rows, dtype=np.intp) * width)[None, :, None]
-        resid = bucket.resid.ravel()[position]
-        positive = s > 0
-        w = np.where(positive, s, 0.0)
+        anchors = np.arange(top.shape[0])[:, None, None]
+        groups = np.arange(top.shape[1])[None, :, None]
+        s = sim_of_rank[anchors, top >> width_bits]
+        resid = bucket.resid[groups, top & ((1 << width_bits) - 1)]
+        w = np.maximum(s, 0.0)
         num = np.einsum("agk,agk->ag", w, resid)
         den = w.sum(axis=2)
-        cnt = positive.sum(axis=2)
+        cnt = (s > 0).sum(axis=2) if self.min_k > 1 else None
         out[rows, bucket.groups] = self._terms(num, den, cnt)
