@@ -85,8 +85,12 @@ class NeighbourTerms:
                 self._buckets.append(_Bucket(gids, np.where(valid, member[idx], self.n_candidates),
                                              np.where(valid, resid[idx], 0.0)))
 
-    def __call__(self, sim: np.ndarray) -> np.ndarray:
-        """Terms ``[n_anchors, n_groups]`` of anchors with similarity rows ``sim`` ``[n_anchors, n_candidates]``."""
+    def __call__(self, sim: np.ndarray, ranking: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """Terms ``[n_anchors, n_groups]`` of anchors with similarity rows ``sim`` ``[n_anchors, n_candidates]``.
+
+        ``ranking``: :func:`dense_ranking` of ``sim`` when the caller keeps it (it depends on
+        the similarities only); computed here otherwise.
+        """
         n = sim.shape[0]
         out = np.zeros((n, self.n_groups))
         if n == 0:
@@ -99,19 +103,8 @@ class NeighbourTerms:
         out[:] = self._terms(num, den, cnt)
         if not self._buckets:
             return out
-        # Dense rank of every candidate's similarity in each anchor's descending order
-        # (equal similarities share a rank) and the similarity of each rank; the dummy
-        # candidate of the padding ranks last with similarity 0 (never a neighbour).
+        ranks, sim_of_rank = dense_ranking(sim) if ranking is None else ranking
         c = self.n_candidates
-        order = np.argsort(-sim, axis=1)
-        by_rank = np.take_along_axis(sim, order, axis=1)
-        dense = np.zeros((n, c), dtype=np.int64)
-        dense[:, 1:] = np.cumsum(by_rank[:, 1:] != by_rank[:, :-1], axis=1)
-        ranks = np.empty((n, c + 1), dtype=np.int64)
-        np.put_along_axis(ranks, order, dense, axis=1)
-        ranks[:, c] = c
-        sim_of_rank = np.zeros((n, c + 1))
-        np.put_along_axis(sim_of_rank, dense, by_rank, axis=1)  # equal sims: same value
         width_bits = max(int(max(b.members.shape[1] for b in self._buckets) - 1).bit_length(), 1)
         key_dtype = np.int32 if (c + 1) << width_bits < 2**31 else np.int64
         # the rank part of every member's key, shifted once for all buckets
@@ -136,12 +129,32 @@ class NeighbourTerms:
         keys = rank_keys[:, bucket.members]  # [anchors, groups, width]
         keys |= np.arange(bucket.members.shape[1], dtype=keys.dtype)
         top = np.sort(keys, axis=2)[:, :, :k]  # surprise's k nearest, in order
-        anchors = np.arange(top.shape[0])[:, None, None]
-        groups = np.arange(top.shape[1])[None, :, None]
-        s = sim_of_rank[anchors, top >> width_bits]
-        resid = bucket.resid[groups, top & ((1 << width_bits) - 1)]
+        s = sim_of_rank[np.arange(top.shape[0])[:, None, None], top >> width_bits]
+        position = top & ((1 << width_bits) - 1)
+        position += (np.arange(top.shape[1], dtype=top.dtype) * bucket.members.shape[1])[None, :, None]
+        resid = bucket.resid.ravel()[position]
         w = np.maximum(s, 0.0)
         num = np.einsum("agk,agk->ag", w, resid)
         den = w.sum(axis=2)
         cnt = (s > 0).sum(axis=2) if self.min_k > 1 else None
         out[rows, bucket.groups] = self._terms(num, den, cnt)
+
+
+def dense_ranking(sim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense rank of every candidate in each row's descending order of similarity (equal
+    similarities share a rank) and the similarity of each rank.
+
+    Returns ``(ranks [n, c + 1] int32, sim_of_rank [n, c + 1])``: the extra last column
+    is the padding's dummy candidate, ranked last with similarity 0 (never a neighbour).
+    """
+    n, c = sim.shape
+    order = np.argsort(-sim, axis=1)
+    by_rank = np.take_along_axis(sim, order, axis=1)
+    dense = np.zeros((n, c), dtype=np.int32)
+    np.cumsum(by_rank[:, 1:] != by_rank[:, :-1], axis=1, out=dense[:, 1:])
+    ranks = np.empty((n, c + 1), dtype=np.int32)
+    np.put_along_axis(ranks, order, dense, axis=1)
+    ranks[:, c] = c
+    sim_of_rank = np.zeros((n, c + 1))
+    np.put_along_axis(sim_of_rank, dense, by_rank, axis=1)  # equal sims: the same value
+    return ranks, sim_of_rank

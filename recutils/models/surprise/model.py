@@ -70,9 +70,9 @@ import scipy.sparse as sp
 from recutils.config import BaseConfig
 from recutils.exceptions import ConfigError, DataError
 from recutils.models import persistence
-from recutils.models.surprise._knn import NeighbourTerms
 from recutils.models.base import BaseRecommender, ContractCase, TrainData
 from recutils.models.factors import check_factor_arrays
+from recutils.models.surprise._knn import NeighbourTerms, dense_ranking
 from recutils.utils.deps import require
 from recutils.utils.validation import check_bool, check_positive_int, is_number
 
@@ -545,6 +545,8 @@ class SurpriseKNNBaseline(SurpriseRecommender):
         self._grp_resid = resid[order]
         self._resid = resid
         self._user_terms: NeighbourTerms | None = None
+        # each anchor's candidates in descending similarity, for the ranking kernel
+        self._ranking = dense_ranking(self.similarity_)
 
     def _user_based_terms(self) -> NeighbourTerms:
         """The neighbour-term kernel of the user-based model: anchors are users, groups the
@@ -595,11 +597,13 @@ class SurpriseKNNBaseline(SurpriseRecommender):
         out = (self.global_mean_ + self.user_bias_[user_idx])[:, None] + self.item_bias_[None, :]
         if self.config.user_based:
             # anchors: the users; groups: the items (their raters are the candidates)
-            out += self._user_based_terms()(self.similarity_[user_idx])
+            ranks, sim_of_rank = self._ranking
+            out += self._user_based_terms()(self.similarity_[user_idx],
+                                            (ranks[user_idx], sim_of_rank[user_idx]))
         else:
             # anchors: every item; groups: the users (their rated items are the candidates)
             uniq, inverse = np.unique(user_idx, return_inverse=True)
-            out += self._item_based_terms(uniq)(self.similarity_).T[inverse]
+            out += self._item_based_terms(uniq)(self.similarity_, self._ranking).T[inverse]
         return out
 
     def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
