@@ -27,6 +27,7 @@ import json
 import logging
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -52,6 +53,8 @@ EXIT_CODES = {
 }
 SPLITS = ("stratified", "random", "chrono", "timestamp")
 DEFAULT_METRICS = ("rmse", "mae", "precision@10", "recall@10", "ndcg@10", "map@10")
+#: Default metrics with ``--implicit-prefs``: ALS then predicts confidences, not ratings.
+DEFAULT_IMPLICIT_METRICS = ("precision@10", "recall@10", "ndcg@10", "map@10")
 
 
 class OutputExistsError(RecUtilsError, FileExistsError):
@@ -71,51 +74,81 @@ def build_parser(prog: str = "python -m recutils.spark.jobs.als") -> argparse.Ar
     return parser
 
 
+def _option(group: Any, *flags: str, help: str = "", **kwargs: Any) -> None:
+    """Add an option whose help ends with its default (argparse fills in ``%(default)s``)."""
+    default = kwargs.get("default")
+    if default is not None and default is not False and kwargs.get("action") != "store_true":
+        help = f"{help} (default: %(default)s)" if help else "default: %(default)s"
+    group.add_argument(*flags, help=help, **kwargs)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The job's options, by group."""
+    """The job's options, by group; each option's help shows its default."""
     io = p.add_argument_group("input and output")
-    io.add_argument("--input", required=True, help="ratings file or folder (CSV or Parquet)")
-    io.add_argument("--format", choices=("csv", "parquet"), default=None,
-                    help="input format (default: from the extension; folders are Parquet)")
-    io.add_argument("--sep", default=",", help="CSV field separator (default ',')")
-    io.add_argument("--no-header", action="store_true",
-                    help="the CSV has no header line: columns are named col_user, col_item, "
-                    "col_rating, col_timestamp in that order")
-    io.add_argument("--output-recs", required=True, help="Parquet folder for the recommendations")
-    io.add_argument("--output-metrics", required=True, help="JSON file for the metrics")
-    io.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    _option(io, "--input", required=True, help="ratings file or folder (CSV or Parquet)")
+    _option(io, "--format", choices=("csv", "parquet"), default=None,
+            help="input format (default: from the extension: .csv/.tsv/.txt/.data are CSV, "
+            "anything else and folders Parquet)")
+    _option(io, "--sep", default=",",
+            help="CSV field separator; --sep '\\t' for tab-separated files such as "
+            "MovieLens u.data")
+    _option(io, "--no-header", action="store_true",
+            help="the CSV has no header line: its columns are taken as --col-user, "
+            "--col-item, --col-rating, --col-timestamp in that order")
+    _option(io, "--output-recs", required=True, help="Parquet folder for the recommendations")
+    _option(io, "--output-metrics", required=True, help="JSON file for the metrics")
+    _option(io, "--overwrite", action="store_true", help="replace existing outputs")
     cols = p.add_argument_group("columns")
-    cols.add_argument("--col-user", default=DEFAULT_USER_COL)
-    cols.add_argument("--col-item", default=DEFAULT_ITEM_COL)
-    cols.add_argument("--col-rating", default=DEFAULT_RATING_COL)
-    cols.add_argument("--col-timestamp", default=DEFAULT_TIMESTAMP_COL,
-                      help="needed by --split chrono/timestamp only")
+    _option(cols, "--col-user", default=DEFAULT_USER_COL, help="user id column")
+    _option(cols, "--col-item", default=DEFAULT_ITEM_COL, help="item id column")
+    _option(cols, "--col-rating", default=DEFAULT_RATING_COL, help="rating column (numeric)")
+    _option(cols, "--col-timestamp", default=DEFAULT_TIMESTAMP_COL,
+            help="time column, needed by --split chrono/timestamp only")
     sp = p.add_argument_group("split")
-    sp.add_argument("--split", choices=SPLITS, default="stratified")
-    sp.add_argument("--ratio", type=float, default=0.75, help="train share (default 0.75)")
-    sp.add_argument("--min-rating", type=int, default=1)
-    sp.add_argument("--filter-by", choices=("user", "item"), default="user")
-    sp.add_argument("--seed", type=int, default=SEED)
+    _option(sp, "--split", choices=SPLITS, default="stratified", help="how to split train/test")
+    _option(sp, "--ratio", type=float, default=0.75, help="train share")
+    _option(sp, "--min-rating", type=int, default=1,
+            help="stratified/chrono: keep users (or items) with at least this many ratings")
+    _option(sp, "--filter-by", choices=("user", "item"), default="user",
+            help="stratified/chrono: split per user or per item")
+    _option(sp, "--seed", type=int, default=SEED, help="seed of the split and of ALS")
     als = p.add_argument_group("ALS")
-    als.add_argument("--rank", type=int, default=10)
-    als.add_argument("--max-iter", type=int, default=15)
-    als.add_argument("--reg-param", type=float, default=0.1)
-    als.add_argument("--alpha", type=float, default=1.0)
-    als.add_argument("--implicit-prefs", action="store_true")
-    als.add_argument("--nonnegative", action="store_true")
-    als.add_argument("--cold-start-strategy", choices=("nan", "drop"), default="drop")
-    als.add_argument("--num-blocks", type=int, default=None)
+    _option(als, "--rank", type=int, default=10, help="number of latent factors")
+    _option(als, "--max-iter", type=int, default=15, help="ALS iterations")
+    _option(als, "--reg-param", type=float, default=0.1, help="regularization")
+    _option(als, "--alpha", type=float, default=1.0, help="confidence weight (--implicit-prefs)")
+    _option(als, "--implicit-prefs", action="store_true",
+            help="treat ratings as implicit feedback (confidences); the default metrics are "
+            "then ranking metrics only: " + ",".join(DEFAULT_IMPLICIT_METRICS))
+    _option(als, "--nonnegative", action="store_true", help="non-negative factors")
+    _option(als, "--cold-start-strategy", choices=("nan", "drop"), default="drop",
+            help="predictions for users/items unseen in training")
+    _option(als, "--num-blocks", type=int, default=None,
+            help="user and item blocks (default: Spark's, 10)")
     ev = p.add_argument_group("evaluation")
-    ev.add_argument("--top-k", type=int, default=10)
-    ev.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
-                    help="comma-separated metric names (recutils.evaluation names)")
+    _option(ev, "--top-k", type=int, default=10, help="recommendations per test user")
+    _option(ev, "--metrics", default=None,
+            help="comma-separated metric names (recutils.evaluation names); default "
+            f"{','.join(DEFAULT_METRICS)}, or {','.join(DEFAULT_IMPLICIT_METRICS)} with "
+            "--implicit-prefs (RMSE/MAE compare implicit confidences with ratings, which "
+            "means little; name them to get them anyway)")
     sk = p.add_argument_group("Spark")
-    sk.add_argument("--master", default=None,
-                    help="Spark master URL (default: the one spark-submit gives, else local[*])")
-    sk.add_argument("--app-name", default="recutils-als")
-    sk.add_argument("--driver-memory", default="2g")
-    sk.add_argument("--shuffle-partitions", type=int, default=None)
-    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    _option(sk, "--master", default=None,
+            help="Spark master URL (default: the one spark-submit gives, else local[*])")
+    _option(sk, "--app-name", default="recutils-als", help="Spark application name")
+    _option(sk, "--driver-memory", default="2g", help="driver memory")
+    _option(sk, "--shuffle-partitions", type=int, default=None,
+            help="spark.sql.shuffle.partitions (default: 2 x cores for a local master)")
+    _option(p, "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+            help="log level on stderr")
+
+
+def job_metrics(args: argparse.Namespace) -> list[str]:
+    """The metric names the job computes: ``--metrics``, else the defaults for explicit or
+    implicit (``--implicit-prefs``) feedback."""
+    if args.metrics is None:
+        return list(DEFAULT_IMPLICIT_METRICS if args.implicit_prefs else DEFAULT_METRICS)
+    return [m.strip() for m in args.metrics.split(",") if m.strip()]
 
 
 def _is_local(path: str) -> bool:
@@ -158,6 +191,9 @@ def read_ratings(spark: Any, args: argparse.Namespace) -> Any:
     if args.split in ("chrono", "timestamp"):
         needed.append(args.col_timestamp)
     missing = [c for c in needed if c not in df.columns]
+    if missing and fmt == "csv" and len(df.columns) == 1:
+        first = df.columns[0] if not args.no_header else str(df.first()[0])
+        raise ColumnMismatchError(one_column_message(first, args.sep))
     if missing:
         raise ColumnMismatchError(
             f"input is missing column(s) {missing}; it has {df.columns}. Name them with "
@@ -167,6 +203,20 @@ def read_ratings(spark: Any, args: argparse.Namespace) -> Any:
     if rating_type not in ("double", "float", "integer", "long", "short", "decimal"):
         raise DataError(f"column {args.col_rating!r} must be numeric, got {rating_type}.")
     return df.withColumn(args.col_rating, F.col(args.col_rating).cast("double"))
+
+
+_SEPARATORS = {"\t": "'\\t'", ";": "';'", "|": "'|'", " ": "' '", ",": "','"}
+
+
+def one_column_message(first_line: str, sep: str) -> str:
+    """The error for a CSV read as a single column: the separator is probably wrong, so
+    name the separator the first line seems to use."""
+    shown = first_line if len(first_line) <= 60 else first_line[:57] + "..."
+    found = [flag for char, flag in _SEPARATORS.items() if char in first_line and char != sep]
+    hint = (f"it looks separated by {found[0]}: pass --sep {found[0]}" if found
+            else "pass the file's field separator with --sep")
+    return (f"the input was read as one column ({shown!r}) with --sep {sep!r}; {hint}"
+            " (for MovieLens u.data: --sep '\\t' --no-header).")
 
 
 def split(df: Any, args: argparse.Namespace) -> tuple[Any, Any]:
@@ -196,11 +246,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     check_outputs(args)
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    metrics = job_metrics(args)
     from recutils.evaluation.registry import parse_metric
 
     for m in metrics:
         parse_metric(m)  # unknown names fail before Spark starts
+    if args.implicit_prefs and any(parse_metric(m)[0].kind == "rating" for m in metrics):
+        logger.warning("--implicit-prefs: ALS predicts confidences, not ratings, so the rating "
+                       "metrics (%s) compare unlike scales", args.metrics)
     spark = start_or_get_spark(app_name=args.app_name, master=args.master, memory=args.driver_memory,
                                shuffle_partitions=args.shuffle_partitions)
     timings["start_s"] = time.perf_counter() - t0
@@ -257,7 +310,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "timings": timings,
         "master": spark.sparkContext.master,
         "spark_version": spark.version,
-        "args": vars(args),
+        "args": {**vars(args), "metrics": ",".join(metrics)},
     }
     out = args.output_metrics
     if _is_local(out):
@@ -271,6 +324,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     train.unpersist()
     test.unpersist()
     return summary
+
+
+#: What PySpark prints on every pandas conversion when pandas is newer than it was tested with.
+PANDAS_WARNING = "PySpark does not yet fully support pandas"
+
+
+def _quiet_pandas_warning() -> None:
+    """Hide PySpark's pandas-version ``FutureWarning`` (printed again on every conversion)
+    and say once, at INFO, why. Call it inside ``warnings.catch_warnings()``."""
+    import pandas as pd
+
+    warnings.filterwarnings("ignore", message=PANDAS_WARNING, category=FutureWarning)
+    if int(pd.__version__.split(".")[0]) >= 3:
+        logger.info("pandas %s is newer than PySpark tests with; PySpark's repeated "
+                    "FutureWarning about it is hidden (recutils' Spark tests check its results "
+                    "against the pandas implementations)", pd.__version__)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,7 +361,9 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
 
     code, summary = EXIT_OK, None
     try:
-        summary = run(args)
+        with warnings.catch_warnings():
+            _quiet_pandas_warning()
+            summary = run(args)
     except SparkMasterUnreachableError as err:
         code, message = EXIT_MASTER, str(err)
     except OutputExistsError as err:
@@ -320,6 +391,8 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     return code
 
 
-__all__ = ["DEFAULT_METRICS", "EXIT_CODES", "EXIT_ERROR", "EXIT_INPUT", "EXIT_MASTER", "EXIT_OK",
-           "EXIT_OUTPUT_EXISTS", "EXIT_USAGE", "OutputExistsError", "SPLITS", "add_arguments",
-           "build_parser", "check_outputs", "main", "read_ratings", "run", "run_command", "split"]
+__all__ = ["DEFAULT_IMPLICIT_METRICS", "DEFAULT_METRICS", "EXIT_CODES", "EXIT_ERROR", "EXIT_INPUT",
+           "EXIT_MASTER", "EXIT_OK", "EXIT_OUTPUT_EXISTS", "EXIT_USAGE", "OutputExistsError",
+           "PANDAS_WARNING", "SPLITS", "add_arguments", "build_parser", "check_outputs",
+           "job_metrics", "main", "one_column_message", "read_ratings", "run", "run_command",
+           "split"]

@@ -1,6 +1,9 @@
 """The HTTP service (FastAPI): ``create_app(service)``; run it with ``recutils serve``.
 
-Endpoints (JSON; the OpenAPI schema is at ``/openapi.json``, docs at ``/docs``):
+Endpoints (JSON; the OpenAPI schema is at ``/openapi.json``, with a description of every
+operation and ``maxItems`` equal to the service's ``max_batch``; the interactive pages
+``/docs`` (Swagger UI) and ``/redoc`` load their JavaScript from a CDN, so they need the
+internet in the browser; offline they show a note that points to ``/openapi.json``):
 
 * ``GET /health``: ``{"status": "ok", ...}`` (503 when the store cannot be read).
 * ``GET /v1/recommendations/{user_id}?k=10``: the user's top-k.
@@ -45,8 +48,15 @@ logger = logging.getLogger(__name__)
 
 #: Largest request body accepted (bytes).
 MAX_BODY_BYTES = 1 * 2**20
-#: Static cap on list lengths in the request schema (the service's max_batch is lower).
+#: Cap on list lengths when a request is parsed. The schema shows the service's real limit
+#: (``max_batch``, ``maxItems``); a list over that limit but under this cap is parsed and
+#: refused with the documented 413 ``batch_too_large``.
 SCHEMA_MAX_ITEMS = 100_000
+#: Shown by ``/docs`` and ``/redoc`` until (unless) their JavaScript loads from the CDN.
+OFFLINE_DOCS_NOTE = (
+    '<p style="font-family:sans-serif;margin:2em">This page loads its viewer from the '
+    'internet (cdn.jsdelivr.net); if you can read this, the browser could not load it. '
+    'The API description is at <a href="{openapi}">{openapi}</a> (OpenAPI JSON).</p>')
 
 
 def _json(content: Any, status: int = 200) -> Any:
@@ -203,9 +213,10 @@ def create_app(service: RecommendationService | None = None, *,
 
     class BatchRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        user_ids: list[Id] = Field(max_length=SCHEMA_MAX_ITEMS,
-                                   description="User ids (at most the service's max_batch).")
-        k: StrictInt = Field(10, description="Items per user, 1..max_k.")
+        user_ids: list[Id] = Field(
+            max_length=SCHEMA_MAX_ITEMS, json_schema_extra={"minItems": 1, "maxItems": svc.max_batch},
+            description=f"User ids, 1 to {svc.max_batch} (max_batch; more: 413).")
+        k: StrictInt = Field(10, description=f"Items per user, 1..{svc.max_k} (max_k).")
 
     class BatchResponse(BaseModel):
         k: int
@@ -224,7 +235,9 @@ def create_app(service: RecommendationService | None = None, *,
 
     class ScoreRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        pairs: list[Pair] = Field(max_length=SCHEMA_MAX_ITEMS)
+        pairs: list[Pair] = Field(
+            max_length=SCHEMA_MAX_ITEMS, json_schema_extra={"minItems": 1, "maxItems": svc.max_batch},
+            description=f"(user, item) pairs, 1 to {svc.max_batch} (max_batch; more: 413).")
 
     class Score(BaseModel):
         user_id: Any
@@ -259,7 +272,9 @@ def create_app(service: RecommendationService | None = None, *,
         title="recutils recommendation service",
         version=_version(),
         description="Top-k recommendations from a store of precomputed lists or a model "
-                    "artifact; unknown users get the popularity fallback.",
+                    "artifact; unknown users get the popularity fallback. Errors are JSON "
+                    "`{\"error\": {\"code\", \"message\"}}`.",
+        docs_url=None, redoc_url=None,  # served below, with an offline note
     )
     app.state.service = svc
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
@@ -299,36 +314,68 @@ def create_app(service: RecommendationService | None = None, *,
         return _error(500, "internal_error", "unexpected error; see the service log.")
 
     Query = fastapi.Query
-    KQuery = Annotated[int, Query(description="Items to return, 1..max_k.")]
+    KQuery = Annotated[int, Query(description=f"Items to return, 1..{svc.max_k} (max_k).")]
 
-    @app.get("/health", tags=["service"])
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_docs() -> Any:
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        return _with_offline_note(get_swagger_ui_html(openapi_url=app.openapi_url,
+                                                      title=f"{app.title} - docs"),
+                                  '<div id="swagger-ui">', app.openapi_url)
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc_docs() -> Any:
+        from fastapi.openapi.docs import get_redoc_html
+
+        return _with_offline_note(get_redoc_html(openapi_url=app.openapi_url,
+                                                 title=f"{app.title} - ReDoc"),
+                                  f'<redoc spec-url="{app.openapi_url}">', app.openapi_url)
+
+    @app.get("/health", tags=["service"], summary="Liveness and readiness",
+             description="`{\"status\": \"ok\", \"mode\", \"model_loaded\", ...}`; "
+                         "503 with `\"status\": \"unavailable\"` when the store cannot be "
+                         "read.")
     async def health() -> Any:
         out = svc.health()
         return _json(out, 200 if out["status"] == "ok" else 503)
 
     @app.get("/v1/recommendations/{user_id}", response_model=Recommendations,
-             responses=errors, tags=["recommendations"])
+             responses=errors, tags=["recommendations"], summary="Top-k for one user",
+             description="The user's top-k items from the store, else the model; an unknown "
+                         "user gets the popularity fallback (`\"fallback\": true`).")
     async def recommend(user_id: str, k: KQuery = 10) -> Any:
         if svc.state.model is None:  # store lookups are short: answered on the event loop
             return _json(svc.recommend(user_id, k))
         return _json(await run_in_threadpool(svc.recommend, user_id, k))
 
     @app.post("/v1/recommendations", response_model=BatchResponse, responses=errors,
-              tags=["recommendations"])
+              tags=["recommendations"], summary="Top-k for a batch of users",
+              description=f"Body `{{\"user_ids\": [...], \"k\": 10}}` with at most "
+                          f"{svc.max_batch} ids; one result per id, in order.")
     async def recommend_many(body: BatchRequest) -> Any:
         return _json(await run_in_threadpool(svc.recommend_many, body.user_ids, body.k))
 
     @app.get("/v1/similar-items/{item_id}", response_model=Similar, responses=errors,
-             tags=["recommendations"])
+             tags=["recommendations"], summary="Items similar to an item",
+             description="The k items most similar to `item_id`, for models with item "
+                         "similarities (SAR, item-KNN; others: 400); an unknown item: 404.")
     async def similar(item_id: str, k: KQuery = 10) -> Any:
         return _json(await run_in_threadpool(svc.similar_items, item_id, k))
 
-    @app.post("/v1/score", response_model=ScoreResponse, responses=errors, tags=["scoring"])
+    @app.post("/v1/score", response_model=ScoreResponse, responses=errors, tags=["scoring"],
+              summary="Scores of (user, item) pairs",
+              description=f"Body `{{\"pairs\": [{{\"user_id\": ..., \"item_id\": ...}}]}}` "
+                          f"with at most {svc.max_batch} pairs; an unknown user or item gets "
+                          "`\"score\": null, \"known\": false`. Needs a model artifact "
+                          "(a store-only service answers 400).")
     async def score(body: ScoreRequest) -> Any:
         pairs = [(p.user_id, p.item_id) for p in body.pairs]
         return _json(await run_in_threadpool(svc.score, pairs))
 
-    @app.get("/v1/model", tags=["service"])
+    @app.get("/v1/model", tags=["service"], summary="What is served",
+             description="Mode, max_k and max_batch; the artifact's model name, version, "
+                         "training time, metrics and sizes; the store set's version and size.")
     async def model() -> Any:
         return _json(await run_in_threadpool(svc.model_info))
 
@@ -342,7 +389,11 @@ def create_app(service: RecommendationService | None = None, *,
     if svc.admin_enabled:
         admin_errors = {code: {"model": ErrorResponse} for code in (403, 404, 413, 422)}
 
-        @app.post("/v1/admin/artifact", responses=admin_errors, tags=["admin"])
+        @app.post("/v1/admin/artifact", responses=admin_errors, tags=["admin"],
+                  summary="Swap the served artifact",
+                  description="Body `{\"path\": \"NAME\"}`, a folder under the artifact "
+                              "root, with the `X-Admin-Token` header (403 without it). A swap "
+                              "that fails to load keeps the current model (422).")
         async def swap(body: SwapRequest, request: fastapi.Request,
                        origin: Annotated[str, fastapi.Depends(admin)]) -> Any:
             info = await run_in_threadpool(svc.admin_swap, body.path,
@@ -356,10 +407,22 @@ def create_app(service: RecommendationService | None = None, *,
     return app
 
 
+def _with_offline_note(page: Any, anchor: str, openapi_url: str) -> Any:
+    """``page`` (an HTMLResponse) with :data:`OFFLINE_DOCS_NOTE` after ``anchor``: the viewer
+    replaces it once its script has loaded, so only an offline browser shows it."""
+    from starlette.responses import HTMLResponse
+
+    html = page.body.decode("utf-8")
+    note = OFFLINE_DOCS_NOTE.format(openapi=openapi_url)
+    if anchor in html:
+        html = html.replace(anchor, anchor + note, 1)
+    return HTMLResponse(html)
+
+
 def _version() -> str:
     from recutils import __version__
 
     return __version__
 
 
-__all__ = ["create_app", "MAX_BODY_BYTES"]
+__all__ = ["create_app", "MAX_BODY_BYTES", "OFFLINE_DOCS_NOTE"]

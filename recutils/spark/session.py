@@ -10,6 +10,10 @@ session. Defaults, each overridable through ``config``:
 * a local temporary directory (``spark.local.dir``) under the system temp folder, and
   for local masters a checkpoint folder inside it (ALS cuts its lineage there);
 * 16 MB thread stacks for the driver and executors (long ALS lineages);
+* for local masters on a machine without a system BLAS/LAPACK (``libblas.so.3``,
+  ``liblapack.so.3``), Spark's netlib is told not to try them, so it goes straight to
+  its Java implementation (what it falls back to anyway) instead of printing
+  ``netlib-blas: JNI_OnLoad: dlopen(libblas.so.3) failed`` on every run;
 * the driver bound to ``127.0.0.1`` when the master is ``local`` or on 127.0.0.1, and
   Python workers running this interpreter there (unless ``PYSPARK_PYTHON`` is set);
 * a ``spark://host:port`` master is checked to be reachable (a TCP connect with a
@@ -88,6 +92,27 @@ def check_master_reachable(master: str, timeout: float = 5.0) -> None:
         "is running and the host and port are right (the master logs 'Starting Spark master at "
         "spark://HOST:PORT'), or use --master local[*] to run on this machine."
     )
+
+
+def netlib_java_options() -> str:
+    """JVM options that keep Spark's netlib from trying a native BLAS/LAPACK this machine
+    lacks (``-Ddev.ludovic.netlib.blas.allowNative=false`` ...); empty when both exist.
+
+    netlib loads ``libblas.so.3`` / ``liblapack.so.3`` from its native stub and, when that
+    fails, prints the error to stderr and uses its Java implementation; skipping the
+    attempt gives the same implementation without the message.
+    """
+    import ctypes.util
+
+    options = []
+    for lib in ("blas", "lapack"):
+        if ctypes.util.find_library(lib) is None:
+            options.append(f"-Ddev.ludovic.netlib.{lib}.allowNative=false")
+    if options:
+        logger.info("no system %s found: Spark's ALS uses its Java BLAS/LAPACK (install e.g. "
+                    "libopenblas0 for a native one)",
+                    " or ".join(o.split(".")[3].upper() for o in options))
+    return " ".join(options)
 
 
 def start_or_get_spark(
@@ -173,8 +198,11 @@ def start_or_get_spark(
     # Iterative algorithms (ALS) build long lineages: deeper thread stacks avoid
     # StackOverflowError when tasks are deserialised, and a checkpoint folder lets
     # ALS cut the lineage every ``checkpointInterval`` iterations.
-    conf["spark.driver.extraJavaOptions"] = "-Xss16m"
-    conf["spark.executor.extraJavaOptions"] = "-Xss16m"
+    java_options = "-Xss16m"
+    if (master or "").startswith("local"):
+        java_options = f"{java_options} {netlib_java_options()}".strip()
+    conf["spark.driver.extraJavaOptions"] = java_options
+    conf["spark.executor.extraJavaOptions"] = java_options
     conf.update({k: str(v) for k, v in extra.items()})
     for key, value in conf.items():
         builder = builder.config(key, value)
@@ -186,4 +214,5 @@ def start_or_get_spark(
     return spark
 
 
-__all__ = ["start_or_get_spark", "check_master_reachable", "SparkMasterUnreachableError"]
+__all__ = ["start_or_get_spark", "check_master_reachable", "netlib_java_options",
+           "SparkMasterUnreachableError"]

@@ -114,3 +114,88 @@ def test_job_on_standalone_cluster(standalone_cluster, ml_sample, tmp_path) -> N
     # the worker really ran the tasks
     assert "Launching executor" in standalone_cluster.log_tail(400) or \
         "Asked to launch executor" in standalone_cluster.log_tail(400)
+
+
+def test_help_shows_every_default(capsys) -> None:
+    """``--help`` used to show no defaults: the reader had to open the source."""
+    from recutils.cli import main
+
+    assert main(["als-job", "--help"]) == 0
+    for text in (job.build_parser().format_help(), capsys.readouterr().out):
+        flat = " ".join(text.split())
+        for shown in ("--max-iter MAX_ITER ALS iterations (default: 15)",
+                      "--rank RANK number of latent factors (default: 10)",
+                      "(default: stratified)", "train share (default: 0.75)",
+                      "(default: 42)", "--sep SEP", "--sep '\\t'", "(default: ,)",
+                      "--top-k TOP_K recommendations per test user (default: 10)",
+                      "(default: recutils-als)", "(default: 2g)", "(default: INFO)"):
+            assert shown in flat, shown
+        assert "rmse,mae,precision@10" in flat  # the explicit-feedback default metrics
+        assert "(default: None)" not in flat and "(default: False)" not in flat
+
+
+def test_one_column_message_suggests_the_separator() -> None:
+    text = job.one_column_message("196\t242\t3\t881250949", ",")
+    assert "one column" in text and "pass --sep '\\t'" in text
+    assert "pass --sep ';'" in job.one_column_message("user;item;rating", ",")
+    assert "with --sep" in job.one_column_message("useritemrating", ",")
+
+
+def test_tab_file_read_with_the_default_separator_suggests_sep(spark, tmp_path, capsys) -> None:
+    """MovieLens' u.data without --sep was read as one column and reported only as
+    'missing columns'; the error now says to pass --sep '\\t'."""
+    data = tmp_path / "u.data"
+    pd.read_csv(_toy_csv(tmp_path / "r.csv")).to_csv(data, sep="\t", header=False, index=False)
+    assert job.main(_args(tmp_path / "o", data, "--no-header")) == job.EXIT_INPUT
+    error = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
+    assert "read as one column" in error and "pass --sep '\\t'" in error
+    # with the separator the same file runs
+    assert job.main(_args(tmp_path / "o", data, "--no-header", "--sep", "\\t")) == job.EXIT_OK
+
+
+def test_implicit_prefs_reports_no_rating_metrics_by_default(spark, tmp_path) -> None:
+    """With --implicit-prefs ALS predicts confidences; RMSE/MAE against ratings were reported
+    anyway. The default metrics are now the ranking ones; named rating metrics still work."""
+    data = _toy_csv(tmp_path / "ratings.csv")
+    fast = [a for a in _args(tmp_path / "a", data) if a != "rmse,precision@10,ndcg@10"]
+    fast.remove("--metrics")
+    assert job.main([*fast, "--implicit-prefs"]) == job.EXIT_OK
+    summary = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert set(summary["metrics"]) == set(job.DEFAULT_IMPLICIT_METRICS)
+    assert summary["args"]["metrics"] == ",".join(job.DEFAULT_IMPLICIT_METRICS)
+    assert job.main(_args(tmp_path / "b", data, "--implicit-prefs")) == job.EXIT_OK
+    assert "rmse" in json.loads((tmp_path / "b" / "metrics.json").read_text())["metrics"]
+    assert job.job_metrics(job.build_parser().parse_args(
+        ["--input", "x", "--output-recs", "r", "--output-metrics", "m"])) == list(job.DEFAULT_METRICS)
+
+
+def test_pandas_version_warning_is_hidden_and_explained_once(caplog) -> None:
+    import logging
+    import warnings
+
+    from recutils.cli.als_job import _quiet_pandas_warning
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with caplog.at_level(logging.INFO, logger="recutils.spark.jobs.als"):
+            _quiet_pandas_warning()
+        for _ in range(3):
+            warnings.warn(f"{job.PANDAS_WARNING} >= 3.0.0.", FutureWarning)
+        warnings.warn("another warning", FutureWarning)
+    assert [str(w.message) for w in seen] == ["another warning"]
+    if int(pd.__version__.split(".")[0]) >= 3:
+        assert len([r for r in caplog.records if "FutureWarning" in r.getMessage()]) == 1
+
+
+def test_netlib_is_kept_from_a_missing_native_blas(monkeypatch) -> None:
+    """Without libblas.so.3 Spark's netlib printed 'JNI_OnLoad: dlopen(libblas.so.3) failed'
+    on every run before using its Java BLAS; it is now told not to try."""
+    import ctypes.util
+
+    from recutils.spark.session import netlib_java_options
+
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    assert netlib_java_options().split() == ["-Ddev.ludovic.netlib.blas.allowNative=false",
+                                             "-Ddev.ludovic.netlib.lapack.allowNative=false"]
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: f"lib{name}.so.3")
+    assert netlib_java_options() == ""

@@ -216,6 +216,40 @@ def test_openapi_schema(client) -> None:
     assert client.get("/docs").status_code == 200
 
 
+def test_openapi_max_items_is_the_real_batch_limit_and_every_operation_is_described(
+        root) -> None:
+    """The schema used to say maxItems 100,000 while the service refused more than max_batch
+    (1,000 by default), and no operation had a description."""
+    app = create_app(artifact=root / "sar", artifact_root=root, admin_token="s3cret",
+                     max_batch=7)
+    with TestClient(app) as c:
+        schema = c.get("/openapi.json").json()
+        shapes = schema["components"]["schemas"]
+        assert shapes["BatchRequest"]["properties"]["user_ids"]["maxItems"] == 7
+        assert shapes["ScoreRequest"]["properties"]["pairs"]["maxItems"] == 7
+        assert shapes["ScoreRequest"]["properties"]["pairs"]["minItems"] == 1
+        # the limit the schema shows is the one enforced, with the documented 413
+        _error(c.post("/v1/score", json={"pairs": [{"user_id": 1, "item_id": 1}] * 8}), 413)
+        assert c.post("/v1/score", json={"pairs": [{"user_id": 1, "item_id": 1}] * 7}).status_code == 200
+        operations = [(path, method, op) for path, ops in schema["paths"].items()
+                      for method, op in ops.items()]
+        assert len(operations) == 7  # admin included: a token is set
+        for path, method, op in operations:
+            assert op.get("summary") and len(op.get("description", "")) > 20, (method, path)
+
+
+def test_docs_pages_say_they_need_the_internet_and_link_the_schema(client) -> None:
+    """/docs and /redoc load their viewers from a CDN: offline, the page shows a note with a
+    link to /openapi.json where the viewer would be (the viewer replaces it when it loads)."""
+    for page, container in (("/docs", '<div id="swagger-ui">'),
+                            ("/redoc", '<redoc spec-url="/openapi.json">')):
+        html = client.get(page).text
+        assert container in html, page
+        after = html.split(container, 1)[1]
+        assert after.lstrip().startswith("<p") and "cdn.jsdelivr.net" in after, page
+        assert '<a href="/openapi.json">' in after.split("</p>", 1)[0], page
+
+
 def test_admin_swap_and_traversal(root) -> None:
     app = create_app(artifact=root / "sar", artifact_root=root, admin_token="s3cret")
     with TestClient(app) as c:

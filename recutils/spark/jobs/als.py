@@ -15,6 +15,7 @@ import os
 import sys
 
 from recutils.cli.als_job import (
+    DEFAULT_IMPLICIT_METRICS,
     DEFAULT_METRICS,
     EXIT_CODES,
     EXIT_ERROR,
@@ -23,21 +24,26 @@ from recutils.cli.als_job import (
     EXIT_OK,
     EXIT_OUTPUT_EXISTS,
     EXIT_USAGE,
+    PANDAS_WARNING,
     SPLITS,
     OutputExistsError,
     add_arguments,
     build_parser,
     check_outputs,
+    job_metrics,
     main,
+    one_column_message,
     read_ratings,
     run,
     run_command,
     split,
 )
 
-__all__ = ["DEFAULT_METRICS", "EXIT_CODES", "EXIT_ERROR", "EXIT_INPUT", "EXIT_MASTER", "EXIT_OK",
-           "EXIT_OUTPUT_EXISTS", "EXIT_USAGE", "OutputExistsError", "SPLITS", "add_arguments",
-           "build_parser", "check_outputs", "main", "read_ratings", "run", "run_command", "split"]
+__all__ = ["DEFAULT_IMPLICIT_METRICS", "DEFAULT_METRICS", "EXIT_CODES", "EXIT_ERROR", "EXIT_INPUT",
+           "EXIT_MASTER", "EXIT_OK", "EXIT_OUTPUT_EXISTS", "EXIT_USAGE", "OutputExistsError",
+           "PANDAS_WARNING", "SPLITS", "add_arguments", "build_parser", "check_outputs",
+           "job_metrics", "main", "one_column_message", "read_ratings", "run", "run_command",
+           "split"]
 
 if __name__ == "__main__":  # pragma: no cover - exercised through subprocesses in the tests
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
