@@ -182,6 +182,7 @@ class TuningResult:
     def plot_optimization_history(self, ax: Any = None) -> Any:
         """Each complete trial's value and the best so far (matplotlib)."""
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
 
         frame = self.trials
         done = frame[frame["state"] == "COMPLETE"]
@@ -191,6 +192,7 @@ class TuningResult:
         best = done["value"].cummax() if self.metric.higher_is_better else done["value"].cummin()
         ax.step(done["number"], best, where="post", color="C3", label="best so far")
         ax.set_xlabel("trial")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(self.metric.text)
         ax.set_title(f"{self.model}: optimization history")
         ax.legend()
@@ -204,6 +206,7 @@ class TuningResult:
     def plot_intermediate_values(self, ax: Any = None) -> Any:
         """Each trial's reported values by step (epoch), pruned trials dashed (matplotlib)."""
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
 
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 4))
@@ -219,6 +222,7 @@ class TuningResult:
                     label=None if state in labelled else state)
             labelled.add(state)
         ax.set_xlabel("step (epoch)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(f"intermediate {self.metric.text}")
         ax.set_title(f"{self.model}: intermediate values")
         if labelled:

@@ -117,3 +117,19 @@ def test_drawn_nested_values_keep_the_fixed_ones_of_the_same_section() -> None:
                              {"train": {"optimizers": {"0": {"lr": 0.01}}}, "seed": 3})
     assert merged["train"] == {"epochs": 1, "optimizers": {"0": {"lr": 0.01}}}
     assert merged["label_threshold"] == 4.0 and merged["seed"] == 3 and merged["col_user"] == "userID"
+
+
+
+def test_history_plot_ticks_are_whole_trial_numbers(data) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train, valid = data
+    result = tune("sar", {"similarity_type": ["jaccard", "lift", "cosine"]}, train, valid,
+                  metric="ndcg@10", n_trials=3, sampler="grid", progress=False)
+    ax = result.plot_optimization_history()
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    plt.close("all")
