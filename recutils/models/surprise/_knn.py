@@ -38,7 +38,7 @@ _CHUNK_ELEMENTS = 1 << 18
 class _Bucket:
     groups: np.ndarray  # group ids of the rows
     members: np.ndarray  # [n_groups, width] candidate ids, padding -> the dummy candidate
-    resid: np.ndarray  # [n_groups, width] residuals in the same layout (0 on padding)
+    resid: np.ndarray  # [n_groups * width] residuals in the same layout, flat (0 on padding)
 
 
 class NeighbourTerms:
@@ -83,7 +83,7 @@ class NeighbourTerms:
                 valid = pos < sizes[gids][:, None]
                 idx = np.where(valid, starts[gids][:, None] + pos, 0)
                 self._buckets.append(_Bucket(gids, np.where(valid, member[idx], self.n_candidates),
-                                             np.where(valid, resid[idx], 0.0)))
+                                             np.ascontiguousarray(np.where(valid, resid[idx], 0.0)).ravel()))
 
     def __call__(self, sim: np.ndarray, ranking: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Terms ``[n_anchors, n_groups]`` of anchors with similarity rows ``sim`` ``[n_anchors, n_candidates]``.
@@ -106,14 +106,17 @@ class NeighbourTerms:
         ranks, sim_of_rank = dense_ranking(sim) if ranking is None else ranking
         c = self.n_candidates
         width_bits = max(int(max(b.members.shape[1] for b in self._buckets) - 1).bit_length(), 1)
-        key_dtype = np.int32 if (c + 1) << width_bits < 2**31 else np.int64
-        # the rank part of every member's key, shifted once for all buckets
-        rank_keys = ranks.astype(key_dtype) << width_bits
         for bucket in self._buckets:
             rows = max(1, _CHUNK_ELEMENTS // bucket.members.size)
+            # a key holds (anchor in the chunk, dense rank) above the member's list position:
+            # the anchor part keeps rows apart (it is constant along a sorted row) and makes
+            # the upper bits a flat index into the chunk's ``sim_of_rank`` rows
+            key_dtype = np.int32 if (rows * (c + 1)) << width_bits < 2**31 else np.int64
+            local = (np.arange(rows, dtype=key_dtype) * (c + 1))[:, None]
             for lo in range(0, n, rows):
                 sl = slice(lo, min(lo + rows, n))
-                self._large(out, rank_keys[sl], sim_of_rank[sl], sl, bucket, width_bits)
+                rank_keys = (ranks[sl].astype(key_dtype) + local[:sl.stop - lo]) << width_bits
+                self._large(out, rank_keys, sim_of_rank[sl].ravel(), sl, bucket, width_bits)
         return out
 
     def _terms(self, num: np.ndarray, den: np.ndarray, cnt: np.ndarray | None) -> np.ndarray:
@@ -124,15 +127,18 @@ class NeighbourTerms:
     def _large(self, out: np.ndarray, rank_keys: np.ndarray, sim_of_rank: np.ndarray, rows: slice,
                bucket: _Bucket, width_bits: int) -> None:
         """Terms of one chunk of anchors against one bucket of large groups. Chunks are
-        small (:data:`_CHUNK_ELEMENTS`) so that the passes below stay in the CPU's cache."""
+        small (:data:`_CHUNK_ELEMENTS`) so that the passes below stay in the CPU's cache.
+
+        ``rank_keys``: the chunk's rank keys (see :meth:`__call__`); ``sim_of_rank``: the
+        chunk's rows of similarity by rank, flat."""
         k = self.k
-        keys = rank_keys[:, bucket.members]  # [anchors, groups, width]
+        keys = np.take(rank_keys, bucket.members, axis=1)  # [anchors, groups, width]
         keys |= np.arange(bucket.members.shape[1], dtype=keys.dtype)
         top = np.sort(keys, axis=2)[:, :, :k]  # surprise's k nearest, in order
-        s = sim_of_rank[np.arange(top.shape[0])[:, None, None], top >> width_bits]
+        s = sim_of_rank[top >> width_bits]
         position = top & ((1 << width_bits) - 1)
         position += (np.arange(top.shape[1], dtype=top.dtype) * bucket.members.shape[1])[None, :, None]
-        resid = bucket.resid.ravel()[position]
+        resid = bucket.resid[position]
         w = np.maximum(s, 0.0)
         num = np.einsum("agk,agk->ag", w, resid)
         den = w.sum(axis=2)
