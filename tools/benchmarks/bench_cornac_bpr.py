@@ -1,7 +1,7 @@
 """Time cornac BPR fit and ranking of all users on MovieLens 100k, against Microsoft Recommenders.
 
-    RECUTILS_DATA_MIRROR=/work/shared/data python tools/benchmarks/bench_cornac_bpr.py
-    ... --peer-python /work/refvenv/bin/python
+    RECUTILS_DATA_MIRROR=../shared/data python tools/benchmarks/bench_cornac_bpr.py
+    ... --peer-python PEER_PYTHON  # an interpreter with recommenders==1.2.1
 
 Data: MovieLens 100k, ``python_stratified_split(ratio=0.75, min_rating=1,
 filter_by="item", seed=42)``. BPR: k=200, max_iter=200, learning_rate=0.01,

@@ -1,6 +1,6 @@
 """Seconds per epoch and time to rank all users for the PyTorch CF models on MovieLens 100k.
 
-    RECUTILS_DATA_MIRROR=/work/shared/data python tools/benchmarks/bench_deep_cf.py
+    RECUTILS_DATA_MIRROR=../shared/data python tools/benchmarks/bench_deep_cf.py
     ... --models ncf lightgcn --epochs 3
 
 Data: MovieLens 100k, ``python_stratified_split(ratio=0.75, min_rating=1,

@@ -1,7 +1,7 @@
 """Time SAR (jaccard, time decay) fit and recommend_k_items on a synthetic log of about 548k rows.
 
     python tools/benchmarks/bench_sar.py
-    python tools/benchmarks/bench_sar.py --peer-python /work/refvenv/bin/python
+    python tools/benchmarks/bench_sar.py --peer-python PEER_PYTHON  # an interpreter with recommenders==1.2.1
 
 The log: 1,000,000 draws from ``numpy.random.default_rng(42)`` (users uniform over
 20,000, items ``zipf(1.3) % 5000``, ratings 1-5, timestamps uniform over 10**7 s),

@@ -1,7 +1,7 @@
 """Time the pandas splitters on a synthetic log of about 1.99 million rows.
 
     python tools/benchmarks/bench_splitters.py
-    python tools/benchmarks/bench_splitters.py --peer-python /work/refvenv/bin/python
+    python tools/benchmarks/bench_splitters.py --peer-python PEER_PYTHON  # an interpreter with recommenders==1.2.1
 
 The log: 2,000,000 draws from ``numpy.random.default_rng(42)`` (users uniform over
 20,000, items uniform over 10,000, ratings 1-5, timestamps uniform over 10**7 s),

@@ -384,7 +384,8 @@ def markdown(rows: list[dict], command: str, machine: dict, repeat: int, quick: 
         "Each hot path of recutils timed against Microsoft Recommenders 1.2.1 (the peer, where it "
         "has the call) and against a measured lower bound for the same work on the same machine. "
         "Generated, do not edit by hand; regenerate on a quiet machine.", "",
-        f"Command: `{command}`", "",
+        f"Command: `{command}`" + (" (`PEER_PYTHON`: an interpreter with `recommenders==1.2.1` "
+                                    "installed)" if "PEER_PYTHON" in command else ""), "",
         machine_line(machine), "",
         f"Date: {machine['utc']}", "",
         markdown_table(rows),
@@ -427,7 +428,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"({time.perf_counter() - start:.0f} s)")
     print(markdown_table(rows))
     if args.write:
-        command = " ".join(["python", "tools/benchmarks/limits.py", *map(shlex.quote, argv)])
+        # the peer's interpreter is a path on this machine: the file names what it must hold
+        shown = ["PEER_PYTHON" if i and argv[i - 1] == "--peer-python" else a for i, a in enumerate(argv)]
+        shown = [a.replace(args.peer_python, "PEER_PYTHON") if args.peer_python and
+                 a.startswith("--peer-python=") else a for a in shown]
+        command = " ".join(["python", "tools/benchmarks/limits.py", *map(shlex.quote, shown)])
         text = markdown(rows, command, machine, repeat, args.quick)
         Path(args.write).write_text(text, encoding="utf-8")
         print(f"written to {args.write}")

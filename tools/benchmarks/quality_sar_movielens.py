@@ -1,7 +1,7 @@
 """SAR quality on MovieLens 100k, and Microsoft Recommenders' SAR on the same split.
 
     python tools/benchmarks/quality_sar_movielens.py
-    python tools/benchmarks/quality_sar_movielens.py --peer-python /work/refvenv/bin/python
+    python tools/benchmarks/quality_sar_movielens.py --peer-python PEER_PYTHON  # an interpreter with recommenders==1.2.1
 
 Protocol of Microsoft Recommenders' SAR quick start: ``python_stratified_split(data,
 ratio=0.75, min_rating=1, filter_by="item", seed=42)``, SAR with
