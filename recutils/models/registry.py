@@ -29,6 +29,7 @@ _MODELS: dict[str, str] = {
     "deep_rank": "recutils.models.deep:DeepRankModel",
     "deepfm": "recutils.models.ctr:DeepFM",
     "dlrm": "recutils.models.ctr:DLRM",
+    "embedding_dot_bias": "recutils.models.dotbias:EmbeddingDotBias",
     "fibinet": "recutils.models.ctr:FiBiNet",
     "fm": "recutils.models.ctr:FM",
     "highway": "recutils.models.ctr:HighwayWideDeep",
