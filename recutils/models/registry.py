@@ -47,6 +47,7 @@ _MODELS: dict[str, str] = {
     "ppnet": "recutils.models.ctr:PPNet",
     "random": "recutils.models.baselines:RandomRecommender",
     "sar": "recutils.models.sar:SAR",
+    "standard_vae": "recutils.models.vae:StandardVAE",
     "surprise_knnbaseline": "recutils.models.surprise:SurpriseKNNBaseline",
     "surprise_nmf": "recutils.models.surprise:SurpriseNMF",
     "surprise_svd": "recutils.models.surprise:SurpriseSVD",
