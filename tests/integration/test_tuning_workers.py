@@ -83,7 +83,7 @@ def test_resume_after_kill(tmp_path):
     script = tmp_path / "run_study.py"
     script.write_text(RUN_STUDY.format(space=SPACE))
     url = f"sqlite:///{tmp_path / 'study.db'}"
-    n_trials = 10
+    n_trials = 20  # 0.4 s each: the kill lands well before the last one, even on a loaded machine
     proc = subprocess.Popen([sys.executable, str(script), url, str(n_trials)], env=_env(tmp_path),
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
