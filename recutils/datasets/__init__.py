@@ -12,6 +12,8 @@ Submodules (imported lazily, so ``import recutils.datasets`` stays light):
   frame the click-through models take;
 * :mod:`~recutils.datasets.amazon`: Amazon reviews as pre-processed by ReChorus
   (implicit purchases with time and item category);
+* :mod:`~recutils.datasets.beauty`: Amazon Beauty as BERT4Rec pre-processed it (one
+  ordered item sequence per user, for next-item models);
 * :mod:`~recutils.datasets.lastfm`: Last.fm HetRec 2011 play counts and friendships;
 * :mod:`~recutils.datasets.synthetic`: MovieLens-like synthetic logs;
 * :mod:`~recutils.datasets.sparse`: CSR matrices with id maps, the dense
@@ -26,7 +28,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_SUBMODULES = ("download", "movielens", "movielens_features", "criteo", "amazon", "lastfm",
+_SUBMODULES = ("download", "movielens", "movielens_features", "criteo", "amazon", "beauty", "lastfm",
                "synthetic", "sparse", "pandas_helpers")
 _FUNCTIONS = {
     "make_interactions": "synthetic",

@@ -23,10 +23,14 @@ numpy: ids are encoded once, rankings sorted once, and no users x items matrix i
   registry (name -> :class:`MetricSpec` with ``higher_is_better`` and ``kind``);
   :func:`score_arrays` computes a point-wise metric by name from two arrays (labels and
   predictions, e.g. in a training loop).
+* Next-item evaluation (:mod:`recutils.evaluation.next_item`): HR@k, NDCG@k, MRR@k
+  of a held-out next item under full ranking and under sampled ranking
+  (:func:`evaluate_next_item`, :func:`draw_negatives`, :class:`NextItemResult`).
 * Every public metric function names the keywords it accepts: an unknown one raises
   :class:`UnknownKeywordError` (a ``ConfigError`` and a ``TypeError``).
 """
 
+from recutils.evaluation._public import UnknownKeywordError
 from recutils.evaluation.beyond import (
     catalog_coverage,
     distributional_coverage,
@@ -38,10 +42,21 @@ from recutils.evaluation.beyond import (
     user_item_serendipity,
     user_serendipity,
 )
-from recutils.evaluation._public import UnknownKeywordError
 from recutils.evaluation.calibration import expected_calibration_error, reliability_table
+from recutils.evaluation.evaluate import (
+    DEFAULT_METRICS,
+    evaluate,
+    ranking_metrics_by_user,
+    score_arrays,
+)
 from recutils.evaluation.merge import merge_ranking_true_pred, merge_rating_true_pred
-from recutils.evaluation.evaluate import DEFAULT_METRICS, evaluate, ranking_metrics_by_user, score_arrays
+from recutils.evaluation.next_item import (
+    NegativeSample,
+    NextItemResult,
+    draw_negatives,
+    evaluate_next_item,
+    next_item_metrics,
+)
 from recutils.evaluation.ranking import (
     gauc,
     get_top_k_items,
@@ -55,9 +70,20 @@ from recutils.evaluation.ranking import (
     recall_at_k,
 )
 from recutils.evaluation.rating import auc, exp_var, logloss, mae, rmse, rsquared
-from recutils.evaluation.registry import METRICS, MetricSpec, get_metric, known_metrics, parse_metric
+from recutils.evaluation.registry import (
+    METRICS,
+    MetricSpec,
+    get_metric,
+    known_metrics,
+    parse_metric,
+)
 
 __all__ = [
+    "NegativeSample",
+    "NextItemResult",
+    "draw_negatives",
+    "evaluate_next_item",
+    "next_item_metrics",
     "rmse", "mae", "rsquared", "exp_var", "auc", "logloss", "expected_calibration_error",
     "reliability_table",
     "precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k", "mean_average_precision",

@@ -4,6 +4,8 @@ Same names, arguments and per-group counts as Microsoft Recommenders'
 ``python_splitters`` (and :func:`numpy_stratified_split` for affinity matrices, from
 :mod:`recutils.splitting.numpy_splitters`); see :mod:`recutils.splitting.python_splitters` for the
 shared rules (rounding at the cut, tie-breaking, tiny groups, output order).
+:mod:`recutils.splitting.sequences` holds the next-item tools (per-user sequences,
+leave-one-out with a validation item, the global time split, padding).
 Importing this package pulls in only numpy, pandas and scipy.
 """
 
@@ -15,6 +17,13 @@ from recutils.splitting.python_splitters import (
     python_kfold_split,
     python_random_split,
     python_stratified_split,
+)
+from recutils.splitting.sequences import (
+    Sequences,
+    build_sequences,
+    pad_sequences,
+    sequential_split,
+    time_split,
 )
 from recutils.splitting.split_utils import (
     min_rating_filter_pandas,
@@ -33,4 +42,9 @@ __all__ = [
     "min_rating_filter_pandas",
     "split_pandas_data_with_ratios",
     "process_split_ratio",
+    "Sequences",
+    "build_sequences",
+    "sequential_split",
+    "time_split",
+    "pad_sequences",
 ]
