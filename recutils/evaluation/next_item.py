@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recutils.evaluation._public import reject_unknown_keywords
 from recutils.exceptions import ConfigError, DataError
 
 __all__ = [
@@ -67,6 +68,7 @@ def _check_k(k: object) -> int:
     return int(k)
 
 
+@reject_unknown_keywords
 def metric_from_ranks(ranks: np.ndarray, metric: str, k: int) -> np.ndarray:
     """Per-user values of one metric (``"hr"``, ``"ndcg"``, ``"mrr"``) at ``k``, from 0-based ranks.
 
@@ -83,6 +85,7 @@ def metric_from_ranks(ranks: np.ndarray, metric: str, k: int) -> np.ndarray:
     raise ConfigError(f"unknown next-item metric {metric!r}; allowed: {list(NEXT_ITEM_METRICS)}.")
 
 
+@reject_unknown_keywords
 def next_item_metrics(
     ranks: np.ndarray, k: int | Sequence[int] = 10, metrics: Sequence[str] = NEXT_ITEM_METRICS
 ) -> dict[str, float]:
@@ -110,6 +113,7 @@ def _scores_2d(scores: np.ndarray, name: str = "scores") -> np.ndarray:
     return scores
 
 
+@reject_unknown_keywords
 def target_ranks(
     scores: np.ndarray,
     targets: np.ndarray,
@@ -148,6 +152,7 @@ def target_ranks(
     return ranks
 
 
+@reject_unknown_keywords
 def sampled_ranks(target_scores: np.ndarray, negative_scores: np.ndarray) -> np.ndarray:
     """Rank of each target among its sampled negatives (negatives scored ``>=`` it).
 
@@ -181,6 +186,7 @@ class NegativeSample:
         return len(self.items)
 
 
+@reject_unknown_keywords
 def draw_negatives(
     n_items: int,
     exclude: sp.csr_matrix,
@@ -323,6 +329,7 @@ class NextItemResult:
                             index=pd.Index(kinds, name="ranking"))
 
 
+@reject_unknown_keywords
 def evaluate_next_item(
     score: Callable[[np.ndarray], np.ndarray],
     targets: np.ndarray,
