@@ -345,7 +345,8 @@ class TorchCFRecommender(BaseRecommender):
         torch RNG stream; return the history rows.
 
         Args:
-            network, source, loss, optimizer: What the trainer steps.
+            network, source, loss: What the trainer steps.
+            optimizer: One optimizer, or a list of them (each stepped after every batch).
             n_epochs: Epochs in all.
             seed: The fit's seed.
             model_dir: Checkpoint folder (``None``: none).
@@ -361,7 +362,7 @@ class TorchCFRecommender(BaseRecommender):
         trainer = Trainer.from_run(network, c, seed=seed, model_dir=model_dir, callbacks=self.callbacks,
                                    progress=self.progress, patience=c.patience or 0)
         history = trainer.fit_epochs(
-            source, loss, n_epochs, optimizers=[optimizer],
+            source, loss, n_epochs, optimizers=list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer],
             validate=None if valid is None else self._validator(network, valid),
             metric=c.valid_metric, early_stopping=valid is not None and c.patience is not None,
             seed_torch=False, desc=desc)

@@ -315,6 +315,77 @@ class PPNetParams(BaseConfig):
         _flag("PPNet", "detach_general", self.detach_general)
 
 
+@dataclass
+class TransformerEncoderParams(BaseConfig):
+    """Parameters of ``TransformerEncoder`` (SASRec's causal and BERT4Rec's bidirectional blocks)."""
+
+    num_layers: int = 2
+    num_heads: int = 1
+    ffn_dim: int | None = None
+    dropout: float = 0.2
+    causal: bool = True
+    activation: str = "relu"
+
+    def __post_init__(self) -> None:
+        _int_at_least("TransformerEncoder", "num_layers", self.num_layers, maximum=MAX_LAYERS)
+        _int_at_least("TransformerEncoder", "num_heads", self.num_heads, maximum=MAX_HEADS)
+        _int_at_least("TransformerEncoder", "ffn_dim", self.ffn_dim, allow_none=True, maximum=MAX_HIDDEN_UNITS)
+        _rate("TransformerEncoder", "dropout", self.dropout)
+        _flag("TransformerEncoder", "causal", self.causal)
+        if self.activation not in ("relu", "gelu"):
+            raise ConfigError(f"TransformerEncoder: activation must be 'relu' or 'gelu', got {self.activation!r}.")
+
+
+@dataclass
+class GRUEncoderParams(BaseConfig):
+    """Parameters of ``GRUEncoder`` (GRU4Rec)."""
+
+    hidden_dim: int = 64
+    num_layers: int = 1
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        _int_at_least("GRUEncoder", "hidden_dim", self.hidden_dim, maximum=MAX_HIDDEN_UNITS)
+        _int_at_least("GRUEncoder", "num_layers", self.num_layers, maximum=MAX_LAYERS)
+        _rate("GRUEncoder", "dropout", self.dropout)
+
+
+@dataclass
+class CaserConvParams(BaseConfig):
+    """Parameters of ``CaserConv`` (window ``L``, horizontal / vertical filters)."""
+
+    window: int = 5
+    n_h: int = 16
+    n_v: int = 4
+    output_dim: int | None = None
+    dropout: float = 0.5
+    activation: str = "relu"
+
+    def __post_init__(self) -> None:
+        _int_at_least("CaserConv", "window", self.window, maximum=MAX_LAYERS)
+        _int_at_least("CaserConv", "n_h", self.n_h, maximum=MAX_HIDDEN_UNITS)
+        _int_at_least("CaserConv", "n_v", self.n_v, maximum=MAX_HIDDEN_UNITS)
+        _int_at_least("CaserConv", "output_dim", self.output_dim, allow_none=True, maximum=MAX_HIDDEN_UNITS)
+        _rate("CaserConv", "dropout", self.dropout)
+        if self.activation not in ("relu", "tanh"):
+            raise ConfigError(f"CaserConv: activation must be 'relu' or 'tanh', got {self.activation!r}.")
+
+
+@dataclass
+class NextItNetEncoderParams(BaseConfig):
+    """Parameters of ``NextItNetEncoder`` (dilations of the residual blocks, repeated)."""
+
+    dilations: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
+    repeat: int = 1
+    kernel_size: int = 3
+
+    def __post_init__(self) -> None:
+        self.dilations = check_positive_ints("dilations", self.dilations, owner="NextItNetEncoder")
+        check_all_at_most("dilations", self.dilations, 1024, max_count=MAX_LAYERS, owner="NextItNetEncoder")
+        _int_at_least("NextItNetEncoder", "repeat", self.repeat, maximum=MAX_LAYERS)
+        _int_at_least("NextItNetEncoder", "kernel_size", self.kernel_size, minimum=2, maximum=64)
+
+
 @dataclass(frozen=True)
 class ComponentSpec:
     """How the backbone builds a component.
@@ -341,6 +412,8 @@ _COMPONENTS: dict[str, ComponentSpec] = {
     "Bilinear": ComponentSpec("Bilinear", f"{_PKG}.fibinet:Bilinear", BilinearParams, list_input=True,
                               input_dims_arg="input_dims"),
     "CIN": ComponentSpec("CIN", f"{_PKG}.cin:CIN", CINParams, list_input=True, input_dims_arg="input_dims"),
+    "CaserConv": ComponentSpec("CaserConv", f"{_PKG}.sequence:CaserConv", CaserConvParams,
+                               input_dim_arg="input_dim"),
     "Concat": ComponentSpec("Concat", f"{_PKG}.merge:Concat", ConcatParams, list_input=True),
     "Cross": ComponentSpec("Cross", f"{_PKG}.cross:Cross", CrossParams, input_dim_arg="input_dim"),
     "CrossV2": ComponentSpec("CrossV2", f"{_PKG}.cross:CrossV2", CrossV2Params, input_dim_arg="input_dim"),
@@ -348,6 +421,8 @@ _COMPONENTS: dict[str, ComponentSpec] = {
                                     list_input=True, input_dims_arg="input_dims"),
     "FM": ComponentSpec("FM", f"{_PKG}.fm:FM", FMParams, list_input=True, easyrec_field="fm"),
     "FirstOrder": ComponentSpec("FirstOrder", f"{_PKG}.linear:FirstOrder", FirstOrderParams, list_input=True),
+    "GRUEncoder": ComponentSpec("GRUEncoder", f"{_PKG}.sequence:GRUEncoder", GRUEncoderParams,
+                                input_dim_arg="input_dim"),
     "Highway": ComponentSpec("Highway", f"{_PKG}.highway:Highway", HighwayParams, input_dim_arg="input_dim"),
     "MLP": ComponentSpec("MLP", f"{_PKG}.mlp:MLP", MLPParams, input_dim_arg="in_features", easyrec_field="mlp"),
     "MaskBlock": ComponentSpec("MaskBlock", f"{_PKG}.masknet:MaskBlock", MaskBlockParams, list_input=True,
@@ -357,10 +432,14 @@ _COMPONENTS: dict[str, ComponentSpec] = {
         "MultiHeadSelfAttention", f"{_PKG}.attention:MultiHeadSelfAttention", MultiHeadSelfAttentionParams,
         list_input=True, input_dims_arg="input_dims"),
     "Multiply": ComponentSpec("Multiply", f"{_PKG}.merge:Multiply", NoParams, list_input=True),
+    "NextItNetEncoder": ComponentSpec("NextItNetEncoder", f"{_PKG}.sequence:NextItNetEncoder",
+                                      NextItNetEncoderParams, input_dim_arg="input_dim"),
     "PPNet": ComponentSpec("PPNet", f"{_PKG}.ppnet:PPNet", PPNetParams, list_input=True,
                            input_dims_arg="input_dims"),
     "SENet": ComponentSpec("SENet", f"{_PKG}.fibinet:SENet", SENetParams, list_input=True,
                            input_dims_arg="input_dims"),
+    "TransformerEncoder": ComponentSpec("TransformerEncoder", f"{_PKG}.sequence:TransformerEncoder",
+                                        TransformerEncoderParams, input_dim_arg="input_dim"),
 }
 
 
