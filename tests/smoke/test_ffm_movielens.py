@@ -2,7 +2,8 @@
 
 The zoo notebook's task: label ``rating >= 4``, its 7 feature fields, random 80/20 split
 with seed 42, the config's own schedule. FFM must beat logistic regression on one-hot
-features (test AUC 0.774); measured 0.7755 (FM: 0.7792). One thread: deterministic.
+features (test AUC 0.774) and reach the bar of the zoo's stronger models, 0.780; measured
+0.7871 (FM: 0.7792). One thread: deterministic.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from recutils.splitting import python_random_split  # noqa: E402
 
 pytestmark = [pytest.mark.realdata]
 logger = logging.getLogger(__name__)
-AUC_BAR = 0.774
+AUC_BAR = 0.780
 
 
-def test_ffm_beats_logistic_regression_on_movielens_ctr(require_dataset):
+def test_ffm_clears_the_auc_bar_on_movielens_ctr(require_dataset):
     require_dataset("ml-100k")
     train, test = python_random_split(movielens_ctr_frame("100k"), ratio=0.8, seed=42)
     model = create_model("ffm", col_rating="label", seed=42, train={"progress": False, "num_threads": 1})
@@ -34,5 +35,5 @@ def test_ffm_beats_logistic_regression_on_movielens_ctr(require_dataset):
     loss = logloss(test, pred, col_rating="label")
     logger.info("ffm on MovieLens 100k CTR: AUC %.4f, logloss %.4f", value, loss)
     assert np.isfinite(pred["prediction"]).all()
-    assert value >= AUC_BAR, f"ffm test AUC {value:.4f} is below logistic regression's {AUC_BAR}"
-    assert loss < 0.60
+    assert value >= AUC_BAR, f"ffm test AUC {value:.4f} is below the bar {AUC_BAR}"
+    assert loss < 0.56
