@@ -35,6 +35,7 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "deepfm": (f"{_CTR} (DeepFM)", "torch"),
     "dlrm": (f"{_CTR} (DLRM)", "torch"),
     "embedding_dot_bias": (f"{_CF}, rating prediction (dot product with biases, sigmoid range)", "torch"),
+    "ffm": (f"{_CTR} (field-aware factorization machine)", "torch"),
     "fibinet": (f"{_CTR} (FiBiNet)", "torch"),
     "fm": (f"{_CTR} (factorization machine)", "torch"),
     "gru4rec": ("next-item, recurrent (GRU4Rec)", "torch"),

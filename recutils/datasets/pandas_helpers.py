@@ -239,21 +239,29 @@ class LibffmConverter:
     def transform(self, df: pd.DataFrame) -> pd.DataFrame:
         """The libffm frame of ``df`` (label first, then one text column per field).
 
+        Feature indices are numbered from the rows of ``df`` (as Microsoft Recommenders does),
+        so convert training and test rows in one call when both must share them.
+
         Raises:
             StateError: :meth:`fit` was not called.
             ColumnMismatchError: ``df`` lacks the label or a field seen in :meth:`fit`.
+            DataError: a field is missing (NaN or None) in some rows; the message counts them
+                per field. (Microsoft Recommenders writes ``nan`` into the line.)
         """
         if self.field_names is None or self.col_rating is None:
             raise StateError("LibffmConverter.transform() called before fit().")
         check_columns(df, [self.col_rating, *self.field_names], "df")
         out = {self.col_rating: df[self.col_rating].to_numpy()}
         next_index = 1
+        missing = {field: int(n) for field, n in df[self.field_names].isna().sum().items() if n}
+        if missing:
+            raise DataError(
+                f"fields missing from rows (NaN/None): {missing} (field: rows); libffm has no missing "
+                "value. Fill them first (e.g. a string 'missing' in a text field) or drop the rows.")
         for field_index, field in enumerate(self.field_names, start=1):
             col = df[field]
             if _is_text(col.dtype):
                 codes, uniques = pd.factorize(col, sort=False)
-                if (codes < 0).any():
-                    raise DataError(f"field {field!r} has missing values; fill them first.")
                 feature = (codes + next_index).astype(str)
                 value = np.where([isinstance(v, str) for v in uniques], "1",
                                  uniques.astype(str))[codes] if len(uniques) else np.array([], dtype=str)

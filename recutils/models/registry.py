@@ -32,6 +32,7 @@ _MODELS: dict[str, str] = {
     "deepfm": "recutils.models.ctr:DeepFM",
     "dlrm": "recutils.models.ctr:DLRM",
     "embedding_dot_bias": "recutils.models.dotbias:EmbeddingDotBias",
+    "ffm": "recutils.models.ctr:FFM",
     "fibinet": "recutils.models.ctr:FiBiNet",
     "fm": "recutils.models.ctr:FM",
     "gru4rec": "recutils.models.sequential:GRU4Rec",

@@ -15,8 +15,8 @@ from recutils.models.deep import DeepRankModel, example_config_path  # noqa: E40
 from recutils.nn.config import ModelConfig, OptimizerConfig  # noqa: E402
 from recutils.testing import toy_interactions  # noqa: E402
 
-ZOO = ["autoint", "dcn", "dcnv2", "deepfm", "dlrm", "fibinet", "fm", "highway", "masknet", "multitower", "ppnet",
-       "wide_deep", "xdeepfm"]
+ZOO = ["autoint", "dcn", "dcnv2", "deepfm", "dlrm", "ffm", "fibinet", "fm", "highway", "masknet", "multitower",
+       "ppnet", "wide_deep", "xdeepfm"]
 
 
 def test_every_zoo_model_is_registered_and_shipped_as_a_config():

@@ -126,6 +126,19 @@ def test_libffm_converter_errors():
         LibffmConverter().fit(pd.DataFrame({"rating": [1]}), col_rating="label")
 
 
+def test_libffm_converter_refuses_fields_missing_from_rows_nan_and_none():
+    from recutils.datasets import LibffmConverter
+
+    df = pd.DataFrame({"rating": [1, 0, 1], "city": ["a", None, "b"], "age": [3.0, 4.0, np.nan],
+                       "n": [1, 2, 3]})
+    conv = LibffmConverter().fit(df, col_rating="rating")
+    with pytest.raises(DataError, match=r"\{'city': 1, 'age': 1\}"):
+        conv.transform(df)
+    # the complete rows convert, numbered from those rows
+    out = conv.transform(df.iloc[[0]])
+    assert out.to_dict("list") == {"rating": [1], "city": ["1:1:1"], "age": ["2:2:3.0"], "n": ["3:3:1"]}
+
+
 # ---------------------------------------------------------------- timer and notebook utilities
 def test_timer_has_microsoft_interface():
     from recutils.utils.timer import Timer

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = Path(recutils.__file__).resolve().parent
 WIDE_DEEP_YAML = PACKAGE / "models" / "deep" / "configs" / "wide_deep_movielens.yaml"
 WIDE_DEEP_EASYREC = PACKAGE / "models" / "deep" / "configs" / "wide_deep_movielens.config"
-ZOO_PRESETS = ["autoint", "dcn", "dcnv2", "deepfm", "dlrm", "fibinet", "fm", "highway", "masknet", "multitower",
+ZOO_PRESETS = ["autoint", "dcn", "dcnv2", "deepfm", "dlrm", "ffm", "fibinet", "fm", "highway", "masknet", "multitower",
                "ppnet", "xdeepfm"]
 
 

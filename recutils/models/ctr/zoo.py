@@ -37,6 +37,7 @@ PRESETS: dict[str, str] = {
     "dcnv2": "dcnv2_movielens.yaml",
     "deepfm": "deepfm_movielens.yaml",
     "dlrm": "dlrm_movielens.yaml",
+    "ffm": "ffm_movielens.yaml",
     "fibinet": "fibinet_movielens.yaml",
     "fm": "fm_movielens.yaml",
     "highway": "highway_movielens.yaml",
@@ -134,6 +135,7 @@ DCN = _zoo("DCN", "dcn", "Deep & Cross Network (Wang et al. 2017): ``dcn_moviele
 DCNv2 = _zoo("DCNv2", "dcnv2", "DCN-v2 (Wang et al. 2021): ``dcnv2_movielens.yaml``.")
 DeepFM = _zoo("DeepFM", "deepfm", "DeepFM (Guo et al. 2017): ``deepfm_movielens.yaml``.")
 DLRM = _zoo("DLRM", "dlrm", "DLRM (Naumov et al. 2019): ``dlrm_movielens.yaml``.")
+FFM = _zoo("FFM", "ffm", "Field-aware factorization machine (Juan et al. 2016): ``ffm_movielens.yaml``.")
 FiBiNet = _zoo("FiBiNet", "fibinet", "FiBiNet (Huang et al. 2019): ``fibinet_movielens.yaml``.")
 FM = _zoo("FM", "fm", "Factorization machine (Rendle 2010): ``fm_movielens.yaml``.")
 HighwayWideDeep = _zoo("HighwayWideDeep", "highway", "Wide & Deep with highway layers: ``highway_movielens.yaml``.")
@@ -145,7 +147,7 @@ XDeepFM = _zoo("XDeepFM", "xdeepfm", "xDeepFM (Lian et al. 2018): ``xdeepfm_movi
 
 #: registry name -> class
 ZOO_CLASSES: dict[str, type[ZooModel]] = {c.name: c for c in (
-    AutoInt, DCN, DCNv2, DeepFM, DLRM, FiBiNet, FM, HighwayWideDeep, MaskNet, MultiTower, PPNet, WideAndDeep,
+    AutoInt, DCN, DCNv2, DeepFM, DLRM, FFM, FiBiNet, FM, HighwayWideDeep, MaskNet, MultiTower, PPNet, WideAndDeep,
     XDeepFM)}
 
 __all__ = ["PRESETS", "ZOO_CLASSES", "ZooModel", "list_presets", "preset_config", "preset_path", "with_feature_groups",

@@ -116,6 +116,25 @@ class FMParams(BaseConfig):
         _flag("FM", "reduce_sum", self.reduce_sum)
 
 
+@dataclass
+class FFMParams(BaseConfig):
+    """Parameters of ``FFM``: the field of each input (default: each input its own field) and
+    ``reduce_sum`` (False returns the ``[B, k]`` interaction vector)."""
+
+    field_ids: list[int] | None = None
+    reduce_sum: bool = True
+
+    def __post_init__(self) -> None:
+        _flag("FFM", "reduce_sum", self.reduce_sum)
+        if self.field_ids is not None:
+            if not isinstance(self.field_ids, (list, tuple)) or not self.field_ids or not all(
+                    is_int(f) and f >= 0 for f in self.field_ids):
+                raise ConfigError(f"FFM: field_ids must be a non-empty list of integers >= 0 (one per input "
+                                  f"feature) or null, got {self.field_ids!r}.")
+            check_at_most("field_ids", max(self.field_ids), MAX_HIDDEN_UNITS, owner="FFM")
+            self.field_ids = [int(f) for f in self.field_ids]
+
+
 def _int_at_least(owner: str, name: str, value: Any, minimum: int = 1, allow_none: bool = False,
                   maximum: int | None = None) -> None:
     """An integer >= ``minimum`` (or null with ``allow_none``) and <= the size limit ``maximum``."""
@@ -419,6 +438,7 @@ _COMPONENTS: dict[str, ComponentSpec] = {
     "CrossV2": ComponentSpec("CrossV2", f"{_PKG}.cross:CrossV2", CrossV2Params, input_dim_arg="input_dim"),
     "DotInteraction": ComponentSpec("DotInteraction", f"{_PKG}.dlrm:DotInteraction", DotInteractionParams,
                                     list_input=True, input_dims_arg="input_dims"),
+    "FFM": ComponentSpec("FFM", f"{_PKG}.ffm:FFM", FFMParams, list_input=True, input_dims_arg="input_dims"),
     "FM": ComponentSpec("FM", f"{_PKG}.fm:FM", FMParams, list_input=True, easyrec_field="fm"),
     "FirstOrder": ComponentSpec("FirstOrder", f"{_PKG}.linear:FirstOrder", FirstOrderParams, list_input=True),
     "GRUEncoder": ComponentSpec("GRUEncoder", f"{_PKG}.sequence:GRUEncoder", GRUEncoderParams,
