@@ -247,10 +247,9 @@ def namespace_texts(namespace: str, codes: np.ndarray, features: pd.DataFrame | 
         ColumnMismatchError: ``features`` lacks ``col_id``.
         DataError: repeated ids in ``features``, or reserved characters under ``"error"``.
     """
-    text = pd.Series(f"|{namespace} " + pd.Series(codes.astype(np.int64)).astype(str).to_numpy(
-        dtype=object), dtype=object)
+    text = f"|{namespace} " + codes.astype(np.int64).astype(str).astype(object)
     if features is None:
-        return text.to_numpy(dtype=object)
+        return text
     from recutils.utils.validation import check_columns
 
     check_columns(features, [col_id], name=f"{namespace}_features")
@@ -258,13 +257,12 @@ def namespace_texts(namespace: str, codes: np.ndarray, features: pd.DataFrame | 
         dup = features.loc[features[col_id].duplicated(), col_id].iloc[0]
         raise DataError(f"{namespace}_features repeats the id {dup!r}: one row per id.")
     rows = pd.Index(features[col_id]).get_indexer(ids)
-    present = rows >= 0
+    present = np.flatnonzero(rows >= 0)
     for column in (c for c in features.columns if c != col_id):
         name = _clean_text(pd.Series([str(column)]), policy,
                            f"{namespace}_features column name").iloc[0]
-        values = features[column].iloc[rows[present]].reset_index(drop=True)
-        ok = values.notna().to_numpy()
-        col = values
+        col = features[column].iloc[rows[present]].reset_index(drop=True)
+        ok = col.notna().to_numpy().copy()
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
             number = col.to_numpy(dtype=np.float64, na_value=np.nan)
             ok &= np.isfinite(number)
@@ -272,9 +270,9 @@ def namespace_texts(namespace: str, codes: np.ndarray, features: pd.DataFrame | 
         else:
             clean = _clean_text(col[ok], policy, f"{namespace}_features column {column!r} value")
             part = f" {name}=" + clean.to_numpy(dtype=object)
-        target = np.flatnonzero(present)[ok]
-        text.iloc[target] = text.iloc[target].to_numpy(dtype=object) + part
-    return text.to_numpy(dtype=object)
+        target = present[ok]
+        text[target] = text[target] + part
+    return text
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
