@@ -62,6 +62,8 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "surprise_nmf": (f"{_CF}, rating prediction (surprise NMF)", "surprise"),
     "surprise_svd": (f"{_CF}, rating prediction (surprise SVD)", "surprise"),
     "surprise_svdpp": (f"{_CF}, rating prediction (surprise SVD++)", "surprise"),
+    "vowpal_wabbit": ("linear / quadratic / low-rank models over user and item features, "
+                      "rating or click (Vowpal Wabbit)", "vowpalwabbit"),
     "wide_deep": (f"{_CTR} (Wide & Deep)", "torch"),
     "xdeepfm": (f"{_CTR} (xDeepFM)", "torch"),
 }

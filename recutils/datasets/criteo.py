@@ -24,6 +24,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -157,6 +158,41 @@ def load_pandas_df(
     return read_dac(folder / filename, nrows=nrows, header=header, categorical=categorical)
 
 
+def load_spark_df(
+    spark: Any,
+    size: str = "sample",
+    header: Sequence[str] = DEFAULT_HEADER,
+    local_cache_path: str | os.PathLike | None = None,
+    dbfs_datapath: str | None = None,
+    dbutils: Any = None,
+    *,
+    nrows: int | None = None,
+    progress: bool = True,
+) -> Any:
+    """Criteo DAC data as a Spark DataFrame (Microsoft Recommenders' name and arguments).
+
+    The rows and columns of :func:`load_pandas_df` (label and integer features
+    ``bigint``, missing values null; categorical features strings) read from the same
+    mirror and cache, handed to ``spark``. pyspark is imported here only.
+
+    Args:
+        spark: A ``SparkSession``.
+        size, header, local_cache_path, nrows, progress: As for :func:`load_pandas_df`.
+        dbfs_datapath, dbutils: Databricks' DBFS folder and utilities; accepted and
+            ignored (the file is read on the driver).
+
+    Raises:
+        ConfigError: unknown size or bad header.
+        DatasetUnavailableError: not found and not downloadable.
+        MissingDependencyError: pyspark is not installed.
+    """
+    from recutils.datasets._spark import to_spark_frame
+
+    del dbfs_datapath, dbutils
+    frame = load_pandas_df(size, local_cache_path, header, nrows=nrows, progress=progress)
+    return to_spark_frame(spark, frame)
+
+
 def criteo_ctr_frame(rows: pd.DataFrame, *, col_user: str = DEFAULT_USER_COL,
                      col_item: str = DEFAULT_ITEM_COL) -> pd.DataFrame:
     """``rows`` (never modified) with a user per row and a single item, label as float.
@@ -182,5 +218,6 @@ __all__ = [
     "SIZES",
     "criteo_ctr_frame",
     "load_pandas_df",
+    "load_spark_df",
     "read_dac",
 ]

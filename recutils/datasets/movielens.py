@@ -38,6 +38,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -511,6 +512,51 @@ def load_pandas_df(
     return ratings
 
 
+def load_spark_df(
+    spark: Any,
+    size: str = "100k",
+    header: Sequence[str] | None = None,
+    schema: Any = None,
+    local_cache_path: str | os.PathLike | None = None,
+    dbutils: Any = None,
+    title_col: str | None = None,
+    genres_col: str | None = None,
+    year_col: str | None = None,
+    seed: int | None = SEED,
+    *,
+    progress: bool = True,
+    verify: bool = True,
+) -> Any:
+    """MovieLens ratings as a Spark DataFrame (Microsoft Recommenders' name and arguments).
+
+    The rows and columns of :func:`load_pandas_df` with the same arguments -- read from
+    the same mirror (``RECUTILS_DATA_MIRROR``) and cache, with the same checks -- handed
+    to ``spark``. pyspark is imported here only.
+
+    Args:
+        spark: A ``SparkSession`` (e.g. :func:`recutils.spark.start_or_get_spark`).
+        size, header, local_cache_path, title_col, genres_col, year_col, seed, progress,
+            verify: As for :func:`load_pandas_df`.
+        schema: ``None``: Spark types from the pandas dtypes (ids and timestamps
+            ``bigint``, ratings ``double``). A ``StructType``: its fields rename and cast
+            the leading columns (fewer fields keep only those), as Microsoft's.
+        dbutils: Databricks utilities; accepted and ignored (the file is read on the
+            driver, so no copy to DBFS is needed).
+
+    Raises:
+        ConfigError: as :func:`load_pandas_df`, or a ``schema`` that is not a
+            ``StructType`` or has more fields than the data has columns.
+        MissingDependencyError: pyspark is not installed.
+    """
+    from recutils.datasets._spark import to_spark_frame
+
+    del dbutils
+    frame = load_pandas_df(size, header=header, local_cache_path=local_cache_path,
+                           title_col=title_col, genres_col=genres_col, year_col=year_col,
+                           seed=seed, progress=progress, verify=verify)
+    return to_spark_frame(spark, frame, schema)
+
+
 def _load_items_raw(size: str, local_cache_path, progress: bool, verify: bool) -> pd.DataFrame:
     return _parse_items(size, _fetch(size, _SIZES[size].items.name, local_cache_path, progress,
                                      verify))
@@ -602,6 +648,7 @@ __all__ = [
     "SIZES",
     "load_item_df",
     "load_pandas_df",
+    "load_spark_df",
     "load_user_df",
     "read_ratings",
 ]
