@@ -40,6 +40,8 @@ EXTRAS = {
     "lightfm": ["rectools-lightfm>=1.17.3"],
     "lightgbm": ["lightgbm>=4.0"],
     "implicit": ["implicit>=0.7"],
+    # RLRMC and GeoIMC (Riemannian conjugate gradients; numpy backend, no autodiff library)
+    "pymanopt": ["pymanopt>=2.2.1"],
     "tuning": ["optuna>=4.0", "sqlalchemy>=2.0"],
     "serving": ["fastapi>=0.110", "uvicorn[standard]>=0.29", "httpx>=0.27", "redis>=5.0", "pyarrow>=14"],
     "loadtest": ["locust>=2.20"],
