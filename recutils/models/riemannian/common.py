@@ -49,8 +49,9 @@ logger = logging.getLogger(__name__)
 
 #: recutils extra that installs pymanopt.
 EXTRA = "pymanopt"
-#: Observed entries per block when computing residuals.
-_BLOCK = 1 << 18
+#: Factor values gathered per block when computing residuals (blocks stay in cache:
+#: one large gather of 80,000 x 300 entries is 30 times slower than blocks of this size).
+_BLOCK_VALUES = 1 << 17
 
 
 def import_pymanopt() -> Any:
@@ -62,8 +63,9 @@ def observed_products(left: np.ndarray, right: np.ndarray, rows: np.ndarray,
                       cols: np.ndarray) -> np.ndarray:
     """``(left @ right.T)[rows, cols]`` without forming the product (blocks of rows)."""
     out = np.empty(rows.size, dtype=np.float64)
-    for s in range(0, rows.size, _BLOCK):
-        sl = slice(s, s + _BLOCK)
+    block = max(256, _BLOCK_VALUES // max(left.shape[1], 1))
+    for s in range(0, rows.size, block):
+        sl = slice(s, s + block)
         out[sl] = np.einsum("ij,ij->i", left[rows[sl]], right[cols[sl]])
     return out
 
