@@ -105,6 +105,7 @@ def test_configs_round_trip_and_defaults_are_microsofts() -> None:
     rl, geo = RLRMCConfig(), GeoIMCConfig()
     assert (rl.rank, rl.regularization, rl.init, rl.max_iterations) == (10, 1e-3, "svd", 100)
     assert (geo.rank, geo.regularization, geo.normalize_features) == (300, 1e-3, True)
+    assert (geo.max_iterations, geo.mean_center) == (150, False)
     assert RLRMCConfig.from_dict(rl.to_dict()) == rl
     assert GeoIMCConfig.from_dict(geo.to_dict()) == geo
 

@@ -111,7 +111,9 @@ class GeoIMCConfig(_RiemannianConfig):
     ``geoimc_movielens`` notebook (rank 300, regularization 1e-3, features normalised, no
     centring: the notebook fits 0/1 targets) except the stopping rule: the notebook stops
     after 1000 seconds (1,753 iterations on its machine), this model after
-    ``max_iterations`` so that a fit is reproducible.
+    ``max_iterations`` (150) so that a fit is reproducible. On that notebook's protocol 150
+    iterations reach its figure (RMSE 0.4953 +- 0.0011 over 3 seeds against its 0.4964; see
+    ``rlrmc_geoimc_movielens``), in about 2 minutes on a 2-core CPU.
 
     Attributes:
         rank, regularization, max_iterations, max_time, min_gradient_norm, num_threads, seed:
@@ -127,7 +129,7 @@ class GeoIMCConfig(_RiemannianConfig):
     """
 
     rank: int = 300
-    max_iterations: int = 1750
+    max_iterations: int = 150
     mean_center: bool = False
     normalize_features: bool = True
     user_identity_features: bool = True
