@@ -170,15 +170,16 @@ class _RiemannianRecommender(FactorScoringMixin, BaseRecommender):
     requires: ClassVar[tuple[str, ...]] = ("pymanopt",)
     config: _RiemannianConfig
 
-    def _targets(self, data: TrainData) -> sp.csr_matrix:
+    def _targets(self, data: TrainData) -> tuple[sp.csr_matrix, tuple[np.ndarray, np.ndarray]]:
         """The (centred) training ratings as an ``n_users x n_items`` CSR in the fit's
-        numbering; sets ``offset_`` and ``_ranks`` (see :meth:`_run`)."""
+        numbering, and that numbering (``ranks``, see :meth:`_run`); sets ``offset_``."""
         self.offset_ = float(data.rating.mean()) if self.config.mean_center else 0.0
-        self._ranks = (_appearance_rank(data.user_idx, data.n_users),
-                       _appearance_rank(data.item_idx, data.n_items))
-        return sp.csr_matrix((data.rating - self.offset_,
-                              (self._ranks[0][data.user_idx], self._ranks[1][data.item_idx])),
-                             shape=(data.n_users, data.n_items))
+        ranks = (_appearance_rank(data.user_idx, data.n_users),
+                 _appearance_rank(data.item_idx, data.n_items))
+        y = sp.csr_matrix((data.rating - self.offset_,
+                           (ranks[0][data.user_idx], ranks[1][data.item_idx])),
+                          shape=(data.n_users, data.n_items))
+        return y, ranks
 
     def _check_rank(self, p: int, q: int, what: str) -> None:
         rank = self.config.rank
@@ -186,11 +187,12 @@ class _RiemannianRecommender(FactorScoringMixin, BaseRecommender):
             raise DataError(f"rank={rank} exceeds the {what} ({p} x {q}): the orthonormal "
                             f"factors need rank <= {min(p, q)}; lower rank.")
 
-    def _run(self, loss: ObservedLoss, start: list[np.ndarray], left: Any, right: Any) -> None:
+    def _run(self, loss: ObservedLoss, start: list[np.ndarray], left: Any, right: Any,
+             ranks: tuple[np.ndarray, np.ndarray]) -> None:
         """Solve, then set the factors in recutils' code order.
 
         The fit numbers users and items in order of first appearance in the training rows
-        (``_ranks``: code -> that number), so that every array it builds, and hence the fit
+        (``ranks``: code -> that number), so that every array it builds, and hence the fit
         under a seed, is the same however the ids sort (``"u10" < "u2"``).
         """
         c = self.config
@@ -200,8 +202,7 @@ class _RiemannianRecommender(FactorScoringMixin, BaseRecommender):
         root = spd_sqrt(b)
         users = u @ root if left is None else np.asarray(left @ (u @ root))
         items = v @ root if right is None else np.asarray(right @ (v @ root))
-        self._set_factors(users[self._ranks[0]], items[self._ranks[1]])
-        del self._ranks
+        self._set_factors(users[ranks[0]], items[ranks[1]])
         self.history_ = {"iterations": result.iterations, "cost": result.cost,
                          "stopping_criterion": result.stopping_criterion,
                          "seconds": result.seconds}
@@ -255,11 +256,11 @@ class RLRMC(_RiemannianRecommender):
     def _fit(self, data: TrainData) -> None:
         c = self.config
         self._check_rank(data.n_users, data.n_items, "user-item matrix")
-        y = self._targets(data)
+        y, ranks = self._targets(data)
         rng = np.random.default_rng(c.seed)
         start = self._svd_start(y, rng) if c.init == "svd" else \
             random_start(rng, data.n_users, data.n_items, c.rank)
-        self._run(ObservedLoss(y, None, None, c.regularization, 1.0), start, None, None)
+        self._run(ObservedLoss(y, None, None, c.regularization, 1.0), start, None, None, ranks)
 
     def _svd_start(self, y: sp.csr_matrix, rng: np.random.Generator) -> list[np.ndarray]:
         """``[U, diag(s), V]`` of the rank-``r`` truncated SVD of ``y`` (ARPACK from a random
@@ -369,9 +370,9 @@ class GeoIMC(_RiemannianRecommender):
 
     def _fit(self, data: TrainData) -> None:
         c = self.config
-        y = self._targets(data)
+        y, ranks = self._targets(data)
         # feature rows (and identity columns) in the fit's numbering (see _run)
-        user_order, item_order = np.argsort(self._ranks[0]), np.argsort(self._ranks[1])
+        user_order, item_order = np.argsort(ranks[0]), np.argsort(ranks[1])
         x, self.user_feature_names_ = self._features(
             data.user_features, self.user_ids_[user_order], self.col_user, "user",
             c.user_identity_features)
@@ -383,7 +384,7 @@ class GeoIMC(_RiemannianRecommender):
         loss = ObservedLoss(y, x, z, c.regularization, 1.0 / max(y.nnz, 1))
         logger.info("GeoIMC: %d x %d user features, %d x %d item features, rank %d",
                     *x.shape, *z.shape, c.rank)
-        self._run(loss, start, x, z)
+        self._run(loss, start, x, z, ranks)
 
     def _extra_state(self) -> dict[str, Any]:
         return {**super()._extra_state(),
