@@ -1,4 +1,4 @@
-"""RLRMC and GeoIMC, rating models fitted on matrix manifolds (``pip install "recutils[pymanopt]"``).
+"""RLRMC and GeoIMC, rating models fitted on matrix manifolds (``recutils[pymanopt]``).
 
 ``from recutils.models.riemannian import RLRMC, GeoIMC``; pymanopt is imported when a model
 is fitted (a fitted or loaded model scores without it).
