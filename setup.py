@@ -40,6 +40,8 @@ EXTRAS = {
     "lightfm": ["rectools-lightfm>=1.17.3"],
     "lightgbm": ["lightgbm>=4.0"],
     "implicit": ["implicit>=0.7"],
+    # RLRMC and GeoIMC (Riemannian conjugate gradients; numpy backend, no autodiff library)
+    "pymanopt": ["pymanopt>=2.2.1"],
     # in-process Vowpal Wabbit (vowpalwabbit.Workspace); wheels for CPython 3.10-3.12
     "vowpalwabbit": ["vowpalwabbit>=9.9,<10"],
     "tuning": ["optuna>=4.0", "sqlalchemy>=2.0"],

@@ -61,6 +61,9 @@ class ModelSpec(BaseConfig):
             one-off costs such as starting a Spark session outside the timings).
         protocols: Run this model on these protocols only (a subset of the spec's);
             ``None``: every protocol of the spec. For models too slow to run everywhere.
+        side_features: Fit with the data set's per-user and per-item feature frames
+            (``fit(train, user_features=..., item_features=...)``, from
+            :func:`recutils.benchmark.data.load_side_features`).
     """
 
     name: str = ""
@@ -70,6 +73,7 @@ class ModelSpec(BaseConfig):
     rating_metrics: bool = False
     warmup: bool = False
     protocols: list[str] | None = None
+    side_features: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -89,7 +93,7 @@ class ModelSpec(BaseConfig):
         if self.protocols is not None and (not isinstance(self.protocols, list) or not self.protocols):
             raise ConfigError(f"model spec {self.name!r}: protocols must be null or a non-empty list, "
                               f"got {self.protocols!r}.")
-        for flag in ("rating_metrics", "warmup"):
+        for flag in ("rating_metrics", "warmup", "side_features"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"model spec {self.name!r}: {flag} must be true or false, "
                                   f"got {getattr(self, flag)!r}.")
