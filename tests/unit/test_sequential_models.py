@@ -1,0 +1,138 @@
+"""Next-item models: ordering, losses, serving from raw histories, evaluation, bad input."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("torch")
+
+from recutils.exceptions import ColumnMismatchError, ConfigError, DataError, DataWarning  # noqa: E402
+from recutils.models import create_model  # noqa: E402
+from recutils.models.sequential import SASRec  # noqa: E402
+from recutils.models.sequential.models import cycle_toy_case  # noqa: E402
+
+SMALL = {"max_len": 4, "embedding_dim": 16, "batch_size": 8, "dropout": 0.0, "learning_rate": 0.01,
+         "num_layers": 1, "progress": False}
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return cycle_toy_case({}).train
+
+
+@pytest.fixture(scope="module")
+def fitted(toy):
+    return SASRec(**SMALL, n_epochs=60, seed=0).fit(toy)
+
+
+def test_order_comes_from_the_timestamp_not_the_rows(toy, fitted):
+    shuffled = toy.sample(frac=1.0, random_state=3)
+    other = SASRec(**SMALL, n_epochs=60, seed=0).fit(shuffled)
+
+    def decoded(model):  # each user's history as item ids, users in id order
+        tokens = model.histories_[model.user_order_]
+        codes = np.argsort(model.item_order_)[np.maximum(tokens - 1, 0)]
+        return np.where(tokens > 0, model.item_ids_.to_numpy()[codes], -1)
+
+    np.testing.assert_array_equal(decoded(other), decoded(fitted))
+    assert fitted.recommend_next({"a": [0, 1, 2]}, top_k=1)["itemID"].tolist() == [3]
+
+
+def test_every_loss_learns_the_cycle(toy):
+    for params in ({"loss": "ce"}, {"loss": "sampled_softmax", "n_negatives": 4},
+                   {"loss": "sampled_softmax", "n_negatives": 4, "negative_sampling": "popularity",
+                    "logq_correction": False}):
+        model = SASRec(**SMALL, n_epochs=60, seed=1, **params).fit(toy)
+        top = model.recommend_next([[2, 3, 4], [6, 7, 0]], top_k=1)
+        assert top["itemID"].tolist() == [5, 1], params
+
+
+def test_cl4srec_adds_its_loss_and_still_learns(toy):
+    model = SASRec(**SMALL, n_epochs=60, seed=0, cl_weight=0.1, cl_temperature=0.5).fit(toy)
+    assert "cl_loss" in model.history_.columns and np.isfinite(model.history_["cl_loss"]).all()
+    assert model.recommend_next([[1, 2, 3]], top_k=1)["itemID"].tolist() == [4]
+
+
+@pytest.mark.parametrize("name", ["gru4rec", "caser", "nextitnet", "ssept", "bert4rec"])
+def test_recommend_next_matches_recommend_k_items_for_known_users(toy, name):
+    case = create_model(name).contract_case()
+    model = create_model(name, **case.params).fit(toy)
+    users = [0, 5, 9]
+    a = model.recommend_k_items(users, top_k=3)
+    b = model.recommend_next(toy[toy["userID"].isin(users)], top_k=3)
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False)
+
+
+def test_long_histories_keep_their_latest_max_len_items(fitted):
+    long = [5, 6, 7, 0, 1, 2, 3, 4]
+    scores = fitted.score_next([long, long[-4:]])
+    np.testing.assert_allclose(scores.iloc[0], scores.iloc[1], rtol=1e-6)
+
+
+def test_unknown_items_and_empty_histories(fitted):
+    with pytest.raises(DataError, match="not seen in training"):
+        fitted.recommend_next([[1, 2, 999]])
+    ignoring = SASRec(**SMALL, n_epochs=1, seed=0, unknown_items="ignore").fit(cycle_toy_case({}).train)
+    with pytest.warns(DataWarning, match="unknown item"):
+        out = ignoring.score_next([[1, 2, 999]])
+    np.testing.assert_allclose(out.iloc[0], ignoring.score_next([[1, 2]]).iloc[0], rtol=1e-6)
+    with pytest.raises(DataError, match="empty"):
+        fitted.recommend_next([[]])
+    with pytest.warns(DataWarning), pytest.raises(DataError, match="empty"):
+        ignoring.recommend_next([[999]])
+    with pytest.raises(DataError, match="histories must be"):
+        fitted.recommend_next("1 2 3")
+
+
+def test_bad_training_frames(toy):
+    with pytest.raises(ColumnMismatchError, match="timestamp"):
+        SASRec(**SMALL, n_epochs=1).fit(toy.drop(columns="timestamp"))
+    in_order = toy.sort_values(["userID", "timestamp"]).drop(columns="timestamp")
+    model = SASRec(**SMALL, n_epochs=60, seed=0, col_timestamp=None).fit(in_order)
+    assert model.recommend_next([[3, 4, 5]], top_k=1)["itemID"].tolist() == [6]
+    single = pd.DataFrame({"userID": [1, 2, 3], "itemID": [1, 2, 3], "timestamp": [1, 2, 3]})
+    with pytest.raises(DataError, match="single interaction"):
+        SASRec(**SMALL, n_epochs=1).fit(single)
+    with pytest.raises(ConfigError):
+        SASRec(loss="hinge")
+    with pytest.raises(ConfigError):
+        SASRec(embedding_dim=10, num_heads=3)
+    with pytest.raises(ConfigError):
+        SASRec(augmentations=["rotate"])
+
+
+def test_catalogue_items_without_interactions_can_be_ranked(toy):
+    model = SASRec(**SMALL, n_epochs=2, seed=0).fit(toy, items=list(range(10)))
+    assert len(model.item_ids_) == 10 and {8, 9} <= set(model.item_ids_)
+    scores = model.score_next([[1, 2]])
+    assert scores.shape == (1, 10) and np.isfinite(scores.to_numpy()).all()
+
+
+def test_evaluate_next_full_and_sampled(fitted, toy):
+    users = toy["userID"].unique()
+    targets = pd.DataFrame({"userID": users, "itemID": (users // 2 + 3) % 8})
+    result = fitted.evaluate_next(toy, targets, k=[1, 3], n_negatives=3, sampling="uniform", seed=0)
+    table = result.table()
+    assert table.loc["full", "HR@1"] == 1.0 and table.loc["sampled", "HR@1"] == 1.0
+    assert result.negatives.items.shape == (len(users), 3)
+    again = fitted.evaluate_next(toy, targets, negatives=result.negatives)
+    np.testing.assert_array_equal(again.sampled_ranks, result.sampled_ranks)
+    with pytest.raises(DataError, match="one row per user"):
+        fitted.evaluate_next(toy, pd.concat([targets, targets]))
+    unseen = targets.assign(itemID=np.where(targets["userID"] == 0, 99, targets["itemID"]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fitted.evaluate_next(toy, unseen, n_negatives=None)
+    assert result.extra["dropped"] == 1 and any(issubclass(w.category, DataWarning) for w in caught)
+    assert result.sampled_ranks is None
+
+
+def test_resumed_fit_ends_where_an_uninterrupted_one_does(toy, tmp_path):
+    full = SASRec(**SMALL, n_epochs=4, seed=2).fit(toy)
+    SASRec(**SMALL, n_epochs=2, seed=2, model_dir=str(tmp_path)).fit(toy)
+    resumed = SASRec(**SMALL, n_epochs=4, seed=2, model_dir=str(tmp_path)).fit(toy)
+    np.testing.assert_allclose(resumed.score_next([[1, 2]]), full.score_next([[1, 2]]), rtol=1e-5)
