@@ -45,6 +45,7 @@ _MODELS: dict[str, str] = {
     "popularity": "recutils.models.baselines:Popularity",
     "ppnet": "recutils.models.ctr:PPNet",
     "random": "recutils.models.baselines:RandomRecommender",
+    "rbm": "recutils.models.rbm:RBM",
     "sar": "recutils.models.sar:SAR",
     "surprise_knnbaseline": "recutils.models.surprise:SurpriseKNNBaseline",
     "surprise_nmf": "recutils.models.surprise:SurpriseNMF",
