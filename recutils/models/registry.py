@@ -51,6 +51,7 @@ _MODELS: dict[str, str] = {
     "surprise_nmf": "recutils.models.surprise:SurpriseNMF",
     "surprise_svd": "recutils.models.surprise:SurpriseSVD",
     "surprise_svdpp": "recutils.models.surprise:SurpriseSVDpp",
+    "tfidf": "recutils.models.tfidf:TfidfRecommender",
     "wide_deep": "recutils.models.ctr:WideAndDeep",
     "xdeepfm": "recutils.models.ctr:XDeepFM",
 }
