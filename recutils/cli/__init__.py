@@ -28,7 +28,6 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from typing import TextIO
 
 from recutils.cli import als_job, models, quick_start, serve, train, tune_worker
 from recutils.cli.quick_start import (

@@ -204,7 +204,9 @@ def _to_user_list(users: Any, col_user: str) -> pd.Index:
         if users.ndim != 1:
             raise DataError(f"{expected}, got an array of shape {users.shape}.")
         values = pd.Series(users)
-    elif isinstance(users, (pd.Series, pd.Index, list, tuple)):
+    elif isinstance(users, (pd.Series, pd.Index, pd.api.extensions.ExtensionArray, list, tuple)):
+        # ExtensionArray: what ``df[col].unique()`` returns for string, nullable and
+        # categorical columns (pandas 3's default string dtype included)
         values = pd.Series(users)
     elif isinstance(users, Sequence) and not isinstance(users, (str, bytes)):
         values = pd.Series(list(users))

@@ -73,10 +73,10 @@ def _base_of(optimizer: Any) -> type:
     return type(optimizer)._recutils_base
 
 
-def _step_shortcut(plain_step: Any) -> Any:
+def _step_shortcut(guarded_step: Any, plain_step: Any) -> Any:
     def step(self: Any, closure: Any = None) -> Any:
         if dynamo_loaded():
-            return _base_of(self).step(self, closure)
+            return guarded_step(self, closure)
         # what torch's ``_use_grad_for_differentiable`` does, minus the graph breaks
         previous = torch.is_grad_enabled()
         try:
@@ -87,6 +87,19 @@ def _step_shortcut(plain_step: Any) -> Any:
 
     step.__doc__ = "torch's ``step``, without loading torch._dynamo while nothing compiles."
     return step
+
+
+def _guarded_step(cls: type) -> tuple[Any, Any]:
+    """torch's ``_use_grad_for_differentiable`` wrapper of ``cls.step`` and the plain step
+    inside it, found through any wrappers around it (torch's profiler hook wraps ``step``
+    once an instance exists); ``(None, None)`` when ``step`` has no such wrapper."""
+    fn = getattr(cls, "step", None)
+    while fn is not None:
+        code = getattr(fn, "__code__", None)
+        if code is not None and code.co_name == "_use_grad" and hasattr(fn, "__wrapped__"):
+            return fn, fn.__wrapped__
+        fn = getattr(fn, "__wrapped__", None)
+    return None, None
 
 
 def optimizer_class(cls: type[O]) -> type[O]:
@@ -105,13 +118,11 @@ def optimizer_class(cls: type[O]) -> type[O]:
         plain = _plain(cls, name)
         if plain is not None:
             namespace[name] = _shortcut(name, plain)
-    step = cls.__dict__.get("step")
-    plain_step = getattr(step, "__wrapped__", None)
     # only the ``_use_grad_for_differentiable`` wrapper is replaced (it is the one that
     # imports the compiler); e.g. SparseAdam's ``torch.no_grad`` step is inherited as is
-    if plain_step is not None and getattr(step, "__code__", None) is not None \
-            and step.__code__.co_name == "_use_grad":
-        namespace["step"] = _step_shortcut(plain_step)
+    guarded_step, plain_step = _guarded_step(cls)
+    if plain_step is not None:
+        namespace["step"] = _step_shortcut(guarded_step, plain_step)
     sub = type(cls.__name__, (cls,), namespace)
     _CLASSES[cls] = sub
     return sub  # type: ignore[return-value]

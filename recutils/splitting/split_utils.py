@@ -23,7 +23,7 @@ import pandas as pd
 
 from recutils.constants import DEFAULT_ITEM_COL, DEFAULT_USER_COL, SEED
 from recutils.exceptions import ConfigError, DataError
-from recutils.utils.arrays import KEY_LIMIT, factorize, group_order, positions_in_group
+from recutils.utils.arrays import KEY_LIMIT, encode_ids, factorize, group_order, positions_in_group
 from recutils.utils.validation import check_columns, check_positive_int
 
 logger = logging.getLogger(__name__)
@@ -136,17 +136,18 @@ def _group_codes(data: pd.DataFrame, col: str, sort: bool = False) -> tuple[np.n
     """Integer codes ``0..n_groups-1`` of ``data[col]`` (order of first appearance,
     or with ``sort`` the order of the values).
 
+    Integer ids (which cannot be missing) go through
+    :func:`recutils.utils.arrays.encode_ids`: in a compact range they are offset, not
+    hashed, so their codes follow their values and some codes may have no row.
+
     Raises:
         DataError: the column holds missing values (Microsoft Recommenders drops
             those rows silently; recutils refuses to lose rows).
     """
     series = data[col]
-    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu" and len(series):
-        # integer ids in a compact range: an offset keeps their order, no hashing
-        values = series.to_numpy()
-        lo, hi = int(values.min()), int(values.max())
-        if hi - lo < 4 * len(values) + 1024:
-            return values.astype(np.int64) - lo, hi - lo + 1
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu":
+        (codes,), n_groups = encode_ids(series, name=col, sort=True)
+        return codes, n_groups
     return factorize(
         series,
         sort=sort,

@@ -323,3 +323,18 @@ def test_base_and_registry_do_not_import_each_other() -> None:
     assert "recutils.models.registry" not in imported(base)
     assert "recutils.models.base" not in imported(registry)
     assert "recutils.models.base" not in imported(persistence)
+
+
+def test_recommend_accepts_the_unique_ids_of_a_string_column() -> None:
+    """``df[col].unique()`` is an ExtensionArray for string columns (pandas 3's default
+    string dtype); it used to be refused as 'not a 1-D sequence of ids'."""
+    from recutils.models import create_model
+
+    df = pd.DataFrame({"userID": pd.array(["a", "a", "b", "c"], dtype="string"),
+                       "itemID": pd.array(["x", "y", "x", "z"], dtype="string"),
+                       "rating": [5.0, 3.0, 4.0, 2.0]})
+    users = df["userID"].unique()
+    assert isinstance(users, pd.api.extensions.ExtensionArray)
+    model = create_model("popularity").fit(df)
+    top = model.recommend_k_items(users, top_k=2, remove_seen=False)
+    assert sorted(top["userID"].unique().tolist()) == ["a", "b", "c"]

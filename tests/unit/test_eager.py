@@ -105,3 +105,21 @@ def test_a_fresh_process_fits_a_deep_model_without_loading_the_compiler():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "dynamo loaded: False" in out.stdout, out.stdout
+
+
+
+def test_the_shortcut_survives_torchs_profiler_hook_and_subclasses():
+    """torch wraps a class's ``step`` in a profiler hook once an instance exists; a plain
+    instance made first (or a user's subclass) must not cost the shortcut."""
+
+    class MyAdam(torch.optim.Adam):
+        pass
+
+    p = [torch.nn.Parameter(torch.ones(3))]
+    MyAdam(p, lr=0.1)  # torch hooks MyAdam.step
+    sub = optimizer_class(MyAdam)
+    assert "step" in sub.__dict__ and "zero_grad" in sub.__dict__
+    ours_params, _ = _train(sub, {"lr": 0.01})
+    ref_params, _ = _train(torch.optim.Adam, {"lr": 0.01})
+    for a, b in zip(ours_params, ref_params):
+        assert torch.equal(a, b)

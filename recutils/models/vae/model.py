@@ -25,6 +25,7 @@ softmax keeps their order). Users not seen in training are skipped (one
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -47,6 +48,10 @@ from recutils.models.torch_cf import (
 from recutils.utils.deps import require
 
 logger = logging.getLogger(__name__)
+
+# the logistic likelihood's clipping of the probabilities (Keras' epsilon)
+_EPS = 1e-7
+_LOG_EPS = math.log(_EPS)
 
 
 @dataclass
@@ -126,15 +131,24 @@ class _MultiDAEBase(TorchCFRecommender):
     """Shared fit and scoring of :class:`MultiVAE` and :class:`MultiDAE`."""
 
     variational: ClassVar[bool] = False
+    #: Likelihood of a user's row given the decoder's softmax ``pi``: ``multinomial``
+    #: (``sum_i x_i log pi_i``) or ``logistic`` (independent Bernoullis with
+    #: probabilities ``pi_i``, the Standard VAE's binary cross-entropy).
+    likelihood: ClassVar[str] = "multinomial"
+
+    def _network_options(self) -> dict[str, Any]:
+        """Extra keyword arguments of :class:`~recutils.models.vae.network.MultiVAENetwork`."""
+        return {}
 
     def _build_network(self, n_users: int, n_items: int) -> Any:
         from recutils.models.vae.network import MultiVAENetwork
 
         c = self.config
         return MultiVAENetwork(n_items, c.hidden_dims, c.latent_dim, c.dropout,
-                               variational=self.variational)
+                               variational=self.variational, **self._network_options())
 
-    def _beta(self, step: int) -> float:
+    def _beta(self, step: int, total_steps: int) -> float:
+        """KL weight of Adam step ``step`` out of the fit's ``total_steps``."""
         return 0.0
 
     def _train(self, network: Any, users: np.ndarray, items: np.ndarray, n_users: int,
@@ -142,7 +156,13 @@ class _MultiDAEBase(TorchCFRecommender):
         require("torch", "torch")
         c = self.config
         optimizer = adam(network.parameters(), device, c.learning_rate, c.l2)
-        source = _UserRowEpochs(users, items, n_users, n_items, c.batch_size, seed, device, self._beta)
+        total_steps = -(-n_users // c.batch_size) * c.n_epochs
+
+        def beta(step: int) -> float:
+            return self._beta(step, total_steps)
+
+        source = _UserRowEpochs(users, items, n_users, n_items, c.batch_size, seed, device, beta,
+                                likelihood=self.likelihood)
         return self._run_epochs(network, source, source.loss, optimizer, c.n_epochs, seed,
                                 model_dir=c.model_dir, desc=self.name)
 
@@ -197,7 +217,7 @@ class MultiVAE(_MultiDAEBase):
     variational: ClassVar[bool] = True
     config: MultiVAEConfig
 
-    def _beta(self, step: int) -> float:
+    def _beta(self, step: int, total_steps: int) -> float:
         c = self.config
         return min(float(c.anneal_cap), step / c.total_anneal_steps)
 
@@ -212,11 +232,14 @@ class MultiVAE(_MultiDAEBase):
 class _UserRowEpochs:
     """The autoencoders' batch source and loss: each epoch the users in a permutation drawn
     from ``default_rng([seed, epoch])``; a batch is ``batch_size`` users' binary rows and its
-    loss the multinomial negative log-likelihood plus ``beta(step)`` times the KL term
-    (Multi-VAE; the step counts Adam steps from the start of training)."""
+    loss the negative log-likelihood (``likelihood``: multinomial, or logistic as the
+    Standard VAE's binary cross-entropy of the softmax, probabilities clipped to
+    ``[1e-7, 1 - 1e-7]``) plus ``beta(step)`` times the KL term (the VAEs; the step counts
+    Adam steps from the start of training)."""
 
     def __init__(self, users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, batch_size: int,
-                 seed: int, device: Any, beta: Callable[[int], float]) -> None:
+                 seed: int, device: Any, beta: Callable[[int], float], *,
+                 likelihood: str = "multinomial") -> None:
         import scipy.sparse as sp
 
         torch = require("torch", "torch")
@@ -227,6 +250,7 @@ class _UserRowEpochs:
         self.x = x
         self.dense = torch.from_numpy(x.toarray()).to(device) if n_users * n_items <= 5e7 else None
         self.n_users, self.batch_size, self.seed, self.device, self.beta = n_users, batch_size, seed, device, beta
+        self.likelihood = likelihood
         self.steps_per_epoch = -(-n_users // batch_size)
         self.step = 0
         self.nll_sum = self.kl_sum = 0.0
@@ -243,7 +267,13 @@ class _UserRowEpochs:
         batch = self.dense[torch.from_numpy(rows).to(self.device)] if self.dense is not None else \
             torch.from_numpy(self.x[rows].toarray()).to(self.device)
         logits, kl = network(batch)
-        nll = -(torch.log_softmax(logits, dim=1) * batch).sum(1).mean()
+        log_pi = torch.log_softmax(logits, dim=1)
+        if self.likelihood == "logistic":
+            log_pi = log_pi.clamp(min=_LOG_EPS)
+            log_not = torch.log1p(-log_pi.exp().clamp(max=1.0 - _EPS))
+            nll = -(batch * log_pi + (1.0 - batch) * log_not).sum(1).mean()
+        else:
+            nll = -(log_pi * batch).sum(1).mean()
         beta = self.beta(self.step)
         loss = nll + beta * kl if kl is not None else nll
         self.step += 1
