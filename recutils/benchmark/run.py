@@ -47,7 +47,7 @@ from typing import Any, Literal, overload
 import numpy as np
 import pandas as pd
 
-from recutils.benchmark.data import load_dataset
+from recutils.benchmark.data import load_dataset, load_item_features
 from recutils.benchmark.protocols import get_protocol
 from recutils.benchmark.spec import BenchmarkSpec, ModelSpec, load_spec
 from recutils.constants import DEFAULT_ITEM_COL, DEFAULT_PREDICTION_COL, DEFAULT_RATING_COL, DEFAULT_USER_COL
@@ -111,8 +111,10 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _params_key(m: ModelSpec) -> str:
-    return json.dumps({"model": m.model, "params": m.params, "rating_metrics": m.rating_metrics},
-                      sort_keys=True, default=str)
+    key: dict[str, Any] = {"model": m.model, "params": m.params, "rating_metrics": m.rating_metrics}
+    if m.item_features is not None:  # only when set, so the keys of earlier results hold
+        key["item_features"] = m.item_features
+    return json.dumps(key, sort_keys=True, default=str)
 
 
 def _seed_param(m: ModelSpec) -> str | None:
@@ -169,8 +171,11 @@ def run_one(
     seed: int,
     k: int,
     memory: str = "tracemalloc",
+    item_features: pd.DataFrame | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Fit and evaluate one model on one split.
+
+    ``item_features`` (one row per item) is passed to ``fit`` as ``item_features=`` when given.
 
     Returns:
         (metrics and timings of the run, per-user metric values of the test users).
@@ -181,14 +186,15 @@ def run_one(
     seed_param = _seed_param(m)
     if seed_param is not None:
         params[seed_param] = seed
+    side = {} if item_features is None else {"item_features": item_features}
     if m.warmup:
-        create_model(m.model, **params).fit(train.head(WARMUP_ROWS))
+        create_model(m.model, **params).fit(train.head(WARMUP_ROWS), **side)
     users = pd.DataFrame({DEFAULT_USER_COL: test[DEFAULT_USER_COL].unique()})
     row: dict[str, Any] = {}
     with _peak_memory(memory) as mem:
         model = create_model(m.model, **params)
         with Timer() as t_fit:
-            model.fit(train)
+            model.fit(train, **side)
         with Timer() as t_rec:
             top = model.recommend_k_items(users, top_k=k, remove_seen=True)
         pairs = None
@@ -291,6 +297,7 @@ def run_benchmark(
     if todo and data is None:
         data = load_dataset(spec.dataset, spec.data_size)
     splits: dict[tuple[str, int], tuple[pd.DataFrame, pd.DataFrame]] = {}
+    side_frames: dict[str, pd.DataFrame] = {}
     from tqdm.auto import tqdm
 
     bar = tqdm(todo, desc="benchmark", disable=not progress)
@@ -300,8 +307,15 @@ def run_benchmark(
         if (protocol, split_seed) not in splits:
             splits[(protocol, split_seed)] = get_protocol(protocol).split(data, seed)
         train, test = splits[(protocol, split_seed)]
+        item_features = None
+        if m.item_features is not None:
+            if m.item_features not in side_frames:
+                side_frames[m.item_features] = load_item_features(spec.dataset, m.item_features,
+                                                                  spec.data_size)
+            item_features = side_frames[m.item_features]
         try:
-            row, users = run_one(m, train, test, seed=seed, k=k, memory=spec.memory)
+            row, users = run_one(m, train, test, seed=seed, k=k, memory=spec.memory,
+                                 item_features=item_features)
         except Exception:
             if on_error == "raise":
                 raise

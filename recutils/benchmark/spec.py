@@ -61,6 +61,9 @@ class ModelSpec(BaseConfig):
             one-off costs such as starting a Spark session outside the timings).
         protocols: Run this model on these protocols only (a subset of the spec's);
             ``None``: every protocol of the spec. For models too slow to run everywhere.
+        item_features: Name of an item side-data frame of the spec's data set
+            (:data:`recutils.benchmark.data.ITEM_FEATURES`, e.g. MovieLens ``text``), loaded
+            once and passed as ``fit(train, item_features=frame)``; ``None``: ``fit(train)``.
     """
 
     name: str = ""
@@ -70,6 +73,7 @@ class ModelSpec(BaseConfig):
     rating_metrics: bool = False
     warmup: bool = False
     protocols: list[str] | None = None
+    item_features: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -89,6 +93,10 @@ class ModelSpec(BaseConfig):
         if self.protocols is not None and (not isinstance(self.protocols, list) or not self.protocols):
             raise ConfigError(f"model spec {self.name!r}: protocols must be null or a non-empty list, "
                               f"got {self.protocols!r}.")
+        if self.item_features is not None and (not isinstance(self.item_features, str)
+                                               or not self.item_features):
+            raise ConfigError(f"model spec {self.name!r}: item_features must be null or a side-data "
+                              f"name, got {self.item_features!r}.")
         for flag in ("rating_metrics", "warmup"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"model spec {self.name!r}: {flag} must be true or false, "
@@ -120,7 +128,7 @@ class BenchmarkSpec(BaseConfig):
     models: list[ModelSpec] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        from recutils.benchmark.data import DATASETS
+        from recutils.benchmark.data import DATASETS, check_item_features
         from recutils.benchmark.protocols import PROTOCOLS
 
         if self.dataset not in DATASETS:
@@ -157,6 +165,11 @@ class BenchmarkSpec(BaseConfig):
             if extra:
                 raise ConfigError(f"model {m.name!r}: protocols {extra} are not among the spec's "
                                   f"protocols {self.protocols}.")
+            if m.item_features is not None:
+                try:
+                    check_item_features(self.dataset, m.item_features)
+                except ConfigError as err:
+                    raise ConfigError(f"model {m.name!r}: {err}") from None
         names = [m.name for m in models]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
