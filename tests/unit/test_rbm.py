@@ -19,7 +19,7 @@ SMALL = {"hidden_units": 8, "n_epochs": 3, "batch_size": 8, "learning_rate": 0.5
 
 @pytest.mark.parametrize("bad", [{"hidden_units": 0}, {"keep_prob": 0.0}, {"keep_prob": 1.5},
                                  {"cd_schedule": [70, 50]}, {"cd_schedule": [0, 50]},
-                                 {"model_unrated": "yes"}, {"learning_rate": 0}])
+                                 {"model_unrated": "yes"}, {"frequency_bias": 1}, {"learning_rate": 0}])
 def test_bad_config_raises(bad):
     with pytest.raises(ConfigError):
         RBMConfig(**bad)
@@ -108,3 +108,54 @@ def test_recommendations_do_not_depend_on_id_sorting():
     b = RBM(**SMALL).fit(renamed).recommend_k_items(renamed, top_k=3)
     np.testing.assert_allclose(a["prediction"], b["prediction"], rtol=1e-5)
     assert isinstance(b, pd.DataFrame)
+
+
+def test_visible_biases_start_at_the_log_of_smoothed_state_frequencies():
+    # item 20 (first seen second) is rated 5 by three users of four, item 10 rated 1 by one
+    train = pd.DataFrame({"userID": [1, 2, 3, 4, 1], "itemID": [10, 20, 20, 20, 30],
+                          "rating": [1.0, 5.0, 5.0, 5.0, 3.0]})
+    model = RBM(**{**SMALL, "n_epochs": 1, "learning_rate": 1e-12}).fit(train)
+    counts = model._class_counts(4, 3, 4)  # classes: unrated, 1, 3, 5
+    internal = model.item_order_[model.item_ids_.get_indexer([10, 20, 30])]
+    np.testing.assert_array_equal(counts[internal], [[3, 1, 0, 0], [1, 0, 0, 3], [3, 0, 1, 0]])
+    bias = model.network_.visible_bias.detach().numpy().reshape(3, 4)
+    expected = np.log((counts + 1) / (counts + 1).sum(1, keepdims=True))
+    np.testing.assert_allclose(bias, expected, atol=1e-6)
+    zero = RBM(**{**SMALL, "n_epochs": 1, "learning_rate": 1e-12, "frequency_bias": False}).fit(train)
+    assert np.abs(zero.network_.visible_bias.detach().numpy()).max() < 1e-6
+
+
+def test_frequency_bias_ignores_the_unrated_class_when_it_is_masked():
+    net = MultinomialRBM(n_items=2, n_classes=3, n_hidden=2, mask_class0=True)
+    net.init_visible_bias(torch.tensor([[5.0, 1.0, 3.0], [0.0, 0.0, 0.0]]))
+    probs = net.visible_bias.detach().reshape(2, 3)[:, 1:].exp()
+    np.testing.assert_allclose(probs[0].numpy() / probs[0].sum().item(), [2 / 6, 4 / 6], rtol=1e-6)
+    np.testing.assert_allclose(probs[1].numpy() / probs[1].sum().item(), [0.5, 0.5], rtol=1e-6)
+
+
+def test_visible_ratings_replace_the_training_rows_when_scoring():
+    from recutils.exceptions import ColumnMismatchError
+
+    df = toy_interactions()
+    model = RBM(**SMALL).fit(df)
+    users = df["userID"].unique()[:5]
+    plain = model.recommend_k_items(users, top_k=3)
+    # the training rows themselves (shuffled) give the same lists as scoring without them
+    same = model.recommend_k_items(users, top_k=3, visible=df.sample(frac=1.0, random_state=0))
+    pd.testing.assert_frame_equal(plain, same)
+    # only user 0's first rating visible (plus an unknown item): their scores change, and a
+    # user without visible rows still gets a list, scored from an empty row
+    first = df[df["userID"] == users[0]].head(1)
+    extra = pd.DataFrame({"userID": [users[0]], "itemID": [-99], "rating": [first["rating"].iloc[0]]})
+    folded = model.recommend_k_items(users[:2], top_k=3, visible=pd.concat([first, extra]))
+    assert folded.groupby("userID").size().tolist() == [3, 3]
+    assert not np.allclose(folded["prediction"].to_numpy(), plain["prediction"].to_numpy()[:6])
+    # training items are still removed
+    seen = set(zip(df["userID"], df["itemID"]))
+    assert not any(p in seen for p in zip(folded["userID"], folded["itemID"]))
+    with pytest.raises(DataError, match="training rating values"):
+        model.recommend_k_items(users, visible=first.assign(rating=first["rating"] + 0.5))
+    with pytest.raises(ColumnMismatchError):
+        model.recommend_k_items(users, visible=first.drop(columns="rating"))
+    with pytest.raises(DataError, match="ratings DataFrame"):
+        model.recommend_k_items(users, visible=[1, 2])

@@ -15,7 +15,7 @@ steps. As in Microsoft Recommenders' ``RBM`` (``rbm_movielens``):
   ``cd_schedule`` (default ``[50, 70, 80, 90, 100]``: CD-1 for the first half, then
   CD-2, ... CD-5).
 
-Two things differ from Microsoft's implementation, on purpose:
+Four things differ from Microsoft's implementation, on purpose:
 
 * **Visible units.** Each item is a genuine softmax over the rating values (one-hot
   inputs, a weight per (item, value, hidden unit)), the paper's model; Microsoft uses
@@ -29,6 +29,18 @@ Two things differ from Microsoft's implementation, on purpose:
   0, so with ``model_unrated`` the score is ``P(rated) * E[rating | rated]``).
   Microsoft's notebook samples ratings and feeds the *test* matrix as the visible input
   when recommending, so its published figures use the test ratings themselves.
+  (:meth:`RBM.recommend_k_items` can do the same with ``visible=``; the deep-dive notebook
+  shows that even an untrained network scores far above any honest ranking that way.)
+* **Visible biases** start at the log of each item's smoothed state frequencies in the
+  training rows (``frequency_bias``; Hinton, "A Practical Guide to Training Restricted
+  Boltzmann Machines", 2010), not at zero.
+* **Learning rate.** Default ``0.03`` (Adam step ``0.03 / 60 = 0.0005``) instead of
+  Microsoft's ``0.004``: their step moves one weight per (item, hidden unit) that multiplies
+  the rating value (1-5) and enters ``exp(k * phi)``; ours moves one-hot weights, and at
+  ``0.004`` thirty epochs leave the model undertrained. Chosen on a validation split (the
+  seed-1 training matrix of ``numpy_stratified_split`` split 75/25 again, seed 0), never on a
+  test split: nDCG@10 0.175 (0.004), 0.225 (0.03), 0.220 (0.06), 0.218 (0.15), popularity
+  0.162; without ``frequency_bias`` at 0.06: 0.185.
 
 Ratings take the distinct values of the training ratings (``rating_values_``), so any
 rating scale works; ``col_rating=None`` gives a one-valued scale (implicit feedback:
@@ -46,7 +58,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recutils.exceptions import ConfigError
+from recutils.exceptions import ConfigError, DataError
 from recutils.models import persistence
 from recutils.models.base import ContractCase, KnownAnswer, TrainData
 from recutils.models.factors import check_number, check_positive_int
@@ -60,7 +72,7 @@ logger = logging.getLogger(__name__)
 class RBMConfig(TorchCFConfig):
     """Hyper-parameters of :class:`RBM` (Microsoft's defaults but ``hidden_units``,
     ``n_epochs``, ``batch_size`` and ``keep_prob``, which follow their ``rbm_movielens``
-    notebook).
+    notebook, and ``learning_rate`` and ``frequency_bias`` (module docstring)).
 
     Attributes:
         hidden_units: Binary hidden units.
@@ -72,6 +84,9 @@ class RBMConfig(TorchCFConfig):
         cd_schedule: Increasing percentages of training; the number of Gibbs steps grows
             by one at each (a list of numbers in ``(0, 100]``).
         model_unrated: Model "not rated" as a softmax state (see the module docstring).
+        frequency_bias: Start the visible biases at the log of each item's smoothed state
+            frequencies in the training rows (Hinton's practical guide); ``False``: at zero
+            (Microsoft's initialisation).
 
     Run settings (``seed``, ``device``, ``num_threads``, ``model_dir``) and validation
     settings are those of :class:`~recutils.models.torch_cf.TorchCFConfig`.
@@ -80,11 +95,12 @@ class RBMConfig(TorchCFConfig):
     hidden_units: int = 600
     n_epochs: int = 30
     batch_size: int = 60
-    learning_rate: float = 0.004
+    learning_rate: float = 0.03
     keep_prob: float = 0.9
     init_std: float = 0.1
     cd_schedule: list[float] = field(default_factory=lambda: [50, 70, 80, 90, 100])
     model_unrated: bool = True
+    frequency_bias: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -103,8 +119,9 @@ class RBMConfig(TorchCFConfig):
                 for p in self.cd_schedule) or sorted(self.cd_schedule) != self.cd_schedule:
             raise ConfigError(f"cd_schedule must be an increasing list of percentages in "
                               f"(0, 100], got {self.cd_schedule!r}.")
-        if not isinstance(self.model_unrated, bool):
-            raise ConfigError(f"model_unrated must be True or False, got {self.model_unrated!r}.")
+        for name in ("model_unrated", "frequency_bias"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}.")
 
     def gibbs_steps(self, epoch: int) -> int:
         """Gibbs steps of ``epoch`` (from 0): one plus the schedule points passed."""
@@ -156,8 +173,22 @@ class RBM(TorchCFRecommender):
         from recutils.models.rbm.network import MultinomialRBM
 
         c = self.config
-        return MultinomialRBM(n_items, len(self.rating_values_) + 1, c.hidden_units,
-                              init_std=c.init_std, mask_class0=not c.model_unrated)
+        n_classes = len(self.rating_values_) + 1
+        network = MultinomialRBM(n_items, n_classes, c.hidden_units, init_std=c.init_std,
+                                 mask_class0=not c.model_unrated)
+        if c.frequency_bias:
+            torch = require("torch", "torch")
+            network.init_visible_bias(torch.from_numpy(self._class_counts(n_users, n_items, n_classes)))
+        return network
+
+    def _class_counts(self, n_users: int, n_items: int, n_classes: int) -> np.ndarray:
+        """``[n_items, n_classes]`` counts of each item's states over the training rows
+        (class 0: the users who did not rate it), in the network's item numbering."""
+        codes = self.ratings_.tocoo()
+        counts = np.zeros((n_items, n_classes), dtype=np.float64)
+        np.add.at(counts, (self.item_order_[codes.col], codes.data.astype(np.int64)), 1.0)
+        counts[:, 0] = n_users - counts[:, 1:].sum(1)
+        return counts
 
     def _train(self, network: Any, users: np.ndarray, items: np.ndarray, n_users: int,
                n_items: int, seed: int, device: Any) -> list[dict[str, Any]]:
@@ -183,10 +214,73 @@ class RBM(TorchCFRecommender):
     def _score_internal(self, users: Any) -> Any:
         torch = require("torch", "torch")
         states = torch.from_numpy(self._internal_ratings()[users.cpu().numpy()].astype(np.int64))
-        probs = self.network_.class_probs(states.to(users.device))
+        return self._expected_rating(states.to(users.device))
+
+    def _expected_rating(self, states: Any) -> Any:
+        """``sum_k r_k p(v_i = r_k | p(h | v))`` of rows of class indices (internal numbering)."""
+        torch = require("torch", "torch")
+        probs = self.network_.class_probs(states)
         values = torch.cat([torch.zeros(1, dtype=probs.dtype),
                             torch.from_numpy(self.rating_values_).to(probs.dtype)])
         return probs @ values.to(probs.device)
+
+    def _score_users(self, user_idx: np.ndarray, visible: pd.DataFrame | None = None,
+                     **kwargs: Any) -> np.ndarray:
+        """Scores of users ``user_idx``; with ``visible`` (a ratings frame), from those
+        ratings instead of the training ratings (see :meth:`recommend_k_items`)."""
+        if visible is None:
+            return super()._score_users(user_idx, **kwargs)
+        torch = require("torch", "torch")
+        states = self._visible_states(visible, np.asarray(user_idx, dtype=np.int64))
+        internal = states[:, np.argsort(self.item_order_)].astype(np.int64)
+        device = next(self.network_.parameters()).device
+        with torch.no_grad():
+            scores = self._expected_rating(torch.from_numpy(internal).to(device))
+        return scores.double().cpu().numpy()[:, self.item_order_]
+
+    def _visible_states(self, visible: pd.DataFrame, user_idx: np.ndarray) -> np.ndarray:
+        """Rows of class indices ``[len(user_idx), n_items]`` (item codes) from a ratings frame."""
+        from recutils.utils.validation import check_columns
+
+        if not isinstance(visible, pd.DataFrame):
+            raise DataError(f"visible must be a ratings DataFrame, got {type(visible).__name__}.")
+        check_columns(visible, [self.col_user, self.col_item, self.col_rating], name="visible")
+        users = self.user_ids_.get_indexer(visible[self.col_user])
+        items = self.item_ids_.get_indexer(visible[self.col_item])
+        ratings = pd.to_numeric(visible[self.col_rating], errors="coerce").to_numpy(np.float64)
+        values = self.rating_values_
+        cls = np.clip(np.searchsorted(values, ratings), 0, values.size - 1)
+        bad = values[cls] != ratings
+        if bad.any():
+            raise DataError(f"visible ratings must take the training rating values "
+                            f"{values.tolist()}, got e.g. {ratings[bad][:3].tolist()}.")
+        row_of_user = np.full(len(self.user_ids_), -1, dtype=np.int64)
+        row_of_user[user_idx] = np.arange(user_idx.size)
+        rows = np.where(users >= 0, row_of_user[np.maximum(users, 0)], -1)
+        keep = (rows >= 0) & (items >= 0)
+        states = np.zeros((user_idx.size, len(self.item_ids_)), dtype=np.int8)
+        states[rows[keep], items[keep]] = cls[keep] + 1
+        return states
+
+    def recommend_k_items(self, users: Any, top_k: int = 10, remove_seen: bool = True,
+                          visible: pd.DataFrame | None = None, **kwargs: Any) -> pd.DataFrame:
+        """Top-``top_k`` items per user (see :meth:`BaseRecommender.recommend_k_items`).
+
+        Args:
+            visible: A ratings frame (``col_user``, ``col_item``, ``col_rating``, values on
+                the training scale): each user is scored from their rows of it instead of
+                their training ratings (fold-in without refitting; a user without rows
+                scores from an empty row). Rows of unknown users or items are ignored.
+                ``remove_seen`` still removes the *training* items. Microsoft's
+                ``rbm_movielens`` notebook scores from the test ratings this way.
+
+        Raises:
+            DataError: ``visible`` is not a frame, or holds ratings off the training scale.
+            ColumnMismatchError: ``visible`` misses a column.
+        """
+        if visible is not None:
+            kwargs["visible"] = visible
+        return super().recommend_k_items(users, top_k=top_k, remove_seen=remove_seen, **kwargs)
 
     # ------------------------------------------------------------- save/load
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -18,7 +18,7 @@ class MultinomialRBM(nn.Module):
     * ``p(v_i = k | h) = softmax_k(a_ik + sum_j h_j W_ikj)``;
     * free energy ``F(v) = -sum_{i,k} v_ik a_ik - sum_j softplus(b_j + (vW)_j)``.
 
-    Weights start ``N(0, init_std^2)``, biases zero.
+    Weights start ``N(0, init_std^2)``, biases zero (see :meth:`init_visible_bias`).
     """
 
     def __init__(self, n_items: int, n_classes: int, n_hidden: int, init_std: float = 0.1,
@@ -30,6 +30,23 @@ class MultinomialRBM(nn.Module):
                                    * float(init_std))
         self.visible_bias = nn.Parameter(torch.zeros(self.n_items * self.n_classes))
         self.hidden_bias = nn.Parameter(torch.zeros(self.n_hidden))
+
+    def init_visible_bias(self, class_counts: torch.Tensor) -> None:
+        """Set the visible biases to the log of each unit's smoothed class frequencies.
+
+        ``class_counts`` is ``[n_items, n_classes]`` (how often each item takes each state in
+        the training rows); one is added to every count. Hinton's "A Practical Guide to
+        Training Restricted Boltzmann Machines" (2010, section 8.1) starts visible biases at
+        the log-odds of the data so that the weights learn co-occurrence rather than first
+        having to learn how often each state occurs. With ``mask_class0`` class 0 is ignored.
+        """
+        counts = class_counts.to(self.visible_bias.dtype) + 1.0
+        if self.mask_class0:
+            counts = counts.clone()
+            counts[:, 0] = 1.0  # never used: class 0 is out of the energy
+        probs = counts / counts.sum(1, keepdim=True)
+        with torch.no_grad():
+            self.visible_bias.copy_(probs.log().reshape(-1))
 
     def one_hot(self, states: torch.Tensor) -> torch.Tensor:
         """``[B, n_items * n_classes]`` float inputs of class indices ``states``."""
