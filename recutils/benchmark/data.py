@@ -1,5 +1,6 @@
-"""Data sets a benchmark spec can name (name -> loader of a long ratings frame), and the
-per-user / per-item side features of those that have them."""
+"""Data sets a benchmark spec can name (name -> loader of a long ratings frame), and the side
+data of each (``(data set, name)`` -> loader of the keyword arguments ``fit`` takes with it)
+that a model entry asks for with ``side_data``."""
 
 from __future__ import annotations
 
@@ -20,6 +21,32 @@ def _movielens(size: str) -> pd.DataFrame:
 DATASETS: dict[str, Callable[[str], pd.DataFrame]] = {"movielens": _movielens}
 
 
+def _movielens_text(size: str) -> dict[str, pd.DataFrame]:
+    from recutils.datasets.movielens_text import movielens_item_text
+
+    return {"item_features": movielens_item_text(size, progress=False)}
+
+
+def _movielens_features(size: str) -> dict[str, pd.DataFrame]:
+    from recutils.datasets.movielens import load_item_df, load_user_df
+    from recutils.datasets.movielens_features import (
+        movielens_item_features,
+        movielens_user_features,
+    )
+
+    return {"user_features": movielens_user_features(load_user_df(size, progress=False)),
+            "item_features": movielens_item_features(load_item_df(size, progress=False))}
+
+
+#: data set -> side-data name -> ``loader(data_size) -> {fit keyword: frame}``. MovieLens
+#: ``text``: ``item_features`` with ``title``, ``genres`` and ``tags`` (``""`` for sizes without
+#: tags); ``features``: ``user_features`` (age bucket, gender, occupation) and ``item_features``
+#: (genres, year bucket), one row per id.
+SIDE_DATA: dict[str, dict[str, Callable[[str], dict[str, pd.DataFrame]]]] = {
+    "movielens": {"text": _movielens_text, "features": _movielens_features},
+}
+
+
 def load_dataset(name: str, size: str) -> pd.DataFrame:
     """Load data set ``name`` at ``size`` (MovieLens reads ``RECUTILS_DATA_MIRROR`` first).
 
@@ -32,37 +59,22 @@ def load_dataset(name: str, size: str) -> pd.DataFrame:
     return DATASETS[name](size)
 
 
-def _movielens_side_features(size: str) -> dict[str, pd.DataFrame]:
-    from recutils.datasets.movielens import load_item_df, load_user_df
-    from recutils.datasets.movielens_features import (
-        movielens_item_features,
-        movielens_user_features,
-    )
-
-    return {"user_features": movielens_user_features(load_user_df(size, progress=False)),
-            "item_features": movielens_item_features(load_item_df(size, progress=False))}
+def check_side_data(dataset: str, name: str) -> None:
+    """Raise :class:`ConfigError` unless data set ``dataset`` has side data ``name``."""
+    known = SIDE_DATA.get(dataset, {})
+    if name not in known:
+        raise ConfigError(f"dataset {dataset!r} has no side data {name!r}; known: {sorted(known)}.")
 
 
-#: name -> ``loader(data_size) -> {"user_features": frame, "item_features": frame}``, the
-#: keyword arguments that a model spec with ``side_features: true`` gets in ``fit``.
-SIDE_FEATURES: dict[str, Callable[[str], dict[str, pd.DataFrame]]] = {
-    "movielens": _movielens_side_features}
-
-
-def load_side_features(name: str, size: str) -> dict[str, pd.DataFrame]:
-    """The side-feature frames of data set ``name`` at ``size``, as ``fit`` keyword arguments
-    (MovieLens: :func:`~recutils.datasets.movielens_features.movielens_user_features` (age
-    bucket, gender, occupation) and
-    :func:`~recutils.datasets.movielens_features.movielens_item_features` (genres, year
-    bucket)).
+def load_side_data(dataset: str, name: str, size: str) -> dict[str, pd.DataFrame]:
+    """Load the side data ``name`` of data set ``dataset`` at ``size``, as ``fit`` keyword arguments.
 
     Raises:
-        ConfigError: the data set has no side features.
+        ConfigError: unknown data set or side-data name.
+        DatasetUnavailableError: the files cannot be found or downloaded.
     """
-    if name not in SIDE_FEATURES:
-        raise ConfigError(f"dataset {name!r} has no side features; datasets with them: "
-                          f"{sorted(SIDE_FEATURES)}.")
-    return SIDE_FEATURES[name](size)
+    check_side_data(dataset, name)
+    return SIDE_DATA[dataset][name](size)
 
 
-__all__ = ["DATASETS", "SIDE_FEATURES", "load_dataset", "load_side_features"]
+__all__ = ["DATASETS", "SIDE_DATA", "check_side_data", "load_dataset", "load_side_data"]

@@ -39,7 +39,7 @@ import json
 import logging
 import os
 import tracemalloc
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -47,7 +47,7 @@ from typing import Any, Literal, overload
 import numpy as np
 import pandas as pd
 
-from recutils.benchmark.data import load_dataset, load_side_features
+from recutils.benchmark.data import load_dataset, load_side_data
 from recutils.benchmark.protocols import get_protocol
 from recutils.benchmark.spec import BenchmarkSpec, ModelSpec, load_spec
 from recutils.constants import DEFAULT_ITEM_COL, DEFAULT_PREDICTION_COL, DEFAULT_RATING_COL, DEFAULT_USER_COL
@@ -111,9 +111,9 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _params_key(m: ModelSpec) -> str:
-    key = {"model": m.model, "params": m.params, "rating_metrics": m.rating_metrics}
-    if m.side_features:  # only then: the keys of earlier results stay the same
-        key["side_features"] = True
+    key: dict[str, Any] = {"model": m.model, "params": m.params, "rating_metrics": m.rating_metrics}
+    if m.side_data is not None:  # only when set, so the keys of earlier results hold
+        key["side_data"] = m.side_data
     return json.dumps(key, sort_keys=True, default=str)
 
 
@@ -173,7 +173,7 @@ def run_one(
     memory: str = "tracemalloc",
     fit_kwargs: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Fit and evaluate one model on one split (``fit(train, **fit_kwargs)``).
+    """Fit and evaluate one model on one split (``fit(train, **fit_kwargs)``: the side data).
 
     Returns:
         (metrics and timings of the run, per-user metric values of the test users).
@@ -184,14 +184,15 @@ def run_one(
     seed_param = _seed_param(m)
     if seed_param is not None:
         params[seed_param] = seed
+    side = dict(fit_kwargs or {})
     if m.warmup:
-        create_model(m.model, **params).fit(train.head(WARMUP_ROWS))
+        create_model(m.model, **params).fit(train.head(WARMUP_ROWS), **side)
     users = pd.DataFrame({DEFAULT_USER_COL: test[DEFAULT_USER_COL].unique()})
     row: dict[str, Any] = {}
     with _peak_memory(memory) as mem:
         model = create_model(m.model, **params)
         with Timer() as t_fit:
-            model.fit(train, **(fit_kwargs or {}))
+            model.fit(train, **side)
         with Timer() as t_rec:
             top = model.recommend_k_items(users, top_k=k, remove_seen=True)
         pairs = None
@@ -220,19 +221,6 @@ def run_one(
                                                    f"mean_average_precision@{k}"], k=k)
     per_user = per_user.rename(columns={f"mean_average_precision@{k}": "mean_average_precision"})
     return row, per_user.drop(columns="has_predictions")
-
-
-def _side_feature_loader() -> Callable[[BenchmarkSpec], dict[str, pd.DataFrame]]:
-    """``load(spec)``: the spec's side-feature frames, loaded on first use and kept."""
-    loaded: dict[tuple[str, str], dict[str, pd.DataFrame]] = {}
-
-    def load(spec: BenchmarkSpec) -> dict[str, pd.DataFrame]:
-        key = (spec.dataset, spec.data_size)
-        if key not in loaded:
-            loaded[key] = load_side_features(*key)
-        return loaded[key]
-
-    return load
 
 
 @overload
@@ -307,7 +295,7 @@ def run_benchmark(
     if todo and data is None:
         data = load_dataset(spec.dataset, spec.data_size)
     splits: dict[tuple[str, int], tuple[pd.DataFrame, pd.DataFrame]] = {}
-    side_features = _side_feature_loader()
+    side_frames: dict[str, dict[str, pd.DataFrame]] = {}
     from tqdm.auto import tqdm
 
     bar = tqdm(todo, desc="benchmark", disable=not progress)
@@ -317,9 +305,13 @@ def run_benchmark(
         if (protocol, split_seed) not in splits:
             splits[(protocol, split_seed)] = get_protocol(protocol).split(data, seed)
         train, test = splits[(protocol, split_seed)]
+        side = None
+        if m.side_data is not None:
+            if m.side_data not in side_frames:
+                side_frames[m.side_data] = load_side_data(spec.dataset, m.side_data, spec.data_size)
+            side = side_frames[m.side_data]
         try:
-            row, users = run_one(m, train, test, seed=seed, k=k, memory=spec.memory,
-                                 fit_kwargs=side_features(spec) if m.side_features else None)
+            row, users = run_one(m, train, test, seed=seed, k=k, memory=spec.memory, fit_kwargs=side)
         except Exception:
             if on_error == "raise":
                 raise

@@ -61,9 +61,11 @@ class ModelSpec(BaseConfig):
             one-off costs such as starting a Spark session outside the timings).
         protocols: Run this model on these protocols only (a subset of the spec's);
             ``None``: every protocol of the spec. For models too slow to run everywhere.
-        side_features: Fit with the data set's per-user and per-item feature frames
-            (``fit(train, user_features=..., item_features=...)``, from
-            :func:`recutils.benchmark.data.load_side_features`).
+        side_data: Name of side data of the spec's data set
+            (:data:`recutils.benchmark.data.SIDE_DATA`: MovieLens ``text``, item titles,
+            genres and tags; ``features``, user and item feature frames), loaded once and
+            passed to ``fit`` as keyword arguments (``item_features=``, ``user_features=``);
+            ``None``: ``fit(train)``.
     """
 
     name: str = ""
@@ -73,7 +75,7 @@ class ModelSpec(BaseConfig):
     rating_metrics: bool = False
     warmup: bool = False
     protocols: list[str] | None = None
-    side_features: bool = False
+    side_data: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -93,7 +95,10 @@ class ModelSpec(BaseConfig):
         if self.protocols is not None and (not isinstance(self.protocols, list) or not self.protocols):
             raise ConfigError(f"model spec {self.name!r}: protocols must be null or a non-empty list, "
                               f"got {self.protocols!r}.")
-        for flag in ("rating_metrics", "warmup", "side_features"):
+        if self.side_data is not None and (not isinstance(self.side_data, str) or not self.side_data):
+            raise ConfigError(f"model spec {self.name!r}: side_data must be null or a side-data "
+                              f"name, got {self.side_data!r}.")
+        for flag in ("rating_metrics", "warmup"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"model spec {self.name!r}: {flag} must be true or false, "
                                   f"got {getattr(self, flag)!r}.")
@@ -124,7 +129,7 @@ class BenchmarkSpec(BaseConfig):
     models: list[ModelSpec] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        from recutils.benchmark.data import DATASETS
+        from recutils.benchmark.data import DATASETS, check_side_data
         from recutils.benchmark.protocols import PROTOCOLS
 
         if self.dataset not in DATASETS:
@@ -161,6 +166,11 @@ class BenchmarkSpec(BaseConfig):
             if extra:
                 raise ConfigError(f"model {m.name!r}: protocols {extra} are not among the spec's "
                                   f"protocols {self.protocols}.")
+            if m.side_data is not None:
+                try:
+                    check_side_data(self.dataset, m.side_data)
+                except ConfigError as err:
+                    raise ConfigError(f"model {m.name!r}: {err}") from None
         names = [m.name for m in models]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

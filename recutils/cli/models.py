@@ -55,6 +55,8 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "popularity": ("baseline, most popular", "core"),
     "ppnet": (f"{_CTR} (PPNet)", "torch"),
     "random": ("baseline, random", "core"),
+                      "rating or click (Vowpal Wabbit)", "vowpalwabbit"),
+    "rbm": (f"{_CF}, explicit ratings, deep generative (restricted Boltzmann machine)", "torch"),
     "rlrmc": (f"{_CF}, rating prediction (Riemannian low-rank matrix completion)", "pymanopt"),
     "sar": (f"{_CF}, item-item (SAR)", "core"),
     "sasrec": ("next-item, causal self-attention (SASRec; CL4SRec with cl_weight)", "torch"),
@@ -64,8 +66,8 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "surprise_nmf": (f"{_CF}, rating prediction (surprise NMF)", "surprise"),
     "surprise_svd": (f"{_CF}, rating prediction (surprise SVD)", "surprise"),
     "surprise_svdpp": (f"{_CF}, rating prediction (surprise SVD++)", "surprise"),
+    "tfidf": ("content-based, rating prediction (TF-IDF item text)", "core"),
     "vowpal_wabbit": ("linear / quadratic / low-rank models over user and item features, "
-                      "rating or click (Vowpal Wabbit)", "vowpalwabbit"),
     "wide_deep": (f"{_CTR} (Wide & Deep)", "torch"),
     "xdeepfm": (f"{_CTR} (xDeepFM)", "torch"),
 }

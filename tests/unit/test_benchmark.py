@@ -294,3 +294,49 @@ def test_a_model_registered_later_joins_with_a_spec_entry_only(ratings) -> None:
         assert np.isfinite(results["ndcg@5"]).all()
     finally:
         unregister_model("late_popularity")
+
+
+# ---------------------------------------------------------------- item side data
+def test_side_data_reaches_fit_once_loaded(ratings, monkeypatch) -> None:
+    """A model entry with ``side_data`` gets the data set's side frame in ``fit``; the
+    frame is loaded once per benchmark, and the results key names it."""
+    from recutils.benchmark import data as data_mod
+
+    items = np.sort(ratings["itemID"].unique())
+    words = np.where(items % 2 == 0, "space robots war", "love paris drama")
+    loads = []
+
+    def loader(size: str) -> dict[str, pd.DataFrame]:
+        loads.append(size)
+        return {"item_features": pd.DataFrame({"itemID": items, "genres": words})}
+
+    monkeypatch.setitem(data_mod.SIDE_DATA, "movielens", {"words": loader})
+    seen = []
+    real = run_mod.run_one
+
+    def spy(m, *a, **kw):
+        seen.append((m.name, (kw.get("fit_kwargs") or {}).get("item_features")))
+        return real(m, *a, **kw)
+
+    monkeypatch.setattr(run_mod, "run_one", spy)
+    spec = bm.load_spec(SPEC + "  - name: tfidf\n    params: {text_cols: [genres]}\n"
+                               "    side_data: words\n    rating_metrics: true\n")
+    spec = spec.select(models=["bias", "tfidf"], protocols=["chrono"])
+    assert bm.BenchmarkSpec.from_dict(spec.to_dict()) == spec
+    results = bm.run_benchmark(spec, data=ratings, progress=False)
+    assert loads == ["mock"]
+    assert [name for name, _ in seen] == ["bias", "bias", "tfidf", "tfidf"]
+    assert seen[0][1] is None and seen[2][1] is seen[3][1]
+    assert list(seen[2][1].columns) == ["itemID", "genres"]
+    tfidf = results[results["model"] == "tfidf"]
+    assert np.isfinite(tfidf["rmse"]).all() and np.isfinite(tfidf["ndcg@5"]).all()
+    assert all('"side_data": "words"' in p for p in tfidf["params"])
+    assert not any("side_data" in p for p in results.loc[results["model"] == "bias", "params"])
+
+
+def test_unknown_side_data_name_is_a_config_error() -> None:
+    text = SPEC + "  - name: tfidf\n    side_data: synopsis\n"
+    with pytest.raises(ConfigError, match="model 'tfidf'.*no side data 'synopsis'.*known: \\['features', 'text'\\]"):
+        bm.load_spec(text)
+    with pytest.raises(ConfigError, match="side_data must be null"):
+        bm.load_spec(SPEC + "  - name: tfidf\n    side_data: 3\n")
