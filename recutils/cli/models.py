@@ -55,7 +55,6 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "popularity": ("baseline, most popular", "core"),
     "ppnet": (f"{_CTR} (PPNet)", "torch"),
     "random": ("baseline, random", "core"),
-                      "rating or click (Vowpal Wabbit)", "vowpalwabbit"),
     "rbm": (f"{_CF}, explicit ratings, deep generative (restricted Boltzmann machine)", "torch"),
     "rlrmc": (f"{_CF}, rating prediction (Riemannian low-rank matrix completion)", "pymanopt"),
     "sar": (f"{_CF}, item-item (SAR)", "core"),
@@ -68,6 +67,7 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "surprise_svdpp": (f"{_CF}, rating prediction (surprise SVD++)", "surprise"),
     "tfidf": ("content-based, rating prediction (TF-IDF item text)", "core"),
     "vowpal_wabbit": ("linear / quadratic / low-rank models over user and item features, "
+                      "rating or click (Vowpal Wabbit)", "vowpalwabbit"),
     "wide_deep": (f"{_CTR} (Wide & Deep)", "torch"),
     "xdeepfm": (f"{_CTR} (xDeepFM)", "torch"),
 }
