@@ -1,0 +1,81 @@
+"""The next-item benchmark runner: rows per model and seed, resume, shared negatives, the built-in spec."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recutils.benchmark.next_item import load_next_item_spec, run_next_item_benchmark
+from recutils.exceptions import ConfigError
+
+SPEC = """
+dataset: beauty
+seeds: [1, 2]
+k: [1, 5]
+n_negatives: 5
+sampling: popularity
+reference: sasrec
+models:
+  - name: popularity
+  - name: sasrec
+    params: {max_len: 5, embedding_dim: 16, num_layers: 1, dropout: 0.0, n_epochs: 40, batch_size: 16,
+             learning_rate: 0.01, num_threads: 1}
+"""
+
+
+def _cycles(n_users: int = 60, n_items: int = 12, length: int = 6) -> pd.DataFrame:
+    """Users walk a fixed cycle of items, so the next item is predictable from the last."""
+    start = np.arange(n_users) % n_items
+    users = np.repeat(np.arange(n_users), length)
+    steps = np.tile(np.arange(length), n_users)
+    return pd.DataFrame({"userID": users, "itemID": (np.repeat(start, length) + steps) % n_items + 1,
+                         "timestamp": steps})
+
+
+def test_runs_resume_and_share_negatives(tmp_path):
+    pytest.importorskip("torch")
+    data = _cycles()
+    out, per_user = tmp_path / "r.csv", tmp_path / "u.csv.gz"
+    results = run_next_item_benchmark(SPEC, data=data, results_path=out, per_user_path=per_user, progress=False)
+    assert sorted(zip(results["model"], results["seed"])) == [("popularity", 1), ("popularity", 2),
+                                                              ("sasrec", 1), ("sasrec", 2)]
+    assert {"full_HR@1", "full_NDCG@5", "sampled_MRR@5", "fit_s", "eval_s"} <= set(results.columns)
+    sasrec = results[results["model"] == "sasrec"]
+    pop = results[results["model"] == "popularity"]
+    assert (sasrec["full_HR@1"].to_numpy() > 0.9).all()
+    assert (pop["full_HR@5"].to_numpy() < sasrec["full_HR@5"].to_numpy()).all()
+    # sampled ranking never ranks a target lower than full ranking does
+    ranks = pd.read_csv(per_user)
+    assert (ranks["sampled_rank"] <= ranks["full_rank"]).all() and len(ranks) == 4 * 60
+    again = run_next_item_benchmark(SPEC, data=data, results_path=out, per_user_path=per_user, progress=False)
+    assert len(again) == 4 and len(pd.read_csv(out)) == 4  # nothing rerun
+
+
+def test_popularity_and_models_are_scored_on_the_same_negatives(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from recutils.evaluation import next_item
+
+    drawn = []
+    real = next_item.draw_negatives
+
+    def spy(*args, **kwargs):
+        drawn.append(kwargs.get("seed"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(next_item, "draw_negatives", spy)
+    run_next_item_benchmark(SPEC, data=_cycles(), progress=False)
+    assert drawn == [1, 2]  # once per seed, whatever the number of models
+
+
+def test_specs_are_checked_and_the_builtin_one_builds():
+    spec = load_next_item_spec("beauty")
+    assert spec.reference == "sasrec" and spec.n_negatives == 100 and spec.sampling == "popularity"
+    assert {"sasrec", "sasrec_softmax", "cl4srec", "bert4rec", "gru4rec", "caser", "nextitnet", "ssept",
+            "popularity"} == {m.name for m in spec.models}
+    with pytest.raises(ConfigError, match="reference"):
+        load_next_item_spec(SPEC.replace("reference: sasrec", "reference: nope"))
+    with pytest.raises(ConfigError, match="sampling"):
+        load_next_item_spec(SPEC.replace("sampling: popularity", "sampling: zipf"))
+    with pytest.raises(ConfigError, match="dataset"):
+        load_next_item_spec(SPEC.replace("dataset: beauty", "dataset: steam"))
