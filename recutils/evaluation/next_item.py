@@ -37,6 +37,7 @@ import scipy.sparse as sp
 
 from recutils.evaluation._public import reject_unknown_keywords
 from recutils.exceptions import ConfigError, DataError
+from recutils.utils.arrays import positions_in_group
 
 __all__ = [
     "NEXT_ITEM_METRICS",
@@ -256,7 +257,7 @@ def draw_negatives(
         ok = ~np.isin(keys, excluded_keys)
         # drop candidates already accepted for the row, and repeats within this round
         have_rows = np.repeat(todo, filled[todo])
-        have_keys = have_rows * n_items + out[have_rows, _positions(filled[todo])]
+        have_keys = have_rows * n_items + out[have_rows, positions_in_group(have_rows, n_users)]
         ok &= ~np.isin(keys, have_keys)
         _, first = np.unique(keys, return_index=True)
         unique = np.zeros(keys.size, dtype=bool)
@@ -264,28 +265,13 @@ def draw_negatives(
         ok &= unique
         kept_rows, kept_items = rows[ok], cand.ravel()[ok]
         # keep each row's first ``need`` accepted candidates, in draw order
-        rank = _positions_in_runs(kept_rows)
+        rank = positions_in_group(kept_rows, n_users)
         take = rank < (n - filled)[kept_rows]
         kept_rows, kept_items, rank = kept_rows[take], kept_items[take], rank[take]
         out[kept_rows, filled[kept_rows] + rank] = kept_items
         filled += np.bincount(kept_rows, minlength=n_users)
         todo = todo[filled[todo] < n]
     return NegativeSample(out, method, int(seed))
-
-
-def _positions(counts: np.ndarray) -> np.ndarray:
-    """``0..c-1`` for every count ``c``, concatenated."""
-    total = int(counts.sum())
-    return np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-
-
-def _positions_in_runs(rows: np.ndarray) -> np.ndarray:
-    """0-based position of every entry within its run of equal (sorted-by-run) values."""
-    if rows.size == 0:
-        return rows.astype(np.int64)
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    lengths = np.diff(np.r_[starts, rows.size])
-    return _positions(lengths)
 
 
 @dataclass

@@ -15,12 +15,14 @@ model name or option ends with one ``error:`` line on stderr (exit status 2).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 
-from recutils.benchmark import machine_info
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import MachineRecord  # noqa: E402
+
 from recutils.benchmark.next_item import POPULARITY, load_next_item_spec, run_next_item_benchmark
 from recutils.exceptions import ConfigError, RecUtilsError
 
@@ -62,23 +64,14 @@ def _main(argv: list[str] | None) -> int:
     out = Path(args.out)
     stem = out.name.removesuffix(".csv")
     per_user = out.with_name(stem + "_per_user.csv.gz")
-    machine_path = out.with_name(stem + "_machine.json")
-    runs = json.loads(machine_path.read_text())["runs"] if machine_path.exists() else []
-    entry = machine_info(args.note)
-    entry["command"] = " ".join(["python", "tools/benchmarks/beauty.py"] + (argv or sys.argv[1:]))
-    entry["finished_utc"] = None  # written before the run, so that a stopped run is described too
-    runs.append(entry)
-    machine_path.parent.mkdir(parents=True, exist_ok=True)
-    machine_path.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
+    record = MachineRecord(out, "tools/benchmarks/beauty.py", argv or sys.argv[1:], args.note)
     results = run_next_item_benchmark(spec, results_path=out, per_user_path=per_user,
                                       progress=not args.no_progress)
-    entry["finished_utc"] = machine_info()["utc"]
-    entry["runs_in_results"] = int(len(results))
-    machine_path.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
+    record.finish(len(results))
     metrics = [c for c in results.columns if c.startswith(("full_", "sampled_"))]
     summary = results.groupby("model", sort=False)[metrics + ["fit_s"]].agg(["mean", "std"])
     print(summary.to_string(float_format=lambda x: f"{x:.4f}"))
-    print(f"results: {out}, per user: {per_user}, machine: {machine_path}")
+    print(f"results: {out}, per user: {per_user}, machine: {record.path}")
     return 0
 
 

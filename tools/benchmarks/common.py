@@ -102,3 +102,32 @@ def report(rows: list[dict]) -> None:
     df = pd.DataFrame(rows)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(df.to_string(index=False, float_format=lambda x: f"{x:0.3f}"))
+
+
+class MachineRecord:
+    """The ``<stem>_machine.json`` beside a results CSV: one entry per invocation of a benchmark
+    script, written before the run (so that a stopped run is described too) and completed by
+    :meth:`finish`."""
+
+    def __init__(self, out: Path, script: str, argv: list[str], note: str = "") -> None:
+        from recutils.benchmark import machine_info
+
+        self.path = out.with_name(out.name.removesuffix(".csv") + "_machine.json")
+        self.runs = json.loads(self.path.read_text())["runs"] if self.path.exists() else []
+        self.entry = machine_info(note)
+        self.entry["command"] = " ".join(["python", script, *argv])
+        self.entry["finished_utc"] = None
+        self.runs.append(self.entry)
+        self._write()
+
+    def finish(self, n_results: int) -> None:
+        """Stamp the end time and the number of result rows."""
+        from recutils.benchmark import machine_info
+
+        self.entry["finished_utc"] = machine_info()["utc"]
+        self.entry["runs_in_results"] = int(n_results)
+        self._write()
+
+    def _write(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps({"runs": self.runs}, indent=2) + "\n")

@@ -24,16 +24,18 @@ exit status 2) before anything is written.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import MachineRecord  # noqa: E402
 
 from recutils.benchmark import (
     BenchmarkSpec,
     default_per_user_path,
     load_spec,
-    machine_info,
     paired_tests,
     run_benchmark,
     summarize,
@@ -83,19 +85,10 @@ def _main(argv: list[str] | None) -> int:
     spec = spec.select(models=args.models, seeds=args.seeds, protocols=args.protocols, **changes)
     check_models(spec)
     out = Path(args.out)
-    machine_path = out.with_name(out.name.removesuffix(".csv") + "_machine.json")
-    runs = json.loads(machine_path.read_text())["runs"] if machine_path.exists() else []
-    entry = machine_info(args.note)
-    entry["command"] = " ".join(["python", "tools/benchmarks/movielens.py"] + (argv or sys.argv[1:]))
-    entry["finished_utc"] = None  # written before the run, so that a stopped run is described too
-    runs.append(entry)
-    machine_path.parent.mkdir(parents=True, exist_ok=True)
-    machine_path.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
+    record = MachineRecord(out, "tools/benchmarks/movielens.py", argv or sys.argv[1:], args.note)
     results, per_user = run_benchmark(spec, results_path=out, progress=not args.no_progress,
                                       on_error="skip", return_per_user=True)
-    entry["finished_utc"] = machine_info()["utc"]
-    entry["runs_in_results"] = int(len(results))
-    machine_path.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
+    record.finish(len(results))
     summary = summarize(results)
     cols = ["protocol", "model", "n_seeds", "mean_average_precision_mean", f"ndcg@{spec.k}_mean",
             f"ndcg@{spec.k}_sd", "rmse_mean", "fit_s_mean"]
@@ -104,7 +97,7 @@ def _main(argv: list[str] | None) -> int:
         tests = paired_tests(per_user, reference=spec.reference, metrics=[f"ndcg@{spec.k}"])
         print(tests[["protocol", "model", "mean_diff", "cohens_d", "t_pvalue", "wilcoxon_pvalue",
                      "significant"]].to_string(index=False))
-    print(f"results: {out}, per user: {default_per_user_path(out)}, machine: {machine_path}")
+    print(f"results: {out}, per user: {default_per_user_path(out)}, machine: {record.path}")
     return 0
 
 

@@ -171,16 +171,9 @@ def _order_rows(user_idx: np.ndarray, timestamp: np.ndarray | None) -> np.ndarra
 
 def _left_padded(tokens: np.ndarray, offsets: np.ndarray, width: int) -> np.ndarray:
     """The last ``width`` tokens of each run ``tokens[offsets[i]:offsets[i+1]]``, left-padded."""
-    lengths = np.diff(offsets)
-    n = lengths.size
-    out = np.zeros((n, width), dtype=np.int64)
-    if tokens.size == 0:
-        return out
-    row = np.repeat(np.arange(n), lengths)
-    from_end = np.repeat(offsets[1:], lengths) - np.arange(tokens.size)  # 1 for a run's last token
-    take = from_end <= width
-    out[row[take], width - from_end[take]] = tokens[take]
-    return out
+    from recutils.splitting.sequences import Sequences, pad_sequences
+
+    return pad_sequences(Sequences(np.arange(len(offsets) - 1), tokens, offsets), width)
 
 
 class _SequenceEpochs:
