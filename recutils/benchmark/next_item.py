@@ -81,6 +81,9 @@ class NextItemSpec(BaseConfig):
         reference: Model every other is tested against user by user, or ``None``.
         validation: Pass the validation rows to ``fit(valid=...)`` (early stopping with a
             model's ``patience``).
+        validation_users: Pass only this many users' validation rows (drawn once, the same
+            for every model and seed), which keeps the per-epoch evaluation cheap; ``None``:
+            every user's.
         models: The :class:`~recutils.benchmark.spec.ModelSpec` entries.
     """
 
@@ -91,6 +94,7 @@ class NextItemSpec(BaseConfig):
     sampling: str = "popularity"
     reference: str | None = None
     validation: bool = False
+    validation_users: int | None = None
     models: list[ModelSpec] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -109,6 +113,8 @@ class NextItemSpec(BaseConfig):
             raise ConfigError(f"sampling must be 'popularity' or 'uniform', got {self.sampling!r}.")
         if not isinstance(self.validation, bool):
             raise ConfigError(f"validation must be true or false, got {self.validation!r}.")
+        if self.validation_users is not None:
+            check_positive_int("validation_users", self.validation_users)
         models = [m if isinstance(m, ModelSpec) else ModelSpec.from_dict(dict(m)) for m in self.models]
         names = [m.name for m in models]
         dupes = sorted({n for n in names if names.count(n) > 1})
@@ -149,6 +155,7 @@ def run_next_item_benchmark(
     results_path: str | os.PathLike | None = None,
     per_user_path: str | os.PathLike | None = None,
     progress: bool = True,
+    num_threads: int | None = None,
 ) -> pd.DataFrame:
     """Run every model of ``spec`` for every seed; return one row per run.
 
@@ -161,6 +168,8 @@ def run_next_item_benchmark(
         results_path: CSV of the results (read to resume, appended to).
         per_user_path: gzip CSV of every user's full and sampled rank per run.
         progress: Progress bars.
+        num_threads: torch CPU threads of every fit (a run setting: not part of a run's key,
+            so a run resumed with another value is not repeated); ``None``: the models' default.
 
     Returns:
         ``model, seed, full_HR@k..., sampled_HR@k..., fit_s, eval_s, n_users, params``.
@@ -176,6 +185,11 @@ def run_next_item_benchmark(
     data = NEXT_ITEM_DATASETS[spec.dataset]() if data is None else data
     train, valid, test = sequential_split(data)
     history = pd.concat([train, valid])
+    if spec.validation_users is not None:
+        users = valid[DEFAULT_USER_COL].unique()
+        if spec.validation_users < len(users):
+            keep = np.random.default_rng(0).choice(users, spec.validation_users, replace=False)
+            valid = valid[valid[DEFAULT_USER_COL].isin(keep)]
     items = pd.Index(np.sort(data[DEFAULT_ITEM_COL].unique()))
     popularity = data[DEFAULT_ITEM_COL].value_counts()
     rows = [] if previous is None else previous.to_dict("records")
@@ -188,6 +202,8 @@ def run_next_item_benchmark(
             if m.model != POPULARITY:
                 params.setdefault("progress", progress)
                 params["seed"] = seed
+                if num_threads is not None:
+                    params["num_threads"] = num_threads
             logger.info("next-item benchmark: %s, seed %d", m.name, seed)
             with Timer() as t_fit:
                 if m.model == POPULARITY:

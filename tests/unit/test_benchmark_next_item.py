@@ -70,7 +70,9 @@ def test_popularity_and_models_are_scored_on_the_same_negatives(tmp_path, monkey
 
 def test_specs_are_checked_and_the_builtin_one_builds():
     spec = load_next_item_spec("beauty")
-    assert spec.reference == "sasrec" and spec.n_negatives == 100 and spec.sampling == "popularity"
+    assert spec.reference == "sasrec_softmax" and spec.n_negatives == 100 and spec.sampling == "popularity"
+    assert spec.validation and spec.validation_users == 5000
+    assert all(m.params.get("patience") for m in spec.models if m.name != "popularity")
     assert {"sasrec", "sasrec_softmax", "cl4srec", "bert4rec", "gru4rec", "caser", "nextitnet", "ssept",
             "popularity"} == {m.name for m in spec.models}
     with pytest.raises(ConfigError, match="reference"):
@@ -79,3 +81,27 @@ def test_specs_are_checked_and_the_builtin_one_builds():
         load_next_item_spec(SPEC.replace("sampling: popularity", "sampling: zipf"))
     with pytest.raises(ConfigError, match="dataset"):
         load_next_item_spec(SPEC.replace("dataset: beauty", "dataset: steam"))
+    with pytest.raises(ConfigError, match="validation_users"):
+        load_next_item_spec(SPEC + "validation: true\nvalidation_users: 0\n")
+
+
+def test_validation_users_pick_the_same_users_for_every_run_and_threads_stay_out_of_the_key(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from recutils.models.sequential import SASRec
+
+    seen = []
+    real_fit = SASRec.fit
+
+    def spy(self, df, valid=None, **kwargs):
+        seen.append((sorted(valid["userID"]), self.config.num_threads, self.config.patience))
+        return real_fit(self, df, valid, **kwargs)
+
+    monkeypatch.setattr(SASRec, "fit", spy)
+    spec = SPEC.replace("n_epochs: 40", "n_epochs: 6, patience: 2") + "validation: true\nvalidation_users: 10\n"
+    out = tmp_path / "r.csv"
+    results = run_next_item_benchmark(spec, data=_cycles(), results_path=out, progress=False, num_threads=2)
+    assert len(seen) == 2 and seen[0][0] == seen[1][0] and len(seen[0][0]) == 10
+    assert seen[0][1] == 2 and seen[0][2] == 2
+    assert (results["epochs"].dropna() <= 6).all()
+    again = run_next_item_benchmark(spec, data=_cycles(), results_path=out, progress=False, num_threads=1)
+    assert len(again) == 4 and len(seen) == 2  # another thread count reruns nothing

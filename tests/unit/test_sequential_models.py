@@ -136,3 +136,22 @@ def test_resumed_fit_ends_where_an_uninterrupted_one_does(toy, tmp_path):
     SASRec(**SMALL, n_epochs=2, seed=2, model_dir=str(tmp_path)).fit(toy)
     resumed = SASRec(**SMALL, n_epochs=4, seed=2, model_dir=str(tmp_path)).fit(toy)
     np.testing.assert_allclose(resumed.score_next([[1, 2]]), full.score_next([[1, 2]]), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["sasrec", "bert4rec", "ssept"])
+def test_trimmed_batches_give_the_outputs_of_full_width_ones(toy, name):
+    """The models that train on batches cut to their longest sequence (``trims_padding``):
+    dropping all-padding leading columns changes no output at a real position."""
+    import torch
+
+    model = create_model(name, **{**SMALL, "max_len": 8}, n_epochs=1, seed=0).fit(toy)
+    assert type(model).trims_padding
+    network = model.network_.eval()
+    seq = torch.tensor([[0, 0, 0, 0, 0, 1, 2, 3], [0, 0, 0, 0, 4, 5, 6, 7]])
+    users = torch.tensor([0, 1])
+    with torch.no_grad():
+        full = network.encode(seq, users)
+        cut = network.encode(seq[:, 4:], users)
+    real = (seq[:, 4:] != 0).unsqueeze(-1)
+    np.testing.assert_allclose((full[:, 4:] * real).numpy(), (cut * real).numpy(), atol=1e-5)
+    assert not create_model("gru4rec", **SMALL).trims_padding  # a GRU's state runs through padding

@@ -176,6 +176,10 @@ def _left_padded(tokens: np.ndarray, offsets: np.ndarray, width: int) -> np.ndar
     return pad_sequences(Sequences(np.arange(len(offsets) - 1), tokens, offsets), width)
 
 
+#: Batches per length bucket (see ``_SequenceEpochs.epoch_batches``).
+_BUCKET = 64
+
+
 class _SequenceEpochs:
     """Batches of training users and the next-item (or cloze) loss, for the shared trainer."""
 
@@ -187,6 +191,10 @@ class _SequenceEpochs:
         self.tokens = torch.from_numpy(tokens).to(device)
         self.users = torch.from_numpy(users).to(device)
         self.n_rows = len(tokens)
+        # networks whose outputs at real positions ignore padding (masked attention, positions
+        # counted from the latest item) train on batches cut to their longest row
+        self.trim = bool(getattr(model, "trims_padding", False))
+        self.lengths = (tokens != 0).sum(1)
         self.n_items = model.n_items_
         pop = popularity.astype(np.float64)
         q = pop / pop.sum() if c.negative_sampling == "popularity" else np.full(pop.size, 1.0 / pop.size)
@@ -198,11 +206,23 @@ class _SequenceEpochs:
 
     # ----------------------------------------------------------------- batches
     def epoch_batches(self, epoch: int) -> Iterator[np.ndarray]:
-        order = np.random.default_rng([self.seed, epoch]).permutation(self.n_rows)
+        rng = np.random.default_rng([self.seed, epoch])
+        order = rng.permutation(self.n_rows)
         self.rng = np.random.default_rng([self.seed, epoch, 1])
         self.loss_sum, self.cl_sum, self.steps = 0.0, 0.0, 0
-        for start in range(0, self.n_rows, self.c.batch_size):
-            yield order[start:start + self.c.batch_size]
+        size = self.c.batch_size
+        batches = [order[start:start + size] for start in range(0, self.n_rows, size)]
+        if self.trim:
+            # length buckets: within each window of ``_BUCKET`` shuffled batches, rows are
+            # sorted by length before they are cut into batches (visited in random order),
+            # so a batch holds sequences of similar length and its padding columns can go
+            buckets = []
+            for start in range(0, self.n_rows, size * _BUCKET):
+                window = order[start:start + size * _BUCKET]
+                window = window[np.argsort(self.lengths[window], kind="stable")]
+                buckets.extend(window[i:i + size] for i in range(0, len(window), size))
+            batches = [buckets[i] for i in rng.permutation(len(buckets))]
+        yield from batches
 
     def epoch_row(self, epoch: int) -> dict[str, Any]:
         row = {"epoch": epoch + 1, "loss": self.loss_sum / max(self.steps, 1)}
@@ -215,6 +235,9 @@ class _SequenceEpochs:
         torch = require("torch", "torch")
         index = torch.from_numpy(rows).to(self.device)
         seq, users = self.tokens[index], self.model._train_users(self.users[index])
+        if self.trim:
+            width = int(self.lengths[rows].max())
+            seq = seq[:, seq.shape[1] - max(width, 2):]
         inputs, targets, where = self.model._training_positions(seq, self.rng)
         h = network.encode(inputs, users)
         q, c = network.query(h, users)
@@ -289,6 +312,10 @@ class SequentialRecommender(TorchCFRecommender):
     """
 
     duplicates: ClassVar[str] = "keep"
+    #: The network's outputs at real positions do not depend on left padding (masked
+    #: attention, positions counted from the latest item): training batches are grouped
+    #: by length and cut to their longest sequence, which changes no result but the cost.
+    trims_padding: ClassVar[bool] = False
     config: SequentialConfig
 
     @property

@@ -89,6 +89,7 @@ class SASRec(SequentialRecommender):
     """
 
     name: ClassVar[str] = "sasrec"
+    trims_padding: ClassVar[bool] = True
     config_class: ClassVar[type[SASRecConfig]] = SASRecConfig
     config: SASRecConfig
 
@@ -144,6 +145,7 @@ class BERT4Rec(SequentialRecommender):
     """
 
     name: ClassVar[str] = "bert4rec"
+    trims_padding: ClassVar[bool] = True
     config_class: ClassVar[type[BERT4RecConfig]] = BERT4RecConfig
     config: BERT4RecConfig
 
@@ -355,6 +357,7 @@ class SSEPT(SequentialRecommender):
     training). New users get the mean user embedding."""
 
     name: ClassVar[str] = "ssept"
+    trims_padding: ClassVar[bool] = True
     config_class: ClassVar[type[SSEPTConfig]] = SSEPTConfig
     config: SSEPTConfig
 
