@@ -69,6 +69,38 @@ NEXT_ITEM_DATASETS: dict[str, Callable[[], pd.DataFrame]] = {"beauty": _load_bea
 
 
 @dataclass
+class Bar(BaseConfig):
+    """A quality bar of a next-item spec, checked on the means over seeds.
+
+    Attributes:
+        model: The spec entry the bar is for.
+        metric: With ``at_least``: a result column such as ``sampled_HR@10``.
+        at_least: The figure the mean must reach.
+        beats: Instead of a figure: a model whose mean the entry must exceed on every
+            full and sampled metric.
+        source: Where the figure comes from (shown in the report).
+    """
+
+    model: str = ""
+    metric: str | None = None
+    at_least: float | None = None
+    beats: str | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise ConfigError("a bar needs the model it is for.")
+        if (self.at_least is None) == (self.beats is None):
+            raise ConfigError(f"bar for {self.model!r}: give either at_least (with metric) or beats.")
+        if self.at_least is not None:
+            if not isinstance(self.metric, str) or not self.metric.startswith(("full_", "sampled_")):
+                raise ConfigError(f"bar for {self.model!r}: metric must be a result column such as "
+                                  f"'sampled_HR@10', got {self.metric!r}.")
+            if isinstance(self.at_least, bool) or not isinstance(self.at_least, (int, float)):
+                raise ConfigError(f"bar for {self.model!r}: at_least must be a number, got {self.at_least!r}.")
+
+
+@dataclass
 class NextItemSpec(BaseConfig):
     """A next-item benchmark.
 
@@ -85,6 +117,7 @@ class NextItemSpec(BaseConfig):
             for every model and seed), which keeps the per-epoch evaluation cheap; ``None``:
             every user's.
         models: The :class:`~recutils.benchmark.spec.ModelSpec` entries.
+        bars: Quality bars the report checks (:class:`Bar`).
     """
 
     dataset: str = "beauty"
@@ -96,6 +129,7 @@ class NextItemSpec(BaseConfig):
     validation: bool = False
     validation_users: int | None = None
     models: list[ModelSpec] = field(default_factory=list)
+    bars: list[Bar] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.dataset not in NEXT_ITEM_DATASETS:
@@ -123,10 +157,19 @@ class NextItemSpec(BaseConfig):
         if self.reference is not None and self.reference not in names:
             raise ConfigError(f"reference {self.reference!r} is not one of the models {names}.")
         self.models = models
+        if not isinstance(self.bars, list):
+            raise ConfigError(f"bars must be a list, got {self.bars!r}.")
+        bars = [b if isinstance(b, Bar) else Bar.from_dict(dict(b)) for b in self.bars]
+        for bar in bars:
+            unknown = sorted({bar.model, bar.beats} - set(names) - {None})
+            if unknown:
+                raise ConfigError(f"bar names {unknown}, which are not models of the spec {names}.")
+        self.bars = bars
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out["models"] = [m.to_dict() for m in self.models]
+        out["bars"] = [b.to_dict() for b in self.bars]
         return out
 
 
@@ -266,5 +309,5 @@ def _popularity_result(counts: np.ndarray, items: pd.Index, history: pd.DataFram
     return result
 
 
-__all__ = ["BUILTIN_NEXT_ITEM_SPECS", "NEXT_ITEM_DATASETS", "NextItemSpec", "POPULARITY", "load_next_item_spec",
+__all__ = ["Bar", "BUILTIN_NEXT_ITEM_SPECS", "NEXT_ITEM_DATASETS", "NextItemSpec", "POPULARITY", "load_next_item_spec",
            "run_next_item_benchmark"]
