@@ -412,6 +412,10 @@ class ComponentSpec:
     ``input_dim_arg`` receives the width of a ``[B, d]`` input; ``input_dims_arg``
     (list-taking components) receives the list of the inputs' field widths (a
     ``[B, d]`` tensor is one field, a ``[B, n, d]`` tensor ``n`` fields).
+    ``sequence_input`` components read a ``SEQUENCE`` group's
+    :class:`~recutils.nn.components.sequence_input.SequenceFeatures`; ``query_dim_arg``
+    and ``time_input_arg`` receive its query width (0 without a query) and whether it has
+    times, where the component takes them.
     """
 
     name: str
@@ -421,6 +425,9 @@ class ComponentSpec:
     list_input: bool = False
     easyrec_field: str | None = None
     input_dims_arg: str | None = None
+    sequence_input: bool = False
+    query_dim_arg: str | None = None
+    time_input_arg: str | None = None
 
 
 _PKG = "recutils.nn.components"
