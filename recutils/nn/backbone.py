@@ -14,6 +14,11 @@ transformed by its ``input_fn``. With ``merge_inputs_into_list`` the component g
 list of inputs; otherwise a single input is passed as it is and several inputs are
 concatenated along the last axis. ``concat_blocks`` are concatenated into the backbone
 output; the rank head adds a ``Linear(d, 1)`` when that output is wider than 1.
+
+A ``SEQUENCE`` feature group's input layer outputs a
+:class:`~recutils.nn.components.sequence_input.SequenceFeatures` (the history position by
+position, its mask, the target's embedding) that only components registered with
+``sequence_input`` read, each in a block whose only input is that group.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ torch = require("torch", "torch")
 nn = torch.nn
 
 from recutils.nn.components.input_layer import EmbeddingBank, GroupFeature, InputLayer  # noqa: E402
+from recutils.nn.components.sequence_input import SequenceFeatures, SequenceInputLayer  # noqa: E402
 from recutils.nn.components._fields import input_dims_of  # noqa: E402
 from recutils.nn.eager import BudgetExceeded, allocation_budget, shapes_only  # noqa: E402
 
@@ -120,7 +126,8 @@ class Backbone(nn.Module):
             features_of[name] = feats
         self.bank.finalize(generator)
         self.input_layers = nn.ModuleDict({
-            name.replace("|", "_"): InputLayer(
+            name.replace("|", "_"): self._sequence_layer(groups[key[0]].group_name, features_of[name], specs)
+            if groups[key[0]].wide_deep == "SEQUENCE" else InputLayer(
                 features_of[name], self.bank, wide=groups[key[0]].wide_deep == "WIDE",
                 wide_output_dim=key[1], only_output_feature_list=key[2])
             for name, key in wanted.items()
@@ -135,6 +142,25 @@ class Backbone(nn.Module):
         self._build_layers(specs, generator)
 
     # ------------------------------------------------------------ building
+    def _sequence_layer(self, group: str, features: list[GroupFeature], specs: Mapping[str, FeatureSpec]
+                        ) -> SequenceInputLayer:
+        """The input layer of a SEQUENCE group, after checking what the group holds."""
+        where = f"feature group {group!r} (SEQUENCE)"
+        history = [f for f in features if specs[f.name].type == "sequence"]
+        query = [f for f in features if f.kind == "id"]
+        other = [f"{f.name} ({specs[f.name].type})" for f in features if f not in history and f not in query]
+        if other:
+            raise ConfigError(f"{where}: {other} cannot be in a SEQUENCE group, which holds sequence features "
+                              "(the history) and single-id features (the target); put them in a DEEP group.")
+        if not history:
+            raise ConfigError(f"{where} has no sequence feature; give it the history as `type: sequence` "
+                              "features, or make it a DEEP group.")
+        lengths = {f.name: specs[f.name].length for f in history}
+        if len(set(lengths.values())) > 1:
+            raise ConfigError(f"{where}: its sequences are read position by position, so they need one "
+                              f"max_length; got {lengths}.")
+        return SequenceInputLayer(history, query, self.bank)
+
     def _dummy_batch(self, specs: Mapping[str, FeatureSpec]) -> dict[str, torch.Tensor]:
         batch = {"ids": torch.ones((2, len(self.layout.id_features)), dtype=torch.int64)}
         if self.layout.dense_features:
@@ -167,7 +193,24 @@ class Backbone(nn.Module):
                 spec = get_component_spec(layer.class_name)  # type: ignore[union-attr]
                 params = check_layer_params(layer.class_name, layer.params).to_dict()  # type: ignore[union-attr]
                 x = self._merge(block, inputs, spec.list_input)
-                if spec.input_dim_arg:
+                if isinstance(x, SequenceFeatures) != spec.sequence_input:
+                    group = block.inputs[0].feature_group_name
+                    if spec.sequence_input:
+                        raise ConfigError(
+                            f"block {name!r}: {spec.name} reads a behaviour sequence, but its input is "
+                            f"{_shape(x)}; give it exactly one input, a feature group with wide_deep: SEQUENCE.")
+                    raise ConfigError(
+                        f"block {name!r}: {spec.name} needs [batch, width] tensors, but group {group!r} is a "
+                        "SEQUENCE group (a history position by position); read it with a sequence component "
+                        "(SequencePooling, TargetAttention, ...) in a block of its own, or make the group DEEP "
+                        "to have its sequences pooled.")
+                if spec.sequence_input:
+                    params[spec.input_dim_arg] = int(x.seq.shape[-1])
+                    if spec.query_dim_arg:
+                        params[spec.query_dim_arg] = 0 if x.query is None else int(x.query.shape[-1])
+                    if spec.time_input_arg:
+                        params[spec.time_input_arg] = x.times is not None
+                elif spec.input_dim_arg:
                     if not isinstance(x, torch.Tensor) or x.dim() != 2:
                         raise ConfigError(
                             f"block {name!r}: {spec.name} needs one [batch, width] tensor but gets "
@@ -239,6 +282,8 @@ class Backbone(nn.Module):
 
     @staticmethod
     def _merge(block: BlockConfig, values: list[Value], list_input: bool) -> Value:
+        if len(values) == 1 and isinstance(values[0], SequenceFeatures):
+            return values[0]
         if block.merge_inputs_into_list:
             return list(values)
         if len(values) == 1:
@@ -300,9 +345,16 @@ class RankNetwork(nn.Module):
         return out.squeeze(-1)
 
     def regularization_loss(self) -> torch.Tensor | None:
-        """Embedding penalty of the last training forward pass (None when off)."""
+        """Embedding penalty of the last training forward pass plus the auxiliary losses its
+        components recorded (DIEN's; ``auxiliary_loss`` attributes, each read once), or None."""
         reg = self.backbone.bank.pop_regularization()
-        return None if reg is None else self.embedding_regularization * reg
+        total = None if reg is None else self.embedding_regularization * reg
+        for module in self.backbone.layers.modules():
+            aux = getattr(module, "auxiliary_loss", None)
+            if aux is not None:
+                module.auxiliary_loss = None
+                total = aux if total is None else total + aux
+        return total
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """``embedding`` (tables), ``dense_weight`` (matrices, L2-regularized), ``dense_other``."""

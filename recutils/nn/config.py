@@ -45,7 +45,7 @@ from recutils.exceptions import ConfigError
 from recutils.limits import MAX_EMBEDDING_DIM, check_at_most
 from recutils.utils.validation import check_bool, check_number, check_probability, check_type
 
-WIDE_DEEP = ("WIDE", "DEEP")
+WIDE_DEEP = ("WIDE", "DEEP", "SEQUENCE")
 MODEL_CLASSES = ("RankModel",)
 
 
@@ -108,7 +108,10 @@ class NestedConfig(BaseConfig):
 
 @dataclass
 class FeatureGroupConfig(NestedConfig):
-    """A named list of features with a role: ``WIDE`` (wide embeddings) or ``DEEP``."""
+    """A named list of features with a role: ``WIDE`` (wide embeddings), ``DEEP`` (each feature
+    embedded, multi-valued ones pooled, concatenated) or ``SEQUENCE`` (a behaviour history kept
+    position by position for the sequence components, with the target's features as the query:
+    :mod:`recutils.nn.components.sequence_input`)."""
 
     group_name: str = ""
     feature_names: list[str] = field(default_factory=list)
@@ -347,6 +350,14 @@ class ModelConfig(NestedConfig):
                         compile_input_fn(inp.input_fn)
                     except ConfigError as err:
                         raise ConfigError(f"{where}, input {inp.source!r}: {err}") from None
+            sequence_inputs = [i.feature_group_name for i in block.inputs
+                               if getattr(self.groups.get(i.feature_group_name or ""), "wide_deep", "") == "SEQUENCE"]
+            if sequence_inputs and (len(block.inputs) != 1 or block.inputs[0].input_fn is not None
+                                    or block.input_layer is not None):
+                raise ConfigError(
+                    f"{where}: the SEQUENCE group {sequence_inputs[0]!r} must be the block's only input, "
+                    "without input_fn or input_layer options: give it a block of its own with a sequence "
+                    "component (e.g. TargetAttention) and feed that block's output onward.")
             if block.input_layer is not None:
                 if len(block.inputs) != 1 or block.inputs[0].feature_group_name is None:
                     raise ConfigError(f"{where}: an input_layer block takes exactly one feature_group_name input.")

@@ -358,9 +358,15 @@ class FeatureEncoder:
                 tables[table] = _Table(hash_buckets=int(arg), members=[m.name for m in members])
             else:
                 pieces = []
+                # lists are read as text tokens: a table shared with one keeps its single ids as text
+                # too, so that item 3 of a history and target item 3 are one row
+                as_text = any(m.kind == "bag" for m in members)
                 for m in members:
                     values = df[self.column_of(m.name)]
-                    pieces.append(_tokens(values, m)[1] if m.kind == "bag" else _scalar_values(values))
+                    if m.kind == "bag":
+                        pieces.append(_tokens(values, m)[1])
+                    else:
+                        pieces.append(_scalar_values(values.astype(object) if as_text else values))
                 allv = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
                 vocab = _learn_vocab(allv, min(m.min_count for m in members))
                 if len(vocab) == 0:
@@ -403,7 +409,8 @@ class FeatureEncoder:
             values = df[column]
             if values.dtype == object and values.map(lambda v: isinstance(v, (list, np.ndarray))).any():
                 values = values.astype(str)
-            if (df.groupby(key, sort=False, observed=True)[column].nunique(dropna=False) <= 1).all():
+            # list-valued columns are compared as text (lists cannot be hashed)
+            if (values.groupby(df[key], sort=False, observed=True).nunique(dropna=False) <= 1).all():
                 return side
         return "context"
 

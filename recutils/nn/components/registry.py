@@ -335,6 +335,19 @@ class PPNetParams(BaseConfig):
 
 
 @dataclass
+class SequencePoolingParams(BaseConfig):
+    """Parameters of ``SequencePooling`` (a SEQUENCE group pooled over its real positions)."""
+
+    mode: str = "mean"
+    concat_query: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("mean", "sum", "max", "last"):
+            raise ConfigError(f"SequencePooling: mode must be mean, sum, max or last, got {self.mode!r}.")
+        _flag("SequencePooling", "concat_query", self.concat_query)
+
+
+@dataclass
 class TransformerEncoderParams(BaseConfig):
     """Parameters of ``TransformerEncoder`` (SASRec's causal and BERT4Rec's bidirectional blocks)."""
 
@@ -465,6 +478,9 @@ _COMPONENTS: dict[str, ComponentSpec] = {
                            input_dims_arg="input_dims"),
     "SENet": ComponentSpec("SENet", f"{_PKG}.fibinet:SENet", SENetParams, list_input=True,
                            input_dims_arg="input_dims"),
+    "SequencePooling": ComponentSpec("SequencePooling", f"{_PKG}.sequence_input:SequencePooling",
+                                     SequencePoolingParams, input_dim_arg="input_dim", sequence_input=True,
+                                     query_dim_arg="query_dim"),
     "TransformerEncoder": ComponentSpec("TransformerEncoder", f"{_PKG}.sequence:TransformerEncoder",
                                         TransformerEncoderParams, input_dim_arg="input_dim"),
 }
