@@ -353,6 +353,7 @@ class RankNetwork(nn.Module):
             aux = getattr(module, "auxiliary_loss", None)
             if aux is not None:
                 module.auxiliary_loss = None
+                aux = float(getattr(module, "auxiliary_loss_weight", 1.0)) * aux
                 total = aux if total is None else total + aux
         return total
 

@@ -156,3 +156,45 @@ def test_a_history_item_and_the_same_target_item_share_one_row(model):
     target = model.encoder_.encode_feature("item", pd.Series([3, 7]))
     history = model.encoder_.encode_feature("hist", pd.Series([[3, 7]]))
     np.testing.assert_array_equal(history[0, :2], target)
+
+
+@pytest.mark.parametrize("component,params", [
+    ("TargetAttention", {"normalization": "softmax", "concat_query": True}),
+    ("InterestEvolution", {"concat_query": True, "auxiliary_loss_weight": 0.5}),
+    ("BSTBlock", {"max_len": 4}),
+    ("AttentiveAsyncSVD", {}),
+    ("UserMemory", {}),
+])
+def test_every_sequence_component_trains_through_the_backbone_and_exports(component, params, data, tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    from recutils.serving.onnx_export import export_onnx, load_onnx_scorer
+
+    block = {"name": "history", "inputs": [{"feature_group_name": "behaviour"}],
+             "layer": {"class_name": component, "params": params}}
+    model = DeepRankModel(config=_config(block), col_rating="label", seed=0).fit(data)
+    test = data.sample(600, random_state=2)
+    assert roc_auc_score(test["label"], model.predict(test)["prediction"]) > 0.65  # chance: 0.5
+    rows = data.iloc[:40]
+    scorer = load_onnx_scorer(export_onnx(model, tmp_path / component))
+    np.testing.assert_allclose(scorer.predict(rows), model.predict(rows)["prediction"], atol=1e-5, rtol=0)
+
+
+def test_dien_adds_its_weighted_auxiliary_loss_once_per_training_step(data):
+    block = {"name": "history", "inputs": [{"feature_group_name": "behaviour"}],
+             "layer": {"class_name": "InterestEvolution", "params": {"auxiliary_loss_weight": 0.5}}}
+    model = DeepRankModel(config=_config(block), col_rating="label", seed=0).fit(data.iloc[:300])
+    net = model.network_.train()
+    from recutils.nn.data import TensorData
+
+    rows = data.iloc[:32]
+    encoded = model.encoder_.transform(rows.assign(user=rows["userID"], item=rows["itemID"]))
+    batch = TensorData.from_encoded(encoded, net.backbone.layout).batch(slice(0, 32))
+    net(batch)
+    dien = next(m for m in net.modules() if type(m).__name__ == "InterestEvolution")
+    raw = float(dien.auxiliary_loss.detach())
+    assert raw > 0 and float(net.regularization_loss().detach()) == pytest.approx(0.5 * raw, rel=1e-6)
+    assert net.regularization_loss() is None  # read once
+    net.eval()
+    net(batch)
+    assert dien.auxiliary_loss is None and net.regularization_loss() is None

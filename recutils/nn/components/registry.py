@@ -23,6 +23,7 @@ from recutils.limits import (
     MAX_HIDDEN_UNITS,
     MAX_LAYERS,
     MAX_RATIO,
+    MAX_SEQUENCE_LENGTH,
     check_all_at_most,
     check_at_most,
 )
@@ -418,6 +419,111 @@ class NextItNetEncoderParams(BaseConfig):
         _int_at_least("NextItNetEncoder", "kernel_size", self.kernel_size, minimum=2, maximum=64)
 
 
+def _choice(owner: str, name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    """``value`` (a string, case-insensitive) if it is one of ``allowed``, lower-cased."""
+    if not isinstance(value, str) or value.lower() not in allowed:
+        raise ConfigError(f"{owner}: {name} {value!r} is unknown; allowed: {list(allowed)}.")
+    return value.lower()
+
+
+@dataclass
+class TargetAttentionParams(BaseConfig):
+    """Parameters of ``TargetAttention`` (DIN's activation unit): its hidden widths and
+    activation (``dice``, ``sigmoid`` or ``relu``), ``normalization`` of the weights
+    (``none``: the paper's weighted sum, or ``softmax``) and ``concat_query``."""
+
+    hidden_units: list[int] = field(default_factory=lambda: [80, 40])
+    activation: str = "dice"
+    normalization: str = "none"
+    concat_query: bool = False
+
+    def __post_init__(self) -> None:
+        self.hidden_units = _positive_ints("TargetAttention", "hidden_units", self.hidden_units)
+        self.activation = _choice("TargetAttention", "activation", self.activation, ("dice", "sigmoid", "relu"))
+        self.normalization = _choice("TargetAttention", "normalization", self.normalization, ("none", "softmax"))
+        _flag("TargetAttention", "concat_query", self.concat_query)
+
+
+@dataclass
+class InterestEvolutionParams(BaseConfig):
+    """Parameters of ``InterestEvolution`` (DIEN): the interest states' width (null: the
+    history's), ``concat_query`` and the weight of the auxiliary loss in the training loss
+    (the paper's alpha; 0 turns it off)."""
+
+    hidden_dim: int | None = None
+    concat_query: bool = False
+    auxiliary_loss_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        _int_at_least("InterestEvolution", "hidden_dim", self.hidden_dim, allow_none=True, maximum=MAX_HIDDEN_UNITS)
+        _flag("InterestEvolution", "concat_query", self.concat_query)
+        check_number("auxiliary_loss_weight", self.auxiliary_loss_weight, minimum=0.0, owner="InterestEvolution")
+
+
+@dataclass
+class BSTBlockParams(BaseConfig):
+    """Parameters of ``BSTBlock`` (BST): the longest history ``max_len`` and the Transformer layers."""
+
+    max_len: int = 50
+    num_layers: int = 1
+    num_heads: int = 1
+    ffn_dim: int | None = None
+    dropout: float = 0.1
+    activation: str = "relu"
+
+    def __post_init__(self) -> None:
+        _int_at_least("BSTBlock", "max_len", self.max_len, maximum=MAX_SEQUENCE_LENGTH)
+        _int_at_least("BSTBlock", "num_layers", self.num_layers, maximum=MAX_LAYERS)
+        _int_at_least("BSTBlock", "num_heads", self.num_heads, maximum=MAX_HEADS)
+        _int_at_least("BSTBlock", "ffn_dim", self.ffn_dim, allow_none=True, maximum=MAX_HIDDEN_UNITS)
+        _rate("BSTBlock", "dropout", self.dropout)
+        self.activation = _choice("BSTBlock", "activation", self.activation, ("relu", "gelu"))
+
+
+@dataclass
+class TimeAwareLSTMParams(BaseConfig):
+    """Parameters of ``TimeAwareLSTM`` (SLi-Rec's time4LSTM): the state width (null: the history's)."""
+
+    hidden_dim: int | None = None
+
+    def __post_init__(self) -> None:
+        _int_at_least("TimeAwareLSTM", "hidden_dim", self.hidden_dim, allow_none=True, maximum=MAX_HIDDEN_UNITS)
+
+
+@dataclass
+class AttentiveAsyncSVDParams(BaseConfig):
+    """Parameters of ``AttentiveAsyncSVD`` (A2SVD): the attention score MLP."""
+
+    hidden_units: list[int] = field(default_factory=lambda: [32])
+    activation: str = "tanh"
+
+    def __post_init__(self) -> None:
+        self.hidden_units = _positive_ints("AttentiveAsyncSVD", "hidden_units", self.hidden_units)
+        self.activation = _activation("AttentiveAsyncSVD", "activation", self.activation)
+
+
+@dataclass
+class SLiRecParams(BaseConfig):
+    """Parameters of ``SLiRec``: the score MLP of its two attentions."""
+
+    hidden_units: list[int] = field(default_factory=lambda: [32])
+    activation: str = "tanh"
+
+    def __post_init__(self) -> None:
+        self.hidden_units = _positive_ints("SLiRec", "hidden_units", self.hidden_units)
+        self.activation = _activation("SLiRec", "activation", self.activation)
+
+
+@dataclass
+class UserMemoryParams(BaseConfig):
+    """Parameters of ``UserMemory`` (SUM): the number of memory channels."""
+
+    n_channels: int = 4
+
+    def __post_init__(self) -> None:
+        _int_at_least("UserMemory", "n_channels", self.n_channels, maximum=MAX_EXPERTS)
+
+
 @dataclass(frozen=True)
 class ComponentSpec:
     """How the backbone builds a component.
@@ -448,6 +554,11 @@ _PKG = "recutils.nn.components"
 #: name -> spec. Keep it sorted.
 _COMPONENTS: dict[str, ComponentSpec] = {
     "Add": ComponentSpec("Add", f"{_PKG}.merge:Add", NoParams, list_input=True),
+    "AttentiveAsyncSVD": ComponentSpec("AttentiveAsyncSVD", f"{_PKG}.behaviour:AttentiveAsyncSVD",
+                                       AttentiveAsyncSVDParams, sequence_input=True, input_dim_arg="input_dim",
+                                       query_dim_arg="query_dim"),
+    "BSTBlock": ComponentSpec("BSTBlock", f"{_PKG}.behaviour:BSTBlock", BSTBlockParams, sequence_input=True,
+                              input_dim_arg="input_dim", query_dim_arg="query_dim"),
     "Bilinear": ComponentSpec("Bilinear", f"{_PKG}.fibinet:Bilinear", BilinearParams, list_input=True,
                               input_dims_arg="input_dims"),
     "CIN": ComponentSpec("CIN", f"{_PKG}.cin:CIN", CINParams, list_input=True, input_dims_arg="input_dims"),
@@ -464,6 +575,9 @@ _COMPONENTS: dict[str, ComponentSpec] = {
     "GRUEncoder": ComponentSpec("GRUEncoder", f"{_PKG}.sequence:GRUEncoder", GRUEncoderParams,
                                 input_dim_arg="input_dim"),
     "Highway": ComponentSpec("Highway", f"{_PKG}.highway:Highway", HighwayParams, input_dim_arg="input_dim"),
+    "InterestEvolution": ComponentSpec("InterestEvolution", f"{_PKG}.behaviour:InterestEvolution",
+                                       InterestEvolutionParams, sequence_input=True, input_dim_arg="input_dim",
+                                       query_dim_arg="query_dim"),
     "MLP": ComponentSpec("MLP", f"{_PKG}.mlp:MLP", MLPParams, input_dim_arg="in_features", easyrec_field="mlp"),
     "MaskBlock": ComponentSpec("MaskBlock", f"{_PKG}.masknet:MaskBlock", MaskBlockParams, list_input=True,
                                input_dims_arg="input_dims"),
@@ -478,11 +592,19 @@ _COMPONENTS: dict[str, ComponentSpec] = {
                            input_dims_arg="input_dims"),
     "SENet": ComponentSpec("SENet", f"{_PKG}.fibinet:SENet", SENetParams, list_input=True,
                            input_dims_arg="input_dims"),
+    "SLiRec": ComponentSpec("SLiRec", f"{_PKG}.behaviour:SLiRec", SLiRecParams, sequence_input=True,
+                            input_dim_arg="input_dim", query_dim_arg="query_dim", time_input_arg="time_input"),
     "SequencePooling": ComponentSpec("SequencePooling", f"{_PKG}.sequence_input:SequencePooling",
                                      SequencePoolingParams, input_dim_arg="input_dim", sequence_input=True,
                                      query_dim_arg="query_dim"),
+    "TargetAttention": ComponentSpec("TargetAttention", f"{_PKG}.behaviour:TargetAttention", TargetAttentionParams,
+                                     sequence_input=True, input_dim_arg="input_dim", query_dim_arg="query_dim"),
+    "TimeAwareLSTM": ComponentSpec("TimeAwareLSTM", f"{_PKG}.behaviour:TimeAwareLSTM", TimeAwareLSTMParams,
+                                   sequence_input=True, input_dim_arg="input_dim", time_input_arg="time_input"),
     "TransformerEncoder": ComponentSpec("TransformerEncoder", f"{_PKG}.sequence:TransformerEncoder",
                                         TransformerEncoderParams, input_dim_arg="input_dim"),
+    "UserMemory": ComponentSpec("UserMemory", f"{_PKG}.behaviour:UserMemory", UserMemoryParams,
+                                sequence_input=True, input_dim_arg="input_dim", query_dim_arg="query_dim"),
 }
 
 

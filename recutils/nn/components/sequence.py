@@ -138,9 +138,11 @@ class TransformerEncoder(nn.Module):
         if mask is None:
             mask = torch.ones(b, length, dtype=torch.bool, device=x.device)
         allowed = mask[:, None, :].expand(b, length, length)
+        # index comparisons rather than eye/tril, which ONNX runtimes lack for booleans
+        index = torch.arange(length, device=x.device)
         if self.causal:
-            allowed = allowed & torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
-        allowed = allowed | torch.eye(length, dtype=torch.bool, device=x.device)
+            allowed = allowed & (index[None, :] <= index[:, None])
+        allowed = allowed | (index[None, :] == index[:, None])
         bias = torch.zeros(allowed.shape, dtype=x.dtype, device=x.device).masked_fill(~allowed, _NEG).unsqueeze(1)
         for block in self.blocks:
             x = block(x, bias)
