@@ -14,6 +14,10 @@ Submodules (imported lazily, so ``import recutils.datasets`` stays light):
   (implicit purchases with time and item category);
 * :mod:`~recutils.datasets.beauty`: Amazon Beauty as BERT4Rec pre-processed it (one
   ordered item sequence per user, for next-item models);
+* :mod:`~recutils.datasets.taobao`: the head of Taobao UserBehavior (user, item, category,
+  behaviour type, time);
+* :mod:`~recutils.datasets.behaviour_ctr`: click-through samples with behaviour histories
+  (DIN-style, and Microsoft Recommenders' leave-last-out sequential setting);
 * :mod:`~recutils.datasets.lastfm`: Last.fm HetRec 2011 play counts and friendships;
 * :mod:`~recutils.datasets.synthetic`: MovieLens-like synthetic logs;
 * :mod:`~recutils.datasets.sparse`: CSR matrices with id maps, the dense
@@ -28,8 +32,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_SUBMODULES = ("download", "movielens", "movielens_features", "criteo", "amazon", "beauty", "lastfm",
-               "synthetic", "sparse", "pandas_helpers")
+_SUBMODULES = ("download", "movielens", "movielens_features", "criteo", "amazon", "beauty",
+               "taobao", "behaviour_ctr", "lastfm", "synthetic", "sparse", "pandas_helpers")
 _FUNCTIONS = {
     "make_interactions": "synthetic",
     "SyntheticData": "synthetic",
@@ -46,6 +50,8 @@ _FUNCTIONS = {
     "movielens_item_features": "movielens_features",
     "movielens_user_features": "movielens_features",
     "criteo_ctr_frame": "criteo",
+    "history_samples": "behaviour_ctr",
+    "leave_last_out_samples": "behaviour_ctr",
     "user_item_pairs": "pandas_helpers",
     "filter_by": "pandas_helpers",
     "negative_feedback_sampler": "pandas_helpers",
