@@ -115,6 +115,13 @@ class Backbone(nn.Module):
             for fname in group.feature_names:
                 spec = specs[fname]
                 dim = wide_dim if wide else spec.embedding_dim
+                if spec.kind == "series":
+                    if group.wide_deep != "SEQUENCE":
+                        raise ConfigError(
+                            f"feature group {gname!r}: {fname!r} is a numeric sequence, read position by "
+                            "position by a SEQUENCE group only; move it to the group of its history.")
+                    feats.append(GroupFeature(fname, "series", -1, None, 1))
+                    continue
                 if spec.kind == "dense":
                     feats.append(GroupFeature(fname, "dense", layout.dense_column(fname), None,
                                               wide_dim if wide else 1))
@@ -146,20 +153,24 @@ class Backbone(nn.Module):
                         ) -> SequenceInputLayer:
         """The input layer of a SEQUENCE group, after checking what the group holds."""
         where = f"feature group {group!r} (SEQUENCE)"
-        history = [f for f in features if specs[f.name].type == "sequence"]
+        history = [f for f in features if f.kind == "bag" and specs[f.name].type == "sequence"]
         query = [f for f in features if f.kind == "id"]
-        other = [f"{f.name} ({specs[f.name].type})" for f in features if f not in history and f not in query]
+        times = [f for f in features if f.kind == "series"]
+        if len(times) > 1:
+            raise ConfigError(f"{where}: at most one numeric sequence (the times), got {[f.name for f in times]}.")
+        other = [f"{f.name} ({specs[f.name].type})" for f in features
+                 if f not in history and f not in query and f not in times]
         if other:
             raise ConfigError(f"{where}: {other} cannot be in a SEQUENCE group, which holds sequence features "
                               "(the history) and single-id features (the target); put them in a DEEP group.")
         if not history:
             raise ConfigError(f"{where} has no sequence feature; give it the history as `type: sequence` "
                               "features, or make it a DEEP group.")
-        lengths = {f.name: specs[f.name].length for f in history}
+        lengths = {f.name: specs[f.name].length for f in history + times}
         if len(set(lengths.values())) > 1:
             raise ConfigError(f"{where}: its sequences are read position by position, so they need one "
                               f"max_length; got {lengths}.")
-        return SequenceInputLayer(history, query, self.bank)
+        return SequenceInputLayer(history, query, self.bank, times[0] if times else None)
 
     def _dummy_batch(self, specs: Mapping[str, FeatureSpec]) -> dict[str, torch.Tensor]:
         batch = {"ids": torch.ones((2, len(self.layout.id_features)), dtype=torch.int64)}
@@ -167,6 +178,8 @@ class Backbone(nn.Module):
             batch["dense"] = torch.zeros((2, len(self.layout.dense_features)))
         for f in self.layout.bag_features:
             batch[self.layout.bag_key(f)] = torch.ones((2, specs[f].length), dtype=torch.int64)
+        for f in self.layout.series_features:
+            batch[self.layout.series_key(f)] = torch.zeros((2, specs[f].length))
         return batch
 
     def _build_layers(self, specs: Mapping[str, FeatureSpec], generator: torch.Generator | None) -> None:

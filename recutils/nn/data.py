@@ -23,12 +23,14 @@ class BatchLayout:
 
     Single-id features are columns of one int64 matrix ``batch["ids"]``, plain numeric
     features columns of one float32 matrix ``batch["dense"]``, and each multi-valued
-    feature a padded int64 matrix ``batch["bag:<name>"]``.
+    feature a padded int64 matrix ``batch["bag:<name>"]``, each numeric sequence a padded
+    float32 matrix ``batch["series:<name>"]``.
     """
 
     id_features: list[str] = field(default_factory=list)
     dense_features: list[str] = field(default_factory=list)
     bag_features: list[str] = field(default_factory=list)
+    series_features: list[str] = field(default_factory=list)
 
     @classmethod
     def from_specs(cls, specs: Mapping[str, FeatureSpec]) -> BatchLayout:
@@ -36,6 +38,7 @@ class BatchLayout:
             id_features=[n for n, s in specs.items() if s.kind == "id"],
             dense_features=[n for n, s in specs.items() if s.kind == "dense"],
             bag_features=[n for n, s in specs.items() if s.kind == "bag"],
+            series_features=[n for n, s in specs.items() if s.kind == "series"],
         )
 
     def id_column(self, name: str) -> int:
@@ -48,12 +51,17 @@ class BatchLayout:
     def bag_key(name: str) -> str:
         return f"bag:{name}"
 
+    @staticmethod
+    def series_key(name: str) -> str:
+        return f"series:{name}"
+
 
 class TensorData:
     """A data set as a few column tensors; :meth:`batch` gathers rows by index.
 
     Args:
-        tensors: ``ids`` / ``dense`` / ``bag:<name>`` (and optionally ``label``) tensors
+        tensors: ``ids`` / ``dense`` / ``bag:<name>`` / ``series:<name>`` (and optionally
+            ``label``) tensors
             with the same first dimension.
     """
 
@@ -80,6 +88,8 @@ class TensorData:
                                           .astype(np.float32, copy=False))
         for f in layout.bag_features:
             out[layout.bag_key(f)] = torch.from_numpy(np.ascontiguousarray(encoded[f], dtype=np.int64))
+        for f in layout.series_features:
+            out[layout.series_key(f)] = torch.from_numpy(np.ascontiguousarray(encoded[f], dtype=np.float32))
         if label is not None:
             out[LABEL] = torch.from_numpy(np.asarray(label, dtype=np.float32))
         return cls(out)

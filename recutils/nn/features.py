@@ -8,7 +8,9 @@ A :class:`FeatureConfig` says how one input column becomes model input:
   with ``boundaries`` it is bucketized into an id instead (and embedded);
 * ``tags``: several ids per row (a ``separator``-joined string such as MovieLens'
   ``"Action|Comedy"``, or a list), pooled by ``mean`` or ``sum``;
-* ``sequence``: an ordered list of ids (string or list), the last ``max_length`` kept.
+* ``sequence``: an ordered list of ids (string or list), the last ``max_length`` kept;
+  with ``numeric: true`` an ordered list of numbers (times, time gaps, prices), normalized
+  like a numeric feature and read by ``SEQUENCE`` groups position by position.
 
 Id encoding, the same for every id-like feature: ``0`` is padding / missing value,
 ``1`` is the out-of-vocabulary bucket, ``2..`` the vocabulary (ordered by decreasing
@@ -73,6 +75,8 @@ class FeatureConfig(BaseConfig):
             at most :data:`recutils.limits.MAX_SEQUENCE_LENGTH` (65,536).
         side: ``user`` / ``item`` (constant per user / item, looked up when scoring
             candidates), ``context`` or ``auto`` (detected from the training data).
+        numeric: Sequence only: the values are numbers (normalized with
+            ``normalization``), not ids; no embedding table.
     """
 
     name: str = ""
@@ -88,6 +92,7 @@ class FeatureConfig(BaseConfig):
     pooling: str = "mean"
     max_length: int | None = None
     side: str = "auto"
+    numeric: bool = False
 
     def __post_init__(self) -> None:
         where = f"feature {self.name!r}"
@@ -122,6 +127,13 @@ class FeatureConfig(BaseConfig):
             self.boundaries = [float(v) for v in b]
         if self.hash_buckets is not None and self.type == "numeric":
             raise ConfigError(f"{where}: hash_buckets does not apply to numeric features.")
+        check_type("numeric", self.numeric, bool, "true or false", owner=where)
+        if self.numeric and self.type != "sequence":
+            raise ConfigError(f"{where}: numeric: true applies to sequence features only (a single number "
+                              "is type: numeric).")
+        if self.numeric and (self.hash_buckets is not None or self.embedding_name is not None):
+            raise ConfigError(f"{where}: a numeric sequence has no embedding table (no hash_buckets or "
+                              "embedding_name).")
         if not isinstance(self.separator, str) or not self.separator:
             raise ConfigError(f"{where}: separator must be a non-empty string.")
 
@@ -131,10 +143,18 @@ class FeatureConfig(BaseConfig):
         return self.type == "numeric" and self.boundaries is None
 
     @property
+    def has_table(self) -> bool:
+        """Whether the feature is embedded (ids), i.e. neither numbers nor a numeric sequence."""
+        return not self.is_dense and not self.numeric
+
+    @property
     def kind(self) -> str:
-        """``dense`` (one float), ``id`` (one id) or ``bag`` (a padded list of ids)."""
+        """``dense`` (one float), ``id`` (one id), ``bag`` (a padded list of ids) or
+        ``series`` (a padded list of floats)."""
         if self.is_dense:
             return "dense"
+        if self.numeric:
+            return "series"
         return "bag" if self.type in ("tags", "sequence") else "id"
 
     @property
@@ -213,6 +233,20 @@ def _tokens(values: pd.Series, cfg: FeatureConfig) -> tuple[np.ndarray, pd.Serie
     exploded = exploded[keep].astype(str)
     exploded = exploded[(exploded != "").to_numpy()]
     return exploded.index.to_numpy(dtype=np.int64), exploded
+
+
+def _numbers(values: pd.Series, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(row positions, float64 values; NaN where a token is not a number) of a numeric sequence."""
+    rows, tokens = _tokens(values, cfg)
+    return rows, pd.to_numeric(tokens, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _place_last(rows: np.ndarray, n: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """(keep mask, position) of each token of a right-padded sequence keeping the last ``length``."""
+    pos = pd.Series(rows).groupby(rows, sort=False).cumcount().to_numpy()
+    counts = np.bincount(rows, minlength=n)[rows]
+    pos = pos - np.maximum(counts - length, 0)
+    return (pos >= 0) & (pos < length), pos
 
 
 def _learn_vocab(values: pd.Series, min_count: int) -> pd.Index:
@@ -311,7 +345,7 @@ class FeatureEncoder:
             fitted = self._fitted[name]  # type: ignore[index]
             out[name] = FeatureSpec(
                 name=name, kind=cfg.kind, table=cfg.table,
-                num_embeddings=0 if cfg.is_dense else self._tables[cfg.table].num_embeddings,
+                num_embeddings=self._tables[cfg.table].num_embeddings if cfg.has_table else 0,
                 embedding_dim=cfg.embedding_dim or self.default_embedding_dim,
                 length=fitted.length, pooling=cfg.pooling, type=cfg.type,
             )
@@ -342,7 +376,7 @@ class FeatureEncoder:
         # group id-like features by table so shared tables learn one vocabulary
         by_table: dict[str, list[FeatureConfig]] = {}
         for cfg in self.features.values():
-            if not cfg.is_dense:
+            if cfg.has_table:
                 by_table.setdefault(cfg.table, []).append(cfg)
         for table, members in by_table.items():
             kinds = {("bucket", tuple(m.boundaries)) if m.boundaries else
@@ -376,8 +410,11 @@ class FeatureEncoder:
         for name, cfg in self.features.items():
             values = df[self.column_of(name)]
             state = _Fitted(column=self.column_of(name))
-            if cfg.is_dense:
-                x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            if cfg.is_dense or cfg.numeric:
+                if cfg.numeric:
+                    rows, x = _numbers(values, cfg)
+                else:
+                    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
                 if np.isnan(x).all():
                     raise DataError(f"numeric feature {name!r}: column {state.column!r} has no numbers.")
                 if cfg.normalization == "standard":
@@ -385,8 +422,8 @@ class FeatureEncoder:
                 elif cfg.normalization == "minmax":
                     lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
                     state.mean, state.scale = lo, (hi - lo) or 1.0
-            elif cfg.kind == "bag":
-                rows, _ = _tokens(values, cfg)
+            if cfg.kind in ("bag", "series"):
+                rows = _tokens(values, cfg)[0] if cfg.kind == "bag" else rows
                 longest = int(np.bincount(rows).max()) if rows.size else 1
                 state.length = max(1, min(longest, cfg.max_length or longest))
             state.side = self._detect_side(cfg, state.column, df, col_user, col_item)
@@ -432,16 +469,22 @@ class FeatureEncoder:
             x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
             x = (x - state.mean) / state.scale
             return np.nan_to_num(x, nan=0.0).astype(np.float32)
+        if cfg.numeric:
+            rows, x = _numbers(values, cfg)
+            keep, pos = _place_last(rows, len(values), state.length)
+            out = np.zeros((len(values), state.length), dtype=np.float32)
+            out[rows[keep], pos[keep]] = np.nan_to_num((x[keep] - state.mean) / state.scale, nan=0.0)
+            return out
         table = self._tables[cfg.table]
         if cfg.kind == "bag":
             rows, tokens = _tokens(values, cfg)
             ids = self._lookup(table, tokens)
-            pos = pd.Series(rows).groupby(rows, sort=False).cumcount().to_numpy()
             length = state.length
             if cfg.type == "sequence":
-                counts = np.bincount(rows, minlength=len(values))[rows]
-                pos = pos - np.maximum(counts - length, 0)
-            keep = (pos >= 0) & (pos < length)
+                keep, pos = _place_last(rows, len(values), length)
+            else:
+                pos = pd.Series(rows).groupby(rows, sort=False).cumcount().to_numpy()
+                keep = (pos >= 0) & (pos < length)
             out = np.zeros((len(values), length), dtype=np.int64)
             out[rows[keep], pos[keep]] = ids[keep]
             return out

@@ -3,7 +3,8 @@
 :func:`export_onnx` writes a folder that scores raw feature rows without recutils::
 
     model.onnx      the network, inputs ids [B, n_id] int64 / dense [B, n_dense] float32 /
-                    bag__<feature> [B, L] int64 (dynamic batch), output probability [B]
+                    bag__<feature> [B, L] int64 / series__<feature> [B, L] float32 (dynamic
+                    batch), output probability [B]
     encoder.json    how each raw column becomes an input (column, kind, boundaries,
     encoder.npz     normalization, hashing, bag width) and the vocabularies (no pickle)
     scorer.py       a copy of recutils.serving.onnx_scorer: numpy + pandas + onnxruntime
@@ -45,24 +46,25 @@ def _encoder_spec(model: Any) -> tuple[dict[str, Any], dict[str, np.ndarray], li
     configs = {f["name"]: f for f in state["features"]}
     fitted = state["fitted"]
     features = []
-    for name in layout.id_features + layout.dense_features + layout.bag_features:
+    for name in layout.id_features + layout.dense_features + layout.bag_features + layout.series_features:
         cfg, fit = configs[name], fitted[name]
         spec = encoder.specs[name]
         features.append({
             "name": name, "column": fit["column"], "kind": spec.kind, "type": cfg["type"],
             "table": cfg.get("embedding_name") or name, "boundaries": cfg.get("boundaries"),
             "mean": fit["mean"], "scale": fit["scale"], "length": fit["length"],
-            "separator": cfg["separator"], "input": f"bag__{name}" if spec.kind == "bag" else None,
+            "separator": cfg["separator"],
+            "input": f"{spec.kind}__{name}" if spec.kind in ("bag", "series") else None,
         })
     keys = (["ids"] if layout.id_features else []) + (["dense"] if layout.dense_features else []) \
-        + [layout.bag_key(f) for f in layout.bag_features]
+        + [layout.bag_key(f) for f in layout.bag_features] + [layout.series_key(f) for f in layout.series_features]
     meta = {"format": SCORER_FORMAT, "features": features, "tables": state["tables"],
             "has_ids": bool(layout.id_features)}
     return meta, arrays, keys
 
 
 def _onnx_name(key: str) -> str:
-    return key.replace("bag:", "bag__")
+    return key.replace("bag:", "bag__").replace("series:", "series__")
 
 
 def export_onnx(model: Any, path: str | Path, *, opset: int | None = None, exporter: str = "torchscript",
@@ -123,8 +125,10 @@ def export_onnx(model: Any, path: str | Path, *, opset: int | None = None, expor
             example.append(torch.ones((n, len(layout.id_features)), dtype=torch.int64))
         elif key == "dense":
             example.append(torch.zeros((n, len(layout.dense_features))))
+        elif key.startswith("series:"):
+            example.append(torch.zeros((n, specs[key.removeprefix("series:")].length)))
         else:
-            example.append(torch.ones((n, specs[key[4:]].length), dtype=torch.int64))
+            example.append(torch.ones((n, specs[key.removeprefix("bag:")].length), dtype=torch.int64))
     wrapper = _Probability().eval()
     names = [_onnx_name(k) for k in keys]
     device = next(network.parameters()).device

@@ -117,7 +117,7 @@ class OnnxScorer:
         return sorted({f["column"] for f in self.features})
 
     def encode(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
-        """The model inputs of ``df``'s rows (``ids``, ``dense``, ``bag__<name>``)."""
+        """The model inputs of ``df``'s rows (``ids``, ``dense``, ``bag__<name>``, ``series__<name>``)."""
         missing = [c for c in self.columns if c not in df.columns]
         if missing:
             raise KeyError(f"columns {missing} missing; the model reads {self.columns}")
@@ -134,6 +134,8 @@ class OnnxScorer:
                 ids.append(np.where(np.isnan(x), PAD, b).astype(np.int64))
             elif kind == "bag":
                 inputs[f["input"]] = self._bag(f, values)
+            elif kind == "series":
+                inputs[f["input"]] = self._series(f, values)
             else:
                 ids.append(self.tables[f["table"]].lookup(_scalar_values(values)))
         n = len(df)
@@ -143,17 +145,32 @@ class OnnxScorer:
             inputs["dense"] = np.stack(dense, axis=1)
         return inputs
 
+    @staticmethod
+    def _positions(rows: np.ndarray, n: int, length: int, latest: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(keep mask, position) of list tokens: the first ``length``, or the last (sequences)."""
+        pos = pd.Series(rows).groupby(rows, sort=False).cumcount().to_numpy()
+        if latest:
+            counts = np.bincount(rows, minlength=n)[rows]
+            pos = pos - np.maximum(counts - length, 0)
+        return (pos >= 0) & (pos < length), pos
+
     def _bag(self, f: dict, values: pd.Series) -> np.ndarray:
         rows, tokens = _tokens(values, f["separator"])
         ids = self.tables[f["table"]].lookup(tokens)
-        pos = pd.Series(rows).groupby(rows, sort=False).cumcount().to_numpy()
         length = int(f["length"])
-        if f["type"] == "sequence":
-            counts = np.bincount(rows, minlength=len(values))[rows]
-            pos = pos - np.maximum(counts - length, 0)
-        keep = (pos >= 0) & (pos < length)
+        keep, pos = self._positions(rows, len(values), length, f["type"] == "sequence")
         out = np.zeros((len(values), length), dtype=np.int64)
         out[rows[keep], pos[keep]] = ids[keep]
+        return out
+
+    def _series(self, f: dict, values: pd.Series) -> np.ndarray:
+        """A numeric sequence: the last ``length`` numbers, normalized, right-padded with 0."""
+        rows, tokens = _tokens(values, f["separator"])
+        x = pd.to_numeric(tokens, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        length = int(f["length"])
+        keep, pos = self._positions(rows, len(values), length, True)
+        out = np.zeros((len(values), length), dtype=np.float32)
+        out[rows[keep], pos[keep]] = np.nan_to_num((x[keep] - f["mean"]) / f["scale"], nan=0.0)
         return out
 
     def predict(self, df: pd.DataFrame, batch_size: int = 65536) -> np.ndarray:

@@ -198,3 +198,54 @@ def test_dien_adds_its_weighted_auxiliary_loss_once_per_training_step(data):
     net.eval()
     net(batch)
     assert dien.auxiliary_loss is None and net.regularization_loss() is None
+
+
+def _timed(data: pd.DataFrame) -> pd.DataFrame:
+    """The toy data with a time gap per history position (hours before the target)."""
+    return data.assign(gaps=data["hist"].map(lambda h: [float(len(h) - k) for k in range(len(h))]))
+
+
+TIMED_FEATURES = [
+    {"name": "user", "column": "@user"},
+    {"name": "item", "column": "@item", "embedding_name": "items"},
+    {"name": "hist", "type": "sequence", "max_length": 4, "embedding_name": "items"},
+    {"name": "gaps", "type": "sequence", "numeric": True, "max_length": 4},
+]
+TIMED_GROUPS = [{"group_name": "behaviour", "feature_names": ["hist", "item", "gaps"], "wide_deep": "SEQUENCE"},
+                {"group_name": "deep", "feature_names": ["user", "item"]}]
+
+
+@pytest.mark.parametrize("component", ["TimeAwareLSTM", "SLiRec"])
+def test_numeric_sequences_reach_time_aware_components(component, data, tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    from recutils.serving.onnx_export import export_onnx, load_onnx_scorer
+
+    timed = _timed(data)
+    block = {"name": "history", "inputs": [{"feature_group_name": "behaviour"}],
+             "layer": {"class_name": component}}
+    model = DeepRankModel(config=_config(block, TIMED_GROUPS, TIMED_FEATURES), col_rating="label", seed=0).fit(timed)
+    gaps = model.encoder_.encode_feature("gaps", pd.Series([[3.0, 2.0, 1.0], [], [9.0, 8.0, 7.0, 6.0, 5.0]]))
+    assert gaps.dtype == np.float32 and gaps.shape == (3, 4)
+    assert (gaps[0, 3] == 0) and (gaps[1] == 0).all() and gaps[0, 0] > gaps[0, 1] > gaps[0, 2]
+    state = model.encoder_._fitted["gaps"]
+    np.testing.assert_allclose(gaps[2], (np.array([8.0, 7.0, 6.0, 5.0]) - state.mean) / state.scale, rtol=1e-6)
+    test = timed.sample(600, random_state=2)
+    assert roc_auc_score(test["label"], model.predict(test)["prediction"]) > 0.65  # chance: 0.5
+    rows = timed.iloc[:40]
+    scorer = load_onnx_scorer(export_onnx(model, tmp_path / component))
+    np.testing.assert_allclose(scorer.predict(rows), model.predict(rows)["prediction"], atol=1e-5, rtol=0)
+
+
+def test_numeric_sequences_are_refused_outside_sequence_groups_and_checked(data):
+    timed = _timed(data)
+    groups = [{"group_name": "behaviour", "feature_names": ["hist", "item"], "wide_deep": "SEQUENCE"},
+              {"group_name": "deep", "feature_names": ["user", "item", "gaps"]}]
+    with pytest.raises(ConfigError, match="'gaps' is a numeric sequence"):
+        DeepRankModel(config=_config(None, groups, TIMED_FEATURES), col_rating="label").fit(timed.iloc[:200])
+    from recutils.nn.features import FeatureConfig
+
+    with pytest.raises(ConfigError, match="sequence features only"):
+        FeatureConfig(name="x", type="numeric", numeric=True)
+    with pytest.raises(ConfigError, match="no embedding table"):
+        FeatureConfig(name="x", type="sequence", numeric=True, embedding_name="items")

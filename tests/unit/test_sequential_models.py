@@ -155,3 +155,34 @@ def test_trimmed_batches_give_the_outputs_of_full_width_ones(toy, name):
     real = (seq[:, 4:] != 0).unsqueeze(-1)
     np.testing.assert_allclose((full[:, 4:] * real).numpy(), (cut * real).numpy(), atol=1e-5)
     assert not create_model("gru4rec", **SMALL).trims_padding  # a GRU's state runs through padding
+
+
+def test_length_buckets_sort_users_by_length_within_windows(toy):
+    from recutils.models.sequential.base import _SequenceEpochs
+
+    model = SASRec(**SMALL, n_epochs=1, seed=0, length_buckets=2).fit(toy)
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 6, 50)
+    tokens = np.zeros((50, 5), dtype=np.int64)
+    for row, n in enumerate(lengths):
+        tokens[row, 5 - n:] = 1
+    epochs = _SequenceEpochs(model, tokens, np.arange(50), np.ones(model.n_items_, dtype=np.int64), 0, "cpu")
+    batches = list(epochs.epoch_batches(0))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(50))  # every user once
+    assert all(len(b) <= 8 for b in batches)
+    # the users of each window of 2 batches (16 of the epoch's shuffled order) form 2 batches,
+    # the shorter histories in one and the longer in the other
+    order = np.random.default_rng([0, 0]).permutation(50)
+    for start in range(0, 50, 16):
+        window = set(order[start:start + 16].tolist())
+        mine = [b for b in batches if set(b.tolist()) <= window]
+        assert sum(len(b) for b in mine) == len(window)
+        if len(mine) == 2:
+            low, high = sorted(mine, key=lambda b: lengths[b].min())
+            assert lengths[low].max() <= lengths[high].min()
+    plain = _SequenceEpochs(SASRec(**SMALL, n_epochs=1, seed=0).fit(toy), tokens, np.arange(50),
+                            np.ones(model.n_items_, dtype=np.int64), 0, "cpu")
+    assert [b.tolist() for b in plain.epoch_batches(0)] == \
+        [b.tolist() for b in np.array_split(np.random.default_rng([0, 0]).permutation(50), range(8, 50, 8))]
+    with pytest.raises(ConfigError, match="length_buckets"):
+        SASRec(length_buckets=-1)

@@ -228,6 +228,8 @@ class DeepRankModel(BaseRecommender):
             return np.zeros(n, dtype=np.float32)
         if spec.kind == "bag":
             return np.zeros((n, spec.length), dtype=np.int64)
+        if spec.kind == "series":
+            return np.zeros((n, spec.length), dtype=np.float32)
         return np.zeros(n, dtype=np.int64)
 
     def _forward(self, encoded: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -248,7 +250,7 @@ class DeepRankModel(BaseRecommender):
         user / item tables (index ``-1``: unknown, counts as missing), else missing."""
         layout = self.network_.backbone.layout
         encoded = {}
-        for name in layout.id_features + layout.dense_features + layout.bag_features:
+        for name in layout.id_features + layout.dense_features + layout.bag_features + layout.series_features:
             column = self.encoder_.column_of(name)
             side = self.encoder_.side_of(name)
             if frame is not None and column in frame.columns:
@@ -348,8 +350,9 @@ class DeepRankModel(BaseRecommender):
                 f"{sorted(saved)} do not match the encoder's {side} features {sorted(expected)}.")
         for name in sorted(expected):
             spec = specs[name]
-            if spec.kind == "dense":
-                persistence.check_array(arrays, prefix + name, persistence.FLOAT, (n,))
+            if spec.kind in ("dense", "series"):
+                persistence.check_array(arrays, prefix + name, persistence.FLOAT,
+                                        (n,) if spec.kind == "dense" else (n, spec.length))
             else:
                 shape = (n, spec.length) if spec.kind == "bag" else (n,)
                 persistence.check_array(arrays, prefix + name, persistence.INTEGER, shape,

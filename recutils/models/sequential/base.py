@@ -74,6 +74,12 @@ class SequentialConfig(TorchCFConfig):
         negative_sampling: ``uniform`` or ``popularity`` (training counts) for
             ``sampled_softmax``.
         logq_correction: Subtract ``log(n_negatives * Q(item))`` from the sampled logits.
+        length_buckets: ``0``: batches of users drawn at random each epoch (the papers'). ``k``:
+            within each window of ``k`` such batches the users are sorted by history length
+            before the batches are cut, so a batch holds similar lengths; for the Transformer
+            models (which train on batches cut to their longest history) an epoch is then
+            several times faster, but the batches are less random (on Beauty, 12 epochs with
+            ``k = 64`` reached a lower validation HR@10 than random batches).
         unknown_items: What :meth:`SequentialRecommender.recommend_next` does with items of
             a history the model never saw: ``error`` (:class:`DataError` naming them) or
             ``ignore`` (drop them, one :class:`DataWarning`).
@@ -93,6 +99,7 @@ class SequentialConfig(TorchCFConfig):
     n_negatives: int = 256
     negative_sampling: str = "uniform"
     logq_correction: bool = True
+    length_buckets: int = 0
     unknown_items: str = "error"
 
     def __post_init__(self) -> None:
@@ -108,6 +115,7 @@ class SequentialConfig(TorchCFConfig):
             raise ConfigError(f"loss must be one of {list(LOSSES)}, got {self.loss!r}.")
         if self.negative_sampling not in ("uniform", "popularity"):
             raise ConfigError(f"negative_sampling must be 'uniform' or 'popularity', got {self.negative_sampling!r}.")
+        check_positive_int("length_buckets", self.length_buckets, minimum=0)
         if not isinstance(self.logq_correction, bool):
             raise ConfigError(f"logq_correction must be true or false, got {self.logq_correction!r}.")
         if self.unknown_items not in ("error", "ignore"):
@@ -176,10 +184,6 @@ def _left_padded(tokens: np.ndarray, offsets: np.ndarray, width: int) -> np.ndar
     return pad_sequences(Sequences(np.arange(len(offsets) - 1), tokens, offsets), width)
 
 
-#: Batches per length bucket (see ``_SequenceEpochs.epoch_batches``).
-_BUCKET = 64
-
-
 class _SequenceEpochs:
     """Batches of training users and the next-item (or cloze) loss, for the shared trainer."""
 
@@ -212,13 +216,14 @@ class _SequenceEpochs:
         self.loss_sum, self.cl_sum, self.steps = 0.0, 0.0, 0
         size = self.c.batch_size
         batches = [order[start:start + size] for start in range(0, self.n_rows, size)]
-        if self.trim:
-            # length buckets: within each window of ``_BUCKET`` shuffled batches, rows are
-            # sorted by length before they are cut into batches (visited in random order),
-            # so a batch holds sequences of similar length and its padding columns can go
+        window_batches = self.c.length_buckets
+        if window_batches:
+            # length buckets: within each window of shuffled batches, rows are sorted by length
+            # before they are cut into batches (visited in random order), so a batch holds
+            # sequences of similar length and its padding columns can go
             buckets = []
-            for start in range(0, self.n_rows, size * _BUCKET):
-                window = order[start:start + size * _BUCKET]
+            for start in range(0, self.n_rows, size * window_batches):
+                window = order[start:start + size * window_batches]
                 window = window[np.argsort(self.lengths[window], kind="stable")]
                 buckets.extend(window[i:i + size] for i in range(0, len(window), size))
             batches = [buckets[i] for i in rng.permutation(len(buckets))]
@@ -313,8 +318,9 @@ class SequentialRecommender(TorchCFRecommender):
 
     duplicates: ClassVar[str] = "keep"
     #: The network's outputs at real positions do not depend on left padding (masked
-    #: attention, positions counted from the latest item): training batches are grouped
-    #: by length and cut to their longest sequence, which changes no result but the cost.
+    #: attention, positions counted from the latest item): training batches are cut to
+    #: their longest sequence, which changes no result but the cost (``length_buckets``
+    #: makes the batches' lengths similar, so that more is cut).
     trims_padding: ClassVar[bool] = False
     config: SequentialConfig
 

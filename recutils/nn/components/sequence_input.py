@@ -54,10 +54,13 @@ class SequenceInputLayer(nn.Module):
         history: The group's ``sequence`` features (``kind == "bag"``), all of one length.
         query: The group's single-id features (the target's), possibly none.
         bank: The model's finalized :class:`~recutils.nn.components.input_layer.EmbeddingBank`.
+        times: The group's numeric sequence (``kind == "series"``), if any: ``times``.
     """
 
-    def __init__(self, history: Sequence[GroupFeature], query: Sequence[GroupFeature], bank: EmbeddingBank) -> None:
+    def __init__(self, history: Sequence[GroupFeature], query: Sequence[GroupFeature], bank: EmbeddingBank,
+                 times: GroupFeature | None = None) -> None:
         super().__init__()
+        self.times = times
         if not history:
             raise ValueError("a SEQUENCE group needs at least one sequence feature")
         self.history = list(history)
@@ -78,7 +81,10 @@ class SequenceInputLayer(nn.Module):
         if self.query:
             q = [bank.lookup(f.dim, batch["ids"][:, f.column] + off) for f, off in zip(self.query, self._query_offsets)]
             query = q[0] if len(q) == 1 else torch.cat(q, dim=-1)
-        return SequenceFeatures(seq, mask, query, None)
+        times = None
+        if self.times is not None:
+            times = batch[f"series:{self.times.name}"] * mask.to(seq.dtype)
+        return SequenceFeatures(seq, mask, query, times)
 
 
 class SequencePooling(nn.Module):
