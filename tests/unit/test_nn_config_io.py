@@ -31,6 +31,8 @@ WIDE_DEEP_YAML = PACKAGE / "models" / "deep" / "configs" / "wide_deep_movielens.
 WIDE_DEEP_EASYREC = PACKAGE / "models" / "deep" / "configs" / "wide_deep_movielens.config"
 ZOO_PRESETS = ["autoint", "dcn", "dcnv2", "deepfm", "dlrm", "ffm", "fibinet", "fm", "highway", "masknet", "multitower",
                "ppnet", "xdeepfm"]
+# the behaviour-sequence models' configs and their history-free reference (mlp)
+TAOBAO_CONFIGS = ["bst", "dien", "din", "mlp"]
 
 
 # ------------------------------------------------------------- import graph
@@ -137,8 +139,8 @@ def test_merge_config_rules():
 # -------------------------------------------------------- shipped configs
 def test_shipped_configs_by_bare_name_and_old_folder(tmp_path, monkeypatch):
     names = list_shipped_configs()
-    assert {f"{n}_movielens.yaml" for n in ZOO_PRESETS} | {"wide_deep_movielens.yaml",
-                                                            "wide_deep_movielens.config"} == set(names)
+    assert {f"{n}_movielens.yaml" for n in ZOO_PRESETS} | {f"{n}_taobao.yaml" for n in TAOBAO_CONFIGS} | {
+        "wide_deep_movielens.yaml", "wide_deep_movielens.config"} == set(names)
     for name in ZOO_PRESETS:
         assert shipped_config_path(f"{name}_movielens.yaml").parent == PACKAGE / "models" / "ctr" / "configs"
     assert example_config_path() == WIDE_DEEP_YAML

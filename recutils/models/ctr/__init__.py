@@ -1,11 +1,17 @@
 """The click-through / ranking model zoo: FM, FFM, DeepFM, DCN, DCN-v2, xDeepFM, AutoInt, FiBiNet,
-MaskNet, DLRM, PPNet, multi-tower, Highway and Wide & Deep, each a shipped YAML config
+MaskNet, DLRM, PPNet, multi-tower, Highway and Wide & Deep, and the behaviour-sequence models DIN,
+DIEN and BST, each a shipped YAML config
 (``recutils/models/ctr/configs``) built by name (``create_model("deepfm")``), and their export
 for serving (:mod:`recutils.models.ctr.export`). Needs ``pip install "recutils[torch]"``.
 """
 
 from recutils.models.ctr.zoo import (
+    BEHAVIOUR_PRESETS,
+    BEHAVIOUR_REFERENCE,
+    BST,
     DCN,
+    DIEN,
+    DIN,
     DLRM,
     FFM,
     FM,
@@ -13,6 +19,7 @@ from recutils.models.ctr.zoo import (
     PRESETS,
     ZOO_CLASSES,
     AutoInt,
+    BehaviourZooModel,
     DCNv2,
     DeepFM,
     FiBiNet,
@@ -22,12 +29,14 @@ from recutils.models.ctr.zoo import (
     WideAndDeep,
     XDeepFM,
     ZooModel,
+    behaviour_toy_frame,
     list_presets,
     preset_config,
     preset_path,
     with_feature_groups,
 )
 
-__all__ = ["DCN", "DLRM", "FFM", "FM", "PPNet", "PRESETS", "ZOO_CLASSES", "AutoInt", "DCNv2", "DeepFM", "FiBiNet",
-           "HighwayWideDeep", "MaskNet", "MultiTower", "WideAndDeep", "XDeepFM", "ZooModel", "list_presets",
+__all__ = ["BEHAVIOUR_PRESETS", "BEHAVIOUR_REFERENCE", "BST", "DCN", "DIEN", "DIN", "DLRM", "FFM", "FM", "PPNet",
+           "PRESETS", "ZOO_CLASSES", "AutoInt", "BehaviourZooModel", "DCNv2", "DeepFM", "FiBiNet", "HighwayWideDeep",
+           "MaskNet", "MultiTower", "WideAndDeep", "XDeepFM", "ZooModel", "behaviour_toy_frame", "list_presets",
            "preset_config", "preset_path", "with_feature_groups"]

@@ -16,6 +16,15 @@ the YAML a user reads and edits::
 ``feature_groups`` maps a preset's group names to your feature names (a group not
 named keeps the preset's features); features named without a config are inferred from
 the training frame. :func:`list_presets` lists each name with its config file.
+
+The behaviour-sequence models (:data:`BEHAVIOUR_PRESETS`: DIN, DIEN, BST) read a user's
+history besides the target: their configs (``<name>_taobao.yaml``) expect the sample frames
+of :func:`recutils.datasets.behaviour_ctr.history_samples` (list columns ``hist_itemID``,
+``hist_category``, ``hist_behavior``, the target's ``category``), so they are listed apart
+(``list_presets(behaviour=True)``) from the models that train on any frame with a user and
+an item. Their history-free reference, the same features without the history, is the
+shipped ``mlp_taobao.yaml`` (``DeepRankModel.from_example("mlp_taobao.yaml")``; not a
+registered model: it is a baseline of those three, not a model family).
 """
 
 from __future__ import annotations
@@ -23,6 +32,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
 
 from recutils.exceptions import ConfigError
 from recutils.models.base import ContractCase
@@ -47,18 +59,33 @@ PRESETS: dict[str, str] = {
     "wide_deep": "wide_deep_movielens.yaml",
     "xdeepfm": "xdeepfm_movielens.yaml",
 }
+#: registry name -> shipped config of the models that read a behaviour history (a ``SEQUENCE``
+#: group over ``history_samples``' list columns). Keep it sorted.
+BEHAVIOUR_PRESETS: dict[str, str] = {
+    "bst": "bst_taobao.yaml",
+    "dien": "dien_taobao.yaml",
+    "din": "din_taobao.yaml",
+}
+#: The history-free reference config of :data:`BEHAVIOUR_PRESETS` (same features, no history).
+BEHAVIOUR_REFERENCE = "mlp_taobao.yaml"
 
 
-def list_presets() -> dict[str, str]:
-    """Zoo model name -> its shipped config file name."""
-    return dict(PRESETS)
+def list_presets(behaviour: bool = False) -> dict[str, str]:
+    """Zoo model name -> its shipped config file name.
+
+    Args:
+        behaviour: List the behaviour-sequence models (:data:`BEHAVIOUR_PRESETS`, which need
+            history columns) instead of the models that train on any user-item frame.
+    """
+    return dict(BEHAVIOUR_PRESETS if behaviour else PRESETS)
 
 
 def preset_path(name: str) -> Path:
-    """Path of the shipped config of zoo model ``name``."""
-    if name not in PRESETS:
-        raise ConfigError(f"unknown zoo model {name!r}; known: {sorted(PRESETS)}.")
-    return example_config_path(PRESETS[name])
+    """Path of the shipped config of zoo model ``name`` (either table)."""
+    presets = {**PRESETS, **BEHAVIOUR_PRESETS}
+    if name not in presets:
+        raise ConfigError(f"unknown zoo model {name!r}; known: {sorted(presets)}.")
+    return example_config_path(presets[name])
 
 
 def preset_config(name: str) -> dict[str, Any]:
@@ -125,11 +152,63 @@ class ZooModel(DeepRankModel):
         )
 
 
+def behaviour_toy_frame(n_users: int = 12, n_items: int = 15, length: int = 20, max_len: int = 4,
+                        seed: int = 0) -> pd.DataFrame:
+    """A tiny seeded behaviour log turned into ``history_samples`` rows (list columns).
+
+    ``n_users`` users with ``length`` behaviours each over ``n_items`` items in three
+    categories; every user favours one category, so the history tells which targets are
+    clicked. One negative per positive, histories of at most ``max_len`` behaviours.
+    """
+    from recutils.datasets.behaviour_ctr import history_samples
+
+    rng = np.random.default_rng(seed)
+    users = np.repeat(np.arange(n_users), length)
+    favourite = rng.integers(0, 3, n_users)[users]
+    own = rng.random(users.size) < 0.8
+    category = np.where(own, favourite, rng.integers(0, 3, users.size))
+    item = category + 3 * rng.integers(0, n_items // 3, users.size)
+    log = pd.DataFrame({"userID": users, "itemID": item, "category": item % 3,
+                        "behavior": rng.choice(["pv", "pv", "pv", "cart", "fav", "buy"], users.size),
+                        "timestamp": np.tile(np.arange(length) * 3600, n_users) + 1_511_000_000})
+    return history_samples(log, max_len=max_len, n_negatives=1, seed=seed)
+
+
+class BehaviourZooModel(ZooModel):
+    """A zoo model whose preset reads a behaviour history (:data:`BEHAVIOUR_PRESETS`)."""
+
+    @classmethod
+    def contract_case(cls) -> ContractCase:
+        """The contract suite's frames have no history lists: its user and item play the
+        user and the target, and the item column read as a one-behaviour list (the target
+        itself) stands for the history, so the history path runs through every check; the
+        preset itself trains on :func:`behaviour_toy_frame` in the unit tests. 2 epochs."""
+        cfg = preset_config(cls.name)
+        groups = {g["group_name"]: (["hist_item", "item"] if g.get("wide_deep") == "SEQUENCE" else ["user", "item"])
+                  for g in cfg["model_config"]["feature_groups"]}
+        return ContractCase(
+            params={"label_threshold": 4.0,
+                    "features": [{"name": "user", "column": "@user"},
+                                 {"name": "item", "column": "@item", "embedding_name": "items"},
+                                 {"name": "hist_item", "column": "@item", "type": "sequence", "max_length": 4,
+                                  "embedding_name": "items"}],
+                    "feature_groups": groups, "default_embedding_dim": 8,
+                    "train": {"epochs": 2, "batch_size": 256, "num_threads": 1, "validation_fraction": 0.0,
+                              "early_stopping_metric": None, "progress": False}},
+            known_answer=None,
+            stochastic=True,
+        )
+
+
 def _zoo(class_name: str, name: str, doc: str) -> type[ZooModel]:
-    return type(class_name, (ZooModel,), {"name": name, "preset": PRESETS[name], "__doc__": doc,
-                                          "__module__": __name__})
+    base = BehaviourZooModel if name in BEHAVIOUR_PRESETS else ZooModel
+    preset = {**PRESETS, **BEHAVIOUR_PRESETS}[name]
+    return type(class_name, (base,), {"name": name, "preset": preset, "__doc__": doc, "__module__": __name__})
 
 
+BST = _zoo("BST", "bst", "Behavior Sequence Transformer (Chen et al. 2019): ``bst_taobao.yaml``.")
+DIEN = _zoo("DIEN", "dien", "Deep Interest Evolution Network (Zhou et al. 2019): ``dien_taobao.yaml``.")
+DIN = _zoo("DIN", "din", "Deep Interest Network (Zhou et al. 2018): ``din_taobao.yaml``.")
 AutoInt = _zoo("AutoInt", "autoint", "AutoInt+ (Song et al. 2019): ``autoint_movielens.yaml``.")
 DCN = _zoo("DCN", "dcn", "Deep & Cross Network (Wang et al. 2017): ``dcn_movielens.yaml``.")
 DCNv2 = _zoo("DCNv2", "dcnv2", "DCN-v2 (Wang et al. 2021): ``dcnv2_movielens.yaml``.")
@@ -148,7 +227,8 @@ XDeepFM = _zoo("XDeepFM", "xdeepfm", "xDeepFM (Lian et al. 2018): ``xdeepfm_movi
 #: registry name -> class
 ZOO_CLASSES: dict[str, type[ZooModel]] = {c.name: c for c in (
     AutoInt, DCN, DCNv2, DeepFM, DLRM, FFM, FiBiNet, FM, HighwayWideDeep, MaskNet, MultiTower, PPNet, WideAndDeep,
-    XDeepFM)}
+    XDeepFM, BST, DIEN, DIN)}
 
-__all__ = ["PRESETS", "ZOO_CLASSES", "ZooModel", "list_presets", "preset_config", "preset_path", "with_feature_groups",
+__all__ = ["BEHAVIOUR_PRESETS", "BEHAVIOUR_REFERENCE", "PRESETS", "ZOO_CLASSES", "BehaviourZooModel", "ZooModel",
+           "behaviour_toy_frame", "list_presets", "preset_config", "preset_path", "with_feature_groups",
            *sorted(c.__name__ for c in ZOO_CLASSES.values())]
