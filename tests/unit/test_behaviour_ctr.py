@@ -286,3 +286,29 @@ def test_leave_last_out_deterministic_and_sample_rate(log):
 def test_leave_last_out_refuses_bad_input(log, kwargs, error):
     with pytest.raises(error):
         leave_last_out_samples(log, **kwargs)
+
+
+def test_contemporary_negatives_come_from_behaviours_near_the_target():
+    """Each negative is the item of a behaviour within the window of its target's time."""
+    from recutils.datasets.behaviour_ctr import history_samples
+
+    rng = np.random.default_rng(0)
+    n = 600
+    day = rng.integers(0, 3, n)  # three days; every day has its own items
+    log = pd.DataFrame({"userID": rng.integers(0, 40, n), "itemID": day * 100 + rng.integers(0, 20, n),
+                        "timestamp": day * 86400 + rng.integers(0, 3600, n)})
+    out = history_samples(log, n_negatives=2, negative_sampling="contemporary", negative_window_hours=2.0,
+                          seed=3, col_category=None, col_behavior=None)
+    pos = out[out["label"] == 1].reset_index(drop=True)
+    neg = out[out["label"] == 0].reset_index(drop=True)
+    target_day = np.repeat(pos["itemID"].to_numpy() // 100, 2)
+    assert (neg["itemID"].to_numpy() // 100 == target_day).all()  # never an item of another day
+    assert (neg["itemID"].to_numpy() != np.repeat(pos["itemID"].to_numpy(), 2)).all()
+    pairs = neg["itemID"].to_numpy().reshape(-1, 2)
+    assert (pairs[:, 0] != pairs[:, 1]).all()
+    again = history_samples(log, n_negatives=2, negative_sampling="contemporary", negative_window_hours=2.0,
+                            seed=3, col_category=None, col_behavior=None)
+    pd.testing.assert_frame_equal(out, again)
+    with pytest.raises(ConfigError, match="negative_window_hours"):
+        history_samples(log, negative_sampling="contemporary", negative_window_hours=0, col_category=None,
+                        col_behavior=None)
