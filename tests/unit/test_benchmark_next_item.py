@@ -73,6 +73,7 @@ def test_specs_are_checked_and_the_builtin_one_builds():
     assert spec.reference == "sasrec_softmax" and spec.n_negatives == 100 and spec.sampling == "popularity"
     assert spec.validation and spec.validation_users == 5000
     assert all(m.params.get("patience") for m in spec.models if m.name != "popularity")
+    assert all(m.params.get("length_buckets", 0) == 0 for m in spec.models)  # the papers' random batches
     assert {"sasrec", "sasrec_softmax", "cl4srec", "bert4rec", "gru4rec", "caser", "nextitnet", "ssept",
             "popularity"} == {m.name for m in spec.models}
     with pytest.raises(ConfigError, match="reference"):
