@@ -22,6 +22,7 @@ _CF = "collaborative filtering"
 _CTR = "click-through / ranking"
 #: registry name -> (kind, extra or extras). One line per registered model.
 MODEL_INFO: dict[str, tuple[str, str]] = {
+    "a2svd": (f"{_CTR} with a behaviour history (A2SVD: attention over the history)", "torch"),
     "als": (f"{_CF}, explicit or implicit (Spark ALS)", "spark"),
     "autoint": (f"{_CTR} (AutoInt+)", "torch"),
     "bert4rec": ("next-item, bidirectional Transformer, cloze training (BERT4Rec)", "torch"),
@@ -62,8 +63,11 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "rlrmc": (f"{_CF}, rating prediction (Riemannian low-rank matrix completion)", "pymanopt"),
     "sar": (f"{_CF}, item-item (SAR)", "core"),
     "sasrec": ("next-item, causal self-attention (SASRec; CL4SRec with cl_weight)", "torch"),
+    "slirec": (f"{_CTR} with a behaviour history (SLi-Rec: long- and short-term interests, time-aware LSTM)",
+               "torch"),
     "ssept": ("next-item, personalized Transformer (SSE-PT)", "torch"),
     "standard_vae": (f"{_CF}, implicit, deep generative (standard VAE)", "torch"),
+    "sum": (f"{_CTR} with a behaviour history (SUM: multi-channel user memory)", "torch"),
     "surprise_knnbaseline": (f"{_CF}, rating prediction (surprise KNNBaseline)", "surprise"),
     "surprise_nmf": (f"{_CF}, rating prediction (surprise NMF)", "surprise"),
     "surprise_svd": (f"{_CF}, rating prediction (surprise SVD)", "surprise"),

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: name -> "module:Class". Keep it sorted; one line per model.
 _MODELS: dict[str, str] = {
+    "a2svd": "recutils.models.ctr:A2SVD",
     "als": "recutils.models.als:SparkALS",
     "autoint": "recutils.models.ctr:AutoInt",
     "bert4rec": "recutils.models.sequential:BERT4Rec",
@@ -59,8 +60,10 @@ _MODELS: dict[str, str] = {
     "rlrmc": "recutils.models.riemannian:RLRMC",
     "sar": "recutils.models.sar:SAR",
     "sasrec": "recutils.models.sequential:SASRec",
+    "slirec": "recutils.models.ctr:SLiRec",
     "ssept": "recutils.models.sequential:SSEPT",
     "standard_vae": "recutils.models.vae:StandardVAE",
+    "sum": "recutils.models.ctr:SUM",
     "surprise_knnbaseline": "recutils.models.surprise:SurpriseKNNBaseline",
     "surprise_nmf": "recutils.models.surprise:SurpriseNMF",
     "surprise_svd": "recutils.models.surprise:SurpriseSVD",

@@ -17,14 +17,23 @@ the YAML a user reads and edits::
 named keeps the preset's features); features named without a config are inferred from
 the training frame. :func:`list_presets` lists each name with its config file.
 
-The behaviour-sequence models (:data:`BEHAVIOUR_PRESETS`: DIN, DIEN, BST) read a user's
-history besides the target: their configs (``<name>_taobao.yaml``) expect the sample frames
-of :func:`recutils.datasets.behaviour_ctr.history_samples` (list columns ``hist_itemID``,
-``hist_category``, ``hist_behavior``, the target's ``category``), so they are listed apart
-(``list_presets(behaviour=True)``) from the models that train on any frame with a user and
-an item. Their history-free reference, the same features without the history, is the
-shipped ``mlp_taobao.yaml`` (``DeepRankModel.from_example("mlp_taobao.yaml")``; not a
-registered model: it is a baseline of those three, not a model family).
+The behaviour-sequence models (:data:`BEHAVIOUR_PRESETS`) read a user's history besides the
+target, so they are listed apart (``list_presets(behaviour=True)``) from the models that train on
+any frame with a user and an item:
+
+* DIN, DIEN, BST (``<name>_taobao.yaml``) expect the sample frames of
+  :func:`recutils.datasets.behaviour_ctr.history_samples` (list columns ``hist_itemID``,
+  ``hist_category``, ``hist_behavior``, the target's ``category``); their history-free
+  reference, the same features without the history, is the shipped ``mlp_taobao.yaml``
+  (:data:`BEHAVIOUR_REFERENCE`);
+* SLi-Rec, A2SVD, SUM (``<name>_grocery.yaml``) expect Microsoft Recommenders' sequential
+  setting, :func:`recutils.datasets.behaviour_ctr.leave_last_out_samples` on Amazon Grocery
+  (``hist_itemID``, ``hist_category``, SLi-Rec also ``hist_time_gap_hours``, the target's
+  ``category``); their history-free reference is the shipped ``deepfm_grocery.yaml``
+  (:data:`SEQUENTIAL_REFERENCE`).
+
+A reference is built with ``DeepRankModel.from_example(...)``; it is not a registered model: it
+is a baseline of those models, not a model family.
 """
 
 from __future__ import annotations
@@ -62,12 +71,18 @@ PRESETS: dict[str, str] = {
 #: registry name -> shipped config of the models that read a behaviour history (a ``SEQUENCE``
 #: group over ``history_samples``' list columns). Keep it sorted.
 BEHAVIOUR_PRESETS: dict[str, str] = {
+    "a2svd": "a2svd_grocery.yaml",
     "bst": "bst_taobao.yaml",
     "dien": "dien_taobao.yaml",
     "din": "din_taobao.yaml",
+    "slirec": "slirec_grocery.yaml",
+    "sum": "sum_grocery.yaml",
 }
-#: The history-free reference config of :data:`BEHAVIOUR_PRESETS` (same features, no history).
+#: The history-free reference config of the Taobao presets (DIN, DIEN, BST: same features, no history).
 BEHAVIOUR_REFERENCE = "mlp_taobao.yaml"
+#: The history-free reference config of the Amazon Grocery presets (SLi-Rec, A2SVD, SUM): DeepFM
+#: over the user, the target item and its category.
+SEQUENTIAL_REFERENCE = "deepfm_grocery.yaml"
 
 
 def list_presets(behaviour: bool = False) -> dict[str, str]:
@@ -181,17 +196,26 @@ class BehaviourZooModel(ZooModel):
     def contract_case(cls) -> ContractCase:
         """The contract suite's frames have no history lists: its user and item play the
         user and the target, and the item column read as a one-behaviour list (the target
-        itself) stands for the history, so the history path runs through every check; the
-        preset itself trains on :func:`behaviour_toy_frame` in the unit tests. 2 epochs."""
+        itself) stands for the history, so the history path runs through every check; a
+        preset whose history has times (SLi-Rec) reads the item id as the one time too (the
+        separator ``i`` drops the prefix of the suite's string ids, so ``3`` and ``"i3"`` give
+        the same number). The preset itself trains on :func:`behaviour_toy_frame` in the unit
+        tests. 2 epochs."""
         cfg = preset_config(cls.name)
-        groups = {g["group_name"]: (["hist_item", "item"] if g.get("wide_deep") == "SEQUENCE" else ["user", "item"])
+        features = {f["name"]: f for f in cfg["features"]}
+        timed = any(features[n].get("numeric", False) for g in cfg["model_config"]["feature_groups"]
+                    if g.get("wide_deep") == "SEQUENCE" for n in g["feature_names"])
+        history = ["hist_item", "item"] + (["hist_time"] if timed else [])
+        groups = {g["group_name"]: (history if g.get("wide_deep") == "SEQUENCE" else ["user", "item"])
                   for g in cfg["model_config"]["feature_groups"]}
+        time_feature = [{"name": "hist_time", "column": "@item", "type": "sequence", "numeric": True,
+                         "max_length": 4, "separator": "i"}] if timed else []
         return ContractCase(
             params={"label_threshold": 4.0,
                     "features": [{"name": "user", "column": "@user"},
                                  {"name": "item", "column": "@item", "embedding_name": "items"},
                                  {"name": "hist_item", "column": "@item", "type": "sequence", "max_length": 4,
-                                  "embedding_name": "items"}],
+                                  "embedding_name": "items"}, *time_feature],
                     "feature_groups": groups, "default_embedding_dim": 8,
                     "train": {"epochs": 2, "batch_size": 256, "num_threads": 1, "validation_fraction": 0.0,
                               "early_stopping_metric": None, "progress": False}},
@@ -209,6 +233,10 @@ def _zoo(class_name: str, name: str, doc: str) -> type[ZooModel]:
 BST = _zoo("BST", "bst", "Behavior Sequence Transformer (Chen et al. 2019): ``bst_taobao.yaml``.")
 DIEN = _zoo("DIEN", "dien", "Deep Interest Evolution Network (Zhou et al. 2019): ``dien_taobao.yaml``.")
 DIN = _zoo("DIN", "din", "Deep Interest Network (Zhou et al. 2018): ``din_taobao.yaml``.")
+A2SVD = _zoo("A2SVD", "a2svd", "Attentive asynchronous SVD (Yu et al. 2019): ``a2svd_grocery.yaml``.")
+SLiRec = _zoo("SLiRec", "slirec", "SLi-Rec, long- and short-term interests (Yu et al. 2019): "
+                                  "``slirec_grocery.yaml``.")
+SUM = _zoo("SUM", "sum", "Sequential User Matrix (Lian et al. 2021): ``sum_grocery.yaml``.")
 AutoInt = _zoo("AutoInt", "autoint", "AutoInt+ (Song et al. 2019): ``autoint_movielens.yaml``.")
 DCN = _zoo("DCN", "dcn", "Deep & Cross Network (Wang et al. 2017): ``dcn_movielens.yaml``.")
 DCNv2 = _zoo("DCNv2", "dcnv2", "DCN-v2 (Wang et al. 2021): ``dcnv2_movielens.yaml``.")
@@ -227,8 +255,8 @@ XDeepFM = _zoo("XDeepFM", "xdeepfm", "xDeepFM (Lian et al. 2018): ``xdeepfm_movi
 #: registry name -> class
 ZOO_CLASSES: dict[str, type[ZooModel]] = {c.name: c for c in (
     AutoInt, DCN, DCNv2, DeepFM, DLRM, FFM, FiBiNet, FM, HighwayWideDeep, MaskNet, MultiTower, PPNet, WideAndDeep,
-    XDeepFM, BST, DIEN, DIN)}
+    XDeepFM, A2SVD, BST, DIEN, DIN, SLiRec, SUM)}
 
-__all__ = ["BEHAVIOUR_PRESETS", "BEHAVIOUR_REFERENCE", "PRESETS", "ZOO_CLASSES", "BehaviourZooModel", "ZooModel",
+__all__ = ["BEHAVIOUR_PRESETS", "BEHAVIOUR_REFERENCE", "PRESETS", "SEQUENTIAL_REFERENCE", "ZOO_CLASSES", "BehaviourZooModel", "ZooModel",
            "behaviour_toy_frame", "list_presets", "preset_config", "preset_path", "with_feature_groups",
            *sorted(c.__name__ for c in ZOO_CLASSES.values())]
