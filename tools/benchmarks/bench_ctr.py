@@ -1,6 +1,7 @@
 """Training throughput of the recutils trainer: the Wide & Deep example and every shipped config.
 
     python tools/benchmarks/bench_ctr.py [--repeat 3] [--epochs 2] [--threads N] [--configs all|none|a.yaml,...]
+                                         [--history-rows 100000] [--history-only]
 
 Data: MovieLens 100k as click-through data (``recutils.models.deep.data.movielens_ctr_frame``,
 through ``RECUTILS_DATA_MIRROR``), or, without it, a synthetic frame with the same
@@ -42,6 +43,13 @@ compiler stack (``torch._dynamo``, one to several seconds to import) used to be 
 the first optimizer call and by the parameter-count check; :mod:`recutils.nn.eager` keeps
 it unloaded, and the line says whether it stayed so.
 
+**Behaviour-history models** (target: DIN within 2x of DeepFM, i.e. DIN/DeepFM >= 0.5): the
+shipped ``din_taobao.yaml`` and ``bst_taobao.yaml`` train at batch 1024 on ``--history-rows``
+synthetic ``history_samples`` rows (:func:`history_frame`: every history full, 50 behaviours of
+item, category and behaviour type, Taobao-like cardinalities), beside the shipped DeepFM on the
+same number of rows of the frame above; the last line prints the DIN/DeepFM ratio of samples/s.
+``--history-only`` measures only these three (and a small ``--history-rows`` keeps it short).
+
 ``--threads N`` sets torch's CPU threads for both sides (the trainer through its
 ``num_threads`` option). On a machine shared with other jobs use ``--threads 1``:
 with more threads than free cores, OpenMP's thread barriers make every matrix
@@ -75,6 +83,11 @@ BATCH = 1024
 HEADLINE = "wide_deep_movielens.yaml"
 ZOO_HEADLINE = "deepfm_movielens.yaml"
 TARGET = 100_000
+#: The behaviour-history configs measured on :func:`history_frame`, and their history length.
+HISTORY_CONFIGS = ("din_taobao.yaml", "bst_taobao.yaml")
+HISTORY_LEN = 50
+#: DIN's throughput target: at least this fraction of the shipped DeepFM's samples/s.
+HISTORY_TARGET_RATIO = 0.5
 
 
 def load_frame() -> tuple[pd.DataFrame, str]:
@@ -96,6 +109,40 @@ def load_frame() -> tuple[pd.DataFrame, str]:
         "genres": rng.choice(genres, n), "label": (rng.random(n) < 0.55).astype(float),
     })
     return df, "synthetic (MovieLens 100k shape)"
+
+
+def history_frame(n_rows: int, seed: int = 42) -> pd.DataFrame:
+    """``n_rows`` synthetic ``history_samples`` rows: 10,000 users, 50,000 items in 1,000
+    categories, every history full (``HISTORY_LEN`` behaviours), random 0/1 labels."""
+    rng = np.random.default_rng(seed)
+    n_items, n_categories = 50_000, 1_000
+    history = rng.integers(0, n_items, (n_rows, HISTORY_LEN))
+    target = rng.integers(0, n_items, n_rows)
+    behaviours = rng.choice(np.array(["pv", "pv", "pv", "cart", "fav", "buy"]), (n_rows, HISTORY_LEN))
+    return pd.DataFrame({
+        "userID": rng.integers(0, 10_000, n_rows), "itemID": target, "category": target % n_categories,
+        "hist_itemID": list(history), "hist_category": list(history % n_categories),
+        "hist_behavior": list(behaviours), "label": (rng.random(n_rows) < 0.5).astype(float),
+    })
+
+
+def bench_history(df: pd.DataFrame, n_rows: int, epochs: int, repeat: int, threads: int | None
+                  ) -> tuple[list[dict], float, float]:
+    """Rows of the report for DIN, BST and the shipped DeepFM (on ``n_rows`` rows each), and the
+    best samples/s of DIN and of DeepFM."""
+    frames = {name: history_frame(n_rows) for name in HISTORY_CONFIGS}
+    frames[ZOO_HEADLINE] = df.iloc[:n_rows].reset_index(drop=True)
+    best: dict[str, tuple[float, float]] = {}
+    for name, frame in frames.items():
+        cfg, enc, encoded, labels = encode(frame, name)
+        bench_recutils(cfg, enc, encoded, labels, 1, threads, steps=2)  # warm-up
+        runs = [bench_recutils(cfg, enc, encoded, labels, epochs, threads) for _ in range(repeat)]
+        best[name] = (max(r[0] for r in runs), max(r[1] for r in runs))
+    deepfm = best[ZOO_HEADLINE][0]
+    rows = [{"benchmark": f"{name} ({len(frames[name]):,} rows{', history 50' if name != ZOO_HEADLINE else ''})",
+             "samples_per_s": round(wall), "vs_deepfm": round(wall / deepfm, 2), "samples_per_cpu_s": round(cpu)}
+            for name, (wall, cpu) in best.items()]
+    return rows, best["din_taobao.yaml"][0], deepfm
 
 
 def shipped_configs() -> list[str]:
@@ -212,57 +259,68 @@ def main() -> None:
     p.add_argument("--configs", default="all",
                    help="shipped configs to measure besides the Wide & Deep example: 'all', 'none' or "
                         "a comma-separated list of file names")
+    p.add_argument("--history-rows", type=int, default=100_000,
+                   help="synthetic history rows for DIN and BST (and frame rows for their DeepFM)")
+    p.add_argument("--history-only", action="store_true",
+                   help="measure only DIN, BST and the shipped DeepFM (the DIN/DeepFM ratio)")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)  # the peer's threads; the trainer sets its own
     df, source = load_frame()
-    cfg, enc, encoded, labels = encode(df)
-    # warm-up: one-off library initialization (first optimizer step) outside the timings
-    bench_recutils(cfg, enc, encoded, labels, 1, args.threads, steps=3)
-    bench_naive(enc, encoded, labels, 1, steps=3)
-    ours, peer = [], []
-    for _ in range(args.repeat):  # alternate, so both sides see the same load
-        ours.append(bench_recutils(cfg, enc, encoded, labels, args.epochs, args.threads))
-        peer.append(bench_naive(enc, encoded, labels, args.epochs))
-    ours_best, peer_best = max(o[0] for o in ours), max(p[0] for p in peer)
-    ours_cpu, peer_cpu = max(o[1] for o in ours), max(p[1] for p in peer)
+    if args.history_only:
+        print(f"data: {source} (DeepFM), synthetic history rows (DIN, BST), batch {BATCH}")
+    else:
+        cfg, enc, encoded, labels = encode(df)
+        # warm-up: one-off library initialization (first optimizer step) outside the timings
+        bench_recutils(cfg, enc, encoded, labels, 1, args.threads, steps=3)
+        bench_naive(enc, encoded, labels, 1, steps=3)
+        ours, peer = [], []
+        for _ in range(args.repeat):  # alternate, so both sides see the same load
+            ours.append(bench_recutils(cfg, enc, encoded, labels, args.epochs, args.threads))
+            peer.append(bench_naive(enc, encoded, labels, args.epochs))
+        ours_best, peer_best = max(o[0] for o in ours), max(p[0] for p in peer)
+        ours_cpu, peer_cpu = max(o[1] for o in ours), max(p[1] for p in peer)
 
-    def row(name: str, wall: float, cpu: float) -> dict:
-        return {"benchmark": name, "samples_per_s": round(wall), "vs_peer": round(wall / peer_best, 2),
-                "samples_per_cpu_s": round(cpu), "vs_peer_cpu": round(cpu / peer_cpu, 2)}
+        def row(name: str, wall: float, cpu: float) -> dict:
+            return {"benchmark": name, "samples_per_s": round(wall), "vs_peer": round(wall / peer_best, 2),
+                    "samples_per_cpu_s": round(cpu), "vs_peer_cpu": round(cpu / peer_cpu, 2)}
 
-    rows = [row("DeepFM, naive PyTorch loop (peer)", peer_best, peer_cpu),
-            row(f"{HEADLINE} (recutils Trainer)", ours_best, ours_cpu)]
-    zoo_best = None
-    names = shipped_configs() if args.configs == "all" else (
-        [] if args.configs == "none" else [n.strip() for n in args.configs.split(",") if n.strip()])
-    for name in names:
-        if name == HEADLINE:
-            continue
-        try:
-            c_cfg, c_enc, c_encoded, c_labels = encode(df, name)
-        except Exception as err:  # noqa: BLE001 - a config for other data: report and go on
-            rows.append({"benchmark": f"{name} (not run: {type(err).__name__}: {err})"[:120]})
-            continue
-        runs = [bench_recutils(c_cfg, c_enc, c_encoded, c_labels, args.epochs, args.threads)
-                for _ in range(args.repeat)]
-        rows.append(row(f"{name} (recutils Trainer)", max(r[0] for r in runs), max(r[1] for r in runs)))
-        if name == ZOO_HEADLINE:
-            zoo_best = max(r[0] for r in runs)
-    print(f"data: {source}, {len(df):,} rows, batch {BATCH}, {args.epochs} epoch(s), best of {args.repeat}, "
-          f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} thread(s)")
+        rows = [row("DeepFM, naive PyTorch loop (peer)", peer_best, peer_cpu),
+                row(f"{HEADLINE} (recutils Trainer)", ours_best, ours_cpu)]
+        zoo_best = None
+        names = shipped_configs() if args.configs == "all" else (
+            [] if args.configs == "none" else [n.strip() for n in args.configs.split(",") if n.strip()])
+        for name in names:
+            if name == HEADLINE:
+                continue
+            try:
+                c_cfg, c_enc, c_encoded, c_labels = encode(df, name)
+            except Exception as err:  # noqa: BLE001 - a config for other data: report and go on
+                rows.append({"benchmark": f"{name} (not run: {type(err).__name__}: {err})"[:120]})
+                continue
+            runs = [bench_recutils(c_cfg, c_enc, c_encoded, c_labels, args.epochs, args.threads)
+                    for _ in range(args.repeat)]
+            rows.append(row(f"{name} (recutils Trainer)", max(r[0] for r in runs), max(r[1] for r in runs)))
+            if name == ZOO_HEADLINE:
+                zoo_best = max(r[0] for r in runs)
+        print(f"data: {source}, {len(df):,} rows, batch {BATCH}, {args.epochs} epoch(s), best of {args.repeat}, "
+              f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} thread(s)")
+        report(rows)
+        print(f"recutils Wide&Deep: {ours_best:,.0f} samples/s (target >= {TARGET:,}); naive DeepFM: "
+              f"{peer_best:,.0f} samples/s; ratio {ours_best / peer_best:.2f}x; "
+              f"per CPU-second: {ours_cpu:,.0f} vs {peer_cpu:,.0f}, ratio {ours_cpu / peer_cpu:.2f}x")
+        if zoo_best is not None:
+            print(f"recutils DeepFM ({ZOO_HEADLINE}): {zoo_best:,.0f} samples/s (target >= {TARGET:,}); "
+                  f"{zoo_best / peer_best:.2f}x the naive DeepFM")
+        fresh, torch_only, dynamo = fresh_process_fit(args.repeat)
+        print(f"fresh-process fit (new interpreter: import, fit a tiny deepfm, exit): {fresh:.2f} s "
+              f"(target < 3 s: {'met' if fresh < 3 else 'NOT met'}); 'import torch' alone {torch_only:.2f} s; "
+              f"torch._dynamo loaded: {'yes' if dynamo else 'no'}")
+    rows, din, deepfm = bench_history(df, args.history_rows, args.epochs, args.repeat, args.threads)
     report(rows)
-    print(f"recutils Wide&Deep: {ours_best:,.0f} samples/s (target >= {TARGET:,}); naive DeepFM: "
-          f"{peer_best:,.0f} samples/s; ratio {ours_best / peer_best:.2f}x; "
-          f"per CPU-second: {ours_cpu:,.0f} vs {peer_cpu:,.0f}, ratio {ours_cpu / peer_cpu:.2f}x")
-    if zoo_best is not None:
-        print(f"recutils DeepFM ({ZOO_HEADLINE}): {zoo_best:,.0f} samples/s (target >= {TARGET:,}); "
-              f"{zoo_best / peer_best:.2f}x the naive DeepFM")
-    fresh, torch_only, dynamo = fresh_process_fit(args.repeat)
-    print(f"fresh-process fit (new interpreter: import, fit a tiny deepfm, exit): {fresh:.2f} s "
-          f"(target < 3 s: {'met' if fresh < 3 else 'NOT met'}); 'import torch' alone {torch_only:.2f} s; "
-          f"torch._dynamo loaded: {'yes' if dynamo else 'no'}")
-
+    print(f"DIN (din_taobao.yaml, history {HISTORY_LEN}): {din:,.0f} samples/s; DeepFM ({ZOO_HEADLINE}): "
+          f"{deepfm:,.0f}; DIN/DeepFM {din / deepfm:.2f} (target >= {HISTORY_TARGET_RATIO}: DIN within 2x of "
+          f"DeepFM: {'met' if din / deepfm >= HISTORY_TARGET_RATIO else 'NOT met'})")
 
 if __name__ == "__main__":
     main()
