@@ -33,6 +33,7 @@ ZOO_PRESETS = ["autoint", "dcn", "dcnv2", "deepfm", "dlrm", "ffm", "fibinet", "f
                "ppnet", "xdeepfm"]
 # the behaviour-sequence models' configs and their history-free reference (mlp)
 TAOBAO_CONFIGS = ["bst", "dien", "din", "mlp"]
+GROCERY_CONFIGS = ("a2svd", "deepfm", "slirec", "sum")  # the grocery behaviour presets and their reference
 
 
 # ------------------------------------------------------------- import graph
@@ -140,6 +141,7 @@ def test_merge_config_rules():
 def test_shipped_configs_by_bare_name_and_old_folder(tmp_path, monkeypatch):
     names = list_shipped_configs()
     assert {f"{n}_movielens.yaml" for n in ZOO_PRESETS} | {f"{n}_taobao.yaml" for n in TAOBAO_CONFIGS} | {
+        f"{n}_grocery.yaml" for n in GROCERY_CONFIGS} | {
         "wide_deep_movielens.yaml", "wide_deep_movielens.config"} == set(names)
     for name in ZOO_PRESETS:
         assert shipped_config_path(f"{name}_movielens.yaml").parent == PACKAGE / "models" / "ctr" / "configs"
