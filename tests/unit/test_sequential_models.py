@@ -186,3 +186,30 @@ def test_length_buckets_sort_users_by_length_within_windows(toy):
         [b.tolist() for b in np.array_split(np.random.default_rng([0, 0]).permutation(50), range(8, 50, 8))]
     with pytest.raises(ConfigError, match="length_buckets"):
         SASRec(length_buckets=-1)
+
+
+def test_trimmed_batches_keep_every_item_the_full_width_batch_trains_on(toy):
+    """BERT4Rec reads a training row without its first column: cutting a batch to its longest
+    row must leave that column padding, or the oldest item of the longest rows is lost."""
+    import torch
+
+    from recutils.models.sequential.base import _SequenceEpochs
+
+    model = create_model("bert4rec", **{**SMALL, "max_len": 6}, n_epochs=1, seed=0).fit(toy)
+    tokens = np.array([[0, 0, 0, 1, 2, 3, 4], [0, 0, 0, 0, 0, 5, 6]])
+    epochs = _SequenceEpochs(model, tokens, np.arange(2), np.ones(model.n_items_, dtype=np.int64), 0, "cpu")
+    seen = []
+    real = model._training_positions
+
+    def spy(seq, rng):
+        seen.append(seq.clone())
+        return real(seq, rng)
+
+    model._training_positions = spy
+    try:
+        epochs.loss(model.network_.train(), np.arange(2))
+    finally:
+        del model._training_positions
+    items = seen[0][:, 1:]  # what BERT4Rec reads
+    assert items[0].tolist()[-4:] == [1, 2, 3, 4] and items[1].tolist()[-2:] == [5, 6]
+    assert seen[0].shape[1] == 5 and torch.all(seen[0][:, 0] == 0)

@@ -241,7 +241,9 @@ class _SequenceEpochs:
         index = torch.from_numpy(rows).to(self.device)
         seq, users = self.tokens[index], self.model._train_users(self.users[index])
         if self.trim:
-            width = int(self.lengths[rows].max())
+            # one padding column kept in front of the longest row: BERT4Rec's input drops the
+            # first column (a full-width row's oldest item), which must stay padding here
+            width = min(int(self.lengths[rows].max()) + 1, seq.shape[1])
             seq = seq[:, seq.shape[1] - max(width, 2):]
         inputs, targets, where = self.model._training_positions(seq, self.rng)
         h = network.encode(inputs, users)
