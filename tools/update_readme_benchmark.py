@@ -88,15 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--beauty", type=Path, default=BEAUTY, help="next-item results (skipped when absent)")
     p.add_argument("--readme", type=Path, nargs="*", default=list(READMES), help="files to update")
     args = p.parse_args(argv)
-    blocks = [(render(args.results), START, END)]
-    if args.beauty.exists():
-        blocks.append((render_beauty(args.beauty), BEAUTY_START, BEAUTY_END))
+    blocks = [(render(args.results), START, END, True)]
+    if args.beauty.exists():  # the next-item block, in the files that have its markers
+        blocks.append((render_beauty(args.beauty), BEAUTY_START, BEAUTY_END, False))
     stale = []
     for readme in args.readme:
         text = readme.read_text(encoding="utf-8")
         new = text
-        for block, start, end in blocks:
-            new = replace_block(new, block, start, end)
+        for block, start, end, required in blocks:
+            if required or start in new:
+                new = replace_block(new, block, start, end)
         if new == text:
             continue
         stale.append(readme)

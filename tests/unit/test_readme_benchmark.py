@@ -56,3 +56,8 @@ def test_replace_block(tool, tmp_path) -> None:
     assert tool.main(["--check", "--readme", str(readme)]) == 1
     assert tool.main(["--readme", str(readme)]) == 0
     assert tool.main(["--check", "--readme", str(readme)]) == 0
+    # the next-item block is filled where its markers are
+    both = tmp_path / "BOTH.md"
+    both.write_text(f"x\n{tool.START}\n{tool.END}\n{tool.BEAUTY_START}\nstale\n{tool.BEAUTY_END}\n")
+    assert tool.main(["--readme", str(both)]) == 0
+    assert "| `sasrec_softmax` |" in both.read_text() and "stale" not in both.read_text()
