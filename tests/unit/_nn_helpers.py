@@ -56,3 +56,22 @@ def toy_encoded(n: int = 600, seed: int = 0) -> tuple[dict[str, np.ndarray], np.
     logit = (u % 3 - 1) + (i % 2) * 1.0 + x
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.float32)
     return {"u": u, "i": i, "tags": tags, "x": x}, y
+
+
+def check_fit_round_trip_and_export(model, frame, tmp_path, min_auc: float = 0.6) -> None:
+    """A fitted click-through model: finite, varied predictions with AUC above ``min_auc`` on
+    ``frame``, the same scores after save/load and from its ONNX export."""
+    from sklearn.metrics import roc_auc_score
+
+    from recutils.models import load_model
+    from recutils.serving.onnx_export import export_onnx, load_onnx_scorer
+
+    pred = model.predict(frame)["prediction"].to_numpy()
+    assert pred.shape == (len(frame),) and np.isfinite(pred).all() and np.std(pred) > 0
+    assert roc_auc_score(frame["label"], pred) > min_auc
+    model.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert type(loaded) is type(model)
+    np.testing.assert_allclose(loaded.predict(frame)["prediction"], pred, rtol=1e-6)
+    scorer = load_onnx_scorer(export_onnx(model, tmp_path / "onnx"))
+    np.testing.assert_allclose(scorer.predict(frame), pred, atol=1e-5, rtol=0)

@@ -10,7 +10,7 @@ import yaml
 
 pytest.importorskip("torch")
 
-from recutils.models import create_model, get_model_class, list_models, load_model  # noqa: E402
+from recutils.models import create_model, get_model_class, list_models  # noqa: E402
 from recutils.models.ctr import (  # noqa: E402
     BEHAVIOUR_PRESETS,
     PRESETS,
@@ -105,22 +105,11 @@ def test_the_reference_is_a_history_free_deepfm(frame):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_each_preset_trains_predicts_round_trips_and_exports(name, fitted, frame, tmp_path):
-    from sklearn.metrics import roc_auc_score
+    from tests.unit._nn_helpers import check_fit_round_trip_and_export
 
-    from recutils.serving.onnx_export import export_onnx, load_onnx_scorer
-
-    model = fitted[name]
-    assert type(model) is get_model_class(name)
-    pred = model.predict(frame)["prediction"].to_numpy()
-    assert pred.shape == (len(frame),) and np.isfinite(pred).all() and np.std(pred) > 0
+    assert type(fitted[name]) is get_model_class(name)
     # users favour one category (80% of their behaviours): the clicks are learnable
-    assert roc_auc_score(frame["label"], pred) > 0.6
-    model.save(tmp_path / "m")
-    loaded = load_model(tmp_path / "m")
-    assert type(loaded) is type(model)
-    np.testing.assert_allclose(loaded.predict(frame)["prediction"], pred, rtol=1e-6)
-    scorer = load_onnx_scorer(export_onnx(model, tmp_path / "onnx"))
-    np.testing.assert_allclose(scorer.predict(frame), pred, atol=1e-5, rtol=0)
+    check_fit_round_trip_and_export(fitted[name], frame, tmp_path, min_auc=0.6)
 
 
 def test_the_history_changes_the_score(fitted, frame):
