@@ -24,8 +24,8 @@ position, its mask, the target's embedding) that only components registered with
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from recutils.exceptions import ConfigError
 from recutils import limits
@@ -48,6 +48,7 @@ from recutils.nn.eager import BudgetExceeded, allocation_budget, shapes_only  # 
 logger = logging.getLogger(__name__)
 
 Value = Any  # a tensor or a list of tensors
+NetT = TypeVar("NetT", bound="nn.Module")
 # key of the per-forward dict, inside the input-layer cache, through which input layers
 # share their embedding gathers (see InputLayer.forward)
 _SHARED = "\0shared_gathers"
@@ -307,7 +308,8 @@ class Backbone(nn.Module):
         merged = _cat_last(values)
         return [merged] if list_input else merged
 
-    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    def block_outputs(self, batch: Mapping[str, torch.Tensor]) -> dict[str, Value]:
+        """Every block's output (a tensor or a list of tensors) for ``batch``, by block name."""
         outputs: dict[str, Value] = {}
         cache: dict[str, Value] = {}
         for name in self.order:
@@ -317,6 +319,21 @@ class Backbone(nn.Module):
                 outputs[name] = inputs
             else:
                 outputs[name] = self.layers[name](self._merge(block, inputs, self._list_input[name]))
+        return outputs
+
+    def dummy_block_outputs(self, specs: Mapping[str, FeatureSpec]) -> dict[str, Value]:
+        """:meth:`block_outputs` of a small all-default batch in eval mode (shapes for building
+        what reads the backbone); the module's train/eval mode is restored."""
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                return self.block_outputs(self._dummy_batch(specs))
+        finally:
+            self.train(was_training)
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        outputs = self.block_outputs(batch)
         return _cat_last([outputs[n] for n in self.concat_blocks])
 
 
@@ -331,8 +348,8 @@ def _init_from(module: nn.Module, generator: torch.Generator) -> None:
                     m.bias.zero_()
 
 
-class RankNetwork(nn.Module):
-    """Backbone plus the rank head: ``forward(batch) -> logits [B]``.
+class BackboneNetwork(nn.Module):
+    """A network around a :class:`Backbone`: its regularization and parameter groups.
 
     Attributes:
         l2_regularization: Coefficient of ``sum(W**2)`` over the dense layers' weight
@@ -341,21 +358,12 @@ class RankNetwork(nn.Module):
             embeddings (see :meth:`regularization_loss`).
     """
 
-    def __init__(self, backbone: Backbone, generator: torch.Generator | None = None) -> None:
+    def __init__(self, backbone: Backbone) -> None:
         super().__init__()
         self.backbone = backbone
-        self.head = nn.Linear(backbone.output_dim, 1) if backbone.output_dim != 1 else None
-        if self.head is not None and generator is not None:
-            _init_from(self.head, generator)
         self.l2_regularization = float(backbone.config.model_params.l2_regularization)
         self.embedding_regularization = float(backbone.config.embedding_regularization)
         backbone.bank.regularize = self.embedding_regularization > 0
-
-    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        out = self.backbone(batch)
-        if self.head is not None:
-            out = self.head(out)
-        return out.squeeze(-1)
 
     def regularization_loss(self) -> torch.Tensor | None:
         """Embedding penalty of the last training forward pass plus the auxiliary losses its
@@ -384,6 +392,23 @@ class RankNetwork(nn.Module):
         return groups
 
 
+class RankNetwork(BackboneNetwork):
+    """Backbone plus the rank head: ``forward(batch) -> logits [B]`` (regularization and
+    parameter groups: :class:`BackboneNetwork`)."""
+
+    def __init__(self, backbone: Backbone, generator: torch.Generator | None = None) -> None:
+        super().__init__(backbone)
+        self.head = nn.Linear(backbone.output_dim, 1) if backbone.output_dim != 1 else None
+        if self.head is not None and generator is not None:
+            _init_from(self.head, generator)
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        out = self.backbone(batch)
+        if self.head is not None:
+            out = self.head(out)
+        return out.squeeze(-1)
+
+
 def _check_size(config: ModelConfig, specs: Mapping[str, FeatureSpec], layout: BatchLayout) -> None:
     """Refuse a network above :data:`recutils.limits.MAX_PARAMETERS` before any weight exists.
 
@@ -402,23 +427,16 @@ def _check_size(config: ModelConfig, specs: Mapping[str, FeatureSpec], layout: B
                                  "dense layers)")
 
 
-def build_rank_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *, seed: int | None = None
-                       ) -> RankNetwork:
-    """Validate ``config`` against the fitted feature ``specs`` and build the network.
+def build_network_with_limits(config: ModelConfig, specs: Mapping[str, FeatureSpec],
+                              make: Callable[[Backbone, Mapping[str, FeatureSpec], torch.Generator | None], NetT],
+                              *, seed: int | None = None) -> NetT:
+    """Build ``make(backbone, specs, generator)`` around the config's backbone, within the limits.
 
     No tensor that would take the network past :data:`recutils.limits.MAX_PARAMETERS` is
     ever allocated: the build runs under an allocation budget, and a network that trips it
     is counted exactly on the ``meta`` device; above the limit it is a :class:`ConfigError`
-    (``RECUTILS_CONFIG_LIMITS=off`` lifts the limit).
-
-    Args:
-        config: The model config.
-        specs: Fitted feature specs (:attr:`recutils.nn.features.FeatureEncoder.specs`).
-        seed: Seed of the weight initialization (a private generator; global RNG untouched).
-
-    Raises:
-        ConfigError: any config problem, naming the block and the fix, or a network
-            above the parameter limit.
+    (``RECUTILS_CONFIG_LIMITS=off`` lifts the limit). Weights are drawn from a private
+    generator seeded with ``seed``; the caller's global RNG is left untouched.
     """
     used = config.feature_names
     missing = [f for f in used if f not in specs]
@@ -428,14 +446,14 @@ def build_rank_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *,
     specs = {n: specs[n] for n in used}
     layout = BatchLayout.from_specs(specs)
 
-    def build() -> RankNetwork:
+    def build() -> NetT:
         generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
         # module constructors draw default weights from the global RNG: keep the caller's intact
         with torch.random.fork_rng(devices=[]):
             if seed is not None:  # components' own parameters (not re-drawn from `generator`)
                 torch.manual_seed(int(seed))
             backbone = Backbone(config, specs, layout, generator)
-            return RankNetwork(backbone, generator)
+            return make(backbone, specs, generator)
 
     if not limits_enabled():
         net = build()
@@ -454,4 +472,27 @@ def build_rank_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *,
     return net
 
 
-__all__ = ["Backbone", "RankNetwork", "build_rank_network"]
+def build_rank_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *, seed: int | None = None
+                       ) -> RankNetwork:
+    """Validate ``config`` against the fitted feature ``specs`` and build the network.
+
+    The build is bounded by :data:`recutils.limits.MAX_PARAMETERS` (see
+    :func:`build_network_with_limits`).
+
+    Args:
+        config: The model config (``model_class: RankModel``).
+        specs: Fitted feature specs (:attr:`recutils.nn.features.FeatureEncoder.specs`).
+        seed: Seed of the weight initialization (a private generator; global RNG untouched).
+
+    Raises:
+        ConfigError: any config problem, naming the block and the fix, or a network
+            above the parameter limit.
+    """
+    if config.model_class != "RankModel":
+        raise ConfigError(f"model_class {config.model_class!r} is not a rank model; build a MultiTaskModel with "
+                          "recutils.nn.multitask.build_multitask_network (or the 'multitask' model).")
+    return build_network_with_limits(config, specs, lambda backbone, _, gen: RankNetwork(backbone, gen),
+                                     seed=seed)
+
+
+__all__ = ["Backbone", "BackboneNetwork", "RankNetwork", "build_network_with_limits", "build_rank_network"]

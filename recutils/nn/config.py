@@ -46,7 +46,15 @@ from recutils.limits import MAX_EMBEDDING_DIM, check_at_most
 from recutils.utils.validation import check_bool, check_number, check_probability, check_type
 
 WIDE_DEEP = ("WIDE", "DEEP", "SEQUENCE")
-MODEL_CLASSES = ("RankModel",)
+MODEL_CLASSES = ("RankModel", "MultiTaskModel")
+#: A task tower's loss: ``classification`` (sigmoid cross-entropy on a 0/1 label) or
+#: ``regression`` (mean squared error); EasyRec's names are accepted.
+TASK_LOSSES = {"classification": "classification", "CLASSIFICATION": "classification",
+               "sigmoid_cross_entropy": "classification", "regression": "regression",
+               "L2_LOSS": "regression", "mse": "regression"}
+LOSS_WEIGHTINGS = ("fixed", "uncertainty")
+#: Most task towers of one multi-task model.
+MAX_TASKS = 64
 
 
 class NestedConfig(BaseConfig):
@@ -232,14 +240,194 @@ class BackboneConfig(NestedConfig):
             raise ConfigError(f"backbone: concat_blocks must be a list of block names, got {self.concat_blocks!r}.")
 
 
+def _tower_mlp(where: str, name: str, value: Any) -> dict[str, Any] | None:
+    """A tower's MLP params (the ``MLP`` component's keys), checked; None stays None."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: {name} must be a mapping of MLP params such as "
+                          f"{{hidden_units: [64, 32]}}, got {value!r}.")
+    from recutils.nn.components.registry import check_layer_params
+
+    try:
+        check_layer_params("MLP", value)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {name}: {err}") from None
+    return dict(value)
+
+
+@dataclass
+class TaskTowerConfig(NestedConfig):
+    """One task of a ``MultiTaskModel``: its label, tower, loss and how it depends on others.
+
+    Attributes:
+        tower_name: The task's name (history columns ``valid_<tower_name>_<metric>``,
+            prediction column, ONNX output).
+        label_name: The label column of the training frame (``@rating``: the model's
+            rating column).
+        label_threshold: Label = ``column >= label_threshold`` (e.g. 4.0 on ratings);
+            None: the column must already hold 0/1 labels (or targets, for regression).
+        input: The backbone block the tower reads; None: the backbone output. When that
+            output is a list of as many tensors as there are towers (an ``MMoE`` or
+            ``PLE`` block), tower ``t`` reads element ``t``; otherwise the whole
+            (concatenated) output, as a shared bottom.
+        mlp: The tower's hidden layers (``MLP`` params); None: the logit is linear in
+            the input. A final linear layer gives the task's logit.
+        loss_type: ``classification`` or ``regression`` (EasyRec's ``CLASSIFICATION`` /
+            ``L2_LOSS`` accepted).
+        weight: The task's loss weight (with ``loss_weighting: fixed``) and its weight in
+            the early-stopping sum.
+        metrics: Validation metrics recorded per evaluation (``recutils.evaluation``
+            rating metrics); the first is the task's early-stopping metric. Default
+            ``[auc]`` for classification, ``[rmse]`` for regression.
+        entire_space_of: ESMM (Ma et al. 2018): the name of an earlier classification
+            task ``r`` (CTR); this task's tower models ``p(label | r's label = 1)``
+            (CVR), and its prediction and loss use ``p_r * p_task`` (CTCVR) on every
+            row, so that the tower trains over the entire space, never on clicked rows
+            only.
+        transfer_from: AITM (Xi et al. 2021): an earlier task whose tower's hidden
+            output flows into this tower through an ``AITMTransfer`` unit (both towers'
+            last hidden widths must agree).
+        calibration_weight: AITM's behavioural expectation calibrator: this weight times
+            ``mean(max(p_task - p_from, 0))`` is added to the loss (a conversion cannot
+            be likelier than the click before it); needs ``transfer_from``.
+        relation_tower_names: DBMTL (Bayesian multi-task): earlier tasks whose relation
+            outputs join this tower's hidden output before its relation MLP.
+        relation_mlp: DBMTL's relation MLP params (None: concatenation only).
+    """
+
+    tower_name: str = ""
+    label_name: str = ""
+    label_threshold: float | None = None
+    input: str | None = None
+    mlp: dict[str, Any] | None = None
+    loss_type: str = "classification"
+    weight: float = 1.0
+    metrics: list[str] = field(default_factory=list)
+    entire_space_of: str | None = None
+    transfer_from: str | None = None
+    calibration_weight: float = 0.0
+    relation_tower_names: list[str] = field(default_factory=list)
+    relation_mlp: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.tower_name, str) or not self.tower_name.isidentifier():
+            raise ConfigError(f"a task tower needs a tower_name that is a plain identifier (letters, digits, "
+                              f"underscores), got {self.tower_name!r}.")
+        where = f"task tower {self.tower_name!r}"
+        if not isinstance(self.label_name, str) or not self.label_name:
+            raise ConfigError(f"{where}: label_name must name the label column, got {self.label_name!r}.")
+        if self.label_threshold is not None:
+            check_number("label_threshold", self.label_threshold, minimum=-float("inf"), owner=where)
+        if self.input is not None and (not isinstance(self.input, str) or not self.input):
+            raise ConfigError(f"{where}: input must be a block name or null, got {self.input!r}.")
+        self.mlp = _tower_mlp(where, "mlp", self.mlp)
+        self.relation_mlp = _tower_mlp(where, "relation_mlp", self.relation_mlp)
+        if self.loss_type not in TASK_LOSSES:
+            raise ConfigError(f"{where}: loss_type {self.loss_type!r} is unknown; allowed: {sorted(TASK_LOSSES)}.")
+        self.loss_type = TASK_LOSSES[self.loss_type]
+        check_number("weight", self.weight, owner=where)
+        check_number("calibration_weight", self.calibration_weight, owner=where)
+        if isinstance(self.metrics, str):
+            self.metrics = [self.metrics]
+        if not isinstance(self.metrics, list) or not all(isinstance(m, str) and m for m in self.metrics):
+            raise ConfigError(f"{where}: metrics must be a list of metric names, got {self.metrics!r}.")
+        if not self.metrics:
+            self.metrics = ["auc"] if self.loss_type == "classification" else ["rmse"]
+        from recutils.evaluation import get_metric
+
+        for name in self.metrics:
+            spec = get_metric(name)
+            if spec.kind != "rating":
+                raise ConfigError(f"{where}: metric {name!r} is a {spec.kind} metric; use rating metrics such as "
+                                  "'auc', 'logloss' or 'rmse'.")
+        for name in ("entire_space_of", "transfer_from"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ConfigError(f"{where}: {name} must name an earlier task tower or be null, got {value!r}.")
+        if isinstance(self.relation_tower_names, str):
+            self.relation_tower_names = [self.relation_tower_names]
+        if not isinstance(self.relation_tower_names, list) or not all(
+                isinstance(n, str) and n for n in self.relation_tower_names):
+            raise ConfigError(f"{where}: relation_tower_names must be a list of tower names, "
+                              f"got {self.relation_tower_names!r}.")
+        if self.calibration_weight and self.transfer_from is None:
+            raise ConfigError(f"{where}: calibration_weight needs transfer_from (the task it is calibrated "
+                              "against).")
+        if self.entire_space_of is not None and self.loss_type != "classification":
+            raise ConfigError(f"{where}: entire_space_of (ESMM) needs a classification task.")
+
+    def depends_on(self) -> list[str]:
+        """Names of the towers this one reads (they must come earlier in the list)."""
+        named = [self.entire_space_of, self.transfer_from, *self.relation_tower_names]
+        return [n for n in named if n is not None]
+
+
 @dataclass
 class ModelParams(NestedConfig):
-    """``model_params``: L2 penalty on the dense layers' weight matrices."""
+    """``model_params``: L2 penalty on the dense layers' weight matrices and, for a
+    ``MultiTaskModel``, its task towers.
+
+    Attributes:
+        l2_regularization: Coefficient of ``sum(W**2)`` over dense weight matrices.
+        task_towers: The tasks of a ``MultiTaskModel`` (:class:`TaskTowerConfig`), in
+            dependency order.
+        loss_weighting: ``fixed`` (sum of ``weight * loss``) or ``uncertainty`` (Kendall
+            et al. 2018: a learned log-variance ``s_t`` per task, loss
+            ``sum_t exp(-s_t) * L_t + s_t``).
+        early_stopping_task: The task whose first metric early stopping follows; None: the
+            ``weight``-weighted sum of every task's first metric (all of one direction).
+        rank_task: The task whose probability ranks items in ``predict`` /
+            ``recommend_k_items``; None: the first tower.
+    """
+
+    _nested: ClassVar = {"task_towers": (TaskTowerConfig, True)}
 
     l2_regularization: float = 0.0
+    task_towers: list[TaskTowerConfig] = field(default_factory=list)
+    loss_weighting: str = "fixed"
+    early_stopping_task: str | None = None
+    rank_task: str | None = None
 
     def __post_init__(self) -> None:
         check_number("l2_regularization", self.l2_regularization, owner="model_params")
+        if self.loss_weighting not in LOSS_WEIGHTINGS:
+            raise ConfigError(f"model_params: loss_weighting {self.loss_weighting!r}; allowed: "
+                              f"{list(LOSS_WEIGHTINGS)}.")
+        if len(self.task_towers) > MAX_TASKS:
+            raise ConfigError(f"model_params: {len(self.task_towers)} task towers; at most {MAX_TASKS}.")
+        names = [t.tower_name for t in self.task_towers]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ConfigError(f"model_params: task tower name(s) {dup} are used twice.")
+        for i, tower in enumerate(self.task_towers):
+            for other in tower.depends_on():
+                if other == tower.tower_name:
+                    raise ConfigError(f"task tower {tower.tower_name!r} depends on itself.")
+                if other not in names:
+                    raise ConfigError(f"task tower {tower.tower_name!r} names task {other!r}, which does not "
+                                      f"exist; known tasks: {names}.")
+                if other not in names[:i]:
+                    raise ConfigError(f"task tower {tower.tower_name!r} depends on {other!r}, which comes "
+                                      "after it; list the towers in dependency order.")
+            if tower.entire_space_of is not None:
+                base = self.task_towers[names.index(tower.entire_space_of)]
+                if base.loss_type != "classification":
+                    raise ConfigError(f"task tower {tower.tower_name!r}: entire_space_of {base.tower_name!r} "
+                                      "must be a classification task.")
+        for name in ("early_stopping_task", "rank_task"):
+            value = getattr(self, name)
+            if value is not None and value not in names:
+                raise ConfigError(f"model_params: {name} {value!r} is not a task tower; known tasks: {names}.")
+        if self.early_stopping_task is None and self.task_towers:
+            from recutils.evaluation import get_metric
+
+            directions = {get_metric(t.metrics[0]).higher_is_better for t in self.task_towers}
+            if len(directions) > 1:
+                raise ConfigError(
+                    "model_params: the towers' first metrics mix higher- and lower-is-better "
+                    f"({[t.metrics[0] for t in self.task_towers]}); set early_stopping_task, or give every "
+                    "tower a first metric of the same direction.")
 
 
 @dataclass
@@ -248,7 +436,9 @@ class ModelConfig(NestedConfig):
 
     Attributes:
         model_name: A free name (``"WideAndDeep"``).
-        model_class: ``"RankModel"`` (the only class of this release).
+        model_class: ``"RankModel"`` (one logit) or ``"MultiTaskModel"`` (one tower and
+            logit per entry of ``model_params.task_towers``, built by
+            :func:`recutils.nn.multitask.build_multitask_network`).
         feature_groups, backbone, model_params, embedding_regularization: As in EasyRec.
             ``embedding_regularization`` is the L2 coefficient on the embedding rows looked
             up in each batch (``coef * sum(e**2) / 2``, summed over the batch, as EasyRec).
@@ -273,6 +463,12 @@ class ModelConfig(NestedConfig):
         check_number("embedding_regularization", self.embedding_regularization, owner="model_config")
         if self.num_class != 1:
             raise ConfigError(f"model_config: num_class must be 1 (binary ranking), got {self.num_class!r}.")
+        towers = self.model_params.task_towers
+        if self.model_class == "MultiTaskModel" and not towers:
+            raise ConfigError("model_config: a MultiTaskModel needs model_params.task_towers (one per task).")
+        if self.model_class != "MultiTaskModel" and towers:
+            raise ConfigError(f"model_config: task_towers need model_class: MultiTaskModel, not "
+                              f"{self.model_class!r}.")
         if self.feature_groups or self.backbone.blocks:
             self.validate()
 
@@ -372,6 +568,10 @@ class ModelConfig(NestedConfig):
         for name in self.backbone.concat_blocks:
             if name not in names:
                 raise ConfigError(f"concat_blocks names unknown block {name!r}; known blocks: {names}.")
+        for tower in self.model_params.task_towers:
+            if tower.input is not None and tower.input not in names:
+                raise ConfigError(f"task tower {tower.tower_name!r}: input {tower.input!r} is not a block; "
+                                  f"known blocks: {names}.")
 
 
 OPTIMIZERS = ("adam", "adamw", "adagrad", "sgd", "rmsprop", "sparse_adam")
@@ -575,5 +775,6 @@ __all__ = [
     "ModelConfig",
     "ModelParams",
     "NestedConfig",
+    "TaskTowerConfig",
     "load_model_config",
 ]

@@ -42,10 +42,12 @@ SOURCE_KINDS = ("config", "mapping", "easyrec", "yaml")
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 #: Folders of the shipped configs, searched in this order: the Wide & Deep example of
-#: :class:`~recutils.models.deep.DeepRankModel` (YAML and EasyRec text), then the
-#: click-through model zoo's presets (:mod:`recutils.models.ctr.zoo`).
+#: :class:`~recutils.models.deep.DeepRankModel` (YAML and EasyRec text), the
+#: click-through model zoo's presets (:mod:`recutils.models.ctr.zoo`), then the
+#: multi-task presets (:mod:`recutils.models.multitask`).
 SHIPPED_CONFIG_DIRS: tuple[Path, ...] = (_PACKAGE / "models" / "deep" / "configs",
-                                         _PACKAGE / "models" / "ctr" / "configs")
+                                         _PACKAGE / "models" / "ctr" / "configs",
+                                         _PACKAGE / "models" / "multitask" / "configs")
 #: Where the shipped configs lived before; paths under it resolve to the shipped file.
 LEGACY_CONFIG_DIR = "recutils/nn/configs"
 

@@ -353,7 +353,12 @@ class Trainer:
             ``dense_weight`` / ``dense_other`` lists; default: all dense),
             ``regularization_loss()`` (added to the loss each step) and attribute
             ``l2_regularization`` (coupled weight decay ``2 * l2`` on ``dense_weight``,
-            the gradient of ``l2 * sum(W**2)``).
+            the gradient of ``l2 * sum(W**2)``). A network with its own
+            ``compute_loss(outputs, labels)`` and ``to_prediction(outputs)`` (a multi-task
+            network, :class:`recutils.nn.multitask.MultiTaskNetwork`) is trained with those
+            instead of ``config.loss``; with ``evaluate_tasks(labels, predictions)`` it also
+            names the early-stopping value (``stopping_metric``, ``stopping_higher_is_better``)
+            and every task's validation metrics join the history.
         config: A :class:`~recutils.nn.config.TrainConfig` (or a mapping).
         seed: Seed of the batch order, dropout and everything random in training.
         model_dir: Folder for checkpoints (``ckpt-<step>.pt``); None: no checkpoints.
@@ -371,7 +376,12 @@ class Trainer:
         self.callbacks = list(callbacks or [])
         _hooks(self.callbacks)  # validates them
         self.device = resolve_device(self.config.device)
-        self.loss_fn, self.to_prediction = get_loss(self.config.loss)
+        if callable(getattr(model, "compute_loss", None)) and callable(getattr(model, "to_prediction", None)):
+            # a network with its own loss and predictions (a multi-task network)
+            self.loss_fn, self.to_prediction = model.compute_loss, model.to_prediction
+        else:
+            self.loss_fn, self.to_prediction = get_loss(self.config.loss)
+        self._task_metrics = callable(getattr(model, "evaluate_tasks", None))
         self.history_: pd.DataFrame | None = None
         self.best_epoch_: int | None = None
         self.stop_requested = False
@@ -509,10 +519,17 @@ class Trainer:
 
     def evaluate(self, data: TensorData) -> float:
         """The early-stopping metric on ``data``."""
+        return self._evaluate(data)[0]
+
+    def _evaluate(self, data: TensorData) -> tuple[float, dict[str, float]]:
+        """The early-stopping value on ``data`` and, for a network with ``evaluate_tasks``
+        (multi-task), every task's metrics (``{"<task>_<metric>": value}``)."""
         if not data.has_label:
             raise DataError("validation data needs labels.")
-        return metric_value(self.config.early_stopping_metric or "logloss",
-                            data.tensors[LABEL].numpy().astype(np.float64), self.predict(data))
+        labels = data.tensors[LABEL].cpu().numpy().astype(np.float64)
+        if self._task_metrics:
+            return self.model.evaluate_tasks(labels, self.predict(data))
+        return metric_value(self.config.early_stopping_metric or "logloss", labels, self.predict(data)), {}
 
     # ------------------------------------------------------------------ fit
     def fit(self, train: TensorData, valid: TensorData | None = None, *, resume: bool = True) -> pd.DataFrame:
@@ -564,7 +581,10 @@ class Trainer:
         cfg = self.config
         metric_name = cfg.early_stopping_metric if valid is not None else None
         higher = True
-        if metric_name is not None:
+        if metric_name is not None and self._task_metrics:  # the network names its stopping metric
+            metric_name = str(self.model.stopping_metric)
+            higher = bool(self.model.stopping_higher_is_better)
+        elif metric_name is not None:
             from recutils.evaluation import get_metric
 
             higher = get_metric(metric_name).higher_is_better
@@ -667,11 +687,12 @@ class Trainer:
                     loss_count = 0
                     if metric_name is not None:
                         with ema.averaged() if ema is not None else nullcontext():
-                            value = self.evaluate(valid_dev)  # type: ignore[arg-type]
+                            value, details = self._evaluate(valid_dev)  # type: ignore[arg-type]
                             better = stopper.is_better(value)
                             if better:
                                 stopper.keep(self.model)
                         row[f"valid_{metric_name}"] = value
+                        row.update({f"valid_{k}": v for k, v in details.items()})
                         if stopper.record(value, better):
                             stopped = True
                             logger.info("early stopping at step %d (best %s=%.5f)", step, metric_name,

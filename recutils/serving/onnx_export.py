@@ -4,7 +4,8 @@
 
     model.onnx      the network, inputs ids [B, n_id] int64 / dense [B, n_dense] float32 /
                     bag__<feature> [B, L] int64 / series__<feature> [B, L] float32 (dynamic
-                    batch), output probability [B]
+                    batch), output probability [B] (a multi-task model: one output per
+                    task, named after it, each its prediction [B])
     encoder.json    how each raw column becomes an input (column, kind, boundaries,
     encoder.npz     normalization, hashing, bag width) and the vocabularies (no pickle)
     scorer.py       a copy of recutils.serving.onnx_scorer: numpy + pandas + onnxruntime
@@ -107,6 +108,8 @@ def export_onnx(model: Any, path: str | Path, *, opset: int | None = None, expor
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     meta, arrays, keys = _encoder_spec(model)
+    tasks = list(getattr(network, "task_names", []))  # a multi-task network: one output per task
+    outputs = tasks or ["probability"]
 
     class _Probability(torch.nn.Module):
         def __init__(self) -> None:
@@ -114,7 +117,10 @@ def export_onnx(model: Any, path: str | Path, *, opset: int | None = None, expor
             self.network = network
 
         def forward(self, *tensors: Any) -> Any:
-            return torch.sigmoid(self.network(dict(zip(keys, tensors))))
+            out = self.network(dict(zip(keys, tensors)))
+            if tasks:
+                return tuple(self.network.to_prediction(out).unbind(-1))
+            return torch.sigmoid(out)
 
     layout = network.backbone.layout
     specs = model.encoder_.specs
@@ -138,12 +144,12 @@ def export_onnx(model: Any, path: str | Path, *, opset: int | None = None, expor
             warnings.simplefilter("ignore")  # the exporter's deprecation notice and tracer warnings
             if exporter == "torchscript":
                 torch.onnx.export(wrapper, tuple(example), str(folder / "model.onnx"), dynamo=False,
-                                  input_names=names, output_names=["probability"], opset_version=opset,
-                                  dynamic_axes={k: {0: "batch"} for k in [*names, "probability"]})
+                                  input_names=names, output_names=outputs, opset_version=opset,
+                                  dynamic_axes={k: {0: "batch"} for k in [*names, *outputs]})
             else:
                 batch = torch.export.Dim("batch")
                 torch.onnx.export(wrapper, tuple(example), str(folder / "model.onnx"), dynamo=True,
-                                  input_names=names, output_names=["probability"], opset_version=opset,
+                                  input_names=names, output_names=outputs, opset_version=opset,
                                   dynamic_shapes=(tuple({0: batch} for _ in keys),))
     finally:
         network.to(device)
@@ -156,7 +162,7 @@ def export_onnx(model: Any, path: str | Path, *, opset: int | None = None, expor
              for p in sorted(folder.iterdir())}
     manifest = {"format": "recutils-onnx-ctr", "format_version": 1, "recutils_version": __version__,
                 "model": model.name, "model_name": model.config.model_config.model_name,
-                "inputs": names, "output": "probability", "columns": sorted({f["column"] for f in meta["features"]}),
+                "inputs": names, "output": outputs[0], "outputs": outputs, "columns": sorted({f["column"] for f in meta["features"]}),
                 "opset": opset, "exporter": exporter, "files": files}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
     return folder

@@ -173,15 +173,27 @@ class OnnxScorer:
         out[rows[keep], pos[keep]] = np.nan_to_num((x[keep] - f["mean"]) / f["scale"], nan=0.0)
         return out
 
-    def predict(self, df: pd.DataFrame, batch_size: int = 65536) -> np.ndarray:
-        """Click probability of each row of ``df`` (float32, same order)."""
+    @property
+    def outputs(self) -> list[str]:
+        """The graph's outputs: ``probability``, or one per task of a multi-task model."""
+        return [o.name for o in self.session.get_outputs()]
+
+    def predict_outputs(self, df: pd.DataFrame, batch_size: int = 65536) -> dict[str, np.ndarray]:
+        """Every output for each row of ``df``: output name -> float32 array (same order)."""
         inputs = self.encode(df)
         names = [i.name for i in self.session.get_inputs()]
-        out = []
+        outputs = self.outputs
+        parts: dict[str, list[np.ndarray]] = {o: [] for o in outputs}
         for start in range(0, len(df), batch_size):
             feed = {k: inputs[k][start:start + batch_size] for k in names}
-            out.append(self.session.run(None, feed)[0].reshape(-1))
-        return np.concatenate(out) if out else np.empty(0, dtype=np.float32)
+            for name, value in zip(outputs, self.session.run(None, feed)):
+                parts[name].append(value.reshape(-1))
+        return {o: np.concatenate(v) if v else np.empty(0, dtype=np.float32) for o, v in parts.items()}
+
+    def predict(self, df: pd.DataFrame, batch_size: int = 65536) -> np.ndarray:
+        """Click probability of each row of ``df`` (float32, same order); for a multi-task
+        model, the first task's prediction (all tasks: :meth:`predict_outputs`)."""
+        return self.predict_outputs(df, batch_size)[self.outputs[0]]
 
 
 __all__ = ["OnnxScorer"]

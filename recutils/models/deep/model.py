@@ -145,6 +145,10 @@ class DeepRankModel(BaseRecommender):
             self._check_two_classes(labels)
         return labels
 
+    def _fit_labels(self, data: TrainData) -> np.ndarray:
+        """The training labels of ``data`` (from its ratings, see :meth:`_labels`)."""
+        return self._labels(data.rating)
+
     def _check_two_classes(self, labels: np.ndarray) -> None:
         """Refuse labels of a single class (all 0 or all 1) under a classification loss.
 
@@ -183,13 +187,13 @@ class DeepRankModel(BaseRecommender):
         if df is None:  # pragma: no cover - the model always declares side columns
             raise DataError("DeepRankModel needs the training frame (TrainData.frame).")
         cfg = self.config
-        labels = self._labels(data.rating)
+        labels = self._fit_labels(data)
         features = self._resolve_features(df)
         encoder = FeatureEncoder(features, column_map={"@user": self.col_user, "@item": self.col_item},
                                  default_embedding_dim=cfg.default_embedding_dim)
         encoder.fit(df, col_user=self.col_user, col_item=self.col_item)
         encoded = encoder.transform(df)
-        network = build_rank_network(cfg.model_config, encoder.specs, seed=cfg.seed)
+        network = self._build_network(encoder.specs)
         layout = network.backbone.layout
         full = TensorData.from_encoded(encoded, layout, labels)
         rng = np.random.default_rng(cfg.seed)
@@ -213,6 +217,14 @@ class DeepRankModel(BaseRecommender):
         self.encoder_ = encoder
         self.user_table_ = self._side_table(encoded, data.user_idx, data.n_users, "user")
         self.item_table_ = self._side_table(encoded, data.item_idx, data.n_items, "item")
+
+    def _build_network(self, specs: Mapping[str, Any]) -> torch.nn.Module:
+        """The untrained network of the config for the fitted feature ``specs``."""
+        return build_rank_network(self.config.model_config, specs, seed=self.config.seed)
+
+    def _scores(self, outputs: torch.Tensor) -> torch.Tensor:
+        """The scores of the network's outputs (probabilities)."""
+        return torch.sigmoid(outputs)
 
     def _side_table(self, encoded: Mapping[str, np.ndarray], idx: np.ndarray, n: int, side: str
                     ) -> dict[str, np.ndarray]:
@@ -241,7 +253,7 @@ class DeepRankModel(BaseRecommender):
         with torch.no_grad():
             for start in range(0, len(data), _SCORE_ROWS):
                 batch = {k: v.to(device) for k, v in data.batch(slice(start, start + _SCORE_ROWS)).items()}
-                out.append(torch.sigmoid(self.network_(batch)).double().cpu())
+                out.append(self._scores(self.network_(batch)).double().cpu())
         return torch.cat(out).numpy() if out else np.empty(0)
 
     def _rows_features(self, user_idx: np.ndarray, item_idx: np.ndarray,
@@ -321,7 +333,7 @@ class DeepRankModel(BaseRecommender):
         for key in [k for k in arrays if k.startswith("enc__")]:  # vocabularies
             persistence.check_array(arrays, key, persistence.IDS, (None,))
         self.encoder_ = FeatureEncoder.from_state(part("enc__"), meta["encoder"])
-        network = build_rank_network(self.config.model_config, self.encoder_.specs, seed=self.config.seed)
+        network = self._build_network(self.encoder_.specs)
         persistence.check_weights(arrays, {k: v.detach().cpu().numpy()
                                            for k, v in network.state_dict().items()}, "w__")
         network.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in part("w__").items()})
