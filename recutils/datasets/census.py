@@ -196,8 +196,7 @@ def check_binary_labels(frame: pd.DataFrame, columns: Sequence[str]) -> None:
                 f"index {first!r}); labels must be 0 or 1.")
         if pd.api.types.is_bool_dtype(values.dtype):
             continue
-        numeric = pd.api.types.is_numeric_dtype(values.dtype)
-        bad = ~values.isin((0, 1)).to_numpy() if numeric else np.ones(len(values), dtype=bool)
+        bad = ~values.isin((0, 1)).to_numpy()  # text "1" is not 1: only numbers pass
         if bad.any():
             first = values.index[np.flatnonzero(bad)[:1]].tolist()[0]
             examples = pd.unique(values.to_numpy()[bad])[:5].tolist()

@@ -93,8 +93,9 @@ def write_adult(folder: Path, train: list[str] = _ADULT_TRAIN,
 
 
 def test_check_binary_labels_accepts_int_float_and_bool():
-    frame = pd.DataFrame({"a": [0, 1, 1], "b": [1.0, 0.0, 0.0], "c": [True, False, True]})
-    assert census.check_binary_labels(frame, ["a", "b", "c"]) is None
+    frame = pd.DataFrame({"a": [0, 1, 1], "b": [1.0, 0.0, 0.0], "c": [True, False, True],
+                          "d": pd.Categorical([1, 0, 1])})
+    assert census.check_binary_labels(frame, ["a", "b", "c", "d"]) is None
     assert census.check_binary_labels(frame, "a") is None
 
 
