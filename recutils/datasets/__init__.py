@@ -16,6 +16,10 @@ Submodules (imported lazily, so ``import recutils.datasets`` stays light):
   ordered item sequence per user, for next-item models);
 * :mod:`~recutils.datasets.taobao`: the head of Taobao UserBehavior (user, item, category,
   behaviour type, time);
+* :mod:`~recutils.datasets.census`: UCI Census-Income (KDD) and UCI Adult with two labels
+  per row (income, never married), the multi-task benchmark of MMoE;
+* :mod:`~recutils.datasets.multitask_samples`: tiny Ali-CCP and AliExpress samples with click
+  and conversion labels (shape and API tests of multi-task models only);
 * :mod:`~recutils.datasets.behaviour_ctr`: click-through samples with behaviour histories
   (DIN-style, and Microsoft Recommenders' leave-last-out sequential setting);
 * :mod:`~recutils.datasets.lastfm`: Last.fm HetRec 2011 play counts and friendships;
@@ -33,7 +37,8 @@ import importlib
 from typing import Any
 
 _SUBMODULES = ("download", "movielens", "movielens_features", "criteo", "amazon", "beauty",
-               "taobao", "behaviour_ctr", "lastfm", "synthetic", "sparse", "pandas_helpers")
+               "taobao", "census", "multitask_samples", "behaviour_ctr", "lastfm", "synthetic",
+               "sparse", "pandas_helpers")
 _FUNCTIONS = {
     "make_interactions": "synthetic",
     "SyntheticData": "synthetic",

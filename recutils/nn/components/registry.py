@@ -524,6 +524,77 @@ class UserMemoryParams(BaseConfig):
         _int_at_least("UserMemory", "n_channels", self.n_channels, maximum=MAX_EXPERTS)
 
 
+#: Most tasks a multi-task component (MMoE, CGC, PLE) serves.
+MAX_TASKS = 64
+
+
+def _mlp_params(owner: str, name: str, value: Any) -> dict[str, Any]:
+    """A nested MLP config (``expert_mlp``, ``gate_mlp``), validated as :class:`MLPParams`, as a plain dict."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{owner}: {name} must be a mapping of MLP parameters (e.g. {{hidden_units: [64]}}), "
+                          f"got {value!r}.")
+    try:
+        return MLPParams.from_dict(dict(value)).to_dict()
+    except ConfigError as err:
+        raise ConfigError(f"{owner}: {name}: {err}") from None
+
+
+@dataclass
+class MMoEParams(BaseConfig):
+    """Parameters of ``MMoE``: tasks, shared experts, each expert's MLP and an optional MLP
+    inside each gate (null: the paper's ``softmax(Linear(x))``)."""
+
+    num_task: int = 2
+    num_expert: int = 4
+    expert_mlp: dict[str, Any] = field(default_factory=lambda: {"hidden_units": [64]})
+    gate_mlp: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        _int_at_least("MMoE", "num_task", self.num_task, maximum=MAX_TASKS)
+        _int_at_least("MMoE", "num_expert", self.num_expert, maximum=MAX_EXPERTS)
+        self.expert_mlp = _mlp_params("MMoE", "expert_mlp", self.expert_mlp)
+        if self.gate_mlp is not None:
+            self.gate_mlp = _mlp_params("MMoE", "gate_mlp", self.gate_mlp)
+
+
+def _check_extraction(owner: str, params: CGCParams) -> None:
+    """The checks ``CGC`` and ``PLE`` share: tasks, expert counts (some experts), expert MLP."""
+    _int_at_least(owner, "num_task", params.num_task, maximum=MAX_TASKS)
+    for name in ("num_expert_share", "num_expert_per_task"):
+        _int_at_least(owner, name, getattr(params, name), minimum=0, maximum=MAX_EXPERTS)
+    if params.num_expert_share == 0 and params.num_expert_per_task == 0:
+        raise ConfigError(f"{owner}: num_expert_share and num_expert_per_task are both 0; give the tasks "
+                          "experts of their own, shared experts, or both.")
+    check_at_most("experts per level (num_task * num_expert_per_task + num_expert_share)",
+                  params.num_task * params.num_expert_per_task + params.num_expert_share, MAX_EXPERTS, owner=owner)
+    params.expert_mlp = _mlp_params(owner, "expert_mlp", params.expert_mlp)
+
+
+@dataclass
+class CGCParams(BaseConfig):
+    """Parameters of ``CGC`` (one PLE extraction layer): tasks, shared experts, experts of
+    each task and each expert's MLP."""
+
+    num_task: int = 2
+    num_expert_share: int = 2
+    num_expert_per_task: int = 2
+    expert_mlp: dict[str, Any] = field(default_factory=lambda: {"hidden_units": [64]})
+
+    def __post_init__(self) -> None:
+        _check_extraction("CGC", self)
+
+
+@dataclass
+class PLEParams(CGCParams):
+    """Parameters of ``PLE``: those of ``CGC`` plus the number of stacked levels."""
+
+    num_level: int = 2
+
+    def __post_init__(self) -> None:
+        _check_extraction("PLE", self)
+        _int_at_least("PLE", "num_level", self.num_level, maximum=MAX_LAYERS)
+
+
 @dataclass(frozen=True)
 class ComponentSpec:
     """How the backbone builds a component.
@@ -553,6 +624,8 @@ _PKG = "recutils.nn.components"
 
 #: name -> spec. Keep it sorted.
 _COMPONENTS: dict[str, ComponentSpec] = {
+    "AITMTransfer": ComponentSpec("AITMTransfer", f"{_PKG}.multitask:AITMTransfer", NoParams, list_input=True,
+                                  input_dims_arg="input_dims"),
     "Add": ComponentSpec("Add", f"{_PKG}.merge:Add", NoParams, list_input=True),
     "AttentiveAsyncSVD": ComponentSpec("AttentiveAsyncSVD", f"{_PKG}.behaviour:AttentiveAsyncSVD",
                                        AttentiveAsyncSVDParams, sequence_input=True, input_dim_arg="input_dim",
@@ -561,6 +634,7 @@ _COMPONENTS: dict[str, ComponentSpec] = {
                               input_dim_arg="input_dim", query_dim_arg="query_dim"),
     "Bilinear": ComponentSpec("Bilinear", f"{_PKG}.fibinet:Bilinear", BilinearParams, list_input=True,
                               input_dims_arg="input_dims"),
+    "CGC": ComponentSpec("CGC", f"{_PKG}.multitask:CGC", CGCParams, input_dim_arg="input_dim"),
     "CIN": ComponentSpec("CIN", f"{_PKG}.cin:CIN", CINParams, list_input=True, input_dims_arg="input_dims"),
     "CaserConv": ComponentSpec("CaserConv", f"{_PKG}.sequence:CaserConv", CaserConvParams,
                                input_dim_arg="input_dim"),
@@ -574,11 +648,14 @@ _COMPONENTS: dict[str, ComponentSpec] = {
     "FirstOrder": ComponentSpec("FirstOrder", f"{_PKG}.linear:FirstOrder", FirstOrderParams, list_input=True),
     "GRUEncoder": ComponentSpec("GRUEncoder", f"{_PKG}.sequence:GRUEncoder", GRUEncoderParams,
                                 input_dim_arg="input_dim"),
+    "Gate": ComponentSpec("Gate", f"{_PKG}.multitask:Gate", NoParams, list_input=True,
+                          input_dims_arg="input_dims"),
     "Highway": ComponentSpec("Highway", f"{_PKG}.highway:Highway", HighwayParams, input_dim_arg="input_dim"),
     "InterestEvolution": ComponentSpec("InterestEvolution", f"{_PKG}.behaviour:InterestEvolution",
                                        InterestEvolutionParams, sequence_input=True, input_dim_arg="input_dim",
                                        query_dim_arg="query_dim"),
     "MLP": ComponentSpec("MLP", f"{_PKG}.mlp:MLP", MLPParams, input_dim_arg="in_features", easyrec_field="mlp"),
+    "MMoE": ComponentSpec("MMoE", f"{_PKG}.multitask:MMoE", MMoEParams, input_dim_arg="input_dim"),
     "MaskBlock": ComponentSpec("MaskBlock", f"{_PKG}.masknet:MaskBlock", MaskBlockParams, list_input=True,
                                input_dims_arg="input_dims"),
     "MaskNet": ComponentSpec("MaskNet", f"{_PKG}.masknet:MaskNet", MaskNetParams, input_dim_arg="input_dim"),
@@ -588,6 +665,7 @@ _COMPONENTS: dict[str, ComponentSpec] = {
     "Multiply": ComponentSpec("Multiply", f"{_PKG}.merge:Multiply", NoParams, list_input=True),
     "NextItNetEncoder": ComponentSpec("NextItNetEncoder", f"{_PKG}.sequence:NextItNetEncoder",
                                       NextItNetEncoderParams, input_dim_arg="input_dim"),
+    "PLE": ComponentSpec("PLE", f"{_PKG}.multitask:PLE", PLEParams, input_dim_arg="input_dim"),
     "PPNet": ComponentSpec("PPNet", f"{_PKG}.ppnet:PPNet", PPNetParams, list_input=True,
                            input_dims_arg="input_dims"),
     "SENet": ComponentSpec("SENet", f"{_PKG}.fibinet:SENet", SENetParams, list_input=True,
