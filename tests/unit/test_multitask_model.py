@@ -283,7 +283,9 @@ def test_multitask_config_refuses_a_top_level_threshold_and_rank_models():
     with pytest.raises(ConfigError, match="label_threshold is per task"):
         create_model("mmoe", label_threshold=4.0)
     with pytest.raises(ConfigError, match="MultiTaskModel"):
-        MultiTaskRankModel(config="deepfm_movielens.yaml")
+        from recutils.nn.config_io import shipped_config_path
+
+        MultiTaskRankModel(config=shipped_config_path("deepfm_movielens.yaml"))
 
 
 def test_every_preset_is_registered_and_shipped():
