@@ -11,6 +11,7 @@ from recutils.exceptions import ConfigError, DataError  # noqa: E402
 from recutils.nn import losses as L  # noqa: E402
 
 from _nn_helpers import toy_encoded, toy_model, toy_specs  # noqa: E402
+from tests._docsnippets import run_snippet  # noqa: E402
 
 RNG = np.random.default_rng(7)
 Z = np.array([-2.0, -0.5, 0.0, 0.3, 1.5, 4.0])
@@ -383,3 +384,8 @@ def test_make_loss_rejects_unknown_names_and_parameters():
         L.make_loss("focal", beta=1.0)
     with pytest.raises(ConfigError, match=r"allowed: \[\]"):
         L.make_loss("bpr", margin=1.0)
+
+
+def test_docs_example_prints_the_figures_the_page_states(tmp_path):
+    out = run_snippet("docs/losses.md", "losses-python", cwd=tmp_path, timeout=120).stdout.split()
+    assert out == ["focal", "0.0814", "bpr", "0.125", "listwise", "0.1207", "distill", "2.5777"]
