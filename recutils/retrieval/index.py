@@ -40,7 +40,7 @@ import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -164,8 +164,8 @@ class VectorIndex(ABC):
         model_version_: The model version given to :meth:`build` (``None`` if none).
     """
 
-    #: Registry name written to the manifest's ``kind``.
-    kind: ClassVar[str]
+    #: Name written to the manifest's ``kind`` (a key of :data:`INDEX_KINDS`).
+    kind: str
 
     def __init__(self, metric: str = "ip") -> None:
         self.metric = _check_metric(metric)
