@@ -45,6 +45,8 @@ EXTRAS = {
     # in-process Vowpal Wabbit (vowpalwabbit.Workspace); wheels for CPython 3.10-3.12
     "vowpalwabbit": ["vowpalwabbit>=9.9,<10"],
     "tuning": ["optuna>=4.0", "sqlalchemy>=2.0"],
+    # approximate nearest-neighbour indexes (recutils.retrieval.FaissIndex)
+    "retrieval": ["faiss-cpu>=1.8"],
     "serving": ["fastapi>=0.110", "uvicorn[standard]>=0.29", "httpx>=0.27", "redis>=5.0", "pyarrow>=14"],
     "loadtest": ["locust>=2.20"],
     "notebooks": [
