@@ -308,11 +308,25 @@ class Backbone(nn.Module):
         merged = _cat_last(values)
         return [merged] if list_input else merged
 
-    def block_outputs(self, batch: Mapping[str, torch.Tensor]) -> dict[str, Value]:
-        """Every block's output (a tensor or a list of tensors) for ``batch``, by block name."""
+    def needed_blocks(self, targets: list[str]) -> list[str]:
+        """The blocks ``targets`` read, directly or through others, and themselves, in run order."""
+        wanted: set[str] = set()
+        stack = list(targets)
+        while stack:
+            name = stack.pop()
+            if name in wanted:
+                continue
+            wanted.add(name)
+            stack.extend(i.block_name for i in self.blocks_cfg[name].inputs if i.block_name is not None)
+        return [n for n in self.order if n in wanted]
+
+    def block_outputs(self, batch: Mapping[str, torch.Tensor],
+                      targets: list[str] | None = None) -> dict[str, Value]:
+        """The blocks' outputs (a tensor or a list of tensors) for ``batch``, by block name:
+        every block, or only those ``targets`` need (:meth:`needed_blocks`)."""
         outputs: dict[str, Value] = {}
         cache: dict[str, Value] = {}
-        for name in self.order:
+        for name in (self.order if targets is None else self.needed_blocks(targets)):
             block = self.blocks_cfg[name]
             inputs = self._gather(block, batch, outputs, cache)
             if block.input_layer is not None:
@@ -480,7 +494,8 @@ def build_rank_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *,
     :func:`build_network_with_limits`).
 
     Args:
-        config: The model config (``model_class: RankModel``).
+        config: The model config (``model_class: RankModel``; with ``model_params.rocket``
+            a :class:`~recutils.nn.rocket.RocketNetwork`, whose eval mode is the light net).
         specs: Fitted feature specs (:attr:`recutils.nn.features.FeatureEncoder.specs`).
         seed: Seed of the weight initialization (a private generator; global RNG untouched).
 
@@ -490,7 +505,11 @@ def build_rank_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *,
     """
     if config.model_class != "RankModel":
         raise ConfigError(f"model_class {config.model_class!r} is not a rank model; build a MultiTaskModel with "
-                          "recutils.nn.multitask.build_multitask_network (or the 'multitask' model).")
+                          "recutils.nn.multitask.build_multitask_network (or a multi-task model such as 'mmoe').")
+    if config.model_params.rocket is not None:
+        from recutils.nn.rocket import build_rocket_network
+
+        return build_rocket_network(config, specs, seed=seed)  # type: ignore[return-value]
     return build_network_with_limits(config, specs, lambda backbone, _, gen: RankNetwork(backbone, gen),
                                      seed=seed)
 

@@ -363,6 +363,94 @@ class TaskTowerConfig(NestedConfig):
         return [n for n in named if n is not None]
 
 
+#: How a distillation term compares the student with the teacher (see :class:`DistillationConfig`).
+KD_LOSSES = ("bce", "mse", "kl")
+
+
+@dataclass
+class DistillationConfig(NestedConfig):
+    """One knowledge-distillation term (a ``kd`` entry of a deep model's config).
+
+    The model's training loss becomes ``hard loss + sum_k loss_weight_k * KD_k``, where
+    ``KD_k`` compares the student's output with soft labels from a teacher
+    (:class:`recutils.nn.losses.DistillationLoss`, scaled by ``temperature ** 2``):
+
+    * ``bce``: cross-entropy between ``sigmoid(z / T)`` and the teacher's probability
+      softened the same way, ``sigmoid(logit(p_teacher) / T)``;
+    * ``mse``: squared error between the student's logit and the teacher's logit;
+    * ``kl``: KL divergence of the two Bernoulli distributions at temperature ``T``.
+
+    Attributes:
+        teacher_column: A column of the training frame holding the teacher's
+            probabilities (in [0, 1]).
+        teacher_model: The folder of a saved recutils model (``model.save``) whose
+            predictions on the training rows are the soft labels (loaded with
+            :func:`recutils.models.load_model`; artifacts are verified). Exactly one of
+            ``teacher_column`` / ``teacher_model``.
+        task: For a multi-task model, the task the term distils into (default its
+            first task); must be null for a one-task model.
+        temperature: ``T`` > 0.
+        loss_weight: The term's weight (>= 0).
+        loss_type: ``bce``, ``mse`` or ``kl``.
+    """
+
+    teacher_column: str | None = None
+    teacher_model: str | None = None
+    task: str | None = None
+    temperature: float = 1.0
+    loss_weight: float = 1.0
+    loss_type: str = "bce"
+
+    def __post_init__(self) -> None:
+        where = "kd"
+        if (self.teacher_column is None) == (self.teacher_model is None):
+            raise ConfigError(f"{where}: give exactly one of teacher_column (a frame column of the teacher's "
+                              "probabilities) or teacher_model (a saved model folder), got "
+                              f"teacher_column={self.teacher_column!r}, teacher_model={self.teacher_model!r}.")
+        for name in ("teacher_column", "teacher_model", "task"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ConfigError(f"{where}: {name} must be a non-empty string or null, got {value!r}.")
+        check_number("temperature", self.temperature, owner=where)
+        if self.temperature <= 0:
+            raise ConfigError(f"{where}: temperature must be > 0, got {self.temperature!r}.")
+        check_number("loss_weight", self.loss_weight, owner=where)
+        if self.loss_type not in KD_LOSSES:
+            raise ConfigError(f"{where}: loss_type {self.loss_type!r} is unknown; allowed: {list(KD_LOSSES)}.")
+
+
+@dataclass
+class RocketConfig(NestedConfig):
+    """Rocket Launching (Zhou et al. 2018): a light net and a booster net trained together.
+
+    Both are blocks of the backbone (sharing whatever blocks they both read, typically the
+    embeddings); each ends in its own logit. Training minimises the hard loss of both plus
+    ``hint_weight * mean((z_light - stopgrad(z_booster))**2)``: the light net learns from
+    the booster's logits while the booster learns from the labels only (the gradient
+    block of the paper). In eval mode the network runs the light net alone (only the
+    blocks it reads), which is what ``predict``, ``save`` and the ONNX export serve.
+
+    Attributes:
+        light_block: The block whose output feeds the light net's logit.
+        booster_block: The block whose output feeds the booster net's logit.
+        hint_weight: Weight of the hint loss (>= 0).
+    """
+
+    light_block: str = ""
+    booster_block: str = ""
+    hint_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("light_block", "booster_block"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"rocket: {name} must name a backbone block, got {value!r}.")
+        if self.light_block == self.booster_block:
+            raise ConfigError(f"rocket: light_block and booster_block are both {self.light_block!r}; the light "
+                              "and the booster net need blocks of their own.")
+        check_number("hint_weight", self.hint_weight, owner="rocket")
+
+
 @dataclass
 class ModelParams(NestedConfig):
     """``model_params``: L2 penalty on the dense layers' weight matrices and, for a
@@ -379,12 +467,15 @@ class ModelParams(NestedConfig):
             ``weight``-weighted sum of every task's first metric (all of one direction).
         rank_task: The task whose probability ranks items in ``predict`` /
             ``recommend_k_items``; None: the first tower.
+        rocket: Rocket Launching's light and booster nets (:class:`RocketConfig`), for a
+            ``RankModel``; None: one network.
     """
 
-    _nested: ClassVar = {"task_towers": (TaskTowerConfig, True)}
+    _nested: ClassVar = {"task_towers": (TaskTowerConfig, True), "rocket": (RocketConfig, False)}
 
     l2_regularization: float = 0.0
     task_towers: list[TaskTowerConfig] = field(default_factory=list)
+    rocket: RocketConfig | None = None
     loss_weighting: str = "fixed"
     early_stopping_task: str | None = None
     rank_task: str | None = None
@@ -469,6 +560,8 @@ class ModelConfig(NestedConfig):
         if self.model_class != "MultiTaskModel" and towers:
             raise ConfigError(f"model_config: task_towers need model_class: MultiTaskModel, not "
                               f"{self.model_class!r}.")
+        if self.model_params.rocket is not None and self.model_class != "RankModel":
+            raise ConfigError("model_config: model_params.rocket (Rocket Launching) is for a RankModel.")
         if self.feature_groups or self.backbone.blocks:
             self.validate()
 
@@ -568,6 +661,10 @@ class ModelConfig(NestedConfig):
         for name in self.backbone.concat_blocks:
             if name not in names:
                 raise ConfigError(f"concat_blocks names unknown block {name!r}; known blocks: {names}.")
+        rocket = self.model_params.rocket
+        for name in ([rocket.light_block, rocket.booster_block] if rocket is not None else []):
+            if name not in names:
+                raise ConfigError(f"rocket: block {name!r} does not exist; known blocks: {names}.")
         for tower in self.model_params.task_towers:
             if tower.input is not None and tower.input not in names:
                 raise ConfigError(f"task tower {tower.tower_name!r}: input {tower.input!r} is not a block; "
@@ -769,12 +866,14 @@ __all__ = [
     "BackboneConfig",
     "BlockConfig",
     "BlockInput",
+    "DistillationConfig",
     "FeatureGroupConfig",
     "InputLayerOptions",
     "LayerConfig",
     "ModelConfig",
     "ModelParams",
     "NestedConfig",
+    "RocketConfig",
     "TaskTowerConfig",
     "load_model_config",
 ]

@@ -15,6 +15,8 @@ torch = require("torch", "torch")
 
 Batch = dict[str, "torch.Tensor"]
 IDS, DENSE, LABEL = "ids", "dense", "label"
+#: Teacher probabilities ``[rows, kd terms]`` of knowledge distillation (:mod:`recutils.nn.distill`).
+SOFT_LABEL = "soft_label"
 
 
 @dataclass

@@ -66,7 +66,7 @@ import pandas as pd
 
 from recutils.exceptions import ConfigError, DataError, ModelFitError
 from recutils.nn.config import OptimizerConfig, TrainConfig
-from recutils.nn.data import LABEL, TensorData
+from recutils.nn.data import LABEL, SOFT_LABEL, TensorData
 from recutils.nn.eager import optimizer_class
 from recutils.nn.losses import get_loss
 from recutils.nn.run import RunConfig, resolve_seed
@@ -364,12 +364,17 @@ class Trainer:
         model_dir: Folder for checkpoints (``ckpt-<step>.pt``); None: no checkpoints.
         callbacks: :class:`Callback` objects (``on_step`` / ``on_evaluate``) or functions
             ``(step, trainer)`` called after each step (see the module docstring).
+        distillation: ``(outputs, soft_labels) -> loss`` added to each step's loss, with
+            the training rows' ``soft_label`` tensor (knowledge distillation:
+            :class:`recutils.nn.distill.DistillationObjective`); None: none.
     """
 
     def __init__(self, model: torch.nn.Module, config: TrainConfig | Mapping[str, Any] | None = None, *,
                  seed: int = 42, model_dir: str | Path | None = None,
-                 callbacks: list[Callback | Callable[[int, Trainer], None]] | None = None) -> None:
+                 callbacks: list[Callback | Callable[[int, Trainer], None]] | None = None,
+                 distillation: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> None:
         self.config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config or {})
+        self.distillation = distillation
         self.model = model
         self.seed = int(seed)
         self.model_dir = Path(model_dir) if model_dir is not None else None
@@ -651,6 +656,8 @@ class Trainer:
                 batch = {k: v[pos:pos + bs] for k, v in chunk.items()}
                 out = self.model(batch)
                 loss = self.loss_fn(out, batch[LABEL])
+                if self.distillation is not None:
+                    loss = loss + self.distillation(out, batch[SOFT_LABEL])
                 reg = self.model.regularization_loss() if hasattr(self.model, "regularization_loss") else None
                 total_loss = loss if reg is None else loss + reg
                 for o in optimizers:

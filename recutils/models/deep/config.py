@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from recutils.exceptions import ConfigError
 from recutils.limits import MAX_EMBEDDING_DIM, check_at_most
-from recutils.nn.config import ModelConfig, NestedConfig, TrainConfig
+from recutils.nn.config import DistillationConfig, ModelConfig, NestedConfig, TrainConfig
 from recutils.nn.config_io import list_shipped_configs, load_model_source, shipped_config_path
 from recutils.nn.features import FeatureConfig
 from recutils.nn.run import RunConfig
@@ -68,6 +68,9 @@ class DeepRankConfig(RunConfig, NestedConfig):
         num_threads: torch CPU threads while training, written into
             ``train.num_threads``; ``None`` (the default): ``train.num_threads`` decides.
         model_dir: Folder for training checkpoints (resume after an interruption).
+        kd: Knowledge-distillation terms (:class:`~recutils.nn.config.DistillationConfig`):
+            soft labels from a teacher column or a saved teacher model, each adding
+            ``loss_weight * KD`` to the training loss (:mod:`recutils.nn.distill`).
 
     ``seed``, ``device``, ``num_threads`` and ``model_dir`` are the run settings shared
     by every torch model (:class:`~recutils.nn.run.RunConfig`).
@@ -76,7 +79,7 @@ class DeepRankConfig(RunConfig, NestedConfig):
     device_optional: ClassVar[bool] = True
 
     _nested: ClassVar = {"features": (FeatureConfig, True), "model_config": (ModelConfig, False),
-                         "train": (TrainConfig, False)}
+                         "train": (TrainConfig, False), "kd": (DistillationConfig, True)}
 
     features: list[FeatureConfig] = field(default_factory=_default_features)
     default_embedding_dim: int = 16
@@ -87,6 +90,7 @@ class DeepRankConfig(RunConfig, NestedConfig):
     device: str | None = None
     num_threads: int | None = None
     model_dir: str | None = None
+    kd: list[DistillationConfig] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None = None, **overrides: Any):  # type: ignore[override]
@@ -117,6 +121,12 @@ class DeepRankConfig(RunConfig, NestedConfig):
         if dup:
             raise ConfigError(f"features: name(s) {dup} configured twice.")
         self.model_config.validate()
+        tasks = [t.tower_name for t in self.model_config.model_params.task_towers]
+        for term in self.kd:
+            if tasks and term.task is not None and term.task not in tasks:
+                raise ConfigError(f"kd: task {term.task!r} is not a task of the model; known tasks: {tasks}.")
+            if not tasks and term.task is not None:
+                raise ConfigError(f"kd: task {term.task!r} is set, but the model has one output; leave task null.")
 
 
 def example_config_path(name: str = "wide_deep_movielens.yaml") -> Path:

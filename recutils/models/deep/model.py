@@ -42,7 +42,7 @@ from recutils.utils.validation import check_columns
 torch = require("torch", "torch")
 
 from recutils.nn.backbone import build_rank_network  # noqa: E402
-from recutils.nn.data import TensorData  # noqa: E402
+from recutils.nn.data import SOFT_LABEL, TensorData  # noqa: E402
 from recutils.nn.trainer import Callback, Trainer  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -122,6 +122,8 @@ class DeepRankModel(BaseRecommender):
             feature = configured.get(name)
             column = (feature.column or feature.name) if feature is not None else name
             columns.append(ids.get(column, column))
+        if self.config.kd:
+            columns.extend(c for c in self._teacher_columns() if c not in columns)
         return columns
 
     def _labels(self, rating: np.ndarray) -> np.ndarray:
@@ -208,15 +210,89 @@ class DeepRankModel(BaseRecommender):
                 valid, train_rows = full.subset(v_rows), t_rows
             else:
                 logger.warning("validation part too small or one-class: early stopping is off")
+        soft = self._soft_labels(data)
+        if soft is not None:
+            full.tensors[SOFT_LABEL] = torch.from_numpy(soft)
+            if valid is not None:
+                valid = full.subset(v_rows)
         train = full.subset(train_rows) if valid is not None else full
         trainer = Trainer(network, cfg.train, seed=cfg.seed, model_dir=cfg.model_dir,
-                          callbacks=self.__dict__.get("callbacks"))
+                          callbacks=self.__dict__.get("callbacks"), distillation=self._distillation(network))
         self.history_ = trainer.fit(train, valid)
         self.best_epoch_ = trainer.best_epoch_
         self.network_ = network.eval()
         self.encoder_ = encoder
         self.user_table_ = self._side_table(encoded, data.user_idx, data.n_users, "user")
         self.item_table_ = self._side_table(encoded, data.item_idx, data.n_items, "item")
+
+    # ------------------------------------------------------- distillation
+    def _teachers(self) -> list[Any]:
+        """The loaded teacher models of the ``kd`` terms (None for a teacher column), loaded once."""
+        cache = self.__dict__.setdefault("_teacher_cache", {})
+        out = []
+        for term in self.config.kd:
+            if term.teacher_model is None:
+                out.append(None)
+                continue
+            if term.teacher_model not in cache:
+                from recutils.models import load_model
+
+                cache[term.teacher_model] = load_model(term.teacher_model)
+            out.append(cache[term.teacher_model])
+        return out
+
+    def _teacher_columns(self) -> list[str]:
+        """The frame columns the ``kd`` terms read: teacher columns and the teachers' own inputs."""
+        columns: list[str] = []
+        for term, teacher in zip(self.config.kd, self._teachers()):
+            if teacher is None:
+                columns.append(term.teacher_column)  # type: ignore[arg-type]
+            else:
+                columns.extend(c for c in teacher._side_columns() if c not in (teacher.col_user, teacher.col_item))
+        return columns
+
+    def _soft_labels(self, data: TrainData) -> np.ndarray | None:
+        """The teacher probabilities ``[rows, terms]`` of the training rows, or None without ``kd``.
+
+        Raises:
+            ColumnMismatchError: a teacher column is missing.
+            DataError: NaN soft labels or values outside [0, 1], naming the teacher.
+        """
+        if not self.config.kd:
+            return None
+        from recutils.nn.distill import check_teacher_probabilities
+
+        frame = data.frame
+        columns = []
+        for term, teacher in zip(self.config.kd, self._teachers()):
+            if teacher is None:
+                name = term.teacher_column
+                check_columns(frame if frame is not None else pd.DataFrame(), [name], name="training frame")
+                values = frame[name]  # type: ignore[index]
+                if not pd.api.types.is_numeric_dtype(values):
+                    raise DataError(f"kd: teacher column {name!r} must be numeric, got dtype {values.dtype}.")
+                columns.append(check_teacher_probabilities(values.to_numpy(dtype=np.float64, na_value=np.nan),
+                                                           f"teacher column {name!r}"))
+                continue
+            rows = pd.DataFrame({teacher.col_user: self.user_ids_[data.user_idx],
+                                 teacher.col_item: self.item_ids_[data.item_idx]})
+            if frame is not None:
+                extra = [c for c in frame.columns if c not in rows.columns]
+                rows = pd.concat([rows, frame[extra].reset_index(drop=True)], axis=1)
+            pred = teacher.predict(rows)[teacher.col_prediction].to_numpy(dtype=np.float64)
+            columns.append(check_teacher_probabilities(pred, f"teacher model {term.teacher_model!r}'s predictions"))
+        return np.stack(columns, axis=1)
+
+    def _distillation(self, network: torch.nn.Module) -> Any:
+        """The :class:`~recutils.nn.distill.DistillationObjective` of the ``kd`` terms, or None."""
+        if not self.config.kd:
+            return None
+        from recutils.nn.distill import DistillationObjective
+
+        tasks = list(getattr(network, "task_names", []))
+        rocket = network.__class__.__name__ == "RocketNetwork"
+        index = [tasks.index(t.task or tasks[0]) if tasks else (0 if rocket else None) for t in self.config.kd]
+        return DistillationObjective(self.config.kd, index)
 
     def _build_network(self, specs: Mapping[str, Any]) -> torch.nn.Module:
         """The untrained network of the config for the fitted feature ``specs``."""
