@@ -76,6 +76,7 @@ setup(
     # shipped model configs live beside their models (recutils.nn.config_io.SHIPPED_CONFIG_DIRS)
     package_data={"recutils.models.ctr": ["configs/*.yaml"],
                   "recutils.models.deep": ["configs/*.yaml", "configs/*.config"],
+                  "recutils.models.multitask": ["configs/*.yaml"],
                   "recutils.benchmark": ["specs/*.yaml", "references/*.yaml"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,

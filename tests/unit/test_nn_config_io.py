@@ -142,7 +142,12 @@ def test_shipped_configs_by_bare_name_and_old_folder(tmp_path, monkeypatch):
     names = list_shipped_configs()
     assert {f"{n}_movielens.yaml" for n in ZOO_PRESETS} | {f"{n}_taobao.yaml" for n in TAOBAO_CONFIGS} | {
         f"{n}_grocery.yaml" for n in GROCERY_CONFIGS} | {
-        "wide_deep_movielens.yaml", "wide_deep_movielens.config"} == set(names)
+        "wide_deep_movielens.yaml", "wide_deep_movielens.config"} | {
+        p.name for p in (PACKAGE / "models" / "multitask" / "configs").iterdir()} == set(names)
+    from recutils.models.multitask import MULTITASK_PRESETS
+
+    for file in MULTITASK_PRESETS.values():
+        assert shipped_config_path(file).parent == PACKAGE / "models" / "multitask" / "configs"
     for name in ZOO_PRESETS:
         assert shipped_config_path(f"{name}_movielens.yaml").parent == PACKAGE / "models" / "ctr" / "configs"
     assert example_config_path() == WIDE_DEEP_YAML
