@@ -1,8 +1,8 @@
 """MMoE's census preset on a sample of the real census rows: one short fit, a sane AUC on both tasks.
 
 15,000 rows of UCI Census-Income (KDD) (the loader's 60/20/20 split of them), at most 6
-epochs early-stopped on the valid split. Measured: income AUC about 0.93, marital about
-0.99 on the test part; a model that learned nothing sits at 0.5.
+epochs early-stopped on the valid split. Measured: income AUC 0.913, marital
+0.989 on the test part (best epoch 2, 4 s); a model that learned nothing sits at 0.5.
 """
 
 from __future__ import annotations
