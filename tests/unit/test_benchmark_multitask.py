@@ -260,6 +260,7 @@ def test_bars_rules_on_hand_made_results():
         {"task": "marital", "model": "mmoe", "reference": "single_task_marital", "pvalue_holm": 0.001},
         {"task": "income", "model": "ple", "reference": "single_task_income", "pvalue_holm": 0.4},
         {"task": "income", "model": "mmoe", "reference": "single_task_income", "pvalue_holm": 0.01},
+        {"task": "income", "model": "mmoe", "reference": "simple_multitask", "diff": 0.02, "pvalue_holm": 0.001},
     ])
     bars = bm.check_bars(results, tests).set_index(["bar", "model", "task"])
     assert bars.loc[("a", "mmoe", "income"), "met"]  # higher mean
@@ -268,3 +269,8 @@ def test_bars_rules_on_hand_made_results():
     # income is the harder task (0.90 < 0.99); mmoe is the best multi-task model there
     assert bars.loc[("b", "mmoe", "income"), "met"]
     assert bars.loc[("b", "mmoe", "income"), "diff"] == pytest.approx(0.02)
+    # a higher mean that DeLong does not confirm is a tie, not a beat
+    tests.loc[3, "pvalue_holm"] = 0.2
+    assert not bm.check_bars(results, tests).set_index(["bar", "model", "task"]).loc[("b", "mmoe", "income"), "met"]
+    tests.loc[3, ["diff", "pvalue_holm"]] = [-0.001, 0.001]
+    assert not bm.check_bars(results, tests).set_index(["bar", "model", "task"]).loc[("b", "mmoe", "income"), "met"]
