@@ -8,7 +8,8 @@ Every model (``single_task_income``, ``single_task_marital``, ``simple_multitask
 trained on the census train split with each seed, early-stopped on the valid split and
 scored on the test split (:mod:`recutils.benchmark.multitask`). Results go to ``--out``
 (one row per model x seed x task), the test scores of every run beside it
-(``<stem>_scores.npz``, to resume the paired tests), the DeLong tests and the bar verdicts
+(``<stem>_scores.npz``, about 2 MB, to resume the paired tests; not committed: without it a
+run refits), the DeLong tests and the bar verdicts
 to ``<stem>_tests.csv`` and ``<stem>_bars.csv``, and a description of the machine to
 ``<stem>_machine.json``. Runs already in ``--out`` (same model, seed and config) are
 kept: run the same command again to finish an interrupted run. A wrong model name ends
