@@ -3,7 +3,7 @@
     python tools/update_readme_benchmark.py          # rewrite the block in the READMEs
     python tools/update_readme_benchmark.py --check  # exit 1 when one is out of date
 
-Two blocks, each between its markers in README.md and notebooks/06_benchmarks/README.md:
+Three blocks, each between its markers in README.md and notebooks/06_benchmarks/README.md:
 
 * ``<!-- benchmark:start -->`` ... ``<!-- benchmark:end -->``: MovieLens 100k, from
   ``notebooks/06_benchmarks/results_ml100k.csv``, its per-user values and machine description:
@@ -12,7 +12,10 @@ Two blocks, each between its markers in README.md and notebooks/06_benchmarks/RE
 * ``<!-- beauty:start -->`` ... ``<!-- beauty:end -->``: the next-item benchmark on Amazon
   Beauty, from ``notebooks/06_benchmarks/results_beauty.csv`` and its per-user ranks: full and
   sampled metrics, the paired tests against the spec's reference, the spec's bars, and how the
-  models' places move between full and sampled ranking.
+  models' places move between full and sampled ranking;
+* ``<!-- census:start -->`` ... ``<!-- census:end -->``: the multi-task models on census income,
+  from ``notebooks/06_benchmarks/results_census.csv`` and its ``_tests.csv`` / ``_bars.csv``:
+  per-task test AUC over seeds, DeLong's tests against the single-task models, the bars.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ BEAUTY = REPO / "notebooks" / "06_benchmarks" / "results_beauty.csv"
 READMES = (REPO / "README.md", REPO / "notebooks" / "06_benchmarks" / "README.md")
 START, END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 BEAUTY_START, BEAUTY_END = "<!-- beauty:start -->", "<!-- beauty:end -->"
+CENSUS = REPO / "notebooks" / "06_benchmarks" / "results_census.csv"
+CENSUS_START, CENSUS_END = "<!-- census:start -->", "<!-- census:end -->"
 
 
 def _note(path: Path) -> str:
@@ -72,6 +77,24 @@ def render_beauty(results_path: Path = BEAUTY) -> str:
         machine=_machine(results_path), dataset=spec.dataset)
 
 
+def render_census(results_path: Path = CENSUS) -> str:
+    """The generated multi-task block (markers excluded)."""
+    from recutils.benchmark.multitask import multitask_markdown
+
+    def sibling(suffix: str) -> pd.DataFrame | None:
+        path = results_path.with_name(results_path.name.removesuffix(".csv") + suffix)
+        return pd.read_csv(path) if path.exists() else None
+
+    machine = _machine(results_path)
+    runs = (machine or {}).get("runs") or [{}]
+    last = runs[-1]
+    description = (f"{last.get('cpu_model', '')}, {last.get('logical_cores', '')} logical cores, "
+                   f"torch {last.get('libraries', {}).get('torch', '')}") if last else ""
+    return _note(results_path) + "\n\n" + multitask_markdown(
+        pd.read_csv(results_path), sibling("_tests.csv"), sibling("_bars.csv"),
+        machine={"description": description} if description.strip(", ") else None)
+
+
 def replace_block(text: str, block: str, start: str = START, end: str = END) -> str:
     """``text`` with the content between the markers replaced by ``block``."""
     if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
@@ -86,11 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true", help="only check that the READMEs are up to date")
     p.add_argument("--results", type=Path, default=RESULTS)
     p.add_argument("--beauty", type=Path, default=BEAUTY, help="next-item results (skipped when absent)")
+    p.add_argument("--census", type=Path, default=CENSUS, help="multi-task results (skipped when absent)")
     p.add_argument("--readme", type=Path, nargs="*", default=list(READMES), help="files to update")
     args = p.parse_args(argv)
     blocks = [(render(args.results), START, END, True)]
     if args.beauty.exists():  # the next-item block, in the files that have its markers
         blocks.append((render_beauty(args.beauty), BEAUTY_START, BEAUTY_END, False))
+    if args.census.exists():  # the multi-task block, in the files that have its markers
+        blocks.append((render_census(args.census), CENSUS_START, CENSUS_END, False))
     stale = []
     for readme in args.readme:
         text = readme.read_text(encoding="utf-8")

@@ -392,6 +392,51 @@ def summarize_results(results: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+def multitask_markdown(results: pd.DataFrame, tests: pd.DataFrame | None = None, bars: pd.DataFrame | None = None,
+                       machine: Mapping[str, Any] | None = None) -> str:
+    """The README block of a census run: per-task test AUC (mean ± sd over seeds), each model's
+    DeLong test against the single-task model of each task, and the bars' verdicts."""
+    summary = summarize_results(results)
+    tasks = list(dict.fromkeys(summary["task"]))
+    models = list(dict.fromkeys(summary["model"]))
+    by = {(r.model, r.task): r for r in summary.itertuples(index=False)}
+    test_by = {} if tests is None else {(r.model, r.task): r for r in tests.itertuples(index=False)}
+    head = ["model", "seeds", *[f"AUC {t}" for t in tasks], *[f"vs single-task, {t}: diff (Holm p)" for t in tasks],
+            "epochs", "fit s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model in models:
+        rows = [by.get((model, t)) for t in tasks]
+        first = next(r for r in rows if r is not None)
+        cells = [f"`{model}`", str(int(first.n_seeds))]
+        for r in rows:
+            cells.append("" if r is None else f"{r.auc_mean:.4f} ± {0.0 if pd.isna(r.auc_sd) else r.auc_sd:.4f}")
+        for t in tasks:
+            test = test_by.get((model, t))
+            if test is None:
+                cells.append("")
+                continue
+            verdict = (" **better**" if test.diff > 0 else " **worse**") if bool(test.significant) else ""
+            cells.append(f"{test.diff:+.4f} ({test.pvalue_holm:.2f}){verdict}")
+        epochs = [r.epochs_mean for r in rows if r is not None]
+        fits = [r.fit_s_mean for r in rows if r is not None]
+        cells += [f"{np.mean(epochs):.1f}", f"{np.mean(fits):.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    out = "\n".join(lines) + "\n"
+    if bars is not None and len(bars):
+        out += "\nBars:\n\n"
+        for r in bars.itertuples(index=False):
+            out += (f"- ({r.bar}) `{r.model}` on {r.task} against `{r.reference}`: {r.auc_model:.4f} vs "
+                    f"{r.auc_reference:.4f} (Holm p {r.pvalue_holm:.2f}): **{'met' if bool(r.met) else 'not met'}** "
+                    f"({r.rule})\n")
+    out += ("\nTest AUC, mean ± sd over seeds; the single-task columns compare each model with the single-task "
+            "model of that task by DeLong's test on the test rows (scores averaged over the seeds), Holm-adjusted "
+            "per task; **better**/**worse** when p < 0.05. Epochs: mean over the tasks' rows; fit s: seconds per "
+            "fit.")
+    if machine:
+        out += f" Machine: {machine.get('description', machine.get('machine', ''))}".rstrip() + "."
+    return out + "\n"
+
+
 def _mean_scores(scores: pd.DataFrame, model: str, task: str) -> np.ndarray | None:
     cols = [c for c in scores.columns if c.rsplit("/", 1)[0] == f"{model}/{task}"]
     return scores[cols].to_numpy(dtype=np.float64).mean(axis=1) if cols else None
@@ -621,6 +666,7 @@ def run_multitask_benchmark(
 
 
 __all__ = [
+    "multitask_markdown",
     "BAR_A_MODELS",
     "CENSUS_PRESETS",
     "CENSUS_TASKS",
