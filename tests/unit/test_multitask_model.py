@@ -294,3 +294,32 @@ def test_every_preset_is_registered_and_shipped():
 
     assert set(MULTITASK_PRESETS) <= set(list_models())
     assert set(MULTITASK_PRESETS.values()) <= set(list_shipped_configs())
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", ["esmm", "aitm"])
+def test_entire_space_models_on_the_aliexpress_sample(require_dataset, name, tmp_path):
+    """Shape and API only: the sample (100 training rows) is far too small for quality claims."""
+    from recutils.datasets import multitask_samples as mts
+
+    require_dataset(mts.FOLDER)
+    train, test = (mts.load_aliexpress_sample(s, progress=False) for s in ("train", "test"))
+    features = [*mts.ALIEXPRESS_SPARSE[:4], *mts.ALIEXPRESS_DENSE[:4]]
+    train, test = (f.assign(userID=np.arange(len(f)), itemID=0) for f in (train, test))
+    model = create_model(name, feature_groups={"all": features}, features=[
+        *[{"name": c, "side": "context"} for c in mts.ALIEXPRESS_SPARSE[:4]],
+        *[{"name": c, "type": "numeric", "side": "context"} for c in mts.ALIEXPRESS_DENSE[:4]]],
+        task_labels={"like": "click", "love": "conversion"},
+        train={"epochs": 2, "batch_size": 32, "progress": False, "num_threads": 1, "validation_fraction": 0.0,
+               "early_stopping_metric": None}).fit(train)
+    tasks = model.predict_tasks(test, score_unknown=True)
+    assert len(tasks) == len(test)
+    values = tasks[["like", "love"]].to_numpy()
+    assert np.isfinite(values).all() and (values >= 0).all() and (values <= 1).all()
+    if name == "esmm":  # the conversion after a click is never likelier than the click
+        assert (tasks["love"] <= tasks["like"] + 1e-7).all()
+    pytest.importorskip("onnxruntime")
+    from recutils.serving.onnx_export import export_onnx, load_onnx_scorer
+
+    outputs = load_onnx_scorer(export_onnx(model, tmp_path / "onnx")).predict_outputs(test)
+    np.testing.assert_allclose(outputs["love"], tasks["love"], atol=1e-5)
