@@ -323,3 +323,13 @@ def test_entire_space_models_on_the_aliexpress_sample(require_dataset, name, tmp
 
     outputs = load_onnx_scorer(export_onnx(model, tmp_path / "onnx")).predict_outputs(test)
     np.testing.assert_allclose(outputs["love"], tasks["love"], atol=1e-5)
+
+
+@pytest.mark.realdata
+def test_the_documented_example_runs(require_dataset, tmp_path):
+    from tests._docsnippets import run_snippet
+
+    require_dataset("ml-100k")
+    out = run_snippet("docs/multitask.md", "multitask-python", cwd=tmp_path, timeout=300).stdout
+    assert "['userID', 'itemID', 'like', 'love', 'love_conditional']" in out
+    assert "valid_like_auc" in out and "valid_love_auc" in out
