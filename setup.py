@@ -77,6 +77,7 @@ setup(
     package_data={"recutils.models.ctr": ["configs/*.yaml"],
                   "recutils.models.deep": ["configs/*.yaml", "configs/*.config"],
                   "recutils.models.multitask": ["configs/*.yaml"],
+                  "recutils.models.retrieval": ["configs/*.yaml"],
                   "recutils.benchmark": ["specs/*.yaml", "references/*.yaml"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,

@@ -37,6 +37,7 @@ _MODELS: dict[str, str] = {
     "dien": "recutils.models.ctr:DIEN",
     "din": "recutils.models.ctr:DIN",
     "dlrm": "recutils.models.ctr:DLRM",
+    "dssm": "recutils.models.retrieval:TwoTowerModel",
     "embedding_dot_bias": "recutils.models.dotbias:EmbeddingDotBias",
     "esmm": "recutils.models.multitask:ESMM",
     "ffm": "recutils.models.ctr:FFM",

@@ -46,7 +46,7 @@ from recutils.limits import MAX_EMBEDDING_DIM, check_at_most
 from recutils.utils.validation import check_bool, check_number, check_probability, check_type
 
 WIDE_DEEP = ("WIDE", "DEEP", "SEQUENCE")
-MODEL_CLASSES = ("RankModel", "MultiTaskModel")
+MODEL_CLASSES = ("RankModel", "MultiTaskModel", "MatchModel")
 #: A task tower's loss: ``classification`` (sigmoid cross-entropy on a 0/1 label) or
 #: ``regression`` (mean squared error); EasyRec's names are accepted.
 TASK_LOSSES = {"classification": "classification", "CLASSIFICATION": "classification",
@@ -451,6 +451,99 @@ class RocketConfig(NestedConfig):
         check_number("hint_weight", self.hint_weight, owner="rocket")
 
 
+#: Similarities of a two-tower model's user and item embeddings.
+MATCH_SIMILARITIES = ("dot", "cosine")
+#: Losses of a two-tower model (see :class:`MatchConfig`).
+MATCH_LOSSES = ("in_batch_softmax", "sampled_softmax", "bpr", "hinge")
+#: How sampled negatives are drawn.
+NEGATIVE_SAMPLERS = ("uniform", "popularity")
+
+
+@dataclass
+class MatchConfig(NestedConfig):
+    """A two-tower retrieval model (``model_class: MatchModel``): towers, similarity, loss.
+
+    The user tower is the backbone block ``user_block`` (and every block it reads), the
+    item tower the block ``item_block``; the two must read disjoint feature groups (the
+    user tower only user-side features, the item tower only item-side ones), so that item
+    embeddings are computed once per item and users are scored against all of them with
+    one matrix product (or an approximate-nearest-neighbour index). Each tower's output
+    goes through a linear layer to ``output_dim`` (``output_dim: null`` keeps the tower's
+    width; both widths must agree then).
+
+    Losses, over a batch of positive (user, item) rows:
+
+    * ``in_batch_softmax``: softmax over the batch's items for each user, the other rows'
+      items as negatives (Yi et al. 2019), with ``logq_correction`` (each logit minus the
+      log of its item's share of the training rows, so that popular items are not
+      over-penalised for being sampled more often) and ``remove_accidental_hits`` (an
+      item that is also the row's own positive is not counted as a negative);
+    * ``sampled_softmax``: the same over ``num_negatives`` items drawn per batch
+      (``negative_sampling``: ``uniform`` or ``popularity``; the logQ correction uses the
+      sampler's probabilities) plus the batch's items; ``hard_negatives`` > 0 keeps only
+      the hardest (highest-scoring) sampled negatives of each row;
+    * ``bpr`` / ``hinge``: pairwise against one sampled negative per row
+      (``-log sigmoid(s+ - s-)``, ``max(0, margin - s+ + s-)``).
+
+    Attributes:
+        user_block, item_block: The towers' output blocks.
+        output_dim: The embedding width (a linear layer after each tower), or null.
+        similarity: ``dot`` or ``cosine`` (L2-normalised embeddings).
+        temperature: Logits are ``similarity / temperature``.
+        loss: One of :data:`MATCH_LOSSES`.
+        logq_correction, remove_accidental_hits: See above (softmax losses).
+        num_negatives: Items drawn per batch (``sampled_softmax``).
+        negative_sampling: ``uniform`` or ``popularity`` (``sampled_softmax``, ``bpr``, ``hinge``).
+        hard_negatives: With ``sampled_softmax``, keep the top-scoring this many sampled
+            negatives per row (0: all).
+        margin: ``hinge``'s margin.
+    """
+
+    user_block: str = ""
+    item_block: str = ""
+    output_dim: int | None = 32
+    similarity: str = "dot"
+    temperature: float = 1.0
+    loss: str = "in_batch_softmax"
+    logq_correction: bool = True
+    remove_accidental_hits: bool = True
+    num_negatives: int = 256
+    negative_sampling: str = "popularity"
+    hard_negatives: int = 0
+    margin: float = 1.0
+
+    def __post_init__(self) -> None:
+        where = "match"
+        for name in ("user_block", "item_block"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{where}: {name} must name a backbone block, got {value!r}.")
+        if self.user_block == self.item_block:
+            raise ConfigError(f"{where}: user_block and item_block are both {self.user_block!r}; each tower needs "
+                              "a block of its own.")
+        if self.output_dim is not None:
+            _pos_int(where, "output_dim", self.output_dim)
+            check_at_most("output_dim", self.output_dim, MAX_EMBEDDING_DIM, owner=where)
+        for name, allowed in (("similarity", MATCH_SIMILARITIES), ("loss", MATCH_LOSSES),
+                              ("negative_sampling", NEGATIVE_SAMPLERS)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{where}: {name} {getattr(self, name)!r} is unknown; allowed: {list(allowed)}.")
+        check_number("temperature", self.temperature, owner=where)
+        if self.temperature <= 0:
+            raise ConfigError(f"{where}: temperature must be > 0, got {self.temperature!r}.")
+        check_bool("logq_correction", self.logq_correction, owner=where)
+        check_bool("remove_accidental_hits", self.remove_accidental_hits, owner=where)
+        _pos_int(where, "num_negatives", self.num_negatives)
+        check_at_most("num_negatives", self.num_negatives, 1 << 20, owner=where)
+        _pos_int(where, "hard_negatives", self.hard_negatives, minimum=0)
+        if self.hard_negatives and self.loss != "sampled_softmax":
+            raise ConfigError(f"{where}: hard_negatives needs loss: sampled_softmax.")
+        if self.hard_negatives > self.num_negatives:
+            raise ConfigError(f"{where}: hard_negatives ({self.hard_negatives}) cannot exceed num_negatives "
+                              f"({self.num_negatives}).")
+        check_number("margin", self.margin, owner=where)
+
+
 @dataclass
 class ModelParams(NestedConfig):
     """``model_params``: L2 penalty on the dense layers' weight matrices and, for a
@@ -469,13 +562,16 @@ class ModelParams(NestedConfig):
             ``recommend_k_items``; None: the first tower.
         rocket: Rocket Launching's light and booster nets (:class:`RocketConfig`), for a
             ``RankModel``; None: one network.
+        match: The towers, similarity and loss of a ``MatchModel`` (:class:`MatchConfig`).
     """
 
-    _nested: ClassVar = {"task_towers": (TaskTowerConfig, True), "rocket": (RocketConfig, False)}
+    _nested: ClassVar = {"task_towers": (TaskTowerConfig, True), "rocket": (RocketConfig, False),
+                         "match": (MatchConfig, False)}
 
     l2_regularization: float = 0.0
     task_towers: list[TaskTowerConfig] = field(default_factory=list)
     rocket: RocketConfig | None = None
+    match: MatchConfig | None = None
     loss_weighting: str = "fixed"
     early_stopping_task: str | None = None
     rank_task: str | None = None
@@ -527,9 +623,11 @@ class ModelConfig(NestedConfig):
 
     Attributes:
         model_name: A free name (``"WideAndDeep"``).
-        model_class: ``"RankModel"`` (one logit) or ``"MultiTaskModel"`` (one tower and
+        model_class: ``"RankModel"`` (one logit), ``"MultiTaskModel"`` (one tower and
             logit per entry of ``model_params.task_towers``, built by
-            :func:`recutils.nn.multitask.build_multitask_network`).
+            :func:`recutils.nn.multitask.build_multitask_network`) or ``"MatchModel"`` (a
+            user tower and an item tower, ``model_params.match``, built by
+            :func:`recutils.nn.match.build_match_network`).
         feature_groups, backbone, model_params, embedding_regularization: As in EasyRec.
             ``embedding_regularization`` is the L2 coefficient on the embedding rows looked
             up in each batch (``coef * sum(e**2) / 2``, summed over the batch, as EasyRec).
@@ -562,6 +660,9 @@ class ModelConfig(NestedConfig):
                               f"{self.model_class!r}.")
         if self.model_params.rocket is not None and self.model_class != "RankModel":
             raise ConfigError("model_config: model_params.rocket (Rocket Launching) is for a RankModel.")
+        if (self.model_class == "MatchModel") != (self.model_params.match is not None):
+            raise ConfigError("model_config: a MatchModel needs model_params.match (its towers), and "
+                              "model_params.match belongs to model_class: MatchModel.")
         if self.feature_groups or self.backbone.blocks:
             self.validate()
 
@@ -665,6 +766,10 @@ class ModelConfig(NestedConfig):
         for name in ([rocket.light_block, rocket.booster_block] if rocket is not None else []):
             if name not in names:
                 raise ConfigError(f"rocket: block {name!r} does not exist; known blocks: {names}.")
+        match = self.model_params.match
+        for name in ([match.user_block, match.item_block] if match is not None else []):
+            if name not in names:
+                raise ConfigError(f"match: block {name!r} does not exist; known blocks: {names}.")
         for tower in self.model_params.task_towers:
             if tower.input is not None and tower.input not in names:
                 raise ConfigError(f"task tower {tower.tower_name!r}: input {tower.input!r} is not a block; "
@@ -870,6 +975,7 @@ __all__ = [
     "FeatureGroupConfig",
     "InputLayerOptions",
     "LayerConfig",
+    "MatchConfig",
     "ModelConfig",
     "ModelParams",
     "NestedConfig",

@@ -44,10 +44,12 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 #: Folders of the shipped configs, searched in this order: the Wide & Deep example of
 #: :class:`~recutils.models.deep.DeepRankModel` (YAML and EasyRec text), the
 #: click-through model zoo's presets (:mod:`recutils.models.ctr.zoo`), then the
-#: multi-task presets (:mod:`recutils.models.multitask`).
+#: multi-task presets (:mod:`recutils.models.multitask`) and the two-tower presets
+#: (:mod:`recutils.models.retrieval`).
 SHIPPED_CONFIG_DIRS: tuple[Path, ...] = (_PACKAGE / "models" / "deep" / "configs",
                                          _PACKAGE / "models" / "ctr" / "configs",
-                                         _PACKAGE / "models" / "multitask" / "configs")
+                                         _PACKAGE / "models" / "multitask" / "configs",
+                                         _PACKAGE / "models" / "retrieval" / "configs")
 #: Where the shipped configs lived before; paths under it resolve to the shipped file.
 LEGACY_CONFIG_DIR = "recutils/nn/configs"
 

@@ -1,0 +1,219 @@
+"""Two-tower retrieval networks (``model_class: MatchModel``): a user tower, an item tower, a similarity.
+
+:func:`build_match_network` builds the backbone of the config and splits it at
+``model_params.match`` (:class:`~recutils.nn.config.MatchConfig`): the user tower is the
+``user_block`` and every block it reads, the item tower the ``item_block`` and its
+inputs. The towers must not share a block or a feature group, so each is computed on its
+own (:meth:`MatchNetwork.user_embeddings`, :meth:`MatchNetwork.item_embeddings`); a linear
+layer maps each to ``output_dim``, and with ``similarity: cosine`` the embeddings are
+L2-normalised. Scores are ``<u, v> / temperature``.
+
+Training batches hold positive (user, item) rows with, besides the features, the item's
+index in the catalogue (``item_index``) and the log of its share of the training rows
+(``item_logq``). In training mode ``forward`` returns what :meth:`MatchNetwork.compute_loss`
+needs for the configured loss (see :class:`~recutils.nn.config.MatchConfig`): logits with
+the positive's column, or positive and negative scores. Sampled negatives are drawn with
+torch's generator (seeded by the trainer) from the item catalogue given to
+:meth:`MatchNetwork.set_catalogue`: the encoded features of every item, one row per
+catalogue index. In eval mode ``forward`` returns the score of each row's (user, item)
+pair ``[B]``, which the trainer's validation (AUC of positives against sampled negatives)
+reads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from recutils.exceptions import ConfigError, DataError
+from recutils.nn.backbone import Backbone, BackboneNetwork, _init_from, build_network_with_limits
+from recutils.nn.config import ModelConfig
+from recutils.nn.features import FeatureSpec
+from recutils.utils.deps import require
+
+torch = require("torch", "torch")
+nn = torch.nn
+F = nn.functional
+
+#: Batch keys of a training row's catalogue index and the log of its item's sampling share.
+ITEM_INDEX, ITEM_LOGQ = "item_index", "item_logq"
+_MASKED = -1e9
+
+
+def _matrix(value: object, block: str) -> torch.Tensor:
+    if isinstance(value, (list, tuple)):
+        value = value[0] if len(value) == 1 else torch.cat(list(value), dim=-1)
+    if not isinstance(value, torch.Tensor) or value.dim() != 2:
+        raise ConfigError(f"match: block {block!r} must output a [batch, width] tensor to be a tower.")
+    return value
+
+
+class MatchNetwork(BackboneNetwork):
+    """A user tower and an item tower over one backbone; see the module docstring.
+
+    Attributes:
+        user_groups, item_groups: The feature groups each tower reads.
+        embedding_dim: The width of both towers' embeddings.
+    """
+
+    def __init__(self, backbone: Backbone, specs: Mapping[str, FeatureSpec],
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__(backbone)
+        match = backbone.config.model_params.match
+        if match is None:
+            raise ConfigError("a two-tower network needs model_params.match.")
+        self.match = match
+        self.user_order = backbone.needed_blocks([match.user_block])
+        self.item_order = backbone.needed_blocks([match.item_block])
+        shared = sorted(set(self.user_order) & set(self.item_order))
+        if shared:
+            raise ConfigError(f"match: the user and item towers share the block(s) {shared}; each tower must "
+                              "be computed on its own (give each its own blocks and feature groups).")
+        self.user_groups = self._groups(self.user_order)
+        self.item_groups = self._groups(self.item_order)
+        both = sorted(set(self.user_groups) & set(self.item_groups))
+        if both:
+            raise ConfigError(f"match: feature group(s) {both} feed both towers; give each tower its own groups.")
+        outputs = backbone.dummy_block_outputs(specs)
+        user_dim = int(_matrix(outputs[match.user_block], match.user_block).shape[-1])
+        item_dim = int(_matrix(outputs[match.item_block], match.item_block).shape[-1])
+        if match.output_dim is None:
+            if user_dim != item_dim:
+                raise ConfigError(
+                    f"match: the user tower outputs {user_dim} values and the item tower {item_dim}; with "
+                    "output_dim: null the two widths must agree (or set output_dim).")
+            self.user_proj: nn.Module | None = None
+            self.item_proj: nn.Module | None = None
+            self.embedding_dim = user_dim
+        else:
+            self.user_proj = nn.Linear(user_dim, match.output_dim)
+            self.item_proj = nn.Linear(item_dim, match.output_dim)
+            if generator is not None:
+                _init_from(self.user_proj, generator)
+                _init_from(self.item_proj, generator)
+            self.embedding_dim = int(match.output_dim)
+        self._catalogue: dict[str, torch.Tensor] | None = None
+        self._sampling_logq: torch.Tensor | None = None
+
+    def _groups(self, order: list[str]) -> list[str]:
+        cfg = self.backbone.blocks_cfg
+        return sorted({i.feature_group_name for n in order for i in cfg[n].inputs if i.feature_group_name})
+
+    # --------------------------------------------------------- embeddings
+    def _normalise(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(x, dim=-1) if self.match.similarity == "cosine" else x
+
+    def user_embeddings(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The user tower's embeddings ``[B, d]`` (normalised under cosine similarity)."""
+        out = _matrix(self.backbone.block_outputs(batch, [self.match.user_block])[self.match.user_block],
+                      self.match.user_block)
+        return self._normalise(out if self.user_proj is None else self.user_proj(out))
+
+    def item_embeddings(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The item tower's embeddings ``[B, d]`` (normalised under cosine similarity)."""
+        out = _matrix(self.backbone.block_outputs(batch, [self.match.item_block])[self.match.item_block],
+                      self.match.item_block)
+        return self._normalise(out if self.item_proj is None else self.item_proj(out))
+
+    # ----------------------------------------------------------- catalogue
+    def set_catalogue(self, items: Mapping[str, torch.Tensor], logq: np.ndarray) -> None:
+        """The encoded features of every catalogue item (row ``j`` = item index ``j``) and the
+        log of each item's share of the training rows (the popularity sampler and the logQ
+        correction of sampled negatives). Not saved with the weights."""
+        n = len(logq)
+        sizes = {k: int(v.shape[0]) for k, v in items.items()}
+        if any(s != n for s in sizes.values()):
+            raise DataError(f"the item catalogue's tensors {sizes} do not all have {n} rows.")
+        self._catalogue = dict(items)
+        self._sampling_logq = torch.as_tensor(np.asarray(logq, dtype=np.float32))
+
+    def _sample(self, n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` catalogue indices drawn by the configured sampler and the log of their probability."""
+        if self._catalogue is None or self._sampling_logq is None:
+            raise DataError("sampled negatives need the item catalogue: call set_catalogue() before training.")
+        logq = self._sampling_logq
+        if self.match.negative_sampling == "popularity":
+            idx = torch.multinomial(torch.exp(logq), n, replacement=True)
+            sample_logq = logq[idx]
+        else:
+            idx = torch.randint(0, logq.numel(), (n,))
+            sample_logq = torch.full((n,), -math.log(logq.numel()))
+        return idx.to(device), sample_logq.to(device)
+
+    def _catalogue_rows(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        assert self._catalogue is not None
+        return {k: v.index_select(0, idx.to(v.device)) for k, v in self._catalogue.items()}
+
+    # -------------------------------------------------------------- forward
+    def _score(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return (u * v).sum(-1) / self.match.temperature
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> object:
+        u = self.user_embeddings(batch)
+        v = self.item_embeddings(batch)
+        if not self.training:
+            return self._score(u, v)
+        m = self.match
+        tau = m.temperature
+        if m.loss == "in_batch_softmax":
+            logits = u @ v.T / tau
+            if m.logq_correction:
+                logits = logits - batch[ITEM_LOGQ].unsqueeze(0)
+            if m.remove_accidental_hits:
+                items = batch[ITEM_INDEX]
+                same = items.unsqueeze(0) == items.unsqueeze(1)
+                same.fill_diagonal_(False)
+                logits = logits.masked_fill(same, _MASKED)
+            return {"logits": logits, "target": torch.arange(len(u), device=u.device)}
+        if m.loss == "sampled_softmax":
+            idx, sample_logq = self._sample(m.num_negatives, u.device)
+            neg = self.item_embeddings(self._catalogue_rows(idx))
+            pos = self._score(u, v).unsqueeze(1)
+            negs = u @ neg.T / tau
+            if m.logq_correction:
+                pos = pos - batch[ITEM_LOGQ].unsqueeze(1)
+                negs = negs - sample_logq.unsqueeze(0)
+            if m.remove_accidental_hits:
+                negs = negs.masked_fill(idx.unsqueeze(0) == batch[ITEM_INDEX].unsqueeze(1), _MASKED)
+            if m.hard_negatives:
+                negs = negs.topk(m.hard_negatives, dim=1).values
+            logits = torch.cat([pos, negs], dim=1)
+            return {"logits": logits, "target": torch.zeros(len(u), dtype=torch.long, device=u.device)}
+        idx, _ = self._sample(len(u), u.device)
+        neg = self.item_embeddings(self._catalogue_rows(idx))
+        return {"pos": self._score(u, v), "neg": self._score(u, neg), "valid": idx != batch[ITEM_INDEX]}
+
+    def to_prediction(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Pair scores (eval mode) as they are: a retrieval score ranks, it is not a probability."""
+        return outputs
+
+    def compute_loss(self, outputs: Mapping[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        """The configured loss of a training forward pass (the batch's rows are positives)."""
+        if not isinstance(outputs, Mapping):
+            raise DataError("a two-tower network trains on the outputs of training mode.")
+        if "logits" in outputs:
+            return F.cross_entropy(outputs["logits"], outputs["target"])
+        diff = outputs["pos"] - outputs["neg"]
+        losses = -F.logsigmoid(diff) if self.match.loss == "bpr" else F.relu(self.match.margin - diff)
+        keep = outputs["valid"].to(losses.dtype)
+        return (losses * keep).sum() / keep.sum().clamp_min(1.0)
+
+
+def build_match_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *,
+                        seed: int | None = None) -> MatchNetwork:
+    """Validate a ``MatchModel`` config against fitted feature ``specs`` and build its towers
+    (within :data:`recutils.limits.MAX_PARAMETERS`, see
+    :func:`recutils.nn.backbone.build_network_with_limits`).
+
+    Raises:
+        ConfigError: a config problem (naming the block or the field).
+    """
+    if config.model_class != "MatchModel":
+        raise ConfigError(f"model_class {config.model_class!r} is not a two-tower model.")
+    return build_network_with_limits(config, specs, lambda backbone, used, gen: MatchNetwork(backbone, used, gen),
+                                     seed=seed)
+
+
+__all__ = ["ITEM_INDEX", "ITEM_LOGQ", "MatchNetwork", "build_match_network"]
