@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("recutils.datasets", "recutils.splitting", "recutils.evaluation",
      "recutils.spark"),
     ("recutils.nn",),
-    ("recutils.models",),
+    ("recutils.models", "recutils.retrieval"),
     ("recutils.spark.batch", "recutils.serving", "recutils.tuning", "recutils.benchmark", "recutils.testing"),
     # entry points: the command line, and the old module paths of its subcommands
     ("recutils.cli", "recutils.__main__", "recutils.spark.jobs", "recutils.tuning.worker"),
