@@ -494,8 +494,8 @@ def build_rank_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *,
     :func:`build_network_with_limits`).
 
     Args:
-        config: The model config (``model_class: RankModel``; with ``model_params.rocket``
-            a :class:`~recutils.nn.rocket.RocketNetwork`, whose eval mode is the light net).
+        config: The model config (``model_class: RankModel`` without ``model_params.rocket``;
+            every config class: :func:`recutils.nn.networks.build_network`).
         specs: Fitted feature specs (:attr:`recutils.nn.features.FeatureEncoder.specs`).
         seed: Seed of the weight initialization (a private generator; global RNG untouched).
 
@@ -507,9 +507,8 @@ def build_rank_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *,
         raise ConfigError(f"model_class {config.model_class!r} is not a rank model; build a MultiTaskModel with "
                           "recutils.nn.multitask.build_multitask_network (or a multi-task model such as 'mmoe').")
     if config.model_params.rocket is not None:
-        from recutils.nn.rocket import build_rocket_network
-
-        return build_rocket_network(config, specs, seed=seed)  # type: ignore[return-value]
+        raise ConfigError("a Rocket Launching config (model_params.rocket) builds two nets: use "
+                          "recutils.nn.networks.build_network (or recutils.nn.rocket.build_rocket_network).")
     return build_network_with_limits(config, specs, lambda backbone, _, gen: RankNetwork(backbone, gen),
                                      seed=seed)
 

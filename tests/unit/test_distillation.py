@@ -18,7 +18,7 @@ from recutils.models import load_model  # noqa: E402
 from recutils.models.deep import DeepRankModel  # noqa: E402
 from recutils.nn.distill import DistillationObjective  # noqa: E402
 from recutils.nn.rocket import RocketNetwork  # noqa: E402
-from recutils.nn.backbone import build_rank_network  # noqa: E402
+from recutils.nn.networks import build_network  # noqa: E402
 from tests.unit._nn_helpers import toy_specs  # noqa: E402
 
 FEATURES = [{"name": "user", "column": "@user"}, {"name": "item", "column": "@item"}]
@@ -158,8 +158,15 @@ def test_bad_teacher_columns_are_refused(frame, change, error, match):
 
 
 # ---------------------------------------------------------------- rocket
+def test_rank_network_builder_refuses_a_rocket_config():
+    from recutils.nn.backbone import build_rank_network
+
+    with pytest.raises(ConfigError, match="build_network"):
+        build_rank_network(ModelConfig.from_dict(_rocket_dict()), toy_specs())
+
+
 def test_rocket_trains_both_nets_and_serves_the_light_one_alone():
-    net = build_rank_network(ModelConfig.from_dict(_rocket_dict(hint=0.7)), toy_specs(), seed=0)
+    net = build_network(ModelConfig.from_dict(_rocket_dict(hint=0.7)), toy_specs(), seed=0)
     assert isinstance(net, RocketNetwork)
     from tests.unit._nn_helpers import toy_encoded
     from recutils.nn.data import BatchLayout, TensorData

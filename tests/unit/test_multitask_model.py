@@ -333,3 +333,13 @@ def test_the_documented_example_runs(require_dataset, tmp_path):
     out = run_snippet("docs/multitask.md", "multitask-python", cwd=tmp_path, timeout=300).stdout
     assert "['userID', 'itemID', 'like', 'love', 'love_conditional']" in out
     assert "valid_like_auc" in out and "valid_love_auc" in out
+
+
+def test_a_one_logit_model_refuses_a_multitask_config():
+    from recutils.models.deep import DeepRankModel
+    from recutils.nn.config_io import shipped_config_path
+
+    with pytest.raises(ConfigError, match="use a multi-task model"):
+        DeepRankModel(config=shipped_config_path("mmoe_movielens.yaml"))
+    with pytest.raises(ConfigError, match="use a two-tower model"):
+        DeepRankModel(config=shipped_config_path("dssm_movielens.yaml"))

@@ -143,7 +143,8 @@ def test_shipped_configs_by_bare_name_and_old_folder(tmp_path, monkeypatch):
     assert {f"{n}_movielens.yaml" for n in ZOO_PRESETS} | {f"{n}_taobao.yaml" for n in TAOBAO_CONFIGS} | {
         f"{n}_grocery.yaml" for n in GROCERY_CONFIGS} | {
         "wide_deep_movielens.yaml", "wide_deep_movielens.config"} | {
-        p.name for p in (PACKAGE / "models" / "multitask" / "configs").iterdir()} == set(names)
+        p.name for folder in ("multitask", "retrieval")
+        for p in (PACKAGE / "models" / folder / "configs").iterdir()} == set(names)
     from recutils.models.multitask import MULTITASK_PRESETS
 
     for file in MULTITASK_PRESETS.values():

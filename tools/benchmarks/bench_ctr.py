@@ -146,8 +146,16 @@ def bench_history(df: pd.DataFrame, n_rows: int, epochs: int, repeat: int, threa
 
 
 def shipped_configs() -> list[str]:
-    """Names of the shipped YAML configs (``recutils/models/*/configs``), sorted."""
-    return [name for name in _shipped() if name.endswith(".yaml")]
+    """Names of the shipped one-logit click-through YAML configs (``recutils/models/*/configs``),
+    sorted: multi-task, two-tower and Rocket Launching configs train on other data shapes."""
+    from recutils.nn.config_io import read_mapping, shipped_config_path
+
+    def one_logit(name: str) -> bool:
+        model = read_mapping(shipped_config_path(name)).get("model_config") or {}
+        return model.get("model_class", "RankModel") == "RankModel" and not (
+            model.get("model_params") or {}).get("rocket")
+
+    return [name for name in _shipped() if name.endswith(".yaml") and one_logit(name)]
 
 
 def encode(df: pd.DataFrame, name: str = HEADLINE):

@@ -77,6 +77,8 @@ class DeepRankConfig(RunConfig, NestedConfig):
     """
 
     device_optional: ClassVar[bool] = True
+    #: The ``model_config.model_class`` values this config's model trains.
+    model_classes: ClassVar[tuple[str, ...]] = ("RankModel",)
 
     _nested: ClassVar = {"features": (FeatureConfig, True), "model_config": (ModelConfig, False),
                          "train": (TrainConfig, False), "kd": (DistillationConfig, True)}
@@ -121,6 +123,13 @@ class DeepRankConfig(RunConfig, NestedConfig):
         if dup:
             raise ConfigError(f"features: name(s) {dup} configured twice.")
         self.model_config.validate()
+        if self.model_config.model_class not in self.model_classes:
+            hint = {"MultiTaskModel": "a multi-task model (recutils.models.multitask, e.g. create_model('mmoe', "
+                                      "config=...))",
+                    "MatchModel": "a two-tower model (recutils.models.retrieval, create_model('dssm', config=...))"}
+            raise ConfigError(f"model_class {self.model_config.model_class!r} is not trained by this model (it "
+                              f"trains {list(self.model_classes)}); use "
+                              f"{hint.get(self.model_config.model_class, 'the matching model class')}.")
         tasks = [t.tower_name for t in self.model_config.model_params.task_towers]
         for term in self.kd:
             if tasks and term.task is not None and term.task not in tasks:

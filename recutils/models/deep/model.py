@@ -41,7 +41,7 @@ from recutils.utils.validation import check_columns
 
 torch = require("torch", "torch")
 
-from recutils.nn.backbone import build_rank_network  # noqa: E402
+from recutils.nn.networks import build_network  # noqa: E402
 from recutils.nn.data import SOFT_LABEL, TensorData  # noqa: E402
 from recutils.nn.trainer import Callback, Trainer  # noqa: E402
 
@@ -296,7 +296,7 @@ class DeepRankModel(BaseRecommender):
 
     def _build_network(self, specs: Mapping[str, Any]) -> torch.nn.Module:
         """The untrained network of the config for the fitted feature ``specs``."""
-        return build_rank_network(self.config.model_config, specs, seed=self.config.seed)
+        return build_network(self.config.model_config, specs, seed=self.config.seed)
 
     def _scores(self, outputs: torch.Tensor) -> torch.Tensor:
         """The scores of the network's outputs (probabilities)."""

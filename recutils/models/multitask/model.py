@@ -67,6 +67,8 @@ class MultiTaskConfig(DeepRankConfig):
     ``MultiTaskModel`` (default: the shared-bottom preset). ``label_threshold`` must stay
     null: each task tower has its own."""
 
+    model_classes: ClassVar[tuple[str, ...]] = ("MultiTaskModel",)
+
     model_config: ModelConfig = field(default_factory=_default_model_config)
 
     def __post_init__(self) -> None:

@@ -71,6 +71,8 @@ class TwoTowerConfig(DeepRankConfig):
     (default: the DSSM preset). ``label_threshold``: train on the rows with
     ``rating >= label_threshold`` only (None: every row is a positive)."""
 
+    model_classes: ClassVar[tuple[str, ...]] = ("MatchModel",)
+
     model_config: ModelConfig = field(default_factory=_default_model_config)
 
     def __post_init__(self) -> None:
