@@ -170,6 +170,22 @@ def _hooks(callbacks: list[Any]) -> tuple[list[Callable[[int, Trainer], None]],
 
 
 @runtime_checkable
+class Validator(Protocol):
+    """Computes a trainer's early-stopping value from the model itself (see :class:`Trainer`).
+
+    ``name`` becomes the history column ``valid_<name>``; ``__call__(model)`` returns the
+    value and any other figures to record (``{"<name>": value}``, each a ``valid_`` column).
+    It must leave the model in the mode it found it in.
+    """
+
+    name: str
+    higher_is_better: bool
+
+    def __call__(self, model: torch.nn.Module) -> tuple[float, dict[str, float]]:  # pragma: no cover
+        ...
+
+
+@runtime_checkable
 class BatchSource(Protocol):
     """Where :meth:`Trainer.fit_epochs` gets each epoch's batches.
 
@@ -367,14 +383,19 @@ class Trainer:
         distillation: ``(outputs, soft_labels) -> loss`` added to each step's loss, with
             the training rows' ``soft_label`` tensor (knowledge distillation:
             :class:`recutils.nn.distill.DistillationObjective`); None: none.
+        validator: Computes the early-stopping value itself (:class:`Validator`, e.g. a
+            retrieval model's recall@k over the whole catalogue) instead of scoring
+            ``valid`` rows; used when ``config.early_stopping_metric`` is set.
     """
 
     def __init__(self, model: torch.nn.Module, config: TrainConfig | Mapping[str, Any] | None = None, *,
                  seed: int = 42, model_dir: str | Path | None = None,
                  callbacks: list[Callback | Callable[[int, Trainer], None]] | None = None,
-                 distillation: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> None:
+                 distillation: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+                 validator: Validator | None = None) -> None:
         self.config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config or {})
         self.distillation = distillation
+        self.validator = validator
         self.model = model
         self.seed = int(seed)
         self.model_dir = Path(model_dir) if model_dir is not None else None
@@ -584,9 +605,12 @@ class Trainer:
 
     def _fit(self, train: TensorData, valid: TensorData | None, resume: bool) -> pd.DataFrame:
         cfg = self.config
-        metric_name = cfg.early_stopping_metric if valid is not None else None
+        metric_name = cfg.early_stopping_metric if (valid is not None or self.validator is not None) else None
         higher = True
-        if metric_name is not None and self._task_metrics:  # the network names its stopping metric
+        if metric_name is not None and self.validator is not None:
+            metric_name = str(self.validator.name)
+            higher = bool(self.validator.higher_is_better)
+        elif metric_name is not None and self._task_metrics:  # the network names its stopping metric
             metric_name = str(self.model.stopping_metric)
             higher = bool(self.model.stopping_higher_is_better)
         elif metric_name is not None:
@@ -694,7 +718,8 @@ class Trainer:
                     loss_count = 0
                     if metric_name is not None:
                         with ema.averaged() if ema is not None else nullcontext():
-                            value, details = self._evaluate(valid_dev)  # type: ignore[arg-type]
+                            value, details = (self.validator(self.model) if self.validator is not None
+                                              else self._evaluate(valid_dev))  # type: ignore[arg-type]
                             better = stopper.is_better(value)
                             if better:
                                 stopper.keep(self.model)
@@ -893,6 +918,6 @@ class Trainer:
         return self.history_
 
 
-__all__ = ["CHUNK_ROWS", "BatchSource", "Callback", "EarlyStopping", "LossFn", "RunConfig", "Trainer", "TrainConfig",
+__all__ = ["CHUNK_ROWS", "BatchSource", "Callback", "EarlyStopping", "LossFn", "RunConfig", "Trainer", "TrainConfig", "Validator",
            "OptimizerConfig", "WeightAverage", "best_epoch", "check_finite_loss", "check_finite_weights", "compute_num_steps",
            "metric_value", "resolve_device", "weight_limit"]

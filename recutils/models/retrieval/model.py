@@ -6,8 +6,9 @@ item-side features, each ending in an embedding, scored by their dot product or 
 over a temperature. It trains on positive interactions only (every row of the frame, or
 the rows with ``rating >= label_threshold``): in-batch softmax with the logQ correction by
 default, or sampled softmax, BPR or hinge against drawn negatives
-(:class:`~recutils.nn.config.MatchConfig`). Early stopping follows the AUC of held-out
-positives against one uniformly drawn item each.
+(:class:`~recutils.nn.config.MatchConfig`). Early stopping follows the held-out positives'
+recall@k over the whole catalogue, each user's training items masked (or their AUC against
+random items: ``validation_metric``).
 
 Beyond the contract (``predict`` scores pairs, ``recommend_k_items`` scores every item for a
 user with one matrix product over the cached item embeddings):
@@ -59,6 +60,58 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: registry name -> shipped config. Keep it sorted.
 RETRIEVAL_PRESETS: dict[str, str] = {"dssm": "dssm_movielens.yaml"}
 _ROWS = 1 << 16  # rows per forward pass when embedding
+#: What a two-tower model's early stopping can follow (:class:`TwoTowerConfig`).
+VALIDATION_METRICS = ("recall", "auc")
+
+
+class RecallValidator:
+    """Recall@k of held-out positives over the whole catalogue, each user's training items
+    masked: a :class:`~recutils.nn.trainer.Validator` of a two-tower network.
+
+    Args:
+        users: The validation users' encoded features (one row per user).
+        relevant: CSR ``[users, items]`` of each user's held-out items.
+        seen: CSR ``[users, items]`` of each user's training items (never counted).
+        items: The encoded features of every catalogue item (row ``j`` = item ``j``).
+        layout: The network's batch layout.
+        k: The cut-off.
+    """
+
+    higher_is_better = True
+
+    def __init__(self, users: Mapping[str, np.ndarray], relevant: Any, seen: Any, items: Mapping[str, np.ndarray],
+                 layout: Any, k: int) -> None:
+        self.name = f"recall@{k}"
+        self.k = int(k)
+        self.users = TensorData.from_encoded(users, layout)
+        self.items = TensorData.from_encoded(items, layout)
+        self.relevant = relevant.tocsr()
+        self.seen = seen.tocsr()
+        self.n_relevant = np.diff(self.relevant.indptr)
+
+    def _embed(self, data: TensorData, fn: Any, device: Any) -> torch.Tensor:
+        parts = [fn({k: v.to(device) for k, v in data.batch(slice(s, s + _ROWS)).items()})
+                 for s in range(0, len(data), _ROWS)]
+        return torch.cat(parts)
+
+    def __call__(self, model: torch.nn.Module) -> tuple[float, dict[str, float]]:
+        was_training = model.training
+        model.eval()
+        device = next(model.parameters()).device
+        try:
+            with torch.no_grad():
+                u = self._embed(self.users, model.user_embeddings, device)
+                v = self._embed(self.items, model.item_embeddings, device)
+                scores = (u @ v.T).cpu().numpy()
+        finally:
+            model.train(was_training)
+        rows = np.repeat(np.arange(self.seen.shape[0]), np.diff(self.seen.indptr))
+        scores[rows, self.seen.indices] = -np.inf
+        k = min(self.k, scores.shape[1])
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        hits = np.asarray(self.relevant[np.arange(top.shape[0])[:, None], top].sum(axis=1)).ravel()
+        value = float(np.mean(hits / np.maximum(self.n_relevant, 1)))
+        return value, {}
 
 
 def _default_model_config() -> ModelConfig:
@@ -68,14 +121,36 @@ def _default_model_config() -> ModelConfig:
 @dataclass
 class TwoTowerConfig(DeepRankConfig):
     """A :class:`~recutils.models.deep.DeepRankConfig` whose ``model_config`` is a ``MatchModel``
-    (default: the DSSM preset). ``label_threshold``: train on the rows with
-    ``rating >= label_threshold`` only (None: every row is a positive)."""
+    (default: the DSSM preset).
+
+    Attributes:
+        label_threshold: Train on the rows with ``rating >= label_threshold`` only (None:
+            every row is a positive).
+        validation_metric: What early stopping follows on the held-out
+            ``train.validation_fraction`` of the positive rows (with
+            ``train.early_stopping_metric`` set; null turns validation off): ``recall``
+            (recall@``validation_k`` of the held-out items, each user's training items
+            masked, over the whole catalogue: what retrieval is for) or ``auc`` (each
+            held-out positive against one random item).
+        validation_k: The ``k`` of the validation recall.
+        validation_users: At most this many users (seeded draw) are scored per validation.
+    """
 
     model_classes: ClassVar[tuple[str, ...]] = ("MatchModel",)
 
     model_config: ModelConfig = field(default_factory=_default_model_config)
+    validation_metric: str = "recall"
+    validation_k: int = 50
+    validation_users: int = 5000
 
     def __post_init__(self) -> None:
+        if self.validation_metric not in VALIDATION_METRICS:
+            raise ConfigError(f"validation_metric {self.validation_metric!r} is unknown; allowed: "
+                              f"{list(VALIDATION_METRICS)}.")
+        for name in ("validation_k", "validation_users"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
         if self.model_config.model_class != "MatchModel":
             raise ConfigError(f"a two-tower model needs model_config.model_class: MatchModel, got "
                               f"{self.model_config.model_class!r}.")
@@ -170,7 +245,7 @@ class TwoTowerModel(DeepRankModel):
         catalogue = TensorData.from_encoded(self._rows_features(np.full(data.n_items, -1), np.arange(data.n_items)),
                                             layout)
         network.set_catalogue(catalogue.tensors, logq)
-        train, valid = full, None
+        train, valid, validator = full, None, None
         rng = np.random.default_rng(cfg.seed)
         frac = cfg.train.validation_fraction
         n_valid = int(round(frac * rows.size)) if cfg.train.early_stopping_metric is not None else 0
@@ -179,13 +254,42 @@ class TwoTowerModel(DeepRankModel):
             v_rows, t_rows = np.sort(order[:n_valid]), np.sort(order[n_valid:])
             train = full.subset(t_rows)
             users = np.asarray(data.user_idx, dtype=np.int64)[rows[v_rows]]
-            valid = self._validation_pairs(users, items[rows[v_rows]], rng, data.n_items)
+            if cfg.validation_metric == "auc":
+                valid = self._validation_pairs(users, items[rows[v_rows]], rng, data.n_items)
+            else:
+                validator = self._recall_validator(users, items[rows[v_rows]], np.asarray(data.user_idx)[rows[t_rows]],
+                                                   items[rows[t_rows]], rng, data.n_items)
         trainer = Trainer(network, cfg.train, seed=cfg.seed, model_dir=cfg.model_dir,
-                          callbacks=self.__dict__.get("callbacks"))
+                          callbacks=self.__dict__.get("callbacks"), validator=validator)
         self.history_ = trainer.fit(train, valid)
         self.best_epoch_ = trainer.best_epoch_
         self.network_ = network.eval()
         self._refresh_item_vectors()
+
+    def _recall_validator(self, users: np.ndarray, items: np.ndarray, train_users: np.ndarray,
+                          train_items: np.ndarray, rng: np.random.Generator, n_items: int) -> RecallValidator:
+        """A :class:`RecallValidator` of the held-out (user, item) rows, at most
+        ``validation_users`` users (a seeded draw), their training items masked."""
+        import scipy.sparse as sp
+
+        codes = np.unique(users)
+        if codes.size > self.config.validation_users:
+            codes = np.sort(rng.choice(codes, self.config.validation_users, replace=False))
+        position = np.full(len(self.user_ids_), -1)
+        position[codes] = np.arange(codes.size)
+
+        def matrix(u: np.ndarray, i: np.ndarray) -> sp.csr_matrix:
+            keep = position[u] >= 0
+            m = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (position[u[keep]], i[keep])),
+                              shape=(codes.size, n_items))
+            m.sum_duplicates()
+            m.data[:] = 1.0
+            return m
+
+        return RecallValidator(self._rows_features(codes, np.full(codes.size, -1)), matrix(users, items),
+                               matrix(train_users, train_items),
+                               self._rows_features(np.full(n_items, -1), np.arange(n_items)),
+                               self.network_.backbone.layout, self.config.validation_k)
 
     def _validation_pairs(self, users: np.ndarray, items: np.ndarray, rng: np.random.Generator,
                           n_items: int) -> TensorData:
@@ -324,4 +428,5 @@ class TwoTowerModel(DeepRankModel):
 #: registry name -> class of each preset
 RETRIEVAL_CLASSES: dict[str, type[TwoTowerModel]] = {"dssm": TwoTowerModel}
 
-__all__ = ["CONFIG_DIR", "RETRIEVAL_CLASSES", "RETRIEVAL_PRESETS", "TwoTowerConfig", "TwoTowerModel"]
+__all__ = ["CONFIG_DIR", "RETRIEVAL_CLASSES", "RETRIEVAL_PRESETS", "VALIDATION_METRICS", "RecallValidator",
+           "TwoTowerConfig", "TwoTowerModel"]
