@@ -89,7 +89,7 @@ EMBEDDING_DIM = 16
 #: The hidden layers of ESMM's towers (its preset) and of the naive model.
 TOWER_UNITS = (128, 64)
 #: The candidate embedding weight decays (ESMM's preset: 0.002), chosen per model and seed on validation.
-WEIGHT_DECAYS = (0.0005, 0.002, 0.008)
+WEIGHT_DECAYS = (0.002, 0.008, 0.032)
 #: Default number of impressions per seed.
 N_IMPRESSIONS = 500_000
 #: Seed-sequence tag of the train / validation / test split (apart from the impressions' stream).
