@@ -224,3 +224,50 @@ def test_label_threshold_keeps_positive_rows_only(clustered):
     model = create_model("dssm", **{**copy.deepcopy(TOY), "train": {**TOY["train"], "epochs": 1}},
                          label_threshold=4.0).fit(frame)
     assert model.item_vectors_.shape[0] == clustered["itemID"].nunique()
+
+
+def test_recall_validator_by_hand():
+    import scipy.sparse as sp
+
+    from recutils.models.retrieval import RecallValidator
+
+    class Stub(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def user_embeddings(self, batch):
+            return batch["dense"][:, :2]
+
+        def item_embeddings(self, batch):
+            return batch["dense"][:, 2:]
+
+    layout = BatchLayout(dense_features=["a", "b", "c", "d"])
+    zeros2 = np.zeros(2, dtype=np.float32)
+    users = {"a": np.array([1.0, 0.0], np.float32), "b": np.array([0.0, 1.0], np.float32), "c": zeros2, "d": zeros2}
+    zeros4 = np.zeros(4, dtype=np.float32)
+    items = {"a": zeros4, "b": zeros4, "c": np.array([3, 2, 1, 0], np.float32), "d": np.array([0, 1, 2, 3], np.float32)}
+    # user 0 prefers items 0 > 1 > 2 > 3 (item 0 seen); user 1 prefers 3 > 2 > 1 > 0 (nothing seen)
+    seen = sp.csr_matrix(([1.0], ([0], [0])), shape=(2, 4))
+    relevant = sp.csr_matrix(([1.0, 1.0, 1.0], ([0, 1, 1], [1, 3, 0])), shape=(2, 4))
+    stub = Stub().train()
+    value, extra = RecallValidator(users, relevant, seen, items, layout, k=1)(stub)
+    assert value == pytest.approx((1 / 1 + 1 / 2) / 2) and extra == {}
+    assert stub.training  # the mode is restored
+    # k=3: user 0 finds its one item; user 1 finds item 3 but not item 0, its last choice
+    assert RecallValidator(users, relevant, seen, items, layout, k=3)(stub)[0] == pytest.approx((1 + 1 / 2) / 2)
+
+
+def test_validation_recall_drives_early_stopping(clustered):
+    params = copy.deepcopy(TOY)
+    params["train"].update({"validation_fraction": 0.2, "early_stopping_metric": "auc", "patience": 30,
+                            "epochs": 30})
+    model = create_model("dssm", **params, validation_k=5).fit(clustered)
+    values = model.history_["valid_recall@5"]
+    # 5 of about 52 unseen items: random about 0.1; every pick in the user's group: about 0.4
+    assert values.between(0, 1).all() and values.max() > 0.25
+    assert model.best_epoch_ == int(model.history_.loc[values.idxmax(), "epoch"])
+    auc = create_model("dssm", **params, validation_metric="auc").fit(clustered)
+    assert "valid_auc" in auc.history_.columns
+    with pytest.raises(ConfigError, match="validation_metric 'ndcg'"):
+        create_model("dssm", validation_metric="ndcg")

@@ -10,8 +10,11 @@ from recutils.models.retrieval.model import (
     CONFIG_DIR,
     RETRIEVAL_CLASSES,
     RETRIEVAL_PRESETS,
+    VALIDATION_METRICS,
+    RecallValidator,
     TwoTowerConfig,
     TwoTowerModel,
 )
 
-__all__ = ["CONFIG_DIR", "RETRIEVAL_CLASSES", "RETRIEVAL_PRESETS", "TwoTowerConfig", "TwoTowerModel"]
+__all__ = ["CONFIG_DIR", "RETRIEVAL_CLASSES", "RETRIEVAL_PRESETS", "VALIDATION_METRICS", "RecallValidator",
+           "TwoTowerConfig", "TwoTowerModel"]
