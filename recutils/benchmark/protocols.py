@@ -8,6 +8,7 @@ Each protocol turns ``(data, seed)`` into ``(train, test)``. Both use k from the
 * ``chrono``: a temporal protocol, ``python_chrono_split(ratio=0.75, min_rating=1,
   filter_by="user")``: each user's earliest 75% of ratings train, the latest 25% test.
   The split is deterministic; seeds vary the models only.
+* ``chrono80``: the same with 80/20 (the retrieval benchmark's protocol).
 """
 
 from __future__ import annotations
@@ -45,11 +46,17 @@ def _ms_stratified(data: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.Data
     return train, test
 
 
-def _chrono(data: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    train, test = python_chrono_split(data, ratio=0.75, min_rating=1, filter_by="user",
-                                      col_user=DEFAULT_USER_COL, col_item=DEFAULT_ITEM_COL,
-                                      col_timestamp=DEFAULT_TIMESTAMP_COL)
-    return train, test
+def _chrono_split(ratio: float) -> Callable[[pd.DataFrame, int], tuple[pd.DataFrame, pd.DataFrame]]:
+    def split(data: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        train, test = python_chrono_split(data, ratio=ratio, min_rating=1, filter_by="user",
+                                          col_user=DEFAULT_USER_COL, col_item=DEFAULT_ITEM_COL,
+                                          col_timestamp=DEFAULT_TIMESTAMP_COL)
+        return train, test
+
+    return split
+
+
+_chrono = _chrono_split(0.75)
 
 
 #: name -> protocol.
@@ -62,6 +69,10 @@ PROTOCOLS: dict[str, Protocol] = {
         "chrono",
         "temporal: each user's earliest 75% of ratings train, the latest 25% test",
         _chrono, seeded=False),
+    "chrono80": Protocol(
+        "chrono80",
+        "temporal: each user's earliest 80% of ratings train, the latest 20% test",
+        _chrono_split(0.8), seeded=False),
 }
 
 

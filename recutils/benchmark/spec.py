@@ -41,7 +41,7 @@ from recutils.utils.validation import check_positive_int, is_int
 #: Peak-memory measurements :func:`recutils.benchmark.run_benchmark` knows.
 MEMORY_METHODS = ("tracemalloc", "none")
 #: Built-in specs shipped in ``recutils/benchmark/specs`` (name -> file).
-BUILTIN_SPECS = {"movielens": "movielens.yaml"}
+BUILTIN_SPECS = {"movielens": "movielens.yaml", "retrieval": "retrieval.yaml"}
 
 
 @dataclass
