@@ -3,7 +3,7 @@
     python tools/update_readme_benchmark.py          # rewrite the block in the READMEs
     python tools/update_readme_benchmark.py --check  # exit 1 when one is out of date
 
-Three blocks, each between its markers in README.md and notebooks/06_benchmarks/README.md:
+Four blocks, each between its markers in README.md and notebooks/06_benchmarks/README.md:
 
 * ``<!-- benchmark:start -->`` ... ``<!-- benchmark:end -->``: MovieLens 100k, from
   ``notebooks/06_benchmarks/results_ml100k.csv``, its per-user values and machine description:
@@ -15,7 +15,10 @@ Three blocks, each between its markers in README.md and notebooks/06_benchmarks/
   models' places move between full and sampled ranking;
 * ``<!-- census:start -->`` ... ``<!-- census:end -->``: the multi-task models on census income,
   from ``notebooks/06_benchmarks/results_census.csv`` and its ``_tests.csv`` / ``_bars.csv``:
-  per-task test AUC over seeds, DeLong's tests against the single-task models, the bars.
+  per-task test AUC over seeds, DeLong's tests against the single-task models, the bars;
+* ``<!-- retrieval:start -->`` ... ``<!-- retrieval:end -->``: the ``retrieval`` spec (two-tower
+  DSSM against popularity, item-KNN and SAR, recall@50), from
+  ``notebooks/06_benchmarks/results_retrieval.csv`` and its per-user values.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ READMES = (REPO / "README.md", REPO / "notebooks" / "06_benchmarks" / "README.md
 START, END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 BEAUTY_START, BEAUTY_END = "<!-- beauty:start -->", "<!-- beauty:end -->"
 CENSUS = REPO / "notebooks" / "06_benchmarks" / "results_census.csv"
+RETRIEVAL = REPO / "notebooks" / "06_benchmarks" / "results_retrieval.csv"
+RETRIEVAL_START, RETRIEVAL_END = "<!-- retrieval:start -->", "<!-- retrieval:end -->"
 CENSUS_START, CENSUS_END = "<!-- census:start -->", "<!-- census:end -->"
 
 
@@ -77,6 +82,18 @@ def render_beauty(results_path: Path = BEAUTY) -> str:
         machine=_machine(results_path), dataset=spec.dataset)
 
 
+def render_retrieval(results_path: Path = RETRIEVAL) -> str:
+    """The generated retrieval block (markers excluded): the MovieLens report of the
+    ``retrieval`` spec, recall@50 tested against its reference model."""
+    results = pd.read_csv(results_path)
+    per_user_path = default_per_user_path(results_path)
+    per_user = pd.read_csv(per_user_path) if per_user_path.exists() else None
+    spec = load_spec("retrieval")
+    return _note(results_path) + "\n\n" + benchmark_markdown(
+        results, per_user, None, reference_model=spec.reference, machine=_machine(results_path),
+        test_metric="recall@{k}")
+
+
 def render_census(results_path: Path = CENSUS) -> str:
     """The generated multi-task block (markers excluded)."""
     from recutils.benchmark.multitask import multitask_markdown
@@ -110,11 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=RESULTS)
     p.add_argument("--beauty", type=Path, default=BEAUTY, help="next-item results (skipped when absent)")
     p.add_argument("--census", type=Path, default=CENSUS, help="multi-task results (skipped when absent)")
+    p.add_argument("--retrieval", type=Path, default=RETRIEVAL, help="retrieval results (skipped when absent)")
     p.add_argument("--readme", type=Path, nargs="*", default=list(READMES), help="files to update")
     args = p.parse_args(argv)
     blocks = [(render(args.results), START, END, True)]
     if args.beauty.exists():  # the next-item block, in the files that have its markers
         blocks.append((render_beauty(args.beauty), BEAUTY_START, BEAUTY_END, False))
+    if args.retrieval.exists():  # the retrieval block, in the files that have its markers
+        blocks.append((render_retrieval(args.retrieval), RETRIEVAL_START, RETRIEVAL_END, False))
     if args.census.exists():  # the multi-task block, in the files that have its markers
         blocks.append((render_census(args.census), CENSUS_START, CENSUS_END, False))
     stale = []
