@@ -7,7 +7,6 @@ contract (:class:`VectorIndex`): ``build``, ``search`` with excluded items, ``sa
 approximate index against the exact one. See ``docs/retrieval_index.md``.
 """
 
-from recutils.retrieval import index as _index
 from recutils.retrieval.index import (
     FAISS_KINDS,
     INDEX_FORMAT,
@@ -23,4 +22,5 @@ from recutils.retrieval.index import (
     recall_at_k,
 )
 
-__all__ = list(_index.__all__)
+__all__ = ["FAISS_KINDS", "INDEX_FORMAT", "INDEX_FORMAT_VERSION", "INDEX_KINDS", "METRICS", "BruteForceIndex",
+           "FaissIndex", "IndexVersionError", "VectorIndex", "gaussian_mixture_vectors", "load_index", "recall_at_k"]

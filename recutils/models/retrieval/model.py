@@ -49,7 +49,7 @@ from recutils.utils.validation import check_columns
 
 torch = require("torch", "torch")
 
-from recutils.nn.data import LABEL, TensorData  # noqa: E402
+from recutils.nn.data import TensorData  # noqa: E402
 from recutils.nn.match import ITEM_INDEX, ITEM_LOGQ, MatchNetwork, build_match_network  # noqa: E402
 from recutils.nn.trainer import Trainer  # noqa: E402
 
