@@ -67,6 +67,19 @@ def _cat_last(values: list[Value]) -> torch.Tensor:
     return flat[0] if len(flat) == 1 else torch.cat(flat, dim=-1)
 
 
+def block_matrix(value: Value, where: str) -> torch.Tensor:
+    """A block's output as one ``[batch, width]`` tensor (a list concatenated on the last axis).
+
+    Raises:
+        ConfigError: the output is not two-dimensional (``where`` names what needs it).
+    """
+    if isinstance(value, (list, tuple)):
+        value = _cat_last(list(value))
+    if not isinstance(value, torch.Tensor) or value.dim() != 2:
+        raise ConfigError(f"{where} must output a [batch, width] tensor, got {_shape(value)}.")
+    return value
+
+
 class Backbone(nn.Module):
     """The block graph. Use :func:`build_rank_network` to build one.
 
@@ -513,4 +526,5 @@ def build_rank_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *,
                                      seed=seed)
 
 
-__all__ = ["Backbone", "BackboneNetwork", "RankNetwork", "build_network_with_limits", "build_rank_network"]
+__all__ = ["Backbone", "BackboneNetwork", "RankNetwork", "block_matrix", "build_network_with_limits",
+           "build_rank_network"]

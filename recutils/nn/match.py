@@ -28,7 +28,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from recutils.exceptions import ConfigError, DataError
-from recutils.nn.backbone import Backbone, BackboneNetwork, _init_from, build_network_with_limits
+from recutils.nn.backbone import Backbone, BackboneNetwork, _init_from, block_matrix, build_network_with_limits
 from recutils.nn.config import ModelConfig
 from recutils.nn.features import FeatureSpec
 from recutils.utils.deps import require
@@ -43,11 +43,7 @@ _MASKED = -1e9
 
 
 def _matrix(value: object, block: str) -> torch.Tensor:
-    if isinstance(value, (list, tuple)):
-        value = value[0] if len(value) == 1 else torch.cat(list(value), dim=-1)
-    if not isinstance(value, torch.Tensor) or value.dim() != 2:
-        raise ConfigError(f"match: block {block!r} must output a [batch, width] tensor to be a tower.")
-    return value
+    return block_matrix(value, f"match: block {block!r} (a tower)")
 
 
 class MatchNetwork(BackboneNetwork):

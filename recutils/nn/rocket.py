@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from recutils.exceptions import ConfigError, DataError
-from recutils.nn.backbone import Backbone, BackboneNetwork, _init_from
+from recutils.nn.backbone import Backbone, BackboneNetwork, _init_from, block_matrix
 from recutils.nn.features import FeatureSpec
 from recutils.utils.deps import require
 
@@ -32,11 +32,7 @@ F = nn.functional
 
 
 def _matrix(value: object, block: str) -> torch.Tensor:
-    if isinstance(value, (list, tuple)):
-        value = value[0] if len(value) == 1 else torch.cat(list(value), dim=-1)
-    if not isinstance(value, torch.Tensor) or value.dim() != 2:
-        raise ConfigError(f"rocket: block {block!r} must output a [batch, width] tensor.")
-    return value
+    return block_matrix(value, f"rocket: block {block!r}")
 
 
 class RocketNetwork(BackboneNetwork):

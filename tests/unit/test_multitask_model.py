@@ -341,5 +341,7 @@ def test_a_one_logit_model_refuses_a_multitask_config():
 
     with pytest.raises(ConfigError, match="use a multi-task model"):
         DeepRankModel(config=shipped_config_path("mmoe_movielens.yaml"))
+    from recutils.nn.config_io import read_mapping
+
     with pytest.raises(ConfigError, match="use a two-tower model"):
-        DeepRankModel(config=shipped_config_path("dssm_movielens.yaml"))
+        DeepRankModel(model_config=read_mapping(shipped_config_path("dssm_movielens.yaml"))["model_config"])
