@@ -61,3 +61,14 @@ def test_replace_block(tool, tmp_path) -> None:
     both.write_text(f"x\n{tool.START}\n{tool.END}\n{tool.BEAUTY_START}\nstale\n{tool.BEAUTY_END}\n")
     assert tool.main(["--readme", str(both)]) == 0
     assert "| `sasrec_softmax` |" in both.read_text() and "stale" not in both.read_text()
+
+
+def test_the_committed_retrieval_run_is_complete() -> None:
+    """Every model and seed of the built-in retrieval spec is in its committed results."""
+    from recutils.benchmark import load_spec
+
+    spec = load_spec("retrieval")
+    results = pd.read_csv(REPO / "notebooks" / "06_benchmarks" / "results_retrieval.csv")
+    have = set(zip(results["model"], results["protocol"], results["seed"]))
+    missing = [(m.name, p, s) for m, p, s in spec.runs() if (m.name, p, s) not in have]
+    assert not missing, f"runs missing from results_retrieval.csv: {missing}"
