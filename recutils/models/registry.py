@@ -38,6 +38,7 @@ _MODELS: dict[str, str] = {
     "din": "recutils.models.ctr:DIN",
     "dlrm": "recutils.models.ctr:DLRM",
     "dssm": "recutils.models.retrieval:TwoTowerModel",
+    "dssm_senet": "recutils.models.retrieval:DSSMSENet",
     "embedding_dot_bias": "recutils.models.dotbias:EmbeddingDotBias",
     "esmm": "recutils.models.multitask:ESMM",
     "ffm": "recutils.models.ctr:FFM",

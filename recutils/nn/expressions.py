@@ -8,7 +8,8 @@ tree into a chain of Python closures that call torch, accepting only:
 * calls of a whitelisted function, written bare or after ``tf.`` / ``tf.math.`` /
   ``torch.`` / ``K.`` (Keras backend): ``add_n`` / ``sum`` (element-wise sum of a
   list), ``concat`` / ``cat`` (``axis``), ``stack`` (``axis``), ``reduce_mean`` /
-  ``mean`` and ``reduce_sum`` (``axis``, ``keepdims``), ``squeeze`` (``axis``);
+  ``mean`` and ``reduce_sum`` (``axis``, ``keepdims``), ``squeeze`` (``axis``), ``flatten``
+  (``[B, ...] -> [B, prod(...)]``, also written ``tf.layers.flatten`` in EasyRec configs);
 * indexing and slicing with integer literals (``x[0]``, ``x[1:3]``, ``x[:, :4]``,
   ``x[..., -1]``), on lists (block outputs that are lists) or tensors;
 * arithmetic ``+ - * /`` and unary minus between expressions and number literals;
@@ -31,7 +32,7 @@ from typing import Any
 from recutils.exceptions import ConfigError
 
 MAX_LENGTH = 500
-_MODULE_PREFIXES = ({"tf"}, {"tf", "math"}, {"torch"}, {"K"})
+_MODULE_PREFIXES = ({"tf"}, {"tf", "math"}, {"tf", "layers"}, {"torch"}, {"K"})
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
 }
@@ -82,6 +83,12 @@ def _squeeze(value: Any, axis: int | None = None) -> Any:
     return value.squeeze() if axis is None else value.squeeze(axis)
 
 
+def _flatten(value: Any) -> Any:
+    """``[B, ...] -> [B, prod(...)]`` (Keras' ``Flatten``; a list is stacked on axis 1 first)."""
+    value = _torch().stack(_as_list(value), dim=1) if isinstance(value, (list, tuple)) else value
+    return value.reshape(value.shape[0], -1)
+
+
 # name -> (function, allowed keyword names, max positional args)
 _FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[str, ...], int]] = {
     "add_n": (_add_n, (), 1),
@@ -93,6 +100,7 @@ _FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[str, ...], int]] = {
     "mean": (_mean, ("axis", "keepdims"), 3),
     "reduce_sum": (_rsum, ("axis", "keepdims"), 3),
     "squeeze": (_squeeze, ("axis",), 2),
+    "flatten": (_flatten, (), 1),
 }
 
 

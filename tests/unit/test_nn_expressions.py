@@ -68,3 +68,17 @@ def test_whitelisted_expressions():
     assert compile_input_fn("lambda x: x[..., -1]")(t).tolist() == [2, 5]
     assert compile_input_fn("lambda x: (x[0] + x[1]) * 0.5 - 1")([a, b]).tolist() == [[0.5], [0.5]]
     assert compile_input_fn("lambda x: -x")(a).tolist() == [[-1.0], [-1.0]]
+
+
+def test_flatten_collapses_all_but_the_batch_axis():
+    import torch
+
+    from recutils.nn.expressions import compile_input_fn
+
+    x = torch.arange(24.0).reshape(2, 3, 4)
+    for text in ("lambda x: flatten(x)", "lambda x: tf.layers.flatten(x)"):
+        out = compile_input_fn(text)(x)
+        assert out.shape == (2, 12)
+        assert torch.equal(out[1], x[1].reshape(-1))
+    fields = [torch.ones(2, 4), torch.zeros(2, 4)]  # a list of fields: stacked on axis 1 first
+    assert torch.equal(compile_input_fn("lambda x: flatten(x)")(fields), torch.cat(fields, dim=1))

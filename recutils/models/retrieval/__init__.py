@@ -8,6 +8,7 @@ with item embeddings, similar items and an approximate-nearest-neighbour index
 
 from recutils.models.retrieval.model import (
     CONFIG_DIR,
+    DSSMSENet,
     RETRIEVAL_CLASSES,
     RETRIEVAL_PRESETS,
     VALIDATION_METRICS,
@@ -16,5 +17,5 @@ from recutils.models.retrieval.model import (
     TwoTowerModel,
 )
 
-__all__ = ["CONFIG_DIR", "RETRIEVAL_CLASSES", "RETRIEVAL_PRESETS", "VALIDATION_METRICS", "RecallValidator",
+__all__ = ["CONFIG_DIR", "DSSMSENet", "RETRIEVAL_CLASSES", "RETRIEVAL_PRESETS", "VALIDATION_METRICS", "RecallValidator",
            "TwoTowerConfig", "TwoTowerModel"]

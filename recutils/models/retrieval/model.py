@@ -21,8 +21,9 @@ user with one matrix product over the cached item embeddings):
 * :meth:`TwoTowerModel.build_index`: an approximate-nearest-neighbour index over the item
   embeddings (:mod:`recutils.retrieval`), tied to this model's weights by a version string.
 
-The shipped preset ``dssm`` reads MovieLens' user (id, age, gender, occupation) and item
-(id, genres, year) features.
+The shipped presets ``dssm`` and ``dssm_senet`` (a SENet over each tower's feature
+embeddings) read MovieLens' user (id, age, gender, occupation) and item (id, genres, year)
+features.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ logger = logging.getLogger(__name__)
 #: The folder of the shipped two-tower configs.
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: registry name -> shipped config. Keep it sorted.
-RETRIEVAL_PRESETS: dict[str, str] = {"dssm": "dssm_movielens.yaml"}
+RETRIEVAL_PRESETS: dict[str, str] = {"dssm": "dssm_movielens.yaml", "dssm_senet": "dssm_senet_movielens.yaml"}
 _ROWS = 1 << 16  # rows per forward pass when embedding
 #: What a two-tower model's early stopping can follow (:class:`TwoTowerConfig`).
 VALIDATION_METRICS = ("recall", "auc")
@@ -425,8 +426,13 @@ class TwoTowerModel(DeepRankModel):
         )
 
 
-#: registry name -> class of each preset
-RETRIEVAL_CLASSES: dict[str, type[TwoTowerModel]] = {"dssm": TwoTowerModel}
+DSSMSENet = type("DSSMSENet", (TwoTowerModel,), {
+    "name": "dssm_senet", "preset": RETRIEVAL_PRESETS["dssm_senet"], "__module__": __name__,
+    "__doc__": "DSSM with a SENet over each tower's feature embeddings (EasyRec's DSSM_SENet): "
+               "``dssm_senet_movielens.yaml``."})
 
-__all__ = ["CONFIG_DIR", "RETRIEVAL_CLASSES", "RETRIEVAL_PRESETS", "VALIDATION_METRICS", "RecallValidator",
+#: registry name -> class of each preset
+RETRIEVAL_CLASSES: dict[str, type[TwoTowerModel]] = {"dssm": TwoTowerModel, "dssm_senet": DSSMSENet}
+
+__all__ = ["CONFIG_DIR", "DSSMSENet", "RETRIEVAL_CLASSES", "RETRIEVAL_PRESETS", "VALIDATION_METRICS", "RecallValidator",
            "TwoTowerConfig", "TwoTowerModel"]
