@@ -602,6 +602,9 @@ class ModelParams(NestedConfig):
                 if base.loss_type != "classification":
                     raise ConfigError(f"task tower {tower.tower_name!r}: entire_space_of {base.tower_name!r} "
                                       "must be a classification task.")
+        if self.task_towers and not any(t.weight > 0 for t in self.task_towers):
+            raise ConfigError(f"model_params: every task tower has weight 0 ({names}); at least one task must "
+                              "carry loss weight.")
         for name in ("early_stopping_task", "rank_task"):
             value = getattr(self, name)
             if value is not None and value not in names:

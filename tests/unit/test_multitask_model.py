@@ -77,6 +77,8 @@ def _bce(p: np.ndarray, y: np.ndarray) -> float:
     ([TWO[0], {**TWO[1], "metrics": ["precision_at_k"]}], {}, "rating metrics"),
     ([TWO[0], {**TWO[1], "mlp": {"hidden_unit": [4]}}], {}, "mlp"),
     ([TWO[0], {**TWO[1], "label_name": ""}], {}, "label_name"),
+    ([{**TWO[0], "weight": 0}, {**TWO[1], "weight": 0}], {}, "every task tower has weight 0"),
+    ([TWO[0], {**TWO[1], "weight": -1}], {}, "weight must be a finite number >= 0"),
 ])
 def test_bad_multitask_configs_name_the_field(towers, params, match):
     with pytest.raises(ConfigError, match=match):
