@@ -191,9 +191,13 @@ def recommend_speed(model: Any, *, k: int = 10, kind: str = "hnsw", repeat: int 
              "rate": len(user_ids) / index_s, "unit": "users/s", "recall": recall_at_k(found, exact_ids, k)}]
 
 
+def _ratio(value: float) -> str:
+    return f"{value:.1f}x" if value >= 1 else f"{value:.2g}x"
+
+
 def format_table(rows: Sequence[dict[str, Any]], k: int) -> str:
     """The rows as one fixed-width table; ``vs exact``: the rate over the section's first row's."""
-    head = (f"{'section':<14} {'case':<40} {'build s':>8} {'rate':>12} {'unit':<10} "
+    head = (f"{'section':<14} {'case':<46} {'build s':>8} {'rate':>12} {'unit':<10} "
             f"{'recall@' + str(k):>10} {'vs exact':>9}")
     lines, reference = [head, "-" * len(head)], {}
     for row in rows:
@@ -203,8 +207,8 @@ def format_table(rows: Sequence[dict[str, Any]], k: int) -> str:
             reference.setdefault(section, row["rate"])
         built = "-" if row["build s"] is None else f"{row['build s']:.2f}"
         recall = "-" if row["recall"] is None else f"{row['recall']:.4f}"
-        ratio = "-" if section == "train" else ("1.0x" if exact else f"{row['rate'] / reference[section]:.1f}x")
-        lines.append(f"{section:<14} {row['case']:<40} {built:>8} {row['rate']:>12,.0f} {row['unit']:<10} "
+        ratio = "-" if section == "train" else _ratio(1.0 if exact else row["rate"] / reference[section])
+        lines.append(f"{section:<14} {row['case']:<46} {built:>8} {row['rate']:>12,.0f} {row['unit']:<10} "
                      f"{recall:>10} {ratio:>9}")
     return "\n".join(lines)
 
