@@ -294,10 +294,11 @@ class VectorIndex(ABC):
                ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best items for each query, best first.
 
-        Excluded items never appear. The index is searched for ``k`` plus the largest
-        number of excluded items of any query and the excluded ones are dropped; a query
-        left with fewer than ``k`` (an approximate index that found too few) is searched
-        again wider, and finally exhaustively, so every row of the result is full.
+        Excluded items never appear. Each query is searched for ``k`` plus its own number of
+        excluded items (rounded up to a power of two, so that queries share a few searches)
+        and the excluded ones are dropped; a query left with fewer than ``k`` (an
+        approximate index that found too few) is searched again wider, and finally
+        exhaustively, so every row of the result is full.
 
         Args:
             queries: ``[q, d]`` real numbers (``d`` the index's dimension).
@@ -337,14 +338,28 @@ class VectorIndex(ABC):
                             f"leaving {n - int(counts[worst])} < k={k}; lower k.")
         rows_out = np.empty((q, k), dtype=np.int64)
         scores_out = np.empty((q, k), dtype=np.float32)
-        pending = np.arange(q)
-        width = min(n, k + int(counts.max()) if q else k)
+        # each query is searched only as wide as its own exclusions need, in groups of widths
+        # rounded up to a power of two (a few searches, not one as wide as the worst query)
+        need = k + counts
+        widths = np.minimum(n, np.left_shift(1, np.ceil(np.log2(np.maximum(need, 1))).astype(np.int64)))
+        for width in np.unique(widths):
+            self._search_group(matrix, np.flatnonzero(widths == width), int(width), k, codes,
+                               rows_out, scores_out)
+        return self.ids_[rows_out], scores_out
+
+    def _search_group(self, matrix: np.ndarray, pending: np.ndarray, width: int, k: int,
+                      codes: np.ndarray | None, rows_out: np.ndarray, scores_out: np.ndarray) -> None:
+        """Fill ``rows_out`` / ``scores_out`` for the queries ``pending``, searched ``width``
+        wide, widened (finally exhaustively) for any query left with fewer than ``k``."""
+        n = self.n_items
         exhaustive = False
         while pending.size:
             rows, scores = self._search_rows(matrix[pending], width, exhaustive)
             bad = rows < 0
             if codes is not None and codes.size:
-                bad |= np.isin(pending[:, None] * n + rows, codes)
+                pair = pending[:, None] * n + rows
+                at = np.minimum(np.searchsorted(codes, pair), codes.size - 1)
+                bad |= codes[at] == pair  # codes are sorted and unique
             done = (~bad).sum(axis=1) >= k
             keep = np.argsort(bad, axis=1, kind="stable")[done, :k]
             rows_out[pending[done]] = np.take_along_axis(rows[done], keep, axis=1)
@@ -358,7 +373,6 @@ class VectorIndex(ABC):
             exhaustive = width >= n
             width = min(n, 2 * width)
             logger.debug("%d queries short of %d items; searching %d", pending.size, k, width)
-        return self.ids_[rows_out], scores_out
 
     # ---------------------------------------------------------------- save / load
     def save(self, folder: str | Path, *, overwrite: bool = False) -> Path:
