@@ -82,14 +82,19 @@ RESULT_COLUMNS: tuple[str, ...] = (
 # --------------------------------------------------------------------------- data
 
 
-def ctr_split(frame: pd.DataFrame | None = None, *, size: str = "100k",
+def ctr_split(frame: pd.DataFrame | None = None, *, size: str = "100k", sample_rows: int | None = None,
               seed: int = SPLIT_SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The zoo's split: ``(train, test)``, random 80/20 with ``seed``.
 
     Args:
         frame: A click-through frame (default :func:`movielens_ctr_frame` of ``size``).
         size: MovieLens size when ``frame`` is None.
-        seed: Seed of the split.
+        sample_rows: Keep this many rows (drawn with ``seed``, in frame order) before
+            splitting; None keeps every row (the benchmark).
+        seed: Seed of the sample and of the split.
+
+    Raises:
+        ConfigError: ``sample_rows`` is not an integer >= 10.
     """
     from recutils.splitting import python_random_split
 
@@ -97,6 +102,12 @@ def ctr_split(frame: pd.DataFrame | None = None, *, size: str = "100k",
         from recutils.datasets.movielens_features import movielens_ctr_frame
 
         frame = movielens_ctr_frame(size)
+    if sample_rows is not None:
+        if isinstance(sample_rows, bool) or not isinstance(sample_rows, (int, np.integer)) or sample_rows < 10:
+            raise ConfigError(f"sample_rows must be an integer >= 10 or None, got {sample_rows!r}.")
+        if sample_rows < len(frame):
+            keep = np.sort(np.random.default_rng(seed).choice(len(frame), int(sample_rows), replace=False))
+            frame = frame.iloc[keep]
     train, test = python_random_split(frame, ratio=0.8, seed=seed)
     return train, test
 

@@ -75,6 +75,18 @@ def test_logistic_regression_is_a_first_order_model():
     assert set(kd.benchmark_configs()) == set(kd.MODELS)
 
 
+def test_ctr_split_is_the_zoo_split_and_samples_rows():
+    frame = _ctr_frame()
+    train, test = kd.ctr_split(frame)
+    assert len(train) == 720 and len(test) == 180
+    again, _ = kd.ctr_split(frame)
+    pd.testing.assert_frame_equal(train, again)
+    small, small_test = kd.ctr_split(frame, sample_rows=100)
+    assert len(small) + len(small_test) == 100 and set(small.index) <= set(frame.index)
+    with pytest.raises(ConfigError, match="sample_rows"):
+        kd.ctr_split(frame, sample_rows=5)
+
+
 def test_config_sha_tells_configs_apart():
     assert kd.config_sha(kd.student_config()) == kd.config_sha(kd.student_config())
     assert kd.config_sha(kd.student_config()) != kd.config_sha(kd.student_config(kd=False))
