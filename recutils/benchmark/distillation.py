@@ -280,13 +280,10 @@ def encoded_batch(model: Any, frame: pd.DataFrame) -> dict[str, Any]:
     return TensorData.from_encoded(encoded, model.network_.backbone.layout).tensors
 
 
-def _best_seconds(fn: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+def _seconds(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def scoring_speed(models: Mapping[str, Any], rows: pd.DataFrame, *, repeat: int = 5,
@@ -322,8 +319,8 @@ def scoring_speed(models: Mapping[str, Any], rows: pd.DataFrame, *, repeat: int 
             m.predict(rows, score_unknown=True)
         for _ in range(repeat):
             for name, m in models.items():
-                forward[name] = min(forward[name], _best_seconds(lambda: run_forward(name), 1))
-                predict[name] = min(predict[name], _best_seconds(lambda: m.predict(rows, score_unknown=True), 1))
+                forward[name] = min(forward[name], _seconds(lambda: run_forward(name)))
+                predict[name] = min(predict[name], _seconds(lambda: m.predict(rows, score_unknown=True)))
     finally:
         torch.set_num_threads(previous)
     n = len(rows)
