@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recutils.benchmark.data import sample_rows_of
 from recutils.exceptions import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
@@ -102,12 +103,7 @@ def ctr_split(frame: pd.DataFrame | None = None, *, size: str = "100k", sample_r
         from recutils.datasets.movielens_features import movielens_ctr_frame
 
         frame = movielens_ctr_frame(size)
-    if sample_rows is not None:
-        if isinstance(sample_rows, bool) or not isinstance(sample_rows, (int, np.integer)) or sample_rows < 10:
-            raise ConfigError(f"sample_rows must be an integer >= 10 or None, got {sample_rows!r}.")
-        if sample_rows < len(frame):
-            keep = np.sort(np.random.default_rng(seed).choice(len(frame), int(sample_rows), replace=False))
-            frame = frame.iloc[keep]
+    frame = sample_rows_of(frame, sample_rows, seed)
     train, test = python_random_split(frame, ratio=0.8, seed=seed)
     return train, test
 
