@@ -533,11 +533,9 @@ TUNING_GRID: tuple[dict[str, Any], ...] = (
     {"name": "kd_w1_T1", "kind": "student_kd", "loss_weight": 1.0, "temperature": 1.0},
     {"name": "kd_w5_T1", "kind": "student_kd", "loss_weight": 5.0, "temperature": 1.0},
     {"name": "kd_w5_T2", "kind": "student_kd", "loss_weight": 5.0, "temperature": 2.0},
-    {"name": "kd_w5_T4", "kind": "student_kd", "loss_weight": 5.0, "temperature": 4.0},
     {"name": "kd_w20_T2", "kind": "student_kd", "loss_weight": 20.0, "temperature": 2.0},
     {"name": "kd_w5_T2_h16", "kind": "student_kd", "loss_weight": 5.0, "temperature": 2.0, "hidden_units": [16]},
     {"name": "kd_w5_T2_h64", "kind": "student_kd", "loss_weight": 5.0, "temperature": 2.0, "hidden_units": [64]},
-    {"name": "rocket_h0.5", "kind": "rocket_light", "hint_weight": 0.5},
     {"name": "rocket_h1", "kind": "rocket_light", "hint_weight": 1.0},
     {"name": "rocket_h5", "kind": "rocket_light", "hint_weight": 5.0},
 )
