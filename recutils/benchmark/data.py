@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 from recutils.exceptions import ConfigError
@@ -77,4 +78,21 @@ def load_side_data(dataset: str, name: str, size: str) -> dict[str, pd.DataFrame
     return SIDE_DATA[dataset][name](size)
 
 
-__all__ = ["DATASETS", "SIDE_DATA", "check_side_data", "load_dataset", "load_side_data"]
+def sample_rows_of(frame: pd.DataFrame, sample_rows: int | None, seed: int) -> pd.DataFrame:
+    """``sample_rows`` rows of ``frame`` drawn with ``seed`` (without replacement, in frame
+    order); the whole frame when None or not smaller than it.
+
+    Raises:
+        ConfigError: ``sample_rows`` is not an integer >= 10 or None.
+    """
+    if sample_rows is None:
+        return frame
+    if isinstance(sample_rows, bool) or not isinstance(sample_rows, (int, np.integer)) or sample_rows < 10:
+        raise ConfigError(f"sample_rows must be an integer >= 10 or None, got {sample_rows!r}.")
+    if sample_rows >= len(frame):
+        return frame
+    keep = np.sort(np.random.default_rng(seed).choice(len(frame), int(sample_rows), replace=False))
+    return frame.iloc[keep]
+
+
+__all__ = ["DATASETS", "SIDE_DATA", "check_side_data", "load_dataset", "load_side_data", "sample_rows_of"]

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recutils.benchmark.data import sample_rows_of
 from recutils.benchmark.stats import _holm, delong_test
 from recutils.constants import DEFAULT_ITEM_COL, DEFAULT_USER_COL
 from recutils.datasets.census import CENSUS_SEED, INCOME_COL, NEVER_MARRIED_COL, split_census_income
@@ -100,12 +101,7 @@ def census_splits(frame: pd.DataFrame | None = None, *, sample_rows: int | None 
         from recutils.datasets.census import load_census_income
 
         frame = load_census_income("all", progress=False)
-    if sample_rows is not None:
-        if isinstance(sample_rows, bool) or not isinstance(sample_rows, (int, np.integer)) or sample_rows < 10:
-            raise ConfigError(f"sample_rows must be an integer >= 10 or None, got {sample_rows!r}.")
-        if sample_rows < len(frame):
-            keep = np.sort(np.random.default_rng(seed).choice(len(frame), int(sample_rows), replace=False))
-            frame = frame.iloc[keep]
+    frame = sample_rows_of(frame, sample_rows, seed)
     return tuple(census_rows(part) for part in split_census_income(frame, seed=seed))  # type: ignore[return-value]
 
 

@@ -143,6 +143,7 @@ def test_shipped_configs_by_bare_name_and_old_folder(tmp_path, monkeypatch):
     assert {f"{n}_movielens.yaml" for n in ZOO_PRESETS} | {f"{n}_taobao.yaml" for n in TAOBAO_CONFIGS} | {
         f"{n}_grocery.yaml" for n in GROCERY_CONFIGS} | {
         "wide_deep_movielens.yaml", "wide_deep_movielens.config"} | {
+        "mlp_student_movielens.yaml", "rocket_launching_movielens.yaml"} | {
         p.name for folder in ("multitask", "retrieval")
         for p in (PACKAGE / "models" / folder / "configs").iterdir()} == set(names)
     from recutils.models.multitask import MULTITASK_PRESETS
