@@ -6,7 +6,6 @@ import importlib.util
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("torch")
