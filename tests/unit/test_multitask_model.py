@@ -347,3 +347,21 @@ def test_a_one_logit_model_refuses_a_multitask_config():
 
     with pytest.raises(ConfigError, match="use a two-tower model"):
         DeepRankModel(model_config=read_mapping(shipped_config_path("dssm_movielens.yaml"))["model_config"])
+
+
+def test_kd_distils_into_the_named_task(frame):
+    """A teacher column with a signal the labels lack moves the named task's predictions toward it."""
+    rng = np.random.default_rng(5)
+    teacher = 1 / (1 + np.exp(-((frame["itemID"] % 5) - 2.0)))  # a signal absent from the labels
+    data = frame.assign(teacher=teacher, love=rng.integers(0, 2, len(frame)))
+    params = {"task_labels": {"like": "click", "love": "love"}, "seed": 3,
+              "train": {"epochs": 15, "batch_size": 128, "progress": False, "num_threads": 1,
+                        "validation_fraction": 0.0, "early_stopping_metric": None,
+                        "optimizers": [{"name": "adam", "lr": 0.01}]},
+              "features": [{"name": "user", "column": "@user"}, {"name": "item", "column": "@item"}],
+              "feature_groups": {"all": ["user", "item"]}, "default_embedding_dim": 4}
+    alone = create_model("simple_multitask", **params).fit(data).predict_tasks(data)
+    taught = create_model("simple_multitask", kd=[{"teacher_column": "teacher", "task": "love",
+                                                   "loss_weight": 5.0}], **params).fit(data).predict_tasks(data)
+    assert np.corrcoef(taught["love"], teacher)[0, 1] > 0.8
+    assert np.corrcoef(alone["love"], teacher)[0, 1] < np.corrcoef(taught["love"], teacher)[0, 1] - 0.3
