@@ -42,7 +42,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from recutils.exceptions import ConfigError, DataError
-from recutils.nn.backbone import Backbone, BackboneNetwork, Value, _init_from, build_network_with_limits
+from recutils.nn.backbone import Backbone, BackboneNetwork, Value, _cat_last, _init_from, build_network_with_limits
 from recutils.nn.components.registry import check_layer_params, component_class
 from recutils.nn.config import ModelConfig, TaskTowerConfig
 from recutils.nn.features import FeatureSpec
@@ -54,11 +54,8 @@ F = nn.functional
 
 
 def _as_matrix(value: Value) -> torch.Tensor:
-    """A block output as one ``[B, d]`` tensor (lists concatenated on the last axis)."""
-    if isinstance(value, (list, tuple)):
-        flat = [v for v in value]
-        return flat[0] if len(flat) == 1 else torch.cat(flat, dim=-1)
-    return value
+    """A block output as one tensor (lists concatenated on the last axis)."""
+    return _cat_last([value])
 
 
 class _Tower(nn.Module):

@@ -42,6 +42,7 @@ from recutils.exceptions import ConfigError, DataError
 from recutils.models.base import ContractCase, TrainData
 from recutils.models.deep.config import DeepRankConfig
 from recutils.models.deep.model import DeepRankModel
+from recutils.models.topk import top_k_per_row
 from recutils.nn.config import ModelConfig
 from recutils.nn.config_io import load_config_with, read_mapping
 from recutils.nn.features import FeatureEncoder
@@ -108,8 +109,7 @@ class RecallValidator:
             model.train(was_training)
         rows = np.repeat(np.arange(self.seen.shape[0]), np.diff(self.seen.indptr))
         scores[rows, self.seen.indices] = -np.inf
-        k = min(self.k, scores.shape[1])
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        top, _ = top_k_per_row(scores, self.k)
         hits = np.asarray(self.relevant[np.arange(top.shape[0])[:, None], top].sum(axis=1)).ravel()
         value = float(np.mean(hits / np.maximum(self.n_relevant, 1)))
         return value, {}
@@ -362,12 +362,9 @@ class TwoTowerModel(DeepRankModel):
         vectors = self.item_vectors_
         scores = vectors[idx] @ vectors.T
         scores[np.arange(idx.size), idx] = -np.inf
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
+        top, values = top_k_per_row(scores, k)
         return pd.DataFrame({self.col_item: np.repeat(items, k), "similar_item": self.item_ids_[top.ravel()],
-                             "score": np.take_along_axis(scores, top, axis=1).ravel(),
-                             "rank": np.tile(np.arange(1, k + 1), idx.size)})
+                             "score": values.ravel(), "rank": np.tile(np.arange(1, k + 1), idx.size)})
 
     def model_version(self) -> str:
         """A short hash of the fitted weights: an index built from this model carries it."""
