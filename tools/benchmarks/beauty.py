@@ -21,19 +21,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import MachineRecord  # noqa: E402
+from common import MachineRecord, run_cli  # noqa: E402
 
 from recutils.benchmark.next_item import POPULARITY, load_next_item_spec, run_next_item_benchmark
-from recutils.exceptions import ConfigError, RecUtilsError
+from recutils.exceptions import ConfigError
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; return the exit status (2 with one ``error:`` line on a bad input)."""
-    try:
-        return _main(argv)
-    except RecUtilsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_cli(_main, argv)
 
 
 def _main(argv: list[str] | None) -> int:

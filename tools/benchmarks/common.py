@@ -23,6 +23,18 @@ import numpy as np
 import pandas as pd
 
 
+def run_cli(run: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
+    """``run(argv)``'s exit status, or 2 with one ``error:`` line on stderr for a bad input
+    (a :class:`~recutils.exceptions.RecUtilsError`): the ``main`` of every benchmark script."""
+    from recutils.exceptions import RecUtilsError
+
+    try:
+        return run(argv)
+    except RecUtilsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
 def best_time(fn: Callable[[], object], repeat: int = 3) -> float:
     """Best wall-clock seconds of ``repeat`` calls of ``fn`` (the first call included)."""
     times = []

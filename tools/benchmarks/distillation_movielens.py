@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import MachineRecord  # noqa: E402
+from common import MachineRecord, run_cli  # noqa: E402
 
 from recutils.benchmark.distillation import (  # noqa: E402
     RETENTION_BAR,
@@ -36,18 +36,13 @@ from recutils.benchmark.distillation import (  # noqa: E402
     run_distillation_benchmark,
     tune_distillation,
 )
-from recutils.exceptions import RecUtilsError  # noqa: E402
 
 _FLOAT = {"float_format": lambda x: f"{x:.4f}"}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; return the exit status (2 with one ``error:`` line on a bad input)."""
-    try:
-        return _main(argv)
-    except RecUtilsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_cli(_main, argv)
 
 
 def _main(argv: list[str] | None) -> int:

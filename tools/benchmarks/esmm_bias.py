@@ -21,7 +21,11 @@ import sys
 import time
 from pathlib import Path
 
-from recutils.benchmark.esmm_bias import (
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import run_cli  # noqa: E402
+
+from recutils.benchmark.esmm_bias import (  # noqa: E402
     ESMM_WEIGHT_DECAYS,
     N_IMPRESSIONS,
     NAIVE_WEIGHT_DECAYS,
@@ -29,16 +33,11 @@ from recutils.benchmark.esmm_bias import (
     run_esmm_bias,
     summarize_esmm_bias,
 )
-from recutils.exceptions import RecUtilsError
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; return the exit status (2 with one ``error:`` line on a bad input)."""
-    try:
-        return _main(argv)
-    except RecUtilsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_cli(_main, argv)
 
 
 def _main(argv: list[str] | None) -> int:

@@ -25,19 +25,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import MachineRecord  # noqa: E402
+from common import MachineRecord, run_cli  # noqa: E402
 
 from recutils.benchmark.multitask import census_models, run_multitask_benchmark  # noqa: E402
-from recutils.exceptions import RecUtilsError  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; return the exit status (2 with one ``error:`` line on a bad input)."""
-    try:
-        return _main(argv)
-    except RecUtilsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_cli(_main, argv)
 
 
 def _main(argv: list[str] | None) -> int:
