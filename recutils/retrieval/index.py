@@ -583,6 +583,31 @@ class FaissIndex(VectorIndex):
                 "train_size": self.train_size, "seed": self.seed,
                 "nlist_": self.nlist_, "nprobe_": self.nprobe_}
 
+    def tune_search(self, *, nprobe: int | None = None, ef_search: int | None = None) -> FaissIndex:
+        """Change how widely a built index searches, without rebuilding it: the
+        recall / query-time trade-off (IVF: ``nprobe`` cells, at most ``nlist_``; HNSW:
+        the candidate list ``ef_search``). A saved index keeps the new values.
+
+        Raises:
+            ConfigError: a parameter of another kind (``nprobe`` for HNSW, ``ef_search``
+                for IVF, either for flat), a value < 1, or ``nprobe`` above ``nlist_``.
+            NotFittedError: an IVF index before :meth:`build`.
+        """
+        given = {name for name, value in (("nprobe", nprobe), ("ef_search", ef_search)) if value is not None}
+        allowed = {"ivf": {"nprobe"}, "hnsw": {"ef_search"}}.get(self.kind, set())
+        if given - allowed:
+            raise ConfigError(f"a {self.kind} index has no {sorted(given - allowed)} to tune "
+                              f"(it tunes {sorted(allowed) or 'nothing'}).")
+        if ef_search is not None:
+            self.ef_search = _positive_int("ef_search", ef_search)
+        if nprobe is not None:
+            self._require_built()
+            value = _positive_int("nprobe", nprobe)
+            if value > self.nlist_:
+                raise ConfigError(f"nprobe {value} exceeds the index's {self.nlist_} cells (nlist_).")
+            self.nprobe = self.nprobe_ = value
+        return self
+
     def _metric_type(self, faiss: Any) -> int:
         return faiss.METRIC_L2 if self.metric == "l2" else faiss.METRIC_INNER_PRODUCT
 

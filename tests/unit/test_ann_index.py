@@ -284,6 +284,29 @@ def test_faiss_defaults_and_seeded_ivf(clustered):
         FaissIndex("ivf", nlist=0)
 
 
+def test_tune_search_trades_recall_for_speed_without_rebuilding(clustered, tmp_path):
+    pytest.importorskip("faiss")
+    data, ids, queries = clustered
+    exact, _ = BruteForceIndex().build(data, ids).search(queries, 10)
+    ivf = FaissIndex("ivf").build(data, ids)
+    recalls = [recall_at_k(ivf.tune_search(nprobe=p).search(queries, 10)[0], exact, 10) for p in (1, 4, 128)]
+    assert recalls[0] < recalls[1] <= recalls[2] and recalls[2] > 0.999, recalls
+    ivf.save(tmp_path / "ivf")
+    assert load_index(tmp_path / "ivf").nprobe_ == 128  # the tuned width is saved
+    hnsw = FaissIndex("hnsw", ef_search=16).build(data, ids)
+    low = recall_at_k(hnsw.search(queries, 10)[0], exact, 10)
+    high = recall_at_k(hnsw.tune_search(ef_search=256).search(queries, 10)[0], exact, 10)
+    assert high >= low and hnsw.ef_search == 256
+    with pytest.raises(ConfigError, match="a hnsw index has no \\['nprobe'\\] to tune"):
+        hnsw.tune_search(nprobe=3)
+    with pytest.raises(ConfigError, match="exceeds the index's 128 cells"):
+        ivf.tune_search(nprobe=129)
+    with pytest.raises(ConfigError, match="tunes nothing"):
+        FaissIndex("flat").tune_search(ef_search=3)
+    with pytest.raises(NotFittedError):
+        FaissIndex("ivf").tune_search(nprobe=2)
+
+
 @pytest.mark.parametrize("kind", FAISS_KINDS)
 def test_faiss_exclusion_widens_until_every_row_is_full(kind):
     pytest.importorskip("faiss")
