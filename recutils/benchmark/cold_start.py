@@ -378,8 +378,9 @@ def summarize_cold_start(results: pd.DataFrame, k: int = K) -> pd.DataFrame:
 def cold_start_bar(per_user: pd.DataFrame, k: int = K, *, col_user: str = DEFAULT_USER_COL
                    ) -> tuple[pd.DataFrame, str]:
     """Paired tests (per user, :func:`~recutils.benchmark.stats.paired_tests`) of DropoutNet
-    against the best baseline (highest mean recall@k among the non-random baselines), and the
-    verdict on the bar (DropoutNet beats popularity-within-genre and LightFM)."""
+    against the best baseline (highest mean recall@k among the baselines, :data:`NOT_BASELINES`
+    left out), and the verdict on the bar (DropoutNet beats popularity within genre and LightFM).
+    The means here pool every (seed, user) row of a model."""
     from recutils.benchmark.stats import paired_tests
 
     metric = f"recall@{k}"
@@ -398,7 +399,7 @@ def cold_start_bar(per_user: pd.DataFrame, k: int = K, *, col_user: str = DEFAUL
     return tests, verdict
 
 
-__all__ = ["COLD_FRACTION", "DROPOUTNET_GRID", "K", "LIGHTFM_PARAMS", "MODELS", "NOT_BASELINES", "PROTOCOL", "ColdSplit",
-           "cold_item_split", "cold_start_bar", "dropoutnet_scores", "genre_popularity_scores", "item_content",
+__all__ = ["COLD_FRACTION", "DROPOUTNET_GRID", "K", "LIGHTFM_PARAMS", "MODELS", "NOT_BASELINES", "PROTOCOL",
+           "ColdSplit", "cold_item_split", "cold_start_bar", "dropoutnet_scores", "genre_popularity_scores", "item_content",
            "lightfm_item_features", "lightfm_scores", "random_scores", "recall_at_k", "relevance",
            "run_cold_start", "summarize_cold_start", "title_words", "tune_dropoutnet"]

@@ -3,6 +3,9 @@ recall@k by hand, and the whole benchmark on a tiny frame."""
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -133,3 +136,14 @@ def test_run_cold_start_on_a_tiny_frame():
 def test_run_cold_start_rejects_unknown_models():
     with pytest.raises(ConfigError, match="unknown model"):
         cs.run_cold_start(_ratings(), _users(), _items(), models=["nope"])
+
+
+def test_tool_rejects_an_unknown_model_with_exit_status_2(capsys):
+    path = Path(__file__).resolve().parents[2] / "tools" / "benchmarks" / "cold_start.py"
+    spec = importlib.util.spec_from_file_location("cold_start_tool", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main(["--out", "unused.csv", "--models", "nope"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'nope'" in capsys.readouterr().err

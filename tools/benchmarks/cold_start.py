@@ -44,7 +44,8 @@ def _main(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds (default 1 2 3)")
     p.add_argument("--out", required=True, help="results CSV (overwritten)")
-    p.add_argument("--models", nargs="+", default=list(MODELS), help=f"models (default: {' '.join(MODELS)})")
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS, metavar="MODEL",
+                   help=f"models (default: {' '.join(MODELS)})")
     p.add_argument("--size", default="100k", help="MovieLens size (default 100k)")
     p.add_argument("--threads", type=int, default=1, help="torch / LightFM threads per fit (default 1)")
     args = p.parse_args(argv)

@@ -50,7 +50,7 @@ from recutils.utils.validation import check_columns, check_probability
 torch = require("torch", "torch")
 
 from recutils.nn.backbone import Backbone, build_network_with_limits  # noqa: E402
-from recutils.nn.components.feature_dropout import FeatureDropout  # noqa: E402
+from recutils.nn.components.feature_dropout import FeatureDropout, FeatureDropoutParams  # noqa: E402
 from recutils.nn.match import MatchNetwork  # noqa: E402
 
 #: The shipped DropoutNet config.
@@ -125,7 +125,8 @@ class DropoutNetNetwork(MatchNetwork):
                                   "preference input must be single-id features (e.g. the id column).")
         if not features:
             return None
-        return FeatureDropout([self.backbone.layout.id_column(f) for f in features], rate)
+        params = FeatureDropoutParams(rate=rate, features=features)
+        return FeatureDropout([self.backbone.layout.id_column(f) for f in params.features], params.rate)
 
     def user_embeddings(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The user tower's embeddings, the preference features dropped in training mode."""
@@ -155,8 +156,6 @@ class DropoutNetModel(TwoTowerModel):
             return DropoutNetNetwork(backbone, used, generator, rate=cfg.dropout_rate,
                                      user_preference=cfg.user_preference, item_preference=cfg.item_preference)
 
-        if cfg.model_config.model_class != "MatchModel":  # pragma: no cover - the config checks it
-            raise ConfigError("DropoutNet needs model_class: MatchModel.")
         return build_network_with_limits(cfg.model_config, specs, make, seed=cfg.seed)
 
     def add_items(self, items: pd.DataFrame) -> DropoutNetModel:
