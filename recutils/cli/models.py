@@ -40,6 +40,7 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "dien": (f"{_CTR} with a behaviour history (DIEN: interest extraction and evolution)", "torch"),
     "din": (f"{_CTR} with a behaviour history (DIN: target attention)", "torch"),
     "dlrm": (f"{_CTR} (DLRM)", "torch"),
+    "dropoutnet": ("retrieval, two-tower for cold start (DropoutNet: id inputs dropped in training)", "torch"),
     "dssm": ("retrieval, two-tower (DSSM: user and item towers, in-batch softmax)", "torch"),
     "dssm_senet": ("retrieval, two-tower (DSSM with a SENet per tower)", "torch"),
     "embedding_dot_bias": (f"{_CF}, rating prediction (dot product with biases, sigmoid range)", "torch"),

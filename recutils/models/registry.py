@@ -37,6 +37,7 @@ _MODELS: dict[str, str] = {
     "dien": "recutils.models.ctr:DIEN",
     "din": "recutils.models.ctr:DIN",
     "dlrm": "recutils.models.ctr:DLRM",
+    "dropoutnet": "recutils.models.retrieval:DropoutNetModel",
     "dssm": "recutils.models.retrieval:TwoTowerModel",
     "dssm_senet": "recutils.models.retrieval:DSSMSENet",
     "embedding_dot_bias": "recutils.models.dotbias:EmbeddingDotBias",

@@ -3,9 +3,11 @@
 :class:`TwoTowerModel` (registry name ``dssm``): a config-built user tower and item tower
 (``model_class: MatchModel``, :mod:`recutils.nn.match`) trained on positive interactions,
 with item embeddings, similar items and an approximate-nearest-neighbour index
-(:mod:`recutils.retrieval`).
+(:mod:`recutils.retrieval`). :class:`DropoutNetModel` (``dropoutnet``): a two-tower model
+whose id inputs are dropped in training so that it scores cold items from their content.
 """
 
+from recutils.models.retrieval.dropoutnet import DropoutNetConfig, DropoutNetModel
 from recutils.models.retrieval.model import (
     CONFIG_DIR,
     DSSMSENet,
@@ -17,5 +19,5 @@ from recutils.models.retrieval.model import (
     TwoTowerModel,
 )
 
-__all__ = ["CONFIG_DIR", "DSSMSENet", "RETRIEVAL_CLASSES", "RETRIEVAL_PRESETS", "VALIDATION_METRICS", "RecallValidator",
-           "TwoTowerConfig", "TwoTowerModel"]
+__all__ = ["CONFIG_DIR", "DSSMSENet", "DropoutNetConfig", "DropoutNetModel", "RETRIEVAL_CLASSES",
+           "RETRIEVAL_PRESETS", "VALIDATION_METRICS", "RecallValidator", "TwoTowerConfig", "TwoTowerModel"]
