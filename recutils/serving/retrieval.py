@@ -274,11 +274,15 @@ class ServedRetrieval:
             raise _error(422, "k_exceeds_index", f"{what}={k} is larger than the index "
                                                  f"({n} items).")
 
-    def search(self, vector: np.ndarray, k: int, exclude: list[Any] | None) -> tuple[np.ndarray, np.ndarray]:
-        """``index.search`` of one query; too few items after exclusion is ``too_few_items``."""
+    def search(self, vector: np.ndarray, k: int, exclude: list[Any] | None,
+               min_k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``index.search`` of one query; too few items after exclusion is ``too_few_items``
+        (with ``min_k``: fewer than ``min_k``; ``k`` then shrinks to the items left)."""
         self.check_k(k)
         if exclude:
             left = self.index.n_items - int(np.isin(pd.unique(np.asarray(exclude)), self.index.ids_).sum())
+            if min_k is not None and min_k <= left < k:
+                k = left
             if left < k:
                 raise _error(422, "too_few_items", f"excluding the user's items leaves {left} "
                                                    f"items, fewer than k={k}; lower k.")
@@ -289,13 +293,15 @@ class ServedRetrieval:
         return ids[0], scores[0]
 
     def retrieve(self, user_id: Any | None, features: Mapping[str, Any] | None,
-                 history: Sequence[Any] | None, k: int, exclude_seen: bool = True) -> RetrievalResult:
-        """The top-``k`` items of a query from the index (the user's items excluded)."""
+                 history: Sequence[Any] | None, k: int, exclude_seen: bool = True,
+                 min_k: int | None = None) -> RetrievalResult:
+        """The top-``k`` items of a query from the index (the user's items excluded; with
+        ``min_k``, fewer than ``k`` but at least ``min_k`` when exclusions leave fewer)."""
         self.check_k(k)
         start = time.perf_counter()
         vector, position, clean = self.user_vector(user_id, features, history)
         exclude = self._excluded(position, history) if exclude_seen else None
-        ids, scores = self.search(vector, k, exclude)
+        ids, scores = self.search(vector, k, exclude, min_k)
         return RetrievalResult(ids=ids, scores=scores, known=position >= 0, features=clean,
                                seconds=time.perf_counter() - start)
 

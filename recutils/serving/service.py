@@ -568,8 +568,8 @@ class RecommendationService:
     def two_stage(self, user_id: Any | None = None, features: Mapping[str, Any] | None = None,
                   history: Sequence[Any] | None = None, k: int = 10,
                   candidates: int | None = None, exclude_seen: bool = True) -> dict[str, Any]:
-        """Retrieve ``candidates`` items (default ``max(100, k)``, at most the index) with
-        the two-tower model and its index, score them with the ranker (the user's features
+        """Retrieve ``candidates`` items (default ``max(100, k)``, fewer when the index has
+        fewer unseen items left) with the two-tower model and its index, score them with the ranker (the user's features
         given to its ``predict``), and answer the ranker's top ``k``: each item with its
         ranker ``score``, its ``retrieval_score`` and ``retrieval_rank``; ``timings_ms`` of
         both stages.
@@ -584,7 +584,8 @@ class RecommendationService:
             raise ServiceError(400, "unsupported", "two-stage needs a ranker artifact: start the "
                                                    "service with --ranker-artifact.")
         n = state.retrieval.index.n_items
-        if candidates is None:
+        flexible = candidates is None
+        if flexible:
             candidates = min(max(100, k), n, self.max_candidates)
         if not is_int(candidates) or not k <= candidates <= self.max_candidates:
             raise ServiceError(422, "invalid_candidates",
@@ -594,7 +595,7 @@ class RecommendationService:
         uid, items = self._query(state, user_id, history)
         t0 = time.perf_counter()
         found = state.retrieval.retrieve(uid, features, items, int(candidates),
-                                         exclude_seen=bool(exclude_seen))
+                                         exclude_seen=bool(exclude_seen), min_k=k if flexible else None)
         t1 = time.perf_counter()
         scores = state.ranker.score(uid, found.ids, found.features)
         order = np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")[:k]
@@ -603,7 +604,7 @@ class RecommendationService:
                 "retrieval_score": _score(found.scores[i]), "retrieval_rank": int(i) + 1}
                for rank, i in enumerate(order.tolist(), start=1)]
         return {"user_id": _plain(uid), "known_user": found.known, "k": k,
-                "candidates": int(candidates), "index": state.retrieval.index.kind,
+                "candidates": len(found.ids), "index": state.retrieval.index.kind,
                 "version": state.info.digest[:12],
                 "ranker_version": state.ranker_info.digest[:12] if state.ranker_info else None,
                 "items": out,
