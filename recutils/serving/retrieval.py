@@ -49,6 +49,9 @@ logger = logging.getLogger(__name__)
 INDEX_DIR = "index"
 #: Most user features accepted in one request.
 MAX_FEATURES = 64
+#: Known users' embeddings are computed once at load when they hold at most this many numbers
+#: (64 MiB of float32); a request for a known user without features then only searches.
+MAX_CACHED_USER_FLOATS = 1 << 24
 #: Longest text feature value accepted (characters).
 MAX_FEATURE_CHARS = 256
 #: The error codes of the retrieval routes (besides ``invalid_k`` and ``invalid_id``).
@@ -141,6 +144,8 @@ class ServedRetrieval:
         model_version: ``model.model_version()``.
         feature_columns: Request feature name (a column) -> the user tower's feature.
         history_feature: ``(column, separator)`` of the user tower's sequence feature, or ``None``.
+        user_vectors: Every known user's embedding (row = the model's user index), computed
+            at load when small enough (:data:`MAX_CACHED_USER_FLOATS`), else ``None``.
 
     Raises:
         IndexVersionError: the saved index was built for another model version.
@@ -160,6 +165,9 @@ class ServedRetrieval:
             self.index = model.build_index("brute_force")
             self.index_source = "built"
         self.feature_columns, self.history_feature = self._user_inputs(model)
+        n_users, dim = len(model.user_ids_), model.item_vectors_.shape[1]
+        self.user_vectors = (model.user_embeddings(pd.DataFrame({model.col_user: model.user_ids_}))
+                             if 0 < n_users * dim <= MAX_CACHED_USER_FLOATS else None)
 
     @staticmethod
     def _user_inputs(model: Any) -> tuple[dict[str, str], tuple[str, str] | None]:
@@ -250,8 +258,11 @@ class ServedRetrieval:
             raise _error(422, "unknown_user",
                          f"user {user_id!r} is not known to the model; send its features "
                          f"{sorted(self.feature_columns)} to embed a new user.")
-        frame = pd.DataFrame({model.col_user: [user_id], **{c: [v] for c, v in columns.items()}})
-        vector = model.user_embeddings(frame)
+        if position >= 0 and not columns and self.user_vectors is not None:
+            vector = self.user_vectors[position:position + 1]
+        else:
+            frame = pd.DataFrame({model.col_user: [user_id], **{c: [v] for c, v in columns.items()}})
+            vector = model.user_embeddings(frame)
         if not np.isfinite(vector).all():
             raise _error(422, "non_finite_embedding", "the user tower gave NaN or infinite values "
                                                       "for these features.")

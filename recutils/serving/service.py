@@ -202,6 +202,9 @@ class RecommendationService:
         ranker_artifact: An artifact folder of the ranking model of the two-stage route
             (needs a two-tower ``artifact``).
         max_candidates: Most candidates the two-stage route retrieves per request.
+        torch_threads: Set torch's intra-op threads of this process (``torch.set_num_threads``)
+            before loading; ``None`` leaves torch's default. One-user requests of deep models
+            are fastest with 1 (each request runs in its own worker thread).
 
     Raises:
         ArtifactError: neither an artifact nor a store, an artifact that cannot be served,
@@ -219,7 +222,7 @@ class RecommendationService:
                  artifact_key: bytes | str | None = None,
                  index: str | Path | None = None,
                  ranker_artifact: str | Path | None = None,
-                 max_candidates: int = 1000) -> None:
+                 max_candidates: int = 1000, torch_threads: int | None = None) -> None:
         self.admin_token = None if admin_token is None else _check_token(admin_token,
                                                                          "admin_token")
         if artifact is None and store is None:
@@ -235,6 +238,12 @@ class RecommendationService:
             self.store.info()  # a store that cannot be read fails the start, not each request
         self._swap_lock = threading.Lock()
         self._state = ServingState(model=None, info=None)
+        if torch_threads is not None:
+            if isinstance(torch_threads, bool) or not isinstance(torch_threads, int) or torch_threads < 1:
+                raise ConfigError(f"torch_threads must be a positive integer, got {torch_threads!r}.")
+            from recutils.utils.deps import require
+
+            require("torch", "torch").set_num_threads(torch_threads)
         if ranker_artifact is not None and artifact is None:
             raise ArtifactError("a ranker artifact needs a two-tower retrieval --artifact.")
         if artifact is not None:

@@ -160,8 +160,13 @@ def test_nan_user_embeddings_are_a_422_not_a_500(root, monkeypatch) -> None:
     model = svc.state.retrieval.model
     monkeypatch.setattr(model, "user_embeddings", lambda df: np.full((1, model.item_vectors_.shape[1]), np.nan))
     with pytest.raises(ServiceError) as err:
-        svc.retrieve(user_id=3, k=5)
-    assert err.value.code == "non_finite_embedding"
+        svc.retrieve(user_id=3, features=USER, k=5)
+    assert (err.value.status, err.value.code) == (422, "non_finite_embedding")
+    served = svc.state.retrieval
+    monkeypatch.setattr(served, "user_vectors", np.full_like(served.user_vectors, np.nan))
+    with pytest.raises(ServiceError) as err:
+        svc.retrieve(user_id=3, k=5)  # a cached embedding
+    assert (err.value.status, err.value.code) == (422, "non_finite_embedding")
 
 
 def test_http_errors_are_json_4xx_and_the_next_request_succeeds(client) -> None:
@@ -262,3 +267,21 @@ def test_history_reaches_a_user_tower_that_reads_one(frame) -> None:
     with pytest.raises(ServiceError) as err:
         served.retrieve(None, None, [], 5)
     assert err.value.code == "empty_history"
+
+
+def test_known_users_embeddings_are_cached_and_features_override_them(service, models) -> None:
+    dssm = models[0]
+    served = service.state.retrieval
+    assert served.user_vectors is not None and served.user_vectors.shape == (len(dssm.user_ids_), 64)
+    cached, _, _ = served.user_vector(3, None, None)
+    fresh = dssm.user_embeddings(pd.DataFrame({"userID": [3]}))
+    assert np.allclose(cached, fresh, atol=1e-6)
+    override, _, clean = served.user_vector(3, {"age": 70}, None)
+    assert clean == {"age": 70} and not np.allclose(override, cached)
+
+
+def test_torch_threads_must_be_a_positive_integer(root) -> None:
+    from recutils.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match="torch_threads"):
+        RecommendationService(artifact=root / "dssm", torch_threads=0)
