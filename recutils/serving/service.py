@@ -592,6 +592,7 @@ class RecommendationService:
         if state.ranker is None:
             raise ServiceError(400, "unsupported", "two-stage needs a ranker artifact: start the "
                                                    "service with --ranker-artifact.")
+        state.retrieval.check_k(k)
         n = state.retrieval.index.n_items
         flexible = candidates is None
         if flexible:
