@@ -200,7 +200,8 @@ class ServedRetrieval:
         if not features:
             return {}
         if len(features) > MAX_FEATURES:
-            raise _error(422, "invalid_feature", f"{len(features)} features; at most {MAX_FEATURES}.")
+            raise _error(422, "invalid_feature",
+                         f"{len(features)} features; at most {MAX_FEATURES}.")
         unknown = [str(key)[:40] for key in features if key not in self.feature_columns]
         if unknown:
             raise _error(422, "unknown_feature",
@@ -261,7 +262,8 @@ class ServedRetrieval:
         if position >= 0 and not columns and self.user_vectors is not None:
             vector = self.user_vectors[position:position + 1]
         else:
-            frame = pd.DataFrame({model.col_user: [user_id], **{c: [v] for c, v in columns.items()}})
+            frame = pd.DataFrame({model.col_user: [user_id],
+                                  **{c: [v] for c, v in columns.items()}})
             vector = model.user_embeddings(frame)
         if not np.isfinite(vector).all():
             raise _error(422, "non_finite_embedding", "the user tower gave NaN or infinite values "
@@ -273,7 +275,8 @@ class ServedRetrieval:
         out: list[Any] = []
         if position >= 0:
             seen = model.seen_
-            out.extend(model.item_ids_[seen.indices[seen.indptr[position]:seen.indptr[position + 1]]])
+            start, stop = seen.indptr[position], seen.indptr[position + 1]
+            out.extend(model.item_ids_[seen.indices[start:stop]])
         if history:
             out.extend(history)
         return out
@@ -291,14 +294,16 @@ class ServedRetrieval:
         (with ``min_k``: fewer than ``min_k``; ``k`` then shrinks to the items left)."""
         self.check_k(k)
         if exclude:
-            left = self.index.n_items - int(np.isin(pd.unique(np.asarray(exclude)), self.index.ids_).sum())
+            excluded = np.isin(pd.unique(np.asarray(exclude)), self.index.ids_).sum()
+            left = self.index.n_items - int(excluded)
             if min_k is not None and min_k <= left < k:
                 k = left
             if left < k:
                 raise _error(422, "too_few_items", f"excluding the user's items leaves {left} "
                                                    f"items, fewer than k={k}; lower k.")
         try:
-            ids, scores = self.index.search(vector, k, exclude=None if exclude is None else [exclude])
+            ids, scores = self.index.search(vector, k,
+                                            exclude=None if exclude is None else [exclude])
         except DataError as err:
             raise _error(422, "invalid_query", str(err)[:300]) from err
         return ids[0], scores[0]
@@ -355,7 +360,8 @@ class ServedRanker:
         self.model = model
         self._score_unknown = "score_unknown" in inspect.signature(model.predict).parameters
 
-    def score(self, user_id: Any | None, items: np.ndarray, features: Mapping[str, Any]) -> np.ndarray:
+    def score(self, user_id: Any | None, items: np.ndarray,
+              features: Mapping[str, Any]) -> np.ndarray:
         """The ranker's score of each candidate for the user (NaN where it cannot score)."""
         model = self.model
         frame = pd.DataFrame({model.col_user: [user_id] * len(items), model.col_item: items,

@@ -50,9 +50,11 @@ import pandas as pd
 
 from recutils.exceptions import ConfigError, RecUtilsError
 from recutils.models.topk import popularity_fallback
+from recutils.retrieval.index import FAISS_KINDS
 from recutils.serving.artifacts import ArtifactError, ArtifactInfo, load_artifact, resolve_under
 from recutils.serving.retrieval import ServedRanker, ServedRetrieval, is_two_tower
 from recutils.serving.stores import RecommendationStore, StoreSetInfo, open_store
+from recutils.utils.deps import require
 from recutils.utils.validation import is_int
 
 logger = logging.getLogger(__name__)
@@ -202,9 +204,10 @@ class RecommendationService:
         ranker_artifact: An artifact folder of the ranking model of the two-stage route
             (needs a two-tower ``artifact``).
         max_candidates: Most candidates the two-stage route retrieves per request.
-        torch_threads: Set torch's intra-op threads of this process (``torch.set_num_threads``)
-            before loading; ``None`` leaves torch's default. One-user requests of deep models
-            are fastest with 1 (each request runs in its own worker thread).
+        num_threads: Threads of torch (``torch.set_num_threads``, set before loading) and of
+            faiss's OpenMP (set when a faiss index is loaded) in this process; ``None`` leaves
+            their defaults. One-user requests are fastest with 1: each request runs in its own
+            worker thread, and a team of threads per small product only adds contention.
 
     Raises:
         ArtifactError: neither an artifact nor a store, an artifact that cannot be served,
@@ -222,7 +225,7 @@ class RecommendationService:
                  artifact_key: bytes | str | None = None,
                  index: str | Path | None = None,
                  ranker_artifact: str | Path | None = None,
-                 max_candidates: int = 1000, torch_threads: int | None = None) -> None:
+                 max_candidates: int = 1000, num_threads: int | None = None) -> None:
         self.admin_token = None if admin_token is None else _check_token(admin_token,
                                                                          "admin_token")
         if artifact is None and store is None:
@@ -238,12 +241,11 @@ class RecommendationService:
             self.store.info()  # a store that cannot be read fails the start, not each request
         self._swap_lock = threading.Lock()
         self._state = ServingState(model=None, info=None)
-        if torch_threads is not None:
-            if isinstance(torch_threads, bool) or not isinstance(torch_threads, int) or torch_threads < 1:
-                raise ConfigError(f"torch_threads must be a positive integer, got {torch_threads!r}.")
-            from recutils.utils.deps import require
-
-            require("torch", "torch").set_num_threads(torch_threads)
+        if num_threads is not None:
+            if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+                raise ConfigError(f"num_threads must be a positive integer, got {num_threads!r}.")
+            require("torch", "torch").set_num_threads(num_threads)
+        self.num_threads = num_threads
         if ranker_artifact is not None and artifact is None:
             raise ArtifactError("a ranker artifact needs a two-tower retrieval --artifact.")
         if artifact is not None:
@@ -274,6 +276,9 @@ class RecommendationService:
         if hasattr(model, "progress"):
             model.progress = False
         retrieval = ServedRetrieval(model, path, index) if is_two_tower(model) else None
+        if (retrieval is not None and self.num_threads is not None
+                and retrieval.index.kind in FAISS_KINDS):
+            require("faiss", "retrieval").omp_set_num_threads(self.num_threads)
         if retrieval is None and index is not None:
             raise ArtifactError(f"{path} holds a {loaded.info.model!r} model, not a two-tower "
                                 "model: it cannot be served with an index.")
@@ -346,7 +351,8 @@ class RecommendationService:
             except ArtifactError as err:
                 raise ServiceError(422, "invalid_path", str(err)) from err
             if not path.is_dir():
-                raise ServiceError(404, "not_found", f"no artifact {each!r} under the artifact root.")
+                raise ServiceError(404, "not_found",
+                                   f"no artifact {each!r} under the artifact root.")
             paths.append(path)
         path = paths[0]
         try:
@@ -578,10 +584,10 @@ class RecommendationService:
                   history: Sequence[Any] | None = None, k: int = 10,
                   candidates: int | None = None, exclude_seen: bool = True) -> dict[str, Any]:
         """Retrieve ``candidates`` items (default ``max(100, k)``, fewer when the index has
-        fewer unseen items left) with the two-tower model and its index, score them with the ranker (the user's features
-        given to its ``predict``), and answer the ranker's top ``k``: each item with its
-        ranker ``score``, its ``retrieval_score`` and ``retrieval_rank``; ``timings_ms`` of
-        both stages.
+        fewer unseen items left) with the two-tower model and its index, score them with the
+        ranker (the user's features given to its ``predict``), and answer the ranker's top
+        ``k``: each item with its ranker ``score``, its ``retrieval_score`` and
+        ``retrieval_rank``; ``timings_ms`` of both stages.
 
         Raises:
             ServiceError: as :meth:`retrieve`; 400 without a ranker; 422
@@ -605,7 +611,8 @@ class RecommendationService:
         uid, items = self._query(state, user_id, history)
         t0 = time.perf_counter()
         found = state.retrieval.retrieve(uid, features, items, int(candidates),
-                                         exclude_seen=bool(exclude_seen), min_k=k if flexible else None)
+                                         exclude_seen=bool(exclude_seen),
+                                         min_k=k if flexible else None)
         t1 = time.perf_counter()
         scores = state.ranker.score(uid, found.ids, found.features)
         order = np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")[:k]

@@ -54,7 +54,7 @@ def _post_raw(port: int, path: str, body: bytes) -> int:
 
 def test_retrieve_and_two_stage_over_the_wire_survive_bad_input(root: Path, tmp_path: Path) -> None:
     extra = ["--index", str(root / "dssm_hnsw"), "--ranker-artifact", str(root / "deepfm"),
-             "--torch-threads", "1", "--max-k", "500"]
+             "--num-threads", "1", "--max-k", "500"]
     with ServiceProcess(artifact=root / "dssm", extra_args=extra, log_file=tmp_path / "log") as svc:
         with httpx.Client(base_url=svc.url, timeout=30) as c:
             info = c.get("/v1/model").json()

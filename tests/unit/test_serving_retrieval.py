@@ -280,8 +280,8 @@ def test_known_users_embeddings_are_cached_and_features_override_them(service, m
     assert clean == {"age": 70} and not np.allclose(override, cached)
 
 
-def test_torch_threads_must_be_a_positive_integer(root) -> None:
+def test_num_threads_must_be_a_positive_integer(root) -> None:
     from recutils.exceptions import ConfigError
 
-    with pytest.raises(ConfigError, match="torch_threads"):
-        RecommendationService(artifact=root / "dssm", torch_threads=0)
+    with pytest.raises(ConfigError, match="num_threads"):
+        RecommendationService(artifact=root / "dssm", num_threads=0)

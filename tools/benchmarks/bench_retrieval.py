@@ -33,7 +33,7 @@ to ``--threads``. Needs torch and faiss: ``pip install "recutils[torch,retrieval
 
 ``--service`` measures the HTTP service instead (:func:`service_speed`, through
 ``tools/loadtest/run_loadtest.py``): DSSM and DeepFM trained for ``--service-epochs`` on the
-same data, each scenario a ``recutils serve`` process (``--torch-threads 1``) loaded by
+same data, each scenario a ``recutils serve`` process (``--num-threads 1``) loaded by
 locust for ``--service-duration`` seconds (``--service-users`` clients at
 ``--service-rate`` requests/s each): ``POST /v1/retrieve`` through an HNSW and through the
 exact index, and ``POST /v1/two-stage`` (HNSW, ``--service-candidates`` candidates ranked by

@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         elif scenario == "sar":
             service = ServiceProcess(artifact=prep["artifact"], log_file=workdir / "sar.log")
         else:
-            extra = ["--torch-threads", "1"]
+            extra = ["--num-threads", "1"]
             if scenario != "retrieve-brute":
                 extra += ["--index", str(retrieval["index"])]
             if scenario == "two-stage":
