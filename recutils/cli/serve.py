@@ -21,6 +21,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``recutils serve``."""
     parser.add_argument("--artifact", type=Path, default=None, help="artifact folder")
     parser.add_argument("--store", default=None, help="store URL of precomputed recommendations")
+    parser.add_argument("--index", type=Path, default=None,
+                        help="saved item index of a two-tower --artifact (default: the "
+                             "artifact's index/ folder, else an exact index built at start)")
+    parser.add_argument("--ranker-artifact", type=Path, default=None,
+                        help="ranking artifact (DeepFM, ...) of POST /v1/two-stage; needs a "
+                             "two-tower --artifact")
+    parser.add_argument("--max-candidates", type=positive_int, default=1000,
+                        help="most candidates per two-stage request (default 1000)")
+    parser.add_argument("--num-threads", type=positive_int, default=None,
+                        help="threads of torch and of faiss's OpenMP in the process (1 is "
+                             "fastest for one-user requests; default: theirs)")
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--trust", action="store_true",
@@ -66,7 +77,8 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         service = RecommendationService(
             artifact=args.artifact, store=args.store, trust=args.trust, max_k=args.max_k,
             max_batch=args.max_batch, artifact_root=args.artifact_root, admin_token=token,
-            artifact_key=key)
+            artifact_key=key, index=args.index, ranker_artifact=args.ranker_artifact,
+            max_candidates=args.max_candidates, num_threads=args.num_threads)
         app = create_app(service)
     except RecUtilsError as err:
         print(f"error: {err}", file=sys.stderr)

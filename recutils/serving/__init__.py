@@ -7,7 +7,10 @@
 * :mod:`~recutils.serving.stores`: SQLite and Redis stores with atomic set swaps
   (:func:`open_store`).
 * :mod:`~recutils.serving.service` / :mod:`~recutils.serving.app`: the service and its
-  FastAPI app (``recutils serve``). FastAPI, uvicorn and redis are imported only when
+  FastAPI app (``recutils serve``).
+* :mod:`~recutils.serving.retrieval`: a two-tower artifact served with its item index
+  (``/v1/retrieve``, ``/v1/similar-items``) and a ranker after it (``/v1/two-stage``);
+  :func:`save_retrieval_artifact` writes the index inside the artifact. FastAPI, uvicorn and redis are imported only when
   used (``pip install "recutils[serving]"``).
 """
 
@@ -33,6 +36,7 @@ from recutils.serving.batch import (
     batch_recommend_spark,
     popularity_fallback,
 )
+from recutils.serving.retrieval import save_retrieval_artifact
 from recutils.serving.service import RecommendationService, ServiceError
 from recutils.serving.stores import (
     RecommendationStore,
@@ -78,5 +82,6 @@ __all__ = [
     "popularity_fallback",
     "resolve_artifact_key",
     "save_artifact",
+    "save_retrieval_artifact",
     "verify_artifact",
 ]

@@ -9,10 +9,17 @@ internet in the browser; offline they show a note that points to ``/openapi.json
 * ``GET /v1/recommendations/{user_id}?k=10``: the user's top-k.
 * ``POST /v1/recommendations`` ``{"user_ids": [...], "k": 10}``: a batch.
 * ``GET /v1/similar-items/{item_id}?k=10``: where the model has item similarities
-  (SAR, item-KNN).
+  (SAR, item-KNN; a two-tower model: its item index).
+* ``POST /v1/retrieve`` ``{"user_id": ..., "features": {...}, "history": [...], "k": 10,
+  "exclude_seen": true}``: top-k candidates from a two-tower model's index (see
+  :mod:`recutils.serving.retrieval`).
+* ``POST /v1/two-stage``: the same body plus ``"candidates": N``: N retrieved candidates
+  scored by the ranker artifact (``--ranker-artifact``), its top k with both scores and
+  the stage timings.
 * ``POST /v1/score`` ``{"pairs": [{"user_id": ..., "item_id": ...}]}``: model scores.
 * ``GET /v1/model``: model name, version, trained-at and metrics; store set info.
-* ``POST /v1/admin/artifact`` ``{"path": "name"}`` with header ``X-Admin-Token``:
+* ``POST /v1/admin/artifact`` ``{"path": "name", "ranker": "name"}`` (``ranker``
+  optional: swapped in together) with header ``X-Admin-Token``:
   hot-swap to another artifact under the configured artifact root. **Off unless both an
   artifact root and an admin token are configured**: then it answers a JSON 404
   (``admin_disabled``); a missing or wrong token gets a JSON 403 (checked before the
@@ -180,20 +187,22 @@ def create_app(service: RecommendationService | None = None, *,
                artifact: str | Path | None = None, store: Any = None, trust: bool = False,
                max_k: int = 100, max_batch: int = 1000,
                artifact_root: str | Path | None = None,
-               admin_token: str | None = None) -> Any:
+               admin_token: str | None = None, index: str | Path | None = None,
+               ranker_artifact: str | Path | None = None) -> Any:
     """The FastAPI app over a :class:`RecommendationService` (built from the keywords
     when ``service`` is not given). The service is at ``app.state.service``."""
     fastapi = require("fastapi", "serving")
     from fastapi.exceptions import RequestValidationError
     from fastapi.encoders import jsonable_encoder
-    from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+    from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     if service is None:
         service = RecommendationService(artifact=artifact, store=store, trust=trust,
                                         max_k=max_k, max_batch=max_batch,
-                                        artifact_root=artifact_root, admin_token=admin_token)
+                                        artifact_root=artifact_root, admin_token=admin_token,
+                                        index=index, ranker_artifact=ranker_artifact)
     svc = service
 
     Id = Union[StrictInt, Annotated[StrictStr, Field(min_length=1, max_length=256)]]
@@ -249,9 +258,62 @@ def create_app(service: RecommendationService | None = None, *,
         version: str | None
         scores: list[Score]
 
+    FeatureValue = Union[StrictInt, StrictFloat, Annotated[StrictStr, Field(max_length=256)], None]
+
+    class RetrieveRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        user_id: Id | None = Field(None, description="A known user (its seen items are excluded).")
+        features: dict[Annotated[str, Field(max_length=256)], FeatureValue] | None = Field(
+            None, max_length=SCHEMA_MAX_ITEMS,
+            description="User tower features by column (e.g. age, gender, occupation): a new "
+                        "user, or overrides for a known one. Finite numbers, strings or null.")
+        history: list[Id] | None = Field(
+            None, max_length=SCHEMA_MAX_ITEMS,
+            description="Item ids the user had (models whose user tower reads a history; "
+                        "they are excluded with exclude_seen).")
+        k: StrictInt = Field(10, description=f"Items to return, 1..{svc.max_k} (max_k) and at "
+                                             "most the indexed items.")
+        exclude_seen: StrictBool = Field(True, description="Leave out the user's training "
+                                                           "items and history.")
+
+    class TwoStageRequest(RetrieveRequest):
+        candidates: StrictInt | None = Field(
+            None, description=f"Candidates retrieved and ranked, k..{svc.max_candidates} "
+                              "(default max(100, k), at most the indexed items).")
+
+    class Timings(BaseModel):
+        retrieve: float
+        rank: float | None = None
+        total: float | None = None
+
+    class Retrieved(BaseModel):
+        user_id: Any
+        known_user: bool
+        k: int
+        index: str = Field(description="The index kind searched (brute_force, flat, ivf, hnsw).")
+        version: str | None
+        items: list[Item]
+        timings_ms: Timings
+
+    class RankedItem(Item):
+        retrieval_score: float | None = Field(description="The index's similarity.")
+        retrieval_rank: int = Field(description="1-based rank among the candidates.")
+
+    class TwoStage(BaseModel):
+        user_id: Any
+        known_user: bool
+        k: int
+        candidates: int
+        index: str
+        version: str | None
+        ranker_version: str | None
+        items: list[RankedItem]
+        timings_ms: Timings
+
     class SwapRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
         path: Annotated[StrictStr, Field(min_length=1, max_length=1024)]
+        ranker: Annotated[StrictStr, Field(min_length=1, max_length=1024)] | None = None
 
     class ErrorBody(BaseModel):
         code: str
@@ -359,9 +421,34 @@ def create_app(service: RecommendationService | None = None, *,
     @app.get("/v1/similar-items/{item_id}", response_model=Similar, responses=errors,
              tags=["recommendations"], summary="Items similar to an item",
              description="The k items most similar to `item_id`, for models with item "
-                         "similarities (SAR, item-KNN; others: 400); an unknown item: 404.")
+                         "similarities (SAR, item-KNN; a two-tower model searches its item "
+                         "index; others: 400); an unknown item: 404.")
     async def similar(item_id: str, k: KQuery = 10) -> Any:
         return _json(await run_in_threadpool(svc.similar_items, item_id, k))
+
+    @app.post("/v1/retrieve", response_model=Retrieved, responses=errors, tags=["retrieval"],
+              summary="Top-k candidates from the two-tower index",
+              description="Body `{\"user_id\"}` (a known user), or `{\"features\": {...}}` (a "
+                          "new user: the user tower's columns), or `{\"history\": [...]}` where "
+                          "the model reads one; `k`, `exclude_seen` (default true). Errors: "
+                          "`unknown_user`, `missing_user`, `unknown_feature`, `invalid_feature` "
+                          "(NaN, infinity), `history_unsupported`, `empty_history`, "
+                          "`k_exceeds_index`, `too_few_items` (422); no two-tower model: 400.")
+    async def retrieve(body: RetrieveRequest) -> Any:
+        return _json(await run_in_threadpool(svc.retrieve, body.user_id, body.features,
+                                             body.history, body.k, body.exclude_seen))
+
+    @app.post("/v1/two-stage", response_model=TwoStage, responses=errors, tags=["retrieval"],
+              summary="Retrieve candidates, then rank them",
+              description="The body of `/v1/retrieve` plus `candidates` (N): N candidates from "
+                          "the index, scored by the ranker artifact with the user's features; "
+                          "the top k with `score` (ranker), `retrieval_score`, "
+                          "`retrieval_rank`, and `timings_ms` of both stages. No ranker: 400; "
+                          "`candidates` outside [k, max_candidates]: 422 `invalid_candidates`.")
+    async def two_stage(body: TwoStageRequest) -> Any:
+        return _json(await run_in_threadpool(svc.two_stage, body.user_id, body.features,
+                                             body.history, body.k, body.candidates,
+                                             body.exclude_seen))
 
     @app.post("/v1/score", response_model=ScoreResponse, responses=errors, tags=["scoring"],
               summary="Scores of (user, item) pairs",
@@ -392,12 +479,14 @@ def create_app(service: RecommendationService | None = None, *,
         @app.post("/v1/admin/artifact", responses=admin_errors, tags=["admin"],
                   summary="Swap the served artifact",
                   description="Body `{\"path\": \"NAME\"}`, a folder under the artifact "
-                              "root, with the `X-Admin-Token` header (403 without it). A swap "
+                              "root (and `\"ranker\": \"NAME\"` to swap the two-stage ranker "
+                              "with it), with the `X-Admin-Token` header (403 without it). A swap "
                               "that fails to load keeps the current model (422).")
         async def swap(body: SwapRequest, request: fastapi.Request,
                        origin: Annotated[str, fastapi.Depends(admin)]) -> Any:
             info = await run_in_threadpool(svc.admin_swap, body.path,
-                                           request.headers.get("x-admin-token"), origin)
+                                           request.headers.get("x-admin-token"), origin,
+                                           body.ranker)
             return _json({"swapped": True, "model": info.model, "version": info.digest[:12]})
     else:
         @app.post("/v1/admin/artifact", include_in_schema=False)

@@ -57,7 +57,7 @@ import math
 import os
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -180,6 +180,7 @@ def save_artifact(
     trained_at: str | datetime | None = None,
     overwrite: bool = False,
     sign_key: bytes | str | None = None,
+    extra_folders: Mapping[str, Callable[[Path], Any]] | None = None,
 ) -> Path:
     """Save a fitted model as an artifact folder (see the module docstring).
 
@@ -195,13 +196,18 @@ def save_artifact(
         sign_key: Sign the artifact with this key (HMAC-SHA256, at least 16 bytes);
             ``None``: the environment's key (``RECUTILS_ARTIFACT_KEY`` or the file named
             by ``RECUTILS_ARTIFACT_KEY_FILE``), unsigned when there is none.
+        extra_folders: Sub-folder name -> a function writing that folder (given its path),
+            called after the model's ``save`` and before the checksums are taken, so the
+            artifact's checksums and signature cover what it writes (e.g. a retrieval index:
+            :func:`~recutils.serving.retrieval.save_retrieval_artifact`).
 
     Returns:
         The artifact folder.
 
     Raises:
-        ArtifactError: ``path`` exists (without ``overwrite``), or the model did not
-            write a recutils manifest.
+        ArtifactError: ``path`` exists (without ``overwrite``), the model did not
+            write a recutils manifest, or an extra folder's name is not a plain name or is
+            taken by the model's own files.
         ConfigError: malformed metrics, or a signing key that is too short or cannot
             be read.
     """
@@ -232,6 +238,12 @@ def save_artifact(
         manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
         if manifest.get("format") != "recutils-model" or not manifest.get("model"):
             raise ArtifactError(f"{type(model).__name__}.save did not write a recutils manifest.")
+        for name, write in (extra_folders or {}).items():
+            pure = check_relative_path(name, what="extra folder")
+            if len(pure.parts) != 1 or (tmp / name).exists():
+                raise ArtifactError(f"extra folder {name!r} must be a plain name not written by "
+                                    f"{type(model).__name__}.save.")
+            write(tmp / name)
         declared = tuple(getattr(type(model), "pickled_files", ()) or ())
         files = _list_files(tmp)
         entries = {rel: {"sha256": _sha256_file(p), "bytes": p.stat().st_size}

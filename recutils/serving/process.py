@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -145,14 +145,18 @@ class LatencyReport:
 
 
 def measure_latency(base_url: str, paths: Sequence[str], *, n_requests: int = 1000,
-                    concurrency: int = 4, timeout: float = 10.0) -> LatencyReport:
-    """Send ``n_requests`` GETs (cycling through ``paths``) from ``concurrency`` threads.
+                    concurrency: int = 4, timeout: float = 10.0,
+                    bodies: Sequence[Mapping[str, Any]] | None = None) -> LatencyReport:
+    """Send ``n_requests`` GETs (cycling through ``paths``) from ``concurrency`` threads;
+    with ``bodies``, POSTs of the JSON ``bodies`` (cycling through both).
 
     A response other than 200 (or a transport error) counts as a failure.
     """
     httpx = require("httpx", "serving")
     if not paths:
         raise ValueError("paths is empty.")
+    if bodies is not None and not bodies:
+        raise ValueError("bodies is empty; give None for GET requests.")
     latencies = np.zeros(n_requests, dtype=np.float64)
     failures = [0]
     lock = threading.Lock()
@@ -167,7 +171,10 @@ def measure_latency(base_url: str, paths: Sequence[str], *, n_requests: int = 10
                     return
                 t0 = time.perf_counter()
                 try:
-                    ok = client.get(paths[i % len(paths)]).status_code == 200
+                    path = paths[i % len(paths)]
+                    answer = (client.get(path) if bodies is None
+                              else client.post(path, json=bodies[i % len(bodies)]))
+                    ok = answer.status_code == 200
                 except httpx.HTTPError:
                     ok = False
                 latencies[i] = (time.perf_counter() - t0) * 1000

@@ -9,6 +9,16 @@ loads and warms a new artifact *beside* the old one and then replaces the refere
 single atomic assignment), so requests in flight finish on the old model, new requests
 get the new one, and none is dropped or sees a half-loaded model.
 
+**Retrieval.** A two-tower artifact (``dssm``, ``dssm_senet``) is served with an item
+index (:class:`~recutils.serving.retrieval.ServedRetrieval`: a saved index checked against
+the model's version, else an exact one built at load): :meth:`RecommendationService.retrieve`
+answers the top-k candidates of a known user, a new user's features or a history, and
+``similar_items`` searches the index. With a second, **ranker** artifact (DeepFM or any
+click-through config), :meth:`RecommendationService.two_stage` retrieves N candidates and
+returns the k the ranker scores highest, with both scores and the stage timings. The
+retriever, its index and the ranker are one :class:`ServingState`, loaded and swapped
+together.
+
 Unknown users get the **popularity fallback** (the items most users had in training;
 for a store, the list recorded with the set), marked ``"fallback": true`` and
 ``"source": "popularity"`` in the response.
@@ -40,8 +50,11 @@ import pandas as pd
 
 from recutils.exceptions import ConfigError, RecUtilsError
 from recutils.models.topk import popularity_fallback
+from recutils.retrieval.index import FAISS_KINDS
 from recutils.serving.artifacts import ArtifactError, ArtifactInfo, load_artifact, resolve_under
+from recutils.serving.retrieval import ServedRanker, ServedRetrieval, is_two_tower
 from recutils.serving.stores import RecommendationStore, StoreSetInfo, open_store
+from recutils.utils.deps import require
 from recutils.utils.validation import is_int
 
 logger = logging.getLogger(__name__)
@@ -74,6 +87,9 @@ class ServingState:
     user_id_type: str = "str"
     item_id_type: str = "str"
     loaded_at: float = 0.0
+    retrieval: ServedRetrieval | None = None
+    ranker: ServedRanker | None = None
+    ranker_info: ArtifactInfo | None = None
 
 
 def _id_type(index: pd.Index) -> str:
@@ -164,7 +180,8 @@ def _items(pairs: Sequence[tuple[Any, Any]], k: int) -> list[dict[str, Any]]:
 def similar_items_supported(model: Any) -> bool:
     """Whether :meth:`RecommendationService.similar_items` works for ``model``."""
     return model is not None and (hasattr(model, "get_item_based_topk")
-                                  or getattr(model, "item_similarity_", None) is not None)
+                                  or getattr(model, "item_similarity_", None) is not None
+                                  or is_two_tower(model))
 
 
 class RecommendationService:
@@ -182,9 +199,20 @@ class RecommendationService:
         artifact_key: Signing key: only artifacts signed with it are loaded (at start
             and on every swap); ``None``: the environment's key, if any
             (:func:`~recutils.models.persistence.resolve_artifact_key`).
+        index: A saved index folder of the (two-tower) ``artifact``; ``None``: the
+            artifact's own ``index/`` folder, else an exact index built at load.
+        ranker_artifact: An artifact folder of the ranking model of the two-stage route
+            (needs a two-tower ``artifact``).
+        max_candidates: Most candidates the two-stage route retrieves per request.
+        num_threads: Threads of torch (``torch.set_num_threads``, set before loading) and of
+            faiss's OpenMP (set when a faiss index is loaded) in this process; ``None`` leaves
+            their defaults. One-user requests are fastest with 1: each request runs in its own
+            worker thread, and a team of threads per small product only adds contention.
 
     Raises:
-        ArtifactError: neither an artifact nor a store, or an artifact that cannot be served.
+        ArtifactError: neither an artifact nor a store, an artifact that cannot be served,
+            an index built for another model version (``IndexVersionError``), or a ranker
+            without a two-tower artifact.
         StoreError: the store cannot be opened or read (checked once at start).
         ConfigError: an empty admin token.
     """
@@ -194,7 +222,10 @@ class RecommendationService:
                  max_k: int = 100, max_batch: int = 1000,
                  artifact_root: str | Path | None = None,
                  admin_token: str | None = None,
-                 artifact_key: bytes | str | None = None) -> None:
+                 artifact_key: bytes | str | None = None,
+                 index: str | Path | None = None,
+                 ranker_artifact: str | Path | None = None,
+                 max_candidates: int = 1000, num_threads: int | None = None) -> None:
         self.admin_token = None if admin_token is None else _check_token(admin_token,
                                                                          "admin_token")
         if artifact is None and store is None:
@@ -203,14 +234,22 @@ class RecommendationService:
         self._artifact_key = artifact_key
         self.max_k = int(max_k)
         self.max_batch = int(max_batch)
+        self.max_candidates = int(max_candidates)
         self.artifact_root = None if artifact_root is None else Path(artifact_root).resolve()
         self.store = open_store(store) if isinstance(store, (str, Path)) else store
         if self.store is not None:
             self.store.info()  # a store that cannot be read fails the start, not each request
         self._swap_lock = threading.Lock()
         self._state = ServingState(model=None, info=None)
+        if num_threads is not None:
+            if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+                raise ConfigError(f"num_threads must be a positive integer, got {num_threads!r}.")
+            require("torch", "torch").set_num_threads(num_threads)
+        self.num_threads = num_threads
+        if ranker_artifact is not None and artifact is None:
+            raise ArtifactError("a ranker artifact needs a two-tower retrieval --artifact.")
         if artifact is not None:
-            self.swap_artifact(artifact)
+            self.swap_artifact(artifact, index=index, ranker=ranker_artifact)
         self.started_at = time.time()
 
     # ------------------------------------------------------------ state
@@ -227,7 +266,8 @@ class RecommendationService:
             return "store+artifact" if has_model else "store"
         return "artifact"
 
-    def _build_state(self, path: str | Path) -> ServingState:
+    def _build_state(self, path: str | Path, index: str | Path | None = None,
+                     ranker: str | Path | None = None) -> ServingState:
         loaded = load_artifact(path, trust=self.trust, key=self._artifact_key)
         model = loaded.model
         if not hasattr(model, "recommend_k_items") or not hasattr(model, "user_ids_"):
@@ -235,27 +275,67 @@ class RecommendationService:
                                 "recommend items to users; it cannot be served.")
         if hasattr(model, "progress"):
             model.progress = False
+        retrieval = ServedRetrieval(model, path, index) if is_two_tower(model) else None
+        if (retrieval is not None and self.num_threads is not None
+                and retrieval.index.kind in FAISS_KINDS):
+            require("faiss", "retrieval").omp_set_num_threads(self.num_threads)
+        if retrieval is None and index is not None:
+            raise ArtifactError(f"{path} holds a {loaded.info.model!r} model, not a two-tower "
+                                "model: it cannot be served with an index.")
+        served_ranker, ranker_info = self._ranker(ranker, model, loaded.info.model)
         state = ServingState(
             model=model, info=loaded.info, fallback=popularity_fallback(model, self.max_k),
             user_id_type=_id_type(model.user_ids_), item_id_type=_id_type(model.item_ids_),
-            loaded_at=time.time())
+            loaded_at=time.time(), retrieval=retrieval, ranker=served_ranker,
+            ranker_info=ranker_info)
         if len(model.user_ids_):  # warm up: the first real request should not pay for it
             model.recommend_k_items([model.user_ids_[0]], top_k=1)
+            if retrieval is not None:
+                found = retrieval.retrieve(model.user_ids_[0], None, None, 1, exclude_seen=False)
+                if served_ranker is not None:
+                    served_ranker.score(model.user_ids_[0], found.ids, {})
         return state
 
-    def swap_artifact(self, path: str | Path) -> ArtifactInfo:
-        """Load (and warm up) an artifact, then make it the served one atomically.
+    def _ranker(self, path: str | Path | None, model: Any,
+                name: str) -> tuple[ServedRanker | None, ArtifactInfo | None]:
+        """The ranker to serve with ``model``: loaded from ``path``, else the current one."""
+        if path is not None:
+            loaded = load_artifact(path, trust=self.trust, key=self._artifact_key)
+            ranker, info = ServedRanker(loaded.model), loaded.info
+        else:
+            ranker, info = self._state.ranker, self._state.ranker_info
+        if ranker is None:
+            return None, None
+        if not is_two_tower(model):
+            raise ArtifactError(f"a ranker is served after a two-tower retrieval model; the "
+                                f"artifact holds a {name!r} model.")
+        if _id_type(ranker.model.item_ids_) != _id_type(model.item_ids_):
+            raise ArtifactError("the ranker's item ids and the retrieval model's item ids are "
+                                "of different types (integers vs strings).")
+        return ranker, info
+
+    def swap_artifact(self, path: str | Path, *, index: str | Path | None = None,
+                      ranker: str | Path | None = None) -> ArtifactInfo:
+        """Load (and warm up) an artifact, its index and ranker, then make them the served
+        ones atomically (one :class:`ServingState`).
+
+        Args:
+            path: The artifact folder.
+            index: A saved index of a two-tower artifact (default: its ``index/`` folder,
+                else an exact index built now).
+            ranker: A ranker artifact for the two-stage route (default: keep the current one).
 
         On any error the current artifact stays served and the error is raised.
         """
         with self._swap_lock:
-            state = self._build_state(path)
+            state = self._build_state(path, index=index, ranker=ranker)
             self._state = state
         logger.info("serving artifact %s (%s, %s)", path, state.info.model, state.info.digest[:12])
         return state.info
 
-    def swap_artifact_by_name(self, name: str) -> ArtifactInfo:
-        """:meth:`swap_artifact` for a name relative to ``artifact_root`` (no traversal).
+    def swap_artifact_by_name(self, name: str, ranker: str | None = None) -> ArtifactInfo:
+        """:meth:`swap_artifact` for a name relative to ``artifact_root`` (no traversal);
+        ``ranker``: also a ranker artifact's name, swapped in together.
 
         Raises:
             ServiceError: 404 when swapping is off or there is no such folder, 422 for a
@@ -264,14 +344,19 @@ class RecommendationService:
         """
         if self.artifact_root is None:
             raise ServiceError(404, "not_enabled", "artifact swapping is not enabled.")
+        paths = []
+        for each in [name] if ranker is None else [name, ranker]:
+            try:
+                path = resolve_under(self.artifact_root, each)
+            except ArtifactError as err:
+                raise ServiceError(422, "invalid_path", str(err)) from err
+            if not path.is_dir():
+                raise ServiceError(404, "not_found",
+                                   f"no artifact {each!r} under the artifact root.")
+            paths.append(path)
+        path = paths[0]
         try:
-            path = resolve_under(self.artifact_root, name)
-        except ArtifactError as err:
-            raise ServiceError(422, "invalid_path", str(err)) from err
-        if not path.is_dir():
-            raise ServiceError(404, "not_found", f"no artifact {name!r} under the artifact root.")
-        try:
-            return self.swap_artifact(path)
+            return self.swap_artifact(path, ranker=paths[1] if ranker is not None else None)
         except RecUtilsError as err:
             raise ServiceError(422, "invalid_artifact", str(err)[:500]) from err
         except Exception as err:  # noqa: BLE001 - any failed load keeps the old model
@@ -304,12 +389,13 @@ class RecommendationService:
                            "missing" if not token else "wrong")
             raise ServiceError(403, "forbidden", "missing or wrong X-Admin-Token.")
 
-    def admin_swap(self, name: str, token: str | None, origin: str = "?") -> ArtifactInfo:
+    def admin_swap(self, name: str, token: str | None, origin: str = "?",
+                   ranker: str | None = None) -> ArtifactInfo:
         """:meth:`swap_artifact_by_name` behind :meth:`authorize_admin`, logging the outcome
         of every attempt (who, which artifact, result; never the token)."""
         self.authorize_admin(token, origin)
         try:
-            info = self.swap_artifact_by_name(name)
+            info = self.swap_artifact_by_name(name, ranker)
         except ServiceError as err:
             logger.warning("admin swap to %r from %s failed (%d %s): %s", name[:200], origin,
                            err.status, err.code, err.message[:200])
@@ -422,7 +508,8 @@ class RecommendationService:
         return state
 
     def similar_items(self, item_id: Any, k: int) -> dict[str, Any]:
-        """Items most similar to ``item_id`` (SAR's item-based top-k, item-KNN's neighbours)."""
+        """Items most similar to ``item_id`` (SAR's item-based top-k, item-KNN's neighbours,
+        a two-tower model's nearest item embeddings from its index)."""
         k = self.check_k(k)
         state = self._require_model("similar-items")
         model = state.model
@@ -433,7 +520,10 @@ class RecommendationService:
         pos = model.item_ids_.get_indexer([iid])[0]
         if pos < 0:
             raise ServiceError(404, "unknown_item", f"item {iid!r} is not known to the model.")
-        if hasattr(model, "get_item_based_topk"):
+        if state.retrieval is not None:
+            ids, scores = state.retrieval.similar(int(pos), k)
+            pairs = list(zip(ids.tolist(), scores.tolist()))
+        elif hasattr(model, "get_item_based_topk"):
             frame = model.get_item_based_topk(pd.DataFrame({model.col_item: [iid]}), top_k=k)
             pairs = list(zip(frame[model.col_item].tolist(),
                              frame[model.col_prediction].tolist()))
@@ -450,6 +540,94 @@ class RecommendationService:
         return {"item_id": _plain(iid), "k": k,
                 "version": state.info.digest[:12] if state.info else None,
                 "items": _items(pairs, k)}
+
+    # ------------------------------------------------------------ retrieval
+    def _require_retrieval(self, what: str) -> ServingState:
+        state = self._require_model(what)
+        if state.retrieval is None:
+            raise ServiceError(400, "unsupported",
+                               f"{what} needs a two-tower retrieval artifact (dssm, dssm_senet); "
+                               f"the served model is {state.info.model!r}.")
+        return state
+
+    def _query(self, state: ServingState, user_id: Any | None, history: Sequence[Any] | None
+               ) -> tuple[Any | None, list[Any] | None]:
+        uid = None if user_id is None else parse_id(user_id, state.user_id_type, "user_id")
+        if history is None:
+            return uid, None
+        if len(history) > self.max_batch:
+            self.check_batch(len(history), "history items")
+        return uid, [parse_id(i, state.item_id_type, "history item") for i in history]
+
+    def retrieve(self, user_id: Any | None = None, features: Mapping[str, Any] | None = None,
+                 history: Sequence[Any] | None = None, k: int = 10,
+                 exclude_seen: bool = True) -> dict[str, Any]:
+        """Top-``k`` candidates from the two-tower model's index for a known user, a new
+        user's features (user tower's columns) or a history of item ids.
+
+        Raises:
+            ServiceError: 400 without a two-tower artifact; 422 for a bad ``k`` or id and
+                the codes of :data:`~recutils.serving.retrieval.RETRIEVAL_ERROR_CODES`.
+        """
+        k = self.check_k(k)
+        state = self._require_retrieval("retrieve")
+        uid, items = self._query(state, user_id, history)
+        t0 = time.perf_counter()
+        found = state.retrieval.retrieve(uid, features, items, k, exclude_seen=bool(exclude_seen))
+        total = time.perf_counter() - t0
+        return {"user_id": _plain(uid), "known_user": found.known, "k": k,
+                "index": state.retrieval.index.kind, "version": state.info.digest[:12],
+                "items": _items(list(zip(found.ids.tolist(), found.scores.tolist())), k),
+                "timings_ms": {"retrieve": round(total * 1000, 3)}}
+
+    def two_stage(self, user_id: Any | None = None, features: Mapping[str, Any] | None = None,
+                  history: Sequence[Any] | None = None, k: int = 10,
+                  candidates: int | None = None, exclude_seen: bool = True) -> dict[str, Any]:
+        """Retrieve ``candidates`` items (default ``max(100, k)``, fewer when the index has
+        fewer unseen items left) with the two-tower model and its index, score them with the
+        ranker (the user's features given to its ``predict``), and answer the ranker's top
+        ``k``: each item with its ranker ``score``, its ``retrieval_score`` and
+        ``retrieval_rank``; ``timings_ms`` of both stages.
+
+        Raises:
+            ServiceError: as :meth:`retrieve`; 400 without a ranker; 422
+                ``invalid_candidates`` for ``candidates`` outside ``[k, max_candidates]``.
+        """
+        k = self.check_k(k)
+        state = self._require_retrieval("two-stage")
+        if state.ranker is None:
+            raise ServiceError(400, "unsupported", "two-stage needs a ranker artifact: start the "
+                                                   "service with --ranker-artifact.")
+        state.retrieval.check_k(k)
+        n = state.retrieval.index.n_items
+        flexible = candidates is None
+        if flexible:
+            candidates = min(max(100, k), n, self.max_candidates)
+        if not is_int(candidates) or not k <= candidates <= self.max_candidates:
+            raise ServiceError(422, "invalid_candidates",
+                               f"candidates must be an integer in [k={k}, {self.max_candidates}], "
+                               f"got {candidates!r}.")
+        state.retrieval.check_k(int(candidates), "candidates")
+        uid, items = self._query(state, user_id, history)
+        t0 = time.perf_counter()
+        found = state.retrieval.retrieve(uid, features, items, int(candidates),
+                                         exclude_seen=bool(exclude_seen),
+                                         min_k=k if flexible else None)
+        t1 = time.perf_counter()
+        scores = state.ranker.score(uid, found.ids, found.features)
+        order = np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")[:k]
+        t2 = time.perf_counter()
+        out = [{"item_id": _plain(found.ids[i]), "score": _score(scores[i]), "rank": rank,
+                "retrieval_score": _score(found.scores[i]), "retrieval_rank": int(i) + 1}
+               for rank, i in enumerate(order.tolist(), start=1)]
+        return {"user_id": _plain(uid), "known_user": found.known, "k": k,
+                "candidates": len(found.ids), "index": state.retrieval.index.kind,
+                "version": state.info.digest[:12],
+                "ranker_version": state.ranker_info.digest[:12] if state.ranker_info else None,
+                "items": out,
+                "timings_ms": {"retrieve": round((t1 - t0) * 1000, 3),
+                               "rank": round((t2 - t1) * 1000, 3),
+                               "total": round((t2 - t0) * 1000, 3)}}
 
     def score(self, pairs: Sequence[tuple[Any, Any]]) -> dict[str, Any]:
         """Model scores of (user, item) pairs; unknown users or items get ``null``."""
@@ -488,6 +666,13 @@ class RecommendationService:
                 "n_items": int(len(state.model.item_ids_)),
                 "similar_items": similar_items_supported(state.model),
             }
+        if state.retrieval is not None:
+            out["retrieval"] = state.retrieval.describe()
+        if state.ranker_info is not None:
+            out["ranker"] = {"model": state.ranker_info.model,
+                             "version": state.ranker_info.digest[:12],
+                             "trained_at": state.ranker_info.trained_at,
+                             "metrics": state.ranker_info.metrics}
         if self.store is not None:
             sinfo: StoreSetInfo | None = self.store.info()
             out["store"] = None if sinfo is None else {

@@ -30,6 +30,14 @@ Printed, as one table, all measured in this one run on this machine:
 ``vs exact`` is a row's rate over its section's exact row (brute force, or
 ``recommend_k_items``). Every library thread pool (torch, BLAS, OpenMP/faiss) is limited
 to ``--threads``. Needs torch and faiss: ``pip install "recutils[torch,retrieval]"``.
+
+``--service`` measures the HTTP service instead (:func:`service_speed`, through
+``tools/loadtest/run_loadtest.py``): DSSM and DeepFM trained for ``--service-epochs`` on the
+same data, each scenario a ``recutils serve`` process (``--num-threads 1``) loaded by
+locust for ``--service-duration`` seconds (``--service-users`` clients at
+``--service-rate`` requests/s each): ``POST /v1/retrieve`` through an HNSW and through the
+exact index, and ``POST /v1/two-stage`` (HNSW, ``--service-candidates`` candidates ranked by
+DeepFM); requests/s and p50/p95/p99 latency. Needs the ``serving`` extra and locust.
 """
 
 from __future__ import annotations
@@ -213,6 +221,64 @@ def format_table(rows: Sequence[dict[str, Any]], k: int) -> str:
     return "\n".join(lines)
 
 
+def _loadtest() -> Any:
+    """``tools/loadtest/run_loadtest.py`` as a module."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "run_loadtest", Path(__file__).resolve().parents[1] / "loadtest" / "run_loadtest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def service_speed(data: str = "auto", *, epochs: int = 3, duration: int = 20, users: int = 20,
+                  rate: float = 10.0, k: int = 10, candidates: int = 100, threads: int = 1,
+                  workdir: str | None = None, scenarios: Sequence[str] | None = None
+                  ) -> dict[str, dict[str, float]]:
+    """Load-test figures of the service's retrieval routes (see the module docstring).
+
+    Args:
+        data: ``movielens`` / ``auto`` (MovieLens 100k; the synthetic stand-in without the
+            mirror), ``synthetic``, or a load-test size such as ``mock5000``.
+        epochs: Training epochs of DSSM and DeepFM.
+        duration, users, rate: Seconds per scenario, locust clients, requests/s per client.
+        k, candidates: Items answered; candidates ranked by the two-stage route.
+        threads: Torch threads of the training.
+        workdir: Folder of the artifacts and logs (default: a temporary one).
+        scenarios: Load-test scenarios (default: ``retrieve-hnsw``, ``retrieve-brute``,
+            ``two-stage``).
+
+    Returns:
+        Scenario -> ``requests``, ``failures``, ``requests_per_s``, ``p50_ms``, ``p95_ms``,
+        ``p99_ms``, ``max_ms``.
+
+    Raises:
+        DataError: the load test failed (a failed request, or the runner's error).
+    """
+    import json
+    import tempfile
+    from pathlib import Path
+
+    loadtest = _loadtest()
+    size = {"auto": "100k" if os.environ.get("RECUTILS_DATA_MIRROR") else "mock100000",
+            "movielens": "100k", "synthetic": "mock100000"}.get(data, data)
+    folder = Path(workdir or tempfile.mkdtemp(prefix="recutils-bench-service-"))
+    out = folder / "service.json"
+    status = loadtest.main(["--data", size, "--epochs", str(epochs), "--duration", str(duration),
+                            "--users", str(users), "--rate", str(rate), "--top-k", str(k),
+                            "--candidates", str(candidates), "--threads", str(threads),
+                            "--scenarios", ",".join(scenarios or loadtest.RETRIEVAL_SCENARIOS),
+                            "--workdir", str(folder / "work"), "--json", str(out)])
+    if not out.exists():
+        raise DataError(f"the load test wrote no figures (exit status {status}).")
+    results = json.loads(out.read_text())
+    if status != 0:
+        raise DataError(f"the load test had failed requests: {results}")
+    return results
+
+
 def _machine() -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average {load}"
@@ -236,9 +302,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=3, help="timed epochs / searches (best is kept)")
     p.add_argument("--threads", type=int, default=1, help="threads of torch, BLAS and faiss")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--service", action="store_true",
+                   help="measure the HTTP service's retrieval routes instead (load test)")
+    p.add_argument("--service-epochs", type=int, default=3, help="epochs of DSSM and DeepFM")
+    p.add_argument("--service-duration", type=int, default=20, help="seconds per scenario")
+    p.add_argument("--service-users", type=int, default=20, help="concurrent locust clients")
+    p.add_argument("--service-rate", type=float, default=10.0, help="requests/s per client")
+    p.add_argument("--service-candidates", type=int, default=100, help="two-stage candidates")
     args = p.parse_args(argv)
     if args.repeat < 1 or args.threads < 1:
         p.error("--repeat and --threads must be at least 1")
+    if args.service:
+        print(f"machine: {_machine()}; threads {args.threads}, k {args.k}", flush=True)
+        started = time.perf_counter()
+        try:
+            results = service_speed(args.data, epochs=args.service_epochs, duration=args.service_duration,
+                                    users=args.service_users, rate=args.service_rate, k=args.k,
+                                    candidates=args.service_candidates, threads=args.threads)
+        except RecUtilsError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"service: {args.service_users} locust clients at {args.service_rate:g} requests/s each, "
+              f"{args.service_duration} s per scenario, one uvicorn process, k {args.k}, "
+              f"{args.service_candidates} two-stage candidates")
+        print(_loadtest().format_results(results))
+        print(f"done in {time.perf_counter() - started:.0f} s; machine now: {_machine()}")
+        return 0
 
     import faiss
     import torch
