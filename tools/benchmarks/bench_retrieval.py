@@ -322,10 +322,10 @@ def main(argv: list[str] | None = None) -> int:
         except RecUtilsError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
+        # the load-test runner has printed its table of ``results`` above
         print(f"service: {args.service_users} locust clients at {args.service_rate:g} requests/s each, "
-              f"{args.service_duration} s per scenario, one uvicorn process, k {args.k}, "
-              f"{args.service_candidates} two-stage candidates")
-        print(_loadtest().format_results(results))
+              f"{args.service_duration} s per scenario ({len(results)} scenarios), one uvicorn process, "
+              f"k {args.k}, {args.service_candidates} two-stage candidates")
         print(f"done in {time.perf_counter() - started:.0f} s; machine now: {_machine()}")
         return 0
 
