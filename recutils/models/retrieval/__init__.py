@@ -4,6 +4,7 @@
 (``model_class: MatchModel``, :mod:`recutils.nn.match`) trained on positive interactions,
 with item embeddings, similar items and an approximate-nearest-neighbour index
 (:mod:`recutils.retrieval`).
+:class:`PDN` (``pdn``): trigger-based retrieval over user -> trigger item -> target paths.
 """
 
 from recutils.models.retrieval.model import (
@@ -16,6 +17,8 @@ from recutils.models.retrieval.model import (
     TwoTowerConfig,
     TwoTowerModel,
 )
+from recutils.models.retrieval.pdn import PDN, PDNConfig
 
-__all__ = ["CONFIG_DIR", "DSSMSENet", "RETRIEVAL_CLASSES", "RETRIEVAL_PRESETS", "VALIDATION_METRICS", "RecallValidator",
+__all__ = ["CONFIG_DIR", "DSSMSENet", "PDN", "PDNConfig", "RETRIEVAL_CLASSES", "RETRIEVAL_PRESETS", "VALIDATION_METRICS",
+           "RecallValidator",
            "TwoTowerConfig", "TwoTowerModel"]
