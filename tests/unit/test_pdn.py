@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 
 from recutils.models import create_model, load_model  # noqa: E402
 from recutils.models.retrieval.pdn import PDN, PDNConfig, PDNNetwork, next_item_triggers  # noqa: E402
-from recutils.nn.components.pdn import SimilarityNet, TriggerNet, path_relevance  # noqa: E402
+from recutils.nn.components.pdn import DotSimilarityNet, SimilarityNet, TriggerNet, path_relevance  # noqa: E402
 
 SMALL = {"max_triggers": 4, "embedding_dim": 8, "user_dim": 0, "position_dim": 2, "trigger_units": [8],
          "similarity_units": [16], "n_epochs": 2, "batch_size": 16, "seed": 0, "num_threads": 1}
@@ -42,7 +42,7 @@ def _pairs_frame(n_pairs: int = 8, sessions_per_pair: int = 12, seed: int = 0) -
 # ------------------------------------------------------------------------------------- config
 @pytest.mark.parametrize("bad", [{"max_triggers": 0}, {"max_triggers": -2}, {"loss": "bpr"},
                                  {"retrieval": "ann"}, {"similarity_units": []}, {"user_dim": -1},
-                                 {"i2i_top_n": 0}])
+                                 {"i2i_top_n": 0}, {"similarity": "cosine"}])
 def test_bad_config_raises(bad: dict) -> None:
     with pytest.raises(ConfigError, match=next(iter(bad))):
         PDN(**bad)
@@ -60,9 +60,9 @@ def test_trigger_and_similarity_net_shapes() -> None:
     tokens = torch.tensor([[0, 0, 2, 3], [1, 2, 3, 4], [0, 0, 0, 5]])
     tn = TriggerNet(d, 3, max_triggers=4, position_dim=2, hidden_units=[6])
     assert tn(torch.randn(b, length, d), tokens, torch.randn(b, 3)).shape == (b, length)
-    sn = SimilarityNet(d, [6, 4])
-    assert sn(torch.randn(b, length, d), torch.randn(k, d)).shape == (b, length, k)
-    assert sn(torch.randn(b, length, d), torch.randn(b, k, d)).shape == (b, length, k)
+    for sn in (SimilarityNet(d, [6, 4]), DotSimilarityNet(d, [6, 4])):
+        assert sn(torch.randn(b, length, d), torch.randn(k, d)).shape == (b, length, k)
+        assert sn(torch.randn(b, length, d), torch.randn(b, k, d)).shape == (b, length, k)
     net = _network()
     users = torch.tensor([0, 4, -1])
     assert net.relevance(tokens, users, torch.arange(1, 13)).shape == (b, 12)
@@ -70,8 +70,9 @@ def test_trigger_and_similarity_net_shapes() -> None:
     assert net.similarity(torch.tensor([1, 2]), torch.arange(1, 13)).shape == (2, 12)
 
 
-def test_shared_and_per_row_targets_agree() -> None:
-    net = _network()
+@pytest.mark.parametrize("similarity", ["dot", "mlp"])
+def test_shared_and_per_row_targets_agree(similarity: str) -> None:
+    net = _network(similarity=similarity)
     tokens = torch.tensor([[0, 1, 2, 3], [4, 5, 6, 7]])
     users = torch.tensor([1, 2])
     shared = net.relevance(tokens, users, torch.tensor([3, 8, 9]))
@@ -93,8 +94,9 @@ def test_path_relevance_is_the_hand_logsumexp() -> None:
     np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
-def test_network_relevance_composes_tn_sn_and_bias_by_hand() -> None:
-    net = _network()
+@pytest.mark.parametrize("similarity", ["dot", "mlp"])
+def test_network_relevance_composes_tn_sn_and_bias_by_hand(similarity: str) -> None:
+    net = _network(similarity=similarity)
     with torch.no_grad():
         net.bias.weight.normal_()
         tokens = torch.tensor([[0, 0, 3, 5]])
@@ -106,8 +108,9 @@ def test_network_relevance_composes_tn_sn_and_bias_by_hand() -> None:
         torch.testing.assert_close(net.relevance(tokens, users, targets)[0], want)
 
 
-def test_padded_triggers_change_no_score() -> None:
-    net = _network()
+@pytest.mark.parametrize("similarity", ["dot", "mlp"])
+def test_padded_triggers_change_no_score(similarity: str) -> None:
+    net = _network(similarity=similarity)
     tokens = torch.tensor([[3, 5, 5], [0, 2, 9]])
     wider = torch.cat([torch.zeros((2, 5), dtype=torch.long), tokens], dim=1)
     users = torch.tensor([0, 3])

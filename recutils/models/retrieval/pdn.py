@@ -54,7 +54,7 @@ from recutils.utils.validation import check_bool, check_choice, check_number, ch
 
 torch = require("torch", "torch")
 
-from recutils.nn.components.pdn import SimilarityNet, TriggerNet, path_relevance  # noqa: E402
+from recutils.nn.components.pdn import DotSimilarityNet, SimilarityNet, TriggerNet, path_relevance  # noqa: E402
 from recutils.nn.match import in_batch_softmax_logits, sample_catalogue, sampled_softmax_logits  # noqa: E402
 
 nn = torch.nn
@@ -64,6 +64,8 @@ F = nn.functional
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: What PDN trains with (:class:`PDNConfig`).
 PDN_LOSSES = ("in_batch_softmax", "sampled_softmax")
+#: The forms of PDN's similarity net (:class:`PDNConfig`).
+PDN_SIMILARITY = ("dot", "mlp")
 #: How PDN scores the catalogue (:class:`PDNConfig`).
 PDN_RETRIEVAL = ("exact", "i2i")
 _CELLS = 1 << 22  # floats of a [rows, triggers, targets] block while scoring
@@ -80,7 +82,11 @@ class PDNConfig(TorchCFConfig):
         user_dim: Width of the user embedding read by TN (0: none, for sessions).
         position_dim: Width of TN's recency-position embedding.
         trigger_units: Hidden layers of TN.
-        similarity_units: Hidden layers of SN (at least one).
+        similarity: SN's form: ``dot`` (a trigger tower and a target tower, their dot product:
+            :class:`~recutils.nn.components.pdn.DotSimilarityNet`) or ``mlp`` (an MLP over each
+            pair, the paper's: :class:`~recutils.nn.components.pdn.SimilarityNet`, far slower).
+        similarity_units: Layers of SN (at least one): each tower's under ``dot`` (the last is
+            the dot product's width), the pair MLP's hidden layers under ``mlp``.
         item_bias: Add a learned bias per target item (the paper's bias net, on the item id).
         dropout: Dropout after the hidden layers of TN and SN.
         n_epochs, batch_size, learning_rate, l2: Adam training (``l2`` is its weight decay).
@@ -101,6 +107,7 @@ class PDNConfig(TorchCFConfig):
     user_dim: int = 16
     position_dim: int = 8
     trigger_units: list[int] = field(default_factory=lambda: [32])
+    similarity: str = "dot"
     similarity_units: list[int] = field(default_factory=lambda: [64, 32])
     item_bias: bool = True
     dropout: float = 0.0
@@ -134,6 +141,7 @@ class PDNConfig(TorchCFConfig):
         check_choice("negative_sampling", self.negative_sampling, ("uniform", "popularity"))
         check_choice("unknown_items", self.unknown_items, ("error", "ignore"))
         check_choice("retrieval", self.retrieval, PDN_RETRIEVAL)
+        check_choice("similarity", self.similarity, PDN_SIMILARITY)
 
     @property
     def max_len(self) -> int:
@@ -157,7 +165,8 @@ class PDNNetwork(nn.Module):
             nn.init.normal_(self.users.weight, std=0.1)
         self.trigger_net = TriggerNet(c.embedding_dim, c.user_dim, c.max_triggers, c.position_dim,
                                       c.trigger_units, c.dropout)
-        self.similarity_net = SimilarityNet(c.embedding_dim, c.similarity_units, c.dropout)
+        similarity = DotSimilarityNet if c.similarity == "dot" else SimilarityNet
+        self.similarity_net = similarity(c.embedding_dim, c.similarity_units, c.dropout)
         self.bias = nn.Embedding(n_items + 1, 1) if c.item_bias else None
         if self.bias is not None:
             nn.init.zeros_(self.bias.weight)
@@ -455,4 +464,5 @@ class PDN(SequentialRecommender):
         return ContractCase(params=small, known_answer=known, stochastic=True)
 
 
-__all__ = ["CONFIG_DIR", "PDN", "PDNConfig", "PDNNetwork", "PDN_LOSSES", "PDN_RETRIEVAL", "next_item_triggers"]
+__all__ = ["CONFIG_DIR", "PDN", "PDNConfig", "PDNNetwork", "PDN_LOSSES", "PDN_RETRIEVAL", "PDN_SIMILARITY",
+           "next_item_triggers"]

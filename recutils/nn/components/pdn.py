@@ -6,9 +6,11 @@ item the user interacted with) -> target item ``t``:
 * :class:`TriggerNet` (TN): the user's interest in each trigger, from the user's vector (or
   none), the trigger's embedding and its behaviour: its recency position (0 = the latest
   trigger) and how many times it occurs among the triggers;
-* :class:`SimilarityNet` (SN): the relevance of trigger ``j`` to target ``t``, from both
-  items' embeddings and their element-wise product; it does not depend on the user, so it
-  can be precomputed as an item-to-item index (the paper's offline i2i table);
+* SN, the relevance of trigger ``j`` to target ``t`` from both items' embeddings:
+  :class:`SimilarityNet`, an MLP over each pair (the paper's form; its cost grows with the
+  pairs times the hidden width), or :class:`DotSimilarityNet`, a trigger tower and a target
+  tower whose dot product is the score (one matrix product for all pairs). SN does not depend
+  on the user, so it can be precomputed as an item-to-item index (the paper's offline i2i table);
 * :func:`path_relevance`: ``log(sum_j exp(TN_j) * exp(SN_jt)) = logsumexp_j(TN_j + SN_jt)``
   over the real (unpadded) triggers, plus an optional bias of the target item.
 
@@ -119,6 +121,39 @@ class SimilarityNet(nn.Module):
         return _apply(self.head, self.dropout(self.act(h)))
 
 
+class DotSimilarityNet(nn.Module):
+    """SN as two towers: ``SN(j, t) = <f(e_j), g(e_t)>`` with MLPs ``f`` (triggers) and ``g``
+    (targets), linear last layers. Every pair costs one dot product, so training batches and
+    whole-catalogue scoring are matrix products.
+
+    Args:
+        item_dim: Width of the item embeddings.
+        hidden_units: Layers of each tower (at least one; the last is the dot product's width).
+        dropout: Dropout after each hidden layer.
+    """
+
+    def __init__(self, item_dim: int, hidden_units: Sequence[int], dropout: float = 0.0) -> None:
+        super().__init__()
+        units = list(hidden_units)
+        if not units:
+            raise ValueError("DotSimilarityNet needs at least one layer.")
+        self.trigger_tower = MLP(item_dim, units, dropout_ratio=dropout, use_final_bn=False,
+                                 final_activation="linear")
+        self.target_tower = MLP(item_dim, units, dropout_ratio=dropout, use_final_bn=False,
+                                final_activation="linear")
+
+    @staticmethod
+    def _tower(mlp: MLP, x: torch.Tensor) -> torch.Tensor:
+        return mlp(x.reshape(-1, x.shape[-1])).reshape(*x.shape[:-1], mlp.out_features)
+
+    def forward(self, triggers: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """``triggers`` ``[B, L, d]`` against ``targets`` ``[K, d]`` (shared) or ``[B, K, d]``
+        (per row) -> ``[B, L, K]``."""
+        a = self._tower(self.trigger_tower, triggers)
+        b = self._tower(self.target_tower, targets)
+        return a @ b.T if b.dim() == 2 else a @ b.transpose(1, 2)
+
+
 def path_relevance(trigger_logits: torch.Tensor, similarity_logits: torch.Tensor, mask: torch.Tensor,
                    bias: torch.Tensor | None = None) -> torch.Tensor:
     """PDN's relevance: ``logsumexp_j(TN_j + SN_jt)`` over the real triggers, plus ``bias``.
@@ -137,4 +172,4 @@ def path_relevance(trigger_logits: torch.Tensor, similarity_logits: torch.Tensor
     return relevance if bias is None else relevance + bias
 
 
-__all__ = ["SimilarityNet", "TriggerNet", "path_relevance", "recency_positions", "trigger_counts"]
+__all__ = ["DotSimilarityNet", "SimilarityNet", "TriggerNet", "path_relevance", "recency_positions", "trigger_counts"]
