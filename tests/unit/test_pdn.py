@@ -221,6 +221,8 @@ def test_i2i_path_agrees_with_the_exact_path_on_its_items(tmp_path, pairs_model:
         assert returned == neighbours
         keep = np.isfinite(approx[row])
         np.testing.assert_allclose(approx[row, keep], exact[row, keep], rtol=1e-5, atol=1e-6)
+    # the cached index serves a second call (the cache once shadowed the method building it)
+    np.testing.assert_array_equal(i2i.score_histories(histories), approx)
 
 
 def test_similar_items_ranks_by_sn(pairs_model: PDN) -> None:
@@ -242,3 +244,11 @@ def test_registered_and_round_trips(tmp_path, pairs_model: PDN) -> None:
     loaded = load_model(tmp_path / "m")
     histories = [np.array([0, 2]), np.array([5])]
     np.testing.assert_array_equal(loaded.score_histories(histories), pairs_model.score_histories(histories))
+
+
+@pytest.mark.parametrize("preset", ["pdn_movielens.yaml", "pdn_sessions.yaml"])
+def test_presets_load(preset: str) -> None:
+    from recutils.models.retrieval.pdn import CONFIG_DIR
+
+    model = PDN(CONFIG_DIR / preset, n_epochs=1)
+    assert model.config.n_epochs == 1 and model.config.similarity == "dot"

@@ -327,7 +327,7 @@ class PDN(SequentialRecommender):
 
     def _after_fit(self) -> None:
         super()._after_fit()
-        self.__dict__.pop("_neighbours", None)  # the i2i index of the previous weights
+        self.__dict__.pop("_i2i_cache", None)  # the i2i index of the previous weights
 
     # -------------------------------------------------------------- scoring
     def _device(self) -> Any:
@@ -354,14 +354,14 @@ class PDN(SequentialRecommender):
     def _neighbours(self) -> torch.Tensor:
         """The i2i index: ``[n_items + 1, top_n]`` neighbour tokens of each token by SN (row 0,
         the padding, has none: zeros)."""
-        cached = self.__dict__.get("_neighbours")
+        cached = self.__dict__.get("_i2i_cache")
         top_n = min(self.config.i2i_top_n, self.n_items_ - 1)
         if cached is None or cached.shape[1] != top_n or cached.device != self._device():
             with torch.no_grad():
                 tokens = torch.arange(1, self.n_items_ + 1, device=self._device())
                 top, _ = self._similarity_top(tokens, top_n)
             cached = torch.cat([torch.zeros((1, top_n), dtype=torch.long, device=top.device), top])
-            self.__dict__["_neighbours"] = cached
+            self.__dict__["_i2i_cache"] = cached
         return cached
 
     def _relevance(self, tokens: torch.Tensor, users: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
