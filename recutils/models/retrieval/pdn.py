@@ -22,7 +22,7 @@ similarity net SN (the relevance of ``j`` to ``t`` from both items' embeddings);
   (``recommend_k_items``); :meth:`PDN.recommend_next`, :meth:`PDN.score_next` and
   :meth:`PDN.score_histories` take raw item histories (new users and sessions: the mean user
   embedding stands in for an unknown user). ``retrieval: exact`` scores every catalogue
-  item; ``retrieval: i2i`` first takes each trigger's ``i2i_top_n`` nearest items by SN (the
+  item; ``retrieval: i2i`` first takes each trigger's ``i2i_top_n`` items of highest SN (the
   paper's offline item-to-item index, :meth:`PDN.i2i_index`), then scores their union by the
   full relevance (every other item scores ``-inf``). :meth:`PDN.similar_items` ranks items by SN.
 * A history with no trigger (empty, or only unknown items under ``score_histories``) raises
@@ -333,9 +333,10 @@ class PDN(SequentialRecommender):
     def _device(self) -> Any:
         return next(self.network_.parameters()).device
 
-    def _similarity_top(self, triggers: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The ``k`` items of highest SN for each trigger token (itself excluded): tokens and SN
-        ``[U, k]``, in descending SN, ties by token."""
+    def _similarity_top(self, triggers: torch.Tensor, k: int, *,
+                        exclude_self: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``k`` items of highest SN for each trigger token (itself excluded with
+        ``exclude_self``): tokens and SN ``[U, k]``, in descending SN, ties by token."""
         n = self.n_items_
         targets = torch.arange(1, n + 1, device=triggers.device)
         step = max(1, _CELLS // max(n * self.config.similarity_units[0], 1))
@@ -343,7 +344,8 @@ class PDN(SequentialRecommender):
         for s in range(0, len(triggers), step):
             part = triggers[s:s + step]
             sn = self.network_.similarity(part, targets)
-            sn[torch.arange(len(part)), part - 1] = float("-inf")
+            if exclude_self:
+                sn[torch.arange(len(part)), part - 1] = float("-inf")
             idx, val = top_k_per_row(sn.cpu().numpy(), k)
             tops.append(torch.from_numpy(idx + 1))
             values.append(torch.from_numpy(val))
@@ -352,14 +354,14 @@ class PDN(SequentialRecommender):
         return torch.cat(tops).to(triggers.device), torch.cat(values).to(triggers.device)
 
     def _neighbours(self) -> torch.Tensor:
-        """The i2i index: ``[n_items + 1, top_n]`` neighbour tokens of each token by SN (row 0,
-        the padding, has none: zeros)."""
+        """The i2i index: ``[n_items + 1, top_n]`` neighbour tokens of each token by SN, the item
+        itself included when its SN ranks (a repeat is a candidate); row 0, the padding, has none."""
         cached = self.__dict__.get("_i2i_cache")
-        top_n = min(self.config.i2i_top_n, self.n_items_ - 1)
+        top_n = min(self.config.i2i_top_n, self.n_items_)
         if cached is None or cached.shape[1] != top_n or cached.device != self._device():
             with torch.no_grad():
                 tokens = torch.arange(1, self.n_items_ + 1, device=self._device())
-                top, _ = self._similarity_top(tokens, top_n)
+                top, _ = self._similarity_top(tokens, top_n, exclude_self=False)
             cached = torch.cat([torch.zeros((1, top_n), dtype=torch.long, device=top.device), top])
             self.__dict__["_i2i_cache"] = cached
         return cached
@@ -429,28 +431,32 @@ class PDN(SequentialRecommender):
         Raises:
             DataError: an item unknown to the model, or ``k`` outside ``1..n_items - 1``.
         """
+        return self._similar(items, k, exclude_self=True)
+
+    def i2i_index(self, top_n: int | None = None) -> pd.DataFrame:
+        """The item-to-item index of ``retrieval: i2i``: each training item's ``top_n`` (default
+        ``i2i_top_n``) items of highest SN, the item itself included when it ranks (a repeated
+        item is a candidate); the columns of :meth:`similar_items`."""
+        self._check_fitted()
+        k = min(self.config.i2i_top_n if top_n is None else top_n, self.n_items_)
+        return self._similar(np.asarray(self.item_ids_), k, exclude_self=False)
+
+    def _similar(self, items: Sequence[Any] | np.ndarray, k: int, *, exclude_self: bool) -> pd.DataFrame:
         self._check_fitted()
         items = np.asarray(items)
         idx = self.item_ids_.get_indexer(pd.Index(items))
         if (idx < 0).any():
             raise DataError(f"unknown item(s) {items[idx < 0][:5].tolist()}: similar_items needs training items.")
-        n = self.n_items_
-        if not 1 <= k <= n - 1:
-            raise DataError(f"k must be between 1 and {n - 1} (the other items), got {k}.")
+        most = self.n_items_ - int(exclude_self)
+        if not 1 <= k <= most:
+            raise DataError(f"k must be between 1 and {most} (the {'other ' if exclude_self else ''}items), got {k}.")
         with torch.no_grad():
             tokens = torch.from_numpy(self.item_order_[idx] + 1).to(self._device())
-            top, values = self._similarity_top(tokens, k)
+            top, values = self._similarity_top(tokens, k, exclude_self=exclude_self)
         code_of = np.argsort(self.item_order_)  # internal -> code
         similar = self.item_ids_[code_of[top.cpu().numpy().ravel() - 1]]
         return pd.DataFrame({self.col_item: np.repeat(items, k), "similar_item": similar,
                              "score": values.cpu().numpy().ravel(), "rank": np.tile(np.arange(1, k + 1), idx.size)})
-
-    def i2i_index(self, top_n: int | None = None) -> pd.DataFrame:
-        """The item-to-item index of ``retrieval: i2i``: each training item's ``top_n`` (default
-        ``i2i_top_n``) nearest items by SN, as :meth:`similar_items` of every item."""
-        self._check_fitted()
-        k = min(self.config.i2i_top_n if top_n is None else top_n, self.n_items_ - 1)
-        return self.similar_items(np.asarray(self.item_ids_), k)
 
     # -------------------------------------------------------------- contract
     @classmethod
