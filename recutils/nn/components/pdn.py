@@ -27,6 +27,13 @@ from recutils.nn.components.dropout import Dropout
 from recutils.nn.components.mlp import MLP
 
 
+def _layers(owner: str, hidden_units: Sequence[int]) -> list[int]:
+    units = list(hidden_units)
+    if not units:
+        raise ValueError(f"{owner} needs at least one layer in hidden_units.")
+    return units
+
+
 def _head(in_features: int, hidden_units: Sequence[int], dropout: float) -> MLP:
     """An MLP ``in_features -> hidden_units -> 1`` with a linear (logit) last layer."""
     return MLP(in_features, [*hidden_units, 1], dropout_ratio=dropout, use_final_bn=False,
@@ -102,9 +109,7 @@ class SimilarityNet(nn.Module):
 
     def __init__(self, item_dim: int, hidden_units: Sequence[int], dropout: float = 0.0) -> None:
         super().__init__()
-        units = list(hidden_units)
-        if not units:
-            raise ValueError("SimilarityNet needs at least one hidden layer.")
+        units = _layers(type(self).__name__, hidden_units)
         self.trigger_in = nn.Linear(item_dim, units[0])
         self.target_in = nn.Linear(item_dim, units[0], bias=False)
         self.cross_in = nn.Linear(item_dim, units[0], bias=False)
@@ -134,9 +139,7 @@ class DotSimilarityNet(nn.Module):
 
     def __init__(self, item_dim: int, hidden_units: Sequence[int], dropout: float = 0.0) -> None:
         super().__init__()
-        units = list(hidden_units)
-        if not units:
-            raise ValueError("DotSimilarityNet needs at least one layer.")
+        units = _layers(type(self).__name__, hidden_units)
         self.trigger_tower = MLP(item_dim, units, dropout_ratio=dropout, use_final_bn=False,
                                  final_activation="linear")
         self.target_tower = MLP(item_dim, units, dropout_ratio=dropout, use_final_bn=False,
