@@ -345,7 +345,7 @@ class PDN(SequentialRecommender):
             part = triggers[s:s + step]
             sn = self.network_.similarity(part, targets)
             if exclude_self:
-                sn[torch.arange(len(part)), part - 1] = float("-inf")
+                sn[torch.arange(len(part), device=part.device), part - 1] = float("-inf")
             idx, val = top_k_per_row(sn.cpu().numpy(), k)
             tops.append(torch.from_numpy(idx + 1))
             values.append(torch.from_numpy(val))
