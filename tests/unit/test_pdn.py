@@ -252,3 +252,13 @@ def test_presets_load(preset: str) -> None:
 
     model = PDN(CONFIG_DIR / preset, n_epochs=1)
     assert model.config.n_epochs == 1 and model.config.similarity == "dot"
+
+
+def test_docs_example_runs_and_prints_what_the_page_says(tmp_path) -> None:
+    from tests._docsnippets import run_snippet
+
+    lines = run_snippet("docs/pdn.md", "pdn-python", cwd=tmp_path, timeout=120).stdout.splitlines()
+    assert lines[0] == "[5, 7]"
+    assert lines[1] in ("[5, 9]", "[9, 5]")
+    assert lines[2] == "[5]"
+    assert lines[3] == "60"
