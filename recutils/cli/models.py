@@ -63,6 +63,7 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "multitower": (f"{_CTR} (multi-tower)", "torch"),
     "ncf": (f"{_CF}, implicit, deep (NCF: GMF, MLP, NeuMF)", "torch"),
     "nextitnet": ("next-item, dilated causal convolutions (NextItNet)", "torch"),
+    "pdn": ("retrieval, trigger paths (PDN: trigger net + similarity net, i2i index)", "torch"),
     "ple": ("multi-task ranking (PLE: progressive layered extraction)", "torch"),
     "popularity": ("baseline, most popular", "core"),
     "ppnet": (f"{_CTR} (PPNet)", "torch"),

@@ -60,6 +60,7 @@ _MODELS: dict[str, str] = {
     "multitower": "recutils.models.ctr:MultiTower",
     "ncf": "recutils.models.ncf:NCF",
     "nextitnet": "recutils.models.sequential:NextItNet",
+    "pdn": "recutils.models.retrieval:PDN",
     "ple": "recutils.models.multitask:PLE",
     "popularity": "recutils.models.baselines:Popularity",
     "ppnet": "recutils.models.ctr:PPNet",

@@ -46,6 +46,82 @@ def _matrix(value: object, block: str) -> torch.Tensor:
     return block_matrix(value, f"match: block {block!r} (a tower)")
 
 
+def sample_catalogue(logq: torch.Tensor, n: int, negative_sampling: str,
+                     device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` indices of a catalogue of ``len(logq)`` items, drawn with replacement from torch's
+    global generator, and the log of their probability.
+
+    Args:
+        logq: The log of each item's share of the training rows (``[n_items]``).
+        n: How many to draw.
+        negative_sampling: ``popularity`` (by ``exp(logq)``) or ``uniform``.
+        device: Where the results go.
+    """
+    if negative_sampling == "popularity":
+        idx = torch.multinomial(torch.exp(logq), n, replacement=True)
+        sample_logq = logq[idx]
+    else:
+        idx = torch.randint(0, logq.numel(), (n,))
+        sample_logq = torch.full((n,), -math.log(logq.numel()))
+    return idx.to(device), sample_logq.to(device)
+
+
+def in_batch_softmax_logits(logits: torch.Tensor, items: torch.Tensor | None, item_logq: torch.Tensor | None = None, *,
+                            remove_accidental_hits: bool = False) -> dict[str, torch.Tensor]:
+    """The in-batch softmax's logits and targets: row ``i`` scores every row's positive item, its
+    own (the diagonal) being the target.
+
+    Args:
+        logits: ``[B, B]`` scores of row ``i``'s query against row ``j``'s positive item.
+        items: ``[B]`` catalogue indices of the rows' positive items (None: no hit is removed).
+        item_logq: ``[B]`` log sampling share of those items: subtracted from each column (the
+            logQ correction, Yi et al. 2019), or None.
+        remove_accidental_hits: Mask the columns whose item is the row's own positive (off the
+            diagonal).
+
+    Returns:
+        ``{"logits": [B, B], "target": [B]}``, the input of a softmax cross-entropy.
+    """
+    if item_logq is not None:
+        logits = logits - item_logq.unsqueeze(0)
+    if remove_accidental_hits and items is not None:
+        same = items.unsqueeze(0) == items.unsqueeze(1)
+        same.fill_diagonal_(False)
+        logits = logits.masked_fill(same, _MASKED)
+    return {"logits": logits, "target": torch.arange(len(logits), device=logits.device)}
+
+
+def sampled_softmax_logits(pos: torch.Tensor, negs: torch.Tensor, items: torch.Tensor | None, sampled: torch.Tensor,
+                           item_logq: torch.Tensor | None = None, sample_logq: torch.Tensor | None = None, *,
+                           remove_accidental_hits: bool = False, hard_negatives: int = 0) -> dict[str, torch.Tensor]:
+    """The sampled softmax's logits and targets: each row's positive (column 0) against shared negatives.
+
+    Args:
+        pos: ``[B]`` scores of the rows' positive items.
+        negs: ``[B, K]`` scores of the ``K`` drawn items.
+        items: ``[B]`` catalogue indices of the positives (None: no hit is removed).
+        sampled: ``[K]`` catalogue indices of the drawn items.
+        item_logq, sample_logq: ``[B]`` / ``[K]`` log sampling probabilities subtracted from
+            ``pos`` / ``negs`` (the logQ correction), or None.
+        remove_accidental_hits: Mask a drawn item equal to the row's positive.
+        hard_negatives: Keep only the row's this many highest-scored negatives (0: all).
+
+    Returns:
+        ``{"logits": [B, 1 + K'], "target": [B]}`` (target 0), the input of a softmax cross-entropy.
+    """
+    pos = pos.unsqueeze(1)
+    if item_logq is not None:
+        pos = pos - item_logq.unsqueeze(1)
+    if sample_logq is not None:
+        negs = negs - sample_logq.unsqueeze(0)
+    if remove_accidental_hits and items is not None:
+        negs = negs.masked_fill(sampled.unsqueeze(0) == items.unsqueeze(1), _MASKED)
+    if hard_negatives:
+        negs = negs.topk(hard_negatives, dim=1).values
+    logits = torch.cat([pos, negs], dim=1)
+    return {"logits": logits, "target": torch.zeros(len(pos), dtype=torch.long, device=pos.device)}
+
+
 class MatchNetwork(BackboneNetwork):
     """A user tower and an item tower over one backbone; see the module docstring.
 
@@ -129,14 +205,7 @@ class MatchNetwork(BackboneNetwork):
         """``n`` catalogue indices drawn by the configured sampler and the log of their probability."""
         if self._catalogue is None or self._sampling_logq is None:
             raise DataError("sampled negatives need the item catalogue: call set_catalogue() before training.")
-        logq = self._sampling_logq
-        if self.match.negative_sampling == "popularity":
-            idx = torch.multinomial(torch.exp(logq), n, replacement=True)
-            sample_logq = logq[idx]
-        else:
-            idx = torch.randint(0, logq.numel(), (n,))
-            sample_logq = torch.full((n,), -math.log(logq.numel()))
-        return idx.to(device), sample_logq.to(device)
+        return sample_catalogue(self._sampling_logq, n, self.match.negative_sampling, device)
 
     def _catalogue_rows(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         assert self._catalogue is not None
@@ -154,29 +223,17 @@ class MatchNetwork(BackboneNetwork):
         m = self.match
         tau = m.temperature
         if m.loss == "in_batch_softmax":
-            logits = u @ v.T / tau
-            if m.logq_correction:
-                logits = logits - batch[ITEM_LOGQ].unsqueeze(0)
-            if m.remove_accidental_hits:
-                items = batch[ITEM_INDEX]
-                same = items.unsqueeze(0) == items.unsqueeze(1)
-                same.fill_diagonal_(False)
-                logits = logits.masked_fill(same, _MASKED)
-            return {"logits": logits, "target": torch.arange(len(u), device=u.device)}
+            return in_batch_softmax_logits(u @ v.T / tau, batch.get(ITEM_INDEX),
+                                           batch[ITEM_LOGQ] if m.logq_correction else None,
+                                           remove_accidental_hits=m.remove_accidental_hits)
         if m.loss == "sampled_softmax":
             idx, sample_logq = self._sample(m.num_negatives, u.device)
             neg = self.item_embeddings(self._catalogue_rows(idx))
-            pos = self._score(u, v).unsqueeze(1)
-            negs = u @ neg.T / tau
-            if m.logq_correction:
-                pos = pos - batch[ITEM_LOGQ].unsqueeze(1)
-                negs = negs - sample_logq.unsqueeze(0)
-            if m.remove_accidental_hits:
-                negs = negs.masked_fill(idx.unsqueeze(0) == batch[ITEM_INDEX].unsqueeze(1), _MASKED)
-            if m.hard_negatives:
-                negs = negs.topk(m.hard_negatives, dim=1).values
-            logits = torch.cat([pos, negs], dim=1)
-            return {"logits": logits, "target": torch.zeros(len(u), dtype=torch.long, device=u.device)}
+            return sampled_softmax_logits(self._score(u, v), u @ neg.T / tau, batch.get(ITEM_INDEX), idx,
+                                          batch[ITEM_LOGQ] if m.logq_correction else None,
+                                          sample_logq if m.logq_correction else None,
+                                          remove_accidental_hits=m.remove_accidental_hits,
+                                          hard_negatives=m.hard_negatives)
         idx, _ = self._sample(len(u), u.device)
         neg = self.item_embeddings(self._catalogue_rows(idx))
         return {"pos": self._score(u, v), "neg": self._score(u, neg), "valid": idx != batch[ITEM_INDEX]}
@@ -212,4 +269,5 @@ def build_match_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *
                                      seed=seed)
 
 
-__all__ = ["ITEM_INDEX", "ITEM_LOGQ", "MatchNetwork", "build_match_network"]
+__all__ = ["ITEM_INDEX", "ITEM_LOGQ", "MatchNetwork", "build_match_network", "in_batch_softmax_logits",
+           "sample_catalogue", "sampled_softmax_logits"]

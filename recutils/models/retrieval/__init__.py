@@ -5,6 +5,7 @@
 with item embeddings, similar items and an approximate-nearest-neighbour index
 (:mod:`recutils.retrieval`). :class:`DropoutNetModel` (``dropoutnet``): a two-tower model
 whose id inputs are dropped in training so that it scores cold items from their content.
+:class:`PDN` (``pdn``): trigger-based retrieval over user -> trigger item -> target paths.
 """
 
 from recutils.models.retrieval.dropoutnet import DropoutNetConfig, DropoutNetModel
@@ -18,6 +19,7 @@ from recutils.models.retrieval.model import (
     TwoTowerConfig,
     TwoTowerModel,
 )
+from recutils.models.retrieval.pdn import PDN, PDNConfig
 
-__all__ = ["CONFIG_DIR", "DSSMSENet", "DropoutNetConfig", "DropoutNetModel", "RETRIEVAL_CLASSES",
+__all__ = ["CONFIG_DIR", "DSSMSENet", "DropoutNetConfig", "DropoutNetModel", "PDN", "PDNConfig", "RETRIEVAL_CLASSES",
            "RETRIEVAL_PRESETS", "VALIDATION_METRICS", "RecallValidator", "TwoTowerConfig", "TwoTowerModel"]
