@@ -36,9 +36,10 @@ next; ids unknown to the scorer are ignored; an empty history raises
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -193,7 +194,8 @@ def evaluate_next_click(
         batch_size: Prefixes scored at once.
         ties: How tied scores rank (:data:`TIES`).
         seed: Seed of the random tie-breaking.
-        return_ranks: Also return the per-prefix frame (session, position, target, rank).
+        return_ranks: Also return the per-prefix frame (session, position, target, rank, and
+            ``repeat``: whether the target repeats the prefix's last click).
 
     Returns:
         ``{"HR@k", "MRR@k", "n_prefixes", "n_skipped"}`` (and the ranks frame).
@@ -226,8 +228,9 @@ def evaluate_next_click(
               "n_prefixes": int(keep.size), "n_skipped": int(columns.size - keep.size)}
     if not return_ranks:
         return result
+    repeat = np.array([prefixes.histories[i][-1] for i in keep]) == prefixes.targets[keep]
     frame = pd.DataFrame({col_user: prefixes.sessions[keep], "position": prefixes.positions[keep],
-                          col_item: prefixes.targets[keep], "rank": ranks})
+                          col_item: prefixes.targets[keep], "rank": ranks, "repeat": repeat})
     return result, frame
 
 
@@ -305,7 +308,85 @@ class SessionItemKNN:
         return np.asarray((last @ self.similarity_).todense(), dtype=np.float64)
 
 
+def _load(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from recutils.datasets import sessions
+
+    if name == "rsc15":
+        return sessions.load_rsc15(progress=False)
+    return sessions.load_diginetica(progress=False)
+
+
+#: Data sets of the next-click benchmark.
+NEXT_CLICK_DATASETS = ("rsc15", "diginetica")
+#: Models of the next-click benchmark (``comet_i2i`` reads its preset).
+NEXT_CLICK_MODELS = ("popularity", "itemknn", "comet_i2i")
+#: Length of the validation window cut from the end of the training sessions, in days.
+VALIDATION_DAYS = 1.0
+
+
+def next_click_split(dataset: str, *, validation: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(train, test)`` of a benchmark data set; with ``validation``, ``(train', valid)``:
+    the training sessions split again, the sessions of their last day validating
+    (:func:`recutils.datasets.sessions.split_sessions_by_time`). Tuning reads only this."""
+    from recutils.datasets.sessions import split_sessions_by_time
+
+    if dataset not in NEXT_CLICK_DATASETS:
+        raise ConfigError(f"dataset {dataset!r} is unknown; allowed: {list(NEXT_CLICK_DATASETS)}.")
+    train, test = _load(dataset)
+    if validation:
+        return split_sessions_by_time(train, VALIDATION_DAYS)
+    return train, test
+
+
+def make_scorer(name: str, seed: int, params: Mapping[str, Any] | None = None) -> Any:
+    """A fresh scorer of the benchmark (``params`` override its defaults / preset)."""
+    params = dict(params or {})
+    if name == "popularity":
+        return SessionPopularity(**params)
+    if name == "itemknn":
+        return SessionItemKNN(**params)
+    if name == "comet_i2i":
+        from recutils.models.retrieval.comet_i2i import PRESET, CoMetricLearningI2I
+
+        return CoMetricLearningI2I(PRESET, seed=seed, progress=False, **params)
+    raise ConfigError(f"model {name!r} is unknown; allowed: {list(NEXT_CLICK_MODELS)}.")
+
+
+def run_next_click_benchmark(dataset: str, models: Sequence[str], seeds: Sequence[int], *, k: int = 20,
+                             validation: bool = False,
+                             params: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
+    """One row per (model, seed): ``dataset, model, seed, HR@k, MRR@k, HR@k_nonrepeat, fit_s``.
+
+    ``HR@k_nonrepeat`` is the hit rate over the prefixes whose target is not their last click
+    (a quarter of rsc15's: an item-KNN similarity, zero on its diagonal, never ranks them).
+    Deterministic scorers (popularity, itemknn) are fitted once and repeated per seed; the
+    tie-breaking seed is the run's seed. With ``validation``, the figures are on the
+    validation split (:func:`next_click_split`).
+    """
+    train, test = next_click_split(dataset, validation=validation)
+    rows = []
+    for name in models:
+        for seed in seeds:
+            start = time.perf_counter()
+            scorer = make_scorer(name, seed, (params or {}).get(name)).fit(train)
+            fit_s = time.perf_counter() - start
+            result, ranks = evaluate_next_click(scorer, test, k=k, seed=seed, return_ranks=True)
+            fresh = ~ranks["repeat"].to_numpy()
+            rows.append({"dataset": dataset, "model": name, "seed": seed, f"HR@{k}": result[f"HR@{k}"],
+                         f"MRR@{k}": result[f"MRR@{k}"],
+                         f"HR@{k}_nonrepeat": float((ranks["rank"].to_numpy()[fresh] <= k).mean()),
+                         "fit_s": round(fit_s, 2)})
+            logger.info("%s %s seed %s: %s", dataset, name, seed, rows[-1])
+    return pd.DataFrame(rows)
+
+
 __all__ = [
+    "NEXT_CLICK_DATASETS",
+    "NEXT_CLICK_MODELS",
+    "VALIDATION_DAYS",
+    "make_scorer",
+    "next_click_split",
+    "run_next_click_benchmark",
     "TIES",
     "NextClickScorer",
     "Prefixes",
