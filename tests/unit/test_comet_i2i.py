@@ -141,3 +141,22 @@ def test_preset_and_config_checks():
 def test_hidden_units_give_the_last_width():
     model = CoMetricLearningI2I(**{**FAST, "n_epochs": 1, "hidden_units": [16, 6]}).fit(_sessions(10))
     assert model.item_vectors_.shape == (10, 6)
+
+
+def test_item_content_feeds_the_tower_and_survives_save_load(tmp_path):
+    df = _sessions(40)
+    features = pd.DataFrame({"itemID": np.arange(9), "category": np.where(np.arange(9) < 5, "x", None),
+                             "brand": np.arange(9) % 3})  # item 9 has no row, items 5-8 no category
+    model = CoMetricLearningI2I(**{**FAST, "n_epochs": 2}).fit(df, item_features=features)
+    assert model.content_vocab_ == [2, 4]
+    codes = model.content_codes_[model.item_ids_.get_indexer([0, 6, 9])]
+    assert codes.tolist() == [[1, 1], [0, 1], [0, 0]]
+    plain = CoMetricLearningI2I(**{**FAST, "n_epochs": 2}).fit(df)
+    assert not np.allclose(model.item_vectors_, plain.item_vectors_)
+    assert len(model.network_.content) == 2 and len(plain.network_.content) == 0
+    model.save(tmp_path / "m")
+    loaded = BaseRecommender.load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.item_vectors_, model.item_vectors_)
+    assert loaded.content_vocab_ == [2, 4]
+    with pytest.raises(DataError, match="one row per item"):
+        CoMetricLearningI2I(**FAST).fit(df, item_features=pd.concat([features, features]))

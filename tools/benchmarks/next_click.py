@@ -1,10 +1,12 @@
 """Next-click benchmark on session data: HR@20 and MRR@20 of every test-session prefix.
 
-    python tools/benchmarks/next_click.py --dataset rsc15 --models popularity itemknn comet_i2i --seeds 1 2 3
+    python tools/benchmarks/next_click.py --dataset rsc15 \
+        --models popularity itemknn comet_i2i --seeds 1 2 3
 
-Writes (appends to, replacing the rows of the same dataset) ``notebooks/06_benchmarks/results_next_click.csv``
-and prints the table with the mean and standard deviation over seeds. ``--validation`` evaluates on the
-last day of the training sessions instead (for tuning; nothing is written unless ``--out`` is given).
+Writes ``notebooks/06_benchmarks/results_next_click.csv`` (replacing the rows of the same data set
+and models, keeping the others) and prints the table with the mean and standard deviation over
+seeds. ``--validation`` evaluates on the last day of the training sessions instead (for tuning;
+nothing is written unless ``--out`` is given).
 Protocol: :mod:`recutils.benchmark.next_click`.
 """
 
@@ -32,16 +34,18 @@ def run(argv: list[str] | None = None) -> int:
     p.add_argument("--validation", action="store_true", help="score the validation split (tuning)")
     p.add_argument("--set", nargs="*", default=[], metavar="MODEL.KEY=VALUE",
                    help="parameter overrides, e.g. comet_i2i.history_decay=0.3")
-    p.add_argument("--out", type=Path, default=None, help=f"results file (default {RESULTS.name}, not with --validation)")
+    p.add_argument("--out", type=Path, default=None,
+                   help=f"results file (default {RESULTS.name}; none with --validation)")
     args = p.parse_args(argv)
     params: dict[str, dict] = {}
     for item in args.set:
         key, value = item.split("=", 1)
         model, name = key.split(".", 1)
         params.setdefault(model, {})[name] = float(value) if "." in value else int(value)
-    results = run_next_click_benchmark(args.dataset, args.models, args.seeds, validation=args.validation,
-                                       params=params)
-    summary = results.drop(columns="dataset").groupby("model", sort=False).agg(["mean", "std"]).drop(columns="seed", level=0)
+    results = run_next_click_benchmark(args.dataset, args.models, args.seeds,
+                                       validation=args.validation, params=params)
+    numbers = results.drop(columns=["dataset", "seed"])
+    summary = numbers.groupby("model", sort=False).agg(["mean", "std"])
     with pd.option_context("display.width", 200, "display.float_format", "{:.4f}".format):
         print(results.to_string(index=False))
         print(summary.to_string())

@@ -1,7 +1,9 @@
 """CoMetricLearningI2I: item-to-item metric learning from click sessions (EasyRec's model).
 
-One item tower (an id embedding, optionally a ReLU MLP, then L2 normalisation) maps every
-item to a unit vector; two items are similar when their cosine is high. Training pairs
+One item tower maps every item to a unit vector: the sum of its id embedding and, with
+``fit(df, item_features=frame)``, one embedding per content column of ``frame`` (categorical
+values, such as a category or a brand: EasyRec's item feature group), then optionally a ReLU
+MLP, then L2 normalisation; two items are similar when their cosine is high. Training pairs
 are (anchor item, positive item) clicked within ``window`` clicks of each other in the
 same session (user); each batch of ``batch_size`` pairs embeds its ``2 * batch_size``
 items and every item of the batch is an anchor: its pair partner is its positive, the
@@ -26,8 +28,8 @@ The model implements :class:`recutils.benchmark.next_click.NextClickScorer`
 (:meth:`score_histories`), and has :meth:`item_embeddings`, :meth:`similar_items` and
 :meth:`build_index` (an index over the unit item vectors, cosine). It trains through the
 shared trainer (:class:`~recutils.models.torch_cf.TorchCFRecommender`: seed, device,
-threads, checkpoints, save/load of the weights). Content features are not supported
-yet: the tower reads the item id only.
+threads, checkpoints, save/load of the weights). Items are embedded only when they were
+trained (an unseen item has no id embedding, whatever its content).
 """
 
 from __future__ import annotations
@@ -102,12 +104,20 @@ class CoMetricI2IConfig(TorchCFConfig):
 
 
 class ItemTower(torch.nn.Module):
-    """Item id -> unit vector: an embedding, optional ReLU layers, L2 normalisation."""
+    """Item index -> unit vector: the id embedding plus one embedding per content column
+    (``content`` ``[n_items, n_columns]`` codes, 0 = missing, held as a buffer), optional
+    ReLU layers, L2 normalisation."""
 
-    def __init__(self, n_items: int, embedding_dim: int, hidden_units: Sequence[int]) -> None:
+    def __init__(self, n_items: int, embedding_dim: int, hidden_units: Sequence[int],
+                 content: np.ndarray | None = None, vocab: Sequence[int] = ()) -> None:
         super().__init__()
         self.embedding = torch.nn.Embedding(n_items, embedding_dim)
         torch.nn.init.normal_(self.embedding.weight, std=0.1)
+        self.content = torch.nn.ModuleList(torch.nn.Embedding(int(v), embedding_dim) for v in vocab)
+        for table in self.content:
+            torch.nn.init.normal_(table.weight, std=0.1)
+        codes = np.zeros((n_items, len(vocab)), np.int64) if content is None else content
+        self.register_buffer("codes", torch.as_tensor(codes, dtype=torch.int64))
         layers: list[torch.nn.Module] = []
         width = embedding_dim
         for i, units in enumerate(hidden_units):
@@ -119,7 +129,10 @@ class ItemTower(torch.nn.Module):
 
     def forward(self, items: torch.Tensor) -> torch.Tensor:
         """Unit vectors ``[len(items), d]`` of item indices."""
-        return torch.nn.functional.normalize(self.mlp(self.embedding(items)), dim=-1)
+        x = self.embedding(items)
+        for j, table in enumerate(self.content):
+            x = x + table(self.codes[items, j])
+        return torch.nn.functional.normalize(self.mlp(x), dim=-1)
 
 
 def circle_loss(vectors: torch.Tensor, labels: torch.Tensor, items: torch.Tensor, margin: float,
@@ -186,6 +199,7 @@ class CoMetricLearningI2I(TorchCFRecommender):
 
     Fitted attributes: ``network_`` (:class:`ItemTower`, internal item order),
     ``item_vectors_`` (unit item vectors ``[n_items, d]`` in ``item_ids_`` order),
+    ``content_codes_`` / ``content_vocab_`` (the item features' codes, 0 = missing),
     ``recent_items_`` / ``recent_indptr_`` (each user's last ``history_len`` training
     clicks, item codes, oldest first), ``history_`` (per epoch ``loss``), ``user_ids_``,
     ``item_ids_``, ``seen_``.
@@ -206,7 +220,50 @@ class CoMetricLearningI2I(TorchCFRecommender):
         return True
 
     # -------------------------------------------------------------------- fit
+    def fit(self, df: pd.DataFrame, valid: pd.DataFrame | None = None, *,
+            item_features: pd.DataFrame | None = None) -> CoMetricLearningI2I:
+        """Fit on session clicks ``df`` (never modified); return ``self``.
+
+        Args:
+            df: Clicks ``[col_user (session), col_item, col_timestamp]``.
+            valid: Validation interactions (see :meth:`TorchCFRecommender.fit`).
+            item_features: Content of the items: ``col_item`` and categorical columns, one
+                row per item; every other column feeds the tower (a missing value or an
+                item absent from the frame gets the column's "missing" embedding).
+
+        Raises:
+            DataError: no session with two different items; repeated items in ``item_features``.
+        """
+        if item_features is not None:
+            check_columns(item_features, [self.col_item], name="item_features")
+            if item_features[self.col_item].duplicated().any():
+                raise DataError(f"item_features has repeated {self.col_item} values: one row per item.")
+        self.__dict__["_item_features"] = item_features
+        try:
+            return super().fit(df, valid)
+        finally:
+            self.__dict__.pop("_item_features", None)
+
+    def _fit_frames(self, df: pd.DataFrame, **frames: Any) -> CoMetricLearningI2I:
+        frames.setdefault("item_features", self.__dict__.get("_item_features"))
+        return super()._fit_frames(df, **frames)
+
+    def _content_codes(self, features: pd.DataFrame | None) -> None:
+        """``content_codes_`` ``[n_items, n_columns]`` (item-code order, 0 = missing) and
+        ``content_vocab_`` (codes per column) of the item features."""
+        columns = [] if features is None else [c for c in features.columns if c != self.col_item]
+        rows = np.full(len(self.item_ids_), -1) if features is None else pd.Index(
+            features[self.col_item]).get_indexer(self.item_ids_)
+        codes = np.zeros((len(self.item_ids_), len(columns)), dtype=np.int64)
+        vocab = []
+        for j, column in enumerate(columns):
+            values, uniques = pd.factorize(features[column].to_numpy())  # NaN -> -1
+            codes[:, j] = np.where(rows >= 0, values[rows] + 1, 0)
+            vocab.append(len(uniques) + 1)
+        self.content_codes_, self.content_vocab_ = codes, vocab
+
     def _fit(self, data: TrainData) -> None:
+        self._content_codes(data.item_features)
         first_row = np.full(data.n_users, data.user_idx.size, dtype=np.int64)
         np.minimum.at(first_row, data.user_idx, np.arange(data.user_idx.size))
         # users by first appearance (not by how their ids sort), clicks by time; ties keep row order
@@ -222,7 +279,10 @@ class CoMetricLearningI2I(TorchCFRecommender):
         super()._fit(TrainData(users, items, data.rating[order], data.timestamp[order], data.n_users, data.n_items))
 
     def _build_network(self, n_users: int, n_items: int) -> ItemTower:
-        return ItemTower(n_items, self.config.embedding_dim, self.config.hidden_units)
+        internal = np.empty_like(self.content_codes_)
+        internal[self.item_order_] = self.content_codes_  # the network numbers items internally
+        return ItemTower(n_items, self.config.embedding_dim, self.config.hidden_units, internal,
+                         self.content_vocab_)
 
     def _train(self, network: ItemTower, users: np.ndarray, items: np.ndarray, n_users: int, n_items: int,
                seed: int, device: Any) -> list[dict[str, Any]]:
@@ -303,7 +363,8 @@ class CoMetricLearningI2I(TorchCFRecommender):
         arrays, meta = super()._state()
         arrays["recent_items"] = self.recent_items_
         arrays["recent_indptr"] = self.recent_indptr_
-        return arrays, meta
+        arrays["content_codes"] = self.content_codes_
+        return arrays, {**meta, "content_vocab": list(self.content_vocab_)}
 
     def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
         indptr = np.asarray(arrays["recent_indptr"], dtype=np.int64)
@@ -312,6 +373,10 @@ class CoMetricLearningI2I(TorchCFRecommender):
                 or (recent.size and not 0 <= recent.min() <= recent.max() < len(self.item_ids_))):
             raise DataError("the saved recent items do not match the saved ids.")
         self.recent_items_, self.recent_indptr_ = recent, indptr
+        self.content_codes_ = np.asarray(arrays["content_codes"], dtype=np.int64)
+        self.content_vocab_ = [int(v) for v in meta.get("content_vocab", [])]
+        if self.content_codes_.shape != (len(self.item_ids_), len(self.content_vocab_)):
+            raise DataError("the saved content codes do not match the saved ids and vocabularies.")
         super()._set_state(arrays, meta)
 
     @classmethod
