@@ -7,8 +7,8 @@ MLP, then L2 normalisation; two items are similar when their cosine is high. Tra
 are (anchor item, positive item) clicked within ``window`` clicks of each other in the
 same session (user); each batch of ``batch_size`` pairs embeds its ``2 * batch_size``
 items and every item of the batch is an anchor: its pair partner is its positive, the
-items of the other pairs are its negatives (items equal to the anchor or its positive are
-not counted as negatives). The loss is **circle loss** (Sun et al., CVPR 2020), as in
+items of the other pairs, whatever their session, are its negatives (as in EasyRec), except
+copies of the anchor's own item. The loss is **circle loss** (Sun et al., CVPR 2020), as in
 EasyRec's ``loss_type: CIRCLE_LOSS``, per anchor
 
 .. math::
