@@ -160,3 +160,15 @@ def test_docs_example_prints_the_item_knn_figures(require_dataset, data_mirror, 
     out = run_snippet(ROOT / "docs" / "session_retrieval.md", "next-click-itemknn", cwd=tmp_path,
                       env={"RECUTILS_DATA_MIRROR": str(data_mirror)}, timeout=120).stdout
     assert "'HR@20': 0.237" in out and "'n_prefixes': 291" in out
+
+
+def test_committed_results_hold_three_seeds_and_the_bar():
+    results = pd.read_csv(ROOT / "notebooks" / "06_benchmarks" / "results_next_click.csv")
+    assert list(results.columns) == ["dataset", "model", "seed", "HR@20", "MRR@20", "HR@20_nonrepeat", "fit_s"]
+    assert results.groupby(["dataset", "model"])["seed"].apply(lambda s: sorted(s) == [1, 2, 3]).all()
+    assert len(results) == 18
+    means = results.groupby(["dataset", "model"])[["HR@20", "MRR@20"]].mean()
+    for dataset in ("rsc15", "diginetica"):
+        assert (means.loc[(dataset, "comet_i2i")] > means.loc[(dataset, "itemknn")]).all()
+        assert (means.loc[(dataset, "itemknn")] > means.loc[(dataset, "popularity")]).all()
+    assert means.loc[("rsc15", "comet_i2i"), "HR@20"] == pytest.approx(0.6486, abs=1e-3)
