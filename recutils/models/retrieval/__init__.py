@@ -4,8 +4,12 @@
 (``model_class: MatchModel``, :mod:`recutils.nn.match`) trained on positive interactions,
 with item embeddings, similar items and an approximate-nearest-neighbour index
 (:mod:`recutils.retrieval`).
+
+:class:`CoMetricLearningI2I` (``comet_i2i``): item-to-item metric learning from click sessions
+(:mod:`recutils.models.retrieval.comet_i2i`).
 """
 
+from recutils.models.retrieval.comet_i2i import CoMetricI2IConfig, CoMetricLearningI2I
 from recutils.models.retrieval.model import (
     CONFIG_DIR,
     DSSMSENet,
@@ -17,5 +21,5 @@ from recutils.models.retrieval.model import (
     TwoTowerModel,
 )
 
-__all__ = ["CONFIG_DIR", "DSSMSENet", "RETRIEVAL_CLASSES", "RETRIEVAL_PRESETS", "VALIDATION_METRICS", "RecallValidator",
+__all__ = ["CONFIG_DIR", "CoMetricI2IConfig", "CoMetricLearningI2I", "DSSMSENet", "RETRIEVAL_CLASSES", "RETRIEVAL_PRESETS", "VALIDATION_METRICS", "RecallValidator",
            "TwoTowerConfig", "TwoTowerModel"]
