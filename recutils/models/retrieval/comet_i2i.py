@@ -45,6 +45,7 @@ import pandas as pd
 
 from recutils.benchmark.next_click import recency_weights
 from recutils.exceptions import DataError
+from recutils.models import persistence
 from recutils.models.base import ContractCase, TrainData
 from recutils.models.torch_cf import TorchCFConfig, TorchCFRecommender, adam
 from recutils.utils.deps import require
@@ -367,16 +368,20 @@ class CoMetricLearningI2I(TorchCFRecommender):
         return arrays, {**meta, "content_vocab": list(self.content_vocab_)}
 
     def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
-        indptr = np.asarray(arrays["recent_indptr"], dtype=np.int64)
-        recent = np.asarray(arrays["recent_items"], dtype=np.int64)
-        if (indptr.shape != (len(self.user_ids_) + 1,) or indptr[-1] != recent.size
-                or (recent.size and not 0 <= recent.min() <= recent.max() < len(self.item_ids_))):
-            raise DataError("the saved recent items do not match the saved ids.")
-        self.recent_items_, self.recent_indptr_ = recent, indptr
-        self.content_codes_ = np.asarray(arrays["content_codes"], dtype=np.int64)
-        self.content_vocab_ = [int(v) for v in meta.get("content_vocab", [])]
-        if self.content_codes_.shape != (len(self.item_ids_), len(self.content_vocab_)):
-            raise DataError("the saved content codes do not match the saved ids and vocabularies.")
+        n_users, n_items = len(self.user_ids_), len(self.item_ids_)
+        indptr, recent = persistence.check_csr(arrays, "recent_indptr", "recent_items", (n_users, n_items))
+        self.recent_items_ = np.asarray(recent, dtype=np.int64)
+        self.recent_indptr_ = np.asarray(indptr, dtype=np.int64)
+        vocab = meta.get("content_vocab", [])
+        if not isinstance(vocab, list) or not all(isinstance(v, int) and v >= 1 for v in vocab):
+            raise DataError(f"the saved content_vocab must be a list of positive integers, got {vocab!r}.")
+        codes = persistence.check_array(arrays, "content_codes", persistence.INTEGER, (n_items, len(vocab)))
+        if codes.size and ((codes < 0).any() or (codes >= np.asarray(vocab)[None, :]).any()):
+            raise persistence.ArtifactArrayError(
+                f"{getattr(arrays, 'source', persistence.ARRAYS)}: array 'content_codes' has values outside "
+                f"the vocabularies {vocab}.")
+        self.content_codes_ = np.asarray(codes, dtype=np.int64)
+        self.content_vocab_ = [int(v) for v in vocab]
         super()._set_state(arrays, meta)
 
     @classmethod
