@@ -30,6 +30,7 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "bias": ("baseline, rating prediction (biases)", "core"),
     "bst": (f"{_CTR} with a behaviour history (BST: Transformer over history and target)", "torch"),
     "caser": ("next-item, convolutional sequence embedding (Caser)", "torch"),
+    "comet_i2i": ("retrieval, item-to-item metric learning from sessions (CoMetricLearningI2I, circle loss)", "torch"),
     "cornac_bivae": (f"{_CF}, implicit, deep generative (cornac BiVAE)", "cornac, torch"),
     "cornac_bpr": (f"{_CF}, implicit (cornac BPR)", "cornac"),
     "dbmtl": ("multi-task ranking (DBMTL: Bayesian task relations)", "torch"),

@@ -14,6 +14,8 @@ Submodules (imported lazily, so ``import recutils.datasets`` stays light):
   (implicit purchases with time and item category);
 * :mod:`~recutils.datasets.beauty`: Amazon Beauty as BERT4Rec pre-processed it (one
   ordered item sequence per user, for next-item models);
+* :mod:`~recutils.datasets.sessions`: click sessions (YOOCHOOSE rsc15-100k, DIGINETICA sample) for
+  next-click models;
 * :mod:`~recutils.datasets.taobao`: the head of Taobao UserBehavior (user, item, category,
   behaviour type, time);
 * :mod:`~recutils.datasets.census`: UCI Census-Income (KDD) and UCI Adult with two labels
@@ -37,7 +39,7 @@ import importlib
 from typing import Any
 
 _SUBMODULES = ("download", "movielens", "movielens_features", "criteo", "amazon", "beauty",
-               "taobao", "census", "multitask_samples", "behaviour_ctr", "lastfm", "synthetic",
+               "taobao", "sessions", "census", "multitask_samples", "behaviour_ctr", "lastfm", "synthetic",
                "sparse", "pandas_helpers")
 _FUNCTIONS = {
     "make_interactions": "synthetic",

@@ -27,6 +27,7 @@ _MODELS: dict[str, str] = {
     "bias": "recutils.models.baselines:BiasBaseline",
     "bst": "recutils.models.ctr:BST",
     "caser": "recutils.models.sequential:Caser",
+    "comet_i2i": "recutils.models.retrieval:CoMetricLearningI2I",
     "cornac_bivae": "recutils.models.cornac:CornacBiVAE",
     "cornac_bpr": "recutils.models.cornac:CornacBPR",
     "dbmtl": "recutils.models.multitask:DBMTL",

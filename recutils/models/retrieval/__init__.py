@@ -6,8 +6,11 @@ with item embeddings, similar items and an approximate-nearest-neighbour index
 (:mod:`recutils.retrieval`). :class:`DropoutNetModel` (``dropoutnet``): a two-tower model
 whose id inputs are dropped in training so that it scores cold items from their content.
 :class:`PDN` (``pdn``): trigger-based retrieval over user -> trigger item -> target paths.
+:class:`CoMetricLearningI2I` (``comet_i2i``): item-to-item metric learning from click sessions
+(:mod:`recutils.models.retrieval.comet_i2i`).
 """
 
+from recutils.models.retrieval.comet_i2i import CoMetricI2IConfig, CoMetricLearningI2I
 from recutils.models.retrieval.dropoutnet import DropoutNetConfig, DropoutNetModel
 from recutils.models.retrieval.model import (
     CONFIG_DIR,
@@ -21,5 +24,6 @@ from recutils.models.retrieval.model import (
 )
 from recutils.models.retrieval.pdn import PDN, PDNConfig
 
-__all__ = ["CONFIG_DIR", "DSSMSENet", "DropoutNetConfig", "DropoutNetModel", "PDN", "PDNConfig", "RETRIEVAL_CLASSES",
-           "RETRIEVAL_PRESETS", "VALIDATION_METRICS", "RecallValidator", "TwoTowerConfig", "TwoTowerModel"]
+__all__ = ["CONFIG_DIR", "CoMetricI2IConfig", "CoMetricLearningI2I", "DSSMSENet", "DropoutNetConfig", "DropoutNetModel",
+           "PDN", "PDNConfig", "RETRIEVAL_CLASSES", "RETRIEVAL_PRESETS", "VALIDATION_METRICS", "RecallValidator",
+           "TwoTowerConfig", "TwoTowerModel"]

@@ -1,0 +1,162 @@
+"""CoMetricLearningI2I: circle loss, session pairs, what it learns, the next-click protocol,
+embeddings, index, save/load and its preset."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from recutils.benchmark.next_click import NextClickScorer, evaluate_next_click  # noqa: E402
+from recutils.exceptions import ConfigError, DataError, NotFittedError  # noqa: E402
+from recutils.models import get_model_class  # noqa: E402
+from recutils.models.base import BaseRecommender  # noqa: E402
+from recutils.models.retrieval.comet_i2i import (  # noqa: E402
+    PRESET,
+    CoMetricLearningI2I,
+    circle_loss,
+    session_pairs,
+)
+
+FAST = {"embedding_dim": 8, "n_epochs": 30, "batch_size": 32, "learning_rate": 0.05, "seed": 3,
+        "num_threads": 1, "progress": False}
+
+
+def _sessions(n_sessions: int = 120, length: int = 4, seed: int = 0) -> pd.DataFrame:
+    """Sessions that click only inside one of two item groups (0-4 or 5-9)."""
+    rng = np.random.default_rng(seed)
+    group = np.arange(n_sessions) % 2
+    items = rng.integers(0, 5, size=(n_sessions, length)) + 5 * group[:, None]
+    return pd.DataFrame({"userID": np.repeat(np.arange(n_sessions), length), "itemID": items.ravel(),
+                         "timestamp": np.tile(np.arange(length, dtype=float), n_sessions)})
+
+
+@pytest.fixture(scope="module")
+def fitted() -> CoMetricLearningI2I:
+    return CoMetricLearningI2I(**FAST).fit(_sessions())
+
+
+def test_circle_loss_matches_the_formula():
+    v = torch.nn.functional.normalize(torch.tensor([[1.0, 0.2], [0.8, 0.6], [-0.3, 1.0], [0.1, -1.0]]), dim=1)
+    labels = torch.tensor([0, 0, 1, 1])
+    items = torch.tensor([1, 2, 3, 4])
+    m, gamma = 0.25, 8.0
+    s = (v @ v.T).numpy()
+    expected = []
+    for i in range(4):
+        pos = [j for j in range(4) if j != i and labels[j] == labels[i]]
+        neg = [j for j in range(4) if labels[j] != labels[i]]
+        sum_n = sum(math.exp(gamma * max(s[i, j] + m, 0) * (s[i, j] - m)) for j in neg)
+        sum_p = sum(math.exp(-gamma * max(1 + m - s[i, j], 0) * (s[i, j] - 1 + m)) for j in pos)
+        expected.append(math.log1p(sum_n * sum_p))
+    got = circle_loss(v, labels, items, m, gamma)
+    assert got.item() == pytest.approx(np.mean(expected), rel=1e-5)
+    # a negative that is the anchor's own item is not a negative
+    same_item = circle_loss(v, labels, torch.tensor([1, 2, 1, 4]), m, gamma)
+    assert same_item.item() != pytest.approx(got.item())
+
+
+def test_session_pairs_within_the_window_and_never_across_sessions():
+    sessions = np.array([0, 0, 0, 1, 1])
+    items = np.array([5, 6, 5, 7, 8])
+    a, p = session_pairs(sessions, items, window=2)
+    assert sorted(zip(a.tolist(), p.tolist())) == [(5, 6), (6, 5), (7, 8)]  # (5, 5) left out
+
+
+def test_learns_that_items_of_a_group_are_similar(fitted):
+    v = fitted.item_embeddings(pd.DataFrame({"itemID": np.arange(10)}))
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, rtol=1e-5)
+    sim = v @ v.T
+    group = np.arange(10) // 5
+    same = group[:, None] == group[None, :]
+    off = ~np.eye(10, dtype=bool)
+    assert sim[same & off].mean() > sim[~same].mean() + 0.5
+    near = fitted.similar_items([0, 7], k=4)
+    assert list(near.columns) == ["itemID", "similar_item", "score", "rank"]
+    assert set(near[near["itemID"] == 0]["similar_item"]) == {1, 2, 3, 4}
+    assert set(near[near["itemID"] == 7]["similar_item"]) == {5, 6, 8, 9}
+
+
+def test_score_histories_is_the_next_click_protocol(fitted):
+    assert isinstance(fitted, NextClickScorer)
+    v = fitted.item_vectors_
+    col = fitted.item_ids_.get_indexer
+    scores = fitted.score_histories([np.array([1, 99, 2]), np.array([8])])
+    decay = fitted.config.history_decay
+    np.testing.assert_allclose(scores[0], (v[col([2])[0]] + decay * v[col([1])[0]]) @ v.T, rtol=1e-5)
+    np.testing.assert_allclose(scores[1], v[col([8])[0]] @ v.T, rtol=1e-5)
+    with pytest.raises(DataError, match="empty"):
+        fitted.score_histories([np.array([], dtype=int)])
+    test = _sessions(20, seed=9)
+    assert evaluate_next_click(fitted, test, k=5)["HR@5"] > 0.8  # the five items of the group
+    with pytest.raises(NotFittedError):
+        CoMetricLearningI2I().score_histories([np.array([1])])
+
+
+def test_recommendations_follow_the_users_recent_items(fitted):
+    rec = fitted.recommend_k_items([0, 1], top_k=3, remove_seen=False)
+    for user, lo in ((0, 0), (1, 5)):  # session 0 clicked group 0, session 1 group 1
+        assert set(rec[rec["userID"] == user]["itemID"]) <= set(range(lo, lo + 5))
+
+
+def test_recent_items_are_the_last_clicks_in_time_order():
+    df = pd.DataFrame({"userID": [1, 1, 1, 2, 2], "itemID": [3, 4, 5, 4, 3], "timestamp": [2.0, 1.0, 3.0, 0.0, 1.0]})
+    model = CoMetricLearningI2I(**{**FAST, "n_epochs": 1, "history_len": 2}).fit(df)
+    recent = [model.item_ids_[model.recent_items_[a:b]].tolist()
+              for a, b in zip(model.recent_indptr_[:-1], model.recent_indptr_[1:])]
+    users = model.user_ids_.tolist()
+    assert recent[users.index(1)] == [3, 5]
+    assert recent[users.index(2)] == [4, 3]
+
+
+def test_index_save_load_and_registry(fitted, tmp_path):
+    index = fitted.build_index()
+    ids, _ = index.search(fitted.item_vectors_[:2], 3)
+    assert ids[:, 0].tolist() == fitted.item_ids_[:2].tolist()
+    fitted.save(tmp_path / "m")
+    loaded = BaseRecommender.load(tmp_path / "m")
+    histories = [np.array([1, 2]), np.array([9])]
+    np.testing.assert_allclose(loaded.score_histories(histories), fitted.score_histories(histories))
+    assert loaded.model_version() == fitted.model_version()
+    assert get_model_class("comet_i2i") is CoMetricLearningI2I
+    with pytest.raises(DataError, match="unknown item"):
+        fitted.item_embeddings(pd.DataFrame({"itemID": [99]}))
+
+
+def test_preset_and_config_checks():
+    model = CoMetricLearningI2I(PRESET)
+    assert (model.config.margin, model.config.gamma) == (0.25, 64.0)
+    with pytest.raises(ConfigError):
+        CoMetricLearningI2I(history_decay=1.5)
+    with pytest.raises(ConfigError):
+        CoMetricLearningI2I(hidden_units=[0])
+    with pytest.raises(DataError, match="two different items"):
+        CoMetricLearningI2I(**FAST).fit(pd.DataFrame({"userID": [1, 2], "itemID": [1, 1], "timestamp": [0, 1]}))
+
+
+def test_hidden_units_give_the_last_width():
+    model = CoMetricLearningI2I(**{**FAST, "n_epochs": 1, "hidden_units": [16, 6]}).fit(_sessions(10))
+    assert model.item_vectors_.shape == (10, 6)
+
+
+def test_item_content_feeds_the_tower_and_survives_save_load(tmp_path):
+    df = _sessions(40)
+    features = pd.DataFrame({"itemID": np.arange(9), "category": np.where(np.arange(9) < 5, "x", None),
+                             "brand": np.arange(9) % 3})  # item 9 has no row, items 5-8 no category
+    model = CoMetricLearningI2I(**{**FAST, "n_epochs": 2}).fit(df, item_features=features)
+    assert model.content_vocab_ == [2, 4]
+    codes = model.content_codes_[model.item_ids_.get_indexer([0, 6, 9])]
+    assert codes.tolist() == [[1, 1], [0, 1], [0, 0]]
+    plain = CoMetricLearningI2I(**{**FAST, "n_epochs": 2}).fit(df)
+    assert not np.allclose(model.item_vectors_, plain.item_vectors_)
+    assert len(model.network_.content) == 2 and len(plain.network_.content) == 0
+    model.save(tmp_path / "m")
+    loaded = BaseRecommender.load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.item_vectors_, model.item_vectors_)
+    assert loaded.content_vocab_ == [2, 4]
+    with pytest.raises(DataError, match="one row per item"):
+        CoMetricLearningI2I(**FAST).fit(df, item_features=pd.concat([features, features]))
