@@ -16,6 +16,7 @@ from recutils.models.retrieval.model import (
     TwoTowerConfig,
     TwoTowerModel,
 )
+from recutils.models.retrieval.mind import MindConfig, MindModel
 
 __all__ = ["CONFIG_DIR", "DSSMSENet", "RETRIEVAL_CLASSES", "RETRIEVAL_PRESETS", "VALIDATION_METRICS", "RecallValidator",
-           "TwoTowerConfig", "TwoTowerModel"]
+           "TwoTowerConfig", "TwoTowerModel", "MindConfig", "MindModel"]
