@@ -308,3 +308,28 @@ def test_a_user_tower_without_capsules_is_refused() -> None:
                "layer": {"class_name": "MLP", "params": {"hidden_units": [8], "use_final_bn": False}}}]
     with pytest.raises(ConfigError, match="must output \\[batch, interests, width\\]"):
         create_model("mind", **params, model_config={"backbone": {"blocks": blocks}}).fit(_frame())
+
+
+def test_validation_histories_hold_no_held_out_item(monkeypatch) -> None:
+    """Early stopping's recall: a held-out item never sits in its user's history."""
+    from recutils.models.retrieval.model import RecallValidator
+
+    captured = {}
+    original = RecallValidator.__init__
+
+    def spy(self, users, relevant, seen, items, layout, k):
+        captured.update(users=users["history"].copy(), relevant=relevant.tocsr())
+        original(self, users, relevant, seen, items, layout, k)
+
+    monkeypatch.setattr(RecallValidator, "__init__", spy)
+    params = copy.deepcopy(TOY)
+    params["train"].update(validation_fraction=0.3, early_stopping_metric="auc")
+    frame = _frame().drop_duplicates(["userID", "itemID"])  # a repeated pair may be on both sides
+    model = create_model("mind", **params).fit(frame)
+    codes = model._history_codes(model.encoder_, "history")
+    relevant = captured["relevant"]
+    held_out = codes[relevant.indices]  # the history table's id of each held-out item, by validation user
+    rows = np.repeat(np.arange(relevant.shape[0]), np.diff(relevant.indptr))
+    assert rows.size > 0
+    assert not (captured["users"][rows] == held_out[:, None]).any()
+    assert (captured["users"] != 0).any()

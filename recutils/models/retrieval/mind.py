@@ -306,6 +306,12 @@ class MindModel(TwoTowerModel):
         taken = values[np.where(valid, (ends - h)[:, None] + j[None, :], 0)]
         return taken, valid
 
+    @staticmethod
+    def _packed(taken: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's valid entries moved first (keeping their order), the others after."""
+        packed = np.argsort(~valid, axis=1, kind="stable")
+        return np.take_along_axis(taken, packed, 1), np.take_along_axis(valid, packed, 1)
+
     def _histories(self, df: pd.DataFrame, data: TrainData, width: int
                    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
         """The item indices (and validity) of each training row's history ``[rows, width]``
@@ -315,11 +321,10 @@ class MindModel(TwoTowerModel):
         sorted_items = items[order]
         taken, valid = self._windows(sorted_items, np.arange(len(order)), position, width)
         valid &= taken != sorted_items[:, None]
-        packed = np.argsort(~valid, axis=1, kind="stable")  # real positions first, in time order
+        taken, valid = self._packed(taken, valid)
         rows = np.empty_like(taken)
         rows_valid = np.empty_like(valid)
-        rows[order] = np.take_along_axis(taken, packed, 1)
-        rows_valid[order] = np.take_along_axis(valid, packed, 1)
+        rows[order], rows_valid[order] = taken, valid
         last = np.flatnonzero(position == count - 1)  # each user's last sorted row, users in code order
         users = self._windows(sorted_items, last + 1, count[last], width)
         return (rows, rows_valid), users
@@ -352,11 +357,35 @@ class MindModel(TwoTowerModel):
         """The two-tower tables, each user's history being their latest training items."""
         users, items = super()._side_tables(encoded, data)
         df = data.frame if data.frame is not None else pd.DataFrame(index=range(len(data.user_idx)))
+        self._user_histories = {}  # item indices, for the validation users (see _validation_users)
         for name in self._history_features():
             length = self.encoder_.specs[name].length
-            _, (taken, valid) = self._histories(df, data, length)
+            taken, valid = self._user_histories[name] = self._histories(df, data, length)[1]
             users[name] = np.where(valid, self._history_codes(self.encoder_, name)[taken], 0)
         return users, items
+
+    def _validation_users(self, codes: np.ndarray, train_users: np.ndarray, train_items: np.ndarray
+                          ) -> dict[str, np.ndarray]:
+        """The validation users' features, their histories without the held-out items (only the
+        items of the training part: early stopping must not see a held-out item in a history)."""
+        import scipy.sparse as sp
+
+        features = super()._validation_users(codes, train_users, train_items)
+        shape = (len(self.user_ids_), len(self.item_ids_))
+        trained = sp.csr_matrix((np.ones(train_users.size, dtype=np.int8), (train_users, train_items)), shape=shape)
+        for name, (taken, valid) in self._user_histories.items():
+            taken, valid = taken[codes], valid[codes].copy()
+            rows = np.repeat(codes, taken.shape[1]).reshape(taken.shape)
+            valid &= np.asarray(trained[rows.ravel(), taken.ravel()]).reshape(taken.shape) > 0
+            taken, valid = self._packed(taken, valid)
+            features[name] = np.where(valid, self._history_codes(self.encoder_, name)[taken], 0)
+        return features
+
+    def _fit(self, data: TrainData) -> None:
+        try:
+            super()._fit(data)
+        finally:
+            self.__dict__.pop("_user_histories", None)
 
     def _rows_features(self, user_idx: np.ndarray, item_idx: np.ndarray,
                        frame: pd.DataFrame | None = None) -> dict[str, np.ndarray]:

@@ -298,10 +298,16 @@ class TwoTowerModel(DeepRankModel):
             m.data[:] = 1.0
             return m
 
-        return RecallValidator(self._rows_features(codes, np.full(codes.size, -1)), matrix(users, items),
+        return RecallValidator(self._validation_users(codes, train_users, train_items), matrix(users, items),
                                matrix(train_users, train_items),
                                self._rows_features(np.full(n_items, -1), np.arange(n_items)),
                                self.network_.backbone.layout, self.config.validation_k)
+
+    def _validation_users(self, codes: np.ndarray, train_users: np.ndarray, train_items: np.ndarray
+                          ) -> dict[str, np.ndarray]:
+        """The encoded features of the validation users ``codes`` (their training features; the
+        training part's (user, item) pairs are given for features built from interactions)."""
+        return self._rows_features(codes, np.full(codes.size, -1))
 
     def _validation_pairs(self, users: np.ndarray, items: np.ndarray, rng: np.random.Generator,
                           n_items: int) -> TensorData:

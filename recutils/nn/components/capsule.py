@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from recutils.nn.components._torch import nn, torch
 from recutils.nn.components.mlp import MLP
 from recutils.nn.components.sequence_input import SequenceFeatures
@@ -90,9 +92,8 @@ class MultiInterestCapsule(nn.Module):
         self.max_len = int(max_len)
         self.interest_dim = int(interest_dim or input_dim)
         self.bilinear = nn.Linear(input_dim, self.interest_dim, bias=False)
-        generator = torch.Generator().manual_seed(int(seed))
-        self.register_buffer("routing_logits",
-                             torch.randn(self.num_interests, self.max_len, generator=generator) * float(init_std))
+        draw = np.random.default_rng(int(seed)).standard_normal((self.num_interests, self.max_len)) * float(init_std)
+        self.register_buffer("routing_logits", torch.from_numpy(draw.astype(np.float32)))
         units = list(hidden_units or [])
         self.mlp: nn.Module | None = None
         self.output_dim = self.interest_dim
