@@ -333,3 +333,29 @@ def test_validation_histories_hold_no_held_out_item(monkeypatch) -> None:
     assert rows.size > 0
     assert not (captured["users"][rows] == held_out[:, None]).any()
     assert (captured["users"] != 0).any()
+
+
+def test_paired_recall_of_the_comparison_tool() -> None:
+    """tools/benchmarks/mind_vs_dssm.py: per-user means over seeds, the difference and its interval."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "tools" / "benchmarks" / "mind_vs_dssm.py"
+    spec = importlib.util.spec_from_file_location("mind_vs_dssm", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    rng = np.random.default_rng(0)
+    rows = []
+    for seed in (1, 2):
+        for user in range(40):
+            base = rng.uniform(0, 0.5)
+            rows += [{"dataset": "d", "protocol": "chrono80", "model": "dssm", "seed": seed, "userID": user,
+                      "recall@50": base},
+                     {"dataset": "d", "protocol": "chrono80", "model": "mind", "seed": seed, "userID": user,
+                      "recall@50": base + 0.1 + rng.normal(0, 0.01)}]
+    out = tool.paired_recall(pd.DataFrame(rows))
+    assert out["n_users"] == 40 and out["n_seeds"] == 2
+    assert out["mean_diff"] == pytest.approx(out["mind_recall@50"] - out["dssm_recall@50"])
+    assert out["ci95_low"] < out["mean_diff"] < out["ci95_high"]
+    assert 0.09 < out["ci95_low"] and out["ci95_high"] < 0.11
+    assert out["t_pvalue"] < 1e-10
