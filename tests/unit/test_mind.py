@@ -22,7 +22,8 @@ from recutils.models.retrieval.mind import HISTORY, MindModel  # noqa: E402
 from recutils.nn.components.capsule import MultiInterestCapsule, interest_counts, squash  # noqa: E402
 from recutils.nn.components.sequence_input import SequenceFeatures  # noqa: E402
 
-TOY = MindModel.contract_case().params
+K4 = {"backbone": {"blocks": {"0": {"layer": {"params": {"num_interests": 4}}}}}}
+TOY = {**MindModel.contract_case().params, "model_config": K4}
 PROFILE_FREE = {**copy.deepcopy(TOY), "feature_groups": {"user": ["history"], "item": ["item"]}}
 
 
@@ -279,8 +280,8 @@ def test_attention_pow_inf_is_hard_attention_and_trains() -> None:
 
 def test_k_below_one_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="num_interests"):
-        create_model("mind", **copy.deepcopy(TOY), model_config={"backbone": {"blocks": {"0": {"layer": {
-            "params": {"num_interests": 0}}}}}})
+        create_model("mind", **{**copy.deepcopy(TOY), "model_config": {"backbone": {"blocks": {"0": {"layer": {
+            "params": {"num_interests": 0}}}}}}})
 
 
 def test_history_in_the_item_tower_is_refused() -> None:
@@ -307,7 +308,7 @@ def test_a_user_tower_without_capsules_is_refused() -> None:
               {"name": "item_tower", "inputs": [{"feature_group_name": "item"}],
                "layer": {"class_name": "MLP", "params": {"hidden_units": [8], "use_final_bn": False}}}]
     with pytest.raises(ConfigError, match="must output \\[batch, interests, width\\]"):
-        create_model("mind", **params, model_config={"backbone": {"blocks": blocks}}).fit(_frame())
+        create_model("mind", **{**params, "model_config": {"backbone": {"blocks": blocks}}}).fit(_frame())
 
 
 def test_validation_histories_hold_no_held_out_item(monkeypatch) -> None:
