@@ -214,6 +214,7 @@ def test_scores_are_the_best_interest_and_inactive_slots_repeat_the_first() -> N
     model = _fit(df)
     users = model.user_embeddings(df.head(6))
     assert users.shape == (6, model.network_.num_interests, model.network_.embedding_dim)
+    assert model.user_embeddings(df.iloc[:0]).shape == (0,) + users.shape[1:]
     items = model.item_embeddings(df.head(6))
     tau = model.config.model_config.model_params.match.temperature
     expected = np.einsum("nkd,nd->nk", users, items).max(axis=1) / tau
@@ -298,6 +299,9 @@ def test_history_feature_must_be_an_id_sequence_with_a_length() -> None:
         create_model("mind", **params)
     params["features"][2] = {"name": "history", "column": HISTORY, "type": "sequence"}
     with pytest.raises(ConfigError, match="needs max_length"):
+        create_model("mind", **params)
+    params["features"][2] = {"name": "history", "column": "hist", "type": "sequence", "max_length": 5}
+    with pytest.raises(ConfigError, match="mind needs a history feature"):
         create_model("mind", **params)
 
 

@@ -53,7 +53,7 @@ from recutils.models.retrieval.model import (CONFIG_DIR, RETRIEVAL_CLASSES, RETR
 from recutils.models.topk import top_k_per_row
 from recutils.nn.config import ModelConfig
 from recutils.nn.config_io import read_mapping
-from recutils.nn.features import FeatureConfig, FeatureEncoder
+from recutils.nn.features import FeatureConfig, FeatureEncoder, FeatureSpec
 from recutils.utils.deps import require
 from recutils.utils.validation import check_columns
 
@@ -61,7 +61,6 @@ torch = require("torch", "torch")
 
 from recutils.nn.backbone import Backbone, build_network_with_limits  # noqa: E402
 from recutils.nn.components.capsule import MultiInterestCapsule, interest_mask  # noqa: E402
-from recutils.nn.features import FeatureSpec  # noqa: E402
 from recutils.nn.match import MatchNetwork  # noqa: E402
 
 #: The ``column`` of a history feature: built by the model from each user's past items.
@@ -72,6 +71,10 @@ MIND_PRESET = RETRIEVAL_PRESETS["mind"]
 
 def _default_model_config() -> ModelConfig:
     return ModelConfig.from_dict(read_mapping(CONFIG_DIR / MIND_PRESET)["model_config"])
+
+
+def _default_features() -> list[FeatureConfig]:
+    return [FeatureConfig.from_dict(f) for f in read_mapping(CONFIG_DIR / MIND_PRESET)["features"]]
 
 
 # ------------------------------------------------------------------ network
@@ -214,6 +217,7 @@ class MindConfig(TwoTowerConfig):
         attention_pow: The label-aware attention's power (> 0; ``.inf``: hard attention).
     """
 
+    features: list[FeatureConfig] = field(default_factory=_default_features)
     model_config: ModelConfig = field(default_factory=_default_model_config)
     attention_pow: float = 2.0
 
@@ -231,7 +235,7 @@ class MindConfig(TwoTowerConfig):
             if f.max_length is None:
                 raise ConfigError(f"feature {f.name!r}: a {HISTORY!r} feature needs max_length (the user's latest "
                                   "this many items, e.g. 50).")
-        if self.features and not history:
+        if not history:
             raise ConfigError(f"mind needs a history feature: {{name: ..., type: sequence, column: {HISTORY!r}, "
                               "max_length: 50}} in the user tower's SEQUENCE group.")
         super().__post_init__()
@@ -338,9 +342,6 @@ class MindModel(TwoTowerModel):
         """The encoder, fitted with each user's history on their first row (the history
         tables' vocabularies and widths), and the rows' encoded features with each row's own
         history (items strictly before it)."""
-        if not self._history_features():
-            raise ConfigError(f"mind needs a history feature ({{type: sequence, column: {HISTORY!r}}}); the "
-                              "config has none.")
         width = max(f.max_length for f in self.config.features if f.name in self._history_features())
         _, (user_items, user_valid) = self._histories(df, data, width)
         lists = [row[ok].tolist() for row, ok in zip(self.item_ids_.to_numpy()[user_items], user_valid)]
