@@ -58,6 +58,7 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "lightfm": ("hybrid: CF with user/item features (LightFM)", "lightfm"),
     "lightgcn": (f"{_CF}, implicit, graph (LightGCN)", "torch"),
     "masknet": (f"{_CTR} (MaskNet)", "torch"),
+    "mind": ("retrieval, multi-interest two-tower (MIND: capsule routing, label-aware attention)", "torch"),
     "mmoe": ("multi-task ranking (MMoE: multi-gate mixture of experts)", "torch"),
     "multi_dae": (f"{_CF}, implicit, deep (Multi-DAE)", "torch"),
     "multi_vae": (f"{_CF}, implicit, deep generative (Multi-VAE)", "torch"),

@@ -55,6 +55,7 @@ _MODELS: dict[str, str] = {
     "lightfm": "recutils.models.lightfm:LightFMRecommender",
     "lightgcn": "recutils.models.lightgcn:LightGCN",
     "masknet": "recutils.models.ctr:MaskNet",
+    "mind": "recutils.models.retrieval:MindModel",
     "mmoe": "recutils.models.multitask:MMoE",
     "multi_dae": "recutils.models.vae:MultiDAE",
     "multi_vae": "recutils.models.vae:MultiVAE",

@@ -149,7 +149,7 @@ class MatchNetwork(BackboneNetwork):
         if both:
             raise ConfigError(f"match: feature group(s) {both} feed both towers; give each tower its own groups.")
         outputs = backbone.dummy_block_outputs(specs)
-        user_dim = int(_matrix(outputs[match.user_block], match.user_block).shape[-1])
+        user_dim = self._user_width(outputs[match.user_block])
         item_dim = int(_matrix(outputs[match.item_block], match.item_block).shape[-1])
         if match.output_dim is None:
             if user_dim != item_dim:
@@ -168,6 +168,11 @@ class MatchNetwork(BackboneNetwork):
             self.embedding_dim = int(match.output_dim)
         self._catalogue: dict[str, torch.Tensor] | None = None
         self._sampling_logq: torch.Tensor | None = None
+
+    def _user_width(self, value: object) -> int:
+        """The width of the user tower's output (a ``[batch, width]`` matrix); a network whose
+        user tower gives several vectors per user reads their width here."""
+        return int(_matrix(value, self.match.user_block).shape[-1])
 
     def _groups(self, order: list[str]) -> list[str]:
         cfg = self.backbone.blocks_cfg
@@ -220,6 +225,11 @@ class MatchNetwork(BackboneNetwork):
         v = self.item_embeddings(batch)
         if not self.training:
             return self._score(u, v)
+        return self._training_outputs(u, v, batch)
+
+    def _training_outputs(self, u: torch.Tensor, v: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> object:
+        """What :meth:`compute_loss` needs for the configured loss, from each row's user
+        embedding ``u [B, d]`` and item embedding ``v [B, d]``."""
         m = self.match
         tau = m.temperature
         if m.loss == "in_batch_softmax":

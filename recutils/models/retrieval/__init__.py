@@ -22,8 +22,9 @@ from recutils.models.retrieval.model import (
     TwoTowerConfig,
     TwoTowerModel,
 )
+from recutils.models.retrieval.mind import MindConfig, MindModel
 from recutils.models.retrieval.pdn import PDN, PDNConfig
 
 __all__ = ["CONFIG_DIR", "CoMetricI2IConfig", "CoMetricLearningI2I", "DSSMSENet", "DropoutNetConfig", "DropoutNetModel",
-           "PDN", "PDNConfig", "RETRIEVAL_CLASSES", "RETRIEVAL_PRESETS", "VALIDATION_METRICS", "RecallValidator",
-           "TwoTowerConfig", "TwoTowerModel"]
+           "MindConfig", "MindModel", "PDN", "PDNConfig", "RETRIEVAL_CLASSES", "RETRIEVAL_PRESETS", "VALIDATION_METRICS",
+           "RecallValidator", "TwoTowerConfig", "TwoTowerModel"]

@@ -61,7 +61,7 @@ logger = logging.getLogger(__name__)
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: registry name -> shipped config. Keep it sorted.
 RETRIEVAL_PRESETS: dict[str, str] = {"dropoutnet": "dropoutnet_movielens.yaml", "dssm": "dssm_movielens.yaml",
-                                     "dssm_senet": "dssm_senet_movielens.yaml"}
+                                     "dssm_senet": "dssm_senet_movielens.yaml", "mind": "mind_movielens.yaml"}
 _ROWS = 1 << 16  # rows per forward pass when embedding
 #: What a two-tower model's early stopping can follow (:class:`TwoTowerConfig`).
 VALIDATION_METRICS = ("recall", "auc")
@@ -105,7 +105,8 @@ class RecallValidator:
             with torch.no_grad():
                 u = self._embed(self.users, model.user_embeddings, device)
                 v = self._embed(self.items, model.item_embeddings, device)
-                scores = (u @ v.T).cpu().numpy()
+                scores = u @ v.T  # a multi-interest user [B, K, d]: the best of its interests
+                scores = (scores if u.dim() == 2 else scores.amax(dim=1)).cpu().numpy()
         finally:
             model.train(was_training)
         rows = np.repeat(np.arange(self.seen.shape[0]), np.diff(self.seen.indptr))
@@ -223,18 +224,13 @@ class TwoTowerModel(DeepRankModel):
             if not keep.any():
                 raise DataError(f"no row has {self.col_rating} >= label_threshold={cfg.label_threshold}: a "
                                 "two-tower model trains on positive rows.")
-        features = self._resolve_features(df)
-        encoder = FeatureEncoder(features, column_map={"@user": self.col_user, "@item": self.col_item},
-                                 default_embedding_dim=cfg.default_embedding_dim)
-        encoder.fit(df, col_user=self.col_user, col_item=self.col_item)
-        encoded = encoder.transform(df)
+        encoder, encoded = self._fit_encoder(df, data)
         self.encoder_ = encoder
         network = self._build_network(encoder.specs)
         self._check_sides(network, encoder)
         self.network_ = network
         layout = network.backbone.layout
-        self.user_table_ = self._side_table(encoded, data.user_idx, data.n_users, "user")
-        self.item_table_ = self._side_table(encoded, data.item_idx, data.n_items, "item")
+        self.user_table_, self.item_table_ = self._side_tables(encoded, data)
         items = np.asarray(data.item_idx, dtype=np.int64)
         counts = np.bincount(items[keep], minlength=data.n_items).astype(np.float64)
         share = (counts + 1.0) / (counts.sum() + data.n_items)  # smoothed: never log(0)
@@ -268,6 +264,20 @@ class TwoTowerModel(DeepRankModel):
         self.network_ = network.eval()
         self._refresh_item_vectors()
 
+    def _fit_encoder(self, df: pd.DataFrame, data: TrainData) -> tuple[FeatureEncoder, dict[str, np.ndarray]]:
+        """The feature encoder fitted on the training frame ``df`` and its encoded rows."""
+        encoder = FeatureEncoder(self._resolve_features(df), column_map={"@user": self.col_user,
+                                                                          "@item": self.col_item},
+                                 default_embedding_dim=self.config.default_embedding_dim)
+        encoder.fit(df, col_user=self.col_user, col_item=self.col_item)
+        return encoder, encoder.transform(df)
+
+    def _side_tables(self, encoded: Mapping[str, np.ndarray], data: TrainData
+                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The per-user and per-item tables of the encoded user and item features."""
+        return (self._side_table(encoded, data.user_idx, data.n_users, "user"),
+                self._side_table(encoded, data.item_idx, data.n_items, "item"))
+
     def _recall_validator(self, users: np.ndarray, items: np.ndarray, train_users: np.ndarray,
                           train_items: np.ndarray, rng: np.random.Generator, n_items: int) -> RecallValidator:
         """A :class:`RecallValidator` of the held-out (user, item) rows, at most
@@ -288,10 +298,16 @@ class TwoTowerModel(DeepRankModel):
             m.data[:] = 1.0
             return m
 
-        return RecallValidator(self._rows_features(codes, np.full(codes.size, -1)), matrix(users, items),
+        return RecallValidator(self._validation_users(codes, train_users, train_items), matrix(users, items),
                                matrix(train_users, train_items),
                                self._rows_features(np.full(n_items, -1), np.arange(n_items)),
                                self.network_.backbone.layout, self.config.validation_k)
+
+    def _validation_users(self, codes: np.ndarray, train_users: np.ndarray, train_items: np.ndarray
+                          ) -> dict[str, np.ndarray]:
+        """The encoded features of the validation users ``codes`` (their training features; the
+        training part's (user, item) pairs are given for features built from interactions)."""
+        return self._rows_features(codes, np.full(codes.size, -1))
 
     def _validation_pairs(self, users: np.ndarray, items: np.ndarray, rng: np.random.Generator,
                           n_items: int) -> TensorData:

@@ -336,6 +336,37 @@ class PPNetParams(BaseConfig):
 
 
 @dataclass
+class MultiInterestCapsuleParams(BaseConfig):
+    """Parameters of ``MultiInterestCapsule`` (MIND's multi-interest extractor): ``num_interests``
+    (K, at least 1), the capsules' width (null: the history's), ``routing_iters``, ``adaptive``
+    (K_u = max(1, min(K, log2(n))) for a history of n behaviours), ``max_len`` (the longest
+    history), the per-interest MLP (``hidden_units``, empty: none; ``activation``) and the
+    ``seed`` / ``init_std`` of the fixed routing logits."""
+
+    num_interests: int = 4
+    interest_dim: int | None = None
+    routing_iters: int = 3
+    adaptive: bool = True
+    max_len: int = 50
+    hidden_units: list[int] = field(default_factory=list)
+    activation: str = "relu"
+    seed: int = 0
+    init_std: float = 1.0
+
+    def __post_init__(self) -> None:
+        owner = "MultiInterestCapsule"
+        _int_at_least(owner, "num_interests", self.num_interests, maximum=MAX_EXPERTS)
+        _int_at_least(owner, "interest_dim", self.interest_dim, allow_none=True, maximum=MAX_HIDDEN_UNITS)
+        _int_at_least(owner, "routing_iters", self.routing_iters, maximum=MAX_LAYERS)
+        _flag(owner, "adaptive", self.adaptive)
+        _int_at_least(owner, "max_len", self.max_len, maximum=MAX_SEQUENCE_LENGTH)
+        self.hidden_units = _positive_ints(owner, "hidden_units", self.hidden_units) if self.hidden_units else []
+        self.activation = _activation(owner, "activation", self.activation)
+        _int_at_least(owner, "seed", self.seed, minimum=0)
+        _number(owner, "init_std", self.init_std, positive=True)
+
+
+@dataclass
 class SequencePoolingParams(BaseConfig):
     """Parameters of ``SequencePooling`` (a SEQUENCE group pooled over its real positions)."""
 
@@ -662,6 +693,9 @@ _COMPONENTS: dict[str, ComponentSpec] = {
     "MultiHeadSelfAttention": ComponentSpec(
         "MultiHeadSelfAttention", f"{_PKG}.attention:MultiHeadSelfAttention", MultiHeadSelfAttentionParams,
         list_input=True, input_dims_arg="input_dims"),
+    "MultiInterestCapsule": ComponentSpec("MultiInterestCapsule", f"{_PKG}.capsule:MultiInterestCapsule",
+                                          MultiInterestCapsuleParams, sequence_input=True, input_dim_arg="input_dim",
+                                          query_dim_arg="query_dim"),
     "Multiply": ComponentSpec("Multiply", f"{_PKG}.merge:Multiply", NoParams, list_input=True),
     "NextItNetEncoder": ComponentSpec("NextItNetEncoder", f"{_PKG}.sequence:NextItNetEncoder",
                                       NextItNetEncoderParams, input_dim_arg="input_dim"),
