@@ -318,8 +318,8 @@ def _load(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 #: Data sets of the next-click benchmark.
 NEXT_CLICK_DATASETS = ("rsc15", "diginetica")
-#: Models of the next-click benchmark (``comet_i2i`` reads its preset).
-NEXT_CLICK_MODELS = ("popularity", "itemknn", "comet_i2i")
+#: Models of the next-click benchmark (``comet_i2i`` and ``pdn`` read their session presets).
+NEXT_CLICK_MODELS = ("popularity", "itemknn", "comet_i2i", "pdn")
 #: Length of the validation window cut from the end of the training sessions, in days.
 VALIDATION_DAYS = 1.0
 
@@ -349,6 +349,10 @@ def make_scorer(name: str, seed: int, params: Mapping[str, Any] | None = None) -
         from recutils.models.retrieval.comet_i2i import PRESET, CoMetricLearningI2I
 
         return CoMetricLearningI2I(PRESET, seed=seed, progress=False, **params)
+    if name == "pdn":
+        from recutils.models.retrieval.pdn import CONFIG_DIR, PDN
+
+        return PDN(CONFIG_DIR / "pdn_sessions.yaml", seed=seed, progress=False, **params)
     raise ConfigError(f"model {name!r} is unknown; allowed: {list(NEXT_CLICK_MODELS)}.")
 
 

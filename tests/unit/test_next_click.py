@@ -125,7 +125,11 @@ def test_popularity_and_errors():
 
 
 def test_make_scorer_and_unknown_names():
+    from recutils.models.retrieval import PDN
+
     assert isinstance(nc.make_scorer("itemknn", 1, {"n_sims": 5}), nc.SessionItemKNN)
+    pdn = nc.make_scorer("pdn", 3, {"n_epochs": 2})
+    assert isinstance(pdn, PDN) and pdn.config.user_dim == 0 and pdn.config.n_epochs == 2  # the sessions preset
     with pytest.raises(ConfigError, match="allowed"):
         nc.make_scorer("gru4rec", 1)
     with pytest.raises(ConfigError, match="allowed"):
@@ -166,9 +170,31 @@ def test_committed_results_hold_three_seeds_and_the_bar():
     results = pd.read_csv(ROOT / "notebooks" / "06_benchmarks" / "results_next_click.csv")
     assert list(results.columns) == ["dataset", "model", "seed", "HR@20", "MRR@20", "HR@20_nonrepeat", "fit_s"]
     assert results.groupby(["dataset", "model"])["seed"].apply(lambda s: sorted(s) == [1, 2, 3]).all()
-    assert len(results) == 18
+    assert len(results) == 24  # 2 data sets x 4 models x 3 seeds
     means = results.groupby(["dataset", "model"])[["HR@20", "MRR@20"]].mean()
     for dataset in ("rsc15", "diginetica"):
-        assert (means.loc[(dataset, "comet_i2i")] > means.loc[(dataset, "itemknn")]).all()
+        for model in ("comet_i2i", "pdn"):  # the bar: both beat item-KNN co-occurrence
+            assert (means.loc[(dataset, model)] > means.loc[(dataset, "itemknn")]).all(), (dataset, model)
         assert (means.loc[(dataset, "itemknn")] > means.loc[(dataset, "popularity")]).all()
     assert means.loc[("rsc15", "comet_i2i"), "HR@20"] == pytest.approx(0.6486, abs=1e-3)
+
+
+def test_benchmark_script_parses_set_values_as_yaml_and_refuses_bad_ones(monkeypatch):
+    sys.path.insert(0, str(ROOT / "tools" / "benchmarks"))
+    try:
+        import next_click as script
+    finally:
+        sys.path.pop(0)
+    seen = {}
+
+    def fake_run(dataset, models, seeds, *, validation, params):
+        seen.update(params)
+        return pd.DataFrame({"dataset": [dataset], "model": models[:1], "seed": seeds[:1], "HR@20": [0.1]})
+
+    monkeypatch.setattr("recutils.benchmark.next_click.run_next_click_benchmark", fake_run)
+    assert script.main(["--validation", "--models", "pdn", "--set", "pdn.learning_rate=1e-3",
+                        "pdn.trigger_units=[16, 8]", "pdn.n_epochs=3"]) == 0
+    assert seen == {"pdn": {"learning_rate": 1e-3, "trigger_units": [16, 8], "n_epochs": 3}}
+    with pytest.raises(SystemExit) as stop:
+        script.main(["--validation", "--set", "learning_rate=0.1"])
+    assert stop.value.code == 2

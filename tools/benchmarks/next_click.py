@@ -1,7 +1,7 @@
 """Next-click benchmark on session data: HR@20 and MRR@20 of every test-session prefix.
 
     python tools/benchmarks/next_click.py --dataset rsc15 \
-        --models popularity itemknn comet_i2i --seeds 1 2 3
+        --models popularity itemknn comet_i2i pdn --seeds 1 2 3
 
 Writes ``notebooks/06_benchmarks/results_next_click.csv`` (replacing the rows of the same data set
 and models, keeping the others) and prints the table with the mean and standard deviation over
@@ -17,11 +17,23 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import run_cli  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[2] / "notebooks" / "06_benchmarks" / "results_next_click.csv"
+
+
+def _value(text: str) -> object:
+    """A ``--set`` value: YAML (``20``, ``0.3``, ``true``, ``[32, 16]``), and ``1e-3`` as a number."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -39,9 +51,11 @@ def run(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     params: dict[str, dict] = {}
     for item in args.set:
-        key, value = item.split("=", 1)
-        model, name = key.split(".", 1)
-        params.setdefault(model, {})[name] = float(value) if "." in value else int(value)
+        key, sep, value = item.partition("=")
+        model, dot, name = key.partition(".")
+        if not (sep and dot and model and name):
+            p.error(f"--set {item!r}: expected MODEL.KEY=VALUE")
+        params.setdefault(model, {})[name] = _value(value)
     results = run_next_click_benchmark(args.dataset, args.models, args.seeds,
                                        validation=args.validation, params=params)
     numbers = results.drop(columns=["dataset", "seed"])
