@@ -16,9 +16,13 @@ Four blocks, each between its markers in README.md and notebooks/06_benchmarks/R
 * ``<!-- census:start -->`` ... ``<!-- census:end -->``: the multi-task models on census income,
   from ``notebooks/06_benchmarks/results_census.csv`` and its ``_tests.csv`` / ``_bars.csv``:
   per-task test AUC over seeds, DeLong's tests against the single-task models, the bars;
-* ``<!-- retrieval:start -->`` ... ``<!-- retrieval:end -->``: the ``retrieval`` spec (two-tower
-  DSSM against popularity, item-KNN and SAR, recall@50), from
-  ``notebooks/06_benchmarks/results_retrieval.csv`` and its per-user values.
+* ``<!-- retrieval:start -->`` ... ``<!-- retrieval:end -->``: the ``retrieval`` spec (the
+  retrieval models against popularity, item-KNN and SAR, recall@50), from
+  ``notebooks/06_benchmarks/results_retrieval.csv`` and its per-user values;
+* ``<!-- coldstart:start -->`` ... ``<!-- coldstart:end -->``: recall@50 over items held out of
+  training (``tools/benchmarks/cold_start.py``), from ``results_cold_start.csv``;
+* ``<!-- nextclick:start -->`` ... ``<!-- nextclick:end -->``: next-click HR@20 / MRR@20 on
+  session data (``tools/benchmarks/next_click.py``), from ``results_next_click.csv``.
 """
 
 from __future__ import annotations
@@ -43,6 +47,10 @@ CENSUS = REPO / "notebooks" / "06_benchmarks" / "results_census.csv"
 RETRIEVAL = REPO / "notebooks" / "06_benchmarks" / "results_retrieval.csv"
 RETRIEVAL_START, RETRIEVAL_END = "<!-- retrieval:start -->", "<!-- retrieval:end -->"
 CENSUS_START, CENSUS_END = "<!-- census:start -->", "<!-- census:end -->"
+COLD_START = REPO / "notebooks" / "06_benchmarks" / "results_cold_start.csv"
+COLD_START_START, COLD_START_END = "<!-- coldstart:start -->", "<!-- coldstart:end -->"
+NEXT_CLICK = REPO / "notebooks" / "06_benchmarks" / "results_next_click.csv"
+NEXT_CLICK_START, NEXT_CLICK_END = "<!-- nextclick:start -->", "<!-- nextclick:end -->"
 
 
 def _note(path: Path) -> str:
@@ -112,6 +120,43 @@ def render_census(results_path: Path = CENSUS) -> str:
         machine={"description": description} if description.strip(", ") else None)
 
 
+def seed_table(results: pd.DataFrame, keys: list[str], metrics: list[str]) -> str:
+    """A markdown table of ``metrics`` as mean ± standard deviation over each ``keys`` group's
+    seeds, in the groups' order of first appearance, with the number of seeds."""
+    grouped = results.groupby(keys, sort=False)
+    lines = ["| " + " | ".join([*keys, "seeds", *metrics]) + " |", "|" + "---|" * (len(keys) + 1 + len(metrics))]
+    for key, part in grouped:
+        key = key if isinstance(key, tuple) else (key,)
+        cells = [f"`{k}`" if i == len(keys) - 1 else str(k) for i, k in enumerate(key)]
+        cells.append(str(part["seed"].nunique()))
+        for m in metrics:
+            values = part[m].astype(float)
+            sd = values.std(ddof=1) if len(values) > 1 else 0.0
+            cells.append(f"{values.mean():.4f} ± {sd:.4f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_cold_start(results_path: Path = COLD_START) -> str:
+    """The generated cold-start block (markers excluded)."""
+    results = pd.read_csv(results_path)
+    n_items = ", ".join(str(n) for n in sorted(results["n_cold_items"].unique()))
+    return (_note(results_path) + "\n\n" + f"MovieLens 100k, protocol `cold20`: recall@50 among the {n_items} held-out "
+            "items, mean ± standard deviation over seeds.\n\n"
+            + seed_table(results, ["protocol", "model"], ["recall@50"]))
+
+
+def render_next_click(results_path: Path = NEXT_CLICK) -> str:
+    """The generated next-click block (markers excluded)."""
+    results = pd.read_csv(results_path)
+    first = {d: i for i, d in enumerate(pd.unique(results["dataset"]))}  # rows of one data set together
+    results = results.sort_values("dataset", key=lambda c: c.map(first), kind="stable")
+    metrics = [c for c in results.columns if c.startswith(("HR@", "MRR@"))] + ["fit_s"]
+    return (_note(results_path) + "\n\n" + "Every prefix of every test session ranks its next click among all "
+            "training items; mean ± standard deviation over seeds (`_nonrepeat`: the targets that are not "
+            "the prefix's last click).\n\n" + seed_table(results, ["dataset", "model"], metrics))
+
+
 def replace_block(text: str, block: str, start: str = START, end: str = END) -> str:
     """``text`` with the content between the markers replaced by ``block``."""
     if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
@@ -128,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--beauty", type=Path, default=BEAUTY, help="next-item results (skipped when absent)")
     p.add_argument("--census", type=Path, default=CENSUS, help="multi-task results (skipped when absent)")
     p.add_argument("--retrieval", type=Path, default=RETRIEVAL, help="retrieval results (skipped when absent)")
+    p.add_argument("--cold-start", type=Path, default=COLD_START, help="cold-start results (skipped when absent)")
+    p.add_argument("--next-click", type=Path, default=NEXT_CLICK, help="next-click results (skipped when absent)")
     p.add_argument("--readme", type=Path, nargs="*", default=list(READMES), help="files to update")
     args = p.parse_args(argv)
     blocks = [(render(args.results), START, END, True)]
@@ -137,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
         blocks.append((render_retrieval(args.retrieval), RETRIEVAL_START, RETRIEVAL_END, False))
     if args.census.exists():  # the multi-task block, in the files that have its markers
         blocks.append((render_census(args.census), CENSUS_START, CENSUS_END, False))
+    if args.cold_start.exists():
+        blocks.append((render_cold_start(args.cold_start), COLD_START_START, COLD_START_END, False))
+    if args.next_click.exists():
+        blocks.append((render_next_click(args.next_click), NEXT_CLICK_START, NEXT_CLICK_END, False))
     stale = []
     for readme in args.readme:
         text = readme.read_text(encoding="utf-8")

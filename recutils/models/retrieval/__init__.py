@@ -7,7 +7,8 @@ with item embeddings, similar items and an approximate-nearest-neighbour index
 whose id inputs are dropped in training so that it scores cold items from their content.
 :class:`PDN` (``pdn``): trigger-based retrieval over user -> trigger item -> target paths.
 :class:`CoMetricLearningI2I` (``comet_i2i``): item-to-item metric learning from click sessions
-(:mod:`recutils.models.retrieval.comet_i2i`).
+(:mod:`recutils.models.retrieval.comet_i2i`). :class:`MindModel` (``mind``): multi-interest
+two-tower retrieval (capsule routing into several user interests, max over interests).
 """
 
 from recutils.models.retrieval.comet_i2i import CoMetricI2IConfig, CoMetricLearningI2I
