@@ -103,6 +103,20 @@ def test_recommendations_follow_the_users_recent_items(fitted):
         assert set(rec[rec["userID"] == user]["itemID"]) <= set(range(lo, lo + 5))
 
 
+def test_user_embeddings_reproduce_the_recommendation_scores_and_an_index_top_k(fitted):
+    users = pd.DataFrame({"userID": [0, 1, 7]})
+    vectors = fitted.user_embeddings(users)
+    assert vectors.shape == (3, 8) and vectors.dtype == np.float32
+    expected = fitted._score_users(fitted.user_ids_.get_indexer(users["userID"]))
+    np.testing.assert_allclose(vectors @ fitted.item_vectors_.T, expected, rtol=1e-5, atol=1e-5)
+    ids, _ = fitted.build_index().search(vectors, 3)
+    top = fitted.recommend_k_items([0, 1, 7], top_k=3, remove_seen=False)
+    for row, user in zip(ids, [0, 1, 7]):
+        assert set(row) == set(top[top["userID"] == user]["itemID"])
+    with pytest.raises(DataError, match="unknown user.*score_histories"):
+        fitted.user_embeddings(pd.DataFrame({"userID": [10_000]}))
+
+
 def test_recent_items_are_the_last_clicks_in_time_order():
     df = pd.DataFrame({"userID": [1, 1, 1, 2, 2], "itemID": [3, 4, 5, 4, 3], "timestamp": [2.0, 1.0, 3.0, 0.0, 1.0]})
     model = CoMetricLearningI2I(**{**FAST, "n_epochs": 1, "history_len": 2}).fit(df)

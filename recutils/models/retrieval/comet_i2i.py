@@ -308,11 +308,7 @@ class CoMetricLearningI2I(TorchCFRecommender):
         return np.asarray((profiles @ self.item_vectors_) @ self.item_vectors_.T, dtype=np.float64)
 
     def _score_users(self, user_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
-        user_idx = np.asarray(user_idx, dtype=np.int64)
-        starts, stops = self.recent_indptr_[user_idx], self.recent_indptr_[user_idx + 1]
-        codes = np.arange(len(self.item_ids_))
-        histories = [codes[self.recent_items_[a:b]] for a, b in zip(starts.tolist(), stops.tolist())]
-        return self._scores(recency_weights(pd.Index(codes), histories, self.config.history_decay))
+        return self._scores(self._profiles(np.asarray(user_idx, dtype=np.int64)))
 
     def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
         return self._score_users(user_idx)[np.arange(len(user_idx)), np.asarray(item_idx)]
@@ -330,6 +326,31 @@ class CoMetricLearningI2I(TorchCFRecommender):
         return self._scores(recency_weights(self.item_ids_, histories, self.config.history_decay))
 
     # ------------------------------------------------------------- embeddings
+    def _profiles(self, user_idx: np.ndarray) -> Any:
+        """Recency weights of each user's latest training items (CSR ``[n, n_items]``)."""
+        starts, stops = self.recent_indptr_[user_idx], self.recent_indptr_[user_idx + 1]
+        codes = np.arange(len(self.item_ids_))
+        histories = [codes[self.recent_items_[a:b]] for a, b in zip(starts.tolist(), stops.tolist())]
+        return recency_weights(pd.Index(codes), histories, self.config.history_decay)
+
+    def user_embeddings(self, df: pd.DataFrame) -> np.ndarray:
+        """The vector of the user of each row of ``df`` (``col_user``) ``[len(df), d]``: the
+        recency-weighted sum of the item vectors of the user's latest training items, so that
+        its inner product with an item's vector is the item's score in ``recommend_k_items``
+        (an index over :meth:`item_embeddings` answers the same top-k).
+
+        Raises:
+            DataError: a user unknown to the model (a new session: use :meth:`score_histories`).
+        """
+        self._check_fitted()
+        check_columns(df, [self.col_user], name="df")
+        idx = self.user_ids_.get_indexer(pd.Index(df[self.col_user]))
+        if (idx < 0).any():
+            raise DataError(f"unknown user(s) {df[self.col_user].to_numpy()[idx < 0][:5].tolist()}: "
+                            "CoMetricLearningI2I embeds users from their training items; score a new "
+                            "session's clicks with score_histories.")
+        return np.asarray(self._profiles(idx) @ self.item_vectors_, dtype=np.float32)
+
     def item_embeddings(self, df: pd.DataFrame) -> np.ndarray:
         """The unit vector of the item of each row of ``df`` (``col_item``) ``[len(df), d]``.
 
