@@ -64,6 +64,7 @@ from recutils.datasets.entire_space import (
 )
 from recutils.evaluation.rating import binary_auc
 from recutils.exceptions import ConfigError, DataError
+from recutils.utils.progress import progress_bar
 from recutils.utils.validation import check_positive_int, check_probability
 
 logger = logging.getLogger(__name__)
@@ -314,10 +315,7 @@ def run_esmm_bias(seeds: Iterable[int], n_impressions: int = N_IMPRESSIONS, *,
     if world is None:
         world = entire_space_world(**world_params)
     it: Iterable[int] = seeds
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(seeds, desc="esmm bias", unit="seed")
+    it = progress_bar(seeds, desc="esmm bias", unit="seed", enabled=progress)
     rows = []
     for seed in it:
         rows.extend(run_seed(world, seed, n_impressions, esmm_weight_decays=esmm_weight_decays,

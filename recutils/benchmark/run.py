@@ -50,9 +50,15 @@ import pandas as pd
 from recutils.benchmark.data import load_dataset, load_side_data
 from recutils.benchmark.protocols import get_protocol
 from recutils.benchmark.spec import BenchmarkSpec, ModelSpec, load_spec
-from recutils.constants import DEFAULT_ITEM_COL, DEFAULT_PREDICTION_COL, DEFAULT_RATING_COL, DEFAULT_USER_COL
+from recutils.constants import (
+    DEFAULT_ITEM_COL,
+    DEFAULT_PREDICTION_COL,
+    DEFAULT_RATING_COL,
+    DEFAULT_USER_COL,
+)
 from recutils.evaluation import evaluate, ranking_metrics_by_user
 from recutils.exceptions import ConfigError
+from recutils.utils.progress import progress_bar
 from recutils.utils.timer import Timer
 
 logger = logging.getLogger(__name__)
@@ -296,9 +302,7 @@ def run_benchmark(
         data = load_dataset(spec.dataset, spec.data_size)
     splits: dict[tuple[str, int], tuple[pd.DataFrame, pd.DataFrame]] = {}
     side_frames: dict[str, dict[str, pd.DataFrame]] = {}
-    from tqdm.auto import tqdm
-
-    bar = tqdm(todo, desc="benchmark", disable=not progress)
+    bar = progress_bar(todo, desc="benchmark", enabled=progress)
     for m, protocol, seed in bar:
         bar.set_postfix_str(f"{m.name} {protocol} seed={seed}")
         split_seed = seed if get_protocol(protocol).seeded else 0

@@ -38,6 +38,7 @@ import scipy.sparse as sp
 from recutils.evaluation._public import reject_unknown_keywords
 from recutils.exceptions import ConfigError, DataError
 from recutils.utils.arrays import positions_in_group
+from recutils.utils.progress import progress_bar
 
 __all__ = [
     "NEXT_ITEM_METRICS",
@@ -356,10 +357,7 @@ def evaluate_next_item(
     full = np.empty(n_users, dtype=np.int64)
     sampled = None if negatives is None else np.empty(n_users, dtype=np.int64)
     starts = range(0, n_users, batch_size)
-    if progress:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc="next-item evaluation", unit="batch")
+    starts = progress_bar(starts, desc="next-item evaluation", unit="batch", enabled=progress)
     for start in starts:
         rows = np.arange(start, min(start + batch_size, n_users))
         scores = _scores_2d(score(rows))

@@ -93,6 +93,7 @@ from recutils.models.persistence import (  # noqa: F401 - public names of this m
     _json_default,
 )
 from recutils.models.topk import check_top_k, ranking_frame, top_k_per_row
+from recutils.utils.progress import progress_bar
 from recutils.utils.validation import check_columns
 
 logger = logging.getLogger(__name__)
@@ -408,10 +409,7 @@ class BaseRecommender:
         else:
             pool = ThreadPoolExecutor(max_workers=workers)
             it = pool.map(fn, blocks)
-        if self.progress:
-            from tqdm.auto import tqdm
-
-            it = tqdm(it, total=len(blocks), desc=desc, unit="block")
+        it = progress_bar(it, total=len(blocks), desc=desc, unit="block", enabled=self.progress)
         try:
             return list(it)
         finally:

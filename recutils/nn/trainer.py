@@ -71,6 +71,7 @@ from recutils.nn.eager import optimizer_class
 from recutils.nn.losses import get_loss
 from recutils.nn.run import RunConfig, resolve_seed
 from recutils.utils.deps import require
+from recutils.utils.progress import progress_bar
 
 torch = require("torch", "torch")
 
@@ -661,9 +662,7 @@ class Trainer:
         what = type(self.model).__name__
         bar = None
         if cfg.progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=total, initial=step, desc="train", unit="step", mininterval=0.5, leave=False)
+            bar = progress_bar(total=total, initial=step, desc="train", unit="step", mininterval=0.5, leave=False)
         try:
             while step < total and not stopped:
                 epoch, in_epoch = divmod(step, per_epoch)
@@ -852,9 +851,7 @@ class Trainer:
         what = type(self.model).__name__ if desc == "train" else desc
         bar = None
         if cfg.progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=epochs, initial=done, desc=desc, unit="epoch", leave=False)
+            bar = progress_bar(total=epochs, initial=done, desc=desc, unit="epoch", leave=False)
         try:
             for epoch in range(done, epochs):
                 if stopped or self.stop_requested:

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from recutils.constants import DEFAULT_K
 from recutils.exceptions import ConfigError, DataWarning, NotFittedError
@@ -36,6 +35,7 @@ from recutils.models.base import check_top_k
 from recutils.models.topk import popularity_fallback
 from recutils.serving.stores import RecommendationStore, StoreSetInfo, open_store
 from recutils.utils.deps import is_spark_frame
+from recutils.utils.progress import progress_bar
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame as SparkDataFrame
@@ -201,7 +201,7 @@ def batch_recommend(
     n_users = n_rows = 0
     skipped = 0
     try:
-        with tqdm(total=len(requested), unit="user", disable=not progress,
+        with progress_bar(total=len(requested), unit="user", enabled=progress,
                   desc=f"batch {type(model).__name__}") as bar:
             for chunk in _chunks(requested, int(chunk_size)):
                 with warnings.catch_warnings(record=True) as caught:

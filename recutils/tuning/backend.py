@@ -36,6 +36,7 @@ from recutils.exceptions import ConfigError, DataError, RecUtilsError
 from recutils.tuning.objective import Columns, MetricTarget, Objective
 from recutils.tuning.space import SearchSpace
 from recutils.utils.deps import require
+from recutils.utils.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -418,9 +419,7 @@ def progress_reporter(progress: bool | Callable[[dict[str, Any]], None], study: 
 
     if callable(progress):
         return (lambda trial: progress(info(trial))), lambda: None
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=n_trials, desc="tuning", unit="trial", leave=False)
+    bar = progress_bar(total=n_trials, desc="tuning", unit="trial", leave=False)
 
     def report(trial: Any) -> None:
         data = info(trial)

@@ -50,6 +50,7 @@ import scipy.sparse as sp
 from recutils.config import BaseConfig
 from recutils.models import persistence
 from recutils.models.base import BaseRecommender, ContractCase, KnownAnswer, TrainData
+from recutils.utils.progress import progress_bar
 from recutils.utils.validation import check_bool, check_number, check_positive_int
 
 logger = logging.getLogger(__name__)
@@ -140,10 +141,7 @@ def item_knn_similarity(matrix: sp.csr_matrix, k: int | None, shrink: float,
     xt = matrix.T.tocsr()
     step = max(1, min(int(block_items), _BLOCK_PAIRS // max(n_items, 1)))
     starts = range(0, n_items, step)
-    if progress:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc="item-knn similarity", unit="block")
+    starts = progress_bar(starts, desc="item-knn similarity", unit="block", enabled=progress)
     parts_c, parts_v, counts = [], [], np.zeros(n_items, dtype=np.int64)
     for start in starts:
         stop = min(start + step, n_items)
