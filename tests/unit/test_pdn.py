@@ -262,3 +262,132 @@ def test_docs_example_runs_and_prints_what_the_page_says(tmp_path) -> None:
     assert lines[1] in ("[5, 9]", "[9, 5]")
     assert lines[2] == "[5]"
     assert lines[3] == "60"
+
+
+# ------------------------------------------------------------------- embeddings and the index
+@pytest.fixture(scope="module")
+def dot_model() -> PDN:
+    """A user embedding, the item bias, and padded trigger slots (3 items per user, 4 triggers)."""
+    return PDN(**{**SMALL, "user_dim": 3, "n_epochs": 3}).fit(_pairs_frame())
+
+
+def _all_users(model: PDN) -> np.ndarray:
+    return np.asarray(model.user_ids_)
+
+
+def test_user_and_item_embeddings_reproduce_the_scores(dot_model: PDN) -> None:
+    from recutils.models.retrieval.pdn import TriggerEmbeddings
+
+    users = _all_users(dot_model)
+    paths = dot_model.user_embeddings(pd.DataFrame({"userID": users}))
+    assert isinstance(paths, TriggerEmbeddings)
+    n_items, d = len(dot_model.item_ids_), SMALL["similarity_units"][-1]
+    assert paths.vectors.shape == (users.size, 4, d) and paths.log_weights.shape == (users.size, 4)
+    assert paths.vectors.dtype == np.float32 and paths.log_weights.dtype == np.float32
+    # three items per user, four slots: the first slot is padding, weight -inf, the latest trigger's vector
+    np.testing.assert_array_equal(paths.mask, np.tile([False, True, True, True], (users.size, 1)))
+    assert np.isneginf(paths.log_weights[:, 0]).all()
+    np.testing.assert_array_equal(paths.vectors[:, 0], paths.vectors[:, -1])
+    items = pd.DataFrame({"itemID": np.asarray(dot_model.item_ids_)})
+    vectors, biases = dot_model.item_embeddings(items), dot_model.item_biases(items)
+    assert vectors.shape == (n_items, d) and biases.shape == (n_items,) and np.abs(biases).max() > 0
+    scores = paths.scores(vectors, biases)  # logsumexp_j(w_j + a_j . b_t) + bias_t
+    codes = dot_model.user_ids_.get_indexer(users)
+    np.testing.assert_allclose(scores, dot_model._score_users(codes), rtol=1e-5, atol=1e-5)
+    top = dot_model.recommend_k_items(users[:3], top_k=n_items, remove_seen=False)
+    for row, (_, got) in enumerate(top.groupby("userID", sort=False)):
+        want = scores[row, dot_model.item_ids_.get_indexer(got["itemID"])]
+        np.testing.assert_allclose(got["prediction"].to_numpy(), want, rtol=1e-5, atol=1e-5)
+
+
+def test_item_embeddings_follow_the_rows_and_reject_unknown_items(dot_model: PDN) -> None:
+    all_items = dot_model.item_embeddings(pd.DataFrame({"itemID": np.asarray(dot_model.item_ids_)}))
+    rows = dot_model.item_embeddings(pd.DataFrame({"itemID": [5, 0, 5]}))
+    at = dot_model.item_ids_.get_indexer([5, 0, 5])
+    np.testing.assert_allclose(rows, all_items[at], rtol=1e-6, atol=1e-7)  # a batch of 3 rows, not 16
+    bias = dot_model.network_.bias.weight.detach().numpy()[dot_model.item_order_[at] + 1, 0]
+    np.testing.assert_array_equal(dot_model.item_biases(pd.DataFrame({"itemID": [5, 0, 5]})), bias)
+    for method in (dot_model.item_embeddings, dot_model.item_biases):
+        with pytest.raises(DataError, match="unknown item"):
+            method(pd.DataFrame({"itemID": [0, 999]}))
+    with pytest.raises(DataError, match="unknown user"):
+        dot_model.user_embeddings(pd.DataFrame({"userID": [0, 10_000]}))
+    no_bias = PDN(**{**SMALL, "item_bias": False, "n_epochs": 1}).fit(_pairs_frame())
+    np.testing.assert_array_equal(no_bias.item_biases(pd.DataFrame({"itemID": [1, 2]})), np.zeros(2, np.float32))
+
+
+def test_mlp_similarity_has_no_item_vectors() -> None:
+    model = PDN(**{**SMALL, "similarity": "mlp", "n_epochs": 1}).fit(_pairs_frame())
+    items, users = pd.DataFrame({"itemID": [1]}), pd.DataFrame({"userID": [0]})
+    for call in (lambda: model.item_embeddings(items), lambda: model.item_biases(items),
+                 lambda: model.user_embeddings(users), lambda: model.build_index(),
+                 lambda: model.recommend_from_index(None, [0])):
+        with pytest.raises(ConfigError, match="similarity: dot.*no item vectors"):
+            call()
+
+
+@pytest.mark.parametrize("remove_seen", [True, False])
+def test_recommend_from_index_with_a_wide_search_equals_recommend_k_items(dot_model: PDN, remove_seen: bool) -> None:
+    users = _all_users(dot_model)
+    index = dot_model.build_index("brute_force")
+    assert index.metric == "ip" and index.model_version_ == dot_model.model_version()
+    want = dot_model.recommend_k_items(users, top_k=5, remove_seen=remove_seen)
+    got = dot_model.recommend_from_index(index, users, top_k=5, remove_seen=remove_seen,
+                                         search_k=len(dot_model.item_ids_))
+    pd.testing.assert_frame_equal(got.drop(columns="prediction"), want.drop(columns="prediction"))
+    np.testing.assert_allclose(got["prediction"], want["prediction"], rtol=1e-5, atol=1e-5)
+
+
+def test_recommend_from_index_searches_once_per_real_trigger_and_rescores_exactly(dot_model: PDN) -> None:
+    users = _all_users(dot_model)[:6]
+    index = dot_model.build_index()
+    queries = []
+    search = index.search
+
+    def spy(q, k, exclude=None):
+        queries.append((len(q), k))
+        return search(q, k, exclude=exclude)
+
+    index.search = spy
+    got = dot_model.recommend_from_index(index, pd.DataFrame({"userID": users}), top_k=4, search_k=1)
+    assert queries == [(3 * users.size, 1)]  # one query per real trigger (3 each), width search_k
+    codes = dot_model.user_ids_.get_indexer(users)
+    exact = dot_model._score_users(codes)
+    for row, (_, part) in enumerate(got.groupby("userID", sort=False)):
+        # at most 3 distinct candidates (one per trigger), none seen, each scored by the full relevance
+        assert 1 <= len(part) <= 3
+        at = dot_model.item_ids_.get_indexer(part["itemID"])
+        assert not dot_model.seen_[codes[row]].toarray()[0, at].any()
+        np.testing.assert_allclose(part["prediction"], exact[row, at], rtol=1e-5, atol=1e-5)
+
+
+def test_recommend_from_index_refuses_foreign_indexes_and_unknown_users(tmp_path, dot_model: PDN) -> None:
+    from recutils.retrieval import BruteForceIndex, IndexVersionError, load_index
+
+    index = dot_model.build_index()
+    with pytest.raises(DataError, match="unknown user"):
+        dot_model.recommend_from_index(index, [0, 10_000])
+    other = PDN(**{**SMALL, "user_dim": 3, "n_epochs": 1, "seed": 1}).fit(_pairs_frame())
+    with pytest.raises(IndexVersionError, match="rebuild"):
+        dot_model.recommend_from_index(other.build_index(), [0])
+    vectors = dot_model.item_embeddings(pd.DataFrame({"itemID": np.asarray(dot_model.item_ids_)}))
+    shuffled = BruteForceIndex("ip").build(vectors[::-1], np.asarray(dot_model.item_ids_)[::-1])
+    with pytest.raises(DataError, match="item_ids_ order"):
+        dot_model.recommend_from_index(shuffled, [0])
+    with pytest.raises(ConfigError, match="unknown index kind"):
+        dot_model.build_index("annoy")
+    # the version survives a save/load of the model, so a saved index still serves it
+    loaded = PDN.load(dot_model.save(tmp_path / "m"))
+    saved = load_index(index.save(tmp_path / "index"), expected_model_version=loaded.model_version())
+    pd.testing.assert_frame_equal(loaded.recommend_from_index(saved, [0, 1], top_k=3),
+                                  dot_model.recommend_from_index(index, [0, 1], top_k=3))
+
+
+def test_recommend_from_index_skips_a_user_who_has_seen_every_item() -> None:
+    frame = _pairs_frame()
+    everything = pd.DataFrame({"userID": -1, "itemID": np.arange(16), "timestamp": np.arange(16)})
+    model = PDN(**{**SMALL, "n_epochs": 1}).fit(pd.concat([frame, everything], ignore_index=True))
+    got = model.recommend_from_index(model.build_index(), [-1, 0], top_k=3, search_k=16)
+    want = model.recommend_k_items([-1, 0], top_k=3)
+    assert set(got["userID"]) == {0}
+    pd.testing.assert_frame_equal(got.drop(columns="prediction"), want.drop(columns="prediction"))

@@ -42,18 +42,19 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from recutils.exceptions import DataError
-from recutils.models.base import ContractCase, TrainData
+from recutils.exceptions import ConfigError, DataError
+from recutils.models.base import ContractCase, TrainData, _to_user_list
 from recutils.models.factors import appearance_order
 from recutils.models.sequential.base import SequentialRecommender, _appearance_then_rest, _left_padded, _order_rows
-from recutils.models.topk import top_k_per_row
+from recutils.models.topk import check_top_k, top_k_per_row
 from recutils.models.torch_cf import TorchCFConfig, adam, check_layers, torch_seed_context
 from recutils.nn.run import resolve_seed
 from recutils.utils.deps import require
-from recutils.utils.validation import check_bool, check_choice, check_number, check_positive_int
+from recutils.utils.validation import check_bool, check_choice, check_columns, check_number, check_positive_int
 
 torch = require("torch", "torch")
 
+from recutils.models.retrieval.model import TwoTowerModel  # noqa: E402
 from recutils.nn.components.pdn import DotSimilarityNet, SimilarityNet, TriggerNet, path_relevance  # noqa: E402
 from recutils.nn.match import in_batch_softmax_logits, sample_catalogue, sampled_softmax_logits  # noqa: E402
 
@@ -273,6 +274,55 @@ class _PDNExamples:
         return value
 
 
+@dataclass(frozen=True)
+class TriggerEmbeddings:
+    """Users' PDN paths as vectors (:meth:`PDN.user_embeddings`), for ``similarity: dot``.
+
+    With ``a_j`` the trigger-side vectors, ``w_j`` the log-weights (TN) and ``b_t``, ``bias_t``
+    the target side (:meth:`PDN.item_embeddings`, :meth:`PDN.item_biases`), a user's score
+    for item ``t`` is ``logsumexp_j(w_j + <a_j, b_t>) + bias_t`` (:meth:`scores`), the
+    model's relevance.
+
+    A dataclass rather than a tuple: the two arrays have different shapes and meanings, and
+    the scoring rule travels with them. ``vectors`` has MIND's interest layout ``[n, K, d]``
+    (:meth:`MindModel.user_embeddings`): one slot per trigger, the left-padded slots
+    repeating the latest trigger's vector, so that a search per slot finds nothing a real
+    trigger would not.
+
+    Attributes:
+        vectors: ``[n, T, d]`` float32 trigger-side vectors, ``T = max_triggers``, the user's
+            triggers oldest first and the latest in the last slot (left-padded).
+        log_weights: ``[n, T]`` float32 TN of each trigger; ``-inf`` in the padded slots.
+    """
+
+    vectors: np.ndarray
+    log_weights: np.ndarray
+
+    @property
+    def mask(self) -> np.ndarray:
+        """``[n, T]`` True for the real (unpadded) triggers."""
+        return np.isfinite(self.log_weights)
+
+    def scores(self, item_vectors: np.ndarray, item_biases: np.ndarray | None = None) -> np.ndarray:
+        """``logsumexp_j(w_j + <a_j, b_t>) + bias_t`` of each user and item.
+
+        Args:
+            item_vectors: ``[m, d]`` items shared by every user, or ``[n, m, d]`` per user.
+            item_biases: ``[m]`` or ``[n, m]`` (None: no bias).
+
+        Returns:
+            ``[n, m]`` float32 scores (``-inf`` for a user without a real trigger).
+        """
+        b = np.asarray(item_vectors, dtype=np.float32)
+        sn = self.vectors @ (b.T if b.ndim == 2 else b.transpose(0, 2, 1))  # [n, T, m]
+        paths = self.log_weights[:, :, None] + sn
+        top = paths.max(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = top + np.log(np.exp(paths - np.where(np.isfinite(top), top, 0)[:, None]).sum(axis=1))
+        out = np.where(np.isfinite(top), out, -np.inf).astype(np.float32)
+        return out if item_biases is None else out + np.asarray(item_biases, dtype=np.float32)
+
+
 class PDN(SequentialRecommender):
     """Path-based Deep Network (registry name ``pdn``); see the module docstring.
 
@@ -285,6 +335,12 @@ class PDN(SequentialRecommender):
     ``histories_`` (each training user's latest ``max_triggers`` item tokens, left-padded: the
     triggers of ``recommend_k_items``), ``popularity_``, ``user_ids_``, ``item_ids_``
     (the catalogue, the columns of :meth:`score_histories`), ``seen_``.
+
+    Serving from an index (``similarity: dot`` only; ``mlp`` has no item vectors):
+    :meth:`item_embeddings` (``b_t``) and :meth:`item_biases`, :meth:`user_embeddings` (a
+    :class:`TriggerEmbeddings`: the triggers' vectors ``a_j`` and TN log-weights),
+    :meth:`build_index` (inner product over ``b_t``, stamped with :meth:`model_version`) and
+    :meth:`recommend_from_index` (a search per trigger, the union rescored by the full relevance).
     """
 
     name: ClassVar[str] = "pdn"
@@ -458,6 +514,213 @@ class PDN(SequentialRecommender):
         return pd.DataFrame({self.col_item: np.repeat(items, k), "similar_item": similar,
                              "score": values.cpu().numpy().ravel(), "rank": np.tile(np.arange(1, k + 1), idx.size)})
 
+    # ------------------------------------------------------------ embeddings
+    model_version = TwoTowerModel.model_version
+
+    def _require_dot(self, what: str) -> None:
+        self._check_fitted()
+        if self.config.similarity != "dot":
+            raise ConfigError(
+                f"PDN.{what} needs similarity: dot, where SN(j, t) = <a_j, b_t> (a trigger-side and a "
+                f"target-side vector); with similarity: {self.config.similarity!r} SN is an MLP over each "
+                "(trigger, target) pair, so there are no item vectors to embed or index. Score with "
+                "recommend_k_items / score_histories, or use retrieval: i2i.")
+
+    def _item_tokens(self, df: pd.DataFrame) -> np.ndarray:
+        """The internal token of each row's item (``col_item``); unknown items raise DataError."""
+        check_columns(df, [self.col_item], name="df")
+        items = df[self.col_item].to_numpy()
+        idx = self.item_ids_.get_indexer(pd.Index(items))
+        if (idx < 0).any():
+            raise DataError(f"unknown item(s) {items[idx < 0][:5].tolist()}: PDN embeds its training items only.")
+        return self.item_order_[idx] + 1
+
+    def _target_side(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``b_t`` ``[len(tokens), d]`` and ``bias_t`` ``[len(tokens)]`` (zeros without
+        ``item_bias``), float32, of internal item tokens."""
+        network = self.network_
+        with torch.no_grad():
+            t = torch.from_numpy(np.asarray(tokens, dtype=np.int64)).to(self._device())
+            vectors = network.similarity_net.target_vectors(network.items(t))
+            bias = network.target_bias(t)
+        vectors = vectors.cpu().numpy()
+        return vectors, (np.zeros(len(vectors), np.float32) if bias is None else bias.cpu().numpy())
+
+    def item_embeddings(self, df: pd.DataFrame) -> np.ndarray:
+        """The target-side vector ``b_t`` of each row's item (``col_item``) ``[len(df), d]``:
+        ``SN(j, t) = <a_j, b_t>`` with the trigger vectors of :meth:`user_embeddings`.
+
+        Raises:
+            ConfigError: ``similarity: mlp`` (no item vectors).
+            DataError: an item unknown to the model.
+        """
+        self._require_dot("item_embeddings")
+        return self._target_side(self._item_tokens(df))[0]
+
+    def item_biases(self, df: pd.DataFrame) -> np.ndarray:
+        """The bias ``bias_t`` of each row's item (``col_item``) ``[len(df)]`` float32: the
+        learned bias net, zeros without ``item_bias``.
+
+        Raises:
+            ConfigError: ``similarity: mlp``.
+            DataError: an item unknown to the model.
+        """
+        self._require_dot("item_biases")
+        return self._target_side(self._item_tokens(df))[1]
+
+    def _trigger_embeddings(self, internal: np.ndarray) -> TriggerEmbeddings:
+        """:class:`TriggerEmbeddings` of internal user numbers (their training triggers)."""
+        network = self.network_
+        histories = self.histories_[internal]
+        step = max(1, _CELLS // (histories.shape[1] * self.config.embedding_dim))
+        vectors, weights = [], []
+        with torch.no_grad():
+            for s in range(0, len(histories), step):
+                tokens = torch.from_numpy(histories[s:s + step]).to(self._device())
+                users = torch.from_numpy(np.asarray(internal[s:s + step], dtype=np.int64)).to(tokens.device)
+                tn, embedded, mask = network.triggers(tokens, users)
+                a = network.similarity_net.trigger_vectors(embedded)
+                vectors.append(torch.where(mask.unsqueeze(-1), a, a[:, -1:]).cpu().numpy())  # latest: last
+                weights.append(tn.masked_fill(~mask, float("-inf")).cpu().numpy())
+        if not vectors:
+            width = self.config.similarity_units[-1]
+            return TriggerEmbeddings(np.empty((0, self.config.max_triggers, width), np.float32),
+                                     np.empty((0, self.config.max_triggers), np.float32))
+        return TriggerEmbeddings(np.concatenate(vectors), np.concatenate(weights))
+
+    def _user_codes(self, ids: np.ndarray, what: str) -> np.ndarray:
+        idx = self.user_ids_.get_indexer(pd.Index(ids))
+        if (idx < 0).any():
+            raise DataError(f"unknown user(s) {ids[idx < 0][:5].tolist()}: {what} needs training users (their "
+                            "training items are the triggers); score a new history with score_histories.")
+        return idx
+
+    def user_embeddings(self, df: pd.DataFrame) -> TriggerEmbeddings:
+        """The path layout of the user of each row of ``df`` (``col_user``): the trigger-side
+        vectors ``[len(df), T, d]`` and TN log-weights ``[len(df), T]`` of the user's triggers
+        (their latest ``max_triggers`` training items), such that
+        ``logsumexp_j(w_j + <a_j, b_t>) + bias_t`` (:meth:`TriggerEmbeddings.scores` with
+        :meth:`item_embeddings` and :meth:`item_biases`) is the score of ``recommend_k_items``.
+
+        Raises:
+            ConfigError: ``similarity: mlp`` (no item vectors).
+            DataError: a user unknown to the model (no triggers).
+        """
+        self._require_dot("user_embeddings")
+        check_columns(df, [self.col_user], name="df")
+        codes = self._user_codes(df[self.col_user].to_numpy(), "user_embeddings")
+        return self._trigger_embeddings(self.user_order_[codes])
+
+    def build_index(self, kind: str = "brute_force", **params: Any) -> Any:
+        """An inner-product index over the target-side vectors ``b_t`` (:mod:`recutils.retrieval`),
+        ids = item ids in :attr:`item_ids_` order, stamped with :meth:`model_version`; serve it
+        with :meth:`recommend_from_index`.
+
+        Args:
+            kind: ``brute_force`` (exact, numpy) or a faiss kind (``flat``, ``ivf``, ``hnsw``).
+            **params: The index class's parameters (``nprobe``, ``hnsw_m`` ...).
+
+        Raises:
+            ConfigError: ``similarity: mlp`` (no item vectors), or an unknown ``kind``.
+        """
+        from recutils.retrieval import INDEX_KINDS
+
+        self._require_dot("build_index")
+        if kind not in INDEX_KINDS:
+            raise ConfigError(f"unknown index kind {kind!r}; known: {sorted(INDEX_KINDS)}.")
+        vectors = self._target_side(self.item_order_ + 1)[0]
+        return INDEX_KINDS[kind]("ip", params).build(vectors, np.asarray(self.item_ids_),
+                                                    model_version=self.model_version())
+
+    def recommend_from_index(self, index: Any, users: Sequence[Any] | np.ndarray | pd.Series | pd.DataFrame,
+                             top_k: int = 10, remove_seen: bool = True, search_k: int | None = None
+                             ) -> pd.DataFrame:
+        """:meth:`recommend_k_items` through an index of :meth:`build_index`.
+
+        Each of a user's real triggers ``j`` searches the index with ``a_j`` for its
+        ``search_k`` items of highest ``SN(j, t)`` (seen items excluded with ``remove_seen``);
+        the union of the candidates is scored by the full relevance (every trigger's path and
+        the bias) and the best ``top_k`` are returned. With an exact index and ``search_k`` at
+        least the number of items this equals :meth:`recommend_k_items`; narrower, an item
+        reached by no trigger's search (for instance one lifted by its bias alone) is missed.
+
+        Args:
+            index: A :class:`~recutils.retrieval.VectorIndex` built by :meth:`build_index`.
+            users: A frame with ``col_user`` or a sequence of training user ids.
+            top_k: Items per user.
+            remove_seen: Never recommend an item the user had in training.
+            search_k: Items per trigger search (default ``max(top_k, i2i_top_n)``; fewer for a
+                user with fewer unseen items).
+
+        Returns:
+            ``DataFrame[col_user, col_item, col_prediction, col_rank]`` as
+            :meth:`recommend_k_items` (the prediction is the relevance).
+
+        Raises:
+            ConfigError: ``similarity: mlp``, or a bad ``top_k`` / ``search_k``.
+            DataError: a user unknown to the model, or an index over other items.
+            IndexVersionError: an index built from other weights (:meth:`model_version`).
+        """
+        from recutils.retrieval import IndexVersionError
+
+        self._require_dot("recommend_from_index")
+        k = check_top_k(top_k)
+        width = max(k, self.config.i2i_top_n) if search_k is None else check_positive_int("search_k", search_k)
+        ids = getattr(index, "ids_", None)
+        if ids is None or len(ids) != self.n_items_ or not np.array_equal(np.asarray(ids), np.asarray(self.item_ids_)):
+            raise DataError("the index must hold this model's items in item_ids_ order (build it with "
+                            "PDN.build_index).")
+        version = getattr(index, "model_version_", None)
+        if version is not None and version != self.model_version():
+            raise IndexVersionError(f"the index was built for model version {version!r}, this model is "
+                                    f"{self.model_version()!r}: rebuild it with build_index().")
+        requested = _to_user_list(users, self.col_user)
+        codes = self._user_codes(np.asarray(requested), "recommend_from_index")
+        paths = self._trigger_embeddings(self.user_order_[codes])
+        targets, biases = self._target_side(self.item_order_ + 1)
+        seen = self.seen_[codes] if remove_seen else None
+        unseen = self.n_items_ - (np.diff(seen.indptr) if seen is not None else np.zeros(codes.size, np.int64))
+        widths = np.minimum(width, unseen)  # a search cannot return more than the unseen items
+        parts_pos, parts_idx, parts_val = [], [], []
+        for w in np.unique(widths[widths > 0]).tolist():  # one search per distinct width
+            rows = np.flatnonzero(widths == w)
+            group = TriggerEmbeddings(paths.vectors[rows], paths.log_weights[rows])
+            candidates = self._index_candidates(index, group, None if seen is None else seen[rows], w)
+            idx, val = self._rescored(group, candidates, targets, biases, k)
+            parts_pos.append(np.broadcast_to(rows[:, None], idx.shape))
+            parts_idx.append(idx)
+            parts_val.append(val)
+        return self._ranking_frame(requested, parts_pos, parts_idx, parts_val)
+
+    def _index_candidates(self, index: Any, paths: TriggerEmbeddings, seen: Any, width: int) -> np.ndarray:
+        """``[n, T * width]`` item codes found by searching ``index`` once per real trigger
+        (``-1`` in the slots of padded triggers), ``seen`` (CSR ``[n, n_items]`` or None) excluded."""
+        n, slots = paths.log_weights.shape
+        mask = paths.mask
+        owner = np.nonzero(mask)[0]
+        exclude = None if seen is None else seen[owner]
+        found, _ = index.search(paths.vectors[mask], width, exclude=exclude)
+        candidates = np.full((n, slots, width), -1, dtype=np.int64)
+        candidates[mask] = self.item_ids_.get_indexer(pd.Index(found.ravel())).reshape(-1, width)
+        return candidates.reshape(n, slots * width)
+
+    def _rescored(self, paths: TriggerEmbeddings, candidates: np.ndarray, targets: np.ndarray,
+                  biases: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best of each row's distinct candidate codes (``-1``: none) by the full
+        relevance: codes and scores ``[n, k]``, ties by code (as :meth:`recommend_k_items`)."""
+        candidates = np.sort(candidates, axis=1)
+        dropped = candidates < 0
+        dropped[:, 1:] |= candidates[:, 1:] == candidates[:, :-1]
+        safe = np.maximum(candidates, 0)
+        _, slots, dim = paths.vectors.shape
+        step = max(1, _CELLS // (candidates.shape[1] * (slots + dim)))  # rows of [rows, T, C] and [rows, C, d]
+        scores = np.concatenate([
+            TriggerEmbeddings(paths.vectors[s:s + step], paths.log_weights[s:s + step]).scores(
+                targets[safe[s:s + step]], biases[safe[s:s + step]]) for s in range(0, len(candidates), step)])
+        scores[dropped] = -np.inf
+        top, values = top_k_per_row(scores, k)
+        return np.take_along_axis(candidates, top, 1), values
+
     # -------------------------------------------------------------- contract
     @classmethod
     def contract_case(cls) -> ContractCase:
@@ -471,4 +734,4 @@ class PDN(SequentialRecommender):
 
 
 __all__ = ["CONFIG_DIR", "PDN", "PDNConfig", "PDNNetwork", "PDN_LOSSES", "PDN_RETRIEVAL", "PDN_SIMILARITY",
-           "next_item_triggers"]
+           "TriggerEmbeddings", "next_item_triggers"]

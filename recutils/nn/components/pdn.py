@@ -149,11 +149,19 @@ class DotSimilarityNet(nn.Module):
     def _tower(mlp: MLP, x: torch.Tensor) -> torch.Tensor:
         return mlp(x.reshape(-1, x.shape[-1])).reshape(*x.shape[:-1], mlp.out_features)
 
+    def trigger_vectors(self, triggers: torch.Tensor) -> torch.Tensor:
+        """The trigger side ``f(e_j)`` of embeddings ``[..., d]`` -> ``[..., width]``."""
+        return self._tower(self.trigger_tower, triggers)
+
+    def target_vectors(self, targets: torch.Tensor) -> torch.Tensor:
+        """The target side ``g(e_t)`` of embeddings ``[..., d]`` -> ``[..., width]``."""
+        return self._tower(self.target_tower, targets)
+
     def forward(self, triggers: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """``triggers`` ``[B, L, d]`` against ``targets`` ``[K, d]`` (shared) or ``[B, K, d]``
         (per row) -> ``[B, L, K]``."""
-        a = self._tower(self.trigger_tower, triggers)
-        b = self._tower(self.target_tower, targets)
+        a = self.trigger_vectors(triggers)
+        b = self.target_vectors(targets)
         return a @ b.T if b.dim() == 2 else a @ b.transpose(1, 2)
 
 
