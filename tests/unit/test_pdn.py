@@ -262,6 +262,8 @@ def test_docs_example_runs_and_prints_what_the_page_says(tmp_path) -> None:
     assert lines[1] in ("[5, 9]", "[9, 5]")
     assert lines[2] == "[5]"
     assert lines[3] == "60"
+    assert lines[4] == "(2, 10, 32) (2, 10)"
+    assert lines[5] == "True"
 
 
 # ------------------------------------------------------------------- embeddings and the index

@@ -25,6 +25,12 @@ similarity net SN (the relevance of ``j`` to ``t`` from both items' embeddings);
   item; ``retrieval: i2i`` first takes each trigger's ``i2i_top_n`` items of highest SN (the
   paper's offline item-to-item index, :meth:`PDN.i2i_index`), then scores their union by the
   full relevance (every other item scores ``-inf``). :meth:`PDN.similar_items` ranks items by SN.
+* **Serving from an index** (``similarity: dot``, where ``SN(j, t) = <a_j, b_t>``): the relevance
+  is ``logsumexp_j(w_j + <a_j, b_t>) + bias_t`` with ``w_j = TN(u, j)``.
+  :meth:`PDN.item_embeddings` gives ``b_t``, :meth:`PDN.item_biases` ``bias_t``,
+  :meth:`PDN.user_embeddings` the users' ``a_j`` and ``w_j`` (:class:`TriggerEmbeddings`);
+  :meth:`PDN.build_index` indexes ``b_t`` (inner product) and :meth:`PDN.recommend_from_index`
+  searches it once per trigger and rescores the union of the candidates by the full relevance.
 * A history with no trigger (empty, or only unknown items under ``score_histories``) raises
   :class:`~recutils.exceptions.DataError`: PDN has no path to score without one.
 
