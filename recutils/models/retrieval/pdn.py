@@ -320,7 +320,11 @@ class TriggerEmbeddings:
             ``[n, m]`` float32 scores (``-inf`` for a user without a real trigger).
         """
         b = np.asarray(item_vectors, dtype=np.float32)
-        sn = self.vectors @ (b.T if b.ndim == 2 else b.transpose(0, 2, 1))  # [n, T, m]
+        n, slots, dim = self.vectors.shape
+        if b.ndim == 2:  # one matrix product for every trigger of every user
+            sn = (self.vectors.reshape(n * slots, dim) @ b.T).reshape(n, slots, len(b))
+        else:  # einsum's optimised path: several times faster than a stacked matmul here
+            sn = np.einsum("ntd,ncd->ntc", self.vectors, b, optimize=True)
         paths = self.log_weights[:, :, None] + sn
         top = paths.max(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
