@@ -314,5 +314,5 @@ def build_match_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *
                                      seed=seed)
 
 
-__all__ = ["ITEM_INDEX", "ITEM_LOGQ", "POSITIVE_INDEX", "MatchNetwork", "build_match_network", "in_batch_softmax_logits",
-           "sample_catalogue", "sampled_softmax_logits"]
+__all__ = ["ITEM_INDEX", "ITEM_LOGQ", "POSITIVE_INDEX", "MatchNetwork", "build_match_network",
+           "in_batch_softmax_logits", "sample_catalogue", "sampled_softmax_logits"]

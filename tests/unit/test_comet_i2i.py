@@ -209,8 +209,8 @@ def _config_with(item_features: list[str], tower: dict | None = None) -> dict:
     cfg = read_mapping(PRESET)
     cfg["model_config"]["feature_groups"][0]["feature_names"] = item_features
     if tower is not None:
-        cfg["model_config"]["backbone"]["blocks"][0] = {"name": "item_tower", "inputs": [{"feature_group_name": "item"}],
-                                                        "layer": tower}
+        cfg["model_config"]["backbone"]["blocks"][0] = {
+            "name": "item_tower", "inputs": [{"feature_group_name": "item"}], "layer": tower}
     return cfg
 
 
