@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 
 from recutils.benchmark.next_click import NextClickScorer, evaluate_next_click  # noqa: E402
 from recutils.exceptions import ConfigError, DataError, NotFittedError  # noqa: E402
-from recutils.models import get_model_class  # noqa: E402
+from recutils.models import create_model, get_model_class  # noqa: E402
 from recutils.models.base import BaseRecommender  # noqa: E402
 from recutils.models.retrieval.comet_i2i import (  # noqa: E402
     PRESET,
@@ -178,6 +178,8 @@ def test_flat_hyper_parameters_land_in_the_config():
     assert (c.default_embedding_dim, c.train.epochs, c.train.batch_size, match.margin, match.gamma) == (
         8, 3, 7, 0.3, 32.0)
     assert [(o.lr, o.weight_decay) for o in c.train.optimizers] == [(0.1, 0.01)]
+    made = create_model("comet_i2i", n_epochs=2, num_threads=1, progress=False)  # the registry accepts them
+    assert made.config.train.epochs == 2
 
 
 def test_match_config_item_to_item_mode_is_circle_loss_without_a_user_tower():

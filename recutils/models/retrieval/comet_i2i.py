@@ -174,6 +174,8 @@ class CoMetricLearningI2I(TwoTowerModel):
     config_class: ClassVar[type[CoMetricI2IConfig]] = CoMetricI2IConfig
     config: CoMetricI2IConfig
     preset: ClassVar[str] = RETRIEVAL_PRESETS["comet_i2i"]
+    #: the flat hyper-parameters (``create_model`` accepts them too)
+    keyword_aliases: ClassVar[Mapping[str, str]] = FLAT_PARAMS
 
     def __init__(self, config: CoMetricI2IConfig | Mapping[str, Any] | str | Path | None = None, *,
                  feature_groups: Mapping[str, Sequence[str]] | None = None,
