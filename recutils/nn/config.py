@@ -454,7 +454,7 @@ class RocketConfig(NestedConfig):
 #: Similarities of a two-tower model's user and item embeddings.
 MATCH_SIMILARITIES = ("dot", "cosine")
 #: Losses of a two-tower model (see :class:`MatchConfig`).
-MATCH_LOSSES = ("in_batch_softmax", "sampled_softmax", "bpr", "hinge")
+MATCH_LOSSES = ("in_batch_softmax", "sampled_softmax", "bpr", "hinge", "circle")
 #: How sampled negatives are drawn.
 NEGATIVE_SAMPLERS = ("uniform", "popularity")
 
@@ -483,10 +483,16 @@ class MatchConfig(NestedConfig):
       sampler's probabilities) plus the batch's items; ``hard_negatives`` > 0 keeps only
       the hardest (highest-scoring) sampled negatives of each row;
     * ``bpr`` / ``hinge``: pairwise against one sampled negative per row
-      (``-log sigmoid(s+ - s-)``, ``max(0, margin - s+ + s-)``).
+      (``-log sigmoid(s+ - s-)``, ``max(0, margin - s+ + s-)``);
+    * ``circle``: item-to-item metric learning (:func:`recutils.nn.losses.circle_loss`, with
+      ``margin`` and ``gamma``). The model has the item tower only (``user_block`` empty):
+      a batch holds (anchor item, positive item) pairs, both embedded by the item tower;
+      every item of the batch is an anchor whose pair partner is its positive and whose
+      negatives are the batch's other items. Needs ``similarity: cosine``.
 
     Attributes:
-        user_block, item_block: The towers' output blocks.
+        user_block, item_block: The towers' output blocks (``user_block`` empty: an
+            item-to-item model, ``loss: circle``).
         output_dim: The embedding width (a linear layer after each tower), or null.
         similarity: ``dot`` or ``cosine`` (L2-normalised embeddings).
         temperature: Logits are ``similarity / temperature``.
@@ -496,7 +502,8 @@ class MatchConfig(NestedConfig):
         negative_sampling: ``uniform`` or ``popularity`` (``sampled_softmax``, ``bpr``, ``hinge``).
         hard_negatives: With ``sampled_softmax``, keep the top-scoring this many sampled
             negatives per row (0: all).
-        margin: ``hinge``'s margin.
+        margin: ``hinge``'s margin, or ``circle``'s relaxation margin.
+        gamma: ``circle``'s scale.
     """
 
     user_block: str = ""
@@ -511,13 +518,27 @@ class MatchConfig(NestedConfig):
     negative_sampling: str = "popularity"
     hard_negatives: int = 0
     margin: float = 1.0
+    gamma: float = 64.0
+
+    @property
+    def item_to_item(self) -> bool:
+        """An item-tower-only model (``user_block`` empty, ``loss: circle``)."""
+        return not self.user_block
 
     def __post_init__(self) -> None:
         where = "match"
         for name in ("user_block", "item_block"):
             value = getattr(self, name)
-            if not isinstance(value, str) or not value:
+            if not isinstance(value, str) or not (value or name == "user_block"):
                 raise ConfigError(f"{where}: {name} must name a backbone block, got {value!r}.")
+        if self.item_to_item != (self.loss == "circle"):
+            raise ConfigError(
+                f"{where}: loss {self.loss!r} with user_block {self.user_block!r}: loss circle learns "
+                "item-to-item similarity from the item tower alone (user_block empty), and a model without "
+                f"a user tower needs loss: circle; set both or neither.")
+        if self.loss == "circle" and self.similarity != "cosine":
+            raise ConfigError(f"{where}: loss circle compares cosine similarities; set similarity: cosine "
+                              f"(got {self.similarity!r}).")
         if self.user_block == self.item_block:
             raise ConfigError(f"{where}: user_block and item_block are both {self.user_block!r}; each tower needs "
                               "a block of its own.")
@@ -542,6 +563,7 @@ class MatchConfig(NestedConfig):
             raise ConfigError(f"{where}: hard_negatives ({self.hard_negatives}) cannot exceed num_negatives "
                               f"({self.num_negatives}).")
         check_number("margin", self.margin, owner=where)
+        check_number("gamma", self.gamma, strict=True, owner=where)
 
 
 @dataclass
@@ -770,7 +792,7 @@ class ModelConfig(NestedConfig):
             if name not in names:
                 raise ConfigError(f"rocket: block {name!r} does not exist; known blocks: {names}.")
         match = self.model_params.match
-        for name in ([match.user_block, match.item_block] if match is not None else []):
+        for name in ([b for b in (match.user_block, match.item_block) if b] if match is not None else []):
             if name not in names:
                 raise ConfigError(f"match: block {name!r} does not exist; known blocks: {names}.")
         for tower in self.model_params.task_towers:

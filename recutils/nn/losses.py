@@ -132,6 +132,39 @@ def pairwise_hinge_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor,
     return PairwiseHingeLoss(margin=margin)(pos_scores, neg_scores)
 
 
+def circle_loss(vectors: torch.Tensor, labels: torch.Tensor, items: torch.Tensor, margin: float = 0.25,
+                gamma: float = 64.0) -> torch.Tensor:
+    """Mean circle loss (Sun et al., CVPR 2020; EasyRec's ``CIRCLE_LOSS``) of every row of
+    ``vectors`` (unit vectors ``[N, d]``) as an anchor, per anchor
+
+    .. math::
+        \\log\\Big(1 + \\sum_n e^{\\gamma\\, a_n (s_n - m)} \\sum_p e^{-\\gamma\\, a_p (s_p - 1 + m)}\\Big),
+        \\quad a_p = [1 + m - s_p]_+,\\; a_n = [s_n + m]_+
+
+    (``s`` cosine similarities, ``a`` held constant for the gradient, ``m = margin``).
+    Positives: the other rows with the same ``labels``; negatives: rows with another label
+    and another item (``items``: a copy of the anchor's own item is no negative). Rows
+    without a positive or a negative add 0.
+
+    Raises:
+        DataError: ``labels`` or ``items`` is not one value per row of ``vectors``.
+    """
+    if vectors.dim() != 2 or labels.shape != (len(vectors),) or items.shape != labels.shape:
+        raise DataError(f"vectors shape {_shape(vectors)}, labels shape {_shape(labels)} and items shape "
+                        f"{_shape(items)} do not match; expected [N, d], [N] and [N].")
+    sim = vectors @ vectors.T
+    same = labels[:, None] == labels[None, :]
+    eye = torch.eye(len(labels), dtype=torch.bool, device=vectors.device)
+    positive = same & ~eye
+    negative = ~same & (items[:, None] != items[None, :])
+    a_p = torch.clamp_min(1.0 + margin - sim.detach(), 0.0)
+    a_n = torch.clamp_min(sim.detach() + margin, 0.0)
+    logit_p = torch.where(positive, -gamma * a_p * (sim - (1.0 - margin)), -torch.inf)
+    logit_n = torch.where(negative, gamma * a_n * (sim - margin), -torch.inf)
+    terms = torch.logsumexp(logit_p, dim=1) + torch.logsumexp(logit_n, dim=1)
+    return F.softplus(terms).mean()
+
+
 def _pair_diffs(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.Tensor:
     """``s_pos - s_neg`` for ``s_pos`` [B] and ``s_neg`` [B] or [B, K] ([B] or [B, K] out)."""
     ok = pos_scores.dim() == 1 and neg_scores.dim() in (1, 2) and (
@@ -602,6 +635,7 @@ __all__ = [
     "SigmoidL2Loss",
     "SoftmaxCrossEntropy",
     "bpr_loss",
+    "circle_loss",
     "focal_loss",
     "get_loss",
     "listwise_softmax_loss",

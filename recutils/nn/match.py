@@ -18,6 +18,13 @@ torch's generator (seeded by the trainer) from the item catalogue given to
 catalogue index. In eval mode ``forward`` returns the score of each row's (user, item)
 pair ``[B]``, which the trainer's validation (AUC of positives against sampled negatives)
 reads.
+
+Item-to-item models (``loss: circle``, no ``user_block``) have the item tower only. Their
+training batches hold (anchor, positive) pairs of catalogue indices (``item_index``,
+``positive_index``); both items' features come from the catalogue and both go through the
+item tower, and the loss is circle loss over the batch's ``2 B`` items
+(:func:`recutils.nn.losses.circle_loss`). In eval mode ``forward`` returns each pair's
+similarity ``[B]``.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from recutils.exceptions import ConfigError, DataError
 from recutils.nn.backbone import Backbone, BackboneNetwork, _init_from, block_matrix, build_network_with_limits
 from recutils.nn.config import ModelConfig
 from recutils.nn.features import FeatureSpec
+from recutils.nn.losses import circle_loss
 from recutils.utils.deps import require
 
 torch = require("torch", "torch")
@@ -39,6 +47,8 @@ F = nn.functional
 
 #: Batch keys of a training row's catalogue index and the log of its item's sampling share.
 ITEM_INDEX, ITEM_LOGQ = "item_index", "item_logq"
+#: Batch key of the catalogue index of an item-to-item pair's positive item (``loss: circle``).
+POSITIVE_INDEX = "positive_index"
 _MASKED = -1e9
 
 
@@ -137,7 +147,7 @@ class MatchNetwork(BackboneNetwork):
         if match is None:
             raise ConfigError("a two-tower network needs model_params.match.")
         self.match = match
-        self.user_order = backbone.needed_blocks([match.user_block])
+        self.user_order = backbone.needed_blocks([match.user_block]) if match.user_block else []
         self.item_order = backbone.needed_blocks([match.item_block])
         shared = sorted(set(self.user_order) & set(self.item_order))
         if shared:
@@ -149,8 +159,8 @@ class MatchNetwork(BackboneNetwork):
         if both:
             raise ConfigError(f"match: feature group(s) {both} feed both towers; give each tower its own groups.")
         outputs = backbone.dummy_block_outputs(specs)
-        user_dim = self._user_width(outputs[match.user_block])
         item_dim = int(_matrix(outputs[match.item_block], match.item_block).shape[-1])
+        user_dim = self._user_width(outputs[match.user_block]) if match.user_block else item_dim
         if match.output_dim is None:
             if user_dim != item_dim:
                 raise ConfigError(
@@ -160,11 +170,12 @@ class MatchNetwork(BackboneNetwork):
             self.item_proj: nn.Module | None = None
             self.embedding_dim = user_dim
         else:
-            self.user_proj = nn.Linear(user_dim, match.output_dim)
+            self.user_proj = nn.Linear(user_dim, match.output_dim) if match.user_block else None
             self.item_proj = nn.Linear(item_dim, match.output_dim)
             if generator is not None:
-                _init_from(self.user_proj, generator)
-                _init_from(self.item_proj, generator)
+                for proj in (self.user_proj, self.item_proj):
+                    if proj is not None:
+                        _init_from(proj, generator)
             self.embedding_dim = int(match.output_dim)
         self._catalogue: dict[str, torch.Tensor] | None = None
         self._sampling_logq: torch.Tensor | None = None
@@ -183,7 +194,13 @@ class MatchNetwork(BackboneNetwork):
         return F.normalize(x, dim=-1) if self.match.similarity == "cosine" else x
 
     def user_embeddings(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """The user tower's embeddings ``[B, d]`` (normalised under cosine similarity)."""
+        """The user tower's embeddings ``[B, d]`` (normalised under cosine similarity).
+
+        Raises:
+            ConfigError: an item-to-item network (it has no user tower).
+        """
+        if self.match.item_to_item:
+            raise ConfigError("match: this item-to-item network (loss: circle) has no user tower (user_block).")
         out = _matrix(self.backbone.block_outputs(batch, [self.match.user_block])[self.match.user_block],
                       self.match.user_block)
         return self._normalise(out if self.user_proj is None else self.user_proj(out))
@@ -213,19 +230,34 @@ class MatchNetwork(BackboneNetwork):
         return sample_catalogue(self._sampling_logq, n, self.match.negative_sampling, device)
 
     def _catalogue_rows(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
-        assert self._catalogue is not None
-        return {k: v.index_select(0, idx.to(v.device)) for k, v in self._catalogue.items()}
+        if self._catalogue is None:
+            raise DataError("this network reads item features from the item catalogue: call set_catalogue() first.")
+        return {k: v.index_select(0, idx.to(v.device)).to(idx.device) for k, v in self._catalogue.items()}
 
     # -------------------------------------------------------------- forward
     def _score(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return (u * v).sum(-1) / self.match.temperature
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> object:
+        if self.match.item_to_item:
+            return self._pair_outputs(batch)
         u = self.user_embeddings(batch)
         v = self.item_embeddings(batch)
         if not self.training:
             return self._score(u, v)
         return self._training_outputs(u, v, batch)
+
+    def _pair_outputs(self, batch: Mapping[str, torch.Tensor]) -> object:
+        """An item-to-item batch of (anchor, positive) catalogue indices: in training, the
+        ``2 B`` items' embeddings with their pair labels (the input of circle loss); in
+        eval, each pair's score ``[B]``."""
+        anchors, positives = batch[ITEM_INDEX], batch[POSITIVE_INDEX]
+        items = torch.cat([anchors, positives])
+        vectors = self.item_embeddings(self._catalogue_rows(items))
+        n = len(anchors)
+        if not self.training:
+            return self._score(vectors[:n], vectors[n:])
+        return {"vectors": vectors, "labels": torch.arange(n, device=items.device).repeat(2), "items": items}
 
     def _training_outputs(self, u: torch.Tensor, v: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> object:
         """What :meth:`compute_loss` needs for the configured loss, from each row's user
@@ -258,6 +290,9 @@ class MatchNetwork(BackboneNetwork):
             raise DataError("a two-tower network trains on the outputs of training mode.")
         if "logits" in outputs:
             return F.cross_entropy(outputs["logits"], outputs["target"])
+        if "vectors" in outputs:
+            return circle_loss(outputs["vectors"], outputs["labels"], outputs["items"], self.match.margin,
+                               self.match.gamma)
         diff = outputs["pos"] - outputs["neg"]
         losses = -F.logsigmoid(diff) if self.match.loss == "bpr" else F.relu(self.match.margin - diff)
         keep = outputs["valid"].to(losses.dtype)
@@ -279,5 +314,5 @@ def build_match_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *
                                      seed=seed)
 
 
-__all__ = ["ITEM_INDEX", "ITEM_LOGQ", "MatchNetwork", "build_match_network", "in_batch_softmax_logits",
-           "sample_catalogue", "sampled_softmax_logits"]
+__all__ = ["ITEM_INDEX", "ITEM_LOGQ", "POSITIVE_INDEX", "MatchNetwork", "build_match_network",
+           "in_batch_softmax_logits", "sample_catalogue", "sampled_softmax_logits"]

@@ -1,5 +1,6 @@
-"""CoMetricLearningI2I: circle loss, session pairs, what it learns, the next-click protocol,
-embeddings, index, save/load and its preset."""
+"""CoMetricLearningI2I (an item-to-item MatchModel): circle loss, session pairs, the
+item-to-item config checks, what it learns, the next-click protocol, embeddings, index,
+save/load and its preset."""
 
 from __future__ import annotations
 
@@ -13,14 +14,16 @@ torch = pytest.importorskip("torch")
 
 from recutils.benchmark.next_click import NextClickScorer, evaluate_next_click  # noqa: E402
 from recutils.exceptions import ConfigError, DataError, NotFittedError  # noqa: E402
-from recutils.models import get_model_class  # noqa: E402
+from recutils.models import create_model, get_model_class  # noqa: E402
 from recutils.models.base import BaseRecommender  # noqa: E402
 from recutils.models.retrieval.comet_i2i import (  # noqa: E402
     PRESET,
     CoMetricLearningI2I,
-    circle_loss,
     session_pairs,
 )
+from recutils.nn.config import MatchConfig  # noqa: E402
+from recutils.nn.config_io import read_mapping  # noqa: E402
+from recutils.nn.losses import circle_loss  # noqa: E402
 
 FAST = {"embedding_dim": 8, "n_epochs": 30, "batch_size": 32, "learning_rate": 0.05, "seed": 3,
         "num_threads": 1, "progress": False}
@@ -58,6 +61,14 @@ def test_circle_loss_matches_the_formula():
     # a negative that is the anchor's own item is not a negative
     same_item = circle_loss(v, labels, torch.tensor([1, 2, 1, 4]), m, gamma)
     assert same_item.item() != pytest.approx(got.item())
+    with pytest.raises(DataError, match="labels shape"):
+        circle_loss(v, labels[:3], items, m, gamma)
+
+
+def test_the_old_import_path_of_circle_loss_still_resolves():
+    from recutils.models.retrieval import comet_i2i
+
+    assert comet_i2i.circle_loss is circle_loss
 
 
 def test_session_pairs_within_the_window_and_never_across_sessions():
@@ -143,34 +154,91 @@ def test_index_save_load_and_registry(fitted, tmp_path):
 
 def test_preset_and_config_checks():
     model = CoMetricLearningI2I(PRESET)
-    assert (model.config.margin, model.config.gamma) == (0.25, 64.0)
-    with pytest.raises(ConfigError):
+    c = model.config
+    match = c.model_config.model_params.match
+    assert model.config.to_dict() == CoMetricLearningI2I().config.to_dict()  # the preset is the default
+    assert (match.loss, match.similarity, match.user_block, match.margin, match.gamma) == (
+        "circle", "cosine", "", 0.25, 64.0)
+    assert (c.window, c.train.epochs, c.default_embedding_dim, c.train.optimizers[0].lr, c.train.batch_size,
+            c.history_decay, c.history_len) == (1, 20, 64, 0.005, 512, 0.5, 10)
+    with pytest.raises(ConfigError, match="history_decay"):
         CoMetricLearningI2I(history_decay=1.5)
-    with pytest.raises(ConfigError):
-        CoMetricLearningI2I(hidden_units=[0])
+    with pytest.raises(ConfigError, match="early_stopping_metric"):
+        CoMetricLearningI2I(train={"early_stopping_metric": "auc"})
+    with pytest.raises(ConfigError, match="gamma"):
+        CoMetricLearningI2I(gamma=0.0)
     with pytest.raises(DataError, match="two different items"):
         CoMetricLearningI2I(**FAST).fit(pd.DataFrame({"userID": [1, 2], "itemID": [1, 1], "timestamp": [0, 1]}))
 
 
-def test_hidden_units_give_the_last_width():
-    model = CoMetricLearningI2I(**{**FAST, "n_epochs": 1, "hidden_units": [16, 6]}).fit(_sessions(10))
+def test_flat_hyper_parameters_land_in_the_config():
+    c = CoMetricLearningI2I(embedding_dim=8, n_epochs=3, batch_size=7, learning_rate=0.1, weight_decay=0.01,
+                            margin=0.3, gamma=32.0).config
+    match = c.model_config.model_params.match
+    assert (c.default_embedding_dim, c.train.epochs, c.train.batch_size, match.margin, match.gamma) == (
+        8, 3, 7, 0.3, 32.0)
+    assert [(o.lr, o.weight_decay) for o in c.train.optimizers] == [(0.1, 0.01)]
+    made = create_model("comet_i2i", n_epochs=2, num_threads=1, progress=False)  # the registry accepts them
+    assert made.config.train.epochs == 2
+
+
+def test_match_config_item_to_item_mode_is_circle_loss_without_a_user_tower():
+    item_only = MatchConfig(item_block="items", loss="circle", similarity="cosine")
+    assert item_only.item_to_item and not MatchConfig(user_block="u", item_block="i").item_to_item
+    with pytest.raises(ConfigError, match="user_block"):
+        MatchConfig(user_block="users", item_block="items", loss="circle", similarity="cosine")
+    with pytest.raises(ConfigError, match="loss: circle"):
+        MatchConfig(item_block="items", loss="in_batch_softmax")
+    with pytest.raises(ConfigError, match="similarity: cosine"):
+        MatchConfig(item_block="items", loss="circle", similarity="dot")
+    with pytest.raises(ConfigError, match="item_block"):
+        MatchConfig(item_block="", loss="circle", similarity="cosine")
+
+
+def test_the_network_has_the_item_tower_only(fitted):
+    network = fitted.network_
+    assert network.user_groups == [] and network.item_groups == ["item"]
+    with pytest.raises(ConfigError, match="no user tower"):
+        network.user_embeddings({})
+    pairs = {"item_index": torch.tensor([0, 1]), "positive_index": torch.tensor([1, 7])}
+    with torch.no_grad():
+        scores = network.eval()(pairs).numpy()  # eval mode: each (anchor, positive) pair's cosine
+    v = fitted.item_vectors_
+    np.testing.assert_allclose(scores, [v[0] @ v[1], v[1] @ v[7]], rtol=1e-5, atol=1e-6)
+
+
+def _config_with(item_features: list[str], tower: dict | None = None) -> dict:
+    cfg = read_mapping(PRESET)
+    cfg["model_config"]["feature_groups"][0]["feature_names"] = item_features
+    if tower is not None:
+        cfg["model_config"]["backbone"]["blocks"][0] = {
+            "name": "item_tower", "inputs": [{"feature_group_name": "item"}], "layer": tower}
+    return cfg
+
+
+def test_an_mlp_item_tower_gives_its_last_width():
+    cfg = _config_with(["item_id"], {"class_name": "MLP", "params": {"hidden_units": [16, 6], "use_final_bn": False}})
+    model = CoMetricLearningI2I(cfg, **{**FAST, "n_epochs": 1}).fit(_sessions(10))
     assert model.item_vectors_.shape == (10, 6)
+    np.testing.assert_allclose(np.linalg.norm(model.item_vectors_, axis=1), 1.0, rtol=1e-5)
 
 
-def test_item_content_feeds_the_tower_and_survives_save_load(tmp_path):
+def test_item_content_features_feed_the_tower_and_survive_save_load(tmp_path):
     df = _sessions(40)
-    features = pd.DataFrame({"itemID": np.arange(9), "category": np.where(np.arange(9) < 5, "x", None),
-                             "brand": np.arange(9) % 3})  # item 9 has no row, items 5-8 no category
-    model = CoMetricLearningI2I(**{**FAST, "n_epochs": 2}).fit(df, item_features=features)
-    assert model.content_vocab_ == [2, 4]
-    codes = model.content_codes_[model.item_ids_.get_indexer([0, 6, 9])]
-    assert codes.tolist() == [[1, 1], [0, 1], [0, 0]]
+    df["category"] = np.where(df["itemID"] < 5, "x", "y")  # an item-side column of the frame
+    cfg = _config_with(["item_id", "category"])
+    cfg["features"].append({"name": "category", "side": "item"})
+    model = CoMetricLearningI2I(cfg, **{**FAST, "n_epochs": 2}).fit(df)
+    assert model.network_.item_groups == ["item"] and model.item_table_.keys() == {"item_id", "category"}
     plain = CoMetricLearningI2I(**{**FAST, "n_epochs": 2}).fit(df)
-    assert not np.allclose(model.item_vectors_, plain.item_vectors_)
-    assert len(model.network_.content) == 2 and len(plain.network_.content) == 0
+    assert model.item_vectors_.shape == (10, 16)  # two 8-wide embeddings, concatenated
+    assert plain.item_vectors_.shape == (10, 8)
     model.save(tmp_path / "m")
     loaded = BaseRecommender.load(tmp_path / "m")
     np.testing.assert_allclose(loaded.item_vectors_, model.item_vectors_)
-    assert loaded.content_vocab_ == [2, 4]
-    with pytest.raises(DataError, match="one row per item"):
-        CoMetricLearningI2I(**FAST).fit(df, item_features=pd.concat([features, features]))
+    histories = [np.array([1, 2])]
+    np.testing.assert_allclose(loaded.score_histories(histories), model.score_histories(histories))
+    with pytest.raises(ConfigError, match="category"):  # a feature of the item tower must be an item feature
+        bad = _config_with(["item_id", "category"])
+        bad["features"].append({"name": "category"})
+        CoMetricLearningI2I(bad, **{**FAST, "n_epochs": 1}).fit(df)

@@ -60,7 +60,8 @@ logger = logging.getLogger(__name__)
 #: The folder of the shipped two-tower configs.
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: registry name -> shipped config. Keep it sorted.
-RETRIEVAL_PRESETS: dict[str, str] = {"dropoutnet": "dropoutnet_movielens.yaml", "dssm": "dssm_movielens.yaml",
+RETRIEVAL_PRESETS: dict[str, str] = {"comet_i2i": "comet_i2i_sessions.yaml",
+                                     "dropoutnet": "dropoutnet_movielens.yaml", "dssm": "dssm_movielens.yaml",
                                      "dssm_senet": "dssm_senet_movielens.yaml", "mind": "mind_movielens.yaml"}
 _ROWS = 1 << 16  # rows per forward pass when embedding
 #: What a two-tower model's early stopping can follow (:class:`TwoTowerConfig`).
