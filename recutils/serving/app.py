@@ -192,8 +192,8 @@ def create_app(service: RecommendationService | None = None, *,
     """The FastAPI app over a :class:`RecommendationService` (built from the keywords
     when ``service`` is not given). The service is at ``app.state.service``."""
     fastapi = require("fastapi", "serving")
-    from fastapi.exceptions import RequestValidationError
     from fastapi.encoders import jsonable_encoder
+    from fastapi.exceptions import RequestValidationError
     from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException as StarletteHTTPException

@@ -16,7 +16,7 @@ A query is a known ``user_id``; or the user tower's features of a new user (by t
 names, e.g. ``age``, ``gender``, ``occupation`` for the MovieLens presets); or a ``history``
 of item ids, for a model whose user tower reads a user-side ``sequence`` feature (none of the
 shipped presets does: they answer ``history_unsupported``). Every refusal is a
-:class:`~recutils.serving.service.ServiceError` with a 4xx status and a code
+:class:`~recutils.serving.errors.ServiceError` with a 4xx status and a code
 (:data:`RETRIEVAL_ERROR_CODES`).
 
 :class:`ServedRanker` holds the second stage: any model artifact with ``predict`` (DeepFM or
@@ -42,6 +42,7 @@ import pandas as pd
 
 from recutils.exceptions import DataError, DataWarning
 from recutils.serving.artifacts import ArtifactError, save_artifact
+from recutils.serving.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +72,6 @@ RETRIEVAL_ERROR_CODES = {
 
 
 def _error(status: int, code: str, message: str) -> Exception:
-    from recutils.serving.service import ServiceError
-
     return ServiceError(status, code, message)
 
 

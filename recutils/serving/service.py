@@ -52,6 +52,7 @@ from recutils.exceptions import ConfigError, RecUtilsError
 from recutils.models.topk import popularity_fallback
 from recutils.retrieval.index import FAISS_KINDS
 from recutils.serving.artifacts import ArtifactError, ArtifactInfo, load_artifact, resolve_under
+from recutils.serving.errors import ServiceError
 from recutils.serving.retrieval import ServedRanker, ServedRetrieval, is_two_tower
 from recutils.serving.stores import RecommendationStore, StoreSetInfo, open_store
 from recutils.utils.deps import require
@@ -65,16 +66,6 @@ _INT_RE = re.compile(r"^[+-]?\d{1,19}$")
 _INT64_MAX = 2**63 - 1
 #: Environment variable holding the admin token (see :func:`resolve_admin_token`).
 ADMIN_TOKEN_ENV = "RECUTILS_ADMIN_TOKEN"
-
-
-class ServiceError(RecUtilsError, ValueError):
-    """A request the service refuses; ``status`` is the HTTP status it maps to (4xx)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,12 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import numpy as np
 import pandas as pd
 
-from recutils.constants import DEFAULT_ITEM_COL, DEFAULT_PREDICTION_COL, DEFAULT_RANK_COL, DEFAULT_USER_COL
+from recutils.constants import (
+    DEFAULT_ITEM_COL,
+    DEFAULT_PREDICTION_COL,
+    DEFAULT_RANK_COL,
+    DEFAULT_USER_COL,
+)
 from recutils.exceptions import ConfigError, DataError, RecUtilsError
 from recutils.utils.deps import require
 

@@ -19,10 +19,12 @@ Everything is vectorized (one stable group sort; no loop over users).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from recutils.constants import DEFAULT_ITEM_COL, DEFAULT_TIMESTAMP_COL, DEFAULT_USER_COL
 from recutils.exceptions import ColumnMismatchError, ConfigError, DataError
@@ -38,6 +40,8 @@ from recutils.splitting.split_utils import (
 from recutils.utils.validation import check_columns
 
 __all__ = [
+    "check_histories",
+    "recency_weights",
     "Sequences",
     "build_sequences",
     "sequential_split",
@@ -329,3 +333,39 @@ def pad_sequences(
         cols = keep[rows] - from_end[take]
     out[rows, cols] = items[take]
     return out
+
+
+def check_histories(histories: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """``histories`` as a list of 1-d arrays; :class:`DataError` when one is empty."""
+    out = [np.asarray(h).ravel() for h in histories]
+    empty = [i for i, h in enumerate(out) if h.size == 0]
+    if empty:
+        raise DataError(f"histories must not be empty; history {empty[0]} is ({len(empty)} empty in all).")
+    return out
+
+
+def recency_weights(item_ids: pd.Index, histories: Sequence[np.ndarray], decay: float) -> sp.csr_matrix:
+    """The histories as a CSR ``[len(histories), len(item_ids)]`` of recency weights.
+
+    The ``a``-th known click from the end (``a = 0``: the last known click) weighs
+    ``decay ** a``; unknown ids are ignored; a repeated item sums its weights. ``decay=0``
+    keeps only the last known click (weight 1); a history with no known item is an empty row.
+
+    Raises:
+        DataError: a history is empty.
+    """
+    histories = check_histories(histories)
+    lengths = np.array([h.size for h in histories], dtype=np.int64)
+    flat = np.concatenate(histories) if histories else np.empty(0)
+    rows = np.repeat(np.arange(len(histories)), lengths)
+    cols = item_ids.get_indexer(pd.Index(flat)) if flat.size else np.empty(0, np.int64)
+    known = cols >= 0
+    seen = np.cumsum(known)  # known clicks up to and including each position
+    ends = np.cumsum(lengths) - 1
+    total = seen[ends[rows]] if flat.size else seen
+    age = (total - seen)[known]
+    weights = np.power(float(decay), age.astype(np.float64))
+    matrix = sp.csr_matrix((weights, (rows[known], cols[known])), shape=(len(histories), len(item_ids)))
+    matrix.sum_duplicates()
+    matrix.eliminate_zeros()
+    return matrix

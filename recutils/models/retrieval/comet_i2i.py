@@ -40,15 +40,20 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from recutils.benchmark.next_click import recency_weights
 from recutils.exceptions import ConfigError, DataError
 from recutils.models import persistence
 from recutils.models.base import ContractCase, TrainData
-from recutils.models.retrieval.model import (CONFIG_DIR, RETRIEVAL_CLASSES, RETRIEVAL_PRESETS, TwoTowerConfig,
-                                             TwoTowerModel)
+from recutils.models.retrieval.model import (
+    CONFIG_DIR,
+    RETRIEVAL_CLASSES,
+    RETRIEVAL_PRESETS,
+    TwoTowerConfig,
+    TwoTowerModel,
+)
 from recutils.nn.config import ModelConfig
 from recutils.nn.config_io import read_mapping
 from recutils.nn.features import FeatureConfig
+from recutils.splitting.sequences import recency_weights
 from recutils.utils.deps import require
 from recutils.utils.validation import check_columns, check_number, check_positive_int
 
