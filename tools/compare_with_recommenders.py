@@ -205,7 +205,7 @@ def peer(python: str, data: dict[str, pd.DataFrame]) -> dict:
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-5000:])
         raise RuntimeError(f"peer run failed with exit code {proc.returncode}")
-    line = next(l for l in proc.stdout.splitlines() if l.startswith("PEER_RESULT "))
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("PEER_RESULT "))
     return json.loads(line[len("PEER_RESULT "):])
 
 
@@ -231,7 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for label, value in mine.items():
         d = _diff(value, theirs[label])
-        show = (lambda v: f"{v:.12f}" if isinstance(v, float) else f"[{len(v['values']) if isinstance(v, dict) else len(v)} rows]")
+        def show(v):
+            if isinstance(v, float):
+                return f"{v:.12f}"
+            return f"[{len(v['values']) if isinstance(v, dict) else len(v)} rows]"
         rows.append({"metric": label, "recutils": show(value), "recommenders": show(theirs[label]),
                      "abs diff": d, "ok": d <= TOL})
     table = pd.DataFrame(rows)

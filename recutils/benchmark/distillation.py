@@ -319,8 +319,8 @@ def scoring_speed(models: Mapping[str, Any], rows: pd.DataFrame, *, repeat: int 
             m.predict(rows, score_unknown=True)
         for _ in range(repeat):
             for name, m in models.items():
-                forward[name] = min(forward[name], _seconds(lambda: run_forward(name)))
-                predict[name] = min(predict[name], _seconds(lambda: m.predict(rows, score_unknown=True)))
+                forward[name] = min(forward[name], _seconds(lambda name=name: run_forward(name)))
+                predict[name] = min(predict[name], _seconds(lambda m=m: m.predict(rows, score_unknown=True)))
     finally:
         torch.set_num_threads(previous)
     n = len(rows)

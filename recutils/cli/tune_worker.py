@@ -114,7 +114,6 @@ def run(args: argparse.Namespace) -> int:
     """Run one worker; return the exit status."""
     import os
 
-    from recutils.tuning.objective import Columns, MetricTarget, Objective, check_frames, resolve_data
     from recutils.tuning.backend import (
         SPEC_ATTR,
         WorkerJob,
@@ -124,6 +123,13 @@ def run(args: argparse.Namespace) -> int:
         open_study,
         run_worker_job,
         study_spec,
+    )
+    from recutils.tuning.objective import (
+        Columns,
+        MetricTarget,
+        Objective,
+        check_frames,
+        resolve_data,
     )
     from recutils.tuning.space import SearchSpace
     from recutils.utils.deps import require

@@ -64,7 +64,12 @@ from scipy.stats import rankdata
 
 from recutils.constants import DEFAULT_ITEM_COL, DEFAULT_RATING_COL, DEFAULT_USER_COL
 from recutils.exceptions import ConfigError, DataError
-from recutils.utils.validation import check_number, check_positive_int, check_probability, check_seed
+from recutils.utils.validation import (
+    check_number,
+    check_positive_int,
+    check_probability,
+    check_seed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +173,10 @@ def entire_space_world(
         DataError: too few ratings for ``n_factors``.
     """
     from recutils.datasets import movielens
-    from recutils.datasets.movielens_features import movielens_item_features, movielens_user_features
+    from recutils.datasets.movielens_features import (
+        movielens_item_features,
+        movielens_user_features,
+    )
 
     check_positive_int("n_factors", n_factors)
     for name, value in (("click_rate", click_rate), ("conversion_rate", conversion_rate)):

@@ -219,7 +219,7 @@ class LibffmConverter:
         self.field_count: int | None = None
         self.feature_count: int | None = None
 
-    def fit(self, df: pd.DataFrame, col_rating: str = DEFAULT_RATING_COL) -> "LibffmConverter":
+    def fit(self, df: pd.DataFrame, col_rating: str = DEFAULT_RATING_COL) -> LibffmConverter:
         """Check the columns (object, integer or float64) and remember the fields.
 
         Raises:

@@ -94,8 +94,7 @@ def block_toy() -> tuple[pd.DataFrame, dict[Any, list[Any]]]:
     """
     rows = []
     expected: dict[Any, list[Any]] = {}
-    for block, (users, items) in enumerate(((range(1, 7), range(1, 6)),
-                                            (range(7, 13), range(6, 11)))):
+    for users, items in ((range(1, 7), range(1, 6)), (range(7, 13), range(6, 11))):
         items = list(items)
         for n, user in enumerate(users):
             missing = items[n % len(items)]

@@ -170,7 +170,7 @@ __all__ = [
     "create_model",
     "get_model_class",
     "list_models",
-    "load_model",
+    "load_model",  # noqa: F822 (resolved lazily by the module __getattr__)
     "register_model",
     "unregister_model",
 ]

@@ -27,8 +27,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from recutils.exceptions import ConfigError
 from recutils import limits
+from recutils.exceptions import ConfigError
 from recutils.limits import check_parameter_count, limits_enabled
 from recutils.nn.components.registry import check_layer_params, component_class, get_component_spec
 from recutils.nn.config import BlockConfig, ModelConfig
@@ -40,9 +40,9 @@ from recutils.utils.deps import require
 torch = require("torch", "torch")
 nn = torch.nn
 
+from recutils.nn.components._fields import input_dims_of  # noqa: E402
 from recutils.nn.components.input_layer import EmbeddingBank, GroupFeature, InputLayer  # noqa: E402
 from recutils.nn.components.sequence_input import SequenceFeatures, SequenceInputLayer  # noqa: E402
-from recutils.nn.components._fields import input_dims_of  # noqa: E402
 from recutils.nn.eager import BudgetExceeded, allocation_budget, shapes_only  # noqa: E402
 
 logger = logging.getLogger(__name__)

@@ -1006,5 +1006,5 @@ __all__ = [
     "NestedConfig",
     "RocketConfig",
     "TaskTowerConfig",
-    "load_model_config",
+    "load_model_config",  # noqa: F822 (resolved lazily by the module __getattr__)
 ]

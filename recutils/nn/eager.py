@@ -42,7 +42,7 @@ _DYNAMO = "torch._dynamo"
 # plain function as ``__wrapped__``).
 _GUARDED = ("add_param_group", "zero_grad", "state_dict", "load_state_dict")
 
-O = TypeVar("O", bound=torch.optim.Optimizer)
+OptimizerT = TypeVar("OptimizerT", bound=torch.optim.Optimizer)
 _CLASSES: dict[type, type] = {}
 
 
@@ -102,7 +102,7 @@ def _guarded_step(cls: type) -> tuple[Any, Any]:
     return None, None
 
 
-def optimizer_class(cls: type[O]) -> type[O]:
+def optimizer_class(cls: type[OptimizerT]) -> type[OptimizerT]:
     """A subclass of the torch optimizer ``cls`` that leaves ``torch._dynamo`` unloaded.
 
     Instances are ``cls`` instances (``isinstance`` holds, state dicts are the same) and

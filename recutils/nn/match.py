@@ -35,7 +35,13 @@ from collections.abc import Mapping
 import numpy as np
 
 from recutils.exceptions import ConfigError, DataError
-from recutils.nn.backbone import Backbone, BackboneNetwork, _init_from, block_matrix, build_network_with_limits
+from recutils.nn.backbone import (
+    Backbone,
+    BackboneNetwork,
+    _init_from,
+    block_matrix,
+    build_network_with_limits,
+)
 from recutils.nn.config import ModelConfig
 from recutils.nn.features import FeatureSpec
 from recutils.nn.losses import circle_loss

@@ -42,7 +42,14 @@ from collections.abc import Mapping
 import numpy as np
 
 from recutils.exceptions import ConfigError, DataError
-from recutils.nn.backbone import Backbone, BackboneNetwork, Value, _cat_last, _init_from, build_network_with_limits
+from recutils.nn.backbone import (
+    Backbone,
+    BackboneNetwork,
+    Value,
+    _cat_last,
+    _init_from,
+    build_network_with_limits,
+)
 from recutils.nn.components.registry import check_layer_params, component_class
 from recutils.nn.config import ModelConfig, TaskTowerConfig
 from recutils.nn.features import FeatureSpec

@@ -205,7 +205,8 @@ def create_app(service: RecommendationService | None = None, *,
                                         index=index, ranker_artifact=ranker_artifact)
     svc = service
 
-    Id = Union[StrictInt, Annotated[StrictStr, Field(min_length=1, max_length=256)]]
+    Id = Union[  # noqa: UP007 (pydantic field types built at run time)
+        StrictInt, Annotated[StrictStr, Field(min_length=1, max_length=256)]]
 
     class Item(BaseModel):
         item_id: Any = Field(description="Item id (integer or string, as in training).")
@@ -258,7 +259,8 @@ def create_app(service: RecommendationService | None = None, *,
         version: str | None
         scores: list[Score]
 
-    FeatureValue = Union[StrictInt, StrictFloat, Annotated[StrictStr, Field(max_length=256)], None]
+    FeatureValue = Union[  # noqa: UP007 (pydantic field types built at run time)
+        StrictInt, StrictFloat, Annotated[StrictStr, Field(max_length=256)], None]
 
     class RetrieveRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")

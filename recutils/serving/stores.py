@@ -307,7 +307,7 @@ class RecommendationStore(ABC):
                 w.write_frame(frame)
             return w.commit(fallback=fallback, metadata=metadata)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook: stores without connections keep it)
         """Release connections."""
 
     def __enter__(self) -> RecommendationStore:

@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from recutils.constants import DEFAULT_ITEM_COL, DEFAULT_PREDICTION_COL, DEFAULT_RANK_COL, DEFAULT_USER_COL
+from recutils.constants import (
+    DEFAULT_ITEM_COL,
+    DEFAULT_PREDICTION_COL,
+    DEFAULT_RANK_COL,
+    DEFAULT_USER_COL,
+)
 from recutils.exceptions import ConfigError
 from recutils.spark._utils import check_spark_columns
 

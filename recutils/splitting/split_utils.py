@@ -205,7 +205,7 @@ def _timestamp_values(data: pd.DataFrame, col: str) -> np.ndarray:
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype) and not dtype.ordered:
         return _parse_time_text(series.astype(object), col)
-    if dtype == object or pd.api.types.is_string_dtype(dtype):
+    if dtype == np.dtype(object) or pd.api.types.is_string_dtype(dtype):
         return _parse_time_text(series, col)
     return _ordered_values(series)
 

@@ -109,7 +109,7 @@ def check_not_fitted(factory: Factory, **_: Any) -> None:
         else:
             raise AssertionError("using an unfitted model must raise NotFittedError")
     try:
-        model.user_ids_
+        _ = model.user_ids_
     except NotFittedError:
         pass
     else:

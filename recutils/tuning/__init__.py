@@ -40,9 +40,14 @@ from recutils.tuning.objective import (
     evaluate_model,
     split_from_spec,
 )
-from recutils.tuning.space import Param, SearchSpace, as_search_space, generate_param_grid, nest_params
-
 from recutils.tuning.settings import EvaluationSettings, RunSettings, SearchSettings
+from recutils.tuning.space import (
+    Param,
+    SearchSpace,
+    as_search_space,
+    generate_param_grid,
+    nest_params,
+)
 
 # Names whose modules import pandas-heavy or optional machinery: resolved on first use.
 _LAZY = {"tune": "search", "TuningResult": "result", "load_result": "result",

@@ -22,7 +22,13 @@ from recutils.tuning.backend import (
     storage_label,
     study_names,
 )
-from recutils.tuning.objective import PARAMS_ATTR, Columns, MetricTarget, is_spark_frame, model_arguments
+from recutils.tuning.objective import (
+    PARAMS_ATTR,
+    Columns,
+    MetricTarget,
+    is_spark_frame,
+    model_arguments,
+)
 from recutils.tuning.space import SearchSpace, nest_params
 
 logger = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ class Timer:
         self._start: float | None = None
         self._interval: float | None = None
 
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         self.start()
         return self
 

@@ -120,10 +120,10 @@ def test_main_usage_errors_and_models(capsys) -> None:
 def test_job_subcommands_have_help_without_optional_libraries(command, needle, tmp_path) -> None:
     """``recutils als-job --help`` / ``recutils tune-worker --help`` print their options and
     import neither pyspark nor optuna to do so."""
-    code = ("import sys; from recutils.cli import main; rc = main([%r, '--help']); "
+    code = (f"import sys; from recutils.cli import main; rc = main([{command!r}, '--help']); "
             "sys.stdout.flush(); "
             "print('LOADED', [m for m in ('pyspark', 'optuna', 'torch') if m in sys.modules]); "
-            "sys.exit(rc)" % command)
+            "sys.exit(rc)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECUTILS_")}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,

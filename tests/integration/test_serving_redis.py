@@ -14,11 +14,11 @@ import pytest
 
 redis = pytest.importorskip("redis")
 
+from _serving_helpers import check_killed_writer_leaves_previous_set  # noqa: E402
+
 from recutils.exceptions import ConfigError  # noqa: E402
 from recutils.serving import RedisStore, StoreError, batch_recommend, open_store  # noqa: E402
 from recutils.serving.process import free_port  # noqa: E402
-
-from _serving_helpers import check_killed_writer_leaves_previous_set  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,13 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
+from _serving_helpers import check_killed_writer_leaves_previous_set, kill_writer_midway  # noqa: E402,I001
+
 from recutils.models.baselines import ItemKNN  # noqa: E402
 from recutils.models.sar import SAR  # noqa: E402
 from recutils.serving import batch_recommend, save_artifact  # noqa: E402
 from recutils.serving.process import ServiceProcess  # noqa: E402
 from recutils.testing.contract import toy_interactions  # noqa: E402
-
-from _serving_helpers import check_killed_writer_leaves_previous_set, kill_writer_midway  # noqa: E402,I001
 
 REPO = Path(__file__).resolve().parents[2]
 

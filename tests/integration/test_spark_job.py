@@ -180,8 +180,8 @@ def test_pandas_version_warning_is_hidden_and_explained_once(caplog) -> None:
         with caplog.at_level(logging.INFO, logger="recutils.spark.jobs.als"):
             _quiet_pandas_warning()
         for _ in range(3):
-            warnings.warn(f"{job.PANDAS_WARNING} >= 3.0.0.", FutureWarning)
-        warnings.warn("another warning", FutureWarning)
+            warnings.warn(f"{job.PANDAS_WARNING} >= 3.0.0.", FutureWarning, stacklevel=1)
+        warnings.warn("another warning", FutureWarning, stacklevel=1)
     assert [str(w.message) for w in seen] == ["another warning"]
     if int(pd.__version__.split(".")[0]) >= 3:
         assert len([r for r in caplog.records if "FutureWarning" in r.getMessage()]) == 1

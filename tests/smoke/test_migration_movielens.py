@@ -16,7 +16,6 @@ from recutils.datasets import download as dl
 from recutils.evaluation import (
     catalog_coverage,
     diversity,
-    mean_average_precision as map,  # noqa: A001 (their name)
     merge_ranking_true_pred,
     merge_rating_true_pred,
     ndcg_at_k,
@@ -25,6 +24,9 @@ from recutils.evaluation import (
     recall_at_k,
     rmse,
     serendipity,
+)
+from recutils.evaluation import (
+    mean_average_precision as map,  # noqa: A001 (their name)
 )
 from recutils.models.sar import SAR
 from recutils.splitting import python_stratified_split

@@ -11,7 +11,12 @@ import pytest
 
 pytest.importorskip("torch")
 
-from recutils.benchmark.multitask import CENSUS_TASKS, census_models, census_splits, fit_census_model  # noqa: E402
+from recutils.benchmark.multitask import (  # noqa: E402
+    CENSUS_TASKS,
+    census_models,
+    census_splits,
+    fit_census_model,
+)
 from recutils.datasets.census import load_census_income  # noqa: E402
 from recutils.evaluation import score_arrays  # noqa: E402
 

@@ -65,7 +65,7 @@ def test_protocol_and_lifecycle(df) -> None:
     with pytest.raises(NotFittedError):
         model.recommend_k_items(["a"])
     with pytest.raises(NotFittedError):
-        model.pop_
+        _ = model.pop_
     assert not hasattr(model, "pop_")  # NotFittedError is an AttributeError
     assert model.fit(df) is model and model.is_fitted
     assert model.user_ids_.tolist() == ["a", "b", "c"]

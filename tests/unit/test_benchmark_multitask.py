@@ -9,7 +9,12 @@ import pytest
 
 from recutils.benchmark import multitask as bm
 from recutils.benchmark.stats import delong_test
-from recutils.datasets.census import CENSUS_CATEGORICAL, CENSUS_NUMERIC, INCOME_COL, NEVER_MARRIED_COL
+from recutils.datasets.census import (
+    CENSUS_CATEGORICAL,
+    CENSUS_NUMERIC,
+    INCOME_COL,
+    NEVER_MARRIED_COL,
+)
 from recutils.exceptions import ConfigError, DataError
 
 # --------------------------------------------------------------------------- DeLong

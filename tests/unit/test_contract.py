@@ -10,7 +10,6 @@ from recutils.exceptions import DataWarning
 from recutils.models import get_model_class, list_models
 from recutils.testing import CHECKS, registry_factory
 
-
 # Models that need Spark run the same suite in tests/integration/test_spark_als.py, on the
 # shared session, rather than starting Spark in the unit tier.
 LOCAL_MODELS = [m for m in list_models() if not getattr(get_model_class(m), "needs_spark", False)]

@@ -22,7 +22,6 @@ def test_builders_import_without_torch_or_pyspark() -> None:
 
 def test_old_module_paths_are_the_same_functions() -> None:
     from recutils.datasets import criteo, movielens_features
-
     from recutils.models.deep import data
 
     assert data.movielens_ctr_frame is movielens_features.movielens_ctr_frame

@@ -17,8 +17,8 @@ torch = pytest.importorskip("torch")
 from recutils.models import load_model  # noqa: E402
 from recutils.models.deep import DeepRankModel  # noqa: E402
 from recutils.nn.distill import DistillationObjective  # noqa: E402
-from recutils.nn.rocket import RocketNetwork  # noqa: E402
 from recutils.nn.networks import build_network  # noqa: E402
+from recutils.nn.rocket import RocketNetwork  # noqa: E402
 from tests.unit._nn_helpers import toy_specs  # noqa: E402
 
 FEATURES = [{"name": "user", "column": "@user"}, {"name": "item", "column": "@item"}]
@@ -168,8 +168,8 @@ def test_rank_network_builder_refuses_a_rocket_config():
 def test_rocket_trains_both_nets_and_serves_the_light_one_alone():
     net = build_network(ModelConfig.from_dict(_rocket_dict(hint=0.7)), toy_specs(), seed=0)
     assert isinstance(net, RocketNetwork)
-    from tests.unit._nn_helpers import toy_encoded
     from recutils.nn.data import BatchLayout, TensorData
+    from tests.unit._nn_helpers import toy_encoded
 
     encoded, y = toy_encoded(32)
     batch = TensorData.from_encoded(encoded, BatchLayout.from_specs(toy_specs())).tensors

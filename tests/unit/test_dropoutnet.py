@@ -16,8 +16,8 @@ torch = pytest.importorskip("torch")
 from recutils.models import create_model, load_model  # noqa: E402
 from recutils.models.retrieval import CONFIG_DIR, DropoutNetConfig, DropoutNetModel  # noqa: E402
 from recutils.models.retrieval.dropoutnet import DROPOUTNET_PRESET  # noqa: E402
-from recutils.nn.config_io import read_mapping  # noqa: E402
 from recutils.nn.components.feature_dropout import FeatureDropout, FeatureDropoutParams  # noqa: E402
+from recutils.nn.config_io import read_mapping  # noqa: E402
 from recutils.nn.features import OOV  # noqa: E402
 
 GENRES = np.array(["Action", "Comedy", "Drama|Romance", "Action|Comedy"])

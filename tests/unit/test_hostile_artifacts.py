@@ -27,9 +27,8 @@ import pandas as pd
 import pytest
 
 from recutils.exceptions import ConfigError, DataWarning, MissingDependencyError
-from recutils.models import get_model_class, list_models
+from recutils.models import get_model_class, list_models, persistence
 from recutils.models import load_model as load_any
-from recutils.models import persistence
 from recutils.models.base import BaseRecommender
 from recutils.models.baselines import ItemKNN, Popularity
 from recutils.models.persistence import (

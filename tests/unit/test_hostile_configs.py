@@ -31,7 +31,12 @@ from recutils.limits import (
 from recutils.models.deep.config import DeepRankConfig
 from recutils.nn.components.registry import check_layer_params, get_component_spec, list_components
 from recutils.nn.config import ModelConfig, OptimizerConfig, TrainConfig
-from recutils.nn.config_io import load_config_with, load_model_config, read_mapping, shipped_config_path
+from recutils.nn.config_io import (
+    load_config_with,
+    load_model_config,
+    read_mapping,
+    shipped_config_path,
+)
 from recutils.nn.easyrec import easyrec_to_dict, load_easyrec_config, parse_easyrec_text
 from recutils.nn.features import FeatureConfig
 
@@ -626,5 +631,6 @@ def test_rich_easyrec_base_of_the_fuzz_is_valid() -> None:
 def test_fuzz_random_json_documents_raise_only_recutils_errors(value: object) -> None:
     text = json.dumps(value, allow_nan=True)
     for cls in CONFIG_CLASSES:
-        _accepts_or_config_error(lambda: load_config_with(text, cls))
-        _accepts_or_config_error(lambda: load_config(value if isinstance(value, dict) else text, cls))
+        _accepts_or_config_error(lambda cls=cls: load_config_with(text, cls))
+        _accepts_or_config_error(
+            lambda cls=cls: load_config(value if isinstance(value, dict) else text, cls))

@@ -26,7 +26,6 @@ from recutils.models.ctr import preset_config  # noqa: E402
 from recutils.nn.backbone import build_rank_network  # noqa: E402
 from recutils.nn.data import TensorData  # noqa: E402
 from recutils.nn.trainer import Trainer, check_finite_weights  # noqa: E402
-
 from tests.unit._nn_helpers import toy_encoded, toy_model, toy_specs  # noqa: E402
 
 CAUSE = "learning rate is likely too high, or the inputs hold huge values"

@@ -7,10 +7,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _nn_helpers import toy_encoded, toy_model, toy_specs  # noqa: E402
+
 from recutils.exceptions import ConfigError, DataError  # noqa: E402
 from recutils.nn import losses as L  # noqa: E402
-
-from _nn_helpers import toy_encoded, toy_model, toy_specs  # noqa: E402
 from tests._docsnippets import run_snippet  # noqa: E402
 
 RNG = np.random.default_rng(7)

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 from recutils.exceptions import ConfigError  # noqa: E402
 from recutils.nn.backbone import build_rank_network  # noqa: E402
 from recutils.nn.components import check_layer_params, component_class, list_components  # noqa: E402
-from recutils.nn.components.multitask import CGC, MMoE, PLE, AITMTransfer, Gate  # noqa: E402
+from recutils.nn.components.multitask import CGC, PLE, AITMTransfer, Gate, MMoE  # noqa: E402
 from recutils.nn.config_io import load_model_config  # noqa: E402
 from recutils.nn.data import TensorData  # noqa: E402
 from tests.unit._nn_helpers import toy_encoded, toy_specs  # noqa: E402

@@ -18,9 +18,9 @@ torch = pytest.importorskip("torch")
 
 from recutils.models import create_model, load_model  # noqa: E402
 from recutils.models.multitask import MULTITASK_PRESETS, MultiTaskRankModel  # noqa: E402
+from recutils.nn.data import TensorData  # noqa: E402
 from recutils.nn.multitask import build_multitask_network  # noqa: E402
 from recutils.nn.trainer import Trainer  # noqa: E402
-from recutils.nn.data import TensorData  # noqa: E402
 from tests.unit._nn_helpers import toy_encoded, toy_specs  # noqa: E402
 
 FEATS = ["u", "i", "tags", "x"]

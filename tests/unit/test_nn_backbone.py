@@ -6,12 +6,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _nn_helpers import toy_encoded, toy_model, toy_model_dict, toy_specs  # noqa: E402
+
 from recutils.exceptions import ConfigError  # noqa: E402
 from recutils.nn.backbone import build_rank_network  # noqa: E402
 from recutils.nn.config import ModelConfig  # noqa: E402
 from recutils.nn.data import TensorData  # noqa: E402
-
-from _nn_helpers import toy_encoded, toy_model, toy_model_dict, toy_specs  # noqa: E402
 
 
 def _data(net, n=50):

@@ -14,12 +14,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _nn_helpers import toy_encoded, toy_model, toy_specs  # noqa: E402
+
 from recutils.nn.backbone import build_rank_network  # noqa: E402
 from recutils.nn.config import TrainConfig  # noqa: E402
 from recutils.nn.data import TensorData  # noqa: E402
 from recutils.nn.trainer import Trainer, compute_num_steps, metric_value  # noqa: E402
-
-from _nn_helpers import toy_encoded, toy_model, toy_specs  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 FAST = {"batch_size": 64, "epochs": 3, "progress": False, "num_threads": 1}

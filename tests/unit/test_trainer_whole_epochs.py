@@ -9,11 +9,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _nn_helpers import toy_encoded, toy_model, toy_specs  # noqa: E402
+
 from recutils.nn.backbone import build_rank_network  # noqa: E402
 from recutils.nn.data import TensorData  # noqa: E402
 from recutils.nn.trainer import Trainer, best_epoch, compute_num_steps  # noqa: E402
-
-from _nn_helpers import toy_encoded, toy_model, toy_specs  # noqa: E402
 
 
 def _data(n: int):

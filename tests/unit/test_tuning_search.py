@@ -131,7 +131,7 @@ def test_errors(data):
              progress=False)
     empty = tune("bias", BIAS_SPACE, train, valid, metric="rmse", n_trials=0, progress=False)
     with pytest.raises(StateError):
-        empty.best_params
+        _ = empty.best_params
 
 
 def test_timeout_budget(data):

@@ -68,9 +68,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import parser, report  # noqa: E402
-
 import torch  # noqa: E402
+from common import parser, report  # noqa: E402
 
 from recutils.models.deep import DeepRankModel  # noqa: E402
 from recutils.models.deep.config import shipped_configs as _shipped  # noqa: E402

@@ -93,7 +93,7 @@ def peer_memory(python: str, data: pd.DataFrame) -> dict[str, float]:
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
         raise RuntimeError(f"peer memory run failed with exit code {proc.returncode}")
-    line = next(l for l in proc.stdout.splitlines() if l.startswith("PEER_MEMORY "))
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("PEER_MEMORY "))
     return json.loads(line[len("PEER_MEMORY "):])
 
 

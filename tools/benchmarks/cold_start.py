@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import run_cli  # noqa: E402
 
 from recutils.benchmark.cold_start import (  # noqa: E402
-    K,
     MODELS,
+    K,
     cold_start_bar,
     run_cold_start,
     summarize_cold_start,

@@ -105,7 +105,7 @@ def run_peer(python: str, frames: dict[str, pd.DataFrame], setup: str, calls: di
         if proc.returncode != 0:
             sys.stderr.write(proc.stderr)
             raise RuntimeError(f"peer run failed with exit code {proc.returncode}")
-        line = next(l for l in proc.stdout.splitlines() if l.startswith("PEER_RESULT "))
+        line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("PEER_RESULT "))
         return json.loads(line[len("PEER_RESULT "):])
 
 

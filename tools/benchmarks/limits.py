@@ -64,9 +64,8 @@ import bench_ctr  # noqa: E402
 import bench_evaluation  # noqa: E402
 import bench_sar  # noqa: E402
 import bench_splitters  # noqa: E402
-from common import best_time, parser, run_peer  # noqa: E402
-
 import torch  # noqa: E402
+from common import best_time, parser, run_peer  # noqa: E402
 
 import recutils.evaluation as ev  # noqa: E402
 from recutils.benchmark import machine_info  # noqa: E402

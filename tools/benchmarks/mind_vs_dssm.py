@@ -26,10 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import run_cli  # noqa: E402
-
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from common import run_cli  # noqa: E402
 
 METRIC = "recall@50"
 
@@ -77,12 +76,11 @@ def validation_recall(seed: int, epochs: int | None = None, names: list[str] | N
     """recall@50 on a per-user 80/20 time split of the chrono80 training part of MIND variants
     (:data:`VARIANTS`, default all): the user's profile and history (the shipped preset), the
     history with the user id or alone, fewer interests, a softer attention."""
+    from recutils.constants import DEFAULT_LABEL_COL
     from recutils.datasets.movielens_features import movielens_ctr_frame
     from recutils.evaluation import recall_at_k
     from recutils.models import create_model
     from recutils.splitting import python_chrono_split
-
-    from recutils.constants import DEFAULT_LABEL_COL
 
     data = movielens_ctr_frame("100k").drop(columns=[DEFAULT_LABEL_COL])
     train, _ = python_chrono_split(data, ratio=0.8, filter_by="user")

@@ -37,7 +37,11 @@ def _value(text: str) -> object:
 
 
 def run(argv: list[str] | None = None) -> int:
-    from recutils.benchmark.next_click import NEXT_CLICK_DATASETS, NEXT_CLICK_MODELS, run_next_click_benchmark
+    from recutils.benchmark.next_click import (
+        NEXT_CLICK_DATASETS,
+        NEXT_CLICK_MODELS,
+        run_next_click_benchmark,
+    )
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", choices=NEXT_CLICK_DATASETS, default="rsc15")

@@ -43,7 +43,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-
 from recutils.config import BaseConfig
 from recutils.exceptions import ConfigError
 from recutils.models.base import BaseRecommender, ContractCase, TrainData

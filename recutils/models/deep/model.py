@@ -41,8 +41,8 @@ from recutils.utils.validation import check_columns
 
 torch = require("torch", "torch")
 
-from recutils.nn.networks import build_network  # noqa: E402
 from recutils.nn.data import SOFT_LABEL, TensorData  # noqa: E402
+from recutils.nn.networks import build_network  # noqa: E402
 from recutils.nn.trainer import Callback, Trainer  # noqa: E402
 
 logger = logging.getLogger(__name__)

@@ -13,17 +13,17 @@ two-tower retrieval (capsule routing into several user interests, max over inter
 
 from recutils.models.retrieval.comet_i2i import CoMetricI2IConfig, CoMetricLearningI2I
 from recutils.models.retrieval.dropoutnet import DropoutNetConfig, DropoutNetModel
+from recutils.models.retrieval.mind import MindConfig, MindModel
 from recutils.models.retrieval.model import (
     CONFIG_DIR,
-    DSSMSENet,
     RETRIEVAL_CLASSES,
     RETRIEVAL_PRESETS,
     VALIDATION_METRICS,
+    DSSMSENet,
     RecallValidator,
     TwoTowerConfig,
     TwoTowerModel,
 )
-from recutils.models.retrieval.mind import MindConfig, MindModel
 from recutils.models.retrieval.pdn import PDN, PDNConfig
 
 __all__ = ["CONFIG_DIR", "CoMetricI2IConfig", "CoMetricLearningI2I", "DSSMSENet", "DropoutNetConfig", "DropoutNetModel",

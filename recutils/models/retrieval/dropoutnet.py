@@ -40,7 +40,12 @@ import scipy.sparse as sp
 
 from recutils.exceptions import ConfigError, DataError
 from recutils.models.base import ContractCase
-from recutils.models.retrieval.model import CONFIG_DIR, RETRIEVAL_PRESETS, TwoTowerConfig, TwoTowerModel
+from recutils.models.retrieval.model import (
+    CONFIG_DIR,
+    RETRIEVAL_PRESETS,
+    TwoTowerConfig,
+    TwoTowerModel,
+)
 from recutils.nn.config import ModelConfig
 from recutils.nn.config_io import read_mapping
 from recutils.nn.features import FeatureSpec

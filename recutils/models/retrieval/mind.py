@@ -48,8 +48,13 @@ import pandas as pd
 
 from recutils.exceptions import ConfigError, DataError
 from recutils.models.base import ContractCase, TrainData, _as_seconds
-from recutils.models.retrieval.model import (CONFIG_DIR, RETRIEVAL_CLASSES, RETRIEVAL_PRESETS, TwoTowerConfig,
-                                             TwoTowerModel)
+from recutils.models.retrieval.model import (
+    CONFIG_DIR,
+    RETRIEVAL_CLASSES,
+    RETRIEVAL_PRESETS,
+    TwoTowerConfig,
+    TwoTowerModel,
+)
 from recutils.models.topk import top_k_per_row
 from recutils.nn.config import ModelConfig
 from recutils.nn.config_io import read_mapping

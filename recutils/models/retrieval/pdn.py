@@ -51,12 +51,23 @@ import pandas as pd
 from recutils.exceptions import ConfigError, DataError
 from recutils.models.base import ContractCase, TrainData, _to_user_list
 from recutils.models.factors import appearance_order
-from recutils.models.sequential.base import SequentialRecommender, _appearance_then_rest, _left_padded, _order_rows
+from recutils.models.sequential.base import (
+    SequentialRecommender,
+    _appearance_then_rest,
+    _left_padded,
+    _order_rows,
+)
 from recutils.models.topk import check_top_k, top_k_per_row
 from recutils.models.torch_cf import TorchCFConfig, adam, check_layers, torch_seed_context
 from recutils.nn.run import resolve_seed
 from recutils.utils.deps import require
-from recutils.utils.validation import check_bool, check_choice, check_columns, check_number, check_positive_int
+from recutils.utils.validation import (
+    check_bool,
+    check_choice,
+    check_columns,
+    check_number,
+    check_positive_int,
+)
 
 torch = require("torch", "torch")
 

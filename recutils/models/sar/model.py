@@ -75,6 +75,7 @@ from recutils.constants import (
     DEFAULT_USER_COL,
 )
 from recutils.exceptions import ConfigError, DataError, DataWarning
+from recutils.models import persistence
 from recutils.models.base import (
     BaseRecommender,
     ContractCase,
@@ -83,7 +84,6 @@ from recutils.models.base import (
     check_top_k,
     top_k_per_row,
 )
-from recutils.models import persistence
 from recutils.models.sar.similarity import SIM_JACCARD, check_similarity_type, item_similarity
 from recutils.utils.validation import check_columns, check_number
 

@@ -127,7 +127,7 @@ class SurpriseBaseConfig(BaseConfig):
         """Keyword arguments of the surprise constructor (``seed`` -> ``random_state``)."""
         out = {k: v for k, v in self.to_dict().items() if k not in _RECUTILS_FIELDS}
         if "seed" in self.field_names():
-            out["random_state"] = getattr(self, "seed")
+            out["random_state"] = self.seed
         return out
 
 
