@@ -60,6 +60,9 @@ EXTRAS = {
         "pytest>=7.4",
         "pytest-timeout>=2.1",
         "hypothesis>=6.80",
+        "pytest-xdist>=3.5",
+        "ruff==0.17.6",
+        "pre-commit>=3.5",
     ],
 }
 EXTRAS["all"] = sorted({req for name, reqs in EXTRAS.items() if name != "dev" for req in reqs})
