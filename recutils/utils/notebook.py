@@ -6,14 +6,23 @@ notebook's own folder) after checking that every parameter passed is declared in
 its ``parameters`` cell, and :func:`read_notebook` collects the recorded values
 from an executed notebook. papermill and nbformat come with the ``notebooks``
 extra.
+
+Notebooks are committed with the outputs of a run with their default parameters.
+:func:`clean_outputs` removes what must not be stored (progress bars, widget state,
+papermill's timings), :func:`stamp_notebook` records in the notebook's metadata a
+hash of its code cells with the version, date and machine of that run, and
+:func:`stamp_status` tells whether the stored outputs still belong to the code
+(``tools/notebooks.py`` runs and checks them).
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import logging
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +35,12 @@ logger = logging.getLogger(__name__)
 #: MIME type under which :func:`store_metadata` writes its records.
 METADATA_MIME = "application/vnd.recutils.metadata+json"
 PARAMETERS_TAG = "parameters"
+#: Key of the stamp in a notebook's metadata.
+STAMP_KEY = "recutils_run"
+#: Output MIME types never stored: interactive widget state that no static page renders.
+_DROPPED_MIME = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
+#: A stream chunk drawn by a text progress bar (carriage-return redraws or tqdm's bar text).
+_PROGRESS_TEXT = re.compile(r"\r|\d+%\|[^|\n]*\|")
 
 
 def _to_jsonable(value: Any) -> Any:
@@ -223,8 +238,86 @@ def execute_notebook(
     return read_notebook(output_path)
 
 
+def code_digest(nb: Any) -> str:
+    """SHA-256 of a notebook's code cells' sources, in order (markdown cells do not count).
+
+    Cells that papermill injects (tagged ``injected-parameters``) are left out, so a
+    notebook run with parameters keeps the digest of its committed form.
+    """
+    sources = [cell.source for cell in nb.cells
+               if cell.cell_type == "code"
+               and "injected-parameters" not in cell.get("metadata", {}).get("tags", [])]
+    return hashlib.sha256(json.dumps(sources, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def _is_progress_output(output: Any) -> bool:
+    if output.get("output_type") == "stream":
+        return output.get("name") == "stderr" and bool(_PROGRESS_TEXT.search(output.get("text", "")))
+    data = output.get("data", {})
+    return any(mime in data for mime in _DROPPED_MIME)
+
+
+def clean_outputs(nb: Any) -> Any:
+    """Remove what a stored notebook must not carry, in place; returns ``nb``.
+
+    Drops progress bars (widget outputs and stderr chunks a text bar redraws), the
+    injected-parameters cell papermill adds, and papermill's run metadata (per-cell
+    timings and status, the notebook-level ``papermill`` section, widget state).
+    Everything else (tables, images, printed metrics, recorded values) stays.
+    """
+    nb.cells = [cell for cell in nb.cells
+                if "injected-parameters" not in cell.get("metadata", {}).get("tags", [])]
+    for cell in nb.cells:
+        cell.get("metadata", {}).pop("papermill", None)
+        cell.get("metadata", {}).pop("execution", None)
+        if cell.get("metadata", {}).get("tags") == []:
+            del cell.metadata["tags"]
+        if cell.cell_type == "code":
+            cell.outputs = [out for out in cell.get("outputs", []) if not _is_progress_output(out)]
+    nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def stamp_notebook(nb: Any, *, version: str, machine: str, date: str) -> Any:
+    """Record in ``nb.metadata[STAMP_KEY]`` the code digest and the run's context; returns ``nb``.
+
+    Args:
+        nb: An executed notebook node.
+        version: The recutils version the outputs were produced with.
+        machine: One line describing the machine (CPU, cores, memory).
+        date: The run's date (ISO ``YYYY-MM-DD``).
+    """
+    nb.metadata[STAMP_KEY] = {"code_sha256": code_digest(nb), "recutils_version": version,
+                              "date": date, "machine": machine}
+    return nb
+
+
+def stamp_status(nb: Any) -> str:
+    """Whether a notebook's stored outputs belong to its code.
+
+    Returns:
+        ``"ok"``; ``"unstamped"`` (never stored by a run); ``"stale"`` (code cells changed
+        since the run that produced the outputs); or ``"no-outputs"`` (stamped, but no code
+        cell has an output).
+    """
+    stamp = nb.metadata.get(STAMP_KEY)
+    if not isinstance(stamp, Mapping) or "code_sha256" not in stamp:
+        return "unstamped"
+    if stamp["code_sha256"] != code_digest(nb):
+        return "stale"
+    if not any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code"):
+        return "no-outputs"
+    return "ok"
+
+
 __all__ = [
     "METADATA_MIME",
+    "STAMP_KEY",
+    "clean_outputs",
+    "code_digest",
+    "stamp_notebook",
+    "stamp_status",
     "store_metadata",
     "read_notebook",
     "declared_parameters",
