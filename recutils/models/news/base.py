@@ -632,9 +632,12 @@ class NewsRecommender(TorchCFRecommender):
         "dropout": 0.0,
     }
 
+    #: A subclass's own small parameters, on top of ``_TINY``.
+    _contract_params: ClassVar[dict[str, Any]] = {}
+
     @classmethod
     def contract_case(cls) -> ContractCase:
-        return ContractCase(params=dict(cls._TINY), stochastic=True)
+        return ContractCase(params={**cls._TINY, **cls._contract_params}, stochastic=True)
 
 
 def tiny_news_corpus(

@@ -59,11 +59,7 @@ class NRMS(NewsRecommender):
             _word_init(word_init),
         )
 
-    @classmethod
-    def contract_case(cls):
-        case = super().contract_case()
-        case.params.update(head_num=2, head_dim=3)
-        return case
+    _contract_params: ClassVar[dict[str, Any]] = dict(head_num=2, head_dim=3)
 
 
 @dataclass
@@ -121,11 +117,7 @@ class NAML(NewsRecommender):
             _word_init(word_init),
         )
 
-    @classmethod
-    def contract_case(cls):
-        case = super().contract_case()
-        case.params.update(body_size=4, category_dim=3, filter_num=6)
-        return case
+    _contract_params: ClassVar[dict[str, Any]] = dict(body_size=4, category_dim=3, filter_num=6)
 
 
 @dataclass
@@ -170,11 +162,7 @@ class LSTUR(NewsRecommender):
             _word_init(word_init),
         )
 
-    @classmethod
-    def contract_case(cls):
-        case = super().contract_case()
-        case.params.update(filter_num=6, gru_unit=5)
-        return case
+    _contract_params: ClassVar[dict[str, Any]] = dict(filter_num=6, gru_unit=5)
 
 
 @dataclass
@@ -211,11 +199,7 @@ class NPA(NewsRecommender):
             _word_init(word_init),
         )
 
-    @classmethod
-    def contract_case(cls):
-        case = super().contract_case()
-        case.params.update(filter_num=6, user_emb_dim=3)
-        return case
+    _contract_params: ClassVar[dict[str, Any]] = dict(filter_num=6, user_emb_dim=3)
 
 
 __all__ = [

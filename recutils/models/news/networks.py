@@ -25,6 +25,13 @@ F = torch.nn.functional
 _NEG = -1e9
 
 
+def attend(scores: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """The ``softmax(scores)``-weighted sum of ``x`` ``[N, L, D]`` over ``L`` (masked positions out)."""
+    if mask is not None:
+        scores = scores.masked_fill(~mask, _NEG)
+    return torch.bmm(torch.softmax(scores, dim=-1).unsqueeze(1), x).squeeze(1)
+
+
 class AdditiveAttention(nn.Module):
     """``softmax(q^T tanh(W x + b))``-weighted sum over the second axis (padding masked)."""
 
@@ -34,10 +41,7 @@ class AdditiveAttention(nn.Module):
         self.query = nn.Linear(hidden_dim, 1, bias=False)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        scores = self.query(torch.tanh(self.proj(x))).squeeze(-1)
-        if mask is not None:
-            scores = scores.masked_fill(~mask, _NEG)
-        return torch.bmm(torch.softmax(scores, dim=-1).unsqueeze(1), x).squeeze(1)
+        return attend(self.query(torch.tanh(self.proj(x))).squeeze(-1), x, mask)
 
 
 class PersonalizedAttention(nn.Module):
@@ -52,10 +56,7 @@ class PersonalizedAttention(nn.Module):
         self, x: torch.Tensor, user: torch.Tensor, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         q = torch.tanh(self.query(user))  # [N, h]
-        scores = torch.bmm(torch.tanh(self.key(x)), q.unsqueeze(-1)).squeeze(-1)
-        if mask is not None:
-            scores = scores.masked_fill(~mask, _NEG)
-        return torch.bmm(torch.softmax(scores, dim=-1).unsqueeze(1), x).squeeze(1)
+        return attend(torch.bmm(torch.tanh(self.key(x)), q.unsqueeze(-1)).squeeze(-1), x, mask)
 
 
 class MultiHeadSelfAttention(nn.Module):
@@ -328,6 +329,7 @@ class NPANetwork(NewsNetwork):
 
 __all__ = [
     "AdditiveAttention",
+    "attend",
     "CNNTextEncoder",
     "LSTURNetwork",
     "MultiHeadSelfAttention",
