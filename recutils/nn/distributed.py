@@ -100,7 +100,9 @@ def world_from_env(env: Mapping[str, str] | None = None) -> tuple[int, int, int]
     except ValueError as err:
         raise ConfigError(f"RANK / WORLD_SIZE / LOCAL_RANK must be whole numbers: {err}.") from None
     if world < 1 or not 0 <= rank < world:
-        raise ConfigError(f"RANK={rank} and WORLD_SIZE={world}: the rank must be in [0, WORLD_SIZE).")
+        raise ConfigError(
+            f"RANK={rank} and WORLD_SIZE={world}: the rank must be in [0, WORLD_SIZE)."
+        )
     return rank, world, local
 
 
@@ -115,8 +117,10 @@ def resolve_backend(backend: str = "auto") -> str:
     if backend == "auto":
         return "nccl" if torch.cuda.is_available() else "gloo"
     if backend == "nccl" and not torch.cuda.is_available():
-        raise ConfigError("the nccl backend needs CUDA GPUs, and this process sees none "
-                          "(torch.cuda.is_available() is False): use backend 'gloo' (or 'auto') on CPUs.")
+        raise ConfigError(
+            "the nccl backend needs CUDA GPUs, and this process sees none "
+            "(torch.cuda.is_available() is False): use backend 'gloo' (or 'auto') on CPUs."
+        )
     return backend
 
 
@@ -128,12 +132,16 @@ def current() -> DistributedContext | None:
     if world < 2:
         return None
     _, _, local = world_from_env()
-    return DistributedContext(torch.distributed.get_rank(), world, local,
-                              str(torch.distributed.get_backend()))
+    return DistributedContext(
+        torch.distributed.get_rank(), world, local, str(torch.distributed.get_backend())
+    )
 
 
-def init_from_env(backend: str = "auto", timeout_s: float = DEFAULT_TIMEOUT_S,
-                  env: Mapping[str, str] | None = None) -> DistributedContext | None:
+def init_from_env(
+    backend: str = "auto",
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    env: Mapping[str, str] | None = None,
+) -> DistributedContext | None:
     """Join the process group ``torchrun`` describes in the environment.
 
     Returns ``None`` (nothing to join) when ``WORLD_SIZE`` is unset or 1; the current
@@ -158,21 +166,29 @@ def init_from_env(backend: str = "auto", timeout_s: float = DEFAULT_TIMEOUT_S,
         return current()
     missing = [k for k in ("MASTER_ADDR", "MASTER_PORT") if not env.get(k)]
     if missing:
-        raise ConfigError(f"WORLD_SIZE={world} but {missing} unset: start the processes with torchrun "
-                          "(torchrun --nproc-per-node N ...), which sets them.")
+        raise ConfigError(
+            f"WORLD_SIZE={world} but {missing} unset: start the processes with torchrun "
+            "(torchrun --nproc-per-node N ...), which sets them."
+        )
     chosen = resolve_backend(backend)
     if chosen == "nccl":
         torch.cuda.set_device(local)
     where = f"{env['MASTER_ADDR']}:{env['MASTER_PORT']}"
     try:
-        torch.distributed.init_process_group(chosen, init_method=f"tcp://{where}", rank=rank, world_size=world,
-                                             timeout=timedelta(seconds=float(timeout_s)))
+        torch.distributed.init_process_group(
+            chosen,
+            init_method=f"tcp://{where}",
+            rank=rank,
+            world_size=world,
+            timeout=timedelta(seconds=float(timeout_s)),
+        )
     except torch.distributed.DistError as err:
         raise DistributedTimeoutError(
             f"rank {rank} of {world} could not reach the other ranks at {where} within {timeout_s:g} s "
             f"({type(err).__name__}: {str(err).splitlines()[0]}). Check that all {world} processes were "
             "started, that MASTER_ADDR / MASTER_PORT name rank 0's machine and a free port reachable from "
-            "every machine (firewall), or raise the timeout.") from None
+            "every machine (firewall), or raise the timeout."
+        ) from None
     logger.info("joined the %s process group as rank %d of %d", chosen, rank, world)
     return current()
 
@@ -262,10 +278,10 @@ def gather_rows(local: np.ndarray, context: DistributedContext) -> np.ndarray:
     torch.distributed.all_gather(sizes, torch.tensor([t.numel()], dtype=torch.int64))
     longest = int(max(s.item() for s in sizes))
     padded = torch.zeros(longest, dtype=torch.float64)
-    padded[:t.numel()] = t
+    padded[: t.numel()] = t
     parts = [torch.zeros(longest, dtype=torch.float64) for _ in range(context.world_size)]
     torch.distributed.all_gather(parts, padded)
-    return torch.cat([p[:int(s.item())] for p, s in zip(parts, sizes)]).numpy()
+    return torch.cat([p[: int(s.item())] for p, s in zip(parts, sizes)]).numpy()
 
 
 def barrier() -> None:
@@ -277,9 +293,11 @@ def barrier() -> None:
 def check_sparse_backend(context: DistributedContext | None, sparse: bool) -> None:
     """:class:`ConfigError` for sparse gradients under NCCL (which cannot all-reduce them)."""
     if context is not None and sparse and context.backend == "nccl":
-        raise ConfigError("a sparse optimizer (sparse gradients) cannot train under the nccl backend, which has "
-                          "no sparse all-reduce: use a dense optimizer for the embeddings (adam, adagrad without "
-                          "sparse) on GPUs, or the gloo backend.")
+        raise ConfigError(
+            "a sparse optimizer (sparse gradients) cannot train under the nccl backend, which has "
+            "no sparse all-reduce: use a dense optimizer for the embeddings (adam, adagrad without "
+            "sparse) on GPUs, or the gloo backend."
+        )
 
 
 def local_cuda_device() -> Any:
@@ -287,7 +305,24 @@ def local_cuda_device() -> Any:
     return torch.device("cuda", world_from_env()[2] % max(torch.cuda.device_count(), 1))
 
 
-__all__ = ["BACKENDS", "DEFAULT_TIMEOUT_S", "ENV_VARS", "DistributedContext", "DistributedTimeoutError",
-           "average_gradients", "barrier", "broadcast_state", "check_sparse_backend", "current",
-           "gather_rows", "init_from_env", "local_cuda_device", "mean_across", "resolve_backend",
-           "shard", "shard_bounds", "shutdown", "world_from_env"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_TIMEOUT_S",
+    "ENV_VARS",
+    "DistributedContext",
+    "DistributedTimeoutError",
+    "average_gradients",
+    "barrier",
+    "broadcast_state",
+    "check_sparse_backend",
+    "current",
+    "gather_rows",
+    "init_from_env",
+    "local_cuda_device",
+    "mean_across",
+    "resolve_backend",
+    "shard",
+    "shard_bounds",
+    "shutdown",
+    "world_from_env",
+]
