@@ -425,7 +425,9 @@ def _serving_module(tf: Any, folder: Path) -> tuple[Any, dict[str, str], list[st
     with np.load(folder / "encoder.npz", allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     dtypes = _input_dtypes(meta)
+    # the translator is plain Python over the graph's nodes: traced as it is, not by AutoGraph
     network = OnnxToTensorFlow(folder / "model.onnx")
+    translate = tf.autograph.experimental.do_not_convert(network)
     encoder = _Encoder(tf, meta, arrays)
     spec = {
         col: tf.TensorSpec([None], getattr(tf, dtype), name=col) for col, dtype in dtypes.items()
@@ -439,7 +441,7 @@ def _serving_module(tf: Any, folder: Path) -> tuple[Any, dict[str, str], list[st
         @tf.function(input_signature=[spec])
         def score(self, columns: dict[str, Any]) -> dict[str, Any]:
             encoded = encoder(columns)
-            outputs = network({k: encoded[k] for k in network.inputs})
+            outputs = translate({k: encoded[k] for k in network.inputs})
             return {name: tf.reshape(value, [-1]) for name, value in outputs.items()}
 
     return Served(), dtypes, network.outputs

@@ -66,8 +66,14 @@ def _serve_with_tensorflow_alone(folder, rows) -> dict:
                           "unknown": unknown, "leaked": leaked}}))
     """)
     env = {**os.environ, "PYTHONPATH": ""}
-    out = subprocess.run([sys.executable, "-c", code], input=json.dumps(rows), capture_output=True,
-                         text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps(rows),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -90,9 +96,14 @@ def test_tensorflow_alone_serves_the_export(data, tmp_path):
     model = create_model("deepfm", col_rating="label", train=FAST).fit(train)
     folder = export_tensorflow(model, tmp_path / "m")
     inputs = json.loads((folder / "manifest.json").read_text())["inputs"]
-    rows = {c: (test[c].astype(float).tolist() if t == "float64"
-                else test[c].astype(object).where(test[c].notna(), "").astype(str).tolist())
-            for c, t in inputs.items()}
+    rows = {
+        c: (
+            test[c].astype(float).tolist()
+            if t == "float64"
+            else test[c].astype(object).where(test[c].notna(), "").astype(str).tolist()
+        )
+        for c, t in inputs.items()
+    }
     served = _serve_with_tensorflow_alone(folder, rows)  # NaN travels as JSON's NaN
     assert served["leaked"] == []
     want = model.predict(test, score_unknown=True)["prediction"].to_numpy()
@@ -113,7 +124,9 @@ def test_unknown_and_missing_columns_and_tampering_raise(data, tmp_path):
     with pytest.raises(ConfigError, match="exists"):
         export_tensorflow(model, folder)
     variables = next((folder / "saved_model" / "variables").glob("*.data-*"))
-    variables.write_bytes(variables.read_bytes()[:-1] + b"\x00")
+    blob = bytearray(variables.read_bytes())
+    blob[-1] ^= 0xFF
+    variables.write_bytes(bytes(blob))
     with pytest.raises(ConfigError, match="checksum"):
         load_tensorflow_scorer(folder)
 
@@ -123,8 +136,12 @@ def test_unsupported_onnx_operator_is_named(tmp_path):
     from onnx import TensorProto, helper
 
     node = helper.make_node("Tanh", ["x"], ["y"])
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])],
+    )
     path = tmp_path / "tanh.onnx"
     onnx.save(helper.make_model(graph), str(path))
     with pytest.raises(ConfigError, match=r"\['Tanh'\]"):
