@@ -89,6 +89,9 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "surprise_svd": (f"{_CF}, rating prediction (surprise SVD)", "surprise"),
     "surprise_svdpp": (f"{_CF}, rating prediction (surprise SVD++)", "surprise"),
     "tfidf": ("content-based, rating prediction (TF-IDF item text)", "core"),
+    "tfrs_ranking": ("rating or click ranking, DCN-style (TensorFlow Recommenders)", "tensorflow"),
+    "tfrs_retrieval": ("candidate retrieval, two-tower in-batch softmax (TensorFlow Recommenders)",
+                       "tensorflow"),
     "vowpal_wabbit": ("linear / quadratic / low-rank models over user and item features, "
                       "rating or click (Vowpal Wabbit)", "vowpalwabbit"),
     "wide_deep": (f"{_CTR} (Wide & Deep)", "torch"),

@@ -85,6 +85,8 @@ _MODELS: dict[str, str] = {
     "surprise_svd": "recutils.models.surprise:SurpriseSVD",
     "surprise_svdpp": "recutils.models.surprise:SurpriseSVDpp",
     "tfidf": "recutils.models.tfidf:TfidfRecommender",
+    "tfrs_ranking": "recutils.models.tfrs:TFRSRanking",
+    "tfrs_retrieval": "recutils.models.tfrs:TFRSRetrieval",
     "vowpal_wabbit": "recutils.models.vowpal:VowpalWabbit",
     "wide_deep": "recutils.models.ctr:WideAndDeep",
     "xdeepfm": "recutils.models.ctr:XDeepFM",
