@@ -17,10 +17,13 @@ from recutils.models.kg.embeddings import (
     split_triples,
     write_vec,
 )
+from recutils.models.kg.kgcn import KGCN, KGCNConfig
 
 __all__ = [
     "EmbeddingTable",
     "KGEConfig",
+    "KGCN",
+    "KGCNConfig",
     "KGEmbedding",
     "load_embedding_table",
     "random_link_prediction",
