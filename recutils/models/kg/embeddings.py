@@ -498,23 +498,28 @@ class KGEmbedding:
                         filt.append(1 + (scores > true[:, None]).sum(1))
         return _summary(np.concatenate(raw), np.concatenate(filt) if filt else None, ks)
 
-    def nearest_entities(self, entity_ids: Any, k: int = 5) -> pd.DataFrame:
-        """The ``k`` entities closest (cosine) to each of ``entity_ids``: ``[entity, neighbour, rank,
-        similarity]`` with labels where known."""
+    def nearest_entities(self, entity_ids: Any, k: int = 5, candidates: Any = None) -> pd.DataFrame:
+        """The ``k`` entities closest (cosine) to each of ``entity_ids``, among ``candidates`` (entity
+        ids; default all): ``[entity, neighbour, rank, similarity]``, with labels where known."""
         self._check_fitted()
         ids = np.asarray(entity_ids, dtype=np.int64)
+        pool = (
+            np.arange(self.n_entities_)
+            if candidates is None
+            else np.asarray(candidates, dtype=np.int64)
+        )
         emb = self.entity_embeddings_.astype(np.float64)
         emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-        sim = emb[ids] @ emb.T
-        sim[np.arange(ids.size), ids] = -np.inf
-        k = min(k, self.n_entities_ - 1)
+        sim = emb[ids] @ emb[pool].T
+        sim[pool[None, :] == ids[:, None]] = -np.inf  # never an entity itself
+        k = min(k, pool.size - 1)
         top = np.argsort(-sim, axis=1, kind="stable")[:, :k]
         labels = self.__dict__.get("entities_")
         name = (lambda x: labels[x]) if labels is not None else (lambda x: x)
         return pd.DataFrame(
             {
                 "entity": np.repeat(name(ids), k),
-                "neighbour": name(top.ravel()),
+                "neighbour": name(pool[top.ravel()]),
                 "rank": np.tile(np.arange(1, k + 1), ids.size),
                 "similarity": np.take_along_axis(sim, top, 1).ravel(),
             }
