@@ -55,6 +55,7 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "implicit_als": (f"{_CF}, implicit (implicit ALS)", "implicit"),
     "implicit_bpr": (f"{_CF}, implicit (implicit BPR)", "implicit"),
     "itemknn": (f"{_CF}, item-item (cosine k-NN)", "core"),
+    "kgcn": ("hybrid: implicit CF with an item knowledge graph (KGCN: relation attention over sampled neighbours)", "torch"),
     "lightfm": ("hybrid: CF with user/item features (LightFM)", "lightfm"),
     "lightgcn": (f"{_CF}, implicit, graph (LightGCN)", "torch"),
     "lstur": ("news, impressions (LSTUR: long-term user embedding + GRU short-term)", "torch"),

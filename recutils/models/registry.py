@@ -52,6 +52,7 @@ _MODELS: dict[str, str] = {
     "implicit_als": "recutils.models.implicit:ImplicitALS",
     "implicit_bpr": "recutils.models.implicit:ImplicitBPR",
     "itemknn": "recutils.models.baselines:ItemKNN",
+    "kgcn": "recutils.models.kg:KGCN",
     "lightfm": "recutils.models.lightfm:LightFMRecommender",
     "lightgcn": "recutils.models.lightgcn:LightGCN",
     "lstur": "recutils.models.news:LSTUR",
