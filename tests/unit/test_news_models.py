@@ -4,6 +4,7 @@ score unknown users from their history, sample negatives within impressions, and
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from recutils.exceptions import ConfigError, DataError
@@ -87,3 +88,53 @@ def test_bad_labels_and_configs_are_refused() -> None:
         create_model("lstur", long_short="both")
     with pytest.raises(ConfigError, match="window_size"):
         create_model("naml", window_size=2)
+
+
+@pytest.mark.parametrize("name", ["nrms", "npa"])
+def test_add_news_ranks_fresh_news_by_their_text_and_survives_save_load(name: str, tmp_path) -> None:
+    # N20..N23 are published after fit: only add_news puts them in the catalogue
+    fresh_ids = ["N20", "N21", "N22", "N23"]
+    train = TRAIN[~TRAIN["itemID"].isin(fresh_ids)]
+    history_ids = set(" ".join(train["history"]).split())
+    assert not history_ids & set(fresh_ids)
+    model = create_model(name, **{**create_model(name).contract_case().params, "n_epochs": 30, "seed": 0}).fit(
+        train, NEWS[~NEWS["itemID"].isin(fresh_ids)])
+    assert not set(fresh_ids) & set(model.item_ids_)
+    fresh = NEWS[NEWS["itemID"].isin(fresh_ids)].assign(category="brand-new-category")
+    model.add_news(fresh)
+    assert set(fresh_ids) <= set(model.item_ids_)
+    # users who like sports (even user numbers) score the fresh sports news (even N) above the finance ones
+    rows = TEST[TEST["itemID"].isin(fresh_ids)]
+    assert len(rows) >= 4
+    pred = model.predict(rows)["prediction"].to_numpy()
+    assert np.isfinite(pred).all()
+    likes_item = (rows["userID"].str[1:].astype(int) % 2) == (rows["itemID"].str[1:].astype(int) % 2)
+    assert pred[likes_item.to_numpy()].mean() > pred[~likes_item.to_numpy()].mean()
+    top = model.recommend_k_items(TRAIN[["userID"]].drop_duplicates(), top_k=len(model.item_ids_))
+    assert set(fresh_ids) <= set(top["itemID"])
+    # the saved model keeps the fresh news and adds more with the same encoding
+    model.save(tmp_path / "m")
+    loaded = create_model(name).load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.predict(rows)["prediction"], pred, rtol=1e-6)
+    more = NEWS[NEWS["itemID"] == "N20"].assign(itemID="N99")
+    model.add_news(more)
+    loaded.add_news(more)
+    probe = rows.assign(itemID="N99")
+    np.testing.assert_allclose(loaded.predict(probe)["prediction"], model.predict(probe)["prediction"], rtol=1e-6)
+    np.testing.assert_allclose(model.predict(probe)["prediction"], model.predict(rows.assign(itemID="N20"))["prediction"],
+                               rtol=1e-6)
+
+
+def test_add_news_refuses_bad_input() -> None:
+    from recutils.exceptions import ColumnMismatchError, NotFittedError
+
+    with pytest.raises(NotFittedError):
+        NRMS().add_news(NEWS.iloc[:1])
+    model = _fit("nrms", n_epochs=1)
+    with pytest.raises(DataError, match="already in the catalogue"):
+        model.add_news(NEWS.iloc[:1])
+    with pytest.raises(DataError, match="repeats"):
+        model.add_news(pd.concat([NEWS.iloc[:1].assign(itemID="X")] * 2))
+    with pytest.raises(ColumnMismatchError):
+        model.add_news(NEWS.drop(columns="itemID"))
+    assert model.add_news(NEWS.iloc[:0]) is model

@@ -41,9 +41,13 @@ history, or their clicks); ``predict(df)`` scores (impression, news) rows and, w
 ``df`` has ``col_history``, uses each row's history, so users not seen in training are
 scored too (NPA's and LSTUR's user embeddings are then zeros).
 
+**Fresh news.** :meth:`NewsRecommender.add_news` encodes news published after ``fit`` with
+the fitted vocabulary and category ids (unknown words and categories map to the unknown
+id) and puts them in the catalogue, so they are ranked and scored without retraining.
+
 **Save/load.** The network weights, the encoded news features and the users' histories
-go to ``arrays.npz``; the vocabulary itself is not saved (a loaded model scores the news
-it knows).
+go to ``arrays.npz``; the vocabulary and the category values to the manifest, so a loaded
+model adds fresh news too.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from recutils.constants import DEFAULT_LABEL_COL
 from recutils.datasets.mind import (
@@ -65,7 +70,7 @@ from recutils.datasets.mind import (
     encode_texts,
     glove_matrix,
 )
-from recutils.exceptions import ConfigError, DataError, DataWarning
+from recutils.exceptions import ConfigError, DataError, DataWarning, StateError
 from recutils.models import persistence
 from recutils.models.base import ContractCase, TrainData, _positions
 from recutils.models.factors import appearance_order
@@ -365,11 +370,12 @@ class NewsRecommender(TorchCFRecommender):
             if c.body_size
             else (np.zeros((len(text), 0), np.int64), 0)
         )
-        cats = [
-            pd.factorize(text[f].replace("", np.nan))[0] + 1 for f in ("category", "subcategory")
-        ]
+        factorized = [pd.factorize(text[f].replace("", np.nan)) for f in ("category", "subcategory")]
+        cats = [codes + 1 for codes, _ in factorized]
         feats = np.column_stack([title, body, cats[0], cats[1]]).astype(np.int64)
         self.news_features_ = np.vstack([np.zeros((1, feats.shape[1]), np.int64), feats])
+        self.vocabulary_ = vocab
+        self.category_values_ = [pd.Index(values.astype(str)) for _, values in factorized]
         self.n_words_ = len(vocab)
         self.n_categories_ = int(cats[0].max()) + 1 if len(cats[0]) else 1
         self.n_subcategories_ = int(cats[1].max()) + 1 if len(cats[1]) else 1
@@ -384,6 +390,80 @@ class NewsRecommender(TorchCFRecommender):
             init = glove_matrix(c.glove_path, vocab, c.word_emb_dim, seed=int(c.seed or 0))
             logger.info("GloVe: %d of %d words found", init.found, len(vocab) - 2)
             self.__dict__["_word_init"] = init.matrix
+
+    def _encode_fresh(self, text: pd.DataFrame) -> np.ndarray:
+        """Feature rows of new news with the fitted vocabulary and category ids."""
+        c = self.config
+        title, oov_t = encode_texts(text["title"], self.vocabulary_, c.title_size)
+        body, oov_b = (
+            encode_texts(text["abstract"], self.vocabulary_, c.body_size)
+            if c.body_size
+            else (np.zeros((len(text), 0), np.int64), 0)
+        )
+        # unknown categories -> 0, and never above the embedding tables' sizes
+        cats = [
+            np.minimum(values.get_indexer(text[f].astype(str)) + 1, limit - 1)
+            for f, values, limit in zip(
+                ("category", "subcategory"),
+                self.category_values_,
+                (self.n_categories_, self.n_subcategories_),
+            )
+        ]
+        empty = int((title == 0).all(axis=1).sum())
+        if empty or oov_t or oov_b:
+            logger.info(
+                "fresh news: %d with an empty title, %d out-of-vocabulary words", empty, oov_t + oov_b
+            )
+        return np.column_stack([title, body, cats[0], cats[1]]).astype(np.int64)
+
+    def add_news(self, news: pd.DataFrame) -> NewsRecommender:
+        """Put news published after ``fit`` in the catalogue, encoded from their text; return ``self``.
+
+        The news are encoded with the fitted vocabulary and category ids (words and
+        categories the model has not seen map to the unknown id) and are then ranked by
+        :meth:`recommend_k_items`, scored by :meth:`predict` and kept by :meth:`save`, never
+        "seen" by any user. The network is not retrained.
+
+        Args:
+            news: One row per new news: ``col_item`` and any of ``title``, ``abstract``,
+                ``category``, ``subcategory``.
+
+        Raises:
+            NotFittedError: before ``fit``.
+            ColumnMismatchError: ``news`` lacks ``col_item``.
+            DataError: a repeated id, or an id already in the catalogue.
+            StateError: a model loaded from an artifact saved without its vocabulary.
+        """
+        self._check_fitted()
+        check_columns(news, [self.col_item], name="news")
+        ids = pd.Index(news[self.col_item])
+        if ids.has_duplicates:
+            raise DataError(f"news repeats id(s) {ids[ids.duplicated()][:5].tolist()}; give one row per news.")
+        known = self.item_ids_.get_indexer(ids) >= 0
+        if known.any():
+            raise DataError(
+                f"news {ids[known][:5].tolist()} are already in the catalogue; add_news takes new news only."
+            )
+        if self.__dict__.get("vocabulary_") is None:
+            raise StateError("this model was saved without its vocabulary; fit it again to add news.")
+        if ids.empty:
+            return self
+        text = pd.DataFrame(
+            {
+                f: news[f].fillna("").astype(str).to_numpy() if f in news.columns else np.full(len(news), "")
+                for f in TEXT_COLS
+            }
+        )
+        self.news_features_ = np.vstack([self.news_features_, self._encode_fresh(text)])
+        n_old = len(self.item_ids_)
+        self.item_ids_ = self.item_ids_.append(ids)
+        self.item_order_ = np.concatenate([self.item_order_, np.arange(n_old, n_old + len(ids))])
+        seen = self.seen_
+        self.seen_ = sp.csr_matrix(
+            (seen.data, seen.indices, seen.indptr), shape=(seen.shape[0], len(self.item_ids_))
+        )
+        self._after_fit()
+        return self
 
     def _labels(self, frame: pd.DataFrame | None, n: int) -> np.ndarray:
         if frame is None or self.col_label not in frame.columns:
@@ -590,6 +670,8 @@ class NewsRecommender(TorchCFRecommender):
             n_words=self.n_words_,
             n_categories=self.n_categories_,
             n_subcategories=self.n_subcategories_,
+            vocabulary=self.vocabulary_.words.tolist(),
+            categories=[values.tolist() for values in self.category_values_],
         )
         return arrays, meta
 
@@ -599,6 +681,23 @@ class NewsRecommender(TorchCFRecommender):
         self.n_words_ = int(meta["n_words"])
         self.n_categories_ = int(meta["n_categories"])
         self.n_subcategories_ = int(meta["n_subcategories"])
+        words, categories = meta.get("vocabulary"), meta.get("categories")
+        if words is not None:
+            if (
+                not isinstance(words, list)
+                or len(words) != self.n_words_
+                or not all(isinstance(w, str) for w in words)
+            ):
+                raise persistence.ArtifactError("the saved vocabulary does not match n_words.")
+            self.vocabulary_ = WordVocabulary(pd.Index(words, dtype=object))
+        if categories is not None:
+            if (
+                not isinstance(categories, list)
+                or len(categories) != 2
+                or not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in categories)
+            ):
+                raise persistence.ArtifactError("the saved category values are malformed.")
+            self.category_values_ = [pd.Index(v, dtype=object) for v in categories]
         width = self.config.title_size + self.config.body_size + 2
         feats = persistence.check_array(
             arrays,
