@@ -73,8 +73,9 @@ class SARTables:
             frame.unpersist()
 
 
-def sar_affinity(events: DataFrame, half_life_days: float | None,
-                 time_now: float | None = None) -> tuple[DataFrame, float | None]:
+def sar_affinity(
+    events: DataFrame, half_life_days: float | None, time_now: float | None = None
+) -> tuple[DataFrame, float | None]:
     """Affinity ``[u, i, affinity, unity]`` of ``events`` ``[u, i, r(, t)]``.
 
     Args:
@@ -91,10 +92,15 @@ def sar_affinity(events: DataFrame, half_life_days: float | None,
     else:
         t_now = float(events.agg(F.max(TIME)).first()[0]) if time_now is None else float(time_now)
         half_life = float(half_life_days) * SECONDS_PER_DAY
-        unity = F.least(F.lit(1.0), F.pow(F.lit(0.5), (F.lit(t_now) - F.col(TIME)) / F.lit(half_life)))
+        unity = F.least(
+            F.lit(1.0), F.pow(F.lit(0.5), (F.lit(t_now) - F.col(TIME)) / F.lit(half_life))
+        )
         weight = F.col(RATING) * unity
-    affinity = events.select(USER, ITEM, weight.alias("w"), unity.alias("one")).groupBy(USER, ITEM).agg(
-        F.sum("w").alias("affinity"), F.sum("one").alias("unity"))
+    affinity = (
+        events.select(USER, ITEM, weight.alias("w"), unity.alias("one"))
+        .groupBy(USER, ITEM)
+        .agg(F.sum("w").alias("affinity"), F.sum("one").alias("unity"))
+    )
     return affinity, t_now
 
 
@@ -104,15 +110,19 @@ def sar_cooccurrence_upper(affinity: DataFrame, threshold: float = 1) -> DataFra
     enough). Pairs with ``c < threshold`` are dropped, the diagonal included."""
     pairs = affinity.select(USER, ITEM)
     joined = pairs.join(pairs.select(USER, F.col(ITEM).alias(OTHER)), on=USER)
-    upper = joined.filter(F.col(ITEM) <= F.col(OTHER)).groupBy(ITEM, OTHER).agg(
-        F.count(F.lit(1)).cast("double").alias("c"))
+    upper = (
+        joined.filter(F.col(ITEM) <= F.col(OTHER))
+        .groupBy(ITEM, OTHER)
+        .agg(F.count(F.lit(1)).cast("double").alias("c"))
+    )
     return upper.filter(F.col("c") >= F.lit(float(threshold))) if threshold > 1 else upper
 
 
 def mirrored(upper: DataFrame) -> DataFrame:
     """The full symmetric ``[i, j, c]`` from its upper triangle."""
     lower = upper.filter(F.col(ITEM) != F.col(OTHER)).select(
-        F.col(OTHER).alias(ITEM), F.col(ITEM).alias(OTHER), "c")
+        F.col(OTHER).alias(ITEM), F.col(ITEM).alias(OTHER), "c"
+    )
     return upper.unionByName(lower)
 
 
@@ -130,24 +140,33 @@ def _formula(similarity_type: str, c: Column, di: Column, dj: Column, n: int) ->
         "lexicographers mutual information": c * mutual_information,
     }
     if similarity_type not in formulas:
-        raise ConfigError(f"similarity_type={similarity_type!r} is unknown; allowed: {sorted(formulas)}.")
+        raise ConfigError(
+            f"similarity_type={similarity_type!r} is unknown; allowed: {sorted(formulas)}."
+        )
     return formulas[similarity_type]
 
 
-def sar_similarity(cooccurrence: DataFrame, n_items: int,
-                   similarity_type: str) -> tuple[DataFrame, DataFrame]:
+def sar_similarity(
+    cooccurrence: DataFrame, n_items: int, similarity_type: str
+) -> tuple[DataFrame, DataFrame]:
     """Similarity ``[i, j, sim]`` of the stored pairs and the item frequencies ``[i, freq]``
     (the co-occurrence diagonal: items below ``threshold`` are absent)."""
     diag = cooccurrence.filter(F.col(ITEM) == F.col(OTHER)).select(ITEM, F.col("c").alias("freq"))
-    pairs = (cooccurrence
-             .join(diag.select(F.col(ITEM), F.col("freq").alias("di")), on=ITEM)
-             .join(diag.select(F.col(ITEM).alias(OTHER), F.col("freq").alias("dj")), on=OTHER))
+    pairs = cooccurrence.join(diag.select(F.col(ITEM), F.col("freq").alias("di")), on=ITEM).join(
+        diag.select(F.col(ITEM).alias(OTHER), F.col("freq").alias("dj")), on=OTHER
+    )
     sim = _formula(similarity_type, F.col("c"), F.col("di"), F.col("dj"), n_items)
     return pairs.select(ITEM, OTHER, sim.alias("sim")), diag
 
 
-def fit_sar(events: DataFrame, *, similarity_type: str, threshold: float,
-            half_life_days: float | None, time_now: float | None = None) -> SARTables:
+def fit_sar(
+    events: DataFrame,
+    *,
+    similarity_type: str,
+    threshold: float,
+    half_life_days: float | None,
+    time_now: float | None = None,
+) -> SARTables:
     """Fit SAR on ``events`` ``[u, i, r(, t)]``; the returned frames are cached.
 
     The rating range is that of the aggregated (decayed) affinities with time decay,
@@ -155,23 +174,35 @@ def fit_sar(events: DataFrame, *, similarity_type: str, threshold: float,
     """
     affinity, t_now = sar_affinity(events, half_life_days, time_now)
     affinity = affinity.cache()
-    source = (affinity.select(F.col("affinity").alias(RATING)) if half_life_days is not None
-              else events.select(RATING))
+    source = (
+        affinity.select(F.col("affinity").alias(RATING))
+        if half_life_days is not None
+        else events.select(RATING)
+    )
     stats = source.agg(F.min(RATING).alias("lo"), F.max(RATING).alias("hi")).first()
     items = affinity.select(ITEM).distinct()
     n_items = items.count()
     upper = sar_cooccurrence_upper(affinity, threshold).cache()
     similarity, diag = sar_similarity(mirrored(upper), n_items, similarity_type)
     similarity = similarity.cache()
-    frequencies = items.join(diag, on=ITEM, how="left").select(
-        ITEM, F.coalesce(F.col("freq"), F.lit(0.0)).alias("freq")).cache()
+    frequencies = (
+        items.join(diag, on=ITEM, how="left")
+        .select(ITEM, F.coalesce(F.col("freq"), F.lit(0.0)).alias("freq"))
+        .cache()
+    )
     n_pairs = similarity.count()
     frequencies.count()
     upper.unpersist()
     logger.info("SAR on Spark: %d items, %d stored similarity pairs", n_items, n_pairs)
-    return SARTables(affinity=affinity, similarity=similarity, frequencies=frequencies,
-                     n_items=int(n_items), time_now=t_now, rating_min=float(stats["lo"]),
-                     rating_max=float(stats["hi"]))
+    return SARTables(
+        affinity=affinity,
+        similarity=similarity,
+        frequencies=frequencies,
+        n_items=int(n_items),
+        time_now=t_now,
+        rating_min=float(stats["lo"]),
+        rating_max=float(stats["hi"]),
+    )
 
 
 def sar_scores(affinity: DataFrame, similarity: DataFrame) -> DataFrame:
@@ -179,15 +210,29 @@ def sar_scores(affinity: DataFrame, similarity: DataFrame) -> DataFrame:
     the items reachable through the similarity and on their training items (``seen`` 1);
     every other item scores 0. One join and one ``groupBy``."""
     reached = affinity.join(similarity, on=ITEM).select(
-        USER, F.col(OTHER).alias(ITEM), (F.col("affinity") * F.col("sim")).alias("score"),
-        (F.col("unity") * F.col("sim")).alias("unity"), F.lit(0).alias("seen"))
-    seen = affinity.select(USER, ITEM, F.lit(0.0).alias("score"), F.lit(0.0).alias("unity"),
-                           F.lit(1).alias("seen"))
-    return reached.unionByName(seen).groupBy(USER, ITEM).agg(
-        F.sum("score").alias("score"), F.sum("unity").alias("unity"), F.max("seen").alias("seen"))
+        USER,
+        F.col(OTHER).alias(ITEM),
+        (F.col("affinity") * F.col("sim")).alias("score"),
+        (F.col("unity") * F.col("sim")).alias("unity"),
+        F.lit(0).alias("seen"),
+    )
+    seen = affinity.select(
+        USER, ITEM, F.lit(0.0).alias("score"), F.lit(0.0).alias("unity"), F.lit(1).alias("seen")
+    )
+    return (
+        reached.unionByName(seen)
+        .groupBy(USER, ITEM)
+        .agg(
+            F.sum("score").alias("score"),
+            F.sum("unity").alias("unity"),
+            F.max("seen").alias("seen"),
+        )
+    )
 
 
-def normalized(score: Column, lo: Column, hi: Column, rating_min: float, rating_max: float) -> Column:
+def normalized(
+    score: Column, lo: Column, hi: Column, rating_min: float, rating_max: float
+) -> Column:
     """The pandas SAR's ``normalize``: scores rescaled to the rating range per user."""
     return (score - lo) / (hi - lo) * F.lit(rating_max - rating_min) + F.lit(rating_min)
 
@@ -203,22 +248,30 @@ def _bounds(tables: SARTables, nmin: Column, nmax: Column, n: Column) -> tuple[C
 
 def user_bounds(scores: DataFrame, tables: SARTables) -> DataFrame:
     """``[u, lo, hi]`` of ``normalize`` for the users of ``scores`` (:func:`sar_scores`)."""
-    agg = scores.groupBy(USER).agg(F.min("unity").alias("nmin"), F.max("unity").alias("nmax"),
-                                   F.count(F.lit(1)).alias("n"))
+    agg = scores.groupBy(USER).agg(
+        F.min("unity").alias("nmin"), F.max("unity").alias("nmax"), F.count(F.lit(1)).alias("n")
+    )
     lo, hi = _bounds(tables, F.col("nmin"), F.col("nmax"), F.col("n"))
     return agg.select(USER, lo.alias("lo"), hi.alias("hi"))
 
 
 def _rank(frame: DataFrame, k: int) -> DataFrame:
     """Rows ranked per user by (valid, score desc, item asc), the first ``k`` valid kept."""
-    order = Window.partitionBy(USER).orderBy(F.col("valid").desc(), F.col("score").desc(),
-                                             F.col(ITEM).asc())
+    order = Window.partitionBy(USER).orderBy(
+        F.col("valid").desc(), F.col("score").desc(), F.col(ITEM).asc()
+    )
     ranked = frame.withColumn("rank", F.row_number().over(order))
     return ranked.filter(F.col("valid") & (F.col("rank") <= F.lit(k)))
 
 
-def sar_top_k(users: DataFrame, tables: SARTables, k: int, *, remove_seen: bool = True,
-              normalize: bool = False) -> tuple[DataFrame, DataFrame]:
+def sar_top_k(
+    users: DataFrame,
+    tables: SARTables,
+    k: int,
+    *,
+    remove_seen: bool = True,
+    normalize: bool = False,
+) -> tuple[DataFrame, DataFrame]:
     """Top-``k`` ``[u, i, score, rank]`` for the training users of ``users`` ``[u]``.
 
     Equal to the pandas SAR's ranking: scores descending, ties by item ascending, NaN
@@ -241,38 +294,59 @@ def sar_top_k(users: DataFrame, tables: SARTables, k: int, *, remove_seen: bool 
         valid = valid & (F.col("seen") == 0)
     by_user = Window.partitionBy(USER)
     scores = scores.withColumn("valid", valid).withColumn(
-        "n_pos", F.sum((F.col("valid") & (F.col("score") > 0)).cast("long")).over(by_user))
+        "n_pos", F.sum((F.col("valid") & (F.col("score") > 0)).cast("long")).over(by_user)
+    )
     if normalize:
-        lo, hi = _bounds(tables, F.min("unity").over(by_user), F.max("unity").over(by_user),
-                         F.count(F.lit(1)).over(by_user))
+        lo, hi = _bounds(
+            tables,
+            F.min("unity").over(by_user),
+            F.max("unity").over(by_user),
+            F.count(F.lit(1)).over(by_user),
+        )
         scores = scores.withColumn("lo", lo).withColumn("hi", hi)
     else:
         scores = scores.withColumn("lo", F.lit(None).cast("double")).withColumn(
-            "hi", F.lit(None).cast("double"))
+            "hi", F.lit(None).cast("double")
+        )
     ranked = _rank(scores, k).select(USER, ITEM, "score", "rank", "n_pos", "lo", "hi")
 
     # users with fewer than k positive scores also rank the items they cannot reach
     full = ranked.filter(F.col("n_pos") >= F.lit(k)).select(USER, ITEM, "score", "rank", "lo", "hi")
-    short = ranked.filter(F.col("n_pos") < F.lit(k)).select(USER).union(
-        affinity.select(USER).distinct().join(ranked.select(USER), on=USER, how="left_anti")
-    ).distinct()
+    short = (
+        ranked.filter(F.col("n_pos") < F.lit(k))
+        .select(USER)
+        .union(affinity.select(USER).distinct().join(ranked.select(USER), on=USER, how="left_anti"))
+        .distinct()
+    )
     short_aff = affinity.join(short, on=USER, how="left_semi")
-    reach = short_aff.join(tables.similarity, on=ITEM).select(USER, F.col(OTHER).alias(ITEM)).union(
-        short_aff.select(USER, ITEM)).distinct()
+    reach = (
+        short_aff.join(tables.similarity, on=ITEM)
+        .select(USER, F.col(OTHER).alias(ITEM))
+        .union(short_aff.select(USER, ITEM))
+        .distinct()
+    )
     limit = reach.groupBy(USER).agg((F.count(F.lit(1)) + F.lit(k)).alias("limit"))
-    ordered = tables.frequencies.select(ITEM, F.row_number().over(Window.orderBy(ITEM)).alias("pos"))
+    ordered = tables.frequencies.select(
+        ITEM, F.row_number().over(Window.orderBy(ITEM)).alias("pos")
+    )
     fill = limit.join(F.broadcast(ordered), F.col("pos") <= F.col("limit")).select(USER, ITEM)
     fill = fill.join(reach, on=[USER, ITEM], how="left_anti")
     bounds = ranked.groupBy(USER).agg(F.first("lo").alias("lo"), F.first("hi").alias("hi"))
     fill = fill.join(bounds, on=USER, how="left").select(
-        USER, ITEM, F.lit(0.0).alias("score"), "lo", "hi", F.lit(True).alias("valid"))
+        USER, ITEM, F.lit(0.0).alias("score"), "lo", "hi", F.lit(True).alias("valid")
+    )
     kept = ranked.join(short, on=USER, how="left_semi").select(
-        USER, ITEM, "score", "lo", "hi", F.lit(True).alias("valid"))
+        USER, ITEM, "score", "lo", "hi", F.lit(True).alias("valid")
+    )
     refilled = _rank(kept.unionByName(fill), k).select(USER, ITEM, "score", "rank", "lo", "hi")
     top = full.unionByName(refilled)
     if normalize:
-        top = top.withColumn("score", normalized(F.col("score"), F.col("lo"), F.col("hi"),
-                                                 tables.rating_min, tables.rating_max))
+        top = top.withColumn(
+            "score",
+            normalized(
+                F.col("score"), F.col("lo"), F.col("hi"), tables.rating_min, tables.rating_max
+            ),
+        )
         top = top.filter(~F.isnan("score") & F.col("score").isNotNull())
     return top.select(USER, ITEM, "score", "rank"), ranked
 
@@ -281,9 +355,12 @@ def popularity_top_k(users: DataFrame, tables: SARTables, k: int) -> DataFrame:
     """``[u, i, score, rank]``: the ``k`` most frequent items (ties by item) for each of
     ``users`` ``[u]`` (the pandas SAR's ranking for users not seen in training)."""
     order = Window.orderBy(F.col("freq").desc(), F.col(ITEM).asc())
-    top = tables.frequencies.select(ITEM, F.col("freq").alias("score"),
-                                    F.row_number().over(order).alias("rank"))
-    return users.select(USER).distinct().crossJoin(F.broadcast(top.filter(F.col("rank") <= F.lit(k))))
+    top = tables.frequencies.select(
+        ITEM, F.col("freq").alias("score"), F.row_number().over(order).alias("rank")
+    )
+    return (
+        users.select(USER).distinct().crossJoin(F.broadcast(top.filter(F.col("rank") <= F.lit(k))))
+    )
 
 
 def sar_predict(pairs: DataFrame, tables: SARTables, *, normalize: bool = False) -> DataFrame:
@@ -297,15 +374,20 @@ def sar_predict(pairs: DataFrame, tables: SARTables, *, normalize: bool = False)
     scored = wanted.groupBy(USER, ITEM).agg(F.sum(F.col("affinity") * F.col("sim")).alias("score"))
     users = tables.affinity.select(USER).distinct().withColumn("ku", F.lit(True))
     items = tables.frequencies.select(ITEM).withColumn("ki", F.lit(True))
-    out = (distinct.join(scored, on=[USER, ITEM], how="left")
-           .join(users, on=USER, how="left").join(F.broadcast(items), on=ITEM, how="left"))
+    out = (
+        distinct.join(scored, on=[USER, ITEM], how="left")
+        .join(users, on=USER, how="left")
+        .join(F.broadcast(items), on=ITEM, how="left")
+    )
     known = F.col("ku").isNotNull() & F.col("ki").isNotNull()
     score = F.coalesce(F.col("score"), F.lit(0.0))
     if normalize:
         bounds = user_bounds(sar_scores(affinity, tables.similarity), tables)
         out = out.join(bounds, on=USER, how="left")
         score = normalized(score, F.col("lo"), F.col("hi"), tables.rating_min, tables.rating_max)
-    return out.select(USER, ITEM, F.when(known, score).otherwise(F.lit(float("nan"))).alias("score"))
+    return out.select(
+        USER, ITEM, F.when(known, score).otherwise(F.lit(float("nan"))).alias("score")
+    )
 
 
 def __getattr__(name: str) -> Any:
@@ -318,6 +400,18 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "ITEM", "OTHER", "USER", "SARTables", "fit_sar", "popularity_top_k", "sar_affinity",
-    "mirrored", "sar_cooccurrence_upper", "sar_predict", "sar_scores", "sar_similarity", "sar_top_k", "user_bounds",
+    "ITEM",
+    "OTHER",
+    "USER",
+    "SARTables",
+    "fit_sar",
+    "popularity_top_k",
+    "sar_affinity",
+    "mirrored",
+    "sar_cooccurrence_upper",
+    "sar_predict",
+    "sar_scores",
+    "sar_similarity",
+    "sar_top_k",
+    "user_bounds",
 ]

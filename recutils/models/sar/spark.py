@@ -43,11 +43,21 @@ from recutils.utils.deps import is_spark_frame
 logger = logging.getLogger(__name__)
 
 #: Fitted state of the pandas side, built from the Spark tables when first needed.
-_LOCAL_STATE = frozenset({
-    "user_ids_", "item_ids_", "seen_", "user_affinity_", "unity_affinity_", "item_similarity_",
-    "item_frequencies_", "_scoring_dtype", "_scoring_affinity", "_scoring_unity",
-    "_scoring_similarity",
-})
+_LOCAL_STATE = frozenset(
+    {
+        "user_ids_",
+        "item_ids_",
+        "seen_",
+        "user_affinity_",
+        "unity_affinity_",
+        "item_similarity_",
+        "item_frequencies_",
+        "_scoring_dtype",
+        "_scoring_affinity",
+        "_scoring_unity",
+        "_scoring_similarity",
+    }
+)
 _NUMERIC = ("double", "float", "integer", "long", "short", "byte", "decimal")
 
 
@@ -127,9 +137,12 @@ class SparkSAR(SAR):
 
     def _fit_options(self) -> dict[str, Any]:
         cfg = self.config
-        return dict(similarity_type=cfg.similarity_type, threshold=cfg.threshold,
-                    half_life_days=cfg.time_decay_coefficient if cfg.timedecay_formula else None,
-                    time_now=cfg.time_now)
+        return dict(
+            similarity_type=cfg.similarity_type,
+            threshold=cfg.threshold,
+            half_life_days=cfg.time_decay_coefficient if cfg.timedecay_formula else None,
+            time_now=cfg.time_now,
+        )
 
     # ------------------------------------------------------------------ pandas front door
     def _fit(self, data: TrainData) -> None:
@@ -162,22 +175,33 @@ class SparkSAR(SAR):
             u, user_ids = _factorize(aff[S.USER].rename(self.col_user))
             i, item_ids = _factorize(aff[S.ITEM].rename(self.col_item))
             n_users, n_items = len(user_ids), len(item_ids)
-            si, sj, fi = (item_ids.get_indexer(pd.Index(col)) for col in
-                          (sim[S.ITEM], sim[S.OTHER], freq[S.ITEM]))
+            si, sj, fi = (
+                item_ids.get_indexer(pd.Index(col))
+                for col in (sim[S.ITEM], sim[S.OTHER], freq[S.ITEM])
+            )
         keys = u * n_items + i
         order = np.argsort(keys, kind="stable")
         shape = (n_users, n_items)
-        affinity = _csr_from_sorted_keys(keys[order], aff["affinity"].to_numpy(np.float64)[order], shape)
+        affinity = _csr_from_sorted_keys(
+            keys[order], aff["affinity"].to_numpy(np.float64)[order], shape
+        )
         unity = _csr_from_sorted_keys(keys[order], aff["unity"].to_numpy(np.float64)[order], shape)
-        similarity = sp.coo_matrix((sim["sim"].to_numpy(np.float64), (si, sj)),
-                                   shape=(n_items, n_items)).tocsr()
+        similarity = sp.coo_matrix(
+            (sim["sim"].to_numpy(np.float64), (si, sj)), shape=(n_items, n_items)
+        ).tocsr()
         similarity.sort_indices()
         frequencies = np.zeros(n_items, dtype=np.float64)
         frequencies[fi] = freq["freq"].to_numpy(np.float64)
         if not coded:
             self.user_ids_, self.item_ids_ = user_ids, item_ids
-            self.seen_ = sp.csr_matrix((np.ones(affinity.nnz, dtype=np.int8), affinity.indices.copy(),
-                                        affinity.indptr.copy()), shape=shape)
+            self.seen_ = sp.csr_matrix(
+                (
+                    np.ones(affinity.nnz, dtype=np.int8),
+                    affinity.indices.copy(),
+                    affinity.indptr.copy(),
+                ),
+                shape=shape,
+            )
         self.user_affinity_, self.unity_affinity_ = affinity, unity
         self.item_similarity_, self.item_frequencies_ = similarity, frequencies
         self.time_now_ = tables.time_now
@@ -198,14 +222,22 @@ class SparkSAR(SAR):
         super().fit(df)
         return self
 
-    def recommend_k_items(self, users: Any, top_k: int = 10, remove_seen: bool = True,  # type: ignore[override]
-                          *, sort_top_k: bool = True, normalize: bool | None = None) -> Any:
+    def recommend_k_items(
+        self,
+        users: Any,
+        top_k: int = 10,
+        remove_seen: bool = True,  # type: ignore[override]
+        *,
+        sort_top_k: bool = True,
+        normalize: bool | None = None,
+    ) -> Any:
         """Top-k items per user; a Spark DataFrame of users gives a Spark DataFrame
         ``[col_user, col_item, col_prediction, col_rank]`` (see :meth:`SAR.recommend_k_items`)."""
         if is_spark_frame(users):
             return self._recommend_spark(users, check_top_k(top_k), bool(remove_seen), normalize)
-        return super().recommend_k_items(users, top_k, remove_seen, sort_top_k=sort_top_k,
-                                         normalize=normalize)
+        return super().recommend_k_items(
+            users, top_k, remove_seen, sort_top_k=sort_top_k, normalize=normalize
+        )
 
     def predict(self, df: Any, normalize: bool | None = None) -> Any:  # type: ignore[override]
         """SAR scores of (user, item) rows; a Spark DataFrame gives a Spark DataFrame
@@ -222,14 +254,23 @@ class SparkSAR(SAR):
         self._clear_fitted()
         use_rating = self.col_rating is not None
         decay = self.config.timedecay_formula
-        cols = [self.col_user, self.col_item] + ([self.col_rating] if use_rating else []) \
+        cols = (
+            [self.col_user, self.col_item]
+            + ([self.col_rating] if use_rating else [])
             + ([self.col_timestamp] if decay else [])
+        )
         check_spark_columns(df, cols, "train")
         types = {c: df.schema[c].dataType.typeName() for c in cols}
         if use_rating and types[self.col_rating] not in _NUMERIC:
             raise DataError(f"{self.col_rating} must be numeric, got {types[self.col_rating]}.")
-        if decay and types[self.col_timestamp] not in _NUMERIC + ("timestamp", "timestamp_ntz", "date"):
-            raise DataError(f"timestamps must be numeric or datetime, got {types[self.col_timestamp]}.")
+        if decay and types[self.col_timestamp] not in _NUMERIC + (
+            "timestamp",
+            "timestamp_ntz",
+            "date",
+        ):
+            raise DataError(
+                f"timestamps must be numeric or datetime, got {types[self.col_timestamp]}."
+            )
         check_no_nulls(df, cols, "train", "SAR needs every id, rating and timestamp")
         rating = F.col(self.col_rating).cast("double") if use_rating else F.lit(1.0)
         checks = [F.count(F.lit(1)).alias("rows")]
@@ -240,10 +281,15 @@ class SparkSAR(SAR):
         if not row["rows"]:
             raise DataError("cannot fit on an empty frame.")
         if use_rating and row["bad"]:
-            raise DataError(f"{self.col_rating} has {row['bad']} NaN or infinite value(s); drop or "
-                            "impute them before fit.")
-        selected = [F.col(self.col_user).alias(S.USER), F.col(self.col_item).alias(S.ITEM),
-                    rating.alias(S.RATING)]
+            raise DataError(
+                f"{self.col_rating} has {row['bad']} NaN or infinite value(s); drop or "
+                "impute them before fit."
+            )
+        selected = [
+            F.col(self.col_user).alias(S.USER),
+            F.col(self.col_item).alias(S.ITEM),
+            rating.alias(S.RATING),
+        ]
         if decay:
             ts = F.col(self.col_timestamp)
             if types[self.col_timestamp] == "date":
@@ -268,16 +314,39 @@ class SparkSAR(SAR):
         spark = self._session()
         aff, sim = self.user_affinity_.tocoo(), self.item_similarity_.tocoo()
         users, items = np.asarray(self.user_ids_), np.asarray(self.item_ids_)
-        affinity = spark.createDataFrame(pd.DataFrame({
-            S.USER: users[aff.row], S.ITEM: items[aff.col], "affinity": aff.data,
-            "unity": self.unity_affinity_.tocoo().data}))
-        similarity = spark.createDataFrame(pd.DataFrame({
-            S.ITEM: items[sim.row], S.OTHER: items[sim.col], "sim": sim.data.astype(np.float64)}))
-        frequencies = spark.createDataFrame(pd.DataFrame({
-            S.ITEM: items, "freq": np.asarray(self.item_frequencies_, dtype=np.float64)}))
-        tables = S.SARTables(affinity.cache(), similarity.cache(), frequencies.cache(),
-                             n_items=len(items), time_now=self.time_now_,
-                             rating_min=self.rating_min_, rating_max=self.rating_max_)
+        affinity = spark.createDataFrame(
+            pd.DataFrame(
+                {
+                    S.USER: users[aff.row],
+                    S.ITEM: items[aff.col],
+                    "affinity": aff.data,
+                    "unity": self.unity_affinity_.tocoo().data,
+                }
+            )
+        )
+        similarity = spark.createDataFrame(
+            pd.DataFrame(
+                {
+                    S.ITEM: items[sim.row],
+                    S.OTHER: items[sim.col],
+                    "sim": sim.data.astype(np.float64),
+                }
+            )
+        )
+        frequencies = spark.createDataFrame(
+            pd.DataFrame(
+                {S.ITEM: items, "freq": np.asarray(self.item_frequencies_, dtype=np.float64)}
+            )
+        )
+        tables = S.SARTables(
+            affinity.cache(),
+            similarity.cache(),
+            frequencies.cache(),
+            n_items=len(items),
+            time_now=self.time_now_,
+            rating_min=self.rating_min_,
+            rating_max=self.rating_max_,
+        )
         self._spark_tables = tables
         return tables
 
@@ -286,7 +355,9 @@ class SparkSAR(SAR):
 
         return frame.select(*[F.col(src).alias(dst) for src, dst in columns])
 
-    def _recommend_spark(self, users: Any, k: int, remove_seen: bool, normalize: bool | None) -> Any:
+    def _recommend_spark(
+        self, users: Any, k: int, remove_seen: bool, normalize: bool | None
+    ) -> Any:
         from recutils.spark import sar as S
         from recutils.spark._utils import F, check_spark_columns
 
@@ -301,8 +372,13 @@ class SparkSAR(SAR):
         self._spark_ranked = ranked.cache()
         unknown = req.join(tables.affinity.select(S.USER), on=S.USER, how="left_anti")
         ranked = known.unionByName(S.popularity_top_k(unknown, tables, k))
-        return self._output(ranked, (S.USER, self.col_user), (S.ITEM, self.col_item),
-                            ("score", self.col_prediction), ("rank", self.col_rank))
+        return self._output(
+            ranked,
+            (S.USER, self.col_user),
+            (S.ITEM, self.col_item),
+            ("score", self.col_prediction),
+            ("rank", self.col_rank),
+        )
 
     def _predict_spark(self, df: Any, normalize: bool | None) -> Any:
         from recutils.spark import sar as S
@@ -315,8 +391,9 @@ class SparkSAR(SAR):
         norm = self.config.normalize if normalize is None else bool(normalize)
         scored = S.sar_predict(pairs, self._tables(), normalize=norm)
         out = pairs.join(scored, on=[S.USER, S.ITEM], how="left")
-        return self._output(out, (S.USER, self.col_user), (S.ITEM, self.col_item),
-                            ("score", self.col_prediction))
+        return self._output(
+            out, (S.USER, self.col_user), (S.ITEM, self.col_item), ("score", self.col_prediction)
+        )
 
 
 __all__ = ["SparkSAR"]
