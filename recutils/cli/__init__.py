@@ -14,6 +14,8 @@ Subcommands, one module each (each has ``NAME``, ``HELP``, ``DESCRIPTION``,
   recommendation service (:mod:`recutils.serving.app`).
 * ``recutils als-job`` (:mod:`recutils.cli.als_job`): Spark ALS as a batch job (also
   ``python -m recutils.spark.jobs.als`` and ``spark-submit`` of that file).
+* ``recutils sar-job`` (:mod:`recutils.cli.sar_job`): SAR on Spark as a batch job (also
+  ``python -m recutils.spark.jobs.sar`` and ``spark-submit`` of that file).
 * ``recutils tune-worker`` (:mod:`recutils.cli.tune_worker`): a worker of a shared tuning
   study (also ``python -m recutils.tuning.worker``).
 
@@ -29,7 +31,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from recutils.cli import als_job, models, quick_start, serve, train, tune_worker
+from recutils.cli import als_job, models, quick_start, sar_job, serve, train, tune_worker
 from recutils.cli.quick_start import (
     DEFAULT_OUTPUT,
     SYNTHETIC_LABEL,
@@ -41,7 +43,7 @@ from recutils.cli.quick_start import (
 logger = logging.getLogger(__name__)
 
 #: The subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = (quick_start, models, train, serve, als_job, tune_worker)
+SUBCOMMANDS = (quick_start, models, train, serve, als_job, sar_job, tune_worker)
 # Options of the top-level parser; a subcommand's namespace is handed over without them.
 _GLOBAL_DESTS = ("command", "func", "verbose")
 

@@ -28,6 +28,7 @@ import logging
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -84,6 +85,32 @@ def _option(group: Any, *flags: str, help: str = "", **kwargs: Any) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The job's options, by group; each option's help shows its default."""
+    add_data_arguments(p)
+    als = p.add_argument_group("ALS")
+    _option(als, "--rank", type=int, default=10, help="number of latent factors")
+    _option(als, "--max-iter", type=int, default=15, help="ALS iterations")
+    _option(als, "--reg-param", type=float, default=0.1, help="regularization")
+    _option(als, "--alpha", type=float, default=1.0, help="confidence weight (--implicit-prefs)")
+    _option(als, "--implicit-prefs", action="store_true",
+            help="treat ratings as implicit feedback (confidences); the default metrics are "
+            "then ranking metrics only: " + ",".join(DEFAULT_IMPLICIT_METRICS))
+    _option(als, "--nonnegative", action="store_true", help="non-negative factors")
+    _option(als, "--cold-start-strategy", choices=("nan", "drop"), default="drop",
+            help="predictions for users/items unseen in training")
+    _option(als, "--num-blocks", type=int, default=None,
+            help="user and item blocks (default: Spark's, 10)")
+    ev = p.add_argument_group("evaluation")
+    _option(ev, "--top-k", type=int, default=10, help="recommendations per test user")
+    _option(ev, "--metrics", default=None,
+            help="comma-separated metric names (recutils.evaluation names); default "
+            f"{','.join(DEFAULT_METRICS)}, or {','.join(DEFAULT_IMPLICIT_METRICS)} with "
+            "--implicit-prefs (RMSE/MAE compare implicit confidences with ratings, which "
+            "means little; name them to get them anyway)")
+    add_spark_arguments(p, "recutils-als")
+
+
+def add_data_arguments(p: argparse.ArgumentParser) -> None:
+    """Input, output, column and split options (shared with ``recutils sar-job``)."""
     io = p.add_argument_group("input and output")
     _option(io, "--input", required=True, help="ratings file or folder (CSV or Parquet)")
     _option(io, "--format", choices=("csv", "parquet"), default=None,
@@ -112,30 +139,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _option(sp, "--filter-by", choices=("user", "item"), default="user",
             help="stratified/chrono: split per user or per item")
     _option(sp, "--seed", type=int, default=SEED, help="seed of the split and of ALS")
-    als = p.add_argument_group("ALS")
-    _option(als, "--rank", type=int, default=10, help="number of latent factors")
-    _option(als, "--max-iter", type=int, default=15, help="ALS iterations")
-    _option(als, "--reg-param", type=float, default=0.1, help="regularization")
-    _option(als, "--alpha", type=float, default=1.0, help="confidence weight (--implicit-prefs)")
-    _option(als, "--implicit-prefs", action="store_true",
-            help="treat ratings as implicit feedback (confidences); the default metrics are "
-            "then ranking metrics only: " + ",".join(DEFAULT_IMPLICIT_METRICS))
-    _option(als, "--nonnegative", action="store_true", help="non-negative factors")
-    _option(als, "--cold-start-strategy", choices=("nan", "drop"), default="drop",
-            help="predictions for users/items unseen in training")
-    _option(als, "--num-blocks", type=int, default=None,
-            help="user and item blocks (default: Spark's, 10)")
-    ev = p.add_argument_group("evaluation")
-    _option(ev, "--top-k", type=int, default=10, help="recommendations per test user")
-    _option(ev, "--metrics", default=None,
-            help="comma-separated metric names (recutils.evaluation names); default "
-            f"{','.join(DEFAULT_METRICS)}, or {','.join(DEFAULT_IMPLICIT_METRICS)} with "
-            "--implicit-prefs (RMSE/MAE compare implicit confidences with ratings, which "
-            "means little; name them to get them anyway)")
+
+
+def add_spark_arguments(p: argparse.ArgumentParser, app_name: str) -> None:
+    """Spark and logging options (shared with ``recutils sar-job``)."""
     sk = p.add_argument_group("Spark")
     _option(sk, "--master", default=None,
             help="Spark master URL (default: the one spark-submit gives, else local[*])")
-    _option(sk, "--app-name", default="recutils-als", help="Spark application name")
+    _option(sk, "--app-name", default=app_name, help="Spark application name")
     _option(sk, "--driver-memory", default="2g", help="driver memory")
     _option(sk, "--shuffle-partitions", type=int, default=None,
             help="spark.sql.shuffle.partitions (default: 2 x cores for a local master)")
@@ -352,9 +363,11 @@ def main(argv: list[str] | None = None) -> int:
     return run_command(args, sys.stdout)
 
 
-def run_command(args: argparse.Namespace, out: TextIO) -> int:
+def run_command(args: argparse.Namespace, out: TextIO,
+                body: Callable[[argparse.Namespace], dict[str, Any]] | None = None) -> int:
     """Run the job with parsed ``args``; print a one-line JSON summary to ``out`` and return
-    the exit code (see :data:`EXIT_CODES`)."""
+    the exit code (see :data:`EXIT_CODES`). ``body``: the job's work (default :func:`run`;
+    ``recutils sar-job`` passes its own)."""
     logging.basicConfig(level=getattr(logging, args.log_level), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from recutils.spark.session import SparkMasterUnreachableError
@@ -363,7 +376,7 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     try:
         with warnings.catch_warnings():
             _quiet_pandas_warning()
-            summary = run(args)
+            summary = (body or run)(args)
     except SparkMasterUnreachableError as err:
         code, message = EXIT_MASTER, str(err)
     except OutputExistsError as err:
@@ -393,6 +406,6 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
 
 __all__ = ["DEFAULT_IMPLICIT_METRICS", "DEFAULT_METRICS", "EXIT_CODES", "EXIT_ERROR", "EXIT_INPUT",
            "EXIT_MASTER", "EXIT_OK", "EXIT_OUTPUT_EXISTS", "EXIT_USAGE", "OutputExistsError",
-           "PANDAS_WARNING", "SPLITS", "add_arguments", "build_parser", "check_outputs",
+           "PANDAS_WARNING", "SPLITS", "add_arguments", "add_data_arguments", "add_spark_arguments", "build_parser", "check_outputs",
            "job_metrics", "main", "one_column_message", "read_ratings", "run", "run_command",
            "split"]

@@ -82,6 +82,7 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "simple_multitask": ("multi-task ranking (shared bottom)", "torch"),
     "slirec": (f"{_CTR} with a behaviour history (SLi-Rec: long- and short-term interests, time-aware LSTM)",
                "torch"),
+    "spark_sar": (f"{_CF}, item-item (SAR on Spark DataFrames)", "spark"),
     "ssept": ("next-item, personalized Transformer (SSE-PT)", "torch"),
     "standard_vae": (f"{_CF}, implicit, deep generative (standard VAE)", "torch"),
     "sum": (f"{_CTR} with a behaviour history (SUM: multi-channel user memory)", "torch"),

@@ -78,6 +78,7 @@ _MODELS: dict[str, str] = {
     "sasrec": "recutils.models.sequential:SASRec",
     "simple_multitask": "recutils.models.multitask:SimpleMultiTask",
     "slirec": "recutils.models.ctr:SLiRec",
+    "spark_sar": "recutils.models.sar.spark:SparkSAR",
     "ssept": "recutils.models.sequential:SSEPT",
     "standard_vae": "recutils.models.vae:StandardVAE",
     "sum": "recutils.models.ctr:SUM",

@@ -1,0 +1,206 @@
+"""SparkSAR: parity with the pandas SAR on MovieLens 100k and Last.fm, the contract suite,
+the Spark path's policies (unknown users, items without a path, remove-seen) and bad input."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("pyspark")
+
+from recutils.exceptions import ColumnMismatchError, DataError, DataWarning  # noqa: E402
+from recutils.models import create_model, list_models  # noqa: E402
+from recutils.models.sar import SAR, SparkSAR  # noqa: E402
+from recutils.testing import CHECKS, registry_factory  # noqa: E402
+
+pytestmark = pytest.mark.spark
+
+#: Users whose top-10 the ml-100k parity tests compare (the fit uses every row).
+N_USERS = 60
+TOL = 1e-6
+
+
+def assert_same_top_k(expected: pd.DataFrame, got: pd.DataFrame, tol: float = TOL) -> None:
+    """Same users, same scores rank by rank (to ``tol``), and the same items except among
+    items tied (within ``tol``) with the last one kept: "identical up to ties at the cut"."""
+    cols = ["userID", "itemID", "prediction", "rank"]
+    a = expected[cols].sort_values(["userID", "rank"]).reset_index(drop=True)
+    b = got[cols].sort_values(["userID", "rank"]).reset_index(drop=True)
+    assert len(a) == len(b) and a["userID"].tolist() == b["userID"].tolist()
+    np.testing.assert_allclose(
+        b["prediction"].to_numpy(), a["prediction"].to_numpy(), rtol=tol, atol=tol
+    )
+    for frame in (a, b):
+        cut = frame.groupby("userID")["prediction"].transform("min")
+        frame["above_cut"] = frame["prediction"] > cut + tol * np.maximum(1.0, cut.abs())
+    above = lambda f: set(map(tuple, f.loc[f["above_cut"], ["userID", "itemID"]].to_numpy()))  # noqa: E731
+    assert above(a) == above(b)
+    ties_a = a.loc[~a["above_cut"]].groupby("userID").size()
+    ties_b = b.loc[~b["above_cut"]].groupby("userID").size()
+    pd.testing.assert_series_equal(ties_a, ties_b)
+
+
+@pytest.fixture(scope="module")
+def ml100k_spark(spark, ml100k):
+    frame = spark.createDataFrame(ml100k).cache()
+    users = ml100k["userID"].drop_duplicates().sort_values().iloc[:: len(ml100k) // 1000][:N_USERS]
+    yield ml100k, frame, users.to_numpy()
+    frame.unpersist()
+
+
+# --------------------------------------------------------------------------- parity
+@pytest.mark.parametrize("similarity_type", ["jaccard", "lift", "cosine", "cooccurrence"])
+def test_parity_with_pandas_sar_on_movielens_100k(spark, ml100k_spark, similarity_type) -> None:
+    """Time decay on (30 days, Microsoft's benchmark setting), remove-seen, top-10."""
+    df, frame, users = ml100k_spark
+    params = dict(
+        similarity_type=similarity_type,
+        timedecay_formula=True,
+        time_decay_coefficient=30,
+        score_dtype="float64",
+    )
+    expected = SAR(**params).fit(df).recommend_k_items(users, top_k=10)
+    model = SparkSAR(**params).fit(frame)
+    got = model.recommend_k_items(
+        spark.createDataFrame(pd.DataFrame({"userID": users})), top_k=10
+    ).toPandas()
+    assert_same_top_k(expected, got)
+    # the fitted state brought back to the driver equals the pandas SAR's
+    ref = SAR(**params).fit(df)
+    assert model.time_now_ == ref.time_now_
+    np.testing.assert_allclose(
+        model.item_similarity_.toarray(), ref.item_similarity_.toarray(), rtol=1e-12
+    )
+
+
+def test_parity_with_pandas_sar_on_lastfm(spark, data_mirror, require_dataset) -> None:
+    """Play counts (no timestamps: no decay), threshold 2, all items reachable or not."""
+    require_dataset("hetrec2011-lastfm-2k")
+    from recutils.datasets import lastfm
+
+    df = lastfm.load_pandas_df(progress=False)
+    users = df["userID"].drop_duplicates().sort_values().to_numpy()[::40]
+    params = dict(similarity_type="jaccard", threshold=2, score_dtype="float64")
+    expected = SAR(**params).fit(df).recommend_k_items(users, top_k=10)
+    model = SparkSAR(**params).fit(spark.createDataFrame(df))
+    got = model.recommend_k_items(
+        spark.createDataFrame(pd.DataFrame({"userID": users})), top_k=10
+    ).toPandas()
+    assert_same_top_k(expected, got)
+
+
+def test_pandas_front_door_equals_sar(ml100k) -> None:
+    """fit(pandas) runs the Spark operations and serves the pandas SAR's methods."""
+    df = ml100k.iloc[:20_000]
+    params = dict(similarity_type="lift", normalize=True, score_dtype="float64")
+    ref = SAR(**params).fit(df)
+    model = SparkSAR(**params).fit(df)
+    users = df["userID"].unique()[:30]
+    pd.testing.assert_frame_equal(
+        model.recommend_k_items(users, top_k=10), ref.recommend_k_items(users, top_k=10), rtol=1e-9
+    )
+    np.testing.assert_allclose(model.score(df.iloc[:100]), ref.score(df.iloc[:100]), rtol=1e-9)
+
+
+# --------------------------------------------------------------------------- Spark-side policies
+@pytest.fixture(scope="module")
+def toy():
+    # items 5 and 6 share no user with user 1's items: they have no path to user 1
+    return pd.DataFrame(
+        {
+            "userID": [1, 1, 2, 2, 3, 3, 4, 4],
+            "itemID": [1, 2, 2, 3, 1, 3, 5, 6],
+            "rating": [5.0, 3.0, 4.0, 2.0, 1.0, 5.0, 3.0, -1.0],  # a negative rating: SAR takes it
+        }
+    )
+
+
+def test_zero_score_items_unknown_users_and_predict_match_pandas(spark, toy) -> None:
+    ref = SAR(similarity_type="cooccurrence", score_dtype="float64").fit(toy)
+    model = SparkSAR(similarity_type="cooccurrence").fit(spark.createDataFrame(toy))
+    users = [1, 2, 3, 4, 99]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        expected = ref.recommend_k_items(users, top_k=4)
+    got = model.recommend_k_items(
+        spark.createDataFrame(pd.DataFrame({"userID": users})), top_k=4
+    ).toPandas()
+    # user 1 gets item 3 (reachable), then 5 and 6 at 0 (no path), lowest ids first;
+    # user 99 (not seen in training) the popularity ranking
+    assert_same_top_k(expected, got)
+    assert got.loc[got["userID"] == 1, "itemID"].tolist() == [3, 5, 6]
+    pairs = pd.DataFrame({"userID": [1, 1, 99, 1], "itemID": [3, 5, 1, 77]})
+    pred = model.predict(spark.createDataFrame(pairs)).toPandas()
+    pred = pairs.merge(pred, on=["userID", "itemID"], how="left")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        ref_pred = ref.predict(pairs)
+    np.testing.assert_allclose(pred["prediction"].to_numpy(), ref_pred["prediction"].to_numpy())
+
+
+def test_remove_seen_false_and_custom_columns(spark, toy) -> None:
+    renamed = toy.rename(columns={"userID": "u", "itemID": "i", "rating": "r"})
+    kw = dict(col_user="u", col_item="i", col_rating="r", col_prediction="p")
+    ref = SAR(similarity_type="jaccard", score_dtype="float64", **kw).fit(renamed)
+    model = SparkSAR(similarity_type="jaccard", **kw).fit(spark.createDataFrame(renamed))
+    got = model.recommend_k_items(
+        spark.createDataFrame(renamed[["u"]]), top_k=3, remove_seen=False
+    ).toPandas()
+    expected = ref.recommend_k_items(renamed["u"].unique(), top_k=3, remove_seen=False)
+    assert list(got.columns) == ["u", "i", "p", "rank"]
+    got = got.sort_values(["u", "rank"]).reset_index(drop=True)
+    assert got["i"].tolist() == expected["i"].tolist()
+    np.testing.assert_allclose(got["p"].to_numpy(), expected["p"].to_numpy())
+
+
+def test_spark_fit_then_pandas_methods_and_save_load(spark, toy, tmp_path) -> None:
+    model = SparkSAR(similarity_type="jaccard").fit(spark.createDataFrame(toy))
+    ref = SAR(similarity_type="jaccard").fit(toy)
+    pd.testing.assert_frame_equal(
+        model.recommend_k_items([1, 2, 3], top_k=2), ref.recommend_k_items([1, 2, 3], top_k=2)
+    )
+    loaded = SparkSAR.load(model.save(tmp_path / "m"))
+    got = loaded.recommend_k_items(
+        spark.createDataFrame(pd.DataFrame({"userID": [1, 2]})), top_k=2
+    ).toPandas()
+    assert (
+        got.sort_values(["userID", "rank"])["itemID"].tolist()
+        == ref.recommend_k_items([1, 2], top_k=2)["itemID"].tolist()
+    )
+
+
+# --------------------------------------------------------------------------- bad input
+def test_bad_input_is_refused_as_sar_refuses_it(spark, toy) -> None:
+    with pytest.raises(ColumnMismatchError, match="rating"):
+        SparkSAR().fit(spark.createDataFrame(toy.drop(columns="rating")))
+    with pytest.raises(ColumnMismatchError, match="timestamp"):
+        SparkSAR(timedecay_formula=True).fit(spark.createDataFrame(toy))
+    nan = toy.assign(rating=[np.nan] + toy["rating"].tolist()[1:])
+    for bad in (nan,):
+        with pytest.raises(DataError):
+            SAR().fit(bad)
+        with pytest.raises(DataError, match="NaN|missing"):
+            SparkSAR().fit(spark.createDataFrame(bad))
+    with pytest.raises(DataError, match="numeric"):
+        SparkSAR().fit(spark.createDataFrame(toy.assign(rating="high")))
+    with pytest.raises(DataError, match="empty"):
+        SparkSAR().fit(spark.createDataFrame(toy).limit(0))
+    model = SparkSAR().fit(spark.createDataFrame(toy))
+    with pytest.raises(ColumnMismatchError):
+        model.recommend_k_items(spark.createDataFrame(toy[["itemID"]]))
+
+
+# --------------------------------------------------------------------------- registry, contract
+def test_registered() -> None:
+    assert "spark_sar" in list_models()
+    assert isinstance(create_model("spark_sar", similarity_type="lift"), SparkSAR)
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__.removeprefix("check_"))
+def test_contract(spark, check, tmp_path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        check(registry_factory("spark_sar"), tmp_path=tmp_path)
