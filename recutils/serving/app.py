@@ -17,6 +17,9 @@ internet in the browser; offline they show a note that points to ``/openapi.json
   scored by the ranker artifact (``--ranker-artifact``), its top k with both scores and
   the stage timings.
 * ``POST /v1/score`` ``{"pairs": [{"user_id": ..., "item_id": ...}]}``: model scores.
+* ``POST /v1/predict`` ``{"rows": [{"I1": 3, "C1": "68fd1e64", ...}]}``: click
+  probabilities of feature rows, one per row, from a click-through artifact
+  (``lightgbm_ctr``) served alone; other models: 400.
 * ``GET /v1/model``: model name, version, trained-at and metrics; store set info.
 * ``POST /v1/admin/artifact`` ``{"path": "name", "ranker": "name"}`` (``ranker``
   optional: swapped in together) with header ``X-Admin-Token``:
@@ -312,6 +315,20 @@ def create_app(service: RecommendationService | None = None, *,
         items: list[RankedItem]
         timings_ms: Timings
 
+    class PredictRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        rows: list[dict[Annotated[str, Field(max_length=256)], FeatureValue]] = Field(
+            max_length=SCHEMA_MAX_ITEMS, json_schema_extra={"minItems": 1, "maxItems": svc.max_batch},
+            description=f"Feature rows, 1 to {svc.max_batch} (max_batch; more: 413): column -> "
+                        "value (numbers for numeric columns, strings for categorical ones); a "
+                        "column left out or null is missing.")
+
+    class PredictResponse(BaseModel):
+        model: str = Field(description="The served model's registry name.")
+        version: str | None
+        predictions: list[float | None] = Field(description="Click probability per row, in "
+                                                            "order.")
+
     class SwapRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
         path: Annotated[StrictStr, Field(min_length=1, max_length=1024)]
@@ -461,6 +478,15 @@ def create_app(service: RecommendationService | None = None, *,
     async def score(body: ScoreRequest) -> Any:
         pairs = [(p.user_id, p.item_id) for p in body.pairs]
         return _json(await run_in_threadpool(svc.score, pairs))
+
+    @app.post("/v1/predict", response_model=PredictResponse, responses=errors,
+              tags=["scoring"], summary="Click probabilities of feature rows",
+              description=f"Body `{{\"rows\": [{{\"I1\": 3, \"C1\": \"68fd1e64\"}}]}}` with at "
+                          f"most {svc.max_batch} rows, scored by a click-through artifact "
+                          "(lightgbm_ctr) served alone. Errors: `unknown_feature`, "
+                          "`invalid_feature` (422); another model: 400.")
+    async def predict(body: PredictRequest) -> Any:
+        return _json(await run_in_threadpool(svc.predict_rows, body.rows))
 
     @app.get("/v1/model", tags=["service"], summary="What is served",
              description="Mode, max_k and max_batch; the artifact's model name, version, "

@@ -19,6 +19,11 @@ returns the k the ranker scores highest, with both scores and the stage timings.
 retriever, its index and the ranker are one :class:`ServingState`, loaded and swapped
 together.
 
+**Click-through rows.** A click-through artifact that scores feature rows rather than
+recommending items to users (``lightgbm_ctr``: :class:`~recutils.models.lightgbm.LightGBMCTR`)
+is served alone (no store, index or ranker): :meth:`RecommendationService.predict_rows` answers
+the click probabilities of the rows (``POST /v1/predict``); the user-item routes answer 400.
+
 Unknown users get the **popularity fallback** (the items most users had in training;
 for a store, the list recorded with the set), marked ``"fallback": true`` and
 ``"source": "popularity"`` in the response.
@@ -48,7 +53,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recutils.exceptions import ConfigError, RecUtilsError
+from recutils.exceptions import ConfigError, DataError, RecUtilsError
 from recutils.models.topk import popularity_fallback
 from recutils.retrieval.index import FAISS_KINDS
 from recutils.serving.artifacts import ArtifactError, ArtifactInfo, load_artifact, resolve_under
@@ -168,11 +173,24 @@ def _items(pairs: Sequence[tuple[Any, Any]], k: int) -> list[dict[str, Any]]:
              "rank": rank} for rank, (item, score) in enumerate(pairs[:k], start=1)]
 
 
+def _row_columns(model: Any) -> list[str]:
+    """The feature columns a row-scoring model reads."""
+    return list(model.encoder_.input_columns)
+
+
 def similar_items_supported(model: Any) -> bool:
     """Whether :meth:`RecommendationService.similar_items` works for ``model``."""
     return model is not None and (hasattr(model, "get_item_based_topk")
                                   or getattr(model, "item_similarity_", None) is not None
                                   or is_two_tower(model))
+
+
+def is_row_scorer(model: Any) -> bool:
+    """Whether ``model`` scores feature rows (``predict_proba(frame)``: a click-through model
+    such as :class:`~recutils.models.lightgbm.LightGBMCTR`) instead of recommending items to
+    users; the service answers :meth:`RecommendationService.predict_rows` for it."""
+    return (model is not None and callable(getattr(model, "predict_proba", None))
+            and not hasattr(model, "recommend_k_items"))
 
 
 class RecommendationService:
@@ -261,6 +279,8 @@ class RecommendationService:
                      ranker: str | Path | None = None) -> ServingState:
         loaded = load_artifact(path, trust=self.trust, key=self._artifact_key)
         model = loaded.model
+        if is_row_scorer(model):
+            return self._row_scorer_state(path, loaded, index, ranker)
         if not hasattr(model, "recommend_k_items") or not hasattr(model, "user_ids_"):
             raise ArtifactError(f"{path} holds a {loaded.info.model!r} model, which does not "
                                 "recommend items to users; it cannot be served.")
@@ -286,6 +306,22 @@ class RecommendationService:
                 if served_ranker is not None:
                     served_ranker.score(model.user_ids_[0], found.ids, {})
         return state
+
+    def _row_scorer_state(self, path: str | Path, loaded: Any, index: str | Path | None,
+                          ranker: str | Path | None) -> ServingState:
+        """The state of a click-through artifact (see :func:`is_row_scorer`), served alone."""
+        name = loaded.info.model
+        if self.store is not None or index is not None or ranker is not None \
+                or self._state.ranker is not None:
+            raise ArtifactError(f"{path} holds a {name!r} click-through model, which scores "
+                                "feature rows (POST /v1/predict): serve it alone, without a "
+                                "store, an index or a ranker.")
+        model = loaded.model
+        if hasattr(model, "progress"):
+            model.progress = False
+        # warm up on one row of missing values: the first real request should not pay for it
+        model.predict_proba(pd.DataFrame({c: [None] for c in _row_columns(model)}))
+        return ServingState(model=model, info=loaded.info, loaded_at=time.time())
 
     def _ranker(self, path: str | Path | None, model: Any,
                 name: str) -> tuple[ServedRanker | None, ArtifactInfo | None]:
@@ -443,6 +479,7 @@ class RecommendationService:
         return self._recommend_model(state, user_id, k)
 
     def _recommend_model(self, state: ServingState, user_id: Any, k: int) -> dict[str, Any]:
+        self._check_recommender(state, "recommendations")
         model = state.model
         uid = parse_id(user_id, state.user_id_type, "user_id")
         version = state.info.digest[:12] if state.info else None
@@ -464,6 +501,8 @@ class RecommendationService:
         self.check_batch(len(user_ids), "user ids")
         k = self.check_k(k)
         state = self._state
+        if self.store is None:
+            self._check_recommender(state, "recommendations")
         if self.store is None or state.model is None:
             # every id is validated before any work, so a bad one fails the whole request
             id_type = self._user_type(state)
@@ -497,6 +536,15 @@ class RecommendationService:
                                f"{what} needs a model artifact; this service runs from a store "
                                "only (start it with --artifact).")
         return state
+
+    @staticmethod
+    def _check_recommender(state: ServingState, what: str) -> None:
+        """400 ``unsupported`` when the served model scores feature rows, not users."""
+        if is_row_scorer(state.model):
+            raise ServiceError(400, "unsupported",
+                               f"{what} need a model that recommends items to users; the served "
+                               f"{state.info.model!r} model scores feature rows: use POST "
+                               "/v1/predict.")
 
     def similar_items(self, item_id: Any, k: int) -> dict[str, Any]:
         """Items most similar to ``item_id`` (SAR's item-based top-k, item-KNN's neighbours,
@@ -624,6 +672,7 @@ class RecommendationService:
         """Model scores of (user, item) pairs; unknown users or items get ``null``."""
         self.check_batch(len(pairs), "pairs")
         state = self._require_model("score")
+        self._check_recommender(state, "(user, item) scores")
         model = state.model
         users = [parse_id(u, state.user_id_type, "user_id") for u, _ in pairs]
         items = [parse_id(i, state.item_id_type, "item_id") for _, i in pairs]
@@ -642,6 +691,46 @@ class RecommendationService:
                             "known": bool(ok)}
                            for u, i, s, ok in zip(users, items, scores, known)]}
 
+    def predict_rows(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Click probabilities of feature rows, scored by a click-through artifact (see
+        :func:`is_row_scorer`), one per row in order.
+
+        Each row maps feature columns to values (numbers for numeric columns, strings for
+        categorical ones); a column left out or ``null`` is a missing value, which the model
+        handles as in training.
+
+        Raises:
+            ServiceError: 413 / 422 ``empty_batch`` for more than ``max_batch`` or no rows;
+                400 when the served model does not score feature rows (or there is none);
+                422 ``invalid_row`` for a row that is not a mapping, ``unknown_feature`` for a
+                column the model does not read, ``invalid_feature`` for a value it cannot use
+                (text in a numeric column, infinity).
+        """
+        self.check_batch(len(rows), "rows")
+        state = self._require_model("predict")
+        model = state.model
+        if not is_row_scorer(model):
+            raise ServiceError(400, "unsupported",
+                               f"predict needs a click-through artifact that scores feature rows "
+                               f"(lightgbm_ctr); the served model is {state.info.model!r}: use "
+                               "/v1/score for (user, item) pairs.")
+        if not all(isinstance(row, Mapping) for row in rows):
+            raise ServiceError(422, "invalid_row", "every row must be an object of feature "
+                                                   "columns and values.")
+        columns = _row_columns(model)
+        unknown = sorted(set().union(*rows) - set(columns), key=str)
+        if unknown:
+            raise ServiceError(422, "unknown_feature",
+                               f"unknown feature column(s) {unknown[:10]}; the model reads "
+                               f"{columns}.")
+        frame = pd.DataFrame.from_records(list(rows), columns=columns)
+        try:
+            scores = model.predict_proba(frame)
+        except DataError as err:
+            raise ServiceError(422, "invalid_feature", str(err)[:500]) from err
+        return {"model": state.info.model, "version": state.info.digest[:12],
+                "predictions": [_score(value) for value in scores.tolist()]}
+
     def model_info(self) -> dict[str, Any]:
         """Name, version, training time and metrics of what is served."""
         state = self._state
@@ -653,10 +742,14 @@ class RecommendationService:
                 "model": info.model, "version": info.digest[:12], "digest": info.digest,
                 "recutils_version": info.recutils_version, "trained_at": info.trained_at,
                 "created_at": info.created_at, "metrics": info.metrics,
-                "n_users": int(len(state.model.user_ids_)),
-                "n_items": int(len(state.model.item_ids_)),
-                "similar_items": similar_items_supported(state.model),
             }
+            if is_row_scorer(state.model):
+                out["artifact"]["features"] = _row_columns(state.model)
+            else:
+                out["artifact"].update({
+                    "n_users": int(len(state.model.user_ids_)),
+                    "n_items": int(len(state.model.item_ids_)),
+                    "similar_items": similar_items_supported(state.model)})
         if state.retrieval is not None:
             out["retrieval"] = state.retrieval.describe()
         if state.ranker_info is not None:
@@ -692,4 +785,4 @@ class RecommendationService:
 
 
 __all__ = ["ADMIN_TOKEN_ENV", "RecommendationService", "ServiceError", "ServingState",
-           "parse_id", "resolve_admin_token", "similar_items_supported"]
+           "is_row_scorer", "parse_id", "resolve_admin_token", "similar_items_supported"]

@@ -233,7 +233,8 @@ def test_openapi_max_items_is_the_real_batch_limit_and_every_operation_is_descri
         assert c.post("/v1/score", json={"pairs": [{"user_id": 1, "item_id": 1}] * 7}).status_code == 200
         operations = [(path, method, op) for path, ops in schema["paths"].items()
                       for method, op in ops.items()]
-        assert len(operations) == 9  # admin, retrieve and two-stage included
+        assert shapes["PredictRequest"]["properties"]["rows"]["maxItems"] == 7
+        assert len(operations) == 10  # admin, retrieve, two-stage and predict included
         for path, method, op in operations:
             assert op.get("summary") and len(op.get("description", "")) > 20, (method, path)
 

@@ -150,13 +150,23 @@ def prepare_retrieval(workdir: Path, data: str, epochs: int = 3, threads: int = 
 
 def run_locust(url: str, ids: Path, users: int, duration: int, rate: float, k: int,
                prefix: Path, endpoint: str = "recommendations",
-               candidates: int | None = None) -> dict[str, float]:
-    """Run locust headless against ``url``; the aggregated figures of its CSV."""
+               candidates: int | None = None,
+               latency_log: Path | None = None) -> dict[str, float]:
+    """Run locust headless against ``url``; the aggregated figures of its CSV.
+
+    Locust also writes ``{prefix}_stats_history.csv`` (percentiles of the last seconds, once
+    a second); with ``latency_log``, every request's start time and latency go to that CSV
+    file (``latency_log.py``).
+    """
     env = {**os.environ, "RECUTILS_LOADTEST_IDS": str(ids), "RECUTILS_LOADTEST_K": str(k),
            "RECUTILS_LOADTEST_RATE": str(rate), "RECUTILS_LOADTEST_ENDPOINT": endpoint}
     if candidates is not None:
         env["RECUTILS_LOADTEST_CANDIDATES"] = str(candidates)
-    cmd = [sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py"), "--headless",
+    files = str(HERE / "locustfile.py")
+    if latency_log is not None:
+        env["RECUTILS_LOADTEST_LATENCY_LOG"] = str(latency_log)
+        files += "," + str(HERE / "latency_log.py")
+    cmd = [sys.executable, "-m", "locust", "-f", files, "--headless",
            "-u", str(users), "-r", str(users), "-t", f"{duration}s", "--host", url,
            "--csv", str(prefix), "--only-summary", "--stop-timeout", "5",
            "--loglevel", "ERROR", "--exit-code-on-error", "0"]
