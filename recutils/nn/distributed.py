@@ -23,7 +23,9 @@ process group from those variables (gloo on CPU, NCCL on GPUs), and
   (:func:`check_sparse_backend`): use a dense optimizer (``adam``, ``adagrad``) there.
 * **Metrics.** The trainer's validation predictions are computed on each rank's shard of
   the validation rows and gathered (:func:`gather_rows`), so every rank computes the
-  same AUC on all the rows; training losses are averaged across ranks.
+  same AUC on all the rows; training losses are averaged across ranks, and the
+  per-epoch history fields of a collaborative-filtering model's batch source are
+  combined across ranks (:func:`combine_rows`), so a row describes the whole epoch.
 * **Checkpoints** are written by rank 0 only; they hold the global step (in global
   batches), the global batch size and the world size, so a run resumes on any number of
   ranks (the epoch permutation depends on the seed and the epoch only). A checkpoint of a
@@ -38,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -284,6 +286,34 @@ def gather_rows(local: np.ndarray, context: DistributedContext) -> np.ndarray:
     return torch.cat([p[: int(s.item())] for p, s in zip(parts, sizes)]).numpy()
 
 
+def combine_rows(row: Mapping[str, Any], context: DistributedContext,
+                 summed: Collection[str] = ()) -> dict[str, Any]:
+    """One history row for all the ranks from each rank's ``row`` (the same keys on every rank).
+
+    Each floating-point field (and each field named in ``summed``) is gathered from every
+    rank: a field in ``summed`` (each rank's share of a sum over the epoch's rows, e.g. the
+    loss summed over the rows this rank trained on divided by the epoch's row count) becomes
+    the sum over the ranks; any other field the ranks disagree on becomes their mean, and a
+    field every rank holds the same value of (the epoch's ``beta``, a learning rate) is kept
+    as it is. Other fields (whole numbers, text) are left as they are (the same on every rank).
+    """
+    keys = [k for k, v in row.items() if k in summed or isinstance(v, (float, np.floating))]
+    out = dict(row)
+    if not keys:
+        return out
+    local = torch.tensor([float(row[k]) for k in keys], dtype=torch.float64)
+    parts = [torch.zeros_like(local) for _ in range(context.world_size)]
+    torch.distributed.all_gather(parts, local)
+    values = torch.stack(parts)  # [world, fields]
+    for j, key in enumerate(keys):
+        column = values[:, j]
+        if key in summed:
+            out[key] = float(column.sum())
+        elif not bool((column == column[0]).all()):
+            out[key] = float(column.mean())
+    return out
+
+
 def barrier() -> None:
     """Wait for every rank (nothing outside a process group)."""
     if current() is not None:
@@ -315,6 +345,7 @@ __all__ = [
     "barrier",
     "broadcast_state",
     "check_sparse_backend",
+    "combine_rows",
     "current",
     "gather_rows",
     "init_from_env",

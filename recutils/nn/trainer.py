@@ -84,6 +84,7 @@ from recutils.nn.distributed import (
     average_gradients,
     broadcast_state,
     check_sparse_backend,
+    combine_rows,
     gather_rows,
     local_cuda_device,
     mean_across,
@@ -220,6 +221,14 @@ class BatchSource(Protocol):
     that a resumed fit draws what an uninterrupted one does. A source may also define
     ``epoch_row(epoch) -> mapping``: the fields of the epoch's history row (default:
     ``epoch`` and the mean ``loss`` of its steps).
+
+    In a data-parallel fit each rank's source sees only that rank's shard of every batch,
+    so the trainer combines the ranks' rows (:func:`recutils.nn.distributed.combine_rows`):
+    a source lists in ``summed_fields`` the fields that are a sum over the rows it trained
+    on divided by the epoch's row count (each rank holds its share of the one-process
+    value; they are added across ranks); every other floating-point field the ranks
+    disagree on is averaged. ``loss``, unless summed, is the mean over the epoch's steps of
+    the global batch's loss, as in one process.
     """
 
     def epoch_batches(self, epoch: int) -> Iterable[Any]:
@@ -895,6 +904,10 @@ class Trainer:
         early-stopping state are restored, so a resumed fit ends where an uninterrupted one
         does when ``source`` seeds its draws by epoch).
 
+        Mixed precision: with ``config.precision`` ``bf16`` or ``fp16`` the loss is computed
+        under :func:`torch.autocast` (weights stay float32); ``fp16`` adds a
+        :class:`torch.amp.GradScaler`, whose state the checkpoints keep.
+
         Args:
             source: The :class:`BatchSource`.
             loss: ``(model, batch) -> scalar tensor`` to minimise.
@@ -945,8 +958,12 @@ class Trainer:
             history = [dict(row) for row in state["history"]]
             stopper.load_state(state)
             stopped = bool(state["done"])
+        scaler = torch.amp.GradScaler(self.device.type) if cfg.precision == "fp16" else None
+        if scaler is not None and state is not None and state.get("scaler") is not None:
+            scaler.load_state_dict(state["scaler"])
         ctx = self._dist
         params = [p for p in self.model.parameters() if p.requires_grad]
+        summed = frozenset(getattr(source, "summed_fields", ()))
         if ctx is not None:
             check_sparse_backend(ctx, any(getattr(m, "sparse", False) is True for m in self.model.modules()))
             broadcast_state(self.model)  # every rank starts from rank 0's weights
@@ -964,18 +981,24 @@ class Trainer:
                 start = time.perf_counter()
                 loss_sum, n_steps = torch.zeros((), device=self.device), 0
                 for batch in source.epoch_batches(epoch):
-                    if ctx is None:
-                        value = loss(self.model, batch)
-                    else:  # this rank's shard, weighted so that the ranks' mean is the batch's mean loss
-                        part, weight = shard(batch, ctx)
-                        value = loss(self.model, part) * weight
+                    with self._autocast():
+                        if ctx is None:
+                            value = loss(self.model, batch)
+                        else:  # this rank's shard, weighted so that the ranks' mean is the batch's mean loss
+                            part, weight = shard(batch, ctx)
+                            value = loss(self.model, part) * weight
                     for o in optimizers:
                         o.zero_grad(set_to_none=True)
-                    value.backward()
+                    (value if scaler is None else scaler.scale(value)).backward()
                     if ctx is not None:
                         average_gradients(params, ctx)
                     for o in optimizers:
-                        o.step()
+                        if scaler is None:
+                            o.step()
+                        else:
+                            scaler.step(o)
+                    if scaler is not None:
+                        scaler.update()
                     step += 1
                     loss_sum += value.detach()
                     n_steps += 1
@@ -986,8 +1009,10 @@ class Trainer:
                 self._check_diverged(loss_sum, what, epoch + 1, step - n_steps, step)
                 row: dict[str, Any] = (dict(epoch_row(epoch)) if epoch_row is not None else
                                        {"epoch": epoch + 1, "loss": float(loss_sum) / max(n_steps, 1)})
-                if ctx is not None:  # the mean over steps of the global batches' loss (all ranks)
-                    row["loss"] = float(mean_across(loss_sum)) / max(n_steps, 1)
+                if ctx is not None:  # the row of the whole epoch, from every rank's shards
+                    row = combine_rows(row, ctx, summed)
+                    if "loss" in row and "loss" not in summed:  # the mean over steps of the global batches' loss
+                        row["loss"] = float(mean_across(loss_sum)) / max(n_steps, 1)
                 row["seconds"] = time.perf_counter() - start
                 if validate is not None:
                     self.model.eval()
@@ -1015,6 +1040,7 @@ class Trainer:
                         "model": self.model.state_dict(), "optimizers": [o.state_dict() for o in optimizers],
                         "rng": torch.get_rng_state(), "epoch": epoch + 1, "step": step, **stopper.state(),
                         "history": history, "done": stopped, "world_size": 1 if ctx is None else ctx.world_size,
+                        "scaler": None if scaler is None else scaler.state_dict(),
                     })
         finally:
             if bar is not None:

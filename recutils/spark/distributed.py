@@ -21,30 +21,33 @@ from typing import Any
 from recutils.exceptions import MissingDependencyError, ModelFitError
 
 
-def check_workers_have(spark: Any, module: str = "torch", tasks: int = 2) -> None:
-    """Run ``tasks`` Spark tasks that look for ``module`` on the executors.
+def check_workers_have(spark: Any, module: str | Sequence[str] = "torch", tasks: int = 2) -> None:
+    """Run ``tasks`` Spark tasks (one job) that look for ``module`` (a name, or several
+    names looked for at once) on the executors.
 
     Raises:
-        MissingDependencyError: an executor's Python cannot import ``module`` (the message
-            names the hosts' Python and what to install).
+        MissingDependencyError: an executor's Python cannot import a module (the message
+            names the modules, the hosts' Python and what to install).
     """
     sc = spark.sparkContext
+    names = [module] if isinstance(module, str) else list(module)
 
-    def probe(_: int) -> tuple[bool, str]:  # runs on an executor: self-contained
+    def probe(_: int) -> tuple[list[str], str]:  # runs on an executor: self-contained
         import importlib.util
         import sys
 
-        return importlib.util.find_spec(module) is not None, sys.executable
+        return [m for m in names if importlib.util.find_spec(m) is None], sys.executable
 
-    found = sc.parallelize(range(tasks), tasks).map(probe)
-    missing = sorted({exe for ok, exe in found.collect() if not ok})
-    if missing:
+    found = sc.parallelize(range(tasks), tasks).map(probe).collect()
+    lacking = sorted({m for gone, _ in found for m in gone})
+    if lacking:
+        pythons = sorted({exe for gone, exe in found if gone})
         raise MissingDependencyError(
-            module,
+            lacking[0],
             "torch",
-            f"the Spark executors' Python ({', '.join(missing)}) cannot import {module!r}: install it on every "
-            "worker, or point PYSPARK_PYTHON at an environment that has it, before training with "
-            "TorchDistributor",
+            f"the Spark executors' Python ({', '.join(pythons)}) cannot import "
+            f"{', '.join(repr(m) for m in lacking)}: install it on every worker, or point "
+            "PYSPARK_PYTHON at an environment that has it, before training with TorchDistributor",
         )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,30 @@ def train(
     }
 
 
+def cf_frames() -> tuple[Any, Any]:
+    """Tiny implicit-feedback data (60 users, 40 items, 900 rows): train and validation frames."""
+    from recutils.datasets.synthetic import make_interactions
+    from recutils.splitting import python_random_split
+
+    df = make_interactions(60, 40, 900, seed=3).ratings
+    return python_random_split(df, ratio=0.8, seed=3)
+
+
+def fit_cf(model: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Fit the registered CF model ``model`` with ``params`` on :func:`cf_frames` (validated
+    every epoch; in whatever process group is current): its history and every weight."""
+    from recutils.models import create_model
+
+    train_df, valid_df = cf_frames()
+    fitted = create_model(model, progress=False, **params).fit(train_df, valid=valid_df)
+    return {
+        "history": fitted.history_.drop(columns="seconds").to_dict("records"),
+        "weights": {
+            k: v.detach().flatten().tolist() for k, v in fitted.network_.state_dict().items()
+        },
+    }
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 now."""
     with socket.socket() as s:
@@ -111,9 +136,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def worker(rank: int, world: int, port: int, out: str, jobs: dict[str, dict[str, Any]]) -> None:
+def worker(
+    rank: int,
+    world: int,
+    port: int,
+    out: str,
+    jobs: dict[str, dict[str, Any]],
+    task: Callable[..., dict[str, Any]] = train,
+) -> None:
     """One rank: join the gloo group as ``torchrun`` would set it up, run every job (keyword
-    arguments of :func:`train`) and write ``<job>-rank<r>.json``."""
+    arguments of ``task``) and write ``<job>-rank<r>.json``."""
     from recutils.nn import distributed
 
     os.environ.update(
@@ -127,20 +159,24 @@ def worker(rank: int, world: int, port: int, out: str, jobs: dict[str, dict[str,
     assert ctx is not None and ctx.world_size == world  # noqa: S101 - test helper
     try:
         for name, job in jobs.items():
-            Path(out, f"{name}-rank{rank}.json").write_text(json.dumps(train(**job)))
+            Path(out, f"{name}-rank{rank}.json").write_text(json.dumps(task(**job)))
     finally:
         distributed.shutdown()
 
 
 def run_ranks(
-    world: int, out: Path, jobs: dict[str, dict[str, Any]]
+    world: int,
+    out: Path,
+    jobs: dict[str, dict[str, Any]],
+    task: Callable[..., dict[str, Any]] = train,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Run ``jobs`` (name -> keyword arguments of :func:`train`) on ``world`` spawned gloo
-    ranks (one process group, the jobs one after the other); each job's results in rank order."""
+    """Run ``jobs`` (name -> keyword arguments of ``task``, a function of this module:
+    :func:`train` or :func:`fit_cf`) on ``world`` spawned gloo ranks (one process group, the
+    jobs one after the other); each job's results in rank order."""
     import torch.multiprocessing as mp
 
     out.mkdir(parents=True, exist_ok=True)
-    mp.spawn(worker, args=(world, free_port(), str(out), jobs), nprocs=world, join=True)
+    mp.spawn(worker, args=(world, free_port(), str(out), jobs, task), nprocs=world, join=True)
     return {
         name: [json.loads((out / f"{name}-rank{r}.json").read_text()) for r in range(world)]
         for name in jobs

@@ -97,6 +97,30 @@ def test_fit_epochs_resumed_from_a_checkpoint_equals_an_uninterrupted_run(tmp_pa
     assert [p.name for p in trainer.checkpoints()] == ["ckpt-5.pt", "ckpt-6.pt"]
 
 
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_fit_epochs_mixed_precision_autocasts_the_loss_and_still_trains(precision, tmp_path) -> None:
+    source, model, cfg = _toy(precision=precision)
+    seen = []
+
+    def loss(net, idx):
+        seen.append(torch.is_autocast_enabled("cpu"))
+        return mse(net, idx)
+
+    trainer = Trainer(model, cfg, seed=1, model_dir=tmp_path)
+    hist = trainer.fit_epochs(source, loss, 8)
+    assert seen and all(seen)  # the loss ran under autocast
+    assert model.weight.dtype == torch.float32  # the weights stay float32
+    assert hist["loss"].iloc[-1] < 0.01 < hist["loss"].iloc[0]
+    saved = torch.load(trainer.checkpoints()[-1], weights_only=True)
+    # fp16 steps through a GradScaler, whose state is checkpointed (none for bf16)
+    assert (saved["scaler"] is not None) == (precision == "fp16")
+    # the same fit as float32 up to the low precision's rounding (fp16: a few early steps
+    # are skipped while the scaler finds its scale)
+    _, fp32_model, fp32_cfg = _toy()
+    Trainer(fp32_model, fp32_cfg, seed=1).fit_epochs(source, mse, 8)
+    torch.testing.assert_close(model.weight, fp32_model.weight, atol=0.01, rtol=0)
+
+
 def test_fit_epochs_early_stopping_restores_the_best_epoch() -> None:
     source, model, cfg = _toy(patience=1)
     values = iter([0.5, 0.7, 0.6, 0.65, 0.9])

@@ -242,6 +242,9 @@ class _RatingEpochs:
     before it (one-cycle schedule), from the step's index, so a resumed fit continues the
     schedule where it stopped."""
 
+    #: History fields summed over the epoch's rows (added across data-parallel ranks).
+    summed_fields = ("loss",)
+
     def __init__(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray,
                  config: EmbeddingDotBiasConfig, seed: int, device: Any, optimizer: Any) -> None:
         torch = require("torch", "torch")

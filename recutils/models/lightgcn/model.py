@@ -175,6 +175,9 @@ class _BPREpochs:
     same generator; a batch is a slice of that permutation and its loss the BPR loss of
     the propagated embeddings plus ``decay`` times the L2 of the batch's ego embeddings."""
 
+    #: History fields summed over the epoch's rows (added across data-parallel ranks).
+    summed_fields = ("loss", "bpr_loss")
+
     def __init__(self, users: np.ndarray, items: np.ndarray, pos_keys: np.ndarray, n_users: int,
                  n_items: int, prop: Any, batch_size: int, decay: float, seed: int, device: Any) -> None:
         torch = require("torch", "torch")

@@ -220,6 +220,9 @@ class _NCFEpochs:
     epoch])``, then the rows in a permutation drawn from the same generator; a batch is a
     slice of that permutation and its loss the binary cross-entropy of the logits."""
 
+    #: History fields summed over the epoch's rows (added across data-parallel ranks).
+    summed_fields = ("loss",)
+
     def __init__(self, users: np.ndarray, items: np.ndarray, n_items: int, n_neg: int, batch_size: int,
                  seed: int, stream: int, stage: str, device: Any) -> None:
         import scipy.sparse as sp

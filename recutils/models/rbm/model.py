@@ -340,6 +340,9 @@ class _RBMEpochs:
     ``default_rng([seed, epoch])``; a batch is ``batch_size`` users' rows of class indices;
     the loss is the CD objective with the epoch's number of Gibbs steps."""
 
+    #: History fields summed over the epoch's rows (added across data-parallel ranks).
+    summed_fields = ("loss",)
+
     def __init__(self, states: np.ndarray, values: np.ndarray, config: RBMConfig, seed: int,
                  device: Any) -> None:
         torch = require("torch", "torch")

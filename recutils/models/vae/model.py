@@ -237,6 +237,9 @@ class _UserRowEpochs:
     ``[1e-7, 1 - 1e-7]``) plus ``beta(step)`` times the KL term (the VAEs; the step counts
     Adam steps from the start of training)."""
 
+    #: History fields summed over the epoch's rows (added across data-parallel ranks).
+    summed_fields = ("nll", "kl")
+
     def __init__(self, users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, batch_size: int,
                  seed: int, device: Any, beta: Callable[[int], float], *,
                  likelihood: str = "multinomial") -> None:
