@@ -106,7 +106,10 @@ def markdown_section(text: str, heading: str) -> str:
 
 def readme_page(readme: str, title: str, sections: Iterable[str]) -> str:
     """Build a site page from README sections, copied verbatim under a ``#`` title."""
-    parts = [f"# {title}\n", "<!-- generated from README.md at build time by tools/docs_gen.py -->\n"]
+    parts = [
+        f"# {title}\n",
+        "<!-- generated from README.md at build time by tools/docs_gen.py -->\n",
+    ]
     parts += [markdown_section(readme, heading) for heading in sections]
     return "\n".join(parts)
 
@@ -193,7 +196,9 @@ def public_modules(root: Path = REPO, package: str = PACKAGE) -> list[str]:
             continue
         if any(part.startswith("_") for part in parts):
             continue
-        if not all((root / Path(*parts[:i]) / "__init__.py").exists() for i in range(1, len(parts))):
+        if not all(
+            (root / Path(*parts[:i]) / "__init__.py").exists() for i in range(1, len(parts))
+        ):
             continue
         names.append(".".join(parts))
     return sorted(names)
@@ -268,9 +273,9 @@ def notebook_nav(index: str, notebooks: Iterable[str], folder: str = "notebooks"
                 entries.append(readme)
             entries.append(path)
         nav.append({stage: entries})
-    rest = sorted(
-        p for p in available if p.endswith(".ipynb") and p not in listed
-    ) + sorted(p for p in available if p.endswith("README.md") and p not in readmes_used)
+    rest = sorted(p for p in available if p.endswith(".ipynb") and p not in listed) + sorted(
+        p for p in available if p.endswith("README.md") and p not in readmes_used
+    )
     rest = [p for p in rest if p != f"{folder}/README.md"]
     if rest:
         nav.append({"Other notebooks": rest})
@@ -293,9 +298,7 @@ def scenario_nav(files: Iterable[str], folder: str = "scenarios") -> list[Any]:
 def build_nav(root: Path = REPO) -> list[Any]:
     """The whole site's navigation."""
     mirrored = mirrored_files(root)
-    guides = sorted(
-        p.name for p in (root / "docs").glob("*.md") if p.name != "index.md"
-    )
+    guides = sorted(p.name for p in (root / "docs").glob("*.md") if p.name != "index.md")
     index = (root / "notebooks" / "README.md").read_text(encoding="utf-8")
     return [
         {"Home": "index.md"},
@@ -343,9 +346,7 @@ def on_files(files: Any, config: Any) -> Any:
         )
         _ORIGIN[path] = path
     for module in public_modules():
-        files.append(
-            File.generated(config, reference_path(module), content=reference_page(module))
-        )
+        files.append(File.generated(config, reference_path(module), content=reference_page(module)))
     return files
 
 
