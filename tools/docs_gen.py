@@ -51,7 +51,9 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _LINK = re.compile(r"(\]\()([^)\s]+)((?:\s+\"[^\"]*\")?\))")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
-_SPHINX_ROLE = re.compile(r":(?:func|class|meth|mod|attr|data|exc|obj|const|py:\w+):(?=<code>)")
+_SPHINX_ROLE = re.compile(
+    r":(?:func|class|meth|mod|attr|data|exc|obj|const|py:\w+):<code>(~?)([^<]*)</code>"
+)
 _TABLE_LINK = re.compile(r"\[[^\]]*\]\(([^)\s#]+\.ipynb)\)")
 
 
@@ -118,9 +120,14 @@ def strip_sphinx_roles(html: str) -> str:
     """Drop the Sphinx roles (``:class:``, ``:func:`` ...) that docstrings put before code spans.
 
     Markdown renders ``:class:`Foo``` as ``:class:<code>Foo</code>``; the role is noise on a
-    page, the code span stays.
+    page, the code span stays. Sphinx's ``~`` prefix keeps only the last part of the name.
     """
-    return _SPHINX_ROLE.sub("", html)
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(2).rpartition(".")[2] if match.group(1) else match.group(2)
+        return f"<code>{name}</code>"
+
+    return _SPHINX_ROLE.sub(replace, html)
 
 
 def site_path(repo_path: str) -> str:
@@ -273,25 +280,28 @@ def notebook_nav(index: str, notebooks: Iterable[str], folder: str = "notebooks"
                 entries.append(readme)
             entries.append(path)
         nav.append({stage: entries})
-    rest = sorted(p for p in available if p.endswith(".ipynb") and p not in listed) + sorted(
-        p for p in available if p.endswith("README.md") and p not in readmes_used
+    used = listed | readmes_used | {f"{folder}/README.md"}
+    # notebooks first, then any other page (a folder README the table does not reach, notes)
+    rest = sorted(
+        (p for p in available if p not in used), key=lambda p: (not p.endswith(".ipynb"), p)
     )
-    rest = [p for p in rest if p != f"{folder}/README.md"]
     if rest:
         nav.append({"Other notebooks": rest})
     return nav
 
 
 def scenario_nav(files: Iterable[str], folder: str = "scenarios") -> list[Any]:
-    """The scenarios: the index, then one section per scenario (its guide, then its notebooks)."""
+    """The scenarios: the index, then one section per scenario (its guide, its other pages, then
+    its notebooks)."""
     files = sorted(files)
     nav: list[Any] = [f"{folder}/README.md"]
     scenarios = sorted({f.split("/")[1] for f in files if f.count("/") >= 2})
     for scenario in scenarios:
         prefix = f"{folder}/{scenario}/"
-        guide = [f for f in files if f == prefix + "README.md"]
-        notebooks = [f for f in files if f.startswith(prefix) and f.endswith(".ipynb")]
-        nav.append({scenario: guide + notebooks})
+        inside = [f for f in files if f.startswith(prefix)]
+        # the guide first, then its other pages, then the notebooks
+        inside.sort(key=lambda f: (f != prefix + "README.md", f.endswith(".ipynb"), f))
+        nav.append({scenario: inside})
     return nav
 
 

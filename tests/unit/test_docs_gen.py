@@ -109,10 +109,11 @@ def test_rewrite_links_leaves_code_blocks_and_files_outside_the_site_alone() -> 
 
 def test_strip_sphinx_roles_keeps_the_code_span() -> None:
     html = "see :class:<code>SARConfig</code> and :func:<code>load</code>; a:b <code>c</code>"
-    assert (
-        docs_gen.strip_sphinx_roles(html)
-        == "see <code>SARConfig</code> and <code>load</code>; a:b <code>c</code>"
+    assert docs_gen.strip_sphinx_roles(html) == (
+        "see <code>SARConfig</code> and <code>load</code>; a:b <code>c</code>"
     )
+    short = "raises :class:<code>~recutils.exceptions.DataError</code>"
+    assert docs_gen.strip_sphinx_roles(short) == "raises <code>DataError</code>"
 
 
 def _touch(root: Path, *paths: str) -> None:
