@@ -21,13 +21,15 @@ so the site cannot drift from the files it is made of:
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+LOG = logging.getLogger("mkdocs.hooks.docs_gen")
 PACKAGE = "recutils"
 
 #: site page -> (title, README sections (``##`` headings, each taken with its subsections)).
@@ -51,6 +53,7 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _LINK = re.compile(r"(\]\()([^)\s]+)((?:\s+\"[^\"]*\")?\))")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+_ANCHOR_HREF = re.compile(r'(<a\s[^>]*?href=")([^"]+)(")')
 _SPHINX_ROLE = re.compile(
     r":(?:func|class|meth|mod|attr|data|exc|obj|const|py:\w+):<code>(~?)([^<]*)</code>"
 )
@@ -156,16 +159,13 @@ def rewrite_links(markdown: str, repo_path: str, site_files: set[str]) -> str:
         The Markdown with its links rewritten.
     """
     page_dir = posixpath.dirname(site_path(repo_path))
-    source_dir = posixpath.dirname(repo_path)
 
     def replace(match: re.Match[str]) -> str:
         target = match.group(2)
         if _SCHEME.match(target) or target.startswith(("#", "/")):
             return match.group(0)
-        path, hash_, anchor = target.partition("#")
-        resolved = posixpath.normpath(posixpath.join(source_dir, path))
-        candidates = [site_path(resolved), site_path(posixpath.join(resolved, "README.md"))]
-        found = next((c for c in candidates if c in site_files), None)
+        hash_, anchor = target.partition("#")[1:]
+        found = _site_target(target, repo_path, site_files)
         if found is None:
             return match.group(0)
         relative = posixpath.relpath(found, page_dir or ".")
@@ -175,6 +175,51 @@ def rewrite_links(markdown: str, repo_path: str, site_files: set[str]) -> str:
     for line, prose in _outside_fences(markdown.splitlines(keepends=True)):
         out.append(_LINK.sub(replace, line) if prose else line)
     return "".join(out)
+
+
+def _site_target(target: str, repo_path: str, site_files: Iterable[str]) -> str | None:
+    """The site file a relative link in ``repo_path`` points to (a folder through its README)."""
+    path = target.partition("#")[0]
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(repo_path), path))
+    candidates = (site_path(resolved), site_path(posixpath.join(resolved, "README.md")))
+    files = set(site_files)
+    return next((c for c in candidates if c in files), None)
+
+
+def rewrite_html_links(
+    html: str, repo_path: str, site_files: Iterable[str], href: Callable[[str], str]
+) -> tuple[str, list[str]]:
+    """Rewrite the relative ``<a href>`` links of a rendered notebook into the site's URLs.
+
+    A notebook's Markdown cells link to files relative to the notebook in the repository
+    (``../00_quick_start/sar_movielens.ipynb``); mkdocs-jupyter renders them as HTML, which
+    MkDocs neither rewrites nor validates.
+
+    Args:
+        html: the rendered page.
+        repo_path: the notebook's path in the repository.
+        site_files: the site's files (paths relative to the site's root).
+        href: the URL of a site file relative to the page being rewritten.
+
+    Returns:
+        The HTML with its links rewritten, and the links whose target is not in the site.
+    """
+    files = set(site_files)
+    broken: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        target = match.group(2)
+        if _SCHEME.match(target) or target.startswith(("#", "/")):
+            return match.group(0)
+        found = _site_target(target, repo_path, files)
+        if found is None:
+            broken.append(target)
+            return match.group(0)
+        anchor = target.partition("#")[2]
+        url = href(found) + (f"#{anchor}" if anchor else "")
+        return f"{match.group(1)}{url}{match.group(3)}"
+
+    return _ANCHOR_HREF.sub(replace, html), broken
 
 
 def mirrored_files(root: Path = REPO) -> list[str]:
@@ -374,7 +419,17 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
 
 
 def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:
-    """Clean the API reference pages' HTML of the docstrings' Sphinx roles."""
-    if page.file.src_uri.startswith("reference/"):
+    """Clean the API reference of Sphinx roles; map a notebook's links to the site (or fail)."""
+    source = page.file.src_uri
+    if source.startswith("reference/"):
         return strip_sphinx_roles(html)
+    if not source.endswith(".ipynb"):
+        return html
+
+    def href(target: str) -> str:
+        return files.get_file_from_path(target).url_relative_to(page.file)
+
+    html, broken = rewrite_html_links(html, _ORIGIN.get(source, source), files.src_uris, href)
+    for target in broken:
+        LOG.warning("Notebook '%s' links to '%s', which is not in the site", source, target)
     return html

@@ -107,6 +107,23 @@ def test_rewrite_links_leaves_code_blocks_and_files_outside_the_site_alone() -> 
     assert docs_gen.rewrite_links(page, "docs/serving.md", SITE) == page
 
 
+def test_rewrite_html_links_maps_a_notebooks_links_and_reports_broken_ones() -> None:
+    html = (
+        '<a href="../00_quick_start/sar_movielens.ipynb#split">q</a> <a href="README.md">r</a>'
+        ' <a class="x" href="../../docs/serving.md">s</a> <a href="https://example.org">w</a>'
+        ' <a href="#top">t</a> <a href="gone.ipynb">g</a> <link href="style.css">'
+    )
+    out, broken = docs_gen.rewrite_html_links(
+        html, "notebooks/05_operationalize/als_movie_o16n.ipynb", SITE, lambda path: f"URL({path})"
+    )
+    assert '<a href="URL(notebooks/00_quick_start/sar_movielens.ipynb)#split">q</a>' in out
+    assert '<a href="URL(notebooks/05_operationalize/README.md)">r</a>' in out
+    assert '<a class="x" href="URL(serving.md)">s</a>' in out
+    assert '<a href="https://example.org">w</a>' in out and '<a href="#top">t</a>' in out
+    assert '<a href="gone.ipynb">g</a>' in out and '<link href="style.css">' in out
+    assert broken == ["gone.ipynb"]
+
+
 def test_strip_sphinx_roles_keeps_the_code_span() -> None:
     html = "see :class:<code>SARConfig</code> and :func:<code>load</code>; a:b <code>c</code>"
     assert docs_gen.strip_sphinx_roles(html) == (
