@@ -59,6 +59,14 @@ EXTRAS = {
         "jupyter>=1.0",
         "matplotlib>=3.7",
     ],
+    # the documentation site (bash tools/docs.sh): MkDocs Material, API reference, notebooks
+    "docs": [
+        "mkdocs>=1.6",
+        "mkdocs-material>=9.5",
+        "mkdocstrings[python]>=1.0",
+        "mkdocstrings-python>=2.0",
+        "mkdocs-jupyter>=0.25",
+    ],
     "dev": [
         "pytest>=7.4",
         "pytest-timeout>=2.1",

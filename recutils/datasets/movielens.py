@@ -535,8 +535,8 @@ def load_spark_df(
 
     Args:
         spark: A ``SparkSession`` (e.g. :func:`recutils.spark.start_or_get_spark`).
-        size, header, local_cache_path, title_col, genres_col, year_col, seed, progress,
-            verify: As for :func:`load_pandas_df`.
+        size, header, local_cache_path, title_col, genres_col, year_col, seed, progress, verify: As
+            for :func:`load_pandas_df`.
         schema: ``None``: Spark types from the pandas dtypes (ids and timestamps
             ``bigint``, ratings ``double``). A ``StructType``: its fields rename and cast
             the leading columns (fewer fields keep only those), as Microsoft's.

@@ -119,8 +119,7 @@ class BiasBaseline(BaseRecommender):
     Args:
         config: A :class:`BiasConfig`, a mapping or YAML; keyword arguments
             (``reg_user``, ``reg_item``, ``n_iter``, ``tol``, ``clip``) override it.
-        col_user, col_item, col_rating, col_timestamp, col_prediction, progress,
-            n_jobs: see :class:`~recutils.models.base.BaseRecommender`.
+        col_user, col_item, col_rating, col_timestamp, col_prediction, progress, n_jobs: see :class:`~recutils.models.base.BaseRecommender`.
 
     Fitted attributes:
         global_mean_: :math:`\\mu`.

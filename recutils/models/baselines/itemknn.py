@@ -178,8 +178,7 @@ class ItemKNN(BaseRecommender):
         config: An :class:`ItemKNNConfig`, a mapping or YAML; keyword arguments
             (``k``, ``shrink``, ``binary``, ``block_items``,
             ``dense_similarity_max_mb``) override it.
-        col_user, col_item, col_rating, col_timestamp, col_prediction, progress,
-            n_jobs: see :class:`~recutils.models.base.BaseRecommender`.
+        col_user, col_item, col_rating, col_timestamp, col_prediction, progress, n_jobs: see :class:`~recutils.models.base.BaseRecommender`.
 
     Fitted attributes:
         user_item_: CSR users x items ``X`` (ones or ratings).

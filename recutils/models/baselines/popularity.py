@@ -87,8 +87,7 @@ class Popularity(BaseRecommender):
     Args:
         config: A :class:`PopularityConfig`, a mapping or YAML; keyword arguments
             (``half_life_days``, ``time_now``) override it.
-        col_user, col_item, col_rating, col_timestamp, col_prediction, progress,
-            n_jobs: see :class:`~recutils.models.base.BaseRecommender`.
+        col_user, col_item, col_rating, col_timestamp, col_prediction, progress, n_jobs: see :class:`~recutils.models.base.BaseRecommender`.
 
     Fitted attributes:
         item_popularity_: float64 ``pop(i)`` per item (training item order).
@@ -203,8 +202,7 @@ class RandomRecommender(BaseRecommender):
 
     Args:
         config: A :class:`RandomConfig`, a mapping or YAML; ``seed=`` overrides it.
-        col_user, col_item, col_rating, col_timestamp, col_prediction, progress,
-            n_jobs: see :class:`~recutils.models.base.BaseRecommender`.
+        col_user, col_item, col_rating, col_timestamp, col_prediction, progress, n_jobs: see :class:`~recutils.models.base.BaseRecommender`.
 
     Examples:
         >>> import pandas as pd

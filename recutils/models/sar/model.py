@@ -163,8 +163,7 @@ class SAR(BaseRecommender):
         config: A :class:`SARConfig`, a mapping or YAML; the keyword arguments below
             override it.
         col_user, col_item, col_rating, col_timestamp, col_prediction: Column names.
-        similarity_type, time_decay_coefficient, time_now, timedecay_formula,
-            threshold, normalize, dense_similarity_max_mb, score_dtype: see
+        similarity_type, time_decay_coefficient, time_now, timedecay_formula, threshold, normalize, dense_similarity_max_mb, score_dtype: see
             :class:`SARConfig`.
         progress: tqdm progress bar over scoring blocks.
         n_jobs: Threads for scoring blocks of users.
