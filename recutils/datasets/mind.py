@@ -623,10 +623,11 @@ def glove_sample_path(dim: int = 300, local_cache_path: str | os.PathLike | None
     )
 
 
-def read_vectors(path: str | os.PathLike, sep: str = " ") -> tuple[pd.Index, np.ndarray]:
+def read_vectors(path: str | os.PathLike, sep: str | None = " ") -> tuple[pd.Index, np.ndarray]:
     """Read a ``word v1 ... vd`` (GloVe) or ``id<TAB>v1...vd<TAB>`` (MIND ``.vec``) file.
 
-    A trailing empty field (MIND's ``.vec`` lines end with a tab) is ignored.
+    A trailing empty field (MIND's ``.vec`` lines end with a tab) is ignored; ``sep=None``
+    splits on any run of whitespace (tabs and spaces mixed).
 
     Returns:
         ``(keys, vectors [n, d] float32)``.
@@ -637,7 +638,7 @@ def read_vectors(path: str | os.PathLike, sep: str = " ") -> tuple[pd.Index, np.
     path = Path(path)
     text = decode(read_bytes(path))
     lines = pd.Series(text.splitlines())
-    lines = lines[lines.str.strip() != ""].str.rstrip(sep + "\r")
+    lines = lines[lines.str.strip() != ""].str.rstrip(" \t\r" if sep is None else sep + "\r")
     parts = lines.str.split(sep)
     widths = parts.str.len().to_numpy()
     if widths.size == 0:
