@@ -39,12 +39,21 @@ def _movielens_features(size: str) -> dict[str, pd.DataFrame]:
             "item_features": movielens_item_features(load_item_df(size, progress=False))}
 
 
+def _movielens_kg(size: str) -> dict[str, object]:
+    from recutils.datasets.kg import load_kg
+
+    if size != "100k":
+        raise ConfigError(f"the MovieLens knowledge graph (KB4Rec) is linked to ml-100k only, not {size!r}.")
+    return {"kg": load_kg("ml-100k", progress=False)}
+
+
 #: data set -> side-data name -> ``loader(data_size) -> {fit keyword: frame}``. MovieLens
 #: ``text``: ``item_features`` with ``title``, ``genres`` and ``tags`` (``""`` for sizes without
 #: tags); ``features``: ``user_features`` (age bucket, gender, occupation) and ``item_features``
-#: (genres, year bucket), one row per id.
+#: (genres, year bucket), one row per id; ``kg``: the ml-100k knowledge graph (``kg=``, a
+#: :class:`~recutils.datasets.kg.KnowledgeGraph`; 100k only).
 SIDE_DATA: dict[str, dict[str, Callable[[str], dict[str, pd.DataFrame]]]] = {
-    "movielens": {"text": _movielens_text, "features": _movielens_features},
+    "movielens": {"text": _movielens_text, "features": _movielens_features, "kg": _movielens_kg},
 }
 
 

@@ -56,6 +56,7 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "implicit_als": (f"{_CF}, implicit (implicit ALS)", "implicit"),
     "implicit_bpr": (f"{_CF}, implicit (implicit BPR)", "implicit"),
     "itemknn": (f"{_CF}, item-item (cosine k-NN)", "core"),
+    "kgcn": ("hybrid: implicit CF with an item knowledge graph (KGCN: relation attention over sampled neighbours)", "torch"),
     "lightfm": ("hybrid: CF with user/item features (LightFM)", "lightfm"),
     "lightgcn": (f"{_CF}, implicit, graph (LightGCN)", "torch"),
     "lstur": ("news, impressions (LSTUR: long-term user embedding + GRU short-term)", "torch"),
@@ -90,6 +91,9 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "surprise_svd": (f"{_CF}, rating prediction (surprise SVD)", "surprise"),
     "surprise_svdpp": (f"{_CF}, rating prediction (surprise SVD++)", "surprise"),
     "tfidf": ("content-based, rating prediction (TF-IDF item text)", "core"),
+    "tfrs_ranking": ("rating or click ranking, DCN-style (TensorFlow Recommenders)", "tensorflow"),
+    "tfrs_retrieval": ("candidate retrieval, two-tower in-batch softmax (TensorFlow Recommenders)",
+                       "tensorflow"),
     "vowpal_wabbit": ("linear / quadratic / low-rank models over user and item features, "
                       "rating or click (Vowpal Wabbit)", "vowpalwabbit"),
     "wide_deep": (f"{_CTR} (Wide & Deep)", "torch"),

@@ -21,16 +21,26 @@ EasyRec's train-and-evaluate in one command::
 
 It prints the training history (one row per epoch), the best epoch and the evaluation
 rows' AUC and logloss; ``--save DIR`` writes the fitted model, ``--metrics-out FILE`` the
-figures as JSON. Exit status 0, 1 on a recutils error (one line on stderr), 2 on a usage
+figures as JSON (with the history, the number of processes and the training samples
+per second).
+
+Several processes: ``torchrun --nproc-per-node N -m recutils train ...`` runs the same
+command data-parallel (:mod:`recutils.nn.distributed`: gloo on CPUs, NCCL on GPUs,
+``--backend``; ``train.batch_size`` is the global batch). Every rank trains and
+evaluates; rank 0 alone prints, saves and writes the metrics. A rank that cannot reach
+the others stops after ``--dist-timeout`` seconds with an error. Exit status 0, 1 on a recutils error (one line on stderr), 2 on a usage
 error.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -74,6 +84,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save", type=Path, default=None, help="write the fitted model to this folder")
     parser.add_argument("--metrics-out", type=Path, default=None, help="write the figures to this JSON file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--backend", default="auto", choices=["auto", "gloo", "nccl"],
+                        help="process-group backend under torchrun (default auto: nccl with GPUs, else gloo)")
+    parser.add_argument("--dist-timeout", type=float, default=300.0,
+                        help="seconds a process waits for the others under torchrun (default 300)")
 
 
 def resolve_config(text: str, option: str = "--config") -> Path:
@@ -172,13 +186,18 @@ def train_and_evaluate(args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
     from recutils.cli.tune_worker import read_frame
     from recutils.evaluation import auc, logloss
 
+    world_size = int(os.environ.get("WORLD_SIZE", "1") or 1)
     model, lines = build_model(args)
     data = read_frame(args.data)
     train, test, where = _split(args, data)
+    if world_size > 1:
+        lines.append(f"  data-parallel on {world_size} processes (global batch {model.config.train.batch_size})")
     print("\n".join(lines), file=out)
     print(f"Data: {args.data}: {len(data):,} rows; {len(train):,} train, {len(test):,} evaluation "
           f"({where})", file=out)
+    start = time.perf_counter()
     model.fit(train)
+    seconds = time.perf_counter() - start
     history = model.history_
     shown = [c for c in ("epoch", "step", "train_loss") if c in history.columns]
     shown += [c for c in history.columns if str(c).startswith("valid_")] + ["seconds"]
@@ -188,7 +207,11 @@ def train_and_evaluate(args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
     pred = model.predict(test, score_unknown=True)
     figures = {"auc": float(auc(test, pred, **cols)), "logloss": float(logloss(test, pred, **cols)),
                "best_epoch": model.best_epoch_, "epochs_run": int(history["epoch"].max()),
-               "train_rows": len(train), "eval_rows": len(test)}
+               "train_rows": len(train), "eval_rows": len(test), "world_size": world_size,
+               "train_seconds": seconds,
+               "samples_per_second": float(history["step"].max() * model.config.train.batch_size / seconds)
+               if "step" in history.columns and seconds > 0 else None,
+               "history": json.loads(history.to_json(orient="records"))}
     best = ("none (no validation)" if model.best_epoch_ is None
             else f"{model.best_epoch_} of {figures['epochs_run']} (its weights are kept)")
     print(f"\nBest epoch: {best}", file=out)
@@ -204,9 +227,25 @@ def train_and_evaluate(args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
 
 
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
-    """``recutils train``; return the exit status (1 on a recutils error, said in one line)."""
+    """``recutils train``; return the exit status (1 on a recutils error, said in one line).
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) it first joins the process group; ranks other
+    than 0 print nothing and write no files.
+    """
     try:
-        train_and_evaluate(args, out)
+        if int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
+            train_and_evaluate(args, out)
+            return 0
+        from recutils.nn import distributed
+
+        context = distributed.init_from_env(args.backend, args.dist_timeout)
+        try:
+            if context is not None and not context.is_main:
+                args = argparse.Namespace(**{**vars(args), "save": None, "metrics_out": None, "no_progress": True})
+                out = io.StringIO()
+            train_and_evaluate(args, out)
+        finally:
+            distributed.shutdown()
     except RecUtilsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -25,6 +25,8 @@ Submodules (imported lazily, so ``import recutils.datasets`` stays light):
 * :mod:`~recutils.datasets.behaviour_ctr`: click-through samples with behaviour histories
   (DIN-style, and Microsoft Recommenders' leave-last-out sequential setting);
 * :mod:`~recutils.datasets.lastfm`: Last.fm HetRec 2011 play counts and friendships;
+* :mod:`~recutils.datasets.kg`: item knowledge graphs (ml-100k KB4Rec/Freebase, MKR's Satori KGs):
+  triples with entity/relation vocabularies and item -> entity links;
 * :mod:`~recutils.datasets.synthetic`: MovieLens-like synthetic logs;
 * :mod:`~recutils.datasets.sparse`: CSR matrices with id maps, the dense
   ``AffinityMatrix`` (Microsoft Recommenders' API), k-core
@@ -39,7 +41,7 @@ import importlib
 from typing import Any
 
 _SUBMODULES = ("download", "movielens", "movielens_features", "criteo", "amazon", "beauty",
-               "taobao", "sessions", "census", "multitask_samples", "behaviour_ctr", "lastfm", "synthetic",
+               "taobao", "sessions", "census", "multitask_samples", "behaviour_ctr", "lastfm", "kg", "synthetic",
                "sparse", "pandas_helpers")
 _FUNCTIONS = {
     "make_interactions": "synthetic",
@@ -57,6 +59,7 @@ _FUNCTIONS = {
     "movielens_item_features": "movielens_features",
     "movielens_user_features": "movielens_features",
     "criteo_ctr_frame": "criteo",
+    "load_kg": "kg",
     "history_samples": "behaviour_ctr",
     "leave_last_out_samples": "behaviour_ctr",
     "user_item_pairs": "pandas_helpers",

@@ -874,6 +874,10 @@ def _pos_int(owner: str, name: str, value: Any, allow_none: bool = False, minimu
                           f"{' or null' if allow_none else ''}, got {value!r}.")
 
 
+#: ``TrainConfig.precision`` values (float32, or mixed precision in bfloat16 / float16).
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
 @dataclass
 class TrainConfig(NestedConfig):
     """Training loop settings (see :class:`recutils.nn.trainer.Trainer`).
@@ -904,6 +908,12 @@ class TrainConfig(NestedConfig):
         progress: Show a tqdm progress bar.
         num_threads: CPU threads torch uses during training (restored afterwards);
             None leaves torch's setting alone.
+        precision: ``fp32`` (default), ``bf16`` or ``fp16``: mixed precision, the forward
+            pass and the loss under :func:`torch.autocast` in that type (weights and
+            optimizer states stay float32); ``fp16`` also scales the loss with a
+            :class:`torch.amp.GradScaler` (skipping steps whose gradients overflow).
+        pin_memory: On CUDA, copy host tensors to the GPU from pinned (page-locked)
+            memory, asynchronously; ignored on CPU.
         ema_decay: Keep an exponential moving average of the weights with this decay
             (e.g. ``0.999``, about the last 1,000 steps); validation, early stopping, the
             restored best state and the trained model then use the averaged weights.
@@ -936,9 +946,14 @@ class TrainConfig(NestedConfig):
     progress: bool = True
     num_threads: int | None = None
     ema_decay: float | None = None
+    precision: str = "fp32"
+    pin_memory: bool = True
 
     def __post_init__(self) -> None:
         _pos_int("train", "num_threads", self.num_threads, allow_none=True)
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"train: precision {self.precision!r}; allowed: {list(PRECISIONS)}.")
+        check_bool("pin_memory", self.pin_memory, owner="train")
         if self.ema_decay is not None and (isinstance(self.ema_decay, bool) or not isinstance(
                 self.ema_decay, (int, float)) or not 0.0 < float(self.ema_decay) < 1.0):
             raise ConfigError(f"train: ema_decay must be a number in (0, 1) or null, got {self.ema_decay!r}.")
@@ -991,6 +1006,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "OPTIMIZERS",
     "OptimizerConfig",
+    "PRECISIONS",
     "SPARSE_OPTIMIZERS",
     "TrainConfig",
     "BackboneConfig",

@@ -48,6 +48,18 @@ diverged stops there with :class:`~recutils.exceptions.ModelFitError` naming the
 the steps since the last check, the bad quantity (the loss, or the first bad parameter)
 and the likely cause, instead of returning a model whose scores are NaN. The checks
 draw no random numbers and change no weight, so a good run is unchanged.
+
+Several processes: when the process group of a ``torchrun`` run is initialized
+(:func:`recutils.nn.distributed.init_from_env`), both loops train data-parallel: the
+config's ``batch_size`` is the global batch, each rank takes its shard of every global
+batch, gradients are averaged across ranks (:class:`~torch.nn.parallel.DistributedDataParallel`
+in :meth:`Trainer.fit`), validation predictions are gathered, and only rank 0 writes
+checkpoints, which any number of ranks can resume (see :mod:`recutils.nn.distributed`).
+
+Devices and precision: ``device: auto`` trains on CUDA when present (``cuda:<LOCAL_RANK>``
+under ``torchrun``); ``precision: bf16 | fp16`` runs the forward pass and the loss under
+:func:`torch.autocast` (``fp16`` with a :class:`torch.amp.GradScaler`); on CUDA, host
+tensors reach the GPU from pinned memory (``pin_memory``).
 """
 
 from __future__ import annotations
@@ -67,6 +79,18 @@ import pandas as pd
 from recutils.exceptions import ConfigError, DataError, ModelFitError
 from recutils.nn.config import OptimizerConfig, TrainConfig
 from recutils.nn.data import LABEL, SOFT_LABEL, TensorData
+from recutils.nn.distributed import (
+    DistributedContext,
+    average_gradients,
+    broadcast_state,
+    check_sparse_backend,
+    gather_rows,
+    local_cuda_device,
+    mean_across,
+    shard,
+    shard_bounds,
+)
+from recutils.nn.distributed import current as distributed_context
 from recutils.nn.eager import optimizer_class
 from recutils.nn.losses import get_loss
 from recutils.nn.run import RunConfig, resolve_seed
@@ -315,10 +339,17 @@ class WeightAverage:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU."""
+    """``auto`` -> CUDA when available, else CPU; plain ``cuda`` in a ``torchrun`` run of
+    several processes -> ``cuda:<LOCAL_RANK>`` (each process its own GPU)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
+        return local_cuda_device()
     return torch.device(name)
+
+
+#: ``TrainConfig.precision`` -> the autocast dtype (None: float32, no autocast).
+AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def compute_num_steps(n_rows: int, config: TrainConfig) -> int:
@@ -412,6 +443,7 @@ class Trainer:
         self.history_: pd.DataFrame | None = None
         self.best_epoch_: int | None = None
         self.stop_requested = False
+        self._dist: DistributedContext | None = None  # set while a data-parallel fit runs
 
     @classmethod
     def from_run(cls, model: torch.nn.Module, run: RunConfig, *, seed: int | None = None,
@@ -539,10 +571,36 @@ class Trainer:
         bs = batch_size or max(self.config.batch_size, 8192)
         outs = []
         for start in range(0, len(data), bs):
-            batch = {k: v.to(self.device) for k, v in data.batch(slice(start, start + bs)).items()}
+            batch = self._to_device(data.batch(slice(start, start + bs)))
             outs.append(self.to_prediction(self.model(batch)).float().cpu())
         self.model.train()
         return torch.cat(outs).numpy().astype(np.float64) if outs else np.empty(0)
+
+    def _to_device(self, tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``tensors`` on the training device (on CUDA from pinned memory, without blocking,
+        when ``pin_memory``)."""
+        if self.device.type != "cuda":
+            return {k: v.to(self.device) for k, v in tensors.items()}
+        pin = self.config.pin_memory
+        return {k: (v.pin_memory() if pin and v.device.type == "cpu" else v).to(self.device, non_blocking=pin)
+                for k, v in tensors.items()}
+
+    def _predict_gathered(self, data: TensorData) -> np.ndarray:
+        """:meth:`predict` of every row of ``data``; in a data-parallel fit each rank
+        predicts its shard and the shards are gathered (every rank gets all the rows)."""
+        ctx = self._dist
+        if ctx is None:
+            return self.predict(data)
+        start, stop = shard_bounds(len(data), ctx.rank, ctx.world_size)
+        local = self.predict(TensorData(data.batch(slice(start, stop))))
+        return gather_rows(local, ctx)
+
+    def _autocast(self) -> Any:
+        """The mixed-precision context of ``config.precision`` (a null context for fp32)."""
+        dtype = AUTOCAST_DTYPES[self.config.precision]
+        if dtype is None:
+            return nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
 
     def evaluate(self, data: TensorData) -> float:
         """The early-stopping metric on ``data``."""
@@ -556,7 +614,7 @@ class Trainer:
         labels = data.tensors[LABEL].cpu().numpy().astype(np.float64)
         if self._task_metrics:
             return self.model.evaluate_tasks(labels, self.predict(data))
-        return metric_value(self.config.early_stopping_metric or "logloss", labels, self.predict(data)), {}
+        return metric_value(self.config.early_stopping_metric or "logloss", labels, self._predict_gathered(data)), {}
 
     # ------------------------------------------------------------------ fit
     def fit(self, train: TensorData, valid: TensorData | None = None, *, resume: bool = True) -> pd.DataFrame:
@@ -582,7 +640,11 @@ class Trainer:
         if len(train) == 0:
             raise DataError("cannot train on zero rows.")
         with self._torch_context():
-            return self._fit(train, valid, resume)
+            self._dist = distributed_context()
+            try:
+                return self._fit(train, valid, resume)
+            finally:
+                self._dist = None
 
     def _set_sparse(self, sparse: bool) -> None:
         from recutils.nn.components.input_layer import EmbeddingBank
@@ -622,7 +684,13 @@ class Trainer:
         self.model.to(self.device)
         self.model.train()
         self._set_sparse(self._sparse_embeddings())
+        ctx = self._dist
+        check_sparse_backend(ctx, self._sparse_embeddings())
+        if ctx is not None and cfg.batch_size < ctx.world_size:
+            raise ConfigError(f"train: batch_size {cfg.batch_size} is the global batch and must be at least the "
+                              f"number of processes ({ctx.world_size}).")
         optimizers = self._make_optimizers()
+        scaler = torch.amp.GradScaler(self.device.type) if cfg.precision == "fp16" else None
         total = compute_num_steps(len(train), cfg)
         factor = _lr_factor(cfg, total)
         schedulers = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in optimizers]
@@ -638,6 +706,15 @@ class Trainer:
         resumed_done = False
         state = self._load_checkpoint(optimizers) if resume else None
         if state is not None:
+            saved_bs = state.get("batch_size")
+            if saved_bs is not None and int(saved_bs) != bs:
+                raise ConfigError(
+                    f"the checkpoint in {self.model_dir} was written with a global batch size of {int(saved_bs)} "
+                    f"(train.batch_size, on {int(state.get('world_size', 1))} process(es)); this run has "
+                    f"{bs}: resume with train.batch_size={int(saved_bs)} on any number of processes, or "
+                    "start in an empty model folder.")
+            if scaler is not None and state.get("scaler") is not None:
+                scaler.load_state_dict(state["scaler"])
             for sch, s in zip(schedulers, state["schedulers"]):
                 sch.load_state_dict(s)
             step = int(state["step"])
@@ -647,7 +724,11 @@ class Trainer:
             if ema is not None and state.get("ema") is not None:
                 ema.load_state(state["ema"])
             logger.info("resumed at step %d", step)
-        train_dev = train.to(self.device) if self.device.type != "cpu" else train
+        train_dev = TensorData(self._to_device(train.tensors)) if self.device.type != "cpu" else train
+        forward = self.model
+        if ctx is not None:
+            forward = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         valid_dev = valid
         perm: torch.Tensor | None = None
         perm_epoch = -1
@@ -677,20 +758,31 @@ class Trainer:
                     chunk_key = (epoch, c)
                 pos = (in_epoch - c * chunk_steps) * bs
                 batch = {k: v[pos:pos + bs] for k, v in chunk.items()}
-                out = self.model(batch)
-                loss = self.loss_fn(out, batch[LABEL])
-                if self.distillation is not None:
-                    loss = loss + self.distillation(out, batch[SOFT_LABEL])
-                reg = self.model.regularization_loss() if hasattr(self.model, "regularization_loss") else None
-                total_loss = loss if reg is None else loss + reg
+                weight = None
+                if ctx is not None:  # this rank's shard of the global batch
+                    batch, weight = shard(batch, ctx)
+                with self._autocast():
+                    out = forward(batch)
+                    loss = self.loss_fn(out, batch[LABEL])
+                    if self.distillation is not None:
+                        loss = loss + self.distillation(out, batch[SOFT_LABEL])
+                    if weight is not None:
+                        loss = loss * weight
+                    reg = self.model.regularization_loss() if hasattr(self.model, "regularization_loss") else None
+                    total_loss = loss if reg is None else loss + reg
                 for o in optimizers:
                     o.zero_grad(set_to_none=True)
-                total_loss.backward()
+                (total_loss if scaler is None else scaler.scale(total_loss)).backward()
                 if not checked_sparse:
                     self._check_sparse_gradients(optimizers)
                     checked_sparse = True
                 for o in optimizers:
-                    o.step()
+                    if scaler is None:
+                        o.step()
+                    else:
+                        scaler.step(o)
+                if scaler is not None:
+                    scaler.update()
                 if ema is not None:
                     ema.update()
                 if not constant_lr:
@@ -709,8 +801,9 @@ class Trainer:
                 if at_row:
                     # the epoch (from 1) this step belongs to: EasyRec's step count can end
                     # the last epoch a few steps short of a full pass, still that epoch
+                    summed = loss_sum if ctx is None else mean_across(loss_sum)  # ranks: the global batches
                     row: dict[str, Any] = {"step": step, "epoch": math.ceil(step / per_epoch),
-                                           "train_loss": float(loss_sum) / max(loss_count, 1),
+                                           "train_loss": float(summed) / max(loss_count, 1),
                                            "lr": float(optimizers[0].param_groups[0]["lr"]),
                                            "seconds": time.perf_counter() - start_time}
                     loss_sum.zero_()
@@ -735,7 +828,7 @@ class Trainer:
                     if self._run_eval_hooks(eval_hooks, row):
                         stopped = True
                         logger.info("a callback stopped training at step %d", step)
-                if self.model_dir is not None and cfg.checkpoint_every_steps and (
+                if self.model_dir is not None and cfg.checkpoint_every_steps and (ctx is None or ctx.is_main) and (
                         step % cfg.checkpoint_every_steps == 0 or last or stopped):
                     self._save_checkpoint(step, {
                         "model": self.model.state_dict(),
@@ -743,6 +836,9 @@ class Trainer:
                         "schedulers": [s.state_dict() for s in schedulers],
                         "rng": torch.get_rng_state(), "step": step, **stopper.state(), "history": history,
                         "done": bool(last or stopped), "ema": None if ema is None else ema.state(),
+                        # world-size independent: steps count global batches of this size
+                        "batch_size": bs, "world_size": 1 if ctx is None else ctx.world_size,
+                        "scaler": None if scaler is None else scaler.state_dict(),
                     })
                 for hook in step_hooks:
                     hook(step, self)
@@ -826,8 +922,12 @@ class Trainer:
         if early_stopping and validate is None:
             raise ConfigError("early_stopping needs a validate function.")
         with self._torch_context(seed_torch):
-            return self._fit_epochs(source, loss, int(epochs), optimizers, validate, metric,
-                                    higher_is_better, early_stopping, resume, desc)
+            self._dist = distributed_context()
+            try:
+                return self._fit_epochs(source, loss, int(epochs), optimizers, validate, metric,
+                                        higher_is_better, early_stopping, resume, desc)
+            finally:
+                self._dist = None
 
     def _fit_epochs(self, source: BatchSource, loss: LossFn, epochs: int,
                     optimizers: Sequence[torch.optim.Optimizer] | None,
@@ -845,6 +945,11 @@ class Trainer:
             history = [dict(row) for row in state["history"]]
             stopper.load_state(state)
             stopped = bool(state["done"])
+        ctx = self._dist
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if ctx is not None:
+            check_sparse_backend(ctx, any(getattr(m, "sparse", False) is True for m in self.model.modules()))
+            broadcast_state(self.model)  # every rank starts from rank 0's weights
         self.model.train()
         epoch_row = getattr(source, "epoch_row", None)
         key = f"valid_{metric}"
@@ -859,10 +964,16 @@ class Trainer:
                 start = time.perf_counter()
                 loss_sum, n_steps = torch.zeros((), device=self.device), 0
                 for batch in source.epoch_batches(epoch):
-                    value = loss(self.model, batch)
+                    if ctx is None:
+                        value = loss(self.model, batch)
+                    else:  # this rank's shard, weighted so that the ranks' mean is the batch's mean loss
+                        part, weight = shard(batch, ctx)
+                        value = loss(self.model, part) * weight
                     for o in optimizers:
                         o.zero_grad(set_to_none=True)
                     value.backward()
+                    if ctx is not None:
+                        average_gradients(params, ctx)
                     for o in optimizers:
                         o.step()
                     step += 1
@@ -875,6 +986,8 @@ class Trainer:
                 self._check_diverged(loss_sum, what, epoch + 1, step - n_steps, step)
                 row: dict[str, Any] = (dict(epoch_row(epoch)) if epoch_row is not None else
                                        {"epoch": epoch + 1, "loss": float(loss_sum) / max(n_steps, 1)})
+                if ctx is not None:  # the mean over steps of the global batches' loss (all ranks)
+                    row["loss"] = float(mean_across(loss_sum)) / max(n_steps, 1)
                 row["seconds"] = time.perf_counter() - start
                 if validate is not None:
                     self.model.eval()
@@ -897,11 +1010,11 @@ class Trainer:
                 if self._run_eval_hooks(eval_hooks, row):
                     stopped = True
                     logger.info("a callback stopped training after epoch %d", epoch + 1)
-                if self.model_dir is not None:
+                if self.model_dir is not None and (ctx is None or ctx.is_main):
                     self._save_checkpoint(epoch + 1, {
                         "model": self.model.state_dict(), "optimizers": [o.state_dict() for o in optimizers],
                         "rng": torch.get_rng_state(), "epoch": epoch + 1, "step": step, **stopper.state(),
-                        "history": history, "done": stopped,
+                        "history": history, "done": stopped, "world_size": 1 if ctx is None else ctx.world_size,
                     })
         finally:
             if bar is not None:
@@ -915,6 +1028,6 @@ class Trainer:
         return self.history_
 
 
-__all__ = ["CHUNK_ROWS", "BatchSource", "Callback", "EarlyStopping", "LossFn", "RunConfig", "Trainer", "TrainConfig", "Validator",
+__all__ = ["AUTOCAST_DTYPES", "CHUNK_ROWS", "BatchSource", "Callback", "EarlyStopping", "LossFn", "RunConfig", "Trainer", "TrainConfig", "Validator",
            "OptimizerConfig", "WeightAverage", "best_epoch", "check_finite_loss", "check_finite_weights", "compute_num_steps",
            "metric_value", "resolve_device", "weight_limit"]

@@ -336,7 +336,7 @@ def test_side_data_reaches_fit_once_loaded(ratings, monkeypatch) -> None:
 
 def test_unknown_side_data_name_is_a_config_error() -> None:
     text = SPEC + "  - name: tfidf\n    side_data: synopsis\n"
-    with pytest.raises(ConfigError, match="model 'tfidf'.*no side data 'synopsis'.*known: \\['features', 'text'\\]"):
+    with pytest.raises(ConfigError, match="model 'tfidf'.*no side data 'synopsis'.*known: \\['features', 'kg', 'text'\\]"):
         bm.load_spec(text)
     with pytest.raises(ConfigError, match="side_data must be null"):
         bm.load_spec(SPEC + "  - name: tfidf\n    side_data: 3\n")

@@ -24,7 +24,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("recutils.models", "recutils.retrieval"),
     ("recutils.spark.batch", "recutils.serving", "recutils.tuning", "recutils.benchmark", "recutils.testing"),
     # entry points: the command line, and the old module paths of its subcommands
-    ("recutils.cli", "recutils.__main__", "recutils.spark.jobs", "recutils.tuning.worker"),
+    ("recutils.cli", "recutils.__main__", "recutils.spark.jobs", "recutils.spark.distributed",
+     "recutils.tuning.worker"),
 ]
 
 
