@@ -118,18 +118,28 @@ class DKNNetwork(NewsNetwork):
         layers.append(nn.Linear(width, 1))
         self.click = nn.Sequential(*layers)
 
-    def context_table(self) -> torch.Tensor:
-        """``[n_entities, entity_dim]``: each entity's mean neighbour embedding (zeros if none)."""
-        nb = self.neighbours
+    def context_of(self, entities: torch.Tensor) -> torch.Tensor:
+        """``[K]`` entity ids -> ``[K, entity_dim]``: each one's mean neighbour embedding
+        (zeros when it has none)."""
+        nb = self.neighbours[entities]
         mask = (nb > 0).unsqueeze(-1).to(self.entity_emb.weight.dtype)
         total = (self.entity_emb(nb) * mask).sum(dim=1)
         return total / mask.sum(dim=1).clamp(min=1.0)
+
+    def context_table(self) -> torch.Tensor:
+        """``[n_entities, entity_dim]``: every entity's context."""
+        return self.context_of(
+            torch.arange(self.neighbours.shape[0], device=self.neighbours.device)
+        )
 
     def encode_news(self, feats: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
         t = self.title_size
         title, entities = feats[:, :t], feats[:, t + 2 : 2 * t + 2]
         words = self.dropout(self.word_emb(title))
-        context = self.context_table()[entities] if self.use_context else None
+        context = None
+        if self.use_context:  # only the entities of these news, each once
+            distinct, inverse = torch.unique(entities, return_inverse=True)
+            context = self.context_of(distinct)[inverse]
         return self.kcnn(words, self.entity_emb(entities), context, entities > 0)
 
     def encode_user(
