@@ -166,18 +166,5 @@ class DKNNetwork(NewsNetwork):
         user = self.encode_user(hist, mask, users, candidates)
         return self.click(torch.cat([user, candidates], dim=-1)).squeeze(-1)
 
-    def forward(
-        self,
-        users: torch.Tensor,
-        history: torch.Tensor,
-        hist_mask: torch.Tensor,
-        candidates: torch.Tensor,
-    ) -> torch.Tensor:
-        b, h, f = history.shape
-        c = candidates.shape[1]
-        hist_vec = self.encode_news(history.reshape(b * h, f)).view(b, h, -1)
-        cand_vec = self.encode_news(candidates.reshape(b * c, f)).view(b, c, -1)
-        return self.score(hist_vec, hist_mask, users, cand_vec)
-
 
 __all__ = ["DKNNetwork", "KCNN"]
