@@ -40,6 +40,7 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "deepfm": (f"{_CTR} (DeepFM)", "torch"),
     "dien": (f"{_CTR} with a behaviour history (DIEN: interest extraction and evolution)", "torch"),
     "din": (f"{_CTR} with a behaviour history (DIN: target attention)", "torch"),
+    "dkn": ("news, impressions, knowledge graph (DKN: knowledge-aware CNN over words and entities)", "torch"),
     "dlrm": (f"{_CTR} (DLRM)", "torch"),
     "dropoutnet": ("retrieval, two-tower for cold start (DropoutNet: id inputs dropped in training)", "torch"),
     "dssm": ("retrieval, two-tower (DSSM: user and item towers, in-batch softmax)", "torch"),

@@ -608,6 +608,28 @@ def encode_texts(
 
 
 # ------------------------------------------------------------ embeddings
+#: The KIM sample's entity neighbour file (``{WikidataId: [neighbour WikidataIds]}``).
+KIM_KG_GRAPH = RemoteFile(
+    "KGGraph.json",
+    _PADDLE + "KGGraph.json",
+    "3cef347f07f785841ca27e0c0e2640fee823c32a1793ab83dc81404dd9f458b0",
+    28_511,
+)
+
+
+def kim_sample_kg_path(local_cache_path: str | os.PathLike | None = None) -> Path:
+    """The ``kim-sample``'s ``KGGraph.json`` (each title entity's knowledge-graph neighbours,
+    no relation labels; DKN's ``kg_neighbours_path``), found like the sample's other files
+    and checked by SHA-256."""
+    folder = fetch_files(_SAMPLES["kim-sample"].folder, (KIM_KG_GRAPH,), local_cache_path,
+                         progress=False)
+    return check_published(
+        folder,
+        PublishedFile(KIM_KG_GRAPH.filename, (KIM_KG_GRAPH.sha256,)),
+        dataset="MIND kim-sample",
+    )
+
+
 def glove_sample_path(dim: int = 300, local_cache_path: str | os.PathLike | None = None) -> Path:
     """The GloVe 6B sample file (first 100 words) of dimension ``dim`` (100 or 300).
 
@@ -623,10 +645,11 @@ def glove_sample_path(dim: int = 300, local_cache_path: str | os.PathLike | None
     )
 
 
-def read_vectors(path: str | os.PathLike, sep: str = " ") -> tuple[pd.Index, np.ndarray]:
+def read_vectors(path: str | os.PathLike, sep: str | None = " ") -> tuple[pd.Index, np.ndarray]:
     """Read a ``word v1 ... vd`` (GloVe) or ``id<TAB>v1...vd<TAB>`` (MIND ``.vec``) file.
 
-    A trailing empty field (MIND's ``.vec`` lines end with a tab) is ignored.
+    A trailing empty field (MIND's ``.vec`` lines end with a tab) is ignored; ``sep=None``
+    splits on any run of whitespace (tabs and spaces mixed).
 
     Returns:
         ``(keys, vectors [n, d] float32)``.
@@ -637,7 +660,7 @@ def read_vectors(path: str | os.PathLike, sep: str = " ") -> tuple[pd.Index, np.
     path = Path(path)
     text = decode(read_bytes(path))
     lines = pd.Series(text.splitlines())
-    lines = lines[lines.str.strip() != ""].str.rstrip(sep + "\r")
+    lines = lines[lines.str.strip() != ""].str.rstrip(" \t\r" if sep is None else sep + "\r")
     parts = lines.str.split(sep)
     widths = parts.str.len().to_numpy()
     if widths.size == 0:
@@ -732,6 +755,7 @@ def entity_coverage(
 
 __all__ = [
     "GLOVE_SAMPLES",
+    "KIM_KG_GRAPH",
     "HISTORY_COL",
     "IMPRESSION_COL",
     "OFFICIAL_URLS",
@@ -749,6 +773,7 @@ __all__ = [
     "explode_impressions",
     "glove_matrix",
     "glove_sample_path",
+    "kim_sample_kg_path",
     "load_mind",
     "read_behaviors",
     "read_news",

@@ -37,6 +37,7 @@ _MODELS: dict[str, str] = {
     "deepfm": "recutils.models.ctr:DeepFM",
     "dien": "recutils.models.ctr:DIEN",
     "din": "recutils.models.ctr:DIN",
+    "dkn": "recutils.models.news:DKN",
     "dlrm": "recutils.models.ctr:DLRM",
     "dropoutnet": "recutils.models.retrieval:DropoutNetModel",
     "dssm": "recutils.models.retrieval:TwoTowerModel",

@@ -1,4 +1,4 @@
-"""News recommendation on impression logs (MIND): NRMS, NAML, LSTUR and NPA in PyTorch.
+"""News recommendation on impression logs (MIND): NRMS, NAML, LSTUR, NPA and DKN in PyTorch.
 
 :class:`NewsRecommender` (:mod:`recutils.models.news.base`) is the shared base: the news
 table and impressions through the ``Recommender`` contract, the word vocabulary and
@@ -7,6 +7,7 @@ news model (DKN, ...) subclasses it and supplies a network with ``encode_news`` 
 ``encode_user`` (:class:`recutils.models.news.networks.NewsNetwork`).
 """
 
+from recutils.models.news.dkn import DKN, DKNConfig
 from recutils.models.news.base import NewsConfig, NewsRecommender, tiny_news_corpus
 from recutils.models.news.models import (
     LSTUR,
@@ -22,6 +23,8 @@ from recutils.models.news.models import (
 
 __all__ = [
     "CNNNewsConfig",
+    "DKN",
+    "DKNConfig",
     "LSTUR",
     "LSTURConfig",
     "NAML",

@@ -132,8 +132,15 @@ class NewsNetwork(nn.Module):
         cand_users = users.repeat_interleave(c) if self.personalised else None
         hist_vec = self.encode_news(history.reshape(b * h, f), hist_users).view(b, h, -1)
         cand_vec = self.encode_news(candidates.reshape(b * c, f), cand_users).view(b, c, -1)
-        user_vec = self.encode_user(hist_vec, hist_mask, users)
-        return torch.bmm(cand_vec, user_vec.unsqueeze(-1)).squeeze(-1)
+        return self.score(hist_vec, hist_mask, users, cand_vec)
+
+    def score(
+        self, hist: torch.Tensor, mask: torch.Tensor, users: torch.Tensor, candidates: torch.Tensor
+    ) -> torch.Tensor:
+        """Logits ``[B, C]`` of candidate vectors ``[B, C, D]`` for clicked-news vectors
+        ``[B, H, D]``: the dot product with the user vector (DKN overrides it)."""
+        user_vec = self.encode_user(hist, mask, users)
+        return torch.bmm(candidates, user_vec.unsqueeze(-1)).squeeze(-1)
 
 
 class CNNTextEncoder(nn.Module):
