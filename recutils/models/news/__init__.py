@@ -7,8 +7,8 @@ news model (DKN, ...) subclasses it and supplies a network with ``encode_news`` 
 ``encode_user`` (:class:`recutils.models.news.networks.NewsNetwork`).
 """
 
-from recutils.models.news.dkn import DKN, DKNConfig
 from recutils.models.news.base import NewsConfig, NewsRecommender, tiny_news_corpus
+from recutils.models.news.dkn import DKN, DKNConfig
 from recutils.models.news.models import (
     LSTUR,
     NAML,
