@@ -6,7 +6,8 @@
 #
 # Environment: PYTHON (interpreter for the venv, default python3), RECUTILS_VENV
 # (venv folder, default .venv), RECUTILS_DATA_MIRROR (local data sets; defaults to
-# ../shared/data when that folder exists).
+# ../shared/data when that folder exists), RECUTILS_TEST_WORKERS (test processes, default 2;
+# 0 for one process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,5 +31,13 @@ fi
 # committed figures and test bars were measured with AVX2 (see SETUP.md, "Reproducible
 # numbers"). An explicit setting in the environment wins.
 export MKL_ENABLE_INSTRUCTIONS="${MKL_ENABLE_INSTRUCTIONS:-AVX2}"
+
+# Two test processes (pytest-xdist; one per core of the CI machine). Each test file stays on
+# one process, so module fixtures (a Spark fit shared by a file's tests, a spawned process
+# group) run once. RECUTILS_TEST_WORKERS=0 runs everything in one process.
+WORKERS=${RECUTILS_TEST_WORKERS:-2}
+if [ "$WORKERS" != 0 ]; then
+    set -- -n "$WORKERS" --dist loadfile "$@"
+fi
 
 exec "$VENV/bin/python" -m pytest "$@"
