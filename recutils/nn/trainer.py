@@ -402,6 +402,16 @@ def metric_value(name: str, labels: np.ndarray, predictions: np.ndarray) -> floa
     return score_arrays(name, labels, predictions)
 
 
+def _step_optimizers(optimizers: Sequence[Any], scaler: Any | None) -> None:
+    """One optimizer step of every optimizer, through the fp16 gradient scaler when there is one."""
+    for o in optimizers:
+        if scaler is None:
+            o.step()
+        else:
+            scaler.step(o)
+    if scaler is not None:
+        scaler.update()
+
 class Trainer:
     """Trains a network whose ``forward(batch)`` returns outputs ``[B]``.
 
@@ -785,13 +795,7 @@ class Trainer:
                 if not checked_sparse:
                     self._check_sparse_gradients(optimizers)
                     checked_sparse = True
-                for o in optimizers:
-                    if scaler is None:
-                        o.step()
-                    else:
-                        scaler.step(o)
-                if scaler is not None:
-                    scaler.update()
+                _step_optimizers(optimizers, scaler)
                 if ema is not None:
                     ema.update()
                 if not constant_lr:
@@ -992,13 +996,7 @@ class Trainer:
                     (value if scaler is None else scaler.scale(value)).backward()
                     if ctx is not None:
                         average_gradients(params, ctx)
-                    for o in optimizers:
-                        if scaler is None:
-                            o.step()
-                        else:
-                            scaler.step(o)
-                    if scaler is not None:
-                        scaler.update()
+                    _step_optimizers(optimizers, scaler)
                     step += 1
                     loss_sum += value.detach()
                     n_steps += 1
