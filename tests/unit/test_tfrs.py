@@ -149,3 +149,80 @@ def test_artifact_of_a_tfrs_model_verifies_and_loads(tmp_path) -> None:
     (folder / "saved_model" / "extra.txt").write_text("x")
     with pytest.raises(ArtifactIntegrityError):
         load_model(folder)
+
+
+def test_logq_and_accidental_hit_options_are_checked_and_round_trip() -> None:
+    with pytest.raises(ConfigError, match="logq_correction"):
+        TFRSRetrieval(logq_correction="yes")
+    with pytest.raises(ConfigError, match="remove_accidental_hits"):
+        TFRSRetrieval(remove_accidental_hits=1)
+    config = TFRSRetrieval(logq_correction=True, remove_accidental_hits=True).config
+    again = type(config).from_dict(config.to_dict())
+    assert again.logq_correction and again.remove_accidental_hits
+    default = TFRSRetrieval().config
+    assert not default.logq_correction and not default.remove_accidental_hits  # TFRS' defaults
+
+
+@pytest.mark.parametrize("logq", [False, True])
+def test_logq_probability_passed_is_the_training_frequency(logq, monkeypatch) -> None:
+    """The network gets, per item, its share of the training rows (or nothing when off)."""
+    _needs_tfrs()
+    tf_helper.import_tfrs(1)
+    from recutils.models.tfrs import _networks as nets
+
+    seen = []
+    real_train = nets.train
+
+    def spy(net, *args, **kwargs):
+        seen.append(net)
+        return real_train(net, *args, **kwargs)
+
+    monkeypatch.setattr(nets, "train", spy)
+    df = toy_interactions()
+    model = TFRSRetrieval(**FAST, logq_correction=logq).fit(df)
+    (net,) = seen
+    if not logq:
+        assert net.item_probability is None
+        return
+    by_row = net.item_probability.numpy()
+    share = df["itemID"].value_counts(normalize=True)
+    expected = share.reindex(model.item_ids_).to_numpy()
+    np.testing.assert_allclose(by_row[model.item_rows_], expected, rtol=1e-6)
+    assert by_row.sum() == pytest.approx(1.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("logq, hits", [(False, False), (True, False), (False, True), (True, True)])
+def test_retrieval_loss_known_answer_with_logq_and_accidental_hits(logq, hits) -> None:
+    """The task's loss equals the in-batch softmax cross-entropy computed by hand: logits
+    ``u . i - log p(i)`` (logQ), and a repeated positive masked out as a negative."""
+    _needs_tfrs()
+    tf_helper.import_tfrs(1)
+    from recutils.models.tfrs import _networks as nets
+
+    nets.tf.keras.utils.set_random_seed(0)
+    n_users, n_items, d = 3, 4, 5
+    user = nets.Tower(n_users, np.zeros((n_users, 0), np.int64), [], d)
+    item = nets.Tower(n_items, np.zeros((n_items, 0), np.int64), [], d)
+    p = np.array([0.1, 0.4, 0.3, 0.2])
+    net = nets.RetrievalNet(
+        user, item, n_items, None, item_probability=p if logq else None, remove_accidental_hits=hits
+    )
+    users = np.array([0, 1, 2, 0], np.int64)
+    items = np.array([1, 2, 1, 3], np.int64)  # item 1 is the positive of rows 0 and 2
+    batch = {"user": nets.tf.constant(users), "item": nets.tf.constant(items)}
+    loss = float(net.compute_loss(batch, training=True))
+
+    u = user(batch["user"]).numpy().astype(np.float64)
+    v = item(batch["item"]).numpy().astype(np.float64)
+    logits = u @ v.T
+    if logq:
+        logits -= np.log(p[items])[None, :]
+    if hits:
+        same = (items[:, None] == items[None, :]) & ~np.eye(len(items), dtype=bool)
+        logits[same] = -np.inf
+    logsumexp = np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1)) + logits.max(1)
+    expected = float((logsumexp - np.diag(logits)).sum())
+    assert loss == pytest.approx(expected, rel=1e-5)
+    if logq or hits:  # the options change the loss
+        plain = nets.RetrievalNet(user, item, n_items, None)
+        assert float(plain.compute_loss(batch, training=True)) != pytest.approx(expected, rel=1e-5)

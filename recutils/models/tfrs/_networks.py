@@ -63,10 +63,29 @@ class Tower(keras.layers.Layer):
 
 class RetrievalNet(tfrs.Model):
     """Two towers trained with ``tfrs.tasks.Retrieval`` (in-batch softmax); the task's
-    ``FactorizedTopK`` metrics over every item are computed only outside training."""
+    ``FactorizedTopK`` metrics over every item are computed only outside training.
+
+    Args:
+        user_tower, item_tower: The towers (inputs: network rows of users / items).
+        n_items: Number of items (the candidates of the ``FactorizedTopK`` metrics).
+        temperature: Divides the logits (``None``: 1).
+        item_probability: ``[n_items]`` sampling probability of each item (by network
+            row), passed to the task as ``candidate_sampling_probability`` for the batch's
+            items (the logQ correction: each logit minus the log of its item's
+            probability); ``None``: no correction.
+        remove_accidental_hits: The task's option of that name: a batch item equal to
+            the row's own positive is not a negative (the batch's item rows are the
+            ``candidate_ids``).
+    """
 
     def __init__(
-        self, user_tower: Tower, item_tower: Tower, n_items: int, temperature: float | None
+        self,
+        user_tower: Tower,
+        item_tower: Tower,
+        n_items: int,
+        temperature: float | None,
+        item_probability: np.ndarray | None = None,
+        remove_accidental_hits: bool = False,
     ) -> None:
         super().__init__()
         self.user_tower = user_tower
@@ -74,14 +93,33 @@ class RetrievalNet(tfrs.Model):
         probe = tf.zeros([1], tf.int64)  # build the towers' variables outside the tf.data map
         user_tower(probe), item_tower(probe)
         candidates = tf.data.Dataset.range(n_items).batch(4096).map(item_tower)
+        self.item_probability = (
+            None
+            if item_probability is None
+            else tf.constant(np.asarray(item_probability, dtype=np.float32))
+        )
+        self.remove_accidental_hits = bool(remove_accidental_hits)
         self.task = tfrs.tasks.Retrieval(
-            metrics=tfrs.metrics.FactorizedTopK(candidates=candidates), temperature=temperature
+            metrics=tfrs.metrics.FactorizedTopK(candidates=candidates),
+            temperature=temperature,
+            remove_accidental_hits=self.remove_accidental_hits,
         )
 
     def compute_loss(self, features: dict[str, Any], training: bool = False) -> Any:
         users = self.user_tower(features["user"])
         items = self.item_tower(features["item"])
-        return self.task(users, items, compute_metrics=not training)
+        probability = (
+            None
+            if self.item_probability is None
+            else tf.gather(self.item_probability, features["item"])
+        )
+        return self.task(
+            users,
+            items,
+            candidate_sampling_probability=probability,
+            candidate_ids=features["item"] if self.remove_accidental_hits else None,
+            compute_metrics=not training,
+        )
 
 
 class RankingNet(tfrs.Model):

@@ -5,7 +5,12 @@ configured categorical features, then optional ReLU layers ``tower_dims`` and a 
 projection to ``embedding_dim`` when there are features or layers) are trained with
 ``tfrs.tasks.Retrieval``: for a batch of (user, item) training rows, the in-batch
 softmax cross-entropy of ``u . i`` over the batch's items (the other rows' items are
-the negatives). The task carries ``tfrs.metrics.FactorizedTopK`` over every item; it is
+the negatives). In-batch negatives are drawn in proportion to popularity, which pushes
+popular items down; ``logq_correction`` passes TFRS' ``candidate_sampling_probability``
+(each item's share of the training rows), so that each logit loses the log of its
+item's probability (Yi et al. 2019), and ``remove_accidental_hits`` stops a batch row
+whose item equals the row's own positive from counting as a negative (both off by
+default, as in TFRS). The task carries ``tfrs.metrics.FactorizedTopK`` over every item; it is
 switched off while training (``compute_metrics=False``), as it costs a full scoring
 pass per step.
 
@@ -29,7 +34,7 @@ import numpy as np
 from recutils.exceptions import ConfigError
 from recutils.models.base import ContractCase, TrainData
 from recutils.models.tfrs._base import TFRSBaseConfig, TFRSRecommender
-from recutils.utils.validation import check_number, check_positive_ints
+from recutils.utils.validation import check_bool, check_number, check_positive_ints
 
 
 @dataclass
@@ -39,10 +44,16 @@ class TFRSRetrievalConfig(TFRSBaseConfig):
     Attributes:
         tower_dims: ReLU layer sizes of each tower after the embeddings (default none).
         temperature: Divides the logits of the in-batch softmax (``None``: 1).
+        logq_correction: Subtract from each in-batch logit the log of its item's share of
+            the training rows (TFRS' ``candidate_sampling_probability``).
+        remove_accidental_hits: TFRS' option of that name: an in-batch item equal to the
+            row's positive is not a negative.
     """
 
     tower_dims: list[int] = field(default_factory=list)
     temperature: float | None = None
+    logq_correction: bool = False
+    remove_accidental_hits: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -51,6 +62,17 @@ class TFRSRetrievalConfig(TFRSBaseConfig):
         )
         if self.temperature is not None:
             check_number("temperature", self.temperature, strict=True)
+        self.logq_correction = check_bool("logq_correction", self.logq_correction)
+        self.remove_accidental_hits = check_bool(
+            "remove_accidental_hits", self.remove_accidental_hits
+        )
+
+
+def item_sampling_probability(item_idx: np.ndarray, n_items: int) -> np.ndarray:
+    """Each item's share of the training rows (``item_idx``: one code per row), the
+    probability with which an in-batch negative is that item; float64, sums to 1."""
+    counts = np.bincount(np.asarray(item_idx, dtype=np.int64), minlength=n_items)
+    return counts / max(int(counts.sum()), 1)
 
 
 class TFRSRetrieval(TFRSRecommender):
@@ -84,7 +106,18 @@ class TFRSRetrieval(TFRSRecommender):
         c = self.config
         project = c.embedding_dim if (c.tower_dims or c.user_features or c.item_features) else None
         user, item = self._towers(nets, data, c.tower_dims, project)
-        return nets.RetrievalNet(user, item, data.n_items, c.temperature)
+        probability = None
+        if c.logq_correction:
+            probability = np.empty(data.n_items, dtype=np.float64)
+            probability[self.item_rows_] = item_sampling_probability(data.item_idx, data.n_items)
+        return nets.RetrievalNet(
+            user,
+            item,
+            data.n_items,
+            c.temperature,
+            item_probability=probability,
+            remove_accidental_hits=c.remove_accidental_hits,
+        )
 
     def _train_arrays(self, data: TrainData) -> dict[str, np.ndarray]:
         return {"user": self.user_rows_[data.user_idx], "item": self.item_rows_[data.item_idx]}
@@ -123,4 +156,4 @@ class TFRSRetrieval(TFRSRecommender):
         return ContractCase(params=params, stochastic=True)
 
 
-__all__ = ["TFRSRetrieval", "TFRSRetrievalConfig"]
+__all__ = ["TFRSRetrieval", "TFRSRetrievalConfig", "item_sampling_probability"]
