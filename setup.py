@@ -46,7 +46,8 @@ EXTRAS = {
     "vowpalwabbit": ["vowpalwabbit>=9.9,<10"],
     # TensorFlow Recommenders wrappers and export_tensorflow; TFRS needs Keras 2 (tf-keras):
     # recutils sets TF_USE_LEGACY_KERAS=1 before TensorFlow resolves tf.keras (see SETUP.md).
-    "tensorflow": ["tensorflow-cpu==2.21.0", "tf-keras==2.21.0", "tensorflow-recommenders==0.7.7"],
+    # tf-keras requires the full `tensorflow` wheel, so the extra pins that one (not tensorflow-cpu).
+    "tensorflow": ["tensorflow==2.21.0", "tf-keras==2.21.0", "tensorflow-recommenders==0.7.7"],
     "tuning": ["optuna>=4.0", "sqlalchemy>=2.0"],
     # approximate nearest-neighbour indexes (recutils.retrieval.FaissIndex)
     "retrieval": ["faiss-cpu>=1.8"],
