@@ -5,7 +5,11 @@
 click-through models (DeepFM, ...) train and are scored on the same rows:
 
 * **Items are news.** Each movie's ``title`` is its name without the year followed by its
-  genres (``"Toy Story Animation Children's Comedy"``); ``category`` is its first genre.
+  genres (``"Toy Story Animation Children's Comedy"``); ``category`` is its first genre and
+  ``subcategory`` its whole genre list as one label (``"Animation|Children's|Comedy"``), a
+  finer class under the category as MIND's subcategory is (NAML and LSTUR embed both). There
+  is no ``abstract``: the genres are already in the title, and an abstract would enter the
+  word vocabulary (built from titles and abstracts) and change the title models' inputs.
 * **Entities.** With a knowledge graph (``kg``, e.g. :func:`recutils.datasets.kg.load_kg`
   ``("ml-100k")``, the KB4Rec Freebase linkage), a linked movie's entity (its Freebase id)
   is put under every word of its name, so ``title_entities`` is aligned with the words as
@@ -191,7 +195,7 @@ def movielens_click_task(
             col_item: items[col_item].astype(str).to_numpy(),
             "title": (names + " " + genre_text).str.strip().to_numpy(),
             "category": genres.str[0].fillna("").to_numpy(),
-            "subcategory": "",
+            "subcategory": genres.str.join("|").to_numpy(),
         }
     )
     n_words = tokenize(names).str.len().to_numpy()

@@ -72,3 +72,47 @@ def test_the_committed_retrieval_run_is_complete() -> None:
     have = set(zip(results["model"], results["protocol"], results["seed"]))
     missing = [(m.name, p, s) for m, p, s in spec.runs() if (m.name, p, s) not in have]
     assert not missing, f"runs missing from results_retrieval.csv: {missing}"
+
+
+def test_movielens_text_block_is_made_from_the_results(tool, tmp_path) -> None:
+    """One row per model in the file's order, DKN labelled by its entity init, DeepFM (the
+    reference) without tests, p-values below the shown resolution written as a bound."""
+    results = pd.DataFrame(
+        {
+            "model": ["deepfm", "naml", "dkn"],
+            "auc_mean": [0.7, 0.61234, 0.65],
+            "auc_std": [0.01, 0.002, 0.0],
+            "user_auc_mean": [0.6, 0.62, 0.59],
+            "user_auc_std": [0.02, 0.01, 0.03],
+            "seconds_mean": [0.6, 41.6, 80.2],
+            "n_seeds": [3, 3, 3],
+            "user_auc_diff_vs_deepfm": [None, 0.0204, -0.0101],
+            "t_pvalue_holm": [None, 0.5, 0.004],
+            "wilcoxon_pvalue_holm": [None, 0.25, 1.0],
+            "n_users_paired": [None, 49, 49],
+            "delong_p_max": [None, 0.00002, 0.3],
+            "entity_init": ["", "", "none"],
+            "n_users": [60] * 3,
+            "n_train": [5291] * 3,
+            "n_test": [1161] * 3,
+            "epochs": [2] * 3,
+        }
+    )
+    path = tmp_path / "results_movielens_text.csv"
+    results.to_csv(path, index=False)
+    block = tool.render_movielens_text(path)
+    rows = [line for line in block.splitlines() if line.startswith("| ") and "AUC" not in line]
+    assert rows == [
+        "| DeepFM, ids only | 0.700 ± 0.010 | 0.600 ± 0.020 |  |  |  | 1 |",
+        "| NAML | 0.612 ± 0.002 | 0.620 ± 0.010 | +0.020 | 0.50 / 0.25 | <0.0001 | 42 |",
+        "| DKN (words only) | 0.650 ± 0.000 | 0.590 ± 0.030 | −0.010 | <0.01 / 1.00 | 0.3000 | 80 |",
+    ]
+    assert "60 users, 5,291 training rows, 1,161 test rows" in block
+    assert "3 seeds; 49 users with both classes" in block
+    # filled where its markers are, and then up to date
+    readme = tmp_path / "README.md"
+    start, end = tool.MOVIELENS_TEXT_START, tool.MOVIELENS_TEXT_END
+    readme.write_text(f"x\n{tool.START}\n{tool.END}\n{start}\nstale\n{end}\n")
+    args = ["--movielens-text", str(path), "--readme", str(readme)]
+    assert tool.main(args) == 0 and "| NAML |" in readme.read_text()
+    assert tool.main(["--check", *args]) == 0
