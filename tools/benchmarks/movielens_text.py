@@ -43,6 +43,8 @@ The committed run: ``--users 60 --epochs 2 --seeds 1 2 3 --transe-epochs 10``.
 from __future__ import annotations
 
 import argparse
+import atexit
+import shutil
 import sys
 import tempfile
 import time
@@ -179,6 +181,7 @@ def run(argv: list[str] | None = None) -> int:
     )
 
     folder = Path(tempfile.mkdtemp(prefix="ml_text_"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # the TransE vectors are scratch
     files: dict[str, str | None] = {"entity_vec": None, "neighbours": None}
     if kg is not None and "dkn" in names:
         import json
