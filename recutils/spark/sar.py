@@ -175,13 +175,16 @@ def fit_sar(
     affinity, t_now = sar_affinity(events, half_life_days, time_now)
     affinity = affinity.cache()
     source = (
-        affinity.select(F.col("affinity").alias(RATING))
+        affinity.select(F.col("affinity").alias(RATING), ITEM)
         if half_life_days is not None
-        else events.select(RATING)
+        else events.select(RATING, ITEM)
     )
-    stats = source.agg(F.min(RATING).alias("lo"), F.max(RATING).alias("hi")).first()
+    # the rating range and the number of items in one job
+    stats = source.agg(
+        F.min(RATING).alias("lo"), F.max(RATING).alias("hi"), F.countDistinct(ITEM).alias("n")
+    ).first()
+    n_items = int(stats["n"])
     items = affinity.select(ITEM).distinct()
-    n_items = items.count()
     upper = sar_cooccurrence_upper(affinity, threshold).cache()
     similarity, diag = sar_similarity(mirrored(upper), n_items, similarity_type)
     similarity = similarity.cache()
