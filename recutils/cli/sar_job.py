@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from recutils.cli import als_job
 from recutils.cli.als_job import _is_local, _local, _option
-from recutils.exceptions import ColumnMismatchError, DataError
+from recutils.exceptions import ColumnMismatchError, ConfigError, DataError
 
 NAME = "sar-job"
 HELP = "fit SAR on Spark on a ratings file; write recommendations and metrics"
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     for m in metrics:
         if parse_metric(m)[0].kind == "rating":
-            raise DataError(
+            raise ConfigError(
                 f"metric {m!r} rates predicted ratings; SAR's scores are not "
                 "ratings: use ranking metrics."
             )

@@ -175,13 +175,16 @@ def fit_sar(
     affinity, t_now = sar_affinity(events, half_life_days, time_now)
     affinity = affinity.cache()
     source = (
-        affinity.select(F.col("affinity").alias(RATING))
+        affinity.select(F.col("affinity").alias(RATING), ITEM)
         if half_life_days is not None
-        else events.select(RATING)
+        else events.select(RATING, ITEM)
     )
-    stats = source.agg(F.min(RATING).alias("lo"), F.max(RATING).alias("hi")).first()
+    # the rating range and the number of items in one job
+    stats = source.agg(
+        F.min(RATING).alias("lo"), F.max(RATING).alias("hi"), F.countDistinct(ITEM).alias("n")
+    ).first()
+    n_items = int(stats["n"])
     items = affinity.select(ITEM).distinct()
-    n_items = items.count()
     upper = sar_cooccurrence_upper(affinity, threshold).cache()
     similarity, diag = sar_similarity(mirrored(upper), n_items, similarity_type)
     similarity = similarity.cache()
@@ -281,10 +284,14 @@ def sar_top_k(
     they cannot reach (score 0). With ``normalize`` the ranking is that of the raw
     scores (the rescaling is increasing) and the values are rescaled.
 
+    The ranked frame (``k`` rows per user at most) is cached and materialized by one
+    small job that counts the users needing the zero-score fill; when there are none
+    (the usual case: every user reaches ``k`` items), the fill, a second join with the
+    similarity and a dozen small stages, is left out of the plan.
+
     Returns:
-        ``(top, ranked)``: the result, and the ranked frame it reads twice (``k`` rows per
-        user at most); the caller may cache ``ranked`` (and unpersist it later) so that
-        the scores are computed once.
+        ``(top, ranked)``: the result, and the cached ranked frame it reads; the caller
+        unpersists ``ranked`` when done with ``top``.
     """
     req = users.select(USER).distinct()
     affinity = tables.affinity.join(req, on=USER, how="left_semi")
@@ -308,7 +315,7 @@ def sar_top_k(
         scores = scores.withColumn("lo", F.lit(None).cast("double")).withColumn(
             "hi", F.lit(None).cast("double")
         )
-    ranked = _rank(scores, k).select(USER, ITEM, "score", "rank", "n_pos", "lo", "hi")
+    ranked = _rank(scores, k).select(USER, ITEM, "score", "rank", "n_pos", "lo", "hi").cache()
 
     # users with fewer than k positive scores also rank the items they cannot reach
     full = ranked.filter(F.col("n_pos") >= F.lit(k)).select(USER, ITEM, "score", "rank", "lo", "hi")
@@ -318,6 +325,26 @@ def sar_top_k(
         .union(affinity.select(USER).distinct().join(ranked.select(USER), on=USER, how="left_anti"))
         .distinct()
     )
+    if short.isEmpty():  # materializes ``ranked``; no user needs the fill
+        top = full
+    else:
+        top = full.unionByName(_zero_score_fill(short, affinity, ranked, tables, k))
+    if normalize:
+        top = top.withColumn(
+            "score",
+            normalized(
+                F.col("score"), F.col("lo"), F.col("hi"), tables.rating_min, tables.rating_max
+            ),
+        )
+        top = top.filter(~F.isnan("score") & F.col("score").isNotNull())
+    return top.select(USER, ITEM, "score", "rank"), ranked
+
+
+def _zero_score_fill(
+    short: DataFrame, affinity: DataFrame, ranked: DataFrame, tables: SARTables, k: int
+) -> DataFrame:
+    """The top-``k`` of the ``short`` users (fewer than ``k`` positive scores): their ranked
+    rows and the lowest-id items they cannot reach (score 0 in the pandas SAR), re-ranked."""
     short_aff = affinity.join(short, on=USER, how="left_semi")
     reach = (
         short_aff.join(tables.similarity, on=ITEM)
@@ -338,17 +365,7 @@ def sar_top_k(
     kept = ranked.join(short, on=USER, how="left_semi").select(
         USER, ITEM, "score", "lo", "hi", F.lit(True).alias("valid")
     )
-    refilled = _rank(kept.unionByName(fill), k).select(USER, ITEM, "score", "rank", "lo", "hi")
-    top = full.unionByName(refilled)
-    if normalize:
-        top = top.withColumn(
-            "score",
-            normalized(
-                F.col("score"), F.col("lo"), F.col("hi"), tables.rating_min, tables.rating_max
-            ),
-        )
-        top = top.filter(~F.isnan("score") & F.col("score").isNotNull())
-    return top.select(USER, ITEM, "score", "rank"), ranked
+    return _rank(kept.unionByName(fill), k).select(USER, ITEM, "score", "rank", "lo", "hi")
 
 
 def popularity_top_k(users: DataFrame, tables: SARTables, k: int) -> DataFrame:

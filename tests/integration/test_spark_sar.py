@@ -11,6 +11,8 @@ import pytest
 
 pytest.importorskip("pyspark")
 
+from _sar_helpers import assert_same_top_k  # noqa: E402,I001
+
 from recutils.exceptions import ColumnMismatchError, DataError, DataWarning  # noqa: E402
 from recutils.models import create_model, list_models  # noqa: E402
 from recutils.models.sar import SAR, SparkSAR  # noqa: E402
@@ -18,61 +20,70 @@ from recutils.testing import CHECKS, registry_factory  # noqa: E402
 
 pytestmark = pytest.mark.spark
 
-#: Users whose top-10 the ml-100k parity tests compare (the fit uses every row).
-N_USERS = 60
-TOL = 1e-6
+#: Users whose top-10 the ml-100k parity tests compare (seeded draw; the fit uses every row).
+N_USERS = 40
+PARITY_TYPES = ["jaccard", "lift", "cosine", "cooccurrence"]
 
 
-def assert_same_top_k(expected: pd.DataFrame, got: pd.DataFrame, tol: float = TOL) -> None:
-    """Same users, same scores rank by rank (to ``tol``), and the same items except among
-    items tied (within ``tol``) with the last one kept: "identical up to ties at the cut"."""
-    cols = ["userID", "itemID", "prediction", "rank"]
-    a = expected[cols].sort_values(["userID", "rank"]).reset_index(drop=True)
-    b = got[cols].sort_values(["userID", "rank"]).reset_index(drop=True)
-    assert len(a) == len(b) and a["userID"].tolist() == b["userID"].tolist()
-    np.testing.assert_allclose(
-        b["prediction"].to_numpy(), a["prediction"].to_numpy(), rtol=tol, atol=tol
+def test_assert_same_top_k_accepts_only_ties_at_the_cut() -> None:
+    """The tie rule itself: a swap among items tied at the cut passes, any other fails."""
+    expected = pd.DataFrame(
+        {"userID": [1, 1, 1], "itemID": [10, 11, 12], "prediction": [3.0, 2.0, 2.0], "rank": [1, 2, 3]}
     )
-    for frame in (a, b):
-        cut = frame.groupby("userID")["prediction"].transform("min")
-        frame["above_cut"] = frame["prediction"] > cut + tol * np.maximum(1.0, cut.abs())
-    above = lambda f: set(map(tuple, f.loc[f["above_cut"], ["userID", "itemID"]].to_numpy()))  # noqa: E731
-    assert above(a) == above(b)
-    ties_a = a.loc[~a["above_cut"]].groupby("userID").size()
-    ties_b = b.loc[~b["above_cut"]].groupby("userID").size()
-    pd.testing.assert_series_equal(ties_a, ties_b)
+    assert_same_top_k(expected, expected.assign(itemID=[10, 12, 13]))  # 12, 13 tied at the cut
+    with pytest.raises(AssertionError):
+        assert_same_top_k(expected, expected.assign(itemID=[14, 11, 12]))  # above the cut
+    with pytest.raises(AssertionError):
+        assert_same_top_k(expected, expected.assign(prediction=[3.0, 2.0, 1.9]))
 
 
 @pytest.fixture(scope="module")
 def ml100k_spark(spark, ml100k):
     frame = spark.createDataFrame(ml100k).cache()
-    users = ml100k["userID"].drop_duplicates().sort_values().iloc[:: len(ml100k) // 1000][:N_USERS]
-    yield ml100k, frame, users.to_numpy()
+    rng = np.random.default_rng(42)
+    users = np.sort(rng.choice(ml100k["userID"].unique(), N_USERS, replace=False))
+    yield ml100k, frame, users
     frame.unpersist()
 
 
-# --------------------------------------------------------------------------- parity
-@pytest.mark.parametrize("similarity_type", ["jaccard", "lift", "cosine", "cooccurrence"])
-def test_parity_with_pandas_sar_on_movielens_100k(spark, ml100k_spark, similarity_type) -> None:
-    """Time decay on (30 days, Microsoft's benchmark setting), remove-seen, top-10."""
+@pytest.fixture(scope="module", params=PARITY_TYPES)
+def ml100k_fit(request, spark, ml100k_spark):
+    """One pandas and one Spark fit per similarity type, shared by the parity checks.
+
+    Time decay on (30 days, Microsoft's benchmark setting); the Spark top-10 (remove-seen)
+    of the seeded users is computed once here."""
     df, frame, users = ml100k_spark
     params = dict(
-        similarity_type=similarity_type,
+        similarity_type=request.param,
         timedecay_formula=True,
         time_decay_coefficient=30,
         score_dtype="float64",
     )
-    expected = SAR(**params).fit(df).recommend_k_items(users, top_k=10)
+    ref = SAR(**params).fit(df)
     model = SparkSAR(**params).fit(frame)
     got = model.recommend_k_items(
         spark.createDataFrame(pd.DataFrame({"userID": users})), top_k=10
     ).toPandas()
-    assert_same_top_k(expected, got)
-    # the fitted state brought back to the driver equals the pandas SAR's
-    ref = SAR(**params).fit(df)
+    yield ref, model, users, got
+    model._clear_fitted()
+
+
+# --------------------------------------------------------------------------- parity
+def test_parity_with_pandas_sar_on_movielens_100k(ml100k_fit) -> None:
+    ref, _, users, got = ml100k_fit
+    assert got["userID"].nunique() == N_USERS
+    assert_same_top_k(ref.recommend_k_items(users, top_k=10), got)
+
+
+def test_fitted_state_on_movielens_100k_equals_pandas_sar(ml100k_fit) -> None:
+    """The fitted tables brought back to the driver equal the pandas SAR's state."""
+    ref, model, _, _ = ml100k_fit
     assert model.time_now_ == ref.time_now_
     np.testing.assert_allclose(
         model.item_similarity_.toarray(), ref.item_similarity_.toarray(), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        model.user_affinity_.toarray(), ref.user_affinity_.toarray(), rtol=1e-12
     )
 
 

@@ -365,11 +365,10 @@ class SparkSAR(SAR):
         tables = self._tables()
         req = users.select(F.col(self.col_user).alias(S.USER)).distinct()
         norm = self.config.normalize if normalize is None else bool(normalize)
-        known, ranked = S.sar_top_k(req, tables, k, remove_seen=remove_seen, normalize=norm)
-        # the top-k rows per user are read twice (users with few positive scores are
-        # completed): cached, the scores are computed once; released on the next call
         self._release_ranked()
-        self._spark_ranked = ranked.cache()
+        known, ranked = S.sar_top_k(req, tables, k, remove_seen=remove_seen, normalize=norm)
+        # the top-k rows per user, cached by sar_top_k: released on the next call
+        self._spark_ranked = ranked
         unknown = req.join(tables.affinity.select(S.USER), on=S.USER, how="left_anti")
         ranked = known.unionByName(S.popularity_top_k(unknown, tables, k))
         return self._output(
