@@ -290,8 +290,8 @@ def notebook_nav(index: str, notebooks: Iterable[str], folder: str = "notebooks"
     """The curriculum: the notebooks in the order of the index's table, grouped by stage.
 
     Args:
-        index: the Markdown of ``notebooks/README.md``; its table's rows read
-            ``| stage | [name](path.ipynb) | ...``.
+        index: the Markdown of ``notebooks/README.md``; its first table's rows read
+            ``| stage | [name](path.ipynb) | ...`` (later tables are not read).
         notebooks: every notebook (repository paths) and every folder README under ``folder``.
         folder: the folder the index lies in (links are relative to it).
 
@@ -303,8 +303,12 @@ def notebook_nav(index: str, notebooks: Iterable[str], folder: str = "notebooks"
     available = set(notebooks)
     stages: dict[str, list[str]] = {}
     for line, prose in _outside_fences(index.splitlines()):
+        is_row = prose and line.lstrip().startswith("|")
+        if stages and not is_row and line.strip():
+            break  # the curriculum is the first table; later tables (the map of Microsoft's
+            # notebooks to these) link the same notebooks again
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if not prose or not line.lstrip().startswith("|") or len(cells) < 2:
+        if not is_row or len(cells) < 2:
             continue
         match = _TABLE_LINK.search(cells[1])
         if match is None:
