@@ -310,6 +310,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                  train_df=train.select(args.col_user, args.col_item)))
     timings["evaluate_s"] = time.perf_counter() - t
 
+    return write_outputs(spark, args, recs, train, test, values=values, metrics=metrics,
+                         rows={"train": n_train, "test": n_test, "recommendations": n_recs},
+                         timings=timings, t0=t0)
+
+
+def write_outputs(spark: Any, args: argparse.Namespace, recs: Any, train: Any, test: Any, *,
+                  values: dict[str, float], metrics: list[str], rows: dict[str, int],
+                  timings: dict[str, float], t0: float) -> dict[str, Any]:
+    """The end of a Spark job (ALS, SAR): write the recommendations as Parquet and the summary
+    as JSON (a local file, or one JSON line through Spark on a remote file system), release the
+    cached frames, and return the summary."""
     t = time.perf_counter()
     recs.write.mode("overwrite" if args.overwrite else "errorifexists").parquet(args.output_recs)
     timings["write_s"] = time.perf_counter() - t
@@ -317,7 +328,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     summary = {
         "status": "ok",
         "metrics": values,
-        "rows": {"train": n_train, "test": n_test, "recommendations": n_recs},
+        "rows": rows,
         "timings": timings,
         "master": spark.sparkContext.master,
         "spark_version": spark.version,
@@ -327,10 +338,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if _is_local(out):
         path = _local(out)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
+        path.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str), encoding="utf-8")
     else:  # a remote file system: write through Spark as one JSON line
-        spark.createDataFrame([(json.dumps(summary, sort_keys=True),)], "value string").coalesce(1) \
-            .write.mode("overwrite" if args.overwrite else "errorifexists").text(out)
+        spark.createDataFrame([(json.dumps(summary, sort_keys=True, default=str),)], "value string") \
+            .coalesce(1).write.mode("overwrite" if args.overwrite else "errorifexists").text(out)
     recs.unpersist()
     train.unpersist()
     test.unpersist()
@@ -408,4 +419,4 @@ __all__ = ["DEFAULT_IMPLICIT_METRICS", "DEFAULT_METRICS", "EXIT_CODES", "EXIT_ER
            "EXIT_MASTER", "EXIT_OK", "EXIT_OUTPUT_EXISTS", "EXIT_USAGE", "OutputExistsError",
            "PANDAS_WARNING", "SPLITS", "add_arguments", "add_data_arguments", "add_spark_arguments", "build_parser", "check_outputs",
            "job_metrics", "main", "one_column_message", "read_ratings", "run", "run_command",
-           "split"]
+           "split", "write_outputs"]

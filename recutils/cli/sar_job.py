@@ -14,13 +14,12 @@ and Spark options, same exit codes and one-line JSON summary); the model is
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from typing import Any, TextIO
 
 from recutils.cli import als_job
-from recutils.cli.als_job import _is_local, _local, _option
+from recutils.cli.als_job import _option
 from recutils.exceptions import ColumnMismatchError, ConfigError, DataError
 
 NAME = "sar-job"
@@ -148,35 +147,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         train_df=train.select(args.col_user, args.col_item),
     )
     timings["evaluate_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    recs.write.mode("overwrite" if args.overwrite else "errorifexists").parquet(args.output_recs)
-    timings["write_s"] = time.perf_counter() - t
-    timings["total_s"] = time.perf_counter() - t0
-    summary = {
-        "status": "ok",
-        "metrics": values,
-        "rows": {"train": n_train, "test": n_test, "recommendations": n_recs},
-        "timings": timings,
-        "master": spark.sparkContext.master,
-        "spark_version": spark.version,
-        "args": {**vars(args), "metrics": ",".join(metrics)},
-    }
-    if _is_local(args.output_metrics):
-        path = _local(args.output_metrics)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(
-            json.dumps(summary, indent=2, sort_keys=True, default=str), encoding="utf-8"
-        )
-    else:  # a remote file system: write through Spark as one JSON line
-        spark.createDataFrame(
-            [(json.dumps(summary, sort_keys=True, default=str),)], "value string"
-        ).coalesce(1).write.mode("overwrite" if args.overwrite else "errorifexists").text(
-            args.output_metrics
-        )
-    recs.unpersist()
-    train.unpersist()
-    test.unpersist()
-    return summary
+    return als_job.write_outputs(
+        spark, args, recs, train, test, values=values, metrics=metrics,
+        rows={"train": n_train, "test": n_test, "recommendations": n_recs},
+        timings=timings, t0=t0,
+    )
 
 
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
