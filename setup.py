@@ -51,7 +51,13 @@ EXTRAS = {
     "tuning": ["optuna>=4.0", "sqlalchemy>=2.0"],
     # approximate nearest-neighbour indexes (recutils.retrieval.FaissIndex)
     "retrieval": ["faiss-cpu>=1.8"],
-    "serving": ["fastapi>=0.110", "uvicorn[standard]>=0.29", "httpx>=0.27", "redis>=5.0", "pyarrow>=14"],
+    "serving": [
+        "fastapi>=0.110",
+        "uvicorn[standard]>=0.29",
+        "httpx>=0.27",
+        "redis>=5.0",
+        "pyarrow>=14",
+    ],
     "loadtest": ["locust>=2.20"],
     "notebooks": [
         "papermill>=2.5",
@@ -89,11 +95,13 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["recutils", "recutils.*"]),
     # shipped model configs live beside their models (recutils.nn.config_io.SHIPPED_CONFIG_DIRS)
-    package_data={"recutils.models.ctr": ["configs/*.yaml"],
-                  "recutils.models.deep": ["configs/*.yaml", "configs/*.config"],
-                  "recutils.models.multitask": ["configs/*.yaml"],
-                  "recutils.models.retrieval": ["configs/*.yaml"],
-                  "recutils.benchmark": ["specs/*.yaml", "references/*.yaml"]},
+    package_data={
+        "recutils.models.ctr": ["configs/*.yaml"],
+        "recutils.models.deep": ["configs/*.yaml", "configs/*.config"],
+        "recutils.models.multitask": ["configs/*.yaml"],
+        "recutils.models.retrieval": ["configs/*.yaml"],
+        "recutils.benchmark": ["specs/*.yaml", "references/*.yaml"],
+    },
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["recutils=recutils.cli:main"]},

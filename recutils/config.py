@@ -44,8 +44,9 @@ class BaseConfig:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
-    def _checked_values(cls, values: Mapping[str, Any] | None, overrides: Mapping[str, Any]
-                        ) -> dict[str, Any]:
+    def _checked_values(
+        cls, values: Mapping[str, Any] | None, overrides: Mapping[str, Any]
+    ) -> dict[str, Any]:
         """``values`` merged with ``overrides``, after the checks every ``from_dict`` makes:
         a mapping, within :mod:`recutils.limits`' structure limits, with known keys only."""
         if values is None:
@@ -99,7 +100,8 @@ def _safe_loader() -> type:
             try:
                 if self._depth > MAX_CONFIG_DEPTH + 1:  # +1: the scalar inside the deepest list
                     raise ConfigError(
-                        f"YAML config nests lists/mappings deeper than {MAX_CONFIG_DEPTH} levels.")
+                        f"YAML config nests lists/mappings deeper than {MAX_CONFIG_DEPTH} levels."
+                    )
                 return super().compose_node(parent, index)
             finally:
                 self._depth -= 1
@@ -118,8 +120,9 @@ def _read_yaml(source: str | Path) -> Any:
     """
     import yaml
 
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
-                                    and source.endswith((".yaml", ".yml"))):
+    if isinstance(source, Path) or (
+        isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml"))
+    ):
         path = Path(source)
         if not path.is_file():
             raise ConfigError(f"config file {str(path)!r} does not exist.")
@@ -134,12 +137,16 @@ def _read_yaml(source: str | Path) -> Any:
     except yaml.YAMLError as err:
         raise ConfigError(f"invalid YAML config: {err}") from err
     except RecursionError:
-        raise ConfigError(f"YAML config nests too deep (the limit is {MAX_CONFIG_DEPTH} levels).") from None
+        raise ConfigError(
+            f"YAML config nests too deep (the limit is {MAX_CONFIG_DEPTH} levels)."
+        ) from None
     except ConfigError:
         raise
     except Exception as err:  # noqa: BLE001 - PyYAML's constructors fail in many ways on bad scalars:
         # ValueError for int('9' * 5000) or 2020-13-45, IndexError for an empty '!!int', ...
-        raise ConfigError(f"invalid YAML config: a value cannot be read ({type(err).__name__}: {err}).") from None
+        raise ConfigError(
+            f"invalid YAML config: a value cannot be read ({type(err).__name__}: {err})."
+        ) from None
     check_config_structure(data, where="YAML config")
     return data
 

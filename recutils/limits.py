@@ -90,12 +90,19 @@ def check_at_most(name: str, value: Any, limit: float, *, owner: str | None = No
     """
     if value is not None and value > limit and limits_enabled():
         where = f"{owner}: {name}" if owner else name
-        raise ConfigError(f"{where}={value!r} is above the limit of {limit:,}; use a smaller value or "
-                          f"{_HINT}.")
+        raise ConfigError(
+            f"{where}={value!r} is above the limit of {limit:,}; use a smaller value or {_HINT}."
+        )
 
 
-def check_all_at_most(name: str, values: list[Any], limit: float, *, max_count: int | None = None,
-                      owner: str | None = None) -> None:
+def check_all_at_most(
+    name: str,
+    values: list[Any],
+    limit: float,
+    *,
+    max_count: int | None = None,
+    owner: str | None = None,
+) -> None:
     """:func:`check_at_most` on each of ``values``, and on their number against ``max_count``."""
     if max_count is not None:
         check_at_most(f"the number of {name}", len(values), max_count, owner=owner)
@@ -109,7 +116,8 @@ def check_parameter_count(count: int, *, what: str = "the network", detail: str 
         raise ConfigError(
             f"{what} would have {count:,} parameters{detail}, above the limit of {MAX_PARAMETERS:,} "
             f"(about {4 * MAX_PARAMETERS / 2**30:.0f} GiB of float32 weights); lower embedding_dim, "
-            f"hash_buckets or hidden_units, or {_HINT}.")
+            f"hash_buckets or hidden_units, or {_HINT}."
+        )
 
 
 def check_config_structure(value: Any, where: str = "config") -> None:
@@ -133,11 +141,15 @@ def check_config_structure(value: Any, where: str = "config") -> None:
         children = list(node.values()) if isinstance(node, Mapping) else list(node)
         if leaving:
             on_path.discard(key)
-            size = 1 + sum(sizes.get(id(c), 1) if isinstance(c, (Mapping, list, tuple)) else 1
-                           for c in children)
+            size = 1 + sum(
+                sizes.get(id(c), 1) if isinstance(c, (Mapping, list, tuple)) else 1
+                for c in children
+            )
             if size > MAX_CONFIG_VALUES:
-                raise ConfigError(f"{where} holds more than {MAX_CONFIG_VALUES:,} values (YAML aliases "
-                                  "expanded); a config is a few hundred values.")
+                raise ConfigError(
+                    f"{where} holds more than {MAX_CONFIG_VALUES:,} values (YAML aliases "
+                    "expanded); a config is a few hundred values."
+                )
             sizes[key] = size
             continue
         if key in sizes:
@@ -146,7 +158,9 @@ def check_config_structure(value: Any, where: str = "config") -> None:
             raise ConfigError(f"{where} contains itself (a recursive YAML alias or mapping).")
         on_path.add(key)
         if len(on_path) > MAX_CONFIG_DEPTH:
-            raise ConfigError(f"{where} nests lists/mappings deeper than {MAX_CONFIG_DEPTH} levels.")
+            raise ConfigError(
+                f"{where} nests lists/mappings deeper than {MAX_CONFIG_DEPTH} levels."
+            )
         stack.append((node, True))
         stack.extend((c, False) for c in children if isinstance(c, (Mapping, list, tuple)))
 

@@ -63,12 +63,14 @@ def snippet_blocks(path: str | Path) -> list[Block]:
             j += 1
         fence = _FENCE.match(lines[j]) if j < len(lines) else None
         if fence is None:
-            raise ValueError(f"{path}:{i + 1}: snippet {name!r} is not followed by a fenced code block")
+            raise ValueError(
+                f"{path}:{i + 1}: snippet {name!r} is not followed by a fenced code block"
+            )
         indent, ticks, language = fence.groups()
         body: list[str] = []
         k = j + 1
         while k < len(lines) and lines[k].strip() != ticks:
-            body.append(lines[k][len(indent):] if lines[k].startswith(indent) else lines[k])
+            body.append(lines[k][len(indent) :] if lines[k].startswith(indent) else lines[k])
             k += 1
         if k >= len(lines):
             raise ValueError(f"{path}:{j + 1}: code block of snippet {name!r} is never closed")
@@ -90,7 +92,9 @@ def snippet_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     bindir = str(Path(sys.executable).parent)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
-    env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = str(REPO_ROOT) + (
+        os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
+    )
     env.setdefault("MPLBACKEND", "Agg")
     if extra:
         env.update(extra)
@@ -119,7 +123,9 @@ def run_snippet(
         script = "set -euo pipefail\n" + "".join(b.code for b in blocks)
         cmd = ["bash", "-c", script]
     else:
-        raise ValueError(f"snippet {name!r} of {path} mixes or uses unsupported languages: {sorted(languages)}")
+        raise ValueError(
+            f"snippet {name!r} of {path} mixes or uses unsupported languages: {sorted(languages)}"
+        )
     result = subprocess.run(
         cmd, cwd=str(cwd), env=snippet_env(env), capture_output=True, text=True, timeout=timeout
     )

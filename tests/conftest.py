@@ -100,7 +100,9 @@ def ml100k_protocol(ml100k):
     seed 42, ``min_rating=1`` (shared by the session: never mutate the frames)."""
     from recutils.splitting import python_stratified_split
 
-    train, test = python_stratified_split(ml100k, ratio=0.75, min_rating=1, filter_by="item", seed=42)
+    train, test = python_stratified_split(
+        ml100k, ratio=0.75, min_rating=1, filter_by="item", seed=42
+    )
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 

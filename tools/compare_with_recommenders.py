@@ -32,30 +32,72 @@ TOL = 1e-9
 # (label, function name in recutils, function name in MS, kwargs); frames by name
 RANKING_CASES: list[tuple[str, str, str, dict]] = []
 for _k in (1, 5, 10, 50):
-    for _ours, _theirs in (("precision_at_k", "precision_at_k"), ("recall_at_k", "recall_at_k"),
-                           ("map_at_k", "map_at_k"), ("mean_average_precision", "map"),
-                           ("r_precision_at_k", "r_precision_at_k"), ("ndcg_at_k", "ndcg_at_k")):
+    for _ours, _theirs in (
+        ("precision_at_k", "precision_at_k"),
+        ("recall_at_k", "recall_at_k"),
+        ("map_at_k", "map_at_k"),
+        ("mean_average_precision", "map"),
+        ("r_precision_at_k", "r_precision_at_k"),
+        ("ndcg_at_k", "ndcg_at_k"),
+    ):
         RANKING_CASES.append((f"{_ours}@{_k}", _ours, _theirs, {"k": _k}))
 for _st in ("binary", "raw", "exp"):
     for _df in ("loge", "log2"):
-        RANKING_CASES.append((f"ndcg_at_k@10 {_st}/{_df}", "ndcg_at_k", "ndcg_at_k",
-                              {"k": 10, "score_type": _st, "discfun_type": _df}))
-for _ours, _theirs in (("precision_at_k", "precision_at_k"), ("recall_at_k", "recall_at_k"),
-                       ("map_at_k", "map_at_k"), ("mean_average_precision", "map"),
-                       ("r_precision_at_k", "r_precision_at_k"), ("ndcg_at_k", "ndcg_at_k")):
-    RANKING_CASES.append((f"{_ours} by_threshold(5)@10", _ours, _theirs,
-                          {"k": 10, "relevancy_method": "by_threshold", "threshold": 5}))
-    RANKING_CASES.append((f"{_ours} None@10", _ours, _theirs, {"k": 10, "relevancy_method": None,
-                                                               "_pred": "pred_topk"}))
+        RANKING_CASES.append(
+            (
+                f"ndcg_at_k@10 {_st}/{_df}",
+                "ndcg_at_k",
+                "ndcg_at_k",
+                {"k": 10, "score_type": _st, "discfun_type": _df},
+            )
+        )
+for _ours, _theirs in (
+    ("precision_at_k", "precision_at_k"),
+    ("recall_at_k", "recall_at_k"),
+    ("map_at_k", "map_at_k"),
+    ("mean_average_precision", "map"),
+    ("r_precision_at_k", "r_precision_at_k"),
+    ("ndcg_at_k", "ndcg_at_k"),
+):
+    RANKING_CASES.append(
+        (
+            f"{_ours} by_threshold(5)@10",
+            _ours,
+            _theirs,
+            {"k": 10, "relevancy_method": "by_threshold", "threshold": 5},
+        )
+    )
+    RANKING_CASES.append(
+        (
+            f"{_ours} None@10",
+            _ours,
+            _theirs,
+            {"k": 10, "relevancy_method": None, "_pred": "pred_topk"},
+        )
+    )
 
-RATING_CASES = [("rmse", {}), ("mae", {}), ("rsquared", {}), ("exp_var", {}),
-                ("auc", {"_true": "true_bin", "_pred": "pred_prob"}),
-                ("logloss", {"_true": "true_bin", "_pred": "pred_prob"})]
+RATING_CASES = [
+    ("rmse", {}),
+    ("mae", {}),
+    ("rsquared", {}),
+    ("exp_var", {}),
+    ("auc", {"_true": "true_bin", "_pred": "pred_prob"}),
+    ("logloss", {"_true": "true_bin", "_pred": "pred_prob"}),
+]
 
-BEYOND_SCALAR = ["catalog_coverage", "distributional_coverage", "novelty", "diversity", "serendipity"]
-BEYOND_FRAMES = [("user_diversity", "user_diversity"), ("user_serendipity", "user_serendipity"),
-                 ("user_item_serendipity", "user_item_serendipity"),
-                 ("historical_item_novelty", "item_novelty")]
+BEYOND_SCALAR = [
+    "catalog_coverage",
+    "distributional_coverage",
+    "novelty",
+    "diversity",
+    "serendipity",
+]
+BEYOND_FRAMES = [
+    ("user_diversity", "user_diversity"),
+    ("user_serendipity", "user_serendipity"),
+    ("user_item_serendipity", "user_item_serendipity"),
+    ("historical_item_novelty", "item_novelty"),
+]
 
 
 def make_data(seed: int = 42, n_users: int = 300, n_items: int = 400) -> dict[str, pd.DataFrame]:
@@ -67,14 +109,28 @@ def make_data(seed: int = 42, n_users: int = 300, n_items: int = 400) -> dict[st
     for u in range(n_users):
         n = int(rng.integers(20, 80))
         items = rng.choice(n_items, size=n, replace=False, p=pop)
-        rows.append(pd.DataFrame({"userID": u, "itemID": items,
-                                  "rating": rng.integers(1, 6, size=n).astype(np.float64)}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "userID": u,
+                    "itemID": items,
+                    "rating": rng.integers(1, 6, size=n).astype(np.float64),
+                }
+            )
+        )
     data = pd.concat(rows, ignore_index=True)
     is_test = rng.random(len(data)) < 0.25
     train, true = data[~is_test].reset_index(drop=True), data[is_test].reset_index(drop=True)
     true = true[true["userID"] % 29 != 0]  # some users only in predictions
-    true = pd.concat([true, pd.DataFrame({"userID": [n_users + 1, n_users + 1], "itemID": [0, 1],
-                                          "rating": [4.0, 5.0]})], ignore_index=True)  # truth only
+    true = pd.concat(
+        [
+            true,
+            pd.DataFrame(
+                {"userID": [n_users + 1, n_users + 1], "itemID": [0, 1], "rating": [4.0, 5.0]}
+            ),
+        ],
+        ignore_index=True,
+    )  # truth only
     # candidates: every item a user has not rated in train; scores rounded to get ties
     users = np.repeat(np.arange(n_users), n_items)
     items = np.tile(np.arange(n_items), n_users)
@@ -95,14 +151,26 @@ def make_data(seed: int = 42, n_users: int = 300, n_items: int = 400) -> dict[st
     reco = pred_topk.copy()
     reco["relevance"] = rng.integers(0, 2, len(reco)).astype(np.float64)
     feats = rng.random((n_items, 8))
-    return {"train": train, "true": true, "pred": pred, "pred_topk": pred_topk,
-            "pred_rating": pred_rating, "true_bin": true_bin, "pred_prob": pred_prob,
-            "reco": reco, "feat_matrix": pd.DataFrame(feats, columns=[f"f{j}" for j in range(8)])}
+    return {
+        "train": train,
+        "true": true,
+        "pred": pred,
+        "pred_topk": pred_topk,
+        "pred_rating": pred_rating,
+        "true_bin": true_bin,
+        "pred_prob": pred_prob,
+        "reco": reco,
+        "feat_matrix": pd.DataFrame(feats, columns=[f"f{j}" for j in range(8)]),
+    }
 
 
 def _frames_ours(data):
-    feats = pd.DataFrame({"itemID": np.arange(len(data["feat_matrix"])),
-                          "features": list(data["feat_matrix"].to_numpy())})
+    feats = pd.DataFrame(
+        {
+            "itemID": np.arange(len(data["feat_matrix"])),
+            "features": list(data["feat_matrix"].to_numpy()),
+        }
+    )
     return feats
 
 
@@ -153,9 +221,16 @@ def beyond_cases() -> list[tuple[str, str, dict]]:
             if name == "historical_item_novelty" and feat:
                 continue
             cases.append((name + tag, name, {"_feat": True} if feat else {}))
-    cases.append(("serendipity (relevance)", "serendipity", {"_rel": True, "col_relevance": "relevance"}))
-    cases.append(("user_item_serendipity (relevance)", "user_item_serendipity",
-                  {"_rel": True, "col_relevance": "relevance"}))
+    cases.append(
+        ("serendipity (relevance)", "serendipity", {"_rel": True, "col_relevance": "relevance"})
+    )
+    cases.append(
+        (
+            "user_item_serendipity (relevance)",
+            "user_item_serendipity",
+            {"_rel": True, "col_relevance": "relevance"},
+        )
+    )
     return cases
 
 
@@ -178,8 +253,10 @@ def ours(data: dict[str, pd.DataFrame]) -> dict:
         res = getattr(ev, fn)(data["train"][["userID", "itemID"]], reco, **kw)
         if isinstance(res, pd.DataFrame):
             col = [c for c in res.columns if c not in ("userID", "itemID")][0]
-            out[label] = {"keys": res.drop(columns=[col]).astype(float).to_numpy().tolist(),
-                          "values": res[col].astype(float).tolist()}
+            out[label] = {
+                "keys": res.drop(columns=[col]).astype(float).to_numpy().tolist(),
+                "values": res[col].astype(float).tolist(),
+            }
         else:
             out[label] = float(res)
     top = ev.get_top_k_items(data["pred"], col_rating="prediction", k=10)
@@ -200,13 +277,17 @@ def peer(python: str, data: dict[str, pd.DataFrame]) -> dict:
             path = Path(tmp) / f"{name}.npz"
             np.savez(path, **{str(c): df[c].to_numpy() for c in df.columns})
             paths[name] = str(path)
-        proc = subprocess.run([python, "-c", PEER_SCRIPT, json.dumps(paths), json.dumps(cases)],
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [python, "-c", PEER_SCRIPT, json.dumps(paths), json.dumps(cases)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-5000:])
         raise RuntimeError(f"peer run failed with exit code {proc.returncode}")
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("PEER_RESULT "))
-    return json.loads(line[len("PEER_RESULT "):])
+    return json.loads(line[len("PEER_RESULT ") :])
 
 
 def _diff(a, b) -> float:
@@ -231,12 +312,21 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for label, value in mine.items():
         d = _diff(value, theirs[label])
+
         def show(v):
             if isinstance(v, float):
                 return f"{v:.12f}"
             return f"[{len(v['values']) if isinstance(v, dict) else len(v)} rows]"
-        rows.append({"metric": label, "recutils": show(value), "recommenders": show(theirs[label]),
-                     "abs diff": d, "ok": d <= TOL})
+
+        rows.append(
+            {
+                "metric": label,
+                "recutils": show(value),
+                "recommenders": show(theirs[label]),
+                "abs diff": d,
+                "ok": d <= TOL,
+            }
+        )
     table = pd.DataFrame(rows)
     with pd.option_context("display.width", 200, "display.max_rows", 500):
         print(table.to_string(index=False))

@@ -61,8 +61,10 @@ def machine_line() -> str:
     from recutils.benchmark.report import machine_info
 
     m = machine_info()
-    return (f"{m['cpu_model']}, {m['logical_cores']} logical cores, {m['ram_gb']} GB RAM, "
-            f"{m['os']}, Python {m['python']}")
+    return (
+        f"{m['cpu_model']}, {m['logical_cores']} logical cores, {m['ram_gb']} GB RAM, "
+        f"{m['os']}, Python {m['python']}"
+    )
 
 
 def _read(path: Path):
@@ -99,17 +101,25 @@ def run(paths: list[str], *, store: bool, stale_only: bool, timeout: float | Non
                 execute_notebook(path, out, kernel_name="python3", timeout=timeout)
             except Exception as err:  # report and go on with the next notebook
                 failed.append(str(rel))
-                print(f"FAILED  {rel}: {type(err).__name__}: {str(err).splitlines()[0][:300]}", flush=True)
+                print(
+                    f"FAILED  {rel}: {type(err).__name__}: {str(err).splitlines()[0][:300]}",
+                    flush=True,
+                )
                 continue
             seconds = time.perf_counter() - start
             if store:
                 nb = clean_outputs(_read(out))
-                stamp_notebook(nb, version=__version__, machine=machine, date=date.today().isoformat())
+                stamp_notebook(
+                    nb, version=__version__, machine=machine, date=date.today().isoformat()
+                )
                 text = nbformat.writes(nb) + "\n"
                 if len(text.encode("utf-8")) > MAX_BYTES:
                     failed.append(str(rel))
-                    print(f"FAILED  {rel}: outputs take {len(text) / 1e6:.1f} MB (> {MAX_BYTES / 1e6:.0f} MB): "
-                          "print summaries, not data", flush=True)
+                    print(
+                        f"FAILED  {rel}: outputs take {len(text) / 1e6:.1f} MB (> {MAX_BYTES / 1e6:.0f} MB): "
+                        "print summaries, not data",
+                        flush=True,
+                    )
                     continue
                 path.write_text(text, encoding="utf-8")
         print(f"ok      {rel} ({seconds:.0f} s)", flush=True)
@@ -148,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="execute notebooks with their default parameters")
     p_run.add_argument("paths", nargs="*", help="notebooks (default: all)")
-    p_run.add_argument("--store", action="store_true", help="write outputs and stamp into the notebooks")
+    p_run.add_argument(
+        "--store", action="store_true", help="write outputs and stamp into the notebooks"
+    )
     p_run.add_argument("--stale", action="store_true", help="only notebooks whose stamp is not ok")
     p_run.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell")
     for name, text in (("check", "fail on a missing or stale stamp"), ("status", "list stamps")):

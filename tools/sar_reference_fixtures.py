@@ -30,14 +30,40 @@ BASE = {
     "userID": [1, 1, 1, 2, 2, 2, 3, 3, 4, 4, 4, 5, 5, 6, 6, 6, 6, 7],
     "itemID": [11, 12, 13, 11, 14, 15, 12, 13, 11, 12, 16, 14, 16, 13, 15, 16, 17, 11],
     "rating": [5, 3, 4, 4, 2, 5, 1, 5, 3, 4, 4, 2, 5, 3, 1, 4, 2, 5],
-    "timestamp": [0, 86400 * 3, 86400 * 40, 86400 * 10, 86400 * 55, 86400 * 61,
-                  86400 * 2, 86400 * 20, 86400 * 33, 86400 * 34, 86400 * 35, 86400 * 5,
-                  86400 * 59, 86400 * 12, 86400 * 13, 86400 * 14, 86400 * 60, 86400 * 45],
+    "timestamp": [
+        0,
+        86400 * 3,
+        86400 * 40,
+        86400 * 10,
+        86400 * 55,
+        86400 * 61,
+        86400 * 2,
+        86400 * 20,
+        86400 * 33,
+        86400 * 34,
+        86400 * 35,
+        86400 * 5,
+        86400 * 59,
+        86400 * 12,
+        86400 * 13,
+        86400 * 14,
+        86400 * 60,
+        86400 * 45,
+    ],
 }
-DUP = {k: v + extra for (k, v), extra in zip(BASE.items(), ([1, 4], [12, 11], [2, 1],
-                                                            [86400 * 50, 86400 * 58]))}
-SIMS = ["cooccurrence", "cosine", "inclusion index", "jaccard",
-        "lexicographers mutual information", "lift", "mutual information"]
+DUP = {
+    k: v + extra
+    for (k, v), extra in zip(BASE.items(), ([1, 4], [12, 11], [2, 1], [86400 * 50, 86400 * 58]))
+}
+SIMS = [
+    "cooccurrence",
+    "cosine",
+    "inclusion index",
+    "jaccard",
+    "lexicographers mutual information",
+    "lift",
+    "mutual information",
+]
 
 
 def _clean(matrix: np.ndarray) -> list:
@@ -50,31 +76,49 @@ def main() -> None:
         df = pd.DataFrame(data)
         df["rating"] = df["rating"].astype(float)
         for sim, decay, threshold, normalize in itertools.product(
-                SIMS, (False, True), (1, 2), (False, True)):
+            SIMS, (False, True), (1, 2), (False, True)
+        ):
             if data_name == "dup" and (not decay or normalize):
                 continue  # MS counts duplicates twice without decay; its unity decay is off
             if sim == "cooccurrence" and normalize:
                 continue  # MS 1.2.1 fails here (min of a sparse matrix), nothing to compare
-            model = SAR(similarity_type=sim, timedecay_formula=decay, time_decay_coefficient=30,
-                        threshold=threshold, normalize=normalize)
+            model = SAR(
+                similarity_type=sim,
+                timedecay_formula=decay,
+                time_decay_coefficient=30,
+                threshold=threshold,
+                normalize=normalize,
+            )
             with np.errstate(all="ignore"):
                 model.fit(df)
-                users = pd.DataFrame({"userID": [model.index2user[i]
-                                                 for i in range(model.n_users)]})
+                users = pd.DataFrame(
+                    {"userID": [model.index2user[i] for i in range(model.n_users)]}
+                )
                 scores = model.score(users)
-            cases.append({
-                "data": data_name, "similarity_type": sim, "timedecay_formula": decay,
-                "threshold": threshold, "normalize": normalize,
-                "users": [int(model.index2user[i]) for i in range(model.n_users)],
-                "items": [int(model.index2item[i]) for i in range(model.n_items)],
-                "scores": _clean(np.asarray(scores)),
-                "item_frequencies": [float(x) for x in np.asarray(model.item_frequencies)],
-            })
-    OUT.write_text(json.dumps({"source": "recommenders 1.2.1 SARSingleNode",
-                               "data": {"base": BASE, "dup": DUP}, "cases": cases}, indent=0))
+            cases.append(
+                {
+                    "data": data_name,
+                    "similarity_type": sim,
+                    "timedecay_formula": decay,
+                    "threshold": threshold,
+                    "normalize": normalize,
+                    "users": [int(model.index2user[i]) for i in range(model.n_users)],
+                    "items": [int(model.index2item[i]) for i in range(model.n_items)],
+                    "scores": _clean(np.asarray(scores)),
+                    "item_frequencies": [float(x) for x in np.asarray(model.item_frequencies)],
+                }
+            )
+    OUT.write_text(
+        json.dumps(
+            {
+                "source": "recommenders 1.2.1 SARSingleNode",
+                "data": {"base": BASE, "dup": DUP},
+                "cases": cases,
+            },
+            indent=0,
+        )
+    )
     print(f"wrote {len(cases)} cases to {OUT}")
-
-
 
 
 def ml100k_split_mask(u_data: str) -> None:
@@ -89,8 +133,7 @@ def ml100k_split_mask(u_data: str) -> None:
     from recommenders.datasets.python_splitters import python_stratified_split
 
     data = pd.read_csv(u_data, sep="\t", names=["userID", "itemID", "rating", "timestamp"])
-    train, _ = python_stratified_split(data, ratio=0.75, min_rating=1, filter_by="item",
-                                       seed=42)
+    train, _ = python_stratified_split(data, ratio=0.75, min_rating=1, filter_by="item", seed=42)
     mask = np.zeros(len(data), dtype=bool)
     mask[train.index.to_numpy()] = True
     path = OUT.parent / "ml100k_ms_stratified_split_seed42.npz"

@@ -30,8 +30,23 @@ from recutils.benchmark.spec import BenchmarkSpec, ModelSpec, load_spec
 from recutils.benchmark.stats import compare_to_reference, load_reference, paired_tests, summarize
 
 __all__ = [
-    "BenchmarkSpec", "ModelSpec", "load_spec", "PROTOCOLS", "Protocol", "get_protocol",
-    "run_benchmark", "run_one", "result_columns", "metric_columns", "per_user_metric_names",
-    "default_per_user_path", "summarize", "paired_tests", "load_reference", "compare_to_reference",
-    "markdown_table", "benchmark_markdown", "machine_info",
+    "BenchmarkSpec",
+    "ModelSpec",
+    "load_spec",
+    "PROTOCOLS",
+    "Protocol",
+    "get_protocol",
+    "run_benchmark",
+    "run_one",
+    "result_columns",
+    "metric_columns",
+    "per_user_metric_names",
+    "default_per_user_path",
+    "summarize",
+    "paired_tests",
+    "load_reference",
+    "compare_to_reference",
+    "markdown_table",
+    "benchmark_markdown",
+    "machine_info",
 ]

@@ -47,7 +47,14 @@ from recutils.utils.validation import check_columns
 logger = logging.getLogger(__name__)
 
 #: The models of the benchmark, in report order.
-MODELS = ("dropoutnet", "dropoutnet_rate0", "genre_popularity", "genre_popularity_user", "lightfm", "random")
+MODELS = (
+    "dropoutnet",
+    "dropoutnet_rate0",
+    "genre_popularity",
+    "genre_popularity_user",
+    "lightfm",
+    "random",
+)
 #: Models that are not baselines of the bar (DropoutNet's own ablation, the floor).
 NOT_BASELINES = ("dropoutnet", "dropoutnet_rate0", "random")
 #: Share of the items held out of training.
@@ -63,8 +70,12 @@ DROPOUTNET_GRID: tuple[dict[str, Any], ...] = (
     {"dropout_rate": 0.5, "epochs": 5, "width": 128},
 )
 #: LightFM's settings (the MovieLens benchmark's: WARP, 20 components, 20 epochs).
-LIGHTFM_PARAMS: dict[str, Any] = {"loss": "warp", "no_components": 20, "epochs": 20,
-                                  "item_identity_features": False}
+LIGHTFM_PARAMS: dict[str, Any] = {
+    "loss": "warp",
+    "no_components": 20,
+    "epochs": 20,
+    "item_identity_features": False,
+}
 _WORD = re.compile(r"[a-z0-9]+")
 _YEAR_SUFFIX = re.compile(r"\s*\(\d{4}\)\s*$")
 
@@ -79,8 +90,13 @@ class ColdSplit:
     cold_items: np.ndarray
 
 
-def cold_item_split(df: pd.DataFrame, fraction: float = COLD_FRACTION, seed: int = 42, *,
-                    col_item: str = DEFAULT_ITEM_COL) -> ColdSplit:
+def cold_item_split(
+    df: pd.DataFrame,
+    fraction: float = COLD_FRACTION,
+    seed: int = 42,
+    *,
+    col_item: str = DEFAULT_ITEM_COL,
+) -> ColdSplit:
     """Hold a seeded draw of ``round(fraction * n_items)`` items out of training entirely.
 
     Raises:
@@ -109,19 +125,31 @@ def item_content(items: pd.DataFrame, *, col_item: str = DEFAULT_ITEM_COL) -> pd
     """``[col_item, genres, year, title_words]`` from a MovieLens item table
     (:func:`recutils.datasets.movielens.load_item_df`: ``title``, ``genres``, ``year``)."""
     check_columns(items, [col_item, "title", "genres", "year"], name="items")
-    return pd.DataFrame({col_item: items[col_item].to_numpy(),
-                         "genres": items["genres"].fillna("").astype(str).to_numpy(),
-                         "year": pd.to_numeric(items["year"], errors="coerce").to_numpy(dtype=np.float64),
-                         "title_words": title_words(items["title"]).to_numpy()})
+    return pd.DataFrame(
+        {
+            col_item: items[col_item].to_numpy(),
+            "genres": items["genres"].fillna("").astype(str).to_numpy(),
+            "year": pd.to_numeric(items["year"], errors="coerce").to_numpy(dtype=np.float64),
+            "title_words": title_words(items["title"]).to_numpy(),
+        }
+    )
 
 
-def relevance(test: pd.DataFrame, users: pd.Index, items: pd.Index, *, col_user: str = DEFAULT_USER_COL,
-              col_item: str = DEFAULT_ITEM_COL) -> sp.csr_matrix:
+def relevance(
+    test: pd.DataFrame,
+    users: pd.Index,
+    items: pd.Index,
+    *,
+    col_user: str = DEFAULT_USER_COL,
+    col_item: str = DEFAULT_ITEM_COL,
+) -> sp.csr_matrix:
     """Binary ``[len(users), len(items)]`` matrix of the ``test`` rows (other ids ignored)."""
     u = users.get_indexer(pd.Index(test[col_user]))
     i = items.get_indexer(pd.Index(test[col_item]))
     keep = (u >= 0) & (i >= 0)
-    m = sp.csr_matrix((np.ones(int(keep.sum())), (u[keep], i[keep])), shape=(len(users), len(items)))
+    m = sp.csr_matrix(
+        (np.ones(int(keep.sum())), (u[keep], i[keep])), shape=(len(users), len(items))
+    )
     m.sum_duplicates()
     m.data[:] = 1.0
     return m
@@ -140,26 +168,39 @@ def recall_at_k(scores: np.ndarray, relevant: sp.csr_matrix, k: int = K) -> np.n
         return np.where(n_rel > 0, hits / n_rel, np.nan)
 
 
-def _genre_matrix(genres: pd.Series, vocab: pd.Index | None = None) -> tuple[sp.csr_matrix, pd.Index]:
+def _genre_matrix(
+    genres: pd.Series, vocab: pd.Index | None = None
+) -> tuple[sp.csr_matrix, pd.Index]:
     """Binary ``[items, genres]`` matrix of ``'|'``-joined genre strings."""
     tokens = genres.fillna("").astype(str).str.split("|")
     lengths = tokens.str.len().to_numpy()
-    flat = pd.Series(np.concatenate(tokens.to_numpy()) if len(tokens) else np.array([], dtype=object))
+    flat = pd.Series(
+        np.concatenate(tokens.to_numpy()) if len(tokens) else np.array([], dtype=object)
+    )
     rows = np.repeat(np.arange(len(genres)), lengths)
     keep = (flat != "").to_numpy()
     if vocab is None:
         vocab = pd.Index(sorted(set(flat[keep])))
     cols = vocab.get_indexer(flat[keep])
     ok = cols >= 0
-    m = sp.csr_matrix((np.ones(int(ok.sum())), (rows[keep][ok], cols[ok])), shape=(len(genres), len(vocab)))
+    m = sp.csr_matrix(
+        (np.ones(int(ok.sum())), (rows[keep][ok], cols[ok])), shape=(len(genres), len(vocab))
+    )
     m.sum_duplicates()
     m.data[:] = 1.0
     return m, vocab
 
 
-def genre_popularity_scores(train: pd.DataFrame, content: pd.DataFrame, users: pd.Index, items: pd.Index, *,
-                            weighted: bool = False, col_user: str = DEFAULT_USER_COL,
-                            col_item: str = DEFAULT_ITEM_COL) -> np.ndarray:
+def genre_popularity_scores(
+    train: pd.DataFrame,
+    content: pd.DataFrame,
+    users: pd.Index,
+    items: pd.Index,
+    *,
+    weighted: bool = False,
+    col_user: str = DEFAULT_USER_COL,
+    col_item: str = DEFAULT_ITEM_COL,
+) -> np.ndarray:
     """Popularity within genre: ``[len(users), len(items)]`` scores of ``items`` (e.g. cold items).
 
     A genre's popularity ``pop(g)`` is the mean training count (rows of ``train``) of the
@@ -190,7 +231,9 @@ def genre_popularity_scores(train: pd.DataFrame, content: pd.DataFrame, users: p
     u = users.get_indexer(pd.Index(train[col_user]))
     keep = u >= 0
     item_rows = warm.get_indexer(pd.Index(train[col_item]))[keep]
-    rows_user = sp.csr_matrix((np.ones(int(keep.sum())), (u[keep], item_rows)), shape=(len(users), len(warm)))
+    rows_user = sp.csr_matrix(
+        (np.ones(int(keep.sum())), (u[keep], item_rows)), shape=(len(users), len(warm))
+    )
     n_ug = (rows_user @ g_warm).toarray()
     n_u = np.asarray(rows_user.sum(axis=1)).ravel()
     share = (n_ug + 1.0) / (n_u[:, None] + len(vocab))
@@ -203,44 +246,84 @@ def random_scores(n_users: int, n_items: int, seed: int) -> np.ndarray:
 
 
 def _decade(year: pd.Series) -> pd.Series:
-    decade = (pd.to_numeric(year, errors="coerce") // 10 * 10)
+    decade = pd.to_numeric(year, errors="coerce") // 10 * 10
     return decade.map(lambda v: f"{int(v)}s" if np.isfinite(v) else None).astype(object)
 
 
-def lightfm_item_features(content: pd.DataFrame, *, col_item: str = DEFAULT_ITEM_COL) -> pd.DataFrame:
+def lightfm_item_features(
+    content: pd.DataFrame, *, col_item: str = DEFAULT_ITEM_COL
+) -> pd.DataFrame:
     """LightFM item features of ``content``: genres, decade and title words (``'|'``-joined)."""
-    return pd.DataFrame({col_item: content[col_item].to_numpy(), "genres": content["genres"].to_numpy(),
-                         "decade": _decade(content["year"]).to_numpy(),
-                         "title": content["title_words"].to_numpy()})
+    return pd.DataFrame(
+        {
+            col_item: content[col_item].to_numpy(),
+            "genres": content["genres"].to_numpy(),
+            "decade": _decade(content["year"]).to_numpy(),
+            "title": content["title_words"].to_numpy(),
+        }
+    )
 
 
-def lightfm_scores(train: pd.DataFrame, content: pd.DataFrame, users: pd.Index, items: pd.Index, *, seed: int,
-                   params: Mapping[str, Any] | None = None, num_threads: int = 1,
-                   col_user: str = DEFAULT_USER_COL, col_item: str = DEFAULT_ITEM_COL) -> np.ndarray:
+def lightfm_scores(
+    train: pd.DataFrame,
+    content: pd.DataFrame,
+    users: pd.Index,
+    items: pd.Index,
+    *,
+    seed: int,
+    params: Mapping[str, Any] | None = None,
+    num_threads: int = 1,
+    col_user: str = DEFAULT_USER_COL,
+    col_item: str = DEFAULT_ITEM_COL,
+) -> np.ndarray:
     """LightFM with item features: ``[len(users), len(items)]`` scores; ``items`` (cold) join
     the catalogue from their features (``cold_start``)."""
     from recutils.models.lightfm import LightFMRecommender
 
     settings = {**LIGHTFM_PARAMS, **(params or {})}
     features = lightfm_item_features(content, col_item=col_item)
-    model = LightFMRecommender(seed=seed, num_threads=num_threads, col_user=col_user, col_item=col_item,
-                               **settings)
+    model = LightFMRecommender(
+        seed=seed, num_threads=num_threads, col_user=col_user, col_item=col_item, **settings
+    )
     model.fit(train[[col_user, col_item]], item_features=features)
-    pairs = pd.DataFrame({col_user: np.repeat(users.to_numpy(), len(items)),
-                          col_item: np.tile(items.to_numpy(), len(users))})
+    pairs = pd.DataFrame(
+        {
+            col_user: np.repeat(users.to_numpy(), len(items)),
+            col_item: np.tile(items.to_numpy(), len(users)),
+        }
+    )
     return model.predict(pairs)[model.col_prediction].to_numpy().reshape(len(users), len(items))
 
 
-def _with_features(rows: pd.DataFrame, user_table: pd.DataFrame, content: pd.DataFrame, col_user: str,
-                   col_item: str) -> pd.DataFrame:
-    return rows[[col_user, col_item]].merge(user_table, on=col_user, how="left").merge(
-        content, on=col_item, how="left")
+def _with_features(
+    rows: pd.DataFrame,
+    user_table: pd.DataFrame,
+    content: pd.DataFrame,
+    col_user: str,
+    col_item: str,
+) -> pd.DataFrame:
+    return (
+        rows[[col_user, col_item]]
+        .merge(user_table, on=col_user, how="left")
+        .merge(content, on=col_item, how="left")
+    )
 
 
-def dropoutnet_scores(train: pd.DataFrame, user_table: pd.DataFrame, content: pd.DataFrame, users: pd.Index,
-                      items: pd.Index, *, seed: int, dropout_rate: float = 0.5, epochs: int = 10,
-                      width: int = 64, num_threads: int = 1, col_user: str = DEFAULT_USER_COL,
-                      col_item: str = DEFAULT_ITEM_COL) -> np.ndarray:
+def dropoutnet_scores(
+    train: pd.DataFrame,
+    user_table: pd.DataFrame,
+    content: pd.DataFrame,
+    users: pd.Index,
+    items: pd.Index,
+    *,
+    seed: int,
+    dropout_rate: float = 0.5,
+    epochs: int = 10,
+    width: int = 64,
+    num_threads: int = 1,
+    col_user: str = DEFAULT_USER_COL,
+    col_item: str = DEFAULT_ITEM_COL,
+) -> np.ndarray:
     """DropoutNet (the shipped preset with ``dropout_rate``, ``epochs`` and towers of
     ``2 * width, width`` units) trained on ``train`` with the users' and items' features:
     ``[len(users), len(items)]`` scores, the items (cold) embedded from their content.
@@ -255,11 +338,19 @@ def dropoutnet_scores(train: pd.DataFrame, user_table: pd.DataFrame, content: pd
     frame = _with_features(train, user_table, content, col_user, col_item)
     towers = DropoutNetConfig().model_config.to_dict()
     for block in towers["backbone"]["blocks"]:
-        block["layer"] = {"class_name": "MLP", "params": {"hidden_units": [2 * width, width], "use_final_bn": False}}
+        block["layer"] = {
+            "class_name": "MLP",
+            "params": {"hidden_units": [2 * width, width], "use_final_bn": False},
+        }
     towers["model_params"]["match"]["output_dim"] = width
-    model = DropoutNetModel(col_user=col_user, col_item=col_item, seed=seed, dropout_rate=dropout_rate,
-                            model_config=towers,
-                            train={"epochs": epochs, "num_threads": num_threads, "progress": False})
+    model = DropoutNetModel(
+        col_user=col_user,
+        col_item=col_item,
+        seed=seed,
+        dropout_rate=dropout_rate,
+        model_config=towers,
+        train={"epochs": epochs, "num_threads": num_threads, "progress": False},
+    )
     model.fit(frame)
     user_rows = user_table.set_index(col_user).reindex(pd.Index(users, name=col_user)).reset_index()
     item_rows = content.set_index(col_item).reindex(pd.Index(items, name=col_item)).reset_index()
@@ -278,26 +369,52 @@ class _Task:
 
 def _task(split: ColdSplit, col_user: str, col_item: str) -> _Task:
     """Users with a cold-item row and training rows; candidates: the cold items."""
-    users = pd.Index(np.sort(np.intersect1d(split.test[col_user].unique(), split.train[col_user].unique())))
+    users = pd.Index(
+        np.sort(np.intersect1d(split.test[col_user].unique(), split.train[col_user].unique()))
+    )
     items = pd.Index(split.cold_items)
-    return _Task(split.train, users, items, relevance(split.test, users, items, col_user=col_user,
-                                                      col_item=col_item))
+    return _Task(
+        split.train,
+        users,
+        items,
+        relevance(split.test, users, items, col_user=col_user, col_item=col_item),
+    )
 
 
-def tune_dropoutnet(train: pd.DataFrame, user_table: pd.DataFrame, content: pd.DataFrame, *, seed: int,
-                    grid: Sequence[Mapping[str, Any]] = DROPOUTNET_GRID, k: int = K, num_threads: int = 1,
-                    col_user: str = DEFAULT_USER_COL, col_item: str = DEFAULT_ITEM_COL
-                    ) -> tuple[dict[str, Any], pd.DataFrame]:
+def tune_dropoutnet(
+    train: pd.DataFrame,
+    user_table: pd.DataFrame,
+    content: pd.DataFrame,
+    *,
+    seed: int,
+    grid: Sequence[Mapping[str, Any]] = DROPOUTNET_GRID,
+    k: int = K,
+    num_threads: int = 1,
+    col_user: str = DEFAULT_USER_COL,
+    col_item: str = DEFAULT_ITEM_COL,
+) -> tuple[dict[str, Any], pd.DataFrame]:
     """Choose DropoutNet's knobs on a cold split of the *training* items (the same fraction,
     seed ``seed + 1000``): each candidate of ``grid`` is trained on the rest and scored by
     the mean recall@k over the validation cold items; returns the best candidate and the table."""
     if not grid:
         raise ConfigError("the DropoutNet grid is empty.")
-    task = _task(cold_item_split(train, COLD_FRACTION, seed + 1000, col_item=col_item), col_user, col_item)
+    task = _task(
+        cold_item_split(train, COLD_FRACTION, seed + 1000, col_item=col_item), col_user, col_item
+    )
     rows = []
     for candidate in grid:
-        scores = dropoutnet_scores(task.train, user_table, content, task.users, task.items, seed=seed,
-                                   num_threads=num_threads, col_user=col_user, col_item=col_item, **candidate)
+        scores = dropoutnet_scores(
+            task.train,
+            user_table,
+            content,
+            task.users,
+            task.items,
+            seed=seed,
+            num_threads=num_threads,
+            col_user=col_user,
+            col_item=col_item,
+            **candidate,
+        )
         value = float(np.nanmean(recall_at_k(scores, task.relevant, k)))
         rows.append({**candidate, "seed": seed, f"val_recall@{k}": value})
         logger.info("seed %d: DropoutNet %s: validation recall@%d %.4f", seed, candidate, k, value)
@@ -306,11 +423,20 @@ def tune_dropoutnet(train: pd.DataFrame, user_table: pd.DataFrame, content: pd.D
     return best, table
 
 
-def run_cold_start(ratings: pd.DataFrame, user_table: pd.DataFrame, items: pd.DataFrame,
-                   seeds: Sequence[int] = (1, 2, 3), *, models: Sequence[str] = MODELS, k: int = K,
-                   grid: Sequence[Mapping[str, Any]] = DROPOUTNET_GRID, num_threads: int = 1,
-                   dataset: str = "movielens", col_user: str = DEFAULT_USER_COL,
-                   col_item: str = DEFAULT_ITEM_COL) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def run_cold_start(
+    ratings: pd.DataFrame,
+    user_table: pd.DataFrame,
+    items: pd.DataFrame,
+    seeds: Sequence[int] = (1, 2, 3),
+    *,
+    models: Sequence[str] = MODELS,
+    k: int = K,
+    grid: Sequence[Mapping[str, Any]] = DROPOUTNET_GRID,
+    num_threads: int = 1,
+    dataset: str = "movielens",
+    col_user: str = DEFAULT_USER_COL,
+    col_item: str = DEFAULT_ITEM_COL,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The cold-start benchmark; see the module docstring.
 
     Args:
@@ -334,34 +460,89 @@ def run_cold_start(ratings: pd.DataFrame, user_table: pd.DataFrame, items: pd.Da
     metric = f"recall@{k}"
     results, per_user, tuning = [], [], []
     for seed in seeds:
-        task = _task(cold_item_split(ratings, COLD_FRACTION, seed, col_item=col_item), col_user, col_item)
+        task = _task(
+            cold_item_split(ratings, COLD_FRACTION, seed, col_item=col_item), col_user, col_item
+        )
         tuned: dict[str, Any] = dict(grid[0]) if grid else {}
         if len(grid) > 1 and any(m.startswith("dropoutnet") for m in models):
-            tuned, table = tune_dropoutnet(task.train, user_table, content, seed=seed, grid=grid, k=k,
-                                           num_threads=num_threads, col_user=col_user, col_item=col_item)
+            tuned, table = tune_dropoutnet(
+                task.train,
+                user_table,
+                content,
+                seed=seed,
+                grid=grid,
+                k=k,
+                num_threads=num_threads,
+                col_user=col_user,
+                col_item=col_item,
+            )
             tuning.append(table)
         for name in models:
             chosen: dict[str, Any] = {}
             if name.startswith("dropoutnet"):
-                chosen = {**tuned, "dropout_rate": 0.0} if name == "dropoutnet_rate0" else dict(tuned)
-                scores = dropoutnet_scores(task.train, user_table, content, task.users, task.items, seed=seed,
-                                           num_threads=num_threads, col_user=col_user, col_item=col_item,
-                                           **chosen)
+                chosen = (
+                    {**tuned, "dropout_rate": 0.0} if name == "dropoutnet_rate0" else dict(tuned)
+                )
+                scores = dropoutnet_scores(
+                    task.train,
+                    user_table,
+                    content,
+                    task.users,
+                    task.items,
+                    seed=seed,
+                    num_threads=num_threads,
+                    col_user=col_user,
+                    col_item=col_item,
+                    **chosen,
+                )
             elif name in ("genre_popularity", "genre_popularity_user"):
-                scores = genre_popularity_scores(task.train, content, task.users, task.items,
-                                                 weighted=name.endswith("_user"), col_user=col_user,
-                                                 col_item=col_item)
+                scores = genre_popularity_scores(
+                    task.train,
+                    content,
+                    task.users,
+                    task.items,
+                    weighted=name.endswith("_user"),
+                    col_user=col_user,
+                    col_item=col_item,
+                )
             elif name == "lightfm":
-                scores = lightfm_scores(task.train, content, task.users, task.items, seed=seed,
-                                        num_threads=num_threads, col_user=col_user, col_item=col_item)
+                scores = lightfm_scores(
+                    task.train,
+                    content,
+                    task.users,
+                    task.items,
+                    seed=seed,
+                    num_threads=num_threads,
+                    col_user=col_user,
+                    col_item=col_item,
+                )
             else:
                 scores = random_scores(len(task.users), len(task.items), seed)
             values = recall_at_k(scores, task.relevant, k)
-            results.append({"dataset": dataset, "protocol": PROTOCOL, "model": name, "seed": seed,
-                            metric: float(np.nanmean(values)), "n_users": len(task.users),
-                            "n_cold_items": len(task.items), **chosen})
-            per_user.append(pd.DataFrame({"dataset": dataset, "protocol": PROTOCOL, "model": name, "seed": seed,
-                                          col_user: task.users.to_numpy(), metric: values}))
+            results.append(
+                {
+                    "dataset": dataset,
+                    "protocol": PROTOCOL,
+                    "model": name,
+                    "seed": seed,
+                    metric: float(np.nanmean(values)),
+                    "n_users": len(task.users),
+                    "n_cold_items": len(task.items),
+                    **chosen,
+                }
+            )
+            per_user.append(
+                pd.DataFrame(
+                    {
+                        "dataset": dataset,
+                        "protocol": PROTOCOL,
+                        "model": name,
+                        "seed": seed,
+                        col_user: task.users.to_numpy(),
+                        metric: values,
+                    }
+                )
+            )
             logger.info("seed %d: %s recall@%d %.4f", seed, name, k, results[-1][metric])
     tuning_frame = pd.concat(tuning, ignore_index=True) if tuning else pd.DataFrame()
     return pd.DataFrame(results), pd.concat(per_user, ignore_index=True), tuning_frame
@@ -370,13 +551,17 @@ def run_cold_start(ratings: pd.DataFrame, user_table: pd.DataFrame, items: pd.Da
 def summarize_cold_start(results: pd.DataFrame, k: int = K) -> pd.DataFrame:
     """Mean, standard deviation (``ddof=1``) and seeds of recall@k per model, best first."""
     metric = f"recall@{k}"
-    out = results.groupby("model")[metric].agg(["mean", "std", "count"]).rename(
-        columns={"mean": f"{metric}_mean", "std": f"{metric}_sd", "count": "n_seeds"})
+    out = (
+        results.groupby("model")[metric]
+        .agg(["mean", "std", "count"])
+        .rename(columns={"mean": f"{metric}_mean", "std": f"{metric}_sd", "count": "n_seeds"})
+    )
     return out.sort_values(f"{metric}_mean", ascending=False)
 
 
-def cold_start_bar(per_user: pd.DataFrame, k: int = K, *, col_user: str = DEFAULT_USER_COL
-                   ) -> tuple[pd.DataFrame, str]:
+def cold_start_bar(
+    per_user: pd.DataFrame, k: int = K, *, col_user: str = DEFAULT_USER_COL
+) -> tuple[pd.DataFrame, str]:
     """Paired tests (per user, :func:`~recutils.benchmark.stats.paired_tests`) of DropoutNet
     against the best baseline (highest mean recall@k among the baselines, :data:`NOT_BASELINES`
     left out), and the verdict on the bar (DropoutNet beats popularity within genre and LightFM).
@@ -389,17 +574,43 @@ def cold_start_bar(per_user: pd.DataFrame, k: int = K, *, col_user: str = DEFAUL
     if "dropoutnet" not in means or baselines.empty:
         raise DataError("the bar needs DropoutNet and at least one baseline in the per-user frame.")
     best = str(baselines.idxmax())
-    tests = paired_tests(per_user[per_user["model"].isin(["dropoutnet", best])], reference=best,
-                         metrics=[metric], col_user=col_user)
+    tests = paired_tests(
+        per_user[per_user["model"].isin(["dropoutnet", best])],
+        reference=best,
+        metrics=[metric],
+        col_user=col_user,
+    )
     row = tests.iloc[0]
     beats = bool(means["dropoutnet"] > baselines.max())
-    verdict = (f"bar {'met' if beats else 'NOT met'}: DropoutNet {metric} {means['dropoutnet']:.4f} vs best baseline "
-               f"{best} {baselines.max():.4f} (paired over {int(row['n_users'])} users: diff "
-               f"{row['mean_diff']:+.4f}, t-test p={row['t_pvalue']:.3g}, Wilcoxon p={row['wilcoxon_pvalue']:.3g})")
+    verdict = (
+        f"bar {'met' if beats else 'NOT met'}: DropoutNet {metric} {means['dropoutnet']:.4f} vs best baseline "
+        f"{best} {baselines.max():.4f} (paired over {int(row['n_users'])} users: diff "
+        f"{row['mean_diff']:+.4f}, t-test p={row['t_pvalue']:.3g}, Wilcoxon p={row['wilcoxon_pvalue']:.3g})"
+    )
     return tests, verdict
 
 
-__all__ = ["COLD_FRACTION", "DROPOUTNET_GRID", "K", "LIGHTFM_PARAMS", "MODELS", "NOT_BASELINES", "PROTOCOL",
-           "ColdSplit", "cold_item_split", "cold_start_bar", "dropoutnet_scores", "genre_popularity_scores", "item_content",
-           "lightfm_item_features", "lightfm_scores", "random_scores", "recall_at_k", "relevance",
-           "run_cold_start", "summarize_cold_start", "title_words", "tune_dropoutnet"]
+__all__ = [
+    "COLD_FRACTION",
+    "DROPOUTNET_GRID",
+    "K",
+    "LIGHTFM_PARAMS",
+    "MODELS",
+    "NOT_BASELINES",
+    "PROTOCOL",
+    "ColdSplit",
+    "cold_item_split",
+    "cold_start_bar",
+    "dropoutnet_scores",
+    "genre_popularity_scores",
+    "item_content",
+    "lightfm_item_features",
+    "lightfm_scores",
+    "random_scores",
+    "recall_at_k",
+    "relevance",
+    "run_cold_start",
+    "summarize_cold_start",
+    "title_words",
+    "tune_dropoutnet",
+]

@@ -35,15 +35,19 @@ def _movielens_features(size: str) -> dict[str, pd.DataFrame]:
         movielens_user_features,
     )
 
-    return {"user_features": movielens_user_features(load_user_df(size, progress=False)),
-            "item_features": movielens_item_features(load_item_df(size, progress=False))}
+    return {
+        "user_features": movielens_user_features(load_user_df(size, progress=False)),
+        "item_features": movielens_item_features(load_item_df(size, progress=False)),
+    }
 
 
 def _movielens_kg(size: str) -> dict[str, object]:
     from recutils.datasets.kg import load_kg
 
     if size != "100k":
-        raise ConfigError(f"the MovieLens knowledge graph (KB4Rec) is linked to ml-100k only, not {size!r}.")
+        raise ConfigError(
+            f"the MovieLens knowledge graph (KB4Rec) is linked to ml-100k only, not {size!r}."
+        )
     return {"kg": load_kg("ml-100k", progress=False)}
 
 
@@ -96,7 +100,11 @@ def sample_rows_of(frame: pd.DataFrame, sample_rows: int | None, seed: int) -> p
     """
     if sample_rows is None:
         return frame
-    if isinstance(sample_rows, bool) or not isinstance(sample_rows, (int, np.integer)) or sample_rows < 10:
+    if (
+        isinstance(sample_rows, bool)
+        or not isinstance(sample_rows, (int, np.integer))
+        or sample_rows < 10
+    ):
         raise ConfigError(f"sample_rows must be an integer >= 10 or None, got {sample_rows!r}.")
     if sample_rows >= len(frame):
         return frame
@@ -104,4 +112,11 @@ def sample_rows_of(frame: pd.DataFrame, sample_rows: int | None, seed: int) -> p
     return frame.iloc[keep]
 
 
-__all__ = ["DATASETS", "SIDE_DATA", "check_side_data", "load_dataset", "load_side_data", "sample_rows_of"]
+__all__ = [
+    "DATASETS",
+    "SIDE_DATA",
+    "check_side_data",
+    "load_dataset",
+    "load_side_data",
+    "sample_rows_of",
+]

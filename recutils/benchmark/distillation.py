@@ -75,20 +75,43 @@ RETENTION_BAR = 0.98
 #: How many times faster than the teacher's the student's forward must be.
 SPEEDUP_BAR = 3.0
 #: The models of one seed, in run order.
-MODELS: tuple[str, ...] = ("logistic_regression", "teacher", "student", "student_kd", "rocket_light")
+MODELS: tuple[str, ...] = (
+    "logistic_regression",
+    "teacher",
+    "student",
+    "student_kd",
+    "rocket_light",
+)
 #: The models scored against the teacher (gain retention, speed-up).
 STUDENTS: tuple[str, ...] = ("student", "student_kd", "rocket_light")
 #: Result columns, in order.
 RESULT_COLUMNS: tuple[str, ...] = (
-    "model", "seed", "auc", "logloss", "valid_auc", "fit_s", "epochs", "parameters", "forward_rows_per_s",
-    "predict_rows_per_s", "gain_retention", "speedup", "config_sha")
+    "model",
+    "seed",
+    "auc",
+    "logloss",
+    "valid_auc",
+    "fit_s",
+    "epochs",
+    "parameters",
+    "forward_rows_per_s",
+    "predict_rows_per_s",
+    "gain_retention",
+    "speedup",
+    "config_sha",
+)
 
 
 # --------------------------------------------------------------------------- data
 
 
-def ctr_split(frame: pd.DataFrame | None = None, *, size: str = "100k", sample_rows: int | None = None,
-              seed: int = SPLIT_SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
+def ctr_split(
+    frame: pd.DataFrame | None = None,
+    *,
+    size: str = "100k",
+    sample_rows: int | None = None,
+    seed: int = SPLIT_SEED,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The zoo's split: ``(train, test)``, random 80/20 with ``seed``.
 
     Args:
@@ -112,8 +135,9 @@ def ctr_split(frame: pd.DataFrame | None = None, *, size: str = "100k", sample_r
     return train, test
 
 
-def validation_split(train: pd.DataFrame, *, ratio: float = 0.9,
-                     seed: int = SPLIT_SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
+def validation_split(
+    train: pd.DataFrame, *, ratio: float = 0.9, seed: int = SPLIT_SEED
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(fit, valid)``: a random part of the training rows held out to choose settings
     (never the test rows)."""
     from recutils.splitting import python_random_split
@@ -139,7 +163,9 @@ def teacher_config(name: str = TEACHER) -> dict[str, Any]:
     return preset_config(name)
 
 
-def _with_training(config: dict[str, Any], lr: float | None, patience: int | None) -> dict[str, Any]:
+def _with_training(
+    config: dict[str, Any], lr: float | None, patience: int | None
+) -> dict[str, Any]:
     """``config`` with every optimizer's rate ``lr`` and the early-stopping ``patience``, where given."""
     if lr is not None:
         for optimizer in config["train"]["optimizers"]:
@@ -149,10 +175,16 @@ def _with_training(config: dict[str, Any], lr: float | None, patience: int | Non
     return config
 
 
-def student_config(*, kd: bool = True, hidden_units: Sequence[int] | None = None,
-                   temperature: float | None = None, loss_weight: float | None = None,
-                   loss_type: str | None = None, lr: float | None = None,
-                   patience: int | None = None) -> dict[str, Any]:
+def student_config(
+    *,
+    kd: bool = True,
+    hidden_units: Sequence[int] | None = None,
+    temperature: float | None = None,
+    loss_weight: float | None = None,
+    loss_type: str | None = None,
+    lr: float | None = None,
+    patience: int | None = None,
+) -> dict[str, Any]:
     """The shipped student (:data:`STUDENT_CONFIG`), with its ``kd`` term or without (``kd=False``).
 
     Args:
@@ -170,12 +202,15 @@ def student_config(*, kd: bool = True, hidden_units: Sequence[int] | None = None
         config["kd"] = []
         return config
     changes = {"temperature": temperature, "loss_weight": loss_weight, "loss_type": loss_type}
-    config["kd"] = [{**term, **{k: v for k, v in changes.items() if v is not None}} for term in config["kd"]]
+    config["kd"] = [
+        {**term, **{k: v for k, v in changes.items() if v is not None}} for term in config["kd"]
+    ]
     return config
 
 
-def rocket_config(*, hint_weight: float | None = None, lr: float | None = None,
-                  patience: int | None = None) -> dict[str, Any]:
+def rocket_config(
+    *, hint_weight: float | None = None, lr: float | None = None, patience: int | None = None
+) -> dict[str, Any]:
     """The shipped Rocket Launching config (:data:`ROCKET_CONFIG`), its hint weight, learning
     rates (``lr``) and early-stopping ``patience`` replaced where given."""
     config = _with_training(_shipped(ROCKET_CONFIG), lr, patience)
@@ -193,18 +228,33 @@ def logistic_regression_config() -> dict[str, Any]:
     wide = next(g for g in model["feature_groups"] if g["group_name"] == "wide")
     model["model_name"] = "LogisticRegression"
     model["feature_groups"] = [wide]
-    model["backbone"] = {"blocks": [
-        {"name": "wide", "inputs": [{"feature_group_name": "wide"}],
-         "input_layer": {"only_output_feature_list": True, "wide_output_dim": 1}},
-        {"name": "linear_logit", "inputs": [{"block_name": "wide"}], "layer": {"class_name": "FirstOrder"}}],
-        "concat_blocks": ["linear_logit"]}
+    model["backbone"] = {
+        "blocks": [
+            {
+                "name": "wide",
+                "inputs": [{"feature_group_name": "wide"}],
+                "input_layer": {"only_output_feature_list": True, "wide_output_dim": 1},
+            },
+            {
+                "name": "linear_logit",
+                "inputs": [{"block_name": "wide"}],
+                "layer": {"class_name": "FirstOrder"},
+            },
+        ],
+        "concat_blocks": ["linear_logit"],
+    }
     return config
 
 
 def benchmark_configs(teacher: str = TEACHER) -> dict[str, dict[str, Any]]:
     """Name -> config of every model of :data:`MODELS`."""
-    return {"logistic_regression": logistic_regression_config(), "teacher": teacher_config(teacher),
-            "student": student_config(kd=False), "student_kd": student_config(), "rocket_light": rocket_config()}
+    return {
+        "logistic_regression": logistic_regression_config(),
+        "teacher": teacher_config(teacher),
+        "student": student_config(kd=False),
+        "student_kd": student_config(),
+        "rocket_light": rocket_config(),
+    }
 
 
 def config_sha(config: Mapping[str, Any]) -> str:
@@ -216,8 +266,15 @@ def config_sha(config: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------- fitting
 
 
-def fit_model(config: Mapping[str, Any], train: pd.DataFrame, *, seed: int, num_threads: int | None = 1,
-              epochs: int | None = None, progress: bool = False) -> Any:
+def fit_model(
+    config: Mapping[str, Any],
+    train: pd.DataFrame,
+    *,
+    seed: int,
+    num_threads: int | None = 1,
+    epochs: int | None = None,
+    progress: bool = False,
+) -> Any:
     """A :class:`~recutils.models.deep.DeepRankModel` of ``config`` fitted on ``train``
     (label column ``label``) with ``seed``; ``epochs`` overrides the config's most epochs."""
     from recutils.models.deep import DeepRankModel
@@ -227,11 +284,15 @@ def fit_model(config: Mapping[str, Any], train: pd.DataFrame, *, seed: int, num_
         train_changes["num_threads"] = int(num_threads)
     if epochs is not None:
         train_changes["epochs"] = int(epochs)
-    model = DeepRankModel(copy.deepcopy(dict(config)), col_rating="label", seed=int(seed), train=train_changes)
+    model = DeepRankModel(
+        copy.deepcopy(dict(config)), col_rating="label", seed=int(seed), train=train_changes
+    )
     return model.fit(train)
 
 
-def with_teacher_column(frame: pd.DataFrame, teacher: Any, column: str = TEACHER_COLUMN) -> pd.DataFrame:
+def with_teacher_column(
+    frame: pd.DataFrame, teacher: Any, column: str = TEACHER_COLUMN
+) -> pd.DataFrame:
     """``frame`` with ``column`` = the teacher's probabilities of its rows (a copy).
 
     Raises:
@@ -239,7 +300,9 @@ def with_teacher_column(frame: pd.DataFrame, teacher: Any, column: str = TEACHER
     """
     pred = teacher.predict(frame, score_unknown=True)["prediction"].to_numpy(dtype=np.float64)
     if np.isnan(pred).any():
-        raise DataError(f"the teacher scored {int(np.isnan(pred).sum())} row(s) NaN; it must score every row.")
+        raise DataError(
+            f"the teacher scored {int(np.isnan(pred).sum())} row(s) NaN; it must score every row."
+        )
     return frame.assign(**{column: pred})
 
 
@@ -255,14 +318,20 @@ def gain_retention(auc_student: float, auc_teacher: float, auc_reference: float)
 def _test_metrics(test: pd.DataFrame, pred: pd.DataFrame) -> dict[str, float]:
     from recutils.evaluation import auc, logloss
 
-    return {"auc": float(auc(test, pred, col_rating="label")),
-            "logloss": float(logloss(test, pred, col_rating="label"))}
+    return {
+        "auc": float(auc(test, pred, col_rating="label")),
+        "logloss": float(logloss(test, pred, col_rating="label")),
+    }
 
 
 def served_parameters(model: Any) -> int:
     """Parameters of the network that scores (a Rocket Launching model's light net alone)."""
     network = model.network_
-    params = network.light_parameters() if hasattr(network, "light_parameters") else list(network.parameters())
+    params = (
+        network.light_parameters()
+        if hasattr(network, "light_parameters")
+        else list(network.parameters())
+    )
     return int(sum(p.numel() for p in params))
 
 
@@ -286,8 +355,9 @@ def _seconds(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def scoring_speed(models: Mapping[str, Any], rows: pd.DataFrame, *, repeat: int = 5,
-                  num_threads: int = 1) -> pd.DataFrame:
+def scoring_speed(
+    models: Mapping[str, Any], rows: pd.DataFrame, *, repeat: int = 5, num_threads: int = 1
+) -> pd.DataFrame:
     """Rows per second of each model scoring ``rows``, best of ``repeat``, on ``num_threads``.
 
     ``forward_rows_per_s``: the network's forward on the rows already encoded
@@ -320,12 +390,19 @@ def scoring_speed(models: Mapping[str, Any], rows: pd.DataFrame, *, repeat: int 
         for _ in range(repeat):
             for name, m in models.items():
                 forward[name] = min(forward[name], _seconds(lambda name=name: run_forward(name)))
-                predict[name] = min(predict[name], _seconds(lambda m=m: m.predict(rows, score_unknown=True)))
+                predict[name] = min(
+                    predict[name], _seconds(lambda m=m: m.predict(rows, score_unknown=True))
+                )
     finally:
         torch.set_num_threads(previous)
     n = len(rows)
-    return pd.DataFrame({"model": list(models), "forward_rows_per_s": [n / forward[k] for k in models],
-                         "predict_rows_per_s": [n / predict[k] for k in models]})
+    return pd.DataFrame(
+        {
+            "model": list(models),
+            "forward_rows_per_s": [n / forward[k] for k in models],
+            "predict_rows_per_s": [n / predict[k] for k in models],
+        }
+    )
 
 
 # --------------------------------------------------------------------------- the bar
@@ -334,8 +411,20 @@ def scoring_speed(models: Mapping[str, Any], rows: pd.DataFrame, *, repeat: int 
 def summarize_results(results: pd.DataFrame) -> pd.DataFrame:
     """Mean and standard deviation (``ddof=1``) over seeds of each model's test AUC,
     logloss, parameters, rows/s, gain retention and speed-up (models in run order)."""
-    cols = [c for c in ("auc", "logloss", "forward_rows_per_s", "predict_rows_per_s", "gain_retention", "speedup",
-                        "fit_s", "epochs") if c in results.columns]
+    cols = [
+        c
+        for c in (
+            "auc",
+            "logloss",
+            "forward_rows_per_s",
+            "predict_rows_per_s",
+            "gain_retention",
+            "speedup",
+            "fit_s",
+            "epochs",
+        )
+        if c in results.columns
+    ]
     grouped = results.groupby("model", sort=False)
     out = grouped[cols].agg(["mean", "std"])
     out.columns = [f"{c}_{'mean' if s == 'mean' else 'sd'}" for c, s in out.columns]
@@ -344,8 +433,9 @@ def summarize_results(results: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def check_bar(results: pd.DataFrame, *, retention_bar: float = RETENTION_BAR,
-              speedup_bar: float = SPEEDUP_BAR) -> pd.DataFrame:
+def check_bar(
+    results: pd.DataFrame, *, retention_bar: float = RETENTION_BAR, speedup_bar: float = SPEEDUP_BAR
+) -> pd.DataFrame:
     """The bar for each student: gain retention of the mean test AUCs over the seeds
     (:func:`gain_retention`) >= ``retention_bar`` and mean forward speed-up over the
     teacher >= ``speedup_bar``.
@@ -358,7 +448,9 @@ def check_bar(results: pd.DataFrame, *, retention_bar: float = RETENTION_BAR,
     needed = {"logistic_regression", "teacher"}
     present = set(results["model"]) if len(results) else set()
     if not needed <= present:
-        raise DataError(f"the bar needs the models {sorted(needed)}; the results have {sorted(present)}.")
+        raise DataError(
+            f"the bar needs the models {sorted(needed)}; the results have {sorted(present)}."
+        )
     mean = results.groupby("model")["auc"].mean()
     rows = []
     for name in STUDENTS:
@@ -367,16 +459,41 @@ def check_bar(results: pd.DataFrame, *, retention_bar: float = RETENTION_BAR,
             continue
         retention = gain_retention(mean[name], mean["teacher"], mean["logistic_regression"])
         speedup = float(part["speedup"].mean())
-        rows.append({"model": name, "n_seeds": int(part["seed"].nunique()),
-                     "auc_lr": float(mean["logistic_regression"]), "auc_teacher": float(mean["teacher"]),
-                     "auc_student": float(mean[name]), "auc_student_sd": float(part["auc"].std()),
-                     "retention": retention, "retention_sd": float(part["gain_retention"].std()),
-                     "speedup": speedup, "speedup_sd": float(part["speedup"].std()),
-                     "met_retention": bool(retention >= retention_bar), "met_speed": bool(speedup >= speedup_bar)})
+        rows.append(
+            {
+                "model": name,
+                "n_seeds": int(part["seed"].nunique()),
+                "auc_lr": float(mean["logistic_regression"]),
+                "auc_teacher": float(mean["teacher"]),
+                "auc_student": float(mean[name]),
+                "auc_student_sd": float(part["auc"].std()),
+                "retention": retention,
+                "retention_sd": float(part["gain_retention"].std()),
+                "speedup": speedup,
+                "speedup_sd": float(part["speedup"].std()),
+                "met_retention": bool(retention >= retention_bar),
+                "met_speed": bool(speedup >= speedup_bar),
+            }
+        )
         rows[-1]["met"] = rows[-1]["met_retention"] and rows[-1]["met_speed"]
-    return pd.DataFrame(rows, columns=["model", "n_seeds", "auc_lr", "auc_teacher", "auc_student", "auc_student_sd",
-                                       "retention", "retention_sd", "speedup", "speedup_sd", "met_retention",
-                                       "met_speed", "met"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "model",
+            "n_seeds",
+            "auc_lr",
+            "auc_teacher",
+            "auc_student",
+            "auc_student_sd",
+            "retention",
+            "retention_sd",
+            "speedup",
+            "speedup_sd",
+            "met_retention",
+            "met_speed",
+            "met",
+        ],
+    )
 
 
 # --------------------------------------------------------------------------- the run
@@ -401,10 +518,18 @@ class DistillationBenchmark:
         return summarize_results(self.results)
 
 
-def run_seed(seed: int, train: pd.DataFrame, test: pd.DataFrame, *,
-             configs: Mapping[str, Mapping[str, Any]] | None = None, epochs: int | None = None,
-             num_threads: int = 1, repeat: int = 5, progress: bool = False,
-             on_model: Callable[[str, dict[str, Any]], None] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+def run_seed(
+    seed: int,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    *,
+    configs: Mapping[str, Mapping[str, Any]] | None = None,
+    epochs: int | None = None,
+    num_threads: int = 1,
+    repeat: int = 5,
+    progress: bool = False,
+    on_model: Callable[[str, dict[str, Any]], None] | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Fit the models of one seed and score the test rows.
 
     Args:
@@ -433,17 +558,31 @@ def run_seed(seed: int, train: pd.DataFrame, test: pd.DataFrame, *,
     for name in [m for m in MODELS if m in configs]:
         data = train
         if name == "student_kd":
-            kd_train = with_teacher_column(train, fitted["teacher"]) if kd_train is None else kd_train
+            kd_train = (
+                with_teacher_column(train, fitted["teacher"]) if kd_train is None else kd_train
+            )
             data = kd_train
         start = time.perf_counter()
-        model = fit_model(configs[name], data, seed=seed, num_threads=num_threads, epochs=epochs, progress=progress)
+        model = fit_model(
+            configs[name],
+            data,
+            seed=seed,
+            num_threads=num_threads,
+            epochs=epochs,
+            progress=progress,
+        )
         fit_s = time.perf_counter() - start
         history = model.history_
-        rows[name] = {"model": name, "seed": int(seed),
-                      **_test_metrics(test, model.predict(test, score_unknown=True)),
-                      "valid_auc": float(history["valid_auc"].max()) if "valid_auc" in history else np.nan,
-                      "fit_s": fit_s, "epochs": len(history), "parameters": served_parameters(model),
-                      "config_sha": config_sha(configs[name])}
+        rows[name] = {
+            "model": name,
+            "seed": int(seed),
+            **_test_metrics(test, model.predict(test, score_unknown=True)),
+            "valid_auc": float(history["valid_auc"].max()) if "valid_auc" in history else np.nan,
+            "fit_s": fit_s,
+            "epochs": len(history),
+            "parameters": served_parameters(model),
+            "config_sha": config_sha(configs[name]),
+        }
         fitted[name] = model
         if on_model is not None:
             on_model(name, rows[name])
@@ -453,10 +592,13 @@ def run_seed(seed: int, train: pd.DataFrame, test: pd.DataFrame, *,
         row["predict_rows_per_s"] = float(speed.loc[name, "predict_rows_per_s"])
     for name in STUDENTS:
         if name in rows and "teacher" in rows and "logistic_regression" in rows:
-            rows[name]["gain_retention"] = gain_retention(rows[name]["auc"], rows["teacher"]["auc"],
-                                                          rows["logistic_regression"]["auc"])
+            rows[name]["gain_retention"] = gain_retention(
+                rows[name]["auc"], rows["teacher"]["auc"], rows["logistic_regression"]["auc"]
+            )
         if name in rows and "teacher" in rows:
-            rows[name]["speedup"] = rows[name]["forward_rows_per_s"] / rows["teacher"]["forward_rows_per_s"]
+            rows[name]["speedup"] = (
+                rows[name]["forward_rows_per_s"] / rows["teacher"]["forward_rows_per_s"]
+            )
     frame = pd.DataFrame(list(rows.values())).reindex(columns=list(RESULT_COLUMNS))
     return frame, fitted
 
@@ -499,14 +641,28 @@ def run_distillation_benchmark(
     models: dict[tuple[str, int], Any] = {}
     for seed in seeds:
         done = None if old is None else old[old["seed"] == seed]
-        if done is not None and len(done) == len(configs) and all(
-                (done["model"] == name).any() and (done.loc[done["model"] == name, "config_sha"] == sha).all()
-                for name, sha in shas.items()):
+        if (
+            done is not None
+            and len(done) == len(configs)
+            and all(
+                (done["model"] == name).any()
+                and (done.loc[done["model"] == name, "config_sha"] == sha).all()
+                for name, sha in shas.items()
+            )
+        ):
             kept.append(done.reindex(columns=list(RESULT_COLUMNS)))
             continue
         logger.info("distillation: seed %d", seed)
-        rows, fitted = run_seed(int(seed), train, test, configs=configs, epochs=epochs, num_threads=num_threads,
-                                repeat=repeat, progress=progress)
+        rows, fitted = run_seed(
+            int(seed),
+            train,
+            test,
+            configs=configs,
+            epochs=epochs,
+            num_threads=num_threads,
+            repeat=repeat,
+            progress=progress,
+        )
         if keep_models:
             models.update({(name, int(seed)): m for name, m in fitted.items()})
         kept.append(rows)
@@ -514,7 +670,9 @@ def run_distillation_benchmark(
             on_seed(rows)
         if path is not None:
             pd.concat(kept, ignore_index=True).to_csv(path, index=False)
-    results = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=list(RESULT_COLUMNS))
+    results = (
+        pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=list(RESULT_COLUMNS))
+    )
     return DistillationBenchmark(results=results, bar=check_bar(results), models=models)
 
 
@@ -531,16 +689,46 @@ _SLOW = {"lr": 0.001, "patience": 3}
 TUNING_GRID: tuple[dict[str, Any], ...] = (
     {"name": "logistic_regression", "kind": "logistic_regression"},
     {"name": "student_slow", "kind": "student", **_SLOW},
-    {"name": "kd_slow_w1_T1", "kind": "student_kd", "loss_weight": 1.0, "temperature": 1.0, **_SLOW},
-    {"name": "kd_slow_w5_T1", "kind": "student_kd", "loss_weight": 5.0, "temperature": 1.0, **_SLOW},
-    {"name": "kd_slow_w1_T4", "kind": "student_kd", "loss_weight": 1.0, "temperature": 4.0, **_SLOW},
+    {
+        "name": "kd_slow_w1_T1",
+        "kind": "student_kd",
+        "loss_weight": 1.0,
+        "temperature": 1.0,
+        **_SLOW,
+    },
+    {
+        "name": "kd_slow_w5_T1",
+        "kind": "student_kd",
+        "loss_weight": 5.0,
+        "temperature": 1.0,
+        **_SLOW,
+    },
+    {
+        "name": "kd_slow_w1_T4",
+        "kind": "student_kd",
+        "loss_weight": 1.0,
+        "temperature": 4.0,
+        **_SLOW,
+    },
     {"name": "student", "kind": "student"},
     {"name": "kd_w1_T1", "kind": "student_kd", "loss_weight": 1.0, "temperature": 1.0},
     {"name": "kd_w5_T1", "kind": "student_kd", "loss_weight": 5.0, "temperature": 1.0},
     {"name": "kd_w5_T2", "kind": "student_kd", "loss_weight": 5.0, "temperature": 2.0},
     {"name": "kd_w20_T2", "kind": "student_kd", "loss_weight": 20.0, "temperature": 2.0},
-    {"name": "kd_w5_T2_h16", "kind": "student_kd", "loss_weight": 5.0, "temperature": 2.0, "hidden_units": [16]},
-    {"name": "kd_w5_T2_h64", "kind": "student_kd", "loss_weight": 5.0, "temperature": 2.0, "hidden_units": [64]},
+    {
+        "name": "kd_w5_T2_h16",
+        "kind": "student_kd",
+        "loss_weight": 5.0,
+        "temperature": 2.0,
+        "hidden_units": [16],
+    },
+    {
+        "name": "kd_w5_T2_h64",
+        "kind": "student_kd",
+        "loss_weight": 5.0,
+        "temperature": 2.0,
+        "hidden_units": [64],
+    },
 )
 _TUNING_COLUMNS = ("name", "kind", "seed", "valid_auc", "epochs", "fit_s", "settings")
 
@@ -556,15 +744,23 @@ def _candidate_config(candidate: Mapping[str, Any]) -> dict[str, Any]:
         return rocket_config(**settings)
     if kind == "logistic_regression" and not settings:
         return logistic_regression_config()
-    raise ConfigError(f"tuning candidate {candidate.get('name')!r}: kind {kind!r} with settings {settings}; "
-                      "allowed kinds: ['logistic_regression' (no settings), 'student', 'student_kd', 'rocket_light'].")
+    raise ConfigError(
+        f"tuning candidate {candidate.get('name')!r}: kind {kind!r} with settings {settings}; "
+        "allowed kinds: ['logistic_regression' (no settings), 'student', 'student_kd', 'rocket_light']."
+    )
 
 
-def tune_distillation(candidates: Sequence[Mapping[str, Any]] = TUNING_GRID, *, seeds: Sequence[int] = (1, 2, 3),
-                      train: pd.DataFrame | None = None, teacher: Any | None = None,
-                      epochs: int | None = None, num_threads: int = 1,
-                      results_path: str | Path | None = None,
-                      on_run: Callable[[dict[str, Any]], None] | None = None) -> pd.DataFrame:
+def tune_distillation(
+    candidates: Sequence[Mapping[str, Any]] = TUNING_GRID,
+    *,
+    seeds: Sequence[int] = (1, 2, 3),
+    train: pd.DataFrame | None = None,
+    teacher: Any | None = None,
+    epochs: int | None = None,
+    num_threads: int = 1,
+    results_path: str | Path | None = None,
+    on_run: Callable[[dict[str, Any]], None] | None = None,
+) -> pd.DataFrame:
     """Validation AUC of each candidate student: the settings search, on the training rows only.
 
     The training part of the split (:func:`ctr_split`) is split again
@@ -603,10 +799,19 @@ def tune_distillation(candidates: Sequence[Mapping[str, Any]] = TUNING_GRID, *, 
     rows = pd.read_csv(path).to_dict("records") if path is not None and path.exists() else []
     done = {(r["name"], int(r["seed"])) for r in rows}
 
-    def record(name: str, kind: str, seed: int, model: Any, seconds: float, settings: Mapping[str, Any]) -> None:
+    def record(
+        name: str, kind: str, seed: int, model: Any, seconds: float, settings: Mapping[str, Any]
+    ) -> None:
         pred = model.predict(valid, score_unknown=True)
-        row = {"name": name, "kind": kind, "seed": int(seed), "valid_auc": float(auc(valid, pred, col_rating="label")),
-               "epochs": len(model.history_), "fit_s": seconds, "settings": json.dumps(dict(settings), sort_keys=True)}
+        row = {
+            "name": name,
+            "kind": kind,
+            "seed": int(seed),
+            "valid_auc": float(auc(valid, pred, col_rating="label")),
+            "epochs": len(model.history_),
+            "fit_s": seconds,
+            "settings": json.dumps(dict(settings), sort_keys=True),
+        }
         rows.append(row)
         if on_run is not None:
             on_run(row)
@@ -614,16 +819,27 @@ def tune_distillation(candidates: Sequence[Mapping[str, Any]] = TUNING_GRID, *, 
             pd.DataFrame(rows, columns=list(_TUNING_COLUMNS)).to_csv(path, index=False)
 
     kd_fit = None
-    needs_teacher = any(c["kind"] == "student_kd" and (c["name"], int(s)) not in done
-                        for c in candidates for s in seeds)
+    needs_teacher = any(
+        c["kind"] == "student_kd" and (c["name"], int(s)) not in done
+        for c in candidates
+        for s in seeds
+    )
     if needs_teacher or (teacher is not None and ("teacher", int(seeds[0])) not in done):
         start = time.perf_counter()
         fitted_here = teacher is None
         if fitted_here:
-            teacher = fit_model(teacher_config(), fit, seed=seeds[0], num_threads=num_threads, epochs=epochs)
+            teacher = fit_model(
+                teacher_config(), fit, seed=seeds[0], num_threads=num_threads, epochs=epochs
+            )
         if ("teacher", int(seeds[0])) not in done:
-            record("teacher", "teacher", seeds[0], teacher, time.perf_counter() - start if fitted_here else np.nan,
-                   {"preset": TEACHER})
+            record(
+                "teacher",
+                "teacher",
+                seeds[0],
+                teacher,
+                time.perf_counter() - start if fitted_here else np.nan,
+                {"preset": TEACHER},
+            )
         kd_fit = with_teacher_column(fit, teacher)
     for candidate in candidates:
         name, kind = candidate["name"], candidate["kind"]
@@ -633,7 +849,9 @@ def tune_distillation(candidates: Sequence[Mapping[str, Any]] = TUNING_GRID, *, 
                 continue
             data = kd_fit if kind == "student_kd" else fit
             start = time.perf_counter()
-            model = fit_model(configs[name], data, seed=seed, num_threads=num_threads, epochs=epochs)
+            model = fit_model(
+                configs[name], data, seed=seed, num_threads=num_threads, epochs=epochs
+            )
             record(name, kind, seed, model, time.perf_counter() - start, settings)
     return pd.DataFrame(rows, columns=list(_TUNING_COLUMNS))
 
@@ -641,8 +859,11 @@ def tune_distillation(candidates: Sequence[Mapping[str, Any]] = TUNING_GRID, *, 
 def summarize_tuning(tuning: pd.DataFrame) -> pd.DataFrame:
     """Mean and sd of the validation AUC of each candidate over its seeds (search order kept)."""
     grouped = tuning.groupby("name", sort=False)
-    out = grouped["valid_auc"].agg(["mean", "std", "count"]).rename(
-        columns={"mean": "valid_auc_mean", "std": "valid_auc_sd", "count": "n_seeds"})
+    out = (
+        grouped["valid_auc"]
+        .agg(["mean", "std", "count"])
+        .rename(columns={"mean": "valid_auc_mean", "std": "valid_auc_sd", "count": "n_seeds"})
+    )
     out.insert(0, "kind", grouped["kind"].first())
     out["settings"] = grouped["settings"].first()
     return out.reset_index()

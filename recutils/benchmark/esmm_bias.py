@@ -101,8 +101,9 @@ N_IMPRESSIONS = 500_000
 _SPLIT_STREAM = 1
 
 
-def split_impressions(frame: pd.DataFrame, seed: int, test_fraction: float = 0.2,
-                      valid_fraction: float = 0.1) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def split_impressions(
+    frame: pd.DataFrame, seed: int, test_fraction: float = 0.2, valid_fraction: float = 0.1
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """A seeded random split of impressions into train, validation and test (fresh indexes).
 
     The permutation comes from ``np.random.default_rng([seed, 1])``, a stream apart from
@@ -114,11 +115,13 @@ def split_impressions(frame: pd.DataFrame, seed: int, test_fraction: float = 0.2
     check_probability("test_fraction", test_fraction, open_right=True)
     check_probability("valid_fraction", valid_fraction, open_right=True)
     if test_fraction + valid_fraction >= 1:
-        raise ConfigError(f"test_fraction + valid_fraction must be below 1, got {test_fraction} + {valid_fraction}.")
+        raise ConfigError(
+            f"test_fraction + valid_fraction must be below 1, got {test_fraction} + {valid_fraction}."
+        )
     order = np.random.default_rng([seed, _SPLIT_STREAM]).permutation(len(frame))
     n_test = int(round(test_fraction * len(frame)))
     n_valid = int(round(valid_fraction * len(frame)))
-    parts = (order[n_test + n_valid:], order[n_test:n_test + n_valid], order[:n_test])
+    parts = (order[n_test + n_valid :], order[n_test : n_test + n_valid], order[:n_test])
     return tuple(frame.iloc[np.sort(rows)].reset_index(drop=True) for rows in parts)  # type: ignore[return-value]
 
 
@@ -142,8 +145,10 @@ def cvr_calibration(pred: np.ndarray, true: np.ndarray, n_bins: int = N_BINS) ->
     true = np.asarray(true, dtype=np.float64)
     check_positive_int("n_bins", n_bins)
     if pred.shape != true.shape or pred.ndim != 1 or pred.size == 0:
-        raise DataError(f"pred and true must be non-empty 1-d arrays of one length, got shapes "
-                        f"{pred.shape} and {true.shape}.")
+        raise DataError(
+            f"pred and true must be non-empty 1-d arrays of one length, got shapes "
+            f"{pred.shape} and {true.shape}."
+        )
     for name, values in (("pred", pred), ("true", true)):
         if not ((values >= 0) & (values <= 1)).all():  # NaN fails too
             raise DataError(f"{name} must hold probabilities in [0, 1] (no NaN).")
@@ -154,9 +159,14 @@ def cvr_calibration(pred: np.ndarray, true: np.ndarray, n_bins: int = N_BINS) ->
         true_bin = np.bincount(bins, weights=true, minlength=n_bins) / n
     filled = n > 0
     ece = float(np.sum(n[filled] * np.abs(pred_bin[filled] - true_bin[filled])) / pred.size)
-    return {"bias": float(pred.mean() - true.mean()), "ece": ece,
-            "rmse": float(np.sqrt(np.mean((pred - true) ** 2))),
-            "n_bin": n, "pred_bin": pred_bin, "true_bin": true_bin}
+    return {
+        "bias": float(pred.mean() - true.mean()),
+        "ece": ece,
+        "rmse": float(np.sqrt(np.mean((pred - true) ** 2))),
+        "n_bin": n,
+        "pred_bin": pred_bin,
+        "true_bin": true_bin,
+    }
 
 
 def _log_loss(labels: np.ndarray, p: np.ndarray) -> float:
@@ -168,10 +178,19 @@ def _log_loss(labels: np.ndarray, p: np.ndarray) -> float:
 def _train_settings(weight_decay: float, num_threads: int) -> dict[str, Any]:
     """ESMM preset's training (batch 1024, Adam at 0.001, early stopping on validation AUC)
     with the given embedding weight decay; used by both models."""
-    return {"batch_size": 1024, "epochs": 30, "patience": 2, "validation_fraction": 0.1,
-            "early_stopping_metric": "auc", "progress": False, "num_threads": num_threads,
-            "optimizers": [{"name": "adam", "lr": 0.001, "params": "embedding", "weight_decay": weight_decay},
-                           {"name": "adam", "lr": 0.001, "params": "dense"}]}
+    return {
+        "batch_size": 1024,
+        "epochs": 30,
+        "patience": 2,
+        "validation_fraction": 0.1,
+        "early_stopping_metric": "auc",
+        "progress": False,
+        "num_threads": num_threads,
+        "optimizers": [
+            {"name": "adam", "lr": 0.001, "params": "embedding", "weight_decay": weight_decay},
+            {"name": "adam", "lr": 0.001, "params": "dense"},
+        ],
+    }
 
 
 def _feature_names() -> list[str]:
@@ -182,10 +201,15 @@ def esmm_model(seed: int, weight_decay: float, num_threads: int = 1) -> Any:
     """The ESMM preset with ``like`` = ``click`` and ``love`` = ``conversion``, reading :data:`FEATURES`."""
     from recutils.models import create_model
 
-    return create_model(ESMM, task_labels={"like": CLICK_COL, "love": CONVERSION_COL},
-                        features=[dict(f) for f in FEATURES], feature_groups={"all": _feature_names()},
-                        default_embedding_dim=EMBEDDING_DIM, seed=seed,
-                        train=_train_settings(weight_decay, num_threads))
+    return create_model(
+        ESMM,
+        task_labels={"like": CLICK_COL, "love": CONVERSION_COL},
+        features=[dict(f) for f in FEATURES],
+        feature_groups={"all": _feature_names()},
+        default_embedding_dim=EMBEDDING_DIM,
+        seed=seed,
+        train=_train_settings(weight_decay, num_threads),
+    )
 
 
 def naive_cvr_model(seed: int, weight_decay: float, num_threads: int = 1) -> Any:
@@ -194,19 +218,40 @@ def naive_cvr_model(seed: int, weight_decay: float, num_threads: int = 1) -> Any
     from recutils.models import create_model
 
     network = {
-        "model_name": "NaiveCVR", "model_class": "RankModel",
-        "feature_groups": [{"group_name": "all", "feature_names": _feature_names(), "wide_deep": "DEEP"}],
-        "backbone": {"blocks": [
-            {"name": "all", "inputs": [{"feature_group_name": "all"}], "input_layer": {}},
-            {"name": "tower", "inputs": [{"block_name": "all"}],
-             "layer": {"class_name": "MLP", "params": {"hidden_units": [*TOWER_UNITS, 1], "use_final_bn": False,
-                                                       "final_activation": "linear"}}}],
-            "concat_blocks": ["tower"]},
+        "model_name": "NaiveCVR",
+        "model_class": "RankModel",
+        "feature_groups": [
+            {"group_name": "all", "feature_names": _feature_names(), "wide_deep": "DEEP"}
+        ],
+        "backbone": {
+            "blocks": [
+                {"name": "all", "inputs": [{"feature_group_name": "all"}], "input_layer": {}},
+                {
+                    "name": "tower",
+                    "inputs": [{"block_name": "all"}],
+                    "layer": {
+                        "class_name": "MLP",
+                        "params": {
+                            "hidden_units": [*TOWER_UNITS, 1],
+                            "use_final_bn": False,
+                            "final_activation": "linear",
+                        },
+                    },
+                },
+            ],
+            "concat_blocks": ["tower"],
+        },
         "model_params": {"l2_regularization": 1.0e-4},  # ESMM preset's
     }
-    return create_model("deep_rank", col_rating=CONVERSION_COL, features=[dict(f) for f in FEATURES],
-                        default_embedding_dim=EMBEDDING_DIM, model_config=network, seed=seed,
-                        train=_train_settings(weight_decay, num_threads))
+    return create_model(
+        "deep_rank",
+        col_rating=CONVERSION_COL,
+        features=[dict(f) for f in FEATURES],
+        default_embedding_dim=EMBEDDING_DIM,
+        model_config=network,
+        seed=seed,
+        train=_train_settings(weight_decay, num_threads),
+    )
 
 
 def _esmm_outputs(model: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -219,8 +264,15 @@ def _naive_cvr(model: Any, frame: pd.DataFrame) -> np.ndarray:
     return model.predict(frame, score_unknown=True)[model.col_prediction].to_numpy()
 
 
-def _fit_candidates(make: Any, train: pd.DataFrame, valid_loss: Any, seed: int,
-                    weight_decays: Sequence[float], num_threads: int, name: str) -> tuple[Any, dict[str, Any]]:
+def _fit_candidates(
+    make: Any,
+    train: pd.DataFrame,
+    valid_loss: Any,
+    seed: int,
+    weight_decays: Sequence[float],
+    num_threads: int,
+    name: str,
+) -> tuple[Any, dict[str, Any]]:
     """Fit one model per weight decay; keep the one with the lowest ``valid_loss(model)``."""
     best: tuple[float, Any, dict[str, Any]] | None = None
     for decay in weight_decays:
@@ -228,19 +280,39 @@ def _fit_candidates(make: Any, train: pd.DataFrame, valid_loss: Any, seed: int,
         model = make(seed, decay, num_threads).fit(train)
         seconds = time.perf_counter() - start
         loss = valid_loss(model)
-        logger.info("seed %d %s: weight decay %g, validation loss %.5f, %.1f s", seed, name, decay, loss, seconds)
+        logger.info(
+            "seed %d %s: weight decay %g, validation loss %.5f, %.1f s",
+            seed,
+            name,
+            decay,
+            loss,
+            seconds,
+        )
         if best is None or loss < best[0]:
-            best = (loss, model, {"weight_decay": decay, "valid_loss": loss, "fit_s": seconds,
-                                  "best_epoch": model.best_epoch_})
+            best = (
+                loss,
+                model,
+                {
+                    "weight_decay": decay,
+                    "valid_loss": loss,
+                    "fit_s": seconds,
+                    "best_epoch": model.best_epoch_,
+                },
+            )
     if best is None:
         raise ConfigError("weight_decays must name at least one candidate.")
     return best[1], best[2]
 
 
-def run_seed(world: EntireSpaceWorld, seed: int, n_impressions: int = N_IMPRESSIONS, *,
-             esmm_weight_decays: Sequence[float] = ESMM_WEIGHT_DECAYS,
-             naive_weight_decays: Sequence[float] = NAIVE_WEIGHT_DECAYS,
-             num_threads: int = 1) -> list[dict[str, Any]]:
+def run_seed(
+    world: EntireSpaceWorld,
+    seed: int,
+    n_impressions: int = N_IMPRESSIONS,
+    *,
+    esmm_weight_decays: Sequence[float] = ESMM_WEIGHT_DECAYS,
+    naive_weight_decays: Sequence[float] = NAIVE_WEIGHT_DECAYS,
+    num_threads: int = 1,
+) -> list[dict[str, Any]]:
     """One seed of the benchmark (see the module docstring).
 
     Returns:
@@ -256,15 +328,20 @@ def run_seed(world: EntireSpaceWorld, seed: int, n_impressions: int = N_IMPRESSI
 
     def esmm_loss(model: Any) -> float:
         p_ctr, p_ctcvr, _ = _esmm_outputs(model, valid)
-        return _log_loss(valid[CLICK_COL].to_numpy(), p_ctr) + _log_loss(valid[CONVERSION_COL].to_numpy(), p_ctcvr)
+        return _log_loss(valid[CLICK_COL].to_numpy(), p_ctr) + _log_loss(
+            valid[CONVERSION_COL].to_numpy(), p_ctcvr
+        )
 
     def naive_loss(model: Any) -> float:
         return _log_loss(valid_clicked[CONVERSION_COL].to_numpy(), _naive_cvr(model, valid_clicked))
 
     clicked_train = train[train[CLICK_COL] == 1].reset_index(drop=True)
-    esmm, esmm_info = _fit_candidates(esmm_model, train, esmm_loss, seed, esmm_weight_decays, num_threads, ESMM)
-    naive, naive_info = _fit_candidates(naive_cvr_model, clicked_train, naive_loss, seed, naive_weight_decays,
-                                        num_threads, NAIVE)
+    esmm, esmm_info = _fit_candidates(
+        esmm_model, train, esmm_loss, seed, esmm_weight_decays, num_threads, ESMM
+    )
+    naive, naive_info = _fit_candidates(
+        naive_cvr_model, clicked_train, naive_loss, seed, naive_weight_decays, num_threads, NAIVE
+    )
     p_ctr, p_ctcvr, esmm_cvr = _esmm_outputs(esmm, test)
     naive_cvr = _naive_cvr(naive, test)
     conversion = test[CONVERSION_COL].to_numpy() > 0
@@ -273,16 +350,35 @@ def run_seed(world: EntireSpaceWorld, seed: int, n_impressions: int = N_IMPRESSI
     masks = {"entire": np.ones(len(test), dtype=bool), "clicked": clicked, "unclicked": ~clicked}
     rows = []
     for model, pred, ctcvr, source, info, n_train in (
-            (ESMM, esmm_cvr, p_ctcvr, "esmm_like", esmm_info, len(train)),
-            (NAIVE, naive_cvr, p_ctr * naive_cvr, "esmm_like x naive_cvr", naive_info, len(clicked_train))):
+        (ESMM, esmm_cvr, p_ctcvr, "esmm_like", esmm_info, len(train)),
+        (
+            NAIVE,
+            naive_cvr,
+            p_ctr * naive_cvr,
+            "esmm_like x naive_cvr",
+            naive_info,
+            len(clicked_train),
+        ),
+    ):
         for scope in SCOPES:
             mask = masks[scope]
             cal = cvr_calibration(pred[mask], true_cvr[mask])
-            row = {"seed": seed, "model": model, "scope": scope, "n_rows": int(mask.sum()),
-                   "mean_true_cvr": float(true_cvr[mask].mean()), "mean_pred_cvr": float(pred[mask].mean()),
-                   "cvr_bias": cal["bias"], "cvr_ece": cal["ece"], "cvr_rmse": cal["rmse"],
-                   "ctcvr_auc": binary_auc(conversion, ctcvr) if scope == "entire" else np.nan,
-                   "ctr_source": source, **info, "n_train": n_train, "n_impressions": n_impressions}
+            row = {
+                "seed": seed,
+                "model": model,
+                "scope": scope,
+                "n_rows": int(mask.sum()),
+                "mean_true_cvr": float(true_cvr[mask].mean()),
+                "mean_pred_cvr": float(pred[mask].mean()),
+                "cvr_bias": cal["bias"],
+                "cvr_ece": cal["ece"],
+                "cvr_rmse": cal["rmse"],
+                "ctcvr_auc": binary_auc(conversion, ctcvr) if scope == "entire" else np.nan,
+                "ctr_source": source,
+                **info,
+                "n_train": n_train,
+                "n_impressions": n_impressions,
+            }
             for k in range(N_BINS):
                 row[f"n_bin{k}"] = int(cal["n_bin"][k])
                 row[f"pred_bin{k}"] = float(cal["pred_bin"][k])
@@ -291,11 +387,17 @@ def run_seed(world: EntireSpaceWorld, seed: int, n_impressions: int = N_IMPRESSI
     return rows
 
 
-def run_esmm_bias(seeds: Iterable[int], n_impressions: int = N_IMPRESSIONS, *,
-                  esmm_weight_decays: Sequence[float] = ESMM_WEIGHT_DECAYS,
-                  naive_weight_decays: Sequence[float] = NAIVE_WEIGHT_DECAYS, num_threads: int = 1,
-                  world: EntireSpaceWorld | None = None, progress: bool = True,
-                  **world_params: Any) -> pd.DataFrame:
+def run_esmm_bias(
+    seeds: Iterable[int],
+    n_impressions: int = N_IMPRESSIONS,
+    *,
+    esmm_weight_decays: Sequence[float] = ESMM_WEIGHT_DECAYS,
+    naive_weight_decays: Sequence[float] = NAIVE_WEIGHT_DECAYS,
+    num_threads: int = 1,
+    world: EntireSpaceWorld | None = None,
+    progress: bool = True,
+    **world_params: Any,
+) -> pd.DataFrame:
     """Every seed of :func:`run_seed`, one frame (rows: seed x model x scope).
 
     Args:
@@ -318,16 +420,34 @@ def run_esmm_bias(seeds: Iterable[int], n_impressions: int = N_IMPRESSIONS, *,
     it = progress_bar(seeds, desc="esmm bias", unit="seed", enabled=progress)
     rows = []
     for seed in it:
-        rows.extend(run_seed(world, seed, n_impressions, esmm_weight_decays=esmm_weight_decays,
-                             naive_weight_decays=naive_weight_decays, num_threads=num_threads))
+        rows.extend(
+            run_seed(
+                world,
+                seed,
+                n_impressions,
+                esmm_weight_decays=esmm_weight_decays,
+                naive_weight_decays=naive_weight_decays,
+                num_threads=num_threads,
+            )
+        )
     return pd.DataFrame(rows)
 
 
 #: Result columns summarised over seeds.
-SUMMARY_METRICS = ("cvr_bias", "cvr_ece", "cvr_rmse", "ctcvr_auc", "mean_pred_cvr", "mean_true_cvr", "fit_s")
+SUMMARY_METRICS = (
+    "cvr_bias",
+    "cvr_ece",
+    "cvr_rmse",
+    "ctcvr_auc",
+    "mean_pred_cvr",
+    "mean_true_cvr",
+    "fit_s",
+)
 
 
-def summarize_esmm_bias(results: pd.DataFrame, metrics: Sequence[str] = SUMMARY_METRICS) -> pd.DataFrame:
+def summarize_esmm_bias(
+    results: pd.DataFrame, metrics: Sequence[str] = SUMMARY_METRICS
+) -> pd.DataFrame:
     """Mean and standard deviation (``ddof=1``) over seeds, per scope and model.
 
     Returns:
@@ -342,7 +462,9 @@ def summarize_esmm_bias(results: pd.DataFrame, metrics: Sequence[str] = SUMMARY_
     for metric in metrics:
         out[f"{metric}_mean"] = grouped[metric].mean()
         out[f"{metric}_sd"] = grouped[metric].std(ddof=1)
-    known = [(scope, model) for scope in SCOPES for model in (ESMM, NAIVE) if (scope, model) in out.index]
+    known = [
+        (scope, model) for scope in SCOPES for model in (ESMM, NAIVE) if (scope, model) in out.index
+    ]
     return out.loc[known + [k for k in out.index if k not in known]]
 
 
@@ -356,9 +478,11 @@ def esmm_bar(results: pd.DataFrame) -> tuple[bool, str]:
     e, n = means.loc[ESMM], means.loc[NAIVE]
     holds = bool(e["cvr_ece"] < n["cvr_ece"])
     seeds = entire["seed"].nunique()
-    text = (f"over {seeds} seed(s), entire space: ECE {e['cvr_ece']:.4f} (esmm) vs {n['cvr_ece']:.4f} (naive), "
-            f"|bias| {abs(e['cvr_bias']):.4f} vs {abs(n['cvr_bias']):.4f}, RMSE {e['cvr_rmse']:.4f} vs "
-            f"{n['cvr_rmse']:.4f}: the bar (ESMM's ECE lower) {'holds' if holds else 'does not hold'}.")
+    text = (
+        f"over {seeds} seed(s), entire space: ECE {e['cvr_ece']:.4f} (esmm) vs {n['cvr_ece']:.4f} (naive), "
+        f"|bias| {abs(e['cvr_bias']):.4f} vs {abs(n['cvr_bias']):.4f}, RMSE {e['cvr_rmse']:.4f} vs "
+        f"{n['cvr_rmse']:.4f}: the bar (ESMM's ECE lower) {'holds' if holds else 'does not hold'}."
+    )
     return holds, text
 
 
@@ -371,9 +495,32 @@ def bins_long(results: pd.DataFrame) -> pd.DataFrame:
         part.columns = [*keys, "n", "pred", "true"]
         part.insert(3, "bin", k)
         parts.append(part)
-    return pd.concat(parts, ignore_index=True).sort_values([*keys, "bin"], kind="stable").reset_index(drop=True)
+    return (
+        pd.concat(parts, ignore_index=True)
+        .sort_values([*keys, "bin"], kind="stable")
+        .reset_index(drop=True)
+    )
 
 
-__all__ = ["EMBEDDING_DIM", "ESMM", "ESMM_WEIGHT_DECAYS", "FEATURES", "NAIVE", "NAIVE_WEIGHT_DECAYS", "N_BINS",
-           "N_IMPRESSIONS", "SCOPES", "SUMMARY_METRICS", "TOWER_UNITS", "bins_long", "cvr_calibration", "esmm_bar",
-           "esmm_model", "naive_cvr_model", "run_esmm_bias", "run_seed", "split_impressions", "summarize_esmm_bias"]
+__all__ = [
+    "EMBEDDING_DIM",
+    "ESMM",
+    "ESMM_WEIGHT_DECAYS",
+    "FEATURES",
+    "NAIVE",
+    "NAIVE_WEIGHT_DECAYS",
+    "N_BINS",
+    "N_IMPRESSIONS",
+    "SCOPES",
+    "SUMMARY_METRICS",
+    "TOWER_UNITS",
+    "bins_long",
+    "cvr_calibration",
+    "esmm_bar",
+    "esmm_model",
+    "naive_cvr_model",
+    "run_esmm_bias",
+    "run_seed",
+    "split_impressions",
+    "summarize_esmm_bias",
+]

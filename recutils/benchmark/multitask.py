@@ -66,15 +66,25 @@ SHARED_BOTTOM = "simple_multitask"
 #: The models bar (a) asks to match or beat the single-task references.
 BAR_A_MODELS: tuple[str, ...] = ("mmoe", "ple")
 #: Result columns, in order.
-RESULT_COLUMNS: tuple[str, ...] = ("model", "seed", "task", "auc", "logloss", "valid_auc", "fit_s",
-                                   "epochs", "config_sha")
+RESULT_COLUMNS: tuple[str, ...] = (
+    "model",
+    "seed",
+    "task",
+    "auc",
+    "logloss",
+    "valid_auc",
+    "fit_s",
+    "epochs",
+    "config_sha",
+)
 
 
 # --------------------------------------------------------------------------- data
 
 
-def census_rows(frame: pd.DataFrame, *, col_user: str = DEFAULT_USER_COL,
-                col_item: str = DEFAULT_ITEM_COL) -> pd.DataFrame:
+def census_rows(
+    frame: pd.DataFrame, *, col_user: str = DEFAULT_USER_COL, col_item: str = DEFAULT_ITEM_COL
+) -> pd.DataFrame:
     """``frame`` with the ids the Recommender contract needs: each row its own user (its
     index, the row of the file for :func:`~recutils.datasets.census.load_census_income`)
     and item ``0``. The input is not modified.
@@ -83,12 +93,15 @@ def census_rows(frame: pd.DataFrame, *, col_user: str = DEFAULT_USER_COL,
         DataError: the index has repeated values (two rows would share a user).
     """
     if not frame.index.is_unique:
-        raise DataError("census rows need a unique index (it becomes the user id); call reset_index() first.")
+        raise DataError(
+            "census rows need a unique index (it becomes the user id); call reset_index() first."
+        )
     return frame.assign(**{col_user: frame.index.to_numpy(), col_item: 0})
 
 
-def census_splits(frame: pd.DataFrame | None = None, *, sample_rows: int | None = None,
-                  seed: int = CENSUS_SEED) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def census_splits(
+    frame: pd.DataFrame | None = None, *, sample_rows: int | None = None, seed: int = CENSUS_SEED
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Train, valid and test census rows with ids (:func:`census_rows`).
 
     Args:
@@ -143,7 +156,9 @@ def census_models(names: Iterable[str] | None = None) -> list[tuple[str, dict[st
     Raises:
         ConfigError: an unknown name.
     """
-    every = [SINGLE_TASK.format(task=t) for t in CENSUS_TASKS] + [n for n in CENSUS_PRESETS if n != "single_task"]
+    every = [SINGLE_TASK.format(task=t) for t in CENSUS_TASKS] + [
+        n for n in CENSUS_PRESETS if n != "single_task"
+    ]
     wanted = every if names is None else list(names)
     unknown = [n for n in wanted if n not in every]
     if unknown:
@@ -171,8 +186,10 @@ def _towers(config: Any) -> list[tuple[str, str]]:
     out = []
     for tower in config.model_config.model_params.task_towers:
         if tower.label_name not in by_label:
-            raise ConfigError(f"task tower {tower.tower_name!r}: label {tower.label_name!r} is not a census "
-                              f"label; census labels: {sorted(by_label)}.")
+            raise ConfigError(
+                f"task tower {tower.tower_name!r}: label {tower.label_name!r} is not a census "
+                f"label; census labels: {sorted(by_label)}."
+            )
         out.append((tower.tower_name, by_label[tower.label_name]))
     return out
 
@@ -191,7 +208,9 @@ class ValidSplitStopping:
         stopper: The :class:`~recutils.nn.trainer.EarlyStopping` state (best value and weights).
     """
 
-    def __init__(self, valid: Any, labels: np.ndarray, patience: int, min_delta: float = 0.0) -> None:
+    def __init__(
+        self, valid: Any, labels: np.ndarray, patience: int, min_delta: float = 0.0
+    ) -> None:
         self.valid = valid
         self.labels = np.asarray(labels, dtype=np.float64)
         self.patience = int(patience)
@@ -208,14 +227,21 @@ class ValidSplitStopping:
 
         network = trainer.model
         if self.stopper is None:
-            self.stopper = EarlyStopping(bool(network.stopping_higher_is_better), self.patience, self.min_delta)
+            self.stopper = EarlyStopping(
+                bool(network.stopping_higher_is_better), self.patience, self.min_delta
+            )
         value, details = network.evaluate_tasks(self.labels, trainer.predict(self.valid))
         network.train()
         better = self.stopper.is_better(value)
         if better:
             self.stopper.keep(network)
-        self.history.append({"epoch": int(row["epoch"]), "valid": float(value),
-                             **{f"valid_{k}": float(v) for k, v in details.items()}})
+        self.history.append(
+            {
+                "epoch": int(row["epoch"]),
+                "valid": float(value),
+                **{f"valid_{k}": float(v) for k, v in details.items()},
+            }
+        )
         return self.stopper.record(value, better)
 
     @property
@@ -251,8 +277,9 @@ class CensusFit:
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
         """Each task's probability for ``rows`` (columns named by census task, same order)."""
         pred = self.model.predict_tasks(rows, score_unknown=True)
-        return pd.DataFrame({task: pred[tower].to_numpy() for tower, task in self.tasks.items()},
-                            index=rows.index)
+        return pd.DataFrame(
+            {task: pred[tower].to_numpy() for tower, task in self.tasks.items()}, index=rows.index
+        )
 
     def gate_weights(self, rows: pd.DataFrame, block: str = "mmoe") -> np.ndarray:
         """The gates' weights of the ``MMoE`` block ``block`` for ``rows``:
@@ -270,9 +297,15 @@ class CensusFit:
         layers = network.backbone.layers
         if block not in layers or not isinstance(layers[block], MMoE):
             blocks = [n for n, m in layers.items() if isinstance(m, MMoE)]
-            raise ConfigError(f"block {block!r} is not an MMoE block of this model; its MMoE blocks: {blocks}.")
-        (source,) = [i.source for b in network.backbone.config.backbone.blocks if b.name == block
-                     for i in b.inputs]
+            raise ConfigError(
+                f"block {block!r} is not an MMoE block of this model; its MMoE blocks: {blocks}."
+            )
+        (source,) = [
+            i.source
+            for b in network.backbone.config.backbone.blocks
+            if b.name == block
+            for i in b.inputs
+        ]
         data = TensorData.from_encoded(self.model.encoder_.transform(rows), network.backbone.layout)
         network.eval()
         with torch.no_grad():
@@ -280,9 +313,16 @@ class CensusFit:
             return layers[block].gate_weights(x).double().cpu().numpy()
 
 
-def fit_census_model(config: Mapping[str, Any], train: pd.DataFrame, valid: pd.DataFrame, *,
-                     seed: int = 42, epochs: int | None = None, num_threads: int | None = 1,
-                     progress: bool = False) -> CensusFit:
+def fit_census_model(
+    config: Mapping[str, Any],
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    *,
+    seed: int = 42,
+    epochs: int | None = None,
+    num_threads: int | None = 1,
+    progress: bool = False,
+) -> CensusFit:
     """Fit one census model on ``train``, early-stopped on ``valid``.
 
     The model's own hold-out (``train.validation_fraction``) is turned off: ``valid``
@@ -306,7 +346,11 @@ def fit_census_model(config: Mapping[str, Any], train: pd.DataFrame, valid: pd.D
     from recutils.nn.data import BatchLayout, TensorData
     from recutils.nn.features import FeatureEncoder
 
-    changes: dict[str, Any] = {"validation_fraction": 0.0, "progress": bool(progress), "num_threads": num_threads}
+    changes: dict[str, Any] = {
+        "validation_fraction": 0.0,
+        "progress": bool(progress),
+        "num_threads": num_threads,
+    }
     if epochs is not None:
         changes["epochs"] = int(epochs)
     model = MultiTaskRankModel(config, seed=int(seed), train=changes)
@@ -315,14 +359,23 @@ def fit_census_model(config: Mapping[str, Any], train: pd.DataFrame, valid: pd.D
     configured = {f.name for f in cfg.features}
     missing = [n for n in cfg.model_config.feature_names if n not in configured]
     if missing:
-        raise ConfigError(f"features {missing} have no config; a census preset lists every feature it reads.")
+        raise ConfigError(
+            f"features {missing} have no config; a census preset lists every feature it reads."
+        )
     # the validation rows, encoded as the model will encode them (an encoder fitted on the same rows)
-    encoder = FeatureEncoder(cfg.features, column_map={"@user": model.col_user, "@item": model.col_item},
-                             default_embedding_dim=cfg.default_embedding_dim).fit(train)
+    encoder = FeatureEncoder(
+        cfg.features,
+        column_map={"@user": model.col_user, "@item": model.col_item},
+        default_embedding_dim=cfg.default_embedding_dim,
+    ).fit(train)
     labels = valid[[CENSUS_TASKS[t] for t in tasks.values()]].to_numpy(dtype=np.float64)
     layout = BatchLayout.from_specs(encoder.specs)
-    stopping = ValidSplitStopping(TensorData.from_encoded(encoder.transform(valid), layout), labels,
-                                  patience=cfg.train.patience, min_delta=cfg.train.min_delta)
+    stopping = ValidSplitStopping(
+        TensorData.from_encoded(encoder.transform(valid), layout),
+        labels,
+        patience=cfg.train.patience,
+        min_delta=cfg.train.min_delta,
+    )
     model.callbacks = [stopping]
     start = time.perf_counter()
     model.fit(train)
@@ -330,8 +383,13 @@ def fit_census_model(config: Mapping[str, Any], train: pd.DataFrame, valid: pd.D
         model.network_.load_state_dict(stopping.stopper.best_state)
     model.network_.eval()
     fit_s = time.perf_counter() - start
-    return CensusFit(model=model, tasks=tasks, fit_s=fit_s, epochs=stopping.best_epoch,
-                     history=pd.DataFrame(stopping.history))
+    return CensusFit(
+        model=model,
+        tasks=tasks,
+        fit_s=fit_s,
+        epochs=stopping.best_epoch,
+        history=pd.DataFrame(stopping.history),
+    )
 
 
 # --------------------------------------------------------------------------- scoring
@@ -345,8 +403,10 @@ def _task_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     from recutils.evaluation import score_arrays
 
     clipped = np.clip(scores, 1e-7, 1 - 1e-7)
-    return {"auc": float(score_arrays("auc", labels, scores)), "logloss": float(score_arrays("logloss", labels,
-                                                                                                 clipped))}
+    return {
+        "auc": float(score_arrays("auc", labels, scores)),
+        "logloss": float(score_arrays("logloss", labels, clipped)),
+    }
 
 
 @dataclass
@@ -388,8 +448,12 @@ def summarize_results(results: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def multitask_markdown(results: pd.DataFrame, tests: pd.DataFrame | None = None, bars: pd.DataFrame | None = None,
-                       machine: Mapping[str, Any] | None = None) -> str:
+def multitask_markdown(
+    results: pd.DataFrame,
+    tests: pd.DataFrame | None = None,
+    bars: pd.DataFrame | None = None,
+    machine: Mapping[str, Any] | None = None,
+) -> str:
     """The README block of a census run: per-task test AUC (mean ± sd over seeds), each model's
     DeLong test against the single-task model of each task, and the bars' verdicts."""
     summary = summarize_results(results)
@@ -397,21 +461,33 @@ def multitask_markdown(results: pd.DataFrame, tests: pd.DataFrame | None = None,
     models = list(dict.fromkeys(summary["model"]))
     by = {(r.model, r.task): r for r in summary.itertuples(index=False)}
     test_by = {} if tests is None else {(r.model, r.task): r for r in tests.itertuples(index=False)}
-    head = ["model", "seeds", *[f"AUC {t}" for t in tasks], *[f"vs single-task, {t}: diff (Holm p)" for t in tasks],
-            "epochs", "fit s"]
+    head = [
+        "model",
+        "seeds",
+        *[f"AUC {t}" for t in tasks],
+        *[f"vs single-task, {t}: diff (Holm p)" for t in tasks],
+        "epochs",
+        "fit s",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for model in models:
         rows = [by.get((model, t)) for t in tasks]
         first = next(r for r in rows if r is not None)
         cells = [f"`{model}`", str(int(first.n_seeds))]
         for r in rows:
-            cells.append("" if r is None else f"{r.auc_mean:.4f} ± {0.0 if pd.isna(r.auc_sd) else r.auc_sd:.4f}")
+            cells.append(
+                ""
+                if r is None
+                else f"{r.auc_mean:.4f} ± {0.0 if pd.isna(r.auc_sd) else r.auc_sd:.4f}"
+            )
         for t in tasks:
             test = test_by.get((model, t))
             if test is None:
                 cells.append("")
                 continue
-            verdict = (" **better**" if test.diff > 0 else " **worse**") if bool(test.significant) else ""
+            verdict = (
+                (" **better**" if test.diff > 0 else " **worse**") if bool(test.significant) else ""
+            )
             cells.append(f"{test.diff:+.4f} ({test.pvalue_holm:.2f}){verdict}")
         epochs = [r.epochs_mean for r in rows if r is not None]
         fits = [r.fit_s_mean for r in rows if r is not None]
@@ -421,13 +497,17 @@ def multitask_markdown(results: pd.DataFrame, tests: pd.DataFrame | None = None,
     if bars is not None and len(bars):
         out += "\nBars:\n\n"
         for r in bars.itertuples(index=False):
-            out += (f"- ({r.bar}) `{r.model}` on {r.task} against `{r.reference}`: {r.auc_model:.4f} vs "
-                    f"{r.auc_reference:.4f} (Holm p {r.pvalue_holm:.2f}): **{'met' if bool(r.met) else 'not met'}** "
-                    f"({r.rule})\n")
-    out += ("\nTest AUC, mean ± sd over seeds; the single-task columns compare each model with the single-task "
-            "model of that task by DeLong's test on the test rows (scores averaged over the seeds), Holm-adjusted "
-            "per task; **better**/**worse** when p < 0.05. Epochs: mean over the tasks' rows; fit s: seconds per "
-            "fit.")
+            out += (
+                f"- ({r.bar}) `{r.model}` on {r.task} against `{r.reference}`: {r.auc_model:.4f} vs "
+                f"{r.auc_reference:.4f} (Holm p {r.pvalue_holm:.2f}): **{'met' if bool(r.met) else 'not met'}** "
+                f"({r.rule})\n"
+            )
+    out += (
+        "\nTest AUC, mean ± sd over seeds; the single-task columns compare each model with the single-task "
+        "model of that task by DeLong's test on the test rows (scores averaged over the seeds), Holm-adjusted "
+        "per task; **better**/**worse** when p < 0.05. Epochs: mean over the tasks' rows; fit s: seconds per "
+        "fit."
+    )
     if machine:
         out += f" Machine: {machine.get('description', machine.get('machine', ''))}".rstrip() + "."
     return out + "\n"
@@ -438,8 +518,9 @@ def _mean_scores(scores: pd.DataFrame, model: str, task: str) -> np.ndarray | No
     return scores[cols].to_numpy(dtype=np.float64).mean(axis=1) if cols else None
 
 
-def paired_delong_tests(results: pd.DataFrame, scores: pd.DataFrame, labels: pd.DataFrame, *,
-                        alpha: float = 0.05) -> pd.DataFrame:
+def paired_delong_tests(
+    results: pd.DataFrame, scores: pd.DataFrame, labels: pd.DataFrame, *, alpha: float = 0.05
+) -> pd.DataFrame:
     """Each multi-task model against the single-task model of each task (DeLong).
 
     For every task and every model with that task other than its single-task reference,
@@ -460,10 +541,22 @@ def paired_delong_tests(results: pd.DataFrame, scores: pd.DataFrame, labels: pd.
         if a is None or b is None:
             return
         test = delong_test(labels[task].to_numpy(), a, b)
-        n_seeds = int(results[(results["model"] == model) & (results["task"] == task)]["seed"].nunique())
-        rows.append({"task": task, "model": model, "reference": reference, "n_seeds": n_seeds,
-                     "auc_model": test["auc_a"], "auc_reference": test["auc_b"], "diff": test["diff"],
-                     "z": test["z"], "pvalue": test["pvalue"]})
+        n_seeds = int(
+            results[(results["model"] == model) & (results["task"] == task)]["seed"].nunique()
+        )
+        rows.append(
+            {
+                "task": task,
+                "model": model,
+                "reference": reference,
+                "n_seeds": n_seeds,
+                "auc_model": test["auc_a"],
+                "auc_reference": test["auc_b"],
+                "diff": test["diff"],
+                "z": test["z"],
+                "pvalue": test["pvalue"],
+            }
+        )
 
     models = list(dict.fromkeys(results["model"]))
     for task in CENSUS_TASKS:
@@ -474,8 +567,20 @@ def paired_delong_tests(results: pd.DataFrame, scores: pd.DataFrame, labels: pd.
     harder, best = _harder_and_best(results)
     if harder is not None and best is not None and best != SHARED_BOTTOM:
         compare(harder, best, SHARED_BOTTOM)
-    out = pd.DataFrame(rows, columns=["task", "model", "reference", "n_seeds", "auc_model", "auc_reference",
-                                      "diff", "z", "pvalue"])
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "task",
+            "model",
+            "reference",
+            "n_seeds",
+            "auc_model",
+            "auc_reference",
+            "diff",
+            "z",
+            "pvalue",
+        ],
+    )
     out["pvalue_holm"] = np.nan
     for _, idx in out.groupby(["task", "reference"], sort=False).groups.items():
         out.loc[idx, "pvalue_holm"] = _holm(out.loc[idx, "pvalue"].to_numpy())
@@ -496,8 +601,11 @@ def _harder_and_best(results: pd.DataFrame) -> tuple[str | None, str | None]:
     if not singles:
         return None, None
     harder = min(singles, key=singles.get)  # type: ignore[arg-type]
-    candidates = {m: v for (m, t), v in means.items()
-                  if t == harder and not m.startswith("single_task_") and m != SHARED_BOTTOM}
+    candidates = {
+        m: v
+        for (m, t), v in means.items()
+        if t == harder and not m.startswith("single_task_") and m != SHARED_BOTTOM
+    }
     best = max(candidates, key=candidates.get) if candidates else None  # type: ignore[arg-type]
     return harder, best
 
@@ -526,11 +634,22 @@ def check_bars(results: pd.DataFrame, tests: pd.DataFrame, *, alpha: float = 0.0
         if (model, task) not in stats.index or (reference, task) not in stats.index:
             return None
         m, r = stats.loc[(model, task)], stats.loc[(reference, task)]
-        hit = tests[(tests["task"] == task) & (tests["model"] == model) & (tests["reference"] == reference)]
+        hit = tests[
+            (tests["task"] == task) & (tests["model"] == model) & (tests["reference"] == reference)
+        ]
         p = float(hit["pvalue_holm"].iloc[0]) if len(hit) else np.nan
-        return {"bar": bar, "model": model, "task": task, "reference": reference, "auc_model": float(m["mean"]),
-                "sd_model": float(m["std"]), "auc_reference": float(r["mean"]), "sd_reference": float(r["std"]),
-                "diff": float(m["mean"] - r["mean"]), "pvalue_holm": p}
+        return {
+            "bar": bar,
+            "model": model,
+            "task": task,
+            "reference": reference,
+            "auc_model": float(m["mean"]),
+            "sd_model": float(m["std"]),
+            "auc_reference": float(r["mean"]),
+            "sd_reference": float(r["std"]),
+            "diff": float(m["mean"] - r["mean"]),
+            "pvalue_holm": p,
+        }
 
     for model in BAR_A_MODELS:
         for task in CENSUS_TASKS:
@@ -543,14 +662,37 @@ def check_bars(results: pd.DataFrame, tests: pd.DataFrame, *, alpha: float = 0.0
     if harder is not None and best is not None:
         r = row("b", best, harder, SHARED_BOTTOM)
         if r is not None:
-            hit = tests[(tests["task"] == harder) & (tests["model"] == best) & (tests["reference"] == SHARED_BOTTOM)]
-            delong_better = bool(len(hit)) and bool(hit["diff"].iloc[0] > 0) and bool(r["pvalue_holm"] < alpha)
+            hit = tests[
+                (tests["task"] == harder)
+                & (tests["model"] == best)
+                & (tests["reference"] == SHARED_BOTTOM)
+            ]
+            delong_better = (
+                bool(len(hit)) and bool(hit["diff"].iloc[0] > 0) and bool(r["pvalue_holm"] < alpha)
+            )
             r["met"] = bool(r["diff"] > 0 and delong_better)
-            r["rule"] = (f"best multi-task model's mean AUC > shared bottom's on the harder task ({harder}) and "
-                         f"better by DeLong (p < {alpha:g})")
+            r["rule"] = (
+                f"best multi-task model's mean AUC > shared bottom's on the harder task ({harder}) and "
+                f"better by DeLong (p < {alpha:g})"
+            )
             rows.append(r)
-    return pd.DataFrame(rows, columns=["bar", "model", "task", "reference", "auc_model", "sd_model",
-                                       "auc_reference", "sd_reference", "diff", "pvalue_holm", "met", "rule"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "bar",
+            "model",
+            "task",
+            "reference",
+            "auc_model",
+            "sd_model",
+            "auc_reference",
+            "sd_reference",
+            "diff",
+            "pvalue_holm",
+            "met",
+            "rule",
+        ],
+    )
 
 
 # --------------------------------------------------------------------------- the run
@@ -607,10 +749,17 @@ def run_multitask_benchmark(
     if len(set(names)) != len(names):
         raise ConfigError(f"model names must be unique, got {names}.")
     train, valid, test = census_splits() if splits is None else splits
-    labels = pd.DataFrame({t: test[c].to_numpy() for t, c in CENSUS_TASKS.items()}, index=test.index)
+    labels = pd.DataFrame(
+        {t: test[c].to_numpy() for t, c in CENSUS_TASKS.items()}, index=test.index
+    )
     results_path = None if results_path is None else Path(results_path)
-    scores_file = (None if results_path is None and scores_path is None
-                   else Path(scores_path) if scores_path is not None else default_scores_path(results_path))
+    scores_file = (
+        None
+        if results_path is None and scores_path is None
+        else Path(scores_path)
+        if scores_path is not None
+        else default_scores_path(results_path)
+    )
     saved = _read_scores(scores_file) if scores_file is not None else {}
     if saved and "rows" in saved and not np.array_equal(saved["rows"], test.index.to_numpy()):
         logger.warning("the saved scores in %s are of other test rows: starting over", scores_file)
@@ -622,29 +771,53 @@ def run_multitask_benchmark(
     for name, config in models:
         sha = config_sha(config)
         for seed in seeds:
-            done = None if old is None else old[(old["model"] == name) & (old["seed"] == seed)
-                                                & (old["config_sha"] == sha)]
+            done = (
+                None
+                if old is None
+                else old[
+                    (old["model"] == name) & (old["seed"] == seed) & (old["config_sha"] == sha)
+                ]
+            )
             keys = [] if done is None else [_scores_key(name, t, seed) for t in done["task"]]
             if done is not None and len(done) and all(k in saved for k in keys):
                 kept.append(done[list(RESULT_COLUMNS)])
                 scores.update({k: saved[k] for k in keys})
                 continue
             logger.info("census: fitting %s, seed %d", name, seed)
-            fitted = fit_census_model(config, train, valid, seed=seed, epochs=epochs, num_threads=num_threads,
-                                      progress=progress)
+            fitted = fit_census_model(
+                config,
+                train,
+                valid,
+                seed=seed,
+                epochs=epochs,
+                num_threads=num_threads,
+                progress=progress,
+            )
             if keep_models:
                 fits[(name, int(seed))] = fitted
             pred = fitted.predict(test)
             last = fitted.history.iloc[-1] if len(fitted.history) else None
-            best = fitted.history.loc[fitted.history["valid"].idxmax()] if last is not None else None
+            best = (
+                fitted.history.loc[fitted.history["valid"].idxmax()] if last is not None else None
+            )
             rows = []
             for tower, task in fitted.tasks.items():
                 values = pred[task].to_numpy(dtype=np.float64)
                 scores[_scores_key(name, task, seed)] = values.astype(np.float32)
-                rows.append({"model": name, "seed": int(seed), "task": task,
-                             **_task_metrics(labels[task].to_numpy(), values),
-                             "valid_auc": float(best[f"valid_{tower}_auc"]) if best is not None else np.nan,
-                             "fit_s": fitted.fit_s, "epochs": fitted.epochs, "config_sha": sha})
+                rows.append(
+                    {
+                        "model": name,
+                        "seed": int(seed),
+                        "task": task,
+                        **_task_metrics(labels[task].to_numpy(), values),
+                        "valid_auc": float(best[f"valid_{tower}_auc"])
+                        if best is not None
+                        else np.nan,
+                        "fit_s": fitted.fit_s,
+                        "epochs": fitted.epochs,
+                        "config_sha": sha,
+                    }
+                )
             part = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
             kept.append(part)
             if on_run is not None:
@@ -653,12 +826,22 @@ def run_multitask_benchmark(
                 pd.concat(kept, ignore_index=True).to_csv(results_path, index=False)
             if scores_file is not None:
                 np.savez_compressed(scores_file, rows=test.index.to_numpy(), **scores)
-    results = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=list(RESULT_COLUMNS))
+    results = (
+        pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=list(RESULT_COLUMNS))
+    )
     # scores are stored as float32 (the model's precision); tests read them back the same way
-    score_frame = pd.DataFrame({k: v.astype(np.float64) for k, v in scores.items()}, index=test.index)
+    score_frame = pd.DataFrame(
+        {k: v.astype(np.float64) for k, v in scores.items()}, index=test.index
+    )
     tests = paired_delong_tests(results, score_frame, labels)
-    return MultiTaskBenchmark(results=results, scores=score_frame, labels=labels, tests=tests,
-                              bars=check_bars(results, tests), fits=fits)
+    return MultiTaskBenchmark(
+        results=results,
+        scores=score_frame,
+        labels=labels,
+        tests=tests,
+        bars=check_bars(results, tests),
+        fits=fits,
+    )
 
 
 __all__ = [

@@ -88,8 +88,14 @@ class Prefixes:
     positions: np.ndarray
 
 
-def session_prefixes(test: pd.DataFrame, *, last_n: int | None = None, col_user: str = DEFAULT_USER_COL,
-                     col_item: str = DEFAULT_ITEM_COL, col_timestamp: str | None = DEFAULT_TIMESTAMP_COL) -> Prefixes:
+def session_prefixes(
+    test: pd.DataFrame,
+    *,
+    last_n: int | None = None,
+    col_user: str = DEFAULT_USER_COL,
+    col_item: str = DEFAULT_ITEM_COL,
+    col_timestamp: str | None = DEFAULT_TIMESTAMP_COL,
+) -> Prefixes:
     """Every (prefix, next click) of the test sessions.
 
     Args:
@@ -103,7 +109,9 @@ def session_prefixes(test: pd.DataFrame, *, last_n: int | None = None, col_user:
         ConfigError: ``last_n < 1``.
     """
     check_columns(test, [col_user, col_item], name="test")
-    if last_n is not None and (isinstance(last_n, bool) or not isinstance(last_n, int) or last_n < 1):
+    if last_n is not None and (
+        isinstance(last_n, bool) or not isinstance(last_n, int) or last_n < 1
+    ):
         raise ConfigError(f"last_n must be a positive integer or None, got {last_n!r}.")
     sessions = test[col_user].to_numpy()
     keys = [pd.factorize(sessions)[0]]
@@ -120,7 +128,9 @@ def session_prefixes(test: pd.DataFrame, *, last_n: int | None = None, col_user:
     return Prefixes(histories, items[rows], sessions[rows], position[rows])
 
 
-def target_ranks(scores: np.ndarray, targets: np.ndarray, ties: str, rng: np.random.Generator) -> np.ndarray:
+def target_ranks(
+    scores: np.ndarray, targets: np.ndarray, ties: str, rng: np.random.Generator
+) -> np.ndarray:
     """1-based rank of column ``targets[i]`` in row ``i`` of ``scores`` (see :data:`TIES`)."""
     rows = np.arange(scores.shape[0])
     own = scores[rows, targets][:, None]
@@ -175,37 +185,59 @@ def evaluate_next_click(
     if ties not in TIES:
         raise ConfigError(f"ties {ties!r} is unknown; allowed: {list(TIES)}.")
     if not isinstance(scorer, NextClickScorer):
-        raise ConfigError(f"{type(scorer).__name__} is not a NextClickScorer (item_ids_ and score_histories).")
-    prefixes = session_prefixes(test, last_n=last_n, col_user=col_user, col_item=col_item,
-                                col_timestamp=col_timestamp)
+        raise ConfigError(
+            f"{type(scorer).__name__} is not a NextClickScorer (item_ids_ and score_histories)."
+        )
+    prefixes = session_prefixes(
+        test, last_n=last_n, col_user=col_user, col_item=col_item, col_timestamp=col_timestamp
+    )
     columns = scorer.item_ids_.get_indexer(pd.Index(prefixes.targets))
     keep = np.flatnonzero(columns >= 0)
     if keep.size == 0:
-        raise DataError("no test prefix has a target the scorer knows (or the test sessions are all single clicks).")
+        raise DataError(
+            "no test prefix has a target the scorer knows (or the test sessions are all single clicks)."
+        )
     rng = np.random.default_rng(seed)
     ranks = np.empty(keep.size, dtype=np.int64)
     for start in range(0, keep.size, batch_size):
-        part = keep[start:start + batch_size]
-        scores = np.asarray(scorer.score_histories([prefixes.histories[i] for i in part]), dtype=np.float64)
-        ranks[start:start + part.size] = target_ranks(scores, columns[part], ties, rng)
+        part = keep[start : start + batch_size]
+        scores = np.asarray(
+            scorer.score_histories([prefixes.histories[i] for i in part]), dtype=np.float64
+        )
+        ranks[start : start + part.size] = target_ranks(scores, columns[part], ties, rng)
     hit = ranks <= k
-    result = {f"HR@{k}": float(hit.mean()), f"MRR@{k}": float(np.where(hit, 1.0 / ranks, 0.0).mean()),
-              "n_prefixes": int(keep.size), "n_skipped": int(columns.size - keep.size)}
+    result = {
+        f"HR@{k}": float(hit.mean()),
+        f"MRR@{k}": float(np.where(hit, 1.0 / ranks, 0.0).mean()),
+        "n_prefixes": int(keep.size),
+        "n_skipped": int(columns.size - keep.size),
+    }
     if not return_ranks:
         return result
     repeat = np.array([prefixes.histories[i][-1] for i in keep]) == prefixes.targets[keep]
-    frame = pd.DataFrame({col_user: prefixes.sessions[keep], "position": prefixes.positions[keep],
-                          col_item: prefixes.targets[keep], "rank": ranks, "repeat": repeat})
+    frame = pd.DataFrame(
+        {
+            col_user: prefixes.sessions[keep],
+            "position": prefixes.positions[keep],
+            col_item: prefixes.targets[keep],
+            "rank": ranks,
+            "repeat": repeat,
+        }
+    )
     return result, frame
 
 
-def _session_matrix(train: pd.DataFrame, col_user: str, col_item: str) -> tuple[sp.csr_matrix, pd.Index]:
+def _session_matrix(
+    train: pd.DataFrame, col_user: str, col_item: str
+) -> tuple[sp.csr_matrix, pd.Index]:
     check_columns(train, [col_user, col_item], name="train")
     if train.empty:
         raise DataError("train is empty.")
     sessions = pd.factorize(train[col_user])[0]
     items, ids = pd.factorize(train[col_item], sort=True)
-    matrix = sp.csr_matrix((np.ones(items.size), (sessions, items)), shape=(sessions.max() + 1, ids.size))
+    matrix = sp.csr_matrix(
+        (np.ones(items.size), (sessions, items)), shape=(sessions.max() + 1, ids.size)
+    )
     matrix.sum_duplicates()
     matrix.data[:] = 1.0
     return matrix, pd.Index(ids)
@@ -218,7 +250,9 @@ class SessionPopularity:
         col_user, col_item: Columns of the training frame.
     """
 
-    def __init__(self, *, col_user: str = DEFAULT_USER_COL, col_item: str = DEFAULT_ITEM_COL) -> None:
+    def __init__(
+        self, *, col_user: str = DEFAULT_USER_COL, col_item: str = DEFAULT_ITEM_COL
+    ) -> None:
         self.col_user, self.col_item = col_user, col_item
 
     def fit(self, train: pd.DataFrame) -> SessionPopularity:
@@ -248,8 +282,14 @@ class SessionItemKNN:
         col_user, col_item: Columns of the training frame (user = session).
     """
 
-    def __init__(self, n_sims: int = 100, lmbd: float = 20.0, *, col_user: str = DEFAULT_USER_COL,
-                 col_item: str = DEFAULT_ITEM_COL) -> None:
+    def __init__(
+        self,
+        n_sims: int = 100,
+        lmbd: float = 20.0,
+        *,
+        col_user: str = DEFAULT_USER_COL,
+        col_item: str = DEFAULT_ITEM_COL,
+    ) -> None:
         if isinstance(n_sims, bool) or not isinstance(n_sims, int) or n_sims < 1:
             raise ConfigError(f"n_sims must be a positive integer, got {n_sims!r}.")
         if not lmbd >= 0:
@@ -289,7 +329,9 @@ NEXT_CLICK_MODELS = ("popularity", "itemknn", "comet_i2i", "pdn")
 VALIDATION_DAYS = 1.0
 
 
-def next_click_split(dataset: str, *, validation: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+def next_click_split(
+    dataset: str, *, validation: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(train, test)`` of a benchmark data set; with ``validation``, ``(train', valid)``:
     the training sessions split again, the sessions of their last day validating
     (:func:`recutils.datasets.sessions.split_sessions_by_time`). Tuning reads only this."""
@@ -321,9 +363,15 @@ def make_scorer(name: str, seed: int, params: Mapping[str, Any] | None = None) -
     raise ConfigError(f"model {name!r} is unknown; allowed: {list(NEXT_CLICK_MODELS)}.")
 
 
-def run_next_click_benchmark(dataset: str, models: Sequence[str], seeds: Sequence[int], *, k: int = 20,
-                             validation: bool = False,
-                             params: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
+def run_next_click_benchmark(
+    dataset: str,
+    models: Sequence[str],
+    seeds: Sequence[int],
+    *,
+    k: int = 20,
+    validation: bool = False,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+) -> pd.DataFrame:
     """One row per (model, seed): ``dataset, model, seed, HR@k, MRR@k, HR@k_nonrepeat, fit_s``.
 
     ``HR@k_nonrepeat`` is the hit rate over the prefixes whose target is not their last click
@@ -341,10 +389,17 @@ def run_next_click_benchmark(dataset: str, models: Sequence[str], seeds: Sequenc
             fit_s = time.perf_counter() - start
             result, ranks = evaluate_next_click(scorer, test, k=k, seed=seed, return_ranks=True)
             fresh = ~ranks["repeat"].to_numpy()
-            rows.append({"dataset": dataset, "model": name, "seed": seed, f"HR@{k}": result[f"HR@{k}"],
-                         f"MRR@{k}": result[f"MRR@{k}"],
-                         f"HR@{k}_nonrepeat": float((ranks["rank"].to_numpy()[fresh] <= k).mean()),
-                         "fit_s": round(fit_s, 2)})
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "model": name,
+                    "seed": seed,
+                    f"HR@{k}": result[f"HR@{k}"],
+                    f"MRR@{k}": result[f"MRR@{k}"],
+                    f"HR@{k}_nonrepeat": float((ranks["rank"].to_numpy()[fresh] <= k).mean()),
+                    "fit_s": round(fit_s, 2),
+                }
+            )
             logger.info("%s %s seed %s: %s", dataset, name, seed, rows[-1])
     return pd.DataFrame(rows)
 

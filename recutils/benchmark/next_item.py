@@ -91,13 +91,21 @@ class Bar(BaseConfig):
         if not self.model:
             raise ConfigError("a bar needs the model it is for.")
         if (self.at_least is None) == (self.beats is None):
-            raise ConfigError(f"bar for {self.model!r}: give either at_least (with metric) or beats.")
+            raise ConfigError(
+                f"bar for {self.model!r}: give either at_least (with metric) or beats."
+            )
         if self.at_least is not None:
-            if not isinstance(self.metric, str) or not self.metric.startswith(("full_", "sampled_")):
-                raise ConfigError(f"bar for {self.model!r}: metric must be a result column such as "
-                                  f"'sampled_HR@10', got {self.metric!r}.")
+            if not isinstance(self.metric, str) or not self.metric.startswith(
+                ("full_", "sampled_")
+            ):
+                raise ConfigError(
+                    f"bar for {self.model!r}: metric must be a result column such as "
+                    f"'sampled_HR@10', got {self.metric!r}."
+                )
             if isinstance(self.at_least, bool) or not isinstance(self.at_least, (int, float)):
-                raise ConfigError(f"bar for {self.model!r}: at_least must be a number, got {self.at_least!r}.")
+                raise ConfigError(
+                    f"bar for {self.model!r}: at_least must be a number, got {self.at_least!r}."
+                )
 
 
 @dataclass
@@ -133,8 +141,14 @@ class NextItemSpec(BaseConfig):
 
     def __post_init__(self) -> None:
         if self.dataset not in NEXT_ITEM_DATASETS:
-            raise ConfigError(f"unknown next-item dataset {self.dataset!r}; known: {sorted(NEXT_ITEM_DATASETS)}.")
-        if not isinstance(self.seeds, list) or not self.seeds or not all(is_int(s) for s in self.seeds):
+            raise ConfigError(
+                f"unknown next-item dataset {self.dataset!r}; known: {sorted(NEXT_ITEM_DATASETS)}."
+            )
+        if (
+            not isinstance(self.seeds, list)
+            or not self.seeds
+            or not all(is_int(s) for s in self.seeds)
+        ):
             raise ConfigError(f"seeds must be a non-empty list of integers, got {self.seeds!r}.")
         if isinstance(self.k, int):
             self.k = [self.k]
@@ -149,7 +163,9 @@ class NextItemSpec(BaseConfig):
             raise ConfigError(f"validation must be true or false, got {self.validation!r}.")
         if self.validation_users is not None:
             check_positive_int("validation_users", self.validation_users)
-        models = [m if isinstance(m, ModelSpec) else ModelSpec.from_dict(dict(m)) for m in self.models]
+        models = [
+            m if isinstance(m, ModelSpec) else ModelSpec.from_dict(dict(m)) for m in self.models
+        ]
         names = [m.name for m in models]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -178,7 +194,11 @@ def load_next_item_spec(source: str | Path | Mapping[str, Any] | NextItemSpec) -
     if isinstance(source, NextItemSpec):
         return source
     if isinstance(source, str) and source in BUILTIN_NEXT_ITEM_SPECS:
-        text = resources.files("recutils.benchmark").joinpath("specs", BUILTIN_NEXT_ITEM_SPECS[source]).read_text()
+        text = (
+            resources.files("recutils.benchmark")
+            .joinpath("specs", BUILTIN_NEXT_ITEM_SPECS[source])
+            .read_text()
+        )
         return load_config(text, NextItemSpec)
     return load_config(source, NextItemSpec)
 
@@ -224,7 +244,11 @@ def run_next_item_benchmark(
     results_path = None if results_path is None else Path(results_path)
     per_user_path = None if per_user_path is None else Path(per_user_path)
     previous = _done(results_path)
-    done = set() if previous is None else set(zip(previous["model"], previous["seed"], previous["params"]))
+    done = (
+        set()
+        if previous is None
+        else set(zip(previous["model"], previous["seed"], previous["params"]))
+    )
     data = NEXT_ITEM_DATASETS[spec.dataset]() if data is None else data
     train, valid, test = sequential_split(data)
     history = pd.concat([train, valid])
@@ -250,38 +274,80 @@ def run_next_item_benchmark(
             logger.info("next-item benchmark: %s, seed %d", m.name, seed)
             with Timer() as t_fit:
                 if m.model == POPULARITY:
-                    counts = history[DEFAULT_ITEM_COL].value_counts().reindex(items).fillna(0).to_numpy()
+                    counts = (
+                        history[DEFAULT_ITEM_COL].value_counts().reindex(items).fillna(0).to_numpy()
+                    )
                     model = None
                 else:
                     model = create_model(m.model, **params)
                     model.fit(train, valid=valid if spec.validation else None, items=items)
             with Timer() as t_eval:
                 if model is None:
-                    result = _popularity_result(counts, items, history, test, popularity, spec, seed,
-                                                negatives_by_seed)
+                    result = _popularity_result(
+                        counts, items, history, test, popularity, spec, seed, negatives_by_seed
+                    )
                 else:
-                    result = model.evaluate_next(history, test, k=spec.k, n_negatives=spec.n_negatives,
-                                                 sampling=spec.sampling, popularity=popularity, seed=seed,
-                                                 negatives=negatives_by_seed.get(seed), progress=progress)
+                    result = model.evaluate_next(
+                        history,
+                        test,
+                        k=spec.k,
+                        n_negatives=spec.n_negatives,
+                        sampling=spec.sampling,
+                        popularity=popularity,
+                        seed=seed,
+                        negatives=negatives_by_seed.get(seed),
+                        progress=progress,
+                    )
                     negatives_by_seed[seed] = result.negatives
             row = {"model": m.name, "registry": m.model, "dataset": spec.dataset, "seed": seed}
             for ranking in ("full", "sampled"):
-                row.update({f"{ranking}_{name}": value for name, value in result.metrics(ranking).items()})
-            row.update({"fit_s": t_fit.interval, "eval_s": t_eval.interval, "n_users": len(result.full_ranks),
-                        "epochs": None if model is None else len(model.history_), "params": _key(m)})
+                row.update(
+                    {f"{ranking}_{name}": value for name, value in result.metrics(ranking).items()}
+                )
+            row.update(
+                {
+                    "fit_s": t_fit.interval,
+                    "eval_s": t_eval.interval,
+                    "n_users": len(result.full_ranks),
+                    "epochs": None if model is None else len(model.history_),
+                    "params": _key(m),
+                }
+            )
             rows.append(row)
             if results_path is not None:
-                pd.DataFrame([row]).to_csv(results_path, mode="a", header=not results_path.exists(), index=False)
+                pd.DataFrame([row]).to_csv(
+                    results_path, mode="a", header=not results_path.exists(), index=False
+                )
             if per_user_path is not None:
-                ranks = pd.DataFrame({"model": m.name, "seed": seed, DEFAULT_USER_COL: result.extra["users"],
-                                      "full_rank": result.full_ranks, "sampled_rank": result.sampled_ranks})
-                ranks.to_csv(per_user_path, mode="a", header=not per_user_path.exists(), index=False,
-                             compression="gzip")
+                ranks = pd.DataFrame(
+                    {
+                        "model": m.name,
+                        "seed": seed,
+                        DEFAULT_USER_COL: result.extra["users"],
+                        "full_rank": result.full_ranks,
+                        "sampled_rank": result.sampled_ranks,
+                    }
+                )
+                ranks.to_csv(
+                    per_user_path,
+                    mode="a",
+                    header=not per_user_path.exists(),
+                    index=False,
+                    compression="gzip",
+                )
     return pd.DataFrame(rows)
 
 
-def _popularity_result(counts: np.ndarray, items: pd.Index, history: pd.DataFrame, test: pd.DataFrame,
-                       popularity: pd.Series, spec: NextItemSpec, seed: int, negatives_by_seed: dict) -> Any:
+def _popularity_result(
+    counts: np.ndarray,
+    items: pd.Index,
+    history: pd.DataFrame,
+    test: pd.DataFrame,
+    popularity: pd.Series,
+    spec: NextItemSpec,
+    seed: int,
+    negatives_by_seed: dict,
+) -> Any:
     """The popularity baseline's ranks (history items masked), on the seed's shared negatives."""
     import scipy.sparse as sp
 
@@ -291,23 +357,45 @@ def _popularity_result(counts: np.ndarray, items: pd.Index, history: pd.DataFram
     users = pd.Index(test[DEFAULT_USER_COL].unique())
     hist = history[history[DEFAULT_USER_COL].isin(users)]
     rows = users.get_indexer(hist[DEFAULT_USER_COL])
-    seen = sp.csr_matrix((np.ones(len(hist), dtype=bool), (rows, items.get_indexer(hist[DEFAULT_ITEM_COL]))),
-                         shape=(len(users), len(items)))
+    seen = sp.csr_matrix(
+        (np.ones(len(hist), dtype=bool), (rows, items.get_indexer(hist[DEFAULT_ITEM_COL]))),
+        shape=(len(users), len(items)),
+    )
     targets = items.get_indexer(test.set_index(DEFAULT_USER_COL).loc[users, DEFAULT_ITEM_COL])
     negatives = negatives_by_seed.get(seed)
     if negatives is None:
-        forbid = seen + sp.csr_matrix((np.ones(len(users), dtype=bool), (np.arange(len(users)), targets)),
-                                      shape=seen.shape)
+        forbid = seen + sp.csr_matrix(
+            (np.ones(len(users), dtype=bool), (np.arange(len(users)), targets)), shape=seen.shape
+        )
         weights = popularity.reindex(items).fillna(0).to_numpy(dtype=np.float64)
-        negatives = draw_negatives(len(items), forbid, spec.n_negatives, spec.sampling,
-                                   weights if spec.sampling == "popularity" else None, seed=seed)
+        negatives = draw_negatives(
+            len(items),
+            forbid,
+            spec.n_negatives,
+            spec.sampling,
+            weights if spec.sampling == "popularity" else None,
+            seed=seed,
+        )
         negatives_by_seed[seed] = negatives
     scores = counts.astype(np.float32)
-    result = evaluate_next_item(lambda r: np.broadcast_to(scores, (len(r), len(items))), targets, len(items),
-                                exclude=seen, negatives=negatives, k=spec.k)
+    result = evaluate_next_item(
+        lambda r: np.broadcast_to(scores, (len(r), len(items))),
+        targets,
+        len(items),
+        exclude=seen,
+        negatives=negatives,
+        k=spec.k,
+    )
     result.extra["users"] = users.to_numpy()
     return result
 
 
-__all__ = ["Bar", "BUILTIN_NEXT_ITEM_SPECS", "NEXT_ITEM_DATASETS", "NextItemSpec", "POPULARITY", "load_next_item_spec",
-           "run_next_item_benchmark"]
+__all__ = [
+    "Bar",
+    "BUILTIN_NEXT_ITEM_SPECS",
+    "NEXT_ITEM_DATASETS",
+    "NextItemSpec",
+    "POPULARITY",
+    "load_next_item_spec",
+    "run_next_item_benchmark",
+]

@@ -41,16 +41,29 @@ class Protocol:
 
 
 def _ms_stratified(data: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    train, test = python_stratified_split(data, ratio=0.75, min_rating=1, filter_by="item",
-                                          col_user=DEFAULT_USER_COL, col_item=DEFAULT_ITEM_COL, seed=seed)
+    train, test = python_stratified_split(
+        data,
+        ratio=0.75,
+        min_rating=1,
+        filter_by="item",
+        col_user=DEFAULT_USER_COL,
+        col_item=DEFAULT_ITEM_COL,
+        seed=seed,
+    )
     return train, test
 
 
 def _chrono_split(ratio: float) -> Callable[[pd.DataFrame, int], tuple[pd.DataFrame, pd.DataFrame]]:
     def split(data: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-        train, test = python_chrono_split(data, ratio=ratio, min_rating=1, filter_by="user",
-                                          col_user=DEFAULT_USER_COL, col_item=DEFAULT_ITEM_COL,
-                                          col_timestamp=DEFAULT_TIMESTAMP_COL)
+        train, test = python_chrono_split(
+            data,
+            ratio=ratio,
+            min_rating=1,
+            filter_by="user",
+            col_user=DEFAULT_USER_COL,
+            col_item=DEFAULT_ITEM_COL,
+            col_timestamp=DEFAULT_TIMESTAMP_COL,
+        )
         return train, test
 
     return split
@@ -64,15 +77,21 @@ PROTOCOLS: dict[str, Protocol] = {
     "ms_stratified": Protocol(
         "ms_stratified",
         "Microsoft Recommenders' protocol: stratified split per item, 75/25, seeded",
-        _ms_stratified, seeded=True),
+        _ms_stratified,
+        seeded=True,
+    ),
     "chrono": Protocol(
         "chrono",
         "temporal: each user's earliest 75% of ratings train, the latest 25% test",
-        _chrono, seeded=False),
+        _chrono,
+        seeded=False,
+    ),
     "chrono80": Protocol(
         "chrono80",
         "temporal: each user's earliest 80% of ratings train, the latest 20% test",
-        _chrono_split(0.8), seeded=False),
+        _chrono_split(0.8),
+        seeded=False,
+    ),
 }
 
 

@@ -16,17 +16,48 @@ import pandas as pd
 from recutils.exceptions import DataError
 
 #: Libraries whose versions :func:`machine_info` records (when installed).
-LIBRARIES = ("numpy", "pandas", "scipy", "torch", "cornac", "scikit-surprise", "pyspark", "implicit",
-             "lightfm", "rectools-lightfm", "lightfm-next", "recutils")
+LIBRARIES = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "torch",
+    "cornac",
+    "scikit-surprise",
+    "pyspark",
+    "implicit",
+    "lightfm",
+    "rectools-lightfm",
+    "lightfm-next",
+    "recutils",
+)
 
 #: Result column -> header of the Markdown table.
-HEADERS = {"mean_average_precision": "MAP", "map@{k}": "MAP@{k}", "ndcg@{k}": "nDCG@{k}",
-           "precision@{k}": "P@{k}", "recall@{k}": "R@{k}", "rmse": "RMSE", "mae": "MAE",
-           "rsquared": "R2", "exp_var": "exp. var.", "catalog_coverage@{k}": "coverage@{k}",
-           "novelty@{k}": "novelty@{k}", "fit_s": "fit s", "recommend_s": "top-k s",
-           "predict_s": "predict s", "peak_mem_mb": "peak MB"}
-_SHORT = {"mean_average_precision": "MAP", "ndcg": "nDCG", "precision": "P", "recall": "R", "map": "MAP@k",
-          "rmse": "RMSE", "mae": "MAE"}
+HEADERS = {
+    "mean_average_precision": "MAP",
+    "map@{k}": "MAP@{k}",
+    "ndcg@{k}": "nDCG@{k}",
+    "precision@{k}": "P@{k}",
+    "recall@{k}": "R@{k}",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "rsquared": "R2",
+    "exp_var": "exp. var.",
+    "catalog_coverage@{k}": "coverage@{k}",
+    "novelty@{k}": "novelty@{k}",
+    "fit_s": "fit s",
+    "recommend_s": "top-k s",
+    "predict_s": "predict s",
+    "peak_mem_mb": "peak MB",
+}
+_SHORT = {
+    "mean_average_precision": "MAP",
+    "ndcg": "nDCG",
+    "precision": "P",
+    "recall": "R",
+    "map": "MAP@k",
+    "rmse": "RMSE",
+    "mae": "MAE",
+}
 
 
 def _read(path: str) -> str | None:
@@ -46,10 +77,19 @@ def machine_info(note: str | None = None) -> dict[str, Any]:
         known, the UTC time, and ``note`` (e.g. that the machine was shared).
     """
     cpuinfo = _read("/proc/cpuinfo") or ""
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
-                  if line.lower().startswith("model name")), platform.processor() or "unknown")
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.splitlines()
+            if line.lower().startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
     meminfo = _read("/proc/meminfo") or ""
-    mem_kb = next((int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("MemTotal:")), None)
+    mem_kb = next(
+        (int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("MemTotal:")),
+        None,
+    )
     versions = {}
     for lib in LIBRARIES:
         try:
@@ -94,9 +134,19 @@ def markdown_table(
     *,
     protocol: str,
     k: int = 10,
-    columns: Sequence[str] = ("mean_average_precision", "map@{k}", "ndcg@{k}", "precision@{k}",
-                              "recall@{k}", "rmse", "mae", "catalog_coverage@{k}", "novelty@{k}", "fit_s",
-                              "recommend_s"),
+    columns: Sequence[str] = (
+        "mean_average_precision",
+        "map@{k}",
+        "ndcg@{k}",
+        "precision@{k}",
+        "recall@{k}",
+        "rmse",
+        "mae",
+        "catalog_coverage@{k}",
+        "novelty@{k}",
+        "fit_s",
+        "recommend_s",
+    ),
     test_metric: str = "ndcg@{k}",
     digits: int = 4,
 ) -> str:
@@ -118,17 +168,23 @@ def markdown_table(
     """
     part = summary[summary["protocol"] == protocol]
     if part.empty:
-        raise DataError(f"no results for protocol {protocol!r}; have {sorted(summary['protocol'].unique())}.")
+        raise DataError(
+            f"no results for protocol {protocol!r}; have {sorted(summary['protocol'].unique())}."
+        )
     cols = [c.format(k=k) for c in columns]
     cols = [c for c in cols if f"{c}_mean" in part.columns and part[f"{c}_mean"].notna().any()]
-    header = ["model", "seeds"] + [HEADERS.get(c.replace(f"@{k}", "@{k}"), c).format(k=k) for c in cols]
+    header = ["model", "seeds"] + [
+        HEADERS.get(c.replace(f"@{k}", "@{k}"), c).format(k=k) for c in cols
+    ]
     metric = test_metric.format(k=k)
     ref_model = None
     if tests is not None and not tests.empty:
         tp = tests[(tests["protocol"] == protocol) & (tests["metric"] == metric)]
         ref_model = tp["reference"].iloc[0] if len(tp) else None
-        header.append(f"{HEADERS.get(metric.replace(f'@{k}', '@{k}'), metric).format(k=k)} vs {ref_model}: "
-                      "diff, Cohen's d, p (t), p (Wilcoxon)")
+        header.append(
+            f"{HEADERS.get(metric.replace(f'@{k}', '@{k}'), metric).format(k=k)} vs {ref_model}: "
+            "diff, Cohen's d, p (t), p (Wilcoxon)"
+        )
     if comparison is not None:
         header.append("Microsoft Recommenders' figure: met within 1 sd?")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -148,23 +204,29 @@ def markdown_table(
                     cells.append("")
                 else:
                     t = t.iloc[0]
-                    verdict = ("**better**" if t["mean_diff"] > 0 else "**worse**") if t["significant"] \
+                    verdict = (
+                        ("**better**" if t["mean_diff"] > 0 else "**worse**")
+                        if t["significant"]
                         else "no significant difference"
-                    cells.append(f"{t['mean_diff']:+.{digits}f}, d {t['cohens_d']:+.2f}, "
-                                 f"{_p(t['t_pvalue'])}, {_p(t['wilcoxon_pvalue'])}: {verdict}")
+                    )
+                    cells.append(
+                        f"{t['mean_diff']:+.{digits}f}, d {t['cohens_d']:+.2f}, "
+                        f"{_p(t['t_pvalue'])}, {_p(t['wilcoxon_pvalue'])}: {verdict}"
+                    )
         if comparison is not None:
-            c = comparison[(comparison["protocol"] == protocol) & (comparison["model"] == row["model"])]
+            c = comparison[
+                (comparison["protocol"] == protocol) & (comparison["model"] == row["model"])
+            ]
             if c.empty:
                 cells.append("")
             else:
-                parts = [f"{_SHORT.get(m.split('@')[0], m)} {v:.4f} {'yes' if ok else '**no**'}"
-                         for m, v, ok in zip(c["metric"], c["reference"], c["passes"])]
+                parts = [
+                    f"{_SHORT.get(m.split('@')[0], m)} {v:.4f} {'yes' if ok else '**no**'}"
+                    for m, v, ok in zip(c["metric"], c["reference"], c["passes"])
+                ]
                 cells.append(", ".join(parts))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-
 
 
 def _machine_line(machine: dict[str, Any] | None) -> str:
@@ -172,10 +234,15 @@ def _machine_line(machine: dict[str, Any] | None) -> str:
         return ""
     m = machine["runs"][-1]
     libs = m.get("libraries", {})
-    versions = ", ".join(f"{lib} {libs[lib]}" for lib in ("numpy", "pandas", "torch", "cornac", "pyspark")
-                         if lib in libs)
-    text = (f"Machine: {m.get('cpu_model', 'unknown CPU')}, {m.get('logical_cores')} logical cores, "
-            f"{m.get('ram_gb')} GB RAM, Python {m.get('python')} ({versions}).")
+    versions = ", ".join(
+        f"{lib} {libs[lib]}"
+        for lib in ("numpy", "pandas", "torch", "cornac", "pyspark")
+        if lib in libs
+    )
+    text = (
+        f"Machine: {m.get('cpu_model', 'unknown CPU')}, {m.get('logical_cores')} logical cores, "
+        f"{m.get('ram_gb')} GB RAM, Python {m.get('python')} ({versions})."
+    )
     if m.get("note"):
         text += f" {m['note'].rstrip('.')}."
     return text
@@ -213,40 +280,60 @@ def benchmark_markdown(
     tests = None
     if per_user is not None and reference_model is not None:
         tests = paired_tests(per_user, reference=reference_model, metrics=[metric], alpha=alpha)
-    comparison = compare_to_reference(summary, reference_figures) if reference_figures is not None else None
+    comparison = (
+        compare_to_reference(summary, reference_figures) if reference_figures is not None else None
+    )
     datasets = ", ".join(sorted(results["dataset"].unique()))
     seeds = sorted(results["seed"].unique().tolist())
-    parts = [f"{datasets}, top {k}, seeds {seeds}: mean ± standard deviation over seeds "
-             f"({len(results)} runs)."]
+    parts = [
+        f"{datasets}, top {k}, seeds {seeds}: mean ± standard deviation over seeds "
+        f"({len(results)} runs)."
+    ]
     from recutils.benchmark.protocols import PROTOCOLS
 
     for protocol in results["protocol"].drop_duplicates():
         desc = PROTOCOLS[protocol].description if protocol in PROTOCOLS else protocol
         parts.append(f"**{protocol}** ({desc}):")
         has_figures = comparison is not None and protocol in set(comparison["protocol"])
-        parts.append(markdown_table(summary, tests, comparison if has_figures else None,
-                                    protocol=protocol, k=k, test_metric=test_metric).rstrip("\n"))
+        parts.append(
+            markdown_table(
+                summary,
+                tests,
+                comparison if has_figures else None,
+                protocol=protocol,
+                k=k,
+                test_metric=test_metric,
+            ).rstrip("\n")
+        )
     notes = []
     if tests is not None:
-        notes.append(f"The test column compares each model with `{reference_model}` user by user "
-                     f"({metric} averaged over the seeds for each test user): difference of the means, "
-                     "Cohen's d of the paired differences, p-values of the paired t-test and the "
-                     f"Wilcoxon signed-rank test; **better**/**worse** when both Holm-adjusted "
-                     f"p-values are below {alpha}.")
+        notes.append(
+            f"The test column compares each model with `{reference_model}` user by user "
+            f"({metric} averaged over the seeds for each test user): difference of the means, "
+            "Cohen's d of the paired differences, p-values of the paired t-test and the "
+            f"Wilcoxon signed-rank test; **better**/**worse** when both Holm-adjusted "
+            f"p-values are below {alpha}."
+        )
     if comparison is not None and len(comparison):
         n_pass = int(comparison["passes"].sum())
-        notes.append(f"The last column checks Microsoft Recommenders' published figure for the same "
-                     f"algorithm and parameters: met when mean + sd >= figure (mean - sd <= figure for "
-                     f"RMSE and MAE); {n_pass} of {len(comparison)} figures met.")
+        notes.append(
+            f"The last column checks Microsoft Recommenders' published figure for the same "
+            f"algorithm and parameters: met when mean + sd >= figure (mean - sd <= figure for "
+            f"RMSE and MAE); {n_pass} of {len(comparison)} figures met."
+        )
     if "chrono" in set(results["protocol"]):
-        notes.append("The chrono split does not depend on the seed, so a deterministic model has sd 0 "
-                     "there.")
-    notes.append("Times are wall-clock seconds (fit; top-k for every test user); compare them within "
-                 "the table only.")
+        notes.append(
+            "The chrono split does not depend on the seed, so a deterministic model has sd 0 there."
+        )
+    notes.append(
+        "Times are wall-clock seconds (fit; top-k for every test user); compare them within "
+        "the table only."
+    )
     line = _machine_line(machine)
     if line:
         notes.append(line)
     parts.append(" ".join(notes))
     return "\n\n".join(parts) + "\n"
+
 
 __all__ = ["machine_info", "markdown_table", "benchmark_markdown", "HEADERS", "LIBRARIES"]

@@ -92,9 +92,20 @@ def metric_columns(k: int) -> list[str]:
 
 def result_columns(k: int) -> list[str]:
     """Every column of the results frame, in order."""
-    return (["model", "registry", "dataset", "protocol", "seed", "k"] + metric_columns(k) + TIMING_COLUMNS
-            + ["memory_method", "n_train", "n_test", "n_test_users", "n_users_ranked",
-               "rating_pairs_scored", "params"])
+    return (
+        ["model", "registry", "dataset", "protocol", "seed", "k"]
+        + metric_columns(k)
+        + TIMING_COLUMNS
+        + [
+            "memory_method",
+            "n_train",
+            "n_test",
+            "n_test_users",
+            "n_users_ranked",
+            "rating_pairs_scored",
+            "params",
+        ]
+    )
 
 
 _TEXT_COLUMNS = ("model", "registry", "dataset", "protocol", "memory_method", "params")
@@ -211,7 +222,15 @@ def run_one(
     row["peak_mem_mb"] = mem["peak_mem_mb"]
     top = top[[DEFAULT_USER_COL, DEFAULT_ITEM_COL, DEFAULT_PREDICTION_COL]]
     ranking = ranking_metric_names(k)
-    names = ["mean_average_precision", "map", "ndcg", "precision", "recall", "catalog_coverage", "novelty"]
+    names = [
+        "mean_average_precision",
+        "map",
+        "ndcg",
+        "precision",
+        "recall",
+        "catalog_coverage",
+        "novelty",
+    ]
     values = evaluate(test, top, names, k=k, train_df=train)
     for col, name in zip(ranking + beyond_metric_names(k), names):
         row[col] = values[name]
@@ -223,22 +242,40 @@ def run_one(
         truth = test[[DEFAULT_USER_COL, DEFAULT_ITEM_COL, DEFAULT_RATING_COL]][ok]
         scored = pairs[ok]
         row.update(evaluate(truth, scored, RATING_METRICS))
-    per_user = ranking_metrics_by_user(test, top, [f"ndcg@{k}", f"precision@{k}", f"recall@{k}",
-                                                   f"mean_average_precision@{k}"], k=k)
+    per_user = ranking_metrics_by_user(
+        test,
+        top,
+        [f"ndcg@{k}", f"precision@{k}", f"recall@{k}", f"mean_average_precision@{k}"],
+        k=k,
+    )
     per_user = per_user.rename(columns={f"mean_average_precision@{k}": "mean_average_precision"})
     return row, per_user.drop(columns="has_predictions")
 
 
 @overload
-def run_benchmark(spec: Any, *, data: pd.DataFrame | None = ..., results_path: str | Path | None = ...,
-                  per_user_path: str | Path | None = ..., progress: bool = ..., on_error: str = ...,
-                  return_per_user: Literal[False] = ...) -> pd.DataFrame: ...
+def run_benchmark(
+    spec: Any,
+    *,
+    data: pd.DataFrame | None = ...,
+    results_path: str | Path | None = ...,
+    per_user_path: str | Path | None = ...,
+    progress: bool = ...,
+    on_error: str = ...,
+    return_per_user: Literal[False] = ...,
+) -> pd.DataFrame: ...
 
 
 @overload
-def run_benchmark(spec: Any, *, data: pd.DataFrame | None = ..., results_path: str | Path | None = ...,
-                  per_user_path: str | Path | None = ..., progress: bool = ..., on_error: str = ...,
-                  return_per_user: Literal[True]) -> tuple[pd.DataFrame, pd.DataFrame]: ...
+def run_benchmark(
+    spec: Any,
+    *,
+    data: pd.DataFrame | None = ...,
+    results_path: str | Path | None = ...,
+    per_user_path: str | Path | None = ...,
+    progress: bool = ...,
+    on_error: str = ...,
+    return_per_user: Literal[True],
+) -> tuple[pd.DataFrame, pd.DataFrame]: ...
 
 
 def run_benchmark(
@@ -287,10 +324,16 @@ def run_benchmark(
     if per_user_path is None and results_path is not None:
         per_user_path = default_per_user_path(results_path)
     per_user_path = Path(per_user_path) if per_user_path is not None else None
-    results = pd.read_csv(results_path) if results_path is not None and results_path.exists() \
+    results = (
+        pd.read_csv(results_path)
+        if results_path is not None and results_path.exists()
         else pd.DataFrame(columns=columns)
-    per_user = pd.read_csv(per_user_path) if per_user_path is not None and per_user_path.exists() \
+    )
+    per_user = (
+        pd.read_csv(per_user_path)
+        if per_user_path is not None and per_user_path.exists()
         else pd.DataFrame(columns=KEY_COLUMNS[:4] + [DEFAULT_USER_COL] + per_user_metric_names(k))
+    )
     done = {tuple(r) for r in results[KEY_COLUMNS + ["params"]].astype(str).itertuples(index=False)}
 
     def key(m: ModelSpec, protocol: str, seed: int) -> tuple[str, ...]:
@@ -315,48 +358,107 @@ def run_benchmark(
                 side_frames[m.side_data] = load_side_data(spec.dataset, m.side_data, spec.data_size)
             side = side_frames[m.side_data]
         try:
-            row, users = run_one(m, train, test, seed=seed, k=k, memory=spec.memory, fit_kwargs=side)
+            row, users = run_one(
+                m, train, test, seed=seed, k=k, memory=spec.memory, fit_kwargs=side
+            )
         except Exception:
             if on_error == "raise":
                 raise
             logger.exception("%s on %s seed %d failed; skipped", m.name, protocol, seed)
             continue
-        ident = {"model": m.name, "dataset": spec.dataset_label, "protocol": protocol, "seed": seed, "k": k}
-        row.update(ident, registry=m.model, memory_method=spec.memory, n_train=len(train), n_test=len(test),
-                   n_test_users=int(test[DEFAULT_USER_COL].nunique()), params=_params_key(m))
-        stale = ((results["model"] == m.name) & (results["dataset"] == spec.dataset_label)
-                 & (results["protocol"] == protocol) & (results["seed"].astype(int) == seed)
-                 & (results["k"].astype(int) == k))
-        results = pd.concat([results[~stale], pd.DataFrame([row]).reindex(columns=columns)],
-                            ignore_index=True)
+        ident = {
+            "model": m.name,
+            "dataset": spec.dataset_label,
+            "protocol": protocol,
+            "seed": seed,
+            "k": k,
+        }
+        row.update(
+            ident,
+            registry=m.model,
+            memory_method=spec.memory,
+            n_train=len(train),
+            n_test=len(test),
+            n_test_users=int(test[DEFAULT_USER_COL].nunique()),
+            params=_params_key(m),
+        )
+        stale = (
+            (results["model"] == m.name)
+            & (results["dataset"] == spec.dataset_label)
+            & (results["protocol"] == protocol)
+            & (results["seed"].astype(int) == seed)
+            & (results["k"].astype(int) == k)
+        )
+        results = pd.concat(
+            [results[~stale], pd.DataFrame([row]).reindex(columns=columns)], ignore_index=True
+        )
         users = users.assign(**{c: ident[c] for c in KEY_COLUMNS[:4]})
         users = users[KEY_COLUMNS[:4] + [DEFAULT_USER_COL] + per_user_metric_names(k)]
-        stale_u = ((per_user["model"] == m.name) & (per_user["dataset"] == spec.dataset_label)
-                   & (per_user["protocol"] == protocol) & (per_user["seed"].astype(int) == seed))
-        per_user = pd.concat([per_user[~stale_u], users], ignore_index=True) if len(per_user) else users
-        logger.info("%s %s seed %d: ndcg@%d %.4f, fit %.1f s", m.name, protocol, seed, k,
-                    row[f"ndcg@{k}"], row["fit_s"])
+        stale_u = (
+            (per_user["model"] == m.name)
+            & (per_user["dataset"] == spec.dataset_label)
+            & (per_user["protocol"] == protocol)
+            & (per_user["seed"].astype(int) == seed)
+        )
+        per_user = (
+            pd.concat([per_user[~stale_u], users], ignore_index=True) if len(per_user) else users
+        )
+        logger.info(
+            "%s %s seed %d: ndcg@%d %.4f, fit %.1f s",
+            m.name,
+            protocol,
+            seed,
+            k,
+            row[f"ndcg@{k}"],
+            row["fit_s"],
+        )
         if results_path is not None:
             _write_csv(results, results_path)
         if per_user_path is not None:
             _write_csv(per_user.round(6), per_user_path)
 
     keys = {key(m, p, s) for m, p, s in spec.runs()}
-    mine = results[[tuple(r) in keys for r in results[KEY_COLUMNS + ["params"]].astype(str)
-                    .itertuples(index=False)]]
-    rank = {"model": {m.name: i for i, m in enumerate(spec.models)},
-            "protocol": {p: i for i, p in enumerate(spec.protocols)}}
-    mine = mine.sort_values(["protocol", "model", "seed"], kind="stable",
-                            key=lambda s: s.map(rank[s.name]) if s.name in rank else s).reset_index(drop=True)
+    mine = results[
+        [
+            tuple(r) in keys
+            for r in results[KEY_COLUMNS + ["params"]].astype(str).itertuples(index=False)
+        ]
+    ]
+    rank = {
+        "model": {m.name: i for i, m in enumerate(spec.models)},
+        "protocol": {p: i for i, p in enumerate(spec.protocols)},
+    }
+    mine = mine.sort_values(
+        ["protocol", "model", "seed"],
+        kind="stable",
+        key=lambda s: s.map(rank[s.name]) if s.name in rank else s,
+    ).reset_index(drop=True)
     mine = _typed(mine)
     if not return_per_user:
         return mine
     ids = set(zip(mine["model"], mine["dataset"], mine["protocol"], mine["seed"].astype(int)))
-    sel = [t in ids for t in zip(per_user["model"], per_user["dataset"], per_user["protocol"],
-                                 per_user["seed"].astype(int))]
+    sel = [
+        t in ids
+        for t in zip(
+            per_user["model"],
+            per_user["dataset"],
+            per_user["protocol"],
+            per_user["seed"].astype(int),
+        )
+    ]
     return mine, _typed(per_user[sel].reset_index(drop=True))
 
 
-__all__ = ["run_benchmark", "run_one", "result_columns", "metric_columns", "per_user_metric_names",
-           "ranking_metric_names", "beyond_metric_names", "default_per_user_path", "KEY_COLUMNS",
-           "RATING_METRICS", "TIMING_COLUMNS"]
+__all__ = [
+    "run_benchmark",
+    "run_one",
+    "result_columns",
+    "metric_columns",
+    "per_user_metric_names",
+    "ranking_metric_names",
+    "beyond_metric_names",
+    "default_per_user_path",
+    "KEY_COLUMNS",
+    "RATING_METRICS",
+    "TIMING_COLUMNS",
+]

@@ -83,25 +83,43 @@ class ModelSpec(BaseConfig):
         if self.model is None:
             self.model = self.name
         if not isinstance(self.model, str) or not self.model:
-            raise ConfigError(f"model spec {self.name!r}: model must be a registry name, got {self.model!r}.")
+            raise ConfigError(
+                f"model spec {self.name!r}: model must be a registry name, got {self.model!r}."
+            )
         if not isinstance(self.params, Mapping):
-            raise ConfigError(f"model spec {self.name!r}: params must be a mapping, got {self.params!r}.")
+            raise ConfigError(
+                f"model spec {self.name!r}: params must be a mapping, got {self.params!r}."
+            )
         self.params = dict(self.params)
-        if self.seed_param is not None and (not isinstance(self.seed_param, str) or not self.seed_param):
-            raise ConfigError(f"model spec {self.name!r}: seed_param must be 'auto', a parameter name "
-                              f"or null, got {self.seed_param!r}.")
+        if self.seed_param is not None and (
+            not isinstance(self.seed_param, str) or not self.seed_param
+        ):
+            raise ConfigError(
+                f"model spec {self.name!r}: seed_param must be 'auto', a parameter name "
+                f"or null, got {self.seed_param!r}."
+            )
         if isinstance(self.protocols, str):
             self.protocols = [self.protocols]
-        if self.protocols is not None and (not isinstance(self.protocols, list) or not self.protocols):
-            raise ConfigError(f"model spec {self.name!r}: protocols must be null or a non-empty list, "
-                              f"got {self.protocols!r}.")
-        if self.side_data is not None and (not isinstance(self.side_data, str) or not self.side_data):
-            raise ConfigError(f"model spec {self.name!r}: side_data must be null or a side-data "
-                              f"name, got {self.side_data!r}.")
+        if self.protocols is not None and (
+            not isinstance(self.protocols, list) or not self.protocols
+        ):
+            raise ConfigError(
+                f"model spec {self.name!r}: protocols must be null or a non-empty list, "
+                f"got {self.protocols!r}."
+            )
+        if self.side_data is not None and (
+            not isinstance(self.side_data, str) or not self.side_data
+        ):
+            raise ConfigError(
+                f"model spec {self.name!r}: side_data must be null or a side-data "
+                f"name, got {self.side_data!r}."
+            )
         for flag in ("rating_metrics", "warmup"):
             if not isinstance(getattr(self, flag), bool):
-                raise ConfigError(f"model spec {self.name!r}: {flag} must be true or false, "
-                                  f"got {getattr(self, flag)!r}.")
+                raise ConfigError(
+                    f"model spec {self.name!r}: {flag} must be true or false, "
+                    f"got {getattr(self, flag)!r}."
+                )
 
 
 @dataclass
@@ -164,8 +182,10 @@ class BenchmarkSpec(BaseConfig):
         for m in models:
             extra = [p for p in (m.protocols or []) if p not in self.protocols]
             if extra:
-                raise ConfigError(f"model {m.name!r}: protocols {extra} are not among the spec's "
-                                  f"protocols {self.protocols}.")
+                raise ConfigError(
+                    f"model {m.name!r}: protocols {extra} are not among the spec's "
+                    f"protocols {self.protocols}."
+                )
             if m.side_data is not None:
                 try:
                     check_side_data(self.dataset, m.side_data)
@@ -185,16 +205,26 @@ class BenchmarkSpec(BaseConfig):
 
     def runs(self) -> list[tuple[ModelSpec, str, int]]:
         """Every (model, protocol, seed) the spec asks for, in order."""
-        return [(m, p, s) for m in self.models for p in self.protocols
-                if m.protocols is None or p in m.protocols for s in self.seeds]
+        return [
+            (m, p, s)
+            for m in self.models
+            for p in self.protocols
+            if m.protocols is None or p in m.protocols
+            for s in self.seeds
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out["models"] = [m.to_dict() for m in self.models]
         return out
 
-    def select(self, models: list[str] | None = None, seeds: list[int] | None = None,
-               protocols: list[str] | None = None, **changes: Any) -> BenchmarkSpec:
+    def select(
+        self,
+        models: list[str] | None = None,
+        seeds: list[int] | None = None,
+        protocols: list[str] | None = None,
+        **changes: Any,
+    ) -> BenchmarkSpec:
         """A copy restricted to some models / seeds / protocols (and other fields changed).
 
         Raises:
@@ -235,12 +265,21 @@ def load_spec(source: str | Path | Mapping[str, Any] | BenchmarkSpec) -> Benchma
             one-word name that is neither a built-in spec nor a file (naming the built-ins).
     """
     if isinstance(source, str) and source in BUILTIN_SPECS:
-        text = resources.files("recutils.benchmark").joinpath("specs", BUILTIN_SPECS[source]).read_text()
+        text = (
+            resources.files("recutils.benchmark")
+            .joinpath("specs", BUILTIN_SPECS[source])
+            .read_text()
+        )
         return load_config(text, BenchmarkSpec)
-    if isinstance(source, (str, Path)) and not any(c in str(source) for c in "\n:{") \
-            and not Path(source).exists():
-        raise ConfigError(f"spec {str(source)!r} is neither a built-in spec {sorted(BUILTIN_SPECS)} "
-                          "nor an existing YAML file.")
+    if (
+        isinstance(source, (str, Path))
+        and not any(c in str(source) for c in "\n:{")
+        and not Path(source).exists()
+    ):
+        raise ConfigError(
+            f"spec {str(source)!r} is neither a built-in spec {sorted(BUILTIN_SPECS)} "
+            "nor an existing YAML file."
+        )
     return load_config(source, BenchmarkSpec)
 
 

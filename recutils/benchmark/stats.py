@@ -42,9 +42,13 @@ def higher_is_better(metric: str) -> bool:
 
 def _value_columns(df: pd.DataFrame) -> list[str]:
     skip = set(GROUP) | {"registry", "seed", "k", "memory_method", "params"}
-    return [c for c in df.columns if c not in skip
-            and pd.api.types.is_numeric_dtype(pd.to_numeric(df[c], errors="coerce"))
-            and pd.to_numeric(df[c], errors="coerce").notna().any() | df[c].isna().all()]
+    return [
+        c
+        for c in df.columns
+        if c not in skip
+        and pd.api.types.is_numeric_dtype(pd.to_numeric(df[c], errors="coerce"))
+        and pd.to_numeric(df[c], errors="coerce").notna().any() | df[c].isna().all()
+    ]
 
 
 def summarize(results: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -61,7 +65,9 @@ def summarize(results: pd.DataFrame, columns: Sequence[str] | None = None) -> pd
     """
     missing = [c for c in GROUP + ["seed"] if c not in results.columns]
     if missing:
-        raise DataError(f"results lack the columns {missing}; pass the frame run_benchmark returns.")
+        raise DataError(
+            f"results lack the columns {missing}; pass the frame run_benchmark returns."
+        )
     cols = list(columns) if columns is not None else _value_columns(results)
     grouped = results.groupby(GROUP, sort=False)
     out = grouped["seed"].nunique().rename("n_seeds").to_frame()
@@ -121,10 +127,16 @@ def paired_tests(
     if missing:
         raise DataError(f"per-user frame lacks the columns {missing}.")
     if reference not in set(per_user["model"]):
-        raise DataError(f"reference model {reference!r} is not in the per-user frame; it has "
-                        f"{sorted(per_user['model'].unique())}.")
+        raise DataError(
+            f"reference model {reference!r} is not in the per-user frame; it has "
+            f"{sorted(per_user['model'].unique())}."
+        )
     if metrics is None:
-        metrics = [c for c in per_user.columns if c not in keys and pd.api.types.is_numeric_dtype(per_user[c])]
+        metrics = [
+            c
+            for c in per_user.columns
+            if c not in keys and pd.api.types.is_numeric_dtype(per_user[c])
+        ]
     metrics = list(metrics)
     unknown = [m for m in metrics if m not in per_user.columns]
     if unknown:
@@ -132,31 +144,50 @@ def paired_tests(
     ref = per_user[per_user["model"] == reference].drop(columns="model")
     rows: list[dict[str, Any]] = []
     for (dataset, protocol, model), part in per_user[per_user["model"] != reference].groupby(
-            ["dataset", "protocol", "model"], sort=False):
+        ["dataset", "protocol", "model"], sort=False
+    ):
         joined = part.drop(columns="model").merge(
-            ref[ref["protocol"] == protocol], on=["dataset", "protocol", "seed", col_user],
-            suffixes=("_m", "_r"))
+            ref[ref["protocol"] == protocol],
+            on=["dataset", "protocol", "seed", col_user],
+            suffixes=("_m", "_r"),
+        )
         n_seeds = int(joined["seed"].nunique())
         for metric in metrics:
             by_user = joined.groupby(col_user)[[f"{metric}_m", f"{metric}_r"]].mean().dropna()
             a = by_user[f"{metric}_m"].to_numpy()
             b = by_user[f"{metric}_r"].to_numpy()
             diff = a - b
-            row = {"dataset": dataset, "protocol": protocol, "model": model, "reference": reference,
-                   "metric": metric, "n_users": int(diff.size), "n_seeds": n_seeds,
-                   "mean_model": float(a.mean()) if a.size else np.nan,
-                   "mean_reference": float(b.mean()) if b.size else np.nan,
-                   "mean_diff": float(diff.mean()) if diff.size else np.nan}
+            row = {
+                "dataset": dataset,
+                "protocol": protocol,
+                "model": model,
+                "reference": reference,
+                "metric": metric,
+                "n_users": int(diff.size),
+                "n_seeds": n_seeds,
+                "mean_model": float(a.mean()) if a.size else np.nan,
+                "mean_reference": float(b.mean()) if b.size else np.nan,
+                "mean_diff": float(diff.mean()) if diff.size else np.nan,
+            }
             sd = float(diff.std(ddof=1)) if diff.size > 1 else np.nan
             if diff.size < 2 or not np.any(diff != 0):
-                row.update(cohens_d=0.0 if diff.size else np.nan, t_stat=0.0, t_pvalue=1.0,
-                           wilcoxon_stat=np.nan, wilcoxon_pvalue=1.0)
+                row.update(
+                    cohens_d=0.0 if diff.size else np.nan,
+                    t_stat=0.0,
+                    t_pvalue=1.0,
+                    wilcoxon_stat=np.nan,
+                    wilcoxon_pvalue=1.0,
+                )
             else:
                 t = stats.ttest_rel(a, b)
                 w = stats.wilcoxon(a, b, zero_method="wilcox")
-                row.update(cohens_d=float(np.mean(diff) / sd) if sd > 0 else np.nan,
-                           t_stat=float(t.statistic), t_pvalue=float(t.pvalue),
-                           wilcoxon_stat=float(w.statistic), wilcoxon_pvalue=float(w.pvalue))
+                row.update(
+                    cohens_d=float(np.mean(diff) / sd) if sd > 0 else np.nan,
+                    t_stat=float(t.statistic),
+                    t_pvalue=float(t.pvalue),
+                    wilcoxon_stat=float(w.statistic),
+                    wilcoxon_pvalue=float(w.pvalue),
+                )
             rows.append(row)
     out = pd.DataFrame(rows)
     if out.empty:
@@ -185,15 +216,22 @@ def load_reference(source: str | Path | Mapping[str, Any] = "movielens_100k") ->
     if isinstance(source, Mapping):
         doc = source
     elif isinstance(source, str) and source in BUILTIN_REFERENCES:
-        doc = yaml.safe_load(resources.files("recutils.benchmark").joinpath(
-            "references", BUILTIN_REFERENCES[source]).read_text())
+        doc = yaml.safe_load(
+            resources.files("recutils.benchmark")
+            .joinpath("references", BUILTIN_REFERENCES[source])
+            .read_text()
+        )
     else:
         path = Path(source)
         if not path.is_file():
-            raise ConfigError(f"reference file {str(path)!r} does not exist; built-in: {sorted(BUILTIN_REFERENCES)}.")
+            raise ConfigError(
+                f"reference file {str(path)!r} does not exist; built-in: {sorted(BUILTIN_REFERENCES)}."
+            )
         doc = yaml.safe_load(path.read_text())
-    allowed, fig_allowed = {"source", "dataset", "protocol", "k", "figures"}, {
-        "model", "their_model", "their_params", "metrics"}
+    allowed, fig_allowed = (
+        {"source", "dataset", "protocol", "k", "figures"},
+        {"model", "their_model", "their_params", "metrics"},
+    )
     if not isinstance(doc, Mapping) or not isinstance(doc.get("figures"), list):
         raise ConfigError("a reference document is a mapping with a 'figures' list.")
     unknown = sorted(set(doc) - allowed)
@@ -203,12 +241,22 @@ def load_reference(source: str | Path | Mapping[str, Any] = "movielens_100k") ->
     for fig in doc["figures"]:
         bad = sorted(set(fig) - fig_allowed) if isinstance(fig, Mapping) else ["<not a mapping>"]
         if bad or "model" not in fig or not isinstance(fig.get("metrics"), Mapping):
-            raise ConfigError(f"reference figure {fig!r}: needs model and metrics; unknown keys {bad}, "
-                              f"allowed {sorted(fig_allowed)}.")
+            raise ConfigError(
+                f"reference figure {fig!r}: needs model and metrics; unknown keys {bad}, "
+                f"allowed {sorted(fig_allowed)}."
+            )
         for metric, value in fig["metrics"].items():
-            rows.append({"dataset": doc.get("dataset"), "protocol": doc.get("protocol"), "model": fig["model"],
-                         "their_model": fig.get("their_model", fig["model"]), "metric": metric,
-                         "value": float(value), "source": doc.get("source", "")})
+            rows.append(
+                {
+                    "dataset": doc.get("dataset"),
+                    "protocol": doc.get("protocol"),
+                    "model": fig["model"],
+                    "their_model": fig.get("their_model", fig["model"]),
+                    "metric": metric,
+                    "value": float(value),
+                    "source": doc.get("source", ""),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -228,20 +276,48 @@ def compare_to_reference(summary: pd.DataFrame, reference: pd.DataFrame) -> pd.D
     """
     rows = []
     for ref in reference.itertuples(index=False):
-        hit = summary[(summary["model"] == ref.model) & (summary["dataset"] == ref.dataset)
-                      & (summary["protocol"] == ref.protocol)]
+        hit = summary[
+            (summary["model"] == ref.model)
+            & (summary["dataset"] == ref.dataset)
+            & (summary["protocol"] == ref.protocol)
+        ]
         if hit.empty or f"{ref.metric}_mean" not in summary.columns:
             continue
         s = hit.iloc[0]
         mean, sd = float(s[f"{ref.metric}_mean"]), float(s[f"{ref.metric}_sd"])
         sd0 = 0.0 if np.isnan(sd) else sd
         ok = mean + sd0 >= ref.value if higher_is_better(ref.metric) else mean - sd0 <= ref.value
-        rows.append({"dataset": ref.dataset, "protocol": ref.protocol, "model": ref.model,
-                     "their_model": ref.their_model, "metric": ref.metric, "reference": ref.value,
-                     "mean": mean, "sd": sd, "n_seeds": int(s["n_seeds"]), "diff": mean - ref.value,
-                     "passes": bool(ok) if np.isfinite(mean) else False})
-    return pd.DataFrame(rows, columns=["dataset", "protocol", "model", "their_model", "metric", "reference",
-                                       "mean", "sd", "n_seeds", "diff", "passes"])
+        rows.append(
+            {
+                "dataset": ref.dataset,
+                "protocol": ref.protocol,
+                "model": ref.model,
+                "their_model": ref.their_model,
+                "metric": ref.metric,
+                "reference": ref.value,
+                "mean": mean,
+                "sd": sd,
+                "n_seeds": int(s["n_seeds"]),
+                "diff": mean - ref.value,
+                "passes": bool(ok) if np.isfinite(mean) else False,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "dataset",
+            "protocol",
+            "model",
+            "their_model",
+            "metric",
+            "reference",
+            "mean",
+            "sd",
+            "n_seeds",
+            "diff",
+            "passes",
+        ],
+    )
 
 
 def _midranks(x: np.ndarray) -> np.ndarray:
@@ -251,8 +327,11 @@ def _midranks(x: np.ndarray) -> np.ndarray:
     return rankdata(x, method="average", axis=-1)
 
 
-def delong_test(labels: Sequence[float] | np.ndarray, scores_a: Sequence[float] | np.ndarray,
-                scores_b: Sequence[float] | np.ndarray) -> dict[str, float]:
+def delong_test(
+    labels: Sequence[float] | np.ndarray,
+    scores_a: Sequence[float] | np.ndarray,
+    scores_b: Sequence[float] | np.ndarray,
+) -> dict[str, float]:
     """DeLong's test of two correlated ROC AUCs on the same rows (DeLong et al. 1988).
 
     With ``m`` positive rows ``X_i`` and ``n`` negative rows ``Y_j``, the AUC of a scorer is
@@ -288,17 +367,23 @@ def delong_test(labels: Sequence[float] | np.ndarray, scores_a: Sequence[float] 
     a = np.asarray(scores_a, dtype=np.float64)
     b = np.asarray(scores_b, dtype=np.float64)
     if y.ndim != 1 or a.shape != y.shape or b.shape != y.shape:
-        raise DataError(f"delong_test needs three 1-d arrays of one length, got labels {y.shape}, "
-                        f"scores_a {a.shape} and scores_b {b.shape}.")
+        raise DataError(
+            f"delong_test needs three 1-d arrays of one length, got labels {y.shape}, "
+            f"scores_a {a.shape} and scores_b {b.shape}."
+        )
     if not (np.isin(y, (0, 1)).all() and (y.dtype == bool or np.issubdtype(y.dtype, np.number))):
-        raise DataError("delong_test: labels must be 0/1 (or boolean); found "
-                        f"{pd.unique(y[~np.isin(y, (0, 1))])[:5].tolist()}.")
+        raise DataError(
+            "delong_test: labels must be 0/1 (or boolean); found "
+            f"{pd.unique(y[~np.isin(y, (0, 1))])[:5].tolist()}."
+        )
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise DataError("delong_test: scores must be finite (NaN or infinite values found).")
     pos = y.astype(bool)
     m, n = int(pos.sum()), int((~pos).sum())
     if m < 2 or n < 2:
-        raise DataError(f"delong_test needs at least two positive and two negative rows, got {m} and {n}.")
+        raise DataError(
+            f"delong_test needs at least two positive and two negative rows, got {m} and {n}."
+        )
     scores = np.stack([a, b])  # [2, rows]
     x, yy = scores[:, pos], scores[:, ~pos]
     r_all = _midranks(scores)
@@ -318,5 +403,13 @@ def delong_test(labels: Sequence[float] | np.ndarray, scores_a: Sequence[float] 
     return {"auc_a": float(auc[0]), "auc_b": float(auc[1]), "diff": diff, "z": z, "pvalue": pvalue}
 
 
-__all__ = ["summarize", "paired_tests", "load_reference", "compare_to_reference", "higher_is_better",
-           "delong_test", "BUILTIN_REFERENCES", "LOWER_IS_BETTER"]
+__all__ = [
+    "summarize",
+    "paired_tests",
+    "load_reference",
+    "compare_to_reference",
+    "higher_is_better",
+    "delong_test",
+    "BUILTIN_REFERENCES",
+    "LOWER_IS_BETTER",
+]

@@ -60,10 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="recutils",
-        description="recutils: recommender systems toolkit. Try `recutils quickstart`.")
+        description="recutils: recommender systems toolkit. Try `recutils quickstart`.",
+    )
     parser.add_argument("--version", action="version", version=f"recutils {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="log progress (-v: info, -vv: debug) to stderr")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log progress (-v: info, -vv: debug) to stderr",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in SUBCOMMANDS:
         _add_subcommand(sub, module)
@@ -78,8 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version or a usage error
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     if args.verbose:
-        logging.basicConfig(level=logging.DEBUG if args.verbose > 1 else logging.INFO,
-                            format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose > 1 else logging.INFO,
+            format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+        )
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
@@ -88,5 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(func(own, sys.stdout))
 
 
-__all__ = ["DEFAULT_OUTPUT", "SUBCOMMANDS", "SYNTHETIC_LABEL", "SYNTHETIC_SIZE", "build_parser",
-           "load_quickstart_data", "main", "quickstart"]
+__all__ = [
+    "DEFAULT_OUTPUT",
+    "SUBCOMMANDS",
+    "SYNTHETIC_LABEL",
+    "SYNTHETIC_SIZE",
+    "build_parser",
+    "load_quickstart_data",
+    "main",
+    "quickstart",
+]

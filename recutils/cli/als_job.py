@@ -64,8 +64,9 @@ class OutputExistsError(RecUtilsError, FileExistsError):
 
 NAME = "als-job"
 HELP = "fit Spark ALS on a ratings file; write recommendations and metrics"
-DESCRIPTION = ("Fit Spark ALS on a ratings file, write top-k recommendations (Parquet) "
-               "and metrics (JSON).")
+DESCRIPTION = (
+    "Fit Spark ALS on a ratings file, write top-k recommendations (Parquet) and metrics (JSON)."
+)
 
 
 def build_parser(prog: str = "python -m recutils.spark.jobs.als") -> argparse.ArgumentParser:
@@ -91,21 +92,39 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _option(als, "--max-iter", type=int, default=15, help="ALS iterations")
     _option(als, "--reg-param", type=float, default=0.1, help="regularization")
     _option(als, "--alpha", type=float, default=1.0, help="confidence weight (--implicit-prefs)")
-    _option(als, "--implicit-prefs", action="store_true",
-            help="treat ratings as implicit feedback (confidences); the default metrics are "
-            "then ranking metrics only: " + ",".join(DEFAULT_IMPLICIT_METRICS))
+    _option(
+        als,
+        "--implicit-prefs",
+        action="store_true",
+        help="treat ratings as implicit feedback (confidences); the default metrics are "
+        "then ranking metrics only: " + ",".join(DEFAULT_IMPLICIT_METRICS),
+    )
     _option(als, "--nonnegative", action="store_true", help="non-negative factors")
-    _option(als, "--cold-start-strategy", choices=("nan", "drop"), default="drop",
-            help="predictions for users/items unseen in training")
-    _option(als, "--num-blocks", type=int, default=None,
-            help="user and item blocks (default: Spark's, 10)")
+    _option(
+        als,
+        "--cold-start-strategy",
+        choices=("nan", "drop"),
+        default="drop",
+        help="predictions for users/items unseen in training",
+    )
+    _option(
+        als,
+        "--num-blocks",
+        type=int,
+        default=None,
+        help="user and item blocks (default: Spark's, 10)",
+    )
     ev = p.add_argument_group("evaluation")
     _option(ev, "--top-k", type=int, default=10, help="recommendations per test user")
-    _option(ev, "--metrics", default=None,
-            help="comma-separated metric names (recutils.evaluation names); default "
-            f"{','.join(DEFAULT_METRICS)}, or {','.join(DEFAULT_IMPLICIT_METRICS)} with "
-            "--implicit-prefs (RMSE/MAE compare implicit confidences with ratings, which "
-            "means little; name them to get them anyway)")
+    _option(
+        ev,
+        "--metrics",
+        default=None,
+        help="comma-separated metric names (recutils.evaluation names); default "
+        f"{','.join(DEFAULT_METRICS)}, or {','.join(DEFAULT_IMPLICIT_METRICS)} with "
+        "--implicit-prefs (RMSE/MAE compare implicit confidences with ratings, which "
+        "means little; name them to get them anyway)",
+    )
     add_spark_arguments(p, "recutils-als")
 
 
@@ -113,15 +132,27 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
     """Input, output, column and split options (shared with ``recutils sar-job``)."""
     io = p.add_argument_group("input and output")
     _option(io, "--input", required=True, help="ratings file or folder (CSV or Parquet)")
-    _option(io, "--format", choices=("csv", "parquet"), default=None,
-            help="input format (default: from the extension: .csv/.tsv/.txt/.data are CSV, "
-            "anything else and folders Parquet)")
-    _option(io, "--sep", default=",",
-            help="CSV field separator; --sep '\\t' for tab-separated files such as "
-            "MovieLens u.data")
-    _option(io, "--no-header", action="store_true",
-            help="the CSV has no header line: its columns are taken as --col-user, "
-            "--col-item, --col-rating, --col-timestamp in that order")
+    _option(
+        io,
+        "--format",
+        choices=("csv", "parquet"),
+        default=None,
+        help="input format (default: from the extension: .csv/.tsv/.txt/.data are CSV, "
+        "anything else and folders Parquet)",
+    )
+    _option(
+        io,
+        "--sep",
+        default=",",
+        help="CSV field separator; --sep '\\t' for tab-separated files such as MovieLens u.data",
+    )
+    _option(
+        io,
+        "--no-header",
+        action="store_true",
+        help="the CSV has no header line: its columns are taken as --col-user, "
+        "--col-item, --col-rating, --col-timestamp in that order",
+    )
     _option(io, "--output-recs", required=True, help="Parquet folder for the recommendations")
     _option(io, "--output-metrics", required=True, help="JSON file for the metrics")
     _option(io, "--overwrite", action="store_true", help="replace existing outputs")
@@ -129,29 +160,57 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
     _option(cols, "--col-user", default=DEFAULT_USER_COL, help="user id column")
     _option(cols, "--col-item", default=DEFAULT_ITEM_COL, help="item id column")
     _option(cols, "--col-rating", default=DEFAULT_RATING_COL, help="rating column (numeric)")
-    _option(cols, "--col-timestamp", default=DEFAULT_TIMESTAMP_COL,
-            help="time column, needed by --split chrono/timestamp only")
+    _option(
+        cols,
+        "--col-timestamp",
+        default=DEFAULT_TIMESTAMP_COL,
+        help="time column, needed by --split chrono/timestamp only",
+    )
     sp = p.add_argument_group("split")
     _option(sp, "--split", choices=SPLITS, default="stratified", help="how to split train/test")
     _option(sp, "--ratio", type=float, default=0.75, help="train share")
-    _option(sp, "--min-rating", type=int, default=1,
-            help="stratified/chrono: keep users (or items) with at least this many ratings")
-    _option(sp, "--filter-by", choices=("user", "item"), default="user",
-            help="stratified/chrono: split per user or per item")
+    _option(
+        sp,
+        "--min-rating",
+        type=int,
+        default=1,
+        help="stratified/chrono: keep users (or items) with at least this many ratings",
+    )
+    _option(
+        sp,
+        "--filter-by",
+        choices=("user", "item"),
+        default="user",
+        help="stratified/chrono: split per user or per item",
+    )
     _option(sp, "--seed", type=int, default=SEED, help="seed of the split and of ALS")
 
 
 def add_spark_arguments(p: argparse.ArgumentParser, app_name: str) -> None:
     """Spark and logging options (shared with ``recutils sar-job``)."""
     sk = p.add_argument_group("Spark")
-    _option(sk, "--master", default=None,
-            help="Spark master URL (default: the one spark-submit gives, else local[*])")
+    _option(
+        sk,
+        "--master",
+        default=None,
+        help="Spark master URL (default: the one spark-submit gives, else local[*])",
+    )
     _option(sk, "--app-name", default=app_name, help="Spark application name")
     _option(sk, "--driver-memory", default="2g", help="driver memory")
-    _option(sk, "--shuffle-partitions", type=int, default=None,
-            help="spark.sql.shuffle.partitions (default: 2 x cores for a local master)")
-    _option(p, "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-            help="log level on stderr")
+    _option(
+        sk,
+        "--shuffle-partitions",
+        type=int,
+        default=None,
+        help="spark.sql.shuffle.partitions (default: 2 x cores for a local master)",
+    )
+    _option(
+        p,
+        "--log-level",
+        default="INFO",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="log level on stderr",
+    )
 
 
 def job_metrics(args: argparse.Namespace) -> list[str]:
@@ -167,7 +226,7 @@ def _is_local(path: str) -> bool:
 
 
 def _local(path: str) -> Path:
-    return Path(path[len("file://"):] if path.startswith("file://") else path)
+    return Path(path[len("file://") :] if path.startswith("file://") else path)
 
 
 def check_outputs(args: argparse.Namespace) -> None:
@@ -195,7 +254,7 @@ def read_ratings(spark: Any, args: argparse.Namespace) -> Any:
         df = reader.csv(args.input)
         if args.no_header:
             names = [args.col_user, args.col_item, args.col_rating, args.col_timestamp]
-            df = df.toDF(*(names[: len(df.columns)] + df.columns[len(names):]))
+            df = df.toDF(*(names[: len(df.columns)] + df.columns[len(names) :]))
     else:
         df = spark.read.parquet(args.input)
     needed = [args.col_user, args.col_item, args.col_rating]
@@ -224,10 +283,15 @@ def one_column_message(first_line: str, sep: str) -> str:
     name the separator the first line seems to use."""
     shown = first_line if len(first_line) <= 60 else first_line[:57] + "..."
     found = [flag for char, flag in _SEPARATORS.items() if char in first_line and char != sep]
-    hint = (f"it looks separated by {found[0]}: pass --sep {found[0]}" if found
-            else "pass the file's field separator with --sep")
-    return (f"the input was read as one column ({shown!r}) with --sep {sep!r}; {hint}"
-            " (for MovieLens u.data: --sep '\\t' --no-header).")
+    hint = (
+        f"it looks separated by {found[0]}: pass --sep {found[0]}"
+        if found
+        else "pass the file's field separator with --sep"
+    )
+    return (
+        f"the input was read as one column ({shown!r}) with --sep {sep!r}; {hint}"
+        " (for MovieLens u.data: --sep '\\t' --no-header)."
+    )
 
 
 def split(df: Any, args: argparse.Namespace) -> tuple[Any, Any]:
@@ -237,10 +301,22 @@ def split(df: Any, args: argparse.Namespace) -> tuple[Any, Any]:
     if args.split == "random":
         return tuple(S.spark_random_split(df, ratio=args.ratio, seed=args.seed))  # type: ignore[return-value]
     if args.split == "timestamp":
-        return tuple(S.spark_timestamp_split(df, ratio=args.ratio, col_user=args.col_user,  # type: ignore
-                                             col_item=args.col_item, col_timestamp=args.col_timestamp))
-    common = dict(ratio=args.ratio, min_rating=args.min_rating, filter_by=args.filter_by,
-                  col_user=args.col_user, col_item=args.col_item)
+        return tuple(
+            S.spark_timestamp_split(
+                df,
+                ratio=args.ratio,
+                col_user=args.col_user,  # type: ignore
+                col_item=args.col_item,
+                col_timestamp=args.col_timestamp,
+            )
+        )
+    common = dict(
+        ratio=args.ratio,
+        min_rating=args.min_rating,
+        filter_by=args.filter_by,
+        col_user=args.col_user,
+        col_item=args.col_item,
+    )
     if args.split == "chrono":
         return tuple(S.spark_chrono_split(df, col_timestamp=args.col_timestamp, **common))  # type: ignore
     return tuple(S.spark_stratified_split(df, seed=args.seed, **common))  # type: ignore[return-value]
@@ -263,10 +339,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for m in metrics:
         parse_metric(m)  # unknown names fail before Spark starts
     if args.implicit_prefs and any(parse_metric(m)[0].kind == "rating" for m in metrics):
-        logger.warning("--implicit-prefs: ALS predicts confidences, not ratings, so the rating "
-                       "metrics (%s) compare unlike scales", args.metrics)
-    spark = start_or_get_spark(app_name=args.app_name, master=args.master, memory=args.driver_memory,
-                               shuffle_partitions=args.shuffle_partitions)
+        logger.warning(
+            "--implicit-prefs: ALS predicts confidences, not ratings, so the rating "
+            "metrics (%s) compare unlike scales",
+            args.metrics,
+        )
+    spark = start_or_get_spark(
+        app_name=args.app_name,
+        master=args.master,
+        memory=args.driver_memory,
+        shuffle_partitions=args.shuffle_partitions,
+    )
     timings["start_s"] = time.perf_counter() - t0
 
     t = time.perf_counter()
@@ -282,10 +365,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     t = time.perf_counter()
     model = SparkALS(
-        rank=args.rank, max_iter=args.max_iter, reg_param=args.reg_param, alpha=args.alpha,
-        implicit_prefs=args.implicit_prefs, nonnegative=args.nonnegative,
-        cold_start_strategy=args.cold_start_strategy, seed=args.seed, num_blocks=args.num_blocks,
-        col_user=args.col_user, col_item=args.col_item, col_rating=args.col_rating,
+        rank=args.rank,
+        max_iter=args.max_iter,
+        reg_param=args.reg_param,
+        alpha=args.alpha,
+        implicit_prefs=args.implicit_prefs,
+        nonnegative=args.nonnegative,
+        cold_start_strategy=args.cold_start_strategy,
+        seed=args.seed,
+        num_blocks=args.num_blocks,
+        col_user=args.col_user,
+        col_item=args.col_item,
+        col_rating=args.col_rating,
     ).fit(train)
     timings["fit_s"] = time.perf_counter() - t
 
@@ -301,23 +392,62 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     values: dict[str, float] = {}
     truth = test.select(args.col_user, args.col_item, args.col_rating)
     if rating_metrics:
-        pred = model.predict(test.select(args.col_user, args.col_item)).filter(~F.isnan("prediction"))
-        values.update(E.evaluate(truth, pred, rating_metrics, col_user=args.col_user,
-                                 col_item=args.col_item, col_rating=args.col_rating, k=args.top_k))
+        pred = model.predict(test.select(args.col_user, args.col_item)).filter(
+            ~F.isnan("prediction")
+        )
+        values.update(
+            E.evaluate(
+                truth,
+                pred,
+                rating_metrics,
+                col_user=args.col_user,
+                col_item=args.col_item,
+                col_rating=args.col_rating,
+                k=args.top_k,
+            )
+        )
     if other_metrics:
-        values.update(E.evaluate(truth, recs, other_metrics, col_user=args.col_user,
-                                 col_item=args.col_item, col_rating=args.col_rating, k=args.top_k,
-                                 train_df=train.select(args.col_user, args.col_item)))
+        values.update(
+            E.evaluate(
+                truth,
+                recs,
+                other_metrics,
+                col_user=args.col_user,
+                col_item=args.col_item,
+                col_rating=args.col_rating,
+                k=args.top_k,
+                train_df=train.select(args.col_user, args.col_item),
+            )
+        )
     timings["evaluate_s"] = time.perf_counter() - t
 
-    return write_outputs(spark, args, recs, train, test, values=values, metrics=metrics,
-                         rows={"train": n_train, "test": n_test, "recommendations": n_recs},
-                         timings=timings, t0=t0)
+    return write_outputs(
+        spark,
+        args,
+        recs,
+        train,
+        test,
+        values=values,
+        metrics=metrics,
+        rows={"train": n_train, "test": n_test, "recommendations": n_recs},
+        timings=timings,
+        t0=t0,
+    )
 
 
-def write_outputs(spark: Any, args: argparse.Namespace, recs: Any, train: Any, test: Any, *,
-                  values: dict[str, float], metrics: list[str], rows: dict[str, int],
-                  timings: dict[str, float], t0: float) -> dict[str, Any]:
+def write_outputs(
+    spark: Any,
+    args: argparse.Namespace,
+    recs: Any,
+    train: Any,
+    test: Any,
+    *,
+    values: dict[str, float],
+    metrics: list[str],
+    rows: dict[str, int],
+    timings: dict[str, float],
+    t0: float,
+) -> dict[str, Any]:
     """The end of a Spark job (ALS, SAR): write the recommendations as Parquet and the summary
     as JSON (a local file, or one JSON line through Spark on a remote file system), release the
     cached frames, and return the summary."""
@@ -338,10 +468,13 @@ def write_outputs(spark: Any, args: argparse.Namespace, recs: Any, train: Any, t
     if _is_local(out):
         path = _local(out)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str), encoding="utf-8")
+        path.write_text(
+            json.dumps(summary, indent=2, sort_keys=True, default=str), encoding="utf-8"
+        )
     else:  # a remote file system: write through Spark as one JSON line
-        spark.createDataFrame([(json.dumps(summary, sort_keys=True, default=str),)], "value string") \
-            .coalesce(1).write.mode("overwrite" if args.overwrite else "errorifexists").text(out)
+        spark.createDataFrame(
+            [(json.dumps(summary, sort_keys=True, default=str),)], "value string"
+        ).coalesce(1).write.mode("overwrite" if args.overwrite else "errorifexists").text(out)
     recs.unpersist()
     train.unpersist()
     test.unpersist()
@@ -359,9 +492,12 @@ def _quiet_pandas_warning() -> None:
 
     warnings.filterwarnings("ignore", message=PANDAS_WARNING, category=FutureWarning)
     if int(pd.__version__.split(".")[0]) >= 3:
-        logger.info("pandas %s is newer than PySpark tests with; PySpark's repeated "
-                    "FutureWarning about it is hidden (recutils' Spark tests check its results "
-                    "against the pandas implementations)", pd.__version__)
+        logger.info(
+            "pandas %s is newer than PySpark tests with; PySpark's repeated "
+            "FutureWarning about it is hidden (recutils' Spark tests check its results "
+            "against the pandas implementations)",
+            pd.__version__,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -374,13 +510,19 @@ def main(argv: list[str] | None = None) -> int:
     return run_command(args, sys.stdout)
 
 
-def run_command(args: argparse.Namespace, out: TextIO,
-                body: Callable[[argparse.Namespace], dict[str, Any]] | None = None) -> int:
+def run_command(
+    args: argparse.Namespace,
+    out: TextIO,
+    body: Callable[[argparse.Namespace], dict[str, Any]] | None = None,
+) -> int:
     """Run the job with parsed ``args``; print a one-line JSON summary to ``out`` and return
     the exit code (see :data:`EXIT_CODES`). ``body``: the job's work (default :func:`run`;
     ``recutils sar-job`` passes its own)."""
-    logging.basicConfig(level=getattr(logging, args.log_level), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     from recutils.spark.session import SparkMasterUnreachableError
 
     code, summary = EXIT_OK, None
@@ -399,24 +541,61 @@ def run_command(args: argparse.Namespace, out: TextIO,
     except Exception as err:  # noqa: BLE001 - the job reports every failure with an exit code
         text = str(err)
         if "already exists" in text:
-            code, message = EXIT_OUTPUT_EXISTS, f"an output exists; pass --overwrite ({text.splitlines()[0]})"
+            code, message = (
+                EXIT_OUTPUT_EXISTS,
+                f"an output exists; pass --overwrite ({text.splitlines()[0]})",
+            )
         elif "PATH_NOT_FOUND" in text or "Path does not exist" in text:
             code, message = EXIT_INPUT, text.splitlines()[0]
         else:
             logger.exception("the job failed")
-            code, message = EXIT_ERROR, f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"
+            code, message = (
+                EXIT_ERROR,
+                f"{type(err).__name__}: {text.splitlines()[0] if text else ''}",
+            )
     if code != EXIT_OK:
         logger.error("%s (exit code %d: %s)", message, code, EXIT_CODES[code])
         print(json.dumps({"status": "error", "exit_code": code, "error": message}), file=out)
     elif summary is not None:
-        print(json.dumps({"status": "ok", "metrics": summary["metrics"], "rows": summary["rows"],
-                          "total_s": round(summary["timings"]["total_s"], 2)}), file=out)
+        print(
+            json.dumps(
+                {
+                    "status": "ok",
+                    "metrics": summary["metrics"],
+                    "rows": summary["rows"],
+                    "total_s": round(summary["timings"]["total_s"], 2),
+                }
+            ),
+            file=out,
+        )
     out.flush()
     return code
 
 
-__all__ = ["DEFAULT_IMPLICIT_METRICS", "DEFAULT_METRICS", "EXIT_CODES", "EXIT_ERROR", "EXIT_INPUT",
-           "EXIT_MASTER", "EXIT_OK", "EXIT_OUTPUT_EXISTS", "EXIT_USAGE", "OutputExistsError",
-           "PANDAS_WARNING", "SPLITS", "add_arguments", "add_data_arguments", "add_spark_arguments", "build_parser", "check_outputs",
-           "job_metrics", "main", "one_column_message", "read_ratings", "run", "run_command",
-           "split", "write_outputs"]
+__all__ = [
+    "DEFAULT_IMPLICIT_METRICS",
+    "DEFAULT_METRICS",
+    "EXIT_CODES",
+    "EXIT_ERROR",
+    "EXIT_INPUT",
+    "EXIT_MASTER",
+    "EXIT_OK",
+    "EXIT_OUTPUT_EXISTS",
+    "EXIT_USAGE",
+    "OutputExistsError",
+    "PANDAS_WARNING",
+    "SPLITS",
+    "add_arguments",
+    "add_data_arguments",
+    "add_spark_arguments",
+    "build_parser",
+    "check_outputs",
+    "job_metrics",
+    "main",
+    "one_column_message",
+    "read_ratings",
+    "run",
+    "run_command",
+    "split",
+    "write_outputs",
+]

@@ -16,21 +16,28 @@ NAME = "models"
 HELP = "list the registered models with their kind and the extra each needs"
 DESCRIPTION = (
     "List every registered model name (for create_model, benchmark specs and tuning) with its "
-    "kind and the pip extra that installs what it needs: pip install 'recutils[EXTRA]'.")
+    "kind and the pip extra that installs what it needs: pip install 'recutils[EXTRA]'."
+)
 
 _CF = "collaborative filtering"
 _CTR = "click-through / ranking"
 #: registry name -> (kind, extra or extras). One line per registered model.
 MODEL_INFO: dict[str, tuple[str, str]] = {
     "a2svd": (f"{_CTR} with a behaviour history (A2SVD: attention over the history)", "torch"),
-    "aitm": ("multi-task ranking (AITM: adaptive information transfer between sequential tasks)", "torch"),
+    "aitm": (
+        "multi-task ranking (AITM: adaptive information transfer between sequential tasks)",
+        "torch",
+    ),
     "als": (f"{_CF}, explicit or implicit (Spark ALS)", "spark"),
     "autoint": (f"{_CTR} (AutoInt+)", "torch"),
     "bert4rec": ("next-item, bidirectional Transformer, cloze training (BERT4Rec)", "torch"),
     "bias": ("baseline, rating prediction (biases)", "core"),
     "bst": (f"{_CTR} with a behaviour history (BST: Transformer over history and target)", "torch"),
     "caser": ("next-item, convolutional sequence embedding (Caser)", "torch"),
-    "comet_i2i": ("retrieval, item-to-item metric learning from sessions (CoMetricLearningI2I, circle loss)", "torch"),
+    "comet_i2i": (
+        "retrieval, item-to-item metric learning from sessions (CoMetricLearningI2I, circle loss)",
+        "torch",
+    ),
     "cornac_bivae": (f"{_CF}, implicit, deep generative (cornac BiVAE)", "cornac, torch"),
     "cornac_bpr": (f"{_CF}, implicit (cornac BPR)", "cornac"),
     "dbmtl": ("multi-task ranking (DBMTL: Bayesian task relations)", "torch"),
@@ -40,33 +47,54 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "deepfm": (f"{_CTR} (DeepFM)", "torch"),
     "dien": (f"{_CTR} with a behaviour history (DIEN: interest extraction and evolution)", "torch"),
     "din": (f"{_CTR} with a behaviour history (DIN: target attention)", "torch"),
-    "dkn": ("news, impressions, knowledge graph (DKN: knowledge-aware CNN over words and entities)", "torch"),
+    "dkn": (
+        "news, impressions, knowledge graph (DKN: knowledge-aware CNN over words and entities)",
+        "torch",
+    ),
     "dlrm": (f"{_CTR} (DLRM)", "torch"),
-    "dropoutnet": ("retrieval, two-tower for cold start (DropoutNet: id inputs dropped in training)", "torch"),
+    "dropoutnet": (
+        "retrieval, two-tower for cold start (DropoutNet: id inputs dropped in training)",
+        "torch",
+    ),
     "dssm": ("retrieval, two-tower (DSSM: user and item towers, in-batch softmax)", "torch"),
     "dssm_senet": ("retrieval, two-tower (DSSM with a SENet per tower)", "torch"),
-    "embedding_dot_bias": (f"{_CF}, rating prediction (dot product with biases, sigmoid range)", "torch"),
+    "embedding_dot_bias": (
+        f"{_CF}, rating prediction (dot product with biases, sigmoid range)",
+        "torch",
+    ),
     "esmm": ("multi-task ranking (ESMM: CTR x CVR over the entire space)", "torch"),
     "ffm": (f"{_CTR} (field-aware factorization machine)", "torch"),
     "fibinet": (f"{_CTR} (FiBiNet)", "torch"),
     "fm": (f"{_CTR} (factorization machine)", "torch"),
-    "geoimc": ("hybrid: rating prediction with user/item features (GeoIMC, Riemannian)", "pymanopt"),
+    "geoimc": (
+        "hybrid: rating prediction with user/item features (GeoIMC, Riemannian)",
+        "pymanopt",
+    ),
     "gru4rec": ("next-item, recurrent (GRU4Rec)", "torch"),
     "highway": (f"{_CTR} (Wide & Deep with highway layers)", "torch"),
     "implicit_als": (f"{_CF}, implicit (implicit ALS)", "implicit"),
     "implicit_bpr": (f"{_CF}, implicit (implicit BPR)", "implicit"),
     "itemknn": (f"{_CF}, item-item (cosine k-NN)", "core"),
-    "kgcn": ("hybrid: implicit CF with an item knowledge graph (KGCN: relation attention over sampled neighbours)", "torch"),
+    "kgcn": (
+        "hybrid: implicit CF with an item knowledge graph (KGCN: relation attention over sampled neighbours)",
+        "torch",
+    ),
     "lightfm": ("hybrid: CF with user/item features (LightFM)", "lightfm"),
     "lightgcn": (f"{_CF}, implicit, graph (LightGCN)", "torch"),
     "lstur": ("news, impressions (LSTUR: long-term user embedding + GRU short-term)", "torch"),
     "masknet": (f"{_CTR} (MaskNet)", "torch"),
-    "mind": ("retrieval, multi-interest two-tower (MIND: capsule routing, label-aware attention)", "torch"),
+    "mind": (
+        "retrieval, multi-interest two-tower (MIND: capsule routing, label-aware attention)",
+        "torch",
+    ),
     "mmoe": ("multi-task ranking (MMoE: multi-gate mixture of experts)", "torch"),
     "multi_dae": (f"{_CF}, implicit, deep (Multi-DAE)", "torch"),
     "multi_vae": (f"{_CF}, implicit, deep generative (Multi-VAE)", "torch"),
     "multitower": (f"{_CTR} (multi-tower)", "torch"),
-    "naml": ("news, impressions (NAML: title/abstract CNNs, category views, view attention)", "torch"),
+    "naml": (
+        "news, impressions (NAML: title/abstract CNNs, category views, view attention)",
+        "torch",
+    ),
     "ncf": (f"{_CF}, implicit, deep (NCF: GMF, MLP, NeuMF)", "torch"),
     "nextitnet": ("next-item, dilated causal convolutions (NextItNet)", "torch"),
     "npa": ("news, impressions (NPA: personalised attention from user-id queries)", "torch"),
@@ -81,8 +109,10 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "sar": (f"{_CF}, item-item (SAR)", "core"),
     "sasrec": ("next-item, causal self-attention (SASRec; CL4SRec with cl_weight)", "torch"),
     "simple_multitask": ("multi-task ranking (shared bottom)", "torch"),
-    "slirec": (f"{_CTR} with a behaviour history (SLi-Rec: long- and short-term interests, time-aware LSTM)",
-               "torch"),
+    "slirec": (
+        f"{_CTR} with a behaviour history (SLi-Rec: long- and short-term interests, time-aware LSTM)",
+        "torch",
+    ),
     "spark_sar": (f"{_CF}, item-item (SAR on Spark DataFrames)", "spark"),
     "ssept": ("next-item, personalized Transformer (SSE-PT)", "torch"),
     "standard_vae": (f"{_CF}, implicit, deep generative (standard VAE)", "torch"),
@@ -93,10 +123,15 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
     "surprise_svdpp": (f"{_CF}, rating prediction (surprise SVD++)", "surprise"),
     "tfidf": ("content-based, rating prediction (TF-IDF item text)", "core"),
     "tfrs_ranking": ("rating or click ranking, DCN-style (TensorFlow Recommenders)", "tensorflow"),
-    "tfrs_retrieval": ("candidate retrieval, two-tower in-batch softmax (TensorFlow Recommenders)",
-                       "tensorflow"),
-    "vowpal_wabbit": ("linear / quadratic / low-rank models over user and item features, "
-                      "rating or click (Vowpal Wabbit)", "vowpalwabbit"),
+    "tfrs_retrieval": (
+        "candidate retrieval, two-tower in-batch softmax (TensorFlow Recommenders)",
+        "tensorflow",
+    ),
+    "vowpal_wabbit": (
+        "linear / quadratic / low-rank models over user and item features, "
+        "rating or click (Vowpal Wabbit)",
+        "vowpalwabbit",
+    ),
     "wide_deep": (f"{_CTR} (Wide & Deep)", "torch"),
     "xdeepfm": (f"{_CTR} (xDeepFM)", "torch"),
 }
@@ -112,8 +147,9 @@ def model_rows() -> list[tuple[str, str, str]]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``recutils models``."""
-    parser.add_argument("--names-only", action="store_true",
-                        help="print only the names, one a line (for scripts)")
+    parser.add_argument(
+        "--names-only", action="store_true", help="print only the names, one a line (for scripts)"
+    )
 
 
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -129,8 +165,11 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}".rstrip(), file=out)
         if n == 0:
             print(f"{'-' * widths[0]}  {'-' * widths[1]}  -----", file=out)
-    print("\nextra: pip install 'recutils[EXTRA]' (core: nothing more); create one with "
-          "recutils.models.create_model(NAME, **params).", file=out)
+    print(
+        "\nextra: pip install 'recutils[EXTRA]' (core: nothing more); create one with "
+        "recutils.models.create_model(NAME, **params).",
+        file=out,
+    )
     return 0
 
 

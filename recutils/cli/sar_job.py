@@ -148,9 +148,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     timings["evaluate_s"] = time.perf_counter() - t
     return als_job.write_outputs(
-        spark, args, recs, train, test, values=values, metrics=metrics,
+        spark,
+        args,
+        recs,
+        train,
+        test,
+        values=values,
+        metrics=metrics,
         rows={"train": n_train, "test": n_test, "recommendations": n_recs},
-        timings=timings, t0=t0,
+        timings=timings,
+        t0=t0,
     )
 
 

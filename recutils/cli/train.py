@@ -57,37 +57,80 @@ DESCRIPTION = (
     "Train recutils.models.deep.DeepRankModel from a config (a YAML or EasyRec .config file, or "
     "the name of a shipped config such as wide_deep_movielens.yaml) on a .csv or .parquet file, "
     "then print the history, the best epoch and AUC / logloss on the evaluation rows "
-    "(--eval-data, or a held-out --eval-fraction of --data).")
+    "(--eval-data, or a held-out --eval-fraction of --data)."
+)
 DEFAULT_LABEL = "label"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``recutils train``."""
-    parser.add_argument("--config", required=True,
-                        help="YAML or EasyRec .config file, or a shipped config's file name")
+    parser.add_argument(
+        "--config",
+        required=True,
+        help="YAML or EasyRec .config file, or a shipped config's file name",
+    )
     parser.add_argument("--data", required=True, type=Path, help="training rows (.csv or .parquet)")
-    parser.add_argument("--eval-data", type=Path, default=None,
-                        help="evaluation rows (.csv or .parquet); default: hold out --eval-fraction of --data")
-    parser.add_argument("--eval-fraction", type=float, default=0.2,
-                        help="share of --data held out for evaluation without --eval-data (default 0.2)")
-    parser.add_argument("--label", default=DEFAULT_LABEL, help=f"label column (default {DEFAULT_LABEL})")
-    parser.add_argument("--col-user", default=DEFAULT_USER_COL, help=f"user id column (default {DEFAULT_USER_COL})")
-    parser.add_argument("--col-item", default=DEFAULT_ITEM_COL, help=f"item id column (default {DEFAULT_ITEM_COL})")
-    parser.add_argument("--train-config", default=None,
-                        help="YAML file (or shipped config name) with the training settings: its train: "
-                             "section, or the whole file; for an EasyRec config, which has none")
-    parser.add_argument("--epochs", type=positive_int, default=None, help="train.epochs (overrides the config)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="change one config value, dotted key and YAML value, e.g. train.batch_size=512 "
-                             "or train.optimizers.0.lr=0.01 (repeatable)")
-    parser.add_argument("--seed", type=int, default=42, help="seed of the evaluation split (default 42)")
-    parser.add_argument("--save", type=Path, default=None, help="write the fitted model to this folder")
-    parser.add_argument("--metrics-out", type=Path, default=None, help="write the figures to this JSON file")
+    parser.add_argument(
+        "--eval-data",
+        type=Path,
+        default=None,
+        help="evaluation rows (.csv or .parquet); default: hold out --eval-fraction of --data",
+    )
+    parser.add_argument(
+        "--eval-fraction",
+        type=float,
+        default=0.2,
+        help="share of --data held out for evaluation without --eval-data (default 0.2)",
+    )
+    parser.add_argument(
+        "--label", default=DEFAULT_LABEL, help=f"label column (default {DEFAULT_LABEL})"
+    )
+    parser.add_argument(
+        "--col-user", default=DEFAULT_USER_COL, help=f"user id column (default {DEFAULT_USER_COL})"
+    )
+    parser.add_argument(
+        "--col-item", default=DEFAULT_ITEM_COL, help=f"item id column (default {DEFAULT_ITEM_COL})"
+    )
+    parser.add_argument(
+        "--train-config",
+        default=None,
+        help="YAML file (or shipped config name) with the training settings: its train: "
+        "section, or the whole file; for an EasyRec config, which has none",
+    )
+    parser.add_argument(
+        "--epochs", type=positive_int, default=None, help="train.epochs (overrides the config)"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change one config value, dotted key and YAML value, e.g. train.batch_size=512 "
+        "or train.optimizers.0.lr=0.01 (repeatable)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=42, help="seed of the evaluation split (default 42)"
+    )
+    parser.add_argument(
+        "--save", type=Path, default=None, help="write the fitted model to this folder"
+    )
+    parser.add_argument(
+        "--metrics-out", type=Path, default=None, help="write the figures to this JSON file"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--backend", default="auto", choices=["auto", "gloo", "nccl"],
-                        help="process-group backend under torchrun (default auto: nccl with GPUs, else gloo)")
-    parser.add_argument("--dist-timeout", type=float, default=300.0,
-                        help="seconds a process waits for the others under torchrun (default 300)")
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "gloo", "nccl"],
+        help="process-group backend under torchrun (default auto: nccl with GPUs, else gloo)",
+    )
+    parser.add_argument(
+        "--dist-timeout",
+        type=float,
+        default=300.0,
+        help="seconds a process waits for the others under torchrun (default 300)",
+    )
 
 
 def resolve_config(text: str, option: str = "--config") -> Path:
@@ -103,8 +146,10 @@ def resolve_config(text: str, option: str = "--config") -> Path:
         return path
     if "/" not in text and "\\" not in text and text in list_shipped_configs():
         return shipped_config_path(text)
-    raise ConfigError(f"{option} {text!r}: no such file, and not a shipped config; shipped: "
-                      f"{list_shipped_configs()}.")
+    raise ConfigError(
+        f"{option} {text!r}: no such file, and not a shipped config; shipped: "
+        f"{list_shipped_configs()}."
+    )
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
@@ -120,12 +165,16 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         parts = key.strip().split(".")
         if not sep or not all(parts):
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE with a dotted KEY, e.g. train.epochs=3.")
+            raise ConfigError(
+                f"--set {item!r}: expected KEY=VALUE with a dotted KEY, e.g. train.epochs=3."
+            )
         node = nested
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ConfigError(f"--set {item!r}: {part!r} is set to a value and used as a section.")
+                raise ConfigError(
+                    f"--set {item!r}: {part!r} is set to a value and used as a section."
+                )
         node[parts[-1]] = yaml.safe_load(value) if value.strip() else None
     return nested
 
@@ -139,11 +188,16 @@ def _train_source(config: Path, train_config: str | None) -> tuple[dict[str, Any
         settings = values["train"] if isinstance(values.get("train"), Mapping) else values
         return dict(settings), f"training settings: {train_config}"
     if source_kind(config) == "easyrec":
-        return {}, ("training settings: recutils' defaults (TrainConfig; an EasyRec file has no "
-                    "train section: give --train-config FILE or --set train.KEY=VALUE)")
+        return {}, (
+            "training settings: recutils' defaults (TrainConfig; an EasyRec file has no "
+            "train section: give --train-config FILE or --set train.KEY=VALUE)"
+        )
     if "train" in read_mapping(config):
         return {}, f"training settings: the train section of {config.name}"
-    return {}, f"training settings: recutils' defaults (TrainConfig; {config.name} has no train section)"
+    return (
+        {},
+        f"training settings: recutils' defaults (TrainConfig; {config.name} has no train section)",
+    )
 
 
 def build_model(args: argparse.Namespace) -> tuple[Any, list[str]]:
@@ -159,13 +213,17 @@ def build_model(args: argparse.Namespace) -> tuple[Any, list[str]]:
     changes = merge_config(changes, parse_overrides(args.overrides))
     if args.no_progress:
         changes = merge_config(changes, {"train": {"progress": False}})
-    model = DeepRankModel(config, col_user=args.col_user, col_item=args.col_item, col_rating=args.label,
-                          **changes)
+    model = DeepRankModel(
+        config, col_user=args.col_user, col_item=args.col_item, col_rating=args.label, **changes
+    )
     t = model.config.train
-    lines = [f"Config: {config}", f"  {where}",
-             f"  epochs {t.epochs}, batch size {t.batch_size}, early stopping on "
-             f"{t.early_stopping_metric or 'nothing'} (patience {t.patience}, "
-             f"validation fraction {t.validation_fraction})"]
+    lines = [
+        f"Config: {config}",
+        f"  {where}",
+        f"  epochs {t.epochs}, batch size {t.batch_size}, early stopping on "
+        f"{t.early_stopping_metric or 'nothing'} (patience {t.patience}, "
+        f"validation fraction {t.validation_fraction})",
+    ]
     return model, lines
 
 
@@ -178,7 +236,11 @@ def _split(args: argparse.Namespace, data: Any) -> tuple[Any, Any, str]:
     if not 0.0 < args.eval_fraction < 1.0:
         raise ConfigError(f"--eval-fraction must be in (0, 1), got {args.eval_fraction}.")
     train, test = python_random_split(data, ratio=1.0 - args.eval_fraction, seed=args.seed)
-    return train, test, f"evaluation rows: a random {args.eval_fraction:g} of {args.data} (seed {args.seed})"
+    return (
+        train,
+        test,
+        f"evaluation rows: a random {args.eval_fraction:g} of {args.data} (seed {args.seed})",
+    )
 
 
 def train_and_evaluate(args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
@@ -191,10 +253,15 @@ def train_and_evaluate(args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
     data = read_frame(args.data)
     train, test, where = _split(args, data)
     if world_size > 1:
-        lines.append(f"  data-parallel on {world_size} processes (global batch {model.config.train.batch_size})")
+        lines.append(
+            f"  data-parallel on {world_size} processes (global batch {model.config.train.batch_size})"
+        )
     print("\n".join(lines), file=out)
-    print(f"Data: {args.data}: {len(data):,} rows; {len(train):,} train, {len(test):,} evaluation "
-          f"({where})", file=out)
+    print(
+        f"Data: {args.data}: {len(data):,} rows; {len(train):,} train, {len(test):,} evaluation "
+        f"({where})",
+        file=out,
+    )
     start = time.perf_counter()
     model.fit(train)
     seconds = time.perf_counter() - start
@@ -205,18 +272,30 @@ def train_and_evaluate(args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
     print(history[shown].to_string(index=False, float_format=lambda v: f"{v:.4f}"), file=out)
     cols = {"col_user": args.col_user, "col_item": args.col_item, "col_rating": args.label}
     pred = model.predict(test, score_unknown=True)
-    figures = {"auc": float(auc(test, pred, **cols)), "logloss": float(logloss(test, pred, **cols)),
-               "best_epoch": model.best_epoch_, "epochs_run": int(history["epoch"].max()),
-               "train_rows": len(train), "eval_rows": len(test), "world_size": world_size,
-               "train_seconds": seconds,
-               "samples_per_second": float(history["step"].max() * model.config.train.batch_size / seconds)
-               if "step" in history.columns and seconds > 0 else None,
-               "history": json.loads(history.to_json(orient="records"))}
-    best = ("none (no validation)" if model.best_epoch_ is None
-            else f"{model.best_epoch_} of {figures['epochs_run']} (its weights are kept)")
+    figures = {
+        "auc": float(auc(test, pred, **cols)),
+        "logloss": float(logloss(test, pred, **cols)),
+        "best_epoch": model.best_epoch_,
+        "epochs_run": int(history["epoch"].max()),
+        "train_rows": len(train),
+        "eval_rows": len(test),
+        "world_size": world_size,
+        "train_seconds": seconds,
+        "samples_per_second": float(history["step"].max() * model.config.train.batch_size / seconds)
+        if "step" in history.columns and seconds > 0
+        else None,
+        "history": json.loads(history.to_json(orient="records")),
+    }
+    best = (
+        "none (no validation)"
+        if model.best_epoch_ is None
+        else f"{model.best_epoch_} of {figures['epochs_run']} (its weights are kept)"
+    )
     print(f"\nBest epoch: {best}", file=out)
-    print(f"Evaluation ({len(test):,} rows): AUC {figures['auc']:.4f}, logloss {figures['logloss']:.4f}",
-          file=out)
+    print(
+        f"Evaluation ({len(test):,} rows): AUC {figures['auc']:.4f}, logloss {figures['logloss']:.4f}",
+        file=out,
+    )
     if args.save is not None:
         model.save(args.save)
         print(f"Saved the model to {args.save} (recutils.models.load_model)", file=out)
@@ -241,7 +320,9 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         context = distributed.init_from_env(args.backend, args.dist_timeout)
         try:
             if context is not None and not context.is_main:
-                args = argparse.Namespace(**{**vars(args), "save": None, "metrics_out": None, "no_progress": True})
+                args = argparse.Namespace(
+                    **{**vars(args), "save": None, "metrics_out": None, "no_progress": True}
+                )
                 out = io.StringIO()
             train_and_evaluate(args, out)
         finally:
@@ -252,5 +333,12 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-__all__ = ["DEFAULT_LABEL", "add_arguments", "build_model", "parse_overrides", "resolve_config",
-           "run_command", "train_and_evaluate"]
+__all__ = [
+    "DEFAULT_LABEL",
+    "add_arguments",
+    "build_model",
+    "parse_overrides",
+    "resolve_config",
+    "run_command",
+    "train_and_evaluate",
+]

@@ -63,29 +63,54 @@ def build_parser(prog: str = "python -m recutils.tuning.worker") -> argparse.Arg
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The worker's options."""
-    parser.add_argument("--storage", default="sqlite:///recutils_tuning.db",
-                        help="SQLAlchemy URL of the study database (default: %(default)s).")
+    parser.add_argument(
+        "--storage",
+        default="sqlite:///recutils_tuning.db",
+        help="SQLAlchemy URL of the study database (default: %(default)s).",
+    )
     parser.add_argument("--study", required=True, help="Study name.")
     parser.add_argument("--train", required=True, help="Training data (.csv or .parquet).")
     parser.add_argument("--valid", help="Validation data; default: split --train with --split.")
-    parser.add_argument("--split", default=None,
-                        help='Splitter spec as JSON, e.g. \'{"name": "python_chrono_split", "ratio": 0.8}\'.')
-    parser.add_argument("--n-trials", type=int, default=None, help="Finished trials the study should hold.")
-    parser.add_argument("--timeout", type=float, default=None, help="Seconds after which no trial starts.")
+    parser.add_argument(
+        "--split",
+        default=None,
+        help='Splitter spec as JSON, e.g. \'{"name": "python_chrono_split", "ratio": 0.8}\'.',
+    )
+    parser.add_argument(
+        "--n-trials", type=int, default=None, help="Finished trials the study should hold."
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=None, help="Seconds after which no trial starts."
+    )
     parser.add_argument("--model", help="Model name (only to create the study).")
     parser.add_argument("--space", help="Search-space YAML file (only to create the study).")
-    parser.add_argument("--metric", default=None, help="Metric (only to create the study; default ndcg@10).")
+    parser.add_argument(
+        "--metric", default=None, help="Metric (only to create the study; default ndcg@10)."
+    )
     parser.add_argument("--sampler", default="tpe", choices=["tpe", "random", "grid"])
     parser.add_argument("--pruner", default="median")
-    parser.add_argument("--seed", type=int, default=None, help="Seed (default: the study's, else 42).")
-    parser.add_argument("--worker-index", type=int, default=None,
-                        help="Distinct per worker: offsets the sampler seed (default: the process id).")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="Seed (default: the study's, else 42)."
+    )
+    parser.add_argument(
+        "--worker-index",
+        type=int,
+        default=None,
+        help="Distinct per worker: offsets the sampler seed (default: the process id).",
+    )
     parser.add_argument("--heartbeat-interval", type=int, default=10)
     parser.add_argument("--grace-period", type=int, default=None)
-    parser.add_argument("--model-kwargs", default=None, help="JSON of extra model constructor arguments.")
-    parser.add_argument("--register", action="append", default=[], metavar="NAME=MODULE:CLASS",
-                        help="register a model of your own before running (repeatable; the module "
-                             "must be importable, e.g. on PYTHONPATH, on every worker)")
+    parser.add_argument(
+        "--model-kwargs", default=None, help="JSON of extra model constructor arguments."
+    )
+    parser.add_argument(
+        "--register",
+        action="append",
+        default=[],
+        metavar="NAME=MODULE:CLASS",
+        help="register a model of your own before running (repeatable; the module "
+        "must be importable, e.g. on PYTHONPATH, on every worker)",
+    )
     parser.add_argument("--progress", action="store_true", help="Show a progress bar.")
     parser.add_argument("--log-level", default="INFO")
 
@@ -136,24 +161,32 @@ def run(args: argparse.Namespace) -> int:
 
     optuna = require("optuna", "tuning")
     _register(args.register)
-    store = make_storage(args.storage, heartbeat_interval=args.heartbeat_interval,
-                         grace_period=args.grace_period)
+    store = make_storage(
+        args.storage, heartbeat_interval=args.heartbeat_interval, grace_period=args.grace_period
+    )
     try:
         spec = optuna.load_study(study_name=args.study, storage=store).user_attrs.get(SPEC_ATTR)
     except KeyError:
         spec = None
     if spec is None:
         if not (args.model and args.space):
-            raise ConfigError(f"study {args.study!r} does not exist yet: give --model and --space to create it.")
+            raise ConfigError(
+                f"study {args.study!r} does not exist yet: give --model and --space to create it."
+            )
         space = SearchSpace.from_yaml(args.space).validate(args.model)
         metric = MetricTarget.parse(args.metric or "ndcg@10")
         seed = 42 if args.seed is None else args.seed
         model_kwargs = _json(args.model_kwargs, "--model-kwargs") or {}
         columns = Columns()
         grid_n = len(space.grid()) if args.sampler == "grid" else None
-        open_study(store, args.study, metric.direction, make_sampler(args.sampler, seed, grid_n),
-                   make_pruner(args.pruner), study_spec(args.model, space, metric, args.sampler, seed,
-                                                        model_kwargs, columns))
+        open_study(
+            store,
+            args.study,
+            metric.direction,
+            make_sampler(args.sampler, seed, grid_n),
+            make_pruner(args.pruner),
+            study_spec(args.model, space, metric, args.sampler, seed, model_kwargs, columns),
+        )
         model = args.model
         sampler = args.sampler
     else:
@@ -170,19 +203,43 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"study {args.study!r} tunes {model!r}, not {args.model!r}.")
     train = read_frame(args.train)
     valid = read_frame(args.valid) if args.valid else None
-    split = _json(args.split, "--split") if args.split and args.split.lstrip().startswith("{") else args.split
+    split = (
+        _json(args.split, "--split")
+        if args.split and args.split.lstrip().startswith("{")
+        else args.split
+    )
     train, valid = resolve_data(train, valid, split, seed)
     check_frames(train, valid, [columns.col_user, columns.col_item])
-    objective = Objective(model=model, space=space, train=train, valid=valid, metric=metric,
-                          model_kwargs=dict(model_kwargs), seed=seed, columns=columns)
+    objective = Objective(
+        model=model,
+        space=space,
+        train=train,
+        valid=valid,
+        metric=metric,
+        model_kwargs=dict(model_kwargs),
+        seed=seed,
+        columns=columns,
+    )
     grid = space.grid() if sampler == "grid" else None
-    n_trials = args.n_trials if args.n_trials is not None else (len(grid) if grid is not None else None)
+    n_trials = (
+        args.n_trials if args.n_trials is not None else (len(grid) if grid is not None else None)
+    )
     if n_trials is None and args.timeout is None:
         raise ConfigError("give --n-trials, --timeout or both.")
-    job = WorkerJob(objective=objective, grid=grid, storage=args.storage, study_name=args.study,
-                     sampler=sampler, pruner=args.pruner, seed=seed, n_trials=n_trials,
-                     timeout=args.timeout, catch=(), heartbeat_interval=args.heartbeat_interval,
-                     grace_period=args.grace_period)
+    job = WorkerJob(
+        objective=objective,
+        grid=grid,
+        storage=args.storage,
+        study_name=args.study,
+        sampler=sampler,
+        pruner=args.pruner,
+        seed=seed,
+        n_trials=n_trials,
+        timeout=args.timeout,
+        catch=(),
+        heartbeat_interval=args.heartbeat_interval,
+        grace_period=args.grace_period,
+    )
     from recutils.exceptions import ModelFitError
 
     job.catch = (ModelFitError,)
@@ -198,14 +255,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
     """Run one worker with parsed ``args`` (logs to stderr); return the exit status."""
-    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-                        format="%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s",
+    )
     try:
         return run(args)
     except RecUtilsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-
 
 
 __all__ = ["add_arguments", "build_parser", "main", "read_frame", "run", "run_command"]

@@ -40,9 +40,24 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_SUBMODULES = ("download", "movielens", "movielens_features", "criteo", "amazon", "beauty",
-               "taobao", "sessions", "census", "multitask_samples", "behaviour_ctr", "lastfm", "kg", "synthetic",
-               "sparse", "pandas_helpers")
+_SUBMODULES = (
+    "download",
+    "movielens",
+    "movielens_features",
+    "criteo",
+    "amazon",
+    "beauty",
+    "taobao",
+    "sessions",
+    "census",
+    "multitask_samples",
+    "behaviour_ctr",
+    "lastfm",
+    "kg",
+    "synthetic",
+    "sparse",
+    "pandas_helpers",
+)
 _FUNCTIONS = {
     "make_interactions": "synthetic",
     "SyntheticData": "synthetic",

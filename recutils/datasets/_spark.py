@@ -35,15 +35,23 @@ def to_spark_frame(spark: Any, frame: pd.DataFrame, schema: Any = None) -> Any:
     if schema is None:
         return spark.createDataFrame(frame)
     if not isinstance(schema, types.StructType):
-        raise ConfigError(f"schema must be a pyspark StructType or None, got {type(schema).__name__}.")
+        raise ConfigError(
+            f"schema must be a pyspark StructType or None, got {type(schema).__name__}."
+        )
     if len(schema.fields) > frame.shape[1]:
-        raise ConfigError(f"schema has {len(schema.fields)} fields; the data has "
-                          f"{frame.shape[1]} columns {list(frame.columns)}.")
+        raise ConfigError(
+            f"schema has {len(schema.fields)} fields; the data has "
+            f"{frame.shape[1]} columns {list(frame.columns)}."
+        )
     functions = require("pyspark.sql.functions", "spark")
     names = list(frame.columns[: len(schema.fields)])
     sdf = spark.createDataFrame(frame[names])
-    return sdf.select([functions.col(f"`{name}`").cast(field.dataType).alias(field.name)
-                       for name, field in zip(names, schema.fields)])
+    return sdf.select(
+        [
+            functions.col(f"`{name}`").cast(field.dataType).alias(field.name)
+            for name, field in zip(names, schema.fields)
+        ]
+    )
 
 
 __all__ = ["to_spark_frame"]

@@ -175,13 +175,23 @@ def read_table(
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             allowed = f"{fewest}" if fewest == most else f"{fewest} to {most}"
-            raise corrupt(path, int(lines[row]), f"{counts[row]} fields, expected {allowed} "
-                                                 f"({sep!r}-separated {list(names)}).")
+            raise corrupt(
+                path,
+                int(lines[row]),
+                f"{counts[row]} fields, expected {allowed} ({sep!r}-separated {list(names)}).",
+            )
     try:
         frame = pd.read_csv(
-            io.StringIO(decode(raw)), sep=sep1.decode(), header=None, names=list(names),
-            skiprows=skip, dtype=dtype, engine="c", quoting=0 if quoting_csv else 3,
-            keep_default_na=False, na_values=[""],
+            io.StringIO(decode(raw)),
+            sep=sep1.decode(),
+            header=None,
+            names=list(names),
+            skiprows=skip,
+            dtype=dtype,
+            engine="c",
+            quoting=0 if quoting_csv else 3,
+            keep_default_na=False,
+            na_values=[""],
         )
     except (ValueError, pd.errors.ParserError) as err:
         raise DataError(f"cannot parse {path} as {sep!r}-separated {list(names)}: {err}") from err

@@ -93,8 +93,11 @@ def _read(path: Path, fields: tuple[str, ...], dtype: dict) -> Table:
 def _check_positive(path: Path, table: Table, columns: tuple[str, ...], floor: int = 1) -> None:
     for col in columns:
         values = table.frame[col].to_numpy()
-        table.check(path, values < floor,
-                    lambda r, c=col, v=values: f"{c!r} must be >= {floor}, found {v[r]}.")
+        table.check(
+            path,
+            values < floor,
+            lambda r, c=col, v=values: f"{c!r} must be >= {floor}, found {v[r]}.",
+        )
 
 
 def read_interactions(
@@ -161,13 +164,17 @@ def read_item_meta(
         DataError: a value is not an integer, or a relation is not a list of ids.
     """
     path = Path(path)
-    table = _read(path, _META_FIELDS, {"item_id": "int64", "i_category": "int64",
-                                       "r_complement": "str", "r_substitute": "str"})
+    table = _read(
+        path,
+        _META_FIELDS,
+        {"item_id": "int64", "i_category": "int64", "r_complement": "str", "r_substitute": "str"},
+    )
     _check_positive(path, table, ("item_id",))
     _check_positive(path, table, ("i_category",), floor=0)
     df = table.frame
-    out = pd.DataFrame({col_item: df["item_id"].to_numpy(),
-                        col_category: df["i_category"].to_numpy()})
+    out = pd.DataFrame(
+        {col_item: df["item_id"].to_numpy(), col_category: df["i_category"].to_numpy()}
+    )
     if relations:
         out[COMPLEMENT_COL] = _id_lists(df["r_complement"]).to_numpy()
         out[SUBSTITUTE_COL] = _id_lists(df["r_substitute"]).to_numpy()
@@ -186,8 +193,11 @@ def _path(category: str, filename: str, local_cache_path, progress: bool, verify
     folder = fetch_files(spec.folder, spec.files, local_cache_path, progress=progress)
     if verify:
         remote = next(f for f in spec.files if f.filename == filename)
-        check_published(folder, PublishedFile(filename, (remote.sha256,)),
-                        dataset=f"Amazon {category} (ReChorus)")
+        check_published(
+            folder,
+            PublishedFile(filename, (remote.sha256,)),
+            dataset=f"Amazon {category} (ReChorus)",
+        )
     return folder / filename
 
 
@@ -229,12 +239,12 @@ def load_pandas_df(
     if len(set(names)) != len(names):
         raise ConfigError(f"column names must be distinct, got {names}.")
     path = _path(category, INTERACTIONS_FILE, local_cache_path, progress, verify)
-    df = read_interactions(path, col_user=col_user, col_item=col_item,
-                           col_timestamp=col_timestamp)
+    df = read_interactions(path, col_user=col_user, col_item=col_item, col_timestamp=col_timestamp)
     if col_category:
         meta_path = _path(category, ITEM_META_FILE, local_cache_path, progress, verify)
-        meta = read_item_meta(meta_path, col_item=col_item,
-                              col_category=col_category, relations=False)
+        meta = read_item_meta(
+            meta_path, col_item=col_item, col_category=col_category, relations=False
+        )
         df = df.merge(meta, on=col_item, how="left", validate="many_to_one")
         df[col_category] = df[col_category].astype("Int64")
     logger.info("loaded Amazon %s: %d interactions", category, len(df))
@@ -257,8 +267,7 @@ def load_item_df(
     ``verify``: see :func:`load_pandas_df`.
     """
     path = _path(category, ITEM_META_FILE, local_cache_path, progress, verify)
-    return read_item_meta(path, col_item=col_item, col_category=col_category,
-                          relations=relations)
+    return read_item_meta(path, col_item=col_item, col_category=col_category, relations=relations)
 
 
 __all__ = [

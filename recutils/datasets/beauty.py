@@ -77,12 +77,15 @@ def read_sequences_file(
     names = (col_user, col_item, col_timestamp)
     if len(set(names)) != 3:
         raise ConfigError(f"column names must be distinct, got {list(names)}.")
-    table = read_table(path, " ", ("user", "item"), dtype={"user": "int64", "item": "int64"},
-                       empty_ok=False)
+    table = read_table(
+        path, " ", ("user", "item"), dtype={"user": "int64", "item": "int64"}, empty_ok=False
+    )
     users = table.frame["user"].to_numpy()
     items = table.frame["item"].to_numpy()
     for name, values in (("user", users), ("item", items)):
-        table.check(path, values < 1, lambda r, n=name, v=values: f"{n} id must be >= 1, found {v[r]}.")
+        table.check(
+            path, values < 1, lambda r, n=name, v=values: f"{n} id must be >= 1, found {v[r]}."
+        )
     starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
     first_rows = np.unique(users[starts], return_index=True)[1]
     if len(first_rows) != len(starts):
@@ -90,12 +93,22 @@ def read_sequences_file(
         seen_before = np.ones(len(starts), dtype=bool)
         seen_before[first_rows] = False
         row = int(starts[np.flatnonzero(seen_before)[0]])
-        table.check(path, np.arange(len(users)) == row,
-                    lambda r: f"the lines of user {users[r]} are not together (the file must be "
-                              "grouped by user, each user's items in order).")
+        table.check(
+            path,
+            np.arange(len(users)) == row,
+            lambda r: (
+                f"the lines of user {users[r]} are not together (the file must be "
+                "grouped by user, each user's items in order)."
+            ),
+        )
     run_start = np.repeat(starts, np.diff(np.r_[starts, len(users)]))
-    return pd.DataFrame({col_user: users, col_item: items,
-                         col_timestamp: np.arange(len(users), dtype=np.int64) - run_start})
+    return pd.DataFrame(
+        {
+            col_user: users,
+            col_item: items,
+            col_timestamp: np.arange(len(users), dtype=np.int64) - run_start,
+        }
+    )
 
 
 def load_pandas_df(
@@ -129,8 +142,11 @@ def load_pandas_df(
     """
     folder = fetch_files(FOLDER, (_FILE,), local_cache_path, progress=progress)
     if verify:
-        check_published(folder, PublishedFile(FILENAME, (_SHA256,)), dataset="Amazon Beauty (BERT4Rec)")
-    df = read_sequences_file(folder / FILENAME, col_user=col_user, col_item=col_item,
-                             col_timestamp=col_timestamp)
+        check_published(
+            folder, PublishedFile(FILENAME, (_SHA256,)), dataset="Amazon Beauty (BERT4Rec)"
+        )
+    df = read_sequences_file(
+        folder / FILENAME, col_user=col_user, col_item=col_item, col_timestamp=col_timestamp
+    )
     logger.info("loaded Amazon Beauty (BERT4Rec): %d interactions", len(df))
     return df

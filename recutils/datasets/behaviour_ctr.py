@@ -98,8 +98,10 @@ class _Log:
 def _seconds(values: pd.Series, col: str) -> np.ndarray:
     """Times as float seconds: unix seconds (numbers) or datetimes."""
     if values.isna().any():
-        raise DataError(f"column {col!r} has {int(values.isna().sum())} missing timestamp(s); "
-                        "every behaviour needs its time.")
+        raise DataError(
+            f"column {col!r} has {int(values.isna().sum())} missing timestamp(s); "
+            "every behaviour needs its time."
+        )
     dtype = values.dtype
     if isinstance(dtype, pd.DatetimeTZDtype):
         values, dtype = values.dt.tz_convert(None), np.dtype("datetime64[ns]")
@@ -110,13 +112,21 @@ def _seconds(values: pd.Series, col: str) -> np.ndarray:
         if not np.isfinite(seconds).all():
             raise DataError(f"column {col!r} holds non-finite timestamps.")
         return seconds
-    raise DataError(f"column {col!r} must hold unix seconds (numbers) or datetimes, got "
-                    f"{dtype}; convert it first (pd.to_datetime or pd.to_numeric).")
+    raise DataError(
+        f"column {col!r} must hold unix seconds (numbers) or datetimes, got "
+        f"{dtype}; convert it first (pd.to_datetime or pd.to_numeric)."
+    )
 
 
 def _prepare(
-    df: pd.DataFrame, columns: list[str], *, col_user: str, col_item: str, col_timestamp: str,
-    max_len: int, strict_time: bool,
+    df: pd.DataFrame,
+    columns: list[str],
+    *,
+    col_user: str,
+    col_item: str,
+    col_timestamp: str,
+    max_len: int,
+    strict_time: bool,
 ) -> _Log:
     check_columns(df, columns, "df")
     if len(set(columns)) != len(columns):
@@ -127,9 +137,12 @@ def _prepare(
         raise DataError(f"column {col_item!r} has missing values; every behaviour needs an item.")
     seconds = _seconds(df[col_timestamp], col_timestamp)
     codes, n_users = factorize(
-        df[col_user], sort=True,
-        missing=lambda n: f"column {col_user!r} has {n} missing value(s); every behaviour "
-                          "needs a user.")
+        df[col_user],
+        sort=True,
+        missing=lambda n: (
+            f"column {col_user!r} has {n} missing value(s); every behaviour needs a user."
+        ),
+    )
     order = group_order(codes, n_users, seconds)
     frame = df[columns].iloc[order].reset_index(drop=True)
     codes, seconds = codes[order], seconds[order]
@@ -142,16 +155,17 @@ def _prepare(
     else:
         hist_end = rows
     return _Log(
-        frame=frame, seconds=seconds, user_codes=codes,
+        frame=frame,
+        seconds=seconds,
+        user_codes=codes,
         from_end=counts[codes] - 1 - (rows - user_start),
-        hist_start=np.maximum(user_start, hist_end - max_len), hist_end=hist_end,
+        hist_start=np.maximum(user_start, hist_end - max_len),
+        hist_end=hist_end,
         n_earlier=hist_end - user_start,
     )
 
 
-def _histories(
-    log: _Log, targets: np.ndarray, columns: dict[str, str]
-) -> pd.DataFrame:
+def _histories(log: _Log, targets: np.ndarray, columns: dict[str, str]) -> pd.DataFrame:
     """History lists of the ``targets`` (sorted row numbers), one gather and one groupby.
 
     ``columns`` maps a log column to its list column. Every target has at least one
@@ -164,11 +178,17 @@ def _histories(
     flat = np.arange(int(lengths.sum()), dtype=np.int64) - offsets[sample] + start[sample]
     # object columns stay object (pandas would turn text into its string dtype, many times
     # slower to cut into lists)
-    parts = {list_col: pd.Series(log.frame[col].to_numpy()[flat], copy=False,
-                                 dtype=object if log.frame[col].dtype.kind not in "iufb" else None)
-             for col, list_col in columns.items()}
-    parts[TIME_GAP_COL] = pd.Series((log.seconds[targets][sample] - log.seconds[flat])
-                                    / _SECONDS_PER_HOUR)
+    parts = {
+        list_col: pd.Series(
+            log.frame[col].to_numpy()[flat],
+            copy=False,
+            dtype=object if log.frame[col].dtype.kind not in "iufb" else None,
+        )
+        for col, list_col in columns.items()
+    }
+    parts[TIME_GAP_COL] = pd.Series(
+        (log.seconds[targets][sample] - log.seconds[flat]) / _SECONDS_PER_HOUR
+    )
     lists = pd.DataFrame(parts).groupby(sample, sort=True).agg(list)
     return lists.reset_index(drop=True)
 
@@ -200,8 +220,14 @@ class _Catalogue:
         return cls(counts.index.to_numpy(), counts.to_numpy(dtype=np.float64), categories)
 
 
-def _draw_contemporary(catalogue: _Catalogue, target_pos: np.ndarray, seconds: np.ndarray, n_negatives: int,
-                       window: float, seed: int) -> np.ndarray:
+def _draw_contemporary(
+    catalogue: _Catalogue,
+    target_pos: np.ndarray,
+    seconds: np.ndarray,
+    n_negatives: int,
+    window: float,
+    seed: int,
+) -> np.ndarray:
     """``[n, n_negatives]`` catalogue positions: items of behaviours within ``window`` seconds
     of each target (so in proportion to their popularity at that time), never the target,
     distinct per row; rows whose window holds too few other items are completed by a draw
@@ -225,13 +251,23 @@ def _draw_contemporary(catalogue: _Catalogue, target_pos: np.ndarray, seconds: n
             out[todo[~bad], col] = cand[~bad]
             todo = todo[bad]
         if todo.size:
-            raise DataError(f"could not draw {n_negatives} distinct negatives for {todo.size} target(s).")
+            raise DataError(
+                f"could not draw {n_negatives} distinct negatives for {todo.size} target(s)."
+            )
     return out
 
 
 def _with_negatives(
-    positives: pd.DataFrame, catalogue: _Catalogue, n_negatives: int, method: str, seed: int,
-    *, col_item: str, col_category: str | None, col_label: str, seconds: np.ndarray | None = None,
+    positives: pd.DataFrame,
+    catalogue: _Catalogue,
+    n_negatives: int,
+    method: str,
+    seed: int,
+    *,
+    col_item: str,
+    col_category: str | None,
+    col_label: str,
+    seconds: np.ndarray | None = None,
     window: float = 0.0,
 ) -> pd.DataFrame:
     """Each positive row followed by ``n_negatives`` rows with distinct sampled items
@@ -244,17 +280,21 @@ def _with_negatives(
         return out
     n_items = len(catalogue.items)
     if n_items <= n_negatives:
-        raise DataError(f"the catalogue has {n_items} item(s): too few to draw {n_negatives} "
-                        "negative(s) other than the target.")
+        raise DataError(
+            f"the catalogue has {n_items} item(s): too few to draw {n_negatives} "
+            "negative(s) other than the target."
+        )
     target_pos = np.searchsorted(catalogue.items, positives[col_item].to_numpy())
     if method == "contemporary":
         drawn = _draw_contemporary(catalogue, target_pos, seconds, n_negatives, window, seed)  # type: ignore[arg-type]
     else:
-        exclude = sp.csr_matrix((np.ones(len(positives), dtype=bool),
-                                 (np.arange(len(positives)), target_pos)),
-                                shape=(len(positives), n_items))
-        drawn = draw_negatives(n_items, exclude, n_negatives, method, catalogue.popularity,
-                               seed=seed).items
+        exclude = sp.csr_matrix(
+            (np.ones(len(positives), dtype=bool), (np.arange(len(positives)), target_pos)),
+            shape=(len(positives), n_items),
+        )
+        drawn = draw_negatives(
+            n_items, exclude, n_negatives, method, catalogue.popularity, seed=seed
+        ).items
     neg_rows = slot > 0
     neg_pos = drawn[out_of[neg_rows], slot[neg_rows] - 1]
     items = out[col_item].to_numpy().copy()
@@ -267,8 +307,9 @@ def _with_negatives(
     return out
 
 
-def _check_params(max_len: object, min_history: object, strict_time: object, seed: object,
-                  negatives: object) -> None:
+def _check_params(
+    max_len: object, min_history: object, strict_time: object, seed: object, negatives: object
+) -> None:
     check_positive_int("max_len", max_len, 1)
     check_positive_int("min_history", min_history, 1)
     check_bool("strict_time", strict_time)
@@ -284,15 +325,30 @@ def _targets(log: _Log, min_history: int, what: str) -> np.ndarray:
     kept = np.bincount(log.user_codes[targets], minlength=n_users)
     skipped = n_users - int(np.count_nonzero(kept))
     if skipped:
-        logger.info("%s: skipped %d user(s) with no behaviour after %d earlier one(s)",
-                    what, skipped, min_history)
+        logger.info(
+            "%s: skipped %d user(s) with no behaviour after %d earlier one(s)",
+            what,
+            skipped,
+            min_history,
+        )
     return targets
 
 
 def _samples(
-    log: _Log, targets: np.ndarray, catalogue: _Catalogue, n_negatives: int, method: str,
-    seed: int, *, col_user: str, col_item: str, col_category: str | None,
-    col_behavior: str | None, col_timestamp: str, col_label: str, window: float = 0.0,
+    log: _Log,
+    targets: np.ndarray,
+    catalogue: _Catalogue,
+    n_negatives: int,
+    method: str,
+    seed: int,
+    *,
+    col_user: str,
+    col_item: str,
+    col_category: str | None,
+    col_behavior: str | None,
+    col_timestamp: str,
+    col_label: str,
+    window: float = 0.0,
 ) -> pd.DataFrame:
     """Positive rows of ``targets`` with their histories, then the negatives."""
     listed = [c for c in (col_item, col_category, col_behavior) if c is not None]
@@ -301,11 +357,23 @@ def _samples(
     positives = pd.concat([log.frame[head].iloc[targets].reset_index(drop=True), lists], axis=1)
     if method == "contemporary":
         order = np.argsort(log.seconds, kind="stable")
-        catalogue = replace(catalogue, times=log.seconds[order],
-                            time_items=np.searchsorted(catalogue.items, log.frame[col_item].to_numpy()[order]))
-    return _with_negatives(positives, catalogue, n_negatives, method, seed, col_item=col_item,
-                           col_category=col_category, col_label=col_label, seconds=log.seconds[targets],
-                           window=window)
+        catalogue = replace(
+            catalogue,
+            times=log.seconds[order],
+            time_items=np.searchsorted(catalogue.items, log.frame[col_item].to_numpy()[order]),
+        )
+    return _with_negatives(
+        positives,
+        catalogue,
+        n_negatives,
+        method,
+        seed,
+        col_item=col_item,
+        col_category=col_category,
+        col_label=col_label,
+        seconds=log.seconds[targets],
+        window=window,
+    )
 
 
 def history_samples(
@@ -371,19 +439,41 @@ def history_samples(
     """
     _check_params(max_len, min_history, strict_time, seed, negative_sampling)
     n_negatives = check_positive_int("n_negatives", n_negatives, 0)
-    columns = [c for c in (col_user, col_item, col_category, col_behavior, col_timestamp)
-               if c is not None]
+    columns = [
+        c for c in (col_user, col_item, col_category, col_behavior, col_timestamp) if c is not None
+    ]
     if col_label in columns:
         raise ConfigError(f"col_label {col_label!r} clashes with an input column.")
-    log = _prepare(df, columns, col_user=col_user, col_item=col_item, col_timestamp=col_timestamp,
-                   max_len=max_len, strict_time=strict_time)
+    log = _prepare(
+        df,
+        columns,
+        col_user=col_user,
+        col_item=col_item,
+        col_timestamp=col_timestamp,
+        max_len=max_len,
+        strict_time=strict_time,
+    )
     targets = _targets(log, min_history, "history_samples")
     catalogue = _Catalogue.of(log.frame, col_item, col_category)
-    window = check_number("negative_window_hours", negative_window_hours, strict=True) * _SECONDS_PER_HOUR
-    out = _samples(log, targets, catalogue, n_negatives, negative_sampling, seed,
-                   col_user=col_user, col_item=col_item, col_category=col_category,
-                   col_behavior=col_behavior, col_timestamp=col_timestamp, col_label=col_label,
-                   window=window)
+    window = (
+        check_number("negative_window_hours", negative_window_hours, strict=True)
+        * _SECONDS_PER_HOUR
+    )
+    out = _samples(
+        log,
+        targets,
+        catalogue,
+        n_negatives,
+        negative_sampling,
+        seed,
+        col_user=col_user,
+        col_item=col_item,
+        col_category=col_category,
+        col_behavior=col_behavior,
+        col_timestamp=col_timestamp,
+        col_label=col_label,
+        window=window,
+    )
     logger.info("history_samples: %d positives, %d rows", len(targets), len(out))
     return out
 
@@ -397,8 +487,9 @@ def _sample_items(
     n_keep = int(len(counts) * sample_rate)
     if n_keep == 0:
         raise DataError(f"sample_rate={sample_rate} keeps no item of {len(counts)}.")
-    keep = rng.choice(counts.index.to_numpy(), size=n_keep, replace=False,
-                      p=counts.to_numpy() / counts.sum())
+    keep = rng.choice(
+        counts.index.to_numpy(), size=n_keep, replace=False, p=counts.to_numpy() / counts.sum()
+    )
     return frame[frame[col_item].isin(keep)]
 
 
@@ -470,31 +561,56 @@ def leave_last_out_samples(
     """
     _check_params(max_len, min_history, strict_time, seed, negative_sampling)
     if negative_sampling == "contemporary":
-        raise ConfigError("negative_sampling='contemporary' belongs to history_samples; Microsoft's setting "
-                          "draws by 'popularity' (or 'uniform').")
-    n_negatives = [check_positive_int(name, value, 0) for name, value in (
-        ("n_train_negatives", n_train_negatives), ("n_valid_negatives", n_valid_negatives),
-        ("n_test_negatives", n_test_negatives))]
+        raise ConfigError(
+            "negative_sampling='contemporary' belongs to history_samples; Microsoft's setting "
+            "draws by 'popularity' (or 'uniform')."
+        )
+    n_negatives = [
+        check_positive_int(name, value, 0)
+        for name, value in (
+            ("n_train_negatives", n_train_negatives),
+            ("n_valid_negatives", n_valid_negatives),
+            ("n_test_negatives", n_test_negatives),
+        )
+    ]
     sample_rate = check_number("sample_rate", sample_rate, 0.0, strict=True, maximum=1.0)
-    columns = [c for c in (col_user, col_item, col_category, col_behavior, col_timestamp)
-               if c is not None]
+    columns = [
+        c for c in (col_user, col_item, col_category, col_behavior, col_timestamp) if c is not None
+    ]
     if col_label in columns or GROUP_COL in columns:
         raise ConfigError(f"col_label {col_label!r} and {GROUP_COL!r} must not be input columns.")
     check_columns(df, columns, "df")
     streams = np.random.default_rng(seed).integers(0, 2**31, size=4)
     if sample_rate < 1.0:
         df = _sample_items(df, col_item, sample_rate, np.random.default_rng(streams[0]))
-    log = _prepare(df, columns, col_user=col_user, col_item=col_item, col_timestamp=col_timestamp,
-                   max_len=max_len, strict_time=strict_time)
+    log = _prepare(
+        df,
+        columns,
+        col_user=col_user,
+        col_item=col_item,
+        col_timestamp=col_timestamp,
+        max_len=max_len,
+        strict_time=strict_time,
+    )
     targets = _targets(log, min_history, "leave_last_out_samples")
     catalogue = _Catalogue.of(log.frame, col_item, col_category)
     split_of = np.minimum(log.from_end[targets], 2)  # 0: test, 1: valid, 2: train
     frames = []
     for split, n_neg, stream in zip((2, 1, 0), n_negatives, streams[1:]):  # three splits
-        out = _samples(log, targets[split_of == split], catalogue, n_neg, negative_sampling,
-                       int(stream), col_user=col_user, col_item=col_item,
-                       col_category=col_category, col_behavior=col_behavior,
-                       col_timestamp=col_timestamp, col_label=col_label)
+        out = _samples(
+            log,
+            targets[split_of == split],
+            catalogue,
+            n_neg,
+            negative_sampling,
+            int(stream),
+            col_user=col_user,
+            col_item=col_item,
+            col_category=col_category,
+            col_behavior=col_behavior,
+            col_timestamp=col_timestamp,
+            col_label=col_label,
+        )
         out.insert(0, GROUP_COL, out[col_user].to_numpy())
         frames.append(out)
     logger.info("leave_last_out_samples: %s rows (train, valid, test)", [len(f) for f in frames])

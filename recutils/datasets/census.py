@@ -82,35 +82,72 @@ CENSUS_FILE = RemoteFile(
 #: The 42 fields of ``census-income.test``: 40 attributes, the sampling weight (field 25)
 #: and the income label (last).
 _CENSUS_FIELDS: tuple[str, ...] = (
-    "age", "class_of_worker", "detailed_industry_recode", "detailed_occupation_recode",
-    "education", "wage_per_hour", "enroll_in_edu_inst_last_wk", "marital_stat",
-    "major_industry_code", "major_occupation_code", "race", "hispanic_origin", "sex",
-    "member_of_a_labor_union", "reason_for_unemployment", "full_or_part_time_employment_stat",
-    "capital_gains", "capital_losses", "dividends_from_stocks", "tax_filer_stat",
-    "region_of_previous_residence", "state_of_previous_residence",
-    "detailed_household_and_family_stat", "detailed_household_summary_in_household",
-    "instance_weight", "migration_code_change_in_msa", "migration_code_change_in_reg",
-    "migration_code_move_within_reg", "live_in_this_house_1_year_ago",
-    "migration_prev_res_in_sunbelt", "num_persons_worked_for_employer",
-    "family_members_under_18", "country_of_birth_father", "country_of_birth_mother",
-    "country_of_birth_self", "citizenship", "own_business_or_self_employed",
-    "fill_inc_questionnaire_for_veterans_admin", "veterans_benefits", "weeks_worked_in_year",
-    "year", "income",
+    "age",
+    "class_of_worker",
+    "detailed_industry_recode",
+    "detailed_occupation_recode",
+    "education",
+    "wage_per_hour",
+    "enroll_in_edu_inst_last_wk",
+    "marital_stat",
+    "major_industry_code",
+    "major_occupation_code",
+    "race",
+    "hispanic_origin",
+    "sex",
+    "member_of_a_labor_union",
+    "reason_for_unemployment",
+    "full_or_part_time_employment_stat",
+    "capital_gains",
+    "capital_losses",
+    "dividends_from_stocks",
+    "tax_filer_stat",
+    "region_of_previous_residence",
+    "state_of_previous_residence",
+    "detailed_household_and_family_stat",
+    "detailed_household_summary_in_household",
+    "instance_weight",
+    "migration_code_change_in_msa",
+    "migration_code_change_in_reg",
+    "migration_code_move_within_reg",
+    "live_in_this_house_1_year_ago",
+    "migration_prev_res_in_sunbelt",
+    "num_persons_worked_for_employer",
+    "family_members_under_18",
+    "country_of_birth_father",
+    "country_of_birth_mother",
+    "country_of_birth_self",
+    "citizenship",
+    "own_business_or_self_employed",
+    "fill_inc_questionnaire_for_veterans_admin",
+    "veterans_benefits",
+    "weeks_worked_in_year",
+    "year",
+    "income",
 )
 #: The 40 attributes of ``census-income.names``, in file order.
 CENSUS_ATTRIBUTES: tuple[str, ...] = tuple(
-    f for f in _CENSUS_FIELDS if f not in ("instance_weight", "income"))
+    f for f in _CENSUS_FIELDS if f not in ("instance_weight", "income")
+)
 #: The survey's sampling weight: kept as a column, never a feature.
 CENSUS_WEIGHT_COL = "instance_weight"
 #: The 7 continuous attributes (int64).
 CENSUS_NUMERIC: tuple[str, ...] = (
-    "age", "wage_per_hour", "capital_gains", "capital_losses", "dividends_from_stocks",
-    "num_persons_worked_for_employer", "weeks_worked_in_year",
+    "age",
+    "wage_per_hour",
+    "capital_gains",
+    "capital_losses",
+    "dividends_from_stocks",
+    "num_persons_worked_for_employer",
+    "weeks_worked_in_year",
 )
 #: Nominal attributes written as integer codes in the file (integer categories).
 _CENSUS_CODED: tuple[str, ...] = (
-    "detailed_industry_recode", "detailed_occupation_recode", "own_business_or_self_employed",
-    "veterans_benefits", "year",
+    "detailed_industry_recode",
+    "detailed_occupation_recode",
+    "own_business_or_self_employed",
+    "veterans_benefits",
+    "year",
 )
 #: Columns that are not features: the weight, the labels and ``marital_stat`` (it gives
 #: ``never_married`` away).
@@ -118,7 +155,8 @@ CENSUS_NON_FEATURES: tuple[str, ...] = (CENSUS_WEIGHT_COL, "marital_stat", *LABE
 #: The 32 nominal feature columns (``category`` dtype): every nominal attribute but
 #: ``marital_stat``.
 CENSUS_CATEGORICAL: tuple[str, ...] = tuple(
-    f for f in CENSUS_ATTRIBUTES if f not in CENSUS_NUMERIC and f not in CENSUS_NON_FEATURES)
+    f for f in CENSUS_ATTRIBUTES if f not in CENSUS_NUMERIC and f not in CENSUS_NON_FEATURES
+)
 
 #: Rows of the test file, and its positives per label (``census-income.names`` and a count).
 CENSUS_N_ROWS = 99_762
@@ -136,15 +174,35 @@ ADULT_FOLDER = "uci-adult"
 ADULT_TRAIN_FILENAME = "adult.data"
 ADULT_TEST_FILENAME = "adult.test"
 ADULT_FILES: tuple[RemoteFile, ...] = (
-    RemoteFile(ADULT_TRAIN_FILENAME, f"{_UCI}/adult/{ADULT_TRAIN_FILENAME}",
-               "5b00264637dbfec36bdeaab5676b0b309ff9eb788d63554ca0a249491c86603d", 3_974_305),
-    RemoteFile(ADULT_TEST_FILENAME, f"{_UCI}/adult/{ADULT_TEST_FILENAME}",
-               "a2a9044bc167a35b2361efbabec64e89d69ce82d9790d2980119aac5fd7e9c05", 2_003_153),
+    RemoteFile(
+        ADULT_TRAIN_FILENAME,
+        f"{_UCI}/adult/{ADULT_TRAIN_FILENAME}",
+        "5b00264637dbfec36bdeaab5676b0b309ff9eb788d63554ca0a249491c86603d",
+        3_974_305,
+    ),
+    RemoteFile(
+        ADULT_TEST_FILENAME,
+        f"{_UCI}/adult/{ADULT_TEST_FILENAME}",
+        "a2a9044bc167a35b2361efbabec64e89d69ce82d9790d2980119aac5fd7e9c05",
+        2_003_153,
+    ),
 )
 _ADULT_FIELDS: tuple[str, ...] = (
-    "age", "workclass", "fnlwgt", "education", "education_num", "marital_status",
-    "occupation", "relationship", "race", "sex", "capital_gain", "capital_loss",
-    "hours_per_week", "native_country", "income",
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education_num",
+    "marital_status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital_gain",
+    "capital_loss",
+    "hours_per_week",
+    "native_country",
+    "income",
 )
 #: The 14 attributes of ``adult.names``, in file order.
 ADULT_ATTRIBUTES: tuple[str, ...] = _ADULT_FIELDS[:-1]
@@ -152,12 +210,18 @@ ADULT_ATTRIBUTES: tuple[str, ...] = _ADULT_FIELDS[:-1]
 ADULT_WEIGHT_COL = "fnlwgt"
 #: The continuous features (int64).
 ADULT_NUMERIC: tuple[str, ...] = (
-    "age", "education_num", "capital_gain", "capital_loss", "hours_per_week")
+    "age",
+    "education_num",
+    "capital_gain",
+    "capital_loss",
+    "hours_per_week",
+)
 #: Columns that are not features: the weight, the labels and ``marital_status``.
 ADULT_NON_FEATURES: tuple[str, ...] = (ADULT_WEIGHT_COL, "marital_status", *LABELS)
 #: The nominal feature columns (``category`` dtype).
 ADULT_CATEGORICAL: tuple[str, ...] = tuple(
-    f for f in ADULT_ATTRIBUTES if f not in ADULT_NUMERIC and f not in ADULT_NON_FEATURES)
+    f for f in ADULT_ATTRIBUTES if f not in ADULT_NUMERIC and f not in ADULT_NON_FEATURES
+)
 #: Rows of ``adult.data`` and ``adult.test``.
 ADULT_N_ROWS = {"train": 32_561, "test": 16_281}
 #: Rows with income above $50K per file.
@@ -193,7 +257,8 @@ def check_binary_labels(frame: pd.DataFrame, columns: Sequence[str]) -> None:
             first = values.index[np.flatnonzero(missing)[:1]].tolist()[0]
             raise DataError(
                 f"label column {column!r} has {int(missing.sum())} missing value(s) (first at "
-                f"index {first!r}); labels must be 0 or 1.")
+                f"index {first!r}); labels must be 0 or 1."
+            )
         if pd.api.types.is_bool_dtype(values.dtype):
             continue
         bad = ~values.isin((0, 1)).to_numpy()  # text "1" is not 1: only numbers pass
@@ -202,7 +267,8 @@ def check_binary_labels(frame: pd.DataFrame, columns: Sequence[str]) -> None:
             examples = pd.unique(values.to_numpy()[bad])[:5].tolist()
             raise DataError(
                 f"label column {column!r} ({values.dtype}) must hold only 0 and 1; "
-                f"{int(bad.sum())} row(s) do not (first at index {first!r}), e.g. {examples}.")
+                f"{int(bad.sum())} row(s) do not (first at index {first!r}), e.g. {examples}."
+            )
 
 
 # --------------------------------------------------------------------------- parsing
@@ -233,14 +299,24 @@ def _read_uci_table(
     label = fields[-1]
     try:
         frame = pd.read_csv(
-            io.BytesIO(raw), sep=",", skipinitialspace=True, header=None, names=list(fields),
-            skiprows=skiprows, dtype=dtype, engine="c", quoting=csv.QUOTE_NONE,
-            keep_default_na=False, na_values=["?", ""], encoding="latin-1",
+            io.BytesIO(raw),
+            sep=",",
+            skipinitialspace=True,
+            header=None,
+            names=list(fields),
+            skiprows=skiprows,
+            dtype=dtype,
+            engine="c",
+            quoting=csv.QUOTE_NONE,
+            keep_default_na=False,
+            na_values=["?", ""],
+            encoding="latin-1",
         )
     except (ValueError, pd.errors.ParserError) as err:
         _check_field_counts(path, raw, len(fields), skiprows)
         raise DataError(
-            f"cannot parse {path} as {len(fields)} ', '-separated fields: {err}") from err
+            f"cannot parse {path} as {len(fields)} ', '-separated fields: {err}"
+        ) from err
     text = frame[label].to_numpy(dtype=object)
     codes = np.full(len(frame), -1, dtype=np.int8)
     for value, code in label_values.items():  # two labels, not rows
@@ -248,8 +324,12 @@ def _read_uci_table(
     if (codes < 0).any():
         # a short line is padded with NaN by pandas: report its field count first
         lines = _check_field_counts(path, raw, len(fields), skiprows)
-        check_rows(path, lines, codes < 0,
-                   lambda r: f"label {text[r]!r} is not one of {sorted(label_values)}.")
+        check_rows(
+            path,
+            lines,
+            codes < 0,
+            lambda r: f"label {text[r]!r} is not one of {sorted(label_values)}.",
+        )
     frame[label] = codes
     return frame
 
@@ -262,8 +342,9 @@ def _check_field_counts(path: Path, raw: bytes, n_fields: int, skiprows: int) ->
     bad = np.flatnonzero(counts != n_fields)
     if bad.size:
         row = int(bad[0])
-        raise corrupt(path, int(lines[row]), f"{counts[row]} fields, expected {n_fields} "
-                                             "(', '-separated).")
+        raise corrupt(
+            path, int(lines[row]), f"{counts[row]} fields, expected {n_fields} (', '-separated)."
+        )
     return lines
 
 
@@ -292,7 +373,10 @@ def read_census_income(path: str | os.PathLike) -> pd.DataFrame:
     """
     path = Path(path)
     frame = _read_uci_table(
-        path, _CENSUS_FIELDS, (*CENSUS_NUMERIC, *_CENSUS_CODED), (CENSUS_WEIGHT_COL,),
+        path,
+        _CENSUS_FIELDS,
+        (*CENSUS_NUMERIC, *_CENSUS_CODED),
+        (CENSUS_WEIGHT_COL,),
         {"- 50000.": 0, "50000+.": 1},
     )
     frame = frame.rename(columns={"income": INCOME_COL})
@@ -305,7 +389,8 @@ def _check_fractions(fractions: Sequence[float]) -> list[float]:
     if not isinstance(fractions, (list, tuple)) or len(fractions) != 3:
         raise DataError(
             f"fractions must be three shares (train, valid, test) in (0, 1) summing to 1, got "
-            f"{fractions!r}; for example (0.6, 0.2, 0.2).")
+            f"{fractions!r}; for example (0.6, 0.2, 0.2)."
+        )
     return list(fractions)
 
 
@@ -339,8 +424,9 @@ def split_census_income(
     check_columns(frame, [INCOME_COL], "frame")
     shares = _check_fractions(fractions)
     strata = pd.DataFrame({INCOME_COL: frame[INCOME_COL].to_numpy()})
-    parts = python_stratified_split(strata, ratio=shares, filter_by="user",
-                                    col_user=INCOME_COL, seed=seed)
+    parts = python_stratified_split(
+        strata, ratio=shares, filter_by="user", col_user=INCOME_COL, seed=seed
+    )
     # the splitter lists rows grouped by class: put each split back in input order
     train, valid, test = (frame.iloc[np.sort(part.index.to_numpy())] for part in parts)
     return train, valid, test
@@ -388,8 +474,11 @@ def load_census_income(
         _check_fractions(fractions)
     folder = fetch_files(CENSUS_FOLDER, (CENSUS_FILE,), local_cache_path, progress=progress)
     if verify:
-        check_published(folder, PublishedFile(CENSUS_FILENAME, (CENSUS_FILE.sha256,)),
-                        dataset="Census-Income (KDD)")
+        check_published(
+            folder,
+            PublishedFile(CENSUS_FILENAME, (CENSUS_FILE.sha256,)),
+            dataset="Census-Income (KDD)",
+        )
     frame = read_census_income(folder / CENSUS_FILENAME)
     logger.info("loaded Census-Income (KDD) test file: %d rows", len(frame))
     if split == "all":
@@ -417,8 +506,9 @@ def read_uci_adult(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     skiprows = 1 if read_bytes(path, 1).startswith(b"|") else 0
     labels = {"<=50K": 0, ">50K": 1, "<=50K.": 0, ">50K.": 1}
-    frame = _read_uci_table(path, _ADULT_FIELDS, (*ADULT_NUMERIC, ADULT_WEIGHT_COL), (), labels,
-                            skiprows=skiprows)
+    frame = _read_uci_table(
+        path, _ADULT_FIELDS, (*ADULT_NUMERIC, ADULT_WEIGHT_COL), (), labels, skiprows=skiprows
+    )
     frame = frame.rename(columns={"income": INCOME_COL})
     frame[NEVER_MARRIED_COL] = (frame["marital_status"] == "Never-married").to_numpy(np.int8)
     return frame
@@ -459,18 +549,20 @@ def load_uci_adult(
     folder = fetch_files(ADULT_FOLDER, ADULT_FILES, local_cache_path, progress=progress)
     if verify:
         for remote in ADULT_FILES:
-            check_published(folder, PublishedFile(remote.filename, (remote.sha256,)),
-                            dataset="UCI Adult")
+            check_published(
+                folder, PublishedFile(remote.filename, (remote.sha256,)), dataset="UCI Adult"
+            )
     train = read_uci_adult(folder / ADULT_TRAIN_FILENAME)
     test = read_uci_adult(folder / ADULT_TEST_FILENAME)
     frame = pd.concat([train, test], ignore_index=True)
-    _to_categories(frame, [f for f in ADULT_ATTRIBUTES if f not in ADULT_NUMERIC
-                           and f != ADULT_WEIGHT_COL])
+    _to_categories(
+        frame, [f for f in ADULT_ATTRIBUTES if f not in ADULT_NUMERIC and f != ADULT_WEIGHT_COL]
+    )
     logger.info("loaded UCI Adult: %d train and %d test rows", len(train), len(test))
     if split == "train":
         return frame.iloc[: len(train)]
     if split == "test":
-        return frame.iloc[len(train):]
+        return frame.iloc[len(train) :]
     return frame
 
 

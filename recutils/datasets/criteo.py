@@ -92,10 +92,20 @@ def read_dac(
     header = _check_header(header)
     path = Path(path)
     label, ints, cats = header[0], header[1:14], header[14:]
-    dtype: dict[str, object] = {label: "float64", **{c: "float64" for c in ints},
-                                **{c: "str" for c in cats}}
-    table = read_table(path, "\t", header, dtype=dtype, nrows=nrows,
-                       fields=(1 + len(INT_COLS), len(DEFAULT_HEADER)), empty_ok=nrows == 0)
+    dtype: dict[str, object] = {
+        label: "float64",
+        **{c: "float64" for c in ints},
+        **{c: "str" for c in cats},
+    }
+    table = read_table(
+        path,
+        "\t",
+        header,
+        dtype=dtype,
+        nrows=nrows,
+        fields=(1 + len(INT_COLS), len(DEFAULT_HEADER)),
+        empty_ok=nrows == 0,
+    )
     _check_values(path, table, label, ints, cats)
     df = table.frame
     labels = df[label].to_numpy()
@@ -110,19 +120,28 @@ def _check_values(path: Path, table: Table, label: str, ints: list[str], cats: l
     """Label 0/1, integer features integral, categorical features 8 hex digits."""
     df = table.frame
     labels = df[label].to_numpy()
-    table.check(path, ~np.isin(labels, (0.0, 1.0)),
-                lambda r: f"label must be 0 or 1, found {float(labels[r])!r}.")
+    table.check(
+        path,
+        ~np.isin(labels, (0.0, 1.0)),
+        lambda r: f"label must be 0 or 1, found {float(labels[r])!r}.",
+    )
     counts = df[ints].to_numpy()
     with np.errstate(invalid="ignore"):
         fractional = (counts - np.floor(counts)) > 0  # False for NaN (a missing value)
-    table.check(path, fractional.any(axis=1),
-                lambda r: f"integer features must be whole numbers, found {counts[r]}.")
+    table.check(
+        path,
+        fractional.any(axis=1),
+        lambda r: f"integer features must be whole numbers, found {counts[r]}.",
+    )
     for col in cats:
         values = df[col]
         uniques = pd.Series(values.dropna().unique(), dtype="str")
         bad = set(uniques[~uniques.str.fullmatch(r"[0-9a-fA-F]{8}")])
-        table.check(path, values.isin(bad).to_numpy(),
-                    lambda r, c=col, v=values: f"{c} must be 8 hex digits, found {v.iloc[r]!r}.")
+        table.check(
+            path,
+            values.isin(bad).to_numpy(),
+            lambda r, c=col, v=values: f"{c} must be 8 hex digits, found {v.iloc[r]!r}.",
+        )
 
 
 def load_pandas_df(
@@ -193,8 +212,9 @@ def load_spark_df(
     return to_spark_frame(spark, frame)
 
 
-def criteo_ctr_frame(rows: pd.DataFrame, *, col_user: str = DEFAULT_USER_COL,
-                     col_item: str = DEFAULT_ITEM_COL) -> pd.DataFrame:
+def criteo_ctr_frame(
+    rows: pd.DataFrame, *, col_user: str = DEFAULT_USER_COL, col_item: str = DEFAULT_ITEM_COL
+) -> pd.DataFrame:
     """``rows`` (never modified) with a user per row and a single item, label as float.
 
     Raises:

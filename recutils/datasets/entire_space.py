@@ -127,14 +127,17 @@ def _normal_scores_of_low_rank(matrix: np.ndarray, n_factors: int) -> np.ndarray
     low = top @ (top.T @ matrix)
     flat = low.ravel()
     if np.ptp(flat) <= 1e-12 * max(1.0, float(np.abs(flat).max())):
-        raise DataError(f"the rank-{n_factors} fit of the ratings is constant; the ratings are too few "
-                        "to build the task.")
+        raise DataError(
+            f"the rank-{n_factors} fit of the ratings is constant; the ratings are too few "
+            "to build the task."
+        )
     ranks = rankdata(flat)
     return ndtri(ranks / (flat.size + 1)).reshape(low.shape)
 
 
 def _intercept(offsets: np.ndarray, target: float, user_w: np.ndarray, item_w: np.ndarray) -> float:
     """The intercept ``c`` with exposure-weighted mean ``sigmoid(c + offsets)`` equal to ``target``."""
+
     def gap(c: float) -> float:
         return float(user_w @ expit(c + offsets) @ item_w) - target
 
@@ -183,20 +186,28 @@ def entire_space_world(
         check_probability(name, value)
         if value in (0.0, 1.0):
             raise ConfigError(f"{name} must be strictly between 0 and 1, got {value!r}.")
-    for name, value in (("click_scale", click_scale), ("shared_scale", shared_scale), ("own_scale", own_scale),
-                        ("item_exposure_power", item_exposure_power)):
+    for name, value in (
+        ("click_scale", click_scale),
+        ("shared_scale", shared_scale),
+        ("own_scale", own_scale),
+        ("item_exposure_power", item_exposure_power),
+    ):
         check_number(name, value)
 
     ratings = movielens.load_pandas_df(size, local_cache_path=local_cache_path, progress=progress)
-    users = movielens_user_features(movielens.load_user_df(size, local_cache_path=local_cache_path,
-                                                           progress=progress))
-    items = movielens_item_features(movielens.load_item_df(size, local_cache_path=local_cache_path,
-                                                           progress=progress))
+    users = movielens_user_features(
+        movielens.load_user_df(size, local_cache_path=local_cache_path, progress=progress)
+    )
+    items = movielens_item_features(
+        movielens.load_item_df(size, local_cache_path=local_cache_path, progress=progress)
+    )
     user_ids = np.sort(ratings[DEFAULT_USER_COL].unique())
     item_ids = np.sort(ratings[DEFAULT_ITEM_COL].unique())
     if n_factors >= min(len(user_ids), len(item_ids)):
-        raise DataError(f"n_factors={n_factors} needs more than {n_factors} users and items with ratings; "
-                        f"MovieLens {size} has {len(user_ids)} users and {len(item_ids)} items.")
+        raise DataError(
+            f"n_factors={n_factors} needs more than {n_factors} users and items with ratings; "
+            f"MovieLens {size} has {len(user_ids)} users and {len(item_ids)} items."
+        )
     u = np.searchsorted(user_ids, ratings[DEFAULT_USER_COL].to_numpy())
     i = np.searchsorted(item_ids, ratings[DEFAULT_ITEM_COL].to_numpy())
     rating = ratings[DEFAULT_RATING_COL].to_numpy(dtype=np.float64)
@@ -216,7 +227,7 @@ def entire_space_world(
 
     user_w = n_user / n_user.sum()
     item_count = np.bincount(i, minlength=len(item_ids)).astype(np.float64)
-    item_w = item_count ** item_exposure_power
+    item_w = item_count**item_exposure_power
     item_w /= item_w.sum()
     ctr_offsets = click_scale * w
     cvr_offsets = shared_scale * w + own_scale * s
@@ -225,17 +236,22 @@ def entire_space_world(
 
     users = _one_row_each(users, DEFAULT_USER_COL, user_ids, USER_FEATURES, "user")
     items = _one_row_each(items, DEFAULT_ITEM_COL, item_ids, ITEM_FEATURES, "item")
-    logger.info("entire-space world on MovieLens %s: %d users, %d items", size, len(user_ids), len(item_ids))
+    logger.info(
+        "entire-space world on MovieLens %s: %d users, %d items", size, len(user_ids), len(item_ids)
+    )
     return EntireSpaceWorld(users, items, ctr_logit, cvr_logit, user_w, item_w)
 
 
-def _one_row_each(table: pd.DataFrame, col: str, ids: np.ndarray, features: tuple[str, ...],
-                  what: str) -> pd.DataFrame:
+def _one_row_each(
+    table: pd.DataFrame, col: str, ids: np.ndarray, features: tuple[str, ...], what: str
+) -> pd.DataFrame:
     """``table``'s rows of ``ids``, in that order; every id must be there."""
     indexed = table.drop_duplicates(col).set_index(col)
     missing = ids[~np.isin(ids, indexed.index.to_numpy())]
     if missing.size:
-        raise DataError(f"{missing.size} {what}(s) with ratings have no {what} features, e.g. {missing[:5].tolist()}.")
+        raise DataError(
+            f"{missing.size} {what}(s) with ratings have no {what} features, e.g. {missing[:5].tolist()}."
+        )
     out = indexed.loc[ids, list(features)].reset_index()
     return out.rename(columns={out.columns[0]: col})
 
@@ -272,10 +288,14 @@ def entire_space_impressions(
     if check_seed(seed) is None:
         raise ConfigError("seed must be an integer, got None.")
     if world is None:
-        world = entire_space_world(size, local_cache_path=local_cache_path, progress=progress, **world_params)
+        world = entire_space_world(
+            size, local_cache_path=local_cache_path, progress=progress, **world_params
+        )
     elif world_params:
-        raise ConfigError(f"world parameters {sorted(world_params)} have no effect with a given world; "
-                          "pass them to entire_space_world instead.")
+        raise ConfigError(
+            f"world parameters {sorted(world_params)} have no effect with a given world; "
+            "pass them to entire_space_world instead."
+        )
     rng = np.random.default_rng(seed)
     u = rng.choice(len(world.user_exposure), size=n_impressions, p=world.user_exposure)
     i = rng.choice(len(world.item_exposure), size=n_impressions, p=world.item_exposure)
@@ -285,14 +305,16 @@ def entire_space_impressions(
     conversion = click & (rng.random(n_impressions) < true_cvr)
     user_side = world.users.iloc[u].reset_index(drop=True)
     item_side = world.items.iloc[i].reset_index(drop=True)
-    frame = pd.DataFrame({
-        DEFAULT_USER_COL: user_side[DEFAULT_USER_COL].to_numpy(),
-        DEFAULT_ITEM_COL: item_side[DEFAULT_ITEM_COL].to_numpy(),
-        CLICK_COL: click.astype(np.int8),
-        CONVERSION_COL: conversion.astype(np.int8),
-        TRUE_CTR_COL: true_ctr,
-        TRUE_CVR_COL: true_cvr,
-    })
+    frame = pd.DataFrame(
+        {
+            DEFAULT_USER_COL: user_side[DEFAULT_USER_COL].to_numpy(),
+            DEFAULT_ITEM_COL: item_side[DEFAULT_ITEM_COL].to_numpy(),
+            CLICK_COL: click.astype(np.int8),
+            CONVERSION_COL: conversion.astype(np.int8),
+            TRUE_CTR_COL: true_ctr,
+            TRUE_CVR_COL: true_cvr,
+        }
+    )
     for col in USER_FEATURES:
         frame[col] = user_side[col].to_numpy()
     for col in ITEM_FEATURES:
@@ -300,5 +322,14 @@ def entire_space_impressions(
     return frame
 
 
-__all__ = ["CLICK_COL", "CONVERSION_COL", "EntireSpaceWorld", "ITEM_FEATURES", "TRUE_CTR_COL", "TRUE_CVR_COL",
-           "USER_FEATURES", "entire_space_impressions", "entire_space_world"]
+__all__ = [
+    "CLICK_COL",
+    "CONVERSION_COL",
+    "EntireSpaceWorld",
+    "ITEM_FEATURES",
+    "TRUE_CTR_COL",
+    "TRUE_CVR_COL",
+    "USER_FEATURES",
+    "entire_space_impressions",
+    "entire_space_world",
+]

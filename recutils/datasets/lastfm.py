@@ -62,8 +62,11 @@ def _read(path: Path, fields: tuple[str, ...], dtype: dict, ids: tuple[str, ...]
     table = read_table(path, "\t", fields, header=fields, dtype=dtype, empty_ok=False)
     for col in ids:
         values = table.frame[col].to_numpy()
-        table.check(path, values < 1,
-                    lambda r, c=col, v=values: f"{c!r} must be a positive id, found {v[r]}.")
+        table.check(
+            path,
+            values < 1,
+            lambda r, c=col, v=values: f"{c!r} must be a positive id, found {v[r]}.",
+        )
     return table
 
 
@@ -84,18 +87,27 @@ def read_user_artists(
     """
     path = Path(path)
     fields = ("userID", "artistID", "weight")
-    table = _read(path, fields, {"userID": "int64", "artistID": "int64", "weight": "float64"},
-                  ids=("userID", "artistID"))
+    table = _read(
+        path,
+        fields,
+        {"userID": "int64", "artistID": "int64", "weight": "float64"},
+        ids=("userID", "artistID"),
+    )
     df = table.frame
     weight = df["weight"].to_numpy()
-    table.check(path, ~(weight >= 1) | (weight != np.round(weight)),
-                lambda r: f"play counts must be integers >= 1, found {float(weight[r])!r}.")
+    table.check(
+        path,
+        ~(weight >= 1) | (weight != np.round(weight)),
+        lambda r: f"play counts must be integers >= 1, found {float(weight[r])!r}.",
+    )
     df.columns = [col_user, col_item, col_rating]
     return df
 
 
 def read_user_friends(
-    path: str | os.PathLike, *, col_user: str = DEFAULT_USER_COL,
+    path: str | os.PathLike,
+    *,
+    col_user: str = DEFAULT_USER_COL,
     col_friend: str = DEFAULT_FRIEND_COL,
 ) -> pd.DataFrame:
     """Parse ``user_friends.dat``: ``[col_user, col_friend]`` int64 (each friendship twice)."""
@@ -106,22 +118,33 @@ def read_user_friends(
 
 
 def read_artists(
-    path: str | os.PathLike, *, col_item: str = DEFAULT_ITEM_COL,
+    path: str | os.PathLike,
+    *,
+    col_item: str = DEFAULT_ITEM_COL,
     col_name: str = DEFAULT_NAME_COL,
 ) -> pd.DataFrame:
     """Parse ``artists.dat``: ``[col_item, col_name, "url"]`` (the picture URL is dropped)."""
-    df = _read(Path(path), ("id", "name", "url", "pictureURL"),
-               {"id": "int64", "name": "str", "url": "str", "pictureURL": "str"}, ids=("id",)).frame
-    return pd.DataFrame({col_item: df["id"].to_numpy(),
-                         col_name: df["name"].fillna("").astype("str").to_numpy(),
-                         "url": df["url"].fillna("").astype("str").to_numpy()})
+    df = _read(
+        Path(path),
+        ("id", "name", "url", "pictureURL"),
+        {"id": "int64", "name": "str", "url": "str", "pictureURL": "str"},
+        ids=("id",),
+    ).frame
+    return pd.DataFrame(
+        {
+            col_item: df["id"].to_numpy(),
+            col_name: df["name"].fillna("").astype("str").to_numpy(),
+            "url": df["url"].fillna("").astype("str").to_numpy(),
+        }
+    )
 
 
 def _file(filename: str, local_cache_path, progress: bool, verify: bool) -> Path:
     folder = fetch_dataset(ARCHIVE, [filename], local_cache_path, progress=progress)
     if verify:
-        check_published(folder, PublishedFile(filename, (FILE_SHA256[filename],)),
-                        dataset="Last.fm HetRec 2011")
+        check_published(
+            folder, PublishedFile(filename, (FILE_SHA256[filename],)), dataset="Last.fm HetRec 2011"
+        )
     return folder / filename
 
 

@@ -621,8 +621,9 @@ def kim_sample_kg_path(local_cache_path: str | os.PathLike | None = None) -> Pat
     """The ``kim-sample``'s ``KGGraph.json`` (each title entity's knowledge-graph neighbours,
     no relation labels; DKN's ``kg_neighbours_path``), found like the sample's other files
     and checked by SHA-256."""
-    folder = fetch_files(_SAMPLES["kim-sample"].folder, (KIM_KG_GRAPH,), local_cache_path,
-                         progress=False)
+    folder = fetch_files(
+        _SAMPLES["kim-sample"].folder, (KIM_KG_GRAPH,), local_cache_path, progress=False
+    )
     return check_published(
         folder,
         PublishedFile(KIM_KG_GRAPH.filename, (KIM_KG_GRAPH.sha256,)),

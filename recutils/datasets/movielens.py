@@ -74,17 +74,50 @@ DEFAULT_HEADER: tuple[str, ...] = (
 )
 
 GENRES_100K: tuple[str, ...] = (
-    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
-    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
-    "Romance", "Sci-Fi", "Thriller", "War", "Western",
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
 )
 
 # ml-1m README, "Occupation is chosen from the following choices".
 OCCUPATIONS_1M: tuple[str, ...] = (
-    "other", "academic/educator", "artist", "clerical/admin", "college/grad student",
-    "customer service", "doctor/health care", "executive/managerial", "farmer", "homemaker",
-    "K-12 student", "lawyer", "programmer", "retired", "sales/marketing", "scientist",
-    "self-employed", "technician/engineer", "tradesman/craftsman", "unemployed", "writer",
+    "other",
+    "academic/educator",
+    "artist",
+    "clerical/admin",
+    "college/grad student",
+    "customer service",
+    "doctor/health care",
+    "executive/managerial",
+    "farmer",
+    "homemaker",
+    "K-12 student",
+    "lawyer",
+    "programmer",
+    "retired",
+    "sales/marketing",
+    "scientist",
+    "self-employed",
+    "technician/engineer",
+    "tradesman/craftsman",
+    "unemployed",
+    "writer",
 )
 
 DEFAULT_HEADER_ITEM_FEATURES: tuple[str, ...] = (
@@ -137,8 +170,9 @@ def _archive(
     name: str, folder: str | None = None, *, md5: str | None = None, size: int | None = None
 ) -> RemoteArchive:
     url = f"{_BASE_URL}/{name}.zip"
-    return RemoteArchive(name=name, url=url, archive_folder=folder, md5=md5, size=size,
-                         md5_url=url + ".md5")
+    return RemoteArchive(
+        name=name, url=url, archive_folder=folder, md5=md5, size=size, md5_url=url + ".md5"
+    )
 
 
 # MD5s published by GroupLens next to the archives (``<archive>.zip.md5``); these
@@ -156,11 +190,13 @@ _SIZES: dict[str, _SizeSpec] = {
         ratings=_FileSpec("u.data", "\t"),
         items=_FileSpec("u.item", "|"),
         users=_FileSpec("u.user", "|"),
-        published=_sha256({
-            "u.data": "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490",
-            "u.item": "553841ebc7de3a0fd0d6b62a204ea30c1e651aacfb2814c7a6584ac52f2c5701",
-            "u.user": "f120e114da2e8cf314fd28f99417c94ae9ddf1cb6db8ce0e4b5995d40e90e62c",
-        }),
+        published=_sha256(
+            {
+                "u.data": "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490",
+                "u.item": "553841ebc7de3a0fd0d6b62a204ea30c1e651aacfb2814c7a6584ac52f2c5701",
+                "u.user": "f120e114da2e8cf314fd28f99417c94ae9ddf1cb6db8ce0e4b5995d40e90e62c",
+            }
+        ),
         n_ratings=100_000,
     ),
     "1m": _SizeSpec(
@@ -169,10 +205,12 @@ _SIZES: dict[str, _SizeSpec] = {
         items=_FileSpec("movies.dat", "::"),
         users=_FileSpec("users.dat", "::"),
         published={
-            **_sha256({
-                "movies.dat": "0140fc2356357c1a851d0f52e893a1e4d3696df632c4141cea8d5bc3d621f0b9",
-                "users.dat": "1dc3a95300cb19f7c10e027daf29b8cdf1d908dab65b5edfb45950aa389a10a3",
-            }),
+            **_sha256(
+                {
+                    "movies.dat": "0140fc2356357c1a851d0f52e893a1e4d3696df632c4141cea8d5bc3d621f0b9",
+                    "users.dat": "1dc3a95300cb19f7c10e027daf29b8cdf1d908dab65b5edfb45950aa389a10a3",
+                }
+            ),
             "ratings.dat": PublishedFile(
                 "ratings.dat", ("77a7c4b150f588c23bb9e1f068aa996c0b413695",), "git-blob"
             ),
@@ -197,10 +235,12 @@ _SIZES: dict[str, _SizeSpec] = {
         _archive("ml-latest-small"),
         ratings=_FileSpec("ratings.csv", ",", skiprows=1),
         items=_FileSpec("movies.csv", ","),
-        published=_sha256({
-            "ratings.csv": "b4239649fbf90ebf405c56c3ae1d929d9e7c86fc1a3a80cbef1c884df593ef73",
-            "movies.csv": "43d1736d3c688eb5b7856473c36d86a1c345676cab256c91720c1f6984d263b5",
-        }),
+        published=_sha256(
+            {
+                "ratings.csv": "b4239649fbf90ebf405c56c3ae1d929d9e7c86fc1a3a80cbef1c884df593ef73",
+                "movies.csv": "43d1736d3c688eb5b7856473c36d86a1c345676cab256c91720c1f6984d263b5",
+            }
+        ),
         scale=_HALF_STARS,
         reissued=True,
     ),
@@ -254,7 +294,10 @@ def read_ratings(
     path = Path(path)
     names = list(DEFAULT_HEADER)
     table = read_table(
-        path, sep, names, skiprows=skiprows,
+        path,
+        sep,
+        names,
+        skiprows=skiprows,
         dtype={names[0]: "int64", names[1]: "int64", names[2]: "float64", names[3]: "int64"},
         empty_ok=False,
     )
@@ -266,15 +309,23 @@ def read_ratings(
 
 def _check_ratings(path: Path, table: Table, scale: Sequence[float] | None) -> None:
     user, item, rating, stamp = (table.frame[c].to_numpy() for c in DEFAULT_HEADER)
-    table.check(path, (user < 1) | (item < 1),
-                lambda r: f"user and item ids must be positive, found {user[r]} and {item[r]}.")
-    table.check(path, stamp < 0,
-                lambda r: f"timestamps must be seconds since 1970 (>= 0), found {stamp[r]}.")
+    table.check(
+        path,
+        (user < 1) | (item < 1),
+        lambda r: f"user and item ids must be positive, found {user[r]} and {item[r]}.",
+    )
+    table.check(
+        path,
+        stamp < 0,
+        lambda r: f"timestamps must be seconds since 1970 (>= 0), found {stamp[r]}.",
+    )
     if scale is not None:
         allowed = [float(v) for v in scale]
-        table.check(path, ~np.isin(rating, allowed),
-                    lambda r: f"rating {float(rating[r])!r} is outside the published scale "
-                              f"{allowed}.")
+        table.check(
+            path,
+            ~np.isin(rating, allowed),
+            lambda r: f"rating {float(rating[r])!r} is outside the published scale {allowed}.",
+        )
 
 
 def _check_header(header: Sequence[str] | None) -> list[str]:
@@ -313,18 +364,26 @@ def _parse_items(size: str, path: Path) -> pd.DataFrame:
     """
     if size == "100k":
         names = ["item", "title", "release", "video", "url", *GENRES_100K]
-        table = read_table(path, "|", names, dtype={"item": "int64", "title": "str"},
-                           empty_ok=False)
+        table = read_table(
+            path, "|", names, dtype={"item": "int64", "title": "str"}, empty_ok=False
+        )
         raw = table.frame
         flag_values = raw[list(GENRES_100K)].to_numpy(dtype=np.float64)
-        table.check(path, ~np.isin(flag_values, (0.0, 1.0)).all(axis=1),
-                    lambda r: f"the 19 genre flags must be 0 or 1, found {flag_values[r]}.")
+        table.check(
+            path,
+            ~np.isin(flag_values, (0.0, 1.0)).all(axis=1),
+            lambda r: f"the 19 genre flags must be 0 or 1, found {flag_values[r]}.",
+        )
         genres = join_flags(flag_values.astype(bool), np.array(GENRES_100K, dtype=object))
     else:
         sep = "::" if path.suffix == ".dat" else ","
         table = read_table(
-            path, sep, ["item", "title", "genres"], skiprows=1 if sep == "," else 0,
-            dtype={"item": "int64", "title": "str", "genres": "str"}, quoting_csv=sep == ",",
+            path,
+            sep,
+            ["item", "title", "genres"],
+            skiprows=1 if sep == "," else 0,
+            dtype={"item": "int64", "title": "str", "genres": "str"},
+            quoting_csv=sep == ",",
             empty_ok=False,
         )
         raw = table.frame
@@ -334,12 +393,14 @@ def _parse_items(size: str, path: Path) -> pd.DataFrame:
     table.check(path, items < 1, lambda r: f"item ids must be positive, found {items[r]}.")
     titles = raw["title"].fillna("").str.strip()
     table.check(path, titles.eq("").to_numpy(), lambda r: "the title field is empty.")
-    return pd.DataFrame({
-        DEFAULT_ITEM_COL: items,
-        DEFAULT_TITLE_COL: titles.to_numpy(),
-        DEFAULT_GENRE_COL: pd.Series(genres).astype("str").to_numpy(),
-        DEFAULT_YEAR_COL: _year_from_title(titles).to_numpy(),
-    }).astype({DEFAULT_TITLE_COL: "str", DEFAULT_GENRE_COL: "str", DEFAULT_YEAR_COL: "Int64"})
+    return pd.DataFrame(
+        {
+            DEFAULT_ITEM_COL: items,
+            DEFAULT_TITLE_COL: titles.to_numpy(),
+            DEFAULT_GENRE_COL: pd.Series(genres).astype("str").to_numpy(),
+            DEFAULT_YEAR_COL: _year_from_title(titles).to_numpy(),
+        }
+    ).astype({DEFAULT_TITLE_COL: "str", DEFAULT_GENRE_COL: "str", DEFAULT_YEAR_COL: "Int64"})
 
 
 def _parse_users(size: str, path: Path) -> pd.DataFrame:
@@ -351,35 +412,57 @@ def _parse_users(size: str, path: Path) -> pd.DataFrame:
     """
     if size == "100k":
         table = read_table(
-            path, "|", ["user", "age", "gender", "occupation", "zip_code"],
-            dtype={"user": "int64", "age": "int64", "gender": "str", "occupation": "str",
-                   "zip_code": "str"},
+            path,
+            "|",
+            ["user", "age", "gender", "occupation", "zip_code"],
+            dtype={
+                "user": "int64",
+                "age": "int64",
+                "gender": "str",
+                "occupation": "str",
+                "zip_code": "str",
+            },
             empty_ok=False,
         )
         raw = table.frame
         occupation = raw["occupation"]
     else:
         table = read_table(
-            path, "::", ["user", "gender", "age", "occupation", "zip_code"],
-            dtype={"user": "int64", "age": "int64", "gender": "str", "occupation": "int64",
-                   "zip_code": "str"},
+            path,
+            "::",
+            ["user", "gender", "age", "occupation", "zip_code"],
+            dtype={
+                "user": "int64",
+                "age": "int64",
+                "gender": "str",
+                "occupation": "int64",
+                "zip_code": "str",
+            },
             empty_ok=False,
         )
         raw = table.frame
         codes = raw["occupation"].to_numpy()
-        table.check(path, (codes < 0) | (codes >= len(OCCUPATIONS_1M)),
-                    lambda r: f"occupation codes must be 0..20, found {codes[r]}.")
+        table.check(
+            path,
+            (codes < 0) | (codes >= len(OCCUPATIONS_1M)),
+            lambda r: f"occupation codes must be 0..20, found {codes[r]}.",
+        )
         occupation = pd.Series(np.array(OCCUPATIONS_1M, dtype=object)[codes], dtype="str")
     users, ages = raw["user"].to_numpy(), raw["age"].to_numpy()
-    table.check(path, (users < 1) | (ages < 1),
-                lambda r: f"user ids and ages must be positive, found {users[r]} and {ages[r]}.")
-    return pd.DataFrame({
-        DEFAULT_USER_COL: users,
-        "age": ages,
-        "gender": raw["gender"].astype("str").to_numpy(),
-        "occupation": pd.Series(occupation).astype("str").to_numpy(),
-        "zip_code": raw["zip_code"].astype("str").to_numpy(),
-    }).astype({"gender": "str", "occupation": "str", "zip_code": "str"})
+    table.check(
+        path,
+        (users < 1) | (ages < 1),
+        lambda r: f"user ids and ages must be positive, found {users[r]} and {ages[r]}.",
+    )
+    return pd.DataFrame(
+        {
+            DEFAULT_USER_COL: users,
+            "age": ages,
+            "gender": raw["gender"].astype("str").to_numpy(),
+            "occupation": pd.Series(occupation).astype("str").to_numpy(),
+            "zip_code": raw["zip_code"].astype("str").to_numpy(),
+        }
+    ).astype({"gender": "str", "occupation": "str", "zip_code": "str"})
 
 
 # --------------------------------------------------------------------------- public API
@@ -404,8 +487,9 @@ def _mock(size: str, seed: int | None):
     n = int(_MOCK_RE.match(size).group(1))
     n_users = max(10, int(np.sqrt(n)) + 1)
     n_items = max(20, 4 * n // n_users + 1)
-    return make_interactions(n_users=n_users, n_items=n_items, n_interactions=n,
-                             n_groups=min(3, n_users), seed=seed)
+    return make_interactions(
+        n_users=n_users, n_items=n_items, n_interactions=n, n_groups=min(3, n_users), seed=seed
+    )
 
 
 def _fetch(size: str, filename: str, local_cache_path, progress: bool, verify: bool) -> Path:
@@ -476,13 +560,17 @@ def load_pandas_df(
     size = _resolve_size(size)
     header = _check_header(header)
     wanted = {
-        DEFAULT_TITLE_COL: title_col, DEFAULT_GENRE_COL: genres_col, DEFAULT_YEAR_COL: year_col
+        DEFAULT_TITLE_COL: title_col,
+        DEFAULT_GENRE_COL: genres_col,
+        DEFAULT_YEAR_COL: year_col,
     }
     wanted = {k: v for k, v in wanted.items() if v is not None}
     clash = set(wanted.values()) & set(header)
     if clash or len(set(wanted.values())) != len(wanted):
-        raise ConfigError(f"title/genres/year column names {list(wanted.values())} clash with "
-                          f"each other or with the header {header}.")
+        raise ConfigError(
+            f"title/genres/year column names {list(wanted.values())} clash with "
+            f"each other or with the header {header}."
+        )
     if _MOCK_RE.match(size):
         data = _mock(size, seed)
         ratings = data.ratings.iloc[:, : len(header)].copy()
@@ -491,8 +579,9 @@ def load_pandas_df(
     else:
         spec = _SIZES[size]
         path = _fetch(size, spec.ratings.name, local_cache_path, progress, verify)
-        ratings = read_ratings(path, spec.ratings.sep, skiprows=spec.ratings.skiprows,
-                               header=header, scale=spec.scale)
+        ratings = read_ratings(
+            path, spec.ratings.sep, skiprows=spec.ratings.skiprows, header=header, scale=spec.scale
+        )
         if verify and spec.n_ratings is not None and len(ratings) != spec.n_ratings:
             raise CorruptDataError(
                 f"{path} holds {len(ratings)} ratings; MovieLens {size} as published holds "
@@ -551,15 +640,24 @@ def load_spark_df(
     from recutils.datasets._spark import to_spark_frame
 
     del dbutils
-    frame = load_pandas_df(size, header=header, local_cache_path=local_cache_path,
-                           title_col=title_col, genres_col=genres_col, year_col=year_col,
-                           seed=seed, progress=progress, verify=verify)
+    frame = load_pandas_df(
+        size,
+        header=header,
+        local_cache_path=local_cache_path,
+        title_col=title_col,
+        genres_col=genres_col,
+        year_col=year_col,
+        seed=seed,
+        progress=progress,
+        verify=verify,
+    )
     return to_spark_frame(spark, frame, schema)
 
 
 def _load_items_raw(size: str, local_cache_path, progress: bool, verify: bool) -> pd.DataFrame:
-    return _parse_items(size, _fetch(size, _SIZES[size].items.name, local_cache_path, progress,
-                                     verify))
+    return _parse_items(
+        size, _fetch(size, _SIZES[size].items.name, local_cache_path, progress, verify)
+    )
 
 
 def load_item_df(
@@ -597,10 +695,14 @@ def load_item_df(
         items = _mock(size, seed).items[[DEFAULT_ITEM_COL, *DEFAULT_HEADER_ITEM_FEATURES]].copy()
     else:
         items = _load_items_raw(size, local_cache_path, progress, verify)
-    return items.rename(columns={
-        DEFAULT_ITEM_COL: col_item, DEFAULT_TITLE_COL: title_col,
-        DEFAULT_GENRE_COL: genres_col, DEFAULT_YEAR_COL: year_col,
-    })
+    return items.rename(
+        columns={
+            DEFAULT_ITEM_COL: col_item,
+            DEFAULT_TITLE_COL: title_col,
+            DEFAULT_GENRE_COL: genres_col,
+            DEFAULT_YEAR_COL: year_col,
+        }
+    )
 
 
 def load_user_df(
@@ -636,8 +738,9 @@ def load_user_df(
                 f"MovieLens {size!r} has no user file; sizes with user features: "
                 f"{with_users} and 'mock<N>'."
             )
-        users = _parse_users(size, _fetch(size, spec.users.name, local_cache_path, progress,
-                                          verify))
+        users = _parse_users(
+            size, _fetch(size, spec.users.name, local_cache_path, progress, verify)
+        )
     return users.rename(columns={DEFAULT_USER_COL: col_user})
 
 

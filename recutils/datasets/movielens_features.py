@@ -29,7 +29,12 @@ from recutils.utils.validation import check_columns
 
 #: Age buckets of MovieLens 1M (lower bounds), used for ml-100k ages in years.
 AGE_BUCKETS: tuple[tuple[int, str], ...] = (
-    (0, "<18"), (18, "18-24"), (25, "25-34"), (35, "35-44"), (45, "45-49"), (50, "50-55"),
+    (0, "<18"),
+    (18, "18-24"),
+    (25, "25-34"),
+    (35, "35-44"),
+    (45, "45-49"),
+    (50, "50-55"),
     (56, "56+"),
 )
 
@@ -46,15 +51,23 @@ def movielens_user_features(users: pd.DataFrame, col_user: str = DEFAULT_USER_CO
     bounds = np.array([b for b, _ in AGE_BUCKETS])
     labels = np.array([name for _, name in AGE_BUCKETS], dtype=object)
     bucket = labels[np.searchsorted(bounds, age, side="right") - 1]
-    return pd.DataFrame({col_user: users[col_user].to_numpy(),
-                         "age": pd.Series(bucket, dtype="str").to_numpy(),
-                         "gender": users["gender"].astype("str").to_numpy(),
-                         "occupation": users["occupation"].astype("str").to_numpy()})
+    return pd.DataFrame(
+        {
+            col_user: users[col_user].to_numpy(),
+            "age": pd.Series(bucket, dtype="str").to_numpy(),
+            "gender": users["gender"].astype("str").to_numpy(),
+            "occupation": users["occupation"].astype("str").to_numpy(),
+        }
+    )
 
 
-def movielens_item_features(items: pd.DataFrame, col_item: str = DEFAULT_ITEM_COL,
-                            genres_col: str = DEFAULT_GENRE_COL, year_col: str = DEFAULT_YEAR_COL,
-                            year_bucket: int = 10) -> pd.DataFrame:
+def movielens_item_features(
+    items: pd.DataFrame,
+    col_item: str = DEFAULT_ITEM_COL,
+    genres_col: str = DEFAULT_GENRE_COL,
+    year_col: str = DEFAULT_YEAR_COL,
+    year_bucket: int = 10,
+) -> pd.DataFrame:
     """``[col_item, genres, year]``: ``'|'``-joined genres and the release year bucket.
 
     Args:
@@ -66,16 +79,29 @@ def movielens_item_features(items: pd.DataFrame, col_item: str = DEFAULT_ITEM_CO
     if isinstance(year_bucket, bool) or not isinstance(year_bucket, int) or year_bucket < 1:
         raise DataError(f"year_bucket must be a positive integer, got {year_bucket!r}.")
     start = pd.array(items[year_col], dtype="Int64") // year_bucket * year_bucket
-    label = ["unknown" if pd.isna(s) else
-             (f"{s}s" if year_bucket == 10 else f"{s}-{s + year_bucket - 1}") for s in start]
-    return pd.DataFrame({col_item: items[col_item].to_numpy(),
-                         "genres": items[genres_col].fillna("").astype("str").to_numpy(),
-                         "year": pd.Series(label, dtype="str").to_numpy()})
+    label = [
+        "unknown"
+        if pd.isna(s)
+        else (f"{s}s" if year_bucket == 10 else f"{s}-{s + year_bucket - 1}")
+        for s in start
+    ]
+    return pd.DataFrame(
+        {
+            col_item: items[col_item].to_numpy(),
+            "genres": items[genres_col].fillna("").astype("str").to_numpy(),
+            "year": pd.Series(label, dtype="str").to_numpy(),
+        }
+    )
 
 
-def movielens_ctr_frame(size: str = "100k", *, label_threshold: float = 4.0,
-                        local_cache_path: str | os.PathLike | None = None,
-                        col_label: str = DEFAULT_LABEL_COL, progress: bool = False) -> pd.DataFrame:
+def movielens_ctr_frame(
+    size: str = "100k",
+    *,
+    label_threshold: float = 4.0,
+    local_cache_path: str | os.PathLike | None = None,
+    col_label: str = DEFAULT_LABEL_COL,
+    progress: bool = False,
+) -> pd.DataFrame:
     """MovieLens ratings with user and item features and a 0/1 label.
 
     Columns: ``userID``, ``itemID``, ``rating``, ``timestamp``, ``genres`` (``'|'``-joined),
@@ -84,13 +110,22 @@ def movielens_ctr_frame(size: str = "100k", *, label_threshold: float = 4.0,
     """
     from recutils.datasets import movielens
 
-    ratings = movielens.load_pandas_df(size, local_cache_path=local_cache_path, genres_col="genres",
-                                       year_col="year", progress=progress)
+    ratings = movielens.load_pandas_df(
+        size,
+        local_cache_path=local_cache_path,
+        genres_col="genres",
+        year_col="year",
+        progress=progress,
+    )
     users = movielens.load_user_df(size, local_cache_path=local_cache_path, progress=progress)
     df = ratings.merge(users, on=DEFAULT_USER_COL, how="left", validate="many_to_one")
     df[col_label] = (df[DEFAULT_RATING_COL] >= label_threshold).astype("float64")
     return df.sort_index().reset_index(drop=True)
 
 
-__all__ = ["AGE_BUCKETS", "movielens_ctr_frame", "movielens_item_features",
-           "movielens_user_features"]
+__all__ = [
+    "AGE_BUCKETS",
+    "movielens_ctr_frame",
+    "movielens_item_features",
+    "movielens_user_features",
+]

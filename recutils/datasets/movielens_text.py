@@ -30,14 +30,21 @@ TAG_SIZES: tuple[str, ...] = ("latest-small", "20m")
 # SHA-256 of tags.csv in the October 2016 ml-latest-small (PROVENANCE of the mirror copy)
 _PUBLISHED_TAGS = {
     "latest-small": PublishedFile(
-        "tags.csv", ("ba8789ec2e7894bcb29a1762b2f9fb34bad7f288be6b4d8388e86af2138d430e",)),
+        "tags.csv", ("ba8789ec2e7894bcb29a1762b2f9fb34bad7f288be6b4d8388e86af2138d430e",)
+    ),
 }
 
 
-def load_tag_df(size: str = "latest-small", local_cache_path: str | os.PathLike | None = None, *,
-                col_user: str = DEFAULT_USER_COL, col_item: str = DEFAULT_ITEM_COL,
-                col_timestamp: str = DEFAULT_TIMESTAMP_COL, progress: bool = True,
-                verify: bool = True) -> pd.DataFrame:
+def load_tag_df(
+    size: str = "latest-small",
+    local_cache_path: str | os.PathLike | None = None,
+    *,
+    col_user: str = DEFAULT_USER_COL,
+    col_item: str = DEFAULT_ITEM_COL,
+    col_timestamp: str = DEFAULT_TIMESTAMP_COL,
+    progress: bool = True,
+    verify: bool = True,
+) -> pd.DataFrame:
     """Load a size's tag applications: ``[col_user, col_item, "tag", col_timestamp]``.
 
     Tags are stripped strings; a tag application with an empty tag is kept as ``""``.
@@ -54,25 +61,44 @@ def load_tag_df(size: str = "latest-small", local_cache_path: str | os.PathLike 
     from recutils.datasets import movielens
 
     if size not in TAG_SIZES:
-        raise ConfigError(f"MovieLens {size!r} has no tags.csv; sizes with tags: {list(TAG_SIZES)}.")
+        raise ConfigError(
+            f"MovieLens {size!r} has no tags.csv; sizes with tags: {list(TAG_SIZES)}."
+        )
     spec = movielens._SIZES[size]
     folder = fetch_dataset(spec.archive, ["tags.csv"], local_cache_path, progress=progress)
-    if verify and size in _PUBLISHED_TAGS and not (
-            spec.reissued and movielens.verified_extraction(folder)):
+    if (
+        verify
+        and size in _PUBLISHED_TAGS
+        and not (spec.reissued and movielens.verified_extraction(folder))
+    ):
         check_published(folder, _PUBLISHED_TAGS[size], dataset=f"MovieLens {size}")
-    table = read_table(folder / "tags.csv", ",", ["user", "item", "tag", "timestamp"], skiprows=1,
-                       dtype={"user": "int64", "item": "int64", "tag": "str",
-                              "timestamp": "int64"}, quoting_csv=True)
+    table = read_table(
+        folder / "tags.csv",
+        ",",
+        ["user", "item", "tag", "timestamp"],
+        skiprows=1,
+        dtype={"user": "int64", "item": "int64", "tag": "str", "timestamp": "int64"},
+        quoting_csv=True,
+    )
     raw = table.frame
-    return pd.DataFrame({col_user: raw["user"].to_numpy(), col_item: raw["item"].to_numpy(),
-                         "tag": raw["tag"].fillna("").str.strip().to_numpy(),
-                         col_timestamp: raw["timestamp"].to_numpy()})
+    return pd.DataFrame(
+        {
+            col_user: raw["user"].to_numpy(),
+            col_item: raw["item"].to_numpy(),
+            "tag": raw["tag"].fillna("").str.strip().to_numpy(),
+            col_timestamp: raw["timestamp"].to_numpy(),
+        }
+    )
 
 
-def movielens_item_text(size: str = "latest-small",
-                        local_cache_path: str | os.PathLike | None = None, *,
-                        col_item: str = DEFAULT_ITEM_COL, progress: bool = True,
-                        verify: bool = True) -> pd.DataFrame:
+def movielens_item_text(
+    size: str = "latest-small",
+    local_cache_path: str | os.PathLike | None = None,
+    *,
+    col_item: str = DEFAULT_ITEM_COL,
+    progress: bool = True,
+    verify: bool = True,
+) -> pd.DataFrame:
     """One row per movie: ``[col_item, "title", "genres", "tags"]`` (see the module docstring).
 
     Sizes without a ``tags.csv`` (``100k``, ``1m``, ...) get ``tags`` ``""`` everywhere.
@@ -81,9 +107,13 @@ def movielens_item_text(size: str = "latest-small",
 
     items = movielens.load_item_df(size, local_cache_path, progress=progress, verify=verify)
     title = items["title"].str.replace(r"\s*\(\d{4}[-\u2013]?\d{0,4}\)\s*$", "", regex=True)
-    out = pd.DataFrame({col_item: items["itemID"].to_numpy(),
-                        "title": title.str.strip().to_numpy(),
-                        "genres": items["genres"].str.replace("|", " ", regex=False).to_numpy()})
+    out = pd.DataFrame(
+        {
+            col_item: items["itemID"].to_numpy(),
+            "title": title.str.strip().to_numpy(),
+            "genres": items["genres"].str.replace("|", " ", regex=False).to_numpy(),
+        }
+    )
     if size in TAG_SIZES:
         tags = load_tag_df(size, local_cache_path, progress=progress, verify=verify)
         tags = tags[tags["tag"] != ""].drop_duplicates([DEFAULT_ITEM_COL, "tag"])

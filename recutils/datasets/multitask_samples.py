@@ -45,8 +45,9 @@ logger = logging.getLogger(__name__)
 
 FOLDER = "multitask-samples-rechub"
 _COMMIT = "5a73b2eebc3a670dc64c54971cc06a78ddd55394"
-_BASE = (f"https://raw.githubusercontent.com/datawhalechina/torch-rechub/{_COMMIT}"
-         "/examples/ranking/data")
+_BASE = (
+    f"https://raw.githubusercontent.com/datawhalechina/torch-rechub/{_COMMIT}/examples/ranking/data"
+)
 
 #: Label columns.
 CLICK_COL = "click"
@@ -55,12 +56,41 @@ CONVERSION_COL = "conversion"
 
 #: Ali-CCP: the 23 sparse fields (integer codes), by their Ali-CCP field ids.
 ALI_CCP_SPARSE: tuple[str, ...] = (
-    "101", "121", "122", "124", "125", "126", "127", "128", "129", "205", "206", "207", "210",
-    "216", "508", "509", "702", "853", "301", "109_14", "110_14", "127_14", "150_14",
+    "101",
+    "121",
+    "122",
+    "124",
+    "125",
+    "126",
+    "127",
+    "128",
+    "129",
+    "205",
+    "206",
+    "207",
+    "210",
+    "216",
+    "508",
+    "509",
+    "702",
+    "853",
+    "301",
+    "109_14",
+    "110_14",
+    "127_14",
+    "150_14",
 )
 #: Ali-CCP: the 8 dense fields, normalised to [0, 1].
 ALI_CCP_DENSE: tuple[str, ...] = (
-    "D109_14", "D110_14", "D127_14", "D150_14", "D508", "D509", "D702", "D853")
+    "D109_14",
+    "D110_14",
+    "D127_14",
+    "D150_14",
+    "D508",
+    "D509",
+    "D702",
+    "D853",
+)
 #: Ali-CCP: the labels (a purchase implies a click).
 ALI_CCP_LABELS: tuple[str, ...] = (CLICK_COL, PURCHASE_COL)
 _ALI_CCP_COLUMNS = (*ALI_CCP_LABELS, *ALI_CCP_SPARSE, *ALI_CCP_DENSE)
@@ -73,28 +103,50 @@ ALIEXPRESS_DENSE: tuple[str, ...] = tuple(f"numerical_{i}" for i in range(1, 64)
 ALIEXPRESS_LABELS: tuple[str, ...] = (CLICK_COL, CONVERSION_COL)
 #: AliExpress: the search (query session) id, not a feature.
 ALIEXPRESS_ID_COL = "search_id"
-_ALIEXPRESS_COLUMNS = (ALIEXPRESS_ID_COL, *ALIEXPRESS_SPARSE, *ALIEXPRESS_DENSE,
-                       *ALIEXPRESS_LABELS)
+_ALIEXPRESS_COLUMNS = (ALIEXPRESS_ID_COL, *ALIEXPRESS_SPARSE, *ALIEXPRESS_DENSE, *ALIEXPRESS_LABELS)
 
 #: The file of each split.
-ALI_CCP_FILES = {"train": "ali_ccp_train_sample.csv", "valid": "ali_ccp_val_sample.csv",
-                 "test": "ali_ccp_test_sample.csv"}
+ALI_CCP_FILES = {
+    "train": "ali_ccp_train_sample.csv",
+    "valid": "ali_ccp_val_sample.csv",
+    "test": "ali_ccp_test_sample.csv",
+}
 ALIEXPRESS_FILES = {"train": "aliexpress_train_sample.csv", "test": "aliexpress_test_sample.csv"}
 #: Every file as published: Torch-RecHub's ``examples/ranking/data/<folder>/<file>``, with
 #: its SHA-256 and size.
 FILES: tuple[RemoteFile, ...] = tuple(
     RemoteFile(name, f"{_BASE}/{folder}/{name}", sha256, size)
     for folder, name, sha256, size in (
-        ("ali-ccp", "ali_ccp_train_sample.csv",
-         "1c1d125bcdfca70c8f5ed24f6221acadab3e19b70e0b06b3eb3adb2af7a0f9b5", 10_450),
-        ("ali-ccp", "ali_ccp_val_sample.csv",
-         "1236e1504b76bf7ceb48dbe3d999ae8b49f61fcda2d684578320fd9fc7821104", 5_396),
-        ("ali-ccp", "ali_ccp_test_sample.csv",
-         "9764a9b8e53b25f85c00e08a89f65ecfadab100cb0834161bd7ef671b7702a09", 5_432),
-        ("aliexpress", "aliexpress_train_sample.csv",
-         "9a602d2bd6012b23898437f60977135b65e75c3414bf19cac0d70408b12035ef", 46_177),
-        ("aliexpress", "aliexpress_test_sample.csv",
-         "c264673dc08e68d1c6153b48c9039a3ea4d3ff3106b071550db34e311e25d529", 9_399),
+        (
+            "ali-ccp",
+            "ali_ccp_train_sample.csv",
+            "1c1d125bcdfca70c8f5ed24f6221acadab3e19b70e0b06b3eb3adb2af7a0f9b5",
+            10_450,
+        ),
+        (
+            "ali-ccp",
+            "ali_ccp_val_sample.csv",
+            "1236e1504b76bf7ceb48dbe3d999ae8b49f61fcda2d684578320fd9fc7821104",
+            5_396,
+        ),
+        (
+            "ali-ccp",
+            "ali_ccp_test_sample.csv",
+            "9764a9b8e53b25f85c00e08a89f65ecfadab100cb0834161bd7ef671b7702a09",
+            5_432,
+        ),
+        (
+            "aliexpress",
+            "aliexpress_train_sample.csv",
+            "9a602d2bd6012b23898437f60977135b65e75c3414bf19cac0d70408b12035ef",
+            46_177,
+        ),
+        (
+            "aliexpress",
+            "aliexpress_test_sample.csv",
+            "c264673dc08e68d1c6153b48c9039a3ea4d3ff3106b071550db34e311e25d529",
+            9_399,
+        ),
     )
 )
 _SHA256 = {remote.filename: remote.sha256 for remote in FILES}
@@ -133,9 +185,17 @@ def read_sample(
     return frame
 
 
-def _load(split: str, files: dict[str, str], name: str, columns: Sequence[str],
-          dense: Sequence[str], labels: Sequence[str],
-          local_cache_path: str | os.PathLike | None, progress: bool, verify: bool) -> pd.DataFrame:
+def _load(
+    split: str,
+    files: dict[str, str],
+    name: str,
+    columns: Sequence[str],
+    dense: Sequence[str],
+    labels: Sequence[str],
+    local_cache_path: str | os.PathLike | None,
+    progress: bool,
+    verify: bool,
+) -> pd.DataFrame:
     check_choice("split", split, files)
     folder = fetch_files(FOLDER, FILES, local_cache_path, progress=progress)
     filename = files[split]
@@ -174,8 +234,17 @@ def load_ali_ccp_sample(
         DatasetUnavailableError: not found and not downloadable.
         CorruptDataError: the file is not the published one, or is malformed.
     """
-    return _load(split, ALI_CCP_FILES, "Ali-CCP", _ALI_CCP_COLUMNS, ALI_CCP_DENSE, ALI_CCP_LABELS,
-                 local_cache_path, progress, verify)
+    return _load(
+        split,
+        ALI_CCP_FILES,
+        "Ali-CCP",
+        _ALI_CCP_COLUMNS,
+        ALI_CCP_DENSE,
+        ALI_CCP_LABELS,
+        local_cache_path,
+        progress,
+        verify,
+    )
 
 
 def load_aliexpress_sample(
@@ -206,8 +275,17 @@ def load_aliexpress_sample(
         DatasetUnavailableError: not found and not downloadable.
         CorruptDataError: the file is not the published one, or is malformed.
     """
-    return _load(split, ALIEXPRESS_FILES, "AliExpress", _ALIEXPRESS_COLUMNS, ALIEXPRESS_DENSE,
-                 ALIEXPRESS_LABELS, local_cache_path, progress, verify)
+    return _load(
+        split,
+        ALIEXPRESS_FILES,
+        "AliExpress",
+        _ALIEXPRESS_COLUMNS,
+        ALIEXPRESS_DENSE,
+        ALIEXPRESS_LABELS,
+        local_cache_path,
+        progress,
+        verify,
+    )
 
 
 __all__ = [

@@ -43,7 +43,9 @@ def _refuse_duplicates(df: pd.DataFrame, cols: Sequence[str], name: str) -> None
         )
 
 
-def filter_by(df: pd.DataFrame, filter_by_df: pd.DataFrame, filter_by_cols: Sequence[str]) -> pd.DataFrame:
+def filter_by(
+    df: pd.DataFrame, filter_by_df: pd.DataFrame, filter_by_cols: Sequence[str]
+) -> pd.DataFrame:
     """Rows of ``df`` whose ``filter_by_cols`` values do not appear in ``filter_by_df``.
 
     Args:
@@ -147,8 +149,11 @@ def negative_feedback_sampler(
     ids), so the items drawn differ for the same seed; counts are the same.
     """
     check_columns(df, [col_user, col_item], "df")
-    if isinstance(ratio_neg_per_user, bool) or not isinstance(ratio_neg_per_user, (int, float)) \
-            or not ratio_neg_per_user > 0:
+    if (
+        isinstance(ratio_neg_per_user, bool)
+        or not isinstance(ratio_neg_per_user, (int, float))
+        or not ratio_neg_per_user > 0
+    ):
         raise ConfigError(f"ratio_neg_per_user must be a number > 0, got {ratio_neg_per_user!r}.")
     _refuse_duplicates(df, [col_user, col_item], "df")
     items = pd.unique(df[col_item])
@@ -160,11 +165,22 @@ def negative_feedback_sampler(
     negatives = []
     for count in np.unique(n_neg[n_neg > 0]):  # one bulk draw per distinct count
         group = df[np.isin(user_codes, np.flatnonzero(n_neg == count))]
-        negatives.append(sample_negatives(group, n_neg=int(count), seed=int(rng.integers(2**63)),
-                                          col_user=col_user, col_item=col_item, per="user",
-                                          items=items))
-    neg = pd.concat(negatives, ignore_index=True) if negatives else \
-        pd.DataFrame({col_user: df[col_user].iloc[:0], col_item: df[col_item].iloc[:0]})
+        negatives.append(
+            sample_negatives(
+                group,
+                n_neg=int(count),
+                seed=int(rng.integers(2**63)),
+                col_user=col_user,
+                col_item=col_item,
+                per="user",
+                items=items,
+            )
+        )
+    neg = (
+        pd.concat(negatives, ignore_index=True)
+        if negatives
+        else pd.DataFrame({col_user: df[col_user].iloc[:0], col_item: df[col_item].iloc[:0]})
+    )
     pos = df.assign(**{col_feedback: pos_value})
     neg = neg.assign(**{col_feedback: neg_value})
     out = pd.concat([pos, neg], ignore_index=True)
@@ -225,12 +241,18 @@ class LibffmConverter:
         Raises:
             ColumnMismatchError: a column of another dtype, or no ``col_rating`` column.
         """
-        bad = [c for c, t in df.dtypes.items()
-               if not (_is_text(t) or (isinstance(t, np.dtype) and (t.kind in "iu" or t == np.float64)))]
+        bad = [
+            c
+            for c, t in df.dtypes.items()
+            if not (
+                _is_text(t) or (isinstance(t, np.dtype) and (t.kind in "iu" or t == np.float64))
+            )
+        ]
         if bad:
             raise ColumnMismatchError(
                 f"columns {bad} are of dtypes {[str(df[c].dtype) for c in bad]}; LibffmConverter "
-                "takes object (strings), integer or float64 columns.")
+                "takes object (strings), integer or float64 columns."
+            )
         check_columns(df, [col_rating], "df")
         self.col_rating = col_rating
         self.field_names = [c for c in df.columns if c != col_rating]
@@ -257,22 +279,27 @@ class LibffmConverter:
         if missing:
             raise DataError(
                 f"fields missing from rows (NaN/None): {missing} (field: rows); libffm has no missing "
-                "value. Fill them first (e.g. a string 'missing' in a text field) or drop the rows.")
+                "value. Fill them first (e.g. a string 'missing' in a text field) or drop the rows."
+            )
         for field_index, field in enumerate(self.field_names, start=1):
             col = df[field]
             if _is_text(col.dtype):
                 codes, uniques = pd.factorize(col, sort=False)
                 feature = (codes + next_index).astype(str)
-                value = np.where([isinstance(v, str) for v in uniques], "1",
-                                 uniques.astype(str))[codes] if len(uniques) else np.array([], dtype=str)
+                value = (
+                    np.where([isinstance(v, str) for v in uniques], "1", uniques.astype(str))[codes]
+                    if len(uniques)
+                    else np.array([], dtype=str)
+                )
                 next_index += len(uniques)
             else:
                 feature = np.full(len(col), str(next_index))
                 value = col.astype(str).to_numpy()
                 next_index += 1
             prefix = f"{field_index}:"
-            out[field] = np.char.add(np.char.add(np.char.add(prefix, feature.astype(str)), ":"),
-                                     value.astype(str)).astype(object)
+            out[field] = np.char.add(
+                np.char.add(np.char.add(prefix, feature.astype(str)), ":"), value.astype(str)
+            ).astype(object)
         self.field_count = len(self.field_names)
         self.feature_count = next_index - 1
         result = pd.DataFrame(out, index=df.index)
@@ -286,8 +313,11 @@ class LibffmConverter:
 
     def get_params(self) -> dict[str, Any]:
         """``{"field count", "feature count", "file path"}`` (Microsoft Recommenders' keys)."""
-        return {"field count": self.field_count, "feature count": self.feature_count,
-                "file path": self.filepath}
+        return {
+            "field count": self.field_count,
+            "feature count": self.feature_count,
+            "file path": self.filepath,
+        }
 
 
 __all__ = ["user_item_pairs", "filter_by", "negative_feedback_sampler", "LibffmConverter"]

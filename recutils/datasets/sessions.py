@@ -56,15 +56,23 @@ DAY = 86_400.0
 
 RSC15_FOLDER = "yoochoose-rsc15"
 _RSC15_COMMIT = "5dcd583cbd8d44703a5248b9a308945f24b91390"
-_RSC15_URL = f"https://raw.githubusercontent.com/rn5l/session-rec/{_RSC15_COMMIT}/data/rsc15/prepared/"
+_RSC15_URL = (
+    f"https://raw.githubusercontent.com/rn5l/session-rec/{_RSC15_COMMIT}/data/rsc15/prepared/"
+)
 #: session-rec's rsc15-100k training clicks (2014-04-01 to 2014-04-07).
 RSC15_TRAIN = RemoteFile(
-    "yoochoose-clicks-100k_train_full.txt", _RSC15_URL + "yoochoose-clicks-100k_train_full.txt",
-    "9842c90358298ee784fcf0c9dccb2eeb283ab04368e53bdeee896747f4c03e1e", 2_146_008)
+    "yoochoose-clicks-100k_train_full.txt",
+    _RSC15_URL + "yoochoose-clicks-100k_train_full.txt",
+    "9842c90358298ee784fcf0c9dccb2eeb283ab04368e53bdeee896747f4c03e1e",
+    2_146_008,
+)
 #: session-rec's rsc15-100k test clicks (the following day).
 RSC15_TEST = RemoteFile(
-    "yoochoose-clicks-100k_test.txt", _RSC15_URL + "yoochoose-clicks-100k_test.txt",
-    "380410c606403531019e1ec0b4d192ef90492d594b9b5a91633b860618dd7136", 414_350)
+    "yoochoose-clicks-100k_test.txt",
+    _RSC15_URL + "yoochoose-clicks-100k_test.txt",
+    "380410c606403531019e1ec0b4d192ef90492d594b9b5a91633b860618dd7136",
+    414_350,
+)
 #: Clicks, sessions and items of the rsc15-100k files (train, test).
 RSC15_SIZES = {"train": (70_278, 17_794, 2_933), "test": (13_568, 3_416, 1_771)}
 _RSC15_HEADER = ("SessionId", "ItemId", "Time")
@@ -75,7 +83,9 @@ _SRGNN_COMMIT = "e21cfa431f74c25ae6e4ae9261deefe11d1cb488"
 DIGINETICA_FILE = RemoteFile(
     "sample_train-item-views.csv",
     f"https://raw.githubusercontent.com/CRIPAC-DIG/SR-GNN/{_SRGNN_COMMIT}/datasets/sample_train-item-views.csv",
-    "98da96e05c87ef12b739e4bfd9bc7b4864106ee77371f1db9eb4413e3f78d37e", 395_354)
+    "98da96e05c87ef12b739e4bfd9bc7b4864106ee77371f1db9eb4413e3f78d37e",
+    395_354,
+)
 #: Views, sessions and items of the DIGINETICA sample.
 DIGINETICA_SIZE = (12_391, 2_986, 7_139)
 _DIGINETICA_HEADER = ("session_id", "user_id", "item_id", "timeframe", "eventdate")
@@ -90,14 +100,21 @@ def _names(col_user: str, col_item: str, col_timestamp: str) -> list[str]:
     return names
 
 
-def _click_order(df: pd.DataFrame, col_user: str, col_timestamp: str, *extra: np.ndarray) -> pd.DataFrame:
+def _click_order(
+    df: pd.DataFrame, col_user: str, col_timestamp: str, *extra: np.ndarray
+) -> pd.DataFrame:
     """``df`` sorted stably by session, then time (and ``extra`` keys before time), fresh index."""
     keys = (*extra, df[col_timestamp].to_numpy(), df[col_user].to_numpy())
     return df.iloc[np.lexsort(keys)].reset_index(drop=True)
 
 
-def read_rsc15_file(path: str | os.PathLike, *, col_user: str = DEFAULT_USER_COL,
-                    col_item: str = DEFAULT_ITEM_COL, col_timestamp: str = DEFAULT_TIMESTAMP_COL) -> pd.DataFrame:
+def read_rsc15_file(
+    path: str | os.PathLike,
+    *,
+    col_user: str = DEFAULT_USER_COL,
+    col_item: str = DEFAULT_ITEM_COL,
+    col_timestamp: str = DEFAULT_TIMESTAMP_COL,
+) -> pd.DataFrame:
     """Parse a session-rec click file (tab-separated, header ``SessionId ItemId Time``).
 
     Returns:
@@ -112,11 +129,19 @@ def read_rsc15_file(path: str | os.PathLike, *, col_user: str = DEFAULT_USER_COL
     """
     path = Path(path)
     names = _names(col_user, col_item, col_timestamp)
-    table = read_table(path, "\t", _RSC15_HEADER, header=_RSC15_HEADER, empty_ok=False,
-                       dtype={"SessionId": "int64", "ItemId": "int64", "Time": "float64"})
+    table = read_table(
+        path,
+        "\t",
+        _RSC15_HEADER,
+        header=_RSC15_HEADER,
+        empty_ok=False,
+        dtype={"SessionId": "int64", "ItemId": "int64", "Time": "float64"},
+    )
     for field in _RSC15_HEADER:
         values = table.frame[field].to_numpy()
-        table.check(path, ~(values >= 0), lambda r, f=field, v=values: f"{f!r} must be >= 0, found {v[r]}.")
+        table.check(
+            path, ~(values >= 0), lambda r, f=field, v=values: f"{f!r} must be >= 0, found {v[r]}."
+        )
     df = table.frame.set_axis(names, axis=1)
     return _click_order(df, col_user, col_timestamp)
 
@@ -148,20 +173,38 @@ def load_rsc15(
         DatasetUnavailableError: not found and not downloadable.
         CorruptDataError: a file is not the published one, or a line is malformed.
     """
-    folder = fetch_files(RSC15_FOLDER, (RSC15_TRAIN, RSC15_TEST), local_cache_path, progress=progress)
+    folder = fetch_files(
+        RSC15_FOLDER, (RSC15_TRAIN, RSC15_TEST), local_cache_path, progress=progress
+    )
     frames = []
     for remote in (RSC15_TRAIN, RSC15_TEST):
         if verify:
-            check_published(folder, PublishedFile(remote.filename, (remote.sha256,)), dataset="YOOCHOOSE rsc15-100k")
-        frames.append(read_rsc15_file(folder / remote.filename, col_user=col_user, col_item=col_item,
-                                      col_timestamp=col_timestamp))
-    logger.info("loaded YOOCHOOSE rsc15-100k: %d train and %d test clicks", len(frames[0]), len(frames[1]))
+            check_published(
+                folder,
+                PublishedFile(remote.filename, (remote.sha256,)),
+                dataset="YOOCHOOSE rsc15-100k",
+            )
+        frames.append(
+            read_rsc15_file(
+                folder / remote.filename,
+                col_user=col_user,
+                col_item=col_item,
+                col_timestamp=col_timestamp,
+            )
+        )
+    logger.info(
+        "loaded YOOCHOOSE rsc15-100k: %d train and %d test clicks", len(frames[0]), len(frames[1])
+    )
     return frames[0], frames[1]
 
 
-def read_diginetica_file(path: str | os.PathLike, *, col_user: str = DEFAULT_USER_COL,
-                         col_item: str = DEFAULT_ITEM_COL,
-                         col_timestamp: str = DEFAULT_TIMESTAMP_COL) -> pd.DataFrame:
+def read_diginetica_file(
+    path: str | os.PathLike,
+    *,
+    col_user: str = DEFAULT_USER_COL,
+    col_item: str = DEFAULT_ITEM_COL,
+    col_timestamp: str = DEFAULT_TIMESTAMP_COL,
+) -> pd.DataFrame:
     """Parse a DIGINETICA ``train-item-views.csv`` (``;``-separated, with its header).
 
     The anonymous ``user_id`` is dropped; a click's time is ``eventdate`` (midnight UTC)
@@ -179,20 +222,43 @@ def read_diginetica_file(path: str | os.PathLike, *, col_user: str = DEFAULT_USE
     """
     path = Path(path)
     names = _names(col_user, col_item, col_timestamp)
-    table = read_table(path, ";", _DIGINETICA_HEADER, header=_DIGINETICA_HEADER, empty_ok=False,
-                       dtype={"session_id": "int64", "user_id": "str", "item_id": "int64", "timeframe": "int64",
-                              "eventdate": "str"})
+    table = read_table(
+        path,
+        ";",
+        _DIGINETICA_HEADER,
+        header=_DIGINETICA_HEADER,
+        empty_ok=False,
+        dtype={
+            "session_id": "int64",
+            "user_id": "str",
+            "item_id": "int64",
+            "timeframe": "int64",
+            "eventdate": "str",
+        },
+    )
     df = table.frame
     for field in ("session_id", "item_id", "timeframe"):
         values = df[field].to_numpy()
-        table.check(path, values < 0, lambda r, f=field, v=values: f"{f!r} must be >= 0, found {v[r]}.")
+        table.check(
+            path, values < 0, lambda r, f=field, v=values: f"{f!r} must be >= 0, found {v[r]}."
+        )
     dates = pd.to_datetime(df["eventdate"], format="%Y-%m-%d", errors="coerce")
-    table.check(path, dates.isna().to_numpy(),
-                lambda r: f"eventdate {df['eventdate'].iloc[r]!r} is not a YYYY-MM-DD date.")
-    seconds = (dates.to_numpy().astype("datetime64[s]").astype(np.int64).astype(np.float64)
-               + df["timeframe"].to_numpy() / 1000.0)
-    out = pd.DataFrame({col_user: df["session_id"].to_numpy(), col_item: df["item_id"].to_numpy(),
-                        col_timestamp: seconds})
+    table.check(
+        path,
+        dates.isna().to_numpy(),
+        lambda r: f"eventdate {df['eventdate'].iloc[r]!r} is not a YYYY-MM-DD date.",
+    )
+    seconds = (
+        dates.to_numpy().astype("datetime64[s]").astype(np.int64).astype(np.float64)
+        + df["timeframe"].to_numpy() / 1000.0
+    )
+    out = pd.DataFrame(
+        {
+            col_user: df["session_id"].to_numpy(),
+            col_item: df["item_id"].to_numpy(),
+            col_timestamp: seconds,
+        }
+    )
     # SR-GNN orders a session's clicks by timeframe (the date is per session)
     return _click_order(out, col_user, col_timestamp, df["timeframe"].to_numpy())[names]
 
@@ -239,15 +305,25 @@ def split_sessions_by_time(
     check_columns(df, [col_user, col_item, col_timestamp], name="df")
     if not days > 0:
         raise ConfigError(f"days must be > 0, got {days!r}.")
-    if isinstance(min_session_length, bool) or not isinstance(min_session_length, int) or min_session_length < 1:
-        raise ConfigError(f"min_session_length must be a positive integer, got {min_session_length!r}.")
-    ends = df.groupby(col_user, sort=False)[col_timestamp].transform("max").to_numpy(dtype=np.float64)
+    if (
+        isinstance(min_session_length, bool)
+        or not isinstance(min_session_length, int)
+        or min_session_length < 1
+    ):
+        raise ConfigError(
+            f"min_session_length must be a positive integer, got {min_session_length!r}."
+        )
+    ends = (
+        df.groupby(col_user, sort=False)[col_timestamp].transform("max").to_numpy(dtype=np.float64)
+    )
     if whole_days:
         ends = np.floor(ends / DAY) * DAY
     is_test = ends > ends.max() - days * DAY
     train = df[~is_test].reset_index(drop=True)
     if train.empty:
-        raise DataError(f"every session lies in the last {days} day(s): no training session is left.")
+        raise DataError(
+            f"every session lies in the last {days} day(s): no training session is left."
+        )
     test = df[is_test]
     test = test[test[col_item].isin(pd.unique(train[col_item]))]
     test = _drop_short_sessions(test, col_user, min_session_length)
@@ -273,7 +349,11 @@ def diginetica_split(
         ConfigError: ``min_item_support < 1``.
         DataError: nothing trains.
     """
-    if isinstance(min_item_support, bool) or not isinstance(min_item_support, int) or min_item_support < 1:
+    if (
+        isinstance(min_item_support, bool)
+        or not isinstance(min_item_support, int)
+        or min_item_support < 1
+    ):
         raise ConfigError(f"min_item_support must be a positive integer, got {min_item_support!r}.")
     df = _drop_short_sessions(df, col_user, 2)
     if min_item_support > 1:
@@ -281,8 +361,14 @@ def diginetica_split(
         df = _drop_short_sessions(df[support >= min_item_support], col_user, 2)
     if df.empty:
         raise DataError("no session of two clicks or more is left.")
-    return split_sessions_by_time(df, test_days, whole_days=True, col_user=col_user, col_item=col_item,
-                                  col_timestamp=col_timestamp)
+    return split_sessions_by_time(
+        df,
+        test_days,
+        whole_days=True,
+        col_user=col_user,
+        col_item=col_item,
+        col_timestamp=col_timestamp,
+    )
 
 
 def load_diginetica(
@@ -314,14 +400,26 @@ def load_diginetica(
     """
     folder = fetch_files(DIGINETICA_FOLDER, (DIGINETICA_FILE,), local_cache_path, progress=progress)
     if verify:
-        check_published(folder, PublishedFile(DIGINETICA_FILE.filename, (DIGINETICA_FILE.sha256,)),
-                        dataset="DIGINETICA sample (SR-GNN)")
-    df = read_diginetica_file(folder / DIGINETICA_FILE.filename, col_user=col_user, col_item=col_item,
-                              col_timestamp=col_timestamp)
+        check_published(
+            folder,
+            PublishedFile(DIGINETICA_FILE.filename, (DIGINETICA_FILE.sha256,)),
+            dataset="DIGINETICA sample (SR-GNN)",
+        )
+    df = read_diginetica_file(
+        folder / DIGINETICA_FILE.filename,
+        col_user=col_user,
+        col_item=col_item,
+        col_timestamp=col_timestamp,
+    )
     if not split:
         return df
-    train, test = diginetica_split(df, min_item_support=min_item_support, col_user=col_user, col_item=col_item,
-                                   col_timestamp=col_timestamp)
+    train, test = diginetica_split(
+        df,
+        min_item_support=min_item_support,
+        col_user=col_user,
+        col_item=col_item,
+        col_timestamp=col_timestamp,
+    )
     logger.info("loaded DIGINETICA sample: %d train and %d test clicks", len(train), len(test))
     return train, test
 

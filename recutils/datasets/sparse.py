@@ -73,8 +73,14 @@ class InteractionMatrix:
         col_rating: str | None = DEFAULT_RATING_COL,
     ) -> pd.DataFrame:
         """Back to a long frame, one row per stored entry (see :func:`from_csr`)."""
-        return from_csr(self.matrix, self.user_ids, self.item_ids,
-                        col_user=col_user, col_item=col_item, col_rating=col_rating)
+        return from_csr(
+            self.matrix,
+            self.user_ids,
+            self.item_ids,
+            col_user=col_user,
+            col_item=col_item,
+            col_rating=col_rating,
+        )
 
 
 def _check_ids(observed: pd.Series, col: str) -> None:
@@ -86,7 +92,9 @@ def _check_ids(observed: pd.Series, col: str) -> None:
         )
 
 
-def _index(values: np.ndarray | Sequence | None, observed: pd.Series, what: str, col: str) -> pd.Index:
+def _index(
+    values: np.ndarray | Sequence | None, observed: pd.Series, what: str, col: str
+) -> pd.Index:
     if values is None:
         uniques = observed.unique()
         try:
@@ -240,10 +248,13 @@ def filter_k_core(
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
     u_codes, i_codes = (
-        factorize(df[col], missing=lambda n, col=col: (
-            f"{col} has {n} missing id(s) (NaN/None); every row needs an id to count k-cores. "
-            "Drop or fill them first."
-        ))[0]
+        factorize(
+            df[col],
+            missing=lambda n, col=col: (
+                f"{col} has {n} missing id(s) (NaN/None); every row needs an id to count k-cores. "
+                "Drop or fill them first."
+            ),
+        )[0]
         for col in (col_user, col_item)
     )
     keep = np.ones(len(df), dtype=bool)
@@ -256,8 +267,14 @@ def filter_k_core(
         if ok.sum() == keep.sum():
             break
         keep = ok
-    logger.debug("k-core (k=%d, k_item=%d): %d of %d rows kept after %d rounds",
-                 k, k_item, int(keep.sum()), len(df), rounds)
+    logger.debug(
+        "k-core (k=%d, k_item=%d): %d of %d rows kept after %d rounds",
+        k,
+        k_item,
+        int(keep.sum()),
+        len(df),
+        rounds,
+    )
     return df.loc[keep].copy()
 
 
@@ -342,9 +359,7 @@ def sample_negatives(
     short = need > available
     if short.any():
         bad = np.flatnonzero(short)[:5]
-        detail = ", ".join(
-            f"{user_values[b]} needs {need[b]} but has {available[b]}" for b in bad
-        )
+        detail = ", ".join(f"{user_values[b]} needs {need[b]} but has {available[b]}" for b in bad)
         raise DataError(
             f"{int(short.sum())} user(s) have fewer available negatives than asked "
             f"(n_neg={n_neg}, per={per!r}, method={method!r}, {n_items} candidate items): "
@@ -386,10 +401,12 @@ def sample_negatives(
     # group by user in order of first appearance; keep draw order within a user
     order = np.argsort(keys // n_items, kind="stable")
     keys = keys[order]
-    return pd.DataFrame({
-        col_user: user_values.to_numpy()[keys // n_items] if len(keys) else user_values[:0],
-        col_item: pool.to_numpy()[keys % n_items] if len(keys) else pool[:0],
-    })
+    return pd.DataFrame(
+        {
+            col_user: user_values.to_numpy()[keys // n_items] if len(keys) else user_values[:0],
+            col_item: pool.to_numpy()[keys % n_items] if len(keys) else pool[:0],
+        }
+    )
 
 
 def _complete_exactly(
@@ -416,7 +433,7 @@ def _complete_exactly(
     step = max(1, budget // max(drawable.size, 1))
     out = []
     for start in range(0, users.size, step):  # chunks of users, never single rows
-        chunk, need = users[start:start + step], counts[start:start + step]
+        chunk, need = users[start : start + step], counts[start : start + step]
         local = np.repeat(np.arange(chunk.size, dtype=np.int64), drawable.size)
         slot = np.tile(np.arange(drawable.size), chunk.size)
         keys = chunk[local] * n_items + drawable[slot]
@@ -523,15 +540,27 @@ class AffinityMatrix:
                 f"drop those rows first."
             )
         rating = self.df[self.col_rating]
-        dtype = rating.dtype if pd.api.types.is_numeric_dtype(rating.dtype) else np.dtype(np.float64)
-        sparse = to_csr(self.df, self.col_user, self.col_item, self.col_rating,
-                        user_ids=users, item_ids=items, dtype=dtype)
+        dtype = (
+            rating.dtype if pd.api.types.is_numeric_dtype(rating.dtype) else np.dtype(np.float64)
+        )
+        sparse = to_csr(
+            self.df,
+            self.col_user,
+            self.col_item,
+            self.col_rating,
+            user_ids=users,
+            item_ids=items,
+            dtype=dtype,
+        )
         if self.save_path is not None:
             _save_ids(Path(self.save_path), users, items)
         self.user_ids_, self.item_ids_ = users, items
         matrix = sparse.matrix.toarray()
-        logger.info("affinity matrix %d x %d, %.1f%% unrated", *matrix.shape,
-                    100.0 * (1.0 - sparse.matrix.nnz / max(matrix.size, 1)))
+        logger.info(
+            "affinity matrix %d x %d, %.1f%% unrated",
+            *matrix.shape,
+            100.0 * (1.0 - sparse.matrix.nnz / max(matrix.size, 1)),
+        )
         return matrix, self.map_users, self.map_items
 
     def _fitted(self, what: str) -> tuple[pd.Index, pd.Index]:
@@ -594,8 +623,9 @@ class AffinityMatrix:
         else:
             matrix = sp.csr_matrix(np.asarray(X))
         col_out = self.col_rating if kind == "ratings" else self.col_pred
-        return from_csr(matrix, users, items, col_user=self.col_user, col_item=self.col_item,
-                        col_rating=col_out)
+        return from_csr(
+            matrix, users, items, col_user=self.col_user, col_item=self.col_item, col_rating=col_out
+        )
 
 
 def _save_ids(folder: Path, users: pd.Index, items: pd.Index) -> None:

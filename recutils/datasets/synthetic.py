@@ -50,14 +50,46 @@ from recutils.utils.arrays import in_sorted, join_flags
 logger = logging.getLogger(__name__)
 
 GENRES: tuple[str, ...] = (
-    "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
-    "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi",
-    "Thriller", "War", "Western",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
 )
 OCCUPATIONS: tuple[str, ...] = (
-    "administrator", "artist", "doctor", "educator", "engineer", "entertainment",
-    "executive", "healthcare", "homemaker", "lawyer", "librarian", "marketing", "none",
-    "other", "programmer", "retired", "salesman", "scientist", "student", "technician",
+    "administrator",
+    "artist",
+    "doctor",
+    "educator",
+    "engineer",
+    "entertainment",
+    "executive",
+    "healthcare",
+    "homemaker",
+    "lawyer",
+    "librarian",
+    "marketing",
+    "none",
+    "other",
+    "programmer",
+    "retired",
+    "salesman",
+    "scientist",
+    "student",
+    "technician",
     "writer",
 )
 _START_TS = 1_577_836_800  # 2020-01-01T00:00:00Z
@@ -130,8 +162,13 @@ def make_interactions(
         ConfigError: on non-positive sizes, too many groups or a matrix too
             dense to fill with distinct pairs.
     """
-    _check_positive(n_users=n_users, n_items=n_items, n_interactions=n_interactions,
-                    n_groups=n_groups, time_span_days=time_span_days)
+    _check_positive(
+        n_users=n_users,
+        n_items=n_items,
+        n_interactions=n_interactions,
+        n_groups=n_groups,
+        time_span_days=time_span_days,
+    )
     if n_groups > len(GENRES):
         raise ConfigError(f"n_groups must be at most {len(GENRES)}, got {n_groups}.")
     if n_interactions > 0.5 * n_users * n_items:
@@ -165,17 +202,22 @@ def make_interactions(
     year = rng.integers(1950, 2020, size=n_items)
     item_ids = np.arange(1, n_items + 1)
     titles = (
-        "Synthetic Movie " + pd.Series(item_ids).astype("str")
-        + " (" + pd.Series(year).astype("str") + ")"
+        "Synthetic Movie "
+        + pd.Series(item_ids).astype("str")
+        + " ("
+        + pd.Series(year).astype("str")
+        + ")"
     )
-    items = pd.DataFrame({
-        col_item: item_ids,
-        DEFAULT_TITLE_COL: titles,
-        DEFAULT_GENRE_COL: genre_str,
-        DEFAULT_YEAR_COL: year,
-        "group": item_group,
-        "popularity": popularity,
-    })
+    items = pd.DataFrame(
+        {
+            col_item: item_ids,
+            DEFAULT_TITLE_COL: titles,
+            DEFAULT_GENRE_COL: genre_str,
+            DEFAULT_YEAR_COL: year,
+            "group": item_group,
+            "popularity": popularity,
+        }
+    )
 
     # ---- users
     user_group = rng.integers(0, n_groups, size=n_users)
@@ -187,14 +229,16 @@ def make_interactions(
     occ_idx = (user_group * 3 + rng.integers(0, 4, size=n_users)) % len(OCCUPATIONS)
     occupation = np.array(OCCUPATIONS, dtype=object)[occ_idx]
     zip_code = np.char.zfill(rng.integers(0, 100_000, size=n_users).astype(str), 5)
-    users = pd.DataFrame({
-        col_user: np.arange(1, n_users + 1),
-        "age": age,
-        "gender": pd.Series(gender, dtype="str"),
-        "occupation": pd.Series(occupation, dtype="str"),
-        "zip_code": pd.Series(zip_code, dtype="str"),
-        "group": user_group,
-    })
+    users = pd.DataFrame(
+        {
+            col_user: np.arange(1, n_users + 1),
+            "age": age,
+            "gender": pd.Series(gender, dtype="str"),
+            "occupation": pd.Series(occupation, dtype="str"),
+            "zip_code": pd.Series(zip_code, dtype="str"),
+            "group": user_group,
+        }
+    )
 
     # ---- interactions: draw in bulk, drop duplicate pairs, redraw the shortfall
     item_probs = np.tile(popularity, (n_groups, 1))
@@ -212,8 +256,9 @@ def make_interactions(
         if short <= 0:
             break
         n_draw = int(short * 1.5) + 16
-        u = np.minimum(np.searchsorted(user_cdf, rng.random(n_draw) * user_cdf[-1], side="right"),
-                       n_users - 1)
+        u = np.minimum(
+            np.searchsorted(user_cdf, rng.random(n_draw) * user_cdf[-1], side="right"), n_users - 1
+        )
         g = user_group[u]
         r = rng.random(n_draw)
         # per-draw inverse CDF lookup in the row of the user's group (vectorized)
@@ -221,7 +266,7 @@ def make_interactions(
         order = np.argsort(g, kind="stable")
         bounds = np.searchsorted(g[order], np.arange(n_groups + 1))
         for grp in range(n_groups):  # loop over groups only, never rows
-            idx = order[bounds[grp]:bounds[grp + 1]]
+            idx = order[bounds[grp] : bounds[grp + 1]]
             i[idx] = np.searchsorted(item_cdf[grp], r[idx] * item_cdf[grp, -1], side="right")
         i = np.minimum(i, n_items - 1)
         new = u.astype(np.int64) * n_items + i
@@ -251,12 +296,14 @@ def make_interactions(
     join = rng.integers(0, span // 2, size=n_users)
     ts = _START_TS + join[u] + (rng.random(n) * (span - join[u])).astype(np.int64)
 
-    ratings = pd.DataFrame({
-        col_user: u + 1,
-        col_item: i + 1,
-        col_rating: rating,
-        col_timestamp: ts.astype(np.int64),
-    })
+    ratings = pd.DataFrame(
+        {
+            col_user: u + 1,
+            col_item: i + 1,
+            col_rating: rating,
+            col_timestamp: ts.astype(np.int64),
+        }
+    )
     ratings = ratings.sort_values([col_user, col_timestamp], kind="stable").reset_index(drop=True)
     logger.debug("synthetic data: %d ratings, %d users, %d items", n, n_users, n_items)
     return SyntheticData(ratings=ratings, items=items, users=users)

@@ -127,9 +127,14 @@ class _HeadSource(FilesSource):
                 source = target / SOURCE_FILENAME
                 try:
                     download_file(
-                        SOURCE.url, source, size=SOURCE.size, sha256=SOURCE.sha256,
-                        timeout=network.timeout, retries=network.retries,
-                        progress=network.progress, max_seconds=network.max_seconds,
+                        SOURCE.url,
+                        source,
+                        size=SOURCE.size,
+                        sha256=SOURCE.sha256,
+                        timeout=network.timeout,
+                        retries=network.retries,
+                        progress=network.progress,
+                        max_seconds=network.max_seconds,
                     )
                 except DatasetUnavailableError as err:
                     raise DatasetUnavailableError(
@@ -183,11 +188,15 @@ def read_behaviors(
     df = table.frame
     for field in ("user_id", "item_id", "category_id", "timestamp"):
         values = df[field].to_numpy()
-        table.check(path, values < 0,
-                    lambda r, f=field, v=values: f"{f!r} must be >= 0, found {v[r]}.")
+        table.check(
+            path, values < 0, lambda r, f=field, v=values: f"{f!r} must be >= 0, found {v[r]}."
+        )
     behavior = df["behavior_type"]
-    table.check(path, ~behavior.isin(BEHAVIORS).to_numpy(),
-                lambda r: f"behaviour {behavior.iloc[r]!r} is not one of {list(BEHAVIORS)}.")
+    table.check(
+        path,
+        ~behavior.isin(BEHAVIORS).to_numpy(),
+        lambda r: f"behaviour {behavior.iloc[r]!r} is not one of {list(BEHAVIORS)}.",
+    )
     df.columns = names
     return df
 
@@ -227,11 +236,17 @@ def load_pandas_df(
     """
     folder = fetch_head(local_cache_path, progress=progress)
     if verify:
-        check_published(folder, PublishedFile(FILENAME, (HEAD.sha256,)),
-                        dataset="Taobao UserBehavior head")
-    df = read_behaviors(folder / FILENAME, col_user=col_user, col_item=col_item,
-                        col_category=col_category, col_behavior=col_behavior,
-                        col_timestamp=col_timestamp)
+        check_published(
+            folder, PublishedFile(FILENAME, (HEAD.sha256,)), dataset="Taobao UserBehavior head"
+        )
+    df = read_behaviors(
+        folder / FILENAME,
+        col_user=col_user,
+        col_item=col_item,
+        col_category=col_category,
+        col_behavior=col_behavior,
+        col_timestamp=col_timestamp,
+    )
     times = df[col_timestamp].to_numpy()
     if drop_outside_window:
         inside = (times >= WINDOW[0]) & (times < WINDOW[1])

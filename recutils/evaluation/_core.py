@@ -61,8 +61,11 @@ def _lossy_as_float(s: pd.Series) -> bool:
     Integer ids must lie within +-2**53; float ids must be whole numbers (NaN ids are
     reported later, by the id encoding).
     """
-    values = s.to_numpy() if not isinstance(s.dtype, pd.CategoricalDtype) else \
-        s.cat.categories.to_numpy()
+    values = (
+        s.to_numpy()
+        if not isinstance(s.dtype, pd.CategoricalDtype)
+        else s.cat.categories.to_numpy()
+    )
     if values.size == 0:
         return False
     if values.dtype.kind in "iu":
@@ -91,7 +94,8 @@ def check_same_kind(a: pd.Series, b: pd.Series, col: str, name_a: str, name_b: s
     kinds = {_base_kind(a), _base_kind(b)}
     if "f" in kinds and kinds & {"i", "u"} and (_lossy_as_float(a) or _lossy_as_float(b)):
         raise inexact_id_match_error(
-            col, f"{name_a}: {a.dtype}, {name_b}: {b.dtype}",
+            col,
+            f"{name_a}: {a.dtype}, {name_b}: {b.dtype}",
             f"{name_b}[{col!r}] = {name_b}[{col!r}].astype({name_a}[{col!r}].dtype)",
         )
 
@@ -283,8 +287,9 @@ class Prepared:
         """
         if "join_rows" not in self._cache:
             n_t = self.t_user.size
-            keys = np.concatenate([self.t_user * self.n_items + self.t_item,
-                                   self.p_user * self.n_items + self.p_item])
+            keys = np.concatenate(
+                [self.t_user * self.n_items + self.t_item, self.p_user * self.n_items + self.p_item]
+            )
             order = stable_argsort(keys, max(self.n_users * self.n_items, 1))
             sorted_keys = keys[order]
             j = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])
@@ -372,8 +377,12 @@ def prepare(
     check_columns(rating_pred, [col_user, col_item, col_prediction], "rating_pred")
     for col in (col_user, col_item):
         check_same_kind(rating_true[col], rating_pred[col], col, "rating_true", "rating_pred")
-    (t_user, p_user), n_users = encode_ids(rating_true[col_user], rating_pred[col_user], name=col_user)
-    (t_item, p_item), n_items = encode_ids(rating_true[col_item], rating_pred[col_item], name=col_item)
+    (t_user, p_user), n_users = encode_ids(
+        rating_true[col_user], rating_pred[col_user], name=col_user
+    )
+    (t_item, p_item), n_items = encode_ids(
+        rating_true[col_item], rating_pred[col_item], name=col_item
+    )
     key_max = max(n_users * n_items, 1)
     t_key = t_user * n_items + t_item
     t_row_sorted = stable_argsort(t_key, key_max)

@@ -92,7 +92,9 @@ def _prepare(
     item_series = [train_df[col_item], reco_df[col_item]]
     if item_feature_df is not None:
         check_columns(item_feature_df, [col_item, col_item_features], "item_feature_df")
-        check_same_kind(train_df[col_item], item_feature_df[col_item], col_item, "train_df", "item_feature_df")
+        check_same_kind(
+            train_df[col_item], item_feature_df[col_item], col_item, "train_df", "item_feature_df"
+        )
         item_series.append(item_feature_df[col_item])
     (t_user, r_user), n_users = encode_ids(train_df[col_user], reco_df[col_user], name=col_user)
     item_codes, n_items = encode_ids(*item_series, name=col_item)
@@ -138,7 +140,9 @@ def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class _Similarity:
     """Item-item similarity for given pairs of item codes."""
 
-    def __init__(self, data: _Beyond, measure: str, item_feature_df, col_item_features, needed_rows):
+    def __init__(
+        self, data: _Beyond, measure: str, item_feature_df, col_item_features, needed_rows
+    ):
         if measure not in ITEM_SIM_MEASURES:
             raise ConfigError(
                 f"item_sim_measure={measure!r} is not supported; use one of {list(ITEM_SIM_MEASURES)}."
@@ -163,10 +167,16 @@ class _Similarity:
                     f"[col_item, {col_item_features!r}]."
                 )
             if find_duplicate_keys(data.f_item):
-                raise DataError("item_feature_df has duplicate items; give one feature vector per item.")
+                raise DataError(
+                    "item_feature_df has duplicate items; give one feature vector per item."
+                )
             try:
-                feats = np.vstack([np.asarray(v, dtype=np.float64).ravel()
-                                   for v in item_feature_df[col_item_features]])
+                feats = np.vstack(
+                    [
+                        np.asarray(v, dtype=np.float64).ravel()
+                        for v in item_feature_df[col_item_features]
+                    ]
+                )
             except ValueError as exc:
                 raise DataError(
                     f"item_feature_df[{col_item_features!r}] must hold numeric vectors of equal length."
@@ -205,15 +215,27 @@ def _first_rows(codes: np.ndarray, n: int) -> np.ndarray:
     return first
 
 
-def _similarity_inputs(train_df, reco_df, col_user, col_item, item_feature_df, item_sim_measure,
-                       col_item_features) -> tuple[_Beyond, _Similarity]:
+def _similarity_inputs(
+    train_df, reco_df, col_user, col_item, item_feature_df, item_sim_measure, col_item_features
+) -> tuple[_Beyond, _Similarity]:
     """Checked frames and the item similarity of the diversity and serendipity metrics."""
-    data = _prepare(train_df, reco_df, col_user, col_item, item_feature_df, col_item_features,
-                    unique_train=item_sim_measure == "item_cooccurrence_count")
-    return data, _Similarity(data, item_sim_measure, item_feature_df, col_item_features, data.r_item)
+    data = _prepare(
+        train_df,
+        reco_df,
+        col_user,
+        col_item,
+        item_feature_df,
+        col_item_features,
+        unique_train=item_sim_measure == "item_cooccurrence_count",
+    )
+    return data, _Similarity(
+        data, item_sim_measure, item_feature_df, col_item_features, data.r_item
+    )
 
 
-def _user_frame(data: _Beyond, users: np.ndarray, col_user: str, column: str, values: np.ndarray) -> pd.DataFrame:
+def _user_frame(
+    data: _Beyond, users: np.ndarray, col_user: str, column: str, values: np.ndarray
+) -> pd.DataFrame:
     """``[col_user, column]`` for the user codes ``users``, sorted by user."""
     first = _first_rows(data.r_user, data.n_users)[users]
     out = pd.DataFrame({col_user: data.reco_df[col_user].iloc[first].to_numpy(), column: values})
@@ -224,8 +246,14 @@ def _pandas_mean(df: pd.DataFrame, column: str) -> float:
     return float(df[column].mean()) if len(df) else float("nan")
 
 
-def mean_of(per_user: Callable, column: str, name: str, doc: str, module: str = __name__,
-            average: Callable[[Any, str], float] = _pandas_mean) -> Callable[..., float]:
+def mean_of(
+    per_user: Callable,
+    column: str,
+    name: str,
+    doc: str,
+    module: str = __name__,
+    average: Callable[[Any, str], float] = _pandas_mean,
+) -> Callable[..., float]:
     """The public function ``name``: the ``average`` of ``per_user``'s ``column`` (NaN when
     empty), with ``per_user``'s signature; pandas and Spark define diversity and
     serendipity this way."""
@@ -298,10 +326,12 @@ def historical_item_novelty(
     counts = np.bincount(data.t_item, minlength=data.n_items)
     items = np.flatnonzero(counts)
     first = _first_rows(data.t_item, data.n_items)[items]
-    out = pd.DataFrame({
-        col_item: train_df[col_item].iloc[first].to_numpy(),
-        "item_novelty": -np.log2(counts[items] / data.t_item.size),
-    })
+    out = pd.DataFrame(
+        {
+            col_item: train_df[col_item].iloc[first].to_numpy(),
+            "item_novelty": -np.log2(counts[items] / data.t_item.size),
+        }
+    )
     return out.sort_values(col_item, kind="stable").reset_index(drop=True)
 
 
@@ -373,18 +403,26 @@ def user_diversity(
     Returns:
         DataFrame ``[col_user, "user_diversity"]`` sorted by user.
     """
-    data, sim = _similarity_inputs(train_df, reco_df, col_user, col_item, item_feature_df, item_sim_measure,
-                                   col_item_features)
+    data, sim = _similarity_inputs(
+        train_df, reco_df, col_user, col_item, item_feature_df, item_sim_measure, col_item_features
+    )
     sim_sum, pair_cnt = _user_diversity_arrays(data, sim)
     users = np.flatnonzero(pair_cnt > 0)
-    return _user_frame(data, users, col_user, "user_diversity", 1.0 - sim_sum[users] / pair_cnt[users])
+    return _user_frame(
+        data, users, col_user, "user_diversity", 1.0 - sim_sum[users] / pair_cnt[users]
+    )
 
 
-diversity = mean_of(user_diversity, "user_diversity", "diversity", """
+diversity = mean_of(
+    user_diversity,
+    "user_diversity",
+    "diversity",
+    """
     Mean of :func:`user_diversity` over users with at least two recommendations.
 
     NaN when no user has two recommended items (nothing to compare).
-    """)
+    """,
+)
 
 
 # ---------------------------------------------------------------- serendipity
@@ -440,14 +478,17 @@ def user_item_serendipity(
     Returns:
         DataFrame ``[col_user, col_item, "user_item_serendipity"]`` sorted by user then item.
     """
-    data, sim = _similarity_inputs(train_df, reco_df, col_user, col_item, item_feature_df, item_sim_measure,
-                                   col_item_features)
+    data, sim = _similarity_inputs(
+        train_df, reco_df, col_user, col_item, item_feature_df, item_sim_measure, col_item_features
+    )
     ser, has_hist = _item_serendipity_arrays(data, sim, _relevance(reco_df, col_relevance))
-    out = pd.DataFrame({
-        col_user: reco_df[col_user].to_numpy()[has_hist],
-        col_item: reco_df[col_item].to_numpy()[has_hist],
-        "user_item_serendipity": ser[has_hist],
-    })
+    out = pd.DataFrame(
+        {
+            col_user: reco_df[col_user].to_numpy()[has_hist],
+            col_item: reco_df[col_item].to_numpy()[has_hist],
+            "user_item_serendipity": ser[has_hist],
+        }
+    )
     return out.sort_values([col_user, col_item], kind="stable").reset_index(drop=True)
 
 
@@ -472,8 +513,9 @@ def user_serendipity(
     Returns:
         DataFrame ``[col_user, "user_serendipity"]`` sorted by user.
     """
-    data, sim = _similarity_inputs(train_df, reco_df, col_user, col_item, item_feature_df, item_sim_measure,
-                                   col_item_features)
+    data, sim = _similarity_inputs(
+        train_df, reco_df, col_user, col_item, item_feature_df, item_sim_measure, col_item_features
+    )
     ser, has_hist = _item_serendipity_arrays(data, sim, _relevance(reco_df, col_relevance))
     u = data.r_user[has_hist]
     total = np.bincount(u, weights=ser[has_hist], minlength=data.n_users)
@@ -482,11 +524,16 @@ def user_serendipity(
     return _user_frame(data, users, col_user, "user_serendipity", total[users] / cnt[users])
 
 
-serendipity = mean_of(user_serendipity, "user_serendipity", "serendipity", """
+serendipity = mean_of(
+    user_serendipity,
+    "user_serendipity",
+    "serendipity",
+    """
     Mean of :func:`user_serendipity` over users (each user weighs the same).
 
     NaN when no recommended user has a history in ``train_df``.
-    """)
+    """,
+)
 
 
 __all__ = [

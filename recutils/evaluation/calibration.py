@@ -63,18 +63,22 @@ def _table(y: np.ndarray, p: np.ndarray, n_bins: int, strategy: str, metric: str
     sum_y = np.bincount(bins, weights=labels, minlength=n)
     keep = count > 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        table = pd.DataFrame({
-            "bin": np.arange(n)[keep],
-            "lower": edges[:-1][keep],
-            "upper": edges[1:][keep],
-            "count": count[keep],
-            "mean_prediction": (sum_p / count)[keep],
-            "observed_rate": (sum_y / count)[keep],
-        })
+        table = pd.DataFrame(
+            {
+                "bin": np.arange(n)[keep],
+                "lower": edges[:-1][keep],
+                "upper": edges[1:][keep],
+                "count": count[keep],
+                "mean_prediction": (sum_p / count)[keep],
+                "observed_rate": (sum_y / count)[keep],
+            }
+        )
     return table
 
 
-def _ece(y: np.ndarray, p: np.ndarray, n_bins: int = DEFAULT_N_BINS, strategy: str = "uniform") -> float:
+def _ece(
+    y: np.ndarray, p: np.ndarray, n_bins: int = DEFAULT_N_BINS, strategy: str = "uniform"
+) -> float:
     table = _table(y, p, n_bins, strategy, "ece")
     weights = table["count"].to_numpy() / table["count"].sum()
     gaps = np.abs(table["mean_prediction"].to_numpy() - table["observed_rate"].to_numpy())
@@ -109,7 +113,9 @@ def reliability_table(
         ConfigError: bad ``n_bins`` or ``strategy``.
         DataError: labels other than 0/1, predictions outside [0, 1], or no joined pair.
     """
-    y, p = _joined(prepare(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction))
+    y, p = _joined(
+        prepare(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction)
+    )
     return _table(y, p, n_bins, strategy, "reliability_table")
 
 
@@ -131,7 +137,9 @@ def expected_calibration_error(
     share of the predictions. 0 is perfect; lower is better. Registered as ``"ece"``
     (10 uniform bins).
     """
-    y, p = _joined(prepare(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction))
+    y, p = _joined(
+        prepare(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction)
+    )
     return _ece(y, p, n_bins, strategy)
 
 

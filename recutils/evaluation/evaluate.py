@@ -105,21 +105,34 @@ def plan_metrics(
     if RANKING in kinds or BEYOND in kinds:
         check_relevancy(relevancy_method, k, threshold)
     if BEYOND in kinds and not has_train_df:
-        raise ConfigError("beyond-accuracy metrics (coverage, novelty, diversity, serendipity) need train_df=.")
+        raise ConfigError(
+            "beyond-accuracy metrics (coverage, novelty, diversity, serendipity) need train_df=."
+        )
     return MetricPlan(
         metrics=tuple(planned),
-        needs_rating=RATING in kinds or "gauc" in names or ("ndcg" in names and score_type != "binary"),
+        needs_rating=RATING in kinds
+        or "gauc" in names
+        or ("ndcg" in names and score_type != "binary"),
         needs_prediction=RATING in kinds or "gauc" in names or relevancy_method is not None,
     )
 
 
-def beyond_options(spec: MetricSpec, col_user: str, col_item: str, item_feature_df, item_sim_measure: str,
-                   col_item_features: str) -> dict:
+def beyond_options(
+    spec: MetricSpec,
+    col_user: str,
+    col_item: str,
+    item_feature_df,
+    item_sim_measure: str,
+    col_item_features: str,
+) -> dict:
     """The keywords of a beyond-accuracy metric's function, from ``evaluate()``'s arguments."""
     kwargs = {"col_user": col_user, "col_item": col_item}
     if spec.name in _SIMILARITY_METRICS:
-        kwargs.update(item_feature_df=item_feature_df, item_sim_measure=item_sim_measure,
-                      col_item_features=col_item_features)
+        kwargs.update(
+            item_feature_df=item_feature_df,
+            item_sim_measure=item_sim_measure,
+            col_item_features=col_item_features,
+        )
     return kwargs
 
 
@@ -173,8 +186,15 @@ def evaluate(
         ConfigError: Unknown or malformed metric name (listing the known ones), or a
             beyond-accuracy metric without ``train_df``.
     """
-    plan = plan_metrics(metrics, k=k, relevancy_method=relevancy_method, threshold=threshold,
-                        score_type=score_type, discfun_type=discfun_type, has_train_df=train_df is not None)
+    plan = plan_metrics(
+        metrics,
+        k=k,
+        relevancy_method=relevancy_method,
+        threshold=threshold,
+        score_type=score_type,
+        discfun_type=discfun_type,
+        has_train_df=train_df is not None,
+    )
     prep = prepare(
         rating_true,
         rating_pred,
@@ -194,15 +214,24 @@ def evaluate(
             value = spec.kernel(prep)
         elif spec.kind == RANKING:
             value = spec.kernel(
-                prep, m.k, relevancy_method=relevancy_method, threshold=threshold,
-                score_type=score_type, discfun_type=discfun_type,
+                prep,
+                m.k,
+                relevancy_method=relevancy_method,
+                threshold=threshold,
+                score_type=score_type,
+                discfun_type=discfun_type,
             )
         else:
             cutoff = check_relevancy(relevancy_method, m.k, threshold)
             top = prep.top(cutoff, by_score=relevancy_method is not None)
             reco_df = rating_pred.iloc[top.pred_row][[col_user, col_item]]
-            value = spec.function(train_df, reco_df, **beyond_options(
-                spec, col_user, col_item, item_feature_df, item_sim_measure, col_item_features))
+            value = spec.function(
+                train_df,
+                reco_df,
+                **beyond_options(
+                    spec, col_user, col_item, item_feature_df, item_sim_measure, col_item_features
+                ),
+            )
         results[text] = float(value)
         logger.debug("%s = %r", text, results[text])
     return results
@@ -244,20 +273,36 @@ def ranking_metrics_by_user(
         ConfigError: A metric without a per-user form, or a malformed name.
         DataError, ColumnMismatchError: As for the aggregate metrics.
     """
-    plan = plan_metrics(metrics, k=k, relevancy_method=relevancy_method, threshold=threshold,
-                        score_type=score_type, discfun_type=discfun_type, has_train_df=False)
+    plan = plan_metrics(
+        metrics,
+        k=k,
+        relevancy_method=relevancy_method,
+        threshold=threshold,
+        score_type=score_type,
+        discfun_type=discfun_type,
+        has_train_df=False,
+    )
     for m in plan.metrics:
         if m.spec.name not in PER_USER_METRICS:
-            raise ConfigError(f"metric {m.text!r} has no per-user form; available: {list(PER_USER_METRICS)}.")
-    prep = prepare(rating_true, rating_pred, col_user, col_item,
-                   col_rating if plan.needs_rating else None,
-                   col_prediction if plan.needs_prediction else None)
+            raise ConfigError(
+                f"metric {m.text!r} has no per-user form; available: {list(PER_USER_METRICS)}."
+            )
+    prep = prepare(
+        rating_true,
+        rating_pred,
+        col_user,
+        col_item,
+        col_rating if plan.needs_rating else None,
+        col_prediction if plan.needs_prediction else None,
+    )
     warn_no_common_users(prep, col_user, stacklevel=3)
     users, first = np.unique(prep.t_user, return_index=True)  # truth users, first row of each
     out = pd.DataFrame({col_user: rating_true[col_user].to_numpy()[first]})
     common = prep.common[users]
     for m in plan.metrics:
-        values = _by_user(prep, m.spec.name, m.k, relevancy_method, threshold, score_type, discfun_type)[users]
+        values = _by_user(
+            prep, m.spec.name, m.k, relevancy_method, threshold, score_type, discfun_type
+        )[users]
         if m.spec.name != "ndcg":
             values = np.where(common, values, 0.0)
         out[m.text] = values
@@ -296,11 +341,20 @@ def score_arrays(name: str, y_true, y_pred) -> float:
     y = float_array(y_true, "y_true", "true values")
     p = float_array(y_pred, "y_pred", "predictions")
     if y.ndim != 1 or y.shape != p.shape:
-        raise DataError(f"y_true and y_pred must be 1-d of one length, got shapes {y.shape} and {p.shape}.")
+        raise DataError(
+            f"y_true and y_pred must be 1-d of one length, got shapes {y.shape} and {p.shape}."
+        )
     if y.size == 0:
         raise DataError(f"y_true and y_pred are empty; {spec.name} is undefined.")
     return float(spec.array_kernel(y, p))
 
 
-__all__ = ["evaluate", "DEFAULT_METRICS", "ranking_metrics_by_user", "score_arrays", "plan_metrics",
-           "MetricPlan", "PlannedMetric"]
+__all__ = [
+    "evaluate",
+    "DEFAULT_METRICS",
+    "ranking_metrics_by_user",
+    "score_arrays",
+    "plan_metrics",
+    "MetricPlan",
+    "PlannedMetric",
+]

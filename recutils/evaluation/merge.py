@@ -65,7 +65,9 @@ def merge_rating_true_pred(
     order = np.argsort(t_rows, kind="stable")
     t_rows, p_rows = t_rows[order], p_rows[order]
     name_true = col_rating + "_true" if col_rating in rating_pred.columns else col_rating
-    name_pred = col_prediction + "_pred" if col_prediction in rating_true.columns else col_prediction
+    name_pred = (
+        col_prediction + "_pred" if col_prediction in rating_true.columns else col_prediction
+    )
     y_true = pd.Series(rating_true[col_rating].to_numpy()[t_rows], name=name_true)
     y_pred = pd.Series(rating_pred[col_prediction].to_numpy()[p_rows], name=name_pred)
     return y_true, y_pred
@@ -113,19 +115,27 @@ def merge_ranking_true_pred(
         ColumnMismatchError, DataError: as the ranking metrics.
     """
     cutoff = check_relevancy(relevancy_method, k, threshold)
-    prep = prepare(rating_true, rating_pred, col_user, col_item, None,
-                   col_prediction if relevancy_method is not None else None)
+    prep = prepare(
+        rating_true,
+        rating_pred,
+        col_user,
+        col_item,
+        None,
+        col_prediction if relevancy_method is not None else None,
+    )
     warn_no_common_users(prep, col_user, stacklevel=3)
     top = prep.top(cutoff, by_score=relevancy_method is not None)
     pred_row, rank = top.pred_row[top.hit], top.rank[top.hit]
     if relevancy_method is None:  # the frame's own order, as a pandas merge keeps it
         order = np.argsort(pred_row, kind="stable")
         pred_row, rank = pred_row[order], rank[order]
-    df_hit = pd.DataFrame({
-        col_user: rating_pred[col_user].to_numpy()[pred_row],
-        col_item: rating_pred[col_item].to_numpy()[pred_row],
-        RANK_COL: rank.astype(np.int64),
-    })
+    df_hit = pd.DataFrame(
+        {
+            col_user: rating_pred[col_user].to_numpy()[pred_row],
+            col_item: rating_pred[col_item].to_numpy()[pred_row],
+            RANK_COL: rank.astype(np.int64),
+        }
+    )
     if relevancy_method is not None:
         df_hit = df_hit.sort_values([col_user, RANK_COL], kind="stable").reset_index(drop=True)
     hit_users = top.user[top.hit]
@@ -133,11 +143,17 @@ def merge_ranking_true_pred(
     users = np.flatnonzero(n_hit)
     first_row = np.full(prep.n_users, -1, dtype=np.int64)
     first_row[hit_users] = top.pred_row[top.hit]  # any row of the user gives its id
-    df_hit_count = pd.DataFrame({
-        col_user: rating_pred[col_user].to_numpy()[first_row[users]],
-        "hit": n_hit[users].astype(np.int64),
-        "actual": prep.n_true[users].astype(np.int64),
-    }).sort_values(col_user, kind="stable").reset_index(drop=True)
+    df_hit_count = (
+        pd.DataFrame(
+            {
+                col_user: rating_pred[col_user].to_numpy()[first_row[users]],
+                "hit": n_hit[users].astype(np.int64),
+                "actual": prep.n_true[users].astype(np.int64),
+            }
+        )
+        .sort_values(col_user, kind="stable")
+        .reset_index(drop=True)
+    )
     return df_hit, df_hit_count, prep.n_common
 
 

@@ -100,8 +100,11 @@ def next_item_metrics(
     if ranks.size == 0:
         raise DataError("no ranks to average: no user was evaluated.")
     ks = [k] if isinstance(k, (int, np.integer)) else list(k)
-    return {f"{_LABELS.get(m, m)}@{_check_k(kk)}": float(metric_from_ranks(ranks, m, kk).mean())
-            for kk in ks for m in metrics}
+    return {
+        f"{_LABELS.get(m, m)}@{_check_k(kk)}": float(metric_from_ranks(ranks, m, kk).mean())
+        for kk in ks
+        for m in metrics
+    }
 
 
 def _scores_2d(scores: np.ndarray, name: str = "scores") -> np.ndarray:
@@ -238,21 +241,26 @@ def draw_negatives(
     available = int(allowed.sum()) - exclude.astype(np.int64) @ allowed
     if n_users and available.min() < n:
         user = int(np.argmin(available))
-        raise DataError(f"user row {user} has only {int(available[user])} items to draw {n} "
-                        "negatives from (excluded and zero-weight items removed).")
+        raise DataError(
+            f"user row {user} has only {int(available[user])} items to draw {n} "
+            "negatives from (excluded and zero-weight items removed)."
+        )
     cdf = np.cumsum(weights)
     cdf /= cdf[-1]
     rng = np.random.default_rng(seed)
-    excluded_keys = (np.repeat(np.arange(n_users, dtype=np.int64), np.diff(exclude.indptr))
-                     * n_items + exclude.indices)
+    excluded_keys = (
+        np.repeat(np.arange(n_users, dtype=np.int64), np.diff(exclude.indptr)) * n_items
+        + exclude.indices
+    )
     out = np.empty((n_users, n), dtype=np.int64)
     filled = np.zeros(n_users, dtype=np.int64)
     todo = np.arange(n_users)
     while todo.size:
         need = n - filled[todo]
         draws = int(need.max()) * 2 + 8
-        cand = np.minimum(np.searchsorted(cdf, rng.random((todo.size, draws)), side="right"),
-                          n_items - 1)
+        cand = np.minimum(
+            np.searchsorted(cdf, rng.random((todo.size, draws)), side="right"), n_items - 1
+        )
         rows = np.repeat(todo, draws)
         keys = rows * n_items + cand.ravel()
         ok = ~np.isin(keys, excluded_keys)
@@ -312,8 +320,9 @@ class NextItemResult:
     def table(self) -> pd.DataFrame:
         """One row per ranking kind (full first), one column per metric."""
         kinds = ["full"] + ([] if self.sampled_ranks is None else ["sampled"])
-        return pd.DataFrame([self.metrics(kind) for kind in kinds],
-                            index=pd.Index(kinds, name="ranking"))
+        return pd.DataFrame(
+            [self.metrics(kind) for kind in kinds], index=pd.Index(kinds, name="ranking")
+        )
 
 
 @reject_unknown_keywords
@@ -362,11 +371,14 @@ def evaluate_next_item(
         rows = np.arange(start, min(start + batch_size, n_users))
         scores = _scores_2d(score(rows))
         if scores.shape != (len(rows), n_items):
-            raise DataError(f"score returned shape {scores.shape}, expected {(len(rows), n_items)}.")
-        full[rows] = target_ranks(scores, targets[rows],
-                                  None if exclude is None else exclude[rows])
+            raise DataError(
+                f"score returned shape {scores.shape}, expected {(len(rows), n_items)}."
+            )
+        full[rows] = target_ranks(scores, targets[rows], None if exclude is None else exclude[rows])
         if sampled is not None:
             local = np.arange(len(rows))
-            sampled[rows] = sampled_ranks(scores[local, targets[rows]],
-                                          np.take_along_axis(scores, negatives.items[rows], axis=1))
+            sampled[rows] = sampled_ranks(
+                scores[local, targets[rows]],
+                np.take_along_axis(scores, negatives.items[rows], axis=1),
+            )
     return NextItemResult(full, sampled, negatives, ks)

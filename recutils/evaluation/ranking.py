@@ -80,7 +80,9 @@ def _hits_per_user(prep: Prepared, top: TopK) -> np.ndarray:
     return np.bincount(top.user[top.hit], minlength=prep.n_users)
 
 
-def _precision(prep: Prepared, k: int, relevancy_method="top_k", threshold=DEFAULT_THRESHOLD, **_) -> float:
+def _precision(
+    prep: Prepared, k: int, relevancy_method="top_k", threshold=DEFAULT_THRESHOLD, **_
+) -> float:
     top = _top(prep, k, relevancy_method, threshold)
     n = prep.n_common
     if n == 0 or not top.hit.any():
@@ -88,7 +90,9 @@ def _precision(prep: Prepared, k: int, relevancy_method="top_k", threshold=DEFAU
     return float(_hits_per_user(prep, top).sum() / k / n)
 
 
-def _recall(prep: Prepared, k: int, relevancy_method="top_k", threshold=DEFAULT_THRESHOLD, **_) -> float:
+def _recall(
+    prep: Prepared, k: int, relevancy_method="top_k", threshold=DEFAULT_THRESHOLD, **_
+) -> float:
     top = _top(prep, k, relevancy_method, threshold)
     n = prep.n_common
     if n == 0 or not top.hit.any():
@@ -98,7 +102,9 @@ def _recall(prep: Prepared, k: int, relevancy_method="top_k", threshold=DEFAULT_
     return float((hits[users] / prep.n_true[users]).sum() / n)
 
 
-def _hit_ratio(prep: Prepared, k: int, relevancy_method="top_k", threshold=DEFAULT_THRESHOLD, **_) -> float:
+def _hit_ratio(
+    prep: Prepared, k: int, relevancy_method="top_k", threshold=DEFAULT_THRESHOLD, **_
+) -> float:
     top = _top(prep, k, relevancy_method, threshold)
     n = prep.n_common
     if n == 0:
@@ -106,7 +112,9 @@ def _hit_ratio(prep: Prepared, k: int, relevancy_method="top_k", threshold=DEFAU
     return float((_hits_per_user(prep, top) > 0).sum() / n)
 
 
-def _mrr(prep: Prepared, k: int, relevancy_method="top_k", threshold=DEFAULT_THRESHOLD, **_) -> float:
+def _mrr(
+    prep: Prepared, k: int, relevancy_method="top_k", threshold=DEFAULT_THRESHOLD, **_
+) -> float:
     top = _top(prep, k, relevancy_method, threshold)
     n = prep.n_common
     if n == 0 or not top.hit.any():
@@ -124,7 +132,9 @@ def _reciprocal_rank_sums(prep: Prepared, top: TopK) -> np.ndarray:
     return np.bincount(hu, weights=nth_hit / hr, minlength=prep.n_users)
 
 
-def _map_at_k(prep: Prepared, k: int, relevancy_method="top_k", threshold=DEFAULT_THRESHOLD, **_) -> float:
+def _map_at_k(
+    prep: Prepared, k: int, relevancy_method="top_k", threshold=DEFAULT_THRESHOLD, **_
+) -> float:
     top = _top(prep, k, relevancy_method, threshold)
     n = prep.n_common
     if n == 0 or not top.hit.any():
@@ -134,7 +144,9 @@ def _map_at_k(prep: Prepared, k: int, relevancy_method="top_k", threshold=DEFAUL
     return float((rr[users] / np.minimum(prep.n_true[users], k)).sum() / n)
 
 
-def _map(prep: Prepared, k: int, relevancy_method="top_k", threshold=DEFAULT_THRESHOLD, **_) -> float:
+def _map(
+    prep: Prepared, k: int, relevancy_method="top_k", threshold=DEFAULT_THRESHOLD, **_
+) -> float:
     top = _top(prep, k, relevancy_method, threshold)
     n = prep.n_common
     if n == 0 or not top.hit.any():
@@ -144,7 +156,9 @@ def _map(prep: Prepared, k: int, relevancy_method="top_k", threshold=DEFAULT_THR
     return float((rr[users] / prep.n_true[users]).sum() / n)
 
 
-def _r_precision(prep: Prepared, k: int, relevancy_method="top_k", threshold=DEFAULT_THRESHOLD, **_) -> float:
+def _r_precision(
+    prep: Prepared, k: int, relevancy_method="top_k", threshold=DEFAULT_THRESHOLD, **_
+) -> float:
     top = _top(prep, k, relevancy_method, threshold)
     if prep.n_common == 0 or not top.hit.any():
         return 0.0
@@ -167,9 +181,13 @@ def _gains(values: np.ndarray, score_type: str) -> np.ndarray:
 
 def _check_ndcg_args(score_type: str, discfun_type: str) -> None:
     if score_type not in SCORE_TYPES:
-        raise ConfigError(f"score_type={score_type!r} is not supported; use one of {list(SCORE_TYPES)}.")
+        raise ConfigError(
+            f"score_type={score_type!r} is not supported; use one of {list(SCORE_TYPES)}."
+        )
     if discfun_type not in DISCFUN_TYPES:
-        raise ConfigError(f"discfun_type={discfun_type!r} is not supported; use one of {list(DISCFUN_TYPES)}.")
+        raise ConfigError(
+            f"discfun_type={discfun_type!r} is not supported; use one of {list(DISCFUN_TYPES)}."
+        )
 
 
 def _ndcg(
@@ -186,7 +204,9 @@ def _ndcg(
     if prep.n_common == 0 or not top.hit.any():
         return 0.0
     ndcg = _ndcg_by_user(prep, top, k, score_type, discfun_type)[prep.n_true > 0]
-    ndcg = ndcg[~np.isnan(ndcg)]  # 0/0 (a user whose every gain is 0) is skipped, as pandas' mean does
+    ndcg = ndcg[
+        ~np.isnan(ndcg)
+    ]  # 0/0 (a user whose every gain is 0) is skipped, as pandas' mean does
     return float(ndcg.mean()) if ndcg.size else 0.0
 
 
@@ -209,13 +229,23 @@ def _gauc(prep: Prepared, **_) -> float:
     valid = (n_pos > 0) & (n_neg > 0)
     if not valid.any():
         raise DataError("gauc is undefined: no user has both a positive and a negative label.")
-    auc_u = (rank_pos[valid] - n_pos[valid] * (n_pos[valid] + 1) / 2.0) / (n_pos[valid] * n_neg[valid])
+    auc_u = (rank_pos[valid] - n_pos[valid] * (n_pos[valid] + 1) / 2.0) / (
+        n_pos[valid] * n_neg[valid]
+    )
     return float(np.sum(n_imp[valid] * auc_u) / np.sum(n_imp[valid]))
 
 
 # ---------------------------------------------------------------- per-user kernels
 #: Metrics :func:`ranking_metrics_by_user` computes per user -> the aggregate they average to.
-PER_USER_METRICS = ("precision", "recall", "ndcg", "map", "mean_average_precision", "hit_ratio", "mrr")
+PER_USER_METRICS = (
+    "precision",
+    "recall",
+    "ndcg",
+    "map",
+    "mean_average_precision",
+    "hit_ratio",
+    "mrr",
+)
 
 
 def _by_user(
@@ -259,7 +289,9 @@ def _by_user(
     raise ConfigError(f"no per-user form of {name!r}; available: {list(PER_USER_METRICS)}.")
 
 
-def _ndcg_by_user(prep: Prepared, top: TopK, k: int, score_type: str, discfun_type: str) -> np.ndarray:
+def _ndcg_by_user(
+    prep: Prepared, top: TopK, k: int, score_type: str, discfun_type: str
+) -> np.ndarray:
     _check_ndcg_args(score_type, discfun_type)
     log = np.log if discfun_type == "loge" else np.log2
     true_vals = np.ones(prep.t_user.size) if score_type == "binary" else prep.true_values()
@@ -287,7 +319,9 @@ def _ndcg_by_user(prep: Prepared, top: TopK, k: int, score_type: str, discfun_ty
 
 
 # ---------------------------------------------------------------- public API
-def _ranking_prep(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction, relevancy_method):
+def _ranking_prep(
+    rating_true, rating_pred, col_user, col_item, col_rating, col_prediction, relevancy_method
+):
     """:func:`prepare` for a public ranking metric, warning when the frames share no user
     (the warning points at the metric's caller: public wrapper, metric, this function)."""
     prep = prepare(
@@ -338,27 +372,39 @@ def _list_metric(name: str, kernel: Callable[..., float], doc: str) -> Callable[
         *,
         col_rating: str = DEFAULT_RATING_COL,
     ) -> float:
-        prep = _ranking_prep(rating_true, rating_pred, col_user, col_item, None, col_prediction,
-                             relevancy_method)
+        prep = _ranking_prep(
+            rating_true, rating_pred, col_user, col_item, None, col_prediction, relevancy_method
+        )
         return kernel(prep, k, relevancy_method, threshold)
 
     return public_function(metric, name, doc + _ARGS_DOC, __name__)
 
 
-precision_at_k = _list_metric("precision_at_k", _precision, """
+precision_at_k = _list_metric(
+    "precision_at_k",
+    _precision,
+    """
     Precision at k, :math:`\\frac{1}{|U|}\\sum_u \\frac{|L_u\\cap R_u|}{k}` (Spark's definition).
 
     The divisor is always ``k``, even for users with fewer than k predictions.
-    """)
+    """,
+)
 
-recall_at_k = _list_metric("recall_at_k", _recall, """
+recall_at_k = _list_metric(
+    "recall_at_k",
+    _recall,
+    """
     Recall at k, :math:`\\frac{1}{|U|}\\sum_u \\frac{|L_u\\cap R_u|}{|R_u|}`.
 
     The divisor is :math:`|R_u|`, not :math:`\\min(|R_u|, k)`: a user with more than k
     relevant items cannot reach 1 (Microsoft Recommenders' definition).
-    """)
+    """,
+)
 
-map_at_k = _list_metric("map_at_k", _map_at_k, """
+map_at_k = _list_metric(
+    "map_at_k",
+    _map_at_k,
+    """
     Mean average precision at k (Spark MLlib's ``meanAveragePrecisionAt``).
 
     .. math::
@@ -366,9 +412,13 @@ map_at_k = _list_metric("map_at_k", _map_at_k, """
         \\sum_{i\\in L_u\\cap R_u} P_u@\\mathrm{rank}_u(i)
 
     where :math:`P_u@n` is the precision of the first :math:`n` items of :math:`L_u`.
-    """)
+    """,
+)
 
-mean_average_precision = _list_metric("mean_average_precision", _map, """
+mean_average_precision = _list_metric(
+    "mean_average_precision",
+    _map,
+    """
     Mean average precision normalised by all relevant items (Microsoft Recommenders' ``map``).
 
     .. math::
@@ -376,9 +426,13 @@ mean_average_precision = _list_metric("mean_average_precision", _map, """
 
     Only the first ``k`` ranks are looked at (with ``"top_k"``), but the divisor is
     :math:`|R_u|`, so this is at most :func:`map_at_k`.
-    """)
+    """,
+)
 
-r_precision_at_k = _list_metric("r_precision_at_k", _r_precision, """
+r_precision_at_k = _list_metric(
+    "r_precision_at_k",
+    _r_precision,
+    """
     R-precision capped at k, as Microsoft Recommenders 1.2.1 computes it.
 
     .. math::
@@ -390,21 +444,30 @@ r_precision_at_k = _list_metric("r_precision_at_k", _r_precision, """
     hit are *left out*, not counted as 0), so this is not bounded by precision. When
     :math:`|R_u|>k` only k ranks exist. If no user has such a hit the result is 0.0
     (Microsoft Recommenders returns NaN there).
-    """)
+    """,
+)
 
-hit_ratio_at_k = _list_metric("hit_ratio_at_k", _hit_ratio, """
+hit_ratio_at_k = _list_metric(
+    "hit_ratio_at_k",
+    _hit_ratio,
+    """
     Hit ratio at k, :math:`\\frac{1}{|U|}\\sum_u \\mathbb{1}[L_u\\cap R_u\\neq\\emptyset]`.
 
     The share of users with at least one relevant item in their list (not in
     Microsoft Recommenders 1.2.1; same user and rank conventions).
-    """)
+    """,
+)
 
-mrr_at_k = _list_metric("mrr_at_k", _mrr, """
+mrr_at_k = _list_metric(
+    "mrr_at_k",
+    _mrr,
+    """
     Mean reciprocal rank at k, :math:`\\frac{1}{|U|}\\sum_u 1/\\min_{i\\in L_u\\cap R_u}\\mathrm{rank}_u(i)`.
 
     Users with no relevant item in their list count as 0 (not in Microsoft
     Recommenders 1.2.1; same user and rank conventions).
-    """)
+    """,
+)
 
 
 @reject_unknown_keywords
@@ -446,13 +509,23 @@ def ndcg_at_k(
     """
     _check_ndcg_args(score_type, discfun_type)
     prep = _ranking_prep(
-        rating_true, rating_pred, col_user, col_item,
-        col_rating if score_type != "binary" else None, col_prediction, relevancy_method,
+        rating_true,
+        rating_pred,
+        col_user,
+        col_item,
+        col_rating if score_type != "binary" else None,
+        col_prediction,
+        relevancy_method,
     )
-    return _ndcg(prep, k, relevancy_method, threshold, score_type=score_type, discfun_type=discfun_type)
+    return _ndcg(
+        prep, k, relevancy_method, threshold, score_type=score_type, discfun_type=discfun_type
+    )
 
 
-gauc = rating_metric("gauc", _gauc, """
+gauc = rating_metric(
+    "gauc",
+    _gauc,
+    """
     Group AUC: per-user AUC weighted by the user's number of impressions.
 
     .. math:: \\mathrm{GAUC} = \\frac{\\sum_{u\\in V} n_u\\,\\mathrm{AUC}_u}{\\sum_{u\\in V} n_u}
@@ -463,7 +536,8 @@ gauc = rating_metric("gauc", _gauc, """
     one half, see :func:`recutils.evaluation.auc`), and :math:`V` the users with both a
     positive and a negative label (AUC is undefined for the others, which are left out).
     Not in Microsoft Recommenders 1.2.1 (this is the definition of Zhou et al., DIN, 2018).
-    """)
+    """,
+)
 
 
 @reject_unknown_keywords

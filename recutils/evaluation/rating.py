@@ -124,7 +124,9 @@ def _pointwise(kernel: Callable[[np.ndarray, np.ndarray], float]) -> Callable[[P
     return lambda prep: kernel(*_joined(prep))
 
 
-def rating_metric(name: str, compute: Callable[[Prepared], float], doc: str) -> Callable[..., float]:
+def rating_metric(
+    name: str, compute: Callable[[Prepared], float], doc: str
+) -> Callable[..., float]:
     """The public function ``name``: ``compute`` on the checked and encoded frames.
 
     Every rating metric (and gauc) has this signature (Microsoft Recommenders'); only
@@ -139,12 +141,17 @@ def rating_metric(name: str, compute: Callable[[Prepared], float], doc: str) -> 
         col_rating: str = DEFAULT_RATING_COL,
         col_prediction: str = DEFAULT_PREDICTION_COL,
     ) -> float:
-        return compute(prepare(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction))
+        return compute(
+            prepare(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction)
+        )
 
     return public_function(metric, name, doc, __name__)
 
 
-rmse = rating_metric("rmse", _pointwise(_rmse), """
+rmse = rating_metric(
+    "rmse",
+    _pointwise(_rmse),
+    """
     Root mean squared error, :math:`\\sqrt{\\frac1n\\sum_j (y_j-\\hat y_j)^2}`.
 
     Args:
@@ -154,31 +161,47 @@ rmse = rating_metric("rmse", _pointwise(_rmse), """
 
     Returns:
         RMSE over the (user, item) pairs present in both frames (>= 0, lower is better).
-    """)
+    """,
+)
 
-mae = rating_metric("mae", _pointwise(_mae), """
+mae = rating_metric(
+    "mae",
+    _pointwise(_mae),
+    """
     Mean absolute error, :math:`\\frac1n\\sum_j |y_j-\\hat y_j|` (lower is better).
 
     Arguments as :func:`rmse`.
-    """)
+    """,
+)
 
-rsquared = rating_metric("rsquared", _pointwise(_rsquared), """
+rsquared = rating_metric(
+    "rsquared",
+    _pointwise(_rsquared),
+    """
     Coefficient of determination :math:`R^2 = 1 - \\sum_j (y_j-\\hat y_j)^2 / \\sum_j (y_j-\\bar y)^2`.
 
     At most 1 and unbounded below (a prediction worse than the mean is negative).
     When all true ratings are equal, returns 1.0 for a perfect prediction and 0.0
     otherwise (scikit-learn's convention, used by Microsoft Recommenders).
     Arguments as :func:`rmse`.
-    """)
+    """,
+)
 
-exp_var = rating_metric("exp_var", _pointwise(_exp_var), """
+exp_var = rating_metric(
+    "exp_var",
+    _pointwise(_exp_var),
+    """
     Explained variance :math:`1 - \\mathrm{Var}(y-\\hat y) / \\mathrm{Var}(y)` (population variances).
 
     Like :func:`rsquared` but blind to a constant bias. Same convention when
     :math:`\\mathrm{Var}(y)=0`. Arguments as :func:`rmse`.
-    """)
+    """,
+)
 
-auc = rating_metric("auc", _pointwise(_auc), """
+auc = rating_metric(
+    "auc",
+    _pointwise(_auc),
+    """
     Area under the ROC curve over all joined pairs, regardless of users.
 
     Labels ``col_rating`` must be 0/1; scores any real numbers. Computed as the
@@ -190,15 +213,20 @@ auc = rating_metric("auc", _pointwise(_auc), """
     get the mean of their ranks, i.e. a tie counts one half). Equal to scikit-learn's
     ``roc_auc_score`` used by Microsoft Recommenders. For the per-user version see
     :func:`recutils.evaluation.gauc`. One class only raises :class:`DataError`.
-    """)
+    """,
+)
 
-logloss = rating_metric("logloss", _pointwise(_logloss), """
+logloss = rating_metric(
+    "logloss",
+    _pointwise(_logloss),
+    """
     Binary cross-entropy :math:`-\\frac1n\\sum_j [y_j\\ln p_j + (1-y_j)\\ln(1-p_j)]`.
 
     Labels must be 0/1 with both classes present, predictions probabilities in [0, 1];
     :math:`p_j` is clipped to :math:`[\\epsilon, 1-\\epsilon]` with :math:`\\epsilon` the float64
     machine epsilon (as scikit-learn's ``log_loss``). Lower is better.
-    """)
+    """,
+)
 
 
 __all__ = ["rmse", "mae", "rsquared", "exp_var", "auc", "logloss"]

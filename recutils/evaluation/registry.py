@@ -61,21 +61,48 @@ class MetricSpec:
 _SPECS = [
     MetricSpec("rmse", rating.rmse, RATING, False, False, None, array_kernel=rating._rmse),
     MetricSpec("mae", rating.mae, RATING, False, False, None, array_kernel=rating._mae),
-    MetricSpec("rsquared", rating.rsquared, RATING, True, False, None, array_kernel=rating._rsquared),
+    MetricSpec(
+        "rsquared", rating.rsquared, RATING, True, False, None, array_kernel=rating._rsquared
+    ),
     MetricSpec("exp_var", rating.exp_var, RATING, True, False, None, array_kernel=rating._exp_var),
     MetricSpec("auc", rating.auc, RATING, True, False, (0.0, 1.0), array_kernel=rating._auc),
     MetricSpec("logloss", rating.logloss, RATING, False, False, None, array_kernel=rating._logloss),
-    MetricSpec("ece", calibration.expected_calibration_error, RATING, False, False, (0.0, 1.0),
-               array_kernel=calibration._ece),
-    MetricSpec("precision", ranking.precision_at_k, RANKING, True, True, (0.0, 1.0), ranking._precision),
+    MetricSpec(
+        "ece",
+        calibration.expected_calibration_error,
+        RATING,
+        False,
+        False,
+        (0.0, 1.0),
+        array_kernel=calibration._ece,
+    ),
+    MetricSpec(
+        "precision", ranking.precision_at_k, RANKING, True, True, (0.0, 1.0), ranking._precision
+    ),
     MetricSpec("recall", ranking.recall_at_k, RANKING, True, True, (0.0, 1.0), ranking._recall),
     MetricSpec("ndcg", ranking.ndcg_at_k, RANKING, True, True, (0.0, 1.0), ranking._ndcg),
     MetricSpec("map", ranking.map_at_k, RANKING, True, True, (0.0, 1.0), ranking._map_at_k),
-    MetricSpec("mean_average_precision", ranking.mean_average_precision, RANKING, True, True, (0.0, 1.0),
-               ranking._map),
-    MetricSpec("r_precision", ranking.r_precision_at_k, RANKING, True, True, (0.0, 1.0),
-               ranking._r_precision),
-    MetricSpec("hit_ratio", ranking.hit_ratio_at_k, RANKING, True, True, (0.0, 1.0), ranking._hit_ratio),
+    MetricSpec(
+        "mean_average_precision",
+        ranking.mean_average_precision,
+        RANKING,
+        True,
+        True,
+        (0.0, 1.0),
+        ranking._map,
+    ),
+    MetricSpec(
+        "r_precision",
+        ranking.r_precision_at_k,
+        RANKING,
+        True,
+        True,
+        (0.0, 1.0),
+        ranking._r_precision,
+    ),
+    MetricSpec(
+        "hit_ratio", ranking.hit_ratio_at_k, RANKING, True, True, (0.0, 1.0), ranking._hit_ratio
+    ),
     MetricSpec("mrr", ranking.mrr_at_k, RANKING, True, True, (0.0, 1.0), ranking._mrr),
     MetricSpec("gauc", ranking.gauc, RANKING, True, False, (0.0, 1.0), ranking._gauc),
     MetricSpec("catalog_coverage", beyond.catalog_coverage, BEYOND, True, True, None),
@@ -148,4 +175,12 @@ def parse_metric(text: str) -> tuple[MetricSpec, int | None]:
     return spec, k
 
 
-__all__ = ["MetricSpec", "METRICS", "ALIASES", "KINDS", "known_metrics", "get_metric", "parse_metric"]
+__all__ = [
+    "MetricSpec",
+    "METRICS",
+    "ALIASES",
+    "KINDS",
+    "known_metrics",
+    "get_metric",
+    "parse_metric",
+]

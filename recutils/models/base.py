@@ -216,8 +216,10 @@ def _to_user_list(users: Any, col_user: str) -> pd.Index:
     try:
         distinct = pd.unique(values)
     except TypeError as err:  # unhashable elements: lists, arrays, dicts as ids
-        raise DataError(f"{expected}; its elements must be single ids, not lists or arrays "
-                        f"(got e.g. {values.iloc[0]!r}).") from err
+        raise DataError(
+            f"{expected}; its elements must be single ids, not lists or arrays "
+            f"(got e.g. {values.iloc[0]!r})."
+        ) from err
     index = pd.Index(distinct)
     n_missing = int(values.isna().sum())
     if n_missing:
@@ -234,8 +236,10 @@ def _positions(ids: pd.Index, values: pd.Series) -> np.ndarray:
     try:
         return ids.get_indexer(pd.Index(values))
     except TypeError as err:  # unhashable elements
-        raise DataError(f"{values.name} must hold single ids, not lists or arrays "
-                        f"(got e.g. {values.iloc[0]!r}).") from err
+        raise DataError(
+            f"{values.name} must hold single ids, not lists or arrays "
+            f"(got e.g. {values.iloc[0]!r})."
+        ) from err
 
 
 class BaseRecommender:
@@ -283,7 +287,8 @@ class BaseRecommender:
         if unknown:
             raise UnknownKeywordError(
                 f"{type(self).__name__} got unknown parameter(s) {unknown}; "
-                f"allowed: {self.accepted_keywords()}.")
+                f"allowed: {self.accepted_keywords()}."
+            )
         base = load_config(config, self.config_class)
         self.config = base.replace(**params) if params else base
         self.col_user = col_user
@@ -310,8 +315,9 @@ class BaseRecommender:
             if init is None:
                 continue
             params = list(inspect.signature(init).parameters.values())
-            names += [p.name for p in params[1:]
-                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+            names += [
+                p.name for p in params[1:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            ]
             if not any(p.kind is p.VAR_KEYWORD for p in params):
                 break
             if klass is BaseRecommender:
@@ -374,8 +380,9 @@ class BaseRecommender:
         side = self._side_columns()
         if not side:
             return None
-        columns = list(dict.fromkeys(c for c in [self.col_user, self.col_item, *side]
-                                     if c in df.columns))
+        columns = list(
+            dict.fromkeys(c for c in [self.col_user, self.col_item, *side] if c in df.columns)
+        )
         return df[columns] if rows is None else df.iloc[rows][columns]
 
     @property
@@ -484,8 +491,13 @@ class BaseRecommender:
                 keep = first
             rating = data.rating[keep]
             ts = None if data.timestamp is None else data.timestamp[keep]
-        return replace(data, user_idx=data.user_idx[keep], item_idx=data.item_idx[keep],
-                       rating=rating, timestamp=ts), keep
+        return replace(
+            data,
+            user_idx=data.user_idx[keep],
+            item_idx=data.item_idx[keep],
+            rating=rating,
+            timestamp=ts,
+        ), keep
 
     def fit(self, df: pd.DataFrame) -> BaseRecommender:
         """Fit the model on a long interactions frame (never modified); return ``self``.
@@ -497,8 +509,13 @@ class BaseRecommender:
         """
         return self._fit_frames(df)
 
-    def _fit_frames(self, df: pd.DataFrame, *, user_features: pd.DataFrame | None = None,
-                    item_features: pd.DataFrame | None = None) -> BaseRecommender:
+    def _fit_frames(
+        self,
+        df: pd.DataFrame,
+        *,
+        user_features: pd.DataFrame | None = None,
+        item_features: pd.DataFrame | None = None,
+    ) -> BaseRecommender:
         """The fit machinery: clear fitted state, code the data once, ``seen_``, ``_fit``.
 
         A model whose ``fit`` takes side frames passes them here; they reach ``_fit``
@@ -507,16 +524,22 @@ class BaseRecommender:
         self._clear_fitted()
         try:
             data = self._train_data(df)
-            data = self._with_side_frames(replace(data, user_features=user_features,
-                                                  item_features=item_features))
+            data = self._with_side_frames(
+                replace(data, user_features=user_features, item_features=item_features)
+            )
             self.seen_ = sp.csr_matrix(
                 (np.ones(data.user_idx.size, dtype=np.int8), (data.user_idx, data.item_idx)),
                 shape=(data.n_users, data.n_items),
             )
             self.seen_.sum_duplicates()
             self.seen_.data[:] = 1
-            logger.info("fitting %s on %d rows, %d users, %d items", type(self).__name__,
-                        data.user_idx.size, data.n_users, data.n_items)
+            logger.info(
+                "fitting %s on %d rows, %d users, %d items",
+                type(self).__name__,
+                data.user_idx.size,
+                data.n_users,
+                data.n_items,
+            )
             self._fit(data)
         except BaseException:
             # a failed fit (bad data, a diverged run, an interrupt) leaves no half-fitted
@@ -545,8 +568,14 @@ class BaseRecommender:
     def _score_users(self, user_idx: np.ndarray, **kwargs: Any) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
-    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, *,
-                     frame: pd.DataFrame | None = None, **kwargs: Any) -> np.ndarray:
+    def _score_pairs(
+        self,
+        user_idx: np.ndarray,
+        item_idx: np.ndarray,
+        *,
+        frame: pd.DataFrame | None = None,
+        **kwargs: Any,
+    ) -> np.ndarray:
         """Scores of (user, item) pairs; default: rows of ``_score_users`` by user blocks.
 
         ``frame``: the scoring rows of the pairs (aligned with ``user_idx``) with the ids
@@ -586,8 +615,12 @@ class BaseRecommender:
         pred = np.full(len(df), np.nan, dtype=np.float64)
         if known.any():
             rows = np.flatnonzero(known)
-            pred[known] = self._score_pairs(u[rows].astype(np.int64), i[rows].astype(np.int64),
-                                            frame=self._side_frame(df, rows), **kwargs)
+            pred[known] = self._score_pairs(
+                u[rows].astype(np.int64),
+                i[rows].astype(np.int64),
+                frame=self._side_frame(df, rows),
+                **kwargs,
+            )
         n_unknown = int((~known).sum())
         if n_unknown:
             warnings.warn(
@@ -596,14 +629,17 @@ class BaseRecommender:
                 DataWarning,
                 stacklevel=2,
             )
-        return pd.DataFrame({
-            self.col_user: df[self.col_user].to_numpy(),
-            self.col_item: df[self.col_item].to_numpy(),
-            self.col_prediction: pred,
-        })
+        return pd.DataFrame(
+            {
+                self.col_user: df[self.col_user].to_numpy(),
+                self.col_item: df[self.col_item].to_numpy(),
+                self.col_prediction: pred,
+            }
+        )
 
-    def _topk_block(self, user_idx: np.ndarray, k: int, remove_seen: bool,
-                    **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _topk_block(
+        self, user_idx: np.ndarray, k: int, remove_seen: bool, **kwargs: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
         scores = np.asarray(self._score_users(user_idx, **kwargs))
         if scores.dtype not in (np.float32, np.float64):
             scores = scores.astype(np.float64)
@@ -648,8 +684,8 @@ class BaseRecommender:
         if known_pos.size:
             uk = u[known_pos].astype(np.int64)
             results = self._map_blocks(
-                lambda sl: self._topk_block(uk[sl], k, remove_seen, **kwargs),
-                uk.size, "recommend")
+                lambda sl: self._topk_block(uk[sl], k, remove_seen, **kwargs), uk.size, "recommend"
+            )
             idx = np.concatenate([r[0] for r in results])
             val = np.concatenate([r[1] for r in results])
             parts_pos.append(np.broadcast_to(known_pos[:, None], idx.shape))
@@ -661,13 +697,17 @@ class BaseRecommender:
                 warnings.warn(
                     f"{unknown_pos.size} user(s) not seen in training were skipped "
                     f"(e.g. {requested[unknown_pos[:3]].tolist()}).",
-                    DataWarning, stacklevel=2)
+                    DataWarning,
+                    stacklevel=2,
+                )
             else:
                 warnings.warn(
                     f"{unknown_pos.size} user(s) not seen in training get "
                     f"{type(self).__name__}'s fallback ranking "
                     f"(e.g. {requested[unknown_pos[:3]].tolist()}).",
-                    DataWarning, stacklevel=2)
+                    DataWarning,
+                    stacklevel=2,
+                )
                 idx1, val1 = top_k_per_row(np.array(row, dtype=np.float64)[None, :], k)
                 shape = (unknown_pos.size, idx1.shape[1])
                 parts_pos.append(np.broadcast_to(unknown_pos[:, None], shape))
@@ -675,14 +715,26 @@ class BaseRecommender:
                 parts_val.append(np.broadcast_to(val1, shape))
         return self._ranking_frame(requested, parts_pos, parts_idx, parts_val)
 
-    def _ranking_frame(self, requested: pd.Index, parts_pos: list[np.ndarray],
-                       parts_idx: list[np.ndarray], parts_val: list[np.ndarray],
-                       user_col: bool = True) -> pd.DataFrame:
+    def _ranking_frame(
+        self,
+        requested: pd.Index,
+        parts_pos: list[np.ndarray],
+        parts_idx: list[np.ndarray],
+        parts_val: list[np.ndarray],
+        user_col: bool = True,
+    ) -> pd.DataFrame:
         """Long ranking frame from per-user (position, item index, score) blocks."""
-        return ranking_frame(requested, self.item_ids_, parts_pos, parts_idx, parts_val,
-                             col_user=self.col_user if user_col else None,
-                             col_item=self.col_item, col_prediction=self.col_prediction,
-                             col_rank=self.col_rank)
+        return ranking_frame(
+            requested,
+            self.item_ids_,
+            parts_pos,
+            parts_idx,
+            parts_val,
+            col_user=self.col_user if user_col else None,
+            col_item=self.col_item,
+            col_prediction=self.col_prediction,
+            col_rank=self.col_rank,
+        )
 
     # ---------------------------------------------------------------- save/load
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -704,17 +756,26 @@ class BaseRecommender:
         """
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        manifest = persistence.model_manifest(self, {
-            "col_user": self.col_user, "col_item": self.col_item,
-            "col_rating": self.col_rating, "col_timestamp": self.col_timestamp,
-            "col_prediction": self.col_prediction,
-        })
+        manifest = persistence.model_manifest(
+            self,
+            {
+                "col_user": self.col_user,
+                "col_item": self.col_item,
+                "col_rating": self.col_rating,
+                "col_timestamp": self.col_timestamp,
+                "col_prediction": self.col_prediction,
+            },
+        )
         arrays: dict[str, np.ndarray] = {}
         if self.is_fitted:
             uid, udt = _ids_to_array(self.user_ids_, "user")
             iid, idt = _ids_to_array(self.item_ids_, "item")
-            arrays.update(user_ids=uid, item_ids=iid, seen_indptr=self.seen_.indptr,
-                          seen_indices=self.seen_.indices)
+            arrays.update(
+                user_ids=uid,
+                item_ids=iid,
+                seen_indptr=self.seen_.indptr,
+                seen_indices=self.seen_.indices,
+            )
             model_arrays, meta = self._state()
             clash = set(model_arrays) & set(arrays)
             if clash:
@@ -762,8 +823,9 @@ class BaseRecommender:
                 another model, or a malformed array (an
                 :class:`~recutils.models.persistence.ArtifactError`).
         """
-        model, _ = persistence.load_saved(path, trust=trust, require_artifact=False,
-                                          cls=None if cls is BaseRecommender else cls)
+        model, _ = persistence.load_saved(
+            path, trust=trust, require_artifact=False, cls=None if cls is BaseRecommender else cls
+        )
         return model
 
     @classmethod
@@ -790,12 +852,14 @@ class BaseRecommender:
             for name, index in (("user_ids", model.user_ids_), ("item_ids", model.item_ids_)):
                 if not index.is_unique:
                     raise persistence.ArtifactArrayError(
-                        f"{arrays.source}: array {name!r} holds repeated ids.")
+                        f"{arrays.source}: array {name!r} holds repeated ids."
+                    )
             shape = (len(model.user_ids_), len(model.item_ids_))
             indptr, indices = persistence.check_csr(arrays, "seen_indptr", "seen_indices", shape)
             del arrays["seen_indptr"], arrays["seen_indices"]
             model.seen_ = sp.csr_matrix(
-                (np.ones(indices.size, dtype=np.int8), indices, indptr), shape=shape)
+                (np.ones(indices.size, dtype=np.int8), indices, indptr), shape=shape
+            )
             model._set_state(arrays, manifest.get("state", {}))
         return model
 

@@ -60,8 +60,9 @@ def appearance_order(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]
     return inverse[codes], inverse
 
 
-def check_extra(extra: Any, reserved: list[str], library: str,
-                allowed: list[str] | None = None) -> None:
+def check_extra(
+    extra: Any, reserved: list[str], library: str, allowed: list[str] | None = None
+) -> None:
     """Validate pass-through options for ``library``.
 
     Raises:
@@ -73,16 +74,18 @@ def check_extra(extra: Any, reserved: list[str], library: str,
         raise ConfigError(f"extra must be a dict of {library} options, got {type(extra).__name__}.")
     if not all(isinstance(k, str) for k in extra):
         raise ConfigError(
-            f"extra keys must be {library} option names (strings), got {list(extra)}.")
+            f"extra keys must be {library} option names (strings), got {list(extra)}."
+        )
     clash = sorted(k for k in extra if k in reserved)
     if clash:
-        raise ConfigError(f"extra sets {clash}, which recutils sets itself for {library}; "
-                          "use the config field of that name instead.")
+        raise ConfigError(
+            f"extra sets {clash}, which recutils sets itself for {library}; "
+            "use the config field of that name instead."
+        )
     unknown = [] if allowed is None else sorted(k for k in extra if k not in allowed)
     if unknown:
         passable = sorted(k for k in allowed if k not in reserved)
-        raise ConfigError(f"unknown {library} option(s) {unknown} in extra; "
-                          f"allowed: {passable}.")
+        raise ConfigError(f"unknown {library} option(s) {unknown} in extra; allowed: {passable}.")
 
 
 def block_toy() -> tuple[pd.DataFrame, dict[Any, list[Any]]]:
@@ -105,17 +108,28 @@ def block_toy() -> tuple[pd.DataFrame, dict[Any, list[Any]]]:
     return train, expected
 
 
-def block_toy_case(params: dict[str, Any], users: tuple[Any, ...] = (1, 2, 8, 12)
-                   ) -> KnownAnswer:
+def block_toy_case(params: dict[str, Any], users: tuple[Any, ...] = (1, 2, 8, 12)) -> KnownAnswer:
     """:func:`block_toy` as a contract known answer (top-1, seen items removed)."""
     train, expected = block_toy()
     checked = {u: expected[u] for u in users}
-    return KnownAnswer(train=train, users=list(checked), top_k=1, remove_seen=True,
-                       expected=checked, params=dict(params))
+    return KnownAnswer(
+        train=train,
+        users=list(checked),
+        top_k=1,
+        remove_seen=True,
+        expected=checked,
+        params=dict(params),
+    )
 
 
-def check_factor_arrays(arrays: Mapping[str, Any], n_users: int, n_items: int, *,
-                        user: str = "user_factors", item: str = "item_factors") -> int:
+def check_factor_arrays(
+    arrays: Mapping[str, Any],
+    n_users: int,
+    n_items: int,
+    *,
+    user: str = "user_factors",
+    item: str = "item_factors",
+) -> int:
     """Check saved factor matrices before use: ``user`` is ``n_users x k``, ``item`` is
     ``n_items x k`` with the same ``k``, both numbers and finite; return ``k``.
 
@@ -140,8 +154,12 @@ class FactorScoringMixin:
     item_factors_: np.ndarray
     item_bias_: np.ndarray | None
 
-    def _set_factors(self, user_factors: np.ndarray, item_factors: np.ndarray,
-                     item_bias: np.ndarray | None = None) -> None:
+    def _set_factors(
+        self,
+        user_factors: np.ndarray,
+        item_factors: np.ndarray,
+        item_bias: np.ndarray | None = None,
+    ) -> None:
         self.user_factors_ = np.ascontiguousarray(user_factors)
         self.item_factors_ = np.ascontiguousarray(item_factors)
         self.item_bias_ = None if item_bias is None else np.ascontiguousarray(item_bias)
@@ -160,16 +178,17 @@ class FactorScoringMixin:
             scores += self.item_bias_
         return scores
 
-    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, **kwargs: Any
-                     ) -> np.ndarray:
+    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
         out = np.empty(user_idx.size, dtype=np.float64)
         for s in range(0, user_idx.size, _PAIR_BLOCK):
-            u, i = user_idx[s:s + _PAIR_BLOCK], item_idx[s:s + _PAIR_BLOCK]
-            out[s:s + _PAIR_BLOCK] = np.einsum(
-                "ij,ij->i", self.user_factors_[u].astype(np.float64),
-                self.item_factors_[i].astype(np.float64))
+            u, i = user_idx[s : s + _PAIR_BLOCK], item_idx[s : s + _PAIR_BLOCK]
+            out[s : s + _PAIR_BLOCK] = np.einsum(
+                "ij,ij->i",
+                self.user_factors_[u].astype(np.float64),
+                self.item_factors_[i].astype(np.float64),
+            )
             if self.item_bias_ is not None:
-                out[s:s + _PAIR_BLOCK] += self.item_bias_[i]
+                out[s : s + _PAIR_BLOCK] += self.item_bias_[i]
         return out
 
     def _unknown_user_scores(self, **kwargs: Any) -> np.ndarray | None:
@@ -186,10 +205,8 @@ class FactorScoringMixin:
     def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
         check_factor_arrays(arrays, len(self.user_ids_), len(self.item_ids_))
         if "item_bias" in arrays:
-            persistence.check_array(arrays, "item_bias", persistence.NUMBER,
-                                    (len(self.item_ids_),))
-        self._set_factors(arrays["user_factors"], arrays["item_factors"],
-                          arrays.get("item_bias"))
+            persistence.check_array(arrays, "item_bias", persistence.NUMBER, (len(self.item_ids_),))
+        self._set_factors(arrays["user_factors"], arrays["item_factors"], arrays.get("item_bias"))
         self._set_extra_state(meta)
 
     def _extra_state(self) -> dict[str, Any]:

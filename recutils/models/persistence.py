@@ -129,8 +129,7 @@ def _ids_to_array(index: pd.Index, what: str) -> tuple[np.ndarray, str]:
     if all(isinstance(v, str) for v in values):
         return np.asarray(values, dtype=str) if len(values) else np.array([], dtype="<U1"), dtype
     raise DataError(
-        f"{what} ids of dtype {dtype} cannot be saved without pickle; "
-        "use numeric or string ids."
+        f"{what} ids of dtype {dtype} cannot be saved without pickle; use numeric or string ids."
     )
 
 
@@ -202,8 +201,9 @@ def read_arrays(folder: str | Path) -> SavedArrays:
         with np.load(file, allow_pickle=False) as z:
             return SavedArrays({k: z[k] for k in z.files}, source=str(file))
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise ArtifactError(f"{file}: not a readable array file ({type(err).__name__}: "
-                            f"{str(err)[:200]}).") from err
+        raise ArtifactError(
+            f"{file}: not a readable array file ({type(err).__name__}: {str(err)[:200]})."
+        ) from err
 
 
 # ---------------------------------------------------------- array validation
@@ -212,9 +212,19 @@ INTEGER = "iu"
 FLOAT = "f"
 NUMBER = "iuf"
 IDS = "iufU"
-_KIND_NAMES = {"i": "signed integer", "u": "unsigned integer", "f": "float", "U": "string",
-               "b": "bool", "c": "complex", "O": "object", "S": "bytes", "V": "void",
-               "M": "datetime", "m": "timedelta"}
+_KIND_NAMES = {
+    "i": "signed integer",
+    "u": "unsigned integer",
+    "f": "float",
+    "U": "string",
+    "b": "bool",
+    "c": "complex",
+    "O": "object",
+    "S": "bytes",
+    "V": "void",
+    "M": "datetime",
+    "m": "timedelta",
+}
 
 
 def _array_error(arrays: Mapping[str, Any], name: str, problem: str) -> ArtifactArrayError:
@@ -260,24 +270,29 @@ def check_array(
         raise _array_error(arrays, name, f"is a {type(value).__name__}, not an array.")
     if value.dtype.kind not in kind:
         allowed = " or ".join(_KIND_NAMES.get(k, k) for k in kind)
-        raise _array_error(arrays, name, f"has dtype {value.dtype} "
-                           f"({_KIND_NAMES.get(value.dtype.kind, value.dtype.kind)}); "
-                           f"expected {allowed}.")
-    if value.ndim != len(shape) or any(want is not None and got != want
-                                       for got, want in zip(value.shape, shape)):
+        raise _array_error(
+            arrays,
+            name,
+            f"has dtype {value.dtype} "
+            f"({_KIND_NAMES.get(value.dtype.kind, value.dtype.kind)}); "
+            f"expected {allowed}.",
+        )
+    if value.ndim != len(shape) or any(
+        want is not None and got != want for got, want in zip(value.shape, shape)
+    ):
         parts = ["*" if w is None else str(w) for w in shape]
         want_text = f"({parts[0]},)" if len(parts) == 1 else "(" + ", ".join(parts) + ")"
         raise _array_error(arrays, name, f"has shape {value.shape}; expected {want_text}.")
     if value.dtype.kind == "f" and not np.isfinite(value).all():
-        raise _array_error(arrays, name,
-                           f"holds {int((~np.isfinite(value)).sum())} NaN or infinite value(s).")
+        raise _array_error(
+            arrays, name, f"holds {int((~np.isfinite(value)).sum())} NaN or infinite value(s)."
+        )
     if bounds is not None and value.size:
         low, high = bounds
         lo, hi = value.min(), value.max()
         if lo < low or hi >= high:
             bad = lo if lo < low else hi
-            raise _array_error(arrays, name, f"has values outside [{low}, {high}) "
-                               f"(e.g. {bad}).")
+            raise _array_error(arrays, name, f"has values outside [{low}, {high}) (e.g. {bad}).")
     return value
 
 
@@ -289,13 +304,13 @@ def check_permutation(arrays: Mapping[str, Any], name: str, n: int) -> np.ndarra
     """
     value = check_array(arrays, name, INTEGER, (n,), bounds=(0, max(n, 1)))
     if n and np.bincount(value, minlength=n).max() != 1:
-        raise _array_error(arrays, name, f"is not a permutation of 0..{n - 1} "
-                           "(a value repeats).")
+        raise _array_error(arrays, name, f"is not a permutation of 0..{n - 1} (a value repeats).")
     return value
 
 
-def check_csr(arrays: Mapping[str, Any], indptr: str, indices: str,
-              shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def check_csr(
+    arrays: Mapping[str, Any], indptr: str, indices: str, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``(indptr, indices)`` arrays of a CSR matrix of ``shape``, checked.
 
     ``indptr``: integers, ``n_rows + 1`` of them, starting at 0, never decreasing,
@@ -310,15 +325,20 @@ def check_csr(arrays: Mapping[str, Any], indptr: str, indices: str,
     if idx.size and n_cols == 0:
         raise _array_error(arrays, indices, "has entries for a matrix without columns.")
     if ptr[0] != 0 or ptr[-1] != idx.size:
-        raise _array_error(arrays, indptr, f"must start at 0 and end at len({indices}) = "
-                           f"{idx.size}; it runs from {ptr[0]} to {ptr[-1]}.")
+        raise _array_error(
+            arrays,
+            indptr,
+            f"must start at 0 and end at len({indices}) = "
+            f"{idx.size}; it runs from {ptr[0]} to {ptr[-1]}.",
+        )
     if (np.diff(ptr) < 0).any():
         raise _array_error(arrays, indptr, "decreases (row pointers must not decrease).")
     return ptr, idx
 
 
-def read_csr(arrays: Mapping[str, Any], indptr: str, indices: str, data: str,
-             shape: tuple[int, int]) -> sp.csr_matrix:
+def read_csr(
+    arrays: Mapping[str, Any], indptr: str, indices: str, data: str, shape: tuple[int, int]
+) -> sp.csr_matrix:
     """The CSR matrix ``(arrays[data], arrays[indices], arrays[indptr])`` of ``shape``,
     its structure checked with :func:`check_csr` and its values (numbers, finite)
     with :func:`check_array`.
@@ -331,8 +351,9 @@ def read_csr(arrays: Mapping[str, Any], indptr: str, indices: str, data: str,
     return sp.csr_matrix((values, idx, ptr), shape=shape)
 
 
-def check_weights(arrays: Mapping[str, Any], reference: Mapping[str, np.ndarray],
-                  prefix: str = "") -> None:
+def check_weights(
+    arrays: Mapping[str, Any], reference: Mapping[str, np.ndarray], prefix: str = ""
+) -> None:
     """The network weights ``arrays[prefix + key]`` match ``reference`` (key -> array).
 
     ``reference`` is the state dict of a freshly built network (as numpy arrays):
@@ -343,18 +364,22 @@ def check_weights(arrays: Mapping[str, Any], reference: Mapping[str, np.ndarray]
         ArtifactArrayError: a missing or unexpected weight, or a wrong dtype, shape or
             value.
     """
-    saved = {k[len(prefix):] for k in arrays if k.startswith(prefix)}
+    saved = {k[len(prefix) :] for k in arrays if k.startswith(prefix)}
     missing, extra = sorted(set(reference) - saved), sorted(saved - set(reference))
     if missing or extra:
         source = getattr(arrays, "source", ARRAYS)
         raise ArtifactArrayError(
             f"{source}: the network weights do not match the network this config builds "
-            f"(missing {missing[:5]}, unexpected {extra[:5]}).")
+            f"(missing {missing[:5]}, unexpected {extra[:5]})."
+        )
     for key, ref in reference.items():
         value = check_array(arrays, prefix + key, ref.dtype.kind, tuple(ref.shape))
         if value.dtype != ref.dtype:
-            raise _array_error(arrays, prefix + key,
-                               f"has dtype {value.dtype}; the network's weight is {ref.dtype}.")
+            raise _array_error(
+                arrays,
+                prefix + key,
+                f"has dtype {value.dtype}; the network's weight is {ref.dtype}.",
+            )
 
 
 # ------------------------------------------------------------------ reading
@@ -368,7 +393,8 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     folder = Path(path)
     if not folder.is_dir():
         raise ArtifactError(
-            f"{str(path)!r} is not a saved model folder (no such directory, so no {MANIFEST}).")
+            f"{str(path)!r} is not a saved model folder (no such directory, so no {MANIFEST})."
+        )
     file = folder / MANIFEST
     if file.is_symlink() or not file.is_file():
         raise ArtifactError(f"{str(path)!r} is not a saved recutils model (no plain {MANIFEST}).")
@@ -399,11 +425,13 @@ def _check_format_version(value: Any, newest: int, what: str, folder: Path) -> N
     if value > newest:
         raise ArtifactVersionError(
             f"{folder}: {what} format version {value} is newer than this recutils reads "
-            f"(<= {newest}); upgrade recutils to load it.")
+            f"(<= {newest}); upgrade recutils to load it."
+        )
 
 
-def check_versions(manifest: Mapping[str, Any], folder: Path, *,
-                   require_artifact: bool = True) -> Mapping[str, Any] | None:
+def check_versions(
+    manifest: Mapping[str, Any], folder: Path, *, require_artifact: bool = True
+) -> Mapping[str, Any] | None:
     """Check the format versions; return the ``artifact`` section (``None`` if absent).
 
     Raises:
@@ -420,18 +448,22 @@ def check_versions(manifest: Mapping[str, Any], folder: Path, *,
     if not isinstance(section, dict):
         raise ArtifactError(
             f"{folder} is a saved model but not an artifact (no checksums): write it with "
-            "recutils.serving.save_artifact, or load it with its class's load() if you trust it.")
-    _check_format_version(section.get("format_version"), ARTIFACT_FORMAT_VERSION, "artifact",
-                          folder)
+            "recutils.serving.save_artifact, or load it with its class's load() if you trust it."
+        )
+    _check_format_version(
+        section.get("format_version"), ARTIFACT_FORMAT_VERSION, "artifact", folder
+    )
     written = _parse_version(section.get("recutils_version"))
     if written is None:
         raise ArtifactVersionError(
-            f"{folder}: unknown recutils version {section.get('recutils_version')!r}.")
+            f"{folder}: unknown recutils version {section.get('recutils_version')!r}."
+        )
     mine = _parse_version(__version__) or (0, 0, 0)
     if written[:2] > mine[:2]:
         raise ArtifactVersionError(
             f"{folder} was written by recutils {section['recutils_version']}, newer than the "
-            f"installed {__version__}; upgrade recutils to load it.")
+            f"installed {__version__}; upgrade recutils to load it."
+        )
     return section
 
 
@@ -448,8 +480,9 @@ def sha256_file(path: Path) -> str:
 def canonical_digest(manifest: Mapping[str, Any]) -> str:
     """SHA-256 of the manifest without its ``artifact`` section, as canonical JSON."""
     body = {k: v for k, v in manifest.items() if k != "artifact"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False, default=str)
+    text = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=str
+    )
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
@@ -466,14 +499,19 @@ MIN_KEY_BYTES = 16
 
 def _check_key(key: bytes, where: str) -> bytes:
     if len(key) < MIN_KEY_BYTES:
-        raise ConfigError(f"the artifact signing key from {where} has {len(key)} bytes; use at "
-                          f"least {MIN_KEY_BYTES} (e.g. `python -c \"import secrets; "
-                          "print(secrets.token_hex(32))\"`).")
+        raise ConfigError(
+            f"the artifact signing key from {where} has {len(key)} bytes; use at "
+            f'least {MIN_KEY_BYTES} (e.g. `python -c "import secrets; '
+            'print(secrets.token_hex(32))"`).'
+        )
     return key
 
 
-def resolve_artifact_key(key: bytes | str | None = None, key_file: str | Path | None = None,
-                         environ: Mapping[str, str] | None = None) -> bytes | None:
+def resolve_artifact_key(
+    key: bytes | str | None = None,
+    key_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> bytes | None:
     """The artifact signing key: ``key``, else the contents of ``key_file``, else
     :data:`ARTIFACT_KEY_ENV`, else the file named by :data:`ARTIFACT_KEY_FILE_ENV`;
     ``None`` when none is set (an empty variable counts as unset).
@@ -518,8 +556,9 @@ def signed_digest(manifest: Mapping[str, Any]) -> str:
     section = body.get("artifact")
     if isinstance(section, Mapping):
         body["artifact"] = {k: v for k, v in section.items() if k != "signature"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False, default=str)
+    text = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=str
+    )
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
@@ -543,17 +582,21 @@ def check_signature(manifest: Mapping[str, Any], key: bytes, folder: Path) -> No
         raise ArtifactSignatureError(
             f"{folder} is not signed, and a signing key is configured ({ARTIFACT_KEY_ENV}, "
             f"{ARTIFACT_KEY_FILE_ENV} or a key argument): only artifacts signed with that key "
-            "are loaded. Write it with recutils.serving.save_artifact(..., sign_key=...).")
+            "are loaded. Write it with recutils.serving.save_artifact(..., sign_key=...)."
+        )
     if not isinstance(signature, Mapping) or signature.get("algorithm") != SIGNATURE_ALGORITHM:
         raise ArtifactSignatureError(
-            f"{folder}: unknown signature algorithm; expected {SIGNATURE_ALGORITHM!r}.")
+            f"{folder}: unknown signature algorithm; expected {SIGNATURE_ALGORITHM!r}."
+        )
     given = signature.get("value")
     expected = sign_manifest(manifest, key)["value"]
-    if not isinstance(given, str) or not hmac.compare_digest(given.encode("ascii", "replace"),
-                                                             expected.encode("ascii")):
+    if not isinstance(given, str) or not hmac.compare_digest(
+        given.encode("ascii", "replace"), expected.encode("ascii")
+    ):
         raise ArtifactSignatureError(
             f"{folder}: the signature does not match (signed with another key, or modified "
-            "after signing).")
+            "after signing)."
+        )
 
 
 def check_relative_path(name: Any, *, what: str = "file") -> PurePosixPath:
@@ -566,11 +609,14 @@ def check_relative_path(name: Any, *, what: str = "file") -> PurePosixPath:
     if not isinstance(name, str) or not name or len(name) > 1024:
         raise ArtifactError(f"{what} path {name!r} is not a non-empty string of <= 1024 chars.")
     if "\x00" in name or "\\" in name or ":" in name:
-        raise ArtifactError(f"{what} path {name!r} contains a forbidden character (NUL, '\\', ':').")
+        raise ArtifactError(
+            f"{what} path {name!r} contains a forbidden character (NUL, '\\', ':')."
+        )
     pure = PurePosixPath(name)
     if pure.is_absolute() or any(part in ("..", ".", "") for part in name.split("/")):
         raise ArtifactError(
-            f"{what} path {name!r} must be relative and must not contain '..' or '.' parts.")
+            f"{what} path {name!r} must be relative and must not contain '..' or '.' parts."
+        )
     return pure
 
 
@@ -583,7 +629,8 @@ def list_files(folder: Path) -> dict[str, Path]:
             path = here / name
             if path.is_symlink():
                 raise ArtifactIntegrityError(
-                    f"{path} is a symbolic link; artifacts hold plain files only.")
+                    f"{path} is a symbolic link; artifacts hold plain files only."
+                )
         for name in filenames:
             path = here / name
             rel = path.relative_to(folder).as_posix()
@@ -626,7 +673,8 @@ def verify_artifact(path: str | Path, key: bytes | str | None = None) -> dict[st
     if section.get("manifest_sha256") != canonical_digest(manifest):
         raise ArtifactIntegrityError(
             f"{folder}/{MANIFEST} was modified after the artifact was written "
-            "(its digest does not match).")
+            "(its digest does not match)."
+        )
     if secret is not None:
         check_signature(manifest, secret, folder)
     present = list_files(folder)
@@ -642,10 +690,12 @@ def verify_artifact(path: str | Path, key: bytes | str | None = None) -> dict[st
         if file.stat().st_size != entry.get("bytes"):
             raise ArtifactIntegrityError(
                 f"{folder}: {rel!r} has {file.stat().st_size} bytes, the manifest records "
-                f"{entry.get('bytes')!r} (truncated or modified).")
+                f"{entry.get('bytes')!r} (truncated or modified)."
+            )
         if sha256_file(file) != entry.get("sha256"):
             raise ArtifactIntegrityError(
-                f"{folder}: {rel!r} does not match its recorded SHA-256 (modified).")
+                f"{folder}: {rel!r} does not match its recorded SHA-256 (modified)."
+            )
     return manifest
 
 
@@ -669,7 +719,8 @@ def model_class(name: Any) -> type:
         return getattr(importlib.import_module(module), cls)
     raise ArtifactError(
         f"unknown model {name!r} in the artifact; known models: "
-        f"{sorted(list_models() + list(EXTRA_MODELS))}.")
+        f"{sorted(list_models() + list(EXTRA_MODELS))}."
+    )
 
 
 def _own_load(target: type) -> bool:
@@ -697,7 +748,8 @@ def _check_pickles(folder: Path, section: Mapping[str, Any], trust: bool) -> lis
         raise UntrustedArtifactError(
             f"{folder} holds pickled files {sorted(set(pickled) | set(sneaky))[:5]}; unpickling "
             "can run arbitrary code, so it is refused by default. Pass trust=True only for an "
-            "artifact from a trusted source (its checksums are verified first).")
+            "artifact from a trusted source (its checksums are verified first)."
+        )
     return pickled
 
 
@@ -711,13 +763,16 @@ def _check_plain_pickles(folder: Path, target: type, trust: bool) -> None:
     declared = tuple(getattr(target, "pickled_files", ()) or ())
     pickled = sorted(
         (Path(dirpath) / name).relative_to(folder).as_posix()
-        for dirpath, _, filenames in os.walk(folder, followlinks=False) for name in filenames
-        if is_pickled((Path(dirpath) / name).relative_to(folder).as_posix(), declared))
+        for dirpath, _, filenames in os.walk(folder, followlinks=False)
+        for name in filenames
+        if is_pickled((Path(dirpath) / name).relative_to(folder).as_posix(), declared)
+    )
     if pickled:
         raise UntrustedArtifactError(
             f"{folder} holds pickled files {pickled[:5]}; unpickling can run arbitrary code, "
             "so it is refused by default. Pass trust=True only for a folder from a trusted "
-            "source.")
+            "source."
+        )
 
 
 def _call_own_load(target: type, folder: Path, trust: bool) -> Any:
@@ -789,7 +844,8 @@ def load_saved(
     if cls is not None and name != getattr(cls, "name", None):
         raise ArtifactError(
             f"{path} holds a {name!r} model, not a {getattr(cls, 'name', None)!r} "
-            f"({cls.__name__}) model.")
+            f"({cls.__name__}) model."
+        )
     target = model_class(name) if cls is None else cls
     if section is None:
         _check_plain_pickles(folder, target, trust)
@@ -828,8 +884,9 @@ def load_any(path: str | Path, *, trust: bool = False) -> Any:
     return model
 
 
-def load_model(path: str | Path, trust: bool = False, verify: bool = True,
-               key: bytes | str | None = None) -> Any:
+def load_model(
+    path: str | Path, trust: bool = False, verify: bool = True, key: bytes | str | None = None
+) -> Any:
     """Load the model of an artifact, dispatching by its manifest (see :func:`load_saved`).
 
     This is :func:`recutils.serving.load_model`: the folder must be an artifact

@@ -161,7 +161,8 @@ def create_model(name: str, **params: Any) -> BaseRecommender:
         unknown = [k for k in params if k not in allowed]
         if unknown:
             raise UnknownKeywordError(
-                f"model {name!r} got unknown parameter(s) {unknown}; allowed: {allowed}.")
+                f"model {name!r} got unknown parameter(s) {unknown}; allowed: {allowed}."
+            )
     return cls(**params)
 
 

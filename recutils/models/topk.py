@@ -45,7 +45,7 @@ def top_k_per_row(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     if nan.any():
         scores[nan] = -np.inf
     if k < m:
-        idx = np.argpartition(scores, m - k, axis=1)[:, m - k:]
+        idx = np.argpartition(scores, m - k, axis=1)[:, m - k :]
         val = np.take_along_axis(scores, idx, axis=1)
         kth = val.min(axis=1)
         # rows where the k-th value is tied with items left out: choose the
@@ -116,8 +116,9 @@ def ranking_frame(
     out[col_item] = item_ids.take(idx)
     out[col_prediction] = val.astype(np.float64)
     out[col_rank] = rank.astype(np.int64)
-    frame = pd.DataFrame({k: (v.to_numpy() if isinstance(v, pd.Index) else v)
-                          for k, v in out.items()})
+    frame = pd.DataFrame(
+        {k: (v.to_numpy() if isinstance(v, pd.Index) else v) for k, v in out.items()}
+    )
     for col, index in ((col_user, requested), (col_item, item_ids)):
         if col is not None and col in frame and frame[col].dtype != index.dtype:
             try:

@@ -76,10 +76,15 @@ def check_layers(name: str, value: Any, minimum_length: int = 1) -> list[int]:
     """``value`` as a list of at least ``minimum_length`` positive ints, else ConfigError."""
     if isinstance(value, tuple):
         value = list(value)
-    if not isinstance(value, list) or len(value) < minimum_length or not all(
-            is_int(v) and v >= 1 for v in value):
-        raise ConfigError(f"{name} must be a list of at least {minimum_length} positive "
-                          f"integer(s), got {value!r}.")
+    if (
+        not isinstance(value, list)
+        or len(value) < minimum_length
+        or not all(is_int(v) and v >= 1 for v in value)
+    ):
+        raise ConfigError(
+            f"{name} must be a list of at least {minimum_length} positive "
+            f"integer(s), got {value!r}."
+        )
     return [int(v) for v in value]
 
 
@@ -140,10 +145,13 @@ def sample_unseen_items(
     counts = np.bincount((pos_keys // n_items), minlength=int(users.max()) + 1)
     full = left_users[counts[left_users] >= n_items]
     if full.size:
-        raise DataError(f"{full.size} user(s) interacted with every one of the {n_items} items, "
-                        f"so no negative can be sampled for them (e.g. code {int(full[0])}).")
-    taken = in_sorted(pos_keys, (users[bad][:, None] * n_items
-                                 + np.arange(n_items, dtype=np.int64)[None, :]))
+        raise DataError(
+            f"{full.size} user(s) interacted with every one of the {n_items} items, "
+            f"so no negative can be sampled for them (e.g. code {int(full[0])})."
+        )
+    taken = in_sorted(
+        pos_keys, (users[bad][:, None] * n_items + np.arange(n_items, dtype=np.int64)[None, :])
+    )
     noise = rng.random(taken.shape)
     noise[taken] = -1.0
     out[bad] = noise.argmax(axis=1)
@@ -180,8 +188,10 @@ def sample_unseen_per_user(
     avail = n_items - np.diff(seen.indptr)
     full = np.flatnonzero((avail <= 0) & (counts > 0))
     if full.size:
-        raise DataError(f"{full.size} user(s) interacted with every one of the {n_items} items, "
-                        f"so no negative can be sampled for them (e.g. code {int(full[0])}).")
+        raise DataError(
+            f"{full.size} user(s) interacted with every one of the {n_items} items, "
+            f"so no negative can be sampled for them (e.g. code {int(full[0])})."
+        )
     step = max(1, budget // max(n_items, 1))
     out_users, out_items = [], []
     for start in range(0, n_users, step):  # blocks of users
@@ -201,8 +211,7 @@ def sample_unseen_per_user(
         out_items.append(order[r, pos])
     if not out_users:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    return (np.concatenate(out_users).astype(np.int64),
-            np.concatenate(out_items).astype(np.int64))
+    return (np.concatenate(out_users).astype(np.int64), np.concatenate(out_items).astype(np.int64))
 
 
 @dataclass
@@ -238,8 +247,10 @@ class TorchCFConfig(RunConfig):
 
         spec, _ = parse_metric(self.valid_metric)
         if spec.kind != "ranking" or not spec.takes_k:
-            raise ConfigError(f"valid_metric {self.valid_metric!r} is not a top-k ranking metric; use one "
-                              f"such as 'ndcg@10', 'map' or 'recall@20'.")
+            raise ConfigError(
+                f"valid_metric {self.valid_metric!r} is not a top-k ranking metric; use one "
+                f"such as 'ndcg@10', 'map' or 'recall@20'."
+            )
         if self.patience is not None:
             check_positive_int("patience", self.patience, minimum=0)
 
@@ -277,7 +288,9 @@ class TorchCFRecommender(BaseRecommender):
     #: ``fit(train, valid=...)`` evaluates the config's ``valid_metric`` every epoch.
     validation_frame: ClassVar[bool] = True
 
-    def __init__(self, config: Any = None, *, callbacks: list[Any] | None = None, **params: Any) -> None:
+    def __init__(
+        self, config: Any = None, *, callbacks: list[Any] | None = None, **params: Any
+    ) -> None:
         super().__init__(config, **params)
         self.callbacks = list(callbacks or [])
 
@@ -285,8 +298,16 @@ class TorchCFRecommender(BaseRecommender):
     def _build_network(self, n_users: int, n_items: int) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _train(self, network: Any, users: np.ndarray, items: np.ndarray, n_users: int,
-               n_items: int, seed: int, device: Any) -> list[dict[str, Any]]:  # pragma: no cover
+    def _train(
+        self,
+        network: Any,
+        users: np.ndarray,
+        items: np.ndarray,
+        n_users: int,
+        n_items: int,
+        seed: int,
+        device: Any,
+    ) -> list[dict[str, Any]]:  # pragma: no cover
         raise NotImplementedError
 
     def _score_internal(self, users: Any) -> Any:  # pragma: no cover - abstract
@@ -338,9 +359,19 @@ class TorchCFRecommender(BaseRecommender):
         self.history_ = pd.DataFrame(history)
         self._after_fit()
 
-    def _run_epochs(self, network: Any, source: Any, loss: Callable[[Any, Any], Any], optimizer: Any,
-                    n_epochs: int, seed: int, *, model_dir: str | Path | None, desc: str,
-                    validate: bool = True) -> list[dict[str, Any]]:
+    def _run_epochs(
+        self,
+        network: Any,
+        source: Any,
+        loss: Callable[[Any, Any], Any],
+        optimizer: Any,
+        n_epochs: int,
+        seed: int,
+        *,
+        model_dir: str | Path | None,
+        desc: str,
+        validate: bool = True,
+    ) -> list[dict[str, Any]]:
         """Train ``network`` with :meth:`recutils.nn.trainer.Trainer.fit_epochs` in the fit's
         torch RNG stream; return the history rows.
 
@@ -359,13 +390,26 @@ class TorchCFRecommender(BaseRecommender):
 
         c = self.config
         valid = self.__dict__.get("_valid_frame") if validate else None
-        trainer = Trainer.from_run(network, c, seed=seed, model_dir=model_dir, callbacks=self.callbacks,
-                                   progress=self.progress, patience=c.patience or 0)
+        trainer = Trainer.from_run(
+            network,
+            c,
+            seed=seed,
+            model_dir=model_dir,
+            callbacks=self.callbacks,
+            progress=self.progress,
+            patience=c.patience or 0,
+        )
         history = trainer.fit_epochs(
-            source, loss, n_epochs, optimizers=list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer],
+            source,
+            loss,
+            n_epochs,
+            optimizers=list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer],
             validate=None if valid is None else self._validator(network, valid),
-            metric=c.valid_metric, early_stopping=valid is not None and c.patience is not None,
-            seed_torch=False, desc=desc)
+            metric=c.valid_metric,
+            early_stopping=valid is not None and c.patience is not None,
+            seed_torch=False,
+            desc=desc,
+        )
         return history.to_dict("records")
 
     def _validator(self, network: Any, valid: pd.DataFrame) -> Callable[[], float]:
@@ -377,8 +421,12 @@ class TorchCFRecommender(BaseRecommender):
         k = int(parse_metric(metric)[1] or DEFAULT_K)
         users = pd.unique(valid[self.col_user])
         users = users[self.user_ids_.get_indexer(users) >= 0]
-        columns = {"col_user": self.col_user, "col_item": self.col_item,
-                   "col_rating": self.col_rating or DEFAULT_RATING_COL, "col_prediction": self.col_prediction}
+        columns = {
+            "col_user": self.col_user,
+            "col_item": self.col_item,
+            "col_rating": self.col_rating or DEFAULT_RATING_COL,
+            "col_prediction": self.col_prediction,
+        }
 
         def value() -> float:
             if users.size == 0:
@@ -404,19 +452,24 @@ class TorchCFRecommender(BaseRecommender):
     def _score_users(self, user_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
         torch = require("torch", "torch")
         device = next(self.network_.parameters()).device
-        internal = torch.from_numpy(self.user_order_[np.asarray(user_idx, dtype=np.int64)]).to(device)
+        internal = torch.from_numpy(self.user_order_[np.asarray(user_idx, dtype=np.int64)]).to(
+            device
+        )
         with torch.no_grad():
             scores = self._score_internal(internal)
         return scores.double().cpu().numpy()[:, self.item_order_]
 
     # -------------------------------------------------------------- save/load
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays = {f"w__{k}": v.detach().cpu().numpy()
-                  for k, v in self.network_.state_dict().items()}
+        arrays = {
+            f"w__{k}": v.detach().cpu().numpy() for k, v in self.network_.state_dict().items()
+        }
         arrays["user_order"] = self.user_order_
         arrays["item_order"] = self.item_order_
-        history = {"columns": [str(c) for c in self.history_.columns],
-                   "values": self.history_.astype(float).to_numpy().tolist()}
+        history = {
+            "columns": [str(c) for c in self.history_.columns],
+            "values": self.history_.astype(float).to_numpy().tolist(),
+        }
         return arrays, {"history": history}
 
     def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
@@ -427,10 +480,12 @@ class TorchCFRecommender(BaseRecommender):
         self.item_order_ = np.asarray(arrays["item_order"], dtype=np.int64)
         with torch.random.fork_rng(devices=[]):
             network = self._build_network(len(self.user_ids_), len(self.item_ids_))
-        persistence.check_weights(arrays, {k: v.detach().cpu().numpy()
-                                           for k, v in network.state_dict().items()}, "w__")
-        weights = {k[3:]: torch.from_numpy(np.array(v)) for k, v in arrays.items()
-                   if k.startswith("w__")}
+        persistence.check_weights(
+            arrays, {k: v.detach().cpu().numpy() for k, v in network.state_dict().items()}, "w__"
+        )
+        weights = {
+            k[3:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("w__")
+        }
         network.load_state_dict(weights)
         self.network_ = network.eval()
         history = meta.get("history") or {"columns": [], "values": []}

@@ -86,8 +86,13 @@ class Backbone(nn.Module):
     ``forward(batch)`` returns the concatenated outputs of ``concat_blocks`` ``[B, d]``.
     """
 
-    def __init__(self, config: ModelConfig, specs: Mapping[str, FeatureSpec], layout: BatchLayout,
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        config: ModelConfig,
+        specs: Mapping[str, FeatureSpec],
+        layout: BatchLayout,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         config.validate()
         self.config = config
@@ -98,8 +103,10 @@ class Backbone(nn.Module):
         groups = config.groups
         missing = sorted({f for g in groups.values() for f in g.feature_names if f not in specs})
         if missing:
-            raise ConfigError(f"feature group(s) name feature(s) {missing} that have no feature config "
-                              f"or column; known features: {sorted(specs)}.")
+            raise ConfigError(
+                f"feature group(s) name feature(s) {missing} that have no feature config "
+                f"or column; known features: {sorted(specs)}."
+            )
         # input layers: (group, wide_dim, as_list) -> layer
         wanted: dict[str, tuple[str, int, bool]] = {}
         self._group_default: dict[str, str] = {}
@@ -111,7 +118,11 @@ class Backbone(nn.Module):
                 group = groups[inp.feature_group_name]
                 opts = block.input_layer
                 if opts is not None:
-                    key = (group.group_name, opts.wide_output_dim or 1, opts.only_output_feature_list)
+                    key = (
+                        group.group_name,
+                        opts.wide_output_dim or 1,
+                        opts.only_output_feature_list,
+                    )
                 else:
                     key = (group.group_name, 1, False)
                 name = f"{key[0]}|{key[1]}|{int(key[2])}"
@@ -133,12 +144,20 @@ class Backbone(nn.Module):
                     if group.wide_deep != "SEQUENCE":
                         raise ConfigError(
                             f"feature group {gname!r}: {fname!r} is a numeric sequence, read position by "
-                            "position by a SEQUENCE group only; move it to the group of its history.")
+                            "position by a SEQUENCE group only; move it to the group of its history."
+                        )
                     feats.append(GroupFeature(fname, "series", -1, None, 1))
                     continue
                 if spec.kind == "dense":
-                    feats.append(GroupFeature(fname, "dense", layout.dense_column(fname), None,
-                                              wide_dim if wide else 1))
+                    feats.append(
+                        GroupFeature(
+                            fname,
+                            "dense",
+                            layout.dense_column(fname),
+                            None,
+                            wide_dim if wide else 1,
+                        )
+                    )
                     continue
                 table_key = f"{'wide' if wide else 'deep'}/{spec.table}/{dim}"
                 self.bank.register(table_key, spec.num_embeddings, dim)
@@ -146,13 +165,22 @@ class Backbone(nn.Module):
                 feats.append(GroupFeature(fname, spec.kind, column, table_key, dim, spec.pooling))
             features_of[name] = feats
         self.bank.finalize(generator)
-        self.input_layers = nn.ModuleDict({
-            name.replace("|", "_"): self._sequence_layer(groups[key[0]].group_name, features_of[name], specs)
-            if groups[key[0]].wide_deep == "SEQUENCE" else InputLayer(
-                features_of[name], self.bank, wide=groups[key[0]].wide_deep == "WIDE",
-                wide_output_dim=key[1], only_output_feature_list=key[2])
-            for name, key in wanted.items()
-        })
+        self.input_layers = nn.ModuleDict(
+            {
+                name.replace("|", "_"): self._sequence_layer(
+                    groups[key[0]].group_name, features_of[name], specs
+                )
+                if groups[key[0]].wide_deep == "SEQUENCE"
+                else InputLayer(
+                    features_of[name],
+                    self.bank,
+                    wide=groups[key[0]].wide_deep == "WIDE",
+                    wide_output_dim=key[1],
+                    only_output_feature_list=key[2],
+                )
+                for name, key in wanted.items()
+            }
+        )
         self._fns = {}
         for block in config.backbone.blocks:
             for i, inp in enumerate(block.inputs):
@@ -163,27 +191,39 @@ class Backbone(nn.Module):
         self._build_layers(specs, generator)
 
     # ------------------------------------------------------------ building
-    def _sequence_layer(self, group: str, features: list[GroupFeature], specs: Mapping[str, FeatureSpec]
-                        ) -> SequenceInputLayer:
+    def _sequence_layer(
+        self, group: str, features: list[GroupFeature], specs: Mapping[str, FeatureSpec]
+    ) -> SequenceInputLayer:
         """The input layer of a SEQUENCE group, after checking what the group holds."""
         where = f"feature group {group!r} (SEQUENCE)"
         history = [f for f in features if f.kind == "bag" and specs[f.name].type == "sequence"]
         query = [f for f in features if f.kind == "id"]
         times = [f for f in features if f.kind == "series"]
         if len(times) > 1:
-            raise ConfigError(f"{where}: at most one numeric sequence (the times), got {[f.name for f in times]}.")
-        other = [f"{f.name} ({specs[f.name].type})" for f in features
-                 if f not in history and f not in query and f not in times]
+            raise ConfigError(
+                f"{where}: at most one numeric sequence (the times), got {[f.name for f in times]}."
+            )
+        other = [
+            f"{f.name} ({specs[f.name].type})"
+            for f in features
+            if f not in history and f not in query and f not in times
+        ]
         if other:
-            raise ConfigError(f"{where}: {other} cannot be in a SEQUENCE group, which holds sequence features "
-                              "(the history) and single-id features (the target); put them in a DEEP group.")
+            raise ConfigError(
+                f"{where}: {other} cannot be in a SEQUENCE group, which holds sequence features "
+                "(the history) and single-id features (the target); put them in a DEEP group."
+            )
         if not history:
-            raise ConfigError(f"{where} has no sequence feature; give it the history as `type: sequence` "
-                              "features, or make it a DEEP group.")
+            raise ConfigError(
+                f"{where} has no sequence feature; give it the history as `type: sequence` "
+                "features, or make it a DEEP group."
+            )
         lengths = {f.name: specs[f.name].length for f in history + times}
         if len(set(lengths.values())) > 1:
-            raise ConfigError(f"{where}: its sequences are read position by position, so they need one "
-                              f"max_length; got {lengths}.")
+            raise ConfigError(
+                f"{where}: its sequences are read position by position, so they need one "
+                f"max_length; got {lengths}."
+            )
         return SequenceInputLayer(history, query, self.bank, times[0] if times else None)
 
     def _dummy_batch(self, specs: Mapping[str, FeatureSpec]) -> dict[str, torch.Tensor]:
@@ -196,7 +236,9 @@ class Backbone(nn.Module):
             batch[self.layout.series_key(f)] = torch.zeros((2, specs[f].length))
         return batch
 
-    def _build_layers(self, specs: Mapping[str, FeatureSpec], generator: torch.Generator | None) -> None:
+    def _build_layers(
+        self, specs: Mapping[str, FeatureSpec], generator: torch.Generator | None
+    ) -> None:
         batch = self._dummy_batch(specs)
         outputs: dict[str, Value] = {}
         cache: dict[str, Value] = {}
@@ -212,7 +254,8 @@ class Backbone(nn.Module):
                     raise ConfigError(
                         f"block {name!r}: its input_fn failed on inputs of shapes "
                         f"{[_shape(outputs.get(i.block_name)) for i in block.inputs if i.block_name]}: "
-                        f"{err}. Fix the input_fn or the inputs.") from None
+                        f"{err}. Fix the input_fn or the inputs."
+                    ) from None
                 if block.input_layer is not None:
                     outputs[name] = inputs
                     continue
@@ -225,16 +268,20 @@ class Backbone(nn.Module):
                     if spec.sequence_input:
                         raise ConfigError(
                             f"block {name!r}: {spec.name} reads a behaviour sequence, but its input is "
-                            f"{_shape(x)}; give it exactly one input, a feature group with wide_deep: SEQUENCE.")
+                            f"{_shape(x)}; give it exactly one input, a feature group with wide_deep: SEQUENCE."
+                        )
                     raise ConfigError(
                         f"block {name!r}: {spec.name} needs [batch, width] tensors, but group {group!r} is a "
                         "SEQUENCE group (a history position by position); read it with a sequence component "
                         "(SequencePooling, TargetAttention, ...) in a block of its own, or make the group DEEP "
-                        "to have its sequences pooled.")
+                        "to have its sequences pooled."
+                    )
                 if spec.sequence_input:
                     params[spec.input_dim_arg] = int(x.seq.shape[-1])
                     if spec.query_dim_arg:
-                        params[spec.query_dim_arg] = 0 if x.query is None else int(x.query.shape[-1])
+                        params[spec.query_dim_arg] = (
+                            0 if x.query is None else int(x.query.shape[-1])
+                        )
                     if spec.time_input_arg:
                         params[spec.time_input_arg] = x.times is not None
                 elif spec.input_dim_arg:
@@ -242,17 +289,22 @@ class Backbone(nn.Module):
                         raise ConfigError(
                             f"block {name!r}: {spec.name} needs one [batch, width] tensor but gets "
                             f"{_shape(x)}; concatenate the inputs (merge_inputs_into_list: false) or "
-                            "pick a list-taking component.")
+                            "pick a list-taking component."
+                        )
                     params[spec.input_dim_arg] = int(x.shape[-1])
                 elif spec.input_dims_arg:
                     try:
                         params[spec.input_dims_arg] = input_dims_of(x)
                     except ValueError as err:
-                        raise ConfigError(f"block {name!r}: {spec.name} takes field tensors: {err}") from None
+                        raise ConfigError(
+                            f"block {name!r}: {spec.name} takes field tensors: {err}"
+                        ) from None
                 try:
                     module = component_class(spec.name)(**params)
                 except (TypeError, ValueError) as err:
-                    raise ConfigError(f"block {name!r}: cannot build {spec.name} with {params}: {err}") from None
+                    raise ConfigError(
+                        f"block {name!r}: cannot build {spec.name} with {params}: {err}"
+                    ) from None
                 if generator is not None:
                     _init_from(module, generator)
                 module.eval()
@@ -262,7 +314,8 @@ class Backbone(nn.Module):
                     raise ConfigError(
                         f"block {name!r}: {spec.name} does not accept inputs of shape {_shape(x)}: {err}. "
                         "Make the inputs' shapes agree (e.g. an MLP ending in the right width, or an "
-                        "input_fn such as 'lambda x: tf.add_n(x)').") from None
+                        "input_fn such as 'lambda x: tf.add_n(x)')."
+                    ) from None
                 self.layers[name] = module
                 self._list_input[name] = spec.list_input
             for name in self.concat_blocks:
@@ -270,32 +323,49 @@ class Backbone(nn.Module):
                 try:
                     value = _cat_last([out])
                 except RuntimeError as err:
-                    raise ConfigError(f"concat_blocks: block {name!r} output {_shape(out)} cannot be "
-                                      f"concatenated: {err}") from None
+                    raise ConfigError(
+                        f"concat_blocks: block {name!r} output {_shape(out)} cannot be "
+                        f"concatenated: {err}"
+                    ) from None
                 if value.dim() != 2:
-                    raise ConfigError(f"concat_blocks: block {name!r} outputs {_shape(out)}; a rank model "
-                                      "needs [batch, width] outputs.")
+                    raise ConfigError(
+                        f"concat_blocks: block {name!r} outputs {_shape(out)}; a rank model "
+                        "needs [batch, width] outputs."
+                    )
             try:
                 self.output_dim = int(_cat_last([outputs[n] for n in self.concat_blocks]).shape[-1])
             except RuntimeError as err:
-                raise ConfigError(f"concat_blocks {self.concat_blocks}: outputs "
-                                  f"{[_shape(outputs[n]) for n in self.concat_blocks]} do not concatenate: "
-                                  f"{err}") from None
+                raise ConfigError(
+                    f"concat_blocks {self.concat_blocks}: outputs "
+                    f"{[_shape(outputs[n]) for n in self.concat_blocks]} do not concatenate: "
+                    f"{err}"
+                ) from None
         self.train()
 
     # ------------------------------------------------------------- running
-    def _group_value(self, group: str, batch: Mapping[str, torch.Tensor], cache: dict[str, Value]) -> Value:
+    def _group_value(
+        self, group: str, batch: Mapping[str, torch.Tensor], cache: dict[str, Value]
+    ) -> Value:
         name = self._group_default[group]
         if name not in cache:
-            cache[name] = self.input_layers[name.replace("|", "_")](batch, cache.setdefault(_SHARED, {}))
+            cache[name] = self.input_layers[name.replace("|", "_")](
+                batch, cache.setdefault(_SHARED, {})
+            )
         return cache[name]
 
-    def _gather(self, block: BlockConfig, batch: Mapping[str, torch.Tensor], outputs: Mapping[str, Value],
-                cache: dict[str, Value]) -> list[Value] | Value:
+    def _gather(
+        self,
+        block: BlockConfig,
+        batch: Mapping[str, torch.Tensor],
+        outputs: Mapping[str, Value],
+        cache: dict[str, Value],
+    ) -> list[Value] | Value:
         if block.input_layer is not None:
             name = self._block_layer[block.name]
             if name not in cache:
-                cache[name] = self.input_layers[name.replace("|", "_")](batch, cache.setdefault(_SHARED, {}))
+                cache[name] = self.input_layers[name.replace("|", "_")](
+                    batch, cache.setdefault(_SHARED, {})
+                )
             return cache[name]
         values = []
         for i, inp in enumerate(block.inputs):
@@ -317,7 +387,11 @@ class Backbone(nn.Module):
             value = values[0]
             if list_input and not isinstance(value, (list, tuple)):
                 return [value]
-            return value if list_input or not isinstance(value, (list, tuple)) else _cat_last(list(value))
+            return (
+                value
+                if list_input or not isinstance(value, (list, tuple))
+                else _cat_last(list(value))
+            )
         merged = _cat_last(values)
         return [merged] if list_input else merged
 
@@ -330,22 +404,27 @@ class Backbone(nn.Module):
             if name in wanted:
                 continue
             wanted.add(name)
-            stack.extend(i.block_name for i in self.blocks_cfg[name].inputs if i.block_name is not None)
+            stack.extend(
+                i.block_name for i in self.blocks_cfg[name].inputs if i.block_name is not None
+            )
         return [n for n in self.order if n in wanted]
 
-    def block_outputs(self, batch: Mapping[str, torch.Tensor],
-                      targets: list[str] | None = None) -> dict[str, Value]:
+    def block_outputs(
+        self, batch: Mapping[str, torch.Tensor], targets: list[str] | None = None
+    ) -> dict[str, Value]:
         """The blocks' outputs (a tensor or a list of tensors) for ``batch``, by block name:
         every block, or only those ``targets`` need (:meth:`needed_blocks`)."""
         outputs: dict[str, Value] = {}
         cache: dict[str, Value] = {}
-        for name in (self.order if targets is None else self.needed_blocks(targets)):
+        for name in self.order if targets is None else self.needed_blocks(targets):
             block = self.blocks_cfg[name]
             inputs = self._gather(block, batch, outputs, cache)
             if block.input_layer is not None:
                 outputs[name] = inputs
             else:
-                outputs[name] = self.layers[name](self._merge(block, inputs, self._list_input[name]))
+                outputs[name] = self.layers[name](
+                    self._merge(block, inputs, self._list_input[name])
+                )
         return outputs
 
     def dummy_block_outputs(self, specs: Mapping[str, FeatureSpec]) -> dict[str, Value]:
@@ -408,7 +487,11 @@ class BackboneNetwork(nn.Module):
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """``embedding`` (tables), ``dense_weight`` (matrices, L2-regularized), ``dense_other``."""
         emb = {id(p) for p in self.backbone.bank.parameters()}
-        groups: dict[str, list[nn.Parameter]] = {"embedding": [], "dense_weight": [], "dense_other": []}
+        groups: dict[str, list[nn.Parameter]] = {
+            "embedding": [],
+            "dense_weight": [],
+            "dense_other": [],
+        }
         for name, p in self.named_parameters():
             if id(p) in emb:
                 groups["embedding"].append(p)
@@ -449,14 +532,21 @@ def _check_size(config: ModelConfig, specs: Mapping[str, FeatureSpec], layout: B
     embedding = sum(p.numel() for p in backbone.bank.parameters())
     total = sum(p.numel() for p in backbone.parameters())
     head = backbone.output_dim + 1 if backbone.output_dim != 1 else 0
-    check_parameter_count(total + head, what=f"model {config.model_name!r}",
-                          detail=f" ({embedding:,} in embedding tables, {total + head - embedding:,} in "
-                                 "dense layers)")
+    check_parameter_count(
+        total + head,
+        what=f"model {config.model_name!r}",
+        detail=f" ({embedding:,} in embedding tables, {total + head - embedding:,} in "
+        "dense layers)",
+    )
 
 
-def build_network_with_limits(config: ModelConfig, specs: Mapping[str, FeatureSpec],
-                              make: Callable[[Backbone, Mapping[str, FeatureSpec], torch.Generator | None], NetT],
-                              *, seed: int | None = None) -> NetT:
+def build_network_with_limits(
+    config: ModelConfig,
+    specs: Mapping[str, FeatureSpec],
+    make: Callable[[Backbone, Mapping[str, FeatureSpec], torch.Generator | None], NetT],
+    *,
+    seed: int | None = None,
+) -> NetT:
     """Build ``make(backbone, specs, generator)`` around the config's backbone, within the limits.
 
     No tensor that would take the network past :data:`recutils.limits.MAX_PARAMETERS` is
@@ -468,8 +558,10 @@ def build_network_with_limits(config: ModelConfig, specs: Mapping[str, FeatureSp
     used = config.feature_names
     missing = [f for f in used if f not in specs]
     if missing:
-        raise ConfigError(f"feature group(s) name feature(s) {missing} with no feature config; "
-                          f"known features: {sorted(specs)}.")
+        raise ConfigError(
+            f"feature group(s) name feature(s) {missing} with no feature config; "
+            f"known features: {sorted(specs)}."
+        )
     specs = {n: specs[n] for n in used}
     layout = BatchLayout.from_specs(specs)
 
@@ -495,12 +587,15 @@ def build_network_with_limits(config: ModelConfig, specs: Mapping[str, FeatureSp
         except BudgetExceeded:
             _check_size(config, specs, layout)
             net = build()
-    logger.info("built %s: %d parameters", config.model_name, sum(p.numel() for p in net.parameters()))
+    logger.info(
+        "built %s: %d parameters", config.model_name, sum(p.numel() for p in net.parameters())
+    )
     return net
 
 
-def build_rank_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *, seed: int | None = None
-                       ) -> RankNetwork:
+def build_rank_network(
+    config: ModelConfig, specs: Mapping[str, FeatureSpec], *, seed: int | None = None
+) -> RankNetwork:
     """Validate ``config`` against the fitted feature ``specs`` and build the network.
 
     The build is bounded by :data:`recutils.limits.MAX_PARAMETERS` (see
@@ -517,14 +612,25 @@ def build_rank_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *,
             above the parameter limit.
     """
     if config.model_class != "RankModel":
-        raise ConfigError(f"model_class {config.model_class!r} is not a rank model; build a MultiTaskModel with "
-                          "recutils.nn.multitask.build_multitask_network (or a multi-task model such as 'mmoe').")
+        raise ConfigError(
+            f"model_class {config.model_class!r} is not a rank model; build a MultiTaskModel with "
+            "recutils.nn.multitask.build_multitask_network (or a multi-task model such as 'mmoe')."
+        )
     if config.model_params.rocket is not None:
-        raise ConfigError("a Rocket Launching config (model_params.rocket) builds two nets: use "
-                          "recutils.nn.networks.build_network (or recutils.nn.rocket.build_rocket_network).")
-    return build_network_with_limits(config, specs, lambda backbone, _, gen: RankNetwork(backbone, gen),
-                                     seed=seed)
+        raise ConfigError(
+            "a Rocket Launching config (model_params.rocket) builds two nets: use "
+            "recutils.nn.networks.build_network (or recutils.nn.rocket.build_rocket_network)."
+        )
+    return build_network_with_limits(
+        config, specs, lambda backbone, _, gen: RankNetwork(backbone, gen), seed=seed
+    )
 
 
-__all__ = ["Backbone", "BackboneNetwork", "RankNetwork", "block_matrix", "build_network_with_limits",
-           "build_rank_network"]
+__all__ = [
+    "Backbone",
+    "BackboneNetwork",
+    "RankNetwork",
+    "block_matrix",
+    "build_network_with_limits",
+    "build_rank_network",
+]

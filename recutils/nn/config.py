@@ -49,9 +49,14 @@ WIDE_DEEP = ("WIDE", "DEEP", "SEQUENCE")
 MODEL_CLASSES = ("RankModel", "MultiTaskModel", "MatchModel")
 #: A task tower's loss: ``classification`` (sigmoid cross-entropy on a 0/1 label) or
 #: ``regression`` (mean squared error); EasyRec's names are accepted.
-TASK_LOSSES = {"classification": "classification", "CLASSIFICATION": "classification",
-               "sigmoid_cross_entropy": "classification", "regression": "regression",
-               "L2_LOSS": "regression", "mse": "regression"}
+TASK_LOSSES = {
+    "classification": "classification",
+    "CLASSIFICATION": "classification",
+    "sigmoid_cross_entropy": "classification",
+    "regression": "regression",
+    "L2_LOSS": "regression",
+    "mse": "regression",
+}
 LOSS_WEIGHTINGS = ("fixed", "uncertainty")
 #: Most task towers of one multi-task model.
 MAX_TASKS = 64
@@ -84,8 +89,10 @@ class NestedConfig(BaseConfig):
                 if defaults.get(name) is None:
                     continue
                 what = "a list of mappings" if is_list else "a mapping"
-                raise ConfigError(f"{cls.__name__}.{name} is null; give {what} or leave the key out "
-                                  "for the default.")
+                raise ConfigError(
+                    f"{cls.__name__}.{name} is null; give {what} or leave the key out "
+                    "for the default."
+                )
             try:
                 if is_list:
                     if isinstance(value, (Mapping, str)) or not hasattr(value, "__iter__"):
@@ -127,19 +134,26 @@ class FeatureGroupConfig(NestedConfig):
 
     def __post_init__(self) -> None:
         if not isinstance(self.group_name, str) or not self.group_name:
-            raise ConfigError(f"a feature group needs a non-empty group_name, got {self.group_name!r}.")
+            raise ConfigError(
+                f"a feature group needs a non-empty group_name, got {self.group_name!r}."
+            )
         where = f"feature group {self.group_name!r}"
         if isinstance(self.feature_names, str):
             self.feature_names = [self.feature_names]
-        if not isinstance(self.feature_names, list) or not self.feature_names or not all(
-                isinstance(n, str) and n for n in self.feature_names):
+        if (
+            not isinstance(self.feature_names, list)
+            or not self.feature_names
+            or not all(isinstance(n, str) and n for n in self.feature_names)
+        ):
             raise ConfigError(f"{where}: feature_names must be a non-empty list of names.")
         dup = sorted({n for n in self.feature_names if self.feature_names.count(n) > 1})
         if dup:
             raise ConfigError(f"{where}: feature(s) {dup} listed twice.")
         self.wide_deep = str(self.wide_deep).upper()
         if self.wide_deep not in WIDE_DEEP:
-            raise ConfigError(f"{where}: wide_deep must be one of {list(WIDE_DEEP)}, got {self.wide_deep!r}.")
+            raise ConfigError(
+                f"{where}: wide_deep must be one of {list(WIDE_DEEP)}, got {self.wide_deep!r}."
+            )
 
 
 @dataclass
@@ -154,9 +168,12 @@ class BlockInput(NestedConfig):
         if (self.feature_group_name is None) == (self.block_name is None):
             raise ConfigError(
                 "a block input needs exactly one of feature_group_name or block_name, got "
-                f"feature_group_name={self.feature_group_name!r}, block_name={self.block_name!r}.")
+                f"feature_group_name={self.feature_group_name!r}, block_name={self.block_name!r}."
+            )
         if self.input_fn is not None and not isinstance(self.input_fn, str):
-            raise ConfigError(f"input_fn must be a string such as 'lambda x: x[0]', got {self.input_fn!r}.")
+            raise ConfigError(
+                f"input_fn must be a string such as 'lambda x: x[0]', got {self.input_fn!r}."
+            )
 
     @property
     def source(self) -> str:
@@ -177,13 +194,28 @@ class InputLayerOptions(NestedConfig):
     wide_output_dim: int | None = None
 
     def __post_init__(self) -> None:
-        check_type("only_output_feature_list", self.only_output_feature_list, bool, "true or false",
-                   owner="input_layer")
+        check_type(
+            "only_output_feature_list",
+            self.only_output_feature_list,
+            bool,
+            "true or false",
+            owner="input_layer",
+        )
         if self.wide_output_dim is not None:
-            check_type("wide_output_dim", self.wide_output_dim, int, "a positive integer", owner="input_layer")
+            check_type(
+                "wide_output_dim",
+                self.wide_output_dim,
+                int,
+                "a positive integer",
+                owner="input_layer",
+            )
             if self.wide_output_dim < 1:
-                raise ConfigError(f"input_layer: wide_output_dim must be >= 1, got {self.wide_output_dim}.")
-            check_at_most("wide_output_dim", self.wide_output_dim, MAX_EMBEDDING_DIM, owner="input_layer")
+                raise ConfigError(
+                    f"input_layer: wide_output_dim must be >= 1, got {self.wide_output_dim}."
+                )
+            check_at_most(
+                "wide_output_dim", self.wide_output_dim, MAX_EMBEDDING_DIM, owner="input_layer"
+            )
 
 
 @dataclass
@@ -199,7 +231,9 @@ class LayerConfig(NestedConfig):
         if self.params is None:
             self.params = {}
         if not isinstance(self.params, Mapping):
-            raise ConfigError(f"layer {self.class_name!r}: params must be a mapping, got {self.params!r}.")
+            raise ConfigError(
+                f"layer {self.class_name!r}: params must be a mapping, got {self.params!r}."
+            )
         self.params = dict(self.params)
 
 
@@ -207,8 +241,11 @@ class LayerConfig(NestedConfig):
 class BlockConfig(NestedConfig):
     """A named node of the backbone graph."""
 
-    _nested: ClassVar = {"inputs": (BlockInput, True), "input_layer": (InputLayerOptions, False),
-                         "layer": (LayerConfig, False)}
+    _nested: ClassVar = {
+        "inputs": (BlockInput, True),
+        "input_layer": (InputLayerOptions, False),
+        "layer": (LayerConfig, False),
+    }
 
     name: str = ""
     inputs: list[BlockInput] = field(default_factory=list)
@@ -219,8 +256,13 @@ class BlockConfig(NestedConfig):
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f"a block needs a non-empty name, got {self.name!r}.")
-        check_type("merge_inputs_into_list", self.merge_inputs_into_list, bool, "true or false",
-                   owner=f"block {self.name!r}")
+        check_type(
+            "merge_inputs_into_list",
+            self.merge_inputs_into_list,
+            bool,
+            "true or false",
+            owner=f"block {self.name!r}",
+        )
 
 
 @dataclass
@@ -236,8 +278,11 @@ class BackboneConfig(NestedConfig):
         if isinstance(self.concat_blocks, str):
             self.concat_blocks = [self.concat_blocks]
         if not isinstance(self.concat_blocks, list) or not all(
-                isinstance(n, str) for n in self.concat_blocks):
-            raise ConfigError(f"backbone: concat_blocks must be a list of block names, got {self.concat_blocks!r}.")
+            isinstance(n, str) for n in self.concat_blocks
+        ):
+            raise ConfigError(
+                f"backbone: concat_blocks must be a list of block names, got {self.concat_blocks!r}."
+            )
 
 
 def _tower_mlp(where: str, name: str, value: Any) -> dict[str, Any] | None:
@@ -245,8 +290,10 @@ def _tower_mlp(where: str, name: str, value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{where}: {name} must be a mapping of MLP params such as "
-                          f"{{hidden_units: [64, 32]}}, got {value!r}.")
+        raise ConfigError(
+            f"{where}: {name} must be a mapping of MLP params such as "
+            f"{{hidden_units: [64, 32]}}, got {value!r}."
+        )
     from recutils.nn.components.registry import check_layer_params
 
     try:
@@ -312,26 +359,38 @@ class TaskTowerConfig(NestedConfig):
 
     def __post_init__(self) -> None:
         if not isinstance(self.tower_name, str) or not self.tower_name.isidentifier():
-            raise ConfigError(f"a task tower needs a tower_name that is a plain identifier (letters, digits, "
-                              f"underscores), got {self.tower_name!r}.")
+            raise ConfigError(
+                f"a task tower needs a tower_name that is a plain identifier (letters, digits, "
+                f"underscores), got {self.tower_name!r}."
+            )
         where = f"task tower {self.tower_name!r}"
         if not isinstance(self.label_name, str) or not self.label_name:
-            raise ConfigError(f"{where}: label_name must name the label column, got {self.label_name!r}.")
+            raise ConfigError(
+                f"{where}: label_name must name the label column, got {self.label_name!r}."
+            )
         if self.label_threshold is not None:
-            check_number("label_threshold", self.label_threshold, minimum=-float("inf"), owner=where)
+            check_number(
+                "label_threshold", self.label_threshold, minimum=-float("inf"), owner=where
+            )
         if self.input is not None and (not isinstance(self.input, str) or not self.input):
             raise ConfigError(f"{where}: input must be a block name or null, got {self.input!r}.")
         self.mlp = _tower_mlp(where, "mlp", self.mlp)
         self.relation_mlp = _tower_mlp(where, "relation_mlp", self.relation_mlp)
         if self.loss_type not in TASK_LOSSES:
-            raise ConfigError(f"{where}: loss_type {self.loss_type!r} is unknown; allowed: {sorted(TASK_LOSSES)}.")
+            raise ConfigError(
+                f"{where}: loss_type {self.loss_type!r} is unknown; allowed: {sorted(TASK_LOSSES)}."
+            )
         self.loss_type = TASK_LOSSES[self.loss_type]
         check_number("weight", self.weight, owner=where)
         check_number("calibration_weight", self.calibration_weight, owner=where)
         if isinstance(self.metrics, str):
             self.metrics = [self.metrics]
-        if not isinstance(self.metrics, list) or not all(isinstance(m, str) and m for m in self.metrics):
-            raise ConfigError(f"{where}: metrics must be a list of metric names, got {self.metrics!r}.")
+        if not isinstance(self.metrics, list) or not all(
+            isinstance(m, str) and m for m in self.metrics
+        ):
+            raise ConfigError(
+                f"{where}: metrics must be a list of metric names, got {self.metrics!r}."
+            )
         if not self.metrics:
             self.metrics = ["auc"] if self.loss_type == "classification" else ["rmse"]
         from recutils.evaluation import get_metric
@@ -339,21 +398,30 @@ class TaskTowerConfig(NestedConfig):
         for name in self.metrics:
             spec = get_metric(name)
             if spec.kind != "rating":
-                raise ConfigError(f"{where}: metric {name!r} is a {spec.kind} metric; use rating metrics such as "
-                                  "'auc', 'logloss' or 'rmse'.")
+                raise ConfigError(
+                    f"{where}: metric {name!r} is a {spec.kind} metric; use rating metrics such as "
+                    "'auc', 'logloss' or 'rmse'."
+                )
         for name in ("entire_space_of", "transfer_from"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
-                raise ConfigError(f"{where}: {name} must name an earlier task tower or be null, got {value!r}.")
+                raise ConfigError(
+                    f"{where}: {name} must name an earlier task tower or be null, got {value!r}."
+                )
         if isinstance(self.relation_tower_names, str):
             self.relation_tower_names = [self.relation_tower_names]
         if not isinstance(self.relation_tower_names, list) or not all(
-                isinstance(n, str) and n for n in self.relation_tower_names):
-            raise ConfigError(f"{where}: relation_tower_names must be a list of tower names, "
-                              f"got {self.relation_tower_names!r}.")
+            isinstance(n, str) and n for n in self.relation_tower_names
+        ):
+            raise ConfigError(
+                f"{where}: relation_tower_names must be a list of tower names, "
+                f"got {self.relation_tower_names!r}."
+            )
         if self.calibration_weight and self.transfer_from is None:
-            raise ConfigError(f"{where}: calibration_weight needs transfer_from (the task it is calibrated "
-                              "against).")
+            raise ConfigError(
+                f"{where}: calibration_weight needs transfer_from (the task it is calibrated "
+                "against)."
+            )
         if self.entire_space_of is not None and self.loss_type != "classification":
             raise ConfigError(f"{where}: entire_space_of (ESMM) needs a classification task.")
 
@@ -404,19 +472,25 @@ class DistillationConfig(NestedConfig):
     def __post_init__(self) -> None:
         where = "kd"
         if (self.teacher_column is None) == (self.teacher_model is None):
-            raise ConfigError(f"{where}: give exactly one of teacher_column (a frame column of the teacher's "
-                              "probabilities) or teacher_model (a saved model folder), got "
-                              f"teacher_column={self.teacher_column!r}, teacher_model={self.teacher_model!r}.")
+            raise ConfigError(
+                f"{where}: give exactly one of teacher_column (a frame column of the teacher's "
+                "probabilities) or teacher_model (a saved model folder), got "
+                f"teacher_column={self.teacher_column!r}, teacher_model={self.teacher_model!r}."
+            )
         for name in ("teacher_column", "teacher_model", "task"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
-                raise ConfigError(f"{where}: {name} must be a non-empty string or null, got {value!r}.")
+                raise ConfigError(
+                    f"{where}: {name} must be a non-empty string or null, got {value!r}."
+                )
         check_number("temperature", self.temperature, owner=where)
         if self.temperature <= 0:
             raise ConfigError(f"{where}: temperature must be > 0, got {self.temperature!r}.")
         check_number("loss_weight", self.loss_weight, owner=where)
         if self.loss_type not in KD_LOSSES:
-            raise ConfigError(f"{where}: loss_type {self.loss_type!r} is unknown; allowed: {list(KD_LOSSES)}.")
+            raise ConfigError(
+                f"{where}: loss_type {self.loss_type!r} is unknown; allowed: {list(KD_LOSSES)}."
+            )
 
 
 @dataclass
@@ -446,8 +520,10 @@ class RocketConfig(NestedConfig):
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"rocket: {name} must name a backbone block, got {value!r}.")
         if self.light_block == self.booster_block:
-            raise ConfigError(f"rocket: light_block and booster_block are both {self.light_block!r}; the light "
-                              "and the booster net need blocks of their own.")
+            raise ConfigError(
+                f"rocket: light_block and booster_block are both {self.light_block!r}; the light "
+                "and the booster net need blocks of their own."
+            )
         check_number("hint_weight", self.hint_weight, owner="rocket")
 
 
@@ -535,20 +611,30 @@ class MatchConfig(NestedConfig):
             raise ConfigError(
                 f"{where}: loss {self.loss!r} with user_block {self.user_block!r}: loss circle learns "
                 "item-to-item similarity from the item tower alone (user_block empty), and a model without "
-                f"a user tower needs loss: circle; set both or neither.")
+                f"a user tower needs loss: circle; set both or neither."
+            )
         if self.loss == "circle" and self.similarity != "cosine":
-            raise ConfigError(f"{where}: loss circle compares cosine similarities; set similarity: cosine "
-                              f"(got {self.similarity!r}).")
+            raise ConfigError(
+                f"{where}: loss circle compares cosine similarities; set similarity: cosine "
+                f"(got {self.similarity!r})."
+            )
         if self.user_block == self.item_block:
-            raise ConfigError(f"{where}: user_block and item_block are both {self.user_block!r}; each tower needs "
-                              "a block of its own.")
+            raise ConfigError(
+                f"{where}: user_block and item_block are both {self.user_block!r}; each tower needs "
+                "a block of its own."
+            )
         if self.output_dim is not None:
             _pos_int(where, "output_dim", self.output_dim)
             check_at_most("output_dim", self.output_dim, MAX_EMBEDDING_DIM, owner=where)
-        for name, allowed in (("similarity", MATCH_SIMILARITIES), ("loss", MATCH_LOSSES),
-                              ("negative_sampling", NEGATIVE_SAMPLERS)):
+        for name, allowed in (
+            ("similarity", MATCH_SIMILARITIES),
+            ("loss", MATCH_LOSSES),
+            ("negative_sampling", NEGATIVE_SAMPLERS),
+        ):
             if getattr(self, name) not in allowed:
-                raise ConfigError(f"{where}: {name} {getattr(self, name)!r} is unknown; allowed: {list(allowed)}.")
+                raise ConfigError(
+                    f"{where}: {name} {getattr(self, name)!r} is unknown; allowed: {list(allowed)}."
+                )
         check_number("temperature", self.temperature, owner=where)
         if self.temperature <= 0:
             raise ConfigError(f"{where}: temperature must be > 0, got {self.temperature!r}.")
@@ -560,8 +646,10 @@ class MatchConfig(NestedConfig):
         if self.hard_negatives and self.loss != "sampled_softmax":
             raise ConfigError(f"{where}: hard_negatives needs loss: sampled_softmax.")
         if self.hard_negatives > self.num_negatives:
-            raise ConfigError(f"{where}: hard_negatives ({self.hard_negatives}) cannot exceed num_negatives "
-                              f"({self.num_negatives}).")
+            raise ConfigError(
+                f"{where}: hard_negatives ({self.hard_negatives}) cannot exceed num_negatives "
+                f"({self.num_negatives})."
+            )
         check_number("margin", self.margin, owner=where)
         check_number("gamma", self.gamma, strict=True, owner=where)
 
@@ -587,8 +675,11 @@ class ModelParams(NestedConfig):
         match: The towers, similarity and loss of a ``MatchModel`` (:class:`MatchConfig`).
     """
 
-    _nested: ClassVar = {"task_towers": (TaskTowerConfig, True), "rocket": (RocketConfig, False),
-                         "match": (MatchConfig, False)}
+    _nested: ClassVar = {
+        "task_towers": (TaskTowerConfig, True),
+        "rocket": (RocketConfig, False),
+        "match": (MatchConfig, False),
+    }
 
     l2_regularization: float = 0.0
     task_towers: list[TaskTowerConfig] = field(default_factory=list)
@@ -601,10 +692,14 @@ class ModelParams(NestedConfig):
     def __post_init__(self) -> None:
         check_number("l2_regularization", self.l2_regularization, owner="model_params")
         if self.loss_weighting not in LOSS_WEIGHTINGS:
-            raise ConfigError(f"model_params: loss_weighting {self.loss_weighting!r}; allowed: "
-                              f"{list(LOSS_WEIGHTINGS)}.")
+            raise ConfigError(
+                f"model_params: loss_weighting {self.loss_weighting!r}; allowed: "
+                f"{list(LOSS_WEIGHTINGS)}."
+            )
         if len(self.task_towers) > MAX_TASKS:
-            raise ConfigError(f"model_params: {len(self.task_towers)} task towers; at most {MAX_TASKS}.")
+            raise ConfigError(
+                f"model_params: {len(self.task_towers)} task towers; at most {MAX_TASKS}."
+            )
         names = [t.tower_name for t in self.task_towers]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -614,23 +709,33 @@ class ModelParams(NestedConfig):
                 if other == tower.tower_name:
                     raise ConfigError(f"task tower {tower.tower_name!r} depends on itself.")
                 if other not in names:
-                    raise ConfigError(f"task tower {tower.tower_name!r} names task {other!r}, which does not "
-                                      f"exist; known tasks: {names}.")
+                    raise ConfigError(
+                        f"task tower {tower.tower_name!r} names task {other!r}, which does not "
+                        f"exist; known tasks: {names}."
+                    )
                 if other not in names[:i]:
-                    raise ConfigError(f"task tower {tower.tower_name!r} depends on {other!r}, which comes "
-                                      "after it; list the towers in dependency order.")
+                    raise ConfigError(
+                        f"task tower {tower.tower_name!r} depends on {other!r}, which comes "
+                        "after it; list the towers in dependency order."
+                    )
             if tower.entire_space_of is not None:
                 base = self.task_towers[names.index(tower.entire_space_of)]
                 if base.loss_type != "classification":
-                    raise ConfigError(f"task tower {tower.tower_name!r}: entire_space_of {base.tower_name!r} "
-                                      "must be a classification task.")
+                    raise ConfigError(
+                        f"task tower {tower.tower_name!r}: entire_space_of {base.tower_name!r} "
+                        "must be a classification task."
+                    )
         if self.task_towers and not any(t.weight > 0 for t in self.task_towers):
-            raise ConfigError(f"model_params: every task tower has weight 0 ({names}); at least one task must "
-                              "carry loss weight.")
+            raise ConfigError(
+                f"model_params: every task tower has weight 0 ({names}); at least one task must "
+                "carry loss weight."
+            )
         for name in ("early_stopping_task", "rank_task"):
             value = getattr(self, name)
             if value is not None and value not in names:
-                raise ConfigError(f"model_params: {name} {value!r} is not a task tower; known tasks: {names}.")
+                raise ConfigError(
+                    f"model_params: {name} {value!r} is not a task tower; known tasks: {names}."
+                )
         if self.early_stopping_task is None and self.task_towers:
             from recutils.evaluation import get_metric
 
@@ -639,7 +744,8 @@ class ModelParams(NestedConfig):
                 raise ConfigError(
                     "model_params: the towers' first metrics mix higher- and lower-is-better "
                     f"({[t.metrics[0] for t in self.task_towers]}); set early_stopping_task, or give every "
-                    "tower a first metric of the same direction.")
+                    "tower a first metric of the same direction."
+                )
 
 
 @dataclass
@@ -659,8 +765,11 @@ class ModelConfig(NestedConfig):
         num_class: Outputs of the head (1 for click-through rate).
     """
 
-    _nested: ClassVar = {"feature_groups": (FeatureGroupConfig, True), "backbone": (BackboneConfig, False),
-                         "model_params": (ModelParams, False)}
+    _nested: ClassVar = {
+        "feature_groups": (FeatureGroupConfig, True),
+        "backbone": (BackboneConfig, False),
+        "model_params": (ModelParams, False),
+    }
 
     model_name: str = "DeepModel"
     model_class: str = "RankModel"
@@ -673,21 +782,35 @@ class ModelConfig(NestedConfig):
     def __post_init__(self) -> None:
         check_type("model_name", self.model_name, str, "a string", owner="model_config")
         if self.model_class not in MODEL_CLASSES:
-            raise ConfigError(f"model_class {self.model_class!r} is not supported; allowed: {list(MODEL_CLASSES)}.")
-        check_number("embedding_regularization", self.embedding_regularization, owner="model_config")
+            raise ConfigError(
+                f"model_class {self.model_class!r} is not supported; allowed: {list(MODEL_CLASSES)}."
+            )
+        check_number(
+            "embedding_regularization", self.embedding_regularization, owner="model_config"
+        )
         if self.num_class != 1:
-            raise ConfigError(f"model_config: num_class must be 1 (binary ranking), got {self.num_class!r}.")
+            raise ConfigError(
+                f"model_config: num_class must be 1 (binary ranking), got {self.num_class!r}."
+            )
         towers = self.model_params.task_towers
         if self.model_class == "MultiTaskModel" and not towers:
-            raise ConfigError("model_config: a MultiTaskModel needs model_params.task_towers (one per task).")
+            raise ConfigError(
+                "model_config: a MultiTaskModel needs model_params.task_towers (one per task)."
+            )
         if self.model_class != "MultiTaskModel" and towers:
-            raise ConfigError(f"model_config: task_towers need model_class: MultiTaskModel, not "
-                              f"{self.model_class!r}.")
+            raise ConfigError(
+                f"model_config: task_towers need model_class: MultiTaskModel, not "
+                f"{self.model_class!r}."
+            )
         if self.model_params.rocket is not None and self.model_class != "RankModel":
-            raise ConfigError("model_config: model_params.rocket (Rocket Launching) is for a RankModel.")
+            raise ConfigError(
+                "model_config: model_params.rocket (Rocket Launching) is for a RankModel."
+            )
         if (self.model_class == "MatchModel") != (self.model_params.match is not None):
-            raise ConfigError("model_config: a MatchModel needs model_params.match (its towers), and "
-                              "model_params.match belongs to model_class: MatchModel.")
+            raise ConfigError(
+                "model_config: a MatchModel needs model_params.match (its towers), and "
+                "model_params.match belongs to model_class: MatchModel."
+            )
         if self.feature_groups or self.backbone.blocks:
             self.validate()
 
@@ -711,7 +834,10 @@ class ModelConfig(NestedConfig):
             ConfigError: a cycle (naming its blocks).
         """
         blocks = {b.name: b for b in self.backbone.blocks}
-        deps = {b.name: [i.block_name for i in b.inputs if i.block_name is not None] for b in self.backbone.blocks}
+        deps = {
+            b.name: [i.block_name for i in b.inputs if i.block_name is not None]
+            for b in self.backbone.blocks
+        }
         order: list[BlockConfig] = []
         done: set[str] = set()
         pending = list(blocks)
@@ -720,7 +846,8 @@ class ModelConfig(NestedConfig):
             if not ready:
                 raise ConfigError(
                     f"the backbone blocks {pending} form a cycle (each waits for another's output); "
-                    "make the block graph acyclic.")
+                    "make the block graph acyclic."
+                )
             for n in ready:
                 order.append(blocks[n])
                 done.add(n)
@@ -735,7 +862,9 @@ class ModelConfig(NestedConfig):
         groups = [g.group_name for g in self.feature_groups]
         dup = sorted({g for g in groups if groups.count(g) > 1})
         if dup:
-            raise ConfigError(f"feature group name(s) {dup} are used twice; group names must be unique.")
+            raise ConfigError(
+                f"feature group name(s) {dup} are used twice; group names must be unique."
+            )
         names = [b.name for b in self.backbone.blocks]
         if not names:
             raise ConfigError("backbone.blocks is empty: a model needs at least one block.")
@@ -745,37 +874,54 @@ class ModelConfig(NestedConfig):
         for block in self.backbone.blocks:
             where = f"block {block.name!r}"
             if not block.inputs:
-                raise ConfigError(f"{where} has no inputs; add 'inputs' with a feature_group_name or block_name.")
+                raise ConfigError(
+                    f"{where} has no inputs; add 'inputs' with a feature_group_name or block_name."
+                )
             if (block.input_layer is None) == (block.layer is None):
                 raise ConfigError(
                     f"{where} needs exactly one of 'input_layer' or 'layer' (EasyRec: keras_layer); "
-                    f"it has {'both' if block.layer else 'neither'}.")
+                    f"it has {'both' if block.layer else 'neither'}."
+                )
             for inp in block.inputs:
                 if inp.feature_group_name is not None and inp.feature_group_name not in groups:
                     raise ConfigError(
-                        f"{where}: unknown feature group {inp.feature_group_name!r}; known groups: {groups}.")
+                        f"{where}: unknown feature group {inp.feature_group_name!r}; known groups: {groups}."
+                    )
                 if inp.block_name is not None:
                     if inp.block_name not in names:
                         raise ConfigError(
-                            f"{where}: unknown block {inp.block_name!r} in inputs; known blocks: {names}.")
+                            f"{where}: unknown block {inp.block_name!r} in inputs; known blocks: {names}."
+                        )
                     if inp.block_name == block.name:
-                        raise ConfigError(f"{where} takes its own output as input (a cycle); remove it.")
+                        raise ConfigError(
+                            f"{where} takes its own output as input (a cycle); remove it."
+                        )
                 if inp.input_fn is not None:
                     try:
                         compile_input_fn(inp.input_fn)
                     except ConfigError as err:
                         raise ConfigError(f"{where}, input {inp.source!r}: {err}") from None
-            sequence_inputs = [i.feature_group_name for i in block.inputs
-                               if getattr(self.groups.get(i.feature_group_name or ""), "wide_deep", "") == "SEQUENCE"]
-            if sequence_inputs and (len(block.inputs) != 1 or block.inputs[0].input_fn is not None
-                                    or block.input_layer is not None):
+            sequence_inputs = [
+                i.feature_group_name
+                for i in block.inputs
+                if getattr(self.groups.get(i.feature_group_name or ""), "wide_deep", "")
+                == "SEQUENCE"
+            ]
+            if sequence_inputs and (
+                len(block.inputs) != 1
+                or block.inputs[0].input_fn is not None
+                or block.input_layer is not None
+            ):
                 raise ConfigError(
                     f"{where}: the SEQUENCE group {sequence_inputs[0]!r} must be the block's only input, "
                     "without input_fn or input_layer options: give it a block of its own with a sequence "
-                    "component (e.g. TargetAttention) and feed that block's output onward.")
+                    "component (e.g. TargetAttention) and feed that block's output onward."
+                )
             if block.input_layer is not None:
                 if len(block.inputs) != 1 or block.inputs[0].feature_group_name is None:
-                    raise ConfigError(f"{where}: an input_layer block takes exactly one feature_group_name input.")
+                    raise ConfigError(
+                        f"{where}: an input_layer block takes exactly one feature_group_name input."
+                    )
             else:
                 try:
                     check_layer_params(block.layer.class_name, block.layer.params)  # type: ignore[union-attr]
@@ -783,22 +929,30 @@ class ModelConfig(NestedConfig):
                     raise ConfigError(f"{where}: {err}") from None
         self.block_order()
         if not self.backbone.concat_blocks:
-            raise ConfigError(f"backbone.concat_blocks is empty; name the output block(s), e.g. [{names[-1]!r}].")
+            raise ConfigError(
+                f"backbone.concat_blocks is empty; name the output block(s), e.g. [{names[-1]!r}]."
+            )
         for name in self.backbone.concat_blocks:
             if name not in names:
-                raise ConfigError(f"concat_blocks names unknown block {name!r}; known blocks: {names}.")
+                raise ConfigError(
+                    f"concat_blocks names unknown block {name!r}; known blocks: {names}."
+                )
         rocket = self.model_params.rocket
-        for name in ([rocket.light_block, rocket.booster_block] if rocket is not None else []):
+        for name in [rocket.light_block, rocket.booster_block] if rocket is not None else []:
             if name not in names:
                 raise ConfigError(f"rocket: block {name!r} does not exist; known blocks: {names}.")
         match = self.model_params.match
-        for name in ([b for b in (match.user_block, match.item_block) if b] if match is not None else []):
+        for name in (
+            [b for b in (match.user_block, match.item_block) if b] if match is not None else []
+        ):
             if name not in names:
                 raise ConfigError(f"match: block {name!r} does not exist; known blocks: {names}.")
         for tower in self.model_params.task_towers:
             if tower.input is not None and tower.input not in names:
-                raise ConfigError(f"task tower {tower.tower_name!r}: input {tower.input!r} is not a block; "
-                                  f"known blocks: {names}.")
+                raise ConfigError(
+                    f"task tower {tower.tower_name!r}: input {tower.input!r} is not a block; "
+                    f"known blocks: {names}."
+                )
 
 
 OPTIMIZERS = ("adam", "adamw", "adagrad", "sgd", "rmsprop", "sparse_adam")
@@ -846,20 +1000,28 @@ class OptimizerConfig(NestedConfig):
         if self.params not in PARAM_SETS:
             raise ConfigError(f"optimizer params {self.params!r}; allowed: {list(PARAM_SETS)}.")
         if not isinstance(self.sparse, bool):
-            raise ConfigError(f"optimizer {self.name!r}: sparse must be true or false, got {self.sparse!r}.")
+            raise ConfigError(
+                f"optimizer {self.name!r}: sparse must be true or false, got {self.sparse!r}."
+            )
         if self.name == "sparse_adam":
             self.sparse = True
         if self.sparse:
             if self.name not in SPARSE_OPTIMIZERS:
-                raise ConfigError(f"optimizer {self.name!r} cannot take sparse gradients; sparse optimizers: "
-                                  f"{list(SPARSE_OPTIMIZERS)}.")
+                raise ConfigError(
+                    f"optimizer {self.name!r} cannot take sparse gradients; sparse optimizers: "
+                    f"{list(SPARSE_OPTIMIZERS)}."
+                )
             if self.params != "embedding":
-                raise ConfigError(f"optimizer {self.name!r} with sparse gradients updates embedding tables "
-                                  f"only: set params: embedding (got {self.params!r}) and add a dense "
-                                  "optimizer for the rest.")
+                raise ConfigError(
+                    f"optimizer {self.name!r} with sparse gradients updates embedding tables "
+                    f"only: set params: embedding (got {self.params!r}) and add a dense "
+                    "optimizer for the rest."
+                )
             if self.weight_decay:
-                raise ConfigError(f"optimizer {self.name!r} with sparse gradients takes no weight_decay "
-                                  f"(got {self.weight_decay}); use the model's embedding_regularization.")
+                raise ConfigError(
+                    f"optimizer {self.name!r} with sparse gradients takes no weight_decay "
+                    f"(got {self.weight_decay}); use the model's embedding_regularization."
+                )
         owner = f"optimizer {self.name!r}"
         check_number("lr", self.lr, strict=True, owner=owner)
         check_number("weight_decay", self.weight_decay, owner=owner)
@@ -870,8 +1032,10 @@ def _pos_int(owner: str, name: str, value: Any, allow_none: bool = False, minimu
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{owner}: {name} must be an integer >= {minimum}"
-                          f"{' or null' if allow_none else ''}, got {value!r}.")
+        raise ConfigError(
+            f"{owner}: {name} must be an integer >= {minimum}"
+            f"{' or null' if allow_none else ''}, got {value!r}."
+        )
 
 
 #: ``TrainConfig.precision`` values (float32, or mixed precision in bfloat16 / float16).
@@ -954,9 +1118,14 @@ class TrainConfig(NestedConfig):
         if self.precision not in PRECISIONS:
             raise ConfigError(f"train: precision {self.precision!r}; allowed: {list(PRECISIONS)}.")
         check_bool("pin_memory", self.pin_memory, owner="train")
-        if self.ema_decay is not None and (isinstance(self.ema_decay, bool) or not isinstance(
-                self.ema_decay, (int, float)) or not 0.0 < float(self.ema_decay) < 1.0):
-            raise ConfigError(f"train: ema_decay must be a number in (0, 1) or null, got {self.ema_decay!r}.")
+        if self.ema_decay is not None and (
+            isinstance(self.ema_decay, bool)
+            or not isinstance(self.ema_decay, (int, float))
+            or not 0.0 < float(self.ema_decay) < 1.0
+        ):
+            raise ConfigError(
+                f"train: ema_decay must be a number in (0, 1) or null, got {self.ema_decay!r}."
+            )
         _pos_int("train", "batch_size", self.batch_size)
         _pos_int("train", "epochs", self.epochs)
         _pos_int("train", "num_steps", self.num_steps, allow_none=True)
@@ -968,29 +1137,46 @@ class TrainConfig(NestedConfig):
         _pos_int("train", "checkpoint_every_steps", self.checkpoint_every_steps, allow_none=True)
         _pos_int("train", "keep_checkpoints", self.keep_checkpoints)
         if not self.optimizers:
-            raise ConfigError("train: optimizers is empty; give at least one, e.g. [{name: adam, lr: 0.001}].")
+            raise ConfigError(
+                "train: optimizers is empty; give at least one, e.g. [{name: adam, lr: 0.001}]."
+            )
         if self.lr_schedule not in LR_SCHEDULES:
-            raise ConfigError(f"train: lr_schedule {self.lr_schedule!r}; allowed: {list(LR_SCHEDULES)}.")
-        check_probability("validation_fraction", self.validation_fraction, open_right=True, owner="train")
+            raise ConfigError(
+                f"train: lr_schedule {self.lr_schedule!r}; allowed: {list(LR_SCHEDULES)}."
+            )
+        check_probability(
+            "validation_fraction", self.validation_fraction, open_right=True, owner="train"
+        )
         check_number("lr_decay_rate", self.lr_decay_rate, owner="train")
         check_number("min_delta", self.min_delta, owner="train")
         check_bool("restore_best", self.restore_best, owner="train")
         check_bool("progress", self.progress, owner="train")
-        if not (isinstance(self.device, str) and (self.device in ("auto", "cpu") or self.device.startswith("cuda"))):
-            raise ConfigError(f"train: device must be 'auto', 'cpu' or 'cuda[:i]', got {self.device!r}.")
+        if not (
+            isinstance(self.device, str)
+            and (self.device in ("auto", "cpu") or self.device.startswith("cuda"))
+        ):
+            raise ConfigError(
+                f"train: device must be 'auto', 'cpu' or 'cuda[:i]', got {self.device!r}."
+            )
         if self.early_stopping_metric is not None:
             from recutils.evaluation import get_metric
 
             spec = get_metric(self.early_stopping_metric)
             if spec.kind != "rating":
-                raise ConfigError(f"train: early_stopping_metric {self.early_stopping_metric!r} is a "
-                                  f"{spec.kind} metric; use a rating metric such as 'auc' or 'logloss'.")
+                raise ConfigError(
+                    f"train: early_stopping_metric {self.early_stopping_metric!r} is a "
+                    f"{spec.kind} metric; use a rating metric such as 'auc' or 'logloss'."
+                )
         sets = [o.params for o in self.optimizers]
         if "all" in sets and len(sets) > 1 or len(set(sets)) != len(sets):
-            raise ConfigError(f"train: optimizers must cover each parameter once: use one 'all', or one "
-                              f"'embedding' and one 'dense'; got {sets}.")
+            raise ConfigError(
+                f"train: optimizers must cover each parameter once: use one 'all', or one "
+                f"'embedding' and one 'dense'; got {sets}."
+            )
         if sets == ["embedding"] or sets == ["dense"]:
-            raise ConfigError(f"train: optimizers cover only {sets[0]!r} parameters; add the other set.")
+            raise ConfigError(
+                f"train: optimizers cover only {sets[0]!r} parameters; add the other set."
+            )
 
 
 def __getattr__(name: str) -> Any:

@@ -46,10 +46,12 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 #: click-through model zoo's presets (:mod:`recutils.models.ctr.zoo`), then the
 #: multi-task presets (:mod:`recutils.models.multitask`) and the two-tower presets
 #: (:mod:`recutils.models.retrieval`).
-SHIPPED_CONFIG_DIRS: tuple[Path, ...] = (_PACKAGE / "models" / "deep" / "configs",
-                                         _PACKAGE / "models" / "ctr" / "configs",
-                                         _PACKAGE / "models" / "multitask" / "configs",
-                                         _PACKAGE / "models" / "retrieval" / "configs")
+SHIPPED_CONFIG_DIRS: tuple[Path, ...] = (
+    _PACKAGE / "models" / "deep" / "configs",
+    _PACKAGE / "models" / "ctr" / "configs",
+    _PACKAGE / "models" / "multitask" / "configs",
+    _PACKAGE / "models" / "retrieval" / "configs",
+)
 #: Where the shipped configs lived before; paths under it resolve to the shipped file.
 LEGACY_CONFIG_DIR = "recutils/nn/configs"
 
@@ -73,7 +75,9 @@ def shipped_config_path(name: str) -> Path:
     if "/" in text or "\\" in text:
         legacy = _legacy_name(text)
         if legacy is None:
-            raise ConfigError(f"no shipped config {text!r}: give a file name; shipped: {list_shipped_configs()}.")
+            raise ConfigError(
+                f"no shipped config {text!r}: give a file name; shipped: {list_shipped_configs()}."
+            )
         text = legacy
     for folder in SHIPPED_CONFIG_DIRS:
         path = folder / text
@@ -91,10 +95,15 @@ def _legacy_name(path: str) -> str | None:
 
 def _redirect(source: Any) -> Any:
     """``source``, or the shipped file when ``source`` names a missing file under the old folder."""
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and "{" not in source):
+    if isinstance(source, Path) or (
+        isinstance(source, str) and "\n" not in source and "{" not in source
+    ):
         name = _legacy_name(str(source))
-        if name is not None and not Path(source).exists() and any(
-                (d / name).is_file() for d in SHIPPED_CONFIG_DIRS):
+        if (
+            name is not None
+            and not Path(source).exists()
+            and any((d / name).is_file() for d in SHIPPED_CONFIG_DIRS)
+        ):
             return shipped_config_path(name)
     return source
 
@@ -114,8 +123,10 @@ def source_kind(source: Any) -> str:
         return "easyrec"
     if isinstance(source, (str, Path)):
         return "yaml"
-    raise ConfigError(f"a config must be a config, a mapping, YAML or EasyRec text or a file path; "
-                      f"got {type(source).__name__}: {source!r}.")
+    raise ConfigError(
+        f"a config must be a config, a mapping, YAML or EasyRec text or a file path; "
+        f"got {type(source).__name__}: {source!r}."
+    )
 
 
 def read_mapping(source: str | Path | Mapping[str, Any], empty_ok: bool = True) -> dict[str, Any]:
@@ -138,8 +149,9 @@ def read_mapping(source: str | Path | Mapping[str, Any], empty_ok: bool = True) 
     return dict(data)
 
 
-def load_model_source(source: str | Path | Mapping[str, Any] | ModelConfig
-                      ) -> tuple[ModelConfig, list[FeatureConfig]]:
+def load_model_source(
+    source: str | Path | Mapping[str, Any] | ModelConfig,
+) -> tuple[ModelConfig, list[FeatureConfig]]:
     """A :class:`ModelConfig` and the feature configs the source holds (EasyRec text only).
 
     A mapping or YAML document may hold the model config itself or a ``model_config``
@@ -182,7 +194,9 @@ def load_config_with(source: Any, cls: type[C], changes: Mapping[str, Any] | Non
     """
     if source is not None and source_kind(source) == "easyrec":
         if "model_config" not in cls.field_names():
-            raise ConfigError(f"EasyRec text describes a model_config; {cls.__name__} has no such field.")
+            raise ConfigError(
+                f"EasyRec text describes a model_config; {cls.__name__} has no such field."
+            )
         model_config, features = load_model_source(source)
         values: dict[str, Any] = {"model_config": model_config}
         if features:
@@ -216,7 +230,9 @@ def merge_config(base: Any, changes: Mapping[str, Any], where: str = "config") -
         for key, value in changes.items():
             i = int(key)
             if i >= len(out):
-                raise ConfigError(f"{where}.{key}: position out of range; {where} has {len(out)} element(s).")
+                raise ConfigError(
+                    f"{where}.{key}: position out of range; {where} has {len(out)} element(s)."
+                )
             out[i] = merge_config(out[i], value, f"{where}.{key}")
         return out
     if not isinstance(base, Mapping):

@@ -75,23 +75,34 @@ class TensorData:
         self._n = next(iter(sizes.values())) if sizes else 0
 
     @classmethod
-    def from_encoded(cls, encoded: Mapping[str, np.ndarray], layout: BatchLayout,
-                     label: np.ndarray | None = None) -> TensorData:
+    def from_encoded(
+        cls, encoded: Mapping[str, np.ndarray], layout: BatchLayout, label: np.ndarray | None = None
+    ) -> TensorData:
         """Pack the encoder's per-feature arrays into the layout's tensors (one copy)."""
         n = len(next(iter(encoded.values()))) if encoded else (0 if label is None else len(label))
         out: dict[str, torch.Tensor] = {}
         if layout.id_features:
-            out[IDS] = torch.from_numpy(np.stack([encoded[f] for f in layout.id_features], axis=1)
-                                        .astype(np.int64, copy=False))
+            out[IDS] = torch.from_numpy(
+                np.stack([encoded[f] for f in layout.id_features], axis=1).astype(
+                    np.int64, copy=False
+                )
+            )
         else:
             out[IDS] = torch.zeros((n, 0), dtype=torch.int64)
         if layout.dense_features:
-            out[DENSE] = torch.from_numpy(np.stack([encoded[f] for f in layout.dense_features], axis=1)
-                                          .astype(np.float32, copy=False))
+            out[DENSE] = torch.from_numpy(
+                np.stack([encoded[f] for f in layout.dense_features], axis=1).astype(
+                    np.float32, copy=False
+                )
+            )
         for f in layout.bag_features:
-            out[layout.bag_key(f)] = torch.from_numpy(np.ascontiguousarray(encoded[f], dtype=np.int64))
+            out[layout.bag_key(f)] = torch.from_numpy(
+                np.ascontiguousarray(encoded[f], dtype=np.int64)
+            )
         for f in layout.series_features:
-            out[layout.series_key(f)] = torch.from_numpy(np.ascontiguousarray(encoded[f], dtype=np.float32))
+            out[layout.series_key(f)] = torch.from_numpy(
+                np.ascontiguousarray(encoded[f], dtype=np.float32)
+            )
         if label is not None:
             out[LABEL] = torch.from_numpy(np.asarray(label, dtype=np.float32))
         return cls(out)

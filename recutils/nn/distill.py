@@ -36,11 +36,15 @@ def check_teacher_probabilities(values: np.ndarray, what: str) -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64)
     n_nan = int(np.isnan(arr).sum())
     if n_nan:
-        raise DataError(f"kd: {what} has {n_nan} NaN value(s); the teacher must score every training row.")
+        raise DataError(
+            f"kd: {what} has {n_nan} NaN value(s); the teacher must score every training row."
+        )
     bad = (arr < 0) | (arr > 1)
     if bad.any():
-        raise DataError(f"kd: {what} holds values outside [0, 1] (e.g. {arr[bad][:3].tolist()}); the teacher's "
-                        "soft labels must be probabilities.")
+        raise DataError(
+            f"kd: {what} holds values outside [0, 1] (e.g. {arr[bad][:3].tolist()}); the teacher's "
+            "soft labels must be probabilities."
+        )
     return arr.astype(np.float32)
 
 
@@ -53,19 +57,28 @@ class DistillationObjective:
             logit (None: the outputs are the logits ``[B]``).
     """
 
-    def __init__(self, terms: Sequence[DistillationConfig], task_index: Sequence[int | None]) -> None:
+    def __init__(
+        self, terms: Sequence[DistillationConfig], task_index: Sequence[int | None]
+    ) -> None:
         if len(terms) != len(task_index):
             raise ConfigError("kd: one task index per term is needed.")
         self.weights = [float(t.loss_weight) for t in terms]
         self.kinds = [t.loss_type for t in terms]
         self.task_index = list(task_index)
-        self.losses = [DistillationLoss(float(t.temperature), "kl" if t.loss_type == "kl" else t.loss_type,
-                                        teacher_input="logits" if t.loss_type == "mse" else "probs")
-                       for t in terms]
+        self.losses = [
+            DistillationLoss(
+                float(t.temperature),
+                "kl" if t.loss_type == "kl" else t.loss_type,
+                teacher_input="logits" if t.loss_type == "mse" else "probs",
+            )
+            for t in terms
+        ]
 
     def __call__(self, outputs: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
         total = outputs.new_zeros(())
-        for k, (loss, weight, kind, index) in enumerate(zip(self.losses, self.weights, self.kinds, self.task_index)):
+        for k, (loss, weight, kind, index) in enumerate(
+            zip(self.losses, self.weights, self.kinds, self.task_index)
+        ):
             student = outputs if index is None else outputs[:, index]
             teacher = soft[:, k]
             if kind == "kl":  # two classes: logits [0, z], teacher [1 - p, p]

@@ -286,8 +286,9 @@ def gather_rows(local: np.ndarray, context: DistributedContext) -> np.ndarray:
     return torch.cat([p[: int(s.item())] for p, s in zip(parts, sizes)]).numpy()
 
 
-def combine_rows(row: Mapping[str, Any], context: DistributedContext,
-                 summed: Collection[str] = ()) -> dict[str, Any]:
+def combine_rows(
+    row: Mapping[str, Any], context: DistributedContext, summed: Collection[str] = ()
+) -> dict[str, Any]:
     """One history row for all the ranks from each rank's ``row`` (the same keys on every rank).
 
     Each floating-point field (and each field named in ``summed``) is gathered from every

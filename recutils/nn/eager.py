@@ -111,9 +111,11 @@ def optimizer_class(cls: type[OptimizerT]) -> type[OptimizerT]:
     """
     if cls in _CLASSES:
         return _CLASSES[cls]
-    namespace: dict[str, Any] = {"_recutils_base": cls, "__module__": __name__,
-                                 "__doc__": f"{cls.__name__} that does not load torch._dynamo "
-                                            "until something compiles."}
+    namespace: dict[str, Any] = {
+        "_recutils_base": cls,
+        "__module__": __name__,
+        "__doc__": f"{cls.__name__} that does not load torch._dynamo until something compiles.",
+    }
     for name in _GUARDED:
         plain = _plain(cls, name)
         if plain is not None:
@@ -131,7 +133,9 @@ def optimizer_class(cls: type[OptimizerT]) -> type[OptimizerT]:
 class _SkipInitializers(TorchFunctionMode):
     """Return meta tensors unchanged from in-place operations (the initialisers)."""
 
-    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: Any = None) -> Any:
+    def __torch_function__(
+        self, func: Any, types: Any, args: tuple = (), kwargs: Any = None
+    ) -> Any:
         kwargs = kwargs or {}
         name = getattr(func, "__name__", "")
         if name.endswith("_") and not name.endswith("__"):
@@ -173,7 +177,9 @@ class _CountAllocations(TorchFunctionMode):
 
         self._constructors = _device_constructors()
 
-    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: Any = None) -> Any:
+    def __torch_function__(
+        self, func: Any, types: Any, args: tuple = (), kwargs: Any = None
+    ) -> Any:
         kwargs = kwargs or {}
         if func in self._constructors:
             # the same call on the meta device gives the size without allocating

@@ -36,13 +36,16 @@ from recutils.nn.features import FeatureConfig
 
 Message = list[tuple[str, Any]]
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>\s+|\#[^\n]*)
   | (?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
   | (?P<num>[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?[fF]?(?![\w.]))
   | (?P<ident>[-+]?[A-Za-z_][\w.]*)
   | (?P<punct>[{}\[\]<>:,;])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
 MAX_TEXT = 1_000_000
 #: Deepest message nesting (the shared :data:`recutils.limits.MAX_CONFIG_DEPTH`).
@@ -97,7 +100,9 @@ class _Parser:
     def expect(self, value: str) -> None:
         tok = self.take()
         if tok.value != value:
-            raise ConfigError(f"EasyRec text, line {tok.line}: expected {value!r}, found {tok.value!r}.")
+            raise ConfigError(
+                f"EasyRec text, line {tok.line}: expected {value!r}, found {tok.value!r}."
+            )
 
     def message(self, close: str | None, depth: int) -> Message:
         if depth > MAX_DEPTH:
@@ -116,7 +121,9 @@ class _Parser:
                 self.i += 1
                 continue
             if tok.kind != "ident":
-                raise ConfigError(f"EasyRec text, line {tok.line}: expected a field name, found {tok.value!r}.")
+                raise ConfigError(
+                    f"EasyRec text, line {tok.line}: expected a field name, found {tok.value!r}."
+                )
             self.i += 1
             name = tok.value
             nxt = self.peek()
@@ -150,7 +157,9 @@ class _Parser:
         tok = self.take()
         if tok.kind == "str":
             value = _unquote(tok.value)
-            while (nxt := self.peek()) is not None and nxt.kind == "str":  # adjacent strings concatenate
+            while (
+                nxt := self.peek()
+            ) is not None and nxt.kind == "str":  # adjacent strings concatenate
                 value += _unquote(self.take().value)
             return value
         if tok.kind == "num":
@@ -181,8 +190,10 @@ def _number(tok: _Tok, name: str) -> int | float:
         if low <= value <= high:
             return value
     shown = text if len(text) <= 24 else f"{text[:10]}...{text[-10:]} ({len(digits)} digits)"
-    raise ConfigError(f"EasyRec text, line {tok.line}: field {name!r}: the integer {shown} is outside "
-                      f"the 64-bit range protobuf allows [{low}, {high}].")
+    raise ConfigError(
+        f"EasyRec text, line {tok.line}: field {name!r}: the integer {shown} is outside "
+        f"the 64-bit range protobuf allows [{low}, {high}]."
+    )
 
 
 def parse_easyrec_text(text: str) -> Message:
@@ -212,10 +223,14 @@ def _fields(msg: Any, where: str, allowed: Mapping[str, bool]) -> dict[str, Any]
     out: dict[str, Any] = {}
     for name, value in msg:
         if name not in allowed:
-            raise ConfigError(f"{where}: field {name!r} is not supported by recutils; supported: "
-                              f"{sorted(allowed)}.")
+            raise ConfigError(
+                f"{where}: field {name!r} is not supported by recutils; supported: "
+                f"{sorted(allowed)}."
+            )
         if allowed[name]:
-            out.setdefault(name, []).extend(value if isinstance(value, list) and not _is_msg(value) else [value])
+            out.setdefault(name, []).extend(
+                value if isinstance(value, list) and not _is_msg(value) else [value]
+            )
         else:
             if name in out:
                 raise ConfigError(f"{where}: field {name!r} is given twice.")
@@ -224,7 +239,11 @@ def _fields(msg: Any, where: str, allowed: Mapping[str, bool]) -> dict[str, Any]
 
 
 def _is_msg(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, tuple) and len(v) == 2 for v in value)
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, tuple) and len(v) == 2 for v in value)
+    )
 
 
 def _plain(msg: Any, where: str) -> dict[str, Any]:
@@ -236,7 +255,9 @@ def _plain(msg: Any, where: str) -> dict[str, Any]:
             value = _plain(value, f"{where}.{name}")
         if name in out:
             prev = out[name]
-            out[name] = (prev if isinstance(prev, list) else [prev]) + (value if isinstance(value, list) else [value])
+            out[name] = (prev if isinstance(prev, list) else [prev]) + (
+                value if isinstance(value, list) else [value]
+            )
         else:
             out[name] = value
     return out
@@ -251,14 +272,25 @@ def _st_params(msg: Any, where: str) -> dict[str, Any]:
             raise ConfigError(f"{where}: unexpected field {name!r} in st_params.")
         f = _fields(entry, where, {"key": False, "value": False})
         if not isinstance(f.get("key"), str):
-            raise ConfigError(f"{where}: each st_params field needs a string key, got {f.get('key')!r}.")
+            raise ConfigError(
+                f"{where}: each st_params field needs a string key, got {f.get('key')!r}."
+            )
         out[f["key"]] = _struct_value(f.get("value"), where)
     return out
 
 
 def _struct_value(msg: Any, where: str) -> Any:
-    f = _fields(msg, where, {"number_value": False, "string_value": False, "bool_value": False,
-                             "list_value": False, "null_value": False})
+    f = _fields(
+        msg,
+        where,
+        {
+            "number_value": False,
+            "string_value": False,
+            "bool_value": False,
+            "list_value": False,
+            "null_value": False,
+        },
+    )
     if "list_value" in f:
         lv = _fields(f["list_value"], where, {"values": True})
         return [_struct_value(v, where) for v in lv.get("values", [])]
@@ -272,15 +304,33 @@ def _struct_value(msg: Any, where: str) -> Any:
 
 
 def _block(msg: Any) -> dict[str, Any]:
-    f = _fields(msg, "backbone.blocks", {"name": False, "inputs": True, "input_layer": False,
-                                         "keras_layer": False, "merge_inputs_into_list": False})
+    f = _fields(
+        msg,
+        "backbone.blocks",
+        {
+            "name": False,
+            "inputs": True,
+            "input_layer": False,
+            "keras_layer": False,
+            "merge_inputs_into_list": False,
+        },
+    )
     where = f"block {f.get('name')!r}"
     out: dict[str, Any] = {"name": f.get("name", "")}
-    out["inputs"] = [_fields(i, f"{where} inputs", {"feature_group_name": False, "block_name": False,
-                                                     "input_fn": False}) for i in f.get("inputs", [])]
+    out["inputs"] = [
+        _fields(
+            i,
+            f"{where} inputs",
+            {"feature_group_name": False, "block_name": False, "input_fn": False},
+        )
+        for i in f.get("inputs", [])
+    ]
     if "input_layer" in f:
-        out["input_layer"] = _fields(f["input_layer"], f"{where} input_layer",
-                                     {"only_output_feature_list": False, "wide_output_dim": False})
+        out["input_layer"] = _fields(
+            f["input_layer"],
+            f"{where} input_layer",
+            {"only_output_feature_list": False, "wide_output_dim": False},
+        )
     if "keras_layer" in f:
         out["layer"] = _keras_layer(f["keras_layer"], where)
     if "merge_inputs_into_list" in f:
@@ -309,35 +359,62 @@ def _keras_layer(msg: Any, where: str) -> dict[str, Any]:
         elif spec.easyrec_field is not None and name == spec.easyrec_field:
             params.update(_plain(value, f"{where} {name}"))
         else:
-            expected = f"'{spec.easyrec_field}' or 'st_params'" if spec.easyrec_field else "'st_params'"
-            raise ConfigError(f"{where}: keras_layer field {name!r} does not match class_name {class_name!r} "
-                              f"(expected {expected}).")
+            expected = (
+                f"'{spec.easyrec_field}' or 'st_params'" if spec.easyrec_field else "'st_params'"
+            )
+            raise ConfigError(
+                f"{where}: keras_layer field {name!r} does not match class_name {class_name!r} "
+                f"(expected {expected})."
+            )
     return {"class_name": class_name, "params": params}
 
 
-_FEATURE_TYPES = {"IdFeature": "categorical", "RawFeature": "numeric", "TagFeature": "tags",
-                  "SequenceFeature": "sequence"}
+_FEATURE_TYPES = {
+    "IdFeature": "categorical",
+    "RawFeature": "numeric",
+    "TagFeature": "tags",
+    "SequenceFeature": "sequence",
+}
 
 
 def _feature(msg: Any) -> FeatureConfig:
-    f = _fields(msg, "feature_config.features", {
-        "input_names": True, "feature_name": False, "feature_type": False, "embedding_dim": False,
-        "embedding_name": False, "hash_bucket_size": False, "boundaries": True, "separator": False,
-        "max_seq_len": False, "min_count": False})
+    f = _fields(
+        msg,
+        "feature_config.features",
+        {
+            "input_names": True,
+            "feature_name": False,
+            "feature_type": False,
+            "embedding_dim": False,
+            "embedding_name": False,
+            "hash_bucket_size": False,
+            "boundaries": True,
+            "separator": False,
+            "max_seq_len": False,
+            "min_count": False,
+        },
+    )
     inputs = f.get("input_names", [])
     if not inputs:
         raise ConfigError("feature_config.features: input_names is required.")
     name = f.get("feature_name", inputs[0])
     ftype = f.get("feature_type", "IdFeature")
     if not isinstance(ftype, str) or ftype not in _FEATURE_TYPES:
-        raise ConfigError(f"feature {name!r}: feature_type {ftype!r} is not supported; supported: "
-                          f"{sorted(_FEATURE_TYPES)}.")
+        raise ConfigError(
+            f"feature {name!r}: feature_type {ftype!r} is not supported; supported: "
+            f"{sorted(_FEATURE_TYPES)}."
+        )
     values: dict[str, Any] = {"name": name, "type": _FEATURE_TYPES[ftype]}
     if inputs[0] != name:
         values["column"] = inputs[0]
-    mapping = {"embedding_dim": "embedding_dim", "embedding_name": "embedding_name",
-               "hash_bucket_size": "hash_buckets", "separator": "separator", "max_seq_len": "max_length",
-               "min_count": "min_count"}
+    mapping = {
+        "embedding_dim": "embedding_dim",
+        "embedding_name": "embedding_name",
+        "hash_bucket_size": "hash_buckets",
+        "separator": "separator",
+        "max_seq_len": "max_length",
+        "min_count": "min_count",
+    }
     values.update({ours: f[theirs] for theirs, ours in mapping.items() if theirs in f})
     if f.get("boundaries"):
         values["boundaries"] = f["boundaries"]
@@ -356,36 +433,61 @@ def easyrec_to_dict(tree: Message) -> tuple[dict[str, Any], list[FeatureConfig]]
     """Map a parsed tree to a ``ModelConfig`` mapping (YAML's shape) and feature configs."""
     top = dict.fromkeys(n for n, _ in tree)
     if "model_config" in top:
-        outer = _fields(tree, "EasyRec config", {"model_config": False, "feature_config": False,
-                                                 "feature_configs": True})
+        outer = _fields(
+            tree,
+            "EasyRec config",
+            {"model_config": False, "feature_config": False, "feature_configs": True},
+        )
         body = outer["model_config"]
         features_msgs = list(outer.get("feature_configs", []))
         if "feature_config" in outer:
-            features_msgs += _fields(outer["feature_config"], "feature_config", {"features": True}).get(
-                "features", [])
+            features_msgs += _fields(
+                outer["feature_config"], "feature_config", {"features": True}
+            ).get("features", [])
     else:
         body, features_msgs = tree, []
-    m = _fields(body, "model_config", {
-        "model_name": False, "model_class": False, "feature_groups": True, "backbone": False,
-        "model_params": False, "embedding_regularization": False, "num_class": False})
-    out: dict[str, Any] = {k: m[k] for k in ("model_name", "model_class", "embedding_regularization",
-                                             "num_class") if k in m}
+    m = _fields(
+        body,
+        "model_config",
+        {
+            "model_name": False,
+            "model_class": False,
+            "feature_groups": True,
+            "backbone": False,
+            "model_params": False,
+            "embedding_regularization": False,
+            "num_class": False,
+        },
+    )
+    out: dict[str, Any] = {
+        k: m[k]
+        for k in ("model_name", "model_class", "embedding_regularization", "num_class")
+        if k in m
+    }
     out["feature_groups"] = [
-        _fields(g, "feature_groups", {"group_name": False, "feature_names": True, "wide_deep": False})
+        _fields(
+            g, "feature_groups", {"group_name": False, "feature_names": True, "wide_deep": False}
+        )
         for g in m.get("feature_groups", [])
     ]
     if "backbone" in m:
         b = _fields(m["backbone"], "backbone", {"blocks": True, "concat_blocks": True})
-        out["backbone"] = {"blocks": [_block(x) for x in b.get("blocks", [])],
-                           "concat_blocks": b.get("concat_blocks", [])}
+        out["backbone"] = {
+            "blocks": [_block(x) for x in b.get("blocks", [])],
+            "concat_blocks": b.get("concat_blocks", []),
+        }
     if "model_params" in m:
-        out["model_params"] = _fields(m["model_params"], "model_params", {"l2_regularization": False})
+        out["model_params"] = _fields(
+            m["model_params"], "model_params", {"l2_regularization": False}
+        )
     return out, [_feature(x) for x in features_msgs]
 
 
 def is_easyrec_source(source: Any) -> bool:
     """Whether ``source`` looks like EasyRec text (or names a ``.config``/``.pbtxt`` file)."""
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and "{" not in source):
+    if isinstance(source, Path) or (
+        isinstance(source, str) and "\n" not in source and "{" not in source
+    ):
         return str(source).endswith((".config", ".pbtxt", ".prototxt"))
     if isinstance(source, str):
         stripped = re.sub(r"#[^\n]*", "", source).lstrip()
@@ -401,7 +503,9 @@ def load_easyrec_config(source: str | Path) -> EasyRecConfig:
             validation error of :class:`ModelConfig`.
     """
     text = source
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and "{" not in source):
+    if isinstance(source, Path) or (
+        isinstance(source, str) and "\n" not in source and "{" not in source
+    ):
         path = Path(source)
         if not path.is_file():
             raise ConfigError(f"EasyRec config file {str(path)!r} does not exist.")
@@ -410,4 +514,10 @@ def load_easyrec_config(source: str | Path) -> EasyRecConfig:
     return EasyRecConfig(ModelConfig.from_dict(mapping), features)
 
 
-__all__ = ["EasyRecConfig", "easyrec_to_dict", "is_easyrec_source", "load_easyrec_config", "parse_easyrec_text"]
+__all__ = [
+    "EasyRecConfig",
+    "easyrec_to_dict",
+    "is_easyrec_source",
+    "load_easyrec_config",
+    "parse_easyrec_text",
+]

@@ -34,7 +34,10 @@ from recutils.exceptions import ConfigError
 MAX_LENGTH = 500
 _MODULE_PREFIXES = ({"tf"}, {"tf", "math"}, {"tf", "layers"}, {"torch"}, {"K"})
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
 }
 
 Fn = Callable[[Any], Any]
@@ -115,11 +118,14 @@ class _Compiler:
         return ConfigError(
             f"input_fn {self.text!r} is not allowed: {why}{at}. Allowed: 'lambda x: ...' using x, "
             f"number literals, indexing/slicing, + - * /, and {sorted(_FUNCTIONS)} "
-            "(bare or as tf./torch. functions).")
+            "(bare or as tf./torch. functions)."
+        )
 
     def literal(self, node: ast.AST) -> Any:
         """An int/float/bool/None literal (optionally negated)."""
-        if isinstance(node, ast.Constant) and (node.value is None or type(node.value) in (int, float, bool)):
+        if isinstance(node, ast.Constant) and (
+            node.value is None or type(node.value) in (int, float, bool)
+        ):
             return node.value
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             value = self.literal(node.operand)
@@ -170,10 +176,13 @@ class _Compiler:
     def expr(self, node: ast.AST) -> Fn:
         if isinstance(node, ast.Name):
             if node.id != self.arg:
-                raise self.fail(node, f"unknown name {node.id!r} (only the lambda argument {self.arg!r})")
+                raise self.fail(
+                    node, f"unknown name {node.id!r} (only the lambda argument {self.arg!r})"
+                )
             return lambda x: x
         if isinstance(node, ast.Constant) or (
-                isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant)):
+            isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant)
+        ):
             value = self.literal(node)
             return lambda x: value
         if isinstance(node, ast.UnaryOp):
@@ -205,7 +214,9 @@ class _Compiler:
             kwargs: dict[str, Any] = {}
             for kw in node.keywords:
                 if kw.arg is None or kw.arg not in kw_allowed:
-                    raise self.fail(node, f"{name} takes keyword(s) {list(kw_allowed)}, not {kw.arg!r}")
+                    raise self.fail(
+                        node, f"{name} takes keyword(s) {list(kw_allowed)}, not {kw.arg!r}"
+                    )
                 kwargs["axis" if kw.arg == "dim" else kw.arg] = self.literal(kw.value)
             consts = [a(None) for a in args[1:]]
 
@@ -240,9 +251,18 @@ def compile_input_fn(text: str) -> Callable[[Any], Any]:
     if not isinstance(lam, ast.Lambda):
         raise ConfigError(f"input_fn {text!r} must be a lambda such as 'lambda x: tf.add_n(x)'.")
     a = lam.args
-    if (len(a.args) != 1 or a.posonlyargs or a.kwonlyargs or a.vararg or a.kwarg or a.defaults
-            or a.kw_defaults):
-        raise ConfigError(f"input_fn {text!r} must take exactly one plain argument (lambda x: ...).")
+    if (
+        len(a.args) != 1
+        or a.posonlyargs
+        or a.kwonlyargs
+        or a.vararg
+        or a.kwarg
+        or a.defaults
+        or a.kw_defaults
+    ):
+        raise ConfigError(
+            f"input_fn {text!r} must take exactly one plain argument (lambda x: ...)."
+        )
     compiler = _Compiler(text.strip(), a.args[0].arg)
     return compiler.expr(lam.body)
 

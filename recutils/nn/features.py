@@ -99,9 +99,13 @@ class FeatureConfig(BaseConfig):
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f"a feature needs a non-empty string 'name', got {self.name!r}.")
         if self.type not in FEATURE_TYPES:
-            raise ConfigError(f"{where}: type {self.type!r} is unknown; allowed: {list(FEATURE_TYPES)}.")
+            raise ConfigError(
+                f"{where}: type {self.type!r} is unknown; allowed: {list(FEATURE_TYPES)}."
+            )
         if self.normalization not in NORMALIZATIONS:
-            raise ConfigError(f"{where}: normalization {self.normalization!r}; allowed: {list(NORMALIZATIONS)}.")
+            raise ConfigError(
+                f"{where}: normalization {self.normalization!r}; allowed: {list(NORMALIZATIONS)}."
+            )
         if self.pooling not in POOLINGS:
             raise ConfigError(f"{where}: pooling {self.pooling!r}; allowed: {list(POOLINGS)}.")
         if self.side not in SIDES:
@@ -109,8 +113,11 @@ class FeatureConfig(BaseConfig):
         for attr in ("column", "embedding_name"):
             if getattr(self, attr) is not None:
                 check_type(attr, getattr(self, attr), str, "a string or null", owner=where)
-        for attr, limit in (("embedding_dim", MAX_EMBEDDING_DIM), ("hash_buckets", MAX_HASH_BUCKETS),
-                            ("max_length", MAX_SEQUENCE_LENGTH)):
+        for attr, limit in (
+            ("embedding_dim", MAX_EMBEDDING_DIM),
+            ("hash_buckets", MAX_HASH_BUCKETS),
+            ("max_length", MAX_SEQUENCE_LENGTH),
+        ):
             value = getattr(self, attr)
             if value is not None:
                 check_positive_int(attr, value, owner=where)
@@ -129,11 +136,15 @@ class FeatureConfig(BaseConfig):
             raise ConfigError(f"{where}: hash_buckets does not apply to numeric features.")
         check_type("numeric", self.numeric, bool, "true or false", owner=where)
         if self.numeric and self.type != "sequence":
-            raise ConfigError(f"{where}: numeric: true applies to sequence features only (a single number "
-                              "is type: numeric).")
+            raise ConfigError(
+                f"{where}: numeric: true applies to sequence features only (a single number "
+                "is type: numeric)."
+            )
         if self.numeric and (self.hash_buckets is not None or self.embedding_name is not None):
-            raise ConfigError(f"{where}: a numeric sequence has no embedding table (no hash_buckets or "
-                              "embedding_name).")
+            raise ConfigError(
+                f"{where}: a numeric sequence has no embedding table (no hash_buckets or "
+                "embedding_name)."
+            )
         if not isinstance(self.separator, str) or not self.separator:
             raise ConfigError(f"{where}: separator must be a non-empty string.")
 
@@ -223,11 +234,18 @@ def _scalar_values(values: pd.Series) -> pd.Series:
 def _tokens(values: pd.Series, cfg: FeatureConfig) -> tuple[np.ndarray, pd.Series]:
     """(row positions, tokens as str) of a tags / sequence column, in row order."""
     values = values.reset_index(drop=True)
-    if values.dtype == object and values.map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():
+    if (
+        values.dtype == object
+        and values.map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any()
+    ):
         lists = values
     else:
-        lists = values.astype("object").where(values.notna(), "").astype(str).str.split(
-            cfg.separator, regex=False)
+        lists = (
+            values.astype("object")
+            .where(values.notna(), "")
+            .astype(str)
+            .str.split(cfg.separator, regex=False)
+        )
     exploded = lists.explode()
     keep = exploded.notna().to_numpy()
     exploded = exploded[keep].astype(str)
@@ -270,7 +288,10 @@ def _index_to_array(index: pd.Index) -> np.ndarray:
 
 
 def infer_feature_configs(
-    df: pd.DataFrame, names: Iterable[str], *, column_map: Mapping[str, str] | None = None,
+    df: pd.DataFrame,
+    names: Iterable[str],
+    *,
+    column_map: Mapping[str, str] | None = None,
     separator: str = "|",
 ) -> list[FeatureConfig]:
     """Guess a :class:`FeatureConfig` for each named column of ``df``.
@@ -292,14 +313,20 @@ def infer_feature_configs(
                 f"from; columns are {list(df.columns)}. Add it to 'features'."
             )
         values = df[column]
-        if not _is_numeric(values) and values.astype(str).str.contains(separator, regex=False).any():
+        if (
+            not _is_numeric(values)
+            and values.astype(str).str.contains(separator, regex=False).any()
+        ):
             kind = "tags"
         elif pd.api.types.is_float_dtype(values) and values.nunique() > 100:
             kind = "numeric"
         else:
             kind = "categorical"
-        out.append(FeatureConfig(name=name, type=kind, column=None if column == name else column,
-                                 separator=separator))
+        out.append(
+            FeatureConfig(
+                name=name, type=kind, column=None if column == name else column, separator=separator
+            )
+        )
         logger.info("inferred feature %r (column %r) as %s", name, column, kind)
     return out
 
@@ -313,8 +340,13 @@ class FeatureEncoder:
         default_embedding_dim: Embedding size of features that do not set one.
     """
 
-    def __init__(self, features: Sequence[FeatureConfig], *, column_map: Mapping[str, str] | None = None,
-                 default_embedding_dim: int = 16) -> None:
+    def __init__(
+        self,
+        features: Sequence[FeatureConfig],
+        *,
+        column_map: Mapping[str, str] | None = None,
+        default_embedding_dim: int = 16,
+    ) -> None:
         names = [f.name for f in features]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -344,10 +376,14 @@ class FeatureEncoder:
         for name, cfg in self.features.items():
             fitted = self._fitted[name]  # type: ignore[index]
             out[name] = FeatureSpec(
-                name=name, kind=cfg.kind, table=cfg.table,
+                name=name,
+                kind=cfg.kind,
+                table=cfg.table,
                 num_embeddings=self._tables[cfg.table].num_embeddings if cfg.has_table else 0,
                 embedding_dim=cfg.embedding_dim or self.default_embedding_dim,
-                length=fitted.length, pooling=cfg.pooling, type=cfg.type,
+                length=fitted.length,
+                pooling=cfg.pooling,
+                type=cfg.type,
             )
         return out
 
@@ -363,8 +399,9 @@ class FeatureEncoder:
             raise NotFittedError("this FeatureEncoder is not fitted yet: call fit() first.")
 
     # ------------------------------------------------------------------ fit
-    def fit(self, df: pd.DataFrame, *, col_user: str | None = None, col_item: str | None = None
-            ) -> FeatureEncoder:
+    def fit(
+        self, df: pd.DataFrame, *, col_user: str | None = None, col_item: str | None = None
+    ) -> FeatureEncoder:
         """Learn vocabularies, normalization statistics, bag widths and sides from ``df``.
 
         ``col_user`` / ``col_item`` (when given) let ``side="auto"`` features be
@@ -379,12 +416,19 @@ class FeatureEncoder:
             if cfg.has_table:
                 by_table.setdefault(cfg.table, []).append(cfg)
         for table, members in by_table.items():
-            kinds = {("bucket", tuple(m.boundaries)) if m.boundaries else
-                     ("hash", m.hash_buckets) if m.hash_buckets else ("vocab", None) for m in members}
+            kinds = {
+                ("bucket", tuple(m.boundaries))
+                if m.boundaries
+                else ("hash", m.hash_buckets)
+                if m.hash_buckets
+                else ("vocab", None)
+                for m in members
+            }
             if len(kinds) > 1:
                 raise ConfigError(
                     f"features {[m.name for m in members]} share embedding table {table!r} but "
-                    "encode differently (vocabulary / hash_buckets / boundaries); make them agree.")
+                    "encode differently (vocabulary / hash_buckets / boundaries); make them agree."
+                )
             kind, arg = kinds.pop()
             if kind == "bucket":
                 tables[table] = _Table(n_buckets=len(arg) + 1, members=[m.name for m in members])
@@ -404,8 +448,10 @@ class FeatureEncoder:
                 allv = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
                 vocab = _learn_vocab(allv, min(m.min_count for m in members))
                 if len(vocab) == 0:
-                    raise DataError(f"embedding table {table!r}: no value of {[m.name for m in members]} "
-                                    "reaches min_count in the training data.")
+                    raise DataError(
+                        f"embedding table {table!r}: no value of {[m.name for m in members]} "
+                        "reaches min_count in the training data."
+                    )
                 tables[table] = _Table(vocab=vocab, members=[m.name for m in members])
         for name, cfg in self.features.items():
             values = df[self.column_of(name)]
@@ -414,9 +460,13 @@ class FeatureEncoder:
                 if cfg.numeric:
                     rows, x = _numbers(values, cfg)
                 else:
-                    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+                    x = pd.to_numeric(values, errors="coerce").to_numpy(
+                        dtype=np.float64, na_value=np.nan
+                    )
                 if np.isnan(x).all():
-                    raise DataError(f"numeric feature {name!r}: column {state.column!r} has no numbers.")
+                    raise DataError(
+                        f"numeric feature {name!r}: column {state.column!r} has no numbers."
+                    )
                 if cfg.normalization == "standard":
                     state.mean, state.scale = float(np.nanmean(x)), float(np.nanstd(x)) or 1.0
                 elif cfg.normalization == "minmax":
@@ -429,13 +479,20 @@ class FeatureEncoder:
             state.side = self._detect_side(cfg, state.column, df, col_user, col_item)
             fitted[name] = state
         self._fitted, self._tables = fitted, tables
-        logger.info("fitted feature encoder: %s", {n: s.num_embeddings or "dense"
-                                                   for n, s in self.specs.items()})
+        logger.info(
+            "fitted feature encoder: %s",
+            {n: s.num_embeddings or "dense" for n, s in self.specs.items()},
+        )
         return self
 
     @staticmethod
-    def _detect_side(cfg: FeatureConfig, column: str, df: pd.DataFrame, col_user: str | None,
-                     col_item: str | None) -> str:
+    def _detect_side(
+        cfg: FeatureConfig,
+        column: str,
+        df: pd.DataFrame,
+        col_user: str | None,
+        col_item: str | None,
+    ) -> str:
         if cfg.side != "auto":
             return cfg.side
         for side, key in (("user", col_user), ("item", col_item)):
@@ -444,19 +501,27 @@ class FeatureEncoder:
             if column == key:
                 return side
             values = df[column]
-            if values.dtype == object and values.map(lambda v: isinstance(v, (list, np.ndarray))).any():
+            if (
+                values.dtype == object
+                and values.map(lambda v: isinstance(v, (list, np.ndarray))).any()
+            ):
                 values = values.astype(str)
             # list-valued columns are compared as text (lists cannot be hashed)
-            if (values.groupby(df[key], sort=False, observed=True).nunique(dropna=False) <= 1).all():
+            if (
+                values.groupby(df[key], sort=False, observed=True).nunique(dropna=False) <= 1
+            ).all():
                 return side
         return "context"
 
     def _check_columns(self, df: pd.DataFrame) -> None:
-        missing = {n: self.column_of(n) for n in self.features if self.column_of(n) not in df.columns}
+        missing = {
+            n: self.column_of(n) for n in self.features if self.column_of(n) not in df.columns
+        }
         if missing:
             raise ColumnMismatchError(
                 f"feature column(s) missing: {missing} (feature -> column); the frame has "
-                f"{list(df.columns)}.")
+                f"{list(df.columns)}."
+            )
 
     # ------------------------------------------------------------ transform
     def encode_feature(self, name: str, values: pd.Series) -> np.ndarray:
@@ -473,7 +538,9 @@ class FeatureEncoder:
             rows, x = _numbers(values, cfg)
             keep, pos = _place_last(rows, len(values), state.length)
             out = np.zeros((len(values), state.length), dtype=np.float32)
-            out[rows[keep], pos[keep]] = np.nan_to_num((x[keep] - state.mean) / state.scale, nan=0.0)
+            out[rows[keep], pos[keep]] = np.nan_to_num(
+                (x[keep] - state.mean) / state.scale, nan=0.0
+            )
             return out
         table = self._tables[cfg.table]
         if cfg.kind == "bag":
@@ -509,14 +576,17 @@ class FeatureEncoder:
             ids = np.where(pos >= 0, pos + FIRST_ID, OOV).astype(np.int64)
         return np.where(missing, PAD, ids).astype(np.int64)
 
-    def transform(self, df: pd.DataFrame, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    def transform(
+        self, df: pd.DataFrame, names: Iterable[str] | None = None
+    ) -> dict[str, np.ndarray]:
         """Encode ``df`` (never modified): feature name -> array, one vectorized pass each."""
         self._check_fitted()
         names = list(self.features) if names is None else list(names)
         missing = {n: self.column_of(n) for n in names if self.column_of(n) not in df.columns}
         if missing:
-            raise ColumnMismatchError(f"feature column(s) missing: {missing}; the frame has "
-                                      f"{list(df.columns)}.")
+            raise ColumnMismatchError(
+                f"feature column(s) missing: {missing}; the frame has {list(df.columns)}."
+            )
         return {n: self.encode_feature(n, df[self.column_of(n)]) for n in names}
 
     def fit_transform(self, df: pd.DataFrame, **kwargs: Any) -> dict[str, np.ndarray]:
@@ -530,8 +600,11 @@ class FeatureEncoder:
         arrays: dict[str, np.ndarray] = {}
         tables = {}
         for i, (name, table) in enumerate(self._tables.items()):
-            entry: dict[str, Any] = {"members": table.members, "hash_buckets": table.hash_buckets,
-                                     "n_buckets": table.n_buckets}
+            entry: dict[str, Any] = {
+                "members": table.members,
+                "hash_buckets": table.hash_buckets,
+                "n_buckets": table.n_buckets,
+            }
             if table.vocab is not None:
                 key = f"vocab_{i}"
                 arrays[key] = _index_to_array(table.vocab)
@@ -550,12 +623,17 @@ class FeatureEncoder:
         return arrays, meta
 
     @classmethod
-    def from_state(cls, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> FeatureEncoder:
+    def from_state(
+        cls, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]
+    ) -> FeatureEncoder:
         """Rebuild a fitted encoder from :meth:`state`'s output."""
         if meta.get("format") != ENCODER_FORMAT:
             raise ConfigError(f"unsupported feature encoder format {meta.get('format')!r}.")
-        enc = cls([FeatureConfig.from_dict(f) for f in meta["features"]],
-                  column_map=meta["column_map"], default_embedding_dim=meta["default_embedding_dim"])
+        enc = cls(
+            [FeatureConfig.from_dict(f) for f in meta["features"]],
+            column_map=meta["column_map"],
+            default_embedding_dim=meta["default_embedding_dim"],
+        )
         enc._fitted = {n: _Fitted(**s) for n, s in meta["fitted"].items()}
         tables = {}
         for name, entry in meta["tables"].items():
@@ -567,8 +645,12 @@ class FeatureEncoder:
                 elif values.dtype.kind == "U":
                     values = values.astype(object)
                 vocab = pd.Index(values)
-            tables[name] = _Table(vocab=vocab, hash_buckets=entry["hash_buckets"],
-                                  n_buckets=entry["n_buckets"], members=list(entry["members"]))
+            tables[name] = _Table(
+                vocab=vocab,
+                hash_buckets=entry["hash_buckets"],
+                n_buckets=entry["n_buckets"],
+                members=list(entry["members"]),
+            )
         enc._tables = tables
         return enc
 
@@ -591,4 +673,10 @@ class FeatureEncoder:
         return cls.from_state(arrays, meta)
 
 
-__all__ = ["FEATURE_TYPES", "FeatureConfig", "FeatureEncoder", "FeatureSpec", "infer_feature_configs"]
+__all__ = [
+    "FEATURE_TYPES",
+    "FeatureConfig",
+    "FeatureEncoder",
+    "FeatureSpec",
+    "infer_feature_configs",
+]

@@ -51,12 +51,19 @@ def _shape(t: torch.Tensor) -> tuple[int, ...]:
 
 def _check_same_shape(a_name: str, a: torch.Tensor, b_name: str, b: torch.Tensor) -> None:
     if a.shape != b.shape:
-        raise DataError(f"{a_name} shape {_shape(a)} and {b_name} shape {_shape(b)} differ; "
-                        f"they must be equal.")
+        raise DataError(
+            f"{a_name} shape {_shape(a)} and {b_name} shape {_shape(b)} differ; they must be equal."
+        )
 
 
-def _check_values(name: str, t: torch.Tensor, *, low: float | None = None,
-                  high: float | None = None, integer: bool = False) -> None:
+def _check_values(
+    name: str,
+    t: torch.Tensor,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    integer: bool = False,
+) -> None:
     """:class:`DataError` naming ``name`` when ``t`` holds NaN or a value outside ``[low, high]``
     (or, with ``integer``, a non-integer), checked with one reduction."""
     floating = t.is_floating_point()
@@ -75,14 +82,21 @@ def _check_values(name: str, t: torch.Tensor, *, low: float | None = None,
     if bool(ok.all()):
         return
     bad = t[~ok]
-    want = "values" if low is None and high is None else (
-        f"values in [{'-inf' if low is None else f'{low:g}'}, "
-        f"{'inf' if high is None else f'{high:g}'}]")
+    want = (
+        "values"
+        if low is None and high is None
+        else (
+            f"values in [{'-inf' if low is None else f'{low:g}'}, "
+            f"{'inf' if high is None else f'{high:g}'}]"
+        )
+    )
     if integer:
         want = f"integer {want}"
     n_nan = int(torch.isnan(bad).sum()) if floating else 0
-    raise DataError(f"{name} must hold {want} and no NaN; {bad.numel()} value(s) do not "
-                    f"({n_nan} NaN), e.g. {bad.flatten()[0].item():g}.")
+    raise DataError(
+        f"{name} must hold {want} and no NaN; {bad.numel()} value(s) do not "
+        f"({n_nan} NaN), e.g. {bad.flatten()[0].item():g}."
+    )
 
 
 def _no_pairs(scores: torch.Tensor) -> torch.Tensor:
@@ -115,8 +129,9 @@ def sigmoid_mean_squared_error(logits: torch.Tensor, labels: torch.Tensor) -> to
     return F.mse_loss(torch.sigmoid(logits), labels)
 
 
-def focal_loss(logits: torch.Tensor, labels: torch.Tensor, gamma: float = 2.0,
-               alpha: float | None = 0.25) -> torch.Tensor:
+def focal_loss(
+    logits: torch.Tensor, labels: torch.Tensor, gamma: float = 2.0, alpha: float | None = 0.25
+) -> torch.Tensor:
     """Binary focal loss on logits (Lin et al., ICCV 2017); see :class:`FocalLoss`."""
     return FocalLoss(gamma=gamma, alpha=alpha)(logits, labels)
 
@@ -126,14 +141,20 @@ def bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.Tensor
     return BPRLoss()(pos_scores, neg_scores)
 
 
-def pairwise_hinge_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor,
-                        margin: float = 1.0) -> torch.Tensor:
+def pairwise_hinge_loss(
+    pos_scores: torch.Tensor, neg_scores: torch.Tensor, margin: float = 1.0
+) -> torch.Tensor:
     """Pairwise hinge loss; see :class:`PairwiseHingeLoss`."""
     return PairwiseHingeLoss(margin=margin)(pos_scores, neg_scores)
 
 
-def circle_loss(vectors: torch.Tensor, labels: torch.Tensor, items: torch.Tensor, margin: float = 0.25,
-                gamma: float = 64.0) -> torch.Tensor:
+def circle_loss(
+    vectors: torch.Tensor,
+    labels: torch.Tensor,
+    items: torch.Tensor,
+    margin: float = 0.25,
+    gamma: float = 64.0,
+) -> torch.Tensor:
     """Mean circle loss (Sun et al., CVPR 2020; EasyRec's ``CIRCLE_LOSS``) of every row of
     ``vectors`` (unit vectors ``[N, d]``) as an anchor, per anchor
 
@@ -150,8 +171,10 @@ def circle_loss(vectors: torch.Tensor, labels: torch.Tensor, items: torch.Tensor
         DataError: ``labels`` or ``items`` is not one value per row of ``vectors``.
     """
     if vectors.dim() != 2 or labels.shape != (len(vectors),) or items.shape != labels.shape:
-        raise DataError(f"vectors shape {_shape(vectors)}, labels shape {_shape(labels)} and items shape "
-                        f"{_shape(items)} do not match; expected [N, d], [N] and [N].")
+        raise DataError(
+            f"vectors shape {_shape(vectors)}, labels shape {_shape(labels)} and items shape "
+            f"{_shape(items)} do not match; expected [N, d], [N] and [N]."
+        )
     sim = vectors @ vectors.T
     same = labels[:, None] == labels[None, :]
     eye = torch.eye(len(labels), dtype=torch.bool, device=vectors.device)
@@ -167,11 +190,16 @@ def circle_loss(vectors: torch.Tensor, labels: torch.Tensor, items: torch.Tensor
 
 def _pair_diffs(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.Tensor:
     """``s_pos - s_neg`` for ``s_pos`` [B] and ``s_neg`` [B] or [B, K] ([B] or [B, K] out)."""
-    ok = pos_scores.dim() == 1 and neg_scores.dim() in (1, 2) and (
-        neg_scores.shape[0] == pos_scores.shape[0])
+    ok = (
+        pos_scores.dim() == 1
+        and neg_scores.dim() in (1, 2)
+        and (neg_scores.shape[0] == pos_scores.shape[0])
+    )
     if not ok:
-        raise DataError(f"pos_scores shape {_shape(pos_scores)} and neg_scores shape "
-                        f"{_shape(neg_scores)} do not match; expected [B] and [B] or [B, K].")
+        raise DataError(
+            f"pos_scores shape {_shape(pos_scores)} and neg_scores shape "
+            f"{_shape(neg_scores)} do not match; expected [B] and [B] or [B, K]."
+        )
     if neg_scores.dim() == 2:
         return pos_scores.unsqueeze(1) - neg_scores
     return pos_scores - neg_scores
@@ -184,8 +212,13 @@ def _pair_terms(diff: torch.Tensor, kind: str, margin: float) -> torch.Tensor:
     return F.relu(margin - diff)
 
 
-def pairwise_from_groups(scores: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor,
-                         kind: str = "bpr", margin: float = 1.0) -> torch.Tensor:
+def pairwise_from_groups(
+    scores: torch.Tensor,
+    labels: torch.Tensor,
+    groups: torch.Tensor,
+    kind: str = "bpr",
+    margin: float = 1.0,
+) -> torch.Tensor:
     """Pairwise loss over click-through rows: the mean over every pair ``(i, j)`` of rows with
     the same group id (a request, a session, a user) and ``labels[i] > labels[j]`` (with 0/1
     labels: every (positive, negative) pair of a group) of the ``kind`` loss of
@@ -216,8 +249,9 @@ def pairwise_from_groups(scores: torch.Tensor, labels: torch.Tensor, groups: tor
     return _pair_terms(diff[mask], kind, margin).mean()
 
 
-def listwise_softmax_loss(scores: torch.Tensor, labels: torch.Tensor,
-                          groups: torch.Tensor) -> torch.Tensor:
+def listwise_softmax_loss(
+    scores: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor
+) -> torch.Tensor:
     """Softmax cross-entropy within each group; see :class:`ListwiseSoftmaxLoss`."""
     return ListwiseSoftmaxLoss()(scores, labels, groups)
 
@@ -242,10 +276,14 @@ class SigmoidCrossEntropy(nn.Module):
     def __init__(self, label_smoothing: float = 0.0, pos_weight: float | None = None) -> None:
         super().__init__()
         owner = type(self).__name__
-        self.label_smoothing = check_probability("label_smoothing", label_smoothing,
-                                                 open_right=True, owner=owner)
-        self.pos_weight = None if pos_weight is None else check_number(
-            "pos_weight", pos_weight, strict=True, owner=owner)
+        self.label_smoothing = check_probability(
+            "label_smoothing", label_smoothing, open_right=True, owner=owner
+        )
+        self.pos_weight = (
+            None
+            if pos_weight is None
+            else check_number("pos_weight", pos_weight, strict=True, owner=owner)
+        )
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The mean loss of ``logits`` against ``labels`` (same shape, values in [0, 1])."""
@@ -273,15 +311,18 @@ class SoftmaxCrossEntropy(nn.Module):
 
     def __init__(self, label_smoothing: float = 0.0) -> None:
         super().__init__()
-        self.label_smoothing = check_probability("label_smoothing", label_smoothing,
-                                                 open_right=True, owner=type(self).__name__)
+        self.label_smoothing = check_probability(
+            "label_smoothing", label_smoothing, open_right=True, owner=type(self).__name__
+        )
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The mean loss of ``logits`` ``[B, C]`` against class ids ``[B]`` (integers, or floats
         holding integers) or probability targets ``[B, C]``."""
         if logits.dim() != 2 or _shape(labels) not in (_shape(logits), _shape(logits)[:1]):
-            raise DataError(f"logits shape {_shape(logits)} and labels shape {_shape(labels)} do "
-                            f"not match; expected logits [B, C] and labels [B] or [B, C].")
+            raise DataError(
+                f"logits shape {_shape(logits)} and labels shape {_shape(labels)} do "
+                f"not match; expected logits [B, C] and labels [B] or [B, C]."
+            )
         if labels.dim() == 1:
             _check_values("labels", labels, low=0, high=logits.shape[1] - 1, integer=True)
             labels = labels.long()
@@ -382,8 +423,9 @@ class GroupedPairwiseLoss(nn.Module):
         self.kind = check_choice("kind", kind, PAIRWISE_KINDS, owner=owner)
         self.margin = check_number("margin", margin, owner=owner)
 
-    def forward(self, scores: torch.Tensor, labels: torch.Tensor,
-                groups: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, scores: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor
+    ) -> torch.Tensor:
         """The mean pair loss of ``scores``, ``labels`` and ``groups`` (all ``[N]``)."""
         return pairwise_from_groups(scores, labels, groups, kind=self.kind, margin=self.margin)
 
@@ -401,8 +443,9 @@ class ListwiseSoftmaxLoss(nn.Module):
     scatter (segment) operations; the rows of a group need not be adjacent.
     """
 
-    def forward(self, scores: torch.Tensor, labels: torch.Tensor,
-                groups: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, scores: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor
+    ) -> torch.Tensor:
         """The mean loss over the groups of ``scores``, ``labels`` and ``groups`` (all ``[N]``)."""
         if scores.dim() != 1:
             raise DataError(f"scores must be one-dimensional [N], got shape {_shape(scores)}.")
@@ -492,27 +535,32 @@ class DistillationLoss(nn.Module):
             takes logits only.
     """
 
-    def __init__(self, temperature: float = 1.0, kind: str = "bce",
-                 teacher_input: str | None = None) -> None:
+    def __init__(
+        self, temperature: float = 1.0, kind: str = "bce", teacher_input: str | None = None
+    ) -> None:
         super().__init__()
         owner = type(self).__name__
         self.temperature = check_number("temperature", temperature, strict=True, owner=owner)
         self.kind = check_choice("kind", kind, DISTILLATION_KINDS, owner=owner)
         if teacher_input is None:
             teacher_input = "probs" if kind == "bce" else "logits"
-        self.teacher_input = check_choice("teacher_input", teacher_input, TEACHER_INPUTS,
-                                          owner=owner)
+        self.teacher_input = check_choice(
+            "teacher_input", teacher_input, TEACHER_INPUTS, owner=owner
+        )
         if kind == "mse" and teacher_input != "logits":
-            raise ConfigError(f"{owner}: teacher_input must be 'logits' for kind='mse', "
-                              f"got {teacher_input!r}.")
+            raise ConfigError(
+                f"{owner}: teacher_input must be 'logits' for kind='mse', got {teacher_input!r}."
+            )
 
     def forward(self, student_logits: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
         """The distillation loss of ``student_logits`` against ``teacher`` (same shape; ``[B, C]``
         for ``"kl"``)."""
         _check_same_shape("student_logits", student_logits, "teacher", teacher)
         if self.kind == "kl" and student_logits.dim() != 2:
-            raise DataError(f"kind='kl' needs student_logits and teacher of shape [B, C], got "
-                            f"{_shape(student_logits)}.")
+            raise DataError(
+                f"kind='kl' needs student_logits and teacher of shape [B, C], got "
+                f"{_shape(student_logits)}."
+            )
         probs = self.teacher_input == "probs"
         _check_values("teacher", teacher, low=0.0 if probs else None, high=1.0 if probs else None)
         t = self.temperature
@@ -534,8 +582,10 @@ class DistillationLoss(nn.Module):
         return loss * (t * t)
 
     def extra_repr(self) -> str:
-        return (f"temperature={self.temperature}, kind={self.kind!r}, "
-                f"teacher_input={self.teacher_input!r}")
+        return (
+            f"temperature={self.temperature}, kind={self.kind!r}, "
+            f"teacher_input={self.teacher_input!r}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -612,8 +662,11 @@ def make_loss(name: str, **params: Any) -> nn.Module:
         raise ConfigError(f"unknown loss {name!r}; known losses: {sorted(LOSS_MODULES)}.")
     cls, defaults = LOSS_MODULES[name]
     named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    allowed = [p.name for p in inspect.signature(cls.__init__).parameters.values()
-               if p.kind in named and p.name != "self"]
+    allowed = [
+        p.name
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.kind in named and p.name != "self"
+    ]
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise ConfigError(f"loss {name!r} has no parameter(s) {unknown}; allowed: {allowed}.")

@@ -62,8 +62,9 @@ def _matrix(value: object, block: str) -> torch.Tensor:
     return block_matrix(value, f"match: block {block!r} (a tower)")
 
 
-def sample_catalogue(logq: torch.Tensor, n: int, negative_sampling: str,
-                     device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_catalogue(
+    logq: torch.Tensor, n: int, negative_sampling: str, device: torch.device | str
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` indices of a catalogue of ``len(logq)`` items, drawn with replacement from torch's
     global generator, and the log of their probability.
 
@@ -82,8 +83,13 @@ def sample_catalogue(logq: torch.Tensor, n: int, negative_sampling: str,
     return idx.to(device), sample_logq.to(device)
 
 
-def in_batch_softmax_logits(logits: torch.Tensor, items: torch.Tensor | None, item_logq: torch.Tensor | None = None, *,
-                            remove_accidental_hits: bool = False) -> dict[str, torch.Tensor]:
+def in_batch_softmax_logits(
+    logits: torch.Tensor,
+    items: torch.Tensor | None,
+    item_logq: torch.Tensor | None = None,
+    *,
+    remove_accidental_hits: bool = False,
+) -> dict[str, torch.Tensor]:
     """The in-batch softmax's logits and targets: row ``i`` scores every row's positive item, its
     own (the diagonal) being the target.
 
@@ -107,9 +113,17 @@ def in_batch_softmax_logits(logits: torch.Tensor, items: torch.Tensor | None, it
     return {"logits": logits, "target": torch.arange(len(logits), device=logits.device)}
 
 
-def sampled_softmax_logits(pos: torch.Tensor, negs: torch.Tensor, items: torch.Tensor | None, sampled: torch.Tensor,
-                           item_logq: torch.Tensor | None = None, sample_logq: torch.Tensor | None = None, *,
-                           remove_accidental_hits: bool = False, hard_negatives: int = 0) -> dict[str, torch.Tensor]:
+def sampled_softmax_logits(
+    pos: torch.Tensor,
+    negs: torch.Tensor,
+    items: torch.Tensor | None,
+    sampled: torch.Tensor,
+    item_logq: torch.Tensor | None = None,
+    sample_logq: torch.Tensor | None = None,
+    *,
+    remove_accidental_hits: bool = False,
+    hard_negatives: int = 0,
+) -> dict[str, torch.Tensor]:
     """The sampled softmax's logits and targets: each row's positive (column 0) against shared negatives.
 
     Args:
@@ -146,8 +160,12 @@ class MatchNetwork(BackboneNetwork):
         embedding_dim: The width of both towers' embeddings.
     """
 
-    def __init__(self, backbone: Backbone, specs: Mapping[str, FeatureSpec],
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        backbone: Backbone,
+        specs: Mapping[str, FeatureSpec],
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__(backbone)
         match = backbone.config.model_params.match
         if match is None:
@@ -157,13 +175,17 @@ class MatchNetwork(BackboneNetwork):
         self.item_order = backbone.needed_blocks([match.item_block])
         shared = sorted(set(self.user_order) & set(self.item_order))
         if shared:
-            raise ConfigError(f"match: the user and item towers share the block(s) {shared}; each tower must "
-                              "be computed on its own (give each its own blocks and feature groups).")
+            raise ConfigError(
+                f"match: the user and item towers share the block(s) {shared}; each tower must "
+                "be computed on its own (give each its own blocks and feature groups)."
+            )
         self.user_groups = self._groups(self.user_order)
         self.item_groups = self._groups(self.item_order)
         both = sorted(set(self.user_groups) & set(self.item_groups))
         if both:
-            raise ConfigError(f"match: feature group(s) {both} feed both towers; give each tower its own groups.")
+            raise ConfigError(
+                f"match: feature group(s) {both} feed both towers; give each tower its own groups."
+            )
         outputs = backbone.dummy_block_outputs(specs)
         item_dim = int(_matrix(outputs[match.item_block], match.item_block).shape[-1])
         user_dim = self._user_width(outputs[match.user_block]) if match.user_block else item_dim
@@ -171,7 +193,8 @@ class MatchNetwork(BackboneNetwork):
             if user_dim != item_dim:
                 raise ConfigError(
                     f"match: the user tower outputs {user_dim} values and the item tower {item_dim}; with "
-                    "output_dim: null the two widths must agree (or set output_dim).")
+                    "output_dim: null the two widths must agree (or set output_dim)."
+                )
             self.user_proj: nn.Module | None = None
             self.item_proj: nn.Module | None = None
             self.embedding_dim = user_dim
@@ -193,7 +216,9 @@ class MatchNetwork(BackboneNetwork):
 
     def _groups(self, order: list[str]) -> list[str]:
         cfg = self.backbone.blocks_cfg
-        return sorted({i.feature_group_name for n in order for i in cfg[n].inputs if i.feature_group_name})
+        return sorted(
+            {i.feature_group_name for n in order for i in cfg[n].inputs if i.feature_group_name}
+        )
 
     # --------------------------------------------------------- embeddings
     def _normalise(self, x: torch.Tensor) -> torch.Tensor:
@@ -206,15 +231,21 @@ class MatchNetwork(BackboneNetwork):
             ConfigError: an item-to-item network (it has no user tower).
         """
         if self.match.item_to_item:
-            raise ConfigError("match: this item-to-item network (loss: circle) has no user tower (user_block).")
-        out = _matrix(self.backbone.block_outputs(batch, [self.match.user_block])[self.match.user_block],
-                      self.match.user_block)
+            raise ConfigError(
+                "match: this item-to-item network (loss: circle) has no user tower (user_block)."
+            )
+        out = _matrix(
+            self.backbone.block_outputs(batch, [self.match.user_block])[self.match.user_block],
+            self.match.user_block,
+        )
         return self._normalise(out if self.user_proj is None else self.user_proj(out))
 
     def item_embeddings(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The item tower's embeddings ``[B, d]`` (normalised under cosine similarity)."""
-        out = _matrix(self.backbone.block_outputs(batch, [self.match.item_block])[self.match.item_block],
-                      self.match.item_block)
+        out = _matrix(
+            self.backbone.block_outputs(batch, [self.match.item_block])[self.match.item_block],
+            self.match.item_block,
+        )
         return self._normalise(out if self.item_proj is None else self.item_proj(out))
 
     # ----------------------------------------------------------- catalogue
@@ -232,13 +263,20 @@ class MatchNetwork(BackboneNetwork):
     def _sample(self, n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` catalogue indices drawn by the configured sampler and the log of their probability."""
         if self._catalogue is None or self._sampling_logq is None:
-            raise DataError("sampled negatives need the item catalogue: call set_catalogue() before training.")
+            raise DataError(
+                "sampled negatives need the item catalogue: call set_catalogue() before training."
+            )
         return sample_catalogue(self._sampling_logq, n, self.match.negative_sampling, device)
 
     def _catalogue_rows(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         if self._catalogue is None:
-            raise DataError("this network reads item features from the item catalogue: call set_catalogue() first.")
-        return {k: v.index_select(0, idx.to(v.device)).to(idx.device) for k, v in self._catalogue.items()}
+            raise DataError(
+                "this network reads item features from the item catalogue: call set_catalogue() first."
+            )
+        return {
+            k: v.index_select(0, idx.to(v.device)).to(idx.device)
+            for k, v in self._catalogue.items()
+        }
 
     # -------------------------------------------------------------- forward
     def _score(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -263,50 +301,78 @@ class MatchNetwork(BackboneNetwork):
         n = len(anchors)
         if not self.training:
             return self._score(vectors[:n], vectors[n:])
-        return {"vectors": vectors, "labels": torch.arange(n, device=items.device).repeat(2), "items": items}
+        return {
+            "vectors": vectors,
+            "labels": torch.arange(n, device=items.device).repeat(2),
+            "items": items,
+        }
 
-    def _training_outputs(self, u: torch.Tensor, v: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> object:
+    def _training_outputs(
+        self, u: torch.Tensor, v: torch.Tensor, batch: Mapping[str, torch.Tensor]
+    ) -> object:
         """What :meth:`compute_loss` needs for the configured loss, from each row's user
         embedding ``u [B, d]`` and item embedding ``v [B, d]``."""
         m = self.match
         tau = m.temperature
         if m.loss == "in_batch_softmax":
-            return in_batch_softmax_logits(u @ v.T / tau, batch.get(ITEM_INDEX),
-                                           batch[ITEM_LOGQ] if m.logq_correction else None,
-                                           remove_accidental_hits=m.remove_accidental_hits)
+            return in_batch_softmax_logits(
+                u @ v.T / tau,
+                batch.get(ITEM_INDEX),
+                batch[ITEM_LOGQ] if m.logq_correction else None,
+                remove_accidental_hits=m.remove_accidental_hits,
+            )
         if m.loss == "sampled_softmax":
             idx, sample_logq = self._sample(m.num_negatives, u.device)
             neg = self.item_embeddings(self._catalogue_rows(idx))
-            return sampled_softmax_logits(self._score(u, v), u @ neg.T / tau, batch.get(ITEM_INDEX), idx,
-                                          batch[ITEM_LOGQ] if m.logq_correction else None,
-                                          sample_logq if m.logq_correction else None,
-                                          remove_accidental_hits=m.remove_accidental_hits,
-                                          hard_negatives=m.hard_negatives)
+            return sampled_softmax_logits(
+                self._score(u, v),
+                u @ neg.T / tau,
+                batch.get(ITEM_INDEX),
+                idx,
+                batch[ITEM_LOGQ] if m.logq_correction else None,
+                sample_logq if m.logq_correction else None,
+                remove_accidental_hits=m.remove_accidental_hits,
+                hard_negatives=m.hard_negatives,
+            )
         idx, _ = self._sample(len(u), u.device)
         neg = self.item_embeddings(self._catalogue_rows(idx))
-        return {"pos": self._score(u, v), "neg": self._score(u, neg), "valid": idx != batch[ITEM_INDEX]}
+        return {
+            "pos": self._score(u, v),
+            "neg": self._score(u, neg),
+            "valid": idx != batch[ITEM_INDEX],
+        }
 
     def to_prediction(self, outputs: torch.Tensor) -> torch.Tensor:
         """Pair scores (eval mode) as they are: a retrieval score ranks, it is not a probability."""
         return outputs
 
-    def compute_loss(self, outputs: Mapping[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+    def compute_loss(
+        self, outputs: Mapping[str, torch.Tensor], labels: torch.Tensor
+    ) -> torch.Tensor:
         """The configured loss of a training forward pass (the batch's rows are positives)."""
         if not isinstance(outputs, Mapping):
             raise DataError("a two-tower network trains on the outputs of training mode.")
         if "logits" in outputs:
             return F.cross_entropy(outputs["logits"], outputs["target"])
         if "vectors" in outputs:
-            return circle_loss(outputs["vectors"], outputs["labels"], outputs["items"], self.match.margin,
-                               self.match.gamma)
+            return circle_loss(
+                outputs["vectors"],
+                outputs["labels"],
+                outputs["items"],
+                self.match.margin,
+                self.match.gamma,
+            )
         diff = outputs["pos"] - outputs["neg"]
-        losses = -F.logsigmoid(diff) if self.match.loss == "bpr" else F.relu(self.match.margin - diff)
+        losses = (
+            -F.logsigmoid(diff) if self.match.loss == "bpr" else F.relu(self.match.margin - diff)
+        )
         keep = outputs["valid"].to(losses.dtype)
         return (losses * keep).sum() / keep.sum().clamp_min(1.0)
 
 
-def build_match_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *,
-                        seed: int | None = None) -> MatchNetwork:
+def build_match_network(
+    config: ModelConfig, specs: Mapping[str, FeatureSpec], *, seed: int | None = None
+) -> MatchNetwork:
     """Validate a ``MatchModel`` config against fitted feature ``specs`` and build its towers
     (within :data:`recutils.limits.MAX_PARAMETERS`, see
     :func:`recutils.nn.backbone.build_network_with_limits`).
@@ -316,9 +382,18 @@ def build_match_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *
     """
     if config.model_class != "MatchModel":
         raise ConfigError(f"model_class {config.model_class!r} is not a two-tower model.")
-    return build_network_with_limits(config, specs, lambda backbone, used, gen: MatchNetwork(backbone, used, gen),
-                                     seed=seed)
+    return build_network_with_limits(
+        config, specs, lambda backbone, used, gen: MatchNetwork(backbone, used, gen), seed=seed
+    )
 
 
-__all__ = ["ITEM_INDEX", "ITEM_LOGQ", "POSITIVE_INDEX", "MatchNetwork", "build_match_network",
-           "in_batch_softmax_logits", "sample_catalogue", "sampled_softmax_logits"]
+__all__ = [
+    "ITEM_INDEX",
+    "ITEM_LOGQ",
+    "POSITIVE_INDEX",
+    "MatchNetwork",
+    "build_match_network",
+    "in_batch_softmax_logits",
+    "sample_catalogue",
+    "sampled_softmax_logits",
+]

@@ -68,7 +68,9 @@ def _as_matrix(value: Value) -> torch.Tensor:
 class _Tower(nn.Module):
     """One task's tower (module docstring, steps 2-5)."""
 
-    def __init__(self, tower: TaskTowerConfig, input_dim: int, width_of: Mapping[str, tuple[int, int]]) -> None:
+    def __init__(
+        self, tower: TaskTowerConfig, input_dim: int, width_of: Mapping[str, tuple[int, int]]
+    ) -> None:
         super().__init__()
         where = f"task tower {tower.tower_name!r}"
         self.mlp: nn.Module | None = None
@@ -83,7 +85,8 @@ class _Tower(nn.Module):
             if other != width:
                 raise ConfigError(
                     f"{where}: transfer_from {tower.transfer_from!r} needs towers of one width, but its output "
-                    f"is {other} wide and this tower's is {width}; give both towers the same last hidden width.")
+                    f"is {other} wide and this tower's is {width}; give both towers the same last hidden width."
+                )
             self.transfer = component_class("AITMTransfer")(input_dim=width)
         self.fused_dim = width
         relation_in = width + sum(width_of[r][1] for r in tower.relation_tower_names)
@@ -106,8 +109,12 @@ class MultiTaskNetwork(BackboneNetwork):
         log_vars: The learned log-variances ``s_t`` (``loss_weighting: uncertainty``), or None.
     """
 
-    def __init__(self, backbone: Backbone, specs: Mapping[str, FeatureSpec],
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        backbone: Backbone,
+        specs: Mapping[str, FeatureSpec],
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__(backbone)
         params = backbone.config.model_params
         self.towers_cfg = list(params.task_towers)
@@ -118,14 +125,22 @@ class MultiTaskNetwork(BackboneNetwork):
         widths: dict[str, tuple[int, int]] = {}
         towers = []
         for i, tower in enumerate(self.towers_cfg):
-            value = outputs[tower.input] if tower.input is not None else (
-                outputs[backbone.concat_blocks[0]] if len(backbone.concat_blocks) == 1
-                else [_as_matrix(outputs[n]) for n in backbone.concat_blocks])
+            value = (
+                outputs[tower.input]
+                if tower.input is not None
+                else (
+                    outputs[backbone.concat_blocks[0]]
+                    if len(backbone.concat_blocks) == 1
+                    else [_as_matrix(outputs[n]) for n in backbone.concat_blocks]
+                )
+            )
             per_task = isinstance(value, (list, tuple)) and len(value) == len(self.towers_cfg)
             x = value[i] if per_task else _as_matrix(value)
             if not isinstance(x, torch.Tensor) or x.dim() != 2:
-                raise ConfigError(f"task tower {tower.tower_name!r}: its input "
-                                  f"{tower.input or backbone.concat_blocks} is not a [batch, width] tensor.")
+                raise ConfigError(
+                    f"task tower {tower.tower_name!r}: its input "
+                    f"{tower.input or backbone.concat_blocks} is not a [batch, width] tensor."
+                )
             self._sources.append((tower.input, per_task))
             module = _Tower(tower, int(x.shape[-1]), widths)
             widths[tower.tower_name] = (module.fused_dim, module.relation_dim)
@@ -134,14 +149,21 @@ class MultiTaskNetwork(BackboneNetwork):
             towers.append(module)
         self.towers = nn.ModuleList(towers)
         weighting = params.loss_weighting
-        self.log_vars = nn.Parameter(torch.zeros(len(self.towers_cfg))) if weighting == "uncertainty" else None
-        self.register_buffer("task_weights", torch.tensor([float(t.weight) for t in self.towers_cfg]),
-                             persistent=False)
+        self.log_vars = (
+            nn.Parameter(torch.zeros(len(self.towers_cfg))) if weighting == "uncertainty" else None
+        )
+        self.register_buffer(
+            "task_weights",
+            torch.tensor([float(t.weight) for t in self.towers_cfg]),
+            persistent=False,
+        )
         self.early_stopping_task = params.early_stopping_task
         self.rank_task = params.rank_task or self.task_names[0]
         metrics = [t.metrics[0] for t in self.towers_cfg]
         if self.early_stopping_task is not None:
-            self.stopping_metric = f"{self.early_stopping_task}_{metrics[self._index[self.early_stopping_task]]}"
+            self.stopping_metric = (
+                f"{self.early_stopping_task}_{metrics[self._index[self.early_stopping_task]]}"
+            )
             first = metrics[self._index[self.early_stopping_task]]
         else:
             self.stopping_metric = "weighted_" + ("_".join(dict.fromkeys(metrics)))
@@ -185,8 +207,10 @@ class MultiTaskNetwork(BackboneNetwork):
     def conditional_probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Each tower's own output: ``sigmoid(logit)`` (classification; the CVR of an ESMM
         task) or the logit itself (regression), ``[B, T]``."""
-        cols = [torch.sigmoid(logits[:, i]) if t.loss_type == "classification" else logits[:, i]
-                for i, t in enumerate(self.towers_cfg)]
+        cols = [
+            torch.sigmoid(logits[:, i]) if t.loss_type == "classification" else logits[:, i]
+            for i, t in enumerate(self.towers_cfg)
+        ]
         return torch.stack(cols, dim=-1)
 
     def to_prediction(self, logits: torch.Tensor) -> torch.Tensor:
@@ -217,8 +241,10 @@ class MultiTaskNetwork(BackboneNetwork):
     def task_losses(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Each task's loss ``L_t`` (before weighting and calibration), ``[T]``."""
         if labels.dim() != 2 or labels.shape[1] != len(self.towers_cfg):
-            raise DataError(f"a multi-task batch needs labels of shape [batch, {len(self.towers_cfg)}] "
-                            f"(one column per task {self.task_names}), got {tuple(labels.shape)}.")
+            raise DataError(
+                f"a multi-task batch needs labels of shape [batch, {len(self.towers_cfg)}] "
+                f"(one column per task {self.task_names}), got {tuple(labels.shape)}."
+            )
         losses = []
         for i, t in enumerate(self.towers_cfg):
             y = labels[:, i]
@@ -244,11 +270,15 @@ class MultiTaskNetwork(BackboneNetwork):
             preds = self.to_prediction(logits)
             for i, t in calibrated:
                 j = self._index[t.transfer_from]  # type: ignore[index]
-                total = total + float(t.calibration_weight) * F.relu(preds[:, i] - preds[:, j]).mean()
+                total = (
+                    total + float(t.calibration_weight) * F.relu(preds[:, i] - preds[:, j]).mean()
+                )
         return total
 
     # ---------------------------------------------------------- validation
-    def evaluate_tasks(self, labels: np.ndarray, predictions: np.ndarray) -> tuple[float, dict[str, float]]:
+    def evaluate_tasks(
+        self, labels: np.ndarray, predictions: np.ndarray
+    ) -> tuple[float, dict[str, float]]:
         """``(early-stopping value, {"<task>_<metric>": value})`` of validation predictions."""
         from recutils.evaluation import score_arrays
 
@@ -268,8 +298,9 @@ class MultiTaskNetwork(BackboneNetwork):
         return value, values
 
 
-def build_multitask_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *,
-                            seed: int | None = None) -> MultiTaskNetwork:
+def build_multitask_network(
+    config: ModelConfig, specs: Mapping[str, FeatureSpec], *, seed: int | None = None
+) -> MultiTaskNetwork:
     """Validate a ``MultiTaskModel`` config against fitted feature ``specs`` and build it.
 
     Bounded by :data:`recutils.limits.MAX_PARAMETERS` like every config-built network
@@ -279,10 +310,13 @@ def build_multitask_network(config: ModelConfig, specs: Mapping[str, FeatureSpec
         ConfigError: a config problem (naming the block or tower and the fix).
     """
     if config.model_class != "MultiTaskModel":
-        raise ConfigError(f"model_class {config.model_class!r} is not a multi-task model; build it with "
-                          "recutils.nn.backbone.build_rank_network.")
-    return build_network_with_limits(config, specs, lambda backbone, used, gen: MultiTaskNetwork(backbone, used, gen),
-                                     seed=seed)
+        raise ConfigError(
+            f"model_class {config.model_class!r} is not a multi-task model; build it with "
+            "recutils.nn.backbone.build_rank_network."
+        )
+    return build_network_with_limits(
+        config, specs, lambda backbone, used, gen: MultiTaskNetwork(backbone, used, gen), seed=seed
+    )
 
 
 __all__ = ["MultiTaskNetwork", "build_multitask_network"]

@@ -19,7 +19,9 @@ from recutils.nn.config import ModelConfig
 from recutils.nn.features import FeatureSpec
 
 
-def build_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *, seed: int | None = None) -> Any:
+def build_network(
+    config: ModelConfig, specs: Mapping[str, FeatureSpec], *, seed: int | None = None
+) -> Any:
     """The network of ``config`` for the fitted feature ``specs`` (see the module docstring).
 
     Raises:

@@ -38,8 +38,12 @@ def _matrix(value: object, block: str) -> torch.Tensor:
 class RocketNetwork(BackboneNetwork):
     """The light and booster nets of one backbone; see the module docstring."""
 
-    def __init__(self, backbone: Backbone, specs: Mapping[str, FeatureSpec],
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        backbone: Backbone,
+        specs: Mapping[str, FeatureSpec],
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__(backbone)
         rocket = backbone.config.model_params.rocket
         if rocket is None:
@@ -60,8 +64,12 @@ class RocketNetwork(BackboneNetwork):
         """The parameters the light net uses (its blocks, their embedding tables, its head)."""
         names = set(self._light_order)
         params = [p for n, m in self.backbone.layers.items() if n in names for p in m.parameters()]
-        return [*self.backbone.bank.parameters(), *self.backbone.input_layers.parameters(), *params,
-                *self.light_head.parameters()]
+        return [
+            *self.backbone.bank.parameters(),
+            *self.backbone.input_layers.parameters(),
+            *params,
+            *self.light_head.parameters(),
+        ]
 
     def _logit(self, outputs: Mapping[str, object], block: str, head: nn.Linear) -> torch.Tensor:
         return head(_matrix(outputs[block], block)).squeeze(-1)
@@ -71,8 +79,13 @@ class RocketNetwork(BackboneNetwork):
             outputs = self.backbone.block_outputs(batch, [self.light_block])
             return self._logit(outputs, self.light_block, self.light_head)
         outputs = self.backbone.block_outputs(batch, [self.light_block, self.booster_block])
-        return torch.stack([self._logit(outputs, self.light_block, self.light_head),
-                            self._logit(outputs, self.booster_block, self.booster_head)], dim=-1)
+        return torch.stack(
+            [
+                self._logit(outputs, self.light_block, self.light_head),
+                self._logit(outputs, self.booster_block, self.booster_head),
+            ],
+            dim=-1,
+        )
 
     def booster_logits(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The booster net's logits ``[B]`` (whatever the mode)."""
@@ -88,19 +101,24 @@ class RocketNetwork(BackboneNetwork):
         if outputs.dim() != 2:
             raise DataError("Rocket Launching trains on the [batch, 2] outputs of training mode.")
         light, booster = outputs[:, 0], outputs[:, 1]
-        loss = F.binary_cross_entropy_with_logits(light, labels) + F.binary_cross_entropy_with_logits(booster, labels)
+        loss = F.binary_cross_entropy_with_logits(
+            light, labels
+        ) + F.binary_cross_entropy_with_logits(booster, labels)
         if self.hint_weight:
             loss = loss + self.hint_weight * F.mse_loss(light, booster.detach())
         return loss
 
 
-def build_rocket_network(config, specs: Mapping[str, FeatureSpec], *, seed: int | None = None) -> RocketNetwork:
+def build_rocket_network(
+    config, specs: Mapping[str, FeatureSpec], *, seed: int | None = None
+) -> RocketNetwork:
     """Build a Rocket Launching network (a ``RankModel`` config with ``model_params.rocket``)
     within the parameter limits (:func:`recutils.nn.backbone.build_network_with_limits`)."""
     from recutils.nn.backbone import build_network_with_limits
 
-    return build_network_with_limits(config, specs, lambda backbone, used, gen: RocketNetwork(backbone, used, gen),
-                                     seed=seed)
+    return build_network_with_limits(
+        config, specs, lambda backbone, used, gen: RocketNetwork(backbone, used, gen), seed=seed
+    )
 
 
 __all__ = ["RocketNetwork", "build_rocket_network"]

@@ -93,8 +93,12 @@ class RunConfig(BaseConfig):
 
     def run_settings(self) -> RunConfig:
         """The four run settings alone, as a :class:`RunConfig`."""
-        return RunConfig(seed=self.seed, device=self.device or "auto", num_threads=self.num_threads,
-                         model_dir=self.model_dir)
+        return RunConfig(
+            seed=self.seed,
+            device=self.device or "auto",
+            num_threads=self.num_threads,
+            model_dir=self.model_dir,
+        )
 
     @classmethod
     def run_field_names(cls) -> list[str]:

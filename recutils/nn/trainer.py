@@ -109,8 +109,10 @@ CHUNK_ROWS = 1 << 18
 
 
 #: The likely cause of a diverged run, said in every divergence error.
-DIVERGENCE_HINT = ("the learning rate is likely too high, or the inputs hold huge values: lower the learning "
-                   "rate, or scale / clip the large inputs")
+DIVERGENCE_HINT = (
+    "the learning rate is likely too high, or the inputs hold huge values: lower the learning "
+    "rate, or scale / clip the large inputs"
+)
 
 
 def _diverged(what: str, where: str, detail: str) -> ModelFitError:
@@ -148,8 +150,11 @@ def check_finite_weights(model: torch.nn.Module, what: str, where: str) -> None:
     One ``abs().amax()`` reduction per tensor (NaN propagates through it) and a single
     host synchronization.
     """
-    named = [(name, t.detach()) for name, t in (*model.named_parameters(), *model.named_buffers())
-             if t.is_floating_point() and t.numel()]
+    named = [
+        (name, t.detach())
+        for name, t in (*model.named_parameters(), *model.named_buffers())
+        if t.is_floating_point() and t.numel()
+    ]
     if not named:
         return
     ok = torch.stack([t.abs().amax() <= weight_limit(t.dtype) for _, t in named])
@@ -158,8 +163,12 @@ def check_finite_weights(model: torch.nn.Module, what: str, where: str) -> None:
     bad = [(name, t) for (name, t), good in zip(named, ok.tolist()) if not good]
     name, tensor = bad[0]
     more = f" (and {len(bad) - 1} more: {[n for n, _ in bad[1:4]]})" if len(bad) > 1 else ""
-    raise _diverged(what, where, f"parameter {name!r} holds NaN, infinite or overflowing values (largest "
-                                 f"magnitude {float(tensor.abs().amax()):.3g}){more}")
+    raise _diverged(
+        what,
+        where,
+        f"parameter {name!r} holds NaN, infinite or overflowing values (largest "
+        f"magnitude {float(tensor.abs().amax()):.3g}){more}",
+    )
 
 
 class Callback:
@@ -176,21 +185,29 @@ class Callback:
         return None
 
 
-def _hooks(callbacks: list[Any]) -> tuple[list[Callable[[int, Trainer], None]],
-                                         list[Callable[[Mapping[str, Any], Trainer], bool | None]]]:
+def _hooks(
+    callbacks: list[Any],
+) -> tuple[
+    list[Callable[[int, Trainer], None]], list[Callable[[Mapping[str, Any], Trainer], bool | None]]
+]:
     """``(step hooks, evaluation hooks)`` of callbacks (objects or plain functions)."""
     on_step, on_evaluate = [], []
     for cb in callbacks:
         step_fn, eval_fn = getattr(cb, "on_step", None), getattr(cb, "on_evaluate", None)
         if step_fn is None and eval_fn is None:
             if not callable(cb):
-                raise ConfigError(f"a callback must be a function (step, trainer) or an object with "
-                                  f"on_step / on_evaluate methods, got {cb!r}.")
+                raise ConfigError(
+                    f"a callback must be a function (step, trainer) or an object with "
+                    f"on_step / on_evaluate methods, got {cb!r}."
+                )
             on_step.append(cb)
             continue
         if step_fn is not None and getattr(type(cb), "on_step", None) is not Callback.on_step:
             on_step.append(step_fn)
-        if eval_fn is not None and getattr(type(cb), "on_evaluate", None) is not Callback.on_evaluate:
+        if (
+            eval_fn is not None
+            and getattr(type(cb), "on_evaluate", None) is not Callback.on_evaluate
+        ):
             on_evaluate.append(eval_fn)
     return on_step, on_evaluate
 
@@ -207,7 +224,9 @@ class Validator(Protocol):
     name: str
     higher_is_better: bool
 
-    def __call__(self, model: torch.nn.Module) -> tuple[float, dict[str, float]]:  # pragma: no cover
+    def __call__(
+        self, model: torch.nn.Module
+    ) -> tuple[float, dict[str, float]]:  # pragma: no cover
         ...
 
 
@@ -261,8 +280,9 @@ class EarlyStopping:
     def is_better(self, value: float) -> bool:
         """Whether ``value`` improves on the best."""
         best = self.best
-        return best is None or (value > best + self.min_delta if self.higher
-                                else value < best - self.min_delta)
+        return best is None or (
+            value > best + self.min_delta if self.higher else value < best - self.min_delta
+        )
 
     def keep(self, model: torch.nn.Module) -> None:
         """Copy ``model``'s weights as the best state."""
@@ -412,6 +432,7 @@ def _step_optimizers(optimizers: Sequence[Any], scaler: Any | None) -> None:
     if scaler is not None:
         scaler.update()
 
+
 class Trainer:
     """Trains a network whose ``forward(batch)`` returns outputs ``[B]``.
 
@@ -439,12 +460,20 @@ class Trainer:
             ``valid`` rows; used when ``config.early_stopping_metric`` is set.
     """
 
-    def __init__(self, model: torch.nn.Module, config: TrainConfig | Mapping[str, Any] | None = None, *,
-                 seed: int = 42, model_dir: str | Path | None = None,
-                 callbacks: list[Callback | Callable[[int, Trainer], None]] | None = None,
-                 distillation: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-                 validator: Validator | None = None) -> None:
-        self.config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config or {})
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        config: TrainConfig | Mapping[str, Any] | None = None,
+        *,
+        seed: int = 42,
+        model_dir: str | Path | None = None,
+        callbacks: list[Callback | Callable[[int, Trainer], None]] | None = None,
+        distillation: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        validator: Validator | None = None,
+    ) -> None:
+        self.config = (
+            config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config or {})
+        )
         self.distillation = distillation
         self.validator = validator
         self.model = model
@@ -453,7 +482,9 @@ class Trainer:
         self.callbacks = list(callbacks or [])
         _hooks(self.callbacks)  # validates them
         self.device = resolve_device(self.config.device)
-        if callable(getattr(model, "compute_loss", None)) and callable(getattr(model, "to_prediction", None)):
+        if callable(getattr(model, "compute_loss", None)) and callable(
+            getattr(model, "to_prediction", None)
+        ):
             # a network with its own loss and predictions (a multi-task network)
             self.loss_fn, self.to_prediction = model.compute_loss, model.to_prediction
         else:
@@ -465,10 +496,16 @@ class Trainer:
         self._dist: DistributedContext | None = None  # set while a data-parallel fit runs
 
     @classmethod
-    def from_run(cls, model: torch.nn.Module, run: RunConfig, *, seed: int | None = None,
-                 model_dir: str | Path | None = None,
-                 callbacks: list[Callback | Callable[[int, Trainer], None]] | None = None,
-                 **train: Any) -> Trainer:
+    def from_run(
+        cls,
+        model: torch.nn.Module,
+        run: RunConfig,
+        *,
+        seed: int | None = None,
+        model_dir: str | Path | None = None,
+        callbacks: list[Callback | Callable[[int, Trainer], None]] | None = None,
+        **train: Any,
+    ) -> Trainer:
         """A trainer with a model's :class:`~recutils.nn.run.RunConfig`.
 
         ``run.device`` and ``run.num_threads`` become the training settings of those names,
@@ -477,10 +514,21 @@ class Trainer:
         holds any other :class:`~recutils.nn.config.TrainConfig` field (``progress``,
         ``patience`` ...).
         """
-        config = TrainConfig.from_dict({"early_stopping_metric": None, **train,
-                                        "device": run.device or "auto", "num_threads": run.num_threads})
-        return cls(model, config, seed=resolve_seed(run.seed) if seed is None else seed,
-                   model_dir=run.model_dir if model_dir is None else model_dir, callbacks=callbacks)
+        config = TrainConfig.from_dict(
+            {
+                "early_stopping_metric": None,
+                **train,
+                "device": run.device or "auto",
+                "num_threads": run.num_threads,
+            }
+        )
+        return cls(
+            model,
+            config,
+            seed=resolve_seed(run.seed) if seed is None else seed,
+            model_dir=run.model_dir if model_dir is None else model_dir,
+            callbacks=callbacks,
+        )
 
     @contextmanager
     def _torch_context(self, seed_torch: bool = True) -> Iterator[None]:
@@ -493,7 +541,9 @@ class Trainer:
             if not seed_torch:
                 yield
                 return
-            with torch.random.fork_rng(devices=[self.device.index or 0] if self.device.type == "cuda" else []):
+            with torch.random.fork_rng(
+                devices=[self.device.index or 0] if self.device.type == "cuda" else []
+            ):
                 torch.manual_seed(self.seed)
                 yield
         finally:
@@ -503,8 +553,11 @@ class Trainer:
     def _param_groups(self) -> dict[str, list[torch.nn.Parameter]]:
         if hasattr(self.model, "parameter_groups"):
             return self.model.parameter_groups()
-        return {"embedding": [], "dense_weight": [p for p in self.model.parameters() if p.dim() >= 2],
-                "dense_other": [p for p in self.model.parameters() if p.dim() < 2]}
+        return {
+            "embedding": [],
+            "dense_weight": [p for p in self.model.parameters() if p.dim() >= 2],
+            "dense_other": [p for p in self.model.parameters() if p.dim() < 2],
+        }
 
     def _sparse_embeddings(self) -> bool:
         """Whether the embedding tables' optimizer needs sparse gradients."""
@@ -521,7 +574,9 @@ class Trainer:
             if oc.params in ("all", "dense"):
                 extra = 2.0 * l2 if oc.name in _COUPLED_DECAY else l2
                 if groups["dense_weight"]:
-                    pgs.append({"params": groups["dense_weight"], "weight_decay": oc.weight_decay + extra})
+                    pgs.append(
+                        {"params": groups["dense_weight"], "weight_decay": oc.weight_decay + extra}
+                    )
                 if groups["dense_other"]:
                     pgs.append({"params": groups["dense_other"], "weight_decay": oc.weight_decay})
             if pgs:
@@ -534,7 +589,9 @@ class Trainer:
         fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {}
         optim = torch.optim
         if oc.name == "sparse_adam":
-            return optimizer_class(optim.SparseAdam)([{"params": g["params"]} for g in groups], lr=oc.lr)
+            return optimizer_class(optim.SparseAdam)(
+                [{"params": g["params"]} for g in groups], lr=oc.lr
+            )
         if oc.sparse:  # adagrad over sparse gradients (the fused kernel takes dense ones only)
             return optimizer_class(optim.Adagrad)(groups, lr=oc.lr, foreach=False)
         if oc.name == "adam":
@@ -543,7 +600,8 @@ class Trainer:
             return optimizer_class(optim.AdamW)(groups, lr=oc.lr, **fused)
         if oc.name == "adagrad":
             return optimizer_class(optim.Adagrad)(
-                groups, lr=oc.lr, **({"fused": True} if self.device.type == "cpu" else {}))
+                groups, lr=oc.lr, **({"fused": True} if self.device.type == "cpu" else {})
+            )
         if oc.name == "sgd":
             return optimizer_class(optim.SGD)(groups, lr=oc.lr, momentum=oc.momentum, **fused)
         return optimizer_class(optim.RMSprop)(groups, lr=oc.lr, momentum=oc.momentum)
@@ -553,10 +611,16 @@ class Trainer:
         """Checkpoint files in ``model_dir``, oldest first."""
         if self.model_dir is None or not self.model_dir.is_dir():
             return []
-        found = [p for p in self.model_dir.glob(f"{CHECKPOINT_PREFIX}*.pt") if p.stem[len(CHECKPOINT_PREFIX):].isdigit()]
-        return sorted(found, key=lambda p: int(p.stem[len(CHECKPOINT_PREFIX):]))
+        found = [
+            p
+            for p in self.model_dir.glob(f"{CHECKPOINT_PREFIX}*.pt")
+            if p.stem[len(CHECKPOINT_PREFIX) :].isdigit()
+        ]
+        return sorted(found, key=lambda p: int(p.stem[len(CHECKPOINT_PREFIX) :]))
 
-    def _load_checkpoint(self, optimizers: Sequence[torch.optim.Optimizer]) -> dict[str, Any] | None:
+    def _load_checkpoint(
+        self, optimizers: Sequence[torch.optim.Optimizer]
+    ) -> dict[str, Any] | None:
         """Load the newest checkpoint into the model, ``optimizers`` and torch's CPU RNG;
         return the whole state (``None`` without a checkpoint)."""
         found = self.checkpoints()
@@ -577,7 +641,7 @@ class Trainer:
         tmp = path.with_suffix(".tmp")
         torch.save(state, tmp)
         os.replace(tmp, path)
-        for old in self.checkpoints()[:-self.config.keep_checkpoints]:
+        for old in self.checkpoints()[: -self.config.keep_checkpoints]:
             old.unlink(missing_ok=True)
         logger.info("checkpoint written: %s", path)
         return path
@@ -601,8 +665,12 @@ class Trainer:
         if self.device.type != "cuda":
             return {k: v.to(self.device) for k, v in tensors.items()}
         pin = self.config.pin_memory
-        return {k: (v.pin_memory() if pin and v.device.type == "cpu" else v).to(self.device, non_blocking=pin)
-                for k, v in tensors.items()}
+        return {
+            k: (v.pin_memory() if pin and v.device.type == "cpu" else v).to(
+                self.device, non_blocking=pin
+            )
+            for k, v in tensors.items()
+        }
 
     def _predict_gathered(self, data: TensorData) -> np.ndarray:
         """:meth:`predict` of every row of ``data``; in a data-parallel fit each rank
@@ -633,10 +701,14 @@ class Trainer:
         labels = data.tensors[LABEL].cpu().numpy().astype(np.float64)
         if self._task_metrics:
             return self.model.evaluate_tasks(labels, self.predict(data))
-        return metric_value(self.config.early_stopping_metric or "logloss", labels, self._predict_gathered(data)), {}
+        return metric_value(
+            self.config.early_stopping_metric or "logloss", labels, self._predict_gathered(data)
+        ), {}
 
     # ------------------------------------------------------------------ fit
-    def fit(self, train: TensorData, valid: TensorData | None = None, *, resume: bool = True) -> pd.DataFrame:
+    def fit(
+        self, train: TensorData, valid: TensorData | None = None, *, resume: bool = True
+    ) -> pd.DataFrame:
         """Train; return the history (one row per evaluation) as a DataFrame.
 
         History columns: ``step``, ``epoch`` (a whole number from 1: the epoch the step
@@ -677,22 +749,31 @@ class Trainer:
         for oc, opt in zip(self._optimizer_configs, optimizers):
             if not oc.sparse:
                 continue
-            dense = [tuple(p.shape) for g in opt.param_groups for p in g["params"]
-                     if p.grad is not None and not p.grad.is_sparse]
+            dense = [
+                tuple(p.shape)
+                for g in opt.param_groups
+                for p in g["params"]
+                if p.grad is not None and not p.grad.is_sparse
+            ]
             if dense:
                 raise ConfigError(
                     f"optimizer {oc.name!r} (sparse) got dense gradients for parameter(s) of shape {dense}: "
                     "only the model's EmbeddingBank tables give sparse gradients; use a dense optimizer "
-                    "(adam, adagrad without sparse) for this model's embeddings.")
+                    "(adam, adagrad without sparse) for this model's embeddings."
+                )
 
     def _fit(self, train: TensorData, valid: TensorData | None, resume: bool) -> pd.DataFrame:
         cfg = self.config
-        metric_name = cfg.early_stopping_metric if (valid is not None or self.validator is not None) else None
+        metric_name = (
+            cfg.early_stopping_metric if (valid is not None or self.validator is not None) else None
+        )
         higher = True
         if metric_name is not None and self.validator is not None:
             metric_name = str(self.validator.name)
             higher = bool(self.validator.higher_is_better)
-        elif metric_name is not None and self._task_metrics:  # the network names its stopping metric
+        elif (
+            metric_name is not None and self._task_metrics
+        ):  # the network names its stopping metric
             metric_name = str(self.model.stopping_metric)
             higher = bool(self.model.stopping_higher_is_better)
         elif metric_name is not None:
@@ -706,8 +787,10 @@ class Trainer:
         ctx = self._dist
         check_sparse_backend(ctx, self._sparse_embeddings())
         if ctx is not None and cfg.batch_size < ctx.world_size:
-            raise ConfigError(f"train: batch_size {cfg.batch_size} is the global batch and must be at least the "
-                              f"number of processes ({ctx.world_size}).")
+            raise ConfigError(
+                f"train: batch_size {cfg.batch_size} is the global batch and must be at least the "
+                f"number of processes ({ctx.world_size})."
+            )
         optimizers = self._make_optimizers()
         scaler = torch.amp.GradScaler(self.device.type) if cfg.precision == "fp16" else None
         total = compute_num_steps(len(train), cfg)
@@ -731,7 +814,8 @@ class Trainer:
                     f"the checkpoint in {self.model_dir} was written with a global batch size of {int(saved_bs)} "
                     f"(train.batch_size, on {int(state.get('world_size', 1))} process(es)); this run has "
                     f"{bs}: resume with train.batch_size={int(saved_bs)} on any number of processes, or "
-                    "start in an empty model folder.")
+                    "start in an empty model folder."
+                )
             if scaler is not None and state.get("scaler") is not None:
                 scaler.load_state_dict(state["scaler"])
             for sch, s in zip(schedulers, state["schedulers"]):
@@ -743,11 +827,14 @@ class Trainer:
             if ema is not None and state.get("ema") is not None:
                 ema.load_state(state["ema"])
             logger.info("resumed at step %d", step)
-        train_dev = TensorData(self._to_device(train.tensors)) if self.device.type != "cpu" else train
+        train_dev = (
+            TensorData(self._to_device(train.tensors)) if self.device.type != "cpu" else train
+        )
         forward = self.model
         if ctx is not None:
             forward = torch.nn.parallel.DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
         valid_dev = valid
         perm: torch.Tensor | None = None
         perm_epoch = -1
@@ -762,7 +849,9 @@ class Trainer:
         what = type(self.model).__name__
         bar = None
         if cfg.progress:
-            bar = progress_bar(total=total, initial=step, desc="train", unit="step", mininterval=0.5, leave=False)
+            bar = progress_bar(
+                total=total, initial=step, desc="train", unit="step", mininterval=0.5, leave=False
+            )
         try:
             while step < total and not stopped:
                 epoch, in_epoch = divmod(step, per_epoch)
@@ -772,11 +861,11 @@ class Trainer:
                     perm_epoch = epoch
                 c = in_epoch // chunk_steps
                 if chunk_key != (epoch, c):  # this chunk's rows, gathered once in permuted order
-                    rows = perm[c * chunk_steps * bs:(c + 1) * chunk_steps * bs]  # type: ignore[index]
+                    rows = perm[c * chunk_steps * bs : (c + 1) * chunk_steps * bs]  # type: ignore[index]
                     chunk = train_dev.batch(rows)
                     chunk_key = (epoch, c)
                 pos = (in_epoch - c * chunk_steps) * bs
-                batch = {k: v[pos:pos + bs] for k, v in chunk.items()}
+                batch = {k: v[pos : pos + bs] for k, v in chunk.items()}
                 weight = None
                 if ctx is not None:  # this rank's shard of the global batch
                     batch, weight = shard(batch, ctx)
@@ -787,7 +876,11 @@ class Trainer:
                         loss = loss + self.distillation(out, batch[SOFT_LABEL])
                     if weight is not None:
                         loss = loss * weight
-                    reg = self.model.regularization_loss() if hasattr(self.model, "regularization_loss") else None
+                    reg = (
+                        self.model.regularization_loss()
+                        if hasattr(self.model, "regularization_loss")
+                        else None
+                    )
                     total_loss = loss if reg is None else loss + reg
                 for o in optimizers:
                     o.zero_grad(set_to_none=True)
@@ -809,22 +902,32 @@ class Trainer:
                 last = step == total
                 at_row = step % eval_every == 0 or last
                 if at_row or step % per_epoch == 0:  # before any evaluation or checkpoint
-                    self._check_diverged(loss_sum, what, math.ceil(step / per_epoch), checked_step, step)
+                    self._check_diverged(
+                        loss_sum, what, math.ceil(step / per_epoch), checked_step, step
+                    )
                     checked_step = step
                 if at_row:
                     # the epoch (from 1) this step belongs to: EasyRec's step count can end
                     # the last epoch a few steps short of a full pass, still that epoch
-                    summed = loss_sum if ctx is None else mean_across(loss_sum)  # ranks: the global batches
-                    row: dict[str, Any] = {"step": step, "epoch": math.ceil(step / per_epoch),
-                                           "train_loss": float(summed) / max(loss_count, 1),
-                                           "lr": float(optimizers[0].param_groups[0]["lr"]),
-                                           "seconds": time.perf_counter() - start_time}
+                    summed = (
+                        loss_sum if ctx is None else mean_across(loss_sum)
+                    )  # ranks: the global batches
+                    row: dict[str, Any] = {
+                        "step": step,
+                        "epoch": math.ceil(step / per_epoch),
+                        "train_loss": float(summed) / max(loss_count, 1),
+                        "lr": float(optimizers[0].param_groups[0]["lr"]),
+                        "seconds": time.perf_counter() - start_time,
+                    }
                     loss_sum.zero_()
                     loss_count = 0
                     if metric_name is not None:
                         with ema.averaged() if ema is not None else nullcontext():
-                            value, details = (self.validator(self.model) if self.validator is not None
-                                              else self._evaluate(valid_dev))  # type: ignore[arg-type]
+                            value, details = (
+                                self.validator(self.model)
+                                if self.validator is not None
+                                else self._evaluate(valid_dev)
+                            )  # type: ignore[arg-type]
                             better = stopper.is_better(value)
                             if better:
                                 stopper.keep(self.model)
@@ -832,8 +935,12 @@ class Trainer:
                         row.update({f"valid_{k}": v for k, v in details.items()})
                         if stopper.record(value, better):
                             stopped = True
-                            logger.info("early stopping at step %d (best %s=%.5f)", step, metric_name,
-                                        stopper.best)
+                            logger.info(
+                                "early stopping at step %d (best %s=%.5f)",
+                                step,
+                                metric_name,
+                                stopper.best,
+                            )
                         if bar is not None:
                             bar.set_postfix({metric_name: f"{value:.4f}"})
                     history.append(row)
@@ -841,24 +948,38 @@ class Trainer:
                     if self._run_eval_hooks(eval_hooks, row):
                         stopped = True
                         logger.info("a callback stopped training at step %d", step)
-                if self.model_dir is not None and cfg.checkpoint_every_steps and (ctx is None or ctx.is_main) and (
-                        step % cfg.checkpoint_every_steps == 0 or last or stopped):
-                    self._save_checkpoint(step, {
-                        "model": self.model.state_dict(),
-                        "optimizers": [o.state_dict() for o in optimizers],
-                        "schedulers": [s.state_dict() for s in schedulers],
-                        "rng": torch.get_rng_state(), "step": step, **stopper.state(), "history": history,
-                        "done": bool(last or stopped), "ema": None if ema is None else ema.state(),
-                        # world-size independent: steps count global batches of this size
-                        "batch_size": bs, "world_size": 1 if ctx is None else ctx.world_size,
-                        "scaler": None if scaler is None else scaler.state_dict(),
-                    })
+                if (
+                    self.model_dir is not None
+                    and cfg.checkpoint_every_steps
+                    and (ctx is None or ctx.is_main)
+                    and (step % cfg.checkpoint_every_steps == 0 or last or stopped)
+                ):
+                    self._save_checkpoint(
+                        step,
+                        {
+                            "model": self.model.state_dict(),
+                            "optimizers": [o.state_dict() for o in optimizers],
+                            "schedulers": [s.state_dict() for s in schedulers],
+                            "rng": torch.get_rng_state(),
+                            "step": step,
+                            **stopper.state(),
+                            "history": history,
+                            "done": bool(last or stopped),
+                            "ema": None if ema is None else ema.state(),
+                            # world-size independent: steps count global batches of this size
+                            "batch_size": bs,
+                            "world_size": 1 if ctx is None else ctx.world_size,
+                            "scaler": None if scaler is None else scaler.state_dict(),
+                        },
+                    )
                 for hook in step_hooks:
                     hook(step, self)
                 if self.stop_requested:
                     break
             if checked_step < step:  # stopped by a callback between two checks
-                self._check_diverged(loss_sum, what, math.ceil(step / per_epoch), checked_step, step)
+                self._check_diverged(
+                    loss_sum, what, math.ceil(step / per_epoch), checked_step, step
+                )
         finally:
             if bar is not None:
                 bar.close()
@@ -872,8 +993,9 @@ class Trainer:
         self.best_epoch_ = best_epoch(self.history_, f"valid_{metric_name}", stopper.best)
         return self.history_
 
-    def _check_diverged(self, loss_sum: torch.Tensor, what: str, epoch: int, checked_step: int,
-                        step: int) -> None:
+    def _check_diverged(
+        self, loss_sum: torch.Tensor, what: str, epoch: int, checked_step: int, step: int
+    ) -> None:
         """The divergence check (module docstring) of the steps after ``checked_step`` up to
         ``step`` of ``epoch`` (from 1): ``loss_sum`` (the losses summed since it was last
         reset, which happens only after a check), then the weights."""
@@ -881,8 +1003,11 @@ class Trainer:
         check_finite_loss(loss_sum, what, where)
         check_finite_weights(self.model, what, where)
 
-    def _run_eval_hooks(self, hooks: list[Callable[[Mapping[str, Any], Trainer], bool | None]],
-                        row: Mapping[str, Any]) -> bool:
+    def _run_eval_hooks(
+        self,
+        hooks: list[Callable[[Mapping[str, Any], Trainer], bool | None]],
+        row: Mapping[str, Any],
+    ) -> bool:
         """Call every evaluation hook with a copy of ``row``; True when one asks to stop."""
         stop = False
         for hook in hooks:
@@ -891,11 +1016,21 @@ class Trainer:
         return stop
 
     # ----------------------------------------------------------- fit_epochs
-    def fit_epochs(self, source: BatchSource, loss: LossFn, epochs: int, *,
-                   optimizers: Sequence[torch.optim.Optimizer] | None = None,
-                   validate: Callable[[], float] | None = None, metric: str = "metric",
-                   higher_is_better: bool = True, early_stopping: bool = False,
-                   seed_torch: bool = True, resume: bool = True, desc: str = "train") -> pd.DataFrame:
+    def fit_epochs(
+        self,
+        source: BatchSource,
+        loss: LossFn,
+        epochs: int,
+        *,
+        optimizers: Sequence[torch.optim.Optimizer] | None = None,
+        validate: Callable[[], float] | None = None,
+        metric: str = "metric",
+        higher_is_better: bool = True,
+        early_stopping: bool = False,
+        seed_torch: bool = True,
+        resume: bool = True,
+        desc: str = "train",
+    ) -> pd.DataFrame:
         """Train ``epochs`` epochs of ``source``'s batches; return the history (one row per epoch).
 
         Each step: ``loss(model, batch)``, zero the gradients, backward, step every
@@ -941,15 +1076,34 @@ class Trainer:
         with self._torch_context(seed_torch):
             self._dist = distributed_context()
             try:
-                return self._fit_epochs(source, loss, int(epochs), optimizers, validate, metric,
-                                        higher_is_better, early_stopping, resume, desc)
+                return self._fit_epochs(
+                    source,
+                    loss,
+                    int(epochs),
+                    optimizers,
+                    validate,
+                    metric,
+                    higher_is_better,
+                    early_stopping,
+                    resume,
+                    desc,
+                )
             finally:
                 self._dist = None
 
-    def _fit_epochs(self, source: BatchSource, loss: LossFn, epochs: int,
-                    optimizers: Sequence[torch.optim.Optimizer] | None,
-                    validate: Callable[[], float] | None, metric: str, higher: bool,
-                    early_stopping: bool, resume: bool, desc: str) -> pd.DataFrame:
+    def _fit_epochs(
+        self,
+        source: BatchSource,
+        loss: LossFn,
+        epochs: int,
+        optimizers: Sequence[torch.optim.Optimizer] | None,
+        validate: Callable[[], float] | None,
+        metric: str,
+        higher: bool,
+        early_stopping: bool,
+        resume: bool,
+        desc: str,
+    ) -> pd.DataFrame:
         cfg = self.config
         step_hooks, eval_hooks = _hooks(self.callbacks)
         self.model.to(self.device)
@@ -969,7 +1123,9 @@ class Trainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         summed = frozenset(getattr(source, "summed_fields", ()))
         if ctx is not None:
-            check_sparse_backend(ctx, any(getattr(m, "sparse", False) is True for m in self.model.modules()))
+            check_sparse_backend(
+                ctx, any(getattr(m, "sparse", False) is True for m in self.model.modules())
+            )
             broadcast_state(self.model)  # every rank starts from rank 0's weights
         self.model.train()
         epoch_row = getattr(source, "epoch_row", None)
@@ -1005,11 +1161,16 @@ class Trainer:
                     if self.stop_requested:
                         break
                 self._check_diverged(loss_sum, what, epoch + 1, step - n_steps, step)
-                row: dict[str, Any] = (dict(epoch_row(epoch)) if epoch_row is not None else
-                                       {"epoch": epoch + 1, "loss": float(loss_sum) / max(n_steps, 1)})
+                row: dict[str, Any] = (
+                    dict(epoch_row(epoch))
+                    if epoch_row is not None
+                    else {"epoch": epoch + 1, "loss": float(loss_sum) / max(n_steps, 1)}
+                )
                 if ctx is not None:  # the row of the whole epoch, from every rank's shards
                     row = combine_rows(row, ctx, summed)
-                    if "loss" in row and "loss" not in summed:  # the mean over steps of the global batches' loss
+                    if (
+                        "loss" in row and "loss" not in summed
+                    ):  # the mean over steps of the global batches' loss
                         row["loss"] = float(mean_across(loss_sum)) / max(n_steps, 1)
                 row["seconds"] = time.perf_counter() - start
                 if validate is not None:
@@ -1024,8 +1185,12 @@ class Trainer:
                             stopper.keep(self.model)
                         if stopper.record(row[key], better):
                             stopped = True
-                            logger.info("early stopping after epoch %d (best %s=%.5f)", epoch + 1, key,
-                                        stopper.best)
+                            logger.info(
+                                "early stopping after epoch %d (best %s=%.5f)",
+                                epoch + 1,
+                                key,
+                                stopper.best,
+                            )
                 history.append(row)
                 logger.debug("%s epoch %d: %s", desc, epoch + 1, row)
                 if bar is not None:
@@ -1034,12 +1199,21 @@ class Trainer:
                     stopped = True
                     logger.info("a callback stopped training after epoch %d", epoch + 1)
                 if self.model_dir is not None and (ctx is None or ctx.is_main):
-                    self._save_checkpoint(epoch + 1, {
-                        "model": self.model.state_dict(), "optimizers": [o.state_dict() for o in optimizers],
-                        "rng": torch.get_rng_state(), "epoch": epoch + 1, "step": step, **stopper.state(),
-                        "history": history, "done": stopped, "world_size": 1 if ctx is None else ctx.world_size,
-                        "scaler": None if scaler is None else scaler.state_dict(),
-                    })
+                    self._save_checkpoint(
+                        epoch + 1,
+                        {
+                            "model": self.model.state_dict(),
+                            "optimizers": [o.state_dict() for o in optimizers],
+                            "rng": torch.get_rng_state(),
+                            "epoch": epoch + 1,
+                            "step": step,
+                            **stopper.state(),
+                            "history": history,
+                            "done": stopped,
+                            "world_size": 1 if ctx is None else ctx.world_size,
+                            "scaler": None if scaler is None else scaler.state_dict(),
+                        },
+                    )
         finally:
             if bar is not None:
                 bar.close()
@@ -1052,6 +1226,24 @@ class Trainer:
         return self.history_
 
 
-__all__ = ["AUTOCAST_DTYPES", "CHUNK_ROWS", "BatchSource", "Callback", "EarlyStopping", "LossFn", "RunConfig", "Trainer", "TrainConfig", "Validator",
-           "OptimizerConfig", "WeightAverage", "best_epoch", "check_finite_loss", "check_finite_weights", "compute_num_steps",
-           "metric_value", "resolve_device", "weight_limit"]
+__all__ = [
+    "AUTOCAST_DTYPES",
+    "CHUNK_ROWS",
+    "BatchSource",
+    "Callback",
+    "EarlyStopping",
+    "LossFn",
+    "RunConfig",
+    "Trainer",
+    "TrainConfig",
+    "Validator",
+    "OptimizerConfig",
+    "WeightAverage",
+    "best_epoch",
+    "check_finite_loss",
+    "check_finite_weights",
+    "compute_num_steps",
+    "metric_value",
+    "resolve_device",
+    "weight_limit",
+]

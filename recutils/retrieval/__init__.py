@@ -22,5 +22,17 @@ from recutils.retrieval.index import (
     recall_at_k,
 )
 
-__all__ = ["FAISS_KINDS", "INDEX_FORMAT", "INDEX_FORMAT_VERSION", "INDEX_KINDS", "METRICS", "BruteForceIndex",
-           "FaissIndex", "IndexVersionError", "VectorIndex", "gaussian_mixture_vectors", "load_index", "recall_at_k"]
+__all__ = [
+    "FAISS_KINDS",
+    "INDEX_FORMAT",
+    "INDEX_FORMAT_VERSION",
+    "INDEX_KINDS",
+    "METRICS",
+    "BruteForceIndex",
+    "FaissIndex",
+    "IndexVersionError",
+    "VectorIndex",
+    "gaussian_mixture_vectors",
+    "load_index",
+    "recall_at_k",
+]

@@ -113,8 +113,10 @@ def _as_matrix(values: Any, what: str) -> np.ndarray:
     finite = np.isfinite(array)
     if not finite.all():
         rows = np.flatnonzero(~finite.all(axis=1))
-        raise DataError(f"{what} hold NaN or infinite values in {rows.size} row(s), "
-                        f"e.g. row {int(rows[0])} (after conversion to float32).")
+        raise DataError(
+            f"{what} hold NaN or infinite values in {rows.size} row(s), "
+            f"e.g. row {int(rows[0])} (after conversion to float32)."
+        )
     return array
 
 
@@ -123,8 +125,10 @@ def _normalise(matrix: np.ndarray, what: str) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True).astype(np.float32)
     zero = np.flatnonzero(norms[:, 0] == 0)
     if zero.size:
-        raise DataError(f"cosine metric: {zero.size} of the {what} have zero norm "
-                        f"(e.g. row {int(zero[0])}); their direction is undefined.")
+        raise DataError(
+            f"cosine metric: {zero.size} of the {what} have zero norm "
+            f"(e.g. row {int(zero[0])}); their direction is undefined."
+        )
     return np.ascontiguousarray(matrix / norms, dtype=np.float32)
 
 
@@ -135,8 +139,9 @@ def _as_ids(ids: Any, n: int) -> np.ndarray:
         raise DataError(f"ids must be 1-D, got shape {array.shape}.")
     if array.dtype.kind == "O":
         if not all(isinstance(v, str) for v in array):
-            raise DataError("ids must all be integers or all be strings; got a mix or other "
-                            "objects.")
+            raise DataError(
+                "ids must all be integers or all be strings; got a mix or other objects."
+            )
         array = array.astype(str)
     if array.dtype.kind not in "iuU":
         raise DataError(f"ids must be integers or strings, got dtype {array.dtype}.")
@@ -184,8 +189,9 @@ class VectorIndex(ABC):
         """Index ``vectors`` (float32, normalised for cosine); row ``i`` is ``ids_[i]``."""
 
     @abstractmethod
-    def _search_rows(self, queries: np.ndarray, k: int,
-                     exhaustive: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _search_rows(
+        self, queries: np.ndarray, k: int, exhaustive: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Rows ``[q, k]`` (int64, ``-1`` where nothing was found) and scores, best first.
 
         ``exhaustive``: every row must be reachable (an exact pass over all ``n``).
@@ -212,8 +218,9 @@ class VectorIndex(ABC):
 
     def _require_built(self) -> None:
         if self.ids_ is None:
-            raise NotFittedError(f"{type(self).__name__} is empty: call build(vectors, ids) "
-                                 "or load an index first.")
+            raise NotFittedError(
+                f"{type(self).__name__} is empty: call build(vectors, ids) or load an index first."
+            )
 
     def _set_ids(self, ids: np.ndarray, dim: int, model_version: str | None) -> None:
         self.ids_ = ids
@@ -258,8 +265,9 @@ class VectorIndex(ABC):
     def _check_queries(self, queries: Any) -> np.ndarray:
         matrix = _as_matrix(queries, "queries")
         if matrix.shape[1] != self.dim_:
-            raise DataError(f"queries have dimension {matrix.shape[1]} but the index has "
-                            f"dimension {self.dim_}.")
+            raise DataError(
+                f"queries have dimension {matrix.shape[1]} but the index has dimension {self.dim_}."
+            )
         return _normalise(matrix, "queries") if self.metric == "cosine" else matrix
 
     def _exclusion_codes(self, exclude: Exclude, q: int) -> tuple[np.ndarray, np.ndarray]:
@@ -270,14 +278,17 @@ class VectorIndex(ABC):
             if matrix.shape != (q, n):
                 raise DataError(
                     f"exclude as a sparse matrix must have shape (queries, items) = ({q}, {n}) "
-                    f"with columns in build order, got {matrix.shape}.")
+                    f"with columns in build order, got {matrix.shape}."
+                )
             query = np.repeat(np.arange(q, dtype=np.int64), np.diff(matrix.indptr))
             stored = matrix.data != 0  # an explicitly stored zero excludes nothing
             query, rows = query[stored], matrix.indices[stored].astype(np.int64)
         else:
             if isinstance(exclude, (str, bytes)) or not isinstance(exclude, Sequence):
-                raise DataError("exclude must be None, a sparse (queries x items) matrix, or a "
-                                f"list of id arrays, one per query; got {type(exclude).__name__}.")
+                raise DataError(
+                    "exclude must be None, a sparse (queries x items) matrix, or a "
+                    f"list of id arrays, one per query; got {type(exclude).__name__}."
+                )
             if len(exclude) != q:
                 raise DataError(f"exclude has {len(exclude)} entries for {q} queries.")
             parts = [np.asarray([] if e is None else e).ravel() for e in exclude]
@@ -290,8 +301,9 @@ class VectorIndex(ABC):
         codes = np.unique(query * n + rows)
         return codes, np.bincount(codes // n, minlength=q) if q else np.zeros(0, np.int64)
 
-    def search(self, queries: Any, k: int, exclude: Exclude = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: Any, k: int, exclude: Exclude = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best items for each query, best first.
 
         Excluded items never appear. Each query is searched for ``k`` plus its own number of
@@ -324,8 +336,9 @@ class VectorIndex(ABC):
             raise DataError(f"k must be an integer, got {k!r}.")
         k = int(k)
         if k < 1 or k > n:
-            raise DataError(f"k must be between 1 and the number of indexed items ({n}), "
-                            f"got k={k}.")
+            raise DataError(
+                f"k must be between 1 and the number of indexed items ({n}), got k={k}."
+            )
         matrix = self._check_queries(queries)
         q = len(matrix)
         if exclude is None:
@@ -334,21 +347,34 @@ class VectorIndex(ABC):
             codes, counts = self._exclusion_codes(exclude, q)
         if q and n - counts.max() < k:
             worst = int(np.argmax(counts))
-            raise DataError(f"query {worst} excludes {int(counts[worst])} of the {n} items, "
-                            f"leaving {n - int(counts[worst])} < k={k}; lower k.")
+            raise DataError(
+                f"query {worst} excludes {int(counts[worst])} of the {n} items, "
+                f"leaving {n - int(counts[worst])} < k={k}; lower k."
+            )
         rows_out = np.empty((q, k), dtype=np.int64)
         scores_out = np.empty((q, k), dtype=np.float32)
         # each query is searched only as wide as its own exclusions need, in groups of widths
         # rounded up to a power of two (a few searches, not one as wide as the worst query)
         need = k + counts
-        widths = np.minimum(n, np.left_shift(1, np.ceil(np.log2(np.maximum(need, 1))).astype(np.int64)))
+        widths = np.minimum(
+            n, np.left_shift(1, np.ceil(np.log2(np.maximum(need, 1))).astype(np.int64))
+        )
         for width in np.unique(widths):
-            self._search_group(matrix, np.flatnonzero(widths == width), int(width), k, codes,
-                               rows_out, scores_out)
+            self._search_group(
+                matrix, np.flatnonzero(widths == width), int(width), k, codes, rows_out, scores_out
+            )
         return self.ids_[rows_out], scores_out
 
-    def _search_group(self, matrix: np.ndarray, pending: np.ndarray, width: int, k: int,
-                      codes: np.ndarray | None, rows_out: np.ndarray, scores_out: np.ndarray) -> None:
+    def _search_group(
+        self,
+        matrix: np.ndarray,
+        pending: np.ndarray,
+        width: int,
+        k: int,
+        codes: np.ndarray | None,
+        rows_out: np.ndarray,
+        scores_out: np.ndarray,
+    ) -> None:
         """Fill ``rows_out`` / ``scores_out`` for the queries ``pending``, searched ``width``
         wide, widened (finally exhaustively) for any query left with fewer than ``k``."""
         n = self.n_items
@@ -368,8 +394,10 @@ class VectorIndex(ABC):
             if not pending.size:
                 break
             if exhaustive:  # pragma: no cover - an exhaustive pass returns every row
-                raise StateError(f"{self.kind} index returned fewer than {k} items for "
-                                 f"{pending.size} queries after an exhaustive search.")
+                raise StateError(
+                    f"{self.kind} index returned fewer than {k} items for "
+                    f"{pending.size} queries after an exhaustive search."
+                )
             exhaustive = width >= n
             width = min(n, 2 * width)
             logger.debug("%d queries short of %d items; searching %d", pending.size, k, width)
@@ -405,13 +433,20 @@ class VectorIndex(ABC):
             arrays = self._write(tmp)
             np.savez(tmp / ARRAYS_FILE, ids=self.ids_, **arrays)
             manifest: dict[str, Any] = {
-                "format": INDEX_FORMAT, "format_version": INDEX_FORMAT_VERSION,
-                "kind": self.kind, "metric": self.metric, "dim": self.dim_, "n": self.n_items,
-                "params": self.params(), "model_version": self.model_version_,
+                "format": INDEX_FORMAT,
+                "format_version": INDEX_FORMAT_VERSION,
+                "kind": self.kind,
+                "metric": self.metric,
+                "dim": self.dim_,
+                "n": self.n_items,
+                "params": self.params(),
+                "model_version": self.model_version_,
                 "recutils_version": __version__,
             }
-            files = {rel: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-                     for rel, p in sorted(list_files(tmp).items())}
+            files = {
+                rel: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+                for rel, p in sorted(list_files(tmp).items())
+            }
             manifest["artifact"] = {"files": files, "manifest_sha256": canonical_digest(manifest)}
             write_manifest(tmp, manifest)
             if target.exists():
@@ -475,8 +510,9 @@ class BruteForceIndex(VectorIndex):
         self.vectors_ = vectors
         self._sq_norms = np.einsum("ij,ij->i", vectors, vectors) if self.metric == "l2" else None
 
-    def _search_rows(self, queries: np.ndarray, k: int,
-                     exhaustive: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _search_rows(
+        self, queries: np.ndarray, k: int, exhaustive: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
         vectors = self.vectors_
         n, q = len(vectors), len(queries)
         # a few hundred queries against item blocks small enough to stay in cache
@@ -485,14 +521,14 @@ class BruteForceIndex(VectorIndex):
         rows_out = np.empty((q, k), dtype=np.int64)
         keys_out = np.empty((q, k), dtype=np.float32)
         for qs in range(0, q, query_block):
-            chunk = queries[qs:qs + query_block]
+            chunk = queries[qs : qs + query_block]
             best_keys = np.empty((len(chunk), 0), dtype=np.float32)
             best_rows = np.empty((len(chunk), 0), dtype=np.int64)
             for start in range(0, n, item_block):
                 # higher key = better: q.v, or (for l2) 2 q.v - |v|^2 = |q|^2 - |q - v|^2
-                keys = chunk @ vectors[start:start + item_block].T
+                keys = chunk @ vectors[start : start + item_block].T
                 if self._sq_norms is not None:
-                    keys = 2 * keys - self._sq_norms[start:start + item_block]
+                    keys = 2 * keys - self._sq_norms[start : start + item_block]
                 rows = np.broadcast_to(np.arange(start, start + keys.shape[1]), keys.shape)
                 if best_keys.shape[1]:
                     keys = np.concatenate([best_keys, keys], axis=1)
@@ -500,12 +536,12 @@ class BruteForceIndex(VectorIndex):
                 best_keys, best_rows = keys, rows
                 width = best_keys.shape[1]
                 if width > k:
-                    top = np.argpartition(best_keys, width - k, axis=1)[:, width - k:]
+                    top = np.argpartition(best_keys, width - k, axis=1)[:, width - k :]
                     best_keys = np.take_along_axis(best_keys, top, axis=1)
                     best_rows = np.take_along_axis(best_rows, top, axis=1)
             order = np.lexsort((best_rows, -best_keys), axis=1)
-            rows_out[qs:qs + len(chunk)] = np.take_along_axis(best_rows, order, axis=1)
-            keys_out[qs:qs + len(chunk)] = np.take_along_axis(best_keys, order, axis=1)
+            rows_out[qs : qs + len(chunk)] = np.take_along_axis(best_rows, order, axis=1)
+            keys_out[qs : qs + len(chunk)] = np.take_along_axis(best_keys, order, axis=1)
         if self.metric == "l2":
             sq = np.einsum("ij,ij->i", queries, queries)[:, None]
             keys_out = np.maximum(sq - keys_out, 0, dtype=np.float32)
@@ -515,8 +551,11 @@ class BruteForceIndex(VectorIndex):
         return {"vectors": self.vectors_}
 
     def _read(self, folder: Path, arrays: SavedArrays, n: int) -> None:
-        self._build_rows(np.ascontiguousarray(
-            check_array(arrays, "vectors", "f", (n, self.dim_)), dtype=np.float32))
+        self._build_rows(
+            np.ascontiguousarray(
+                check_array(arrays, "vectors", "f", (n, self.dim_)), dtype=np.float32
+            )
+        )
 
 
 # ------------------------------------------------------------------ faiss
@@ -556,9 +595,19 @@ class FaissIndex(VectorIndex):
         seed: Seed of IVF's training sample and k-means initialisation.
     """
 
-    def __init__(self, kind: str = "hnsw", metric: str = "ip", *, nlist: int | None = None,
-                 nprobe: int | None = None, hnsw_m: int = 32, ef_construction: int = 100,
-                 ef_search: int = 64, train_size: int | None = None, seed: int = SEED) -> None:
+    def __init__(
+        self,
+        kind: str = "hnsw",
+        metric: str = "ip",
+        *,
+        nlist: int | None = None,
+        nprobe: int | None = None,
+        hnsw_m: int = 32,
+        ef_construction: int = 100,
+        ef_search: int = 64,
+        train_size: int | None = None,
+        seed: int = SEED,
+    ) -> None:
         if kind not in FAISS_KINDS:
             raise ConfigError(f"kind must be one of {list(FAISS_KINDS)}, got {kind!r}.")
         super().__init__(metric)
@@ -578,10 +627,17 @@ class FaissIndex(VectorIndex):
 
     def params(self) -> dict[str, Any]:
         """The constructor's parameters and the resolved ``nlist_`` / ``nprobe_``."""
-        return {"nlist": self.nlist, "nprobe": self.nprobe, "hnsw_m": self.hnsw_m,
-                "ef_construction": self.ef_construction, "ef_search": self.ef_search,
-                "train_size": self.train_size, "seed": self.seed,
-                "nlist_": self.nlist_, "nprobe_": self.nprobe_}
+        return {
+            "nlist": self.nlist,
+            "nprobe": self.nprobe,
+            "hnsw_m": self.hnsw_m,
+            "ef_construction": self.ef_construction,
+            "ef_search": self.ef_search,
+            "train_size": self.train_size,
+            "seed": self.seed,
+            "nlist_": self.nlist_,
+            "nprobe_": self.nprobe_,
+        }
 
     def tune_search(self, *, nprobe: int | None = None, ef_search: int | None = None) -> FaissIndex:
         """Change how widely a built index searches, without rebuilding it: the
@@ -593,18 +649,26 @@ class FaissIndex(VectorIndex):
                 for IVF, either for flat), a value < 1, or ``nprobe`` above ``nlist_``.
             NotFittedError: an IVF index before :meth:`build`.
         """
-        given = {name for name, value in (("nprobe", nprobe), ("ef_search", ef_search)) if value is not None}
+        given = {
+            name
+            for name, value in (("nprobe", nprobe), ("ef_search", ef_search))
+            if value is not None
+        }
         allowed = {"ivf": {"nprobe"}, "hnsw": {"ef_search"}}.get(self.kind, set())
         if given - allowed:
-            raise ConfigError(f"a {self.kind} index has no {sorted(given - allowed)} to tune "
-                              f"(it tunes {sorted(allowed) or 'nothing'}).")
+            raise ConfigError(
+                f"a {self.kind} index has no {sorted(given - allowed)} to tune "
+                f"(it tunes {sorted(allowed) or 'nothing'})."
+            )
         if ef_search is not None:
             self.ef_search = _positive_int("ef_search", ef_search)
         if nprobe is not None:
             self._require_built()
             value = _positive_int("nprobe", nprobe)
             if value > self.nlist_:
-                raise ConfigError(f"nprobe {value} exceeds the index's {self.nlist_} cells (nlist_).")
+                raise ConfigError(
+                    f"nprobe {value} exceeds the index's {self.nlist_} cells (nlist_)."
+                )
             self.nprobe = self.nprobe_ = value
         return self
 
@@ -633,8 +697,9 @@ class FaissIndex(VectorIndex):
         index.add(vectors)
         self.index_ = index
 
-    def _search_rows(self, queries: np.ndarray, k: int,
-                     exhaustive: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _search_rows(
+        self, queries: np.ndarray, k: int, exhaustive: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
         faiss = _faiss()
         index, params = self.index_, None
         if self.kind == "ivf":
@@ -658,14 +723,22 @@ class FaissIndex(VectorIndex):
             index = faiss.read_index(str(file))
         except RuntimeError as err:
             raise ArtifactError(f"{file}: not a readable faiss index ({str(err)[:200]}).") from err
-        expected = {"flat": faiss.IndexFlat, "ivf": faiss.IndexIVFFlat,
-                    "hnsw": faiss.IndexHNSWFlat}[self.kind]
-        if (not isinstance(index, expected) or index.ntotal != n or index.d != self.dim_
-                or index.metric_type != self._metric_type(faiss)):
+        expected = {
+            "flat": faiss.IndexFlat,
+            "ivf": faiss.IndexIVFFlat,
+            "hnsw": faiss.IndexHNSWFlat,
+        }[self.kind]
+        if (
+            not isinstance(index, expected)
+            or index.ntotal != n
+            or index.d != self.dim_
+            or index.metric_type != self._metric_type(faiss)
+        ):
             raise ArtifactError(
                 f"{file}: holds a {type(index).__name__} of {index.ntotal} vectors of dimension "
                 f"{index.d}, metric {index.metric_type}; the manifest says {self.kind}, {n} "
-                f"vectors of dimension {self.dim_}, metric {self.metric!r}.")
+                f"vectors of dimension {self.dim_}, metric {self.metric!r}."
+            )
         if self.kind == "ivf":
             self.nlist_ = int(index.nlist)
             self.nprobe_ = min(self.nlist_, self.nprobe or math.ceil(math.sqrt(self.nlist_)))
@@ -676,8 +749,10 @@ class FaissIndex(VectorIndex):
 #: Manifest kind -> how to make the empty index (explicit table, no import by name).
 INDEX_KINDS: dict[str, Any] = {
     "brute_force": lambda metric, params: BruteForceIndex(metric, **params),
-    **{kind: (lambda metric, params, kind=kind: FaissIndex(kind, metric, **params))
-       for kind in FAISS_KINDS},
+    **{
+        kind: (lambda metric, params, kind=kind: FaissIndex(kind, metric, **params))
+        for kind in FAISS_KINDS
+    },
 }
 _RESOLVED_PARAMS = ("nlist_", "nprobe_")
 
@@ -702,7 +777,8 @@ def _read_index_manifest(folder: Path) -> dict[str, Any]:
     if version > INDEX_FORMAT_VERSION:
         raise ArtifactVersionError(
             f"{folder}: index format version {version} is newer than this recutils reads "
-            f"(<= {INDEX_FORMAT_VERSION}); upgrade recutils to load it.")
+            f"(<= {INDEX_FORMAT_VERSION}); upgrade recutils to load it."
+        )
     return manifest
 
 
@@ -715,7 +791,8 @@ def _verify_files(folder: Path, manifest: Mapping[str, Any]) -> None:
     if section.get("manifest_sha256") != canonical_digest(manifest):
         raise ArtifactIntegrityError(
             f"{folder}/{MANIFEST} was modified after the index was written (its digest does "
-            "not match).")
+            "not match)."
+        )
     present = list_files(folder)
     extra = sorted(set(present) - set(entries))
     if extra:
@@ -725,11 +802,15 @@ def _verify_files(folder: Path, manifest: Mapping[str, Any]) -> None:
         file = present.get(rel)
         if file is None:
             raise ArtifactIntegrityError(f"{folder}: file {rel!r} is missing.")
-        if (not isinstance(entry, dict) or file.stat().st_size != entry.get("bytes")
-                or sha256_file(file) != entry.get("sha256")):
+        if (
+            not isinstance(entry, dict)
+            or file.stat().st_size != entry.get("bytes")
+            or sha256_file(file) != entry.get("sha256")
+        ):
             raise ArtifactIntegrityError(
                 f"{folder}: {rel!r} does not match its recorded size and SHA-256 (truncated or "
-                "modified).")
+                "modified)."
+            )
 
 
 def load_index(folder: str | Path, expected_model_version: str | None = None) -> VectorIndex:
@@ -763,14 +844,22 @@ def load_index(folder: str | Path, expected_model_version: str | None = None) ->
     if expected_model_version is not None and built_for != expected_model_version:
         raise IndexVersionError(
             f"{path} was built for model version {built_for!r}, not the expected "
-            f"{expected_model_version!r}; rebuild the index from the current model.")
+            f"{expected_model_version!r}; rebuild the index from the current model."
+        )
     n, dim, params = manifest.get("n"), manifest.get("dim"), manifest.get("params")
-    if not (isinstance(n, int) and n >= 1 and isinstance(dim, int) and dim >= 1
-            and isinstance(params, dict) and (built_for is None or isinstance(built_for, str))):
+    if not (
+        isinstance(n, int)
+        and n >= 1
+        and isinstance(dim, int)
+        and dim >= 1
+        and isinstance(params, dict)
+        and (built_for is None or isinstance(built_for, str))
+    ):
         raise ArtifactError(f"{path}: malformed n, dim, params or model_version in {MANIFEST}.")
     try:
-        index = INDEX_KINDS[kind](manifest.get("metric"),
-                                  {k: v for k, v in params.items() if k not in _RESOLVED_PARAMS})
+        index = INDEX_KINDS[kind](
+            manifest.get("metric"), {k: v for k, v in params.items() if k not in _RESOLVED_PARAMS}
+        )
     except (ConfigError, TypeError) as err:
         raise ArtifactError(f"{path}: bad metric or parameters in {MANIFEST}: {err}") from err
     file = path / ARRAYS_FILE
@@ -808,21 +897,26 @@ def recall_at_k(approx_ids: Any, exact_ids: Any, k: int) -> float:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise DataError(f"k must be a positive integer, got {k!r}.")
     if approx.ndim != 2 or exact.ndim != 2 or len(approx) != len(exact) or not len(exact):
-        raise DataError(f"approx_ids and exact_ids must be 2-D with the same number of queries "
-                        f"(at least one), got shapes {approx.shape} and {exact.shape}.")
+        raise DataError(
+            f"approx_ids and exact_ids must be 2-D with the same number of queries "
+            f"(at least one), got shapes {approx.shape} and {exact.shape}."
+        )
     if approx.shape[1] < k or exact.shape[1] < k:
-        raise DataError(f"k={k} is more than the columns given "
-                        f"({approx.shape[1]} approximate, {exact.shape[1]} exact).")
+        raise DataError(
+            f"k={k} is more than the columns given "
+            f"({approx.shape[1]} approximate, {exact.shape[1]} exact)."
+        )
     q = len(exact)
     codes, _ = pd.factorize(np.concatenate([approx[:, :k].ravel(), exact[:, :k].ravel()]))
     query = np.repeat(np.arange(q, dtype=np.int64), k)
     found = np.unique(query * (codes.max() + 1) + codes[: q * k])
-    wanted = query * (codes.max() + 1) + codes[q * k:]
+    wanted = query * (codes.max() + 1) + codes[q * k :]
     return float(np.isin(wanted, found).sum() / (q * k))
 
 
-def gaussian_mixture_vectors(n: int, dim: int, *, n_clusters: int = 256, spread: float = 1.0,
-                             seed: int = SEED) -> np.ndarray:
+def gaussian_mixture_vectors(
+    n: int, dim: int, *, n_clusters: int = 256, spread: float = 1.0, seed: int = SEED
+) -> np.ndarray:
     """``n`` float32 vectors from a mixture of ``n_clusters`` Gaussians (a test/benchmark set).
 
     Cluster centres are standard normal; each vector is its (uniformly drawn) cluster's

@@ -40,8 +40,6 @@ answered with a JSON 500 without internals (none is expected: the tests send hos
 input).
 """
 
-
-
 import contextlib
 import json
 import logging
@@ -65,16 +63,19 @@ SCHEMA_MAX_ITEMS = 100_000
 #: Shown by ``/docs`` and ``/redoc`` until (unless) their JavaScript loads from the CDN.
 OFFLINE_DOCS_NOTE = (
     '<p style="font-family:sans-serif;margin:2em">This page loads its viewer from the '
-    'internet (cdn.jsdelivr.net); if you can read this, the browser could not load it. '
-    'The API description is at <a href="{openapi}">{openapi}</a> (OpenAPI JSON).</p>')
+    "internet (cdn.jsdelivr.net); if you can read this, the browser could not load it. "
+    'The API description is at <a href="{openapi}">{openapi}</a> (OpenAPI JSON).</p>'
+)
 
 
 def _json(content: Any, status: int = 200) -> Any:
     from starlette.responses import Response
 
-    return Response(json.dumps(content, separators=(",", ":"), ensure_ascii=False,
-                               allow_nan=False), status_code=status,
-                    media_type="application/json")
+    return Response(
+        json.dumps(content, separators=(",", ":"), ensure_ascii=False, allow_nan=False),
+        status_code=status,
+        media_type="application/json",
+    )
 
 
 def _error(status: int, code: str, message: str, details: Any = None) -> Any:
@@ -108,8 +109,9 @@ class _BodyLimit:
                 except ValueError:
                     too_big = True
                 if too_big:
-                    await _error(413, "body_too_large",
-                                 f"request body over {self.limit} bytes.")(scope, receive, send)
+                    await _error(413, "body_too_large", f"request body over {self.limit} bytes.")(
+                        scope, receive, send
+                    )
                     return
         chunks: list[bytes] = []
         size = 0
@@ -120,8 +122,9 @@ class _BodyLimit:
             body = message.get("body", b"")
             size += len(body)
             if size > self.limit:
-                await _error(413, "body_too_large",
-                             f"request body over {self.limit} bytes.")(scope, receive, send)
+                await _error(413, "body_too_large", f"request body over {self.limit} bytes.")(
+                    scope, receive, send
+                )
                 return
             chunks.append(body)
             if not message.get("more_body", False):
@@ -157,11 +160,15 @@ class _StoreFastPath:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         svc = self.service
-        if (scope["type"] == "http" and scope.get("method") == "GET"
-                and svc.store is not None and svc.state.model is None):
+        if (
+            scope["type"] == "http"
+            and scope.get("method") == "GET"
+            and svc.store is not None
+            and svc.state.model is None
+        ):
             path: str = scope.get("path", "")
             if path.startswith(self.PREFIX):
-                user_id = path[len(self.PREFIX):]
+                user_id = path[len(self.PREFIX) :]
                 k = _simple_k(scope.get("query_string", b""))
                 if user_id and "/" not in user_id and k is not None:
                     try:
@@ -186,12 +193,19 @@ def _simple_k(query: bytes) -> int | None:
     return None
 
 
-def create_app(service: RecommendationService | None = None, *,
-               artifact: str | Path | None = None, store: Any = None, trust: bool = False,
-               max_k: int = 100, max_batch: int = 1000,
-               artifact_root: str | Path | None = None,
-               admin_token: str | None = None, index: str | Path | None = None,
-               ranker_artifact: str | Path | None = None) -> Any:
+def create_app(
+    service: RecommendationService | None = None,
+    *,
+    artifact: str | Path | None = None,
+    store: Any = None,
+    trust: bool = False,
+    max_k: int = 100,
+    max_batch: int = 1000,
+    artifact_root: str | Path | None = None,
+    admin_token: str | None = None,
+    index: str | Path | None = None,
+    ranker_artifact: str | Path | None = None,
+) -> Any:
     """The FastAPI app over a :class:`RecommendationService` (built from the keywords
     when ``service`` is not given). The service is at ``app.state.service``."""
     fastapi = require("fastapi", "serving")
@@ -202,14 +216,22 @@ def create_app(service: RecommendationService | None = None, *,
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     if service is None:
-        service = RecommendationService(artifact=artifact, store=store, trust=trust,
-                                        max_k=max_k, max_batch=max_batch,
-                                        artifact_root=artifact_root, admin_token=admin_token,
-                                        index=index, ranker_artifact=ranker_artifact)
+        service = RecommendationService(
+            artifact=artifact,
+            store=store,
+            trust=trust,
+            max_k=max_k,
+            max_batch=max_batch,
+            artifact_root=artifact_root,
+            admin_token=admin_token,
+            index=index,
+            ranker_artifact=ranker_artifact,
+        )
     svc = service
 
     Id = Union[  # noqa: UP007 (pydantic field types built at run time)
-        StrictInt, Annotated[StrictStr, Field(min_length=1, max_length=256)]]
+        StrictInt, Annotated[StrictStr, Field(min_length=1, max_length=256)]
+    ]
 
     class Item(BaseModel):
         item_id: Any = Field(description="Item id (integer or string, as in training).")
@@ -227,8 +249,10 @@ def create_app(service: RecommendationService | None = None, *,
     class BatchRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
         user_ids: list[Id] = Field(
-            max_length=SCHEMA_MAX_ITEMS, json_schema_extra={"minItems": 1, "maxItems": svc.max_batch},
-            description=f"User ids, 1 to {svc.max_batch} (max_batch; more: 413).")
+            max_length=SCHEMA_MAX_ITEMS,
+            json_schema_extra={"minItems": 1, "maxItems": svc.max_batch},
+            description=f"User ids, 1 to {svc.max_batch} (max_batch; more: 413).",
+        )
         k: StrictInt = Field(10, description=f"Items per user, 1..{svc.max_k} (max_k).")
 
     class BatchResponse(BaseModel):
@@ -249,8 +273,10 @@ def create_app(service: RecommendationService | None = None, *,
     class ScoreRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
         pairs: list[Pair] = Field(
-            max_length=SCHEMA_MAX_ITEMS, json_schema_extra={"minItems": 1, "maxItems": svc.max_batch},
-            description=f"(user, item) pairs, 1 to {svc.max_batch} (max_batch; more: 413).")
+            max_length=SCHEMA_MAX_ITEMS,
+            json_schema_extra={"minItems": 1, "maxItems": svc.max_batch},
+            description=f"(user, item) pairs, 1 to {svc.max_batch} (max_batch; more: 413).",
+        )
 
     class Score(BaseModel):
         user_id: Any
@@ -263,28 +289,38 @@ def create_app(service: RecommendationService | None = None, *,
         scores: list[Score]
 
     FeatureValue = Union[  # noqa: UP007 (pydantic field types built at run time)
-        StrictInt, StrictFloat, Annotated[StrictStr, Field(max_length=256)], None]
+        StrictInt, StrictFloat, Annotated[StrictStr, Field(max_length=256)], None
+    ]
 
     class RetrieveRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
         user_id: Id | None = Field(None, description="A known user (its seen items are excluded).")
         features: dict[Annotated[str, Field(max_length=256)], FeatureValue] | None = Field(
-            None, max_length=SCHEMA_MAX_ITEMS,
+            None,
+            max_length=SCHEMA_MAX_ITEMS,
             description="User tower features by column (e.g. age, gender, occupation): a new "
-                        "user, or overrides for a known one. Finite numbers, strings or null.")
+            "user, or overrides for a known one. Finite numbers, strings or null.",
+        )
         history: list[Id] | None = Field(
-            None, max_length=SCHEMA_MAX_ITEMS,
+            None,
+            max_length=SCHEMA_MAX_ITEMS,
             description="Item ids the user had (models whose user tower reads a history; "
-                        "they are excluded with exclude_seen).")
-        k: StrictInt = Field(10, description=f"Items to return, 1..{svc.max_k} (max_k) and at "
-                                             "most the indexed items.")
-        exclude_seen: StrictBool = Field(True, description="Leave out the user's training "
-                                                           "items and history.")
+            "they are excluded with exclude_seen).",
+        )
+        k: StrictInt = Field(
+            10,
+            description=f"Items to return, 1..{svc.max_k} (max_k) and at most the indexed items.",
+        )
+        exclude_seen: StrictBool = Field(
+            True, description="Leave out the user's training items and history."
+        )
 
     class TwoStageRequest(RetrieveRequest):
         candidates: StrictInt | None = Field(
-            None, description=f"Candidates retrieved and ranked, k..{svc.max_candidates} "
-                              "(default max(100, k), at most the indexed items).")
+            None,
+            description=f"Candidates retrieved and ranked, k..{svc.max_candidates} "
+            "(default max(100, k), at most the indexed items).",
+        )
 
     class Timings(BaseModel):
         retrieve: float
@@ -318,16 +354,17 @@ def create_app(service: RecommendationService | None = None, *,
     class PredictRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
         rows: list[dict[Annotated[str, Field(max_length=256)], FeatureValue]] = Field(
-            max_length=SCHEMA_MAX_ITEMS, json_schema_extra={"minItems": 1, "maxItems": svc.max_batch},
+            max_length=SCHEMA_MAX_ITEMS,
+            json_schema_extra={"minItems": 1, "maxItems": svc.max_batch},
             description=f"Feature rows, 1 to {svc.max_batch} (max_batch; more: 413): column -> "
-                        "value (numbers for numeric columns, strings for categorical ones); a "
-                        "column left out or null is missing.")
+            "value (numbers for numeric columns, strings for categorical ones); a "
+            "column left out or null is missing.",
+        )
 
     class PredictResponse(BaseModel):
         model: str = Field(description="The served model's registry name.")
         version: str | None
-        predictions: list[float | None] = Field(description="Click probability per row, in "
-                                                            "order.")
+        predictions: list[float | None] = Field(description="Click probability per row, in order.")
 
     class SwapRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -353,9 +390,10 @@ def create_app(service: RecommendationService | None = None, *,
         title="recutils recommendation service",
         version=_version(),
         description="Top-k recommendations from a store of precomputed lists or a model "
-                    "artifact; unknown users get the popularity fallback. Errors are JSON "
-                    "`{\"error\": {\"code\", \"message\"}}`.",
-        docs_url=None, redoc_url=None,  # served below, with an offline note
+        "artifact; unknown users get the popularity fallback. Errors are JSON "
+        '`{"error": {"code", "message"}}`.',
+        docs_url=None,
+        redoc_url=None,  # served below, with an offline note
     )
     app.state.service = svc
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
@@ -377,8 +415,8 @@ def create_app(service: RecommendationService | None = None, *,
     async def _validation_error(request: Any, exc: RequestValidationError) -> Any:
         try:
             details = jsonable_encoder(
-                [{k: v for k, v in e.items() if k in ("loc", "msg", "type")}
-                 for e in exc.errors()])
+                [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+            )
             json.dumps(details)
         except (TypeError, ValueError):
             details = None
@@ -401,101 +439,160 @@ def create_app(service: RecommendationService | None = None, *,
     async def swagger_docs() -> Any:
         from fastapi.openapi.docs import get_swagger_ui_html
 
-        return _with_offline_note(get_swagger_ui_html(openapi_url=app.openapi_url,
-                                                      title=f"{app.title} - docs"),
-                                  '<div id="swagger-ui">', app.openapi_url)
+        return _with_offline_note(
+            get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - docs"),
+            '<div id="swagger-ui">',
+            app.openapi_url,
+        )
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc_docs() -> Any:
         from fastapi.openapi.docs import get_redoc_html
 
-        return _with_offline_note(get_redoc_html(openapi_url=app.openapi_url,
-                                                 title=f"{app.title} - ReDoc"),
-                                  f'<redoc spec-url="{app.openapi_url}">', app.openapi_url)
+        return _with_offline_note(
+            get_redoc_html(openapi_url=app.openapi_url, title=f"{app.title} - ReDoc"),
+            f'<redoc spec-url="{app.openapi_url}">',
+            app.openapi_url,
+        )
 
-    @app.get("/health", tags=["service"], summary="Liveness and readiness",
-             description="`{\"status\": \"ok\", \"mode\", \"model_loaded\", ...}`; "
-                         "503 with `\"status\": \"unavailable\"` when the store cannot be "
-                         "read.")
+    @app.get(
+        "/health",
+        tags=["service"],
+        summary="Liveness and readiness",
+        description='`{"status": "ok", "mode", "model_loaded", ...}`; '
+        '503 with `"status": "unavailable"` when the store cannot be '
+        "read.",
+    )
     async def health() -> Any:
         out = svc.health()
         return _json(out, 200 if out["status"] == "ok" else 503)
 
-    @app.get("/v1/recommendations/{user_id}", response_model=Recommendations,
-             responses=errors, tags=["recommendations"], summary="Top-k for one user",
-             description="The user's top-k items from the store, else the model; an unknown "
-                         "user gets the popularity fallback (`\"fallback\": true`).")
+    @app.get(
+        "/v1/recommendations/{user_id}",
+        response_model=Recommendations,
+        responses=errors,
+        tags=["recommendations"],
+        summary="Top-k for one user",
+        description="The user's top-k items from the store, else the model; an unknown "
+        'user gets the popularity fallback (`"fallback": true`).',
+    )
     async def recommend(user_id: str, k: KQuery = 10) -> Any:
         if svc.state.model is None:  # store lookups are short: answered on the event loop
             return _json(svc.recommend(user_id, k))
         return _json(await run_in_threadpool(svc.recommend, user_id, k))
 
-    @app.post("/v1/recommendations", response_model=BatchResponse, responses=errors,
-              tags=["recommendations"], summary="Top-k for a batch of users",
-              description=f"Body `{{\"user_ids\": [...], \"k\": 10}}` with at most "
-                          f"{svc.max_batch} ids; one result per id, in order.")
+    @app.post(
+        "/v1/recommendations",
+        response_model=BatchResponse,
+        responses=errors,
+        tags=["recommendations"],
+        summary="Top-k for a batch of users",
+        description=f'Body `{{"user_ids": [...], "k": 10}}` with at most '
+        f"{svc.max_batch} ids; one result per id, in order.",
+    )
     async def recommend_many(body: BatchRequest) -> Any:
         return _json(await run_in_threadpool(svc.recommend_many, body.user_ids, body.k))
 
-    @app.get("/v1/similar-items/{item_id}", response_model=Similar, responses=errors,
-             tags=["recommendations"], summary="Items similar to an item",
-             description="The k items most similar to `item_id`, for models with item "
-                         "similarities (SAR, item-KNN; a two-tower model searches its item "
-                         "index; others: 400); an unknown item: 404.")
+    @app.get(
+        "/v1/similar-items/{item_id}",
+        response_model=Similar,
+        responses=errors,
+        tags=["recommendations"],
+        summary="Items similar to an item",
+        description="The k items most similar to `item_id`, for models with item "
+        "similarities (SAR, item-KNN; a two-tower model searches its item "
+        "index; others: 400); an unknown item: 404.",
+    )
     async def similar(item_id: str, k: KQuery = 10) -> Any:
         return _json(await run_in_threadpool(svc.similar_items, item_id, k))
 
-    @app.post("/v1/retrieve", response_model=Retrieved, responses=errors, tags=["retrieval"],
-              summary="Top-k candidates from the two-tower index",
-              description="Body `{\"user_id\"}` (a known user), or `{\"features\": {...}}` (a "
-                          "new user: the user tower's columns), or `{\"history\": [...]}` where "
-                          "the model reads one; `k`, `exclude_seen` (default true). Errors: "
-                          "`unknown_user`, `missing_user`, `unknown_feature`, `invalid_feature` "
-                          "(NaN, infinity), `history_unsupported`, `empty_history`, "
-                          "`k_exceeds_index`, `too_few_items` (422); no two-tower model: 400.")
+    @app.post(
+        "/v1/retrieve",
+        response_model=Retrieved,
+        responses=errors,
+        tags=["retrieval"],
+        summary="Top-k candidates from the two-tower index",
+        description='Body `{"user_id"}` (a known user), or `{"features": {...}}` (a '
+        'new user: the user tower\'s columns), or `{"history": [...]}` where '
+        "the model reads one; `k`, `exclude_seen` (default true). Errors: "
+        "`unknown_user`, `missing_user`, `unknown_feature`, `invalid_feature` "
+        "(NaN, infinity), `history_unsupported`, `empty_history`, "
+        "`k_exceeds_index`, `too_few_items` (422); no two-tower model: 400.",
+    )
     async def retrieve(body: RetrieveRequest) -> Any:
-        return _json(await run_in_threadpool(svc.retrieve, body.user_id, body.features,
-                                             body.history, body.k, body.exclude_seen))
+        return _json(
+            await run_in_threadpool(
+                svc.retrieve, body.user_id, body.features, body.history, body.k, body.exclude_seen
+            )
+        )
 
-    @app.post("/v1/two-stage", response_model=TwoStage, responses=errors, tags=["retrieval"],
-              summary="Retrieve candidates, then rank them",
-              description="The body of `/v1/retrieve` plus `candidates` (N): N candidates from "
-                          "the index, scored by the ranker artifact with the user's features; "
-                          "the top k with `score` (ranker), `retrieval_score`, "
-                          "`retrieval_rank`, and `timings_ms` of both stages. No ranker: 400; "
-                          "`candidates` outside [k, max_candidates]: 422 `invalid_candidates`.")
+    @app.post(
+        "/v1/two-stage",
+        response_model=TwoStage,
+        responses=errors,
+        tags=["retrieval"],
+        summary="Retrieve candidates, then rank them",
+        description="The body of `/v1/retrieve` plus `candidates` (N): N candidates from "
+        "the index, scored by the ranker artifact with the user's features; "
+        "the top k with `score` (ranker), `retrieval_score`, "
+        "`retrieval_rank`, and `timings_ms` of both stages. No ranker: 400; "
+        "`candidates` outside [k, max_candidates]: 422 `invalid_candidates`.",
+    )
     async def two_stage(body: TwoStageRequest) -> Any:
-        return _json(await run_in_threadpool(svc.two_stage, body.user_id, body.features,
-                                             body.history, body.k, body.candidates,
-                                             body.exclude_seen))
+        return _json(
+            await run_in_threadpool(
+                svc.two_stage,
+                body.user_id,
+                body.features,
+                body.history,
+                body.k,
+                body.candidates,
+                body.exclude_seen,
+            )
+        )
 
-    @app.post("/v1/score", response_model=ScoreResponse, responses=errors, tags=["scoring"],
-              summary="Scores of (user, item) pairs",
-              description=f"Body `{{\"pairs\": [{{\"user_id\": ..., \"item_id\": ...}}]}}` "
-                          f"with at most {svc.max_batch} pairs; an unknown user or item gets "
-                          "`\"score\": null, \"known\": false`. Needs a model artifact "
-                          "(a store-only service answers 400).")
+    @app.post(
+        "/v1/score",
+        response_model=ScoreResponse,
+        responses=errors,
+        tags=["scoring"],
+        summary="Scores of (user, item) pairs",
+        description=f'Body `{{"pairs": [{{"user_id": ..., "item_id": ...}}]}}` '
+        f"with at most {svc.max_batch} pairs; an unknown user or item gets "
+        '`"score": null, "known": false`. Needs a model artifact '
+        "(a store-only service answers 400).",
+    )
     async def score(body: ScoreRequest) -> Any:
         pairs = [(p.user_id, p.item_id) for p in body.pairs]
         return _json(await run_in_threadpool(svc.score, pairs))
 
-    @app.post("/v1/predict", response_model=PredictResponse, responses=errors,
-              tags=["scoring"], summary="Click probabilities of feature rows",
-              description=f"Body `{{\"rows\": [{{\"I1\": 3, \"C1\": \"68fd1e64\"}}]}}` with at "
-                          f"most {svc.max_batch} rows, scored by a click-through artifact "
-                          "(lightgbm_ctr) served alone. Errors: `unknown_feature`, "
-                          "`invalid_feature` (422); another model: 400.")
+    @app.post(
+        "/v1/predict",
+        response_model=PredictResponse,
+        responses=errors,
+        tags=["scoring"],
+        summary="Click probabilities of feature rows",
+        description=f'Body `{{"rows": [{{"I1": 3, "C1": "68fd1e64"}}]}}` with at '
+        f"most {svc.max_batch} rows, scored by a click-through artifact "
+        "(lightgbm_ctr) served alone. Errors: `unknown_feature`, "
+        "`invalid_feature` (422); another model: 400.",
+    )
     async def predict(body: PredictRequest) -> Any:
         return _json(await run_in_threadpool(svc.predict_rows, body.rows))
 
-    @app.get("/v1/model", tags=["service"], summary="What is served",
-             description="Mode, max_k and max_batch; the artifact's model name, version, "
-                         "training time, metrics and sizes; the store set's version and size.")
+    @app.get(
+        "/v1/model",
+        tags=["service"],
+        summary="What is served",
+        description="Mode, max_k and max_batch; the artifact's model name, version, "
+        "training time, metrics and sizes; the store set's version and size.",
+    )
     async def model() -> Any:
         return _json(await run_in_threadpool(svc.model_info))
 
-    def admin(request: fastapi.Request,
-              x_admin_token: Annotated[str | None, fastapi.Header()] = None) -> str:
+    def admin(
+        request: fastapi.Request, x_admin_token: Annotated[str | None, fastapi.Header()] = None
+    ) -> str:
         """Dependency of the admin routes: checked before the body is read."""
         origin = request.client.host if request.client else "?"
         svc.authorize_admin(x_admin_token, origin)
@@ -504,19 +601,27 @@ def create_app(service: RecommendationService | None = None, *,
     if svc.admin_enabled:
         admin_errors = {code: {"model": ErrorResponse} for code in (403, 404, 413, 422)}
 
-        @app.post("/v1/admin/artifact", responses=admin_errors, tags=["admin"],
-                  summary="Swap the served artifact",
-                  description="Body `{\"path\": \"NAME\"}`, a folder under the artifact "
-                              "root (and `\"ranker\": \"NAME\"` to swap the two-stage ranker "
-                              "with it), with the `X-Admin-Token` header (403 without it). A swap "
-                              "that fails to load keeps the current model (422).")
-        async def swap(body: SwapRequest, request: fastapi.Request,
-                       origin: Annotated[str, fastapi.Depends(admin)]) -> Any:
-            info = await run_in_threadpool(svc.admin_swap, body.path,
-                                           request.headers.get("x-admin-token"), origin,
-                                           body.ranker)
+        @app.post(
+            "/v1/admin/artifact",
+            responses=admin_errors,
+            tags=["admin"],
+            summary="Swap the served artifact",
+            description='Body `{"path": "NAME"}`, a folder under the artifact '
+            'root (and `"ranker": "NAME"` to swap the two-stage ranker '
+            "with it), with the `X-Admin-Token` header (403 without it). A swap "
+            "that fails to load keeps the current model (422).",
+        )
+        async def swap(
+            body: SwapRequest,
+            request: fastapi.Request,
+            origin: Annotated[str, fastapi.Depends(admin)],
+        ) -> Any:
+            info = await run_in_threadpool(
+                svc.admin_swap, body.path, request.headers.get("x-admin-token"), origin, body.ranker
+            )
             return _json({"swapped": True, "model": info.model, "version": info.digest[:12]})
     else:
+
         @app.post("/v1/admin/artifact", include_in_schema=False)
         async def swap_disabled(origin: Annotated[str, fastapi.Depends(admin)]) -> Any:
             raise ServiceError(404, "admin_disabled", "admin routes are disabled.")  # unreached

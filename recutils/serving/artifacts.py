@@ -123,11 +123,16 @@ class ArtifactInfo:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able view (path as a string)."""
         return {
-            "path": str(self.path), "model": self.model,
-            "recutils_version": self.recutils_version, "format_version": self.format_version,
-            "created_at": self.created_at, "trained_at": self.trained_at,
-            "metrics": dict(self.metrics), "digest": self.digest,
-            "pickled_files": list(self.pickled_files), "config": dict(self.config),
+            "path": str(self.path),
+            "model": self.model,
+            "recutils_version": self.recutils_version,
+            "format_version": self.format_version,
+            "created_at": self.created_at,
+            "trained_at": self.trained_at,
+            "metrics": dict(self.metrics),
+            "digest": self.digest,
+            "pickled_files": list(self.pickled_files),
+            "config": dict(self.config),
         }
 
 
@@ -155,7 +160,9 @@ def _clean_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float | None]
     if metrics is None:
         return {}
     if not isinstance(metrics, Mapping):
-        raise ConfigError(f"metrics must be a mapping name -> number, got {type(metrics).__name__}.")
+        raise ConfigError(
+            f"metrics must be a mapping name -> number, got {type(metrics).__name__}."
+        )
     out: dict[str, float | None] = {}
     for key, value in metrics.items():
         if not isinstance(key, str) or not key:
@@ -218,8 +225,9 @@ def save_artifact(
     key = resolve_artifact_key(sign_key)
     if isinstance(trained_at, datetime):
         stamp = trained_at if trained_at.tzinfo else trained_at.replace(tzinfo=timezone.utc)
-        trained = stamp.astimezone(timezone.utc).isoformat(timespec="seconds").replace(
-            "+00:00", "Z")
+        trained = (
+            stamp.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        )
     elif trained_at is None:
         trained = _utc_now()
     else:
@@ -241,13 +249,17 @@ def save_artifact(
         for name, write in (extra_folders or {}).items():
             pure = check_relative_path(name, what="extra folder")
             if len(pure.parts) != 1 or (tmp / name).exists():
-                raise ArtifactError(f"extra folder {name!r} must be a plain name not written by "
-                                    f"{type(model).__name__}.save.")
+                raise ArtifactError(
+                    f"extra folder {name!r} must be a plain name not written by "
+                    f"{type(model).__name__}.save."
+                )
             write(tmp / name)
         declared = tuple(getattr(type(model), "pickled_files", ()) or ())
         files = _list_files(tmp)
-        entries = {rel: {"sha256": _sha256_file(p), "bytes": p.stat().st_size}
-                   for rel, p in sorted(files.items())}
+        entries = {
+            rel: {"sha256": _sha256_file(p), "bytes": p.stat().st_size}
+            for rel, p in sorted(files.items())
+        }
         manifest["artifact"] = {
             "format_version": ARTIFACT_FORMAT_VERSION,
             "recutils_version": __version__,
@@ -261,8 +273,9 @@ def save_artifact(
         if key is not None:
             manifest["artifact"]["signature"] = persistence.sign_manifest(manifest, key)
         manifest_tmp = tmp / (MANIFEST + ".tmp")
-        manifest_tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False),
-                                encoding="utf-8")
+        manifest_tmp.write_text(
+            json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False), encoding="utf-8"
+        )
         os.replace(manifest_tmp, manifest_file)
         if target.exists():
             trash = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:12]}"
@@ -274,8 +287,13 @@ def save_artifact(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    logger.info("saved artifact %s (%s, %d files%s)", target, manifest["model"], len(entries),
-                ", signed" if key is not None else "")
+    logger.info(
+        "saved artifact %s (%s, %d files%s)",
+        target,
+        manifest["model"],
+        len(entries),
+        ", signed" if key is not None else "",
+    )
     return target
 
 
@@ -286,15 +304,23 @@ def artifact_info(path: str | Path, manifest: Mapping[str, Any] | None = None) -
     manifest = read_manifest(folder) if manifest is None else manifest
     section = manifest.get("artifact") or {}
     entries = section.get("files") or {}
-    digest = hashlib.sha256(json.dumps(
-        [section.get("manifest_sha256"), sorted((k, v.get("sha256")) for k, v in entries.items()
-                                                if isinstance(v, dict))]).encode()).hexdigest()
+    digest = hashlib.sha256(
+        json.dumps(
+            [
+                section.get("manifest_sha256"),
+                sorted((k, v.get("sha256")) for k, v in entries.items() if isinstance(v, dict)),
+            ]
+        ).encode()
+    ).hexdigest()
     return ArtifactInfo(
-        path=folder.resolve(), model=str(manifest.get("model")),
+        path=folder.resolve(),
+        model=str(manifest.get("model")),
         recutils_version=str(section.get("recutils_version")),
         format_version=int(section.get("format_version", 0)),
-        created_at=str(section.get("created_at")), trained_at=str(section.get("trained_at")),
-        metrics=dict(section.get("metrics") or {}), digest=digest,
+        created_at=str(section.get("created_at")),
+        trained_at=str(section.get("trained_at")),
+        metrics=dict(section.get("metrics") or {}),
+        digest=digest,
         pickled_files=tuple(section.get("pickled_files") or ()),
         config=dict(manifest.get("config") or {}),
     )
@@ -308,8 +334,9 @@ class LoadedArtifact:
     info: ArtifactInfo
 
 
-def load_artifact(path: str | Path, trust: bool = False, verify: bool = True,
-                  key: bytes | str | None = None) -> LoadedArtifact:
+def load_artifact(
+    path: str | Path, trust: bool = False, verify: bool = True, key: bytes | str | None = None
+) -> LoadedArtifact:
     """Load an artifact (:func:`load_model`) together with what its manifest says.
 
     Args:

@@ -68,7 +68,7 @@ class BatchResult:
 
 def _chunks(users: pd.Index, size: int) -> Iterator[pd.Index]:
     for start in range(0, len(users), size):
-        yield users[start:start + size]
+        yield users[start : start + size]
 
 
 def _output_format(path: Path, output_format: str | None) -> str:
@@ -94,8 +94,9 @@ class _FileSink:
 
     def write(self, frame: pd.DataFrame) -> None:
         if self.fmt == "csv":
-            frame.to_csv(self.tmp, mode="w" if self._first else "a", header=self._first,
-                         index=False)
+            frame.to_csv(
+                self.tmp, mode="w" if self._first else "a", header=self._first, index=False
+            )
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -174,13 +175,24 @@ def batch_recommend(
             raise ConfigError(
                 "Spark users are scored by recutils.spark.batch.batch_recommend_spark, which "
                 f"writes Parquet and takes no recommend_k_items keywords (got {sorted(kwargs)}, "
-                f"output_format={output_format!r}).")
-        return batch_recommend_spark(model, users, top_k=top_k, remove_seen=remove_seen,
-                                     output=output, store=store, store_metadata=store_metadata,
-                                     fallback_k=fallback_k)
+                f"output_format={output_format!r})."
+            )
+        return batch_recommend_spark(
+            model,
+            users,
+            top_k=top_k,
+            remove_seen=remove_seen,
+            output=output,
+            store=store,
+            store_metadata=store_metadata,
+            fallback_k=fallback_k,
+        )
     k = check_top_k(top_k)
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
-            or chunk_size < 1:
+    if (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, (int, np.integer))
+        or chunk_size < 1
+    ):
         raise ConfigError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
     if output is None and store is None:
         raise ConfigError("batch_recommend needs an output file, a store, or both.")
@@ -193,21 +205,29 @@ def batch_recommend(
         sink = _FileSink(path, _output_format(path, output_format))
     own_store = isinstance(store, (str, Path))
     st = open_store(store) if own_store else store
-    cols = dict(col_user=model.col_user, col_item=model.col_item,
-                col_prediction=model.col_prediction,
-                col_rank=getattr(model, "col_rank", "rank"))
+    cols = dict(
+        col_user=model.col_user,
+        col_item=model.col_item,
+        col_prediction=model.col_prediction,
+        col_rank=getattr(model, "col_rank", "rank"),
+    )
     writer = st.writer(**cols) if st is not None else None
     t0 = time.perf_counter()
     n_users = n_rows = 0
     skipped = 0
     try:
-        with progress_bar(total=len(requested), unit="user", enabled=progress,
-                  desc=f"batch {type(model).__name__}") as bar:
+        with progress_bar(
+            total=len(requested),
+            unit="user",
+            enabled=progress,
+            desc=f"batch {type(model).__name__}",
+        ) as bar:
             for chunk in _chunks(requested, int(chunk_size)):
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always", DataWarning)
-                    frame = model.recommend_k_items(list(chunk), top_k=k,
-                                                    remove_seen=remove_seen, **kwargs)
+                    frame = model.recommend_k_items(
+                        list(chunk), top_k=k, remove_seen=remove_seen, **kwargs
+                    )
                 skipped += sum(1 for w in caught if issubclass(w.category, DataWarning))
                 frame = frame[[c for c in cols.values() if c in frame.columns]]
                 if sink is not None:
@@ -219,16 +239,21 @@ def batch_recommend(
                 n_rows += len(frame)
                 bar.update(len(chunk))
         if skipped:
-            logger.warning("%d chunk(s) had users unknown to the model (model's policy applied)",
-                           skipped)
+            logger.warning(
+                "%d chunk(s) had users unknown to the model (model's policy applied)", skipped
+            )
         if sink is not None:
             sink.close(list(cols.values()))
         store_set = None
         if writer is not None:
-            meta = {"model": getattr(model, "name", type(model).__name__), "top_k": k,
-                    **dict(store_metadata or {})}
-            store_set = writer.commit(fallback=popularity_fallback(model, fallback_k or k),
-                                      metadata=meta)
+            meta = {
+                "model": getattr(model, "name", type(model).__name__),
+                "top_k": k,
+                **dict(store_metadata or {}),
+            }
+            store_set = writer.commit(
+                fallback=popularity_fallback(model, fallback_k or k), metadata=meta
+            )
     except BaseException:
         if sink is not None:
             sink.discard()
@@ -240,8 +265,13 @@ def batch_recommend(
             st.close()
     seconds = time.perf_counter() - t0
     logger.info("batch scoring: %d users, %d rows in %.2f s", n_users, n_rows, seconds)
-    return BatchResult(n_users=n_users, n_rows=n_rows, seconds=seconds,
-                       output=None if sink is None else sink.path, store_set=store_set)
+    return BatchResult(
+        n_users=n_users,
+        n_rows=n_rows,
+        seconds=seconds,
+        output=None if sink is None else sink.path,
+        store_set=store_set,
+    )
 
 
 def batch_recommend_spark(model: Any, users: SparkDataFrame, **kwargs: Any) -> SparkDataFrame:

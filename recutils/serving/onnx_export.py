@@ -47,20 +47,38 @@ def _encoder_spec(model: Any) -> tuple[dict[str, Any], dict[str, np.ndarray], li
     configs = {f["name"]: f for f in state["features"]}
     fitted = state["fitted"]
     features = []
-    for name in layout.id_features + layout.dense_features + layout.bag_features + layout.series_features:
+    for name in (
+        layout.id_features + layout.dense_features + layout.bag_features + layout.series_features
+    ):
         cfg, fit = configs[name], fitted[name]
         spec = encoder.specs[name]
-        features.append({
-            "name": name, "column": fit["column"], "kind": spec.kind, "type": cfg["type"],
-            "table": cfg.get("embedding_name") or name, "boundaries": cfg.get("boundaries"),
-            "mean": fit["mean"], "scale": fit["scale"], "length": fit["length"],
-            "separator": cfg["separator"],
-            "input": f"{spec.kind}__{name}" if spec.kind in ("bag", "series") else None,
-        })
-    keys = (["ids"] if layout.id_features else []) + (["dense"] if layout.dense_features else []) \
-        + [layout.bag_key(f) for f in layout.bag_features] + [layout.series_key(f) for f in layout.series_features]
-    meta = {"format": SCORER_FORMAT, "features": features, "tables": state["tables"],
-            "has_ids": bool(layout.id_features)}
+        features.append(
+            {
+                "name": name,
+                "column": fit["column"],
+                "kind": spec.kind,
+                "type": cfg["type"],
+                "table": cfg.get("embedding_name") or name,
+                "boundaries": cfg.get("boundaries"),
+                "mean": fit["mean"],
+                "scale": fit["scale"],
+                "length": fit["length"],
+                "separator": cfg["separator"],
+                "input": f"{spec.kind}__{name}" if spec.kind in ("bag", "series") else None,
+            }
+        )
+    keys = (
+        (["ids"] if layout.id_features else [])
+        + (["dense"] if layout.dense_features else [])
+        + [layout.bag_key(f) for f in layout.bag_features]
+        + [layout.series_key(f) for f in layout.series_features]
+    )
+    meta = {
+        "format": SCORER_FORMAT,
+        "features": features,
+        "tables": state["tables"],
+        "has_ids": bool(layout.id_features),
+    }
     return meta, arrays, keys
 
 
@@ -68,8 +86,14 @@ def _onnx_name(key: str) -> str:
     return key.replace("bag:", "bag__").replace("series:", "series__")
 
 
-def export_onnx(model: Any, path: str | Path, *, opset: int | None = None, exporter: str = "torchscript",
-                overwrite: bool = False) -> Path:
+def export_onnx(
+    model: Any,
+    path: str | Path,
+    *,
+    opset: int | None = None,
+    exporter: str = "torchscript",
+    overwrite: bool = False,
+) -> Path:
     """Write ``model`` (a fitted :class:`~recutils.models.deep.DeepRankModel`, e.g. any zoo
     model) and its feature encoder to the folder ``path``; see the module docstring.
 
@@ -97,7 +121,9 @@ def export_onnx(model: Any, path: str | Path, *, opset: int | None = None, expor
     try:
         network, _ = model.network_, model.encoder_
     except AttributeError:
-        raise NotFittedError(f"{type(model).__name__} is not fitted yet: call fit() before export_onnx.") from None
+        raise NotFittedError(
+            f"{type(model).__name__} is not fitted yet: call fit() before export_onnx."
+        ) from None
     require("onnx", "onnx")
     if opset is None:
         opset = 17 if exporter == "torchscript" else 18
@@ -134,7 +160,9 @@ def export_onnx(model: Any, path: str | Path, *, opset: int | None = None, expor
         elif key.startswith("series:"):
             example.append(torch.zeros((n, specs[key.removeprefix("series:")].length)))
         else:
-            example.append(torch.ones((n, specs[key.removeprefix("bag:")].length), dtype=torch.int64))
+            example.append(
+                torch.ones((n, specs[key.removeprefix("bag:")].length), dtype=torch.int64)
+            )
     wrapper = _Probability().eval()
     names = [_onnx_name(k) for k in keys]
     device = next(network.parameters()).device
@@ -143,14 +171,28 @@ def export_onnx(model: Any, path: str | Path, *, opset: int | None = None, expor
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the exporter's deprecation notice and tracer warnings
             if exporter == "torchscript":
-                torch.onnx.export(wrapper, tuple(example), str(folder / "model.onnx"), dynamo=False,
-                                  input_names=names, output_names=outputs, opset_version=opset,
-                                  dynamic_axes={k: {0: "batch"} for k in [*names, *outputs]})
+                torch.onnx.export(
+                    wrapper,
+                    tuple(example),
+                    str(folder / "model.onnx"),
+                    dynamo=False,
+                    input_names=names,
+                    output_names=outputs,
+                    opset_version=opset,
+                    dynamic_axes={k: {0: "batch"} for k in [*names, *outputs]},
+                )
             else:
                 batch = torch.export.Dim("batch")
-                torch.onnx.export(wrapper, tuple(example), str(folder / "model.onnx"), dynamo=True,
-                                  input_names=names, output_names=outputs, opset_version=opset,
-                                  dynamic_shapes=(tuple({0: batch} for _ in keys),))
+                torch.onnx.export(
+                    wrapper,
+                    tuple(example),
+                    str(folder / "model.onnx"),
+                    dynamo=True,
+                    input_names=names,
+                    output_names=outputs,
+                    opset_version=opset,
+                    dynamic_shapes=(tuple({0: batch} for _ in keys),),
+                )
     finally:
         network.to(device)
     (folder / "encoder.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -158,13 +200,27 @@ def export_onnx(model: Any, path: str | Path, *, opset: int | None = None, expor
     shutil.copyfile(Path(__file__).with_name("onnx_scorer.py"), folder / "scorer.py")
     from recutils import __version__
 
-    files = {p.name: {"sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "bytes": p.stat().st_size}
-             for p in sorted(folder.iterdir())}
-    manifest = {"format": "recutils-onnx-ctr", "format_version": 1, "recutils_version": __version__,
-                "model": model.name, "model_name": model.config.model_config.model_name,
-                "inputs": names, "output": outputs[0], "outputs": outputs, "columns": sorted({f["column"] for f in meta["features"]}),
-                "opset": opset, "exporter": exporter, "files": files}
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+    files = {
+        p.name: {"sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "bytes": p.stat().st_size}
+        for p in sorted(folder.iterdir())
+    }
+    manifest = {
+        "format": "recutils-onnx-ctr",
+        "format_version": 1,
+        "recutils_version": __version__,
+        "model": model.name,
+        "model_name": model.config.model_config.model_name,
+        "inputs": names,
+        "output": outputs[0],
+        "outputs": outputs,
+        "columns": sorted({f["column"] for f in meta["features"]}),
+        "opset": opset,
+        "exporter": exporter,
+        "files": files,
+    }
+    (folder / "manifest.json").write_text(
+        json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8"
+    )
     return folder
 
 
@@ -181,7 +237,9 @@ def load_onnx_scorer(path: str | Path, threads: int | None = None) -> OnnxScorer
         raise ConfigError(f"{folder} has no manifest.json: not an export_onnx folder.")
     manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
     if manifest.get("format") != "recutils-onnx-ctr":
-        raise ConfigError(f"{folder} is not an export_onnx folder (format {manifest.get('format')!r}).")
+        raise ConfigError(
+            f"{folder} is not an export_onnx folder (format {manifest.get('format')!r})."
+        )
     for name, entry in manifest["files"].items():
         file = folder / name
         if not file.is_file() or hashlib.sha256(file.read_bytes()).hexdigest() != entry["sha256"]:

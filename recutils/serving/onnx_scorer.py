@@ -45,10 +45,18 @@ def _scalar_values(values: pd.Series) -> pd.Series:
 
 def _tokens(values: pd.Series, separator: str) -> tuple[np.ndarray, pd.Series]:
     values = values.reset_index(drop=True)
-    if values.dtype == object and values.map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():
+    if (
+        values.dtype == object
+        and values.map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any()
+    ):
         lists = values
     else:
-        lists = values.astype("object").where(values.notna(), "").astype(str).str.split(separator, regex=False)
+        lists = (
+            values.astype("object")
+            .where(values.notna(), "")
+            .astype(str)
+            .str.split(separator, regex=False)
+        )
     exploded = lists.explode()
     keep = exploded.notna().to_numpy()
     exploded = exploded[keep].astype(str)
@@ -73,7 +81,9 @@ class _Table:
         missing = values.isna().to_numpy()
         if self.hash_buckets is not None:
             text = values.fillna("").astype(str).to_numpy(dtype=object)
-            ids = (pd.util.hash_array(text) % np.uint64(self.hash_buckets)).astype(np.int64) + FIRST_ID
+            ids = (pd.util.hash_array(text) % np.uint64(self.hash_buckets)).astype(
+                np.int64
+            ) + FIRST_ID
         else:
             if self.vocab_numeric and not _is_numeric(values):
                 values = pd.to_numeric(values, errors="coerce")
@@ -98,8 +108,10 @@ class OnnxScorer:
         self.folder = Path(folder)
         meta = json.loads((self.folder / "encoder.json").read_text(encoding="utf-8"))
         if meta.get("format") != SCORER_FORMAT:
-            raise ValueError(f"unsupported scorer format {meta.get('format')!r} (this scorer reads "
-                             f"{SCORER_FORMAT})")
+            raise ValueError(
+                f"unsupported scorer format {meta.get('format')!r} (this scorer reads "
+                f"{SCORER_FORMAT})"
+            )
         with np.load(self.folder / "encoder.npz", allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         self.meta = meta
@@ -108,8 +120,9 @@ class OnnxScorer:
         options = ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = int(threads)
-        self.session = ort.InferenceSession(str(self.folder / "model.onnx"), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            str(self.folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+        )
 
     @property
     def columns(self) -> list[str]:
@@ -126,10 +139,16 @@ class OnnxScorer:
             values = df[f["column"]].reset_index(drop=True)
             kind = f["kind"]
             if kind == "dense":
-                x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-                dense.append(np.nan_to_num((x - f["mean"]) / f["scale"], nan=0.0).astype(np.float32))
+                x = pd.to_numeric(values, errors="coerce").to_numpy(
+                    dtype=np.float64, na_value=np.nan
+                )
+                dense.append(
+                    np.nan_to_num((x - f["mean"]) / f["scale"], nan=0.0).astype(np.float32)
+                )
             elif f.get("boundaries") is not None:
-                x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+                x = pd.to_numeric(values, errors="coerce").to_numpy(
+                    dtype=np.float64, na_value=np.nan
+                )
                 b = np.searchsorted(np.asarray(f["boundaries"]), x, side="right") + FIRST_ID
                 ids.append(np.where(np.isnan(x), PAD, b).astype(np.int64))
             elif kind == "bag":
@@ -146,7 +165,9 @@ class OnnxScorer:
         return inputs
 
     @staticmethod
-    def _positions(rows: np.ndarray, n: int, length: int, latest: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _positions(
+        rows: np.ndarray, n: int, length: int, latest: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(keep mask, position) of list tokens: the first ``length``, or the last (sequences)."""
         pos = pd.Series(rows).groupby(rows, sort=False).cumcount().to_numpy()
         if latest:
@@ -185,10 +206,12 @@ class OnnxScorer:
         outputs = self.outputs
         parts: dict[str, list[np.ndarray]] = {o: [] for o in outputs}
         for start in range(0, len(df), batch_size):
-            feed = {k: inputs[k][start:start + batch_size] for k in names}
+            feed = {k: inputs[k][start : start + batch_size] for k in names}
             for name, value in zip(outputs, self.session.run(None, feed)):
                 parts[name].append(value.reshape(-1))
-        return {o: np.concatenate(v) if v else np.empty(0, dtype=np.float32) for o, v in parts.items()}
+        return {
+            o: np.concatenate(v) if v else np.empty(0, dtype=np.float32) for o, v in parts.items()
+        }
 
     def predict(self, df: pd.DataFrame, batch_size: int = 65536) -> np.ndarray:
         """Click probability of each row of ``df`` (float32, same order); for a multi-task

@@ -56,15 +56,30 @@ class ServiceProcess:
             (``RECUTILS_ADMIN_TOKEN``), not on its command line where ``ps`` shows it.
     """
 
-    def __init__(self, artifact: str | Path | None = None, store: str | None = None, *,
-                 port: int | None = None, extra_args: Sequence[str] = (),
-                 startup_timeout: float = 60.0, log_file: str | Path | None = None,
-                 admin_token: str | None = None) -> None:
+    def __init__(
+        self,
+        artifact: str | Path | None = None,
+        store: str | None = None,
+        *,
+        port: int | None = None,
+        extra_args: Sequence[str] = (),
+        startup_timeout: float = 60.0,
+        log_file: str | Path | None = None,
+        admin_token: str | None = None,
+    ) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.url = f"http://{self.host}:{self.port}"
-        args = [sys.executable, "-m", "recutils", "serve", "--host", self.host,
-                "--port", str(self.port)]
+        args = [
+            sys.executable,
+            "-m",
+            "recutils",
+            "serve",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+        ]
         if artifact is not None:
             args += ["--artifact", str(artifact)]
         if store is not None:
@@ -85,14 +100,14 @@ class ServiceProcess:
             from recutils.serving.service import ADMIN_TOKEN_ENV
 
             env[ADMIN_TOKEN_ENV] = self.admin_token
-        self.proc = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT,
-                                     env=env)
+        self.proc = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise ServiceStartError(
                     f"the service exited with status {self.proc.returncode} "
-                    f"(log: {self.log_file or 'discarded'}).")
+                    f"(log: {self.log_file or 'discarded'})."
+                )
             try:
                 if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
                     logger.info("service up at %s (pid %d)", self.url, self.proc.pid)
@@ -122,8 +137,12 @@ class ServiceProcess:
     def __enter__(self) -> ServiceProcess:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
 
@@ -144,9 +163,15 @@ class LatencyReport:
         return dict(self.__dict__)
 
 
-def measure_latency(base_url: str, paths: Sequence[str], *, n_requests: int = 1000,
-                    concurrency: int = 4, timeout: float = 10.0,
-                    bodies: Sequence[Mapping[str, Any]] | None = None) -> LatencyReport:
+def measure_latency(
+    base_url: str,
+    paths: Sequence[str],
+    *,
+    n_requests: int = 1000,
+    concurrency: int = 4,
+    timeout: float = 10.0,
+    bodies: Sequence[Mapping[str, Any]] | None = None,
+) -> LatencyReport:
     """Send ``n_requests`` GETs (cycling through ``paths``) from ``concurrency`` threads;
     with ``bodies``, POSTs of the JSON ``bodies`` (cycling through both).
 
@@ -172,8 +197,11 @@ def measure_latency(base_url: str, paths: Sequence[str], *, n_requests: int = 10
                 t0 = time.perf_counter()
                 try:
                     path = paths[i % len(paths)]
-                    answer = (client.get(path) if bodies is None
-                              else client.post(path, json=bodies[i % len(bodies)]))
+                    answer = (
+                        client.get(path)
+                        if bodies is None
+                        else client.post(path, json=bodies[i % len(bodies)])
+                    )
                     ok = answer.status_code == 200
                 except httpx.HTTPError:
                     ok = False
@@ -190,10 +218,16 @@ def measure_latency(base_url: str, paths: Sequence[str], *, n_requests: int = 10
         t.join()
     seconds = time.perf_counter() - t0
     p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
-    return LatencyReport(requests=n_requests, failures=failures[0], seconds=seconds,
-                         requests_per_s=n_requests / seconds, p50_ms=float(p50),
-                         p95_ms=float(p95), p99_ms=float(p99), max_ms=float(latencies.max()))
+    return LatencyReport(
+        requests=n_requests,
+        failures=failures[0],
+        seconds=seconds,
+        requests_per_s=n_requests / seconds,
+        p50_ms=float(p50),
+        p95_ms=float(p95),
+        p99_ms=float(p99),
+        max_ms=float(latencies.max()),
+    )
 
 
-__all__ = ["LatencyReport", "ServiceProcess", "ServiceStartError", "free_port",
-           "measure_latency"]
+__all__ = ["LatencyReport", "ServiceProcess", "ServiceStartError", "free_port", "measure_latency"]

@@ -120,16 +120,25 @@ class StoreSetInfo:
             data["fallback"] = [(item, float(score)) for item, score in data.get("fallback", [])]
             return cls(**data)
         except (TypeError, ValueError, KeyError, AttributeError) as err:
-            raise StoreError(f"the store's set metadata is corrupt ({type(err).__name__}: "
-                             f"{str(err)[:200]}).") from err
+            raise StoreError(
+                f"the store's set metadata is corrupt ({type(err).__name__}: {str(err)[:200]})."
+            ) from err
 
     def to_json(self) -> str:
-        return json.dumps({
-            "version": self.version, "created_at": self.created_at, "n_users": self.n_users,
-            "top_k": self.top_k, "user_id_type": self.user_id_type,
-            "item_id_type": self.item_id_type, "fallback": [list(p) for p in self.fallback],
-            "metadata": self.metadata,
-        }, allow_nan=False, default=_json_default)
+        return json.dumps(
+            {
+                "version": self.version,
+                "created_at": self.created_at,
+                "n_users": self.n_users,
+                "top_k": self.top_k,
+                "user_id_type": self.user_id_type,
+                "item_id_type": self.item_id_type,
+                "fallback": [list(p) for p in self.fallback],
+                "metadata": self.metadata,
+            },
+            allow_nan=False,
+            default=_json_default,
+        )
 
 
 def _json_default(value: Any) -> Any:
@@ -145,8 +154,9 @@ def _id_type(values: pd.Series | pd.Index) -> str:
     return "str"
 
 
-def _payloads(frame: pd.DataFrame, col_user: str, col_item: str, col_prediction: str,
-              col_rank: str) -> tuple[list[tuple[str, str]], int, str, str]:
+def _payloads(
+    frame: pd.DataFrame, col_user: str, col_item: str, col_prediction: str, col_rank: str
+) -> tuple[list[tuple[str, str]], int, str, str]:
     """``(user key, JSON payload)`` per user of a long ranking frame; max list length; id types."""
     if frame.empty:
         return [], 0, "int", "int"
@@ -167,11 +177,14 @@ def _payloads(frame: pd.DataFrame, col_user: str, col_item: str, col_prediction:
     longest = 0
     for s, e in zip(starts, ends):
         idx = order[s:e]
-        pairs = [[items[i], (float(scores[i]) if math.isfinite(scores[i]) else None)]
-                 for i in idx]
+        pairs = [[items[i], (float(scores[i]) if math.isfinite(scores[i]) else None)] for i in idx]
         longest = max(longest, len(pairs))
-        out.append((str(uniques[codes[idx[0]]]), json.dumps(pairs, separators=(",", ":"),
-                                                            default=_json_default)))
+        out.append(
+            (
+                str(uniques[codes[idx[0]]]),
+                json.dumps(pairs, separators=(",", ":"), default=_json_default),
+            )
+        )
     return out, longest, _id_type(frame[col_user]), _id_type(frame[col_item])
 
 
@@ -186,9 +199,13 @@ class StoreWriter(ABC):
     aborts. Column names default to recutils' constants.
     """
 
-    def __init__(self, col_user: str = DEFAULT_USER_COL, col_item: str = DEFAULT_ITEM_COL,
-                 col_prediction: str = DEFAULT_PREDICTION_COL,
-                 col_rank: str = DEFAULT_RANK_COL) -> None:
+    def __init__(
+        self,
+        col_user: str = DEFAULT_USER_COL,
+        col_item: str = DEFAULT_ITEM_COL,
+        col_prediction: str = DEFAULT_PREDICTION_COL,
+        col_rank: str = DEFAULT_RANK_COL,
+    ) -> None:
         self.col_user, self.col_item = col_user, col_item
         self.col_prediction, self.col_rank = col_prediction, col_rank
         self.n_users = 0
@@ -207,8 +224,9 @@ class StoreWriter(ABC):
         """
         if self._done:
             raise StoreError("this writer has already committed or aborted.")
-        rows, longest, utype, itype = _payloads(frame, self.col_user, self.col_item,
-                                                self.col_prediction, self.col_rank)
+        rows, longest, utype, itype = _payloads(
+            frame, self.col_user, self.col_item, self.col_prediction, self.col_rank
+        )
         if not rows:
             return 0
         for attr, value in (("user_id_type", utype), ("item_id_type", itype)):
@@ -222,8 +240,11 @@ class StoreWriter(ABC):
         self.top_k = max(self.top_k, longest)
         return len(rows)
 
-    def commit(self, fallback: Sequence[tuple[Any, float]] | None = None,
-               metadata: Mapping[str, Any] | None = None) -> StoreSetInfo:
+    def commit(
+        self,
+        fallback: Sequence[tuple[Any, float]] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> StoreSetInfo:
         """Publish the set (atomic pointer swap) and drop the previous one.
 
         Args:
@@ -233,16 +254,20 @@ class StoreWriter(ABC):
         if self._done:
             raise StoreError("this writer has already committed or aborted.")
         info = StoreSetInfo(
-            version=self.version, created_at=_utc_now(), n_users=self.n_users,
-            top_k=self.top_k, user_id_type=self.user_id_type or "int",
+            version=self.version,
+            created_at=_utc_now(),
+            n_users=self.n_users,
+            top_k=self.top_k,
+            user_id_type=self.user_id_type or "int",
             item_id_type=self.item_id_type or "int",
             fallback=[(item, float(score)) for item, score in (fallback or [])],
             metadata=dict(metadata or {}),
         )
         self._commit(info)
         self._done = True
-        logger.info("store set v%d committed: %d users, top %d", info.version, info.n_users,
-                    info.top_k)
+        logger.info(
+            "store set v%d committed: %d users, top %d", info.version, info.n_users, info.top_k
+        )
         return info
 
     def abort(self) -> None:
@@ -254,8 +279,12 @@ class StoreWriter(ABC):
     def __enter__(self) -> StoreWriter:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if exc_type is not None or not self._done:
             self.abort()
 
@@ -296,9 +325,13 @@ class RecommendationStore(ABC):
         """:meth:`get` for several users (same set for all: one read)."""
         return {str(u): self.get(u) for u in user_ids}
 
-    def write(self, frames: Iterable[pd.DataFrame] | pd.DataFrame,
-              fallback: Sequence[tuple[Any, float]] | None = None,
-              metadata: Mapping[str, Any] | None = None, **columns: str) -> StoreSetInfo:
+    def write(
+        self,
+        frames: Iterable[pd.DataFrame] | pd.DataFrame,
+        fallback: Sequence[tuple[Any, float]] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        **columns: str,
+    ) -> StoreSetInfo:
         """Write a whole new set from ranking frames and publish it atomically."""
         if isinstance(frames, pd.DataFrame):
             frames = [frames]
@@ -323,8 +356,9 @@ def _decode_payload(text: str | bytes | None) -> Recs | None:
     try:
         return [(item, score) for item, score in json.loads(text)]
     except (TypeError, ValueError) as err:
-        raise StoreError(f"a stored recommendation list is corrupt ({type(err).__name__}: "
-                         f"{str(err)[:200]}).") from err
+        raise StoreError(
+            f"a stored recommendation list is corrupt ({type(err).__name__}: {str(err)[:200]})."
+        ) from err
 
 
 def _check_timeout(value: Any) -> float:
@@ -344,8 +378,7 @@ def _redact(url: str) -> str:
         return url
     host = parts.netloc.rsplit("@", 1)[1]
     user = parts.username or ""
-    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query,
-                       parts.fragment))
+    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment))
 
 
 def _is_busy(err: sqlite3.Error) -> bool:
@@ -373,11 +406,15 @@ class _SQLiteWriter(StoreWriter):
                 conn.execute("BEGIN IMMEDIATE")
                 row = conn.execute("SELECT value FROM recutils_meta WHERE key='next'").fetchone()
                 self.version = int(row[0]) if row else 1
-                conn.execute("INSERT OR REPLACE INTO recutils_meta(key, value) "
-                             "VALUES ('next', ?)", (str(self.version + 1),))
+                conn.execute(
+                    "INSERT OR REPLACE INTO recutils_meta(key, value) VALUES ('next', ?)",
+                    (str(self.version + 1),),
+                )
                 conn.execute(f"DROP TABLE IF EXISTS {self._table}")
-                conn.execute(f"CREATE TABLE {self._table} (user_id TEXT PRIMARY KEY, "
-                             "payload TEXT NOT NULL) WITHOUT ROWID")
+                conn.execute(
+                    f"CREATE TABLE {self._table} (user_id TEXT PRIMARY KEY, "
+                    "payload TEXT NOT NULL) WITHOUT ROWID"
+                )
                 conn.execute("COMMIT")
             except BaseException:
                 _rollback(conn)
@@ -393,8 +430,7 @@ class _SQLiteWriter(StoreWriter):
         with self._store._errors("writing a set"):
             conn.execute("BEGIN")
             try:
-                conn.executemany(f"INSERT INTO {self._table}(user_id, payload) VALUES (?, ?)",
-                                 rows)
+                conn.executemany(f"INSERT INTO {self._table}(user_id, payload) VALUES (?, ?)", rows)
                 conn.execute("COMMIT")
             except sqlite3.IntegrityError as err:
                 _rollback(conn)
@@ -408,14 +444,19 @@ class _SQLiteWriter(StoreWriter):
         with self._store._errors("committing a set"):
             conn.execute("BEGIN IMMEDIATE")
             try:
-                exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' "
-                                      "AND name=?", (self._table,)).fetchone()
+                exists = conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (self._table,)
+                ).fetchone()
                 if not exists:
                     raise StoreError(f"set v{self.version} disappeared (a concurrent writer?).")
-                conn.execute("INSERT OR REPLACE INTO recutils_meta(key, value) VALUES (?, ?)",
-                             (f"meta:{self.version}", info.to_json()))
-                conn.execute("INSERT OR REPLACE INTO recutils_meta(key, value) VALUES "
-                             "('current', ?)", (str(self.version),))
+                conn.execute(
+                    "INSERT OR REPLACE INTO recutils_meta(key, value) VALUES (?, ?)",
+                    (f"meta:{self.version}", info.to_json()),
+                )
+                conn.execute(
+                    "INSERT OR REPLACE INTO recutils_meta(key, value) VALUES ('current', ?)",
+                    (str(self.version),),
+                )
                 conn.execute("COMMIT")
             except BaseException:
                 _rollback(conn)
@@ -458,8 +499,10 @@ class SQLiteStore(RecommendationStore):
             conn = self._connect()
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("CREATE TABLE IF NOT EXISTS recutils_meta (key TEXT PRIMARY KEY, "
-                             "value TEXT NOT NULL)")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS recutils_meta (key TEXT PRIMARY KEY, "
+                    "value TEXT NOT NULL)"
+                )
             finally:
                 conn.close()
 
@@ -473,16 +516,21 @@ class SQLiteStore(RecommendationStore):
                 raise StoreBusyError(
                     f"SQLite store {str(self.path)!r} is locked by another process: gave up "
                     f"{doing} after {self.timeout:g} s ({err}). Retry later, or give a longer "
-                    "timeout (sqlite:///path.db?timeout=SECONDS).") from err
-            raise StoreError(f"SQLite store {str(self.path)!r} failed while {doing}: {err} "
-                             "(is the file a recutils store, and intact?).") from err
+                    "timeout (sqlite:///path.db?timeout=SECONDS)."
+                ) from err
+            raise StoreError(
+                f"SQLite store {str(self.path)!r} failed while {doing}: {err} "
+                "(is the file a recutils store, and intact?)."
+            ) from err
         except OSError as err:
-            raise StoreError(f"SQLite store {str(self.path)!r} failed while {doing}: "
-                             f"{err}.") from err
+            raise StoreError(
+                f"SQLite store {str(self.path)!r} failed while {doing}: {err}."
+            ) from err
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(str(self.path), timeout=self.timeout, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(
+            str(self.path), timeout=self.timeout, isolation_level=None, check_same_thread=False
+        )
         try:
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -513,13 +561,19 @@ class SQLiteStore(RecommendationStore):
 
     def _drop_stale(self, conn: sqlite3.Connection, keep: int) -> None:
         """Drop every set table but ``keep`` (old sets and sets of killed writers)."""
-        names = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'recs_v%'")]
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'recs_v%'"
+            )
+        ]
         for name in names:
             if name != f"recs_v{keep}":
                 conn.execute(f"DROP TABLE IF EXISTS {name}")
-                conn.execute("DELETE FROM recutils_meta WHERE key=?",
-                             (f"meta:{name.removeprefix('recs_v')}",))
+                conn.execute(
+                    "DELETE FROM recutils_meta WHERE key=?",
+                    (f"meta:{name.removeprefix('recs_v')}",),
+                )
                 logger.info("dropped stale store set %s", name)
 
     def _read(self, user_key: str | None) -> tuple[StoreSetInfo | None, Recs | None]:
@@ -532,17 +586,21 @@ class SQLiteStore(RecommendationStore):
             version = int(row[0])
             cached = self._local.info
             if cached is None or cached.version != version:
-                meta = conn.execute("SELECT value FROM recutils_meta WHERE key=?",
-                                    (f"meta:{version}",)).fetchone()
+                meta = conn.execute(
+                    "SELECT value FROM recutils_meta WHERE key=?", (f"meta:{version}",)
+                ).fetchone()
                 if meta is None:
-                    raise StoreError(f"SQLite store {str(self.path)!r} points at set "
-                                     f"v{version}, which has no metadata (a corrupt store).")
+                    raise StoreError(
+                        f"SQLite store {str(self.path)!r} points at set "
+                        f"v{version}, which has no metadata (a corrupt store)."
+                    )
                 cached = StoreSetInfo.from_json(meta[0])
                 self._local.info = cached
             recs = None
             if user_key is not None:
-                hit = conn.execute(f"SELECT payload FROM recs_v{version} WHERE user_id=?",
-                                   (user_key,)).fetchone()
+                hit = conn.execute(
+                    f"SELECT payload FROM recs_v{version} WHERE user_id=?", (user_key,)
+                ).fetchone()
                 recs = _decode_payload(hit[0]) if hit else None
             return cached, recs
         finally:
@@ -555,8 +613,9 @@ class SQLiteStore(RecommendationStore):
                 try:
                     return self._lookup_once(user_key)
                 except ValueError as err:  # a set pointer that is not a number
-                    raise StoreError(f"SQLite store {str(self.path)!r} has a corrupt set "
-                                     f"pointer ({err}).") from err
+                    raise StoreError(
+                        f"SQLite store {str(self.path)!r} has a corrupt set pointer ({err})."
+                    ) from err
         except StoreError:
             self._forget_reader()
             raise
@@ -578,8 +637,9 @@ class SQLiteStore(RecommendationStore):
             dv = conn.execute("PRAGMA data_version").fetchone()[0]
             if dv == getattr(self._local, "data_version", None):
                 try:
-                    hit = conn.execute(f"SELECT payload FROM recs_v{cached.version} "
-                                       "WHERE user_id=?", (user_key,)).fetchone()
+                    hit = conn.execute(
+                        f"SELECT payload FROM recs_v{cached.version} WHERE user_id=?", (user_key,)
+                    ).fetchone()
                 except sqlite3.OperationalError:
                     hit = None
                 else:
@@ -617,7 +677,7 @@ class _RedisWriter(StoreWriter):
         with self._store._errors("writing a set"):
             pipe = self._r.pipeline(transaction=False)
             for start in range(0, len(rows), 1000):
-                pipe.hset(self._recs, mapping=dict(rows[start:start + 1000]))
+                pipe.hset(self._recs, mapping=dict(rows[start : start + 1000]))
             pipe.expire(self._recs, REDIS_PENDING_TTL_S)
             pipe.execute()
 
@@ -626,8 +686,10 @@ class _RedisWriter(StoreWriter):
         with self._store._errors("committing a set"):
             held = int(r.hlen(self._recs))
             if info.n_users and held != info.n_users:
-                raise StoreError(f"set v{self.version} holds {held} users, "
-                                 f"{info.n_users} were written (expired or overwritten?).")
+                raise StoreError(
+                    f"set v{self.version} holds {held} users, "
+                    f"{info.n_users} were written (expired or overwritten?)."
+                )
             pipe = r.pipeline(transaction=True)
             pipe.set(self._store._set_key(self.version, "meta"), info.to_json())
             pipe.persist(self._recs)
@@ -655,8 +717,12 @@ class RedisStore(RecommendationStore):
         socket_timeout: Seconds per Redis call.
     """
 
-    def __init__(self, url: str = "redis://127.0.0.1:6379/0", prefix: str | None = None,
-                 socket_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        prefix: str | None = None,
+        socket_timeout: float = 5.0,
+    ) -> None:
         redis = require("redis", "serving")
         parts = urlsplit(url)
         query = parse_qs(parts.query)
@@ -670,8 +736,10 @@ class RedisStore(RecommendationStore):
         try:
             self._client = redis.Redis.from_url(
                 urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")),
-                socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout,
-                health_check_interval=30)
+                socket_timeout=socket_timeout,
+                socket_connect_timeout=socket_timeout,
+                health_check_interval=30,
+            )
         except ValueError as err:
             raise ConfigError(f"bad Redis URL {_redact(url)!r}: {err}") from err
         self._lookup = self._client.register_script(_LOOKUP_LUA)
@@ -688,8 +756,9 @@ class RedisStore(RecommendationStore):
         try:
             yield
         except self._redis.RedisError as err:
-            raise StoreError(f"Redis store {_redact(self.url)!r} failed while {doing}: "
-                             f"{err}") from err
+            raise StoreError(
+                f"Redis store {_redact(self.url)!r} failed while {doing}: {err}"
+            ) from err
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}:{name}"
@@ -702,8 +771,11 @@ class RedisStore(RecommendationStore):
 
     def _drop_stale(self, keep: int) -> None:
         keep_keys = {self._set_key(keep, "recs"), self._set_key(keep, "meta")}
-        stale = [k for k in self._client.scan_iter(match=f"{self.prefix}:v*", count=1000)
-                 if (k.decode() if isinstance(k, bytes) else k) not in keep_keys]
+        stale = [
+            k
+            for k in self._client.scan_iter(match=f"{self.prefix}:v*", count=1000)
+            if (k.decode() if isinstance(k, bytes) else k) not in keep_keys
+        ]
         if stale:
             self._client.unlink(*stale)
             logger.info("dropped %d stale Redis key(s) under %s", len(stale), self.prefix)
@@ -732,8 +804,9 @@ class RedisStore(RecommendationStore):
             try:
                 version, payload = int(out[0]), out[1]
             except ValueError as err:
-                raise StoreError(f"Redis store {_redact(self.url)!r} has a corrupt set "
-                                 f"pointer {out[0][:40]!r}.") from err
+                raise StoreError(
+                    f"Redis store {_redact(self.url)!r} has a corrupt set pointer {out[0][:40]!r}."
+                ) from err
             info = self._set_info(version)
             if info is not None:
                 return info, _decode_payload(payload) if payload else None
@@ -746,8 +819,9 @@ class RedisStore(RecommendationStore):
             try:
                 version = None if raw is None else int(raw)
             except ValueError as err:
-                raise StoreError(f"Redis store {_redact(self.url)!r} has a corrupt set "
-                                 f"pointer {raw[:40]!r}.") from err
+                raise StoreError(
+                    f"Redis store {_redact(self.url)!r} has a corrupt set pointer {raw[:40]!r}."
+                ) from err
             return None if version is None else self._set_info(version)
 
     def close(self) -> None:
@@ -763,8 +837,10 @@ def _sqlite_options(text: str, query: str) -> dict[str, Any]:
     except ValueError:
         options = {}
     if not options or set(options) - {"timeout"} or len(options["timeout"]) != 1:
-        raise ConfigError(f"store URL {text!r}: the only query parameter of a SQLite store is "
-                          "timeout=SECONDS (e.g. sqlite:///recs.db?timeout=2).")
+        raise ConfigError(
+            f"store URL {text!r}: the only query parameter of a SQLite store is "
+            "timeout=SECONDS (e.g. sqlite:///recs.db?timeout=2)."
+        )
     return {"timeout": _check_timeout(options["timeout"][0])}
 
 
@@ -780,9 +856,9 @@ def open_store(url: str | Path) -> RecommendationStore:
     parts = urlsplit(text)
     if parts.scheme == "sqlite":
         location, _, query = text.partition("?")
-        path = location[len("sqlite:///"):] if location.startswith("sqlite:///") else parts.path
+        path = location[len("sqlite:///") :] if location.startswith("sqlite:///") else parts.path
         if location.startswith("sqlite:////"):
-            path = "/" + location[len("sqlite:////"):]
+            path = "/" + location[len("sqlite:////") :]
         if not path:
             raise ConfigError(f"store URL {text!r} names no file; use sqlite:///path/to/recs.db.")
         return SQLiteStore(path, **_sqlite_options(text, query))
@@ -790,8 +866,10 @@ def open_store(url: str | Path) -> RecommendationStore:
         return RedisStore(text)
     if parts.scheme == "" and text.endswith((".db", ".sqlite", ".sqlite3")):
         return SQLiteStore(text)
-    raise ConfigError(f"unknown store URL {text!r}; use sqlite:///path/to/recs.db or "
-                      "redis://host:port/db?prefix=NAME.")
+    raise ConfigError(
+        f"unknown store URL {text!r}; use sqlite:///path/to/recs.db or "
+        "redis://host:port/db?prefix=NAME."
+    )
 
 
 __all__ = [

@@ -62,9 +62,13 @@ def batch_recommend_spark(
         cu, ci, cp = model.col_user, model.col_item, model.col_prediction
         cr = getattr(model, "col_rank", "rank")
         # one row per user (its whole list), so a store chunk never splits a user
-        grouped = ranked.groupBy(cu).agg(F.sort_array(F.collect_list(
-            F.struct(F.col(cr).alias("r"), F.col(ci).alias("i"), F.col(cp).alias("p")))
-        ).alias("recs"))
+        grouped = ranked.groupBy(cu).agg(
+            F.sort_array(
+                F.collect_list(
+                    F.struct(F.col(cr).alias("r"), F.col(ci).alias("i"), F.col(cp).alias("p"))
+                )
+            ).alias("recs")
+        )
         own = isinstance(store, (str, Path))
         st = open_store(store) if own else store
         try:
@@ -77,10 +81,15 @@ def batch_recommend_spark(
                         rows = []
                 if rows:
                     writer.write_frame(pd.DataFrame(rows, columns=[cu, ci, cp, cr]))
-                writer.commit(fallback=popularity_fallback(model, fallback_k or k),
-                              metadata={"model": getattr(model, "name", type(model).__name__),
-                                        "top_k": k, "engine": "spark",
-                                        **dict(store_metadata or {})})
+                writer.commit(
+                    fallback=popularity_fallback(model, fallback_k or k),
+                    metadata={
+                        "model": getattr(model, "name", type(model).__name__),
+                        "top_k": k,
+                        "engine": "spark",
+                        **dict(store_metadata or {}),
+                    },
+                )
         finally:
             if own:
                 st.close()

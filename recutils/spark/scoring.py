@@ -82,7 +82,7 @@ def topk_from_factors(
         n_items = codes.size
         for pdf in batches:
             for start in range(0, len(pdf), _BLOCK_ROWS):
-                part = pdf.iloc[start:start + _BLOCK_ROWS]
+                part = pdf.iloc[start : start + _BLOCK_ROWS]
                 if len(part) == 0 or n_items == 0:
                     continue
                 u = np.vstack(part["features"].to_numpy()).astype(np.float64)
@@ -109,12 +109,14 @@ def topk_from_factors(
                 flat_val = val.ravel()
                 keep = np.isfinite(flat_val)
                 # ranks after dropping seen (-inf) entries stay consecutive: -inf sort last
-                yield pd.DataFrame({
-                    "user": users[keep].astype(np.int32),
-                    "item": codes[idx.ravel()][keep].astype(np.int32),
-                    "score": flat_val[keep],
-                    col_rank: ranks[keep].astype(np.int32),
-                })
+                yield pd.DataFrame(
+                    {
+                        "user": users[keep].astype(np.int32),
+                        "item": codes[idx.ravel()][keep].astype(np.int32),
+                        "score": flat_val[keep],
+                        col_rank: ranks[keep].astype(np.int32),
+                    }
+                )
 
     schema = f"user int, item int, score double, `{col_rank}` int"
     return block.select("user", "features", "seen").mapInPandas(score, schema)
@@ -158,7 +160,9 @@ def recommend_k_items_spark(
     bc = spark.sparkContext.broadcast(model)
     user_type = _spark_type(model.user_ids_)
     item_type = _spark_type(model.item_ids_)
-    schema = f"`{col_user}` {user_type}, `{col_item}` {item_type}, `{col_pred}` double, `{col_rank}` int"
+    schema = (
+        f"`{col_user}` {user_type}, `{col_item}` {item_type}, `{col_pred}` double, `{col_rank}` int"
+    )
     k = int(top_k)
 
     def run(batches):
@@ -171,8 +175,9 @@ def recommend_k_items_spark(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 out = m.recommend_k_items(pdf[[col_user]], top_k=k, remove_seen=remove_seen)
-            yield out[[col_user, col_item, col_pred, col_rank]].astype({col_pred: "float64",
-                                                                       col_rank: "int32"})
+            yield out[[col_user, col_item, col_pred, col_rank]].astype(
+                {col_pred: "float64", col_rank: "int32"}
+            )
 
     frame = users.select(col_user).distinct()
     if user_type == "bigint":
@@ -192,8 +197,10 @@ def predict_spark(model: Any, pairs: DataFrame) -> DataFrame:
     col_pred = getattr(model, "col_prediction", DEFAULT_PREDICTION_COL)
     check_spark_columns(pairs, [col_user, col_item], "pairs")
     bc = pairs.sparkSession.sparkContext.broadcast(model)
-    schema = (f"`{col_user}` {_spark_type(model.user_ids_)}, `{col_item}` {_spark_type(model.item_ids_)}, "
-              f"`{col_pred}` double")
+    schema = (
+        f"`{col_user}` {_spark_type(model.user_ids_)}, `{col_item}` {_spark_type(model.item_ids_)}, "
+        f"`{col_pred}` double"
+    )
 
     def run(batches):
         import warnings

@@ -74,7 +74,7 @@ def check_master_reachable(master: str, timeout: float = 5.0) -> None:
     """
     if not master.startswith("spark://"):
         return
-    targets = master[len("spark://"):].split(",")
+    targets = master[len("spark://") :].split(",")
     errors = []
     for target in targets:
         host, _, port = target.strip().rpartition(":")
@@ -109,9 +109,11 @@ def netlib_java_options() -> str:
         if ctypes.util.find_library(lib) is None:
             options.append(f"-Ddev.ludovic.netlib.{lib}.allowNative=false")
     if options:
-        logger.info("no system %s found: Spark's ALS uses its Java BLAS/LAPACK (install e.g. "
-                    "libopenblas0 for a native one)",
-                    " or ".join(o.split(".")[3].upper() for o in options))
+        logger.info(
+            "no system %s found: Spark's ALS uses its Java BLAS/LAPACK (install e.g. "
+            "libopenblas0 for a native one)",
+            " or ".join(o.split(".")[3].upper() for o in options),
+        )
     return " ".join(options)
 
 
@@ -192,7 +194,9 @@ def start_or_get_spark(
             shuffle_partitions = 2 * _local_cores(master)
     if shuffle_partitions is not None:
         if isinstance(shuffle_partitions, bool) or int(shuffle_partitions) < 1:
-            raise ConfigError(f"shuffle_partitions must be a positive integer, got {shuffle_partitions!r}.")
+            raise ConfigError(
+                f"shuffle_partitions must be a positive integer, got {shuffle_partitions!r}."
+            )
         conf["spark.sql.shuffle.partitions"] = str(int(shuffle_partitions))
         conf.setdefault("spark.default.parallelism", str(int(shuffle_partitions)))
     # Iterative algorithms (ALS) build long lineages: deeper thread stacks avoid
@@ -214,5 +218,9 @@ def start_or_get_spark(
     return spark
 
 
-__all__ = ["start_or_get_spark", "check_master_reachable", "netlib_java_options",
-           "SparkMasterUnreachableError"]
+__all__ = [
+    "start_or_get_spark",
+    "check_master_reachable",
+    "netlib_java_options",
+    "SparkMasterUnreachableError",
+]

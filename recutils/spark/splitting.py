@@ -90,9 +90,7 @@ def _n_buckets(data: DataFrame) -> int:
     return max(int(data.sparkSession.conf.get("spark.sql.shuffle.partitions") or 1), 1)
 
 
-def _global_split(
-    data: DataFrame, keys: list, bucket, cumulative: list[float]
-) -> list[DataFrame]:
+def _global_split(data: DataFrame, keys: list, bucket, cumulative: list[float]) -> list[DataFrame]:
     """Cut the rows ordered by ``keys`` (a total order) at the global rounded bounds.
 
     ``bucket`` is an integer expression that is a non-decreasing function of the first
@@ -187,8 +185,9 @@ def spark_timestamp_split(
     check_no_nulls(data, [col_timestamp], "data", "a chronological split needs every row's time")
     row = with_row_id(data, _ROW)
     time = _time_value(data, col_timestamp)
-    frames = _global_split(row, [time, F.col(_ROW)], _time_buckets(data, col_timestamp, time),
-                           cumulative)
+    frames = _global_split(
+        row, [time, F.col(_ROW)], _time_buckets(data, col_timestamp, time), cumulative
+    )
     return [f.drop(_ROW) for f in frames]
 
 
@@ -210,13 +209,21 @@ def _time_value(data: DataFrame, col_timestamp: str):
         bad = data.filter(column.isNotNull() & parsed.isNull()).select(column).limit(1).collect()
         if not bad:
             return parsed
-    example = data.filter(column.isNotNull()
-                          & column.try_cast("double").isNull()
-                          & column.try_cast("timestamp").isNull()).select(column).limit(1).collect()
+    example = (
+        data.filter(
+            column.isNotNull()
+            & column.try_cast("double").isNull()
+            & column.try_cast("timestamp").isNull()
+        )
+        .select(column)
+        .limit(1)
+        .collect()
+    )
     shown = example[0][0] if example else bad[0][0]
     raise DataError(
         f"{col_timestamp} holds text that is neither numbers nor ISO-8601 times "
-        f"(e.g. {shown!r}); convert it to numbers or datetimes first.")
+        f"(e.g. {shown!r}); convert it to numbers or datetimes first."
+    )
 
 
 def _time_buckets(data: DataFrame, col_timestamp: str, as_number):
@@ -224,8 +231,11 @@ def _time_buckets(data: DataFrame, col_timestamp: str, as_number):
     (``as_number``: the column as :func:`_time_value` orders it)."""
     dtype = data.schema[col_timestamp].dataType.typeName()
     if dtype in ("timestamp", "timestamp_ntz", "date"):
-        as_number = F.unix_micros(F.col(col_timestamp).cast("timestamp")) if dtype != "date" \
+        as_number = (
+            F.unix_micros(F.col(col_timestamp).cast("timestamp"))
+            if dtype != "date"
             else F.unix_date(F.col(col_timestamp))
+        )
     as_number = as_number.cast("double")
     n_buckets = _n_buckets(data)
     if n_buckets == 1:
@@ -253,7 +263,9 @@ def _split_by_group(
     cumulative = _cumulative(ratio)
     check_spark_columns(data, [group_col, col_timestamp], "data")
     check_no_nulls(
-        data, [group_col, col_timestamp], "data",
+        data,
+        [group_col, col_timestamp],
+        "data",
         "every row needs a group and (for a chronological split) a time to be split",
     )
     columns = list(data.columns)
@@ -302,7 +314,9 @@ def spark_chrono_split(
         ConfigError: bad ``filter_by`` or ``min_rating``.
         ColumnMismatchError: a needed column is missing.
     """
-    return _split_by_group(data, ratio, min_rating, filter_by, col_user, col_item, col_timestamp, None)
+    return _split_by_group(
+        data, ratio, min_rating, filter_by, col_user, col_item, col_timestamp, None
+    )
 
 
 def spark_stratified_split(

@@ -57,8 +57,11 @@ def numpy_stratified_split(
     choice uses a ``Generator`` seeded once (theirs seeds numpy's global state and draws user
     by user), so the chosen items differ for the same seed; sparse input is accepted.
     """
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.floating)) \
-            or not 0.0 < float(ratio) < 1.0:
+    if (
+        isinstance(ratio, bool)
+        or not isinstance(ratio, (int, float, np.floating))
+        or not 0.0 < float(ratio) < 1.0
+    ):
         raise ConfigError(f"ratio must be a number strictly between 0 and 1, got {ratio!r}.")
     sparse_in = sp.issparse(X)
     if sparse_in:
@@ -83,9 +86,14 @@ def numpy_stratified_split(
     if sparse_in:
         parts = []
         for keep in (~in_test, in_test):  # each matrix gets its own index arrays
-            part = sp.csr_matrix((csr.data[keep], csr.indices[keep],
-                                  np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=n_rows))])),
-                                 shape=csr.shape)
+            part = sp.csr_matrix(
+                (
+                    csr.data[keep],
+                    csr.indices[keep],
+                    np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=n_rows))]),
+                ),
+                shape=csr.shape,
+            )
             parts.append(part)
         return parts[0], parts[1]
     x_train, x_test = X.copy(), X.copy()

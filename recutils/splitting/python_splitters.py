@@ -140,8 +140,13 @@ def _split_by_group(
     if min_rating > 1:
         keep = _min_rating_mask(codes, n_groups, min_rating)
         positions = np.flatnonzero(keep)
-        logger.debug("min_rating=%s on %r keeps %d of %d rows",
-                     min_rating, group_col, len(positions), len(data))
+        logger.debug(
+            "min_rating=%s on %r keeps %d of %d rows",
+            min_rating,
+            group_col,
+            len(positions),
+            len(data),
+        )
         if len(positions) == 0:
             return _empty_splits(data, n_splits)
         codes = codes[positions]
@@ -264,8 +269,9 @@ def python_chrono_split(
         ConfigError: bad ``filter_by`` or ``min_rating``.
         ColumnMismatchError: the group or timestamp column is missing.
     """
-    return _split_by_group(data, ratio, min_rating, filter_by, col_user, col_item,
-                           col_timestamp, None)
+    return _split_by_group(
+        data, ratio, min_rating, filter_by, col_user, col_item, col_timestamp, None
+    )
 
 
 def python_stratified_split(
@@ -405,8 +411,9 @@ def python_kfold_split(
     n_folds = _check_positive_int(n_folds, "n_folds", 2)
     group_col = _group_column(filter_by, col_user, col_item)
     check_columns(data, [group_col], "data")
-    fold = kfold_assignments(data, n_folds=n_folds, seed=seed, filter_by=filter_by,
-                             col_user=col_user, col_item=col_item)
+    fold = kfold_assignments(
+        data, n_folds=n_folds, seed=seed, filter_by=filter_by, col_user=col_user, col_item=col_item
+    )
 
     def _folds() -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
         for f in range(n_folds):

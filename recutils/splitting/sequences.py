@@ -68,10 +68,13 @@ class Sequences:
     def __post_init__(self) -> None:
         offsets = np.asarray(self.offsets)
         if offsets.ndim != 1 or len(offsets) != len(self.users) + 1:
-            raise DataError(f"offsets must have len(users) + 1 = {len(self.users) + 1} entries, "
-                            f"got {offsets.shape}.")
-        if len(offsets) and (offsets[0] != 0 or offsets[-1] != len(self.items)
-                             or np.any(np.diff(offsets) < 0)):
+            raise DataError(
+                f"offsets must have len(users) + 1 = {len(self.users) + 1} entries, "
+                f"got {offsets.shape}."
+            )
+        if len(offsets) and (
+            offsets[0] != 0 or offsets[-1] != len(self.items) or np.any(np.diff(offsets) < 0)
+        ):
             raise DataError("offsets must start at 0, never decrease and end at len(items).")
 
     def __len__(self) -> int:
@@ -84,7 +87,7 @@ class Sequences:
 
     def sequence(self, i: int) -> np.ndarray:
         """The ``i``-th user's items, oldest first."""
-        return self.items[self.offsets[i]:self.offsets[i + 1]]
+        return self.items[self.offsets[i] : self.offsets[i + 1]]
 
     def row_ids(self) -> np.ndarray:
         """For every entry of :attr:`items`, the index of its sequence."""
@@ -94,11 +97,20 @@ class Sequences:
         """For every entry of :attr:`items`, its 0-based position in its sequence."""
         return np.arange(len(self.items)) - np.repeat(self.offsets[:-1], self.lengths)
 
-    def to_frame(self, col_user: str = DEFAULT_USER_COL, col_item: str = DEFAULT_ITEM_COL,
-                 col_position: str = "position") -> pd.DataFrame:
+    def to_frame(
+        self,
+        col_user: str = DEFAULT_USER_COL,
+        col_item: str = DEFAULT_ITEM_COL,
+        col_position: str = "position",
+    ) -> pd.DataFrame:
         """One row per entry: ``[col_user, col_item, col_position]``."""
-        return pd.DataFrame({col_user: np.repeat(self.users, self.lengths),
-                             col_item: self.items, col_position: self.positions()})
+        return pd.DataFrame(
+            {
+                col_user: np.repeat(self.users, self.lengths),
+                col_item: self.items,
+                col_position: self.positions(),
+            }
+        )
 
 
 def _check_order_column(data: pd.DataFrame, col_timestamp: str | None) -> None:
@@ -149,8 +161,11 @@ def build_sequences(
     if data[col_item].isna().any():
         raise DataError(f"column {col_item!r} has missing values; every interaction needs an item.")
     if len(data) == 0:
-        return Sequences(data[col_user].to_numpy()[:0], data[col_item].to_numpy()[:0],
-                         np.zeros(1, dtype=np.int64))
+        return Sequences(
+            data[col_user].to_numpy()[:0],
+            data[col_item].to_numpy()[:0],
+            np.zeros(1, dtype=np.int64),
+        )
     codes, n_groups, order = _user_order(data, col_user, col_timestamp)
     counts = np.bincount(codes, minlength=n_groups)
     offsets = np.zeros(int(np.count_nonzero(counts)) + 1, dtype=np.int64)
@@ -263,18 +278,23 @@ def time_split(
     else:
         column = data[col_timestamp]
         if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
-            raise DataError(f"{col_timestamp!r} holds text; convert it (pd.to_datetime or "
-                            "pd.to_numeric) to split at a cutoff time, or pass ratio=.")
+            raise DataError(
+                f"{col_timestamp!r} holds text; convert it (pd.to_datetime or "
+                "pd.to_numeric) to split at a cutoff time, or pass ratio=."
+            )
         try:
             is_test = (column >= cutoff).to_numpy(dtype=bool)
         except TypeError as err:
-            raise DataError(f"cutoff {cutoff!r} cannot be compared with {col_timestamp!r} "
-                            f"({column.dtype}).") from err
+            raise DataError(
+                f"cutoff {cutoff!r} cannot be compared with {col_timestamp!r} ({column.dtype})."
+            ) from err
     if drop_cold:
         train_users = pd.unique(data[col_user].to_numpy()[~is_test])
         train_items = pd.unique(data[col_item].to_numpy()[~is_test])
-        warm = (data[col_user].isin(train_users).to_numpy()
-                & data[col_item].isin(train_items).to_numpy())
+        warm = (
+            data[col_user].isin(train_users).to_numpy()
+            & data[col_item].isin(train_items).to_numpy()
+        )
         keep = ~is_test | warm
         split = np.where(is_test, 1, 0).astype(np.int8)[keep]
         return _frames_from_split_ids(data, split, 2, np.flatnonzero(keep))
@@ -318,8 +338,10 @@ def pad_sequences(
     if items.size and items.dtype.kind not in "iu":
         raise DataError(f"sequences must hold integer item codes, got dtype {items.dtype}.")
     if items.size and np.any(items == pad):
-        raise DataError(f"the padding value {pad} is also a real item code in the sequences; "
-                        "code items from 1 (or choose another pad).")
+        raise DataError(
+            f"the padding value {pad} is also a real item code in the sequences; "
+            "code items from 1 (or choose another pad)."
+        )
     lengths = sequences.lengths
     n = len(sequences)
     out = np.full((n, max_len), pad, dtype=np.int64)
@@ -340,11 +362,15 @@ def check_histories(histories: Sequence[np.ndarray]) -> list[np.ndarray]:
     out = [np.asarray(h).ravel() for h in histories]
     empty = [i for i, h in enumerate(out) if h.size == 0]
     if empty:
-        raise DataError(f"histories must not be empty; history {empty[0]} is ({len(empty)} empty in all).")
+        raise DataError(
+            f"histories must not be empty; history {empty[0]} is ({len(empty)} empty in all)."
+        )
     return out
 
 
-def recency_weights(item_ids: pd.Index, histories: Sequence[np.ndarray], decay: float) -> sp.csr_matrix:
+def recency_weights(
+    item_ids: pd.Index, histories: Sequence[np.ndarray], decay: float
+) -> sp.csr_matrix:
     """The histories as a CSR ``[len(histories), len(item_ids)]`` of recency weights.
 
     The ``a``-th known click from the end (``a = 0``: the last known click) weighs
@@ -365,7 +391,9 @@ def recency_weights(item_ids: pd.Index, histories: Sequence[np.ndarray], decay: 
     total = seen[ends[rows]] if flat.size else seen
     age = (total - seen)[known]
     weights = np.power(float(decay), age.astype(np.float64))
-    matrix = sp.csr_matrix((weights, (rows[known], cols[known])), shape=(len(histories), len(item_ids)))
+    matrix = sp.csr_matrix(
+        (weights, (rows[known], cols[known])), shape=(len(histories), len(item_ids))
+    )
     matrix.sum_duplicates()
     matrix.eliminate_zeros()
     return matrix

@@ -259,9 +259,7 @@ def _parse_time_text(series: pd.Series, col: str) -> np.ndarray:
     )
 
 
-def _order_by_time_within_group(
-    codes: np.ndarray, n_groups: int, times: np.ndarray
-) -> np.ndarray:
+def _order_by_time_within_group(codes: np.ndarray, n_groups: int, times: np.ndarray) -> np.ndarray:
     """Row order grouped by code, then by time, then by input position (stable)."""
     if times.dtype.kind == "i" and len(times):
         lo = int(times.min())

@@ -49,11 +49,13 @@ def toy_interactions(
 ) -> pd.DataFrame:
     """A small seeded interactions frame, one row per (user, item), every user with >= 2 items."""
     rng = np.random.default_rng(seed)
-    users = np.concatenate([np.repeat(np.arange(n_users), 2),
-                            rng.integers(0, n_users, n_rows)])
-    items = np.concatenate([rng.permutation(np.tile(np.arange(n_items), 2 * n_users // n_items
-                                                    + 1))[: 2 * n_users],
-                            np.minimum(rng.zipf(1.5, n_rows) - 1, n_items - 1)])
+    users = np.concatenate([np.repeat(np.arange(n_users), 2), rng.integers(0, n_users, n_rows)])
+    items = np.concatenate(
+        [
+            rng.permutation(np.tile(np.arange(n_items), 2 * n_users // n_items + 1))[: 2 * n_users],
+            np.minimum(rng.zipf(1.5, n_rows) - 1, n_items - 1),
+        ]
+    )
     df = pd.DataFrame({col_user: users, col_item: items})
     df = df.drop_duplicates([col_user, col_item]).reset_index(drop=True)
     df[col_rating] = rng.integers(1, 6, len(df)).astype(np.float64)
@@ -127,8 +129,12 @@ def check_output_columns_and_dtypes(factory: Factory, **_: Any) -> None:
     assert (pred[model.col_user].to_numpy() == df[model.col_user].to_numpy()[:25]).all()
     assert (pred[model.col_item].to_numpy() == df[model.col_item].to_numpy()[:25]).all()
     rec = model.recommend_k_items(df, top_k=5)
-    assert list(rec.columns) == [model.col_user, model.col_item, model.col_prediction,
-                                 model.col_rank]
+    assert list(rec.columns) == [
+        model.col_user,
+        model.col_item,
+        model.col_prediction,
+        model.col_rank,
+    ]
     assert rec[model.col_prediction].dtype == np.float64
     assert rec[model.col_rank].dtype == np.int64
     assert rec[model.col_user].dtype == df[model.col_user].dtype
@@ -136,8 +142,10 @@ def check_output_columns_and_dtypes(factory: Factory, **_: Any) -> None:
     assert np.isfinite(rec[model.col_prediction]).all()
     # a sequence of ids works like a frame
     users = list(pd.unique(df[model.col_user]))[:4]
-    pd.testing.assert_frame_equal(model.recommend_k_items(users, top_k=5),
-                                  rec[rec[model.col_user].isin(users)].reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        model.recommend_k_items(users, top_k=5),
+        rec[rec[model.col_user].isin(users)].reset_index(drop=True),
+    )
 
 
 def check_top_k_and_order(factory: Factory, **_: Any) -> None:
@@ -179,19 +187,22 @@ def check_deterministic(factory: Factory, **_: Any) -> None:
     params = {"seed": 7} if _case(factory).stochastic else {}
     a = factory(**params).fit(df)
     b = factory(**params).fit(df)
-    pd.testing.assert_frame_equal(a.recommend_k_items(df, top_k=5),
-                                  b.recommend_k_items(df, top_k=5))
+    pd.testing.assert_frame_equal(
+        a.recommend_k_items(df, top_k=5), b.recommend_k_items(df, top_k=5)
+    )
     pd.testing.assert_frame_equal(a.predict(df), b.predict(df))
 
 
 def check_custom_columns(factory: Factory, **_: Any) -> None:
     """Non-default column names ("u", "i", "r", "t", "p") and string ids behave the same."""
     df = toy_interactions()
-    renamed = toy_interactions(col_user="u", col_item="i", col_rating="r", col_timestamp="t",
-                               string_ids=True)
+    renamed = toy_interactions(
+        col_user="u", col_item="i", col_rating="r", col_timestamp="t", string_ids=True
+    )
     a = factory().fit(df)
-    b = factory(col_user="u", col_item="i", col_rating="r", col_timestamp="t",
-                col_prediction="p").fit(renamed)
+    b = factory(
+        col_user="u", col_item="i", col_rating="r", col_timestamp="t", col_prediction="p"
+    ).fit(renamed)
     ra = a.recommend_k_items(df, top_k=5)
     rb = b.recommend_k_items(renamed, top_k=5)
     assert list(rb.columns) == ["u", "i", "p", a.col_rank]
@@ -217,14 +228,22 @@ def check_fit_leaves_class_attributes(factory: Factory, **_: Any) -> None:
     df = toy_interactions()
     model = factory()
     cls = type(model)
-    before = {name: value for klass in reversed(cls.__mro__) for name, value in vars(klass).items()
-              if not name.startswith("__")}
+    before = {
+        name: value
+        for klass in reversed(cls.__mro__)
+        for name, value in vars(klass).items()
+        if not name.startswith("__")
+    }
     own = set(model.__dict__)
     model.fit(df)
     shadowed = sorted(k for k in set(model.__dict__) - own if k in before)
     assert not shadowed, f"fit set class attribute(s) {shadowed} on the instance"
-    after = {name: value for klass in reversed(cls.__mro__) for name, value in vars(klass).items()
-             if not name.startswith("__")}
+    after = {
+        name: value
+        for klass in reversed(cls.__mro__)
+        for name, value in vars(klass).items()
+        if not name.startswith("__")
+    }
     changed = sorted(k for k in before if after.get(k) is not before[k])
     assert not changed, f"fit changed class attribute(s) {changed}"
 
@@ -233,8 +252,12 @@ def check_unknown_ids(factory: Factory, **_: Any) -> None:
     """Unknown users/items: NaN in predict with one DataWarning; a warning in recommend."""
     df = toy_interactions()
     model = factory().fit(df)
-    pairs = pd.DataFrame({model.col_user: [df[model.col_user].iloc[0], -12345],
-                          model.col_item: [-999, df[model.col_item].iloc[0]]})
+    pairs = pd.DataFrame(
+        {
+            model.col_user: [df[model.col_user].iloc[0], -12345],
+            model.col_item: [-999, df[model.col_item].iloc[0]],
+        }
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         pred = model.predict(pairs)
@@ -258,8 +281,9 @@ def check_save_load(factory: Factory, tmp_path: Path | None = None, **_: Any) ->
         loaded = type(model).load(folder)
     assert type(loaded) is type(model)
     assert loaded.config == model.config
-    pd.testing.assert_frame_equal(model.recommend_k_items(df, top_k=5),
-                                  loaded.recommend_k_items(df, top_k=5))
+    pd.testing.assert_frame_equal(
+        model.recommend_k_items(df, top_k=5), loaded.recommend_k_items(df, top_k=5)
+    )
     pd.testing.assert_frame_equal(model.predict(df), loaded.predict(df))
 
 
@@ -269,14 +293,19 @@ def check_known_answer(factory: Factory, **_: Any) -> None:
     if case is None:
         return
     model = factory(**case.params).fit(case.train)
-    rec = _quiet(lambda: model.recommend_k_items(case.users, top_k=case.top_k,
-                                                 remove_seen=case.remove_seen))
+    rec = _quiet(
+        lambda: model.recommend_k_items(case.users, top_k=case.top_k, remove_seen=case.remove_seen)
+    )
     for user, items in case.expected.items():
         got = rec.loc[rec[model.col_user] == user]
         assert got[model.col_item].tolist() == items, (user, got)
         if case.expected_scores is not None:
-            np.testing.assert_allclose(got[model.col_prediction].to_numpy(),
-                                       case.expected_scores[user], rtol=1e-6, atol=1e-12)
+            np.testing.assert_allclose(
+                got[model.col_prediction].to_numpy(),
+                case.expected_scores[user],
+                rtol=1e-6,
+                atol=1e-12,
+            )
 
 
 CHECKS: list[Callable[..., None]] = [

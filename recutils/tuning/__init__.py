@@ -50,10 +50,19 @@ from recutils.tuning.space import (
 )
 
 # Names whose modules import pandas-heavy or optional machinery: resolved on first use.
-_LAZY = {"tune": "search", "TuningResult": "result", "load_result": "result",
-         "make_sampler": "backend", "make_pruner": "backend", "make_storage": "backend",
-         "SAMPLERS": "backend", "PRUNERS": "backend", "StorageError": "backend",
-         "CorruptStorageError": "backend", "StudyNotFoundError": "backend"}
+_LAZY = {
+    "tune": "search",
+    "TuningResult": "result",
+    "load_result": "result",
+    "make_sampler": "backend",
+    "make_pruner": "backend",
+    "make_storage": "backend",
+    "SAMPLERS": "backend",
+    "PRUNERS": "backend",
+    "StorageError": "backend",
+    "CorruptStorageError": "backend",
+    "StudyNotFoundError": "backend",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -79,8 +79,13 @@ class StudyNotFoundError(ConfigError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-def make_storage(storage: Any, *, heartbeat_interval: int | None = 10,
-                 grace_period: int | None = None, create: bool = True) -> Any:
+def make_storage(
+    storage: Any,
+    *,
+    heartbeat_interval: int | None = 10,
+    grace_period: int | None = None,
+    create: bool = True,
+) -> Any:
     """An Optuna storage from ``None`` (in memory), a database URL or a storage object.
 
     SQLite URLs get a 60 s busy timeout (several processes write one file). Database
@@ -108,10 +113,14 @@ def make_storage(storage: Any, *, heartbeat_interval: int | None = 10,
     if not isinstance(storage, str) or "://" not in storage:
         raise ConfigError(
             f"storage must be None, a database URL such as 'sqlite:///tune.db' or "
-            f"'postgresql+psycopg2://user:pw@host/db', or an optuna storage; got {storage!r}.")
-    if heartbeat_interval is not None and (not isinstance(heartbeat_interval, int)
-                                           or heartbeat_interval < 1):
-        raise ConfigError(f"heartbeat_interval must be a positive integer or None, got {heartbeat_interval!r}.")
+            f"'postgresql+psycopg2://user:pw@host/db', or an optuna storage; got {storage!r}."
+        )
+    if heartbeat_interval is not None and (
+        not isinstance(heartbeat_interval, int) or heartbeat_interval < 1
+    ):
+        raise ConfigError(
+            f"heartbeat_interval must be a positive integer or None, got {heartbeat_interval!r}."
+        )
     url, shown = _parse_storage_url(storage)
     engine_kwargs: dict[str, Any] = {}
     if url.get_backend_name() == "sqlite":
@@ -120,9 +129,12 @@ def make_storage(storage: Any, *, heartbeat_interval: int | None = 10,
     else:
         engine_kwargs["pool_pre_ping"] = True
     with _storage_errors(shown), quiet_experimental():
-        return optuna.storages.RDBStorage(storage, engine_kwargs=engine_kwargs,
-                                          heartbeat_interval=heartbeat_interval,
-                                          grace_period=grace_period)
+        return optuna.storages.RDBStorage(
+            storage,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+        )
 
 
 def _parse_storage_url(storage: str) -> tuple[Any, str]:
@@ -137,8 +149,10 @@ def _parse_storage_url(storage: str) -> tuple[Any, str]:
     try:
         url = make_url(storage)
     except sqlalchemy.exc.ArgumentError as err:
-        raise ConfigError(f"storage {storage!r} is not a database URL SQLAlchemy can read "
-                          f"('dialect+driver://user:pw@host/db', e.g. 'sqlite:///tune.db').") from err
+        raise ConfigError(
+            f"storage {storage!r} is not a database URL SQLAlchemy can read "
+            f"('dialect+driver://user:pw@host/db', e.g. 'sqlite:///tune.db')."
+        ) from err
     shown = url.render_as_string(hide_password=True) if url.password else storage
     try:
         url.get_dialect()
@@ -146,7 +160,8 @@ def _parse_storage_url(storage: str) -> tuple[Any, str]:
         raise ConfigError(
             f"storage {shown!r}: SQLAlchemy has no database dialect or driver "
             f"{url.drivername!r} (e.g. 'sqlite', 'postgresql+psycopg2', 'mysql+pymysql'; "
-            "a third-party dialect must be installed).") from err
+            "a third-party dialect must be installed)."
+        ) from err
     return url, shown
 
 
@@ -154,7 +169,11 @@ def _check_sqlite_file(url: Any, shown: str, create: bool) -> None:
     """Refuse an SQLite file in a missing folder, a folder as the file, and (unless
     ``create``) a file that does not exist. In-memory and ``uri=true`` URLs pass as they are."""
     database = url.database
-    if not database or database == ":memory:" or str(url.query.get("uri", "")).lower() in ("true", "1"):
+    if (
+        not database
+        or database == ":memory:"
+        or str(url.query.get("uri", "")).lower() in ("true", "1")
+    ):
         return
     path = Path(database)
     if path.is_dir():
@@ -162,7 +181,8 @@ def _check_sqlite_file(url: Any, shown: str, create: bool) -> None:
     if not path.parent.is_dir():
         raise ConfigError(
             f"storage {shown!r}: the folder {str(path.parent)!r} does not exist; create it first "
-            "(SQLite creates the file, not its folder).")
+            "(SQLite creates the file, not its folder)."
+        )
     if not create and not path.is_file():
         raise ConfigError(f"storage {shown!r}: no database file {str(path)!r}.")
 
@@ -177,13 +197,17 @@ def _storage_errors(shown: str) -> Iterator[None]:
     except ImportError as err:
         raise ConfigError(
             f"storage {shown!r}: its database driver is not installed ({err.__cause__ or err}); "
-            "install the driver or name another one in the URL ('dialect+driver://...').") from err
+            "install the driver or name another one in the URL ('dialect+driver://...')."
+        ) from err
     except sqlalchemy.exc.OperationalError as err:
-        raise StorageError(f"storage {shown!r} cannot be opened: {getattr(err, 'orig', None) or err}") from err
+        raise StorageError(
+            f"storage {shown!r} cannot be opened: {getattr(err, 'orig', None) or err}"
+        ) from err
     except sqlalchemy.exc.DatabaseError as err:
         raise CorruptStorageError(
             f"storage {shown!r} is not an Optuna study database "
-            f"({getattr(err, 'orig', None) or err}).") from err
+            f"({getattr(err, 'orig', None) or err})."
+        ) from err
     except sqlalchemy.exc.SQLAlchemyError as err:
         raise StorageError(f"storage {shown!r} cannot be used: {err}") from err
 
@@ -313,10 +337,16 @@ class _FixedTrial:
 class Runner:
     """Runs trials of one study until it holds ``n_trials`` finished trials or time is up."""
 
-    def __init__(self, study: Any, objective: Callable[[Any], float], n_trials: int | None,
-                 timeout: float | None, catch: tuple[type[BaseException], ...],
-                 callbacks: Sequence[Callable[[Any, Any], None]], report: Callable[[Any], None] | None
-                 ) -> None:
+    def __init__(
+        self,
+        study: Any,
+        objective: Callable[[Any], float],
+        n_trials: int | None,
+        timeout: float | None,
+        catch: tuple[type[BaseException], ...],
+        callbacks: Sequence[Callable[[Any, Any], None]],
+        report: Callable[[Any], None] | None,
+    ) -> None:
         self.study = study
         self.objective = objective
         self.n_trials = n_trials
@@ -342,9 +372,12 @@ class Runner:
         if self.n_trials is not None:
             optuna = load_optuna()
             TS = optuna.trial.TrialState
-            ahead = sum(1 for t in self.study.get_trials(deepcopy=False)
-                        if t.number < trial.number and t.state in (TS.COMPLETE, TS.PRUNED, TS.RUNNING,
-                                                                     TS.WAITING))
+            ahead = sum(
+                1
+                for t in self.study.get_trials(deepcopy=False)
+                if t.number < trial.number
+                and t.state in (TS.COMPLETE, TS.PRUNED, TS.RUNNING, TS.WAITING)
+            )
             if ahead >= self.n_trials:
                 trial.set_user_attr(SURPLUS_ATTR, True)
                 raise _SurplusTrial(f"trial {trial.number}: the study already has {ahead} trials")
@@ -379,7 +412,9 @@ class Runner:
             if getattr(self.study, "_stop_flag", False):
                 return
             with quiet_experimental():
-                self.study.optimize(self._guarded, n_trials=1, catch=self.catch, callbacks=[self._after])
+                self.study.optimize(
+                    self._guarded, n_trials=1, catch=self.catch, callbacks=[self._after]
+                )
             if _grid_exhausted(self.study):
                 return
 
@@ -396,13 +431,19 @@ def _grid_exhausted(study: Any) -> bool:
     if not isinstance(sampler, optuna.samplers.GridSampler):
         return False
     TS = optuna.trial.TrialState
-    done = {t.params.get(GRID_PARAM) for t in study.get_trials(deepcopy=False, states=(TS.COMPLETE, TS.PRUNED))}
+    done = {
+        t.params.get(GRID_PARAM)
+        for t in study.get_trials(deepcopy=False, states=(TS.COMPLETE, TS.PRUNED))
+    }
     return len(done) >= len(sampler._all_grids)
 
 
-def progress_reporter(progress: bool | Callable[[dict[str, Any]], None], study: Any,
-                       n_trials: int | None, direction_max: bool) -> tuple[Callable[[Any], None] | None,
-                                                                           Callable[[], None]]:
+def progress_reporter(
+    progress: bool | Callable[[dict[str, Any]], None],
+    study: Any,
+    n_trials: int | None,
+    direction_max: bool,
+) -> tuple[Callable[[Any], None] | None, Callable[[], None]]:
     """A per-trial reporter and a closer for ``progress`` (True: tqdm bar; a callable: called
     with a dict per finished trial; False: nothing)."""
     if progress is False or progress is None:
@@ -411,11 +452,22 @@ def progress_reporter(progress: bool | Callable[[dict[str, Any]], None], study: 
 
     def info(trial: Any) -> dict[str, Any]:
         value = trial.value if trial.values else None
-        if value is not None and state_name(trial.state) == "COMPLETE" and (
-                state["best"] is None or (value > state["best"] if direction_max else value < state["best"])):
+        if (
+            value is not None
+            and state_name(trial.state) == "COMPLETE"
+            and (
+                state["best"] is None
+                or (value > state["best"] if direction_max else value < state["best"])
+            )
+        ):
             state["best"] = value
-        return {"number": trial.number, "state": state_name(trial.state), "value": value,
-                "best_value": state["best"], "n_trials": n_trials}
+        return {
+            "number": trial.number,
+            "state": state_name(trial.state),
+            "value": value,
+            "best_value": state["best"],
+            "n_trials": n_trials,
+        }
 
     if callable(progress):
         return (lambda trial: progress(info(trial))), lambda: None
@@ -442,17 +494,35 @@ def plain(value: Any) -> Any:
     return value
 
 
-def study_spec(model: str, space: SearchSpace, metric: MetricTarget, sampler: Any, seed: int | None,
-               model_kwargs: Mapping[str, Any], columns: Columns) -> dict[str, Any]:
+def study_spec(
+    model: str,
+    space: SearchSpace,
+    metric: MetricTarget,
+    sampler: Any,
+    seed: int | None,
+    model_kwargs: Mapping[str, Any],
+    columns: Columns,
+) -> dict[str, Any]:
     """What a study is about, stored in its user attributes (workers and results read it)."""
-    return {"model": model, "metric": metric.text, "space": space.to_dict(),
-            "sampler": sampler if isinstance(sampler, str) else type(sampler).__name__,
-            "seed": seed, "model_kwargs": plain(dict(model_kwargs)),
-            "columns": columns.model_kwargs()}
+    return {
+        "model": model,
+        "metric": metric.text,
+        "space": space.to_dict(),
+        "sampler": sampler if isinstance(sampler, str) else type(sampler).__name__,
+        "seed": seed,
+        "model_kwargs": plain(dict(model_kwargs)),
+        "columns": columns.model_kwargs(),
+    }
 
 
-def open_study(storage: Any, study_name: str | None, direction: str, sampler: Any, pruner: Any,
-               spec: Mapping[str, Any]) -> Any:
+def open_study(
+    storage: Any,
+    study_name: str | None,
+    direction: str,
+    sampler: Any,
+    pruner: Any,
+    spec: Mapping[str, Any],
+) -> Any:
     """Create the study, or load it and check it was created with the same model, metric,
     space and direction.
 
@@ -461,9 +531,17 @@ def open_study(storage: Any, study_name: str | None, direction: str, sampler: An
     """
     optuna = load_optuna()
     if storage is not None and study_name is None:
-        raise ConfigError("a study in a database needs a study_name (workers and resumptions find it by name).")
-    study = optuna.create_study(storage=storage, sampler=sampler, pruner=pruner,
-                                study_name=study_name, direction=direction, load_if_exists=True)
+        raise ConfigError(
+            "a study in a database needs a study_name (workers and resumptions find it by name)."
+        )
+    study = optuna.create_study(
+        storage=storage,
+        sampler=sampler,
+        pruner=pruner,
+        study_name=study_name,
+        direction=direction,
+        load_if_exists=True,
+    )
     existing = study.user_attrs.get(SPEC_ATTR)
     if existing is None:
         study.set_user_attr(SPEC_ATTR, dict(spec))
@@ -472,10 +550,13 @@ def open_study(storage: Any, study_name: str | None, direction: str, sampler: An
             if existing.get(key) != spec.get(key):
                 raise ConfigError(
                     f"study {study.study_name!r} was created with {key}={existing.get(key)!r}, not "
-                    f"{spec.get(key)!r}; use another study_name or the same settings.")
+                    f"{spec.get(key)!r}; use another study_name or the same settings."
+                )
         logger.info("resuming study %r with %d trial(s)", study.study_name, len(study.trials))
     if state_name(study.direction) != direction.upper():
-        raise ConfigError(f"study {study.study_name!r} has direction {study.direction}, not {direction}.")
+        raise ConfigError(
+            f"study {study.study_name!r} has direction {study.direction}, not {direction}."
+        )
     return study
 
 
@@ -497,25 +578,33 @@ def worker_main(job: WorkerJob, index: int) -> None:
     run_worker_job(job, index)
 
 
-def run_worker_job(job: WorkerJob, index: int, progress: bool | Callable[[dict[str, Any]], None] = False
-                   ) -> None:
+def run_worker_job(
+    job: WorkerJob, index: int, progress: bool | Callable[[dict[str, Any]], None] = False
+) -> None:
     """Run trials of ``job`` in this process (worker ``index`` > 0 gets its own sampler seed);
     Optuna's per-trial INFO lines are silenced unless ``progress`` (see :func:`quiet_optuna`)."""
     with quiet_optuna(progress):
         _run_worker_job(job, index, progress)
 
 
-def _run_worker_job(job: WorkerJob, index: int, progress: bool | Callable[[dict[str, Any]], None]) -> None:
+def _run_worker_job(
+    job: WorkerJob, index: int, progress: bool | Callable[[dict[str, Any]], None]
+) -> None:
     optuna = load_optuna()
-    store = make_storage(job.storage, heartbeat_interval=job.heartbeat_interval,
-                         grace_period=job.grace_period)
+    store = make_storage(
+        job.storage, heartbeat_interval=job.heartbeat_interval, grace_period=job.grace_period
+    )
     seed = worker_seed(job.seed, index)
     sampler = make_sampler(job.sampler, seed, len(job.grid) if job.grid is not None else None)
-    study = optuna.load_study(study_name=job.study_name, storage=store, sampler=sampler,
-                              pruner=make_pruner(job.pruner))
-    report, close = progress_reporter(progress, study, job.n_trials,
-                                       job.objective.metric.higher_is_better)
-    run_objective = GridObjective(job.objective, job.grid) if job.grid is not None else job.objective
+    study = optuna.load_study(
+        study_name=job.study_name, storage=store, sampler=sampler, pruner=make_pruner(job.pruner)
+    )
+    report, close = progress_reporter(
+        progress, study, job.n_trials, job.objective.metric.higher_is_better
+    )
+    run_objective = (
+        GridObjective(job.objective, job.grid) if job.grid is not None else job.objective
+    )
     try:
         Runner(study, run_objective, job.n_trials, job.timeout, job.catch, (), report).run()
     finally:

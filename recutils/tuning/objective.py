@@ -71,6 +71,7 @@ SPLITTERS: dict[str, str] = {
     "spark_stratified_split": "recutils.spark.splitting:spark_stratified_split",
 }
 
+
 def chunk_epochs_field(model_class: type) -> str | None:
     """The config field counting epochs of a model trained a chunk at a time with
     ``fit_partial(epochs)`` (its class attribute ``epochs_field``), else ``None``."""
@@ -131,8 +132,9 @@ def _resolve(table: Mapping[str, str], name: str, what: str) -> Callable[..., An
     return getattr(importlib.import_module(module), attr)
 
 
-def split_from_spec(data: Any, spec: Mapping[str, Any] | str, *, seed: int | None = None
-                    ) -> tuple[Any, Any]:
+def split_from_spec(
+    data: Any, spec: Mapping[str, Any] | str, *, seed: int | None = None
+) -> tuple[Any, Any]:
     """Split ``data`` into ``(train, valid)`` with a splitter spec.
 
     Args:
@@ -149,14 +151,17 @@ def split_from_spec(data: Any, spec: Mapping[str, Any] | str, *, seed: int | Non
         spec = {"name": spec}
     if not isinstance(spec, Mapping) or "name" not in spec:
         raise ConfigError(
-            f"a split spec is a mapping with a 'name' (one of {sorted(SPLITTERS)}), got {spec!r}.")
+            f"a split spec is a mapping with a 'name' (one of {sorted(SPLITTERS)}), got {spec!r}."
+        )
     kwargs = {k: v for k, v in spec.items() if k != "name"}
     func = _resolve(SPLITTERS, str(spec["name"]), "splitter")
     params = list(inspect.signature(func).parameters)
     allowed = params[1:]
     unknown = [k for k in kwargs if k not in allowed]
     if unknown:
-        raise ConfigError(f"splitter {spec['name']!r} takes no argument(s) {unknown}; allowed: {allowed}.")
+        raise ConfigError(
+            f"splitter {spec['name']!r} takes no argument(s) {unknown}; allowed: {allowed}."
+        )
     if "seed" in allowed and "seed" not in kwargs and seed is not None:
         kwargs["seed"] = seed
     ratio = kwargs.get("ratio")
@@ -192,8 +197,13 @@ class MetricTarget:
         from recutils.evaluation import parse_metric
 
         spec, k = parse_metric(text)
-        return cls(text=text, name=spec.name, k=int(k or default_k), kind=spec.kind,
-                   higher_is_better=spec.higher_is_better)
+        return cls(
+            text=text,
+            name=spec.name,
+            k=int(k or default_k),
+            kind=spec.kind,
+            higher_is_better=spec.higher_is_better,
+        )
 
     @property
     def direction(self) -> str:
@@ -215,16 +225,27 @@ class Columns:
     col_prediction: str = DEFAULT_PREDICTION_COL
 
     def model_kwargs(self) -> dict[str, str]:
-        return {"col_user": self.col_user, "col_item": self.col_item,
-                "col_rating": self.col_rating, "col_prediction": self.col_prediction}
+        return {
+            "col_user": self.col_user,
+            "col_item": self.col_item,
+            "col_rating": self.col_rating,
+            "col_prediction": self.col_prediction,
+        }
 
     def eval_kwargs(self) -> dict[str, str]:
         return self.model_kwargs()
 
 
-def evaluate_model(model: Any, train: Any, valid: Any, metric: MetricTarget | str, *,
-                   columns: Columns | None = None, remove_seen: bool = True,
-                   eval_kwargs: Mapping[str, Any] | None = None) -> float:
+def evaluate_model(
+    model: Any,
+    train: Any,
+    valid: Any,
+    metric: MetricTarget | str,
+    *,
+    columns: Columns | None = None,
+    remove_seen: bool = True,
+    eval_kwargs: Mapping[str, Any] | None = None,
+) -> float:
     """The value of ``metric`` for a fitted ``model`` on ``valid`` (pandas or Spark).
 
     Rating metrics score ``predict`` on the validation pairs (pairs the model cannot
@@ -259,7 +280,9 @@ def evaluate_model(model: Any, train: Any, valid: Any, metric: MetricTarget | st
         users = pd.unique(valid[cols.col_user])
         pred = model.recommend_k_items(users, top_k=target.k, remove_seen=remove_seen)
     if len(pred) == 0:
-        raise DataError("the model scored no validation row; check that train and valid share users.")
+        raise DataError(
+            "the model scored no validation row; check that train and valid share users."
+        )
     extra = {"train_df": train} if target.kind == "beyond" else {}
     result = evaluate(valid, pred, [target.text], k=target.k, **kw, **extra)
     return float(result[target.text])
@@ -301,9 +324,14 @@ class Objective:
     eval_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if isinstance(self.report_every, bool) or not isinstance(self.report_every, int) \
-                or self.report_every < 1:
-            raise ConfigError(f"report_every must be a positive integer, got {self.report_every!r}.")
+        if (
+            isinstance(self.report_every, bool)
+            or not isinstance(self.report_every, int)
+            or self.report_every < 1
+        ):
+            raise ConfigError(
+                f"report_every must be a positive integer, got {self.report_every!r}."
+            )
 
     # ---------------------------------------------------------------- params
     def config_fields(self) -> list[str]:
@@ -322,26 +350,40 @@ class Objective:
         """The unfitted model for drawn parameters."""
         from recutils.models.registry import create_model
 
-        return create_model(self.model, **model_arguments(self.columns, self.model_kwargs,
-                                                          self.model_params(flat)))
+        return create_model(
+            self.model, **model_arguments(self.columns, self.model_kwargs, self.model_params(flat))
+        )
 
     # ---------------------------------------------------------------- scoring
     def score(self, model: Any) -> float:
-        return evaluate_model(model, self.train, self.valid, self.metric, columns=self.columns,
-                              remove_seen=self.remove_seen, eval_kwargs=self.eval_kwargs)
+        return evaluate_model(
+            model,
+            self.train,
+            self.valid,
+            self.metric,
+            columns=self.columns,
+            remove_seen=self.remove_seen,
+            eval_kwargs=self.eval_kwargs,
+        )
 
     def is_iterative(self) -> bool:
         from recutils.models.registry import get_model_class
 
-        return (self.prune and chunk_epochs_field(get_model_class(self.model)) is not None
-                and not is_spark_frame(self.train))
+        return (
+            self.prune
+            and chunk_epochs_field(get_model_class(self.model)) is not None
+            and not is_spark_frame(self.train)
+        )
 
     def reports_evaluations(self, model: Any) -> bool:
         """Whether ``model`` reports per-evaluation metrics through trainer callbacks: a
         rating metric for the CTR models, a ranking metric for the models that take a
         validation frame (the deep CF models)."""
-        if not (self.prune and bool(getattr(type(model), "evaluation_callbacks", False))
-                and not is_spark_frame(self.train)):
+        if not (
+            self.prune
+            and bool(getattr(type(model), "evaluation_callbacks", False))
+            and not is_spark_frame(self.train)
+        ):
             return False
         if getattr(type(model), "validation_frame", False):
             from recutils.evaluation import get_metric
@@ -365,8 +407,14 @@ class Objective:
             finally:
                 if is_spark_frame(self.train):
                     release_spark_tables(model, keep=(self.train, self.valid))
-        logger.info("trial %s: %s=%.6g in %.2fs with %s", getattr(trial, "number", "?"),
-                    self.metric.text, value, time.perf_counter() - start, flat)
+        logger.info(
+            "trial %s: %s=%.6g in %.2fs with %s",
+            getattr(trial, "number", "?"),
+            self.metric.text,
+            value,
+            time.perf_counter() - start,
+            flat,
+        )
         if not math.isfinite(value):
             raise DataError(f"{self.metric.text} is {value} for parameters {flat}.")
         return value
@@ -380,12 +428,16 @@ class Objective:
             return self._fit_with_valid_reports(model, trial, optuna.TrialPruned)
         train_cfg = model.config.train
         if train_cfg.validation_fraction <= 0:
-            logger.info("trial %s: validation_fraction is 0, no intermediate values to report",
-                        getattr(trial, "number", "?"))
+            logger.info(
+                "trial %s: validation_fraction is 0, no intermediate values to report",
+                getattr(trial, "number", "?"),
+            )
             model.fit(self.train)
             return self.score(model)
         if train_cfg.early_stopping_metric != self.metric.name:
-            model.config = model.config.replace(train=train_cfg.replace(early_stopping_metric=self.metric.name))
+            model.config = model.config.replace(
+                train=train_cfg.replace(early_stopping_metric=self.metric.name)
+            )
         reporter = TrialReporter(trial, f"valid_{self.metric.name}", optuna.TrialPruned)
         callbacks = list(getattr(model, "callbacks", []))
         model.callbacks = [*callbacks, reporter]
@@ -395,7 +447,9 @@ class Objective:
             model.callbacks = callbacks
         return self.score(model)
 
-    def _fit_with_valid_reports(self, model: Any, trial: Any, pruned_error: type[Exception]) -> float:
+    def _fit_with_valid_reports(
+        self, model: Any, trial: Any, pruned_error: type[Exception]
+    ) -> float:
         """Fit with ``valid=self.valid``: the model evaluates the study's ranking metric
         after every epoch and the trainer callback reports it (see the module docstring)."""
         metric = f"{self.metric.name}@{self.metric.k}"
@@ -424,7 +478,9 @@ class Objective:
         trial.report(value, done)
         while done < total:
             if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned after {done} epoch(s): {self.metric.text}={value:.6g}")
+                raise optuna.TrialPruned(
+                    f"pruned after {done} epoch(s): {self.metric.text}={value:.6g}"
+                )
             step = min(self.report_every, total - done)
             model.fit_partial(step)
             done += step
@@ -434,7 +490,9 @@ class Objective:
         return value
 
 
-def model_arguments(columns: Columns, fixed: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+def model_arguments(
+    columns: Columns, fixed: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
     """Constructor arguments of a trial's model: the column names, the fixed ``model_kwargs``
     and the drawn ``params``, merged key by key (:func:`recutils.nn.config_io.merge_config`),
     so that a drawn ``train.optimizers.0.lr`` keeps a fixed ``train={"epochs": 1}``. (They
@@ -465,7 +523,9 @@ class TrialReporter:
         self.reported += 1
         self.trial.report(float(value), self.reported)
         if self.trial.should_prune():
-            raise self.pruned_error(f"pruned after {self.reported} evaluation(s): {self.key}={value:.6g}")
+            raise self.pruned_error(
+                f"pruned after {self.reported} evaluation(s): {self.key}={value:.6g}"
+            )
         return None
 
 
@@ -482,8 +542,11 @@ def release_spark_tables(model: Any, keep: Sequence[Any] = ()) -> int:
     for value in values:
         frames = list(value.values()) if isinstance(value, Mapping) else [value]
         for frame in frames:
-            if is_spark_frame(frame) and getattr(frame, "is_cached", False) \
-                    and not any(frame is k for k in keep):
+            if (
+                is_spark_frame(frame)
+                and getattr(frame, "is_cached", False)
+                and not any(frame is k for k in keep)
+            ):
                 frame.unpersist()
                 released += 1
     if released:
@@ -500,8 +563,9 @@ def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def resolve_data(train: Any, valid: Any | None, split: Mapping[str, Any] | str | None,
-                 seed: int | None) -> tuple[Any, Any]:
+def resolve_data(
+    train: Any, valid: Any | None, split: Mapping[str, Any] | str | None, seed: int | None
+) -> tuple[Any, Any]:
     """``(train, valid)`` from a given pair, or ``train`` split by ``split`` (default:
     :data:`DEFAULT_SPLIT`, with ``spark_stratified_split`` for Spark frames)."""
     if valid is not None and split is not None:
@@ -530,7 +594,8 @@ def check_frames(train: Any, valid: Any, columns: Sequence[str]) -> None:
     if is_spark_frame(train) != is_spark_frame(valid):
         raise DataError(
             f"train and valid must both be pandas or both be Spark DataFrames, got "
-            f"{type(train).__name__} and {type(valid).__name__}.")
+            f"{type(train).__name__} and {type(valid).__name__}."
+        )
     for name, frame in (("train", train), ("valid", valid)):
         if isinstance(frame, pd.DataFrame):
             check_columns(frame, list(columns), name=name)
@@ -541,9 +606,12 @@ def check_frames(train: Any, valid: Any, columns: Sequence[str]) -> None:
             if missing:
                 raise ColumnMismatchError(
                     f"{name} is missing column(s) {missing}; it has {list(frame.columns)}. "
-                    "Pass the right names with col_user=, col_item=, col_rating= or col_prediction=.")
+                    "Pass the right names with col_user=, col_item=, col_rating= or col_prediction=."
+                )
         else:
-            raise DataError(f"{name} must be a pandas or Spark DataFrame, got {type(frame).__name__}.")
+            raise DataError(
+                f"{name} must be a pandas or Spark DataFrame, got {type(frame).__name__}."
+            )
 
 
 __all__ = [

@@ -46,9 +46,16 @@ class TuningResult:
         seed: Seed given to models whose config takes one (unless the space sets it).
     """
 
-    def __init__(self, study: Any, model: str, space: SearchSpace, metric: MetricTarget,
-                 model_kwargs: Mapping[str, Any] | None = None, seed: int | None = SEED,
-                 columns: Columns | None = None) -> None:
+    def __init__(
+        self,
+        study: Any,
+        model: str,
+        space: SearchSpace,
+        metric: MetricTarget,
+        model_kwargs: Mapping[str, Any] | None = None,
+        seed: int | None = SEED,
+        columns: Columns | None = None,
+    ) -> None:
         self.study = study
         self.model = model
         self.space = space
@@ -59,7 +66,11 @@ class TuningResult:
 
     def __repr__(self) -> str:
         done = self.trials
-        best = f", best {self.metric.text}={self.best_value:.6g}" if (done["state"] == "COMPLETE").any() else ""
+        best = (
+            f", best {self.metric.text}={self.best_value:.6g}"
+            if (done["state"] == "COMPLETE").any()
+            else ""
+        )
         return f"TuningResult(model={self.model!r}, {len(done)} trials{best})"
 
     @property
@@ -85,13 +96,23 @@ class TuningResult:
             duration = None
             if t.datetime_start is not None and t.datetime_complete is not None:
                 duration = (t.datetime_complete - t.datetime_start).total_seconds()
-            row = {"number": t.number, "state": state_name(t.state),
-                   "value": t.value if t.values else None}
+            row = {
+                "number": t.number,
+                "state": state_name(t.state),
+                "value": t.value if t.values else None,
+            }
             row.update({f"params_{n}": params.get(n) for n in names})
             row["duration"] = duration
             row["datetime_start"] = t.datetime_start
             rows.append(row)
-        columns = ["number", "state", "value", *[f"params_{n}" for n in names], "duration", "datetime_start"]
+        columns = [
+            "number",
+            "state",
+            "value",
+            *[f"params_{n}" for n in names],
+            "duration",
+            "datetime_start",
+        ]
         frame = pd.DataFrame(rows, columns=columns)
         if len(frame):
             frame["value"] = frame["value"].astype(float)
@@ -130,8 +151,11 @@ class TuningResult:
         params = nest_params(self.best_flat_params)
         from recutils.models.registry import get_model_class
 
-        if self.seed is not None and "seed" not in params and \
-                "seed" in get_model_class(self.model).config_class.field_names():
+        if (
+            self.seed is not None
+            and "seed" not in params
+            and "seed" in get_model_class(self.model).config_class.field_names()
+        ):
             params["seed"] = self.seed
         return params
 
@@ -148,10 +172,12 @@ class TuningResult:
         import yaml
 
         searched = ", ".join(f"{k}={v!r}" for k, v in sorted(self.best_flat_params.items()))
-        header = (f"# recutils tuning: the complete config of model {self.model!r} with the best parameters\n"
-                  f"# study {self.study_name!r}, trial {self.best_trial_number}, "
-                  f"{self.metric.text}={self.best_value!r} ({self.direction})\n"
-                  f"# searched: {searched}\n")
+        header = (
+            f"# recutils tuning: the complete config of model {self.model!r} with the best parameters\n"
+            f"# study {self.study_name!r}, trial {self.best_trial_number}, "
+            f"{self.metric.text}={self.best_value!r} ({self.direction})\n"
+            f"# searched: {searched}\n"
+        )
         return header + yaml.safe_dump(self.best_config(), sort_keys=False)
 
     def write_best_config(self, path: str | Path) -> Path:
@@ -181,8 +207,11 @@ class TuningResult:
             else:
                 data = pd.concat([train, valid], ignore_index=True)
         model = self.best_model(**overrides)
-        logger.info("fitting %s with the best parameters on %s rows", self.model,
-                    "Spark" if is_spark_frame(data) else len(data))
+        logger.info(
+            "fitting %s with the best parameters on %s rows",
+            self.model,
+            "Spark" if is_spark_frame(data) else len(data),
+        )
         return model.fit(data)
 
     def plot_optimization_history(self, ax: Any = None) -> Any:
@@ -223,9 +252,17 @@ class TuningResult:
             steps = sorted(t.intermediate_values)
             state = t.state.name.lower()
             pruned = state == "pruned"
-            ax.plot(steps, [t.intermediate_values[s] for s in steps], marker="o", ms=3, lw=1,
-                    ls="--" if pruned else "-", color="C3" if pruned else "C0", alpha=0.8,
-                    label=None if state in labelled else state)
+            ax.plot(
+                steps,
+                [t.intermediate_values[s] for s in steps],
+                marker="o",
+                ms=3,
+                lw=1,
+                ls="--" if pruned else "-",
+                color="C3" if pruned else "C0",
+                alpha=0.8,
+                label=None if state in labelled else state,
+            )
             labelled.add(state)
         ax.set_xlabel("step (epoch)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -266,23 +303,33 @@ def load_result(storage: str | Any, study_name: str) -> TuningResult:
     """
     optuna = load_optuna()
     if storage is None or isinstance(storage, optuna.storages.InMemoryStorage):
-        raise ConfigError("load_result reads a study from a database: give its URL "
-                          "(e.g. 'sqlite:///tune.db') or an optuna database storage; an in-memory "
-                          "study is only in the TuningResult that tune() returned.")
+        raise ConfigError(
+            "load_result reads a study from a database: give its URL "
+            "(e.g. 'sqlite:///tune.db') or an optuna database storage; an in-memory "
+            "study is only in the TuningResult that tune() returned."
+        )
     if not isinstance(study_name, str) or not study_name:
         raise ConfigError(f"study_name must be a non-empty string, got {study_name!r}.")
     store = make_storage(storage, heartbeat_interval=None, create=False)
     label = storage_label(storage)
     known = study_names(store, label)
     if study_name not in known:
-        raise StudyNotFoundError(f"no study {study_name!r} in storage {label!r}; known studies: {known}.")
+        raise StudyNotFoundError(
+            f"no study {study_name!r} in storage {label!r}; known studies: {known}."
+        )
     study = optuna.load_study(study_name=study_name, storage=store)
     spec = study.user_attrs.get(SPEC_ATTR)
     if not spec:
         raise ConfigError(f"study {study_name!r} holds no recutils tuning spec.")
-    return TuningResult(study, spec["model"], SearchSpace.from_dict(spec["space"]),
-                        MetricTarget.parse(spec["metric"]), spec.get("model_kwargs", {}),
-                        spec.get("seed"), Columns(**spec.get("columns", {})))
+    return TuningResult(
+        study,
+        spec["model"],
+        SearchSpace.from_dict(spec["space"]),
+        MetricTarget.parse(spec["metric"]),
+        spec.get("model_kwargs", {}),
+        spec.get("seed"),
+        Columns(**spec.get("columns", {})),
+    )
 
 
 __all__ = ["TuningResult", "load_result"]

@@ -101,8 +101,15 @@ def tune(
         return _tune(model, space, train, valid, search, evaluation, run)
 
 
-def _tune(model: str, space: SearchSpace | Mapping[str, Any] | str | Path, train: Any, valid: Any | None,
-          search: SearchSettings, evaluation: EvaluationSettings, run: RunSettings) -> TuningResult:
+def _tune(
+    model: str,
+    space: SearchSpace | Mapping[str, Any] | str | Path,
+    train: Any,
+    valid: Any | None,
+    search: SearchSettings,
+    evaluation: EvaluationSettings,
+    run: RunSettings,
+) -> TuningResult:
     optuna = load_optuna()
     sampler, pruner, seed = search.sampler, search.pruner, run.seed
     space = as_search_space(space).validate(model, config=(search.model_kwargs or {}).get("config"))
@@ -122,31 +129,59 @@ def _tune(model: str, space: SearchSpace | Mapping[str, Any] | str | Path, train
         raise ConfigError(
             "workers > 1 cannot run on Spark DataFrames (a Spark frame lives in this process's "
             "session and cannot be sent to another process); Spark already spreads each trial "
-            "over the cluster: use workers=1, or start tune() on each machine with the same storage.")
+            "over the cluster: use workers=1, or start tune() on each machine with the same storage."
+        )
     train, valid = resolve_data(train, valid, evaluation.split, seed)
-    required = [cols.col_user, cols.col_item] + ([cols.col_rating] if target.kind == "rating" else [])
+    required = [cols.col_user, cols.col_item] + (
+        [cols.col_rating] if target.kind == "rating" else []
+    )
     check_frames(train, valid, required)
-    objective = Objective(model=model, space=space, train=train, valid=valid, metric=target,
-                          model_kwargs=dict(search.model_kwargs or {}), seed=seed, prune=True,
-                          report_every=evaluation.report_every,
-                          remove_seen=evaluation.remove_seen, columns=cols,
-                          eval_kwargs=dict(evaluation.eval_kwargs or {}))
+    objective = Objective(
+        model=model,
+        space=space,
+        train=train,
+        valid=valid,
+        metric=target,
+        model_kwargs=dict(search.model_kwargs or {}),
+        seed=seed,
+        prune=True,
+        report_every=evaluation.report_every,
+        remove_seen=evaluation.remove_seen,
+        columns=cols,
+        eval_kwargs=dict(evaluation.eval_kwargs or {}),
+    )
     spec = study_spec(model, space, target, sampler, seed, objective.model_kwargs, cols)
     n_grid = len(grid) if grid is not None else None
-    store = make_storage(storage, heartbeat_interval=run.heartbeat_interval,
-                         grace_period=run.grace_period)
-    study = open_study(store, run.study_name, target.direction, make_sampler(sampler, seed, n_grid),
-                       make_pruner(pruner), spec)
+    store = make_storage(
+        storage, heartbeat_interval=run.heartbeat_interval, grace_period=run.grace_period
+    )
+    study = open_study(
+        store,
+        run.study_name,
+        target.direction,
+        make_sampler(sampler, seed, n_grid),
+        make_pruner(pruner),
+        spec,
+    )
     resumed = len(study.get_trials(deepcopy=False))
     if resumed and isinstance(sampler, str) and seed is not None:
         # a resumed study must not replay the draws of its first run
         study.sampler = make_sampler(sampler, worker_seed(seed, resumed), n_grid)
     catch = tuple(run.catch)
-    job = WorkerJob(objective=objective, grid=grid, storage=storage, study_name=study.study_name,
-                    sampler=sampler if isinstance(sampler, str) else "tpe", pruner=pruner
-                    if (pruner is None or isinstance(pruner, str)) else "median", seed=seed,
-                    n_trials=n_trials, timeout=run.timeout, catch=catch,
-                    heartbeat_interval=run.heartbeat_interval, grace_period=run.grace_period)
+    job = WorkerJob(
+        objective=objective,
+        grid=grid,
+        storage=storage,
+        study_name=study.study_name,
+        sampler=sampler if isinstance(sampler, str) else "tpe",
+        pruner=pruner if (pruner is None or isinstance(pruner, str)) else "median",
+        seed=seed,
+        n_trials=n_trials,
+        timeout=run.timeout,
+        catch=catch,
+        heartbeat_interval=run.heartbeat_interval,
+        grace_period=run.grace_period,
+    )
     processes = []
     if workers > 1:
         ctx = multiprocessing.get_context("spawn")
@@ -158,8 +193,10 @@ def _tune(model: str, space: SearchSpace | Mapping[str, Any] | str | Path, train
     report, close = progress_reporter(run.progress, study, n_trials, target.higher_is_better)
     run_objective = GridObjective(objective, grid) if grid is not None else objective
     try:
-        runners = [Runner(study, run_objective, n_trials, run.timeout, catch, run.callbacks, report)
-                   for _ in range(run.n_jobs)]
+        runners = [
+            Runner(study, run_objective, n_trials, run.timeout, catch, run.callbacks, report)
+            for _ in range(run.n_jobs)
+        ]
         if run.n_jobs == 1:
             runners[0].run()
         else:

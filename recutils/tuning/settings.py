@@ -126,15 +126,20 @@ class RunSettings:
             raise ConfigError(f"n_trials must be a non-negative integer or None, got {n_trials!r}.")
         if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
             raise ConfigError(
-                f"timeout must be a positive number of seconds or None, got {timeout!r}.")
+                f"timeout must be a positive number of seconds or None, got {timeout!r}."
+            )
 
 
-_GROUPS: dict[str, type] = {"search": SearchSettings, "evaluation": EvaluationSettings,
-                            "run": RunSettings}
+_GROUPS: dict[str, type] = {
+    "search": SearchSettings,
+    "evaluation": EvaluationSettings,
+    "run": RunSettings,
+}
 
 #: Each flat keyword of ``tune()`` and the group (argument name) that holds it.
-FLAT_KEYWORDS: dict[str, str] = {field.name: group for group, cls in _GROUPS.items()
-                                 for field in dataclasses.fields(cls)}
+FLAT_KEYWORDS: dict[str, str] = {
+    field.name: group for group, cls in _GROUPS.items() for field in dataclasses.fields(cls)
+}
 
 
 def group_settings(
@@ -151,8 +156,10 @@ def group_settings(
     """
     unknown = sorted(set(flat) - set(FLAT_KEYWORDS))
     if unknown:
-        raise ConfigError(f"unknown tune() keyword(s) {unknown}; known: {sorted(FLAT_KEYWORDS)} "
-                          f"and the groups {list(_GROUPS)}.")
+        raise ConfigError(
+            f"unknown tune() keyword(s) {unknown}; known: {sorted(FLAT_KEYWORDS)} "
+            f"and the groups {list(_GROUPS)}."
+        )
     given = {"search": search, "evaluation": evaluation, "run": run}
     out = []
     for group, cls in _GROUPS.items():

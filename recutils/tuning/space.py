@@ -70,11 +70,13 @@ _SCALARS = (bool, int, float, str, type(None))
 class TrialLike(Protocol):
     """What :meth:`SearchSpace.suggest` needs from a trial (an ``optuna.Trial`` fits)."""
 
-    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1,
-                    log: bool = False) -> int: ...
+    def suggest_int(
+        self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
+    ) -> int: ...
 
-    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
-                      log: bool = False) -> float: ...
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float: ...
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any: ...
 
@@ -126,20 +128,26 @@ class Param:
             if not isinstance(spec, _SCALARS):
                 raise ConfigError(
                     f"search space {name!r}: a fixed value must be a number, string, boolean or "
-                    f"null (or use {{type: fixed, value: ...}}), got {type(spec).__name__}.")
+                    f"null (or use {{type: fixed, value: ...}}), got {type(spec).__name__}."
+                )
             return cls(name=name, kind="fixed", value=spec)
         if "type" not in spec:
             raise ConfigError(
                 f"search space {name!r}: a mapping needs a 'type' (one of {list(KINDS)}), got "
                 f"keys {sorted(map(str, spec))}; write a fixed mapping value as "
-                "{type: fixed, value: {...}}.")
+                "{type: fixed, value: {...}}."
+            )
         kind = spec["type"]
         if kind not in KINDS:
-            raise ConfigError(f"search space {name!r}: unknown type {kind!r}; allowed: {list(KINDS)}.")
+            raise ConfigError(
+                f"search space {name!r}: unknown type {kind!r}; allowed: {list(KINDS)}."
+            )
         unknown = [k for k in spec if k not in _SPEC_KEYS[kind]]
         if unknown:
-            raise ConfigError(f"search space {name!r}: unknown key(s) {unknown} for type {kind!r}; "
-                              f"allowed: {list(_SPEC_KEYS[kind])}.")
+            raise ConfigError(
+                f"search space {name!r}: unknown key(s) {unknown} for type {kind!r}; "
+                f"allowed: {list(_SPEC_KEYS[kind])}."
+            )
         when = cls._parse_when(name, spec.get("when"))
         if kind == "fixed":
             if "value" not in spec:
@@ -154,17 +162,21 @@ class Param:
     @classmethod
     def _categorical(cls, name: str, choices: Any, when: dict[str, tuple[Any, ...]]) -> Param:
         if not isinstance(choices, (list, tuple)) or len(choices) == 0:
-            raise ConfigError(f"search space {name!r}: choices must be a non-empty list, got {choices!r}.")
+            raise ConfigError(
+                f"search space {name!r}: choices must be a non-empty list, got {choices!r}."
+            )
         bad = [c for c in choices if not isinstance(c, _SCALARS)]
         if bad:
             raise ConfigError(
                 f"search space {name!r}: choices must be numbers, strings, booleans or null, got "
-                f"{bad[:3]!r}.")
+                f"{bad[:3]!r}."
+            )
         return cls(name=name, kind="categorical", choices=tuple(choices), when=when)
 
     @classmethod
-    def _range(cls, name: str, kind: str, spec: Mapping[str, Any],
-               when: dict[str, tuple[Any, ...]]) -> Param:
+    def _range(
+        cls, name: str, kind: str, spec: Mapping[str, Any], when: dict[str, tuple[Any, ...]]
+    ) -> Param:
         for key in ("low", "high"):
             if key not in spec:
                 raise ConfigError(f"search space {name!r}: type {kind} needs '{key}'.")
@@ -177,12 +189,14 @@ class Param:
             if not all(is_int(v) for v in numbers):
                 raise ConfigError(
                     f"search space {name!r}: low/high/step of an int must be integers, got "
-                    f"low={low!r}, high={high!r}, step={step!r}.")
+                    f"low={low!r}, high={high!r}, step={step!r}."
+                )
             step = 1 if step is None else step
         elif not all(_is_number(v) and math.isfinite(v) for v in numbers):
             raise ConfigError(
                 f"search space {name!r}: low/high/step of a float must be finite numbers, got "
-                f"low={low!r}, high={high!r}, step={step!r}.")
+                f"low={low!r}, high={high!r}, step={step!r}."
+            )
         if low > high:
             raise ConfigError(f"search space {name!r}: low={low!r} is above high={high!r}.")
         if step is not None and step <= 0:
@@ -203,7 +217,8 @@ class Param:
         if not isinstance(when, Mapping) or not when:
             raise ConfigError(
                 f"search space {name!r}: 'when' must map a parameter to its value(s), e.g. "
-                f"{{loss: warp}}, got {when!r}.")
+                f"{{loss: warp}}, got {when!r}."
+            )
         out = {}
         for parent, values in when.items():
             values = tuple(values) if isinstance(values, (list, tuple)) else (values,)
@@ -230,7 +245,8 @@ class Param:
             return self.choices
         raise ConfigError(
             f"search space {self.name!r}: grid search sweeps lists only; give the values as a "
-            f"list instead of a {self.kind} range.")
+            f"list instead of a {self.kind} range."
+        )
 
     def suggest(self, trial: TrialLike) -> Any:
         """Draw this parameter from ``trial`` (fixed values are returned as they are)."""
@@ -239,10 +255,12 @@ class Param:
         if self.kind == "categorical":
             return trial.suggest_categorical(self.name, list(self.choices))
         if self.kind == "int":
-            return trial.suggest_int(self.name, int(self.low), int(self.high),
-                                     step=int(self.step or 1), log=self.log)
-        return trial.suggest_float(self.name, float(self.low), float(self.high),
-                                   step=self.step, log=self.log)
+            return trial.suggest_int(
+                self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log
+            )
+        return trial.suggest_float(
+            self.name, float(self.low), float(self.high), step=self.step, log=self.log
+        )
 
     def to_data(self) -> Any:
         """The data form (inverse of :meth:`parse`)."""
@@ -292,7 +310,9 @@ class SearchSpace:
         if values is None:
             values = {}
         if not isinstance(values, Mapping):
-            raise ConfigError(f"a search space is a mapping of name -> spec, got {type(values).__name__}.")
+            raise ConfigError(
+                f"a search space is a mapping of name -> spec, got {type(values).__name__}."
+            )
         return cls(values)
 
     @classmethod
@@ -300,8 +320,9 @@ class SearchSpace:
         """A space from YAML text or a ``.yaml``/``.yml`` file (``yaml.safe_load``)."""
         import yaml
 
-        if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
-                                        and source.endswith((".yaml", ".yml"))):
+        if isinstance(source, Path) or (
+            isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml"))
+        ):
             path = Path(source)
             if not path.is_file():
                 raise ConfigError(f"search-space file {str(path)!r} does not exist.")
@@ -353,7 +374,8 @@ class SearchSpace:
                 prefix = ".".join(parts[:i])
                 if prefix in names:
                     raise ConfigError(
-                        f"search space sets both {prefix!r} and its sub-parameter {name!r}; keep one.")
+                        f"search space sets both {prefix!r} and its sub-parameter {name!r}; keep one."
+                    )
 
     def _topological_order(self) -> list[str]:
         for p in self.params.values():
@@ -361,20 +383,25 @@ class SearchSpace:
                 if parent not in self.params:
                     raise ConfigError(
                         f"search space {p.name!r}: condition on unknown parameter {parent!r}; "
-                        f"known: {self.names}.")
+                        f"known: {self.names}."
+                    )
                 if parent == p.name:
-                    raise ConfigError(f"search space {p.name!r}: a parameter cannot depend on itself.")
+                    raise ConfigError(
+                        f"search space {p.name!r}: a parameter cannot depend on itself."
+                    )
                 pp = self.params[parent]
                 if pp.kind in ("int", "float"):
                     raise ConfigError(
                         f"search space {p.name!r}: conditions need a categorical or fixed parent; "
-                        f"{parent!r} is a {pp.kind} range.")
+                        f"{parent!r} is a {pp.kind} range."
+                    )
                 possible = pp.values()
                 missing = [v for v in values if not any(_same(v, c) for c in possible)]
                 if missing:
                     raise ConfigError(
                         f"search space {p.name!r}: condition {parent}={missing!r} can never hold; "
-                        f"{parent!r} takes {list(possible)!r}.")
+                        f"{parent!r} takes {list(possible)!r}."
+                    )
         order: list[str] = []
         state: dict[str, int] = {}
 
@@ -382,7 +409,9 @@ class SearchSpace:
             if state.get(name) == 2:
                 return
             if state.get(name) == 1:
-                raise ConfigError(f"search space conditions form a cycle: {' -> '.join(path + [name])}.")
+                raise ConfigError(
+                    f"search space conditions form a cycle: {' -> '.join(path + [name])}."
+                )
             state[name] = 1
             for parent in self.params[name].when:
                 visit(parent, path + [name])
@@ -446,8 +475,10 @@ class SearchSpace:
             try:
                 config_class.from_dict(merge_config(plain, nest_params(values)))
             except ConfigError as err:
-                raise ConfigError(f"search space {name!r}: the value {value!r} gives a config the model "
-                                  f"rejects (checked before the first trial): {err}") from err
+                raise ConfigError(
+                    f"search space {name!r}: the value {value!r} gives a config the model "
+                    f"rejects (checked before the first trial): {err}"
+                ) from err
 
         def candidates(p: Param) -> tuple[Any, ...]:
             return (p.low, p.high) if p.kind in ("int", "float") else p.values()
@@ -538,8 +569,11 @@ def _defaults(config_class: type[BaseConfig]) -> BaseConfig | None:
     try:
         return config_class()
     except Exception:  # a config without defaults for every field: names only
-        logger.debug("cannot build default %s; nested paths are checked by name only",
-                     config_class.__name__, exc_info=True)
+        logger.debug(
+            "cannot build default %s; nested paths are checked by name only",
+            config_class.__name__,
+            exc_info=True,
+        )
         return None
 
 
@@ -556,8 +590,9 @@ def _check_path(name: str, config_class: type[BaseConfig], defaults: BaseConfig 
         allowed = cls.field_names()
         if part not in allowed:
             raise ConfigError(
-                f"unknown parameter {'.'.join(parts[:i + 1])!r} in the search space for {where}; "
-                f"allowed: {allowed}.")
+                f"unknown parameter {'.'.join(parts[: i + 1])!r} in the search space for {where}; "
+                f"allowed: {allowed}."
+            )
         if i == len(parts) - 1:
             return
         value = getattr(obj, part, None) if obj is not None else None
@@ -565,8 +600,10 @@ def _check_path(name: str, config_class: type[BaseConfig], defaults: BaseConfig 
         while isinstance(value, list) and i + 1 < len(parts) and parts[i + 1].isdigit():
             pos = int(parts[i + 1])
             if pos >= len(value):
-                raise ConfigError(f"search space {name!r}: {where}.{part} has {len(value)} element(s) "
-                                  f"in the base config; position {pos} is out of range.")
+                raise ConfigError(
+                    f"search space {name!r}: {where}.{part} has {len(value)} element(s) "
+                    f"in the base config; position {pos} is out of range."
+                )
             value, part, where = value[pos], parts[i + 1], f"{where}.{part}"
             i += 1
             if i == len(parts) - 1:
@@ -579,7 +616,8 @@ def _check_path(name: str, config_class: type[BaseConfig], defaults: BaseConfig 
         else:
             raise ConfigError(
                 f"search space {name!r}: {where}.{part} is not a nested config or mapping, so it "
-                "has no sub-parameters.")
+                "has no sub-parameters."
+            )
 
 
 def _field_is_mapping(cls: type[BaseConfig], name: str) -> bool:
@@ -629,7 +667,9 @@ def generate_param_grid(params: Mapping[str, Any]) -> list[dict[str, Any]]:
     """
     if not isinstance(params, Mapping):
         raise ConfigError(f"generate_param_grid needs a mapping, got {type(params).__name__}.")
-    swept = sorted(((k, v) for k, v in params.items() if isinstance(v, list)), key=lambda kv: str(kv[0]))
+    swept = sorted(
+        ((k, v) for k, v in params.items() if isinstance(v, list)), key=lambda kv: str(kv[0])
+    )
     fixed = {k: v for k, v in params.items() if not isinstance(v, list)}
     keys = [k for k, _ in swept]
     grid = []

@@ -45,7 +45,9 @@ def factorize(
     return codes, len(uniques)
 
 
-def encode_ids(*series: pd.Series, name: str = "id", sort: bool = False) -> tuple[list[np.ndarray], int]:
+def encode_ids(
+    *series: pd.Series, name: str = "id", sort: bool = False
+) -> tuple[list[np.ndarray], int]:
     """Encode id columns of several frames jointly into int64 codes in ``[0, n)``.
 
     Equal ids get equal codes across frames. With ``sort=True`` the codes follow the
@@ -68,12 +70,15 @@ def encode_ids(*series: pd.Series, name: str = "id", sort: bool = False) -> tupl
         return [np.zeros(0, dtype=np.int64) for _ in series], 0
     joined = pd.concat([s.reset_index(drop=True) for s in series], ignore_index=True)
     codes, n = factorize(
-        joined, sort=sort,
-        missing=lambda _: f"{name} column contains missing values (NaN/None); every row needs an id.",
+        joined,
+        sort=sort,
+        missing=lambda _: (
+            f"{name} column contains missing values (NaN/None); every row needs an id."
+        ),
     )
     out, start = [], 0
     for size in sizes:
-        out.append(codes[start:start + size])
+        out.append(codes[start : start + size])
         start += size
     return out, n
 

@@ -33,5 +33,4 @@ def require(module: str, extra: str, package: str | None = None) -> ModuleType:
         raise MissingDependencyError(name, extra, detail=str(err)) from err
 
 
-__all__ = [
-    "is_spark_frame","require"]
+__all__ = ["is_spark_frame", "require"]

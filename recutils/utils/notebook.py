@@ -38,7 +38,10 @@ PARAMETERS_TAG = "parameters"
 #: Key of the stamp in a notebook's metadata.
 STAMP_KEY = "recutils_run"
 #: Output MIME types never stored: interactive widget state that no static page renders.
-_DROPPED_MIME = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
+_DROPPED_MIME = (
+    "application/vnd.jupyter.widget-view+json",
+    "application/vnd.jupyter.widget-state+json",
+)
 #: A stream chunk drawn by a text progress bar (carriage-return redraws or tqdm's bar text).
 _PROGRESS_TEXT = re.compile(r"\r|\d+%\|[^|\n]*\|")
 
@@ -244,15 +247,20 @@ def code_digest(nb: Any) -> str:
     Cells that papermill injects (tagged ``injected-parameters``) are left out, so a
     notebook run with parameters keeps the digest of its committed form.
     """
-    sources = [cell.source for cell in nb.cells
-               if cell.cell_type == "code"
-               and "injected-parameters" not in cell.get("metadata", {}).get("tags", [])]
+    sources = [
+        cell.source
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        and "injected-parameters" not in cell.get("metadata", {}).get("tags", [])
+    ]
     return hashlib.sha256(json.dumps(sources, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def _is_progress_output(output: Any) -> bool:
     if output.get("output_type") == "stream":
-        return output.get("name") == "stderr" and bool(_PROGRESS_TEXT.search(output.get("text", "")))
+        return output.get("name") == "stderr" and bool(
+            _PROGRESS_TEXT.search(output.get("text", ""))
+        )
     data = output.get("data", {})
     return any(mime in data for mime in _DROPPED_MIME)
 
@@ -265,8 +273,11 @@ def clean_outputs(nb: Any) -> Any:
     timings and status, the notebook-level ``papermill`` section, widget state).
     Everything else (tables, images, printed metrics, recorded values) stays.
     """
-    nb.cells = [cell for cell in nb.cells
-                if "injected-parameters" not in cell.get("metadata", {}).get("tags", [])]
+    nb.cells = [
+        cell
+        for cell in nb.cells
+        if "injected-parameters" not in cell.get("metadata", {}).get("tags", [])
+    ]
     for cell in nb.cells:
         cell.get("metadata", {}).pop("papermill", None)
         cell.get("metadata", {}).pop("execution", None)
@@ -288,8 +299,12 @@ def stamp_notebook(nb: Any, *, version: str, machine: str, date: str) -> Any:
         machine: One line describing the machine (CPU, cores, memory).
         date: The run's date (ISO ``YYYY-MM-DD``).
     """
-    nb.metadata[STAMP_KEY] = {"code_sha256": code_digest(nb), "recutils_version": version,
-                              "date": date, "machine": machine}
+    nb.metadata[STAMP_KEY] = {
+        "code_sha256": code_digest(nb),
+        "recutils_version": version,
+        "date": date,
+        "machine": machine,
+    }
     return nb
 
 

@@ -33,8 +33,9 @@ def is_jupyter() -> bool:
 
 def is_databricks() -> bool:
     """True on a Databricks driver (runtime variable set, or its driver folder as cwd)."""
-    return "DATABRICKS_RUNTIME_VERSION" in os.environ or \
-        os.path.realpath(".") == DATABRICKS_DRIVER_DIR
+    return (
+        "DATABRICKS_RUNTIME_VERSION" in os.environ or os.path.realpath(".") == DATABRICKS_DRIVER_DIR
+    )
 
 
 def execute_notebook(
@@ -52,8 +53,13 @@ def execute_notebook(
     :class:`~recutils.exceptions.ConfigError` (theirs silently skips it), the notebook runs
     from its own folder, and the recorded values are returned (theirs returns None).
     """
-    return _notebook.execute_notebook(input_notebook, output_notebook, parameters=parameters,
-                                      kernel_name=kernel_name, timeout=timeout)
+    return _notebook.execute_notebook(
+        input_notebook,
+        output_notebook,
+        parameters=parameters,
+        kernel_name=kernel_name,
+        timeout=timeout,
+    )
 
 
 __all__ = ["is_jupyter", "is_databricks", "execute_notebook", "store_metadata", "read_notebook"]

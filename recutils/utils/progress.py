@@ -26,8 +26,15 @@ def progress_enabled() -> bool:
     return os.environ.get(PROGRESS_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def progress_bar(iterable: Iterable[Any] | None = None, *, total: int | None = None, desc: str | None = None,
-                 unit: str = "it", enabled: bool = True, **kwargs: Any) -> Any:
+def progress_bar(
+    iterable: Iterable[Any] | None = None,
+    *,
+    total: int | None = None,
+    desc: str | None = None,
+    unit: str = "it",
+    enabled: bool = True,
+    **kwargs: Any,
+) -> Any:
     """A ``tqdm.auto`` bar over ``iterable`` (or a manual one with ``total``), shown only
     after :data:`PROGRESS_DELAY_S` seconds, and none at all when ``enabled`` is false or
     the loop has at most one step (``total``, else ``len(iterable)`` where it has one).

@@ -31,7 +31,8 @@ def is_int(value: Any) -> bool:
 def is_number(value: Any) -> bool:
     """Whether ``value`` is a real number (Python or numpy), not a bool."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, (bool, np.bool_))
+        value, (bool, np.bool_)
+    )
 
 
 def check_positive_int(name: str, value: Any, minimum: int = 1, *, owner: str | None = None) -> int:
@@ -41,25 +42,42 @@ def check_positive_int(name: str, value: Any, minimum: int = 1, *, owner: str | 
     return int(value)
 
 
-def check_number(name: str, value: Any, minimum: float = 0.0, strict: bool = False, *,
-                 maximum: float | None = None, owner: str | None = None) -> float:
+def check_number(
+    name: str,
+    value: Any,
+    minimum: float = 0.0,
+    strict: bool = False,
+    *,
+    maximum: float | None = None,
+    owner: str | None = None,
+) -> float:
     """``value`` as a finite ``float`` >= ``minimum`` (> with ``strict``) and <= ``maximum``,
     else :class:`ConfigError`."""
-    ok = is_number(value) and math.isfinite(value) and (
-        value > minimum if strict else value >= minimum) and (maximum is None or value <= maximum)
+    ok = (
+        is_number(value)
+        and math.isfinite(value)
+        and (value > minimum if strict else value >= minimum)
+        and (maximum is None or value <= maximum)
+    )
     if not ok:
         op = ">" if strict else ">="
         upper = "" if maximum is None else f" and <= {maximum}"
         raise ConfigError(
-            f"{_where(owner, name)} must be a finite number {op} {minimum}{upper}, got {value!r}.")
+            f"{_where(owner, name)} must be a finite number {op} {minimum}{upper}, got {value!r}."
+        )
     return float(value)
 
 
-def check_probability(name: str, value: Any, *, open_right: bool = False,
-                      owner: str | None = None) -> float:
+def check_probability(
+    name: str, value: Any, *, open_right: bool = False, owner: str | None = None
+) -> float:
     """``value`` as a float in ``[0, 1]`` (``[0, 1)`` with ``open_right``), else :class:`ConfigError`."""
-    ok = is_number(value) and math.isfinite(value) and 0.0 <= value and (
-        value < 1.0 if open_right else value <= 1.0)
+    ok = (
+        is_number(value)
+        and math.isfinite(value)
+        and 0.0 <= value
+        and (value < 1.0 if open_right else value <= 1.0)
+    )
     if not ok:
         interval = "[0, 1)" if open_right else "[0, 1]"
         raise ConfigError(f"{_where(owner, name)} must be a number in {interval}, got {value!r}.")
@@ -80,31 +98,46 @@ def check_seed(value: Any, name: str = "seed") -> int | None:
     return None if value is None else int(value)
 
 
-def check_choice(name: str, value: Any, allowed: Mapping[str, Any] | Collection[str], *,
-                 owner: str | None = None) -> str:
+def check_choice(
+    name: str, value: Any, allowed: Mapping[str, Any] | Collection[str], *, owner: str | None = None
+) -> str:
     """``value`` if it is one of the ``allowed`` strings, else :class:`ConfigError` listing them."""
     if not isinstance(value, str) or value not in allowed:
         raise ConfigError(
-            f"{_where(owner, name)}={value!r} is not supported; allowed: {sorted(allowed)}.")
+            f"{_where(owner, name)}={value!r} is not supported; allowed: {sorted(allowed)}."
+        )
     return value
 
 
-def check_positive_ints(name: str, values: Any, *, owner: str | None = None,
-                        allow_scalar: bool = True, allow_empty: bool = False) -> list[int]:
+def check_positive_ints(
+    name: str,
+    values: Any,
+    *,
+    owner: str | None = None,
+    allow_scalar: bool = True,
+    allow_empty: bool = False,
+) -> list[int]:
     """``values`` (a list/tuple of ints > 0, or one int with ``allow_scalar``) as a list,
     else :class:`ConfigError`."""
     if allow_scalar and is_int(values):
         values = [values]
-    if (not isinstance(values, (list, tuple)) or (not values and not allow_empty)
-            or not all(is_int(v) and v > 0 for v in values)):
-        what = "a list of positive integers" if allow_empty else \
-            "a non-empty list of positive integers"
+    if (
+        not isinstance(values, (list, tuple))
+        or (not values and not allow_empty)
+        or not all(is_int(v) and v > 0 for v in values)
+    ):
+        what = (
+            "a list of positive integers"
+            if allow_empty
+            else "a non-empty list of positive integers"
+        )
         raise ConfigError(f"{_where(owner, name)} must be {what}, got {values!r}.")
     return [int(v) for v in values]
 
 
-def check_type(name: str, value: Any, types: type | tuple[type, ...], what: str, *,
-               owner: str | None = None) -> Any:
+def check_type(
+    name: str, value: Any, types: type | tuple[type, ...], what: str, *, owner: str | None = None
+) -> Any:
     """``value`` if it is an instance of ``types`` (a bool only where ``bool`` is listed),
     else :class:`ConfigError` saying it must be ``what``."""
     types = types if isinstance(types, tuple) else (types,)
@@ -116,8 +149,9 @@ def check_type(name: str, value: Any, types: type | tuple[type, ...], what: str,
 def check_optional_path(name: str, value: Any, *, owner: str | None = None) -> str | None:
     """``value`` if it is ``None`` or a non-empty string (a file or folder path)."""
     if value is not None and not (isinstance(value, str) and value):
-        raise ConfigError(f"{_where(owner, name)} must be None or a folder path (string), "
-                          f"got {value!r}.")
+        raise ConfigError(
+            f"{_where(owner, name)} must be None or a folder path (string), got {value!r}."
+        )
     return value
 
 
@@ -130,9 +164,7 @@ def check_columns(df: pd.DataFrame, columns: Iterable[str], name: str = "data") 
         name: How the frame is called in the error message (``"rating_true"``).
     """
     if not isinstance(df, pd.DataFrame):
-        raise ColumnMismatchError(
-            f"{name} must be a pandas DataFrame, got {type(df).__name__}."
-        )
+        raise ColumnMismatchError(f"{name} must be a pandas DataFrame, got {type(df).__name__}.")
     wanted = [c for c in columns if c is not None]
     missing = [c for c in wanted if c not in df.columns]
     if missing:

@@ -57,8 +57,10 @@ def check_killed_writer_leaves_previous_set(store_url: str, tmp_path: Path) -> N
     store = open_store(store_url)
     users = list(range(400))
     rows = [(u, 100 + j, 1.0 - j / 10, j + 1) for u in users for j in range(5)]
-    before = store.write(pd.DataFrame(rows, columns=["userID", "itemID", "prediction", "rank"]),
-                         fallback=[(100, 9.0)])
+    before = store.write(
+        pd.DataFrame(rows, columns=["userID", "itemID", "prediction", "rank"]),
+        fallback=[(100, 9.0)],
+    )
     kill_writer_midway(store_url, tmp_path)
     fresh = open_store(store_url)  # a new reader after the crash
     info = fresh.info()
@@ -68,8 +70,7 @@ def check_killed_writer_leaves_previous_set(store_url: str, tmp_path: Path) -> N
         assert recs is not None and [i for i, _ in recs] == [100, 101, 102, 103, 104], u
         assert recs[0][1] == 1.0
     assert fresh.get(30_000) is None  # a user only the killed writer had
-    after = fresh.write(pd.DataFrame(rows[:5], columns=["userID", "itemID", "prediction",
-                                                         "rank"]))
+    after = fresh.write(pd.DataFrame(rows[:5], columns=["userID", "itemID", "prediction", "rank"]))
     assert after.version > before.version + 1 and fresh.info().n_users == 1
     fresh.close()
     store.close()

@@ -102,28 +102,64 @@ def standalone_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
     logs = tmp_path_factory.mktemp("standalone-logs")
     work = tmp_path_factory.mktemp("standalone-work")
     env = dict(os.environ)
-    env.update(SPARK_HOME=str(spark_home), SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable,
-               PYSPARK_DRIVER_PYTHON=sys.executable, SPARK_WORKER_DIR=str(work),
-               SPARK_NO_DAEMONIZE="1")
+    env.update(
+        SPARK_HOME=str(spark_home),
+        SPARK_LOCAL_IP="127.0.0.1",
+        PYSPARK_PYTHON=sys.executable,
+        PYSPARK_DRIVER_PYTHON=sys.executable,
+        SPARK_WORKER_DIR=str(work),
+        SPARK_NO_DAEMONIZE="1",
+    )
     port, ui, worker_ui = free_port(), free_port(), free_port()
     url = f"spark://127.0.0.1:{port}"
     master_log = logs / "master.log"
     worker_log = logs / "worker.log"
     procs: list[subprocess.Popen] = []
     with open(master_log, "w") as mlog:
-        procs.append(subprocess.Popen(
-            [str(spark_class), "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-             "--port", str(port), "--webui-port", str(ui)],
-            stdout=mlog, stderr=subprocess.STDOUT, env=env, start_new_session=True))
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(spark_class),
+                    "org.apache.spark.deploy.master.Master",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--webui-port",
+                    str(ui),
+                ],
+                stdout=mlog,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        )
     cluster = StandaloneCluster(url, spark_home, logs, env)
     try:
         if not _wait_for(master_log, "I have been elected leader", procs[0], 90):
             pytest.fail("the Spark master did not start:\n" + cluster.log_tail())
         with open(worker_log, "w") as wlog:
-            procs.append(subprocess.Popen(
-                [str(spark_class), "org.apache.spark.deploy.worker.Worker", url, "--cores", "1",
-                 "--memory", "1g", "--webui-port", str(worker_ui), "--host", "127.0.0.1"],
-                stdout=wlog, stderr=subprocess.STDOUT, env=env, start_new_session=True))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        str(spark_class),
+                        "org.apache.spark.deploy.worker.Worker",
+                        url,
+                        "--cores",
+                        "1",
+                        "--memory",
+                        "1g",
+                        "--webui-port",
+                        str(worker_ui),
+                        "--host",
+                        "127.0.0.1",
+                    ],
+                    stdout=wlog,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                )
+            )
         if not _wait_for(worker_log, "Successfully registered with master", procs[1], 90):
             pytest.fail("the Spark worker did not register:\n" + cluster.log_tail())
         yield cluster

@@ -20,8 +20,14 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("RECUTILS_")}
     full_env.update(env)
     full_env["PYTHONPATH"] = os.pathsep.join([str(REPO), full_env.get("PYTHONPATH", "")])
-    return subprocess.run([sys.executable, "-m", "recutils", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "recutils", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _table(stdout: str) -> dict[str, dict[str, float]]:
@@ -31,7 +37,7 @@ def _table(stdout: str) -> dict[str, dict[str, float]]:
     header = [h for h in lines[sep - 1].split("  ") if h.strip()]
     header = [h.strip() for h in header]
     rows = {}
-    for line in lines[sep + 1:]:
+    for line in lines[sep + 1 :]:
         if not line.strip():
             break
         name, *values = line.split()
@@ -55,9 +61,15 @@ def _check_csv(path: Path, k: int = 10) -> pd.DataFrame:
 def test_quickstart_on_movielens_100k(require_dataset, data_mirror, tmp_path) -> None:
     require_dataset("ml-100k")
     out = tmp_path / "lists" / "top.csv"
-    proc = _run(["quickstart", "--no-progress", "--output", str(out)],
-                {"RECUTILS_DATA_MIRROR": str(data_mirror), "RECUTILS_OFFLINE": "1",
-                 "RECUTILS_DATA_HOME": str(tmp_path / "cache")}, tmp_path)
+    proc = _run(
+        ["quickstart", "--no-progress", "--output", str(out)],
+        {
+            "RECUTILS_DATA_MIRROR": str(data_mirror),
+            "RECUTILS_OFFLINE": "1",
+            "RECUTILS_DATA_HOME": str(tmp_path / "cache"),
+        },
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "SYNTHETIC" not in proc.stdout
     assert "Data: MovieLens 100k" in proc.stdout
@@ -80,9 +92,15 @@ def test_quickstart_on_movielens_100k(require_dataset, data_mirror, tmp_path) ->
 def test_quickstart_without_data_runs_on_labelled_synthetic_set(tmp_path) -> None:
     empty = tmp_path / "empty-mirror"
     empty.mkdir()
-    proc = _run(["quickstart", "--no-progress", "--top-k", "5"],
-                {"RECUTILS_DATA_MIRROR": str(empty), "RECUTILS_OFFLINE": "1",
-                 "RECUTILS_DATA_HOME": str(tmp_path / "cache")}, tmp_path)
+    proc = _run(
+        ["quickstart", "--no-progress", "--top-k", "5"],
+        {
+            "RECUTILS_DATA_MIRROR": str(empty),
+            "RECUTILS_OFFLINE": "1",
+            "RECUTILS_DATA_HOME": str(tmp_path / "cache"),
+        },
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "MovieLens 100k is not available" in proc.stdout
     assert "Data: SYNTHETIC" in proc.stdout
@@ -96,8 +114,21 @@ def test_quickstart_without_data_runs_on_labelled_synthetic_set(tmp_path) -> Non
 
 def test_main_in_process(tmp_path, capsys) -> None:
     out = tmp_path / "t.csv"
-    assert main(["quickstart", "--size", "mock3000", "--no-progress", "--output", str(out),
-                 "--seed", "1"]) == 0
+    assert (
+        main(
+            [
+                "quickstart",
+                "--size",
+                "mock3000",
+                "--no-progress",
+                "--output",
+                str(out),
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "SYNTHETIC" in text and "not available" not in text
     _check_csv(out)
@@ -115,19 +146,28 @@ def test_main_usage_errors_and_models(capsys) -> None:
     assert "999k" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command, needle", [("als-job", "--output-recs"),
-                                             ("tune-worker", "--study")])
+@pytest.mark.parametrize(
+    "command, needle", [("als-job", "--output-recs"), ("tune-worker", "--study")]
+)
 def test_job_subcommands_have_help_without_optional_libraries(command, needle, tmp_path) -> None:
     """``recutils als-job --help`` / ``recutils tune-worker --help`` print their options and
     import neither pyspark nor optuna to do so."""
-    code = (f"import sys; from recutils.cli import main; rc = main([{command!r}, '--help']); "
-            "sys.stdout.flush(); "
-            "print('LOADED', [m for m in ('pyspark', 'optuna', 'torch') if m in sys.modules]); "
-            "sys.exit(rc)")
+    code = (
+        f"import sys; from recutils.cli import main; rc = main([{command!r}, '--help']); "
+        "sys.stdout.flush(); "
+        "print('LOADED', [m for m in ('pyspark', 'optuna', 'torch') if m in sys.modules]); "
+        "sys.exit(rc)"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECUTILS_")}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"usage: recutils {command}" in proc.stdout and needle in proc.stdout
     assert "LOADED []" in proc.stdout
@@ -148,8 +188,22 @@ def test_job_subcommands_take_the_same_arguments_as_their_old_entry_points(capsy
     # errors keep the worker's exit status: a study that does not exist yet and no --model
     # and --space to create it is a recutils error (2)
     pytest.importorskip("optuna")
-    assert main(["tune-worker", "--study", "s", "--train", "missing.csv", "--n-trials", "1",
-                 "--storage", "sqlite:///:memory:"]) == 2
+    assert (
+        main(
+            [
+                "tune-worker",
+                "--study",
+                "s",
+                "--train",
+                "missing.csv",
+                "--n-trials",
+                "1",
+                "--storage",
+                "sqlite:///:memory:",
+            ]
+        )
+        == 2
+    )
     assert "--model and --space" in capsys.readouterr().err
     assert main(["als-job", "--input", "r.csv"]) == 2  # usage error: missing outputs
 

@@ -19,7 +19,11 @@ def test_models_lists_every_registered_model_with_kind_and_extra(capsys) -> None
     assert main(["models"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["model", "kind", "extra"]
-    rows = {line.split()[0]: line for line in lines[2:] if line.strip() and not line.startswith("extra:")}
+    rows = {
+        line.split()[0]: line
+        for line in lines[2:]
+        if line.strip() and not line.startswith("extra:")
+    }
     assert set(rows) == set(list_models())
     assert rows["sar"].rstrip().endswith("core") and "item-item" in rows["sar"]
     assert rows["als"].rstrip().endswith("spark")
@@ -40,10 +44,17 @@ def test_models_names_only_and_a_model_registered_at_run_time(capsys) -> None:
 
 
 def test_parse_overrides_nests_dotted_keys_with_yaml_values() -> None:
-    assert parse_overrides(["train.epochs=3", "train.optimizers.0.lr=0.01", "label_threshold=4",
-                            "train.early_stopping_metric=null"]) == {
+    assert parse_overrides(
+        [
+            "train.epochs=3",
+            "train.optimizers.0.lr=0.01",
+            "label_threshold=4",
+            "train.early_stopping_metric=null",
+        ]
+    ) == {
         "train": {"epochs": 3, "optimizers": {"0": {"lr": 0.01}}, "early_stopping_metric": None},
-        "label_threshold": 4}
+        "label_threshold": 4,
+    }
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         parse_overrides(["train.epochs"])
     with pytest.raises(ConfigError, match="section"):
@@ -73,11 +84,28 @@ def ctr_csv(tmp_path):
 
 def test_train_fits_evaluates_saves_and_reports_whole_epochs(ctr_csv, tmp_path, capsys) -> None:
     config = tmp_path / "model.yaml"
-    config.write_text("default_embedding_dim: 4\ntrain: {batch_size: 256, epochs: 5, patience: 5}\n")
+    config.write_text(
+        "default_embedding_dim: 4\ntrain: {batch_size: 256, epochs: 5, patience: 5}\n"
+    )
     metrics = tmp_path / "m.json"
-    rc = main(["train", "--config", str(config), "--data", str(ctr_csv), "--epochs", "3",
-               "--set", "train.optimizers.0.lr=0.01", "--no-progress", "--save", str(tmp_path / "model"),
-               "--metrics-out", str(metrics)])
+    rc = main(
+        [
+            "train",
+            "--config",
+            str(config),
+            "--data",
+            str(ctr_csv),
+            "--epochs",
+            "3",
+            "--set",
+            "train.optimizers.0.lr=0.01",
+            "--no-progress",
+            "--save",
+            str(tmp_path / "model"),
+            "--metrics-out",
+            str(metrics),
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0, text
     assert "training settings: the train section of model.yaml" in text
@@ -94,7 +122,9 @@ def test_train_fits_evaluates_saves_and_reports_whole_epochs(ctr_csv, tmp_path, 
     assert loaded.best_epoch_ == figures["best_epoch"]
 
 
-def test_train_says_where_training_settings_come_from_for_easyrec(ctr_csv, tmp_path, capsys) -> None:
+def test_train_says_where_training_settings_come_from_for_easyrec(
+    ctr_csv, tmp_path, capsys
+) -> None:
     easyrec = tmp_path / "m.config"
     easyrec.write_text("""model_config: {
   model_name: "WideAndDeep"
@@ -113,8 +143,23 @@ def test_train_says_where_training_settings_come_from_for_easyrec(ctr_csv, tmp_p
 """)
     settings = tmp_path / "train.yaml"
     settings.write_text("train: {batch_size: 512, epochs: 1}\n")
-    assert main(["train", "--config", str(easyrec), "--data", str(ctr_csv), "--no-progress",
-                 "--train-config", str(settings), "--eval-fraction", "0.5"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                str(easyrec),
+                "--data",
+                str(ctr_csv),
+                "--no-progress",
+                "--train-config",
+                str(settings),
+                "--eval-fraction",
+                "0.5",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert f"training settings: {settings}" in text and "epochs 1, batch size 512" in text
     assert "1,500 evaluation" in text
@@ -124,8 +169,23 @@ def test_train_errors_are_one_line(ctr_csv, capsys) -> None:
     assert main(["train", "--config", "nope.yaml", "--data", str(ctr_csv)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: --config 'nope.yaml'") and len(err.strip().splitlines()) == 1
-    assert main(["train", "--config", "wide_deep_movielens.yaml", "--data", str(ctr_csv), "--label", "rating",
-                 "--epochs", "1", "--no-progress"]) == 1
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                "wide_deep_movielens.yaml",
+                "--data",
+                str(ctr_csv),
+                "--label",
+                "rating",
+                "--epochs",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 1
+    )
     assert "label_threshold" in capsys.readouterr().err
 
 
@@ -134,8 +194,10 @@ def test_help_imports_no_torch(command) -> None:
     import subprocess
     import sys
 
-    code = (f"import sys; from recutils.cli import main; main([{command!r}, '--help']); "
-            "print('LOADED', 'torch' in sys.modules)")
+    code = (
+        f"import sys; from recutils.cli import main; main([{command!r}, '--help']); "
+        "print('LOADED', 'torch' in sys.modules)"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "LOADED False" in run.stdout, run.stderr
     assert ("--config" in run.stdout) == (command == "train")

@@ -34,7 +34,9 @@ def test_journey2_click_through_from_config(movielens, tmp_path) -> None:
     pytest.importorskip("torch")
     # one torch thread: much faster than two on a machine whose cores are shared (CI)
     env = {"MKL_ENABLE_INSTRUCTIONS": "AVX2", "OMP_NUM_THREADS": "1"}
-    out = run_snippet("docs/click_through_from_config.md", "ctr-python", cwd=tmp_path, env=env).stdout
+    out = run_snippet(
+        "docs/click_through_from_config.md", "ctr-python", cwd=tmp_path, env=env
+    ).stdout
     assert re.search(r"best epoch: [12]\n", out)
     auc = float(re.search(r"AUC ([0-9.]+)", out).group(1))
     assert auc > 0.75
@@ -56,20 +58,26 @@ def test_journey3_tuning(movielens, tmp_path) -> None:
     assert "Trial 0 finished" not in run.stderr and "A new study created" not in run.stderr
     assert (tmp_path / "sar_best.yaml").is_file()
     check = run_snippet("docs/tuning.md", "tuning-check", cwd=tmp_path).stdout
-    assert "dropout_rate" in check and "before the first trial" in check and "'dropout_ratio'" in check
+    assert (
+        "dropout_rate" in check and "before the first trial" in check and "'dropout_ratio'" in check
+    )
 
 
 def test_journey7_small_benchmark(movielens, tmp_path) -> None:
     pytest.importorskip("papermill")
     before = _tracked_changes()
-    run = run_snippet("docs/benchmarks.md", "bench-small", cwd=REPO_ROOT, env={"TMPDIR": str(tmp_path)})
+    run = run_snippet(
+        "docs/benchmarks.md", "bench-small", cwd=REPO_ROOT, env={"TMPDIR": str(tmp_path)}
+    )
     assert "sar_cosine" in run.stdout and "popularity" in run.stdout
     (bench,) = [p for p in tmp_path.iterdir() if p.is_dir() and (p / "my_results.csv").exists()]
     assert (bench / "results.csv").read_text().count("\n") == 3  # header + sar + popularity
     assert (bench / "my_results.csv").read_text().count("\n") == 4
     assert (bench / "my_benchmark.ipynb").is_file()
     assert _tracked_changes() == before  # nothing written into the repository
-    error = run_snippet("docs/benchmarks.md", "bench-error", cwd=REPO_ROOT, env={"TMPDIR": str(tmp_path)})
+    error = run_snippet(
+        "docs/benchmarks.md", "bench-error", cwd=REPO_ROOT, env={"TMPDIR": str(tmp_path)}
+    )
     assert error.stdout.strip() == "exit status 2"
     assert error.stderr.strip().startswith("error: models ['sarr'] are not in the spec")
     assert len(error.stderr.strip().splitlines()) == 1
@@ -80,14 +88,17 @@ def _tracked_changes() -> str:
 
     if shutil.which("git") is None:
         return ""
-    return subprocess.run(["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True
+    ).stdout
 
 
 def test_next_item_full_versus_sampled_example(require_dataset, tmp_path) -> None:
     """docs/next_item_evaluation.md: the measured example prints what the page says it prints."""
     require_dataset("amazon-beauty-bert4rec")
-    out = run_snippet("docs/next_item_evaluation.md", "next-item-full-vs-sampled", cwd=tmp_path).stdout
+    out = run_snippet(
+        "docs/next_item_evaluation.md", "next-item-full-vs-sampled", cwd=tmp_path
+    ).stdout
     rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in out.splitlines()[1:3]}
     assert rows["popularity"][0] > rows["sasrec"][0]  # full ranking: popularity ahead
     assert rows["sasrec"][1] > rows["popularity"][1]  # sampled ranking: the order flips

@@ -66,14 +66,21 @@ def test_serving_journey_from_setup_md(require_dataset, tmp_path: Path) -> None:
     port = free_port()
     script = "set -euo pipefail\n" + start.code.replace(DOCUMENTED_PORT, f"--port {port}")
     log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen(["bash", "-c", script], cwd=tmp_path, env=snippet_env(),
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env=snippet_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc)
         assert oct((tmp_path / "admin.token").stat().st_mode & 0o777) == oct(0o600)
-        result = run_snippet(DOC, "serving-curl", cwd=tmp_path, env={"RECUTILS_URL": url},
-                             timeout=120)
+        result = run_snippet(
+            DOC, "serving-curl", cwd=tmp_path, env={"RECUTILS_URL": url}, timeout=120
+        )
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -108,8 +115,14 @@ def test_als_job_journey_from_setup_md(require_dataset, tmp_path: Path) -> None:
     assert summary["status"] == "ok"
     assert summary["rows"]["train"] + summary["rows"]["test"] == 100_000
     assert 0.85 < summary["metrics"]["rmse"] < 1.1
-    assert set(summary["metrics"]) == {"rmse", "mae", "precision@10", "recall@10", "ndcg@10",
-                                       "map@10"}
+    assert set(summary["metrics"]) == {
+        "rmse",
+        "mae",
+        "precision@10",
+        "recall@10",
+        "ndcg@10",
+        "map@10",
+    }
     written = json.loads((tmp_path / "als-metrics.json").read_text())
     assert written["args"]["max_iter"] == 5 and written["args"]["sep"] == "\\t"
     assert (tmp_path / "als-recs").is_dir()

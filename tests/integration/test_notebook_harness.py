@@ -26,7 +26,11 @@ def test_execute_notebook_injects_parameters_and_uses_its_folder(tmp_path: Path)
         ),
     ]
     nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, str(folder / "nb.ipynb"))
 
     records = execute_notebook(

@@ -30,9 +30,28 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory):
     workdir = tmp_path_factory.mktemp("redis")
     port = free_port()
     proc = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(workdir),
-         "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no",
-         "--loglevel", "warning", "--logfile", str(workdir / "redis.log")])
+        [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(workdir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+            "--logfile",
+            str(workdir / "redis.log"),
+        ]
+    )
     client = redis.Redis(host="127.0.0.1", port=port)
     deadline = time.monotonic() + 20
     while True:
@@ -124,7 +143,7 @@ def test_readers_never_see_a_half_written_set(redis_url: str) -> None:
         for version in range(2, 8):
             with store.writer() as w:
                 for start in range(0, 300, 30):
-                    w.write_frame(ranking(users[start:start + 30], float(version)))
+                    w.write_frame(ranking(users[start : start + 30], float(version)))
                 w.commit()
     finally:
         stop.set()

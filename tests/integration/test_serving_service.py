@@ -65,21 +65,31 @@ def _raw_http(port: int, request: bytes) -> int:
 def test_hostile_requests_over_the_wire(artifacts: Path) -> None:
     with ServiceProcess(artifact=artifacts / "a") as svc:
         with httpx.Client(base_url=svc.url, timeout=10) as c:
-            for path in ("/v1/recommendations/%FF%FE", "/v1/recommendations/1?k=%FF",
-                         "/v1/recommendations/1?k=-1", "/v1/recommendations/1?k=10000000000",
-                         "/v1/recommendations/%F0%9F%98%80", "/v1/similar-items/..%2F..",
-                         "/v1/recommendations/1?k=1&k=2&k=x"):
+            for path in (
+                "/v1/recommendations/%FF%FE",
+                "/v1/recommendations/1?k=%FF",
+                "/v1/recommendations/1?k=-1",
+                "/v1/recommendations/1?k=10000000000",
+                "/v1/recommendations/%F0%9F%98%80",
+                "/v1/similar-items/..%2F..",
+                "/v1/recommendations/1?k=1&k=2&k=x",
+            ):
                 r = c.get(path)
                 assert 400 <= r.status_code < 500, (path, r.status_code, r.text)
                 assert "error" in r.json()
-            r = c.post("/v1/recommendations", content=b"\xff\xfe" * 10,
-                       headers={"content-type": "application/json"})
+            r = c.post(
+                "/v1/recommendations",
+                content=b"\xff\xfe" * 10,
+                headers={"content-type": "application/json"},
+            )
             assert r.status_code == 422
         # request lines no client library would send
-        for raw in (b"GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n",
-                    b"GET /v1/recommendations/1?k=" + b"9" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-                    b"POST /v1/recommendations HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n"
-                    b"Content-Type: application/json\r\n\r\n{"):
+        for raw in (
+            b"GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET /v1/recommendations/1?k=" + b"9" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"POST /v1/recommendations HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n"
+            b"Content-Type: application/json\r\n\r\n{",
+        ):
             status = _raw_http(svc.port, raw)
             assert 400 <= status < 500, (raw[:60], status)
         with httpx.Client(base_url=svc.url, timeout=10) as c:
@@ -105,8 +115,9 @@ def test_hot_swap_under_concurrent_load_drops_nothing(artifacts: Path) -> None:
                         if i % 3:
                             r = c.get(f"/v1/recommendations/{(worker * 31 + i) % 320}?k=5")
                         else:
-                            r = c.post("/v1/recommendations",
-                                       json={"user_ids": [1, 2, 3, 999], "k": 4})
+                            r = c.post(
+                                "/v1/recommendations", json={"user_ids": [1, 2, 3, 999], "k": 4}
+                            )
                         ok = r.status_code == 200
                         body = r.json() if ok else r.text
                         if ok and "items" in body:
@@ -124,8 +135,9 @@ def test_hot_swap_under_concurrent_load_drops_nothing(artifacts: Path) -> None:
             t.start()
         swaps = 0
         try:
-            with httpx.Client(base_url=svc.url, timeout=60,
-                              headers={"X-Admin-Token": "t0k"}) as admin:
+            with httpx.Client(
+                base_url=svc.url, timeout=60, headers={"X-Admin-Token": "t0k"}
+            ) as admin:
                 deadline = time.monotonic() + 6
                 while time.monotonic() < deadline:
                     target = "b" if swaps % 2 == 0 else "a"
@@ -137,8 +149,10 @@ def test_hot_swap_under_concurrent_load_drops_nothing(artifacts: Path) -> None:
             stop.set()
             for t in threads:
                 t.join(timeout=60)
-        print(f"\nhot swap: {swaps} swaps during {counts[0]} requests, {len(failures)} failed, "
-              f"versions seen {len(versions)}")
+        print(
+            f"\nhot swap: {swaps} swaps during {counts[0]} requests, {len(failures)} failed, "
+            f"versions seen {len(versions)}"
+        )
         assert not failures, failures[:5]
         assert swaps >= 4 and counts[0] > 50 and len(versions) == 2
 
@@ -148,13 +162,18 @@ def test_sqlite_killed_writer_leaves_previous_set_served(tmp_path: Path) -> None
     check_killed_writer_leaves_previous_set(url, tmp_path)
     import sqlite3
 
-    tables = [r[0] for r in sqlite3.connect(tmp_path / "recs.db").execute(
-        "SELECT name FROM sqlite_master WHERE name LIKE 'recs_v%'")]
+    tables = [
+        r[0]
+        for r in sqlite3.connect(tmp_path / "recs.db").execute(
+            "SELECT name FROM sqlite_master WHERE name LIKE 'recs_v%'"
+        )
+    ]
     assert len(tables) == 1  # the killed writer's table was cleaned up
 
 
-def test_service_keeps_serving_while_a_store_writer_is_killed(artifacts: Path,
-                                                              tmp_path: Path) -> None:
+def test_service_keeps_serving_while_a_store_writer_is_killed(
+    artifacts: Path, tmp_path: Path
+) -> None:
     from recutils.serving import load_model
 
     url = f"sqlite:///{tmp_path}/svc.db"
@@ -173,9 +192,22 @@ def test_service_keeps_serving_while_a_store_writer_is_killed(artifacts: Path,
 def test_load_test_short_form(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     proc = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "loadtest" / "run_loadtest.py"), "--duration", "5",
-         "--data", "mock20000", "--workdir", str(tmp_path / "work"), "--json", str(out)],
-        capture_output=True, text=True, timeout=240)
+        [
+            sys.executable,
+            str(REPO / "tools" / "loadtest" / "run_loadtest.py"),
+            "--duration",
+            "5",
+            "--data",
+            "mock20000",
+            "--workdir",
+            str(tmp_path / "work"),
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     print("\n" + proc.stdout[-1500:])
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     figures = json.loads(out.read_text())

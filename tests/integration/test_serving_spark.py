@@ -21,8 +21,9 @@ def test_spark_batch_scoring_matches_pandas_and_fills_the_store(spark, tmp_path:
     model = SAR(similarity_type="jaccard").fit(data)
     users = spark.createDataFrame(pd.DataFrame({"userID": data["userID"].unique()}))
     url = f"sqlite:///{tmp_path}/spark.db"
-    ranked = batch_recommend_spark(model, users, top_k=5, output=tmp_path / "recs.parquet",
-                                   store=url, chunk_rows=37)
+    ranked = batch_recommend_spark(
+        model, users, top_k=5, output=tmp_path / "recs.parquet", store=url, chunk_rows=37
+    )
     got = ranked.toPandas().sort_values(["userID", "rank"]).reset_index(drop=True)
     expected = model.recommend_k_items(sorted(data["userID"].unique()), top_k=5)
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)

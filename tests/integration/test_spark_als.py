@@ -21,7 +21,9 @@ from recutils.testing import CHECKS, registry_factory  # noqa: E402
 pytestmark = pytest.mark.spark
 
 EXPLICIT = dict(rank=10, max_iter=15, reg_param=0.1, seed=42, num_blocks=2)
-IMPLICIT = dict(rank=20, max_iter=15, reg_param=0.01, alpha=1.0, implicit_prefs=True, seed=42, num_blocks=2)
+IMPLICIT = dict(
+    rank=20, max_iter=15, reg_param=0.01, alpha=1.0, implicit_prefs=True, seed=42, num_blocks=2
+)
 
 
 def test_registered() -> None:
@@ -112,21 +114,28 @@ def test_string_ids_and_batch_scoring_of_any_model(spark) -> None:
     recs = als.recommend_k_items(sdf.select("userID").distinct(), top_k=3).toPandas()
     assert set(recs.userID) == set(df.userID) and recs["rank"].max() == 3
     assert recs.itemID.str.startswith("i").all()
-    pred = als.predict(spark.createDataFrame(pd.DataFrame({"userID": ["u1", "nobody"], "itemID": ["i1", "i1"]})))
+    pred = als.predict(
+        spark.createDataFrame(pd.DataFrame({"userID": ["u1", "nobody"], "itemID": ["i1", "i1"]}))
+    )
     got = pred.toPandas().set_index("userID").prediction
     assert np.isfinite(got["u1"]) and np.isnan(got["nobody"])
     sar = SAR().fit(df)
     batch = recommend_k_items_spark(sar, sdf.select("userID"), top_k=4).toPandas()
     ref = sar.recommend_k_items(df[["userID"]].drop_duplicates(), top_k=4)
     key = ["userID", "rank"]
-    pd.testing.assert_frame_equal(batch.sort_values(key).reset_index(drop=True),
-                                  ref.sort_values(key).reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        batch.sort_values(key).reset_index(drop=True),
+        ref.sort_values(key).reset_index(drop=True),
+        check_dtype=False,
+    )
     scored = predict_spark(sar, sdf.select("userID", "itemID")).toPandas()
     assert len(scored) == len(df) and scored.prediction.notna().all()
 
 
 def test_bad_input(spark) -> None:
-    sdf = spark.createDataFrame(pd.DataFrame({"userID": [1, 1, 2], "itemID": [1, 1, 2], "rating": [1.0, 2, 3]}))
+    sdf = spark.createDataFrame(
+        pd.DataFrame({"userID": [1, 1, 2], "itemID": [1, 1, 2], "rating": [1.0, 2, 3]})
+    )
     with pytest.raises(DataError, match="duplicate"):
         SparkALS(max_iter=1).fit(sdf)
     with pytest.raises(ColumnMismatchError):
@@ -147,7 +156,9 @@ def test_save_load_spark_format(spark, tmp_path) -> None:
     folder = model.save(tmp_path / "als")
     assert (folder / "manifest.json").is_file() and (folder / "spark_model" / "metadata").exists()
     loaded = load_model(folder)
-    pd.testing.assert_frame_equal(loaded.recommend_k_items(df, top_k=3), model.recommend_k_items(df, top_k=3))
+    pd.testing.assert_frame_equal(
+        loaded.recommend_k_items(df, top_k=3), model.recommend_k_items(df, top_k=3)
+    )
     users = spark.createDataFrame(df[["userID"]].drop_duplicates())
     a = loaded.recommend_k_items(users, top_k=3).toPandas().sort_values(["userID", "rank"])
     assert len(a) == 3 * df.userID.nunique()

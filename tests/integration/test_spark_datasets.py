@@ -26,7 +26,9 @@ def test_movielens_spark_equals_pandas(spark, ml100k) -> None:
     assert sdf.columns == ["userID", "itemID", "rating", "timestamp", "title"]
     dtypes = dict(sdf.dtypes)
     assert dtypes["userID"] == "bigint" and dtypes["rating"] == "double"
-    got = _spark_to_pandas(sdf.drop("title")).sort_values(["userID", "itemID"]).reset_index(drop=True)
+    got = (
+        _spark_to_pandas(sdf.drop("title")).sort_values(["userID", "itemID"]).reset_index(drop=True)
+    )
     want = ml100k.sort_values(["userID", "itemID"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(got, want[got.columns], check_dtype=False)
 
@@ -36,8 +38,13 @@ def test_movielens_spark_schema_renames_and_casts(spark, ml100k) -> None:
 
     from recutils.datasets.movielens import load_spark_df
 
-    schema = StructType([StructField("u", IntegerType()), StructField("i", IntegerType()),
-                         StructField("r", FloatType())])
+    schema = StructType(
+        [
+            StructField("u", IntegerType()),
+            StructField("i", IntegerType()),
+            StructField("r", FloatType()),
+        ]
+    )
     sdf = load_spark_df(spark, "100k", schema=schema)
     assert sdf.dtypes == [("u", "int"), ("i", "int"), ("r", "float")]
     assert sdf.count() == 100_000

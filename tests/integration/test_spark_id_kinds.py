@@ -18,10 +18,16 @@ from recutils.spark import evaluation as SE  # noqa: E402
 
 pytestmark = pytest.mark.spark
 
-TRUTH = pd.DataFrame({"userID": [1, 1, 2, 2, 3], "itemID": [10, 20, 10, 30, 20],
-                      "rating": [5.0, 3.0, 4.0, 2.0, 1.0]})
-PRED = pd.DataFrame({"userID": [1, 1, 2, 2, 3, 3], "itemID": [10, 30, 30, 20, 20, 10],
-                     "prediction": [4.5, 4.0, 2.5, 2.0, 1.5, 1.0]})
+TRUTH = pd.DataFrame(
+    {"userID": [1, 1, 2, 2, 3], "itemID": [10, 20, 10, 30, 20], "rating": [5.0, 3.0, 4.0, 2.0, 1.0]}
+)
+PRED = pd.DataFrame(
+    {
+        "userID": [1, 1, 2, 2, 3, 3],
+        "itemID": [10, 30, 30, 20, 20, 10],
+        "prediction": [4.5, 4.0, 2.5, 2.0, 1.5, 1.0],
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +56,13 @@ def test_int_and_float_ids_match_by_value_when_exact(truth, pred) -> None:
     assert SE.precision_at_k(truth, as_float, k=2) == pytest.approx(0.5)
     assert SE.ndcg_at_k(truth, as_float, k=2) == pytest.approx(SE.ndcg_at_k(truth, pred, k=2))
     # the other way round, and 32-bit types: IntegerType truth, FloatType predictions
-    assert SE.map_at_k(_as_double(truth, "itemID"), pred, k=2) == pytest.approx(SE.map_at_k(truth, pred, k=2))
+    assert SE.map_at_k(_as_double(truth, "itemID"), pred, k=2) == pytest.approx(
+        SE.map_at_k(truth, pred, k=2)
+    )
     small = truth.selectExpr("CAST(userID AS int) userID", "CAST(itemID AS int) itemID", "rating")
-    floats = pred.selectExpr("CAST(userID AS float) userID", "CAST(itemID AS float) itemID", "prediction")
+    floats = pred.selectExpr(
+        "CAST(userID AS float) userID", "CAST(itemID AS float) itemID", "prediction"
+    )
     assert SE.rmse(small, floats) == pytest.approx(0.5)
 
 
@@ -65,16 +75,20 @@ def test_float_ids_that_are_not_whole_numbers_are_refused(truth, pred, metric) -
 
 def test_int_ids_beyond_float_precision_are_refused_against_float_ids(spark) -> None:
     big = 2**53 + 1  # as a double it is 2**53: two user ids would become one
-    truth = spark.createDataFrame(pd.DataFrame({"userID": [big, big - 1], "itemID": [1, 1],
-                                                "rating": [1.0, 2.0]}))
-    pred = spark.createDataFrame(pd.DataFrame({"userID": [float(big - 1)], "itemID": [1],
-                                               "prediction": [1.0]}))
+    truth = spark.createDataFrame(
+        pd.DataFrame({"userID": [big, big - 1], "itemID": [1, 1], "rating": [1.0, 2.0]})
+    )
+    pred = spark.createDataFrame(
+        pd.DataFrame({"userID": [float(big - 1)], "itemID": [1], "prediction": [1.0]})
+    )
     with pytest.raises(ColumnMismatchError, match=r"2\*\*53"):
         SE.rmse(truth, pred)
     with pytest.raises(ColumnMismatchError, match=r"2\*\*53"):
         PE.rmse(truth.toPandas(), pred.toPandas())  # the pandas twin says the same
     # the same ids as integers on both sides are fine
-    assert SE.rmse(truth, pred.withColumn("userID", pred["userID"].cast("bigint") + 1)) == pytest.approx(0.0)
+    assert SE.rmse(
+        truth, pred.withColumn("userID", pred["userID"].cast("bigint") + 1)
+    ) == pytest.approx(0.0)
 
 
 def test_beyond_metrics_apply_the_same_id_rule(spark, truth) -> None:
@@ -83,8 +97,11 @@ def test_beyond_metrics_apply_the_same_id_rule(spark, truth) -> None:
     assert SE.novelty(train, _as_double(reco, "itemID")) == pytest.approx(SE.novelty(train, reco))
     with pytest.raises(ColumnMismatchError, match="astype"):
         SE.novelty(train, reco.withColumn("itemID", reco["itemID"] + 0.25))
-    feats = spark.createDataFrame(pd.DataFrame({"itemID": [10.5, 20.0, 30.0],
-                                                "features": [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]}))
+    feats = spark.createDataFrame(
+        pd.DataFrame(
+            {"itemID": [10.5, 20.0, 30.0], "features": [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]}
+        )
+    )
     with pytest.raises(ColumnMismatchError, match="item_feature_df"):
         SE.diversity(train, reco, item_feature_df=feats, item_sim_measure="item_feature_vector")
 

@@ -16,13 +16,27 @@ from recutils.spark.jobs import als as job  # noqa: E402
 
 pytestmark = pytest.mark.spark
 JOB_FILE = Path(job.__file__).resolve()
-FAST = ["--rank", "5", "--max-iter", "5", "--num-blocks", "2", "--shuffle-partitions", "4",
-        "--metrics", "rmse,precision@10,ndcg@10", "--log-level", "WARNING"]
+FAST = [
+    "--rank",
+    "5",
+    "--max-iter",
+    "5",
+    "--num-blocks",
+    "2",
+    "--shuffle-partitions",
+    "4",
+    "--metrics",
+    "rmse,precision@10,ndcg@10",
+    "--log-level",
+    "WARNING",
+]
 
 
 def _toy_csv(path: Path, n_users: int = 60, n_items: int = 40, seed: int = 0, **rename) -> Path:
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({"userID": rng.integers(0, n_users, 1500), "itemID": rng.integers(0, n_items, 1500)})
+    df = pd.DataFrame(
+        {"userID": rng.integers(0, n_users, 1500), "itemID": rng.integers(0, n_items, 1500)}
+    )
     df = df.drop_duplicates().reset_index(drop=True)
     df["rating"] = rng.integers(1, 6, len(df)).astype(float)
     df["timestamp"] = rng.integers(0, 10**6, len(df))
@@ -31,19 +45,32 @@ def _toy_csv(path: Path, n_users: int = 60, n_items: int = 40, seed: int = 0, **
 
 
 def _args(tmp_path: Path, data: Path, *extra: str) -> list[str]:
-    return ["--input", str(data), "--output-recs", str(tmp_path / "recs"),
-            "--output-metrics", str(tmp_path / "metrics.json"), *FAST, *extra]
+    return [
+        "--input",
+        str(data),
+        "--output-recs",
+        str(tmp_path / "recs"),
+        "--output-metrics",
+        str(tmp_path / "metrics.json"),
+        *FAST,
+        *extra,
+    ]
 
 
 def test_in_process_run_and_bad_inputs(spark, tmp_path, capsys) -> None:
     data = _toy_csv(tmp_path / "ratings.csv")
     # --master local[2]: the job joins the test session's local[2] context
-    assert job.main(_args(tmp_path, data, "--split", "chrono", "--master", "local[2]")) == job.EXIT_OK
+    assert (
+        job.main(_args(tmp_path, data, "--split", "chrono", "--master", "local[2]")) == job.EXIT_OK
+    )
     summary = json.loads((tmp_path / "metrics.json").read_text())
     assert summary["master"] == "local[2]"
     assert set(summary["metrics"]) == {"rmse", "precision@10", "ndcg@10"}
     recs = pd.read_parquet(tmp_path / "recs")
-    assert list(recs.columns) == ["userID", "itemID", "prediction", "rank"] and recs["rank"].max() <= 10
+    assert (
+        list(recs.columns) == ["userID", "itemID", "prediction", "rank"]
+        and recs["rank"].max() <= 10
+    )
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["status"] == "ok"
     # outputs exist: refused without --overwrite, replaced with it
     assert job.main(_args(tmp_path, data)) == job.EXIT_OUTPUT_EXISTS
@@ -99,11 +126,25 @@ def ml_sample(ml100k, tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_job_on_standalone_cluster(standalone_cluster, ml_sample, tmp_path) -> None:
     submit = standalone_cluster.spark_home / "bin" / "spark-submit"
-    cmd = [str(submit), "--master", standalone_cluster.url,
-           "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.driver.bindAddress=127.0.0.1",
-           "--conf", "spark.executor.memory=512m", "--conf", "spark.executor.cores=1",
-           "--conf", "spark.ui.enabled=false", "--driver-memory", "1g",
-           str(JOB_FILE), *_args(tmp_path, ml_sample, "--metrics", "rmse,ndcg@10")]
+    cmd = [
+        str(submit),
+        "--master",
+        standalone_cluster.url,
+        "--conf",
+        "spark.driver.host=127.0.0.1",
+        "--conf",
+        "spark.driver.bindAddress=127.0.0.1",
+        "--conf",
+        "spark.executor.memory=512m",
+        "--conf",
+        "spark.executor.cores=1",
+        "--conf",
+        "spark.ui.enabled=false",
+        "--driver-memory",
+        "1g",
+        str(JOB_FILE),
+        *_args(tmp_path, ml_sample, "--metrics", "rmse,ndcg@10"),
+    ]
     out = _run(cmd, standalone_cluster.env, timeout=300)
     assert out.returncode == 0, out.stderr[-4000:] + "\n" + standalone_cluster.log_tail()
     summary = json.loads((tmp_path / "metrics.json").read_text())
@@ -112,8 +153,9 @@ def test_job_on_standalone_cluster(standalone_cluster, ml_sample, tmp_path) -> N
     recs = pd.read_parquet(tmp_path / "recs")
     assert recs.groupby("userID").size().max() <= 10
     # the worker really ran the tasks
-    assert "Launching executor" in standalone_cluster.log_tail(400) or \
-        "Asked to launch executor" in standalone_cluster.log_tail(400)
+    assert "Launching executor" in standalone_cluster.log_tail(
+        400
+    ) or "Asked to launch executor" in standalone_cluster.log_tail(400)
 
 
 def test_help_shows_every_default(capsys) -> None:
@@ -123,12 +165,20 @@ def test_help_shows_every_default(capsys) -> None:
     assert main(["als-job", "--help"]) == 0
     for text in (job.build_parser().format_help(), capsys.readouterr().out):
         flat = " ".join(text.split())
-        for shown in ("--max-iter MAX_ITER ALS iterations (default: 15)",
-                      "--rank RANK number of latent factors (default: 10)",
-                      "(default: stratified)", "train share (default: 0.75)",
-                      "(default: 42)", "--sep SEP", "--sep '\\t'", "(default: ,)",
-                      "--top-k TOP_K recommendations per test user (default: 10)",
-                      "(default: recutils-als)", "(default: 2g)", "(default: INFO)"):
+        for shown in (
+            "--max-iter MAX_ITER ALS iterations (default: 15)",
+            "--rank RANK number of latent factors (default: 10)",
+            "(default: stratified)",
+            "train share (default: 0.75)",
+            "(default: 42)",
+            "--sep SEP",
+            "--sep '\\t'",
+            "(default: ,)",
+            "--top-k TOP_K recommendations per test user (default: 10)",
+            "(default: recutils-als)",
+            "(default: 2g)",
+            "(default: INFO)",
+        ):
             assert shown in flat, shown
         assert "rmse,mae,precision@10" in flat  # the explicit-feedback default metrics
         assert "(default: None)" not in flat and "(default: False)" not in flat
@@ -165,8 +215,11 @@ def test_implicit_prefs_reports_no_rating_metrics_by_default(spark, tmp_path) ->
     assert summary["args"]["metrics"] == ",".join(job.DEFAULT_IMPLICIT_METRICS)
     assert job.main(_args(tmp_path / "b", data, "--implicit-prefs")) == job.EXIT_OK
     assert "rmse" in json.loads((tmp_path / "b" / "metrics.json").read_text())["metrics"]
-    assert job.job_metrics(job.build_parser().parse_args(
-        ["--input", "x", "--output-recs", "r", "--output-metrics", "m"])) == list(job.DEFAULT_METRICS)
+    assert job.job_metrics(
+        job.build_parser().parse_args(
+            ["--input", "x", "--output-recs", "r", "--output-metrics", "m"]
+        )
+    ) == list(job.DEFAULT_METRICS)
 
 
 def test_pandas_version_warning_is_hidden_and_explained_once(caplog) -> None:
@@ -195,7 +248,9 @@ def test_netlib_is_kept_from_a_missing_native_blas(monkeypatch) -> None:
     from recutils.spark.session import netlib_java_options
 
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
-    assert netlib_java_options().split() == ["-Ddev.ludovic.netlib.blas.allowNative=false",
-                                             "-Ddev.ludovic.netlib.lapack.allowNative=false"]
+    assert netlib_java_options().split() == [
+        "-Ddev.ludovic.netlib.blas.allowNative=false",
+        "-Ddev.ludovic.netlib.lapack.allowNative=false",
+    ]
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: f"lib{name}.so.3")
     assert netlib_java_options() == ""

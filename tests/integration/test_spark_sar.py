@@ -28,7 +28,12 @@ PARITY_TYPES = ["jaccard", "lift", "cosine", "cooccurrence"]
 def test_assert_same_top_k_accepts_only_ties_at_the_cut() -> None:
     """The tie rule itself: a swap among items tied at the cut passes, any other fails."""
     expected = pd.DataFrame(
-        {"userID": [1, 1, 1], "itemID": [10, 11, 12], "prediction": [3.0, 2.0, 2.0], "rank": [1, 2, 3]}
+        {
+            "userID": [1, 1, 1],
+            "itemID": [10, 11, 12],
+            "prediction": [3.0, 2.0, 2.0],
+            "rank": [1, 2, 3],
+        }
     )
     assert_same_top_k(expected, expected.assign(itemID=[10, 12, 13]))  # 12, 13 tied at the cut
     with pytest.raises(AssertionError):

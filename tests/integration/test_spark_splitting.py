@@ -35,12 +35,18 @@ def _sorted(df: pd.DataFrame) -> pd.DataFrame:
 def toy() -> pd.DataFrame:
     rng = np.random.default_rng(3)
     n = 600
-    df = pd.DataFrame({
-        "userID": rng.integers(0, 40, n),
-        "itemID": rng.integers(0, 60, n),
-        "rating": rng.integers(1, 6, n).astype(float),
-        "timestamp": rng.integers(0, 50, n),  # many ties in time
-    }).drop_duplicates(KEY).reset_index(drop=True)
+    df = (
+        pd.DataFrame(
+            {
+                "userID": rng.integers(0, 40, n),
+                "itemID": rng.integers(0, 60, n),
+                "rating": rng.integers(1, 6, n).astype(float),
+                "timestamp": rng.integers(0, 50, n),  # many ties in time
+            }
+        )
+        .drop_duplicates(KEY)
+        .reset_index(drop=True)
+    )
     return df
 
 
@@ -59,17 +65,27 @@ def test_chrono_split_equals_pandas_rows(spark, toy, ratio, filter_by) -> None:
 def test_stratified_split_same_counts_per_group(spark, toy, filter_by) -> None:
     group = "userID" if filter_by == "user" else "itemID"
     sdf = spark.createDataFrame(toy)
-    ours = [f.toPandas() for f in spark_stratified_split(sdf, ratio=[0.7, 0.2, 0.1], filter_by=filter_by,
-                                                         min_rating=3, seed=7)]
-    theirs = python_stratified_split(toy, ratio=[0.7, 0.2, 0.1], filter_by=filter_by, min_rating=3, seed=7)
+    ours = [
+        f.toPandas()
+        for f in spark_stratified_split(
+            sdf, ratio=[0.7, 0.2, 0.1], filter_by=filter_by, min_rating=3, seed=7
+        )
+    ]
+    theirs = python_stratified_split(
+        toy, ratio=[0.7, 0.2, 0.1], filter_by=filter_by, min_rating=3, seed=7
+    )
     for a, b in zip(ours, theirs):
         assert a.groupby(group).size().sort_index().equals(b.groupby(group).size().sort_index())
     union = pd.concat(ours)
     assert not union.duplicated(KEY).any()
     # deterministic under the seed, different under another seed
-    again = spark_stratified_split(sdf, ratio=[0.7, 0.2, 0.1], filter_by=filter_by, min_rating=3, seed=7)
+    again = spark_stratified_split(
+        sdf, ratio=[0.7, 0.2, 0.1], filter_by=filter_by, min_rating=3, seed=7
+    )
     pd.testing.assert_frame_equal(_sorted(again[0].toPandas()), _sorted(ours[0]))
-    other = spark_stratified_split(sdf, ratio=[0.7, 0.2, 0.1], filter_by=filter_by, min_rating=3, seed=8)
+    other = spark_stratified_split(
+        sdf, ratio=[0.7, 0.2, 0.1], filter_by=filter_by, min_rating=3, seed=8
+    )
     assert not _sorted(other[0].toPandas()).equals(_sorted(ours[0]))
 
 
@@ -80,7 +96,9 @@ def test_random_split_exact_counts(spark, toy) -> None:
     assert [len(a) for a in ours] == [len(b) for b in theirs]
     pd.testing.assert_frame_equal(_sorted(pd.concat(ours)), _sorted(toy), check_dtype=False)
     # the same rows whatever the partitioning
-    again = spark_random_split(spark.createDataFrame(toy).repartition(5), ratio=[0.5, 0.3, 0.2], seed=1)
+    again = spark_random_split(
+        spark.createDataFrame(toy).repartition(5), ratio=[0.5, 0.3, 0.2], seed=1
+    )
     pd.testing.assert_frame_equal(_sorted(again[1].toPandas()), _sorted(ours[1]))
 
 
@@ -103,7 +121,9 @@ def test_bad_arguments(spark, toy) -> None:
         spark_random_split(sdf, ratio=1.5)
     with pytest.raises(DataError):
         spark_random_split(sdf, ratio=[0.6, 0.3])
-    with_null = spark.createDataFrame(toy.assign(userID=toy.userID.astype("float").where(toy.index != 3)))
+    with_null = spark.createDataFrame(
+        toy.assign(userID=toy.userID.astype("float").where(toy.index != 3))
+    )
     with pytest.raises(DataError, match="missing"):
         spark_chrono_split(with_null)
 
@@ -117,17 +137,35 @@ def test_movielens_parity(spark, ml100k) -> None:
     assert tr.count() == len(ptr)
     st, _ = spark_stratified_split(sdf, ratio=0.75, filter_by="item", seed=42)
     pst, _ = python_stratified_split(ml100k, ratio=0.75, filter_by="item", seed=42)
-    assert st.groupBy("itemID").count().toPandas().set_index("itemID")["count"].sort_index().equals(
-        pst.groupby("itemID").size().sort_index())
+    assert (
+        st.groupBy("itemID")
+        .count()
+        .toPandas()
+        .set_index("itemID")["count"]
+        .sort_index()
+        .equals(pst.groupby("itemID").size().sort_index())
+    )
     sdf.unpersist()
 
 
 def test_string_timestamps_8_9_10_split_with_10_last(spark) -> None:
     # text timestamps used to order as text, so "10" came before "8" and the split
     # put a user's latest row in train
-    pdf = pd.DataFrame({"userID": [1, 1, 1, 2, 2, 2], "itemID": [1, 2, 3, 1, 2, 3],
-                        "rating": [1.0] * 6, "timestamp": ["8", "9", "10", "2024-01-02T00:00:00",
-                                                           "2024-01-01T00:00:00", "2024-01-03T00:00:00"]})
+    pdf = pd.DataFrame(
+        {
+            "userID": [1, 1, 1, 2, 2, 2],
+            "itemID": [1, 2, 3, 1, 2, 3],
+            "rating": [1.0] * 6,
+            "timestamp": [
+                "8",
+                "9",
+                "10",
+                "2024-01-02T00:00:00",
+                "2024-01-01T00:00:00",
+                "2024-01-03T00:00:00",
+            ],
+        }
+    )
     numeric = spark.createDataFrame(pdf.iloc[:3])
     train, test = spark_chrono_split(numeric, ratio=2 / 3)
     assert test.toPandas()["timestamp"].tolist() == ["10"]

@@ -42,8 +42,18 @@ class PruneAfterOne(optuna.pruners.BasePruner):
 def test_ncf_trials_report_each_epoch_and_are_pruned(data):
     train, valid = data
     pruner = PruneAfterOne()
-    result = tune("ncf", SPACE, train, valid, metric="ndcg@10", n_trials=2, pruner=pruner, sampler="random",
-                  seed=5, progress=False)
+    result = tune(
+        "ncf",
+        SPACE,
+        train,
+        valid,
+        metric="ndcg@10",
+        n_trials=2,
+        pruner=pruner,
+        sampler="random",
+        seed=5,
+        progress=False,
+    )
     trials = result.study.get_trials()
     assert [t.state.name for t in trials] == ["COMPLETE", "PRUNED"]
     assert sorted(trials[0].intermediate_values) == list(range(1, EPOCHS + 1))
@@ -52,13 +62,20 @@ def test_ncf_trials_report_each_epoch_and_are_pruned(data):
     # the completed trial's last report is the value of its fitted model
     model = create_model("ncf", **result.best_params).fit(train, valid=valid)
     assert model.history_["valid_ndcg@10"].tolist() == list(trials[0].intermediate_values.values())
-    assert evaluate_model(model, train, valid, "ndcg@10") == pytest.approx(result.best_value, rel=1e-9)
+    assert evaluate_model(model, train, valid, "ndcg@10") == pytest.approx(
+        result.best_value, rel=1e-9
+    )
 
 
 LR = {"type": "float", "low": 1e-3, "high": 5e-2, "log": True}
 OTHER_SPACES = {
-    "lightgcn": {"learning_rate": LR, "embedding_dim": [4, 8], "n_layers": 1, "n_epochs": EPOCHS,
-                 "batch_size": 256},
+    "lightgcn": {
+        "learning_rate": LR,
+        "embedding_dim": [4, 8],
+        "n_layers": 1,
+        "n_epochs": EPOCHS,
+        "batch_size": 256,
+    },
     "multi_vae": {"learning_rate": LR, "n_epochs": EPOCHS, "batch_size": 32},
 }
 
@@ -69,12 +86,24 @@ def test_lightgcn_and_multi_vae_report_each_epoch_and_are_pruned(data, name):
     the values of the model's own validation history, and a pruned second trial."""
     train, valid = data
     pruner = PruneAfterOne()
-    result = tune(name, OTHER_SPACES[name], train, valid, metric="ndcg@10", n_trials=2,
-                  pruner=pruner, sampler="random", seed=5, progress=False)
+    result = tune(
+        name,
+        OTHER_SPACES[name],
+        train,
+        valid,
+        metric="ndcg@10",
+        n_trials=2,
+        pruner=pruner,
+        sampler="random",
+        seed=5,
+        progress=False,
+    )
     trials = result.study.get_trials()
     assert [t.state.name for t in trials] == ["COMPLETE", "PRUNED"]
     assert sorted(trials[0].intermediate_values) == list(range(1, EPOCHS + 1))
     assert sorted(trials[1].intermediate_values) == [1]
     model = create_model(name, **result.best_params).fit(train, valid=valid)
     assert model.history_["valid_ndcg@10"].tolist() == list(trials[0].intermediate_values.values())
-    assert evaluate_model(model, train, valid, "ndcg@10") == pytest.approx(result.best_value, rel=1e-9)
+    assert evaluate_model(model, train, valid, "ndcg@10") == pytest.approx(
+        result.best_value, rel=1e-9
+    )

@@ -46,8 +46,18 @@ class PruneAfterTwo(optuna.pruners.BasePruner):
 def test_deep_ctr_trials_report_each_epoch_and_are_pruned(data):
     train, valid = data
     pruner = PruneAfterTwo()
-    result = tune("deep_rank", SPACE, train, valid, metric="auc", n_trials=3, pruner=pruner, sampler="random",
-                  seed=5, progress=False)
+    result = tune(
+        "deep_rank",
+        SPACE,
+        train,
+        valid,
+        metric="auc",
+        n_trials=3,
+        pruner=pruner,
+        sampler="random",
+        seed=5,
+        progress=False,
+    )
     study_trials = result.study.get_trials()
     states = [t.state.name for t in study_trials]
     assert states == ["COMPLETE", "PRUNED", "PRUNED"]
@@ -57,6 +67,8 @@ def test_deep_ctr_trials_report_each_epoch_and_are_pruned(data):
     assert all(0.0 <= v <= 1.0 for t in study_trials for v in t.intermediate_values.values())
     # the best configuration trains a final model that scores what its trial scored
     model = create_model("deep_rank", **result.best_params).fit(train)
-    assert model.history_["valid_auc"].tolist() == list(study_trials[0].intermediate_values.values())
+    assert model.history_["valid_auc"].tolist() == list(
+        study_trials[0].intermediate_values.values()
+    )
     assert evaluate_model(model, train, valid, "auc") == pytest.approx(result.best_value, rel=1e-9)
     assert result.best_value > 0.55

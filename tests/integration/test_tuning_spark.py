@@ -48,15 +48,18 @@ def _check_result(result, metric: str, direction: str, space: dict) -> None:
     params = result.best_params
     assert params["rank"] == row["params_rank"]
     assert params["reg_param"] == pytest.approx(row["params_reg_param"])
-    for name in ("max_iter", "num_blocks") + (("implicit_prefs",) if "implicit_prefs" in space else ()):
+    for name in ("max_iter", "num_blocks") + (
+        ("implicit_prefs",) if "implicit_prefs" in space else ()
+    ):
         assert params[name] == space[name]
     assert params["seed"] == 42
 
 
 def test_tune_als_rmse_on_spark(spark, spark_split) -> None:
     s_train, s_valid = spark_split
-    result = tune("als", SPACE, s_train, s_valid, metric="rmse", n_trials=N_TRIALS, seed=42,
-                  progress=False)
+    result = tune(
+        "als", SPACE, s_train, s_valid, metric="rmse", n_trials=N_TRIALS, seed=42, progress=False
+    )
     _check_result(result, "rmse", "minimize", SPACE)
     direct = SparkALS(**result.best_params).fit(s_train)
     pred = direct.predict(s_valid.select("userID", "itemID")).dropna(subset=["prediction"])
@@ -68,8 +71,9 @@ def test_tune_als_rmse_on_spark(spark, spark_split) -> None:
 def test_tune_als_ndcg_on_spark(spark, spark_split) -> None:
     s_train, s_valid = spark_split
     space = dict(SPACE, implicit_prefs=True)
-    result = tune("als", space, s_train, s_valid, metric="ndcg@10", n_trials=N_TRIALS, seed=42,
-                  progress=False)
+    result = tune(
+        "als", space, s_train, s_valid, metric="ndcg@10", n_trials=N_TRIALS, seed=42, progress=False
+    )
     _check_result(result, "ndcg@10", "maximize", space)
     direct = SparkALS(**result.best_params).fit(s_train)
     reco = direct.recommend_k_items(s_valid.select("userID").distinct(), top_k=10, remove_seen=True)
@@ -88,9 +92,21 @@ def test_tune_als_ndcg_on_spark(spark, spark_split) -> None:
 def test_tune_spark_bad_input(spark_split) -> None:
     s_train, s_valid = spark_split
     with pytest.raises(ColumnMismatchError, match="rating"):
-        tune("als", SPACE, s_train.drop("rating"), s_valid, metric="rmse", n_trials=1, progress=False)
+        tune(
+            "als", SPACE, s_train.drop("rating"), s_valid, metric="rmse", n_trials=1, progress=False
+        )
     with pytest.raises(ConfigError, match="Spark"):
-        tune("als", SPACE, s_train, s_valid, metric="rmse", n_trials=2, workers=2,
-             storage="sqlite:///:memory:", study_name="x", progress=False)
+        tune(
+            "als",
+            SPACE,
+            s_train,
+            s_valid,
+            metric="rmse",
+            n_trials=2,
+            workers=2,
+            storage="sqlite:///:memory:",
+            study_name="x",
+            progress=False,
+        )
     with pytest.raises(Exception, match="both"):
         tune("als", SPACE, s_train, s_valid.toPandas(), metric="rmse", n_trials=1, progress=False)

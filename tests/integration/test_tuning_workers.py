@@ -21,11 +21,14 @@ from recutils.splitting import python_stratified_split  # noqa: E402
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-SPACE = {"reg_user": {"type": "float", "low": 0.1, "high": 50.0, "log": True},
-         "reg_item": {"type": "float", "low": 0.1, "high": 50.0, "log": True}, "n_iter": 5}
+SPACE = {
+    "reg_user": {"type": "float", "low": 0.1, "high": 50.0, "log": True},
+    "reg_item": {"type": "float", "low": 0.1, "high": 50.0, "log": True},
+    "n_iter": 5,
+}
 
 # A bias model that takes a while per fit, so a kill lands in the middle of a trial.
-SLOW_MODEL = '''
+SLOW_MODEL = """
 import time
 from recutils.models.baselines import BiasBaseline
 
@@ -34,9 +37,9 @@ class SlowBias(BiasBaseline):
     def _fit(self, data):
         time.sleep(0.4)
         super()._fit(data)
-'''
+"""
 
-RUN_STUDY = '''
+RUN_STUDY = """
 import sys
 from recutils.datasets.synthetic import make_interactions
 from recutils.models.registry import register_model
@@ -48,7 +51,7 @@ train, valid = python_stratified_split(
 space = {space!r}
 tune("slow_bias", space, train, valid, metric="rmse", n_trials=int(sys.argv[2]), storage=sys.argv[1],
      study_name="resume", progress=False, heartbeat_interval=1, grace_period=2, seed=11)
-'''
+"""
 
 
 def _env(extra_path: Path | None = None) -> dict[str, str]:
@@ -69,7 +72,9 @@ def _count_complete(path: Path) -> int:
         return 0
     try:
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as con:
-            return int(con.execute("SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0])
+            return int(
+                con.execute("SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0]
+            )
     except sqlite3.Error:  # the schema is not there yet, or the file is locked for a moment
         return 0
 
@@ -84,8 +89,13 @@ def test_resume_after_kill(tmp_path):
     script.write_text(RUN_STUDY.format(space=SPACE))
     url = f"sqlite:///{tmp_path / 'study.db'}"
     n_trials = 20  # 0.4 s each: the kill lands well before the last one, even on a loaded machine
-    proc = subprocess.Popen([sys.executable, str(script), url, str(n_trials)], env=_env(tmp_path),
-                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), url, str(n_trials)],
+        env=_env(tmp_path),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline:
@@ -106,8 +116,13 @@ def test_resume_after_kill(tmp_path):
     before = _complete(killed)
     assert 3 <= len(before) < n_trials
     # resume in another process
-    resumed = subprocess.run([sys.executable, str(script), url, str(n_trials)], env=_env(tmp_path),
-                             cwd=tmp_path, capture_output=True, timeout=180)
+    resumed = subprocess.run(
+        [sys.executable, str(script), url, str(n_trials)],
+        env=_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=180,
+    )
     assert resumed.returncode == 0, resumed.stderr.decode()[-3000:]
     after = _trials(url, "resume")
     done = _complete(after)
@@ -115,7 +130,9 @@ def test_resume_after_kill(tmp_path):
     for number, value in before.items():  # no finished trial lost or changed
         assert done[number] == value
     states = {t.state for t in after}
-    assert optuna.trial.TrialState.RUNNING not in states  # the killed trial was failed, not left hanging
+    assert (
+        optuna.trial.TrialState.RUNNING not in states
+    )  # the killed trial was failed, not left hanging
     running_at_kill = [t.number for t in killed if t.state == optuna.trial.TrialState.RUNNING]
     for number in running_at_kill:
         assert after[number].state == optuna.trial.TrialState.FAIL
@@ -137,18 +154,66 @@ def test_two_workers_share_one_study(tmp_path):
     # before the other could run all 12 (the test then failed by chance).
     register = ["--register", "slow_bias=slow_model:SlowBias"]
     # create the study once (as a user would), then start two workers at the same time
-    create = [sys.executable, "-m", "recutils.tuning.worker", "--storage", url, "--study", "shared",
-              "--train", str(tmp_path / "train.csv"), "--valid", str(tmp_path / "valid.csv"),
-              "--model", "slow_bias", "--space", str(tmp_path / "space.yaml"), "--metric", "rmse",
-              "--sampler", "random", "--n-trials", "0", "--heartbeat-interval", "1", *register]
-    made = subprocess.run(create, env=_env(tmp_path), cwd=tmp_path, capture_output=True, timeout=120)
+    create = [
+        sys.executable,
+        "-m",
+        "recutils.tuning.worker",
+        "--storage",
+        url,
+        "--study",
+        "shared",
+        "--train",
+        str(tmp_path / "train.csv"),
+        "--valid",
+        str(tmp_path / "valid.csv"),
+        "--model",
+        "slow_bias",
+        "--space",
+        str(tmp_path / "space.yaml"),
+        "--metric",
+        "rmse",
+        "--sampler",
+        "random",
+        "--n-trials",
+        "0",
+        "--heartbeat-interval",
+        "1",
+        *register,
+    ]
+    made = subprocess.run(
+        create, env=_env(tmp_path), cwd=tmp_path, capture_output=True, timeout=120
+    )
     assert made.returncode == 0, made.stderr.decode()[-3000:]
-    worker = [sys.executable, "-m", "recutils.tuning.worker", "--storage", url, "--study", "shared",
-              "--train", str(tmp_path / "train.csv"), "--valid", str(tmp_path / "valid.csv"),
-              "--n-trials", str(n_trials), "--heartbeat-interval", "1", "--log-level", "WARNING",
-              *register]
-    procs = [subprocess.Popen(worker + ["--worker-index", str(i)], env=_env(tmp_path), cwd=tmp_path,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i in (1, 2)]
+    worker = [
+        sys.executable,
+        "-m",
+        "recutils.tuning.worker",
+        "--storage",
+        url,
+        "--study",
+        "shared",
+        "--train",
+        str(tmp_path / "train.csv"),
+        "--valid",
+        str(tmp_path / "valid.csv"),
+        "--n-trials",
+        str(n_trials),
+        "--heartbeat-interval",
+        "1",
+        "--log-level",
+        "WARNING",
+        *register,
+    ]
+    procs = [
+        subprocess.Popen(
+            worker + ["--worker-index", str(i)],
+            env=_env(tmp_path),
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for i in (1, 2)
+    ]
     errors = [p.communicate(timeout=240)[1].decode() for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errors
     trials = _trials(url, "shared")
@@ -174,7 +239,18 @@ def test_tune_with_worker_processes(tmp_path):
     from recutils.tuning import tune
 
     url = f"sqlite:///{tmp_path / 'procs.db'}"
-    result = tune("bias", SPACE, train, valid, metric="rmse", n_trials=8, storage=url, study_name="p",
-                  workers=2, progress=False, heartbeat_interval=1)
+    result = tune(
+        "bias",
+        SPACE,
+        train,
+        valid,
+        metric="rmse",
+        n_trials=8,
+        storage=url,
+        study_name="p",
+        workers=2,
+        progress=False,
+        heartbeat_interval=1,
+    )
     frame = result.trials
     assert (frame["state"] == "COMPLETE").sum() == 8 and frame["number"].is_unique

@@ -43,21 +43,38 @@ def _ranking(split, name: str, **params) -> dict[str, float]:
     model = create_model(name, **params).fit(train)
     top = model.recommend_k_items(test, top_k=10, remove_seen=True)
     got = evaluate(test, top, METRICS)
-    return {"map": got[METRICS[0]], "ndcg": got["ndcg@10"], "precision": got["precision@10"],
-            "recall": got["recall@10"]}
+    return {
+        "map": got[METRICS[0]],
+        "ndcg": got["ndcg@10"],
+        "precision": got["precision@10"],
+        "recall": got["recall@10"],
+    }
 
 
 def test_baselines_rank_as_measured(ml100k_protocol) -> None:
-    sar = _ranking(ml100k_protocol, "sar", similarity_type="jaccard", time_decay_coefficient=30,
-                   timedecay_formula=True)
+    sar = _ranking(
+        ml100k_protocol,
+        "sar",
+        similarity_type="jaccard",
+        time_decay_coefficient=30,
+        timedecay_formula=True,
+    )
     knn = _ranking(ml100k_protocol, "itemknn")
     pop = _ranking(ml100k_protocol, "popularity")
     pop_decay = _ranking(ml100k_protocol, "popularity", half_life_days=30)
     rnd = _ranking(ml100k_protocol, "random", seed=42)
-    assert knn["map"] >= 0.115 and knn["ndcg"] >= 0.395 and knn["precision"] >= 0.34 \
-        and knn["recall"] >= 0.185, knn
-    assert pop["map"] >= 0.054 and pop["ndcg"] >= 0.245 and pop["precision"] >= 0.22 \
-        and pop["recall"] >= 0.11, pop
+    assert (
+        knn["map"] >= 0.115
+        and knn["ndcg"] >= 0.395
+        and knn["precision"] >= 0.34
+        and knn["recall"] >= 0.185
+    ), knn
+    assert (
+        pop["map"] >= 0.054
+        and pop["ndcg"] >= 0.245
+        and pop["precision"] >= 0.22
+        and pop["recall"] >= 0.11
+    ), pop
     assert pop_decay["ndcg"] >= 0.20, pop_decay
     assert rnd["ndcg"] <= 0.04 and rnd["precision"] <= 0.04, rnd
     for name in ("map", "ndcg", "precision", "recall"):
@@ -72,8 +89,9 @@ def test_bias_rating_prediction(ml100k_protocol) -> None:
     assert pred["prediction"].notna().all()  # the stratified split keeps every test user/item
     got_rmse, got_mae = rmse(test, pred), mae(test, pred)
     assert got_rmse <= 0.955 and got_mae <= 0.76, (got_rmse, got_mae)
-    mean_only = pd.DataFrame({"userID": test["userID"], "itemID": test["itemID"],
-                              "prediction": train["rating"].mean()})
+    mean_only = pd.DataFrame(
+        {"userID": test["userID"], "itemID": test["itemID"], "prediction": train["rating"].mean()}
+    )
     assert got_rmse < rmse(test, mean_only) - 0.1
     clipped = create_model("bias", clip=True).fit(train).predict(test)
     assert rmse(test, clipped) <= got_rmse

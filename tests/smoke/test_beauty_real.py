@@ -24,7 +24,10 @@ def test_beauty_counts_split_and_popularity_baseline(require_dataset):
     folder = require_dataset(beauty.FOLDER)
     df = beauty.load_pandas_df(progress=False)
     assert (len(df), df["userID"].nunique(), df["itemID"].nunique()) == (
-        beauty.N_INTERACTIONS, beauty.N_USERS, beauty.N_ITEMS)
+        beauty.N_INTERACTIONS,
+        beauty.N_USERS,
+        beauty.N_ITEMS,
+    )
     dl.verify_file(folder / beauty.FILENAME, size=beauty._FILE.size, sha256=beauty._FILE.sha256)
     train, valid, test = sequential_split(df)
     # 5-core data: every user has >= 3 rows, so every user gets a test and a validation item
@@ -41,15 +44,22 @@ def test_beauty_counts_split_and_popularity_baseline(require_dataset):
     # the BERT4Rec paper reports POP HR@10 0.0405 on the full data; full ranking is far lower.
     n_items = beauty.N_ITEMS + 1
     users = np.arange(4000)
-    history = sp.csr_matrix((np.ones(len(seqs.items)), (seqs.row_ids(), seqs.items)),
-                            shape=(len(seqs), n_items))[users]
+    history = sp.csr_matrix(
+        (np.ones(len(seqs.items)), (seqs.row_ids(), seqs.items)), shape=(len(seqs), n_items)
+    )[users]
     targets = test.sort_values("userID")["itemID"].to_numpy()[users]
     pop = np.bincount(df["itemID"], minlength=n_items).astype(float)
-    exclude = (history + sp.csr_matrix((np.ones(len(users)), (users, targets)),
-                                       shape=history.shape)).tocsr()
+    exclude = (
+        history + sp.csr_matrix((np.ones(len(users)), (users, targets)), shape=history.shape)
+    ).tocsr()
     negatives = draw_negatives(n_items, exclude, 100, "popularity", pop, seed=0)
-    result = evaluate_next_item(lambda rows: np.broadcast_to(pop, (len(rows), n_items)),
-                                targets, n_items, exclude=history, negatives=negatives)
+    result = evaluate_next_item(
+        lambda rows: np.broadcast_to(pop, (len(rows), n_items)),
+        targets,
+        n_items,
+        exclude=history,
+        negatives=negatives,
+    )
     table = result.table()
     assert 0.02 < table.loc["sampled", "HR@10"] < 0.08
     assert table.loc["full", "HR@10"] < table.loc["sampled", "HR@10"] / 3

@@ -21,8 +21,9 @@ def small_run(data_mirror):
         if os.environ.get("RECUTILS_REQUIRE_DATA", "") == "1":
             pytest.fail(reason + " and RECUTILS_REQUIRE_DATA=1 requires it")
         pytest.skip(reason)
-    spec = bm.load_spec("movielens").select(models=["sar", "popularity"], seeds=[1, 2],
-                                            protocols=["ms_stratified"], reference="sar")
+    spec = bm.load_spec("movielens").select(
+        models=["sar", "popularity"], seeds=[1, 2], protocols=["ms_stratified"], reference="sar"
+    )
     return bm.run_benchmark(spec, progress=False, return_per_user=True)
 
 
@@ -30,8 +31,12 @@ def small_run(data_mirror):
 def test_table_shape_and_values(small_run) -> None:
     results, per_user = small_run
     assert results.shape == (4, len(bm.result_columns(10)))
-    assert results[["model", "seed"]].values.tolist() == [["sar", 1], ["sar", 2], ["popularity", 1],
-                                                        ["popularity", 2]]
+    assert results[["model", "seed"]].values.tolist() == [
+        ["sar", 1],
+        ["sar", 2],
+        ["popularity", 1],
+        ["popularity", 2],
+    ]
     # A split by item can leave a user without test rows (seed 1: one of 943 users).
     assert results["n_test_users"].between(940, 943).all()
     assert (results["n_users_ranked"] == results["n_test_users"]).all()
@@ -49,15 +54,27 @@ def test_sar_beats_popularity_significantly(small_run) -> None:
     _, per_user = small_run
     tests = bm.paired_tests(per_user, reference="sar")
     assert set(tests["metric"]) == set(bm.per_user_metric_names(10))
-    numeric = ["mean_diff", "cohens_d", "t_stat", "t_pvalue", "wilcoxon_stat", "wilcoxon_pvalue",
-               "t_pvalue_holm", "wilcoxon_pvalue_holm"]
+    numeric = [
+        "mean_diff",
+        "cohens_d",
+        "t_stat",
+        "t_pvalue",
+        "wilcoxon_stat",
+        "wilcoxon_pvalue",
+        "t_pvalue_holm",
+        "wilcoxon_pvalue_holm",
+    ]
     assert np.isfinite(tests[numeric].to_numpy()).all()
     ndcg = tests[tests["metric"] == "ndcg@10"].iloc[0]
     assert ndcg["model"] == "popularity" and ndcg["n_users"] == 943 and ndcg["n_seeds"] == 2
     assert ndcg["mean_diff"] < -0.1 and ndcg["cohens_d"] < -0.5
-    assert ndcg["t_pvalue"] < 1e-20 and ndcg["wilcoxon_pvalue"] < 1e-20 and bool(ndcg["significant"])
+    assert (
+        ndcg["t_pvalue"] < 1e-20 and ndcg["wilcoxon_pvalue"] < 1e-20 and bool(ndcg["significant"])
+    )
     assert tests["significant"].all()  # popularity is worse on every per-user metric
-    comparison = bm.compare_to_reference(bm.summarize(small_run[0]), bm.load_reference("movielens_100k"))
+    comparison = bm.compare_to_reference(
+        bm.summarize(small_run[0]), bm.load_reference("movielens_100k")
+    )
     assert comparison["model"].tolist() == ["sar"] * 4
     met = comparison.set_index("metric")["passes"]
     assert met["ndcg@10"] and met["mean_average_precision"] and met["recall@10"]

@@ -38,8 +38,16 @@ pytest.importorskip("cornac")
 BPR_PARAMS = {"k": 200, "max_iter": 200, "learning_rate": 0.01, "lambda_reg": 0.001, "seed": 42}
 MS_BPR = {"map": 0.1340, "ndcg": 0.4450, "precision": 0.3887, "recall": 0.2166}
 BIVAE_EPOCHS = 400
-BIVAE_PARAMS = {"k": 100, "encoder_structure": [200], "act_fn": "tanh", "likelihood": "pois",
-                "n_epochs": BIVAE_EPOCHS, "batch_size": 1024, "learning_rate": 0.001, "seed": 42}
+BIVAE_PARAMS = {
+    "k": 100,
+    "encoder_structure": [200],
+    "act_fn": "tanh",
+    "likelihood": "pois",
+    "n_epochs": BIVAE_EPOCHS,
+    "batch_size": 1024,
+    "learning_rate": 0.001,
+    "seed": 42,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -50,8 +58,12 @@ def _offline_private_cache(monkeypatch, tmp_path):
 
 def _metrics(test: pd.DataFrame, top: pd.DataFrame) -> dict[str, float]:
     assert top.groupby("userID").size().max() == 10
-    return {"map": mean_average_precision(test, top, k=10), "ndcg": ndcg_at_k(test, top, k=10),
-            "precision": precision_at_k(test, top, k=10), "recall": recall_at_k(test, top, k=10)}
+    return {
+        "map": mean_average_precision(test, top, k=10),
+        "ndcg": ndcg_at_k(test, top, k=10),
+        "precision": precision_at_k(test, top, k=10),
+        "recall": recall_at_k(test, top, k=10),
+    }
 
 
 def test_cornac_bpr_ml100k(ml100k_protocol) -> None:

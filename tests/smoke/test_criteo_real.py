@@ -54,8 +54,9 @@ def _as_sample(real, folder):
     return folder
 
 
-def test_loader_reads_real_file_through_mirror_setting(require_dataset, offline_cache,
-                                                       monkeypatch, tmp_path):
+def test_loader_reads_real_file_through_mirror_setting(
+    require_dataset, offline_cache, monkeypatch, tmp_path
+):
     real = require_dataset("criteo") / "dac_sample_paddlerec100.txt"
     mirror = tmp_path / "mirror"
     _as_sample(real, mirror / "criteo")
@@ -85,8 +86,9 @@ def test_loader_extracts_real_file_from_a_local_archive(require_dataset, offline
     assert not offline_cache.exists() or not any(offline_cache.iterdir())
 
 
-def test_sample_not_in_mirror_is_unavailable_offline(require_dataset, data_mirror, offline_cache,
-                                                    monkeypatch):
+def test_sample_not_in_mirror_is_unavailable_offline(
+    require_dataset, data_mirror, offline_cache, monkeypatch
+):
     folder = require_dataset("criteo")
     if (folder / criteo.SAMPLE_FILE).exists() or (data_mirror / criteo.SAMPLE.filename).exists():
         pytest.skip("this mirror holds the full Criteo sample")
@@ -98,7 +100,12 @@ def test_sample_not_in_mirror_is_unavailable_offline(require_dataset, data_mirro
     with pytest.raises(DatasetUnavailableError) as info:
         criteo.load_pandas_df("sample")
     message = str(info.value)
-    for needle in (f"[{criteo.SAMPLE_FILE!r}]", f"{dl.ENV_DATA_MIRROR}={data_mirror}",
-                   f"{dl.ENV_OFFLINE} is set", f"cache {offline_cache}", criteo.SAMPLE.url):
+    for needle in (
+        f"[{criteo.SAMPLE_FILE!r}]",
+        f"{dl.ENV_DATA_MIRROR}={data_mirror}",
+        f"{dl.ENV_OFFLINE} is set",
+        f"cache {offline_cache}",
+        criteo.SAMPLE.url,
+    ):
         assert needle in message, needle
     assert not any(offline_cache.iterdir())  # nothing half-written into the cache

@@ -28,10 +28,14 @@ def test_behaviour_model_trains_on_taobao_samples(name, require_dataset):
     require_dataset(taobao.FOLDER)
     log = taobao.load_pandas_df(drop_outside_window=True, progress=False)
     log = log[log["userID"].isin(np.sort(log["userID"].unique())[:15])]
-    samples = history_samples(log, max_len=50, n_negatives=1, negative_sampling="popularity", seed=0)
+    samples = history_samples(
+        log, max_len=50, n_negatives=1, negative_sampling="popularity", seed=0
+    )
     assert 2000 < len(samples) < 6000
-    train, test = samples.iloc[: len(samples) * 4 // 5], samples.iloc[len(samples) * 4 // 5:]
-    model = create_model(name, col_rating="label", train={"epochs": 1, "progress": False, "num_threads": 1})
+    train, test = samples.iloc[: len(samples) * 4 // 5], samples.iloc[len(samples) * 4 // 5 :]
+    model = create_model(
+        name, col_rating="label", train={"epochs": 1, "progress": False, "num_threads": 1}
+    )
     model.fit(train)
     pred = model.predict(test, score_unknown=True)["prediction"].to_numpy()
     assert np.isfinite(pred).all() and np.isfinite(roc_auc_score(test["label"], pred))

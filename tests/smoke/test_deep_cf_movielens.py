@@ -27,20 +27,43 @@ from recutils.models.vae import MultiVAE  # noqa: E402
 #: Microsoft's NCF benchmark settings (NeuMF, 4 negatives per positive), with the paper's
 #: pre-training: GMF and MLP train 15 epochs each with the same settings, then NeuMF starts
 #: from their weights for 15 epochs.
-NCF_PARAMS = {"model_type": "neumf", "n_factors": 4, "layer_sizes": [16, 8, 4], "n_epochs": 15,
-              "batch_size": 1024, "learning_rate": 1e-3, "n_neg": 4, "pretrain": True,
-              "seed": 42}
+NCF_PARAMS = {
+    "model_type": "neumf",
+    "n_factors": 4,
+    "layer_sizes": [16, 8, 4],
+    "n_epochs": 15,
+    "batch_size": 1024,
+    "learning_rate": 1e-3,
+    "n_neg": 4,
+    "pretrain": True,
+    "seed": 42,
+}
 #: Microsoft's LightGCN benchmark settings.
-LIGHTGCN_PARAMS = {"n_layers": 3, "embedding_dim": 64, "batch_size": 1024, "decay": 1e-4,
-                   "n_epochs": 20, "learning_rate": 5e-3, "seed": 42}
+LIGHTGCN_PARAMS = {
+    "n_layers": 3,
+    "embedding_dim": 64,
+    "batch_size": 1024,
+    "decay": 1e-4,
+    "n_epochs": 20,
+    "learning_rate": 5e-3,
+    "seed": 42,
+}
 #: A narrower network than the paper's ([600] hidden, 200 latent) for 943 users, with the
 #: paper's dropout and cap and an annealing horizon of 20 epochs (10 steps per epoch).
 #: Measured: nDCG@10 0.4279, MAP 0.1275. On another random 75/25 split the paper's
 #: architecture with 50 epochs and a 1000-step horizon reached nDCG@10 0.4330 (MAP 0.1362)
 #: but cost about 3x as much, and over-fit with more epochs (100: 0.4034; 200: 0.3784).
-VAE_PARAMS = {"hidden_dims": [200], "latent_dim": 50, "dropout": 0.5, "batch_size": 100,
-              "n_epochs": 30, "learning_rate": 1e-3, "anneal_cap": 0.2,
-              "total_anneal_steps": 200, "seed": 42}
+VAE_PARAMS = {
+    "hidden_dims": [200],
+    "latent_dim": 50,
+    "dropout": 0.5,
+    "batch_size": 100,
+    "n_epochs": 30,
+    "learning_rate": 1e-3,
+    "anneal_cap": 0.2,
+    "total_anneal_steps": 200,
+    "seed": 42,
+}
 
 
 @pytest.fixture(autouse=True)

@@ -39,7 +39,9 @@ def popularity(ml100k_split):
     counts = train.groupby("itemID").size()
     top_items = counts.sort_values(ascending=False, kind="stable").index.to_numpy()[:300]
     users = np.sort(train["userID"].unique())
-    cand = pd.DataFrame({"userID": np.repeat(users, top_items.size), "itemID": np.tile(top_items, users.size)})
+    cand = pd.DataFrame(
+        {"userID": np.repeat(users, top_items.size), "itemID": np.tile(top_items, users.size)}
+    )
     seen = cand.merge(train[["userID", "itemID"]], how="left", indicator=True)["_merge"] == "both"
     cand = cand[~seen.to_numpy()].reset_index(drop=True)
     cand["prediction"] = counts.reindex(cand["itemID"]).to_numpy().astype(float)
@@ -99,5 +101,7 @@ def test_beyond_and_rating_metrics_on_ml100k(ml100k_split, popularity):
     means = train.groupby("userID")["rating"].mean()
     pred = test[["userID", "itemID"]].assign(prediction=means.reindex(test["userID"]).to_numpy())
     rmse = ev.rmse(test, pred)
-    assert rmse == pytest.approx(float(np.sqrt(np.mean((test["rating"].to_numpy() - pred["prediction"].to_numpy()) ** 2))))
+    assert rmse == pytest.approx(
+        float(np.sqrt(np.mean((test["rating"].to_numpy() - pred["prediction"].to_numpy()) ** 2)))
+    )
     assert 0.9 < rmse < 1.2

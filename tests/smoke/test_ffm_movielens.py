@@ -28,7 +28,9 @@ AUC_BAR = 0.780
 def test_ffm_clears_the_auc_bar_on_movielens_ctr(require_dataset):
     require_dataset("ml-100k")
     train, test = python_random_split(movielens_ctr_frame("100k"), ratio=0.8, seed=42)
-    model = create_model("ffm", col_rating="label", seed=42, train={"progress": False, "num_threads": 1})
+    model = create_model(
+        "ffm", col_rating="label", seed=42, train={"progress": False, "num_threads": 1}
+    )
     model.fit(train)
     pred = model.predict(test, score_unknown=True)
     value = auc(test, pred, col_rating="label")

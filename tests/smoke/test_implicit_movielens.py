@@ -24,8 +24,13 @@ pytestmark = pytest.mark.realdata
 pytest.importorskip("implicit")
 
 ALS_PARAMS = {"factors": 20, "regularization": 0.5, "alpha": 3.0, "iterations": 15, "seed": 42}
-BPR_PARAMS = {"factors": 100, "learning_rate": 0.01, "regularization": 0.01, "iterations": 100,
-              "seed": 42}
+BPR_PARAMS = {
+    "factors": 100,
+    "learning_rate": 0.01,
+    "regularization": 0.01,
+    "iterations": 100,
+    "seed": 42,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -37,8 +42,12 @@ def _offline_private_cache(monkeypatch, tmp_path):
 def _metrics(model, train, test) -> dict[str, float]:
     top = model.fit(train).recommend_k_items(test, top_k=10, remove_seen=True)
     assert top.groupby("userID").size().max() == 10
-    return {"map": mean_average_precision(test, top, k=10), "ndcg": ndcg_at_k(test, top, k=10),
-            "precision": precision_at_k(test, top, k=10), "recall": recall_at_k(test, top, k=10)}
+    return {
+        "map": mean_average_precision(test, top, k=10),
+        "ndcg": ndcg_at_k(test, top, k=10),
+        "precision": precision_at_k(test, top, k=10),
+        "recall": recall_at_k(test, top, k=10),
+    }
 
 
 def test_implicit_als_ml100k(ml100k_protocol) -> None:

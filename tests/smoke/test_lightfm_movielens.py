@@ -35,8 +35,16 @@ from recutils.splitting import python_stratified_split
 pytestmark = pytest.mark.realdata
 pytest.importorskip("lightfm")
 
-PARAMS = {"loss": "warp", "no_components": 20, "learning_rate": 0.25, "item_alpha": 1e-6,
-          "user_alpha": 1e-6, "epochs": 20, "seed": 42, "num_threads": 1}
+PARAMS = {
+    "loss": "warp",
+    "no_components": 20,
+    "learning_rate": 0.25,
+    "item_alpha": 1e-6,
+    "user_alpha": 1e-6,
+    "epochs": 20,
+    "seed": 42,
+    "num_threads": 1,
+}
 FLOORS = {"map": 0.130, "ndcg": 0.445, "precision": 0.390, "recall": 0.210}
 
 
@@ -57,12 +65,15 @@ def movielens(require_dataset):
 
 def test_hybrid_lightfm_ranking_quality(movielens) -> None:
     data, users, items = movielens
-    train, test = python_stratified_split(data, ratio=0.75, min_rating=1, filter_by="item",
-                                          seed=42)
+    train, test = python_stratified_split(data, ratio=0.75, min_rating=1, filter_by="item", seed=42)
     model = LightFMRecommender(**PARAMS).fit(train, user_features=users, item_features=items)
     top = model.recommend_k_items(test, top_k=10)
-    got = {"map": mean_average_precision(test, top, k=10), "ndcg": ndcg_at_k(test, top, k=10),
-           "precision": precision_at_k(test, top, k=10), "recall": recall_at_k(test, top, k=10)}
+    got = {
+        "map": mean_average_precision(test, top, k=10),
+        "ndcg": ndcg_at_k(test, top, k=10),
+        "precision": precision_at_k(test, top, k=10),
+        "recall": recall_at_k(test, top, k=10),
+    }
     for name, floor in FLOORS.items():
         assert got[name] >= floor, (name, got)
 
@@ -70,16 +81,21 @@ def test_hybrid_lightfm_ranking_quality(movielens) -> None:
 def test_cold_start_items_ranked_better_than_chance(movielens) -> None:
     data, users, items = movielens
     counts = data["itemID"].value_counts()
-    cold = np.random.default_rng(42).choice(counts.index[counts >= 20].to_numpy(), 100,
-                                            replace=False)
+    cold = np.random.default_rng(42).choice(
+        counts.index[counts >= 20].to_numpy(), 100, replace=False
+    )
     train, held = data[~data["itemID"].isin(cold)], data[data["itemID"].isin(cold)]
     model = LightFMRecommender(**PARAMS).fit(train, user_features=users, item_features=items)
     assert set(model.cold_items_) >= set(cold)
     who = held["userID"].unique()
     pairs = pd.DataFrame({"userID": np.repeat(who, cold.size), "itemID": np.tile(cold, who.size)})
     scores = model.predict(pairs)["prediction"].to_numpy().reshape(who.size, cold.size)
-    pos = (pd.crosstab(held["userID"], held["itemID"])
-           .reindex(index=who, columns=cold, fill_value=0).to_numpy() > 0)
+    pos = (
+        pd.crosstab(held["userID"], held["itemID"])
+        .reindex(index=who, columns=cold, fill_value=0)
+        .to_numpy()
+        > 0
+    )
     ranks = scores.argsort(axis=1).argsort(axis=1) + 1
     n_pos, n_neg = pos.sum(axis=1), cold.size - pos.sum(axis=1)
     ok = (n_pos > 0) & (n_neg > 0)

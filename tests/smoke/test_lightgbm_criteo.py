@@ -52,7 +52,7 @@ def test_lightgbm_beats_base_rate_on_criteo_head(dac_head):
         assert model.best_iteration_ < model.config.num_boost_round  # early stopping acted
         rows.append((m["auc"], m["logloss"], m["baseline_logloss"]))
     auc, ll, base_ll = np.mean(rows, axis=0)
-    assert auc >= 0.64, rows            # measured 0.690
+    assert auc >= 0.64, rows  # measured 0.690
     assert ll <= base_ll - 0.015, rows  # measured 0.476 vs 0.507
 
 
@@ -67,7 +67,10 @@ def test_lightgbm_transfers_to_other_criteo_samples(dac_head, data_mirror):
     import pandas as pd
 
     folder = data_mirror / "criteo"
-    paddle, deepctr = folder / "dac_sample_paddlerec100.txt", folder / "criteo_sample_deepctr200.csv"
+    paddle, deepctr = (
+        folder / "dac_sample_paddlerec100.txt",
+        folder / "criteo_sample_deepctr200.csv",
+    )
     if not (paddle.is_file() and deepctr.is_file()):
         pytest.skip("PaddleRec / DeepCTR Criteo samples not in the data mirror")
     model = LightGBMCTR().fit(dac_head)

@@ -33,10 +33,16 @@ from recutils.splitting import python_stratified_split
 
 pytestmark = pytest.mark.realdata
 
-THEIRS = {"map": 0.11403846100276473, "ndcg": 0.3938185694234946, "precision": 0.3406150583244963,
-          "recall": 0.18537704363073332, "catalog_coverage": 0.13198573127229488,
-          "novelty": 8.400210975285294, "diversity": 0.5489494411247724,
-          "serendipity": 0.6918890597125976}
+THEIRS = {
+    "map": 0.11403846100276473,
+    "ndcg": 0.3938185694234946,
+    "precision": 0.3406150583244963,
+    "recall": 0.18537704363073332,
+    "catalog_coverage": 0.13198573127229488,
+    "novelty": 8.400210975285294,
+    "diversity": 0.5489494411247724,
+    "serendipity": 0.6918890597125976,
+}
 THEIR_POPULAR = [50, 258, 100, 181, 294, 286, 288, 1, 300, 121]
 THEIR_SIMILAR_TO_50 = [181, 127, 100, 172, 174, 121, 98, 7, 56, 210]
 
@@ -50,11 +56,19 @@ def _offline_private_cache(monkeypatch, tmp_path):
 def test_their_sar_workflow_gives_their_values(ml100k) -> None:
     data = ml100k.copy()
     data["rating"] = data["rating"].astype(np.float32)
-    train, test = python_stratified_split(data, ratio=0.75, col_user="userID", col_item="itemID",
-                                          filter_by="item", seed=42)
-    model = SAR(col_user="userID", col_item="itemID", col_rating="rating", col_timestamp="timestamp",
-                similarity_type="jaccard", time_decay_coefficient=30, timedecay_formula=True,
-                normalize=True)
+    train, test = python_stratified_split(
+        data, ratio=0.75, col_user="userID", col_item="itemID", filter_by="item", seed=42
+    )
+    model = SAR(
+        col_user="userID",
+        col_item="itemID",
+        col_rating="rating",
+        col_timestamp="timestamp",
+        similarity_type="jaccard",
+        time_decay_coefficient=30,
+        timedecay_formula=True,
+        normalize=True,
+    )
     model.fit(train)
     top_k = model.recommend_k_items(test, top_k=10, remove_seen=True)
     args = dict(col_user="userID", col_item="itemID", col_rating="rating", k=10)
@@ -66,12 +80,15 @@ def test_their_sar_workflow_gives_their_values(ml100k) -> None:
         "catalog_coverage": catalog_coverage(train, top_k, col_user="userID", col_item="itemID"),
         "novelty": novelty(train, top_k, col_user="userID", col_item="itemID"),
         "diversity": diversity(train, top_k, col_user="userID", col_item="itemID", col_sim="sim"),
-        "serendipity": serendipity(train, top_k, col_user="userID", col_item="itemID", col_sim="sim"),
+        "serendipity": serendipity(
+            train, top_k, col_user="userID", col_item="itemID", col_sim="sim"
+        ),
     }
     for name, value in THEIRS.items():
         assert got[name] == pytest.approx(value, abs=1e-6), (name, got[name])
-    hits, counts, n_users = merge_ranking_true_pred(test, top_k, "userID", "itemID", "prediction",
-                                                    "top_k", k=10)
+    hits, counts, n_users = merge_ranking_true_pred(
+        test, top_k, "userID", "itemID", "prediction", "top_k", k=10
+    )
     assert (len(hits), n_users) == (3212, 943)
     assert counts["hit"].sum() == 3212 and hits["rank"].between(1, 10).all()
     assert model.get_popularity_based_topk(top_k=10)["itemID"].tolist() == THEIR_POPULAR
@@ -85,8 +102,9 @@ def test_rating_metrics_score_the_right_users(ml100k) -> None:
     with their library from their score matrix, is 1.80435536."""
     data = ml100k.assign(rating=ml100k["rating"].astype(np.float32))
     train, test = python_stratified_split(data, ratio=0.75, filter_by="item", seed=42)
-    model = SAR(similarity_type="jaccard", time_decay_coefficient=30, timedecay_formula=True,
-                normalize=True).fit(train)
+    model = SAR(
+        similarity_type="jaccard", time_decay_coefficient=30, timedecay_formula=True, normalize=True
+    ).fit(train)
     predictions = model.predict(test)
     assert rmse(test, predictions) == pytest.approx(1.8043553639172776, abs=1e-6)
     y_true, y_pred = merge_rating_true_pred(test, predictions)

@@ -21,15 +21,20 @@ def _offline_private_cache(monkeypatch, tmp_path):
 
 def test_ml100k_ratings_with_item_features(require_dataset):
     require_dataset("ml-100k")
-    df = ml.load_pandas_df("100k", title_col="title", genres_col="genres", year_col="year",
-                           progress=False)
+    df = ml.load_pandas_df(
+        "100k", title_col="title", genres_col="genres", year_col="year", progress=False
+    )
     assert df.shape == (100_000, 7)
     assert df["userID"].nunique() == 943 and df["itemID"].nunique() == 1682
     assert set(df["rating"].unique()) == {1.0, 2.0, 3.0, 4.0, 5.0}
     assert df["title"].notna().all()
     # the first line of u.data is "196\t242\t3\t881250949"; item 242 is Kolya (1996), a comedy
     assert df.iloc[0][["userID", "itemID", "rating", "timestamp"]].tolist() == [
-        196, 242, 3.0, 881250949]
+        196,
+        242,
+        3.0,
+        881250949,
+    ]
     assert df.iloc[0]["title"] == "Kolya (1996)" and df.iloc[0]["genres"] == "Comedy"
 
 

@@ -28,7 +28,9 @@ AUC_BARS = {"income": 0.88, "marital": 0.97}
 
 def test_mmoe_census_sample_reaches_a_sane_auc_on_both_tasks(require_dataset):
     require_dataset("census-income-kdd")
-    train, valid, test = census_splits(load_census_income("all", progress=False), sample_rows=15_000, seed=2018)
+    train, valid, test = census_splits(
+        load_census_income("all", progress=False), sample_rows=15_000, seed=2018
+    )
     config = dict(census_models(["mmoe"]))["mmoe"]
     fit = fit_census_model(config, train, valid, seed=1, epochs=6)
     assert 1 <= fit.epochs <= 6

@@ -60,8 +60,9 @@ def test_geoimc_ml100k_binarised_with_features(random_split) -> None:
     users = load_user_df("100k", progress=False).astype({"age": str})
     items = load_item_df("100k", progress=False)[["itemID", "title", "genres", "year"]]
     items = items.assign(year=items["year"].astype(str))
-    model = GeoIMC(rank=50, max_iterations=60, mean_center=False, item_identity_features=False,
-                   seed=1).fit(train, user_features=users, item_features=items)
+    model = GeoIMC(
+        rank=50, max_iterations=60, mean_center=False, item_identity_features=False, seed=1
+    ).fit(train, user_features=users, item_features=items)
     assert len(model.user_feature_names_) == 1822  # Microsoft's user features
     pred = model.predict(test)
     assert np.isfinite(pred["prediction"]).all()  # cold items are scored from features

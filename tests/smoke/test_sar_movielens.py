@@ -65,8 +65,9 @@ def _ms_train_mask() -> np.ndarray:
 def test_stratified_split_is_microsofts_split(ml100k) -> None:
     mask = _ms_train_mask()
     assert len(ml100k) == mask.size
-    train, test = python_stratified_split(ml100k, ratio=0.75, min_rating=1, filter_by="item",
-                                          seed=42)
+    train, test = python_stratified_split(
+        ml100k, ratio=0.75, min_rating=1, filter_by="item", seed=42
+    )
     ours = np.zeros(len(ml100k), dtype=bool)
     ours[ml100k.index.get_indexer(train.index)] = True
     assert (ours == mask).all()

@@ -33,8 +33,9 @@ def _check_against_surprise(model, test, n: int = 500) -> None:
     u = model.user_ids_.get_indexer(sample["userID"])
     i = model.item_ids_.get_indexer(sample["itemID"])
     ref = np.array([model.algo_.predict(int(a), int(b)).est for a, b in zip(u, i)])
-    np.testing.assert_allclose(model.predict(sample)["prediction"].to_numpy(), ref,
-                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        model.predict(sample)["prediction"].to_numpy(), ref, rtol=0, atol=1e-9
+    )
 
 
 def test_svd_rmse_matches_microsoft(ml100k_protocol) -> None:
@@ -55,8 +56,9 @@ def test_svd_rmse_matches_microsoft(ml100k_protocol) -> None:
 
 def test_knnbaseline_rmse_and_exact_rule(ml100k_protocol) -> None:
     train, test = ml100k_protocol
-    model = SurpriseKNNBaseline(k=40, sim_options={"name": "pearson_baseline",
-                                                   "user_based": False}).fit(train)
+    model = SurpriseKNNBaseline(
+        k=40, sim_options={"name": "pearson_baseline", "user_based": False}
+    ).fit(train)
     pred = model.predict(test)
     assert rmse(test, pred) <= 0.93, rmse(test, pred)
     _check_against_surprise(model, test, n=300)

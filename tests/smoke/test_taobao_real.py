@@ -41,7 +41,11 @@ def test_taobao_counts_as_in_provenance(require_dataset, behaviors):
     df = behaviors
     assert list(df.columns) == ["userID", "itemID", "category", "behavior", "timestamp"]
     assert (len(df), df["userID"].nunique(), df["itemID"].nunique(), df["category"].nunique()) == (
-        taobao.N_ROWS, taobao.N_USERS, taobao.N_ITEMS, taobao.N_CATEGORIES)
+        taobao.N_ROWS,
+        taobao.N_USERS,
+        taobao.N_ITEMS,
+        taobao.N_CATEGORIES,
+    )
     assert df["behavior"].value_counts().to_dict() == taobao.BEHAVIOR_COUNTS
     per_user = df.groupby("userID").size()
     assert (per_user.median(), per_user.min(), per_user.max()) == (78, 4, 539)
@@ -68,8 +72,13 @@ def test_taobao_head_written_from_the_published_source(require_dataset, monkeypa
     source.write_bytes((folder / taobao.FILENAME).read_bytes() + b"100370,1968385,1875258,pv")
     assert dl.file_hash(source, "sha256") == taobao.SOURCE.sha256
     assert source.stat().st_size == taobao.SOURCE.size
-    monkeypatch.setattr(taobao, "SOURCE", dl.RemoteFile(
-        taobao.SOURCE_FILENAME, source.as_uri(), taobao.SOURCE.sha256, taobao.SOURCE.size))
+    monkeypatch.setattr(
+        taobao,
+        "SOURCE",
+        dl.RemoteFile(
+            taobao.SOURCE_FILENAME, source.as_uri(), taobao.SOURCE.sha256, taobao.SOURCE.size
+        ),
+    )
     monkeypatch.delenv(dl.ENV_OFFLINE)
     monkeypatch.setenv(dl.ENV_DATA_MIRROR, str(tmp_path / "empty-mirror"))
     (tmp_path / "empty-mirror").mkdir()

@@ -59,14 +59,17 @@ def test_svd_tuning_beats_defaults_on_test_rmse(splits, record_property):
     full, test, train, valid = splits
     default = create_model("surprise_svd", seed=0).fit(full)
     default_rmse = evaluate_model(default, full, test, "rmse")
-    result = tune("surprise_svd", SVD_SPACE, train, valid, metric="rmse", n_trials=30, seed=42,
-                  progress=False)
+    result = tune(
+        "surprise_svd", SVD_SPACE, train, valid, metric="rmse", n_trials=30, seed=42, progress=False
+    )
     assert (result.trials["state"] == "COMPLETE").sum() == 30
     tuned_rmse = evaluate_model(result.fit_best(train, valid), full, test, "rmse")
     record_property("svd_default_test_rmse", default_rmse)
     record_property("svd_tuned_test_rmse", tuned_rmse)
-    print(f"\nSVD test RMSE: defaults {default_rmse:.4f}, tuned {tuned_rmse:.4f} "
-          f"(valid {result.best_value:.4f}) with {result.best_params}")
+    print(
+        f"\nSVD test RMSE: defaults {default_rmse:.4f}, tuned {tuned_rmse:.4f} "
+        f"(valid {result.best_value:.4f}) with {result.best_params}"
+    )
     assert tuned_rmse < default_rmse - 0.005, (default_rmse, tuned_rmse)
 
 
@@ -75,11 +78,21 @@ def test_implicit_als_tuning_beats_defaults_on_test_ndcg(splits, record_property
     full, test, train, valid = splits
     default = create_model("implicit_als", seed=0).fit(full)
     default_ndcg = evaluate_model(default, full, test, "ndcg@10")
-    result = tune("implicit_als", ALS_SPACE, train, valid, metric="ndcg@10", n_trials=12, seed=42,
-                  progress=False)
+    result = tune(
+        "implicit_als",
+        ALS_SPACE,
+        train,
+        valid,
+        metric="ndcg@10",
+        n_trials=12,
+        seed=42,
+        progress=False,
+    )
     tuned_ndcg = evaluate_model(result.fit_best(train, valid), full, test, "ndcg@10")
     record_property("als_default_test_ndcg10", default_ndcg)
     record_property("als_tuned_test_ndcg10", tuned_ndcg)
-    print(f"\nimplicit ALS test nDCG@10: defaults {default_ndcg:.4f}, tuned {tuned_ndcg:.4f} "
-          f"(valid {result.best_value:.4f}) with {result.best_params}")
+    print(
+        f"\nimplicit ALS test nDCG@10: defaults {default_ndcg:.4f}, tuned {tuned_ndcg:.4f} "
+        f"(valid {result.best_value:.4f}) with {result.best_params}"
+    )
     assert tuned_ndcg > default_ndcg + 0.01, (default_ndcg, tuned_ndcg)

@@ -50,19 +50,26 @@ def test_wide_deep_example_clears_auc_bar(split, source, capsys):
         # the model_config exactly as the requirements write it (EasyRec text); features and
         # training settings from the shipped YAML (EasyRec keeps them outside model_config too)
         text = example_config_path("wide_deep_movielens.config").read_text()
-        model = DeepRankModel(config=example_config_path("wide_deep_movielens.yaml"), col_rating="label",
-                              model_config=text[text.index("model_config: {"):], train=_shipped_train())
+        model = DeepRankModel(
+            config=example_config_path("wide_deep_movielens.yaml"),
+            col_rating="label",
+            model_config=text[text.index("model_config: {") :],
+            train=_shipped_train(),
+        )
     else:
-        model = DeepRankModel.from_example("wide_deep_movielens.yaml", col_rating="label",
-                                           train=_shipped_train())
+        model = DeepRankModel.from_example(
+            "wide_deep_movielens.yaml", col_rating="label", train=_shipped_train()
+        )
     model.fit(train)
     pred = model.predict(test, score_unknown=True)  # 34 test rows hold items unseen in training
     value = auc(test, pred, col_rating="label")
     loss = logloss(test, pred, col_rating="label")
     epochs = float(model.history_["epoch"].iloc[int(model.history_["valid_auc"].idxmax())])
     with capsys.disabled():
-        print(f"\nWide&Deep ({source}): test AUC {value:.4f}, logloss {loss:.4f}, "
-              f"best epoch {epochs:g} of {len(model.history_)}")
+        print(
+            f"\nWide&Deep ({source}): test AUC {value:.4f}, logloss {loss:.4f}, "
+            f"best epoch {epochs:g} of {len(model.history_)}"
+        )
     assert value >= AUC_BAR
     assert loss < 0.60
 
@@ -71,6 +78,6 @@ def test_easyrec_text_as_written_loads_into_the_yaml_structure():
     from recutils.nn.easyrec import load_easyrec_config
 
     text = example_config_path("wide_deep_movielens.config").read_text()
-    as_written = text[text.index("model_config: {"):]
+    as_written = text[text.index("model_config: {") :]
     yaml_cfg = DeepRankModel.from_example("wide_deep_movielens.yaml").config.model_config
     assert load_easyrec_config(as_written).model_config == yaml_cfg

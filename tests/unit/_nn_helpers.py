@@ -21,19 +21,39 @@ def toy_model_dict(dropout: float = 0.0) -> dict:
     feats = ["u", "i", "tags", "x"]
     return {
         "model_name": "toy",
-        "feature_groups": [{"group_name": "wide", "feature_names": feats, "wide_deep": "WIDE"},
-                           {"group_name": "deep", "feature_names": feats, "wide_deep": "DEEP"}],
+        "feature_groups": [
+            {"group_name": "wide", "feature_names": feats, "wide_deep": "WIDE"},
+            {"group_name": "deep", "feature_names": feats, "wide_deep": "DEEP"},
+        ],
         "backbone": {
             "blocks": [
-                {"name": "wide", "inputs": [{"feature_group_name": "wide"}],
-                 "input_layer": {"only_output_feature_list": True}},
-                {"name": "deep_logit", "inputs": [{"feature_group_name": "deep"}],
-                 "layer": {"class_name": "MLP", "params": {"hidden_units": [8, 1], "dropout_ratio": dropout,
-                                                           "use_final_bn": False, "final_activation": "linear"}}},
-                {"name": "final_logit", "merge_inputs_into_list": True,
-                 "inputs": [{"block_name": "wide", "input_fn": "lambda x: tf.add_n(x)"},
-                            {"block_name": "deep_logit"}],
-                 "layer": {"class_name": "Add"}},
+                {
+                    "name": "wide",
+                    "inputs": [{"feature_group_name": "wide"}],
+                    "input_layer": {"only_output_feature_list": True},
+                },
+                {
+                    "name": "deep_logit",
+                    "inputs": [{"feature_group_name": "deep"}],
+                    "layer": {
+                        "class_name": "MLP",
+                        "params": {
+                            "hidden_units": [8, 1],
+                            "dropout_ratio": dropout,
+                            "use_final_bn": False,
+                            "final_activation": "linear",
+                        },
+                    },
+                },
+                {
+                    "name": "final_logit",
+                    "merge_inputs_into_list": True,
+                    "inputs": [
+                        {"block_name": "wide", "input_fn": "lambda x: tf.add_n(x)"},
+                        {"block_name": "deep_logit"},
+                    ],
+                    "layer": {"class_name": "Add"},
+                },
             ],
             "concat_blocks": ["final_logit"],
         },

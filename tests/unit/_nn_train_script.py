@@ -28,17 +28,34 @@ def main() -> None:
     enc, y = toy_encoded(800, seed=1)
     full = TensorData.from_encoded(enc, net.backbone.layout, y)
     train, valid = full.subset(np.arange(640)), full.subset(np.arange(640, 800))
-    trainer = Trainer(net, {"batch_size": 32, "epochs": 4, "checkpoint_every_steps": 5, "progress": False,
-                            "eval_every_steps": 10, "patience": 100, "num_threads": 1, "lr_schedule": "exponential",
-                            "ema_decay": 0.9,
-                            "lr_decay_steps": 20,
-                            "optimizers": [{"name": "adagrad", "lr": 0.05, "params": "embedding"},
-                                           {"name": "adam", "lr": 0.01, "params": "dense"}]},
-                      seed=11, model_dir=model_dir,
-                      callbacks=[lambda step, tr: time.sleep(sleep)] if sleep else None)
+    trainer = Trainer(
+        net,
+        {
+            "batch_size": 32,
+            "epochs": 4,
+            "checkpoint_every_steps": 5,
+            "progress": False,
+            "eval_every_steps": 10,
+            "patience": 100,
+            "num_threads": 1,
+            "lr_schedule": "exponential",
+            "ema_decay": 0.9,
+            "lr_decay_steps": 20,
+            "optimizers": [
+                {"name": "adagrad", "lr": 0.05, "params": "embedding"},
+                {"name": "adam", "lr": 0.01, "params": "dense"},
+            ],
+        },
+        seed=11,
+        model_dir=model_dir,
+        callbacks=[lambda step, tr: time.sleep(sleep)] if sleep else None,
+    )
     history = trainer.fit(train, valid)
-    np.savez(out, steps=history["step"].to_numpy(),
-             **{k.replace(".", "_"): v.detach().numpy() for k, v in net.state_dict().items()})
+    np.savez(
+        out,
+        steps=history["step"].to_numpy(),
+        **{k.replace(".", "_"): v.detach().numpy() for k, v in net.state_dict().items()},
+    )
 
 
 if __name__ == "__main__":

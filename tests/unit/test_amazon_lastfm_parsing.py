@@ -35,9 +35,10 @@ META = (
 # HetRec: tab-separated, header, CRLF line ends, latin-1 text
 USER_ARTISTS = b"userID\tartistID\tweight\r\n2\t51\t13883\r\n2\t52\t11690\r\n3\t51\t1\r\n"
 USER_FRIENDS = b"userID\tfriendID\r\n2\t3\r\n3\t2\r\n"
-ARTISTS = ("id\tname\turl\tpictureURL\n51\tR\xf6yksopp\thttp://www.last.fm/music/R\xf6yksopp\t"
-           "http://x/1.jpg\n52\tMALICE MIZER\thttp://www.last.fm/music/MALICE+MIZER\t\n"
-           ).encode("latin-1")
+ARTISTS = (
+    "id\tname\turl\tpictureURL\n51\tR\xf6yksopp\thttp://www.last.fm/music/R\xf6yksopp\t"
+    "http://x/1.jpg\n52\tMALICE MIZER\thttp://www.last.fm/music/MALICE+MIZER\t\n"
+).encode("latin-1")
 
 
 def write_amazon(folder: Path, train: str = TRAIN, meta: str = META) -> Path:
@@ -64,15 +65,19 @@ def test_amazon_interactions_and_categories_from_mirror(monkeypatch, tmp_path):
     df = amazon.load_pandas_df("grocery", col_category="category", progress=False, verify=False)
     assert list(df.columns) == ["userID", "itemID", "timestamp", "category"]
     assert df[["userID", "itemID", "timestamp"]].to_numpy().tolist() == [
-        [2177, 3, 965779200], [4161, 1, 1068249600], [2177, 1, 1068249601]]
+        [2177, 3, 965779200],
+        [4161, 1, 1068249600],
+        [2177, 1, 1068249601],
+    ]
     assert df["category"].tolist() == [0, 0, 0]
     assert all(df[c].dtype == np.int64 for c in ("userID", "itemID", "timestamp"))
 
 
 def test_amazon_custom_columns_and_no_category(tmp_path):
     folder = write_amazon(tmp_path / "mine")
-    df = amazon.load_pandas_df(local_cache_path=folder, col_user="u", col_item="i",
-                               col_timestamp="t", verify=False)
+    df = amazon.load_pandas_df(
+        local_cache_path=folder, col_user="u", col_item="i", col_timestamp="t", verify=False
+    )
     assert list(df.columns) == ["u", "i", "t"] and len(df) == 3
 
 
@@ -86,11 +91,14 @@ def test_amazon_item_relations_parse_to_id_arrays(tmp_path):
     assert list(plain.columns) == ["itemID", "category"]
 
 
-@pytest.mark.parametrize("train, match", [
-    ("user_id,item_id,time\n1,2,3\n", "header"),               # comma-separated: wrong format
-    ("user_id\titem_id\ttime\n1\t2\t\n", "time"),              # empty field
-    ("user_id\titem_id\ttime\n1\tx\t3\n", "cannot parse"),     # non-integer id
-])
+@pytest.mark.parametrize(
+    "train, match",
+    [
+        ("user_id,item_id,time\n1,2,3\n", "header"),  # comma-separated: wrong format
+        ("user_id\titem_id\ttime\n1\t2\t\n", "time"),  # empty field
+        ("user_id\titem_id\ttime\n1\tx\t3\n", "cannot parse"),  # non-integer id
+    ],
+)
 def test_amazon_bad_files_raise_data_error(tmp_path, train, match):
     folder = write_amazon(tmp_path / "bad", train=train)
     with pytest.raises(DataError, match=match):
@@ -98,8 +106,9 @@ def test_amazon_bad_files_raise_data_error(tmp_path, train, match):
 
 
 def test_amazon_bad_relation_list_raises(tmp_path):
-    folder = write_amazon(tmp_path / "bad", meta="item_id\ti_category\tr_complement\tr_substitute\n"
-                                               "1\t0\t[a, 2]\t[]\n")
+    folder = write_amazon(
+        tmp_path / "bad", meta="item_id\ti_category\tr_complement\tr_substitute\n1\t0\t[a, 2]\t[]\n"
+    )
     with pytest.raises(DataError, match="lists of integer ids"):
         amazon.read_item_meta(folder / amazon.ITEM_META_FILE)
 
@@ -141,8 +150,10 @@ def _upstream(tmp_path: Path) -> list[dl.RemoteFile]:
     up.mkdir()
     (up / "a.txt").write_bytes(b"alpha\n")
     (up / "b.txt").write_bytes(b"beta\n")
-    return [dl.RemoteFile(n, (up / n).as_uri(), _sha((up / n).read_bytes()),
-                          (up / n).stat().st_size) for n in ("a.txt", "b.txt")]
+    return [
+        dl.RemoteFile(n, (up / n).as_uri(), _sha((up / n).read_bytes()), (up / n).stat().st_size)
+        for n in ("a.txt", "b.txt")
+    ]
 
 
 def test_fetch_files_downloads_verifies_then_uses_cache_offline(monkeypatch, tmp_path):
@@ -233,11 +244,14 @@ def test_lastfm_from_mirror_zip_is_checksummed(monkeypatch, tmp_path):
         lastfm.load_pandas_df(progress=False)
 
 
-@pytest.mark.parametrize("content, match", [
-    (b"userID\tartistID\tweight\r\n2\t51\t0\r\n", "play counts"),
-    (b"user\tartist\tweight\r\n2\t51\t3\r\n", "header"),
-    (b"userID\tartistID\tweight\r\n2\tx\t3\r\n", "cannot parse"),
-])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"userID\tartistID\tweight\r\n2\t51\t0\r\n", "play counts"),
+        (b"user\tartist\tweight\r\n2\t51\t3\r\n", "header"),
+        (b"userID\tartistID\tweight\r\n2\tx\t3\r\n", "cannot parse"),
+    ],
+)
 def test_lastfm_bad_user_artists_raise(tmp_path, content, match):
     path = tmp_path / "user_artists.dat"
     path.write_bytes(content)

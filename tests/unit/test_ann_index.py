@@ -46,11 +46,14 @@ def exact(clustered):
 
 
 # ----------------------------------------------------------------- brute force: known answers
-@pytest.mark.parametrize("metric, expected_ids, expected_scores", [
-    ("ip", [["c", "a", "b"]], [[2.0, 1.0, 0.0]]),
-    ("cosine", [["a", "c", "b"]], [[1.0, np.sqrt(0.5), 0.0]]),
-    ("l2", [["a", "b", "d"]], [[0.0, 2.0, 4.0]]),  # squared distances, nearest first
-])
+@pytest.mark.parametrize(
+    "metric, expected_ids, expected_scores",
+    [
+        ("ip", [["c", "a", "b"]], [[2.0, 1.0, 0.0]]),
+        ("cosine", [["a", "c", "b"]], [[1.0, np.sqrt(0.5), 0.0]]),
+        ("l2", [["a", "b", "d"]], [[0.0, 2.0, 4.0]]),  # squared distances, nearest first
+    ],
+)
 def test_brute_force_known_answers(metric, expected_ids, expected_scores):
     index = BruteForceIndex(metric).build(TOY, TOY_IDS)
     ids, scores = index.search([[1.0, 0.0]], 3)
@@ -239,16 +242,19 @@ def test_manifest_edits_and_unknown_kinds_are_refused(tmp_path):
 
 
 def test_import_does_not_load_faiss_or_torch():
-    code = ("import sys, recutils.retrieval; "
-            "print([m for m in ('faiss', 'torch', 'pyspark') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
-                         check=True).stdout
+    code = (
+        "import sys, recutils.retrieval; "
+        "print([m for m in ('faiss', 'torch', 'pyspark') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    ).stdout
     assert out.strip() == "[]"
 
 
 def test_faiss_missing_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "faiss", None)  # "import faiss" now raises ImportError
-    with pytest.raises(MissingDependencyError, match=r'recutils\[retrieval\]'):
+    with pytest.raises(MissingDependencyError, match=r"recutils\[retrieval\]"):
         FaissIndex("flat").build(TOY, TOY_IDS)
     with pytest.raises(ConfigError, match="kind must be one of"):
         FaissIndex("lsh")
@@ -289,7 +295,10 @@ def test_tune_search_trades_recall_for_speed_without_rebuilding(clustered, tmp_p
     data, ids, queries = clustered
     exact, _ = BruteForceIndex().build(data, ids).search(queries, 10)
     ivf = FaissIndex("ivf").build(data, ids)
-    recalls = [recall_at_k(ivf.tune_search(nprobe=p).search(queries, 10)[0], exact, 10) for p in (1, 4, 128)]
+    recalls = [
+        recall_at_k(ivf.tune_search(nprobe=p).search(queries, 10)[0], exact, 10)
+        for p in (1, 4, 128)
+    ]
     assert recalls[0] < recalls[1] <= recalls[2] and recalls[2] > 0.999, recalls
     ivf.save(tmp_path / "ivf")
     assert load_index(tmp_path / "ivf").nprobe_ == 128  # the tuned width is saved
@@ -331,7 +340,9 @@ def test_faiss_save_load_round_trip(tmp_path, clustered, kind):
     index = FaissIndex(kind, "cosine").build(data[:1000], ids[:1000], model_version="m-7")
     folder = index.save(tmp_path / kind)
     assert set(json.loads((folder / "manifest.json").read_text())["artifact"]["files"]) == {
-        "arrays.npz", "index.faiss"}
+        "arrays.npz",
+        "index.faiss",
+    }
     loaded = FaissIndex.load(folder, expected_model_version="m-7")
     assert (loaded.kind, loaded.metric, loaded.params()) == (kind, "cosine", index.params())
     for got, want in zip(loaded.search(queries, 10), index.search(queries, 10)):

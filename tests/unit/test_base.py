@@ -54,9 +54,13 @@ class ToyModel(BaseRecommender):
 
 @pytest.fixture
 def df() -> pd.DataFrame:
-    return pd.DataFrame({"userID": ["a", "a", "b", "c", "c", "c"],
-                         "itemID": ["x", "y", "x", "x", "z", "w"],
-                         "rating": [1.0, 2, 3, 4, 5, 1]})
+    return pd.DataFrame(
+        {
+            "userID": ["a", "a", "b", "c", "c", "c"],
+            "itemID": ["x", "y", "x", "x", "z", "w"],
+            "rating": [1.0, 2, 3, 4, 5, 1],
+        }
+    )
 
 
 def test_protocol_and_lifecycle(df) -> None:
@@ -102,8 +106,9 @@ def test_top_k_must_be_positive_int(df, bad) -> None:
 
 def test_predict_order_and_unknowns(df) -> None:
     model = ToyModel(offset=0.5).fit(df)
-    pairs = pd.DataFrame({"userID": ["c", "q", "a"], "itemID": ["x", "x", "nope"]},
-                         index=[10, 5, 7])
+    pairs = pd.DataFrame(
+        {"userID": ["c", "q", "a"], "itemID": ["x", "x", "nope"]}, index=[10, 5, 7]
+    )
     with pytest.warns(DataWarning) as w:
         pred = model.predict(pairs)
     assert len(w) == 1
@@ -160,8 +165,10 @@ def test_save_load_round_trip_and_refusals(df, tmp_path) -> None:
     assert manifest["columns"]["col_prediction"] == "score"
     loaded = ToyModel.load(folder)
     assert loaded.fit_rows_ == model.fit_rows_ and loaded.col_prediction == "score"
-    pd.testing.assert_frame_equal(model.recommend_k_items(["a", "c"]),
-                                  loaded.recommend_k_items(["a", "c"]))
+    pd.testing.assert_frame_equal(
+        model.recommend_k_items(["a", "c"]), loaded.recommend_k_items(["a", "c"])
+    )
+
     # another model's class refuses the folder
     class Other(ToyModel):
         name = "other"
@@ -205,8 +212,7 @@ def test_config_from_dict_to_dict_yaml(tmp_path) -> None:
 
 
 def test_top_k_per_row_ties_and_inf() -> None:
-    s = np.array([[1.0, 3.0, 3.0, 3.0, -np.inf, np.nan],
-                  [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    s = np.array([[1.0, 3.0, 3.0, 3.0, -np.inf, np.nan], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
     idx, val = top_k_per_row(s.copy(), 2)
     assert idx.tolist() == [[1, 2], [0, 1]]
     idx, val = top_k_per_row(s.copy(), 6)
@@ -219,7 +225,7 @@ def test_top_k_per_row_matches_full_sort(n, m, k, seed) -> None:
     rng = np.random.default_rng(seed)
     s = rng.integers(0, 4, (n, m)).astype(np.float64)  # many ties
     idx, val = top_k_per_row(s.copy(), k)
-    expected = np.lexsort((np.broadcast_to(np.arange(m), (n, m)), -s), axis=1)[:, :min(k, m)]
+    expected = np.lexsort((np.broadcast_to(np.arange(m), (n, m)), -s), axis=1)[:, : min(k, m)]
     np.testing.assert_array_equal(idx, expected)
     np.testing.assert_array_equal(val, np.take_along_axis(s, expected, axis=1))
 
@@ -230,8 +236,9 @@ def test_progress_and_threads_do_not_change_results(df) -> None:
     b.block_bytes = 8  # one user per block
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pd.testing.assert_frame_equal(a.recommend_k_items(["a", "b", "c"]),
-                                      b.recommend_k_items(["a", "b", "c"]))
+        pd.testing.assert_frame_equal(
+            a.recommend_k_items(["a", "b", "c"]), b.recommend_k_items(["a", "b", "c"])
+        )
 
 
 # ------------------------------------------------------- side data through the contract
@@ -255,8 +262,9 @@ class SideModel(ToyModel):
 
 
 def test_declared_side_columns_reach_fit_and_score_pairs(df) -> None:
-    train = df.assign(genre=["drama", "comedy", "drama", "drama", "noir", "comedy"],
-                      other=range(len(df)))
+    train = df.assign(
+        genre=["drama", "comedy", "drama", "drama", "noir", "comedy"], other=range(len(df))
+    )
     train = pd.concat([train, train.iloc[[1]].assign(genre="horror")], ignore_index=True)
     model = SideModel().fit(train)
     frame = model.train_frame_
@@ -267,16 +275,21 @@ def test_declared_side_columns_reach_fit_and_score_pairs(df) -> None:
     assert (model.user_ids_.take(users) == frame["userID"].to_numpy()).all()
     assert (model.item_ids_.take(items) == frame["itemID"].to_numpy()).all()
     assert frame.loc[frame["itemID"] == "y", "genre"].tolist() == ["horror"]
-    pairs = pd.DataFrame({"userID": ["a", "zz", "c"], "itemID": ["x", "x", "w"],
-                          "genre": ["drama", "drama", "noir"], "other": [1, 2, 3]})
+    pairs = pd.DataFrame(
+        {
+            "userID": ["a", "zz", "c"],
+            "itemID": ["x", "x", "w"],
+            "genre": ["drama", "drama", "noir"],
+            "other": [1, 2, 3],
+        }
+    )
     with pytest.warns(DataWarning):
         pred = model.predict(pairs)
     scoring = model.scoring_frames[-1]
     # the known pairs' rows, in order, with the ids and the side column
     assert scoring["genre"].tolist() == ["drama", "noir"]
     assert list(scoring.columns) == ["userID", "itemID", "genre"]
-    np.testing.assert_array_equal(pred["prediction"].to_numpy(),
-                                  [1.0 + 1, np.nan, 0.0 + 0])
+    np.testing.assert_array_equal(pred["prediction"].to_numpy(), [1.0 + 1, np.nan, 0.0 + 0])
     assert ToyModel().fit(df)._side_frame(df) is None  # no declared columns: no frame
 
 
@@ -310,8 +323,15 @@ def test_base_and_registry_do_not_import_each_other() -> None:
     def imported(module) -> set[str]:
         """Modules imported at run time (``if TYPE_CHECKING:`` blocks left out)."""
         tree = ast.parse(inspect.getsource(module))
-        tree.body = [n for n in tree.body if not (isinstance(n, ast.If) and isinstance(
-            n.test, ast.Name) and n.test.id == "TYPE_CHECKING")]
+        tree.body = [
+            n
+            for n in tree.body
+            if not (
+                isinstance(n, ast.If)
+                and isinstance(n.test, ast.Name)
+                and n.test.id == "TYPE_CHECKING"
+            )
+        ]
         names = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module:
@@ -330,9 +350,13 @@ def test_recommend_accepts_the_unique_ids_of_a_string_column() -> None:
     string dtype); it used to be refused as 'not a 1-D sequence of ids'."""
     from recutils.models import create_model
 
-    df = pd.DataFrame({"userID": pd.array(["a", "a", "b", "c"], dtype="string"),
-                       "itemID": pd.array(["x", "y", "x", "z"], dtype="string"),
-                       "rating": [5.0, 3.0, 4.0, 2.0]})
+    df = pd.DataFrame(
+        {
+            "userID": pd.array(["a", "a", "b", "c"], dtype="string"),
+            "itemID": pd.array(["x", "y", "x", "z"], dtype="string"),
+            "rating": [5.0, 3.0, 4.0, 2.0],
+        }
+    )
     users = df["userID"].unique()
     assert isinstance(users, pd.api.extensions.ExtensionArray)
     model = create_model("popularity").fit(df)

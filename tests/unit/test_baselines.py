@@ -30,8 +30,15 @@ DAY = 86400
 
 
 # ----------------------------------------------------------------- registry
-@pytest.mark.parametrize("name, cls", [("popularity", Popularity), ("random", RandomRecommender),
-                                       ("bias", BiasBaseline), ("itemknn", ItemKNN)])
+@pytest.mark.parametrize(
+    "name, cls",
+    [
+        ("popularity", Popularity),
+        ("random", RandomRecommender),
+        ("bias", BiasBaseline),
+        ("itemknn", ItemKNN),
+    ],
+)
 def test_create_model(name, cls) -> None:
     model = create_model(name)
     assert type(model) is cls and model.name == name
@@ -53,15 +60,26 @@ def test_config_round_trip(cls) -> None:
     assert cls.from_dict(cfg.to_dict()) == cfg
 
 
-@pytest.mark.parametrize("name, kwargs", [
-    ("popularity", {"half_life_days": 0}), ("popularity", {"half_life_days": -3}),
-    ("popularity", {"half_life_days": "30"}), ("popularity", {"time_now": "now"}),
-    ("random", {"seed": -1}), ("random", {"seed": 1.5}),
-    ("bias", {"reg_user": -1}), ("bias", {"reg_item": float("nan")}), ("bias", {"n_iter": 0}),
-    ("bias", {"clip": "yes"}),
-    ("itemknn", {"k": 0}), ("itemknn", {"k": 2.5}), ("itemknn", {"shrink": -1}),
-    ("itemknn", {"binary": 1}), ("itemknn", {"block_items": 0}),
-])
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("popularity", {"half_life_days": 0}),
+        ("popularity", {"half_life_days": -3}),
+        ("popularity", {"half_life_days": "30"}),
+        ("popularity", {"time_now": "now"}),
+        ("random", {"seed": -1}),
+        ("random", {"seed": 1.5}),
+        ("bias", {"reg_user": -1}),
+        ("bias", {"reg_item": float("nan")}),
+        ("bias", {"n_iter": 0}),
+        ("bias", {"clip": "yes"}),
+        ("itemknn", {"k": 0}),
+        ("itemknn", {"k": 2.5}),
+        ("itemknn", {"shrink": -1}),
+        ("itemknn", {"binary": 1}),
+        ("itemknn", {"block_items": 0}),
+    ],
+)
 def test_bad_config(name, kwargs) -> None:
     with pytest.raises(ConfigError, match=next(iter(kwargs))):
         create_model(name, **kwargs)
@@ -69,8 +87,7 @@ def test_bad_config(name, kwargs) -> None:
 
 # --------------------------------------------------------------- popularity
 def test_popularity_counts_by_hand() -> None:
-    df = pd.DataFrame({"userID": [1, 1, 2, 2, 3, 3, 3],
-                       "itemID": [10, 20, 10, 30, 10, 20, 40]})
+    df = pd.DataFrame({"userID": [1, 1, 2, 2, 3, 3, 3], "itemID": [10, 20, 10, 30, 10, 20, 40]})
     m = Popularity().fit(df)  # no rating/timestamp columns needed
     np.testing.assert_array_equal(m.item_popularity_, [3, 2, 1, 1])
     rec = m.recommend_k_items([1, 2], top_k=2)
@@ -82,8 +99,13 @@ def test_popularity_counts_by_hand() -> None:
 
 def test_popularity_time_decay_by_hand() -> None:
     # t_now = 60 days; half-life 30 days: weights 1 (t=60d), 0.5 (t=30d), 0.25 (t=0)
-    df = pd.DataFrame({"userID": [1, 2, 3, 4], "itemID": ["a", "a", "b", "c"],
-                       "timestamp": [0, 0, 30 * DAY, 60 * DAY]})
+    df = pd.DataFrame(
+        {
+            "userID": [1, 2, 3, 4],
+            "itemID": ["a", "a", "b", "c"],
+            "timestamp": [0, 0, 30 * DAY, 60 * DAY],
+        }
+    )
     m = Popularity(half_life_days=30).fit(df)
     np.testing.assert_allclose(m.item_popularity_, [0.5, 0.5, 1.0])
     assert m.time_now_ == 60 * DAY
@@ -103,8 +125,9 @@ def test_popularity_decay_needs_timestamp() -> None:
 
 
 def test_popularity_duplicates_count_every_row_and_nan_ratings_ignored() -> None:
-    df = pd.DataFrame({"userID": [1, 1, 2, 3], "itemID": [1, 1, 2, 3],
-                       "rating": [np.nan, 1.0, 2.0, 3.0]})
+    df = pd.DataFrame(
+        {"userID": [1, 1, 2, 3], "itemID": [1, 1, 2, 3], "rating": [np.nan, 1.0, 2.0, 3.0]}
+    )
     m = Popularity().fit(df)
     np.testing.assert_array_equal(m.item_popularity_, [2, 1, 1])
     assert m.seen_.nnz == 3
@@ -131,8 +154,9 @@ def test_random_is_seeded_uniform_and_consistent() -> None:
     # each user's scores are a permutation of 1, 1 - 1/n, ..., 1/n
     scores = a._score_users(np.arange(a.n_users_))
     n = a.n_items_
-    np.testing.assert_allclose(np.sort(scores, axis=1), np.tile(np.arange(1, n + 1) / n,
-                                                                (a.n_users_, 1)))
+    np.testing.assert_allclose(
+        np.sort(scores, axis=1), np.tile(np.arange(1, n + 1) / n, (a.n_users_, 1))
+    )
     # predict agrees with the ranking
     pred = a.predict(ra[["userID", "itemID"]])
     np.testing.assert_allclose(pred["prediction"], ra["prediction"])
@@ -144,8 +168,9 @@ def test_random_is_seeded_uniform_and_consistent() -> None:
 
 def test_random_ignores_id_order() -> None:
     df = toy_interactions()
-    renamed = df.assign(userID="u" + df["userID"].astype(str),
-                        itemID="i" + df["itemID"].astype(str))
+    renamed = df.assign(
+        userID="u" + df["userID"].astype(str), itemID="i" + df["itemID"].astype(str)
+    )
     ra = RandomRecommender(seed=5).fit(df).recommend_k_items(df, top_k=4)
     rb = RandomRecommender(seed=5).fit(renamed).recommend_k_items(renamed, top_k=4)
     assert ("i" + ra["itemID"].astype(str)).tolist() == rb["itemID"].tolist()
@@ -162,8 +187,13 @@ def test_random_skips_unknown_users() -> None:
 def test_bias_one_round_by_hand() -> None:
     # mu = 16/5 = 3.2; items a ((5-3.2) + (3-3.2)) / 2 = 0.8, b 1-3.2 = -2.2, c -0.2, d 0.8
     # users 1: ((5-3.2-0.8) + (1-3.2+2.2)) / 2 = 0.5; 2: ((3-3.2-0.8) + 0) / 2 = -0.5; 3: 0
-    df = pd.DataFrame({"userID": [1, 1, 2, 2, 3], "itemID": ["a", "b", "a", "c", "d"],
-                       "rating": [5.0, 1.0, 3.0, 3.0, 4.0]})
+    df = pd.DataFrame(
+        {
+            "userID": [1, 1, 2, 2, 3],
+            "itemID": ["a", "b", "a", "c", "d"],
+            "rating": [5.0, 1.0, 3.0, 3.0, 4.0],
+        }
+    )
     m = BiasBaseline(reg_user=0, reg_item=0, n_iter=1).fit(df)
     assert m.global_mean_ == pytest.approx(3.2)
     np.testing.assert_allclose(m.item_bias_, [0.8, -2.2, -0.2, 0.8])
@@ -178,7 +208,8 @@ def test_bias_regularization_by_hand() -> None:
     # mu 4; b_a = 0; user 1: (5-4)/(2+1) = 1/3, user 2: -1/3
     np.testing.assert_allclose(m.user_bias_, [1 / 3, -1 / 3])
     m = BiasBaseline(reg_user=0, reg_item=1, n_iter=1).fit(
-        pd.DataFrame({"userID": [1, 2], "itemID": ["a", "b"], "rating": [5.0, 3.0]}))
+        pd.DataFrame({"userID": [1, 2], "itemID": ["a", "b"], "rating": [5.0, 3.0]})
+    )
     # mu 4; b_a = 1/2, b_b = -1/2; users: 5-4-1/2 = 1/2, 3-4+1/2 = -1/2
     np.testing.assert_allclose(m.item_bias_, [0.5, -0.5])
     np.testing.assert_allclose(m.user_bias_, [0.5, -0.5])
@@ -191,8 +222,12 @@ def test_bias_alternating_converges_to_the_joint_minimiser() -> None:
     u = m.user_ids_.get_indexer(df["userID"])
     i = m.item_ids_.get_indexer(df["itemID"])
     nu, ni = m.n_users_, m.n_items_
-    a = sp.hstack([sp.csr_matrix((np.ones(len(df)), (np.arange(len(df)), u)), shape=(len(df), nu)),
-                   sp.csr_matrix((np.ones(len(df)), (np.arange(len(df)), i)), shape=(len(df), ni))])
+    a = sp.hstack(
+        [
+            sp.csr_matrix((np.ones(len(df)), (np.arange(len(df)), u)), shape=(len(df), nu)),
+            sp.csr_matrix((np.ones(len(df)), (np.arange(len(df)), i)), shape=(len(df), ni)),
+        ]
+    )
     reg = sp.diags(np.r_[np.full(nu, 3.0), np.full(ni, 5.0)])
     y = df["rating"].to_numpy() - df["rating"].mean()
     x = sp.linalg.spsolve((a.T @ a + reg).tocsc(), a.T @ y)
@@ -209,8 +244,7 @@ def test_fit_biases_function_and_loss_decreases() -> None:
     losses = []
     for n in (1, 2, 5, 20):
         mu, bu, bi, _ = fit_biases(u, i, r, u.max() + 1, i.max() + 1, 2.0, 2.0, n, 0.0)
-        losses.append(((r - mu - bu[u] - bi[i]) ** 2).sum() + 2 * (bu ** 2).sum()
-                      + 2 * (bi ** 2).sum())
+        losses.append(((r - mu - bu[u] - bi[i]) ** 2).sum() + 2 * (bu**2).sum() + 2 * (bi**2).sum())
     assert all(a >= b - 1e-9 for a, b in zip(losses, losses[1:]))
 
 
@@ -238,8 +272,12 @@ def test_bias_bad_data() -> None:
 # ------------------------------------------------------------------ item-KNN
 def _knn_toy() -> pd.DataFrame:
     # users 1 {a, b}, 2 {a, b, c}, 3 {b, c}, 4 {c, d}
-    return pd.DataFrame({"userID": [1, 1, 2, 2, 2, 3, 3, 4, 4],
-                         "itemID": ["a", "b", "a", "b", "c", "b", "c", "c", "d"]})
+    return pd.DataFrame(
+        {
+            "userID": [1, 1, 2, 2, 2, 3, 3, 4, 4],
+            "itemID": ["a", "b", "a", "b", "c", "b", "c", "c", "d"],
+        }
+    )
 
 
 R6, R3 = math.sqrt(6), math.sqrt(3)
@@ -249,21 +287,26 @@ def test_itemknn_similarity_by_hand() -> None:
     # counts a 2, b 3, c 3, d 1; co-counts ab 2, ac 1, bc 2, cd 1
     m = ItemKNN(k=None, shrink=0).fit(_knn_toy())
     s = m.item_similarity_.toarray()
-    expected = np.array([
-        [0, 2 / R6, 1 / R6, 0],
-        [2 / R6, 0, 2 / 3, 0],
-        [1 / R6, 2 / 3, 0, 1 / R3],
-        [0, 0, 1 / R3, 0],
-    ])
+    expected = np.array(
+        [
+            [0, 2 / R6, 1 / R6, 0],
+            [2 / R6, 0, 2 / 3, 0],
+            [1 / R6, 2 / 3, 0, 1 / R3],
+            [0, 0, 1 / R3, 0],
+        ]
+    )
     np.testing.assert_allclose(s, expected)
     # shrink 1 adds 1 to every denominator |i||j|
     s1 = ItemKNN(k=None, shrink=1).fit(_knn_toy()).item_similarity_.toarray()
-    np.testing.assert_allclose(s1, [
-        [0, 2 / (R6 + 1), 1 / (R6 + 1), 0],
-        [2 / (R6 + 1), 0, 2 / 4, 0],
-        [1 / (R6 + 1), 2 / 4, 0, 1 / (R3 + 1)],
-        [0, 0, 1 / (R3 + 1), 0],
-    ])
+    np.testing.assert_allclose(
+        s1,
+        [
+            [0, 2 / (R6 + 1), 1 / (R6 + 1), 0],
+            [2 / (R6 + 1), 0, 2 / 4, 0],
+            [1 / (R6 + 1), 2 / 4, 0, 1 / (R3 + 1)],
+            [0, 0, 1 / (R3 + 1), 0],
+        ],
+    )
 
 
 def test_itemknn_neighbourhood_and_scores_by_hand() -> None:
@@ -295,8 +338,9 @@ def test_itemknn_blocks_match_one_block() -> None:
     a = ItemKNN(k=5, shrink=3).fit(df)
     b = ItemKNN(k=5, shrink=3, block_items=7, dense_similarity_max_mb=0).fit(df)
     assert (a.item_similarity_ != b.item_similarity_).nnz == 0
-    pd.testing.assert_frame_equal(a.recommend_k_items(df, top_k=5),
-                                  b.recommend_k_items(df, top_k=5))
+    pd.testing.assert_frame_equal(
+        a.recommend_k_items(df, top_k=5), b.recommend_k_items(df, top_k=5)
+    )
 
 
 def test_itemknn_matches_dense_reference() -> None:

@@ -31,7 +31,7 @@ from recutils.nn.components.sequence_input import SequenceFeatures  # noqa: E402
 from recutils.nn.eager import shapes_only  # noqa: E402
 
 D = 6
-LENGTHS = [3, 5, 0, 1]   # row 2 has an empty history
+LENGTHS = [3, 5, 0, 1]  # row 2 has an empty history
 
 
 def _features(lengths=LENGTHS, d=D, d_q=D, length=5, times=True, seed=0) -> SequenceFeatures:
@@ -62,12 +62,26 @@ def _padded_differently(x: SequenceFeatures, extra: int = 3, seed: int = 1) -> S
 # name -> (factory, output width, uses the query, uses the times); every one without dropout
 CASES = {
     "TargetAttention-dice": (lambda: TargetAttention(D, D, hidden_units=[8, 4]), D, True, False),
-    "TargetAttention-softmax-concat": (lambda: TargetAttention(D, D, [8], "sigmoid", "softmax", concat_query=True),
-                                       2 * D, True, False),
+    "TargetAttention-softmax-concat": (
+        lambda: TargetAttention(D, D, [8], "sigmoid", "softmax", concat_query=True),
+        2 * D,
+        True,
+        False,
+    ),
     "TargetAttention-relu": (lambda: TargetAttention(D, D, [8], "relu"), D, True, False),
-    "InterestEvolution": (lambda: InterestEvolution(D, D, hidden_dim=5, concat_query=True), 5 + D, True, False),
+    "InterestEvolution": (
+        lambda: InterestEvolution(D, D, hidden_dim=5, concat_query=True),
+        5 + D,
+        True,
+        False,
+    ),
     "InterestEvolution-same-width": (lambda: InterestEvolution(D, D), D, True, False),
-    "BSTBlock": (lambda: BSTBlock(D, D, max_len=8, num_layers=2, num_heads=2, dropout=0.0), 2 * D, True, False),
+    "BSTBlock": (
+        lambda: BSTBlock(D, D, max_len=8, num_layers=2, num_heads=2, dropout=0.0),
+        2 * D,
+        True,
+        False,
+    ),
     "TimeAwareLSTM": (lambda: TimeAwareLSTM(D, True, hidden_dim=7), 7, False, True),
     "AttentiveAsyncSVD": (lambda: AttentiveAsyncSVD(D, D, [8]), D, True, False),
     "AttentiveAsyncSVD-no-query": (lambda: AttentiveAsyncSVD(D, 0, [8]), D, False, False),
@@ -110,8 +124,8 @@ def test_each_row_is_computed_on_its_own(case):
     x = _features()
     out = module(x)
     for row in range(len(LENGTHS)):
-        alone = SequenceFeatures(*(None if t is None else t[row:row + 1] for t in x))
-        torch.testing.assert_close(module(alone), out[row:row + 1])
+        alone = SequenceFeatures(*(None if t is None else t[row : row + 1] for t in x))
+        torch.testing.assert_close(module(alone), out[row : row + 1])
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -142,8 +156,12 @@ def test_builds_and_runs_on_the_meta_device(case):
     """The backbone builds and runs every component on the meta device to count parameters."""
     with shapes_only():
         module = CASES[case][0]()
-        x = SequenceFeatures(torch.empty(4, 5, D), torch.empty(4, 5, dtype=torch.bool), torch.empty(4, D),
-                             torch.empty(4, 5))
+        x = SequenceFeatures(
+            torch.empty(4, 5, D),
+            torch.empty(4, 5, dtype=torch.bool),
+            torch.empty(4, D),
+            torch.empty(4, 5),
+        )
         out = module.eval()(x)
     assert out.device.type == "meta" and out.shape == (4, CASES[case][1])
 
@@ -155,6 +173,7 @@ def test_a_plain_tensor_is_refused_with_a_type_error(case):
 
 
 # --- TargetAttention (DIN) ---------------------------------------------------------------------------------------
+
 
 def _zero_last_layer(score_mlp, bias: float = 0.0) -> None:
     with torch.no_grad():
@@ -172,7 +191,7 @@ def test_target_attention_softmax_with_a_constant_score_is_the_mean_of_the_real_
     _zero_last_layer(module.unit, bias=3.0)
     x = _features()
     torch.testing.assert_close(module(x), _real_mean(x))
-    assert torch.all(module(x)[2] == 0)   # empty history: zeros, not NaN
+    assert torch.all(module(x)[2] == 0)  # empty history: zeros, not NaN
 
 
 def test_target_attention_without_normalization_weighs_by_the_raw_score():
@@ -219,6 +238,7 @@ def test_dice_uses_the_statistics_of_the_real_positions_and_keeps_running_ones()
 
 
 # --- InterestEvolution (DIEN) ------------------------------------------------------------------------------------
+
 
 def test_augru_with_zero_attention_keeps_the_initial_state():
     torch.manual_seed(0)
@@ -271,7 +291,9 @@ def test_interest_evolution_auxiliary_loss_known_answer():
     h = module.extractor(x.seq, x.mask)
     pos = [(h[0, t] * x.seq[0, t + 1]).sum() for t in range(2)] + [(h[1, 0] * x.seq[1, 1]).sum()]
     neg = [(h[0, 0] * x.seq[1, 1]).sum(), (h[1, 0] * x.seq[0, 1]).sum()]
-    expected = (sum(-torch.log(torch.sigmoid(z)) for z in pos) + sum(-torch.log(1 - torch.sigmoid(z)) for z in neg))
+    expected = sum(-torch.log(torch.sigmoid(z)) for z in pos) + sum(
+        -torch.log(1 - torch.sigmoid(z)) for z in neg
+    )
     torch.testing.assert_close(module.auxiliary_loss, expected / 5)
 
 
@@ -281,6 +303,7 @@ def test_interest_evolution_needs_a_query():
 
 
 # --- BSTBlock ----------------------------------------------------------------------------------------------------
+
 
 def test_bst_with_one_real_position_is_the_transformer_over_it_and_the_target():
     torch.manual_seed(0)
@@ -308,6 +331,7 @@ def test_bst_refuses_a_history_longer_than_max_len_and_a_query_of_another_width(
 
 # --- TimeAwareLSTM, AttentiveAsyncSVD, SLiRec ---------------------------------------------------------------------
 
+
 def test_time_aware_lstm_needs_times():
     with pytest.raises(ValueError, match="needs the times"):
         TimeAwareLSTM(D, False)
@@ -325,7 +349,9 @@ def test_time_aware_lstm_with_open_time_gates_is_an_lstm():
     u_i, u_f, u_g, u_o = lstm.weight_hh_l0.chunk(4)
     with torch.no_grad():
         module.input_gates.weight.copy_(torch.cat([w_i, w_f, w_o, w_g, torch.zeros(8, D)]))
-        module.input_gates.bias.copy_(torch.cat([b_i, b_f, b_o, b_g, torch.full((8,), 50.0)]))  # T1 = T2 = 1
+        module.input_gates.bias.copy_(
+            torch.cat([b_i, b_f, b_o, b_g, torch.full((8,), 50.0)])
+        )  # T1 = T2 = 1
         module.hidden_gates.weight.copy_(torch.cat([u_i, u_f, u_o, u_g]))
         module.time_output.weight.zero_()
     x = _features()
@@ -368,7 +394,9 @@ def test_slirec_gate_reads_the_last_time_interval():
         module.gate.bias.zero_()
     long_term = module.long_term(x)
     short_term = module.short_attention(x._replace(seq=module.short_term.states(x)[0]))
-    last = torch.stack([x.times[r, n - 1] if n else torch.tensor(0.0) for r, n in enumerate(LENGTHS)])
+    last = torch.stack(
+        [x.times[r, n - 1] if n else torch.tensor(0.0) for r, n in enumerate(LENGTHS)]
+    )
     alpha = torch.sigmoid(last)[:, None]
     torch.testing.assert_close(module(x), alpha * long_term + (1 - alpha) * short_term)
     with pytest.raises(ValueError, match="needs the times"):
@@ -377,12 +405,13 @@ def test_slirec_gate_reads_the_last_time_interval():
 
 # --- UserMemory (SUM) --------------------------------------------------------------------------------------------
 
+
 def test_user_memory_empty_history_reads_the_initial_memory():
     torch.manual_seed(0)
     module = UserMemory(D, 4, n_channels=3).eval()
     x = _features(lengths=[0], d_q=4)
     m0 = module.initial_memory
-    r = torch.softmax(m0 @ module.read(x.query[0]) / D ** 0.5, dim=0)
+    r = torch.softmax(m0 @ module.read(x.query[0]) / D**0.5, dim=0)
     torch.testing.assert_close(module(x)[0], r @ m0)
 
 
@@ -391,12 +420,12 @@ def test_user_memory_erases_the_addressed_channels():
     module = UserMemory(D, D, n_channels=3).eval()
     with torch.no_grad():
         module.add.weight.zero_()
-        module.add.bias.zero_()        # add nothing
+        module.add.bias.zero_()  # add nothing
         module.erase.weight.zero_()
         module.erase.bias.fill_(60.0)  # erase everything addressed
     x = _features(lengths=[1], length=3)
     m0 = module.initial_memory
-    w = torch.softmax(m0 @ module.key(x.seq[0, 0]) / D ** 0.5, dim=0)
+    w = torch.softmax(m0 @ module.key(x.seq[0, 0]) / D**0.5, dim=0)
     torch.testing.assert_close(module.memory(x)[0], m0 * (1 - w)[:, None])
 
 
@@ -407,8 +436,15 @@ def test_user_memory_needs_a_query():
 
 # --- registry ------------------------------------------------------------------------------------------------------
 
-NAMES = ["AttentiveAsyncSVD", "BSTBlock", "InterestEvolution", "SLiRec", "TargetAttention", "TimeAwareLSTM",
-         "UserMemory"]
+NAMES = [
+    "AttentiveAsyncSVD",
+    "BSTBlock",
+    "InterestEvolution",
+    "SLiRec",
+    "TargetAttention",
+    "TimeAwareLSTM",
+    "UserMemory",
+]
 
 
 def _build_like_the_backbone(name: str, params: dict):
@@ -430,7 +466,9 @@ def test_registry_lists_every_behaviour_component_as_a_sequence_component(name):
     assert component_class(name).__name__ == name
     params = check_layer_params(name, {})
     assert type(params).from_dict(params.to_dict()) == params
-    module = _build_like_the_backbone(name, params.to_dict() | ({"num_heads": 2} if name == "BSTBlock" else {}))
+    module = _build_like_the_backbone(
+        name, params.to_dict() | ({"num_heads": 2} if name == "BSTBlock" else {})
+    )
     assert module.eval()(_features()).shape[0] == len(LENGTHS)
 
 
@@ -438,7 +476,14 @@ def test_registry_query_and_time_arguments():
     assert get_component_spec("TimeAwareLSTM").time_input_arg == "time_input"
     assert get_component_spec("TimeAwareLSTM").query_dim_arg is None
     assert get_component_spec("SLiRec").time_input_arg == "time_input"
-    for name in ("TargetAttention", "InterestEvolution", "BSTBlock", "AttentiveAsyncSVD", "SLiRec", "UserMemory"):
+    for name in (
+        "TargetAttention",
+        "InterestEvolution",
+        "BSTBlock",
+        "AttentiveAsyncSVD",
+        "SLiRec",
+        "UserMemory",
+    ):
         assert get_component_spec(name).query_dim_arg == "query_dim"
     with pytest.raises(ValueError, match="needs the times"):
         component_class("TimeAwareLSTM")(input_dim=D, time_input=False)
@@ -451,29 +496,47 @@ def test_params_reject_unknown_keys(name):
 
 
 BAD = [
-    ("TargetAttention", {"hidden_units": []}), ("TargetAttention", {"hidden_units": [8, 0]}),
-    ("TargetAttention", {"activation": "tanh"}), ("TargetAttention", {"activation": 3}),
-    ("TargetAttention", {"normalization": "sum"}), ("TargetAttention", {"concat_query": "yes"}),
-    ("InterestEvolution", {"hidden_dim": 0}), ("InterestEvolution", {"hidden_dim": 1.5}),
+    ("TargetAttention", {"hidden_units": []}),
+    ("TargetAttention", {"hidden_units": [8, 0]}),
+    ("TargetAttention", {"activation": "tanh"}),
+    ("TargetAttention", {"activation": 3}),
+    ("TargetAttention", {"normalization": "sum"}),
+    ("TargetAttention", {"concat_query": "yes"}),
+    ("InterestEvolution", {"hidden_dim": 0}),
+    ("InterestEvolution", {"hidden_dim": 1.5}),
     ("InterestEvolution", {"concat_query": 1}),
-    ("BSTBlock", {"max_len": 0}), ("BSTBlock", {"max_len": 10**9}), ("BSTBlock", {"num_layers": 0}),
-    ("BSTBlock", {"num_heads": -1}), ("BSTBlock", {"ffn_dim": 0}), ("BSTBlock", {"dropout": 1.0}),
+    ("BSTBlock", {"max_len": 0}),
+    ("BSTBlock", {"max_len": 10**9}),
+    ("BSTBlock", {"num_layers": 0}),
+    ("BSTBlock", {"num_heads": -1}),
+    ("BSTBlock", {"ffn_dim": 0}),
+    ("BSTBlock", {"dropout": 1.0}),
     ("BSTBlock", {"activation": "tanh"}),
     ("TimeAwareLSTM", {"hidden_dim": -2}),
-    ("AttentiveAsyncSVD", {"hidden_units": "8"}), ("AttentiveAsyncSVD", {"activation": "wiggle"}),
-    ("SLiRec", {"hidden_units": [0]}), ("SLiRec", {"activation": "wiggle"}),
-    ("UserMemory", {"n_channels": 0}), ("UserMemory", {"n_channels": 10**7}), ("UserMemory", {"n_channels": None}),
+    ("AttentiveAsyncSVD", {"hidden_units": "8"}),
+    ("AttentiveAsyncSVD", {"activation": "wiggle"}),
+    ("SLiRec", {"hidden_units": [0]}),
+    ("SLiRec", {"activation": "wiggle"}),
+    ("UserMemory", {"n_channels": 0}),
+    ("UserMemory", {"n_channels": 10**7}),
+    ("UserMemory", {"n_channels": None}),
 ]
 
 
-@pytest.mark.parametrize("name, params", BAD, ids=[f"{n}-{sorted(p)[0]}-{i}" for i, (n, p) in enumerate(BAD)])
+@pytest.mark.parametrize(
+    "name, params", BAD, ids=[f"{n}-{sorted(p)[0]}-{i}" for i, (n, p) in enumerate(BAD)]
+)
 def test_params_reject_bad_values(name, params):
     with pytest.raises(ConfigError, match=sorted(params)[0]):
         check_layer_params(name, params)
 
 
 def test_params_normalize_case_and_keep_their_defaults():
-    params = check_layer_params("TargetAttention", {"activation": "Dice", "normalization": "SOFTMAX"})
+    params = check_layer_params(
+        "TargetAttention", {"activation": "Dice", "normalization": "SOFTMAX"}
+    )
     assert params.activation == "dice" and params.normalization == "softmax"
     assert check_layer_params("TargetAttention", {}).hidden_units == [80, 40]
-    assert copy.deepcopy(check_layer_params("BSTBlock", {"activation": "GELU"})).activation == "gelu"
+    assert (
+        copy.deepcopy(check_layer_params("BSTBlock", {"activation": "GELU"})).activation == "gelu"
+    )

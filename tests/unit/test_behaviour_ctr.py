@@ -20,8 +20,9 @@ from recutils.exceptions import ColumnMismatchError, ConfigError, DataError
 from recutils.nn.features import FeatureConfig, FeatureEncoder
 
 H = 3600  # one hour in seconds
-HIST_ITEMS, HIST_CATS, HIST_BEHAVIORS = (history_column(c)
-                                         for c in ("itemID", "category", "behavior"))
+HIST_ITEMS, HIST_CATS, HIST_BEHAVIORS = (
+    history_column(c) for c in ("itemID", "category", "behavior")
+)
 CATEGORY = {10: 100, 11: 101, 12: 100, 13: 102, 14: 101, 15: 103}
 
 
@@ -30,9 +31,14 @@ def log() -> pd.DataFrame:
     """User 1: five behaviours, 12 and 13 at the same second; user 2: one; user 3: two.
     Rows shuffled, so the builders must sort them."""
     rows = [  # user, item, behaviour, hours
-        (1, 10, "pv", 0), (1, 11, "cart", 1), (1, 12, "pv", 3), (1, 13, "buy", 3), (1, 14, "pv", 5),
+        (1, 10, "pv", 0),
+        (1, 11, "cart", 1),
+        (1, 12, "pv", 3),
+        (1, 13, "buy", 3),
+        (1, 14, "pv", 5),
         (2, 15, "pv", 2),
-        (3, 11, "pv", 0), (3, 10, "fav", 2),
+        (3, 11, "pv", 0),
+        (3, 10, "fav", 2),
     ]
     df = pd.DataFrame(rows, columns=["userID", "itemID", "behavior", "hours"])
     df["category"] = df["itemID"].map(CATEGORY)
@@ -51,8 +57,17 @@ def _history_rows(out: pd.DataFrame) -> list[tuple]:
 # --------------------------------------------------------------------------- history_samples
 def test_history_samples_exact_rows_strictly_earlier_and_truncated(log):
     out = history_samples(log, max_len=2, n_negatives=0)
-    assert list(out.columns) == ["userID", "itemID", "category", "timestamp", HIST_ITEMS, HIST_CATS,
-                                 HIST_BEHAVIORS, TIME_GAP_COL, "label"]
+    assert list(out.columns) == [
+        "userID",
+        "itemID",
+        "category",
+        "timestamp",
+        HIST_ITEMS,
+        HIST_CATS,
+        HIST_BEHAVIORS,
+        TIME_GAP_COL,
+        "label",
+    ]
     assert _history_rows(out) == [
         (1, 11, [10], [1.0]),
         (1, 12, [10, 11], [3.0, 2.0]),
@@ -61,8 +76,13 @@ def test_history_samples_exact_rows_strictly_earlier_and_truncated(log):
         (3, 10, [11], [2.0]),
     ]
     assert out[HIST_CATS].tolist() == [[100], [100, 101], [100, 101], [100, 102], [101]]
-    assert out[HIST_BEHAVIORS].tolist() == [["pv"], ["pv", "cart"], ["pv", "cart"], ["pv", "buy"],
-                                            ["pv"]]
+    assert out[HIST_BEHAVIORS].tolist() == [
+        ["pv"],
+        ["pv", "cart"],
+        ["pv", "cart"],
+        ["pv", "buy"],
+        ["pv"],
+    ]
     assert out["category"].tolist() == [101, 100, 102, 101, 100]
     assert out["timestamp"].tolist() == (1_500_000_000 + np.array([1, 3, 3, 5, 2]) * H).tolist()
     assert (out["label"] == 1).all() and out.index.equals(pd.RangeIndex(5))
@@ -114,8 +134,13 @@ def test_history_samples_deterministic_under_seed(log):
 
 def test_history_samples_uniform_over_the_catalogue():
     """Every item other than the target is drawn about equally often."""
-    df = pd.DataFrame({"userID": np.repeat(np.arange(200), 2), "itemID": np.tile([0, 1], 200),
-                       "timestamp": np.tile([0, 60], 200)})
+    df = pd.DataFrame(
+        {
+            "userID": np.repeat(np.arange(200), 2),
+            "itemID": np.tile([0, 1], 200),
+            "timestamp": np.tile([0, 60], 200),
+        }
+    )
     df.loc[::7, "itemID"] = 5  # a popular item must not be favoured under uniform sampling
     cat = pd.DataFrame({"itemID": np.arange(6), "x": 0})
     every_item = cat.assign(userID=999, timestamp=np.arange(6))[df.columns]
@@ -132,12 +157,18 @@ def test_history_samples_uniform_over_the_catalogue():
 def test_history_samples_against_a_reference_on_a_random_log():
     rng = np.random.default_rng(0)
     n = 400
-    df = pd.DataFrame({"userID": rng.integers(0, 30, n), "itemID": rng.integers(0, 50, n),
-                       "timestamp": rng.integers(0, 40, n) * 600})
+    df = pd.DataFrame(
+        {
+            "userID": rng.integers(0, 30, n),
+            "itemID": rng.integers(0, 50, n),
+            "timestamp": rng.integers(0, 40, n) * 600,
+        }
+    )
     df["category"] = df["itemID"] % 7
     for strict in (True, False):
-        out = _positives(history_samples(df, max_len=4, n_negatives=1, col_behavior=None,
-                                         strict_time=strict))
+        out = _positives(
+            history_samples(df, max_len=4, n_negatives=1, col_behavior=None, strict_time=strict)
+        )
         expected = []
         ordered = df.sort_values(["userID", "timestamp"], kind="stable")
         for user, rows in ordered.groupby("userID"):
@@ -146,22 +177,45 @@ def test_history_samples_against_a_reference_on_a_random_log():
                 earlier = [j for j in range(i) if not strict or times[j] < times[i]]
                 if earlier:
                     hist = earlier[-4:]
-                    expected.append((user, items[i], [items[j] for j in hist],
-                                     [(times[i] - times[j]) / H for j in hist]))
+                    expected.append(
+                        (
+                            user,
+                            items[i],
+                            [items[j] for j in hist],
+                            [(times[i] - times[j]) / H for j in hist],
+                        )
+                    )
         assert _history_rows(out) == expected
         gaps = np.concatenate(out[TIME_GAP_COL].map(np.asarray).to_numpy())
         assert (gaps > 0).all() if strict else (gaps >= 0).all()
 
 
 def test_history_samples_datetimes_and_other_column_names(log):
-    renamed = log.rename(columns={"userID": "u", "itemID": "i", "category": "c", "behavior": "b",
-                                  "timestamp": "t"})
+    renamed = log.rename(
+        columns={"userID": "u", "itemID": "i", "category": "c", "behavior": "b", "timestamp": "t"}
+    )
     renamed["t"] = pd.to_datetime(renamed["t"], unit="s", utc=True)
-    out = history_samples(renamed, col_user="u", col_item="i", col_category="c", col_behavior="b",
-                          col_timestamp="t", col_label="y")
+    out = history_samples(
+        renamed,
+        col_user="u",
+        col_item="i",
+        col_category="c",
+        col_behavior="b",
+        col_timestamp="t",
+        col_label="y",
+    )
     ref = history_samples(log)
-    assert list(out.columns) == ["u", "i", "c", "t", "hist_i", "hist_c", "hist_b", TIME_GAP_COL,
-                                 "y"]
+    assert list(out.columns) == [
+        "u",
+        "i",
+        "c",
+        "t",
+        "hist_i",
+        "hist_c",
+        "hist_b",
+        TIME_GAP_COL,
+        "y",
+    ]
     assert out["i"].tolist() == ref["itemID"].tolist()
     assert out[TIME_GAP_COL].tolist() == ref[TIME_GAP_COL].tolist()
 
@@ -174,9 +228,14 @@ def test_history_samples_do_not_mutate_input(log):
 
 def test_history_lists_feed_the_feature_encoder(log):
     out = history_samples(log, max_len=3, n_negatives=1)
-    enc = FeatureEncoder([FeatureConfig(name="item", column="itemID"),
-                          FeatureConfig(name="hist", column=HIST_ITEMS, type="sequence",
-                                        max_length=2, embedding_name="item")]).fit(out)
+    enc = FeatureEncoder(
+        [
+            FeatureConfig(name="item", column="itemID"),
+            FeatureConfig(
+                name="hist", column=HIST_ITEMS, type="sequence", max_length=2, embedding_name="item"
+            ),
+        ]
+    ).fit(out)
     x = enc.transform(out)
     item_id = dict(zip(out["itemID"], x["item"]))
     assert x["hist"].shape == (len(out), 2)
@@ -185,18 +244,21 @@ def test_history_lists_feed_the_feature_encoder(log):
     assert x["hist"][6].tolist() == [item_id[12], item_id[13]]
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    ({"max_len": 0}, ConfigError),
-    ({"max_len": 2.5}, ConfigError),
-    ({"min_history": 0}, ConfigError),
-    ({"n_negatives": -1}, ConfigError),
-    ({"seed": None}, ConfigError),
-    ({"negative_sampling": "zipf"}, ConfigError),
-    ({"strict_time": "yes"}, ConfigError),
-    ({"col_behavior": "action"}, ColumnMismatchError),
-    ({"col_label": "category"}, ConfigError),
-    ({"n_negatives": 6}, DataError),  # 6 items: at most 5 are not the target
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"max_len": 0}, ConfigError),
+        ({"max_len": 2.5}, ConfigError),
+        ({"min_history": 0}, ConfigError),
+        ({"n_negatives": -1}, ConfigError),
+        ({"seed": None}, ConfigError),
+        ({"negative_sampling": "zipf"}, ConfigError),
+        ({"strict_time": "yes"}, ConfigError),
+        ({"col_behavior": "action"}, ColumnMismatchError),
+        ({"col_label": "category"}, ConfigError),
+        ({"n_negatives": 6}, DataError),  # 6 items: at most 5 are not the target
+    ],
+)
 def test_history_samples_refuse_bad_parameters(log, kwargs, error):
     with pytest.raises(error):
         history_samples(log, **kwargs)
@@ -217,28 +279,38 @@ def test_history_samples_refuse_bad_timestamps(log):
 
 # --------------------------------------------------------------------------- leave_last_out_samples
 def test_leave_last_out_exact_split(log):
-    train, valid, test = leave_last_out_samples(log, n_train_negatives=0, n_valid_negatives=0,
-                                                n_test_negatives=0)
+    train, valid, test = leave_last_out_samples(
+        log, n_train_negatives=0, n_valid_negatives=0, n_test_negatives=0
+    )
     assert _history_rows(train) == [(1, 11, [10], [1.0]), (1, 12, [10, 11], [3.0, 2.0])]
     assert _history_rows(valid) == [(1, 13, [10, 11, 12], [3.0, 2.0, 0.0])]
     # user 3 has two behaviours: the first has no history, so only a test target
-    assert _history_rows(test) == [(1, 14, [10, 11, 12, 13], [5.0, 4.0, 2.0, 2.0]),
-                                   (3, 10, [11], [2.0])]
+    assert _history_rows(test) == [
+        (1, 14, [10, 11, 12, 13], [5.0, 4.0, 2.0, 2.0]),
+        (3, 10, [11], [2.0]),
+    ]
     for frame in (train, valid, test):
         assert frame.columns[0] == GROUP_COL and HIST_BEHAVIORS not in frame.columns
         assert frame[GROUP_COL].tolist() == frame["userID"].tolist()
 
 
 def test_leave_last_out_max_len_and_strict_time(log):
-    _, valid, test = leave_last_out_samples(log, max_len=2, strict_time=True, n_train_negatives=0,
-                                            n_valid_negatives=0, n_test_negatives=0)
+    _, valid, test = leave_last_out_samples(
+        log,
+        max_len=2,
+        strict_time=True,
+        n_train_negatives=0,
+        n_valid_negatives=0,
+        n_test_negatives=0,
+    )
     assert _history_rows(valid) == [(1, 13, [10, 11], [3.0, 2.0])]
     assert _history_rows(test)[0] == (1, 14, [12, 13], [2.0, 2.0])
 
 
 def test_leave_last_out_negatives_and_group_metrics(log):
-    train, valid, test = leave_last_out_samples(log, n_train_negatives=1, n_valid_negatives=2,
-                                                n_test_negatives=3, seed=5)
+    train, valid, test = leave_last_out_samples(
+        log, n_train_negatives=1, n_valid_negatives=2, n_test_negatives=3, seed=5
+    )
     assert (len(train), len(valid), len(test)) == (2 * 2, 1 * 3, 2 * 4)
     for frame, n in ((train, 1), (valid, 2), (test, 3)):
         assert frame["label"].tolist() == ([1] + [0] * n) * (len(frame) // (n + 1))
@@ -248,8 +320,12 @@ def test_leave_last_out_negatives_and_group_metrics(log):
             assert len(set(items)) == n + 1  # negatives distinct and never the target
     # a group is one positive with its negatives: per-group metrics from recutils.evaluation
     pred = test.assign(prediction=test["label"] + 0.1 * np.arange(len(test)) / len(test))
-    kw = {"col_user": GROUP_COL, "col_item": "itemID", "col_rating": "label",
-          "col_prediction": "prediction"}
+    kw = {
+        "col_user": GROUP_COL,
+        "col_item": "itemID",
+        "col_rating": "label",
+        "col_prediction": "prediction",
+    }
     assert gauc(test, pred, **kw) == 1.0
     truth = test[test["label"] == 1]
     assert mrr_at_k(truth, pred, k=4, **kw) == 1.0
@@ -260,29 +336,36 @@ def test_leave_last_out_negatives_and_group_metrics(log):
 
 def test_leave_last_out_deterministic_and_sample_rate(log):
     a = leave_last_out_samples(log, n_test_negatives=3, seed=11)
-    b = leave_last_out_samples(log.sort_values("timestamp", kind="stable"), n_test_negatives=3,
-                               seed=11)
+    b = leave_last_out_samples(
+        log.sort_values("timestamp", kind="stable"), n_test_negatives=3, seed=11
+    )
     for x, y in zip(a, b):
         pd.testing.assert_frame_equal(x, y)
-    train, valid, test = leave_last_out_samples(log, sample_rate=0.5, n_train_negatives=1,
-                                                n_valid_negatives=1, n_test_negatives=1, seed=2)
+    train, valid, test = leave_last_out_samples(
+        log, sample_rate=0.5, n_train_negatives=1, n_valid_negatives=1, n_test_negatives=1, seed=2
+    )
     kept = set(pd.concat([train, valid, test])["itemID"]) | {
-        i for f in (train, valid, test) for h in f[HIST_ITEMS] for i in h}
+        i for f in (train, valid, test) for h in f[HIST_ITEMS] for i in h
+    }
     assert len(kept) == 3  # int(6 items * 0.5), the negatives drawn among them too
-    again = leave_last_out_samples(log, sample_rate=0.5, n_train_negatives=1, n_valid_negatives=1,
-                                   n_test_negatives=1, seed=2)
+    again = leave_last_out_samples(
+        log, sample_rate=0.5, n_train_negatives=1, n_valid_negatives=1, n_test_negatives=1, seed=2
+    )
     pd.testing.assert_frame_equal(test, again[2])
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    ({"sample_rate": 0.0}, ConfigError),
-    ({"sample_rate": 1.5}, ConfigError),
-    ({"n_test_negatives": -1}, ConfigError),
-    ({"max_len": 0}, ConfigError),
-    ({"col_category": "genre"}, ColumnMismatchError),
-    ({"n_test_negatives": 9}, DataError),  # the default: more than the 6-item catalogue allows
-    ({"sample_rate": 0.1}, DataError),  # keeps no item
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"sample_rate": 0.0}, ConfigError),
+        ({"sample_rate": 1.5}, ConfigError),
+        ({"n_test_negatives": -1}, ConfigError),
+        ({"max_len": 0}, ConfigError),
+        ({"col_category": "genre"}, ColumnMismatchError),
+        ({"n_test_negatives": 9}, DataError),  # the default: more than the 6-item catalogue allows
+        ({"sample_rate": 0.1}, DataError),  # keeps no item
+    ],
+)
 def test_leave_last_out_refuses_bad_input(log, kwargs, error):
     with pytest.raises(error):
         leave_last_out_samples(log, **kwargs)
@@ -295,10 +378,22 @@ def test_contemporary_negatives_come_from_behaviours_near_the_target():
     rng = np.random.default_rng(0)
     n = 600
     day = rng.integers(0, 3, n)  # three days; every day has its own items
-    log = pd.DataFrame({"userID": rng.integers(0, 40, n), "itemID": day * 100 + rng.integers(0, 20, n),
-                        "timestamp": day * 86400 + rng.integers(0, 3600, n)})
-    out = history_samples(log, n_negatives=2, negative_sampling="contemporary", negative_window_hours=2.0,
-                          seed=3, col_category=None, col_behavior=None)
+    log = pd.DataFrame(
+        {
+            "userID": rng.integers(0, 40, n),
+            "itemID": day * 100 + rng.integers(0, 20, n),
+            "timestamp": day * 86400 + rng.integers(0, 3600, n),
+        }
+    )
+    out = history_samples(
+        log,
+        n_negatives=2,
+        negative_sampling="contemporary",
+        negative_window_hours=2.0,
+        seed=3,
+        col_category=None,
+        col_behavior=None,
+    )
     pos = out[out["label"] == 1].reset_index(drop=True)
     neg = out[out["label"] == 0].reset_index(drop=True)
     target_day = np.repeat(pos["itemID"].to_numpy() // 100, 2)
@@ -306,9 +401,21 @@ def test_contemporary_negatives_come_from_behaviours_near_the_target():
     assert (neg["itemID"].to_numpy() != np.repeat(pos["itemID"].to_numpy(), 2)).all()
     pairs = neg["itemID"].to_numpy().reshape(-1, 2)
     assert (pairs[:, 0] != pairs[:, 1]).all()
-    again = history_samples(log, n_negatives=2, negative_sampling="contemporary", negative_window_hours=2.0,
-                            seed=3, col_category=None, col_behavior=None)
+    again = history_samples(
+        log,
+        n_negatives=2,
+        negative_sampling="contemporary",
+        negative_window_hours=2.0,
+        seed=3,
+        col_category=None,
+        col_behavior=None,
+    )
     pd.testing.assert_frame_equal(out, again)
     with pytest.raises(ConfigError, match="negative_window_hours"):
-        history_samples(log, negative_sampling="contemporary", negative_window_hours=0, col_category=None,
-                        col_behavior=None)
+        history_samples(
+            log,
+            negative_sampling="contemporary",
+            negative_window_hours=0,
+            col_category=None,
+            col_behavior=None,
+        )

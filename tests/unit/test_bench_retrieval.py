@@ -35,8 +35,10 @@ def frame(bench):
 
 @pytest.fixture(scope="module")
 def trained(bench, frame):
-    return {loss: bench.training_speed(frame, loss, batch_size=256, negatives=64, repeat=2)
-            for loss in bench.LOSSES}
+    return {
+        loss: bench.training_speed(frame, loss, batch_size=256, negatives=64, repeat=2)
+        for loss in bench.LOSSES
+    }
 
 
 def _sane(row, unit):
@@ -72,14 +74,18 @@ def test_index_rows_brute_force_first_with_recall_one(bench):
     for row in rows:
         _sane(row, "queries/s")
         assert row["build s"] >= 0
-    assert rows[0]["recall"] == 1.0 and rows[1]["recall"] >= 0.99  # faiss flat is exact too (ties aside)
+    assert (
+        rows[0]["recall"] == 1.0 and rows[1]["recall"] >= 0.99
+    )  # faiss flat is exact too (ties aside)
 
 
 def test_item_index_and_recommend_rows(bench, trained):
     model = trained["in_batch_softmax"][1]
     items = bench.item_index_speed(model, k=5, kinds=["hnsw"], repeat=1)
     assert [r["section"] for r in items] == ["index items"] * 2
-    assert items[0]["case"] == f"brute_force ({len(model.item_ids_)} x {model.item_vectors_.shape[1]})"
+    assert (
+        items[0]["case"] == f"brute_force ({len(model.item_ids_)} x {model.item_vectors_.shape[1]})"
+    )
     served = bench.recommend_speed(model, k=5, kind="flat", repeat=1)
     for row in items + served:
         _sane(row, "users/s" if row["section"] == "recommend" else "queries/s")
@@ -87,13 +93,33 @@ def test_item_index_and_recommend_rows(bench, trained):
 
 
 def test_table_and_help(bench, trained, capsys):
-    rows = [trained["in_batch_softmax"][0],
-            {"section": "recommend", "case": "recommend_k_items", "build s": None, "rate": 100.0,
-             "unit": "users/s", "recall": 1.0},
-            {"section": "recommend", "case": "hnsw index search", "build s": 0.5, "rate": 400.0,
-             "unit": "users/s", "recall": 0.98},
-            {"section": "recommend", "case": "ivf index search", "build s": 0.1, "rate": 5.0,
-             "unit": "users/s", "recall": 0.9}]
+    rows = [
+        trained["in_batch_softmax"][0],
+        {
+            "section": "recommend",
+            "case": "recommend_k_items",
+            "build s": None,
+            "rate": 100.0,
+            "unit": "users/s",
+            "recall": 1.0,
+        },
+        {
+            "section": "recommend",
+            "case": "hnsw index search",
+            "build s": 0.5,
+            "rate": 400.0,
+            "unit": "users/s",
+            "recall": 0.98,
+        },
+        {
+            "section": "recommend",
+            "case": "ivf index search",
+            "build s": 0.1,
+            "rate": 5.0,
+            "unit": "users/s",
+            "recall": 0.9,
+        },
+    ]
     lines = bench.format_table(rows, k=10).splitlines()
     assert "recall@10" in lines[0] and len(lines) == 2 + len(rows)
     assert [line.split()[-1] for line in lines[-3:]] == ["1.0x", "4.0x", "0.05x"]

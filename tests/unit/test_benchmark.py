@@ -48,17 +48,26 @@ def test_spec_round_trip_and_builtin() -> None:
     assert builtin.select(models=["popularity"]).reference is None
 
 
-@pytest.mark.parametrize("text, match", [
-    (SPEC + "colour: red\n", "unknown parameter.*colour"),
-    (SPEC.replace("  - name: popularity", "  - name: popularity\n    parms: {}"), "unknown parameter.*parms"),
-    (SPEC.replace("[ms_stratified, chrono]", "[leave_one_out]"), "unknown protocol"),
-    (SPEC.replace("reference: sar", "reference: nobody"), "reference 'nobody'"),
-    (SPEC.replace("seeds: [1, 2]", "seeds: [1, 1]"), "distinct"),
-    (SPEC.replace("k: 5", "k: 0"), "k must be"),
-    (SPEC.replace("  - name: random", "  - name: sar"), "unique"),
-    (SPEC.replace("dataset: movielens", "dataset: netflix"), "unknown dataset"),
-    (SPEC.replace("  - name: random", "  - name: random\n    protocols: [leave_one_out]"), "not among"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        (SPEC + "colour: red\n", "unknown parameter.*colour"),
+        (
+            SPEC.replace("  - name: popularity", "  - name: popularity\n    parms: {}"),
+            "unknown parameter.*parms",
+        ),
+        (SPEC.replace("[ms_stratified, chrono]", "[leave_one_out]"), "unknown protocol"),
+        (SPEC.replace("reference: sar", "reference: nobody"), "reference 'nobody'"),
+        (SPEC.replace("seeds: [1, 2]", "seeds: [1, 1]"), "distinct"),
+        (SPEC.replace("k: 5", "k: 0"), "k must be"),
+        (SPEC.replace("  - name: random", "  - name: sar"), "unique"),
+        (SPEC.replace("dataset: movielens", "dataset: netflix"), "unknown dataset"),
+        (
+            SPEC.replace("  - name: random", "  - name: random\n    protocols: [leave_one_out]"),
+            "not among",
+        ),
+    ],
+)
 def test_spec_errors(text: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         bm.load_spec(text)
@@ -68,17 +77,32 @@ def test_model_restricted_to_some_protocols(ratings) -> None:
     text = SPEC.replace("  - name: random", "  - name: random\n    protocols: [chrono]")
     spec = bm.load_spec(text)
     assert [(m.name, p) for m, p, s in spec.runs() if s == 1] == [
-        ("sar", "ms_stratified"), ("sar", "chrono"), ("popularity", "ms_stratified"),
-        ("popularity", "chrono"), ("random", "chrono"), ("bias", "ms_stratified"), ("bias", "chrono")]
-    assert [m.name for m in spec.select(protocols=["ms_stratified"]).models] == ["sar", "popularity", "bias"]
+        ("sar", "ms_stratified"),
+        ("sar", "chrono"),
+        ("popularity", "ms_stratified"),
+        ("popularity", "chrono"),
+        ("random", "chrono"),
+        ("bias", "ms_stratified"),
+        ("bias", "chrono"),
+    ]
+    assert [m.name for m in spec.select(protocols=["ms_stratified"]).models] == [
+        "sar",
+        "popularity",
+        "bias",
+    ]
     small = spec.select(models=["popularity", "random"], seeds=[1])
     results = bm.run_benchmark(small, data=ratings, progress=False)
     assert results[["model", "protocol"]].values.tolist() == [
-        ["popularity", "ms_stratified"], ["popularity", "chrono"], ["random", "chrono"]]
+        ["popularity", "ms_stratified"],
+        ["popularity", "chrono"],
+        ["random", "chrono"],
+    ]
 
 
 def test_unknown_registry_model_fails_before_any_work(ratings) -> None:
-    spec = bm.load_spec(SPEC.replace("  - name: random", "  - name: random\n  - name: x\n    model: no_such"))
+    spec = bm.load_spec(
+        SPEC.replace("  - name: random", "  - name: random\n  - name: x\n    model: no_such")
+    )
     with pytest.raises(ConfigError, match="unknown model 'no_such'"):
         bm.run_benchmark(spec, data=ratings, progress=False)
     with pytest.raises(ConfigError, match="on_error"):
@@ -89,8 +113,9 @@ def test_unknown_registry_model_fails_before_any_work(ratings) -> None:
 @pytest.fixture(scope="module")
 def run(ratings, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "results.csv"
-    results, per_user = bm.run_benchmark(bm.load_spec(SPEC), data=ratings, results_path=out,
-                                         progress=False, return_per_user=True)
+    results, per_user = bm.run_benchmark(
+        bm.load_spec(SPEC), data=ratings, results_path=out, progress=False, return_per_user=True
+    )
     return out, results, per_user
 
 
@@ -99,23 +124,47 @@ def test_results_table(run, ratings) -> None:
     assert len(results) == 4 * 2 * 2
     assert list(results.columns) == bm.result_columns(5)
     assert set(results["dataset"]) == {"movielens-mock"}
-    metrics = ["mean_average_precision", "map@5", "ndcg@5", "precision@5", "recall@5",
-               "catalog_coverage@5", "novelty@5", "fit_s", "recommend_s", "peak_mem_mb"]
+    metrics = [
+        "mean_average_precision",
+        "map@5",
+        "ndcg@5",
+        "precision@5",
+        "recall@5",
+        "catalog_coverage@5",
+        "novelty@5",
+        "fit_s",
+        "recommend_s",
+        "peak_mem_mb",
+    ]
     assert np.isfinite(results[metrics].to_numpy()).all()
     assert (results["peak_mem_mb"] > 0).all()
     rating_rows = results["model"] == "bias"
-    assert np.isfinite(results.loc[rating_rows, ["rmse", "mae", "rsquared", "exp_var", "predict_s"]]).all().all()
+    assert (
+        np.isfinite(results.loc[rating_rows, ["rmse", "mae", "rsquared", "exp_var", "predict_s"]])
+        .all()
+        .all()
+    )
     assert results.loc[~rating_rows, "rmse"].isna().all()
     assert (results.loc[rating_rows, "rmse"] < 1.5).all()
     # the chronological split does not depend on the seed; the stratified one does
     chrono = results[results["protocol"] == "chrono"]
     assert chrono.groupby("seed")["n_test"].first().nunique() == 1
     # per-user rows: one per test user and run, and their means are the table's values
-    assert set(per_user.columns) >= {"model", "dataset", "protocol", "seed", "userID", "ndcg@5",
-                                     "mean_average_precision"}
+    assert set(per_user.columns) >= {
+        "model",
+        "dataset",
+        "protocol",
+        "seed",
+        "userID",
+        "ndcg@5",
+        "mean_average_precision",
+    }
     for row in results.itertuples(index=False):
-        users = per_user[(per_user["model"] == row.model) & (per_user["protocol"] == row.protocol)
-                         & (per_user["seed"] == row.seed)]
+        users = per_user[
+            (per_user["model"] == row.model)
+            & (per_user["protocol"] == row.protocol)
+            & (per_user["seed"] == row.seed)
+        ]
         assert len(users) == row.n_test_users
         assert users["ndcg@5"].mean() == pytest.approx(row._8, abs=1e-6)  # ndcg@5
     # the files on disk hold the same rows
@@ -154,7 +203,9 @@ def test_resume_does_not_recompute(run, ratings, monkeypatch) -> None:
     changed = bm.run_benchmark(spec, data=ratings, results_path=out, progress=False)
     assert calls == ["sar"] * 4
     assert len(changed) == 16
-    assert (pd.read_csv(out)["model"] == "sar").sum() == 4 + 2  # seed 3 rows kept, old seeds replaced
+    assert (
+        pd.read_csv(out)["model"] == "sar"
+    ).sum() == 4 + 2  # seed 3 rows kept, old seeds replaced
 
 
 def test_on_error_skip(ratings, monkeypatch) -> None:
@@ -195,8 +246,18 @@ def test_paired_tests_known_answer() -> None:
         base = rng.random(n)
         for model, shift in (("ref", 0.0), ("good", 0.1), ("same", 0.0)):
             noise = rng.normal(0, 0.05, n) if model == "good" else 0.0
-            rows.append(pd.DataFrame({"dataset": "d", "protocol": "p", "model": model, "seed": seed,
-                                      "userID": np.arange(n), "m": base + shift + noise}))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "dataset": "d",
+                        "protocol": "p",
+                        "model": model,
+                        "seed": seed,
+                        "userID": np.arange(n),
+                        "m": base + shift + noise,
+                    }
+                )
+            )
     per_user = pd.concat(rows, ignore_index=True)
     out = bm.paired_tests(per_user, reference="ref", metrics=["m"])
     assert set(out["model"]) == {"good", "same"}
@@ -218,28 +279,53 @@ def test_paired_tests_known_answer() -> None:
 def test_holm() -> None:
     from recutils.benchmark.stats import _holm
 
-    np.testing.assert_allclose(_holm(np.array([0.01, 0.04, 0.03, np.nan])), [0.03, 0.06, 0.06, np.nan])
+    np.testing.assert_allclose(
+        _holm(np.array([0.01, 0.04, 0.03, np.nan])), [0.03, 0.06, 0.06, np.nan]
+    )
 
 
 def test_compare_to_reference_directions() -> None:
-    summary = pd.DataFrame({"dataset": "d", "protocol": "p", "model": ["a", "b"], "n_seeds": 3,
-                            "ndcg@10_mean": [0.40, 0.30], "ndcg@10_sd": [0.02, 0.01],
-                            "rmse_mean": [0.95, 0.90], "rmse_sd": [0.01, 0.01]})
-    ref = bm.load_reference({"source": "s", "dataset": "d", "protocol": "p", "figures": [
-        {"model": "a", "metrics": {"ndcg@10": 0.415, "rmse": 0.94}},
-        {"model": "b", "metrics": {"ndcg@10": 0.32, "rmse": 0.85}},
-        {"model": "not_run", "metrics": {"ndcg@10": 0.5}}]})
+    summary = pd.DataFrame(
+        {
+            "dataset": "d",
+            "protocol": "p",
+            "model": ["a", "b"],
+            "n_seeds": 3,
+            "ndcg@10_mean": [0.40, 0.30],
+            "ndcg@10_sd": [0.02, 0.01],
+            "rmse_mean": [0.95, 0.90],
+            "rmse_sd": [0.01, 0.01],
+        }
+    )
+    ref = bm.load_reference(
+        {
+            "source": "s",
+            "dataset": "d",
+            "protocol": "p",
+            "figures": [
+                {"model": "a", "metrics": {"ndcg@10": 0.415, "rmse": 0.94}},
+                {"model": "b", "metrics": {"ndcg@10": 0.32, "rmse": 0.85}},
+                {"model": "not_run", "metrics": {"ndcg@10": 0.5}},
+            ],
+        }
+    )
     out = bm.compare_to_reference(summary, ref)
     got = {(r.model, r.metric): r.passes for r in out.itertuples()}
-    assert got == {("a", "ndcg@10"): True, ("a", "rmse"): True,   # 0.42 >= 0.415; 0.94 <= 0.94
-                   ("b", "ndcg@10"): False, ("b", "rmse"): False}  # 0.31 < 0.32; 0.89 > 0.85
+    assert got == {
+        ("a", "ndcg@10"): True,
+        ("a", "rmse"): True,  # 0.42 >= 0.415; 0.94 <= 0.94
+        ("b", "ndcg@10"): False,
+        ("b", "rmse"): False,
+    }  # 0.31 < 0.32; 0.89 > 0.85
 
 
 def test_builtin_reference_is_data() -> None:
     ref = bm.load_reference("movielens_100k")
     sar = ref[ref["model"] == "sar"].set_index("metric")["value"]
     assert sar["mean_average_precision"] == 0.1140 and sar["ndcg@10"] == 0.3938
-    assert {"cornac_bpr", "cornac_bivae", "surprise_svd", "als", "ncf", "lightgcn"} <= set(ref["model"])
+    assert {"cornac_bpr", "cornac_bivae", "surprise_svd", "als", "ncf", "lightgcn"} <= set(
+        ref["model"]
+    )
     with pytest.raises(ConfigError, match="unknown reference key"):
         bm.load_reference({"figures": [], "table": 1})
     with pytest.raises(ConfigError, match="needs model and metrics"):
@@ -250,10 +336,16 @@ def test_markdown_table(run) -> None:
     _, results, per_user = run
     summary = bm.summarize(results)
     tests = bm.paired_tests(per_user, reference="sar", metrics=["ndcg@5"])
-    ref = bm.load_reference({"dataset": "movielens-mock", "protocol": "ms_stratified",
-                             "figures": [{"model": "sar", "metrics": {"ndcg@5": 0.0}}]})
-    table = bm.markdown_table(summary, tests, bm.compare_to_reference(summary, ref), protocol="ms_stratified",
-                              k=5)
+    ref = bm.load_reference(
+        {
+            "dataset": "movielens-mock",
+            "protocol": "ms_stratified",
+            "figures": [{"model": "sar", "metrics": {"ndcg@5": 0.0}}],
+        }
+    )
+    table = bm.markdown_table(
+        summary, tests, bm.compare_to_reference(summary, ref), protocol="ms_stratified", k=5
+    )
     lines = table.strip().splitlines()
     assert len(lines) == 2 + 4
     assert "nDCG@5 vs sar" in lines[0] and "RMSE" in lines[0]
@@ -273,8 +365,10 @@ def test_benchmark_import_stays_light() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, recutils.benchmark\n"
-            "print(','.join(m for m in ('pyspark', 'torch', 'cornac', 'surprise') if m in sys.modules))")
+    code = (
+        "import sys, recutils.benchmark\n"
+        "print(','.join(m for m in ('pyspark', 'torch', 'cornac', 'surprise') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
@@ -286,8 +380,15 @@ def test_a_model_registered_later_joins_with_a_spec_entry_only(ratings) -> None:
     register_model("late_popularity", "recutils.models.baselines:Popularity")
     try:
         spec = bm.load_spec(SPEC).select(models=["sar"], seeds=[1], protocols=["chrono"])
-        spec = bm.BenchmarkSpec.from_dict({**spec.to_dict(), "models": spec.to_dict()["models"] + [
-            {"name": "late", "model": "late_popularity", "params": {"half_life_days": 30.0}}]})
+        spec = bm.BenchmarkSpec.from_dict(
+            {
+                **spec.to_dict(),
+                "models": spec.to_dict()["models"]
+                + [
+                    {"name": "late", "model": "late_popularity", "params": {"half_life_days": 30.0}}
+                ],
+            }
+        )
         results = bm.run_benchmark(spec, data=ratings, progress=False)
         assert results["model"].tolist() == ["sar", "late"]
         assert results["registry"].tolist() == ["sar", "late_popularity"]
@@ -319,8 +420,10 @@ def test_side_data_reaches_fit_once_loaded(ratings, monkeypatch) -> None:
         return real(m, *a, **kw)
 
     monkeypatch.setattr(run_mod, "run_one", spy)
-    spec = bm.load_spec(SPEC + "  - name: tfidf\n    params: {text_cols: [genres]}\n"
-                               "    side_data: words\n    rating_metrics: true\n")
+    spec = bm.load_spec(
+        SPEC + "  - name: tfidf\n    params: {text_cols: [genres]}\n"
+        "    side_data: words\n    rating_metrics: true\n"
+    )
     spec = spec.select(models=["bias", "tfidf"], protocols=["chrono"])
     assert bm.BenchmarkSpec.from_dict(spec.to_dict()) == spec
     results = bm.run_benchmark(spec, data=ratings, progress=False)
@@ -336,7 +439,10 @@ def test_side_data_reaches_fit_once_loaded(ratings, monkeypatch) -> None:
 
 def test_unknown_side_data_name_is_a_config_error() -> None:
     text = SPEC + "  - name: tfidf\n    side_data: synopsis\n"
-    with pytest.raises(ConfigError, match="model 'tfidf'.*no side data 'synopsis'.*known: \\['features', 'kg', 'text'\\]"):
+    with pytest.raises(
+        ConfigError,
+        match="model 'tfidf'.*no side data 'synopsis'.*known: \\['features', 'kg', 'text'\\]",
+    ):
         bm.load_spec(text)
     with pytest.raises(ConfigError, match="side_data must be null"):
         bm.load_spec(SPEC + "  - name: tfidf\n    side_data: 3\n")

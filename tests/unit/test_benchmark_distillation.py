@@ -23,13 +23,25 @@ def _ctr_frame(n: int = 900, seed: int = 0) -> pd.DataFrame:
     users, items = 1 + pairs // 60, 1 + pairs % 60
     age = 15 + users % 50
     signal = (users % 3 - 1) * 0.8 + (items % 4 - 1.5) * 0.6 + rng.normal(0, 0.5, n)
-    genres = np.array(["|".join(GENRES[j] for j in range(5) if (i >> j) & 1) or "Drama" for i in range(64)],
-                      dtype=object)
-    return pd.DataFrame({
-        "userID": users, "itemID": items, "rating": np.clip(np.round(3 + signal), 1, 5),
-        "timestamp": np.arange(n), "genres": genres[items % 64], "year": 1950 + items % 48,
-        "age": age, "gender": np.where(users % 2 == 0, "M", "F"), "occupation": np.array(["a", "b", "c"])[users % 3],
-        "zip_code": "00000", "label": (signal > 0).astype("float64")})
+    genres = np.array(
+        ["|".join(GENRES[j] for j in range(5) if (i >> j) & 1) or "Drama" for i in range(64)],
+        dtype=object,
+    )
+    return pd.DataFrame(
+        {
+            "userID": users,
+            "itemID": items,
+            "rating": np.clip(np.round(3 + signal), 1, 5),
+            "timestamp": np.arange(n),
+            "genres": genres[items % 64],
+            "year": 1950 + items % 48,
+            "age": age,
+            "gender": np.where(users % 2 == 0, "M", "F"),
+            "occupation": np.array(["a", "b", "c"])[users % 3],
+            "zip_code": "00000",
+            "label": (signal > 0).astype("float64"),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- configs
@@ -52,10 +64,13 @@ def test_shipped_student_and_rocket_configs_build():
 
 
 def test_student_and_rocket_overrides():
-    cfg = kd.student_config(hidden_units=[16], temperature=3.0, loss_weight=0.5, loss_type="kl", lr=0.01,
-                            patience=4)
+    cfg = kd.student_config(
+        hidden_units=[16], temperature=3.0, loss_weight=0.5, loss_type="kl", lr=0.01, patience=4
+    )
     assert cfg["model_config"]["backbone"]["blocks"][0]["layer"]["params"]["hidden_units"] == [16]
-    assert cfg["kd"][0] | {"temperature": 3.0, "loss_weight": 0.5, "loss_type": "kl"} == cfg["kd"][0]
+    assert (
+        cfg["kd"][0] | {"temperature": 3.0, "loss_weight": 0.5, "loss_type": "kl"} == cfg["kd"][0]
+    )
     assert {o["lr"] for o in cfg["train"]["optimizers"]} == {0.01} and cfg["train"]["patience"] == 4
     assert kd.student_config()["kd"][0]["temperature"] == 2.0  # a fresh copy each time
     rocket = kd.rocket_config(hint_weight=0.25, lr=0.002)
@@ -105,18 +120,28 @@ def test_gain_retention_by_hand():
 def _results(student_aucs, speedups) -> pd.DataFrame:
     rows = []
     for seed, (lr, teacher) in enumerate([(0.774, 0.790), (0.772, 0.788), (0.776, 0.792)], start=1):
-        rows += [{"model": "logistic_regression", "seed": seed, "auc": lr},
-                 {"model": "teacher", "seed": seed, "auc": teacher}]
+        rows += [
+            {"model": "logistic_regression", "seed": seed, "auc": lr},
+            {"model": "teacher", "seed": seed, "auc": teacher},
+        ]
         for name, values in student_aucs.items():
-            rows.append({"model": name, "seed": seed, "auc": values[seed - 1],
-                         "gain_retention": kd.gain_retention(values[seed - 1], teacher, lr),
-                         "speedup": speedups[name][seed - 1]})
+            rows.append(
+                {
+                    "model": name,
+                    "seed": seed,
+                    "auc": values[seed - 1],
+                    "gain_retention": kd.gain_retention(values[seed - 1], teacher, lr),
+                    "speedup": speedups[name][seed - 1],
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def test_the_bar_uses_the_mean_aucs_and_the_mean_speedup():
-    results = _results({"student_kd": [0.7898, 0.7880, 0.7915], "student": [0.780, 0.779, 0.781]},
-                       {"student_kd": [10.0, 12.0, 11.0], "student": [2.0, 3.0, 3.1]})
+    results = _results(
+        {"student_kd": [0.7898, 0.7880, 0.7915], "student": [0.780, 0.779, 0.781]},
+        {"student_kd": [10.0, 12.0, 11.0], "student": [2.0, 3.0, 3.1]},
+    )
     bar = kd.check_bar(results).set_index("model")
     assert list(bar.index) == ["student", "student_kd"]
     # means: LR 0.774, teacher 0.790, KD student 0.7897667 -> (0.0157667 / 0.016)
@@ -125,7 +150,9 @@ def test_the_bar_uses_the_mean_aucs_and_the_mean_speedup():
     assert bar.loc["student_kd", "speedup"] == pytest.approx(11.0)
     assert bar.loc["student_kd", "met"]
     assert bar.loc["student", "retention"] == pytest.approx(0.006 / 0.016)
-    assert not bar.loc["student", "met_retention"] and not bar.loc["student", "met_speed"]  # 2.7x < 3x
+    assert (
+        not bar.loc["student", "met_retention"] and not bar.loc["student", "met_speed"]
+    )  # 2.7x < 3x
     assert not bar.loc["student", "met"]
 
 
@@ -150,16 +177,23 @@ def _configs() -> dict:
 
 def test_a_tiny_run_fills_every_column_and_resumes(split, tmp_path, monkeypatch):
     path = tmp_path / "results.csv"
-    bench = kd.run_distillation_benchmark((1,), split=split, results_path=path, epochs=1, repeat=1,
-                                          keep_models=True)
+    bench = kd.run_distillation_benchmark(
+        (1,), split=split, results_path=path, epochs=1, repeat=1, keep_models=True
+    )
     res = bench.results.set_index("model")
     assert list(res.index) == list(kd.MODELS)
     assert res["auc"].between(0, 1).all() and (res["forward_rows_per_s"] > 0).all()
     assert (res["predict_rows_per_s"] > 0).all()
     assert res.loc[list(kd.STUDENTS), "speedup"].notna().all()
-    assert res.loc[["logistic_regression", "teacher"], ["speedup", "gain_retention"]].isna().all().all()
+    assert (
+        res.loc[["logistic_regression", "teacher"], ["speedup", "gain_retention"]]
+        .isna()
+        .all()
+        .all()
+    )
     assert res.loc["student_kd", "speedup"] == pytest.approx(
-        res.loc["student_kd", "forward_rows_per_s"] / res.loc["teacher", "forward_rows_per_s"])
+        res.loc["student_kd", "forward_rows_per_s"] / res.loc["teacher", "forward_rows_per_s"]
+    )
     # the rocket's served parameters are the light net's: as many as the student's MLP and embeddings
     assert res.loc["rocket_light", "parameters"] == res.loc["student", "parameters"]
     assert res.loc["teacher", "parameters"] > 5 * res.loc["student", "parameters"]
@@ -194,29 +228,47 @@ def test_teacher_column_and_scoring_speed(split):
     student = kd.fit_model(kd.student_config(kd=False), train, seed=1, epochs=1)
     taught = kd.with_teacher_column(train, teacher)
     assert kd.TEACHER_COLUMN not in train.columns  # the input is not modified
-    np.testing.assert_allclose(taught[kd.TEACHER_COLUMN], teacher.predict(train)["prediction"], rtol=1e-6)
+    np.testing.assert_allclose(
+        taught[kd.TEACHER_COLUMN], teacher.predict(train)["prediction"], rtol=1e-6
+    )
     before = torch.get_num_threads()
-    speed = kd.scoring_speed({"teacher": teacher, "student": student}, test, repeat=2, num_threads=1)
+    speed = kd.scoring_speed(
+        {"teacher": teacher, "student": student}, test, repeat=2, num_threads=1
+    )
     assert torch.get_num_threads() == before
     assert list(speed["model"]) == ["teacher", "student"] and (speed.iloc[:, 1:] > 0).all().all()
     batch = kd.encoded_batch(student, test)
     with torch.no_grad():
         probs = torch.sigmoid(student.network_(batch)).double().numpy()
-    np.testing.assert_allclose(probs, student.predict(test, score_unknown=True)["prediction"], rtol=1e-6)
+    np.testing.assert_allclose(
+        probs, student.predict(test, score_unknown=True)["prediction"], rtol=1e-6
+    )
     with pytest.raises(ConfigError, match="repeat"):
         kd.scoring_speed({"student": student}, test, repeat=0)
 
 
 def test_tuning_scores_the_held_out_part_and_resumes(split, tmp_path):
     train, _ = split
-    grid = [{"name": "student", "kind": "student"},
-            {"name": "kd_w2", "kind": "student_kd", "loss_weight": 2.0},
-            {"name": "rocket", "kind": "rocket_light", "hint_weight": 0.5}]
+    grid = [
+        {"name": "student", "kind": "student"},
+        {"name": "kd_w2", "kind": "student_kd", "loss_weight": 2.0},
+        {"name": "rocket", "kind": "rocket_light", "hint_weight": 0.5},
+    ]
     path = tmp_path / "tuning.csv"
     table = kd.tune_distillation(grid, seeds=(1, 2), train=train, epochs=1, results_path=path)
-    assert table["name"].tolist() == ["teacher", "student", "student", "kd_w2", "kd_w2", "rocket", "rocket"]
+    assert table["name"].tolist() == [
+        "teacher",
+        "student",
+        "student",
+        "kd_w2",
+        "kd_w2",
+        "rocket",
+        "rocket",
+    ]
     assert table["valid_auc"].between(0, 1).all()
-    assert json.loads(table.loc[table["name"] == "kd_w2", "settings"].iloc[0]) == {"loss_weight": 2.0}
+    assert json.loads(table.loc[table["name"] == "kd_w2", "settings"].iloc[0]) == {
+        "loss_weight": 2.0
+    }
     summary = kd.summarize_tuning(table).set_index("name")
     assert summary.loc["student", "n_seeds"] == 2 and summary.loc["teacher", "n_seeds"] == 1
     again = kd.tune_distillation(grid, seeds=(1, 2), train=train, epochs=1, results_path=path)

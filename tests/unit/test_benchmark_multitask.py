@@ -76,12 +76,15 @@ def test_delong_agrees_with_paired_bootstrap():
     assert np.mean(diffs) == pytest.approx(out["diff"], abs=0.5 * se)
 
 
-@pytest.mark.parametrize("labels,a,b,match", [
-    ([1, 1, 0], [0.1, 0.2, 0.3], [0.1, 0.2], "one length"),
-    ([1, 2, 0, 0], [0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4], "0/1"),
-    ([1, 1, 0, 0], [0.1, np.nan, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4], "finite"),
-    ([1, 0, 0, 0], [0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4], "two positive"),
-])
+@pytest.mark.parametrize(
+    "labels,a,b,match",
+    [
+        ([1, 1, 0], [0.1, 0.2, 0.3], [0.1, 0.2], "one length"),
+        ([1, 2, 0, 0], [0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4], "0/1"),
+        ([1, 1, 0, 0], [0.1, np.nan, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4], "finite"),
+        ([1, 0, 0, 0], [0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4], "two positive"),
+    ],
+)
 def test_delong_rejects_bad_input(labels, a, b, match):
     with pytest.raises(DataError, match=match):
         delong_test(labels, a, b)
@@ -92,10 +95,21 @@ def test_delong_rejects_bad_input(labels, a, b, match):
 
 def test_census_models_names_and_towers():
     models = dict(bm.census_models())
-    assert list(models) == ["single_task_income", "single_task_marital", "simple_multitask", "mmoe", "ple",
-                            "dbmtl"]
-    towers = {n: [(t["tower_name"], t["label_name"]) for t in c["model_config"]["model_params"]["task_towers"]]
-              for n, c in models.items()}
+    assert list(models) == [
+        "single_task_income",
+        "single_task_marital",
+        "simple_multitask",
+        "mmoe",
+        "ple",
+        "dbmtl",
+    ]
+    towers = {
+        n: [
+            (t["tower_name"], t["label_name"])
+            for t in c["model_config"]["model_params"]["task_towers"]
+        ]
+        for n, c in models.items()
+    }
     assert towers["single_task_income"] == [("income", INCOME_COL)]
     assert towers["single_task_marital"] == [("marital", NEVER_MARRIED_COL)]
     for name in ("simple_multitask", "mmoe", "ple", "dbmtl"):
@@ -142,7 +156,9 @@ def _synthetic_census(n: int = 900, seed: int = 0) -> pd.DataFrame:
     frame = pd.DataFrame(data)
     for c in CENSUS_CATEGORICAL:
         frame[c] = frame[c].astype("category")
-    signal = (frame["education"].cat.codes.to_numpy() >= 2).astype(float) + frame["age"].to_numpy() / 60
+    signal = (frame["education"].cat.codes.to_numpy() >= 2).astype(float) + frame[
+        "age"
+    ].to_numpy() / 60
     frame[INCOME_COL] = (signal + rng.normal(0, 0.3, n) > 1.2).astype(np.int8)
     frame[NEVER_MARRIED_COL] = (frame["age"].to_numpy() + rng.normal(0, 8, n) < 25).astype(np.int8)
     return frame
@@ -158,7 +174,9 @@ def test_fit_stops_on_the_valid_split_and_keeps_the_best_epoch(splits):
     from recutils.evaluation import score_arrays
 
     train, valid, test = splits
-    fit = bm.fit_census_model(dict(bm.census_models(["mmoe"]))["mmoe"], train, valid, seed=1, epochs=4)
+    fit = bm.fit_census_model(
+        dict(bm.census_models(["mmoe"]))["mmoe"], train, valid, seed=1, epochs=4
+    )
     assert fit.tasks == {"income": "income", "marital": "marital"}
     assert list(fit.history["epoch"]) == list(range(1, len(fit.history) + 1))
     best = fit.history.loc[fit.history["valid"].idxmax()]
@@ -167,10 +185,13 @@ def test_fit_stops_on_the_valid_split_and_keeps_the_best_epoch(splits):
     pred = fit.predict(valid)
     for task, label in bm.CENSUS_TASKS.items():
         assert score_arrays("auc", valid[label].to_numpy(), pred[task].to_numpy()) == pytest.approx(
-            best[f"valid_{task}_auc"], abs=1e-6)
+            best[f"valid_{task}_auc"], abs=1e-6
+        )
     assert fit.model.config.train.validation_fraction == 0.0  # the model's own hold-out is off
     scored = fit.predict(test)
-    assert scored.index.equals(test.index) and scored.notna().all().all()  # unknown users are scored
+    assert (
+        scored.index.equals(test.index) and scored.notna().all().all()
+    )  # unknown users are scored
     gates = fit.gate_weights(test)
     assert gates.shape == (2, len(test), 8)
     np.testing.assert_allclose(gates.sum(axis=2), 1.0, atol=1e-6)
@@ -209,10 +230,13 @@ def test_valid_split_stopping_stops_after_patience():
 
 def test_run_resumes_and_reports_tests_and_bars(splits, tmp_path, monkeypatch):
     pytest.importorskip("torch")
-    models = bm.census_models(["single_task_income", "single_task_marital", "simple_multitask", "mmoe"])
+    models = bm.census_models(
+        ["single_task_income", "single_task_marital", "simple_multitask", "mmoe"]
+    )
     out = tmp_path / "results.csv"
-    first = bm.run_multitask_benchmark(models, seeds=[1, 2], splits=splits, results_path=out, epochs=2,
-                                       keep_models=True)
+    first = bm.run_multitask_benchmark(
+        models, seeds=[1, 2], splits=splits, results_path=out, epochs=2, keep_models=True
+    )
     res = first.results
     assert set(first.fits) == {(m, s) for m, _ in models for s in (1, 2)}
     assert list(res.columns) == list(bm.RESULT_COLUMNS)
@@ -220,8 +244,9 @@ def test_run_resumes_and_reports_tests_and_bars(splits, tmp_path, monkeypatch):
     assert set(res["task"]) == {"income", "marital"}
     assert res["auc"].between(0, 1).all() and (res["epochs"] >= 1).all()
     assert out.exists() and bm.default_scores_path(out).exists()
-    assert set(first.scores.columns) == {f"{m}/{t}/{s}" for m, t, s in res[["model", "task", "seed"]].itertuples(
-        index=False)}
+    assert set(first.scores.columns) == {
+        f"{m}/{t}/{s}" for m, t, s in res[["model", "task", "seed"]].itertuples(index=False)
+    }
     # paired tests: simple_multitask and mmoe against the single-task model of each task
     pairs = set(first.tests[["task", "model", "reference"]].itertuples(index=False, name=None))
     for task in bm.CENSUS_TASKS:
@@ -243,7 +268,9 @@ def test_run_resumes_and_reports_tests_and_bars(splits, tmp_path, monkeypatch):
         raise AssertionError("a finished run was fitted again")
 
     monkeypatch.setattr(bm, "fit_census_model", refit)
-    again = bm.run_multitask_benchmark(models, seeds=[1, 2], splits=splits, results_path=out, epochs=2)
+    again = bm.run_multitask_benchmark(
+        models, seeds=[1, 2], splits=splits, results_path=out, epochs=2
+    )
     pd.testing.assert_frame_equal(again.results, first.results)
     pd.testing.assert_frame_equal(again.tests, first.tests)
     assert again.fits == {}
@@ -261,12 +288,35 @@ def test_bars_rules_on_hand_made_results():
             {"model": "ple", "seed": seed, "task": "income", "auc": 0.895},
         ]
     results = pd.DataFrame(rows)
-    tests = pd.DataFrame([
-        {"task": "marital", "model": "mmoe", "reference": "single_task_marital", "pvalue_holm": 0.001},
-        {"task": "income", "model": "ple", "reference": "single_task_income", "pvalue_holm": 0.4},
-        {"task": "income", "model": "mmoe", "reference": "single_task_income", "pvalue_holm": 0.01},
-        {"task": "income", "model": "mmoe", "reference": "simple_multitask", "diff": 0.02, "pvalue_holm": 0.001},
-    ])
+    tests = pd.DataFrame(
+        [
+            {
+                "task": "marital",
+                "model": "mmoe",
+                "reference": "single_task_marital",
+                "pvalue_holm": 0.001,
+            },
+            {
+                "task": "income",
+                "model": "ple",
+                "reference": "single_task_income",
+                "pvalue_holm": 0.4,
+            },
+            {
+                "task": "income",
+                "model": "mmoe",
+                "reference": "single_task_income",
+                "pvalue_holm": 0.01,
+            },
+            {
+                "task": "income",
+                "model": "mmoe",
+                "reference": "simple_multitask",
+                "diff": 0.02,
+                "pvalue_holm": 0.001,
+            },
+        ]
+    )
     bars = bm.check_bars(results, tests).set_index(["bar", "model", "task"])
     assert bars.loc[("a", "mmoe", "income"), "met"]  # higher mean
     assert not bars.loc[("a", "mmoe", "marital"), "met"]  # lower and significantly worse
@@ -276,6 +326,14 @@ def test_bars_rules_on_hand_made_results():
     assert bars.loc[("b", "mmoe", "income"), "diff"] == pytest.approx(0.02)
     # a higher mean that DeLong does not confirm is a tie, not a beat
     tests.loc[3, "pvalue_holm"] = 0.2
-    assert not bm.check_bars(results, tests).set_index(["bar", "model", "task"]).loc[("b", "mmoe", "income"), "met"]
+    assert (
+        not bm.check_bars(results, tests)
+        .set_index(["bar", "model", "task"])
+        .loc[("b", "mmoe", "income"), "met"]
+    )
     tests.loc[3, ["diff", "pvalue_holm"]] = [-0.001, 0.001]
-    assert not bm.check_bars(results, tests).set_index(["bar", "model", "task"]).loc[("b", "mmoe", "income"), "met"]
+    assert (
+        not bm.check_bars(results, tests)
+        .set_index(["bar", "model", "task"])
+        .loc[("b", "mmoe", "income"), "met"]
+    )

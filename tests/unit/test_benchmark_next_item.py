@@ -29,17 +29,28 @@ def _cycles(n_users: int = 60, n_items: int = 12, length: int = 6) -> pd.DataFra
     start = np.arange(n_users) % n_items
     users = np.repeat(np.arange(n_users), length)
     steps = np.tile(np.arange(length), n_users)
-    return pd.DataFrame({"userID": users, "itemID": (np.repeat(start, length) + steps) % n_items + 1,
-                         "timestamp": steps})
+    return pd.DataFrame(
+        {
+            "userID": users,
+            "itemID": (np.repeat(start, length) + steps) % n_items + 1,
+            "timestamp": steps,
+        }
+    )
 
 
 def test_runs_resume_and_share_negatives(tmp_path):
     pytest.importorskip("torch")
     data = _cycles()
     out, per_user = tmp_path / "r.csv", tmp_path / "u.csv.gz"
-    results = run_next_item_benchmark(SPEC, data=data, results_path=out, per_user_path=per_user, progress=False)
-    assert sorted(zip(results["model"], results["seed"])) == [("popularity", 1), ("popularity", 2),
-                                                              ("sasrec", 1), ("sasrec", 2)]
+    results = run_next_item_benchmark(
+        SPEC, data=data, results_path=out, per_user_path=per_user, progress=False
+    )
+    assert sorted(zip(results["model"], results["seed"])) == [
+        ("popularity", 1),
+        ("popularity", 2),
+        ("sasrec", 1),
+        ("sasrec", 2),
+    ]
     assert {"full_HR@1", "full_NDCG@5", "sampled_MRR@5", "fit_s", "eval_s"} <= set(results.columns)
     sasrec = results[results["model"] == "sasrec"]
     pop = results[results["model"] == "popularity"]
@@ -48,7 +59,9 @@ def test_runs_resume_and_share_negatives(tmp_path):
     # sampled ranking never ranks a target lower than full ranking does
     ranks = pd.read_csv(per_user)
     assert (ranks["sampled_rank"] <= ranks["full_rank"]).all() and len(ranks) == 4 * 60
-    again = run_next_item_benchmark(SPEC, data=data, results_path=out, per_user_path=per_user, progress=False)
+    again = run_next_item_benchmark(
+        SPEC, data=data, results_path=out, per_user_path=per_user, progress=False
+    )
     assert len(again) == 4 and len(pd.read_csv(out)) == 4  # nothing rerun
 
 
@@ -70,12 +83,27 @@ def test_popularity_and_models_are_scored_on_the_same_negatives(tmp_path, monkey
 
 def test_specs_are_checked_and_the_builtin_one_builds():
     spec = load_next_item_spec("beauty")
-    assert spec.reference == "sasrec_softmax" and spec.n_negatives == 100 and spec.sampling == "popularity"
+    assert (
+        spec.reference == "sasrec_softmax"
+        and spec.n_negatives == 100
+        and spec.sampling == "popularity"
+    )
     assert spec.validation and spec.validation_users == 5000
     assert all(m.params.get("patience") for m in spec.models if m.name != "popularity")
-    assert all(m.params.get("length_buckets", 0) == 0 for m in spec.models)  # the papers' random batches
-    assert {"sasrec", "sasrec_softmax", "cl4srec", "bert4rec", "gru4rec", "caser", "nextitnet", "ssept",
-            "popularity"} == {m.name for m in spec.models}
+    assert all(
+        m.params.get("length_buckets", 0) == 0 for m in spec.models
+    )  # the papers' random batches
+    assert {
+        "sasrec",
+        "sasrec_softmax",
+        "cl4srec",
+        "bert4rec",
+        "gru4rec",
+        "caser",
+        "nextitnet",
+        "ssept",
+        "popularity",
+    } == {m.name for m in spec.models}
     with pytest.raises(ConfigError, match="reference"):
         load_next_item_spec(SPEC.replace("reference: sasrec", "reference: nope"))
     with pytest.raises(ConfigError, match="sampling"):
@@ -86,7 +114,9 @@ def test_specs_are_checked_and_the_builtin_one_builds():
         load_next_item_spec(SPEC + "validation: true\nvalidation_users: 0\n")
 
 
-def test_validation_users_pick_the_same_users_for_every_run_and_threads_stay_out_of_the_key(tmp_path, monkeypatch):
+def test_validation_users_pick_the_same_users_for_every_run_and_threads_stay_out_of_the_key(
+    tmp_path, monkeypatch
+):
     pytest.importorskip("torch")
     from recutils.models.sequential import SASRec
 
@@ -98,11 +128,18 @@ def test_validation_users_pick_the_same_users_for_every_run_and_threads_stay_out
         return real_fit(self, df, valid, **kwargs)
 
     monkeypatch.setattr(SASRec, "fit", spy)
-    spec = SPEC.replace("n_epochs: 40", "n_epochs: 6, patience: 2") + "validation: true\nvalidation_users: 10\n"
+    spec = (
+        SPEC.replace("n_epochs: 40", "n_epochs: 6, patience: 2")
+        + "validation: true\nvalidation_users: 10\n"
+    )
     out = tmp_path / "r.csv"
-    results = run_next_item_benchmark(spec, data=_cycles(), results_path=out, progress=False, num_threads=2)
+    results = run_next_item_benchmark(
+        spec, data=_cycles(), results_path=out, progress=False, num_threads=2
+    )
     assert len(seen) == 2 and seen[0][0] == seen[1][0] and len(seen[0][0]) == 10
     assert seen[0][1] == 2 and seen[0][2] == 2
     assert (results["epochs"].dropna() <= 6).all()
-    again = run_next_item_benchmark(spec, data=_cycles(), results_path=out, progress=False, num_threads=1)
+    again = run_next_item_benchmark(
+        spec, data=_cycles(), results_path=out, progress=False, num_threads=1
+    )
     assert len(again) == 4 and len(seen) == 2  # another thread count reruns nothing

@@ -42,9 +42,14 @@ def test_side_features_reach_fit_of_the_models_that_ask(monkeypatch) -> None:
     monkeypatch.setattr(GeoIMC, "fit", recording_fit)
     loads: list[tuple[str, str]] = []
     loader = data_mod.SIDE_DATA["movielens"]["features"]
-    monkeypatch.setitem(data_mod.SIDE_DATA, "movielens",
-                        {**data_mod.SIDE_DATA["movielens"],
-                         "features": lambda size: loads.append(("movielens", size)) or loader(size)})
+    monkeypatch.setitem(
+        data_mod.SIDE_DATA,
+        "movielens",
+        {
+            **data_mod.SIDE_DATA["movielens"],
+            "features": lambda size: loads.append(("movielens", size)) or loader(size),
+        },
+    )
     results = bm.run_benchmark(bm.load_spec(SPEC), progress=False)
     assert seen == [{"user_features", "item_features"}]
     assert loads == [("movielens", "mock2000")]  # loaded once, only for the model that asks

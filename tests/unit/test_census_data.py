@@ -36,19 +36,57 @@ def _offline_private_cache(monkeypatch, tmp_path):
 
 #: The second line of census-income.test, field by field (42 fields).
 _CENSUS_ROW = [
-    "44", "Self-employed-not incorporated", "37", "12", "Associates degree-occup /vocational",
-    "0", "Not in universe", "Married-civilian spouse present", "Business and repair services",
-    "Professional specialty", "White", "All other", "Female", "Not in universe",
-    "Not in universe", "PT for econ reasons usually PT", "0", "0", "2500", "Joint both under 65",
-    "Not in universe", "Not in universe", "Spouse of householder", "Spouse of householder",
-    "1462.33", "?", "?", "?", "Not in universe under 1 year old", "?", "1", "Not in universe",
-    "United-States", "United-States", "United-States", "Native- Born in the United States",
-    "0", "Not in universe", "2", "26", "95", "- 50000.",
+    "44",
+    "Self-employed-not incorporated",
+    "37",
+    "12",
+    "Associates degree-occup /vocational",
+    "0",
+    "Not in universe",
+    "Married-civilian spouse present",
+    "Business and repair services",
+    "Professional specialty",
+    "White",
+    "All other",
+    "Female",
+    "Not in universe",
+    "Not in universe",
+    "PT for econ reasons usually PT",
+    "0",
+    "0",
+    "2500",
+    "Joint both under 65",
+    "Not in universe",
+    "Not in universe",
+    "Spouse of householder",
+    "Spouse of householder",
+    "1462.33",
+    "?",
+    "?",
+    "?",
+    "Not in universe under 1 year old",
+    "?",
+    "1",
+    "Not in universe",
+    "United-States",
+    "United-States",
+    "United-States",
+    "Native- Born in the United States",
+    "0",
+    "Not in universe",
+    "2",
+    "26",
+    "95",
+    "- 50000.",
 ]
 
 
-def census_line(age: int = 44, marital: str = "Married-civilian spouse present",
-                income: str = "- 50000.", citizenship: str | None = None) -> str:
+def census_line(
+    age: int = 44,
+    marital: str = "Married-civilian spouse present",
+    income: str = "- 50000.",
+    citizenship: str | None = None,
+) -> str:
     row = list(_CENSUS_ROW)
     row[0], row[7], row[41] = str(age), marital, income
     if citizenship is not None:
@@ -80,8 +118,9 @@ _ADULT_TEST = [
 ]
 
 
-def write_adult(folder: Path, train: list[str] = _ADULT_TRAIN,
-                test: list[str] = _ADULT_TEST) -> Path:
+def write_adult(
+    folder: Path, train: list[str] = _ADULT_TRAIN, test: list[str] = _ADULT_TEST
+) -> Path:
     target = folder / census.ADULT_FOLDER
     target.mkdir(parents=True)
     (target / census.ADULT_TRAIN_FILENAME).write_text("\n".join(train) + "\n\n")
@@ -93,18 +132,30 @@ def write_adult(folder: Path, train: list[str] = _ADULT_TRAIN,
 
 
 def test_check_binary_labels_accepts_int_float_and_bool():
-    frame = pd.DataFrame({"a": [0, 1, 1], "b": [1.0, 0.0, 0.0], "c": [True, False, True],
-                          "d": pd.Categorical([1, 0, 1])})
+    frame = pd.DataFrame(
+        {
+            "a": [0, 1, 1],
+            "b": [1.0, 0.0, 0.0],
+            "c": [True, False, True],
+            "d": pd.Categorical([1, 0, 1]),
+        }
+    )
     assert census.check_binary_labels(frame, ["a", "b", "c", "d"]) is None
     assert census.check_binary_labels(frame, "a") is None
 
 
-@pytest.mark.parametrize(("values", "match"), [
-    ([0.0, np.nan, 1.0], r"'y' has 1 missing value\(s\) \(first at index 11\)"),
-    ([0, 2, 1], r"'y' \(int64\) must hold only 0 and 1; 1 row\(s\) do not \(first at index 11\)"),
-    ([0.0, 0.5, -1.0], r"2 row\(s\) do not .*\[0.5, -1.0\]"),
-    (["0", "1", "1"], r"'y' \(str\) must hold only 0 and 1; 3 row\(s\)"),
-])
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ([0.0, np.nan, 1.0], r"'y' has 1 missing value\(s\) \(first at index 11\)"),
+        (
+            [0, 2, 1],
+            r"'y' \(int64\) must hold only 0 and 1; 1 row\(s\) do not \(first at index 11\)",
+        ),
+        ([0.0, 0.5, -1.0], r"2 row\(s\) do not .*\[0.5, -1.0\]"),
+        (["0", "1", "1"], r"'y' \(str\) must hold only 0 and 1; 3 row\(s\)"),
+    ],
+)
 def test_check_binary_labels_names_the_column_and_the_bad_rows(values, match):
     frame = pd.DataFrame({"x": [0, 1, 0], "y": values}, index=[10, 11, 12])
     if not any(isinstance(v, str) for v in values):
@@ -125,14 +176,19 @@ def test_check_binary_labels_rejects_nullable_missing_and_missing_columns():
 
 
 def test_census_parses_fields_labels_and_dtypes(tmp_path):
-    lines = [census_line(30, "Never married", "- 50000."),
-             census_line(52, "Divorced", "50000+.",
-                         citizenship="Foreign born- Not a citizen of U S "),
-             census_line(19, "Never married", "50000+.")]
+    lines = [
+        census_line(30, "Never married", "- 50000."),
+        census_line(52, "Divorced", "50000+.", citizenship="Foreign born- Not a citizen of U S "),
+        census_line(19, "Never married", "50000+."),
+    ]
     folder = write_census(tmp_path, lines)
     df = census.load_census_income(local_cache_path=folder, verify=False, progress=False)
-    assert list(df.columns) == [*census.CENSUS_ATTRIBUTES[:24], "instance_weight",
-                                *census.CENSUS_ATTRIBUTES[24:], *LABELS]
+    assert list(df.columns) == [
+        *census.CENSUS_ATTRIBUTES[:24],
+        "instance_weight",
+        *census.CENSUS_ATTRIBUTES[24:],
+        *LABELS,
+    ]
     assert df["income_50k"].tolist() == [0, 1, 1] and df["never_married"].tolist() == [1, 0, 1]
     assert (df["income_50k"].dtype, df["never_married"].dtype) == (np.int8, np.int8)
     assert df["age"].tolist() == [30, 52, 19] and df["age"].dtype == np.int64
@@ -154,14 +210,18 @@ def test_census_feature_lists_partition_the_columns():
     assert not features & set(census.CENSUS_NON_FEATURES)
     assert {"marital_stat", "instance_weight"} <= set(census.CENSUS_NON_FEATURES)
     assert features | set(census.CENSUS_NON_FEATURES) == {
-        *census.CENSUS_ATTRIBUTES, "instance_weight", *LABELS}
+        *census.CENSUS_ATTRIBUTES,
+        "instance_weight",
+        *LABELS,
+    }
 
 
 def test_census_line_with_a_missing_field_is_named(tmp_path):
     short = census_line().rsplit(", ", 2)[0] + ", - 50000."  # 41 fields
     folder = write_census(tmp_path, [census_line(), census_line(), short])
-    with pytest.raises(CorruptDataError,
-                       match=r"census-income.test.gz, line 3: 41 fields, expected 42"):
+    with pytest.raises(
+        CorruptDataError, match=r"census-income.test.gz, line 3: 41 fields, expected 42"
+    ):
         census.load_census_income(local_cache_path=folder, verify=False, progress=False)
 
 
@@ -192,8 +252,9 @@ def test_census_checks_the_published_digest(tmp_path):
 def test_census_absent_says_where_it_looked(monkeypatch, tmp_path):
     (tmp_path / "mirror").mkdir()
     monkeypatch.setenv(dl.ENV_DATA_MIRROR, str(tmp_path / "mirror"))
-    with pytest.raises(DatasetUnavailableError,
-                       match=r"'census-income-kdd'.*census-income.test.gz"):
+    with pytest.raises(
+        DatasetUnavailableError, match=r"'census-income-kdd'.*census-income.test.gz"
+    ):
         census.load_census_income(progress=False)
     with pytest.raises(DatasetUnavailableError, match=r"'uci-adult'.*adult.data"):
         census.load_uci_adult(progress=False)
@@ -204,11 +265,13 @@ def test_census_bad_arguments(tmp_path):
     with pytest.raises(ConfigError, match=r"split='validation' is not supported"):
         census.load_census_income("validation", local_cache_path=folder, verify=False)
     with pytest.raises(DataError, match="three shares"):
-        census.load_census_income("train", fractions=(0.8, 0.2), local_cache_path=folder,
-                                  verify=False)
+        census.load_census_income(
+            "train", fractions=(0.8, 0.2), local_cache_path=folder, verify=False
+        )
     with pytest.raises(DataError, match="must sum to 1"):
-        census.load_census_income("train", fractions=(0.6, 0.2, 0.3), local_cache_path=folder,
-                                  verify=False)
+        census.load_census_income(
+            "train", fractions=(0.6, 0.2, 0.3), local_cache_path=folder, verify=False
+        )
 
 
 # --------------------------------------------------------------------------- census: splits
@@ -288,12 +351,17 @@ def test_adult_feature_lists_partition_the_columns():
 def test_adult_unknown_label_and_short_line_are_named(tmp_path):
     bad = [*_ADULT_TEST[:2], _ADULT_TEST[2].replace(">50K.", "50K+")]
     with pytest.raises(CorruptDataError, match=r"adult.test, line 3: label '50K\+' is not one of"):
-        census.load_uci_adult("test", local_cache_path=write_adult(tmp_path / "a", test=bad),
-                              verify=False, progress=False)
+        census.load_uci_adult(
+            "test",
+            local_cache_path=write_adult(tmp_path / "a", test=bad),
+            verify=False,
+            progress=False,
+        )
     short = [_ADULT_TRAIN[0], _ADULT_TRAIN[1].replace("13, United-States, ", "")]
     with pytest.raises(CorruptDataError, match=r"adult.data, line 2: 13 fields, expected 15"):
-        census.load_uci_adult(local_cache_path=write_adult(tmp_path / "b", train=short),
-                              verify=False, progress=False)
+        census.load_uci_adult(
+            local_cache_path=write_adult(tmp_path / "b", train=short), verify=False, progress=False
+        )
 
 
 def test_adult_bad_split(tmp_path):
@@ -305,8 +373,12 @@ def test_adult_bad_split(tmp_path):
 
 #: Rows per marital status in census-income.test (PROVENANCE.md).
 CENSUS_MARITAL = {
-    "Never married": 43_143, "Married-civilian spouse present": 42_093, "Divorced": 6_450,
-    "Widowed": 5_325, "Separated": 1_696, "Married-spouse absent": 716,
+    "Never married": 43_143,
+    "Married-civilian spouse present": 42_093,
+    "Divorced": 6_450,
+    "Widowed": 5_325,
+    "Separated": 1_696,
+    "Married-spouse absent": 716,
     "Married-A F spouse present": 339,
 }
 
@@ -324,8 +396,11 @@ def census_all(data_mirror):
 @pytest.mark.realdata
 def test_census_real_counts_as_in_provenance(require_dataset, census_all):
     folder = require_dataset(census.CENSUS_FOLDER)
-    dl.verify_file(folder / census.CENSUS_FILENAME, size=census.CENSUS_FILE.size,
-                   sha256=census.CENSUS_FILE.sha256)
+    dl.verify_file(
+        folder / census.CENSUS_FILENAME,
+        size=census.CENSUS_FILE.size,
+        sha256=census.CENSUS_FILE.sha256,
+    )
     df = census_all
     assert df.shape == (census.CENSUS_N_ROWS, 43)
     assert df[LABELS].sum().to_dict() == census.CENSUS_LABEL_COUNTS
@@ -370,9 +445,16 @@ def test_census_real_download_path(require_dataset, monkeypatch, tmp_path):
     upstream = tmp_path / "upstream" / census.CENSUS_FILENAME
     upstream.parent.mkdir()
     shutil.copyfile(folder / census.CENSUS_FILENAME, upstream)
-    monkeypatch.setattr(census, "CENSUS_FILE", dl.RemoteFile(
-        census.CENSUS_FILENAME, upstream.as_uri(), census.CENSUS_FILE.sha256,
-        census.CENSUS_FILE.size))
+    monkeypatch.setattr(
+        census,
+        "CENSUS_FILE",
+        dl.RemoteFile(
+            census.CENSUS_FILENAME,
+            upstream.as_uri(),
+            census.CENSUS_FILE.sha256,
+            census.CENSUS_FILE.size,
+        ),
+    )
     monkeypatch.delenv(dl.ENV_OFFLINE)
     (tmp_path / "empty-mirror").mkdir()
     monkeypatch.setenv(dl.ENV_DATA_MIRROR, str(tmp_path / "empty-mirror"))

@@ -26,14 +26,26 @@ def _ratings(n_users: int = 30, n_items: int = 40, seed: int = 0) -> pd.DataFram
 def _items(n_items: int = 40) -> pd.DataFrame:
     ids = np.arange(1, n_items + 1)
     genres = np.array(["Action", "Comedy", "Drama|Romance", "Action|Comedy"])[ids % 4]
-    return pd.DataFrame({"itemID": ids, "title": [f"Movie Number {i} (19{50 + i % 40})" for i in ids],
-                         "genres": genres, "year": 1950 + ids % 40})
+    return pd.DataFrame(
+        {
+            "itemID": ids,
+            "title": [f"Movie Number {i} (19{50 + i % 40})" for i in ids],
+            "genres": genres,
+            "year": 1950 + ids % 40,
+        }
+    )
 
 
 def _users(n_users: int = 30) -> pd.DataFrame:
     ids = np.arange(1, n_users + 1)
-    return pd.DataFrame({"userID": ids, "age": 20 + ids % 30, "gender": np.where(ids % 2, "M", "F"),
-                         "occupation": np.where(ids % 3, "other", "student")})
+    return pd.DataFrame(
+        {
+            "userID": ids,
+            "age": 20 + ids % 30,
+            "gender": np.where(ids % 2, "M", "F"),
+            "occupation": np.where(ids % 3, "other", "student"),
+        }
+    )
 
 
 # --------------------------------------------------------------- the split
@@ -64,8 +76,11 @@ def test_title_words():
 # ------------------------------------------------------------- known answers
 def test_recall_at_k_by_hand():
     scores = np.array([[0.9, 0.1, 0.5, 0.3], [0.0, 0.2, 0.1, 0.4], [1.0, 1.0, 1.0, 1.0]])
-    relevant = cs.relevance(pd.DataFrame({"userID": ["a", "a", "b"], "itemID": [2, 3, 1]}),
-                            pd.Index(["a", "b", "c"]), pd.Index([0, 1, 2, 3]))
+    relevant = cs.relevance(
+        pd.DataFrame({"userID": ["a", "a", "b"], "itemID": [2, 3, 1]}),
+        pd.Index(["a", "b", "c"]),
+        pd.Index([0, 1, 2, 3]),
+    )
     # a: top-2 = items 0, 2 -> 1 of its 2 (2, 3); b: top-2 = 3, 1 -> 1 of 1; c: nothing relevant
     np.testing.assert_allclose(cs.recall_at_k(scores, relevant, 2), [0.5, 1.0, np.nan])
     with pytest.raises(DataError):
@@ -74,8 +89,9 @@ def test_recall_at_k_by_hand():
 
 def _toy_popularity():
     train = pd.DataFrame({"userID": [1, 1, 1, 2, 2], "itemID": [10, 10, 11, 10, 12]})
-    content = pd.DataFrame({"itemID": [10, 11, 12, 20, 21, 22],
-                            "genres": ["A", "A|B", "B", "A", "B", "A|B"]})
+    content = pd.DataFrame(
+        {"itemID": [10, 11, 12, 20, 21, 22], "genres": ["A", "A|B", "B", "A", "B", "A|B"]}
+    )
     return train, content, pd.Index([1, 2]), pd.Index([20, 21, 22])
 
 
@@ -91,7 +107,10 @@ def test_genre_popularity_user_weighted_by_hand():
     # user 1: rows 10 (A), 10 (A), 11 (A, B): n_A = 3, n_B = 1, n = 3 -> shares (4/5, 2/5)
     # user 2: rows 10 (A), 12 (B): n_A = 1, n_B = 1, n = 2 -> shares (2/4, 2/4)
     scores = cs.genre_popularity_scores(train, content, users, items, weighted=True)
-    expected = [[0.8 * 2, 0.4 * 1, (0.8 * 2 + 0.4 * 1) / 2], [0.5 * 2, 0.5 * 1, (0.5 * 2 + 0.5 * 1) / 2]]
+    expected = [
+        [0.8 * 2, 0.4 * 1, (0.8 * 2 + 0.4 * 1) / 2],
+        [0.5 * 2, 0.5 * 1, (0.5 * 2 + 0.5 * 1) / 2],
+    ]
     np.testing.assert_allclose(scores, expected)
 
 
@@ -105,8 +124,9 @@ def test_lightfm_scores_cold_items_from_their_features():
     ratings, content = _ratings(), cs.item_content(_items())
     split = cs.cold_item_split(ratings, 0.2, seed=1)
     users = pd.Index(np.sort(split.train["userID"].unique()))
-    scores = cs.lightfm_scores(split.train, content, users, pd.Index(split.cold_items), seed=1,
-                               params={"epochs": 2})
+    scores = cs.lightfm_scores(
+        split.train, content, users, pd.Index(split.cold_items), seed=1, params={"epochs": 2}
+    )
     assert scores.shape == (len(users), split.cold_items.size)
     assert np.isfinite(scores).all()
 
@@ -115,9 +135,13 @@ def test_lightfm_scores_cold_items_from_their_features():
 def test_run_cold_start_on_a_tiny_frame():
     pytest.importorskip("torch")
     models = ["dropoutnet", "genre_popularity", "genre_popularity_user", "random"]
-    grid = [{"dropout_rate": 0.5, "epochs": 1, "width": 8}, {"dropout_rate": 0.3, "epochs": 1, "width": 8}]
-    results, per_user, tuning = cs.run_cold_start(_ratings(), _users(), _items(), seeds=[1], models=models,
-                                                  grid=grid)
+    grid = [
+        {"dropout_rate": 0.5, "epochs": 1, "width": 8},
+        {"dropout_rate": 0.3, "epochs": 1, "width": 8},
+    ]
+    results, per_user, tuning = cs.run_cold_start(
+        _ratings(), _users(), _items(), seeds=[1], models=models, grid=grid
+    )
     assert len(results) == len(models)
     assert results["n_cold_items"].eq(8).all()
     assert results["recall@50"].between(0, 1).all()

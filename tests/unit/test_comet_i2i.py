@@ -25,8 +25,15 @@ from recutils.nn.config import MatchConfig  # noqa: E402
 from recutils.nn.config_io import read_mapping  # noqa: E402
 from recutils.nn.losses import circle_loss  # noqa: E402
 
-FAST = {"embedding_dim": 8, "n_epochs": 30, "batch_size": 32, "learning_rate": 0.05, "seed": 3,
-        "num_threads": 1, "progress": False}
+FAST = {
+    "embedding_dim": 8,
+    "n_epochs": 30,
+    "batch_size": 32,
+    "learning_rate": 0.05,
+    "seed": 3,
+    "num_threads": 1,
+    "progress": False,
+}
 
 
 def _sessions(n_sessions: int = 120, length: int = 4, seed: int = 0) -> pd.DataFrame:
@@ -34,8 +41,13 @@ def _sessions(n_sessions: int = 120, length: int = 4, seed: int = 0) -> pd.DataF
     rng = np.random.default_rng(seed)
     group = np.arange(n_sessions) % 2
     items = rng.integers(0, 5, size=(n_sessions, length)) + 5 * group[:, None]
-    return pd.DataFrame({"userID": np.repeat(np.arange(n_sessions), length), "itemID": items.ravel(),
-                         "timestamp": np.tile(np.arange(length, dtype=float), n_sessions)})
+    return pd.DataFrame(
+        {
+            "userID": np.repeat(np.arange(n_sessions), length),
+            "itemID": items.ravel(),
+            "timestamp": np.tile(np.arange(length, dtype=float), n_sessions),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +56,9 @@ def fitted() -> CoMetricLearningI2I:
 
 
 def test_circle_loss_matches_the_formula():
-    v = torch.nn.functional.normalize(torch.tensor([[1.0, 0.2], [0.8, 0.6], [-0.3, 1.0], [0.1, -1.0]]), dim=1)
+    v = torch.nn.functional.normalize(
+        torch.tensor([[1.0, 0.2], [0.8, 0.6], [-0.3, 1.0], [0.1, -1.0]]), dim=1
+    )
     labels = torch.tensor([0, 0, 1, 1])
     items = torch.tensor([1, 2, 3, 4])
     m, gamma = 0.25, 8.0
@@ -98,7 +112,9 @@ def test_score_histories_is_the_next_click_protocol(fitted):
     col = fitted.item_ids_.get_indexer
     scores = fitted.score_histories([np.array([1, 99, 2]), np.array([8])])
     decay = fitted.config.history_decay
-    np.testing.assert_allclose(scores[0], (v[col([2])[0]] + decay * v[col([1])[0]]) @ v.T, rtol=1e-5)
+    np.testing.assert_allclose(
+        scores[0], (v[col([2])[0]] + decay * v[col([1])[0]]) @ v.T, rtol=1e-5
+    )
     np.testing.assert_allclose(scores[1], v[col([8])[0]] @ v.T, rtol=1e-5)
     with pytest.raises(DataError, match="empty"):
         fitted.score_histories([np.array([], dtype=int)])
@@ -129,10 +145,18 @@ def test_user_embeddings_reproduce_the_recommendation_scores_and_an_index_top_k(
 
 
 def test_recent_items_are_the_last_clicks_in_time_order():
-    df = pd.DataFrame({"userID": [1, 1, 1, 2, 2], "itemID": [3, 4, 5, 4, 3], "timestamp": [2.0, 1.0, 3.0, 0.0, 1.0]})
+    df = pd.DataFrame(
+        {
+            "userID": [1, 1, 1, 2, 2],
+            "itemID": [3, 4, 5, 4, 3],
+            "timestamp": [2.0, 1.0, 3.0, 0.0, 1.0],
+        }
+    )
     model = CoMetricLearningI2I(**{**FAST, "n_epochs": 1, "history_len": 2}).fit(df)
-    recent = [model.item_ids_[model.recent_items_[a:b]].tolist()
-              for a, b in zip(model.recent_indptr_[:-1], model.recent_indptr_[1:])]
+    recent = [
+        model.item_ids_[model.recent_items_[a:b]].tolist()
+        for a, b in zip(model.recent_indptr_[:-1], model.recent_indptr_[1:])
+    ]
     users = model.user_ids_.tolist()
     assert recent[users.index(1)] == [3, 5]
     assert recent[users.index(2)] == [4, 3]
@@ -156,11 +180,25 @@ def test_preset_and_config_checks():
     model = CoMetricLearningI2I(PRESET)
     c = model.config
     match = c.model_config.model_params.match
-    assert model.config.to_dict() == CoMetricLearningI2I().config.to_dict()  # the preset is the default
+    assert (
+        model.config.to_dict() == CoMetricLearningI2I().config.to_dict()
+    )  # the preset is the default
     assert (match.loss, match.similarity, match.user_block, match.margin, match.gamma) == (
-        "circle", "cosine", "", 0.25, 64.0)
-    assert (c.window, c.train.epochs, c.default_embedding_dim, c.train.optimizers[0].lr, c.train.batch_size,
-            c.history_decay, c.history_len) == (1, 20, 64, 0.005, 512, 0.5, 10)
+        "circle",
+        "cosine",
+        "",
+        0.25,
+        64.0,
+    )
+    assert (
+        c.window,
+        c.train.epochs,
+        c.default_embedding_dim,
+        c.train.optimizers[0].lr,
+        c.train.batch_size,
+        c.history_decay,
+        c.history_len,
+    ) == (1, 20, 64, 0.005, 512, 0.5, 10)
     with pytest.raises(ConfigError, match="history_decay"):
         CoMetricLearningI2I(history_decay=1.5)
     with pytest.raises(ConfigError, match="early_stopping_metric"):
@@ -168,17 +206,33 @@ def test_preset_and_config_checks():
     with pytest.raises(ConfigError, match="gamma"):
         CoMetricLearningI2I(gamma=0.0)
     with pytest.raises(DataError, match="two different items"):
-        CoMetricLearningI2I(**FAST).fit(pd.DataFrame({"userID": [1, 2], "itemID": [1, 1], "timestamp": [0, 1]}))
+        CoMetricLearningI2I(**FAST).fit(
+            pd.DataFrame({"userID": [1, 2], "itemID": [1, 1], "timestamp": [0, 1]})
+        )
 
 
 def test_flat_hyper_parameters_land_in_the_config():
-    c = CoMetricLearningI2I(embedding_dim=8, n_epochs=3, batch_size=7, learning_rate=0.1, weight_decay=0.01,
-                            margin=0.3, gamma=32.0).config
+    c = CoMetricLearningI2I(
+        embedding_dim=8,
+        n_epochs=3,
+        batch_size=7,
+        learning_rate=0.1,
+        weight_decay=0.01,
+        margin=0.3,
+        gamma=32.0,
+    ).config
     match = c.model_config.model_params.match
-    assert (c.default_embedding_dim, c.train.epochs, c.train.batch_size, match.margin, match.gamma) == (
-        8, 3, 7, 0.3, 32.0)
+    assert (
+        c.default_embedding_dim,
+        c.train.epochs,
+        c.train.batch_size,
+        match.margin,
+        match.gamma,
+    ) == (8, 3, 7, 0.3, 32.0)
     assert [(o.lr, o.weight_decay) for o in c.train.optimizers] == [(0.1, 0.01)]
-    made = create_model("comet_i2i", n_epochs=2, num_threads=1, progress=False)  # the registry accepts them
+    made = create_model(
+        "comet_i2i", n_epochs=2, num_threads=1, progress=False
+    )  # the registry accepts them
     assert made.config.train.epochs == 2
 
 
@@ -212,12 +266,18 @@ def _config_with(item_features: list[str], tower: dict | None = None) -> dict:
     cfg["model_config"]["feature_groups"][0]["feature_names"] = item_features
     if tower is not None:
         cfg["model_config"]["backbone"]["blocks"][0] = {
-            "name": "item_tower", "inputs": [{"feature_group_name": "item"}], "layer": tower}
+            "name": "item_tower",
+            "inputs": [{"feature_group_name": "item"}],
+            "layer": tower,
+        }
     return cfg
 
 
 def test_an_mlp_item_tower_gives_its_last_width():
-    cfg = _config_with(["item_id"], {"class_name": "MLP", "params": {"hidden_units": [16, 6], "use_final_bn": False}})
+    cfg = _config_with(
+        ["item_id"],
+        {"class_name": "MLP", "params": {"hidden_units": [16, 6], "use_final_bn": False}},
+    )
     model = CoMetricLearningI2I(cfg, **{**FAST, "n_epochs": 1}).fit(_sessions(10))
     assert model.item_vectors_.shape == (10, 6)
     np.testing.assert_allclose(np.linalg.norm(model.item_vectors_, axis=1), 1.0, rtol=1e-5)
@@ -229,7 +289,10 @@ def test_item_content_features_feed_the_tower_and_survive_save_load(tmp_path):
     cfg = _config_with(["item_id", "category"])
     cfg["features"].append({"name": "category", "side": "item"})
     model = CoMetricLearningI2I(cfg, **{**FAST, "n_epochs": 2}).fit(df)
-    assert model.network_.item_groups == ["item"] and model.item_table_.keys() == {"item_id", "category"}
+    assert model.network_.item_groups == ["item"] and model.item_table_.keys() == {
+        "item_id",
+        "category",
+    }
     plain = CoMetricLearningI2I(**{**FAST, "n_epochs": 2}).fit(df)
     assert model.item_vectors_.shape == (10, 16)  # two 8-wide embeddings, concatenated
     assert plain.item_vectors_.shape == (10, 8)
@@ -238,7 +301,9 @@ def test_item_content_features_feed_the_tower_and_survive_save_load(tmp_path):
     np.testing.assert_allclose(loaded.item_vectors_, model.item_vectors_)
     histories = [np.array([1, 2])]
     np.testing.assert_allclose(loaded.score_histories(histories), model.score_histories(histories))
-    with pytest.raises(ConfigError, match="category"):  # a feature of the item tower must be an item feature
+    with pytest.raises(
+        ConfigError, match="category"
+    ):  # a feature of the item tower must be an item feature
         bad = _config_with(["item_id", "category"])
         bad["features"].append({"name": "category"})
         CoMetricLearningI2I(bad, **{**FAST, "n_epochs": 1}).fit(df)

@@ -46,7 +46,7 @@ def test_exception_tree(cls: type, builtin: type) -> None:
 
 
 def test_missing_dependency_names_extra() -> None:
-    with pytest.raises(exceptions.MissingDependencyError, match=r'recutils\[spark\]') as info:
+    with pytest.raises(exceptions.MissingDependencyError, match=r"recutils\[spark\]") as info:
         require("surely_not_a_real_module_xyz", "spark")
     assert isinstance(info.value, ImportError)
     assert info.value.extra == "spark"
@@ -126,10 +126,18 @@ def test_shared_array_helpers_live_in_one_place() -> None:
 
     for name in ("encode_ids", "stable_argsort", "positions_in_group", "group_starts"):
         assert getattr(_core, name) is getattr(arrays, name)
-    assert ranking.encode_ids is arrays.encode_ids and beyond.positions_in_group is arrays.positions_in_group
+    assert (
+        ranking.encode_ids is arrays.encode_ids
+        and beyond.positions_in_group is arrays.positions_in_group
+    )
     assert sparse.in_sorted is arrays.in_sorted and synthetic.join_flags is movielens.join_flags
-    for name in ("_group_codes", "_positions_within_group", "_order_random_within_group",
-                 "_order_by_time_within_group", "_check_min_rating"):
+    for name in (
+        "_group_codes",
+        "_positions_within_group",
+        "_order_random_within_group",
+        "_order_by_time_within_group",
+        "_check_min_rating",
+    ):
         assert callable(getattr(split_utils, name))
     # known answers
     codes = np.array([2, 0, 2, 1, 0])
@@ -141,7 +149,10 @@ def test_shared_array_helpers_live_in_one_place() -> None:
     assert arrays.positions_in_group(codes[order], 3).tolist() == [0, 1, 0, 0, 1]
     pos, found = arrays.search_sorted(np.array([1, 4, 9]), np.array([0, 4, 9, 10]))
     assert found.tolist() == [False, True, True, False] and pos[found].tolist() == [1, 2]
-    assert arrays.in_sorted(np.array([], dtype=np.int64), np.array([1, 2])).tolist() == [False, False]
+    assert arrays.in_sorted(np.array([], dtype=np.int64), np.array([1, 2])).tolist() == [
+        False,
+        False,
+    ]
     flags = np.array([[True, False, True], [False, False, False]])
     assert arrays.join_flags(flags, np.array(["a", "b", "c"], dtype=object)).tolist() == ["a|c", ""]
     with pytest.raises(exceptions.DataError, match="2 missing"):

@@ -32,27 +32,45 @@ def test_appearance_order_round_trip() -> None:
     assert by_rank[inverse].tolist() == [0.0, 10.0, 20.0]
 
 
-@pytest.mark.parametrize("field,value,allowed", [
-    ("likelihood", "poison", "bern"),
-    ("act_fn", "gelu", "relu6"),
-])
+@pytest.mark.parametrize(
+    "field,value,allowed",
+    [
+        ("likelihood", "poison", "bern"),
+        ("act_fn", "gelu", "relu6"),
+    ],
+)
 def test_bivae_unknown_names_list_allowed(field, value, allowed) -> None:
     with pytest.raises(ConfigError, match=rf"{field}='{value}'.*allowed.*{allowed}"):
         CornacBiVAE(**{field: value})
 
 
-@pytest.mark.parametrize("params", [
-    {"k": 0}, {"max_iter": 1.5}, {"learning_rate": -0.1}, {"lambda_reg": float("nan")},
-    {"seed": -1}, {"use_bias": "yes"}, {"extra": {"k": 3}}, {"extra": [1]},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"k": 0},
+        {"max_iter": 1.5},
+        {"learning_rate": -0.1},
+        {"lambda_reg": float("nan")},
+        {"seed": -1},
+        {"use_bias": "yes"},
+        {"extra": {"k": 3}},
+        {"extra": [1]},
+    ],
+)
 def test_bpr_bad_config(params) -> None:
     with pytest.raises(ConfigError):
         CornacBPR(**params)
 
 
 def test_bivae_bad_config() -> None:
-    for params in ({"encoder_structure": []}, {"encoder_structure": [0]}, {"n_epochs": 0},
-                   {"batch_size": -4}, {"use_gpu": 1}, {"extra": {"n_epochs": 3}}):
+    for params in (
+        {"encoder_structure": []},
+        {"encoder_structure": [0]},
+        {"n_epochs": 0},
+        {"batch_size": -4},
+        {"use_gpu": 1},
+        {"extra": {"n_epochs": 3}},
+    ):
         with pytest.raises(ConfigError):
             CornacBiVAE(**params)
     # tuples are normalised so the config round-trips
@@ -72,11 +90,14 @@ def test_unknown_extra_option_lists_cornac_options() -> None:
         model.fit(toy_interactions())
 
 
-@pytest.mark.parametrize("cls,params,blocked,extra", [
-    (CornacBPR, BPR_FAST, "cornac", "cornac"),
-    (CornacBiVAE, BIVAE_FAST, "cornac", "cornac"),
-    (CornacBiVAE, BIVAE_FAST, "torch", "torch"),
-])
+@pytest.mark.parametrize(
+    "cls,params,blocked,extra",
+    [
+        (CornacBPR, BPR_FAST, "cornac", "cornac"),
+        (CornacBiVAE, BIVAE_FAST, "cornac", "cornac"),
+        (CornacBiVAE, BIVAE_FAST, "torch", "torch"),
+    ],
+)
 def test_missing_library_names_the_extra(monkeypatch, cls, params, blocked, extra) -> None:
     for name in [m for m in sys.modules if m == blocked or m.startswith(blocked + ".")]:
         monkeypatch.delitem(sys.modules, name)
@@ -92,8 +113,9 @@ def test_bpr_matches_cornac_used_directly() -> None:
     cornac = pytest.importorskip("cornac")
     df = toy_interactions(string_ids=True)
     model = CornacBPR(**BPR_FAST).fit(df)
-    ds = cornac.data.Dataset.from_uir(df[["userID", "itemID", "rating"]].itertuples(index=False),
-                                      seed=BPR_FAST["seed"])
+    ds = cornac.data.Dataset.from_uir(
+        df[["userID", "itemID", "rating"]].itertuples(index=False), seed=BPR_FAST["seed"]
+    )
     ref = cornac.models.BPR(**BPR_FAST, verbose=False).fit(ds)
     user, item = df["userID"].iloc[5], df["itemID"].iloc[7]
     got = model.predict(pd.DataFrame({"userID": [user], "itemID": [item]}))["prediction"][0]
@@ -134,8 +156,9 @@ def test_bpr_save_load_scores_without_cornac(tmp_path, monkeypatch) -> None:
     model.save(tmp_path / "m")
     monkeypatch.setitem(sys.modules, "cornac", None)
     loaded = CornacBPR.load(tmp_path / "m")
-    pd.testing.assert_frame_equal(loaded.recommend_k_items(df, top_k=4),
-                                  model.recommend_k_items(df, top_k=4))
+    pd.testing.assert_frame_equal(
+        loaded.recommend_k_items(df, top_k=4), model.recommend_k_items(df, top_k=4)
+    )
     np.testing.assert_array_equal(loaded.item_bias_, model.item_bias_)
 
 
@@ -159,8 +182,12 @@ def test_bivae_scores_are_logits_of_posterior_means(tmp_path) -> None:
     pred = model.predict(train.iloc[:3])["prediction"].to_numpy()
     u = model.user_ids_.get_indexer(train["userID"].iloc[:3])
     i = model.item_ids_.get_indexer(train["itemID"].iloc[:3])
-    np.testing.assert_allclose(pred, np.einsum("ij,ij->i", model.user_factors_[u].astype(float),
-                                               model.item_factors_[i].astype(float)))
+    np.testing.assert_allclose(
+        pred,
+        np.einsum(
+            "ij,ij->i", model.user_factors_[u].astype(float), model.item_factors_[i].astype(float)
+        ),
+    )
     model.save(tmp_path / "b")
     loaded = CornacBiVAE.load(tmp_path / "b")
     assert loaded.recommend_k_items([1, 7], top_k=1)["itemID"].tolist() == expected[1] + expected[7]

@@ -13,8 +13,9 @@ from recutils.datasets import criteo
 from recutils.datasets import download as dl
 from recutils.exceptions import ConfigError, DataError
 
-ROW_FULL = "1\t" + "\t".join(str(i) for i in range(13)) + "\t" + "\t".join(
-    f"{i:08x}" for i in range(26))
+ROW_FULL = (
+    "1\t" + "\t".join(str(i) for i in range(13)) + "\t" + "\t".join(f"{i:08x}" for i in range(26))
+)
 ROW_MISSING = "0\t\t5" + "\t" * 12 + "abcdef01"  # stripped trailing empty fields
 TEXT = ROW_FULL + "\n" + ROW_MISSING + "\n"
 

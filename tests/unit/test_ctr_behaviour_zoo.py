@@ -26,8 +26,15 @@ from recutils.nn.config import ModelConfig  # noqa: E402
 
 NAMES = ["bst", "dien", "din"]
 COMPONENT = {"din": "TargetAttention", "dien": "InterestEvolution", "bst": "BSTBlock"}
-FAST = {"epochs": 20, "batch_size": 64, "optimizers": {"0": {"lr": 0.01}}, "progress": False, "num_threads": 1, "validation_fraction": 0.0,
-        "early_stopping_metric": None}
+FAST = {
+    "epochs": 20,
+    "batch_size": 64,
+    "optimizers": {"0": {"lr": 0.01}},
+    "progress": False,
+    "num_threads": 1,
+    "validation_fraction": 0.0,
+    "early_stopping_metric": None,
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +48,20 @@ def fitted(frame):
 
 
 def _block(config: dict, component: str) -> dict:
-    return next(b for b in config["model_config"]["backbone"]["blocks"] if b["layer"]["class_name"] == component)
+    return next(
+        b
+        for b in config["model_config"]["backbone"]["blocks"]
+        if b["layer"]["class_name"] == component
+    )
 
 
 def test_behaviour_models_are_registered_apart_from_the_user_item_zoo():
-    assert set(NAMES) <= set(BEHAVIOUR_PRESETS) and list_presets(behaviour=True) == BEHAVIOUR_PRESETS
-    assert not set(NAMES) & set(PRESETS) and list_presets() == PRESETS  # the user-item zoo is unchanged
+    assert (
+        set(NAMES) <= set(BEHAVIOUR_PRESETS) and list_presets(behaviour=True) == BEHAVIOUR_PRESETS
+    )
+    assert (
+        not set(NAMES) & set(PRESETS) and list_presets() == PRESETS
+    )  # the user-item zoo is unchanged
     assert set(NAMES) <= set(list_models())
     for name in NAMES:
         cls = get_model_class(name)
@@ -65,19 +80,29 @@ def test_presets_pair_every_history_field_with_the_target_in_one_table(name):
     history = next(g for g in cfg["model_config"]["feature_groups"] if g["wide_deep"] == "SEQUENCE")
     sequences = [n for n in history["feature_names"] if features[n].get("type") == "sequence"]
     targets = [n for n in history["feature_names"] if n not in sequences]
-    assert [features[n]["embedding_name"] for n in sequences] == [features[n]["embedding_name"] for n in targets]
+    assert [features[n]["embedding_name"] for n in sequences] == [
+        features[n]["embedding_name"] for n in targets
+    ]
     assert {features[n]["max_length"] for n in sequences} == {50}
     block = _block(cfg, COMPONENT[name])
     assert block["inputs"] == [{"feature_group_name": history["group_name"]}]
     top = _block(cfg, "MLP")["layer"]["params"]
     assert top["hidden_units"] == [200, 80]
-    assert cfg["train"]["early_stopping_metric"] == "auc" and cfg["train"]["optimizers"][0]["name"] == "adam"
+    assert (
+        cfg["train"]["early_stopping_metric"] == "auc"
+        and cfg["train"]["optimizers"][0]["name"] == "adam"
+    )
 
 
 def test_component_settings_are_the_papers():
     din = _block(preset_config("din"), "TargetAttention")["layer"]["params"]
     assert din["activation"] == "dice" and din["normalization"] == "none"
-    assert _block(preset_config("dien"), "InterestEvolution")["layer"]["params"]["auxiliary_loss_weight"] == 1.0
+    assert (
+        _block(preset_config("dien"), "InterestEvolution")["layer"]["params"][
+            "auxiliary_loss_weight"
+        ]
+        == 1.0
+    )
     assert _block(preset_config("bst"), "BSTBlock")["layer"]["params"]["max_len"] == 50
 
 
@@ -85,14 +110,20 @@ def test_the_reference_has_the_same_features_without_the_history(frame):
     reference = yaml.safe_load(example_config_path(BEHAVIOUR_REFERENCE).read_text())
     din = preset_config("din")
     assert all(f.get("type") != "sequence" for f in reference["features"])
+
     def plain(features: list[dict]) -> list[dict]:
-        return [{k: v for k, v in f.items() if k != "embedding_name"} for f in features
-                if f.get("type") != "sequence"]
+        return [
+            {k: v for k, v in f.items() if k != "embedding_name"}
+            for f in features
+            if f.get("type") != "sequence"
+        ]
 
     assert reference["features"] == plain(din["features"])
     assert _block(reference, "MLP")["layer"]["params"] == _block(din, "MLP")["layer"]["params"]
     assert reference["train"] == din["train"]
-    model = DeepRankModel.from_example(BEHAVIOUR_REFERENCE, col_rating="label", train=FAST).fit(frame)
+    model = DeepRankModel.from_example(BEHAVIOUR_REFERENCE, col_rating="label", train=FAST).fit(
+        frame
+    )
     assert np.isfinite(model.predict(frame)["prediction"]).all()
 
 
@@ -108,8 +139,10 @@ def test_each_preset_trains_predicts_round_trips_and_exports(name, fitted, frame
 def test_the_history_changes_the_score(fitted, frame):
     """The same (user, target) with another history scores differently: the history is read."""
     rows = frame[frame["hist_itemID"].map(len) >= 2].head(20).reset_index(drop=True)
-    other = rows.assign(hist_itemID=[list(reversed(h))[:1] for h in rows["hist_itemID"]],
-                        hist_category=[list(reversed(h))[:1] for h in rows["hist_category"]])
+    other = rows.assign(
+        hist_itemID=[list(reversed(h))[:1] for h in rows["hist_itemID"]],
+        hist_category=[list(reversed(h))[:1] for h in rows["hist_category"]],
+    )
     for name, model in fitted.items():
         a = model.predict(rows)["prediction"].to_numpy()
         b = model.predict(other)["prediction"].to_numpy()

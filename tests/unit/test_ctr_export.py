@@ -22,21 +22,33 @@ from recutils.models.ctr import PRESETS  # noqa: E402
 from recutils.models.deep import DeepRankModel  # noqa: E402
 from recutils.serving.onnx_export import export_onnx, load_onnx_scorer  # noqa: E402
 
-FAST = {"epochs": 1, "batch_size": 128, "validation_fraction": 0.0, "early_stopping_metric": None,
-        "progress": False}
+FAST = {
+    "epochs": 1,
+    "batch_size": 128,
+    "validation_fraction": 0.0,
+    "early_stopping_metric": None,
+    "progress": False,
+}
 
 
 def movielens_like(n: int = 700, seed: int = 0) -> pd.DataFrame:
     """Rows with MovieLens' CTR columns (the zoo presets' features) and a learnable label."""
     rng = np.random.default_rng(seed)
     genres = np.array(["Action", "Comedy", "Drama", "Action|Comedy", "Drama|Romance|War", "Horror"])
-    df = pd.DataFrame({
-        "userID": rng.integers(1, 40, n), "itemID": rng.integers(1, 60, n),
-        "occupation": rng.choice(["artist", "doctor", "student", "writer"], n),
-        "age": rng.integers(7, 74, n).astype(float), "gender": rng.choice(["M", "F"], n),
-        "year": rng.integers(1930, 1999, n).astype(float), "genres": rng.choice(genres, n),
-    })
-    df["label"] = ((df["userID"] % 3 == 0) ^ (df["itemID"] % 2 == 0) ^ (rng.random(n) < 0.2)).astype(float)
+    df = pd.DataFrame(
+        {
+            "userID": rng.integers(1, 40, n),
+            "itemID": rng.integers(1, 60, n),
+            "occupation": rng.choice(["artist", "doctor", "student", "writer"], n),
+            "age": rng.integers(7, 74, n).astype(float),
+            "gender": rng.choice(["M", "F"], n),
+            "year": rng.integers(1930, 1999, n).astype(float),
+            "genres": rng.choice(genres, n),
+        }
+    )
+    df["label"] = (
+        (df["userID"] % 3 == 0) ^ (df["itemID"] % 2 == 0) ^ (rng.random(n) < 0.2)
+    ).astype(float)
     return df
 
 
@@ -80,27 +92,45 @@ def test_encoder_kinds_hash_sequence_and_numeric(tmp_path):
     df = movielens_like(500)
     df["history"] = df["itemID"].astype(str) + "," + (df["itemID"] + 1).astype(str) + ",7"
     cfg = {
-        "features": [{"name": "user", "column": "@user", "hash_buckets": 16},
-                     {"name": "item", "column": "@item"},
-                     {"name": "occupation", "hash_buckets": 5},
-                     {"name": "age", "type": "numeric"},
-                     {"name": "year", "type": "numeric", "normalization": "minmax"},
-                     {"name": "history", "type": "sequence", "separator": ",", "max_length": 2}],
+        "features": [
+            {"name": "user", "column": "@user", "hash_buckets": 16},
+            {"name": "item", "column": "@item"},
+            {"name": "occupation", "hash_buckets": 5},
+            {"name": "age", "type": "numeric"},
+            {"name": "year", "type": "numeric", "normalization": "minmax"},
+            {"name": "history", "type": "sequence", "separator": ",", "max_length": 2},
+        ],
         "default_embedding_dim": 4,
         "model_config": {
-            "feature_groups": [{"group_name": "deep", "feature_names": ["user", "item", "occupation", "age",
-                                                                         "year", "history"]}],
-            "backbone": {"blocks": [{"name": "mlp", "inputs": [{"feature_group_name": "deep"}],
-                                     "layer": {"class_name": "MLP", "params": {"hidden_units": [8]}}}],
-                         "concat_blocks": ["mlp"]}},
+            "feature_groups": [
+                {
+                    "group_name": "deep",
+                    "feature_names": ["user", "item", "occupation", "age", "year", "history"],
+                }
+            ],
+            "backbone": {
+                "blocks": [
+                    {
+                        "name": "mlp",
+                        "inputs": [{"feature_group_name": "deep"}],
+                        "layer": {"class_name": "MLP", "params": {"hidden_units": [8]}},
+                    }
+                ],
+                "concat_blocks": ["mlp"],
+            },
+        },
         "train": FAST,
     }
     model = DeepRankModel(config=cfg, col_rating="label").fit(df)
     test = held_out(df)
     test["history"] = ["1,2,3", None, "999"] * 40
     scorer = load_onnx_scorer(export_onnx(model, tmp_path / "m"))
-    np.testing.assert_allclose(scorer.predict(test), model.predict(test, score_unknown=True)["prediction"],
-                               atol=1e-5, rtol=0)
+    np.testing.assert_allclose(
+        scorer.predict(test),
+        model.predict(test, score_unknown=True)["prediction"],
+        atol=1e-5,
+        rtol=0,
+    )
     assert scorer.predict(test.iloc[:0]).shape == (0,)
 
 
@@ -140,8 +170,12 @@ def test_export_errors(tmp_path, data):
         export_onnx(model, folder)
     with pytest.raises(ConfigError, match="exporter"):
         export_onnx(model, tmp_path / "y", exporter="tflite")
-    (folder / "encoder.json").write_text((folder / "encoder.json").read_text().replace('"mean"', '"mean" '))
+    (folder / "encoder.json").write_text(
+        (folder / "encoder.json").read_text().replace('"mean"', '"mean" ')
+    )
     with pytest.raises(ConfigError, match="checksum"):
         load_onnx_scorer(folder)
     with pytest.raises(KeyError, match="gender"):
-        load_onnx_scorer(export_onnx(model, folder, overwrite=True)).predict(train.drop(columns="gender"))
+        load_onnx_scorer(export_onnx(model, folder, overwrite=True)).predict(
+            train.drop(columns="gender")
+        )

@@ -18,18 +18,30 @@ pytest.importorskip("torch")
 from recutils.exceptions import ConfigError, DataError  # noqa: E402
 from recutils.models import create_model  # noqa: E402
 
-FAST = {"epochs": 2, "batch_size": 128, "validation_fraction": 0.0, "early_stopping_metric": None,
-        "progress": False, "num_threads": 1}
+FAST = {
+    "epochs": 2,
+    "batch_size": 128,
+    "validation_fraction": 0.0,
+    "early_stopping_metric": None,
+    "progress": False,
+    "num_threads": 1,
+}
 
 
 def movielens_like(n: int = 600, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     genres = np.array(["Action", "Comedy", "Drama", "Action|Comedy", "Horror"])
-    df = pd.DataFrame({
-        "userID": rng.integers(1, 40, n), "itemID": rng.integers(1, 60, n),
-        "occupation": rng.choice(["artist", "doctor", "student"], n),
-        "age": rng.integers(7, 74, n).astype(float), "gender": rng.choice(["M", "F"], n),
-        "year": rng.integers(1930, 1999, n).astype(float), "genres": rng.choice(genres, n)})
+    df = pd.DataFrame(
+        {
+            "userID": rng.integers(1, 40, n),
+            "itemID": rng.integers(1, 60, n),
+            "occupation": rng.choice(["artist", "doctor", "student"], n),
+            "age": rng.integers(7, 74, n).astype(float),
+            "gender": rng.choice(["M", "F"], n),
+            "year": rng.integers(1930, 1999, n).astype(float),
+            "genres": rng.choice(genres, n),
+        }
+    )
     df["label"] = ((df["userID"] % 3 == 0) ^ (df["itemID"] % 2 == 0)).astype(float)
     return df
 
@@ -74,9 +86,18 @@ def test_embedding_width_that_is_not_fields_times_k_names_the_fix():
         create_model("ffm", col_rating="label", default_embedding_dim=16, train=FAST).fit(df)
     # three fields: 28 is not 3 * k either
     with pytest.raises(ConfigError, match="embedding_dim to 3 \\* k"):
-        create_model("ffm", col_rating="label", train=FAST,
-                     feature_groups={"deep": ["user_id", "movie_id", "gender"]}).fit(df)
+        create_model(
+            "ffm",
+            col_rating="label",
+            train=FAST,
+            feature_groups={"deep": ["user_id", "movie_id", "gender"]},
+        ).fit(df)
     # 3 fields * k = 5
-    model = create_model("ffm", col_rating="label", default_embedding_dim=15, train=FAST,
-                         feature_groups={"deep": ["user_id", "movie_id", "gender"]}).fit(df)
+    model = create_model(
+        "ffm",
+        col_rating="label",
+        default_embedding_dim=15,
+        train=FAST,
+        feature_groups={"deep": ["user_id", "movie_id", "gender"]},
+    ).fit(df)
     assert model.network_.backbone.layers["ffm_logit"].k == 5

@@ -26,8 +26,15 @@ from recutils.testing import CHECKS, registry_factory  # noqa: E402
 
 NAMES = ["a2svd", "slirec", "sum"]
 COMPONENT = {"a2svd": "AttentiveAsyncSVD", "slirec": "SLiRec", "sum": "UserMemory"}
-FAST = {"epochs": 20, "batch_size": 64, "optimizers": {"0": {"lr": 0.01}}, "progress": False, "num_threads": 1,
-        "validation_fraction": 0.0, "early_stopping_metric": None}
+FAST = {
+    "epochs": 20,
+    "batch_size": 64,
+    "optimizers": {"0": {"lr": 0.01}},
+    "progress": False,
+    "num_threads": 1,
+    "validation_fraction": 0.0,
+    "early_stopping_metric": None,
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +48,11 @@ def fitted(frame):
 
 
 def _block(config: dict, component: str) -> dict:
-    return next(b for b in config["model_config"]["backbone"]["blocks"] if b["layer"]["class_name"] == component)
+    return next(
+        b
+        for b in config["model_config"]["backbone"]["blocks"]
+        if b["layer"]["class_name"] == component
+    )
 
 
 def _history_group(config: dict) -> dict:
@@ -68,15 +79,21 @@ def test_presets_follow_microsofts_sequential_settings(name):
     sequences = [n for n in ids if features[n].get("type") == "sequence"]
     targets = [n for n in ids if n not in sequences]
     # every history field shares its table (and width) with the target's field
-    assert [features[n]["embedding_name"] for n in sequences] == [features[n]["embedding_name"] for n in targets]
-    assert [features[n]["embedding_dim"] for n in sequences] == [features[n]["embedding_dim"] for n in targets]
+    assert [features[n]["embedding_name"] for n in sequences] == [
+        features[n]["embedding_name"] for n in targets
+    ]
+    assert [features[n]["embedding_dim"] for n in sequences] == [
+        features[n]["embedding_dim"] for n in targets
+    ]
     assert [features[n]["column"] for n in sequences] == ["hist_itemID", "hist_category"]
     assert [features[n]["embedding_dim"] for n in targets] == [32, 8]
     assert {f.get("max_length") for f in cfg["features"] if f.get("type") == "sequence"} == {50}
     assert _block(cfg, COMPONENT[name])["inputs"] == [{"feature_group_name": history["group_name"]}]
     assert _block(cfg, "MLP")["layer"]["params"]["hidden_units"] == [100, 64]
     train = cfg["train"]
-    assert train["batch_size"] == 400 and train["optimizers"] == [{"name": "adam", "lr": 0.001, "params": "all"}]
+    assert train["batch_size"] == 400 and train["optimizers"] == [
+        {"name": "adam", "lr": 0.001, "params": "all"}
+    ]
     # the user is read from the history: no user-id embedding
     assert all(f.get("column") != "@user" for f in cfg["features"])
 
@@ -85,7 +102,9 @@ def test_only_slirec_reads_the_time_gaps():
     for name in NAMES:
         cfg = preset_config(name)
         features = {f["name"]: f for f in cfg["features"]}
-        numeric = [features[n] for n in _history_group(cfg)["feature_names"] if features[n].get("numeric")]
+        numeric = [
+            features[n] for n in _history_group(cfg)["feature_names"] if features[n].get("numeric")
+        ]
         if name == "slirec":
             assert [f["column"] for f in numeric] == ["hist_time_gap_hours"]
         else:
@@ -96,10 +115,16 @@ def test_the_reference_is_a_history_free_deepfm(frame):
     reference = yaml.safe_load(example_config_path(SEQUENTIAL_REFERENCE).read_text())
     assert all(f.get("type") != "sequence" for f in reference["features"])
     assert [f["column"] for f in reference["features"]] == ["@user", "@item", "category"]
-    classes = {b["layer"]["class_name"] for b in reference["model_config"]["backbone"]["blocks"] if "layer" in b}
+    classes = {
+        b["layer"]["class_name"]
+        for b in reference["model_config"]["backbone"]["blocks"]
+        if "layer" in b
+    }
     assert {"FirstOrder", "FM", "MLP"} <= classes
     assert reference["train"] == preset_config("slirec")["train"]
-    model = DeepRankModel.from_example(SEQUENTIAL_REFERENCE, col_rating="label", train=FAST).fit(frame)
+    model = DeepRankModel.from_example(SEQUENTIAL_REFERENCE, col_rating="label", train=FAST).fit(
+        frame
+    )
     assert np.isfinite(model.predict(frame)["prediction"]).all()
 
 
@@ -115,9 +140,11 @@ def test_each_preset_trains_predicts_round_trips_and_exports(name, fitted, frame
 def test_the_history_changes_the_score(fitted, frame):
     """The same (user, target) with another history scores differently: the history is read."""
     rows = frame[frame["hist_itemID"].map(len) >= 2].head(20).reset_index(drop=True)
-    other = rows.assign(hist_itemID=[list(reversed(h))[:1] for h in rows["hist_itemID"]],
-                        hist_category=[list(reversed(h))[:1] for h in rows["hist_category"]],
-                        hist_time_gap_hours=[list(reversed(h))[:1] for h in rows["hist_time_gap_hours"]])
+    other = rows.assign(
+        hist_itemID=[list(reversed(h))[:1] for h in rows["hist_itemID"]],
+        hist_category=[list(reversed(h))[:1] for h in rows["hist_category"]],
+        hist_time_gap_hours=[list(reversed(h))[:1] for h in rows["hist_time_gap_hours"]],
+    )
     for name, model in fitted.items():
         a = model.predict(rows)["prediction"].to_numpy()
         b = model.predict(other)["prediction"].to_numpy()
@@ -127,9 +154,14 @@ def test_the_history_changes_the_score(fitted, frame):
 def test_slirec_reads_the_time_gaps(fitted, frame):
     """Only the times change: SLi-Rec's score moves, A2SVD's and SUM's (which read no times) do not."""
     rows = frame[frame["hist_itemID"].map(len) >= 2].head(20).reset_index(drop=True)
-    later = rows.assign(hist_time_gap_hours=[[g * 10.0 + 100.0 for g in h] for h in rows["hist_time_gap_hours"]])
+    later = rows.assign(
+        hist_time_gap_hours=[[g * 10.0 + 100.0 for g in h] for h in rows["hist_time_gap_hours"]]
+    )
     for name, model in fitted.items():
-        diff = np.abs(model.predict(rows)["prediction"].to_numpy() - model.predict(later)["prediction"].to_numpy())
+        diff = np.abs(
+            model.predict(rows)["prediction"].to_numpy()
+            - model.predict(later)["prediction"].to_numpy()
+        )
         if name == "slirec":
             assert diff.max() > 1e-4
         else:
@@ -149,4 +181,6 @@ def test_slirecs_contract_case_gives_its_history_times():
     times = [f for f in params["features"] if f.get("numeric")]
     assert [f["name"] for f in times] == ["hist_time"]
     assert "hist_time" in params["feature_groups"]["history"]
-    assert all(not f.get("numeric") for f in get_model_class("a2svd").contract_case().params["features"])
+    assert all(
+        not f.get("numeric") for f in get_model_class("a2svd").contract_case().params["features"]
+    )

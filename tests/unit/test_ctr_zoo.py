@@ -15,8 +15,22 @@ from recutils.models.deep import DeepRankModel, example_config_path  # noqa: E40
 from recutils.nn.config import ModelConfig, OptimizerConfig  # noqa: E402
 from recutils.testing import toy_interactions  # noqa: E402
 
-ZOO = ["autoint", "dcn", "dcnv2", "deepfm", "dlrm", "ffm", "fibinet", "fm", "highway", "masknet", "multitower",
-       "ppnet", "wide_deep", "xdeepfm"]
+ZOO = [
+    "autoint",
+    "dcn",
+    "dcnv2",
+    "deepfm",
+    "dlrm",
+    "ffm",
+    "fibinet",
+    "fm",
+    "highway",
+    "masknet",
+    "multitower",
+    "ppnet",
+    "wide_deep",
+    "xdeepfm",
+]
 
 
 def test_every_zoo_model_is_registered_and_shipped_as_a_config():
@@ -43,7 +57,8 @@ def test_overrides_merge_into_the_preset():
     assert model.config.train.epochs == 3 and model.config.seed == 7
     shipped = preset_config("deepfm")["train"]
     assert [o.to_dict()["weight_decay"] for o in model.config.train.optimizers] == [
-        o.get("weight_decay", 0.0) for o in shipped["optimizers"]]  # kept, not reset to defaults
+        o.get("weight_decay", 0.0) for o in shipped["optimizers"]
+    ]  # kept, not reset to defaults
     assert model.col_rating == "label"
 
 
@@ -51,10 +66,17 @@ def test_user_features_and_groups_and_unknown_group():
     df = toy_interactions()
     df["city"] = np.where(df["userID"] % 2 == 0, "a", "b")
     model = create_model(
-        "deepfm", features=[{"name": "user", "column": "@user"}, {"name": "item", "column": "@item"}],
+        "deepfm",
+        features=[{"name": "user", "column": "@user"}, {"name": "item", "column": "@item"}],
         feature_groups={"wide": ["user", "item", "city"], "deep": ["user", "item", "city"]},
-        label_threshold=4.0, train={"epochs": 1, "validation_fraction": 0.0, "early_stopping_metric": None,
-                                    "progress": False})
+        label_threshold=4.0,
+        train={
+            "epochs": 1,
+            "validation_fraction": 0.0,
+            "early_stopping_metric": None,
+            "progress": False,
+        },
+    )
     model.fit(df)  # "city" has no config: inferred from the frame
     assert model.encoder_.features["city"].type == "categorical"
     assert model.predict(df.head(5))["prediction"].between(0, 1).all()
@@ -63,12 +85,16 @@ def test_user_features_and_groups_and_unknown_group():
 
 
 def test_saved_zoo_model_loads_as_its_class(tmp_path):
-    model = get_model_class("dcnv2")(**get_model_class("dcnv2").contract_case().params).fit(toy_interactions())
+    model = get_model_class("dcnv2")(**get_model_class("dcnv2").contract_case().params).fit(
+        toy_interactions()
+    )
     model.save(tmp_path / "m")
     loaded = load_model(tmp_path / "m")
     assert type(loaded).__name__ == "DCNv2" and isinstance(loaded, DeepRankModel)
     pairs = toy_interactions().head(7)
-    np.testing.assert_allclose(loaded.predict(pairs)["prediction"], model.predict(pairs)["prediction"])
+    np.testing.assert_allclose(
+        loaded.predict(pairs)["prediction"], model.predict(pairs)["prediction"]
+    )
 
 
 def test_zoo_configs_resolve_as_their_yaml_through_the_one_path():
@@ -81,7 +107,9 @@ def test_zoo_configs_resolve_as_their_yaml_through_the_one_path():
         path = preset_path(name)
         expected = load_config_with(path, DeepRankConfig).to_dict()
         assert create_model(name).config.to_dict() == expected, name
-        assert DeepRankConfig.from_dict(yaml.safe_load(path.read_text())).to_dict() == expected, name
+        assert DeepRankConfig.from_dict(yaml.safe_load(path.read_text())).to_dict() == expected, (
+            name
+        )
         assert get_model_class(name)(config=path).config.to_dict() == expected, name
 
 
@@ -108,15 +136,35 @@ def test_zoo_model_tuned_over_train_optimizers_0_lr():
     ratings["rating"] = (ratings["rating"] >= 4).astype(float)
     train, valid = python_stratified_split(ratings, ratio=0.75, seed=1)
     case = get_model_class("deepfm").contract_case().params
-    space = {"train.optimizers.0.lr": {"type": "float", "low": 1e-3, "high": 5e-2, "log": True},
-             "train.epochs": 1, "train.batch_size": 128, "train.num_threads": 1, "train.progress": False,
-             "train.validation_fraction": 0.0, "train.early_stopping_metric": None}
-    result = tune("deepfm", space, train, valid, metric="auc", n_trials=2, sampler="random", pruner=None, seed=3,
-                  model_kwargs={"features": case["features"], "feature_groups": case["feature_groups"]},
-                  progress=False)
+    space = {
+        "train.optimizers.0.lr": {"type": "float", "low": 1e-3, "high": 5e-2, "log": True},
+        "train.epochs": 1,
+        "train.batch_size": 128,
+        "train.num_threads": 1,
+        "train.progress": False,
+        "train.validation_fraction": 0.0,
+        "train.early_stopping_metric": None,
+    }
+    result = tune(
+        "deepfm",
+        space,
+        train,
+        valid,
+        metric="auc",
+        n_trials=2,
+        sampler="random",
+        pruner=None,
+        seed=3,
+        model_kwargs={"features": case["features"], "feature_groups": case["feature_groups"]},
+        progress=False,
+    )
     assert [t.state.name for t in result.study.get_trials()] == ["COMPLETE", "COMPLETE"]
     lr = result.best_params["train"]["optimizers"]["0"]["lr"]
-    model = create_model("deepfm", feature_groups=case["feature_groups"], features=case["features"],
-                         **result.best_params)
+    model = create_model(
+        "deepfm",
+        feature_groups=case["feature_groups"],
+        features=case["features"],
+        **result.best_params,
+    )
     dense_lr = preset_config("deepfm")["train"]["optimizers"][1]["lr"]
     assert [o.lr for o in model.config.train.optimizers] == [lr, dense_lr]

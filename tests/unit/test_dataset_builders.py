@@ -10,13 +10,16 @@ import pytest
 
 
 def test_builders_import_without_torch_or_pyspark() -> None:
-    code = ("import sys, recutils.datasets as d; "
-            "import recutils.datasets.movielens_features, recutils.datasets.criteo; "
-            "d.movielens_ctr_frame; d.criteo_ctr_frame; d.movielens_user_features; "
-            "print(sorted(m for m in ('torch', 'pyspark', 'tensorflow', 'lightfm') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    code = (
+        "import sys, recutils.datasets as d; "
+        "import recutils.datasets.movielens_features, recutils.datasets.criteo; "
+        "d.movielens_ctr_frame; d.criteo_ctr_frame; d.movielens_user_features; "
+        "print(sorted(m for m in ('torch', 'pyspark', 'tensorflow', 'lightfm') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "[]"
 
 
@@ -38,8 +41,14 @@ def test_criteo_ctr_frame_one_user_per_row_one_item() -> None:
     from recutils.datasets.criteo import CAT_COLS, INT_COLS, LABEL_COL, criteo_ctr_frame
     from recutils.exceptions import ConfigError
 
-    rows = pd.DataFrame({LABEL_COL: [1, 0, 1], **{c: [1, 2, 3] for c in INT_COLS},
-                         **{c: ["a", "b", "c"] for c in CAT_COLS}}, index=[7, 8, 9])
+    rows = pd.DataFrame(
+        {
+            LABEL_COL: [1, 0, 1],
+            **{c: [1, 2, 3] for c in INT_COLS},
+            **{c: ["a", "b", "c"] for c in CAT_COLS},
+        },
+        index=[7, 8, 9],
+    )
     out = criteo_ctr_frame(rows, col_user="u", col_item="i")
     assert out["u"].tolist() == [0, 1, 2] and out["i"].tolist() == [0, 0, 0]
     assert out[LABEL_COL].dtype == "float64" and rows[LABEL_COL].dtype == "int64"

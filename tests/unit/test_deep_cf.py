@@ -25,8 +25,14 @@ from recutils.testing.contract import toy_interactions  # noqa: E402
 SMALL = {
     "ncf": {"n_factors": 4, "layer_sizes": [8, 4], "n_epochs": 2, "batch_size": 128},
     "lightgcn": {"embedding_dim": 8, "n_layers": 2, "n_epochs": 2, "batch_size": 64},
-    "multi_vae": {"hidden_dims": [16], "latent_dim": 8, "n_epochs": 3, "batch_size": 8,
-                  "total_anneal_steps": 5, "anneal_cap": 0.3},
+    "multi_vae": {
+        "hidden_dims": [16],
+        "latent_dim": 8,
+        "n_epochs": 3,
+        "batch_size": 8,
+        "total_anneal_steps": 5,
+        "anneal_cap": 0.3,
+    },
     "multi_dae": {"hidden_dims": [16], "latent_dim": 8, "n_epochs": 3, "batch_size": 8},
 }
 
@@ -65,8 +71,9 @@ def test_sample_unseen_items_is_uniform_over_unseen() -> None:
 def test_sample_unseen_items_raises_for_a_user_with_every_item() -> None:
     pos = np.arange(5, dtype=np.int64)  # user 0 has all 5 items
     with pytest.raises(DataError, match="every one of the 5 items"):
-        sample_unseen_items(np.zeros(3, dtype=np.int64), pos, 5, np.random.default_rng(0),
-                            max_rounds=3)
+        sample_unseen_items(
+            np.zeros(3, dtype=np.int64), pos, 5, np.random.default_rng(0), max_rounds=3
+        )
 
 
 def test_sample_unseen_per_user_draws_distinct_unseen_items() -> None:
@@ -184,18 +191,21 @@ def test_ncf_learns_and_predict_matches_ranking_scores() -> None:
     np.testing.assert_allclose(pred["prediction"], rec["prediction"], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("bad, match", [
-    ({"model_type": "deep"}, "model_type"),
-    ({"layer_sizes": [7, 4]}, "even"),
-    ({"layer_sizes": [8]}, "layer_sizes"),
-    ({"pretrain": True, "model_type": "gmf"}, "neumf"),
-    ({"n_neg": 0}, "n_neg"),
-    ({"alpha": 1.5}, "alpha"),
-    ({"device": "tpu"}, "device"),
-    ({"num_threads": 0}, "num_threads"),
-    ({"learning_rate": 0}, "learning_rate"),
-    ({"epochs": 3}, "unknown parameter"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"model_type": "deep"}, "model_type"),
+        ({"layer_sizes": [7, 4]}, "even"),
+        ({"layer_sizes": [8]}, "layer_sizes"),
+        ({"pretrain": True, "model_type": "gmf"}, "neumf"),
+        ({"n_neg": 0}, "n_neg"),
+        ({"alpha": 1.5}, "alpha"),
+        ({"device": "tpu"}, "device"),
+        ({"num_threads": 0}, "num_threads"),
+        ({"learning_rate": 0}, "learning_rate"),
+        ({"epochs": 3}, "unknown parameter"),
+    ],
+)
 def test_ncf_config_errors(bad: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         NCF(**bad)
@@ -223,13 +233,18 @@ def test_lightgcn_without_layers_scores_with_the_ego_embeddings() -> None:
     df = toy_interactions()
     model = LightGCN(**{**SMALL["lightgcn"], "n_layers": 0}, seed=0).fit(df)
     ego = model.network_.weight.detach().numpy()
-    np.testing.assert_allclose(model.user_factors_, ego[:len(model.user_ids_)][model.user_order_])
+    np.testing.assert_allclose(model.user_factors_, ego[: len(model.user_ids_)][model.user_order_])
 
 
-@pytest.mark.parametrize("bad, match", [
-    ({"n_layers": -1}, "n_layers"), ({"embedding_dim": 0}, "embedding_dim"),
-    ({"decay": -1.0}, "decay"), ({"seed": -3}, "seed"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"n_layers": -1}, "n_layers"),
+        ({"embedding_dim": 0}, "embedding_dim"),
+        ({"decay": -1.0}, "decay"),
+        ({"seed": -3}, "seed"),
+    ],
+)
 def test_lightgcn_config_errors(bad: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         LightGCN(**bad)
@@ -268,11 +283,16 @@ def test_multi_vae_scores_users_from_their_training_rows() -> None:
     np.testing.assert_allclose(model._score_users(np.array([code]))[0], expected, rtol=1e-5)
 
 
-@pytest.mark.parametrize("bad, match", [
-    ({"dropout": 1.0}, "dropout"), ({"hidden_dims": [0]}, "hidden_dims"),
-    ({"anneal_cap": -0.1}, "anneal_cap"), ({"total_anneal_steps": 0}, "total_anneal_steps"),
-    ({"latent_dim": 1.5}, "latent_dim"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"dropout": 1.0}, "dropout"),
+        ({"hidden_dims": [0]}, "hidden_dims"),
+        ({"anneal_cap": -0.1}, "anneal_cap"),
+        ({"total_anneal_steps": 0}, "total_anneal_steps"),
+        ({"latent_dim": 1.5}, "latent_dim"),
+    ],
+)
 def test_multi_vae_config_errors(bad: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         MultiVAE(**bad)

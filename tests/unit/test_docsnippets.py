@@ -36,7 +36,11 @@ def test_blocks_are_found_in_order_and_unmarked_blocks_ignored(tmp_path):
     doc = tmp_path / "doc.md"
     doc.write_text(DOC)
     blocks = snippet_blocks(doc)
-    assert [(b.name, b.language) for b in blocks] == [("demo", "python"), ("demo", "python"), ("shell", "bash")]
+    assert [(b.name, b.language) for b in blocks] == [
+        ("demo", "python"),
+        ("demo", "python"),
+        ("shell", "bash"),
+    ]
     assert [b.code for b in snippet(doc, "demo")] == ["x = 2\n", "print(x * 21)\n"]
 
 
@@ -49,7 +53,9 @@ def test_python_blocks_of_one_name_run_as_one_script(tmp_path):
 
 def test_failures_and_bad_markup_are_reported(tmp_path):
     doc = tmp_path / "doc.md"
-    doc.write_text("<!-- snippet: bad -->\n```python\nraise SystemExit(3)\n```\n<!-- snippet: open -->\ntext\n")
+    doc.write_text(
+        "<!-- snippet: bad -->\n```python\nraise SystemExit(3)\n```\n<!-- snippet: open -->\ntext\n"
+    )
     with pytest.raises(ValueError, match="not followed by a fenced code block"):
         snippet_blocks(doc)
     doc.write_text("<!-- snippet: bad -->\n```python\nraise SystemExit(3)\n```\n")

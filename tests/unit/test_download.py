@@ -138,8 +138,9 @@ def test_download_gives_up_after_retries(tmp_path, monkeypatch):
 
     monkeypatch.setattr(dl.transfer, "_open_url", down)
     with pytest.raises(DatasetUnavailableError):
-        dl.download_file("https://example.invalid/x.zip", tmp_path / "x.zip", retries=2,
-                         progress=False)
+        dl.download_file(
+            "https://example.invalid/x.zip", tmp_path / "x.zip", retries=2, progress=False
+        )
     assert len(calls) == 3
     assert not (tmp_path / "x.zip.part").exists()
 
@@ -373,8 +374,14 @@ def test_offline_without_data_says_what_to_set_and_never_connects(monkeypatch, t
         dl.fetch_dataset(make_spec("https://example.invalid/toy.zip"), ["a.txt", "b.txt"])
     assert time.perf_counter() - start < 2
     message = str(info.value)
-    for needle in ("RECUTILS_DATA_MIRROR", "RECUTILS_DATA_HOME", "local_cache_path",
-                   "RECUTILS_OFFLINE", "b.txt", str(mirror)):
+    for needle in (
+        "RECUTILS_DATA_MIRROR",
+        "RECUTILS_DATA_HOME",
+        "local_cache_path",
+        "RECUTILS_OFFLINE",
+        "b.txt",
+        str(mirror),
+    ):
         assert needle in message
 
 
@@ -460,7 +467,10 @@ def serve():
 
 
 def _ok(payload: bytes) -> bytes:
-    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(payload) + payload
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(payload)
+        + payload
+    )
 
 
 def _pause(seconds: float) -> None:
@@ -511,8 +521,9 @@ def test_trickling_server_hits_the_total_deadline_not_a_hang(serve, tmp_path):
     server = serve(_drip)
     start = time.monotonic()
     with pytest.raises(DatasetUnavailableError, match="max_seconds=1") as info:
-        dl.download_file(server.url, tmp_path / "toy.zip", progress=False, timeout=5,
-                         max_seconds=1.0, min_rate=0)
+        dl.download_file(
+            server.url, tmp_path / "toy.zip", progress=False, timeout=5, max_seconds=1.0, min_rate=0
+        )
     assert time.monotonic() - start < 4
     assert dl.ENV_MAX_SECONDS in str(info.value) and server.hits == 1  # not retried
     assert not list(tmp_path.iterdir())
@@ -522,8 +533,14 @@ def test_transfer_below_min_rate_is_abandoned(serve, tmp_path):
     server = serve(_drip)
     start = time.monotonic()
     with pytest.raises(DatasetUnavailableError, match="min_rate"):
-        dl.download_file(server.url, tmp_path / "toy.zip", progress=False, timeout=0.2,
-                         max_seconds=30, min_rate=10_000)
+        dl.download_file(
+            server.url,
+            tmp_path / "toy.zip",
+            progress=False,
+            timeout=0.2,
+            max_seconds=30,
+            min_rate=10_000,
+        )
     assert time.monotonic() - start < 4
 
 
@@ -629,7 +646,9 @@ def test_damaged_extracted_cache_without_archive_is_downloaded_again(monkeypatch
     with pytest.raises(DatasetUnavailableError, match="damaged"):
         dl.fetch_dataset(spec, ["b.txt"])
     online(monkeypatch)
-    assert (dl.fetch_dataset(spec, ["b.txt"], progress=False) / "b.txt").read_bytes() == FILES["b.txt"]
+    assert (dl.fetch_dataset(spec, ["b.txt"], progress=False) / "b.txt").read_bytes() == FILES[
+        "b.txt"
+    ]
 
 
 def test_replace_folder_survives_another_process_winning(monkeypatch, tmp_path):
@@ -694,10 +713,22 @@ def test_concurrent_loads_from_zip_mirror_all_succeed(tmp_path):
     """Bug: 29 of 90 concurrent loads from a zip mirror failed (rmtree of a live folder)."""
     mirror = tmp_path / "mirror"
     make_zip(mirror / "toy.zip")
-    env = {**os.environ, dl.ENV_DATA_MIRROR: str(mirror), dl.ENV_DATA_HOME: str(tmp_path / "home"),
-           dl.ENV_OFFLINE: "1"}
-    procs = [subprocess.Popen([sys.executable, "-c", _CONCURRENT], env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+    env = {
+        **os.environ,
+        dl.ENV_DATA_MIRROR: str(mirror),
+        dl.ENV_DATA_HOME: str(tmp_path / "home"),
+        dl.ENV_OFFLINE: "1",
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CONCURRENT],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(4)
+    ]
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, [err[-800:] for _, err in results]
     assert sum(int(out) for out, _ in results) == 1  # extracted exactly once
@@ -760,18 +791,24 @@ def test_tar_extraction_is_safe_with_and_without_tar_filters(monkeypatch, tmp_pa
     monkeypatch.setattr(dl.archives, "_TAR_HAS_FILTER", has_filter)
     if not has_filter:
         monkeypatch.setattr(tarfile.TarFile, "extractall", _no_filter_extractall)
-    good = _tar(tmp_path / "good.tar.gz", [_member("d/f.txt", b"hello"),
-                                           _member("d/link", b"", type=tarfile.SYMTYPE,
-                                                   linkname="f.txt")])
+    good = _tar(
+        tmp_path / "good.tar.gz",
+        [
+            _member("d/f.txt", b"hello"),
+            _member("d/link", b"", type=tarfile.SYMTYPE, linkname="f.txt"),
+        ],
+    )
     out = dl.extract_archive(good, tmp_path / "out")
     assert (out / "d" / "f.txt").read_bytes() == b"hello"
     assert (out / "d" / "link").read_bytes() == b"hello"
-    for i, members in enumerate([
-        [_member("../evil.txt")],
-        [_member("/abs_evil.txt")],
-        [_member("link", b"", type=tarfile.SYMTYPE, linkname="/etc"), _member("link/evil")],
-        [_member("up", b"", type=tarfile.SYMTYPE, linkname="../../outside")],
-    ]):
+    for i, members in enumerate(
+        [
+            [_member("../evil.txt")],
+            [_member("/abs_evil.txt")],
+            [_member("link", b"", type=tarfile.SYMTYPE, linkname="/etc"), _member("link/evil")],
+            [_member("up", b"", type=tarfile.SYMTYPE, linkname="../../outside")],
+        ]
+    ):
         bad = _tar(tmp_path / f"bad{i}.tar.gz", members)
         with pytest.raises(CorruptDataError):
             dl.extract_archive(bad, tmp_path / f"dest{i}")
@@ -784,7 +821,9 @@ _real_extractall = tarfile.TarFile.extractall
 def _no_filter_extractall(self, path=".", members=None, *, numeric_owner=False, **kw):
     if "filter" in kw:  # an old Python's signature
         raise TypeError("extractall() got an unexpected keyword argument 'filter'")
-    return _real_extractall(self, path, members, numeric_owner=numeric_owner, filter="fully_trusted")
+    return _real_extractall(
+        self, path, members, numeric_owner=numeric_owner, filter="fully_trusted"
+    )
 
 
 # ----------------------------------------------------------------------------- one lookup cascade
@@ -808,8 +847,9 @@ def _fetch_files(local):
     return dl.fetch_files("toy", [remote], local)
 
 
-@pytest.mark.parametrize("fetch", [_fetch_archive, _fetch_files], ids=["fetch_dataset",
-                                                                        "fetch_files"])
+@pytest.mark.parametrize(
+    "fetch", [_fetch_archive, _fetch_files], ids=["fetch_dataset", "fetch_files"]
+)
 def test_lookup_order_local_path_beats_mirror_beats_cache(monkeypatch, tmp_path, fetch):
     local, mirror, _home = _three_places(tmp_path, "toy", "a.txt")
     resolved = _count_calls(monkeypatch, dl.lookup, "resolve")
@@ -823,8 +863,9 @@ def test_lookup_order_local_path_beats_mirror_beats_cache(monkeypatch, tmp_path,
     assert len(resolved) == 4  # both functions go through the one cascade
 
 
-@pytest.mark.parametrize("fetch", [_fetch_archive, _fetch_files], ids=["fetch_dataset",
-                                                                        "fetch_files"])
+@pytest.mark.parametrize(
+    "fetch", [_fetch_archive, _fetch_files], ids=["fetch_dataset", "fetch_files"]
+)
 def test_lookup_offline_miss_lists_every_place_in_order(monkeypatch, tmp_path, fetch):
     mirror = tmp_path / "mirror"
     mirror.mkdir()
@@ -833,6 +874,10 @@ def test_lookup_offline_miss_lists_every_place_in_order(monkeypatch, tmp_path, f
     with pytest.raises(DatasetUnavailableError, match=dl.ENV_OFFLINE) as info:
         fetch(tmp_path / "mine")
     message = str(info.value)
-    places = [str(tmp_path / "mine"), f"{dl.ENV_DATA_MIRROR}={mirror}", f"cache {tmp_path / 'home'}"]
+    places = [
+        str(tmp_path / "mine"),
+        f"{dl.ENV_DATA_MIRROR}={mirror}",
+        f"cache {tmp_path / 'home'}",
+    ]
     positions = [message.index(place) for place in places]
     assert positions == sorted(positions)

@@ -26,14 +26,22 @@ TRAIN = {"epochs": 2, "batch_size": 32, "num_threads": 1, "progress": False}
 
 def _items(ids: np.ndarray) -> pd.DataFrame:
     ids = np.asarray(ids)
-    return pd.DataFrame({"itemID": ids, "genres": GENRES[ids % 4], "year": 1960.0 + 3 * (ids % 12),
-                         "title_words": np.where(ids % 2 == 0, "love|story", "dark|night")})
+    return pd.DataFrame(
+        {
+            "itemID": ids,
+            "genres": GENRES[ids % 4],
+            "year": 1960.0 + 3 * (ids % 12),
+            "title_words": np.where(ids % 2 == 0, "love|story", "dark|night"),
+        }
+    )
 
 
 def _frame(n_users: int = 20, n_items: int = 24, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     users = np.repeat(np.arange(n_users), 6)
-    items = (users % 4) + 4 * rng.integers(0, n_items // 4, users.size)  # each user sticks to one genre
+    items = (users % 4) + 4 * rng.integers(
+        0, n_items // 4, users.size
+    )  # each user sticks to one genre
     df = pd.DataFrame({"userID": users, "itemID": items}).drop_duplicates().reset_index(drop=True)
     df["age"] = 20 + df["userID"] % 40
     df["gender"] = np.where(df["userID"] % 2 == 0, "M", "F")
@@ -45,7 +53,9 @@ def _model(**params) -> DropoutNetModel:
     title = {"name": "title_words", "type": "tags", "separator": "|", "side": "item"}
     preset = read_mapping(CONFIG_DIR / DROPOUTNET_PRESET)["features"]
     features = [f for f in preset if f["name"] != "title_words"] + [title]
-    return DropoutNetModel(features=features, default_embedding_dim=8, seed=3, train=TRAIN, **params)
+    return DropoutNetModel(
+        features=features, default_embedding_dim=8, seed=3, train=TRAIN, **params
+    )
 
 
 # ------------------------------------------------------------ the component
@@ -93,9 +103,15 @@ def test_feature_dropout_rejects_bad_arguments(columns, rate):
         FeatureDropout(columns, rate)
 
 
-@pytest.mark.parametrize("values, match", [
-    ({"rate": 1.0, "features": ["u"]}, "rate"), ({"rate": "x", "features": ["u"]}, "rate"),
-    ({"features": []}, "features"), ({"features": "u"}, "features")])
+@pytest.mark.parametrize(
+    "values, match",
+    [
+        ({"rate": 1.0, "features": ["u"]}, "rate"),
+        ({"rate": "x", "features": ["u"]}, "rate"),
+        ({"features": []}, "features"),
+        ({"features": "u"}, "features"),
+    ],
+)
 def test_feature_dropout_params_are_validated(values, match):
     with pytest.raises(ConfigError, match=match):
         FeatureDropoutParams.from_dict(values)
@@ -103,9 +119,15 @@ def test_feature_dropout_params_are_validated(values, match):
 
 
 # ---------------------------------------------------------------- config
-@pytest.mark.parametrize("values, match", [
-    ({"dropout_rate": 1.0}, "dropout_rate"), ({"dropout_rate": -0.5}, "dropout_rate"),
-    ({"user_preference": "user_id"}, "user_preference"), ({"item_preference": [3]}, "item_preference")])
+@pytest.mark.parametrize(
+    "values, match",
+    [
+        ({"dropout_rate": 1.0}, "dropout_rate"),
+        ({"dropout_rate": -0.5}, "dropout_rate"),
+        ({"user_preference": "user_id"}, "user_preference"),
+        ({"item_preference": [3]}, "item_preference"),
+    ],
+)
 def test_bad_dropoutnet_config(values, match):
     with pytest.raises(ConfigError, match=match):
         DropoutNetConfig.from_dict(values)
@@ -117,9 +139,13 @@ def test_dropoutnet_config_round_trips():
     assert create_model("dropoutnet").config.dropout_rate == 0.5
 
 
-@pytest.mark.parametrize("params, match", [
-    ({"user_preference": ["movie_id"]}, "not read by the user tower"),
-    ({"item_preference": ["genres"]}, "single-id features")])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"user_preference": ["movie_id"]}, "not read by the user tower"),
+        ({"item_preference": ["genres"]}, "single-id features"),
+    ],
+)
 def test_preference_features_are_checked_at_fit(params, match):
     with pytest.raises(ConfigError, match=match):
         _model(**params).fit(_frame())
@@ -175,7 +201,9 @@ def test_add_items_joins_the_catalogue_and_survives_save_load(tmp_path):
     np.testing.assert_allclose(merged["prediction"], merged["prediction_before"], atol=1e-5)
     model.save(tmp_path / "m")
     loaded = load_model(tmp_path / "m")
-    pd.testing.assert_frame_equal(loaded.recommend_k_items(users, top_k=n + 2, remove_seen=False), everything)
+    pd.testing.assert_frame_equal(
+        loaded.recommend_k_items(users, top_k=n + 2, remove_seen=False), everything
+    )
 
 
 def test_add_items_rejects_known_and_repeated_ids():

@@ -68,8 +68,9 @@ def test_optimizer_state_round_trips_between_the_classes():
 def test_shapes_only_counts_parameters_without_values_or_random_draws():
     state = torch.random.get_rng_state()
     with shapes_only():
-        net = torch.nn.Sequential(torch.nn.Embedding(10**9, 64), torch.nn.Linear(64, 8),
-                                  torch.nn.LayerNorm(8))
+        net = torch.nn.Sequential(
+            torch.nn.Embedding(10**9, 64), torch.nn.Linear(64, 8), torch.nn.LayerNorm(8)
+        )
     assert all(p.is_meta for p in net.parameters())
     assert sum(p.numel() for p in net.parameters()) == 64 * 10**9 + 64 * 8 + 8 + 16
     assert torch.equal(torch.random.get_rng_state(), state)
@@ -102,10 +103,11 @@ def test_a_fresh_process_fits_a_deep_model_without_loading_the_compiler():
         print("dynamo loaded:", "torch._dynamo" in sys.modules)
         """
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "dynamo loaded: False" in out.stdout, out.stdout
-
 
 
 def test_the_shortcut_survives_torchs_profiler_hook_and_subclasses():

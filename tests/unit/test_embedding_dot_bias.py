@@ -60,8 +60,15 @@ def test_one_cycle_follows_fastai_defaults() -> None:
 
 def test_fit_predicts_ratings_inside_y_range_and_learns() -> None:
     df = toy_interactions()
-    model = EmbeddingDotBias(n_factors=4, n_epochs=30, batch_size=16, learning_rate=0.05,
-                             weight_decay=0.0, y_range=[0.5, 5.5], seed=0).fit(df)
+    model = EmbeddingDotBias(
+        n_factors=4,
+        n_epochs=30,
+        batch_size=16,
+        learning_rate=0.05,
+        weight_decay=0.0,
+        y_range=[0.5, 5.5],
+        seed=0,
+    ).fit(df)
     pred = model.predict(df)["prediction"].to_numpy()
     assert ((pred > 0.5) & (pred < 5.5)).all()
     # training error far below that of the global mean
@@ -92,6 +99,7 @@ def test_same_seed_same_model_and_resume_matches(tmp_path) -> None:
     a = EmbeddingDotBias(**SMALL).fit(df).predict(df)
     b = EmbeddingDotBias(**SMALL).fit(df).predict(df)
     pd.testing.assert_frame_equal(a, b)
+
     # a fit interrupted in its second epoch resumes from the first epoch's checkpoint,
     # continuing the one-cycle schedule, and ends where an uninterrupted fit does
     class Interrupt(Callback):
@@ -118,11 +126,21 @@ def test_save_load_round_trip(tmp_path) -> None:
     pd.testing.assert_frame_equal(loaded.recommend_k_items(users), model.recommend_k_items(users))
 
 
-@pytest.mark.parametrize("bad", [
-    {"y_range": [5.0, 1.0]}, {"y_range": [1.0]}, {"y_range": [0.0, float("inf")]},
-    {"y_range": "0,5"}, {"n_factors": 0}, {"batch_size": 0}, {"learning_rate": 0.0},
-    {"weight_decay": -0.1}, {"one_cycle": "yes"}, {"n_epochs": 1.5},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"y_range": [5.0, 1.0]},
+        {"y_range": [1.0]},
+        {"y_range": [0.0, float("inf")]},
+        {"y_range": "0,5"},
+        {"n_factors": 0},
+        {"batch_size": 0},
+        {"learning_rate": 0.0},
+        {"weight_decay": -0.1},
+        {"one_cycle": "yes"},
+        {"n_epochs": 1.5},
+    ],
+)
 def test_bad_config_raises(bad) -> None:
     with pytest.raises(ConfigError):
         EmbeddingDotBias(**bad)

@@ -42,10 +42,24 @@ def test_same_seed_same_impressions_other_seed_other_ones(world, frame):
 
 
 def test_columns_types_and_conversion_only_after_a_click(frame):
-    assert list(frame.columns) == ["userID", "itemID", CLICK_COL, CONVERSION_COL, TRUE_CTR_COL, TRUE_CVR_COL,
-                                   "age", "gender", "occupation", "genres", "year"]
+    assert list(frame.columns) == [
+        "userID",
+        "itemID",
+        CLICK_COL,
+        CONVERSION_COL,
+        TRUE_CTR_COL,
+        TRUE_CVR_COL,
+        "age",
+        "gender",
+        "occupation",
+        "genres",
+        "year",
+    ]
     assert frame[CLICK_COL].dtype == np.int8 and frame[CONVERSION_COL].dtype == np.int8
-    assert set(np.unique(frame[CLICK_COL])) == {0, 1} and set(np.unique(frame[CONVERSION_COL])) == {0, 1}
+    assert set(np.unique(frame[CLICK_COL])) == {0, 1} and set(np.unique(frame[CONVERSION_COL])) == {
+        0,
+        1,
+    }
     assert (frame[CONVERSION_COL] <= frame[CLICK_COL]).all()
     for col in (TRUE_CTR_COL, TRUE_CVR_COL):
         assert frame[col].between(0, 1).all() and frame[col].notna().all()
@@ -66,7 +80,9 @@ def test_rates_match_the_targets(world, frame):
 
 def test_the_true_probabilities_are_the_ones_the_draws_used(world, frame):
     n, seed = len(frame), 3
-    rng = np.random.default_rng(seed)  # replay the documented order: users, items, clicks, conversions
+    rng = np.random.default_rng(
+        seed
+    )  # replay the documented order: users, items, clicks, conversions
     u = rng.choice(len(world.user_exposure), size=n, p=world.user_exposure)
     i = rng.choice(len(world.item_exposure), size=n, p=world.item_exposure)
     ctr = 1 / (1 + np.exp(-world.ctr_logit[u, i]))
@@ -79,9 +95,13 @@ def test_the_true_probabilities_are_the_ones_the_draws_used(world, frame):
     np.testing.assert_array_equal(frame[CLICK_COL], click)
     np.testing.assert_array_equal(frame[CONVERSION_COL], click & (rng.random(n) < cvr))
     # and empirically: per decile of the true probability, the observed rate matches it
-    for labels, prob in ((frame[CLICK_COL], frame[TRUE_CTR_COL]),
-                         (frame.loc[frame[CLICK_COL] == 1, CONVERSION_COL],
-                          frame.loc[frame[CLICK_COL] == 1, TRUE_CVR_COL])):
+    for labels, prob in (
+        (frame[CLICK_COL], frame[TRUE_CTR_COL]),
+        (
+            frame.loc[frame[CLICK_COL] == 1, CONVERSION_COL],
+            frame.loc[frame[CLICK_COL] == 1, TRUE_CVR_COL],
+        ),
+    ):
         decile = pd.qcut(prob, 5, labels=False, duplicates="drop")
         observed = labels.groupby(decile).mean()
         expected = prob.groupby(decile).mean()
@@ -90,7 +110,9 @@ def test_the_true_probabilities_are_the_ones_the_draws_used(world, frame):
 
 def test_side_features_are_each_users_and_items_own(world, frame):
     users = world.users.set_index("userID")
-    np.testing.assert_array_equal(frame["occupation"], users.loc[frame["userID"], "occupation"].to_numpy())
+    np.testing.assert_array_equal(
+        frame["occupation"], users.loc[frame["userID"], "occupation"].to_numpy()
+    )
     items = world.items.set_index("itemID")
     np.testing.assert_array_equal(frame["genres"], items.loc[frame["itemID"], "genres"].to_numpy())
 
@@ -106,17 +128,22 @@ def test_without_a_shared_factor_clicks_select_far_less(frame):
     def gap(df: pd.DataFrame) -> float:  # mean true CVR of clicked impressions minus that of all
         return df.loc[df[CLICK_COL] == 1, TRUE_CVR_COL].mean() - df[TRUE_CVR_COL].mean()
 
-    independent = entire_space_impressions(60_000, 3, world=entire_space_world(MOCK, shared_scale=0.0))
+    independent = entire_space_impressions(
+        60_000, 3, world=entire_space_world(MOCK, shared_scale=0.0)
+    )
     # uncorrelated over all pairs, not exactly under the exposure weights: a small gap is left
     assert abs(gap(independent)) < gap(frame) / 2
 
 
-@pytest.mark.parametrize("params, match", [
-    ({"click_rate": 0.0}, "click_rate"),
-    ({"conversion_rate": 1.5}, "conversion_rate"),
-    ({"own_scale": -1.0}, "own_scale"),
-    ({"n_factors": 0}, "n_factors"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"click_rate": 0.0}, "click_rate"),
+        ({"conversion_rate": 1.5}, "conversion_rate"),
+        ({"own_scale": -1.0}, "own_scale"),
+        ({"n_factors": 0}, "n_factors"),
+    ],
+)
 def test_bad_world_parameters_name_the_parameter(params, match):
     with pytest.raises(ConfigError, match=match):
         entire_space_world(MOCK, **params)
@@ -176,7 +203,9 @@ def test_split_is_a_seeded_partition(frame):
     assert (len(train), len(valid), len(test)) == (42_000, 6_000, 12_000)
     rows = np.concatenate([part["row"].to_numpy() for part in (train, valid, test)])
     np.testing.assert_array_equal(np.sort(rows), np.arange(len(frame)))
-    assert all(part["row"].is_monotonic_increasing for part in (train, valid, test))  # impression order kept
+    assert all(
+        part["row"].is_monotonic_increasing for part in (train, valid, test)
+    )  # impression order kept
     for a, b in zip((train, valid, test), eb.split_impressions(numbered, 7)):
         pd.testing.assert_frame_equal(a, b)
     assert not test["row"].equals(eb.split_impressions(numbered, 8)[2]["row"])
@@ -198,9 +227,18 @@ def _results() -> pd.DataFrame:
     for seed, (e, n) in zip((1, 2, 3), ((0.05, 0.08), (0.07, 0.06), (0.03, 0.07))):
         for model, ece in ((eb.ESMM, e), (eb.NAIVE, n)):
             for scope in eb.SCOPES:
-                row = {"seed": seed, "model": model, "scope": scope, "cvr_bias": ece / 2, "cvr_ece": ece,
-                       "cvr_rmse": 2 * ece, "ctcvr_auc": 0.8, "mean_pred_cvr": 0.25, "mean_true_cvr": 0.2,
-                       "fit_s": 1.0}
+                row = {
+                    "seed": seed,
+                    "model": model,
+                    "scope": scope,
+                    "cvr_bias": ece / 2,
+                    "cvr_ece": ece,
+                    "cvr_rmse": 2 * ece,
+                    "ctcvr_auc": 0.8,
+                    "mean_pred_cvr": 0.25,
+                    "mean_true_cvr": 0.2,
+                    "fit_s": 1.0,
+                }
                 for k in range(eb.N_BINS):
                     row.update({f"n_bin{k}": k, f"pred_bin{k}": k / 10, f"true_bin{k}": k / 20})
                 rows.append(row)
@@ -244,7 +282,10 @@ def test_one_tiny_seed_end_to_end(world):
     bins = results[[f"n_bin{k}" for k in range(eb.N_BINS)]].sum(axis=1)
     np.testing.assert_array_equal(bins, results["n_rows"])
     assert results[["cvr_bias", "cvr_ece", "cvr_rmse"]].notna().all().all()
-    assert results.groupby("model")["weight_decay"].first().to_dict() == {eb.ESMM: 0.002, eb.NAIVE: 0.008}
+    assert results.groupby("model")["weight_decay"].first().to_dict() == {
+        eb.ESMM: 0.002,
+        eb.NAIVE: 0.008,
+    }
     assert entire.loc[eb.ESMM, "n_train"] == 2_800 and entire.loc[eb.NAIVE, "n_train"] < 2_800
 
 
@@ -252,8 +293,10 @@ def test_importing_the_task_and_the_benchmark_loads_no_torch():
     import subprocess
     import sys
 
-    code = ("import sys, recutils.datasets.entire_space, recutils.benchmark.esmm_bias\n"
-            "print(','.join(m for m in ('pyspark', 'torch', 'tensorflow') if m in sys.modules))")
+    code = (
+        "import sys, recutils.datasets.entire_space, recutils.benchmark.esmm_bias\n"
+        "print(','.join(m for m in ('pyspark', 'torch', 'tensorflow') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 

@@ -21,7 +21,9 @@ R2 = 1 / math.sqrt(2)
 
 @pytest.fixture
 def train() -> pd.DataFrame:
-    return pd.DataFrame({"userID": [1, 1, 2, 2, 3, 3, 3], "itemID": ["A", "B", "A", "C", "B", "C", "D"]})
+    return pd.DataFrame(
+        {"userID": [1, 1, 2, 2, 3, 3, 3], "itemID": ["A", "B", "A", "C", "B", "C", "D"]}
+    )
 
 
 @pytest.fixture
@@ -31,9 +33,17 @@ def reco() -> pd.DataFrame:
 
 @pytest.fixture
 def feats() -> pd.DataFrame:
-    return pd.DataFrame({"itemID": ["A", "B", "C", "D"],
-                         "features": [np.array([1.0, 0.0]), np.array([1.0, 1.0]),
-                                      np.array([0.0, 1.0]), np.array([3.0, 4.0])]})
+    return pd.DataFrame(
+        {
+            "itemID": ["A", "B", "C", "D"],
+            "features": [
+                np.array([1.0, 0.0]),
+                np.array([1.0, 1.0]),
+                np.array([0.0, 1.0]),
+                np.array([3.0, 4.0]),
+            ],
+        }
+    )
 
 
 def test_coverage(train, reco):
@@ -42,7 +52,9 @@ def test_coverage(train, reco):
     # item shares 1/5, 2/5, 1/5, 1/5
     expected = -(3 * 0.2 * math.log2(0.2) + 0.4 * math.log2(0.4))
     assert ev.distributional_coverage(train, reco) == pytest.approx(expected)
-    assert ev.distributional_coverage(train, reco) == pytest.approx(1.9219280948873623, abs=1e-12)  # MS
+    assert ev.distributional_coverage(train, reco) == pytest.approx(
+        1.9219280948873623, abs=1e-12
+    )  # MS
 
 
 def test_novelty(train, reco):
@@ -85,7 +97,9 @@ def test_serendipity_relevance(train, reco):
 
 def test_feature_similarity(train, reco, feats):
     # s(C, D) = 4/5, s(B, D) = 7 / (5 sqrt 2)
-    ud = ev.user_diversity(train, reco, item_feature_df=feats, item_sim_measure="item_feature_vector")
+    ud = ev.user_diversity(
+        train, reco, item_feature_df=feats, item_sim_measure="item_feature_vector"
+    )
     np.testing.assert_allclose(ud["user_diversity"], [1 - 0.8, 1 - 7 / (5 * math.sqrt(2))])
     d = ev.diversity(train, reco, item_feature_df=feats, item_sim_measure="item_feature_vector")
     assert d == pytest.approx(0.10502525316941674, abs=1e-12)  # MS
@@ -127,7 +141,9 @@ def test_categorical_ids_match_numeric_and_string_ids(train, reco):
     expected = ev.catalog_coverage(train, reco)
     cat_reco = reco.astype({"userID": "category", "itemID": "category"})
     assert ev.catalog_coverage(train, cat_reco) == pytest.approx(expected)
-    assert ev.novelty(train.astype({"itemID": "category"}), reco) == pytest.approx(ev.novelty(train, reco))
+    assert ev.novelty(train.astype({"itemID": "category"}), reco) == pytest.approx(
+        ev.novelty(train, reco)
+    )
     seen = pd.concat([reco, train.iloc[:1]], ignore_index=True).astype({"userID": "category"})
     with pytest.raises(DataError, match="already in train_df"):  # the seen check still works
         ev.catalog_coverage(train, seen)

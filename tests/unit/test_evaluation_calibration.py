@@ -15,8 +15,9 @@ from recutils.exceptions import ConfigError, DataError
 def frames(labels, probs):
     n = len(labels)
     truth = pd.DataFrame({"userID": np.arange(n), "itemID": 0, "rating": np.asarray(labels, float)})
-    pred = pd.DataFrame({"userID": np.arange(n), "itemID": 0,
-                         "prediction": np.asarray(probs, float)})
+    pred = pd.DataFrame(
+        {"userID": np.arange(n), "itemID": 0, "prediction": np.asarray(probs, float)}
+    )
     return truth, pred
 
 
@@ -32,7 +33,8 @@ def test_reliability_table_and_ece_by_hand():
     # ECE = 3/5 * |0.2 - 1/3| + 2/5 * |0.8 - 1| = 0.08 + 0.08
     assert ev.expected_calibration_error(truth, pred, n_bins=2) == pytest.approx(0.16)
     assert ev.evaluate(truth, pred, ["ece"])["ece"] == pytest.approx(
-        ev.expected_calibration_error(truth, pred))
+        ev.expected_calibration_error(truth, pred)
+    )
 
 
 def test_empty_bins_are_left_out_and_quantile_bins_are_balanced():
@@ -71,8 +73,11 @@ def test_registered_as_lower_is_better():
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 1), st.floats(0, 1)), min_size=1, max_size=40),
-       st.integers(1, 12), st.sampled_from(["uniform", "quantile"]))
+@given(
+    st.lists(st.tuples(st.integers(0, 1), st.floats(0, 1)), min_size=1, max_size=40),
+    st.integers(1, 12),
+    st.sampled_from(["uniform", "quantile"]),
+)
 def test_ece_bounds_and_counts(rows, n_bins, strategy):
     labels, probs = zip(*rows)
     truth, pred = frames(labels, probs)

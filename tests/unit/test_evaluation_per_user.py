@@ -13,26 +13,52 @@ from hypothesis import strategies as st
 import recutils.evaluation as ev
 from recutils.exceptions import ConfigError
 
-AGGREGATE = {"precision": ev.precision_at_k, "recall": ev.recall_at_k, "map": ev.map_at_k,
-             "mean_average_precision": ev.mean_average_precision, "hit_ratio": ev.hit_ratio_at_k,
-             "mrr": ev.mrr_at_k}
+AGGREGATE = {
+    "precision": ev.precision_at_k,
+    "recall": ev.recall_at_k,
+    "map": ev.map_at_k,
+    "mean_average_precision": ev.mean_average_precision,
+    "hit_ratio": ev.hit_ratio_at_k,
+    "mrr": ev.mrr_at_k,
+}
 
 
 def _toy():
     # user 1: relevant {a, b, c}; ranked a (hit), x, b (hit)
     # user 2: relevant {d}; ranked y, z  (no hit)
     # user 3: relevant {e}; no predictions at all
-    truth = pd.DataFrame({"userID": [1, 1, 1, 2, 3], "itemID": ["a", "b", "c", "d", "e"],
-                          "rating": [5.0, 4.0, 3.0, 5.0, 4.0]})
-    pred = pd.DataFrame({"userID": [1, 1, 1, 2, 2], "itemID": ["a", "x", "b", "y", "z"],
-                         "prediction": [0.9, 0.8, 0.7, 0.6, 0.5]})
+    truth = pd.DataFrame(
+        {
+            "userID": [1, 1, 1, 2, 3],
+            "itemID": ["a", "b", "c", "d", "e"],
+            "rating": [5.0, 4.0, 3.0, 5.0, 4.0],
+        }
+    )
+    pred = pd.DataFrame(
+        {
+            "userID": [1, 1, 1, 2, 2],
+            "itemID": ["a", "x", "b", "y", "z"],
+            "prediction": [0.9, 0.8, 0.7, 0.6, 0.5],
+        }
+    )
     return truth, pred
 
 
 def test_known_answer() -> None:
     truth, pred = _toy()
-    out = ev.ranking_metrics_by_user(truth, pred, ["precision@3", "recall@3", "ndcg@3", "map@3",
-                                                   "mean_average_precision@3", "mrr@3", "hit_ratio@3"])
+    out = ev.ranking_metrics_by_user(
+        truth,
+        pred,
+        [
+            "precision@3",
+            "recall@3",
+            "ndcg@3",
+            "map@3",
+            "mean_average_precision@3",
+            "mrr@3",
+            "hit_ratio@3",
+        ],
+    )
     assert out["userID"].tolist() == [1, 2, 3]
     assert out["has_predictions"].tolist() == [True, True, False]
     u1 = out.iloc[0]
@@ -49,7 +75,8 @@ def test_known_answer() -> None:
         assert out.loc[1:, col].tolist() == [0.0, 0.0]
     # The aggregates: precision over users with predictions, nDCG over every user of the truth.
     assert out.loc[out["has_predictions"], "precision@3"].mean() == pytest.approx(
-        ev.precision_at_k(truth, pred, k=3))
+        ev.precision_at_k(truth, pred, k=3)
+    )
     assert out["ndcg@3"].mean() == pytest.approx(ev.ndcg_at_k(truth, pred, k=3))
 
 
@@ -71,10 +98,20 @@ def frames(draw):
     p_cells = draw(st.lists(st.sampled_from(cells), min_size=1, max_size=len(cells), unique=True))
     ratings = draw(st.lists(st.integers(1, 5), min_size=len(t_cells), max_size=len(t_cells)))
     scores = draw(st.lists(st.integers(0, 3), min_size=len(p_cells), max_size=len(p_cells)))
-    truth = pd.DataFrame({"userID": [c[0] for c in t_cells], "itemID": [c[1] for c in t_cells],
-                          "rating": np.array(ratings, dtype=float)})
-    pred = pd.DataFrame({"userID": [c[0] for c in p_cells], "itemID": [c[1] for c in p_cells],
-                         "prediction": np.array(scores, dtype=float)})
+    truth = pd.DataFrame(
+        {
+            "userID": [c[0] for c in t_cells],
+            "itemID": [c[1] for c in t_cells],
+            "rating": np.array(ratings, dtype=float),
+        }
+    )
+    pred = pd.DataFrame(
+        {
+            "userID": [c[0] for c in p_cells],
+            "itemID": [c[1] for c in p_cells],
+            "prediction": np.array(scores, dtype=float),
+        }
+    )
     return truth, pred, draw(st.integers(1, 12)), draw(st.sampled_from(["binary", "raw", "exp"]))
 
 

@@ -10,8 +10,16 @@ from hypothesis import strategies as st
 
 import recutils.evaluation as ev
 
-RANKING = ["precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k", "mean_average_precision",
-           "r_precision_at_k", "hit_ratio_at_k", "mrr_at_k"]
+RANKING = [
+    "precision_at_k",
+    "recall_at_k",
+    "ndcg_at_k",
+    "map_at_k",
+    "mean_average_precision",
+    "r_precision_at_k",
+    "hit_ratio_at_k",
+    "mrr_at_k",
+]
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -28,12 +36,28 @@ def frames(draw, ties: bool = True):
         scores = draw(st.lists(st.integers(0, 3), min_size=len(p_cells), max_size=len(p_cells)))
         scores = [float(s) for s in scores]
     else:
-        scores = draw(st.lists(st.floats(0, 1, allow_nan=False), min_size=len(p_cells),
-                               max_size=len(p_cells), unique=True))
-    truth = pd.DataFrame({"userID": [c[0] for c in t_cells], "itemID": [c[1] for c in t_cells],
-                          "rating": np.array(ratings, dtype=float)})
-    pred = pd.DataFrame({"userID": [c[0] for c in p_cells], "itemID": [c[1] for c in p_cells],
-                         "prediction": np.array(scores, dtype=float)})
+        scores = draw(
+            st.lists(
+                st.floats(0, 1, allow_nan=False),
+                min_size=len(p_cells),
+                max_size=len(p_cells),
+                unique=True,
+            )
+        )
+    truth = pd.DataFrame(
+        {
+            "userID": [c[0] for c in t_cells],
+            "itemID": [c[1] for c in t_cells],
+            "rating": np.array(ratings, dtype=float),
+        }
+    )
+    pred = pd.DataFrame(
+        {
+            "userID": [c[0] for c in p_cells],
+            "itemID": [c[1] for c in p_cells],
+            "prediction": np.array(scores, dtype=float),
+        }
+    )
     k = draw(st.integers(1, 15))
     return truth, pred, k
 
@@ -61,8 +85,15 @@ def test_perfect_ranking_scores_one(data, draw):
     max_r = int(truth.groupby("userID").size().max())
     min_r = int(truth.groupby("userID").size().min())
     k = draw.draw(st.integers(max_r, max_r + 5))
-    for name in ("recall_at_k", "ndcg_at_k", "map_at_k", "mean_average_precision", "r_precision_at_k",
-                 "hit_ratio_at_k", "mrr_at_k"):
+    for name in (
+        "recall_at_k",
+        "ndcg_at_k",
+        "map_at_k",
+        "mean_average_precision",
+        "r_precision_at_k",
+        "hit_ratio_at_k",
+        "mrr_at_k",
+    ):
         assert getattr(ev, name)(truth, pred, k=k) == pytest.approx(1.0), name
     assert ev.ndcg_at_k(truth, pred, k=k, score_type="raw") == pytest.approx(1.0)
     assert ev.ndcg_at_k(truth, pred, k=k, score_type="exp") == pytest.approx(1.0)

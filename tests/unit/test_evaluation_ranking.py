@@ -21,21 +21,25 @@ LN = math.log
 @pytest.fixture
 def truth() -> pd.DataFrame:
     # user 4 is only in the truth
-    return pd.DataFrame({
-        "userID": [1, 1, 1, 2, 2, 3, 3, 3, 4],
-        "itemID": [1, 2, 3, 1, 4, 2, 5, 6, 1],
-        "rating": [5, 4, 3, 5, 1, 2, 3, 4, 5],
-    })
+    return pd.DataFrame(
+        {
+            "userID": [1, 1, 1, 2, 2, 3, 3, 3, 4],
+            "itemID": [1, 2, 3, 1, 4, 2, 5, 6, 1],
+            "rating": [5, 4, 3, 5, 1, 2, 3, 4, 5],
+        }
+    )
 
 
 @pytest.fixture
 def pred() -> pd.DataFrame:
     # user 1 has a three-way tie (items 3, 2, 7 in that row order); user 5 only predicted
-    return pd.DataFrame({
-        "userID": [1, 1, 1, 1, 2, 2, 2, 3, 3, 5],
-        "itemID": [3, 2, 7, 1, 1, 4, 9, 8, 9, 1],
-        "prediction": [1.0, 1.0, 1.0, 0.5, 0.9, 0.8, 0.95, 0.4, 0.3, 1.0],
-    })
+    return pd.DataFrame(
+        {
+            "userID": [1, 1, 1, 1, 2, 2, 2, 3, 3, 5],
+            "itemID": [3, 2, 7, 1, 1, 4, 9, 8, 9, 1],
+            "prediction": [1.0, 1.0, 1.0, 0.5, 0.9, 0.8, 0.95, 0.4, 0.3, 1.0],
+        }
+    )
 
 
 # Top-3 lists of the common users 1, 2, 3:
@@ -69,14 +73,17 @@ def test_ndcg_k3_binary(truth, pred):
     assert ev.ndcg_at_k(truth, pred, k=3) == pytest.approx(0.3646967601514731, abs=1e-12)  # MS
 
 
-@pytest.mark.parametrize("score_type,discfun,expected", [
-    ("binary", "loge", 0.3646967601514731),
-    ("binary", "log2", 0.3646967601514731),
-    ("raw", "loge", 0.315291113680417),
-    ("raw", "log2", 0.31529111368041707),
-    ("exp", "loge", 0.2521599028958994),
-    ("exp", "log2", 0.25215990289589946),
-])
+@pytest.mark.parametrize(
+    "score_type,discfun,expected",
+    [
+        ("binary", "loge", 0.3646967601514731),
+        ("binary", "log2", 0.3646967601514731),
+        ("raw", "loge", 0.315291113680417),
+        ("raw", "log2", 0.31529111368041707),
+        ("exp", "loge", 0.2521599028958994),
+        ("exp", "log2", 0.25215990289589946),
+    ],
+)
 def test_ndcg_score_types_ms(truth, pred, score_type, discfun, expected):
     got = ev.ndcg_at_k(truth, pred, k=3, score_type=score_type, discfun_type=discfun)
     assert got == pytest.approx(expected, abs=1e-12)
@@ -102,27 +109,53 @@ def test_hit_ratio_and_mrr(truth, pred):
     assert ev.mrr_at_k(truth, pred, k=1) == pytest.approx(1 / 3)
 
 
-@pytest.mark.parametrize("func,kwargs,expected", [
-    ("precision_at_k", {"k": 10}, 0.16666666666666666),
-    ("recall_at_k", {"k": 10}, 0.6666666666666666),
-    ("map_at_k", {"k": 10}, 0.5),
-    ("mean_average_precision", {"k": 10}, 0.5),
-    ("r_precision_at_k", {"k": 10}, 0.5833333333333333),
-    ("ndcg_at_k", {"k": 10}, 0.41522359677661),
-    ("precision_at_k", {"k": 3, "relevancy_method": "by_threshold", "threshold": 2}, 0.3333333333333333),
-    ("recall_at_k", {"k": 3, "relevancy_method": "by_threshold", "threshold": 2}, 0.38888888888888884),
-    ("map_at_k", {"k": 3, "relevancy_method": "by_threshold", "threshold": 2}, 0.3055555555555555),
-    ("mean_average_precision", {"k": 3, "relevancy_method": "by_threshold", "threshold": 2},
-     0.3055555555555555),
-    ("r_precision_at_k", {"k": 3, "relevancy_method": "by_threshold", "threshold": 2}, 0.5833333333333333),
-    ("ndcg_at_k", {"k": 3, "relevancy_method": "by_threshold", "threshold": 2}, 0.2880533610557908),
-    ("precision_at_k", {"k": 2, "relevancy_method": None}, 0.8333333333333334),
-    ("recall_at_k", {"k": 2, "relevancy_method": None}, 0.6666666666666666),
-    ("map_at_k", {"k": 2, "relevancy_method": None}, 0.7916666666666666),
-    ("mean_average_precision", {"k": 2, "relevancy_method": None}, 0.6388888888888888),
-    ("r_precision_at_k", {"k": 2, "relevancy_method": None}, 0.8333333333333333),
-    ("ndcg_at_k", {"k": 2, "relevancy_method": None}, 0.5660170306431477),
-])
+@pytest.mark.parametrize(
+    "func,kwargs,expected",
+    [
+        ("precision_at_k", {"k": 10}, 0.16666666666666666),
+        ("recall_at_k", {"k": 10}, 0.6666666666666666),
+        ("map_at_k", {"k": 10}, 0.5),
+        ("mean_average_precision", {"k": 10}, 0.5),
+        ("r_precision_at_k", {"k": 10}, 0.5833333333333333),
+        ("ndcg_at_k", {"k": 10}, 0.41522359677661),
+        (
+            "precision_at_k",
+            {"k": 3, "relevancy_method": "by_threshold", "threshold": 2},
+            0.3333333333333333,
+        ),
+        (
+            "recall_at_k",
+            {"k": 3, "relevancy_method": "by_threshold", "threshold": 2},
+            0.38888888888888884,
+        ),
+        (
+            "map_at_k",
+            {"k": 3, "relevancy_method": "by_threshold", "threshold": 2},
+            0.3055555555555555,
+        ),
+        (
+            "mean_average_precision",
+            {"k": 3, "relevancy_method": "by_threshold", "threshold": 2},
+            0.3055555555555555,
+        ),
+        (
+            "r_precision_at_k",
+            {"k": 3, "relevancy_method": "by_threshold", "threshold": 2},
+            0.5833333333333333,
+        ),
+        (
+            "ndcg_at_k",
+            {"k": 3, "relevancy_method": "by_threshold", "threshold": 2},
+            0.2880533610557908,
+        ),
+        ("precision_at_k", {"k": 2, "relevancy_method": None}, 0.8333333333333334),
+        ("recall_at_k", {"k": 2, "relevancy_method": None}, 0.6666666666666666),
+        ("map_at_k", {"k": 2, "relevancy_method": None}, 0.7916666666666666),
+        ("mean_average_precision", {"k": 2, "relevancy_method": None}, 0.6388888888888888),
+        ("r_precision_at_k", {"k": 2, "relevancy_method": None}, 0.8333333333333333),
+        ("ndcg_at_k", {"k": 2, "relevancy_method": None}, 0.5660170306431477),
+    ],
+)
 def test_known_answers_ms(truth, pred, func, kwargs, expected):
     """Values of Microsoft Recommenders 1.2.1 on the same frames (k > list length, by_threshold, None)."""
     assert getattr(ev, func)(truth, pred, **kwargs) == pytest.approx(expected, abs=1e-12)
@@ -131,7 +164,9 @@ def test_known_answers_ms(truth, pred, func, kwargs, expected):
 def test_relevancy_none_uses_row_order(truth, pred):
     # None: the rows are the ranked list; u1's list is 3, 2, 7, 1 (all 4 rows, no cut)
     # hits u1: 3, 2, 1 -> 3; u2: 1, 4 -> 2; u3: 0 ; precision divides by k=2 (MS)
-    assert ev.precision_at_k(truth, pred, k=2, relevancy_method=None) == pytest.approx((3 / 2 + 2 / 2) / 3)
+    assert ev.precision_at_k(truth, pred, k=2, relevancy_method=None) == pytest.approx(
+        (3 / 2 + 2 / 2) / 3
+    )
 
 
 def test_tie_break_is_row_order(truth, pred):
@@ -177,9 +212,13 @@ def test_users_in_one_frame_only_are_ignored(truth, pred):
     both_t = truth[truth.userID.isin([1, 2, 3])]
     both_p = pred[pred.userID.isin([1, 2, 3])]
     for f in ("precision_at_k", "recall_at_k", "map_at_k", "mrr_at_k", "hit_ratio_at_k"):
-        assert getattr(ev, f)(truth, pred, k=3) == pytest.approx(getattr(ev, f)(both_t, both_p, k=3))
+        assert getattr(ev, f)(truth, pred, k=3) == pytest.approx(
+            getattr(ev, f)(both_t, both_p, k=3)
+        )
     # ndcg keeps MS' quirk: user 4 (truth only) counts as 0
-    assert ev.ndcg_at_k(truth, pred, k=3) == pytest.approx(ev.ndcg_at_k(both_t, both_p, k=3) * 3 / 4)
+    assert ev.ndcg_at_k(truth, pred, k=3) == pytest.approx(
+        ev.ndcg_at_k(both_t, both_p, k=3) * 3 / 4
+    )
 
 
 def test_fewer_than_k_predictions_and_k_beyond_catalogue():
@@ -244,8 +283,9 @@ def test_bad_arguments(truth, pred):
 def test_non_default_columns(truth, pred):
     t = truth.rename(columns={"userID": "u", "itemID": "i", "rating": "r"})
     p = pred.rename(columns={"userID": "u", "itemID": "i", "prediction": "s"})
-    got = ev.ndcg_at_k(t, p, col_user="u", col_item="i", col_rating="r", col_prediction="s", k=3,
-                       score_type="raw")
+    got = ev.ndcg_at_k(
+        t, p, col_user="u", col_item="i", col_rating="r", col_prediction="s", k=3, score_type="raw"
+    )
     assert got == pytest.approx(ev.ndcg_at_k(truth, pred, k=3, score_type="raw"))
 
 
@@ -258,12 +298,20 @@ def test_inputs_not_mutated(truth, pred):
 
 # ---------------------------------------------------------------- gauc
 def test_gauc_by_hand():
-    truth = pd.DataFrame({"userID": [1, 1, 1, 2, 2, 2, 3, 3],
-                          "itemID": [1, 2, 3, 1, 2, 3, 1, 2],
-                          "rating": [1, 0, 1, 0, 1, 0, 1, 1]})
-    pred = pd.DataFrame({"userID": [1, 1, 1, 2, 2, 2, 3, 3],
-                         "itemID": [1, 2, 3, 1, 2, 3, 1, 2],
-                         "prediction": [0.9, 0.3, 0.3, 0.2, 0.6, 0.6]+[0.5, 0.1]})
+    truth = pd.DataFrame(
+        {
+            "userID": [1, 1, 1, 2, 2, 2, 3, 3],
+            "itemID": [1, 2, 3, 1, 2, 3, 1, 2],
+            "rating": [1, 0, 1, 0, 1, 0, 1, 1],
+        }
+    )
+    pred = pd.DataFrame(
+        {
+            "userID": [1, 1, 1, 2, 2, 2, 3, 3],
+            "itemID": [1, 2, 3, 1, 2, 3, 1, 2],
+            "prediction": [0.9, 0.3, 0.3, 0.2, 0.6, 0.6] + [0.5, 0.1],
+        }
+    )
     # u1: positives 0.9, 0.3 vs negative 0.3 -> (1 + 0.5) / 2 = 0.75, 3 impressions
     # u2: positive 0.6 vs negatives 0.2, 0.6 -> (1 + 0.5) / 2 = 0.75, 3 impressions
     # u3: only positives -> left out
@@ -286,7 +334,9 @@ def test_categorical_ids_match_numeric_ids(truth, pred):
     expected = ev.precision_at_k(truth, pred, k=2)
     cat_truth = truth.astype({"userID": "category", "itemID": "category"})
     assert ev.precision_at_k(cat_truth, pred, k=2) == pytest.approx(expected)
-    assert ev.precision_at_k(truth, pred.astype({"userID": "category"}), k=2) == pytest.approx(expected)
+    assert ev.precision_at_k(truth, pred.astype({"userID": "category"}), k=2) == pytest.approx(
+        expected
+    )
     assert ev.rmse(cat_truth, pred) == pytest.approx(ev.rmse(truth, pred))
     # categories of strings are still strings: no silent match of "1" with 1
     with pytest.raises(ColumnMismatchError, match="userID"):

@@ -14,15 +14,21 @@ from recutils.exceptions import DataError
 
 @pytest.fixture
 def rt() -> pd.DataFrame:
-    return pd.DataFrame({"userID": [1, 1, 2, 2, 3], "itemID": [1, 2, 1, 3, 2],
-                         "rating": [5.0, 3.0, 4.0, 1.0, 2.0]})
+    return pd.DataFrame(
+        {"userID": [1, 1, 2, 2, 3], "itemID": [1, 2, 1, 3, 2], "rating": [5.0, 3.0, 4.0, 1.0, 2.0]}
+    )
 
 
 @pytest.fixture
 def rp() -> pd.DataFrame:
     # (3, 3) and (9, 9) have no truth; (3, 2) has no prediction: 4 joined pairs
-    return pd.DataFrame({"userID": [1, 1, 2, 2, 3, 9], "itemID": [1, 2, 1, 3, 3, 9],
-                         "prediction": [4.5, 3.5, 4.0, 2.0, 1.0, 3.0]})
+    return pd.DataFrame(
+        {
+            "userID": [1, 1, 2, 2, 3, 9],
+            "itemID": [1, 2, 1, 3, 3, 9],
+            "prediction": [4.5, 3.5, 4.0, 2.0, 1.0, 3.0],
+        }
+    )
 
 
 # joined: y = 5, 3, 4, 1 ; yhat = 4.5, 3.5, 4, 2 ; errors -0.5, 0.5, 0, 1
@@ -51,10 +57,16 @@ def test_constant_truth_conventions():
 
 @pytest.fixture
 def binary():
-    t = pd.DataFrame({"userID": [1, 1, 1, 2, 2, 2], "itemID": [1, 2, 3, 1, 2, 3],
-                      "rating": [1, 0, 1, 0, 1, 0]})
-    p = pd.DataFrame({"userID": [1, 1, 1, 2, 2, 2], "itemID": [1, 2, 3, 1, 2, 3],
-                      "prediction": [0.9, 0.3, 0.3, 0.2, 0.6, 0.6]})
+    t = pd.DataFrame(
+        {"userID": [1, 1, 1, 2, 2, 2], "itemID": [1, 2, 3, 1, 2, 3], "rating": [1, 0, 1, 0, 1, 0]}
+    )
+    p = pd.DataFrame(
+        {
+            "userID": [1, 1, 1, 2, 2, 2],
+            "itemID": [1, 2, 3, 1, 2, 3],
+            "prediction": [0.9, 0.3, 0.3, 0.2, 0.6, 0.6],
+        }
+    )
     return t, p
 
 

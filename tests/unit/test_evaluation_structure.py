@@ -57,7 +57,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         stack.pop()
@@ -90,9 +90,16 @@ def test_cycle_finder_finds_a_cycle() -> None:
 # ----------------------------------------------------------------------- keywords
 @pytest.fixture
 def frames():
-    truth = pd.DataFrame({"userID": [1, 1, 2, 2], "itemID": [1, 2, 1, 3], "rating": [5.0, 4.0, 3.0, 1.0]})
-    pred = pd.DataFrame({"userID": [1, 1, 1, 2, 2, 2], "itemID": [1, 2, 3, 1, 2, 3],
-                         "prediction": [0.9, 0.1, 0.5, 0.3, 0.2, 0.8]})
+    truth = pd.DataFrame(
+        {"userID": [1, 1, 2, 2], "itemID": [1, 2, 1, 3], "rating": [5.0, 4.0, 3.0, 1.0]}
+    )
+    pred = pd.DataFrame(
+        {
+            "userID": [1, 1, 1, 2, 2, 2],
+            "itemID": [1, 2, 3, 1, 2, 3],
+            "prediction": [0.9, 0.1, 0.5, 0.3, 0.2, 0.8],
+        }
+    )
     return truth, pred
 
 
@@ -115,8 +122,13 @@ def test_precision_at_k_known_answer(frames) -> None:
 
 
 def _public_metric_functions():
-    names = [n for n in ev.__all__ if callable(getattr(ev, n)) and not isinstance(getattr(ev, n), type)
-             and n not in ("get_metric", "known_metrics", "parse_metric")]
+    names = [
+        n
+        for n in ev.__all__
+        if callable(getattr(ev, n))
+        and not isinstance(getattr(ev, n), type)
+        and n not in ("get_metric", "known_metrics", "parse_metric")
+    ]
     return names
 
 
@@ -129,14 +141,32 @@ def test_every_public_metric_function_rejects_unknown_keywords(name) -> None:
     assert func.__name__ == name and func.__doc__
 
 
-@pytest.mark.parametrize("name", ["precision_at_k", "recall_at_k", "map_at_k", "mean_average_precision",
-                                  "r_precision_at_k", "hit_ratio_at_k", "mrr_at_k", "ndcg_at_k"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "precision_at_k",
+        "recall_at_k",
+        "map_at_k",
+        "mean_average_precision",
+        "r_precision_at_k",
+        "hit_ratio_at_k",
+        "mrr_at_k",
+        "ndcg_at_k",
+    ],
+)
 def test_ranking_functions_accept_microsoft_keyword_set(frames, name) -> None:
     """One keyword set, col_rating included, goes to every ranking metric (as in
     Microsoft Recommenders' notebooks)."""
     truth, pred = frames
-    kwargs = dict(col_user="userID", col_item="itemID", col_rating="rating", col_prediction="prediction",
-                  relevancy_method="top_k", k=2, threshold=10)
+    kwargs = dict(
+        col_user="userID",
+        col_item="itemID",
+        col_rating="rating",
+        col_prediction="prediction",
+        relevancy_method="top_k",
+        k=2,
+        threshold=10,
+    )
     func = getattr(ev, name)
     assert func(truth, pred, **kwargs) == func(truth, pred, k=2)
 
@@ -145,10 +175,25 @@ def test_factory_made_functions_keep_their_signature_and_pickle() -> None:
     import pickle
 
     params = list(inspect.signature(ev.precision_at_k).parameters)
-    assert params == ["rating_true", "rating_pred", "col_user", "col_item", "col_prediction",
-                      "relevancy_method", "k", "threshold", "col_rating"]
+    assert params == [
+        "rating_true",
+        "rating_pred",
+        "col_user",
+        "col_item",
+        "col_prediction",
+        "relevancy_method",
+        "k",
+        "threshold",
+        "col_rating",
+    ]
     assert list(inspect.signature(ev.rmse).parameters) == [
-        "rating_true", "rating_pred", "col_user", "col_item", "col_rating", "col_prediction"]
+        "rating_true",
+        "rating_pred",
+        "col_user",
+        "col_item",
+        "col_rating",
+        "col_prediction",
+    ]
     assert ev.precision_at_k.__module__ == "recutils.evaluation.ranking"
     assert pickle.loads(pickle.dumps(ev.precision_at_k)) is ev.precision_at_k
     assert pickle.loads(pickle.dumps(ev.rmse)) is ev.rmse

@@ -72,17 +72,22 @@ def resign(folder: Path, key: bytes | None = None) -> None:
     manifest = json.loads(file.read_text())
     section = manifest["artifact"]
     section["files"] = {
-        p.relative_to(folder).as_posix(): {"sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
-                                           "bytes": p.stat().st_size}
-        for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+        p.relative_to(folder).as_posix(): {
+            "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+            "bytes": p.stat().st_size,
+        }
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
     section["manifest_sha256"] = canonical_digest(manifest)
     if key is not None:
         section["signature"] = sign_manifest(manifest, key)
     file.write_text(json.dumps(manifest))
 
 
-def forge_array(folder: Path, name: str, edit: Callable[[np.ndarray], np.ndarray],
-                key: bytes | None = None) -> Path:
+def forge_array(
+    folder: Path, name: str, edit: Callable[[np.ndarray], np.ndarray], key: bytes | None = None
+) -> Path:
     """Replace ``arrays.npz[name]`` by ``edit(array)`` and re-sign the checksums."""
     with np.load(folder / "arrays.npz", allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
@@ -108,8 +113,9 @@ def toy() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def sar_artifact(tmp_path_factory: pytest.TempPathFactory, toy: pd.DataFrame) -> Path:
-    return save_artifact(SAR(similarity_type="jaccard").fit(toy),
-                         tmp_path_factory.mktemp("art") / "sar")
+    return save_artifact(
+        SAR(similarity_type="jaccard").fit(toy), tmp_path_factory.mktemp("art") / "sar"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -121,11 +127,15 @@ def forged(sar_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 # --------------------------------------------------------- the forged seen_indices
 def test_forged_seen_indices_with_valid_checksums_is_an_artifact_error_not_a_segfault(
-        forged: Path) -> None:
+    forged: Path,
+) -> None:
     verify_artifact(forged)  # the forgery passes the checksums ...
     for load in (load_model, load_any, BaseRecommender.load, SAR.load):
-        with pytest.raises(ArtifactArrayError, match=r"arrays\.npz: array 'seen_indices' has "
-                                                     r"values outside \[0, \d+\)"):
+        with pytest.raises(
+            ArtifactArrayError,
+            match=r"arrays\.npz: array 'seen_indices' has "
+            r"values outside \[0, \d+\)",
+        ):
             load(forged)  # ... and is refused by the array checks before any use
     assert issubclass(ArtifactArrayError, ArtifactError)
 
@@ -135,8 +145,14 @@ def _run(code: str, *args: str, env: dict[str, str] | None = None) -> subprocess
     environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), environ.get("PYTHONPATH", "")])
     environ.pop(ARTIFACT_KEY_ENV, None)
     environ.pop(ARTIFACT_KEY_FILE_ENV, None)
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          timeout=300, env=environ, cwd=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environ,
+        cwd=str(ROOT),
+    )
 
 
 _SERVE = """
@@ -158,7 +174,8 @@ def test_cli_serve_refuses_the_forged_artifact_without_crashing(forged: Path) ->
 
 
 def test_admin_swap_to_the_forged_artifact_keeps_the_old_model(
-        sar_artifact: Path, forged: Path, tmp_path: Path) -> None:
+    sar_artifact: Path, forged: Path, tmp_path: Path
+) -> None:
     pytest.importorskip("fastapi")
     pytest.importorskip("httpx")
     from fastapi.testclient import TestClient
@@ -182,7 +199,8 @@ def test_admin_swap_to_the_forged_artifact_keeps_the_old_model(
 
 
 def test_service_swap_refuses_the_forged_artifact_and_keeps_serving(
-        sar_artifact: Path, forged: Path) -> None:
+    sar_artifact: Path, forged: Path
+) -> None:
     from recutils.serving import RecommendationService
 
     svc = RecommendationService(artifact=sar_artifact)
@@ -209,8 +227,9 @@ def _probes(arrays: dict[str, np.ndarray]) -> dict[str, tuple[str, Callable]]:
     probes: dict[str, tuple[str, Callable]] = {"seen_indices+2e9": ("seen_indices", add_2e9)}
 
     def shorter(a: np.ndarray) -> np.ndarray:
-        return a.reshape(1) if a.ndim == 0 else np.concatenate([a, a[:1]]) if len(a) == 0 \
-            else a[:-1]
+        return (
+            a.reshape(1) if a.ndim == 0 else np.concatenate([a, a[:1]]) if len(a) == 0 else a[:-1]
+        )
 
     def nan(a: np.ndarray) -> np.ndarray:
         a = a.copy()
@@ -258,8 +277,7 @@ for line in open(sys.argv[1]):
 
 
 @pytest.fixture(scope="module")
-def probe_results(tmp_path_factory: pytest.TempPathFactory, toy: pd.DataFrame
-                  ) -> dict[str, Any]:
+def probe_results(tmp_path_factory: pytest.TempPathFactory, toy: pd.DataFrame) -> dict[str, Any]:
     """Fit and save every model, forge each probe, and load them all in one subprocess."""
     root = tmp_path_factory.mktemp("probes")
     plan: list[dict[str, str]] = []
@@ -291,20 +309,28 @@ def probe_results(tmp_path_factory: pytest.TempPathFactory, toy: pd.DataFrame
         else:
             results[record["done"]] = record
             started = None
-    return {"plan": plan, "results": results, "skipped": skipped, "returncode": proc.returncode,
-            "crashed_at": started, "stderr": proc.stderr[-2000:]}
+    return {
+        "plan": plan,
+        "results": results,
+        "skipped": skipped,
+        "returncode": proc.returncode,
+        "crashed_at": started,
+        "stderr": proc.stderr[-2000:],
+    }
 
 
 @pytest.mark.parametrize("name", _MODELS)
 def test_every_model_refuses_forged_arrays_with_valid_checksums(
-        name: str, probe_results: dict[str, Any]) -> None:
+    name: str, probe_results: dict[str, Any]
+) -> None:
     if name in probe_results["skipped"]:
         pytest.skip(probe_results["skipped"][name])
     mine = [p["id"] for p in probe_results["plan"] if p["id"].startswith(name + "/")]
     assert len(mine) >= 3  # the seen_indices probe and at least one shape probe per array
     assert probe_results["returncode"] == 0 or probe_results["crashed_at"] not in mine, (
         f"the loader process died (code {probe_results['returncode']}) at "
-        f"{probe_results['crashed_at']}: {probe_results['stderr']}")
+        f"{probe_results['crashed_at']}: {probe_results['stderr']}"
+    )
     for probe in mine:
         result = probe_results["results"].get(probe)
         assert result is not None, f"{probe} did not finish (the process died earlier)"
@@ -314,8 +340,10 @@ def test_every_model_refuses_forged_arrays_with_valid_checksums(
         assert _NAMED.search(result["message"]), (probe, result["message"])
 
 
-_NAMED = re.compile(r"arrays\.npz: (array '[^']+' (has|holds|is|must|decreases)|the network "
-                    r"weights do not match|the (user|item) feature tables)")
+_NAMED = re.compile(
+    r"arrays\.npz: (array '[^']+' (has|holds|is|must|decreases)|the network "
+    r"weights do not match|the (user|item) feature tables)"
+)
 
 
 # ------------------------------------------------------------------ array checks
@@ -323,16 +351,20 @@ def _arrays(**arrays: Any) -> SavedArrays:
     return SavedArrays(arrays, source="/m/arrays.npz")
 
 
-@pytest.mark.parametrize("arrays, shape, match", [
-    ({}, (None,), r"/m/arrays\.npz: array 'a' is missing"),
-    ({"a": np.array(["x", "y"])}, (2,), r"array 'a' has dtype <U1 \(string\); expected float"),
-    ({"a": np.zeros((2, 3))}, (3, None), r"array 'a' has shape \(2, 3\); expected \(3, \*\)"),
-    ({"a": np.zeros(3)}, (3, 1), r"array 'a' has shape \(3,\); expected \(3, 1\)"),
-    ({"a": np.array([[1.0, np.nan], [0.0, 0.0]])}, (2, 2), r"holds 1 NaN or infinite"),
-    ({"a": np.full((2, 2), -np.inf)}, (2, 2), r"holds 4 NaN or infinite"),
-])
+@pytest.mark.parametrize(
+    "arrays, shape, match",
+    [
+        ({}, (None,), r"/m/arrays\.npz: array 'a' is missing"),
+        ({"a": np.array(["x", "y"])}, (2,), r"array 'a' has dtype <U1 \(string\); expected float"),
+        ({"a": np.zeros((2, 3))}, (3, None), r"array 'a' has shape \(2, 3\); expected \(3, \*\)"),
+        ({"a": np.zeros(3)}, (3, 1), r"array 'a' has shape \(3,\); expected \(3, 1\)"),
+        ({"a": np.array([[1.0, np.nan], [0.0, 0.0]])}, (2, 2), r"holds 1 NaN or infinite"),
+        ({"a": np.full((2, 2), -np.inf)}, (2, 2), r"holds 4 NaN or infinite"),
+    ],
+)
 def test_check_array_names_the_file_the_array_and_the_problem(
-        arrays: dict, shape: tuple, match: str) -> None:
+    arrays: dict, shape: tuple, match: str
+) -> None:
     with pytest.raises(ArtifactArrayError, match=match):
         check_array(_arrays(**arrays), "a", persistence.FLOAT, shape)
 
@@ -347,16 +379,19 @@ def test_check_array_bounds_and_good_input_unchanged() -> None:
         check_array(_arrays(i=np.array([0.0])), "i", persistence.INTEGER, (1,))
 
 
-@pytest.mark.parametrize("indptr, indices, match", [
-    ([0, 1], [0], r"array 'p' has shape \(2,\); expected \(3,\)"),
-    ([1, 1, 2], [0, 1], r"'p' must start at 0 and end at len\(i\) = 2; it runs from 1 to 2"),
-    ([0, 1, 3], [0, 1], r"must start at 0 and end at len\(i\) = 2; it runs from 0 to 3"),
-    ([0, 2, 1], [0], r"'p' decreases"),
-    ([0, 2, 2], [0, 1], None),
-    ([0, 2, 2], [0, 4], r"'i' has values outside \[0, 4\)"),
-    ([0, 2, 2], [0, -1], r"'i' has values outside"),
-    ([0, 0, 0], np.array([], dtype=np.float64), r"'i' has dtype float64"),
-])
+@pytest.mark.parametrize(
+    "indptr, indices, match",
+    [
+        ([0, 1], [0], r"array 'p' has shape \(2,\); expected \(3,\)"),
+        ([1, 1, 2], [0, 1], r"'p' must start at 0 and end at len\(i\) = 2; it runs from 1 to 2"),
+        ([0, 1, 3], [0, 1], r"must start at 0 and end at len\(i\) = 2; it runs from 0 to 3"),
+        ([0, 2, 1], [0], r"'p' decreases"),
+        ([0, 2, 2], [0, 1], None),
+        ([0, 2, 2], [0, 4], r"'i' has values outside \[0, 4\)"),
+        ([0, 2, 2], [0, -1], r"'i' has values outside"),
+        ([0, 0, 0], np.array([], dtype=np.float64), r"'i' has dtype float64"),
+    ],
+)
 def test_check_csr_refuses_malformed_structure(indptr, indices, match) -> None:
     arrays = _arrays(p=np.asarray(indptr), i=np.asarray(indices))
     if match is None:
@@ -395,15 +430,15 @@ def test_check_permutation_and_check_weights() -> None:
     with pytest.raises(ArtifactArrayError, match=r"missing \['n'\], unexpected \[\]"):
         check_weights(_arrays(**{"w__emb.weight": good["w__emb.weight"]}), ref, "w__")
     with pytest.raises(ArtifactArrayError, match=r"'w__emb.weight' has shape \(4, 2\)"):
-        check_weights(_arrays(**{**good, "w__emb.weight": np.ones((4, 2), np.float32)}), ref,
-                      "w__")
+        check_weights(_arrays(**{**good, "w__emb.weight": np.ones((4, 2), np.float32)}), ref, "w__")
     with pytest.raises(ArtifactArrayError, match="the network's weight is float32"):
         check_weights(_arrays(**{**good, "w__emb.weight": np.ones((3, 2))}), ref, "w__")
 
 
 def test_repeated_ids_are_refused(sar_artifact: Path, tmp_path: Path) -> None:
-    folder = forge_array(_copy(sar_artifact, tmp_path / "dup"), "item_ids",
-                         lambda a: np.concatenate([a[:1], a[:-1]]))
+    folder = forge_array(
+        _copy(sar_artifact, tmp_path / "dup"), "item_ids", lambda a: np.concatenate([a[:1], a[:-1]])
+    )
     with pytest.raises(ArtifactArrayError, match="'item_ids' holds repeated ids"):
         load_model(folder)
 
@@ -420,8 +455,9 @@ def test_good_artifacts_load_exactly_as_before(sar_artifact: Path, toy: pd.DataF
     model = SAR(similarity_type="jaccard").fit(toy)
     loaded = load_model(sar_artifact)
     users = list(toy["userID"].unique())
-    pd.testing.assert_frame_equal(loaded.recommend_k_items(users, top_k=5),
-                                  model.recommend_k_items(users, top_k=5))
+    pd.testing.assert_frame_equal(
+        loaded.recommend_k_items(users, top_k=5), model.recommend_k_items(users, top_k=5)
+    )
     assert (loaded.seen_ != model.seen_).nnz == 0
 
 
@@ -440,8 +476,8 @@ def test_signed_artifact_loads_with_its_key_only(toy: pd.DataFrame, tmp_path: Pa
 
 
 def test_unsigned_artifact_is_refused_when_a_key_is_configured(
-        sar_artifact: Path, tmp_path: Path, toy: pd.DataFrame,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    sar_artifact: Path, tmp_path: Path, toy: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(ArtifactSignatureError, match="is not signed, and a signing key"):
         load_model(sar_artifact, key=KEY)
     monkeypatch.setenv(ARTIFACT_KEY_ENV, KEY.decode())
@@ -459,7 +495,8 @@ def test_unsigned_artifact_is_refused_when_a_key_is_configured(
 
 
 def test_tampering_with_recomputed_checksums_breaks_the_signature(
-        toy: pd.DataFrame, tmp_path: Path) -> None:
+    toy: pd.DataFrame, tmp_path: Path
+) -> None:
     path = save_artifact(SAR(similarity_type="jaccard").fit(toy), tmp_path / "s", sign_key=KEY)
     forged = forge_array(_copy(path, tmp_path / "f"), "item_frequencies", lambda a: a * 2)
     load_model(forged)  # without a key the re-computed checksums pass (and the values are sane)
@@ -472,13 +509,15 @@ def test_tampering_with_recomputed_checksums_breaks_the_signature(
     manifest["artifact"]["files"]["arrays.npz"]["sha256"] = "0" * 64
     assert sign_manifest(manifest, KEY) != manifest["artifact"]["signature"]
     # and a forger holding the key is, by definition, trusted
-    resigned = forge_array(_copy(path, tmp_path / "k"), "item_frequencies", lambda a: a * 2,
-                           key=KEY)
+    resigned = forge_array(
+        _copy(path, tmp_path / "k"), "item_frequencies", lambda a: a * 2, key=KEY
+    )
     assert type(load_model(resigned, key=KEY)) is SAR
 
 
-def test_signature_comparison_is_constant_time(toy: pd.DataFrame, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_signature_comparison_is_constant_time(
+    toy: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import hmac
 
     path = save_artifact(Popularity().fit(toy), tmp_path / "s", sign_key=KEY)
@@ -494,8 +533,7 @@ def test_signature_comparison_is_constant_time(toy: pd.DataFrame, tmp_path: Path
     assert len(calls) == 1
 
 
-def test_signature_with_an_unknown_algorithm_is_refused(toy: pd.DataFrame,
-                                                        tmp_path: Path) -> None:
+def test_signature_with_an_unknown_algorithm_is_refused(toy: pd.DataFrame, tmp_path: Path) -> None:
     path = save_artifact(Popularity().fit(toy), tmp_path / "s", sign_key=KEY)
     file = path / "manifest.json"
     manifest = json.loads(file.read_text())
@@ -515,8 +553,10 @@ def test_resolve_artifact_key_sources_and_errors(tmp_path: Path) -> None:
     assert resolve_artifact_key(environ={ARTIFACT_KEY_ENV: OTHER_KEY.decode()}) == OTHER_KEY
     assert resolve_artifact_key(environ={ARTIFACT_KEY_FILE_ENV: str(key_file)}) == KEY
     # an explicit key or file wins over the environment
-    assert resolve_artifact_key(key_file=key_file,
-                                environ={ARTIFACT_KEY_ENV: OTHER_KEY.decode()}) == KEY
+    assert (
+        resolve_artifact_key(key_file=key_file, environ={ARTIFACT_KEY_ENV: OTHER_KEY.decode()})
+        == KEY
+    )
     with pytest.raises(ConfigError, match="at least 16"):
         resolve_artifact_key("short", environ={})
     with pytest.raises(ConfigError, match="once"):
@@ -529,16 +569,22 @@ def test_resolve_artifact_key_sources_and_errors(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("source", ["file", "env", "none"])
 def test_cli_serve_refuses_unsigned_artifacts_when_a_key_is_configured(
-        source: str, sar_artifact: Path, tmp_path: Path, toy: pd.DataFrame,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    source: str,
+    sar_artifact: Path,
+    tmp_path: Path,
+    toy: pd.DataFrame,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     uvicorn = pytest.importorskip("uvicorn")
     pytest.importorskip("fastapi")
     from recutils.cli import main
 
     served: list[Any] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.append(app))
-    signed = save_artifact(SAR(similarity_type="jaccard").fit(toy), tmp_path / "signed",
-                           sign_key=KEY)
+    signed = save_artifact(
+        SAR(similarity_type="jaccard").fit(toy), tmp_path / "signed", sign_key=KEY
+    )
     options: list[str] = []
     if source == "file":
         (tmp_path / "key").write_bytes(KEY + b"\n")
@@ -556,7 +602,8 @@ def test_cli_serve_refuses_unsigned_artifacts_when_a_key_is_configured(
 
 
 def test_service_with_a_key_refuses_an_unsigned_swap_and_keeps_the_old_model(
-        toy: pd.DataFrame, sar_artifact: Path, tmp_path: Path) -> None:
+    toy: pd.DataFrame, sar_artifact: Path, tmp_path: Path
+) -> None:
     from recutils.serving import RecommendationService
 
     signed = save_artifact(ItemKNN(k=5).fit(toy), tmp_path / "signed", sign_key=KEY)

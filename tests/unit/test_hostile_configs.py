@@ -68,12 +68,16 @@ model_config {
 
 
 # ------------------------------------------------------------------ 1. nesting depth
-@pytest.mark.parametrize("text", [
-    "[" * 5000 + "]" * 5000,
-    "{a: " * 5000 + "1" + "}" * 5000,
-    "".join(f"{'  ' * i}a:\n" for i in range(5000)) + "  " * 5000 + "1\n",
-    "- " * 3000 + "1",
-], ids=["flow-list", "flow-mapping", "block-mapping", "block-list"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 5000 + "]" * 5000,
+        "{a: " * 5000 + "1" + "}" * 5000,
+        "".join(f"{'  ' * i}a:\n" for i in range(5000)) + "  " * 5000 + "1\n",
+        "- " * 3000 + "1",
+    ],
+    ids=["flow-list", "flow-mapping", "block-mapping", "block-list"],
+)
 def test_yaml_nested_5000_deep_raises_config_error_not_recursion_error(text: str) -> None:
     with pytest.raises(ConfigError, match="deeper than"):
         load_config_with(text, DeepRankConfig)
@@ -86,7 +90,8 @@ def test_yaml_nested_5000_deep_raises_config_error_not_recursion_error(text: str
 def test_yaml_nesting_at_the_limit_is_read_and_one_more_level_is_refused() -> None:
     # "a: [[...]]" nests the mapping and MAX_CONFIG_DEPTH - 1 lists: exactly the limit
     assert read_mapping("a: " + "[" * (MAX_CONFIG_DEPTH - 1) + "]" * (MAX_CONFIG_DEPTH - 1)) == {
-        "a": _nested_list(MAX_CONFIG_DEPTH - 1)}
+        "a": _nested_list(MAX_CONFIG_DEPTH - 1)
+    }
     with pytest.raises(ConfigError, match="deeper than"):
         read_mapping("a: " + "[" * MAX_CONFIG_DEPTH + "]" * MAX_CONFIG_DEPTH)
 
@@ -163,16 +168,19 @@ def test_yaml_date_that_does_not_exist_raises_config_error() -> None:
 
 
 # ------------------------------------------------------------------ 3. nulls
-@pytest.mark.parametrize("text", [
-    "model_config:\n  backbone: null",  # block style: "model_config: {" reads as EasyRec text
-    "model_config:\n  model_params: null",
-    "model_config:\n  feature_groups: null",
-    "model_config:\n  backbone: {blocks: null, concat_blocks: [x]}",
-    "model_config: null",
-    "train: null",
-    "features: null",
-    "train: {optimizers: null}",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "model_config:\n  backbone: null",  # block style: "model_config: {" reads as EasyRec text
+        "model_config:\n  model_params: null",
+        "model_config:\n  feature_groups: null",
+        "model_config:\n  backbone: {blocks: null, concat_blocks: [x]}",
+        "model_config: null",
+        "train: null",
+        "features: null",
+        "train: {optimizers: null}",
+    ],
+)
 def test_null_section_raises_config_error_not_attribute_error(text: str) -> None:
     with pytest.raises(ConfigError, match="is null"):
         load_config_with(text, DeepRankConfig)
@@ -183,17 +191,20 @@ def test_backbone_null_in_a_model_config_raises_config_error() -> None:
         load_model_config("backbone: null\nfeature_groups: [{group_name: g, feature_names: [a]}]")
 
 
-@pytest.mark.parametrize("text", [
-    "model_config:\n  model_name: null",
-    "model_config:\n  backbone: {concat_blocks: 5}",
-    "model_config:\n  feature_groups: [{group_name: g, feature_names: 5}]",
-    "train: {progress: null}",
-    "train: {restore_best: maybe}",
-    "train: {validation_fraction: abc}",
-    "features: [{name: u, column: [1]}]",
-    "features: [{name: u, embedding_name: {a: 1}}]",
-    "features: [{name: x, type: numeric, boundaries: 5}]",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "model_config:\n  model_name: null",
+        "model_config:\n  backbone: {concat_blocks: 5}",
+        "model_config:\n  feature_groups: [{group_name: g, feature_names: 5}]",
+        "train: {progress: null}",
+        "train: {restore_best: maybe}",
+        "train: {validation_fraction: abc}",
+        "features: [{name: u, column: [1]}]",
+        "features: [{name: u, embedding_name: {a: 1}}]",
+        "features: [{name: x, type: numeric, boundaries: 5}]",
+    ],
+)
 def test_wrong_types_where_a_string_list_or_flag_is_expected_raise_config_error(text: str) -> None:
     with pytest.raises(ConfigError):
         load_config_with(text, DeepRankConfig)
@@ -213,34 +224,40 @@ NON_FINITE = [".nan", ".inf", "-.inf"]
 
 
 @pytest.mark.parametrize("value", NON_FINITE)
-@pytest.mark.parametrize("text", [
-    "train: {optimizers: [{name: adam, lr: V}]}",
-    "train: {optimizers: [{name: adam, lr: 0.01, weight_decay: V}]}",
-    "train: {optimizers: [{name: sgd, lr: 0.01, momentum: V}]}",
-    "train: {lr_decay_rate: V}",
-    "train: {min_delta: V}",
-    "train: {validation_fraction: V}",
-    "train: {ema_decay: V}",
-    "label_threshold: V",
-    "model_config:\n  embedding_regularization: V",
-    "model_config:\n  model_params: {l2_regularization: V}",
-    "features: [{name: x, type: numeric, boundaries: [0.0, V]}]",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "train: {optimizers: [{name: adam, lr: V}]}",
+        "train: {optimizers: [{name: adam, lr: 0.01, weight_decay: V}]}",
+        "train: {optimizers: [{name: sgd, lr: 0.01, momentum: V}]}",
+        "train: {lr_decay_rate: V}",
+        "train: {min_delta: V}",
+        "train: {validation_fraction: V}",
+        "train: {ema_decay: V}",
+        "label_threshold: V",
+        "model_config:\n  embedding_regularization: V",
+        "model_config:\n  model_params: {l2_regularization: V}",
+        "features: [{name: x, type: numeric, boundaries: [0.0, V]}]",
+    ],
+)
 def test_non_finite_float_raises_config_error(text: str, value: str) -> None:
     with pytest.raises(ConfigError):
         load_config_with(text.replace("V", value), DeepRankConfig)
 
 
-@pytest.mark.parametrize("component,params", [
-    ("MLP", {"hidden_units": [4], "dropout_ratio": math.nan}),
-    ("MLP", {"hidden_units": [4, 2], "dropout_ratio": [0.1, math.inf]}),
-    ("MaskBlock", {"aggregation_ratio": math.nan}),
-    ("MaskBlock", {"dropout": math.nan}),
-    ("MaskNet", {"aggregation_ratio": math.inf}),
-    ("Highway", {"carry_bias": -math.inf}),
-    ("Highway", {"dropout": math.nan}),
-    ("PPNet", {"dropout_ratio": math.nan}),
-])
+@pytest.mark.parametrize(
+    "component,params",
+    [
+        ("MLP", {"hidden_units": [4], "dropout_ratio": math.nan}),
+        ("MLP", {"hidden_units": [4, 2], "dropout_ratio": [0.1, math.inf]}),
+        ("MaskBlock", {"aggregation_ratio": math.nan}),
+        ("MaskBlock", {"dropout": math.nan}),
+        ("MaskNet", {"aggregation_ratio": math.inf}),
+        ("Highway", {"carry_bias": -math.inf}),
+        ("Highway", {"dropout": math.nan}),
+        ("PPNet", {"dropout_ratio": math.nan}),
+    ],
+)
 def test_non_finite_component_params_raise_config_error(component: str, params: dict) -> None:
     with pytest.raises(ConfigError):
         check_layer_params(component, params)
@@ -252,35 +269,56 @@ def test_lr_nan_in_the_yaml_of_a_model_raises_config_error() -> None:
 
 
 # ------------------------------------------------------------------ 5. sizes
-@pytest.mark.parametrize("data,match", [
-    ({"default_embedding_dim": MAX_EMBEDDING_DIM + 1}, "default_embedding_dim"),
-    ({"features": [{"name": "user", "column": "@user", "embedding_dim": 10**9}]}, "embedding_dim"),
-    ({"features": [{"name": "user", "column": "@user", "hash_buckets": MAX_HASH_BUCKETS + 1}]},
-     "hash_buckets"),
-    ({"features": [{"name": "user", "column": "@user", "type": "sequence", "max_length": 10**8}]},
-     "max_length"),
-    (with_mlp(hidden_units=[MAX_HIDDEN_UNITS + 1, 1]), "hidden_units"),
-    (with_mlp(hidden_units=[1] * 1000), "number of hidden_units"),
-])
+@pytest.mark.parametrize(
+    "data,match",
+    [
+        ({"default_embedding_dim": MAX_EMBEDDING_DIM + 1}, "default_embedding_dim"),
+        (
+            {"features": [{"name": "user", "column": "@user", "embedding_dim": 10**9}]},
+            "embedding_dim",
+        ),
+        (
+            {
+                "features": [
+                    {"name": "user", "column": "@user", "hash_buckets": MAX_HASH_BUCKETS + 1}
+                ]
+            },
+            "hash_buckets",
+        ),
+        (
+            {
+                "features": [
+                    {"name": "user", "column": "@user", "type": "sequence", "max_length": 10**8}
+                ]
+            },
+            "max_length",
+        ),
+        (with_mlp(hidden_units=[MAX_HIDDEN_UNITS + 1, 1]), "hidden_units"),
+        (with_mlp(hidden_units=[1] * 1000), "number of hidden_units"),
+    ],
+)
 def test_sizes_above_the_limits_raise_config_error(data: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=f"{match}.*limit.*{LIMITS_ENV}=off"):
         DeepRankConfig.from_dict(data)
 
 
-@pytest.mark.parametrize("component,params", [
-    ("Cross", {"num_layers": 10**6}),
-    ("CrossV2", {"num_experts": 10**6, "low_rank": 4}),
-    ("CrossV2", {"low_rank": 10**7}),
-    ("CIN", {"layer_sizes": [10**6]}),
-    ("MultiHeadSelfAttention", {"head_num": 10**5}),
-    ("MultiHeadSelfAttention", {"head_dim": 10**6}),
-    ("MaskNet", {"block_dim": 10**6}),
-    ("MaskNet", {"num_blocks": 10**4}),
-    ("MaskBlock", {"aggregation_ratio": 1e9}),
-    ("Highway", {"num_layers": 10**5}),
-    ("PPNet", {"gate_hidden_dim": 10**6}),
-    ("FirstOrder", {"output_dim": 10**6}),
-])
+@pytest.mark.parametrize(
+    "component,params",
+    [
+        ("Cross", {"num_layers": 10**6}),
+        ("CrossV2", {"num_experts": 10**6, "low_rank": 4}),
+        ("CrossV2", {"low_rank": 10**7}),
+        ("CIN", {"layer_sizes": [10**6]}),
+        ("MultiHeadSelfAttention", {"head_num": 10**5}),
+        ("MultiHeadSelfAttention", {"head_dim": 10**6}),
+        ("MaskNet", {"block_dim": 10**6}),
+        ("MaskNet", {"num_blocks": 10**4}),
+        ("MaskBlock", {"aggregation_ratio": 1e9}),
+        ("Highway", {"num_layers": 10**5}),
+        ("PPNet", {"gate_hidden_dim": 10**6}),
+        ("FirstOrder", {"output_dim": 10**6}),
+    ],
+)
 def test_component_sizes_above_the_limits_raise_config_error(component: str, params: dict) -> None:
     with pytest.raises(ConfigError, match="limit"):
         check_layer_params(component, params)
@@ -296,7 +334,10 @@ def test_wide_output_dim_above_the_limit_raises_config_error() -> None:
 def test_sizes_at_the_limits_are_accepted() -> None:
     cfg = FeatureConfig(name="u", embedding_dim=MAX_EMBEDDING_DIM, hash_buckets=MAX_HASH_BUCKETS)
     assert cfg.hash_buckets == MAX_HASH_BUCKETS
-    assert check_layer_params("MLP", {"hidden_units": [MAX_HIDDEN_UNITS, 1]}).hidden_units[0] == MAX_HIDDEN_UNITS
+    assert (
+        check_layer_params("MLP", {"hidden_units": [MAX_HIDDEN_UNITS, 1]}).hidden_units[0]
+        == MAX_HIDDEN_UNITS
+    )
 
 
 def test_limits_off_lifts_the_size_limits(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -310,8 +351,10 @@ def test_limits_off_lifts_the_size_limits(monkeypatch: pytest.MonkeyPatch) -> No
 def _specs(rows: int, dim: int) -> dict:
     from recutils.nn.features import FeatureSpec
 
-    return {"user": FeatureSpec("user", "id", "user", rows, dim, 1, "mean", "categorical"),
-            "item": FeatureSpec("item", "id", "item", 100, dim, 1, "mean", "categorical")}
+    return {
+        "user": FeatureSpec("user", "id", "user", rows, dim, 1, "mean", "categorical"),
+        "item": FeatureSpec("item", "id", "item", 100, dim, 1, "mean", "categorical"),
+    }
 
 
 def test_a_terabyte_network_is_refused_before_any_weight_is_allocated() -> None:
@@ -336,7 +379,8 @@ def test_a_dense_network_above_the_parameter_limit_is_refused() -> None:
 
 
 def test_parameter_count_leaves_the_built_network_and_the_global_rng_unchanged(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     torch = pytest.importorskip("torch")
     from recutils.nn.backbone import build_rank_network
 
@@ -351,27 +395,33 @@ def test_parameter_count_leaves_the_built_network_and_the_global_rng_unchanged(
 
 
 # ------------------------------------------------------- 7. probes that already pass
-@pytest.mark.parametrize("text", [
-    "!!python/object/apply:os.system ['true']",
-    "train: !!python/object:collections.OrderedDict {}",
-    "seed: !!python/name:os.system",
-    "a: !!binary aGVsbG8=\nb: !!set {x}",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "!!python/object/apply:os.system ['true']",
+        "train: !!python/object:collections.OrderedDict {}",
+        "seed: !!python/name:os.system",
+        "a: !!binary aGVsbG8=\nb: !!set {x}",
+    ],
+)
 def test_yaml_python_tags_are_refused(text: str) -> None:
     with pytest.raises(RecUtilsError):
         load_config_with(text, DeepRankConfig)
 
 
-@pytest.mark.parametrize("fn", [
-    "lambda x: __import__('os').system('true')",
-    "lambda x: x.__class__",
-    "lambda x: eval('1')",
-    "lambda x: [y for y in x]",
-    "lambda x, y: x",
-    "lambda x: open('/etc/passwd')",
-    "lambda x: (lambda y: y)(x)",
-    "x" * 10_000,
-])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        "lambda x: __import__('os').system('true')",
+        "lambda x: x.__class__",
+        "lambda x: eval('1')",
+        "lambda x: [y for y in x]",
+        "lambda x, y: x",
+        "lambda x: open('/etc/passwd')",
+        "lambda x: (lambda y: y)(x)",
+        "x" * 10_000,
+    ],
+)
 def test_input_fn_outside_the_whitelist_is_refused(fn: str) -> None:
     data = wide_deep()
     data["model_config"]["backbone"]["blocks"][2]["inputs"][0]["input_fn"] = fn
@@ -379,12 +429,15 @@ def test_input_fn_outside_the_whitelist_is_refused(fn: str) -> None:
         DeepRankConfig.from_dict(data)
 
 
-@pytest.mark.parametrize("path,key", [
-    ((), "colour"),
-    (("train",), "learning_rate"),
-    (("model_config",), "eval"),
-    (("model_config", "backbone"), "extra"),
-])
+@pytest.mark.parametrize(
+    "path,key",
+    [
+        ((), "colour"),
+        (("train",), "learning_rate"),
+        (("model_config",), "eval"),
+        (("model_config", "backbone"), "extra"),
+    ],
+)
 def test_unknown_keys_are_refused_and_named(path: tuple, key: str) -> None:
     data = wide_deep()
     node = data
@@ -404,26 +457,53 @@ def test_unknown_component_param_and_easyrec_field_are_refused() -> None:
 
 def test_shipped_configs_read_under_the_limits() -> None:
     for name in ("wide_deep_movielens.yaml", "wide_deep_movielens.config"):
-        assert isinstance(load_config_with(shipped_config_path(name), DeepRankConfig), DeepRankConfig)
+        assert isinstance(
+            load_config_with(shipped_config_path(name), DeepRankConfig), DeepRankConfig
+        )
 
 
 # ------------------------------------------------------------------ 6. fuzzing
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 SCALARS = st.one_of(
-    st.none(), st.booleans(),
+    st.none(),
+    st.booleans(),
     st.integers(min_value=-(2**70), max_value=2**70),
     st.sampled_from([0, 1, 2, -1, 10**400, 2**31, 2**64, MAX_HIDDEN_UNITS + 1]),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=20),
-    st.sampled_from(["adam", "MLP", "relu", "WIDE", "DEEP", "linear", "auc", "@user", "lambda x: x[0]",
-                     "categorical", "numeric", "tags", "sequence", "user", "item", "wide", "deep"]),
+    st.sampled_from(
+        [
+            "adam",
+            "MLP",
+            "relu",
+            "WIDE",
+            "DEEP",
+            "linear",
+            "auc",
+            "@user",
+            "lambda x: x[0]",
+            "categorical",
+            "numeric",
+            "tags",
+            "sequence",
+            "user",
+            "item",
+            "wide",
+            "deep",
+        ]
+    ),
 )
 VALUES = st.recursive(
     SCALARS,
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -452,9 +532,15 @@ def _set(root: dict, path: tuple, value: object) -> dict:
 
 def _component_blocks() -> list[dict]:
     """One layer per registered component with all its parameters, so mutations reach every one."""
-    return [{"class_name": name, "params": check_layer_params(
-        name, {"hidden_units": [4, 1]} if name in ("MLP", "PPNet") else {}).to_dict()}
-        for name in list_components()]
+    return [
+        {
+            "class_name": name,
+            "params": check_layer_params(
+                name, {"hidden_units": [4, 1]} if name in ("MLP", "PPNet") else {}
+            ).to_dict(),
+        }
+        for name in list_components()
+    ]
 
 
 BASES = [wide_deep()]
@@ -465,10 +551,14 @@ for _layer in _component_blocks():
 _zoo = read_mapping(shipped_config_path("deepfm_movielens.yaml"))
 BASES.append({k: v for k, v in _zoo.items() if k in DeepRankConfig.field_names()})
 _base = wide_deep()
-_base["features"] = [{"name": "user", "column": "@user", "type": "tags", "max_length": 3, "embedding_dim": 8},
-                     {"name": "item", "column": "@item", "type": "numeric", "boundaries": [0.5, 1.5]}]
-_base["train"]["optimizers"] = [{"name": "adagrad", "sparse": True, "params": "embedding"},
-                                {"name": "adam", "params": "dense"}]
+_base["features"] = [
+    {"name": "user", "column": "@user", "type": "tags", "max_length": 3, "embedding_dim": 8},
+    {"name": "item", "column": "@item", "type": "numeric", "boundaries": [0.5, 1.5]},
+]
+_base["train"]["optimizers"] = [
+    {"name": "adagrad", "sparse": True, "params": "embedding"},
+    {"name": "adam", "params": "dense"},
+]
 BASES.append(_base)
 KEYS = sorted({p[-1] for b in BASES for p in _paths(b) if p and isinstance(p[-1], str)})
 
@@ -481,26 +571,36 @@ def _accepts_or_config_error(build) -> None:
 
 
 @FUZZ
-@given(base=st.sampled_from(range(len(BASES))), picks=st.lists(st.tuples(st.integers(0, 10**6), VALUES),
-                                                                min_size=1, max_size=4))
+@given(
+    base=st.sampled_from(range(len(BASES))),
+    picks=st.lists(st.tuples(st.integers(0, 10**6), VALUES), min_size=1, max_size=4),
+)
 def test_fuzz_mutated_configs_raise_only_recutils_errors(base: int, picks: list) -> None:
     data = copy.deepcopy(BASES[base])
     for index, value in picks:
         paths = _paths(data)
         data = _set(data, paths[index % len(paths)], value)
     _accepts_or_config_error(lambda: DeepRankConfig.from_dict(data))
-    _accepts_or_config_error(lambda: load_config_with(None, DeepRankConfig, data if isinstance(data, dict)
-                                                      else {"train": data}))
+    _accepts_or_config_error(
+        lambda: load_config_with(
+            None, DeepRankConfig, data if isinstance(data, dict) else {"train": data}
+        )
+    )
 
 
 @FUZZ
-@given(base=st.sampled_from(range(len(BASES))), key=st.sampled_from(KEYS), value=VALUES,
-       depth=st.integers(0, 4))
-def test_fuzz_known_keys_with_random_values_raise_only_recutils_errors(base: int, key: str, value: object,
-                                                                       depth: int) -> None:
+@given(
+    base=st.sampled_from(range(len(BASES))),
+    key=st.sampled_from(KEYS),
+    value=VALUES,
+    depth=st.integers(0, 4),
+)
+def test_fuzz_known_keys_with_random_values_raise_only_recutils_errors(
+    base: int, key: str, value: object, depth: int
+) -> None:
     data = copy.deepcopy(BASES[base])
     targets = [p for p in _paths(data) if p and p[-1] == key]
-    for path in targets[depth % max(len(targets), 1):][:1]:
+    for path in targets[depth % max(len(targets), 1) :][:1]:
         data = _set(data, path, value)
     text = yaml.safe_dump(data, allow_unicode=True)
     _accepts_or_config_error(lambda: load_config_with(text, DeepRankConfig))
@@ -509,18 +609,66 @@ def test_fuzz_known_keys_with_random_values_raise_only_recutils_errors(base: int
 
 
 @FUZZ
-@given(component=st.sampled_from(list_components()),
-       params=st.dictionaries(st.sampled_from(sorted({f for c in list_components()
-                                                        for f in get_component_spec(c).params.field_names()})),
-                              VALUES, max_size=4))
+@given(
+    component=st.sampled_from(list_components()),
+    params=st.dictionaries(
+        st.sampled_from(
+            sorted(
+                {f for c in list_components() for f in get_component_spec(c).params.field_names()}
+            )
+        ),
+        VALUES,
+        max_size=4,
+    ),
+)
 def test_fuzz_component_params_raise_only_recutils_errors(component: str, params: dict) -> None:
     _accepts_or_config_error(lambda: check_layer_params(component, params))
 
 
-YAML_PIECES = st.sampled_from(["[", "]", "{", "}", ":", "-", " ", "\n", "  ", "&a", "*a", "!!", "!!python/tuple",
-                               "!!int", "!!float", "!!str", "'", '"', "#", "?", ",", "|", ">", "%YAML 1.1\n",
-                               "---\n", "...\n", "train", "model_config", "lr", ".nan", "1e999", "0x1F", "0o17",
-                               "2020-02-30", "1_000", "null", "~", "yes", "<<", "9" * 5000])
+YAML_PIECES = st.sampled_from(
+    [
+        "[",
+        "]",
+        "{",
+        "}",
+        ":",
+        "-",
+        " ",
+        "\n",
+        "  ",
+        "&a",
+        "*a",
+        "!!",
+        "!!python/tuple",
+        "!!int",
+        "!!float",
+        "!!str",
+        "'",
+        '"',
+        "#",
+        "?",
+        ",",
+        "|",
+        ">",
+        "%YAML 1.1\n",
+        "---\n",
+        "...\n",
+        "train",
+        "model_config",
+        "lr",
+        ".nan",
+        "1e999",
+        "0x1F",
+        "0o17",
+        "2020-02-30",
+        "1_000",
+        "null",
+        "~",
+        "yes",
+        "<<",
+        "9" * 5000,
+    ]
+)
 
 
 @FUZZ
@@ -530,15 +678,70 @@ def test_fuzz_random_yaml_text_raises_only_recutils_errors(text: str) -> None:
     _accepts_or_config_error(lambda: load_model_config(text))
 
 
-EASYREC_PIECES = st.sampled_from(["model_config", "{", "}", "<", ">", "[", "]", ":", ",", ";", " ", "\n",
-                                  "feature_groups", "group_name", "'g'", "feature_names", "backbone", "blocks",
-                                  "name", "inputs", "feature_group_name", "block_name", "input_fn",
-                                  "keras_layer", "class_name", "'MLP'", "'Add'", "mlp", "hidden_units",
-                                  "st_params", "fields", "key", "value", "number_value", "list_value",
-                                  "values", "string_value", "concat_blocks", "input_layer", "wide_deep",
-                                  "DEEP", "feature_config", "features", "input_names", "feature_type",
-                                  "IdFeature", "embedding_dim", "hash_bucket_size", "boundaries", "1", "-1",
-                                  "1.5", "inf", "nan", "true", "1e999", "9" * 5000, '"\\x"', "'a' 'b'", "#c\n"])
+EASYREC_PIECES = st.sampled_from(
+    [
+        "model_config",
+        "{",
+        "}",
+        "<",
+        ">",
+        "[",
+        "]",
+        ":",
+        ",",
+        ";",
+        " ",
+        "\n",
+        "feature_groups",
+        "group_name",
+        "'g'",
+        "feature_names",
+        "backbone",
+        "blocks",
+        "name",
+        "inputs",
+        "feature_group_name",
+        "block_name",
+        "input_fn",
+        "keras_layer",
+        "class_name",
+        "'MLP'",
+        "'Add'",
+        "mlp",
+        "hidden_units",
+        "st_params",
+        "fields",
+        "key",
+        "value",
+        "number_value",
+        "list_value",
+        "values",
+        "string_value",
+        "concat_blocks",
+        "input_layer",
+        "wide_deep",
+        "DEEP",
+        "feature_config",
+        "features",
+        "input_names",
+        "feature_type",
+        "IdFeature",
+        "embedding_dim",
+        "hash_bucket_size",
+        "boundaries",
+        "1",
+        "-1",
+        "1.5",
+        "inf",
+        "nan",
+        "true",
+        "1e999",
+        "9" * 5000,
+        '"\\x"',
+        "'a' 'b'",
+        "#c\n",
+    ]
+)
 
 
 @FUZZ
@@ -578,16 +781,38 @@ feature_config {
   features { input_names: 'age' feature_type: RawFeature boundaries: [18, 30, 50] }
 }
 """
-TREE_SCALARS = st.one_of(SCALARS.filter(lambda v: not isinstance(v, (dict, list)) and v is not None),
-                         st.sampled_from(["IdFeature", "MLP", "DEEP", "key", "fields"]))
+TREE_SCALARS = st.one_of(
+    SCALARS.filter(lambda v: not isinstance(v, (dict, list)) and v is not None),
+    st.sampled_from(["IdFeature", "MLP", "DEEP", "key", "fields"]),
+)
 TREE_VALUES = st.recursive(
     TREE_SCALARS,
     lambda inner: st.one_of(
         st.lists(TREE_SCALARS, max_size=3),  # a [ ... ] list holds scalars only
-        st.lists(st.tuples(st.sampled_from(["key", "value", "fields", "number_value", "list_value", "values",
-                                            "name", "class_name", "hidden_units", "input_names", "features"]),
-                           inner), max_size=3)),
-    max_leaves=8)
+        st.lists(
+            st.tuples(
+                st.sampled_from(
+                    [
+                        "key",
+                        "value",
+                        "fields",
+                        "number_value",
+                        "list_value",
+                        "values",
+                        "name",
+                        "class_name",
+                        "hidden_units",
+                        "input_names",
+                        "features",
+                    ]
+                ),
+                inner,
+            ),
+            max_size=3,
+        ),
+    ),
+    max_leaves=8,
+)
 
 
 def _tree_paths(node: object, prefix: tuple = ()) -> list[tuple]:
@@ -623,7 +848,10 @@ def test_rich_easyrec_base_of_the_fuzz_is_valid() -> None:
     loaded = load_easyrec_config(RICH_EASYREC)
     assert [f.name for f in loaded.features] == ["user", "item", "tags", "age"]
     assert loaded.model_config.backbone.blocks[2].layer.params == {
-        "num_layers": 2, "low_rank": None, "activation": "linear"}
+        "num_layers": 2,
+        "low_rank": None,
+        "activation": "linear",
+    }
 
 
 @FUZZ
@@ -633,4 +861,5 @@ def test_fuzz_random_json_documents_raise_only_recutils_errors(value: object) ->
     for cls in CONFIG_CLASSES:
         _accepts_or_config_error(lambda cls=cls: load_config_with(text, cls))
         _accepts_or_config_error(
-            lambda cls=cls: load_config(value if isinstance(value, dict) else text, cls))
+            lambda cls=cls: load_config(value if isinstance(value, dict) else text, cls)
+        )

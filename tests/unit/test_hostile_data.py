@@ -55,9 +55,11 @@ def _synthetic_100k(folder: Path) -> None:
     lines = [f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in zip(users, items, ratings, stamps)]
     (folder / "u.data").write_text("".join(lines))
     flags = "|".join(["0"] * 18 + ["1"])
-    (folder / "u.item").write_bytes("".join(
-        f"{i}|Film {i} (199{i % 10})|01-Jan-1995||http://x/{i}|{flags}\n" for i in range(1, 101)
-    ).encode("latin-1"))
+    (folder / "u.item").write_bytes(
+        "".join(
+            f"{i}|Film {i} (199{i % 10})|01-Jan-1995||http://x/{i}|{flags}\n" for i in range(1, 101)
+        ).encode("latin-1")
+    )
     (folder / "u.user").write_text("".join(f"{u}|30|M|other|55555\n" for u in range(1, 51)))
 
 
@@ -75,8 +77,9 @@ def ml100k_copy(tmp_path, monkeypatch) -> Path:
         spec = ml._SIZES["100k"]
         pins = {n: dl.PublishedFile(n, (_sha(folder / n),)) for n in ("u.data", "u.item", "u.user")}
         n_ratings = len((folder / "u.data").read_text().splitlines())
-        monkeypatch.setitem(ml._SIZES, "100k",
-                            dataclasses.replace(spec, published=pins, n_ratings=n_ratings))
+        monkeypatch.setitem(
+            ml._SIZES, "100k", dataclasses.replace(spec, published=pins, n_ratings=n_ratings)
+        )
     return folder
 
 
@@ -129,13 +132,16 @@ def test_bug_rating_of_9_loaded(ml100k_copy):
         _load(ml100k_copy, verify=False)  # and out of the 1..5 scale, on line 42
 
 
-@pytest.mark.parametrize("line, match", [
-    ("1\t2\t3\n", r"line \d+: 3 fields, expected 4"),
-    ("1\t2\t3\t4\t5\n", r"line \d+: 5 fields, expected 4"),
-    ("0\t2\t3\t881250949\n", r"line \d+: user and item ids must be positive"),
-    ("1\t2\t3\t-5\n", r"line \d+: timestamps must be seconds since 1970"),
-    ("1\t2\t2.5\t881250949\n", r"line \d+: rating 2\.5 is outside the published scale"),
-])
+@pytest.mark.parametrize(
+    "line, match",
+    [
+        ("1\t2\t3\n", r"line \d+: 3 fields, expected 4"),
+        ("1\t2\t3\t4\t5\n", r"line \d+: 5 fields, expected 4"),
+        ("0\t2\t3\t881250949\n", r"line \d+: user and item ids must be positive"),
+        ("1\t2\t3\t-5\n", r"line \d+: timestamps must be seconds since 1970"),
+        ("1\t2\t2.5\t881250949\n", r"line \d+: rating 2\.5 is outside the published scale"),
+    ],
+)
 def test_malformed_rating_lines_name_file_and_line(ml100k_copy, line, match):
     data = ml100k_copy / "u.data"
     with open(data, "a") as fh:
@@ -171,8 +177,9 @@ def test_item_titles_and_genre_flags_must_be_present(ml100k_copy):
     item = ml100k_copy / "u.item"
     lines = item.read_bytes().split(b"\n")
     fields = lines[2].split(b"|")
-    item.write_bytes(b"\n".join([*lines[:2], b"|".join([fields[0], b"  ", *fields[2:]]),
-                                 *lines[3:]]))
+    item.write_bytes(
+        b"\n".join([*lines[:2], b"|".join([fields[0], b"  ", *fields[2:]]), *lines[3:]])
+    )
     with pytest.raises(CorruptDataError, match="line 3: the title field is empty"):
         ml.load_item_df("100k", local_cache_path=ml100k_copy, verify=False)
     fields[-1] = b""
@@ -228,8 +235,11 @@ def test_tampered_mirror_file_is_refused_and_good_mirror_is_used(ml100k_copy, mo
 def test_each_file_is_hashed_once_per_process_until_it_changes(ml100k_copy, monkeypatch):
     calls = []
     real_digest = integrity._digest
-    monkeypatch.setattr(integrity, "_digest",
-                        lambda path, *a: calls.append(Path(path).name) or real_digest(path, *a))
+    monkeypatch.setattr(
+        integrity,
+        "_digest",
+        lambda path, *a: calls.append(Path(path).name) or real_digest(path, *a),
+    )
     _load(ml100k_copy)
     _load(ml100k_copy)
     ml.load_item_df("100k", local_cache_path=ml100k_copy)
@@ -249,7 +259,8 @@ def test_git_blob_digest_matches_git_hash_object(tmp_path):
         dl.PublishedFile("x", ("00",), "md5sum")
     pinned = ml._SIZES["1m"].published["ratings.dat"]
     assert pinned.algorithm == "git-blob" and pinned.digests == (
-        "77a7c4b150f588c23bb9e1f068aa996c0b413695",)
+        "77a7c4b150f588c23bb9e1f068aa996c0b413695",
+    )
 
 
 def test_pinned_digests_are_those_of_the_mirror_copies():
@@ -324,12 +335,15 @@ def test_tampered_amazon_file_is_refused(tmp_path):
         amazon.load_pandas_df(local_cache_path=folder)
 
 
-@pytest.mark.parametrize("train, match", [
-    ("user_id\titem_id\ttime\n1\t2\t3\n1\t2\n", r"line 3: 2 fields, expected 3"),
-    ("user_id\titem_id\ttime\n1\t2\t3\n1\t2\t3\t4\n", r"line 3: 4 fields, expected 3"),
-    ("user_id\titem_id\ttime\n0\t2\t3\n", r"line 2: 'user_id' must be >= 1"),
-    ("user_id\titem_id\ttime\n1\t2\t-3\n", r"line 2: 'time' must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "train, match",
+    [
+        ("user_id\titem_id\ttime\n1\t2\t3\n1\t2\n", r"line 3: 2 fields, expected 3"),
+        ("user_id\titem_id\ttime\n1\t2\t3\n1\t2\t3\t4\n", r"line 3: 4 fields, expected 3"),
+        ("user_id\titem_id\ttime\n0\t2\t3\n", r"line 2: 'user_id' must be >= 1"),
+        ("user_id\titem_id\ttime\n1\t2\t-3\n", r"line 2: 'time' must be >= 0"),
+    ],
+)
 def test_malformed_amazon_lines_name_the_line(tmp_path, train, match):
     path = tmp_path / "train.csv"
     path.write_text(train)
@@ -346,9 +360,11 @@ def test_bug_lastfm_mirror_copy_was_trusted_as_it_is(monkeypatch, tmp_path):
         shutil.copyfile(real / lastfm.USER_ARTISTS_FILE, folder / lastfm.USER_ARTISTS_FILE)
     else:
         (folder / lastfm.USER_ARTISTS_FILE).write_bytes(
-            b"userID\tartistID\tweight\r\n2\t51\t13883\r\n2\t52\t11690\r\n")
-        monkeypatch.setitem(lastfm.FILE_SHA256, lastfm.USER_ARTISTS_FILE,
-                            _sha(folder / lastfm.USER_ARTISTS_FILE))
+            b"userID\tartistID\tweight\r\n2\t51\t13883\r\n2\t52\t11690\r\n"
+        )
+        monkeypatch.setitem(
+            lastfm.FILE_SHA256, lastfm.USER_ARTISTS_FILE, _sha(folder / lastfm.USER_ARTISTS_FILE)
+        )
     monkeypatch.setenv(dl.ENV_DATA_MIRROR, str(mirror))
     good = lastfm.load_pandas_df(progress=False)
     path = folder / lastfm.USER_ARTISTS_FILE
@@ -358,11 +374,14 @@ def test_bug_lastfm_mirror_copy_was_trusted_as_it_is(monkeypatch, tmp_path):
     assert len(lastfm.load_pandas_df(progress=False, verify=False)) == len(good)
 
 
-@pytest.mark.parametrize("content, match", [
-    (b"userID\tartistID\tweight\r\n2\t51\r\n", r"line 2: 2 fields, expected 3"),
-    (b"userID\tartistID\tweight\r\n-2\t51\t3\r\n", r"line 2: 'userID' must be a positive id"),
-    (b"userID\tartistID\tweight\r\n2\t51\t3\r\n2\t52\t2.5\r\n", r"line 3: play counts must be"),
-])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"userID\tartistID\tweight\r\n2\t51\r\n", r"line 2: 2 fields, expected 3"),
+        (b"userID\tartistID\tweight\r\n-2\t51\t3\r\n", r"line 2: 'userID' must be a positive id"),
+        (b"userID\tartistID\tweight\r\n2\t51\t3\r\n2\t52\t2.5\r\n", r"line 3: play counts must be"),
+    ],
+)
 def test_malformed_lastfm_lines_name_the_line(tmp_path, content, match):
     path = tmp_path / "user_artists.dat"
     path.write_bytes(content)
@@ -381,12 +400,15 @@ def _dac_lines() -> list[str]:
     return [row] * 50
 
 
-@pytest.mark.parametrize("damage, match", [
-    (lambda last: "\t".join(last.split("\t")[:5]), r"5 fields, expected 14 to 40"),  # cut early
-    (lambda last: last.rstrip("\n")[:-5], r"C\d+ must be 8 hex digits"),         # cut in a hash
-    (lambda last: "2" + last[1:], r"label must be 0 or 1"),
-    (lambda last: last.rstrip("\n") + "\textra\n", r"41 fields, expected 14 to 40"),
-])
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        (lambda last: "\t".join(last.split("\t")[:5]), r"5 fields, expected 14 to 40"),  # cut early
+        (lambda last: last.rstrip("\n")[:-5], r"C\d+ must be 8 hex digits"),  # cut in a hash
+        (lambda last: "2" + last[1:], r"label must be 0 or 1"),
+        (lambda last: last.rstrip("\n") + "\textra\n", r"41 fields, expected 14 to 40"),
+    ],
+)
 def test_damaged_last_dac_line_names_file_and_line(tmp_path, damage, match):
     lines = _dac_lines()
     path = tmp_path / "dac.txt"
@@ -406,11 +428,14 @@ def test_fractional_dac_count_is_refused(tmp_path):
         criteo.read_dac(path)
 
 
-@pytest.mark.parametrize("read, content", [
-    (amazon.read_interactions, b"user_id\titem_id\ttime\n"),
-    (lastfm.read_user_artists, b"userID\tartistID\tweight\r\n"),
-    (criteo.read_dac, b""),
-])
+@pytest.mark.parametrize(
+    "read, content",
+    [
+        (amazon.read_interactions, b"user_id\titem_id\ttime\n"),
+        (lastfm.read_user_artists, b"userID\tartistID\tweight\r\n"),
+        (criteo.read_dac, b""),
+    ],
+)
 def test_files_without_data_rows_raise(tmp_path, read, content):
     path = tmp_path / "f.txt"
     path.write_bytes(content)

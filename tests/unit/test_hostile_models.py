@@ -40,8 +40,14 @@ from recutils.models.sar import SAR
 def train() -> pd.DataFrame:
     users = np.repeat(np.arange(1, 7), 4)
     items = (np.arange(users.size) * 7) % 10 + 100
-    return pd.DataFrame({"userID": users, "itemID": items, "rating": np.linspace(1.0, 5.0, users.size),
-                         "timestamp": np.arange(users.size, dtype=float)})
+    return pd.DataFrame(
+        {
+            "userID": users,
+            "itemID": items,
+            "rating": np.linspace(1.0, 5.0, users.size),
+            "timestamp": np.arange(users.size, dtype=float),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +83,9 @@ def test_every_accepted_keyword_is_a_real_constructor_argument(name: str) -> Non
 
 
 def test_direct_construction_refuses_unknown_keyword_too() -> None:
-    with pytest.raises(UnknownKeywordError, match=r"Popularity got unknown parameter\(s\) \['half_life'\]"):
+    with pytest.raises(
+        UnknownKeywordError, match=r"Popularity got unknown parameter\(s\) \['half_life'\]"
+    ):
         Popularity(half_life=3)
     with pytest.raises(TypeError):  # SAR's explicit signature: Python's own TypeError
         SAR(no_such_param=3)
@@ -104,9 +112,17 @@ def test_spark_aliases_are_accepted_keywords() -> None:
 
 
 # ---------------------------------------------------------------- users of recommend_k_items
-@pytest.mark.parametrize("users", [[1, np.nan], [1.0, float("nan")], pd.Series([1, None]),
-                                   np.array([1.0, np.nan]), pd.DataFrame({"userID": [1, None]})],
-                         ids=["list", "floats", "series", "array", "frame"])
+@pytest.mark.parametrize(
+    "users",
+    [
+        [1, np.nan],
+        [1.0, float("nan")],
+        pd.Series([1, None]),
+        np.array([1.0, np.nan]),
+        pd.DataFrame({"userID": [1, None]}),
+    ],
+    ids=["list", "floats", "series", "array", "frame"],
+)
 def test_missing_user_ids_are_refused_not_served_the_fallback(sar, users) -> None:
     """Bug: NaN among the users got the popularity ranking of unknown users."""
     with warnings.catch_warnings():
@@ -115,9 +131,18 @@ def test_missing_user_ids_are_refused_not_served_the_fallback(sar, users) -> Non
             sar.recommend_k_items(users, top_k=2)
 
 
-@pytest.mark.parametrize("users", [[[1]], [[1], [2]], np.array([[1, 2]]), np.array(1),
-                                   [np.array([1, 2])], pd.DataFrame({"userID": [[1], [2]]})],
-                         ids=["nested", "nested2", "2d", "0d", "arrays", "frame-of-lists"])
+@pytest.mark.parametrize(
+    "users",
+    [
+        [[1]],
+        [[1], [2]],
+        np.array([[1, 2]]),
+        np.array(1),
+        [np.array([1, 2])],
+        pd.DataFrame({"userID": [[1], [2]]}),
+    ],
+    ids=["nested", "nested2", "2d", "0d", "arrays", "frame-of-lists"],
+)
 def test_users_must_be_one_dimensional(sar, users) -> None:
     """Bug: [[1]] or a 2-D array as users raised raw pandas errors."""
     with pytest.raises(DataError, match="1-D sequence of ids"):
@@ -135,9 +160,19 @@ def test_users_frame_without_user_column_is_column_mismatch(sar) -> None:
         sar.recommend_k_items(pd.DataFrame({"user": [1]}), top_k=2)
 
 
-@pytest.mark.parametrize("users", [[1, 2, 1], (1, 2), np.array([1, 2]), pd.Series([1, 2]), pd.Index([1, 2]),
-                                   range(1, 3), pd.DataFrame({"userID": [1, 2, 2]})],
-                         ids=["list", "tuple", "array", "series", "index", "range", "frame"])
+@pytest.mark.parametrize(
+    "users",
+    [
+        [1, 2, 1],
+        (1, 2),
+        np.array([1, 2]),
+        pd.Series([1, 2]),
+        pd.Index([1, 2]),
+        range(1, 3),
+        pd.DataFrame({"userID": [1, 2, 2]}),
+    ],
+    ids=["list", "tuple", "array", "series", "index", "range", "frame"],
+)
 def test_good_users_are_served_as_before(sar, users) -> None:
     out = sar.recommend_k_items(users, top_k=2)
     assert out["userID"].drop_duplicates().tolist() == [1, 2]
@@ -189,11 +224,14 @@ DISJOINT = pd.DataFrame({"userID": [7, 8], "itemID": [10, 12], "prediction": [1.
 SHARED = pd.DataFrame({"userID": [1, 2, 9], "itemID": [10, 12, 10], "prediction": [1.0, 0.5, 0.3]})
 
 
-@pytest.mark.parametrize("metric", [precision_at_k, recall_at_k, map_at_k, ndcg_at_k],
-                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "metric", [precision_at_k, recall_at_k, map_at_k, ndcg_at_k], ids=lambda f: f.__name__
+)
 def test_ranking_metric_warns_when_frames_share_no_user(metric) -> None:
     """Bug: prediction users disjoint from the truth gave 0.0 with no warning."""
-    with pytest.warns(DataWarning, match=r"share no user in 'userID' \(e.g. \[1, 2\] and \[7, 8\]\)") as record:
+    with pytest.warns(
+        DataWarning, match=r"share no user in 'userID' \(e.g. \[1, 2\] and \[7, 8\]\)"
+    ) as record:
         value = metric(TRUTH, DISJOINT, k=2)
     assert value == 0.0
     assert len([w for w in record if issubclass(w.category, DataWarning)]) == 1
@@ -202,7 +240,10 @@ def test_ranking_metric_warns_when_frames_share_no_user(metric) -> None:
 
 def test_evaluate_and_per_user_warn_when_frames_share_no_user() -> None:
     with pytest.warns(DataWarning, match="share no user"):
-        assert evaluate(TRUTH, DISJOINT, ["ndcg@2", "precision@2"]) == {"ndcg@2": 0.0, "precision@2": 0.0}
+        assert evaluate(TRUTH, DISJOINT, ["ndcg@2", "precision@2"]) == {
+            "ndcg@2": 0.0,
+            "precision@2": 0.0,
+        }
     with pytest.warns(DataWarning, match="share no user"):
         per_user = ranking_metrics_by_user(TRUTH, DISJOINT, ["precision@2"])
     assert not per_user["has_predictions"].any()

@@ -66,8 +66,11 @@ def _served_model(client: TestClient) -> str:
 
 
 # ----------------------------------------------------------------------------- admin routes
-@pytest.mark.parametrize("config", [{"artifact_root": True}, {"admin_token": TOKEN}, {}],
-                         ids=["root-without-token", "token-without-root", "neither"])
+@pytest.mark.parametrize(
+    "config",
+    [{"artifact_root": True}, {"admin_token": TOKEN}, {}],
+    ids=["root-without-token", "token-without-root", "neither"],
+)
 def test_admin_swap_route_is_off_without_a_token(root: Path, config: dict) -> None:
     kwargs = {"artifact_root": root} if config.get("artifact_root") else {}
     app = create_app(artifact=root / "sar", admin_token=config.get("admin_token"), **kwargs)
@@ -81,7 +84,8 @@ def test_admin_swap_route_is_off_without_a_token(root: Path, config: dict) -> No
 
 
 def test_admin_token_is_checked_in_constant_time_before_the_body(
-        root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     compared: list[tuple[bytes, bytes]] = []
     real = service_module.hmac.compare_digest
 
@@ -93,11 +97,15 @@ def test_admin_token_is_checked_in_constant_time_before_the_body(
     app = create_app(artifact=root / "sar", artifact_root=root, admin_token=TOKEN)
     with TestClient(app) as c:
         assert ADMIN in c.get("/openapi.json").json()["paths"]
-        for headers in ({}, {"X-Admin-Token": "wrong"}, {"X-Admin-Token": TOKEN[:-1]},
-                        {"X-Admin-Token": TOKEN + "x"}, {"X-Admin-Token": "é".encode() * 40}):
+        for headers in (
+            {},
+            {"X-Admin-Token": "wrong"},
+            {"X-Admin-Token": TOKEN[:-1]},
+            {"X-Admin-Token": TOKEN + "x"},
+            {"X-Admin-Token": "é".encode() * 40},
+        ):
             for body in ({"path": "itemknn"}, {"not": "a swap"}, ["x"] * 5):
-                assert _error(c.post(ADMIN, json=body, headers=headers), 403)["code"] == \
-                    "forbidden"
+                assert _error(c.post(ADMIN, json=body, headers=headers), 403)["code"] == "forbidden"
         assert compared and all(b == TOKEN.encode() for _, b in compared)
         assert _served_model(c) == "sar"
         ok = c.post(ADMIN, json={"path": "itemknn"}, headers={"X-Admin-Token": TOKEN})
@@ -106,7 +114,8 @@ def test_admin_token_is_checked_in_constant_time_before_the_body(
 
 
 def test_every_swap_attempt_is_logged_with_its_outcome_never_the_token(
-        root: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     app = create_app(artifact=root / "sar", artifact_root=root, admin_token=TOKEN)
     with TestClient(app) as c, caplog.at_level(logging.INFO, logger="recutils.serving"):
         c.post(ADMIN, json={"path": "itemknn"}, headers={"X-Admin-Token": "guess-" + TOKEN})
@@ -144,8 +153,12 @@ def test_resolve_admin_token_from_flag_file_or_environment(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("source", ["env", "file", "flag", "none"])
 def test_cli_serve_reads_the_admin_token_from_env_file_or_flag(
-        source: str, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    source: str,
+    root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     uvicorn = pytest.importorskip("uvicorn")
     from recutils.cli import main
 
@@ -191,7 +204,8 @@ def _assert_swap_refused_and_old_model_serves(c: TestClient, name: str) -> dict:
 
 
 def test_swap_to_a_folder_that_is_not_an_artifact_keeps_the_old_model(
-        admin_client: TestClient) -> None:
+    admin_client: TestClient,
+) -> None:
     root = admin_client.root  # type: ignore[attr-defined]
     (root / "empty").mkdir()
     (root / "junk").mkdir()
@@ -204,20 +218,28 @@ def test_swap_to_a_folder_that_is_not_an_artifact_keeps_the_old_model(
 
 
 def test_swap_to_an_artifact_with_corrupt_arrays_keeps_the_old_model(
-        admin_client: TestClient) -> None:
+    admin_client: TestClient,
+) -> None:
     root = admin_client.root  # type: ignore[attr-defined]
     shutil.copytree(root / "itemknn", root / "corrupt")
     (root / "corrupt" / "arrays.npz").write_bytes(b"\x00garbage\xff" * 500)
     _assert_swap_refused_and_old_model_serves(admin_client, "corrupt")
 
 
-@pytest.mark.parametrize("error", [zipfile.BadZipFile("File is not a zip file"),
-                                   OSError(5, "Input/output error"), MemoryError(),
-                                   RuntimeError("boom"), ValueError("bad array")],
-                         ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize(
+    "error",
+    [
+        zipfile.BadZipFile("File is not a zip file"),
+        OSError(5, "Input/output error"),
+        MemoryError(),
+        RuntimeError("boom"),
+        ValueError("bad array"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
 def test_swap_whose_load_raises_anything_keeps_the_old_model(
-        admin_client: TestClient, monkeypatch: pytest.MonkeyPatch,
-        error: BaseException) -> None:
+    admin_client: TestClient, monkeypatch: pytest.MonkeyPatch, error: BaseException
+) -> None:
     def failing_load(*args: Any, **kwargs: Any) -> Any:
         raise error
 
@@ -228,8 +250,9 @@ def test_swap_whose_load_raises_anything_keeps_the_old_model(
 
 # ----------------------------------------------------------------------------- failing stores
 def test_store_read_failure_at_request_time_is_a_json_503_not_500(
-        store_url: str, tmp_path: Path) -> None:
-    path = Path(store_url[len("sqlite:///"):])
+    store_url: str, tmp_path: Path
+) -> None:
+    path = Path(store_url[len("sqlite:///") :])
     local = tmp_path / "recs.db"
     shutil.copy(path, local)
     app = create_app(store=f"sqlite:///{local}", max_k=50)
@@ -240,15 +263,16 @@ def test_store_read_failure_at_request_time_is_a_json_503_not_500(
         conn.execute(f"UPDATE recs_v{version} SET payload='{{broken' WHERE user_id='4'")
         conn.commit()
         conn.close()
-        for resp in (c.get("/v1/recommendations/4?k=2"),
-                     c.post("/v1/recommendations", json={"user_ids": [4], "k": 2})):
+        for resp in (
+            c.get("/v1/recommendations/4?k=2"),
+            c.post("/v1/recommendations", json={"user_ids": [4], "k": 2}),
+        ):
             assert _error(resp, 503)["code"] == "store_unavailable"
         assert c.get("/v1/recommendations/3?k=2").status_code == 200  # other users still served
 
 
-def test_service_refuses_to_start_on_a_store_it_cannot_read(store_url: str,
-                                                              tmp_path: Path) -> None:
-    path = Path(store_url[len("sqlite:///"):])
+def test_service_refuses_to_start_on_a_store_it_cannot_read(store_url: str, tmp_path: Path) -> None:
+    path = Path(store_url[len("sqlite:///") :])
     local = tmp_path / "recs.db"
     shutil.copy(path, local)
     conn = sqlite3.connect(local)
@@ -262,46 +286,73 @@ def test_service_refuses_to_start_on_a_store_it_cannot_read(store_url: str,
 # ----------------------------------------------------------------------------- fuzz
 FIELDS = ["user_ids", "k", "pairs", "user_id", "item_id", "path"]
 scalars = st.one_of(
-    st.none(), st.booleans(),
-    st.integers(), st.sampled_from([0, -1, 2**63, -(2**63) - 1, 10**400, 2**64]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.sampled_from([0, -1, 2**63, -(2**63) - 1, 10**400, 2**64]),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=40), st.text(min_size=200, max_size=3000),
+    st.text(max_size=40),
+    st.text(min_size=200, max_size=3000),
     st.sampled_from(["sar", "itemknn", "../sar", "/etc", "1", "a\x00b", "\ud800", "x" * 300]),
 )
 json_values = st.recursive(
     scalars,
     lambda inner: st.one_of(
         st.lists(inner, max_size=8),
-        st.dictionaries(st.one_of(st.sampled_from(FIELDS), st.text(max_size=10)), inner,
-                        max_size=6)),
-    max_leaves=40)
+        st.dictionaries(
+            st.one_of(st.sampled_from(FIELDS), st.text(max_size=10)), inner, max_size=6
+        ),
+    ),
+    max_leaves=40,
+)
 shaped = st.fixed_dictionaries(
-    {}, optional={"user_ids": json_values, "k": json_values, "pairs": json_values,
-                  "path": json_values})
-pair_lists = st.fixed_dictionaries({"pairs": st.lists(st.fixed_dictionaries(
-    {}, optional={"user_id": scalars, "item_id": scalars}), max_size=30)})
-nested = st.builds(lambda depth, open_, close: (open_ * depth + close * depth).encode(),
-                   st.integers(1, 200_000), st.sampled_from(["[", '{"k":']),
-                   st.sampled_from(["]", "}"]))
+    {},
+    optional={"user_ids": json_values, "k": json_values, "pairs": json_values, "path": json_values},
+)
+pair_lists = st.fixed_dictionaries(
+    {
+        "pairs": st.lists(
+            st.fixed_dictionaries({}, optional={"user_id": scalars, "item_id": scalars}),
+            max_size=30,
+        )
+    }
+)
+nested = st.builds(
+    lambda depth, open_, close: (open_ * depth + close * depth).encode(),
+    st.integers(1, 200_000),
+    st.sampled_from(["[", '{"k":']),
+    st.sampled_from(["]", "}"]),
+)
 
 
 def _encode(value: Any) -> bytes:
-    return json.dumps(value, allow_nan=True, ensure_ascii=False).encode("utf-8",
-                                                                        "surrogatepass")
+    return json.dumps(value, allow_nan=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
-bodies = st.one_of(json_values.map(_encode), shaped.map(_encode), pair_lists.map(_encode),
-                   nested, st.binary(max_size=300))
-ROUTES = [("POST", "/v1/recommendations"), ("POST", "/v1/score"), ("POST", ADMIN),
-          ("GET", "/v1/recommendations/1"), ("GET", "/v1/similar-items/1"),
-          ("GET", "/v1/model"), ("GET", "/health")]
+bodies = st.one_of(
+    json_values.map(_encode),
+    shaped.map(_encode),
+    pair_lists.map(_encode),
+    nested,
+    st.binary(max_size=300),
+)
+ROUTES = [
+    ("POST", "/v1/recommendations"),
+    ("POST", "/v1/score"),
+    ("POST", ADMIN),
+    ("GET", "/v1/recommendations/1"),
+    ("GET", "/v1/similar-items/1"),
+    ("GET", "/v1/model"),
+    ("GET", "/health"),
+]
 
 
 @pytest.fixture(scope="module")
 def fuzz_clients(root: Path, store_url: str) -> dict[str, TestClient]:
     apps = {
-        "model": create_app(artifact=root / "sar", artifact_root=root, admin_token=TOKEN,
-                            max_k=50, max_batch=20),
+        "model": create_app(
+            artifact=root / "sar", artifact_root=root, admin_token=TOKEN, max_k=50, max_batch=20
+        ),
         "store": create_app(store=store_url, max_k=50, max_batch=20),
     }
     clients = {name: TestClient(app) for name, app in apps.items()}
@@ -312,13 +363,20 @@ def fuzz_clients(root: Path, store_url: str) -> dict[str, TestClient]:
         c.__exit__(None, None, None)
 
 
-@settings(max_examples=250, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(app=st.sampled_from(["model", "store"]), route=st.sampled_from(ROUTES), body=bodies,
-       token=st.sampled_from([None, TOKEN, "wrong"]))
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    app=st.sampled_from(["model", "store"]),
+    route=st.sampled_from(ROUTES),
+    body=bodies,
+    token=st.sampled_from([None, TOKEN, "wrong"]),
+)
 def test_fuzzed_request_bodies_get_a_json_answer_never_a_5xx(
-        fuzz_clients: dict[str, TestClient], app: str, route: tuple[str, str], body: bytes,
-        token: str | None) -> None:
+    fuzz_clients: dict[str, TestClient],
+    app: str,
+    route: tuple[str, str],
+    body: bytes,
+    token: str | None,
+) -> None:
     method, url = route
     headers = {"content-type": "application/json"}
     if token is not None:

@@ -46,8 +46,9 @@ def test_numeric_string_timestamps_split_like_the_numbers(dtype: object) -> None
     df = log(rng.integers(0, 5000, n).tolist(), rng.integers(0, 40, n).tolist())
     text = df.assign(timestamp=df["timestamp"].astype(str).astype(dtype))
     ratios = [0.5, 0.3, 0.2]
-    assert index_sets(python_chrono_split(text, ratios)) == \
-        index_sets(python_chrono_split(df, ratios))
+    assert index_sets(python_chrono_split(text, ratios)) == index_sets(
+        python_chrono_split(df, ratios)
+    )
     assert index_sets(leave_last_k_out(text, k=2)) == index_sets(leave_last_k_out(df, k=2))
     floats = df.assign(timestamp=(df["timestamp"] / 10).map(repr).astype(dtype))
     assert index_sets(leave_last_k_out(floats, k=2)) == index_sets(leave_last_k_out(df, k=2))
@@ -59,11 +60,14 @@ def test_iso_8601_string_timestamps_split_like_the_instants() -> None:
     instants = pd.to_datetime(rng.integers(0, 10**8, n), unit="s", utc=True)
     df = log(list(instants), rng.integers(0, 25, n).tolist())
     # every other value written in another offset: the same instant, a different text
-    text = [t.tz_convert("Asia/Kolkata").isoformat() if i % 2 else t.isoformat()
-            for i, t in enumerate(instants)]
+    text = [
+        t.tz_convert("Asia/Kolkata").isoformat() if i % 2 else t.isoformat()
+        for i, t in enumerate(instants)
+    ]
     as_text = df.assign(timestamp=pd.Series(text, dtype="str"))
-    assert index_sets(python_chrono_split(as_text, 0.75)) == \
-        index_sets(python_chrono_split(df, 0.75))
+    assert index_sets(python_chrono_split(as_text, 0.75)) == index_sets(
+        python_chrono_split(df, 0.75)
+    )
     assert index_sets(leave_last_k_out(as_text)) == index_sets(leave_last_k_out(df))
 
 
@@ -76,8 +80,10 @@ def test_iso_dates_with_offsets_order_by_instant_not_by_text() -> None:
 @pytest.mark.parametrize("bad", ["Jan 9", "", "nan", "inf", "yesterday", "2024-13-01"])
 def test_other_string_timestamps_are_refused_naming_column_and_value(bad: str) -> None:
     df = log(["8", "9", bad, "10"]).rename(columns={"timestamp": "when"})
-    for split in (lambda d: leave_last_k_out(d, col_timestamp="when"),
-                  lambda d: python_chrono_split(d, 0.5, col_timestamp="when")):
+    for split in (
+        lambda d: leave_last_k_out(d, col_timestamp="when"),
+        lambda d: python_chrono_split(d, 0.5, col_timestamp="when"),
+    ):
         with pytest.raises(DataError, match="'when'") as info:
             split(df)
         assert repr(bad) in str(info.value)
@@ -91,14 +97,14 @@ def test_numbers_mixed_with_dates_are_refused() -> None:
 def test_categorical_timestamps() -> None:
     unordered = log(["10", "8", "9"]).astype({"timestamp": "category"})
     assert leave_last_k_out(unordered)[1]["timestamp"].tolist() == ["10"]
-    ordered = log(["late", "early", "middle"]).astype({"timestamp": pd.CategoricalDtype(
-        ["early", "middle", "late"], ordered=True)})
+    ordered = log(["late", "early", "middle"]).astype(
+        {"timestamp": pd.CategoricalDtype(["early", "middle", "late"], ordered=True)}
+    )
     assert leave_last_k_out(ordered)[1]["timestamp"].tolist() == ["late"]
 
 
 @settings(max_examples=40, deadline=None)
-@given(times=st.lists(st.integers(-10**12, 10**12), min_size=1, max_size=40),
-       k=st.integers(1, 3))
+@given(times=st.lists(st.integers(-(10**12), 10**12), min_size=1, max_size=40), k=st.integers(1, 3))
 def test_text_of_integers_splits_like_the_integers(times: list[int], k: int) -> None:
     users = [t % 3 for t in times]
     df = log(times, users)

@@ -31,8 +31,9 @@ from recutils.serving.stores import (
 def ranking(n_users: int, n_items: int = 5) -> pd.DataFrame:
     users = np.repeat(np.arange(n_users), n_items)
     ranks = np.tile(np.arange(1, n_items + 1), n_users)
-    return pd.DataFrame({"userID": users, "itemID": ranks * 10, "prediction": 1.0 / ranks,
-                         "rank": ranks})
+    return pd.DataFrame(
+        {"userID": users, "itemID": ranks * 10, "prediction": 1.0 / ranks, "rank": ranks}
+    )
 
 
 def filled_store(path: Path, n_users: int = 50) -> Path:
@@ -109,8 +110,7 @@ def test_corrupt_metadata_or_payload_is_a_store_error(tmp_path: Path) -> None:
         store.info()
 
 
-def test_locked_sqlite_file_raises_store_busy_error_after_a_short_timeout(
-        tmp_path: Path) -> None:
+def test_locked_sqlite_file_raises_store_busy_error_after_a_short_timeout(tmp_path: Path) -> None:
     path = filled_store(tmp_path / "recs.db")
     reader = open_store(f"sqlite:///{path}?timeout=0.2")
     assert reader.timeout == 0.2 and reader.lookup("1")[1] is not None
@@ -178,8 +178,7 @@ def test_redis_failures_after_start_are_store_errors() -> None:
     # A store whose server went away after it was opened (its constructor pings).
     store = RedisStore.__new__(RedisStore)
     store.url, store.prefix, store._redis = f"redis://127.0.0.1:{port}/0", "recutils", redis
-    store._client = redis.Redis.from_url(store.url, socket_timeout=1.0,
-                                         socket_connect_timeout=1.0)
+    store._client = redis.Redis.from_url(store.url, socket_timeout=1.0, socket_connect_timeout=1.0)
     store._lookup = store._client.register_script("return false")
     store._info_lock, store._info = threading.Lock(), None
     for call in (store.info, lambda: store.lookup("1"), store.writer):
@@ -190,7 +189,8 @@ def test_redis_failures_after_start_are_store_errors() -> None:
 # ----------------------------------------------------------------------------- command line
 @pytest.mark.parametrize("kind", ["corrupt-sqlite", "locked-sqlite", "closed-redis-port"])
 def test_cli_serve_with_a_broken_store_exits_non_zero_with_a_clear_message(
-        kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     pytest.importorskip("fastapi")
     pytest.importorskip("uvicorn")
     from recutils.cli import main

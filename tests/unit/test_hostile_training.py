@@ -34,18 +34,37 @@ HUGE_LR = 1e30
 
 def interactions(n: int = 600, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({"userID": rng.integers(0, 30, n), "itemID": rng.integers(0, 40, n),
-                       "rating": rng.integers(1, 6, n).astype(float)})
+    df = pd.DataFrame(
+        {
+            "userID": rng.integers(0, 30, n),
+            "itemID": rng.integers(0, 40, n),
+            "rating": rng.integers(1, 6, n).astype(float),
+        }
+    )
     return df.drop_duplicates(["userID", "itemID"]).reset_index(drop=True)
 
 
 def zoo_params(name: str, **train: object) -> dict:
     """A zoo model reading only the user and item ids of :func:`interactions`."""
-    groups = {g["group_name"]: ["user", "item"] for g in preset_config(name)["model_config"]["feature_groups"]}
-    return {"label_threshold": 4.0, "seed": 0, "feature_groups": groups,
-            "features": [{"name": "user", "column": "@user"}, {"name": "item", "column": "@item"}],
-            "train": {"epochs": 2, "batch_size": 64, "num_threads": 1, "validation_fraction": 0.0,
-                      "early_stopping_metric": None, "progress": False, **train}}
+    groups = {
+        g["group_name"]: ["user", "item"]
+        for g in preset_config(name)["model_config"]["feature_groups"]
+    }
+    return {
+        "label_threshold": 4.0,
+        "seed": 0,
+        "feature_groups": groups,
+        "features": [{"name": "user", "column": "@user"}, {"name": "item", "column": "@item"}],
+        "train": {
+            "epochs": 2,
+            "batch_size": 64,
+            "num_threads": 1,
+            "validation_fraction": 0.0,
+            "early_stopping_metric": None,
+            "progress": False,
+            **train,
+        },
+    }
 
 
 CF_DIVERGING = {
@@ -70,8 +89,14 @@ def test_diverged_cf_training_raises_instead_of_returning_a_nan_model(name: str)
 
 
 def test_diverged_ncf_pretraining_names_the_stage() -> None:
-    model = create_model("ncf", **CF_DIVERGING["ncf"], pretrain=True, pretrain_epochs=1,
-                         learning_rate=HUGE_LR, seed=1)
+    model = create_model(
+        "ncf",
+        **CF_DIVERGING["ncf"],
+        pretrain=True,
+        pretrain_epochs=1,
+        learning_rate=HUGE_LR,
+        seed=1,
+    )
     with pytest.raises(ModelFitError, match="training of NCF gmf diverged in epoch 1"):
         model.fit(interactions())
 
@@ -84,10 +109,14 @@ def test_diverged_deepfm_training_raises() -> None:
 
 def test_wide_deep_with_huge_input_values_raises() -> None:
     df = interactions()
-    df["price"] = np.where(np.arange(len(df)) % 2 == 0, 3e38, -3e38)  # float32, but the loss overflows
+    df["price"] = np.where(
+        np.arange(len(df)) % 2 == 0, 3e38, -3e38
+    )  # float32, but the loss overflows
     params = zoo_params("wide_deep")
     params["features"].append({"name": "price", "type": "numeric", "normalization": "none"})
-    params["feature_groups"] = {group: ["user", "item", "price"] for group in params["feature_groups"]}
+    params["feature_groups"] = {
+        group: ["user", "item", "price"] for group in params["feature_groups"]
+    }
     with pytest.raises(ModelFitError, match=CAUSE):
         create_model("wide_deep", **params).fit(df)
 
@@ -96,10 +125,20 @@ def test_trainer_names_the_step_range_and_stops_before_validation() -> None:
     encoded, y = toy_encoded(n=256)
     network = build_rank_network(toy_model(), toy_specs(), seed=0)
     data = TensorData.from_encoded(encoded, network.backbone.layout, y)
-    trainer = Trainer(network, {"epochs": 3, "batch_size": 64, "progress": False,
-                                "early_stopping_metric": "auc",
-                                "optimizers": [{"name": "adam", "lr": HUGE_LR}]}, seed=0)
-    with pytest.raises(ModelFitError, match=r"training of RankNetwork diverged in epoch 1 \(steps 1 to 3\)"):
+    trainer = Trainer(
+        network,
+        {
+            "epochs": 3,
+            "batch_size": 64,
+            "progress": False,
+            "early_stopping_metric": "auc",
+            "optimizers": [{"name": "adam", "lr": HUGE_LR}],
+        },
+        seed=0,
+    )
+    with pytest.raises(
+        ModelFitError, match=r"training of RankNetwork diverged in epoch 1 \(steps 1 to 3\)"
+    ):
         trainer.fit(data.subset(np.arange(192)), data.subset(np.arange(192, 256)))
 
 
@@ -108,13 +147,18 @@ def test_check_finite_weights_names_the_parameter() -> None:
     check_finite_weights(net, "net", "in epoch 1 (step 1)")  # finite: nothing happens
     with torch.no_grad():
         net[1].bias.fill_(float("inf"))
-    with pytest.raises(ModelFitError, match=r"training of net diverged in epoch 2 \(step 7\): parameter "
-                                            r"'1.bias' holds NaN, infinite or overflowing values"):
+    with pytest.raises(
+        ModelFitError,
+        match=r"training of net diverged in epoch 2 \(step 7\): parameter "
+        r"'1.bias' holds NaN, infinite or overflowing values",
+    ):
         check_finite_weights(net, "net", "in epoch 2 (step 7)")
     with torch.no_grad():
         net[1].bias.fill_(0.0)
         net[0].weight[0, 0] = 1e20  # finite, but its square overflows float32
-    with pytest.raises(ModelFitError, match=r"parameter '0.weight' .* \(largest magnitude 1e\+20\)"):
+    with pytest.raises(
+        ModelFitError, match=r"parameter '0.weight' .* \(largest magnitude 1e\+20\)"
+    ):
         check_finite_weights(net, "net", "in epoch 2 (step 7)")
     with torch.no_grad():
         net[0].weight[0, 0] = 1e15  # large, yet a sane float32 value
@@ -124,10 +168,20 @@ def test_check_finite_weights_names_the_parameter() -> None:
 def test_a_single_diverged_step_is_caught_though_its_loss_was_finite() -> None:
     # one epoch of one step: the loss is computed before the update (finite), and the
     # update leaves weights of about 1e30, finite in float32 but scoring 1e59
-    model = create_model("lightgcn", embedding_dim=8, n_layers=2, n_epochs=1, batch_size=4096,
-                         learning_rate=HUGE_LR, seed=1)
-    with pytest.raises(ModelFitError, match=r"in epoch 1 \(step 1\): parameter 'weight' holds NaN, "
-                                            r"infinite or overflowing values"):
+    model = create_model(
+        "lightgcn",
+        embedding_dim=8,
+        n_layers=2,
+        n_epochs=1,
+        batch_size=4096,
+        learning_rate=HUGE_LR,
+        seed=1,
+    )
+    with pytest.raises(
+        ModelFitError,
+        match=r"in epoch 1 \(step 1\): parameter 'weight' holds NaN, "
+        r"infinite or overflowing values",
+    ):
         model.fit(interactions())
 
 
@@ -157,23 +211,37 @@ def test_fit_epochs_checks_the_weights_when_the_loss_stayed_finite() -> None:
 @pytest.mark.parametrize("label", [0.0, 1.0])
 def test_single_class_labels_are_refused(name: str, label: float) -> None:
     df = interactions().assign(rating=label)
-    params = zoo_params(name) if name != "deep_rank" else {"seed": 0, "train": {"epochs": 1, "progress": False}}
+    params = (
+        zoo_params(name)
+        if name != "deep_rank"
+        else {"seed": 0, "train": {"epochs": 1, "progress": False}}
+    )
     params.pop("label_threshold", None)
-    with pytest.raises(DataError, match=rf"every training label \(rating\) is {label:g}.*both positive"):
+    with pytest.raises(
+        DataError, match=rf"every training label \(rating\) is {label:g}.*both positive"
+    ):
         create_model(name, **params).fit(df)
 
 
 def test_single_class_after_the_label_threshold_names_the_threshold() -> None:
     df = interactions()
     with pytest.raises(DataError, match=r"label_threshold=6.0 makes no row positive"):
-        create_model("deep_rank", label_threshold=6.0, seed=0, train={"epochs": 1, "progress": False}).fit(df)
+        create_model(
+            "deep_rank", label_threshold=6.0, seed=0, train={"epochs": 1, "progress": False}
+        ).fit(df)
     with pytest.raises(DataError, match=r"label_threshold=0.5 makes every row positive"):
-        create_model("deep_rank", label_threshold=0.5, seed=0, train={"epochs": 1, "progress": False}).fit(df)
+        create_model(
+            "deep_rank", label_threshold=0.5, seed=0, train={"epochs": 1, "progress": False}
+        ).fit(df)
 
 
 def test_two_classes_still_train() -> None:
-    model = create_model("deep_rank", label_threshold=4.0, seed=0,
-                         train={"epochs": 1, "batch_size": 64, "progress": False}).fit(interactions())
+    model = create_model(
+        "deep_rank",
+        label_threshold=4.0,
+        seed=0,
+        train={"epochs": 1, "batch_size": 64, "progress": False},
+    ).fit(interactions())
     assert np.isfinite(model.predict(interactions().head(5))["prediction"]).all()
 
 
@@ -187,7 +255,9 @@ def test_defaults_are_the_benchmark_settings_not_undertrained_ones(name: str) ->
     # LightGCN's default learning rate of 1e-3 left it undertrained on MovieLens (MAP 0.112
     # where the benchmark's settings reach 0.125); cornac's BPR defaults gave popularity-level
     # lists. Defaults now follow recutils/benchmark/specs/movielens.yaml.
-    spec = yaml.safe_load((Path(recutils.benchmark.__file__).parent / "specs" / "movielens.yaml").read_text())
+    spec = yaml.safe_load(
+        (Path(recutils.benchmark.__file__).parent / "specs" / "movielens.yaml").read_text()
+    )
     params = next(m["params"] for m in spec["models"] if m["name"] == name)
     defaults = get_model_class(name).config_class()
     expected = {k: v for k, v in params.items() if k not in NOT_DEFAULTS.get(name, set())}

@@ -117,15 +117,33 @@ def test_tune_into_garbage_file_is_corrupt_storage_error(data, tmp_path):
     train, valid = data
     path = garbage_file(tmp_path / "x.db")
     with pytest.raises(CorruptStorageError):
-        tune("bias", SPACE, train, valid, metric="rmse", n_trials=1, storage=f"sqlite:///{path}",
-             study_name="s", progress=False)
+        tune(
+            "bias",
+            SPACE,
+            train,
+            valid,
+            metric="rmse",
+            n_trials=1,
+            storage=f"sqlite:///{path}",
+            study_name="s",
+            progress=False,
+        )
 
 
 def test_tune_into_missing_folder_is_config_error(data, tmp_path):
     train, valid = data
     with pytest.raises(ConfigError, match="does not exist"):
-        tune("bias", SPACE, train, valid, metric="rmse", n_trials=1,
-             storage=f"sqlite:///{tmp_path / 'nope' / 'x.db'}", study_name="s", progress=False)
+        tune(
+            "bias",
+            SPACE,
+            train,
+            valid,
+            metric="rmse",
+            n_trials=1,
+            storage=f"sqlite:///{tmp_path / 'nope' / 'x.db'}",
+            study_name="s",
+            progress=False,
+        )
 
 
 # ------------------------------------------------------------------- load_result
@@ -140,7 +158,9 @@ def test_load_result_of_missing_study_lists_known_studies(tmp_path):
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     for name in ("beta", "alpha"):
         optuna.create_study(storage=url, study_name=name)
-    with pytest.raises(StudyNotFoundError, match=r"no study 'gamma'.*known studies: \['alpha', 'beta'\]") as info:
+    with pytest.raises(
+        StudyNotFoundError, match=r"no study 'gamma'.*known studies: \['alpha', 'beta'\]"
+    ) as info:
         load_result(url, "gamma")
     # a ConfigError, and a KeyError as Optuna's own error was (with an unquoted message)
     assert isinstance(info.value, ConfigError) and isinstance(info.value, KeyError)
@@ -180,13 +200,25 @@ def test_load_result_of_a_study_not_made_by_recutils_is_config_error(tmp_path):
 def test_good_sqlite_study_round_trips_through_load_result(data, tmp_path):
     train, valid = data
     url = f"sqlite:///{tmp_path / 'tune.db'}"
-    result = tune("bias", SPACE, train, valid, metric="rmse", n_trials=2, storage=url, study_name="s",
-                  seed=3, progress=False)
+    result = tune(
+        "bias",
+        SPACE,
+        train,
+        valid,
+        metric="rmse",
+        n_trials=2,
+        storage=url,
+        study_name="s",
+        seed=3,
+        progress=False,
+    )
     loaded = load_result(url, "s")
     assert loaded.model == "bias" and loaded.best_value == pytest.approx(result.best_value)
     assert loaded.best_params == result.best_params
     # a storage object is accepted as before
-    assert load_result(make_storage(url, heartbeat_interval=None), "s").best_value == loaded.best_value
+    assert (
+        load_result(make_storage(url, heartbeat_interval=None), "s").best_value == loaded.best_value
+    )
 
 
 def test_in_memory_urls_and_storage_objects_pass_through():
@@ -198,7 +230,9 @@ def test_in_memory_urls_and_storage_objects_pass_through():
 
 
 def test_storage_label_hides_the_password():
-    assert storage_label("postgresql+psycopg2://u:pw@host/db") == "postgresql+psycopg2://u:***@host/db"
+    assert (
+        storage_label("postgresql+psycopg2://u:pw@host/db") == "postgresql+psycopg2://u:***@host/db"
+    )
     assert storage_label("sqlite:///tune.db") == "sqlite:///tune.db"
     assert storage_label(optuna.storages.InMemoryStorage()) == "InMemoryStorage"
 
@@ -211,7 +245,9 @@ def test_database_failures_become_storage_errors_naming_the_storage():
     from recutils.tuning.backend import _storage_errors
 
     shown = "postgresql://u:***@db.example/tune"
-    with pytest.raises(StorageError, match=r"'postgresql://u:\*\*\*@db.example/tune' cannot be opened: refused"):
+    with pytest.raises(
+        StorageError, match=r"'postgresql://u:\*\*\*@db.example/tune' cannot be opened: refused"
+    ):
         with _storage_errors(shown):
             raise sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("refused"))
     with pytest.raises(StorageError, match="cannot be used"):

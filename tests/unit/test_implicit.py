@@ -24,24 +24,35 @@ def test_registered() -> None:
     assert isinstance(create_model("implicit_bpr", factors=4), ImplicitBPR)
 
 
-@pytest.mark.parametrize("cls,params", [
-    (ImplicitALS, {"factors": 0}), (ImplicitALS, {"alpha": 0}), (ImplicitALS, {"iterations": 2.0}),
-    (ImplicitALS, {"regularization": -1}), (ImplicitALS, {"num_threads": -1}),
-    (ImplicitALS, {"use_cg": "no"}), (ImplicitALS, {"extra": {"alpha": 2}}),
-    (ImplicitALS, {"extra": {"random_state": 2}}),
-    (ImplicitBPR, {"learning_rate": 0}), (ImplicitBPR, {"seed": 1.5}),
-    (ImplicitBPR, {"extra": {"factors": 4}}),
-])
+@pytest.mark.parametrize(
+    "cls,params",
+    [
+        (ImplicitALS, {"factors": 0}),
+        (ImplicitALS, {"alpha": 0}),
+        (ImplicitALS, {"iterations": 2.0}),
+        (ImplicitALS, {"regularization": -1}),
+        (ImplicitALS, {"num_threads": -1}),
+        (ImplicitALS, {"use_cg": "no"}),
+        (ImplicitALS, {"extra": {"alpha": 2}}),
+        (ImplicitALS, {"extra": {"random_state": 2}}),
+        (ImplicitBPR, {"learning_rate": 0}),
+        (ImplicitBPR, {"seed": 1.5}),
+        (ImplicitBPR, {"extra": {"factors": 4}}),
+    ],
+)
 def test_bad_config(cls, params) -> None:
     with pytest.raises(ConfigError):
         cls(**params)
 
 
-@pytest.mark.parametrize("cls,field,value,allowed", [
-    (ImplicitALS, "confidence", "log", "binary"),
-    (ImplicitALS, "dtype", "float16", "float32"),
-    (ImplicitBPR, "dtype", "int8", "float64"),
-])
+@pytest.mark.parametrize(
+    "cls,field,value,allowed",
+    [
+        (ImplicitALS, "confidence", "log", "binary"),
+        (ImplicitALS, "dtype", "float16", "float32"),
+        (ImplicitBPR, "dtype", "int8", "float64"),
+    ],
+)
 def test_unknown_names_list_allowed(cls, field, value, allowed) -> None:
     with pytest.raises(ConfigError, match=rf"{field}='{value}'.*allowed.*{allowed}"):
         cls(**{field: value})
@@ -85,8 +96,9 @@ def test_rating_confidence_sums_repeated_pairs() -> None:
     a = ImplicitALS(**ALS_FAST, confidence="rating").fit(summed)
     b = ImplicitALS(**ALS_FAST, confidence="rating").fit(split)
     assert b.seen_.nnz == len(summed)
-    np.testing.assert_allclose(a.predict(summed)["prediction"], b.predict(summed)["prediction"],
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        a.predict(summed)["prediction"], b.predict(summed)["prediction"], rtol=1e-4, atol=1e-5
+    )
 
 
 def test_matches_implicit_used_directly() -> None:
@@ -101,7 +113,8 @@ def test_matches_implicit_used_directly() -> None:
     m = sp.csr_matrix((np.ones(len(df), np.float32), (uc, ic)))
     with threadpool_limits(1, "blas"):
         ref = implicit.cpu.als.AlternatingLeastSquares(
-            factors=8, regularization=0.1, iterations=5, alpha=2.0, random_state=3, num_threads=1)
+            factors=8, regularization=0.1, iterations=5, alpha=2.0, random_state=3, num_threads=1
+        )
         ref.fit(m, show_progress=False)
     pairs = df.iloc[:20]
     want = np.einsum("ij,ij->i", ref.user_factors[uc[:20]], ref.item_factors[ic[:20]])
@@ -142,5 +155,6 @@ def test_bpr_bias_split_and_save_load_without_implicit(tmp_path, monkeypatch) ->
     model.save(tmp_path / "bpr")
     monkeypatch.setitem(sys.modules, "implicit", None)
     loaded = ImplicitBPR.load(tmp_path / "bpr")
-    pd.testing.assert_frame_equal(loaded.recommend_k_items(df, top_k=3),
-                                  model.recommend_k_items(df, top_k=3))
+    pd.testing.assert_frame_equal(
+        loaded.recommend_k_items(df, top_k=3), model.recommend_k_items(df, top_k=3)
+    )

@@ -16,16 +16,32 @@ ROOT = Path(__file__).resolve().parents[2] / "recutils"
 #: Module-name prefixes by layer, lowest first. A module may import its own layer or a
 #: lower one. The longest matching prefix decides a module's layer.
 LAYERS: list[tuple[str, ...]] = [
-    ("recutils", "recutils.constants", "recutils.exceptions", "recutils.protocols", "recutils.config",
-     "recutils.utils"),
-    ("recutils.datasets", "recutils.splitting", "recutils.evaluation",
-     "recutils.spark"),
+    (
+        "recutils",
+        "recutils.constants",
+        "recutils.exceptions",
+        "recutils.protocols",
+        "recutils.config",
+        "recutils.utils",
+    ),
+    ("recutils.datasets", "recutils.splitting", "recutils.evaluation", "recutils.spark"),
     ("recutils.nn",),
     ("recutils.models", "recutils.retrieval"),
-    ("recutils.spark.batch", "recutils.serving", "recutils.tuning", "recutils.benchmark", "recutils.testing"),
+    (
+        "recutils.spark.batch",
+        "recutils.serving",
+        "recutils.tuning",
+        "recutils.benchmark",
+        "recutils.testing",
+    ),
     # entry points: the command line, and the old module paths of its subcommands
-    ("recutils.cli", "recutils.__main__", "recutils.spark.jobs", "recutils.spark.distributed",
-     "recutils.tuning.worker"),
+    (
+        "recutils.cli",
+        "recutils.__main__",
+        "recutils.spark.jobs",
+        "recutils.spark.distributed",
+        "recutils.tuning.worker",
+    ),
 ]
 
 
@@ -47,7 +63,8 @@ def _skipped(tree: ast.Module) -> set[int]:
     for node in tree.body:
         is_type_checking = isinstance(node, ast.If) and (
             (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
-            or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING"))
+            or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING")
+        )
         is_alias_hook = isinstance(node, ast.FunctionDef) and node.name == "__getattr__"
         if is_type_checking or is_alias_hook:
             skipped.update(id(child) for child in ast.walk(node))
@@ -71,8 +88,11 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
                 module = ".".join(base + ([node.module] if node.module else []))
             else:
                 module = node.module or ""
-            submodules = [f"{module}.{alias.name}" for alias in node.names
-                          if f"{module}.{alias.name}" in modules]
+            submodules = [
+                f"{module}.{alias.name}"
+                for alias in node.names
+                if f"{module}.{alias.name}" in modules
+            ]
             # ``from package import submodule`` depends on the submodule; the package
             # itself only when a name defined in it is imported
             targets = submodules + ([module] if len(submodules) < len(node.names) else [])
@@ -105,8 +125,12 @@ def test_every_module_has_a_layer(graph):
 
 
 def test_imports_point_down(graph):
-    upward = sorted(f"{a} (layer {_layer(a)}) -> {b} (layer {_layer(b)})"
-                    for a, targets in graph.items() for b in targets if _layer(b) > _layer(a))
+    upward = sorted(
+        f"{a} (layer {_layer(a)}) -> {b} (layer {_layer(b)})"
+        for a, targets in graph.items()
+        for b in targets
+        if _layer(b) > _layer(a)
+    )
     assert not upward, "imports that go up a layer:\n" + "\n".join(upward)
 
 

@@ -39,12 +39,21 @@ def _genre_world(n_users: int = 120, n_items: int = 60, per_user: int = 12, seed
         same = np.flatnonzero(item_genre == user_pref[u])
         other = np.flatnonzero(item_genre != user_pref[u])
         n_same = int(round(per_user * 0.9))
-        items = np.concatenate([rng.choice(same, n_same, replace=False),
-                                rng.choice(other, per_user - n_same, replace=False)])
+        items = np.concatenate(
+            [
+                rng.choice(same, n_same, replace=False),
+                rng.choice(other, per_user - n_same, replace=False),
+            ]
+        )
         rows += [(u, i, float(rng.integers(3, 6))) for i in items]
     df = pd.DataFrame(rows, columns=["userID", "itemID", "rating"])
-    items = pd.DataFrame({"itemID": np.arange(n_items), "genre": item_genre,
-                          "year": np.where(np.arange(n_items) < n_items // 2, "old", "new")})
+    items = pd.DataFrame(
+        {
+            "itemID": np.arange(n_items),
+            "genre": item_genre,
+            "year": np.where(np.arange(n_items) < n_items // 2, "old", "new"),
+        }
+    )
     users = pd.DataFrame({"userID": np.arange(n_users), "pref_hint": user_pref})
     return df, items, users, user_pref, item_genre
 
@@ -54,34 +63,46 @@ def _genre_world(n_users: int = 120, n_items: int = 60, per_user: int = 12, seed
 def test_vectorized_scores_equal_lightfm_predict(loss: str, features: bool) -> None:
     df, items, users, _, _ = _genre_world()
     kw = {"item_features": items, "user_features": users} if features else {}
-    model = LightFMRecommender(loss=loss, no_components=8, epochs=3, seed=1,
-                               positive_threshold=4 if loss == "logistic" else None
-                               ).fit(df, **kw)
+    model = LightFMRecommender(
+        loss=loss,
+        no_components=8,
+        epochs=3,
+        seed=1,
+        positive_threshold=4 if loss == "logistic" else None,
+    ).fit(df, **kw)
     interactions, weights, uf, itf, u_lf, i_lf = model._train_inputs
     u = np.repeat(np.arange(model.n_users_), model.n_items_)
     i = np.tile(np.arange(model.n_items_), model.n_users_)
-    ref = model.model_.predict(u_lf[u].astype(np.int32), i_lf[i].astype(np.int32),
-                               user_features=uf, item_features=itf, num_threads=1)
+    ref = model.model_.predict(
+        u_lf[u].astype(np.int32),
+        i_lf[i].astype(np.int32),
+        user_features=uf,
+        item_features=itf,
+        num_threads=1,
+    )
     got = model._score_users(np.arange(model.n_users_)).ravel()
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
     pairs = pd.DataFrame({"userID": model.user_ids_[u], "itemID": model.item_ids_[i]})
-    np.testing.assert_allclose(model.predict(pairs)["prediction"].to_numpy(), ref,
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        model.predict(pairs)["prediction"].to_numpy(), ref, rtol=1e-5, atol=1e-5
+    )
 
 
 def test_cold_start_items_are_scored_from_features_better_than_chance() -> None:
     df, items, users, user_pref, item_genre = _genre_world()
     cold = np.arange(40, 60)  # never seen in training
     train = df[~df["itemID"].isin(cold)]
-    model = LightFMRecommender(loss="warp", no_components=8, epochs=20, seed=0,
-                               learning_rate=0.05).fit(train, item_features=items)
+    model = LightFMRecommender(
+        loss="warp", no_components=8, epochs=20, seed=0, learning_rate=0.05
+    ).fit(train, item_features=items)
     assert sorted(model.cold_items_.tolist()) == cold.tolist()
     assert model.n_items_ == 60
     # every user gets a ranking of the cold items; AUC of "preferred genre" vs not
     rec = model.recommend_k_items(np.arange(120), top_k=60)
     assert set(cold) <= set(rec["itemID"])
-    pairs = pd.DataFrame({"userID": np.repeat(np.arange(120), cold.size),
-                          "itemID": np.tile(cold, 120)})
+    pairs = pd.DataFrame(
+        {"userID": np.repeat(np.arange(120), cold.size), "itemID": np.tile(cold, 120)}
+    )
     scores = model.predict(pairs)["prediction"].to_numpy().reshape(120, cold.size)
     aucs = []
     for u in range(120):
@@ -130,8 +151,11 @@ def test_feature_frames_missing_ids_or_columns_raise() -> None:
 
 
 def test_unknown_loss_lists_the_allowed_ones() -> None:
-    with pytest.raises(ConfigError, match=r"unknown loss 'wrap'; allowed: \['warp', 'bpr', "
-                                          r"'logistic', 'warp-kos'\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown loss 'wrap'; allowed: \['warp', 'bpr', "
+        r"'logistic', 'warp-kos'\]",
+    ):
         LightFMRecommender(loss="wrap")
     with pytest.raises(ConfigError, match="allowed"):
         LightFMRecommender(learning_schedule="sgd")
@@ -171,13 +195,15 @@ def test_save_load_with_features_and_cold_items(tmp_path) -> None:
     df, items, users, _, _ = _genre_world()
     train = df[df["itemID"] < 50]
     model = LightFMRecommender(no_components=6, epochs=3, seed=0).fit(
-        train, item_features=items, user_features=users)
+        train, item_features=items, user_features=users
+    )
     model.save(tmp_path / "m")
     loaded = load_model(tmp_path / "m")
     assert isinstance(loaded, LightFMRecommender)
     assert loaded.cold_items_.tolist() == list(range(50, 60))
-    pd.testing.assert_frame_equal(model.recommend_k_items(df, top_k=8),
-                                  loaded.recommend_k_items(df, top_k=8))
+    pd.testing.assert_frame_equal(
+        model.recommend_k_items(df, top_k=8), loaded.recommend_k_items(df, top_k=8)
+    )
     with pytest.raises(NotFittedError, match="fitted in this session"):
         loaded.fit_partial(1)
 
@@ -204,10 +230,10 @@ def test_positive_threshold_and_weights_read_ratings() -> None:
 
 
 def test_feature_matrix_encoding() -> None:
-    frame = pd.DataFrame({"id": [2, 1], "tags": ["x|y", None], "w": [0.5, 2.0],
-                          "n": [3, 3]})
-    m, names = build_feature_matrix(frame, pd.Index([1, 2]), "id", "item", identity=True,
-                                    normalize=False)
+    frame = pd.DataFrame({"id": [2, 1], "tags": ["x|y", None], "w": [0.5, 2.0], "n": [3, 3]})
+    m, names = build_feature_matrix(
+        frame, pd.Index([1, 2]), "id", "item", identity=True, normalize=False
+    )
     assert names == ["id=1", "id=2", "tags=x", "tags=y", "w", "n=3"]
     np.testing.assert_array_equal(m.toarray(), [[1, 0, 0, 0, 2.0, 1], [0, 1, 1, 1, 0.5, 1]])
     m, _ = build_feature_matrix(frame, pd.Index([1, 2]), "id", "item", identity=False)
@@ -215,10 +241,23 @@ def test_feature_matrix_encoding() -> None:
 
 
 def test_movielens_feature_frames() -> None:
-    users = pd.DataFrame({"userID": [1, 2, 3], "age": [17, 18, 60], "gender": ["M", "F", "M"],
-                          "occupation": ["a", "b", "a"], "zip_code": ["1", "2", "3"]})
-    items = pd.DataFrame({"itemID": [1, 2], "title": ["x", "y"], "genres": ["A|B", ""],
-                          "year": pd.array([1995, None], dtype="Int64")})
+    users = pd.DataFrame(
+        {
+            "userID": [1, 2, 3],
+            "age": [17, 18, 60],
+            "gender": ["M", "F", "M"],
+            "occupation": ["a", "b", "a"],
+            "zip_code": ["1", "2", "3"],
+        }
+    )
+    items = pd.DataFrame(
+        {
+            "itemID": [1, 2],
+            "title": ["x", "y"],
+            "genres": ["A|B", ""],
+            "year": pd.array([1995, None], dtype="Int64"),
+        }
+    )
     u = movielens_user_features(users)
     assert u.columns.tolist() == ["userID", "age", "gender", "occupation"]
     assert u["age"].tolist() == ["<18", "18-24", "56+"]

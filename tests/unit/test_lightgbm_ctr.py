@@ -265,8 +265,11 @@ def test_not_fitted(lgb):
         (lambda d: d.drop(columns=["C7", "I4"]), ColumnMismatchError, "I4.*C7"),
         (lambda d: d.drop(columns=["label"]), ColumnMismatchError, "label"),
         (lambda d: d.assign(label=d["label"] * 2), DataError, "0 or 1"),
-        (lambda d: d.assign(label=d["label"].astype(float).where(d.index != 5)), DataError,
-         "0 or 1"),
+        (
+            lambda d: d.assign(label=d["label"].astype(float).where(d.index != 5)),
+            DataError,
+            "0 or 1",
+        ),
         (lambda d: d.assign(label=d["label"].astype(str)), DataError, "numeric 0/1"),
         (lambda d: d.assign(label=0), DataError, "one class"),
         (lambda d: d.iloc[:0], DataError, "empty"),

@@ -86,8 +86,18 @@ def test_trainer_trains_with_a_registered_module_loss():
     net = build_rank_network(toy_model(), toy_specs(), seed=1)
     enc, y = toy_encoded(200)
     data = TensorData.from_encoded(enc, net.backbone.layout, y)
-    hist = Trainer(net, {"batch_size": 50, "epochs": 2, "progress": False, "loss": "focal",
-                         "early_stopping_metric": None, "num_threads": 1}, seed=0).fit(data)
+    hist = Trainer(
+        net,
+        {
+            "batch_size": 50,
+            "epochs": 2,
+            "progress": False,
+            "loss": "focal",
+            "early_stopping_metric": None,
+            "num_threads": 1,
+        },
+        seed=0,
+    ).fit(data)
     assert np.isfinite(hist["train_loss"]).all() and len(hist) == 2
 
 
@@ -140,7 +150,8 @@ def test_focal_loss_known_answer():
     want = np.mean(a_t * (1 - p_t) ** 2 * ce)
     assert L.FocalLoss()(t(Z), t(Y)).item() == pytest.approx(want, rel=1e-10)
     assert L.focal_loss(t(Z), t(Y), gamma=0.5, alpha=None).item() == pytest.approx(
-        np.mean((1 - p_t) ** 0.5 * ce), rel=1e-10)
+        np.mean((1 - p_t) ** 0.5 * ce), rel=1e-10
+    )
 
 
 def test_focal_loss_with_gamma_0_and_no_alpha_is_the_binary_cross_entropy():
@@ -165,7 +176,8 @@ def test_bpr_and_hinge_with_one_negative_per_positive():
     assert L.bpr_loss(t(pos), t(neg)).item() == pytest.approx(-np.mean(np.log(np_sigmoid(d))))
     assert L.PairwiseHingeLoss()(t(pos), t(neg)).item() == pytest.approx(np.mean([0.0, 1.5, 0.0]))
     assert L.pairwise_hinge_loss(t(pos), t(neg), margin=2.5).item() == pytest.approx(
-        np.mean([1.5, 3.0, 0.5]))
+        np.mean([1.5, 3.0, 0.5])
+    )
 
 
 def test_bpr_and_hinge_with_k_negatives_per_positive():
@@ -173,7 +185,8 @@ def test_bpr_and_hinge_with_k_negatives_per_positive():
     d = pos[:, None] - neg
     assert L.BPRLoss()(t(pos), t(neg)).item() == pytest.approx(-np.mean(np.log(np_sigmoid(d))))
     assert L.PairwiseHingeLoss(margin=0.5)(t(pos), t(neg)).item() == pytest.approx(
-        np.mean(np.maximum(0.0, 0.5 - d)))
+        np.mean(np.maximum(0.0, 0.5 - d))
+    )
 
 
 @pytest.mark.parametrize("neg_shape", [(3,), (3, 2), (2, 2, 1)])
@@ -210,7 +223,8 @@ def test_pairwise_from_groups_matches_a_loop_over_pairs_with_graded_labels(kind)
     scores, labels = RNG.normal(size=n), RNG.integers(0, 3, n).astype(float)
     groups = RNG.integers(0, 6, n)  # rows of a group are not adjacent
     got = L.make_loss("pairwise_groups", kind=kind, margin=0.7)(
-        t(scores), t(labels), torch.tensor(groups)).item()
+        t(scores), t(labels), torch.tensor(groups)
+    ).item()
     assert got == pytest.approx(_pairs_by_loop(scores, labels, groups, kind, 0.7), rel=1e-10)
 
 
@@ -274,11 +288,11 @@ def test_listwise_softmax_rejects_negative_relevance():
 def test_l2_and_huber_known_answers():
     pred, target = np.array([0.0, 1.0, 3.0, -2.5]), np.array([0.5, 1.0, 0.0, 0.0])
     d = np.abs(pred - target)
-    assert L.L2Loss()(t(pred), t(target)).item() == pytest.approx(np.mean(d ** 2))
-    want = np.mean(np.where(d <= 1.0, 0.5 * d ** 2, 1.0 * (d - 0.5)))  # [0.125, 0, 2.5, 2.0]
+    assert L.L2Loss()(t(pred), t(target)).item() == pytest.approx(np.mean(d**2))
+    want = np.mean(np.where(d <= 1.0, 0.5 * d**2, 1.0 * (d - 0.5)))  # [0.125, 0, 2.5, 2.0]
     assert want == pytest.approx((0.125 + 2.5 + 2.0) / 4)
     assert L.HuberLoss()(t(pred), t(target)).item() == pytest.approx(want)
-    want2 = np.mean(np.where(d <= 2.0, 0.5 * d ** 2, 2.0 * (d - 1.0)))
+    want2 = np.mean(np.where(d <= 2.0, 0.5 * d**2, 2.0 * (d - 1.0)))
     assert L.make_loss("huber", delta=2.0)(t(pred), t(target)).item() == pytest.approx(want2)
 
 
@@ -292,7 +306,7 @@ def test_distillation_bce_softens_the_teacher_and_scales_by_t_squared():
         q = np_sigmoid(np.log(pt / (1 - pt)) / T)
     p = np_sigmoid(zs / T)
     terms = q * np.log(p) + np.where(q < 1, (1 - q) * np.log(1 - p), 0.0)
-    want = T ** 2 * -np.mean(terms)
+    want = T**2 * -np.mean(terms)
     got = L.DistillationLoss(temperature=T)(t(zs), t(pt)).item()
     assert got == pytest.approx(want, rel=1e-12)
     # T=1 is the cross-entropy against the teacher's probabilities
@@ -302,14 +316,15 @@ def test_distillation_bce_softens_the_teacher_and_scales_by_t_squared():
     # teacher logits give the same as the probabilities they stand for
     zt = np.array([0.3, -2.0, 1.0])
     assert L.DistillationLoss(T, teacher_input="logits")(t(zs[:3]), t(zt)).item() == pytest.approx(
-        L.DistillationLoss(T)(t(zs[:3]), t(np_sigmoid(zt))).item(), rel=1e-10)
+        L.DistillationLoss(T)(t(zs[:3]), t(np_sigmoid(zt))).item(), rel=1e-10
+    )
 
 
 def test_distillation_kl_with_teacher_logits_or_probabilities():
     zs, zt = RNG.normal(size=(3, 4)), RNG.normal(size=(3, 4))
     T = 3.0
     log_p, log_q = np_log_softmax(zs / T), np_log_softmax(zt / T)
-    want = T ** 2 * np.mean((np.exp(log_q) * (log_q - log_p)).sum(axis=1))
+    want = T**2 * np.mean((np.exp(log_q) * (log_q - log_p)).sum(axis=1))
     got = L.DistillationLoss(T, kind="kl")(t(zs), t(zt)).item()
     assert got == pytest.approx(want, rel=1e-10)
     probs = np.exp(np_log_softmax(zt))
@@ -338,29 +353,37 @@ def test_distillation_kl_needs_two_dimensional_inputs():
 # --- errors and make_loss ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("build, field", [
-    (lambda: L.SigmoidCrossEntropy(label_smoothing=1.0), "label_smoothing"),
-    (lambda: L.SigmoidCrossEntropy(pos_weight=0.0), "pos_weight"),
-    (lambda: L.SoftmaxCrossEntropy(label_smoothing=-0.1), "label_smoothing"),
-    (lambda: L.FocalLoss(gamma=-1.0), "gamma"),
-    (lambda: L.FocalLoss(alpha=1.5), "alpha"),
-    (lambda: L.FocalLoss(gamma=True), "gamma"),
-    (lambda: L.PairwiseHingeLoss(margin=float("nan")), "margin"),
-    (lambda: L.GroupedPairwiseLoss(kind="softmax"), "kind"),
-    (lambda: L.HuberLoss(delta=0.0), "delta"),
-    (lambda: L.DistillationLoss(temperature=0.0), "temperature"),
-    (lambda: L.DistillationLoss(kind="js"), "kind"),
-    (lambda: L.DistillationLoss(kind="mse", teacher_input="probs"), "teacher_input"),
-    (lambda: L.pairwise_from_groups(torch.zeros(1), torch.zeros(1), torch.zeros(1), kind="x"),
-     "kind"),
-])
+@pytest.mark.parametrize(
+    "build, field",
+    [
+        (lambda: L.SigmoidCrossEntropy(label_smoothing=1.0), "label_smoothing"),
+        (lambda: L.SigmoidCrossEntropy(pos_weight=0.0), "pos_weight"),
+        (lambda: L.SoftmaxCrossEntropy(label_smoothing=-0.1), "label_smoothing"),
+        (lambda: L.FocalLoss(gamma=-1.0), "gamma"),
+        (lambda: L.FocalLoss(alpha=1.5), "alpha"),
+        (lambda: L.FocalLoss(gamma=True), "gamma"),
+        (lambda: L.PairwiseHingeLoss(margin=float("nan")), "margin"),
+        (lambda: L.GroupedPairwiseLoss(kind="softmax"), "kind"),
+        (lambda: L.HuberLoss(delta=0.0), "delta"),
+        (lambda: L.DistillationLoss(temperature=0.0), "temperature"),
+        (lambda: L.DistillationLoss(kind="js"), "kind"),
+        (lambda: L.DistillationLoss(kind="mse", teacher_input="probs"), "teacher_input"),
+        (
+            lambda: L.pairwise_from_groups(
+                torch.zeros(1), torch.zeros(1), torch.zeros(1), kind="x"
+            ),
+            "kind",
+        ),
+    ],
+)
 def test_bad_parameters_raise_config_error_naming_the_field(build, field):
     with pytest.raises(ConfigError, match=field):
         build()
 
 
-@pytest.mark.parametrize("loss", [L.SigmoidCrossEntropy(), L.FocalLoss(), L.L2Loss(),
-                                  L.HuberLoss(), L.SigmoidL2Loss()])
+@pytest.mark.parametrize(
+    "loss", [L.SigmoidCrossEntropy(), L.FocalLoss(), L.L2Loss(), L.HuberLoss(), L.SigmoidL2Loss()]
+)
 def test_shape_mismatch_and_nan_labels_raise_data_error(loss):
     with pytest.raises(DataError, match=r"\(4,\).*\(4, 1\)"):
         loss(torch.zeros(4), torch.zeros(4, 1))

@@ -19,14 +19,20 @@ from recutils.exceptions import ColumnMismatchError, DataError, UnknownKeywordEr
 
 @pytest.fixture
 def truth() -> pd.DataFrame:
-    return pd.DataFrame({"userID": [1, 1, 1, 2, 3], "itemID": [10, 20, 30, 10, 40],
-                         "rating": [5, 4, 3, 2, 1]})
+    return pd.DataFrame(
+        {"userID": [1, 1, 1, 2, 3], "itemID": [10, 20, 30, 10, 40], "rating": [5, 4, 3, 2, 1]}
+    )
 
 
 @pytest.fixture
 def pred() -> pd.DataFrame:
-    return pd.DataFrame({"userID": [1, 2, 1, 1, 4, 2, 1], "itemID": [20, 10, 10, 40, 10, 20, 50],
-                         "prediction": [0.7, 0.4, 0.9, 0.8, 0.3, 0.5, 0.1]})
+    return pd.DataFrame(
+        {
+            "userID": [1, 2, 1, 1, 4, 2, 1],
+            "itemID": [20, 10, 10, 40, 10, 20, 50],
+            "prediction": [0.7, 0.4, 0.9, 0.8, 0.3, 0.5, 0.1],
+        }
+    )
 
 
 # ---------------------------------------------------------------- merge_rating_true_pred
@@ -53,8 +59,9 @@ def test_merge_rating_true_pred_refuses_duplicates(truth, pred):
 
 # ---------------------------------------------------------------- merge_ranking_true_pred
 def test_merge_ranking_true_pred_top_k(truth, pred):
-    hit, count, n_users = ev.merge_ranking_true_pred(truth, pred, "userID", "itemID", "prediction",
-                                                     "top_k", k=2)
+    hit, count, n_users = ev.merge_ranking_true_pred(
+        truth, pred, "userID", "itemID", "prediction", "top_k", k=2
+    )
     # u1's top 2: 10 (hit), 40; u2's top 2: 20, 10 (hit); common users: 1 and 2
     assert hit.to_dict("list") == {"userID": [1, 2], "itemID": [10, 10], "rank": [1, 2]}
     assert count.to_dict("list") == {"userID": [1, 2], "hit": [1, 1], "actual": [3, 1]}
@@ -63,8 +70,9 @@ def test_merge_ranking_true_pred_top_k(truth, pred):
 
 
 def test_merge_ranking_true_pred_by_threshold_and_none(truth, pred):
-    hit, count, _ = ev.merge_ranking_true_pred(truth, pred, "userID", "itemID", "prediction",
-                                               "by_threshold", k=10, threshold=3)
+    hit, count, _ = ev.merge_ranking_true_pred(
+        truth, pred, "userID", "itemID", "prediction", "by_threshold", k=10, threshold=3
+    )
     assert hit.to_dict("list") == {"userID": [1, 1, 2], "itemID": [10, 20, 10], "rank": [1, 3, 2]}
     assert count["hit"].tolist() == [2, 1]
     # None: the frame is already ranked; ranks are row positions per user, rows keep their order
@@ -73,8 +81,14 @@ def test_merge_ranking_true_pred_by_threshold_and_none(truth, pred):
 
 
 def test_merge_ranking_true_pred_takes_the_metrics_keyword_set(truth, pred):
-    args = dict(col_user="userID", col_item="itemID", col_rating="rating",
-                col_prediction="prediction", relevancy_method="top_k", k=2)
+    args = dict(
+        col_user="userID",
+        col_item="itemID",
+        col_rating="rating",
+        col_prediction="prediction",
+        relevancy_method="top_k",
+        k=2,
+    )
     hit, _, n_users = ev.merge_ranking_true_pred(truth, pred, **args)
     assert ev.precision_at_k(truth, pred, **args) == pytest.approx(len(hit) / 2 / n_users)
     with pytest.raises(UnknownKeywordError, match="top_k"):
@@ -86,25 +100,38 @@ def test_get_top_k_items_has_microsoft_signature(pred):
     params = list(inspect.signature(ev.get_top_k_items).parameters)
     assert params[:4] == ["dataframe", "col_user", "col_rating", "k"]
     top = ev.get_top_k_items(pred, "userID", "prediction", 2)
-    assert top.to_dict("list") == {"userID": [1, 1, 2, 2, 4], "itemID": [10, 40, 20, 10, 10],
-                                   "prediction": [0.9, 0.8, 0.5, 0.4, 0.3], "rank": [1, 2, 1, 2, 1]}
+    assert top.to_dict("list") == {
+        "userID": [1, 1, 2, 2, 4],
+        "itemID": [10, 40, 20, 10, 10],
+        "prediction": [0.9, 0.8, 0.5, 0.4, 0.3],
+        "rank": [1, 2, 1, 2, 1],
+    }
     assert top["rank"].dtype == np.int64
 
 
 # ---------------------------------------------------------------- beyond-accuracy keywords
 @pytest.fixture
 def train() -> pd.DataFrame:
-    return pd.DataFrame({"userID": [1, 1, 2, 2, 3, 3, 3], "itemID": ["A", "B", "A", "C", "B", "C", "D"]})
+    return pd.DataFrame(
+        {"userID": [1, 1, 2, 2, 3, 3, 3], "itemID": ["A", "B", "A", "C", "B", "C", "D"]}
+    )
 
 
 @pytest.fixture
 def reco() -> pd.DataFrame:
-    return pd.DataFrame({"userID": [1, 1, 2, 2, 3], "itemID": ["C", "D", "B", "D", "A"],
-                         "relevance": [1.0, 0.0, 1.0, 1.0, 0.0]})
+    return pd.DataFrame(
+        {
+            "userID": [1, 1, 2, 2, 3],
+            "itemID": ["C", "D", "B", "D", "A"],
+            "relevance": [1.0, 0.0, 1.0, 1.0, 0.0],
+        }
+    )
 
 
-@pytest.mark.parametrize("name", ["diversity", "user_diversity", "serendipity", "user_serendipity",
-                                  "user_item_serendipity"])
+@pytest.mark.parametrize(
+    "name",
+    ["diversity", "user_diversity", "serendipity", "user_serendipity", "user_item_serendipity"],
+)
 def test_beyond_metrics_accept_col_sim_and_col_relevance(train, reco, name):
     func = getattr(ev, name)
     plain = func(train, reco)
@@ -142,8 +169,11 @@ def test_int_and_float_ids_match_by_value_when_exact(truth, pred):
 
 def test_float_ids_that_are_not_whole_numbers_are_refused(truth, pred):
     bad = pred.assign(itemID=pred.itemID + 0.5)
-    for call in (lambda: ev.precision_at_k(truth, bad), lambda: ev.rmse(truth, bad),
-                 lambda: ev.merge_rating_true_pred(truth, bad)):
+    for call in (
+        lambda: ev.precision_at_k(truth, bad),
+        lambda: ev.rmse(truth, bad),
+        lambda: ev.merge_rating_true_pred(truth, bad),
+    ):
         with pytest.raises(ColumnMismatchError, match=r"astype"):
             call()
 

@@ -41,8 +41,9 @@ def test_user_item_pairs_cross_join_filter_and_shuffle(users, items):
     assert plain["userID"].tolist() == [1, 1, 2, 2, 3, 3]
     assert plain["itemID"].tolist() == [7, 8, 7, 8, 7, 8]
     pd.testing.assert_frame_equal(users, before)  # input untouched
-    shuffled = user_item_pairs(users, items, user_item_filter_df=pd.DataFrame({"userID": [2], "itemID": [8]}),
-                               seed=5)
+    shuffled = user_item_pairs(
+        users, items, user_item_filter_df=pd.DataFrame({"userID": [2], "itemID": [8]}), seed=5
+    )
     # the same rows as DataFrame.sample(frac=1, random_state=5) of the filtered cross join
     assert shuffled["userID"].tolist() == [3, 1, 1, 2, 3]
     assert shuffled["itemID"].tolist() == [8, 7, 8, 7, 7]
@@ -82,12 +83,28 @@ def test_negative_feedback_sampler_ratio_and_values():
     from recutils.datasets import negative_feedback_sampler
 
     # candidates are the items of df: user 3 has all 40, so it gets no negative at all
-    df = pd.DataFrame({"userID": np.repeat([1, 2, 3], [4, 4, 40]),
-                       "itemID": np.r_[[0, 5, 9, 30], [1, 2, 3, 4], np.arange(40)]})
-    out = negative_feedback_sampler(df, ratio_neg_per_user=2.5, pos_value=1.0, neg_value=-1.0,
-                                    col_feedback="y", col_label="ignored", seed=3)
-    assert (out.groupby(["userID", "y"]).size().to_dict()
-            == {(1, -1.0): 10, (1, 1.0): 4, (2, -1.0): 10, (2, 1.0): 4, (3, 1.0): 40})
+    df = pd.DataFrame(
+        {
+            "userID": np.repeat([1, 2, 3], [4, 4, 40]),
+            "itemID": np.r_[[0, 5, 9, 30], [1, 2, 3, 4], np.arange(40)],
+        }
+    )
+    out = negative_feedback_sampler(
+        df,
+        ratio_neg_per_user=2.5,
+        pos_value=1.0,
+        neg_value=-1.0,
+        col_feedback="y",
+        col_label="ignored",
+        seed=3,
+    )
+    assert out.groupby(["userID", "y"]).size().to_dict() == {
+        (1, -1.0): 10,
+        (1, 1.0): 4,
+        (2, -1.0): 10,
+        (2, 1.0): 4,
+        (3, 1.0): 40,
+    }
     with pytest.raises(DataError, match="duplicate"):
         negative_feedback_sampler(pd.concat([df, df.iloc[:1]]))
     with pytest.raises(ConfigError, match="ratio_neg_per_user"):
@@ -98,9 +115,15 @@ def test_negative_feedback_sampler_ratio_and_values():
 def test_libffm_converter_known_answer(tmp_path):
     from recutils.datasets import LibffmConverter
 
-    df = pd.DataFrame({"rating": [1, 0, 0, 1, 1], "field1": ["xxx1", "xxx2", "xxx4", "xxx4", "xxx4"],
-                       "field2": [3, 4, 5, 6, 7], "field3": [1.0, 2.0, 3.0, 4.0, 5.0],
-                       "field4": ["1", "2", "3", "4", "5"]})
+    df = pd.DataFrame(
+        {
+            "rating": [1, 0, 0, 1, 1],
+            "field1": ["xxx1", "xxx2", "xxx4", "xxx4", "xxx4"],
+            "field2": [3, 4, 5, 6, 7],
+            "field3": [1.0, 2.0, 3.0, 4.0, 5.0],
+            "field4": ["1", "2", "3", "4", "5"],
+        }
+    )
     before = df.copy()
     conv = LibffmConverter(filepath=tmp_path / "out.ffm")
     out = conv.fit_transform(df, col_rating="rating")
@@ -109,8 +132,13 @@ def test_libffm_converter_known_answer(tmp_path):
         "field1": ["1:1:1", "1:2:1", "1:3:1", "1:3:1", "1:3:1"],
         "field2": ["2:4:3", "2:4:4", "2:4:5", "2:4:6", "2:4:7"],
         "field3": ["3:5:1.0", "3:5:2.0", "3:5:3.0", "3:5:4.0", "3:5:5.0"],
-        "field4": ["4:6:1", "4:7:1", "4:8:1", "4:9:1", "4:10:1"]}
-    assert conv.get_params() == {"field count": 4, "feature count": 10, "file path": tmp_path / "out.ffm"}
+        "field4": ["4:6:1", "4:7:1", "4:8:1", "4:9:1", "4:10:1"],
+    }
+    assert conv.get_params() == {
+        "field count": 4,
+        "feature count": 10,
+        "file path": tmp_path / "out.ffm",
+    }
     assert (tmp_path / "out.ffm").read_text().splitlines()[0] == "1 1:1:1 2:4:3 3:5:1.0 4:6:1"
     pd.testing.assert_frame_equal(df, before)  # input untouched (theirs rewrites it)
 
@@ -129,14 +157,20 @@ def test_libffm_converter_errors():
 def test_libffm_converter_refuses_fields_missing_from_rows_nan_and_none():
     from recutils.datasets import LibffmConverter
 
-    df = pd.DataFrame({"rating": [1, 0, 1], "city": ["a", None, "b"], "age": [3.0, 4.0, np.nan],
-                       "n": [1, 2, 3]})
+    df = pd.DataFrame(
+        {"rating": [1, 0, 1], "city": ["a", None, "b"], "age": [3.0, 4.0, np.nan], "n": [1, 2, 3]}
+    )
     conv = LibffmConverter().fit(df, col_rating="rating")
     with pytest.raises(DataError, match=r"\{'city': 1, 'age': 1\}"):
         conv.transform(df)
     # the complete rows convert, numbered from those rows
     out = conv.transform(df.iloc[[0]])
-    assert out.to_dict("list") == {"rating": [1], "city": ["1:1:1"], "age": ["2:2:3.0"], "n": ["3:3:1"]}
+    assert out.to_dict("list") == {
+        "rating": [1],
+        "city": ["1:1:1"],
+        "age": ["2:2:3.0"],
+        "n": ["3:3:1"],
+    }
 
 
 # ---------------------------------------------------------------- timer and notebook utilities
@@ -159,7 +193,9 @@ def test_notebook_utils_names(monkeypatch, tmp_path):
     from recutils.utils import notebook
     from recutils.utils import notebook_utils as nu
 
-    assert nu.store_metadata is notebook.store_metadata and nu.read_notebook is notebook.read_notebook
+    assert (
+        nu.store_metadata is notebook.store_metadata and nu.read_notebook is notebook.read_notebook
+    )
     assert nu.is_jupyter() is False  # plain pytest process
     monkeypatch.delenv("DATABRICKS_RUNTIME_VERSION", raising=False)
     assert nu.is_databricks() is False
@@ -168,12 +204,24 @@ def test_notebook_utils_names(monkeypatch, tmp_path):
     calls = {}
 
     def fake(path, output_path, parameters=None, kernel_name=None, timeout=None):
-        calls.update(path=path, output_path=output_path, parameters=parameters,
-                     kernel_name=kernel_name, timeout=timeout)
+        calls.update(
+            path=path,
+            output_path=output_path,
+            parameters=parameters,
+            kernel_name=kernel_name,
+            timeout=timeout,
+        )
         return {"x": 1}
 
     monkeypatch.setattr(notebook, "execute_notebook", fake)
-    got = nu.execute_notebook(input_notebook="a.ipynb", output_notebook="b.ipynb", parameters={"K": 1})
+    got = nu.execute_notebook(
+        input_notebook="a.ipynb", output_notebook="b.ipynb", parameters={"K": 1}
+    )
     assert got == {"x": 1}
-    assert calls == {"path": "a.ipynb", "output_path": "b.ipynb", "parameters": {"K": 1},
-                     "kernel_name": "python3", "timeout": 2200}
+    assert calls == {
+        "path": "a.ipynb",
+        "output_path": "b.ipynb",
+        "parameters": {"K": 1},
+        "kernel_name": "python3",
+        "timeout": 2200,
+    }

@@ -17,10 +17,13 @@ from recutils.models.sar import SAR
 
 @pytest.fixture
 def train() -> pd.DataFrame:
-    return pd.DataFrame({
-        "userID": [1, 1, 1, 2, 2, 3, 3, 3, 4, 4, 5],
-        "itemID": [1, 2, 3, 1, 4, 2, 3, 5, 1, 5, 6],
-        "rating": [5.0, 3.0, 4.0, 4.0, 2.0, 1.0, 5.0, 3.0, 4.0, 4.0, 2.0]})
+    return pd.DataFrame(
+        {
+            "userID": [1, 1, 1, 2, 2, 3, 3, 3, 4, 4, 5],
+            "itemID": [1, 2, 3, 1, 4, 2, 3, 5, 1, 5, 6],
+            "rating": [5.0, 3.0, 4.0, 4.0, 2.0, 1.0, 5.0, 3.0, 4.0, 4.0, 2.0],
+        }
+    )
 
 
 @pytest.fixture
@@ -77,7 +80,10 @@ def test_score_matrix(model, train):
     expected = a[[2, 0]] @ model.item_similarity_.toarray()
     np.testing.assert_allclose(scores, expected, rtol=1e-12)
     seen_removed = model.score(test, remove_seen=True)
-    assert np.isneginf(seen_removed[0, [1, 2, 4]]).all() and np.isfinite(seen_removed[0, [0, 3, 5]]).all()
+    assert (
+        np.isneginf(seen_removed[0, [1, 2, 4]]).all()
+        and np.isfinite(seen_removed[0, [0, 3, 5]]).all()
+    )
     rec = model.recommend_k_items([3], top_k=1, remove_seen=True)
     assert rec["prediction"].item() == pytest.approx(np.max(seen_removed[0]))
     with pytest.raises(DataError, match="not seen in training"):
@@ -88,5 +94,8 @@ def test_score_normalize_matches_recommend(train):
     model = SAR(similarity_type="jaccard", normalize=True, score_dtype="float64").fit(train)
     scores = model.score(pd.DataFrame({"userID": [1]}))
     # Microsoft Recommenders 1.2.1 gives, for user 1 (items 1..6):
-    np.testing.assert_allclose(scores[0], [3.4, 3.9333333333333, 3.9333333333333, 1.5925925925926,
-                                           2.2740740740741, 1.0], rtol=1e-12)
+    np.testing.assert_allclose(
+        scores[0],
+        [3.4, 3.9333333333333, 3.9333333333333, 1.5925925925926, 2.2740740740741, 1.0],
+        rtol=1e-12,
+    )

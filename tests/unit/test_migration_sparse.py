@@ -17,20 +17,24 @@ from recutils.exceptions import ColumnMismatchError, ConfigError, DataError, Not
 
 @pytest.fixture
 def ratings() -> pd.DataFrame:
-    return pd.DataFrame({
-        "userID": [3, 1, 3, 2, 1, 2, 1],
-        "itemID": [30, 10, 20, 20, 40, 10, 30],
-        "rating": [5.0, 4.0, 3.0, 2.0, 1.0, 4.0, 2.0],
-    })
+    return pd.DataFrame(
+        {
+            "userID": [3, 1, 3, 2, 1, 2, 1],
+            "itemID": [30, 10, 20, 20, 40, 10, 30],
+            "rating": [5.0, 4.0, 3.0, 2.0, 1.0, 4.0, 2.0],
+        }
+    )
 
 
 # users sorted 1, 2, 3; items by first appearance once sorted by user:
 # user 1 rates 10, 40, 30 (frame order), user 2 adds 20
-EXPECTED = np.array([
-    [4.0, 1.0, 2.0, 0.0],
-    [4.0, 0.0, 0.0, 2.0],
-    [0.0, 0.0, 5.0, 3.0],
-])
+EXPECTED = np.array(
+    [
+        [4.0, 1.0, 2.0, 0.0],
+        [4.0, 0.0, 0.0, 2.0],
+        [0.0, 0.0, 5.0, 3.0],
+    ]
+)
 
 
 def test_gen_affinity_matrix_orders_users_by_id_and_items_by_first_appearance(ratings):
@@ -50,8 +54,13 @@ def test_gen_affinity_matrix_orders_users_by_id_and_items_by_first_appearance(ra
 def test_item_order_within_a_user_is_frame_order_on_large_frames():
     # 40 rows of one user: the sort by user must keep their order (a stable sort)
     items = np.arange(40)[::-1] * 3
-    df = pd.DataFrame({"userID": np.r_[np.full(40, 7), [5]], "itemID": np.r_[items, [1000]],
-                       "rating": np.ones(41)})
+    df = pd.DataFrame(
+        {
+            "userID": np.r_[np.full(40, 7), [5]],
+            "itemID": np.r_[items, [1000]],
+            "rating": np.ones(41),
+        }
+    )
     _, map_users, map_items = AffinityMatrix(df).gen_affinity_matrix()
     assert list(map_users) == [5, 7]
     assert list(map_items) == [1000, *items.tolist()]
@@ -95,15 +104,26 @@ def test_map_back_sparse_ratings_round_trip(ratings):
     matrix, _, _ = am.gen_affinity_matrix()
     back = am.map_back_sparse(matrix, kind="ratings")
     # row-major: user 1's items in column order 10, 40, 30, then user 2: 10, 20, user 3: 30, 20
-    expected = pd.DataFrame({"userID": [1, 1, 1, 2, 2, 3, 3], "itemID": [10, 40, 30, 10, 20, 30, 20],
-                             "rating": [4.0, 1.0, 2.0, 4.0, 2.0, 5.0, 3.0]})
+    expected = pd.DataFrame(
+        {
+            "userID": [1, 1, 1, 2, 2, 3, 3],
+            "itemID": [10, 40, 30, 10, 20, 30, 20],
+            "rating": [4.0, 1.0, 2.0, 4.0, 2.0, 5.0, 3.0],
+        }
+    )
     pd.testing.assert_frame_equal(back, expected)
-    pd.testing.assert_frame_equal(am.map_back_sparse(sp.csr_matrix(matrix), kind="ratings"), expected)
+    pd.testing.assert_frame_equal(
+        am.map_back_sparse(sp.csr_matrix(matrix), kind="ratings"), expected
+    )
 
 
 def test_map_back_sparse_predictions_keep_the_matrix_dtype(ratings):
-    am = AffinityMatrix(ratings.rename(columns={"userID": "u", "itemID": "i"}), col_user="u", col_item="i",
-                        col_pred="score")
+    am = AffinityMatrix(
+        ratings.rename(columns={"userID": "u", "itemID": "i"}),
+        col_user="u",
+        col_item="i",
+        col_pred="score",
+    )
     am.gen_affinity_matrix()
     top = np.zeros((3, 4), dtype=np.float32)
     top[0, 3], top[2, 1], top[2, 0] = 0.5, 0.25, np.nan
@@ -111,9 +131,13 @@ def test_map_back_sparse_predictions_keep_the_matrix_dtype(ratings):
     assert out.columns.tolist() == ["u", "i", "score"]
     assert out.dtypes.tolist() == [np.int64, np.int64, np.float32]
     assert out["u"].tolist() == [1, 3, 3] and out["i"].tolist() == [20, 10, 40]
-    np.testing.assert_array_equal(out["score"].to_numpy(), np.array([0.5, np.nan, 0.25], dtype=np.float32))
+    np.testing.assert_array_equal(
+        out["score"].to_numpy(), np.array([0.5, np.nan, 0.25], dtype=np.float32)
+    )
     # explicit zeros of a sparse matrix are not entries
-    stored = sp.csr_matrix((np.array([0.0, 1.5]), (np.array([0, 1]), np.array([0, 1]))), shape=(3, 4))
+    stored = sp.csr_matrix(
+        (np.array([0.0, 1.5]), (np.array([0, 1]), np.array([0, 1]))), shape=(3, 4)
+    )
     assert am.map_back_sparse(stored, kind="prediction")[["u", "i"]].values.tolist() == [[2, 40]]
     empty = am.map_back_sparse(np.zeros((3, 4)), kind="prediction")
     assert len(empty) == 0 and empty.columns.tolist() == ["u", "i", "score"]
@@ -136,17 +160,26 @@ def test_round_trip_through_numpy_stratified_split(ratings):
     am = AffinityMatrix(ratings)
     matrix, _, _ = am.gen_affinity_matrix()
     train, test = numpy_stratified_split(matrix, ratio=0.5, seed=3)
-    both = pd.concat([am.map_back_sparse(train, kind="ratings"), am.map_back_sparse(test, kind="ratings")])
+    both = pd.concat(
+        [am.map_back_sparse(train, kind="ratings"), am.map_back_sparse(test, kind="ratings")]
+    )
     key = ["userID", "itemID"]
-    pd.testing.assert_frame_equal(both.sort_values(key).reset_index(drop=True),
-                                  ratings.sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        both.sort_values(key).reset_index(drop=True),
+        ratings.sort_values(key).reset_index(drop=True),
+    )
 
 
 def test_save_path_writes_plain_id_arrays(ratings, tmp_path):
     named = ratings.assign(itemID=ratings["itemID"].map(lambda i: f"m{i}"))
     AffinityMatrix(named, save_path=str(tmp_path / "maps")).gen_affinity_matrix()
     assert np.load(tmp_path / "maps" / "user_ids.npy", allow_pickle=False).tolist() == [1, 2, 3]
-    assert np.load(tmp_path / "maps" / "item_ids.npy", allow_pickle=False).tolist() == ["m10", "m40", "m30", "m20"]
+    assert np.load(tmp_path / "maps" / "item_ids.npy", allow_pickle=False).tolist() == [
+        "m10",
+        "m40",
+        "m30",
+        "m20",
+    ]
     mixed = ratings.assign(itemID=pd.Series([30, "a", 20, 20, 40, 10, 30], dtype=object))
     with pytest.raises(DataError, match="without pickling"):
         AffinityMatrix(mixed, save_path=tmp_path / "mixed").gen_affinity_matrix()

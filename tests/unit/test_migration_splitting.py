@@ -27,7 +27,16 @@ def test_counts_per_user_follow_the_ratio(X):
     # test items per user: round(n * 25 / 100), halves to even: 4 -> 1, 10 -> 2.5 -> 2,
     # 1 -> 0.25 -> 0, 0 -> 0, 2 -> 0.5 -> 0, 6 -> 1.5 -> 2, 8 -> 2, 3 -> 0.75 -> 1
     assert (test != 0).sum(axis=1).tolist() == [1, 2, 0, 0, 0, 2, 2, 1]
-    assert ((train != 0).sum(axis=1) + (test != 0).sum(axis=1)).tolist() == [4, 10, 1, 0, 2, 6, 8, 3]
+    assert ((train != 0).sum(axis=1) + (test != 0).sum(axis=1)).tolist() == [
+        4,
+        10,
+        1,
+        0,
+        2,
+        6,
+        8,
+        3,
+    ]
     np.testing.assert_array_equal(train + test, X)
     assert not ((train != 0) & (test != 0)).any()
     assert train.dtype == X.dtype and test.shape == X.shape

@@ -43,7 +43,14 @@ def _fit(df: pd.DataFrame, **params) -> MindModel:
 
 def _capsule(**kw) -> MultiInterestCapsule:
     torch.manual_seed(0)
-    args = {"input_dim": 6, "query_dim": 3, "num_interests": 4, "max_len": 12, "hidden_units": [5], "seed": 1}
+    args = {
+        "input_dim": 6,
+        "query_dim": 3,
+        "num_interests": 4,
+        "max_len": 12,
+        "hidden_units": [5],
+        "seed": 1,
+    }
     return MultiInterestCapsule(**{**args, **kw}).eval()
 
 
@@ -75,16 +82,24 @@ def test_capsule_shapes_with_and_without_the_mlp() -> None:
     assert plain(x).shape == (3, 4, 7)
     caps = plain.capsules(x.seq, x.mask)
     # 8 behaviours: 3 interests; 3: 1; none: 1 interest of zeros; inactive interests are zeros
-    assert (caps.norm(dim=-1) > 0).tolist() == [[True, True, True, False], [True, False, False, False],
-                                                [False, False, False, False]]
+    assert (caps.norm(dim=-1) > 0).tolist() == [
+        [True, True, True, False],
+        [True, False, False, False],
+        [False, False, False, False],
+    ]
 
 
 def test_capsule_output_does_not_change_with_padding_or_padded_values() -> None:
     layer = _capsule()
     x = _history([5, 2], width=6)
-    longer = SequenceFeatures(torch.cat([x.seq, torch.zeros(2, 4, 6)], dim=1),
-                              torch.cat([x.mask, torch.zeros(2, 4, dtype=torch.bool)], dim=1), x.query)
-    noisy = SequenceFeatures(x.seq + torch.randn(x.seq.shape) * (~x.mask).unsqueeze(-1), x.mask, x.query)
+    longer = SequenceFeatures(
+        torch.cat([x.seq, torch.zeros(2, 4, 6)], dim=1),
+        torch.cat([x.mask, torch.zeros(2, 4, dtype=torch.bool)], dim=1),
+        x.query,
+    )
+    noisy = SequenceFeatures(
+        x.seq + torch.randn(x.seq.shape) * (~x.mask).unsqueeze(-1), x.mask, x.query
+    )
     with torch.no_grad():
         base = layer(x)
         assert torch.allclose(layer(longer), base, atol=1e-6)
@@ -97,7 +112,9 @@ def test_capsule_gradients_reach_the_map_and_real_positions_only() -> None:
     seq = x.seq.clone().requires_grad_(True)
     out = layer(SequenceFeatures(seq, x.mask, x.query))
     out.pow(2).sum().backward()
-    assert layer.bilinear.weight.grad is not None and torch.isfinite(layer.bilinear.weight.grad).all()
+    assert (
+        layer.bilinear.weight.grad is not None and torch.isfinite(layer.bilinear.weight.grad).all()
+    )
     assert layer.bilinear.weight.grad.abs().sum() > 0
     assert seq.grad[x.mask].abs().sum() > 0
     assert torch.equal(seq.grad[~x.mask], torch.zeros_like(seq.grad[~x.mask]))
@@ -113,19 +130,24 @@ def test_capsule_refuses_histories_longer_than_max_len() -> None:
         _capsule(max_len=4)(_history([5], width=6))
 
 
-@pytest.mark.parametrize("params, match", [
-    ({"num_interests": 0}, "num_interests must be an integer >= 1"),
-    ({"routing_iters": 0}, "routing_iters must be an integer >= 1"),
-    ({"init_std": 0}, "init_std"),
-    ({"K": 3}, "unknown parameter"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"num_interests": 0}, "num_interests must be an integer >= 1"),
+        ({"routing_iters": 0}, "routing_iters must be an integer >= 1"),
+        ({"init_std": 0}, "init_std"),
+        ({"K": 3}, "unknown parameter"),
+    ],
+)
 def test_capsule_params_are_checked(params: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         check_layer_params("MultiInterestCapsule", params)
 
 
 # ------------------------------------------------------------------ histories
-def _captured_histories(model_params: dict, df: pd.DataFrame, monkeypatch) -> tuple[MindModel, np.ndarray]:
+def _captured_histories(
+    model_params: dict, df: pd.DataFrame, monkeypatch
+) -> tuple[MindModel, np.ndarray]:
     """Fit and return the model and each training row's history as item ids (-1: padding)."""
     captured = {}
     original = MindModel._fit_encoder
@@ -157,18 +179,22 @@ def _expected_history(df: pd.DataFrame, row: int, width: int, col_time: str | No
 
 
 @pytest.mark.parametrize("with_time", [True, False])
-def test_training_histories_hold_only_earlier_items_and_never_the_rows_own(with_time: bool, monkeypatch) -> None:
+def test_training_histories_hold_only_earlier_items_and_never_the_rows_own(
+    with_time: bool, monkeypatch
+) -> None:
     df = _frame()
     if not with_time:
         df = df.drop(columns="timestamp")
     _, hist = _captured_histories(copy.deepcopy(TOY), df, monkeypatch)
     assert hist.shape == (len(df), 10)
     own = df["itemID"].to_numpy()
-    assert not (hist == own[:, None]).any()  # the row's own item never (repeated interactions included)
+    assert not (
+        hist == own[:, None]
+    ).any()  # the row's own item never (repeated interactions included)
     for row in range(len(df)):
         got = [i for i in hist[row].tolist() if i != -1]
         assert got == _expected_history(df, row, 10, "timestamp" if with_time else None), row
-        assert (hist[row, len(got):] == -1).all()  # right-padded
+        assert (hist[row, len(got) :] == -1).all()  # right-padded
 
 
 def test_a_users_serving_history_is_their_latest_training_items() -> None:
@@ -195,9 +221,13 @@ def test_history_column_in_a_frame_is_never_read() -> None:
 def test_label_aware_attention_weights() -> None:
     net = _fit(_frame()).network_
     tau = net.match.temperature
-    u = torch.nn.functional.normalize(torch.randn(3, 4, 64, generator=torch.Generator().manual_seed(0)), dim=-1)
+    u = torch.nn.functional.normalize(
+        torch.randn(3, 4, 64, generator=torch.Generator().manual_seed(0)), dim=-1
+    )
     v = u[:, 1] * 0.9 + 0.1 * u[:, 0]
-    mask = torch.tensor([[True, True, True, False], [True, True, False, False], [True, False, False, False]])
+    mask = torch.tensor(
+        [[True, True, True, False], [True, True, False, False], [True, False, False, False]]
+    )
     net.attention_pow = math.inf
     hard = net.label_aware(u, mask, v)
     assert torch.allclose(hard[:2], u[:2, 1], atol=1e-6)  # the best-matching interest
@@ -236,8 +266,10 @@ def test_index_search_per_interest_equals_the_exact_max_over_interests() -> None
     seen = set(map(tuple, df[["userID", "itemID"]].to_numpy().tolist()))
     assert not any((u, i) in seen for u, i in found[["userID", "itemID"]].to_numpy().tolist())
     with_seen = model.recommend_from_index(index, users, top_k=7, remove_seen=False)
-    assert with_seen["itemID"].tolist() == model.recommend_k_items(users, top_k=7, remove_seen=False)[
-        "itemID"].tolist()
+    assert (
+        with_seen["itemID"].tolist()
+        == model.recommend_k_items(users, top_k=7, remove_seen=False)["itemID"].tolist()
+    )
     with pytest.raises(DataError, match="unknown user"):
         model.recommend_from_index(index, ["nobody"], top_k=3)
 
@@ -250,8 +282,12 @@ def test_similar_items_and_save_load_keep_the_routing_logits(tmp_path) -> None:
     loaded = load_model(tmp_path / "m")
     key = next(k for k in model.network_.state_dict() if k.endswith("routing_logits"))
     assert torch.equal(loaded.network_.state_dict()[key], model.network_.state_dict()[key])
-    pd.testing.assert_frame_equal(loaded.recommend_k_items([0, 5], top_k=5), model.recommend_k_items([0, 5], top_k=5))
-    np.testing.assert_allclose(loaded.user_embeddings(df.head(4)), model.user_embeddings(df.head(4)), atol=1e-6)
+    pd.testing.assert_frame_equal(
+        loaded.recommend_k_items([0, 5], top_k=5), model.recommend_k_items([0, 5], top_k=5)
+    )
+    np.testing.assert_allclose(
+        loaded.user_embeddings(df.head(4)), model.user_embeddings(df.head(4)), atol=1e-6
+    )
 
 
 # ------------------------------------------------------------------ bad input
@@ -281,8 +317,15 @@ def test_attention_pow_inf_is_hard_attention_and_trains() -> None:
 
 def test_k_below_one_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="num_interests"):
-        create_model("mind", **{**copy.deepcopy(TOY), "model_config": {"backbone": {"blocks": {"0": {"layer": {
-            "params": {"num_interests": 0}}}}}}})
+        create_model(
+            "mind",
+            **{
+                **copy.deepcopy(TOY),
+                "model_config": {
+                    "backbone": {"blocks": {"0": {"layer": {"params": {"num_interests": 0}}}}}
+                },
+            },
+        )
 
 
 def test_history_in_the_item_tower_is_refused() -> None:
@@ -300,19 +343,34 @@ def test_history_feature_must_be_an_id_sequence_with_a_length() -> None:
     params["features"][2] = {"name": "history", "column": HISTORY, "type": "sequence"}
     with pytest.raises(ConfigError, match="needs max_length"):
         create_model("mind", **params)
-    params["features"][2] = {"name": "history", "column": "hist", "type": "sequence", "max_length": 5}
+    params["features"][2] = {
+        "name": "history",
+        "column": "hist",
+        "type": "sequence",
+        "max_length": 5,
+    }
     with pytest.raises(ConfigError, match="mind needs a history feature"):
         create_model("mind", **params)
 
 
 def test_a_user_tower_without_capsules_is_refused() -> None:
     params = copy.deepcopy(TOY)
-    blocks = [{"name": "interests", "inputs": [{"feature_group_name": "user"}],
-               "layer": {"class_name": "SequencePooling", "params": {"mode": "mean"}}},
-              {"name": "item_tower", "inputs": [{"feature_group_name": "item"}],
-               "layer": {"class_name": "MLP", "params": {"hidden_units": [8], "use_final_bn": False}}}]
+    blocks = [
+        {
+            "name": "interests",
+            "inputs": [{"feature_group_name": "user"}],
+            "layer": {"class_name": "SequencePooling", "params": {"mode": "mean"}},
+        },
+        {
+            "name": "item_tower",
+            "inputs": [{"feature_group_name": "item"}],
+            "layer": {"class_name": "MLP", "params": {"hidden_units": [8], "use_final_bn": False}},
+        },
+    ]
     with pytest.raises(ConfigError, match="must output \\[batch, interests, width\\]"):
-        create_model("mind", **{**params, "model_config": {"backbone": {"blocks": blocks}}}).fit(_frame())
+        create_model("mind", **{**params, "model_config": {"backbone": {"blocks": blocks}}}).fit(
+            _frame()
+        )
 
 
 def test_validation_histories_hold_no_held_out_item(monkeypatch) -> None:
@@ -333,7 +391,9 @@ def test_validation_histories_hold_no_held_out_item(monkeypatch) -> None:
     model = create_model("mind", **params).fit(frame)
     codes = model._history_codes(model.encoder_, "history")
     relevant = captured["relevant"]
-    held_out = codes[relevant.indices]  # the history table's id of each held-out item, by validation user
+    held_out = codes[
+        relevant.indices
+    ]  # the history table's id of each held-out item, by validation user
     rows = np.repeat(np.arange(relevant.shape[0]), np.diff(relevant.indptr))
     assert rows.size > 0
     assert not (captured["users"][rows] == held_out[:, None]).any()
@@ -354,10 +414,24 @@ def test_paired_recall_of_the_comparison_tool() -> None:
     for seed in (1, 2):
         for user in range(40):
             base = rng.uniform(0, 0.5)
-            rows += [{"dataset": "d", "protocol": "chrono80", "model": "dssm", "seed": seed, "userID": user,
-                      "recall@50": base},
-                     {"dataset": "d", "protocol": "chrono80", "model": "mind", "seed": seed, "userID": user,
-                      "recall@50": base + 0.1 + rng.normal(0, 0.01)}]
+            rows += [
+                {
+                    "dataset": "d",
+                    "protocol": "chrono80",
+                    "model": "dssm",
+                    "seed": seed,
+                    "userID": user,
+                    "recall@50": base,
+                },
+                {
+                    "dataset": "d",
+                    "protocol": "chrono80",
+                    "model": "mind",
+                    "seed": seed,
+                    "userID": user,
+                    "recall@50": base + 0.1 + rng.normal(0, 0.01),
+                },
+            ]
     out = tool.paired_recall(pd.DataFrame(rows))
     assert out["n_users"] == 40 and out["n_seeds"] == 2
     assert out["mean_diff"] == pytest.approx(out["mind_recall@50"] - out["dssm_recall@50"])

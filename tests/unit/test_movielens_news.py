@@ -57,7 +57,6 @@ def test_rows_labels_histories_and_split() -> None:
     assert (task.news["title_entities"].map(len) == 0).all() and task.neighbours == {}
 
 
-
 def test_category_is_the_first_genre_and_subcategory_the_genre_list() -> None:
     """NAML and LSTUR embed both; no abstract column, so the word vocabulary (titles and
     abstracts) of NRMS and DKN is the titles' alone."""
@@ -65,6 +64,7 @@ def test_category_is_the_first_genre_and_subcategory_the_genre_list() -> None:
     assert task.news["category"].tolist() == ["Animation", "Action", "Drama", ""]
     assert task.news["subcategory"].tolist() == ["Animation|Comedy", "Action", "Drama", ""]
     assert "abstract" not in task.news.columns
+
 
 def test_history_keeps_the_latest_liked_items() -> None:
     task = movielens_click_task(RATINGS, ITEMS, None, his_size=1, test_fraction=0.5)

@@ -108,8 +108,9 @@ def test_short_and_custom_header(tmp_path):
 def test_long_header_warns_and_bad_header_raises(tmp_path):
     write_100k(tmp_path)
     with pytest.warns(DataWarning, match="keeping"):
-        df = ml.load_pandas_df("100k", header=list("abcde"), local_cache_path=tmp_path,
-                               verify=False)
+        df = ml.load_pandas_df(
+            "100k", header=list("abcde"), local_cache_path=tmp_path, verify=False
+        )
     assert list(df.columns) == list("abcd")
     with pytest.raises(ConfigError, match="at least the user and item"):
         ml.load_pandas_df("100k", header=["u"], local_cache_path=tmp_path, verify=False)
@@ -119,8 +120,15 @@ def test_long_header_warns_and_bad_header_raises(tmp_path):
 
 def test_item_features_merged_under_given_names(tmp_path):
     write_100k(tmp_path)
-    df = ml.load_pandas_df("100k", header=["u", "movie"], local_cache_path=tmp_path, verify=False,
-                           title_col="T", genres_col="G", year_col="Y")
+    df = ml.load_pandas_df(
+        "100k",
+        header=["u", "movie"],
+        local_cache_path=tmp_path,
+        verify=False,
+        title_col="T",
+        genres_col="G",
+        year_col="Y",
+    )
     assert list(df.columns) == ["u", "movie", "T", "G", "Y"]
     first = df.iloc[0]
     assert first["T"] == "Misérables, Les (1995)"  # latin-1 decoded
@@ -128,8 +136,9 @@ def test_item_features_merged_under_given_names(tmp_path):
     assert first["Y"] == 1995
     last = df.iloc[2]
     assert last["G"] == "unknown" and pd.isna(last["Y"])
-    only_genres = ml.load_pandas_df("100k", local_cache_path=tmp_path, verify=False,
-                                    genres_col="genre")
+    only_genres = ml.load_pandas_df(
+        "100k", local_cache_path=tmp_path, verify=False, genres_col="genre"
+    )
     assert list(only_genres.columns) == ["userID", "itemID", "rating", "timestamp", "genre"]
 
 
@@ -141,8 +150,9 @@ def test_feature_name_clash_is_config_error(tmp_path):
 
 def test_1m_double_colon_files(tmp_path):
     write_1m(tmp_path)
-    df = ml.load_pandas_df("1m", local_cache_path=tmp_path, verify=False, title_col="title",
-                           genres_col="genres")
+    df = ml.load_pandas_df(
+        "1m", local_cache_path=tmp_path, verify=False, title_col="title", genres_col="genres"
+    )
     assert df["itemID"].tolist() == [1193, 661]
     assert df["title"].tolist()[1] == "Café au Lait (1993)"
     assert df["genres"].tolist()[1] == "Comedy|Children's"
@@ -150,8 +160,9 @@ def test_1m_double_colon_files(tmp_path):
 
 def test_latest_small_half_stars_and_quoted_titles(tmp_path):
     write_latest_small(tmp_path)
-    df = ml.load_pandas_df("latest-small", local_cache_path=tmp_path, verify=False,
-                           title_col="title", year_col="year")
+    df = ml.load_pandas_df(
+        "latest-small", local_cache_path=tmp_path, verify=False, title_col="title", year_col="year"
+    )
     assert df["rating"].tolist() == [2.5, 3.0, 0.5]
     assert df["title"].iloc[0] == "American President, The (1995)"
     items = ml.load_item_df("latest-small", local_cache_path=tmp_path, verify=False)
@@ -162,8 +173,13 @@ def test_latest_small_half_stars_and_quoted_titles(tmp_path):
 def test_read_ratings_double_colon_gzip(tmp_path):
     path = tmp_path / "ratings_prefix.dat.gz"
     with gzip.open(path, "wt") as fh:
-        fh.write("".join(f"{u}::{i}::{(u + i) % 5 + 1}::{978300760 + i}\n"
-                         for u in range(1, 21) for i in range(1, 51)))
+        fh.write(
+            "".join(
+                f"{u}::{i}::{(u + i) % 5 + 1}::{978300760 + i}\n"
+                for u in range(1, 21)
+                for i in range(1, 51)
+            )
+        )
     df = ml.read_ratings(path, sep="::")
     assert df.shape == (1000, 4)
     assert df["userID"].nunique() == 20 and df["itemID"].max() == 50
@@ -264,11 +280,19 @@ def test_mock100_schema_and_determinism():
     df = ml.load_pandas_df("mock100", title_col="title", genres_col="genres", year_col="year")
     assert len(df) == 100
     assert list(df.columns) == [
-        "userID", "itemID", "rating", "timestamp", "title", "genres", "year"]
+        "userID",
+        "itemID",
+        "rating",
+        "timestamp",
+        "title",
+        "genres",
+        "year",
+    ]
     assert df["rating"].between(1, 5).all() and df["title"].notna().all()
     assert not df.duplicated(["userID", "itemID"]).any()
-    pd.testing.assert_frame_equal(df, ml.load_pandas_df("mock100", title_col="title",
-                                                        genres_col="genres", year_col="year"))
+    pd.testing.assert_frame_equal(
+        df, ml.load_pandas_df("mock100", title_col="title", genres_col="genres", year_col="year")
+    )
     other = ml.load_pandas_df("mock100", seed=7)
     assert not other[["userID", "itemID"]].equals(df[["userID", "itemID"]])
     assert set(df["itemID"]) <= set(ml.load_item_df("mock100")["itemID"])

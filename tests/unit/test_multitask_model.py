@@ -28,24 +28,34 @@ FEATS = ["u", "i", "tags", "x"]
 
 def _config(towers: list[dict], **params) -> dict:
     return {
-        "model_name": "mt", "model_class": "MultiTaskModel",
+        "model_name": "mt",
+        "model_class": "MultiTaskModel",
         "feature_groups": [{"group_name": "all", "feature_names": FEATS}],
-        "backbone": {"blocks": [
-            {"name": "all", "inputs": [{"feature_group_name": "all"}], "input_layer": {}},
-            {"name": "bottom", "inputs": [{"block_name": "all"}], "layer": {"class_name": "MLP",
-                                                                            "params": {"hidden_units": [16]}}}],
-            "concat_blocks": ["bottom"]},
+        "backbone": {
+            "blocks": [
+                {"name": "all", "inputs": [{"feature_group_name": "all"}], "input_layer": {}},
+                {
+                    "name": "bottom",
+                    "inputs": [{"block_name": "all"}],
+                    "layer": {"class_name": "MLP", "params": {"hidden_units": [16]}},
+                },
+            ],
+            "concat_blocks": ["bottom"],
+        },
         "model_params": {"task_towers": towers, **params},
     }
 
 
-TWO = [{"tower_name": "ctr", "label_name": "click", "mlp": {"hidden_units": [8]}},
-       {"tower_name": "cvr", "label_name": "buy", "mlp": {"hidden_units": [8]}}]
+TWO = [
+    {"tower_name": "ctr", "label_name": "click", "mlp": {"hidden_units": [8]}},
+    {"tower_name": "cvr", "label_name": "buy", "mlp": {"hidden_units": [8]}},
+]
 
 
 def _network(towers=TWO, **params):
-    return build_multitask_network(ModelConfig.from_dict(_config(copy.deepcopy(towers), **params)), toy_specs(),
-                                   seed=0)
+    return build_multitask_network(
+        ModelConfig.from_dict(_config(copy.deepcopy(towers), **params)), toy_specs(), seed=0
+    )
 
 
 def _batch(n: int = 64, seed: int = 0) -> tuple[dict, torch.Tensor]:
@@ -63,23 +73,30 @@ def _bce(p: np.ndarray, y: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------- config
-@pytest.mark.parametrize("towers, params, match", [
-    ([], {}, "needs model_params.task_towers"),
-    ([{**TWO[0]}, {**TWO[1], "entire_space_of": "nope"}], {}, "'nope', which does not exist"),
-    ([{**TWO[0], "relation_tower_names": ["cvr"]}, TWO[1]], {}, "comes after it"),
-    ([TWO[0], {**TWO[1], "transfer_from": "cvr"}], {}, "depends on itself"),
-    ([TWO[0], {**TWO[1], "calibration_weight": 0.5}], {}, "needs transfer_from"),
-    ([TWO[0], {**TWO[1], "input": "missing"}], {}, "input 'missing' is not a block"),
-    ([TWO[0], {**TWO[1], "tower_name": "ctr"}], {}, "used twice"),
-    ([TWO[0], {**TWO[1], "loss_type": "regression", "entire_space_of": "ctr"}], {}, "needs a classification"),
-    ([TWO[0], {**TWO[1], "metrics": ["logloss"]}], {}, "mix higher- and lower-is-better"),
-    (TWO, {"rank_task": "ctcvr"}, "rank_task 'ctcvr' is not a task tower"),
-    ([TWO[0], {**TWO[1], "metrics": ["precision_at_k"]}], {}, "rating metrics"),
-    ([TWO[0], {**TWO[1], "mlp": {"hidden_unit": [4]}}], {}, "mlp"),
-    ([TWO[0], {**TWO[1], "label_name": ""}], {}, "label_name"),
-    ([{**TWO[0], "weight": 0}, {**TWO[1], "weight": 0}], {}, "every task tower has weight 0"),
-    ([TWO[0], {**TWO[1], "weight": -1}], {}, "weight must be a finite number >= 0"),
-])
+@pytest.mark.parametrize(
+    "towers, params, match",
+    [
+        ([], {}, "needs model_params.task_towers"),
+        ([{**TWO[0]}, {**TWO[1], "entire_space_of": "nope"}], {}, "'nope', which does not exist"),
+        ([{**TWO[0], "relation_tower_names": ["cvr"]}, TWO[1]], {}, "comes after it"),
+        ([TWO[0], {**TWO[1], "transfer_from": "cvr"}], {}, "depends on itself"),
+        ([TWO[0], {**TWO[1], "calibration_weight": 0.5}], {}, "needs transfer_from"),
+        ([TWO[0], {**TWO[1], "input": "missing"}], {}, "input 'missing' is not a block"),
+        ([TWO[0], {**TWO[1], "tower_name": "ctr"}], {}, "used twice"),
+        (
+            [TWO[0], {**TWO[1], "loss_type": "regression", "entire_space_of": "ctr"}],
+            {},
+            "needs a classification",
+        ),
+        ([TWO[0], {**TWO[1], "metrics": ["logloss"]}], {}, "mix higher- and lower-is-better"),
+        (TWO, {"rank_task": "ctcvr"}, "rank_task 'ctcvr' is not a task tower"),
+        ([TWO[0], {**TWO[1], "metrics": ["precision_at_k"]}], {}, "rating metrics"),
+        ([TWO[0], {**TWO[1], "mlp": {"hidden_unit": [4]}}], {}, "mlp"),
+        ([TWO[0], {**TWO[1], "label_name": ""}], {}, "label_name"),
+        ([{**TWO[0], "weight": 0}, {**TWO[1], "weight": 0}], {}, "every task tower has weight 0"),
+        ([TWO[0], {**TWO[1], "weight": -1}], {}, "weight must be a finite number >= 0"),
+    ],
+)
 def test_bad_multitask_configs_name_the_field(towers, params, match):
     with pytest.raises(ConfigError, match=match):
         ModelConfig.from_dict(_config(copy.deepcopy(towers), **params))
@@ -97,7 +114,9 @@ def test_task_towers_belong_to_multitask_models_only():
 
 
 def test_tower_defaults_and_easyrec_loss_names():
-    t = TaskTowerConfig.from_dict({"tower_name": "watch", "label_name": "secs", "loss_type": "L2_LOSS"})
+    t = TaskTowerConfig.from_dict(
+        {"tower_name": "watch", "label_name": "secs", "loss_type": "L2_LOSS"}
+    )
     assert (t.loss_type, t.metrics) == ("regression", ["rmse"])
     assert TaskTowerConfig.from_dict({"tower_name": "c", "label_name": "y"}).metrics == ["auc"]
 
@@ -153,13 +172,17 @@ def test_uncertainty_weighting_learns_a_log_variance_per_task():
 
 
 def test_dbmtl_relation_towers_read_the_earlier_relation_output():
-    towers = [{**TWO[0], "relation_mlp": {"hidden_units": [4]}},
-              {**TWO[1], "relation_tower_names": ["ctr"], "relation_mlp": {"hidden_units": [4]}}]
+    towers = [
+        {**TWO[0], "relation_mlp": {"hidden_units": [4]}},
+        {**TWO[1], "relation_tower_names": ["ctr"], "relation_mlp": {"hidden_units": [4]}},
+    ]
     net = _network(towers)
     assert (net.towers[0].relation_dim, net.towers[1].relation_dim) == (4, 4)
     batch, _ = _batch()
     ctr_before = net.eval()(batch)[:, 0].detach().clone()
-    with torch.no_grad():  # the ctr logit does not read the cvr tower; the cvr logit reads ctr's relation
+    with (
+        torch.no_grad()
+    ):  # the ctr logit does not read the cvr tower; the cvr logit reads ctr's relation
         for p in net.towers[1].parameters():
             p.add_(0.5)
     out = net(batch)
@@ -186,8 +209,17 @@ def test_trainer_records_every_task_metric_and_stops_on_the_chosen_task():
     layout = BatchLayout.from_specs(toy_specs())
     data = TensorData.from_encoded(encoded, layout, labels)
     net = _network(TWO, early_stopping_task="cvr")
-    trainer = Trainer(net, {"epochs": 8, "batch_size": 64, "progress": False, "patience": 10,
-                            "optimizers": [{"name": "adam", "lr": 0.01}]}, seed=0)
+    trainer = Trainer(
+        net,
+        {
+            "epochs": 8,
+            "batch_size": 64,
+            "progress": False,
+            "patience": 10,
+            "optimizers": [{"name": "adam", "lr": 0.01}],
+        },
+        seed=0,
+    )
     history = trainer.fit(data.subset(np.arange(600)), data.subset(np.arange(600, 800)))
     assert {"valid_cvr_auc", "valid_ctr_auc"} <= set(history.columns)
     assert "valid_weighted_auc" not in history.columns  # the stopping value is the cvr task's AUC
@@ -206,14 +238,24 @@ def frame() -> pd.DataFrame:
     users, items = rng.integers(0, 40, n), rng.integers(0, 30, n)
     like = (rng.random(n) < 1 / (1 + np.exp(-((users % 4) - 1.5 + (items % 3) - 1)))).astype(int)
     love = like * (rng.random(n) < np.where(items % 2 == 0, 0.7, 0.2)).astype(int)
-    return pd.DataFrame({"userID": users, "itemID": items, "rating": 1.0 + 2 * like + 2 * love,
-                         "click": like, "buy": love})
+    return pd.DataFrame(
+        {
+            "userID": users,
+            "itemID": items,
+            "rating": 1.0 + 2 * like + 2 * love,
+            "click": like,
+            "buy": love,
+        }
+    )
 
 
 def _fit(name: str, frame: pd.DataFrame, **params) -> MultiTaskRankModel:
-    base = {"features": [{"name": "user", "column": "@user"}, {"name": "item", "column": "@item"}],
-            "feature_groups": {"all": ["user", "item"]}, "default_embedding_dim": 4,
-            "train": {"epochs": 6, "batch_size": 128, "progress": False, "num_threads": 1}}
+    base = {
+        "features": [{"name": "user", "column": "@user"}, {"name": "item", "column": "@item"}],
+        "feature_groups": {"all": ["user", "item"]},
+        "default_embedding_dim": 4,
+        "train": {"epochs": 6, "batch_size": 128, "progress": False, "num_threads": 1},
+    }
     return create_model(name, **{**base, **params}).fit(frame)
 
 
@@ -233,7 +275,9 @@ def test_presets_learn_both_tasks_and_round_trip(name, frame, tmp_path):
     assert type(loaded) is type(model)
     pd.testing.assert_frame_equal(loaded.predict_tasks(frame), tasks)
     if name == "esmm":
-        np.testing.assert_allclose(tasks["love"], tasks["like"] * tasks["love_conditional"], rtol=1e-6)
+        np.testing.assert_allclose(
+            tasks["love"], tasks["like"] * tasks["love_conditional"], rtol=1e-6
+        )
 
 
 def test_onnx_export_has_one_output_per_task(frame, tmp_path):
@@ -252,31 +296,46 @@ def test_onnx_export_has_one_output_per_task(frame, tmp_path):
 
 
 def test_labels_from_columns_and_rank_task(frame):
-    model = _fit("simple_multitask", frame, task_labels={"like": "click", "love": "buy"},
-                 model_config={"model_params": {"rank_task": "love"}})
+    model = _fit(
+        "simple_multitask",
+        frame,
+        task_labels={"like": "click", "love": "buy"},
+        model_config={"model_params": {"rank_task": "love"}},
+    )
     towers = model.config.model_config.model_params.task_towers
     assert [(t.label_name, t.label_threshold) for t in towers] == [("click", None), ("buy", None)]
     tasks = model.predict_tasks(frame)
     np.testing.assert_allclose(model.predict(frame)["prediction"], tasks["love"], rtol=1e-9)
 
 
-@pytest.mark.parametrize("change, error, match", [
-    (lambda f: f.assign(buy=f.buy.astype(float).where(f.index > 0)), DataError, "NaN"),
-    (lambda f: f.assign(buy=f.buy * 2), DataError, "0/1 labels"),
-    (lambda f: f.assign(buy=0), DataError, "both positive"),
-    (lambda f: f.drop(columns="buy"), ColumnMismatchError, "buy"),
-    (lambda f: f.assign(buy=f.buy.astype(str)), DataError, "numeric"),
-])
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        (lambda f: f.assign(buy=f.buy.astype(float).where(f.index > 0)), DataError, "NaN"),
+        (lambda f: f.assign(buy=f.buy * 2), DataError, "0/1 labels"),
+        (lambda f: f.assign(buy=0), DataError, "both positive"),
+        (lambda f: f.drop(columns="buy"), ColumnMismatchError, "buy"),
+        (lambda f: f.assign(buy=f.buy.astype(str)), DataError, "numeric"),
+    ],
+)
 def test_bad_labels_name_the_task_and_column(frame, change, error, match):
-    model = create_model("simple_multitask", task_labels={"like": "click", "love": "buy"},
-                         train={"epochs": 1, "progress": False})
+    model = create_model(
+        "simple_multitask",
+        task_labels={"like": "click", "love": "buy"},
+        train={"epochs": 1, "progress": False},
+    )
     with pytest.raises(error, match=match):
         model.fit(change(frame))
 
 
 def test_esmm_refuses_conversions_without_clicks(frame):
-    model = create_model("esmm", task_labels={"like": "click", "love": "buy"}, train={"epochs": 1, "progress": False})
-    bad = frame.assign(buy=np.where(frame.index == 0, 1, frame.buy), click=np.where(frame.index == 0, 0, frame.click))
+    model = create_model(
+        "esmm", task_labels={"like": "click", "love": "buy"}, train={"epochs": 1, "progress": False}
+    )
+    bad = frame.assign(
+        buy=np.where(frame.index == 0, 1, frame.buy),
+        click=np.where(frame.index == 0, 0, frame.click),
+    )
     with pytest.raises(DataError, match="positive for 'love' but not for 'like'"):
         model.fit(bad)
 
@@ -308,12 +367,23 @@ def test_entire_space_models_on_the_aliexpress_sample(require_dataset, name, tmp
     train, test = (mts.load_aliexpress_sample(s, progress=False) for s in ("train", "test"))
     features = [*mts.ALIEXPRESS_SPARSE[:4], *mts.ALIEXPRESS_DENSE[:4]]
     train, test = (f.assign(userID=np.arange(len(f)), itemID=0) for f in (train, test))
-    model = create_model(name, feature_groups={"all": features}, features=[
-        *[{"name": c, "side": "context"} for c in mts.ALIEXPRESS_SPARSE[:4]],
-        *[{"name": c, "type": "numeric", "side": "context"} for c in mts.ALIEXPRESS_DENSE[:4]]],
+    model = create_model(
+        name,
+        feature_groups={"all": features},
+        features=[
+            *[{"name": c, "side": "context"} for c in mts.ALIEXPRESS_SPARSE[:4]],
+            *[{"name": c, "type": "numeric", "side": "context"} for c in mts.ALIEXPRESS_DENSE[:4]],
+        ],
         task_labels={"like": "click", "love": "conversion"},
-        train={"epochs": 2, "batch_size": 32, "progress": False, "num_threads": 1, "validation_fraction": 0.0,
-               "early_stopping_metric": None}).fit(train)
+        train={
+            "epochs": 2,
+            "batch_size": 32,
+            "progress": False,
+            "num_threads": 1,
+            "validation_fraction": 0.0,
+            "early_stopping_metric": None,
+        },
+    ).fit(train)
     tasks = model.predict_tasks(test, score_unknown=True)
     assert len(tasks) == len(test)
     values = tasks[["like", "love"]].to_numpy()
@@ -346,7 +416,9 @@ def test_a_one_logit_model_refuses_a_multitask_config():
     from recutils.nn.config_io import read_mapping
 
     with pytest.raises(ConfigError, match="use a two-tower model"):
-        DeepRankModel(model_config=read_mapping(shipped_config_path("dssm_movielens.yaml"))["model_config"])
+        DeepRankModel(
+            model_config=read_mapping(shipped_config_path("dssm_movielens.yaml"))["model_config"]
+        )
 
 
 def test_kd_distils_into_the_named_task(frame):
@@ -354,14 +426,33 @@ def test_kd_distils_into_the_named_task(frame):
     rng = np.random.default_rng(5)
     teacher = 1 / (1 + np.exp(-((frame["itemID"] % 5) - 2.0)))  # a signal absent from the labels
     data = frame.assign(teacher=teacher, love=rng.integers(0, 2, len(frame)))
-    params = {"task_labels": {"like": "click", "love": "love"}, "seed": 3,
-              "train": {"epochs": 15, "batch_size": 128, "progress": False, "num_threads": 1,
-                        "validation_fraction": 0.0, "early_stopping_metric": None,
-                        "optimizers": [{"name": "adam", "lr": 0.01}]},
-              "features": [{"name": "user", "column": "@user"}, {"name": "item", "column": "@item"}],
-              "feature_groups": {"all": ["user", "item"]}, "default_embedding_dim": 4}
+    params = {
+        "task_labels": {"like": "click", "love": "love"},
+        "seed": 3,
+        "train": {
+            "epochs": 15,
+            "batch_size": 128,
+            "progress": False,
+            "num_threads": 1,
+            "validation_fraction": 0.0,
+            "early_stopping_metric": None,
+            "optimizers": [{"name": "adam", "lr": 0.01}],
+        },
+        "features": [{"name": "user", "column": "@user"}, {"name": "item", "column": "@item"}],
+        "feature_groups": {"all": ["user", "item"]},
+        "default_embedding_dim": 4,
+    }
     alone = create_model("simple_multitask", **params).fit(data).predict_tasks(data)
-    taught = create_model("simple_multitask", kd=[{"teacher_column": "teacher", "task": "love",
-                                                   "loss_weight": 5.0}], **params).fit(data).predict_tasks(data)
+    taught = (
+        create_model(
+            "simple_multitask",
+            kd=[{"teacher_column": "teacher", "task": "love", "loss_weight": 5.0}],
+            **params,
+        )
+        .fit(data)
+        .predict_tasks(data)
+    )
     assert np.corrcoef(taught["love"], teacher)[0, 1] > 0.8
-    assert np.corrcoef(alone["love"], teacher)[0, 1] < np.corrcoef(taught["love"], teacher)[0, 1] - 0.3
+    assert (
+        np.corrcoef(alone["love"], teacher)[0, 1] < np.corrcoef(taught["love"], teacher)[0, 1] - 0.3
+    )

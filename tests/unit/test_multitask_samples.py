@@ -13,8 +13,12 @@ from recutils.datasets import multitask_samples as mts
 from recutils.exceptions import ConfigError, CorruptDataError, DatasetUnavailableError
 
 ALI_CCP_COLUMNS = [*mts.ALI_CCP_LABELS, *mts.ALI_CCP_SPARSE, *mts.ALI_CCP_DENSE]
-ALIEXPRESS_COLUMNS = [mts.ALIEXPRESS_ID_COL, *mts.ALIEXPRESS_SPARSE, *mts.ALIEXPRESS_DENSE,
-                      *mts.ALIEXPRESS_LABELS]
+ALIEXPRESS_COLUMNS = [
+    mts.ALIEXPRESS_ID_COL,
+    *mts.ALIEXPRESS_SPARSE,
+    *mts.ALIEXPRESS_DENSE,
+    *mts.ALIEXPRESS_LABELS,
+]
 
 
 @pytest.fixture(autouse=True)
@@ -35,8 +39,9 @@ def aliexpress_row(search_id: int, click: int, conversion: object) -> str:
     return ",".join([str(search_id), *["3"] * 16, *["0"] * 63, str(click), str(conversion)])
 
 
-def write_samples(folder: Path, ali_ccp: list[str] | None = None,
-                  aliexpress: list[str] | None = None) -> Path:
+def write_samples(
+    folder: Path, ali_ccp: list[str] | None = None, aliexpress: list[str] | None = None
+) -> Path:
     """A folder with all five sample files, ``ali_ccp`` as every Ali-CCP file and
     ``aliexpress`` as every AliExpress file."""
     target = folder / mts.FOLDER

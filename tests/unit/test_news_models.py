@@ -91,14 +91,17 @@ def test_bad_labels_and_configs_are_refused() -> None:
 
 
 @pytest.mark.parametrize("name", ["nrms", "npa"])
-def test_add_news_ranks_fresh_news_by_their_text_and_survives_save_load(name: str, tmp_path) -> None:
+def test_add_news_ranks_fresh_news_by_their_text_and_survives_save_load(
+    name: str, tmp_path
+) -> None:
     # N20..N23 are published after fit: only add_news puts them in the catalogue
     fresh_ids = ["N20", "N21", "N22", "N23"]
     train = TRAIN[~TRAIN["itemID"].isin(fresh_ids)]
     history_ids = set(" ".join(train["history"]).split())
     assert not history_ids & set(fresh_ids)
-    model = create_model(name, **{**create_model(name).contract_case().params, "n_epochs": 30, "seed": 0}).fit(
-        train, NEWS[~NEWS["itemID"].isin(fresh_ids)])
+    model = create_model(
+        name, **{**create_model(name).contract_case().params, "n_epochs": 30, "seed": 0}
+    ).fit(train, NEWS[~NEWS["itemID"].isin(fresh_ids)])
     assert not set(fresh_ids) & set(model.item_ids_)
     fresh = NEWS[NEWS["itemID"].isin(fresh_ids)].assign(category="brand-new-category")
     model.add_news(fresh)
@@ -108,7 +111,9 @@ def test_add_news_ranks_fresh_news_by_their_text_and_survives_save_load(name: st
     assert len(rows) >= 4
     pred = model.predict(rows)["prediction"].to_numpy()
     assert np.isfinite(pred).all()
-    likes_item = (rows["userID"].str[1:].astype(int) % 2) == (rows["itemID"].str[1:].astype(int) % 2)
+    likes_item = (rows["userID"].str[1:].astype(int) % 2) == (
+        rows["itemID"].str[1:].astype(int) % 2
+    )
     assert pred[likes_item.to_numpy()].mean() > pred[~likes_item.to_numpy()].mean()
     top = model.recommend_k_items(TRAIN[["userID"]].drop_duplicates(), top_k=len(model.item_ids_))
     assert set(fresh_ids) <= set(top["itemID"])
@@ -120,9 +125,14 @@ def test_add_news_ranks_fresh_news_by_their_text_and_survives_save_load(name: st
     model.add_news(more)
     loaded.add_news(more)
     probe = rows.assign(itemID="N99")
-    np.testing.assert_allclose(loaded.predict(probe)["prediction"], model.predict(probe)["prediction"], rtol=1e-6)
-    np.testing.assert_allclose(model.predict(probe)["prediction"], model.predict(rows.assign(itemID="N20"))["prediction"],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(probe)["prediction"], model.predict(probe)["prediction"], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        model.predict(probe)["prediction"],
+        model.predict(rows.assign(itemID="N20"))["prediction"],
+        rtol=1e-6,
+    )
 
 
 def test_add_news_refuses_bad_input() -> None:

@@ -18,9 +18,13 @@ from recutils.exceptions import ConfigError, DataError
 
 
 def test_known_answer_ranks_and_metrics():
-    scores = np.array([[0.9, 0.5, 0.1, 0.7],    # target 1: items 0 and 3 above -> rank 2
-                       [0.2, 0.2, 0.2, 0.2],    # all tied: ties count against -> rank 3
-                       [0.1, 0.3, 0.8, 0.4]])   # target 2 is the best -> rank 0
+    scores = np.array(
+        [
+            [0.9, 0.5, 0.1, 0.7],  # target 1: items 0 and 3 above -> rank 2
+            [0.2, 0.2, 0.2, 0.2],  # all tied: ties count against -> rank 3
+            [0.1, 0.3, 0.8, 0.4],
+        ]
+    )  # target 2 is the best -> rank 0
     ranks = target_ranks(scores, np.array([1, 0, 2]))
     assert ranks.tolist() == [2, 3, 0]
     # excluding seen item 0 for user 0 lifts its target to rank 1; excluding the target does nothing
@@ -32,11 +36,15 @@ def test_known_answer_ranks_and_metrics():
     assert m["NDCG@3"] == pytest.approx((1 / np.log2(4) + 1) / 3)
     assert m["MRR@3"] == pytest.approx((1 / 3 + 1) / 3)
     assert metric_from_ranks(np.array([0, 9, 10]), "ndcg", 10).tolist() == pytest.approx(
-        [1.0, 1 / np.log2(11), 0.0])
+        [1.0, 1 / np.log2(11), 0.0]
+    )
 
 
 def test_sampled_ranks_and_bad_input():
-    assert sampled_ranks(np.array([0.5, 0.1]), np.array([[0.4, 0.6], [0.1, 0.0]])).tolist() == [1, 1]
+    assert sampled_ranks(np.array([0.5, 0.1]), np.array([[0.4, 0.6], [0.1, 0.0]])).tolist() == [
+        1,
+        1,
+    ]
     with pytest.raises(DataError, match="NaN"):
         target_ranks(np.array([[np.nan, 1.0]]), np.array([0]))
     with pytest.raises(DataError):
@@ -80,14 +88,24 @@ def test_evaluate_next_item_batches_agree_with_one_pass():
     scores = rng.random((n_users, n_items))
     targets = rng.integers(0, n_items, n_users)
     history = sp.random(n_users, n_items, density=0.05, format="csr", random_state=2)
-    exclude = (history + sp.csr_matrix((np.ones(n_users), (np.arange(n_users), targets)),
-                                       shape=history.shape)).tocsr()
+    exclude = (
+        history
+        + sp.csr_matrix((np.ones(n_users), (np.arange(n_users), targets)), shape=history.shape)
+    ).tocsr()
     neg = draw_negatives(n_items, exclude, 20, "uniform", seed=1)
-    result = evaluate_next_item(lambda rows: scores[rows], targets, n_items, exclude=history,
-                                negatives=neg, k=(5, 10), batch_size=8)
+    result = evaluate_next_item(
+        lambda rows: scores[rows],
+        targets,
+        n_items,
+        exclude=history,
+        negatives=neg,
+        k=(5, 10),
+        batch_size=8,
+    )
     np.testing.assert_array_equal(result.full_ranks, target_ranks(scores, targets, history))
-    expected = sampled_ranks(scores[np.arange(n_users), targets],
-                             np.take_along_axis(scores, neg.items, axis=1))
+    expected = sampled_ranks(
+        scores[np.arange(n_users), targets], np.take_along_axis(scores, neg.items, axis=1)
+    )
     np.testing.assert_array_equal(result.sampled_ranks, expected)
     table = result.table()
     assert table.index.tolist() == ["full", "sampled"]

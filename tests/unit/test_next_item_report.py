@@ -22,8 +22,15 @@ def _results() -> pd.DataFrame:
     rows = []
     for seed, jitter in ((1, 0.0), (2, 0.02)):
         for model, full, sampled in (("a", 0.10, 0.30), ("b", 0.08, 0.35), ("c", 0.02, 0.10)):
-            row = {"model": model, "registry": model, "dataset": "beauty", "seed": seed,
-                   "fit_s": 10.0 + seed, "eval_s": 1.0, "epochs": 20 + seed}
+            row = {
+                "model": model,
+                "registry": model,
+                "dataset": "beauty",
+                "seed": seed,
+                "fit_s": 10.0 + seed,
+                "eval_s": 1.0,
+                "epochs": 20 + seed,
+            }
             for m, scale in (("HR", 1.0), ("NDCG", 0.6), ("MRR", 0.5)):
                 row[f"full_{m}@10"] = scale * full + jitter
                 row[f"sampled_{m}@10"] = scale * sampled + jitter
@@ -42,8 +49,15 @@ def test_summary_is_mean_and_sd_over_seeds():
 
 
 def test_per_user_metrics_come_from_the_ranks():
-    ranks = pd.DataFrame({"model": "a", "seed": 1, "userID": [1, 2, 3], "full_rank": [0, 3, 50],
-                          "sampled_rank": [0, 1, 9]})
+    ranks = pd.DataFrame(
+        {
+            "model": "a",
+            "seed": 1,
+            "userID": [1, 2, 3],
+            "full_rank": [0, 3, 50],
+            "sampled_rank": [0, 1, 9],
+        }
+    )
     out = next_item_per_user(ranks).set_index(["protocol", "userID"])
     assert out.loc[("full", 1), "hr@10"] == 1.0 and out.loc[("full", 3), "hr@10"] == 0.0
     assert out.loc[("full", 2), "ndcg@10"] == pytest.approx(1 / np.log2(5))
@@ -55,19 +69,25 @@ def test_per_user_metrics_come_from_the_ranks():
 
 def test_bars_check_figures_and_beaten_models():
     summary = next_item_summary(_results())
-    checked = check_bars(summary, [
-        Bar(model="a", metric="sampled_HR@10", at_least=0.30, source="paper"),
-        Bar(model="a", metric="sampled_HR@10", at_least=0.32),
-        {"model": "b", "beats": "c"},
-        {"model": "b", "beats": "a"},  # b loses to a under full ranking
-        {"model": "missing", "beats": "a"},
-    ])
+    checked = check_bars(
+        summary,
+        [
+            Bar(model="a", metric="sampled_HR@10", at_least=0.30, source="paper"),
+            Bar(model="a", metric="sampled_HR@10", at_least=0.32),
+            {"model": "b", "beats": "c"},
+            {"model": "b", "beats": "a"},  # b loses to a under full ranking
+            {"model": "missing", "beats": "a"},
+        ],
+    )
     assert checked["met"].tolist() == [True, False, True, False, False]
     assert checked["bar"].iloc[0] == "sampled_HR@10 >= 0.3000 (paper)"
     assert checked["value"].iloc[3] == pytest.approx(0.08 - 0.10)  # the smallest margin: full HR@10
-    for bad, match in (({"model": "a"}, "either"), ({"model": "a", "at_least": 0.3, "beats": "b"}, "either"),
-                       ({"model": "a", "at_least": 0.3, "metric": "HR@10"}, "result column"),
-                       ({"model": "a", "at_least": "high", "metric": "full_HR@10"}, "number")):
+    for bad, match in (
+        ({"model": "a"}, "either"),
+        ({"model": "a", "at_least": 0.3, "beats": "b"}, "either"),
+        ({"model": "a", "at_least": 0.3, "metric": "HR@10"}, "result column"),
+        ({"model": "a", "at_least": "high", "metric": "full_HR@10"}, "number"),
+    ):
         with pytest.raises(ConfigError, match=match):
             Bar.from_dict(bad)
 
@@ -91,13 +111,38 @@ def test_ranking_shift_counts_places_and_kendall_tau():
 def test_markdown_has_every_model_the_tests_and_the_bars():
     results = _results()
     rng = np.random.default_rng(0)
-    per_user = pd.concat([pd.DataFrame({"model": m, "seed": s, "userID": np.arange(200),
-                                        "full_rank": rng.integers(0, shift, 200),
-                                        "sampled_rank": rng.integers(0, 20, 200)})
-                          for m, shift in (("a", 15), ("b", 40), ("c", 100)) for s in (1, 2)])
-    text = next_item_markdown(results, per_user, bars=[{"model": "b", "beats": "c"}], reference_model="a",
-                              machine={"runs": [{"cpu_model": "CPU X", "logical_cores": 2, "ram_gb": 8,
-                                                 "python": "3.11", "libraries": {}}]})
+    per_user = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "model": m,
+                    "seed": s,
+                    "userID": np.arange(200),
+                    "full_rank": rng.integers(0, shift, 200),
+                    "sampled_rank": rng.integers(0, 20, 200),
+                }
+            )
+            for m, shift in (("a", 15), ("b", 40), ("c", 100))
+            for s in (1, 2)
+        ]
+    )
+    text = next_item_markdown(
+        results,
+        per_user,
+        bars=[{"model": "b", "beats": "c"}],
+        reference_model="a",
+        machine={
+            "runs": [
+                {
+                    "cpu_model": "CPU X",
+                    "logical_cores": 2,
+                    "ram_gb": 8,
+                    "python": "3.11",
+                    "libraries": {},
+                }
+            ]
+        },
+    )
     lines = text.splitlines()
     assert lines[0].startswith("| model | seeds | epochs | HR@10 full")
     table = {line.split(" | ")[0].strip("| `"): line for line in lines[2:5]}

@@ -56,6 +56,7 @@ def _build(mutate):
 def test_shape_mismatch_names_block():
     def mutate(d):
         d["backbone"]["blocks"][1]["layer"]["params"]["hidden_units"] = [8, 3]
+
     with pytest.raises(ConfigError) as err:
         _build(mutate)
     msg = str(err.value)
@@ -64,8 +65,10 @@ def test_shape_mismatch_names_block():
 
 def test_mlp_on_a_list_names_block():
     def mutate(d):
-        d["backbone"]["blocks"][1].update(inputs=[{"block_name": "wide"}, {"block_name": "wide"}],
-                                          merge_inputs_into_list=True)
+        d["backbone"]["blocks"][1].update(
+            inputs=[{"block_name": "wide"}, {"block_name": "wide"}], merge_inputs_into_list=True
+        )
+
     with pytest.raises(ConfigError, match="deep_logit"):
         _build(mutate)
 
@@ -73,6 +76,7 @@ def test_mlp_on_a_list_names_block():
 def test_bad_input_fn_at_runtime_names_block():
     def mutate(d):
         d["backbone"]["blocks"][2]["inputs"][0]["input_fn"] = "lambda x: x[5]"
+
     with pytest.raises(ConfigError, match="final_logit"):
         _build(mutate)
 
@@ -80,14 +84,16 @@ def test_bad_input_fn_at_runtime_names_block():
 def test_unknown_feature_in_group():
     def mutate(d):
         d["feature_groups"][0]["feature_names"].append("zzz")
+
     with pytest.raises(ConfigError, match="zzz"):
         _build(mutate)
 
 
 def test_head_added_for_wide_outputs_and_fm_block():
     d = toy_model_dict()
-    d["backbone"]["blocks"].append({"name": "fm", "inputs": [{"feature_group_name": "deep"}],
-                                    "layer": {"class_name": "FM"}})
+    d["backbone"]["blocks"].append(
+        {"name": "fm", "inputs": [{"feature_group_name": "deep"}], "layer": {"class_name": "FM"}}
+    )
     d["backbone"]["blocks"][1]["layer"]["params"]["hidden_units"] = [8, 5]
     d["backbone"]["concat_blocks"] = ["deep_logit", "fm"]
     d["backbone"]["blocks"].pop(2)
@@ -106,7 +112,11 @@ def test_a_group_read_as_list_and_as_concatenation_is_gathered_once():
     cfg = toy_model_dict()
     cfg["feature_groups"][1]["feature_names"] = ["u", "i", "tags"]  # FM needs one width
     cfg["backbone"]["blocks"][1:1] = [
-        {"name": "fields", "inputs": [{"feature_group_name": "deep"}], "input_layer": {"only_output_feature_list": True}},
+        {
+            "name": "fields",
+            "inputs": [{"feature_group_name": "deep"}],
+            "input_layer": {"only_output_feature_list": True},
+        },
         {"name": "fm", "inputs": [{"block_name": "fields"}], "layer": {"class_name": "FM"}},
     ]
     cfg["backbone"]["blocks"][-1]["inputs"].append({"block_name": "fm"})

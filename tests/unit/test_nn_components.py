@@ -20,7 +20,14 @@ def test_registry_lists_the_issue_components():
 @pytest.mark.parametrize("use_bn", [True, False])
 def test_mlp_shapes_and_gradients(use_bn):
     torch.manual_seed(0)
-    mlp = MLP(8, [16, 4, 1], dropout_ratio=0.1, use_bn=use_bn, use_final_bn=False, final_activation="linear")
+    mlp = MLP(
+        8,
+        [16, 4, 1],
+        dropout_ratio=0.1,
+        use_bn=use_bn,
+        use_final_bn=False,
+        final_activation="linear",
+    )
     x = torch.randn(5, 8, requires_grad=True)
     y = mlp(x)
     assert y.shape == (5, 1)

@@ -96,15 +96,30 @@ def test_round_trip_and_load_from_yaml_text():
     cfg = ModelConfig.from_dict(_yaml_model())
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
     assert load_model_config(yaml.safe_dump({"model_config": cfg.to_dict()})) == cfg
-    train = TrainConfig.from_dict({"optimizers": [{"name": "adagrad", "params": "embedding"},
-                                                  {"name": "adam", "params": "dense"}]})
+    train = TrainConfig.from_dict(
+        {
+            "optimizers": [
+                {"name": "adagrad", "params": "embedding"},
+                {"name": "adam", "params": "dense"},
+            ]
+        }
+    )
     assert TrainConfig.from_dict(train.to_dict()) == train
 
 
 def test_parser_syntax_details():
-    tree = parse_easyrec_text("a: 1 b: -2.5e-3 c: 'x\\'y' d: \"p\" \"q\" e: [1, 2] f { g: true } # comment\n h: <i: WIDE>")
-    assert tree == [("a", 1), ("b", -2.5e-3), ("c", "x'y"), ("d", "pq"), ("e", [1, 2]),
-                    ("f", [("g", True)]), ("h", [("i", "WIDE")])]
+    tree = parse_easyrec_text(
+        'a: 1 b: -2.5e-3 c: \'x\\\'y\' d: "p" "q" e: [1, 2] f { g: true } # comment\n h: <i: WIDE>'
+    )
+    assert tree == [
+        ("a", 1),
+        ("b", -2.5e-3),
+        ("c", "x'y"),
+        ("d", "pq"),
+        ("e", [1, 2]),
+        ("f", [("g", True)]),
+        ("h", [("i", "WIDE")]),
+    ]
     with pytest.raises(ConfigError, match="closing"):
         parse_easyrec_text("a: 1\n b: {")  # unterminated
     with pytest.raises(ConfigError, match="line 2"):
@@ -114,7 +129,9 @@ def test_parser_syntax_details():
 
 
 def test_easyrec_unsupported_field_is_named():
-    text = EXAMPLE.replace("embedding_regularization: 1e-4", "embedding_regularization: 1e-4 loss_type: FOO")
+    text = EXAMPLE.replace(
+        "embedding_regularization: 1e-4", "embedding_regularization: 1e-4 loss_type: FOO"
+    )
     with pytest.raises(ConfigError, match="loss_type"):
         load_easyrec_config(text)
     text = EXAMPLE.replace("mlp { hidden_units", "dnn { hidden_units")
@@ -162,6 +179,7 @@ def test_bad_parameter_value():
 def test_cycle_detected():
     def mutate(d):
         blocks(d)[1]["inputs"] = [{"block_name": "final_logit"}]
+
     msg = _bad(mutate)
     assert "cycle" in msg and "deep_logit" in msg and "final_logit" in msg
 
@@ -177,7 +195,9 @@ def test_block_needs_one_kind():
 
 
 def test_hostile_input_fn_in_config():
-    msg = _bad(lambda d: blocks(d)[2]["inputs"][0].update(input_fn="__import__('os').system('echo hi')"))
+    msg = _bad(
+        lambda d: blocks(d)[2]["inputs"][0].update(input_fn="__import__('os').system('echo hi')")
+    )
     assert "final_logit" in msg and "__import__" in msg
     text = EXAMPLE.replace("lambda x: tf.add_n(x)", "lambda x: x.__class__")
     with pytest.raises(ConfigError, match="final_logit"):

@@ -29,11 +29,29 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = Path(recutils.__file__).resolve().parent
 WIDE_DEEP_YAML = PACKAGE / "models" / "deep" / "configs" / "wide_deep_movielens.yaml"
 WIDE_DEEP_EASYREC = PACKAGE / "models" / "deep" / "configs" / "wide_deep_movielens.config"
-ZOO_PRESETS = ["autoint", "dcn", "dcnv2", "deepfm", "dlrm", "ffm", "fibinet", "fm", "highway", "masknet", "multitower",
-               "ppnet", "xdeepfm"]
+ZOO_PRESETS = [
+    "autoint",
+    "dcn",
+    "dcnv2",
+    "deepfm",
+    "dlrm",
+    "ffm",
+    "fibinet",
+    "fm",
+    "highway",
+    "masknet",
+    "multitower",
+    "ppnet",
+    "xdeepfm",
+]
 # the behaviour-sequence models' configs and their history-free reference (mlp)
 TAOBAO_CONFIGS = ["bst", "dien", "din", "mlp"]
-GROCERY_CONFIGS = ("a2svd", "deepfm", "slirec", "sum")  # the grocery behaviour presets and their reference
+GROCERY_CONFIGS = (
+    "a2svd",
+    "deepfm",
+    "slirec",
+    "sum",
+)  # the grocery behaviour presets and their reference
 
 
 # ------------------------------------------------------------- import graph
@@ -45,7 +63,11 @@ def _imported_modules(module: str) -> dict[str, set[str]]:
 
     def visit(node: ast.AST, function: str) -> None:
         for child in ast.iter_child_nodes(node):
-            inner = child.name if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) else function
+            inner = (
+                child.name
+                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+                else function
+            )
             if isinstance(child, ast.Import):
                 for alias in child.names:
                     out.setdefault(alias.name, set()).add(function)
@@ -95,8 +117,16 @@ def test_source_kind_decides_each_kind():
 def test_every_source_gives_the_same_model_config():
     data = yaml.safe_load(WIDE_DEEP_YAML.read_text())
     expected = ModelConfig.from_dict(data["model_config"])
-    sources = [WIDE_DEEP_YAML, str(WIDE_DEEP_YAML), WIDE_DEEP_YAML.read_text(), data, data["model_config"],
-               yaml.safe_dump(data["model_config"]), expected, WIDE_DEEP_EASYREC]
+    sources = [
+        WIDE_DEEP_YAML,
+        str(WIDE_DEEP_YAML),
+        WIDE_DEEP_YAML.read_text(),
+        data,
+        data["model_config"],
+        yaml.safe_dump(data["model_config"]),
+        expected,
+        WIDE_DEEP_EASYREC,
+    ]
     for source in sources:
         assert load_model_config(source) == expected, source_kind(source)
     copy = load_model_config(expected)
@@ -113,7 +143,9 @@ def test_every_source_gives_the_same_model_config():
 def test_load_config_with_reads_easyrec_as_a_whole_config():
     cfg = load_config_with(WIDE_DEEP_EASYREC, DeepRankConfig, {"seed": 3})
     assert cfg.model_config == load_model_config(WIDE_DEEP_YAML) and cfg.seed == 3
-    assert [f.name for f in cfg.features] == [f.name for f in load_model_source(WIDE_DEEP_EASYREC)[1]]
+    assert [f.name for f in cfg.features] == [
+        f.name for f in load_model_source(WIDE_DEEP_EASYREC)[1]
+    ]
     assert load_config_with(None, DeepRankConfig) == DeepRankConfig()
     with pytest.raises(ConfigError, match="TrainConfig has no such field"):
         load_config_with(WIDE_DEEP_EASYREC, TrainConfig)
@@ -121,14 +153,27 @@ def test_load_config_with_reads_easyrec_as_a_whole_config():
 
 # ------------------------------------------------------------------ merge
 def test_merge_config_rules():
-    base = {"train": {"epochs": 1, "optimizers": [{"name": "adam", "lr": 0.1}, {"name": "sgd", "lr": 0.2}]},
-            "seed": 1}
-    merged = merge_config(base, {"train": {"epochs": 3, "optimizers": {"1": {"lr": 0.5}}}, "seed": 2})
-    assert merged == {"train": {"epochs": 3, "optimizers": [{"name": "adam", "lr": 0.1},
-                                                            {"name": "sgd", "lr": 0.5}]}, "seed": 2}
+    base = {
+        "train": {
+            "epochs": 1,
+            "optimizers": [{"name": "adam", "lr": 0.1}, {"name": "sgd", "lr": 0.2}],
+        },
+        "seed": 1,
+    }
+    merged = merge_config(
+        base, {"train": {"epochs": 3, "optimizers": {"1": {"lr": 0.5}}}, "seed": 2}
+    )
+    assert merged == {
+        "train": {
+            "epochs": 3,
+            "optimizers": [{"name": "adam", "lr": 0.1}, {"name": "sgd", "lr": 0.5}],
+        },
+        "seed": 2,
+    }
     assert base["train"]["optimizers"][1]["lr"] == 0.2  # the input is not modified
-    assert merge_config(base, {"train": {"optimizers": [{"name": "adam"}]}})["train"]["optimizers"] == [
-        {"name": "adam"}]  # a list replaces
+    assert merge_config(base, {"train": {"optimizers": [{"name": "adam"}]}})["train"][
+        "optimizers"
+    ] == [{"name": "adam"}]  # a list replaces
     assert merge_config(base, {"new": {"a": 1}})["new"] == {"a": 1}
     opt = OptimizerConfig(lr=0.3)
     assert merge_config({"o": {"lr": 1}}, {"o": opt})["o"] is opt  # a config replaces
@@ -140,28 +185,37 @@ def test_merge_config_rules():
 # -------------------------------------------------------- shipped configs
 def test_shipped_configs_by_bare_name_and_old_folder(tmp_path, monkeypatch):
     names = list_shipped_configs()
-    assert {f"{n}_movielens.yaml" for n in ZOO_PRESETS} | {f"{n}_taobao.yaml" for n in TAOBAO_CONFIGS} | {
-        f"{n}_grocery.yaml" for n in GROCERY_CONFIGS} | {
-        "wide_deep_movielens.yaml", "wide_deep_movielens.config"} | {
-        "mlp_student_movielens.yaml", "rocket_launching_movielens.yaml"} | {
-        p.name for folder in ("multitask", "retrieval")
-        for p in (PACKAGE / "models" / folder / "configs").iterdir()} == set(names)
+    assert {f"{n}_movielens.yaml" for n in ZOO_PRESETS} | {
+        f"{n}_taobao.yaml" for n in TAOBAO_CONFIGS
+    } | {f"{n}_grocery.yaml" for n in GROCERY_CONFIGS} | {
+        "wide_deep_movielens.yaml",
+        "wide_deep_movielens.config",
+    } | {"mlp_student_movielens.yaml", "rocket_launching_movielens.yaml"} | {
+        p.name
+        for folder in ("multitask", "retrieval")
+        for p in (PACKAGE / "models" / folder / "configs").iterdir()
+    } == set(names)
     from recutils.models.multitask import MULTITASK_PRESETS
 
     for file in MULTITASK_PRESETS.values():
         assert shipped_config_path(file).parent == PACKAGE / "models" / "multitask" / "configs"
     for name in ZOO_PRESETS:
-        assert shipped_config_path(f"{name}_movielens.yaml").parent == PACKAGE / "models" / "ctr" / "configs"
+        assert (
+            shipped_config_path(f"{name}_movielens.yaml").parent
+            == PACKAGE / "models" / "ctr" / "configs"
+        )
     assert example_config_path() == WIDE_DEEP_YAML
     assert example_config_path("wide_deep_movielens.config") == WIDE_DEEP_EASYREC
     # the old folder's paths (documented before the presets moved) still resolve
-    assert shipped_config_path("recutils/nn/configs/deepfm_movielens.yaml") == \
-        example_config_path("deepfm_movielens.yaml")
+    assert shipped_config_path("recutils/nn/configs/deepfm_movielens.yaml") == example_config_path(
+        "deepfm_movielens.yaml"
+    )
     monkeypatch.chdir(tmp_path)
     old = "recutils/nn/configs/wide_deep_movielens.yaml"
     assert load_model_config(old) == load_model_config(WIDE_DEEP_YAML)
-    assert load_model_config(Path("recutils/nn/configs/wide_deep_movielens.config")) == \
-        load_model_config(WIDE_DEEP_YAML)
+    assert load_model_config(
+        Path("recutils/nn/configs/wide_deep_movielens.config")
+    ) == load_model_config(WIDE_DEEP_YAML)
     assert load_config_with(old, DeepRankConfig) == load_config_with(WIDE_DEEP_YAML, DeepRankConfig)
     with pytest.raises(ConfigError, match="shipped: .*deepfm_movielens.yaml"):
         example_config_path("deep_fm.yaml")
@@ -174,7 +228,11 @@ def test_shipped_configs_by_bare_name_and_old_folder(tmp_path, monkeypatch):
 def test_package_data_ships_every_config():
     """Each shipped config matches a package_data glob of its package in setup.py."""
     tree = ast.parse((ROOT / "setup.py").read_text(encoding="utf-8"))
-    call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "setup")
+    call = next(
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "setup"
+    )
     package_data = ast.literal_eval(next(k.value for k in call.keywords if k.arg == "package_data"))
     for folder in SHIPPED_CONFIG_DIRS:
         files = [p for p in folder.iterdir() if p.is_file()]

@@ -21,8 +21,20 @@ from recutils.nn.components.ppnet import PPNet  # noqa: E402
 from recutils.nn.config import ModelConfig  # noqa: E402
 from tests.unit._nn_helpers import toy_specs  # noqa: E402
 
-NEW = ["Bilinear", "CIN", "Cross", "CrossV2", "DotInteraction", "FirstOrder", "Highway", "MaskBlock", "MaskNet",
-       "MultiHeadSelfAttention", "PPNet", "SENet"]
+NEW = [
+    "Bilinear",
+    "CIN",
+    "Cross",
+    "CrossV2",
+    "DotInteraction",
+    "FirstOrder",
+    "Highway",
+    "MaskBlock",
+    "MaskNet",
+    "MultiHeadSelfAttention",
+    "PPNet",
+    "SENet",
+]
 
 
 def _fields(n=4, d=3, b=5, seed=0):
@@ -32,37 +44,78 @@ def _fields(n=4, d=3, b=5, seed=0):
 
 # (module, input builder, expected output shape) for B=5, 4 fields of width 3
 CASES = {
-    "FirstOrder": (lambda: FirstOrder(), lambda: [torch.randn(5, 1, requires_grad=True) for _ in range(4)], (5, 1)),
+    "FirstOrder": (
+        lambda: FirstOrder(),
+        lambda: [torch.randn(5, 1, requires_grad=True) for _ in range(4)],
+        (5, 1),
+    ),
     "Cross": (lambda: Cross(12, 3), lambda: torch.randn(5, 12, requires_grad=True), (5, 12)),
-    "CrossV2-full": (lambda: CrossV2(12, 2), lambda: torch.randn(5, 12, requires_grad=True), (5, 12)),
-    "CrossV2-lowrank": (lambda: CrossV2(12, 2, low_rank=4), lambda: torch.randn(5, 12, requires_grad=True), (5, 12)),
-    "CrossV2-moe": (lambda: CrossV2(12, 2, low_rank=4, num_experts=3, activation="tanh"),
-                    lambda: torch.randn(5, 12, requires_grad=True), (5, 12)),
+    "CrossV2-full": (
+        lambda: CrossV2(12, 2),
+        lambda: torch.randn(5, 12, requires_grad=True),
+        (5, 12),
+    ),
+    "CrossV2-lowrank": (
+        lambda: CrossV2(12, 2, low_rank=4),
+        lambda: torch.randn(5, 12, requires_grad=True),
+        (5, 12),
+    ),
+    "CrossV2-moe": (
+        lambda: CrossV2(12, 2, low_rank=4, num_experts=3, activation="tanh"),
+        lambda: torch.randn(5, 12, requires_grad=True),
+        (5, 12),
+    ),
     "CIN": (lambda: CIN([3] * 4, [6, 4]), _fields, (5, 3 + 4)),
-    "CIN-full": (lambda: CIN([3] * 4, [5, 4], split_half=False, activation="relu"), _fields, (5, 9)),
-    "MultiHeadSelfAttention": (lambda: MultiHeadSelfAttention([3] * 4, head_num=2, head_dim=2, num_layers=2),
-                               _fields, (5, 4 * 2 * 2)),
-    "MultiHeadSelfAttention-3d": (lambda: MultiHeadSelfAttention([3] * 4, 1, 2, 1, flatten=False), _fields, (5, 4, 2)),
+    "CIN-full": (
+        lambda: CIN([3] * 4, [5, 4], split_half=False, activation="relu"),
+        _fields,
+        (5, 9),
+    ),
+    "MultiHeadSelfAttention": (
+        lambda: MultiHeadSelfAttention([3] * 4, head_num=2, head_dim=2, num_layers=2),
+        _fields,
+        (5, 4 * 2 * 2),
+    ),
+    "MultiHeadSelfAttention-3d": (
+        lambda: MultiHeadSelfAttention([3] * 4, 1, 2, 1, flatten=False),
+        _fields,
+        (5, 4, 2),
+    ),
     "SENet": (lambda: SENet([3] * 4, reduction_ratio=2), _fields, (5, 4, 3)),
     "Bilinear-all": (lambda: Bilinear([3] * 4, "field_all"), _fields, (5, 6 * 3)),
     "Bilinear-each": (lambda: Bilinear([3] * 4, "field_each"), _fields, (5, 6 * 3)),
     "Bilinear-interaction": (lambda: Bilinear([3] * 4, "field_interaction"), _fields, (5, 6 * 3)),
-    "MaskBlock": (lambda: MaskBlock([12, 6], output_dim=8), lambda: [torch.randn(5, 12, requires_grad=True),
-                                                                      torch.randn(5, 6, requires_grad=True)], (5, 8)),
-    "MaskNet-serial": (lambda: MaskNet(12, 3, 8, "serial"), lambda: torch.randn(5, 12, requires_grad=True), (5, 8)),
-    "MaskNet-parallel": (lambda: MaskNet(12, 3, 8, "parallel"), lambda: torch.randn(5, 12, requires_grad=True),
-                         (5, 24)),
+    "MaskBlock": (
+        lambda: MaskBlock([12, 6], output_dim=8),
+        lambda: [torch.randn(5, 12, requires_grad=True), torch.randn(5, 6, requires_grad=True)],
+        (5, 8),
+    ),
+    "MaskNet-serial": (
+        lambda: MaskNet(12, 3, 8, "serial"),
+        lambda: torch.randn(5, 12, requires_grad=True),
+        (5, 8),
+    ),
+    "MaskNet-parallel": (
+        lambda: MaskNet(12, 3, 8, "parallel"),
+        lambda: torch.randn(5, 12, requires_grad=True),
+        (5, 24),
+    ),
     "DotInteraction": (lambda: DotInteraction([3] * 4), _fields, (5, 3 + 6)),
     "Highway": (lambda: Highway(12, 2), lambda: torch.randn(5, 12, requires_grad=True), (5, 12)),
-    "PPNet": (lambda: PPNet([12, 6], [8, 4], gate_hidden_dim=5), lambda: [torch.randn(5, 12, requires_grad=True),
-                                                                          torch.randn(5, 6, requires_grad=True)],
-              (5, 4)),
+    "PPNet": (
+        lambda: PPNet([12, 6], [8, 4], gate_hidden_dim=5),
+        lambda: [torch.randn(5, 12, requires_grad=True), torch.randn(5, 6, requires_grad=True)],
+        (5, 4),
+    ),
 }
 
 
 def test_registry_lists_every_ctr_component():
     assert set(NEW) <= set(list_components())
-    assert component_class("CrossV2") is CrossV2 and component_class("MultiHeadSelfAttention") is MultiHeadSelfAttention
+    assert (
+        component_class("CrossV2") is CrossV2
+        and component_class("MultiHeadSelfAttention") is MultiHeadSelfAttention
+    )
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -139,7 +192,9 @@ def test_cin_known_answer_against_loops():
 
 
 def test_attention_known_answer_single_head():
-    m = MultiHeadSelfAttention([2, 2], head_num=1, head_dim=2, num_layers=1, use_residual=False, scale=False)
+    m = MultiHeadSelfAttention(
+        [2, 2], head_num=1, head_dim=2, num_layers=1, use_residual=False, scale=False
+    )
     with torch.no_grad():
         m.qkv[0].weight.copy_(torch.cat([torch.eye(2)] * 3))  # Q = K = V = X
     x = torch.tensor([[[1.0, 0.0], [0.0, 2.0]]])
@@ -167,7 +222,8 @@ def test_dot_interaction_known_answer():
     v = [torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0, 4.0]]), torch.tensor([[0.0, 1.0]])]
     assert DotInteraction([2] * 3)(v).tolist() == [[1.0, 2.0, 11.0, 2.0, 4.0]]
     assert DotInteraction([2] * 3, self_interaction=True, concat_first=False)(v).tolist() == [
-        [5.0, 11.0, 2.0, 25.0, 4.0, 1.0]]
+        [5.0, 11.0, 2.0, 25.0, 4.0, 1.0]
+    ]
 
 
 def test_highway_carries_input_with_a_closed_gate():
@@ -215,36 +271,52 @@ def test_bad_arguments_raise():
         SENet([3] * 4)(_fields(n=3))
 
 
-@pytest.mark.parametrize("name,params,match", [
-    ("CrossV2", {"num_experts": 2}, "low_rank"),
-    ("CIN", {"layer_sizes": [3, 4]}, "even"),
-    ("MaskNet", {"mode": "zigzag"}, "mode"),
-    ("Bilinear", {"bilinear_type": "x"}, "bilinear_type"),
-    ("MultiHeadSelfAttention", {"heads": 2}, "unknown parameter"),
-    ("PPNet", {"dropout_ratio": 1.5}, "dropout_ratio"),
-    ("Highway", {"num_layers": 0}, "num_layers"),
-])
+@pytest.mark.parametrize(
+    "name,params,match",
+    [
+        ("CrossV2", {"num_experts": 2}, "low_rank"),
+        ("CIN", {"layer_sizes": [3, 4]}, "even"),
+        ("MaskNet", {"mode": "zigzag"}, "mode"),
+        ("Bilinear", {"bilinear_type": "x"}, "bilinear_type"),
+        ("MultiHeadSelfAttention", {"heads": 2}, "unknown parameter"),
+        ("PPNet", {"dropout_ratio": 1.5}, "dropout_ratio"),
+        ("Highway", {"num_layers": 0}, "num_layers"),
+    ],
+)
 def test_params_validation(name, params, match):
     with pytest.raises(ConfigError, match=match):
         check_layer_params(name, params)
 
 
 def _list_model(layer: dict, as_list: bool = True) -> ModelConfig:
-    return ModelConfig.from_dict({
-        "feature_groups": [{"group_name": "deep", "feature_names": ["u", "i", "tags"]}],
-        "backbone": {"blocks": [
-            {"name": "fields", "inputs": [{"feature_group_name": "deep"}],
-             "input_layer": {"only_output_feature_list": as_list}},
-            {"name": "out", "inputs": [{"block_name": "fields"}], "layer": layer}],
-            "concat_blocks": ["out"]}})
+    return ModelConfig.from_dict(
+        {
+            "feature_groups": [{"group_name": "deep", "feature_names": ["u", "i", "tags"]}],
+            "backbone": {
+                "blocks": [
+                    {
+                        "name": "fields",
+                        "inputs": [{"feature_group_name": "deep"}],
+                        "input_layer": {"only_output_feature_list": as_list},
+                    },
+                    {"name": "out", "inputs": [{"block_name": "fields"}], "layer": layer},
+                ],
+                "concat_blocks": ["out"],
+            },
+        }
+    )
 
 
 def test_backbone_fills_in_field_widths():
-    net = build_rank_network(_list_model({"class_name": "CIN", "params": {"layer_sizes": [4, 2]}}), toy_specs(),
-                             seed=0)
+    net = build_rank_network(
+        _list_model({"class_name": "CIN", "params": {"layer_sizes": [4, 2]}}), toy_specs(), seed=0
+    )
     cin = net.backbone.layers["out"]
     assert (cin.num_fields, cin.dim) == (3, 4)
-    batch = {"ids": torch.ones((2, 2), dtype=torch.int64), "bag:tags": torch.ones((2, 3), dtype=torch.int64)}
+    batch = {
+        "ids": torch.ones((2, 2), dtype=torch.int64),
+        "bag:tags": torch.ones((2, 3), dtype=torch.int64),
+    }
     assert net(batch).shape == (2,)
 
 

@@ -55,8 +55,16 @@ def data() -> pd.DataFrame:
     price = (np.arange(n_items) * 1.5)[items]
     logit = (users % 2) - (items % 3 == 0) + (city == "rome")
     label = (rng.random(n) < 1 / (1 + np.exp(-2 * logit))).astype(float)
-    df = pd.DataFrame({"userID": users, "itemID": items, "city": city, "genres": genres, "price": price,
-                       "rating": label})
+    df = pd.DataFrame(
+        {
+            "userID": users,
+            "itemID": items,
+            "city": city,
+            "genres": genres,
+            "price": price,
+            "rating": label,
+        }
+    )
     return df.drop_duplicates(["userID", "itemID"]).reset_index(drop=True)
 
 
@@ -89,12 +97,14 @@ def test_train_serve_consistency(model, data):
     row = model.predict(data.iloc[[7]])["prediction"].iloc[0]
     assert row == pytest.approx(full[7], rel=1e-6)
     rec = model.recommend_k_items([data["userID"].iloc[0]], top_k=3, remove_seen=False)
-    pairs = rec[["userID", "itemID"]].merge(data[["itemID", "city", "genres", "price"]].drop_duplicates("itemID"),
-                                            on="itemID")
+    pairs = rec[["userID", "itemID"]].merge(
+        data[["itemID", "city", "genres", "price"]].drop_duplicates("itemID"), on="itemID"
+    )
     pairs["city"] = data.loc[data["userID"] == data["userID"].iloc[0], "city"].iloc[0]
     again = model.predict(pairs)
-    np.testing.assert_allclose(np.sort(again["prediction"].to_numpy()),
-                               np.sort(rec["prediction"].to_numpy()), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.sort(again["prediction"].to_numpy()), np.sort(rec["prediction"].to_numpy()), rtol=1e-6
+    )
 
 
 def test_save_load_round_trip(model, data, tmp_path):
@@ -107,8 +117,15 @@ def test_save_load_round_trip(model, data, tmp_path):
 
 
 def test_unknown_rows(model, data):
-    pairs = pd.DataFrame({"userID": [data["userID"].iloc[0], 999], "itemID": [999, data["itemID"].iloc[0]],
-                          "city": ["paris", "nowhere"], "genres": ["a", "z"], "price": [1.0, 2.0]})
+    pairs = pd.DataFrame(
+        {
+            "userID": [data["userID"].iloc[0], 999],
+            "itemID": [999, data["itemID"].iloc[0]],
+            "city": ["paris", "nowhere"],
+            "genres": ["a", "z"],
+            "price": [1.0, 2.0],
+        }
+    )
     with pytest.warns(DataWarning):
         assert model.predict(pairs)["prediction"].isna().all()
     scored = model.predict(pairs, score_unknown=True)["prediction"]
@@ -135,7 +152,7 @@ def test_unknown_config_keys():
 
 def test_from_easyrec_text_infers_features(data):
     text = example_config_path("wide_deep_movielens.config").read_text()
-    body = text[text.index("model_config: {"):]
+    body = text[text.index("model_config: {") :]
     body = body.replace("'user_id'", "'userID'").replace("'movie_id'", "'itemID'")
     for name in ("job_id", "age", "gender", "year"):
         body = body.replace(f"    feature_names: '{name}'\n", "")
@@ -144,13 +161,20 @@ def test_from_easyrec_text_infers_features(data):
     m = DeepRankModel.from_easyrec(body, train=TRAIN, default_embedding_dim=4)
     m.fit(data)
     kinds = {n: s.type for n, s in m.encoder_.specs.items()}
-    assert kinds == {"userID": "categorical", "itemID": "categorical", "genres": "tags", "city": "categorical"}
+    assert kinds == {
+        "userID": "categorical",
+        "itemID": "categorical",
+        "genres": "tags",
+        "city": "categorical",
+    }
 
 
 def test_light_import():
-    code = ("import sys, recutils, recutils.nn, recutils.nn.config, recutils.nn.features, "
-            "recutils.nn.easyrec; "
-            "recutils.nn.config.ModelConfig; assert 'torch' not in sys.modules, 'torch imported'")
+    code = (
+        "import sys, recutils, recutils.nn, recutils.nn.config, recutils.nn.features, "
+        "recutils.nn.easyrec; "
+        "recutils.nn.config.ModelConfig; assert 'torch' not in sys.modules, 'torch imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -171,11 +195,18 @@ def test_nested_params_merge_into_the_config():
     from recutils.models.deep.model import merge_config
 
     base = DeepRankModel.from_example("wide_deep_movielens.yaml").config
-    m = DeepRankModel.from_example("wide_deep_movielens.yaml", train={"epochs": 3, "optimizers": {"1": {"lr": 0.01}}},
-                                   model_config={"backbone": {"blocks": {"1": {"layer": {"params": {
-                                       "hidden_units": {"0": 64}}}}}}})
+    m = DeepRankModel.from_example(
+        "wide_deep_movielens.yaml",
+        train={"epochs": 3, "optimizers": {"1": {"lr": 0.01}}},
+        model_config={
+            "backbone": {"blocks": {"1": {"layer": {"params": {"hidden_units": {"0": 64}}}}}}
+        },
+    )
     cfg = m.config
-    assert cfg.train.epochs == 3 and cfg.train.early_stopping_metric == base.train.early_stopping_metric
+    assert (
+        cfg.train.epochs == 3
+        and cfg.train.early_stopping_metric == base.train.early_stopping_metric
+    )
     assert [o.lr for o in cfg.train.optimizers] == [0.001, 0.01]
     assert cfg.train.optimizers[0].weight_decay == 0.002  # untouched siblings are kept
     assert cfg.model_config.backbone.blocks[1].layer.params["hidden_units"] == [64, 256, 256, 1]

@@ -60,7 +60,10 @@ def test_whitelisted_expressions():
     assert compile_input_fn("lambda x: sum(x)")([a, b]).tolist() == [[3.0], [3.0]]
     assert compile_input_fn("lambda x: tf.concat(x, axis=-1)")([a, b]).shape == (2, 2)
     assert compile_input_fn("lambda x: torch.stack(x, dim=1)")([a, b]).shape == (2, 2, 1)
-    assert compile_input_fn("lambda x: tf.reduce_mean(x, axis=0)")([a, b]).tolist() == [[1.5], [1.5]]
+    assert compile_input_fn("lambda x: tf.reduce_mean(x, axis=0)")([a, b]).tolist() == [
+        [1.5],
+        [1.5],
+    ]
     assert compile_input_fn("lambda x: x[1]")([a, b]) is b
     assert compile_input_fn("lambda x: x[0:1]")([a, b]) == [a]
     t = torch.arange(6.0).reshape(2, 3)

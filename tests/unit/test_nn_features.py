@@ -12,14 +12,16 @@ from recutils.nn.features import OOV, PAD, FeatureConfig, FeatureEncoder, infer_
 
 @pytest.fixture
 def frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "user": [10, 10, 11, 12, 12, 12],
-        "item": ["a", "b", "a", "c", "a", "b"],
-        "age": [30, 30, 41, 25, 25, 25],
-        "price": [1.0, 3.0, 1.0, np.nan, 1.0, 3.0],
-        "genres": ["x|y", "y", "x|y", "", "x|y", "y"],
-        "hist": ["a|b|c", "a", "", "b|c", "c|a|b|a", "b"],
-    })
+    return pd.DataFrame(
+        {
+            "user": [10, 10, 11, 12, 12, 12],
+            "item": ["a", "b", "a", "c", "a", "b"],
+            "age": [30, 30, 41, 25, 25, 25],
+            "price": [1.0, 3.0, 1.0, np.nan, 1.0, 3.0],
+            "genres": ["x|y", "y", "x|y", "", "x|y", "y"],
+            "hist": ["a|b|c", "a", "", "b|c", "c|a|b|a", "b"],
+        }
+    )
 
 
 def _encoder(**kw) -> FeatureEncoder:

@@ -79,7 +79,9 @@ def test_gradient_reaches_only_the_vectors_of_other_fields():
     FFM([6] * 3)(x).square().sum().backward()
     for i, t in enumerate(x):
         grad = t.grad.reshape(5, 3, 2)
-        assert torch.count_nonzero(grad[:, i]) == 0, f"feature {i}'s own-field vector got a gradient"
+        assert torch.count_nonzero(grad[:, i]) == 0, (
+            f"feature {i}'s own-field vector got a gradient"
+        )
         others = [f for f in range(3) if f != i]
         assert torch.count_nonzero(grad[:, others]) == 5 * 2 * 2
 
@@ -106,13 +108,16 @@ def test_bad_arguments_raise():
         FFM([6] * 3)([torch.ones(2, 6), torch.ones(2, 6)])
 
 
-@pytest.mark.parametrize("params,match", [
-    ({"field_ids": [0, -1]}, "field_ids"),
-    ({"field_ids": []}, "field_ids"),
-    ({"field_ids": "0,1"}, "field_ids"),
-    ({"reduce_sum": "yes"}, "reduce_sum"),
-    ({"fields": [0, 1]}, "unknown parameter"),
-])
+@pytest.mark.parametrize(
+    "params,match",
+    [
+        ({"field_ids": [0, -1]}, "field_ids"),
+        ({"field_ids": []}, "field_ids"),
+        ({"field_ids": "0,1"}, "field_ids"),
+        ({"reduce_sum": "yes"}, "reduce_sum"),
+        ({"fields": [0, 1]}, "unknown parameter"),
+    ],
+)
 def test_params_validation(params, match):
     with pytest.raises(ConfigError, match=match):
         check_layer_params("FFM", params)
@@ -125,13 +130,26 @@ def test_registered_and_params_round_trip():
 
 
 def _ffm_model() -> ModelConfig:
-    return ModelConfig.from_dict({
-        "feature_groups": [{"group_name": "deep", "feature_names": ["u", "i", "tags"]}],
-        "backbone": {"blocks": [
-            {"name": "fields", "inputs": [{"feature_group_name": "deep"}],
-             "input_layer": {"only_output_feature_list": True}},
-            {"name": "out", "inputs": [{"block_name": "fields"}], "layer": {"class_name": "FFM"}}],
-            "concat_blocks": ["out"]}})
+    return ModelConfig.from_dict(
+        {
+            "feature_groups": [{"group_name": "deep", "feature_names": ["u", "i", "tags"]}],
+            "backbone": {
+                "blocks": [
+                    {
+                        "name": "fields",
+                        "inputs": [{"feature_group_name": "deep"}],
+                        "input_layer": {"only_output_feature_list": True},
+                    },
+                    {
+                        "name": "out",
+                        "inputs": [{"block_name": "fields"}],
+                        "layer": {"class_name": "FFM"},
+                    },
+                ],
+                "concat_blocks": ["out"],
+            },
+        }
+    )
 
 
 def test_backbone_builds_ffm_from_the_group_widths():
@@ -141,7 +159,10 @@ def test_backbone_builds_ffm_from_the_group_widths():
     net = build_rank_network(_ffm_model(), specs, seed=0)
     ffm = net.backbone.layers["out"]
     assert (ffm.num_features, ffm.num_fields, ffm.k) == (3, 3, 2)
-    batch = {"ids": torch.ones((2, 2), dtype=torch.int64), "bag:tags": torch.ones((2, 3), dtype=torch.int64)}
+    batch = {
+        "ids": torch.ones((2, 2), dtype=torch.int64),
+        "bag:tags": torch.ones((2, 3), dtype=torch.int64),
+    }
     assert net(batch).shape == (2,)
 
 

@@ -48,8 +48,11 @@ def test_deterministic_under_seed_and_global_rng_untouched():
 
 def test_history_learning_and_metric():
     net, train, valid = _setup(dropout=0.0)
-    trainer = Trainer(net, {**FAST, "epochs": 6, "patience": 10, "optimizers": [{"name": "adam", "lr": 0.02}]},
-                      seed=0)
+    trainer = Trainer(
+        net,
+        {**FAST, "epochs": 6, "patience": 10, "optimizers": [{"name": "adam", "lr": 0.02}]},
+        seed=0,
+    )
     hist = trainer.fit(train, valid)
     assert list(hist.columns) == ["step", "epoch", "train_loss", "lr", "seconds", "valid_auc"]
     assert len(hist) == 6 and hist["train_loss"].iloc[-1] < hist["train_loss"].iloc[0]
@@ -60,8 +63,13 @@ def test_history_learning_and_metric():
 
 def test_early_stopping_stops():
     net, train, valid = _setup(dropout=0.0)
-    cfg = {**FAST, "epochs": 50, "patience": 0, "optimizers": [{"name": "adam", "lr": 0.2}],
-           "early_stopping_metric": "logloss"}
+    cfg = {
+        **FAST,
+        "epochs": 50,
+        "patience": 0,
+        "optimizers": [{"name": "adam", "lr": 0.2}],
+        "early_stopping_metric": "logloss",
+    }
     hist = Trainer(net, cfg, seed=0).fit(train, valid)
     assert len(hist) < 50
     assert hist["valid_logloss"].idxmin() == len(hist) - 2  # stopped one evaluation after the best
@@ -72,16 +80,34 @@ def test_num_steps_rule_and_schedule():
     assert compute_num_steps(1000, TrainConfig(batch_size=100, epochs=3, num_workers=2)) == 15
     assert compute_num_steps(1000, TrainConfig(num_steps=7)) == 7
     net, train, valid = _setup()
-    hist = Trainer(net, {**FAST, "num_steps": 9, "eval_every_steps": 3, "lr_schedule": "step",
-                         "lr_decay_steps": 3, "lr_decay_rate": 0.5}, seed=0).fit(train, valid)
+    hist = Trainer(
+        net,
+        {
+            **FAST,
+            "num_steps": 9,
+            "eval_every_steps": 3,
+            "lr_schedule": "step",
+            "lr_decay_steps": 3,
+            "lr_decay_rate": 0.5,
+        },
+        seed=0,
+    ).fit(train, valid)
     assert hist["step"].tolist() == [3, 6, 9]
     assert hist["lr"].tolist() == pytest.approx([0.0005, 0.00025, 0.000125])
 
 
 def test_multiple_optimizers_and_l2_as_weight_decay():
     net, train, valid = _setup()
-    trainer = Trainer(net, {**FAST, "optimizers": [{"name": "adagrad", "lr": 0.1, "params": "embedding"},
-                                                  {"name": "adam", "lr": 0.001, "params": "dense"}]})
+    trainer = Trainer(
+        net,
+        {
+            **FAST,
+            "optimizers": [
+                {"name": "adagrad", "lr": 0.1, "params": "embedding"},
+                {"name": "adam", "lr": 0.001, "params": "dense"},
+            ],
+        },
+    )
     opts = trainer._make_optimizers()
     assert [type(o).__name__ for o in opts] == ["Adagrad", "Adam"]
     decays = sorted(g["weight_decay"] for g in opts[1].param_groups)
@@ -147,8 +173,9 @@ optimizers:
 """
 
 
-@pytest.mark.parametrize("name,extra,cls", [("sparse_adam", "", "SparseAdam"),
-                                            ("adagrad", ", sparse: true", "Adagrad")])
+@pytest.mark.parametrize(
+    "name,extra,cls", [("sparse_adam", "", "SparseAdam"), ("adagrad", ", sparse: true", "Adagrad")]
+)
 def test_sparse_embedding_optimizer_from_yaml(name, extra, cls):
     import yaml
 
@@ -208,11 +235,17 @@ def test_on_evaluate_callback_sees_rows_and_stops_training():
     steps = []
     cb = StopAfterTwo()
     net, train, valid = _setup()
-    hist = Trainer(net, {**FAST, "epochs": 5, "patience": 10}, seed=0,
-                   callbacks=[cb, lambda step, tr: steps.append(step)]).fit(train, valid)
+    hist = Trainer(
+        net,
+        {**FAST, "epochs": 5, "patience": 10},
+        seed=0,
+        callbacks=[cb, lambda step, tr: steps.append(step)],
+    ).fit(train, valid)
     assert len(hist) == 2 and [r["step"] for r in cb.rows] == hist["step"].tolist()
     assert all("valid_auc" in r for r in cb.rows)
-    assert steps == list(range(1, int(hist["step"].iloc[-1]) + 1))  # plain functions: after every step
+    assert steps == list(
+        range(1, int(hist["step"].iloc[-1]) + 1)
+    )  # plain functions: after every step
 
 
 def test_callback_exception_leaves_fit_and_bad_callback_is_rejected():
@@ -263,7 +296,9 @@ def test_trainer_ema_leaves_the_average_in_the_model():
     # no validation: the model ends with the average of the weights after each step
     net, train, _ = _setup(dropout=0.0)
     decay = 0.9
-    avg = {n: p.detach().clone() for n, p in net.named_parameters()}  # starts at the initial weights
+    avg = {
+        n: p.detach().clone() for n, p in net.named_parameters()
+    }  # starts at the initial weights
     count = [0]
 
     def track(step, trainer):
@@ -272,7 +307,9 @@ def test_trainer_ema_leaves_the_average_in_the_model():
         for name, p in trainer.model.named_parameters():
             avg[name] = d * avg[name] + (1 - d) * p.detach()
 
-    Trainer(net, {**FAST, "ema_decay": decay, "early_stopping_metric": None}, seed=1, callbacks=[track]).fit(train)
+    Trainer(
+        net, {**FAST, "ema_decay": decay, "early_stopping_metric": None}, seed=1, callbacks=[track]
+    ).fit(train)
     assert count[0] > 10
     final = dict(net.named_parameters())
     for name in avg:
@@ -281,14 +318,28 @@ def test_trainer_ema_leaves_the_average_in_the_model():
 
 def test_trainer_ema_early_stopping_restores_the_best_average():
     net, train, valid = _setup(dropout=0.0)
-    trainer = Trainer(net, {**FAST, "epochs": 5, "patience": 10, "ema_decay": 0.95,
-                            "optimizers": [{"name": "adam", "lr": 0.02}]}, seed=0)
+    trainer = Trainer(
+        net,
+        {
+            **FAST,
+            "epochs": 5,
+            "patience": 10,
+            "ema_decay": 0.95,
+            "optimizers": [{"name": "adam", "lr": 0.02}],
+        },
+        seed=0,
+    )
     hist = trainer.fit(train, valid)
     assert trainer.evaluate(valid) == pytest.approx(hist["valid_auc"].max())
     plain, train2, valid2 = _setup(dropout=0.0)
-    Trainer(plain, {**FAST, "epochs": 5, "patience": 10, "optimizers": [{"name": "adam", "lr": 0.02}]},
-            seed=0).fit(train2, valid2)
-    assert not all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), plain.state_dict().values()))
+    Trainer(
+        plain,
+        {**FAST, "epochs": 5, "patience": 10, "optimizers": [{"name": "adam", "lr": 0.02}]},
+        seed=0,
+    ).fit(train2, valid2)
+    assert not all(
+        torch.equal(a, b) for a, b in zip(net.state_dict().values(), plain.state_dict().values())
+    )
 
 
 @pytest.mark.parametrize("bad", [0, 1, 1.5, -0.2, True, "0.9"])

@@ -21,13 +21,23 @@ def _notebook():
     v4 = nbformat.v4
     nb = v4.new_notebook()
     params = v4.new_code_cell("N = 3", metadata={"tags": ["parameters"]})
-    injected = v4.new_code_cell("N = 1", metadata={"tags": ["injected-parameters"], "papermill": {"x": 1}})
-    body = v4.new_code_cell("print(N)", metadata={"tags": [], "execution": {"iopub.status.busy": "2026-12-07T00:00:00Z"}})
+    injected = v4.new_code_cell(
+        "N = 1", metadata={"tags": ["injected-parameters"], "papermill": {"x": 1}}
+    )
+    body = v4.new_code_cell(
+        "print(N)",
+        metadata={"tags": [], "execution": {"iopub.status.busy": "2026-12-07T00:00:00Z"}},
+    )
     body.outputs = [
         v4.new_output("stream", name="stdout", text="3\n"),
         v4.new_output("stream", name="stderr", text="epochs:  40%|####      | 2/5 [00:01<00:02]\r"),
-        v4.new_output("display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": "a"},
-                                            "text/plain": "HBox()"}),
+        v4.new_output(
+            "display_data",
+            data={
+                "application/vnd.jupyter.widget-view+json": {"model_id": "a"},
+                "text/plain": "HBox()",
+            },
+        ),
         v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}),
         v4.new_output("stream", name="stderr", text="a real warning\n"),
     ]
@@ -51,8 +61,13 @@ def test_clean_outputs_drops_progress_bars_widgets_and_papermill_metadata() -> N
     nb = clean_outputs(_notebook())
     assert [c.cell_type for c in nb.cells] == ["markdown", "code", "code"]
     outputs = nb.cells[2].outputs
-    assert [o.get("text") for o in outputs if o.output_type == "stream"] == ["3\n", "a real warning\n"]
-    assert [list(o.data) for o in outputs if o.output_type == "display_data"] == [["image/png", "text/plain"]]
+    assert [o.get("text") for o in outputs if o.output_type == "stream"] == [
+        "3\n",
+        "a real warning\n",
+    ]
+    assert [list(o.data) for o in outputs if o.output_type == "display_data"] == [
+        ["image/png", "text/plain"]
+    ]
     assert "papermill" not in nb.metadata
     assert "tags" not in nb.cells[2].metadata and "execution" not in nb.cells[2].metadata
     assert nb.cells[1].metadata["tags"] == ["parameters"]

@@ -14,7 +14,11 @@ from recutils.utils import notebook as nbu  # noqa: E402
 
 def _write(path: Path, cells: list) -> Path:
     nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, str(path))
     return path
 
@@ -88,10 +92,13 @@ def test_nan_and_inf_are_recorded_as_null_not_strings(tmp_path: Path) -> None:
     nbu.store_metadata("undefined", float("nan"))  # accepted, recorded as null
     cell = nbformat.v4.new_code_cell("store_metadata(...)")
     cell.outputs = [
-        nbformat.v4.new_output("display_data", data={nbu.METADATA_MIME: {"name": "a", "value": None}}),
+        nbformat.v4.new_output(
+            "display_data", data={nbu.METADATA_MIME: {"name": "a", "value": None}}
+        ),
         # a writer that stores the record as JSON text with a bare NaN token
-        nbformat.v4.new_output("display_data",
-                               data={nbu.METADATA_MIME: '{"name": "b", "value": [NaN, 1.5]}'}),
+        nbformat.v4.new_output(
+            "display_data", data={nbu.METADATA_MIME: '{"name": "b", "value": [NaN, 1.5]}'}
+        ),
     ]
     path = _write(tmp_path / "nan.ipynb", [cell])
     assert nbu.read_notebook(path) == {"a": None, "b": [None, 1.5]}

@@ -17,8 +17,18 @@ from recutils.models import create_model, load_model  # noqa: E402
 from recutils.models.retrieval.pdn import PDN, PDNConfig, PDNNetwork, next_item_triggers  # noqa: E402
 from recutils.nn.components.pdn import DotSimilarityNet, SimilarityNet, TriggerNet, path_relevance  # noqa: E402
 
-SMALL = {"max_triggers": 4, "embedding_dim": 8, "user_dim": 0, "position_dim": 2, "trigger_units": [8],
-         "similarity_units": [16], "n_epochs": 2, "batch_size": 16, "seed": 0, "num_threads": 1}
+SMALL = {
+    "max_triggers": 4,
+    "embedding_dim": 8,
+    "user_dim": 0,
+    "position_dim": 2,
+    "trigger_units": [8],
+    "similarity_units": [16],
+    "n_epochs": 2,
+    "batch_size": 16,
+    "seed": 0,
+    "num_threads": 1,
+}
 
 
 def _network(**overrides) -> PDNNetwork:
@@ -40,9 +50,19 @@ def _pairs_frame(n_pairs: int = 8, sessions_per_pair: int = 12, seed: int = 0) -
 
 
 # ------------------------------------------------------------------------------------- config
-@pytest.mark.parametrize("bad", [{"max_triggers": 0}, {"max_triggers": -2}, {"loss": "bpr"},
-                                 {"retrieval": "ann"}, {"similarity_units": []}, {"user_dim": -1},
-                                 {"i2i_top_n": 0}, {"similarity": "cosine"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"max_triggers": 0},
+        {"max_triggers": -2},
+        {"loss": "bpr"},
+        {"retrieval": "ann"},
+        {"similarity_units": []},
+        {"user_dim": -1},
+        {"i2i_top_n": 0},
+        {"similarity": "cosine"},
+    ],
+)
 def test_bad_config_raises(bad: dict) -> None:
     with pytest.raises(ConfigError, match=next(iter(bad))):
         PDN(**bad)
@@ -86,11 +106,16 @@ def test_path_relevance_is_the_hand_logsumexp() -> None:
     sn = np.arange(18, dtype=float).reshape(2, 3, 3) / 10 - 0.7
     mask = np.array([[True, False, True], [True, True, True]])
     bias = np.array([0.0, 1.0, -2.0])
-    got = path_relevance(torch.tensor(tn), torch.tensor(sn), torch.tensor(mask), torch.tensor(bias)).numpy()
+    got = path_relevance(
+        torch.tensor(tn), torch.tensor(sn), torch.tensor(mask), torch.tensor(bias)
+    ).numpy()
     want = np.empty((2, 3))
     for r in range(2):
         for t in range(3):
-            want[r, t] = np.log(sum(np.exp(tn[r, j]) * np.exp(sn[r, j, t]) for j in range(3) if mask[r, j])) + bias[t]
+            want[r, t] = (
+                np.log(sum(np.exp(tn[r, j]) * np.exp(sn[r, j, t]) for j in range(3) if mask[r, j]))
+                + bias[t]
+            )
     np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
@@ -115,12 +140,16 @@ def test_padded_triggers_change_no_score(similarity: str) -> None:
     wider = torch.cat([torch.zeros((2, 5), dtype=torch.long), tokens], dim=1)
     users = torch.tensor([0, 3])
     with torch.no_grad():
-        torch.testing.assert_close(net.relevance(wider, users, torch.arange(1, 13)),
-                                   net.relevance(tokens, users, torch.arange(1, 13)))
+        torch.testing.assert_close(
+            net.relevance(wider, users, torch.arange(1, 13)),
+            net.relevance(tokens, users, torch.arange(1, 13)),
+        )
         # a padded column's TN/SN values do not leak in: move the padding embedding far away
         net.items.weight[0] = 100.0
-        torch.testing.assert_close(net.relevance(wider, users, torch.arange(1, 13)),
-                                   net.relevance(tokens, users, torch.arange(1, 13)))
+        torch.testing.assert_close(
+            net.relevance(wider, users, torch.arange(1, 13)),
+            net.relevance(tokens, users, torch.arange(1, 13)),
+        )
 
 
 # ----------------------------------------------------------------------- training examples
@@ -142,15 +171,16 @@ def test_no_leakage_a_rows_own_item_is_never_among_its_triggers() -> None:
     assert len(targets) == int((lengths - 1).sum())
     assert not (triggers == targets[:, None]).any()
     for row in range(len(targets)):  # every trigger is an earlier item of the same user
-        run = tokens[offsets[users[row]]:offsets[users[row] + 1]].tolist()
-        before = run[:run.index(targets[row])]
+        run = tokens[offsets[users[row]] : offsets[users[row] + 1]].tolist()
+        before = run[: run.index(targets[row])]
         real = [t for t in triggers[row] if t]
         assert real == before[-3:]
 
 
 def test_fit_orders_rows_by_timestamp() -> None:
-    train = pd.DataFrame({"userID": [1, 1, 1, 2, 2], "itemID": [30, 10, 20, 10, 30],
-                          "timestamp": [3, 1, 2, 5, 4]})
+    train = pd.DataFrame(
+        {"userID": [1, 1, 1, 2, 2], "itemID": [30, 10, 20, 10, 30], "timestamp": [3, 1, 2, 5, 4]}
+    )
     model = PDN(**SMALL).fit(train)
     code = {int(i): int(model.item_order_[c]) + 1 for c, i in enumerate(model.item_ids_)}
     row = model.histories_[model.user_order_[model.user_ids_.get_loc(1)]]
@@ -176,8 +206,16 @@ def test_learns_a_planted_successor(pairs_model: PDN) -> None:
 
 
 def test_sampled_softmax_learns_too() -> None:
-    model = PDN(**{**SMALL, "n_epochs": 30, "learning_rate": 0.02, "loss": "sampled_softmax",
-                   "n_negatives": 6, "negative_sampling": "popularity"}).fit(_pairs_frame())
+    model = PDN(
+        **{
+            **SMALL,
+            "n_epochs": 30,
+            "learning_rate": 0.02,
+            "loss": "sampled_softmax",
+            "n_negatives": 6,
+            "negative_sampling": "popularity",
+        }
+    ).fit(_pairs_frame())
     scores = model.score_histories([np.array([a]) for a in range(0, 16, 2)])
     hits = np.asarray(model.item_ids_)[scores.argmax(1)] == np.arange(1, 16, 2)
     assert hits.mean() >= 0.75
@@ -243,7 +281,9 @@ def test_registered_and_round_trips(tmp_path, pairs_model: PDN) -> None:
     pairs_model.save(tmp_path / "m")
     loaded = load_model(tmp_path / "m")
     histories = [np.array([0, 2]), np.array([5])]
-    np.testing.assert_array_equal(loaded.score_histories(histories), pairs_model.score_histories(histories))
+    np.testing.assert_array_equal(
+        loaded.score_histories(histories), pairs_model.score_histories(histories)
+    )
 
 
 @pytest.mark.parametrize("preset", ["pdn_movielens.yaml", "pdn_sessions.yaml"])
@@ -306,7 +346,9 @@ def test_item_embeddings_follow_the_rows_and_reject_unknown_items(dot_model: PDN
     all_items = dot_model.item_embeddings(pd.DataFrame({"itemID": np.asarray(dot_model.item_ids_)}))
     rows = dot_model.item_embeddings(pd.DataFrame({"itemID": [5, 0, 5]}))
     at = dot_model.item_ids_.get_indexer([5, 0, 5])
-    np.testing.assert_allclose(rows, all_items[at], rtol=1e-6, atol=1e-7)  # a batch of 3 rows, not 16
+    np.testing.assert_allclose(
+        rows, all_items[at], rtol=1e-6, atol=1e-7
+    )  # a batch of 3 rows, not 16
     bias = dot_model.network_.bias.weight.detach().numpy()[dot_model.item_order_[at] + 1, 0]
     np.testing.assert_array_equal(dot_model.item_biases(pd.DataFrame({"itemID": [5, 0, 5]})), bias)
     for method in (dot_model.item_embeddings, dot_model.item_biases):
@@ -315,32 +357,43 @@ def test_item_embeddings_follow_the_rows_and_reject_unknown_items(dot_model: PDN
     with pytest.raises(DataError, match="unknown user"):
         dot_model.user_embeddings(pd.DataFrame({"userID": [0, 10_000]}))
     no_bias = PDN(**{**SMALL, "item_bias": False, "n_epochs": 1}).fit(_pairs_frame())
-    np.testing.assert_array_equal(no_bias.item_biases(pd.DataFrame({"itemID": [1, 2]})), np.zeros(2, np.float32))
+    np.testing.assert_array_equal(
+        no_bias.item_biases(pd.DataFrame({"itemID": [1, 2]})), np.zeros(2, np.float32)
+    )
 
 
 def test_mlp_similarity_has_no_item_vectors() -> None:
     model = PDN(**{**SMALL, "similarity": "mlp", "n_epochs": 1}).fit(_pairs_frame())
     items, users = pd.DataFrame({"itemID": [1]}), pd.DataFrame({"userID": [0]})
-    for call in (lambda: model.item_embeddings(items), lambda: model.item_biases(items),
-                 lambda: model.user_embeddings(users), lambda: model.build_index(),
-                 lambda: model.recommend_from_index(None, [0])):
+    for call in (
+        lambda: model.item_embeddings(items),
+        lambda: model.item_biases(items),
+        lambda: model.user_embeddings(users),
+        lambda: model.build_index(),
+        lambda: model.recommend_from_index(None, [0]),
+    ):
         with pytest.raises(ConfigError, match="similarity: dot.*no item vectors"):
             call()
 
 
 @pytest.mark.parametrize("remove_seen", [True, False])
-def test_recommend_from_index_with_a_wide_search_equals_recommend_k_items(dot_model: PDN, remove_seen: bool) -> None:
+def test_recommend_from_index_with_a_wide_search_equals_recommend_k_items(
+    dot_model: PDN, remove_seen: bool
+) -> None:
     users = _all_users(dot_model)
     index = dot_model.build_index("brute_force")
     assert index.metric == "ip" and index.model_version_ == dot_model.model_version()
     want = dot_model.recommend_k_items(users, top_k=5, remove_seen=remove_seen)
-    got = dot_model.recommend_from_index(index, users, top_k=5, remove_seen=remove_seen,
-                                         search_k=len(dot_model.item_ids_))
+    got = dot_model.recommend_from_index(
+        index, users, top_k=5, remove_seen=remove_seen, search_k=len(dot_model.item_ids_)
+    )
     pd.testing.assert_frame_equal(got.drop(columns="prediction"), want.drop(columns="prediction"))
     np.testing.assert_allclose(got["prediction"], want["prediction"], rtol=1e-5, atol=1e-5)
 
 
-def test_recommend_from_index_searches_once_per_real_trigger_and_rescores_exactly(dot_model: PDN) -> None:
+def test_recommend_from_index_searches_once_per_real_trigger_and_rescores_exactly(
+    dot_model: PDN,
+) -> None:
     users = _all_users(dot_model)[:6]
     index = dot_model.build_index()
     queries = []
@@ -351,7 +404,9 @@ def test_recommend_from_index_searches_once_per_real_trigger_and_rescores_exactl
         return search(q, k, exclude=exclude)
 
     index.search = spy
-    got = dot_model.recommend_from_index(index, pd.DataFrame({"userID": users}), top_k=4, search_k=1)
+    got = dot_model.recommend_from_index(
+        index, pd.DataFrame({"userID": users}), top_k=4, search_k=1
+    )
     assert queries == [(3 * users.size, 1)]  # one query per real trigger (3 each), width search_k
     codes = dot_model.user_ids_.get_indexer(users)
     exact = dot_model._score_users(codes)
@@ -363,7 +418,9 @@ def test_recommend_from_index_searches_once_per_real_trigger_and_rescores_exactl
         np.testing.assert_allclose(part["prediction"], exact[row, at], rtol=1e-5, atol=1e-5)
 
 
-def test_recommend_from_index_refuses_foreign_indexes_and_unknown_users(tmp_path, dot_model: PDN) -> None:
+def test_recommend_from_index_refuses_foreign_indexes_and_unknown_users(
+    tmp_path, dot_model: PDN
+) -> None:
     from recutils.retrieval import BruteForceIndex, IndexVersionError, load_index
 
     index = dot_model.build_index()
@@ -380,9 +437,13 @@ def test_recommend_from_index_refuses_foreign_indexes_and_unknown_users(tmp_path
         dot_model.build_index("annoy")
     # the version survives a save/load of the model, so a saved index still serves it
     loaded = PDN.load(dot_model.save(tmp_path / "m"))
-    saved = load_index(index.save(tmp_path / "index"), expected_model_version=loaded.model_version())
-    pd.testing.assert_frame_equal(loaded.recommend_from_index(saved, [0, 1], top_k=3),
-                                  dot_model.recommend_from_index(index, [0, 1], top_k=3))
+    saved = load_index(
+        index.save(tmp_path / "index"), expected_model_version=loaded.model_version()
+    )
+    pd.testing.assert_frame_equal(
+        loaded.recommend_from_index(saved, [0, 1], top_k=3),
+        dot_model.recommend_from_index(index, [0, 1], top_k=3),
+    )
 
 
 def test_recommend_from_index_skips_a_user_who_has_seen_every_item() -> None:

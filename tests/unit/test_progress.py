@@ -10,8 +10,12 @@ pytestmark = pytest.mark.unit
 
 
 def test_one_step_or_disabled_loops_get_no_bar(capsys):
-    for bar in (progress_bar(range(1), desc="one block"), progress_bar(total=1, desc="one"),
-                progress_bar(range(50), desc="off", enabled=False), progress_bar(total=10, initial=9)):
+    for bar in (
+        progress_bar(range(1), desc="one block"),
+        progress_bar(total=1, desc="one"),
+        progress_bar(range(50), desc="off", enabled=False),
+        progress_bar(total=10, initial=9),
+    ):
         assert bar.disable
         if bar.iterable is not None:
             assert list(bar) == list(bar.iterable)  # the items pass through
@@ -23,7 +27,9 @@ def test_one_step_or_disabled_loops_get_no_bar(capsys):
 
 def test_a_fast_loop_draws_nothing_and_a_slow_one_draws_its_bar(capsys):
     assert PROGRESS_DELAY_S >= 0.5
-    assert list(progress_bar(range(100), desc="fast")) == list(range(100))  # done well within the delay
+    assert list(progress_bar(range(100), desc="fast")) == list(
+        range(100)
+    )  # done well within the delay
     assert capsys.readouterr().err == ""
     assert sum(progress_bar(range(3), desc="slow", delay=0)) == 3  # as if the delay had passed
     err = capsys.readouterr().err

@@ -17,9 +17,19 @@ from recutils.models.rbm.network import MultinomialRBM  # noqa: E402
 SMALL = {"hidden_units": 8, "n_epochs": 3, "batch_size": 8, "learning_rate": 0.5, "seed": 0}
 
 
-@pytest.mark.parametrize("bad", [{"hidden_units": 0}, {"keep_prob": 0.0}, {"keep_prob": 1.5},
-                                 {"cd_schedule": [70, 50]}, {"cd_schedule": [0, 50]},
-                                 {"model_unrated": "yes"}, {"frequency_bias": 1}, {"learning_rate": 0}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"hidden_units": 0},
+        {"keep_prob": 0.0},
+        {"keep_prob": 1.5},
+        {"cd_schedule": [70, 50]},
+        {"cd_schedule": [0, 50]},
+        {"model_unrated": "yes"},
+        {"frequency_bias": 1},
+        {"learning_rate": 0},
+    ],
+)
 def test_bad_config_raises(bad):
     with pytest.raises(ConfigError):
         RBMConfig(**bad)
@@ -40,7 +50,9 @@ def test_free_energy_matches_its_formula():
     net = MultinomialRBM(n_items=3, n_classes=3, n_hidden=4)
     states = torch.tensor([[0, 1, 2], [2, 2, 0]])
     v = net.one_hot(states)
-    expected = -(v @ net.visible_bias) - torch.log1p(torch.exp(v @ net.weight + net.hidden_bias)).sum(1)
+    expected = -(v @ net.visible_bias) - torch.log1p(
+        torch.exp(v @ net.weight + net.hidden_bias)
+    ).sum(1)
     torch.testing.assert_close(net.free_energy(v), expected)
 
 
@@ -103,7 +115,9 @@ def test_save_load_rejects_codes_outside_the_scale(tmp_path):
 
 def test_recommendations_do_not_depend_on_id_sorting():
     df = toy_interactions()
-    renamed = df.assign(userID="u" + df["userID"].astype(str), itemID="i" + df["itemID"].astype(str))
+    renamed = df.assign(
+        userID="u" + df["userID"].astype(str), itemID="i" + df["itemID"].astype(str)
+    )
     a = RBM(**SMALL).fit(df).recommend_k_items(df, top_k=3)
     b = RBM(**SMALL).fit(renamed).recommend_k_items(renamed, top_k=3)
     np.testing.assert_allclose(a["prediction"], b["prediction"], rtol=1e-5)
@@ -112,8 +126,13 @@ def test_recommendations_do_not_depend_on_id_sorting():
 
 def test_visible_biases_start_at_the_log_of_smoothed_state_frequencies():
     # item 20 (first seen second) is rated 5 by three users of four, item 10 rated 1 by one
-    train = pd.DataFrame({"userID": [1, 2, 3, 4, 1], "itemID": [10, 20, 20, 20, 30],
-                          "rating": [1.0, 5.0, 5.0, 5.0, 3.0]})
+    train = pd.DataFrame(
+        {
+            "userID": [1, 2, 3, 4, 1],
+            "itemID": [10, 20, 20, 20, 30],
+            "rating": [1.0, 5.0, 5.0, 5.0, 3.0],
+        }
+    )
     model = RBM(**{**SMALL, "n_epochs": 1, "learning_rate": 1e-12}).fit(train)
     counts = model._class_counts(4, 3, 4)  # classes: unrated, 1, 3, 5
     internal = model.item_order_[model.item_ids_.get_indexer([10, 20, 30])]
@@ -121,7 +140,9 @@ def test_visible_biases_start_at_the_log_of_smoothed_state_frequencies():
     bias = model.network_.visible_bias.detach().numpy().reshape(3, 4)
     expected = np.log((counts + 1) / (counts + 1).sum(1, keepdims=True))
     np.testing.assert_allclose(bias, expected, atol=1e-6)
-    zero = RBM(**{**SMALL, "n_epochs": 1, "learning_rate": 1e-12, "frequency_bias": False}).fit(train)
+    zero = RBM(**{**SMALL, "n_epochs": 1, "learning_rate": 1e-12, "frequency_bias": False}).fit(
+        train
+    )
     assert np.abs(zero.network_.visible_bias.detach().numpy()).max() < 1e-6
 
 
@@ -146,7 +167,9 @@ def test_visible_ratings_replace_the_training_rows_when_scoring():
     # only user 0's first rating visible (plus an unknown item): their scores change, and a
     # user without visible rows still gets a list, scored from an empty row
     first = df[df["userID"] == users[0]].head(1)
-    extra = pd.DataFrame({"userID": [users[0]], "itemID": [-99], "rating": [first["rating"].iloc[0]]})
+    extra = pd.DataFrame(
+        {"userID": [users[0]], "itemID": [-99], "rating": [first["rating"].iloc[0]]}
+    )
     folded = model.recommend_k_items(users[:2], top_k=3, visible=pd.concat([first, extra]))
     assert folded.groupby("userID").size().tolist() == [3, 3]
     assert not np.allclose(folded["prediction"].to_numpy(), plain["prediction"].to_numpy()[:6])

@@ -27,7 +27,8 @@ def test_readme_blocks_match_the_committed_results(tool) -> None:
         text = path.read_text(encoding="utf-8")
         assert tool.replace_block(text, block) == text, (
             f"{path.relative_to(REPO)}'s benchmark block is out of date: "
-            "run python tools/update_readme_benchmark.py")
+            "run python tools/update_readme_benchmark.py"
+        )
     assert tool.main(["--check"]) == 0
 
 

@@ -35,7 +35,7 @@ def test_ci_runs_readme_test_command() -> None:
 def test_test_runner_installs_cpu_torch_before_extras() -> None:
     lines = (REPO / "tools" / "test.sh").read_text().splitlines()
     torch_line = next(i for i, line in enumerate(lines) if '"torch==2.13.0"' in line)
-    extras_line = next(i for i, line in enumerate(lines) if "-e \".[" in line)
+    extras_line = next(i for i, line in enumerate(lines) if '-e ".[' in line)
     assert torch_line < extras_line
 
 
@@ -43,6 +43,6 @@ def test_every_registered_model_has_a_row_in_the_algorithm_table() -> None:
     from recutils.models import list_models
 
     readme = (REPO / "README.md").read_text()
-    table = readme[readme.index("### Algorithms"):readme.index("### Scenarios")]
+    table = readme[readme.index("### Algorithms") : readme.index("### Scenarios")]
     missing = [name for name in list_models() if f"`{name}`" not in table]
     assert not missing, f"README's algorithm table lacks the registry name(s) {missing}"

@@ -15,8 +15,9 @@ from recutils.models.riemannian import RLRMC, GeoIMC, GeoIMCConfig, RLRMCConfig
 from recutils.models.riemannian.common import ObservedLoss, random_start, spd_sqrt
 
 
-def _low_rank(n_users: int = 60, n_items: int = 50, rank: int = 2, share: float = 0.5,
-              seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+def _low_rank(
+    n_users: int = 60, n_items: int = 50, rank: int = 2, share: float = 0.5, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Ratings ``3 + P Q^T`` of a rank-``rank`` matrix; a ``share`` of the cells for training
     (every user and item keeps at least one), the rest for testing."""
     rng = np.random.default_rng(seed)
@@ -26,7 +27,11 @@ def _low_rank(n_users: int = 60, n_items: int = 50, rank: int = 2, share: float 
     mask[np.arange(n_users), np.arange(n_users) % n_items] = True
     mask[np.arange(n_items) % n_users, np.arange(n_items)] = True
     frame = pd.DataFrame({"userID": users.ravel(), "itemID": items.ravel(), "rating": full.ravel()})
-    return frame[mask.ravel()].reset_index(drop=True), frame[~mask.ravel()].reset_index(drop=True), full
+    return (
+        frame[mask.ravel()].reset_index(drop=True),
+        frame[~mask.ravel()].reset_index(drop=True),
+        full,
+    )
 
 
 def _rmse(model, test: pd.DataFrame) -> float:
@@ -86,16 +91,28 @@ def test_random_start_is_on_the_manifold() -> None:
 
 
 # ------------------------------------------------------------------- configs (no pymanopt)
-@pytest.mark.parametrize("bad", [{"rank": 0}, {"regularization": -1.0}, {"init": "pca"},
-                                 {"max_iterations": 0}, {"max_time": 0}, {"num_threads": 0},
-                                 {"mean_center": "yes"}, {"seed": -1}, {"tolerance": 1}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"rank": 0},
+        {"regularization": -1.0},
+        {"init": "pca"},
+        {"max_iterations": 0},
+        {"max_time": 0},
+        {"num_threads": 0},
+        {"mean_center": "yes"},
+        {"seed": -1},
+        {"tolerance": 1},
+    ],
+)
 def test_rlrmc_config_rejects_bad_values(bad: dict) -> None:
     with pytest.raises(ConfigError):
         RLRMCConfig.from_dict(bad)
 
 
-@pytest.mark.parametrize("bad", [{"feature_sep": ""}, {"cold_start": 1},
-                                 {"normalize_features": None}, {"init": "svd"}])
+@pytest.mark.parametrize(
+    "bad", [{"feature_sep": ""}, {"cold_start": 1}, {"normalize_features": None}, {"init": "svd"}]
+)
 def test_geoimc_config_rejects_bad_values(bad: dict) -> None:
     with pytest.raises(ConfigError):
         GeoIMCConfig.from_dict(bad)
@@ -166,27 +183,48 @@ def _feature_world(seed: int = 0):
     n_users, n_items = 80, 40
     user_group = rng.integers(0, 4, n_users)
     item_group = np.arange(n_items) % 4
-    effect = np.array([[1.5, -1.5, 0.5, -0.5], [-1.5, 1.5, -0.5, 0.5],
-                       [0.5, -0.5, 1.5, -1.5], [-0.5, 0.5, -1.5, 1.5]])
-    cells = [(u, i, 3.0 + effect[user_group[u], item_group[i]])
-             for u in range(n_users) for i in range(n_items) if rng.random() < 0.4]
+    effect = np.array(
+        [
+            [1.5, -1.5, 0.5, -0.5],
+            [-1.5, 1.5, -0.5, 0.5],
+            [0.5, -0.5, 1.5, -1.5],
+            [-0.5, 0.5, -1.5, 1.5],
+        ]
+    )
+    cells = [
+        (u, i, 3.0 + effect[user_group[u], item_group[i]])
+        for u in range(n_users)
+        for i in range(n_items)
+        if rng.random() < 0.4
+    ]
     df = pd.DataFrame(cells, columns=["userID", "itemID", "rating"])
     users = pd.DataFrame({"userID": np.arange(n_users), "group": user_group.astype(str)})
-    items = pd.DataFrame({"itemID": np.arange(n_items + 4),  # 4 items never rated
-                          "kind": (np.arange(n_items + 4) % 4).astype(str)})
+    items = pd.DataFrame(
+        {
+            "itemID": np.arange(n_items + 4),  # 4 items never rated
+            "kind": (np.arange(n_items + 4) % 4).astype(str),
+        }
+    )
     return df, users, items, effect, user_group
 
 
 def test_geoimc_learns_from_features_and_scores_cold_items(pymanopt) -> None:
     df, users, items, effect, user_group = _feature_world()
-    model = GeoIMC(rank=4, regularization=0.0, mean_center=True, max_iterations=300,
-                   user_identity_features=False, item_identity_features=False,
-                   min_gradient_norm=0.0, seed=0).fit(df, user_features=users,
-                                                       item_features=items)
+    model = GeoIMC(
+        rank=4,
+        regularization=0.0,
+        mean_center=True,
+        max_iterations=300,
+        user_identity_features=False,
+        item_identity_features=False,
+        min_gradient_norm=0.0,
+        seed=0,
+    ).fit(df, user_features=users, item_features=items)
     assert sorted(model.cold_items_) == [40, 41, 42, 43]
     assert model.user_feature_names_ == [f"group={g}" for g in "0123"]
-    cold = pd.DataFrame({"userID": np.repeat(np.arange(80), 4),
-                         "itemID": np.tile([40, 41, 42, 43], 80)})
+    cold = pd.DataFrame(
+        {"userID": np.repeat(np.arange(80), 4), "itemID": np.tile([40, 41, 42, 43], 80)}
+    )
     pred = model.predict(cold)["prediction"].to_numpy()
     truth = 3.0 + effect[np.repeat(user_group, 4), np.tile([0, 1, 2, 3], 80)]
     assert np.sqrt(np.mean((pred - truth) ** 2)) < 0.05
@@ -197,8 +235,14 @@ def test_geoimc_learns_from_features_and_scores_cold_items(pymanopt) -> None:
 
 def test_geoimc_without_features_uses_identities(pymanopt) -> None:
     train, test, _ = _low_rank(n_users=40, n_items=30)
-    model = GeoIMC(rank=2, regularization=0.0, mean_center=True, max_iterations=400,
-                   min_gradient_norm=0.0, seed=0).fit(train)
+    model = GeoIMC(
+        rank=2,
+        regularization=0.0,
+        mean_center=True,
+        max_iterations=400,
+        min_gradient_norm=0.0,
+        seed=0,
+    ).fit(train)
     assert len(model.user_feature_names_) == 40  # one indicator per user
     assert _rmse(model, test) < 0.3
     with pytest.raises(DataError, match="needs item features"):
@@ -218,7 +262,8 @@ def test_geoimc_feature_frames_are_checked(pymanopt) -> None:
 def test_geoimc_save_load_keeps_cold_items_and_scores(pymanopt, tmp_path) -> None:
     df, users, items, _, _ = _feature_world(1)
     model = create_model("geoimc", rank=3, max_iterations=20, seed=2).fit(
-        df, user_features=users, item_features=items)
+        df, user_features=users, item_features=items
+    )
     model.save(tmp_path / "m")
     loaded = load_model(tmp_path / "m")
     assert isinstance(loaded, GeoIMC)

@@ -19,8 +19,9 @@ import pytest
 from recutils.exceptions import ColumnMismatchError, ConfigError, DataError, DataWarning
 from recutils.models.sar import SAR, SIMILARITY_TYPES, SARConfig
 
-REF = json.loads((Path(__file__).resolve().parents[1] / "resources" /
-                  "sar_ms_reference.json").read_text())
+REF = json.loads(
+    (Path(__file__).resolve().parents[1] / "resources" / "sar_ms_reference.json").read_text()
+)
 CASES = REF["cases"]
 LMI = "lexicographers mutual information"
 
@@ -32,14 +33,21 @@ def _frame(name: str) -> pd.DataFrame:
 
 
 def _case_id(c: dict) -> str:
-    return (f"{c['data']}-{c['similarity_type'].replace(' ', '_')}-decay{int(c['timedecay_formula'])}"
-            f"-thr{c['threshold']}-norm{int(c['normalize'])}")
+    return (
+        f"{c['data']}-{c['similarity_type'].replace(' ', '_')}-decay{int(c['timedecay_formula'])}"
+        f"-thr{c['threshold']}-norm{int(c['normalize'])}"
+    )
 
 
 def _fit(case: dict, **kw) -> SAR:
-    return SAR(similarity_type=case["similarity_type"], timedecay_formula=case["timedecay_formula"],
-               time_decay_coefficient=30, threshold=case["threshold"],
-               normalize=case["normalize"], **kw).fit(_frame(case["data"]))
+    return SAR(
+        similarity_type=case["similarity_type"],
+        timedecay_formula=case["timedecay_formula"],
+        time_decay_coefficient=30,
+        threshold=case["threshold"],
+        normalize=case["normalize"],
+        **kw,
+    ).fit(_frame(case["data"]))
 
 
 def _ours(model: SAR, case: dict) -> np.ndarray:
@@ -55,8 +63,9 @@ def test_scores_match_microsoft(case, dtype, rtol) -> None:
     ms = np.array([[np.nan if x is None else x for x in row] for row in case["scores"]])
     finite = np.isfinite(ms)  # MS has -inf where mutual information has no co-occurrence
     ours = _ours(model, case)
-    np.testing.assert_allclose(ours[finite], ms[finite], rtol=rtol, atol=1e-9 if dtype == "float64"
-                               else 1e-5)
+    np.testing.assert_allclose(
+        ours[finite], ms[finite], rtol=rtol, atol=1e-9 if dtype == "float64" else 1e-5
+    )
     i = model.item_ids_.get_indexer(case["items"])
     np.testing.assert_allclose(model.item_frequencies_[i], case["item_frequencies"])
     if case["similarity_type"] == "mutual information" and not case["normalize"]:
@@ -103,8 +112,14 @@ def test_similarity_formulas_by_hand() -> None:
 
 def test_time_decay_by_hand() -> None:
     day = 86400
-    df = pd.DataFrame({"userID": [1, 1, 2], "itemID": [1, 2, 1], "rating": [4.0, 2.0, 1.0],
-                       "timestamp": [0, 30 * day, 60 * day]})
+    df = pd.DataFrame(
+        {
+            "userID": [1, 1, 2],
+            "itemID": [1, 2, 1],
+            "rating": [4.0, 2.0, 1.0],
+            "timestamp": [0, 30 * day, 60 * day],
+        }
+    )
     model = SAR(timedecay_formula=True, time_decay_coefficient=30).fit(df)
     assert model.time_now_ == 60 * day
     np.testing.assert_allclose(model.user_affinity_.toarray(), [[4 * 0.25, 2 * 0.5], [1.0, 0]])
@@ -113,8 +128,9 @@ def test_time_decay_by_hand() -> None:
     future = SAR(timedecay_formula=True, time_now=-10 * day).fit(df)  # decay capped at 1
     np.testing.assert_allclose(future.user_affinity_.toarray(), [[4, 2], [1, 0]])
     dt = df.assign(timestamp=pd.to_datetime(df["timestamp"], unit="s"))
-    np.testing.assert_allclose(SAR(timedecay_formula=True).fit(dt).user_affinity_.toarray(),
-                               model.user_affinity_.toarray())
+    np.testing.assert_allclose(
+        SAR(timedecay_formula=True).fit(dt).user_affinity_.toarray(), model.user_affinity_.toarray()
+    )
     with pytest.raises(ColumnMismatchError, match="timestamp"):
         SAR(timedecay_formula=True).fit(df.drop(columns="timestamp"))
     SAR().fit(df.drop(columns="timestamp"))  # not needed without decay
@@ -123,16 +139,20 @@ def test_time_decay_by_hand() -> None:
 def test_duplicates_aggregated_with_decay_match_microsoft() -> None:
     # the "dup" data repeats (1, 12) and (4, 11) at other times; Microsoft sums the decayed
     # ratings (checked in test_scores_match_microsoft); here the affinity directly
-    case = next(c for c in CASES if c["data"] == "dup" and c["similarity_type"] == "jaccard"
-                and c["threshold"] == 1)
+    case = next(
+        c
+        for c in CASES
+        if c["data"] == "dup" and c["similarity_type"] == "jaccard" and c["threshold"] == 1
+    )
     model = _fit(case)
     assert model.user_affinity_.nnz == len(_frame("base").drop_duplicates(["userID", "itemID"]))
     assert model.seen_.nnz == model.user_affinity_.nnz
 
 
 def test_duplicates_without_decay_sum_affinity_count_once() -> None:
-    df = pd.DataFrame({"userID": [1, 1, 1, 2], "itemID": [1, 1, 2, 1],
-                       "rating": [2.0, 3.0, 1.0, 4.0]})
+    df = pd.DataFrame(
+        {"userID": [1, 1, 1, 2], "itemID": [1, 1, 2, 1], "rating": [2.0, 3.0, 1.0, 4.0]}
+    )
     model = SAR(similarity_type="cooccurrence").fit(df)
     np.testing.assert_allclose(model.user_affinity_.toarray(), [[5, 1], [4, 0]])
     np.testing.assert_allclose(model.item_similarity_.toarray(), [[2, 1], [1, 1]])
@@ -146,13 +166,16 @@ def test_threshold_drops_rare_pairs_and_items() -> None:
     assert (np.diag(c1) == 1).any() and (np.diag(c2)[np.diag(c1) == 1] == 0).all()
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"similarity_type": "pearson"}, r"similarity_type='pearson'.*allowed.*jaccard"),
-    ({"threshold": 0}, "threshold"),
-    ({"time_decay_coefficient": 0}, "time_decay_coefficient"),
-    ({"timedecay_formula": "yes"}, "timedecay_formula"),
-    ({"score_dtype": "float16"}, "score_dtype"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"similarity_type": "pearson"}, r"similarity_type='pearson'.*allowed.*jaccard"),
+        ({"threshold": 0}, "threshold"),
+        ({"time_decay_coefficient": 0}, "time_decay_coefficient"),
+        ({"timedecay_formula": "yes"}, "timedecay_formula"),
+        ({"score_dtype": "float16"}, "score_dtype"),
+    ],
+)
 def test_bad_config(kwargs, match) -> None:
     with pytest.raises(ConfigError, match=match):
         SAR(**kwargs)
@@ -205,8 +228,9 @@ def test_popularity_items_and_users() -> None:
 def test_item_based_topk() -> None:
     df = _frame("base")
     model = SAR(score_dtype="float64").fit(df)
-    seeds = pd.DataFrame({"userID": ["s1", "s1", "s2"], "itemID": [11, 12, 17],
-                          "rating": [1.0, 2.0, 1.0]})
+    seeds = pd.DataFrame(
+        {"userID": ["s1", "s1", "s2"], "itemID": [11, 12, 17], "rating": [1.0, 2.0, 1.0]}
+    )
     out = model.get_item_based_topk(seeds, top_k=3)
     s = model.item_similarity_.toarray()
     i11, i12, i17 = model.item_ids_.get_indexer([11, 12, 17])
@@ -237,8 +261,7 @@ def test_predict_equals_recommend_scores_and_normalize() -> None:
 def test_sparse_scoring_path_matches_dense(tmp_path) -> None:
     df = _frame("dup")
     dense = SAR(timedecay_formula=True, score_dtype="float64").fit(df)
-    sparse = SAR(timedecay_formula=True, score_dtype="float64",
-                 dense_similarity_max_mb=0).fit(df)
+    sparse = SAR(timedecay_formula=True, score_dtype="float64", dense_similarity_max_mb=0).fit(df)
     assert isinstance(dense._scoring_similarity, np.ndarray)
     assert not isinstance(sparse._scoring_similarity, np.ndarray)
     pd.testing.assert_frame_equal(dense.recommend_k_items(df), sparse.recommend_k_items(df))
@@ -250,10 +273,19 @@ def test_sparse_scoring_path_matches_dense(tmp_path) -> None:
 def test_microsoft_style_keywords_and_input_untouched() -> None:
     df = _frame("base")
     before = df.copy()
-    model = SAR(col_user="userID", col_item="itemID", col_rating="rating",
-                col_timestamp="timestamp", col_prediction="prediction",
-                similarity_type="jaccard", time_decay_coefficient=30, time_now=None,
-                timedecay_formula=True, threshold=1, normalize=False)
+    model = SAR(
+        col_user="userID",
+        col_item="itemID",
+        col_rating="rating",
+        col_timestamp="timestamp",
+        col_prediction="prediction",
+        similarity_type="jaccard",
+        time_decay_coefficient=30,
+        time_now=None,
+        timedecay_formula=True,
+        threshold=1,
+        normalize=False,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         top = model.fit(df).recommend_k_items(df, top_k=10, sort_top_k=True, remove_seen=True)
@@ -264,8 +296,13 @@ def test_microsoft_style_keywords_and_input_untouched() -> None:
 def test_sar_ratings_beyond_float32_range_are_scored_in_float64_not_dropped():
     # ratings above float32's range used to become inf in the float32 scoring copy,
     # and the user's scores turned into NaN / -inf, so the user got no recommendation
-    train = pd.DataFrame({"userID": [1, 1, 2, 2, 3], "itemID": [10, 11, 10, 12, 11],
-                          "rating": [1e39, 2.0, 3.0, 1e39, 1.0]})
+    train = pd.DataFrame(
+        {
+            "userID": [1, 1, 2, 2, 3],
+            "itemID": [10, 11, 10, 12, 11],
+            "rating": [1e39, 2.0, 3.0, 1e39, 1.0],
+        }
+    )
     model = SAR(similarity_type="cooccurrence")
     with pytest.warns(DataWarning, match="float64"):
         model.fit(train)
@@ -275,6 +312,8 @@ def test_sar_ratings_beyond_float32_range_are_scored_in_float64_not_dropped():
 
 
 def test_sar_refuses_ratings_that_overflow_even_float64():
-    train = pd.DataFrame({"userID": [1, 1, 2], "itemID": [10, 11, 10], "rating": [1e307, 1e307, 1.0]})
+    train = pd.DataFrame(
+        {"userID": [1, 1, 2], "itemID": [10, 11, 10], "rating": [1e307, 1e307, 1.0]}
+    )
     with pytest.raises(DataError, match="overflow even in float64"):
         SAR(similarity_type="cooccurrence").fit(train)

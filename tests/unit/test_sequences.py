@@ -20,11 +20,13 @@ from recutils.splitting.sequences import (
 @pytest.fixture
 def log() -> pd.DataFrame:
     # user 7: times 5, 1, 3, 3 (a tie at 3: input order decides), user 2: one row, user 9: 3 rows
-    return pd.DataFrame({
-        "userID": [7, 2, 7, 9, 7, 9, 7, 9],
-        "itemID": [50, 20, 10, 91, 30, 92, 31, 93],
-        "timestamp": [5, 4, 1, 10, 3, 11, 3, 12],
-    })
+    return pd.DataFrame(
+        {
+            "userID": [7, 2, 7, 9, 7, 9, 7, 9],
+            "itemID": [50, 20, 10, 91, 30, 92, 31, 93],
+            "timestamp": [5, 4, 1, 10, 3, 11, 3, 12],
+        }
+    )
 
 
 def test_build_sequences_orders_by_time_ties_by_input_row(log):
@@ -102,7 +104,12 @@ def test_time_split_by_cutoff_and_ratio(log):
 
 
 def test_pad_sequences_left_right_truncate():
-    seqs = [np.array([1, 2, 3]), np.array([4]), np.array([], dtype=np.int64), np.array([5, 6, 7, 8, 9])]
+    seqs = [
+        np.array([1, 2, 3]),
+        np.array([4]),
+        np.array([], dtype=np.int64),
+        np.array([5, 6, 7, 8, 9]),
+    ]
     left = pad_sequences(seqs, 4)
     assert left.tolist() == [[0, 1, 2, 3], [0, 0, 0, 4], [0, 0, 0, 0], [6, 7, 8, 9]]
     right = pad_sequences(seqs, 4, side="right")

@@ -42,12 +42,16 @@ def test_sequence_embedding_masks_padding_and_counts_positions_from_the_end():
         emb(torch.zeros(2, 6, dtype=torch.long))
 
 
-@pytest.mark.parametrize("encoder", [
-    TransformerEncoder(4, num_layers=2, num_heads=2, dropout=0.0, causal=True),
-    GRUEncoder(4, hidden_dim=4),
-    CaserConv(4, window=2, n_h=3, n_v=2, dropout=0.0),
-    NextItNetEncoder(4, dilations=[1, 2]),
-], ids=["transformer", "gru", "caser", "nextitnet"])
+@pytest.mark.parametrize(
+    "encoder",
+    [
+        TransformerEncoder(4, num_layers=2, num_heads=2, dropout=0.0, causal=True),
+        GRUEncoder(4, hidden_dim=4),
+        CaserConv(4, window=2, n_h=3, n_v=2, dropout=0.0),
+        NextItNetEncoder(4, dilations=[1, 2]),
+    ],
+    ids=["transformer", "gru", "caser", "nextitnet"],
+)
 def test_causal_encoders_never_read_later_positions(encoder):
     encoder.eval()
     emb = SequenceEmbedding(8, 4, 5).eval()
@@ -76,8 +80,12 @@ def test_transformer_ignores_padded_keys_and_bidirectional_reads_both_sides():
 
 def test_gradients_reach_every_parameter():
     emb = SequenceEmbedding(8, 4, 5, dropout=0.1)
-    for enc in (TransformerEncoder(4, 1, 1, dropout=0.1), GRUEncoder(4, 6), CaserConv(4, 3, 2, 2),
-                NextItNetEncoder(4, [1, 2])):
+    for enc in (
+        TransformerEncoder(4, 1, 1, dropout=0.1),
+        GRUEncoder(4, 6),
+        CaserConv(4, 3, 2, 2),
+        NextItNetEncoder(4, [1, 2]),
+    ):
         x, mask = emb(_seq())
         enc(x, mask).sum().backward()
         assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in enc.parameters())
@@ -128,8 +136,8 @@ def test_crop_keeps_a_contiguous_run_left_padded():
         items, original = row[row > 0], src[src > 0]
         assert len(items) == max(1, int(0.6 * len(original)))
         start = int(np.flatnonzero(original == items[0])[0])
-        assert original[start:start + len(items)].tolist() == items.tolist()
-        assert (row[:len(row) - len(items)] == 0).all()
+        assert original[start : start + len(items)].tolist() == items.tolist()
+        assert (row[: len(row) - len(items)] == 0).all()
 
 
 def test_mask_and_reorder():
@@ -150,8 +158,12 @@ def test_random_augment_is_seeded_and_checks_its_methods():
     from recutils.exceptions import ConfigError
 
     kw = dict(eta=0.6, gamma=0.3, beta=0.6, mask_token=99)
-    a = augment.random_augment(_padded(), ["crop", "mask", "reorder"], np.random.default_rng(3), **kw)
-    b = augment.random_augment(_padded(), ["crop", "mask", "reorder"], np.random.default_rng(3), **kw)
+    a = augment.random_augment(
+        _padded(), ["crop", "mask", "reorder"], np.random.default_rng(3), **kw
+    )
+    b = augment.random_augment(
+        _padded(), ["crop", "mask", "reorder"], np.random.default_rng(3), **kw
+    )
     assert (a == b).all()
     with pytest.raises(ConfigError):
         augment.random_augment(_padded(), ["rotate"], np.random.default_rng(3), **kw)

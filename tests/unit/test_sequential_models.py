@@ -15,8 +15,15 @@ from recutils.models import create_model  # noqa: E402
 from recutils.models.sequential import SASRec  # noqa: E402
 from recutils.models.sequential.models import cycle_toy_case  # noqa: E402
 
-SMALL = {"max_len": 4, "embedding_dim": 16, "batch_size": 8, "dropout": 0.0, "learning_rate": 0.01,
-         "num_layers": 1, "progress": False}
+SMALL = {
+    "max_len": 4,
+    "embedding_dim": 16,
+    "batch_size": 8,
+    "dropout": 0.0,
+    "learning_rate": 0.01,
+    "num_layers": 1,
+    "progress": False,
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +50,16 @@ def test_order_comes_from_the_timestamp_not_the_rows(toy, fitted):
 
 
 def test_every_loss_learns_the_cycle(toy):
-    for params in ({"loss": "ce"}, {"loss": "sampled_softmax", "n_negatives": 4},
-                   {"loss": "sampled_softmax", "n_negatives": 4, "negative_sampling": "popularity",
-                    "logq_correction": False}):
+    for params in (
+        {"loss": "ce"},
+        {"loss": "sampled_softmax", "n_negatives": 4},
+        {
+            "loss": "sampled_softmax",
+            "n_negatives": 4,
+            "negative_sampling": "popularity",
+            "logq_correction": False,
+        },
+    ):
         model = SASRec(**SMALL, n_epochs=60, seed=1, **params).fit(toy)
         top = model.recommend_next([[2, 3, 4], [6, 7, 0]], top_k=1)
         assert top["itemID"].tolist() == [5, 1], params
@@ -64,7 +78,9 @@ def test_recommend_next_matches_recommend_k_items_for_known_users(toy, name):
     users = [0, 5, 9]
     a = model.recommend_k_items(users, top_k=3)
     b = model.recommend_next(toy[toy["userID"].isin(users)], top_k=3)
-    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False
+    )
 
 
 def test_long_histories_keep_their_latest_max_len_items(fitted):
@@ -76,7 +92,9 @@ def test_long_histories_keep_their_latest_max_len_items(fitted):
 def test_unknown_items_and_empty_histories(fitted):
     with pytest.raises(DataError, match="not seen in training"):
         fitted.recommend_next([[1, 2, 999]])
-    ignoring = SASRec(**SMALL, n_epochs=1, seed=0, unknown_items="ignore").fit(cycle_toy_case({}).train)
+    ignoring = SASRec(**SMALL, n_epochs=1, seed=0, unknown_items="ignore").fit(
+        cycle_toy_case({}).train
+    )
     with pytest.warns(DataWarning, match="unknown item"):
         out = ignoring.score_next([[1, 2, 999]])
     np.testing.assert_allclose(out.iloc[0], ignoring.score_next([[1, 2]]).iloc[0], rtol=1e-6)
@@ -165,8 +183,10 @@ def test_length_buckets_sort_users_by_length_within_windows(toy):
     lengths = rng.integers(1, 6, 50)
     tokens = np.zeros((50, 5), dtype=np.int64)
     for row, n in enumerate(lengths):
-        tokens[row, 5 - n:] = 1
-    epochs = _SequenceEpochs(model, tokens, np.arange(50), np.ones(model.n_items_, dtype=np.int64), 0, "cpu")
+        tokens[row, 5 - n :] = 1
+    epochs = _SequenceEpochs(
+        model, tokens, np.arange(50), np.ones(model.n_items_, dtype=np.int64), 0, "cpu"
+    )
     batches = list(epochs.epoch_batches(0))
     assert sorted(np.concatenate(batches).tolist()) == list(range(50))  # every user once
     assert all(len(b) <= 8 for b in batches)
@@ -174,16 +194,24 @@ def test_length_buckets_sort_users_by_length_within_windows(toy):
     # the shorter histories in one and the longer in the other
     order = np.random.default_rng([0, 0]).permutation(50)
     for start in range(0, 50, 16):
-        window = set(order[start:start + 16].tolist())
+        window = set(order[start : start + 16].tolist())
         mine = [b for b in batches if set(b.tolist()) <= window]
         assert sum(len(b) for b in mine) == len(window)
         if len(mine) == 2:
             low, high = sorted(mine, key=lambda b: lengths[b].min())
             assert lengths[low].max() <= lengths[high].min()
-    plain = _SequenceEpochs(SASRec(**SMALL, n_epochs=1, seed=0).fit(toy), tokens, np.arange(50),
-                            np.ones(model.n_items_, dtype=np.int64), 0, "cpu")
-    assert [b.tolist() for b in plain.epoch_batches(0)] == \
-        [b.tolist() for b in np.array_split(np.random.default_rng([0, 0]).permutation(50), range(8, 50, 8))]
+    plain = _SequenceEpochs(
+        SASRec(**SMALL, n_epochs=1, seed=0).fit(toy),
+        tokens,
+        np.arange(50),
+        np.ones(model.n_items_, dtype=np.int64),
+        0,
+        "cpu",
+    )
+    assert [b.tolist() for b in plain.epoch_batches(0)] == [
+        b.tolist()
+        for b in np.array_split(np.random.default_rng([0, 0]).permutation(50), range(8, 50, 8))
+    ]
     with pytest.raises(ConfigError, match="length_buckets"):
         SASRec(length_buckets=-1)
 
@@ -197,7 +225,9 @@ def test_trimmed_batches_keep_every_item_the_full_width_batch_trains_on(toy):
 
     model = create_model("bert4rec", **{**SMALL, "max_len": 6}, n_epochs=1, seed=0).fit(toy)
     tokens = np.array([[0, 0, 0, 1, 2, 3, 4], [0, 0, 0, 0, 0, 5, 6]])
-    epochs = _SequenceEpochs(model, tokens, np.arange(2), np.ones(model.n_items_, dtype=np.int64), 0, "cpu")
+    epochs = _SequenceEpochs(
+        model, tokens, np.arange(2), np.ones(model.n_items_, dtype=np.int64), 0, "cpu"
+    )
     seen = []
     real = model._training_positions
 

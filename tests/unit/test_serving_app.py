@@ -26,8 +26,12 @@ def data():
 @pytest.fixture(scope="module")
 def root(tmp_path_factory, data) -> Path:
     root = tmp_path_factory.mktemp("artifacts")
-    save_artifact(SAR(similarity_type="jaccard").fit(data), root / "sar",
-                  metrics={"ndcg@10": 0.31}, trained_at="2024-05-06T07:08:09Z")
+    save_artifact(
+        SAR(similarity_type="jaccard").fit(data),
+        root / "sar",
+        metrics={"ndcg@10": 0.31},
+        trained_at="2024-05-06T07:08:09Z",
+    )
     save_artifact(ItemKNN(k=5).fit(data), root / "itemknn")
     save_artifact(Popularity().fit(data), root / "popularity")
     str_data = toy_interactions(n_users=20, n_items=10, string_ids=True)
@@ -101,58 +105,81 @@ def test_similar_items_and_score(client) -> None:
     assert body["item_id"] == 2 and 0 < len(body["items"]) <= 4
     assert all(i["item_id"] != 2 for i in body["items"])
     _error(client.get("/v1/similar-items/999999"), 404)
-    out = client.post("/v1/score", json={"pairs": [{"user_id": 1, "item_id": 2},
-                                                   {"user_id": 1, "item_id": 99999},
-                                                   {"user_id": 777, "item_id": 2}]}).json()
+    out = client.post(
+        "/v1/score",
+        json={
+            "pairs": [
+                {"user_id": 1, "item_id": 2},
+                {"user_id": 1, "item_id": 99999},
+                {"user_id": 777, "item_id": 2},
+            ]
+        },
+    ).json()
     assert [s["known"] for s in out["scores"]] == [True, False, False]
     assert isinstance(out["scores"][0]["score"], float) and out["scores"][1]["score"] is None
 
 
-@pytest.mark.parametrize("url, status", [
-    ("/v1/recommendations/1?k=0", 422),
-    ("/v1/recommendations/1?k=-5", 422),
-    ("/v1/recommendations/1?k=51", 422),
-    ("/v1/recommendations/1?k=99999999999999999999999999999", 422),
-    ("/v1/recommendations/1?k=abc", 422),
-    ("/v1/recommendations/1?k=1.5", 422),
-    ("/v1/recommendations/abc", 422),                      # not an integer id for this model
-    ("/v1/recommendations/1.5", 422),
-    ("/v1/recommendations/" + "9" * 300, 422),             # too long
-    ("/v1/recommendations/%E2%98%83", 422),                 # unicode snowman on an int model
-    ("/v1/recommendations/%00", 422),                      # NUL
-    ("/v1/recommendations/..%2F..%2Fetc%2Fpasswd", 404),   # no such route
-    ("/v1/recommendations/../../etc/passwd", 404),
-    ("/v1/similar-items/abc", 422),
-    ("/v1/nothing", 404),
-])
+@pytest.mark.parametrize(
+    "url, status",
+    [
+        ("/v1/recommendations/1?k=0", 422),
+        ("/v1/recommendations/1?k=-5", 422),
+        ("/v1/recommendations/1?k=51", 422),
+        ("/v1/recommendations/1?k=99999999999999999999999999999", 422),
+        ("/v1/recommendations/1?k=abc", 422),
+        ("/v1/recommendations/1?k=1.5", 422),
+        ("/v1/recommendations/abc", 422),  # not an integer id for this model
+        ("/v1/recommendations/1.5", 422),
+        ("/v1/recommendations/" + "9" * 300, 422),  # too long
+        ("/v1/recommendations/%E2%98%83", 422),  # unicode snowman on an int model
+        ("/v1/recommendations/%00", 422),  # NUL
+        ("/v1/recommendations/..%2F..%2Fetc%2Fpasswd", 404),  # no such route
+        ("/v1/recommendations/../../etc/passwd", 404),
+        ("/v1/similar-items/abc", 422),
+        ("/v1/nothing", 404),
+    ],
+)
 def test_hostile_get_inputs_get_json_4xx(client, url: str, status: int) -> None:
     _error(client.get(url), status)
 
 
-@pytest.mark.parametrize("body, status", [
-    ({"user_ids": list(range(21)), "k": 3}, 413),          # over max_batch
-    ({"user_ids": [], "k": 3}, 422),
-    ({"user_ids": [1], "k": 0}, 422),
-    ({"user_ids": [1], "k": "5"}, 422),                    # strict int
-    ({"user_ids": [1.5], "k": 3}, 422),
-    ({"user_ids": [True], "k": 3}, 422),
-    ({"user_ids": [None], "k": 3}, 422),
-    ({"user_ids": [{"$gt": ""}], "k": 3}, 422),
-    ({"user_ids": ["x" * 300], "k": 3}, 422),
-    ({"user_ids": [1], "k": 3, "extra": 1}, 422),
-    ({"users": [1]}, 422),
-    ([1, 2, 3], 422),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"user_ids": list(range(21)), "k": 3}, 413),  # over max_batch
+        ({"user_ids": [], "k": 3}, 422),
+        ({"user_ids": [1], "k": 0}, 422),
+        ({"user_ids": [1], "k": "5"}, 422),  # strict int
+        ({"user_ids": [1.5], "k": 3}, 422),
+        ({"user_ids": [True], "k": 3}, 422),
+        ({"user_ids": [None], "k": 3}, 422),
+        ({"user_ids": [{"$gt": ""}], "k": 3}, 422),
+        ({"user_ids": ["x" * 300], "k": 3}, 422),
+        ({"user_ids": [1], "k": 3, "extra": 1}, 422),
+        ({"users": [1]}, 422),
+        ([1, 2, 3], 422),
+    ],
+)
 def test_hostile_post_bodies_get_json_4xx(client, body, status: int) -> None:
     _error(client.post("/v1/recommendations", json=body), status)
 
 
 def test_malformed_and_oversized_bodies(client) -> None:
-    _error(client.post("/v1/recommendations", content=b"{not json",
-                       headers={"content-type": "application/json"}), 422)
+    _error(
+        client.post(
+            "/v1/recommendations",
+            content=b"{not json",
+            headers={"content-type": "application/json"},
+        ),
+        422,
+    )
     big = json.dumps({"user_ids": ["1"] * 400_000, "k": 3}).encode()
-    _error(client.post("/v1/recommendations", content=big,
-                       headers={"content-type": "application/json"}), 413)
+    _error(
+        client.post(
+            "/v1/recommendations", content=big, headers={"content-type": "application/json"}
+        ),
+        413,
+    )
     _error(client.post("/v1/score", json={"pairs": [{"user_id": 1}]}), 422)
     _error(client.post("/v1/score", json={"pairs": [{"user_id": 1, "item_id": 1}] * 21}), 413)
     _error(client.put("/v1/score", json={}), 405)
@@ -203,8 +230,14 @@ def test_openapi_schema(client) -> None:
     schema = client.get("/openapi.json").json()
     assert schema["openapi"].startswith("3.")
     paths = schema["paths"]
-    for path in ("/health", "/v1/recommendations/{user_id}", "/v1/recommendations",
-                 "/v1/similar-items/{item_id}", "/v1/score", "/v1/model"):
+    for path in (
+        "/health",
+        "/v1/recommendations/{user_id}",
+        "/v1/recommendations",
+        "/v1/similar-items/{item_id}",
+        "/v1/score",
+        "/v1/model",
+    ):
         assert path in paths, path
     assert "/v1/admin/artifact" not in paths  # no admin token: the admin routes are off
     get = paths["/v1/recommendations/{user_id}"]["get"]
@@ -216,12 +249,10 @@ def test_openapi_schema(client) -> None:
     assert client.get("/docs").status_code == 200
 
 
-def test_openapi_max_items_is_the_real_batch_limit_and_every_operation_is_described(
-        root) -> None:
+def test_openapi_max_items_is_the_real_batch_limit_and_every_operation_is_described(root) -> None:
     """The schema used to say maxItems 100,000 while the service refused more than max_batch
     (1,000 by default), and no operation had a description."""
-    app = create_app(artifact=root / "sar", artifact_root=root, admin_token="s3cret",
-                     max_batch=7)
+    app = create_app(artifact=root / "sar", artifact_root=root, admin_token="s3cret", max_batch=7)
     with TestClient(app) as c:
         schema = c.get("/openapi.json").json()
         shapes = schema["components"]["schemas"]
@@ -230,9 +261,15 @@ def test_openapi_max_items_is_the_real_batch_limit_and_every_operation_is_descri
         assert shapes["ScoreRequest"]["properties"]["pairs"]["minItems"] == 1
         # the limit the schema shows is the one enforced, with the documented 413
         _error(c.post("/v1/score", json={"pairs": [{"user_id": 1, "item_id": 1}] * 8}), 413)
-        assert c.post("/v1/score", json={"pairs": [{"user_id": 1, "item_id": 1}] * 7}).status_code == 200
-        operations = [(path, method, op) for path, ops in schema["paths"].items()
-                      for method, op in ops.items()]
+        assert (
+            c.post("/v1/score", json={"pairs": [{"user_id": 1, "item_id": 1}] * 7}).status_code
+            == 200
+        )
+        operations = [
+            (path, method, op)
+            for path, ops in schema["paths"].items()
+            for method, op in ops.items()
+        ]
         assert shapes["PredictRequest"]["properties"]["rows"]["maxItems"] == 7
         assert len(operations) == 10  # admin, retrieve, two-stage and predict included
         for path, method, op in operations:
@@ -242,8 +279,10 @@ def test_openapi_max_items_is_the_real_batch_limit_and_every_operation_is_descri
 def test_docs_pages_say_they_need_the_internet_and_link_the_schema(client) -> None:
     """/docs and /redoc load their viewers from a CDN: offline, the page shows a note with a
     link to /openapi.json where the viewer would be (the viewer replaces it when it loads)."""
-    for page, container in (("/docs", '<div id="swagger-ui">'),
-                            ("/redoc", '<redoc spec-url="/openapi.json">')):
+    for page, container in (
+        ("/docs", '<div id="swagger-ui">'),
+        ("/redoc", '<redoc spec-url="/openapi.json">'),
+    ):
         html = client.get(page).text
         assert container in html, page
         after = html.split(container, 1)[1]
@@ -275,8 +314,12 @@ def test_cli_serve_parser() -> None:
     from recutils.cli import build_parser, main
 
     args = build_parser().parse_args(["serve", "--store", "sqlite:///x.db", "--port", "9"])
-    assert (args.host, args.port, args.store, args.artifact) == ("127.0.0.1", 9, "sqlite:///x.db",
-                                                                 None)
+    assert (args.host, args.port, args.store, args.artifact) == (
+        "127.0.0.1",
+        9,
+        "sqlite:///x.db",
+        None,
+    )
     assert main(["serve"]) == 2
     assert main(["serve", "--artifact", "/no/such/artifact"]) == 1
 

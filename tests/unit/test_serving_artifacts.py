@@ -53,9 +53,12 @@ def toy() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def sar_artifact(tmp_path_factory: pytest.TempPathFactory, toy: pd.DataFrame) -> Path:
     model = registry_factory("sar")().fit(toy)
-    return save_artifact(model, tmp_path_factory.mktemp("art") / "sar",
-                         metrics={"ndcg@10": 0.25, "map": np.float32(0.1)},
-                         trained_at="2024-01-02T03:04:05Z")
+    return save_artifact(
+        model,
+        tmp_path_factory.mktemp("art") / "sar",
+        metrics={"ndcg@10": 0.25, "map": np.float32(0.1)},
+        trained_at="2024-01-02T03:04:05Z",
+    )
 
 
 def _copy(src: Path, dst: Path) -> Path:
@@ -78,8 +81,9 @@ def _rewrite_manifest(folder: Path, edit: Any, redigest: bool = False) -> None:
 @pytest.mark.parametrize(
     "name", [m for m in list_models() if not getattr(get_model_class(m), "needs_spark", False)]
 )
-def test_every_registered_model_round_trips_through_an_artifact(name: str, tmp_path: Path,
-                                                                toy: pd.DataFrame) -> None:
+def test_every_registered_model_round_trips_through_an_artifact(
+    name: str, tmp_path: Path, toy: pd.DataFrame
+) -> None:
     _model_class_or_skip(name)
     factory = registry_factory(name)
     with warnings.catch_warnings():
@@ -89,8 +93,9 @@ def test_every_registered_model_round_trips_through_an_artifact(name: str, tmp_p
         loaded = load_model(path)
         assert type(loaded) is type(model)
         users = list(toy["userID"].unique()[:7])
-        pd.testing.assert_frame_equal(loaded.recommend_k_items(users, top_k=5),
-                                      model.recommend_k_items(users, top_k=5))
+        pd.testing.assert_frame_equal(
+            loaded.recommend_k_items(users, top_k=5), model.recommend_k_items(users, top_k=5)
+        )
         pairs = toy.iloc[:25][["userID", "itemID"]]
         pd.testing.assert_frame_equal(loaded.predict(pairs), model.predict(pairs))
     manifest = json.loads((path / "manifest.json").read_text())
@@ -158,13 +163,16 @@ def test_plain_saved_model_is_not_an_artifact(tmp_path: Path, toy) -> None:
 
 
 # --------------------------------------------------------------- versions
-@pytest.mark.parametrize("edit, match", [
-    (lambda m: m["artifact"].update(format_version=99), "artifact format version 99 is newer"),
-    (lambda m: m["artifact"].update(format_version="1"), "unknown artifact format version"),
-    (lambda m: m.update(format_version=7), "model format version 7 is newer"),
-    (lambda m: m["artifact"].update(recutils_version="999.0.0"), "newer than the installed"),
-    (lambda m: m["artifact"].update(recutils_version="banana"), "unknown recutils version"),
-])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda m: m["artifact"].update(format_version=99), "artifact format version 99 is newer"),
+        (lambda m: m["artifact"].update(format_version="1"), "unknown artifact format version"),
+        (lambda m: m.update(format_version=7), "model format version 7 is newer"),
+        (lambda m: m["artifact"].update(recutils_version="999.0.0"), "newer than the installed"),
+        (lambda m: m["artifact"].update(recutils_version="banana"), "unknown recutils version"),
+    ],
+)
 def test_newer_or_unknown_versions_are_refused(sar_artifact, tmp_path, edit, match) -> None:
     folder = _copy(sar_artifact, tmp_path / "v")
     _rewrite_manifest(folder, edit)
@@ -174,8 +182,9 @@ def test_newer_or_unknown_versions_are_refused(sar_artifact, tmp_path, edit, mat
 
 def test_unknown_model_name_is_a_clear_error(sar_artifact, tmp_path) -> None:
     folder = _copy(sar_artifact, tmp_path / "u")
-    _rewrite_manifest(folder, lambda m: m.update(model="os_system", **{"class": "os:system"}),
-                      redigest=True)
+    _rewrite_manifest(
+        folder, lambda m: m.update(model="os_system", **{"class": "os:system"}), redigest=True
+    )
     with pytest.raises(ArtifactError, match="unknown model 'os_system'.*known models"):
         load_model(folder)
 
@@ -225,8 +234,9 @@ def test_symlink_in_artifact_is_refused(sar_artifact, tmp_path) -> None:
 
 
 # --------------------------------------------------------------- paths
-@pytest.mark.parametrize("bad", ["../x", "/etc/passwd", "a/../../b", "a\\..\\b", "", "a\x00b",
-                                 "./a", "C:/x", "a//b"])
+@pytest.mark.parametrize(
+    "bad", ["../x", "/etc/passwd", "a/../../b", "a\\..\\b", "", "a\x00b", "./a", "C:/x", "a//b"]
+)
 def test_path_traversal_in_artifact_paths_is_rejected(bad: str, tmp_path: Path) -> None:
     with pytest.raises(ArtifactError):
         check_relative_path(bad)
@@ -289,8 +299,7 @@ def pickle_model():
     unregister_model("pickle_only_test")
 
 
-def test_pickled_artifact_needs_trust_and_checksums_come_first(pickle_model, tmp_path,
-                                                               toy) -> None:
+def test_pickled_artifact_needs_trust_and_checksums_come_first(pickle_model, tmp_path, toy) -> None:
     path = save_artifact(pickle_model().fit(toy), tmp_path / "pk")
     assert artifact_info(path).pickled_files == ("state.bin",)
     with pytest.raises(UntrustedArtifactError, match="trust=True"):
@@ -317,8 +326,9 @@ def test_undeclared_pickle_file_is_refused_without_trust(sar_artifact, tmp_path)
 
 
 # --------------------------------------------------------------- one loader
-def test_every_load_model_name_runs_the_one_loader(sar_artifact, tmp_path, toy,
-                                                   monkeypatch) -> None:
+def test_every_load_model_name_runs_the_one_loader(
+    sar_artifact, tmp_path, toy, monkeypatch
+) -> None:
     """serving.load_model, models.load_model, BaseRecommender.load and a class's load all
     go through persistence.load_saved, with their own documented options."""
     from recutils import models, serving

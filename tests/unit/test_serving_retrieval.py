@@ -31,16 +31,23 @@ from recutils.serving.retrieval import (  # noqa: E402
 )
 from recutils.serving.service import RecommendationService, ServiceError  # noqa: E402
 
-TRAIN = {"epochs": 2, "num_threads": 1, "progress": False, "batch_size": 256,
-         "early_stopping_metric": None, "validation_fraction": 0.0}
+TRAIN = {
+    "epochs": 2,
+    "num_threads": 1,
+    "progress": False,
+    "batch_size": 256,
+    "early_stopping_metric": None,
+    "validation_fraction": 0.0,
+}
 USER = {"age": 31, "gender": "F", "occupation": "writer"}
 
 
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
     ratings, items, users = make_interactions(60, 120, 1500, seed=1)
-    df = (ratings.merge(users[["userID", "age", "gender", "occupation"]], on="userID")
-          .merge(items[["itemID", "genres", "year"]], on="itemID"))
+    df = ratings.merge(users[["userID", "age", "gender", "occupation"]], on="userID").merge(
+        items[["itemID", "genres", "year"]], on="itemID"
+    )
     df["label"] = (df["rating"] >= 4).astype(float)
     return df
 
@@ -97,9 +104,13 @@ def test_retrieve_known_user_matches_the_model_top_k_without_seen_items(service,
 def test_retrieve_new_user_from_features_searches_the_user_tower_embedding(service, models) -> None:
     dssm = models[0]
     body = service.retrieve(features=USER, k=5)
-    vector = dssm.user_embeddings(pd.DataFrame({"userID": [None], **{c: [v] for c, v in USER.items()}}))
-    exact = np.argsort(-(vector @ dssm.item_vectors_.T / np.linalg.norm(dssm.item_vectors_, axis=1))[0],
-                       kind="stable")[:5]
+    vector = dssm.user_embeddings(
+        pd.DataFrame({"userID": [None], **{c: [v] for c, v in USER.items()}})
+    )
+    exact = np.argsort(
+        -(vector @ dssm.item_vectors_.T / np.linalg.norm(dssm.item_vectors_, axis=1))[0],
+        kind="stable",
+    )[:5]
     assert body["known_user"] is False and body["user_id"] is None
     assert _ids(body) == dssm.item_ids_[exact].tolist()
     # an id the model does not know, with features: the same user tower, the id out of vocabulary
@@ -118,7 +129,9 @@ def test_two_stage_ranks_the_retrieved_candidates_with_the_ranker(service, model
     dssm, _, deepfm = models
     body = service.two_stage(user_id=3, k=5, candidates=30)
     candidates = _ids(service.retrieve(user_id=3, k=30))
-    pred = deepfm.predict(pd.DataFrame({"userID": [3] * 30, "itemID": candidates}))["prediction"].to_numpy()
+    pred = deepfm.predict(pd.DataFrame({"userID": [3] * 30, "itemID": candidates}))[
+        "prediction"
+    ].to_numpy()
     best = np.argsort(-pred, kind="stable")[:5]
     assert _ids(body) == [candidates[i] for i in best]
     assert [i["retrieval_rank"] for i in body["items"]] == [int(i) + 1 for i in best]
@@ -127,26 +140,31 @@ def test_two_stage_ranks_the_retrieved_candidates_with_the_ranker(service, model
     timings = body["timings_ms"]
     assert timings["retrieve"] > 0 and timings["rank"] > 0
     assert timings["total"] == pytest.approx(timings["retrieve"] + timings["rank"], abs=0.01)
-    new = service.two_stage(features=USER, k=3)  # default candidates: max(100, k) capped by the index
+    new = service.two_stage(
+        features=USER, k=3
+    )  # default candidates: max(100, k) capped by the index
     assert new["candidates"] == 100 and len(new["items"]) == 3
     n_seen = dssm.seen_[dssm.user_ids_.get_loc(3)].nnz  # by default, as many as the unseen items
     assert service.two_stage(user_id=3, k=3)["candidates"] == min(100, len(dssm.item_ids_) - n_seen)
 
 
-@pytest.mark.parametrize(("kwargs", "status", "code"), [
-    ({"user_id": 987654}, 422, "unknown_user"),
-    ({}, 422, "missing_user"),
-    ({"features": {"age": float("nan")}}, 422, "invalid_feature"),
-    ({"features": {"age": float("inf")}}, 422, "invalid_feature"),
-    ({"features": {"age": [1, 2]}}, 422, "invalid_feature"),
-    ({"features": {"zip_code": "12345"}}, 422, "unknown_feature"),
-    ({"user_id": 3, "history": []}, 422, "empty_history"),
-    ({"history": [1, 2]}, 422, "history_unsupported"),
-    ({"user_id": 3, "k": 121}, 422, "k_exceeds_index"),
-    ({"user_id": 3, "k": 119}, 422, "too_few_items"),
-    ({"user_id": 3, "k": 0}, 422, "invalid_k"),
-    ({"user_id": "x"}, 422, "invalid_id"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"user_id": 987654}, 422, "unknown_user"),
+        ({}, 422, "missing_user"),
+        ({"features": {"age": float("nan")}}, 422, "invalid_feature"),
+        ({"features": {"age": float("inf")}}, 422, "invalid_feature"),
+        ({"features": {"age": [1, 2]}}, 422, "invalid_feature"),
+        ({"features": {"zip_code": "12345"}}, 422, "unknown_feature"),
+        ({"user_id": 3, "history": []}, 422, "empty_history"),
+        ({"history": [1, 2]}, 422, "history_unsupported"),
+        ({"user_id": 3, "k": 121}, 422, "k_exceeds_index"),
+        ({"user_id": 3, "k": 119}, 422, "too_few_items"),
+        ({"user_id": 3, "k": 0}, 422, "invalid_k"),
+        ({"user_id": "x"}, 422, "invalid_id"),
+    ],
+)
 def test_bad_retrieval_requests_are_refused_with_a_code(service, kwargs, status, code) -> None:
     with pytest.raises(ServiceError) as err:
         service.retrieve(**{"k": 5, **kwargs})
@@ -158,7 +176,9 @@ def test_bad_retrieval_requests_are_refused_with_a_code(service, kwargs, status,
 def test_nan_user_embeddings_are_a_422_not_a_500(root, monkeypatch) -> None:
     svc = RecommendationService(artifact=root / "dssm")
     model = svc.state.retrieval.model
-    monkeypatch.setattr(model, "user_embeddings", lambda df: np.full((1, model.item_vectors_.shape[1]), np.nan))
+    monkeypatch.setattr(
+        model, "user_embeddings", lambda df: np.full((1, model.item_vectors_.shape[1]), np.nan)
+    )
     with pytest.raises(ServiceError) as err:
         svc.retrieve(user_id=3, features=USER, k=5)
     assert (err.value.status, err.value.code) == (422, "non_finite_embedding")
@@ -170,10 +190,16 @@ def test_nan_user_embeddings_are_a_422_not_a_500(root, monkeypatch) -> None:
 
 
 def test_http_errors_are_json_4xx_and_the_next_request_succeeds(client) -> None:
-    bad = [b'{"features": {"age": NaN}, "k": 3}', b'{"features": {"age": -Infinity}}',
-           b'{"user_id": 987654}', b'{"history": []}', b'{"user_id": 3, "k": 500}',
-           b'{"user_id": 3, "features": {"age": true}}', b'{"user_id": 3, "bogus": 1}',
-           b'{"user_id": 3, "exclude_seen": "no"}']
+    bad = [
+        b'{"features": {"age": NaN}, "k": 3}',
+        b'{"features": {"age": -Infinity}}',
+        b'{"user_id": 987654}',
+        b'{"history": []}',
+        b'{"user_id": 3, "k": 500}',
+        b'{"user_id": 3, "features": {"age": true}}',
+        b'{"user_id": 3, "bogus": 1}',
+        b'{"user_id": 3, "exclude_seen": "no"}',
+    ]
     for body in bad:
         r = client.post("/v1/retrieve", content=body, headers={"content-type": "application/json"})
         assert 400 <= r.status_code < 500, (body, r.status_code, r.text)
@@ -187,7 +213,9 @@ def test_http_errors_are_json_4xx_and_the_next_request_succeeds(client) -> None:
     r = client.post("/v1/two-stage", json={"features": USER, "k": 4, "candidates": 20})
     assert r.status_code == 200 and len(r.json()["items"]) == 4
     info = client.get("/v1/model").json()
-    assert info["retrieval"]["index"] == "brute_force" and info["retrieval"]["index_source"] == "saved"
+    assert (
+        info["retrieval"]["index"] == "brute_force" and info["retrieval"]["index_source"] == "saved"
+    )
     assert info["retrieval"]["user_features"] == ["age", "gender", "occupation"]
     assert info["ranker"]["model"] == "deepfm"
     schema = client.get("/openapi.json").json()["paths"]
@@ -207,7 +235,10 @@ def test_an_index_built_for_another_model_version_is_refused_at_start_and_swap(r
 
 def test_without_a_saved_index_an_exact_one_is_built(root) -> None:
     svc = RecommendationService(artifact=root / "dssm_plain")
-    assert (svc.state.retrieval.index.kind, svc.state.retrieval.index_source) == ("brute_force", "built")
+    assert (svc.state.retrieval.index.kind, svc.state.retrieval.index_source) == (
+        "brute_force",
+        "built",
+    )
     with pytest.raises(ServiceError) as err:
         svc.two_stage(user_id=3, k=3)
     assert (err.value.status, err.value.code) == (400, "unsupported")
@@ -235,7 +266,9 @@ def test_a_ranker_needs_a_two_tower_artifact_and_swaps_with_it(root, frame, tmp_
     save_artifact(sar, tmp_path / "sar")
     with pytest.raises(ArtifactError, match="two-tower"):
         RecommendationService(artifact=tmp_path / "sar", ranker_artifact=root / "deepfm")
-    svc = RecommendationService(artifact=root / "dssm_plain", artifact_root=root, admin_token="t" * 8)
+    svc = RecommendationService(
+        artifact=root / "dssm_plain", artifact_root=root, admin_token="t" * 8
+    )
     assert svc.state.ranker is None
     svc.admin_swap("dssm", "t" * 8, ranker="deepfm")
     state = svc.state
@@ -250,14 +283,31 @@ def test_a_ranker_needs_a_two_tower_artifact_and_swaps_with_it(root, frame, tmp_
 
 def test_history_reaches_a_user_tower_that_reads_one(frame) -> None:
     df = frame.copy()
-    first = df.sort_values("timestamp").groupby("userID")["itemID"].apply(lambda s: "|".join(map(str, s.iloc[:5])))
+    first = (
+        df.sort_values("timestamp")
+        .groupby("userID")["itemID"]
+        .apply(lambda s: "|".join(map(str, s.iloc[:5])))
+    )
     df["history"] = df["userID"].map(first)
-    features = [{"name": "user_id", "column": "@user"},
-                {"name": "hist", "column": "history", "type": "sequence", "separator": "|", "side": "user",
-                 "max_length": 5},
-                {"name": "movie_id", "column": "@item"}]
-    model = create_model("dssm", features=features, feature_groups={"user": ["user_id", "hist"], "item": ["movie_id"]},
-                         default_embedding_dim=8, train=TRAIN).fit(df)
+    features = [
+        {"name": "user_id", "column": "@user"},
+        {
+            "name": "hist",
+            "column": "history",
+            "type": "sequence",
+            "separator": "|",
+            "side": "user",
+            "max_length": 5,
+        },
+        {"name": "movie_id", "column": "@item"},
+    ]
+    model = create_model(
+        "dssm",
+        features=features,
+        feature_groups={"user": ["user_id", "hist"], "item": ["movie_id"]},
+        default_embedding_dim=8,
+        train=TRAIN,
+    ).fit(df)
     served = ServedRetrieval(model)
     assert served.history_feature == ("history", "|") and served.describe()["history"] is True
     found = served.retrieve(None, None, [1, 2, 3], 5)
@@ -272,7 +322,10 @@ def test_history_reaches_a_user_tower_that_reads_one(frame) -> None:
 def test_known_users_embeddings_are_cached_and_features_override_them(service, models) -> None:
     dssm = models[0]
     served = service.state.retrieval
-    assert served.user_vectors is not None and served.user_vectors.shape == (len(dssm.user_ids_), 64)
+    assert served.user_vectors is not None and served.user_vectors.shape == (
+        len(dssm.user_ids_),
+        64,
+    )
     cached, _, _ = served.user_vector(3, None, None)
     fresh = dssm.user_embeddings(pd.DataFrame({"userID": [3]}))
     assert np.allclose(cached, fresh, atol=1e-6)

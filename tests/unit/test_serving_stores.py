@@ -24,8 +24,11 @@ from recutils.testing.contract import toy_interactions
 
 
 def ranking(users, n_items: int = 5, version: float = 1.0, str_ids: bool = False) -> pd.DataFrame:
-    rows = [(u, (f"i{j}" if str_ids else j), version - j / 10, j + 1)
-            for u in users for j in range(n_items)]
+    rows = [
+        (u, (f"i{j}" if str_ids else j), version - j / 10, j + 1)
+        for u in users
+        for j in range(n_items)
+    ]
     return pd.DataFrame(rows, columns=["userID", "itemID", "prediction", "rank"])
 
 
@@ -47,8 +50,9 @@ def test_open_store_urls(tmp_path: Path) -> None:
 
 def test_write_read_and_replace(store: SQLiteStore) -> None:
     assert store.info() is None and store.get(1) is None
-    info = store.write([ranking([1, 2]), ranking([3])], fallback=[(9, 5.0)],
-                       metadata={"model": "toy"})
+    info = store.write(
+        [ranking([1, 2]), ranking([3])], fallback=[(9, 5.0)], metadata={"model": "toy"}
+    )
     assert (info.version, info.n_users, info.top_k) == (1, 3, 5)
     assert info.user_id_type == "int" and info.item_id_type == "int"
     assert store.get(1) == [(j, pytest.approx(1.0 - j / 10)) for j in range(5)]
@@ -57,8 +61,12 @@ def test_write_read_and_replace(store: SQLiteStore) -> None:
     info2 = store.write(ranking(["a", "b"], 3, version=2.0, str_ids=True))
     assert info2.version == 2 and info2.user_id_type == "str" and info2.item_id_type == "str"
     assert store.get(1) is None and store.get("a")[0] == ("i0", 2.0)
-    tables = [r[0] for r in sqlite3.connect(store.path).execute(
-        "SELECT name FROM sqlite_master WHERE name LIKE 'recs_v%'")]
+    tables = [
+        r[0]
+        for r in sqlite3.connect(store.path).execute(
+            "SELECT name FROM sqlite_master WHERE name LIKE 'recs_v%'"
+        )
+    ]
     assert tables == ["recs_v2"]  # the old set is dropped
 
 
@@ -85,8 +93,12 @@ def test_unfinished_set_of_a_dead_writer_is_cleaned_by_the_next(store: SQLiteSto
     w.write_frame(ranking([2]))  # never committed nor aborted: like a killed process
     assert store.info().version == 1 and store.get(2) is None
     store.write(ranking([3]))
-    names = {r[0] for r in sqlite3.connect(store.path).execute(
-        "SELECT name FROM sqlite_master WHERE name LIKE 'recs_v%'")}
+    names = {
+        r[0]
+        for r in sqlite3.connect(store.path).execute(
+            "SELECT name FROM sqlite_master WHERE name LIKE 'recs_v%'"
+        )
+    }
     assert names == {"recs_v3"}
 
 
@@ -115,7 +127,7 @@ def test_readers_never_see_a_half_written_set(store: SQLiteStore) -> None:
         for version in range(2, 7):
             with store.writer() as w:
                 for start in range(0, 200, 20):  # ten chunks, ten transactions
-                    w.write_frame(ranking(users[start:start + 20], 3, version=float(version)))
+                    w.write_frame(ranking(users[start : start + 20], 3, version=float(version)))
                 w.commit()
     finally:
         stop.set()
@@ -133,8 +145,9 @@ def sar() -> SAR:
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 @pytest.mark.parametrize("chunk_size", [1, 7, 1000])
-def test_batch_files_equal_recommend_k_items(sar: SAR, tmp_path: Path, fmt: str,
-                                             chunk_size: int) -> None:
+def test_batch_files_equal_recommend_k_items(
+    sar: SAR, tmp_path: Path, fmt: str, chunk_size: int
+) -> None:
     out = tmp_path / f"recs.{fmt}"
     result = batch_recommend(sar, top_k=4, chunk_size=chunk_size, output=out, progress=False)
     expected = sar.recommend_k_items(sar.user_ids_, top_k=4)
@@ -146,8 +159,15 @@ def test_batch_files_equal_recommend_k_items(sar: SAR, tmp_path: Path, fmt: str,
 
 def test_batch_given_users_into_store_and_file(sar: SAR, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/s.db"
-    result = batch_recommend(sar, users=[3, 1, 3, 2], top_k=3, output=tmp_path / "r.csv",
-                             store=url, progress=False, store_metadata={"run": "test"})
+    result = batch_recommend(
+        sar,
+        users=[3, 1, 3, 2],
+        top_k=3,
+        output=tmp_path / "r.csv",
+        store=url,
+        progress=False,
+        store_metadata={"run": "test"},
+    )
     assert result.store_set.n_users == 3 and result.store_set.metadata["run"] == "test"
     assert result.store_set.metadata["model"] == "sar"
     store = open_store(url)
@@ -179,8 +199,9 @@ def test_batch_errors(sar: SAR, tmp_path: Path) -> None:
         batch_recommend(Popularity(), output=tmp_path / "x.csv")
 
 
-def test_failed_batch_leaves_store_and_file_untouched(sar: SAR, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_batch_leaves_store_and_file_untouched(
+    sar: SAR, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = f"sqlite:///{tmp_path}/s.db"
     batch_recommend(sar, top_k=2, store=url, progress=False)
     calls = {"n": 0}
@@ -194,8 +215,9 @@ def test_failed_batch_leaves_store_and_file_untouched(sar: SAR, tmp_path: Path,
 
     monkeypatch.setattr(SAR, "recommend_k_items", failing)
     with pytest.raises(MemoryError):
-        batch_recommend(sar, top_k=5, chunk_size=10, store=url, output=tmp_path / "o.parquet",
-                        progress=False)
+        batch_recommend(
+            sar, top_k=5, chunk_size=10, store=url, output=tmp_path / "o.parquet", progress=False
+        )
     store = open_store(url)
     assert store.info().version == 1 and store.info().n_users == 50 and store.info().top_k == 2
     assert not (tmp_path / "o.parquet").exists()
@@ -207,9 +229,12 @@ def test_importing_serving_pulls_no_web_stack() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, recutils.serving, recutils.serving.batch, recutils.serving.stores; "
-            "print(sorted(m for m in ('fastapi', 'uvicorn', 'redis', 'httpx', 'starlette', "
-            "'pyspark', 'torch', 'locust') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    code = (
+        "import sys, recutils.serving, recutils.serving.batch, recutils.serving.stores; "
+        "print(sorted(m for m in ('fastapi', 'uvicorn', 'redis', 'httpx', 'starlette', "
+        "'pyspark', 'torch', 'locust') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "[]"

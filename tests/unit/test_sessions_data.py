@@ -19,7 +19,10 @@ def _write(path, text: str):
 
 
 def test_read_rsc15_orders_clicks_by_session_then_time(tmp_path):
-    path = _write(tmp_path / "c.txt", "SessionId\tItemId\tTime\n5\t10\t3.5\n2\t11\t9.0\n5\t12\t1.25\n2\t10\t9.0\n")
+    path = _write(
+        tmp_path / "c.txt",
+        "SessionId\tItemId\tTime\n5\t10\t3.5\n2\t11\t9.0\n5\t12\t1.25\n2\t10\t9.0\n",
+    )
     df = sessions.read_rsc15_file(path, col_user="s", col_item="i", col_timestamp="t")
     assert list(df.columns) == ["s", "i", "t"]
     assert df["s"].tolist() == [2, 2, 5, 5]
@@ -28,12 +31,15 @@ def test_read_rsc15_orders_clicks_by_session_then_time(tmp_path):
     assert df.index.equals(pd.RangeIndex(4))
 
 
-@pytest.mark.parametrize(("text", "match"), [
-    ("Session\tItemId\tTime\n1\t2\t3\n", "expected the header"),
-    ("SessionId\tItemId\tTime\n1\t2\n", "line 2: 2 fields"),
-    ("SessionId\tItemId\tTime\n1\t-2\t3\n", "line 2: 'ItemId' must be >= 0"),
-    ("SessionId\tItemId\tTime\n", "no data rows"),
-])
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("Session\tItemId\tTime\n1\t2\t3\n", "expected the header"),
+        ("SessionId\tItemId\tTime\n1\t2\n", "line 2: 2 fields"),
+        ("SessionId\tItemId\tTime\n1\t-2\t3\n", "line 2: 'ItemId' must be >= 0"),
+        ("SessionId\tItemId\tTime\n", "no data rows"),
+    ],
+)
 def test_read_rsc15_names_the_bad_line(tmp_path, text, match):
     with pytest.raises(CorruptDataError, match=match):
         sessions.read_rsc15_file(_write(tmp_path / "c.txt", text))
@@ -45,10 +51,12 @@ def test_read_rsc15_rejects_clashing_columns(tmp_path):
         sessions.read_rsc15_file(path, col_user="x", col_item="x")
 
 
-DIGI = ("session_id;user_id;item_id;timeframe;eventdate\n"
-        "1;NA;100;5000;2016-01-02\n"
-        "1;NA;101;1000;2016-01-02\n"
-        "2;7;102;0;2016-01-01\n")
+DIGI = (
+    "session_id;user_id;item_id;timeframe;eventdate\n"
+    "1;NA;100;5000;2016-01-02\n"
+    "1;NA;101;1000;2016-01-02\n"
+    "2;7;102;0;2016-01-01\n"
+)
 
 
 def test_read_diginetica_orders_by_timeframe_and_adds_it_to_the_date(tmp_path):
@@ -70,12 +78,19 @@ def _clicks(rows):
 
 
 def test_split_by_time_puts_late_sessions_in_test_and_drops_unseen_items_and_short_sessions():
-    df = _clicks([
-        (1, 10, 0.0), (1, 11, 10.0),                  # ends day 0: train
-        (2, 11, 2 * DAY), (2, 12, 2 * DAY + 5),        # ends day 2: train (before the window)
-        (3, 10, 3 * DAY), (3, 99, 3 * DAY + 1), (3, 11, 3 * DAY + 2),  # test; 99 unseen: dropped
-        (4, 12, 3.5 * DAY), (4, 98, 3.5 * DAY + 1),  # test; left with one click: dropped
-    ])
+    df = _clicks(
+        [
+            (1, 10, 0.0),
+            (1, 11, 10.0),  # ends day 0: train
+            (2, 11, 2 * DAY),
+            (2, 12, 2 * DAY + 5),  # ends day 2: train (before the window)
+            (3, 10, 3 * DAY),
+            (3, 99, 3 * DAY + 1),
+            (3, 11, 3 * DAY + 2),  # test; 99 unseen: dropped
+            (4, 12, 3.5 * DAY),
+            (4, 98, 3.5 * DAY + 1),  # test; left with one click: dropped
+        ]
+    )
     train, test = sessions.split_sessions_by_time(df, 1.0)
     assert train["userID"].tolist() == [1, 1, 2, 2]
     assert test["userID"].tolist() == [3, 3]
@@ -84,11 +99,21 @@ def test_split_by_time_puts_late_sessions_in_test_and_drops_unseen_items_and_sho
 
 
 def test_split_by_whole_days_counts_dates_not_seconds():
-    df = _clicks([(1, 10, 0.0), (1, 11, 1.0), (2, 10, 1 * DAY + 100), (2, 11, 1 * DAY + 200),
-                  (3, 10, 2 * DAY + 50), (3, 11, 2 * DAY + 60)])
+    df = _clicks(
+        [
+            (1, 10, 0.0),
+            (1, 11, 1.0),
+            (2, 10, 1 * DAY + 100),
+            (2, 11, 1 * DAY + 200),
+            (3, 10, 2 * DAY + 50),
+            (3, 11, 2 * DAY + 60),
+        ]
+    )
     # by seconds, session 2 ends within one day of session 3's end; by dates it is the day before
     assert sessions.split_sessions_by_time(df, 1.0)[1]["userID"].unique().tolist() == [2, 3]
-    assert sessions.split_sessions_by_time(df, 1.0, whole_days=True)[1]["userID"].unique().tolist() == [3]
+    assert sessions.split_sessions_by_time(df, 1.0, whole_days=True)[1][
+        "userID"
+    ].unique().tolist() == [3]
 
 
 def test_split_errors():
@@ -103,8 +128,16 @@ def test_split_errors():
 
 def test_diginetica_split_drops_single_clicks_and_rare_items():
     base = pd.Timestamp("2016-01-01").timestamp()
-    df = _clicks([(1, 10, base), (1, 11, base + 1), (2, 10, base + 10 * DAY), (2, 11, base + 10 * DAY + 1),
-                  (2, 12, base + 10 * DAY + 2), (3, 13, base + 10 * DAY)])
+    df = _clicks(
+        [
+            (1, 10, base),
+            (1, 11, base + 1),
+            (2, 10, base + 10 * DAY),
+            (2, 11, base + 10 * DAY + 1),
+            (2, 12, base + 10 * DAY + 2),
+            (3, 13, base + 10 * DAY),
+        ]
+    )
     train, test = sessions.diginetica_split(df)
     assert train["userID"].unique().tolist() == [1]
     assert test["itemID"].tolist() == [10, 11]  # item 12 unseen in train, session 3 of one click
@@ -119,7 +152,9 @@ def test_rsc15_real_files_as_in_provenance(require_dataset):
     require_dataset(sessions.RSC15_FOLDER)
     train, test = sessions.load_rsc15(progress=False)
     for name, df in (("train", train), ("test", test)):
-        assert (len(df), df["userID"].nunique(), df["itemID"].nunique()) == sessions.RSC15_SIZES[name]
+        assert (len(df), df["userID"].nunique(), df["itemID"].nunique()) == sessions.RSC15_SIZES[
+            name
+        ]
         assert df["timestamp"].dtype == np.float64
         t = df["timestamp"].to_numpy()
         same = df["userID"].to_numpy()[1:] == df["userID"].to_numpy()[:-1]
@@ -132,7 +167,11 @@ def test_rsc15_real_files_as_in_provenance(require_dataset):
 def test_diginetica_real_file_and_split(require_dataset):
     require_dataset(sessions.DIGINETICA_FOLDER)
     full = sessions.load_diginetica(split=False, progress=False)
-    assert (len(full), full["userID"].nunique(), full["itemID"].nunique()) == sessions.DIGINETICA_SIZE
+    assert (
+        len(full),
+        full["userID"].nunique(),
+        full["itemID"].nunique(),
+    ) == sessions.DIGINETICA_SIZE
     train, test = sessions.load_diginetica(progress=False)
     assert set(test["itemID"]) <= set(train["itemID"])
     assert test.groupby("userID").size().min() >= 2

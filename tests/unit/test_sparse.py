@@ -19,11 +19,13 @@ from recutils.exceptions import ColumnMismatchError, ConfigError, DataError
 
 @pytest.fixture
 def small() -> pd.DataFrame:
-    return pd.DataFrame({
-        "userID": ["b", "a", "a", "c"],
-        "itemID": [20, 10, 30, 10],
-        "rating": [5.0, 3.0, 4.0, 1.0],
-    })
+    return pd.DataFrame(
+        {
+            "userID": ["b", "a", "a", "c"],
+            "itemID": [20, 10, 30, 10],
+            "rating": [5.0, 3.0, 4.0, 1.0],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +52,9 @@ def test_round_trip(synth):
     m = to_csr(synth, col_rating="rating")
     back = m.to_df()
     expected = synth[["userID", "itemID", "rating"]].sort_values(["userID", "itemID"])
-    pd.testing.assert_frame_equal(back.reset_index(drop=True),
-                                  expected.reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        back.reset_index(drop=True), expected.reset_index(drop=True), check_dtype=False
+    )
     again = from_csr(m.matrix, m.user_ids, m.item_ids, col_user="u", col_item="i", col_rating=None)
     assert list(again.columns) == ["u", "i"] and len(again) == len(synth)
 
@@ -109,10 +112,12 @@ def _naive_k_core(df: pd.DataFrame, k: int) -> pd.DataFrame:
 
 def test_k_core_needs_iteration():
     # user 3 has 2 rows, but item 30 only survives through user 3; dropping it cascades
-    df = pd.DataFrame({
-        "userID": [1, 1, 2, 2, 3, 3],
-        "itemID": [10, 20, 10, 20, 10, 30],
-    })
+    df = pd.DataFrame(
+        {
+            "userID": [1, 1, 2, 2, 3, 3],
+            "itemID": [10, 20, 10, 20, 10, 30],
+        }
+    )
     out = filter_k_core(df, 2)
     assert out.index.tolist() == [0, 1, 2, 3]
     assert filter_k_core(df, 3).empty
@@ -204,11 +209,14 @@ def test_no_function_mutates_its_input(synth):
 # ----------------------------------------------------------------------------- review fixes
 
 
-@pytest.mark.parametrize("ids", [
-    [1.0, np.nan, 2.0],
-    pd.array(["a", None, "b"], dtype="str"),
-    ["a", None, "b"],
-])
+@pytest.mark.parametrize(
+    "ids",
+    [
+        [1.0, np.nan, 2.0],
+        pd.array(["a", None, "b"], dtype="str"),
+        ["a", None, "b"],
+    ],
+)
 def test_to_csr_missing_ids_raise_data_error(ids):
     """Bug: to_csr accepted NaN ids silently (a NaN row) and let None in str ids raise TypeError."""
     df = pd.DataFrame({"userID": ids, "itemID": [1, 2, 3]})
@@ -261,8 +269,9 @@ def test_exact_completion_follows_the_weights_in_draw_order():
     assert one.size == n and np.all(one // 3 == np.arange(n))
     assert abs(np.mean(one % 3 == 1) - 0.75) < 0.01 and not np.any(one % 3 == 2)
     # two of three items with weights 1, 1, 8: the first drawn is item 2 with probability 0.8
-    two = _complete_exactly(np.repeat(np.arange(n), 2), empty, empty, np.array([1.0, 1.0, 8.0]), 3,
-                            rng, budget=1000)
+    two = _complete_exactly(
+        np.repeat(np.arange(n), 2), empty, empty, np.array([1.0, 1.0, 8.0]), 3, rng, budget=1000
+    )
     first = two.reshape(n, 2)[:, 0] % 3
     assert abs(np.mean(first == 2) - 0.8) < 0.01
     # taken keys (positives, accepted negatives) are never drawn

@@ -142,8 +142,16 @@ def test_chrono_test_after_train_per_user():
         lambda t: t * 10**15 - 4 * 10**18,  # any key would overflow: general two-sort path
         lambda t: pd.to_timedelta(t, unit="s"),
     ],
-    ids=["float", "datetime", "tz-aware", "uint32", "nullable-int", "large-int", "huge-int",
-         "timedelta"],
+    ids=[
+        "float",
+        "datetime",
+        "tz-aware",
+        "uint32",
+        "nullable-int",
+        "large-int",
+        "huge-int",
+        "timedelta",
+    ],
 )
 def test_chrono_timestamp_dtypes_agree(convert):
     df = make_log(n=800, seed=3)
@@ -189,16 +197,20 @@ def _ms_stratified_reference(df, ratios, seed, min_rating, group):
 
 @pytest.mark.parametrize(
     "ratios,seed,min_rating,group",
-    [([0.75, 0.25], 42, 1, "itemID"), ([0.6, 0.2, 0.2], 7, 3, "userID"),
-     ([0.5, 0.5], 0, 20, "itemID")],
+    [
+        ([0.75, 0.25], 42, 1, "itemID"),
+        ([0.6, 0.2, 0.2], 7, 3, "userID"),
+        ([0.5, 0.5], 0, 20, "itemID"),
+    ],
 )
 def test_stratified_is_microsofts_split_row_for_row(ratios, seed, min_rating, group):
     df = make_log(seed=seed)
     df.index = df.index * 3 + 100  # labels that are not positions
     ratio = ratios[0] if len(ratios) == 2 else ratios
     filter_by = "item" if group == "itemID" else "user"
-    ours = python_stratified_split(df, ratio=ratio, seed=seed, min_rating=min_rating,
-                                   filter_by=filter_by)
+    ours = python_stratified_split(
+        df, ratio=ratio, seed=seed, min_rating=min_rating, filter_by=filter_by
+    )
     theirs = _ms_stratified_reference(df, ratios, seed, min_rating, group)
     assert len(ours) == len(theirs)
     for a, b in zip(ours, theirs):
@@ -361,8 +373,23 @@ def test_kfold_seed_and_laziness():
 
 # ----------------------------------------------------------------------------- errors
 @pytest.mark.parametrize(
-    "ratio", [0.0, 1.0, 1.5, -0.25, float("nan"), 1, [0.5, 0.0], [0.5, -0.1], [0.7, 1.3],
-              [0.5], [], "0.75", None, True],
+    "ratio",
+    [
+        0.0,
+        1.0,
+        1.5,
+        -0.25,
+        float("nan"),
+        1,
+        [0.5, 0.0],
+        [0.5, -0.1],
+        [0.7, 1.3],
+        [0.5],
+        [],
+        "0.75",
+        None,
+        True,
+    ],
 )
 def test_bad_ratio_raises_data_error_naming_value(small, ratio):
     for splitter in (python_random_split, python_chrono_split, python_stratified_split):
@@ -530,8 +557,13 @@ def test_stratified_sort_key_collisions_keep_the_exact_order(key_bits):
 def test_stratified_with_many_groups_is_microsofts_split():
     """Beyond 2**11 groups only part of each key fits beside the group code."""
     rng = np.random.default_rng(11)
-    df = pd.DataFrame({"userID": rng.integers(0, 6_000, 40_000), "itemID": rng.integers(0, 900, 40_000),
-                       "rating": rng.integers(1, 6, 40_000).astype(float)})
+    df = pd.DataFrame(
+        {
+            "userID": rng.integers(0, 6_000, 40_000),
+            "itemID": rng.integers(0, 900, 40_000),
+            "rating": rng.integers(1, 6, 40_000).astype(float),
+        }
+    )
     df = df.drop_duplicates(["userID", "itemID"]).reset_index(drop=True)
     ours = python_stratified_split(df, ratio=0.75, seed=9)
     theirs = _ms_stratified_reference(df, [0.75, 0.25], 9, 1, "userID")

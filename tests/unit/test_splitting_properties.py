@@ -19,8 +19,7 @@ from recutils.splitting import (
     python_stratified_split,
 )
 
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -40,9 +39,7 @@ def logs(draw, max_rows: int = 60) -> pd.DataFrame:
 ratios = st.one_of(
     st.floats(0.05, 0.95),
     # Lists of shares summing to 1: positive weights, normalised.
-    st.lists(st.floats(0.05, 0.9), min_size=2, max_size=4).map(
-        lambda w: [x / sum(w) for x in w]
-    ),
+    st.lists(st.floats(0.05, 0.9), min_size=2, max_size=4).map(lambda w: [x / sum(w) for x in w]),
 )
 
 
@@ -69,8 +66,12 @@ def assert_group_ratios(df, parts, ratio, col):
 
 
 @SETTINGS
-@given(df=logs(), ratio=ratios, seed=st.integers(0, 2**32 - 1),
-       filter_by=st.sampled_from(["user", "item"]))
+@given(
+    df=logs(),
+    ratio=ratios,
+    seed=st.integers(0, 2**32 - 1),
+    filter_by=st.sampled_from(["user", "item"]),
+)
 def test_stratified_partition_and_ratios(df, ratio, seed, filter_by):
     parts = python_stratified_split(df, ratio=ratio, seed=seed, filter_by=filter_by)
     assert len(parts) == len(as_list(ratio))

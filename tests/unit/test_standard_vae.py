@@ -27,8 +27,14 @@ def test_registered() -> None:
 
 def test_defaults_are_microsofts_network() -> None:
     c = StandardVAEConfig()
-    assert (c.hidden_dims, c.latent_dim, c.dropout, c.decoder_dropout, c.batch_size,
-            c.learning_rate) == ([200], 70, 0.5, 0.5, 100, 1e-3)
+    assert (
+        c.hidden_dims,
+        c.latent_dim,
+        c.dropout,
+        c.decoder_dropout,
+        c.batch_size,
+        c.learning_rate,
+    ) == ([200], 70, 0.5, 0.5, 100, 1e-3)
     net = StandardVAE()._build_network(5, 30)
     assert net.normalize is False and net.decoder_drop is not None
     assert net.decoder_drop.p == 0.5
@@ -53,8 +59,9 @@ def test_network_reads_the_raw_row_and_drops_out_the_decoder() -> None:
 
 def test_logistic_loss_is_the_binary_cross_entropy_of_the_softmax() -> None:
     users, items = np.array([0, 0, 1]), np.array([0, 2, 1])
-    source = _UserRowEpochs(users, items, 2, 3, 2, 0, torch.device("cpu"), lambda step: 0.0,
-                            likelihood="logistic")
+    source = _UserRowEpochs(
+        users, items, 2, 3, 2, 0, torch.device("cpu"), lambda step: 0.0, likelihood="logistic"
+    )
     logits = torch.tensor([[0.5, -1.0, 2.0], [0.0, 1.0, -0.5]])
 
     class Fixed(torch.nn.Module):
@@ -68,7 +75,8 @@ def test_logistic_loss_is_the_binary_cross_entropy_of_the_softmax() -> None:
     assert got == pytest.approx(expected, rel=1e-5)
     multinomial = _UserRowEpochs(users, items, 2, 3, 2, 0, torch.device("cpu"), lambda step: 0.5)
     assert float(multinomial.loss(Fixed(), np.array([0, 1]))) == pytest.approx(
-        -(x * np.log(pi)).sum(1).mean() + 0.5 * 3.0, rel=1e-5)
+        -(x * np.log(pi)).sum(1).mean() + 0.5 * 3.0, rel=1e-5
+    )
 
 
 def test_default_annealing_reaches_the_cap_after_80_percent_of_the_steps() -> None:
@@ -92,7 +100,11 @@ def test_fit_ranks_unseen_items_and_differs_from_multi_vae() -> None:
     top = model.recommend_k_items(df["userID"].unique(), top_k=5)
     seen = set(zip(df["userID"], df["itemID"]))
     assert not any(p in seen for p in zip(top["userID"], top["itemID"]))
-    multi = MultiVAE(**SMALL, total_anneal_steps=10).fit(df).recommend_k_items(df["userID"].unique(), top_k=5)
+    multi = (
+        MultiVAE(**SMALL, total_anneal_steps=10)
+        .fit(df)
+        .recommend_k_items(df["userID"].unique(), top_k=5)
+    )
     assert not np.allclose(top["prediction"].to_numpy(), multi["prediction"].to_numpy())
 
 
@@ -107,10 +119,18 @@ def test_save_load_round_trip(tmp_path) -> None:
     pd.testing.assert_frame_equal(loaded.recommend_k_items(users), model.recommend_k_items(users))
 
 
-@pytest.mark.parametrize("bad", [
-    {"decoder_dropout": 1.0}, {"decoder_dropout": -0.1}, {"anneal_cap": -1.0},
-    {"total_anneal_steps": 0}, {"latent_dim": 0}, {"hidden_dims": [0]}, {"dropout": 1.0},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"decoder_dropout": 1.0},
+        {"decoder_dropout": -0.1},
+        {"anneal_cap": -1.0},
+        {"total_anneal_steps": 0},
+        {"latent_dim": 0},
+        {"hidden_dims": [0]},
+        {"dropout": 1.0},
+    ],
+)
 def test_bad_config_raises(bad) -> None:
     with pytest.raises(ConfigError):
         StandardVAE(**bad)

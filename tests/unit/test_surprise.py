@@ -23,23 +23,30 @@ from recutils.testing import toy_interactions
 pytest.importorskip("surprise")
 
 
-def _ratings(n_users: int = 40, n_items: int = 25, density: float = 0.35,
-             seed: int = 3) -> pd.DataFrame:
+def _ratings(
+    n_users: int = 40, n_items: int = 25, density: float = 0.35, seed: int = 3
+) -> pd.DataFrame:
     """Random ratings on 1..5 in a shuffled row order (so surprise's inner ids differ)."""
     rng = np.random.default_rng(seed)
     mask = rng.random((n_users, n_items)) < density
     mask[:, 0] = True  # every user rates something
     mask[0, :] = True  # every item is rated
     u, i = np.nonzero(mask)
-    df = pd.DataFrame({"userID": u * 7 + 100, "itemID": i * 3 + 5,
-                       "rating": rng.integers(1, 6, u.size).astype(float)})
+    df = pd.DataFrame(
+        {
+            "userID": u * 7 + 100,
+            "itemID": i * 3 + 5,
+            "rating": rng.integers(1, 6, u.size).astype(float),
+        }
+    )
     return df.sample(frac=1.0, random_state=1).reset_index(drop=True)
 
 
 def _all_pairs(df: pd.DataFrame) -> pd.DataFrame:
     users, items = df["userID"].unique(), df["itemID"].unique()
-    return pd.DataFrame({"userID": np.repeat(users, items.size),
-                         "itemID": np.tile(items, users.size)})
+    return pd.DataFrame(
+        {"userID": np.repeat(users, items.size), "itemID": np.tile(items, users.size)}
+    )
 
 
 def _surprise_estimates(model, pairs: pd.DataFrame, clip: bool) -> np.ndarray:
@@ -56,11 +63,23 @@ MODELS = {
     "nmf_biased": (SurpriseNMF, {"n_factors": 4, "n_epochs": 20, "biased": True, "seed": 3}),
     "knn_user_msd": (SurpriseKNNBaseline, {"k": 5}),
     "knn_item_msd": (SurpriseKNNBaseline, {"k": 4, "sim_options": {"user_based": False}}),
-    "knn_item_pb": (SurpriseKNNBaseline, {"k": 6, "min_k": 3, "sim_options": {
-        "name": "pearson_baseline", "user_based": False, "shrinkage": 10}}),
-    "knn_user_pb_sgd": (SurpriseKNNBaseline, {"k": 8, "min_k": 2, "sim_options": {
-        "name": "pearson_baseline", "user_based": True},
-        "bsl_options": {"method": "sgd", "n_epochs": 5}}),
+    "knn_item_pb": (
+        SurpriseKNNBaseline,
+        {
+            "k": 6,
+            "min_k": 3,
+            "sim_options": {"name": "pearson_baseline", "user_based": False, "shrinkage": 10},
+        },
+    ),
+    "knn_user_pb_sgd": (
+        SurpriseKNNBaseline,
+        {
+            "k": 8,
+            "min_k": 2,
+            "sim_options": {"name": "pearson_baseline", "user_based": True},
+            "bsl_options": {"method": "sgd", "n_epochs": 5},
+        },
+    ),
     "knn_user_cosine_bigk": (SurpriseKNNBaseline, {"k": 100, "sim_options": {"name": "cosine"}}),
 }
 
@@ -73,14 +92,14 @@ def test_vectorized_scores_equal_surprise_predict(name: str) -> None:
     pairs = _all_pairs(df)  # seen and unseen pairs
     # predict: clipped like surprise's predict(clip=True)
     got = model.predict(pairs)["prediction"].to_numpy()
-    np.testing.assert_allclose(got, _surprise_estimates(model, pairs, clip=True),
-                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got, _surprise_estimates(model, pairs, clip=True), rtol=0, atol=1e-9)
     # the ranking scores: unclipped, equal to predict(clip=False)
     rows = model._score_users(np.arange(model.n_users_))
     u = model.user_ids_.get_indexer(pairs["userID"])
     i = model.item_ids_.get_indexer(pairs["itemID"])
-    np.testing.assert_allclose(rows[u, i], _surprise_estimates(model, pairs, clip=False),
-                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        rows[u, i], _surprise_estimates(model, pairs, clip=False), rtol=0, atol=1e-9
+    )
 
 
 def test_knn_min_k_and_ties_are_surprise_rules() -> None:
@@ -95,8 +114,9 @@ def test_knn_min_k_and_ties_are_surprise_rules() -> None:
         rows = model._score_users(np.arange(model.n_users_))
         u = model.user_ids_.get_indexer(pairs["userID"])
         i = model.item_ids_.get_indexer(pairs["itemID"])
-        np.testing.assert_allclose(rows[u, i], _surprise_estimates(model, pairs, clip=False),
-                                   rtol=0, atol=1e-9)
+        np.testing.assert_allclose(
+            rows[u, i], _surprise_estimates(model, pairs, clip=False), rtol=0, atol=1e-9
+        )
         # and ranks a subset of users (in any order, repeated) as it ranks them all
         some = np.array([5, 0, 5, 17])
         np.testing.assert_array_equal(model._score_users(some), rows[some])
@@ -111,8 +131,9 @@ def test_save_load_without_surprise_object(tmp_path) -> None:
         assert type(loaded) is cls and "algo_" not in loaded.__dict__
         pairs = _all_pairs(df)
         pd.testing.assert_frame_equal(model.predict(pairs), loaded.predict(pairs))
-        pd.testing.assert_frame_equal(model.recommend_k_items(df, top_k=4),
-                                      loaded.recommend_k_items(df, top_k=4))
+        pd.testing.assert_frame_equal(
+            model.recommend_k_items(df, top_k=4), loaded.recommend_k_items(df, top_k=4)
+        )
 
 
 def test_recommendations_rank_unseen_items_by_score() -> None:
@@ -126,8 +147,9 @@ def test_recommendations_rank_unseen_items_by_score() -> None:
     pred = model.predict(mine[["userID", "itemID"]].reset_index(drop=True))
     # predict is clipped, the ranking scores are not: they agree wherever in scale
     inside = mine["prediction"].between(1, 5).to_numpy()
-    np.testing.assert_allclose(pred["prediction"].to_numpy()[inside],
-                               mine["prediction"].to_numpy()[inside], atol=1e-12)
+    np.testing.assert_allclose(
+        pred["prediction"].to_numpy()[inside], mine["prediction"].to_numpy()[inside], atol=1e-12
+    )
 
 
 def test_clip_ranking_clips_recommendation_scores() -> None:
@@ -192,9 +214,12 @@ def test_duplicates_raise() -> None:
 
 
 def test_registry_names() -> None:
-    for name, cls in (("surprise_svd", SurpriseSVD), ("surprise_svdpp", SurpriseSVDpp),
-                      ("surprise_nmf", SurpriseNMF),
-                      ("surprise_knnbaseline", SurpriseKNNBaseline)):
+    for name, cls in (
+        ("surprise_svd", SurpriseSVD),
+        ("surprise_svdpp", SurpriseSVDpp),
+        ("surprise_nmf", SurpriseNMF),
+        ("surprise_knnbaseline", SurpriseKNNBaseline),
+    ):
         assert type(create_model(name)) is cls
 
 

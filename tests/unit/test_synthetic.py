@@ -44,7 +44,8 @@ def test_same_seed_same_data_other_seed_other_data():
 def test_in_group_items_rated_higher_and_chosen_more(data):
     ratings, items, users = data
     merged = ratings.merge(users[["userID", "group"]], on="userID").merge(
-        items[["itemID", "group"]], on="itemID", suffixes=("_user", "_item"))
+        items[["itemID", "group"]], on="itemID", suffixes=("_user", "_item")
+    )
     same = merged["group_user"] == merged["group_item"]
     assert merged.loc[same, "rating"].mean() > merged.loc[~same, "rating"].mean() + 0.8
     # 4 groups: by chance a quarter of picks would be in-group; taste makes it far more
@@ -76,8 +77,16 @@ def test_bad_arguments():
 
 
 def test_custom_column_names():
-    r, _, u = make_interactions(n_users=20, n_items=30, n_interactions=50, seed=0,
-                                col_user="u", col_item="i", col_rating="r", col_timestamp="t")
+    r, _, u = make_interactions(
+        n_users=20,
+        n_items=30,
+        n_interactions=50,
+        seed=0,
+        col_user="u",
+        col_item="i",
+        col_rating="r",
+        col_timestamp="t",
+    )
     assert list(r.columns) == ["u", "i", "r", "t"] and u.columns[0] == "u"
 
 
@@ -100,14 +109,16 @@ def test_redraws_only_the_shortfall_and_keep_the_same_data():
     n = 20_000
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(synthetic.np, "unique", counting_unique)
-        ratings = make_interactions(n_users=300, n_items=300, n_interactions=n, n_groups=3,
-                                    popularity_exponent=1.2, seed=3).ratings
+        ratings = make_interactions(
+            n_users=300, n_items=300, n_interactions=n, n_groups=3, popularity_exponent=1.2, seed=3
+        ).ratings
     assert len(ratings) == n and not ratings.duplicated(["userID", "itemID"]).any()
     assert len(calls) > 3  # several redraw rounds happened
     # the first round draws 1.5 n + 16; later rounds only the shortfall (times 1.5), never all keys
     assert calls[0] == int(n * 1.5) + 16 and max(calls[1:]) < n
     # same data as the former algorithm (first draws of distinct pairs, in draw order)
     digest = pd.util.hash_pandas_object(ratings, index=False).sum()
-    again = make_interactions(n_users=300, n_items=300, n_interactions=n, n_groups=3,
-                              popularity_exponent=1.2, seed=3).ratings
+    again = make_interactions(
+        n_users=300, n_items=300, n_interactions=n, n_groups=3, popularity_exponent=1.2, seed=3
+    ).ratings
     assert pd.util.hash_pandas_object(again, index=False).sum() == digest

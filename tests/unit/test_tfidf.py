@@ -14,22 +14,36 @@ pytest.importorskip("sklearn")
 
 from recutils.models.tfidf import TfidfConfig, TfidfRecommender, item_documents  # noqa: E402
 
-RATINGS = pd.DataFrame({"userID": [1, 1, 1, 2, 2, 2, 3, 3],
-                        "itemID": [10, 20, 30, 10, 30, 40, 20, 40],
-                        "rating": [5.0, 4.0, 1.0, 4.0, 2.0, 1.0, 5.0, 2.0]})
-ITEMS = pd.DataFrame({"itemID": [10, 20, 30, 40, 50],
-                      "title": ["Star Wars", "Star Trek", "Love Actually", "Notting Hill", "Star Dust"],
-                      "genres": ["SciFi Space", "SciFi Space", "Romance", "Romance Comedy", "SciFi"]})
+RATINGS = pd.DataFrame(
+    {
+        "userID": [1, 1, 1, 2, 2, 2, 3, 3],
+        "itemID": [10, 20, 30, 10, 30, 40, 20, 40],
+        "rating": [5.0, 4.0, 1.0, 4.0, 2.0, 1.0, 5.0, 2.0],
+    }
+)
+ITEMS = pd.DataFrame(
+    {
+        "itemID": [10, 20, 30, 40, 50],
+        "title": ["Star Wars", "Star Trek", "Love Actually", "Notting Hill", "Star Dust"],
+        "genres": ["SciFi Space", "SciFi Space", "Romance", "Romance Comedy", "SciFi"],
+    }
+)
 
 
 def _fit(**params):
     return TfidfRecommender(text_cols=["title", "genres"], stop_words=None, **params).fit(
-        RATINGS, item_features=ITEMS)
+        RATINGS, item_features=ITEMS
+    )
 
 
 def test_bad_config_raises():
-    for bad in ({"text_cols": []}, {"missing_text": "skip"}, {"stop_words": "french"},
-                {"shrinkage": -1}, {"ngram_max": 0}):
+    for bad in (
+        {"text_cols": []},
+        {"missing_text": "skip"},
+        {"stop_words": "french"},
+        {"shrinkage": -1},
+        {"ngram_max": 0},
+    ):
         with pytest.raises(ConfigError):
             TfidfConfig(**bad)
 
@@ -48,15 +62,18 @@ def test_non_string_text_is_refused():
 
 
 def test_missing_text_warns_by_default_and_raises_on_request():
-    items = ITEMS.assign(title=["Star Wars", np.nan, "", "Notting Hill", "Star Dust"],
-                         genres=["SciFi", np.nan, "  ", "Romance", "SciFi"])
+    items = ITEMS.assign(
+        title=["Star Wars", np.nan, "", "Notting Hill", "Star Dust"],
+        genres=["SciFi", np.nan, "  ", "Romance", "SciFi"],
+    )
     with pytest.warns(DataWarning, match="2 item"):
         model = TfidfRecommender(text_cols=["title", "genres"]).fit(RATINGS, item_features=items)
     assert sorted(model.empty_items_) == [20, 30]
     assert model.item_vectors_[model.item_ids_.get_indexer([20, 30])].nnz == 0
     with pytest.raises(DataError, match="no text"):
         TfidfRecommender(text_cols=["title", "genres"], missing_text="error").fit(
-            RATINGS, item_features=items)
+            RATINGS, item_features=items
+        )
 
 
 def test_no_text_column_at_all_warns_and_scores_the_baseline():
@@ -73,7 +90,8 @@ def test_text_columns_of_the_training_frame_are_used():
     df = RATINGS.merge(ITEMS, on="itemID")
     a = TfidfRecommender(text_cols=["title", "genres"], stop_words=None).fit(df)
     b = TfidfRecommender(text_cols=["title", "genres"], stop_words=None).fit(
-        RATINGS, item_features=ITEMS[ITEMS.itemID != 50])  # the same catalog, so the same IDF
+        RATINGS, item_features=ITEMS[ITEMS.itemID != 50]
+    )  # the same catalog, so the same IDF
     pd.testing.assert_frame_equal(a.predict(RATINGS), b.predict(RATINGS))
 
 
@@ -126,4 +144,6 @@ def test_save_load_keeps_cold_items_and_similarities(tmp_path):
         loaded = TfidfRecommender.load(model.save(tmp_path / "m"))
     assert loaded.cold_items_.tolist() == [50]
     pd.testing.assert_frame_equal(model.similar_items([10, 30]), loaded.similar_items([10, 30]))
-    pd.testing.assert_frame_equal(model.recommend_k_items([1, 2, 3]), loaded.recommend_k_items([1, 2, 3]))
+    pd.testing.assert_frame_equal(
+        model.recommend_k_items([1, 2, 3]), loaded.recommend_k_items([1, 2, 3])
+    )

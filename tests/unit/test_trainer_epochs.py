@@ -31,7 +31,7 @@ class LinearSource:
 
     def epoch_batches(self, epoch: int):
         order = torch.from_numpy(np.random.default_rng([self.seed, epoch]).permutation(self.n))
-        return [order[s:s + self.batch_size] for s in range(0, self.n, self.batch_size)]
+        return [order[s : s + self.batch_size] for s in range(0, self.n, self.batch_size)]
 
 
 def mse(model, idx):
@@ -44,8 +44,13 @@ def _toy(**config):
     mse.source = source
     torch.manual_seed(0)
     model = torch.nn.Linear(3, 1)
-    cfg = {"progress": False, "early_stopping_metric": None, "device": "cpu",
-           "optimizers": [{"name": "sgd", "lr": 0.05}], **config}
+    cfg = {
+        "progress": False,
+        "early_stopping_metric": None,
+        "device": "cpu",
+        "optimizers": [{"name": "sgd", "lr": 0.05}],
+        **config,
+    }
     return source, model, cfg
 
 
@@ -98,7 +103,9 @@ def test_fit_epochs_resumed_from_a_checkpoint_equals_an_uninterrupted_run(tmp_pa
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
-def test_fit_epochs_mixed_precision_autocasts_the_loss_and_still_trains(precision, tmp_path) -> None:
+def test_fit_epochs_mixed_precision_autocasts_the_loss_and_still_trains(
+    precision, tmp_path
+) -> None:
     source, model, cfg = _toy(precision=precision)
     seen = []
 
@@ -130,8 +137,9 @@ def test_fit_epochs_early_stopping_restores_the_best_epoch() -> None:
         snapshots.append(model.weight.detach().clone())
         return next(values)
 
-    hist = Trainer(model, cfg).fit_epochs(source, mse, 5, validate=validate, metric="score",
-                                          early_stopping=True)
+    hist = Trainer(model, cfg).fit_epochs(
+        source, mse, 5, validate=validate, metric="score", early_stopping=True
+    )
     assert hist["valid_score"].tolist() == [0.5, 0.7, 0.6, 0.65]  # two epochs without improvement
     torch.testing.assert_close(model.weight.detach(), snapshots[1], rtol=0, atol=0)
     with pytest.raises(ConfigError, match="validate"):
@@ -150,14 +158,20 @@ def test_early_stopping_rule() -> None:
 def test_run_settings_are_one_config_with_each_models_defaults(tmp_path) -> None:
     model = create_model("ncf", seed=3, device="cpu", num_threads=1, model_dir=str(tmp_path))
     assert isinstance(model.config, RunConfig)
-    assert model.config.run_settings() == RunConfig(seed=3, device="cpu", num_threads=1,
-                                                    model_dir=str(tmp_path))
+    assert model.config.run_settings() == RunConfig(
+        seed=3, device="cpu", num_threads=1, model_dir=str(tmp_path)
+    )
     assert NCFConfig.from_dict(model.config.to_dict()) == model.config
     for name in ("ncf", "lightgcn", "multi_vae", "multi_dae"):
         config = create_model(name).config
         assert (config.device, config.num_threads) == ("cpu", 1)
     deep = DeepRankConfig()
-    assert (deep.device, deep.num_threads, deep.train.device, deep.train.num_threads) == (None, None, "auto", None)
+    assert (deep.device, deep.num_threads, deep.train.device, deep.train.num_threads) == (
+        None,
+        None,
+        "auto",
+        None,
+    )
     set_ = DeepRankConfig.from_dict({"device": "cpu", "num_threads": 2, "model_dir": "m"})
     assert (set_.train.device, set_.train.num_threads) == ("cpu", 2)
     assert DeepRankConfig.from_dict(set_.to_dict()) == set_
@@ -172,7 +186,9 @@ def test_iterative_models_come_from_the_class_attribute() -> None:
 
     assert LightFMRecommender.epochs_field == "epochs"
     assert ITERATIVE_MODELS["lightfm"] == "epochs" and "lightfm" in ITERATIVE_MODELS
-    assert NCF.epochs_field == "n_epochs" and "ncf" not in ITERATIVE_MODELS  # reports per epoch instead
+    assert (
+        NCF.epochs_field == "n_epochs" and "ncf" not in ITERATIVE_MODELS
+    )  # reports per epoch instead
     with pytest.raises(TypeError):
         ITERATIVE_MODELS["ncf"] = "n_epochs"  # type: ignore[index]
 
@@ -211,14 +227,22 @@ def test_cf_fit_with_valid_reports_the_ranking_metric_each_epoch(name, split) ->
     assert ndcg_at_k(valid, top, k=10) == pytest.approx(values.iloc[-1], rel=1e-9)
     # validation reads the model, it does not change training
     plain = create_model(name, **params).fit(train)
-    pd.testing.assert_frame_equal(plain.history_.drop(columns="seconds"),
-                                  model.history_.drop(columns=["seconds", "valid_ndcg@10"]))
+    pd.testing.assert_frame_equal(
+        plain.history_.drop(columns="seconds"),
+        model.history_.drop(columns=["seconds", "valid_ndcg@10"]),
+    )
 
 
 def test_cf_early_stopping_keeps_the_best_epoch(split) -> None:
     train, valid = split
-    params = {**SMALL["ncf"], "n_epochs": 40, "learning_rate": 0.05, "seed": 0, "patience": 1,
-              "valid_metric": "recall@5"}
+    params = {
+        **SMALL["ncf"],
+        "n_epochs": 40,
+        "learning_rate": 0.05,
+        "seed": 0,
+        "patience": 1,
+        "valid_metric": "recall@5",
+    }
     model = NCF(**params).fit(train, valid=valid)
     hist = model.history_["valid_recall@5"]
     assert len(hist) < 40  # stopped

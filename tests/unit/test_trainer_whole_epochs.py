@@ -42,8 +42,14 @@ def test_history_epochs_are_whole_when_the_step_rule_ends_the_last_epoch_early()
 
 def test_rows_within_an_epoch_carry_that_epoch() -> None:
     net, train, valid = _data(650)
-    cfg = {"batch_size": 64, "epochs": 2, "eval_every_steps": 4, "progress": False, "num_threads": 1,
-           "patience": 10}
+    cfg = {
+        "batch_size": 64,
+        "epochs": 2,
+        "eval_every_steps": 4,
+        "progress": False,
+        "num_threads": 1,
+        "patience": 10,
+    }
     hist = Trainer(net, cfg, seed=0).fit(train, valid)
     assert hist["step"].tolist() == [4, 8, 12, 16, 17]
     assert hist["epoch"].tolist() == [1, 1, 2, 2, 2]
@@ -51,7 +57,9 @@ def test_rows_within_an_epoch_carry_that_epoch() -> None:
 
 def test_best_epoch_is_none_without_validation() -> None:
     net, train, _ = _data(650)
-    trainer = Trainer(net, {"batch_size": 64, "epochs": 1, "progress": False, "early_stopping_metric": None})
+    trainer = Trainer(
+        net, {"batch_size": 64, "epochs": 1, "progress": False, "early_stopping_metric": None}
+    )
     trainer.fit(train)
     assert trainer.best_epoch_ is None
 
@@ -68,11 +76,16 @@ def test_deep_rank_model_reports_whole_epochs_and_keeps_best_epoch_through_save(
     from recutils.models.deep import DeepRankModel
 
     df = make_interactions(80, 50, 1500, seed=3).ratings
-    model = DeepRankModel(label_threshold=4.0, default_embedding_dim=4,
-                          train={"epochs": 3, "batch_size": 100, "progress": False, "patience": 5})
+    model = DeepRankModel(
+        label_threshold=4.0,
+        default_embedding_dim=4,
+        train={"epochs": 3, "batch_size": 100, "progress": False, "patience": 5},
+    )
     model.fit(df)
     assert model.history_["epoch"].tolist() == [1, 2, 3]
-    assert model.best_epoch_ == int(model.history_["epoch"].iloc[int(model.history_["valid_auc"].idxmax())])
+    assert model.best_epoch_ == int(
+        model.history_["epoch"].iloc[int(model.history_["valid_auc"].idxmax())]
+    )
     model.save(tmp_path / "m")
     loaded = DeepRankModel.load(tmp_path / "m")
     assert loaded.best_epoch_ == model.best_epoch_

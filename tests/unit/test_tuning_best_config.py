@@ -30,11 +30,26 @@ def test_a_key_inside_a_component_is_checked_before_the_first_trial(data) -> Non
     pytest.importorskip("torch")
     train, valid = data
     trials = []
-    space = {"model_config.backbone.blocks.1.layer.params.dropout_ratez": {"type": "float", "low": 0.0,
-                                                                           "high": 0.5}}
-    with pytest.raises(ConfigError, match=r"dropout_ratez.*before the first trial.*allowed: \['hidden_units'"):
-        tune("deep_rank", space, train, valid, metric="auc", n_trials=2, progress=trials.append,
-             model_kwargs={"label_threshold": 4.0})
+    space = {
+        "model_config.backbone.blocks.1.layer.params.dropout_ratez": {
+            "type": "float",
+            "low": 0.0,
+            "high": 0.5,
+        }
+    }
+    with pytest.raises(
+        ConfigError, match=r"dropout_ratez.*before the first trial.*allowed: \['hidden_units'"
+    ):
+        tune(
+            "deep_rank",
+            space,
+            train,
+            valid,
+            metric="auc",
+            n_trials=2,
+            progress=trials.append,
+            model_kwargs={"label_threshold": 4.0},
+        )
     assert trials == []
 
 
@@ -42,8 +57,12 @@ def test_a_bad_choice_is_named_before_the_first_trial() -> None:
     with pytest.raises(ConfigError, match="'similarity_type': the value 'cosin'"):
         SearchSpace({"similarity_type": ["jaccard", "cosin"]}).validate("sar")
     # a good space passes, conditions respected
-    SearchSpace({"similarity_type": ["jaccard", "lift"],
-                 "time_decay_coefficient": {"type": "float", "low": 1, "high": 60}}).validate("sar")
+    SearchSpace(
+        {
+            "similarity_type": ["jaccard", "lift"],
+            "time_decay_coefficient": {"type": "float", "low": 1, "high": 60},
+        }
+    ).validate("sar")
 
 
 def test_write_best_config_writes_a_complete_config_the_model_loads_back(data, tmp_path) -> None:
@@ -51,25 +70,54 @@ def test_write_best_config_writes_a_complete_config_the_model_loads_back(data, t
     which the model rejected."""
     pytest.importorskip("torch")
     train, valid = data
-    space = {"train.optimizers.0.lr": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
-             "default_embedding_dim": [4, 8]}
-    fixed = {"label_threshold": 4.0, "train": {"epochs": 1, "batch_size": 256, "progress": False,
-                                               "validation_fraction": 0.0, "early_stopping_metric": None}}
-    result = tune("deep_rank", space, train, valid, metric="ndcg@10", n_trials=2, progress=False, seed=3,
-                  model_kwargs=fixed)
+    space = {
+        "train.optimizers.0.lr": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
+        "default_embedding_dim": [4, 8],
+    }
+    fixed = {
+        "label_threshold": 4.0,
+        "train": {
+            "epochs": 1,
+            "batch_size": 256,
+            "progress": False,
+            "validation_fraction": 0.0,
+            "early_stopping_metric": None,
+        },
+    }
+    result = tune(
+        "deep_rank",
+        space,
+        train,
+        valid,
+        metric="ndcg@10",
+        n_trials=2,
+        progress=False,
+        seed=3,
+        model_kwargs=fixed,
+    )
     path = result.write_best_config(tmp_path / "best.yaml")
     text = path.read_text()
     assert "optimizers:\n" in text and "'0'" not in text and "model_config:" in text
     loaded = create_model("deep_rank", config=path)
     assert loaded.config == result.best_model().config
-    assert loaded.config.train.optimizers[0].lr == pytest.approx(result.best_flat_params["train.optimizers.0.lr"])
+    assert loaded.config.train.optimizers[0].lr == pytest.approx(
+        result.best_flat_params["train.optimizers.0.lr"]
+    )
     assert loaded.config.train.epochs == 1 and loaded.config.label_threshold == 4.0
 
 
 def test_best_config_of_a_flat_model_round_trips(data, tmp_path) -> None:
     train, valid = data
-    result = tune("bias", {"reg_user": {"type": "float", "low": 0.1, "high": 10.0, "log": True}}, train, valid,
-                  metric="rmse", n_trials=2, progress=False, seed=1)
+    result = tune(
+        "bias",
+        {"reg_user": {"type": "float", "low": 0.1, "high": 10.0, "log": True}},
+        train,
+        valid,
+        metric="rmse",
+        n_trials=2,
+        progress=False,
+        seed=1,
+    )
     loaded = create_model("bias", config=result.write_best_config(tmp_path / "b.yaml"))
     assert loaded.config == result.best_model().config
     assert set(result.best_config()) == set(type(loaded.config).field_names())
@@ -97,11 +145,24 @@ def test_optuna_trial_lines_are_silenced_with_progress_false(progress, shown) ->
 
 
 def test_all_lists_the_public_names() -> None:
-    public = {n for n in dir(tuning) if not n.startswith("_")
-              and not isinstance(getattr(tuning, n), types.ModuleType)}
+    public = {
+        n
+        for n in dir(tuning)
+        if not n.startswith("_") and not isinstance(getattr(tuning, n), types.ModuleType)
+    }
     assert public == set(tuning.__all__)
-    for name in ("tune", "TuningResult", "load_result", "SearchSpace", "Param", "generate_param_grid",
-                 "SearchSettings", "EvaluationSettings", "RunSettings", "ITERATIVE_MODELS"):
+    for name in (
+        "tune",
+        "TuningResult",
+        "load_result",
+        "SearchSpace",
+        "Param",
+        "generate_param_grid",
+        "SearchSettings",
+        "EvaluationSettings",
+        "RunSettings",
+        "ITERATIVE_MODELS",
+    ):
         assert name in tuning.__all__
     namespace: dict = {}
     exec("from recutils.tuning import *", namespace)  # noqa: S102 - the star import users write
@@ -113,11 +174,15 @@ def test_drawn_nested_values_keep_the_fixed_ones_of_the_same_section() -> None:
     (the constructor arguments were merged at the top level only)."""
     from recutils.tuning.objective import Columns, model_arguments
 
-    merged = model_arguments(Columns(), {"train": {"epochs": 1}, "label_threshold": 4.0},
-                             {"train": {"optimizers": {"0": {"lr": 0.01}}}, "seed": 3})
+    merged = model_arguments(
+        Columns(),
+        {"train": {"epochs": 1}, "label_threshold": 4.0},
+        {"train": {"optimizers": {"0": {"lr": 0.01}}}, "seed": 3},
+    )
     assert merged["train"] == {"epochs": 1, "optimizers": {"0": {"lr": 0.01}}}
-    assert merged["label_threshold"] == 4.0 and merged["seed"] == 3 and merged["col_user"] == "userID"
-
+    assert (
+        merged["label_threshold"] == 4.0 and merged["seed"] == 3 and merged["col_user"] == "userID"
+    )
 
 
 def test_history_plot_ticks_are_whole_trial_numbers(data) -> None:
@@ -127,8 +192,16 @@ def test_history_plot_ticks_are_whole_trial_numbers(data) -> None:
     import matplotlib.pyplot as plt
 
     train, valid = data
-    result = tune("sar", {"similarity_type": ["jaccard", "lift", "cosine"]}, train, valid,
-                  metric="ndcg@10", n_trials=3, sampler="grid", progress=False)
+    result = tune(
+        "sar",
+        {"similarity_type": ["jaccard", "lift", "cosine"]},
+        train,
+        valid,
+        metric="ndcg@10",
+        n_trials=3,
+        sampler="grid",
+        progress=False,
+    )
     ax = result.plot_optimization_history()
     ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
     assert ticks and all(float(t).is_integer() for t in ticks), ticks

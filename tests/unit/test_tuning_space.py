@@ -51,7 +51,11 @@ def test_yaml_kinds_and_round_trip():
 def test_yaml_file(tmp_path):
     path = tmp_path / "space.yaml"
     path.write_text(SPACE_YAML)
-    assert SearchSpace.from_yaml(path) == SearchSpace.from_yaml(str(path)) == SearchSpace.from_yaml(SPACE_YAML)
+    assert (
+        SearchSpace.from_yaml(path)
+        == SearchSpace.from_yaml(str(path))
+        == SearchSpace.from_yaml(SPACE_YAML)
+    )
 
 
 def test_validate_against_model_config():
@@ -67,70 +71,109 @@ def test_validate_unknown_model():
 
 
 def test_validate_mapping_field_subkeys():
-    SearchSpace({"sim_options.name": ["msd", "cosine"], "k": [20, 40]}).validate("surprise_knnbaseline")
+    SearchSpace({"sim_options.name": ["msd", "cosine"], "k": [20, 40]}).validate(
+        "surprise_knnbaseline"
+    )
     with pytest.raises(ConfigError, match="not a nested config"):
         SearchSpace({"k.x": [1]}).validate("surprise_knnbaseline")
 
 
-@pytest.mark.parametrize("spec, match", [
-    ({"type": "int", "low": 5, "high": 1}, "above high"),
-    ({"type": "int", "low": 1.5, "high": 3}, "integers"),
-    ({"type": "float", "low": 0.0, "high": 1.0, "log": True}, "low > 0"),
-    ({"type": "float", "low": 0.1, "high": 1.0, "step": 0.1, "log": True}, "step"),
-    ({"type": "categorical", "choices": []}, "non-empty"),
-    ({"type": "uniform", "low": 0, "high": 1}, "unknown type"),
-    ({"type": "int", "low": 0, "high": 1, "scale": "log"}, "unknown key"),
-    ({"low": 0, "high": 1}, "needs a 'type'"),
-    ({"type": "fixed"}, "needs a 'value'"),
-])
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        ({"type": "int", "low": 5, "high": 1}, "above high"),
+        ({"type": "int", "low": 1.5, "high": 3}, "integers"),
+        ({"type": "float", "low": 0.0, "high": 1.0, "log": True}, "low > 0"),
+        ({"type": "float", "low": 0.1, "high": 1.0, "step": 0.1, "log": True}, "step"),
+        ({"type": "categorical", "choices": []}, "non-empty"),
+        ({"type": "uniform", "low": 0, "high": 1}, "unknown type"),
+        ({"type": "int", "low": 0, "high": 1, "scale": "log"}, "unknown key"),
+        ({"low": 0, "high": 1}, "needs a 'type'"),
+        ({"type": "fixed"}, "needs a 'value'"),
+    ],
+)
 def test_bad_specs(spec, match):
     with pytest.raises(ConfigError, match=match):
         SearchSpace({"x": spec})
 
 
 def test_conditional_parameters():
-    space = SearchSpace({
-        "loss": ["warp", "bpr", "logistic"],
-        "max_sampled": {"type": "int", "low": 5, "high": 30, "when": {"loss": "warp"}},
-        "learning_rate": {"type": "float", "low": 0.01, "high": 0.1, "when": {"loss": ["bpr", "warp"]}},
-    }).validate("lightfm")
+    space = SearchSpace(
+        {
+            "loss": ["warp", "bpr", "logistic"],
+            "max_sampled": {"type": "int", "low": 5, "high": 30, "when": {"loss": "warp"}},
+            "learning_rate": {
+                "type": "float",
+                "low": 0.01,
+                "high": 0.1,
+                "when": {"loss": ["bpr", "warp"]},
+            },
+        }
+    ).validate("lightfm")
     warp = FakeTrial({"loss": "warp"})
     assert space.suggest(warp) == {"loss": "warp", "max_sampled": 5, "learning_rate": 0.01}
     logistic = FakeTrial({"loss": "logistic"})
     assert space.suggest(logistic) == {"loss": "logistic"}
     assert logistic.asked == ["loss"]  # inactive parameters are never drawn
-    grid_space = SearchSpace({"loss": ["warp", "bpr"],
-                              "max_sampled": {"type": "categorical", "choices": [5, 10], "when": {"loss": "warp"}}})
-    assert grid_space.grid() == [{"loss": "warp", "max_sampled": 5}, {"loss": "warp", "max_sampled": 10},
-                                 {"loss": "bpr"}]
+    grid_space = SearchSpace(
+        {
+            "loss": ["warp", "bpr"],
+            "max_sampled": {"type": "categorical", "choices": [5, 10], "when": {"loss": "warp"}},
+        }
+    )
+    assert grid_space.grid() == [
+        {"loss": "warp", "max_sampled": 5},
+        {"loss": "warp", "max_sampled": 10},
+        {"loss": "bpr"},
+    ]
 
 
 def test_conditional_declared_before_parent_and_chains():
-    space = SearchSpace({
-        "c": {"type": "categorical", "choices": [1, 2], "when": {"b": True}},
-        "b": {"type": "categorical", "choices": [True, False], "when": {"a": "x"}},
-        "a": ["x", "y"],
-    })
+    space = SearchSpace(
+        {
+            "c": {"type": "categorical", "choices": [1, 2], "when": {"b": True}},
+            "b": {"type": "categorical", "choices": [True, False], "when": {"a": "x"}},
+            "a": ["x", "y"],
+        }
+    )
     assert space.suggest(FakeTrial({"a": "x", "b": True})) == {"a": "x", "b": True, "c": 1}
     assert space.suggest(FakeTrial({"a": "y"})) == {"a": "y"}
 
 
-@pytest.mark.parametrize("params, match", [
-    ({"a": {"type": "fixed", "value": 1, "when": {"missing": 1}}}, "unknown parameter"),
-    ({"a": {"type": "int", "low": 0, "high": 3}, "b": {"type": "fixed", "value": 1, "when": {"a": 1}}},
-     "categorical or fixed parent"),
-    ({"a": ["x", "y"], "b": {"type": "fixed", "value": 1, "when": {"a": "z"}}}, "can never hold"),
-    ({"a": {"type": "categorical", "choices": [1], "when": {"b": 1}},
-      "b": {"type": "categorical", "choices": [1], "when": {"a": 1}}}, "cycle"),
-    ({"train": {"type": "fixed", "value": 1}, "train.epochs": 3}, "both"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"a": {"type": "fixed", "value": 1, "when": {"missing": 1}}}, "unknown parameter"),
+        (
+            {
+                "a": {"type": "int", "low": 0, "high": 3},
+                "b": {"type": "fixed", "value": 1, "when": {"a": 1}},
+            },
+            "categorical or fixed parent",
+        ),
+        (
+            {"a": ["x", "y"], "b": {"type": "fixed", "value": 1, "when": {"a": "z"}}},
+            "can never hold",
+        ),
+        (
+            {
+                "a": {"type": "categorical", "choices": [1], "when": {"b": 1}},
+                "b": {"type": "categorical", "choices": [1], "when": {"a": 1}},
+            },
+            "cycle",
+        ),
+        ({"train": {"type": "fixed", "value": 1}, "train.epochs": 3}, "both"),
+    ],
+)
 def test_bad_conditions(params, match):
     with pytest.raises(ConfigError, match=match):
         SearchSpace(params)
 
 
 def test_booleans_are_not_numbers_in_conditions():
-    space = SearchSpace({"a": [1, True], "b": {"type": "fixed", "value": "on", "when": {"a": True}}})
+    space = SearchSpace(
+        {"a": [1, True], "b": {"type": "fixed", "value": "on", "when": {"a": True}}}
+    )
     assert space.suggest(FakeTrial({"a": 1})) == {"a": 1}
     assert space.suggest(FakeTrial({"a": True})) == {"a": True, "b": "on"}
 
@@ -141,10 +184,19 @@ def test_grid_needs_lists():
 
 
 def test_generate_param_grid_semantics():
-    grid = generate_param_grid({"b": [1, 2], "a": ["x", "y", "z"], "fixed": 0.5, "tup": (1, 2), "d": {"k": 1}})
+    grid = generate_param_grid(
+        {"b": [1, 2], "a": ["x", "y", "z"], "fixed": 0.5, "tup": (1, 2), "d": {"k": 1}}
+    )
     assert len(grid) == 6
     # sorted keys, the last key (b) turns fastest; non-lists copied into every point
-    assert [(g["a"], g["b"]) for g in grid] == [("x", 1), ("x", 2), ("y", 1), ("y", 2), ("z", 1), ("z", 2)]
+    assert [(g["a"], g["b"]) for g in grid] == [
+        ("x", 1),
+        ("x", 2),
+        ("y", 1),
+        ("y", 2),
+        ("z", 1),
+        ("z", 2),
+    ]
     assert all(g["fixed"] == 0.5 and g["tup"] == (1, 2) and g["d"] == {"k": 1} for g in grid)
     assert generate_param_grid({"a": 1}) == [{"a": 1}]
     assert generate_param_grid({"a": []}) == []
@@ -157,14 +209,20 @@ def test_space_grid_matches_generate_param_grid():
 
 def test_nest_params():
     assert nest_params({"train.epochs": 3, "train.batch_size": 8, "seed": 1}) == {
-        "train": {"epochs": 3, "batch_size": 8}, "seed": 1}
+        "train": {"epochs": 3, "batch_size": 8},
+        "seed": 1,
+    }
 
 
 def test_list_positions_in_nested_paths():
     pytest.importorskip("torch")
-    space = {"train.optimizers.0.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
-             "model_config.backbone.blocks.1.layer.params.hidden_units.0": [32, 64]}
+    space = {
+        "train.optimizers.0.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+        "model_config.backbone.blocks.1.layer.params.hidden_units.0": [32, 64],
+    }
     SearchSpace(space).validate("deep_rank")
-    assert nest_params({"train.optimizers.0.lr": 0.01}) == {"train": {"optimizers": {"0": {"lr": 0.01}}}}
+    assert nest_params({"train.optimizers.0.lr": 0.01}) == {
+        "train": {"optimizers": {"0": {"lr": 0.01}}}
+    }
     with pytest.raises(ConfigError, match="out of range"):
         SearchSpace({"train.optimizers.3.lr": 0.01}).validate("deep_rank")

@@ -28,8 +28,12 @@ def _genre_world(n_users: int = 80, n_items: int = 40, seed: int = 0) -> tuple[p
             rows.append((u, int(i), 5.0 if likes else 1.0))
     df = pd.DataFrame(rows, columns=["userID", "itemID", "rating"])
     users = pd.DataFrame({"userID": np.arange(n_users), "taste": taste})
-    items = pd.DataFrame({"itemID": np.arange(n_items),
-                          "genre": np.where(np.arange(n_items) % 2 == 0, "even|genre", "odd: genre")})
+    items = pd.DataFrame(
+        {
+            "itemID": np.arange(n_items),
+            "genre": np.where(np.arange(n_items) % 2 == 0, "even|genre", "odd: genre"),
+        }
+    )
     return df, users, items
 
 
@@ -43,15 +47,18 @@ def test_scores_are_vw_predictions_of_the_example_text() -> None:
     for rating, un, it in zip(df["rating"], model.user_namespace_[u], model.item_namespace_[i]):
         ws.learn(f"{rating!r} {un} {it}")
     pred = model.predict(df.iloc[:20])["prediction"].to_numpy()
-    own = [ws.predict(f"{un} {it}") for un, it in
-           zip(model.user_namespace_[u[:20]], model.item_namespace_[i[:20]])]
+    own = [
+        ws.predict(f"{un} {it}")
+        for un, it in zip(model.user_namespace_[u[:20]], model.item_namespace_[i[:20]])
+    ]
     np.testing.assert_array_equal(pred, own)
     assert model.n_examples_ == len(df)
 
 
 def test_vw_codes_follow_first_appearance_not_id_order() -> None:
-    df = pd.DataFrame({"userID": ["u10", "u2", "u10"], "itemID": ["b", "a", "a"],
-                       "rating": [4.0, 3.0, 5.0]})
+    df = pd.DataFrame(
+        {"userID": ["u10", "u2", "u10"], "itemID": ["b", "a", "a"], "rating": [4.0, 3.0, 5.0]}
+    )
     model = VowpalWabbit(bits=18).fit(df)
     assert list(model.user_ids_) == ["u10", "u2"]
     assert list(model.user_namespace_) == ["|user 0", "|user 1"]
@@ -70,8 +77,10 @@ def test_quadratic_crosses_learn_the_pair_beyond_the_linear_model() -> None:
     df, _, _ = _genre_world()
     linear = VowpalWabbit(bits=20, quadratic=[], passes=5, shuffle=True, seed=1).fit(df)
     crossed = VowpalWabbit(bits=20, quadratic=["ui"], passes=5, shuffle=True, seed=1).fit(df)
-    err = {name: float(np.mean((m.predict(df)["prediction"] - df["rating"]) ** 2))
-           for name, m in (("linear", linear), ("crossed", crossed))}
+    err = {
+        name: float(np.mean((m.predict(df)["prediction"] - df["rating"]) ** 2))
+        for name, m in (("linear", linear), ("crossed", crossed))
+    }
     assert err["crossed"] < 0.5 * err["linear"], err
 
 
@@ -84,9 +93,14 @@ def test_user_and_item_features_generalise_to_unseen_pairs() -> None:
     plain = VowpalWabbit(**params).fit(train)
     featured = VowpalWabbit(**params).fit(train, user_features=users, item_features=items)
     # the taste x genre crosses of "-q ui" carry what the id crosses of unseen pairs cannot
-    rmse = {name: float(np.sqrt(np.mean((m.predict(test)["prediction"].to_numpy()
-                                         - test["rating"].to_numpy()) ** 2)))
-            for name, m in (("plain", plain), ("featured", featured))}
+    rmse = {
+        name: float(
+            np.sqrt(
+                np.mean((m.predict(test)["prediction"].to_numpy() - test["rating"].to_numpy()) ** 2)
+            )
+        )
+        for name, m in (("plain", plain), ("featured", featured))
+    }
     assert rmse["featured"] < 0.5 * rmse["plain"], rmse
     assert featured.user_namespace_[0].endswith(" taste=A")
     # reserved characters in values were percent-encoded, not split into features
@@ -96,8 +110,9 @@ def test_user_and_item_features_generalise_to_unseen_pairs() -> None:
 
 def test_numeric_features_are_values_and_missing_ones_are_left_out() -> None:
     df = toy_interactions()
-    feats = pd.DataFrame({"userID": [0, 1, 2], "age": [31.0, np.nan, 20.5],
-                          "city": ["Paris", None, "Lyon"]})
+    feats = pd.DataFrame(
+        {"userID": [0, 1, 2], "age": [31.0, np.nan, 20.5], "city": ["Paris", None, "Lyon"]}
+    )
     model = VowpalWabbit(bits=18).fit(df, user_features=feats)
     texts = dict(zip(model.user_ids_, model.user_namespace_))
     code = {u: t.split()[1] for u, t in texts.items()}
@@ -147,7 +162,8 @@ def test_feature_frame_errors() -> None:
 def test_logistic_loss_gives_probabilities_of_liking() -> None:
     df, users, items = _genre_world()
     model = VowpalWabbit(loss="logistic", bits=20, passes=5, shuffle=True, seed=0).fit(
-        df, user_features=users, item_features=items)
+        df, user_features=users, item_features=items
+    )
     pred = model.predict(df)["prediction"].to_numpy()
     assert ((pred > 0) & (pred < 1)).all()
     liked = df["rating"].to_numpy() >= 3
@@ -167,18 +183,22 @@ def test_lrq_and_shuffle_are_seeded() -> None:
 
 def test_save_load_round_trip_with_features_and_checksum(tmp_path) -> None:
     df, users, items = _genre_world()
-    model = VowpalWabbit(bits=18, lrq=["ui2"], seed=0).fit(df, user_features=users,
-                                                            item_features=items)
+    model = VowpalWabbit(bits=18, lrq=["ui2"], seed=0).fit(
+        df, user_features=users, item_features=items
+    )
     folder = model.save(tmp_path / "vw")
     manifest = json.loads((folder / "manifest.json").read_text())
     info = manifest["state"]["vw_model"]
-    assert info["file"] == "vw_model.bin" and info["bytes"] == (folder / "vw_model.bin").stat().st_size
+    assert (
+        info["file"] == "vw_model.bin" and info["bytes"] == (folder / "vw_model.bin").stat().st_size
+    )
     assert not list(folder.glob("*.pkl"))
     loaded = load_model(folder)
     assert isinstance(loaded, VowpalWabbit)
     pd.testing.assert_frame_equal(loaded.predict(df), model.predict(df))
-    pd.testing.assert_frame_equal(loaded.recommend_k_items([0, 1], top_k=5),
-                                  model.recommend_k_items([0, 1], top_k=5))
+    pd.testing.assert_frame_equal(
+        loaded.recommend_k_items([0, 1], top_k=5), model.recommend_k_items([0, 1], top_k=5)
+    )
     # a tampered VW file is refused before VW reads it
     blob = bytearray((folder / "vw_model.bin").read_bytes())
     blob[-1] ^= 0xFF
@@ -208,21 +228,24 @@ def test_unfitted_save_and_load(tmp_path) -> None:
     assert loaded.config.bits == 20 and not loaded.is_fitted
 
 
-@pytest.mark.parametrize("params, match", [
-    ({"loss": "hinge"}, "loss"),
-    ({"quadratic": "ui"}, "quadratic"),
-    ({"quadratic": ["ux"]}, "quadratic"),
-    ({"lrq": ["ui"]}, "lrq"),
-    ({"lrq": ["ui0"]}, "lrq"),
-    ({"bits": 31}, "bits"),
-    ({"bits": 0}, "bits"),
-    ({"passes": 0}, "passes"),
-    ({"learning_rate": 0.0}, "learning_rate"),
-    ({"l2": -1.0}, "l2"),
-    ({"positive_threshold": float("nan")}, "positive_threshold"),
-    ({"reserved": "drop"}, "reserved"),
-    ({"shuffle": 1}, "shuffle"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"loss": "hinge"}, "loss"),
+        ({"quadratic": "ui"}, "quadratic"),
+        ({"quadratic": ["ux"]}, "quadratic"),
+        ({"lrq": ["ui"]}, "lrq"),
+        ({"lrq": ["ui0"]}, "lrq"),
+        ({"bits": 31}, "bits"),
+        ({"bits": 0}, "bits"),
+        ({"passes": 0}, "passes"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"l2": -1.0}, "l2"),
+        ({"positive_threshold": float("nan")}, "positive_threshold"),
+        ({"reserved": "drop"}, "reserved"),
+        ({"shuffle": 1}, "shuffle"),
+    ],
+)
 def test_config_errors(params, match) -> None:
     with pytest.raises(ConfigError, match=match):
         VowpalWabbitConfig(**params)
@@ -233,6 +256,6 @@ def test_config_round_trip_and_vw_args() -> None:
     assert VowpalWabbitConfig.from_dict(cfg.to_dict()) == cfg
     args = cfg.vw_args()
     assert args[:3] == ["--quiet", "--loss_function", "logistic"]
-    assert ["-q", "ui"] == args[args.index("-q"):args.index("-q") + 2]
+    assert ["-q", "ui"] == args[args.index("-q") : args.index("-q") + 2]
     assert "--lrq" in args and "--l2" in args and "--random_seed" in args
     assert "-f" not in args and "-d" not in args  # nothing read or written by VW itself

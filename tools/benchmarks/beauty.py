@@ -40,7 +40,9 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--seeds", nargs="*", type=int, default=None, help="override the spec's seeds")
     p.add_argument("--note", default="", help="free text stored with the machine description")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads per fit (default: the models')")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads per fit (default: the models')"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     spec = load_next_item_spec(args.spec)
@@ -49,7 +51,9 @@ def _main(argv: list[str] | None) -> int:
     if args.models is not None:
         unknown = sorted(set(args.models) - {m.name for m in spec.models})
         if unknown:
-            raise ConfigError(f"models {unknown} are not in the spec; it has {[m.name for m in spec.models]}.")
+            raise ConfigError(
+                f"models {unknown} are not in the spec; it has {[m.name for m in spec.models]}."
+            )
         spec.models = [m for m in spec.models if m.name in args.models]
         if spec.reference not in args.models:
             spec.reference = None
@@ -62,8 +66,13 @@ def _main(argv: list[str] | None) -> int:
     stem = out.name.removesuffix(".csv")
     per_user = out.with_name(stem + "_per_user.csv.gz")
     record = MachineRecord(out, "tools/benchmarks/beauty.py", argv or sys.argv[1:], args.note)
-    results = run_next_item_benchmark(spec, results_path=out, per_user_path=per_user,
-                                      progress=not args.no_progress, num_threads=args.threads)
+    results = run_next_item_benchmark(
+        spec,
+        results_path=out,
+        per_user_path=per_user,
+        progress=not args.no_progress,
+        num_threads=args.threads,
+    )
     record.finish(len(results))
     metrics = [c for c in results.columns if c.startswith(("full_", "sampled_"))]
     summary = results.groupby("model", sort=False)[metrics + ["fit_s"]].agg(["mean", "std"])

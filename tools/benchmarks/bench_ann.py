@@ -65,35 +65,48 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=42)
     args = p.parse_args(argv)
     try:
-        vectors = gaussian_mixture_vectors(args.n + args.queries, args.dim,
-                                           n_clusters=args.clusters, spread=args.spread,
-                                           seed=args.seed)
-        data, queries = vectors[: args.n], vectors[args.n:]
+        vectors = gaussian_mixture_vectors(
+            args.n + args.queries,
+            args.dim,
+            n_clusters=args.clusters,
+            spread=args.spread,
+            seed=args.seed,
+        )
+        data, queries = vectors[: args.n], vectors[args.n :]
         ids = np.arange(args.n)
-        print(f"{args.n:,} vectors x {args.dim}, {args.queries:,} queries, k={args.k}, "
-              f"metric {args.metric}, {args.clusters} clusters, spread {args.spread}, "
-              f"seed {args.seed}; {platform.processor() or platform.machine()}, "
-              f"{os.cpu_count()} CPUs")
+        print(
+            f"{args.n:,} vectors x {args.dim}, {args.queries:,} queries, k={args.k}, "
+            f"metric {args.metric}, {args.clusters} clusters, spread {args.spread}, "
+            f"seed {args.seed}; {platform.processor() or platform.machine()}, "
+            f"{os.cpu_count()} CPUs"
+        )
         exact, built, searched = _timed(BruteForceIndex(args.metric), data, ids, queries, args.k)
         rows = [("brute_force", built, searched, 1.0)]
         for kind in args.kinds:
-            found, built_k, searched_k = _timed(FaissIndex(kind, args.metric), data, ids,
-                                                queries, args.k)
+            found, built_k, searched_k = _timed(
+                FaissIndex(kind, args.metric), data, ids, queries, args.k
+            )
             rows.append((kind, built_k, searched_k, recall_at_k(found, exact, args.k)))
     except RecUtilsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"{'index':<12} {'build s':>9} {'queries/s':>11} {'recall@' + str(args.k):>10} "
-          f"{'speed-up':>9}")
+    print(
+        f"{'index':<12} {'build s':>9} {'queries/s':>11} {'recall@' + str(args.k):>10} "
+        f"{'speed-up':>9}"
+    )
     met = []
     for kind, built, seconds, recall in rows:
         speedup = searched / seconds
-        print(f"{kind:<12} {built:>9.2f} {args.queries / seconds:>11,.0f} {recall:>10.4f} "
-              f"{speedup:>8.1f}x")
+        print(
+            f"{kind:<12} {built:>9.2f} {args.queries / seconds:>11,.0f} {recall:>10.4f} "
+            f"{speedup:>8.1f}x"
+        )
         if kind in ("ivf", "hnsw") and recall >= BAR_RECALL and speedup >= BAR_SPEEDUP:
             met.append(kind)
-    print(f"bar (ivf or hnsw: recall@{args.k} >= {BAR_RECALL} and >= {BAR_SPEEDUP:.0f}x faster "
-          f"than brute force): {'met by ' + ', '.join(met) if met else 'NOT met'}")
+    print(
+        f"bar (ivf or hnsw: recall@{args.k} >= {BAR_RECALL} and >= {BAR_SPEEDUP:.0f}x faster "
+        f"than brute force): {'met by ' + ', '.join(met) if met else 'NOT met'}"
+    )
     return 0
 
 

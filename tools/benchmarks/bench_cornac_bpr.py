@@ -52,33 +52,47 @@ bpr = cornac.models.BPR(**{PARAMS!r}, verbose=False).fit(_ds)
 
 def main() -> None:
     args = parser(__doc__.splitlines()[0]).parse_args()
-    os.environ.setdefault("RECUTILS_DATA_MIRROR", str(Path(__file__).resolve().parents[3]
-                                                      / "shared" / "data"))
+    os.environ.setdefault(
+        "RECUTILS_DATA_MIRROR", str(Path(__file__).resolve().parents[3] / "shared" / "data")
+    )
     data = load_pandas_df("100k", progress=False)
-    train, test = python_stratified_split(data, ratio=0.75, min_rating=1, filter_by="item",
-                                          seed=42)
+    train, test = python_stratified_split(data, ratio=0.75, min_rating=1, filter_by="item", seed=42)
     train = train[["userID", "itemID", "rating"]].reset_index(drop=True)
     model = CornacBPR(**PARAMS)
     t0 = time.perf_counter()
     model.fit(train)
     fit_s = time.perf_counter() - t0
     users = pd.DataFrame({"userID": test["userID"].unique()})
-    rank_s = best_time(lambda: model.recommend_k_items(users, top_k=10, remove_seen=True),
-                       repeat=args.repeat)
+    rank_s = best_time(
+        lambda: model.recommend_k_items(users, top_k=10, remove_seen=True), repeat=args.repeat
+    )
     top = model.recommend_k_items(users, top_k=10, remove_seen=True)
-    print(f"MovieLens 100k: {len(train):,} training rows, {len(users):,} users ranked; "
-          f"MAP {mean_average_precision(test, top, k=10):.4f}, "
-          f"nDCG@10 {ndcg_at_k(test, top, k=10):.4f}")
+    print(
+        f"MovieLens 100k: {len(train):,} training rows, {len(users):,} users ranked; "
+        f"MAP {mean_average_precision(test, top, k=10):.4f}, "
+        f"nDCG@10 {ndcg_at_k(test, top, k=10):.4f}"
+    )
 
-    rows = [{"call": "fit", "recutils_s": fit_s},
-            {"call": "rank_all_users", "recutils_s": rank_s,
-             "target_s": REFERENCE_PEER["rank_all_users"] / SPEEDUP,
-             "meets_target": rank_s <= REFERENCE_PEER["rank_all_users"] / SPEEDUP}]
+    rows = [
+        {"call": "fit", "recutils_s": fit_s},
+        {
+            "call": "rank_all_users",
+            "recutils_s": rank_s,
+            "target_s": REFERENCE_PEER["rank_all_users"] / SPEEDUP,
+            "meets_target": rank_s <= REFERENCE_PEER["rank_all_users"] / SPEEDUP,
+        },
+    ]
     if args.peer_python:
-        peer = run_peer(args.peer_python, {"train": train}, _PEER_SETUP,
-                        {"rank_all_users": "predict_ranking(bpr, train, usercol='userID', "
-                                           "itemcol='itemID', remove_seen=True)"},
-                        repeat=args.repeat)
+        peer = run_peer(
+            args.peer_python,
+            {"train": train},
+            _PEER_SETUP,
+            {
+                "rank_all_users": "predict_ranking(bpr, train, usercol='userID', "
+                "itemcol='itemID', remove_seen=True)"
+            },
+            repeat=args.repeat,
+        )
         rows[1]["peer_s"] = peer["rank_all_users"]
         rows[1]["speedup"] = peer["rank_all_users"] / rank_s
         rows[1]["meets_3x_peer"] = rows[1]["speedup"] >= SPEEDUP

@@ -101,12 +101,18 @@ def load_frame() -> tuple[pd.DataFrame, str]:
     rng = np.random.default_rng(42)
     n = 100_000
     genres = np.array(["Action", "Comedy", "Drama", "Action|Comedy", "Drama|Romance|War"])
-    df = pd.DataFrame({
-        "userID": rng.integers(1, 944, n), "itemID": rng.integers(1, 1683, n),
-        "occupation": rng.choice([f"o{i}" for i in range(21)], n), "age": rng.integers(7, 74, n),
-        "gender": rng.choice(["M", "F"], n), "year": rng.integers(1920, 1999, n),
-        "genres": rng.choice(genres, n), "label": (rng.random(n) < 0.55).astype(float),
-    })
+    df = pd.DataFrame(
+        {
+            "userID": rng.integers(1, 944, n),
+            "itemID": rng.integers(1, 1683, n),
+            "occupation": rng.choice([f"o{i}" for i in range(21)], n),
+            "age": rng.integers(7, 74, n),
+            "gender": rng.choice(["M", "F"], n),
+            "year": rng.integers(1920, 1999, n),
+            "genres": rng.choice(genres, n),
+            "label": (rng.random(n) < 0.55).astype(float),
+        }
+    )
     return df, "synthetic (MovieLens 100k shape)"
 
 
@@ -117,16 +123,25 @@ def history_frame(n_rows: int, seed: int = 42) -> pd.DataFrame:
     n_items, n_categories = 50_000, 1_000
     history = rng.integers(0, n_items, (n_rows, HISTORY_LEN))
     target = rng.integers(0, n_items, n_rows)
-    behaviours = rng.choice(np.array(["pv", "pv", "pv", "cart", "fav", "buy"]), (n_rows, HISTORY_LEN))
-    return pd.DataFrame({
-        "userID": rng.integers(0, 10_000, n_rows), "itemID": target, "category": target % n_categories,
-        "hist_itemID": list(history), "hist_category": list(history % n_categories),
-        "hist_behavior": list(behaviours), "label": (rng.random(n_rows) < 0.5).astype(float),
-    })
+    behaviours = rng.choice(
+        np.array(["pv", "pv", "pv", "cart", "fav", "buy"]), (n_rows, HISTORY_LEN)
+    )
+    return pd.DataFrame(
+        {
+            "userID": rng.integers(0, 10_000, n_rows),
+            "itemID": target,
+            "category": target % n_categories,
+            "hist_itemID": list(history),
+            "hist_category": list(history % n_categories),
+            "hist_behavior": list(behaviours),
+            "label": (rng.random(n_rows) < 0.5).astype(float),
+        }
+    )
 
 
-def bench_history(df: pd.DataFrame, n_rows: int, epochs: int, repeat: int, threads: int | None
-                  ) -> tuple[list[dict], float, float]:
+def bench_history(
+    df: pd.DataFrame, n_rows: int, epochs: int, repeat: int, threads: int | None
+) -> tuple[list[dict], float, float]:
     """Rows of the report for DIN, BST and the shipped DeepFM (on ``n_rows`` rows each), and the
     best samples/s of DIN and of DeepFM."""
     frames = {name: history_frame(n_rows) for name in HISTORY_CONFIGS}
@@ -138,9 +153,15 @@ def bench_history(df: pd.DataFrame, n_rows: int, epochs: int, repeat: int, threa
         runs = [bench_recutils(cfg, enc, encoded, labels, epochs, threads) for _ in range(repeat)]
         best[name] = (max(r[0] for r in runs), max(r[1] for r in runs))
     deepfm = best[ZOO_HEADLINE][0]
-    rows = [{"benchmark": f"{name} ({len(frames[name]):,} rows{', history 50' if name != ZOO_HEADLINE else ''})",
-             "samples_per_s": round(wall), "vs_deepfm": round(wall / deepfm, 2), "samples_per_cpu_s": round(cpu)}
-            for name, (wall, cpu) in best.items()]
+    rows = [
+        {
+            "benchmark": f"{name} ({len(frames[name]):,} rows{', history 50' if name != ZOO_HEADLINE else ''})",
+            "samples_per_s": round(wall),
+            "vs_deepfm": round(wall / deepfm, 2),
+            "samples_per_cpu_s": round(cpu),
+        }
+        for name, (wall, cpu) in best.items()
+    ]
     return rows, best["din_taobao.yaml"][0], deepfm
 
 
@@ -152,7 +173,8 @@ def shipped_configs() -> list[str]:
     def one_logit(name: str) -> bool:
         model = read_mapping(shipped_config_path(name)).get("model_config") or {}
         return model.get("model_class", "RankModel") == "RankModel" and not (
-            model.get("model_params") or {}).get("rocket")
+            model.get("model_params") or {}
+        ).get("rocket")
 
     return [name for name in _shipped() if name.endswith(".yaml") and one_logit(name)]
 
@@ -161,18 +183,29 @@ def encode(df: pd.DataFrame, name: str = HEADLINE):
     """``(config, fitted encoder, encoded columns, labels)`` of shipped config ``name`` on ``df``."""
     model = DeepRankModel.from_example(name, col_rating="label")
     cfg = model.config
-    enc = FeatureEncoder(model._resolve_features(df), column_map={"@user": "userID", "@item": "itemID"},
-                         default_embedding_dim=cfg.default_embedding_dim).fit(df)
+    enc = FeatureEncoder(
+        model._resolve_features(df),
+        column_map={"@user": "userID", "@item": "itemID"},
+        default_embedding_dim=cfg.default_embedding_dim,
+    ).fit(df)
     return cfg, enc, enc.transform(df), df["label"].to_numpy(np.float32)
 
 
-def bench_recutils(cfg, enc, encoded, labels, epochs: int, threads: int | None, steps: int | None = None
-                   ) -> tuple[float, float]:
+def bench_recutils(
+    cfg, enc, encoded, labels, epochs: int, threads: int | None, steps: int | None = None
+) -> tuple[float, float]:
     """``(samples per wall second, samples per CPU second)`` of the trainer."""
     net = build_rank_network(cfg.model_config, enc.specs, seed=42)
     data = TensorData.from_encoded(encoded, net.backbone.layout, labels)
-    train_cfg = cfg.train.replace(batch_size=BATCH, epochs=epochs, num_steps=steps, early_stopping_metric=None,
-                                  progress=False, device="cpu", num_threads=threads)
+    train_cfg = cfg.train.replace(
+        batch_size=BATCH,
+        epochs=epochs,
+        num_steps=steps,
+        early_stopping_metric=None,
+        progress=False,
+        device="cpu",
+        num_threads=threads,
+    )
     trainer = Trainer(net, train_cfg, seed=42)
     start, cpu = time.perf_counter(), time.process_time()
     trainer.fit(data)
@@ -191,8 +224,12 @@ class NaiveDeepFM(torch.nn.Module):
         self.genre_lin = torch.nn.EmbeddingBag(n_genres, 1, mode="mean", padding_idx=0)
         n_fields = len(cards) + 1
         self.mlp = torch.nn.Sequential(
-            torch.nn.Linear(n_fields * dim, 256), torch.nn.ReLU(),
-            torch.nn.Linear(256, 128), torch.nn.ReLU(), torch.nn.Linear(128, 1))
+            torch.nn.Linear(n_fields * dim, 256),
+            torch.nn.ReLU(),
+            torch.nn.Linear(256, 128),
+            torch.nn.ReLU(),
+            torch.nn.Linear(128, 1),
+        )
         self.bias = torch.nn.Parameter(torch.zeros(1))
 
     def forward(self, ids: torch.Tensor, genres: torch.Tensor) -> torch.Tensor:
@@ -213,8 +250,9 @@ def bench_naive(enc, encoded, labels, epochs: int, steps: int | None = None) -> 
     y = torch.from_numpy(labels)
     model = NaiveDeepFM([specs[n].num_embeddings for n in id_names], specs["genres"].num_embeddings)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(ids, genres, y),
-                                         batch_size=BATCH, shuffle=True)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(ids, genres, y), batch_size=BATCH, shuffle=True
+    )
     done = 0
     start, cpu = time.perf_counter(), time.process_time()
     for _ in range(epochs):
@@ -248,28 +286,48 @@ def fresh_process_fit(repeat: int) -> tuple[float, float, bool]:
 
     def wall(code: str) -> tuple[float, str]:
         start = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         return time.perf_counter() - start, out.stdout
 
     fits = [wall(FRESH_FIT) for _ in range(repeat)]
     torch_only = min(wall("import torch")[0] for _ in range(repeat))
-    dynamo = any(line.split()[-1] == "True" for _, out in fits for line in out.splitlines()
-                 if line.startswith("FRESH"))
+    dynamo = any(
+        line.split()[-1] == "True"
+        for _, out in fits
+        for line in out.splitlines()
+        if line.startswith("FRESH")
+    )
     return min(t for t, _ in fits), torch_only, dynamo
 
 
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads for both sides (default: torch's); 1 on a shared machine")
-    p.add_argument("--configs", default="all",
-                   help="shipped configs to measure besides the Wide & Deep example: 'all', 'none' or "
-                        "a comma-separated list of file names")
-    p.add_argument("--history-rows", type=int, default=100_000,
-                   help="synthetic history rows for DIN and BST (and frame rows for their DeepFM)")
-    p.add_argument("--history-only", action="store_true",
-                   help="measure only DIN, BST and the shipped DeepFM (the DIN/DeepFM ratio)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads for both sides (default: torch's); 1 on a shared machine",
+    )
+    p.add_argument(
+        "--configs",
+        default="all",
+        help="shipped configs to measure besides the Wide & Deep example: 'all', 'none' or "
+        "a comma-separated list of file names",
+    )
+    p.add_argument(
+        "--history-rows",
+        type=int,
+        default=100_000,
+        help="synthetic history rows for DIN and BST (and frame rows for their DeepFM)",
+    )
+    p.add_argument(
+        "--history-only",
+        action="store_true",
+        help="measure only DIN, BST and the shipped DeepFM (the DIN/DeepFM ratio)",
+    )
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)  # the peer's threads; the trainer sets its own
@@ -289,14 +347,28 @@ def main() -> None:
         ours_cpu, peer_cpu = max(o[1] for o in ours), max(p[1] for p in peer)
 
         def row(name: str, wall: float, cpu: float) -> dict:
-            return {"benchmark": name, "samples_per_s": round(wall), "vs_peer": round(wall / peer_best, 2),
-                    "samples_per_cpu_s": round(cpu), "vs_peer_cpu": round(cpu / peer_cpu, 2)}
+            return {
+                "benchmark": name,
+                "samples_per_s": round(wall),
+                "vs_peer": round(wall / peer_best, 2),
+                "samples_per_cpu_s": round(cpu),
+                "vs_peer_cpu": round(cpu / peer_cpu, 2),
+            }
 
-        rows = [row("DeepFM, naive PyTorch loop (peer)", peer_best, peer_cpu),
-                row(f"{HEADLINE} (recutils Trainer)", ours_best, ours_cpu)]
+        rows = [
+            row("DeepFM, naive PyTorch loop (peer)", peer_best, peer_cpu),
+            row(f"{HEADLINE} (recutils Trainer)", ours_best, ours_cpu),
+        ]
         zoo_best = None
-        names = shipped_configs() if args.configs == "all" else (
-            [] if args.configs == "none" else [n.strip() for n in args.configs.split(",") if n.strip()])
+        names = (
+            shipped_configs()
+            if args.configs == "all"
+            else (
+                []
+                if args.configs == "none"
+                else [n.strip() for n in args.configs.split(",") if n.strip()]
+            )
+        )
         for name in names:
             if name == HEADLINE:
                 continue
@@ -305,29 +377,44 @@ def main() -> None:
             except Exception as err:  # noqa: BLE001 - a config for other data: report and go on
                 rows.append({"benchmark": f"{name} (not run: {type(err).__name__}: {err})"[:120]})
                 continue
-            runs = [bench_recutils(c_cfg, c_enc, c_encoded, c_labels, args.epochs, args.threads)
-                    for _ in range(args.repeat)]
-            rows.append(row(f"{name} (recutils Trainer)", max(r[0] for r in runs), max(r[1] for r in runs)))
+            runs = [
+                bench_recutils(c_cfg, c_enc, c_encoded, c_labels, args.epochs, args.threads)
+                for _ in range(args.repeat)
+            ]
+            rows.append(
+                row(f"{name} (recutils Trainer)", max(r[0] for r in runs), max(r[1] for r in runs))
+            )
             if name == ZOO_HEADLINE:
                 zoo_best = max(r[0] for r in runs)
-        print(f"data: {source}, {len(df):,} rows, batch {BATCH}, {args.epochs} epoch(s), best of {args.repeat}, "
-              f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} thread(s)")
+        print(
+            f"data: {source}, {len(df):,} rows, batch {BATCH}, {args.epochs} epoch(s), best of {args.repeat}, "
+            f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} thread(s)"
+        )
         report(rows)
-        print(f"recutils Wide&Deep: {ours_best:,.0f} samples/s (target >= {TARGET:,}); naive DeepFM: "
-              f"{peer_best:,.0f} samples/s; ratio {ours_best / peer_best:.2f}x; "
-              f"per CPU-second: {ours_cpu:,.0f} vs {peer_cpu:,.0f}, ratio {ours_cpu / peer_cpu:.2f}x")
+        print(
+            f"recutils Wide&Deep: {ours_best:,.0f} samples/s (target >= {TARGET:,}); naive DeepFM: "
+            f"{peer_best:,.0f} samples/s; ratio {ours_best / peer_best:.2f}x; "
+            f"per CPU-second: {ours_cpu:,.0f} vs {peer_cpu:,.0f}, ratio {ours_cpu / peer_cpu:.2f}x"
+        )
         if zoo_best is not None:
-            print(f"recutils DeepFM ({ZOO_HEADLINE}): {zoo_best:,.0f} samples/s (target >= {TARGET:,}); "
-                  f"{zoo_best / peer_best:.2f}x the naive DeepFM")
+            print(
+                f"recutils DeepFM ({ZOO_HEADLINE}): {zoo_best:,.0f} samples/s (target >= {TARGET:,}); "
+                f"{zoo_best / peer_best:.2f}x the naive DeepFM"
+            )
         fresh, torch_only, dynamo = fresh_process_fit(args.repeat)
-        print(f"fresh-process fit (new interpreter: import, fit a tiny deepfm, exit): {fresh:.2f} s "
-              f"(target < 3 s: {'met' if fresh < 3 else 'NOT met'}); 'import torch' alone {torch_only:.2f} s; "
-              f"torch._dynamo loaded: {'yes' if dynamo else 'no'}")
+        print(
+            f"fresh-process fit (new interpreter: import, fit a tiny deepfm, exit): {fresh:.2f} s "
+            f"(target < 3 s: {'met' if fresh < 3 else 'NOT met'}); 'import torch' alone {torch_only:.2f} s; "
+            f"torch._dynamo loaded: {'yes' if dynamo else 'no'}"
+        )
     rows, din, deepfm = bench_history(df, args.history_rows, args.epochs, args.repeat, args.threads)
     report(rows)
-    print(f"DIN (din_taobao.yaml, history {HISTORY_LEN}): {din:,.0f} samples/s; DeepFM ({ZOO_HEADLINE}): "
-          f"{deepfm:,.0f}; DIN/DeepFM {din / deepfm:.2f} (target >= {HISTORY_TARGET_RATIO}: DIN within 2x of "
-          f"DeepFM: {'met' if din / deepfm >= HISTORY_TARGET_RATIO else 'NOT met'})")
+    print(
+        f"DIN (din_taobao.yaml, history {HISTORY_LEN}): {din:,.0f} samples/s; DeepFM ({ZOO_HEADLINE}): "
+        f"{deepfm:,.0f}; DIN/DeepFM {din / deepfm:.2f} (target >= {HISTORY_TARGET_RATIO}: DIN within 2x of "
+        f"DeepFM: {'met' if din / deepfm >= HISTORY_TARGET_RATIO else 'NOT met'})"
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -35,12 +35,28 @@ from recutils.models import create_model  # noqa: E402
 from recutils.splitting import python_stratified_split  # noqa: E402
 
 SETTINGS = {
-    "ncf": {"model_type": "neumf", "n_factors": 4, "layer_sizes": [16, 8, 4], "batch_size": 1024,
-            "learning_rate": 1e-3, "n_neg": 4},
-    "lightgcn": {"n_layers": 3, "embedding_dim": 64, "batch_size": 1024, "decay": 1e-4,
-                 "learning_rate": 5e-3},
-    "multi_vae": {"hidden_dims": [600], "latent_dim": 200, "batch_size": 100,
-                  "total_anneal_steps": 2000, "anneal_cap": 0.2},
+    "ncf": {
+        "model_type": "neumf",
+        "n_factors": 4,
+        "layer_sizes": [16, 8, 4],
+        "batch_size": 1024,
+        "learning_rate": 1e-3,
+        "n_neg": 4,
+    },
+    "lightgcn": {
+        "n_layers": 3,
+        "embedding_dim": 64,
+        "batch_size": 1024,
+        "decay": 1e-4,
+        "learning_rate": 5e-3,
+    },
+    "multi_vae": {
+        "hidden_dims": [600],
+        "latent_dim": 200,
+        "batch_size": 100,
+        "total_anneal_steps": 2000,
+        "anneal_cap": 0.2,
+    },
     "multi_dae": {"hidden_dims": [600], "latent_dim": 200, "batch_size": 100},
 }
 
@@ -58,19 +74,27 @@ def main(argv: list[str] | None = None) -> None:
     users = pd.DataFrame({"userID": test["userID"].unique()})
     rows = []
     for name in args.models:
-        model = create_model(name, **SETTINGS[name], n_epochs=args.epochs, seed=42,
-                             num_threads=args.threads)
+        model = create_model(
+            name, **SETTINGS[name], n_epochs=args.epochs, seed=42, num_threads=args.threads
+        )
         start = time.perf_counter()
         model.fit(train)
         fit = time.perf_counter() - start
         top = model.recommend_k_items(users, top_k=10, remove_seen=True)
-        rank = best_time(lambda m=model: m.recommend_k_items(users, top_k=10, remove_seen=True),
-                         args.repeat)
-        rows.append({"model": name, "epochs": args.epochs,
-                     "s_per_epoch": float(model.history_["seconds"].mean()),
-                     "fit_s": fit, "rank_all_users_s": rank,
-                     "map": mean_average_precision(test, top, k=10),
-                     "ndcg_at_10": ndcg_at_k(test, top, k=10)})
+        rank = best_time(
+            lambda m=model: m.recommend_k_items(users, top_k=10, remove_seen=True), args.repeat
+        )
+        rows.append(
+            {
+                "model": name,
+                "epochs": args.epochs,
+                "s_per_epoch": float(model.history_["seconds"].mean()),
+                "fit_s": fit,
+                "rank_all_users_s": rank,
+                "map": mean_average_precision(test, top, k=10),
+                "ndcg_at_10": ndcg_at_k(test, top, k=10),
+            }
+        )
     print(f"MovieLens 100k: {len(train):,} training rows, {len(users)} users ranked")
     print(pd.DataFrame(rows).round(4).to_string(index=False))
 

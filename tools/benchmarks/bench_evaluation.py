@@ -47,16 +47,20 @@ TARGETS = {
 
 def make_frames(seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(seed)
-    true = pd.DataFrame({
-        "userID": rng.integers(0, N_USERS, N_ROWS),
-        "itemID": rng.integers(0, N_ITEMS, N_ROWS),
-        "rating": rng.integers(1, 6, N_ROWS).astype(np.float64),
-    })
-    pred = pd.DataFrame({
-        "userID": rng.integers(0, N_USERS, N_ROWS),
-        "itemID": rng.integers(0, N_ITEMS, N_ROWS),
-        "prediction": rng.random(N_ROWS) * 5.0,
-    })
+    true = pd.DataFrame(
+        {
+            "userID": rng.integers(0, N_USERS, N_ROWS),
+            "itemID": rng.integers(0, N_ITEMS, N_ROWS),
+            "rating": rng.integers(1, 6, N_ROWS).astype(np.float64),
+        }
+    )
+    pred = pd.DataFrame(
+        {
+            "userID": rng.integers(0, N_USERS, N_ROWS),
+            "itemID": rng.integers(0, N_ITEMS, N_ROWS),
+            "prediction": rng.random(N_ROWS) * 5.0,
+        }
+    )
     true = true.drop_duplicates(["userID", "itemID"]).reset_index(drop=True)
     pred = pred.drop_duplicates(["userID", "itemID"]).reset_index(drop=True)
     return true, pred
@@ -72,15 +76,18 @@ def main(argv: list[str] | None = None) -> int:
         "ndcg_at_k": lambda: ev.ndcg_at_k(true, pred, k=K),
         "map_at_k": lambda: ev.map_at_k(true, pred, k=K),
         "evaluate(4 ranking)": lambda: ev.evaluate(
-            true, pred, [f"precision@{K}", f"recall@{K}", f"ndcg@{K}", f"map@{K}"]),
+            true, pred, [f"precision@{K}", f"recall@{K}", f"ndcg@{K}", f"map@{K}"]
+        ),
         "rmse": lambda: ev.rmse(true, pred),
         "mae": lambda: ev.mae(true, pred),
     }
     ours = {name: best_time(fn, args.repeat) for name, fn in calls.items()}
     peer = {}
     if args.peer_python:
-        clear = ("pe.merge_ranking_true_pred.cache_clear(), pe._get_reciprocal_rank.cache_clear(), "
-                 "pe.merge_rating_true_pred.cache_clear()")
+        clear = (
+            "pe.merge_ranking_true_pred.cache_clear(), pe._get_reciprocal_rank.cache_clear(), "
+            "pe.merge_rating_true_pred.cache_clear()"
+        )
         peer_calls = {
             "precision_at_k": f"({clear}, pe.precision_at_k(true, pred, k={K}))",
             "recall_at_k": f"({clear}, pe.recall_at_k(true, pred, k={K}))",
@@ -89,13 +96,21 @@ def main(argv: list[str] | None = None) -> int:
             "rmse": f"({clear}, pe.rmse(true, pred))",
             "mae": f"({clear}, pe.mae(true, pred))",
         }
-        setup = ("import warnings; warnings.filterwarnings('ignore')\n"
-                 "from recommenders.evaluation import python_evaluation as pe\n")
-        peer = run_peer(args.peer_python, {"true": true, "pred": pred}, setup, peer_calls, args.repeat)
+        setup = (
+            "import warnings; warnings.filterwarnings('ignore')\n"
+            "from recommenders.evaluation import python_evaluation as pe\n"
+        )
+        peer = run_peer(
+            args.peer_python, {"true": true, "pred": pred}, setup, peer_calls, args.repeat
+        )
     rows = []
     for name, seconds in ours.items():
-        row = {"metric": name, "recutils_s": seconds, "target_s": TARGETS[name],
-               "ok": seconds <= TARGETS[name]}
+        row = {
+            "metric": name,
+            "recutils_s": seconds,
+            "target_s": TARGETS[name],
+            "ok": seconds <= TARGETS[name],
+        }
         if name in peer:
             row["recommenders_s"] = peer[name]
             row["speedup"] = peer[name] / seconds

@@ -44,12 +44,14 @@ PARAMS = {"similarity_type": "jaccard", "time_decay_coefficient": 30, "timedecay
 def make_log(n_draws: int = 1_000_000, seed: int = 42) -> pd.DataFrame:
     """The synthetic interaction log described in the module docstring."""
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({
-        "userID": rng.integers(0, 20_000, n_draws),
-        "itemID": rng.zipf(1.3, n_draws) % 5_000,
-        "rating": rng.integers(1, 6, n_draws).astype(np.float64),
-        "timestamp": rng.integers(0, 10**7, n_draws),
-    })
+    df = pd.DataFrame(
+        {
+            "userID": rng.integers(0, 20_000, n_draws),
+            "itemID": rng.zipf(1.3, n_draws) % 5_000,
+            "rating": rng.integers(1, 6, n_draws).astype(np.float64),
+            "timestamp": rng.integers(0, 10**7, n_draws),
+        }
+    )
     return df.drop_duplicates(["userID", "itemID"]).reset_index(drop=True)
 
 
@@ -87,44 +89,49 @@ def peer_memory(python: str, data: pd.DataFrame) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "data.npz"
         np.savez(path, **{str(c): data[c].to_numpy() for c in data.columns})
-        code = textwrap.dedent(_PEER_MEMORY).format(data=str(path), n=N_USERS_SERVED,
-                                                    params=PARAMS)
+        code = textwrap.dedent(_PEER_MEMORY).format(data=str(path), n=N_USERS_SERVED, params=PARAMS)
         proc = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
         raise RuntimeError(f"peer memory run failed with exit code {proc.returncode}")
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("PEER_MEMORY "))
-    return json.loads(line[len("PEER_MEMORY "):])
+    return json.loads(line[len("PEER_MEMORY ") :])
 
 
 def main() -> None:
     args = parser(__doc__.splitlines()[0]).parse_args()
     data = make_log()
     users = pd.DataFrame({"userID": data["userID"].unique()[:N_USERS_SERVED]})
-    print(f"log: {len(data):,} rows, {data['userID'].nunique():,} users, "
-          f"{data['itemID'].nunique():,} items; serving {len(users):,} users")
+    print(
+        f"log: {len(data):,} rows, {data['userID'].nunique():,} users, "
+        f"{data['itemID'].nunique():,} items; serving {len(users):,} users"
+    )
 
     model = SAR(**PARAMS)
     times = {
         "fit": best_time(lambda: model.fit(data), repeat=args.repeat),
         "recommend_k_items": best_time(
-            lambda: model.recommend_k_items(users, top_k=10, remove_seen=True),
-            repeat=args.repeat),
+            lambda: model.recommend_k_items(users, top_k=10, remove_seen=True), repeat=args.repeat
+        ),
     }
     fresh = SAR(**PARAMS)
     memory = {"fit": peak_mib(lambda: fresh.fit(data))}
     memory["recommend_k_items"] = peak_mib(
-        lambda: fresh.recommend_k_items(users, top_k=10, remove_seen=True))
+        lambda: fresh.recommend_k_items(users, top_k=10, remove_seen=True)
+    )
 
     peer_t: dict[str, float] = {}
     peer_m: dict[str, float] = {}
     if args.peer_python:
         peer_t = run_peer(
-            args.peer_python, {"data": data, "users": users},
+            args.peer_python,
+            {"data": data, "users": users},
             "from recommenders.models.sar import SAR\n"
             f"model = SAR(**{PARAMS!r})\nmodel.fit(data)\n",
-            {"fit": f"SAR(**{PARAMS!r}).fit(data)",
-             "recommend_k_items": "model.recommend_k_items(users, top_k=10, remove_seen=True)"},
+            {
+                "fit": f"SAR(**{PARAMS!r}).fit(data)",
+                "recommend_k_items": "model.recommend_k_items(users, top_k=10, remove_seen=True)",
+            },
             repeat=args.repeat,
         )
         peer_m = peer_memory(args.peer_python, data)
@@ -132,8 +139,13 @@ def main() -> None:
     rows = []
     for name, seconds in times.items():
         target = REFERENCE_PEER[name] / SPEEDUP
-        row = {"call": name, "recutils_s": seconds, "target_s": target,
-               "meets_target": seconds <= target, "recutils_peak_mib": memory[name]}
+        row = {
+            "call": name,
+            "recutils_s": seconds,
+            "target_s": target,
+            "meets_target": seconds <= target,
+            "recutils_peak_mib": memory[name],
+        }
         if args.peer_python:
             row["peer_s"] = peer_t[name]
             row["speedup"] = peer_t[name] / seconds

@@ -38,8 +38,12 @@ def main() -> int:
     from recutils.spark import start_or_get_spark
     from recutils.splitting import python_stratified_split
 
-    spark = start_or_get_spark("recutils-bench", master=args.master,
-                               shuffle_partitions=args.shuffle_partitions, log_level="ERROR")
+    spark = start_or_get_spark(
+        "recutils-bench",
+        master=args.master,
+        shuffle_partitions=args.shuffle_partitions,
+        log_level="ERROR",
+    )
     df = movielens.load_pandas_df("100k", progress=False)
     train, test = python_stratified_split(df, ratio=0.75, min_rating=1, filter_by="item", seed=42)
     s_train, s_test = spark.createDataFrame(train).cache(), spark.createDataFrame(test).cache()
@@ -64,16 +68,26 @@ def main() -> int:
     recs = model.recommend_k_items(users, top_k=10, remove_seen=True).cache()
     recs.count()
     t_ndcg = best_time(lambda: E.ndcg_at_k(s_test, recs, k=10, check=False), args.repeat)
-    t_eval = best_time(lambda: E.evaluate(s_test, recs, ["precision@10", "recall@10", "ndcg@10", "map@10"],
-                                          check=False), args.repeat)
-    t_eval_checked = best_time(lambda: E.evaluate(s_test, recs, ["precision@10", "recall@10", "ndcg@10",
-                                                                 "map@10"]), args.repeat)
+    t_eval = best_time(
+        lambda: E.evaluate(
+            s_test, recs, ["precision@10", "recall@10", "ndcg@10", "map@10"], check=False
+        ),
+        args.repeat,
+    )
+    t_eval_checked = best_time(
+        lambda: E.evaluate(s_test, recs, ["precision@10", "recall@10", "ndcg@10", "map@10"]),
+        args.repeat,
+    )
     speedup = t_cross / t_ours
-    print(f"MovieLens 100k, {n_users} users, master {spark.sparkContext.master}, best of {args.repeat}")
+    print(
+        f"MovieLens 100k, {n_users} users, master {spark.sparkContext.master}, best of {args.repeat}"
+    )
     print(f"recommend_k_items(top_k=10, remove_seen=True), block scoring : {t_ours:8.2f} s")
     print(f"cross join + anti-join + window top-k (baseline)            : {t_cross:8.2f} s")
-    print(f"speed-up                                                     : {speedup:8.1f} x "
-          f"(target >= {TARGET_SPEEDUP:.0f} x) {'OK' if speedup >= TARGET_SPEEDUP else 'MISSED'}")
+    print(
+        f"speed-up                                                     : {speedup:8.1f} x "
+        f"(target >= {TARGET_SPEEDUP:.0f} x) {'OK' if speedup >= TARGET_SPEEDUP else 'MISSED'}"
+    )
     print(f"Spark ndcg_at_k(k=10)                                        : {t_ndcg:8.2f} s")
     print(f"Spark evaluate(precision, recall, ndcg, map @10)             : {t_eval:8.2f} s")
     print(f"  the same with input checks (duplicates, nulls)             : {t_eval_checked:8.2f} s")

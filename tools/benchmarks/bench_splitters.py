@@ -58,8 +58,10 @@ def make_log(n_draws: int = 2_000_000, seed: int = 42) -> pd.DataFrame:
 def main() -> None:
     args = parser(__doc__.splitlines()[0]).parse_args()
     data = make_log()
-    print(f"log: {len(data):,} rows, {data['userID'].nunique():,} users, "
-          f"{data['itemID'].nunique():,} items")
+    print(
+        f"log: {len(data):,} rows, {data['userID'].nunique():,} users, "
+        f"{data['itemID'].nunique():,} items"
+    )
 
     ours = {
         "python_stratified_split": lambda: python_stratified_split(data, ratio=0.75),
@@ -100,13 +102,17 @@ def main() -> None:
         rows.append(row)
     report(rows)
     ratio = times["python_stratified_split"] / floor
-    print(f"floor: one np.argsort over {len(data):,} float keys {floor:.3f} s; "
-          f"stratified / argsort = {ratio:.2f} (target <= 3: {'met' if ratio <= 3 else 'NOT met'})")
+    print(
+        f"floor: one np.argsort over {len(data):,} float keys {floor:.3f} s; "
+        f"stratified / argsort = {ratio:.2f} (target <= 3: {'met' if ratio <= 3 else 'NOT met'})"
+    )
     if args.peer_python:
         for name in ("python_stratified_split", "python_chrono_split"):
             speedup = peer[name] / times[name]
-            print(f"{name}: {speedup:.1f}x Microsoft Recommenders in this run "
-                  f"(target >= {SPEEDUP:g}: {'met' if speedup >= SPEEDUP else 'NOT met'})")
+            print(
+                f"{name}: {speedup:.1f}x Microsoft Recommenders in this run "
+                f"(target >= {SPEEDUP:g}: {'met' if speedup >= SPEEDUP else 'NOT met'})"
+            )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,12 @@ from common import best_time, parser, report  # noqa: E402
 from recutils.models.surprise import SurpriseKNNBaseline  # noqa: E402
 
 TARGET_S = 1.0
-SETTINGS = [("user", "msd"), ("user", "pearson_baseline"), ("item", "msd"), ("item", "pearson_baseline")]
+SETTINGS = [
+    ("user", "msd"),
+    ("user", "pearson_baseline"),
+    ("item", "msd"),
+    ("item", "pearson_baseline"),
+]
 
 
 def loop_scores(model: SurpriseKNNBaseline, users: np.ndarray) -> np.ndarray:
@@ -60,7 +65,9 @@ def main() -> None:
     from recutils.datasets import movielens
     from recutils.splitting import python_stratified_split
 
-    train, _ = python_stratified_split(movielens.load_pandas_df("100k"), 0.75, filter_by="item", seed=42)
+    train, _ = python_stratified_split(
+        movielens.load_pandas_df("100k"), 0.75, filter_by="item", seed=42
+    )
     rows = []
     for based, name in SETTINGS:
         model = SurpriseKNNBaseline(k=40, sim_options={"name": name, "user_based": based == "user"})
@@ -72,12 +79,22 @@ def main() -> None:
         ref = loop_scores(model, users)
         kernel = best_time(lambda: model._raw_scores(users), repeat=args.repeat)  # noqa: B023
         loop = best_time(lambda: loop_scores(model, users), repeat=1)  # noqa: B023
-        rows.append({"setting": f"{based}-based {name}", "users": users.size, "fit_s": fit_s,
-                     "kernel_s": kernel, "loop_s": loop, "loop/kernel": loop / kernel,
-                     "max_abs_diff": float(np.abs(ours - ref).max()),
-                     "under_1s": kernel < TARGET_S})
-    print(f"MovieLens 100k, stratified by item (seed 42): {len(train):,} training ratings; "
-          f"scores of all items for all users, best of {args.repeat}")
+        rows.append(
+            {
+                "setting": f"{based}-based {name}",
+                "users": users.size,
+                "fit_s": fit_s,
+                "kernel_s": kernel,
+                "loop_s": loop,
+                "loop/kernel": loop / kernel,
+                "max_abs_diff": float(np.abs(ours - ref).max()),
+                "under_1s": kernel < TARGET_S,
+            }
+        )
+    print(
+        f"MovieLens 100k, stratified by item (seed 42): {len(train):,} training ratings; "
+        f"scores of all items for all users, best of {args.repeat}"
+    )
     report(rows)
 
 

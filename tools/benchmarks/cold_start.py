@@ -44,10 +44,18 @@ def _main(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds (default 1 2 3)")
     p.add_argument("--out", required=True, help="results CSV (overwritten)")
-    p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS, metavar="MODEL",
-                   help=f"models (default: {' '.join(MODELS)})")
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=list(MODELS),
+        choices=MODELS,
+        metavar="MODEL",
+        help=f"models (default: {' '.join(MODELS)})",
+    )
     p.add_argument("--size", default="100k", help="MovieLens size (default 100k)")
-    p.add_argument("--threads", type=int, default=1, help="torch / LightFM threads per fit (default 1)")
+    p.add_argument(
+        "--threads", type=int, default=1, help="torch / LightFM threads per fit (default 1)"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("recutils.nn").setLevel(logging.WARNING)
@@ -56,8 +64,9 @@ def _main(argv: list[str] | None) -> int:
     ratings = load_pandas_df(args.size)
     users = load_user_df(args.size, progress=False)[["userID", "age", "gender", "occupation"]]
     items = load_item_df(args.size, progress=False)
-    results, per_user, tuning = run_cold_start(ratings, users, items, args.seeds, models=args.models,
-                                               num_threads=args.threads)
+    results, per_user, tuning = run_cold_start(
+        ratings, users, items, args.seeds, models=args.models, num_threads=args.threads
+    )
     seconds = time.perf_counter() - start
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -65,10 +74,25 @@ def _main(argv: list[str] | None) -> int:
     if not tuning.empty:
         tuning.to_csv(out.with_name(f"{out.stem}_tuning.csv"), index=False, float_format="%.6g")
     print(summarize_cold_start(results).to_string(float_format=lambda x: f"{x:.4f}"))
-    if "dropoutnet" in args.models and len(set(args.models) - {"dropoutnet", "dropoutnet_rate0", "random"}):
+    if "dropoutnet" in args.models and len(
+        set(args.models) - {"dropoutnet", "dropoutnet_rate0", "random"}
+    ):
         tests, verdict = cold_start_bar(per_user)
-        print(tests[["model", "reference", "n_users", "mean_model", "mean_reference", "mean_diff", "cohens_d",
-                     "t_pvalue", "wilcoxon_pvalue"]].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+        print(
+            tests[
+                [
+                    "model",
+                    "reference",
+                    "n_users",
+                    "mean_model",
+                    "mean_reference",
+                    "mean_diff",
+                    "cohens_d",
+                    "t_pvalue",
+                    "wilcoxon_pvalue",
+                ]
+            ].to_string(index=False, float_format=lambda x: f"{x:.4g}")
+        )
         print(verdict)
     print(f"results: {out} ({len(results)} rows), recall@{K}, {seconds:.0f} s")
     return 0

@@ -58,8 +58,9 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
-def run_peer(python: str, frames: dict[str, pd.DataFrame], setup: str, calls: dict[str, str],
-             repeat: int = 3) -> dict[str, float]:
+def run_peer(
+    python: str, frames: dict[str, pd.DataFrame], setup: str, calls: dict[str, str], repeat: int = 3
+) -> dict[str, float]:
     """Time ``calls`` in another interpreter on the same frames.
 
     Args:
@@ -79,8 +80,9 @@ def run_peer(python: str, frames: dict[str, pd.DataFrame], setup: str, calls: di
             path = Path(tmp) / f"{name}.npz"
             np.savez(path, **{str(c): df[c].to_numpy() for c in df.columns})
             paths[name] = str(path)
-        script = textwrap.dedent(
-            f"""
+        script = (
+            textwrap.dedent(
+                f"""
             import json, sys, time
             import numpy as np
             import pandas as pd
@@ -90,8 +92,10 @@ def run_peer(python: str, frames: dict[str, pd.DataFrame], setup: str, calls: di
             frames = {{k: _load(v) for k, v in {paths!r}.items()}}
             globals().update(frames)
             """
-        ) + setup + textwrap.dedent(
-            f"""
+            )
+            + setup
+            + textwrap.dedent(
+                f"""
             out = {{}}
             for name, expr in {calls!r}.items():
                 best = float("inf")
@@ -100,13 +104,14 @@ def run_peer(python: str, frames: dict[str, pd.DataFrame], setup: str, calls: di
                 out[name] = best
             print("PEER_RESULT " + json.dumps(out))
             """
+            )
         )
         proc = subprocess.run([python, "-c", script], capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             sys.stderr.write(proc.stderr)
             raise RuntimeError(f"peer run failed with exit code {proc.returncode}")
         line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("PEER_RESULT "))
-        return json.loads(line[len("PEER_RESULT "):])
+        return json.loads(line[len("PEER_RESULT ") :])
 
 
 def report(rows: list[dict]) -> None:

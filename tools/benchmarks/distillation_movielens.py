@@ -48,11 +48,20 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, help="results CSV (resumed when it exists)")
-    p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds of the weights and batches")
+    p.add_argument(
+        "--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds of the weights and batches"
+    )
     p.add_argument("--epochs", type=int, default=None, help="override every model's most epochs")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads for fitting and timing (default 1)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads for fitting and timing (default 1)",
+    )
     p.add_argument("--repeat", type=int, default=5, help="timed repetitions, best kept (default 5)")
-    p.add_argument("--tune", action="store_true", help="search the students' settings on a validation part")
+    p.add_argument(
+        "--tune", action="store_true", help="search the students' settings on a validation part"
+    )
     p.add_argument("--note", default="", help="free text stored with the machine description")
     p.add_argument("--progress", action="store_true", help="training progress bars")
     args = p.parse_args(argv)
@@ -61,29 +70,58 @@ def _main(argv: list[str] | None) -> int:
     script = "tools/benchmarks/distillation_movielens.py"
     if args.tune:
         record = MachineRecord(out, script, argv or sys.argv[1:], args.note)
-        table = tune_distillation(seed=args.seeds[0], epochs=args.epochs, num_threads=args.threads,
-                                  results_path=out, on_run=lambda row: print(row, flush=True))
+        table = tune_distillation(
+            seed=args.seeds[0],
+            epochs=args.epochs,
+            num_threads=args.threads,
+            results_path=out,
+            on_run=lambda row: print(row, flush=True),
+        )
         record.finish(len(table))
         print(table.to_string(index=False, **_FLOAT))
         return 0
     record = MachineRecord(out, script, argv or sys.argv[1:], args.note)
 
     def show(rows):
-        print(rows[["model", "seed", "auc", "logloss", "epochs", "parameters", "forward_rows_per_s",
-                    "predict_rows_per_s"]].to_string(index=False, header=False, **_FLOAT), flush=True)
+        print(
+            rows[
+                [
+                    "model",
+                    "seed",
+                    "auc",
+                    "logloss",
+                    "epochs",
+                    "parameters",
+                    "forward_rows_per_s",
+                    "predict_rows_per_s",
+                ]
+            ].to_string(index=False, header=False, **_FLOAT),
+            flush=True,
+        )
 
-    bench = run_distillation_benchmark(args.seeds, results_path=out, epochs=args.epochs, num_threads=args.threads,
-                                       repeat=args.repeat, progress=args.progress, on_seed=show)
+    bench = run_distillation_benchmark(
+        args.seeds,
+        results_path=out,
+        epochs=args.epochs,
+        num_threads=args.threads,
+        repeat=args.repeat,
+        progress=args.progress,
+        on_seed=show,
+    )
     record.finish(len(bench.results))
     print("\nTest AUC, rows/s, gain retention and speed-up, mean and sd over seeds:")
     print(bench.summary().to_string(index=False, **_FLOAT))
-    print(f"\nThe bar: retention >= {RETENTION_BAR:.0%} of the teacher's AUC gain over logistic regression "
-          f"(of the mean AUCs) and a forward >= {SPEEDUP_BAR:g}x faster:")
+    print(
+        f"\nThe bar: retention >= {RETENTION_BAR:.0%} of the teacher's AUC gain over logistic regression "
+        f"(of the mean AUCs) and a forward >= {SPEEDUP_BAR:g}x faster:"
+    )
     for bar in bench.bar.itertuples(index=False):
         verdict = "MET" if bar.met else "NOT MET"
-        print(f"  {bar.model}: AUC {bar.auc_student:.4f} +- {bar.auc_student_sd:.4f} (teacher {bar.auc_teacher:.4f}, "
-              f"LR {bar.auc_lr:.4f}), retention {bar.retention:.1%} (per seed sd {bar.retention_sd:.1%}), "
-              f"speed-up {bar.speedup:.1f}x +- {bar.speedup_sd:.1f}: {verdict}")
+        print(
+            f"  {bar.model}: AUC {bar.auc_student:.4f} +- {bar.auc_student_sd:.4f} (teacher {bar.auc_teacher:.4f}, "
+            f"LR {bar.auc_lr:.4f}), retention {bar.retention:.1%} (per seed sd {bar.retention_sd:.1%}), "
+            f"speed-up {bar.speedup:.1f}x +- {bar.speedup_sd:.1f}: {verdict}"
+        )
     print(f"results: {out}, machine: {record.path}")
     return 0
 

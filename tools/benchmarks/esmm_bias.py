@@ -44,21 +44,40 @@ def _main(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds (default 1 2 3)")
     p.add_argument("--out", required=True, help="results CSV (overwritten)")
-    p.add_argument("--impressions", type=int, default=N_IMPRESSIONS,
-                   help=f"impressions per seed (default {N_IMPRESSIONS})")
-    p.add_argument("--esmm-weight-decays", nargs="+", type=float, default=list(ESMM_WEIGHT_DECAYS),
-                   help="ESMM's candidate embedding weight decays, chosen on validation")
-    p.add_argument("--naive-weight-decays", nargs="+", type=float, default=list(NAIVE_WEIGHT_DECAYS),
-                   help="the naive CVR model's candidate embedding weight decays, chosen on validation")
+    p.add_argument(
+        "--impressions",
+        type=int,
+        default=N_IMPRESSIONS,
+        help=f"impressions per seed (default {N_IMPRESSIONS})",
+    )
+    p.add_argument(
+        "--esmm-weight-decays",
+        nargs="+",
+        type=float,
+        default=list(ESMM_WEIGHT_DECAYS),
+        help="ESMM's candidate embedding weight decays, chosen on validation",
+    )
+    p.add_argument(
+        "--naive-weight-decays",
+        nargs="+",
+        type=float,
+        default=list(NAIVE_WEIGHT_DECAYS),
+        help="the naive CVR model's candidate embedding weight decays, chosen on validation",
+    )
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per fit (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("recutils.nn").setLevel(logging.WARNING)  # one line per fit, not per epoch
     start = time.perf_counter()
-    results = run_esmm_bias(args.seeds, args.impressions, esmm_weight_decays=args.esmm_weight_decays,
-                            naive_weight_decays=args.naive_weight_decays, num_threads=args.threads,
-                            progress=not args.no_progress)
+    results = run_esmm_bias(
+        args.seeds,
+        args.impressions,
+        esmm_weight_decays=args.esmm_weight_decays,
+        naive_weight_decays=args.naive_weight_decays,
+        num_threads=args.threads,
+        progress=not args.no_progress,
+    )
     seconds = time.perf_counter() - start
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -95,12 +95,28 @@ class Sizes:
     service_requests: int
 
 
-FULL = Sizes(eval_users=None, split_draws=2_000_000, sar_draws=1_000_000,
-             sar_served=bench_sar.N_USERS_SERVED, topk_shape=(5_000, 5_000), ctr_rows=None,
-             ctr_steps=None, service_users=2_000, service_requests=1_000)
-QUICK = Sizes(eval_users=50, split_draws=50_000, sar_draws=50_000, sar_served=500,
-              topk_shape=(500, 1_000), ctr_rows=8_192, ctr_steps=4, service_users=200,
-              service_requests=50)
+FULL = Sizes(
+    eval_users=None,
+    split_draws=2_000_000,
+    sar_draws=1_000_000,
+    sar_served=bench_sar.N_USERS_SERVED,
+    topk_shape=(5_000, 5_000),
+    ctr_rows=None,
+    ctr_steps=None,
+    service_users=2_000,
+    service_requests=1_000,
+)
+QUICK = Sizes(
+    eval_users=50,
+    split_draws=50_000,
+    sar_draws=50_000,
+    sar_served=500,
+    topk_shape=(500, 1_000),
+    ctr_rows=8_192,
+    ctr_steps=4,
+    service_users=200,
+    service_requests=50,
+)
 
 
 @dataclass
@@ -134,27 +150,52 @@ def metric_paths(sizes: Sizes) -> tuple[list[HotPath], PeerPart]:
     if sizes.eval_users is not None:
         true = true[true["userID"] < sizes.eval_users].reset_index(drop=True)
         pred = pred[pred["userID"] < sizes.eval_users].reset_index(drop=True)
-    data = (f"{len(true):,} truth / {len(pred):,} prediction rows, "
-            f"{true['userID'].nunique():,} users, k={K}")
+    data = (
+        f"{len(true):,} truth / {len(pred):,} prediction rows, "
+        f"{true['userID'].nunique():,} users, k={K}"
+    )
     scores = pred["prediction"].to_numpy()
     n_items = int(max(true["itemID"].max(), pred["itemID"].max())) + 1
-    keys = np.concatenate([true["userID"].to_numpy() * n_items + true["itemID"].to_numpy(),
-                           pred["userID"].to_numpy() * n_items + pred["itemID"].to_numpy()])
+    keys = np.concatenate(
+        [
+            true["userID"].to_numpy() * n_items + true["itemID"].to_numpy(),
+            pred["userID"].to_numpy() * n_items + pred["itemID"].to_numpy(),
+        ]
+    )
     rank_bound = timed(lambda: np.sort(scores))
-    clear = ("pe.merge_ranking_true_pred.cache_clear(), pe._get_reciprocal_rank.cache_clear(), "
-             "pe.merge_rating_true_pred.cache_clear()")
+    clear = (
+        "pe.merge_ranking_true_pred.cache_clear(), pe._get_reciprocal_rank.cache_clear(), "
+        "pe.merge_rating_true_pred.cache_clear()"
+    )
     paths = [
-        HotPath(name, data, timed(lambda fn=fn: fn(true, pred, k=K)),
-                "one np.sort of the prediction scores", rank_bound,
-                f"({clear}, pe.{name}(true, pred, k={K}))")
-        for name, fn in (("ndcg_at_k", ev.ndcg_at_k), ("map_at_k", ev.map_at_k),
-                         ("precision_at_k", ev.precision_at_k))
+        HotPath(
+            name,
+            data,
+            timed(lambda fn=fn: fn(true, pred, k=K)),
+            "one np.sort of the prediction scores",
+            rank_bound,
+            f"({clear}, pe.{name}(true, pred, k={K}))",
+        )
+        for name, fn in (
+            ("ndcg_at_k", ev.ndcg_at_k),
+            ("map_at_k", ev.map_at_k),
+            ("precision_at_k", ev.precision_at_k),
+        )
     ]
-    paths.append(HotPath("rmse", data.rsplit(",", 1)[0], timed(lambda: ev.rmse(true, pred)),
-                         "one np.sort of both frames' int64 (user, item) keys",
-                         timed(lambda: np.sort(keys)), f"({clear}, pe.rmse(true, pred))"))
-    setup = ("import warnings; warnings.filterwarnings('ignore')\n"
-             "from recommenders.evaluation import python_evaluation as pe\n")
+    paths.append(
+        HotPath(
+            "rmse",
+            data.rsplit(",", 1)[0],
+            timed(lambda: ev.rmse(true, pred)),
+            "one np.sort of both frames' int64 (user, item) keys",
+            timed(lambda: np.sort(keys)),
+            f"({clear}, pe.rmse(true, pred))",
+        )
+    )
+    setup = (
+        "import warnings; warnings.filterwarnings('ignore')\n"
+        "from recommenders.evaluation import python_evaluation as pe\n"
+    )
     return paths, PeerPart({"true": true, "pred": pred}, setup)
 
 
@@ -165,24 +206,35 @@ def split_paths(sizes: Sizes) -> tuple[list[HotPath], PeerPart]:
     users = log["userID"].to_numpy()
     stamps = log["timestamp"].to_numpy()
     paths = [
-        HotPath("python_stratified_split", data,
-                timed(lambda: python_stratified_split(log, ratio=0.75)),
-                "one np.argsort of the user column", timed(lambda: np.argsort(users)),
-                # the peer's stratified split adds a column to its input: give it a copy
-                "python_stratified_split(log.copy(), ratio=0.75)"),
-        HotPath("python_chrono_split", data, timed(lambda: python_chrono_split(log, ratio=0.75)),
-                "one np.argsort of the timestamps", timed(lambda: np.argsort(stamps)),
-                "python_chrono_split(log, ratio=0.75)"),
+        HotPath(
+            "python_stratified_split",
+            data,
+            timed(lambda: python_stratified_split(log, ratio=0.75)),
+            "one np.argsort of the user column",
+            timed(lambda: np.argsort(users)),
+            # the peer's stratified split adds a column to its input: give it a copy
+            "python_stratified_split(log.copy(), ratio=0.75)",
+        ),
+        HotPath(
+            "python_chrono_split",
+            data,
+            timed(lambda: python_chrono_split(log, ratio=0.75)),
+            "one np.argsort of the timestamps",
+            timed(lambda: np.argsort(stamps)),
+            "python_chrono_split(log, ratio=0.75)",
+        ),
     ]
-    setup = ("from recommenders.datasets.python_splitters import "
-             "python_stratified_split, python_chrono_split\n")
+    setup = (
+        "from recommenders.datasets.python_splitters import "
+        "python_stratified_split, python_chrono_split\n"
+    )
     return paths, PeerPart({"log": log}, setup)
 
 
 # ---------------------------------------------------------------- SAR and top-k
 def sar_paths(sizes: Sizes) -> tuple[list[HotPath], PeerPart]:
     log = bench_sar.make_log(n_draws=sizes.sar_draws)
-    served = pd.DataFrame({"userID": log["userID"].unique()[:sizes.sar_served]})
+    served = pd.DataFrame({"userID": log["userID"].unique()[: sizes.sar_served]})
     params = bench_sar.PARAMS
     model = SAR(**params).fit(log)
     aff = model.user_affinity_
@@ -193,28 +245,41 @@ def sar_paths(sizes: Sizes) -> tuple[list[HotPath], PeerPart]:
     similarity = model.item_similarity_.astype(dtype).toarray()
     fit_data = f"{len(log):,} rows, {aff.shape[0]:,} users x {aff.shape[1]:,} items (bench_sar log)"
     paths = [
-        HotPath("SAR fit", fit_data, timed(lambda: SAR(**params).fit(log)),
-                "one sparse product X.T @ X (co-occurrence)", timed(lambda: hits_t @ hits),
-                f"SAR(**{params!r}).fit(sar_log)"),
-        HotPath("SAR recommend_k_items",
-                f"{len(served):,} users, top {K}, seen removed; " + fit_data,
-                timed(lambda: model.recommend_k_items(served, top_k=K, remove_seen=True)),
-                f"one sparse ({len(served):,} affinity rows) x dense "
-                f"({dtype.name} similarity) product",
-                timed(lambda: rows @ similarity),
-                f"sar_model.recommend_k_items(sar_users, top_k={K}, remove_seen=True)"),
+        HotPath(
+            "SAR fit",
+            fit_data,
+            timed(lambda: SAR(**params).fit(log)),
+            "one sparse product X.T @ X (co-occurrence)",
+            timed(lambda: hits_t @ hits),
+            f"SAR(**{params!r}).fit(sar_log)",
+        ),
+        HotPath(
+            "SAR recommend_k_items",
+            f"{len(served):,} users, top {K}, seen removed; " + fit_data,
+            timed(lambda: model.recommend_k_items(served, top_k=K, remove_seen=True)),
+            f"one sparse ({len(served):,} affinity rows) x dense ({dtype.name} similarity) product",
+            timed(lambda: rows @ similarity),
+            f"sar_model.recommend_k_items(sar_users, top_k={K}, remove_seen=True)",
+        ),
     ]
     n, m = sizes.topk_shape
     scores = score_block(n, m)
-    paths.append(HotPath("top_k_per_row", f"{n:,} x {m:,} uniform float64 scores, k={K}",
-                         timed(lambda: top_k_per_row(scores, K)),
-                         "one np.argpartition of the block",
-                         timed(lambda: np.argpartition(scores, m - K, axis=1)),
-                         f"get_top_k_scored_items(scores, top_k={K}, sort_top_k=True)"))
-    setup = ("from recommenders.models.sar import SAR\n"
-             "from recommenders.utils.python_utils import get_top_k_scored_items\n"
-             f"sar_model = SAR(**{params!r})\nsar_model.fit(sar_log)\n"
-             f"scores = np.random.default_rng({TOPK_SEED}).random(({n}, {m}))\n")
+    paths.append(
+        HotPath(
+            "top_k_per_row",
+            f"{n:,} x {m:,} uniform float64 scores, k={K}",
+            timed(lambda: top_k_per_row(scores, K)),
+            "one np.argpartition of the block",
+            timed(lambda: np.argpartition(scores, m - K, axis=1)),
+            f"get_top_k_scored_items(scores, top_k={K}, sort_top_k=True)",
+        )
+    )
+    setup = (
+        "from recommenders.models.sar import SAR\n"
+        "from recommenders.utils.python_utils import get_top_k_scored_items\n"
+        f"sar_model = SAR(**{params!r})\nsar_model.fit(sar_log)\n"
+        f"scores = np.random.default_rng({TOPK_SEED}).random(({n}, {m}))\n"
+    )
     return paths, PeerPart({"sar_log": log, "sar_users": served}, setup)
 
 
@@ -235,8 +300,10 @@ def ctr_paths(sizes: Sizes, threads: int | None) -> list[HotPath]:
     bench_ctr.bench_recutils(cfg, enc, encoded, labels, 1, threads, steps=2)
 
     def trainer(repeat: int) -> float:
-        rates = [bench_ctr.bench_recutils(cfg, enc, encoded, labels, 1, threads, steps=steps)[0]
-                 for _ in range(repeat)]
+        rates = [
+            bench_ctr.bench_recutils(cfg, enc, encoded, labels, 1, threads, steps=steps)[0]
+            for _ in range(repeat)
+        ]
         return steps * batch_size / max(rates)
 
     net = build_rank_network(cfg.model_config, enc.specs, seed=42)
@@ -255,11 +322,19 @@ def ctr_paths(sizes: Sizes, threads: int | None) -> list[HotPath]:
             net.zero_grad(set_to_none=True)
 
     forward_backward()  # warm-up
-    data = (f"{bench_ctr.HEADLINE} through the Trainer, {steps} steps of {batch_size:,} rows "
-            f"({source}, {len(df):,} rows), {threads or torch.get_num_threads()} thread(s)")
-    return [HotPath("CTR training step", data, trainer,
-                    f"{steps} x forward + loss + backward on one pre-built batch",
-                    timed(forward_backward))]
+    data = (
+        f"{bench_ctr.HEADLINE} through the Trainer, {steps} steps of {batch_size:,} rows "
+        f"({source}, {len(df):,} rows), {threads or torch.get_num_threads()} thread(s)"
+    )
+    return [
+        HotPath(
+            "CTR training step",
+            data,
+            trainer,
+            f"{steps} x forward + loss + backward on one pre-built batch",
+            timed(forward_backward),
+        )
+    ]
 
 
 # ---------------------------------------------------------------- service
@@ -271,8 +346,9 @@ def service_paths(sizes: Sizes, stack: contextlib.ExitStack) -> list[HotPath]:
 
     folder = stack.enter_context(tempfile.TemporaryDirectory())
     url = f"sqlite:///{folder}/recs.db"
-    data = toy_interactions(n_users=sizes.service_users, n_items=500,
-                            n_rows=20 * sizes.service_users)
+    data = toy_interactions(
+        n_users=sizes.service_users, n_items=500, n_rows=20 * sizes.service_users
+    )
     model = SAR(similarity_type="jaccard").fit(data)
     batch_recommend(model, top_k=K, store=url, progress=False)
     client = stack.enter_context(TestClient(create_app(store=url)))
@@ -284,8 +360,9 @@ def service_paths(sizes: Sizes, stack: contextlib.ExitStack) -> list[HotPath]:
     table = {key: store.get(key) for key in set(keys)}
     first = client.get(urls[0])
     if first.status_code != 200 or first.json()["source"] != "store":
-        raise RuntimeError("the service did not answer from the store: "
-                           f"{first.status_code} {first.text}")
+        raise RuntimeError(
+            f"the service did not answer from the store: {first.status_code} {first.text}"
+        )
 
     def http() -> None:
         for u in urls:
@@ -299,14 +376,26 @@ def service_paths(sizes: Sizes, stack: contextlib.ExitStack) -> list[HotPath]:
         for key in keys:
             table[key]  # noqa: B018 - the lookup is the work
 
-    data_text = (f"{len(urls):,} lookups of one user's top {K} (SQLite store of SAR on "
-                 f"{sizes.service_users:,} toy users)")
+    data_text = (
+        f"{len(urls):,} lookups of one user's top {K} (SQLite store of SAR on "
+        f"{sizes.service_users:,} toy users)"
+    )
     bound_what = f"{len(keys):,} Python dict lookups of the same lists"
     return [
-        HotPath("service lookup (HTTP)", data_text + ", GET through the FastAPI app (TestClient)",
-                timed(http), bound_what, timed(dict_lookup)),
-        HotPath("service lookup (store)", data_text + ", store.get", timed(lookup), bound_what,
-                timed(dict_lookup)),
+        HotPath(
+            "service lookup (HTTP)",
+            data_text + ", GET through the FastAPI app (TestClient)",
+            timed(http),
+            bound_what,
+            timed(dict_lookup),
+        ),
+        HotPath(
+            "service lookup (store)",
+            data_text + ", store.get",
+            timed(lookup),
+            bound_what,
+            timed(dict_lookup),
+        ),
     ]
 
 
@@ -317,8 +406,15 @@ def measure(paths: list[HotPath], repeat: int) -> list[dict]:
     for path in paths:
         ours = path.ours(repeat)
         bound = path.bound(repeat)
-        rows.append({"hot path": path.name, "data": path.data, "recutils s": ours,
-                     "bound what": path.bound_what, "bound s": bound})
+        rows.append(
+            {
+                "hot path": path.name,
+                "data": path.data,
+                "recutils s": ours,
+                "bound what": path.bound_what,
+                "bound s": bound,
+            }
+        )
         print(f"  {path.name}: {ours:.4g} s (bound {bound:.4g} s)", flush=True)
     return rows
 
@@ -329,19 +425,36 @@ def _num(value: float | None, suffix: str = "") -> str:
     return f"{value:.3g}{suffix}"
 
 
-COLUMNS = ("hot path", "data", "recutils s", "peer s", "peer/recutils", "lower bound (what it is)",
-           "lower bound s", "recutils / bound")
+COLUMNS = (
+    "hot path",
+    "data",
+    "recutils s",
+    "peer s",
+    "peer/recutils",
+    "lower bound (what it is)",
+    "lower bound s",
+    "recutils / bound",
+)
 
 
 def markdown_table(rows: list[dict]) -> str:
     """The table as Markdown (one line per hot path)."""
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * 3
-                                                               + ["---"] + ["---:"] * 2) + "|"]
+    lines = [
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "|".join(["---"] * 2 + ["---:"] * 3 + ["---"] + ["---:"] * 2) + "|",
+    ]
     for r in rows:
         peer = r.get("peer s")
-        cells = [r["hot path"], r["data"], _num(r["recutils s"]), _num(peer),
-                 _num(peer / r["recutils s"] if peer else None, "x"), r["bound what"],
-                 _num(r["bound s"]), _num(r["recutils s"] / r["bound s"], "x")]
+        cells = [
+            r["hot path"],
+            r["data"],
+            _num(r["recutils s"]),
+            _num(peer),
+            _num(peer / r["recutils s"] if peer else None, "x"),
+            r["bound what"],
+            _num(r["bound s"]),
+            _num(r["recutils s"] / r["bound s"], "x"),
+        ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -364,10 +477,13 @@ seconds.
 
 def machine_line(machine: dict) -> str:
     libs = machine.get("libraries", {})
-    versions = ", ".join(f"{lib} {libs[lib]}" for lib in ("numpy", "pandas", "scipy", "torch")
-                         if lib in libs)
-    line = (f"Machine: {machine['cpu_model']}, {machine['logical_cores']} logical cores, "
-            f"{machine['ram_gb']} GB RAM, {machine['os']}, Python {machine['python']} ({versions})")
+    versions = ", ".join(
+        f"{lib} {libs[lib]}" for lib in ("numpy", "pandas", "scipy", "torch") if lib in libs
+    )
+    line = (
+        f"Machine: {machine['cpu_model']}, {machine['logical_cores']} logical cores, "
+        f"{machine['ram_gb']} GB RAM, {machine['os']}, Python {machine['python']} ({versions})"
+    )
     if machine.get("load_average_1min_at_start") is not None:
         line += f"; load average {machine['load_average_1min_at_start']} at start"
     if machine.get("note"):
@@ -376,20 +492,32 @@ def machine_line(machine: dict) -> str:
 
 
 def markdown(rows: list[dict], command: str, machine: dict, repeat: int, quick: bool) -> str:
-    title = "# Hot paths against their limits" + (" (quick run: small data, not for comparison)"
-                                                   if quick else "")
-    return "\n".join([
-        title, "",
-        "Each hot path of recutils timed against Microsoft Recommenders 1.2.1 (the peer, where it "
-        "has the call) and against a measured lower bound for the same work on the same machine. "
-        "Generated, do not edit by hand; regenerate on a quiet machine.", "",
-        f"Command: `{command}`" + (" (`PEER_PYTHON`: an interpreter with `recommenders==1.2.1` "
-                                    "installed)" if "PEER_PYTHON" in command else ""), "",
-        machine_line(machine), "",
-        f"Date: {machine['utc']}", "",
-        markdown_table(rows),
-        READING.format(repeat=repeat),
-    ])
+    title = "# Hot paths against their limits" + (
+        " (quick run: small data, not for comparison)" if quick else ""
+    )
+    return "\n".join(
+        [
+            title,
+            "",
+            "Each hot path of recutils timed against Microsoft Recommenders 1.2.1 (the peer, where it "
+            "has the call) and against a measured lower bound for the same work on the same machine. "
+            "Generated, do not edit by hand; regenerate on a quiet machine.",
+            "",
+            f"Command: `{command}`"
+            + (
+                " (`PEER_PYTHON`: an interpreter with `recommenders==1.2.1` installed)"
+                if "PEER_PYTHON" in command
+                else ""
+            ),
+            "",
+            machine_line(machine),
+            "",
+            f"Date: {machine['utc']}",
+            "",
+            markdown_table(rows),
+            READING.format(repeat=repeat),
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -420,17 +548,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.peer_python:
         print("  peer ...", flush=True)
         frames = {name: df for part in peer_parts for name, df in part.frames.items()}
-        peer = run_peer(args.peer_python, frames, "".join(part.setup for part in peer_parts),
-                        peer_calls, repeat)
+        peer = run_peer(
+            args.peer_python, frames, "".join(part.setup for part in peer_parts), peer_calls, repeat
+        )
         for row in rows:
             row["peer s"] = peer.get(row["hot path"])
     print(f"({time.perf_counter() - start:.0f} s)")
     print(markdown_table(rows))
     if args.write:
         # the peer's interpreter is a path on this machine: the file names what it must hold
-        shown = ["PEER_PYTHON" if i and argv[i - 1] == "--peer-python" else a for i, a in enumerate(argv)]
-        shown = [a.replace(args.peer_python, "PEER_PYTHON") if args.peer_python and
-                 a.startswith("--peer-python=") else a for a in shown]
+        shown = [
+            "PEER_PYTHON" if i and argv[i - 1] == "--peer-python" else a for i, a in enumerate(argv)
+        ]
+        shown = [
+            a.replace(args.peer_python, "PEER_PYTHON")
+            if args.peer_python and a.startswith("--peer-python=")
+            else a
+            for a in shown
+        ]
         command = " ".join(["python", "tools/benchmarks/limits.py", *map(shlex.quote, shown)])
         text = markdown(rows, command, machine, repeat, args.quick)
         Path(args.write).write_text(text, encoding="utf-8")

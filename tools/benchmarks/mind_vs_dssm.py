@@ -33,8 +33,9 @@ from common import run_cli  # noqa: E402
 METRIC = "recall@50"
 
 
-def paired_recall(per_user: pd.DataFrame, model: str = "mind", reference: str = "dssm",
-                  protocol: str = "chrono80") -> dict[str, float]:
+def paired_recall(
+    per_user: pd.DataFrame, model: str = "mind", reference: str = "dssm", protocol: str = "chrono80"
+) -> dict[str, float]:
     """Mean per-user recall@50 of ``model`` and ``reference`` (each user's mean over the seeds),
     the mean difference, its 95% t-interval and the paired t-test / Wilcoxon p-values."""
     from scipy import stats
@@ -46,11 +47,17 @@ def paired_recall(per_user: pd.DataFrame, model: str = "mind", reference: str = 
     joined = part.pivot_table(index=["seed", "userID"], columns="model", values=METRIC).dropna()
     diff = joined.groupby(level="userID").mean().eval(f"{model} - {reference}").to_numpy()
     half = stats.t.ppf(0.975, diff.size - 1) * diff.std(ddof=1) / np.sqrt(diff.size)
-    return {"n_users": int(test["n_users"]), "n_seeds": int(test["n_seeds"]),
-            f"{model}_{METRIC}": float(test["mean_model"]), f"{reference}_{METRIC}": float(test["mean_reference"]),
-            "mean_diff": float(test["mean_diff"]), "ci95_low": float(diff.mean() - half),
-            "ci95_high": float(diff.mean() + half), "t_pvalue": float(test["t_pvalue"]),
-            "wilcoxon_pvalue": float(test["wilcoxon_pvalue"])}
+    return {
+        "n_users": int(test["n_users"]),
+        "n_seeds": int(test["n_seeds"]),
+        f"{model}_{METRIC}": float(test["mean_model"]),
+        f"{reference}_{METRIC}": float(test["mean_reference"]),
+        "mean_diff": float(test["mean_diff"]),
+        "ci95_low": float(diff.mean() - half),
+        "ci95_high": float(diff.mean() + half),
+        "t_pvalue": float(test["t_pvalue"]),
+        "wilcoxon_pvalue": float(test["wilcoxon_pvalue"]),
+    }
 
 
 def _capsule(**params: object) -> dict:
@@ -72,7 +79,9 @@ VARIANTS: dict[str, dict] = {
 }
 
 
-def validation_recall(seed: int, epochs: int | None = None, names: list[str] | None = None) -> pd.DataFrame:
+def validation_recall(
+    seed: int, epochs: int | None = None, names: list[str] | None = None
+) -> pd.DataFrame:
     """recall@50 on a per-user 80/20 time split of the chrono80 training part of MIND variants
     (:data:`VARIANTS`, default all): the user's profile and history (the shipped preset), the
     history with the user id or alone, fewer interests, a softer attention."""
@@ -85,28 +94,46 @@ def validation_recall(seed: int, epochs: int | None = None, names: list[str] | N
     data = movielens_ctr_frame("100k").drop(columns=[DEFAULT_LABEL_COL])
     train, _ = python_chrono_split(data, ratio=0.8, filter_by="user")
     fit_part, valid = python_chrono_split(train, ratio=0.8, filter_by="user")
-    base = {"seed": seed, "train": {"progress": False, "num_threads": 1, **({"epochs": epochs} if epochs else {})}}
+    base = {
+        "seed": seed,
+        "train": {"progress": False, "num_threads": 1, **({"epochs": epochs} if epochs else {})},
+    }
     variants = {name: VARIANTS[name] for name in (names or VARIANTS)}
     rows = []
     for name, extra in variants.items():
         model = create_model("mind", **copy.deepcopy({**base, **extra})).fit(fit_part)
         top = model.recommend_k_items(valid["userID"].unique(), top_k=50, remove_seen=True)
-        rows.append({"variant": name, "seed": seed, METRIC: recall_at_k(valid, top, k=50),
-                     "best_epoch": model.best_epoch_})
+        rows.append(
+            {
+                "variant": name,
+                "seed": seed,
+                METRIC: recall_at_k(valid, top, k=50),
+                "best_epoch": model.best_epoch_,
+            }
+        )
         print(rows[-1], flush=True)
     return pd.DataFrame(rows)
 
 
 def _main(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--per-user", default="notebooks/06_benchmarks/results_retrieval_per_user.csv.gz",
-                   help="per-user values of the retrieval benchmark")
+    p.add_argument(
+        "--per-user",
+        default="notebooks/06_benchmarks/results_retrieval_per_user.csv.gz",
+        help="per-user values of the retrieval benchmark",
+    )
     p.add_argument("--model", default="mind")
     p.add_argument("--reference", default="dssm")
-    p.add_argument("--validation", action="store_true", help="compare MIND's user towers on a validation split")
+    p.add_argument(
+        "--validation", action="store_true", help="compare MIND's user towers on a validation split"
+    )
     p.add_argument("--seed", type=int, default=1, help="seed of the validation fits")
-    p.add_argument("--epochs", type=int, default=None, help="at most this many epochs (validation fits)")
-    p.add_argument("--variants", nargs="*", default=None, choices=sorted(VARIANTS), help="validation variants")
+    p.add_argument(
+        "--epochs", type=int, default=None, help="at most this many epochs (validation fits)"
+    )
+    p.add_argument(
+        "--variants", nargs="*", default=None, choices=sorted(VARIANTS), help="validation variants"
+    )
     args = p.parse_args(argv)
     if args.validation:
         print(validation_recall(args.seed, args.epochs, args.variants).to_string(index=False))

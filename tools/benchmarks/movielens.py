@@ -55,7 +55,9 @@ def check_models(spec: BenchmarkSpec) -> None:
     for m in spec.models:
         if m.model not in known:
             entry = f"spec entry {m.name!r}: " if m.name != m.model else ""
-            raise ConfigError(f"{entry}unknown model {m.model!r}; registered models (recutils models): {known}.")
+            raise ConfigError(
+                f"{entry}unknown model {m.model!r}; registered models (recutils models): {known}."
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,17 +84,37 @@ def _main(argv: list[str] | None) -> int:
     check_models(spec)
     out = Path(args.out)
     record = MachineRecord(out, "tools/benchmarks/movielens.py", argv or sys.argv[1:], args.note)
-    results, per_user = run_benchmark(spec, results_path=out, progress=not args.no_progress,
-                                      on_error="skip", return_per_user=True)
+    results, per_user = run_benchmark(
+        spec, results_path=out, progress=not args.no_progress, on_error="skip", return_per_user=True
+    )
     record.finish(len(results))
     summary = summarize(results)
-    cols = ["protocol", "model", "n_seeds", "mean_average_precision_mean", f"ndcg@{spec.k}_mean",
-            f"ndcg@{spec.k}_sd", "rmse_mean", "fit_s_mean"]
+    cols = [
+        "protocol",
+        "model",
+        "n_seeds",
+        "mean_average_precision_mean",
+        f"ndcg@{spec.k}_mean",
+        f"ndcg@{spec.k}_sd",
+        "rmse_mean",
+        "fit_s_mean",
+    ]
     print(summary[cols].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     if spec.reference is not None and len(per_user):
         tests = paired_tests(per_user, reference=spec.reference, metrics=[f"ndcg@{spec.k}"])
-        print(tests[["protocol", "model", "mean_diff", "cohens_d", "t_pvalue", "wilcoxon_pvalue",
-                     "significant"]].to_string(index=False))
+        print(
+            tests[
+                [
+                    "protocol",
+                    "model",
+                    "mean_diff",
+                    "cohens_d",
+                    "t_pvalue",
+                    "wilcoxon_pvalue",
+                    "significant",
+                ]
+            ].to_string(index=False)
+        )
     print(f"results: {out}, per user: {default_per_user_path(out)}, machine: {record.path}")
     return 0
 

@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, help="results CSV (resumed when it exists)")
-    p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds of the weights and batches")
+    p.add_argument(
+        "--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds of the weights and batches"
+    )
     p.add_argument("--models", nargs="*", default=None, help="run only these models (default: all)")
     p.add_argument("--epochs", type=int, default=None, help="override every model's most epochs")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per fit (default 1)")
@@ -49,14 +51,27 @@ def _main(argv: list[str] | None) -> int:
     models = census_models(args.models)
     out = Path(args.out)
     stem = out.name.removesuffix(".csv")
-    record = MachineRecord(out, "tools/benchmarks/multitask_census.py", argv or sys.argv[1:], args.note)
+    record = MachineRecord(
+        out, "tools/benchmarks/multitask_census.py", argv or sys.argv[1:], args.note
+    )
 
     def show(rows):
-        print(rows[["model", "seed", "task", "auc", "logloss", "fit_s", "epochs"]].to_string(
-            index=False, header=False, float_format=lambda x: f"{x:.4f}"), flush=True)
+        print(
+            rows[["model", "seed", "task", "auc", "logloss", "fit_s", "epochs"]].to_string(
+                index=False, header=False, float_format=lambda x: f"{x:.4f}"
+            ),
+            flush=True,
+        )
 
-    bench = run_multitask_benchmark(models, args.seeds, results_path=out, epochs=args.epochs,
-                                    num_threads=args.threads, progress=args.progress, on_run=show)
+    bench = run_multitask_benchmark(
+        models,
+        args.seeds,
+        results_path=out,
+        epochs=args.epochs,
+        num_threads=args.threads,
+        progress=args.progress,
+        on_run=show,
+    )
     record.finish(len(bench.results))
     tests_path, bars_path = out.with_name(stem + "_tests.csv"), out.with_name(stem + "_bars.csv")
     bench.tests.to_csv(tests_path, index=False)
@@ -69,9 +84,11 @@ def _main(argv: list[str] | None) -> int:
     print("\nBars:")
     for bar in bench.bars.itertuples(index=False):
         verdict = "MET" if bar.met else "NOT MET"
-        print(f"  ({bar.bar}) {bar.model} vs {bar.reference} on {bar.task}: {bar.auc_model:.4f} +- "
-              f"{bar.sd_model:.4f} vs {bar.auc_reference:.4f} +- {bar.sd_reference:.4f} "
-              f"(diff {bar.diff:+.4f}, Holm p {bar.pvalue_holm:.3g}): {verdict} [{bar.rule}]")
+        print(
+            f"  ({bar.bar}) {bar.model} vs {bar.reference} on {bar.task}: {bar.auc_model:.4f} +- "
+            f"{bar.sd_model:.4f} vs {bar.auc_reference:.4f} +- {bar.sd_reference:.4f} "
+            f"(diff {bar.diff:+.4f}, Holm p {bar.pvalue_holm:.3g}): {verdict} [{bar.rule}]"
+        )
     print(f"results: {out}, tests: {tests_path}, bars: {bars_path}, machine: {record.path}")
     return 0
 

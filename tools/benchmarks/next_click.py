@@ -22,7 +22,9 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import run_cli  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parents[2] / "notebooks" / "06_benchmarks" / "results_next_click.csv"
+RESULTS = (
+    Path(__file__).resolve().parents[2] / "notebooks" / "06_benchmarks" / "results_next_click.csv"
+)
 
 
 def _value(text: str) -> object:
@@ -45,13 +47,24 @@ def run(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", choices=NEXT_CLICK_DATASETS, default="rsc15")
-    p.add_argument("--models", nargs="+", choices=NEXT_CLICK_MODELS, default=list(NEXT_CLICK_MODELS))
+    p.add_argument(
+        "--models", nargs="+", choices=NEXT_CLICK_MODELS, default=list(NEXT_CLICK_MODELS)
+    )
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     p.add_argument("--validation", action="store_true", help="score the validation split (tuning)")
-    p.add_argument("--set", nargs="*", default=[], metavar="MODEL.KEY=VALUE",
-                   help="parameter overrides, e.g. comet_i2i.history_decay=0.3")
-    p.add_argument("--out", type=Path, default=None,
-                   help=f"results file (default {RESULTS.name}; none with --validation)")
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="MODEL.KEY=VALUE",
+        help="parameter overrides, e.g. comet_i2i.history_decay=0.3",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"results file (default {RESULTS.name}; none with --validation)",
+    )
     args = p.parse_args(argv)
     params: dict[str, dict] = {}
     for item in args.set:
@@ -60,8 +73,9 @@ def run(argv: list[str] | None = None) -> int:
         if not (sep and dot and model and name):
             p.error(f"--set {item!r}: expected MODEL.KEY=VALUE")
         params.setdefault(model, {})[name] = _value(value)
-    results = run_next_click_benchmark(args.dataset, args.models, args.seeds,
-                                       validation=args.validation, params=params)
+    results = run_next_click_benchmark(
+        args.dataset, args.models, args.seeds, validation=args.validation, params=params
+    )
     numbers = results.drop(columns=["dataset", "seed"])
     summary = numbers.groupby("model", sort=False).agg(["mean", "std"])
     with pd.option_context("display.width", 200, "display.float_format", "{:.4f}".format):

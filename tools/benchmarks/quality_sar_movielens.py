@@ -47,8 +47,9 @@ MS_PUBLISHED = {"map": 0.1140, "ndcg@10": 0.3938, "precision@10": 0.3406, "recal
 def split_movielens(seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
     """MovieLens 100k, split as in Microsoft's SAR quick start."""
     data = load_pandas_df("100k", progress=False)
-    train, test = python_stratified_split(data, ratio=0.75, min_rating=1, filter_by="item",
-                                          seed=seed)
+    train, test = python_stratified_split(
+        data, ratio=0.75, min_rating=1, filter_by="item", seed=seed
+    )
     return train, test
 
 
@@ -91,11 +92,14 @@ def peer_top_k(python: str, train: pd.DataFrame, test: pd.DataFrame) -> pd.DataF
         paths = {}
         for name, df in (("train", train), ("test", test)):
             paths[name] = str(Path(tmp) / f"{name}.npz")
-            np.savez(paths[name], **{c: df[c].to_numpy() for c in
-                                     ("userID", "itemID", "rating", "timestamp")})
+            np.savez(
+                paths[name],
+                **{c: df[c].to_numpy() for c in ("userID", "itemID", "rating", "timestamp")},
+            )
         out = str(Path(tmp) / "top.npz")
-        code = textwrap.dedent(_PEER).format(train=paths["train"], test=paths["test"],
-                                             params=PARAMS, k=TOP_K, out=out)
+        code = textwrap.dedent(_PEER).format(
+            train=paths["train"], test=paths["test"], params=PARAMS, k=TOP_K, out=out
+        )
         proc = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             sys.stderr.write(proc.stderr)
@@ -113,13 +117,15 @@ def main() -> None:
         if default.is_dir():
             os.environ["RECUTILS_DATA_MIRROR"] = str(default)
     train, test = split_movielens()
-    rows = {"MS 1.2.1, its own split (published)": MS_PUBLISHED,
-            "recutils SAR (float32 scores)": metrics(test, recutils_top_k(train, test)),
-            "recutils SAR (float64 scores)": metrics(
-                test, recutils_top_k(train, test, score_dtype="float64"))}
+    rows = {
+        "MS 1.2.1, its own split (published)": MS_PUBLISHED,
+        "recutils SAR (float32 scores)": metrics(test, recutils_top_k(train, test)),
+        "recutils SAR (float64 scores)": metrics(
+            test, recutils_top_k(train, test, score_dtype="float64")
+        ),
+    }
     if args.peer_python:
-        rows["MS 1.2.1 SAR, same split"] = metrics(test, peer_top_k(args.peer_python, train,
-                                                                    test))
+        rows["MS 1.2.1 SAR, same split"] = metrics(test, peer_top_k(args.peer_python, train, test))
     table = pd.DataFrame(rows).T
     with pd.option_context("display.width", 200):
         print(f"train {len(train):,} rows, test {len(test):,} rows")

@@ -31,14 +31,23 @@ from locust.contrib.fasthttp import FastHttpUser
 
 _ENDPOINT = os.environ.get("RECUTILS_LOADTEST_ENDPOINT", "recommendations")
 _IDS_FILE = os.environ.get("RECUTILS_LOADTEST_IDS", "")
-_LINES = ([line.strip() for line in open(_IDS_FILE, encoding="utf-8") if line.strip()]
-          if _IDS_FILE else [str(i) for i in range(1, 944)])
+_LINES = (
+    [line.strip() for line in open(_IDS_FILE, encoding="utf-8") if line.strip()]
+    if _IDS_FILE
+    else [str(i) for i in range(1, 944)]
+)
 _K = int(os.environ.get("RECUTILS_LOADTEST_K", "10"))
 _RATE = float(os.environ.get("RECUTILS_LOADTEST_RATE", "12"))
-_EXTRA = ({"candidates": int(os.environ["RECUTILS_LOADTEST_CANDIDATES"])}
-          if _ENDPOINT == "two-stage" and os.environ.get("RECUTILS_LOADTEST_CANDIDATES") else {})
-_BODIES = ([{**json.loads(line), "k": _K, **_EXTRA} for line in _LINES]
-           if _ENDPOINT in ("retrieve", "two-stage") else [])
+_EXTRA = (
+    {"candidates": int(os.environ["RECUTILS_LOADTEST_CANDIDATES"])}
+    if _ENDPOINT == "two-stage" and os.environ.get("RECUTILS_LOADTEST_CANDIDATES")
+    else {}
+)
+_BODIES = (
+    [{**json.loads(line), "k": _K, **_EXTRA} for line in _LINES]
+    if _ENDPOINT in ("retrieve", "two-stage")
+    else []
+)
 
 
 def _check(resp) -> None:  # noqa: ANN001 - locust's response context
@@ -64,11 +73,18 @@ class RecommendationUser(FastHttpUser):
     @task
     def request(self) -> None:
         if _BODIES:
-            with self.client.post(f"/v1/{_ENDPOINT}", json=random.choice(_BODIES),
-                                  name=f"/v1/{_ENDPOINT}", catch_response=True) as resp:
+            with self.client.post(
+                f"/v1/{_ENDPOINT}",
+                json=random.choice(_BODIES),
+                name=f"/v1/{_ENDPOINT}",
+                catch_response=True,
+            ) as resp:
                 _check(resp)
             return
         user = random.choice(_LINES)
-        with self.client.get(f"/v1/recommendations/{user}?k={_K}",
-                             name="/v1/recommendations/{user_id}", catch_response=True) as resp:
+        with self.client.get(
+            f"/v1/recommendations/{user}?k={_K}",
+            name="/v1/recommendations/{user_id}",
+            catch_response=True,
+        ) as resp:
             _check(resp)

@@ -63,8 +63,9 @@ def prepare(workdir: Path, data: str, top_k: int, seed: int = 42) -> dict[str, A
     from recutils.serving import batch_recommend, save_artifact
 
     ratings, label, _reason = load_quickstart_data(data, progress=False, seed=seed)
-    model = SAR(similarity_type="jaccard", time_decay_coefficient=30,
-                timedecay_formula=True).fit(ratings)
+    model = SAR(similarity_type="jaccard", time_decay_coefficient=30, timedecay_formula=True).fit(
+        ratings
+    )
     artifact = save_artifact(model, workdir / "sar_artifact", overwrite=True)
     store_url = f"sqlite:///{workdir / 'recs.db'}"
     batch_recommend(model, top_k=top_k, store=store_url, progress=False)
@@ -74,8 +75,14 @@ def prepare(workdir: Path, data: str, top_k: int, seed: int = 42) -> dict[str, A
     ids = list(rng.permutation(users + unknown))
     ids_file = workdir / "ids.txt"
     ids_file.write_text("\n".join(ids) + "\n", encoding="utf-8")
-    return {"artifact": artifact, "store": store_url, "ids": ids_file, "label": label,
-            "n_users": len(users), "n_items": len(model.item_ids_)}
+    return {
+        "artifact": artifact,
+        "store": store_url,
+        "ids": ids_file,
+        "label": label,
+        "n_users": len(users),
+        "n_items": len(model.item_ids_),
+    }
 
 
 def _bench_retrieval() -> Any:
@@ -83,7 +90,8 @@ def _bench_retrieval() -> Any:
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "bench_retrieval", HERE.parent / "benchmarks" / "bench_retrieval.py")
+        "bench_retrieval", HERE.parent / "benchmarks" / "bench_retrieval.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -104,12 +112,15 @@ def retrieval_frame(data: str, seed: int = 42) -> tuple[Any, str]:
     except DatasetUnavailableError as err:
         frame, what = bench.load_frame("synthetic", seed=seed)
         return frame, f"{what} (MovieLens unavailable: {str(err)[:80]})"
-    return frame, (f"MovieLens {data}: {len(frame):,} rows, {frame['userID'].nunique():,} users, "
-                   f"{frame['itemID'].nunique():,} items")
+    return frame, (
+        f"MovieLens {data}: {len(frame):,} rows, {frame['userID'].nunique():,} users, "
+        f"{frame['itemID'].nunique():,} items"
+    )
 
 
-def prepare_retrieval(workdir: Path, data: str, epochs: int = 3, threads: int = 1,
-                      seed: int = 42) -> dict[str, Any]:
+def prepare_retrieval(
+    workdir: Path, data: str, epochs: int = 3, threads: int = 1, seed: int = 42
+) -> dict[str, Any]:
     """Train DSSM and DeepFM (``epochs`` each, validation off), save their artifacts and the
     DSSM's HNSW index beside its artifact; JSON request bodies for locust."""
     import json
@@ -120,8 +131,13 @@ def prepare_retrieval(workdir: Path, data: str, epochs: int = 3, threads: int = 
     from recutils.serving import save_artifact
 
     frame, label = retrieval_frame(data, seed)
-    train = {"epochs": epochs, "num_threads": threads, "progress": False,
-             "early_stopping_metric": None, "validation_fraction": 0.0}
+    train = {
+        "epochs": epochs,
+        "num_threads": threads,
+        "progress": False,
+        "early_stopping_metric": None,
+        "validation_fraction": 0.0,
+    }
     if "label" not in frame.columns:
         frame = frame.assign(label=(frame["rating"] >= 4).astype("float64"))
     t0 = time.perf_counter()
@@ -133,45 +149,97 @@ def prepare_retrieval(workdir: Path, data: str, epochs: int = 3, threads: int = 
     index_path = dssm.build_index("hnsw").save(workdir / "dssm_hnsw_index", overwrite=True)
     rng = np.random.default_rng(seed)
     users = frame.drop_duplicates("userID").set_index("userID")
-    bodies = [{"user_id": int(u) if isinstance(u, (int, np.integer)) else str(u)}
-              for u in dssm.user_ids_]
+    bodies = [
+        {"user_id": int(u) if isinstance(u, (int, np.integer)) else str(u)} for u in dssm.user_ids_
+    ]
     for uid in rng.choice(np.asarray(users.index), max(1, len(bodies) // 20)):  # new users
         row = users.loc[uid]
-        bodies.append({"features": {c: (row[c].item() if hasattr(row[c], "item") else row[c])
-                                    for c in _USER_COLUMNS}})
+        bodies.append(
+            {
+                "features": {
+                    c: (row[c].item() if hasattr(row[c], "item") else row[c]) for c in _USER_COLUMNS
+                }
+            }
+        )
     order = rng.permutation(len(bodies))
     bodies_file = workdir / "retrieval_bodies.jsonl"
-    bodies_file.write_text("\n".join(json.dumps(bodies[i]) for i in order) + "\n",
-                           encoding="utf-8")
-    return {"artifact": dssm_path, "ranker": ranker_path, "index": index_path,
-            "bodies": bodies_file, "label": label, "fit_s": fit_s,
-            "n_users": len(dssm.user_ids_), "n_items": len(dssm.item_ids_)}
+    bodies_file.write_text("\n".join(json.dumps(bodies[i]) for i in order) + "\n", encoding="utf-8")
+    return {
+        "artifact": dssm_path,
+        "ranker": ranker_path,
+        "index": index_path,
+        "bodies": bodies_file,
+        "label": label,
+        "fit_s": fit_s,
+        "n_users": len(dssm.user_ids_),
+        "n_items": len(dssm.item_ids_),
+    }
 
 
-def run_locust(url: str, ids: Path, users: int, duration: int, rate: float, k: int,
-               prefix: Path, endpoint: str = "recommendations",
-               candidates: int | None = None,
-               latency_log: Path | None = None) -> dict[str, float]:
+def run_locust(
+    url: str,
+    ids: Path,
+    users: int,
+    duration: int,
+    rate: float,
+    k: int,
+    prefix: Path,
+    endpoint: str = "recommendations",
+    candidates: int | None = None,
+    latency_log: Path | None = None,
+) -> dict[str, float]:
     """Run locust headless against ``url``; the aggregated figures of its CSV.
 
     Locust also writes ``{prefix}_stats_history.csv`` (percentiles of the last seconds, once
     a second); with ``latency_log``, every request's start time and latency go to that CSV
     file (``latency_log.py``).
     """
-    env = {**os.environ, "RECUTILS_LOADTEST_IDS": str(ids), "RECUTILS_LOADTEST_K": str(k),
-           "RECUTILS_LOADTEST_RATE": str(rate), "RECUTILS_LOADTEST_ENDPOINT": endpoint}
+    env = {
+        **os.environ,
+        "RECUTILS_LOADTEST_IDS": str(ids),
+        "RECUTILS_LOADTEST_K": str(k),
+        "RECUTILS_LOADTEST_RATE": str(rate),
+        "RECUTILS_LOADTEST_ENDPOINT": endpoint,
+    }
     if candidates is not None:
         env["RECUTILS_LOADTEST_CANDIDATES"] = str(candidates)
     files = str(HERE / "locustfile.py")
     if latency_log is not None:
         env["RECUTILS_LOADTEST_LATENCY_LOG"] = str(latency_log)
         files += "," + str(HERE / "latency_log.py")
-    cmd = [sys.executable, "-m", "locust", "-f", files, "--headless",
-           "-u", str(users), "-r", str(users), "-t", f"{duration}s", "--host", url,
-           "--csv", str(prefix), "--only-summary", "--stop-timeout", "5",
-           "--loglevel", "ERROR", "--exit-code-on-error", "0"]
-    subprocess.run(cmd, env=env, check=True, timeout=duration + 120,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        files,
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{duration}s",
+        "--host",
+        url,
+        "--csv",
+        str(prefix),
+        "--only-summary",
+        "--stop-timeout",
+        "5",
+        "--loglevel",
+        "ERROR",
+        "--exit-code-on-error",
+        "0",
+    ]
+    subprocess.run(
+        cmd,
+        env=env,
+        check=True,
+        timeout=duration + 120,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     with open(f"{prefix}_stats.csv", newline="", encoding="utf-8") as fh:
         rows = {row["Name"]: row for row in csv.DictReader(fh)}
     agg = rows["Aggregated"]
@@ -190,21 +258,35 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=30, help="seconds per scenario")
     parser.add_argument("--users", type=int, default=50, help="concurrent locust users")
-    parser.add_argument("--rate", type=float, default=12.0,
-                        help="requests/s per locust user (default 12: 600 offered at 50 users)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=12.0,
+        help="requests/s per locust user (default 12: 600 offered at 50 users)",
+    )
     parser.add_argument("--data", default="100k", help="MovieLens size or mock<N>")
     parser.add_argument("--top-k", type=int, default=10)
-    parser.add_argument("--scenarios", default="store,sar",
-                        help="comma-separated: " + ",".join(SAR_SCENARIOS + RETRIEVAL_SCENARIOS))
+    parser.add_argument(
+        "--scenarios",
+        default="store,sar",
+        help="comma-separated: " + ",".join(SAR_SCENARIOS + RETRIEVAL_SCENARIOS),
+    )
     parser.add_argument("--epochs", type=int, default=3, help="epochs of DSSM and DeepFM")
-    parser.add_argument("--candidates", type=int, default=100,
-                        help="candidates retrieved and ranked by the two-stage route")
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        default=100,
+        help="candidates retrieved and ranked by the two-stage route",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the training")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
-    parser.add_argument("--check", action="store_true",
-                        help=f"fail unless store-backed >= {TARGET_RPS:.0f} req/s and "
-                             f"p99 <= {TARGET_P99_MS:.0f} ms")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help=f"fail unless store-backed >= {TARGET_RPS:.0f} req/s and "
+        f"p99 <= {TARGET_P99_MS:.0f} ms",
+    )
     args = parser.parse_args(argv)
 
     from recutils.serving.process import ServiceProcess
@@ -212,21 +294,28 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = [s for s in scenarios if s not in SAR_SCENARIOS + RETRIEVAL_SCENARIOS]
     if unknown:
-        parser.error(f"unknown scenario(s) {unknown}; use "
-                     f"{', '.join(SAR_SCENARIOS + RETRIEVAL_SCENARIOS)}")
+        parser.error(
+            f"unknown scenario(s) {unknown}; use {', '.join(SAR_SCENARIOS + RETRIEVAL_SCENARIOS)}"
+        )
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="recutils-loadtest-"))
     workdir.mkdir(parents=True, exist_ok=True)
     prep: dict[str, Any] = {}
     if set(scenarios) & set(SAR_SCENARIOS):
         t0 = time.perf_counter()
         prep = prepare(workdir, args.data, args.top_k)
-        print(f"data: {prep['label']} ({prep['n_users']} users, {prep['n_items']} items); "
-              f"prepared in {time.perf_counter() - t0:.1f} s; workdir {workdir}", flush=True)
+        print(
+            f"data: {prep['label']} ({prep['n_users']} users, {prep['n_items']} items); "
+            f"prepared in {time.perf_counter() - t0:.1f} s; workdir {workdir}",
+            flush=True,
+        )
     retrieval: dict[str, Any] = {}
     if set(scenarios) & set(RETRIEVAL_SCENARIOS):
         retrieval = prepare_retrieval(workdir, args.data, args.epochs, args.threads)
-        print(f"retrieval data: {retrieval['label']}; DSSM + DeepFM, {args.epochs} epochs each, "
-              f"trained in {retrieval['fit_s']:.1f} s; workdir {workdir}", flush=True)
+        print(
+            f"retrieval data: {retrieval['label']}; DSSM + DeepFM, {args.epochs} epochs each, "
+            f"trained in {retrieval['fit_s']:.1f} s; workdir {workdir}",
+            flush=True,
+        )
     results: dict[str, dict[str, float]] = {}
     for scenario in scenarios:
         ids, endpoint = prep.get("ids"), "recommendations"
@@ -240,16 +329,29 @@ def main(argv: list[str] | None = None) -> int:
                 extra += ["--index", str(retrieval["index"])]
             if scenario == "two-stage":
                 extra += ["--ranker-artifact", str(retrieval["ranker"])]
-            service = ServiceProcess(artifact=retrieval["artifact"], extra_args=extra,
-                                     log_file=workdir / f"{scenario}.log")
+            service = ServiceProcess(
+                artifact=retrieval["artifact"],
+                extra_args=extra,
+                log_file=workdir / f"{scenario}.log",
+            )
             ids = retrieval["bodies"]
             endpoint = "two-stage" if scenario == "two-stage" else "retrieve"
         with service:
-            results[scenario] = run_locust(service.url, ids, args.users, args.duration,
-                                           args.rate, args.top_k, workdir / scenario, endpoint,
-                                           args.candidates if endpoint == "two-stage" else None)
-    print(f"\n{args.users} users, {args.rate:g} req/s each offered, {args.duration} s per "
-          f"scenario, k={args.top_k}")
+            results[scenario] = run_locust(
+                service.url,
+                ids,
+                args.users,
+                args.duration,
+                args.rate,
+                args.top_k,
+                workdir / scenario,
+                endpoint,
+                args.candidates if endpoint == "two-stage" else None,
+            )
+    print(
+        f"\n{args.users} users, {args.rate:g} req/s each offered, {args.duration} s per "
+        f"scenario, k={args.top_k}"
+    )
     print(format_results(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
@@ -257,28 +359,36 @@ def main(argv: list[str] | None = None) -> int:
     if args.check and "store" in results:
         s = results["store"]
         met = s["requests_per_s"] >= TARGET_RPS and s["p99_ms"] <= TARGET_P99_MS
-        print(f"store-backed targets (>= {TARGET_RPS:.0f} req/s, p99 <= {TARGET_P99_MS:.0f} ms): "
-              f"{'met' if met else 'NOT met'}")
+        print(
+            f"store-backed targets (>= {TARGET_RPS:.0f} req/s, p99 <= {TARGET_P99_MS:.0f} ms): "
+            f"{'met' if met else 'NOT met'}"
+        )
         ok = ok and met
     return 0 if ok else 1
 
 
 #: What each scenario requests (the table's last column).
-REQUESTS = {"store": "GET /v1/recommendations/{user_id} (store)",
-            "sar": "GET /v1/recommendations/{user_id} (SAR)",
-            "retrieve-hnsw": "POST /v1/retrieve (DSSM, HNSW index)",
-            "retrieve-brute": "POST /v1/retrieve (DSSM, exact index)",
-            "two-stage": "POST /v1/two-stage (DSSM HNSW + DeepFM)"}
+REQUESTS = {
+    "store": "GET /v1/recommendations/{user_id} (store)",
+    "sar": "GET /v1/recommendations/{user_id} (SAR)",
+    "retrieve-hnsw": "POST /v1/retrieve (DSSM, HNSW index)",
+    "retrieve-brute": "POST /v1/retrieve (DSSM, exact index)",
+    "two-stage": "POST /v1/two-stage (DSSM HNSW + DeepFM)",
+}
 
 
 def format_results(results: dict[str, dict[str, float]]) -> str:
     """The figures as a fixed-width table, one row per scenario."""
-    lines = [f"{'scenario':<15}{'requests':>10}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}"
-             f"{'p99 ms':>9}{'max ms':>9}{'failures':>10}  request"]
+    lines = [
+        f"{'scenario':<15}{'requests':>10}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'p99 ms':>9}{'max ms':>9}{'failures':>10}  request"
+    ]
     for name, r in results.items():
-        lines.append(f"{name:<15}{r['requests']:>10}{r['requests_per_s']:>10.1f}"
-                     f"{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}{r['p99_ms']:>9.1f}"
-                     f"{r['max_ms']:>9.1f}{r['failures']:>10}  {REQUESTS.get(name, '')}")
+        lines.append(
+            f"{name:<15}{r['requests']:>10}{r['requests_per_s']:>10.1f}"
+            f"{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}{r['p99_ms']:>9.1f}"
+            f"{r['max_ms']:>9.1f}{r['failures']:>10}  {REQUESTS.get(name, '')}"
+        )
     return "\n".join(lines)
 
 

@@ -145,4 +145,3 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike) -> Path
     except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError) as err:
         raise CorruptDataError(f"could not extract {archive}: {err}") from err
     return dest
-

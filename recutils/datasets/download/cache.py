@@ -253,4 +253,3 @@ def missing_files(folder: Path, files: Sequence[RemoteFile]) -> list[RemoteFile]
         if not ok:
             todo.append(remote)
     return todo
-

@@ -76,8 +76,15 @@ def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
     """
     path = Path(path)
     st = path.stat()
-    key = (str(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
-           st.st_ctime_ns, algorithm)
+    key = (
+        str(path.resolve()),
+        st.st_dev,
+        st.st_ino,
+        st.st_size,
+        st.st_mtime_ns,
+        st.st_ctime_ns,
+        algorithm,
+    )
     with _LOCK:
         known = _VERDICTS.get(key)
     if known is not None:

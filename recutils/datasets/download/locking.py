@@ -52,8 +52,12 @@ def file_lock(root: Path, name: str, wait: float) -> Iterator[None]:
                 return False
 
         try:
-            _poll(try_flock, give_up, f"timed out after {wait:g}s waiting for {path}, held by "
-                                      "another process preparing the same data set.")
+            _poll(
+                try_flock,
+                give_up,
+                f"timed out after {wait:g}s waiting for {path}, held by "
+                "another process preparing the same data set.",
+            )
             try:
                 yield
             finally:
@@ -78,10 +82,13 @@ def file_lock(root: Path, name: str, wait: float) -> Iterator[None]:
         os.close(fd)
         return True
 
-    _poll(try_create, give_up, f"timed out after {wait:g}s waiting for the lock file {path}; "
-                               "if no other process is preparing this data set, delete it.")
+    _poll(
+        try_create,
+        give_up,
+        f"timed out after {wait:g}s waiting for the lock file {path}; "
+        "if no other process is preparing this data set, delete it.",
+    )
     try:
         yield
     finally:
         path.unlink(missing_ok=True)
-

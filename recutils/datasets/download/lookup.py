@@ -139,8 +139,14 @@ def resolve(source: Source, local_cache_path: str | os.PathLike | None) -> Path:
 
 
 def _unavailable_error(
-    name: str, required: Sequence[str], looked: list[str], why: str, *,
-    mirror_holds: str, local_holds: str, urls: str,
+    name: str,
+    required: Sequence[str],
+    looked: list[str],
+    why: str,
+    *,
+    mirror_holds: str,
+    local_holds: str,
+    urls: str,
 ) -> DatasetUnavailableError:
     return DatasetUnavailableError(
         f"data set {name!r} (files {list(required)}) is not available: {why}. "
@@ -164,8 +170,14 @@ class ArchiveSource:
     allow_unverified: bool | None = None
 
     def _use(self, archive: Path, root: Path, on_corrupt: str) -> Path | None:
-        return cache.from_archive(self.spec, archive, root, self.required,
-                                  on_corrupt=on_corrupt, lock_wait=self.network.lock_wait)
+        return cache.from_archive(
+            self.spec,
+            archive,
+            root,
+            self.required,
+            on_corrupt=on_corrupt,
+            lock_wait=self.network.lock_wait,
+        )
 
     def find_local(self, local: Path, looked: list[str]) -> tuple[Path | None, Path | None]:
         """A folder (the files, the extracted folder or the archive, and where a
@@ -213,9 +225,13 @@ class ArchiveSource:
         """Name the mirror layouts, the archive path option and the URL."""
         spec = self.spec
         return _unavailable_error(
-            spec.name, self.required, looked, why,
+            spec.name,
+            self.required,
+            looked,
+            why,
             mirror_holds=f"{spec.name}/ (extracted) or {spec.filename}",
-            local_holds="a folder or archive holding them", urls=spec.url,
+            local_holds="a folder or archive holding them",
+            urls=spec.url,
         )
 
     def _checksum(self, looked: list[str]) -> str | None:
@@ -224,8 +240,11 @@ class ArchiveSource:
             return spec.md5
         md5 = transfer.fetch_md5(spec.md5_url, timeout=self.network.timeout)
         if md5 is None:
-            allowed = (allow_unverified_default() if self.allow_unverified is None
-                       else self.allow_unverified)
+            allowed = (
+                allow_unverified_default()
+                if self.allow_unverified is None
+                else self.allow_unverified
+            )
             if not allowed:
                 raise self.unavailable(
                     looked,
@@ -248,8 +267,14 @@ class ArchiveSource:
             md5 = self._checksum(looked)
             try:
                 transfer.download_file(
-                    spec.url, archive, size=spec.size, md5=md5, sha256=spec.sha256,
-                    timeout=network.timeout, retries=network.retries, progress=network.progress,
+                    spec.url,
+                    archive,
+                    size=spec.size,
+                    md5=md5,
+                    sha256=spec.sha256,
+                    timeout=network.timeout,
+                    retries=network.retries,
+                    progress=network.progress,
                     max_seconds=network.max_seconds,
                 )
             except DatasetUnavailableError as err:
@@ -307,8 +332,12 @@ class FilesSource:
     def unavailable(self, looked: list[str], why: str) -> DatasetUnavailableError:
         """Name the mirror layout and every file's URL."""
         return _unavailable_error(
-            self.name, self.required, looked, why,
-            mirror_holds=f"{self.name}/ with these files", local_holds="a folder holding them",
+            self.name,
+            self.required,
+            looked,
+            why,
+            mirror_holds=f"{self.name}/ with these files",
+            local_holds="a folder holding them",
             urls=", ".join(f.url for f in self.files),
         )
 
@@ -319,9 +348,14 @@ class FilesSource:
             for remote in cache.missing_files(target, self.files):
                 try:
                     transfer.download_file(
-                        remote.url, target / remote.filename, size=remote.size,
-                        sha256=remote.sha256, timeout=network.timeout, retries=network.retries,
-                        progress=network.progress, max_seconds=network.max_seconds,
+                        remote.url,
+                        target / remote.filename,
+                        size=remote.size,
+                        sha256=remote.sha256,
+                        timeout=network.timeout,
+                        retries=network.retries,
+                        progress=network.progress,
+                        max_seconds=network.max_seconds,
                     )
                 except DatasetUnavailableError as err:
                     raise DatasetUnavailableError(

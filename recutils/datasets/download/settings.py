@@ -85,4 +85,3 @@ def default_max_seconds(timeout: float = DEFAULT_TIMEOUT) -> float:
             raise ConfigError(f"{ENV_MAX_SECONDS}={value!r} must be a number of seconds > 0.")
         return seconds
     return max(60.0, 30.0 * float(timeout))
-

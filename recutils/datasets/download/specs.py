@@ -49,7 +49,6 @@ class RemoteArchive:
         return tuple(dict.fromkeys(names))
 
 
-
 @dataclass(frozen=True)
 class RemoteFile:
     """One file published on its own (not inside an archive) and how to check it.
@@ -66,4 +65,3 @@ class RemoteFile:
     url: str
     sha256: str | None = None
     size: int | None = None
-

@@ -122,8 +122,15 @@ def download_file(
     try:
         for attempt in range(retries + 1):
             try:
-                _download_once(url, part, timeout=timeout, progress=progress, deadline=deadline,
-                               max_seconds=max_seconds, min_rate=min_rate)
+                _download_once(
+                    url,
+                    part,
+                    timeout=timeout,
+                    progress=progress,
+                    deadline=deadline,
+                    max_seconds=max_seconds,
+                    min_rate=min_rate,
+                )
                 break
             except _TooSlow as err:
                 raise DatasetUnavailableError(
@@ -133,18 +140,18 @@ def download_file(
             except _TRANSIENT as err:
                 part.unlink(missing_ok=True)
                 delay = backoff * (2**attempt)
-                if (
-                    _is_permanent(err)
-                    or attempt == retries
-                    or time.monotonic() + delay >= deadline
-                ):
+                if _is_permanent(err) or attempt == retries or time.monotonic() + delay >= deadline:
                     raise DatasetUnavailableError(
                         f"could not download {url} ({attempt + 1} attempt(s)): "
                         f"{type(err).__name__}: {err}"
                     ) from err
                 logger.warning(
                     "download of %s failed (%s); retry %d/%d in %.1fs",
-                    url, err, attempt + 1, retries, delay,
+                    url,
+                    err,
+                    attempt + 1,
+                    retries,
+                    delay,
                 )
                 time.sleep(delay)
         try:
@@ -181,15 +188,18 @@ def _download_once(
         # reads even when a server trickles bytes slower than `timeout` per read.
         read = getattr(response, "read1", None) or response.read
         received = 0
-        with open(part, "wb") as out, tqdm(
-            total=total,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc=part.name[: -len(".part")],
-            disable=not progress,
-            leave=False,
-        ) as bar:
+        with (
+            open(part, "wb") as out,
+            tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=part.name[: -len(".part")],
+                disable=not progress,
+                leave=False,
+            ) as bar,
+        ):
             while True:
                 now = time.monotonic()
                 if now > deadline:
@@ -232,4 +242,3 @@ def fetch_md5(url: str, *, timeout: float = DEFAULT_TIMEOUT) -> str | None:
         logger.warning("no MD5 found in %s", url)
         return None
     return match.group(1).lower()
-

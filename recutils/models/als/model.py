@@ -153,8 +153,11 @@ class SparkALS(BaseRecommender):
     needs_spark: ClassVar[bool] = True
 
     def __init__(self, config: Any = None, *, spark: Any = None, **params: Any) -> None:
-        columns = {k: params.pop(k) for k in list(params)
-                   if k.startswith("col_") or k in ("progress", "n_jobs")}
+        columns = {
+            k: params.pop(k)
+            for k in list(params)
+            if k.startswith("col_") or k in ("progress", "n_jobs")
+        }
         params = {SPARK_ALIASES.get(k, k): v for k, v in params.items()}
         super().__init__(config, **columns, **params)
         self.spark = spark
@@ -165,9 +168,17 @@ class SparkALS(BaseRecommender):
         state = dict(self.__dict__)
         if "user_ids_" in state:
             state["_seen_matrix"] = self.seen_  # collected once if it lives on Spark
-        for key in ("spark", "spark_model_", "_spark_train", "_spark_maps", "_spark_model_path",
-                    "_spark_user_block", "_spark_user_plain", "_spark_item_matrix",
-                    "_spark_user_factors"):
+        for key in (
+            "spark",
+            "spark_model_",
+            "_spark_train",
+            "_spark_maps",
+            "_spark_model_path",
+            "_spark_user_block",
+            "_spark_user_plain",
+            "_spark_item_matrix",
+            "_spark_user_factors",
+        ):
             state.pop(key, None)
         return state
 
@@ -186,10 +197,17 @@ class SparkALS(BaseRecommender):
 
         c: ALSConfig = self.config  # type: ignore[assignment]
         kwargs: dict[str, Any] = dict(
-            rank=int(c.rank), maxIter=int(c.max_iter), regParam=float(c.reg_param),
-            alpha=float(c.alpha), implicitPrefs=bool(c.implicit_prefs),
-            nonnegative=bool(c.nonnegative), coldStartStrategy=c.cold_start_strategy,
-            seed=int(c.seed), userCol="user", itemCol="item", ratingCol="rating",
+            rank=int(c.rank),
+            maxIter=int(c.max_iter),
+            regParam=float(c.reg_param),
+            alpha=float(c.alpha),
+            implicitPrefs=bool(c.implicit_prefs),
+            nonnegative=bool(c.nonnegative),
+            coldStartStrategy=c.cold_start_strategy,
+            seed=int(c.seed),
+            userCol="user",
+            itemCol="item",
+            ratingCol="rating",
         )
         if c.num_blocks is not None:
             kwargs.update(numUserBlocks=int(c.num_blocks), numItemBlocks=int(c.num_blocks))
@@ -227,8 +245,10 @@ class SparkALS(BaseRecommender):
             inverse = np.full(int(codes.max()) + 1 if codes.size else 0, -1, dtype=np.int64)
             inverse[codes] = np.arange(codes.size)
             pos[code] = inverse[pdf[code].to_numpy(dtype=np.int64)]
-        seen = sp.csr_matrix((np.ones(len(pdf), dtype=np.int8), (pos["user"], pos["item"])),
-                             shape=(len(self.user_ids_), len(self.item_ids_)))
+        seen = sp.csr_matrix(
+            (np.ones(len(pdf), dtype=np.int8), (pos["user"], pos["item"])),
+            shape=(len(self.user_ids_), len(self.item_ids_)),
+        )
         self.__dict__["_seen_matrix"] = seen
         return seen
 
@@ -243,8 +263,16 @@ class SparkALS(BaseRecommender):
             table = self.__dict__.pop(key, None)
             if table is not None:
                 table.unpersist()
-        for attr in ("_seen_matrix", "_spark_train", "_spark_maps", "_position", "_spark_model_path",
-                     "_spark_item_matrix", "_als_codes", "_spark_user_factors"):
+        for attr in (
+            "_seen_matrix",
+            "_spark_train",
+            "_spark_maps",
+            "_position",
+            "_spark_model_path",
+            "_spark_item_matrix",
+            "_als_codes",
+            "_spark_user_factors",
+        ):
             self.__dict__.pop(attr, None)
 
     # ------------------------------------------------------------------ pandas path
@@ -255,31 +283,43 @@ class SparkALS(BaseRecommender):
         # on the ids, and this order is the same whatever the id labels (ints, strings).
         u_als, u_codes = pd.factorize(data.user_idx)
         i_als, i_codes = pd.factorize(data.item_idx)
-        pdf = pd.DataFrame({
-            "user": u_als.astype(np.int32),
-            "item": i_als.astype(np.int32),
-            "rating": rating.astype(np.float32),
-        })
+        pdf = pd.DataFrame(
+            {
+                "user": u_als.astype(np.int32),
+                "item": i_als.astype(np.int32),
+                "rating": rating.astype(np.float32),
+            }
+        )
         frame = spark.createDataFrame(pdf)
         model = self._fit_spark_codes(frame)
         self.spark_model_ = model
-        self._copy_factors(model, data.n_users, data.n_items,
-                           np.asarray(u_codes, dtype=np.int64), np.asarray(i_codes, dtype=np.int64))
+        self._copy_factors(
+            model,
+            data.n_users,
+            data.n_items,
+            np.asarray(u_codes, dtype=np.int64),
+            np.asarray(i_codes, dtype=np.int64),
+        )
 
-    def _copy_factors(self, model, n_users: int, n_items: int, user_codes: np.ndarray,
-                      item_codes: np.ndarray) -> None:
+    def _copy_factors(
+        self, model, n_users: int, n_items: int, user_codes: np.ndarray, item_codes: np.ndarray
+    ) -> None:
         """Bring the factor tables into dense numpy arrays indexed by position.
 
         ``*_codes[j]`` is the position (in ``user_ids_``/``item_ids_``) of ALS id ``j``.
         """
         rank = int(model.rank)
         self._als_codes = {"user": user_codes, "item": item_codes}
-        for attr, table, n, codes in (("user_factors_", model.userFactors, n_users, user_codes),
-                                      ("item_factors_", model.itemFactors, n_items, item_codes)):
+        for attr, table, n, codes in (
+            ("user_factors_", model.userFactors, n_users, user_codes),
+            ("item_factors_", model.itemFactors, n_items, item_codes),
+        ):
             pdf = table.toPandas()
             arr = np.zeros((n, rank), dtype=np.float64)
             if len(pdf):
-                arr[codes[pdf["id"].to_numpy(dtype=np.int64)]] = np.vstack(pdf["features"].to_numpy())
+                arr[codes[pdf["id"].to_numpy(dtype=np.int64)]] = np.vstack(
+                    pdf["features"].to_numpy()
+                )
             setattr(self, attr, arr)
 
     def _score_users(self, user_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
@@ -304,11 +344,15 @@ class SparkALS(BaseRecommender):
         self.user_factors_ = np.asarray(arrays["user_factors"], dtype=np.float64)
         self.item_factors_ = np.asarray(arrays["item_factors"], dtype=np.float64)
         if "als_user_codes" in arrays:
-            self._als_codes = {"user": np.asarray(arrays["als_user_codes"], dtype=np.int64),
-                               "item": np.asarray(arrays["als_item_codes"], dtype=np.int64)}
+            self._als_codes = {
+                "user": np.asarray(arrays["als_user_codes"], dtype=np.int64),
+                "item": np.asarray(arrays["als_item_codes"], dtype=np.int64),
+            }
         else:  # saved after a fit on Spark: no Spark model comes back, ALS ids = positions
-            self._als_codes = {"user": np.arange(self.user_factors_.shape[0], dtype=np.int64),
-                               "item": np.arange(self.item_factors_.shape[0], dtype=np.int64)}
+            self._als_codes = {
+                "user": np.arange(self.user_factors_.shape[0], dtype=np.int64),
+                "item": np.arange(self.item_factors_.shape[0], dtype=np.int64),
+            }
 
     # ------------------------------------------------------------------ dispatch
     def fit(self, df: Any) -> SparkALS:
@@ -335,8 +379,9 @@ class SparkALS(BaseRecommender):
             return self._predict_spark(df)
         return super().predict(df, **kwargs)
 
-    def recommend_k_items(self, users: Any, top_k: int = 10, remove_seen: bool = True,
-                          **kwargs: Any) -> Any:
+    def recommend_k_items(
+        self, users: Any, top_k: int = 10, remove_seen: bool = True, **kwargs: Any
+    ) -> Any:
         """Top-k items per user (pandas, or a Spark DataFrame of users -> Spark DataFrame).
 
         The Spark path returns ``[col_user, col_item, col_prediction, col_rank]`` for the
@@ -367,8 +412,12 @@ class SparkALS(BaseRecommender):
             maps[code] = table
         rating = F.col(self.col_rating).cast("float") if use_rating else F.lit(1.0).cast("float")
         frame = coded.select(F.col("user"), F.col("item"), rating.alias("rating"))
-        stats = frame.groupBy("user", "item").count().agg(
-            F.count(F.lit(1)).alias("pairs"), F.max("count").alias("dup")).first()
+        stats = (
+            frame.groupBy("user", "item")
+            .count()
+            .agg(F.count(F.lit(1)).alias("pairs"), F.max("count").alias("dup"))
+            .first()
+        )
         if not stats["pairs"]:
             raise DataError("cannot fit on an empty frame.")
         if stats["dup"] > 1:
@@ -387,10 +436,16 @@ class SparkALS(BaseRecommender):
         self.item_ids_ = pd.Index(item_ids["id"].to_numpy())
         self._position = {"user": user_ids["code"].to_numpy(), "item": item_ids["code"].to_numpy()}
         rank = int(model.rank)
-        self.user_factors_ = np.vstack(user_ids["features"].to_numpy()).astype(np.float64) \
-            if len(user_ids) else np.zeros((0, rank))
-        self.item_factors_ = np.vstack(item_ids["features"].to_numpy()).astype(np.float64) \
-            if len(item_ids) else np.zeros((0, rank))
+        self.user_factors_ = (
+            np.vstack(user_ids["features"].to_numpy()).astype(np.float64)
+            if len(user_ids)
+            else np.zeros((0, rank))
+        )
+        self.item_factors_ = (
+            np.vstack(item_ids["features"].to_numpy()).astype(np.float64)
+            if len(item_ids)
+            else np.zeros((0, rank))
+        )
         logger.info("fitted SparkALS on Spark: %d users, %d items", len(user_ids), len(item_ids))
         return self
 
@@ -399,8 +454,9 @@ class SparkALS(BaseRecommender):
         F = _spark()[0]
         f = factors.select(F.col("id").alias("code"), "features")
         if table is not None:
-            f = f.join(table.select(F.col("code"), F.col("id").alias("orig")), on="code").withColumnRenamed(
-                "orig", "id")
+            f = f.join(
+                table.select(F.col("code"), F.col("id").alias("orig")), on="code"
+            ).withColumnRenamed("orig", "id")
         else:
             f = f.withColumn("id", F.col("code"))
         pdf = f.toPandas()
@@ -424,7 +480,9 @@ class SparkALS(BaseRecommender):
 
         logger.info("mapping %s ids of type %s to int32 codes for ALS", col, dtype)
         table = df.select(F.col(col).alias("id")).distinct()
-        table = table.withColumn("code", (F.row_number().over(Window.orderBy("id")) - 1).cast("int"))
+        table = table.withColumn(
+            "code", (F.row_number().over(Window.orderBy("id")) - 1).cast("int")
+        )
         table = table.cache()
         mapped = df.join(table.withColumnRenamed("id", col).withColumnRenamed("code", code), on=col)
         return mapped, table
@@ -453,21 +511,30 @@ class SparkALS(BaseRecommender):
             if cached is None:
                 item_pdf = model.itemFactors.toPandas()
                 item_codes = item_pdf["id"].to_numpy(dtype=np.int64)
-                item_matrix = (np.vstack(item_pdf["features"].to_numpy()).astype(np.float64)
-                               if len(item_pdf) else np.zeros((0, int(model.rank))))
+                item_matrix = (
+                    np.vstack(item_pdf["features"].to_numpy()).astype(np.float64)
+                    if len(item_pdf)
+                    else np.zeros((0, int(model.rank)))
+                )
                 cached = self._spark_item_matrix = (item_codes, item_matrix)
             return users, cached[0], cached[1]
         # no ALSModel (a model loaded through the registry): the numpy factors
         codes = self._als_codes
         users = self.__dict__.get("_spark_user_factors")
         if users is None:
-            pdf = pd.DataFrame({"id": np.arange(codes["user"].size, dtype=np.int32),
-                                "features": list(self.user_factors_[codes["user"]])})
+            pdf = pd.DataFrame(
+                {
+                    "id": np.arange(codes["user"].size, dtype=np.int32),
+                    "features": list(self.user_factors_[codes["user"]]),
+                }
+            )
             users = self._session().createDataFrame(pdf, "id int, features array<double>")
             self._spark_user_factors = users
         if cached is None:
-            cached = self._spark_item_matrix = (np.arange(codes["item"].size, dtype=np.int64),
-                                                self.item_factors_[codes["item"]])
+            cached = self._spark_item_matrix = (
+                np.arange(codes["item"].size, dtype=np.int64),
+                self.item_factors_[codes["item"]],
+            )
         return users, cached[0], cached[1]
 
     def _code_frame(self, df, col: str, code: str):
@@ -479,14 +546,17 @@ class SparkALS(BaseRecommender):
         table = maps[code]
         if table is None:
             return df.withColumn(code, F.col(col).cast("int"))
-        return df.join(table.withColumnRenamed("id", col).withColumnRenamed("code", code), on=col, how="left")
+        return df.join(
+            table.withColumnRenamed("id", col).withColumnRenamed("code", code), on=col, how="left"
+        )
 
     def _als_table(self, col: str, code: str):
         """Spark frame ``[col, code]``: original id -> ALS id (pandas-fitted models)."""
         ids = np.asarray(self.user_ids_ if code == "user" else self.item_ids_)
         codes = self._als_codes[code]
         return self._session().createDataFrame(
-            pd.DataFrame({col: ids[codes], code: np.arange(codes.size, dtype=np.int32)}))
+            pd.DataFrame({col: ids[codes], code: np.arange(codes.size, dtype=np.int32)})
+        )
 
     def _decode(self, df, code: str, col: str):
         F = _spark()[0]
@@ -496,8 +566,9 @@ class SparkALS(BaseRecommender):
         table = maps[code]
         if table is None:
             return df.withColumn(col, F.col(code)).drop(code) if col != code else df
-        return df.join(table.withColumnRenamed("id", col).withColumnRenamed("code", code),
-                       on=code, how="inner").drop(code)
+        return df.join(
+            table.withColumnRenamed("id", col).withColumnRenamed("code", code), on=code, how="inner"
+        ).drop(code)
 
     def _predict_spark(self, df):
         from recutils.spark._utils import check_spark_columns
@@ -518,11 +589,15 @@ class SparkALS(BaseRecommender):
         pairs = self._code_frame(pairs, self.col_item, "item")
         known = F.col("user").isNotNull() & F.col("item").isNotNull()
         scored = model.transform(pairs.filter(known))
-        out = scored.select(self.col_user, self.col_item,
-                            F.col("prediction").cast("double").alias(self.col_prediction))
+        out = scored.select(
+            self.col_user,
+            self.col_item,
+            F.col("prediction").cast("double").alias(self.col_prediction),
+        )
         if self.config.cold_start_strategy == "nan":
             unknown = pairs.filter(~known).select(
-                self.col_user, self.col_item, F.lit(float("nan")).alias(self.col_prediction))
+                self.col_user, self.col_item, F.lit(float("nan")).alias(self.col_prediction)
+            )
             out = out.unionByName(unknown)
         return out
 
@@ -576,8 +651,12 @@ class SparkALS(BaseRecommender):
         ranked = topk_from_factors(block, item_codes, item_matrix, top_k, col_rank=self.col_rank)
         ranked = self._decode(ranked, "user", self.col_user)
         ranked = self._decode(ranked, "item", self.col_item)
-        return ranked.select(self.col_user, self.col_item, F.col("score").alias(self.col_prediction),
-                             F.col(self.col_rank))
+        return ranked.select(
+            self.col_user,
+            self.col_item,
+            F.col("score").alias(self.col_prediction),
+            F.col(self.col_rank),
+        )
 
     def recommend_k_items_crossjoin(self, users, top_k: int = 10, remove_seen: bool = True):
         """The textbook Spark recipe, kept as a baseline for the benchmark: users x items
@@ -596,11 +675,17 @@ class SparkALS(BaseRecommender):
             pairs = pairs.join(self._seen_spark(), on=["user", "item"], how="left_anti")
         scored = model.transform(pairs).withColumnRenamed("prediction", "score")
         w = Window.partitionBy("user").orderBy(F.col("score").desc(), F.col("item").asc())
-        ranked = scored.withColumn(self.col_rank, F.row_number().over(w)).filter(F.col(self.col_rank) <= top_k)
+        ranked = scored.withColumn(self.col_rank, F.row_number().over(w)).filter(
+            F.col(self.col_rank) <= top_k
+        )
         ranked = self._decode(ranked, "user", self.col_user)
         ranked = self._decode(ranked, "item", self.col_item)
-        return ranked.select(self.col_user, self.col_item, F.col("score").cast("double").alias(self.col_prediction),
-                             F.col(self.col_rank))
+        return ranked.select(
+            self.col_user,
+            self.col_item,
+            F.col("score").cast("double").alias(self.col_prediction),
+            F.col(self.col_rank),
+        )
 
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | Path) -> Path:
@@ -617,10 +702,14 @@ class SparkALS(BaseRecommender):
             manifest_path = Path(folder) / MANIFEST
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
             manifest["spark_model"] = SPARK_MODEL_DIR
-            manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+            manifest_path.write_text(
+                json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8"
+            )
         elif model is not None:
-            logger.warning("SparkALS fitted on Spark with mapped ids: Spark's model folder is not "
-                           "written (the id tables stay on the cluster); the factors are saved.")
+            logger.warning(
+                "SparkALS fitted on Spark with mapped ids: Spark's model folder is not "
+                "written (the id tables stay on the cluster); the factors are saved."
+            )
         return folder
 
     @classmethod
@@ -654,10 +743,22 @@ def _known_answer() -> KnownAnswer:
             rows += [(user, item, 1.0) for item in items if item != left_out]
     train = pd.DataFrame(rows, columns=["userID", "itemID", "rating"])
     expected = {1: [10], 2: [11], 3: [12], 4: [13], 5: [20], 6: [21], 7: [22], 8: [23]}
-    return KnownAnswer(train=train, users=list(expected), top_k=1, remove_seen=True,
-                       expected=expected,
-                       params={"rank": 2, "max_iter": 15, "reg_param": 0.01, "implicit_prefs": True,
-                               "alpha": 10.0, "seed": 0, "num_blocks": 1})
+    return KnownAnswer(
+        train=train,
+        users=list(expected),
+        top_k=1,
+        remove_seen=True,
+        expected=expected,
+        params={
+            "rank": 2,
+            "max_iter": 15,
+            "reg_param": 0.01,
+            "implicit_prefs": True,
+            "alpha": 10.0,
+            "seed": 0,
+            "num_blocks": 1,
+        },
+    )
 
 
 __all__ = ["SparkALS", "ALSConfig", "SPARK_ALIASES"]

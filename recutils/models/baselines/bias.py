@@ -82,9 +82,17 @@ class BiasConfig(BaseConfig):
         check_bool("clip", self.clip)
 
 
-def fit_biases(user_idx: np.ndarray, item_idx: np.ndarray, rating: np.ndarray, n_users: int,
-               n_items: int, reg_user: float, reg_item: float, n_iter: int = 20,
-               tol: float = 1e-6) -> tuple[float, np.ndarray, np.ndarray, int]:
+def fit_biases(
+    user_idx: np.ndarray,
+    item_idx: np.ndarray,
+    rating: np.ndarray,
+    n_users: int,
+    n_items: int,
+    reg_user: float,
+    reg_item: float,
+    n_iter: int = 20,
+    tol: float = 1e-6,
+) -> tuple[float, np.ndarray, np.ndarray, int]:
     """Global mean and regularized biases by alternating closed-form updates.
 
     Returns:
@@ -104,8 +112,9 @@ def fit_biases(user_idx: np.ndarray, item_idx: np.ndarray, rating: np.ndarray, n
         new_u = np.bincount(user_idx, weights=resid - new_i[item_idx], minlength=n_users)
         with np.errstate(invalid="ignore", divide="ignore"):
             new_u = np.where(n_u + reg_user > 0, new_u / (n_u + reg_user), 0.0)
-        delta = max(float(np.abs(new_i - b_i).max(initial=0.0)),
-                    float(np.abs(new_u - b_u).max(initial=0.0)))
+        delta = max(
+            float(np.abs(new_i - b_i).max(initial=0.0)), float(np.abs(new_u - b_u).max(initial=0.0))
+        )
         b_i, b_u = new_i, new_u
         logger.debug("bias round %d: max change %.3g", rounds, delta)
         if delta <= tol:
@@ -144,9 +153,17 @@ class BiasBaseline(BaseRecommender):
 
     def _fit(self, data: TrainData) -> None:
         cfg = self.config
-        mu, b_u, b_i, rounds = fit_biases(data.user_idx, data.item_idx, data.rating,
-                                          data.n_users, data.n_items, float(cfg.reg_user),
-                                          float(cfg.reg_item), int(cfg.n_iter), float(cfg.tol))
+        mu, b_u, b_i, rounds = fit_biases(
+            data.user_idx,
+            data.item_idx,
+            data.rating,
+            data.n_users,
+            data.n_items,
+            float(cfg.reg_user),
+            float(cfg.reg_item),
+            int(cfg.n_iter),
+            float(cfg.tol),
+        )
         self.global_mean_ = mu
         self.user_bias_ = b_u
         self.item_bias_ = b_i
@@ -164,17 +181,22 @@ class BiasBaseline(BaseRecommender):
         scores = (self.global_mean_ + self.user_bias_[user_idx][:, None]) + self.item_bias_[None, :]
         return self._clip(scores)
 
-    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, **kwargs: Any
-                     ) -> np.ndarray:
+    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
         return self._clip(self.global_mean_ + self.user_bias_[user_idx] + self.item_bias_[item_idx])
 
     def _unknown_user_scores(self, **kwargs: Any) -> np.ndarray:
         return self._clip(self.global_mean_ + self.item_bias_)
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        return ({"user_bias": self.user_bias_, "item_bias": self.item_bias_},
-                {"global_mean": self.global_mean_, "n_iter": self.n_iter_,
-                 "rating_min": self.rating_min_, "rating_max": self.rating_max_})
+        return (
+            {"user_bias": self.user_bias_, "item_bias": self.item_bias_},
+            {
+                "global_mean": self.global_mean_,
+                "n_iter": self.n_iter_,
+                "rating_min": self.rating_min_,
+                "rating_max": self.rating_max_,
+            },
+        )
 
     def _set_state(self, arrays: Any, meta: Any) -> None:
         persistence.check_array(arrays, "user_bias", persistence.NUMBER, (len(self.user_ids_),))
@@ -195,14 +217,24 @@ class BiasBaseline(BaseRecommender):
         # = 0.5, user 2: ((3-3.2-0.8) + (3-3.2+0.2))/2 = -0.5, user 3: 4-3.2-0.8 = 0.
         # User 1 (seen a, b) ranks d (3.2+0.5+0.8 = 4.5), c (3.2+0.5-0.2 = 3.5);
         # user 3 (seen d) ranks a (4.0), c (3.0), b (1.0).
-        train = pd.DataFrame({"userID": [1, 1, 2, 2, 3],
-                              "itemID": ["a", "b", "a", "c", "d"],
-                              "rating": [5.0, 1.0, 3.0, 3.0, 4.0]})
-        return ContractCase(known_answer=KnownAnswer(
-            train=train, users=[1, 3], top_k=3, remove_seen=True,
-            expected={1: ["d", "c"], 3: ["a", "c", "b"]},
-            expected_scores={1: [4.5, 3.5], 3: [4.0, 3.0, 1.0]},
-            params={"reg_user": 0.0, "reg_item": 0.0, "n_iter": 1}))
+        train = pd.DataFrame(
+            {
+                "userID": [1, 1, 2, 2, 3],
+                "itemID": ["a", "b", "a", "c", "d"],
+                "rating": [5.0, 1.0, 3.0, 3.0, 4.0],
+            }
+        )
+        return ContractCase(
+            known_answer=KnownAnswer(
+                train=train,
+                users=[1, 3],
+                top_k=3,
+                remove_seen=True,
+                expected={1: ["d", "c"], 3: ["a", "c", "b"]},
+                expected_scores={1: [4.5, 3.5], 3: [4.0, 3.0, 1.0]},
+                params={"reg_user": 0.0, "reg_item": 0.0, "n_iter": 1},
+            )
+        )
 
 
 __all__ = ["BiasBaseline", "BiasConfig", "fit_biases"]

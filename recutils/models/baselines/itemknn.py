@@ -120,8 +120,13 @@ def keep_top_k_per_row(rows: np.ndarray, vals: np.ndarray, k: int | None) -> np.
     return vals >= kth[rows]
 
 
-def item_knn_similarity(matrix: sp.csr_matrix, k: int | None, shrink: float,
-                        block_items: int = 4096, progress: bool = False) -> sp.csr_matrix:
+def item_knn_similarity(
+    matrix: sp.csr_matrix,
+    k: int | None,
+    shrink: float,
+    block_items: int = 4096,
+    progress: bool = False,
+) -> sp.csr_matrix:
     """The pruned, shrunk cosine similarity ``S`` of the columns of ``matrix``.
 
     Args:
@@ -165,8 +170,9 @@ def item_knn_similarity(matrix: sp.csr_matrix, k: int | None, shrink: float,
     cols = np.concatenate(parts_c) if parts_c else np.empty(0, np.int64)
     vals = np.concatenate(parts_v) if parts_v else np.empty(0)
     index_dtype = np.int32 if max(n_items, indptr[-1]) < 2**31 else np.int64
-    sim = sp.csr_matrix((vals, cols.astype(index_dtype), indptr.astype(index_dtype)),
-                        shape=(n_items, n_items))
+    sim = sp.csr_matrix(
+        (vals, cols.astype(index_dtype), indptr.astype(index_dtype)), shape=(n_items, n_items)
+    )
     sim.sort_indices()
     return sim
 
@@ -204,23 +210,27 @@ class ItemKNN(BaseRecommender):
     def _fit(self, data: TrainData) -> None:
         cfg = self.config
         values = np.ones(data.user_idx.size) if cfg.binary else data.rating
-        x = sp.csr_matrix((values.astype(np.float64), (data.user_idx, data.item_idx)),
-                          shape=(data.n_users, data.n_items))
+        x = sp.csr_matrix(
+            (values.astype(np.float64), (data.user_idx, data.item_idx)),
+            shape=(data.n_users, data.n_items),
+        )
         x.sum_duplicates()
         self.user_item_ = x
         self.item_popularity_ = np.bincount(data.item_idx, minlength=data.n_items).astype(
-            np.float64)
-        logger.info("item-knn: similarity of %d items (k=%s, shrink=%s)", data.n_items, cfg.k,
-                    cfg.shrink)
-        self.item_similarity_ = item_knn_similarity(x, cfg.k, float(cfg.shrink),
-                                                    int(cfg.block_items), self.progress)
+            np.float64
+        )
+        logger.info(
+            "item-knn: similarity of %d items (k=%s, shrink=%s)", data.n_items, cfg.k, cfg.shrink
+        )
+        self.item_similarity_ = item_knn_similarity(
+            x, cfg.k, float(cfg.shrink), int(cfg.block_items), self.progress
+        )
         self._build_scoring()
 
     def _build_scoring(self) -> None:
         n = self.item_similarity_.shape[0]
         if n * n * 8 <= self.config.dense_similarity_max_mb * 2**20:
-            self._scoring_similarity: np.ndarray | sp.csr_matrix = \
-                self.item_similarity_.toarray()
+            self._scoring_similarity: np.ndarray | sp.csr_matrix = self.item_similarity_.toarray()
         else:
             self._scoring_similarity = self.item_similarity_
 
@@ -233,17 +243,28 @@ class ItemKNN(BaseRecommender):
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         x, s = self.user_item_, self.item_similarity_
-        return ({"x_indptr": x.indptr, "x_indices": x.indices, "x_data": x.data,
-                 "s_indptr": s.indptr, "s_indices": s.indices, "s_data": s.data,
-                 "item_popularity": self.item_popularity_}, {})
+        return (
+            {
+                "x_indptr": x.indptr,
+                "x_indices": x.indices,
+                "x_data": x.data,
+                "s_indptr": s.indptr,
+                "s_indices": s.indices,
+                "s_data": s.data,
+                "item_popularity": self.item_popularity_,
+            },
+            {},
+        )
 
     def _set_state(self, arrays: Any, meta: Any) -> None:
         n_users, n_items = len(self.user_ids_), len(self.item_ids_)
         persistence.check_array(arrays, "item_popularity", persistence.NUMBER, (n_items,))
-        self.user_item_ = persistence.read_csr(arrays, "x_indptr", "x_indices", "x_data",
-                                               (n_users, n_items))
-        self.item_similarity_ = persistence.read_csr(arrays, "s_indptr", "s_indices", "s_data",
-                                                     (n_items, n_items))
+        self.user_item_ = persistence.read_csr(
+            arrays, "x_indptr", "x_indices", "x_data", (n_users, n_items)
+        )
+        self.item_similarity_ = persistence.read_csr(
+            arrays, "s_indptr", "s_indices", "s_data", (n_items, n_items)
+        )
         self.item_popularity_ = np.asarray(arrays["item_popularity"], dtype=np.float64)
         self._build_scoring()
 
@@ -262,16 +283,27 @@ def _known_answer() -> KnownAnswer:
     """
     import pandas as pd
 
-    train = pd.DataFrame({"userID": [1, 1, 2, 2, 2, 3, 3, 4, 4],
-                          "itemID": ["a", "b", "a", "b", "c", "b", "c", "c", "d"],
-                          "rating": [5.0, 4.0, 3.0, 2.0, 1.0, 5.0, 4.0, 3.0, 2.0]})
+    train = pd.DataFrame(
+        {
+            "userID": [1, 1, 2, 2, 2, 3, 3, 4, 4],
+            "itemID": ["a", "b", "a", "b", "c", "b", "c", "c", "d"],
+            "rating": [5.0, 4.0, 3.0, 2.0, 1.0, 5.0, 4.0, 3.0, 2.0],
+        }
+    )
     r6, r3 = np.sqrt(6.0), np.sqrt(3.0)
     return KnownAnswer(
-        train=train, users=[1, 3, 4], top_k=2, remove_seen=True,
+        train=train,
+        users=[1, 3, 4],
+        top_k=2,
+        remove_seen=True,
         expected={1: ["c", "d"], 3: ["a", "d"], 4: ["b", "a"]},
-        expected_scores={1: [1 / (r6 + 1) + 0.5, 0.0], 3: [2 / (r6 + 1), 1 / (r3 + 1)],
-                         4: [0.5, 0.0]},
-        params={"k": 2, "shrink": 1.0})
+        expected_scores={
+            1: [1 / (r6 + 1) + 0.5, 0.0],
+            3: [2 / (r6 + 1), 1 / (r3 + 1)],
+            4: [0.5, 0.0],
+        },
+        params={"k": 2, "shrink": 1.0},
+    )
 
 
 __all__ = ["ItemKNN", "ItemKNNConfig", "item_knn_similarity", "keep_top_k_per_row"]

@@ -120,14 +120,14 @@ class Popularity(BaseRecommender):
             half_life = float(cfg.half_life_days) * _SECONDS_PER_DAY
             weight = np.minimum(1.0, np.power(0.5, (t_now - data.timestamp) / half_life))
             self.time_now_ = t_now
-        self.item_popularity_ = np.bincount(data.item_idx, weights=weight,
-                                            minlength=data.n_items).astype(np.float64)
+        self.item_popularity_ = np.bincount(
+            data.item_idx, weights=weight, minlength=data.n_items
+        ).astype(np.float64)
 
     def _score_users(self, user_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
         return np.tile(self.item_popularity_, (user_idx.size, 1))
 
-    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, **kwargs: Any
-                     ) -> np.ndarray:
+    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
         return self.item_popularity_[item_idx].astype(np.float64)
 
     def _unknown_user_scores(self, **kwargs: Any) -> np.ndarray:
@@ -137,8 +137,9 @@ class Popularity(BaseRecommender):
         return {"item_popularity": self.item_popularity_}, {"time_now": self.time_now_}
 
     def _set_state(self, arrays: Any, meta: Any) -> None:
-        persistence.check_array(arrays, "item_popularity", persistence.NUMBER,
-                                (len(self.item_ids_),))
+        persistence.check_array(
+            arrays, "item_popularity", persistence.NUMBER, (len(self.item_ids_),)
+        )
         self.item_popularity_ = np.asarray(arrays["item_popularity"], dtype=np.float64)
         self.time_now_ = meta.get("time_now")
 
@@ -147,14 +148,24 @@ class Popularity(BaseRecommender):
         import pandas as pd
 
         # counts: a=3, b=2, c=1, d=1 (tie c/d -> lower id first)
-        train = pd.DataFrame({"userID": [1, 1, 2, 2, 3, 3, 4],
-                              "itemID": ["a", "b", "a", "c", "a", "b", "d"],
-                              "rating": [1.0, 2.0, 3.0, 4.0, 5.0, 1.0, 2.0],
-                              "timestamp": [0, 1, 2, 3, 4, 5, 6]})
-        return ContractCase(known_answer=KnownAnswer(
-            train=train, users=[1, 4], top_k=2, remove_seen=True,
-            expected={1: ["c", "d"], 4: ["a", "b"]},
-            expected_scores={1: [1.0, 1.0], 4: [3.0, 2.0]}))
+        train = pd.DataFrame(
+            {
+                "userID": [1, 1, 2, 2, 3, 3, 4],
+                "itemID": ["a", "b", "a", "c", "a", "b", "d"],
+                "rating": [1.0, 2.0, 3.0, 4.0, 5.0, 1.0, 2.0],
+                "timestamp": [0, 1, 2, 3, 4, 5, 6],
+            }
+        )
+        return ContractCase(
+            known_answer=KnownAnswer(
+                train=train,
+                users=[1, 4],
+                top_k=2,
+                remove_seen=True,
+                expected={1: ["c", "d"], 4: ["a", "b"]},
+                expected_scores={1: [1.0, 1.0], 4: [3.0, 2.0]},
+            )
+        )
 
 
 # ----------------------------------------------------------------------- random
@@ -232,8 +243,9 @@ class RandomRecommender(BaseRecommender):
             h = splitmix64(ukeys[:, None] ^ self.item_keys_.astype(np.uint64)[None, :])
         order = np.argsort(h, axis=1, kind="stable")
         pos = np.empty(order.shape, dtype=np.float64)
-        np.put_along_axis(pos, order, np.broadcast_to(np.arange(n, dtype=np.float64),
-                                                      order.shape), axis=1)
+        np.put_along_axis(
+            pos, order, np.broadcast_to(np.arange(n, dtype=np.float64), order.shape), axis=1
+        )
         return 1.0 - pos / n
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

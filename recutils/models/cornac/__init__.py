@@ -8,5 +8,11 @@ package does not import cornac or torch; fitting needs the ``cornac`` extra (and
 from recutils.models.cornac.bivae import ACTIVATIONS, LIKELIHOODS, CornacBiVAE, CornacBiVAEConfig
 from recutils.models.cornac.bpr import CornacBPR, CornacBPRConfig
 
-__all__ = ["ACTIVATIONS", "LIKELIHOODS", "CornacBPR", "CornacBPRConfig", "CornacBiVAE",
-           "CornacBiVAEConfig"]
+__all__ = [
+    "ACTIVATIONS",
+    "LIKELIHOODS",
+    "CornacBPR",
+    "CornacBPRConfig",
+    "CornacBiVAE",
+    "CornacBiVAEConfig",
+]

@@ -29,7 +29,10 @@ def cornac_dataset(data: TrainData, seed: int | None) -> tuple[Any, np.ndarray, 
     uid_map = OrderedDict((int(c), int(r)) for c, r in zip(np.argsort(u_inv), range(data.n_users)))
     iid_map = OrderedDict((int(c), int(r)) for c, r in zip(np.argsort(i_inv), range(data.n_items)))
     dataset = Dataset(
-        num_users=data.n_users, num_items=data.n_items, uid_map=uid_map, iid_map=iid_map,
+        num_users=data.n_users,
+        num_items=data.n_items,
+        uid_map=uid_map,
+        iid_map=iid_map,
         uir_tuple=(u.astype(np.int64), i.astype(np.int64), data.rating.astype(np.float64)),
         seed=seed,
     )

@@ -64,10 +64,26 @@ logger = logging.getLogger(__name__)
 #: Activation names cornac's BiVAE accepts.
 ACTIVATIONS = ("sigmoid", "tanh", "elu", "relu", "relu6")
 #: Likelihood names (cornac's short names and long aliases) -> cornac's name.
-LIKELIHOODS = {"pois": "pois", "poisson": "pois", "bern": "bern", "bernoulli": "bern",
-               "gaus": "gaus", "gaussian": "gaus"}
-_FIELDS = ["k", "encoder_structure", "act_fn", "likelihood", "n_epochs", "batch_size",
-           "learning_rate", "beta_kl", "seed", "use_gpu"]
+LIKELIHOODS = {
+    "pois": "pois",
+    "poisson": "pois",
+    "bern": "bern",
+    "bernoulli": "bern",
+    "gaus": "gaus",
+    "gaussian": "gaus",
+}
+_FIELDS = [
+    "k",
+    "encoder_structure",
+    "act_fn",
+    "likelihood",
+    "n_epochs",
+    "batch_size",
+    "learning_rate",
+    "beta_kl",
+    "seed",
+    "use_gpu",
+]
 _RESERVED = _FIELDS + ["name", "trainable", "verbose"]
 
 
@@ -116,8 +132,10 @@ class CornacBiVAEConfig(BaseConfig):
         if isinstance(self.encoder_structure, tuple):
             self.encoder_structure = list(self.encoder_structure)
         if not isinstance(self.encoder_structure, list) or not self.encoder_structure:
-            raise ConfigError("encoder_structure must be a non-empty list of layer sizes, "
-                              f"got {self.encoder_structure!r}.")
+            raise ConfigError(
+                "encoder_structure must be a non-empty list of layer sizes, "
+                f"got {self.encoder_structure!r}."
+            )
         for size in self.encoder_structure:
             check_positive_int("encoder_structure entries", size)
         check_choice("act_fn", self.act_fn, list(ACTIVATIONS))
@@ -170,16 +188,29 @@ class CornacBiVAE(FactorScoringMixin, BaseRecommender):
         allowed = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
         c = self.config
         check_extra(c.extra, allowed=allowed, reserved=_RESERVED, library="cornac BiVAECF")
-        model = cls(k=c.k, encoder_structure=list(c.encoder_structure), act_fn=c.act_fn,
-                    likelihood=LIKELIHOODS[c.likelihood], n_epochs=c.n_epochs,
-                    batch_size=c.batch_size, learning_rate=c.learning_rate, beta_kl=c.beta_kl,
-                    seed=c.seed, use_gpu=c.use_gpu, trainable=True,
-                    verbose=bool(self.progress), **c.extra)
+        model = cls(
+            k=c.k,
+            encoder_structure=list(c.encoder_structure),
+            act_fn=c.act_fn,
+            likelihood=LIKELIHOODS[c.likelihood],
+            n_epochs=c.n_epochs,
+            batch_size=c.batch_size,
+            learning_rate=c.learning_rate,
+            beta_kl=c.beta_kl,
+            seed=c.seed,
+            use_gpu=c.use_gpu,
+            trainable=True,
+            verbose=bool(self.progress),
+            **c.extra,
+        )
         dataset, u_inv, i_inv = cornac_dataset(data, c.seed)
-        devices = [torch.cuda.current_device()] if (c.use_gpu and torch.cuda.is_available()) \
-            else []
-        logger.info("cornac BiVAE: k=%d, %d epochs, device %s", c.k, c.n_epochs,
-                    "cuda" if devices else "cpu")
+        devices = [torch.cuda.current_device()] if (c.use_gpu and torch.cuda.is_available()) else []
+        logger.info(
+            "cornac BiVAE: k=%d, %d epochs, device %s",
+            c.k,
+            c.n_epochs,
+            "cuda" if devices else "cpu",
+        )
         # cornac seeds torch's global generator: keep the caller's RNG state intact
         with torch.random.fork_rng(devices=devices):
             model.fit(dataset)
@@ -189,8 +220,14 @@ class CornacBiVAE(FactorScoringMixin, BaseRecommender):
 
     @classmethod
     def contract_case(cls) -> ContractCase:
-        params = {"k": 4, "encoder_structure": [8], "n_epochs": 5, "batch_size": 16,
-                  "learning_rate": 0.01, "seed": 0}
+        params = {
+            "k": 4,
+            "encoder_structure": [8],
+            "n_epochs": 5,
+            "batch_size": 16,
+            "learning_rate": 0.01,
+            "seed": 0,
+        }
         known = block_toy_case({**params, "k": 2, "n_epochs": 60})
         return ContractCase(params=params, known_answer=known, stochastic=True)
 

@@ -53,8 +53,7 @@ from recutils.utils.deps import require
 
 logger = logging.getLogger(__name__)
 
-_BPR_FIELDS = ["k", "max_iter", "learning_rate", "lambda_reg", "use_bias", "num_threads",
-               "seed"]
+_BPR_FIELDS = ["k", "max_iter", "learning_rate", "lambda_reg", "use_bias", "num_threads", "seed"]
 _BPR_RESERVED = _BPR_FIELDS + ["name", "trainable", "verbose"]
 
 
@@ -136,28 +135,42 @@ class CornacBPR(FactorScoringMixin, BaseRecommender):
         cornac_bpr = require("cornac.models.bpr", extra="cornac", package="cornac")
         cls = cornac_bpr.BPR
         allowed = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-        check_extra(self.config.extra, allowed=allowed, reserved=_BPR_RESERVED,
-                    library="cornac BPR")
+        check_extra(
+            self.config.extra, allowed=allowed, reserved=_BPR_RESERVED, library="cornac BPR"
+        )
         c = self.config
-        return cls(k=c.k, max_iter=c.max_iter, learning_rate=c.learning_rate,
-                   lambda_reg=c.lambda_reg, use_bias=c.use_bias, num_threads=c.num_threads,
-                   seed=c.seed, trainable=True, verbose=bool(self.progress), **c.extra)
+        return cls(
+            k=c.k,
+            max_iter=c.max_iter,
+            learning_rate=c.learning_rate,
+            lambda_reg=c.lambda_reg,
+            use_bias=c.use_bias,
+            num_threads=c.num_threads,
+            seed=c.seed,
+            trainable=True,
+            verbose=bool(self.progress),
+            **c.extra,
+        )
 
     def _fit(self, data: TrainData) -> None:
         model = self._cornac_model()
         dataset, u_inv, i_inv = cornac_dataset(data, self.config.seed)
-        logger.info("cornac BPR: k=%d, %d epochs on %d positives", self.config.k,
-                    self.config.max_iter, data.user_idx.size)
+        logger.info(
+            "cornac BPR: k=%d, %d epochs on %d positives",
+            self.config.k,
+            self.config.max_iter,
+            data.user_idx.size,
+        )
         model.fit(dataset)
         bias = np.asarray(model.i_biases)[i_inv] if self.config.use_bias else None
-        self._set_factors(np.asarray(model.u_factors)[u_inv],
-                          np.asarray(model.i_factors)[i_inv], bias)
+        self._set_factors(
+            np.asarray(model.u_factors)[u_inv], np.asarray(model.i_factors)[i_inv], bias
+        )
 
     @classmethod
     def contract_case(cls) -> ContractCase:
         params = {"k": 8, "max_iter": 20, "learning_rate": 0.05, "lambda_reg": 0.001, "seed": 0}
-        return ContractCase(params=params, known_answer=_known_answer(params),
-                            stochastic=True)
+        return ContractCase(params=params, known_answer=_known_answer(params), stochastic=True)
 
 
 def _known_answer(params: dict[str, Any]) -> KnownAnswer:

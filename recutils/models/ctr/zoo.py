@@ -108,7 +108,9 @@ def preset_config(name: str) -> dict[str, Any]:
     return read_mapping(preset_path(name))
 
 
-def with_feature_groups(config: Mapping[str, Any], groups: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+def with_feature_groups(
+    config: Mapping[str, Any], groups: Mapping[str, Sequence[str]]
+) -> dict[str, Any]:
     """``config`` with the named feature groups' ``feature_names`` replaced.
 
     Raises:
@@ -119,10 +121,15 @@ def with_feature_groups(config: Mapping[str, Any], groups: Mapping[str, Sequence
     existing = [g["group_name"] for g in model_config["feature_groups"]]
     unknown = [g for g in groups if g not in existing]
     if unknown:
-        raise ConfigError(f"feature_groups names unknown group(s) {unknown}; this model's groups: {existing}.")
+        raise ConfigError(
+            f"feature_groups names unknown group(s) {unknown}; this model's groups: {existing}."
+        )
     model_config["feature_groups"] = [
-        {**g, "feature_names": list(groups[g["group_name"]])} if g["group_name"] in groups else dict(g)
-        for g in model_config["feature_groups"]]
+        {**g, "feature_names": list(groups[g["group_name"]])}
+        if g["group_name"] in groups
+        else dict(g)
+        for g in model_config["feature_groups"]
+    ]
     out["model_config"] = model_config
     return out
 
@@ -141,14 +148,22 @@ class ZooModel(DeepRankModel):
 
     preset: ClassVar[str] = ""
 
-    def __init__(self, config: DeepRankConfig | Mapping[str, Any] | str | Path | None = None, *,
-                 feature_groups: Mapping[str, Sequence[str]] | None = None, **params: Any) -> None:
+    def __init__(
+        self,
+        config: DeepRankConfig | Mapping[str, Any] | str | Path | None = None,
+        *,
+        feature_groups: Mapping[str, Sequence[str]] | None = None,
+        **params: Any,
+    ) -> None:
         fields = self.config_class.field_names()
         overrides = {k: params.pop(k) for k in list(params) if k in fields}
-        resolved = load_config_with(preset_path(self.name) if config is None else config, self.config_class,
-                                    overrides)
+        resolved = load_config_with(
+            preset_path(self.name) if config is None else config, self.config_class, overrides
+        )
         if feature_groups:
-            resolved = self.config_class.from_dict(with_feature_groups(resolved.to_dict(), feature_groups))
+            resolved = self.config_class.from_dict(
+                with_feature_groups(resolved.to_dict(), feature_groups)
+            )
         super().__init__(resolved, **params)
 
     @classmethod
@@ -157,18 +172,30 @@ class ZooModel(DeepRankModel):
         cfg = preset_config(cls.name)
         groups = {g["group_name"]: ["user", "item"] for g in cfg["model_config"]["feature_groups"]}
         return ContractCase(
-            params={"label_threshold": 4.0,
-                    "features": [{"name": "user", "column": "@user"}, {"name": "item", "column": "@item"}],
-                    "feature_groups": groups,
-                    "train": {"epochs": 2, "batch_size": 256, "num_threads": 1, "validation_fraction": 0.0,
-                              "early_stopping_metric": None, "progress": False}},
+            params={
+                "label_threshold": 4.0,
+                "features": [
+                    {"name": "user", "column": "@user"},
+                    {"name": "item", "column": "@item"},
+                ],
+                "feature_groups": groups,
+                "train": {
+                    "epochs": 2,
+                    "batch_size": 256,
+                    "num_threads": 1,
+                    "validation_fraction": 0.0,
+                    "early_stopping_metric": None,
+                    "progress": False,
+                },
+            },
             known_answer=None,
             stochastic=True,
         )
 
 
-def behaviour_toy_frame(n_users: int = 12, n_items: int = 15, length: int = 20, max_len: int = 4,
-                        seed: int = 0) -> pd.DataFrame:
+def behaviour_toy_frame(
+    n_users: int = 12, n_items: int = 15, length: int = 20, max_len: int = 4, seed: int = 0
+) -> pd.DataFrame:
     """A tiny seeded behaviour log turned into ``history_samples`` rows (list columns).
 
     ``n_users`` users with ``length`` behaviours each over ``n_items`` items in three
@@ -183,9 +210,15 @@ def behaviour_toy_frame(n_users: int = 12, n_items: int = 15, length: int = 20, 
     own = rng.random(users.size) < 0.8
     category = np.where(own, favourite, rng.integers(0, 3, users.size))
     item = category + 3 * rng.integers(0, n_items // 3, users.size)
-    log = pd.DataFrame({"userID": users, "itemID": item, "category": item % 3,
-                        "behavior": rng.choice(["pv", "pv", "pv", "cart", "fav", "buy"], users.size),
-                        "timestamp": np.tile(np.arange(length) * 3600, n_users) + 1_511_000_000})
+    log = pd.DataFrame(
+        {
+            "userID": users,
+            "itemID": item,
+            "category": item % 3,
+            "behavior": rng.choice(["pv", "pv", "pv", "cart", "fav", "buy"], users.size),
+            "timestamp": np.tile(np.arange(length) * 3600, n_users) + 1_511_000_000,
+        }
+    )
     return history_samples(log, max_len=max_len, n_negatives=1, seed=seed)
 
 
@@ -203,22 +236,57 @@ class BehaviourZooModel(ZooModel):
         tests. 2 epochs."""
         cfg = preset_config(cls.name)
         features = {f["name"]: f for f in cfg["features"]}
-        timed = any(features[n].get("numeric", False) for g in cfg["model_config"]["feature_groups"]
-                    if g.get("wide_deep") == "SEQUENCE" for n in g["feature_names"])
+        timed = any(
+            features[n].get("numeric", False)
+            for g in cfg["model_config"]["feature_groups"]
+            if g.get("wide_deep") == "SEQUENCE"
+            for n in g["feature_names"]
+        )
         history = ["hist_item", "item"] + (["hist_time"] if timed else [])
-        groups = {g["group_name"]: (history if g.get("wide_deep") == "SEQUENCE" else ["user", "item"])
-                  for g in cfg["model_config"]["feature_groups"]}
-        time_feature = [{"name": "hist_time", "column": "@item", "type": "sequence", "numeric": True,
-                         "max_length": 4, "separator": "i"}] if timed else []
+        groups = {
+            g["group_name"]: (history if g.get("wide_deep") == "SEQUENCE" else ["user", "item"])
+            for g in cfg["model_config"]["feature_groups"]
+        }
+        time_feature = (
+            [
+                {
+                    "name": "hist_time",
+                    "column": "@item",
+                    "type": "sequence",
+                    "numeric": True,
+                    "max_length": 4,
+                    "separator": "i",
+                }
+            ]
+            if timed
+            else []
+        )
         return ContractCase(
-            params={"label_threshold": 4.0,
-                    "features": [{"name": "user", "column": "@user"},
-                                 {"name": "item", "column": "@item", "embedding_name": "items"},
-                                 {"name": "hist_item", "column": "@item", "type": "sequence", "max_length": 4,
-                                  "embedding_name": "items"}, *time_feature],
-                    "feature_groups": groups, "default_embedding_dim": 8,
-                    "train": {"epochs": 2, "batch_size": 256, "num_threads": 1, "validation_fraction": 0.0,
-                              "early_stopping_metric": None, "progress": False}},
+            params={
+                "label_threshold": 4.0,
+                "features": [
+                    {"name": "user", "column": "@user"},
+                    {"name": "item", "column": "@item", "embedding_name": "items"},
+                    {
+                        "name": "hist_item",
+                        "column": "@item",
+                        "type": "sequence",
+                        "max_length": 4,
+                        "embedding_name": "items",
+                    },
+                    *time_feature,
+                ],
+                "feature_groups": groups,
+                "default_embedding_dim": 8,
+                "train": {
+                    "epochs": 2,
+                    "batch_size": 256,
+                    "num_threads": 1,
+                    "validation_fraction": 0.0,
+                    "early_stopping_metric": None,
+                    "progress": False,
+                },
+            },
             known_answer=None,
             stochastic=True,
         )
@@ -227,36 +295,89 @@ class BehaviourZooModel(ZooModel):
 def _zoo(class_name: str, name: str, doc: str) -> type[ZooModel]:
     base = BehaviourZooModel if name in BEHAVIOUR_PRESETS else ZooModel
     preset = {**PRESETS, **BEHAVIOUR_PRESETS}[name]
-    return type(class_name, (base,), {"name": name, "preset": preset, "__doc__": doc, "__module__": __name__})
+    return type(
+        class_name,
+        (base,),
+        {"name": name, "preset": preset, "__doc__": doc, "__module__": __name__},
+    )
 
 
 BST = _zoo("BST", "bst", "Behavior Sequence Transformer (Chen et al. 2019): ``bst_taobao.yaml``.")
-DIEN = _zoo("DIEN", "dien", "Deep Interest Evolution Network (Zhou et al. 2019): ``dien_taobao.yaml``.")
+DIEN = _zoo(
+    "DIEN", "dien", "Deep Interest Evolution Network (Zhou et al. 2019): ``dien_taobao.yaml``."
+)
 DIN = _zoo("DIN", "din", "Deep Interest Network (Zhou et al. 2018): ``din_taobao.yaml``.")
-A2SVD = _zoo("A2SVD", "a2svd", "Attentive asynchronous SVD (Yu et al. 2019): ``a2svd_grocery.yaml``.")
-SLiRec = _zoo("SLiRec", "slirec", "SLi-Rec, long- and short-term interests (Yu et al. 2019): "
-                                  "``slirec_grocery.yaml``.")
+A2SVD = _zoo(
+    "A2SVD", "a2svd", "Attentive asynchronous SVD (Yu et al. 2019): ``a2svd_grocery.yaml``."
+)
+SLiRec = _zoo(
+    "SLiRec",
+    "slirec",
+    "SLi-Rec, long- and short-term interests (Yu et al. 2019): ``slirec_grocery.yaml``.",
+)
 SUM = _zoo("SUM", "sum", "Sequential User Matrix (Lian et al. 2021): ``sum_grocery.yaml``.")
 AutoInt = _zoo("AutoInt", "autoint", "AutoInt+ (Song et al. 2019): ``autoint_movielens.yaml``.")
 DCN = _zoo("DCN", "dcn", "Deep & Cross Network (Wang et al. 2017): ``dcn_movielens.yaml``.")
 DCNv2 = _zoo("DCNv2", "dcnv2", "DCN-v2 (Wang et al. 2021): ``dcnv2_movielens.yaml``.")
 DeepFM = _zoo("DeepFM", "deepfm", "DeepFM (Guo et al. 2017): ``deepfm_movielens.yaml``.")
 DLRM = _zoo("DLRM", "dlrm", "DLRM (Naumov et al. 2019): ``dlrm_movielens.yaml``.")
-FFM = _zoo("FFM", "ffm", "Field-aware factorization machine (Juan et al. 2016): ``ffm_movielens.yaml``.")
+FFM = _zoo(
+    "FFM", "ffm", "Field-aware factorization machine (Juan et al. 2016): ``ffm_movielens.yaml``."
+)
 FiBiNet = _zoo("FiBiNet", "fibinet", "FiBiNet (Huang et al. 2019): ``fibinet_movielens.yaml``.")
 FM = _zoo("FM", "fm", "Factorization machine (Rendle 2010): ``fm_movielens.yaml``.")
-HighwayWideDeep = _zoo("HighwayWideDeep", "highway", "Wide & Deep with highway layers: ``highway_movielens.yaml``.")
+HighwayWideDeep = _zoo(
+    "HighwayWideDeep", "highway", "Wide & Deep with highway layers: ``highway_movielens.yaml``."
+)
 MaskNet = _zoo("MaskNet", "masknet", "MaskNet (Wang et al. 2021): ``masknet_movielens.yaml``.")
-MultiTower = _zoo("MultiTower", "multitower", "Per-group MLP towers: ``multitower_movielens.yaml``.")
+MultiTower = _zoo(
+    "MultiTower", "multitower", "Per-group MLP towers: ``multitower_movielens.yaml``."
+)
 PPNet = _zoo("PPNet", "ppnet", "Parameter-personalized net (gated MLP): ``ppnet_movielens.yaml``.")
-WideAndDeep = _zoo("WideAndDeep", "wide_deep", "Wide & Deep (Cheng et al. 2016): ``wide_deep_movielens.yaml``.")
+WideAndDeep = _zoo(
+    "WideAndDeep", "wide_deep", "Wide & Deep (Cheng et al. 2016): ``wide_deep_movielens.yaml``."
+)
 XDeepFM = _zoo("XDeepFM", "xdeepfm", "xDeepFM (Lian et al. 2018): ``xdeepfm_movielens.yaml``.")
 
 #: registry name -> class
-ZOO_CLASSES: dict[str, type[ZooModel]] = {c.name: c for c in (
-    AutoInt, DCN, DCNv2, DeepFM, DLRM, FFM, FiBiNet, FM, HighwayWideDeep, MaskNet, MultiTower, PPNet, WideAndDeep,
-    XDeepFM, A2SVD, BST, DIEN, DIN, SLiRec, SUM)}
+ZOO_CLASSES: dict[str, type[ZooModel]] = {
+    c.name: c
+    for c in (
+        AutoInt,
+        DCN,
+        DCNv2,
+        DeepFM,
+        DLRM,
+        FFM,
+        FiBiNet,
+        FM,
+        HighwayWideDeep,
+        MaskNet,
+        MultiTower,
+        PPNet,
+        WideAndDeep,
+        XDeepFM,
+        A2SVD,
+        BST,
+        DIEN,
+        DIN,
+        SLiRec,
+        SUM,
+    )
+}
 
-__all__ = ["BEHAVIOUR_PRESETS", "BEHAVIOUR_REFERENCE", "PRESETS", "SEQUENTIAL_REFERENCE", "ZOO_CLASSES", "BehaviourZooModel", "ZooModel",
-           "behaviour_toy_frame", "list_presets", "preset_config", "preset_path", "with_feature_groups",
-           *sorted(c.__name__ for c in ZOO_CLASSES.values())]
+__all__ = [
+    "BEHAVIOUR_PRESETS",
+    "BEHAVIOUR_REFERENCE",
+    "PRESETS",
+    "SEQUENTIAL_REFERENCE",
+    "ZOO_CLASSES",
+    "BehaviourZooModel",
+    "ZooModel",
+    "behaviour_toy_frame",
+    "list_presets",
+    "preset_config",
+    "preset_path",
+    "with_feature_groups",
+    *sorted(c.__name__ for c in ZOO_CLASSES.values()),
+]

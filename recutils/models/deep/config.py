@@ -27,25 +27,46 @@ def _default_features() -> list[FeatureConfig]:
 
 def _default_model_config() -> ModelConfig:
     feats = ["user", "item"]
-    return ModelConfig.from_dict({
-        "model_name": "WideAndDeep",
-        "feature_groups": [{"group_name": "wide", "feature_names": feats, "wide_deep": "WIDE"},
-                           {"group_name": "deep", "feature_names": feats, "wide_deep": "DEEP"}],
-        "backbone": {
-            "blocks": [
-                {"name": "wide", "inputs": [{"feature_group_name": "wide"}],
-                 "input_layer": {"only_output_feature_list": True, "wide_output_dim": 1}},
-                {"name": "deep_logit", "inputs": [{"feature_group_name": "deep"}],
-                 "layer": {"class_name": "MLP", "params": {"hidden_units": [64, 32, 1], "use_final_bn": False,
-                                                           "final_activation": "linear"}}},
-                {"name": "final_logit", "merge_inputs_into_list": True,
-                 "inputs": [{"block_name": "wide", "input_fn": "lambda x: tf.add_n(x)"},
-                            {"block_name": "deep_logit"}],
-                 "layer": {"class_name": "Add"}},
+    return ModelConfig.from_dict(
+        {
+            "model_name": "WideAndDeep",
+            "feature_groups": [
+                {"group_name": "wide", "feature_names": feats, "wide_deep": "WIDE"},
+                {"group_name": "deep", "feature_names": feats, "wide_deep": "DEEP"},
             ],
-            "concat_blocks": ["final_logit"],
-        },
-    })
+            "backbone": {
+                "blocks": [
+                    {
+                        "name": "wide",
+                        "inputs": [{"feature_group_name": "wide"}],
+                        "input_layer": {"only_output_feature_list": True, "wide_output_dim": 1},
+                    },
+                    {
+                        "name": "deep_logit",
+                        "inputs": [{"feature_group_name": "deep"}],
+                        "layer": {
+                            "class_name": "MLP",
+                            "params": {
+                                "hidden_units": [64, 32, 1],
+                                "use_final_bn": False,
+                                "final_activation": "linear",
+                            },
+                        },
+                    },
+                    {
+                        "name": "final_logit",
+                        "merge_inputs_into_list": True,
+                        "inputs": [
+                            {"block_name": "wide", "input_fn": "lambda x: tf.add_n(x)"},
+                            {"block_name": "deep_logit"},
+                        ],
+                        "layer": {"class_name": "Add"},
+                    },
+                ],
+                "concat_blocks": ["final_logit"],
+            },
+        }
+    )
 
 
 @dataclass
@@ -80,8 +101,12 @@ class DeepRankConfig(RunConfig, NestedConfig):
     #: The ``model_config.model_class`` values this config's model trains.
     model_classes: ClassVar[tuple[str, ...]] = ("RankModel",)
 
-    _nested: ClassVar = {"features": (FeatureConfig, True), "model_config": (ModelConfig, False),
-                         "train": (TrainConfig, False), "kd": (DistillationConfig, True)}
+    _nested: ClassVar = {
+        "features": (FeatureConfig, True),
+        "model_config": (ModelConfig, False),
+        "train": (TrainConfig, False),
+        "kd": (DistillationConfig, True),
+    }
 
     features: list[FeatureConfig] = field(default_factory=_default_features)
     default_embedding_dim: int = 16
@@ -97,7 +122,9 @@ class DeepRankConfig(RunConfig, NestedConfig):
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None = None, **overrides: Any):  # type: ignore[override]
         if values is not None and not isinstance(values, Mapping):
-            raise ConfigError(f"{cls.__name__} needs a mapping of parameters, got {type(values).__name__}.")
+            raise ConfigError(
+                f"{cls.__name__} needs a mapping of parameters, got {type(values).__name__}."
+            )
         merged = {**dict(values or {}), **overrides}
         if isinstance(merged.get("model_config"), (str, Path)):
             merged["model_config"], features = load_model_source(merged["model_config"])
@@ -106,16 +133,25 @@ class DeepRankConfig(RunConfig, NestedConfig):
         return super().from_dict(merged)
 
     def __post_init__(self) -> None:
-        if isinstance(self.default_embedding_dim, bool) or not isinstance(self.default_embedding_dim, int) \
-                or self.default_embedding_dim < 1:
-            raise ConfigError(f"default_embedding_dim must be a positive integer, got {self.default_embedding_dim!r}.")
+        if (
+            isinstance(self.default_embedding_dim, bool)
+            or not isinstance(self.default_embedding_dim, int)
+            or self.default_embedding_dim < 1
+        ):
+            raise ConfigError(
+                f"default_embedding_dim must be a positive integer, got {self.default_embedding_dim!r}."
+            )
         check_at_most("default_embedding_dim", self.default_embedding_dim, MAX_EMBEDDING_DIM)
         if self.label_threshold is not None:
             check_number("label_threshold", self.label_threshold, minimum=-math.inf)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}.")
         self.check_run()
-        run = {k: v for k, v in (("device", self.device), ("num_threads", self.num_threads)) if v is not None}
+        run = {
+            k: v
+            for k, v in (("device", self.device), ("num_threads", self.num_threads))
+            if v is not None
+        }
         if any(getattr(self.train, k) != v for k, v in run.items()):
             self.train = self.train.replace(**run)
         names = [f.name for f in self.features]
@@ -124,18 +160,26 @@ class DeepRankConfig(RunConfig, NestedConfig):
             raise ConfigError(f"features: name(s) {dup} configured twice.")
         self.model_config.validate()
         if self.model_config.model_class not in self.model_classes:
-            hint = {"MultiTaskModel": "a multi-task model (recutils.models.multitask, e.g. create_model('mmoe', "
-                                      "config=...))",
-                    "MatchModel": "a two-tower model (recutils.models.retrieval, create_model('dssm', config=...))"}
-            raise ConfigError(f"model_class {self.model_config.model_class!r} is not trained by this model (it "
-                              f"trains {list(self.model_classes)}); use "
-                              f"{hint.get(self.model_config.model_class, 'the matching model class')}.")
+            hint = {
+                "MultiTaskModel": "a multi-task model (recutils.models.multitask, e.g. create_model('mmoe', "
+                "config=...))",
+                "MatchModel": "a two-tower model (recutils.models.retrieval, create_model('dssm', config=...))",
+            }
+            raise ConfigError(
+                f"model_class {self.model_config.model_class!r} is not trained by this model (it "
+                f"trains {list(self.model_classes)}); use "
+                f"{hint.get(self.model_config.model_class, 'the matching model class')}."
+            )
         tasks = [t.tower_name for t in self.model_config.model_params.task_towers]
         for term in self.kd:
             if tasks and term.task is not None and term.task not in tasks:
-                raise ConfigError(f"kd: task {term.task!r} is not a task of the model; known tasks: {tasks}.")
+                raise ConfigError(
+                    f"kd: task {term.task!r} is not a task of the model; known tasks: {tasks}."
+                )
             if not tasks and term.task is not None:
-                raise ConfigError(f"kd: task {term.task!r} is set, but the model has one output; leave task null.")
+                raise ConfigError(
+                    f"kd: task {term.task!r} is set, but the model has one output; leave task null."
+                )
 
 
 def example_config_path(name: str = "wide_deep_movielens.yaml") -> Path:

@@ -48,8 +48,15 @@ from recutils.nn.trainer import Callback, Trainer  # noqa: E402
 logger = logging.getLogger(__name__)
 
 _SCORE_ROWS = 1 << 18  # rows scored per forward pass
-_RECOMMENDER_KWARGS = ("col_user", "col_item", "col_rating", "col_timestamp", "col_prediction", "progress",
-                       "n_jobs")
+_RECOMMENDER_KWARGS = (
+    "col_user",
+    "col_item",
+    "col_rating",
+    "col_timestamp",
+    "col_prediction",
+    "progress",
+    "n_jobs",
+)
 
 
 class DeepRankModel(BaseRecommender):
@@ -82,8 +89,13 @@ class DeepRankModel(BaseRecommender):
     #: Takes trainer ``callbacks`` (tuning reports per-epoch validation values through them).
     evaluation_callbacks: ClassVar[bool] = True
 
-    def __init__(self, config: DeepRankConfig | Mapping[str, Any] | str | Path | None = None, *,
-                 callbacks: list[Callback | Any] | None = None, **params: Any) -> None:
+    def __init__(
+        self,
+        config: DeepRankConfig | Mapping[str, Any] | str | Path | None = None,
+        *,
+        callbacks: list[Callback | Any] | None = None,
+        **params: Any,
+    ) -> None:
         kwargs = {k: params.pop(k) for k in _RECOMMENDER_KWARGS if k in params}
         super().__init__(load_config_with(config, self.config_class, params), **kwargs)
         self.callbacks = list(callbacks or [])
@@ -141,7 +153,8 @@ class DeepRankModel(BaseRecommender):
             if classification and ((rating < 0).any() or (rating > 1).any()):
                 raise DataError(
                     f"{self.col_rating} holds values outside [0, 1] ({rating.min()}..{rating.max()}); "
-                    "give 0/1 labels or set label_threshold (e.g. 4.0 for 'rating >= 4').")
+                    "give 0/1 labels or set label_threshold (e.g. 4.0 for 'rating >= 4')."
+                )
             labels = rating.astype(np.float32)
         if classification:
             self._check_two_classes(labels)
@@ -164,16 +177,21 @@ class DeepRankModel(BaseRecommender):
             return
         value = float(labels[0])
         thr = self.config.label_threshold
-        negatives = "negative rows (e.g. from recutils.datasets.sample_negatives for implicit feedback)"
+        negatives = (
+            "negative rows (e.g. from recutils.datasets.sample_negatives for implicit feedback)"
+        )
         if thr is not None:
-            fix = (f"label_threshold={thr} makes {'every' if value >= 1 else 'no'} row positive: choose a "
-                   f"threshold between the smallest and the largest rating, or add {negatives}")
+            fix = (
+                f"label_threshold={thr} makes {'every' if value >= 1 else 'no'} row positive: choose a "
+                f"threshold between the smallest and the largest rating, or add {negatives}"
+            )
         else:
             fix = f"Add {negatives}"
         raise DataError(
             f"every training label ({self.col_rating}) is {value:g}, on all {labels.size} rows: a "
             f"click-through model needs both positive (1) and negative (0) rows, or it learns one "
-            f"constant score for every pair. {fix}.")
+            f"constant score for every pair. {fix}."
+        )
 
     def _resolve_features(self, df: pd.DataFrame) -> list[FeatureConfig]:
         cfg = self.config
@@ -191,8 +209,11 @@ class DeepRankModel(BaseRecommender):
         cfg = self.config
         labels = self._fit_labels(data)
         features = self._resolve_features(df)
-        encoder = FeatureEncoder(features, column_map={"@user": self.col_user, "@item": self.col_item},
-                                 default_embedding_dim=cfg.default_embedding_dim)
+        encoder = FeatureEncoder(
+            features,
+            column_map={"@user": self.col_user, "@item": self.col_item},
+            default_embedding_dim=cfg.default_embedding_dim,
+        )
         encoder.fit(df, col_user=self.col_user, col_item=self.col_item)
         encoded = encoder.transform(df)
         network = self._build_network(encoder.specs)
@@ -216,8 +237,14 @@ class DeepRankModel(BaseRecommender):
             if valid is not None:
                 valid = full.subset(v_rows)
         train = full.subset(train_rows) if valid is not None else full
-        trainer = Trainer(network, cfg.train, seed=cfg.seed, model_dir=cfg.model_dir,
-                          callbacks=self.__dict__.get("callbacks"), distillation=self._distillation(network))
+        trainer = Trainer(
+            network,
+            cfg.train,
+            seed=cfg.seed,
+            model_dir=cfg.model_dir,
+            callbacks=self.__dict__.get("callbacks"),
+            distillation=self._distillation(network),
+        )
         self.history_ = trainer.fit(train, valid)
         self.best_epoch_ = trainer.best_epoch_
         self.network_ = network.eval()
@@ -248,7 +275,11 @@ class DeepRankModel(BaseRecommender):
             if teacher is None:
                 columns.append(term.teacher_column)  # type: ignore[arg-type]
             else:
-                columns.extend(c for c in teacher._side_columns() if c not in (teacher.col_user, teacher.col_item))
+                columns.extend(
+                    c
+                    for c in teacher._side_columns()
+                    if c not in (teacher.col_user, teacher.col_item)
+                )
         return columns
 
     def _soft_labels(self, data: TrainData) -> np.ndarray | None:
@@ -267,20 +298,36 @@ class DeepRankModel(BaseRecommender):
         for term, teacher in zip(self.config.kd, self._teachers()):
             if teacher is None:
                 name = term.teacher_column
-                check_columns(frame if frame is not None else pd.DataFrame(), [name], name="training frame")
+                check_columns(
+                    frame if frame is not None else pd.DataFrame(), [name], name="training frame"
+                )
                 values = frame[name]  # type: ignore[index]
                 if not pd.api.types.is_numeric_dtype(values):
-                    raise DataError(f"kd: teacher column {name!r} must be numeric, got dtype {values.dtype}.")
-                columns.append(check_teacher_probabilities(values.to_numpy(dtype=np.float64, na_value=np.nan),
-                                                           f"teacher column {name!r}"))
+                    raise DataError(
+                        f"kd: teacher column {name!r} must be numeric, got dtype {values.dtype}."
+                    )
+                columns.append(
+                    check_teacher_probabilities(
+                        values.to_numpy(dtype=np.float64, na_value=np.nan),
+                        f"teacher column {name!r}",
+                    )
+                )
                 continue
-            rows = pd.DataFrame({teacher.col_user: self.user_ids_[data.user_idx],
-                                 teacher.col_item: self.item_ids_[data.item_idx]})
+            rows = pd.DataFrame(
+                {
+                    teacher.col_user: self.user_ids_[data.user_idx],
+                    teacher.col_item: self.item_ids_[data.item_idx],
+                }
+            )
             if frame is not None:
                 extra = [c for c in frame.columns if c not in rows.columns]
                 rows = pd.concat([rows, frame[extra].reset_index(drop=True)], axis=1)
             pred = teacher.predict(rows)[teacher.col_prediction].to_numpy(dtype=np.float64)
-            columns.append(check_teacher_probabilities(pred, f"teacher model {term.teacher_model!r}'s predictions"))
+            columns.append(
+                check_teacher_probabilities(
+                    pred, f"teacher model {term.teacher_model!r}'s predictions"
+                )
+            )
         return np.stack(columns, axis=1)
 
     def _distillation(self, network: torch.nn.Module) -> Any:
@@ -291,7 +338,10 @@ class DeepRankModel(BaseRecommender):
 
         tasks = list(getattr(network, "task_names", []))
         rocket = network.__class__.__name__ == "RocketNetwork"
-        index = [tasks.index(t.task or tasks[0]) if tasks else (0 if rocket else None) for t in self.config.kd]
+        index = [
+            tasks.index(t.task or tasks[0]) if tasks else (0 if rocket else None)
+            for t in self.config.kd
+        ]
         return DistillationObjective(self.config.kd, index)
 
     def _build_network(self, specs: Mapping[str, Any]) -> torch.nn.Module:
@@ -302,12 +352,16 @@ class DeepRankModel(BaseRecommender):
         """The scores of the network's outputs (probabilities)."""
         return torch.sigmoid(outputs)
 
-    def _side_table(self, encoded: Mapping[str, np.ndarray], idx: np.ndarray, n: int, side: str
-                    ) -> dict[str, np.ndarray]:
+    def _side_table(
+        self, encoded: Mapping[str, np.ndarray], idx: np.ndarray, n: int, side: str
+    ) -> dict[str, np.ndarray]:
         """Encoded value of each ``side`` feature per user/item (from its first training row)."""
         _, first = np.unique(idx, return_index=True)  # codes are 0..n-1, all present
-        return {name: values[first] for name, values in encoded.items()
-                if self.encoder_.side_of(name) == side}
+        return {
+            name: values[first]
+            for name, values in encoded.items()
+            if self.encoder_.side_of(name) == side
+        }
 
     # -------------------------------------------------------------- scoring
     def _context_default(self, name: str, n: int) -> np.ndarray:
@@ -328,24 +382,35 @@ class DeepRankModel(BaseRecommender):
         self.network_.eval()
         with torch.no_grad():
             for start in range(0, len(data), _SCORE_ROWS):
-                batch = {k: v.to(device) for k, v in data.batch(slice(start, start + _SCORE_ROWS)).items()}
+                batch = {
+                    k: v.to(device)
+                    for k, v in data.batch(slice(start, start + _SCORE_ROWS)).items()
+                }
                 out.append(self._scores(self.network_(batch)).double().cpu())
         return torch.cat(out).numpy() if out else np.empty(0)
 
-    def _rows_features(self, user_idx: np.ndarray, item_idx: np.ndarray,
-                       frame: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
+    def _rows_features(
+        self, user_idx: np.ndarray, item_idx: np.ndarray, frame: pd.DataFrame | None = None
+    ) -> dict[str, np.ndarray]:
         """Encoded features of rows: from ``frame`` when it has the column, else the
         user / item tables (index ``-1``: unknown, counts as missing), else missing."""
         layout = self.network_.backbone.layout
         encoded = {}
-        for name in layout.id_features + layout.dense_features + layout.bag_features + layout.series_features:
+        for name in (
+            layout.id_features
+            + layout.dense_features
+            + layout.bag_features
+            + layout.series_features
+        ):
             column = self.encoder_.column_of(name)
             side = self.encoder_.side_of(name)
             if frame is not None and column in frame.columns:
                 encoded[name] = self.encoder_.encode_feature(name, frame[column])
                 continue
-            idx, table = {"user": (user_idx, self.user_table_), "item": (item_idx, self.item_table_)}.get(
-                side, (None, None))
+            idx, table = {
+                "user": (user_idx, self.user_table_),
+                "item": (item_idx, self.item_table_),
+            }.get(side, (None, None))
             default = self._context_default(name, len(user_idx))
             if idx is None:
                 encoded[name] = default
@@ -357,8 +422,14 @@ class DeepRankModel(BaseRecommender):
                 encoded[name] = values
         return encoded
 
-    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, *,
-                     frame: pd.DataFrame | None = None, **kwargs: Any) -> np.ndarray:
+    def _score_pairs(
+        self,
+        user_idx: np.ndarray,
+        item_idx: np.ndarray,
+        *,
+        frame: pd.DataFrame | None = None,
+        **kwargs: Any,
+    ) -> np.ndarray:
         """Probabilities of the pairs; features from ``frame`` (the scoring rows) where it has them."""
         return self._forward(self._rows_features(user_idx, item_idx, frame))
 
@@ -385,8 +456,13 @@ class DeepRankModel(BaseRecommender):
         u = self.user_ids_.get_indexer(pd.Index(df[self.col_user]))
         i = self.item_ids_.get_indexer(pd.Index(df[self.col_item]))
         pred = self._forward(self._rows_features(u, i, self._side_frame(df)))
-        return pd.DataFrame({self.col_user: df[self.col_user].to_numpy(),
-                             self.col_item: df[self.col_item].to_numpy(), self.col_prediction: pred})
+        return pd.DataFrame(
+            {
+                self.col_user: df[self.col_user].to_numpy(),
+                self.col_item: df[self.col_item].to_numpy(),
+                self.col_prediction: pred,
+            }
+        )
 
     # ---------------------------------------------------------- persistence
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -397,21 +473,27 @@ class DeepRankModel(BaseRecommender):
         arrays.update({f"w__{k}": v for k, v in weights.items()})
         arrays.update({f"ut__{k}": v for k, v in self.user_table_.items()})
         arrays.update({f"it__{k}": v for k, v in self.item_table_.items()})
-        history = {"columns": [str(c) for c in self.history_.columns],
-                   "values": self.history_.astype(float).to_numpy().tolist()}
-        return arrays, {"encoder": enc_meta, "history": history,
-                        "best_epoch": getattr(self, "best_epoch_", None)}
+        history = {
+            "columns": [str(c) for c in self.history_.columns],
+            "values": self.history_.astype(float).to_numpy().tolist(),
+        }
+        return arrays, {
+            "encoder": enc_meta,
+            "history": history,
+            "best_epoch": getattr(self, "best_epoch_", None),
+        }
 
     def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
         def part(prefix: str) -> dict[str, np.ndarray]:
-            return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
 
         for key in [k for k in arrays if k.startswith("enc__")]:  # vocabularies
             persistence.check_array(arrays, key, persistence.IDS, (None,))
         self.encoder_ = FeatureEncoder.from_state(part("enc__"), meta["encoder"])
         network = self._build_network(self.encoder_.specs)
-        persistence.check_weights(arrays, {k: v.detach().cpu().numpy()
-                                           for k, v in network.state_dict().items()}, "w__")
+        persistence.check_weights(
+            arrays, {k: v.detach().cpu().numpy() for k, v in network.state_dict().items()}, "w__"
+        )
         network.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in part("w__").items()})
         self.network_ = network.eval()
         self._check_side_tables(arrays, "ut__", "user", len(self.user_ids_))
@@ -425,35 +507,54 @@ class DeepRankModel(BaseRecommender):
         best = meta.get("best_epoch")
         self.best_epoch_ = None if best is None else int(best)
 
-    def _check_side_tables(self, arrays: Mapping[str, np.ndarray], prefix: str, side: str,
-                           n: int) -> None:
+    def _check_side_tables(
+        self, arrays: Mapping[str, np.ndarray], prefix: str, side: str, n: int
+    ) -> None:
         """The saved per-user (per-item) feature tables: one for each ``side`` feature of
         the encoder, ``n`` rows, ids inside the feature's embedding table, finite values."""
         specs = self.encoder_.specs
         expected = {name for name in specs if self.encoder_.side_of(name) == side}
-        saved = {k[len(prefix):] for k in arrays if k.startswith(prefix)}
+        saved = {k[len(prefix) :] for k in arrays if k.startswith(prefix)}
         if saved != expected:
             raise persistence.ArtifactArrayError(
                 f"{getattr(arrays, 'source', persistence.ARRAYS)}: the {side} feature tables "
-                f"{sorted(saved)} do not match the encoder's {side} features {sorted(expected)}.")
+                f"{sorted(saved)} do not match the encoder's {side} features {sorted(expected)}."
+            )
         for name in sorted(expected):
             spec = specs[name]
             if spec.kind in ("dense", "series"):
-                persistence.check_array(arrays, prefix + name, persistence.FLOAT,
-                                        (n,) if spec.kind == "dense" else (n, spec.length))
+                persistence.check_array(
+                    arrays,
+                    prefix + name,
+                    persistence.FLOAT,
+                    (n,) if spec.kind == "dense" else (n, spec.length),
+                )
             else:
                 shape = (n, spec.length) if spec.kind == "bag" else (n,)
-                persistence.check_array(arrays, prefix + name, persistence.INTEGER, shape,
-                                        bounds=(0, max(spec.num_embeddings, 1)))
+                persistence.check_array(
+                    arrays,
+                    prefix + name,
+                    persistence.INTEGER,
+                    shape,
+                    bounds=(0, max(spec.num_embeddings, 1)),
+                )
 
     # -------------------------------------------------------------- contract
     @classmethod
     def contract_case(cls) -> ContractCase:
         """Small settings for the contract suite (ratings 1..5 -> label rating >= 4)."""
         return ContractCase(
-            params={"label_threshold": 4.0, "default_embedding_dim": 4,
-                    "train": {"epochs": 2, "batch_size": 64, "validation_fraction": 0.0,
-                              "early_stopping_metric": None, "progress": False}},
+            params={
+                "label_threshold": 4.0,
+                "default_embedding_dim": 4,
+                "train": {
+                    "epochs": 2,
+                    "batch_size": 64,
+                    "validation_fraction": 0.0,
+                    "early_stopping_metric": None,
+                    "progress": False,
+                },
+            },
             known_answer=None,
             stochastic=True,
         )

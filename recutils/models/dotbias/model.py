@@ -113,11 +113,15 @@ class EmbeddingDotBiasConfig(TorchCFConfig):
         check_positive_int("n_factors", self.n_factors)
         if isinstance(self.y_range, tuple):
             self.y_range = list(self.y_range)
-        if not (isinstance(self.y_range, list) and len(self.y_range) == 2
-                and all(is_number(v) and math.isfinite(v) for v in self.y_range)
-                and self.y_range[0] < self.y_range[1]):
-            raise ConfigError(f"y_range must be two finite numbers [lo, hi] with lo < hi, "
-                              f"got {self.y_range!r}.")
+        if not (
+            isinstance(self.y_range, list)
+            and len(self.y_range) == 2
+            and all(is_number(v) and math.isfinite(v) for v in self.y_range)
+            and self.y_range[0] < self.y_range[1]
+        ):
+            raise ConfigError(
+                f"y_range must be two finite numbers [lo, hi] with lo < hi, got {self.y_range!r}."
+            )
         self.y_range = [float(v) for v in self.y_range]
         check_positive_int("n_epochs", self.n_epochs)
         check_positive_int("batch_size", self.batch_size)
@@ -169,25 +173,49 @@ class EmbeddingDotBias(TorchCFRecommender):
         c = self.config
         return EmbeddingDotBiasNetwork(n_users, n_items, c.n_factors, tuple(c.y_range))
 
-    def _train(self, network: Any, users: np.ndarray, items: np.ndarray, n_users: int,
-               n_items: int, seed: int, device: Any) -> list[dict[str, Any]]:
+    def _train(
+        self,
+        network: Any,
+        users: np.ndarray,
+        items: np.ndarray,
+        n_users: int,
+        n_items: int,
+        seed: int,
+        device: Any,
+    ) -> list[dict[str, Any]]:
         torch = require("torch", "torch")
         from recutils.nn.eager import optimizer_class
 
         c = self.config
         fused = {"fused": True} if device.type in ("cpu", "cuda") else {}
         optimizer = optimizer_class(torch.optim.AdamW)(
-            network.parameters(), lr=c.learning_rate, betas=(0.9, 0.99), eps=1e-5,
-            weight_decay=c.weight_decay, **fused)
-        source = _RatingEpochs(users, items, self.__dict__["_fit_ratings"], c, seed, device, optimizer)
-        return self._run_epochs(network, source, source.loss, optimizer, c.n_epochs, seed,
-                                model_dir=c.model_dir, desc=self.name)
+            network.parameters(),
+            lr=c.learning_rate,
+            betas=(0.9, 0.99),
+            eps=1e-5,
+            weight_decay=c.weight_decay,
+            **fused,
+        )
+        source = _RatingEpochs(
+            users, items, self.__dict__["_fit_ratings"], c, seed, device, optimizer
+        )
+        return self._run_epochs(
+            network,
+            source,
+            source.loss,
+            optimizer,
+            c.n_epochs,
+            seed,
+            model_dir=c.model_dir,
+            desc=self.name,
+        )
 
     def _score_internal(self, users: Any) -> Any:
         return self.network_.score(users)
 
-    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, *,
-                     frame: Any = None, **kwargs: Any) -> np.ndarray:
+    def _score_pairs(
+        self, user_idx: np.ndarray, item_idx: np.ndarray, *, frame: Any = None, **kwargs: Any
+    ) -> np.ndarray:
         """Predicted ratings of the pairs, computed pair by pair (no full score rows)."""
         torch = require("torch", "torch")
         users = torch.from_numpy(self.user_order_[np.asarray(user_idx, dtype=np.int64)])
@@ -198,15 +226,31 @@ class EmbeddingDotBias(TorchCFRecommender):
         with torch.no_grad():
             for start in range(0, out.size, step):
                 sl = slice(start, start + step)
-                out[sl] = self.network_(users[sl].to(device), items[sl].to(device)).double().cpu().numpy()
+                out[sl] = (
+                    self.network_(users[sl].to(device), items[sl].to(device)).double().cpu().numpy()
+                )
         return out
 
     @classmethod
     def contract_case(cls) -> ContractCase:
-        params = {"n_factors": 4, "n_epochs": 3, "batch_size": 32, "learning_rate": 0.05,
-                  "weight_decay": 0.0, "seed": 0}
-        known = rating_blocks_case({"n_factors": 4, "n_epochs": 60, "batch_size": 8,
-                                    "learning_rate": 0.05, "weight_decay": 0.0, "seed": 0})
+        params = {
+            "n_factors": 4,
+            "n_epochs": 3,
+            "batch_size": 32,
+            "learning_rate": 0.05,
+            "weight_decay": 0.0,
+            "seed": 0,
+        }
+        known = rating_blocks_case(
+            {
+                "n_factors": 4,
+                "n_epochs": 60,
+                "batch_size": 8,
+                "learning_rate": 0.05,
+                "weight_decay": 0.0,
+                "seed": 0,
+            }
+        )
         return ContractCase(params=params, known_answer=known, stochastic=True)
 
 
@@ -227,12 +271,20 @@ def rating_blocks_case(params: dict[str, Any]) -> KnownAnswer:
         user, own = n + 1, n // 6
         missing = {blocks[b][n % 5] for b in (0, 1)}
         for b in (0, 1):
-            rows += [(user, item, 5.0 if b == own else 1.0) for item in blocks[b] if item not in missing]
+            rows += [
+                (user, item, 5.0 if b == own else 1.0) for item in blocks[b] if item not in missing
+            ]
         expected[user] = [blocks[own][n % 5]]
     train = pd.DataFrame(rows, columns=["userID", "itemID", "rating"])
     users = [1, 2, 8, 12]
-    return KnownAnswer(train=train, users=users, top_k=1, remove_seen=True,
-                       expected={u: expected[u] for u in users}, params=dict(params))
+    return KnownAnswer(
+        train=train,
+        users=users,
+        top_k=1,
+        remove_seen=True,
+        expected={u: expected[u] for u in users},
+        params=dict(params),
+    )
 
 
 class _RatingEpochs:
@@ -245,8 +297,16 @@ class _RatingEpochs:
     #: History fields summed over the epoch's rows (added across data-parallel ranks).
     summed_fields = ("loss",)
 
-    def __init__(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray,
-                 config: EmbeddingDotBiasConfig, seed: int, device: Any, optimizer: Any) -> None:
+    def __init__(
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        ratings: np.ndarray,
+        config: EmbeddingDotBiasConfig,
+        seed: int,
+        device: Any,
+        optimizer: Any,
+    ) -> None:
         torch = require("torch", "torch")
         self.users = torch.from_numpy(np.asarray(users, dtype=np.int64)).to(device)
         self.items = torch.from_numpy(np.asarray(items, dtype=np.int64)).to(device)
@@ -267,7 +327,7 @@ class _RatingEpochs:
         self.loss_sum = 0.0
         b = self.config.batch_size
         for s in range(0, self.n_rows, b):
-            yield order[s:s + b]
+            yield order[s : s + b]
 
     def _schedule(self) -> None:
         c = self.config
@@ -287,8 +347,12 @@ class _RatingEpochs:
         return loss
 
     def epoch_row(self, epoch: int) -> dict[str, Any]:
-        return {"epoch": epoch + 1, "step": self.step, "loss": self.loss_sum / self.n_rows,
-                "lr": self.lr}
+        return {
+            "epoch": epoch + 1,
+            "step": self.step,
+            "loss": self.loss_sum / self.n_rows,
+            "lr": self.lr,
+        }
 
 
 __all__ = ["EmbeddingDotBias", "EmbeddingDotBiasConfig", "one_cycle", "rating_blocks_case"]

@@ -19,8 +19,14 @@ class EmbeddingDotBiasNetwork(nn.Module):
         init_std: Standard deviation of the initial weights.
     """
 
-    def __init__(self, n_users: int, n_items: int, n_factors: int,
-                 y_range: tuple[float, float] = (0.0, 5.5), init_std: float = 0.01) -> None:
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        n_factors: int,
+        y_range: tuple[float, float] = (0.0, 5.5),
+        init_std: float = 0.01,
+    ) -> None:
         super().__init__()
         self.lo, self.hi = float(y_range[0]), float(y_range[1])
         self.user_factors = nn.Embedding(int(n_users), int(n_factors))

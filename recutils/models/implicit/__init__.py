@@ -8,5 +8,4 @@ fitted or loaded model does not.
 from recutils.models.implicit.als import CONFIDENCES, ImplicitALS, ImplicitALSConfig
 from recutils.models.implicit.bpr import ImplicitBPR, ImplicitBPRConfig
 
-__all__ = ["CONFIDENCES", "ImplicitALS", "ImplicitALSConfig", "ImplicitBPR",
-           "ImplicitBPRConfig"]
+__all__ = ["CONFIDENCES", "ImplicitALS", "ImplicitALSConfig", "ImplicitBPR", "ImplicitBPRConfig"]

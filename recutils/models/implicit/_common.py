@@ -15,8 +15,9 @@ from recutils.models.factors import appearance_order, check_extra
 from recutils.utils.deps import require
 
 
-def implicit_class(module: str, name: str, extra: dict[str, Any], reserved: list[str],
-                   library: str) -> Any:
+def implicit_class(
+    module: str, name: str, extra: dict[str, Any], reserved: list[str], library: str
+) -> Any:
     """``implicit.cpu.<module>.<name>``, after checking ``extra`` against its signature."""
     mod = require(f"implicit.cpu.{module}", extra="implicit", package="implicit")
     cls = getattr(mod, name)
@@ -39,8 +40,9 @@ def single_threaded_blas() -> Iterator[None]:
         yield
 
 
-def user_items(data: TrainData, values: np.ndarray, dtype: type = np.float32
-               ) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+def user_items(
+    data: TrainData, values: np.ndarray, dtype: type = np.float32
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
     """The ``n_users x n_items`` CSR of ``values`` with users/items in order of first appearance.
 
     Returns:

@@ -61,8 +61,18 @@ logger = logging.getLogger(__name__)
 CONFIDENCES = ("binary", "rating")
 #: Factor dtypes implicit trains in.
 DTYPES = ("float32", "float64")
-_FIELDS = ["factors", "regularization", "alpha", "iterations", "dtype", "use_cg", "use_native",
-           "calculate_training_loss", "num_threads", "random_state"]
+_FIELDS = [
+    "factors",
+    "regularization",
+    "alpha",
+    "iterations",
+    "dtype",
+    "use_cg",
+    "use_native",
+    "calculate_training_loss",
+    "num_threads",
+    "random_state",
+]
 
 
 @dataclass
@@ -165,13 +175,15 @@ class ImplicitALS(FactorScoringMixin, BaseRecommender):
                 raise DataError(
                     f"confidence='rating' needs {self.col_rating} > 0 (a count or rating); "
                     f"{int(bad.sum())} row(s) are <= 0, e.g. {data.rating[bad][:3].tolist()}. "
-                    "Drop them or use confidence='binary'.")
+                    "Drop them or use confidence='binary'."
+                )
         return data
 
     def _fit(self, data: TrainData) -> None:
         c = self.config
-        cls = implicit_class("als", "AlternatingLeastSquares", c.extra, _FIELDS + ["seed"],
-                             "implicit ALS")
+        cls = implicit_class(
+            "als", "AlternatingLeastSquares", c.extra, _FIELDS + ["seed"], "implicit ALS"
+        )
         dtype = np.dtype(c.dtype)
         matrix, u_inv, i_inv = user_items(data, data.rating, dtype=np.float32)
         losses: list[float] = []
@@ -182,16 +194,29 @@ class ImplicitALS(FactorScoringMixin, BaseRecommender):
             logger.debug("ALS iteration %d: %.3fs, loss %s", iteration, elapsed, loss)
 
         with single_threaded_blas():
-            model = cls(factors=c.factors, regularization=c.regularization, alpha=c.alpha,
-                        dtype=dtype, use_native=c.use_native, use_cg=c.use_cg,
-                        iterations=c.iterations,
-                        calculate_training_loss=c.calculate_training_loss,
-                        num_threads=c.num_threads, random_state=c.seed, **c.extra)
-            logger.info("implicit ALS: %d factors, %d iterations, %d threads", c.factors,
-                        c.iterations, c.num_threads)
+            model = cls(
+                factors=c.factors,
+                regularization=c.regularization,
+                alpha=c.alpha,
+                dtype=dtype,
+                use_native=c.use_native,
+                use_cg=c.use_cg,
+                iterations=c.iterations,
+                calculate_training_loss=c.calculate_training_loss,
+                num_threads=c.num_threads,
+                random_state=c.seed,
+                **c.extra,
+            )
+            logger.info(
+                "implicit ALS: %d factors, %d iterations, %d threads",
+                c.factors,
+                c.iterations,
+                c.num_threads,
+            )
             model.fit(matrix, show_progress=bool(self.progress), callback=record)
-        self._set_factors(np.asarray(model.user_factors)[u_inv],
-                          np.asarray(model.item_factors)[i_inv], None)
+        self._set_factors(
+            np.asarray(model.user_factors)[u_inv], np.asarray(model.item_factors)[i_inv], None
+        )
         self.loss_history_ = losses
 
     def _extra_state(self) -> dict[str, Any]:

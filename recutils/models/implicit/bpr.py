@@ -52,8 +52,16 @@ from recutils.models.implicit._common import implicit_class, single_threaded_bla
 logger = logging.getLogger(__name__)
 
 DTYPES = ("float32", "float64")
-_FIELDS = ["factors", "learning_rate", "regularization", "iterations", "dtype",
-           "verify_negative_samples", "num_threads", "random_state"]
+_FIELDS = [
+    "factors",
+    "learning_rate",
+    "regularization",
+    "iterations",
+    "dtype",
+    "verify_negative_samples",
+    "num_threads",
+    "random_state",
+]
 
 
 @dataclass
@@ -118,17 +126,28 @@ class ImplicitBPR(FactorScoringMixin, BaseRecommender):
 
     def _fit(self, data: TrainData) -> None:
         c = self.config
-        cls = implicit_class("bpr", "BayesianPersonalizedRanking", c.extra, _FIELDS + ["seed"],
-                             "implicit BPR")
+        cls = implicit_class(
+            "bpr", "BayesianPersonalizedRanking", c.extra, _FIELDS + ["seed"], "implicit BPR"
+        )
         matrix, u_inv, i_inv = user_items(data, np.ones(data.user_idx.size), dtype=np.float32)
         with single_threaded_blas():
-            model = cls(factors=c.factors, learning_rate=c.learning_rate,
-                        regularization=c.regularization, dtype=np.dtype(c.dtype),
-                        iterations=c.iterations,
-                        verify_negative_samples=c.verify_negative_samples,
-                        num_threads=c.num_threads, random_state=c.seed, **c.extra)
-            logger.info("implicit BPR: %d factors, %d iterations, %d threads", c.factors,
-                        c.iterations, c.num_threads)
+            model = cls(
+                factors=c.factors,
+                learning_rate=c.learning_rate,
+                regularization=c.regularization,
+                dtype=np.dtype(c.dtype),
+                iterations=c.iterations,
+                verify_negative_samples=c.verify_negative_samples,
+                num_threads=c.num_threads,
+                random_state=c.seed,
+                **c.extra,
+            )
+            logger.info(
+                "implicit BPR: %d factors, %d iterations, %d threads",
+                c.factors,
+                c.iterations,
+                c.num_threads,
+            )
             model.fit(matrix, show_progress=bool(self.progress))
         users = np.asarray(model.user_factors)[u_inv]
         items = np.asarray(model.item_factors)[i_inv]

@@ -38,8 +38,8 @@ from recutils.utils.validation import check_columns
 
 logger = logging.getLogger(__name__)
 
-def align_feature_frame(frame: pd.DataFrame, ids: pd.Index, col_id: str,
-                        what: str) -> pd.DataFrame:
+
+def align_feature_frame(frame: pd.DataFrame, ids: pd.Index, col_id: str, what: str) -> pd.DataFrame:
     """Rows of ``frame`` in the order of ``ids``.
 
     Raises:
@@ -51,7 +51,8 @@ def align_feature_frame(frame: pd.DataFrame, ids: pd.Index, col_id: str,
     if dup.any():
         raise DataError(
             f"{what}_features has {int(dup.sum())} repeated {col_id} value(s) "
-            f"(e.g. {frame.loc[dup, col_id].head(3).tolist()}); it needs one row per {what}.")
+            f"(e.g. {frame.loc[dup, col_id].head(3).tolist()}); it needs one row per {what}."
+        )
     pos = pd.Index(frame[col_id]).get_indexer(ids)
     missing = pos < 0
     if missing.any():
@@ -59,7 +60,8 @@ def align_feature_frame(frame: pd.DataFrame, ids: pd.Index, col_id: str,
             f"{what}_features lacks {int(missing.sum())} of the {len(ids)} {what} id(s) of the "
             f"interactions (e.g. {ids[missing][:5].tolist()}); give every {what} a row (its "
             f"features may be empty), or set {what}_identity_features=True without "
-            f"{what}_features.")
+            f"{what}_features."
+        )
     return frame.iloc[pos].reset_index(drop=True)
 
 
@@ -117,8 +119,9 @@ def build_feature_matrix(
                 split = tokens.str.split(sep, regex=False)
                 lengths = split.str.len().to_numpy()
                 row_of = np.repeat(row_of, lengths)
-                tokens = pd.Series(np.concatenate(split.to_numpy()) if len(split) else [],
-                                   dtype=object).str.strip()
+                tokens = pd.Series(
+                    np.concatenate(split.to_numpy()) if len(split) else [], dtype=object
+                ).str.strip()
             tokens = pd.Series(np.asarray(tokens, dtype=object))
             keep = (tokens != "").to_numpy()
             codes, uniques = pd.factorize(tokens[keep], sort=True)
@@ -127,17 +130,19 @@ def build_feature_matrix(
             vals.append(np.ones(codes.size))
             names.extend(f"{col}={u}" for u in uniques)
     if not names:
-        raise DataError(f"no {what} features: pass {what}_features or set "
-                        f"{what}_identity_features=True.")
+        raise DataError(
+            f"no {what} features: pass {what}_features or set {what}_identity_features=True."
+        )
     matrix = sp.coo_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(n, len(names)), dtype=np.float64).tocsr()
+        shape=(n, len(names)),
+        dtype=np.float64,
+    ).tocsr()
     matrix.sum_duplicates()
     if normalize:
         sums = np.asarray(matrix.sum(axis=1)).ravel()
         matrix = sp.diags(1.0 / np.where(sums != 0, sums, 1.0)) @ matrix
-    logger.debug("%s features: %d ids x %d features, %d non-zeros", what, n, len(names),
-                 matrix.nnz)
+    logger.debug("%s features: %d ids x %d features, %d non-zeros", what, n, len(names), matrix.nnz)
     return sp.csr_matrix(matrix, dtype=np.float32), names
 
 

@@ -56,8 +56,19 @@ LOSSES = ("warp", "bpr", "logistic", "warp-kos")
 #: LightFM's learning schedules.
 SCHEDULES = ("adagrad", "adadelta")
 #: Config fields passed to the ``LightFM`` constructor.
-_LIGHTFM_ARGS = ("no_components", "k", "n", "learning_schedule", "loss", "learning_rate", "rho",
-                 "epsilon", "item_alpha", "user_alpha", "max_sampled")
+_LIGHTFM_ARGS = (
+    "no_components",
+    "k",
+    "n",
+    "learning_schedule",
+    "loss",
+    "learning_rate",
+    "rho",
+    "epsilon",
+    "item_alpha",
+    "user_alpha",
+    "max_sampled",
+)
 
 
 def import_lightfm() -> Any:
@@ -130,29 +141,39 @@ class LightFMConfig(BaseConfig):
         if self.loss not in LOSSES:
             raise ConfigError(f"unknown loss {self.loss!r}; allowed: {list(LOSSES)}.")
         if self.learning_schedule not in SCHEDULES:
-            raise ConfigError(f"unknown learning_schedule {self.learning_schedule!r}; "
-                              f"allowed: {list(SCHEDULES)}.")
+            raise ConfigError(
+                f"unknown learning_schedule {self.learning_schedule!r}; allowed: {list(SCHEDULES)}."
+            )
         for name in ("no_components", "k", "n", "max_sampled", "epochs", "num_threads"):
             _positive_int(name, getattr(self, name), 0 if name == "epochs" else 1)
         for name in ("learning_rate", "rho", "epsilon", "item_alpha", "user_alpha"):
             _non_negative(name, getattr(self, name))
         if self.seed is not None:
             _positive_int("seed", self.seed, 0)
-        if self.positive_threshold is not None and (
-                not is_number(self.positive_threshold)):
+        if self.positive_threshold is not None and (not is_number(self.positive_threshold)):
             raise ConfigError(
-                f"positive_threshold must be a number or None, got {self.positive_threshold!r}.")
-        for name in ("use_sample_weight", "user_identity_features", "item_identity_features",
-                     "normalize_features", "cold_start"):
+                f"positive_threshold must be a number or None, got {self.positive_threshold!r}."
+            )
+        for name in (
+            "use_sample_weight",
+            "user_identity_features",
+            "item_identity_features",
+            "normalize_features",
+            "cold_start",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}.")
         if self.use_sample_weight and self.loss == "warp-kos":
-            raise ConfigError("LightFM's warp-kos loss does not take sample weights: set "
-                              "use_sample_weight=False or use another loss.")
-        if self.feature_sep is not None and (not isinstance(self.feature_sep, str)
-                                             or not self.feature_sep):
-            raise ConfigError(f"feature_sep must be a non-empty string or None, "
-                              f"got {self.feature_sep!r}.")
+            raise ConfigError(
+                "LightFM's warp-kos loss does not take sample weights: set "
+                "use_sample_weight=False or use another loss."
+            )
+        if self.feature_sep is not None and (
+            not isinstance(self.feature_sep, str) or not self.feature_sep
+        ):
+            raise ConfigError(
+                f"feature_sep must be a non-empty string or None, got {self.feature_sep!r}."
+            )
 
     def lightfm_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``lightfm.LightFM`` (``seed`` -> ``random_state``)."""
@@ -200,8 +221,12 @@ class LightFMRecommender(BaseRecommender):
     epochs_field: ClassVar[str | None] = "epochs"
 
     # ---------------------------------------------------------------------- fit
-    def fit(self, df: pd.DataFrame, user_features: pd.DataFrame | None = None,
-            item_features: pd.DataFrame | None = None) -> LightFMRecommender:
+    def fit(
+        self,
+        df: pd.DataFrame,
+        user_features: pd.DataFrame | None = None,
+        item_features: pd.DataFrame | None = None,
+    ) -> LightFMRecommender:
         """Fit on interactions ``df`` and optional feature frames; return ``self``.
 
         Raises:
@@ -217,8 +242,9 @@ class LightFMRecommender(BaseRecommender):
 
     def _uses_rating(self) -> bool:
         cfg = self.config
-        return self.col_rating is not None and (cfg.positive_threshold is not None
-                                                or cfg.use_sample_weight)
+        return self.col_rating is not None and (
+            cfg.positive_threshold is not None or cfg.use_sample_weight
+        )
 
     def _needs_rating(self) -> bool:
         """Ratings are read only when they are used (``positive_threshold`` or sample weights)."""
@@ -236,8 +262,7 @@ class LightFMRecommender(BaseRecommender):
             user_idx, n_users = self._extend("user", data.user_features[self.col_user], user_idx)
         if data.item_features is not None and self.col_item in data.item_features:
             item_idx, n_items = self._extend("item", data.item_features[self.col_item], item_idx)
-        return replace(data, user_idx=user_idx, item_idx=item_idx, n_users=n_users,
-                       n_items=n_items)
+        return replace(data, user_idx=user_idx, item_idx=item_idx, n_users=n_users, n_items=n_items)
 
     def _extend(self, what: str, ids: pd.Series, codes: np.ndarray) -> tuple[np.ndarray, int]:
         """Add the feature-only ids to the id map (sorted when possible) and recode."""
@@ -251,8 +276,9 @@ class LightFMRecommender(BaseRecommender):
             new = old.append(extra)
         setattr(self, f"{what}_ids_", new)
         setattr(self, f"cold_{what}s_", extra)
-        logger.info("%d %s(s) without interactions join the catalog from their features",
-                    len(extra), what)
+        logger.info(
+            "%d %s(s) without interactions join the catalog from their features", len(extra), what
+        )
         return new.get_indexer(old)[codes].astype(np.int64), len(new)
 
     @staticmethod
@@ -278,13 +304,23 @@ class LightFMRecommender(BaseRecommender):
         u_lf[u_order] = np.arange(u_order.size)
         i_lf[i_order] = np.arange(i_order.size)
         uf, self.user_feature_names_ = build_feature_matrix(
-            user_features, self.user_ids_[u_order], self.col_user, "user",
-            identity=cfg.user_identity_features, normalize=cfg.normalize_features,
-            sep=cfg.feature_sep)
+            user_features,
+            self.user_ids_[u_order],
+            self.col_user,
+            "user",
+            identity=cfg.user_identity_features,
+            normalize=cfg.normalize_features,
+            sep=cfg.feature_sep,
+        )
         itf, self.item_feature_names_ = build_feature_matrix(
-            item_features, self.item_ids_[i_order], self.col_item, "item",
-            identity=cfg.item_identity_features, normalize=cfg.normalize_features,
-            sep=cfg.feature_sep)
+            item_features,
+            self.item_ids_[i_order],
+            self.col_item,
+            "item",
+            identity=cfg.item_identity_features,
+            normalize=cfg.normalize_features,
+            sep=cfg.feature_sep,
+        )
         if cfg.positive_threshold is not None and self._uses_rating():
             values = np.where(data.rating >= cfg.positive_threshold, 1.0, -1.0)
         else:
@@ -299,16 +335,26 @@ class LightFMRecommender(BaseRecommender):
         self.model_ = model
         self._train_inputs = (interactions, weights, uf, itf, u_lf, i_lf)
         self.epochs_ = 0
-        logger.info("training LightFM (%s) on %d interactions, %d user and %d item features",
-                    cfg.loss, values.size, uf.shape[1], itf.shape[1])
+        logger.info(
+            "training LightFM (%s) on %d interactions, %d user and %d item features",
+            cfg.loss,
+            values.size,
+            uf.shape[1],
+            itf.shape[1],
+        )
         self._train(cfg.epochs)
 
     def _train(self, epochs: int) -> None:
         interactions, weights, uf, itf, u_lf, i_lf = self._train_inputs
         if epochs > 0:
-            self.model_.fit_partial(interactions, user_features=uf, item_features=itf,
-                                    sample_weight=weights, epochs=epochs,
-                                    num_threads=self.config.num_threads)
+            self.model_.fit_partial(
+                interactions,
+                user_features=uf,
+                item_features=itf,
+                sample_weight=weights,
+                epochs=epochs,
+                num_threads=self.config.num_threads,
+            )
             self.epochs_ += epochs
         else:  # no training: LightFM's random initial state
             self.model_._initialize(self.config.no_components, itf.shape[1], uf.shape[1])
@@ -327,8 +373,10 @@ class LightFMRecommender(BaseRecommender):
         """
         _positive_int("epochs", epochs)
         if "model_" not in self.__dict__ or not hasattr(self, "_train_inputs"):
-            raise NotFittedError("fit_partial needs a model fitted in this session "
-                                 "(a loaded LightFM model keeps only its representations).")
+            raise NotFittedError(
+                "fit_partial needs a model fitted in this session "
+                "(a loaded LightFM model keeps only its representations)."
+            )
         self._train(epochs)
         return self
 
@@ -339,33 +387,47 @@ class LightFMRecommender(BaseRecommender):
         scores += self.item_biases_[None, :]
         return scores.astype(np.float64)
 
-    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, *,
-                     frame: pd.DataFrame | None = None, **kwargs: Any) -> np.ndarray:
-        dots = np.einsum("ij,ij->i", self.user_embeddings_[user_idx],
-                         self.item_embeddings_[item_idx])
-        return (dots + self.user_biases_[user_idx] + self.item_biases_[item_idx]).astype(
-            np.float64)
+    def _score_pairs(
+        self,
+        user_idx: np.ndarray,
+        item_idx: np.ndarray,
+        *,
+        frame: pd.DataFrame | None = None,
+        **kwargs: Any,
+    ) -> np.ndarray:
+        dots = np.einsum(
+            "ij,ij->i", self.user_embeddings_[user_idx], self.item_embeddings_[item_idx]
+        )
+        return (dots + self.user_biases_[user_idx] + self.item_biases_[item_idx]).astype(np.float64)
 
     def _unknown_user_scores(self, **kwargs: Any) -> np.ndarray | None:
         """LightFM's score for a user with no features: the item biases."""
         return self.item_biases_.astype(np.float64)
 
     # ---------------------------------------------------------------- save/load
-    _ARRAYS: ClassVar[tuple[str, ...]] = ("user_embeddings", "user_biases", "item_embeddings",
-                                          "item_biases")
+    _ARRAYS: ClassVar[tuple[str, ...]] = (
+        "user_embeddings",
+        "user_biases",
+        "item_embeddings",
+        "item_biases",
+    )
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays = {name: getattr(self, name + "_") for name in self._ARRAYS}
-        meta = {"epochs": self.epochs_,
-                "user_feature_names": list(self.user_feature_names_),
-                "item_feature_names": list(self.item_feature_names_),
-                "n_cold_users": len(self.cold_users_), "n_cold_items": len(self.cold_items_)}
+        meta = {
+            "epochs": self.epochs_,
+            "user_feature_names": list(self.user_feature_names_),
+            "item_feature_names": list(self.item_feature_names_),
+            "n_cold_users": len(self.cold_users_),
+            "n_cold_items": len(self.cold_items_),
+        }
         return arrays, meta
 
     def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
         n_users, n_items = len(self.user_ids_), len(self.item_ids_)
-        check_factor_arrays(arrays, n_users, n_items, user="user_embeddings",
-                            item="item_embeddings")
+        check_factor_arrays(
+            arrays, n_users, n_items, user="user_embeddings", item="item_embeddings"
+        )
         persistence.check_array(arrays, "user_biases", persistence.NUMBER, (n_users,))
         persistence.check_array(arrays, "item_biases", persistence.NUMBER, (n_items,))
         for name in self._ARRAYS:

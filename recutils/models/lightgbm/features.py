@@ -117,8 +117,11 @@ class CTRFeatureEncoder:
             raise ConfigError(f"column(s) {both} are both numeric and categorical.")
         if not self.numeric_cols and not self.categorical_cols:
             raise ConfigError("the encoder needs at least one numeric or categorical column.")
-        if (isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer))
-                or min_count < 1):
+        if (
+            isinstance(min_count, bool)
+            or not isinstance(min_count, (int, np.integer))
+            or min_count < 1
+        ):
             raise ConfigError(f"min_count must be an integer >= 1, got {min_count!r}.")
         if numeric_missing not in NUMERIC_MISSING:
             raise ConfigError(
@@ -162,7 +165,8 @@ class CTRFeatureEncoder:
         """Raise :class:`ColumnMismatchError` naming the feature columns ``df`` lacks."""
         if not isinstance(df, pd.DataFrame):
             raise ColumnMismatchError(
-                f"{what} must be a pandas DataFrame, got {type(df).__name__}.")
+                f"{what} must be a pandas DataFrame, got {type(df).__name__}."
+            )
         missing = [c for c in self.input_columns if c not in df.columns]
         if missing:
             raise ColumnMismatchError(
@@ -214,16 +218,21 @@ class CTRFeatureEncoder:
         self._set_fitted(vocabs, fills)
         logger.info(
             "fitted CTR encoder on %d rows: %d numeric, %d categorical columns, %d codes in all "
-            "(min_count=%d)", len(df), len(self.numeric_cols), len(self.categorical_cols),
-            sum(len(v) for v in vocabs.values()), self.min_count,
+            "(min_count=%d)",
+            len(df),
+            len(self.numeric_cols),
+            len(self.categorical_cols),
+            sum(len(v) for v in vocabs.values()),
+            self.min_count,
         )
         return self
 
     def _set_fitted(self, vocabs: Mapping[str, list[str]], fills: Mapping[str, float]) -> None:
         self.vocabularies_ = {c: list(vocabs[c]) for c in self.categorical_cols}
         self.fill_values_ = {c: float(fills[c]) for c in self.numeric_cols if c in fills}
-        self._lookup = {c: pd.Index(np.asarray(v, dtype=object))
-                        for c, v in self.vocabularies_.items()}
+        self._lookup = {
+            c: pd.Index(np.asarray(v, dtype=object)) for c, v in self.vocabularies_.items()
+        }
 
     def encode_categorical(self, col: str, values: pd.Series) -> np.ndarray:
         """int32 codes of one categorical column (0 missing, 1 unknown, 2.. vocabulary)."""
@@ -268,8 +277,7 @@ class CTRFeatureEncoder:
             "numeric_missing": self.numeric_missing,
             "log_transform": self.log_transform,
             "fill_values": dict(self.fill_values_),
-            "vocabularies": {c: list(v) for c, v in
-                             self.vocabularies_.items()},  # type: ignore[union-attr]
+            "vocabularies": {c: list(v) for c, v in self.vocabularies_.items()},  # type: ignore[union-attr]
         }
 
     @classmethod
@@ -287,8 +295,13 @@ class CTRFeatureEncoder:
                 f"CTR encoder format version {version!r}; this recutils reads versions "
                 f"<= {ENCODER_FORMAT_VERSION}."
             )
-        enc = cls(state["numeric_cols"], state["categorical_cols"], min_count=state["min_count"],
-                  numeric_missing=state["numeric_missing"], log_transform=state["log_transform"])
+        enc = cls(
+            state["numeric_cols"],
+            state["categorical_cols"],
+            min_count=state["min_count"],
+            numeric_missing=state["numeric_missing"],
+            log_transform=state["log_transform"],
+        )
         vocabs = state["vocabularies"]
         missing = [c for c in enc.categorical_cols if c not in vocabs]
         if missing:
@@ -323,5 +336,11 @@ class CTRFeatureEncoder:
         )
 
 
-__all__ = ["CTRFeatureEncoder", "FIRST_ID", "MISSING_ID", "NUMERIC_MISSING", "OOV_ID",
-           "learn_vocabulary"]
+__all__ = [
+    "CTRFeatureEncoder",
+    "FIRST_ID",
+    "MISSING_ID",
+    "NUMERIC_MISSING",
+    "OOV_ID",
+    "learn_vocabulary",
+]

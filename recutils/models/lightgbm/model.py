@@ -76,11 +76,25 @@ DEFAULT_PARAMS: dict[str, Any] = {
 #: LightGBM options set by config fields instead of ``params`` (every alias LightGBM
 #: accepts for them), so each has a single place.
 _OWNED: dict[str, tuple[str, ...]] = {
-    "num_boost_round": ("num_iterations", "num_iteration", "n_iter", "num_tree", "num_trees",
-                        "num_round", "num_rounds", "nrounds", "num_boost_round", "n_estimators",
-                        "max_iter"),
-    "early_stopping_rounds": ("early_stopping_round", "early_stopping_rounds", "early_stopping",
-                              "n_iter_no_change"),
+    "num_boost_round": (
+        "num_iterations",
+        "num_iteration",
+        "n_iter",
+        "num_tree",
+        "num_trees",
+        "num_round",
+        "num_rounds",
+        "nrounds",
+        "num_boost_round",
+        "n_estimators",
+        "max_iter",
+    ),
+    "early_stopping_rounds": (
+        "early_stopping_round",
+        "early_stopping_rounds",
+        "early_stopping",
+        "n_iter_no_change",
+    ),
     "seed": ("seed", "random_seed", "random_state"),
     "num_threads": ("num_threads", "num_thread", "nthread", "nthreads", "n_jobs"),
 }
@@ -136,7 +150,8 @@ class LightGBMCTRConfig(BaseConfig):
     def __post_init__(self) -> None:
         if not isinstance(self.params, Mapping):
             raise ConfigError(
-                f"params must be a mapping of LightGBM parameters, got {self.params!r}.")
+                f"params must be a mapping of LightGBM parameters, got {self.params!r}."
+            )
         self.params = dict(self.params)
         for key in self.params:
             if not isinstance(key, str):
@@ -157,18 +172,22 @@ class LightGBMCTRConfig(BaseConfig):
             json.dumps(self.params)
         except (TypeError, ValueError) as err:
             raise ConfigError(
-                f"params must hold JSON values (numbers, strings, lists): {err}") from err
+                f"params must hold JSON values (numbers, strings, lists): {err}"
+            ) from err
         if not _is_int(self.num_boost_round, 1):
             raise ConfigError(
-                f"num_boost_round must be an integer >= 1, got {self.num_boost_round!r}.")
+                f"num_boost_round must be an integer >= 1, got {self.num_boost_round!r}."
+            )
         if not _is_int(self.early_stopping_rounds, 0):
             raise ConfigError(
                 "early_stopping_rounds must be an integer >= 0, got "
                 f"{self.early_stopping_rounds!r}."
             )
-        if (isinstance(self.valid_fraction, bool)
-                or not isinstance(self.valid_fraction, (int, float, np.floating))
-                or not 0.0 <= float(self.valid_fraction) < 1.0):
+        if (
+            isinstance(self.valid_fraction, bool)
+            or not isinstance(self.valid_fraction, (int, float, np.floating))
+            or not 0.0 <= float(self.valid_fraction) < 1.0
+        ):
             raise ConfigError(f"valid_fraction must be in [0, 1), got {self.valid_fraction!r}.")
         self.valid_fraction = float(self.valid_fraction)
         if not _is_int(self.seed, 0):
@@ -188,13 +207,18 @@ class LightGBMCTRConfig(BaseConfig):
             if value is not None:
                 if isinstance(value, str) or not all(isinstance(c, str) for c in value):
                     raise ConfigError(
-                        f"{name} must be a list of column names or null, got {value!r}.")
+                        f"{name} must be a list of column names or null, got {value!r}."
+                    )
                 setattr(self, name, list(value))
 
     def lightgbm_params(self) -> dict[str, Any]:
         """The parameters handed to ``lightgbm.train``: defaults, ``params``, seed, threads."""
-        return {**DEFAULT_PARAMS, **self.params, "seed": int(self.seed),
-                "num_threads": int(self.num_threads)}
+        return {
+            **DEFAULT_PARAMS,
+            **self.params,
+            "seed": int(self.seed),
+            "num_threads": int(self.num_threads),
+        }
 
 
 def _check_lightgbm_param_names(lgb: ModuleType, params: Mapping[str, Any]) -> None:
@@ -241,7 +265,10 @@ def label_array(df: pd.DataFrame, col_label: str, what: str = "frame") -> np.nda
 
 
 def stratified_label_split(
-    df: pd.DataFrame, ratio: float | list[float], seed: int = SEED, col_label: str = LABEL_COL,
+    df: pd.DataFrame,
+    ratio: float | list[float],
+    seed: int = SEED,
+    col_label: str = LABEL_COL,
 ) -> list[pd.DataFrame]:
     """Split rows at random keeping the click rate of every part (seeded).
 
@@ -249,12 +276,14 @@ def stratified_label_split(
     the group column; ``ratio`` is the first part's share or a list of shares.
     """
     label_array(df, col_label)
-    return python_stratified_split(df, ratio=ratio, min_rating=1, filter_by="user",
-                                   col_user=col_label, seed=seed)
+    return python_stratified_split(
+        df, ratio=ratio, min_rating=1, filter_by="user", col_user=col_label, seed=seed
+    )
 
 
 def ctr_metrics(
-    labels: np.ndarray | pd.Series, probabilities: np.ndarray | pd.Series,
+    labels: np.ndarray | pd.Series,
+    probabilities: np.ndarray | pd.Series,
 ) -> dict[str, float]:
     """AUC and logloss of click probabilities through :func:`recutils.evaluation.score_arrays`.
 
@@ -267,13 +296,15 @@ def ctr_metrics(
     y = np.asarray(labels, dtype=np.float64)
     p = np.asarray(probabilities, dtype=np.float64)
     if y.shape != p.shape or y.ndim != 1:
-        raise DataError("labels and probabilities must be 1-d of one length, got "
-                        f"{y.shape} and {p.shape}.")
+        raise DataError(
+            f"labels and probabilities must be 1-d of one length, got {y.shape} and {p.shape}."
+        )
     return {"auc": score_arrays("auc", y, p), "logloss": score_arrays("logloss", y, p)}
 
 
-def base_rate_metrics(train_labels: np.ndarray | pd.Series, labels: np.ndarray | pd.Series
-                      ) -> dict[str, float]:
+def base_rate_metrics(
+    train_labels: np.ndarray | pd.Series, labels: np.ndarray | pd.Series
+) -> dict[str, float]:
     """:func:`ctr_metrics` of the baseline that predicts the training click rate for every row.
 
     Its AUC is 0.5 (every score tied); its logloss is the cross-entropy of the
@@ -327,7 +358,8 @@ class LightGBMCTR:
     def __getattr__(self, name: str) -> Any:
         if name.endswith("_") and not name.startswith("__"):
             raise NotFittedError(
-                f"{type(self).__name__}.{name} is not available: call fit() first.")
+                f"{type(self).__name__}.{name} is not available: call fit() first."
+            )
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __repr__(self) -> str:
@@ -350,7 +382,8 @@ class LightGBMCTR:
         return CTRFeatureEncoder(
             INT_COLS if cfg.numeric_cols is None else cfg.numeric_cols,
             CAT_COLS if cfg.categorical_cols is None else cfg.categorical_cols,
-            min_count=cfg.min_count, numeric_missing=cfg.numeric_missing,
+            min_count=cfg.min_count,
+            numeric_missing=cfg.numeric_missing,
             log_transform=cfg.log_transform,
         )
 
@@ -387,8 +420,11 @@ class LightGBMCTR:
             train_part, valid_part = train_df, valid_df
         elif cfg.valid_fraction > 0:
             train_part, valid_part = stratified_label_split(
-                train_df, [1.0 - cfg.valid_fraction, cfg.valid_fraction], seed=cfg.seed,
-                col_label=self.col_label)
+                train_df,
+                [1.0 - cfg.valid_fraction, cfg.valid_fraction],
+                seed=cfg.seed,
+                col_label=self.col_label,
+            )
             if len(valid_part) == 0:
                 raise DataError(
                     f"valid_fraction={cfg.valid_fraction} of {len(train_df)} rows leaves no "
@@ -406,28 +442,46 @@ class LightGBMCTR:
             )
         x_train = encoder.fit_transform(train_part)
         cat_features = list(encoder.categorical_cols)
-        dtrain = lgb.Dataset(x_train, label=y_train, categorical_feature=cat_features,
-                             free_raw_data=True, params={"verbosity": params["verbosity"]})
+        dtrain = lgb.Dataset(
+            x_train,
+            label=y_train,
+            categorical_feature=cat_features,
+            free_raw_data=True,
+            params={"verbosity": params["verbosity"]},
+        )
         valid_sets, valid_names = [dtrain], ["train"]
         if valid_part is not None:
             y_valid = label_array(valid_part, self.col_label, "validation rows")
             if y_valid.min() == y_valid.max():
                 warnings.warn(
                     f"the validation rows hold one class only (label {int(y_valid[0])}); early "
-                    "stopping on their logloss is unreliable.", DataWarning, stacklevel=2)
-            dvalid = lgb.Dataset(encoder.transform(valid_part), label=y_valid,
-                                 categorical_feature=cat_features, reference=dtrain)
+                    "stopping on their logloss is unreliable.",
+                    DataWarning,
+                    stacklevel=2,
+                )
+            dvalid = lgb.Dataset(
+                encoder.transform(valid_part),
+                label=y_valid,
+                categorical_feature=cat_features,
+                reference=dtrain,
+            )
             valid_sets.append(dvalid)
             valid_names.append("valid")
         evals: dict[str, Any] = {}
         callbacks = [lgb.record_evaluation(evals)]
         if valid_part is not None and cfg.early_stopping_rounds > 0:
-            callbacks.append(lgb.early_stopping(cfg.early_stopping_rounds, first_metric_only=True,
-                                                verbose=False))
+            callbacks.append(
+                lgb.early_stopping(cfg.early_stopping_rounds, first_metric_only=True, verbose=False)
+            )
         try:
-            booster = lgb.train(params, dtrain, num_boost_round=cfg.num_boost_round,
-                                valid_sets=valid_sets, valid_names=valid_names,
-                                callbacks=callbacks)
+            booster = lgb.train(
+                params,
+                dtrain,
+                num_boost_round=cfg.num_boost_round,
+                valid_sets=valid_sets,
+                valid_names=valid_names,
+                callbacks=callbacks,
+            )
         except lgb.basic.LightGBMError as err:
             raise ModelFitError(f"LightGBM failed to train: {err}") from err
         best = int(booster.best_iteration or 0)
@@ -435,13 +489,19 @@ class LightGBMCTR:
         self.encoder_ = encoder
         self.best_iteration_ = best if best > 0 else int(booster.current_iteration())
         self.base_rate_ = float(y_train.mean())
-        self.evals_result_ = {name: {m: [float(v) for v in vals] for m, vals in metrics.items()}
-                              for name, metrics in evals.items()}
+        self.evals_result_ = {
+            name: {m: [float(v) for v in vals] for m, vals in metrics.items()}
+            for name, metrics in evals.items()
+        }
         self.n_train_ = int(y_train.size)
         self.n_valid_ = 0 if valid_part is None else int(len(valid_part))
         logger.info(
             "LightGBMCTR: %d train rows (click rate %.4f), %d validation rows; best iteration %d "
-            "of %d", self.n_train_, self.base_rate_, self.n_valid_, self.best_iteration_,
+            "of %d",
+            self.n_train_,
+            self.base_rate_,
+            self.n_valid_,
+            self.best_iteration_,
             booster.current_iteration(),
         )
         return self
@@ -462,8 +522,9 @@ class LightGBMCTR:
         x = self.encoder_.transform(df)
         if len(x) == 0:
             return np.empty(0, dtype=np.float64)
-        return np.asarray(self.booster_.predict(x, num_iteration=self.best_iteration_),
-                          dtype=np.float64)
+        return np.asarray(
+            self.booster_.predict(x, num_iteration=self.best_iteration_), dtype=np.float64
+        )
 
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
         """A frame with ``col_prediction`` (click probability), indexed like ``df``."""
@@ -488,10 +549,12 @@ class LightGBMCTR:
         self._check_fitted()
         if importance_type not in ("gain", "split"):
             raise ConfigError(f"importance_type {importance_type!r}; allowed: ['gain', 'split'].")
-        values = self.booster_.feature_importance(importance_type=importance_type,
-                                                  iteration=self.best_iteration_)
-        return (pd.Series(values, index=self.encoder_.feature_names, name=importance_type)
-                .sort_values(ascending=False, kind="stable"))
+        values = self.booster_.feature_importance(
+            importance_type=importance_type, iteration=self.best_iteration_
+        )
+        return pd.Series(
+            values, index=self.encoder_.feature_names, name=importance_type
+        ).sort_values(ascending=False, kind="stable")
 
     # ---------------------------------------------------------------- save/load
     def save(self, path: str | Path) -> Path:
@@ -504,7 +567,8 @@ class LightGBMCTR:
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         manifest = persistence.model_manifest(
-            self, {"col_label": self.col_label, "col_prediction": self.col_prediction})
+            self, {"col_label": self.col_label, "col_prediction": self.col_prediction}
+        )
         if self.is_fitted:
             lgb = _lightgbm()
             self.booster_.save_model(str(folder / MODEL_FILE), num_iteration=self.best_iteration_)
@@ -555,24 +619,28 @@ class LightGBMCTR:
         if manifest.get("fitted"):
             lgb = _lightgbm()
             files, state = manifest["files"], manifest["state"]
-            model_file, encoder_file = (persistence.check_relative_path(files[key])
-                                        for key in ("model", "encoder"))
+            model_file, encoder_file = (
+                persistence.check_relative_path(files[key]) for key in ("model", "encoder")
+            )
             try:
                 model.booster_ = lgb.Booster(model_file=str(folder / model_file))
             except lgb.basic.LightGBMError as err:
                 raise persistence.ArtifactError(
-                    f"{folder / model_file}: LightGBM cannot read the model: {err}") from err
+                    f"{folder / model_file}: LightGBM cannot read the model: {err}"
+                ) from err
             model.encoder_ = CTRFeatureEncoder.load(folder / encoder_file)
             n_features = len(model.encoder_.feature_names)
             if model.booster_.num_feature() != n_features:
                 raise persistence.ArtifactError(
                     f"{folder / model_file}: the booster uses {model.booster_.num_feature()} "
-                    f"features, the encoder ({encoder_file}) makes {n_features}.")
+                    f"features, the encoder ({encoder_file}) makes {n_features}."
+                )
             best = state["best_iteration"]
             if not _is_int(best, 0) or best > model.booster_.num_trees():
                 raise persistence.ArtifactError(
                     f"{folder}: best_iteration {best!r} is not an iteration of the booster "
-                    f"(0..{model.booster_.num_trees()}).")
+                    f"(0..{model.booster_.num_trees()})."
+                )
             model.best_iteration_ = int(state["best_iteration"])
             model.base_rate_ = float(state["base_rate"])
             model.n_train_ = int(state["n_train"])

@@ -121,32 +121,49 @@ class LightGCN(TorchCFRecommender):
         torch.nn.init.normal_(emb.weight, std=0.1)
         return emb
 
-    def _propagation(self, users: np.ndarray, items: np.ndarray, n_users: int, n_items: int
-                     ) -> Any:
+    def _propagation(self, users: np.ndarray, items: np.ndarray, n_users: int, n_items: int) -> Any:
         from recutils.nn.components.graph import GraphPropagation, normalized_adjacency
 
         adj = normalized_adjacency(users, items, n_users, n_items)
         return GraphPropagation(adj, self.config.n_layers)
 
-    def _train(self, network: Any, users: np.ndarray, items: np.ndarray, n_users: int,
-               n_items: int, seed: int, device: Any) -> list[dict[str, Any]]:
+    def _train(
+        self,
+        network: Any,
+        users: np.ndarray,
+        items: np.ndarray,
+        n_users: int,
+        n_items: int,
+        seed: int,
+        device: Any,
+    ) -> list[dict[str, Any]]:
         require("torch", "torch")
         c = self.config
         pos_keys = np.unique(users * n_items + items)
         users, items = pos_keys // n_items, pos_keys % n_items
         prop = self._propagation(users, items, n_users, n_items).to(device)
         optimizer = adam(network.parameters(), device, c.learning_rate)
-        source = _BPREpochs(users, items, pos_keys, n_users, n_items, prop, c.batch_size, c.decay, seed,
-                            device)
-        return self._run_epochs(network, source, source.loss, optimizer, c.n_epochs, seed,
-                                model_dir=c.model_dir, desc="LightGCN")
+        source = _BPREpochs(
+            users, items, pos_keys, n_users, n_items, prop, c.batch_size, c.decay, seed, device
+        )
+        return self._run_epochs(
+            network,
+            source,
+            source.loss,
+            optimizer,
+            c.n_epochs,
+            seed,
+            model_dir=c.model_dir,
+            desc="LightGCN",
+        )
 
     def _after_fit(self) -> None:
         torch = require("torch", "torch")
         seen = self._internal_seen().tocoo()
         n_users = len(self.user_ids_)
-        prop = self._propagation(seen.row.astype(np.int64), seen.col.astype(np.int64), n_users,
-                                 len(self.item_ids_))
+        prop = self._propagation(
+            seen.row.astype(np.int64), seen.col.astype(np.int64), n_users, len(self.item_ids_)
+        )
         with torch.no_grad():
             final = prop(self.network_.weight.detach().cpu()).numpy()
         self.user_factors_ = np.ascontiguousarray(final[:n_users][self.user_order_])
@@ -157,15 +174,23 @@ class LightGCN(TorchCFRecommender):
         return self.user_factors_[user_idx].astype(np.float64) @ self._item_t
 
     def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
-        return np.einsum("ij,ij->i", self.user_factors_[user_idx].astype(np.float64),
-                         self.item_factors_[item_idx].astype(np.float64))
+        return np.einsum(
+            "ij,ij->i",
+            self.user_factors_[user_idx].astype(np.float64),
+            self.item_factors_[item_idx].astype(np.float64),
+        )
 
     @classmethod
     def contract_case(cls) -> ContractCase:
-        params = {"embedding_dim": 8, "n_layers": 2, "n_epochs": 3, "batch_size": 64,
-                  "learning_rate": 0.01, "seed": 0}
-        known = block_toy_case({**params, "n_epochs": 100, "batch_size": 16,
-                                "learning_rate": 0.05})
+        params = {
+            "embedding_dim": 8,
+            "n_layers": 2,
+            "n_epochs": 3,
+            "batch_size": 64,
+            "learning_rate": 0.01,
+            "seed": 0,
+        }
+        known = block_toy_case({**params, "n_epochs": 100, "batch_size": 16, "learning_rate": 0.05})
         return ContractCase(params=params, known_answer=known, stochastic=True)
 
 
@@ -178,11 +203,28 @@ class _BPREpochs:
     #: History fields summed over the epoch's rows (added across data-parallel ranks).
     summed_fields = ("loss", "bpr_loss")
 
-    def __init__(self, users: np.ndarray, items: np.ndarray, pos_keys: np.ndarray, n_users: int,
-                 n_items: int, prop: Any, batch_size: int, decay: float, seed: int, device: Any) -> None:
+    def __init__(
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        pos_keys: np.ndarray,
+        n_users: int,
+        n_items: int,
+        prop: Any,
+        batch_size: int,
+        decay: float,
+        seed: int,
+        device: Any,
+    ) -> None:
         torch = require("torch", "torch")
         self.users, self.pos_keys, self.n_users, self.n_items = users, pos_keys, n_users, n_items
-        self.prop, self.batch_size, self.decay, self.seed, self.device = prop, batch_size, decay, seed, device
+        self.prop, self.batch_size, self.decay, self.seed, self.device = (
+            prop,
+            batch_size,
+            decay,
+            seed,
+            device,
+        )
         self.n = users.size
         self.u_all = torch.from_numpy(users).to(device)
         self.i_all = torch.from_numpy(items + n_users).to(device)
@@ -191,13 +233,14 @@ class _BPREpochs:
     def epoch_batches(self, epoch: int) -> Iterator[Any]:
         torch = require("torch", "torch")
         rng = np.random.default_rng([self.seed, epoch])
-        self.negs = torch.from_numpy(sample_unseen_items(self.users, self.pos_keys, self.n_items, rng)
-                                     + self.n_users).to(self.device)
+        self.negs = torch.from_numpy(
+            sample_unseen_items(self.users, self.pos_keys, self.n_items, rng) + self.n_users
+        ).to(self.device)
         order = torch.from_numpy(rng.permutation(self.n)).to(self.device)
         self.bpr_sum = torch.zeros((), device=self.device)
         self.reg_sum = torch.zeros((), device=self.device)
         for s in range(0, self.n, self.batch_size):
-            yield order[s:s + self.batch_size]
+            yield order[s : s + self.batch_size]
 
     def loss(self, network: Any, idx: Any) -> Any:
         torch = require("torch", "torch")
@@ -212,8 +255,11 @@ class _BPREpochs:
         return bpr + self.decay * reg
 
     def epoch_row(self, epoch: int) -> dict[str, Any]:
-        return {"epoch": epoch + 1, "loss": float(self.bpr_sum + self.decay * self.reg_sum) / self.n,
-                "bpr_loss": float(self.bpr_sum) / self.n}
+        return {
+            "epoch": epoch + 1,
+            "loss": float(self.bpr_sum + self.decay * self.reg_sum) / self.n,
+            "bpr_loss": float(self.bpr_sum) / self.n,
+        }
 
 
 __all__ = ["LightGCN", "LightGCNConfig"]

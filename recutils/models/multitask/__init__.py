@@ -19,5 +19,17 @@ from recutils.models.multitask.model import (
     with_task_labels,
 )
 
-__all__ = ["AITM", "CONFIG_DIR", "DBMTL", "ESMM", "MULTITASK_CLASSES", "MULTITASK_PRESETS", "PLE", "MMoE",
-           "MultiTaskConfig", "MultiTaskRankModel", "SimpleMultiTask", "with_task_labels"]
+__all__ = [
+    "AITM",
+    "CONFIG_DIR",
+    "DBMTL",
+    "ESMM",
+    "MULTITASK_CLASSES",
+    "MULTITASK_PRESETS",
+    "PLE",
+    "MMoE",
+    "MultiTaskConfig",
+    "MultiTaskRankModel",
+    "SimpleMultiTask",
+    "with_task_labels",
+]

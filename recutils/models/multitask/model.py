@@ -58,7 +58,9 @@ _RATING = "@rating"
 
 
 def _default_model_config() -> ModelConfig:
-    return ModelConfig.from_dict(read_mapping(CONFIG_DIR / MULTITASK_PRESETS["simple_multitask"])["model_config"])
+    return ModelConfig.from_dict(
+        read_mapping(CONFIG_DIR / MULTITASK_PRESETS["simple_multitask"])["model_config"]
+    )
 
 
 @dataclass
@@ -73,15 +75,21 @@ class MultiTaskConfig(DeepRankConfig):
 
     def __post_init__(self) -> None:
         if self.model_config.model_class != "MultiTaskModel":
-            raise ConfigError(f"a multi-task model needs model_config.model_class: MultiTaskModel, got "
-                              f"{self.model_config.model_class!r} (use deep_rank or the zoo for one task).")
+            raise ConfigError(
+                f"a multi-task model needs model_config.model_class: MultiTaskModel, got "
+                f"{self.model_config.model_class!r} (use deep_rank or the zoo for one task)."
+            )
         if self.label_threshold is not None:
-            raise ConfigError("label_threshold is per task in a multi-task model: set it on the task towers "
-                              "(model_params.task_towers[i].label_threshold).")
+            raise ConfigError(
+                "label_threshold is per task in a multi-task model: set it on the task towers "
+                "(model_params.task_towers[i].label_threshold)."
+            )
         super().__post_init__()
 
 
-def with_task_labels(config: Mapping[str, Any], labels: Mapping[str, str | Mapping[str, Any]]) -> dict[str, Any]:
+def with_task_labels(
+    config: Mapping[str, Any], labels: Mapping[str, str | Mapping[str, Any]]
+) -> dict[str, Any]:
     """``config`` with task towers' labels replaced.
 
     Args:
@@ -100,12 +108,18 @@ def with_task_labels(config: Mapping[str, Any], labels: Mapping[str, str | Mappi
     names = [t.get("tower_name") for t in towers]
     unknown = [n for n in labels if n not in names]
     if unknown:
-        raise ConfigError(f"task_labels names unknown task(s) {unknown}; this model's tasks: {names}.")
+        raise ConfigError(
+            f"task_labels names unknown task(s) {unknown}; this model's tasks: {names}."
+        )
     for tower in towers:
         change = labels.get(tower["tower_name"])
         if change is None:
             continue
-        tower.update({"label_name": change, "label_threshold": None} if isinstance(change, str) else dict(change))
+        tower.update(
+            {"label_name": change, "label_threshold": None}
+            if isinstance(change, str)
+            else dict(change)
+        )
     params["task_towers"] = towers
     model_config["model_params"] = params
     out["model_config"] = model_config
@@ -127,16 +141,22 @@ class MultiTaskRankModel(DeepRankModel):
     config_class: ClassVar[type[MultiTaskConfig]] = MultiTaskConfig
     preset: ClassVar[str] = MULTITASK_PRESETS["simple_multitask"]
 
-    def __init__(self, config: MultiTaskConfig | Mapping[str, Any] | str | Path | None = None, *,
-                 feature_groups: Mapping[str, Sequence[str]] | None = None,
-                 task_labels: Mapping[str, str | Mapping[str, Any]] | None = None,
-                 callbacks: list[Any] | None = None, **params: Any) -> None:
+    def __init__(
+        self,
+        config: MultiTaskConfig | Mapping[str, Any] | str | Path | None = None,
+        *,
+        feature_groups: Mapping[str, Sequence[str]] | None = None,
+        task_labels: Mapping[str, str | Mapping[str, Any]] | None = None,
+        callbacks: list[Any] | None = None,
+        **params: Any,
+    ) -> None:
         from recutils.models.ctr.zoo import with_feature_groups
 
         fields = self.config_class.field_names()
         overrides = {k: params.pop(k) for k in list(params) if k in fields}
-        resolved = load_config_with(CONFIG_DIR / self.preset if config is None else config, self.config_class,
-                                    overrides)
+        resolved = load_config_with(
+            CONFIG_DIR / self.preset if config is None else config, self.config_class, overrides
+        )
         if feature_groups or task_labels:
             values = resolved.to_dict()
             if feature_groups:
@@ -156,10 +176,16 @@ class MultiTaskRankModel(DeepRankModel):
         return self.col_rating if name == _RATING else name
 
     def _needs_rating(self) -> bool:
-        return any(t.label_name == _RATING for t in self.config.model_config.model_params.task_towers)
+        return any(
+            t.label_name == _RATING for t in self.config.model_config.model_params.task_towers
+        )
 
     def _side_columns(self) -> list[str]:
-        labels = [t.label_name for t in self.config.model_config.model_params.task_towers if t.label_name != _RATING]
+        labels = [
+            t.label_name
+            for t in self.config.model_config.model_params.task_towers
+            if t.label_name != _RATING
+        ]
         return list(dict.fromkeys([*super()._side_columns(), *labels]))
 
     # ---------------------------------------------------------------- fit
@@ -181,23 +207,33 @@ class MultiTaskRankModel(DeepRankModel):
             else:
                 column = tower.label_name
                 if frame is None or column not in frame.columns:
-                    check_columns(frame if frame is not None else pd.DataFrame(), [column], name="training frame")
+                    check_columns(
+                        frame if frame is not None else pd.DataFrame(),
+                        [column],
+                        name="training frame",
+                    )
                 raw = frame[column]
                 if not pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
                     raise DataError(f"{where} {column!r} must be numeric, got dtype {raw.dtype}.")
                 values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
             n_nan = int(np.isnan(values).sum())
             if n_nan:
-                raise DataError(f"{where} {column!r} has {n_nan} NaN value(s); drop or impute them before fit.")
+                raise DataError(
+                    f"{where} {column!r} has {n_nan} NaN value(s); drop or impute them before fit."
+                )
             if tower.label_threshold is not None:
                 values = (values >= tower.label_threshold).astype(np.float64)
             elif tower.loss_type == "classification" and not np.isin(values, (0.0, 1.0)).all():
                 bad = values[~np.isin(values, (0.0, 1.0))]
-                raise DataError(f"{where} {column!r} of a classification task must hold 0/1 labels, found "
-                                f"{bad[:5].tolist()}; give 0/1 labels or set the tower's label_threshold.")
+                raise DataError(
+                    f"{where} {column!r} of a classification task must hold 0/1 labels, found "
+                    f"{bad[:5].tolist()}; give 0/1 labels or set the tower's label_threshold."
+                )
             if tower.loss_type == "classification" and values.size and values.min() == values.max():
-                raise DataError(f"{where} {column!r} is {values[0]:g} on all {values.size} rows: a "
-                                "classification task needs both positive (1) and negative (0) rows.")
+                raise DataError(
+                    f"{where} {column!r} is {values[0]:g} on all {values.size} rows: a "
+                    "classification task needs both positive (1) and negative (0) rows."
+                )
             if not np.isfinite(values).all():
                 raise DataError(f"{where} {column!r} holds infinite values.")
             columns.append(values)
@@ -210,7 +246,8 @@ class MultiTaskRankModel(DeepRankModel):
                     raise DataError(
                         f"task {tower.tower_name!r} (entire_space_of {base!r}): {n} row(s) are positive for "
                         f"{tower.tower_name!r} but not for {base!r}; ESMM needs every positive of a task to be a "
-                        "positive of the task it builds on (a conversion only after a click).")
+                        "positive of the task it builds on (a conversion only after a click)."
+                    )
         return np.stack(columns, axis=1).astype(np.float32)
 
     def _build_network(self, specs: Mapping[str, Any]) -> torch.nn.Module:
@@ -231,7 +268,9 @@ class MultiTaskRankModel(DeepRankModel):
         self.network_.eval()
         with torch.no_grad():
             for start in range(0, len(data), 1 << 18):
-                batch = {k: v.to(device) for k, v in data.batch(slice(start, start + (1 << 18))).items()}
+                batch = {
+                    k: v.to(device) for k, v in data.batch(slice(start, start + (1 << 18))).items()
+                }
                 out = self.network_(batch)
                 preds.append(self.network_.to_prediction(out).double().cpu())
                 conds.append(self.network_.conditional_probabilities(out).double().cpu())
@@ -261,7 +300,10 @@ class MultiTaskRankModel(DeepRankModel):
             unknown = (u < 0) | (i < 0)
             preds[unknown] = np.nan
             conds[unknown] = np.nan
-        out = {self.col_user: df[self.col_user].to_numpy(), self.col_item: df[self.col_item].to_numpy()}
+        out = {
+            self.col_user: df[self.col_user].to_numpy(),
+            self.col_item: df[self.col_item].to_numpy(),
+        }
         towers = self.config.model_config.model_params.task_towers
         for k, tower in enumerate(towers):
             out[tower.tower_name] = preds[:, k]
@@ -277,31 +319,70 @@ class MultiTaskRankModel(DeepRankModel):
         cfg = read_mapping(CONFIG_DIR / cls.preset)
         groups = {g["group_name"]: ["user", "item"] for g in cfg["model_config"]["feature_groups"]}
         return ContractCase(
-            params={"features": [{"name": "user", "column": "@user"}, {"name": "item", "column": "@item"}],
-                    "feature_groups": groups, "default_embedding_dim": 4,
-                    "train": {"epochs": 2, "batch_size": 256, "num_threads": 1, "validation_fraction": 0.0,
-                              "early_stopping_metric": None, "progress": False}},
+            params={
+                "features": [
+                    {"name": "user", "column": "@user"},
+                    {"name": "item", "column": "@item"},
+                ],
+                "feature_groups": groups,
+                "default_embedding_dim": 4,
+                "train": {
+                    "epochs": 2,
+                    "batch_size": 256,
+                    "num_threads": 1,
+                    "validation_fraction": 0.0,
+                    "early_stopping_metric": None,
+                    "progress": False,
+                },
+            },
             known_answer=None,
             stochastic=True,
         )
 
 
 def _preset(class_name: str, name: str, doc: str) -> type[MultiTaskRankModel]:
-    return type(class_name, (MultiTaskRankModel,), {"name": name, "preset": MULTITASK_PRESETS[name],
-                                                    "__doc__": doc, "__module__": __name__})
+    return type(
+        class_name,
+        (MultiTaskRankModel,),
+        {"name": name, "preset": MULTITASK_PRESETS[name], "__doc__": doc, "__module__": __name__},
+    )
 
 
-AITM = _preset("AITM", "aitm", "AITM, adaptive information transfer (Xi et al. 2021): ``aitm_movielens.yaml``.")
+AITM = _preset(
+    "AITM", "aitm", "AITM, adaptive information transfer (Xi et al. 2021): ``aitm_movielens.yaml``."
+)
 DBMTL = _preset("DBMTL", "dbmtl", "DBMTL, Bayesian task relations: ``dbmtl_movielens.yaml``.")
-ESMM = _preset("ESMM", "esmm", "ESMM, entire-space multi-task model (Ma et al. 2018): ``esmm_movielens.yaml``.")
-MMoE = _preset("MMoE", "mmoe", "MMoE, multi-gate mixture of experts (Ma et al. 2018): ``mmoe_movielens.yaml``.")
-PLE = _preset("PLE", "ple", "PLE, progressive layered extraction (Tang et al. 2020): ``ple_movielens.yaml``.")
-SimpleMultiTask = _preset("SimpleMultiTask", "simple_multitask",
-                          "Shared-bottom multi-task network: ``simple_multitask_movielens.yaml``.")
+ESMM = _preset(
+    "ESMM", "esmm", "ESMM, entire-space multi-task model (Ma et al. 2018): ``esmm_movielens.yaml``."
+)
+MMoE = _preset(
+    "MMoE", "mmoe", "MMoE, multi-gate mixture of experts (Ma et al. 2018): ``mmoe_movielens.yaml``."
+)
+PLE = _preset(
+    "PLE", "ple", "PLE, progressive layered extraction (Tang et al. 2020): ``ple_movielens.yaml``."
+)
+SimpleMultiTask = _preset(
+    "SimpleMultiTask",
+    "simple_multitask",
+    "Shared-bottom multi-task network: ``simple_multitask_movielens.yaml``.",
+)
 
 #: registry name -> class of each preset
 MULTITASK_CLASSES: dict[str, type[MultiTaskRankModel]] = {
-    c.name: c for c in (AITM, DBMTL, ESMM, MMoE, PLE, SimpleMultiTask)}
+    c.name: c for c in (AITM, DBMTL, ESMM, MMoE, PLE, SimpleMultiTask)
+}
 
-__all__ = ["AITM", "CONFIG_DIR", "DBMTL", "ESMM", "MMoE", "MULTITASK_CLASSES", "MULTITASK_PRESETS", "PLE",
-           "MultiTaskConfig", "MultiTaskRankModel", "SimpleMultiTask", "with_task_labels"]
+__all__ = [
+    "AITM",
+    "CONFIG_DIR",
+    "DBMTL",
+    "ESMM",
+    "MMoE",
+    "MULTITASK_CLASSES",
+    "MULTITASK_PRESETS",
+    "PLE",
+    "MultiTaskConfig",
+    "MultiTaskRankModel",
+    "SimpleMultiTask",
+    "with_task_labels",
+]

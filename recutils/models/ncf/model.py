@@ -110,8 +110,10 @@ class NCFConfig(TorchCFConfig):
         check_positive_int("n_factors", self.n_factors)
         self.layer_sizes = check_layers("layer_sizes", self.layer_sizes, minimum_length=2)
         if self.layer_sizes[0] % 2:
-            raise ConfigError(f"layer_sizes[0] is the concatenated user and item embedding and "
-                              f"must be even, got {self.layer_sizes[0]}.")
+            raise ConfigError(
+                f"layer_sizes[0] is the concatenated user and item embedding and "
+                f"must be even, got {self.layer_sizes[0]}."
+            )
         check_positive_int("n_epochs", self.n_epochs)
         check_positive_int("batch_size", self.batch_size)
         check_number("learning_rate", self.learning_rate, strict=True)
@@ -155,11 +157,25 @@ class NCF(TorchCFRecommender):
         from recutils.models.ncf.network import NCFNetwork
 
         c = self.config
-        return NCFNetwork(n_users, n_items, c.model_type, c.n_factors, c.layer_sizes,
-                          output_bias=float(np.log(1.0 / c.n_neg)))
+        return NCFNetwork(
+            n_users,
+            n_items,
+            c.model_type,
+            c.n_factors,
+            c.layer_sizes,
+            output_bias=float(np.log(1.0 / c.n_neg)),
+        )
 
-    def _train(self, network: Any, users: np.ndarray, items: np.ndarray, n_users: int,
-               n_items: int, seed: int, device: Any) -> list[dict[str, Any]]:
+    def _train(
+        self,
+        network: Any,
+        users: np.ndarray,
+        items: np.ndarray,
+        n_users: int,
+        n_items: int,
+        seed: int,
+        device: Any,
+    ) -> list[dict[str, Any]]:
         from recutils.models.ncf.network import NCFNetwork, neumf_from_pretrained
 
         c = self.config
@@ -168,28 +184,56 @@ class NCF(TorchCFRecommender):
             epochs = c.pretrain_epochs or c.n_epochs
             parts = {}
             for stage in ("gmf", "mlp"):
-                part = NCFNetwork(n_users, n_items, stage, c.n_factors, c.layer_sizes,
-                                  output_bias=float(np.log(1.0 / c.n_neg))).to(device)
-                history += self._train_stage(part, users, items, n_items, seed, device, epochs,
-                                             stage, stream=len(parts) + 1)
+                part = NCFNetwork(
+                    n_users,
+                    n_items,
+                    stage,
+                    c.n_factors,
+                    c.layer_sizes,
+                    output_bias=float(np.log(1.0 / c.n_neg)),
+                ).to(device)
+                history += self._train_stage(
+                    part, users, items, n_items, seed, device, epochs, stage, stream=len(parts) + 1
+                )
                 parts[stage] = part
             fused = neumf_from_pretrained(parts["gmf"], parts["mlp"], c.alpha)
             network.load_state_dict(fused.state_dict())
-        history += self._train_stage(network, users, items, n_items, seed, device, c.n_epochs,
-                                     c.model_type, stream=0)
+        history += self._train_stage(
+            network, users, items, n_items, seed, device, c.n_epochs, c.model_type, stream=0
+        )
         return history
 
-    def _train_stage(self, network: Any, users: np.ndarray, items: np.ndarray, n_items: int,
-                     seed: int, device: Any, n_epochs: int, stage: str, stream: int
-                     ) -> list[dict[str, Any]]:
+    def _train_stage(
+        self,
+        network: Any,
+        users: np.ndarray,
+        items: np.ndarray,
+        n_items: int,
+        seed: int,
+        device: Any,
+        n_epochs: int,
+        stage: str,
+        stream: int,
+    ) -> list[dict[str, Any]]:
         """Train ``network`` for ``n_epochs`` with fresh negatives each epoch."""
         require("torch", "torch")
         c = self.config
-        source = _NCFEpochs(users, items, n_items, c.n_neg, c.batch_size, seed, stream, stage, device)
+        source = _NCFEpochs(
+            users, items, n_items, c.n_neg, c.batch_size, seed, stream, stage, device
+        )
         optimizer = adam(network.parameters(), device, c.learning_rate, c.l2)
         folder = None if c.model_dir is None else Path(c.model_dir) / stage
-        return self._run_epochs(network, source, source.loss, optimizer, n_epochs, seed,
-                                model_dir=folder, desc=f"NCF {stage}", validate=stage == c.model_type)
+        return self._run_epochs(
+            network,
+            source,
+            source.loss,
+            optimizer,
+            n_epochs,
+            seed,
+            model_dir=folder,
+            desc=f"NCF {stage}",
+            validate=stage == c.model_type,
+        )
 
     def _score_internal(self, users: Any) -> Any:
         return self.network_.score_users(users)
@@ -202,15 +246,22 @@ class NCF(TorchCFRecommender):
         step = 1 << 16
         with torch.no_grad():
             for s in range(0, user_idx.size, step):
-                out[s:s + step] = self.network_(u[s:s + step], i[s:s + step]).double().numpy()
+                out[s : s + step] = self.network_(u[s : s + step], i[s : s + step]).double().numpy()
         return out
 
     @classmethod
     def contract_case(cls) -> ContractCase:
-        params = {"n_factors": 4, "layer_sizes": [8, 4], "n_epochs": 2, "batch_size": 128,
-                  "learning_rate": 0.01, "seed": 0}
-        known = block_toy_case({**params, "model_type": "gmf", "n_factors": 8, "n_epochs": 60,
-                                "learning_rate": 0.02})
+        params = {
+            "n_factors": 4,
+            "layer_sizes": [8, 4],
+            "n_epochs": 2,
+            "batch_size": 128,
+            "learning_rate": 0.01,
+            "seed": 0,
+        }
+        known = block_toy_case(
+            {**params, "model_type": "gmf", "n_factors": 8, "n_epochs": 60, "learning_rate": 0.02}
+        )
         return ContractCase(params=params, known_answer=known, stochastic=True)
 
 
@@ -223,8 +274,18 @@ class _NCFEpochs:
     #: History fields summed over the epoch's rows (added across data-parallel ranks).
     summed_fields = ("loss",)
 
-    def __init__(self, users: np.ndarray, items: np.ndarray, n_items: int, n_neg: int, batch_size: int,
-                 seed: int, stream: int, stage: str, device: Any) -> None:
+    def __init__(
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        n_items: int,
+        n_neg: int,
+        batch_size: int,
+        seed: int,
+        stream: int,
+        stage: str,
+        device: Any,
+    ) -> None:
         import scipy.sparse as sp
 
         torch = require("torch", "torch")
@@ -232,8 +293,9 @@ class _NCFEpochs:
         users, items = pos_keys // n_items, pos_keys % n_items
         n_pos = users.size
         n_users = int(users.max()) + 1
-        self.seen = sp.csr_matrix((np.ones(n_pos, dtype=np.int8), (users, items)),
-                                  shape=(n_users, n_items))
+        self.seen = sp.csr_matrix(
+            (np.ones(n_pos, dtype=np.int8), (users, items)), shape=(n_users, n_items)
+        )
         self.need = n_neg * np.bincount(users, minlength=n_users)
         neg_users = np.repeat(np.arange(n_users, dtype=np.int64), self.need)
         self.all_users = torch.from_numpy(np.concatenate([users, neg_users])).to(device)
@@ -253,7 +315,7 @@ class _NCFEpochs:
         order = torch.from_numpy(rng.permutation(self.n)).to(self.device)
         self.total = torch.zeros((), device=self.device)
         for s in range(0, self.n, self.batch_size):
-            yield order[s:s + self.batch_size]
+            yield order[s : s + self.batch_size]
 
     def loss(self, network: Any, idx: Any) -> Any:
         loss = self.loss_fn(network(self.all_users[idx], self.all_items[idx]), self.labels[idx])

@@ -37,8 +37,15 @@ class NCFNetwork(nn.Module):
 
     """
 
-    def __init__(self, n_users: int, n_items: int, model_type: str = "neumf", n_factors: int = 8,
-                 layer_sizes: Sequence[int] = (16, 8, 4), output_bias: float = 0.0) -> None:
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        model_type: str = "neumf",
+        n_factors: int = 8,
+        layer_sizes: Sequence[int] = (16, 8, 4),
+        output_bias: float = 0.0,
+    ) -> None:
         super().__init__()
         if model_type not in MODEL_TYPES:
             raise ValueError(f"model_type={model_type!r}; allowed: {list(MODEL_TYPES)}")
@@ -116,8 +123,9 @@ def neumf_from_pretrained(gmf: NCFNetwork, mlp: NCFNetwork, alpha: float) -> NCF
     Embeddings and MLP layers are copied; ``h = [alpha h_GMF, (1 - alpha) h_MLP]`` and
     the bias is ``alpha b_GMF + (1 - alpha) b_MLP``.
     """
-    layer_sizes = [2 * mlp.mlp_user.embedding_dim] + [m.out_features for m in mlp.mlp
-                                                      if isinstance(m, nn.Linear)]
+    layer_sizes = [2 * mlp.mlp_user.embedding_dim] + [
+        m.out_features for m in mlp.mlp if isinstance(m, nn.Linear)
+    ]
     net = NCFNetwork(gmf.n_users, gmf.n_items, "neumf", gmf.gmf_user.embedding_dim, layer_sizes)
     net = net.to(gmf.predict_layer.weight.device)
     with torch.no_grad():
@@ -126,10 +134,14 @@ def neumf_from_pretrained(gmf: NCFNetwork, mlp: NCFNetwork, alpha: float) -> NCF
         for name in ("mlp_user", "mlp_item"):
             getattr(net, name).weight.copy_(getattr(mlp, name).weight)
         net.mlp.load_state_dict(mlp.mlp.state_dict())
-        net.predict_layer.weight.copy_(torch.cat([alpha * gmf.predict_layer.weight,
-                                                  (1 - alpha) * mlp.predict_layer.weight], dim=1))
-        net.predict_layer.bias.copy_(alpha * gmf.predict_layer.bias
-                                     + (1 - alpha) * mlp.predict_layer.bias)
+        net.predict_layer.weight.copy_(
+            torch.cat(
+                [alpha * gmf.predict_layer.weight, (1 - alpha) * mlp.predict_layer.weight], dim=1
+            )
+        )
+        net.predict_layer.bias.copy_(
+            alpha * gmf.predict_layer.bias + (1 - alpha) * mlp.predict_layer.bias
+        )
     return net
 
 

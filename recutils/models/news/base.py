@@ -370,7 +370,9 @@ class NewsRecommender(TorchCFRecommender):
             if c.body_size
             else (np.zeros((len(text), 0), np.int64), 0)
         )
-        factorized = [pd.factorize(text[f].replace("", np.nan)) for f in ("category", "subcategory")]
+        factorized = [
+            pd.factorize(text[f].replace("", np.nan)) for f in ("category", "subcategory")
+        ]
         cats = [codes + 1 for codes, _ in factorized]
         feats = np.column_stack([title, body, cats[0], cats[1]]).astype(np.int64)
         self.news_features_ = np.vstack([np.zeros((1, feats.shape[1]), np.int64), feats])
@@ -412,7 +414,9 @@ class NewsRecommender(TorchCFRecommender):
         empty = int((title == 0).all(axis=1).sum())
         if empty or oov_t or oov_b:
             logger.info(
-                "fresh news: %d with an empty title, %d out-of-vocabulary words", empty, oov_t + oov_b
+                "fresh news: %d with an empty title, %d out-of-vocabulary words",
+                empty,
+                oov_t + oov_b,
             )
         return np.column_stack([title, body, cats[0], cats[1]]).astype(np.int64)
 
@@ -438,19 +442,25 @@ class NewsRecommender(TorchCFRecommender):
         check_columns(news, [self.col_item], name="news")
         ids = pd.Index(news[self.col_item])
         if ids.has_duplicates:
-            raise DataError(f"news repeats id(s) {ids[ids.duplicated()][:5].tolist()}; give one row per news.")
+            raise DataError(
+                f"news repeats id(s) {ids[ids.duplicated()][:5].tolist()}; give one row per news."
+            )
         known = self.item_ids_.get_indexer(ids) >= 0
         if known.any():
             raise DataError(
                 f"news {ids[known][:5].tolist()} are already in the catalogue; add_news takes new news only."
             )
         if self.__dict__.get("vocabulary_") is None:
-            raise StateError("this model was saved without its vocabulary; fit it again to add news.")
+            raise StateError(
+                "this model was saved without its vocabulary; fit it again to add news."
+            )
         if ids.empty:
             return self
         text = pd.DataFrame(
             {
-                f: news[f].fillna("").astype(str).to_numpy() if f in news.columns else np.full(len(news), "")
+                f: news[f].fillna("").astype(str).to_numpy()
+                if f in news.columns
+                else np.full(len(news), "")
                 for f in TEXT_COLS
             }
         )
@@ -694,7 +704,9 @@ class NewsRecommender(TorchCFRecommender):
             if (
                 not isinstance(categories, list)
                 or len(categories) != 2
-                or not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in categories)
+                or not all(
+                    isinstance(v, list) and all(isinstance(x, str) for x in v) for v in categories
+                )
             ):
                 raise persistence.ArtifactError("the saved category values are malformed.")
             self.category_values_ = [pd.Index(v, dtype=object) for v in categories]

@@ -116,11 +116,18 @@ class RBMConfig(TorchCFConfig):
             raise ConfigError(f"keep_prob must lie in (0, 1], got {self.keep_prob!r}.")
         if isinstance(self.cd_schedule, tuple):
             self.cd_schedule = list(self.cd_schedule)
-        if not isinstance(self.cd_schedule, list) or not all(
+        if (
+            not isinstance(self.cd_schedule, list)
+            or not all(
                 isinstance(p, (int, float)) and not isinstance(p, bool) and 0 < p <= 100
-                for p in self.cd_schedule) or sorted(self.cd_schedule) != self.cd_schedule:
-            raise ConfigError(f"cd_schedule must be an increasing list of percentages in "
-                              f"(0, 100], got {self.cd_schedule!r}.")
+                for p in self.cd_schedule
+            )
+            or sorted(self.cd_schedule) != self.cd_schedule
+        ):
+            raise ConfigError(
+                f"cd_schedule must be an increasing list of percentages in "
+                f"(0, 100], got {self.cd_schedule!r}."
+            )
         for name in ("model_unrated", "frequency_bias"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}.")
@@ -161,8 +168,9 @@ class RBM(TorchCFRecommender):
         values = np.unique(data.rating)
         codes = np.searchsorted(values, data.rating).astype(np.int8) + 1  # 0: not rated
         self.rating_values_ = values.astype(np.float64)
-        self.ratings_ = sp.csr_matrix((codes, (data.user_idx, data.item_idx)),
-                                      shape=(data.n_users, data.n_items))
+        self.ratings_ = sp.csr_matrix(
+            (codes, (data.user_idx, data.item_idx)), shape=(data.n_users, data.n_items)
+        )
         self.ratings_.sort_indices()
         self.__dict__["_fit_codes"] = codes
         self.__dict__.pop("_ratings_internal", None)
@@ -176,11 +184,14 @@ class RBM(TorchCFRecommender):
 
         c = self.config
         n_classes = len(self.rating_values_) + 1
-        network = MultinomialRBM(n_items, n_classes, c.hidden_units, init_std=c.init_std,
-                                 mask_class0=not c.model_unrated)
+        network = MultinomialRBM(
+            n_items, n_classes, c.hidden_units, init_std=c.init_std, mask_class0=not c.model_unrated
+        )
         if c.frequency_bias:
             torch = require("torch", "torch")
-            network.init_visible_bias(torch.from_numpy(self._class_counts(n_users, n_items, n_classes)))
+            network.init_visible_bias(
+                torch.from_numpy(self._class_counts(n_users, n_items, n_classes))
+            )
         return network
 
     def _class_counts(self, n_users: int, n_items: int, n_classes: int) -> np.ndarray:
@@ -192,15 +203,31 @@ class RBM(TorchCFRecommender):
         counts[:, 0] = n_users - counts[:, 1:].sum(1)
         return counts
 
-    def _train(self, network: Any, users: np.ndarray, items: np.ndarray, n_users: int,
-               n_items: int, seed: int, device: Any) -> list[dict[str, Any]]:
+    def _train(
+        self,
+        network: Any,
+        users: np.ndarray,
+        items: np.ndarray,
+        n_users: int,
+        n_items: int,
+        seed: int,
+        device: Any,
+    ) -> list[dict[str, Any]]:
         c = self.config
         optimizer = adam(network.parameters(), device, c.learning_rate / c.batch_size)
         states = np.zeros((n_users, n_items), dtype=np.int8)
         states[users, items] = self.__dict__["_fit_codes"]
         source = _RBMEpochs(states, self.rating_values_, c, seed, device)
-        return self._run_epochs(network, source, source.loss, optimizer, c.n_epochs, seed,
-                                model_dir=c.model_dir, desc=self.name)
+        return self._run_epochs(
+            network,
+            source,
+            source.loss,
+            optimizer,
+            c.n_epochs,
+            seed,
+            model_dir=c.model_dir,
+            desc=self.name,
+        )
 
     # --------------------------------------------------------------- scoring
     def _internal_ratings(self) -> np.ndarray:
@@ -222,12 +249,17 @@ class RBM(TorchCFRecommender):
         """``sum_k r_k p(v_i = r_k | p(h | v))`` of rows of class indices (internal numbering)."""
         torch = require("torch", "torch")
         probs = self.network_.class_probs(states)
-        values = torch.cat([torch.zeros(1, dtype=probs.dtype),
-                            torch.from_numpy(self.rating_values_).to(probs.dtype)])
+        values = torch.cat(
+            [
+                torch.zeros(1, dtype=probs.dtype),
+                torch.from_numpy(self.rating_values_).to(probs.dtype),
+            ]
+        )
         return probs @ values.to(probs.device)
 
-    def _score_users(self, user_idx: np.ndarray, visible: pd.DataFrame | None = None,
-                     **kwargs: Any) -> np.ndarray:
+    def _score_users(
+        self, user_idx: np.ndarray, visible: pd.DataFrame | None = None, **kwargs: Any
+    ) -> np.ndarray:
         """Scores of users ``user_idx``; with ``visible`` (a ratings frame), from those
         ratings instead of the training ratings (see :meth:`recommend_k_items`)."""
         if visible is None:
@@ -254,8 +286,10 @@ class RBM(TorchCFRecommender):
         cls = np.clip(np.searchsorted(values, ratings), 0, values.size - 1)
         bad = values[cls] != ratings
         if bad.any():
-            raise DataError(f"visible ratings must take the training rating values "
-                            f"{values.tolist()}, got e.g. {ratings[bad][:3].tolist()}.")
+            raise DataError(
+                f"visible ratings must take the training rating values "
+                f"{values.tolist()}, got e.g. {ratings[bad][:3].tolist()}."
+            )
         row_of_user = np.full(len(self.user_ids_), -1, dtype=np.int64)
         row_of_user[user_idx] = np.arange(user_idx.size)
         rows = np.where(users >= 0, row_of_user[np.maximum(users, 0)], -1)
@@ -264,8 +298,14 @@ class RBM(TorchCFRecommender):
         states[rows[keep], items[keep]] = cls[keep] + 1
         return states
 
-    def recommend_k_items(self, users: Any, top_k: int = 10, remove_seen: bool = True,
-                          visible: pd.DataFrame | None = None, **kwargs: Any) -> pd.DataFrame:
+    def recommend_k_items(
+        self,
+        users: Any,
+        top_k: int = 10,
+        remove_seen: bool = True,
+        visible: pd.DataFrame | None = None,
+        **kwargs: Any,
+    ) -> pd.DataFrame:
         """Top-``top_k`` items per user (see :meth:`BaseRecommender.recommend_k_items`).
 
         Args:
@@ -295,24 +335,36 @@ class RBM(TorchCFRecommender):
         values = persistence.check_array(arrays, "rating_values", persistence.NUMBER, (None,))
         if values.size == 0 or not np.all(np.diff(values) > 0):
             raise persistence.ArtifactArrayError(
-                f"{getattr(arrays, 'source', persistence.ARRAYS)}: array 'rating_values' must be increasing and non-empty.")
+                f"{getattr(arrays, 'source', persistence.ARRAYS)}: array 'rating_values' must be increasing and non-empty."
+            )
         self.rating_values_ = np.asarray(values, dtype=np.float64)
-        codes = persistence.check_array(arrays, "ratings_codes", persistence.NUMBER,
-                                        (self.seen_.nnz,))
+        codes = persistence.check_array(
+            arrays, "ratings_codes", persistence.NUMBER, (self.seen_.nnz,)
+        )
         if codes.size and (codes.min() < 1 or codes.max() > values.size):
             raise persistence.ArtifactArrayError(
-                f"{getattr(arrays, 'source', persistence.ARRAYS)}: array 'ratings_codes' must lie in [1, {values.size}].")
-        self.ratings_ = sp.csr_matrix((np.asarray(codes, dtype=np.int8), self.seen_.indices,
-                                       self.seen_.indptr), shape=self.seen_.shape)
+                f"{getattr(arrays, 'source', persistence.ARRAYS)}: array 'ratings_codes' must lie in [1, {values.size}]."
+            )
+        self.ratings_ = sp.csr_matrix(
+            (np.asarray(codes, dtype=np.int8), self.seen_.indices, self.seen_.indptr),
+            shape=self.seen_.shape,
+        )
         self.__dict__.pop("_ratings_internal", None)
         rest = {k: v for k, v in arrays.items() if k not in ("rating_values", "ratings_codes")}
-        super()._set_state(persistence.SavedArrays(rest, getattr(arrays, "source", persistence.ARRAYS)), meta)
+        super()._set_state(
+            persistence.SavedArrays(rest, getattr(arrays, "source", persistence.ARRAYS)), meta
+        )
 
     # -------------------------------------------------------------- contract
     @classmethod
     def contract_case(cls) -> ContractCase:
-        params = {"hidden_units": 8, "n_epochs": 5, "batch_size": 8, "learning_rate": 0.5,
-                  "seed": 0}
+        params = {
+            "hidden_units": 8,
+            "n_epochs": 5,
+            "batch_size": 8,
+            "learning_rate": 0.5,
+            "seed": 0,
+        }
         return ContractCase(params=params, known_answer=_block_case(), stochastic=True)
 
 
@@ -329,10 +381,21 @@ def _block_case() -> KnownAnswer:
                 items.append(i)
     train = pd.DataFrame({"userID": users, "itemID": items, "rating": 5.0})
     expected = {0: [0], 3: [3], 11: [6], 14: [9]}
-    return KnownAnswer(train=train, users=list(expected), top_k=1, remove_seen=True,
-                       expected=expected,
-                       params={"hidden_units": 16, "n_epochs": 60, "batch_size": 5,
-                               "learning_rate": 0.2, "keep_prob": 1.0, "seed": 0})
+    return KnownAnswer(
+        train=train,
+        users=list(expected),
+        top_k=1,
+        remove_seen=True,
+        expected=expected,
+        params={
+            "hidden_units": 16,
+            "n_epochs": 60,
+            "batch_size": 5,
+            "learning_rate": 0.2,
+            "keep_prob": 1.0,
+            "seed": 0,
+        },
+    )
 
 
 class _RBMEpochs:
@@ -343,8 +406,9 @@ class _RBMEpochs:
     #: History fields summed over the epoch's rows (added across data-parallel ranks).
     summed_fields = ("loss",)
 
-    def __init__(self, states: np.ndarray, values: np.ndarray, config: RBMConfig, seed: int,
-                 device: Any) -> None:
+    def __init__(
+        self, states: np.ndarray, values: np.ndarray, config: RBMConfig, seed: int, device: Any
+    ) -> None:
         torch = require("torch", "torch")
         self.states = torch.from_numpy(states)
         self.values = torch.from_numpy(np.concatenate([[0.0], values])).to(device)
@@ -361,7 +425,7 @@ class _RBMEpochs:
         self.n_rated = 0
         size = self.config.batch_size
         for s in range(0, self.n_users, size):
-            yield order[s:s + size]
+            yield order[s : s + size]
 
     def loss(self, network: Any, rows: np.ndarray) -> Any:
         torch = require("torch", "torch")
@@ -377,9 +441,12 @@ class _RBMEpochs:
         return loss
 
     def epoch_row(self, epoch: int) -> dict[str, Any]:
-        return {"epoch": epoch + 1, "gibbs_steps": self.steps,
-                "loss": self.loss_sum / self.n_users,
-                "rmse": float(np.sqrt(self.sq_err / max(self.n_rated, 1)))}
+        return {
+            "epoch": epoch + 1,
+            "gibbs_steps": self.steps,
+            "loss": self.loss_sum / self.n_users,
+            "rmse": float(np.sqrt(self.sq_err / max(self.n_rated, 1))),
+        }
 
 
 __all__ = ["RBM", "RBMConfig"]

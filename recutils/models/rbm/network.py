@@ -21,13 +21,20 @@ class MultinomialRBM(nn.Module):
     Weights start ``N(0, init_std^2)``, biases zero (see :meth:`init_visible_bias`).
     """
 
-    def __init__(self, n_items: int, n_classes: int, n_hidden: int, init_std: float = 0.1,
-                 mask_class0: bool = False) -> None:
+    def __init__(
+        self,
+        n_items: int,
+        n_classes: int,
+        n_hidden: int,
+        init_std: float = 0.1,
+        mask_class0: bool = False,
+    ) -> None:
         super().__init__()
         self.n_items, self.n_classes, self.n_hidden = int(n_items), int(n_classes), int(n_hidden)
         self.mask_class0 = bool(mask_class0)
-        self.weight = nn.Parameter(torch.randn(self.n_items * self.n_classes, self.n_hidden)
-                                   * float(init_std))
+        self.weight = nn.Parameter(
+            torch.randn(self.n_items * self.n_classes, self.n_hidden) * float(init_std)
+        )
         self.visible_bias = nn.Parameter(torch.zeros(self.n_items * self.n_classes))
         self.hidden_bias = nn.Parameter(torch.zeros(self.n_hidden))
 
@@ -61,8 +68,9 @@ class MultinomialRBM(nn.Module):
 
     def visible_logits(self, h: torch.Tensor) -> torch.Tensor:
         """Logits ``[B, n_items, n_classes]`` of ``p(v | h)``."""
-        logits = (h @ self.weight.t() + self.visible_bias).view(h.shape[0], self.n_items,
-                                                                self.n_classes)
+        logits = (h @ self.weight.t() + self.visible_bias).view(
+            h.shape[0], self.n_items, self.n_classes
+        )
         if self.mask_class0:
             logits = logits.clone()
             logits[..., 0] = -torch.inf
@@ -71,7 +79,8 @@ class MultinomialRBM(nn.Module):
     def free_energy(self, v: torch.Tensor) -> torch.Tensor:
         """Free energy of each row of one-hot inputs ``v`` (``[B]``)."""
         return -(v @ self.visible_bias) - nn.functional.softplus(
-            v @ self.weight + self.hidden_bias).sum(1)
+            v @ self.weight + self.hidden_bias
+        ).sum(1)
 
     def gibbs(self, states: torch.Tensor, steps: int, keep_prob: float = 1.0) -> torch.Tensor:
         """Class indices after ``steps`` Gibbs steps ``v -> h -> v`` started at ``states``.
@@ -92,8 +101,7 @@ class MultinomialRBM(nn.Module):
             current = torch.where(states == 0, states, sampled) if self.mask_class0 else sampled
         return current
 
-    def forward(self, states: torch.Tensor, steps: int = 1, keep_prob: float = 1.0
-                ) -> torch.Tensor:
+    def forward(self, states: torch.Tensor, steps: int = 1, keep_prob: float = 1.0) -> torch.Tensor:
         """Contrastive-divergence objective of a batch: mean ``F(v_data) - F(v_k)``.
 
         Its gradient is the CD-``steps`` estimate of the log-likelihood gradient (the
@@ -101,8 +109,9 @@ class MultinomialRBM(nn.Module):
         """
         with torch.no_grad():
             negative = self.gibbs(states, steps, keep_prob)
-        return (self.free_energy(self.one_hot(states))
-                - self.free_energy(self.one_hot(negative))).mean()
+        return (
+            self.free_energy(self.one_hot(states)) - self.free_energy(self.one_hot(negative))
+        ).mean()
 
     def class_probs(self, states: torch.Tensor) -> torch.Tensor:
         """Mean-field reconstruction ``p(v | p(h | v))`` ``[B, n_items, n_classes]``."""

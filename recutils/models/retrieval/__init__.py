@@ -26,6 +26,21 @@ from recutils.models.retrieval.model import (
 )
 from recutils.models.retrieval.pdn import PDN, PDNConfig
 
-__all__ = ["CONFIG_DIR", "CoMetricI2IConfig", "CoMetricLearningI2I", "DSSMSENet", "DropoutNetConfig", "DropoutNetModel",
-           "MindConfig", "MindModel", "PDN", "PDNConfig", "RETRIEVAL_CLASSES", "RETRIEVAL_PRESETS", "VALIDATION_METRICS",
-           "RecallValidator", "TwoTowerConfig", "TwoTowerModel"]
+__all__ = [
+    "CONFIG_DIR",
+    "CoMetricI2IConfig",
+    "CoMetricLearningI2I",
+    "DSSMSENet",
+    "DropoutNetConfig",
+    "DropoutNetModel",
+    "MindConfig",
+    "MindModel",
+    "PDN",
+    "PDNConfig",
+    "RETRIEVAL_CLASSES",
+    "RETRIEVAL_PRESETS",
+    "VALIDATION_METRICS",
+    "RecallValidator",
+    "TwoTowerConfig",
+    "TwoTowerModel",
+]

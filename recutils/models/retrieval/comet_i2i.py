@@ -94,7 +94,9 @@ def _default_features() -> list[FeatureConfig]:
     return [FeatureConfig.from_dict(f) for f in _preset()["features"]]
 
 
-def session_pairs(sessions: np.ndarray, items: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+def session_pairs(
+    sessions: np.ndarray, items: np.ndarray, window: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(anchor, positive) items clicked 1..``window`` positions apart in the same session
     (rows in click order, grouped by session); pairs of an item with itself are left out."""
     anchors, positives = [], []
@@ -131,12 +133,16 @@ class CoMetricI2IConfig(TwoTowerConfig):
         check_number("history_decay", self.history_decay, maximum=1.0)
         match = self.model_config.model_params.match
         if match is None or not match.item_to_item:
-            raise ConfigError("CoMetricLearningI2I needs an item-to-item model_config: model_params.match with "
-                              "loss: circle and an empty user_block (the item tower embeds both items of a pair).")
+            raise ConfigError(
+                "CoMetricLearningI2I needs an item-to-item model_config: model_params.match with "
+                "loss: circle and an empty user_block (the item tower embeds both items of a pair)."
+            )
         if self.train.early_stopping_metric is not None:
-            raise ConfigError(f"train.early_stopping_metric {self.train.early_stopping_metric!r}: "
-                              "CoMetricLearningI2I trains on every session pair without a validation split; "
-                              "set train.early_stopping_metric: null.")
+            raise ConfigError(
+                f"train.early_stopping_metric {self.train.early_stopping_metric!r}: "
+                "CoMetricLearningI2I trains on every session pair without a validation split; "
+                "set train.early_stopping_metric: null."
+            )
 
 
 def _set_flat(values: dict[str, Any], flat: Mapping[str, Any]) -> dict[str, Any]:
@@ -182,9 +188,14 @@ class CoMetricLearningI2I(TwoTowerModel):
     #: the flat hyper-parameters (``create_model`` accepts them too)
     keyword_aliases: ClassVar[Mapping[str, str]] = FLAT_PARAMS
 
-    def __init__(self, config: CoMetricI2IConfig | Mapping[str, Any] | str | Path | None = None, *,
-                 feature_groups: Mapping[str, Sequence[str]] | None = None,
-                 callbacks: list[Any] | None = None, **params: Any) -> None:
+    def __init__(
+        self,
+        config: CoMetricI2IConfig | Mapping[str, Any] | str | Path | None = None,
+        *,
+        feature_groups: Mapping[str, Sequence[str]] | None = None,
+        callbacks: list[Any] | None = None,
+        **params: Any,
+    ) -> None:
         flat = {k: params.pop(k) for k in list(params) if k in FLAT_PARAMS}
         super().__init__(config, feature_groups=feature_groups, callbacks=callbacks, **params)
         if flat:
@@ -208,22 +219,38 @@ class CoMetricLearningI2I(TwoTowerModel):
         """``recent_items_`` / ``recent_indptr_``: each user's last ``history_len`` clicks."""
         ends = np.flatnonzero(np.r_[users[1:] != users[:-1], True])  # each user's last click
         rows = np.arange(users.size)
-        from_end = ends[np.searchsorted(ends, rows)] - rows  # clicks after this one in its user's history
+        from_end = (
+            ends[np.searchsorted(ends, rows)] - rows
+        )  # clicks after this one in its user's history
         recent = np.flatnonzero(from_end < self.config.history_len)
-        recent = recent[np.argsort(users[recent], kind="stable")]  # grouped by user code, in click order
+        recent = recent[
+            np.argsort(users[recent], kind="stable")
+        ]  # grouped by user code, in click order
         self.recent_items_ = items[recent].astype(np.int64)
-        self.recent_indptr_ = np.r_[0, np.cumsum(np.bincount(users[recent], minlength=n_users))].astype(np.int64)
+        self.recent_indptr_ = np.r_[
+            0, np.cumsum(np.bincount(users[recent], minlength=n_users))
+        ].astype(np.int64)
 
     def _fit(self, data: TrainData) -> None:
         cfg = self.config
         users, items = self._sessions(data)
         anchors, positives = session_pairs(users, items, cfg.window)
         if anchors.size == 0:
-            raise DataError("no session has two different items clicked: CoMetricLearningI2I trains on "
-                            "pairs of items of the same session.")
+            raise DataError(
+                "no session has two different items clicked: CoMetricLearningI2I trains on "
+                "pairs of items of the same session."
+            )
         self._keep_recent(users, items, data.n_users)
-        df = data.frame if data.frame is not None else pd.DataFrame(
-            {self.col_user: self.user_ids_[data.user_idx], self.col_item: self.item_ids_[data.item_idx]})
+        df = (
+            data.frame
+            if data.frame is not None
+            else pd.DataFrame(
+                {
+                    self.col_user: self.user_ids_[data.user_idx],
+                    self.col_item: self.item_ids_[data.item_idx],
+                }
+            )
+        )
         encoder, encoded = self._fit_encoder(df, data)
         self.encoder_ = encoder
         network = self._build_network(encoder.specs)
@@ -231,16 +258,28 @@ class CoMetricLearningI2I(TwoTowerModel):
         self.network_ = network
         self.user_table_, self.item_table_ = self._side_tables(encoded, data)
         n_items = data.n_items
-        catalogue = TensorData.from_encoded(self._rows_features(np.full(n_items, -1), np.arange(n_items)),
-                                            network.backbone.layout)
-        network.set_catalogue(catalogue.tensors, np.full(n_items, -np.log(n_items), dtype=np.float32))
-        pairs = TensorData({ITEM_INDEX: torch.from_numpy(anchors.astype(np.int64)),
-                            POSITIVE_INDEX: torch.from_numpy(positives.astype(np.int64)),
-                            LABEL: torch.ones(anchors.size)})
+        catalogue = TensorData.from_encoded(
+            self._rows_features(np.full(n_items, -1), np.arange(n_items)), network.backbone.layout
+        )
+        network.set_catalogue(
+            catalogue.tensors, np.full(n_items, -np.log(n_items), dtype=np.float32)
+        )
+        pairs = TensorData(
+            {
+                ITEM_INDEX: torch.from_numpy(anchors.astype(np.int64)),
+                POSITIVE_INDEX: torch.from_numpy(positives.astype(np.int64)),
+                LABEL: torch.ones(anchors.size),
+            }
+        )
         # the progress bar shows when both the model's progress flag and train.progress ask for it
         train = cfg.train.replace(progress=bool(cfg.train.progress and self.progress))
-        trainer = Trainer(network, train, seed=cfg.seed, model_dir=cfg.model_dir,
-                          callbacks=self.__dict__.get("callbacks"))
+        trainer = Trainer(
+            network,
+            train,
+            seed=cfg.seed,
+            model_dir=cfg.model_dir,
+            callbacks=self.__dict__.get("callbacks"),
+        )
         self.history_ = trainer.fit(pairs, None)
         self.best_epoch_ = trainer.best_epoch_
         self.network_ = network.eval()
@@ -274,7 +313,9 @@ class CoMetricLearningI2I(TwoTowerModel):
         """Recency weights of each user's latest training items (CSR ``[n, n_items]``)."""
         starts, stops = self.recent_indptr_[user_idx], self.recent_indptr_[user_idx + 1]
         codes = np.arange(len(self.item_ids_))
-        histories = [codes[self.recent_items_[a:b]] for a, b in zip(starts.tolist(), stops.tolist())]
+        histories = [
+            codes[self.recent_items_[a:b]] for a, b in zip(starts.tolist(), stops.tolist())
+        ]
         return recency_weights(pd.Index(codes), histories, self.config.history_decay)
 
     def user_embeddings(self, df: pd.DataFrame) -> np.ndarray:
@@ -290,9 +331,11 @@ class CoMetricLearningI2I(TwoTowerModel):
         check_columns(df, [self.col_user], name="df")
         idx = self.user_ids_.get_indexer(pd.Index(df[self.col_user]))
         if (idx < 0).any():
-            raise DataError(f"unknown user(s) {df[self.col_user].to_numpy()[idx < 0][:5].tolist()}: "
-                            "CoMetricLearningI2I embeds users from their training items; score a new "
-                            "session's clicks with score_histories.")
+            raise DataError(
+                f"unknown user(s) {df[self.col_user].to_numpy()[idx < 0][:5].tolist()}: "
+                "CoMetricLearningI2I embeds users from their training items; score a new "
+                "session's clicks with score_histories."
+            )
         return np.asarray(self._profiles(idx) @ self.item_vectors_, dtype=np.float32)
 
     def item_embeddings(self, df: pd.DataFrame) -> np.ndarray:
@@ -306,8 +349,10 @@ class CoMetricLearningI2I(TwoTowerModel):
         check_columns(df, [self.col_item], name="df")
         idx = self.item_ids_.get_indexer(pd.Index(df[self.col_item]))
         if (idx < 0).any():
-            raise DataError(f"unknown item(s) {df[self.col_item].to_numpy()[idx < 0][:5].tolist()}: "
-                            "CoMetricLearningI2I embeds training items only.")
+            raise DataError(
+                f"unknown item(s) {df[self.col_item].to_numpy()[idx < 0][:5].tolist()}: "
+                "CoMetricLearningI2I embeds training items only."
+            )
         return super().item_embeddings(df)
 
     # -------------------------------------------------------------- save/load
@@ -327,11 +372,26 @@ class CoMetricLearningI2I(TwoTowerModel):
     @classmethod
     def contract_case(cls) -> ContractCase:
         """A tiny embedding, 2 epochs."""
-        return ContractCase(params={"default_embedding_dim": 8, "seed": 0,
-                                    "train": {"epochs": 2, "batch_size": 16, "num_threads": 1, "progress": False}},
-                            known_answer=None, stochastic=True)
+        return ContractCase(
+            params={
+                "default_embedding_dim": 8,
+                "seed": 0,
+                "train": {"epochs": 2, "batch_size": 16, "num_threads": 1, "progress": False},
+            },
+            known_answer=None,
+            stochastic=True,
+        )
 
 
-RETRIEVAL_CLASSES["comet_i2i"] = CoMetricLearningI2I  # the table of model.py, which cannot import this module
+RETRIEVAL_CLASSES["comet_i2i"] = (
+    CoMetricLearningI2I  # the table of model.py, which cannot import this module
+)
 
-__all__ = ["FLAT_PARAMS", "PRESET", "CoMetricI2IConfig", "CoMetricLearningI2I", "circle_loss", "session_pairs"]
+__all__ = [
+    "FLAT_PARAMS",
+    "PRESET",
+    "CoMetricI2IConfig",
+    "CoMetricLearningI2I",
+    "circle_loss",
+    "session_pairs",
+]

@@ -112,34 +112,58 @@ class DropoutNetNetwork(MatchNetwork):
             single-id feature.
     """
 
-    def __init__(self, backbone: Backbone, specs: Mapping[str, FeatureSpec], generator: torch.Generator | None,
-                 *, rate: float, user_preference: list[str], item_preference: list[str]) -> None:
+    def __init__(
+        self,
+        backbone: Backbone,
+        specs: Mapping[str, FeatureSpec],
+        generator: torch.Generator | None,
+        *,
+        rate: float,
+        user_preference: list[str],
+        item_preference: list[str],
+    ) -> None:
         super().__init__(backbone, specs, generator)
         self.user_dropout = self._dropout("user", user_preference, self.user_groups, specs, rate)
         self.item_dropout = self._dropout("item", item_preference, self.item_groups, specs, rate)
 
-    def _dropout(self, side: str, features: list[str], groups: list[str], specs: Mapping[str, FeatureSpec],
-                 rate: float) -> FeatureDropout | None:
+    def _dropout(
+        self,
+        side: str,
+        features: list[str],
+        groups: list[str],
+        specs: Mapping[str, FeatureSpec],
+        rate: float,
+    ) -> FeatureDropout | None:
         read = {f for g in groups for f in self.backbone.config.groups[g].feature_names}
         for name in features:
             if name not in read:
-                raise ConfigError(f"{side}_preference: feature {name!r} is not read by the {side} tower; its "
-                                  f"features are {sorted(read)}.")
+                raise ConfigError(
+                    f"{side}_preference: feature {name!r} is not read by the {side} tower; its "
+                    f"features are {sorted(read)}."
+                )
             if specs[name].kind != "id":
-                raise ConfigError(f"{side}_preference: feature {name!r} is a {specs[name].kind} feature; the "
-                                  "preference input must be single-id features (e.g. the id column).")
+                raise ConfigError(
+                    f"{side}_preference: feature {name!r} is a {specs[name].kind} feature; the "
+                    "preference input must be single-id features (e.g. the id column)."
+                )
         if not features:
             return None
         params = FeatureDropoutParams(rate=rate, features=features)
-        return FeatureDropout([self.backbone.layout.id_column(f) for f in params.features], params.rate)
+        return FeatureDropout(
+            [self.backbone.layout.id_column(f) for f in params.features], params.rate
+        )
 
     def user_embeddings(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The user tower's embeddings, the preference features dropped in training mode."""
-        return super().user_embeddings(batch if self.user_dropout is None else self.user_dropout(batch))
+        return super().user_embeddings(
+            batch if self.user_dropout is None else self.user_dropout(batch)
+        )
 
     def item_embeddings(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The item tower's embeddings, the preference features dropped in training mode."""
-        return super().item_embeddings(batch if self.item_dropout is None else self.item_dropout(batch))
+        return super().item_embeddings(
+            batch if self.item_dropout is None else self.item_dropout(batch)
+        )
 
 
 class DropoutNetModel(TwoTowerModel):
@@ -156,10 +180,17 @@ class DropoutNetModel(TwoTowerModel):
     def _build_network(self, specs: Mapping[str, Any]) -> torch.nn.Module:
         cfg = self.config
 
-        def make(backbone: Backbone, used: Mapping[str, FeatureSpec], generator: torch.Generator | None
-                 ) -> DropoutNetNetwork:
-            return DropoutNetNetwork(backbone, used, generator, rate=cfg.dropout_rate,
-                                     user_preference=cfg.user_preference, item_preference=cfg.item_preference)
+        def make(
+            backbone: Backbone, used: Mapping[str, FeatureSpec], generator: torch.Generator | None
+        ) -> DropoutNetNetwork:
+            return DropoutNetNetwork(
+                backbone,
+                used,
+                generator,
+                rate=cfg.dropout_rate,
+                user_preference=cfg.user_preference,
+                item_preference=cfg.item_preference,
+            )
 
         return build_network_with_limits(cfg.model_config, specs, make, seed=cfg.seed)
 
@@ -184,21 +215,29 @@ class DropoutNetModel(TwoTowerModel):
         check_columns(items, [self.col_item], name="items")
         ids = pd.Index(items[self.col_item])
         if ids.has_duplicates:
-            raise DataError(f"items repeats id(s) {ids[ids.duplicated()][:5].tolist()}; give one row per item.")
+            raise DataError(
+                f"items repeats id(s) {ids[ids.duplicated()][:5].tolist()}; give one row per item."
+            )
         known = self.item_ids_.get_indexer(ids) >= 0
         if known.any():
-            raise DataError(f"item(s) {ids[known][:5].tolist()} are already in the catalogue; add_items takes "
-                            "new items only.")
+            raise DataError(
+                f"item(s) {ids[known][:5].tolist()} are already in the catalogue; add_items takes "
+                "new items only."
+            )
         if ids.empty:
             return self
         n = len(ids)
         frame = self._side_frame(items.reset_index(drop=True))
         encoded = self._rows_features(np.full(n, -1), np.full(n, -1), frame)
-        self.item_table_ = {name: np.concatenate([values, encoded[name].astype(values.dtype, copy=False)])
-                            for name, values in self.item_table_.items()}
+        self.item_table_ = {
+            name: np.concatenate([values, encoded[name].astype(values.dtype, copy=False)])
+            for name, values in self.item_table_.items()
+        }
         self.item_ids_ = self.item_ids_.append(ids)
         seen = self.seen_
-        self.seen_ = sp.csr_matrix((seen.data, seen.indices, seen.indptr), shape=(seen.shape[0], len(self.item_ids_)))
+        self.seen_ = sp.csr_matrix(
+            (seen.data, seen.indices, seen.indptr), shape=(seen.shape[0], len(self.item_ids_))
+        )
         self._refresh_item_vectors()
         return self
 
@@ -214,4 +253,10 @@ class DropoutNetModel(TwoTowerModel):
 #: registry name -> class
 DROPOUTNET_CLASSES: dict[str, type[TwoTowerModel]] = {"dropoutnet": DropoutNetModel}
 
-__all__ = ["DROPOUTNET_CLASSES", "DROPOUTNET_PRESET", "DropoutNetConfig", "DropoutNetModel", "DropoutNetNetwork"]
+__all__ = [
+    "DROPOUTNET_CLASSES",
+    "DROPOUTNET_PRESET",
+    "DropoutNetConfig",
+    "DropoutNetModel",
+    "DropoutNetNetwork",
+]

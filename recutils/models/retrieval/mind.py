@@ -92,14 +92,21 @@ class MindNetwork(MatchNetwork):
         attention_pow: The power of the label-aware attention (``inf``: hard attention).
     """
 
-    def __init__(self, backbone: Backbone, specs: Mapping[str, FeatureSpec],
-                 generator: torch.Generator | None = None, attention_pow: float = 2.0) -> None:
+    def __init__(
+        self,
+        backbone: Backbone,
+        specs: Mapping[str, FeatureSpec],
+        generator: torch.Generator | None = None,
+        attention_pow: float = 2.0,
+    ) -> None:
         super().__init__(backbone, specs, generator)
         block = self.match.user_block
         layer = backbone.layers[block] if block in backbone.layers else None
         if not isinstance(layer, MultiInterestCapsule):
-            raise ConfigError(f"mind: the user tower block {block!r} must be a MultiInterestCapsule layer "
-                              f"(reading the user's SEQUENCE group), got {type(layer).__name__}.")
+            raise ConfigError(
+                f"mind: the user tower block {block!r} must be a MultiInterestCapsule layer "
+                f"(reading the user's SEQUENCE group), got {type(layer).__name__}."
+            )
         group = backbone.config.groups[backbone.blocks_cfg[block].inputs[0].feature_group_name]  # type: ignore[index]
         history = [f for f in group.feature_names if specs[f].kind == "bag"]
         self.history_key = backbone.layout.bag_key(history[0])
@@ -112,8 +119,10 @@ class MindNetwork(MatchNetwork):
     def _user_width(self, value: object) -> int:
         if not isinstance(value, torch.Tensor) or value.dim() != 3:
             shape = list(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-            raise ConfigError(f"mind: the user tower block {self.match.user_block!r} must output "
-                              f"[batch, interests, width] (a MultiInterestCapsule), got {shape}.")
+            raise ConfigError(
+                f"mind: the user tower block {self.match.user_block!r} must output "
+                f"[batch, interests, width] (a MultiInterestCapsule), got {shape}."
+            )
         return int(value.shape[-1])
 
     def interest_mask(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -125,7 +134,9 @@ class MindNetwork(MatchNetwork):
         """The user tower's interests ``[B, K, d]`` (normalised under cosine) and their mask ``[B, K]``."""
         block = self.match.user_block
         out = self.backbone.block_outputs(batch, [block])[block]
-        return self._normalise(out if self.user_proj is None else self.user_proj(out)), self.interest_mask(batch)
+        return self._normalise(
+            out if self.user_proj is None else self.user_proj(out)
+        ), self.interest_mask(batch)
 
     def user_embeddings(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """``[B, K, d]``: each user's interests, an inactive slot repeating the first interest."""
@@ -153,8 +164,13 @@ class MindNetwork(MatchNetwork):
         return self._training_outputs(self.label_aware(u, mask, v), v, batch)
 
 
-def build_mind_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *, seed: int | None = None,
-                       attention_pow: float = 2.0) -> MindNetwork:
+def build_mind_network(
+    config: ModelConfig,
+    specs: Mapping[str, FeatureSpec],
+    *,
+    seed: int | None = None,
+    attention_pow: float = 2.0,
+) -> MindNetwork:
     """Build a :class:`MindNetwork` of a ``MatchModel`` config (within the parameter limits).
 
     Raises:
@@ -163,12 +179,17 @@ def build_mind_network(config: ModelConfig, specs: Mapping[str, FeatureSpec], *,
     if config.model_class != "MatchModel":
         raise ConfigError(f"model_class {config.model_class!r} is not a two-tower model.")
     return build_network_with_limits(
-        config, specs, lambda backbone, used, gen: MindNetwork(backbone, used, gen, attention_pow), seed=seed)
+        config,
+        specs,
+        lambda backbone, used, gen: MindNetwork(backbone, used, gen, attention_pow),
+        seed=seed,
+    )
 
 
 # ------------------------------------------------------------------ search
-def search_interests(index: Any, interests: np.ndarray, k: int, exclude: Any = None
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def search_interests(
+    index: Any, interests: np.ndarray, k: int, exclude: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best items of each user by the best of their interests, from an index.
 
     Each of the ``K`` interests is searched for its ``k`` best items; a user's results are
@@ -228,21 +249,34 @@ class MindConfig(TwoTowerConfig):
 
     def __post_init__(self) -> None:
         pow_ = self.attention_pow
-        if isinstance(pow_, bool) or not isinstance(pow_, (int, float)) or math.isnan(pow_) or pow_ <= 0:
-            raise ConfigError(f"attention_pow must be a number > 0 (.inf: hard attention), got {pow_!r}.")
+        if (
+            isinstance(pow_, bool)
+            or not isinstance(pow_, (int, float))
+            or math.isnan(pow_)
+            or pow_ <= 0
+        ):
+            raise ConfigError(
+                f"attention_pow must be a number > 0 (.inf: hard attention), got {pow_!r}."
+            )
         self.attention_pow = float(pow_)
         history = [f for f in self.features if (f.column or f.name) == HISTORY]
         for f in history:
             if f.type != "sequence" or f.numeric:
-                raise ConfigError(f"feature {f.name!r}: a {HISTORY!r} feature is the user's past items, so it "
-                                  f"must be type: sequence (ids), got type: {f.type}"
-                                  f"{' with numeric: true' if f.numeric else ''}.")
+                raise ConfigError(
+                    f"feature {f.name!r}: a {HISTORY!r} feature is the user's past items, so it "
+                    f"must be type: sequence (ids), got type: {f.type}"
+                    f"{' with numeric: true' if f.numeric else ''}."
+                )
             if f.max_length is None:
-                raise ConfigError(f"feature {f.name!r}: a {HISTORY!r} feature needs max_length (the user's latest "
-                                  "this many items, e.g. 50).")
+                raise ConfigError(
+                    f"feature {f.name!r}: a {HISTORY!r} feature needs max_length (the user's latest "
+                    "this many items, e.g. 50)."
+                )
         if not history:
-            raise ConfigError(f"mind needs a history feature: {{name: ..., type: sequence, column: {HISTORY!r}, "
-                              "max_length: 50}} in the user tower's SEQUENCE group.")
+            raise ConfigError(
+                f"mind needs a history feature: {{name: ..., type: sequence, column: {HISTORY!r}, "
+                "max_length: 50}} in the user tower's SEQUENCE group."
+            )
         super().__post_init__()
 
 
@@ -268,12 +302,18 @@ class MindModel(TwoTowerModel):
 
     def _resolve_features(self, df: pd.DataFrame) -> list[FeatureConfig]:
         history = set(self._history_features())
-        return [dataclasses.replace(f, side="user") if f.name in history else f
-                for f in super()._resolve_features(df)]
+        return [
+            dataclasses.replace(f, side="user") if f.name in history else f
+            for f in super()._resolve_features(df)
+        ]
 
     def _build_network(self, specs: Mapping[str, Any]) -> torch.nn.Module:
-        return build_mind_network(self.config.model_config, specs, seed=self.config.seed,
-                                  attention_pow=self.config.attention_pow)
+        return build_mind_network(
+            self.config.model_config,
+            specs,
+            seed=self.config.seed,
+            attention_pow=self.config.attention_pow,
+        )
 
     def _check_sides(self, network: MatchNetwork, encoder: FeatureEncoder) -> None:
         """History features feed only the user tower (they are user features); then the two-tower rule."""
@@ -282,13 +322,17 @@ class MindModel(TwoTowerModel):
         for group in network.item_groups:
             wrong = [f for f in groups[group].feature_names if f in history]
             if wrong:
-                raise ConfigError(f"history feature(s) {wrong} (column {HISTORY!r}) feed the item tower (group "
-                                  f"{group!r}); a history is built from the user's past items and may feed only "
-                                  "the user tower.")
+                raise ConfigError(
+                    f"history feature(s) {wrong} (column {HISTORY!r}) feed the item tower (group "
+                    f"{group!r}); a history is built from the user's past items and may feed only "
+                    "the user tower."
+                )
         super()._check_sides(network, encoder)
 
     # ---------------------------------------------------------------- histories
-    def _chronology(self, df: pd.DataFrame, user_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _chronology(
+        self, df: pd.DataFrame, user_idx: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(order, position, count)``: the rows sorted by user then time (``col_timestamp`` when
         ``df`` has it, else row order; ties in row order), each sorted row's position within its
         user, and its user's number of rows."""
@@ -305,8 +349,9 @@ class MindModel(TwoTowerModel):
         return order, position, np.repeat(sizes, sizes)
 
     @staticmethod
-    def _windows(values: np.ndarray, ends: np.ndarray, counts: np.ndarray, width: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
+    def _windows(
+        values: np.ndarray, ends: np.ndarray, counts: np.ndarray, width: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(taken, valid)`` ``[len(ends), width]``: row ``r`` holds ``values[ends[r] - h : ends[r]]``
         with ``h = min(counts[r], width)``, oldest first, then padding (``valid`` False)."""
         h = np.minimum(counts, width)
@@ -321,8 +366,9 @@ class MindModel(TwoTowerModel):
         packed = np.argsort(~valid, axis=1, kind="stable")
         return np.take_along_axis(taken, packed, 1), np.take_along_axis(valid, packed, 1)
 
-    def _histories(self, df: pd.DataFrame, data: TrainData, width: int
-                   ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    def _histories(
+        self, df: pd.DataFrame, data: TrainData, width: int
+    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
         """The item indices (and validity) of each training row's history ``[rows, width]``
         (strictly earlier items, never the row's own) and of each user's ``[users, width]``."""
         items = np.asarray(data.item_idx, dtype=np.int64)
@@ -334,7 +380,9 @@ class MindModel(TwoTowerModel):
         rows = np.empty_like(taken)
         rows_valid = np.empty_like(valid)
         rows[order], rows_valid[order] = taken, valid
-        last = np.flatnonzero(position == count - 1)  # each user's last sorted row, users in code order
+        last = np.flatnonzero(
+            position == count - 1
+        )  # each user's last sorted row, users in code order
         users = self._windows(sorted_items, last + 1, count[last], width)
         return (rows, rows_valid), users
 
@@ -343,23 +391,32 @@ class MindModel(TwoTowerModel):
         column = pd.Series([[item] for item in self.item_ids_.tolist()], dtype=object)
         return encoder.encode_feature(name, column)[:, 0]
 
-    def _fit_encoder(self, df: pd.DataFrame, data: TrainData) -> tuple[FeatureEncoder, dict[str, np.ndarray]]:
+    def _fit_encoder(
+        self, df: pd.DataFrame, data: TrainData
+    ) -> tuple[FeatureEncoder, dict[str, np.ndarray]]:
         """The encoder, fitted with each user's history on their first row (the history
         tables' vocabularies and widths), and the rows' encoded features with each row's own
         history (items strictly before it)."""
-        width = max(f.max_length for f in self.config.features if f.name in self._history_features())
+        width = max(
+            f.max_length for f in self.config.features if f.name in self._history_features()
+        )
         _, (user_items, user_valid) = self._histories(df, data, width)
-        lists = [row[ok].tolist() for row, ok in zip(self.item_ids_.to_numpy()[user_items], user_valid)]
+        lists = [
+            row[ok].tolist() for row, ok in zip(self.item_ids_.to_numpy()[user_items], user_valid)
+        ]
         column = np.full(len(df), None, dtype=object)
-        column[np.unique(data.user_idx, return_index=True)[1]] = pd.Series(lists, dtype=object).to_numpy()
+        column[np.unique(data.user_idx, return_index=True)[1]] = pd.Series(
+            lists, dtype=object
+        ).to_numpy()
         encoder, encoded = super()._fit_encoder(df.assign(**{HISTORY: column}), data)
         for name in self._history_features():
             (rows, valid), _ = self._histories(df, data, encoder.specs[name].length)
             encoded[name] = np.where(valid, self._history_codes(encoder, name)[rows], 0)
         return encoder, encoded
 
-    def _side_tables(self, encoded: Mapping[str, np.ndarray], data: TrainData
-                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def _side_tables(
+        self, encoded: Mapping[str, np.ndarray], data: TrainData
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """The two-tower tables, each user's history being their latest training items."""
         users, items = super()._side_tables(encoded, data)
         df = data.frame if data.frame is not None else pd.DataFrame(index=range(len(data.user_idx)))
@@ -370,15 +427,18 @@ class MindModel(TwoTowerModel):
             users[name] = np.where(valid, self._history_codes(self.encoder_, name)[taken], 0)
         return users, items
 
-    def _validation_users(self, codes: np.ndarray, train_users: np.ndarray, train_items: np.ndarray
-                          ) -> dict[str, np.ndarray]:
+    def _validation_users(
+        self, codes: np.ndarray, train_users: np.ndarray, train_items: np.ndarray
+    ) -> dict[str, np.ndarray]:
         """The validation users' features, their histories without the held-out items (only the
         items of the training part: early stopping must not see a held-out item in a history)."""
         import scipy.sparse as sp
 
         features = super()._validation_users(codes, train_users, train_items)
         shape = (len(self.user_ids_), len(self.item_ids_))
-        trained = sp.csr_matrix((np.ones(train_users.size, dtype=np.int8), (train_users, train_items)), shape=shape)
+        trained = sp.csr_matrix(
+            (np.ones(train_users.size, dtype=np.int8), (train_users, train_items)), shape=shape
+        )
         for name, (taken, valid) in self._user_histories.items():
             taken, valid = taken[codes], valid[codes].copy()
             rows = np.repeat(codes, taken.shape[1]).reshape(taken.shape)
@@ -393,8 +453,9 @@ class MindModel(TwoTowerModel):
         finally:
             self.__dict__.pop("_user_histories", None)
 
-    def _rows_features(self, user_idx: np.ndarray, item_idx: np.ndarray,
-                       frame: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
+    def _rows_features(
+        self, user_idx: np.ndarray, item_idx: np.ndarray, frame: pd.DataFrame | None = None
+    ) -> dict[str, np.ndarray]:
         if frame is not None and HISTORY in frame.columns:  # built by the model, never read
             frame = frame.drop(columns=[HISTORY])
         return super()._rows_features(user_idx, item_idx, frame)
@@ -415,9 +476,11 @@ class MindModel(TwoTowerModel):
         name = self.network_.history_key.split(":", 1)[1]
         empty = ~(np.asarray(encoded[name]) != 0).any(axis=1)
         if empty.any():
-            raise DataError(f"{int(empty.sum())} user(s) have no history (e.g. users unknown to the model) and "
-                            "the user tower reads no profile feature: MIND cannot embed them. Add profile "
-                            "features (the user id, age ...) to the user tower's group, or score known users.")
+            raise DataError(
+                f"{int(empty.sum())} user(s) have no history (e.g. users unknown to the model) and "
+                "the user tower reads no profile feature: MIND cannot embed them. Add profile "
+                "features (the user id, age ...) to the user tower's group, or score known users."
+            )
 
     def _score_users(self, user_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
         tau = self.config.model_config.model_params.match.temperature
@@ -427,11 +490,21 @@ class MindModel(TwoTowerModel):
             np.maximum(scores, users[:, k] @ self.item_vectors_.T, out=scores)
         return scores.astype(np.float64) / tau
 
-    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, *,
-                     frame: pd.DataFrame | None = None, **kwargs: Any) -> np.ndarray:
+    def _score_pairs(
+        self,
+        user_idx: np.ndarray,
+        item_idx: np.ndarray,
+        *,
+        frame: pd.DataFrame | None = None,
+        **kwargs: Any,
+    ) -> np.ndarray:
         tau = self.config.model_config.model_params.match.temperature
-        users = self._embed(self._rows_features(user_idx, np.full(len(user_idx), -1), frame), "user")
-        items = self._embed(self._rows_features(np.full(len(item_idx), -1), item_idx, frame), "item")
+        users = self._embed(
+            self._rows_features(user_idx, np.full(len(user_idx), -1), frame), "user"
+        )
+        items = self._embed(
+            self._rows_features(np.full(len(item_idx), -1), item_idx, frame), "item"
+        )
         return (users * items[:, None, :]).sum(axis=2).max(axis=1).astype(np.float64) / tau
 
     def user_embeddings(self, df: pd.DataFrame) -> np.ndarray:
@@ -440,8 +513,13 @@ class MindModel(TwoTowerModel):
         history is their training items; an unknown user has none (their profile only)."""
         return super().user_embeddings(df)
 
-    def recommend_from_index(self, index: Any, users: Sequence[Any] | np.ndarray | pd.Series | pd.DataFrame,
-                             top_k: int = 10, remove_seen: bool = True) -> pd.DataFrame:
+    def recommend_from_index(
+        self,
+        index: Any,
+        users: Sequence[Any] | np.ndarray | pd.Series | pd.DataFrame,
+        top_k: int = 10,
+        remove_seen: bool = True,
+    ) -> pd.DataFrame:
         """:meth:`recommend_k_items` through an index of the item embeddings (:meth:`build_index`):
         one search per interest, merged by the best score (:func:`search_interests`).
 
@@ -459,26 +537,49 @@ class MindModel(TwoTowerModel):
         ids = np.asarray(pd.unique(pd.Series(np.asarray(users))))
         idx = self.user_ids_.get_indexer(pd.Index(ids))
         if (idx < 0).any():
-            raise DataError(f"unknown user(s) {ids[idx < 0][:5].tolist()}: recommend_from_index needs training users.")
+            raise DataError(
+                f"unknown user(s) {ids[idx < 0][:5].tolist()}: recommend_from_index needs training users."
+            )
         exclude = self.seen_[idx] if remove_seen else None
         items, scores = search_interests(index, self._user_vectors(idx), top_k, exclude=exclude)
         tau = self.config.model_config.model_params.match.temperature
-        return pd.DataFrame({self.col_user: np.repeat(ids, top_k), self.col_item: items.ravel(),
-                             self.col_prediction: scores.ravel() / tau,
-                             self.col_rank: np.tile(np.arange(1, top_k + 1), ids.size)})
+        return pd.DataFrame(
+            {
+                self.col_user: np.repeat(ids, top_k),
+                self.col_item: items.ravel(),
+                self.col_prediction: scores.ravel() / tau,
+                self.col_rank: np.tile(np.arange(1, top_k + 1), ids.size),
+            }
+        )
 
     # ---------------------------------------------------------------- contract
     @classmethod
     def contract_case(cls) -> ContractCase:
         """A history of the toy frame's items (sharing the item id's table), the user id as profile; 2 epochs."""
         return ContractCase(
-            params={"features": [{"name": "user", "column": "@user"},
-                                 {"name": "item", "column": "@item", "embedding_name": "item"},
-                                 {"name": "history", "column": HISTORY, "type": "sequence", "max_length": 10,
-                                  "embedding_name": "item"}],
-                    "feature_groups": {"user": ["history", "user"], "item": ["item"]}, "default_embedding_dim": 4,
-                    "train": {"epochs": 2, "batch_size": 64, "num_threads": 1, "validation_fraction": 0.0,
-                              "early_stopping_metric": None, "progress": False}},
+            params={
+                "features": [
+                    {"name": "user", "column": "@user"},
+                    {"name": "item", "column": "@item", "embedding_name": "item"},
+                    {
+                        "name": "history",
+                        "column": HISTORY,
+                        "type": "sequence",
+                        "max_length": 10,
+                        "embedding_name": "item",
+                    },
+                ],
+                "feature_groups": {"user": ["history", "user"], "item": ["item"]},
+                "default_embedding_dim": 4,
+                "train": {
+                    "epochs": 2,
+                    "batch_size": 64,
+                    "num_threads": 1,
+                    "validation_fraction": 0.0,
+                    "early_stopping_metric": None,
+                    "progress": False,
+                },
+            },
             known_answer=None,
             stochastic=True,
         )
@@ -486,5 +587,12 @@ class MindModel(TwoTowerModel):
 
 RETRIEVAL_CLASSES["mind"] = MindModel  # the table of model.py, which cannot import this module
 
-__all__ = ["HISTORY", "MIND_PRESET", "MindConfig", "MindModel", "MindNetwork", "build_mind_network",
-           "search_interests"]
+__all__ = [
+    "HISTORY",
+    "MIND_PRESET",
+    "MindConfig",
+    "MindModel",
+    "MindNetwork",
+    "build_mind_network",
+    "search_interests",
+]

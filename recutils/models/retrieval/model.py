@@ -60,9 +60,13 @@ logger = logging.getLogger(__name__)
 #: The folder of the shipped two-tower configs.
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: registry name -> shipped config. Keep it sorted.
-RETRIEVAL_PRESETS: dict[str, str] = {"comet_i2i": "comet_i2i_sessions.yaml",
-                                     "dropoutnet": "dropoutnet_movielens.yaml", "dssm": "dssm_movielens.yaml",
-                                     "dssm_senet": "dssm_senet_movielens.yaml", "mind": "mind_movielens.yaml"}
+RETRIEVAL_PRESETS: dict[str, str] = {
+    "comet_i2i": "comet_i2i_sessions.yaml",
+    "dropoutnet": "dropoutnet_movielens.yaml",
+    "dssm": "dssm_movielens.yaml",
+    "dssm_senet": "dssm_senet_movielens.yaml",
+    "mind": "mind_movielens.yaml",
+}
 _ROWS = 1 << 16  # rows per forward pass when embedding
 #: What a two-tower model's early stopping can follow (:class:`TwoTowerConfig`).
 VALIDATION_METRICS = ("recall", "auc")
@@ -83,8 +87,15 @@ class RecallValidator:
 
     higher_is_better = True
 
-    def __init__(self, users: Mapping[str, np.ndarray], relevant: Any, seen: Any, items: Mapping[str, np.ndarray],
-                 layout: Any, k: int) -> None:
+    def __init__(
+        self,
+        users: Mapping[str, np.ndarray],
+        relevant: Any,
+        seen: Any,
+        items: Mapping[str, np.ndarray],
+        layout: Any,
+        k: int,
+    ) -> None:
         self.name = f"recall@{k}"
         self.k = int(k)
         self.users = TensorData.from_encoded(users, layout)
@@ -94,8 +105,10 @@ class RecallValidator:
         self.n_relevant = np.diff(self.relevant.indptr)
 
     def _embed(self, data: TensorData, fn: Any, device: Any) -> torch.Tensor:
-        parts = [fn({k: v.to(device) for k, v in data.batch(slice(s, s + _ROWS)).items()})
-                 for s in range(0, len(data), _ROWS)]
+        parts = [
+            fn({k: v.to(device) for k, v in data.batch(slice(s, s + _ROWS)).items()})
+            for s in range(0, len(data), _ROWS)
+        ]
         return torch.cat(parts)
 
     def __call__(self, model: torch.nn.Module) -> tuple[float, dict[str, float]]:
@@ -119,7 +132,9 @@ class RecallValidator:
 
 
 def _default_model_config() -> ModelConfig:
-    return ModelConfig.from_dict(read_mapping(CONFIG_DIR / RETRIEVAL_PRESETS["dssm"])["model_config"])
+    return ModelConfig.from_dict(
+        read_mapping(CONFIG_DIR / RETRIEVAL_PRESETS["dssm"])["model_config"]
+    )
 
 
 @dataclass
@@ -149,15 +164,19 @@ class TwoTowerConfig(DeepRankConfig):
 
     def __post_init__(self) -> None:
         if self.validation_metric not in VALIDATION_METRICS:
-            raise ConfigError(f"validation_metric {self.validation_metric!r} is unknown; allowed: "
-                              f"{list(VALIDATION_METRICS)}.")
+            raise ConfigError(
+                f"validation_metric {self.validation_metric!r} is unknown; allowed: "
+                f"{list(VALIDATION_METRICS)}."
+            )
         for name in ("validation_k", "validation_users"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
         if self.model_config.model_class != "MatchModel":
-            raise ConfigError(f"a two-tower model needs model_config.model_class: MatchModel, got "
-                              f"{self.model_config.model_class!r}.")
+            raise ConfigError(
+                f"a two-tower model needs model_config.model_class: MatchModel, got "
+                f"{self.model_config.model_class!r}."
+            )
         if self.kd:
             raise ConfigError("kd (distillation) is not supported by two-tower models.")
         super().__post_init__()
@@ -181,17 +200,25 @@ class TwoTowerModel(DeepRankModel):
     preset: ClassVar[str] = RETRIEVAL_PRESETS["dssm"]
     needs_rating: ClassVar[bool] = False
 
-    def __init__(self, config: TwoTowerConfig | Mapping[str, Any] | str | Path | None = None, *,
-                 feature_groups: Mapping[str, Sequence[str]] | None = None,
-                 callbacks: list[Any] | None = None, **params: Any) -> None:
+    def __init__(
+        self,
+        config: TwoTowerConfig | Mapping[str, Any] | str | Path | None = None,
+        *,
+        feature_groups: Mapping[str, Sequence[str]] | None = None,
+        callbacks: list[Any] | None = None,
+        **params: Any,
+    ) -> None:
         from recutils.models.ctr.zoo import with_feature_groups
 
         fields = self.config_class.field_names()
         overrides = {k: params.pop(k) for k in list(params) if k in fields}
-        resolved = load_config_with(CONFIG_DIR / self.preset if config is None else config, self.config_class,
-                                    overrides)
+        resolved = load_config_with(
+            CONFIG_DIR / self.preset if config is None else config, self.config_class, overrides
+        )
         if feature_groups:
-            resolved = self.config_class.from_dict(with_feature_groups(resolved.to_dict(), feature_groups))
+            resolved = self.config_class.from_dict(
+                with_feature_groups(resolved.to_dict(), feature_groups)
+            )
         super().__init__(resolved, callbacks=callbacks, **params)
 
     def _needs_rating(self) -> bool:
@@ -213,18 +240,29 @@ class TwoTowerModel(DeepRankModel):
                             f"feature {feature!r} (group {group!r}) feeds the {side} tower but is "
                             f"{'an' if found[0] in 'aeiou' else 'a'} {found} "
                             f"feature; a {side} tower may read only {side} features (constant per {side}). "
-                            f"Give it side: {side} in its feature config if it is one, or move it.")
+                            f"Give it side: {side} in its feature config if it is one, or move it."
+                        )
 
     def _fit(self, data: TrainData) -> None:
-        df = data.frame if data.frame is not None else pd.DataFrame(
-            {self.col_user: self.user_ids_[data.user_idx], self.col_item: self.item_ids_[data.item_idx]})
+        df = (
+            data.frame
+            if data.frame is not None
+            else pd.DataFrame(
+                {
+                    self.col_user: self.user_ids_[data.user_idx],
+                    self.col_item: self.item_ids_[data.item_idx],
+                }
+            )
+        )
         cfg = self.config
         keep = np.ones(len(data.user_idx), dtype=bool)
         if cfg.label_threshold is not None:
             keep = np.asarray(data.rating) >= cfg.label_threshold
             if not keep.any():
-                raise DataError(f"no row has {self.col_rating} >= label_threshold={cfg.label_threshold}: a "
-                                "two-tower model trains on positive rows.")
+                raise DataError(
+                    f"no row has {self.col_rating} >= label_threshold={cfg.label_threshold}: a "
+                    "two-tower model trains on positive rows."
+                )
         encoder, encoded = self._fit_encoder(df, data)
         self.encoder_ = encoder
         network = self._build_network(encoder.specs)
@@ -237,12 +275,14 @@ class TwoTowerModel(DeepRankModel):
         share = (counts + 1.0) / (counts.sum() + data.n_items)  # smoothed: never log(0)
         logq = np.log(share).astype(np.float32)
         rows = np.flatnonzero(keep)
-        full = TensorData.from_encoded({k: v[rows] for k, v in encoded.items()}, layout,
-                                       np.ones(rows.size, dtype=np.float32))
+        full = TensorData.from_encoded(
+            {k: v[rows] for k, v in encoded.items()}, layout, np.ones(rows.size, dtype=np.float32)
+        )
         full.tensors[ITEM_INDEX] = torch.from_numpy(items[rows])
         full.tensors[ITEM_LOGQ] = torch.from_numpy(logq[items[rows]])
-        catalogue = TensorData.from_encoded(self._rows_features(np.full(data.n_items, -1), np.arange(data.n_items)),
-                                            layout)
+        catalogue = TensorData.from_encoded(
+            self._rows_features(np.full(data.n_items, -1), np.arange(data.n_items)), layout
+        )
         network.set_catalogue(catalogue.tensors, logq)
         train, valid, validator = full, None, None
         rng = np.random.default_rng(cfg.seed)
@@ -256,31 +296,57 @@ class TwoTowerModel(DeepRankModel):
             if cfg.validation_metric == "auc":
                 valid = self._validation_pairs(users, items[rows[v_rows]], rng, data.n_items)
             else:
-                validator = self._recall_validator(users, items[rows[v_rows]], np.asarray(data.user_idx)[rows[t_rows]],
-                                                   items[rows[t_rows]], rng, data.n_items)
-        trainer = Trainer(network, cfg.train, seed=cfg.seed, model_dir=cfg.model_dir,
-                          callbacks=self.__dict__.get("callbacks"), validator=validator)
+                validator = self._recall_validator(
+                    users,
+                    items[rows[v_rows]],
+                    np.asarray(data.user_idx)[rows[t_rows]],
+                    items[rows[t_rows]],
+                    rng,
+                    data.n_items,
+                )
+        trainer = Trainer(
+            network,
+            cfg.train,
+            seed=cfg.seed,
+            model_dir=cfg.model_dir,
+            callbacks=self.__dict__.get("callbacks"),
+            validator=validator,
+        )
         self.history_ = trainer.fit(train, valid)
         self.best_epoch_ = trainer.best_epoch_
         self.network_ = network.eval()
         self._refresh_item_vectors()
 
-    def _fit_encoder(self, df: pd.DataFrame, data: TrainData) -> tuple[FeatureEncoder, dict[str, np.ndarray]]:
+    def _fit_encoder(
+        self, df: pd.DataFrame, data: TrainData
+    ) -> tuple[FeatureEncoder, dict[str, np.ndarray]]:
         """The feature encoder fitted on the training frame ``df`` and its encoded rows."""
-        encoder = FeatureEncoder(self._resolve_features(df), column_map={"@user": self.col_user,
-                                                                          "@item": self.col_item},
-                                 default_embedding_dim=self.config.default_embedding_dim)
+        encoder = FeatureEncoder(
+            self._resolve_features(df),
+            column_map={"@user": self.col_user, "@item": self.col_item},
+            default_embedding_dim=self.config.default_embedding_dim,
+        )
         encoder.fit(df, col_user=self.col_user, col_item=self.col_item)
         return encoder, encoder.transform(df)
 
-    def _side_tables(self, encoded: Mapping[str, np.ndarray], data: TrainData
-                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def _side_tables(
+        self, encoded: Mapping[str, np.ndarray], data: TrainData
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """The per-user and per-item tables of the encoded user and item features."""
-        return (self._side_table(encoded, data.user_idx, data.n_users, "user"),
-                self._side_table(encoded, data.item_idx, data.n_items, "item"))
+        return (
+            self._side_table(encoded, data.user_idx, data.n_users, "user"),
+            self._side_table(encoded, data.item_idx, data.n_items, "item"),
+        )
 
-    def _recall_validator(self, users: np.ndarray, items: np.ndarray, train_users: np.ndarray,
-                          train_items: np.ndarray, rng: np.random.Generator, n_items: int) -> RecallValidator:
+    def _recall_validator(
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        train_users: np.ndarray,
+        train_items: np.ndarray,
+        rng: np.random.Generator,
+        n_items: int,
+    ) -> RecallValidator:
         """A :class:`RecallValidator` of the held-out (user, item) rows, at most
         ``validation_users`` users (a seeded draw), their training items masked."""
         import scipy.sparse as sp
@@ -293,25 +359,33 @@ class TwoTowerModel(DeepRankModel):
 
         def matrix(u: np.ndarray, i: np.ndarray) -> sp.csr_matrix:
             keep = position[u] >= 0
-            m = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (position[u[keep]], i[keep])),
-                              shape=(codes.size, n_items))
+            m = sp.csr_matrix(
+                (np.ones(int(keep.sum()), dtype=np.float32), (position[u[keep]], i[keep])),
+                shape=(codes.size, n_items),
+            )
             m.sum_duplicates()
             m.data[:] = 1.0
             return m
 
-        return RecallValidator(self._validation_users(codes, train_users, train_items), matrix(users, items),
-                               matrix(train_users, train_items),
-                               self._rows_features(np.full(n_items, -1), np.arange(n_items)),
-                               self.network_.backbone.layout, self.config.validation_k)
+        return RecallValidator(
+            self._validation_users(codes, train_users, train_items),
+            matrix(users, items),
+            matrix(train_users, train_items),
+            self._rows_features(np.full(n_items, -1), np.arange(n_items)),
+            self.network_.backbone.layout,
+            self.config.validation_k,
+        )
 
-    def _validation_users(self, codes: np.ndarray, train_users: np.ndarray, train_items: np.ndarray
-                          ) -> dict[str, np.ndarray]:
+    def _validation_users(
+        self, codes: np.ndarray, train_users: np.ndarray, train_items: np.ndarray
+    ) -> dict[str, np.ndarray]:
         """The encoded features of the validation users ``codes`` (their training features; the
         training part's (user, item) pairs are given for features built from interactions)."""
         return self._rows_features(codes, np.full(codes.size, -1))
 
-    def _validation_pairs(self, users: np.ndarray, items: np.ndarray, rng: np.random.Generator,
-                          n_items: int) -> TensorData:
+    def _validation_pairs(
+        self, users: np.ndarray, items: np.ndarray, rng: np.random.Generator, n_items: int
+    ) -> TensorData:
         """Held-out positive pairs (label 1) and, for each, its user with a uniformly drawn
         item (label 0), with the users' and items' training features."""
         layout = self.network_.backbone.layout
@@ -334,9 +408,15 @@ class TwoTowerModel(DeepRankModel):
         self.network_.eval()
         with torch.no_grad():
             for start in range(0, len(data), _ROWS):
-                batch = {k: v.to(device) for k, v in data.batch(slice(start, start + _ROWS)).items()}
+                batch = {
+                    k: v.to(device) for k, v in data.batch(slice(start, start + _ROWS)).items()
+                }
                 out.append(fn(batch).float().cpu())
-        return (torch.cat(out).numpy() if out else np.empty((0, self.network_.embedding_dim), np.float32))
+        return (
+            torch.cat(out).numpy()
+            if out
+            else np.empty((0, self.network_.embedding_dim), np.float32)
+        )
 
     def _refresh_item_vectors(self) -> None:
         n = len(self.item_ids_)
@@ -352,7 +432,9 @@ class TwoTowerModel(DeepRankModel):
         self._check_fitted()
         check_columns(df, [self.col_user], name="df")
         u = self.user_ids_.get_indexer(pd.Index(df[self.col_user]))
-        return self._embed(self._rows_features(u, np.full(len(df), -1), self._side_frame(df)), "user")
+        return self._embed(
+            self._rows_features(u, np.full(len(df), -1), self._side_frame(df)), "user"
+        )
 
     def item_embeddings(self, df: pd.DataFrame) -> np.ndarray:
         """The item tower's embedding of each row of ``df`` (``col_item`` and any item feature
@@ -360,7 +442,9 @@ class TwoTowerModel(DeepRankModel):
         self._check_fitted()
         check_columns(df, [self.col_item], name="df")
         i = self.item_ids_.get_indexer(pd.Index(df[self.col_item]))
-        return self._embed(self._rows_features(np.full(len(df), -1), i, self._side_frame(df)), "item")
+        return self._embed(
+            self._rows_features(np.full(len(df), -1), i, self._side_frame(df)), "item"
+        )
 
     def similar_items(self, items: Sequence[Any] | np.ndarray, k: int = 10) -> pd.DataFrame:
         """The ``k`` training items nearest to each of ``items`` by the model's similarity
@@ -373,7 +457,9 @@ class TwoTowerModel(DeepRankModel):
         items = np.asarray(items)
         idx = self.item_ids_.get_indexer(pd.Index(items))
         if (idx < 0).any():
-            raise DataError(f"unknown item(s) {items[idx < 0][:5].tolist()}: similar_items needs training items.")
+            raise DataError(
+                f"unknown item(s) {items[idx < 0][:5].tolist()}: similar_items needs training items."
+            )
         n = len(self.item_ids_)
         if not 1 <= k <= n - 1:
             raise DataError(f"k must be between 1 and {n - 1} (the other items), got {k}.")
@@ -381,8 +467,14 @@ class TwoTowerModel(DeepRankModel):
         scores = vectors[idx] @ vectors.T
         scores[np.arange(idx.size), idx] = -np.inf
         top, values = top_k_per_row(scores, k)
-        return pd.DataFrame({self.col_item: np.repeat(items, k), "similar_item": self.item_ids_[top.ravel()],
-                             "score": values.ravel(), "rank": np.tile(np.arange(1, k + 1), idx.size)})
+        return pd.DataFrame(
+            {
+                self.col_item: np.repeat(items, k),
+                "similar_item": self.item_ids_[top.ravel()],
+                "score": values.ravel(),
+                "rank": np.tile(np.arange(1, k + 1), idx.size),
+            }
+        )
 
     def model_version(self) -> str:
         """A short hash of the fitted weights: an index built from this model carries it."""
@@ -402,10 +494,17 @@ class TwoTowerModel(DeepRankModel):
         """
         from recutils.retrieval import BruteForceIndex, FaissIndex
 
-        metric = "cosine" if self.config.model_config.model_params.match.similarity == "cosine" else "ip"
-        index = BruteForceIndex(metric=metric, **params) if kind == "brute_force" else FaissIndex(
-            kind=kind, metric=metric, **params)
-        index.build(self.item_vectors_, np.asarray(self.item_ids_), model_version=self.model_version())
+        metric = (
+            "cosine" if self.config.model_config.model_params.match.similarity == "cosine" else "ip"
+        )
+        index = (
+            BruteForceIndex(metric=metric, **params)
+            if kind == "brute_force"
+            else FaissIndex(kind=kind, metric=metric, **params)
+        )
+        index.build(
+            self.item_vectors_, np.asarray(self.item_ids_), model_version=self.model_version()
+        )
         return index
 
     # --------------------------------------------------------------- scoring
@@ -413,11 +512,21 @@ class TwoTowerModel(DeepRankModel):
         tau = self.config.model_config.model_params.match.temperature
         return (self._user_vectors(user_idx) @ self.item_vectors_.T).astype(np.float64) / tau
 
-    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, *,
-                     frame: pd.DataFrame | None = None, **kwargs: Any) -> np.ndarray:
+    def _score_pairs(
+        self,
+        user_idx: np.ndarray,
+        item_idx: np.ndarray,
+        *,
+        frame: pd.DataFrame | None = None,
+        **kwargs: Any,
+    ) -> np.ndarray:
         tau = self.config.model_config.model_params.match.temperature
-        users = self._embed(self._rows_features(user_idx, np.full(len(user_idx), -1), frame), "user")
-        items = self._embed(self._rows_features(np.full(len(item_idx), -1), item_idx, frame), "item")
+        users = self._embed(
+            self._rows_features(user_idx, np.full(len(user_idx), -1), frame), "user"
+        )
+        items = self._embed(
+            self._rows_features(np.full(len(item_idx), -1), item_idx, frame), "item"
+        )
         return (users * items).sum(axis=1).astype(np.float64) / tau
 
     def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
@@ -429,25 +538,54 @@ class TwoTowerModel(DeepRankModel):
     def contract_case(cls) -> ContractCase:
         """The user tower reads the toy frame's user id, the item tower its item id; 2 epochs."""
         cfg = read_mapping(CONFIG_DIR / cls.preset)
-        groups = {g["group_name"]: ["user"] if g["group_name"].startswith("user") else ["item"]
-                  for g in cfg["model_config"]["feature_groups"]}
+        groups = {
+            g["group_name"]: ["user"] if g["group_name"].startswith("user") else ["item"]
+            for g in cfg["model_config"]["feature_groups"]
+        }
         return ContractCase(
-            params={"features": [{"name": "user", "column": "@user"}, {"name": "item", "column": "@item"}],
-                    "feature_groups": groups, "default_embedding_dim": 4,
-                    "train": {"epochs": 2, "batch_size": 64, "num_threads": 1, "validation_fraction": 0.0,
-                              "early_stopping_metric": None, "progress": False}},
+            params={
+                "features": [
+                    {"name": "user", "column": "@user"},
+                    {"name": "item", "column": "@item"},
+                ],
+                "feature_groups": groups,
+                "default_embedding_dim": 4,
+                "train": {
+                    "epochs": 2,
+                    "batch_size": 64,
+                    "num_threads": 1,
+                    "validation_fraction": 0.0,
+                    "early_stopping_metric": None,
+                    "progress": False,
+                },
+            },
             known_answer=None,
             stochastic=True,
         )
 
 
-DSSMSENet = type("DSSMSENet", (TwoTowerModel,), {
-    "name": "dssm_senet", "preset": RETRIEVAL_PRESETS["dssm_senet"], "__module__": __name__,
-    "__doc__": "DSSM with a SENet over each tower's feature embeddings (EasyRec's DSSM_SENet): "
-               "``dssm_senet_movielens.yaml``."})
+DSSMSENet = type(
+    "DSSMSENet",
+    (TwoTowerModel,),
+    {
+        "name": "dssm_senet",
+        "preset": RETRIEVAL_PRESETS["dssm_senet"],
+        "__module__": __name__,
+        "__doc__": "DSSM with a SENet over each tower's feature embeddings (EasyRec's DSSM_SENet): "
+        "``dssm_senet_movielens.yaml``.",
+    },
+)
 
 #: registry name -> class of each preset
 RETRIEVAL_CLASSES: dict[str, type[TwoTowerModel]] = {"dssm": TwoTowerModel, "dssm_senet": DSSMSENet}
 
-__all__ = ["CONFIG_DIR", "DSSMSENet", "RETRIEVAL_CLASSES", "RETRIEVAL_PRESETS", "VALIDATION_METRICS", "RecallValidator",
-           "TwoTowerConfig", "TwoTowerModel"]
+__all__ = [
+    "CONFIG_DIR",
+    "DSSMSENet",
+    "RETRIEVAL_CLASSES",
+    "RETRIEVAL_PRESETS",
+    "VALIDATION_METRICS",
+    "RecallValidator",
+    "TwoTowerConfig",
+    "TwoTowerModel",
+]

@@ -144,8 +144,15 @@ class PDNConfig(TorchCFConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("max_triggers", "embedding_dim", "position_dim", "n_epochs", "batch_size", "n_negatives",
-                     "i2i_top_n"):
+        for name in (
+            "max_triggers",
+            "embedding_dim",
+            "position_dim",
+            "n_epochs",
+            "batch_size",
+            "n_negatives",
+            "i2i_top_n",
+        ):
             check_positive_int(name, getattr(self, name))
         check_positive_int("user_dim", self.user_dim, minimum=0)
         self.trigger_units = check_layers("trigger_units", self.trigger_units, minimum_length=0)
@@ -181,8 +188,9 @@ class PDNNetwork(nn.Module):
         self.users = nn.Embedding(n_users, c.user_dim) if c.user_dim else None
         if self.users is not None:
             nn.init.normal_(self.users.weight, std=0.1)
-        self.trigger_net = TriggerNet(c.embedding_dim, c.user_dim, c.max_triggers, c.position_dim,
-                                      c.trigger_units, c.dropout)
+        self.trigger_net = TriggerNet(
+            c.embedding_dim, c.user_dim, c.max_triggers, c.position_dim, c.trigger_units, c.dropout
+        )
         similarity = DotSimilarityNet if c.similarity == "dot" else SimilarityNet
         self.similarity_net = similarity(c.embedding_dim, c.similarity_units, c.dropout)
         self.bias = nn.Embedding(n_items + 1, 1) if c.item_bias else None
@@ -194,9 +202,13 @@ class PDNNetwork(nn.Module):
         if self.users is None:
             return None
         vectors = self.users(users.clamp(min=0))
-        return torch.where((users >= 0).unsqueeze(1), vectors, self.users.weight.mean(0, keepdim=True))
+        return torch.where(
+            (users >= 0).unsqueeze(1), vectors, self.users.weight.mean(0, keepdim=True)
+        )
 
-    def triggers(self, tokens: torch.Tensor, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def triggers(
+        self, tokens: torch.Tensor, users: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """TN ``[B, L]``, the trigger embeddings ``[B, L, d]`` and the mask of real triggers ``[B, L]``
         of left-padded trigger ``tokens`` ``[B, L]``."""
         embedded = self.items(tokens)
@@ -206,7 +218,9 @@ class PDNNetwork(nn.Module):
         """The bias of target tokens (same shape), or None."""
         return None if self.bias is None else self.bias(targets).squeeze(-1)
 
-    def relevance(self, tokens: torch.Tensor, users: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def relevance(
+        self, tokens: torch.Tensor, users: torch.Tensor, targets: torch.Tensor
+    ) -> torch.Tensor:
         """PDN's relevance ``[B, K]`` of trigger rows ``tokens`` ``[B, L]`` to target tokens
         ``[K]`` (shared) or ``[B, K]`` (per row)."""
         tn, embedded, mask = self.triggers(tokens, users)
@@ -218,8 +232,9 @@ class PDNNetwork(nn.Module):
         return self.similarity_net(self.items(triggers).unsqueeze(1), self.items(targets))[:, 0]
 
 
-def next_item_triggers(tokens: np.ndarray, offsets: np.ndarray, max_triggers: int
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def next_item_triggers(
+    tokens: np.ndarray, offsets: np.ndarray, max_triggers: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """PDN's training examples of time-ordered runs of item tokens.
 
     Args:
@@ -245,8 +260,16 @@ def next_item_triggers(tokens: np.ndarray, offsets: np.ndarray, max_triggers: in
 class _PDNExamples:
     """Batches of next-item examples and PDN's softmax loss, for the shared trainer."""
 
-    def __init__(self, triggers: np.ndarray, targets: np.ndarray, users: np.ndarray, logq: np.ndarray,
-                 config: PDNConfig, seed: int, device: Any) -> None:
+    def __init__(
+        self,
+        triggers: np.ndarray,
+        targets: np.ndarray,
+        users: np.ndarray,
+        logq: np.ndarray,
+        config: PDNConfig,
+        seed: int,
+        device: Any,
+    ) -> None:
         self.c, self.seed, self.device = config, seed, device
         self.triggers = torch.from_numpy(triggers).to(device)
         self.targets = torch.from_numpy(targets).to(device)
@@ -259,7 +282,7 @@ class _PDNExamples:
         order = np.random.default_rng([self.seed, epoch]).permutation(self.n_rows)
         self.loss_sum, self.steps = 0.0, 0
         size = self.c.batch_size
-        yield from (order[s:s + size] for s in range(0, self.n_rows, size))
+        yield from (order[s : s + size] for s in range(0, self.n_rows, size))
 
     def epoch_row(self, epoch: int) -> dict[str, Any]:
         return {"epoch": epoch + 1, "loss": self.loss_sum / max(self.steps, 1)}
@@ -271,20 +294,41 @@ class _PDNExamples:
         tn, embedded, mask = network.triggers(self.triggers[index], self.users[index])
         target_logq = self.logq[targets - 1] if c.logq_correction else None
         if c.loss == "in_batch_softmax":
-            logits = path_relevance(tn, network.similarity_net(embedded, network.items(targets)), mask,
-                                    network.target_bias(targets))
-            out = in_batch_softmax_logits(logits, targets, target_logq,
-                                          remove_accidental_hits=c.remove_accidental_hits)
+            logits = path_relevance(
+                tn,
+                network.similarity_net(embedded, network.items(targets)),
+                mask,
+                network.target_bias(targets),
+            )
+            out = in_batch_softmax_logits(
+                logits, targets, target_logq, remove_accidental_hits=c.remove_accidental_hits
+            )
         else:
-            drawn, drawn_logq = sample_catalogue(self.logq, c.n_negatives, c.negative_sampling, self.device)
+            drawn, drawn_logq = sample_catalogue(
+                self.logq, c.n_negatives, c.negative_sampling, self.device
+            )
             drawn = drawn + 1
-            pos = path_relevance(tn, network.similarity_net(embedded, network.items(targets).unsqueeze(1)), mask,
-                                 network.target_bias(targets.unsqueeze(1)))[:, 0]
-            negs = path_relevance(tn, network.similarity_net(embedded, network.items(drawn)), mask,
-                                  network.target_bias(drawn))
-            out = sampled_softmax_logits(pos, negs, targets, drawn, target_logq,
-                                         drawn_logq if c.logq_correction else None,
-                                         remove_accidental_hits=c.remove_accidental_hits)
+            pos = path_relevance(
+                tn,
+                network.similarity_net(embedded, network.items(targets).unsqueeze(1)),
+                mask,
+                network.target_bias(targets.unsqueeze(1)),
+            )[:, 0]
+            negs = path_relevance(
+                tn,
+                network.similarity_net(embedded, network.items(drawn)),
+                mask,
+                network.target_bias(drawn),
+            )
+            out = sampled_softmax_logits(
+                pos,
+                negs,
+                targets,
+                drawn,
+                target_logq,
+                drawn_logq if c.logq_correction else None,
+                remove_accidental_hits=c.remove_accidental_hits,
+            )
         value = F.cross_entropy(out["logits"], out["target"])
         self.loss_sum += float(value.detach())
         self.steps += 1
@@ -339,7 +383,9 @@ class TriggerEmbeddings:
         paths = self.log_weights[:, :, None] + sn
         top = paths.max(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            out = top + np.log(np.exp(paths - np.where(np.isfinite(top), top, 0)[:, None]).sum(axis=1))
+            out = top + np.log(
+                np.exp(paths - np.where(np.isfinite(top), top, 0)[:, None]).sum(axis=1)
+            )
         out = np.where(np.isfinite(top), out, -np.inf).astype(np.float32)
         return out if item_biases is None else out + np.asarray(item_biases, dtype=np.float32)
 
@@ -383,21 +429,33 @@ class PDN(SequentialRecommender):
         counts = np.bincount(user_internal, minlength=data.n_users)
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         if counts.max() < 2:
-            raise DataError("every user has a single interaction: PDN trains on items that follow earlier "
-                            "ones (its triggers), so it needs users with at least two interactions.")
+            raise DataError(
+                "every user has a single interaction: PDN trains on items that follow earlier "
+                "ones (its triggers), so it needs users with at least two interactions."
+            )
         self.histories_ = _left_padded(tokens, offsets, c.max_triggers)
         self.popularity_ = np.bincount(data.item_idx, minlength=data.n_items).astype(np.int64)
         triggers, targets, users = next_item_triggers(tokens, offsets, c.max_triggers)
         target_counts = np.bincount(targets - 1, minlength=data.n_items).astype(np.float64)
-        logq = np.log((target_counts + 1.0) / (target_counts.sum() + data.n_items))  # smoothed: never log(0)
+        logq = np.log(
+            (target_counts + 1.0) / (target_counts.sum() + data.n_items)
+        )  # smoothed: never log(0)
         seed = resolve_seed(c.seed)
         device = resolve_device(c.device)
         with torch_seed_context(seed, device, c.num_threads):
             network = self._build_network(data.n_users, data.n_items).to(device)
             optimizer = adam(list(network.parameters()), device, c.learning_rate, c.l2)
             source = _PDNExamples(triggers, targets, users, logq, c, seed, device)
-            history = self._run_epochs(network, source, source.loss, optimizer, c.n_epochs, seed,
-                                       model_dir=c.model_dir, desc=self.name)
+            history = self._run_epochs(
+                network,
+                source,
+                source.loss,
+                optimizer,
+                c.n_epochs,
+                seed,
+                model_dir=c.model_dir,
+                desc=self.name,
+            )
         self.network_ = network.cpu().eval()
         self.history_ = pd.DataFrame(history)
         self._after_fit()
@@ -410,8 +468,9 @@ class PDN(SequentialRecommender):
     def _device(self) -> Any:
         return next(self.network_.parameters()).device
 
-    def _similarity_top(self, triggers: torch.Tensor, k: int, *,
-                        exclude_self: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def _similarity_top(
+        self, triggers: torch.Tensor, k: int, *, exclude_self: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The ``k`` items of highest SN for each trigger token (itself excluded with
         ``exclude_self``): tokens and SN ``[U, k]``, in descending SN, ties by token."""
         n = self.n_items_
@@ -419,7 +478,7 @@ class PDN(SequentialRecommender):
         step = max(1, _CELLS // max(n * self.config.similarity_units[0], 1))
         tops, values = [], []
         for s in range(0, len(triggers), step):
-            part = triggers[s:s + step]
+            part = triggers[s : s + step]
             sn = self.network_.similarity(part, targets)
             if exclude_self:
                 sn[torch.arange(len(part), device=part.device), part - 1] = float("-inf")
@@ -443,20 +502,27 @@ class PDN(SequentialRecommender):
             self.__dict__["_i2i_cache"] = cached
         return cached
 
-    def _relevance(self, tokens: torch.Tensor, users: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def _relevance(
+        self, tokens: torch.Tensor, users: torch.Tensor, targets: torch.Tensor
+    ) -> torch.Tensor:
         """:meth:`PDNNetwork.relevance` of rows against shared target tokens ``[K]``, SN computed once
         per distinct trigger of the rows and in bounded blocks."""
         network = self.network_
         k = max(len(targets), 1)
         distinct, inverse = torch.unique(tokens, return_inverse=True)
         step = max(1, _CELLS // (k * self.config.similarity_units[0]))
-        sn = torch.cat([network.similarity(distinct[s:s + step], targets) for s in range(0, len(distinct), step)])
+        sn = torch.cat(
+            [
+                network.similarity(distinct[s : s + step], targets)
+                for s in range(0, len(distinct), step)
+            ]
+        )
         bias = network.target_bias(targets)
         rows = max(1, _CELLS // (k * tokens.shape[1]))
         out = []
         for s in range(0, len(tokens), rows):
-            tn, _, mask = network.triggers(tokens[s:s + rows], users[s:s + rows])
-            out.append(path_relevance(tn, sn[inverse[s:s + rows]], mask, bias))
+            tn, _, mask = network.triggers(tokens[s : s + rows], users[s : s + rows])
+            out.append(path_relevance(tn, sn[inverse[s : s + rows]], mask, bias))
         return torch.cat(out) if out else torch.empty((0, len(targets)), device=tokens.device)
 
     def _score_tokens(self, histories: np.ndarray, users: np.ndarray) -> np.ndarray:
@@ -518,22 +584,34 @@ class PDN(SequentialRecommender):
         k = min(self.config.i2i_top_n if top_n is None else top_n, self.n_items_)
         return self._similar(np.asarray(self.item_ids_), k, exclude_self=False)
 
-    def _similar(self, items: Sequence[Any] | np.ndarray, k: int, *, exclude_self: bool) -> pd.DataFrame:
+    def _similar(
+        self, items: Sequence[Any] | np.ndarray, k: int, *, exclude_self: bool
+    ) -> pd.DataFrame:
         self._check_fitted()
         items = np.asarray(items)
         idx = self.item_ids_.get_indexer(pd.Index(items))
         if (idx < 0).any():
-            raise DataError(f"unknown item(s) {items[idx < 0][:5].tolist()}: similar_items needs training items.")
+            raise DataError(
+                f"unknown item(s) {items[idx < 0][:5].tolist()}: similar_items needs training items."
+            )
         most = self.n_items_ - int(exclude_self)
         if not 1 <= k <= most:
-            raise DataError(f"k must be between 1 and {most} (the {'other ' if exclude_self else ''}items), got {k}.")
+            raise DataError(
+                f"k must be between 1 and {most} (the {'other ' if exclude_self else ''}items), got {k}."
+            )
         with torch.no_grad():
             tokens = torch.from_numpy(self.item_order_[idx] + 1).to(self._device())
             top, values = self._similarity_top(tokens, k, exclude_self=exclude_self)
         code_of = np.argsort(self.item_order_)  # internal -> code
         similar = self.item_ids_[code_of[top.cpu().numpy().ravel() - 1]]
-        return pd.DataFrame({self.col_item: np.repeat(items, k), "similar_item": similar,
-                             "score": values.cpu().numpy().ravel(), "rank": np.tile(np.arange(1, k + 1), idx.size)})
+        return pd.DataFrame(
+            {
+                self.col_item: np.repeat(items, k),
+                "similar_item": similar,
+                "score": values.cpu().numpy().ravel(),
+                "rank": np.tile(np.arange(1, k + 1), idx.size),
+            }
+        )
 
     # ------------------------------------------------------------ embeddings
     model_version = TwoTowerModel.model_version
@@ -545,7 +623,8 @@ class PDN(SequentialRecommender):
                 f"PDN.{what} needs similarity: dot, where SN(j, t) = <a_j, b_t> (a trigger-side and a "
                 f"target-side vector); with similarity: {self.config.similarity!r} SN is an MLP over each "
                 "(trigger, target) pair, so there are no item vectors to embed or index. Score with "
-                "recommend_k_items / score_histories, or use retrieval: i2i.")
+                "recommend_k_items / score_histories, or use retrieval: i2i."
+            )
 
     def _item_tokens(self, df: pd.DataFrame) -> np.ndarray:
         """The internal token of each row's item (``col_item``); unknown items raise DataError."""
@@ -553,7 +632,9 @@ class PDN(SequentialRecommender):
         items = df[self.col_item].to_numpy()
         idx = self.item_ids_.get_indexer(pd.Index(items))
         if (idx < 0).any():
-            raise DataError(f"unknown item(s) {items[idx < 0][:5].tolist()}: PDN embeds its training items only.")
+            raise DataError(
+                f"unknown item(s) {items[idx < 0][:5].tolist()}: PDN embeds its training items only."
+            )
         return self.item_order_[idx] + 1
 
     def _target_side(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -597,23 +678,31 @@ class PDN(SequentialRecommender):
         vectors, weights = [], []
         with torch.no_grad():
             for s in range(0, len(histories), step):
-                tokens = torch.from_numpy(histories[s:s + step]).to(self._device())
-                users = torch.from_numpy(np.asarray(internal[s:s + step], dtype=np.int64)).to(tokens.device)
+                tokens = torch.from_numpy(histories[s : s + step]).to(self._device())
+                users = torch.from_numpy(np.asarray(internal[s : s + step], dtype=np.int64)).to(
+                    tokens.device
+                )
                 tn, embedded, mask = network.triggers(tokens, users)
                 a = network.similarity_net.trigger_vectors(embedded)
-                vectors.append(torch.where(mask.unsqueeze(-1), a, a[:, -1:]).cpu().numpy())  # latest: last
+                vectors.append(
+                    torch.where(mask.unsqueeze(-1), a, a[:, -1:]).cpu().numpy()
+                )  # latest: last
                 weights.append(tn.masked_fill(~mask, float("-inf")).cpu().numpy())
         if not vectors:
             width = self.config.similarity_units[-1]
-            return TriggerEmbeddings(np.empty((0, self.config.max_triggers, width), np.float32),
-                                     np.empty((0, self.config.max_triggers), np.float32))
+            return TriggerEmbeddings(
+                np.empty((0, self.config.max_triggers, width), np.float32),
+                np.empty((0, self.config.max_triggers), np.float32),
+            )
         return TriggerEmbeddings(np.concatenate(vectors), np.concatenate(weights))
 
     def _user_codes(self, ids: np.ndarray, what: str) -> np.ndarray:
         idx = self.user_ids_.get_indexer(pd.Index(ids))
         if (idx < 0).any():
-            raise DataError(f"unknown user(s) {ids[idx < 0][:5].tolist()}: {what} needs training users (their "
-                            "training items are the triggers); score a new history with score_histories.")
+            raise DataError(
+                f"unknown user(s) {ids[idx < 0][:5].tolist()}: {what} needs training users (their "
+                "training items are the triggers); score a new history with score_histories."
+            )
         return idx
 
     def user_embeddings(self, df: pd.DataFrame) -> TriggerEmbeddings:
@@ -650,12 +739,18 @@ class PDN(SequentialRecommender):
         if kind not in INDEX_KINDS:
             raise ConfigError(f"unknown index kind {kind!r}; known: {sorted(INDEX_KINDS)}.")
         vectors = self._target_side(self.item_order_ + 1)[0]
-        return INDEX_KINDS[kind]("ip", params).build(vectors, np.asarray(self.item_ids_),
-                                                    model_version=self.model_version())
+        return INDEX_KINDS[kind]("ip", params).build(
+            vectors, np.asarray(self.item_ids_), model_version=self.model_version()
+        )
 
-    def recommend_from_index(self, index: Any, users: Sequence[Any] | np.ndarray | pd.Series | pd.DataFrame,
-                             top_k: int = 10, remove_seen: bool = True, search_k: int | None = None
-                             ) -> pd.DataFrame:
+    def recommend_from_index(
+        self,
+        index: Any,
+        users: Sequence[Any] | np.ndarray | pd.Series | pd.DataFrame,
+        top_k: int = 10,
+        remove_seen: bool = True,
+        search_k: int | None = None,
+    ) -> pd.DataFrame:
         """:meth:`recommend_k_items` through an index of :meth:`build_index`.
 
         Each of a user's real triggers ``j`` searches the index with ``a_j`` for its
@@ -686,34 +781,52 @@ class PDN(SequentialRecommender):
 
         self._require_dot("recommend_from_index")
         k = check_top_k(top_k)
-        width = max(k, self.config.i2i_top_n) if search_k is None else check_positive_int("search_k", search_k)
+        width = (
+            max(k, self.config.i2i_top_n)
+            if search_k is None
+            else check_positive_int("search_k", search_k)
+        )
         ids = getattr(index, "ids_", None)
-        if ids is None or len(ids) != self.n_items_ or not np.array_equal(np.asarray(ids), np.asarray(self.item_ids_)):
-            raise DataError("the index must hold this model's items in item_ids_ order (build it with "
-                            "PDN.build_index).")
+        if (
+            ids is None
+            or len(ids) != self.n_items_
+            or not np.array_equal(np.asarray(ids), np.asarray(self.item_ids_))
+        ):
+            raise DataError(
+                "the index must hold this model's items in item_ids_ order (build it with "
+                "PDN.build_index)."
+            )
         version = getattr(index, "model_version_", None)
         if version is not None and version != self.model_version():
-            raise IndexVersionError(f"the index was built for model version {version!r}, this model is "
-                                    f"{self.model_version()!r}: rebuild it with build_index().")
+            raise IndexVersionError(
+                f"the index was built for model version {version!r}, this model is "
+                f"{self.model_version()!r}: rebuild it with build_index()."
+            )
         requested = _to_user_list(users, self.col_user)
         codes = self._user_codes(np.asarray(requested), "recommend_from_index")
         paths = self._trigger_embeddings(self.user_order_[codes])
         targets, biases = self._target_side(self.item_order_ + 1)
         seen = self.seen_[codes] if remove_seen else None
-        unseen = self.n_items_ - (np.diff(seen.indptr) if seen is not None else np.zeros(codes.size, np.int64))
+        unseen = self.n_items_ - (
+            np.diff(seen.indptr) if seen is not None else np.zeros(codes.size, np.int64)
+        )
         widths = np.minimum(width, unseen)  # a search cannot return more than the unseen items
         parts_pos, parts_idx, parts_val = [], [], []
         for w in np.unique(widths[widths > 0]).tolist():  # one search per distinct width
             rows = np.flatnonzero(widths == w)
             group = TriggerEmbeddings(paths.vectors[rows], paths.log_weights[rows])
-            candidates = self._index_candidates(index, group, None if seen is None else seen[rows], w)
+            candidates = self._index_candidates(
+                index, group, None if seen is None else seen[rows], w
+            )
             idx, val = self._rescored(group, candidates, targets, biases, k)
             parts_pos.append(np.broadcast_to(rows[:, None], idx.shape))
             parts_idx.append(idx)
             parts_val.append(val)
         return self._ranking_frame(requested, parts_pos, parts_idx, parts_val)
 
-    def _index_candidates(self, index: Any, paths: TriggerEmbeddings, seen: Any, width: int) -> np.ndarray:
+    def _index_candidates(
+        self, index: Any, paths: TriggerEmbeddings, seen: Any, width: int
+    ) -> np.ndarray:
         """``[n, T * width]`` item codes found by searching ``index`` once per real trigger
         (``-1`` in the slots of padded triggers), ``seen`` (CSR ``[n, n_items]`` or None) excluded."""
         n, slots = paths.log_weights.shape
@@ -725,8 +838,14 @@ class PDN(SequentialRecommender):
         candidates[mask] = self.item_ids_.get_indexer(pd.Index(found.ravel())).reshape(-1, width)
         return candidates.reshape(n, slots * width)
 
-    def _rescored(self, paths: TriggerEmbeddings, candidates: np.ndarray, targets: np.ndarray,
-                  biases: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _rescored(
+        self,
+        paths: TriggerEmbeddings,
+        candidates: np.ndarray,
+        targets: np.ndarray,
+        biases: np.ndarray,
+        k: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best of each row's distinct candidate codes (``-1``: none) by the full
         relevance: codes and scores ``[n, k]``, ties by code (as :meth:`recommend_k_items`)."""
         candidates = np.sort(candidates, axis=1)
@@ -734,10 +853,17 @@ class PDN(SequentialRecommender):
         dropped[:, 1:] |= candidates[:, 1:] == candidates[:, :-1]
         safe = np.maximum(candidates, 0)
         _, slots, dim = paths.vectors.shape
-        step = max(1, _CELLS // (candidates.shape[1] * (slots + dim)))  # rows of [rows, T, C] and [rows, C, d]
-        scores = np.concatenate([
-            TriggerEmbeddings(paths.vectors[s:s + step], paths.log_weights[s:s + step]).scores(
-                targets[safe[s:s + step]], biases[safe[s:s + step]]) for s in range(0, len(candidates), step)])
+        step = max(
+            1, _CELLS // (candidates.shape[1] * (slots + dim))
+        )  # rows of [rows, T, C] and [rows, C, d]
+        scores = np.concatenate(
+            [
+                TriggerEmbeddings(
+                    paths.vectors[s : s + step], paths.log_weights[s : s + step]
+                ).scores(targets[safe[s : s + step]], biases[safe[s : s + step]])
+                for s in range(0, len(candidates), step)
+            ]
+        )
         scores[dropped] = -np.inf
         top, values = top_k_per_row(scores, k)
         return np.take_along_axis(candidates, top, 1), values
@@ -748,11 +874,29 @@ class PDN(SequentialRecommender):
         """Small settings; the known answer is a planted cycle (``j`` is followed by ``j + 1``)."""
         from recutils.models.sequential.models import cycle_toy_case
 
-        small = {"max_triggers": 3, "embedding_dim": 8, "user_dim": 4, "position_dim": 2, "trigger_units": [8],
-                 "similarity_units": [16], "n_epochs": 2, "batch_size": 8, "seed": 0}
+        small = {
+            "max_triggers": 3,
+            "embedding_dim": 8,
+            "user_dim": 4,
+            "position_dim": 2,
+            "trigger_units": [8],
+            "similarity_units": [16],
+            "n_epochs": 2,
+            "batch_size": 8,
+            "seed": 0,
+        }
         known = cycle_toy_case({**small, "n_epochs": 40, "learning_rate": 0.02, "user_dim": 0})
         return ContractCase(params=small, known_answer=known, stochastic=True)
 
 
-__all__ = ["CONFIG_DIR", "PDN", "PDNConfig", "PDNNetwork", "PDN_LOSSES", "PDN_RETRIEVAL", "PDN_SIMILARITY",
-           "TriggerEmbeddings", "next_item_triggers"]
+__all__ = [
+    "CONFIG_DIR",
+    "PDN",
+    "PDNConfig",
+    "PDNNetwork",
+    "PDN_LOSSES",
+    "PDN_RETRIEVAL",
+    "PDN_SIMILARITY",
+    "TriggerEmbeddings",
+    "next_item_triggers",
+]

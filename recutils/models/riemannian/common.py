@@ -59,8 +59,9 @@ def import_pymanopt() -> Any:
     return require("pymanopt", EXTRA)
 
 
-def observed_products(left: np.ndarray, right: np.ndarray, rows: np.ndarray,
-                      cols: np.ndarray) -> np.ndarray:
+def observed_products(
+    left: np.ndarray, right: np.ndarray, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
     """``(left @ right.T)[rows, cols]`` without forming the product (blocks of rows)."""
     out = np.empty(rows.size, dtype=np.float64)
     block = max(256, _BLOCK_VALUES // max(left.shape[1], 1))
@@ -109,8 +110,9 @@ class ObservedLoss:
         weight: ``w``, the weight of the squared error.
     """
 
-    def __init__(self, targets: sp.csr_matrix, left: Any, right: Any, reg: float,
-                 weight: float) -> None:
+    def __init__(
+        self, targets: sp.csr_matrix, left: Any, right: Any, reg: float, weight: float
+    ) -> None:
         coo = targets.tocoo()
         self.rows = coo.row.astype(np.int64)
         self.cols = coo.col.astype(np.int64)
@@ -135,9 +137,12 @@ class ObservedLoss:
         # pymanopt evaluates the gradient at the point it last costed: reuse the residuals
         # (the point is held, so ``is`` cannot match a new array at a recycled address)
         if not (len(self._point) == 3 and all(a is x for a, x in zip(self._point, (u, b, v)))):
-            self._residual = observed_products(self._apply(self.left, u @ b),
-                                               self._apply(self.right, v), self.rows,
-                                               self.cols) - self.y
+            self._residual = (
+                observed_products(
+                    self._apply(self.left, u @ b), self._apply(self.right, v), self.rows, self.cols
+                )
+                - self.y
+            )
             self._residual_matrix = None
             self._point = (u, b, v)
         return self._residual
@@ -146,25 +151,33 @@ class ObservedLoss:
         r = self.residual(u, b, v)
         return 0.5 * self.weight * float(r @ r) + 0.5 * self.reg * float(np.sum(b * b))
 
-    def gradient(self, u: np.ndarray, b: np.ndarray, v: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def gradient(
+        self, u: np.ndarray, b: np.ndarray, v: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         r = self.residual(u, b, v)
         if self._residual_matrix is None:
-            self._residual_matrix = sp.csr_matrix((r * self.weight, (self.rows, self.cols)),
-                                                  shape=self.shape)
+            self._residual_matrix = sp.csr_matrix(
+                (r * self.weight, (self.rows, self.cols)), shape=self.shape
+            )
         e = self._residual_matrix  # weighted residuals as a sparse matrix
-        au = self._apply(self.left, u)                       # A U
-        cv = self._apply(self.right, v)                      # C V
-        e_cv = np.asarray(e @ cv)                            # E C V
-        grad_u = self._apply_t(self.left, e_cv @ b.T)        # A^T E C V B^T
+        au = self._apply(self.left, u)  # A U
+        cv = self._apply(self.right, v)  # C V
+        e_cv = np.asarray(e @ cv)  # E C V
+        grad_u = self._apply_t(self.left, e_cv @ b.T)  # A^T E C V B^T
         grad_b = au.T @ e_cv + self.reg * b
         grad_v = self._apply_t(self.right, np.asarray(e.T @ (au @ b)))  # C^T E^T A U B
         return grad_u, (grad_b + grad_b.T) / 2.0, grad_v
 
 
-def solve(loss: ObservedLoss, start: list[np.ndarray], *, max_iterations: int,
-          max_time: float | None, min_gradient_norm: float,
-          num_threads: int | None = 1) -> SolveResult:
+def solve(
+    loss: ObservedLoss,
+    start: list[np.ndarray],
+    *,
+    max_iterations: int,
+    max_time: float | None,
+    min_gradient_norm: float,
+    num_threads: int | None = 1,
+) -> SolveResult:
     """Minimise ``loss`` over ``St(p, r) x SPD(r) x St(q, r)`` from ``start`` by Riemannian
     conjugate gradients (Hestenes-Stiefel, back-tracking line search) with pymanopt.
 
@@ -193,21 +206,38 @@ def solve(loss: ObservedLoss, start: list[np.ndarray], *, max_iterations: int,
 
     problem = pymanopt.Problem(manifold, cost, euclidean_gradient=gradient)
     optimizer = ConjugateGradient(
-        beta_rule="HestenesStiefel", line_searcher=BackTrackingLineSearcher(),
+        beta_rule="HestenesStiefel",
+        line_searcher=BackTrackingLineSearcher(),
         max_iterations=max_iterations,
         max_time=math.inf if max_time is None else float(max_time),
-        min_gradient_norm=min_gradient_norm, min_step_size=1e-10,
+        min_gradient_norm=min_gradient_norm,
+        min_step_size=1e-10,
         # every iteration evaluates the cost a few times: never stop on this count
-        max_cost_evaluations=2**62, verbosity=0)
+        max_cost_evaluations=2**62,
+        verbosity=0,
+    )
     t0 = time.perf_counter()
     with threadpool_limits(limits=num_threads, user_api="blas"):
         result = optimizer.run(problem, initial_point=list(start))
     seconds = time.perf_counter() - t0
     logger.info("%s (cost %.6g, %.1f s)", result.stopping_criterion, result.cost, seconds)
     u, b, v = (np.asarray(x, dtype=np.float64) for x in result.point)
-    return SolveResult([u, (b + b.T) / 2.0, v], float(result.cost), int(result.iterations),
-                       str(result.stopping_criterion), seconds)
+    return SolveResult(
+        [u, (b + b.T) / 2.0, v],
+        float(result.cost),
+        int(result.iterations),
+        str(result.stopping_criterion),
+        seconds,
+    )
 
 
-__all__ = ["EXTRA", "ObservedLoss", "SolveResult", "import_pymanopt", "observed_products",
-           "random_start", "solve", "spd_sqrt"]
+__all__ = [
+    "EXTRA",
+    "ObservedLoss",
+    "SolveResult",
+    "import_pymanopt",
+    "observed_products",
+    "random_start",
+    "solve",
+    "spd_sqrt",
+]

@@ -139,13 +139,19 @@ class GeoIMCConfig(_RiemannianConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("normalize_features", "user_identity_features", "item_identity_features",
-                     "cold_start"):
+        for name in (
+            "normalize_features",
+            "user_identity_features",
+            "item_identity_features",
+            "cold_start",
+        ):
             check_bool(name, getattr(self, name))
-        if self.feature_sep is not None and (not isinstance(self.feature_sep, str)
-                                             or not self.feature_sep):
-            raise ConfigError(f"feature_sep must be a non-empty string or None, "
-                              f"got {self.feature_sep!r}.")
+        if self.feature_sep is not None and (
+            not isinstance(self.feature_sep, str) or not self.feature_sep
+        ):
+            raise ConfigError(
+                f"feature_sep must be a non-empty string or None, got {self.feature_sep!r}."
+            )
 
 
 def _appearance_rank(codes: np.ndarray, n: int) -> np.ndarray:
@@ -174,21 +180,32 @@ class _RiemannianRecommender(FactorScoringMixin, BaseRecommender):
         """The (centred) training ratings as an ``n_users x n_items`` CSR in the fit's
         numbering, and that numbering (``ranks``, see :meth:`_run`); sets ``offset_``."""
         self.offset_ = float(data.rating.mean()) if self.config.mean_center else 0.0
-        ranks = (_appearance_rank(data.user_idx, data.n_users),
-                 _appearance_rank(data.item_idx, data.n_items))
-        y = sp.csr_matrix((data.rating - self.offset_,
-                           (ranks[0][data.user_idx], ranks[1][data.item_idx])),
-                          shape=(data.n_users, data.n_items))
+        ranks = (
+            _appearance_rank(data.user_idx, data.n_users),
+            _appearance_rank(data.item_idx, data.n_items),
+        )
+        y = sp.csr_matrix(
+            (data.rating - self.offset_, (ranks[0][data.user_idx], ranks[1][data.item_idx])),
+            shape=(data.n_users, data.n_items),
+        )
         return y, ranks
 
     def _check_rank(self, p: int, q: int, what: str) -> None:
         rank = self.config.rank
         if rank > min(p, q):
-            raise DataError(f"rank={rank} exceeds the {what} ({p} x {q}): the orthonormal "
-                            f"factors need rank <= {min(p, q)}; lower rank.")
+            raise DataError(
+                f"rank={rank} exceeds the {what} ({p} x {q}): the orthonormal "
+                f"factors need rank <= {min(p, q)}; lower rank."
+            )
 
-    def _run(self, loss: ObservedLoss, start: list[np.ndarray], left: Any, right: Any,
-             ranks: tuple[np.ndarray, np.ndarray]) -> None:
+    def _run(
+        self,
+        loss: ObservedLoss,
+        start: list[np.ndarray],
+        left: Any,
+        right: Any,
+        ranks: tuple[np.ndarray, np.ndarray],
+    ) -> None:
         """Solve, then set the factors in recutils' code order.
 
         The fit numbers users and items in order of first appearance in the training rows
@@ -196,22 +213,30 @@ class _RiemannianRecommender(FactorScoringMixin, BaseRecommender):
         under a seed, is the same however the ids sort (``"u10" < "u2"``).
         """
         c = self.config
-        result = solve(loss, start, max_iterations=c.max_iterations, max_time=c.max_time,
-                       min_gradient_norm=c.min_gradient_norm, num_threads=c.num_threads)
+        result = solve(
+            loss,
+            start,
+            max_iterations=c.max_iterations,
+            max_time=c.max_time,
+            min_gradient_norm=c.min_gradient_norm,
+            num_threads=c.num_threads,
+        )
         u, b, v = result.point
         root = spd_sqrt(b)
         users = u @ root if left is None else np.asarray(left @ (u @ root))
         items = v @ root if right is None else np.asarray(right @ (v @ root))
         self._set_factors(users[ranks[0]], items[ranks[1]])
-        self.history_ = {"iterations": result.iterations, "cost": result.cost,
-                         "stopping_criterion": result.stopping_criterion,
-                         "seconds": result.seconds}
+        self.history_ = {
+            "iterations": result.iterations,
+            "cost": result.cost,
+            "stopping_criterion": result.stopping_criterion,
+            "seconds": result.seconds,
+        }
 
     def _score_users(self, user_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
         return super()._score_users(user_idx, **kwargs) + self.offset_
 
-    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, **kwargs: Any
-                     ) -> np.ndarray:
+    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
         kwargs.pop("frame", None)
         return super()._score_pairs(user_idx, item_idx, **kwargs) + self.offset_
 
@@ -230,8 +255,7 @@ class _RiemannianRecommender(FactorScoringMixin, BaseRecommender):
         from recutils.models.dotbias.model import rating_blocks_case
 
         params = {"rank": 2, "max_iterations": 50, "seed": 0}
-        return ContractCase(params=params, known_answer=rating_blocks_case(params),
-                            stochastic=True)
+        return ContractCase(params=params, known_answer=rating_blocks_case(params), stochastic=True)
 
 
 class RLRMC(_RiemannianRecommender):
@@ -258,8 +282,11 @@ class RLRMC(_RiemannianRecommender):
         self._check_rank(data.n_users, data.n_items, "user-item matrix")
         y, ranks = self._targets(data)
         rng = np.random.default_rng(c.seed)
-        start = self._svd_start(y, rng) if c.init == "svd" else \
-            random_start(rng, data.n_users, data.n_items, c.rank)
+        start = (
+            self._svd_start(y, rng)
+            if c.init == "svd"
+            else random_start(rng, data.n_users, data.n_items, c.rank)
+        )
         self._run(ObservedLoss(y, None, None, c.regularization, 1.0), start, None, None, ranks)
 
     def _svd_start(self, y: sp.csr_matrix, rng: np.random.Generator) -> list[np.ndarray]:
@@ -308,8 +335,12 @@ class GeoIMC(_RiemannianRecommender):
     config_class: ClassVar[type[GeoIMCConfig]] = GeoIMCConfig
     config: GeoIMCConfig
 
-    def fit(self, df: pd.DataFrame, user_features: pd.DataFrame | None = None,
-            item_features: pd.DataFrame | None = None) -> GeoIMC:
+    def fit(
+        self,
+        df: pd.DataFrame,
+        user_features: pd.DataFrame | None = None,
+        item_features: pd.DataFrame | None = None,
+    ) -> GeoIMC:
         """Fit on ratings ``df`` and optional feature frames; return ``self``.
 
         Raises:
@@ -330,11 +361,11 @@ class GeoIMC(_RiemannianRecommender):
             return data
         user_idx, n_users = self._join("user", data.user_features, self.col_user, data.user_idx)
         item_idx, n_items = self._join("item", data.item_features, self.col_item, data.item_idx)
-        return replace(data, user_idx=user_idx, item_idx=item_idx, n_users=n_users,
-                       n_items=n_items)
+        return replace(data, user_idx=user_idx, item_idx=item_idx, n_users=n_users, n_items=n_items)
 
-    def _join(self, what: str, frame: pd.DataFrame | None, col: str, codes: np.ndarray
-              ) -> tuple[np.ndarray, int]:
+    def _join(
+        self, what: str, frame: pd.DataFrame | None, col: str, codes: np.ndarray
+    ) -> tuple[np.ndarray, int]:
         """Add the ids of ``frame`` without ratings to the ``what`` id map; recode ``codes``."""
         old: pd.Index = getattr(self, f"{what}_ids_")
         if frame is None or col not in frame:
@@ -348,19 +379,24 @@ class GeoIMC(_RiemannianRecommender):
             new = old.append(extra)
         setattr(self, f"{what}_ids_", new)
         setattr(self, f"cold_{what}s_", extra)
-        logger.info("%d %s(s) without ratings join the catalog from their features",
-                    len(extra), what)
+        logger.info(
+            "%d %s(s) without ratings join the catalog from their features", len(extra), what
+        )
         return new.get_indexer(old)[codes].astype(np.int64), len(new)
 
-    def _features(self, frame: pd.DataFrame | None, ids: pd.Index, col: str, what: str,
-                  identity: bool) -> tuple[sp.csr_matrix, list[str]]:
+    def _features(
+        self, frame: pd.DataFrame | None, ids: pd.Index, col: str, what: str, identity: bool
+    ) -> tuple[sp.csr_matrix, list[str]]:
         from recutils.models.lightfm.features import build_feature_matrix
 
         if frame is None and not identity:
-            raise DataError(f"GeoIMC needs {what} features: pass {what}_features or set "
-                            f"{what}_identity_features=True.")
-        x, names = build_feature_matrix(frame, ids, col, what, identity=identity,
-                                        normalize=False, sep=self.config.feature_sep)
+            raise DataError(
+                f"GeoIMC needs {what} features: pass {what}_features or set "
+                f"{what}_identity_features=True."
+            )
+        x, names = build_feature_matrix(
+            frame, ids, col, what, identity=identity, normalize=False, sep=self.config.feature_sep
+        )
         x = sp.csr_matrix(x, dtype=np.float64)
         if self.config.normalize_features:
             norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
@@ -374,23 +410,38 @@ class GeoIMC(_RiemannianRecommender):
         # feature rows (and identity columns) in the fit's numbering (see _run)
         user_order, item_order = np.argsort(ranks[0]), np.argsort(ranks[1])
         x, self.user_feature_names_ = self._features(
-            data.user_features, self.user_ids_[user_order], self.col_user, "user",
-            c.user_identity_features)
+            data.user_features,
+            self.user_ids_[user_order],
+            self.col_user,
+            "user",
+            c.user_identity_features,
+        )
         z, self.item_feature_names_ = self._features(
-            data.item_features, self.item_ids_[item_order], self.col_item, "item",
-            c.item_identity_features)
+            data.item_features,
+            self.item_ids_[item_order],
+            self.col_item,
+            "item",
+            c.item_identity_features,
+        )
         self._check_rank(x.shape[1], z.shape[1], "feature space")
         start = random_start(np.random.default_rng(c.seed), x.shape[1], z.shape[1], c.rank)
         loss = ObservedLoss(y, x, z, c.regularization, 1.0 / max(y.nnz, 1))
-        logger.info("GeoIMC: %d x %d user features, %d x %d item features, rank %d",
-                    *x.shape, *z.shape, c.rank)
+        logger.info(
+            "GeoIMC: %d x %d user features, %d x %d item features, rank %d",
+            *x.shape,
+            *z.shape,
+            c.rank,
+        )
         self._run(loss, start, x, z, ranks)
 
     def _extra_state(self) -> dict[str, Any]:
-        return {**super()._extra_state(),
-                "user_feature_names": list(self.user_feature_names_),
-                "item_feature_names": list(self.item_feature_names_),
-                "n_cold_users": len(self.cold_users_), "n_cold_items": len(self.cold_items_)}
+        return {
+            **super()._extra_state(),
+            "user_feature_names": list(self.user_feature_names_),
+            "item_feature_names": list(self.item_feature_names_),
+            "n_cold_users": len(self.cold_users_),
+            "n_cold_items": len(self.cold_items_),
+        }
 
     def _set_extra_state(self, meta: Mapping[str, Any]) -> None:
         super()._set_extra_state(meta)
@@ -402,7 +453,9 @@ class GeoIMC(_RiemannianRecommender):
         self.cold_users_ = self.user_ids_[~seen_users]
         self.cold_items_ = self.item_ids_[~seen_items]
         if (len(self.cold_users_), len(self.cold_items_)) != (
-                int(meta.get("n_cold_users", 0)), int(meta.get("n_cold_items", 0))):
+            int(meta.get("n_cold_users", 0)),
+            int(meta.get("n_cold_items", 0)),
+        ):
             raise DataError("saved GeoIMC model is inconsistent: cold id counts differ.")
 
 

@@ -137,14 +137,19 @@ class SARConfig(BaseConfig):
         for name in ("timedecay_formula", "normalize"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}.")
-        if not isinstance(self.dense_similarity_max_mb, (int, float)) or \
-                self.dense_similarity_max_mb < 0:
-            raise ConfigError("dense_similarity_max_mb must be a number >= 0, "
-                              f"got {self.dense_similarity_max_mb!r}.")
+        if (
+            not isinstance(self.dense_similarity_max_mb, (int, float))
+            or self.dense_similarity_max_mb < 0
+        ):
+            raise ConfigError(
+                "dense_similarity_max_mb must be a number >= 0, "
+                f"got {self.dense_similarity_max_mb!r}."
+            )
 
 
-def _csr_from_sorted_keys(keys: np.ndarray, values: np.ndarray, shape: tuple[int, int]
-                          ) -> sp.csr_matrix:
+def _csr_from_sorted_keys(
+    keys: np.ndarray, values: np.ndarray, shape: tuple[int, int]
+) -> sp.csr_matrix:
     """CSR matrix from sorted, distinct row-major keys ``row * n_cols + col``."""
     n_rows, n_cols = shape
     rows = keys // n_cols
@@ -221,19 +226,32 @@ class SAR(BaseRecommender):
     ) -> None:
         # named parameters document SAR's options; anything else reaches the base class,
         # which refuses it with UnknownKeywordError listing the accepted ones
-        given = {k: v for k, v in {
-            "similarity_type": similarity_type,
-            "time_decay_coefficient": time_decay_coefficient,
-            "time_now": time_now,
-            "timedecay_formula": timedecay_formula,
-            "threshold": threshold,
-            "normalize": normalize,
-            "dense_similarity_max_mb": dense_similarity_max_mb,
-            "score_dtype": score_dtype,
-        }.items() if v is not _UNSET}
-        super().__init__(config, col_user=col_user, col_item=col_item, col_rating=col_rating,
-                         col_timestamp=col_timestamp, col_prediction=col_prediction,
-                         progress=progress, n_jobs=n_jobs, **given, **unknown)
+        given = {
+            k: v
+            for k, v in {
+                "similarity_type": similarity_type,
+                "time_decay_coefficient": time_decay_coefficient,
+                "time_now": time_now,
+                "timedecay_formula": timedecay_formula,
+                "threshold": threshold,
+                "normalize": normalize,
+                "dense_similarity_max_mb": dense_similarity_max_mb,
+                "score_dtype": score_dtype,
+            }.items()
+            if v is not _UNSET
+        }
+        super().__init__(
+            config,
+            col_user=col_user,
+            col_item=col_item,
+            col_rating=col_rating,
+            col_timestamp=col_timestamp,
+            col_prediction=col_prediction,
+            progress=progress,
+            n_jobs=n_jobs,
+            **given,
+            **unknown,
+        )
 
     @property
     def needs_timestamp(self) -> bool:  # type: ignore[override]
@@ -259,8 +277,11 @@ class SAR(BaseRecommender):
         uniq, inverse = np.unique(keys, return_inverse=True)
         n_dup = keys.size - uniq.size
         if n_dup:
-            logger.info("SAR: %d duplicate (user, item) rows aggregated (sum of %sratings)",
-                        n_dup, "decayed " if cfg.timedecay_formula else "")
+            logger.info(
+                "SAR: %d duplicate (user, item) rows aggregated (sum of %sratings)",
+                n_dup,
+                "decayed " if cfg.timedecay_formula else "",
+            )
         affinity = np.bincount(inverse, weights=weight, minlength=uniq.size)
         unity_aff = np.bincount(inverse, weights=unity, minlength=uniq.size)
         shape = (n_users, n_items)
@@ -273,9 +294,14 @@ class SAR(BaseRecommender):
         self.rating_max_ = float(values.max())
 
         logger.info("SAR: item co-occurrence")
-        hits = sp.csr_matrix((np.ones(uniq.size, dtype=np.float64),
-                              self.user_affinity_.indices, self.user_affinity_.indptr),
-                             shape=shape)
+        hits = sp.csr_matrix(
+            (
+                np.ones(uniq.size, dtype=np.float64),
+                self.user_affinity_.indices,
+                self.user_affinity_.indptr,
+            ),
+            shape=shape,
+        )
         cooc = (hits.T.tocsr() @ hits).tocsr()
         if cfg.threshold > 1:
             cooc.data[cooc.data < cfg.threshold] = 0
@@ -308,12 +334,15 @@ class SAR(BaseRecommender):
         if not bound < np.finfo(np.float64).max / 16:
             raise DataError(
                 f"ratings/affinities up to {float(np.abs(aff.data).max()):.3g} make SAR's scores "
-                "overflow even in float64; rescale the rating column.")
+                "overflow even in float64; rescale the rating column."
+            )
         if dtype == np.float32 and not bound < np.finfo(np.float32).max / 16:
             warnings.warn(
                 f"affinities up to {float(np.abs(aff.data).max()):.3g} would overflow float32 "
                 "scores; SAR scores in float64 instead (score_dtype='float64').",
-                DataWarning, stacklevel=3)
+                DataWarning,
+                stacklevel=3,
+            )
             return np.dtype(np.float64)
         return dtype
 
@@ -335,24 +364,34 @@ class SAR(BaseRecommender):
         out = left @ self._scoring_similarity
         return out.toarray() if sp.issparse(out) else np.asarray(out)
 
-    def _score_users(self, user_idx: np.ndarray, normalize: bool | None = None,
-                     **kwargs: Any) -> np.ndarray:
+    def _score_users(
+        self, user_idx: np.ndarray, normalize: bool | None = None, **kwargs: Any
+    ) -> np.ndarray:
         if kwargs:
-            raise ConfigError(f"unknown scoring option(s) {sorted(kwargs)}; SAR takes "
-                              "normalize= (and sort_top_k= in recommend_k_items).")
+            raise ConfigError(
+                f"unknown scoring option(s) {sorted(kwargs)}; SAR takes "
+                "normalize= (and sort_top_k= in recommend_k_items)."
+            )
         scores = self._product(self._scoring_affinity[user_idx])
         if self.config.normalize if normalize is None else normalize:
             counts = self._product(self._scoring_unity[user_idx])
             lo = counts.min(axis=1, keepdims=True) * self.rating_min_
             hi = counts.max(axis=1, keepdims=True) * self.rating_max_
             with np.errstate(invalid="ignore", divide="ignore"):
-                scores = (scores - lo) / (hi - lo) * (self.rating_max_ - self.rating_min_) \
-                    + self.rating_min_
+                scores = (scores - lo) / (hi - lo) * (
+                    self.rating_max_ - self.rating_min_
+                ) + self.rating_min_
         return scores
 
-    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray,
-                     normalize: bool | None = None, *, frame: pd.DataFrame | None = None,
-                     **kwargs: Any) -> np.ndarray:
+    def _score_pairs(
+        self,
+        user_idx: np.ndarray,
+        item_idx: np.ndarray,
+        normalize: bool | None = None,
+        *,
+        frame: pd.DataFrame | None = None,
+        **kwargs: Any,
+    ) -> np.ndarray:
         if (self.config.normalize if normalize is None else normalize) or kwargs:
             return super()._score_pairs(user_idx, item_idx, normalize=normalize, **kwargs)
         out = np.empty(user_idx.size, dtype=np.float64)
@@ -361,7 +400,8 @@ class SAR(BaseRecommender):
             sl = slice(s, s + step)
             # S is symmetric: A[u] . S[:, i] = A[u] . S[i]
             prod = self._scoring_affinity[user_idx[sl]].multiply(
-                self.item_similarity_[item_idx[sl]].astype(self._scoring_dtype))
+                self.item_similarity_[item_idx[sl]].astype(self._scoring_dtype)
+            )
             out[sl] = np.asarray(prod.sum(axis=1)).ravel()
         return out
 
@@ -420,11 +460,13 @@ class SAR(BaseRecommender):
             raise DataError(
                 f"{int((idx < 0).sum())} user(s) not seen in training (e.g. {unknown[:3].tolist()}); "
                 "score() covers training users only. recommend_k_items() gives unknown users the "
-                "popularity ranking, get_item_based_topk() scores a new user from seed items.")
+                "popularity ranking, get_item_based_topk() scores a new user from seed items."
+            )
         return idx.astype(np.int64)
 
-    def score(self, test: pd.DataFrame, remove_seen: bool = False,
-              normalize: bool | None = None) -> np.ndarray:
+    def score(
+        self, test: pd.DataFrame, remove_seen: bool = False, normalize: bool | None = None
+    ) -> np.ndarray:
         """Scores of every item for the distinct users of ``test`` (Microsoft's ``score``).
 
         Args:
@@ -448,8 +490,9 @@ class SAR(BaseRecommender):
             scores[rows, seen.indices] = -np.inf
         return scores
 
-    def get_popularity_based_topk(self, top_k: int = DEFAULT_K, sort_top_k: bool = True,
-                                  items: bool = True) -> pd.DataFrame:
+    def get_popularity_based_topk(
+        self, top_k: int = DEFAULT_K, sort_top_k: bool = True, items: bool = True
+    ) -> pd.DataFrame:
         """The ``top_k`` most frequent items (or users when ``items=False``).
 
         Item frequency is the thresholded co-occurrence diagonal (:attr:`item_frequencies`,
@@ -468,11 +511,16 @@ class SAR(BaseRecommender):
         else:
             freq, ids, col = self.user_frequencies, self.user_ids_, self.col_user
         idx, val = top_k_per_row(np.array(freq, dtype=np.float64)[None, :], k)
-        return pd.DataFrame({col: ids.take(idx[0]).to_numpy(),
-                             self.col_prediction: val[0].astype(np.asarray(freq).dtype)})
+        return pd.DataFrame(
+            {
+                col: ids.take(idx[0]).to_numpy(),
+                self.col_prediction: val[0].astype(np.asarray(freq).dtype),
+            }
+        )
 
-    def get_item_based_topk(self, items: pd.DataFrame, top_k: int = DEFAULT_K,
-                            sort_top_k: bool = True) -> pd.DataFrame:
+    def get_item_based_topk(
+        self, items: pd.DataFrame, top_k: int = DEFAULT_K, sort_top_k: bool = True
+    ) -> pd.DataFrame:
         """Items most similar to seed items: recommendations for users unseen in training.
 
         ``items`` has ``col_item``, optionally ``col_rating`` (weights, default 1)
@@ -502,19 +550,24 @@ class SAR(BaseRecommender):
             u_codes, seeds = np.zeros(len(items), dtype=np.int64), pd.Index([0])
         unknown = i_idx < 0
         if unknown.any():
-            warnings.warn(f"{int(unknown.sum())} seed item(s) not seen in training were "
-                          "ignored.", DataWarning, stacklevel=2)
+            warnings.warn(
+                f"{int(unknown.sum())} seed item(s) not seen in training were ignored.",
+                DataWarning,
+                stacklevel=2,
+            )
         known = ~unknown
-        pseudo = sp.csr_matrix((w[known], (u_codes[known], i_idx[known])),
-                               shape=(len(seeds), len(self.item_ids_)))
+        pseudo = sp.csr_matrix(
+            (w[known], (u_codes[known], i_idx[known])), shape=(len(seeds), len(self.item_ids_))
+        )
         scores = self._product(pseudo.astype(self._scoring_dtype))
         scores[u_codes[known], i_idx[known]] = -np.inf
         idx, val = top_k_per_row(scores, k)
         pos = np.broadcast_to(np.arange(len(seeds))[:, None], idx.shape)
         return self._ranking_frame(seeds, [pos], [idx], [val]).drop(columns=self.col_rank)
 
-    def get_topk_most_similar_users(self, user: Any, top_k: int,
-                                    sort_top_k: bool = True) -> pd.DataFrame:
+    def get_topk_most_similar_users(
+        self, user: Any, top_k: int, sort_top_k: bool = True
+    ) -> pd.DataFrame:
         """The ``top_k`` users whose affinity vectors have the largest dot product with ``user``'s.
 
         Similarity of users ``u`` and ``v`` is ``A[u] . A[v]`` (the rows of the affinity);
@@ -534,39 +587,55 @@ class SAR(BaseRecommender):
         sims[0, u] = -np.inf
         idx, val = top_k_per_row(sims, k)
         keep = np.isfinite(val[0])
-        return pd.DataFrame({self.col_user: self.user_ids_.take(idx[0][keep]).to_numpy(),
-                             self.col_prediction: val[0][keep]})
+        return pd.DataFrame(
+            {
+                self.col_user: self.user_ids_.take(idx[0][keep]).to_numpy(),
+                self.col_prediction: val[0][keep],
+            }
+        )
 
     # ---------------------------------------------------------------- state
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         a, s = self.user_affinity_, self.item_similarity_
         arrays = {
-            "affinity_indptr": a.indptr, "affinity_indices": a.indices, "affinity_data": a.data,
+            "affinity_indptr": a.indptr,
+            "affinity_indices": a.indices,
+            "affinity_data": a.data,
             "unity_data": self.unity_affinity_.data,
-            "similarity_indptr": s.indptr, "similarity_indices": s.indices,
-            "similarity_data": s.data, "item_frequencies": self.item_frequencies_,
+            "similarity_indptr": s.indptr,
+            "similarity_indices": s.indices,
+            "similarity_data": s.data,
+            "item_frequencies": self.item_frequencies_,
         }
-        meta = {"time_now": self.time_now_, "rating_min": self.rating_min_,
-                "rating_max": self.rating_max_}
+        meta = {
+            "time_now": self.time_now_,
+            "rating_min": self.rating_min_,
+            "rating_max": self.rating_max_,
+        }
         return arrays, meta
 
     def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
         n_users, n_items = len(self.user_ids_), len(self.item_ids_)
-        indptr, indices = persistence.check_csr(arrays, "affinity_indptr", "affinity_indices",
-                                                (n_users, n_items))
+        indptr, indices = persistence.check_csr(
+            arrays, "affinity_indptr", "affinity_indices", (n_users, n_items)
+        )
         for name in ("affinity_data", "unity_data"):
             persistence.check_array(arrays, name, persistence.NUMBER, (indices.size,))
         persistence.check_csr(arrays, "similarity_indptr", "similarity_indices", (n_items, n_items))
-        persistence.check_array(arrays, "similarity_data", persistence.NUMBER,
-                                (arrays["similarity_indices"].size,))
+        persistence.check_array(
+            arrays, "similarity_data", persistence.NUMBER, (arrays["similarity_indices"].size,)
+        )
         persistence.check_array(arrays, "item_frequencies", persistence.NUMBER, (n_items,))
-        self.user_affinity_ = sp.csr_matrix((arrays["affinity_data"], indices, indptr),
-                                            shape=(n_users, n_items))
-        self.unity_affinity_ = sp.csr_matrix((arrays["unity_data"], indices, indptr),
-                                             shape=(n_users, n_items))
+        self.user_affinity_ = sp.csr_matrix(
+            (arrays["affinity_data"], indices, indptr), shape=(n_users, n_items)
+        )
+        self.unity_affinity_ = sp.csr_matrix(
+            (arrays["unity_data"], indices, indptr), shape=(n_users, n_items)
+        )
         self.item_similarity_ = sp.csr_matrix(
-            (arrays["similarity_data"], arrays["similarity_indices"],
-             arrays["similarity_indptr"]), shape=(n_items, n_items))
+            (arrays["similarity_data"], arrays["similarity_indices"], arrays["similarity_indptr"]),
+            shape=(n_items, n_items),
+        )
         self.item_frequencies_ = arrays["item_frequencies"]
         self.time_now_ = meta["time_now"]
         self.rating_min_ = meta["rating_min"]
@@ -576,20 +645,25 @@ class SAR(BaseRecommender):
     # ------------------------------------------------------------- contract
     @classmethod
     def contract_case(cls) -> ContractCase:
-        return ContractCase(params={"similarity_type": "jaccard"},
-                            known_answer=_known_answer())
+        return ContractCase(params={"similarity_type": "jaccard"}, known_answer=_known_answer())
 
 
 def _known_answer() -> KnownAnswer:
     """Toy case; expected values computed with Microsoft Recommenders 1.2.1 SAR."""
-    train = pd.DataFrame({
-        "userID": [1, 1, 1, 2, 2, 3, 3, 3, 4, 4],
-        "itemID": [1, 2, 3, 1, 4, 2, 3, 5, 1, 5],
-        "rating": [5.0, 3.0, 4.0, 4.0, 2.0, 1.0, 5.0, 3.0, 4.0, 4.0],
-    })
+    train = pd.DataFrame(
+        {
+            "userID": [1, 1, 1, 2, 2, 3, 3, 3, 4, 4],
+            "itemID": [1, 2, 3, 1, 4, 2, 3, 5, 1, 5],
+            "rating": [5.0, 3.0, 4.0, 4.0, 2.0, 1.0, 5.0, 3.0, 4.0, 4.0],
+        }
+    )
     return KnownAnswer(
-        train=train, users=[1, 2, 3, 4], top_k=2, remove_seen=True,
-        expected=EXPECTED_ITEMS, expected_scores=EXPECTED_SCORES,
+        train=train,
+        users=[1, 2, 3, 4],
+        top_k=2,
+        remove_seen=True,
+        expected=EXPECTED_ITEMS,
+        expected_scores=EXPECTED_SCORES,
         params={"similarity_type": "jaccard"},
     )
 
@@ -601,7 +675,11 @@ def _known_answer() -> KnownAnswer:
 # where Microsoft's order is arbitrary.
 EXPECTED_ITEMS: dict[Any, list[Any]] = {1: [5, 4], 2: [2, 3], 3: [1, 4], 4: [2, 3]}
 EXPECTED_SCORES: dict[Any, list[float]] = {
-    1: [43 / 12, 5 / 3], 2: [1.0, 1.0], 3: [2.25, 0.0], 4: [7 / 3, 7 / 3]}
+    1: [43 / 12, 5 / 3],
+    2: [1.0, 1.0],
+    3: [2.25, 0.0],
+    4: [7 / 3, 7 / 3],
+}
 
 
 __all__ = ["SAR", "SARConfig"]

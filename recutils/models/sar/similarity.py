@@ -67,8 +67,9 @@ def check_similarity_type(name: object) -> str:
     return name  # type: ignore[return-value]
 
 
-def similarity_values(c: np.ndarray, d_i: np.ndarray, d_j: np.ndarray, n: int,
-                      similarity_type: str) -> np.ndarray:
+def similarity_values(
+    c: np.ndarray, d_i: np.ndarray, d_j: np.ndarray, n: int, similarity_type: str
+) -> np.ndarray:
     """The similarity of each stored pair from its co-occurrence and the two frequencies."""
     check_similarity_type(similarity_type)
     c = c.astype(np.float64, copy=False)

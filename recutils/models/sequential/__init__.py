@@ -27,6 +27,20 @@ from recutils.models.sequential.models import (
     SSEPTConfig,
 )
 
-__all__ = ["BERT4Rec", "BERT4RecConfig", "Caser", "CaserConfig", "ContrastiveConfig", "GRU4Rec",
-           "GRU4RecConfig", "NextItNet", "NextItNetConfig", "SASRec", "SASRecConfig", "SSEPT", "SSEPTConfig",
-           "SequentialConfig", "SequentialRecommender"]
+__all__ = [
+    "BERT4Rec",
+    "BERT4RecConfig",
+    "Caser",
+    "CaserConfig",
+    "ContrastiveConfig",
+    "GRU4Rec",
+    "GRU4RecConfig",
+    "NextItNet",
+    "NextItNetConfig",
+    "SASRec",
+    "SASRecConfig",
+    "SSEPT",
+    "SSEPTConfig",
+    "SequentialConfig",
+    "SequentialRecommender",
+]

@@ -59,12 +59,22 @@ def reorder(seqs: np.ndarray, beta: float, rng: np.random.Generator) -> np.ndarr
     return np.take_along_axis(seqs, np.argsort(keys, axis=1, kind="stable"), axis=1)
 
 
-def random_augment(seqs: np.ndarray, methods: Sequence[str], rng: np.random.Generator, *,
-                   eta: float, gamma: float, beta: float, mask_token: int) -> np.ndarray:
+def random_augment(
+    seqs: np.ndarray,
+    methods: Sequence[str],
+    rng: np.random.Generator,
+    *,
+    eta: float,
+    gamma: float,
+    beta: float,
+    mask_token: int,
+) -> np.ndarray:
     """Each row transformed by one of ``methods``, chosen uniformly per row."""
     unknown = [m for m in methods if m not in AUGMENTATIONS]
     if unknown or not methods:
-        raise ConfigError(f"augmentations must be a non-empty subset of {list(AUGMENTATIONS)}, got {list(methods)}.")
+        raise ConfigError(
+            f"augmentations must be a non-empty subset of {list(AUGMENTATIONS)}, got {list(methods)}."
+        )
     choice = rng.integers(0, len(methods), len(seqs))
     out = seqs.copy()
     for j, method in enumerate(methods):  # a loop over the (at most three) transforms, not rows

@@ -114,12 +114,18 @@ class SequentialConfig(TorchCFConfig):
         if self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {list(LOSSES)}, got {self.loss!r}.")
         if self.negative_sampling not in ("uniform", "popularity"):
-            raise ConfigError(f"negative_sampling must be 'uniform' or 'popularity', got {self.negative_sampling!r}.")
+            raise ConfigError(
+                f"negative_sampling must be 'uniform' or 'popularity', got {self.negative_sampling!r}."
+            )
         check_positive_int("length_buckets", self.length_buckets, minimum=0)
         if not isinstance(self.logq_correction, bool):
-            raise ConfigError(f"logq_correction must be true or false, got {self.logq_correction!r}.")
+            raise ConfigError(
+                f"logq_correction must be true or false, got {self.logq_correction!r}."
+            )
         if self.unknown_items not in ("error", "ignore"):
-            raise ConfigError(f"unknown_items must be 'error' or 'ignore', got {self.unknown_items!r}.")
+            raise ConfigError(
+                f"unknown_items must be 'error' or 'ignore', got {self.unknown_items!r}."
+            )
 
 
 @dataclass
@@ -145,10 +151,15 @@ class ContrastiveConfig:
         check_number("cl_temperature", self.cl_temperature, strict=True)
         if isinstance(self.augmentations, tuple):
             self.augmentations = list(self.augmentations)
-        if (not isinstance(self.augmentations, list) or not self.augmentations
-                or any(a not in AUGMENTATIONS for a in self.augmentations)):
-            raise ConfigError(f"augmentations must be a non-empty list drawn from {list(AUGMENTATIONS)}, "
-                              f"got {self.augmentations!r}.")
+        if (
+            not isinstance(self.augmentations, list)
+            or not self.augmentations
+            or any(a not in AUGMENTATIONS for a in self.augmentations)
+        ):
+            raise ConfigError(
+                f"augmentations must be a non-empty list drawn from {list(AUGMENTATIONS)}, "
+                f"got {self.augmentations!r}."
+            )
         for name in ("crop_eta", "mask_gamma", "reorder_beta"):
             value = getattr(self, name)
             check_number(name, value)
@@ -187,8 +198,15 @@ def _left_padded(tokens: np.ndarray, offsets: np.ndarray, width: int) -> np.ndar
 class _SequenceEpochs:
     """Batches of training users and the next-item (or cloze) loss, for the shared trainer."""
 
-    def __init__(self, model: SequentialRecommender, tokens: np.ndarray, users: np.ndarray,
-                 popularity: np.ndarray, seed: int, device: Any) -> None:
+    def __init__(
+        self,
+        model: SequentialRecommender,
+        tokens: np.ndarray,
+        users: np.ndarray,
+        popularity: np.ndarray,
+        seed: int,
+        device: Any,
+    ) -> None:
         torch = require("torch", "torch")
         c = model.config
         self.model, self.c, self.seed, self.device = model, c, seed, device
@@ -201,7 +219,11 @@ class _SequenceEpochs:
         self.lengths = (tokens != 0).sum(1)
         self.n_items = model.n_items_
         pop = popularity.astype(np.float64)
-        q = pop / pop.sum() if c.negative_sampling == "popularity" else np.full(pop.size, 1.0 / pop.size)
+        q = (
+            pop / pop.sum()
+            if c.negative_sampling == "popularity"
+            else np.full(pop.size, 1.0 / pop.size)
+        )
         self.q = torch.from_numpy(q).to(device=device, dtype=torch.float32)
         self.log_q = torch.log(self.q * c.n_negatives).clamp(min=-1e4)
         self.cl_weight = float(getattr(c, "cl_weight", 0.0) or 0.0)
@@ -215,7 +237,7 @@ class _SequenceEpochs:
         self.rng = np.random.default_rng([self.seed, epoch, 1])
         self.loss_sum, self.cl_sum, self.steps = 0.0, 0.0, 0
         size = self.c.batch_size
-        batches = [order[start:start + size] for start in range(0, self.n_rows, size)]
+        batches = [order[start : start + size] for start in range(0, self.n_rows, size)]
         window_batches = self.c.length_buckets
         if window_batches:
             # length buckets: within each window of shuffled batches, rows are sorted by length
@@ -223,9 +245,9 @@ class _SequenceEpochs:
             # sequences of similar length and its padding columns can go
             buckets = []
             for start in range(0, self.n_rows, size * window_batches):
-                window = order[start:start + size * window_batches]
+                window = order[start : start + size * window_batches]
                 window = window[np.argsort(self.lengths[window], kind="stable")]
-                buckets.extend(window[i:i + size] for i in range(0, len(window), size))
+                buckets.extend(window[i : i + size] for i in range(0, len(window), size))
             batches = [buckets[i] for i in rng.permutation(len(buckets))]
         yield from batches
 
@@ -244,12 +266,14 @@ class _SequenceEpochs:
             # one padding column kept in front of the longest row: BERT4Rec's input drops the
             # first column (a full-width row's oldest item), which must stay padding here
             width = min(int(self.lengths[rows].max()) + 1, seq.shape[1])
-            seq = seq[:, seq.shape[1] - max(width, 2):]
+            seq = seq[:, seq.shape[1] - max(width, 2) :]
         inputs, targets, where = self.model._training_positions(seq, self.rng)
         h = network.encode(inputs, users)
         q, c = network.query(h, users)
         rows_of = where.nonzero(as_tuple=True)
-        value = self._next_item_loss(network, q[rows_of], None if c is None else c[rows_of], targets[rows_of])
+        value = self._next_item_loss(
+            network, q[rows_of], None if c is None else c[rows_of], targets[rows_of]
+        )
         self.loss_sum += float(value.detach())
         if self.cl_weight:
             cl = self._contrastive_loss(network, seq[:, 1:], users)
@@ -286,17 +310,27 @@ class _SequenceEpochs:
             neg = neg - self.log_q[sampled][None]
         neg = neg.masked_fill(negatives[None] == targets[:, None], float("-inf"))
         logits = torch.cat([pos[:, None], neg], dim=1)
-        return F.cross_entropy(logits, torch.zeros(len(targets), dtype=torch.long, device=self.device))
+        return F.cross_entropy(
+            logits, torch.zeros(len(targets), dtype=torch.long, device=self.device)
+        )
 
     def _contrastive_loss(self, network: Any, seq: Any, users: Any) -> Any:
         """CL4SRec's InfoNCE over two augmented views of every sequence of the batch."""
         torch = require("torch", "torch")
         c = self.c
         base = seq.cpu().numpy()
-        options = {"eta": c.crop_eta, "gamma": c.mask_gamma, "beta": c.reorder_beta,
-                   "mask_token": self.model._mask_token()}
-        views = [torch.from_numpy(random_augment(base, c.augmentations, self.rng, **options)).to(self.device)
-                 for _ in range(2)]
+        options = {
+            "eta": c.crop_eta,
+            "gamma": c.mask_gamma,
+            "beta": c.reorder_beta,
+            "mask_token": self.model._mask_token(),
+        }
+        views = [
+            torch.from_numpy(random_augment(base, c.augmentations, self.rng, **options)).to(
+                self.device
+            )
+            for _ in range(2)
+        ]
         z = torch.cat([network.query(network.encode(v, users), users)[0][:, -1] for v in views])
         b = len(base)
         sim = z @ z.T / c.cl_temperature
@@ -330,8 +364,9 @@ class SequentialRecommender(TorchCFRecommender):
     def needs_timestamp(self) -> bool:
         return self.col_timestamp is not None
 
-    def fit(self, df: pd.DataFrame, valid: pd.DataFrame | None = None, *,
-            items: Any = None) -> SequentialRecommender:
+    def fit(
+        self, df: pd.DataFrame, valid: pd.DataFrame | None = None, *, items: Any = None
+    ) -> SequentialRecommender:
         """Fit on the interactions ``df`` (never modified); return ``self``.
 
         Args:
@@ -346,9 +381,15 @@ class SequentialRecommender(TorchCFRecommender):
         Raises:
             DataError: every user has a single interaction, or the frame is empty.
         """
-        self.__dict__["_catalogue"] = None if items is None else pd.Index(pd.unique(pd.Series(list(items)
-                                                                          if not hasattr(items, "__array__")
-                                                                          else np.asarray(items))))
+        self.__dict__["_catalogue"] = (
+            None
+            if items is None
+            else pd.Index(
+                pd.unique(
+                    pd.Series(list(items) if not hasattr(items, "__array__") else np.asarray(items))
+                )
+            )
+        )
         try:
             return super().fit(df, valid)
         finally:
@@ -395,8 +436,10 @@ class SequentialRecommender(TorchCFRecommender):
         offsets = np.zeros(data.n_users + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         if counts.max() < 2:
-            raise DataError("every user has a single interaction: a next-item model needs users with at "
-                            "least two interactions in order to learn from.")
+            raise DataError(
+                "every user has a single interaction: a next-item model needs users with at "
+                "least two interactions in order to learn from."
+            )
         self.histories_ = _left_padded(tokens, offsets, c.max_len)  # by internal user number
         self.popularity_ = np.bincount(data.item_idx, minlength=data.n_items).astype(np.int64)
         trainable = np.flatnonzero(counts >= 2)
@@ -408,9 +451,19 @@ class SequentialRecommender(TorchCFRecommender):
         with torch_seed_context(seed, device, c.num_threads):
             network = self._build_network(data.n_users, data.n_items).to(device)
             optimizer = self._optimizers(network, device)
-            source = _SequenceEpochs(self, train_tokens, trainable.astype(np.int64), popularity, seed, device)
-            history = self._run_epochs(network, source, source.loss, optimizer, c.n_epochs, seed,
-                                       model_dir=c.model_dir, desc=self.name)
+            source = _SequenceEpochs(
+                self, train_tokens, trainable.astype(np.int64), popularity, seed, device
+            )
+            history = self._run_epochs(
+                network,
+                source,
+                source.loss,
+                optimizer,
+                c.n_epochs,
+                seed,
+                model_dir=c.model_dir,
+                desc=self.name,
+            )
         self.network_ = network.cpu().eval()
         self.history_ = pd.DataFrame(history)
         self._after_fit()
@@ -426,8 +479,10 @@ class SequentialRecommender(TorchCFRecommender):
         sparse = sparse_parameters(network)
         ids = {id(p) for p in sparse}
         dense = [p for p in network.parameters() if id(p) not in ids]
-        return [adam(dense, device, c.learning_rate, c.l2),
-                optimizer_class(torch.optim.SparseAdam)(sparse, lr=c.learning_rate)]
+        return [
+            adam(dense, device, c.learning_rate, c.l2),
+            optimizer_class(torch.optim.SparseAdam)(sparse, lr=c.learning_rate),
+        ]
 
     def _training_positions(self, seq: Any, rng: np.random.Generator) -> tuple[Any, Any, Any]:
         """``(inputs [B, max_len], targets [B, max_len], where [B, max_len] bool)`` of a batch
@@ -456,7 +511,9 @@ class SequentialRecommender(TorchCFRecommender):
         network = self.network_
         device = next(network.parameters()).device
         with torch.no_grad():
-            seq = self._scoring_input(torch.from_numpy(np.asarray(histories, dtype=np.int64)).to(device))
+            seq = self._scoring_input(
+                torch.from_numpy(np.asarray(histories, dtype=np.int64)).to(device)
+            )
             u = torch.from_numpy(np.asarray(users, dtype=np.int64)).to(device)
             h = network.encode(seq, u)[:, -1]
             q, c = network.query(h, u)
@@ -474,8 +531,9 @@ class SequentialRecommender(TorchCFRecommender):
         internal = self.user_order_[np.asarray(user_idx, dtype=np.int64)]
         return self._score_tokens(self.histories_[internal], internal)
 
-    def _histories(self, histories: Any, unknown: str | None = None
-                   ) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray]:
+    def _histories(
+        self, histories: Any, unknown: str | None = None
+    ) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray]:
         """Keys, item codes and offsets (one run per history) and internal user numbers (-1:
         unknown) of raw histories.
 
@@ -491,7 +549,9 @@ class SequentialRecommender(TorchCFRecommender):
             seqs = build_sequences(histories, self.col_user, self.col_item, ts)
             keys = pd.Index(seqs.users)
             user_codes = self.user_ids_.get_indexer(keys)
-            internal = np.where(user_codes >= 0, self.user_order_[np.maximum(user_codes, 0)], -1).astype(np.int64)
+            internal = np.where(
+                user_codes >= 0, self.user_order_[np.maximum(user_codes, 0)], -1
+            ).astype(np.int64)
             lengths, flat = seqs.lengths, seqs.items
         else:
             if isinstance(histories, Mapping):
@@ -499,13 +559,18 @@ class SequentialRecommender(TorchCFRecommender):
             elif isinstance(histories, Sequence) and not isinstance(histories, str):
                 keys, raw = pd.RangeIndex(len(histories)), list(histories)
             else:
-                raise DataError("histories must be a frame, a mapping key -> item ids, or a list of item-id "
-                                f"sequences; got {type(histories).__name__}.")
+                raise DataError(
+                    "histories must be a frame, a mapping key -> item ids, or a list of item-id "
+                    f"sequences; got {type(histories).__name__}."
+                )
             raw = [np.asarray(r if isinstance(r, np.ndarray) else list(r)) for r in raw]
             internal = np.full(len(keys), -1, dtype=np.int64)
             lengths = np.array([len(r) for r in raw], dtype=np.int64)
-            flat = (np.concatenate([r.astype(object) for r in raw]) if lengths.sum()
-                    else np.empty(0, dtype=object))
+            flat = (
+                np.concatenate([r.astype(object) for r in raw])
+                if lengths.sum()
+                else np.empty(0, dtype=object)
+            )
         codes = _lookup(self.item_ids_, flat)
         policy = unknown or self.config.unknown_items
         unknown = codes < 0
@@ -513,17 +578,25 @@ class SequentialRecommender(TorchCFRecommender):
         if unknown.any() and policy != "drop":
             bad = pd.unique(flat[unknown])
             if policy == "error":
-                raise DataError(f"{int(unknown.sum())} item(s) of the histories were not seen in training "
-                                f"(e.g. {list(bad[:5])}); drop them, or set unknown_items='ignore'.")
-            warnings.warn(f"{int(unknown.sum())} unknown item(s) dropped from the histories "
-                          f"(e.g. {list(bad[:5])}).", DataWarning, stacklevel=3)
+                raise DataError(
+                    f"{int(unknown.sum())} item(s) of the histories were not seen in training "
+                    f"(e.g. {list(bad[:5])}); drop them, or set unknown_items='ignore'."
+                )
+            warnings.warn(
+                f"{int(unknown.sum())} unknown item(s) dropped from the histories "
+                f"(e.g. {list(bad[:5])}).",
+                DataWarning,
+                stacklevel=3,
+            )
         row = np.repeat(np.arange(len(keys)), lengths)
         keep = ~unknown
         kept_len = np.bincount(row[keep], minlength=len(keys))
         empty = np.flatnonzero(kept_len == 0)
         if empty.size:
-            raise DataError(f"{empty.size} history(ies) are empty (after dropping unknown items), e.g. for "
-                            f"{list(keys[empty[:3]])}: a next-item model needs at least one item.")
+            raise DataError(
+                f"{empty.size} history(ies) are empty (after dropping unknown items), e.g. for "
+                f"{list(keys[empty[:3]])}: a next-item model needs at least one item."
+            )
         offsets = np.zeros(len(keys) + 1, dtype=np.int64)
         np.cumsum(kept_len, out=offsets[1:])
         return keys, codes[keep].astype(np.int64), offsets, internal
@@ -542,11 +615,16 @@ class SequentialRecommender(TorchCFRecommender):
         self._check_fitted()
         keys, codes, offsets, internal = self._histories(histories)
         padded = self._padded(codes, offsets)
-        scores = np.vstack([self._score_tokens(padded[s], internal[s]) for s in self._blocks(len(keys))]) \
-            if len(keys) else np.empty((0, self.n_items_))
+        scores = (
+            np.vstack([self._score_tokens(padded[s], internal[s]) for s in self._blocks(len(keys))])
+            if len(keys)
+            else np.empty((0, self.n_items_))
+        )
         return pd.DataFrame(scores, index=keys, columns=self.item_ids_)
 
-    def recommend_next(self, histories: Any, top_k: int = DEFAULT_K, remove_seen: bool = True) -> pd.DataFrame:
+    def recommend_next(
+        self, histories: Any, top_k: int = DEFAULT_K, remove_seen: bool = True
+    ) -> pd.DataFrame:
         """Top-``top_k`` next items after each raw history: the serving call for any user.
 
         Args:
@@ -574,7 +652,9 @@ class SequentialRecommender(TorchCFRecommender):
             scores = self._score_tokens(padded[s], internal[s])
             if remove_seen:
                 lo, hi = offsets[s.start], offsets[s.stop]
-                rows = np.repeat(np.arange(s.stop - s.start), np.diff(offsets[s.start:s.stop + 1]))
+                rows = np.repeat(
+                    np.arange(s.stop - s.start), np.diff(offsets[s.start : s.stop + 1])
+                )
                 scores[rows, codes[lo:hi]] = -np.inf
             idx, val = top_k_per_row(scores, k)
             parts_pos.append(np.broadcast_to(np.arange(s.start, s.stop)[:, None], idx.shape))
@@ -582,10 +662,20 @@ class SequentialRecommender(TorchCFRecommender):
             parts_val.append(val)
         return self._ranking_frame(keys, parts_pos, parts_idx, parts_val)
 
-    def evaluate_next(self, history: pd.DataFrame, targets: pd.DataFrame, *, k: int | Sequence[int] = 10,
-                      n_negatives: int | None = 100, sampling: str = "popularity",
-                      popularity: pd.Series | None = None, seed: int = 0, negatives: Any = None,
-                      batch_size: int = 1024, progress: bool = False) -> Any:
+    def evaluate_next(
+        self,
+        history: pd.DataFrame,
+        targets: pd.DataFrame,
+        *,
+        k: int | Sequence[int] = 10,
+        n_negatives: int | None = 100,
+        sampling: str = "popularity",
+        popularity: pd.Series | None = None,
+        seed: int = 0,
+        negatives: Any = None,
+        batch_size: int = 1024,
+        progress: bool = False,
+    ) -> Any:
         """Full and sampled next-item metrics of held-out targets.
 
         Args:
@@ -622,8 +712,12 @@ class SequentialRecommender(TorchCFRecommender):
         ok = target_codes >= 0
         dropped = int((~ok).sum())
         if dropped:
-            warnings.warn(f"{dropped} target(s) are items never seen in training and cannot be ranked: "
-                          "those users are left out.", DataWarning, stacklevel=2)
+            warnings.warn(
+                f"{dropped} target(s) are items never seen in training and cannot be ranked: "
+                "those users are left out.",
+                DataWarning,
+                stacklevel=2,
+            )
         targets = targets[ok]
         target_codes = target_codes[ok]
         users = targets[self.col_user].to_numpy()
@@ -637,22 +731,42 @@ class SequentialRecommender(TorchCFRecommender):
         internal = internal[position]
         n = len(users)
         history_rows = np.repeat(np.arange(len(keys)), np.diff(offsets))
-        seen = sp.csr_matrix((np.ones(codes.size, dtype=bool), (history_rows, codes)),
-                             shape=(len(keys), self.n_items_))
+        seen = sp.csr_matrix(
+            (np.ones(codes.size, dtype=bool), (history_rows, codes)),
+            shape=(len(keys), self.n_items_),
+        )
         exclude = seen[position]
         if negatives is None and n_negatives is not None:
             if popularity is None:
-                both = pd.concat([history[self.col_item], targets[self.col_item]], ignore_index=True)
+                both = pd.concat(
+                    [history[self.col_item], targets[self.col_item]], ignore_index=True
+                )
                 popularity = both.value_counts()
             weights = popularity.reindex(self.item_ids_).fillna(0).to_numpy(dtype=np.float64)
-            forbid = exclude + sp.csr_matrix((np.ones(n, dtype=bool), (np.arange(n), target_codes)),
-                                             shape=exclude.shape)
-            negatives = draw_negatives(self.n_items_, forbid, n_negatives, sampling,
-                                       weights if sampling == "popularity" else None, seed=seed)
-        result = evaluate_next_item(lambda r: self._score_tokens(padded[r], internal[r]), target_codes,
-                                    self.n_items_, exclude=exclude, negatives=negatives, k=k,
-                                    batch_size=batch_size, progress=progress)
-        result.extra.update({"users": users, "dropped": dropped, "unknown_history_items": dropped_items})
+            forbid = exclude + sp.csr_matrix(
+                (np.ones(n, dtype=bool), (np.arange(n), target_codes)), shape=exclude.shape
+            )
+            negatives = draw_negatives(
+                self.n_items_,
+                forbid,
+                n_negatives,
+                sampling,
+                weights if sampling == "popularity" else None,
+                seed=seed,
+            )
+        result = evaluate_next_item(
+            lambda r: self._score_tokens(padded[r], internal[r]),
+            target_codes,
+            self.n_items_,
+            exclude=exclude,
+            negatives=negatives,
+            k=k,
+            batch_size=batch_size,
+            progress=progress,
+        )
+        result.extra.update(
+            {"users": users, "dropped": dropped, "unknown_history_items": dropped_items}
+        )
         return result
 
     # -------------------------------------------------------------- save/load
@@ -664,10 +778,16 @@ class SequentialRecommender(TorchCFRecommender):
 
     def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
         n_users, n_items = len(self.user_ids_), len(self.item_ids_)
-        histories = persistence.check_array(arrays, "histories", persistence.INTEGER,
-                                            (n_users, self.config.max_len), bounds=(0, n_items + 1))
-        popularity = persistence.check_array(arrays, "popularity", persistence.INTEGER, (n_items,),
-                                             bounds=(0, 2**62))
+        histories = persistence.check_array(
+            arrays,
+            "histories",
+            persistence.INTEGER,
+            (n_users, self.config.max_len),
+            bounds=(0, n_items + 1),
+        )
+        popularity = persistence.check_array(
+            arrays, "popularity", persistence.INTEGER, (n_items,), bounds=(0, 2**62)
+        )
         self.histories_ = np.asarray(histories, dtype=np.int64)
         self.popularity_ = np.asarray(popularity, dtype=np.int64)
         super()._set_state(arrays, meta)

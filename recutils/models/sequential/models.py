@@ -37,15 +37,34 @@ def cycle_toy_case(params: dict[str, Any], n_items: int = 8, length: int = 3) ->
     users = np.repeat(np.arange(starts.size), length)
     steps = np.tile(np.arange(length), starts.size)
     items = (np.repeat(starts, length) + steps) % n_items
-    train = pd.DataFrame({"userID": users, "itemID": items, "rating": 1.0,
-                          "timestamp": (users * 100 + steps).astype(np.int64)})
+    train = pd.DataFrame(
+        {
+            "userID": users,
+            "itemID": items,
+            "rating": 1.0,
+            "timestamp": (users * 100 + steps).astype(np.int64),
+        }
+    )
     checked = [0, 5, 9, 14]
     expected = {int(u): [int((starts[u] + length) % n_items)] for u in checked}
-    return KnownAnswer(train=train, users=checked, top_k=1, remove_seen=True, expected=expected,
-                       params=dict(params))
+    return KnownAnswer(
+        train=train,
+        users=checked,
+        top_k=1,
+        remove_seen=True,
+        expected=expected,
+        params=dict(params),
+    )
 
 
-_SMALL = {"max_len": 4, "embedding_dim": 16, "n_epochs": 3, "batch_size": 8, "seed": 0, "dropout": 0.0}
+_SMALL = {
+    "max_len": 4,
+    "embedding_dim": 16,
+    "n_epochs": 3,
+    "batch_size": 8,
+    "seed": 0,
+    "dropout": 0.0,
+}
 
 
 # ------------------------------------------------------------------------------- SASRec
@@ -69,8 +88,10 @@ class SASRecConfig(ContrastiveConfig, SequentialConfig):
         check_positive_int("num_layers", self.num_layers)
         check_positive_int("num_heads", self.num_heads)
         if self.embedding_dim % self.num_heads:
-            raise ConfigError(f"embedding_dim {self.embedding_dim} must be a multiple of num_heads "
-                              f"{self.num_heads}.")
+            raise ConfigError(
+                f"embedding_dim {self.embedding_dim} must be a multiple of num_heads "
+                f"{self.num_heads}."
+            )
 
 
 class SASRec(SequentialRecommender):
@@ -97,8 +118,15 @@ class SASRec(SequentialRecommender):
         from recutils.models.sequential.networks import SASRecNetwork
 
         c = self.config
-        return SASRecNetwork(self._n_tokens(n_items), c.embedding_dim, c.max_len, c.num_layers, c.num_heads,
-                             c.dropout, causal=True)
+        return SASRecNetwork(
+            self._n_tokens(n_items),
+            c.embedding_dim,
+            c.max_len,
+            c.num_layers,
+            c.num_heads,
+            c.dropout,
+            causal=True,
+        )
 
     @classmethod
     def contract_case(cls) -> ContractCase:
@@ -131,8 +159,10 @@ class BERT4RecConfig(SequentialConfig):
         if self.mask_prob > 1:
             raise ConfigError(f"mask_prob must lie in (0, 1], got {self.mask_prob!r}.")
         if self.embedding_dim % self.num_heads:
-            raise ConfigError(f"embedding_dim {self.embedding_dim} must be a multiple of num_heads "
-                              f"{self.num_heads}.")
+            raise ConfigError(
+                f"embedding_dim {self.embedding_dim} must be a multiple of num_heads "
+                f"{self.num_heads}."
+            )
 
 
 class BERT4Rec(SequentialRecommender):
@@ -153,8 +183,17 @@ class BERT4Rec(SequentialRecommender):
         from recutils.models.sequential.networks import SASRecNetwork
 
         c = self.config
-        return SASRecNetwork(self._n_tokens(n_items), c.embedding_dim, c.max_len, c.num_layers, c.num_heads,
-                             c.dropout, causal=False, activation="gelu", ffn_dim=4 * c.embedding_dim)
+        return SASRecNetwork(
+            self._n_tokens(n_items),
+            c.embedding_dim,
+            c.max_len,
+            c.num_layers,
+            c.num_heads,
+            c.dropout,
+            causal=False,
+            activation="gelu",
+            ffn_dim=4 * c.embedding_dim,
+        )
 
     def _training_positions(self, seq: Any, rng: np.random.Generator) -> tuple[Any, Any, Any]:
         torch = require("torch", "torch")
@@ -176,10 +215,20 @@ class BERT4Rec(SequentialRecommender):
     def contract_case(cls) -> ContractCase:
         # max_len 3 on sequences of 3: inference reads [s+1, s+2, MASK], a pattern the cloze
         # task trains (the latest of three items masked)
-        known = cycle_toy_case({**_SMALL, "n_epochs": 150, "learning_rate": 0.01, "num_layers": 1,
-                                "num_heads": 1, "mask_prob": 0.5, "max_len": 3})
-        return ContractCase(params={**_SMALL, "num_layers": 1, "num_heads": 1}, known_answer=known,
-                            stochastic=True)
+        known = cycle_toy_case(
+            {
+                **_SMALL,
+                "n_epochs": 150,
+                "learning_rate": 0.01,
+                "num_layers": 1,
+                "num_heads": 1,
+                "mask_prob": 0.5,
+                "max_len": 3,
+            }
+        )
+        return ContractCase(
+            params={**_SMALL, "num_layers": 1, "num_heads": 1}, known_answer=known, stochastic=True
+        )
 
 
 # ------------------------------------------------------------------------------ GRU4Rec
@@ -212,8 +261,14 @@ class GRU4Rec(SequentialRecommender):
         from recutils.models.sequential.networks import GRU4RecNetwork
 
         c = self.config
-        return GRU4RecNetwork(self._n_tokens(n_items), c.embedding_dim, c.max_len, c.hidden_dim,
-                              c.num_layers, c.dropout)
+        return GRU4RecNetwork(
+            self._n_tokens(n_items),
+            c.embedding_dim,
+            c.max_len,
+            c.hidden_dim,
+            c.num_layers,
+            c.dropout,
+        )
 
     @classmethod
     def contract_case(cls) -> ContractCase:
@@ -263,8 +318,17 @@ class Caser(SequentialRecommender):
         from recutils.models.sequential.networks import CaserNetwork
 
         c = self.config
-        return CaserNetwork(self._n_tokens(n_items), n_users, c.embedding_dim, c.max_len, c.window, c.n_h,
-                            c.n_v, c.dropout, c.activation)
+        return CaserNetwork(
+            self._n_tokens(n_items),
+            n_users,
+            c.embedding_dim,
+            c.max_len,
+            c.window,
+            c.n_h,
+            c.n_v,
+            c.dropout,
+            c.activation,
+        )
 
     @classmethod
     def contract_case(cls) -> ContractCase:
@@ -292,7 +356,9 @@ class NextItNetConfig(SequentialConfig):
         if isinstance(self.dilations, tuple):
             self.dilations = list(self.dilations)
         if not isinstance(self.dilations, list) or not self.dilations:
-            raise ConfigError(f"dilations must be a non-empty list of positive integers, got {self.dilations!r}.")
+            raise ConfigError(
+                f"dilations must be a non-empty list of positive integers, got {self.dilations!r}."
+            )
         for value in self.dilations:
             check_positive_int("dilations", value)
         check_positive_int("repeat", self.repeat)
@@ -310,13 +376,24 @@ class NextItNet(SequentialRecommender):
         from recutils.models.sequential.networks import NextItNetNetwork
 
         c = self.config
-        return NextItNetNetwork(self._n_tokens(n_items), c.embedding_dim, c.max_len, c.dilations, c.repeat,
-                                c.kernel_size, c.dropout)
+        return NextItNetNetwork(
+            self._n_tokens(n_items),
+            c.embedding_dim,
+            c.max_len,
+            c.dilations,
+            c.repeat,
+            c.kernel_size,
+            c.dropout,
+        )
 
     @classmethod
     def contract_case(cls) -> ContractCase:
-        known = cycle_toy_case({**_SMALL, "n_epochs": 60, "learning_rate": 0.01, "dilations": [1, 2]})
-        return ContractCase(params={**_SMALL, "dilations": [1, 2]}, known_answer=known, stochastic=True)
+        known = cycle_toy_case(
+            {**_SMALL, "n_epochs": 60, "learning_rate": 0.01, "dilations": [1, 2]}
+        )
+        return ContractCase(
+            params={**_SMALL, "dilations": [1, 2]}, known_answer=known, stochastic=True
+        )
 
 
 # -------------------------------------------------------------------------------- SSE-PT
@@ -365,15 +442,24 @@ class SSEPT(SequentialRecommender):
         from recutils.models.sequential.networks import SSEPTNetwork
 
         c = self.config
-        return SSEPTNetwork(self._n_tokens(n_items), n_users, c.embedding_dim, c.user_dim, c.max_len,
-                            c.num_layers, c.num_heads, c.dropout)
+        return SSEPTNetwork(
+            self._n_tokens(n_items),
+            n_users,
+            c.embedding_dim,
+            c.user_dim,
+            c.max_len,
+            c.num_layers,
+            c.num_heads,
+            c.dropout,
+        )
 
     def _training_positions(self, seq: Any, rng: np.random.Generator) -> tuple[Any, Any, Any]:
         from recutils.nn.components.sequence import stochastic_shared_embedding
 
         inputs, targets, where = super()._training_positions(seq, rng)
-        inputs = stochastic_shared_embedding(inputs, self.config.sse_item_prob, 1, self.n_items_ + 1,
-                                             keep=inputs == 0)
+        inputs = stochastic_shared_embedding(
+            inputs, self.config.sse_item_prob, 1, self.n_items_ + 1, keep=inputs == 0
+        )
         return inputs, targets, where
 
     def _train_users(self, users: Any) -> Any:
@@ -383,10 +469,29 @@ class SSEPT(SequentialRecommender):
 
     @classmethod
     def contract_case(cls) -> ContractCase:
-        params = {**_SMALL, "user_dim": 8, "num_layers": 1, "sse_user_prob": 0.0, "sse_item_prob": 0.0}
+        params = {
+            **_SMALL,
+            "user_dim": 8,
+            "num_layers": 1,
+            "sse_user_prob": 0.0,
+            "sse_item_prob": 0.0,
+        }
         known = cycle_toy_case({**params, "n_epochs": 60, "learning_rate": 0.01})
         return ContractCase(params=params, known_answer=known, stochastic=True)
 
 
-__all__ = ["BERT4Rec", "BERT4RecConfig", "Caser", "CaserConfig", "GRU4Rec", "GRU4RecConfig", "NextItNet",
-           "NextItNetConfig", "SASRec", "SASRecConfig", "SSEPT", "SSEPTConfig", "cycle_toy_case"]
+__all__ = [
+    "BERT4Rec",
+    "BERT4RecConfig",
+    "Caser",
+    "CaserConfig",
+    "GRU4Rec",
+    "GRU4RecConfig",
+    "NextItNet",
+    "NextItNetConfig",
+    "SASRec",
+    "SASRecConfig",
+    "SSEPT",
+    "SSEPTConfig",
+    "cycle_toy_case",
+]

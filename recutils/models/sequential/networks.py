@@ -39,7 +39,9 @@ class _TiedOutput(nn.Module):
 
     embed: SequenceEmbedding
 
-    def query(self, h: torch.Tensor, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def query(
+        self, h: torch.Tensor, users: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         return h, None
 
     def output(self) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -53,12 +55,23 @@ class SASRecNetwork(_TiedOutput):
     """SASRec (Kang & McAuley, ICDM 2018): causal Transformer over item + position embeddings;
     BERT4Rec (Sun et al., CIKM 2019) with ``causal=False``, GELU and a ``4d`` feed-forward."""
 
-    def __init__(self, n_tokens: int, dim: int, max_len: int, num_layers: int, num_heads: int,
-                 dropout: float, causal: bool = True, activation: str = "relu",
-                 ffn_dim: int | None = None) -> None:
+    def __init__(
+        self,
+        n_tokens: int,
+        dim: int,
+        max_len: int,
+        num_layers: int,
+        num_heads: int,
+        dropout: float,
+        causal: bool = True,
+        activation: str = "relu",
+        ffn_dim: int | None = None,
+    ) -> None:
         super().__init__()
         self.embed = SequenceEmbedding(n_tokens, dim, max_len, dropout, sparse=True)
-        self.encoder = TransformerEncoder(dim, num_layers, num_heads, ffn_dim, dropout, causal, activation)
+        self.encoder = TransformerEncoder(
+            dim, num_layers, num_heads, ffn_dim, dropout, causal, activation
+        )
         self.bias = nn.Parameter(torch.zeros(n_tokens, 1))
 
     def encode(self, seq: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
@@ -74,14 +87,27 @@ class SSEPTNetwork(nn.Module):
     for every item of a row (the constant ``c``).
     """
 
-    def __init__(self, n_tokens: int, n_users: int, item_dim: int, user_dim: int, max_len: int,
-                 num_layers: int, num_heads: int, dropout: float) -> None:
+    def __init__(
+        self,
+        n_tokens: int,
+        n_users: int,
+        item_dim: int,
+        user_dim: int,
+        max_len: int,
+        num_layers: int,
+        num_heads: int,
+        dropout: float,
+    ) -> None:
         super().__init__()
         self.item_dim = item_dim
-        self.embed = SequenceEmbedding(n_tokens, item_dim, max_len, dropout, positions=False, sparse=True)
+        self.embed = SequenceEmbedding(
+            n_tokens, item_dim, max_len, dropout, positions=False, sparse=True
+        )
         self.users = UserInjection(n_users, user_dim, sparse=True)
         self.position = nn.Embedding(max_len, item_dim + user_dim)
-        self.encoder = TransformerEncoder(item_dim + user_dim, num_layers, num_heads, None, dropout, True)
+        self.encoder = TransformerEncoder(
+            item_dim + user_dim, num_layers, num_heads, None, dropout, True
+        )
         self.dropout = make_dropout(dropout)
         self.bias = nn.Parameter(torch.zeros(n_tokens, 1))
         self.max_len = max_len
@@ -93,11 +119,13 @@ class SSEPTNetwork(nn.Module):
         x = self.dropout(x + self.position(pos)[None]) * mask.unsqueeze(-1)
         return self.encoder(x, mask)
 
-    def query(self, h: torch.Tensor, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def query(
+        self, h: torch.Tensor, users: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         u = self.users.user_vectors(users)
         if h.dim() == 3:
             u = u.unsqueeze(1)
-        return h[..., :self.item_dim], (h[..., self.item_dim:] * u).sum(-1)
+        return h[..., : self.item_dim], (h[..., self.item_dim :] * u).sum(-1)
 
     def output(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self.embed.items.weight, self.bias
@@ -106,10 +134,19 @@ class SSEPTNetwork(nn.Module):
 class GRU4RecNetwork(_TiedOutput):
     """GRU4Rec (Hidasi et al., ICLR 2016): a GRU over item embeddings, projected back to ``d``."""
 
-    def __init__(self, n_tokens: int, dim: int, max_len: int, hidden_dim: int, num_layers: int,
-                 dropout: float) -> None:
+    def __init__(
+        self,
+        n_tokens: int,
+        dim: int,
+        max_len: int,
+        hidden_dim: int,
+        num_layers: int,
+        dropout: float,
+    ) -> None:
         super().__init__()
-        self.embed = SequenceEmbedding(n_tokens, dim, max_len, dropout, positions=False, scale=False, sparse=True)
+        self.embed = SequenceEmbedding(
+            n_tokens, dim, max_len, dropout, positions=False, scale=False, sparse=True
+        )
         self.encoder = GRUEncoder(dim, hidden_dim, num_layers, dropout)
         self.project = nn.Linear(hidden_dim, dim) if hidden_dim != dim else nn.Identity()
         self.bias = nn.Parameter(torch.zeros(n_tokens, 1))
@@ -122,10 +159,20 @@ class GRU4RecNetwork(_TiedOutput):
 class NextItNetNetwork(_TiedOutput):
     """NextItNet (Yuan et al., WSDM 2019): dilated causal residual convolutions."""
 
-    def __init__(self, n_tokens: int, dim: int, max_len: int, dilations: list[int], repeat: int,
-                 kernel_size: int, dropout: float) -> None:
+    def __init__(
+        self,
+        n_tokens: int,
+        dim: int,
+        max_len: int,
+        dilations: list[int],
+        repeat: int,
+        kernel_size: int,
+        dropout: float,
+    ) -> None:
         super().__init__()
-        self.embed = SequenceEmbedding(n_tokens, dim, max_len, dropout, positions=False, scale=False, sparse=True)
+        self.embed = SequenceEmbedding(
+            n_tokens, dim, max_len, dropout, positions=False, scale=False, sparse=True
+        )
         self.encoder = NextItNetEncoder(dim, dilations, repeat, kernel_size)
         self.bias = nn.Parameter(torch.zeros(n_tokens, 1))
 
@@ -138,10 +185,22 @@ class CaserNetwork(nn.Module):
     """Caser (Tang & Wang, WSDM 2018): convolutions over the last ``window`` items, the user's
     embedding beside them, and a separate output table ``[n_tokens, 2d]`` with a bias."""
 
-    def __init__(self, n_tokens: int, n_users: int, dim: int, max_len: int, window: int, n_h: int,
-                 n_v: int, dropout: float, activation: str) -> None:
+    def __init__(
+        self,
+        n_tokens: int,
+        n_users: int,
+        dim: int,
+        max_len: int,
+        window: int,
+        n_h: int,
+        n_v: int,
+        dropout: float,
+        activation: str,
+    ) -> None:
         super().__init__()
-        self.embed = SequenceEmbedding(n_tokens, dim, max_len, 0.0, positions=False, scale=False, sparse=True)
+        self.embed = SequenceEmbedding(
+            n_tokens, dim, max_len, 0.0, positions=False, scale=False, sparse=True
+        )
         self.encoder = CaserConv(dim, window, n_h, n_v, dim, dropout, activation)
         self.users = UserInjection(n_users, dim, sparse=True)
         self.out = nn.Embedding(n_tokens, 2 * dim, sparse=True)
@@ -152,7 +211,9 @@ class CaserNetwork(nn.Module):
         x, mask = self.embed(seq)
         return self.encoder(x, mask)
 
-    def query(self, h: torch.Tensor, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def query(
+        self, h: torch.Tensor, users: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         u = self.users.user_vectors(users)
         if h.dim() == 3:
             u = u.unsqueeze(1).expand(-1, h.shape[1], -1)
@@ -167,7 +228,9 @@ def _gather(table: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     return F.embedding(tokens, table, sparse=True)
 
 
-def logits_for(network: Any, q: torch.Tensor, c: torch.Tensor | None, tokens: torch.Tensor) -> torch.Tensor:
+def logits_for(
+    network: Any, q: torch.Tensor, c: torch.Tensor | None, tokens: torch.Tensor
+) -> torch.Tensor:
     """Logits of ``tokens`` for rows ``q``: ``tokens`` ``[N]`` (one per row) gives ``[N]``,
     ``[1, K]`` (``K`` tokens shared by every row) gives ``[N, K]``."""
     table, bias = network.output()
@@ -192,5 +255,12 @@ def sparse_parameters(network: nn.Module) -> list[nn.Parameter]:
     return params
 
 
-__all__ = ["CaserNetwork", "GRU4RecNetwork", "NextItNetNetwork", "SASRecNetwork", "SSEPTNetwork", "logits_for",
-           "sparse_parameters"]
+__all__ = [
+    "CaserNetwork",
+    "GRU4RecNetwork",
+    "NextItNetNetwork",
+    "SASRecNetwork",
+    "SSEPTNetwork",
+    "logits_for",
+    "sparse_parameters",
+]

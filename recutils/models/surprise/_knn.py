@@ -55,21 +55,36 @@ class NeighbourTerms:
         min_k: Minimum number of positive-similarity neighbours.
     """
 
-    def __init__(self, member: np.ndarray, group: np.ndarray, resid: np.ndarray, n_candidates: int,
-                 n_groups: int, k: int, min_k: int) -> None:
+    def __init__(
+        self,
+        member: np.ndarray,
+        group: np.ndarray,
+        resid: np.ndarray,
+        n_candidates: int,
+        n_groups: int,
+        k: int,
+        min_k: int,
+    ) -> None:
         self.k, self.min_k = int(k), int(min_k)
         self.n_candidates, self.n_groups = int(n_candidates), int(n_groups)
         member = np.asarray(member, dtype=np.int64)
         group = np.asarray(group, dtype=np.int64)
         order = np.argsort(group, kind="stable")  # list order kept inside each group
-        member, group, resid = member[order], group[order], np.asarray(resid, dtype=np.float64)[order]
+        member, group, resid = (
+            member[order],
+            group[order],
+            np.asarray(resid, dtype=np.float64)[order],
+        )
         sizes = np.bincount(group, minlength=self.n_groups)
         small = sizes[group] <= self.k
         shape = (self.n_candidates, self.n_groups)
         # small groups: every positive member is a neighbour
-        self._resid_small = sp.csr_matrix((resid[small], (member[small], group[small])), shape=shape)
-        self._ones_small = sp.csr_matrix((np.ones(int(small.sum())), (member[small], group[small])),
-                                         shape=shape)
+        self._resid_small = sp.csr_matrix(
+            (resid[small], (member[small], group[small])), shape=shape
+        )
+        self._ones_small = sp.csr_matrix(
+            (np.ones(int(small.sum())), (member[small], group[small])), shape=shape
+        )
         # large groups: padded rows in list order, bucketed by size
         starts = np.concatenate([[0], np.cumsum(sizes)])
         large = np.flatnonzero(sizes > self.k)
@@ -82,10 +97,17 @@ class NeighbourTerms:
                 pos = np.arange(width)[None, :]
                 valid = pos < sizes[gids][:, None]
                 idx = np.where(valid, starts[gids][:, None] + pos, 0)
-                self._buckets.append(_Bucket(gids, np.where(valid, member[idx], self.n_candidates),
-                                             np.ascontiguousarray(np.where(valid, resid[idx], 0.0)).ravel()))
+                self._buckets.append(
+                    _Bucket(
+                        gids,
+                        np.where(valid, member[idx], self.n_candidates),
+                        np.ascontiguousarray(np.where(valid, resid[idx], 0.0)).ravel(),
+                    )
+                )
 
-    def __call__(self, sim: np.ndarray, ranking: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    def __call__(
+        self, sim: np.ndarray, ranking: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> np.ndarray:
         """Terms ``[n_anchors, n_groups]`` of anchors with similarity rows ``sim`` ``[n_anchors, n_candidates]``.
 
         ``ranking``: :func:`dense_ranking` of ``sim`` when the caller keeps it (it depends on
@@ -115,7 +137,7 @@ class NeighbourTerms:
             local = (np.arange(rows, dtype=key_dtype) * (c + 1))[:, None]
             for lo in range(0, n, rows):
                 sl = slice(lo, min(lo + rows, n))
-                rank_keys = (ranks[sl].astype(key_dtype) + local[:sl.stop - lo]) << width_bits
+                rank_keys = (ranks[sl].astype(key_dtype) + local[: sl.stop - lo]) << width_bits
                 self._large(out, rank_keys, sim_of_rank[sl].ravel(), sl, bucket, width_bits)
         return out
 
@@ -124,8 +146,15 @@ class NeighbourTerms:
         ok = den != 0 if cnt is None else (cnt >= self.min_k) & (den != 0)
         return np.where(ok, num / np.where(den != 0, den, 1.0), 0.0)
 
-    def _large(self, out: np.ndarray, rank_keys: np.ndarray, sim_of_rank: np.ndarray, rows: slice,
-               bucket: _Bucket, width_bits: int) -> None:
+    def _large(
+        self,
+        out: np.ndarray,
+        rank_keys: np.ndarray,
+        sim_of_rank: np.ndarray,
+        rows: slice,
+        bucket: _Bucket,
+        width_bits: int,
+    ) -> None:
         """Terms of one chunk of anchors against one bucket of large groups. Chunks are
         small (:data:`_CHUNK_ELEMENTS`) so that the passes below stay in the CPU's cache.
 
@@ -137,7 +166,9 @@ class NeighbourTerms:
         top = np.sort(keys, axis=2)[:, :, :k]  # surprise's k nearest, in order
         s = sim_of_rank[top >> width_bits]
         position = top & ((1 << width_bits) - 1)
-        position += (np.arange(top.shape[1], dtype=top.dtype) * bucket.members.shape[1])[None, :, None]
+        position += (np.arange(top.shape[1], dtype=top.dtype) * bucket.members.shape[1])[
+            None, :, None
+        ]
         resid = bucket.resid[position]
         w = np.maximum(s, 0.0)
         num = np.einsum("agk,agk->ag", w, resid)

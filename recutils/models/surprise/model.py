@@ -113,12 +113,16 @@ class SurpriseBaseConfig(BaseConfig):
     def __post_init__(self) -> None:
         scale = self.rating_scale
         if scale is not None:
-            if (not isinstance(scale, (list, tuple)) or len(scale) != 2
-                    or not all(is_number(v) for v in scale)
-                    or not float(scale[0]) < float(scale[1])):
+            if (
+                not isinstance(scale, (list, tuple))
+                or len(scale) != 2
+                or not all(is_number(v) for v in scale)
+                or not float(scale[0]) < float(scale[1])
+            ):
                 raise ConfigError(
                     f"rating_scale must be None or (low, high) numbers with low < high, "
-                    f"got {scale!r}.")
+                    f"got {scale!r}."
+                )
             self.rating_scale = (float(scale[0]), float(scale[1]))
         for name in ("clip", "clip_ranking"):
             check_bool(name, getattr(self, name))
@@ -316,7 +320,8 @@ class SurpriseRecommender(BaseRecommender):
                 f"{int(bad.sum())} rating(s) outside rating_scale {scale} (observed range "
                 f"{rating.min():g}..{rating.max():g}, e.g. {rating[bad][:3].tolist()}); pass "
                 "rating_scale=(low, high) matching the data, or rating_scale=None to use the "
-                "training range.")
+                "training range."
+            )
         return lo, hi
 
     def _fit(self, data: TrainData) -> None:
@@ -328,17 +333,20 @@ class SurpriseRecommender(BaseRecommender):
         algo = getattr(surprise, self.algorithm)(**self.config.algo_kwargs())
         logger.info("training surprise.%s on %d ratings", self.algorithm, data.rating.size)
         algo.fit(trainset)
-        inner_u = _inverse_permutation(np.array(
-            [trainset.to_raw_uid(k) for k in range(trainset.n_users)], dtype=np.int64))
-        inner_i = _inverse_permutation(np.array(
-            [trainset.to_raw_iid(k) for k in range(trainset.n_items)], dtype=np.int64))
+        inner_u = _inverse_permutation(
+            np.array([trainset.to_raw_uid(k) for k in range(trainset.n_users)], dtype=np.int64)
+        )
+        inner_i = _inverse_permutation(
+            np.array([trainset.to_raw_iid(k) for k in range(trainset.n_items)], dtype=np.int64)
+        )
         self.algo_ = algo
         self.global_mean_ = float(trainset.global_mean)
         self._copy_state(algo, trainset, inner_u, inner_i, data)
         self._prepare()
 
-    def _copy_state(self, algo: Any, trainset: Any, inner_u: np.ndarray, inner_i: np.ndarray,
-                    data: TrainData) -> None:  # pragma: no cover - abstract
+    def _copy_state(
+        self, algo: Any, trainset: Any, inner_u: np.ndarray, inner_i: np.ndarray, data: TrainData
+    ) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _prepare(self) -> None:
@@ -409,8 +417,9 @@ class _FactorModel(SurpriseRecommender):
 
     _STATE_ARRAYS = ("user_bias", "item_bias", "user_factors", "item_factors")
 
-    def _copy_state(self, algo: Any, trainset: Any, inner_u: np.ndarray, inner_i: np.ndarray,
-                    data: TrainData) -> None:
+    def _copy_state(
+        self, algo: Any, trainset: Any, inner_u: np.ndarray, inner_i: np.ndarray, data: TrainData
+    ) -> None:
         self.user_bias_ = np.asarray(algo.bu, dtype=np.float64)[inner_u]
         self.item_bias_ = np.asarray(algo.bi, dtype=np.float64)[inner_i]
         self.user_factors_ = np.asarray(algo.pu, dtype=np.float64)[inner_u]
@@ -420,8 +429,9 @@ class _FactorModel(SurpriseRecommender):
         super()._check_state(arrays)
         k = check_factor_arrays(arrays, len(self.user_ids_), len(self.item_ids_))
         if "implicit_factors" in self._STATE_ARRAYS:
-            persistence.check_array(arrays, "implicit_factors", persistence.NUMBER,
-                                    (len(self.item_ids_), k))
+            persistence.check_array(
+                arrays, "implicit_factors", persistence.NUMBER, (len(self.item_ids_), k)
+            )
 
     def _user_vectors(self, user_idx: np.ndarray) -> np.ndarray:
         return self.user_factors_[user_idx]
@@ -479,8 +489,9 @@ class SurpriseSVDpp(_FactorModel):
     config: SurpriseSVDppConfig
     _STATE_ARRAYS = _FactorModel._STATE_ARRAYS + ("implicit_factors",)
 
-    def _copy_state(self, algo: Any, trainset: Any, inner_u: np.ndarray, inner_i: np.ndarray,
-                    data: TrainData) -> None:
+    def _copy_state(
+        self, algo: Any, trainset: Any, inner_u: np.ndarray, inner_i: np.ndarray, data: TrainData
+    ) -> None:
         super()._copy_state(algo, trainset, inner_u, inner_i, data)
         self.implicit_factors_ = np.asarray(algo.yj, dtype=np.float64)[inner_i]
 
@@ -508,11 +519,18 @@ class SurpriseKNNBaseline(SurpriseRecommender):
     algorithm = "KNNBaseline"
     config_class = SurpriseKNNBaselineConfig
     config: SurpriseKNNBaselineConfig
-    _STATE_ARRAYS = ("user_bias", "item_bias", "similarity", "train_user", "train_item",
-                     "train_rating")
+    _STATE_ARRAYS = (
+        "user_bias",
+        "item_bias",
+        "similarity",
+        "train_user",
+        "train_item",
+        "train_rating",
+    )
 
-    def _copy_state(self, algo: Any, trainset: Any, inner_u: np.ndarray, inner_i: np.ndarray,
-                    data: TrainData) -> None:
+    def _copy_state(
+        self, algo: Any, trainset: Any, inner_u: np.ndarray, inner_i: np.ndarray, data: TrainData
+    ) -> None:
         self.user_bias_ = np.asarray(algo.bu, dtype=np.float64)[inner_u]
         self.item_bias_ = np.asarray(algo.bi, dtype=np.float64)[inner_i]
         inner = inner_u if self.config.user_based else inner_i
@@ -526,10 +544,12 @@ class SurpriseKNNBaseline(SurpriseRecommender):
         n_users, n_items = len(self.user_ids_), len(self.item_ids_)
         n = n_users if self.config.user_based else n_items
         persistence.check_array(arrays, "similarity", persistence.NUMBER, (n, n))
-        users = persistence.check_array(arrays, "train_user", persistence.INTEGER, (None,),
-                                        bounds=(0, max(n_users, 1)))
-        persistence.check_array(arrays, "train_item", persistence.INTEGER, users.shape,
-                                bounds=(0, max(n_items, 1)))
+        users = persistence.check_array(
+            arrays, "train_user", persistence.INTEGER, (None,), bounds=(0, max(n_users, 1))
+        )
+        persistence.check_array(
+            arrays, "train_item", persistence.INTEGER, users.shape, bounds=(0, max(n_items, 1))
+        )
         persistence.check_array(arrays, "train_rating", persistence.NUMBER, users.shape)
 
     def _prepare(self) -> None:
@@ -553,8 +573,15 @@ class SurpriseKNNBaseline(SurpriseRecommender):
         items (their raters are the candidates); built once."""
         if self._user_terms is None:
             c = self.config
-            self._user_terms = NeighbourTerms(self.train_user_, self.train_item_, self._resid,
-                                              len(self.user_ids_), len(self.item_ids_), c.k, c.min_k)
+            self._user_terms = NeighbourTerms(
+                self.train_user_,
+                self.train_item_,
+                self._resid,
+                len(self.user_ids_),
+                len(self.item_ids_),
+                c.k,
+                c.min_k,
+            )
         return self._user_terms
 
     def _item_based_terms(self, users: np.ndarray) -> NeighbourTerms:
@@ -564,8 +591,15 @@ class SurpriseKNNBaseline(SurpriseRecommender):
         slot = np.full(len(self.user_ids_), -1, dtype=np.int64)
         slot[users] = np.arange(users.size)
         rows = slot[self.train_user_] >= 0
-        return NeighbourTerms(self.train_item_[rows], slot[self.train_user_[rows]], self._resid[rows],
-                              len(self.item_ids_), users.size, c.k, c.min_k)
+        return NeighbourTerms(
+            self.train_item_[rows],
+            slot[self.train_user_[rows]],
+            self._resid[rows],
+            len(self.item_ids_),
+            users.size,
+            c.k,
+            c.min_k,
+        )
 
     @staticmethod
     def _neighbour_term(sim: np.ndarray, resid: np.ndarray, k: int, min_k: int) -> np.ndarray:
@@ -578,7 +612,7 @@ class SurpriseKNNBaseline(SurpriseRecommender):
         """
         positive = sim > 0
         if sim.shape[1] > k:
-            kth = -np.partition(-sim, k - 1, axis=1)[:, k - 1:k]  # k-th largest per row
+            kth = -np.partition(-sim, k - 1, axis=1)[:, k - 1 : k]  # k-th largest per row
             greater = sim > kth
             equal = sim == kth
             need = k - greater.sum(axis=1, keepdims=True)
@@ -598,8 +632,9 @@ class SurpriseKNNBaseline(SurpriseRecommender):
         if self.config.user_based:
             # anchors: the users; groups: the items (their raters are the candidates)
             ranks, sim_of_rank = self._ranking
-            out += self._user_based_terms()(self.similarity_[user_idx],
-                                            (ranks[user_idx], sim_of_rank[user_idx]))
+            out += self._user_based_terms()(
+                self.similarity_[user_idx], (ranks[user_idx], sim_of_rank[user_idx])
+            )
         else:
             # anchors: every item; groups: the users (their rated items are the candidates)
             uniq, inverse = np.unique(user_idx, return_inverse=True)
@@ -626,8 +661,9 @@ class SurpriseKNNBaseline(SurpriseRecommender):
 
     @classmethod
     def contract_case(cls) -> ContractCase:
-        return ContractCase(params={"k": 5, "sim_options": {"name": "pearson_baseline",
-                                                            "user_based": False}})
+        return ContractCase(
+            params={"k": 5, "sim_options": {"name": "pearson_baseline", "user_based": False}}
+        )
 
 
 __all__ = [

@@ -84,10 +84,17 @@ class TfidfConfig(BaseConfig):
 
     def __post_init__(self) -> None:
         if isinstance(self.text_cols, (tuple, str)):
-            self.text_cols = [self.text_cols] if isinstance(self.text_cols, str) else list(self.text_cols)
-        if not isinstance(self.text_cols, list) or not self.text_cols or not all(
-                isinstance(c, str) and c for c in self.text_cols):
-            raise ConfigError(f"text_cols must be a non-empty list of column names, got {self.text_cols!r}.")
+            self.text_cols = (
+                [self.text_cols] if isinstance(self.text_cols, str) else list(self.text_cols)
+            )
+        if (
+            not isinstance(self.text_cols, list)
+            or not self.text_cols
+            or not all(isinstance(c, str) and c for c in self.text_cols)
+        ):
+            raise ConfigError(
+                f"text_cols must be a non-empty list of column names, got {self.text_cols!r}."
+            )
         check_positive_int("ngram_max", self.ngram_max)
         check_positive_int("min_df", self.min_df)
         if self.max_features is not None:
@@ -167,14 +174,18 @@ class TfidfRecommender(BaseRecommender):
         """
         if item_features is not None:
             if not isinstance(item_features, pd.DataFrame):
-                raise DataError(f"item_features must be a DataFrame or None, got "
-                                f"{type(item_features).__name__}.")
+                raise DataError(
+                    f"item_features must be a DataFrame or None, got "
+                    f"{type(item_features).__name__}."
+                )
             from recutils.utils.validation import check_columns
 
             check_columns(item_features, [self.col_item], name="item_features")
             if item_features[self.col_item].duplicated().any():
-                raise DataError(f"item_features repeats item id(s), e.g. "
-                                f"{item_features.loc[item_features[self.col_item].duplicated(), self.col_item].iloc[0]!r}.")
+                raise DataError(
+                    f"item_features repeats item id(s), e.g. "
+                    f"{item_features.loc[item_features[self.col_item].duplicated(), self.col_item].iloc[0]!r}."
+                )
         self._fit_frames(df, item_features=item_features)
         return self
 
@@ -196,8 +207,9 @@ class TfidfRecommender(BaseRecommender):
             new = old.append(extra)
         self.item_ids_ = new
         self.cold_items_ = extra
-        return replace(data, item_idx=new.get_indexer(old)[data.item_idx].astype(np.int64),
-                       n_items=len(new))
+        return replace(
+            data, item_idx=new.get_indexer(old)[data.item_idx].astype(np.int64), n_items=len(new)
+        )
 
     def _documents(self, data: TrainData) -> np.ndarray:
         cols = self.config.text_cols
@@ -211,8 +223,12 @@ class TfidfRecommender(BaseRecommender):
             source, idx = pd.DataFrame(index=range(0)), np.empty(0, dtype=np.int64)
         present = [c for c in cols if c in source.columns]
         if not present:
-            warnings.warn(f"none of the text columns {cols} was given; every item has an empty "
-                          f"document and scores its baseline.", DataWarning, stacklevel=4)
+            warnings.warn(
+                f"none of the text columns {cols} was given; every item has an empty "
+                f"document and scores its baseline.",
+                DataWarning,
+                stacklevel=4,
+            )
         docs, _ = item_documents(source, present)
         out = np.full(data.n_items, "", dtype=object)
         first = np.unique(idx, return_index=True)[1] if idx.size else np.empty(0, dtype=np.int64)
@@ -230,34 +246,54 @@ class TfidfRecommender(BaseRecommender):
         if empty.any():
             names = self.item_ids_[empty][:5].tolist()
             if c.missing_text == "error" and any(col for col in c.text_cols):
-                raise DataError(f"{int(empty.sum())} item(s) have no text in {c.text_cols} "
-                                f"(NaN or empty), e.g. {names}; fill them or set "
-                                f"missing_text='empty'.")
+                raise DataError(
+                    f"{int(empty.sum())} item(s) have no text in {c.text_cols} "
+                    f"(NaN or empty), e.g. {names}; fill them or set "
+                    f"missing_text='empty'."
+                )
             if not empty.all():
-                warnings.warn(f"{int(empty.sum())} item(s) have no text (e.g. {names}): they have "
-                              f"no similar items and score their baseline.", DataWarning, stacklevel=4)
+                warnings.warn(
+                    f"{int(empty.sum())} item(s) have no text (e.g. {names}): they have "
+                    f"no similar items and score their baseline.",
+                    DataWarning,
+                    stacklevel=4,
+                )
         self.empty_items_ = self.item_ids_[empty]
         if empty.all():
             self.item_vectors_ = sp.csr_matrix((data.n_items, 0), dtype=np.float64)
             self.vocabulary_ = np.empty(0, dtype=str)
         else:
-            vec = TfidfVectorizer(ngram_range=(1, c.ngram_max), min_df=c.min_df,
-                                  max_features=c.max_features, sublinear_tf=c.sublinear_tf,
-                                  stop_words=c.stop_words, dtype=np.float64)
+            vec = TfidfVectorizer(
+                ngram_range=(1, c.ngram_max),
+                min_df=c.min_df,
+                max_features=c.max_features,
+                sublinear_tf=c.sublinear_tf,
+                stop_words=c.stop_words,
+                dtype=np.float64,
+            )
             try:
                 self.item_vectors_ = sp.csr_matrix(vec.fit_transform(list(docs)))
             except ValueError as err:  # only stop words, or min_df too high
-                raise DataError(f"the item text gives no terms ({err}); lower min_df or "
-                                f"set stop_words=None.") from err
+                raise DataError(
+                    f"the item text gives no terms ({err}); lower min_df or set stop_words=None."
+                ) from err
             self.vocabulary_ = np.asarray(vec.get_feature_names_out(), dtype=str)
-        mu, b_u, b_i, _ = fit_biases(data.user_idx, data.item_idx, data.rating, data.n_users,
-                                     data.n_items, float(c.reg_user), float(c.reg_item))
+        mu, b_u, b_i, _ = fit_biases(
+            data.user_idx,
+            data.item_idx,
+            data.rating,
+            data.n_users,
+            data.n_items,
+            float(c.reg_user),
+            float(c.reg_item),
+        )
         self.global_mean_, self.user_bias_, self.item_bias_ = float(mu), b_u, b_i
         resid = data.rating - (mu + b_u[data.user_idx] + b_i[data.item_idx])
         self._set_profiles(data.user_idx, data.item_idx, resid, data.n_users, data.n_items)
 
-    def _set_profiles(self, users: np.ndarray, items: np.ndarray, resid: np.ndarray,
-                      n_users: int, n_items: int) -> None:
+    def _set_profiles(
+        self, users: np.ndarray, items: np.ndarray, resid: np.ndarray, n_users: int, n_items: int
+    ) -> None:
         r = sp.csr_matrix((resid, (users, items)), shape=(n_users, n_items))
         ones = sp.csr_matrix((np.ones(users.size), (users, items)), shape=(n_users, n_items))
         self.profiles_ = sp.csr_matrix(r @ self.item_vectors_)
@@ -271,11 +307,13 @@ class TfidfRecommender(BaseRecommender):
         den = np.asarray((self.masses_[user_idx] @ xt).todense()) + float(self.config.shrinkage)
         with np.errstate(invalid="ignore", divide="ignore"):
             adj = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
-        return (self.global_mean_ + self.user_bias_[user_idx][:, None]
-                + self.item_bias_[None, :] + adj)
+        return (
+            self.global_mean_ + self.user_bias_[user_idx][:, None] + self.item_bias_[None, :] + adj
+        )
 
-    def similar_items(self, items: Sequence[Any] | np.ndarray | pd.Series, top_k: int = 10
-                      ) -> pd.DataFrame:
+    def similar_items(
+        self, items: Sequence[Any] | np.ndarray | pd.Series, top_k: int = 10
+    ) -> pd.DataFrame:
         """The ``top_k`` items most similar to each of ``items`` by text (the item itself
         and items of similarity 0 left out).
 
@@ -299,62 +337,103 @@ class TfidfRecommender(BaseRecommender):
         top, val = top_k_per_row(sims, k)
         keep = np.isfinite(val) & (top >= 0)
         rows = np.broadcast_to(np.arange(idx.size)[:, None], top.shape)[keep]
-        out = pd.DataFrame({self.col_item: wanted[rows].to_numpy(),
-                            "similar_item": self.item_ids_[top[keep]].to_numpy(),
-                            "similarity": val[keep].astype(np.float64)})
+        out = pd.DataFrame(
+            {
+                self.col_item: wanted[rows].to_numpy(),
+                "similar_item": self.item_ids_[top[keep]].to_numpy(),
+                "similarity": val[keep].astype(np.float64),
+            }
+        )
         out[self.col_rank] = out.groupby(self.col_item, sort=False).cumcount().astype(np.int64) + 1
         return out
 
     # -------------------------------------------------------------- save/load
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         x = self.item_vectors_
-        arrays = {"x_data": x.data, "x_indices": x.indices, "x_indptr": x.indptr,
-                  "user_bias": self.user_bias_, "item_bias": self.item_bias_,
-                  "residuals": self.residuals_, "empty_items": np.isin(
-                      np.arange(len(self.item_ids_)), self.item_ids_.get_indexer(self.empty_items_)),
-                  "cold_items": np.isin(np.arange(len(self.item_ids_)),
-                                        self.item_ids_.get_indexer(self.cold_items_))}
+        arrays = {
+            "x_data": x.data,
+            "x_indices": x.indices,
+            "x_indptr": x.indptr,
+            "user_bias": self.user_bias_,
+            "item_bias": self.item_bias_,
+            "residuals": self.residuals_,
+            "empty_items": np.isin(
+                np.arange(len(self.item_ids_)), self.item_ids_.get_indexer(self.empty_items_)
+            ),
+            "cold_items": np.isin(
+                np.arange(len(self.item_ids_)), self.item_ids_.get_indexer(self.cold_items_)
+            ),
+        }
         return arrays, {"global_mean": self.global_mean_, "vocabulary": self.vocabulary_.tolist()}
 
     def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
         n_users, n_items = self.seen_.shape
         vocab = np.asarray(meta.get("vocabulary", []), dtype=str)
-        indptr, indices = persistence.check_csr(arrays, "x_indptr", "x_indices", (n_items, vocab.size))
+        indptr, indices = persistence.check_csr(
+            arrays, "x_indptr", "x_indices", (n_items, vocab.size)
+        )
         data = persistence.check_array(arrays, "x_data", persistence.NUMBER, (indices.size,))
-        self.item_vectors_ = sp.csr_matrix((np.asarray(data, dtype=np.float64), indices, indptr),
-                                           shape=(n_items, vocab.size))
+        self.item_vectors_ = sp.csr_matrix(
+            (np.asarray(data, dtype=np.float64), indices, indptr), shape=(n_items, vocab.size)
+        )
         self.vocabulary_ = vocab
-        self.user_bias_ = np.asarray(persistence.check_array(
-            arrays, "user_bias", persistence.NUMBER, (n_users,)), dtype=np.float64)
-        self.item_bias_ = np.asarray(persistence.check_array(
-            arrays, "item_bias", persistence.NUMBER, (n_items,)), dtype=np.float64)
+        self.user_bias_ = np.asarray(
+            persistence.check_array(arrays, "user_bias", persistence.NUMBER, (n_users,)),
+            dtype=np.float64,
+        )
+        self.item_bias_ = np.asarray(
+            persistence.check_array(arrays, "item_bias", persistence.NUMBER, (n_items,)),
+            dtype=np.float64,
+        )
         resid = persistence.check_array(arrays, "residuals", persistence.NUMBER, (self.seen_.nnz,))
         self.global_mean_ = float(meta["global_mean"])
         flags = {}
         for name in ("empty_items", "cold_items"):
-            flags[name] = np.asarray(persistence.check_array(arrays, name, "b", (n_items,)), dtype=bool)
+            flags[name] = np.asarray(
+                persistence.check_array(arrays, name, "b", (n_items,)), dtype=bool
+            )
         self.empty_items_ = self.item_ids_[flags["empty_items"]]
         self.cold_items_ = self.item_ids_[flags["cold_items"]]
         users = np.repeat(np.arange(n_users), np.diff(self.seen_.indptr))
-        self._set_profiles(users, self.seen_.indices.astype(np.int64), np.asarray(resid, dtype=np.float64),
-                           n_users, n_items)
+        self._set_profiles(
+            users,
+            self.seen_.indices.astype(np.int64),
+            np.asarray(resid, dtype=np.float64),
+            n_users,
+            n_items,
+        )
 
     # --------------------------------------------------------------- contract
     @classmethod
     def contract_case(cls) -> ContractCase:
         # users 0-2 like the "space" movies and dislike the "love" ones; item 5 (space) is
         # unseen by user 0 and must outrank item 6 (love)
-        train = pd.DataFrame({
-            "userID": [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2],
-            "itemID": [1, 2, 3, 4, 1, 2, 5, 6, 3, 4, 5, 6],
-            "rating": [5.0, 5.0, 1.0, 1.0, 5.0, 5.0, 4.0, 2.0, 1.0, 1.0, 4.0, 2.0],
-            "genres": ["space war", "space robots", "love drama", "love paris"] * 3,
-        })
-        train["genres"] = train["itemID"].map({1: "space war", 2: "space robots", 3: "love drama",
-                                               4: "love paris", 5: "space station",
-                                               6: "love letters"})
-        known = KnownAnswer(train=train, users=[0], top_k=2, remove_seen=True,
-                            expected={0: [5, 6]}, params={"text_cols": ["genres"]})
+        train = pd.DataFrame(
+            {
+                "userID": [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2],
+                "itemID": [1, 2, 3, 4, 1, 2, 5, 6, 3, 4, 5, 6],
+                "rating": [5.0, 5.0, 1.0, 1.0, 5.0, 5.0, 4.0, 2.0, 1.0, 1.0, 4.0, 2.0],
+                "genres": ["space war", "space robots", "love drama", "love paris"] * 3,
+            }
+        )
+        train["genres"] = train["itemID"].map(
+            {
+                1: "space war",
+                2: "space robots",
+                3: "love drama",
+                4: "love paris",
+                5: "space station",
+                6: "love letters",
+            }
+        )
+        known = KnownAnswer(
+            train=train,
+            users=[0],
+            top_k=2,
+            remove_seen=True,
+            expected={0: [5, 6]},
+            params={"text_cols": ["genres"]},
+        )
         return ContractCase(params={}, known_answer=known)
 
 

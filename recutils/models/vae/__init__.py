@@ -7,4 +7,11 @@ torch.
 from recutils.models.vae.model import MultiDAE, MultiDAEConfig, MultiVAE, MultiVAEConfig
 from recutils.models.vae.standard import StandardVAE, StandardVAEConfig
 
-__all__ = ["MultiDAE", "MultiDAEConfig", "MultiVAE", "MultiVAEConfig", "StandardVAE", "StandardVAEConfig"]
+__all__ = [
+    "MultiDAE",
+    "MultiDAEConfig",
+    "MultiVAE",
+    "MultiVAEConfig",
+    "StandardVAE",
+    "StandardVAEConfig",
+]

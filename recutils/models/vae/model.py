@@ -144,15 +144,29 @@ class _MultiDAEBase(TorchCFRecommender):
         from recutils.models.vae.network import MultiVAENetwork
 
         c = self.config
-        return MultiVAENetwork(n_items, c.hidden_dims, c.latent_dim, c.dropout,
-                               variational=self.variational, **self._network_options())
+        return MultiVAENetwork(
+            n_items,
+            c.hidden_dims,
+            c.latent_dim,
+            c.dropout,
+            variational=self.variational,
+            **self._network_options(),
+        )
 
     def _beta(self, step: int, total_steps: int) -> float:
         """KL weight of Adam step ``step`` out of the fit's ``total_steps``."""
         return 0.0
 
-    def _train(self, network: Any, users: np.ndarray, items: np.ndarray, n_users: int,
-               n_items: int, seed: int, device: Any) -> list[dict[str, Any]]:
+    def _train(
+        self,
+        network: Any,
+        users: np.ndarray,
+        items: np.ndarray,
+        n_users: int,
+        n_items: int,
+        seed: int,
+        device: Any,
+    ) -> list[dict[str, Any]]:
         require("torch", "torch")
         c = self.config
         optimizer = adam(network.parameters(), device, c.learning_rate, c.l2)
@@ -161,10 +175,27 @@ class _MultiDAEBase(TorchCFRecommender):
         def beta(step: int) -> float:
             return self._beta(step, total_steps)
 
-        source = _UserRowEpochs(users, items, n_users, n_items, c.batch_size, seed, device, beta,
-                                likelihood=self.likelihood)
-        return self._run_epochs(network, source, source.loss, optimizer, c.n_epochs, seed,
-                                model_dir=c.model_dir, desc=self.name)
+        source = _UserRowEpochs(
+            users,
+            items,
+            n_users,
+            n_items,
+            c.batch_size,
+            seed,
+            device,
+            beta,
+            likelihood=self.likelihood,
+        )
+        return self._run_epochs(
+            network,
+            source,
+            source.loss,
+            optimizer,
+            c.n_epochs,
+            seed,
+            model_dir=c.model_dir,
+            desc=self.name,
+        )
 
     def _score_internal(self, users: Any) -> Any:
         torch = require("torch", "torch")
@@ -193,8 +224,14 @@ class MultiDAE(_MultiDAEBase):
 
     @classmethod
     def contract_case(cls) -> ContractCase:
-        params = {"hidden_dims": [16], "latent_dim": 8, "n_epochs": 5, "batch_size": 8,
-                  "learning_rate": 0.01, "seed": 0}
+        params = {
+            "hidden_dims": [16],
+            "latent_dim": 8,
+            "n_epochs": 5,
+            "batch_size": 8,
+            "learning_rate": 0.01,
+            "seed": 0,
+        }
         known = block_toy_case({**params, "n_epochs": 100, "dropout": 0.2, "batch_size": 4})
         return ContractCase(params=params, known_answer=known, stochastic=True)
 
@@ -223,8 +260,15 @@ class MultiVAE(_MultiDAEBase):
 
     @classmethod
     def contract_case(cls) -> ContractCase:
-        params = {"hidden_dims": [16], "latent_dim": 8, "n_epochs": 5, "batch_size": 8,
-                  "learning_rate": 0.01, "total_anneal_steps": 20, "seed": 0}
+        params = {
+            "hidden_dims": [16],
+            "latent_dim": 8,
+            "n_epochs": 5,
+            "batch_size": 8,
+            "learning_rate": 0.01,
+            "total_anneal_steps": 20,
+            "seed": 0,
+        }
         known = block_toy_case({**params, "n_epochs": 100, "dropout": 0.2, "batch_size": 4})
         return ContractCase(params=params, known_answer=known, stochastic=True)
 
@@ -240,19 +284,36 @@ class _UserRowEpochs:
     #: History fields summed over the epoch's rows (added across data-parallel ranks).
     summed_fields = ("nll", "kl")
 
-    def __init__(self, users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, batch_size: int,
-                 seed: int, device: Any, beta: Callable[[int], float], *,
-                 likelihood: str = "multinomial") -> None:
+    def __init__(
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        n_users: int,
+        n_items: int,
+        batch_size: int,
+        seed: int,
+        device: Any,
+        beta: Callable[[int], float],
+        *,
+        likelihood: str = "multinomial",
+    ) -> None:
         import scipy.sparse as sp
 
         torch = require("torch", "torch")
-        x = sp.csr_matrix((np.ones(users.size, dtype=np.float32), (users, items)),
-                          shape=(n_users, n_items))
+        x = sp.csr_matrix(
+            (np.ones(users.size, dtype=np.float32), (users, items)), shape=(n_users, n_items)
+        )
         x.sum_duplicates()
         x.data[:] = 1.0
         self.x = x
         self.dense = torch.from_numpy(x.toarray()).to(device) if n_users * n_items <= 5e7 else None
-        self.n_users, self.batch_size, self.seed, self.device, self.beta = n_users, batch_size, seed, device, beta
+        self.n_users, self.batch_size, self.seed, self.device, self.beta = (
+            n_users,
+            batch_size,
+            seed,
+            device,
+            beta,
+        )
         self.likelihood = likelihood
         self.steps_per_epoch = -(-n_users // batch_size)
         self.step = 0
@@ -263,12 +324,15 @@ class _UserRowEpochs:
         self.step = epoch * self.steps_per_epoch  # every epoch has the same number of steps
         self.nll_sum = self.kl_sum = 0.0
         for s in range(0, self.n_users, self.batch_size):
-            yield order[s:s + self.batch_size]
+            yield order[s : s + self.batch_size]
 
     def loss(self, network: Any, rows: np.ndarray) -> Any:
         torch = require("torch", "torch")
-        batch = self.dense[torch.from_numpy(rows).to(self.device)] if self.dense is not None else \
-            torch.from_numpy(self.x[rows].toarray()).to(self.device)
+        batch = (
+            self.dense[torch.from_numpy(rows).to(self.device)]
+            if self.dense is not None
+            else torch.from_numpy(self.x[rows].toarray()).to(self.device)
+        )
         logits, kl = network(batch)
         log_pi = torch.log_softmax(logits, dim=1)
         if self.likelihood == "logistic":
@@ -285,8 +349,13 @@ class _UserRowEpochs:
         return loss
 
     def epoch_row(self, epoch: int) -> dict[str, Any]:
-        return {"epoch": epoch + 1, "step": self.step, "beta": self.beta(self.step - 1),
-                "nll": self.nll_sum / self.n_users, "kl": self.kl_sum / self.n_users}
+        return {
+            "epoch": epoch + 1,
+            "step": self.step,
+            "beta": self.beta(self.step - 1),
+            "nll": self.nll_sum / self.n_users,
+            "kl": self.kl_sum / self.n_users,
+        }
 
 
 __all__ = ["MultiDAE", "MultiDAEConfig", "MultiVAE", "MultiVAEConfig"]

@@ -21,9 +21,17 @@ class MultiVAENetwork(nn.Module):
     dropped out too (training only). Weights start Glorot-uniform, biases ``N(0, 0.001^2)``.
     """
 
-    def __init__(self, n_items: int, hidden_dims: Sequence[int], latent_dim: int,
-                 dropout: float = 0.5, variational: bool = True, *, normalize: bool = True,
-                 decoder_dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        n_items: int,
+        hidden_dims: Sequence[int],
+        latent_dim: int,
+        dropout: float = 0.5,
+        variational: bool = True,
+        *,
+        normalize: bool = True,
+        decoder_dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         self.variational = bool(variational)
         self.normalize = bool(normalize)
@@ -32,7 +40,8 @@ class MultiVAENetwork(nn.Module):
         dec_dims = [int(latent_dim), *[int(h) for h in reversed(list(hidden_dims))], int(n_items)]
         last = 2 * latent_dim if self.variational else latent_dim
         self.encoder = nn.ModuleList(
-            [nn.Linear(a, b) for a, b in zip(enc_dims, enc_dims[1:] + [last])])
+            [nn.Linear(a, b) for a, b in zip(enc_dims, enc_dims[1:] + [last])]
+        )
         self.decoder = nn.ModuleList([nn.Linear(a, b) for a, b in zip(dec_dims[:-1], dec_dims[1:])])
         # the project's cheaper CPU mask where it draws torch's distribution (0.5, the default)
         self.drop = dropout_module(dropout)
@@ -41,8 +50,9 @@ class MultiVAENetwork(nn.Module):
             nn.init.xavier_uniform_(layer.weight)
             nn.init.normal_(layer.bias, std=0.001)
 
-    def encode(self, x: torch.Tensor, dropout: bool = True
-               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def encode(
+        self, x: torch.Tensor, dropout: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(mu, logvar)`` (``logvar`` ``None`` for the DAE) of rows ``x`` ``[B, n_items]``.
 
         ``dropout=False`` skips the input dropout even in training mode.
@@ -56,7 +66,7 @@ class MultiVAENetwork(nn.Module):
                 h = torch.tanh(h)
         if not self.variational:
             return h, None
-        return h[:, :self.latent_dim], h[:, self.latent_dim:]
+        return h[:, : self.latent_dim], h[:, self.latent_dim :]
 
     def decode(self, z: torch.Tensor, dropout: bool = True) -> torch.Tensor:
         """Logits ``[B, n_items]`` of codes ``z`` ``[B, latent_dim]``.

@@ -117,10 +117,17 @@ class StandardVAE(_MultiDAEBase):
 
     @classmethod
     def contract_case(cls) -> ContractCase:
-        params = {"hidden_dims": [16], "latent_dim": 8, "n_epochs": 5, "batch_size": 8,
-                  "learning_rate": 0.01, "seed": 0}
-        known = block_toy_case({**params, "n_epochs": 100, "dropout": 0.2, "decoder_dropout": 0.0,
-                                "batch_size": 4})
+        params = {
+            "hidden_dims": [16],
+            "latent_dim": 8,
+            "n_epochs": 5,
+            "batch_size": 8,
+            "learning_rate": 0.01,
+            "seed": 0,
+        }
+        known = block_toy_case(
+            {**params, "n_epochs": 100, "dropout": 0.2, "decoder_dropout": 0.0, "batch_size": 4}
+        )
         return ContractCase(params=params, known_answer=known, stochastic=True)
 
 

@@ -14,5 +14,11 @@ from recutils.models.vowpal.model import (
     namespace_texts,
 )
 
-__all__ = ["LOSSES", "MODEL_FILE", "VowpalWabbit", "VowpalWabbitConfig", "escape_reserved",
-           "namespace_texts"]
+__all__ = [
+    "LOSSES",
+    "MODEL_FILE",
+    "VowpalWabbit",
+    "VowpalWabbitConfig",
+    "escape_reserved",
+    "namespace_texts",
+]

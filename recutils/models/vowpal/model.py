@@ -94,8 +94,16 @@ ITEM_NAMESPACE = "item"
 MODEL_FILE = "vw_model.bin"
 #: Characters VW reserves in feature text, and their percent-encodings ("%" first).
 RESERVED_ESCAPES: tuple[tuple[str, str], ...] = (
-    ("%", "%25"), ("|", "%7C"), (":", "%3A"), (" ", "%20"), ("\t", "%09"), ("\n", "%0A"),
-    ("\r", "%0D"), ("\x0b", "%0B"), ("\x0c", "%0C"))
+    ("%", "%25"),
+    ("|", "%7C"),
+    (":", "%3A"),
+    (" ", "%20"),
+    ("\t", "%09"),
+    ("\n", "%0A"),
+    ("\r", "%0D"),
+    ("\x0b", "%0B"),
+    ("\x0c", "%0C"),
+)
 _RESERVED = "|: \t\n\r\x0b\x0c"
 
 
@@ -115,8 +123,11 @@ def _check_pairs(name: str, values: Any, size: int | None = None) -> list[str]:
         rest = value[2:] if isinstance(value, str) else ""
         ok = ok and (rest == "" if size == 2 else rest.isdigit() and int(rest) > 0)
         if not ok:
-            form = "two letters from 'u' (user) and 'i' (item), e.g. 'ui'" if size == 2 else \
-                "two letters from 'u' and 'i' and a positive rank, e.g. 'ui7'"
+            form = (
+                "two letters from 'u' (user) and 'i' (item), e.g. 'ui'"
+                if size == 2
+                else "two letters from 'u' and 'i' and a positive rank, e.g. 'ui7'"
+            )
             raise ConfigError(f"{name} entries must be {form}; got {value!r}.")
         out.append(value)
     return out
@@ -178,15 +189,25 @@ class VowpalWabbitConfig(BaseConfig):
             check_number(name, getattr(self, name))
         if not is_number(self.positive_threshold) or not np.isfinite(self.positive_threshold):
             raise ConfigError(
-                f"positive_threshold must be a finite number, got {self.positive_threshold!r}.")
+                f"positive_threshold must be a finite number, got {self.positive_threshold!r}."
+            )
         check_bool("shuffle", self.shuffle)
         check_seed(self.seed)
         check_choice("reserved", self.reserved, RESERVED_POLICIES)
 
     def vw_args(self) -> list[str]:
         """VW's command line for these options (quiet, no file read or written)."""
-        args = ["--quiet", "--loss_function", self.loss, "-b", str(self.bits),
-                "-l", repr(float(self.learning_rate)), "--power_t", repr(float(self.power_t))]
+        args = [
+            "--quiet",
+            "--loss_function",
+            self.loss,
+            "-b",
+            str(self.bits),
+            "-l",
+            repr(float(self.learning_rate)),
+            "--power_t",
+            repr(float(self.power_t)),
+        ]
         for pair in self.quadratic:
             args += ["-q", pair]
         for pair in self.lrq:
@@ -225,13 +246,23 @@ def _clean_text(values: pd.Series, policy: str, what: str) -> pd.Series:
         example = values[bad].iloc[0]
         raise DataError(
             f"{what} {example!r} holds a character Vowpal Wabbit reserves ('|', ':', "
-            "whitespace); clean it or use reserved='escape' to percent-encode it.")
-    return escape_reserved(values) if bad.any() or values.astype(str).str.contains("%").any() \
+            "whitespace); clean it or use reserved='escape' to percent-encode it."
+        )
+    return (
+        escape_reserved(values)
+        if bad.any() or values.astype(str).str.contains("%").any()
         else values.astype(str)
+    )
 
 
-def namespace_texts(namespace: str, codes: np.ndarray, features: pd.DataFrame | None,
-                    col_id: str, ids: pd.Index, policy: str) -> np.ndarray:
+def namespace_texts(
+    namespace: str,
+    codes: np.ndarray,
+    features: pd.DataFrame | None,
+    col_id: str,
+    ids: pd.Index,
+    policy: str,
+) -> np.ndarray:
     """One VW namespace text per id: ``|<namespace> <code> <features>`` (object array).
 
     Args:
@@ -259,8 +290,9 @@ def namespace_texts(namespace: str, codes: np.ndarray, features: pd.DataFrame | 
     rows = pd.Index(features[col_id]).get_indexer(ids)
     present = np.flatnonzero(rows >= 0)
     for column in (c for c in features.columns if c != col_id):
-        name = _clean_text(pd.Series([str(column)]), policy,
-                           f"{namespace}_features column name").iloc[0]
+        name = _clean_text(
+            pd.Series([str(column)]), policy, f"{namespace}_features column name"
+        ).iloc[0]
         col = features[column].iloc[rows[present]].reset_index(drop=True)
         ok = col.notna().to_numpy().copy()
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
@@ -306,8 +338,12 @@ class VowpalWabbit(BaseRecommender):
     needs_rating: ClassVar[bool] = True
     requires: ClassVar[tuple[str, ...]] = ("vowpalwabbit",)
 
-    def fit(self, df: pd.DataFrame, user_features: pd.DataFrame | None = None,
-            item_features: pd.DataFrame | None = None) -> VowpalWabbit:
+    def fit(
+        self,
+        df: pd.DataFrame,
+        user_features: pd.DataFrame | None = None,
+        item_features: pd.DataFrame | None = None,
+    ) -> VowpalWabbit:
         """Fit on interactions ``df`` and optional feature frames; return ``self``.
 
         Raises:
@@ -335,17 +371,37 @@ class VowpalWabbit(BaseRecommender):
         vw = import_vowpalwabbit()
         cfg = self.config
         # VW codes: order of first appearance in the rows (independent of how ids sort)
-        user_codes, item_codes = (_appearance_codes(idx, n) for idx, n in
-                                  ((data.user_idx, data.n_users), (data.item_idx, data.n_items)))
-        self.user_namespace_ = namespace_texts(USER_NAMESPACE, user_codes, data.user_features,
-                                               self.col_user, self.user_ids_, cfg.reserved)
-        self.item_namespace_ = namespace_texts(ITEM_NAMESPACE, item_codes, data.item_features,
-                                               self.col_item, self.item_ids_, cfg.reserved)
-        lines = (self._labels(data.rating) + " " + self.user_namespace_[data.user_idx] + " "
-                 + self.item_namespace_[data.item_idx])
+        user_codes, item_codes = (
+            _appearance_codes(idx, n)
+            for idx, n in ((data.user_idx, data.n_users), (data.item_idx, data.n_items))
+        )
+        self.user_namespace_ = namespace_texts(
+            USER_NAMESPACE,
+            user_codes,
+            data.user_features,
+            self.col_user,
+            self.user_ids_,
+            cfg.reserved,
+        )
+        self.item_namespace_ = namespace_texts(
+            ITEM_NAMESPACE,
+            item_codes,
+            data.item_features,
+            self.col_item,
+            self.item_ids_,
+            cfg.reserved,
+        )
+        lines = (
+            self._labels(data.rating)
+            + " "
+            + self.user_namespace_[data.user_idx]
+            + " "
+            + self.item_namespace_[data.item_idx]
+        )
         workspace = vw.Workspace(arg_list=cfg.vw_args())
-        logger.info("training Vowpal Wabbit (%s) on %d rows, %d pass(es)", cfg.loss, lines.size,
-                    cfg.passes)
+        logger.info(
+            "training Vowpal Wabbit (%s) on %d rows, %d pass(es)", cfg.loss, lines.size, cfg.passes
+        )
         for p in range(cfg.passes):
             order = lines
             if cfg.shuffle:
@@ -353,7 +409,9 @@ class VowpalWabbit(BaseRecommender):
             collections.deque(map(workspace.learn, order), maxlen=0)
         self.workspace_ = workspace
         self.n_examples_ = int(lines.size * cfg.passes)
-        self.train_loss_ = float(workspace.get_sum_loss() / max(workspace.get_weighted_examples(), 1))
+        self.train_loss_ = float(
+            workspace.get_sum_loss() / max(workspace.get_weighted_examples(), 1)
+        )
 
     # ------------------------------------------------------------------ scoring
     def _predict_lines(self, lines: np.ndarray) -> np.ndarray:
@@ -366,17 +424,28 @@ class VowpalWabbit(BaseRecommender):
         items = np.tile(self.item_namespace_, user_idx.size)
         return self._predict_lines(users + " " + items).reshape(user_idx.size, n_items)
 
-    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray, *,
-                     frame: pd.DataFrame | None = None, **kwargs: Any) -> np.ndarray:
+    def _score_pairs(
+        self,
+        user_idx: np.ndarray,
+        item_idx: np.ndarray,
+        *,
+        frame: pd.DataFrame | None = None,
+        **kwargs: Any,
+    ) -> np.ndarray:
         lines = self.user_namespace_[user_idx] + " " + self.item_namespace_[item_idx]
         return self._predict_lines(lines)
 
     # ---------------------------------------------------------------- save/load
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays = {"user_namespace": self.user_namespace_.astype(str),
-                  "item_namespace": self.item_namespace_.astype(str)}
-        meta = {"n_examples": self.n_examples_, "train_loss": self.train_loss_,
-                "vw_model": self.__dict__.get("_vw_file")}
+        arrays = {
+            "user_namespace": self.user_namespace_.astype(str),
+            "item_namespace": self.item_namespace_.astype(str),
+        }
+        meta = {
+            "n_examples": self.n_examples_,
+            "train_loss": self.train_loss_,
+            "vw_model": self.__dict__.get("_vw_file"),
+        }
         return arrays, meta
 
     def save(self, path: str | Path) -> Path:
@@ -393,9 +462,12 @@ class VowpalWabbit(BaseRecommender):
         model_path = folder / MODEL_FILE
         self.workspace_.save(str(model_path))
         blob = model_path.read_bytes()
-        self.__dict__["_vw_file"] = {"file": MODEL_FILE, "bytes": len(blob),
-                                     "sha256": hashlib.sha256(blob).hexdigest(),
-                                     "vowpalwabbit_version": getattr(vw, "__version__", "unknown")}
+        self.__dict__["_vw_file"] = {
+            "file": MODEL_FILE,
+            "bytes": len(blob),
+            "sha256": hashlib.sha256(blob).hexdigest(),
+            "vowpalwabbit_version": getattr(vw, "__version__", "unknown"),
+        }
         try:
             return super().save(folder)
         finally:
@@ -424,28 +496,36 @@ class VowpalWabbit(BaseRecommender):
         if len(blob) != info.get("bytes") or hashlib.sha256(blob).hexdigest() != info.get("sha256"):
             raise persistence.ArtifactIntegrityError(
                 f"{path}: Vowpal Wabbit's model file does not match the size and SHA-256 "
-                "recorded in the manifest (altered or truncated).")
+                "recorded in the manifest (altered or truncated)."
+            )
         vw = import_vowpalwabbit()
         try:
             model.workspace_ = vw.Workspace(arg_list=["--quiet", "-i", str(path)])
         except Exception as err:  # VW raises plain RuntimeErrors for bad model files
             raise persistence.ArtifactError(
-                f"{path}: Vowpal Wabbit cannot read the model: {err}") from err
+                f"{path}: Vowpal Wabbit cannot read the model: {err}"
+            ) from err
         return model
 
     def _set_state(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
-        for what, n, namespace in (("user", len(self.user_ids_), USER_NAMESPACE),
-                                   ("item", len(self.item_ids_), ITEM_NAMESPACE)):
+        for what, n, namespace in (
+            ("user", len(self.user_ids_), USER_NAMESPACE),
+            ("item", len(self.item_ids_), ITEM_NAMESPACE),
+        ):
             key = f"{what}_namespace"
             persistence.check_array(arrays, key, "U", (n,))
             text = pd.Series(np.asarray(arrays[key]).astype(object))
             prefix = f"|{namespace} "
-            bad = ~text.str.startswith(prefix) | text.str.contains("[\n\r]", regex=True) \
+            bad = (
+                ~text.str.startswith(prefix)
+                | text.str.contains("[\n\r]", regex=True)
                 | text.str[1:].str.contains("|", regex=False)
+            )
             if bad.any():
                 raise persistence.ArtifactArrayError(
                     f"array {key!r}: every entry must be one VW namespace starting with "
-                    f"{prefix!r}, got {text[bad].iloc[0]!r}.")
+                    f"{prefix!r}, got {text[bad].iloc[0]!r}."
+                )
             setattr(self, key + "_", text.to_numpy(dtype=object))
         self.n_examples_ = int(meta["n_examples"])
         self.train_loss_ = float(meta["train_loss"])
@@ -473,9 +553,27 @@ def _known_answer() -> KnownAnswer:
     over several passes must put each user's own block first."""
     from recutils.models.dotbias.model import rating_blocks_case
 
-    return rating_blocks_case({"bits": 18, "quadratic": [], "lrq": ["ui2"], "passes": 40,
-                               "shuffle": True, "seed": 0, "learning_rate": 0.1})
+    return rating_blocks_case(
+        {
+            "bits": 18,
+            "quadratic": [],
+            "lrq": ["ui2"],
+            "passes": 40,
+            "shuffle": True,
+            "seed": 0,
+            "learning_rate": 0.1,
+        }
+    )
 
 
-__all__ = ["EXTRA", "LOSSES", "MODEL_FILE", "RESERVED_ESCAPES", "VowpalWabbit",
-           "VowpalWabbitConfig", "escape_reserved", "import_vowpalwabbit", "namespace_texts"]
+__all__ = [
+    "EXTRA",
+    "LOSSES",
+    "MODEL_FILE",
+    "RESERVED_ESCAPES",
+    "VowpalWabbit",
+    "VowpalWabbitConfig",
+    "escape_reserved",
+    "import_vowpalwabbit",
+    "namespace_texts",
+]

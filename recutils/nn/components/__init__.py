@@ -12,5 +12,11 @@ from recutils.nn.components.registry import (
     register_component,
 )
 
-__all__ = ["ComponentSpec", "check_layer_params", "component_class", "get_component_spec",
-           "list_components", "register_component"]
+__all__ = [
+    "ComponentSpec",
+    "check_layer_params",
+    "component_class",
+    "get_component_spec",
+    "list_components",
+    "register_component",
+]

@@ -26,17 +26,23 @@ def input_dims_of(xs: Sequence | torch.Tensor) -> list[int]:
         elif x.dim() == 3:
             dims.extend([int(x.shape[-1])] * int(x.shape[1]))
         else:
-            raise ValueError(f"field inputs must be [batch, d] or [batch, fields, d], got {list(x.shape)}")
+            raise ValueError(
+                f"field inputs must be [batch, d] or [batch, fields, d], got {list(x.shape)}"
+            )
     return dims
 
 
-def stack_fields(owner: str, xs: Sequence | torch.Tensor, num_fields: int, dim: int) -> torch.Tensor:
+def stack_fields(
+    owner: str, xs: Sequence | torch.Tensor, num_fields: int, dim: int
+) -> torch.Tensor:
     """``xs`` (list of ``[B, d]`` / ``[B, n, d]``) as one ``[B, num_fields, dim]`` tensor."""
     parts = [x.unsqueeze(1) if x.dim() == 2 else x for x in flatten_inputs(xs)]
     v = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
     if v.dim() != 3 or v.shape[1] != num_fields or v.shape[2] != dim:
-        raise ValueError(f"{owner} was built for {num_fields} fields of width {dim}, got "
-                         f"{[list(p.shape) for p in parts]}")
+        raise ValueError(
+            f"{owner} was built for {num_fields} fields of width {dim}, got "
+            f"{[list(p.shape) for p in parts]}"
+        )
     return v
 
 
@@ -46,8 +52,10 @@ def common_dim(owner: str, input_dims: Sequence[int]) -> tuple[int, int]:
     if not dims:
         raise ValueError(f"{owner} needs at least one input field")
     if any(d != dims[0] for d in dims):
-        raise ValueError(f"{owner} needs fields of one embedding width, got widths {dims}; give the "
-                         "features one embedding_dim")
+        raise ValueError(
+            f"{owner} needs fields of one embedding width, got widths {dims}; give the "
+            "features one embedding_dim"
+        )
     return len(dims), dims[0]
 
 

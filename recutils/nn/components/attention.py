@@ -26,8 +26,16 @@ class MultiHeadSelfAttention(nn.Module):
             otherwise ``[B, m, head_num * head_dim]``.
     """
 
-    def __init__(self, input_dims: Sequence[int], head_num: int = 2, head_dim: int = 16, num_layers: int = 2,
-                 use_residual: bool = True, scale: bool = True, flatten: bool = True) -> None:
+    def __init__(
+        self,
+        input_dims: Sequence[int],
+        head_num: int = 2,
+        head_dim: int = 16,
+        num_layers: int = 2,
+        use_residual: bool = True,
+        scale: bool = True,
+        flatten: bool = True,
+    ) -> None:
         super().__init__()
         self.num_fields, self.dim = common_dim("MultiHeadSelfAttention", input_dims)
         if head_num < 1 or head_dim < 1 or num_layers < 1:
@@ -48,10 +56,12 @@ class MultiHeadSelfAttention(nn.Module):
         x = stack_fields("MultiHeadSelfAttention", xs, self.num_fields, self.dim)  # [B, m, d]
         b, m = x.shape[0], self.num_fields
         for qkv, res in zip(self.qkv, self.res):
-            q, k, v = qkv(x).view(b, m, 3, self.head_num, self.head_dim).permute(2, 0, 3, 1, 4)  # [B, h, m, d']
+            q, k, v = (
+                qkv(x).view(b, m, 3, self.head_num, self.head_dim).permute(2, 0, 3, 1, 4)
+            )  # [B, h, m, d']
             logits = q @ k.transpose(-1, -2)
             if self.scale:
-                logits = logits / self.head_dim ** 0.5
+                logits = logits / self.head_dim**0.5
             out = (torch.softmax(logits, dim=-1) @ v).transpose(1, 2).reshape(b, m, -1)
             if self.use_residual:
                 out = out + res(x)

@@ -38,7 +38,9 @@ NORMALIZATIONS = ("none", "softmax")
 def _check_input(x: object, owner: str) -> None:
     """A TypeError unless ``x`` is a ``SEQUENCE`` group's :class:`SequenceFeatures`."""
     if not isinstance(x, SequenceFeatures):
-        raise TypeError(f"{owner} reads a SEQUENCE feature group (SequenceFeatures), got {type(x).__name__}")
+        raise TypeError(
+            f"{owner} reads a SEQUENCE feature group (SequenceFeatures), got {type(x).__name__}"
+        )
 
 
 def _zero_padding(x: SequenceFeatures) -> torch.Tensor:
@@ -58,7 +60,9 @@ def _pool(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
 
 def _query(x: SequenceFeatures, owner: str) -> torch.Tensor:
     if x.query is None:
-        raise ValueError(f"{owner} needs the target's features (the query) of its SEQUENCE group, got none")
+        raise ValueError(
+            f"{owner} needs the target's features (the query) of its SEQUENCE group, got none"
+        )
     return x.query
 
 
@@ -73,12 +77,16 @@ def _query_width(owner: str, input_dim: int, query_dim: int | None, same: bool) 
     """The query width (``None``: ``input_dim``); ``same``: it must equal ``input_dim``."""
     query_dim = int(input_dim if query_dim is None else query_dim)
     if query_dim < 1:
-        raise ValueError(f"{owner} needs the target's features (a query): give its SEQUENCE group target "
-                         "features")
+        raise ValueError(
+            f"{owner} needs the target's features (a query): give its SEQUENCE group target "
+            "features"
+        )
     if same and query_dim != input_dim:
-        raise ValueError(f"{owner} compares the target with every behaviour, so the query width must equal the "
-                         f"history width {input_dim}, got {query_dim}; pair every history feature with a target "
-                         "feature (same embedding_name)")
+        raise ValueError(
+            f"{owner} compares the target with every behaviour, so the query width must equal the "
+            f"history width {input_dim}, got {query_dim}; pair every history feature with a target "
+            "feature (same embedding_name)"
+        )
     return query_dim
 
 
@@ -108,8 +116,11 @@ class Dice(nn.Module):
         """``s [..., num_features]``; ``mask`` (shape ``s.shape[:-1]``) marks the entries the statistics use."""
         if self.training:
             flat = s.reshape(-1, s.shape[-1])
-            weight = (torch.ones(flat.shape[0], 1, dtype=s.dtype, device=s.device) if mask is None
-                      else mask.reshape(-1, 1).to(s.dtype))
+            weight = (
+                torch.ones(flat.shape[0], 1, dtype=s.dtype, device=s.device)
+                if mask is None
+                else mask.reshape(-1, 1).to(s.dtype)
+            )
             count = weight.sum().clamp(min=1.0)
             mean = (flat * weight).sum(dim=0) / count
             var = ((flat - mean).square() * weight).sum(dim=0) / count
@@ -130,7 +141,8 @@ class _ScoreMLP(nn.Module):
         widths = [int(in_features), *(int(u) for u in hidden_units)]
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
         self.activations = nn.ModuleList(
-            Dice(b) if activation == "dice" else make_activation(activation) for b in widths[1:])
+            Dice(b) if activation == "dice" else make_activation(activation) for b in widths[1:]
+        )
         self.out = nn.Linear(widths[-1], 1)
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -162,14 +174,25 @@ class TargetAttention(nn.Module):
     Rows with an empty history give zeros.
     """
 
-    def __init__(self, input_dim: int, query_dim: int | None = None, hidden_units: Sequence[int] = (80, 40),
-                 activation: str = "dice", normalization: str = "none", concat_query: bool = False) -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        query_dim: int | None = None,
+        hidden_units: Sequence[int] = (80, 40),
+        activation: str = "dice",
+        normalization: str = "none",
+        concat_query: bool = False,
+    ) -> None:
         super().__init__()
         _query_width("TargetAttention", input_dim, query_dim, same=True)
         if activation not in SCORE_ACTIVATIONS:
-            raise ValueError(f"TargetAttention: activation {activation!r}; allowed: {list(SCORE_ACTIVATIONS)}")
+            raise ValueError(
+                f"TargetAttention: activation {activation!r}; allowed: {list(SCORE_ACTIVATIONS)}"
+            )
         if normalization not in NORMALIZATIONS:
-            raise ValueError(f"TargetAttention: normalization {normalization!r}; allowed: {list(NORMALIZATIONS)}")
+            raise ValueError(
+                f"TargetAttention: normalization {normalization!r}; allowed: {list(NORMALIZATIONS)}"
+            )
         self.unit = _ScoreMLP(4 * input_dim, hidden_units, activation)
         self.softmax = normalization == "softmax"
         self.concat_query = bool(concat_query)
@@ -181,7 +204,9 @@ class TargetAttention(nn.Module):
         seq = _zero_padding(x)
         q = query.unsqueeze(1).expand_as(seq)
         scores = self.unit(torch.cat([seq, q, seq - q, seq * q], dim=-1), x.mask)
-        weights = _masked_softmax(scores, x.mask) if self.softmax else scores.masked_fill(~x.mask, 0.0)
+        weights = (
+            _masked_softmax(scores, x.mask) if self.softmax else scores.masked_fill(~x.mask, 0.0)
+        )
         pooled = _pool(weights, seq)
         return torch.cat([pooled, query], dim=-1) if self.concat_query else pooled
 
@@ -205,8 +230,13 @@ class AUGRU(nn.Module):
         self.input_gates = nn.Linear(input_dim, 3 * hidden_dim)
         self.hidden_gates = nn.Linear(hidden_dim, 3 * hidden_dim, bias=False)
 
-    def forward(self, inputs: torch.Tensor, attention: torch.Tensor, mask: torch.Tensor | None = None,
-                h0: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        attention: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        h0: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``inputs [B, L, input_dim]``, ``attention [B, L]`` -> the final state ``[B, hidden_dim]``.
 
         Positions where ``mask`` is False leave the state unchanged, so the final state is the
@@ -254,29 +284,43 @@ class InterestEvolution(nn.Module):
             network with ``auxiliary_loss``).
     """
 
-    def __init__(self, input_dim: int, query_dim: int | None = None, hidden_dim: int | None = None,
-                 concat_query: bool = False, auxiliary_loss_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        query_dim: int | None = None,
+        hidden_dim: int | None = None,
+        concat_query: bool = False,
+        auxiliary_loss_weight: float = 1.0,
+    ) -> None:
         super().__init__()
         self.auxiliary_loss_weight = float(auxiliary_loss_weight)
         query_dim = _query_width("InterestEvolution", input_dim, query_dim, same=False)
         hidden = int(hidden_dim or input_dim)
         self.extractor = GRUEncoder(input_dim, hidden_dim=hidden)
-        self.behaviour_projection = nn.Linear(input_dim, hidden, bias=False) if hidden != input_dim else None
+        self.behaviour_projection = (
+            nn.Linear(input_dim, hidden, bias=False) if hidden != input_dim else None
+        )
         self.attention = nn.Linear(query_dim, hidden, bias=False)
         self.evolution = AUGRU(hidden, hidden)
         self.concat_query = bool(concat_query)
         self.output_dim = hidden + (query_dim if concat_query else 0)
         self.auxiliary_loss: torch.Tensor | None = None
 
-    def auxiliary(self, interests: torch.Tensor, seq: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def auxiliary(
+        self, interests: torch.Tensor, seq: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
         """The auxiliary loss (scalar) of interest states ``[B, L, h]`` on the zero-padded history."""
         behaviours = seq if self.behaviour_projection is None else self.behaviour_projection(seq)
         states, positives = interests[:, :-1], behaviours[:, 1:]
         negatives = behaviours.roll(1, dims=0)[:, 1:]
         pos_real = mask[:, :-1] & mask[:, 1:]
-        neg_real = pos_real & mask.roll(1, dims=0)[:, 1:] & (seq.roll(1, dims=0)[:, 1:] != seq[:, 1:]).any(-1)
-        pos_loss = F.softplus(-(states * positives).sum(-1))   # -log sigmoid(z)
-        neg_loss = F.softplus((states * negatives).sum(-1))    # -log(1 - sigmoid(z))
+        neg_real = (
+            pos_real
+            & mask.roll(1, dims=0)[:, 1:]
+            & (seq.roll(1, dims=0)[:, 1:] != seq[:, 1:]).any(-1)
+        )
+        pos_loss = F.softplus(-(states * positives).sum(-1))  # -log sigmoid(z)
+        neg_loss = F.softplus((states * negatives).sum(-1))  # -log(1 - sigmoid(z))
         total = (pos_loss * pos_real).sum() + (neg_loss * neg_real).sum()
         return total / (pos_real.sum() + neg_real.sum()).clamp(min=1)
 
@@ -315,16 +359,31 @@ class BSTBlock(nn.Module):
     An empty history gives a zero mean half.
     """
 
-    def __init__(self, input_dim: int, query_dim: int | None = None, max_len: int = 50, num_layers: int = 1,
-                 num_heads: int = 1, ffn_dim: int | None = None, dropout: float = 0.1,
-                 activation: str = "relu") -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        query_dim: int | None = None,
+        max_len: int = 50,
+        num_layers: int = 1,
+        num_heads: int = 1,
+        ffn_dim: int | None = None,
+        dropout: float = 0.1,
+        activation: str = "relu",
+    ) -> None:
         super().__init__()
         _query_width("BSTBlock", input_dim, query_dim, same=True)
         self.max_len = int(max_len)
         self.position = nn.Embedding(self.max_len + 1, input_dim)
-        nn.init.normal_(self.position.weight, std=input_dim ** -0.5)
-        self.encoder = TransformerEncoder(input_dim, num_layers=num_layers, num_heads=num_heads, ffn_dim=ffn_dim,
-                                          dropout=dropout, causal=False, activation=activation)
+        nn.init.normal_(self.position.weight, std=input_dim**-0.5)
+        self.encoder = TransformerEncoder(
+            input_dim,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            ffn_dim=ffn_dim,
+            dropout=dropout,
+            causal=False,
+            activation=activation,
+        )
         self.output_dim = 2 * input_dim
 
     def forward(self, x: SequenceFeatures) -> torch.Tensor:
@@ -332,7 +391,9 @@ class BSTBlock(nn.Module):
         query = _query(x, "BSTBlock")
         b, length, _ = x.seq.shape
         if length > self.max_len:
-            raise ValueError(f"BSTBlock: the history has {length} positions, more than max_len {self.max_len}")
+            raise ValueError(
+                f"BSTBlock: the history has {length} positions, more than max_len {self.max_len}"
+            )
         lengths = x.mask.sum(dim=1, keepdim=True)
         distance = (lengths - torch.arange(length, device=x.seq.device)).clamp(min=0)
         history = _zero_padding(x) + self.position(distance)
@@ -370,11 +431,13 @@ class TimeAwareLSTM(nn.Module):
     def __init__(self, input_dim: int, time_input: bool, hidden_dim: int | None = None) -> None:
         super().__init__()
         if not time_input:
-            raise ValueError("TimeAwareLSTM needs the times of its SEQUENCE group: add one numeric sequence "
-                             "feature (e.g. the time between each behaviour and the target) to the group")
+            raise ValueError(
+                "TimeAwareLSTM needs the times of its SEQUENCE group: add one numeric sequence "
+                "feature (e.g. the time between each behaviour and the target) to the group"
+            )
         self.hidden_dim = int(hidden_dim or input_dim)
         h = self.hidden_dim
-        self.input_gates = nn.Linear(input_dim, 6 * h)   # i, f, o, c^, T1, T2
+        self.input_gates = nn.Linear(input_dim, 6 * h)  # i, f, o, c^, T1, T2
         self.hidden_gates = nn.Linear(h, 4 * h, bias=False)
         self.time_gate1 = nn.Linear(1, h, bias=False)
         self.time_gate2 = nn.Linear(1, h, bias=False)
@@ -428,8 +491,13 @@ class AttentiveAsyncSVD(nn.Module):
         activation: Of its hidden layers.
     """
 
-    def __init__(self, input_dim: int, query_dim: int = 0, hidden_units: Sequence[int] = (32,),
-                 activation: str = "tanh") -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        query_dim: int = 0,
+        hidden_units: Sequence[int] = (32,),
+        activation: str = "tanh",
+    ) -> None:
         super().__init__()
         self.query_dim = int(query_dim)
         self.score = _ScoreMLP(input_dim + self.query_dim, hidden_units, activation)
@@ -465,8 +533,14 @@ class SLiRec(nn.Module):
         hidden_units, activation: Of both attention score MLPs.
     """
 
-    def __init__(self, input_dim: int, query_dim: int, time_input: bool, hidden_units: Sequence[int] = (32,),
-                 activation: str = "tanh") -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        query_dim: int,
+        time_input: bool,
+        hidden_units: Sequence[int] = (32,),
+        activation: str = "tanh",
+    ) -> None:
         super().__init__()
         self.short_term = TimeAwareLSTM(input_dim, time_input)
         self.long_term = AttentiveAsyncSVD(input_dim, query_dim, hidden_units, activation)
@@ -510,7 +584,7 @@ class UserMemory(nn.Module):
         super().__init__()
         query_dim = _query_width("UserMemory", input_dim, query_dim, same=False)
         self.initial_memory = nn.Parameter(torch.empty(int(n_channels), input_dim))
-        nn.init.normal_(self.initial_memory, std=input_dim ** -0.5)
+        nn.init.normal_(self.initial_memory, std=input_dim**-0.5)
         self.key = nn.Linear(input_dim, input_dim, bias=False)
         self.erase = nn.Linear(input_dim, input_dim)
         self.add = nn.Linear(input_dim, input_dim)
@@ -537,5 +611,14 @@ class UserMemory(nn.Module):
         return _pool(weights, memory)
 
 
-__all__ = ["AUGRU", "AttentiveAsyncSVD", "BSTBlock", "Dice", "InterestEvolution", "SLiRec", "TargetAttention",
-           "TimeAwareLSTM", "UserMemory"]
+__all__ = [
+    "AUGRU",
+    "AttentiveAsyncSVD",
+    "BSTBlock",
+    "Dice",
+    "InterestEvolution",
+    "SLiRec",
+    "TargetAttention",
+    "TimeAwareLSTM",
+    "UserMemory",
+]

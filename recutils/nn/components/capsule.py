@@ -77,10 +77,20 @@ class MultiInterestCapsule(nn.Module):
         init_std: Their standard deviation.
     """
 
-    def __init__(self, input_dim: int, query_dim: int = 0, num_interests: int = 4, interest_dim: int | None = None,
-                 routing_iters: int = 3, adaptive: bool = True, max_len: int = 50,
-                 hidden_units: list[int] | None = None, activation: str = "relu", seed: int = 0,
-                 init_std: float = 1.0) -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        query_dim: int = 0,
+        num_interests: int = 4,
+        interest_dim: int | None = None,
+        routing_iters: int = 3,
+        adaptive: bool = True,
+        max_len: int = 50,
+        hidden_units: list[int] | None = None,
+        activation: str = "relu",
+        seed: int = 0,
+        init_std: float = 1.0,
+    ) -> None:
         super().__init__()
         if num_interests < 1:
             raise ValueError(f"num_interests must be at least 1, got {num_interests}")
@@ -92,14 +102,21 @@ class MultiInterestCapsule(nn.Module):
         self.max_len = int(max_len)
         self.interest_dim = int(interest_dim or input_dim)
         self.bilinear = nn.Linear(input_dim, self.interest_dim, bias=False)
-        draw = np.random.default_rng(int(seed)).standard_normal((self.num_interests, self.max_len)) * float(init_std)
+        draw = np.random.default_rng(int(seed)).standard_normal(
+            (self.num_interests, self.max_len)
+        ) * float(init_std)
         self.register_buffer("routing_logits", torch.from_numpy(draw.astype(np.float32)))
         units = list(hidden_units or [])
         self.mlp: nn.Module | None = None
         self.output_dim = self.interest_dim
         if units:
-            self.mlp = MLP(self.interest_dim + int(query_dim), units, activation=activation, use_final_bn=False,
-                           final_activation=activation)
+            self.mlp = MLP(
+                self.interest_dim + int(query_dim),
+                units,
+                activation=activation,
+                use_final_bn=False,
+                final_activation=activation,
+            )
             self.output_dim = units[-1]
 
     def capsules(self, seq: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -107,13 +124,18 @@ class MultiInterestCapsule(nn.Module):
         with real positions ``mask [B, L]`` (inactive interests: zeros)."""
         length = seq.shape[1]
         if length > self.max_len:
-            raise ValueError(f"a history of {length} positions is longer than max_len={self.max_len}")
+            raise ValueError(
+                f"a history of {length} positions is longer than max_len={self.max_len}"
+            )
         mapped = self.bilinear(seq)  # [B, L, D]
         active = interest_mask(mask.sum(dim=1), self.num_interests, self.adaptive)  # [B, K]
         real = mask.unsqueeze(1)  # [B, 1, L]
-        logits = self.routing_logits[:, :length].unsqueeze(0).expand(seq.shape[0], -1, -1)  # [B, K, L]
-        interests = torch.zeros(seq.shape[0], self.num_interests, self.interest_dim, dtype=seq.dtype,
-                                device=seq.device)
+        logits = (
+            self.routing_logits[:, :length].unsqueeze(0).expand(seq.shape[0], -1, -1)
+        )  # [B, K, L]
+        interests = torch.zeros(
+            seq.shape[0], self.num_interests, self.interest_dim, dtype=seq.dtype, device=seq.device
+        )
         for step in range(self.routing_iters):
             weights = torch.softmax(logits.masked_fill(~active.unsqueeze(-1), -math.inf), dim=1)
             weights = weights * real.to(seq.dtype)

@@ -28,15 +28,22 @@ class CIN(nn.Module):
     Output: ``[B, sum of the output maps]`` (:attr:`output_dim`).
     """
 
-    def __init__(self, input_dims: Sequence[int], layer_sizes: Sequence[int] = (64, 64),
-                 split_half: bool = True, activation: str = "linear") -> None:
+    def __init__(
+        self,
+        input_dims: Sequence[int],
+        layer_sizes: Sequence[int] = (64, 64),
+        split_half: bool = True,
+        activation: str = "linear",
+    ) -> None:
         super().__init__()
         self.num_fields, self.dim = common_dim("CIN", input_dims)
         sizes = [int(s) for s in layer_sizes]
         if not sizes or any(s < 1 for s in sizes):
             raise ValueError(f"CIN needs positive layer_sizes, got {list(layer_sizes)}")
         if split_half and any(s % 2 for s in sizes[:-1]):
-            raise ValueError(f"CIN with split_half needs even sizes before the last layer, got {sizes}")
+            raise ValueError(
+                f"CIN with split_half needs even sizes before the last layer, got {sizes}"
+            )
         self.split_half = bool(split_half)
         self.convs = nn.ModuleList()
         self.keep: list[int] = []
@@ -48,7 +55,8 @@ class CIN(nn.Module):
             self.keep.append(nxt)
             prev = nxt
         self.output_dim = sum(
-            (s // 2 if self.split_half and k < len(sizes) - 1 else s) for k, s in enumerate(sizes))
+            (s // 2 if self.split_half and k < len(sizes) - 1 else s) for k, s in enumerate(sizes)
+        )
         self.act = make_activation(activation)
 
     def forward(self, xs: Sequence[torch.Tensor] | torch.Tensor) -> torch.Tensor:

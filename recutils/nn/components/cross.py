@@ -56,8 +56,14 @@ class CrossV2(nn.Module):
     Output: ``[B, d]``.
     """
 
-    def __init__(self, input_dim: int, num_layers: int = 3, low_rank: int | None = None,
-                 num_experts: int = 1, activation: str = "linear") -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        num_layers: int = 3,
+        low_rank: int | None = None,
+        num_experts: int = 1,
+        activation: str = "linear",
+    ) -> None:
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"CrossV2 needs num_layers >= 1, got {num_layers}")

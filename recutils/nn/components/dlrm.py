@@ -23,11 +23,14 @@ class DotInteraction(nn.Module):
     Input: a list of ``[B, d]`` fields. Output ``[B, d * concat_first + n_pairs]``.
     """
 
-    def __init__(self, input_dims: Sequence[int], self_interaction: bool = False,
-                 concat_first: bool = True) -> None:
+    def __init__(
+        self, input_dims: Sequence[int], self_interaction: bool = False, concat_first: bool = True
+    ) -> None:
         super().__init__()
         self.num_fields, self.dim = common_dim("DotInteraction", input_dims)
-        left, right = torch.triu_indices(self.num_fields, self.num_fields, offset=0 if self_interaction else 1)
+        left, right = torch.triu_indices(
+            self.num_fields, self.num_fields, offset=0 if self_interaction else 1
+        )
         if left.numel() == 0:
             raise ValueError("DotInteraction needs at least two fields (or self_interaction)")
         self.register_buffer("flat_index", left * self.num_fields + right, persistent=False)

@@ -36,7 +36,9 @@ class Dropout(nn.Module):
             raise ValueError(f"dropout probability must be in [0, 1), got {p}")
         keep = round((1.0 - p) * _LANE_VALUES)
         if keep == 0:
-            raise ValueError(f"dropout probability {p} leaves no unit (keep probability below 1/65536)")
+            raise ValueError(
+                f"dropout probability {p} leaves no unit (keep probability below 1/65536)"
+            )
         self.p = p
         self.keep_probability = keep / _LANE_VALUES
         self._threshold = _LANE_MIN + keep
@@ -52,7 +54,9 @@ class Dropout(nn.Module):
         if x.device.type != "cpu":
             return F.dropout(x, self.p, training=True)
         n = x.numel()
-        words = torch.randint(_INT64_MIN, _INT64_MAX, ((n + _LANES - 1) // _LANES,), dtype=torch.int64)
+        words = torch.randint(
+            _INT64_MIN, _INT64_MAX, ((n + _LANES - 1) // _LANES,), dtype=torch.int64
+        )
         lanes = words.view(torch.int16)[:n].view(x.shape)
         mask = (lanes < self._threshold).to(x.dtype).mul_(self._scale)
         return x * mask

@@ -44,10 +44,15 @@ class FeatureDropoutParams(BaseConfig):
 
     def __post_init__(self) -> None:
         self.rate = check_probability("rate", self.rate, open_right=True, owner="feature dropout")
-        if (not isinstance(self.features, (list, tuple)) or not self.features
-                or not all(isinstance(f, str) and f for f in self.features)):
-            raise ConfigError(f"feature dropout: features must be a non-empty list of feature names, "
-                              f"got {self.features!r}.")
+        if (
+            not isinstance(self.features, (list, tuple))
+            or not self.features
+            or not all(isinstance(f, str) and f for f in self.features)
+        ):
+            raise ConfigError(
+                f"feature dropout: features must be a non-empty list of feature names, "
+                f"got {self.features!r}."
+            )
         self.features = list(self.features)
 
 
@@ -74,7 +79,9 @@ class FeatureDropout(nn.Module):
             raise ValueError(f"feature dropout needs non-negative id columns, got {list(columns)}")
         self.rate = rate
         self.replacement = int(replacement)
-        self.register_buffer("columns", torch.tensor(sorted(set(cols)), dtype=torch.int64), persistent=False)
+        self.register_buffer(
+            "columns", torch.tensor(sorted(set(cols)), dtype=torch.int64), persistent=False
+        )
 
     def extra_repr(self) -> str:
         return f"columns={self.columns.tolist()}, rate={self.rate}"

@@ -37,15 +37,25 @@ class FFM(nn.Module):
     Output: ``[B, 1]`` (or ``[B, k]``).
     """
 
-    def __init__(self, input_dims: Sequence[int], field_ids: Sequence[int] | None = None,
-                 reduce_sum: bool = True) -> None:
+    def __init__(
+        self,
+        input_dims: Sequence[int],
+        field_ids: Sequence[int] | None = None,
+        reduce_sum: bool = True,
+    ) -> None:
         super().__init__()
         self.num_features, self.width = common_dim("FFM", input_dims)
         if self.num_features < 2:
-            raise ValueError(f"FFM needs at least two input features to pair, got {self.num_features}")
-        fields = list(range(self.num_features)) if field_ids is None else [int(f) for f in field_ids]
+            raise ValueError(
+                f"FFM needs at least two input features to pair, got {self.num_features}"
+            )
+        fields = (
+            list(range(self.num_features)) if field_ids is None else [int(f) for f in field_ids]
+        )
         if len(fields) != self.num_features:
-            raise ValueError(f"FFM got {len(fields)} field_ids for {self.num_features} input features")
+            raise ValueError(
+                f"FFM got {len(fields)} field_ids for {self.num_features} input features"
+            )
         if min(fields) < 0:
             raise ValueError(f"FFM field_ids must be >= 0, got {fields}")
         self.num_fields = max(fields) + 1
@@ -53,7 +63,8 @@ class FFM(nn.Module):
             raise ValueError(
                 f"FFM needs each feature's embedding width to be num_fields * k (one k-vector per field): "
                 f"width {self.width} is not a multiple of {self.num_fields} fields; set the features' "
-                f"embedding_dim to {self.num_fields} * k")
+                f"embedding_dim to {self.num_fields} * k"
+            )
         self.k = self.width // self.num_fields
         self.field_ids = fields
         self.reduce_sum = bool(reduce_sum)
@@ -67,7 +78,9 @@ class FFM(nn.Module):
     def forward(self, xs: Sequence[torch.Tensor] | torch.Tensor) -> torch.Tensor:
         v = stack_fields("FFM", xs, self.num_features, self.width)  # [B, n, n_fields * k]
         table = v.reshape(v.shape[0], self.num_features * self.num_fields, self.k)
-        pairs = table.index_select(1, self.left_index) * table.index_select(1, self.right_index)  # [B, P, k]
+        pairs = table.index_select(1, self.left_index) * table.index_select(
+            1, self.right_index
+        )  # [B, P, k]
         out = pairs.sum(dim=1)
         return out.sum(dim=1, keepdim=True) if self.reduce_sum else out
 

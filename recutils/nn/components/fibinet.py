@@ -29,8 +29,12 @@ class SENet(nn.Module):
         if reduction_ratio < 1:
             raise ValueError(f"SENet needs reduction_ratio >= 1, got {reduction_ratio}")
         hidden = max(1, self.num_fields // int(reduction_ratio))
-        self.excite = nn.Sequential(nn.Linear(self.num_fields, hidden, bias=False), nn.ReLU(),
-                                    nn.Linear(hidden, self.num_fields, bias=False), nn.ReLU())
+        self.excite = nn.Sequential(
+            nn.Linear(self.num_fields, hidden, bias=False),
+            nn.ReLU(),
+            nn.Linear(hidden, self.num_fields, bias=False),
+            nn.ReLU(),
+        )
 
     def forward(self, xs: Sequence[torch.Tensor] | torch.Tensor) -> torch.Tensor:
         v = stack_fields("SENet", xs, self.num_fields, self.dim)
@@ -54,14 +58,18 @@ class Bilinear(nn.Module):
         super().__init__()
         self.num_fields, self.dim = common_dim("Bilinear", input_dims)
         if bilinear_type not in BILINEAR_TYPES:
-            raise ValueError(f"Bilinear: bilinear_type {bilinear_type!r}; allowed: {list(BILINEAR_TYPES)}")
+            raise ValueError(
+                f"Bilinear: bilinear_type {bilinear_type!r}; allowed: {list(BILINEAR_TYPES)}"
+            )
         if self.num_fields < 2:
             raise ValueError("Bilinear needs at least two fields")
         self.bilinear_type = bilinear_type
         left, right = torch.triu_indices(self.num_fields, self.num_fields, offset=1)
         self.register_buffer("left", left, persistent=False)
         self.register_buffer("right", right, persistent=False)
-        n = {"field_all": 1, "field_each": self.num_fields, "field_interaction": left.numel()}[bilinear_type]
+        n = {"field_all": 1, "field_each": self.num_fields, "field_interaction": left.numel()}[
+            bilinear_type
+        ]
         self.weight = nn.Parameter(torch.empty(n, self.dim, self.dim))
         nn.init.xavier_uniform_(self.weight.view(-1, self.dim))
         self.output_dim = int(left.numel()) * self.dim

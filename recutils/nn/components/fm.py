@@ -29,7 +29,9 @@ class FM(nn.Module):
         else:
             shapes = [tuple(x.shape) for x in xs]
             if not xs or any(len(s) != 2 or s != shapes[0] for s in shapes):
-                raise ValueError(f"FM needs [batch, d] inputs of one shape, got {[list(s) for s in shapes]}")
+                raise ValueError(
+                    f"FM needs [batch, d] inputs of one shape, got {[list(s) for s in shapes]}"
+                )
             v = torch.stack(list(xs), dim=1)
         if v.dim() != 3:
             raise ValueError(f"FM needs [batch, fields, d], got {list(v.shape)}")

@@ -24,8 +24,9 @@ import scipy.sparse as sp
 from recutils.nn.components._torch import nn, torch
 
 
-def normalized_adjacency(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int,
-                         add_self_loops: bool = False) -> torch.Tensor:
+def normalized_adjacency(
+    users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, add_self_loops: bool = False
+) -> torch.Tensor:
     """``D^-1/2 A D^-1/2`` of the user-item graph as a sparse CSR float32 tensor.
 
     Args:
@@ -40,12 +41,14 @@ def normalized_adjacency(users: np.ndarray, items: np.ndarray, n_users: int, n_i
     items = np.asarray(items, dtype=np.int64)
     if users.shape != items.shape:
         raise ValueError(f"users and items differ in length: {users.size} vs {items.size}")
-    if users.size and (users.min() < 0 or users.max() >= n_users or items.min() < 0
-                       or items.max() >= n_items):
+    if users.size and (
+        users.min() < 0 or users.max() >= n_users or items.min() < 0 or items.max() >= n_items
+    ):
         raise ValueError(f"codes must lie in [0, {n_users}) x [0, {n_items})")
     n = n_users + n_items
-    r = sp.csr_matrix((np.ones(users.size, dtype=np.float32), (users, items)),
-                      shape=(n_users, n_items))
+    r = sp.csr_matrix(
+        (np.ones(users.size, dtype=np.float32), (users, items)), shape=(n_users, n_items)
+    )
     r.sum_duplicates()
     r.data[:] = 1.0
     adj = sp.bmat([[None, r], [r.T, None]], format="csr", dtype=np.float32)
@@ -63,7 +66,11 @@ def normalized_adjacency(users: np.ndarray, items: np.ndarray, n_users: int, n_i
         return torch.sparse_csr_tensor(
             torch.from_numpy(norm.indptr.astype(np.int64)),
             torch.from_numpy(norm.indices.astype(np.int64)),
-            torch.from_numpy(norm.data), size=(n, n), dtype=torch.float32, check_invariants=False)
+            torch.from_numpy(norm.data),
+            size=(n, n),
+            dtype=torch.float32,
+            check_invariants=False,
+        )
 
 
 class _SparseDenseMM(torch.autograd.Function):
@@ -74,8 +81,12 @@ class _SparseDenseMM(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, adj: torch.Tensor,  # type: ignore[override]
-                adj_t: torch.Tensor) -> torch.Tensor:
+    def forward(
+        ctx,
+        x: torch.Tensor,
+        adj: torch.Tensor,  # type: ignore[override]
+        adj_t: torch.Tensor,
+    ) -> torch.Tensor:
         ctx.adj_t = adj_t
         return adj @ x
 
@@ -84,8 +95,9 @@ class _SparseDenseMM(torch.autograd.Function):
         return ctx.adj_t @ grad.contiguous(), None, None
 
 
-def sparse_dense_mm(adj: torch.Tensor, x: torch.Tensor,
-                    adj_t: torch.Tensor | None = None) -> torch.Tensor:
+def sparse_dense_mm(
+    adj: torch.Tensor, x: torch.Tensor, adj_t: torch.Tensor | None = None
+) -> torch.Tensor:
     """``adj @ x`` for a sparse CSR ``adj`` and dense ``x``, differentiable in ``x``.
 
     Args:
@@ -108,16 +120,20 @@ class GraphPropagation(nn.Module):
         layer_weights: ``K + 1`` weights ``alpha_k``; default ``1 / (K + 1)`` each.
     """
 
-    def __init__(self, adjacency: torch.Tensor, n_layers: int,
-                 layer_weights: Sequence[float] | None = None) -> None:
+    def __init__(
+        self, adjacency: torch.Tensor, n_layers: int, layer_weights: Sequence[float] | None = None
+    ) -> None:
         super().__init__()
         if int(n_layers) < 0:
             raise ValueError(f"n_layers must be >= 0, got {n_layers!r}")
         if adjacency.dim() != 2 or adjacency.shape[0] != adjacency.shape[1]:
             raise ValueError(f"adjacency must be square, got {list(adjacency.shape)}")
         self.n_layers = int(n_layers)
-        weights = ([1.0 / (self.n_layers + 1)] * (self.n_layers + 1) if layer_weights is None
-                   else [float(w) for w in layer_weights])
+        weights = (
+            [1.0 / (self.n_layers + 1)] * (self.n_layers + 1)
+            if layer_weights is None
+            else [float(w) for w in layer_weights]
+        )
         if len(weights) != self.n_layers + 1:
             raise ValueError(f"layer_weights needs {self.n_layers + 1} values, got {len(weights)}")
         self.layer_weights = weights
@@ -126,8 +142,9 @@ class GraphPropagation(nn.Module):
     def layers(self, ego: torch.Tensor) -> list[torch.Tensor]:
         """``[E^(0), ..., E^(K)]`` for ego embeddings ``[N, d]``."""
         if ego.dim() != 2 or ego.shape[0] != self.adjacency.shape[0]:
-            raise ValueError(f"expected embeddings [{self.adjacency.shape[0]}, d], "
-                             f"got {list(ego.shape)}")
+            raise ValueError(
+                f"expected embeddings [{self.adjacency.shape[0]}, d], got {list(ego.shape)}"
+            )
         out = [ego]
         for _ in range(self.n_layers):
             out.append(sparse_dense_mm(self.adjacency, out[-1]))

@@ -20,8 +20,14 @@ class Highway(nn.Module):
     Output ``[B, d]``.
     """
 
-    def __init__(self, input_dim: int, num_layers: int = 2, activation: str = "relu", carry_bias: float = -1.0,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        num_layers: int = 2,
+        activation: str = "relu",
+        carry_bias: float = -1.0,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"Highway needs num_layers >= 1, got {num_layers}")

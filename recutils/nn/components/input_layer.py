@@ -93,7 +93,9 @@ class EmbeddingBank(nn.Module):
             raise RuntimeError("EmbeddingBank is finalized")
         old = self._pending.get(key)
         if old is not None and old != (num_embeddings, dim):
-            raise ValueError(f"table {key!r} registered with sizes {old} and {(num_embeddings, dim)}")
+            raise ValueError(
+                f"table {key!r} registered with sizes {old} and {(num_embeddings, dim)}"
+            )
         self._pending[key] = (int(num_embeddings), int(dim))
 
     def finalize(self, generator: torch.Generator | None = None) -> None:
@@ -167,8 +169,15 @@ class InputLayer(nn.Module):
             their concatenation.
     """
 
-    def __init__(self, features: Sequence[GroupFeature], bank: EmbeddingBank, *, wide: bool = False,
-                 wide_output_dim: int = 1, only_output_feature_list: bool = False) -> None:
+    def __init__(
+        self,
+        features: Sequence[GroupFeature],
+        bank: EmbeddingBank,
+        *,
+        wide: bool = False,
+        wide_output_dim: int = 1,
+        only_output_feature_list: bool = False,
+    ) -> None:
         super().__init__()
         self.features = list(features)
         self.bank = [bank]  # a list so the bank is not registered twice as a submodule
@@ -188,30 +197,51 @@ class InputLayer(nn.Module):
         for dim, positions in by_dim.items():
             ids = [p for p in positions if self.features[p].kind == "id"]
             cols = torch.tensor([self.features[p].column for p in ids], dtype=torch.int64)
-            offs = torch.tensor([bank.offsets[self.features[p].table_key][1] for p in ids], dtype=torch.int64)
+            offs = torch.tensor(
+                [bank.offsets[self.features[p].table_key][1] for p in ids], dtype=torch.int64
+            )
             self.register_buffer(f"_cols_{dim}", cols, persistent=False)
             self.register_buffer(f"_offs_{dim}", offs, persistent=False)
             self._id_plans.append((dim, ids))
             self._bag_plans[dim] = [
-                _BagPlan(p, f"bag:{self.features[p].name}", bank.offsets[self.features[p].table_key][1],
-                         self.features[p].pooling == "mean")
-                for p in positions if self.features[p].kind == "bag"]
+                _BagPlan(
+                    p,
+                    f"bag:{self.features[p].name}",
+                    bank.offsets[self.features[p].table_key][1],
+                    self.features[p].pooling == "mean",
+                )
+                for p in positions
+                if self.features[p].kind == "bag"
+            ]
             self._share_keys[dim] = (
-                dim, tuple((self.features[p].column, self.features[p].table_key) for p in ids),
-                tuple((b.key, b.offset, b.mean) for b in self._bag_plans[dim]))
+                dim,
+                tuple((self.features[p].column, self.features[p].table_key) for p in ids),
+                tuple((b.key, b.offset, b.mean) for b in self._bag_plans[dim]),
+            )
         dense = [f for f in self.features if f.kind == "dense"]
-        self.dense_weight = (nn.Parameter(torch.zeros(len(dense), self.wide_output_dim))
-                             if self.wide and dense else None)
+        self.dense_weight = (
+            nn.Parameter(torch.zeros(len(dense), self.wide_output_dim))
+            if self.wide and dense
+            else None
+        )
         self._dense_rank = {f.name: i for i, f in enumerate(dense)}
         # the common layout: only id/bag features of one width, single ids first
-        self._simple = (len(self._id_plans) == 1 and not dense
-                        and self._id_plans[0][1] == list(range(len(self._id_plans[0][1])))
-                        and [b.position for b in self._bag_plans[self._id_plans[0][0]]]
-                        == list(range(len(self._id_plans[0][1]), len(self.features))))
+        self._simple = (
+            len(self._id_plans) == 1
+            and not dense
+            and self._id_plans[0][1] == list(range(len(self._id_plans[0][1])))
+            and [b.position for b in self._bag_plans[self._id_plans[0][0]]]
+            == list(range(len(self._id_plans[0][1]), len(self.features)))
+        )
         self.output_dims = [f.dim for f in self.features]
 
-    def _embed_width(self, dim: int, ids_pos: list[int], batch: Mapping[str, torch.Tensor],
-                     shared: dict | None = None) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
+    def _embed_width(
+        self,
+        dim: int,
+        ids_pos: list[int],
+        batch: Mapping[str, torch.Tensor],
+        shared: dict | None = None,
+    ) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
         """``([B, n_ids, dim] or None, pooled bags [B, dim] in plan order)`` with one gather.
 
         With ``shared`` (a dict that lives for one forward pass) a gather another input
@@ -222,7 +252,10 @@ class InputLayer(nn.Module):
             return shared[key]
         parts = []
         if ids_pos:
-            parts.append(batch["ids"].index_select(1, getattr(self, f"_cols_{dim}")) + getattr(self, f"_offs_{dim}"))
+            parts.append(
+                batch["ids"].index_select(1, getattr(self, f"_cols_{dim}"))
+                + getattr(self, f"_offs_{dim}")
+            )
         bags = self._bag_plans[dim]
         bag_ids = [batch[b.key] for b in bags]
         parts.extend(ids + b.offset for ids, b in zip(bag_ids, bags))
@@ -237,15 +270,16 @@ class InputLayer(nn.Module):
             weights = (ids > 0).to(emb.dtype)
             if b.mean:
                 weights = weights / weights.sum(dim=1, keepdim=True).clamp(min=1)
-            rows = emb[:, start:start + length]
+            rows = emb[:, start : start + length]
             pooled.append((rows * weights.unsqueeze(-1)).sum(dim=1))
             start += length
         if shared is not None:
             shared[key] = (single, pooled)
         return single, pooled
 
-    def forward(self, batch: Mapping[str, torch.Tensor], shared: dict | None = None
-                ) -> torch.Tensor | list[torch.Tensor]:
+    def forward(
+        self, batch: Mapping[str, torch.Tensor], shared: dict | None = None
+    ) -> torch.Tensor | list[torch.Tensor]:
         """The group's embeddings: a list of ``[B, d_f]`` or their concatenation ``[B, sum d_f]``.
 
         ``shared``: a dict kept for one forward pass of the network; input layers given the
@@ -270,7 +304,7 @@ class InputLayer(nn.Module):
                 outs[b.position] = value
         for p, f in enumerate(self.features):
             if f.kind == "dense":
-                x = batch["dense"][:, f.column:f.column + 1]
+                x = batch["dense"][:, f.column : f.column + 1]
                 if self.wide:
                     x = x * self.dense_weight[self._dense_rank[f.name]]  # type: ignore[index]
                 outs[p] = x

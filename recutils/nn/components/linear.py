@@ -32,7 +32,9 @@ class FirstOrder(nn.Module):
         total = None
         for x in parts:
             if x.shape[-1] != self.output_dim:
-                raise ValueError(f"FirstOrder expects inputs of width {self.output_dim}, got {list(x.shape)}")
+                raise ValueError(
+                    f"FirstOrder expects inputs of width {self.output_dim}, got {list(x.shape)}"
+                )
             term = x.sum(dim=1) if x.dim() == 3 else x
             total = term if total is None else total + term
         if self.bias is not None:

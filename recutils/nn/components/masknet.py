@@ -25,16 +25,23 @@ class MaskBlock(nn.Module):
     Input: ``x`` ``[B, d_x]`` or the list ``[x, m]``. Output ``[B, output_dim]``.
     """
 
-    def __init__(self, input_dims: Sequence[int], output_dim: int = 64, aggregation_ratio: float = 2.0,
-                 layer_norm_input: bool = False, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        input_dims: Sequence[int],
+        output_dim: int = 64,
+        aggregation_ratio: float = 2.0,
+        layer_norm_input: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         dims = [int(d) for d in input_dims]
         if len(dims) not in (1, 2):
             raise ValueError(f"MaskBlock takes x or [x, mask_input], got {len(dims)} inputs")
         self.input_dim, self.mask_input_dim = dims[0], dims[-1]
         hidden = max(1, int(round(aggregation_ratio * self.mask_input_dim)))
-        self.mask = nn.Sequential(nn.Linear(self.mask_input_dim, hidden), nn.ReLU(),
-                                  nn.Linear(hidden, self.input_dim))
+        self.mask = nn.Sequential(
+            nn.Linear(self.mask_input_dim, hidden), nn.ReLU(), nn.Linear(hidden, self.input_dim)
+        )
         self.input_norm = nn.LayerNorm(self.input_dim) if layer_norm_input else nn.Identity()
         self.hidden = nn.Linear(self.input_dim, int(output_dim), bias=False)
         self.norm = nn.LayerNorm(int(output_dim))
@@ -45,8 +52,10 @@ class MaskBlock(nn.Module):
         parts = flatten_inputs(xs)
         x, m = parts[0], parts[-1]
         if len(parts) > 2 or x.shape[-1] != self.input_dim or m.shape[-1] != self.mask_input_dim:
-            raise ValueError(f"MaskBlock expects x [batch, {self.input_dim}] and mask input "
-                             f"[batch, {self.mask_input_dim}], got {[list(p.shape) for p in parts]}")
+            raise ValueError(
+                f"MaskBlock expects x [batch, {self.input_dim}] and mask input "
+                f"[batch, {self.mask_input_dim}], got {[list(p.shape) for p in parts]}"
+            )
         return self.dropout(torch.relu(self.norm(self.hidden(self.mask(m) * self.input_norm(x)))))
 
 
@@ -65,8 +74,15 @@ class MaskNet(nn.Module):
         mode: ``serial`` or ``parallel``.
     """
 
-    def __init__(self, input_dim: int, num_blocks: int = 3, block_dim: int = 64, mode: str = "serial",
-                 aggregation_ratio: float = 2.0, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        num_blocks: int = 3,
+        block_dim: int = 64,
+        mode: str = "serial",
+        aggregation_ratio: float = 2.0,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         if mode not in MASKNET_MODES:
             raise ValueError(f"MaskNet: mode {mode!r}; allowed: {list(MASKNET_MODES)}")
@@ -76,9 +92,15 @@ class MaskNet(nn.Module):
         blocks = []
         for k in range(int(num_blocks)):
             x_dim = self.input_dim if mode == "parallel" or k == 0 else int(block_dim)
-            blocks.append(MaskBlock([x_dim, self.input_dim], block_dim, aggregation_ratio,
-                                    layer_norm_input=x_dim == self.input_dim and k == 0 or mode == "parallel",
-                                    dropout=dropout))
+            blocks.append(
+                MaskBlock(
+                    [x_dim, self.input_dim],
+                    block_dim,
+                    aggregation_ratio,
+                    layer_norm_input=x_dim == self.input_dim and k == 0 or mode == "parallel",
+                    dropout=dropout,
+                )
+            )
         self.blocks = nn.ModuleList(blocks)
         self.output_dim = int(block_dim) * (int(num_blocks) if mode == "parallel" else 1)
 

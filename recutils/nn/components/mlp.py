@@ -12,9 +12,18 @@ def make_activation(name: str | None) -> nn.Module:
     """An activation module by name (``linear`` / ``none`` / None: identity)."""
     name = "linear" if name is None else name.lower()
     table = {
-        "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU,
-        "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "selu": nn.SELU, "silu": nn.SiLU,
-        "swish": nn.SiLU, "prelu": nn.PReLU, "linear": nn.Identity, "none": nn.Identity,
+        "relu": nn.ReLU,
+        "sigmoid": nn.Sigmoid,
+        "tanh": nn.Tanh,
+        "gelu": nn.GELU,
+        "leaky_relu": nn.LeakyReLU,
+        "elu": nn.ELU,
+        "selu": nn.SELU,
+        "silu": nn.SiLU,
+        "swish": nn.SiLU,
+        "prelu": nn.PReLU,
+        "linear": nn.Identity,
+        "none": nn.Identity,
     }
     if name not in table:
         raise ValueError(f"unknown activation {name!r}; allowed: {sorted(table)}")

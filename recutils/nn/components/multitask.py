@@ -67,7 +67,9 @@ class GateNetwork(nn.Module):
             before the last Linear layer (None: a single Linear layer, the papers' gate).
     """
 
-    def __init__(self, input_dim: int, num_expert: int, gate_mlp: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, input_dim: int, num_expert: int, gate_mlp: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__()
         self.mlp = MLP(input_dim, **dict(gate_mlp)) if gate_mlp else None
         width = self.mlp.out_features if self.mlp is not None else int(input_dim)
@@ -97,15 +99,22 @@ class MMoE(nn.Module):
     Output: a list of ``num_task`` tensors ``[B, output_dim]`` (the experts' last width).
     """
 
-    def __init__(self, input_dim: int, num_task: int, num_expert: int, expert_mlp: Mapping[str, Any],
-                 gate_mlp: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        num_task: int,
+        num_expert: int,
+        expert_mlp: Mapping[str, Any],
+        gate_mlp: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         self.input_dim = int(input_dim)
         self.num_task = _count("MMoE", "num_task", num_task)
         self.num_expert = _count("MMoE", "num_expert", num_expert)
         self.experts = _experts(self.input_dim, self.num_expert, expert_mlp)
-        self.gates = nn.ModuleList([GateNetwork(self.input_dim, self.num_expert, gate_mlp)
-                                    for _ in range(self.num_task)])
+        self.gates = nn.ModuleList(
+            [GateNetwork(self.input_dim, self.num_expert, gate_mlp) for _ in range(self.num_task)]
+        )
         self.output_dim = self.experts[0].out_features
 
     def gate_weights(self, x: torch.Tensor) -> torch.Tensor:
@@ -144,20 +153,37 @@ class CGC(nn.Module):
     ``shared_gate``).
     """
 
-    def __init__(self, input_dim: int, num_task: int, num_expert_share: int, num_expert_per_task: int,
-                 expert_mlp: Mapping[str, Any], shared_gate: bool = False) -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        num_task: int,
+        num_expert_share: int,
+        num_expert_per_task: int,
+        expert_mlp: Mapping[str, Any],
+        shared_gate: bool = False,
+    ) -> None:
         super().__init__()
         self.input_dim = int(input_dim)
         self.num_task = _count("CGC", "num_task", num_task)
         self.num_expert_share = _count("CGC", "num_expert_share", num_expert_share, minimum=0)
-        self.num_expert_per_task = _count("CGC", "num_expert_per_task", num_expert_per_task, minimum=0)
+        self.num_expert_per_task = _count(
+            "CGC", "num_expert_per_task", num_expert_per_task, minimum=0
+        )
         if self.num_expert_share + self.num_expert_per_task == 0:
-            raise ValueError("CGC needs experts: num_expert_share and num_expert_per_task are both 0")
-        self.task_experts = nn.ModuleList([_experts(self.input_dim, self.num_expert_per_task, expert_mlp)
-                                           for _ in range(self.num_task)])
+            raise ValueError(
+                "CGC needs experts: num_expert_share and num_expert_per_task are both 0"
+            )
+        self.task_experts = nn.ModuleList(
+            [
+                _experts(self.input_dim, self.num_expert_per_task, expert_mlp)
+                for _ in range(self.num_task)
+            ]
+        )
         self.shared_experts = _experts(self.input_dim, self.num_expert_share, expert_mlp)
         per_gate = self.num_expert_per_task + self.num_expert_share
-        self.task_gates = nn.ModuleList([GateNetwork(self.input_dim, per_gate) for _ in range(self.num_task)])
+        self.task_gates = nn.ModuleList(
+            [GateNetwork(self.input_dim, per_gate) for _ in range(self.num_task)]
+        )
         total = self.num_task * self.num_expert_per_task + self.num_expert_share
         self.shared_gate = GateNetwork(self.input_dim, total) if shared_gate else None
         some = self.shared_experts[0] if self.num_expert_share else self.task_experts[0][0]
@@ -167,14 +193,17 @@ class CGC(nn.Module):
         """``[x_1, ..., x_T, x_shared]`` from one tensor or such a list."""
         xs = [x] * (self.num_task + 1) if isinstance(x, torch.Tensor) else list(x)
         if len(xs) != self.num_task + 1:
-            raise ValueError(f"CGC expects one tensor or {self.num_task + 1} tensors (one per task, then the "
-                             f"shared one), got {len(xs)}")
+            raise ValueError(
+                f"CGC expects one tensor or {self.num_task + 1} tensors (one per task, then the "
+                f"shared one), got {len(xs)}"
+            )
         for part in xs:
             _check_input("CGC", part, self.input_dim)
         return xs
 
-    def extract(self, x: torch.Tensor | Sequence[torch.Tensor]
-                ) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def extract(
+        self, x: torch.Tensor | Sequence[torch.Tensor]
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
         """The outputs (as :meth:`forward`) and the task gates' weights ``[T, B, E_t]``."""
         xs = self._inputs(x)
         shared = _run_experts(self.shared_experts, xs[-1])
@@ -218,16 +247,29 @@ class PLE(nn.Module):
     Output: a list of ``num_task`` tensors ``[B, output_dim]``.
     """
 
-    def __init__(self, input_dim: int, num_task: int, num_level: int, num_expert_share: int,
-                 num_expert_per_task: int, expert_mlp: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        num_task: int,
+        num_level: int,
+        num_expert_share: int,
+        num_expert_per_task: int,
+        expert_mlp: Mapping[str, Any],
+    ) -> None:
         super().__init__()
         self.input_dim = int(input_dim)
         self.num_level = _count("PLE", "num_level", num_level)
         levels = []
         width = self.input_dim
         for level in range(self.num_level):
-            layer = CGC(width, num_task, num_expert_share, num_expert_per_task, expert_mlp,
-                        shared_gate=level < self.num_level - 1)
+            layer = CGC(
+                width,
+                num_task,
+                num_expert_share,
+                num_expert_per_task,
+                expert_mlp,
+                shared_gate=level < self.num_level - 1,
+            )
             levels.append(layer)
             width = layer.output_dim
         self.levels = nn.ModuleList(levels)
@@ -267,7 +309,9 @@ class AITMTransfer(nn.Module):
     Input: the list ``[p, q]``. Output ``[B, d]``.
     """
 
-    def __init__(self, input_dim: int | None = None, input_dims: Sequence[int] | None = None) -> None:
+    def __init__(
+        self, input_dim: int | None = None, input_dims: Sequence[int] | None = None
+    ) -> None:
         super().__init__()
         if input_dims is None:
             if input_dim is None:
@@ -275,10 +319,14 @@ class AITMTransfer(nn.Module):
             input_dims = [input_dim, input_dim]
         widths = [int(w) for w in input_dims]
         if len(widths) != 2 or widths[0] != widths[1] or widths[0] < 1:
-            raise ValueError(f"AITMTransfer takes two inputs of one width, [previous task [batch, d], this task "
-                             f"[batch, d]] (give the block merge_inputs_into_list: true), got widths {widths}")
+            raise ValueError(
+                f"AITMTransfer takes two inputs of one width, [previous task [batch, d], this task "
+                f"[batch, d]] (give the block merge_inputs_into_list: true), got widths {widths}"
+            )
         if input_dim is not None and int(input_dim) != widths[0]:
-            raise ValueError(f"AITMTransfer: input_dim {input_dim} disagrees with input_dims {widths}")
+            raise ValueError(
+                f"AITMTransfer: input_dim {input_dim} disagrees with input_dims {widths}"
+            )
         d = self.input_dim = widths[0]
         self.transfer = nn.Sequential(nn.Linear(d, d), nn.ReLU())
         self.query = nn.Linear(d, d)
@@ -289,12 +337,14 @@ class AITMTransfer(nn.Module):
     def _stacked(self, xs: Sequence[torch.Tensor]) -> torch.Tensor:
         parts = flatten_inputs(xs)
         if len(parts) != 2 or any(p.dim() != 2 or p.shape[-1] != self.input_dim for p in parts):
-            raise ValueError(f"AITMTransfer expects [p [batch, {self.input_dim}], q [batch, {self.input_dim}]], "
-                             f"got {[list(p.shape) for p in parts]}")
+            raise ValueError(
+                f"AITMTransfer expects [p [batch, {self.input_dim}], q [batch, {self.input_dim}]], "
+                f"got {[list(p.shape) for p in parts]}"
+            )
         return torch.stack([self.transfer(parts[0]), parts[1]], dim=1)  # [B, 2, d]
 
     def _attention(self, u: torch.Tensor) -> torch.Tensor:
-        scores = (self.query(u) * self.key(u)).sum(dim=-1) / self.input_dim ** 0.5  # [B, 2]
+        scores = (self.query(u) * self.key(u)).sum(dim=-1) / self.input_dim**0.5  # [B, 2]
         return torch.softmax(scores, dim=-1)
 
     def attention_weights(self, xs: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -322,8 +372,10 @@ class Gate(nn.Module):
         super().__init__()
         dims = [int(d) for d in input_dims]
         if len(dims) < 2:
-            raise ValueError(f"Gate takes [gate input, expert_1, ..., expert_n] (give the block "
-                             f"merge_inputs_into_list: true), got {len(dims)} input(s)")
+            raise ValueError(
+                f"Gate takes [gate input, expert_1, ..., expert_n] (give the block "
+                f"merge_inputs_into_list: true), got {len(dims)} input(s)"
+            )
         if any(d != dims[1] for d in dims[2:]):
             raise ValueError(f"Gate needs experts of one width, got widths {dims[1:]}")
         self.input_dim, self.num_expert, self.output_dim = dims[0], len(dims) - 1, dims[1]
@@ -333,13 +385,19 @@ class Gate(nn.Module):
         """(gate input ``[B, d]``, experts stacked ``[B, n, h]``), checked against the build widths."""
         parts = flatten_inputs(xs)
         shapes = [list(p.shape) for p in parts]
-        if (len(parts) >= 2 and parts[0].dim() == 2 and parts[0].shape[-1] == self.input_dim
-                and all(p.dim() in (2, 3) and p.shape[-1] == self.output_dim for p in parts[1:])):
+        if (
+            len(parts) >= 2
+            and parts[0].dim() == 2
+            and parts[0].shape[-1] == self.input_dim
+            and all(p.dim() in (2, 3) and p.shape[-1] == self.output_dim for p in parts[1:])
+        ):
             experts = torch.cat([p.unsqueeze(1) if p.dim() == 2 else p for p in parts[1:]], dim=1)
             if experts.shape[1] == self.num_expert:
                 return parts[0], experts
-        raise ValueError(f"Gate was built for [gate [batch, {self.input_dim}], {self.num_expert} experts "
-                         f"[batch, {self.output_dim}]], got {shapes}")
+        raise ValueError(
+            f"Gate was built for [gate [batch, {self.input_dim}], {self.num_expert} experts "
+            f"[batch, {self.output_dim}]], got {shapes}"
+        )
 
     def gate_weights(self, xs: Sequence[torch.Tensor]) -> torch.Tensor:
         """The weights ``[B, n]`` over the experts; rows sum to 1."""
@@ -349,5 +407,6 @@ class Gate(nn.Module):
         """``[g, expert_1, ..., expert_n]`` -> ``[B, h]``."""
         gate_input, experts = self._split(xs)
         return _mix(torch.softmax(self.linear(gate_input), dim=-1), experts)
+
 
 __all__ = ["AITMTransfer", "CGC", "Gate", "GateNetwork", "MMoE", "PLE"]

@@ -36,8 +36,13 @@ def _layers(owner: str, hidden_units: Sequence[int]) -> list[int]:
 
 def _head(in_features: int, hidden_units: Sequence[int], dropout: float) -> MLP:
     """An MLP ``in_features -> hidden_units -> 1`` with a linear (logit) last layer."""
-    return MLP(in_features, [*hidden_units, 1], dropout_ratio=dropout, use_final_bn=False,
-               final_activation="linear")
+    return MLP(
+        in_features,
+        [*hidden_units, 1],
+        dropout_ratio=dropout,
+        use_final_bn=False,
+        final_activation="linear",
+    )
 
 
 def _apply(mlp: MLP, x: torch.Tensor) -> torch.Tensor:
@@ -45,7 +50,9 @@ def _apply(mlp: MLP, x: torch.Tensor) -> torch.Tensor:
     return mlp(x.reshape(-1, x.shape[-1])).reshape(x.shape[:-1])
 
 
-def recency_positions(width: int, max_triggers: int, device: torch.device | str | None = None) -> torch.Tensor:
+def recency_positions(
+    width: int, max_triggers: int, device: torch.device | str | None = None
+) -> torch.Tensor:
     """The recency position of each column of a left-padded ``[B, width]`` trigger matrix
     (the latest trigger in the last column): ``width - 1, ..., 1, 0``, capped at
     ``max_triggers - 1``. Counted from the right, so more left padding changes no position."""
@@ -72,21 +79,33 @@ class TriggerNet(nn.Module):
         dropout: Dropout after each hidden layer.
     """
 
-    def __init__(self, item_dim: int, user_dim: int, max_triggers: int, position_dim: int,
-                 hidden_units: Sequence[int], dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        item_dim: int,
+        user_dim: int,
+        max_triggers: int,
+        position_dim: int,
+        hidden_units: Sequence[int],
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         self.user_dim = int(user_dim)
         self.max_triggers = int(max_triggers)
         self.positions = nn.Embedding(self.max_triggers, position_dim)
         self.mlp = _head(item_dim + self.user_dim + position_dim + 1, hidden_units, dropout)
 
-    def forward(self, triggers: torch.Tensor, tokens: torch.Tensor, user: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, triggers: torch.Tensor, tokens: torch.Tensor, user: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``triggers`` ``[B, L, item_dim]`` (embeddings of ``tokens`` ``[B, L]``, left-padded with
         token 0), ``user`` ``[B, user_dim]`` (or None when ``user_dim`` is 0) -> ``[B, L]``."""
         b, width = tokens.shape
         position = self.positions(recency_positions(width, self.max_triggers, tokens.device))
-        parts = [triggers, position.unsqueeze(0).expand(b, -1, -1),
-                 torch.log1p(trigger_counts(tokens)).unsqueeze(-1)]
+        parts = [
+            triggers,
+            position.unsqueeze(0).expand(b, -1, -1),
+            torch.log1p(trigger_counts(tokens)).unsqueeze(-1),
+        ]
         if self.user_dim:
             if user is None:
                 raise ValueError("this TriggerNet reads a user vector: pass user [B, user_dim].")
@@ -121,8 +140,11 @@ class SimilarityNet(nn.Module):
         """``triggers`` ``[B, L, d]`` against ``targets`` ``[K, d]`` (the same targets for every
         row) or ``[B, K, d]`` (per row) -> ``[B, L, K]``."""
         t = targets.unsqueeze(0).unsqueeze(0) if targets.dim() == 2 else targets.unsqueeze(1)
-        h = (self.trigger_in(triggers).unsqueeze(2) + self.target_in(t)
-             + self.cross_in(triggers.unsqueeze(2) * t))
+        h = (
+            self.trigger_in(triggers).unsqueeze(2)
+            + self.target_in(t)
+            + self.cross_in(triggers.unsqueeze(2) * t)
+        )
         return _apply(self.head, self.dropout(self.act(h)))
 
 
@@ -140,10 +162,12 @@ class DotSimilarityNet(nn.Module):
     def __init__(self, item_dim: int, hidden_units: Sequence[int], dropout: float = 0.0) -> None:
         super().__init__()
         units = _layers(type(self).__name__, hidden_units)
-        self.trigger_tower = MLP(item_dim, units, dropout_ratio=dropout, use_final_bn=False,
-                                 final_activation="linear")
-        self.target_tower = MLP(item_dim, units, dropout_ratio=dropout, use_final_bn=False,
-                                final_activation="linear")
+        self.trigger_tower = MLP(
+            item_dim, units, dropout_ratio=dropout, use_final_bn=False, final_activation="linear"
+        )
+        self.target_tower = MLP(
+            item_dim, units, dropout_ratio=dropout, use_final_bn=False, final_activation="linear"
+        )
 
     @staticmethod
     def _tower(mlp: MLP, x: torch.Tensor) -> torch.Tensor:
@@ -165,8 +189,12 @@ class DotSimilarityNet(nn.Module):
         return a @ b.T if b.dim() == 2 else a @ b.transpose(1, 2)
 
 
-def path_relevance(trigger_logits: torch.Tensor, similarity_logits: torch.Tensor, mask: torch.Tensor,
-                   bias: torch.Tensor | None = None) -> torch.Tensor:
+def path_relevance(
+    trigger_logits: torch.Tensor,
+    similarity_logits: torch.Tensor,
+    mask: torch.Tensor,
+    bias: torch.Tensor | None = None,
+) -> torch.Tensor:
     """PDN's relevance: ``logsumexp_j(TN_j + SN_jt)`` over the real triggers, plus ``bias``.
 
     Args:
@@ -178,9 +206,18 @@ def path_relevance(trigger_logits: torch.Tensor, similarity_logits: torch.Tensor
     Returns:
         ``[B, K]`` relevance (``-inf`` for a row without a real trigger).
     """
-    paths = (trigger_logits.unsqueeze(-1) + similarity_logits).masked_fill(~mask.unsqueeze(-1), float("-inf"))
+    paths = (trigger_logits.unsqueeze(-1) + similarity_logits).masked_fill(
+        ~mask.unsqueeze(-1), float("-inf")
+    )
     relevance = torch.logsumexp(paths, dim=1)
     return relevance if bias is None else relevance + bias
 
 
-__all__ = ["DotSimilarityNet", "SimilarityNet", "TriggerNet", "path_relevance", "recency_positions", "trigger_counts"]
+__all__ = [
+    "DotSimilarityNet",
+    "SimilarityNet",
+    "TriggerNet",
+    "path_relevance",
+    "recency_positions",
+    "trigger_counts",
+]

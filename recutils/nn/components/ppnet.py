@@ -13,9 +13,13 @@ from recutils.nn.components.mlp import make_activation
 class GateNN(nn.Module):
     """``scale * sigmoid(W_2 ReLU(W_1 z))``: a per-unit gate in ``(0, scale)`` (1 on average at init)."""
 
-    def __init__(self, input_dim: int, output_dim: int, hidden_dim: int = 64, scale: float = 2.0) -> None:
+    def __init__(
+        self, input_dim: int, output_dim: int, hidden_dim: int = 64, scale: float = 2.0
+    ) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(input_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, output_dim))
+        self.net = nn.Sequential(
+            nn.Linear(input_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, output_dim)
+        )
         self.scale = float(scale)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -41,13 +45,21 @@ class PPNet(nn.Module):
     Input: the list ``[x, p]`` of ``[B, d]`` tensors. Output ``[B, hidden_units[-1]]``.
     """
 
-    def __init__(self, input_dims: Sequence[int], hidden_units: Sequence[int] = (128, 64),
-                 activation: str = "relu", gate_hidden_dim: int = 64, dropout_ratio: float = 0.0,
-                 detach_general: bool = True) -> None:
+    def __init__(
+        self,
+        input_dims: Sequence[int],
+        hidden_units: Sequence[int] = (128, 64),
+        activation: str = "relu",
+        gate_hidden_dim: int = 64,
+        dropout_ratio: float = 0.0,
+        detach_general: bool = True,
+    ) -> None:
         super().__init__()
         dims = [int(d) for d in input_dims]
         if len(dims) != 2:
-            raise ValueError(f"PPNet takes [general input, personalization input], got {len(dims)} inputs")
+            raise ValueError(
+                f"PPNet takes [general input, personalization input], got {len(dims)} inputs"
+            )
         units = [int(u) for u in hidden_units]
         if not units:
             raise ValueError("PPNet needs at least one hidden layer")
@@ -66,9 +78,15 @@ class PPNet(nn.Module):
 
     def forward(self, xs: Sequence[torch.Tensor]) -> torch.Tensor:
         parts = flatten_inputs(xs)
-        if len(parts) != 2 or parts[0].shape[-1] != self.input_dim or parts[1].shape[-1] != self.gate_input_dim:
-            raise ValueError(f"PPNet expects [x [batch, {self.input_dim}], p [batch, {self.gate_input_dim}]], "
-                             f"got {[list(p.shape) for p in parts]}")
+        if (
+            len(parts) != 2
+            or parts[0].shape[-1] != self.input_dim
+            or parts[1].shape[-1] != self.gate_input_dim
+        ):
+            raise ValueError(
+                f"PPNet expects [x [batch, {self.input_dim}], p [batch, {self.gate_input_dim}]], "
+                f"got {[list(p.shape) for p in parts]}"
+            )
         x, p = parts
         gate_in = torch.cat([x.detach() if self.detach_general else x, p], dim=1)
         h = x

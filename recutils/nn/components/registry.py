@@ -37,8 +37,20 @@ from recutils.utils.validation import (
     is_number,
 )
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu", "selu", "silu", "swish", "prelu",
-               "linear", "none")
+ACTIVATIONS = (
+    "relu",
+    "sigmoid",
+    "tanh",
+    "gelu",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "silu",
+    "swish",
+    "prelu",
+    "linear",
+    "none",
+)
 
 
 def _positive_ints(owner: str, name: str, values: Any) -> list[int]:
@@ -85,11 +97,22 @@ class MLPParams(BaseConfig):
         self.final_activation = _activation("MLP", "final_activation", self.final_activation)
         for name in ("use_bn", "use_final_bn", "use_bias", "use_final_bias"):
             _flag("MLP", name, getattr(self, name))
-        rates = self.dropout_ratio if isinstance(self.dropout_ratio, (list, tuple)) else [self.dropout_ratio]
+        rates = (
+            self.dropout_ratio
+            if isinstance(self.dropout_ratio, (list, tuple))
+            else [self.dropout_ratio]
+        )
         if not all(is_number(r) and 0 <= r < 1 for r in rates):
-            raise ConfigError(f"MLP: dropout_ratio must be in [0, 1) (or a list of such), got {self.dropout_ratio!r}.")
-        if isinstance(self.dropout_ratio, (list, tuple)) and len(rates) not in (1, len(self.hidden_units)):
-            raise ConfigError(f"MLP: dropout_ratio has {len(rates)} values for {len(self.hidden_units)} layers.")
+            raise ConfigError(
+                f"MLP: dropout_ratio must be in [0, 1) (or a list of such), got {self.dropout_ratio!r}."
+            )
+        if isinstance(self.dropout_ratio, (list, tuple)) and len(rates) not in (
+            1,
+            len(self.hidden_units),
+        ):
+            raise ConfigError(
+                f"MLP: dropout_ratio has {len(rates)} values for {len(self.hidden_units)} layers."
+            )
 
 
 @dataclass
@@ -128,22 +151,35 @@ class FFMParams(BaseConfig):
     def __post_init__(self) -> None:
         _flag("FFM", "reduce_sum", self.reduce_sum)
         if self.field_ids is not None:
-            if not isinstance(self.field_ids, (list, tuple)) or not self.field_ids or not all(
-                    is_int(f) and f >= 0 for f in self.field_ids):
-                raise ConfigError(f"FFM: field_ids must be a non-empty list of integers >= 0 (one per input "
-                                  f"feature) or null, got {self.field_ids!r}.")
+            if (
+                not isinstance(self.field_ids, (list, tuple))
+                or not self.field_ids
+                or not all(is_int(f) and f >= 0 for f in self.field_ids)
+            ):
+                raise ConfigError(
+                    f"FFM: field_ids must be a non-empty list of integers >= 0 (one per input "
+                    f"feature) or null, got {self.field_ids!r}."
+                )
             check_at_most("field_ids", max(self.field_ids), MAX_HIDDEN_UNITS, owner="FFM")
             self.field_ids = [int(f) for f in self.field_ids]
 
 
-def _int_at_least(owner: str, name: str, value: Any, minimum: int = 1, allow_none: bool = False,
-                  maximum: int | None = None) -> None:
+def _int_at_least(
+    owner: str,
+    name: str,
+    value: Any,
+    minimum: int = 1,
+    allow_none: bool = False,
+    maximum: int | None = None,
+) -> None:
     """An integer >= ``minimum`` (or null with ``allow_none``) and <= the size limit ``maximum``."""
     if value is None and allow_none:
         return
     if not is_int(value) or value < minimum:
-        raise ConfigError(f"{owner}: {name} must be an integer >= {minimum}"
-                          f"{' or null' if allow_none else ''}, got {value!r}.")
+        raise ConfigError(
+            f"{owner}: {name} must be an integer >= {minimum}"
+            f"{' or null' if allow_none else ''}, got {value!r}."
+        )
     if maximum is not None:
         check_at_most(name, value, maximum, owner=owner)
 
@@ -152,7 +188,9 @@ def _rate(owner: str, name: str, value: Any) -> None:
     check_probability(name, value, open_right=True, owner=owner)
 
 
-def _number(owner: str, name: str, value: Any, positive: bool = False, maximum: float | None = None) -> None:
+def _number(
+    owner: str, name: str, value: Any, positive: bool = False, maximum: float | None = None
+) -> None:
     check_number(name, value, minimum=0.0 if positive else -math.inf, strict=positive, owner=owner)
     if maximum is not None:
         check_at_most(name, value, maximum, owner=owner)
@@ -191,10 +229,14 @@ class CrossV2Params(BaseConfig):
 
     def __post_init__(self) -> None:
         _int_at_least("CrossV2", "num_layers", self.num_layers, maximum=MAX_LAYERS)
-        _int_at_least("CrossV2", "low_rank", self.low_rank, allow_none=True, maximum=MAX_HIDDEN_UNITS)
+        _int_at_least(
+            "CrossV2", "low_rank", self.low_rank, allow_none=True, maximum=MAX_HIDDEN_UNITS
+        )
         _int_at_least("CrossV2", "num_experts", self.num_experts, maximum=MAX_EXPERTS)
         if self.num_experts > 1 and self.low_rank is None:
-            raise ConfigError("CrossV2: num_experts > 1 needs low_rank (a mixture of low-rank experts).")
+            raise ConfigError(
+                "CrossV2: num_experts > 1 needs low_rank (a mixture of low-rank experts)."
+            )
         self.activation = _activation("CrossV2", "activation", self.activation)
 
 
@@ -210,7 +252,9 @@ class CINParams(BaseConfig):
         self.layer_sizes = _positive_ints("CIN", "layer_sizes", self.layer_sizes)
         _flag("CIN", "split_half", self.split_half)
         if self.split_half and any(s % 2 for s in self.layer_sizes[:-1]):
-            raise ConfigError(f"CIN: split_half needs even layer_sizes before the last, got {self.layer_sizes}.")
+            raise ConfigError(
+                f"CIN: split_half needs even layer_sizes before the last, got {self.layer_sizes}."
+            )
         self.activation = _activation("CIN", "activation", self.activation)
 
 
@@ -226,7 +270,11 @@ class MultiHeadSelfAttentionParams(BaseConfig):
     flatten: bool = True
 
     def __post_init__(self) -> None:
-        for name, maximum in (("head_num", MAX_HEADS), ("head_dim", MAX_HIDDEN_UNITS), ("num_layers", MAX_LAYERS)):
+        for name, maximum in (
+            ("head_num", MAX_HEADS),
+            ("head_dim", MAX_HIDDEN_UNITS),
+            ("num_layers", MAX_LAYERS),
+        ):
             _int_at_least("MultiHeadSelfAttention", name, getattr(self, name), maximum=maximum)
         for name in ("use_residual", "scale", "flatten"):
             _flag("MultiHeadSelfAttention", name, getattr(self, name))
@@ -251,7 +299,9 @@ class BilinearParams(BaseConfig):
     def __post_init__(self) -> None:
         allowed = ("field_all", "field_each", "field_interaction")
         if self.bilinear_type not in allowed:
-            raise ConfigError(f"Bilinear: bilinear_type {self.bilinear_type!r}; allowed: {list(allowed)}.")
+            raise ConfigError(
+                f"Bilinear: bilinear_type {self.bilinear_type!r}; allowed: {list(allowed)}."
+            )
 
 
 @dataclass
@@ -265,7 +315,13 @@ class MaskBlockParams(BaseConfig):
 
     def __post_init__(self) -> None:
         _int_at_least("MaskBlock", "output_dim", self.output_dim, maximum=MAX_HIDDEN_UNITS)
-        _number("MaskBlock", "aggregation_ratio", self.aggregation_ratio, positive=True, maximum=MAX_RATIO)
+        _number(
+            "MaskBlock",
+            "aggregation_ratio",
+            self.aggregation_ratio,
+            positive=True,
+            maximum=MAX_RATIO,
+        )
         _flag("MaskBlock", "layer_norm_input", self.layer_norm_input)
         _rate("MaskBlock", "dropout", self.dropout)
 
@@ -285,7 +341,9 @@ class MaskNetParams(BaseConfig):
         _int_at_least("MaskNet", "block_dim", self.block_dim, maximum=MAX_HIDDEN_UNITS)
         if self.mode not in ("serial", "parallel"):
             raise ConfigError(f"MaskNet: mode {self.mode!r}; allowed: ['serial', 'parallel'].")
-        _number("MaskNet", "aggregation_ratio", self.aggregation_ratio, positive=True, maximum=MAX_RATIO)
+        _number(
+            "MaskNet", "aggregation_ratio", self.aggregation_ratio, positive=True, maximum=MAX_RATIO
+        )
         _rate("MaskNet", "dropout", self.dropout)
 
 
@@ -356,11 +414,15 @@ class MultiInterestCapsuleParams(BaseConfig):
     def __post_init__(self) -> None:
         owner = "MultiInterestCapsule"
         _int_at_least(owner, "num_interests", self.num_interests, maximum=MAX_EXPERTS)
-        _int_at_least(owner, "interest_dim", self.interest_dim, allow_none=True, maximum=MAX_HIDDEN_UNITS)
+        _int_at_least(
+            owner, "interest_dim", self.interest_dim, allow_none=True, maximum=MAX_HIDDEN_UNITS
+        )
         _int_at_least(owner, "routing_iters", self.routing_iters, maximum=MAX_LAYERS)
         _flag(owner, "adaptive", self.adaptive)
         _int_at_least(owner, "max_len", self.max_len, maximum=MAX_SEQUENCE_LENGTH)
-        self.hidden_units = _positive_ints(owner, "hidden_units", self.hidden_units) if self.hidden_units else []
+        self.hidden_units = (
+            _positive_ints(owner, "hidden_units", self.hidden_units) if self.hidden_units else []
+        )
         self.activation = _activation(owner, "activation", self.activation)
         _int_at_least(owner, "seed", self.seed, minimum=0)
         _number(owner, "init_std", self.init_std, positive=True)
@@ -375,7 +437,9 @@ class SequencePoolingParams(BaseConfig):
 
     def __post_init__(self) -> None:
         if self.mode not in ("mean", "sum", "max", "last"):
-            raise ConfigError(f"SequencePooling: mode must be mean, sum, max or last, got {self.mode!r}.")
+            raise ConfigError(
+                f"SequencePooling: mode must be mean, sum, max or last, got {self.mode!r}."
+            )
         _flag("SequencePooling", "concat_query", self.concat_query)
 
 
@@ -393,11 +457,15 @@ class TransformerEncoderParams(BaseConfig):
     def __post_init__(self) -> None:
         _int_at_least("TransformerEncoder", "num_layers", self.num_layers, maximum=MAX_LAYERS)
         _int_at_least("TransformerEncoder", "num_heads", self.num_heads, maximum=MAX_HEADS)
-        _int_at_least("TransformerEncoder", "ffn_dim", self.ffn_dim, allow_none=True, maximum=MAX_HIDDEN_UNITS)
+        _int_at_least(
+            "TransformerEncoder", "ffn_dim", self.ffn_dim, allow_none=True, maximum=MAX_HIDDEN_UNITS
+        )
         _rate("TransformerEncoder", "dropout", self.dropout)
         _flag("TransformerEncoder", "causal", self.causal)
         if self.activation not in ("relu", "gelu"):
-            raise ConfigError(f"TransformerEncoder: activation must be 'relu' or 'gelu', got {self.activation!r}.")
+            raise ConfigError(
+                f"TransformerEncoder: activation must be 'relu' or 'gelu', got {self.activation!r}."
+            )
 
 
 @dataclass
@@ -429,10 +497,14 @@ class CaserConvParams(BaseConfig):
         _int_at_least("CaserConv", "window", self.window, maximum=MAX_LAYERS)
         _int_at_least("CaserConv", "n_h", self.n_h, maximum=MAX_HIDDEN_UNITS)
         _int_at_least("CaserConv", "n_v", self.n_v, maximum=MAX_HIDDEN_UNITS)
-        _int_at_least("CaserConv", "output_dim", self.output_dim, allow_none=True, maximum=MAX_HIDDEN_UNITS)
+        _int_at_least(
+            "CaserConv", "output_dim", self.output_dim, allow_none=True, maximum=MAX_HIDDEN_UNITS
+        )
         _rate("CaserConv", "dropout", self.dropout)
         if self.activation not in ("relu", "tanh"):
-            raise ConfigError(f"CaserConv: activation must be 'relu' or 'tanh', got {self.activation!r}.")
+            raise ConfigError(
+                f"CaserConv: activation must be 'relu' or 'tanh', got {self.activation!r}."
+            )
 
 
 @dataclass
@@ -445,7 +517,9 @@ class NextItNetEncoderParams(BaseConfig):
 
     def __post_init__(self) -> None:
         self.dilations = check_positive_ints("dilations", self.dilations, owner="NextItNetEncoder")
-        check_all_at_most("dilations", self.dilations, 1024, max_count=MAX_LAYERS, owner="NextItNetEncoder")
+        check_all_at_most(
+            "dilations", self.dilations, 1024, max_count=MAX_LAYERS, owner="NextItNetEncoder"
+        )
         _int_at_least("NextItNetEncoder", "repeat", self.repeat, maximum=MAX_LAYERS)
         _int_at_least("NextItNetEncoder", "kernel_size", self.kernel_size, minimum=2, maximum=64)
 
@@ -470,8 +544,12 @@ class TargetAttentionParams(BaseConfig):
 
     def __post_init__(self) -> None:
         self.hidden_units = _positive_ints("TargetAttention", "hidden_units", self.hidden_units)
-        self.activation = _choice("TargetAttention", "activation", self.activation, ("dice", "sigmoid", "relu"))
-        self.normalization = _choice("TargetAttention", "normalization", self.normalization, ("none", "softmax"))
+        self.activation = _choice(
+            "TargetAttention", "activation", self.activation, ("dice", "sigmoid", "relu")
+        )
+        self.normalization = _choice(
+            "TargetAttention", "normalization", self.normalization, ("none", "softmax")
+        )
         _flag("TargetAttention", "concat_query", self.concat_query)
 
 
@@ -486,9 +564,20 @@ class InterestEvolutionParams(BaseConfig):
     auxiliary_loss_weight: float = 1.0
 
     def __post_init__(self) -> None:
-        _int_at_least("InterestEvolution", "hidden_dim", self.hidden_dim, allow_none=True, maximum=MAX_HIDDEN_UNITS)
+        _int_at_least(
+            "InterestEvolution",
+            "hidden_dim",
+            self.hidden_dim,
+            allow_none=True,
+            maximum=MAX_HIDDEN_UNITS,
+        )
         _flag("InterestEvolution", "concat_query", self.concat_query)
-        check_number("auxiliary_loss_weight", self.auxiliary_loss_weight, minimum=0.0, owner="InterestEvolution")
+        check_number(
+            "auxiliary_loss_weight",
+            self.auxiliary_loss_weight,
+            minimum=0.0,
+            owner="InterestEvolution",
+        )
 
 
 @dataclass
@@ -506,7 +595,9 @@ class BSTBlockParams(BaseConfig):
         _int_at_least("BSTBlock", "max_len", self.max_len, maximum=MAX_SEQUENCE_LENGTH)
         _int_at_least("BSTBlock", "num_layers", self.num_layers, maximum=MAX_LAYERS)
         _int_at_least("BSTBlock", "num_heads", self.num_heads, maximum=MAX_HEADS)
-        _int_at_least("BSTBlock", "ffn_dim", self.ffn_dim, allow_none=True, maximum=MAX_HIDDEN_UNITS)
+        _int_at_least(
+            "BSTBlock", "ffn_dim", self.ffn_dim, allow_none=True, maximum=MAX_HIDDEN_UNITS
+        )
         _rate("BSTBlock", "dropout", self.dropout)
         self.activation = _choice("BSTBlock", "activation", self.activation, ("relu", "gelu"))
 
@@ -518,7 +609,13 @@ class TimeAwareLSTMParams(BaseConfig):
     hidden_dim: int | None = None
 
     def __post_init__(self) -> None:
-        _int_at_least("TimeAwareLSTM", "hidden_dim", self.hidden_dim, allow_none=True, maximum=MAX_HIDDEN_UNITS)
+        _int_at_least(
+            "TimeAwareLSTM",
+            "hidden_dim",
+            self.hidden_dim,
+            allow_none=True,
+            maximum=MAX_HIDDEN_UNITS,
+        )
 
 
 @dataclass
@@ -562,8 +659,10 @@ MAX_TASKS = 64
 def _mlp_params(owner: str, name: str, value: Any) -> dict[str, Any]:
     """A nested MLP config (``expert_mlp``, ``gate_mlp``), validated as :class:`MLPParams`, as a plain dict."""
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{owner}: {name} must be a mapping of MLP parameters (e.g. {{hidden_units: [64]}}), "
-                          f"got {value!r}.")
+        raise ConfigError(
+            f"{owner}: {name} must be a mapping of MLP parameters (e.g. {{hidden_units: [64]}}), "
+            f"got {value!r}."
+        )
     try:
         return MLPParams.from_dict(dict(value)).to_dict()
     except ConfigError as err:
@@ -594,10 +693,16 @@ def _check_extraction(owner: str, params: CGCParams) -> None:
     for name in ("num_expert_share", "num_expert_per_task"):
         _int_at_least(owner, name, getattr(params, name), minimum=0, maximum=MAX_EXPERTS)
     if params.num_expert_share == 0 and params.num_expert_per_task == 0:
-        raise ConfigError(f"{owner}: num_expert_share and num_expert_per_task are both 0; give the tasks "
-                          "experts of their own, shared experts, or both.")
-    check_at_most("experts per level (num_task * num_expert_per_task + num_expert_share)",
-                  params.num_task * params.num_expert_per_task + params.num_expert_share, MAX_EXPERTS, owner=owner)
+        raise ConfigError(
+            f"{owner}: num_expert_share and num_expert_per_task are both 0; give the tasks "
+            "experts of their own, shared experts, or both."
+        )
+    check_at_most(
+        "experts per level (num_task * num_expert_per_task + num_expert_share)",
+        params.num_task * params.num_expert_per_task + params.num_expert_share,
+        MAX_EXPERTS,
+        owner=owner,
+    )
     params.expert_mlp = _mlp_params(owner, "expert_mlp", params.expert_mlp)
 
 
@@ -655,68 +760,170 @@ _PKG = "recutils.nn.components"
 
 #: name -> spec. Keep it sorted.
 _COMPONENTS: dict[str, ComponentSpec] = {
-    "AITMTransfer": ComponentSpec("AITMTransfer", f"{_PKG}.multitask:AITMTransfer", NoParams, list_input=True,
-                                  input_dims_arg="input_dims"),
+    "AITMTransfer": ComponentSpec(
+        "AITMTransfer",
+        f"{_PKG}.multitask:AITMTransfer",
+        NoParams,
+        list_input=True,
+        input_dims_arg="input_dims",
+    ),
     "Add": ComponentSpec("Add", f"{_PKG}.merge:Add", NoParams, list_input=True),
-    "AttentiveAsyncSVD": ComponentSpec("AttentiveAsyncSVD", f"{_PKG}.behaviour:AttentiveAsyncSVD",
-                                       AttentiveAsyncSVDParams, sequence_input=True, input_dim_arg="input_dim",
-                                       query_dim_arg="query_dim"),
-    "BSTBlock": ComponentSpec("BSTBlock", f"{_PKG}.behaviour:BSTBlock", BSTBlockParams, sequence_input=True,
-                              input_dim_arg="input_dim", query_dim_arg="query_dim"),
-    "Bilinear": ComponentSpec("Bilinear", f"{_PKG}.fibinet:Bilinear", BilinearParams, list_input=True,
-                              input_dims_arg="input_dims"),
+    "AttentiveAsyncSVD": ComponentSpec(
+        "AttentiveAsyncSVD",
+        f"{_PKG}.behaviour:AttentiveAsyncSVD",
+        AttentiveAsyncSVDParams,
+        sequence_input=True,
+        input_dim_arg="input_dim",
+        query_dim_arg="query_dim",
+    ),
+    "BSTBlock": ComponentSpec(
+        "BSTBlock",
+        f"{_PKG}.behaviour:BSTBlock",
+        BSTBlockParams,
+        sequence_input=True,
+        input_dim_arg="input_dim",
+        query_dim_arg="query_dim",
+    ),
+    "Bilinear": ComponentSpec(
+        "Bilinear",
+        f"{_PKG}.fibinet:Bilinear",
+        BilinearParams,
+        list_input=True,
+        input_dims_arg="input_dims",
+    ),
     "CGC": ComponentSpec("CGC", f"{_PKG}.multitask:CGC", CGCParams, input_dim_arg="input_dim"),
-    "CIN": ComponentSpec("CIN", f"{_PKG}.cin:CIN", CINParams, list_input=True, input_dims_arg="input_dims"),
-    "CaserConv": ComponentSpec("CaserConv", f"{_PKG}.sequence:CaserConv", CaserConvParams,
-                               input_dim_arg="input_dim"),
+    "CIN": ComponentSpec(
+        "CIN", f"{_PKG}.cin:CIN", CINParams, list_input=True, input_dims_arg="input_dims"
+    ),
+    "CaserConv": ComponentSpec(
+        "CaserConv", f"{_PKG}.sequence:CaserConv", CaserConvParams, input_dim_arg="input_dim"
+    ),
     "Concat": ComponentSpec("Concat", f"{_PKG}.merge:Concat", ConcatParams, list_input=True),
     "Cross": ComponentSpec("Cross", f"{_PKG}.cross:Cross", CrossParams, input_dim_arg="input_dim"),
-    "CrossV2": ComponentSpec("CrossV2", f"{_PKG}.cross:CrossV2", CrossV2Params, input_dim_arg="input_dim"),
-    "DotInteraction": ComponentSpec("DotInteraction", f"{_PKG}.dlrm:DotInteraction", DotInteractionParams,
-                                    list_input=True, input_dims_arg="input_dims"),
-    "FFM": ComponentSpec("FFM", f"{_PKG}.ffm:FFM", FFMParams, list_input=True, input_dims_arg="input_dims"),
+    "CrossV2": ComponentSpec(
+        "CrossV2", f"{_PKG}.cross:CrossV2", CrossV2Params, input_dim_arg="input_dim"
+    ),
+    "DotInteraction": ComponentSpec(
+        "DotInteraction",
+        f"{_PKG}.dlrm:DotInteraction",
+        DotInteractionParams,
+        list_input=True,
+        input_dims_arg="input_dims",
+    ),
+    "FFM": ComponentSpec(
+        "FFM", f"{_PKG}.ffm:FFM", FFMParams, list_input=True, input_dims_arg="input_dims"
+    ),
     "FM": ComponentSpec("FM", f"{_PKG}.fm:FM", FMParams, list_input=True, easyrec_field="fm"),
-    "FirstOrder": ComponentSpec("FirstOrder", f"{_PKG}.linear:FirstOrder", FirstOrderParams, list_input=True),
-    "GRUEncoder": ComponentSpec("GRUEncoder", f"{_PKG}.sequence:GRUEncoder", GRUEncoderParams,
-                                input_dim_arg="input_dim"),
-    "Gate": ComponentSpec("Gate", f"{_PKG}.multitask:Gate", NoParams, list_input=True,
-                          input_dims_arg="input_dims"),
-    "Highway": ComponentSpec("Highway", f"{_PKG}.highway:Highway", HighwayParams, input_dim_arg="input_dim"),
-    "InterestEvolution": ComponentSpec("InterestEvolution", f"{_PKG}.behaviour:InterestEvolution",
-                                       InterestEvolutionParams, sequence_input=True, input_dim_arg="input_dim",
-                                       query_dim_arg="query_dim"),
-    "MLP": ComponentSpec("MLP", f"{_PKG}.mlp:MLP", MLPParams, input_dim_arg="in_features", easyrec_field="mlp"),
+    "FirstOrder": ComponentSpec(
+        "FirstOrder", f"{_PKG}.linear:FirstOrder", FirstOrderParams, list_input=True
+    ),
+    "GRUEncoder": ComponentSpec(
+        "GRUEncoder", f"{_PKG}.sequence:GRUEncoder", GRUEncoderParams, input_dim_arg="input_dim"
+    ),
+    "Gate": ComponentSpec(
+        "Gate", f"{_PKG}.multitask:Gate", NoParams, list_input=True, input_dims_arg="input_dims"
+    ),
+    "Highway": ComponentSpec(
+        "Highway", f"{_PKG}.highway:Highway", HighwayParams, input_dim_arg="input_dim"
+    ),
+    "InterestEvolution": ComponentSpec(
+        "InterestEvolution",
+        f"{_PKG}.behaviour:InterestEvolution",
+        InterestEvolutionParams,
+        sequence_input=True,
+        input_dim_arg="input_dim",
+        query_dim_arg="query_dim",
+    ),
+    "MLP": ComponentSpec(
+        "MLP", f"{_PKG}.mlp:MLP", MLPParams, input_dim_arg="in_features", easyrec_field="mlp"
+    ),
     "MMoE": ComponentSpec("MMoE", f"{_PKG}.multitask:MMoE", MMoEParams, input_dim_arg="input_dim"),
-    "MaskBlock": ComponentSpec("MaskBlock", f"{_PKG}.masknet:MaskBlock", MaskBlockParams, list_input=True,
-                               input_dims_arg="input_dims"),
-    "MaskNet": ComponentSpec("MaskNet", f"{_PKG}.masknet:MaskNet", MaskNetParams, input_dim_arg="input_dim"),
+    "MaskBlock": ComponentSpec(
+        "MaskBlock",
+        f"{_PKG}.masknet:MaskBlock",
+        MaskBlockParams,
+        list_input=True,
+        input_dims_arg="input_dims",
+    ),
+    "MaskNet": ComponentSpec(
+        "MaskNet", f"{_PKG}.masknet:MaskNet", MaskNetParams, input_dim_arg="input_dim"
+    ),
     "MultiHeadSelfAttention": ComponentSpec(
-        "MultiHeadSelfAttention", f"{_PKG}.attention:MultiHeadSelfAttention", MultiHeadSelfAttentionParams,
-        list_input=True, input_dims_arg="input_dims"),
-    "MultiInterestCapsule": ComponentSpec("MultiInterestCapsule", f"{_PKG}.capsule:MultiInterestCapsule",
-                                          MultiInterestCapsuleParams, sequence_input=True, input_dim_arg="input_dim",
-                                          query_dim_arg="query_dim"),
+        "MultiHeadSelfAttention",
+        f"{_PKG}.attention:MultiHeadSelfAttention",
+        MultiHeadSelfAttentionParams,
+        list_input=True,
+        input_dims_arg="input_dims",
+    ),
+    "MultiInterestCapsule": ComponentSpec(
+        "MultiInterestCapsule",
+        f"{_PKG}.capsule:MultiInterestCapsule",
+        MultiInterestCapsuleParams,
+        sequence_input=True,
+        input_dim_arg="input_dim",
+        query_dim_arg="query_dim",
+    ),
     "Multiply": ComponentSpec("Multiply", f"{_PKG}.merge:Multiply", NoParams, list_input=True),
-    "NextItNetEncoder": ComponentSpec("NextItNetEncoder", f"{_PKG}.sequence:NextItNetEncoder",
-                                      NextItNetEncoderParams, input_dim_arg="input_dim"),
+    "NextItNetEncoder": ComponentSpec(
+        "NextItNetEncoder",
+        f"{_PKG}.sequence:NextItNetEncoder",
+        NextItNetEncoderParams,
+        input_dim_arg="input_dim",
+    ),
     "PLE": ComponentSpec("PLE", f"{_PKG}.multitask:PLE", PLEParams, input_dim_arg="input_dim"),
-    "PPNet": ComponentSpec("PPNet", f"{_PKG}.ppnet:PPNet", PPNetParams, list_input=True,
-                           input_dims_arg="input_dims"),
-    "SENet": ComponentSpec("SENet", f"{_PKG}.fibinet:SENet", SENetParams, list_input=True,
-                           input_dims_arg="input_dims"),
-    "SLiRec": ComponentSpec("SLiRec", f"{_PKG}.behaviour:SLiRec", SLiRecParams, sequence_input=True,
-                            input_dim_arg="input_dim", query_dim_arg="query_dim", time_input_arg="time_input"),
-    "SequencePooling": ComponentSpec("SequencePooling", f"{_PKG}.sequence_input:SequencePooling",
-                                     SequencePoolingParams, input_dim_arg="input_dim", sequence_input=True,
-                                     query_dim_arg="query_dim"),
-    "TargetAttention": ComponentSpec("TargetAttention", f"{_PKG}.behaviour:TargetAttention", TargetAttentionParams,
-                                     sequence_input=True, input_dim_arg="input_dim", query_dim_arg="query_dim"),
-    "TimeAwareLSTM": ComponentSpec("TimeAwareLSTM", f"{_PKG}.behaviour:TimeAwareLSTM", TimeAwareLSTMParams,
-                                   sequence_input=True, input_dim_arg="input_dim", time_input_arg="time_input"),
-    "TransformerEncoder": ComponentSpec("TransformerEncoder", f"{_PKG}.sequence:TransformerEncoder",
-                                        TransformerEncoderParams, input_dim_arg="input_dim"),
-    "UserMemory": ComponentSpec("UserMemory", f"{_PKG}.behaviour:UserMemory", UserMemoryParams,
-                                sequence_input=True, input_dim_arg="input_dim", query_dim_arg="query_dim"),
+    "PPNet": ComponentSpec(
+        "PPNet", f"{_PKG}.ppnet:PPNet", PPNetParams, list_input=True, input_dims_arg="input_dims"
+    ),
+    "SENet": ComponentSpec(
+        "SENet", f"{_PKG}.fibinet:SENet", SENetParams, list_input=True, input_dims_arg="input_dims"
+    ),
+    "SLiRec": ComponentSpec(
+        "SLiRec",
+        f"{_PKG}.behaviour:SLiRec",
+        SLiRecParams,
+        sequence_input=True,
+        input_dim_arg="input_dim",
+        query_dim_arg="query_dim",
+        time_input_arg="time_input",
+    ),
+    "SequencePooling": ComponentSpec(
+        "SequencePooling",
+        f"{_PKG}.sequence_input:SequencePooling",
+        SequencePoolingParams,
+        input_dim_arg="input_dim",
+        sequence_input=True,
+        query_dim_arg="query_dim",
+    ),
+    "TargetAttention": ComponentSpec(
+        "TargetAttention",
+        f"{_PKG}.behaviour:TargetAttention",
+        TargetAttentionParams,
+        sequence_input=True,
+        input_dim_arg="input_dim",
+        query_dim_arg="query_dim",
+    ),
+    "TimeAwareLSTM": ComponentSpec(
+        "TimeAwareLSTM",
+        f"{_PKG}.behaviour:TimeAwareLSTM",
+        TimeAwareLSTMParams,
+        sequence_input=True,
+        input_dim_arg="input_dim",
+        time_input_arg="time_input",
+    ),
+    "TransformerEncoder": ComponentSpec(
+        "TransformerEncoder",
+        f"{_PKG}.sequence:TransformerEncoder",
+        TransformerEncoderParams,
+        input_dim_arg="input_dim",
+    ),
+    "UserMemory": ComponentSpec(
+        "UserMemory",
+        f"{_PKG}.behaviour:UserMemory",
+        UserMemoryParams,
+        sequence_input=True,
+        input_dim_arg="input_dim",
+        query_dim_arg="query_dim",
+    ),
 }
 
 
@@ -728,7 +935,9 @@ def list_components() -> list[str]:
 def get_component_spec(name: str) -> ComponentSpec:
     """The spec of component ``name``; unknown names list the known ones."""
     if not isinstance(name, str) or name not in _COMPONENTS:
-        raise ConfigError(f"unknown component class_name {name!r}; known components: {list_components()}.")
+        raise ConfigError(
+            f"unknown component class_name {name!r}; known components: {list_components()}."
+        )
     return _COMPONENTS[name]
 
 
@@ -754,5 +963,11 @@ def component_class(name: str) -> type:
     return getattr(importlib.import_module(module), cls)
 
 
-__all__ = ["ComponentSpec", "check_layer_params", "component_class", "get_component_spec",
-           "list_components", "register_component"]
+__all__ = [
+    "ComponentSpec",
+    "check_layer_params",
+    "component_class",
+    "get_component_spec",
+    "list_components",
+    "register_component",
+]

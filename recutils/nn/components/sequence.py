@@ -54,11 +54,19 @@ class SequenceEmbedding(nn.Module):
             are touched: train it with a sparse optimizer such as ``torch.optim.SparseAdam``).
     """
 
-    def __init__(self, n_tokens: int, dim: int, max_len: int, dropout: float = 0.0,
-                 positions: bool = True, scale: bool = True, sparse: bool = False) -> None:
+    def __init__(
+        self,
+        n_tokens: int,
+        dim: int,
+        max_len: int,
+        dropout: float = 0.0,
+        positions: bool = True,
+        scale: bool = True,
+        sparse: bool = False,
+    ) -> None:
         super().__init__()
         self.items = nn.Embedding(n_tokens, dim, padding_idx=0, sparse=sparse)
-        nn.init.normal_(self.items.weight, std=dim ** -0.5)
+        nn.init.normal_(self.items.weight, std=dim**-0.5)
         with torch.no_grad():
             self.items.weight[0].zero_()
         self.position = nn.Embedding(max_len, dim) if positions else None
@@ -96,10 +104,16 @@ class _Block(nn.Module):
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         b, length, d = x.shape
-        q, k, v = self.qkv(self.norm1(x)).view(b, length, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = (
+            self.qkv(self.norm1(x))
+            .view(b, length, 3, self.heads, d // self.heads)
+            .permute(2, 0, 3, 1, 4)
+        )
         if self.training and self.attn_dropout.p > 0:
             # written out so that the attention weights go through the project's cheap dropout
-            weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // self.heads) + bias, dim=-1)
+            weights = torch.softmax(
+                q @ k.transpose(-1, -2) / math.sqrt(d // self.heads) + bias, dim=-1
+            )
             att = self.attn_dropout(weights) @ v
         else:
             att = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
@@ -123,14 +137,24 @@ class TransformerEncoder(nn.Module):
     output is finite and ignored). Output ``[B, L, d]`` after a final LayerNorm.
     """
 
-    def __init__(self, input_dim: int, num_layers: int = 2, num_heads: int = 1, ffn_dim: int | None = None,
-                 dropout: float = 0.2, causal: bool = True, activation: str = "relu") -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        num_layers: int = 2,
+        num_heads: int = 1,
+        ffn_dim: int | None = None,
+        dropout: float = 0.2,
+        causal: bool = True,
+        activation: str = "relu",
+    ) -> None:
         super().__init__()
         if input_dim % num_heads:
             raise ValueError(f"input_dim {input_dim} is not a multiple of num_heads {num_heads}")
         self.causal = bool(causal)
-        self.blocks = nn.ModuleList(_Block(input_dim, num_heads, ffn_dim or input_dim, dropout, activation)
-                                    for _ in range(num_layers))
+        self.blocks = nn.ModuleList(
+            _Block(input_dim, num_heads, ffn_dim or input_dim, dropout, activation)
+            for _ in range(num_layers)
+        )
         self.norm = nn.LayerNorm(input_dim)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -143,7 +167,11 @@ class TransformerEncoder(nn.Module):
         if self.causal:
             allowed = allowed & (index[None, :] <= index[:, None])
         allowed = allowed | (index[None, :] == index[:, None])
-        bias = torch.zeros(allowed.shape, dtype=x.dtype, device=x.device).masked_fill(~allowed, _NEG).unsqueeze(1)
+        bias = (
+            torch.zeros(allowed.shape, dtype=x.dtype, device=x.device)
+            .masked_fill(~allowed, _NEG)
+            .unsqueeze(1)
+        )
         for block in self.blocks:
             x = block(x, bias)
         return self.norm(x)
@@ -157,10 +185,17 @@ class GRUEncoder(nn.Module):
     padded steps before them, which the GRU learns to ignore).
     """
 
-    def __init__(self, input_dim: int, hidden_dim: int = 64, num_layers: int = 1, dropout: float = 0.0) -> None:
+    def __init__(
+        self, input_dim: int, hidden_dim: int = 64, num_layers: int = 1, dropout: float = 0.0
+    ) -> None:
         super().__init__()
-        self.gru = nn.GRU(input_dim, hidden_dim, num_layers=num_layers, batch_first=True,
-                          dropout=dropout if num_layers > 1 else 0.0)
+        self.gru = nn.GRU(
+            input_dim,
+            hidden_dim,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
         self.dropout = make_dropout(dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -186,12 +221,22 @@ class CaserConv(nn.Module):
         activation: Of the horizontal convolutions and the output layer (``relu`` or ``tanh``).
     """
 
-    def __init__(self, input_dim: int, window: int = 5, n_h: int = 16, n_v: int = 4,
-                 output_dim: int | None = None, dropout: float = 0.5, activation: str = "relu") -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        window: int = 5,
+        n_h: int = 16,
+        n_v: int = 4,
+        output_dim: int | None = None,
+        dropout: float = 0.5,
+        activation: str = "relu",
+    ) -> None:
         super().__init__()
         self.window = int(window)
         self.vertical = nn.Conv2d(1, n_v, (window, 1))
-        self.horizontal = nn.ModuleList(nn.Conv2d(1, n_h, (h, input_dim)) for h in range(1, window + 1))
+        self.horizontal = nn.ModuleList(
+            nn.Conv2d(1, n_h, (h, input_dim)) for h in range(1, window + 1)
+        )
         self.act = torch.tanh if activation == "tanh" else F.relu
         self.fc = nn.Linear(n_v * input_dim + n_h * window, output_dim or input_dim)
         self.dropout = make_dropout(dropout)
@@ -200,7 +245,11 @@ class CaserConv(nn.Module):
         """``[B, L, d]`` -> ``[B * L, 1, window, d]``: the window ending at every position."""
         b, length, d = x.shape
         padded = F.pad(x, (0, 0, self.window - 1, 0))
-        return padded.unfold(1, self.window, 1).permute(0, 1, 3, 2).reshape(b * length, 1, self.window, d)
+        return (
+            padded.unfold(1, self.window, 1)
+            .permute(0, 1, 3, 2)
+            .reshape(b * length, 1, self.window, d)
+        )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         b, length, _ = x.shape
@@ -237,11 +286,17 @@ class NextItNetEncoder(nn.Module):
     the blocks' ``r`` (the paper's ``1, 2, 4, 8`` stacks, repeated).
     """
 
-    def __init__(self, input_dim: int, dilations: list[int] | tuple[int, ...] = (1, 2, 4, 8),
-                 repeat: int = 1, kernel_size: int = 3) -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        dilations: list[int] | tuple[int, ...] = (1, 2, 4, 8),
+        repeat: int = 1,
+        kernel_size: int = 3,
+    ) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList(_DilatedBlock(input_dim, kernel_size, int(r))
-                                    for _ in range(repeat) for r in dilations)
+        self.blocks = nn.ModuleList(
+            _DilatedBlock(input_dim, kernel_size, int(r)) for _ in range(repeat) for r in dilations
+        )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         for block in self.blocks:
@@ -262,7 +317,7 @@ class UserInjection(nn.Module):
     def __init__(self, n_users: int, user_dim: int, sparse: bool = False) -> None:
         super().__init__()
         self.users = nn.Embedding(n_users, user_dim, sparse=sparse)
-        nn.init.normal_(self.users.weight, std=user_dim ** -0.5)
+        nn.init.normal_(self.users.weight, std=user_dim**-0.5)
 
     def user_vectors(self, users: torch.Tensor) -> torch.Tensor:
         known = users >= 0
@@ -277,9 +332,14 @@ class UserInjection(nn.Module):
         return torch.cat([x, u.unsqueeze(1).expand(-1, x.shape[1], -1)], dim=2)
 
 
-def stochastic_shared_embedding(ids: torch.Tensor, p: float, low: int, high: int,
-                                generator: torch.Generator | None = None,
-                                keep: torch.Tensor | None = None) -> torch.Tensor:
+def stochastic_shared_embedding(
+    ids: torch.Tensor,
+    p: float,
+    low: int,
+    high: int,
+    generator: torch.Generator | None = None,
+    keep: torch.Tensor | None = None,
+) -> torch.Tensor:
     """SSE: each id replaced, with probability ``p``, by one drawn uniformly from ``[low, high)``.
 
     ``keep`` (bool, same shape) marks entries never replaced (padding). Used in training
@@ -294,5 +354,12 @@ def stochastic_shared_embedding(ids: torch.Tensor, p: float, low: int, high: int
     return torch.where(swap, random, ids)
 
 
-__all__ = ["CaserConv", "GRUEncoder", "NextItNetEncoder", "SequenceEmbedding", "TransformerEncoder",
-           "UserInjection", "stochastic_shared_embedding"]
+__all__ = [
+    "CaserConv",
+    "GRUEncoder",
+    "NextItNetEncoder",
+    "SequenceEmbedding",
+    "TransformerEncoder",
+    "UserInjection",
+    "stochastic_shared_embedding",
+]

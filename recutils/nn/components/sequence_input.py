@@ -57,8 +57,13 @@ class SequenceInputLayer(nn.Module):
         times: The group's numeric sequence (``kind == "series"``), if any: ``times``.
     """
 
-    def __init__(self, history: Sequence[GroupFeature], query: Sequence[GroupFeature], bank: EmbeddingBank,
-                 times: GroupFeature | None = None) -> None:
+    def __init__(
+        self,
+        history: Sequence[GroupFeature],
+        query: Sequence[GroupFeature],
+        bank: EmbeddingBank,
+        times: GroupFeature | None = None,
+    ) -> None:
         super().__init__()
         self.times = times
         if not history:
@@ -71,15 +76,25 @@ class SequenceInputLayer(nn.Module):
         self.output_dim = sum(f.dim for f in self.history)
         self.query_dim = sum(f.dim for f in self.query)
 
-    def forward(self, batch: Mapping[str, torch.Tensor], shared: dict | None = None) -> SequenceFeatures:
+    def forward(
+        self, batch: Mapping[str, torch.Tensor], shared: dict | None = None
+    ) -> SequenceFeatures:
         bank = self.bank[0]
         first = batch[f"bag:{self.history[0].name}"]
         mask = first != 0
-        parts = [bank.lookup(f.dim, batch[f"bag:{f.name}"] + off) for f, off in zip(self.history, self._history_offsets)]
-        seq = (parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)) * mask.unsqueeze(-1).to(parts[0].dtype)
+        parts = [
+            bank.lookup(f.dim, batch[f"bag:{f.name}"] + off)
+            for f, off in zip(self.history, self._history_offsets)
+        ]
+        seq = (parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)) * mask.unsqueeze(-1).to(
+            parts[0].dtype
+        )
         query = None
         if self.query:
-            q = [bank.lookup(f.dim, batch["ids"][:, f.column] + off) for f, off in zip(self.query, self._query_offsets)]
+            q = [
+                bank.lookup(f.dim, batch["ids"][:, f.column] + off)
+                for f, off in zip(self.query, self._query_offsets)
+            ]
             query = q[0] if len(q) == 1 else torch.cat(q, dim=-1)
         times = None
         if self.times is not None:
@@ -96,7 +111,9 @@ class SequencePooling(nn.Module):
     compared with (what a DEEP group's mean pooling gives, plus ``last`` and ``max``).
     """
 
-    def __init__(self, input_dim: int, query_dim: int = 0, mode: str = "mean", concat_query: bool = False) -> None:
+    def __init__(
+        self, input_dim: int, query_dim: int = 0, mode: str = "mean", concat_query: bool = False
+    ) -> None:
         super().__init__()
         if mode not in ("mean", "sum", "max", "last"):
             raise ValueError(f"mode must be mean, sum, max or last, got {mode!r}")

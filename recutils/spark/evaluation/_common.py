@@ -44,7 +44,9 @@ def _lossy_as_float(df: DataFrame, col: str) -> bool:
         bad = (v > F.lit(_FLOAT_EXACT_INT)) | (v < F.lit(-_FLOAT_EXACT_INT))
     else:
         d = v.cast("double")
-        bad = ~F.isnan(d) & ((d % F.lit(1.0) != F.lit(0.0)) | (F.abs(d) > F.lit(float(_FLOAT_EXACT_INT))))
+        bad = ~F.isnan(d) & (
+            (d % F.lit(1.0) != F.lit(0.0)) | (F.abs(d) > F.lit(float(_FLOAT_EXACT_INT)))
+        )
     return df.filter(bad).limit(1).count() > 0
 
 
@@ -63,11 +65,13 @@ def _check_same_kind(a: DataFrame, b: DataFrame, col: str, name_a: str, name_b: 
             f"column {col!r} has type {ta.simpleString()} in {name_a} but {tb.simpleString()} in "
             f"{name_b}; ids must be of the same kind (both numeric or both strings) to be matched."
         )
-    mixed = (isinstance(ta, _INTEGRAL) and isinstance(tb, _FLOAT)) or \
-        (isinstance(ta, _FLOAT) and isinstance(tb, _INTEGRAL))
+    mixed = (isinstance(ta, _INTEGRAL) and isinstance(tb, _FLOAT)) or (
+        isinstance(ta, _FLOAT) and isinstance(tb, _INTEGRAL)
+    )
     if mixed and (_lossy_as_float(a, col) or _lossy_as_float(b, col)):
         raise inexact_id_match_error(
-            col, f"{name_a}: {ta.simpleString()}, {name_b}: {tb.simpleString()}",
+            col,
+            f"{name_a}: {ta.simpleString()}, {name_b}: {tb.simpleString()}",
             f"{name_b} = {name_b}.withColumn({col!r}, {name_b}[{col!r}].astype({ta.simpleString()!r}))",
         )
 
@@ -80,12 +84,15 @@ def _check_ids(df: DataFrame, cols: Sequence[str], name: str) -> None:
         raise DataError(f"{name} has missing (null) ids in {list(cols)}; every row needs an id.")
 
 
-def _check_frame(df: DataFrame, col_user: str, col_item: str, col_value: str | None, name: str,
-                 what: str) -> None:
+def _check_frame(
+    df: DataFrame, col_user: str, col_item: str, col_value: str | None, name: str, what: str
+) -> None:
     """Null ids, duplicate (user, item) rows and null/NaN values, in one Spark job."""
     if col_value is not None and not _is_numeric_type(df.schema[col_value].dataType):
-        raise DataError(f"{name}[{col_value!r}] must hold numbers ({what}); got "
-                        f"{df.schema[col_value].dataType.simpleString()}.")
+        raise DataError(
+            f"{name}[{col_value!r}] must hold numbers ({what}); got "
+            f"{df.schema[col_value].dataType.simpleString()}."
+        )
     if col_value is not None:
         v = F.col(col_value).cast("double")
         bad = F.sum((v.isNull() | F.isnan(v)).cast("long"))
@@ -94,12 +101,15 @@ def _check_frame(df: DataFrame, col_user: str, col_item: str, col_value: str | N
     groups = df.groupBy(col_user, col_item).agg(F.count(F.lit(1)).alias("c"), bad.alias("bad"))
     null_id = F.col(col_user).isNull() | F.col(col_item).isNull()
     row = groups.agg(
-        F.max("c").alias("dup"), F.sum("bad").alias("bad"),
+        F.max("c").alias("dup"),
+        F.sum("bad").alias("bad"),
         F.sum(F.when(null_id, F.col("c")).otherwise(0)).alias("null_ids"),
     ).first()
     if row["null_ids"]:
-        raise DataError(f"{name} has {row['null_ids']} row(s) with a missing (null) "
-                        f"{col_user!r} or {col_item!r}; every row needs an id.")
+        raise DataError(
+            f"{name} has {row['null_ids']} row(s) with a missing (null) "
+            f"{col_user!r} or {col_item!r}; every row needs an id."
+        )
     if row["dup"] is not None and row["dup"] > 1:
         raise DataError(
             f"{name} has duplicate ({col_user!r}, {col_item!r}) rows; each (user, item) pair may "
@@ -135,7 +145,9 @@ class _Prepared:
         self.col_rating, self.col_prediction = col_rating, col_prediction
         if check:
             _check_frame(rating_true, col_user, col_item, col_rating, "rating_true", "true ratings")
-            _check_frame(rating_pred, col_user, col_item, col_prediction, "rating_pred", "predictions")
+            _check_frame(
+                rating_pred, col_user, col_item, col_prediction, "rating_pred", "predictions"
+            )
         true_cols = [F.col(col_user), F.col(col_item)]
         if col_rating is not None:
             true_cols.append(F.col(col_rating).cast("double").alias(_TRUE))
@@ -189,11 +201,15 @@ class _Prepared:
             order = [F.col(_PRED).desc(), F.col(_ROW).asc()]
         else:
             order = [F.col(_ROW).asc()]
-        ranked = pred.withColumn(_RANK, F.row_number().over(Window.partitionBy(self.col_user).orderBy(*order)))
+        ranked = pred.withColumn(
+            _RANK, F.row_number().over(Window.partitionBy(self.col_user).orderBy(*order))
+        )
         if cutoff is not None:
             ranked = ranked.filter(F.col(_RANK) <= F.lit(cutoff))
         truth = self.truth.withColumn(_HIT, F.lit(1))
-        return ranked.join(truth, on=[self.col_user, self.col_item], how="left").fillna(0, subset=[_HIT])
+        return ranked.join(truth, on=[self.col_user, self.col_item], how="left").fillna(
+            0, subset=[_HIT]
+        )
 
     def user_stats(
         self,
@@ -209,7 +225,9 @@ class _Prepared:
         hit = F.col(_HIT)
         rank = F.col(_RANK).cast("double")
         nth = F.sum(hit).over(
-            Window.partitionBy(self.col_user).orderBy(_RANK).rowsBetween(Window.unboundedPreceding, 0)
+            Window.partitionBy(self.col_user)
+            .orderBy(_RANK)
+            .rowsBetween(Window.unboundedPreceding, 0)
         )
         log = F.log if discfun_type == "loge" else F.log2
         gain = F.lit(1.0) if score_type == "binary" else _gain(F.col(_TRUE), score_type)
@@ -219,7 +237,9 @@ class _Prepared:
             F.sum(hit).alias("hits"),
             F.sum(F.when(hit == 1, F.col(TMP + "nth") / rank).otherwise(0.0)).alias("rr"),
             F.min(F.when(hit == 1, rank)).alias("first"),
-            F.sum(F.when((hit == 1) & (F.col(_RANK) <= F.col(_NTRUE)), 1).otherwise(0)).alias("rprec"),
+            F.sum(F.when((hit == 1) & (F.col(_RANK) <= F.col(_NTRUE)), 1).otherwise(0)).alias(
+                "rprec"
+            ),
             F.sum(F.when(hit == 1, gain / log(F.lit(1.0) + rank)).otherwise(0.0)).alias("dcg"),
         )
 
@@ -229,18 +249,21 @@ class _Prepared:
         if score_type == "binary":
             disc = [0.0]
             for j in range(1, k + 1):
-                disc.append(disc[-1] + 1.0 / (math.log(1.0 + j) if discfun_type == "loge"
-                                              else math.log2(1.0 + j)))
+                disc.append(
+                    disc[-1]
+                    + 1.0 / (math.log(1.0 + j) if discfun_type == "loge" else math.log2(1.0 + j))
+                )
             table = F.array(*[F.lit(v) for v in disc])
             return self.n_true.select(
-                self.col_user, F.element_at(table, F.least(F.col(_NTRUE), F.lit(k)).cast("int") + 1)
-                .alias("idcg")
+                self.col_user,
+                F.element_at(table, F.least(F.col(_NTRUE), F.lit(k)).cast("int") + 1).alias("idcg"),
             )
         w = Window.partitionBy(self.col_user).orderBy(F.col(_TRUE).desc())
         best = self.truth.withColumn(_RANK, F.row_number().over(w)).filter(F.col(_RANK) <= k)
         return best.groupBy(self.col_user).agg(
-            F.sum(_gain(F.col(_TRUE), score_type) / log(F.lit(1.0) + F.col(_RANK).cast("double")))
-            .alias("idcg")
+            F.sum(
+                _gain(F.col(_TRUE), score_type) / log(F.lit(1.0) + F.col(_RANK).cast("double"))
+            ).alias("idcg")
         )
 
 

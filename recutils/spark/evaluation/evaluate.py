@@ -61,13 +61,28 @@ def evaluate(
     Returns:
         ``{metric name as given: value}`` in the order given.
     """
-    plan = plan_metrics(metrics, k=k, relevancy_method=relevancy_method, threshold=threshold,
-                        score_type=score_type, discfun_type=discfun_type, has_train_df=train_df is not None)
-    prep = _Prepared(rating_true, rating_pred, col_user, col_item,
-                     col_rating if plan.needs_rating else None,
-                     col_prediction if plan.needs_prediction else None, check)
+    plan = plan_metrics(
+        metrics,
+        k=k,
+        relevancy_method=relevancy_method,
+        threshold=threshold,
+        score_type=score_type,
+        discfun_type=discfun_type,
+        has_train_df=train_df is not None,
+    )
+    prep = _Prepared(
+        rating_true,
+        rating_pred,
+        col_user,
+        col_item,
+        col_rating if plan.needs_rating else None,
+        col_prediction if plan.needs_prediction else None,
+        check,
+    )
     ranking_values = {
-        kk: _ranking_metrics(prep, sorted(names), kk, relevancy_method, threshold, score_type, discfun_type)
+        kk: _ranking_metrics(
+            prep, sorted(names), kk, relevancy_method, threshold, score_type, discfun_type
+        )
         for kk, names in plan.ranking_names_by_k().items()
     }
     cache: dict = {}
@@ -84,8 +99,9 @@ def evaluate(
             cutoff = check_relevancy(relevancy_method, m.k, threshold)
             ranked = prep.ranked(cutoff, by_score=relevancy_method is not None)
             reco_df = ranked.select(col_user, col_item)
-            options = beyond_options(spec, col_user, col_item, item_feature_df, item_sim_measure,
-                                     col_item_features)
+            options = beyond_options(
+                spec, col_user, col_item, item_feature_df, item_sim_measure, col_item_features
+            )
             value = _BEYOND_FUNCS[spec.name](train_df, reco_df, check=check, **options)
         results[text] = float(value)
         logger.debug("%s = %r", text, results[text])

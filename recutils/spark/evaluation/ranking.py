@@ -62,7 +62,9 @@ def _ranking_metrics(
                 out[name] = float(row[name] or 0.0) / n_common
         elif name == "r_precision":
             n_users = int(row["r_precision_n"] or 0)
-            out[name] = 0.0 if n_common == 0 or n_users == 0 else float(row["r_precision_sum"]) / n_users
+            out[name] = (
+                0.0 if n_common == 0 or n_users == 0 else float(row["r_precision_sum"]) / n_users
+            )
         elif name == "ndcg":
             if n_common == 0 or total_hits == 0:
                 out[name] = 0.0
@@ -72,7 +74,8 @@ def _ranking_metrics(
             ratio = F.coalesce(F.col("dcg"), F.lit(0.0)) / F.col("idcg")
             valid = F.col("idcg") != 0
             r = per_user.agg(
-                F.sum(F.when(valid, ratio)).alias("s"), F.sum(F.when(valid, 1).otherwise(0)).alias("n")
+                F.sum(F.when(valid, ratio)).alias("s"),
+                F.sum(F.when(valid, 1).otherwise(0)).alias("n"),
             ).first()
             out[name] = float(r["s"]) / int(r["n"]) if r["n"] else 0.0
         else:  # pragma: no cover - guarded by the callers
@@ -83,11 +86,19 @@ def _ranking_metrics(
 def _gauc(prep: _Prepared) -> float:
     j = prep.joined()
     _binary_checked(j, "gauc")
-    users = _positive_rank_sums(j, [prep.col_user]).select(
-        "rank_pos", F.col("n_pos").cast("double").alias("n_pos"), F.col("n").cast("double").alias("n_imp"),
-    ).withColumn("n_neg", F.col("n_imp") - F.col("n_pos"))
+    users = (
+        _positive_rank_sums(j, [prep.col_user])
+        .select(
+            "rank_pos",
+            F.col("n_pos").cast("double").alias("n_pos"),
+            F.col("n").cast("double").alias("n_imp"),
+        )
+        .withColumn("n_neg", F.col("n_imp") - F.col("n_pos"))
+    )
     valid = users.filter((F.col("n_pos") > 0) & (F.col("n_neg") > 0))
-    auc_u = (F.col("rank_pos") - F.col("n_pos") * (F.col("n_pos") + 1) / 2.0) / (F.col("n_pos") * F.col("n_neg"))
+    auc_u = (F.col("rank_pos") - F.col("n_pos") * (F.col("n_pos") + 1) / 2.0) / (
+        F.col("n_pos") * F.col("n_neg")
+    )
     row = valid.agg(F.sum(F.col("n_imp") * auc_u).alias("s"), F.sum("n_imp").alias("w")).first()
     if not row["w"]:
         raise DataError("gauc is undefined: no user has both a positive and a negative label.")
@@ -95,20 +106,43 @@ def _gauc(prep: _Prepared) -> float:
 
 
 # --------------------------------------------------------------------------- public ranking API
-def _ranking_metric(name: str, rating_true, rating_pred, col_user, col_item, col_rating,
-                    col_prediction, relevancy_method, k, threshold, score_type="binary",
-                    discfun_type="loge", check=True) -> float:
+def _ranking_metric(
+    name: str,
+    rating_true,
+    rating_pred,
+    col_user,
+    col_item,
+    col_rating,
+    col_prediction,
+    relevancy_method,
+    k,
+    threshold,
+    score_type="binary",
+    discfun_type="loge",
+    check=True,
+) -> float:
     check_relevancy(relevancy_method, k, threshold)
-    prep = _Prepared(rating_true, rating_pred, col_user, col_item, col_rating,
-                     col_prediction if relevancy_method is not None else None, check)
-    return _ranking_metrics(prep, [name], k, relevancy_method, threshold, score_type,
-                            discfun_type)[name]
+    prep = _Prepared(
+        rating_true,
+        rating_pred,
+        col_user,
+        col_item,
+        col_rating,
+        col_prediction if relevancy_method is not None else None,
+        check,
+    )
+    return _ranking_metrics(prep, [name], k, relevancy_method, threshold, score_type, discfun_type)[
+        name
+    ]
 
 
-_SPARK_ARGS_DOC = _ARGS_DOC.replace("\n\n    Raises:", """
+_SPARK_ARGS_DOC = _ARGS_DOC.replace(
+    "\n\n    Raises:",
+    """
         check: Check duplicates and null values first (one small job each).
 
-    Raises:""")
+    Raises:""",
+)
 
 
 def _list_metric(name: str, metric_name: str, doc: str) -> Callable[..., float]:
@@ -130,50 +164,114 @@ def _list_metric(name: str, metric_name: str, doc: str) -> Callable[..., float]:
         *,
         col_rating: str = DEFAULT_RATING_COL,
     ) -> float:
-        return _ranking_metric(metric_name, rating_true, rating_pred, col_user, col_item, None,
-                               col_prediction, relevancy_method, k, threshold, check=check)
+        return _ranking_metric(
+            metric_name,
+            rating_true,
+            rating_pred,
+            col_user,
+            col_item,
+            None,
+            col_prediction,
+            relevancy_method,
+            k,
+            threshold,
+            check=check,
+        )
 
     return public_function(metric, name, doc + _SPARK_ARGS_DOC, __name__)
 
 
-precision_at_k = _list_metric("precision_at_k", "precision", """
+precision_at_k = _list_metric(
+    "precision_at_k",
+    "precision",
+    """
     Precision at k (see :func:`recutils.evaluation.precision_at_k`).
 
     ``relevancy_method=None`` takes the rows as already ranked, in input row order per user.
-    """)
-recall_at_k = _list_metric("recall_at_k", "recall", """
-    Recall at k (see :func:`recutils.evaluation.recall_at_k`).""")
-map_at_k = _list_metric("map_at_k", "map", """
-    MAP at k, divisor min(|R_u|, k) (see :func:`recutils.evaluation.map_at_k`).""")
-mean_average_precision = _list_metric("mean_average_precision", "mean_average_precision", """
-    MAP with divisor |R_u| (see :func:`recutils.evaluation.mean_average_precision`).""")
-r_precision_at_k = _list_metric("r_precision_at_k", "r_precision", """
-    R-precision capped at k, over users with a hit (see :func:`recutils.evaluation.r_precision_at_k`).""")
-hit_ratio_at_k = _list_metric("hit_ratio_at_k", "hit_ratio", """
-    Share of users with a relevant item in their list (see :func:`recutils.evaluation.hit_ratio_at_k`).""")
-mrr_at_k = _list_metric("mrr_at_k", "mrr", """
-    Mean reciprocal rank at k (see :func:`recutils.evaluation.mrr_at_k`).""")
+    """,
+)
+recall_at_k = _list_metric(
+    "recall_at_k",
+    "recall",
+    """
+    Recall at k (see :func:`recutils.evaluation.recall_at_k`).""",
+)
+map_at_k = _list_metric(
+    "map_at_k",
+    "map",
+    """
+    MAP at k, divisor min(|R_u|, k) (see :func:`recutils.evaluation.map_at_k`).""",
+)
+mean_average_precision = _list_metric(
+    "mean_average_precision",
+    "mean_average_precision",
+    """
+    MAP with divisor |R_u| (see :func:`recutils.evaluation.mean_average_precision`).""",
+)
+r_precision_at_k = _list_metric(
+    "r_precision_at_k",
+    "r_precision",
+    """
+    R-precision capped at k, over users with a hit (see :func:`recutils.evaluation.r_precision_at_k`).""",
+)
+hit_ratio_at_k = _list_metric(
+    "hit_ratio_at_k",
+    "hit_ratio",
+    """
+    Share of users with a relevant item in their list (see :func:`recutils.evaluation.hit_ratio_at_k`).""",
+)
+mrr_at_k = _list_metric(
+    "mrr_at_k",
+    "mrr",
+    """
+    Mean reciprocal rank at k (see :func:`recutils.evaluation.mrr_at_k`).""",
+)
 
 
 @reject_unknown_keywords
-def ndcg_at_k(rating_true: DataFrame, rating_pred: DataFrame, col_user: str = DEFAULT_USER_COL,
-              col_item: str = DEFAULT_ITEM_COL, col_rating: str = DEFAULT_RATING_COL,
-              col_prediction: str = DEFAULT_PREDICTION_COL, relevancy_method: str | None = "top_k",
-              k: int = DEFAULT_K, threshold: int = DEFAULT_THRESHOLD, score_type: str = "binary",
-              discfun_type: str = "loge", check: bool = True) -> float:
+def ndcg_at_k(
+    rating_true: DataFrame,
+    rating_pred: DataFrame,
+    col_user: str = DEFAULT_USER_COL,
+    col_item: str = DEFAULT_ITEM_COL,
+    col_rating: str = DEFAULT_RATING_COL,
+    col_prediction: str = DEFAULT_PREDICTION_COL,
+    relevancy_method: str | None = "top_k",
+    k: int = DEFAULT_K,
+    threshold: int = DEFAULT_THRESHOLD,
+    score_type: str = "binary",
+    discfun_type: str = "loge",
+    check: bool = True,
+) -> float:
     """nDCG at k, averaged over every user of rating_true (see :func:`recutils.evaluation.ndcg_at_k`).
 
     ``score_type`` ``"binary"``/``"raw"``/``"exp"`` and ``discfun_type`` ``"loge"``/``"log2"``
     as in pandas; ``col_rating`` is read only for ``"raw"`` and ``"exp"``.
     """
     _check_ndcg_args(score_type, discfun_type)
-    return _ranking_metric("ndcg", rating_true, rating_pred, col_user, col_item,
-                           col_rating if score_type != "binary" else None, col_prediction,
-                           relevancy_method, k, threshold, score_type, discfun_type, check)
+    return _ranking_metric(
+        "ndcg",
+        rating_true,
+        rating_pred,
+        col_user,
+        col_item,
+        col_rating if score_type != "binary" else None,
+        col_prediction,
+        relevancy_method,
+        k,
+        threshold,
+        score_type,
+        discfun_type,
+        check,
+    )
 
 
-gauc = _rating_metric("gauc", _gauc, """
-    Group AUC weighted by impressions (see :func:`recutils.evaluation.gauc`).""")
+gauc = _rating_metric(
+    "gauc",
+    _gauc,
+    """
+    Group AUC weighted by impressions (see :func:`recutils.evaluation.gauc`).""",
+)
 
 
 @reject_unknown_keywords
@@ -207,6 +305,14 @@ def get_top_k_items(
 
 
 __all__ = [
-    "precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k", "mean_average_precision",
-    "r_precision_at_k", "hit_ratio_at_k", "mrr_at_k", "gauc", "get_top_k_items",
+    "precision_at_k",
+    "recall_at_k",
+    "ndcg_at_k",
+    "map_at_k",
+    "mean_average_precision",
+    "r_precision_at_k",
+    "hit_ratio_at_k",
+    "mrr_at_k",
+    "gauc",
+    "get_top_k_items",
 ]

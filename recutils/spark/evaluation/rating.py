@@ -42,8 +42,12 @@ def _rating_stats(prep: _Prepared) -> dict[str, float]:
     mean_y = float(row["mean_y"])
     ss_tot = j.agg(F.sum((y - F.lit(mean_y)) * (y - F.lit(mean_y))).alias("t")).first()["t"]
     return {
-        "n": float(row["n"]), "sse": float(row["sse"]), "sae": float(row["sae"]),
-        "ss_tot": float(ss_tot), "var_y": float(row["var_y"]), "var_res": float(row["var_res"]),
+        "n": float(row["n"]),
+        "sse": float(row["sse"]),
+        "sae": float(row["sae"]),
+        "ss_tot": float(ss_tot),
+        "var_y": float(row["var_y"]),
+        "var_res": float(row["var_res"]),
     }
 
 
@@ -80,7 +84,9 @@ def _binary_checked(j: DataFrame, metric: str) -> None:
 def _positive_rank_sums(j: DataFrame, by: Sequence[str] = ()) -> DataFrame:
     """Per group of ``by`` (no column: one group), the sum of the positives' 1-based
     mid-ranks of the scores (ties share the mean rank), the positives and the rows."""
-    groups = j.groupBy(*by, _PRED).agg(F.sum(F.col(_TRUE)).alias("pos"), F.count(F.lit(1)).alias("size"))
+    groups = j.groupBy(*by, _PRED).agg(
+        F.sum(F.col(_TRUE)).alias("pos"), F.count(F.lit(1)).alias("size")
+    )
     window = Window.partitionBy(*by).orderBy(_PRED) if by else Window.orderBy(_PRED)
     before = F.sum("size").over(window.rowsBetween(Window.unboundedPreceding, -1))
     groups = groups.withColumn("before", F.coalesce(before, F.lit(0)))
@@ -95,7 +101,9 @@ def _positive_rank_sums(j: DataFrame, by: Sequence[str] = ()) -> DataFrame:
 def _auc(prep: _Prepared) -> float:
     j = prep.joined()
     if j.limit(1).count() == 0:
-        raise DataError("rating_true and rating_pred have no (user, item) pair in common; auc is undefined.")
+        raise DataError(
+            "rating_true and rating_pred have no (user, item) pair in common; auc is undefined."
+        )
     _binary_checked(j, "auc")
     row = _positive_rank_sums(j).first()
     n_pos = float(row["n_pos"])
@@ -127,7 +135,9 @@ def _logloss(prep: _Prepared) -> float:
 
 
 # --------------------------------------------------------------------------- public rating API
-def _rating_metric(name: str, compute: Callable[[_Prepared], float], doc: str) -> Callable[..., float]:
+def _rating_metric(
+    name: str, compute: Callable[[_Prepared], float], doc: str
+) -> Callable[..., float]:
     """The public function ``name``: ``compute`` on the checked frames.
 
     Every rating metric (and gauc) has this signature, the pandas one plus ``check``.
@@ -142,8 +152,11 @@ def _rating_metric(name: str, compute: Callable[[_Prepared], float], doc: str) -
         col_prediction: str = DEFAULT_PREDICTION_COL,
         check: bool = True,
     ) -> float:
-        return compute(_Prepared(rating_true, rating_pred, col_user, col_item, col_rating, col_prediction,
-                                 check))
+        return compute(
+            _Prepared(
+                rating_true, rating_pred, col_user, col_item, col_rating, col_prediction, check
+            )
+        )
 
     return public_function(metric, name, doc, __name__)
 
@@ -152,7 +165,10 @@ def _from_stats(name: str) -> Callable[[_Prepared], float]:
     return lambda prep: _rating_value(name, prep, {})
 
 
-rmse = _rating_metric("rmse", _from_stats("rmse"), """
+rmse = _rating_metric(
+    "rmse",
+    _from_stats("rmse"),
+    """
     Root mean squared error over the joined (user, item) pairs (see :func:`recutils.evaluation.rmse`).
 
     Args:
@@ -160,17 +176,38 @@ rmse = _rating_metric("rmse", _from_stats("rmse"), """
         rating_pred: Predictions (col_user, col_item, col_prediction); no duplicate pairs.
         col_user, col_item, col_rating, col_prediction: Column names.
         check: Check for duplicates and null values first (one small job each).
-    """)
-mae = _rating_metric("mae", _from_stats("mae"), """
-    Mean absolute error (see :func:`recutils.evaluation.mae`); arguments as :func:`rmse`.""")
-rsquared = _rating_metric("rsquared", _from_stats("rsquared"), """
-    Coefficient of determination (see :func:`recutils.evaluation.rsquared`); arguments as :func:`rmse`.""")
-exp_var = _rating_metric("exp_var", _from_stats("exp_var"), """
-    Explained variance (see :func:`recutils.evaluation.exp_var`); arguments as :func:`rmse`.""")
-auc = _rating_metric("auc", _auc, """
-    ROC AUC over all joined pairs, ties one half (see :func:`recutils.evaluation.auc`).""")
-logloss = _rating_metric("logloss", _logloss, """
-    Binary cross-entropy (see :func:`recutils.evaluation.logloss`); arguments as :func:`rmse`.""")
+    """,
+)
+mae = _rating_metric(
+    "mae",
+    _from_stats("mae"),
+    """
+    Mean absolute error (see :func:`recutils.evaluation.mae`); arguments as :func:`rmse`.""",
+)
+rsquared = _rating_metric(
+    "rsquared",
+    _from_stats("rsquared"),
+    """
+    Coefficient of determination (see :func:`recutils.evaluation.rsquared`); arguments as :func:`rmse`.""",
+)
+exp_var = _rating_metric(
+    "exp_var",
+    _from_stats("exp_var"),
+    """
+    Explained variance (see :func:`recutils.evaluation.exp_var`); arguments as :func:`rmse`.""",
+)
+auc = _rating_metric(
+    "auc",
+    _auc,
+    """
+    ROC AUC over all joined pairs, ties one half (see :func:`recutils.evaluation.auc`).""",
+)
+logloss = _rating_metric(
+    "logloss",
+    _logloss,
+    """
+    Binary cross-entropy (see :func:`recutils.evaluation.logloss`); arguments as :func:`rmse`.""",
+)
 
 
 __all__ = ["rmse", "mae", "rsquared", "exp_var", "auc", "logloss"]

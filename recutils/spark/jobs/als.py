@@ -39,11 +39,30 @@ from recutils.cli.als_job import (
     split,
 )
 
-__all__ = ["DEFAULT_IMPLICIT_METRICS", "DEFAULT_METRICS", "EXIT_CODES", "EXIT_ERROR", "EXIT_INPUT",
-           "EXIT_MASTER", "EXIT_OK", "EXIT_OUTPUT_EXISTS", "EXIT_USAGE", "OutputExistsError",
-           "PANDAS_WARNING", "SPLITS", "add_arguments", "build_parser", "check_outputs",
-           "job_metrics", "main", "one_column_message", "read_ratings", "run", "run_command",
-           "split"]
+__all__ = [
+    "DEFAULT_IMPLICIT_METRICS",
+    "DEFAULT_METRICS",
+    "EXIT_CODES",
+    "EXIT_ERROR",
+    "EXIT_INPUT",
+    "EXIT_MASTER",
+    "EXIT_OK",
+    "EXIT_OUTPUT_EXISTS",
+    "EXIT_USAGE",
+    "OutputExistsError",
+    "PANDAS_WARNING",
+    "SPLITS",
+    "add_arguments",
+    "build_parser",
+    "check_outputs",
+    "job_metrics",
+    "main",
+    "one_column_message",
+    "read_ratings",
+    "run",
+    "run_command",
+    "split",
+]
 
 if __name__ == "__main__":  # pragma: no cover - exercised through subprocesses in the tests
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
