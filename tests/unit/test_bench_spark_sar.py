@@ -118,3 +118,28 @@ def test_main_writes_the_results_and_the_machine_record(bench, tmp_path, capsys)
     runs = json.loads((tmp_path / "results_spark_sar_machine.json").read_text())["runs"]
     assert runs[-1]["note"] == "toy" and runs[-1]["runs_in_results"] == 2
     assert "| 2,000 | pandas |" in capsys.readouterr().out
+
+
+def test_ctrl_c_keeps_what_was_measured(bench, monkeypatch) -> None:
+    def interrupted(spark, data, served, repeat=1):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench, "time_spark", interrupted)
+    stopped: list[str] = []
+
+    class Session:
+        sparkContext = None
+
+        def stop(self) -> None:
+            stopped.append("stop")
+
+    rows, skipped = bench.sweep(
+        [1_000, 2_000], ["pandas", "local"], {"local": Session}, **TOY, log=lambda line: None
+    )
+    assert [(r["rows"], r["engine"]) for r in rows] == [(1_000, "pandas")]
+    assert [(s, e) for s, e, _ in skipped] == [
+        (1_000, "local"),
+        (2_000, "pandas"),
+        (2_000, "local"),
+    ]
+    assert stopped == ["stop"]

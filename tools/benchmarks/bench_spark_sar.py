@@ -31,8 +31,10 @@ Timed, best of ``--repeat``:
   collected); the pandas SAR's ``recommend_k_items``.
 
 An engine whose fit + recommend took more than ``--skip-after`` seconds at one size is not run at
-the larger sizes (the table says so). One row per (size, engine) goes to ``--out`` as soon as it is
-measured (with a ``<stem>_machine.json`` beside it), so a stopped run keeps what it measured.
+the larger sizes (the table says so); Ctrl-C stops the engine being timed and ends the run with
+what was measured. One row per (size, engine) goes to ``--out`` as soon as it is measured (with a
+``<stem>_machine.json`` beside it), so a killed run keeps what it measured too; at the end the
+ratios of every row of the file are set against the pandas row of the same size.
 """
 
 from __future__ import annotations
@@ -201,6 +203,7 @@ def sweep(
         current.extend([engine, spark])
         return spark
 
+    stopped = False
     try:
         for size in sorted(sizes):
             t = time.perf_counter()
@@ -213,12 +216,20 @@ def sweep(
                 if engine in too_slow:
                     skipped.append((size, engine, too_slow[engine]))
                     continue
-                if engine == "pandas":
-                    figures, master = time_pandas(data, served, repeat), "(in process)"
-                else:
-                    spark = session_for(engine)
-                    figures = time_spark(spark, data, served, repeat)
-                    master = spark.sparkContext.master
+                if stopped:
+                    skipped.append((size, engine, "the run was stopped (Ctrl-C)"))
+                    continue
+                try:
+                    if engine == "pandas":
+                        figures, master = time_pandas(data, served, repeat), "(in process)"
+                    else:
+                        spark = session_for(engine)
+                        figures = time_spark(spark, data, served, repeat)
+                        master = spark.sparkContext.master
+                except KeyboardInterrupt:
+                    stopped = True  # keep what was measured; the rest is reported as not run
+                    skipped.append((size, engine, "the run was stopped (Ctrl-C)"))
+                    continue
                 row = {
                     "rows": len(data),
                     "users": int(data["userID"].nunique()),
@@ -331,12 +342,15 @@ def main(argv: list[str] | None = None) -> int:
         if record is not None:
             record.finish(written)
     if args.out is not None and written:
-        # the ratios are known once the run is over: rewrite this run's rows with them
-        old = pd.read_csv(args.out)
-        kept = old.iloc[: len(old) - written]
-        pd.concat([kept, pd.DataFrame(rows).reindex(columns=COLUMNS)]).to_csv(
-            args.out, index=False, float_format="%.4g"
-        )
+        # the ratios are known once the run is over: set them on every row of the file (against
+        # the latest pandas row of the same size, e.g. from a later pandas-only run)
+        saved = pd.read_csv(args.out)
+        pandas = saved[saved["engine"] == "pandas"].drop_duplicates("rows", keep="last")
+        base = saved["rows"].map(pandas.set_index("rows")["fit_s"])
+        saved["fit_vs_pandas"] = saved["fit_s"] / base
+        base = saved["rows"].map(pandas.set_index("rows")["recommend_s"])
+        saved["recommend_vs_pandas"] = saved["recommend_s"] / base
+        saved.to_csv(args.out, index=False, float_format="%.4g")
     print(f"\nbest of {args.repeat}; engine time / pandas time at the same size\n")
     print(table(rows, skipped))
     return 0
