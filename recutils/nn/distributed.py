@@ -26,6 +26,13 @@ process group from those variables (gloo on CPU, NCCL on GPUs), and
   same AUC on all the rows; training losses are averaged across ranks, and the
   per-epoch history fields of a collaborative-filtering model's batch source are
   combined across ranks (:func:`combine_rows`), so a row describes the whole epoch.
+* **Random draws.** The weights are the same on every rank (rank 0's are broadcast before
+  the first step, and DDP checks it), but each rank draws its own dropout masks and other
+  torch random numbers: once the weights agree, ranks ``r > 0`` re-seed torch's RNG with
+  :func:`rank_seed` ``(seed, r, step)`` (:func:`seed_rank`), while rank 0 keeps the stream
+  one process would have (so a 2-rank run's rank 0 draws what a 1-process run draws). With
+  the same seed on every rank, every shard would be trained with the same masks: the noise
+  dropout adds would be repeated ``world_size`` times instead of averaged.
 * **Checkpoints** are written by rank 0 only; they hold the global step (in global
   batches), the global batch size and the world size, so a run resumes on any number of
   ranks (the epoch permutation depends on the seed and the epoch only). A checkpoint of a
@@ -266,6 +273,23 @@ def broadcast_state(module: Any) -> None:
             torch.distributed.broadcast(tensor.data, src=0)
 
 
+def rank_seed(seed: int, rank: int, step: int = 0) -> int:
+    """The torch seed of rank ``rank`` (> 0) from step ``step`` on: drawn from
+    ``numpy.random.SeedSequence([seed, rank, step])``, so that ranks, seeds and resumed
+    steps give unrelated streams (and none replays the stream that initialised the weights)."""
+    return int(np.random.SeedSequence([int(seed), int(rank), int(step)]).generate_state(1)[0])
+
+
+def seed_rank(seed: int, context: DistributedContext | None, step: int = 0) -> None:
+    """Give this rank its own torch random stream (dropout masks, sampled negatives) once the
+    weights agree across ranks: ranks ``r > 0`` seed torch (every device) with
+    :func:`rank_seed`; rank 0 and a single process keep their stream. ``step`` is the step
+    training starts at (a resumed run restores rank 0's stream from the checkpoint)."""
+    if context is None or context.rank == 0:
+        return
+    torch.manual_seed(rank_seed(seed, context.rank, step))
+
+
 def mean_across(value: Any) -> Any:
     """The mean over the ranks of a scalar tensor (a new tensor)."""
     out = value.detach().clone().reshape(1).float()
@@ -345,6 +369,8 @@ __all__ = [
     "average_gradients",
     "barrier",
     "broadcast_state",
+    "rank_seed",
+    "seed_rank",
     "check_sparse_backend",
     "combine_rows",
     "current",

@@ -88,6 +88,7 @@ from recutils.nn.distributed import (
     gather_rows,
     local_cuda_device,
     mean_across,
+    seed_rank,
     shard,
     shard_bounds,
 )
@@ -835,6 +836,7 @@ class Trainer:
             forward = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
+            seed_rank(self.seed, ctx, step)  # same weights, each rank its own dropout masks
         valid_dev = valid
         perm: torch.Tensor | None = None
         perm_epoch = -1
@@ -1127,6 +1129,7 @@ class Trainer:
                 ctx, any(getattr(m, "sparse", False) is True for m in self.model.modules())
             )
             broadcast_state(self.model)  # every rank starts from rank 0's weights
+            seed_rank(self.seed, ctx, step)  # ... and draws its own dropout masks
         self.model.train()
         epoch_row = getattr(source, "epoch_row", None)
         key = f"valid_{metric}"

@@ -23,11 +23,16 @@ N_IDS = 50
 class TinyCTR(torch.nn.Module):
     """Logit = sum of the rows' id embeddings (dot a vector) + a linear term of the dense columns."""
 
-    def __init__(self, sparse: bool = False) -> None:
+    def __init__(self, sparse: bool = False, dropout: float = 0.0) -> None:
         super().__init__()
         self.emb = torch.nn.Embedding(N_IDS, 4, sparse=sparse)
         self.out = torch.nn.Linear(4, 1)
         self.dense = torch.nn.Linear(3, 1)
+        self.drop = torch.nn.Dropout(dropout) if dropout else None
+        #: with dropout: the weights seen by the first training step, and the keep-mask of
+        #: each step's first row (what a test compares across ranks)
+        self.first_weights: list[float] | None = None
+        self.masks: list[list[bool]] = []
 
     def parameter_groups(self) -> dict[str, list[torch.nn.Parameter]]:
         dense = [*self.out.parameters(), *self.dense.parameters()]
@@ -38,7 +43,14 @@ class TinyCTR(torch.nn.Module):
         }
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return (self.out(self.emb(batch[IDS]).sum(1)) + self.dense(batch[DENSE])).squeeze(-1)
+        h = self.emb(batch[IDS]).sum(1)
+        if self.drop is not None and self.training:
+            if self.first_weights is None:
+                self.first_weights = self.emb.weight.detach().flatten()[:8].tolist()
+            keep = self.drop(torch.ones_like(h))
+            self.masks.append((keep[0] > 0).tolist())
+            h = h * keep
+        return (self.out(h) + self.dense(batch[DENSE])).squeeze(-1)
 
 
 def tiny_data(n: int, seed: int) -> TensorData:
@@ -85,10 +97,13 @@ def train(
     model_dir: str | None = None,
     stop_after: int | None = None,
     sparse: bool = False,
+    dropout: float = 0.0,
+    init_by_rank: bool = False,
 ) -> dict[str, Any]:
-    """Train :class:`TinyCTR` on the tiny rows (in whatever process group is current)."""
-    torch.manual_seed(0)
-    model = TinyCTR(sparse=sparse)
+    """Train :class:`TinyCTR` on the tiny rows (in whatever process group is current); with
+    ``init_by_rank`` each rank initialises its weights from a different seed."""
+    torch.manual_seed(int(os.environ.get("RANK", "0")) if init_by_rank else 0)
+    model = TinyCTR(sparse=sparse, dropout=dropout)
     trainer = Trainer(
         model,
         settings,
@@ -102,6 +117,8 @@ def train(
         "weights": {
             k: v.detach().to_dense().flatten()[:8].tolist() for k, v in model.state_dict().items()
         },
+        "first_weights": model.first_weights,
+        "masks": model.masks,
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import time
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -44,6 +45,7 @@ def two_ranks(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
     jobs = {
         "dense": {"settings": config()},
         "sparse": {"settings": SPARSE, "sparse": True},
+        "dropout": {"settings": config(epochs=1), "dropout": 0.5, "init_by_rank": True},
         "killed": {
             "settings": config(checkpoint_every_steps=10),
             "model_dir": ckpt,
@@ -74,6 +76,24 @@ def test_sparse_embedding_gradients_train_under_ddp_with_gloo(two_ranks) -> None
     single = train(SPARSE, sparse=True)
     assert ranks[0]["weights"] == ranks[1]["weights"]
     assert abs(_aucs(ranks[0])[-1] - _aucs(single)[-1]) < 0.002
+
+
+def test_ranks_start_from_the_same_weights_and_draw_their_own_dropout_masks(two_ranks) -> None:
+    ranks = two_ranks[0]["dropout"]
+    # initialised from different seeds, trained from rank 0's weights, ended equal
+    assert ranks[0]["first_weights"] == ranks[1]["first_weights"]
+    assert ranks[0]["weights"] == ranks[1]["weights"]
+    # 25 steps of 4 keep/drop draws each: each rank its own masks (same masks on both ranks
+    # would repeat dropout's noise on every shard instead of averaging it)
+    masks = [r["masks"] for r in ranks]
+    assert len(masks[0]) == len(masks[1]) == 25
+    assert masks[0] != masks[1]
+    assert 0.3 < np.mean(masks[0]) < 0.7 and 0.3 < np.mean(masks[1]) < 0.7
+    # rank 0 keeps the seeded stream, rank 1's comes from rank_seed(7, 1, 0): a rerun is the same
+    single = train(config(epochs=1), dropout=0.5)
+    assert single["masks"][0] == masks[0][0]  # the first draws of the seeded stream
+    torch.manual_seed(distributed.rank_seed(7, 1, 0))
+    assert (torch.nn.Dropout(0.5)(torch.ones(32, 4))[0] > 0).tolist() == masks[1][0]
 
 
 def test_a_run_killed_mid_epoch_on_two_ranks_resumes_on_one(two_ranks) -> None:
