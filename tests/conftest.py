@@ -12,8 +12,20 @@ REPO_ROOT = TESTS_DIR.parent
 TIERS = ("unit", "smoke", "integration", "notebooks")
 
 
+#: Tests that pytest-xdist may send to any process one by one (each runs a whole notebook in
+#: its own kernel and shares no fixture with its neighbours); every other test stays with the
+#: rest of its file, so module fixtures (a Spark fit, a spawned process group) run once.
+SPREAD_ONE_BY_ONE = ("notebooks/test_notebooks.py::test_notebook_runs",)
+
+
+# tryfirst: the xdist_group marks must be in place before pytest-xdist's own hook reads them.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test with the tier named by its folder under tests/."""
+    """Mark every test with the tier named by its folder under tests/ and its xdist group.
+
+    Under ``--dist loadgroup`` (tools/test.sh) a group is the test's file, except for the
+    tests in :data:`SPREAD_ONE_BY_ONE`, which have none and are balanced over the processes.
+    """
     for item in items:
         try:
             rel = Path(str(item.fspath)).resolve().relative_to(TESTS_DIR)
@@ -21,6 +33,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         if rel.parts and rel.parts[0] in TIERS:
             item.add_marker(getattr(pytest.mark, rel.parts[0]))
+        test_id = f"{rel.as_posix()}::{item.name.split('[')[0]}"
+        if test_id not in SPREAD_ONE_BY_ONE and not any(item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(rel.as_posix()))
 
 
 def data_required() -> bool:

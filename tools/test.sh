@@ -34,10 +34,12 @@ export MKL_ENABLE_INSTRUCTIONS="${MKL_ENABLE_INSTRUCTIONS:-AVX2}"
 
 # Two test processes (pytest-xdist; one per core of the CI machine). Each test file stays on
 # one process, so module fixtures (a Spark fit shared by a file's tests, a spawned process
-# group) run once. RECUTILS_TEST_WORKERS=0 runs everything in one process.
+# group) run once, except the notebook runs, which are spread one by one (tests/conftest.py
+# gives every other test its file as xdist group). RECUTILS_TEST_WORKERS=0 runs everything in
+# one process.
 WORKERS=${RECUTILS_TEST_WORKERS:-2}
 if [ "$WORKERS" != 0 ]; then
-    set -- -n "$WORKERS" --dist loadfile "$@"
+    set -- -n "$WORKERS" --dist loadgroup "$@"
 fi
 
 exec "$VENV/bin/python" -m pytest "$@"

@@ -127,6 +127,25 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _stored_keys(results: pd.DataFrame) -> list[tuple[str, ...]]:
+    """The identity of each stored run: its key columns and its parameters.
+
+    The parameters are compared as JSON values, not as text: rows written by an earlier
+    version with the same keys in another order are the same runs.
+    """
+
+    def canonical(text: str) -> str:
+        try:
+            return json.dumps(json.loads(text), sort_keys=True, default=str)
+        except ValueError:
+            return text
+
+    return [
+        (*r[:-1], canonical(r[-1]))
+        for r in results[KEY_COLUMNS + ["params"]].astype(str).itertuples(index=False)
+    ]
+
+
 def _params_key(m: ModelSpec) -> str:
     key: dict[str, Any] = {"model": m.model, "params": m.params, "rating_metrics": m.rating_metrics}
     if m.side_data is not None:  # only when set, so the keys of earlier results hold
@@ -334,7 +353,7 @@ def run_benchmark(
         if per_user_path is not None and per_user_path.exists()
         else pd.DataFrame(columns=KEY_COLUMNS[:4] + [DEFAULT_USER_COL] + per_user_metric_names(k))
     )
-    done = {tuple(r) for r in results[KEY_COLUMNS + ["params"]].astype(str).itertuples(index=False)}
+    done = set(_stored_keys(results))
 
     def key(m: ModelSpec, protocol: str, seed: int) -> tuple[str, ...]:
         return (m.name, spec.dataset_label, protocol, str(seed), str(k), _params_key(m))
@@ -418,12 +437,7 @@ def run_benchmark(
             _write_csv(per_user.round(6), per_user_path)
 
     keys = {key(m, p, s) for m, p, s in spec.runs()}
-    mine = results[
-        [
-            tuple(r) in keys
-            for r in results[KEY_COLUMNS + ["params"]].astype(str).itertuples(index=False)
-        ]
-    ]
+    mine = results[[k in keys for k in _stored_keys(results)]]
     rank = {
         "model": {m.name: i for i, m in enumerate(spec.models)},
         "protocol": {p: i for i, p in enumerate(spec.protocols)},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -179,6 +181,32 @@ def test_seeds_matter_for_seeded_models(run) -> None:
     assert rnd["ndcg@5"].nunique() == 2  # same split, different model seeds
     strat = results[(results["model"] == "popularity") & (results["protocol"] == "ms_stratified")]
     assert strat["n_train"].nunique() >= 1 and strat["ndcg@5"].nunique() == 2  # different splits
+
+
+def test_resume_reads_stored_parameters_as_json_values(run, ratings, monkeypatch, tmp_path) -> None:
+    """Results whose params text has the same keys in another order (an earlier writer's)
+    are the same runs: nothing is recomputed (runs before the test below changes the results)."""
+    out, results, _ = run
+    shuffled = pd.read_csv(out)
+    shuffled["params"] = [
+        json.dumps(dict(reversed(list(json.loads(text).items())))) for text in shuffled["params"]
+    ]
+    assert (shuffled["params"] != pd.read_csv(out)["params"]).all()
+    path = tmp_path / "shuffled.csv"
+    shuffled.to_csv(path, index=False)
+    per_user = pd.read_csv(run_mod.default_per_user_path(out))
+    per_user.to_csv(run_mod.default_per_user_path(path), index=False)
+    calls = []
+    real = run_mod.run_one
+
+    def counting(m, *a, **kw):
+        calls.append(m.name)
+        return real(m, *a, **kw)
+
+    monkeypatch.setattr(run_mod, "run_one", counting)
+    again = bm.run_benchmark(bm.load_spec(SPEC), data=ratings, results_path=path, progress=False)
+    assert calls == []
+    assert len(again) == len(results)
 
 
 def test_resume_does_not_recompute(run, ratings, monkeypatch) -> None:
