@@ -219,6 +219,16 @@ class _Catalogue:
             categories = by_item.reindex(counts.index).to_numpy()
         return cls(counts.index.to_numpy(), counts.to_numpy(dtype=np.float64), categories)
 
+    def restricted(self, items: pd.Series) -> _Catalogue:
+        """The catalogue of the behaviours whose items are ``items`` (popularity counted there),
+        each item keeping its category."""
+        counts = items.value_counts(sort=False).sort_index()
+        keep = counts.index.to_numpy()
+        categories = None
+        if self.categories is not None:
+            categories = self.categories[np.searchsorted(self.items, keep)]
+        return _Catalogue(keep, counts.to_numpy(dtype=np.float64), categories)
+
 
 def _draw_contemporary(
     catalogue: _Catalogue,
@@ -544,9 +554,14 @@ def leave_last_out_samples(
     * each target is followed by distinct negatives that are not the target, drawn in
       proportion to item popularity (``negative_sampling="popularity"``; their items may
       be in the user's history, as in theirs): ``n_valid_negatives`` (4) for validation,
-      ``n_test_negatives`` (9) for test. Their training file holds positives only and the
-      model draws ``train_num_ngs=4`` negatives per positive in each batch;
-      here ``n_train_negatives`` (4; 0 for positives only) are drawn once, the same way.
+      ``n_test_negatives`` (9) for test, over every behaviour's item. Their training file
+      holds positives only and the model draws ``train_num_ngs=4`` negatives per positive
+      from the other positives of each batch; here ``n_train_negatives`` (4; 0 for
+      positives only) are drawn once, in proportion to the items' popularity among the
+      **training behaviours** (every one but each user's last two). Drawn over the whole
+      log, the training negatives would hold the items of the held-out behaviours as
+      label-0 rows: a model learns the items users turn to last as negatives and ranks
+      the validation and test positives below chance.
 
     Each frame has a :data:`GROUP_COL` column holding the user: a validation or test group
     is one positive and its negatives (no item twice), so per-group gAUC, MRR@k and NDCG@k
@@ -609,13 +624,18 @@ def leave_last_out_samples(
     )
     targets = _targets(log, min_history, "leave_last_out_samples")
     catalogue = _Catalogue.of(log.frame, col_item, col_category)
+    # training negatives come from the training behaviours only (Microsoft's model draws them
+    # from the other positives of its training batch); drawn over the whole log, they hold the
+    # items of the held-out last behaviours as label-0 rows, so that a model learns the items
+    # that users turn to last as negatives and ranks the test positives below chance
+    training = catalogue.restricted(log.frame[col_item][log.from_end >= 2])
     split_of = np.minimum(log.from_end[targets], 2)  # 0: test, 1: valid, 2: train
     frames = []
     for split, n_neg, stream in zip((2, 1, 0), n_negatives, streams[1:]):  # three splits
         out = _samples(
             log,
             targets[split_of == split],
-            catalogue,
+            training if split == 2 else catalogue,
             n_neg,
             negative_sampling,
             int(stream),

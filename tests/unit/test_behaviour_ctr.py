@@ -335,9 +335,13 @@ def test_leave_last_out_negatives_and_group_metrics(log):
 
 
 def test_leave_last_out_deterministic_and_sample_rate(log):
-    a = leave_last_out_samples(log, n_test_negatives=3, seed=11)
+    # the training negatives come from the 3 items of the training behaviours
+    a = leave_last_out_samples(log, n_train_negatives=2, n_test_negatives=3, seed=11)
     b = leave_last_out_samples(
-        log.sort_values("timestamp", kind="stable"), n_test_negatives=3, seed=11
+        log.sort_values("timestamp", kind="stable"),
+        n_train_negatives=2,
+        n_test_negatives=3,
+        seed=11,
     )
     for x, y in zip(a, b):
         pd.testing.assert_frame_equal(x, y)
@@ -455,3 +459,27 @@ def test_contemporary_negatives_never_come_from_the_future(window_hours):
     cutoff = 9 * 86400
     train = out[out["timestamp"] < cutoff]
     assert not (train["itemID"].map(first_seen) >= cutoff).any()
+
+
+def test_leave_last_out_training_negatives_come_from_training_behaviours():
+    """Regression: training negatives were drawn over the whole log, so the training rows
+    held, as label-0 rows, items whose behaviours are the held-out last ones (valid, test);
+    a model learned those items as negatives and scored the test groups below chance."""
+    rng = np.random.default_rng(5)
+    n_users, per_user = 80, 8
+    users = np.repeat(np.arange(n_users), per_user)
+    position = np.tile(np.arange(per_user), n_users)
+    # the last two behaviours of every user are items 1000+, never seen earlier
+    items = np.where(
+        position >= per_user - 2,
+        1000 + rng.integers(0, 30, users.size),
+        rng.integers(0, 60, users.size),
+    )
+    log = pd.DataFrame(
+        {"userID": users, "itemID": items, "category": items % 7, "timestamp": position * 3600}
+    )
+    train, valid, test = leave_last_out_samples(log, seed=3)
+    assert (train.loc[train["label"] == 0, "itemID"] < 1000).all()
+    # valid and test negatives are drawn over every behaviour, as in Microsoft's files
+    assert (test.loc[test["label"] == 0, "itemID"] >= 1000).any()
+    assert (train["label"] == 0).sum() == 4 * (train["label"] == 1).sum()
