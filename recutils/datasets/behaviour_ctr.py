@@ -219,6 +219,16 @@ class _Catalogue:
             categories = by_item.reindex(counts.index).to_numpy()
         return cls(counts.index.to_numpy(), counts.to_numpy(dtype=np.float64), categories)
 
+    def restricted(self, items: pd.Series) -> _Catalogue:
+        """The catalogue of the behaviours whose items are ``items`` (popularity counted there),
+        each item keeping its category."""
+        counts = items.value_counts(sort=False).sort_index()
+        keep = counts.index.to_numpy()
+        categories = None
+        if self.categories is not None:
+            categories = self.categories[np.searchsorted(self.items, keep)]
+        return _Catalogue(keep, counts.to_numpy(dtype=np.float64), categories)
+
 
 def _draw_contemporary(
     catalogue: _Catalogue,
@@ -228,14 +238,18 @@ def _draw_contemporary(
     window: float,
     seed: int,
 ) -> np.ndarray:
-    """``[n, n_negatives]`` catalogue positions: items of behaviours within ``window`` seconds
-    of each target (so in proportion to their popularity at that time), never the target,
-    distinct per row; rows whose window holds too few other items are completed by a draw
-    over the whole catalogue in proportion to popularity."""
+    """``[n, n_negatives]`` catalogue positions: items of behaviours in the ``window`` seconds
+    up to each target's time (so in proportion to their popularity then), never the target,
+    distinct per row; rows whose window holds too few other items draw among every
+    behaviour up to the target's time, and the log's first targets, with too few items
+    before them at all, over the whole catalogue in proportion to popularity. Otherwise
+    never an item of a later behaviour: a negative drawn from the future puts the items of
+    a later (test) period into the training rows, each with label 0, so that a model
+    learns them as negatives before they appear as the test period's positives."""
     rng = np.random.default_rng([seed, 1])
     times, time_items = catalogue.times, catalogue.time_items
+    hi = np.searchsorted(times, seconds, side="right")  # behaviours at or before the target
     lo = np.searchsorted(times, seconds - window, side="left")
-    span = np.searchsorted(times, seconds + window, side="right") - lo
     out = np.full((len(target_pos), n_negatives), -1, dtype=np.int64)
     p = catalogue.popularity / catalogue.popularity.sum()
     for col in range(n_negatives):
@@ -243,9 +257,17 @@ def _draw_contemporary(
         for attempt in range(60):
             if not todo.size:
                 break
-            if attempt < 20:  # within the window
-                cand = time_items[lo[todo] + (rng.random(todo.size) * span[todo]).astype(np.int64)]
-            else:  # too few other items in the window: the whole catalogue
+            if attempt < 40:  # within the window, then (too few other items) the whole past
+                start = lo[todo] if attempt < 20 else np.zeros(todo.size, dtype=np.int64)
+                span = hi[todo] - start
+                cand = time_items[start + (rng.random(todo.size) * span).astype(np.int64)]
+            else:  # the log's first targets: too few items before them at all
+                if attempt == 40:
+                    logger.info(
+                        "contemporary negatives: %d target(s) with too few earlier items "
+                        "drawn over the whole catalogue",
+                        todo.size,
+                    )
                 cand = rng.choice(len(catalogue.items), size=todo.size, p=p)
             bad = (cand == target_pos[todo]) | (out[todo, :col] == cand[:, None]).any(axis=1)
             out[todo[~bad], col] = cand[~bad]
@@ -413,13 +435,16 @@ def history_samples(
             behaviour (one behaviour with the default) give no sample; their count is logged.
         negative_sampling: ``"uniform"`` over the catalogue, ``"popularity"`` (proportional
             to the item's rows), or ``"contemporary"``: the item of a behaviour drawn at random
-            among all behaviours within ``negative_window_hours`` of the target (popularity
-            at the target's time). With a split by time, negatives drawn over the whole log
-            are items popular on other days: a model then learns which items were popular
-            in the training days, and on a later day, where new items are the positives,
-            ranks positives *below* such negatives (AUC under 0.5 on Taobao's last day);
-            contemporary negatives remove that shortcut.
-        negative_window_hours: Half-width of the ``"contemporary"`` window, > 0.
+            among all behaviours in the ``negative_window_hours`` up to the target's time
+            (popularity at that time; the log's first targets, with too few earlier items,
+            draw over the whole catalogue). With a split by time, use ``"contemporary"``:
+            ``"uniform"`` and ``"popularity"`` draw over the whole log, so the training rows
+            hold the later (test) period's items as negatives, and a model that learns
+            those items as label 0 ranks the test period's positives, often new items,
+            *below* its negatives (AUC under 0.5 on Taobao's last day). For the same reason
+            the contemporary window looks back only: a window centred on the target also
+            put the test day's items into the last training day's negatives.
+        negative_window_hours: Length of the ``"contemporary"`` window before the target, > 0.
         strict_time: Histories hold behaviours strictly earlier in time (behaviours at the
             target's timestamp are left out); ``False``: earlier in the user's sorted order.
         col_user, col_item, col_timestamp: Input columns.
@@ -529,9 +554,14 @@ def leave_last_out_samples(
     * each target is followed by distinct negatives that are not the target, drawn in
       proportion to item popularity (``negative_sampling="popularity"``; their items may
       be in the user's history, as in theirs): ``n_valid_negatives`` (4) for validation,
-      ``n_test_negatives`` (9) for test. Their training file holds positives only and the
-      model draws ``train_num_ngs=4`` negatives per positive in each batch;
-      here ``n_train_negatives`` (4; 0 for positives only) are drawn once, the same way.
+      ``n_test_negatives`` (9) for test, over every behaviour's item. Their training file
+      holds positives only and the model draws ``train_num_ngs=4`` negatives per positive
+      from the other positives of each batch; here ``n_train_negatives`` (4; 0 for
+      positives only) are drawn once, in proportion to the items' popularity among the
+      **training behaviours** (every one but each user's last two). Drawn over the whole
+      log, the training negatives would hold the items of the held-out behaviours as
+      label-0 rows: a model learns the items users turn to last as negatives and ranks
+      the validation and test positives below chance.
 
     Each frame has a :data:`GROUP_COL` column holding the user: a validation or test group
     is one positive and its negatives (no item twice), so per-group gAUC, MRR@k and NDCG@k
@@ -594,13 +624,18 @@ def leave_last_out_samples(
     )
     targets = _targets(log, min_history, "leave_last_out_samples")
     catalogue = _Catalogue.of(log.frame, col_item, col_category)
+    # training negatives come from the training behaviours only (Microsoft's model draws them
+    # from the other positives of its training batch); drawn over the whole log, they hold the
+    # items of the held-out last behaviours as label-0 rows, so that a model learns the items
+    # that users turn to last as negatives and ranks the test positives below chance
+    training = catalogue.restricted(log.frame[col_item][log.from_end >= 2])
     split_of = np.minimum(log.from_end[targets], 2)  # 0: test, 1: valid, 2: train
     frames = []
     for split, n_neg, stream in zip((2, 1, 0), n_negatives, streams[1:]):  # three splits
         out = _samples(
             log,
             targets[split_of == split],
-            catalogue,
+            training if split == 2 else catalogue,
             n_neg,
             negative_sampling,
             int(stream),

@@ -335,9 +335,13 @@ def test_leave_last_out_negatives_and_group_metrics(log):
 
 
 def test_leave_last_out_deterministic_and_sample_rate(log):
-    a = leave_last_out_samples(log, n_test_negatives=3, seed=11)
+    # the training negatives come from the 3 items of the training behaviours
+    a = leave_last_out_samples(log, n_train_negatives=2, n_test_negatives=3, seed=11)
     b = leave_last_out_samples(
-        log.sort_values("timestamp", kind="stable"), n_test_negatives=3, seed=11
+        log.sort_values("timestamp", kind="stable"),
+        n_train_negatives=2,
+        n_test_negatives=3,
+        seed=11,
     )
     for x, y in zip(a, b):
         pd.testing.assert_frame_equal(x, y)
@@ -372,7 +376,7 @@ def test_leave_last_out_refuses_bad_input(log, kwargs, error):
 
 
 def test_contemporary_negatives_come_from_behaviours_near_the_target():
-    """Each negative is the item of a behaviour within the window of its target's time."""
+    """Each negative is the item of a behaviour in the window up to its target's time."""
     from recutils.datasets.behaviour_ctr import history_samples
 
     rng = np.random.default_rng(0)
@@ -397,7 +401,11 @@ def test_contemporary_negatives_come_from_behaviours_near_the_target():
     pos = out[out["label"] == 1].reset_index(drop=True)
     neg = out[out["label"] == 0].reset_index(drop=True)
     target_day = np.repeat(pos["itemID"].to_numpy() // 100, 2)
-    assert (neg["itemID"].to_numpy() // 100 == target_day).all()  # never an item of another day
+    neg_day = neg["itemID"].to_numpy() // 100
+    # the window looks back only: an item of the target's day, or (the day's first targets,
+    # with too few items before them that day) of an earlier day; never of a later day
+    assert (neg_day <= target_day).all()
+    assert (neg_day == target_day).mean() > 0.95
     assert (neg["itemID"].to_numpy() != np.repeat(pos["itemID"].to_numpy(), 2)).all()
     pairs = neg["itemID"].to_numpy().reshape(-1, 2)
     assert (pairs[:, 0] != pairs[:, 1]).all()
@@ -419,3 +427,59 @@ def test_contemporary_negatives_come_from_behaviours_near_the_target():
             col_category=None,
             col_behavior=None,
         )
+
+
+@pytest.mark.parametrize("window_hours", [1.0, 24.0, 1000.0])
+def test_contemporary_negatives_never_come_from_the_future(window_hours):
+    """Regression: the window was centred on the target, so training rows of a split by time
+    held, as label-0 negatives, items that first appear in the later test period. A model
+    then learned the test period's new items as negatives and scored the test day below
+    chance. Every negative must be the item of a behaviour at or before its target's time."""
+    from recutils.datasets.behaviour_ctr import history_samples
+
+    rng = np.random.default_rng(1)
+    n = 3000
+    t = np.sort(rng.integers(0, 10 * 86400, n))
+    # items drift: the items of a day are mostly new that day
+    items = (t // 86400) * 1000 + rng.integers(0, 300, n)
+    log = pd.DataFrame({"userID": rng.integers(0, 60, n), "itemID": items, "timestamp": t})
+    out = history_samples(
+        log,
+        n_negatives=3,
+        negative_sampling="contemporary",
+        negative_window_hours=window_hours,
+        seed=7,
+        col_category=None,
+        col_behavior=None,
+    )
+    first_seen = log.groupby("itemID")["timestamp"].min()
+    neg = out[out["label"] == 0]
+    assert (neg["itemID"].map(first_seen).to_numpy() <= neg["timestamp"].to_numpy()).all()
+    # a split by time: no training row holds an item first seen in the test period
+    cutoff = 9 * 86400
+    train = out[out["timestamp"] < cutoff]
+    assert not (train["itemID"].map(first_seen) >= cutoff).any()
+
+
+def test_leave_last_out_training_negatives_come_from_training_behaviours():
+    """Regression: training negatives were drawn over the whole log, so the training rows
+    held, as label-0 rows, items whose behaviours are the held-out last ones (valid, test);
+    a model learned those items as negatives and scored the test groups below chance."""
+    rng = np.random.default_rng(5)
+    n_users, per_user = 80, 8
+    users = np.repeat(np.arange(n_users), per_user)
+    position = np.tile(np.arange(per_user), n_users)
+    # the last two behaviours of every user are items 1000+, never seen earlier
+    items = np.where(
+        position >= per_user - 2,
+        1000 + rng.integers(0, 30, users.size),
+        rng.integers(0, 60, users.size),
+    )
+    log = pd.DataFrame(
+        {"userID": users, "itemID": items, "category": items % 7, "timestamp": position * 3600}
+    )
+    train, valid, test = leave_last_out_samples(log, seed=3)
+    assert (train.loc[train["label"] == 0, "itemID"] < 1000).all()
+    # valid and test negatives are drawn over every behaviour, as in Microsoft's files
+    assert (test.loc[test["label"] == 0, "itemID"] >= 1000).any()
+    assert (train["label"] == 0).sum() == 4 * (train["label"] == 1).sum()
