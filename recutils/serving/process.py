@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -27,19 +26,13 @@ import numpy as np
 
 from recutils.exceptions import RecUtilsError
 from recutils.utils.deps import require
+from recutils.utils.network import free_port
 
 logger = logging.getLogger(__name__)
 
 
 class ServiceStartError(RecUtilsError, RuntimeError):
     """The service process exited or did not become healthy in time."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on ``host`` now (bound once and released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 class ServiceProcess:

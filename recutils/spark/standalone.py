@@ -27,8 +27,8 @@ from pathlib import Path
 from types import TracebackType
 
 from recutils.exceptions import MissingDependencyError, RecUtilsError
-from recutils.serving.process import free_port
 from recutils.utils.deps import require
+from recutils.utils.network import free_port
 
 
 class ClusterStartError(RecUtilsError, RuntimeError):
