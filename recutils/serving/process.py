@@ -26,7 +26,7 @@ import numpy as np
 
 from recutils.exceptions import RecUtilsError
 from recutils.utils.deps import require
-from recutils.utils.network import free_port
+from recutils.utils.processes import free_port, stop_process
 
 logger = logging.getLogger(__name__)
 
@@ -113,19 +113,12 @@ class ServiceProcess:
 
     def stop(self, grace: float = 10.0) -> int | None:
         """SIGTERM, then SIGKILL after ``grace`` seconds; returns the exit status."""
-        proc = self.proc
-        if proc is None:
+        if self.proc is None:
             return None
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=grace)
+        status = stop_process(self.proc, grace)
         if self._log not in (None, subprocess.DEVNULL):
             self._log.close()
-        return proc.returncode
+        return status
 
     def __enter__(self) -> ServiceProcess:
         return self.start()

@@ -28,7 +28,7 @@ from types import TracebackType
 
 from recutils.exceptions import MissingDependencyError, RecUtilsError
 from recutils.utils.deps import require
-from recutils.utils.network import free_port
+from recutils.utils.processes import free_port, stop_process
 
 
 class ClusterStartError(RecUtilsError, RuntimeError):
@@ -44,16 +44,6 @@ def _wait_for(path: Path, text: str, proc: subprocess.Popen, timeout: float) -> 
             return False
         time.sleep(0.5)
     return False
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 class LocalStandaloneCluster:
@@ -183,7 +173,7 @@ class LocalStandaloneCluster:
     def stop(self) -> None:
         """Stop the workers, then the master (idempotent)."""
         while self._procs:
-            _stop(self._procs.pop())
+            stop_process(self._procs.pop(), grace=15)
 
     def close(self) -> None:
         """:meth:`stop`, then remove the temporary folder when this object made it."""
