@@ -354,11 +354,11 @@ class VectorIndex(ABC):
         rows_out = np.empty((q, k), dtype=np.int64)
         scores_out = np.empty((q, k), dtype=np.float32)
         # each query is searched only as wide as its own exclusions need, in groups of widths
-        # rounded up to a power of two (a few searches, not one as wide as the worst query)
+        # rounded up to a power of two (a few searches, not one as wide as the worst query);
+        # a query without exclusions is searched exactly k wide
         need = k + counts
-        widths = np.minimum(
-            n, np.left_shift(1, np.ceil(np.log2(np.maximum(need, 1))).astype(np.int64))
-        )
+        rounded = np.left_shift(1, np.ceil(np.log2(np.maximum(need, 1))).astype(np.int64))
+        widths = np.minimum(n, np.where(counts > 0, rounded, k))
         for width in np.unique(widths):
             self._search_group(
                 matrix, np.flatnonzero(widths == width), int(width), k, codes, rows_out, scores_out

@@ -316,6 +316,25 @@ def test_tune_search_trades_recall_for_speed_without_rebuilding(clustered, tmp_p
         FaissIndex("ivf").tune_search(nprobe=2)
 
 
+def test_search_width_is_k_without_exclusions_and_a_power_of_two_with(monkeypatch):
+    """A query without exclusions is searched exactly k wide (so HNSW's ef_search below the
+    next power of two is honoured); one with exclusions as wide as k plus them, rounded up."""
+    index = BruteForceIndex().build(np.eye(40, dtype=np.float32), np.arange(40))
+    widths = []
+    search_rows = index._search_rows
+
+    def spy(matrix, width, exhaustive):
+        widths.append((len(matrix), width))
+        return search_rows(matrix, width, exhaustive)
+
+    monkeypatch.setattr(index, "_search_rows", spy)
+    index.search(np.eye(40, dtype=np.float32)[:3], 10)
+    assert widths == [(3, 10)]
+    widths.clear()
+    index.search(np.eye(40, dtype=np.float32)[:3], 10, exclude=[[], [5, 6], []])
+    assert sorted(widths) == [(1, 16), (2, 10)]
+
+
 @pytest.mark.parametrize("kind", FAISS_KINDS)
 def test_faiss_exclusion_widens_until_every_row_is_full(kind):
     pytest.importorskip("faiss")
