@@ -376,12 +376,17 @@ class VectorIndex(ABC):
         scores_out: np.ndarray,
     ) -> None:
         """Fill ``rows_out`` / ``scores_out`` for the queries ``pending``, searched ``width``
-        wide, widened (finally exhaustively) for any query left with fewer than ``k``."""
+        wide, widened (finally exhaustively) for any query left with fewer than ``k``.
+
+        A query the approximate search ran out of candidates for (rows of ``-1``: its IVF
+        cells hold fewer than ``width`` vectors) goes straight to the exhaustive pass, which
+        a wider search of the same cells would not avoid."""
         n = self.n_items
         exhaustive = False
         while pending.size:
             rows, scores = self._search_rows(matrix[pending], width, exhaustive)
-            bad = rows < 0
+            missing = rows < 0
+            bad = missing.copy()
             if codes is not None and codes.size:
                 pair = pending[:, None] * n + rows
                 at = np.minimum(np.searchsorted(codes, pair), codes.size - 1)
@@ -390,6 +395,7 @@ class VectorIndex(ABC):
             keep = np.argsort(bad, axis=1, kind="stable")[done, :k]
             rows_out[pending[done]] = np.take_along_axis(rows[done], keep, axis=1)
             scores_out[pending[done]] = np.take_along_axis(scores[done], keep, axis=1)
+            ran_out = bool(missing[~done].any())
             pending = pending[~done]
             if not pending.size:
                 break
@@ -398,7 +404,7 @@ class VectorIndex(ABC):
                     f"{self.kind} index returned fewer than {k} items for "
                     f"{pending.size} queries after an exhaustive search."
                 )
-            exhaustive = width >= n
+            exhaustive = width >= n or ran_out
             width = min(n, 2 * width)
             logger.debug("%d queries short of %d items; searching %d", pending.size, k, width)
 

@@ -335,6 +335,28 @@ def test_search_width_is_k_without_exclusions_and_a_power_of_two_with(monkeypatc
     assert sorted(widths) == [(1, 16), (2, 10)]
 
 
+def test_ivf_query_short_of_candidates_goes_exhaustive_at_once(monkeypatch):
+    """nprobe=1 over cells smaller than k: no ladder of ever wider searches of the same cell,
+    one exhaustive pass, and the exact answer."""
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(5)
+    data = rng.standard_normal((400, 8)).astype(np.float32)
+    queries = rng.standard_normal((5, 8)).astype(np.float32)
+    index = FaissIndex("ivf", "l2", nlist=10, nprobe=1).build(data, np.arange(400))
+    calls = []
+    search_rows = index._search_rows
+
+    def spy(matrix, width, exhaustive):
+        calls.append((width, exhaustive))
+        return search_rows(matrix, width, exhaustive)
+
+    monkeypatch.setattr(index, "_search_rows", spy)
+    got, _ = index.search(queries, 60)  # a cell holds about 40 vectors
+    assert calls == [(60, False), (120, True)], calls
+    exact, _ = BruteForceIndex("l2").build(data, np.arange(400)).search(queries, 60)
+    assert np.array_equal(got, exact)
+
+
 @pytest.mark.parametrize("kind", FAISS_KINDS)
 def test_faiss_exclusion_widens_until_every_row_is_full(kind):
     pytest.importorskip("faiss")
