@@ -1,9 +1,9 @@
 """Execute every notebook listed in notebooks.yaml and check what it records.
 
 The manifest must list every notebook in the repository; each notebook must have
-exactly one ``parameters`` cell. A notebook committed with outputs must carry the stamp
-``tools/notebooks.py run --store`` writes, and its code cells must still match it: outputs
-of code that has changed since (stale outputs) fail.
+exactly one ``parameters`` cell. Every notebook is committed with the outputs of a run at its
+default parameters and the stamp ``tools/notebooks.py run --store`` writes; a notebook without
+them, or whose code cells no longer match the stamp (stale outputs), fails.
 """
 
 from __future__ import annotations
@@ -66,11 +66,14 @@ def test_notebook_is_clean(entry: dict) -> None:
         if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count"))
     ]
     status = stamp_status(nb)
-    if executed or STAMP_KEY in nb.metadata:
-        assert status == "ok", (
-            f"stored outputs are {status} (cells {executed[:5]} carry outputs); refresh them with "
-            f"`python tools/notebooks.py run --store {entry['path']}`"
-        )
+    refresh = f"`python tools/notebooks.py run --store {entry['path']}`"
+    assert STAMP_KEY in nb.metadata and executed, (
+        f"committed without the outputs of a stored run (stamp: {status}); store them with {refresh}"
+    )
+    assert status == "ok", (
+        f"stored outputs are {status} (the code cells changed since the run); refresh them with "
+        f"{refresh}"
+    )
     declared = declared_parameters(REPO / entry["path"])
     undeclared = sorted(set(entry.get("parameters", {})) - set(declared))
     assert not undeclared, f"manifest passes undeclared parameters {undeclared}"
