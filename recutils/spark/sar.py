@@ -10,6 +10,8 @@ cluster; nothing here collects a matrix to the driver:
 * :func:`sar_cooccurrence_upper`: item co-occurrence counts by a self-join of the
   distinct (user, item) pairs on the user (upper triangle, mirrored by :func:`mirrored`),
   entries below ``threshold`` dropped (the diagonal included);
+  :func:`sar_cooccurrence_upper_blocks` gives the same counts as one sparse ``B^T B``
+  per block of users on the executors, summed by a ``groupBy``;
 * :func:`sar_similarity`: the similarity of each stored pair from its count and the two
   item frequencies (the diagonal), by the formulas of
   :mod:`recutils.models.sar.similarity`;
@@ -18,7 +20,16 @@ cluster; nothing here collects a matrix to the driver:
 * :func:`sar_top_k`: remove-seen (the training pairs join the score aggregation with a
   flag, so no extra shuffle), ``row_number`` over (score desc, item asc) per user, and
   items with no co-occurrence path (score 0 in the pandas SAR) for the users with fewer
-  than ``k`` positive scores.
+  than ``k`` positive scores;
+* :func:`sar_top_k_blocks`: the same top-``k`` by blocks of users, each block's scores a
+  sparse product on an executor (the similarity is replicated to every block by a cross
+  join on the cluster, so it must fit one executor's memory): one row per (user, item)
+  pair of the product never goes through a shuffle, which makes it the fast path while
+  the similarity fits.
+
+:func:`fit_sar` and ``SparkSAR`` take ``method="blocks"`` (the default: the two block
+functions) or ``method="join"`` (the self-join and :func:`sar_top_k`, every product term a
+row: for a similarity larger than one executor's memory).
 
 The frames use the internal columns of :data:`USER`, :data:`ITEM` (and :data:`OTHER`
 for the second item of a pair); callers rename at the boundary.
@@ -43,6 +54,8 @@ Window = require("pyspark.sql.window", "spark").Window
 USER, ITEM, OTHER = "u", "i", "j"
 RATING, TIME = "r", "t"
 SECONDS_PER_DAY = 24 * 60 * 60
+#: The ``method`` of :func:`fit_sar` and ``SparkSAR``: by blocks of users, or by joins.
+METHODS = ("blocks", "join")
 
 
 @dataclass
@@ -118,6 +131,59 @@ def sar_cooccurrence_upper(affinity: DataFrame, threshold: float = 1) -> DataFra
     return upper.filter(F.col("c") >= F.lit(float(threshold))) if threshold > 1 else upper
 
 
+def _block_cooccurrence(pairs: Any) -> Any:
+    """Upper-triangle co-occurrence counts ``[i, j, c]`` of one block of users' distinct
+    ``[u, i]`` pairs (pandas, on an executor): ``B^T B`` of its binary user x item matrix."""
+    import numpy as np
+    import pandas as pd
+    import scipy.sparse as sp
+
+    if pairs.empty:
+        empty = np.asarray(pairs[ITEM], dtype=object)[:0]
+        return pd.DataFrame({ITEM: empty, OTHER: empty, "c": np.empty(0, dtype=np.float64)})
+    rows, _ = pd.factorize(pairs[USER])
+    cols, items = pd.factorize(pairs[ITEM], sort=True)  # code order = id order
+    binary = sp.csr_matrix(
+        (np.ones(rows.size, dtype=np.int64), (rows, cols)), shape=(rows.max() + 1, len(items))
+    )
+    counts = sp.triu(binary.T.tocsr() @ binary, format="coo")
+    ids = np.asarray(items)
+    return pd.DataFrame(
+        {ITEM: ids[counts.row], OTHER: ids[counts.col], "c": counts.data.astype(np.float64)}
+    )
+
+
+def sar_cooccurrence_upper_blocks(
+    affinity: DataFrame, threshold: float = 1, n_blocks: int | None = None
+) -> DataFrame:
+    """:func:`sar_cooccurrence_upper` by blocks of users: each block's ``B^T B`` (upper
+    triangle) is a sparse product on an executor (``applyInPandas``), and the blocks'
+    counts are summed by a ``groupBy(i, j)``. The rows shuffled are the blocks' distinct
+    item pairs, not one row per (user, i, j) as in the self-join."""
+    blocks = _n_blocks(affinity, n_blocks)
+    item_type = affinity.schema[ITEM].dataType.simpleString()
+    pairs = affinity.select(USER, ITEM).withColumn("b", F.pmod(F.xxhash64(USER), F.lit(blocks)))
+    upper = (
+        pairs.groupBy("b")
+        .applyInPandas(
+            lambda frame: _block_cooccurrence(frame.drop(columns="b")),
+            f"{ITEM} {item_type}, {OTHER} {item_type}, c double",
+        )
+        .groupBy(ITEM, OTHER)
+        .agg(F.sum("c").alias("c"))
+    )
+    return upper.filter(F.col("c") >= F.lit(float(threshold))) if threshold > 1 else upper
+
+
+def _n_blocks(frame: DataFrame, n_blocks: int | None) -> int:
+    """``n_blocks``, checked, or the default parallelism of ``frame``'s Spark context."""
+    if n_blocks is None:
+        return int(frame.sparkSession.sparkContext.defaultParallelism)
+    if isinstance(n_blocks, bool) or not isinstance(n_blocks, int) or n_blocks < 1:
+        raise ConfigError(f"n_blocks must be a positive integer or None, got {n_blocks!r}.")
+    return n_blocks
+
+
 def mirrored(upper: DataFrame) -> DataFrame:
     """The full symmetric ``[i, j, c]`` from its upper triangle."""
     lower = upper.filter(F.col(ITEM) != F.col(OTHER)).select(
@@ -166,12 +232,18 @@ def fit_sar(
     threshold: float,
     half_life_days: float | None,
     time_now: float | None = None,
+    method: str = "blocks",
+    n_blocks: int | None = None,
 ) -> SARTables:
     """Fit SAR on ``events`` ``[u, i, r(, t)]``; the returned frames are cached.
 
     The rating range is that of the aggregated (decayed) affinities with time decay,
-    of the raw ratings without, as in the pandas SAR.
+    of the raw ratings without, as in the pandas SAR. ``method``: the co-occurrence by
+    blocks of users (:func:`sar_cooccurrence_upper_blocks`, ``n_blocks`` of them) or by
+    the self-join (:func:`sar_cooccurrence_upper`, ``"join"``).
     """
+    if method not in METHODS:
+        raise ConfigError(f"method must be 'blocks' or 'join', got {method!r}.")
     affinity, t_now = sar_affinity(events, half_life_days, time_now)
     affinity = affinity.cache()
     source = (
@@ -185,7 +257,10 @@ def fit_sar(
     ).first()
     n_items = int(stats["n"])
     items = affinity.select(ITEM).distinct()
-    upper = sar_cooccurrence_upper(affinity, threshold).cache()
+    if method == "blocks":
+        upper = sar_cooccurrence_upper_blocks(affinity, threshold, n_blocks).cache()
+    else:
+        upper = sar_cooccurrence_upper(affinity, threshold).cache()
     similarity, diag = sar_similarity(mirrored(upper), n_items, similarity_type)
     similarity = similarity.cache()
     frequencies = (
@@ -368,6 +443,156 @@ def _zero_score_fill(
     return _rank(kept.unionByName(fill), k).select(USER, ITEM, "score", "rank", "lo", "hi")
 
 
+#: Most scores a block densifies at once (users x items): 4M float64, 32 MB.
+_DENSE_CELLS = 1 << 22
+
+
+def _block_top_k(
+    aff: Any,
+    right: Any,
+    *,
+    k: int,
+    remove_seen: bool,
+    normalize: bool,
+    rating_min: float,
+    rating_max: float,
+) -> Any:
+    """The top-``k`` rows ``[u, i, score, rank]`` of one block of users (pandas, on an executor).
+
+    ``aff``: the block's affinity rows ``[u, i, affinity, unity]``; ``right``: the
+    catalogue (rows with ``j`` null: item ``i``) and the similarity (``[i, j, sim]``).
+    Items are ordered by id, so ties go to the lower id as in the pandas SAR.
+    """
+    import numpy as np
+    import pandas as pd
+    import scipy.sparse as sp
+
+    from recutils.models.topk import top_k_per_row
+
+    if aff.empty:
+        return pd.DataFrame(
+            {
+                USER: np.asarray(aff[USER], dtype=object)[:0],
+                ITEM: np.asarray(right[ITEM], dtype=object)[:0],
+                "score": np.empty(0, dtype=np.float64),
+                "rank": np.empty(0, dtype=np.int32),
+            }
+        )
+    catalogue = right[OTHER].isna().to_numpy()
+    # ids go back to Spark as numpy arrays (object for strings: PySpark's Arrow conversion
+    # does not take pandas' Arrow-backed string columns)
+    item_ids = np.sort(np.asarray(right.loc[catalogue, ITEM]))
+    items = pd.Index(item_ids)
+    pairs = right.loc[~catalogue]
+    n = len(items)
+    similarity = sp.csr_matrix(
+        (
+            pairs["sim"].to_numpy(np.float64),
+            (items.get_indexer(pairs[ITEM]), items.get_indexer(pairs[OTHER])),
+        ),
+        shape=(n, n),
+    )
+    user_codes, users = pd.factorize(aff[USER])
+    users = np.asarray(users)
+    rows, cols = user_codes.astype(np.int64), items.get_indexer(aff[ITEM])
+    shape = (len(users), n)
+    affinity = sp.csr_matrix((aff["affinity"].to_numpy(np.float64), (rows, cols)), shape=shape)
+    unity = sp.csr_matrix((aff["unity"].to_numpy(np.float64), (rows, cols)), shape=shape)
+    seen = sp.csr_matrix((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=shape)
+    step = max(1, _DENSE_CELLS // max(n, 1))
+    parts = []
+    for start in range(0, shape[0], step):
+        block = slice(start, start + step)
+        scores = (affinity[block] @ similarity).toarray()
+        if remove_seen:
+            mask = seen[block].tocoo()
+            scores[mask.row, mask.col] = -np.inf
+        idx, val = top_k_per_row(scores, k)
+        if normalize:
+            counts = (unity[block] @ similarity).toarray()
+            lo = counts.min(axis=1, keepdims=True) * rating_min
+            hi = counts.max(axis=1, keepdims=True) * rating_max
+            with np.errstate(invalid="ignore", divide="ignore"):
+                val = (val - lo) / (hi - lo) * (rating_max - rating_min) + rating_min
+        keep = np.isfinite(val)
+        row, col = np.nonzero(keep)
+        parts.append(
+            pd.DataFrame(
+                {
+                    USER: users[start + row],
+                    ITEM: item_ids[idx[row, col]],
+                    "score": val[row, col],
+                    "rank": (col + 1).astype(np.int32),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def sar_top_k_blocks(
+    users: DataFrame,
+    tables: SARTables,
+    k: int,
+    *,
+    remove_seen: bool = True,
+    normalize: bool = False,
+    n_blocks: int | None = None,
+) -> DataFrame:
+    """Top-``k`` ``[u, i, score, rank]`` for the training users of ``users`` ``[u]``, by
+    blocks of users; the ranking of :func:`sar_top_k` (and of the pandas SAR).
+
+    The users are hashed into ``n_blocks`` blocks (default: the context's default
+    parallelism). A cross join gives every block its own copy of the similarity and the
+    catalogue, a ``cogroup`` brings each block's affinities to it, and one pandas function
+    per block (``applyInPandas``) computes the block's scores as a sparse product,
+    removes its seen items and ranks them (value descending, ties by item id; items
+    without a co-occurrence path score 0), densifying a few thousand users at a time.
+    The similarity therefore has to fit the memory of one executor's Python worker; for a
+    catalogue beyond that, :func:`sar_top_k` (``method="join"``) keeps every step a
+    DataFrame join. Nothing is collected to the driver either way.
+    """
+    spark = users.sparkSession
+    blocks = _n_blocks(users, n_blocks)
+    item_type = tables.frequencies.schema[ITEM].dataType
+    req = users.select(USER).distinct()
+    aff = (
+        tables.affinity.join(req, on=USER, how="left_semi")
+        .select(USER, ITEM, "affinity", "unity")
+        .withColumn("b", F.pmod(F.xxhash64(USER), F.lit(blocks)))
+    )
+    right = (
+        tables.similarity.select(ITEM, OTHER, "sim")
+        .unionByName(
+            tables.frequencies.select(
+                ITEM,
+                F.lit(None).cast(item_type).alias(OTHER),
+                F.lit(None).cast("double").alias("sim"),
+            )
+        )
+        .crossJoin(spark.range(blocks).select(F.col("id").alias("b")))
+        # fresh names: both sides descend from the affinity frame, and Spark refuses to
+        # group two frames of one lineage by columns it cannot tell apart
+        .toDF("ri", "rj", "rsim", "rb")
+    )
+    schema = (
+        f"{USER} {tables.affinity.schema[USER].dataType.simpleString()}, "
+        f"{ITEM} {item_type.simpleString()}, score double, rank int"
+    )
+    options = dict(
+        k=int(k),
+        remove_seen=bool(remove_seen),
+        normalize=bool(normalize),
+        rating_min=tables.rating_min,
+        rating_max=tables.rating_max,
+    )
+
+    def rank_block(left: Any, other: Any) -> Any:
+        other = other.drop(columns="rb").set_axis([ITEM, OTHER, "sim"], axis=1)
+        return _block_top_k(left.drop(columns="b"), other, **options)
+
+    return aff.groupBy("b").cogroup(right.groupBy("rb")).applyInPandas(rank_block, schema)
+
+
 def popularity_top_k(users: DataFrame, tables: SARTables, k: int) -> DataFrame:
     """``[u, i, score, rank]``: the ``k`` most frequent items (ties by item) for each of
     ``users`` ``[u]`` (the pandas SAR's ranking for users not seen in training)."""
@@ -420,6 +645,7 @@ __all__ = [
     "ITEM",
     "OTHER",
     "USER",
+    "METHODS",
     "SARTables",
     "fit_sar",
     "popularity_top_k",
@@ -429,6 +655,8 @@ __all__ = [
     "sar_predict",
     "sar_scores",
     "sar_similarity",
+    "sar_top_k_blocks",
+    "sar_cooccurrence_upper_blocks",
     "sar_top_k",
     "user_bounds",
 ]

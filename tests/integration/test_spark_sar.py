@@ -13,7 +13,12 @@ pytest.importorskip("pyspark")
 
 from _sar_helpers import assert_same_top_k  # noqa: E402,I001
 
-from recutils.exceptions import ColumnMismatchError, DataError, DataWarning  # noqa: E402
+from recutils.exceptions import (  # noqa: E402
+    ColumnMismatchError,
+    ConfigError,
+    DataError,
+    DataWarning,
+)
 from recutils.models import create_model, list_models  # noqa: E402
 from recutils.models.sar import SAR, SparkSAR  # noqa: E402
 from recutils.testing import CHECKS, registry_factory  # noqa: E402
@@ -56,7 +61,8 @@ def ml100k_fit(request, spark, ml100k_spark):
     """One pandas and one Spark fit per similarity type, shared by the parity checks.
 
     Time decay on (30 days, Microsoft's benchmark setting); the Spark top-10 (remove-seen)
-    of the seeded users is computed once here."""
+    of the seeded users is computed once here, by blocks (the default method) and, for
+    two of the types, fitted and ranked by the join path too."""
     df, frame, users = ml100k_spark
     params = dict(
         similarity_type=request.param,
@@ -66,9 +72,12 @@ def ml100k_fit(request, spark, ml100k_spark):
     )
     ref = SAR(**params).fit(df)
     model = SparkSAR(**params).fit(frame)
-    got = model.recommend_k_items(
-        spark.createDataFrame(pd.DataFrame({"userID": users})), top_k=10
-    ).toPandas()
+    request_users = spark.createDataFrame(pd.DataFrame({"userID": users}))
+    got = {"blocks": model.recommend_k_items(request_users, top_k=10).toPandas()}
+    if request.param in ("jaccard", "lift"):
+        joined = SparkSAR(method="join", **params).fit(frame)
+        got["join"] = joined.recommend_k_items(request_users, top_k=10).toPandas()
+        joined._clear_fitted()
     yield ref, model, users, got
     model._clear_fitted()
 
@@ -76,8 +85,10 @@ def ml100k_fit(request, spark, ml100k_spark):
 # --------------------------------------------------------------------------- parity
 def test_parity_with_pandas_sar_on_movielens_100k(ml100k_fit) -> None:
     ref, _, users, got = ml100k_fit
-    assert got["userID"].nunique() == N_USERS
-    assert_same_top_k(ref.recommend_k_items(users, top_k=10), got)
+    expected = ref.recommend_k_items(users, top_k=10)
+    for method, frame in got.items():
+        assert frame["userID"].nunique() == N_USERS, method
+        assert_same_top_k(expected, frame)
 
 
 def test_fitted_state_on_movielens_100k_equals_pandas_sar(ml100k_fit) -> None:
@@ -134,9 +145,10 @@ def toy():
     )
 
 
-def test_zero_score_items_unknown_users_and_predict_match_pandas(spark, toy) -> None:
+@pytest.mark.parametrize("method", ["blocks", "join"])
+def test_zero_score_items_unknown_users_and_predict_match_pandas(spark, toy, method) -> None:
     ref = SAR(similarity_type="cooccurrence", score_dtype="float64").fit(toy)
-    model = SparkSAR(similarity_type="cooccurrence").fit(spark.createDataFrame(toy))
+    model = SparkSAR(similarity_type="cooccurrence", method=method).fit(spark.createDataFrame(toy))
     users = [1, 2, 3, 4, 99]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
@@ -157,11 +169,14 @@ def test_zero_score_items_unknown_users_and_predict_match_pandas(spark, toy) -> 
     np.testing.assert_allclose(pred["prediction"].to_numpy(), ref_pred["prediction"].to_numpy())
 
 
-def test_remove_seen_false_and_custom_columns(spark, toy) -> None:
+@pytest.mark.parametrize("method", ["blocks", "join"])
+def test_remove_seen_false_and_custom_columns(spark, toy, method) -> None:
     renamed = toy.rename(columns={"userID": "u", "itemID": "i", "rating": "r"})
     kw = dict(col_user="u", col_item="i", col_rating="r", col_prediction="p")
     ref = SAR(similarity_type="jaccard", score_dtype="float64", **kw).fit(renamed)
-    model = SparkSAR(similarity_type="jaccard", **kw).fit(spark.createDataFrame(renamed))
+    model = SparkSAR(similarity_type="jaccard", method=method, **kw).fit(
+        spark.createDataFrame(renamed)
+    )
     got = model.recommend_k_items(
         spark.createDataFrame(renamed[["u"]]), top_k=3, remove_seen=False
     ).toPandas()
@@ -170,6 +185,32 @@ def test_remove_seen_false_and_custom_columns(spark, toy) -> None:
     got = got.sort_values(["u", "rank"]).reset_index(drop=True)
     assert got["i"].tolist() == expected["i"].tolist()
     np.testing.assert_allclose(got["p"].to_numpy(), expected["p"].to_numpy())
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_blocks_with_string_ids_and_empty_blocks_match_pandas(spark, toy, normalize) -> None:
+    """String ids (ties broken by the id's order, as Spark orders strings) and more blocks
+    than users, so that some blocks have no user."""
+    named = toy.assign(
+        userID="user" + toy["userID"].astype(str), itemID="item" + toy["itemID"].astype(str)
+    )
+    params = dict(similarity_type="jaccard", normalize=normalize)
+    ref = SAR(score_dtype="float64", **params).fit(named)
+    model = SparkSAR(n_blocks=7, **params).fit(spark.createDataFrame(named))
+    users = named["userID"].unique().tolist()
+    got = model.recommend_k_items(
+        spark.createDataFrame(pd.DataFrame({"userID": users})), top_k=4
+    ).toPandas()
+    assert_same_top_k(ref.recommend_k_items(users, top_k=4), got)
+    assert got["itemID"].map(type).eq(str).all() and got["rank"].min() == 1
+
+
+def test_method_options_are_checked() -> None:
+    with pytest.raises(ConfigError, match="method must be 'blocks' or 'join'"):
+        SparkSAR(method="fast")
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ConfigError, match="n_blocks"):
+            SparkSAR(n_blocks=bad)
 
 
 def test_spark_fit_then_pandas_methods_and_save_load(spark, toy, tmp_path) -> None:

@@ -4,9 +4,13 @@ One class, two front doors, like :class:`~recutils.models.als.SparkALS`:
 
 * **Spark**: ``fit(spark_df)`` computes the affinities, the co-occurrence (a self-join
   on the user) and the similarity on the cluster (:mod:`recutils.spark.sar`) and keeps
-  them there as cached DataFrames; ``recommend_k_items(spark_users)`` (scores as a join
-  and ``groupBy`` sum, remove-seen by anti-join, top-k by ``row_number``) and
-  ``predict(spark_pairs)`` return Spark DataFrames. No matrix reaches the driver.
+  them there as cached DataFrames; ``recommend_k_items(spark_users)`` and
+  ``predict(spark_pairs)`` return Spark DataFrames. No matrix reaches the driver. With
+  ``method="blocks"`` (the default) the co-occurrence and the top-k scores are sparse
+  products computed by blocks of users on the executors (the scoring blocks each hold a
+  copy of the similarity); with ``method="join"`` every product term is a row of a join
+  and a ``groupBy`` sum, and the top-k a ``row_number`` window: slower, for a similarity
+  too large for one executor's memory.
 * **pandas** (the contract every recutils model keeps): ``fit(pandas_df)`` runs the same
   Spark operations on the coded ids and brings the (sparse) affinity and similarity
   back into the :class:`~recutils.models.sar.SAR` state, so ``predict``,
@@ -35,7 +39,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recutils.exceptions import ColumnMismatchError, DataError
+from recutils.exceptions import ColumnMismatchError, ConfigError, DataError
 from recutils.models.base import TrainData, _factorize, check_top_k
 from recutils.models.sar.model import SAR, _csr_from_sorted_keys
 from recutils.utils.deps import is_spark_frame
@@ -68,6 +72,14 @@ class SparkSAR(SAR):
         config: A :class:`~recutils.models.sar.SARConfig`, a mapping or YAML.
         spark: The SparkSession for the pandas front door; default the active one,
             else a local one (:func:`recutils.spark.start_or_get_spark`).
+        method: ``"blocks"`` (default): the co-occurrence and the top-k scores as sparse
+            products by blocks of users on the executors, each scoring block holding a copy
+            of the similarity (:func:`recutils.spark.sar.sar_cooccurrence_upper_blocks`,
+            :func:`recutils.spark.sar.sar_top_k_blocks`); ``"join"``: every product term a
+            row of a join and a ``groupBy`` sum (:func:`recutils.spark.sar.sar_top_k`), for a
+            similarity too large for one executor. Both give the same model and ranking.
+        n_blocks: User blocks of ``"blocks"`` (default: the Spark context's default
+            parallelism).
         **kwargs: :class:`SAR`'s keyword arguments (column names, config fields).
 
     Examples:
@@ -81,9 +93,25 @@ class SparkSAR(SAR):
     #: The contract suite must run this model with a SparkSession (marker ``spark``).
     needs_spark: ClassVar[bool] = True
 
-    def __init__(self, config: Any = None, *, spark: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        config: Any = None,
+        *,
+        spark: Any = None,
+        method: str = "blocks",
+        n_blocks: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(config, **kwargs)
+        if method not in ("blocks", "join"):
+            raise ConfigError(f"method must be 'blocks' or 'join', got {method!r}.")
+        if n_blocks is not None and (
+            isinstance(n_blocks, bool) or not isinstance(n_blocks, int) or n_blocks < 1
+        ):
+            raise ConfigError(f"n_blocks must be a positive integer or None, got {n_blocks!r}.")
         self.spark = spark
+        self.method = method
+        self.n_blocks = n_blocks
 
     # ------------------------------------------------------------------ state
     @property
@@ -142,6 +170,8 @@ class SparkSAR(SAR):
             threshold=cfg.threshold,
             half_life_days=cfg.time_decay_coefficient if cfg.timedecay_formula else None,
             time_now=cfg.time_now,
+            method=self.__dict__.get("method", "blocks"),
+            n_blocks=self.__dict__.get("n_blocks"),
         )
 
     # ------------------------------------------------------------------ pandas front door
@@ -366,9 +396,19 @@ class SparkSAR(SAR):
         req = users.select(F.col(self.col_user).alias(S.USER)).distinct()
         norm = self.config.normalize if normalize is None else bool(normalize)
         self._release_ranked()
-        known, ranked = S.sar_top_k(req, tables, k, remove_seen=remove_seen, normalize=norm)
-        # the top-k rows per user, cached by sar_top_k: released on the next call
-        self._spark_ranked = ranked
+        if self.__dict__.get("method", "blocks") == "blocks":
+            known = S.sar_top_k_blocks(
+                req,
+                tables,
+                k,
+                remove_seen=remove_seen,
+                normalize=norm,
+                n_blocks=self.__dict__.get("n_blocks"),
+            )
+        else:
+            known, ranked = S.sar_top_k(req, tables, k, remove_seen=remove_seen, normalize=norm)
+            # the top-k rows per user, cached by sar_top_k: released on the next call
+            self._spark_ranked = ranked
         unknown = req.join(tables.affinity.select(S.USER), on=S.USER, how="left_anti")
         ranked = known.unionByName(S.popularity_top_k(unknown, tables, k))
         return self._output(
