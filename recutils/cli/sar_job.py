@@ -67,6 +67,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "default: no decay",
     )
     _option(sar, "--threshold", type=int, default=1, help="minimum co-occurrence count")
+    _option(
+        sar,
+        "--method",
+        choices=("blocks", "join"),
+        default="blocks",
+        help="sparse products by blocks of users (the similarity must fit an executor) or "
+        "every product term a row of a join",
+    )
     ev = p.add_argument_group("evaluation")
     _option(ev, "--top-k", type=int, default=10, help="recommendations per test user")
     _option(
@@ -98,6 +106,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     model = SparkSAR(
         similarity_type=args.similarity_type,
         threshold=args.threshold,
+        method=args.method,
         timedecay_formula=args.time_decay is not None,
         time_decay_coefficient=args.time_decay or 30.0,
         col_user=args.col_user,

@@ -54,7 +54,7 @@ def test_the_sweep_switches_sessions_skips_slow_engines_and_sets_ratios(bench, m
     log: list[str] = []
     seconds = {"local": 10.0, "standalone": 100.0}
 
-    def fake_spark(spark, data, served, repeat=1):
+    def fake_spark(spark, data, served, repeat=1, method="blocks"):
         log.append(f"time {spark.name} {len(data)}")
         return {"fit_s": seconds[spark.name], "recommend_s": 1.0, "similarity_pairs": 7}
 
@@ -121,7 +121,7 @@ def test_main_writes_the_results_and_the_machine_record(bench, tmp_path, capsys)
 
 
 def test_ctrl_c_keeps_what_was_measured(bench, monkeypatch) -> None:
-    def interrupted(spark, data, served, repeat=1):
+    def interrupted(spark, data, served, repeat=1, method="blocks"):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(bench, "time_spark", interrupted)

@@ -30,6 +30,10 @@ Timed, best of ``--repeat``:
 * ``recommend``: the Spark top-10 written to Spark's ``noop`` sink (every row computed, nothing
   collected); the pandas SAR's ``recommend_k_items``.
 
+SparkSAR runs with ``--method`` (``blocks``, its default: the co-occurrence and the scores as
+sparse products by blocks of users on the executors; ``join``: every product term a row of a
+join), recorded in the ``method`` column.
+
 An engine whose fit + recommend took more than ``--skip-after`` seconds at one size is not run at
 the larger sizes (the table says so); Ctrl-C stops the engine being timed and ends the run with
 what was measured. One row per (size, engine) goes to ``--out`` as soon as it is measured (with a
@@ -58,6 +62,7 @@ COLUMNS = [
     "items",
     "engine",
     "master",
+    "method",
     "fit_s",
     "recommend_s",
     "fit_vs_pandas",
@@ -93,9 +98,10 @@ def time_pandas(data: Any, served: Any, repeat: int = 1, top_k: int = 10) -> dic
 
 
 def time_spark(
-    spark: Any, data: Any, served: Any, repeat: int = 1, top_k: int = 10
+    spark: Any, data: Any, served: Any, repeat: int = 1, top_k: int = 10, method: str = "blocks"
 ) -> dict[str, Any]:
-    """Fit and recommend seconds (best of ``repeat``) and similarity pairs of SparkSAR on ``spark``."""
+    """Fit and recommend seconds (best of ``repeat``) and similarity pairs of SparkSAR on
+    ``spark`` with its ``method`` (``"blocks"`` or ``"join"``)."""
     import pandas as pd
 
     from recutils.models.sar import SparkSAR
@@ -109,7 +115,7 @@ def time_spark(
     def fit() -> None:
         if models:
             models.pop()._clear_fitted()  # release the previous run's cached frames
-        models.append(SparkSAR(**PARAMS).fit(frame))
+        models.append(SparkSAR(**PARAMS, method=method).fit(frame))
 
     def recommend() -> None:
         recs = models[-1].recommend_k_items(users, top_k=top_k, remove_seen=True)
@@ -149,8 +155,9 @@ def table(rows: list[dict], skipped: Sequence[tuple[int, str, str]] = ()) -> str
         "|---:|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
+        engine = f"{r['engine']} ({r['method']})" if r.get("method") else r["engine"]
         lines.append(
-            f"| {r['rows']:,} | {r['engine']} | {r['fit_s']:.2f} | {r['recommend_s']:.2f} | "
+            f"| {r['rows']:,} | {engine} | {r['fit_s']:.2f} | {r['recommend_s']:.2f} | "
             f"{r['fit_vs_pandas']:.1f}x | {r['recommend_vs_pandas']:.1f}x | "
             f"{r['similarity_pairs']:,} |"
         )
@@ -169,6 +176,7 @@ def sweep(
     skip_after: float = float("inf"),
     on_row: Callable[[dict], None] | None = None,
     log: Callable[[str], None] = print,
+    method: str = "blocks",
 ) -> tuple[list[dict], list[tuple[int, str, str]]]:
     """Time every engine at every size, smallest size first.
 
@@ -184,6 +192,7 @@ def sweep(
             at the larger sizes.
         on_row: Called with each measured row (before the ratios are known).
         log: Where progress lines go.
+        method: SparkSAR's ``method`` for the Spark engines.
 
     Returns:
         The measured rows (ratios set) and the skipped (size, engine, reason) triples.
@@ -224,7 +233,7 @@ def sweep(
                         figures, master = time_pandas(data, served, repeat), "(in process)"
                     else:
                         spark = session_for(engine)
-                        figures = time_spark(spark, data, served, repeat)
+                        figures = time_spark(spark, data, served, repeat, method=method)
                         master = spark.sparkContext.master
                 except KeyboardInterrupt:
                     stopped = True  # keep what was measured; the rest is reported as not run
@@ -236,6 +245,7 @@ def sweep(
                     "items": int(data["itemID"].nunique()),
                     "engine": engine,
                     "master": master,
+                    "method": "" if engine == "pandas" else method,
                     **figures,
                     "repeat": repeat,
                 }
@@ -262,6 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--users", type=int, default=20_000, help="users in the synthetic logs")
     p.add_argument("--items", type=int, default=5_000, help="items in the synthetic logs")
     p.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
+    p.add_argument(
+        "--method",
+        choices=("blocks", "join"),
+        default="blocks",
+        help="SparkSAR's method: sparse products by blocks of users, or joins",
+    )
     p.add_argument(
         "--master", default=None, help="the standalone engine's master URL (default: start one)"
     )
@@ -335,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
             skip_after=args.skip_after,
             on_row=on_row,
             log=lambda line: print(line, flush=True),
+            method=args.method,
         )
     finally:
         if cluster is not None:
