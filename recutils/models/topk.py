@@ -1,7 +1,8 @@
 """Top-k selection shared by every model: ``check_top_k``, ``top_k_per_row`` and the ranking frame.
 
 Ranking rules (every model): items are ordered by score descending, ties broken by
-item index ascending. ``NaN`` counts as ``-inf``; ``-inf`` entries are never returned,
+item index ascending (``top_k_per_row``, the kernel, lives in :mod:`recutils.utils.arrays`
+so that the Spark building blocks below the models use the same one). ``NaN`` counts as ``-inf``; ``-inf`` entries are never returned,
 so a user may get fewer than ``top_k`` rows. Ranks run 1..k.
 """
 
@@ -14,6 +15,7 @@ import pandas as pd
 
 from recutils.constants import DEFAULT_K
 from recutils.exceptions import ConfigError, NotFittedError
+from recutils.utils.arrays import top_k_per_row
 
 
 def check_top_k(top_k: Any) -> int:
@@ -23,56 +25,6 @@ def check_top_k(top_k: Any) -> int:
     if top_k <= 0:
         raise ConfigError(f"top_k must be a positive integer, got {top_k!r}.")
     return int(top_k)
-
-
-def top_k_per_row(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` column indices and values of each row, best first.
-
-    Order: value descending, ties by column index ascending (deterministic).
-    ``NaN`` counts as ``-inf``. Uses :func:`numpy.argpartition` (O(n_items) per
-    row) and sorts only the ``k`` survivors. ``scores`` may be modified in place
-    (NaN replaced).
-
-    Returns:
-        ``(idx, val)`` of shape ``(n_rows, min(k, n_cols))``; rows with fewer than
-        ``k`` finite scores end with ``-inf`` entries for the caller to drop.
-    """
-    n, m = scores.shape
-    k = min(int(k), m)
-    if n == 0 or k == 0:
-        return np.empty((n, 0), dtype=np.int64), np.empty((n, 0), dtype=scores.dtype)
-    nan = np.isnan(scores)
-    if nan.any():
-        scores[nan] = -np.inf
-    if k < m:
-        idx = np.argpartition(scores, m - k, axis=1)[:, m - k :]
-        val = np.take_along_axis(scores, idx, axis=1)
-        kth = val.min(axis=1)
-        # rows where the k-th value is tied with items left out: choose the
-        # lowest indices among the ties, so the result does not depend on argpartition
-        n_eq_in = (val == kth[:, None]).sum(axis=1)
-        n_eq_all = (scores == kth[:, None]).sum(axis=1)
-        amb = np.flatnonzero(n_eq_all > n_eq_in)
-        if amb.size:
-            sub = scores[amb]
-            kk = kth[amb][:, None]
-            greater = sub > kk
-            equal = sub == kk
-            need = k - greater.sum(axis=1)
-            take = greater | (equal & (np.cumsum(equal, axis=1) <= need[:, None]))
-            rows, cols = np.nonzero(take)
-            idx[amb] = cols.reshape(amb.size, k)
-            val[amb] = sub[rows, cols].reshape(amb.size, k)
-    else:
-        idx = np.broadcast_to(np.arange(m, dtype=np.int64), (n, m)).copy()
-        val = scores.copy()
-    order = np.argsort(idx, axis=1)
-    idx = np.take_along_axis(idx, order, axis=1)
-    val = np.take_along_axis(val, order, axis=1)
-    order = np.argsort(-val, axis=1, kind="stable")
-    return np.take_along_axis(idx, order, axis=1).astype(np.int64), np.take_along_axis(
-        val, order, axis=1
-    )
 
 
 def ranking_frame(

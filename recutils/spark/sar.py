@@ -467,7 +467,7 @@ def _block_top_k(
     import pandas as pd
     import scipy.sparse as sp
 
-    from recutils.models.topk import top_k_per_row
+    from recutils.utils.arrays import top_k_per_row
 
     if aff.empty:
         return pd.DataFrame(

@@ -5,7 +5,8 @@ within groups by one sort of a composite int64 key (:func:`stable_argsort`,
 :func:`group_order`); positions inside groups come from a ``bincount``
 (:func:`group_starts`, :func:`positions_in_group`); membership and lookups in a
 sorted key array use one ``searchsorted`` (:func:`search_sorted`,
-:func:`in_sorted`). No Python loop runs over rows or groups.
+:func:`in_sorted`); :func:`top_k_per_row` selects the best columns of each row of a score
+matrix (the ranking kernel of every model). No Python loop runs over rows or groups.
 """
 
 from __future__ import annotations
@@ -185,6 +186,57 @@ def join_flags(flags: np.ndarray, names: np.ndarray, sep: str = "|") -> pd.Serie
     return pd.Series(out, dtype="str")
 
 
+# --------------------------------------------------------------------------- top-k
+def top_k_per_row(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` column indices and values of each row, best first.
+
+    Order: value descending, ties by column index ascending (deterministic).
+    ``NaN`` counts as ``-inf``. Uses :func:`numpy.argpartition` (O(n_items) per
+    row) and sorts only the ``k`` survivors. ``scores`` may be modified in place
+    (NaN replaced).
+
+    Returns:
+        ``(idx, val)`` of shape ``(n_rows, min(k, n_cols))``; rows with fewer than
+        ``k`` finite scores end with ``-inf`` entries for the caller to drop.
+    """
+    n, m = scores.shape
+    k = min(int(k), m)
+    if n == 0 or k == 0:
+        return np.empty((n, 0), dtype=np.int64), np.empty((n, 0), dtype=scores.dtype)
+    nan = np.isnan(scores)
+    if nan.any():
+        scores[nan] = -np.inf
+    if k < m:
+        idx = np.argpartition(scores, m - k, axis=1)[:, m - k :]
+        val = np.take_along_axis(scores, idx, axis=1)
+        kth = val.min(axis=1)
+        # rows where the k-th value is tied with items left out: choose the
+        # lowest indices among the ties, so the result does not depend on argpartition
+        n_eq_in = (val == kth[:, None]).sum(axis=1)
+        n_eq_all = (scores == kth[:, None]).sum(axis=1)
+        amb = np.flatnonzero(n_eq_all > n_eq_in)
+        if amb.size:
+            sub = scores[amb]
+            kk = kth[amb][:, None]
+            greater = sub > kk
+            equal = sub == kk
+            need = k - greater.sum(axis=1)
+            take = greater | (equal & (np.cumsum(equal, axis=1) <= need[:, None]))
+            rows, cols = np.nonzero(take)
+            idx[amb] = cols.reshape(amb.size, k)
+            val[amb] = sub[rows, cols].reshape(amb.size, k)
+    else:
+        idx = np.broadcast_to(np.arange(m, dtype=np.int64), (n, m)).copy()
+        val = scores.copy()
+    order = np.argsort(idx, axis=1)
+    idx = np.take_along_axis(idx, order, axis=1)
+    val = np.take_along_axis(val, order, axis=1)
+    order = np.argsort(-val, axis=1, kind="stable")
+    return np.take_along_axis(idx, order, axis=1).astype(np.int64), np.take_along_axis(
+        val, order, axis=1
+    )
+
+
 __all__ = [
     "KEY_LIMIT",
     "encode_ids",
@@ -196,4 +248,5 @@ __all__ = [
     "positions_in_group",
     "search_sorted",
     "stable_argsort",
+    "top_k_per_row",
 ]
