@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from recutils.exceptions import ConfigError
 from recutils.spark._utils import F
 from recutils.utils.deps import require
+from recutils.utils.validation import check_choice, check_positive_int
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import Column, DataFrame
@@ -179,9 +180,7 @@ def _n_blocks(frame: DataFrame, n_blocks: int | None) -> int:
     """``n_blocks``, checked, or the default parallelism of ``frame``'s Spark context."""
     if n_blocks is None:
         return int(frame.sparkSession.sparkContext.defaultParallelism)
-    if isinstance(n_blocks, bool) or not isinstance(n_blocks, int) or n_blocks < 1:
-        raise ConfigError(f"n_blocks must be a positive integer or None, got {n_blocks!r}.")
-    return n_blocks
+    return check_positive_int("n_blocks", n_blocks)
 
 
 def mirrored(upper: DataFrame) -> DataFrame:
@@ -242,8 +241,7 @@ def fit_sar(
     blocks of users (:func:`sar_cooccurrence_upper_blocks`, ``n_blocks`` of them) or by
     the self-join (:func:`sar_cooccurrence_upper`, ``"join"``).
     """
-    if method not in METHODS:
-        raise ConfigError(f"method must be 'blocks' or 'join', got {method!r}.")
+    check_choice("method", method, METHODS)
     affinity, t_now = sar_affinity(events, half_life_days, time_now)
     affinity = affinity.cache()
     source = (

@@ -206,10 +206,12 @@ def test_blocks_with_string_ids_and_empty_blocks_match_pandas(spark, toy, normal
 
 
 def test_method_options_are_checked() -> None:
-    with pytest.raises(ConfigError, match="method must be 'blocks' or 'join'"):
+    with pytest.raises(
+        ConfigError, match=r"method='fast' is not supported; allowed: \['blocks', 'join'\]"
+    ):
         SparkSAR(method="fast")
     for bad in (0, -1, 2.5, True):
-        with pytest.raises(ConfigError, match="n_blocks"):
+        with pytest.raises(ConfigError, match="n_blocks must be an integer >= 1"):
             SparkSAR(n_blocks=bad)
 
 

@@ -39,10 +39,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recutils.exceptions import ColumnMismatchError, ConfigError, DataError
+from recutils.exceptions import ColumnMismatchError, DataError
 from recutils.models.base import TrainData, _factorize, check_top_k
 from recutils.models.sar.model import SAR, _csr_from_sorted_keys
 from recutils.utils.deps import is_spark_frame
+from recutils.utils.validation import check_choice, check_positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -103,15 +104,11 @@ class SparkSAR(SAR):
         **kwargs: Any,
     ) -> None:
         super().__init__(config, **kwargs)
-        if method not in ("blocks", "join"):
-            raise ConfigError(f"method must be 'blocks' or 'join', got {method!r}.")
-        if n_blocks is not None and (
-            isinstance(n_blocks, bool) or not isinstance(n_blocks, int) or n_blocks < 1
-        ):
-            raise ConfigError(f"n_blocks must be a positive integer or None, got {n_blocks!r}.")
         self.spark = spark
-        self.method = method
-        self.n_blocks = n_blocks
+        self.method = check_choice("method", method, ("blocks", "join"), owner="SparkSAR")
+        self.n_blocks = (
+            None if n_blocks is None else check_positive_int("n_blocks", n_blocks, owner="SparkSAR")
+        )
 
     # ------------------------------------------------------------------ state
     @property
