@@ -48,6 +48,7 @@ _MODELS: dict[str, str] = {
     "fibinet": "recutils.models.ctr:FiBiNet",
     "fm": "recutils.models.ctr:FM",
     "geoimc": "recutils.models.riemannian:GeoIMC",
+    "gru_history": "recutils.models.ctr:GRUHistory",
     "gru4rec": "recutils.models.sequential:GRU4Rec",
     "highway": "recutils.models.ctr:HighwayWideDeep",
     "implicit_als": "recutils.models.implicit:ImplicitALS",

@@ -15,6 +15,7 @@ from recutils.nn.components.behaviour import (  # noqa: E402
     AttentiveAsyncSVD,
     BSTBlock,
     Dice,
+    HistoryGRU,
     InterestEvolution,
     SLiRec,
     TargetAttention,
@@ -83,6 +84,8 @@ CASES = {
         False,
     ),
     "TimeAwareLSTM": (lambda: TimeAwareLSTM(D, True, hidden_dim=7), 7, False, True),
+    "HistoryGRU": (lambda: HistoryGRU(D, D, hidden_dim=5), 5, False, False),
+    "HistoryGRU-concat": (lambda: HistoryGRU(D, D, concat_query=True), 2 * D, True, False),
     "AttentiveAsyncSVD": (lambda: AttentiveAsyncSVD(D, D, [8]), D, True, False),
     "AttentiveAsyncSVD-no-query": (lambda: AttentiveAsyncSVD(D, 0, [8]), D, False, False),
     "SLiRec": (lambda: SLiRec(D, D, True, [8]), D, True, True),
@@ -434,11 +437,44 @@ def test_user_memory_needs_a_query():
         UserMemory(D, 0)
 
 
+# --- HistoryGRU ----------------------------------------------------------------------------------------------------
+
+
+def test_history_gru_is_the_gru_state_at_the_newest_behaviour():
+    torch.manual_seed(0)
+    module = HistoryGRU(D, D, hidden_dim=4, concat_query=True).eval()
+    x = _features()
+    out = module(x)
+    gru = module.encoder.gru
+    for row, n in enumerate(LENGTHS):
+        h = torch.zeros(1, 4)
+        for t in range(n):  # the recurrence by hand, over the real behaviours only
+            gates_x = x.seq[row, t] @ gru.weight_ih_l0.T + gru.bias_ih_l0
+            gates_h = h[0] @ gru.weight_hh_l0.T + gru.bias_hh_l0
+            r = torch.sigmoid(gates_x[:4] + gates_h[:4])
+            z = torch.sigmoid(gates_x[4:8] + gates_h[4:8])
+            c = torch.tanh(gates_x[8:] + r * gates_h[8:])
+            h = ((1 - z) * c + z * h[0])[None]
+        torch.testing.assert_close(out[row, :4], h[0])  # an empty history: the zero state
+        torch.testing.assert_close(out[row, 4:], x.query[row])
+
+
+def test_history_gru_reads_order_and_needs_a_query_to_concat():
+    torch.manual_seed(0)
+    module = HistoryGRU(D).eval()
+    x = _features(lengths=[4], length=4)
+    flipped = SequenceFeatures(x.seq.flip(1), x.mask, x.query, x.times)
+    assert not torch.allclose(module(x), module(flipped))
+    with pytest.raises(ValueError, match="concat_query needs"):
+        HistoryGRU(D, 0, concat_query=True)
+
+
 # --- registry ------------------------------------------------------------------------------------------------------
 
 NAMES = [
     "AttentiveAsyncSVD",
     "BSTBlock",
+    "HistoryGRU",
     "InterestEvolution",
     "SLiRec",
     "TargetAttention",
@@ -483,6 +519,7 @@ def test_registry_query_and_time_arguments():
         "AttentiveAsyncSVD",
         "SLiRec",
         "UserMemory",
+        "HistoryGRU",
     ):
         assert get_component_spec(name).query_dim_arg == "query_dim"
     with pytest.raises(ValueError, match="needs the times"):
@@ -513,6 +550,8 @@ BAD = [
     ("BSTBlock", {"dropout": 1.0}),
     ("BSTBlock", {"activation": "tanh"}),
     ("TimeAwareLSTM", {"hidden_dim": -2}),
+    ("HistoryGRU", {"hidden_dim": 0}),
+    ("HistoryGRU", {"concat_query": "yes"}),
     ("AttentiveAsyncSVD", {"hidden_units": "8"}),
     ("AttentiveAsyncSVD", {"activation": "wiggle"}),
     ("SLiRec", {"hidden_units": [0]}),

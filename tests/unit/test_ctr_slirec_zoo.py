@@ -1,4 +1,4 @@
-"""The sequential zoo on Amazon Grocery (SLi-Rec, A2SVD, SUM): shipped configs built by name, trained
+"""The sequential zoo on Amazon Grocery (SLi-Rec, A2SVD, SUM, the GRU over the history): shipped configs built by name, trained
 on frames with history lists, saved and loaded, exported to ONNX, reading the history (and SLi-Rec
 the time gaps); and their history-free DeepFM reference."""
 
@@ -24,8 +24,13 @@ from recutils.models.deep import DeepRankModel, example_config_path  # noqa: E40
 from recutils.nn.config import ModelConfig  # noqa: E402
 from recutils.testing import CHECKS, registry_factory  # noqa: E402
 
-NAMES = ["a2svd", "slirec", "sum"]
-COMPONENT = {"a2svd": "AttentiveAsyncSVD", "slirec": "SLiRec", "sum": "UserMemory"}
+NAMES = ["a2svd", "gru_history", "slirec", "sum"]
+COMPONENT = {
+    "a2svd": "AttentiveAsyncSVD",
+    "gru_history": "HistoryGRU",
+    "slirec": "SLiRec",
+    "sum": "UserMemory",
+}
 FAST = {
     "epochs": 20,
     "batch_size": 64,
@@ -152,7 +157,7 @@ def test_the_history_changes_the_score(fitted, frame):
 
 
 def test_slirec_reads_the_time_gaps(fitted, frame):
-    """Only the times change: SLi-Rec's score moves, A2SVD's and SUM's (which read no times) do not."""
+    """Only the times change: SLi-Rec's score moves, the others' (which read no times) do not."""
     rows = frame[frame["hist_itemID"].map(len) >= 2].head(20).reset_index(drop=True)
     later = rows.assign(
         hist_time_gap_hours=[[g * 10.0 + 100.0 for g in h] for h in rows["hist_time_gap_hours"]]

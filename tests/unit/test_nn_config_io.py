@@ -49,6 +49,7 @@ TAOBAO_CONFIGS = ["bst", "dien", "din", "mlp"]
 GROCERY_CONFIGS = (
     "a2svd",
     "deepfm",
+    "gru_history",
     "slirec",
     "sum",
 )  # the grocery behaviour presets and their reference

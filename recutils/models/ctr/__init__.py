@@ -1,6 +1,6 @@
 """The click-through / ranking model zoo: FM, FFM, DeepFM, DCN, DCN-v2, xDeepFM, AutoInt, FiBiNet,
 MaskNet, DLRM, PPNet, multi-tower, Highway and Wide & Deep, and the behaviour-sequence models DIN,
-DIEN, BST, SLi-Rec, A2SVD and SUM, each a shipped YAML config
+DIEN, BST, SLi-Rec, A2SVD, SUM and a GRU over the history, each a shipped YAML config
 (``recutils/models/ctr/configs``) built by name (``create_model("deepfm")``), and their export
 for serving (:mod:`recutils.models.ctr.export`). Needs ``pip install "recutils[torch]"``.
 """
@@ -25,6 +25,7 @@ from recutils.models.ctr.zoo import (
     DCNv2,
     DeepFM,
     FiBiNet,
+    GRUHistory,
     HighwayWideDeep,
     MaskNet,
     MultiTower,
@@ -51,6 +52,7 @@ __all__ = [
     "DLRM",
     "FFM",
     "FM",
+    "GRUHistory",
     "PPNet",
     "PRESETS",
     "SEQUENTIAL_REFERENCE",

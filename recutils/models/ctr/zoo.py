@@ -75,6 +75,7 @@ BEHAVIOUR_PRESETS: dict[str, str] = {
     "bst": "bst_taobao.yaml",
     "dien": "dien_taobao.yaml",
     "din": "din_taobao.yaml",
+    "gru_history": "gru_history_grocery.yaml",
     "slirec": "slirec_grocery.yaml",
     "sum": "sum_grocery.yaml",
 }
@@ -307,6 +308,11 @@ DIEN = _zoo(
     "DIEN", "dien", "Deep Interest Evolution Network (Zhou et al. 2019): ``dien_taobao.yaml``."
 )
 DIN = _zoo("DIN", "din", "Deep Interest Network (Zhou et al. 2018): ``din_taobao.yaml``.")
+GRUHistory = _zoo(
+    "GRUHistory",
+    "gru_history",
+    "A GRU over the history (GRU4Rec's encoder) in the click-through setting: ``gru_history_grocery.yaml``.",
+)
 A2SVD = _zoo(
     "A2SVD", "a2svd", "Attentive asynchronous SVD (Yu et al. 2019): ``a2svd_grocery.yaml``."
 )
@@ -361,6 +367,7 @@ ZOO_CLASSES: dict[str, type[ZooModel]] = {
         BST,
         DIEN,
         DIN,
+        GRUHistory,
         SLiRec,
         SUM,
     )

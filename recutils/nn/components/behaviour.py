@@ -405,6 +405,49 @@ class BSTBlock(nn.Module):
         return torch.cat([mean, out[:, length]], dim=-1)
 
 
+class HistoryGRU(nn.Module):
+    """A GRU over the history, read at each row's newest behaviour: GRU4Rec's encoder in the
+    click-through setting (the ``GRU`` model of Microsoft Recommenders' sequential family).
+
+    ``h_t = GRU(h_{t-1}, e_t)`` over the zero-padded history; histories are right-padded
+    (real positions first), so the state at position ``length - 1`` has read every real
+    behaviour and no padding: it is the output ``[B, hidden_dim]`` (``[B, hidden_dim + d_q]``
+    with ``concat_query``, the target's features appended for the layers above to compare).
+    An empty history gives a zero state. No attention: the history is summarized without
+    looking at the target, the baseline SLi-Rec's attentions are measured against.
+
+    Args:
+        input_dim: History width ``d``.
+        query_dim: Target width ``d_q`` (0: the group has no target features).
+        hidden_dim: Width of the state (default ``d``).
+        concat_query: Append the target's features (needs a group with a target).
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        query_dim: int = 0,
+        hidden_dim: int | None = None,
+        concat_query: bool = False,
+    ) -> None:
+        super().__init__()
+        if concat_query and not query_dim:
+            raise ValueError(
+                "HistoryGRU: concat_query needs a SEQUENCE group with target (query) features"
+            )
+        hidden = int(hidden_dim or input_dim)
+        self.encoder = GRUEncoder(input_dim, hidden_dim=hidden)
+        self.concat_query = bool(concat_query)
+        self.output_dim = hidden + (int(query_dim) if concat_query else 0)
+
+    def forward(self, x: SequenceFeatures) -> torch.Tensor:
+        _check_input(x, "HistoryGRU")
+        states = self.encoder(_zero_padding(x), x.mask)
+        last = (x.lengths - 1).clamp(min=0).view(-1, 1, 1).expand(-1, 1, states.shape[-1])
+        h = states.gather(1, last).squeeze(1) * (x.lengths > 0).unsqueeze(-1).to(states.dtype)
+        return torch.cat([h, _query(x, "HistoryGRU")], dim=-1) if self.concat_query else h
+
+
 class TimeAwareLSTM(nn.Module):
     """SLi-Rec's time4LSTM: an LSTM with two time gates, the short-term interest.
 
@@ -616,6 +659,7 @@ __all__ = [
     "AttentiveAsyncSVD",
     "BSTBlock",
     "Dice",
+    "HistoryGRU",
     "InterestEvolution",
     "SLiRec",
     "TargetAttention",

@@ -603,6 +603,21 @@ class BSTBlockParams(BaseConfig):
 
 
 @dataclass
+class HistoryGRUParams(BaseConfig):
+    """Parameters of ``HistoryGRU``: the state width (null: the history's) and whether the
+    target's features are appended to the state."""
+
+    hidden_dim: int | None = None
+    concat_query: bool = False
+
+    def __post_init__(self) -> None:
+        _int_at_least(
+            "HistoryGRU", "hidden_dim", self.hidden_dim, allow_none=True, maximum=MAX_HIDDEN_UNITS
+        )
+        _flag("HistoryGRU", "concat_query", self.concat_query)
+
+
+@dataclass
 class TimeAwareLSTMParams(BaseConfig):
     """Parameters of ``TimeAwareLSTM`` (SLi-Rec's time4LSTM): the state width (null: the history's)."""
 
@@ -825,6 +840,14 @@ _COMPONENTS: dict[str, ComponentSpec] = {
     ),
     "Highway": ComponentSpec(
         "Highway", f"{_PKG}.highway:Highway", HighwayParams, input_dim_arg="input_dim"
+    ),
+    "HistoryGRU": ComponentSpec(
+        "HistoryGRU",
+        f"{_PKG}.behaviour:HistoryGRU",
+        HistoryGRUParams,
+        sequence_input=True,
+        input_dim_arg="input_dim",
+        query_dim_arg="query_dim",
     ),
     "InterestEvolution": ComponentSpec(
         "InterestEvolution",
