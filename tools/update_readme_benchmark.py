@@ -25,7 +25,11 @@ Four blocks, each between its markers in README.md and notebooks/06_benchmarks/R
   session data (``tools/benchmarks/next_click.py``), from ``results_next_click.csv``;
 * ``<!-- movielens_text:start -->`` ... ``<!-- movielens_text:end -->``: the news models
   against DeepFM on ids on the MovieLens 100k click task with text and entities
-  (``tools/benchmarks/movielens_text.py``), from ``results_movielens_text.csv``.
+  (``tools/benchmarks/movielens_text.py``), from ``results_movielens_text.csv``;
+* ``<!-- behaviour:start -->`` ... ``<!-- behaviour:end -->``: the behaviour-sequence
+  click-through models against their history-free references on Taobao and Amazon Grocery
+  (``tools/benchmarks/behaviour_ctr.py``), from ``results_behaviour_ctr.csv`` and its per-user
+  AUCs.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from pathlib import Path
 import pandas as pd
 
 from recutils.benchmark import benchmark_markdown, default_per_user_path, load_reference, load_spec
+from recutils.benchmark.behaviour_ctr import behaviour_markdown
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "notebooks" / "06_benchmarks" / "results_ml100k.csv"
@@ -59,6 +64,8 @@ MOVIELENS_TEXT_START, MOVIELENS_TEXT_END = (
     "<!-- movielens_text:start -->",
     "<!-- movielens_text:end -->",
 )
+BEHAVIOUR = REPO / "notebooks" / "06_benchmarks" / "results_behaviour_ctr.csv"
+BEHAVIOUR_START, BEHAVIOUR_END = "<!-- behaviour:start -->", "<!-- behaviour:end -->"
 #: Row labels of the MovieLens text table; DKN's says where its entity vectors came from.
 TEXT_MODEL_LABELS = {
     "deepfm": "DeepFM, ids only",
@@ -286,6 +293,28 @@ def render_movielens_text(results_path: Path = MOVIELENS_TEXT) -> str:
     return _note(results_path) + "\n\n" + head + "\n\n" + "\n".join(lines) + "\n"
 
 
+def render_behaviour(results_path: Path = BEHAVIOUR) -> str:
+    """The generated behaviour-sequence block (markers excluded): one table per setting of
+    ``results_behaviour_ctr.csv`` (:func:`recutils.benchmark.behaviour_ctr.behaviour_markdown`)
+    and the machine the runs were taken on."""
+    results = pd.read_csv(results_path)
+    per_user = pd.read_csv(results_path.with_name(results_path.stem + "_per_user.csv.gz"))
+    machine = _machine(results_path)
+    tail = ""
+    if machine and machine.get("runs"):
+        run = machine["runs"][-1]
+        notes = "; ".join(
+            dict.fromkeys(r.get("note", "") for r in machine["runs"] if r.get("note"))
+        )
+        tail = (
+            f"\nMachine: {run['cpu_model']}, {run['logical_cores']} logical cores, "
+            f"{run['ram_gb']} GB RAM, Python {run['python']} (torch {run['libraries'].get('torch')})"
+            + (f". {notes}" if notes else "")
+            + ".\n"
+        )
+    return _note(results_path) + "\n\n" + behaviour_markdown(results, per_user) + tail
+
+
 def replace_block(text: str, block: str, start: str = START, end: str = END) -> str:
     """``text`` with the content between the markers replaced by ``block``."""
     if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
@@ -328,6 +357,12 @@ def main(argv: list[str] | None = None) -> int:
         default=MOVIELENS_TEXT,
         help="MovieLens text / entity results (skipped when absent)",
     )
+    p.add_argument(
+        "--behaviour",
+        type=Path,
+        default=BEHAVIOUR,
+        help="behaviour-sequence click-through results (skipped when absent)",
+    )
     p.add_argument("--readme", type=Path, nargs="*", default=list(READMES), help="files to update")
     args = p.parse_args(argv)
     blocks = [(render(args.results), START, END, True)]
@@ -350,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
                 False,
             )
         )
+    if args.behaviour.exists():
+        blocks.append((render_behaviour(args.behaviour), BEHAVIOUR_START, BEHAVIOUR_END, False))
     stale = []
     for readme in args.readme:
         text = readme.read_text(encoding="utf-8")
