@@ -306,6 +306,7 @@ def render_behaviour(results_path: Path = BEHAVIOUR) -> str:
         notes = "; ".join(
             dict.fromkeys(r.get("note", "") for r in machine["runs"] if r.get("note"))
         )
+        notes = notes[:1].upper() + notes[1:]
         tail = (
             f"\nMachine: {run['cpu_model']}, {run['logical_cores']} logical cores, "
             f"{run['ram_gb']} GB RAM, Python {run['python']} (torch {run['libraries'].get('torch')})"

@@ -269,9 +269,18 @@ def build_model(
     return create_model(name, col_rating=DEFAULT_LABEL_COL, seed=seed, train=overrides)
 
 
-def _config_sha(model: Any) -> str:
-    """A short hash of the model's whole config (what the resume key compares)."""
-    text = json.dumps(model.config.to_dict(), sort_keys=True, default=str)
+#: Config entries that do not change what a run computes: left out of its hash.
+_NOT_HASHED = ("progress", "num_threads")
+
+
+def config_sha(model: Any) -> str:
+    """A short hash of the model's config without its seed and the settings that do not change
+    the result (progress bars, threads): the same for every seed of one configuration, and what
+    the resume key compares."""
+    config = model.config.to_dict()
+    config.pop("seed", None)
+    config["train"] = {k: v for k, v in config.get("train", {}).items() if k not in _NOT_HASHED}
+    text = json.dumps(config, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -341,7 +350,7 @@ def run_behaviour_benchmark(
     for seed in seeds:
         for name in chosen:
             model = build_model(spec, name, int(seed), overrides)
-            sha = _config_sha(model)
+            sha = config_sha(model)
             done = results[
                 (results["setting"] == spec.name)
                 & (results["model"] == name)
@@ -571,6 +580,7 @@ __all__ = [
     "behaviour_markdown",
     "behaviour_tests",
     "build_model",
+    "config_sha",
     "get_setting",
     "grocery_data",
     "per_user_auc",

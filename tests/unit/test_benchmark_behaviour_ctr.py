@@ -17,6 +17,8 @@ from recutils.benchmark.behaviour_ctr import (
     behaviour_bars,
     behaviour_markdown,
     behaviour_tests,
+    build_model,
+    config_sha,
     get_setting,
     per_user_auc,
     run_behaviour_benchmark,
@@ -179,3 +181,27 @@ def test_a_tiny_real_run_writes_resumes_and_reports(setting, models, data_mirror
     pd.testing.assert_frame_equal(again.iloc[:2].reset_index(drop=True), pd.read_csv(out).iloc[:2])
     assert f"**{setting}**" in behaviour_markdown(again, pd.read_csv(per_user_out))
     assert SETTINGS[setting].reference in set(again["model"])
+
+
+def test_committed_results_hold_three_seeds_and_the_taobao_bars():
+    pytest.importorskip("torch")
+    results = pd.read_csv(ROOT / "notebooks" / "06_benchmarks" / "results_behaviour_ctr.csv")
+    per_user = pd.read_csv(
+        ROOT / "notebooks" / "06_benchmarks" / "results_behaviour_ctr_per_user.csv.gz"
+    )
+    assert list(results.columns) == list(RESULT_COLUMNS)
+    for setting in pd.unique(results["setting"]):
+        part = results[results["setting"] == setting]
+        assert set(part["model"]) == set(SETTINGS[setting].models), setting
+        seeds = part.groupby("model")["seed"].apply(sorted)
+        assert all(s == [1, 2, 3] for s in seeds), setting
+        assert (part["n_users"] == -1).all() and (part["max_len"] == 50).all()  # full size
+        # every run is of the shipped config as it is now (so the script resumes the file)
+        for row in part.itertuples():
+            model = build_model(SETTINGS[setting], row.model, int(row.seed), {"num_threads": 1})
+            assert config_sha(model) == row.config_sha, (setting, row.model)
+    bars = behaviour_bars(results, behaviour_tests(results, per_user)).set_index(
+        ["setting", "model"]
+    )
+    for model in ("din", "dien", "bst"):
+        assert bool(bars.loc[("taobao", model), "met"]), model
