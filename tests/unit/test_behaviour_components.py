@@ -240,6 +240,43 @@ def test_dice_uses_the_statistics_of_the_real_positions_and_keeps_running_ones()
     torch.testing.assert_close(dice(s), p * s + (1 - p) * 0.5 * s)
 
 
+def test_dice_without_a_mask_uses_every_row():
+    torch.manual_seed(0)
+    dice = Dice(3)
+    with torch.no_grad():
+        dice.alpha.copy_(torch.tensor([0.2, -0.5, 1.5]))
+    s = torch.randn(4, 5, 3)
+    flat = s.reshape(-1, 3)
+    mean, var = flat.mean(0), flat.var(0, unbiased=False)
+    p = torch.sigmoid((s - mean) / torch.sqrt(var + 1e-8))
+    torch.testing.assert_close(dice(s), p * s + (1 - p) * dice.alpha * s)
+    torch.testing.assert_close(dice(s), dice(s, torch.ones(4, 5, dtype=torch.bool)))
+
+
+@pytest.mark.parametrize("activation", ["dice", "sigmoid"])
+def test_target_attention_first_layer_is_the_papers_input_layer(activation):
+    """The factorized first layer equals the linear layer on ``[k, q, k - q, k * q]``, in values
+    and in the gradients of every parameter and input."""
+    torch.manual_seed(0)
+    module = TargetAttention(D, D, [8, 4], activation).train()
+    x = _features()
+    seq = x.seq.clone().requires_grad_(True)
+    query = x.query.clone().requires_grad_(True)
+    fast = module._first_layer(seq, query)
+    q = query.unsqueeze(1).expand_as(seq)
+    slow = module.unit.linears[0](torch.cat([seq, q, seq - q, seq * q], dim=-1))
+    torch.testing.assert_close(fast, slow)
+    weights = torch.randn(slow.shape)
+    grads = [
+        torch.autograd.grad(
+            (out * weights).sum(), [seq, query, *module.unit.linears[0].parameters()]
+        )
+        for out in (fast, slow)
+    ]
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b)
+
+
 # --- InterestEvolution (DIEN) ------------------------------------------------------------------------------------
 
 
