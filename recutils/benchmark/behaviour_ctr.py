@@ -566,7 +566,7 @@ def behaviour_markdown(results: pd.DataFrame, per_user: pd.DataFrame) -> str:
                 out.append(
                     f"`{model}` against `{against}`, per-user AUC: {r['mean_diff']:+.4f} "
                     f"(paired t p {_p(r['t_pvalue_holm'])}, Wilcoxon p {_p(r['wilcoxon_pvalue_holm'])}, "
-                    f"{int(r['n_users'])} users, {int(r['n_seeds'])} seeds).\n"
+                    f"{int(r['n_users']):,} users, {int(r['n_seeds'])} seeds).\n"
                 )
     return "\n".join(out)
 

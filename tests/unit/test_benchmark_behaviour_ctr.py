@@ -183,7 +183,7 @@ def test_a_tiny_real_run_writes_resumes_and_reports(setting, models, data_mirror
     assert SETTINGS[setting].reference in set(again["model"])
 
 
-def test_committed_results_hold_three_seeds_and_the_taobao_bars():
+def test_committed_results_hold_three_seeds_and_meet_the_bars():
     pytest.importorskip("torch")
     results = pd.read_csv(ROOT / "notebooks" / "06_benchmarks" / "results_behaviour_ctr.csv")
     per_user = pd.read_csv(
@@ -203,5 +203,7 @@ def test_committed_results_hold_three_seeds_and_the_taobao_bars():
     bars = behaviour_bars(results, behaviour_tests(results, per_user)).set_index(
         ["setting", "model"]
     )
-    for model in ("din", "dien", "bst"):
-        assert bool(bars.loc[("taobao", model), "met"]), model
+    for setting, model in [("taobao", m) for m in ("din", "dien", "bst")] + [
+        ("grocery", m) for m in ("gru_history", "a2svd", "slirec", "sum")
+    ]:
+        assert bool(bars.loc[(setting, model), "met"]), (setting, model)
