@@ -561,6 +561,13 @@ class FeatureEncoder:
             return np.where(np.isnan(x), PAD, ids).astype(np.int64)
         return self._lookup(table, _scalar_values(values))
 
+    def sequence_lengths(self, name: str, values: pd.Series) -> np.ndarray:
+        """Each row's number of values in the column of sequence feature ``name``, before
+        ``max_length`` keeps the last ones (what parallel histories must agree on)."""
+        self._check_fitted()
+        rows = _tokens(values, self.features[name])[0]
+        return np.bincount(rows, minlength=len(values))
+
     @staticmethod
     def _lookup(table: _Table, values: pd.Series) -> np.ndarray:
         missing = values.isna().to_numpy()

@@ -154,3 +154,24 @@ def test_behaviour_toy_frame_is_seeded_and_has_history_lists():
     assert a.equals(b) and not a.equals(behaviour_toy_frame(seed=4))
     assert {"hist_itemID", "hist_category", "hist_behavior", "category", "label"} <= set(a.columns)
     assert a["hist_itemID"].map(len).between(1, 4).all() and set(a["label"]) == {0, 1}
+
+
+def test_parallel_histories_of_different_lengths_are_refused(fitted, frame):
+    """Items and categories of one history describe the same behaviours: a row whose lists
+    differ in length is refused at scoring and at fitting, naming the group and the row."""
+    from recutils.exceptions import DataError
+
+    rows = frame[frame["hist_itemID"].map(len) >= 2].head(5).reset_index(drop=True)
+    bad = rows.assign(
+        hist_category=[list(h)[1:] if i == 3 else h for i, h in enumerate(rows["hist_category"])]
+    )
+    model = fitted["din"]
+    assert np.isfinite(model.predict(rows)["prediction"]).all()
+    with pytest.raises(
+        DataError, match=r"group 'history'.*1 row\(s\) differ in length \(first: row 3"
+    ):
+        model.predict(bad)
+    shifted = frame.copy()
+    shifted.loc[7, "hist_category"] = list(shifted.loc[7, "hist_category"]) + [0]
+    with pytest.raises(DataError, match="hist_itemID.*hist_category"):
+        create_model("din", col_rating="label", train=FAST).fit(shifted)

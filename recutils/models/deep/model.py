@@ -215,6 +215,7 @@ class DeepRankModel(BaseRecommender):
             default_embedding_dim=cfg.default_embedding_dim,
         )
         encoder.fit(df, col_user=self.col_user, col_item=self.col_item)
+        self._check_parallel_sequences(encoder, df)
         encoded = encoder.transform(df)
         network = self._build_network(encoder.specs)
         layout = network.backbone.layout
@@ -389,11 +390,50 @@ class DeepRankModel(BaseRecommender):
                 out.append(self._scores(self.network_(batch)).double().cpu())
         return torch.cat(out).numpy() if out else np.empty(0)
 
+    def _check_parallel_sequences(self, encoder: FeatureEncoder, frame: pd.DataFrame) -> None:
+        """Refuse rows whose parallel histories differ in length.
+
+        The sequence features of one ``SEQUENCE`` group describe the same behaviours position
+        by position (an item list, its categories, its times): a row whose lists have
+        different lengths would pair an item with another behaviour's category or time once
+        they are right-aligned and cut to ``max_length``, silently. Groups whose columns are
+        not all in ``frame`` are not checked (their values come from the fitted tables).
+
+        Raises:
+            DataError: names the group, its columns, the number of rows and the first one.
+        """
+        for group in self.config.model_config.feature_groups:
+            if group.wide_deep != "SEQUENCE":
+                continue
+            names = [
+                n
+                for n in group.feature_names
+                if n in encoder.features and encoder.features[n].type == "sequence"
+            ]
+            columns = [encoder.column_of(n) for n in names]
+            if len(names) < 2 or any(c not in frame.columns for c in columns):
+                continue
+            lengths = np.stack(
+                [encoder.sequence_lengths(n, frame[c]) for n, c in zip(names, columns)]
+            )
+            bad = np.flatnonzero((lengths != lengths[0]).any(axis=0))
+            if bad.size:
+                first = int(bad[0])
+                found = ", ".join(f"{c}: {int(k)}" for c, k in zip(columns, lengths[:, first]))
+                raise DataError(
+                    f"SEQUENCE group {group.group_name!r}: the lists of {columns} describe the same "
+                    f"behaviours and must have one value each per behaviour, but {bad.size} row(s) "
+                    f"differ in length (first: row {first}, {found}). Build them together (e.g. "
+                    "recutils.datasets.behaviour_ctr.history_samples) or fix the rows."
+                )
+
     def _rows_features(
         self, user_idx: np.ndarray, item_idx: np.ndarray, frame: pd.DataFrame | None = None
     ) -> dict[str, np.ndarray]:
         """Encoded features of rows: from ``frame`` when it has the column, else the
         user / item tables (index ``-1``: unknown, counts as missing), else missing."""
+        if frame is not None:
+            self._check_parallel_sequences(self.encoder_, frame)
         layout = self.network_.backbone.layout
         encoded = {}
         for name in (
