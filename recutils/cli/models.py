@@ -70,6 +70,10 @@ MODEL_INFO: dict[str, tuple[str, str]] = {
         "hybrid: rating prediction with user/item features (GeoIMC, Riemannian)",
         "pymanopt",
     ),
+    "gru_history": (
+        f"{_CTR} with a behaviour history (a GRU over the history, read at the newest behaviour)",
+        "torch",
+    ),
     "gru4rec": ("next-item, recurrent (GRU4Rec)", "torch"),
     "highway": (f"{_CTR} (Wide & Deep with highway layers)", "torch"),
     "implicit_als": (f"{_CF}, implicit (implicit ALS)", "implicit"),
