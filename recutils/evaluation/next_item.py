@@ -113,7 +113,8 @@ def _scores_2d(scores: np.ndarray, name: str = "scores") -> np.ndarray:
         raise DataError(f"{name} must be a 2-D array [users, items], got shape {scores.shape}.")
     if scores.dtype.kind != "f":
         scores = scores.astype(np.float64)
-    if np.isnan(scores).any():
+    # max propagates NaN: one reduction, no boolean copy of the matrix
+    if scores.size and np.isnan(scores.max()):
         raise DataError(f"{name} hold NaN: the model produced undefined scores.")
     return scores
 
@@ -139,9 +140,14 @@ def target_ranks(
     Raises:
         DataError: shapes disagree, a target is out of range, or scores hold NaN.
     """
-    scores = _scores_2d(scores)
+    return _target_ranks(_scores_2d(scores), np.asarray(targets), exclude)
+
+
+def _target_ranks(
+    scores: np.ndarray, targets: np.ndarray, exclude: sp.csr_matrix | None
+) -> np.ndarray:
+    """:func:`target_ranks` on scores that :func:`_scores_2d` has already checked."""
     n, n_items = scores.shape
-    targets = np.asarray(targets)
     if targets.shape != (n,) or (n and (targets.min() < 0 or targets.max() >= n_items)):
         raise DataError(f"targets must be {n} item columns in [0, {n_items}).")
     target_score = scores[np.arange(n), targets]
@@ -374,7 +380,9 @@ def evaluate_next_item(
             raise DataError(
                 f"score returned shape {scores.shape}, expected {(len(rows), n_items)}."
             )
-        full[rows] = target_ranks(scores, targets[rows], None if exclude is None else exclude[rows])
+        full[rows] = _target_ranks(
+            scores, targets[rows], None if exclude is None else exclude[rows]
+        )
         if sampled is not None:
             local = np.arange(len(rows))
             sampled[rows] = sampled_ranks(

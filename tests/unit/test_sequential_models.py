@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 pytest.importorskip("torch")
 
+from recutils.evaluation.next_item import sampled_ranks, target_ranks  # noqa: E402
 from recutils.exceptions import ColumnMismatchError, ConfigError, DataError, DataWarning  # noqa: E402
 from recutils.models import create_model  # noqa: E402
 from recutils.models.sequential import SASRec  # noqa: E402
@@ -147,6 +150,42 @@ def test_evaluate_next_full_and_sampled(fitted, toy):
         result = fitted.evaluate_next(toy, unseen, n_negatives=None)
     assert result.extra["dropped"] == 1 and any(issubclass(w.category, DataWarning) for w in caught)
     assert result.sampled_ranks is None
+
+
+def test_evaluate_next_ranks_are_those_of_the_item_id_order_scores(toy):
+    # ids relabelled so that the network's internal order (first appearance) is not the
+    # ids' sort order: evaluation ranks in the internal order and maps targets, history and
+    # negatives into it; the ranks must be those of the scores in id order
+    relabel = np.array([5, 2, 7, 0, 3, 6, 1, 4])
+    data = toy.assign(itemID=relabel[toy["itemID"]] * 10)
+    model = SASRec(**SMALL, n_epochs=3, seed=1).fit(data)
+    assert not np.array_equal(model.item_order_, np.arange(8))
+    users = data["userID"].unique()
+    targets = pd.DataFrame({"userID": users, "itemID": relabel[(users * 3 + 1) % 8] * 10})
+    result = model.evaluate_next(data, targets, n_negatives=4, sampling="uniform", seed=2)
+    scores = model.score_next(data).loc[users]  # columns: item ids in code order
+    codes = model.item_ids_.get_indexer(targets["itemID"])
+    seen = sp.csr_matrix(
+        (
+            np.ones(len(data), dtype=bool),
+            (
+                pd.Index(users).get_indexer(data["userID"]),
+                model.item_ids_.get_indexer(data["itemID"]),
+            ),
+        ),
+        shape=scores.shape,
+    )
+    values = scores.to_numpy()
+    np.testing.assert_array_equal(result.full_ranks, target_ranks(values, codes, seen))
+    negatives = result.negatives.items  # kept in item-code space
+    assert not seen[np.arange(len(users))[:, None], negatives].toarray().any()
+    assert (negatives != codes[:, None]).all()
+    expected = sampled_ranks(
+        values[np.arange(len(users)), codes], np.take_along_axis(values, negatives, 1)
+    )
+    np.testing.assert_array_equal(result.sampled_ranks, expected)
+    with pytest.raises(DataError, match="item columns"):
+        model.evaluate_next(data, targets, negatives=replace(result.negatives, items=negatives + 8))
 
 
 def test_resumed_fit_ends_where_an_uninterrupted_one_does(toy, tmp_path):

@@ -502,9 +502,13 @@ class SequentialRecommender(TorchCFRecommender):
         return histories
 
     # -------------------------------------------------------------- scoring
-    def _score_tokens(self, histories: np.ndarray, users: np.ndarray) -> np.ndarray:
-        """``[B, n_items]`` float32 scores (columns in item-code order) of the item after each
-        left-padded token history; ``users`` are internal user numbers (-1: unknown)."""
+    def _score_tokens(
+        self, histories: np.ndarray, users: np.ndarray, *, code_order: bool = True
+    ) -> np.ndarray:
+        """``[B, n_items]`` float32 scores of the item after each left-padded token history;
+        ``users`` are internal user numbers (-1: unknown). Columns in item-code order, or with
+        ``code_order=False`` in the internal order (column ``t - 1`` is token ``t``; skips a
+        copy of the whole score matrix, for callers that map their item columns instead)."""
         torch = require("torch", "torch")
         from recutils.models.sequential.networks import logits_for
 
@@ -524,7 +528,9 @@ class SequentialRecommender(TorchCFRecommender):
             # scored in the internal order (the same arithmetic whatever the ids' sort order),
             # then the columns put in item-code order
             tokens = torch.arange(1, self.n_items_ + 1, device=device)[None]
-            scores = logits_for(network, q, c, tokens).index_select(1, order)
+            scores = logits_for(network, q, c, tokens)
+            if code_order:
+                scores = scores.index_select(1, order)
         return scores.cpu().numpy()
 
     def _score_users(self, user_idx: np.ndarray, **kwargs: Any) -> np.ndarray:
@@ -754,16 +760,34 @@ class SequentialRecommender(TorchCFRecommender):
                 weights if sampling == "popularity" else None,
                 seed=seed,
             )
+        # ranks do not depend on the order of the item columns: the scores stay in the
+        # network's internal order (no copy of each [batch, n_items] matrix) and the targets,
+        # exclusions and negatives are mapped into it; the result keeps the code-space sample
+        to_internal = self.item_order_
+        exclude_internal = sp.csr_matrix(
+            (exclude.data, to_internal[exclude.indices], exclude.indptr), shape=exclude.shape
+        )
+        negatives_internal = None
+        if negatives is not None:
+            items = np.asarray(negatives.items)
+            if items.ndim != 2 or (
+                items.size and (items.min() < 0 or items.max() >= self.n_items_)
+            ):
+                raise DataError(
+                    f"negatives must be a [users, n] array of item columns in [0, {self.n_items_})."
+                )
+            negatives_internal = replace(negatives, items=to_internal[items])
         result = evaluate_next_item(
-            lambda r: self._score_tokens(padded[r], internal[r]),
-            target_codes,
+            lambda r: self._score_tokens(padded[r], internal[r], code_order=False),
+            to_internal[target_codes],
             self.n_items_,
-            exclude=exclude,
-            negatives=negatives,
+            exclude=exclude_internal,
+            negatives=negatives_internal,
             k=k,
             batch_size=batch_size,
             progress=progress,
         )
+        result.negatives = negatives
         result.extra.update(
             {"users": users, "dropped": dropped, "unknown_history_items": dropped_items}
         )
