@@ -96,6 +96,7 @@ def test_specs_are_checked_and_the_builtin_one_builds():
     assert {
         "sasrec",
         "sasrec_softmax",
+        "sasrec_ce",
         "cl4srec",
         "bert4rec",
         "gru4rec",
