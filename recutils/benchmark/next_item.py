@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -211,6 +212,56 @@ def _done(path: Path | None) -> pd.DataFrame | None:
     return pd.read_csv(path) if path is not None and path.exists() else None
 
 
+class _RunClock:
+    """Wall seconds of one run across the processes that trained it (a run interrupted and
+    resumed from its checkpoints): ``elapsed.json`` in the run's checkpoint folder maps each
+    finished epoch to the seconds spent on the run by the end of it."""
+
+    def __init__(self, folder: Path | None) -> None:
+        import time
+
+        self._now = time.perf_counter
+        self.folder, self.path = folder, None if folder is None else folder / "elapsed.json"
+        self.before = 0.0
+        if folder is not None and self.path is not None and self.path.exists():
+            from recutils.nn.trainer import CHECKPOINT_PREFIX
+
+            epochs = [
+                int(p.stem[len(CHECKPOINT_PREFIX) :])
+                for p in folder.glob(f"{CHECKPOINT_PREFIX}*.pt")
+                if p.stem[len(CHECKPOINT_PREFIX) :].isdigit()
+            ]
+            seen = json.loads(self.path.read_text())
+            # the newest checkpoint is where the fit resumes: the time up to its epoch counts
+            self.before = float(seen.get(str(max(epochs)), 0.0)) if epochs else 0.0
+        self.start = self._now()
+
+    def seconds(self) -> float:
+        """Seconds of the run so far, earlier processes included."""
+        return self.before + self._now() - self.start
+
+    def on_evaluate(self, row: Mapping[str, Any], trainer: Any) -> None:
+        """Trainer callback: record the time at the end of each epoch."""
+        if self.path is None:
+            return None
+        seen = json.loads(self.path.read_text()) if self.path.exists() else {}
+        seen[str(int(row["epoch"]))] = self.seconds()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(seen))
+        os.replace(tmp, self.path)
+        return None
+
+
+def _run_folder(root: Path, m: ModelSpec, seed: int) -> Path:
+    """The checkpoint folder of one run: the entry's name, the seed and its parameters' hash
+    (a changed entry never resumes from another configuration's checkpoints)."""
+    import hashlib
+
+    digest = hashlib.sha256(_key(m).encode()).hexdigest()[:12]
+    return root / f"{m.name}-seed{seed}-{digest}"
+
+
 def run_next_item_benchmark(
     spec: Any,
     *,
@@ -219,6 +270,7 @@ def run_next_item_benchmark(
     per_user_path: str | os.PathLike | None = None,
     progress: bool = True,
     num_threads: int | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
     """Run every model of ``spec`` for every seed; return one row per run.
 
@@ -233,6 +285,11 @@ def run_next_item_benchmark(
         progress: Progress bars.
         num_threads: torch CPU threads of every fit (a run setting: not part of a run's key,
             so a run resumed with another value is not repeated); ``None``: the models' default.
+        checkpoint_dir: Folder for per-epoch checkpoints, one sub-folder per run (entry,
+            seed, parameters' hash): a run killed part-way resumes at its last finished
+            epoch when the benchmark is started again (a run setting, like
+            ``num_threads``); the sub-folder is removed once the run's row is written. Its
+            ``fit_s`` then counts the time of every process that trained it.
 
     Returns:
         ``model, seed, full_HR@k..., sampled_HR@k..., fit_s, eval_s, n_users, params``.
@@ -241,6 +298,7 @@ def run_next_item_benchmark(
     from recutils.splitting.sequences import sequential_split
 
     spec = load_next_item_spec(spec)
+    checkpoint_root = None if checkpoint_dir is None else Path(checkpoint_dir)
     results_path = None if results_path is None else Path(results_path)
     per_user_path = None if per_user_path is None else Path(per_user_path)
     previous = _done(results_path)
@@ -266,21 +324,28 @@ def run_next_item_benchmark(
             if (m.name, seed, _key(m)) in done:
                 continue
             params = dict(m.params)
+            folder = None
             if m.model != POPULARITY:
                 params.setdefault("progress", progress)
                 params["seed"] = seed
                 if num_threads is not None:
                     params["num_threads"] = num_threads
+                if checkpoint_root is not None:
+                    folder = _run_folder(checkpoint_root, m, seed)
+                    params["model_dir"] = str(folder)
             logger.info("next-item benchmark: %s, seed %d", m.name, seed)
-            with Timer() as t_fit:
-                if m.model == POPULARITY:
-                    counts = (
-                        history[DEFAULT_ITEM_COL].value_counts().reindex(items).fillna(0).to_numpy()
-                    )
-                    model = None
-                else:
-                    model = create_model(m.model, **params)
-                    model.fit(train, valid=valid if spec.validation else None, items=items)
+            clock = _RunClock(folder)
+            if clock.before:
+                logger.info("resuming %s after %.0f s of earlier runs", folder, clock.before)
+            if m.model == POPULARITY:
+                counts = (
+                    history[DEFAULT_ITEM_COL].value_counts().reindex(items).fillna(0).to_numpy()
+                )
+                model = None
+            else:
+                model = create_model(m.model, callbacks=[clock], **params)
+                model.fit(train, valid=valid if spec.validation else None, items=items)
+            fit_seconds = clock.seconds()
             with Timer() as t_eval:
                 if model is None:
                     result = _popularity_result(
@@ -306,7 +371,7 @@ def run_next_item_benchmark(
                 )
             row.update(
                 {
-                    "fit_s": t_fit.interval,
+                    "fit_s": fit_seconds,
                     "eval_s": t_eval.interval,
                     "n_users": len(result.full_ranks),
                     "epochs": None if model is None else len(model.history_),
@@ -335,6 +400,8 @@ def run_next_item_benchmark(
                     index=False,
                     compression="gzip",
                 )
+            if folder is not None:  # the run is in the results: its checkpoints are spent
+                shutil.rmtree(folder, ignore_errors=True)
     return pd.DataFrame(rows)
 
 

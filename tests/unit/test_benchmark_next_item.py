@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -63,6 +65,48 @@ def test_runs_resume_and_share_negatives(tmp_path):
         SPEC, data=data, results_path=out, per_user_path=per_user, progress=False
     )
     assert len(again) == 4 and len(pd.read_csv(out)) == 4  # nothing rerun
+
+
+def test_a_killed_run_resumes_from_its_checkpoints(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from recutils.benchmark import next_item
+
+    spec = SPEC.replace("seeds: [1, 2]", "seeds: [1]").replace("n_epochs: 40", "n_epochs: 6")
+    spec = spec.replace("  - name: popularity\n", "")
+    data = _cycles()
+    straight = run_next_item_benchmark(spec, data=data, progress=False)
+    ckpt, out, per_user = tmp_path / "ckpt", tmp_path / "r.csv", tmp_path / "u.csv.gz"
+    real = next_item._RunClock.on_evaluate
+
+    def dies_at_epoch_4(self, row, trainer):
+        real(self, row, trainer)
+        if row["epoch"] == 4:  # after epoch 3's checkpoint, before epoch 4's
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(next_item._RunClock, "on_evaluate", dies_at_epoch_4)
+    with pytest.raises(KeyboardInterrupt):
+        run_next_item_benchmark(
+            spec, data=data, results_path=out, per_user_path=per_user, progress=False,
+            checkpoint_dir=ckpt,
+        )  # fmt: skip
+    (folder,) = ckpt.iterdir()
+    assert folder.name.startswith("sasrec-seed1-") and not out.exists()
+    assert sorted(p.name for p in folder.glob("ckpt-*.pt")) == ["ckpt-2.pt", "ckpt-3.pt"]
+    elapsed = json.loads((folder / "elapsed.json").read_text())
+    assert sorted(elapsed) == ["1", "2", "3", "4"]
+    # pretend the first process spent an hour up to epoch 3: the resumed row counts it
+    (folder / "elapsed.json").write_text(json.dumps({**elapsed, "3": 3600.0}))
+    monkeypatch.setattr(next_item._RunClock, "on_evaluate", real)
+    resumed = run_next_item_benchmark(
+        spec, data=data, results_path=out, per_user_path=per_user, progress=False,
+        checkpoint_dir=ckpt,
+    )  # fmt: skip
+    metrics = [c for c in straight.columns if c.startswith(("full_", "sampled_"))]
+    pd.testing.assert_frame_equal(resumed[metrics], straight[metrics])
+    assert resumed["epochs"].tolist() == [6]
+    assert 3600.0 < resumed["fit_s"].iloc[0] < 3600.0 + 10 * straight["fit_s"].iloc[0] + 60
+    assert not folder.exists()  # spent once the row is written
+    assert len(pd.read_csv(out)) == 1
 
 
 def test_popularity_and_models_are_scored_on_the_same_negatives(tmp_path, monkeypatch):

@@ -8,8 +8,11 @@ YAML file. Results go to ``--out`` (one row per model x seed: HR, NDCG and MRR a
 full and sampled ranking, fit and evaluation seconds), every user's full and sampled rank
 beside it (``<stem>_per_user.csv.gz``, for paired tests) and a description of the machine to
 ``<stem>_machine.json``. Rows already in ``--out`` for the same model, parameters and seed
-are kept: add a model to the spec and run the same command to extend the table. A wrong
-model name or option ends with one ``error:`` line on stderr (exit status 2).
+are kept: add a model to the spec and run the same command to extend the table. With
+``--checkpoint-dir DIR`` every run also writes a checkpoint per epoch, and a run killed
+part-way resumes at its last finished epoch when the command is started again (its
+``fit_s`` counts the time of every process that trained it). A wrong model name or option
+ends with one ``error:`` line on stderr (exit status 2).
 """
 
 from __future__ import annotations
@@ -43,6 +46,12 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads per fit (default: the models')"
     )
+    p.add_argument(
+        "--checkpoint-dir",
+        default=None,
+        help="per-epoch checkpoints of every run (one sub-folder each): a run killed part-way "
+        "resumes at its last finished epoch when the same command is started again",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     spec = load_next_item_spec(args.spec)
@@ -72,6 +81,7 @@ def _main(argv: list[str] | None) -> int:
         per_user_path=per_user,
         progress=not args.no_progress,
         num_threads=args.threads,
+        checkpoint_dir=args.checkpoint_dir,
     )
     record.finish(len(results))
     metrics = [c for c in results.columns if c.startswith(("full_", "sampled_"))]
