@@ -282,3 +282,46 @@ def test_trimmed_batches_keep_every_item_the_full_width_batch_trains_on(toy):
     items = seen[0][:, 1:]  # what BERT4Rec reads
     assert items[0].tolist()[-4:] == [1, 2, 3, 4] and items[1].tolist()[-2:] == [5, 6]
     assert seen[0].shape[1] == 5 and torch.all(seen[0][:, 0] == 0)
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.parametrize("block", [7, 4096])
+def test_blocked_full_softmax_matches_cross_entropy(with_bias, block):
+    import torch
+
+    from recutils.models.sequential.networks import _BlockedSoftmaxCrossEntropy
+
+    g = torch.Generator().manual_seed(3)
+    q = torch.randn(9, 5, generator=g, dtype=torch.float32)
+    table = torch.randn(23, 5, generator=g)
+    bias = torch.randn(23, generator=g) if with_bias else None
+    targets = torch.tensor([0, 22, 5, 5, 11, 3, 19, 0, 7])
+    leaves = [t.clone().requires_grad_() for t in (q, table) + ((bias,) if with_bias else ())]
+    logits = leaves[0] @ leaves[1].T + (leaves[2] if with_bias else 0)
+    expected = torch.nn.functional.cross_entropy(logits, targets)
+    expected.backward()
+    mine = [t.detach().clone().requires_grad_() for t in leaves]
+    got = _BlockedSoftmaxCrossEntropy.apply(
+        mine[0], mine[1], mine[2] if with_bias else None, targets, block
+    )
+    got.backward()
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    for a, b in zip(mine, leaves):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["sasrec", "ssept", "gru4rec"])
+def test_full_softmax_loss_is_the_softmax_over_every_item(toy, name):
+    import torch
+
+    from recutils.models.sequential.networks import full_softmax_loss, logits_for
+
+    model = create_model(name, loss="ce", **SMALL, n_epochs=1, seed=0).fit(toy)
+    network = model.network_
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(6, network.output()[0].shape[1], generator=g)
+    targets = torch.tensor([1, 2, 3, 8, 8, 5])  # tokens
+    c = torch.randn(6, generator=g)  # a per-row constant cancels in the softmax
+    everything = torch.arange(1, model.n_items_ + 1)[None]
+    expected = torch.nn.functional.cross_entropy(logits_for(network, q, c, everything), targets - 1)
+    torch.testing.assert_close(full_softmax_loss(network, q, model.n_items_, targets), expected)

@@ -12,7 +12,9 @@ the item that comes next. :class:`SequentialRecommender` does it once for all of
   about order; a frame where every user has one raises :class:`DataError`.
 * **Losses** (``loss``): ``bce``, one uniformly drawn negative per position with binary
   cross-entropy (the SASRec, Caser and SSE-PT papers); ``ce``, softmax cross-entropy over
-  every item (Klenitskiy & Vasilev, RecSys 2023: it lifts SASRec above BERT4Rec); and
+  every item (Klenitskiy & Vasilev, RecSys 2023: it lifts SASRec above BERT4Rec),
+  computed a block of items at a time so that the ``[positions, n_items]`` logits never
+  exist at once (:func:`~recutils.models.sequential.networks.full_softmax_loss`); and
   ``sampled_softmax``, softmax over the target and ``n_negatives`` items drawn per batch
   (``negative_sampling`` uniform or by training popularity), with the logQ correction
   (``logq_correction``: each logit minus ``log(n_negatives * Q(item))``, Bengio &
@@ -294,9 +296,9 @@ class _SequenceEpochs:
             neg = logits_for(network, q, c, negatives)
             return F.softplus(-pos).mean() + F.softplus(neg).mean()
         if kind == "ce":
-            tokens = torch.arange(1, self.n_items + 1, device=self.device)[None]
-            logits = logits_for(network, q, c, tokens)
-            return F.cross_entropy(logits, targets - 1)
+            from recutils.models.sequential.networks import full_softmax_loss
+
+            return full_softmax_loss(network, q, self.n_items, targets)
         k = self.c.n_negatives
         if self.c.negative_sampling == "popularity":
             sampled = torch.multinomial(self.q, k, replacement=True)
