@@ -229,22 +229,33 @@ def markdown_table(
     return "\n".join(lines) + "\n"
 
 
-def _machine_line(machine: dict[str, Any] | None) -> str:
-    if not machine or not machine.get("runs"):
-        return ""
-    m = machine["runs"][-1]
+def _machine_text(m: dict[str, Any]) -> str:
     libs = m.get("libraries", {})
     versions = ", ".join(
         f"{lib} {libs[lib]}"
         for lib in ("numpy", "pandas", "torch", "cornac", "pyspark")
         if lib in libs
     )
-    text = (
-        f"Machine: {m.get('cpu_model', 'unknown CPU')}, {m.get('logical_cores')} logical cores, "
-        f"{m.get('ram_gb')} GB RAM, Python {m.get('python')} ({versions})."
+    return (
+        f"{m.get('cpu_model', 'unknown CPU')}, {m.get('logical_cores')} logical cores, "
+        f"{m.get('ram_gb')} GB RAM, Python {m.get('python')} ({versions})"
     )
-    if m.get("note"):
-        text += f" {m['note'].rstrip('.')}."
+
+
+def _machine_line(machine: dict[str, Any] | None) -> str:
+    """Where the runs were taken: every distinct machine (in the order of the runs) and
+    every distinct note, so that rows run on different machines are not credited to one."""
+    if not machine or not machine.get("runs"):
+        return ""
+    runs = machine["runs"]
+    machines = list(dict.fromkeys(_machine_text(m) for m in runs))
+    notes = list(dict.fromkeys(m["note"].rstrip(".") for m in runs if m.get("note")))
+    if len(machines) == 1:
+        text = f"Machine: {machines[0]}."
+    else:
+        text = f"Machines (runs on {len(machines)}): " + "; ".join(machines) + "."
+    if notes:
+        text += " " + "; ".join(notes) + "."
     return text
 
 

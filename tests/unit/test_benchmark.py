@@ -474,3 +474,27 @@ def test_unknown_side_data_name_is_a_config_error() -> None:
         bm.load_spec(text)
     with pytest.raises(ConfigError, match="side_data must be null"):
         bm.load_spec(SPEC + "  - name: tfidf\n    side_data: 3\n")
+
+
+def test_machine_line_names_every_machine_the_runs_were_taken_on():
+    from recutils.benchmark.report import _machine_line
+
+    def run(cpu, note):
+        return {
+            "cpu_model": cpu,
+            "logical_cores": 2,
+            "ram_gb": 23.5,
+            "python": "3.11.7",
+            "libraries": {"torch": "2.13.0+cpu"},
+            "note": note,
+        }
+
+    one = _machine_line({"runs": [run("CPU A", "idle."), run("CPU A", "idle")]})
+    assert (
+        one
+        == "Machine: CPU A, 2 logical cores, 23.5 GB RAM, Python 3.11.7 (torch 2.13.0+cpu). idle."
+    )
+    two = _machine_line({"runs": [run("CPU A", "idle"), run("CPU B", "shared")]})
+    assert two.startswith("Machines (runs on 2): CPU A, ") and "; CPU B, " in two
+    assert two.endswith(" idle; shared.")
+    assert _machine_line({"runs": []}) == "" and _machine_line(None) == ""
