@@ -223,17 +223,14 @@ class _RunClock:
         self._now = time.perf_counter
         self.folder, self.path = folder, None if folder is None else folder / "elapsed.json"
         self.before = 0.0
-        if folder is not None and self.path is not None and self.path.exists():
-            from recutils.nn.trainer import CHECKPOINT_PREFIX
+        if self.path is not None and self.path.exists():
+            from recutils.nn.trainer import checkpoint_files, checkpoint_number
 
-            epochs = [
-                int(p.stem[len(CHECKPOINT_PREFIX) :])
-                for p in folder.glob(f"{CHECKPOINT_PREFIX}*.pt")
-                if p.stem[len(CHECKPOINT_PREFIX) :].isdigit()
-            ]
-            seen = json.loads(self.path.read_text())
-            # the newest checkpoint is where the fit resumes: the time up to its epoch counts
-            self.before = float(seen.get(str(max(epochs)), 0.0)) if epochs else 0.0
+            found = checkpoint_files(folder)
+            if found:
+                # the newest checkpoint is where the fit resumes: the time up to its epoch counts
+                seen = json.loads(self.path.read_text())
+                self.before = float(seen.get(str(checkpoint_number(found[-1])), 0.0))
         self.start = self._now()
 
     def seconds(self) -> float:

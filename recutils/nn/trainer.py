@@ -172,6 +172,25 @@ def check_finite_weights(model: torch.nn.Module, what: str, where: str) -> None:
     )
 
 
+def checkpoint_number(path: Path) -> int | None:
+    """The step (or epoch) a checkpoint file was written at, ``None`` for another file."""
+    number = path.stem[len(CHECKPOINT_PREFIX) :]
+    if path.suffix != ".pt" or not path.stem.startswith(CHECKPOINT_PREFIX) or not number.isdigit():
+        return None
+    return int(number)
+
+
+def checkpoint_files(folder: str | Path | None) -> list[Path]:
+    """The checkpoint files a trainer wrote in ``folder``, oldest first (none for ``None``
+    or a missing folder)."""
+    if folder is None or not Path(folder).is_dir():
+        return []
+    found = [
+        p for p in Path(folder).glob(f"{CHECKPOINT_PREFIX}*.pt") if checkpoint_number(p) is not None
+    ]
+    return sorted(found, key=checkpoint_number)
+
+
 class Callback:
     """A training callback; override the hooks you need (both default to doing nothing).
 
@@ -610,14 +629,7 @@ class Trainer:
     # ------------------------------------------------------------ checkpoints
     def checkpoints(self) -> list[Path]:
         """Checkpoint files in ``model_dir``, oldest first."""
-        if self.model_dir is None or not self.model_dir.is_dir():
-            return []
-        found = [
-            p
-            for p in self.model_dir.glob(f"{CHECKPOINT_PREFIX}*.pt")
-            if p.stem[len(CHECKPOINT_PREFIX) :].isdigit()
-        ]
-        return sorted(found, key=lambda p: int(p.stem[len(CHECKPOINT_PREFIX) :]))
+        return checkpoint_files(self.model_dir)
 
     def _load_checkpoint(
         self, optimizers: Sequence[torch.optim.Optimizer]
@@ -1244,6 +1256,8 @@ __all__ = [
     "WeightAverage",
     "best_epoch",
     "check_finite_loss",
+    "checkpoint_files",
+    "checkpoint_number",
     "check_finite_weights",
     "compute_num_steps",
     "metric_value",

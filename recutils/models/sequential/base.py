@@ -528,7 +528,7 @@ class SequentialRecommender(TorchCFRecommender):
                 order = torch.from_numpy(self.item_order_).to(device)
                 self.__dict__["_code_tokens"] = order
             # scored in the internal order (the same arithmetic whatever the ids' sort order),
-            # then the columns put in item-code order
+            # then, unless the caller maps its own columns, put in item-code order
             tokens = torch.arange(1, self.n_items_ + 1, device=device)[None]
             scores = logits_for(network, q, c, tokens)
             if code_order:
