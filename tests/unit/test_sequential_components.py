@@ -99,6 +99,31 @@ def test_caser_images_are_the_windows_before_each_position():
     assert img[4].tolist() == [[4, 5], [6, 7], [8, 9]]
 
 
+def _caser_by_images(conv, x):
+    """Caser's definition: every filter convolved over each position's image."""
+    b, length, _ = x.shape
+    img = conv.images(x)
+    out_v = conv.vertical(img).reshape(img.shape[0], -1)
+    pooled = [conv.act(h(img).squeeze(3)).amax(dim=2) for h in conv.horizontal]
+    z = torch.cat([out_v, *pooled], dim=1)
+    return conv.act(conv.fc(conv.dropout(z))).reshape(b, length, -1)
+
+
+@pytest.mark.parametrize("window,activation", [(1, "relu"), (3, "tanh"), (5, "relu")])
+def test_caser_along_the_sequence_equals_convolving_every_image(window, activation):
+    conv = CaserConv(6, window=window, n_h=4, n_v=3, dropout=0.0, activation=activation)
+    x = torch.randn(3, 7, 6, dtype=torch.float64, requires_grad=True)
+    conv = conv.double()
+    out = conv(x)
+    ref = _caser_by_images(conv, x)
+    torch.testing.assert_close(out, ref)
+    g = torch.randn_like(out)
+    grads = torch.autograd.grad((out * g).sum(), [x, *conv.parameters()])
+    ref_grads = torch.autograd.grad((ref * g).sum(), [x, *conv.parameters()])
+    for got, want in zip(grads, ref_grads):
+        torch.testing.assert_close(got, want)
+
+
 def test_user_injection_and_sse():
     inj = UserInjection(n_users=3, user_dim=2)
     out = inj(torch.zeros(2, 4, 5), torch.tensor([1, -1]))

@@ -252,12 +252,28 @@ class CaserConv(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        b, length, _ = x.shape
-        img = self.images(x)
-        out_v = self.vertical(img).reshape(img.shape[0], -1)
-        pooled = [self.act(conv(img).squeeze(3)).amax(dim=2) for conv in self.horizontal]
-        z = torch.cat([out_v, *pooled], dim=1)
-        return self.act(self.fc(self.dropout(z))).reshape(b, length, -1)
+        # The images overlap: instead of convolving ``B * L`` images of ``window`` rows,
+        # every horizontal filter runs once along the (left-padded) sequence and each position
+        # reads the outputs that fall inside its own window. A horizontal filter of
+        # height ``h`` has ``window - h + 1`` placements inside the window ending at
+        # ``t``; their maximum is a max-pool of that width over the sequence (the
+        # activation is monotone, so pooling before it gives the same values). Same
+        # parameters and results as convolving ``images(x)``, about ``window`` times
+        # fewer multiply-adds.
+        b, length, d = x.shape
+        w = self.window
+        padded = F.pad(x, (0, 0, w - 1, 0))  # [B, L + w - 1, d]
+        n_v = self.vertical.out_channels
+        # vertical filters: weighted sums of each window's rows, one matmul over [B, L, d, w]
+        out_v = padded.unfold(1, w, 1) @ self.vertical.weight.reshape(n_v, w).T
+        out_v = (out_v + self.vertical.bias).transpose(2, 3).reshape(b, length, n_v * d)
+        seq = padded.transpose(1, 2)  # [B, d, L + w - 1]
+        pooled = []
+        for h, conv in enumerate(self.horizontal, start=1):
+            along = F.conv1d(seq, conv.weight.squeeze(1).transpose(1, 2), conv.bias)
+            pooled.append(self.act(F.max_pool1d(along, w - h + 1, stride=1)).transpose(1, 2))
+        z = torch.cat([out_v, *pooled], dim=-1)
+        return self.act(self.fc(self.dropout(z)))
 
 
 class _DilatedBlock(nn.Module):
