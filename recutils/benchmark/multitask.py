@@ -200,7 +200,8 @@ class ValidSplitStopping:
     After each evaluation of the trainer it scores ``valid`` (encoded once, with an
     encoder fitted like the model's) with every task's metrics, keeps the weights of the
     best weighted value (the network's ``evaluate_tasks``) and asks to stop after
-    ``patience`` evaluations without an improvement of more than ``min_delta``.
+    more than ``patience`` evaluations in a row without an improvement of more than
+    ``min_delta`` (:class:`~recutils.nn.trainer.EarlyStopping`).
 
     Attributes:
         history: One row per evaluation: ``epoch``, ``valid`` (the weighted value) and
@@ -222,7 +223,8 @@ class ValidSplitStopping:
         """Nothing per step."""
 
     def on_evaluate(self, row: Mapping[str, Any], trainer: Any) -> bool:
-        """Score the split; True once ``patience`` evaluations passed without a better value."""
+        """Score the split; True once more than ``patience`` evaluations in a row passed
+        without a better value."""
         from recutils.nn.trainer import EarlyStopping
 
         network = trainer.model

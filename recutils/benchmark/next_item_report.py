@@ -296,8 +296,9 @@ def next_item_markdown(
             f"both are below {alpha}."
         )
     text += (
-        " Mean ± sd over seeds; epochs: epochs run (with early stopping, training ends `patience` "
-        "epochs after the best validation NDCG@10 and keeps that epoch's weights). Times are "
+        " Mean ± sd over seeds; epochs: epochs run (with early stopping, training ends "
+        "`patience` + 1 epochs after the best validation NDCG@10 and keeps that epoch's "
+        "weights). Times are "
         "wall-clock seconds."
     )
     machine_line = _machine_line(machine)

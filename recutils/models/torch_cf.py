@@ -27,8 +27,8 @@ through :meth:`recutils.nn.trainer.Trainer.fit_epochs`, the trainer of every tor
 * **Validation, early stopping, pruning.** ``fit(train, valid=frame)`` computes the
   ranking metric ``valid_metric`` (default ``ndcg@10``) of the validation users'
   top-k lists (seen training items removed) after every epoch, as the history column
-  ``valid_<metric>``; with ``patience`` set, training stops after that many epochs
-  without improvement and keeps the best epoch's weights. Callbacks
+  ``valid_<metric>``; with ``patience`` set, training stops once more than that many
+  epochs in a row bring no improvement and keeps the best epoch's weights. Callbacks
   (``callbacks=[...]``, :class:`~recutils.nn.trainer.Callback`) see every epoch's row:
   :mod:`recutils.tuning` prunes trials this way.
 * **Save/load.** The network's ``state_dict`` goes into the standard ``arrays.npz``
@@ -229,8 +229,8 @@ class TorchCFConfig(RunConfig):
         valid_metric: Ranking metric (``recutils.evaluation`` name, ``@k`` allowed) of the
             validation users' top-k lists, computed after each epoch when ``fit`` gets a
             ``valid`` frame (history column ``valid_<valid_metric>``).
-        patience: Early stopping with a ``valid`` frame: stop after this many epochs
-            without improvement of ``valid_metric`` and keep the best epoch's weights
+        patience: Early stopping with a ``valid`` frame: stop once more than this many
+            epochs in a row bring no improvement of ``valid_metric`` and keep the best epoch's weights
             (``None``: train every epoch).
     """
 

@@ -1060,7 +1060,8 @@ class TrainConfig(NestedConfig):
         loss: A loss of :data:`recutils.nn.losses.LOSSES`.
         early_stopping_metric: A ``recutils.evaluation`` rating metric (``auc``,
             ``logloss``, ``rmse`` ...) computed on the validation data, or null.
-        patience: Evaluations without improvement before stopping.
+        patience: Evaluations in a row without improvement that are tolerated; the next
+            one without improvement stops training.
         min_delta: Smallest change that counts as an improvement.
         validation_fraction: Share of the training rows held out for early stopping by
             the Recommender wrapper (0 disables).

@@ -280,8 +280,10 @@ LossFn = Callable[[Any, Any], Any]
 
 
 class EarlyStopping:
-    """The trainer's early-stopping rule: stop after ``patience`` evaluations without an
-    improvement of at least ``min_delta`` (in the metric's direction).
+    """The trainer's early-stopping rule: ``patience`` evaluations in a row without an
+    improvement of at least ``min_delta`` (in the metric's direction) are tolerated, the
+    next one without an improvement stops training, so the last epoch run is
+    ``patience + 1`` after the best.
 
     Attributes:
         best: The best value so far (``None`` before the first).
@@ -1071,8 +1073,8 @@ class Trainer:
                 the trainer puts the model in eval mode around the call).
             metric: Name of the validation value (the column ``valid_<metric>``).
             higher_is_better: Direction of ``metric``.
-            early_stopping: Stop after ``config.patience`` epochs without an improvement of
-                ``config.min_delta`` and, with ``config.restore_best``, end with the best
+            early_stopping: Stop once more than ``config.patience`` epochs in a row bring
+                no improvement of ``config.min_delta`` (:class:`EarlyStopping`) and, with ``config.restore_best``, end with the best
                 epoch's weights (needs ``validate``).
             seed_torch: Seed torch's RNG with ``seed`` inside :func:`torch.random.fork_rng`.
                 False: train in the caller's torch RNG stream (a caller that seeded it to
