@@ -254,8 +254,11 @@ def _machine_line(machine: dict[str, Any] | None) -> str:
         text = f"Machine: {machines[0]}."
     else:
         text = f"Machines (runs on {len(machines)}): " + "; ".join(machines) + "."
-    if notes:
-        text += " " + "; ".join(notes) + "."
+    if len(notes) == 1:
+        text += f" {notes[0]}."
+    elif notes:
+        # numbered: a note may hold semicolons of its own
+        text += " Run notes: " + "; ".join(f"({i}) {n}" for i, n in enumerate(notes, 1)) + "."
     return text
 
 

@@ -230,8 +230,8 @@ class TorchCFConfig(RunConfig):
             validation users' top-k lists, computed after each epoch when ``fit`` gets a
             ``valid`` frame (history column ``valid_<valid_metric>``).
         patience: Early stopping with a ``valid`` frame: stop once more than this many
-            epochs in a row bring no improvement of ``valid_metric`` and keep the best epoch's weights
-            (``None``: train every epoch).
+            epochs in a row bring no improvement of ``valid_metric`` and keep the best
+            epoch's weights (``None``: train every epoch).
     """
 
     seed: int | None = SEED

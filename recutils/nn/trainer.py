@@ -1074,8 +1074,9 @@ class Trainer:
             metric: Name of the validation value (the column ``valid_<metric>``).
             higher_is_better: Direction of ``metric``.
             early_stopping: Stop once more than ``config.patience`` epochs in a row bring
-                no improvement of ``config.min_delta`` (:class:`EarlyStopping`) and, with ``config.restore_best``, end with the best
-                epoch's weights (needs ``validate``).
+                no improvement of ``config.min_delta`` (:class:`EarlyStopping`) and, with
+                ``config.restore_best``, end with the best epoch's weights (needs
+                ``validate``).
             seed_torch: Seed torch's RNG with ``seed`` inside :func:`torch.random.fork_rng`.
                 False: train in the caller's torch RNG stream (a caller that seeded it to
                 build the network in the same stream, as the CF models do).

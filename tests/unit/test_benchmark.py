@@ -496,5 +496,5 @@ def test_machine_line_names_every_machine_the_runs_were_taken_on():
     )
     two = _machine_line({"runs": [run("CPU A", "idle"), run("CPU B", "shared")]})
     assert two.startswith("Machines (runs on 2): CPU A, ") and "; CPU B, " in two
-    assert two.endswith(" idle; shared.")
+    assert two.endswith(" Run notes: (1) idle; (2) shared.")
     assert _machine_line({"runs": []}) == "" and _machine_line(None) == ""
