@@ -291,7 +291,8 @@ def next_item_markdown(
     if tests is not None:
         text += (
             f" The test column compares each model with `{reference_model}` user by user "
-            f"(NDCG@{k} averaged over the seeds for each user): difference of the means, Holm-adjusted "
+            f"(NDCG@{k} averaged for each user over the seeds both models ran, since a seed fixes "
+            f"the sampled negatives): difference of the means, Holm-adjusted "
             f"p-values of the paired t-test and the Wilcoxon signed-rank test; **better**/**worse** when "
             f"both are below {alpha}."
         )
