@@ -74,8 +74,8 @@ class SequentialConfig(TorchCFConfig):
         loss: ``bce``, ``ce`` or ``sampled_softmax`` (module docstring). ``bce`` is the
             papers' loss and the default; on sparse data it learns slowly and can stall where
             the softmax losses do not (Amazon Beauty, README's next-item benchmark: SASRec
-            reaches a full HR@10 of 0.022 with ``bce`` and 0.049 with ``sampled_softmax``,
-            Caser trained with ``bce`` stopped below popularity).
+            reaches a full HR@10 of 0.022 with ``bce`` and 0.049 with ``sampled_softmax``;
+            Caser and SSE-PT trained with ``bce`` stopped early below popularity).
         n_negatives: Negatives per batch of ``sampled_softmax``.
         negative_sampling: ``uniform`` or ``popularity`` (training counts) for
             ``sampled_softmax``.
